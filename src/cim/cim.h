@@ -1,0 +1,84 @@
+/* Source event -> CIM Endpoint.Processes record (SPEC section 2).
+ *
+ * The mapping is a table per (source, profile); see cim.c and docs/cim.md. A record's values
+ * are views into the event or into the caller's arena. A value that the source cannot fill is
+ * "unknown" for the fields the CIM app defaults (dest, user, process, process_name,
+ * parent_process, parent_process_name, original_file_name) and absent (ptr == NULL) otherwise.
+ * This module does not filter on detections; it only maps. */
+#ifndef ESC_CIM_CIM_H
+#define ESC_CIM_CIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "parse/event.h"
+
+typedef enum esc_cim_field {
+    ESC_CIM_DEST,
+    ESC_CIM_USER,
+    ESC_CIM_PROCESS,
+    ESC_CIM_PROCESS_NAME,
+    ESC_CIM_PROCESS_PATH,
+    ESC_CIM_ORIGINAL_FILE_NAME,
+    ESC_CIM_PARENT_PROCESS,
+    ESC_CIM_PARENT_PROCESS_NAME,
+    ESC_CIM_PARENT_PROCESS_PATH,
+    ESC_CIM_PROCESS_ID,
+    ESC_CIM_PARENT_PROCESS_ID,
+    ESC_CIM_PROCESS_GUID,
+    ESC_CIM_PARENT_PROCESS_GUID,
+    ESC_CIM_PROCESS_HASH,
+    ESC_CIM_PROCESS_INTEGRITY_LEVEL,
+    ESC_CIM_PROCESS_CURRENT_DIRECTORY,
+    ESC_CIM_VENDOR_PRODUCT,
+    ESC_CIM_NFIELDS
+} esc_cim_field;
+
+typedef enum esc_profile {
+    ESC_PROFILE_SPLUNK = 0,
+    ESC_PROFILE_NATIVE,
+} esc_profile;
+
+typedef enum esc_cim_source {
+    ESC_SRC_NONE = 0,
+    ESC_SRC_SYSMON1,
+    ESC_SRC_SECURITY4688,
+    ESC_SRC_CROWDSTRIKE,
+} esc_cim_source;
+
+typedef struct esc_record {
+    int64_t time_us; /* _time */
+    esc_str v[ESC_CIM_NFIELDS];
+    esc_cim_source source;
+    const esc_event *ev; /* the event it came from (provenance, valid as long as the event) */
+} esc_record;
+
+/* "dest", "user", ... ; NULL for an out-of-range id. */
+const char *esc_cim_field_name(esc_cim_field f);
+/* Field id for a CIM field name (exact), or -1. "_time" is not a string field: -1. */
+int esc_cim_field_lookup(esc_str name);
+/* The names of the data fields the mappings read, NULL-terminated (for esc_interest.fields). */
+const char *const *esc_cim_raw_fields(void);
+
+/* Host inventory from CrowdStrike aidmaster records: aid -> ComputerName (last one wins). */
+typedef struct esc_hostmap esc_hostmap;
+esc_hostmap *esc_hostmap_new(void);
+void esc_hostmap_free(esc_hostmap *m);
+/* Copies both strings. ESC_ELIMIT when the map is full (ESC_HOSTMAP_MAX entries). */
+esc_status esc_hostmap_put(esc_hostmap *m, esc_str aid, esc_str computer);
+esc_str esc_hostmap_get(const esc_hostmap *m, esc_str aid);
+size_t esc_hostmap_count(const esc_hostmap *m);
+#define ESC_HOSTMAP_MAX 1000000
+
+/* Which source an event is, or ESC_SRC_NONE when it does not enter the dataset. */
+esc_cim_source esc_cim_classify(const esc_event *ev);
+
+/* Map ev to a record. ESC_SKIP when the event does not enter the dataset; ESC_EMALFORMED (err
+ * set) when it has no usable time; ESC_ELIMIT/ESC_ENOMEM when the arena is full. hosts may be
+ * NULL. *unresolved is set when a CrowdStrike dest could not be resolved (may be NULL). */
+esc_status esc_cim_map(const esc_event *ev, esc_profile profile, const esc_hostmap *hosts,
+                       esc_arena *arena, esc_record *out, bool *unresolved, esc_error *err);
+
+#endif

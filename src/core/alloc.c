@@ -1,0 +1,48 @@
+/* Allocator wrappers with an optional countdown to a failure (test mode only).
+ * The countdown is process-wide and only set once at start-up by esc_alloc_init. */
+#include "core/alloc.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long fail_at;        /* 0 = never fail; set once before any thread starts */
+static atomic_long n_calls;
+
+void esc_alloc_init(void) {
+    const char *s = getenv("ESCUDO_FAIL_ALLOC");
+    fail_at = s ? strtol(s, NULL, 10) : 0;
+}
+
+static int should_fail(void) {
+    return fail_at > 0 && atomic_fetch_add(&n_calls, 1) + 1 == fail_at;
+}
+
+void *esc_malloc(size_t n) {
+    return should_fail() ? NULL : malloc(n ? n : 1);
+}
+
+void *esc_calloc(size_t n, size_t size) {
+    return should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1);
+}
+
+void *esc_realloc(void *p, size_t n) {
+    return should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
+void esc_free(void *p) {
+    free(p);
+}
+
+char *esc_strndup(const char *s, size_t n) {
+    char *p = esc_malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *esc_strdup(const char *s) {
+    return esc_strndup(s, strlen(s));
+}

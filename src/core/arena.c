@@ -1,0 +1,87 @@
+/* Bump allocator. Blocks are singly linked, newest first; reset frees all but the oldest. */
+#include "core/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+struct esc_arena_block {
+    esc_arena_block *next;
+    size_t size;
+    size_t off;
+    _Alignas(16) unsigned char data[];
+};
+
+void esc_arena_init(esc_arena *a, size_t block_size, size_t cap) {
+    a->head = NULL;
+    a->block_size = block_size ? block_size : 64 * 1024;
+    a->cap = cap;
+    a->used = 0;
+}
+
+void esc_arena_fini(esc_arena *a) {
+    esc_arena_block *b = a->head;
+    while (b) {
+        esc_arena_block *n = b->next;
+        esc_free(b);
+        b = n;
+    }
+    a->head = NULL;
+    a->used = 0;
+}
+
+void esc_arena_reset(esc_arena *a) {
+    esc_arena_block *b = a->head, *last = NULL;
+    while (b) {
+        esc_arena_block *n = b->next;
+        if (!n) {
+            last = b;
+            break;
+        }
+        esc_free(b);
+        b = n;
+    }
+    a->head = last;
+    a->used = last ? last->size : 0;
+    if (last)
+        last->off = 0;
+}
+
+void *esc_arena_alloc(esc_arena *a, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    if (n == 0)
+        n = 16;
+    esc_arena_block *b = a->head;
+    if (!b || b->size - b->off < n) {
+        size_t sz = n > a->block_size ? n : a->block_size;
+        if (a->cap && (sz > a->cap || a->used > a->cap - sz))
+            return NULL;
+        b = esc_malloc(sizeof *b + sz);
+        if (!b)
+            return NULL;
+        b->size = sz;
+        b->off = 0;
+        b->next = a->head;
+        a->head = b;
+        a->used += sz;
+    }
+    void *p = b->data + b->off;
+    b->off += n;
+    return p;
+}
+
+esc_str esc_arena_dup(esc_arena *a, esc_str s) {
+    char *p = esc_arena_alloc(a, s.len + 1);
+    if (!p)
+        return ESC_STR_NULL;
+    if (s.len)
+        memcpy(p, s.ptr, s.len);
+    p[s.len] = '\0';
+    return esc_str_make(p, s.len);
+}
+
+char *esc_arena_strdup(esc_arena *a, const char *s) {
+    return (char *)esc_arena_dup(a, esc_str_c(s)).ptr;
+}

@@ -1,0 +1,33 @@
+/* Bump allocator with a hard cap.
+ *
+ * Allocations live until esc_arena_reset() or esc_arena_fini(); there is no per-object free.
+ * Used per input batch (one event's decoded values) and for load-time content. An arena never
+ * grows past its cap: esc_arena_alloc returns NULL instead, and the caller reports ESC_ELIMIT.
+ * Reset keeps the first block so a steady stream of events allocates nothing. */
+#ifndef ESC_CORE_ARENA_H
+#define ESC_CORE_ARENA_H
+
+#include <stddef.h>
+
+#include "core/str.h"
+
+typedef struct esc_arena_block esc_arena_block;
+
+typedef struct esc_arena {
+    esc_arena_block *head;
+    size_t block_size; /* default size of a new block */
+    size_t cap;        /* maximum bytes held in all blocks; 0 = no cap */
+    size_t used;       /* bytes held in all blocks */
+} esc_arena;
+
+/* block_size 0 picks 64 KiB; cap 0 means unbounded (load-time use only). */
+void esc_arena_init(esc_arena *a, size_t block_size, size_t cap);
+void esc_arena_fini(esc_arena *a);
+void esc_arena_reset(esc_arena *a);
+/* 16-byte aligned; NULL when the cap would be exceeded or malloc fails. */
+void *esc_arena_alloc(esc_arena *a, size_t n);
+/* Copy into the arena, NUL-terminated (the NUL is not counted in len). ptr NULL on failure. */
+esc_str esc_arena_dup(esc_arena *a, esc_str s);
+char *esc_arena_strdup(esc_arena *a, const char *s);
+
+#endif

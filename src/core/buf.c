@@ -1,0 +1,99 @@
+/* Growable byte buffer. Grows by doubling, never past max. */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+void esc_buf_init(esc_buf *b, size_t max) {
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+    b->max = max;
+}
+
+void esc_buf_fini(esc_buf *b) {
+    esc_free(b->ptr);
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+}
+
+void esc_buf_clear(esc_buf *b) {
+    b->len = 0;
+    if (b->ptr)
+        b->ptr[0] = '\0';
+}
+
+esc_status esc_buf_reserve(esc_buf *b, size_t extra) {
+    if (b->max && (extra > b->max || b->len > b->max - extra))
+        return ESC_ELIMIT;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return ESC_OK;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    if (b->max && cap > b->max + 1)
+        cap = b->max + 1;
+    char *p = esc_realloc(b->ptr, cap);
+    if (!p)
+        return ESC_ENOMEM;
+    b->ptr = p;
+    b->cap = cap;
+    return ESC_OK;
+}
+
+esc_status esc_buf_append(esc_buf *b, const void *p, size_t n) {
+    esc_status st = esc_buf_reserve(b, n);
+    if (st)
+        return st;
+    if (n)
+        memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+    b->ptr[b->len] = '\0';
+    return ESC_OK;
+}
+
+esc_status esc_buf_append_str(esc_buf *b, esc_str s) {
+    return esc_buf_append(b, s.ptr, s.len);
+}
+
+esc_status esc_buf_append_c(esc_buf *b, const char *s) {
+    return esc_buf_append(b, s, strlen(s));
+}
+
+esc_status esc_buf_putc(esc_buf *b, char c) {
+    return esc_buf_append(b, &c, 1);
+}
+
+esc_status esc_buf_vprintf(esc_buf *b, const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return ESC_EINTERNAL;
+    esc_status st = esc_buf_reserve(b, (size_t)n);
+    if (st)
+        return st;
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return ESC_OK;
+}
+
+esc_status esc_buf_printf(esc_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    esc_status st = esc_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+char *esc_buf_take(esc_buf *b) {
+    char *p = b->ptr;
+    if (!p)
+        p = esc_strdup("");
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

@@ -1,0 +1,46 @@
+/* Byte-string views.
+ *
+ * An esc_str is a pointer and a length into memory somebody else owns (the input buffer or an
+ * arena); it is never NUL-terminated by contract. Case-insensitive operations fold ASCII only:
+ * that is what every comparison in this project means by "case-insensitive" (docs/spl.md). */
+#ifndef ESC_CORE_STR_H
+#define ESC_CORE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef struct esc_str {
+    const char *ptr;
+    size_t len;
+} esc_str;
+
+#define ESC_STR(lit) ((esc_str){(lit), sizeof(lit) - 1})
+#define ESC_STR_NULL ((esc_str){NULL, 0})
+/* printf("%.*s", ESC_STR_FMT(s)) */
+#define ESC_STR_FMT(s) (int)(s).len, (s).ptr
+
+static inline esc_str esc_str_c(const char *s) {
+    return (esc_str){s, s ? strlen(s) : 0};
+}
+static inline esc_str esc_str_make(const char *p, size_t n) {
+    return (esc_str){p, n};
+}
+static inline unsigned char esc_lower(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+bool esc_str_eq(esc_str a, esc_str b);
+bool esc_str_eq_c(esc_str a, const char *b);
+bool esc_str_ieq(esc_str a, esc_str b);
+bool esc_str_ieq_c(esc_str a, const char *b);
+/* memcmp order, shorter prefix first: <0, 0, >0. */
+int esc_str_cmp(esc_str a, esc_str b);
+/* Offset of the first occurrence of needle in hay, or -1. Empty needle is found at 0. */
+long esc_str_find(esc_str hay, esc_str needle);
+long esc_str_ifind(esc_str hay, esc_str needle);
+esc_str esc_str_trim(esc_str s);
+/* Text after the last '\' or '/', or s itself. */
+esc_str esc_str_basename(esc_str s);
+
+#endif

@@ -1,0 +1,131 @@
+/* UTF-8 validation and repair, UTF-16LE transcoding. Follows the Unicode "maximal subpart"
+ * practice: each maximal invalid prefix becomes one U+FFFD. */
+#include "core/utf8.h"
+
+static const char REPL[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid/truncated. */
+static size_t seq_len(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return c ? 1 : 0;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0) {
+        return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
+    }
+    if (c < 0xF0) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && s[1] < 0xA0)
+            return 0;
+        if (c == 0xED && s[1] >= 0xA0)
+            return 0;
+        return 3;
+    }
+    if (c < 0xF5) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90)
+            return 0;
+        if (c == 0xF4 && s[1] >= 0x90)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+bool esc_utf8_clean(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] >= 0x01 && p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = seq_len(p + i, n - i);
+        if (!k)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+esc_status esc_utf8_repair(esc_buf *out, const char *s, size_t n, size_t *replaced) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0, rep = 0;
+    esc_status st = ESC_OK;
+    while (i < n) {
+        size_t k = seq_len(p + i, n - i);
+        if (k) {
+            i += k;
+            continue;
+        }
+        if ((st = esc_buf_append(out, s + run, i - run)))
+            return st;
+        if ((st = esc_buf_append(out, REPL, 3)))
+            return st;
+        rep++;
+        /* skip the maximal invalid subpart: the lead byte plus following continuation bytes
+         * that could have belonged to it */
+        size_t skip = 1;
+        if (p[i] >= 0xC2 && p[i] < 0xF5)
+            while (i + skip < n && skip < 4 && (p[i + skip] & 0xC0) == 0x80)
+                skip++;
+        i += skip;
+        run = i;
+    }
+    st = esc_buf_append(out, s + run, n - run);
+    if (replaced)
+        *replaced += rep;
+    return st;
+}
+
+esc_status esc_utf8_put(esc_buf *out, uint32_t cp) {
+    char b[4];
+    size_t n;
+    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return esc_buf_append(out, REPL, 3);
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xC0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (char)(0xE0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        b[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        b[0] = (char)(0xF0 | (cp >> 18));
+        b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        b[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    return esc_buf_append(out, b, n);
+}
+
+esc_status esc_utf16le_to_utf8(esc_buf *out, const unsigned char *u, size_t n, size_t *replaced) {
+    esc_status st;
+    size_t rep = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = (uint32_t)u[2 * i] | ((uint32_t)u[2 * i + 1] << 8);
+        if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n) {
+            uint32_t d = (uint32_t)u[2 * i + 2] | ((uint32_t)u[2 * i + 3] << 8);
+            if (d >= 0xDC00 && d <= 0xDFFF) {
+                c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
+                i++;
+            }
+        }
+        if (c == 0 || (c >= 0xD800 && c <= 0xDFFF))
+            rep++;
+        if ((st = esc_utf8_put(out, c)))
+            return st;
+    }
+    if (replaced)
+        *replaced += rep;
+    return ESC_OK;
+}

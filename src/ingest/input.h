@@ -1,0 +1,52 @@
+/* Byte sources: files, standard input, gzip, directories, and format sniffing.
+ *
+ * An esc_input is a forward-only stream of the uncompressed bytes of one input. gzip is
+ * recognised by its magic and decompressed transparently (concatenated members included);
+ * offsets are always offsets in the uncompressed stream. Nothing here knows about events. */
+#ifndef ESC_INGEST_INPUT_H
+#define ESC_INGEST_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct esc_input esc_input;
+
+/* Open path ("-" = standard input). The name is copied. */
+esc_status esc_input_open(const char *path, esc_input **out, esc_error *err);
+void esc_input_free(esc_input *in);
+/* Read up to cap bytes; *got == 0 means end of input. */
+esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc_error *err);
+/* Up to n bytes from the current position without consuming them (n <= 64 KiB). */
+esc_status esc_input_peek(esc_input *in, size_t n, const unsigned char **p, size_t *got,
+                          esc_error *err);
+const char *esc_input_path(const esc_input *in);
+uint64_t esc_input_offset(const esc_input *in);   /* uncompressed bytes consumed */
+uint64_t esc_input_raw_bytes(const esc_input *in); /* bytes read from the file itself */
+uint64_t esc_input_size(const esc_input *in);     /* file size when known (regular file), else 0 */
+bool esc_input_is_gzip(const esc_input *in);
+
+typedef enum esc_format {
+    ESC_FMT_UNKNOWN = 0,
+    ESC_FMT_EVTX,
+    ESC_FMT_XML,       /* UTF-8 (or ASCII) XmlWinEventLog */
+    ESC_FMT_XML_UTF16, /* UTF-16LE with BOM */
+    ESC_FMT_JSON,      /* JSON lines or a top-level array */
+} esc_format;
+
+/* Recognise the format from the first bytes of the (uncompressed) stream. */
+esc_format esc_sniff(const unsigned char *p, size_t n);
+const char *esc_format_name(esc_format f);
+
+/* Expand paths: a directory is walked recursively in byte order of names, symbolic links
+ * followed once (a directory already visited is not entered again). Regular files and "-" are
+ * returned as given. *files is an esc_malloc'd array of esc_malloc'd strings; free with
+ * esc_paths_free. Unreadable entries are reported through err only when nothing else can be
+ * listed; otherwise they are skipped and counted in *skipped. */
+esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files,
+                            size_t *nfiles, size_t *skipped, esc_error *err);
+void esc_paths_free(char **files, size_t n);
+
+#endif

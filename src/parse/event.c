@@ -1,0 +1,43 @@
+/* Raw event accessors and the interest-set checks shared by all readers. */
+#include "parse/event.h"
+
+esc_str esc_event_get(const esc_event *ev, const char *name) {
+    esc_str n = esc_str_c(name);
+    for (size_t i = ev->ndata; i > 0; i--)
+        if (esc_str_eq(ev->data[i - 1].name, n))
+            return ev->data[i - 1].value;
+    return ESC_STR_NULL;
+}
+
+bool esc_interest_wants_windows(const esc_interest *in, esc_str provider, uint32_t event_id) {
+    if (!in || in->everything)
+        return true;
+    for (size_t i = 0; i < in->nwin; i++)
+        if (in->win[i].event_id == event_id && esc_str_ieq_c(provider, in->win[i].provider))
+            return true;
+    return false;
+}
+
+bool esc_interest_wants_field(const esc_interest *in, esc_str name) {
+    if (!in || in->everything || !in->fields)
+        return true;
+    for (const char *const *f = in->fields; *f; f++)
+        if (esc_str_eq_c(name, *f))
+            return true;
+    return false;
+}
+
+bool esc_interest_text_may_match(const esc_interest *in, const char *text, size_t len) {
+    if (!in || in->everything)
+        return true;
+    esc_str hay = esc_str_make(text, len);
+    for (size_t c = 0; c < in->nclauses; c++) {
+        const esc_literal_clause *cl = &in->clause[c];
+        bool hit = false;
+        for (size_t i = 0; i < cl->nlit && !hit; i++)
+            hit = esc_str_ifind(hay, esc_str_c(cl->lit[i])) >= 0;
+        if (!hit)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,101 @@
+/* The raw event every reader yields, and the "interest set" readers use to skip work.
+ *
+ * Contract shared by all readers (XML, JSON, EVTX):
+ * - A reader is an iterator: esc_reader_next() fills one esc_event whose views stay valid until
+ *   the next call (they point into the reader's buffer or its per-event arena).
+ * - Values are decoded UTF-8 text: XML entities and JSON escapes resolved; invalid UTF-8, lone
+ *   surrogates and NULs replaced by U+FFFD (ev->repaired counts the values repaired).
+ * - Windows events (XML, EVTX, flat/winlogbeat JSON) fill provider, event_id, computer,
+ *   time_us (the system time) and data[] (EventData/UserData leaf values by name, in order).
+ *   CrowdStrike and aidmaster records fill data[] with every top-level key; time_us from
+ *   "timestamp" when present.
+ * - A structurally broken record gives ESC_EMALFORMED with err naming file and byte offset (or
+ *   line); the next call continues after it. ESC_EOF ends; ESC_EIO / ESC_ENOMEM are fatal.
+ * - The interest set is a promise by the caller: a reader MAY skip events outside it, and MAY
+ *   omit data fields outside interest->fields, but MUST NOT skip an event that could match. */
+#ifndef ESC_PARSE_EVENT_H
+#define ESC_PARSE_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+typedef enum esc_event_kind {
+    ESC_EV_WINDOWS = 1,
+    ESC_EV_CROWDSTRIKE, /* has event_simpleName */
+    ESC_EV_AIDMASTER,   /* aid + ComputerName inventory record */
+    ESC_EV_OTHER,       /* a JSON object of no known shape (counted, skipped) */
+} esc_event_kind;
+
+typedef struct esc_kv {
+    esc_str name;
+    esc_str value;
+} esc_kv;
+
+typedef struct esc_event {
+    esc_event_kind kind;
+    esc_str provider; /* Windows: System/Provider/@Name */
+    esc_str channel;  /* Windows: System/Channel (may be empty) */
+    esc_str computer; /* Windows: System/Computer */
+    uint32_t event_id;
+    bool has_event_id;
+    int64_t time_us; /* system time (Windows) or "timestamp" (CrowdStrike), UTC microseconds */
+    bool has_time;
+    const esc_kv *data;
+    size_t ndata;
+    /* provenance */
+    const char *path; /* input name as given ("-" for stdin) */
+    uint64_t offset;  /* byte offset of the record in the uncompressed stream */
+    uint64_t line;    /* 1-based line for line-oriented formats, else 0 */
+    uint64_t record_id; /* EVTX record number, 0 when unknown */
+    bool recovered;   /* EVTX record found in slack space (--recover) */
+    unsigned repaired; /* values where invalid text was replaced by U+FFFD */
+} esc_event;
+
+/* The value of data field `name` (exact, case-sensitive; the last one wins), or ESC_STR_NULL. */
+esc_str esc_event_get(const esc_event *ev, const char *name);
+
+/* ---- interest set ---------------------------------------------------------------------- */
+
+#define ESC_INTEREST_MAX_WIN 64
+#define ESC_INTEREST_MAX_CLAUSES 16
+#define ESC_INTEREST_MAX_LITERALS 64
+
+typedef struct esc_win_source {
+    const char *provider; /* e.g. "Microsoft-Windows-Sysmon" (compared case-insensitively) */
+    uint32_t event_id;
+} esc_win_source;
+
+/* One clause of the literal prefilter: an event that can match contains at least one of these
+ * literals, ASCII case-insensitively, in the decoded text of one of its values. Literals never
+ * contain whitespace, quotes, '\\', '/', '&', '<', '>' or control characters, so they appear
+ * verbatim in raw XML and JSON text unless a numeric escape (&#..; or \u....) or an escaped
+ * quote hides them: readers must decode such events in full before applying the prefilter. */
+typedef struct esc_literal_clause {
+    const char *lit[ESC_INTEREST_MAX_LITERALS];
+    size_t nlit;
+} esc_literal_clause;
+
+typedef struct esc_interest {
+    bool everything; /* yield every record and every field (dump, tests) */
+    esc_win_source win[ESC_INTEREST_MAX_WIN];
+    size_t nwin;
+    bool crowdstrike; /* ProcessRollup2 / SyntheticProcessRollup2 and aidmaster records */
+    /* data field names a mapping reads (NULL-terminated list, NULL = all) */
+    const char *const *fields;
+    /* conjunction of clauses; nclauses == 0 means no literal prefilter */
+    esc_literal_clause clause[ESC_INTEREST_MAX_CLAUSES];
+    size_t nclauses;
+} esc_interest;
+
+/* True when (provider, event_id) is in the set (or the set wants everything). */
+bool esc_interest_wants_windows(const esc_interest *in, esc_str provider, uint32_t event_id);
+/* True when a data field of this name may be read by a mapping. */
+bool esc_interest_wants_field(const esc_interest *in, esc_str name);
+/* Literal prefilter over some text (raw or decoded): true when every clause has a literal
+ * present, ASCII case-insensitively. */
+bool esc_interest_text_may_match(const esc_interest *in, const char *text, size_t len);
+
+#endif
