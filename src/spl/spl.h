@@ -1,0 +1,92 @@
+/* The SPL subset: search text -> plan -> execution over CIM records -> result table.
+ *
+ * Stages (each in its own file): expand (macros) -> lex -> parse (AST with byte spans) -> plan
+ * -> exec. A plan is built once at load time and is read-only afterwards; each execution
+ * (esc_exec) owns its scratch and aggregates, so one plan can run over many windows at once.
+ * Semantics are SPEC section 4, documented in docs/spl.md.
+ *
+ * Errors: ESC_ECONTENT with err->offset = byte offset into the *expanded* search text
+ * (esc_plan_new keeps it in err->msg context); esc_spl_caret() renders the line with ^^^ under
+ * the culprit. */
+#ifndef ESC_SPL_SPL_H
+#define ESC_SPL_SPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cim/cim.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "parse/event.h"
+#include "spl/macro.h"
+
+/* ---- result tables ------------------------------------------------------------------------ */
+
+/* One cell: n values (0 = null, field absent); a multivalue field has n > 1 or comes from a
+ * multivalue column. Numbers keep their canonical text in v[0] and is_num set. */
+typedef struct esc_cell {
+    size_t n;
+    char **v;
+    bool is_num;
+    double num;
+} esc_cell;
+
+typedef struct esc_table {
+    size_t ncols;
+    char **cols;  /* column names, in the search's final column order */
+    bool *mv_col; /* column made by values()/list()/split/...: always rendered as an array */
+    size_t nrows;
+    esc_cell *cells; /* row-major, nrows * ncols */
+} esc_table;
+
+void esc_table_free(esc_table *t);
+static inline const esc_cell *esc_table_cell(const esc_table *t, size_t row, size_t col) {
+    return &t->cells[row * t->ncols + col];
+}
+/* Column index by name, or -1. */
+int esc_table_col(const esc_table *t, const char *name);
+
+/* ---- compile ------------------------------------------------------------------------------ */
+
+typedef struct esc_plan esc_plan;
+
+/* Expand every `macro` / `macro(a,b)` call recursively. *out is esc_malloc'd. Errors name the
+ * macro (unknown, wrong arity, cycle, expansion depth or size limit) with its offset in search. */
+esc_status esc_spl_expand(const char *search, const esc_macro_set *macros, char **out,
+                          esc_error *err);
+
+/* Expand, parse and plan. NULL on error (err filled: offset into the expanded text). */
+esc_plan *esc_plan_new(const char *search, const esc_macro_set *macros, esc_error *err);
+void esc_plan_free(esc_plan *p);
+const char *esc_plan_expanded(const esc_plan *p);
+/* Human-readable plan: expanded search, stages, the where predicate, and prefilter literals. */
+esc_status esc_plan_explain(const esc_plan *p, esc_buf *out);
+/* Render the expanded search line containing err->offset with ^ under the span. */
+esc_status esc_spl_caret(const char *expanded, const esc_error *err, esc_buf *out);
+
+/* What records the plan can use: adds literal clauses (a conjunction; see esc_interest) that
+ * every record that can produce a row must satisfy, taking into account that missing fields
+ * become "unknown" and fillnull values. Adds nothing when it cannot prove a literal. */
+void esc_plan_interest(const esc_plan *p, esc_interest *in);
+/* Bit i set when CIM field i is read by the plan. */
+uint32_t esc_plan_fields(const esc_plan *p);
+/* True when a record passes the tstats where clause (window not considered). */
+bool esc_plan_record_matches(const esc_plan *p, const esc_record *r);
+
+/* ---- execute ------------------------------------------------------------------------------ */
+
+typedef struct esc_exec esc_exec;
+
+#define ESC_TIME_MAX INT64_MAX /* "+Infinity" window end */
+
+/* A run over the window [earliest_us, latest_us). NULL on allocation failure. */
+esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us, esc_error *err);
+void esc_exec_free(esc_exec *x);
+/* One record: window check, where clause, then aggregation (copies what it keeps).
+ * ESC_ELIMIT when the group limit is hit (err says which). */
+esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err);
+/* Finish aggregation and run the rest of the pipeline. *out owned by the caller. */
+esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err);
+size_t esc_exec_groups(const esc_exec *x);
+
+#endif
