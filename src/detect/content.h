@@ -71,6 +71,7 @@ typedef struct esc_detection {
     const esc_detection_test *tests;
     size_t ntests;
     const esc_deployment *deployment; /* by the detection's type; NULL if none matches */
+    const char *filter_macro; /* name of its zero-argument `<name>_filter` macro (always set) */
 } esc_detection;
 
 typedef struct esc_data_source {

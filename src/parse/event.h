@@ -52,6 +52,9 @@ typedef struct esc_event {
     uint64_t record_id; /* EVTX record number, 0 when unknown */
     bool recovered;   /* EVTX record found in slack space (--recover) */
     unsigned repaired; /* values where invalid text was replaced by U+FFFD */
+    /* first non-fatal problem in this record (kept, but worth a warning), or empty */
+    esc_str warning;
+    uint64_t warning_offset; /* byte offset of that problem in the stream */
 } esc_event;
 
 /* The value of data field `name` (exact, case-sensitive; the last one wins), or ESC_STR_NULL. */
