@@ -41,3 +41,25 @@ bool esc_interest_text_may_match(const esc_interest *in, const char *text, size_
     }
     return true;
 }
+
+static bool value_has(esc_str v, const esc_literal_clause *cl) {
+    for (size_t i = 0; i < cl->nlit; i++)
+        if (esc_str_ifind(v, esc_str_c(cl->lit[i])) >= 0)
+            return true;
+    return false;
+}
+
+bool esc_interest_event_may_match(const esc_interest *in, const esc_event *ev) {
+    if (!in || in->everything)
+        return true;
+    for (size_t c = 0; c < in->nclauses; c++) {
+        const esc_literal_clause *cl = &in->clause[c];
+        bool hit = value_has(ev->provider, cl) || value_has(ev->channel, cl) ||
+                   value_has(ev->computer, cl);
+        for (size_t i = 0; i < ev->ndata && !hit; i++)
+            hit = value_has(ev->data[i].value, cl);
+        if (!hit)
+            return false;
+    }
+    return true;
+}

@@ -100,5 +100,8 @@ bool esc_interest_wants_field(const esc_interest *in, esc_str name);
 /* Literal prefilter over some text (raw or decoded): true when every clause has a literal
  * present, ASCII case-insensitively. */
 bool esc_interest_text_may_match(const esc_interest *in, const char *text, size_t len);
+/* The same check on a decoded event: every clause has a literal inside one of its values
+ * (data values, provider, channel, computer). */
+bool esc_interest_event_may_match(const esc_interest *in, const esc_event *ev);
 
 #endif
