@@ -1,0 +1,157 @@
+/* Expanding input paths: directories walked recursively, entries in byte order of their names,
+ * symbolic links followed, each directory entered once (device + inode), so link loops end.
+ * Not here: reading files or deciding their format. */
+#include <dirent.h>
+#include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "ingest/input.h"
+
+#define MAX_FILES 10000000
+#define MAX_DEPTH 256
+
+typedef struct walk {
+    char **files;
+    size_t n, cap;
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } *seen;
+    size_t nseen, capseen;
+    size_t skipped;
+} walk;
+
+static esc_status push_file(walk *w, const char *path, esc_error *err) {
+    if (w->n == MAX_FILES)
+        return esc_error_set(err, ESC_ELIMIT, "more than %d input files", MAX_FILES);
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        char **p = esc_realloc(w->files, cap * sizeof *p);
+        if (!p)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        w->files = p;
+        w->cap = cap;
+    }
+    if (!(w->files[w->n] = esc_strdup(path)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    w->n++;
+    return ESC_OK;
+}
+
+static bool mark_dir(walk *w, const struct stat *sb) {
+    for (size_t i = 0; i < w->nseen; i++)
+        if (w->seen[i].dev == sb->st_dev && w->seen[i].ino == sb->st_ino)
+            return false;
+    if (w->nseen == w->capseen) {
+        size_t cap = w->capseen ? w->capseen * 2 : 16;
+        void *p = esc_realloc(w->seen, cap * sizeof *w->seen);
+        if (!p)
+            return false;
+        w->seen = p;
+        w->capseen = cap;
+    }
+    w->seen[w->nseen].dev = sb->st_dev;
+    w->seen[w->nseen].ino = sb->st_ino;
+    w->nseen++;
+    return true;
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static esc_status walk_path(walk *w, const char *path, int depth, esc_error *err) {
+    struct stat sb;
+    if (strcmp(path, "-") == 0)
+        return push_file(w, path, err);
+    if (stat(path, &sb) != 0) {
+        w->skipped++;
+        return esc_error_at(err, ESC_EIO, path, 0, "cannot stat: %s", strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return push_file(w, path, err);
+    if (depth > MAX_DEPTH || !mark_dir(w, &sb))
+        return ESC_OK;
+    DIR *d = opendir(path);
+    if (!d) {
+        w->skipped++;
+        return esc_error_at(err, ESC_EIO, path, 0, "cannot open directory: %s", strerror(errno));
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    esc_status st = ESC_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **p = esc_realloc(names, cap * sizeof *p);
+            if (!p) {
+                st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+                goto done;
+            }
+            names = p;
+        }
+        if (!(names[n] = esc_strdup(e->d_name))) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            goto done;
+        }
+        n++;
+    }
+    qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n && !st; i++) {
+        size_t len = strlen(path) + strlen(names[i]) + 2;
+        char *child = esc_malloc(len);
+        if (!child) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(child, len, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
+        esc_status cst = walk_path(w, child, depth + 1, err);
+        esc_free(child);
+        if (cst == ESC_ENOMEM || cst == ESC_ELIMIT)
+            st = cst;
+    }
+done:
+    for (size_t i = 0; i < n; i++)
+        esc_free(names[i]);
+    esc_free(names);
+    closedir(d);
+    return st;
+}
+
+esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files,
+                            size_t *nfiles, size_t *skipped, esc_error *err) {
+    walk w = {0};
+    esc_status st = ESC_OK;
+    for (size_t i = 0; i < npaths; i++) {
+        esc_status pst = walk_path(&w, paths[i], 0, err);
+        if (pst == ESC_ENOMEM || pst == ESC_ELIMIT) {
+            st = pst;
+            break;
+        }
+    }
+    esc_free(w.seen);
+    if (st) {
+        esc_paths_free(w.files, w.n);
+        return st;
+    }
+    if (skipped)
+        *skipped = w.skipped;
+    *files = w.files;
+    *nfiles = w.n;
+    if (w.n == 0 && w.skipped)
+        return err ? err->code : ESC_EIO;
+    return ESC_OK;
+}
+
+void esc_paths_free(char **files, size_t n) {
+    for (size_t i = 0; files && i < n; i++)
+        esc_free(files[i]);
+    esc_free(files);
+}
