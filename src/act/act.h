@@ -1,0 +1,122 @@
+/* Actions: notables, risk events and the 24-hour risk incident rule (SPEC section 6), and the
+ * sinks they are delivered to (src/sink/sink.h).
+ *
+ * Everything is driven by content: the detection's name, description, tags (observables,
+ * message, confidence, impact, risk_score, mitre_attack_id, analytic_story, security_domain),
+ * drilldown_searches, and its deployment (alert_action.notable, alert_action.rba). Nothing here
+ * knows a particular detection. Field order, identities and renderings are in docs/actions.md.
+ *
+ * Use (hunt, run):
+ *
+ *     esc_sinks *sinks;  esc_sinks_open(&opts, &sinks, &err);          // sink/sink.h
+ *     esc_act *act = esc_act_new(content, sinks, &err);
+ *     for each detection d and window w with result table t (after the _filter macro):
+ *         esc_act_rows(act, &(esc_act_input){d, t, by, nby, w}, &err);
+ *     esc_act_finish(act, &err);   // risk incident rule over this run (+ the store's history)
+ *     esc_act_free(act);  esc_sinks_close(sinks, &err);
+ */
+#ifndef ESC_ACT_ACT_H
+#define ESC_ACT_ACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "detect/content.h"
+#include "spl/spl.h"
+
+#define ESC_ACT_INFINITY INT64_MAX /* info_max_time of an unbounded search: "+Infinity" */
+
+typedef struct esc_act_window {
+    int64_t earliest;    /* info_min_time, epoch seconds (0 for all time) */
+    int64_t latest;      /* info_max_time, epoch seconds, or ESC_ACT_INFINITY */
+    int64_t search_time; /* info_search_time: the run's time ("now"), epoch seconds */
+} esc_act_window;
+
+typedef struct esc_act_input {
+    const esc_detection *detection;
+    const esc_table *rows; /* result rows after the filter macro */
+    /* Names of the search's BY fields (after rename), which make a row's identity. When NULL,
+     * the columns that are neither multivalue nor numeric nor firstTime/lastTime are used. */
+    const char *const *by;
+    size_t nby;
+    esc_act_window window;
+} esc_act_input;
+
+typedef enum esc_act_kind {
+    ESC_ACT_NOTABLE,
+    ESC_ACT_RISK,
+} esc_act_kind;
+
+/* One produced event as the sinks see it. Strings are valid for the duration of the call. */
+typedef struct esc_act_event {
+    esc_act_kind kind;
+    const char *event_id; /* 64 lower-case hex digits (SHA-256) */
+    int64_t time;         /* _time, epoch seconds */
+    const char *search_name;
+    const char *rule_title;   /* notable; NULL for risk */
+    const char *severity;     /* notable */
+    const char *urgency;      /* notable */
+    const char *status;       /* notable */
+    const char *owner;        /* notable */
+    const char *security_domain;
+    const char *risk_object;      /* risk event (and risk incident notable) */
+    const char *risk_object_type; /* user, system, ... */
+    int risk_score;               /* risk event: calculated_risk_score; incident: the sum */
+    const char *json;             /* the whole event, one JSON object, no newline */
+    size_t json_len;
+} esc_act_event;
+
+/* A risk event reduced to what the incident rule needs. */
+typedef struct esc_risk_point {
+    const char *event_id;
+    const char *object, *type;
+    int64_t time;
+    int score;
+} esc_risk_point;
+
+typedef struct esc_sinks esc_sinks;
+
+typedef struct esc_act esc_act;
+
+/* content must outlive the esc_act; sinks may be NULL (events are then only counted). */
+esc_act *esc_act_new(const esc_content *content, esc_sinks *sinks, esc_error *err);
+void esc_act_free(esc_act *a);
+/* Notables (when the deployment has alert_action.notable) and risk events (alert_action.rba
+ * enabled) for every row, delivered to the sinks in row order: each row's notable, then its
+ * risk events. A detection without a deployment produces nothing. */
+esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err);
+/* The risk incident rule over the risk events of this run, together with the history the
+ * sinks keep (SQLite); emits the threshold notables that an event of this run triggered. */
+esc_status esc_act_finish(esc_act *a, esc_error *err);
+
+typedef struct esc_act_counts {
+    size_t notables, risk_events, incidents;
+} esc_act_counts;
+esc_act_counts esc_act_get_counts(const esc_act *a);
+
+/* ---- pieces, exposed for tests and for other callers ---------------------------------------- */
+
+/* SPEC severity for a score: informational, low, medium, high, critical. */
+const char *esc_act_severity(int score);
+/* Enterprise Security urgency for a severity with unknown asset/identity priority. */
+const char *esc_act_urgency(const char *severity);
+/* round(impact*confidence/100) when both are set, else tags.risk_score, else 0. */
+int esc_act_score(const esc_detection *d);
+/* Risk object type for an observable type: User -> user; Hostname, IP, Endpoint -> system;
+ * anything else lower-cased. */
+const char *esc_act_object_type(const char *observable_type);
+
+/* The incident rule (SPEC section 6) over points (any order; copied and sorted inside). For each
+ * incident, calls emit with the triggering point, the 24-hour sum and count. Points with the
+ * same event_id are counted once. */
+typedef esc_status (*esc_incident_fn)(void *ctx, const esc_risk_point *at, int sum, size_t count,
+                                      esc_error *err);
+esc_status esc_act_incidents(const esc_risk_point *pts, size_t n, esc_incident_fn emit, void *ctx,
+                             esc_error *err);
+
+/* Hex SHA-256 of data into out[65]. */
+void esc_sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif

@@ -1,0 +1,80 @@
+/* Sinks: where notables and risk events go. One small interface, three implementations.
+ *
+ * A sink is a descriptor of operations (esc_sink_ops) plus its own state; implementations embed
+ * esc_sink as their first member. put() gets each event once, in order; flush() makes what was
+ * put durable (written, committed, acknowledged or spooled); close() flushes and frees.
+ * history() is optional: a sink that keeps events (SQLite) returns the stored risk events of
+ * one risk object so the risk incident rule can span runs.
+ *
+ *  - jsonl  (--notables FILE, --risk FILE): one JSON object a line, appended.
+ *  - sqlite (--db FILE): the embedded store; schema in docs/actions.md; idempotent by event_id.
+ *  - hec    (--hec URL): Splunk HTTP Event Collector, at least once, spooled on disk.
+ */
+#ifndef ESC_SINK_SINK_H
+#define ESC_SINK_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "act/act.h"
+#include "core/error.h"
+
+typedef struct esc_sink esc_sink;
+
+typedef struct esc_risk_history {
+    esc_risk_point *pts; /* esc_malloc'd, strings owned by `strings` */
+    size_t n;
+    char *strings; /* one block holding every string of pts */
+} esc_risk_history;
+
+typedef struct esc_sink_ops {
+    const char *name;
+    esc_status (*put)(esc_sink *s, const esc_act_event *ev, esc_error *err);
+    esc_status (*flush)(esc_sink *s, esc_error *err);
+    void (*close)(esc_sink *s);
+    /* optional; NULL when the sink keeps no history */
+    esc_status (*history)(esc_sink *s, const char *type, const char *object,
+                          esc_risk_history *out, esc_error *err);
+} esc_sink_ops;
+
+struct esc_sink {
+    const esc_sink_ops *ops;
+};
+
+/* What the CLI collects from its flags. NULL fields are off. */
+typedef struct esc_sink_opts {
+    const char *notables_path; /* --notables FILE ("-" = stdout) */
+    const char *risk_path;     /* --risk FILE */
+    const char *db_path;       /* --db FILE */
+    const char *hec_url;       /* --hec URL (https://host:8088; the path is added) */
+    const char *hec_token;     /* from --hec-token-file or ESCUDO_HEC_TOKEN, never argv */
+    const char *hec_spool_dir; /* --hec-spool DIR; default: <db or cwd>/.escudo-spool */
+    bool hec_insecure;         /* --hec-insecure: no TLS verification */
+    bool hec_ack;              /* use indexer acknowledgement (default on) */
+    const char *hec_index, *hec_source, *hec_sourcetype; /* optional event metadata */
+    size_t hec_batch;          /* events per request; 0 = 100 */
+    int hec_timeout_ms;        /* per request; 0 = 10000 */
+    int hec_max_wait_ms;       /* give up (events stay spooled) after; 0 = 60000 */
+} esc_sink_opts;
+
+/* Open every sink the options name. With no sink named, *out is an empty set (not NULL). */
+esc_status esc_sinks_open(const esc_sink_opts *o, esc_sinks **out, esc_error *err);
+/* Deliver to every sink; the first error is returned after all sinks got the event. */
+esc_status esc_sinks_put(esc_sinks *s, const esc_act_event *ev, esc_error *err);
+/* Stored risk events for one object from the first sink that keeps history (empty if none). */
+esc_status esc_sinks_history(esc_sinks *s, const char *type, const char *object,
+                             esc_risk_history *out, esc_error *err);
+void esc_risk_history_fini(esc_risk_history *h);
+/* Flush and close all; NULL is a no-op. Returns the first flush error. */
+esc_status esc_sinks_close(esc_sinks *s, esc_error *err);
+
+/* Reading the token: the file's first line, trimmed; else $ESCUDO_HEC_TOKEN. *out esc_malloc'd. */
+esc_status esc_hec_token_load(const char *token_file, char **out, esc_error *err);
+
+/* Individual sinks (esc_sinks_open uses these). */
+esc_status esc_sink_jsonl_open(const char *notables_path, const char *risk_path, esc_sink **out,
+                               esc_error *err);
+esc_status esc_sink_sqlite_open(const char *path, esc_sink **out, esc_error *err);
+esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *err);
+
+#endif
