@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""The engine agrees with the independent reference on the XML renderings of every EVTX
+sample.
+
+For every .evtx file in $ESC_SHARED_DATA/evtx and $ESC_SHARED_DATA/sigma-regression:
+render it with `evtxexport -f xml` (banner line, pretty-printing, raw control characters
+and all) into a temporary directory, then for profiles splunk and native compare
+  - `$ESCUDO hunt --format json --profile P --detection <seed id> FILE` with
+    escudo_ref.py on the same XML (the seed detection), and
+  - `$ESCUDO hunt --format json --profile P --detection tests/ref/all_processes.yml FILE`
+    with escudo_ref.py --all (every process record becomes a row: the whole CIM mapping of
+    every Sysmon 1 and Security 4688 event is compared, not only net.exe).
+The seed detection finds no share command in these samples, so the second comparison is the
+one with teeth. Outputs are compared byte for byte; a difference fails with a diff.
+
+Environment: ESCUDO (the CLI), ESC_SHARED_DATA, ESC_SOURCE_DIR. Optional: REF_JOBS (default 2),
+REF_LIMIT (only the first N files, for quick runs)."""
+
+import difflib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import escudo_ref  # noqa: E402
+
+SEED_ID = "743a322c-9a68-4a0f-9c17-85d9cce2a27c"
+ALL_DETECTION = os.path.join(HERE, "all_processes.yml")
+PROFILES = ("splunk", "native")
+MAX_REPORTED = 15
+
+
+def fail(msg):
+    print("t_evtx_reference: " + msg)
+    sys.exit(1)
+
+
+def main():
+    escudo = os.environ.get("ESCUDO")
+    shared = os.environ.get("ESC_SHARED_DATA")
+    source = os.environ.get("ESC_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+    if not escudo or not os.access(escudo, os.X_OK):
+        fail("ESCUDO is not set to an executable (got %r)" % escudo)
+    if not shared or not os.path.isdir(shared):
+        fail("ESC_SHARED_DATA is not a directory (got %r)" % shared)
+    evtxexport = shutil.which("evtxexport")
+    if not evtxexport:
+        fail("evtxexport not found (Debian package libevtx-utils; tools/setup.sh installs it)")
+    jobs = int(os.environ.get("REF_JOBS", "2"))
+
+    files = []
+    for sub in ("evtx", "sigma-regression"):
+        for root, dirs, names in os.walk(os.path.join(shared, sub)):
+            dirs.sort()
+            files.extend(os.path.join(root, n) for n in sorted(names) if n.endswith(".evtx"))
+    if os.environ.get("REF_LIMIT"):
+        files = files[:int(os.environ["REF_LIMIT"])]
+    if not files:
+        fail("no .evtx files under %s" % shared)
+
+    t0 = time.time()
+    tmp = tempfile.mkdtemp(prefix="escudo-ref-")
+    try:
+        return compare_all(escudo, evtxexport, source, files, tmp, jobs, t0)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def render(evtxexport, src, dst):
+    with open(dst, "wb") as out:
+        r = subprocess.run([evtxexport, "-f", "xml", src], stdout=out,
+                           stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        return "evtxexport failed (%d) on %s: %s" % (r.returncode, src,
+                                                     r.stderr.decode(errors="replace")[:300])
+    return None
+
+
+def hunt(escudo, source, detection, profile, path):
+    cmd = [escudo, "hunt", "--format", "json", "--profile", profile, "--detection", detection,
+           path]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=source)
+    return cmd, r
+
+
+def compare_all(escudo, evtxexport, source, files, tmp, jobs, t0):
+    renders = [os.path.join(tmp, "%04d.xml" % i) for i in range(len(files))]
+    with ThreadPoolExecutor(jobs) as pool:
+        errors = [e for e in pool.map(render, [evtxexport] * len(files), files, renders) if e]
+    if errors:
+        fail("\n".join(errors[:5]))
+    t_render = time.time() - t0
+
+    modes = (("seed", SEED_ID, False), ("all", ALL_DETECTION, True))
+    tasks = [(i, profile, mode) for i in range(len(files)) for profile in PROFILES
+             for mode in modes]
+    totals = {"events": 0, "process_events": 0, "malformed": 0}
+    rows_compared = {(p, m[0]): 0 for p in PROFILES for m in modes}
+    problems = []
+
+    def one(task):
+        i, profile, (mname, detection, all_rows) = task
+        stats = {}
+        want = escudo_ref.format_rows(escudo_ref.run([renders[i]], profile, all_rows, stats))
+        cmd, r = hunt(escudo, source, detection, profile, renders[i])
+        return task, stats, want, cmd, r
+
+    with ThreadPoolExecutor(jobs) as pool:
+        for task, stats, want, cmd, r in pool.map(one, tasks):
+            i, profile, (mname, _, _) = task
+            if profile == "splunk" and mname == "seed":
+                for k in totals:
+                    totals[k] += stats[k]
+            got = r.stdout.decode("utf-8", "surrogateescape")
+            nrows = want.count("\n")
+            rows_compared[(profile, mname)] += nrows
+            if r.returncode != 0 or got != want:
+                problems.append((files[i], renders[i], profile, mname, cmd, r, want, got))
+
+    elapsed = time.time() - t0
+    print("t_evtx_reference: %d EVTX files rendered in %.1fs; %d events, %d process records "
+          "(reference), %d malformed" % (len(files), t_render, totals["events"],
+                                         totals["process_events"], totals["malformed"]))
+    for (profile, mname), n in sorted(rows_compared.items()):
+        print("  profile %-6s detection %-4s rows compared: %d" % (profile, mname, n))
+    print("  %d comparisons, %d differing, %.1fs" % (len(tasks), len(problems), elapsed))
+    for src, xml, profile, mname, cmd, r, want, got in problems[:MAX_REPORTED]:
+        print("\nDIFF %s (profile %s, detection %s)" % (src, profile, mname))
+        print("  command: %s" % " ".join(cmd))
+        if r.returncode != 0:
+            print("  exit status %d; stderr: %s" % (
+                r.returncode, r.stderr.decode(errors="replace").strip()[:600]))
+        if got != want:
+            explain(want, got)
+    if len(problems) > MAX_REPORTED:
+        print("\n... and %d more" % (len(problems) - MAX_REPORTED))
+    return 1 if problems else 0
+
+
+def explain(want, got, limit=30):
+    wl, gl = want.splitlines(), got.splitlines()
+    try:
+        same = [json.loads(x) for x in wl] == [json.loads(x) for x in gl]
+    except ValueError:
+        same = False
+    if same:
+        print("  (same JSON values, different text: escaping or spacing)")
+    n = 0
+    for line in difflib.unified_diff(wl, gl, "reference", "escudo", lineterm="", n=0):
+        print("  " + line[:400])
+        n += 1
+        if n >= limit:
+            print("  ...")
+            break
+
+
+if __name__ == "__main__":
+    sys.exit(main())
