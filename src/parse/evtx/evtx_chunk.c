@@ -1,0 +1,1319 @@
+/* EVTX chunk decoding: chunk header, record headers, BinXML, templates, value rendering.
+ *
+ * Invariants:
+ * - Every read is bounds-checked against the chunk (offsets are chunk-relative uint32 and are
+ *   compared with c->len before any load); nothing is trusted from the bytes.
+ * - Templates are compiled once per chunk into a small node tree (tarena) and cached by their
+ *   definition offset; records only build their substitution arrays and nested BinXML trees
+ *   (rarena, reset per record). A template body never contains a template instance, and nested
+ *   BinXML values always lie inside the bytes of the value that holds them, so there is no way
+ *   to loop; depth caps catch the rest.
+ * - Provider and EventID are extracted first; a record the interest set rejects is counted and
+ *   left undecoded. Data values are formatted only for names the interest set wants.
+ * - Values are rendered as Windows' XML rendering does (decimal integers, 0x%x hex integers,
+ *   {GUID} upper case, S-1-... SIDs, ISO 8601 times with 7 fractional digits, upper hex binary).
+ * Deliberately not done: rendering XML (see parse/render.c), resolving message strings,
+ * RenderingInfo, the file header (evtx_reader.c owns the file and its chunk sequence). */
+#include "parse/evtx/evtx_chunk.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "core/alloc.h"
+#include "core/timeutil.h"
+#include "core/utf8.h"
+
+#define MAX_ELEM_DEPTH 64
+#define MAX_NEST 8
+#define TCACHE_CAP 1024
+#define TARENA_CAP (8u << 20)
+#define RARENA_CAP (4u << 20)
+#define TEXT_CAP (64u << 20)
+#define MAX_KV_PER_RECORD 8192
+#define MAX_KV_PER_CHUNK (1u << 18)
+#define MAX_SUBST 65535
+
+enum { N_ELEM = 1, N_ATTR, N_TEXT, N_SUBST, N_TINST };
+
+typedef struct val {
+    uint32_t off;
+    uint16_t size;
+    uint8_t type;
+} val;
+
+typedef struct vctx {
+    const val *v;
+    uint32_t n;
+} vctx;
+
+typedef struct tnode tnode;
+struct tnode {
+    uint8_t kind;
+    uint8_t vtype;
+    bool optional;
+    uint16_t index;
+    esc_str text; /* element/attribute name, or literal text */
+    tnode *attrs;
+    tnode *kids;
+    tnode *next;
+    const tnode *troot; /* N_TINST: the template's root element */
+    vctx vc;            /* N_TINST: its substitution values */
+};
+
+struct evtx_template {
+    uint32_t off;
+    int state; /* 0 compiling, 1 ready, -1 broken */
+    const tnode *root;
+};
+
+/* Per-record decoding state. */
+typedef struct dec {
+    evtx_chunk *c;
+    const char *err; /* static message, or msgbuf */
+    char msgbuf[160];
+    uint32_t err_at;  /* chunk-relative offset of the problem */
+    int nest;         /* nested BinXML depth */
+    size_t text_start;
+    size_t kv_start;
+    unsigned repaired;
+    /* System fields */
+    bool has_provider, has_event_id, has_time, has_record_id, rejected;
+    uint64_t record_id;
+    evtx_span provider, channel, computer;
+    uint32_t event_id;
+    int64_t time_us;
+} dec;
+
+static const vctx no_values = {NULL, 0};
+
+static esc_status fail_at(dec *d, uint32_t at, const char *msg) {
+    d->err = msg;
+    d->err_at = at;
+    return ESC_EMALFORMED;
+}
+
+static esc_status fail_fmt(dec *d, uint32_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static esc_status fail_fmt(dec *d, uint32_t at, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->msgbuf, sizeof d->msgbuf, fmt, ap);
+    va_end(ap);
+    d->err = d->msgbuf;
+    d->err_at = at;
+    return ESC_EMALFORMED;
+}
+
+/* ---- text output ---------------------------------------------------------------------- */
+
+static esc_status text_room(dec *d, size_t n) {
+    evtx_chunk *c = d->c;
+    if (c->text.len - d->text_start + n > c->max_record_bytes)
+        return fail_fmt(d, d->err_at, "record expands to more than %lu bytes of text", (unsigned long)((unsigned long)c->max_record_bytes));
+    esc_status st = esc_buf_reserve(&c->text, n);
+    if (st == ESC_ELIMIT)
+        return fail_at(d, d->err_at, "chunk expands to too much text");
+    return st;
+}
+
+static esc_status put(dec *d, const void *p, size_t n) {
+    esc_status st = text_room(d, n);
+    if (st)
+        return st;
+    memcpy(d->c->text.ptr + d->c->text.len, p, n);
+    d->c->text.len += n;
+    d->c->text.ptr[d->c->text.len] = 0;
+    return ESC_OK;
+}
+
+static esc_status putf(dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static esc_status putf(dec *d, const char *fmt, ...) {
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return ESC_EINTERNAL;
+    return put(d, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* UTF-16LE units to UTF-8 text: ASCII runs copied directly, the rest through the shared
+ * transcoder (lone surrogates and NUL become U+FFFD and are counted). */
+static esc_status put_utf16(dec *d, const unsigned char *u, size_t n) {
+    esc_status st = text_room(d, n * 3);
+    if (st)
+        return st;
+    esc_buf *b = &d->c->text;
+    size_t i = 0;
+    while (i < n) {
+        char *o = b->ptr + b->len;
+        size_t k = 0;
+        while (i + k < n && u[2 * (i + k) + 1] == 0 && u[2 * (i + k)] != 0 &&
+               u[2 * (i + k)] < 0x80) {
+            o[k] = (char)u[2 * (i + k)];
+            k++;
+        }
+        b->len += k;
+        i += k;
+        if (i >= n)
+            break;
+        size_t j = i;
+        while (j < n && !(u[2 * j + 1] == 0 && u[2 * j] != 0 && u[2 * j] < 0x80))
+            j++;
+        size_t rep = 0;
+        if ((st = esc_utf16le_to_utf8(b, u + 2 * i, j - i, &rep)))
+            return st;
+        d->repaired += rep ? 1 : 0;
+        i = j;
+    }
+    b->ptr[b->len] = 0;
+    return ESC_OK;
+}
+
+/* ---- names ---------------------------------------------------------------------------- */
+
+/* Decode a UTF-16LE name into the template arena (names are short and ASCII in practice). */
+static esc_status make_name(dec *d, const unsigned char *u, size_t n, esc_str *out) {
+    char *p = esc_arena_alloc(&d->c->tarena, n * 3 + 1);
+    if (!p)
+        return fail_at(d, d->err_at, "chunk needs too much memory for names");
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t cp = evtx_le16(u + 2 * i);
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            cp = 0xFFFD; /* names with astral characters do not occur; keep it simple */
+        if (cp < 0x80) {
+            p[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            p[o++] = (char)(0xC0 | (cp >> 6));
+            p[o++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            p[o++] = (char)(0xE0 | (cp >> 12));
+            p[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            p[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    p[o] = 0;
+    *out = esc_str_make(p, o);
+    return ESC_OK;
+}
+
+/* A name structure at chunk offset off: next offset (4), hash (2), length (2), UTF-16 text and
+ * a terminating NUL. When the name is stored inline (off == *pos), *pos moves past it. */
+static esc_status read_name(dec *d, uint32_t off, uint32_t *pos, uint32_t end, esc_str *out) {
+    evtx_chunk *c = d->c;
+    bool inline_name = off == *pos;
+    uint32_t lim = inline_name ? end : (uint32_t)c->len;
+    if (off < EVTX_CHUNK_HEADER / 4 || (uint64_t)off + 8 > lim)
+        return fail_fmt(d, *pos, "name offset 0x%lx out of range", (unsigned long)(off));
+    uint32_t n = evtx_le16(c->data + off + 6);
+    if ((uint64_t)off + 8 + 2ull * n > lim)
+        return fail_fmt(d, off, "name length %lu runs past the chunk", (unsigned long)(n));
+    esc_status st = make_name(d, c->data + off + 8, n, out);
+    if (st)
+        return st;
+    if (inline_name) {
+        uint64_t np = (uint64_t)off + 8 + 2ull * n + 2;
+        if (np > end)
+            return fail_at(d, off, "inline name runs past its element");
+        *pos = (uint32_t)np;
+    }
+    return ESC_OK;
+}
+
+/* ---- BinXML parsing ------------------------------------------------------------------- */
+
+typedef struct pstate {
+    dec *d;
+    esc_arena *arena;
+    bool in_template;
+    int depth;
+} pstate;
+
+static tnode *new_node(pstate *ps, int kind) {
+    tnode *n = esc_arena_alloc(ps->arena, sizeof *n);
+    if (!n)
+        return NULL;
+    memset(n, 0, sizeof *n);
+    n->kind = (uint8_t)kind;
+    return n;
+}
+
+static esc_status oom_node(pstate *ps, uint32_t at) {
+    return fail_at(ps->d, at, "BinXML needs more than the per-chunk memory cap");
+}
+
+static esc_status parse_content(pstate *ps, uint32_t *pos, uint32_t end, tnode **first,
+                                bool top);
+static esc_status get_template(dec *d, uint32_t def_off, const tnode **root);
+
+static esc_status parse_tinst(pstate *ps, uint32_t *pos, uint32_t end, tnode **out) {
+    dec *d = ps->d;
+    evtx_chunk *c = d->c;
+    uint32_t at = *pos, p = *pos + 1;
+    if (ps->in_template)
+        return fail_at(d, at, "template instance inside a template definition");
+    if ((uint64_t)p + 9 > end)
+        return fail_at(d, at, "truncated template instance");
+    uint32_t def_off = evtx_le32(c->data + p + 5);
+    p += 9;
+    if (def_off == p) {
+        if ((uint64_t)p + 24 > end)
+            return fail_at(d, p, "truncated template definition");
+        uint32_t dsize = evtx_le32(c->data + p + 20);
+        if ((uint64_t)p + 24 + dsize > end)
+            return fail_fmt(d, p, "template definition size %lu runs past the record", (unsigned long)(dsize));
+        p += 24 + dsize;
+    }
+    const tnode *root;
+    esc_status st = get_template(d, def_off, &root);
+    if (st)
+        return st;
+    if ((uint64_t)p + 4 > end)
+        return fail_at(d, p, "truncated substitution array");
+    uint32_t n = evtx_le32(c->data + p);
+    p += 4;
+    if (n > MAX_SUBST || (uint64_t)n * 4 > end - p)
+        return fail_fmt(d, p - 4, "substitution count %lu out of range", (unsigned long)(n));
+    val *v = n ? esc_arena_alloc(ps->arena, n * sizeof *v) : NULL;
+    if (n && !v)
+        return oom_node(ps, at);
+    uint32_t q = p + n * 4;
+    for (uint32_t i = 0; i < n; i++) {
+        v[i].size = evtx_le16(c->data + p + 4 * i);
+        v[i].type = c->data[p + 4 * i + 2];
+        v[i].off = q;
+        if ((uint64_t)q + v[i].size > end)
+            return fail_fmt(d, p + 4 * i, "substitution value %lu runs past the record", (unsigned long)(i));
+        q += v[i].size;
+    }
+    tnode *t = new_node(ps, N_TINST);
+    if (!t)
+        return oom_node(ps, at);
+    t->troot = root;
+    t->vc.v = v;
+    t->vc.n = n;
+    *pos = q;
+    *out = t;
+    return ESC_OK;
+}
+
+static const char *entity_text(esc_str name) {
+    if (esc_str_eq_c(name, "amp"))
+        return "&";
+    if (esc_str_eq_c(name, "lt"))
+        return "<";
+    if (esc_str_eq_c(name, "gt"))
+        return ">";
+    if (esc_str_eq_c(name, "quot"))
+        return "\"";
+    if (esc_str_eq_c(name, "apos"))
+        return "'";
+    return NULL;
+}
+
+/* One content token at *pos (value, substitution, char/entity reference, CDATA): a node. */
+static esc_status parse_value_token(pstate *ps, uint32_t *pos, uint32_t end, tnode **out) {
+    dec *d = ps->d;
+    evtx_chunk *c = d->c;
+    const unsigned char *b = c->data;
+    uint32_t at = *pos, p = *pos + 1;
+    uint8_t tok = b[at] & 0xBF;
+    tnode *n = NULL;
+    switch (tok) {
+    case 0x05: { /* value text */
+        if ((uint64_t)p + 3 > end)
+            return fail_at(d, at, "truncated value token");
+        uint8_t vt = b[p];
+        if (vt != 0x01)
+            return fail_fmt(d, at, "value token of type 0x%02lx", (unsigned long)(vt));
+        uint32_t nc = evtx_le16(b + p + 1);
+        p += 3;
+        if ((uint64_t)p + 2ull * nc > end)
+            return fail_at(d, at, "value text runs past its fragment");
+        if (!(n = new_node(ps, N_TEXT)))
+            return oom_node(ps, at);
+        esc_status st = make_name(d, b + p, nc, &n->text);
+        if (st)
+            return st;
+        p += 2 * nc;
+        break;
+    }
+    case 0x07: { /* CDATA */
+        if ((uint64_t)p + 2 > end)
+            return fail_at(d, at, "truncated CDATA token");
+        uint32_t nc = evtx_le16(b + p);
+        p += 2;
+        if ((uint64_t)p + 2ull * nc > end)
+            return fail_at(d, at, "CDATA runs past its fragment");
+        if (!(n = new_node(ps, N_TEXT)))
+            return oom_node(ps, at);
+        esc_status st = make_name(d, b + p, nc, &n->text);
+        if (st)
+            return st;
+        p += 2 * nc;
+        break;
+    }
+    case 0x08: { /* character reference */
+        if ((uint64_t)p + 2 > end)
+            return fail_at(d, at, "truncated character reference");
+        if (!(n = new_node(ps, N_TEXT)))
+            return oom_node(ps, at);
+        esc_status st = make_name(d, b + p, 1, &n->text);
+        if (st)
+            return st;
+        p += 2;
+        break;
+    }
+    case 0x09: { /* entity reference */
+        if ((uint64_t)p + 4 > end)
+            return fail_at(d, at, "truncated entity reference");
+        uint32_t off = evtx_le32(b + p);
+        p += 4;
+        esc_str name;
+        esc_status st = read_name(d, off, &p, end, &name);
+        if (st)
+            return st;
+        if (!(n = new_node(ps, N_TEXT)))
+            return oom_node(ps, at);
+        const char *t = entity_text(name);
+        if (t) {
+            n->text = esc_str_c(t);
+        } else {
+            char *s = esc_arena_alloc(&c->tarena, name.len + 3);
+            if (!s)
+                return oom_node(ps, at);
+            s[0] = '&';
+            memcpy(s + 1, name.ptr, name.len);
+            s[name.len + 1] = ';';
+            n->text = esc_str_make(s, name.len + 2);
+        }
+        break;
+    }
+    case 0x0d:
+    case 0x0e: /* substitution */
+        if ((uint64_t)p + 3 > end)
+            return fail_at(d, at, "truncated substitution token");
+        if (!(n = new_node(ps, N_SUBST)))
+            return oom_node(ps, at);
+        n->index = evtx_le16(b + p);
+        n->vtype = b[p + 2];
+        n->optional = tok == 0x0e;
+        p += 3;
+        break;
+    default:
+        return fail_fmt(d, at, "unexpected BinXML token 0x%02lx", (unsigned long)(b[at]));
+    }
+    *pos = p;
+    *out = n;
+    return ESC_OK;
+}
+
+static bool is_value_token(uint8_t t) {
+    switch (t) {
+    case 0x05: case 0x45: case 0x07: case 0x47: case 0x08: case 0x48: case 0x09: case 0x49:
+    case 0x0d: case 0x0e:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **out) {
+    dec *d = ps->d;
+    const unsigned char *b = d->c->data;
+    uint32_t at = *pos, p = *pos + 1;
+    uint8_t tok = b[at];
+    esc_status st;
+    if (ps->depth >= MAX_ELEM_DEPTH)
+        return fail_at(d, at, "elements nested too deeply");
+    if ((uint64_t)p + 10 > end)
+        return fail_at(d, at, "truncated element");
+    p += 2; /* dependency identifier */
+    p += 4; /* data size: not needed, the end tokens delimit the element */
+    uint32_t name_off = evtx_le32(b + p);
+    p += 4;
+    tnode *el = new_node(ps, N_ELEM);
+    if (!el)
+        return oom_node(ps, at);
+    if ((st = read_name(d, name_off, &p, end, &el->text)))
+        return st;
+    if (tok & 0x40) {
+        if ((uint64_t)p + 4 > end)
+            return fail_at(d, at, "truncated attribute list");
+        p += 4;
+    }
+    tnode **ap = &el->attrs;
+    while (p < end && (b[p] == 0x06 || b[p] == 0x46)) {
+        uint32_t aat = p++;
+        if ((uint64_t)p + 4 > end)
+            return fail_at(d, aat, "truncated attribute");
+        uint32_t aoff = evtx_le32(b + p);
+        p += 4;
+        tnode *a = new_node(ps, N_ATTR);
+        if (!a)
+            return oom_node(ps, aat);
+        if ((st = read_name(d, aoff, &p, end, &a->text)))
+            return st;
+        tnode **kp = &a->kids;
+        while (p < end && is_value_token(b[p])) {
+            tnode *v;
+            if ((st = parse_value_token(ps, &p, end, &v)))
+                return st;
+            *kp = v;
+            kp = &v->next;
+        }
+        *ap = a;
+        ap = &a->next;
+    }
+    if (p >= end)
+        return fail_at(d, at, "element runs past its fragment");
+    if (b[p] == 0x03) { /* close empty element */
+        p++;
+    } else if (b[p] == 0x02) {
+        p++;
+        ps->depth++;
+        st = parse_content(ps, &p, end, &el->kids, false);
+        ps->depth--;
+        if (st)
+            return st;
+    } else {
+        return fail_fmt(d, p, "unexpected BinXML token 0x%02lx in a start element", (unsigned long)(b[p]));
+    }
+    *pos = p;
+    *out = el;
+    return ESC_OK;
+}
+
+/* Content until an end-element token (consumed) or, at top level, the end-of-fragment token
+ * or the end of the bytes. */
+static esc_status parse_content(pstate *ps, uint32_t *pos, uint32_t end, tnode **first,
+                                bool top) {
+    dec *d = ps->d;
+    const unsigned char *b = d->c->data;
+    uint32_t p = *pos;
+    tnode **kp = first;
+    esc_status st;
+    for (;;) {
+        if (p >= end) {
+            if (top)
+                break;
+            return fail_at(d, p, "element not closed before the end of its fragment");
+        }
+        uint8_t t = b[p];
+        tnode *n = NULL;
+        if (t == 0x00) {
+            if (!top)
+                return fail_at(d, p, "end of fragment inside an element");
+            p++;
+            break;
+        } else if (t == 0x04) {
+            if (top)
+                return fail_at(d, p, "end-element token outside an element");
+            p++;
+            break;
+        } else if (t == 0x01 || t == 0x41) {
+            if ((st = parse_elem(ps, &p, end, &n)))
+                return st;
+        } else if (t == 0x0c) {
+            if ((st = parse_tinst(ps, &p, end, &n)))
+                return st;
+        } else if (t == 0x0f) {
+            if ((uint64_t)p + 4 > end)
+                return fail_at(d, p, "truncated fragment header");
+            p += 4;
+        } else if (t == 0x0a) { /* processing instruction target: skipped */
+            if ((uint64_t)p + 5 > end)
+                return fail_at(d, p, "truncated PI target");
+            uint32_t off = evtx_le32(b + p + 1);
+            p += 5;
+            esc_str name;
+            if ((st = read_name(d, off, &p, end, &name)))
+                return st;
+        } else if (t == 0x0b) { /* processing instruction data: skipped */
+            if ((uint64_t)p + 3 > end)
+                return fail_at(d, p, "truncated PI data");
+            uint32_t nc = evtx_le16(b + p + 1);
+            if ((uint64_t)p + 3 + 2ull * nc > end)
+                return fail_at(d, p, "PI data runs past its fragment");
+            p += 3 + 2 * nc;
+        } else if (is_value_token(t)) {
+            if ((st = parse_value_token(ps, &p, end, &n)))
+                return st;
+        } else {
+            return fail_fmt(d, p, "unknown BinXML token 0x%02lx", (unsigned long)(t));
+        }
+        if (n) {
+            *kp = n;
+            kp = &n->next;
+        }
+    }
+    *pos = p;
+    return ESC_OK;
+}
+
+static esc_status get_template(dec *d, uint32_t def_off, const tnode **root) {
+    evtx_chunk *c = d->c;
+    size_t h = (def_off * 2654435761u) & (TCACHE_CAP - 1);
+    evtx_template *t = NULL;
+    for (size_t i = 0; i < TCACHE_CAP; i++) {
+        evtx_template *e = c->tcache[(h + i) & (TCACHE_CAP - 1)];
+        if (!e) {
+            t = esc_arena_alloc(&c->tarena, sizeof *t);
+            if (!t)
+                return fail_at(d, def_off, "chunk needs too much memory for templates");
+            t->off = def_off;
+            t->state = 0;
+            t->root = NULL;
+            c->tcache[(h + i) & (TCACHE_CAP - 1)] = t;
+            break;
+        }
+        if (e->off == def_off) {
+            if (e->state == 1) {
+                *root = e->root;
+                return ESC_OK;
+            }
+            return fail_fmt(d, def_off,
+                            e->state == 0 ? "template at chunk offset 0x%lx references itself"
+                                          : "template at chunk offset 0x%lx is broken", (unsigned long)(def_off));
+        }
+    }
+    if (!t)
+        return fail_at(d, def_off, "too many templates in one chunk");
+    /* compile */
+    if (def_off < EVTX_CHUNK_HEADER || (uint64_t)def_off + 24 > c->len) {
+        t->state = -1;
+        return fail_fmt(d, def_off, "template offset 0x%lx out of range", (unsigned long)(def_off));
+    }
+    uint32_t dsize = evtx_le32(c->data + def_off + 20);
+    uint64_t end = (uint64_t)def_off + 24 + dsize;
+    if (end > c->len) {
+        t->state = -1;
+        return fail_fmt(d, def_off, "template size %lu runs past the chunk", (unsigned long)(dsize));
+    }
+    pstate ps = {d, &c->tarena, true, 0};
+    uint32_t p = def_off + 24;
+    tnode *first = NULL;
+    esc_status st = parse_content(&ps, &p, (uint32_t)end, &first, true);
+    if (st) {
+        t->state = -1;
+        return st;
+    }
+    while (first && first->kind != N_ELEM)
+        first = first->next;
+    if (!first) {
+        t->state = -1;
+        return fail_at(d, def_off, "template has no element");
+    }
+    t->root = first;
+    t->state = 1;
+    *root = first;
+    return ESC_OK;
+}
+
+/* ---- value rendering ------------------------------------------------------------------ */
+
+static void civil(int64_t days, int *y, unsigned *m, unsigned *dd) {
+    /* days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's algorithm) */
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *dd = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yy + (*m <= 2));
+}
+
+#define FILETIME_UNIX_DIFF INT64_C(116444736000000000)
+
+static esc_status put_filetime(dec *d, uint64_t ft) {
+    int64_t t = (int64_t)(ft / 10000000u) - FILETIME_UNIX_DIFF / 10000000;
+    unsigned frac = (unsigned)(ft % 10000000u);
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    int64_t sod = t - days * 86400;
+    int y;
+    unsigned m, dd;
+    civil(days, &y, &m, &dd);
+    return putf(d, "%04d-%02u-%02uT%02u:%02u:%02u.%07uZ", y, m, dd, (unsigned)(sod / 3600),
+                (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), frac);
+}
+
+static size_t fixed_size(uint8_t t) {
+    switch (t) {
+    case 0x03: case 0x04: return 1;
+    case 0x05: case 0x06: return 2;
+    case 0x07: case 0x08: case 0x0b: case 0x0d: case 0x14: return 4;
+    case 0x09: case 0x0a: case 0x0c: case 0x11: case 0x15: return 8;
+    case 0x0f: case 0x12: return 16;
+    default: return 0;
+    }
+}
+
+static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t fs = fixed_size(t);
+    if (fs && n < fs)
+        return ESC_OK; /* short value: rendered empty */
+    switch (t) {
+    case 0x00: return ESC_OK;
+    case 0x01: {
+        size_t u = n / 2;
+        while (u && b[2 * u - 2] == 0 && b[2 * u - 1] == 0)
+            u--;
+        return put_utf16(d, b, u);
+    }
+    case 0x02: {
+        size_t k = n;
+        while (k && b[k - 1] == 0)
+            k--;
+        esc_status st = text_room(d, k * 3);
+        if (st)
+            return st;
+        size_t rep = 0;
+        st = esc_utf8_repair(&d->c->text, (const char *)b, k, &rep);
+        d->repaired += rep ? 1 : 0;
+        return st;
+    }
+    case 0x03: return putf(d, "%d", (int)(int8_t)b[0]);
+    case 0x04: return putf(d, "%u", (unsigned)b[0]);
+    case 0x05: return putf(d, "%d", (int)(int16_t)evtx_le16(b));
+    case 0x06: return putf(d, "%u", (unsigned)evtx_le16(b));
+    case 0x07: return putf(d, "%" PRId32, (int32_t)evtx_le32(b));
+    case 0x08: return putf(d, "%" PRIu32, evtx_le32(b));
+    case 0x09: return putf(d, "%" PRId64, (int64_t)evtx_le64(b));
+    case 0x0a: return putf(d, "%" PRIu64, evtx_le64(b));
+    case 0x0b: {
+        float f;
+        uint32_t u = evtx_le32(b);
+        memcpy(&f, &u, 4);
+        return putf(d, "%g", (double)f);
+    }
+    case 0x0c: {
+        double f;
+        uint64_t u = evtx_le64(b);
+        memcpy(&f, &u, 8);
+        return putf(d, "%g", f);
+    }
+    case 0x0d: return put(d, evtx_le32(b) ? "true" : "false", evtx_le32(b) ? 4 : 5);
+    case 0x0e: {
+        esc_status st = text_room(d, n * 2);
+        if (st)
+            return st;
+        char *o = d->c->text.ptr + d->c->text.len;
+        for (size_t i = 0; i < n; i++) {
+            o[2 * i] = hex[b[i] >> 4];
+            o[2 * i + 1] = hex[b[i] & 15];
+        }
+        d->c->text.len += n * 2;
+        d->c->text.ptr[d->c->text.len] = 0;
+        return ESC_OK;
+    }
+    case 0x0f:
+        return putf(d, "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
+                    evtx_le32(b), evtx_le16(b + 4), evtx_le16(b + 6), b[8], b[9], b[10], b[11],
+                    b[12], b[13], b[14], b[15]);
+    case 0x10:
+        if (n >= 8)
+            return putf(d, "0x%016" PRIx64, evtx_le64(b));
+        if (n >= 4)
+            return putf(d, "0x%08" PRIx32, evtx_le32(b));
+        return ESC_OK;
+    case 0x11: return put_filetime(d, evtx_le64(b));
+    case 0x12:
+        return putf(d, "%04u-%02u-%02uT%02u:%02u:%02u.%03u0000Z", evtx_le16(b),
+                    evtx_le16(b + 2), evtx_le16(b + 6), evtx_le16(b + 8), evtx_le16(b + 10),
+                    evtx_le16(b + 12), evtx_le16(b + 14));
+    case 0x13: {
+        if (n < 8)
+            return ESC_OK;
+        unsigned cnt = b[1];
+        if (n < 8 + 4 * (size_t)cnt)
+            return ESC_OK;
+        uint64_t auth = 0;
+        for (int i = 2; i < 8; i++)
+            auth = (auth << 8) | b[i];
+        esc_status st = auth >> 32 ? putf(d, "S-%u-0x%012" PRIX64, b[0], auth)
+                                   : putf(d, "S-%u-%" PRIu64, b[0], auth);
+        for (unsigned i = 0; i < cnt && !st; i++)
+            st = putf(d, "-%" PRIu32, evtx_le32(b + 8 + 4 * i));
+        return st;
+    }
+    case 0x14: return putf(d, "0x%" PRIx32, evtx_le32(b));
+    case 0x15: return putf(d, "0x%" PRIx64, evtx_le64(b));
+    default: return ESC_OK; /* EvtHandle, BinXml and EvtXml have no text form here */
+    }
+}
+
+/* Render a value; arrays are joined with ", " (Data elements expand them instead). */
+static esc_status put_value(dec *d, const val *v) {
+    const unsigned char *b = d->c->data + v->off;
+    if (!(v->type & 0x80))
+        return put_scalar(d, v->type, b, v->size);
+    uint8_t t = v->type & 0x7F;
+    esc_status st = ESC_OK;
+    if (t == 0x01) {
+        size_t n = v->size / 2, s = 0;
+        bool firstitem = true;
+        for (size_t i = 0; i <= n && !st; i++) {
+            if (i == n || (b[2 * i] == 0 && b[2 * i + 1] == 0)) {
+                if (i == n && s == n)
+                    break;
+                if (!firstitem)
+                    st = put(d, ", ", 2);
+                if (!st)
+                    st = put_utf16(d, b + 2 * s, i - s);
+                firstitem = false;
+                s = i + 1;
+            }
+        }
+        return st;
+    }
+    size_t fs = fixed_size(t);
+    if (!fs)
+        return ESC_OK;
+    for (size_t i = 0; i + fs <= v->size && !st; i += fs) {
+        if (i)
+            st = put(d, ", ", 2);
+        if (!st)
+            st = put_scalar(d, t, b + i, fs);
+    }
+    return st;
+}
+
+/* ---- extraction ----------------------------------------------------------------------- */
+
+static const val *lookup(const vctx *vc, const tnode *s) {
+    return s->index < vc->n ? &vc->v[s->index] : NULL;
+}
+
+/* Append the text content of a node list (element content or attribute value). */
+static esc_status node_text(dec *d, const tnode *k, const vctx *vc) {
+    esc_status st = ESC_OK;
+    for (; k && !st; k = k->next) {
+        if (k->kind == N_TEXT) {
+            st = put(d, k->text.ptr, k->text.len);
+        } else if (k->kind == N_SUBST) {
+            const val *v = lookup(vc, k);
+            if (v && v->type != 0x21)
+                st = put_value(d, v);
+        }
+    }
+    return st;
+}
+
+static const tnode *find_attr(const tnode *el, const char *name) {
+    for (const tnode *a = el->attrs; a; a = a->next)
+        if (esc_str_eq_c(a->text, name))
+            return a;
+    return NULL;
+}
+
+static evtx_span span_from(dec *d, size_t start) {
+    evtx_span s = {(uint32_t)start, (uint32_t)(d->c->text.len - start)};
+    return s;
+}
+
+typedef esc_status (*elem_cb)(dec *d, const tnode *el, const vctx *vc);
+
+/* Parse a BinXML substitution value into top-level nodes (record arena). */
+static esc_status parse_nested(dec *d, const val *v, tnode **first) {
+    if (d->nest >= MAX_NEST)
+        return fail_at(d, v->off, "BinXML values nested too deeply");
+    pstate ps = {d, &d->c->rarena, false, 0};
+    uint32_t p = v->off;
+    return parse_content(&ps, &p, v->off + v->size, first, true);
+}
+
+static esc_status each_top(dec *d, const tnode *n, elem_cb cb) {
+    esc_status st = ESC_OK;
+    for (; n && !st; n = n->next) {
+        if (n->kind == N_ELEM)
+            st = cb(d, n, &no_values);
+        else if (n->kind == N_TINST)
+            st = cb(d, n->troot, &n->vc);
+    }
+    return st;
+}
+
+/* Call cb for every child element of el, looking through BinXML substitution values. */
+static esc_status each_child(dec *d, const tnode *el, const vctx *vc, elem_cb cb) {
+    esc_status st = ESC_OK;
+    for (const tnode *k = el->kids; k && !st; k = k->next) {
+        if (k->kind == N_ELEM) {
+            st = cb(d, k, vc);
+        } else if (k->kind == N_SUBST) {
+            const val *v = lookup(vc, k);
+            if (v && v->type == 0x21 && v->size) {
+                tnode *first = NULL;
+                if ((st = parse_nested(d, v, &first)))
+                    return st;
+                d->nest++;
+                st = each_top(d, first, cb);
+                d->nest--;
+            }
+        }
+    }
+    return st;
+}
+
+static bool has_child_elements(const tnode *el, const vctx *vc) {
+    for (const tnode *k = el->kids; k; k = k->next) {
+        if (k->kind == N_ELEM)
+            return true;
+        if (k->kind == N_SUBST) {
+            const val *v = lookup(vc, k);
+            if (v && v->type == 0x21 && v->size)
+                return true;
+        }
+    }
+    return false;
+}
+
+static esc_status push_kv(dec *d, evtx_span name, evtx_span value) {
+    evtx_chunk *c = d->c;
+    if (c->nkv - d->kv_start >= MAX_KV_PER_RECORD)
+        return fail_at(d, d->err_at, "record has too many data fields");
+    if (c->nkv == c->kv_cap) {
+        if (c->kv_cap >= MAX_KV_PER_CHUNK)
+            return fail_at(d, d->err_at, "chunk has too many data fields");
+        size_t nc = c->kv_cap ? c->kv_cap * 2 : 256;
+        evtx_kvspan *k = esc_realloc(c->kvs, nc * sizeof *k);
+        if (!k)
+            return ESC_ENOMEM;
+        c->kvs = k;
+        c->kv_cap = nc;
+    }
+    c->kvs[c->nkv].name = name;
+    c->kvs[c->nkv].value = value;
+    c->nkv++;
+    return ESC_OK;
+}
+
+/* A data field named `name` (already in the text buffer at name_start) whose value is the
+ * content of el: arrays held in a single substitution become one field per item, as Windows
+ * repeats the element. */
+static esc_status emit_field(dec *d, size_t name_start, const tnode *el, const vctx *vc) {
+    evtx_span name = span_from(d, name_start);
+    /* An element whose only content is an empty optional substitution is not rendered. */
+    if (el->kids && !el->kids->next && el->kids->kind == N_SUBST && el->kids->optional) {
+        const val *v = lookup(vc, el->kids);
+        if (!v || v->type == 0 || v->size == 0) {
+            d->c->text.len = name_start;
+            return ESC_OK;
+        }
+    }
+    if (!esc_interest_wants_field(d->c->interest, evtx_chunk_str(d->c, name))) {
+        d->c->text.len = name_start;
+        return ESC_OK;
+    }
+    const tnode *k = el->kids;
+    if (k && !k->next && k->kind == N_SUBST) {
+        const val *v = lookup(vc, k);
+        if (v && (v->type & 0x80)) {
+            uint8_t t = v->type & 0x7F;
+            const unsigned char *b = d->c->data + v->off;
+            esc_status st = ESC_OK;
+            if (t == 0x01) {
+                size_t n = v->size / 2, s = 0;
+                for (size_t i = 0; i < n && !st; i++) {
+                    if (b[2 * i] == 0 && b[2 * i + 1] == 0) {
+                        size_t vs = d->c->text.len;
+                        if (!(st = put_utf16(d, b + 2 * s, i - s)))
+                            st = push_kv(d, name, span_from(d, vs));
+                        s = i + 1;
+                    }
+                }
+                if (!st && s < n) {
+                    size_t vs = d->c->text.len;
+                    if (!(st = put_utf16(d, b + 2 * s, n - s)))
+                        st = push_kv(d, name, span_from(d, vs));
+                }
+                return st;
+            }
+            size_t fs = fixed_size(t);
+            for (size_t i = 0; fs && i + fs <= v->size && !st; i += fs) {
+                size_t vs = d->c->text.len;
+                if (!(st = put_scalar(d, t, b + i, fs)))
+                    st = push_kv(d, name, span_from(d, vs));
+            }
+            return st;
+        }
+    }
+    size_t vs = d->c->text.len;
+    esc_status st = node_text(d, el->kids, vc);
+    if (st)
+        return st;
+    return push_kv(d, name, span_from(d, vs));
+}
+
+static esc_status leaf_cb(dec *d, const tnode *el, const vctx *vc) {
+    if (has_child_elements(el, vc))
+        return each_child(d, el, vc, leaf_cb);
+    size_t ns = d->c->text.len;
+    esc_status st = put(d, el->text.ptr, el->text.len);
+    if (st)
+        return st;
+    return emit_field(d, ns, el, vc);
+}
+
+static esc_status eventdata_cb(dec *d, const tnode *el, const vctx *vc) {
+    if (!esc_str_eq_c(el->text, "Data"))
+        return leaf_cb(d, el, vc);
+    size_t ns = d->c->text.len;
+    const tnode *a = find_attr(el, "Name");
+    if (a) {
+        esc_status st = node_text(d, a->kids, vc);
+        if (st)
+            return st;
+    }
+    return emit_field(d, ns, el, vc);
+}
+
+static esc_status system_cb(dec *d, const tnode *el, const vctx *vc) {
+    esc_str n = el->text;
+    size_t s = d->c->text.len;
+    esc_status st = ESC_OK;
+    if (esc_str_eq_c(n, "Provider")) {
+        const tnode *a = find_attr(el, "Name");
+        if (a && !(st = node_text(d, a->kids, vc))) {
+            d->provider = span_from(d, s);
+            d->has_provider = true;
+        }
+    } else if (esc_str_eq_c(n, "EventID")) {
+        if ((st = node_text(d, el->kids, vc)))
+            return st;
+        esc_str t = esc_str_make(d->c->text.ptr + s, d->c->text.len - s);
+        uint64_t v = 0;
+        size_t i = 0;
+        while (i < t.len && t.ptr[i] >= '0' && t.ptr[i] <= '9' && v <= UINT32_MAX)
+            v = v * 10 + (uint64_t)(t.ptr[i++] - '0');
+        if (t.len && i == t.len && v <= UINT32_MAX) {
+            d->event_id = (uint32_t)v;
+            d->has_event_id = true;
+        }
+        d->c->text.len = s;
+    } else if (esc_str_eq_c(n, "EventRecordID")) {
+        if ((st = node_text(d, el->kids, vc)))
+            return st;
+        esc_str t = esc_str_make(d->c->text.ptr + s, d->c->text.len - s);
+        uint64_t v = 0;
+        size_t i = 0;
+        while (i < t.len && t.ptr[i] >= '0' && t.ptr[i] <= '9' && v < UINT64_MAX / 10)
+            v = v * 10 + (uint64_t)(t.ptr[i++] - '0');
+        if (t.len && i == t.len) {
+            d->record_id = v;
+            d->has_record_id = true;
+        }
+        d->c->text.len = s;
+    } else if (esc_str_eq_c(n, "Channel")) {
+        if (!(st = node_text(d, el->kids, vc)))
+            d->channel = span_from(d, s);
+    } else if (esc_str_eq_c(n, "Computer")) {
+        if (!(st = node_text(d, el->kids, vc)))
+            d->computer = span_from(d, s);
+    } else if (esc_str_eq_c(n, "TimeCreated")) {
+        const tnode *a = find_attr(el, "SystemTime");
+        if (!a)
+            return ESC_OK;
+        const tnode *k = a->kids;
+        const val *v = k && !k->next && k->kind == N_SUBST ? lookup(vc, k) : NULL;
+        if (v && v->type == 0x11 && v->size == 8) {
+            uint64_t ft = evtx_le64(d->c->data + v->off);
+            d->time_us = (int64_t)(ft / 10) - FILETIME_UNIX_DIFF / 10;
+            d->has_time = true;
+        } else if (!(st = node_text(d, a->kids, vc))) {
+            esc_str t = esc_str_make(d->c->text.ptr + s, d->c->text.len - s);
+            d->has_time = esc_time_parse_iso(t, &d->time_us);
+            d->c->text.len = s;
+        }
+    }
+    return st;
+}
+
+static esc_status section_cb(dec *d, const tnode *el, const vctx *vc) {
+    if (esc_str_eq_c(el->text, "System")) {
+        esc_status st = each_child(d, el, vc, system_cb);
+        if (st)
+            return st;
+        esc_str prov = d->has_provider ? evtx_chunk_str(d->c, d->provider) : ESC_STR("");
+        if (!esc_interest_wants_windows(d->c->interest, prov, d->event_id)) {
+            d->rejected = true;
+            return ESC_SKIP;
+        }
+        return ESC_OK;
+    }
+    if (esc_str_eq_c(el->text, "EventData"))
+        return each_child(d, el, vc, eventdata_cb);
+    if (esc_str_eq_c(el->text, "RenderingInfo"))
+        return ESC_OK;
+    return each_child(d, el, vc, leaf_cb); /* UserData, ProcessingErrorData, ... */
+}
+
+static esc_status event_cb(dec *d, const tnode *el, const vctx *vc) {
+    esc_status st = each_child(d, el, vc, section_cb);
+    return st ? st : ESC_EOF; /* only the first top-level element is the event */
+}
+
+/* ---- items ---------------------------------------------------------------------------- */
+
+static evtx_item *new_item(evtx_chunk *c) {
+    if (c->nitems == c->items_cap) {
+        size_t nc = c->items_cap ? c->items_cap * 2 : 256;
+        evtx_item *it = esc_realloc(c->items, nc * sizeof *it);
+        if (!it)
+            return NULL;
+        c->items = it;
+        c->items_cap = nc;
+    }
+    evtx_item *it = &c->items[c->nitems++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+/* A warning item; its message goes into the text buffer (not subject to the record cap). */
+static esc_status warn(evtx_chunk *c, uint32_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static esc_status warn(evtx_chunk *c, uint32_t at, const char *fmt, ...) {
+    char tmp[ESC_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof tmp)
+        n = sizeof tmp - 1;
+    size_t start = c->text.len;
+    esc_status st = esc_buf_append(&c->text, tmp, (size_t)n);
+    if (st == ESC_ELIMIT)
+        start = c->text.len, n = 0;
+    else if (st)
+        return st;
+    evtx_item *it = new_item(c);
+    if (!it)
+        return ESC_ENOMEM;
+    it->is_error = true;
+    it->offset = c->file_off + at;
+    it->msg.off = (uint32_t)start;
+    it->msg.len = (uint32_t)n;
+    return ESC_OK;
+}
+
+/* Decode the record at pos (size already validated). Returns ESC_ENOMEM only; a broken record
+ * becomes a warning (or nothing, for recovered candidates). */
+static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, bool recovered,
+                                bool *good) {
+    dec d;
+    *good = false;
+    memset(&d, 0, sizeof d);
+    d.c = c;
+    d.text_start = c->text.len;
+    d.kv_start = c->nkv;
+    d.err_at = pos;
+    uint64_t rid = evtx_le64(c->data + pos + 8);
+    esc_arena_reset(&c->rarena);
+    c->records++;
+
+    pstate ps = {&d, &c->rarena, false, 0};
+    uint32_t p = pos + 24, end = pos + size - 4;
+    tnode *first = NULL;
+    esc_status st = parse_content(&ps, &p, end, &first, true);
+    if (!st) {
+        st = each_top(&d, first, event_cb);
+        if (st == ESC_EOF)
+            st = ESC_OK;
+        else if (!st)
+            st = fail_at(&d, pos + 24, "record holds no event element");
+    }
+    if (st == ESC_SKIP && d.rejected) {
+        c->prefiltered++;
+        c->text.len = d.text_start;
+        c->nkv = d.kv_start;
+        *good = true;
+        return ESC_OK;
+    }
+    if (st == ESC_ENOMEM)
+        return st;
+    if (st) {
+        c->text.len = d.text_start;
+        c->nkv = d.kv_start;
+        if (recovered) {
+            c->records--;
+            return ESC_OK;
+        }
+        return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid,
+                    pos, d.err ? d.err : esc_strerror(st), d.err_at);
+    }
+    evtx_item *it = new_item(c);
+    if (!it)
+        return ESC_ENOMEM;
+    it->offset = c->file_off + pos;
+    it->record_id = d.has_record_id ? d.record_id : rid;
+    it->recovered = recovered;
+    it->has_event_id = d.has_event_id;
+    it->event_id = d.event_id;
+    it->has_time = d.has_time;
+    it->time_us = d.time_us;
+    it->provider = d.provider;
+    it->channel = d.channel;
+    it->computer = d.computer;
+    it->repaired = d.repaired;
+    it->kv_first = (uint32_t)d.kv_start;
+    it->nkv = (uint32_t)(c->nkv - d.kv_start);
+    *good = true;
+    return ESC_OK;
+}
+
+/* A plausible record at pos within [pos, end): signature, size, trailing size copy. */
+static bool record_at(const evtx_chunk *c, uint32_t pos, uint32_t end, uint32_t *size) {
+    const unsigned char *b = c->data;
+    if ((uint64_t)pos + 28 > end || b[pos] != 0x2a || b[pos + 1] != 0x2a || b[pos + 2] ||
+        b[pos + 3])
+        return false;
+    uint32_t s = evtx_le32(b + pos + 4);
+    if (s < 28 || s > end - pos || evtx_le32(b + pos + s - 4) != s)
+        return false;
+    *size = s;
+    return true;
+}
+
+static bool all_zero(const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+esc_status evtx_chunk_init(evtx_chunk *c, const esc_interest *interest, bool recover,
+                           size_t max_record_bytes) {
+    memset(c, 0, sizeof *c);
+    c->interest = interest;
+    c->recover = recover;
+    c->max_record_bytes = max_record_bytes ? max_record_bytes : (16u << 20);
+    c->data = esc_malloc(EVTX_CHUNK_SIZE);
+    c->tcache = esc_calloc(TCACHE_CAP, sizeof *c->tcache);
+    esc_arena_init(&c->tarena, 64 * 1024, TARENA_CAP);
+    esc_arena_init(&c->rarena, 16 * 1024, RARENA_CAP);
+    esc_buf_init(&c->text, TEXT_CAP);
+    if (!c->data || !c->tcache) {
+        evtx_chunk_fini(c);
+        return ESC_ENOMEM;
+    }
+    return ESC_OK;
+}
+
+void evtx_chunk_fini(evtx_chunk *c) {
+    esc_free(c->data);
+    esc_free(c->tcache);
+    esc_free(c->items);
+    esc_free(c->kvs);
+    esc_arena_fini(&c->tarena);
+    esc_arena_fini(&c->rarena);
+    esc_buf_fini(&c->text);
+    memset(c, 0, sizeof *c);
+}
+
+esc_status evtx_chunk_decode(evtx_chunk *c) {
+    const unsigned char *b = c->data;
+    esc_status st = ESC_OK;
+    c->nitems = 0;
+    c->nkv = 0;
+    c->records = 0;
+    c->prefiltered = 0;
+    esc_buf_clear(&c->text);
+    esc_arena_reset(&c->tarena);
+    memset(c->tcache, 0, TCACHE_CAP * sizeof *c->tcache);
+
+    if (c->len < EVTX_CHUNK_HEADER) {
+        if (all_zero(b, c->len))
+            return ESC_OK;
+        return warn(c, 0, "chunk %" PRIu64 " truncated to %zu bytes (no room for its header)",
+                    c->index, c->len);
+    }
+    if (memcmp(b, "ElfChnk", 8) != 0) {
+        if (all_zero(b, c->len))
+            return c->in_use ? warn(c, 0, "chunk %" PRIu64 " is all zero bytes", c->index)
+                             : ESC_OK;
+        return warn(c, 0, "chunk %" PRIu64 " has no chunk signature", c->index);
+    }
+    if (c->len < EVTX_CHUNK_SIZE &&
+        (st = warn(c, 0, "chunk %" PRIu64 " truncated to %zu of %u bytes", c->index, c->len,
+                   EVTX_CHUNK_SIZE)))
+        return st;
+    uint32_t crc = (uint32_t)crc32(0, b, 120);
+    crc = (uint32_t)crc32(crc, b + 128, EVTX_CHUNK_HEADER - 128);
+    if (crc != evtx_le32(b + 124) &&
+        (st = warn(c, 124, "chunk %" PRIu64 " header checksum mismatch (0x%08x, computed 0x%08x)",
+                   c->index, evtx_le32(b + 124), crc)))
+        return st;
+    uint32_t fso = evtx_le32(b + 48);
+    uint32_t end = fso;
+    if (fso < EVTX_CHUNK_HEADER || fso > EVTX_CHUNK_SIZE) {
+        if ((st = warn(c, 48, "chunk %" PRIu64 " free space offset 0x%x out of range", c->index,
+                       fso)))
+            return st;
+        end = (uint32_t)c->len;
+    } else if (fso > c->len) {
+        end = (uint32_t)c->len;
+    } else {
+        uint32_t rcrc = (uint32_t)crc32(0, b + EVTX_CHUNK_HEADER, fso - EVTX_CHUNK_HEADER);
+        if (rcrc != evtx_le32(b + 52) &&
+            (st = warn(c, 52,
+                       "chunk %" PRIu64 " event records checksum mismatch (0x%08x, computed "
+                       "0x%08x)",
+                       c->index, evtx_le32(b + 52), rcrc)))
+            return st;
+    }
+
+    uint32_t pos = EVTX_CHUNK_HEADER, size;
+    bool good;
+    while (pos + 4 <= end) {
+        if (record_at(c, pos, end, &size)) {
+            if ((st = decode_record(c, pos, size, false, &good)))
+                return st;
+            pos += size;
+            continue;
+        }
+        if (all_zero(b + pos, end - pos))
+            break;
+        /* a broken record: report it, then resynchronise on the next plausible record */
+        uint32_t next = pos + 1;
+        while (next + 28 <= end && !record_at(c, next, end, &size))
+            next++;
+        if (b[pos] == 0x2a && b[pos + 1] == 0x2a && !b[pos + 2] && !b[pos + 3])
+            st = warn(c, pos,
+                      "event record at chunk offset 0x%x has a bad size (%" PRIu32
+                      "); skipped to 0x%x",
+                      pos, pos + 8 <= end ? evtx_le32(b + pos + 4) : 0, next);
+        else
+            st = warn(c, pos, "no event record signature at chunk offset 0x%x; skipped to 0x%x",
+                      pos, next + 28 <= end ? next : end);
+        if (st)
+            return st;
+        c->records++;
+        if (next + 28 > end)
+            break;
+        pos = next;
+    }
+    if (c->recover) {
+        pos = end;
+        while (pos + 28 <= c->len) {
+            if (record_at(c, pos, (uint32_t)c->len, &size)) {
+                if ((st = decode_record(c, pos, size, true, &good)))
+                    return st;
+                if (good) {
+                    pos += size;
+                    continue;
+                }
+            }
+            pos++;
+        }
+    }
+    return ESC_OK;
+}

@@ -1,0 +1,24 @@
+/* Render one raw event as text: an XmlWinEventLog line or an escudo dump JSON line.
+ *
+ * esc_render_xml writes one line
+ *   <Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>...</System>
+ *   <EventData><Data Name='..'>..</Data>...</EventData></Event>
+ * (without the line break) with the fields an esc_event holds, XML-escaped, such that the XML
+ * reader reads it back into the same event. esc_render_json writes escudo's dump shape:
+ *   {"escudo_dump":1,"kind":"windows","provider":"..","channel":"..","computer":"..",
+ *    "event_id":1,"record_id":N,"time":"2020-12-09T18:21:05.119999Z","data":[["Name","v"],..]}
+ * where fields the event does not have are absent, "data" keeps order and duplicates, and
+ * UTF-8 is written as is. Both append to out (nothing is appended on failure other than
+ * what fit before a buffer cap was hit; the caller clears the buffer per event). */
+#ifndef ESC_PARSE_RENDER_H
+#define ESC_PARSE_RENDER_H
+
+#include "core/buf.h"
+#include "parse/event.h"
+
+esc_status esc_render_xml(const esc_event *ev, esc_buf *out);
+esc_status esc_render_json(const esc_event *ev, esc_buf *out);
+/* The time of an event as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC, microseconds). */
+esc_status esc_render_time(int64_t time_us, esc_buf *out);
+
+#endif
