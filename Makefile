@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test asan fuzz bench format clean demo
+.PHONY: all deps build test check asan fuzz bench format clean demo
 
 all: build
 
@@ -15,6 +15,13 @@ build: deps
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Everything CI runs: a -Werror build with the test suite, then the suite under ASan+UBSan.
+check: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESC_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory asan
 
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DESC_SANITIZE=ON -DESC_WERROR=ON >/dev/null

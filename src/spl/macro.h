@@ -1,4 +1,4 @@
-/* Search macros as content defines them (ESCU macros/*.yml, CIM macros, local overrides).
+/* Search macros as content defines them (ESCU's macros folder, CIM macros, local overrides).
  *
  * A macro is identified by name and arity, as Splunk does ("security_content_ctime(1)" is the
  * one-argument security_content_ctime). Expansion (spl/expand.c) substitutes $arg$ textually,

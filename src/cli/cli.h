@@ -1,0 +1,69 @@
+/* The command-line interface: the only place that prints or exits.
+ *
+ * Every command has one option table (name, argument, help) that drives both parsing and its
+ * --help text, so the documentation cannot drift from the parser. Exit codes (SPEC section 5):
+ * 0 ran, 1 test failures or warnings under --strict, 2 usage or content error, 3 I/O or
+ * internal error. */
+#ifndef ESC_CLI_CLI_H
+#define ESC_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "detect/content.h"
+#include "spl/spl.h"
+
+enum { ESC_EXIT_OK = 0, ESC_EXIT_FAIL = 1, ESC_EXIT_USAGE = 2, ESC_EXIT_IO = 3 };
+
+typedef struct esc_opt {
+    const char *name; /* long name without "--" */
+    const char *arg;  /* argument placeholder, NULL for a flag */
+    const char *help;
+} esc_opt;
+
+/* Parsed options: for option i, values[i] (last given) and count[i]; multi-valued options also
+ * keep every value in all[i]. Positional arguments in pos. */
+typedef struct esc_args {
+    const esc_opt *opts;
+    size_t nopts;
+    const char **values;
+    const char ***all;
+    size_t *count;
+    const char **pos;
+    size_t npos;
+} esc_args;
+
+/* Parse argv[1..] against opts. Prints the problem and returns false on a usage error. */
+bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, char **argv,
+                    const char *cmd);
+void esc_args_free(esc_args *a);
+const char *esc_args_get(const esc_args *a, const char *name);
+bool esc_args_has(const esc_args *a, const char *name);
+size_t esc_args_all(const esc_args *a, const char *name, const char ***values);
+void esc_usage(FILE *f, const char *cmd, const char *synopsis, const char *about,
+               const esc_opt *opts, size_t nopts);
+
+/* Exit code for a status. */
+int esc_exit_code(esc_status st);
+/* "escudo: path:offset: message" on stderr. */
+void esc_report(const char *level, const esc_error *err);
+
+/* Content: --content DIR... (default: the shipped content) then --local DIR... */
+esc_status esc_cli_load_content(const esc_args *a, esc_content **out);
+
+/* Output of result tables (SPEC section 5). search_name NULL when one detection runs. */
+typedef enum esc_out_format { ESC_OUT_TABLE, ESC_OUT_JSON, ESC_OUT_CSV } esc_out_format;
+bool esc_out_format_parse(const char *s, esc_out_format *f);
+void esc_out_rows(FILE *f, esc_out_format fmt, const esc_table *t, const char *search_name,
+                  bool header);
+/* JSON string with escapes as Python's json.dumps(ensure_ascii=False) writes them. */
+void esc_out_json_string(FILE *f, const char *s, size_t n);
+
+int esc_cmd_hunt(int argc, char **argv);
+int esc_cmd_explain(int argc, char **argv);
+int esc_cmd_dump(int argc, char **argv);
+int esc_cmd_notables(int argc, char **argv);
+int esc_cmd_risk(int argc, char **argv);
+
+#endif

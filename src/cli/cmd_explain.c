@@ -1,0 +1,109 @@
+/* escudo explain: what each detection compiles to, and what the readers will look for. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "detect/engine.h"
+
+static const esc_opt explain_opts[] = {
+    {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
+    {"local", "DIR", "override folder that shadows the content (repeatable)"},
+    {"detection", "NAME|ID|FILE", "explain only this detection (repeatable; default: all)"},
+    {"verbose", NULL, "also print content warnings"},
+    {"help", NULL, "show this help"},
+};
+#define NOPTS (sizeof explain_opts / sizeof explain_opts[0])
+
+static void print_interest(const esc_interest *in) {
+    printf("readers keep:\n");
+    for (size_t i = 0; i < in->nwin; i++)
+        printf("  provider %s, EventID %u\n", in->win[i].provider, in->win[i].event_id);
+    if (in->crowdstrike)
+        printf("  CrowdStrike ProcessRollup2, SyntheticProcessRollup2 (and aidmaster records)\n");
+    if (in->nclauses == 0)
+        printf("literal prefilter: none\n");
+    for (size_t c = 0; c < in->nclauses; c++) {
+        printf("literal prefilter clause %zu: one of", c + 1);
+        for (size_t l = 0; l < in->clause[c].nlit; l++)
+            printf(" \"%s\"", in->clause[c].lit[l]);
+        printf(" (ASCII case-insensitive)\n");
+    }
+}
+
+int esc_cmd_explain(int argc, char **argv) {
+    esc_args a;
+    esc_content *content = NULL;
+    const esc_detection **dets = NULL;
+    int rc = ESC_EXIT_USAGE;
+    if (!esc_args_parse(&a, explain_opts, NOPTS, argc, argv, "explain"))
+        goto done;
+    if (esc_args_has(&a, "help")) {
+        esc_usage(stdout, "explain", "[OPTIONS] [NAME|ID...]",
+                  "Print each detection's expanded search, its plan, and the literal prefilter\n"
+                  "the readers apply (an event without these literals is never decoded).",
+                  explain_opts, NOPTS);
+        rc = ESC_EXIT_OK;
+        goto done;
+    }
+    esc_status st = esc_cli_load_content(&a, &content);
+    if (st) {
+        rc = esc_exit_code(st);
+        goto done;
+    }
+    const char **want = NULL;
+    size_t nwant = esc_args_all(&a, "detection", &want);
+    size_t n = nwant + a.npos;
+    if (n) {
+        dets = esc_calloc(n, sizeof *dets);
+        if (!dets) {
+            rc = ESC_EXIT_IO;
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const char *w = i < nwant ? want[i] : a.pos[i - nwant];
+            if (!(dets[i] = esc_content_find(content, w))) {
+                fprintf(stderr, "escudo explain: no detection named %s in the content\n", w);
+                goto done;
+            }
+        }
+    } else {
+        n = content->ndetections;
+    }
+    rc = ESC_EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
+        const esc_detection *d = dets ? dets[i] : &content->detections[i];
+        esc_error err = {0};
+        esc_engine *e = NULL;
+        printf("%sdetection: %s (%s)\nfile: %s\n", i ? "\n" : "", d->name, d->id, d->path);
+        if (esc_engine_new(content, &d, 1, true, &e, &err) != ESC_OK) {
+            printf("not supported: %s\n", err.msg);
+            char *expanded = NULL;
+            esc_error xerr = {0};
+            if (d->search && esc_spl_expand(d->search, &content->macros, &expanded, &xerr) == 0) {
+                esc_buf b;
+                esc_buf_init(&b, 0);
+                if (err.has_offset && esc_spl_caret(expanded, &err, &b) == ESC_OK)
+                    printf("%s\n", b.ptr ? b.ptr : "");
+                esc_buf_fini(&b);
+            }
+            esc_free(expanded);
+            rc = ESC_EXIT_USAGE;
+            continue;
+        }
+        esc_buf b;
+        esc_buf_init(&b, 0);
+        if (esc_plan_explain(esc_engine_plan(e, 0), &b) == ESC_OK)
+            printf("%s", b.ptr ? b.ptr : "");
+        if (b.len && b.ptr[b.len - 1] != '\n')
+            putchar('\n');
+        esc_buf_fini(&b);
+        print_interest(esc_engine_interest(e));
+        esc_engine_free(e);
+    }
+done:
+    esc_free(dets);
+    esc_content_free(content);
+    esc_args_free(&a);
+    return rc;
+}

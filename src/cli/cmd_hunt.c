@@ -1,0 +1,324 @@
+/* escudo hunt: detections over files, offline, one window (all time by default). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/timeutil.h"
+#include "detect/engine.h"
+#include "ingest/input.h"
+#include "sched/reltime.h"
+
+static const esc_opt hunt_opts[] = {
+    {"format", "table|json|csv", "output format (default table)"},
+    {"profile", "splunk|native", "CIM mapping profile (default splunk: as Splunk's add-ons)"},
+    {"earliest", "T", "window start, inclusive: epoch, ISO 8601 or relative (-70m@m)"},
+    {"latest", "T", "window end, exclusive (default +Infinity)"},
+    {"now", "T", "the time relative times count from (default: the current time)"},
+    {"tz", "ZONE", "IANA zone for zone-less times, snapping and output (default UTC)"},
+    {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
+    {"local", "DIR", "override folder that shadows the content (repeatable)"},
+    {"detection", "NAME|ID|FILE", "run only this detection (repeatable; default: all loaded)"},
+    {"aidmaster", "FILE", "CrowdStrike host inventory (aid -> ComputerName)"},
+    {"recover", NULL, "also read deleted EVTX records left in slack space"},
+    {"threads", "N", "worker threads for EVTX decoding (default 2)"},
+    {"strict", NULL, "exit 1 when any warning was reported"},
+    {"summary-json", "FILE", "write the run summary as JSON"},
+    {"quiet", NULL, "no summary or progress on stderr"},
+    {"max-warnings", "N", "print at most N warnings (default 20; all are counted)"},
+    {"verbose", NULL, "also print content warnings"},
+    {"help", NULL, "show this help"},
+};
+#define NOPTS (sizeof hunt_opts / sizeof hunt_opts[0])
+
+static double now_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress(const esc_hunt_stats *s, double elapsed) {
+    uint64_t bytes = s->bytes + s->current_offset;
+    fprintf(stderr, "\r\033[Kescudo: %.1f MB, %.0f MB/s, %llu events", (double)bytes / 1e6,
+            elapsed > 0 ? (double)bytes / 1e6 / elapsed : 0.0,
+            (unsigned long long)s->events);
+    if (s->current && s->current_size)
+        fprintf(stderr, ", %s %.0f%%", s->current,
+                100.0 * (double)s->current_offset / (double)s->current_size);
+    fflush(stderr);
+}
+
+static void summary_json(FILE *f, const esc_hunt_stats *s, double elapsed, size_t ndet,
+                         size_t nskipped, char **first, size_t nfirst) {
+    fprintf(f,
+            "{\"inputs\": %llu, \"inputs_unknown\": %llu, \"inputs_failed\": %llu, "
+            "\"bytes\": %llu, \"events\": %llu, \"prefiltered\": %llu, "
+            "\"process_events\": %llu, \"malformed\": %llu, \"repaired\": %llu, "
+            "\"warnings\": %llu, \"aidmaster\": %llu, \"unresolved_hosts\": %llu, "
+            "\"other_records\": %llu, \"rows\": %llu, \"detections\": %zu, "
+            "\"detections_skipped\": %zu, \"elapsed_s\": %.3f, \"mb_per_s\": %.1f, "
+            "\"first_warnings\": [",
+            (unsigned long long)s->inputs, (unsigned long long)s->inputs_unknown,
+            (unsigned long long)s->inputs_failed, (unsigned long long)s->bytes,
+            (unsigned long long)s->events, (unsigned long long)s->prefiltered,
+            (unsigned long long)s->process_events, (unsigned long long)s->malformed,
+            (unsigned long long)s->repaired, (unsigned long long)s->warnings,
+            (unsigned long long)s->aidmaster, (unsigned long long)s->unresolved_hosts,
+            (unsigned long long)s->other, (unsigned long long)s->rows, ndet, nskipped, elapsed,
+            elapsed > 0 ? (double)s->bytes / 1e6 / elapsed : 0.0);
+    for (size_t i = 0; i < nfirst; i++) {
+        if (i)
+            fputs(", ", f);
+        esc_out_json_string(f, first[i], strlen(first[i]));
+    }
+    fputs("]}\n", f);
+}
+
+static char *warning_text(const esc_error *err) {
+    char buf[ESC_ERROR_MSG_MAX + 512];
+    if (err->path && err->line)
+        snprintf(buf, sizeof buf, "%s:%llu: %s", err->path, (unsigned long long)err->line,
+                 err->msg);
+    else if (err->path && err->has_offset)
+        snprintf(buf, sizeof buf, "%s: offset %llu: %s", err->path,
+                 (unsigned long long)err->offset, err->msg);
+    else
+        snprintf(buf, sizeof buf, "%s%s%s", err->path ? err->path : "", err->path ? ": " : "",
+                 err->msg);
+    return esc_strdup(buf);
+}
+
+static bool parse_time(const char *flag, const char *spec, int64_t now, int64_t *out) {
+    esc_error err = {0};
+    if (esc_time_spec_parse(spec, now, out, &err) != ESC_OK) {
+        fprintf(stderr, "escudo hunt: --%s %s: %s\n", flag, spec, err.msg);
+        return false;
+    }
+    return true;
+}
+
+int esc_cmd_hunt(int argc, char **argv) {
+    esc_args a;
+    esc_content *content = NULL;
+    esc_engine *engine = NULL;
+    esc_hunt *hunt = NULL;
+    const esc_detection **dets = NULL;
+    char **files = NULL;
+    size_t nfiles = 0;
+    char *first[64] = {0};
+    size_t nfirst = 0;
+    int rc = ESC_EXIT_USAGE;
+    esc_error err = {0};
+
+    if (!esc_args_parse(&a, hunt_opts, NOPTS, argc, argv, "hunt"))
+        goto done;
+    if (esc_args_has(&a, "help")) {
+        esc_usage(stdout, "hunt", "[OPTIONS] PATH...",
+                  "Run detections over log files (EVTX, XmlWinEventLog, JSON lines; gzip; "
+                  "directories\nrecursively; - for standard input) and print the result rows.",
+                  hunt_opts, NOPTS);
+        rc = ESC_EXIT_OK;
+        goto done;
+    }
+    esc_out_format fmt = ESC_OUT_TABLE;
+    if (esc_args_has(&a, "format") && !esc_out_format_parse(esc_args_get(&a, "format"), &fmt)) {
+        fprintf(stderr, "escudo hunt: --format must be table, json or csv\n");
+        goto done;
+    }
+    esc_hunt_opts ho = {.profile = ESC_PROFILE_SPLUNK, .earliest_us = 0,
+                        .latest_us = ESC_TIME_MAX};
+    const char *prof = esc_args_get(&a, "profile");
+    if (prof && strcmp(prof, "native") == 0)
+        ho.profile = ESC_PROFILE_NATIVE;
+    else if (prof && strcmp(prof, "splunk") != 0) {
+        fprintf(stderr, "escudo hunt: --profile must be splunk or native\n");
+        goto done;
+    }
+    if (!esc_time_set_zone(esc_args_get(&a, "tz"))) {
+        fprintf(stderr, "escudo hunt: unknown time zone %s\n", esc_args_get(&a, "tz"));
+        goto done;
+    }
+    int64_t now = (int64_t)time(NULL), t;
+    if (esc_args_has(&a, "now") && !parse_time("now", esc_args_get(&a, "now"), now, &now))
+        goto done;
+    if (esc_args_has(&a, "earliest")) {
+        if (!parse_time("earliest", esc_args_get(&a, "earliest"), now, &t))
+            goto done;
+        ho.earliest_us = t * ESC_US_PER_SEC;
+    }
+    if (esc_args_has(&a, "latest")) {
+        if (!parse_time("latest", esc_args_get(&a, "latest"), now, &t))
+            goto done;
+        ho.latest_us = t * ESC_US_PER_SEC;
+    }
+    ho.reader.recover = esc_args_has(&a, "recover");
+    ho.reader.threads = esc_args_has(&a, "threads") ? atoi(esc_args_get(&a, "threads")) : 2;
+    ho.aidmaster = esc_args_get(&a, "aidmaster");
+    long max_warn = esc_args_has(&a, "max-warnings") ? atol(esc_args_get(&a, "max-warnings")) : 20;
+    bool quiet = esc_args_has(&a, "quiet");
+    if (a.npos == 0) {
+        fprintf(stderr, "escudo hunt: no input (give files, directories or -; see --help)\n");
+        goto done;
+    }
+
+    esc_status st = esc_cli_load_content(&a, &content);
+    if (st) {
+        rc = esc_exit_code(st);
+        goto done;
+    }
+    const char **want = NULL;
+    size_t nwant = esc_args_all(&a, "detection", &want);
+    if (nwant) {
+        dets = esc_calloc(nwant, sizeof *dets);
+        if (!dets) {
+            rc = ESC_EXIT_IO;
+            goto done;
+        }
+        for (size_t i = 0; i < nwant; i++) {
+            dets[i] = esc_content_find(content, want[i]);
+            if (!dets[i]) {
+                fprintf(stderr, "escudo hunt: no detection named %s in the content\n", want[i]);
+                goto done;
+            }
+        }
+    }
+    st = esc_engine_new(content, nwant ? dets : NULL, nwant, nwant > 0, &engine, &err);
+    if (st) {
+        esc_report("error", &err);
+        rc = esc_exit_code(st);
+        goto done;
+    }
+    for (size_t i = 0; !quiet && i < esc_engine_nskipped(engine); i++) {
+        const char *why;
+        const esc_detection *d = esc_engine_skipped(engine, i, &why);
+        if ((long)i < max_warn)
+            fprintf(stderr, "escudo: not supported, skipped: %s: %s\n", d->name, why);
+    }
+    if (esc_engine_count(engine) == 0) {
+        fprintf(stderr, "escudo hunt: no detection to run\n");
+        goto done;
+    }
+
+    size_t nskippedp = 0;
+    rc = ESC_EXIT_IO;
+    for (size_t i = 0; i < a.npos; i++) {
+        char **f1 = NULL;
+        size_t n1 = 0, sk = 0;
+        st = esc_paths_expand(&a.pos[i], 1, &f1, &n1, &sk, &err);
+        if (st == ESC_ENOMEM || st == ESC_ELIMIT) {
+            esc_report("error", &err);
+            goto done;
+        }
+        if (st || sk) {
+            esc_report("warning", &err);
+            nskippedp++;
+        }
+        char **grown = esc_realloc(files, (nfiles + n1 + 1) * sizeof *files);
+        if (!grown) {
+            esc_paths_free(f1, n1);
+            goto done;
+        }
+        files = grown;
+        memcpy(files + nfiles, f1, n1 * sizeof *f1);
+        nfiles += n1;
+        esc_free(f1);
+    }
+    if ((st = esc_hunt_new(engine, &ho, (const char *const *)files, nfiles, &hunt, &err))) {
+        esc_report("error", &err);
+        rc = esc_exit_code(st);
+        goto done;
+    }
+    double t0 = now_mono(), last = t0;
+    bool tty = !quiet && isatty(2);
+    bool drew = false;
+    long printed = 0;
+    for (;;) {
+        esc_error_clear(&err);
+        st = esc_hunt_step(hunt, &err);
+        if (st == ESC_EOF)
+            break;
+        if (st == ESC_ENOMEM) {
+            esc_report("error", &err);
+            goto done;
+        }
+        if (st != ESC_OK) {
+            if (nfirst < sizeof first / sizeof first[0])
+                first[nfirst++] = warning_text(&err);
+            if (!quiet && printed++ < max_warn) {
+                if (drew)
+                    fputs("\r\033[K", stderr);
+                esc_report("warning", &err);
+            }
+        }
+        if (tty) {
+            double t1 = now_mono();
+            if (t1 - last > 0.25) {
+                progress(esc_hunt_stats_get(hunt), t1 - t0);
+                drew = true;
+                last = t1;
+            }
+        }
+    }
+    if (drew)
+        fputs("\r\033[K", stderr);
+    if ((st = esc_hunt_finish(hunt, &err))) {
+        esc_report("error", &err);
+        rc = esc_exit_code(st);
+        goto done;
+    }
+    double elapsed = now_mono() - t0;
+    size_t ndet = esc_engine_count(engine);
+    bool header = true;
+    for (size_t i = 0; i < ndet; i++) {
+        const esc_table *tb = esc_hunt_table(hunt, i);
+        if (fmt != ESC_OUT_JSON && tb->nrows == 0 && ndet > 1)
+            continue;
+        esc_out_rows(stdout, fmt, tb, ndet > 1 ? esc_engine_search_name(engine, i) : NULL,
+                     header || fmt == ESC_OUT_TABLE);
+        header = false;
+        if (fmt == ESC_OUT_TABLE && i + 1 < ndet)
+            fputc('\n', stdout);
+    }
+    fflush(stdout);
+    const esc_hunt_stats *s = esc_hunt_stats_get(hunt);
+    if (!quiet) {
+        if (s->warnings > (uint64_t)max_warn)
+            fprintf(stderr, "escudo: %llu more warnings not shown\n",
+                    (unsigned long long)(s->warnings - (uint64_t)max_warn));
+        fprintf(stderr,
+                "escudo: %llu inputs (%llu unknown format, %llu failed), %.1f MB, %llu events, "
+                "%llu process events, %llu malformed, %llu repaired, %llu warnings, %llu rows, "
+                "%.2f s, %.0f MB/s\n",
+                (unsigned long long)s->inputs, (unsigned long long)s->inputs_unknown,
+                (unsigned long long)s->inputs_failed, (double)s->bytes / 1e6,
+                (unsigned long long)s->events, (unsigned long long)s->process_events,
+                (unsigned long long)s->malformed, (unsigned long long)s->repaired,
+                (unsigned long long)s->warnings, (unsigned long long)s->rows, elapsed,
+                elapsed > 0 ? (double)s->bytes / 1e6 / elapsed : 0.0);
+    }
+    const char *sj = esc_args_get(&a, "summary-json");
+    if (sj) {
+        FILE *f = fopen(sj, "w");
+        if (!f) {
+            fprintf(stderr, "escudo hunt: cannot write %s\n", sj);
+            goto done;
+        }
+        summary_json(f, s, elapsed, ndet, esc_engine_nskipped(engine), first, nfirst);
+        fclose(f);
+    }
+    rc = (esc_args_has(&a, "strict") && (s->warnings || nskippedp)) ? ESC_EXIT_FAIL : ESC_EXIT_OK;
+done:
+    for (size_t i = 0; i < nfirst; i++)
+        esc_free(first[i]);
+    esc_hunt_free(hunt);
+    esc_engine_free(engine);
+    esc_paths_free(files, nfiles);
+    esc_free(dets);
+    esc_content_free(content);
+    esc_args_free(&a);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* Shared CLI plumbing: loading content from --content / --local folders. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+
+#ifndef ESC_CONTENT_DIR
+#define ESC_CONTENT_DIR "content"
+#endif
+
+esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
+    const char **content = NULL, **local = NULL;
+    size_t nc = esc_args_all(a, "content", &content);
+    size_t nl = esc_args_all(a, "local", &local);
+    const char **dirs = esc_calloc(nc + nl + 1, sizeof *dirs);
+    if (!dirs) {
+        fprintf(stderr, "escudo: out of memory\n");
+        return ESC_ENOMEM;
+    }
+    size_t n = 0;
+    if (nc == 0)
+        dirs[n++] = ESC_CONTENT_DIR;
+    for (size_t i = 0; i < nc; i++)
+        dirs[n++] = content[i];
+    for (size_t i = 0; i < nl; i++)
+        dirs[n++] = local[i];
+    esc_error err = {0};
+    esc_status st = esc_content_load(dirs, n, out, &err);
+    esc_free(dirs);
+    if (st) {
+        esc_report("error", &err);
+        return st;
+    }
+    if (esc_args_has(a, "verbose"))
+        for (size_t i = 0; i < (*out)->warnings.n; i++)
+            fprintf(stderr, "escudo: content warning: %s\n", (*out)->warnings.v[i]);
+    return ESC_OK;
+}

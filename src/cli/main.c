@@ -1,0 +1,67 @@
+/* escudo: entry point and command dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+/* Commands whose files may be absent from a partial build are weak references. */
+int esc_cmd_dump(int argc, char **argv) __attribute__((weak));
+int esc_cmd_notables(int argc, char **argv) __attribute__((weak));
+int esc_cmd_risk(int argc, char **argv) __attribute__((weak));
+int esc_cmd_test(int argc, char **argv) __attribute__((weak));
+int esc_cmd_run(int argc, char **argv) __attribute__((weak));
+int esc_cmd_lint(int argc, char **argv) __attribute__((weak));
+int esc_cmd_status(int argc, char **argv) __attribute__((weak));
+
+static const command commands[] = {
+    {"hunt", esc_cmd_hunt, "run detections over log files and print the result rows"},
+    {"explain", esc_cmd_explain, "show a detection's expanded search, plan and prefilter"},
+    {"dump", esc_cmd_dump, "print the events of log files as XML or JSON lines"},
+    {"run", esc_cmd_run, "run enabled detections on their schedule over growing inputs"},
+    {"status", esc_cmd_status, "show the state of a run"},
+    {"test", esc_cmd_test, "test detections offline, as contentctl does"},
+    {"lint", esc_cmd_lint, "report which detections of a content folder are supported"},
+    {"notables", esc_cmd_notables, "list notables held in a --db store"},
+    {"risk", esc_cmd_risk, "list risk events held in a --db store"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: escudo COMMAND [OPTIONS] [ARGS]\n\n"
+               "escudo runs Splunk ESCU endpoint detections natively over Windows event logs\n"
+               "(EVTX, XmlWinEventLog, JSON lines) and CrowdStrike FDR data.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (commands[i].run)
+            fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n`escudo COMMAND --help` describes a command. `escudo --version` prints the "
+               "version.\nExit codes: 0 ran, 1 test failures or warnings under --strict, 2 usage "
+               "or content\nerror, 3 I/O or internal error.\n");
+}
+
+int main(int argc, char **argv) {
+    esc_alloc_init();
+    if (argc < 2) {
+        usage(stderr);
+        return ESC_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("escudo %s\n", ESC_VERSION);
+        return ESC_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return ESC_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0 && commands[i].run)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "escudo: unknown command '%s' (see escudo --help)\n", argv[1]);
+    return ESC_EXIT_USAGE;
+}

@@ -1,0 +1,214 @@
+/* Result rows as JSON lines, CSV (RFC 4180) or a table for people (SPEC section 5).
+ *
+ * JSON matches Python's json.dumps(ensure_ascii=False) byte for byte: ", " and ": "
+ * separators, UTF-8 as is, control characters as \uXXXX (lower-case hex) except the short
+ * escapes. Columns made by values() are always arrays; a null cell is left out. CSV joins
+ * multivalue cells with newlines, as Splunk exports do; the table joins them with ", ". */
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+
+bool esc_out_format_parse(const char *s, esc_out_format *f) {
+    if (strcmp(s, "table") == 0)
+        *f = ESC_OUT_TABLE;
+    else if (strcmp(s, "json") == 0)
+        *f = ESC_OUT_JSON;
+    else if (strcmp(s, "csv") == 0)
+        *f = ESC_OUT_CSV;
+    else
+        return false;
+    return true;
+}
+
+void esc_out_json_string(FILE *f, const char *s, size_t n) {
+    fputc('"', f);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        fwrite(s + run, 1, i - run, f);
+        run = i + 1;
+        switch (c) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\b': fputs("\\b", f); break;
+        case '\f': fputs("\\f", f); break;
+        default: fprintf(f, "\\u%04x", c); break;
+        }
+    }
+    fwrite(s + run, 1, n - run, f);
+    fputc('"', f);
+}
+
+static void json_cell(FILE *f, const esc_cell *c, bool mv) {
+    if (mv || c->n > 1) {
+        fputc('[', f);
+        for (size_t i = 0; i < c->n; i++) {
+            if (i)
+                fputs(", ", f);
+            esc_out_json_string(f, c->v[i], strlen(c->v[i]));
+        }
+        fputc(']', f);
+    } else if (c->is_num) {
+        fputs(c->v[0], f);
+    } else {
+        esc_out_json_string(f, c->v[0], strlen(c->v[0]));
+    }
+}
+
+static void csv_field(FILE *f, const char *s, size_t n) {
+    if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
+        fwrite(s, 1, n, f);
+        return;
+    }
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            fputc('"', f);
+        fputc(s[i], f);
+    }
+    fputc('"', f);
+}
+
+/* Cell text with multivalues joined by sep; NULL-safe. Returns esc_malloc'd text. */
+static char *cell_text(const esc_cell *c, const char *sep) {
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    for (size_t i = 0; i < c->n; i++) {
+        if (i)
+            esc_buf_append_c(&b, sep);
+        esc_buf_append_c(&b, c->v[i]);
+    }
+    return esc_buf_take(&b);
+}
+
+/* Display width in terminal columns, counting UTF-8 sequences as one column. */
+static size_t width(const char *s) {
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w += (*s == '\n' || *s == '\t' || *s == '\r') ? 2 : 1;
+    return w;
+}
+
+static void table_text(FILE *f, const char *s, size_t pad) {
+    for (; *s; s++) {
+        if (*s == '\n')
+            fputs("\\n", f);
+        else if (*s == '\t')
+            fputs("\\t", f);
+        else if (*s == '\r')
+            fputs("\\r", f);
+        else
+            fputc(*s, f);
+    }
+    for (size_t i = 0; i < pad; i++)
+        fputc(' ', f);
+}
+
+static void out_table(FILE *f, const esc_table *t, const char *search_name, bool header) {
+    size_t nc = t->ncols + (search_name ? 1 : 0);
+    size_t *w = esc_calloc(nc ? nc : 1, sizeof *w);
+    char **text = esc_calloc(t->nrows * nc + 1, sizeof *text);
+    if (!w || !text)
+        goto done;
+    for (size_t c = 0; c < nc; c++)
+        w[c] = width(search_name && c == 0 ? "search_name" : t->cols[c - (search_name ? 1 : 0)]);
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < nc; c++) {
+            char *s = search_name && c == 0
+                          ? esc_strdup(search_name)
+                          : cell_text(esc_table_cell(t, r, c - (search_name ? 1 : 0)), ", ");
+            text[r * nc + c] = s;
+            if (s && width(s) > w[c])
+                w[c] = width(s);
+        }
+    if (header) {
+        for (size_t c = 0; c < nc; c++) {
+            const char *h = search_name && c == 0 ? "search_name"
+                                                  : t->cols[c - (search_name ? 1 : 0)];
+            table_text(f, h, c + 1 < nc ? w[c] - width(h) + 2 : 0);
+        }
+        fputc('\n', f);
+        for (size_t c = 0; c < nc; c++) {
+            for (size_t i = 0; i < w[c]; i++)
+                fputc('-', f);
+            if (c + 1 < nc)
+                fputs("  ", f);
+        }
+        fputc('\n', f);
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < nc; c++) {
+            const char *s = text[r * nc + c] ? text[r * nc + c] : "";
+            table_text(f, s, c + 1 < nc ? w[c] - width(s) + 2 : 0);
+        }
+        fputc('\n', f);
+    }
+done:
+    for (size_t i = 0; text && i < t->nrows * nc; i++)
+        esc_free(text[i]);
+    esc_free(text);
+    esc_free(w);
+}
+
+void esc_out_rows(FILE *f, esc_out_format fmt, const esc_table *t, const char *search_name,
+                  bool header) {
+    if (fmt == ESC_OUT_TABLE) {
+        out_table(f, t, search_name, header);
+        return;
+    }
+    if (fmt == ESC_OUT_CSV && header) {
+        if (search_name)
+            fputs("search_name,", f);
+        for (size_t c = 0; c < t->ncols; c++) {
+            if (c)
+                fputc(',', f);
+            csv_field(f, t->cols[c], strlen(t->cols[c]));
+        }
+        fputs("\r\n", f);
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        if (fmt == ESC_OUT_JSON) {
+            fputc('{', f);
+            bool first = true;
+            if (search_name) {
+                fputs("\"search_name\": ", f);
+                esc_out_json_string(f, search_name, strlen(search_name));
+                first = false;
+            }
+            for (size_t c = 0; c < t->ncols; c++) {
+                const esc_cell *cell = esc_table_cell(t, r, c);
+                if (cell->n == 0 && !t->mv_col[c])
+                    continue;
+                if (!first)
+                    fputs(", ", f);
+                first = false;
+                esc_out_json_string(f, t->cols[c], strlen(t->cols[c]));
+                fputs(": ", f);
+                json_cell(f, cell, t->mv_col[c]);
+            }
+            fputs("}\n", f);
+        } else {
+            if (search_name) {
+                csv_field(f, search_name, strlen(search_name));
+                fputc(',', f);
+            }
+            for (size_t c = 0; c < t->ncols; c++) {
+                if (c)
+                    fputc(',', f);
+                char *s = cell_text(esc_table_cell(t, r, c), "\n");
+                if (s)
+                    csv_field(f, s, strlen(s));
+                esc_free(s);
+            }
+            fputs("\r\n", f);
+        }
+    }
+}

@@ -1,0 +1,453 @@
+/* Detection engine and the hunt driver (see engine.h).
+ *
+ * Invariants: plans and the interest set are frozen after esc_engine_new; a hunt owns its
+ * executions, the host inventory and the records it holds back. CrowdStrike records whose host
+ * cannot be resolved yet are held (deep-copied, up to max_held) until every input has been
+ * read, then mapped with the complete inventory, so an aidmaster record anywhere in the inputs
+ * resolves them (SPEC section 2). Not here: printing, output formats, notables. */
+#include "detect/engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "ingest/input.h"
+
+#define STEP_EVENTS 4096
+#define DEFAULT_MAX_HELD 100000
+#define HELD_ARENA_CAP (256u << 20)
+
+struct esc_engine {
+    const esc_content *content;
+    size_t n;
+    const esc_detection **det;
+    esc_plan **plan;
+    char **search_name;
+    size_t nskipped;
+    const esc_detection **skipped;
+    char **skip_reason;
+    esc_interest interest;
+};
+
+static const char *concat3(const char *a, const char *b, const char *c) {
+    size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+    char *p = esc_malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s%s", a, b, c);
+    return p;
+}
+
+esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets, size_t ndets,
+                          bool strict, esc_engine **out, esc_error *err) {
+    if (!dets) {
+        ndets = c->ndetections;
+    }
+    esc_engine *e = esc_calloc(1, sizeof *e);
+    esc_status st = ESC_OK;
+    if (!e)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    e->content = c;
+    e->det = esc_calloc(ndets ? ndets : 1, sizeof *e->det);
+    e->plan = esc_calloc(ndets ? ndets : 1, sizeof *e->plan);
+    e->search_name = esc_calloc(ndets ? ndets : 1, sizeof *e->search_name);
+    e->skipped = esc_calloc(ndets ? ndets : 1, sizeof *e->skipped);
+    e->skip_reason = esc_calloc(ndets ? ndets : 1, sizeof *e->skip_reason);
+    if (!e->det || !e->plan || !e->search_name || !e->skipped || !e->skip_reason) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ndets; i++) {
+        const esc_detection *d = dets ? dets[i] : &c->detections[i];
+        esc_error perr = {0};
+        esc_plan *p = d->search ? esc_plan_new(d->search, &c->macros, &perr) : NULL;
+        if (!p) {
+            if (!d->search)
+                esc_error_set(&perr, ESC_ECONTENT, "detection has no search");
+            if (strict || perr.code == ESC_ENOMEM) {
+                st = perr.code ? perr.code : ESC_ECONTENT;
+                if (err) {
+                    *err = perr;
+                    err->code = st;
+                    snprintf(err->msg, sizeof err->msg, "%.200s: %.300s", d->name ? d->name : "?",
+                             perr.msg);
+                }
+                goto fail;
+            }
+            e->skipped[e->nskipped] = d;
+            e->skip_reason[e->nskipped] = esc_strdup(perr.msg);
+            e->nskipped++;
+            continue;
+        }
+        e->det[e->n] = d;
+        e->plan[e->n] = p;
+        e->search_name[e->n] = (char *)concat3("ESCU - ", d->name ? d->name : "?", " - Rule");
+        if (!e->search_name[e->n]) {
+            e->n++;
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            goto fail;
+        }
+        e->n++;
+    }
+    /* Every Endpoint.Processes source: the data model does not care which data_source a
+     * detection lists. */
+    e->interest.win[0] = (esc_win_source){"Microsoft-Windows-Sysmon", 1};
+    e->interest.win[1] = (esc_win_source){"Microsoft-Windows-Security-Auditing", 4688};
+    e->interest.nwin = 2;
+    e->interest.crowdstrike = true;
+    e->interest.fields = esc_cim_raw_fields();
+    /* The literal prefilter is a conjunction: only exact for a single detection. */
+    if (e->n == 1)
+        esc_plan_interest(e->plan[0], &e->interest);
+    *out = e;
+    return ESC_OK;
+fail:
+    esc_engine_free(e);
+    return st;
+}
+
+void esc_engine_free(esc_engine *e) {
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n; i++) {
+        esc_plan_free(e->plan[i]);
+        esc_free(e->search_name[i]);
+    }
+    for (size_t i = 0; i < e->nskipped; i++)
+        esc_free(e->skip_reason[i]);
+    esc_free(e->det);
+    esc_free(e->plan);
+    esc_free(e->search_name);
+    esc_free(e->skipped);
+    esc_free(e->skip_reason);
+    esc_free(e);
+}
+
+size_t esc_engine_count(const esc_engine *e) {
+    return e->n;
+}
+const esc_detection *esc_engine_detection(const esc_engine *e, size_t i) {
+    return e->det[i];
+}
+const esc_plan *esc_engine_plan(const esc_engine *e, size_t i) {
+    return e->plan[i];
+}
+size_t esc_engine_nskipped(const esc_engine *e) {
+    return e->nskipped;
+}
+const esc_detection *esc_engine_skipped(const esc_engine *e, size_t i, const char **reason) {
+    if (reason)
+        *reason = e->skip_reason[i];
+    return e->skipped[i];
+}
+const esc_interest *esc_engine_interest(const esc_engine *e) {
+    return &e->interest;
+}
+const char *esc_engine_search_name(const esc_engine *e, size_t i) {
+    return e->search_name[i];
+}
+
+/* ---- hunt ------------------------------------------------------------------------------------ */
+
+struct esc_hunt {
+    const esc_engine *e;
+    esc_hunt_opts o;
+    char **files;
+    size_t nfiles, next;
+    esc_input *in;
+    esc_reader *rd;
+    esc_exec **x;
+    esc_table **tables;
+    esc_hostmap *hosts;
+    esc_arena map_arena;
+    esc_arena held_arena;
+    esc_event *held;
+    size_t nheld, capheld;
+    esc_hunt_stats stats;
+    bool finished;
+};
+
+static void close_input(esc_hunt *h) {
+    if (h->rd) {
+        const esc_reader_stats *rs = esc_reader_stats_get(h->rd);
+        h->stats.events += rs->records;
+        h->stats.prefiltered += rs->prefiltered;
+        h->stats.repaired += rs->repaired;
+    }
+    if (h->in)
+        h->stats.bytes += esc_input_offset(h->in);
+    esc_reader_free(h->rd);
+    esc_input_free(h->in);
+    h->rd = NULL;
+    h->in = NULL;
+    h->stats.current = NULL;
+}
+
+void esc_hunt_free(esc_hunt *h) {
+    if (!h)
+        return;
+    close_input(h);
+    for (size_t i = 0; h->x && i < esc_engine_count(h->e); i++) {
+        esc_exec_free(h->x[i]);
+        esc_table_free(h->tables[i]);
+    }
+    esc_free(h->x);
+    esc_free(h->tables);
+    esc_paths_free(h->files, h->nfiles);
+    esc_hostmap_free(h->hosts);
+    esc_arena_fini(&h->map_arena);
+    esc_arena_fini(&h->held_arena);
+    esc_free(h->held);
+    esc_free(h);
+}
+
+static esc_status read_aidmaster(esc_hunt *h, const char *path, esc_error *err) {
+    esc_input *in = NULL;
+    esc_reader *rd = NULL;
+    esc_interest all = {.everything = true};
+    esc_status st = esc_input_open(path, &in, err);
+    if (st)
+        return st;
+    if ((st = esc_reader_open(in, &all, &h->o.reader, &rd, err)))
+        goto done;
+    esc_event ev;
+    while ((st = esc_reader_next(rd, &ev, err)) != ESC_EOF) {
+        if (st == ESC_EMALFORMED)
+            continue;
+        if (st)
+            goto done;
+        if (ev.kind == ESC_EV_AIDMASTER) {
+            esc_str aid = esc_event_get(&ev, "aid"), name = esc_event_get(&ev, "ComputerName");
+            if (aid.len && name.len && (st = esc_hostmap_put(h->hosts, aid, name)))
+                goto done;
+        }
+    }
+    st = ESC_OK;
+done:
+    esc_reader_free(rd);
+    esc_input_free(in);
+    return st;
+}
+
+esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char *const *files,
+                        size_t nfiles, esc_hunt **out, esc_error *err) {
+    esc_hunt *h = esc_calloc(1, sizeof *h);
+    if (!h)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    h->e = e;
+    h->o = *o;
+    if (!h->o.max_held)
+        h->o.max_held = DEFAULT_MAX_HELD;
+    esc_arena_init(&h->map_arena, 64 * 1024, 64u << 20);
+    esc_arena_init(&h->held_arena, 1u << 20, HELD_ARENA_CAP);
+    esc_status st = ESC_OK;
+    size_t n = esc_engine_count(e);
+    h->x = esc_calloc(n ? n : 1, sizeof *h->x);
+    h->tables = esc_calloc(n ? n : 1, sizeof *h->tables);
+    h->files = esc_calloc(nfiles ? nfiles : 1, sizeof *h->files);
+    h->hosts = esc_hostmap_new();
+    if (!h->x || !h->tables || !h->files || !h->hosts) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        if (!(h->files[i] = esc_strdup(files[i]))) {
+            h->nfiles = i;
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    h->nfiles = nfiles;
+    for (size_t i = 0; i < n; i++) {
+        h->x[i] = esc_exec_new(esc_engine_plan(e, i), o->earliest_us, o->latest_us, err);
+        if (!h->x[i]) {
+            st = err && err->code ? err->code : ESC_ENOMEM;
+            goto fail;
+        }
+    }
+    if (o->aidmaster && (st = read_aidmaster(h, o->aidmaster, err)))
+        goto fail;
+    *out = h;
+    return ESC_OK;
+fail:
+    esc_hunt_free(h);
+    return st;
+}
+
+static esc_status feed(esc_hunt *h, const esc_record *r, esc_error *err) {
+    for (size_t i = 0; i < esc_engine_count(h->e); i++) {
+        esc_status st = esc_exec_feed(h->x[i], r, err);
+        if (st)
+            return st;
+    }
+    return ESC_OK;
+}
+
+/* Deep-copy an event into the held arena. */
+static esc_status hold(esc_hunt *h, const esc_event *ev) {
+    if (h->nheld == h->capheld) {
+        size_t cap = h->capheld ? h->capheld * 2 : 256;
+        esc_event *p = esc_realloc(h->held, cap * sizeof *p);
+        if (!p)
+            return ESC_ENOMEM;
+        h->held = p;
+        h->capheld = cap;
+    }
+    esc_event *c = &h->held[h->nheld];
+    *c = *ev;
+    esc_kv *kv = esc_arena_alloc(&h->held_arena, (ev->ndata ? ev->ndata : 1) * sizeof *kv);
+    if (!kv)
+        return ESC_ELIMIT;
+    for (size_t i = 0; i < ev->ndata; i++) {
+        kv[i].name = esc_arena_dup(&h->held_arena, ev->data[i].name);
+        kv[i].value = esc_arena_dup(&h->held_arena, ev->data[i].value);
+        if (!kv[i].name.ptr || !kv[i].value.ptr)
+            return ESC_ELIMIT;
+    }
+    c->data = kv;
+    c->path = NULL; /* the path string belongs to the input; not needed after mapping */
+    c->warning = ESC_STR_NULL;
+    h->nheld++;
+    return ESC_OK;
+}
+
+static esc_status handle(esc_hunt *h, const esc_event *ev, esc_error *err) {
+    if (ev->kind == ESC_EV_AIDMASTER) {
+        h->stats.aidmaster++;
+        esc_str aid = esc_event_get(ev, "aid"), name = esc_event_get(ev, "ComputerName");
+        if (aid.len && name.len) {
+            esc_status st = esc_hostmap_put(h->hosts, aid, name);
+            if (st)
+                return esc_error_at(err, st, ev->path, ev->offset, "host inventory is full");
+        }
+        return ESC_OK;
+    }
+    if (ev->kind == ESC_EV_OTHER) {
+        h->stats.other++;
+        return ESC_OK;
+    }
+    esc_record rec;
+    bool unresolved = false;
+    esc_arena_reset(&h->map_arena);
+    esc_status st =
+        esc_cim_map(ev, h->o.profile, h->hosts, &h->map_arena, &rec, &unresolved, err);
+    if (st == ESC_SKIP)
+        return ESC_OK;
+    if (st)
+        return st;
+    if (unresolved && h->nheld < h->o.max_held) {
+        if (hold(h, ev) == ESC_OK)
+            return ESC_OK;
+    }
+    h->stats.process_events++;
+    if (unresolved)
+        h->stats.unresolved_hosts++;
+    return feed(h, &rec, err);
+}
+
+static esc_status open_next(esc_hunt *h, esc_error *err) {
+    const char *path = h->files[h->next++];
+    h->stats.inputs++;
+    esc_status st = esc_input_open(path, &h->in, err);
+    if (st) {
+        h->stats.inputs_failed++;
+        return st;
+    }
+    h->stats.current = esc_input_path(h->in);
+    h->stats.current_size = esc_input_size(h->in);
+    h->stats.current_offset = 0;
+    st = esc_reader_open(h->in, esc_engine_interest(h->e), &h->o.reader, &h->rd, err);
+    if (st) {
+        if (st == ESC_SKIP)
+            h->stats.inputs_unknown++;
+        else
+            h->stats.inputs_failed++;
+        close_input(h);
+    }
+    return st;
+}
+
+esc_status esc_hunt_step(esc_hunt *h, esc_error *err) {
+    if (!h->rd) {
+        if (h->next == h->nfiles)
+            return ESC_EOF;
+        esc_status st = open_next(h, err);
+        if (st) {
+            h->stats.warnings++;
+            return st == ESC_SKIP || st == ESC_EIO || st == ESC_EMALFORMED ? st : st;
+        }
+    }
+    for (int k = 0; k < STEP_EVENTS; k++) {
+        esc_event ev;
+        esc_status st = esc_reader_next(h->rd, &ev, err);
+        if (st == ESC_EOF) {
+            close_input(h);
+            return ESC_OK;
+        }
+        if (st == ESC_EMALFORMED) {
+            h->stats.malformed++;
+            h->stats.warnings++;
+            return st;
+        }
+        if (st) { /* fatal for this input */
+            h->stats.inputs_failed++;
+            h->stats.warnings++;
+            close_input(h);
+            return st == ESC_ENOMEM ? st : ESC_EIO;
+        }
+        st = handle(h, &ev, err);
+        if (st == ESC_EMALFORMED) {
+            h->stats.malformed++;
+            h->stats.warnings++;
+            return st;
+        }
+        if (st)
+            return st;
+        if (ev.warning.len) {
+            h->stats.warnings++;
+            esc_error_at(err, ESC_SKIP, ev.path, ev.warning_offset, "%.*s (record kept)",
+                         ESC_STR_FMT(ev.warning));
+            return ESC_SKIP;
+        }
+    }
+    if (h->in)
+        h->stats.current_offset = esc_input_offset(h->in);
+    return ESC_OK;
+}
+
+const esc_hunt_stats *esc_hunt_stats_get(const esc_hunt *h) {
+    return &h->stats;
+}
+
+esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
+    if (h->finished)
+        return ESC_OK;
+    h->finished = true;
+    close_input(h);
+    for (size_t i = 0; i < h->nheld; i++) {
+        esc_record rec;
+        bool unresolved = false;
+        esc_arena_reset(&h->map_arena);
+        esc_status st =
+            esc_cim_map(&h->held[i], h->o.profile, h->hosts, &h->map_arena, &rec, &unresolved, err);
+        if (st == ESC_SKIP)
+            continue;
+        if (st)
+            return st;
+        h->stats.process_events++;
+        if (unresolved)
+            h->stats.unresolved_hosts++;
+        if ((st = feed(h, &rec, err)))
+            return st;
+    }
+    for (size_t i = 0; i < esc_engine_count(h->e); i++) {
+        esc_status st = esc_exec_finish(h->x[i], &h->tables[i], err);
+        if (st)
+            return st;
+        h->stats.rows += h->tables[i]->nrows;
+    }
+    return ESC_OK;
+}
+
+const esc_table *esc_hunt_table(const esc_hunt *h, size_t i) {
+    return h->tables[i];
+}

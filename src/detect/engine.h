@@ -1,0 +1,74 @@
+/* The detection engine: content -> compiled plans -> one pass over inputs -> result tables.
+ *
+ * esc_engine is built once from loaded content (plans compiled, the interest set computed) and
+ * is read-only afterwards. esc_hunt drives one pass over a list of inputs for one window: it
+ * reads events (any format), keeps the CrowdStrike host inventory, maps process events to CIM
+ * records and feeds every detection's execution. It is an iterator so that the caller can show
+ * progress and print warnings as they come: esc_hunt_step does a bounded amount of work and
+ * returns ESC_OK, a warning (ESC_EMALFORMED / ESC_SKIP / ESC_EIO with err naming the input and
+ * offset; call again), or ESC_EOF when every input is done. Nothing here prints. */
+#ifndef ESC_DETECT_ENGINE_H
+#define ESC_DETECT_ENGINE_H
+
+#include "cim/cim.h"
+#include "detect/content.h"
+#include "parse/reader.h"
+#include "spl/spl.h"
+
+typedef struct esc_engine esc_engine;
+
+/* Compile the given detections (all of c's when dets is NULL). A detection whose search cannot
+ * be planned is an error when `strict` (ESC_ECONTENT naming it, err->offset into its expanded
+ * search), else it is left out and listed by esc_engine_skipped. */
+esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets, size_t ndets,
+                          bool strict, esc_engine **out, esc_error *err);
+void esc_engine_free(esc_engine *e);
+size_t esc_engine_count(const esc_engine *e);
+const esc_detection *esc_engine_detection(const esc_engine *e, size_t i);
+const esc_plan *esc_engine_plan(const esc_engine *e, size_t i);
+/* Detections left out, with the planner's message. */
+size_t esc_engine_nskipped(const esc_engine *e);
+const esc_detection *esc_engine_skipped(const esc_engine *e, size_t i, const char **reason);
+const esc_interest *esc_engine_interest(const esc_engine *e);
+/* "ESCU - <name> - Rule" */
+const char *esc_engine_search_name(const esc_engine *e, size_t i);
+
+typedef struct esc_hunt_opts {
+    esc_profile profile;
+    int64_t earliest_us, latest_us; /* window [earliest, latest); ESC_TIME_MAX = +Infinity */
+    esc_reader_opts reader;
+    const char *aidmaster; /* optional host inventory file */
+    size_t max_held;       /* unresolved CrowdStrike records held for later resolution */
+} esc_hunt_opts;
+
+typedef struct esc_hunt_stats {
+    uint64_t inputs, inputs_unknown, inputs_failed;
+    uint64_t bytes;            /* uncompressed bytes read */
+    uint64_t events;           /* records seen by readers */
+    uint64_t prefiltered;      /* skipped before full decoding */
+    uint64_t process_events;   /* mapped to Endpoint.Processes */
+    uint64_t malformed;        /* records skipped as broken */
+    uint64_t repaired;         /* values repaired to U+FFFD */
+    uint64_t warnings;         /* all warnings, malformed included */
+    uint64_t aidmaster;        /* host inventory records */
+    uint64_t unresolved_hosts; /* CrowdStrike records whose dest stayed unknown */
+    uint64_t other;            /* JSON records of no known shape */
+    uint64_t rows;             /* result rows (after finish) */
+    const char *current;       /* input being read, or NULL */
+    uint64_t current_size;     /* its size when known */
+    uint64_t current_offset;
+} esc_hunt_stats;
+
+typedef struct esc_hunt esc_hunt;
+
+esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char *const *files,
+                        size_t nfiles, esc_hunt **out, esc_error *err);
+void esc_hunt_free(esc_hunt *h);
+esc_status esc_hunt_step(esc_hunt *h, esc_error *err);
+const esc_hunt_stats *esc_hunt_stats_get(const esc_hunt *h);
+/* After ESC_EOF: resolve held records, finish every execution. */
+esc_status esc_hunt_finish(esc_hunt *h, esc_error *err);
+/* Result of detection i (valid until esc_hunt_free). */
+const esc_table *esc_hunt_table(const esc_hunt *h, size_t i);
+
+#endif
