@@ -1,0 +1,950 @@
+/* Notables, risk events and the 24-hour risk incident rule (SPEC section 6), from content.
+ *
+ * For each result row: one notable (when the detection's deployment has alert_action.notable)
+ * and one risk event per value of each Victim observable field (when alert_action.rba is
+ * enabled), values `unknown` excepted. Identities are SHA-256 of the row's window and BY values,
+ * so the same row of the same window always gets the same event_id. Events are rendered once as
+ * JSON (key order in docs/actions.md) and handed to the sinks.
+ *
+ * Invariants: nothing here names a detection or a field of one; every event is bounded by
+ * ESC_ACT_MAX_EVENT bytes and the run keeps at most ESC_ACT_MAX_POINTS risk points for the
+ * incident rule. Deliberately not done: asset and identity correlation (priorities are unknown,
+ * as SPEC says), notable suppression, throttling. */
+#include "act/act.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/timeutil.h"
+#include "sink/sink.h"
+
+#define ESC_ACT_MAX_EVENT (16u << 20)
+#define ESC_ACT_MAX_POINTS 50000000u
+#define ESC_ACT_MAX_TOKEN 256
+#define INCIDENT_RULE "Risk - 24 Hour Risk Threshold Exceeded - Rule"
+#define DAY 86400
+
+struct esc_act {
+    const esc_content *c;
+    esc_sinks *sinks;
+    esc_risk_point *pts; /* this run's risk events; strings esc_malloc'd */
+    size_t npts, cap;
+    int64_t last_search_time;
+    esc_act_counts counts;
+};
+
+/* ---- small pieces ---------------------------------------------------------------------------- */
+
+const char *esc_act_severity(int score) {
+    if (score <= 20)
+        return "informational";
+    if (score <= 40)
+        return "low";
+    if (score <= 60)
+        return "medium";
+    if (score <= 80)
+        return "high";
+    return "critical";
+}
+
+const char *esc_act_urgency(const char *sev) {
+    if (!sev || strcmp(sev, "informational") == 0)
+        return "informational";
+    if (strcmp(sev, "low") == 0 || strcmp(sev, "medium") == 0)
+        return "low";
+    if (strcmp(sev, "high") == 0)
+        return "medium";
+    return "high";
+}
+
+int esc_act_score(const esc_detection *d) {
+    if (d->impact >= 0 && d->confidence >= 0)
+        return (int)lround((double)d->impact * (double)d->confidence / 100.0);
+    return d->risk_score >= 0 ? d->risk_score : 0;
+}
+
+const char *esc_act_object_type(const char *t) {
+    if (!t)
+        return "other";
+    if (strcasecmp(t, "User") == 0 || strcasecmp(t, "User Name") == 0)
+        return "user";
+    if (strcasecmp(t, "Hostname") == 0 || strcasecmp(t, "IP Address") == 0 ||
+        strcasecmp(t, "IP") == 0 || strcasecmp(t, "Endpoint") == 0 ||
+        strcasecmp(t, "System") == 0)
+        return "system";
+    return NULL; /* caller lower-cases */
+}
+
+static bool has_role(const esc_observable *o, const char *role) {
+    for (size_t i = 0; i < o->roles.n; i++)
+        if (strcasecmp(o->roles.v[i], role) == 0)
+            return true;
+    return false;
+}
+
+static void lower_into(char *dst, size_t cap, const char *s) {
+    size_t i = 0;
+    for (; s && s[i] && i + 1 < cap; i++)
+        dst[i] = (char)esc_lower((unsigned char)s[i]);
+    dst[i] = 0;
+}
+
+static int find_col(const esc_table *t, const char *name, size_t len) {
+    for (size_t i = 0; i < t->ncols; i++)
+        if (strlen(t->cols[i]) == len && memcmp(t->cols[i], name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- JSON ------------------------------------------------------------------------------------- */
+
+typedef struct jw {
+    esc_buf *b;
+    bool first;
+    esc_status st;
+} jw;
+
+static void jput(jw *w, const char *s, size_t n) {
+    if (w->st == ESC_OK)
+        w->st = esc_buf_append(w->b, s, n);
+}
+
+static void jc(jw *w, const char *s) {
+    jput(w, s, strlen(s));
+}
+
+static void jstrn(jw *w, const char *s, size_t n) {
+    jc(w, "\"");
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        const char *esc = NULL;
+        char tmp[8];
+        if (ch == '"')
+            esc = "\\\"";
+        else if (ch == '\\')
+            esc = "\\\\";
+        else if (ch == '\n')
+            esc = "\\n";
+        else if (ch == '\r')
+            esc = "\\r";
+        else if (ch == '\t')
+            esc = "\\t";
+        else if (ch < 0x20) {
+            snprintf(tmp, sizeof tmp, "\\u%04x", ch);
+            esc = tmp;
+        }
+        if (esc) {
+            jput(w, s + i - run, run);
+            run = 0;
+            jc(w, esc);
+        } else
+            run++;
+    }
+    jput(w, s + n - run, run);
+    jc(w, "\"");
+}
+
+static void jstr(jw *w, const char *s) {
+    if (!s)
+        jc(w, "null");
+    else
+        jstrn(w, s, strlen(s));
+}
+
+static void jkey(jw *w, const char *k) {
+    if (!w->first)
+        jc(w, ",");
+    w->first = false;
+    jstr(w, k);
+    jc(w, ":");
+}
+
+static void jkv(jw *w, const char *k, const char *v) {
+    jkey(w, k);
+    jstr(w, v);
+}
+
+static void jkint(jw *w, const char *k, int64_t v) {
+    char tmp[32];
+    jkey(w, k);
+    snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    jc(w, tmp);
+}
+
+static void jktime(jw *w, const char *k, int64_t v) {
+    if (v == ESC_ACT_INFINITY)
+        jkv(w, k, "+Infinity");
+    else
+        jkint(w, k, v);
+}
+
+static void jklist(jw *w, const char *k, esc_strlist l) {
+    jkey(w, k);
+    jc(w, "[");
+    for (size_t i = 0; i < l.n; i++) {
+        if (i)
+            jc(w, ",");
+        jstr(w, l.v[i]);
+    }
+    jc(w, "]");
+}
+
+/* A result-table cell as SPEC section 5 renders it. */
+static void jcell(jw *w, const esc_table *t, size_t col, const esc_cell *cell) {
+    bool mv = (t->mv_col && t->mv_col[col]) || cell->n > 1;
+    if (mv) {
+        jc(w, "[");
+        for (size_t i = 0; i < cell->n; i++) {
+            if (i)
+                jc(w, ",");
+            jstr(w, cell->v[i]);
+        }
+        jc(w, "]");
+    } else if (cell->is_num && cell->n == 1)
+        jc(w, cell->v[0]);
+    else
+        jstr(w, cell->v[0]);
+}
+
+/* Every field of the row, skipping names already written. */
+static void jrow(jw *w, const esc_table *t, size_t row, const char *const *skip, size_t nskip) {
+    for (size_t c = 0; c < t->ncols; c++) {
+        const esc_cell *cell = esc_table_cell(t, row, c);
+        if (cell->n == 0)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < nskip && !dup; k++)
+            dup = strcmp(skip[k], t->cols[c]) == 0;
+        if (dup)
+            continue;
+        jkey(w, t->cols[c]);
+        jcell(w, t, c, cell);
+    }
+}
+
+/* ---- tokens ------------------------------------------------------------------------------------ */
+
+typedef struct rowctx {
+    const esc_detection *d;
+    const esc_table *t;
+    size_t row;
+    const esc_act_window *win;
+    const char *own_field, *own_value; /* the risk object's field renders this value */
+} rowctx;
+
+static esc_status put_time(esc_buf *b, int64_t v) {
+    if (v == ESC_ACT_INFINITY)
+        return esc_buf_append_c(b, "+Infinity");
+    return esc_buf_printf(b, "%lld", (long long)v);
+}
+
+/* Append text with $field$ tokens filled (and %name%, %description%,
+ * %original_detection_search% when pct is set). A `$` that does not start a token
+ * ($[A-Za-z0-9_.]+$) is copied as is. */
+static esc_status subst(esc_buf *b, const char *text, const rowctx *x, bool pct) {
+    esc_status st = ESC_OK;
+    const char *p = text;
+    while (*p && st == ESC_OK) {
+        if (*p == '$' || (pct && *p == '%')) {
+            char delim = *p;
+            const char *q = p + 1;
+            while (*q && q - p <= ESC_ACT_MAX_TOKEN &&
+                   ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                    (*q >= '0' && *q <= '9') || *q == '_' || *q == '.'))
+                q++;
+            size_t n = (size_t)(q - p - 1);
+            if (*q == delim && n > 0) {
+                const char *name = p + 1;
+                if (delim == '%') {
+                    const char *val = NULL;
+                    if (n == 4 && memcmp(name, "name", 4) == 0)
+                        val = x->d->name;
+                    else if (n == 11 && memcmp(name, "description", 11) == 0)
+                        val = x->d->description;
+                    else if (n == 25 && memcmp(name, "original_detection_search", 25) == 0)
+                        val = x->d->search;
+                    if (!val) {
+                        st = esc_buf_putc(b, *p++);
+                        continue;
+                    }
+                    st = esc_buf_append_c(b, val);
+                } else if (n == 13 && memcmp(name, "info_min_time", 13) == 0)
+                    st = put_time(b, x->win->earliest);
+                else if (n == 13 && memcmp(name, "info_max_time", 13) == 0)
+                    st = put_time(b, x->win->latest);
+                else if (n == 16 && memcmp(name, "info_search_time", 16) == 0)
+                    st = put_time(b, x->win->search_time);
+                else if (x->own_field && strlen(x->own_field) == n &&
+                         memcmp(x->own_field, name, n) == 0)
+                    st = esc_buf_append_c(b, x->own_value);
+                else {
+                    int col = find_col(x->t, name, n);
+                    if (col >= 0) {
+                        const esc_cell *cell = esc_table_cell(x->t, x->row, (size_t)col);
+                        for (size_t i = 0; i < cell->n && st == ESC_OK; i++) {
+                            if (i)
+                                st = esc_buf_append_c(b, ", ");
+                            if (st == ESC_OK)
+                                st = esc_buf_append_c(b, cell->v[i]);
+                        }
+                    }
+                    /* a field the row does not have renders empty, as Splunk does */
+                }
+                p = q + 1;
+                continue;
+            }
+        }
+        st = esc_buf_putc(b, *p++);
+    }
+    return st;
+}
+
+/* subst into a fresh string (esc_malloc'd) or NULL. */
+static char *subst_dup(const char *text, const rowctx *x, bool pct, esc_status *st) {
+    esc_buf b;
+    esc_buf_init(&b, ESC_ACT_MAX_EVENT);
+    *st = subst(&b, text ? text : "", x, pct);
+    if (*st == ESC_OK && !b.ptr)
+        *st = esc_buf_append(&b, "", 0);
+    if (*st != ESC_OK) {
+        esc_buf_fini(&b);
+        return NULL;
+    }
+    return esc_buf_take(&b);
+}
+
+/* ---- identities ------------------------------------------------------------------------------ */
+
+static bool is_by_default(const esc_table *t, size_t row, size_t c) {
+    (void)row;
+    if (t->mv_col && t->mv_col[c])
+        return false;
+    if (strcmp(t->cols[c], "firstTime") == 0 || strcmp(t->cols[c], "lastTime") == 0)
+        return false;
+    for (size_t r = 0; r < t->nrows; r++)
+        if (esc_table_cell(t, r, c)->is_num)
+            return false;
+    return true;
+}
+
+static esc_status notable_id(const esc_act_input *in, size_t row, char out[65]) {
+    esc_buf b;
+    esc_buf_init(&b, ESC_ACT_MAX_EVENT);
+    esc_status st = esc_buf_append_c(&b, in->detection->id);
+    if (st == ESC_OK)
+        st = esc_buf_putc(&b, 0x1f);
+    if (st == ESC_OK)
+        st = put_time(&b, in->window.earliest);
+    if (st == ESC_OK)
+        st = esc_buf_putc(&b, 0x1f);
+    if (st == ESC_OK)
+        st = put_time(&b, in->window.latest);
+    const esc_table *t = in->rows;
+    size_t nby = in->by ? in->nby : t->ncols;
+    for (size_t i = 0; i < nby && st == ESC_OK; i++) {
+        int col;
+        if (in->by) {
+            col = find_col(t, in->by[i], strlen(in->by[i]));
+        } else {
+            col = (int)i;
+            if (!is_by_default(t, row, i))
+                continue;
+        }
+        st = esc_buf_putc(&b, 0x1f);
+        if (col < 0 || st != ESC_OK) {
+            if (st == ESC_OK)
+                st = esc_buf_putc(&b, 0x1d); /* absent */
+            continue;
+        }
+        const esc_cell *cell = esc_table_cell(t, row, (size_t)col);
+        if (cell->n == 0)
+            st = esc_buf_putc(&b, 0x1d);
+        for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
+            if (k)
+                st = esc_buf_putc(&b, 0x1e);
+            if (st == ESC_OK)
+                st = esc_buf_append_c(&b, cell->v[k]);
+        }
+    }
+    if (st == ESC_OK)
+        esc_sha256_hex(b.ptr, b.len, out);
+    esc_buf_fini(&b);
+    return st;
+}
+
+static void risk_id(const char *notable, const char *type, const char *object, char out[65]) {
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    if (esc_buf_printf(&b, "%s\x1f%s\x1f%s", notable, type, object) == ESC_OK)
+        esc_sha256_hex(b.ptr, b.len, out);
+    else
+        esc_sha256_hex("", 0, out);
+    esc_buf_fini(&b);
+}
+
+/* The row's lastTime as epoch seconds: a number as is; else text as `convert ctime` wrote it
+ * (ISO-like, in the configured zone, which esc_time_parse_iso also reads); else the run time. */
+static int64_t row_time(const esc_table *t, size_t row, const esc_act_window *w) {
+    int col = find_col(t, "lastTime", 8);
+    if (col < 0)
+        col = find_col(t, "_time", 5);
+    if (col >= 0) {
+        const esc_cell *c = esc_table_cell(t, row, (size_t)col);
+        if (c->n >= 1) {
+            if (c->is_num)
+                return (int64_t)floor(c->num);
+            int64_t us;
+            if (esc_time_parse_iso(esc_str_c(c->v[0]), &us) ||
+                esc_time_parse_epoch(esc_str_c(c->v[0]), &us))
+                return esc_time_sec(us);
+        }
+    }
+    return w->search_time;
+}
+
+/* ---- the run ---------------------------------------------------------------------------------- */
+
+esc_act *esc_act_new(const esc_content *content, esc_sinks *sinks, esc_error *err) {
+    esc_act *a = esc_calloc(1, sizeof *a);
+    if (!a) {
+        esc_error_set(err, ESC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    a->c = content;
+    a->sinks = sinks;
+    return a;
+}
+
+void esc_act_free(esc_act *a) {
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->npts; i++) {
+        esc_free((char *)a->pts[i].event_id);
+        esc_free((char *)a->pts[i].object);
+        esc_free((char *)a->pts[i].type);
+    }
+    esc_free(a->pts);
+    esc_free(a);
+}
+
+esc_act_counts esc_act_get_counts(const esc_act *a) {
+    return a->counts;
+}
+
+static esc_status keep_point(esc_act *a, const char *id, const char *obj, const char *type,
+                             int64_t t, int score, esc_error *err) {
+    if (a->npts == a->cap) {
+        if (a->cap >= ESC_ACT_MAX_POINTS)
+            return esc_error_set(err, ESC_ELIMIT, "more than %u risk events in one run",
+                                 ESC_ACT_MAX_POINTS);
+        size_t nc = a->cap ? a->cap * 2 : 64;
+        esc_risk_point *p = esc_realloc(a->pts, nc * sizeof *p);
+        if (!p)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        a->pts = p;
+        a->cap = nc;
+    }
+    esc_risk_point *p = &a->pts[a->npts];
+    p->event_id = esc_strdup(id);
+    p->object = esc_strdup(obj);
+    p->type = esc_strdup(type);
+    p->time = t;
+    p->score = score;
+    if (!p->event_id || !p->object || !p->type) {
+        esc_free((char *)p->event_id);
+        esc_free((char *)p->object);
+        esc_free((char *)p->type);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
+    a->npts++;
+    return ESC_OK;
+}
+
+static esc_status deliver(esc_act *a, const esc_act_event *ev, esc_error *err) {
+    if (!a->sinks)
+        return ESC_OK;
+    return esc_sinks_put(a->sinks, ev, err);
+}
+
+static void annotations(jw *w, const esc_content *c, const esc_detection *d) {
+    jklist(w, "annotations.mitre_attack", d->mitre_attack_id);
+    /* union of the techniques' tactics, in first-seen order */
+    jkey(w, "annotations.mitre_attack.mitre_tactic");
+    jc(w, "[");
+    size_t written = 0;
+    for (size_t i = 0; i < d->mitre_attack_id.n; i++) {
+        esc_strlist t = esc_content_tactics(c, d->mitre_attack_id.v[i]);
+        for (size_t k = 0; k < t.n; k++) {
+            bool seen = false;
+            for (size_t j = 0; j < i && !seen; j++) {
+                esc_strlist o = esc_content_tactics(c, d->mitre_attack_id.v[j]);
+                for (size_t m = 0; m < o.n && !seen; m++)
+                    seen = strcmp(o.v[m], t.v[k]) == 0;
+            }
+            for (size_t m = 0; m < k && !seen; m++)
+                seen = strcmp(t.v[m], t.v[k]) == 0;
+            if (seen)
+                continue;
+            if (written++)
+                jc(w, ",");
+            jstr(w, t.v[k]);
+        }
+    }
+    jc(w, "]");
+    jklist(w, "annotations.analytic_story", d->analytic_story);
+    if (d->confidence >= 0)
+        jkint(w, "annotations.confidence", d->confidence);
+    if (d->impact >= 0)
+        jkint(w, "annotations.impact", d->impact);
+    if (d->type)
+        jkv(w, "annotations.type", d->type);
+}
+
+static const char *const NOTABLE_KEYS[] = {
+    "_time", "event_id", "search_name", "rule_name", "rule_title", "rule_description",
+    "security_domain", "severity", "urgency", "status", "owner", "nes_fields", "info_min_time",
+    "info_max_time", "info_search_time", "drilldown_searches", "annotations.mitre_attack",
+    "annotations.mitre_attack.mitre_tactic", "annotations.analytic_story",
+    "annotations.confidence", "annotations.impact", "annotations.type",
+};
+
+static const char *const RISK_KEYS[] = {
+    "_time", "event_id", "search_name", "source", "risk_object", "risk_object_type", "risk_score",
+    "calculated_risk_score", "risk_message", "threat_object", "threat_object_type",
+    "analyticstories", "annotations.mitre_attack", "annotations.mitre_attack.mitre_tactic",
+    "annotations.analytic_story", "annotations.confidence", "annotations.impact",
+    "annotations.type",
+};
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
+                               const char *search_name, const char *id, int score,
+                               esc_error *err) {
+    const esc_detection *d = in->detection;
+    const esc_deployment *dep = d->deployment;
+    rowctx x = {d, in->rows, row, &in->window, NULL, NULL};
+    esc_status st = ESC_OK;
+    char *title = NULL, *desc = NULL;
+    esc_buf b;
+    esc_buf_init(&b, ESC_ACT_MAX_EVENT);
+    title = subst_dup(dep->rule_title ? dep->rule_title : "%name%", &x, true, &st);
+    if (title)
+        desc = subst_dup(dep->rule_description ? dep->rule_description : "%description%", &x,
+                         true, &st);
+    if (!title || !desc)
+        goto fail;
+    const char *sev = esc_act_severity(score), *urg = esc_act_urgency(sev);
+    const char *domain = d->security_domain ? d->security_domain : "threat";
+    jw w = {&b, true, ESC_OK};
+    jc(&w, "{");
+    jkint(&w, "_time", in->window.search_time);
+    jkv(&w, "event_id", id);
+    jkv(&w, "search_name", search_name);
+    jkv(&w, "rule_name", search_name);
+    jkv(&w, "rule_title", title);
+    jkv(&w, "rule_description", desc);
+    jkv(&w, "security_domain", domain);
+    jkv(&w, "severity", sev);
+    jkv(&w, "urgency", urg);
+    jkv(&w, "status", "new");
+    jkv(&w, "owner", "unassigned");
+    jkey(&w, "nes_fields");
+    {
+        esc_buf nb;
+        esc_buf_init(&nb, 64 * 1024);
+        for (size_t i = 0; i < dep->nes_fields.n; i++) {
+            if (i)
+                esc_buf_putc(&nb, ',');
+            esc_buf_append_c(&nb, dep->nes_fields.v[i]);
+        }
+        jstrn(&w, nb.ptr ? nb.ptr : "", nb.len);
+        esc_buf_fini(&nb);
+    }
+    jktime(&w, "info_min_time", in->window.earliest);
+    jktime(&w, "info_max_time", in->window.latest);
+    jktime(&w, "info_search_time", in->window.search_time);
+    jkey(&w, "drilldown_searches");
+    jc(&w, "[");
+    for (size_t i = 0; i < d->ndrilldowns && w.st == ESC_OK; i++) {
+        const esc_drilldown *dd = &d->drilldowns[i];
+        const char *parts[4] = {dd->name, dd->search, dd->earliest_offset, dd->latest_offset};
+        static const char *const names[4] = {"name", "search", "earliest_offset",
+                                             "latest_offset"};
+        if (i)
+            jc(&w, ",");
+        jc(&w, "{");
+        jw inner = {&b, true, ESC_OK};
+        for (int k = 0; k < 4 && w.st == ESC_OK; k++) {
+            char *v = subst_dup(parts[k], &x, true, &st);
+            if (!v) {
+                w.st = st;
+                break;
+            }
+            jkv(&inner, names[k], v);
+            esc_free(v);
+            if (inner.st != ESC_OK)
+                w.st = inner.st;
+        }
+        jc(&w, "}");
+    }
+    jc(&w, "]");
+    annotations(&w, a->c, d);
+    jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
+    jc(&w, "}");
+    if (w.st != ESC_OK) {
+        st = esc_error_set(err, w.st, "notable for %s: event larger than %u bytes", d->name,
+                           ESC_ACT_MAX_EVENT);
+        goto fail;
+    }
+    esc_act_event ev = {
+        .kind = ESC_ACT_NOTABLE,
+        .event_id = id,
+        .time = in->window.search_time,
+        .search_name = search_name,
+        .rule_title = title,
+        .severity = sev,
+        .urgency = urg,
+        .status = "new",
+        .owner = "unassigned",
+        .security_domain = domain,
+        .risk_score = score,
+        .json = b.ptr,
+        .json_len = b.len,
+    };
+    st = deliver(a, &ev, err);
+    if (st == ESC_OK)
+        a->counts.notables++;
+fail:
+    if (st != ESC_OK && err && err->msg[0] == 0)
+        esc_error_set(err, st, "notable for %s: %s", d->name, esc_strerror(st));
+    esc_free(title);
+    esc_free(desc);
+    esc_buf_fini(&b);
+    return st;
+}
+
+static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
+                            const char *search_name, const char *nid, int score,
+                            const esc_observable *obs, const char *type, const char *value,
+                            esc_error *err) {
+    const esc_detection *d = in->detection;
+    rowctx x = {d, in->rows, row, &in->window, obs->name, value};
+    esc_status st = ESC_OK;
+    char id[65];
+    risk_id(nid, type, value, id);
+    int64_t t = row_time(in->rows, row, &in->window);
+    esc_buf b;
+    esc_buf_init(&b, ESC_ACT_MAX_EVENT);
+    char *msg = subst_dup(d->message ? d->message : "", &x, false, &st);
+    if (!msg)
+        goto fail;
+    jw w = {&b, true, ESC_OK};
+    jc(&w, "{");
+    jkint(&w, "_time", t);
+    jkv(&w, "event_id", id);
+    jkv(&w, "search_name", search_name);
+    jkv(&w, "source", search_name);
+    jkv(&w, "risk_object", value);
+    jkv(&w, "risk_object_type", type);
+    jkint(&w, "risk_score", score);
+    jkint(&w, "calculated_risk_score", score);
+    jkv(&w, "risk_message", msg);
+    /* threat objects: every value of every Attacker observable, with its type */
+    jkey(&w, "threat_object");
+    jc(&w, "[");
+    size_t nthreat = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            jc(&w, "]");
+            jkey(&w, "threat_object_type");
+            jc(&w, "[");
+            nthreat = 0;
+        }
+        for (size_t i = 0; i < d->nobservables; i++) {
+            const esc_observable *o = &d->observables[i];
+            if (!has_role(o, "Attacker"))
+                continue;
+            int col = find_col(in->rows, o->name, strlen(o->name));
+            if (col < 0)
+                continue;
+            const esc_cell *cell = esc_table_cell(in->rows, row, (size_t)col);
+            char ltype[64];
+            lower_into(ltype, sizeof ltype, o->type ? o->type : "other");
+            for (size_t k = 0; k < cell->n; k++) {
+                if (nthreat++)
+                    jc(&w, ",");
+                jstr(&w, pass == 0 ? cell->v[k] : ltype);
+            }
+        }
+    }
+    jc(&w, "]");
+    jklist(&w, "analyticstories", d->analytic_story);
+    annotations(&w, a->c, d);
+    jrow(&w, in->rows, row, RISK_KEYS, NKEYS(RISK_KEYS));
+    jc(&w, "}");
+    if (w.st != ESC_OK) {
+        st = esc_error_set(err, w.st, "risk event for %s: event larger than %u bytes", d->name,
+                           ESC_ACT_MAX_EVENT);
+        goto fail;
+    }
+    esc_act_event ev = {
+        .kind = ESC_ACT_RISK,
+        .event_id = id,
+        .time = t,
+        .search_name = search_name,
+        .security_domain = d->security_domain,
+        .risk_object = value,
+        .risk_object_type = type,
+        .risk_score = score,
+        .json = b.ptr,
+        .json_len = b.len,
+    };
+    st = deliver(a, &ev, err);
+    if (st == ESC_OK) {
+        a->counts.risk_events++;
+        st = keep_point(a, id, value, type, t, score, err);
+    }
+fail:
+    if (st != ESC_OK && err && err->msg[0] == 0)
+        esc_error_set(err, st, "risk event for %s: %s", d->name, esc_strerror(st));
+    esc_free(msg);
+    esc_buf_fini(&b);
+    return st;
+}
+
+esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err) {
+    const esc_detection *d = in->detection;
+    const esc_deployment *dep = d->deployment;
+    if (err)
+        err->msg[0] = 0;
+    if (in->window.search_time > a->last_search_time)
+        a->last_search_time = in->window.search_time;
+    if (!dep || (!dep->notable && !dep->rba) || !in->rows)
+        return ESC_OK;
+    char search_name[1024];
+    snprintf(search_name, sizeof search_name, "ESCU - %s - Rule", d->name);
+    int score = esc_act_score(d);
+    esc_status st = ESC_OK;
+    for (size_t row = 0; row < in->rows->nrows && st == ESC_OK; row++) {
+        char nid[65];
+        st = notable_id(in, row, nid);
+        if (st != ESC_OK) {
+            esc_error_set(err, st, "event identity for %s: %s", d->name, esc_strerror(st));
+            break;
+        }
+        if (dep->notable)
+            st = emit_notable(a, in, row, search_name, nid, score, err);
+        if (!dep->rba)
+            continue;
+        for (size_t i = 0; i < d->nobservables && st == ESC_OK; i++) {
+            const esc_observable *o = &d->observables[i];
+            if (!has_role(o, "Victim"))
+                continue;
+            int col = find_col(in->rows, o->name, strlen(o->name));
+            if (col < 0)
+                continue;
+            char ltype[64];
+            const char *type = esc_act_object_type(o->type);
+            if (!type) {
+                lower_into(ltype, sizeof ltype, o->type);
+                type = ltype;
+            }
+            const esc_cell *cell = esc_table_cell(in->rows, row, (size_t)col);
+            for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
+                const char *v = cell->v[k];
+                if (!v || !*v || strcmp(v, "unknown") == 0)
+                    continue;
+                st = emit_risk(a, in, row, search_name, nid, score, o, type, v, err);
+            }
+        }
+    }
+    return st;
+}
+
+/* ---- the incident rule ------------------------------------------------------------------------ */
+
+static int cmp_point(const void *x, const void *y) {
+    const esc_risk_point *a = x, *b = y;
+    int c = strcmp(a->type, b->type);
+    if (c)
+        return c;
+    if ((c = strcmp(a->object, b->object)) != 0)
+        return c;
+    if (a->time != b->time)
+        return a->time < b->time ? -1 : 1;
+    return strcmp(a->event_id, b->event_id);
+}
+
+esc_status esc_act_incidents(const esc_risk_point *pts, size_t n, esc_incident_fn emit, void *ctx,
+                             esc_error *err) {
+    if (n == 0)
+        return ESC_OK;
+    esc_risk_point *s = esc_malloc(n * sizeof *s);
+    if (!s)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    memcpy(s, pts, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_point);
+    /* drop repeated event ids (adjacent after sorting) */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || strcmp(s[m - 1].event_id, s[i].event_id) != 0 ||
+            strcmp(s[m - 1].object, s[i].object) != 0 || strcmp(s[m - 1].type, s[i].type) != 0)
+            s[m++] = s[i];
+    esc_status st = ESC_OK;
+    size_t g = 0;
+    while (g < m && st == ESC_OK) {
+        size_t e = g;
+        while (e < m && strcmp(s[e].type, s[g].type) == 0 && strcmp(s[e].object, s[g].object) == 0)
+            e++;
+        /* group [g, e): one object, in time order */
+        size_t lo = g;
+        long long sum = 0;
+        bool fired = false;
+        int64_t last_fire = 0;
+        for (size_t i = g; i < e && st == ESC_OK; i++) {
+            sum += s[i].score;
+            if (i + 1 < e && s[i + 1].time == s[i].time)
+                continue; /* evaluate once all events at this second are in */
+            int64_t t = s[i].time;
+            while (lo <= i && s[lo].time <= t - DAY) {
+                sum -= s[lo].score;
+                lo++;
+            }
+            if (sum > 100 && (!fired || t >= last_fire + DAY)) {
+                fired = true;
+                last_fire = t;
+                st = emit(ctx, &s[i], sum > INT32_MAX ? INT32_MAX : (int)sum, i + 1 - lo, err);
+            }
+        }
+        g = e;
+    }
+    esc_free(s);
+    return st;
+}
+
+typedef struct finish_ctx {
+    esc_act *a;
+    const esc_risk_point *run; /* this run's points of the object, sorted by event_id */
+    size_t nrun;
+} finish_ctx;
+
+static int cmp_id(const void *x, const void *y) {
+    return strcmp(((const esc_risk_point *)x)->event_id, ((const esc_risk_point *)y)->event_id);
+}
+
+static esc_status emit_incident(void *vctx, const esc_risk_point *at, int sum, size_t count,
+                                esc_error *err) {
+    finish_ctx *fc = vctx;
+    esc_act *a = fc->a;
+    esc_risk_point key = *at;
+    if (!bsearch(&key, fc->run, fc->nrun, sizeof key, cmp_id))
+        return ESC_OK; /* triggered by history alone: emitted by an earlier run */
+    char id[65], title[1024];
+    esc_buf b;
+    esc_buf_init(&b, ESC_ACT_MAX_EVENT);
+    esc_status st = esc_buf_printf(&b, "%s\x1f%s\x1f%s\x1f%lld", INCIDENT_RULE, at->type,
+                                   at->object, (long long)at->time);
+    if (st != ESC_OK) {
+        esc_buf_fini(&b);
+        return esc_error_set(err, st, "risk incident: %s", esc_strerror(st));
+    }
+    esc_sha256_hex(b.ptr, b.len, id);
+    esc_buf_clear(&b);
+    snprintf(title, sizeof title, "24 hour risk threshold exceeded for %s=%s", at->type,
+             at->object);
+    const char *sev = esc_act_severity(sum), *urg = esc_act_urgency(sev);
+    jw w = {&b, true, ESC_OK};
+    jc(&w, "{");
+    jkint(&w, "_time", at->time);
+    jkv(&w, "event_id", id);
+    jkv(&w, "search_name", INCIDENT_RULE);
+    jkv(&w, "rule_name", INCIDENT_RULE);
+    jkv(&w, "rule_title", title);
+    jkv(&w, "rule_description",
+        "The sum of risk scores for this risk object over 24 hours exceeded 100.");
+    jkv(&w, "security_domain", "threat");
+    jkv(&w, "severity", sev);
+    jkv(&w, "urgency", urg);
+    jkv(&w, "status", "new");
+    jkv(&w, "owner", "unassigned");
+    jkv(&w, "risk_object", at->object);
+    jkv(&w, "risk_object_type", at->type);
+    jkint(&w, "risk_score", sum);
+    jkint(&w, "risk_event_count", (int64_t)count);
+    jkint(&w, "info_min_time", at->time - DAY);
+    jkint(&w, "info_max_time", at->time);
+    jkint(&w, "info_search_time", a->last_search_time);
+    jc(&w, "}");
+    if (w.st != ESC_OK) {
+        esc_buf_fini(&b);
+        return esc_error_set(err, w.st, "risk incident: %s", esc_strerror(w.st));
+    }
+    esc_act_event ev = {
+        .kind = ESC_ACT_NOTABLE,
+        .event_id = id,
+        .time = at->time,
+        .search_name = INCIDENT_RULE,
+        .rule_title = title,
+        .severity = sev,
+        .urgency = urg,
+        .status = "new",
+        .owner = "unassigned",
+        .security_domain = "threat",
+        .risk_object = at->object,
+        .risk_object_type = at->type,
+        .risk_score = sum,
+        .json = b.ptr,
+        .json_len = b.len,
+    };
+    st = deliver(a, &ev, err);
+    if (st == ESC_OK)
+        a->counts.incidents++;
+    esc_buf_fini(&b);
+    return st;
+}
+
+esc_status esc_act_finish(esc_act *a, esc_error *err) {
+    if (a->npts == 0)
+        return ESC_OK;
+    qsort(a->pts, a->npts, sizeof *a->pts, cmp_point);
+    esc_status st = ESC_OK;
+    size_t g = 0;
+    while (g < a->npts && st == ESC_OK) {
+        size_t e = g;
+        while (e < a->npts && strcmp(a->pts[e].type, a->pts[g].type) == 0 &&
+               strcmp(a->pts[e].object, a->pts[g].object) == 0)
+            e++;
+        size_t nrun = e - g;
+        esc_risk_history h = {NULL, 0, NULL};
+        if (a->sinks)
+            st = esc_sinks_history(a->sinks, a->pts[g].type, a->pts[g].object, &h, err);
+        esc_risk_point *all = NULL, *run = NULL;
+        if (st == ESC_OK) {
+            all = esc_malloc((nrun + h.n) * sizeof *all);
+            run = esc_malloc(nrun * sizeof *run);
+            if (!all || !run)
+                st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        }
+        if (st == ESC_OK) {
+            memcpy(all, a->pts + g, nrun * sizeof *all);
+            if (h.n)
+                memcpy(all + nrun, h.pts, h.n * sizeof *all);
+            memcpy(run, a->pts + g, nrun * sizeof *run);
+            qsort(run, nrun, sizeof *run, cmp_id);
+            finish_ctx fc = {a, run, nrun};
+            st = esc_act_incidents(all, nrun + h.n, emit_incident, &fc, err);
+        }
+        esc_free(all);
+        esc_free(run);
+        esc_risk_history_fini(&h);
+        g = e;
+    }
+    return st;
+}
