@@ -50,13 +50,27 @@ int esc_table_col(const esc_table *t, const char *name);
 
 typedef struct esc_plan esc_plan;
 
+/* Limits on what content controls. */
+#define ESC_SPL_MACRO_DEPTH 100          /* nested macro calls */
+#define ESC_SPL_EXPAND_MAX (1 << 20)     /* bytes of expanded search text */
+#define ESC_SPL_MAX_STAGES 64            /* commands in a pipeline */
+#define ESC_SPL_MAX_NEST 100             /* parentheses / NOT / function nesting */
+#define ESC_SPL_MAX_GROUPS 1000000       /* groups of one tstats or stats */
+#define ESC_SPL_MAX_EXEC_BYTES (1 << 30) /* bytes one execution keeps (keys and values) */
+
 /* Expand every `macro` / `macro(a,b)` call recursively. *out is esc_malloc'd. Errors name the
- * macro (unknown, wrong arity, cycle, expansion depth or size limit) with its offset in search. */
+ * macro (unknown, wrong arity, cycle, expansion depth or size limit) with its offset in search.
+ * Its offsets are into the unexpanded search text. */
 esc_status esc_spl_expand(const char *search, const esc_macro_set *macros, char **out,
                           esc_error *err);
 
 /* Expand, parse and plan. NULL on error (err filled: offset into the expanded text). */
 esc_plan *esc_plan_new(const char *search, const esc_macro_set *macros, esc_error *err);
+/* Same, and on error *err_text (esc_malloc'd, may stay NULL on allocation failure) is the text
+ * err->offset points into: the expanded search, or the unexpanded one when expansion failed.
+ * Pass it to esc_spl_caret. err_text may be NULL. */
+esc_plan *esc_plan_new_ex(const char *search, const esc_macro_set *macros, char **err_text,
+                          esc_error *err);
 void esc_plan_free(esc_plan *p);
 const char *esc_plan_expanded(const esc_plan *p);
 /* Human-readable plan: expanded search, stages, the where predicate, and prefilter literals. */

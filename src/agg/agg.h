@@ -1,0 +1,72 @@
+/* Group-by tables and aggregates (count, values, list, dc, min, max, sum, avg, earliest,
+ * latest) as tstats and stats compute them (SPEC section 4).
+ *
+ * A table maps a tuple of key strings (compared exactly, byte for byte) to a group; each group
+ * holds one state per aggregate. Every string the table keeps is copied into its own arena, so
+ * callers may pass views that die after the call. Limits: max_groups groups and max_bytes of
+ * copied keys and values; hitting either is ESC_ELIMIT with a message. This module knows
+ * nothing about SPL text or CIM records: spl/exec.c feeds it values. */
+#ifndef ESC_AGG_AGG_H
+#define ESC_AGG_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/str.h"
+
+typedef enum esc_agg_fn {
+    ESC_AGG_COUNT,       /* records in the group */
+    ESC_AGG_COUNT_FIELD, /* values present */
+    ESC_AGG_VALUES,      /* distinct values, byte-order sorted */
+    ESC_AGG_LIST,        /* values in arrival order, at most ESC_AGG_LIST_MAX */
+    ESC_AGG_DC,          /* number of distinct values (case-sensitive) */
+    ESC_AGG_MIN,         /* numeric minimum when any value is a number, else lexicographic */
+    ESC_AGG_MAX,
+    ESC_AGG_SUM, /* sum of the numeric values; null when there are none */
+    ESC_AGG_AVG,
+    ESC_AGG_EARLIEST, /* value with the smallest time (ties: the byte-smallest value) */
+    ESC_AGG_LATEST,   /* value with the largest time (ties: the byte-smallest value) */
+} esc_agg_fn;
+
+#define ESC_AGG_LIST_MAX 100
+
+typedef struct esc_agg esc_agg;
+
+/* One input value: text, and its number when it is one. */
+typedef struct esc_agg_in {
+    esc_str s;
+    bool is_num;
+    double num;
+} esc_agg_in;
+
+/* An aggregate's result for one group. Views stay valid until the next esc_agg_result call or
+ * esc_agg_free. n == 0: null. is_num: the result is the number num (v[0] is its text when the
+ * number came from an input value, else n == 0 and the caller formats num). */
+typedef struct esc_agg_out {
+    size_t n;
+    const esc_str *v;
+    bool is_num;
+    double num;
+} esc_agg_out;
+
+/* NULL on allocation failure. fns is copied. */
+esc_agg *esc_agg_new(size_t nkeys, const esc_agg_fn *fns, size_t naggs, size_t max_groups,
+                     size_t max_bytes);
+void esc_agg_free(esc_agg *a);
+
+/* The group for these nkeys keys, created when new; counts one record in it. */
+esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *group, esc_error *err);
+/* Add values of one record to aggregate i of group g (ESC_AGG_COUNT ignores them). time_us is
+ * the record time for earliest/latest. */
+esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, size_t nvals,
+                       int64_t time_us, esc_error *err);
+
+size_t esc_agg_ngroups(const esc_agg *a);
+esc_str esc_agg_key(const esc_agg *a, size_t g, size_t k);
+/* Group indices ordered by their keys (byte order, first key first); *order is esc_malloc'd. */
+esc_status esc_agg_sorted(const esc_agg *a, size_t **order, esc_error *err);
+esc_status esc_agg_result(esc_agg *a, size_t g, size_t i, esc_agg_out *out, esc_error *err);
+
+#endif

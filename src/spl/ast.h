@@ -1,0 +1,190 @@
+/* Internal to src/spl/: the AST the parser builds and the planner and executor read.
+ *
+ * Every node carries a byte span [start, end) into the expanded search text. All nodes and
+ * strings of one plan live in the plan's arena and are freed with it; nothing here is shared
+ * between plans. Column references are resolved at plan time against the statically known
+ * column list of each stage (the result schema of an SPL pipeline over tstats is static). */
+#ifndef ESC_SPL_AST_H
+#define ESC_SPL_AST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/str.h"
+#include "spl/spl.h"
+
+#define FIELD_TIME (-2)   /* _time of a record */
+#define FIELD_ABSENT (-1) /* a field no record or row has */
+
+/* ---- search expressions (tstats where, | search) ---- */
+
+typedef enum sop { SOP_EQ, SOP_NE, SOP_LT, SOP_LE, SOP_GT, SOP_GE } sop;
+
+typedef enum snode_kind { SN_AND, SN_OR, SN_NOT, SN_CMP, SN_ALL } snode_kind;
+
+typedef struct snode {
+    snode_kind kind;
+    size_t start, end;
+    struct snode *l, *r; /* AND/OR: both; NOT: l */
+    /* SN_CMP: field op value; IN (a, b) is an OR of SOP_EQ nodes */
+    const char *field;
+    int ref; /* CIM field id / FIELD_TIME / FIELD_ABSENT (tstats), column or -1 (rows) */
+    sop op;
+    const char *val; /* pattern, escapes resolved; '*' is a wildcard */
+    size_t val_len;
+} snode;
+
+/* ---- eval expressions (| where, | eval) ---- */
+
+typedef enum eop {
+    EOP_OR, EOP_AND, EOP_XOR, EOP_NOT, EOP_NEG,
+    EOP_EQ, EOP_NE, EOP_LT, EOP_LE, EOP_GT, EOP_GE, EOP_LIKE,
+    EOP_ADD, EOP_SUB, EOP_MUL, EOP_DIV, EOP_MOD, EOP_CONCAT,
+} eop;
+
+typedef enum enode_kind { EN_NUM, EN_STR, EN_FIELD, EN_CALL, EN_BIN, EN_UN, EN_BOOL, EN_NULL } enode_kind;
+
+typedef struct enode {
+    enode_kind kind;
+    size_t start, end;
+    eop op;
+    double num;
+    const char *str; /* EN_STR text, EN_FIELD name, EN_CALL function name */
+    size_t str_len;
+    int col;  /* EN_FIELD: column, or -1 */
+    int fn;   /* EN_CALL: function id (eval.c) */
+    void *re; /* compiled pcre2 pattern for match()/like() with a literal pattern (owned by plan) */
+    struct enode **args; /* EN_CALL arguments, EN_BIN l,r; EN_UN operand */
+    size_t nargs;
+} enode;
+
+/* ---- aggregates (tstats, stats) ---- */
+
+typedef enum aggfn {
+    AGG_COUNT, AGG_COUNT_FIELD, AGG_VALUES, AGG_LIST, AGG_DC, AGG_MIN, AGG_MAX, AGG_SUM, AGG_AVG,
+    AGG_EARLIEST, AGG_LATEST,
+} aggfn;
+
+typedef struct aggspec {
+    aggfn fn;
+    size_t start, end;
+    const char *field; /* NULL for count */
+    int ref;           /* CIM field / FIELD_TIME / FIELD_ABSENT, or column / -1 for stats */
+    const char *as;    /* output column name */
+} aggspec;
+
+typedef struct byspec {
+    const char *field;
+    size_t start, end;
+    int ref;
+} byspec;
+
+/* ---- stages ---- */
+
+typedef enum stage_kind {
+    ST_TSTATS, ST_RENAME, ST_CONVERT, ST_SEARCH, ST_WHERE, ST_EVAL, ST_FIELDS, ST_TABLE,
+    ST_DEDUP, ST_STATS, ST_REGEX,
+} stage_kind;
+
+typedef struct rename_pair {
+    const char *from, *to;
+    size_t start, end;
+} rename_pair;
+
+typedef struct convert_item {
+    const char *field; /* may hold '*' */
+    const char *as;    /* NULL: in place */
+    size_t start, end;
+} convert_item;
+
+typedef struct eval_item {
+    const char *name;
+    int col; /* target column in the stage's output */
+    enode *e;
+    size_t start, end;
+} eval_item;
+
+typedef struct schema {
+    size_t n;
+    const char **name;
+    bool *mv;
+    int *origin; /* CIM field a column copies unchanged from a tstats BY field, else -1 */
+} schema;
+
+typedef struct stage {
+    stage_kind kind;
+    size_t start, end;
+    const char *name; /* command word as written */
+    /* tstats */
+    char *fillnull; /* NULL: no fillnull */
+    bool fill;
+    /* tstats, stats */
+    aggspec *aggs;
+    size_t naggs;
+    byspec *by;
+    size_t nby;
+    /* tstats where, search */
+    snode *where;
+    /* where */
+    enode *cond;
+    /* rename */
+    rename_pair *pairs;
+    size_t npairs;
+    /* convert */
+    const char *timeformat;
+    convert_item *conv;
+    size_t nconv;
+    /* eval */
+    eval_item *evals;
+    size_t nevals;
+    /* fields, table, dedup: patterns / names */
+    const char **names;
+    size_t nnames;
+    bool remove; /* fields - */
+    /* regex */
+    const char *regex_field;
+    bool regex_neg;
+    void *re;
+    /* plan: output schema after this stage, and per-stage column maps */
+    schema out;
+    int *map;    /* rename/fields/table: output column -> input column */
+    size_t nmap;
+    int *cols;   /* dedup columns, convert source columns (-1 absent), ... */
+    int *cols2;  /* convert destination columns */
+} stage;
+
+struct esc_plan {
+    esc_arena arena;
+    char *expanded;
+    stage *stages;
+    size_t nstages;
+    uint32_t fields;
+    /* literal clauses for the prefilter, computed at plan time */
+    esc_literal_clause clauses[ESC_INTEREST_MAX_CLAUSES];
+    size_t nclauses;
+};
+
+/* parse.c */
+esc_status spl_parse(esc_plan *p, esc_error *err);
+/* shared helpers (match.c) */
+bool spl_glob_imatch(const char *pat, size_t plen, const char *s, size_t slen);
+bool spl_glob_match(const char *pat, size_t plen, const char *s, size_t slen);
+bool spl_parse_num(const char *s, size_t n, double *out);
+int spl_cim_lookup(const char *name, size_t len); /* CIM id, FIELD_TIME, or FIELD_ABSENT */
+const char *spl_cim_name(int id);
+bool spl_row_match(const snode *n, const esc_cell *row, size_t ncols);
+/* exec.c */
+size_t spl_num_text(double v, char *buf, size_t cap);
+bool spl_cell_copy(esc_cell *dst, const esc_cell *src);
+/* eval.c */
+esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *err);
+void spl_eval_free(enode *e);
+bool spl_cond_true(const enode *e, const esc_cell *row, size_t ncols);
+/* A value produced by eval; v is esc_malloc'd. */
+esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out);
+void spl_cell_clear(esc_cell *c);
+
+#endif
