@@ -1,25 +1,941 @@
-/* Placeholder until the json reader lands: reports every input as unsupported. */
-#include "parse/reader.h"
+/* JSON lines reader: a forward-only byte stream -> one esc_event per JSON object.
+ *
+ * Input: one object a line (CRLF, a UTF-8 BOM and blank lines are normal), objects written
+ * over several lines (pretty-printed, one after another), or a top-level array of objects.
+ * Each object is classified by its keys (CrowdStrike FDR event, aidmaster record, flat
+ * NXLog-style Windows event, winlogbeat 7+/ECS, winlogbeat 6, escudo's own dump, a Splunk
+ * search export whose _raw is XML or JSON, anything else) and turned into an esc_event whose
+ * views point into the reader's buffer or its per-event arena (valid until the next call).
+ *
+ * Invariants: memory is flat: the stream is read in blocks into one buffer that only grows to
+ * hold the longest record (capped by opts->max_record_bytes, default 16 MiB); a longer record
+ * is skipped with a warning and reading goes on after it. Every error names the line and the
+ * byte offset; after ESC_EMALFORMED the next call continues with the next line.
+ *
+ * Speed: for a line that looks like one whole object, the literal prefilter runs on the raw
+ * bytes first and a rejected line is never tokenized. Only \u escapes (and &#...; in an
+ * embedded XML _raw) can hide a literal in raw JSON, so a rejected line that holds one of
+ * those is decoded and checked on its decoded values instead; a rejected line that mentions
+ * "ComputerName" is tokenized anyway because aidmaster records are always yielded.
+ *
+ * Not done here: the CIM mapping (cim/), host resolution, time windows. A record spanning
+ * lines whose first line already ends in '}' is read as that line alone (documented). */
+#include "parse/json/json.h"
 
-static esc_status open_stub(esc_input *in, const esc_interest *interest,
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/timeutil.h"
+#include "parse/xml/xml.h"
+
+typedef struct jr {
+    esc_input *in;
+    const char *path;
+    const esc_interest *interest;
+    esc_reader_stats *stats;
+    size_t max_rec;
+    size_t block;
+    bool everything; /* interest wants every record and field */
+    bool prefilter;  /* literal clauses to check */
+    /* the stream buffer: [pos, end) not yet consumed; buf[0] is at stream offset base */
+    char *buf;
+    size_t cap, pos, end;
+    uint64_t base;
+    bool eof;
+    uint64_t line; /* line number of buf[pos] */
+    bool started;
+    bool in_array;   /* inside the top-level array */
+    bool seen_value; /* something other than whitespace was seen: no array from now on */
+    /* per event */
+    esc_arena arena;
+    esc_buf scratch;
+    esc_json_doc doc;
+    esc_kv *kv;
+    size_t nkv, capkv;
+    unsigned repaired;
+    bool xml; /* the event came from esc_xml_event_parse (a Splunk export) */
+} jr;
+
+/* ---- stream buffer --------------------------------------------------------------------- */
+
+/* Read one more block, compacting (keeping [pos, end)) or growing the buffer as needed.
+ * ESC_ELIMIT when the unconsumed part already fills the largest buffer allowed. */
+static esc_status fill(jr *r, esc_error *err) {
+    if (r->eof)
+        return ESC_OK;
+    if (r->pos > 0 && (r->end == r->cap || r->pos >= r->cap / 2 || r->pos == r->end)) {
+        memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+        r->base += r->pos;
+        r->end -= r->pos;
+        r->pos = 0;
+    }
+    if (r->end == r->cap) {
+        size_t limit = r->max_rec + r->block + 64;
+        if (r->cap >= limit)
+            return ESC_ELIMIT;
+        size_t nc = r->cap * 2;
+        if (nc > limit || nc < r->cap)
+            nc = limit;
+        char *nb = esc_realloc(r->buf, nc);
+        if (!nb)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        r->buf = nb;
+        r->cap = nc;
+    }
+    size_t want = r->cap - r->end;
+    if (want > r->block)
+        want = r->block;
+    size_t got = 0;
+    esc_status st = esc_input_read(r->in, r->buf + r->end, want, &got, err);
+    if (st)
+        return st;
+    if (got == 0)
+        r->eof = true;
+    r->end += got;
+    return ESC_OK;
+}
+
+/* Find the end of the line starting at pos, searching from pos + from. *nl is the offset
+ * (from pos) of the '\n', or of the end of input when *has_nl is false. ESC_ELIMIT when the
+ * line is longer than max_rec. */
+static esc_status find_line(jr *r, size_t from, size_t *nl, bool *has_nl, esc_error *err) {
+    for (;;) {
+        size_t s = r->pos + from;
+        const char *q = s < r->end ? memchr(r->buf + s, '\n', r->end - s) : NULL;
+        if (q) {
+            *nl = (size_t)(q - (r->buf + r->pos));
+            *has_nl = true;
+            return ESC_OK;
+        }
+        if (r->end - r->pos > r->max_rec)
+            return ESC_ELIMIT;
+        if (r->eof) {
+            *nl = r->end - r->pos;
+            *has_nl = false;
+            return ESC_OK;
+        }
+        from = r->end - r->pos;
+        esc_status st = fill(r, err);
+        if (st)
+            return st;
+    }
+}
+
+static uint64_t count_nl(const char *p, size_t n) {
+    uint64_t c = 0;
+    const char *e = p + n;
+    while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+        c++;
+        p++;
+    }
+    return c;
+}
+
+/* Consume n bytes from pos, counting their newlines. */
+static void advance(jr *r, size_t n) {
+    r->line += count_nl(r->buf + r->pos, n);
+    r->pos += n;
+}
+
+/* Skip an over-long record: discard bytes up to the end of the current line. */
+static esc_status skip_long_line(jr *r, esc_error *err) {
+    for (;;) {
+        const char *q = memchr(r->buf + r->pos, '\n', r->end - r->pos);
+        if (q) {
+            r->pos = (size_t)(q - r->buf) + 1;
+            r->line++;
+            return ESC_OK;
+        }
+        r->pos = r->end;
+        if (r->eof)
+            return ESC_OK;
+        esc_status st = fill(r, err);
+        if (st)
+            return st;
+    }
+}
+
+static esc_status malformed(jr *r, esc_error *err, uint64_t line, uint64_t rec_off,
+                            const char *what, uint64_t at) {
+    esc_error_at(err, ESC_EMALFORMED, r->path, rec_off, "line %llu: %s at byte %llu",
+                 (unsigned long long)line, what, (unsigned long long)at);
+    if (err)
+        err->line = line;
+    return ESC_EMALFORMED;
+}
+
+static esc_status too_long(jr *r, esc_error *err, uint64_t line, uint64_t rec_off) {
+    esc_status st = skip_long_line(r, err);
+    if (st)
+        return st;
+    esc_error_at(err, ESC_EMALFORMED, r->path, rec_off,
+                 "line %llu: record longer than %zu bytes at byte %llu, skipped",
+                 (unsigned long long)line, r->max_rec, (unsigned long long)rec_off);
+    if (err)
+        err->line = line;
+    return ESC_EMALFORMED;
+}
+
+/* Extent of a record written over several lines: follow strings and brackets from pos until
+ * the object closes. A line starting with '{' while the record is still open means the
+ * record was truncated. ESC_OK with *len; ESC_EMALFORMED with *len = where to resume and
+ * *what. When the record is longer than max_rec, its bytes are consumed as they are scanned
+ * and *discarded is set (the caller reports it as too long). */
+static esc_status prescan(jr *r, size_t *len, const char **what, bool *discarded,
+                          esc_error *err) {
+    size_t i = 0;
+    int depth = 0;
+    bool instr = false, esc = false, after_nl = false;
+    *discarded = false;
+    for (;;) {
+        while (r->pos + i < r->end) {
+            char c = r->buf[r->pos + i];
+            if (after_nl) {
+                after_nl = false;
+                if (c == '{') {
+                    *what = "unterminated record (the next line starts a new one)";
+                    *len = i ? i - 1 : 0;
+                    return ESC_EMALFORMED;
+                }
+            }
+            if (instr) {
+                if (esc)
+                    esc = false;
+                else if (c == '\\')
+                    esc = true;
+                else if (c == '"')
+                    instr = false;
+                else if (c == '\n') {
+                    *what = "unterminated string";
+                    *len = i;
+                    return ESC_EMALFORMED;
+                }
+            } else if (c == '"') {
+                instr = true;
+            } else if (c == '{' || c == '[') {
+                if (++depth > ESC_JSON_MAX_DEPTH) {
+                    *what = "nesting deeper than 64";
+                    *len = i;
+                    return ESC_EMALFORMED;
+                }
+            } else if (c == '}' || c == ']') {
+                if (--depth <= 0) {
+                    *len = i + 1;
+                    return ESC_OK;
+                }
+            } else if (c == '\n') {
+                after_nl = true;
+            }
+            i++;
+        }
+        if (i > r->max_rec)
+            *discarded = true;
+        if (*discarded) { /* too long: follow the structure to its end, keeping nothing */
+            advance(r, i);
+            i = 0;
+        }
+        if (r->eof) {
+            *what = "unexpected end of input";
+            *len = i;
+            return ESC_EMALFORMED;
+        }
+        esc_status st = fill(r, err);
+        if (st)
+            return st;
+    }
+}
+
+/* ---- values ---------------------------------------------------------------------------- */
+
+static const esc_json_tok *tok_at(const jr *r, int32_t i) {
+    return i >= 0 ? &r->doc.tok[i] : NULL;
+}
+
+/* Text of a scalar token: strings decoded, numbers and booleans as written. NULL view for
+ * null and containers. */
+static esc_status tok_text(jr *r, const esc_json_tok *t, esc_str *out) {
+    *out = ESC_STR_NULL;
+    if (!t)
+        return ESC_OK;
+    switch (t->type) {
+    case ESC_JT_STR:
+        return esc_json_decode(t->raw, t->rawlen, t->esc, &r->scratch, &r->arena, out,
+                               &r->repaired);
+    case ESC_JT_NUM:
+    case ESC_JT_TRUE:
+    case ESC_JT_FALSE:
+        *out = esc_str_make(t->raw, t->rawlen);
+        return ESC_OK;
+    default:
+        return ESC_OK;
+    }
+}
+
+static bool is_scalar(const esc_json_tok *t) {
+    return t->type == ESC_JT_STR || t->type == ESC_JT_NUM || t->type == ESC_JT_TRUE ||
+           t->type == ESC_JT_FALSE;
+}
+
+static bool parse_u64(esc_str s, uint64_t max, uint64_t *out) {
+    uint64_t v = 0;
+    if (s.len == 0 || s.len > 20)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s.ptr[i] - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Add a data field; a repeated name keeps its first place and takes the last value. */
+static esc_status kv_add(jr *r, esc_str name, esc_str value) {
+    for (size_t i = 0; i < r->nkv; i++)
+        if (esc_str_eq(r->kv[i].name, name)) {
+            r->kv[i].value = value;
+            return ESC_OK;
+        }
+    if (r->nkv == ESC_JSON_MAX_FIELDS)
+        return ESC_ELIMIT;
+    if (r->nkv == r->capkv) {
+        size_t nc = r->capkv ? r->capkv * 2 : 64;
+        esc_kv *k = esc_realloc(r->kv, nc * sizeof *k);
+        if (!k)
+            return ESC_ENOMEM;
+        r->kv = k;
+        r->capkv = nc;
+    }
+    r->kv[r->nkv++] = (esc_kv){name, value};
+    return ESC_OK;
+}
+
+/* Add the scalar members of container `parent` (-1: top level) as data fields, leaving out
+ * the tokens in skip[] (those the shape used for system fields). */
+static esc_status add_members(jr *r, int32_t parent, const int32_t *skip, size_t nskip) {
+    for (size_t i = 0; i < r->doc.ntok; i++) {
+        const esc_json_tok *t = &r->doc.tok[i];
+        if (t->parent != parent || !t->key.ptr || !is_scalar(t))
+            continue;
+        bool skipped = false;
+        for (size_t k = 0; k < nskip && !skipped; k++)
+            skipped = skip[k] >= 0 && esc_str_eq(r->doc.tok[skip[k]].key, t->key);
+        if (skipped || !esc_interest_wants_field(r->interest, t->key))
+            continue;
+        esc_str v;
+        esc_status st = tok_text(r, t, &v);
+        if (!st)
+            st = kv_add(r, t->key, v);
+        if (st)
+            return st;
+    }
+    return ESC_OK;
+}
+
+/* ---- shapes ---------------------------------------------------------------------------- */
+
+/* The keys the shapes look at; index of the last occurrence (duplicate keys: last wins). */
+enum {
+    K_ESCUDO_DUMP, K_RESULT, K_SIMPLENAME, K_AID, K_COMPUTERNAME, K_WINLOG, K_EVENTID,
+    K_SOURCENAME, K_PROVIDERNAME, K_HOSTNAME, K_COMPUTER, K_CHANNEL, K_TIMECREATED,
+    K_ATTIMESTAMP, K_EVENTTIME, K_EVENTRECORDID, K_EVENT_ID, K_SOURCE_NAME, K_COMPUTER_NAME,
+    K_LOG_NAME, K_EVENT_DATA, K_USER_DATA, K_RECORD_NUMBER, K_TIMESTAMP, K_KIND, K_PROVIDER,
+    K_CHANNEL_L, K_COMPUTER_L, K_RECORD_ID, K_TIME, K_DATA, K_NKEYS
+};
+
+static const char *const key_names[K_NKEYS] = {
+    "escudo_dump", "result", "event_simpleName", "aid", "ComputerName", "winlog", "EventID",
+    "SourceName", "ProviderName", "Hostname", "Computer", "Channel", "TimeCreated",
+    "@timestamp", "EventTime", "EventRecordID", "event_id", "source_name", "computer_name",
+    "log_name", "event_data", "user_data", "record_number", "timestamp", "kind", "provider",
+    "channel", "computer", "record_id", "time", "data",
+};
+
+static void index_keys(const jr *r, int32_t parent, int32_t *k) {
+    for (int i = 0; i < K_NKEYS; i++)
+        k[i] = -1;
+    for (size_t i = 0; i < r->doc.ntok; i++) {
+        const esc_json_tok *t = &r->doc.tok[i];
+        if (t->parent != parent || !t->key.ptr)
+            continue;
+        for (int j = 0; j < K_NKEYS; j++)
+            if (esc_str_eq_c(t->key, key_names[j])) {
+                k[j] = (int32_t)i;
+                break;
+            }
+    }
+}
+
+/* Members of winlog, event_data, user_data, result, data (and winlog's event_data and
+ * user_data, and data's pairs) are recorded: the shapes read them. */
+static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
+    if (t->depth == 1)
+        return esc_str_eq_c(t->key, "winlog") || esc_str_eq_c(t->key, "event_data") ||
+               esc_str_eq_c(t->key, "user_data") || esc_str_eq_c(t->key, "result") ||
+               (esc_str_eq_c(t->key, "data") && t->type == ESC_JT_ARR);
+    if (t->depth == 2 && t->parent >= 0) {
+        const esc_json_tok *p = &d->tok[t->parent];
+        if (esc_str_eq_c(p->key, "winlog"))
+            return esc_str_eq_c(t->key, "event_data") || esc_str_eq_c(t->key, "user_data");
+        if (esc_str_eq_c(p->key, "data") && p->type == ESC_JT_ARR)
+            return t->type == ESC_JT_ARR;
+    }
+    return false;
+}
+
+static int32_t child(const jr *r, int32_t parent, const char *name) {
+    int32_t found = -1;
+    for (size_t i = (size_t)parent + 1; i < r->doc.ntok; i++)
+        if (r->doc.tok[i].parent == parent && esc_str_eq_c(r->doc.tok[i].key, name))
+            found = (int32_t)i;
+    return found;
+}
+
+static bool is_obj(const jr *r, int32_t i) {
+    return i >= 0 && r->doc.tok[i].type == ESC_JT_OBJ;
+}
+
+static esc_status set_event_id(jr *r, int32_t i, esc_event *ev) {
+    esc_str s;
+    uint64_t v;
+    esc_status st = tok_text(r, tok_at(r, i), &s);
+    if (!st && s.ptr && parse_u64(s, UINT32_MAX, &v)) {
+        ev->event_id = (uint32_t)v;
+        ev->has_event_id = true;
+    }
+    return st;
+}
+
+static esc_status set_record_id(jr *r, int32_t i, esc_event *ev) {
+    esc_str s;
+    uint64_t v;
+    esc_status st = tok_text(r, tok_at(r, i), &s);
+    if (!st && s.ptr && parse_u64(s, UINT64_MAX, &v))
+        ev->record_id = v;
+    return st;
+}
+
+/* First of the given keys whose value is an ISO time. */
+static esc_status set_iso_time(jr *r, const int32_t *keys, size_t n, esc_event *ev,
+                               int32_t *used) {
+    for (size_t i = 0; i < n; i++) {
+        esc_str s;
+        esc_status st = tok_text(r, tok_at(r, keys[i]), &s);
+        if (st)
+            return st;
+        if (s.ptr && esc_time_parse_iso(s, &ev->time_us)) {
+            ev->has_time = true;
+            *used = keys[i];
+            return ESC_OK;
+        }
+    }
+    return ESC_OK;
+}
+
+static esc_status text_of(jr *r, int32_t i, esc_str *out) {
+    esc_status st = tok_text(r, tok_at(r, i), out);
+    if (!st && !out->ptr)
+        *out = ESC_STR("");
+    return st;
+}
+
+/* Windows event shapes: flat (NXLog), winlogbeat 7+ (winlog.*), winlogbeat 6. */
+static esc_status build_flat(jr *r, const int32_t *k, esc_event *ev) {
+    esc_status st;
+    int32_t prov = k[K_SOURCENAME] >= 0 ? k[K_SOURCENAME] : k[K_PROVIDERNAME];
+    int32_t host = k[K_HOSTNAME] >= 0 ? k[K_HOSTNAME] : k[K_COMPUTER];
+    int32_t tkeys[3] = {k[K_TIMECREATED], k[K_ATTIMESTAMP], k[K_EVENTTIME]};
+    int32_t tused = -1;
+    ev->kind = ESC_EV_WINDOWS;
+    if ((st = text_of(r, prov, &ev->provider)) || (st = text_of(r, host, &ev->computer)) ||
+        (st = text_of(r, k[K_CHANNEL], &ev->channel)) ||
+        (st = set_event_id(r, k[K_EVENTID], ev)) ||
+        (st = set_record_id(r, k[K_EVENTRECORDID], ev)))
+        return st;
+    if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
+        return ESC_SKIP;
+    if ((st = set_iso_time(r, tkeys, 3, ev, &tused)))
+        return st;
+    int32_t skip[] = {prov, host, k[K_CHANNEL], k[K_EVENTID], k[K_EVENTRECORDID], tused};
+    return add_members(r, -1, skip, sizeof skip / sizeof skip[0]);
+}
+
+static esc_status build_winlogbeat7(jr *r, const int32_t *k, esc_event *ev) {
+    esc_status st;
+    int32_t w = k[K_WINLOG];
+    int32_t tkeys[1] = {k[K_ATTIMESTAMP]};
+    int32_t tused = -1;
+    ev->kind = ESC_EV_WINDOWS;
+    if ((st = text_of(r, child(r, w, "provider_name"), &ev->provider)) ||
+        (st = text_of(r, child(r, w, "computer_name"), &ev->computer)) ||
+        (st = text_of(r, child(r, w, "channel"), &ev->channel)) ||
+        (st = set_event_id(r, child(r, w, "event_id"), ev)) ||
+        (st = set_record_id(r, child(r, w, "record_id"), ev)))
+        return st;
+    if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
+        return ESC_SKIP;
+    if ((st = set_iso_time(r, tkeys, 1, ev, &tused)))
+        return st;
+    int32_t ed = child(r, w, "event_data"), ud = child(r, w, "user_data");
+    if (is_obj(r, ed) && (st = add_members(r, ed, NULL, 0)))
+        return st;
+    if (is_obj(r, ud) && (st = add_members(r, ud, NULL, 0)))
+        return st;
+    return ESC_OK;
+}
+
+static esc_status build_winlogbeat6(jr *r, const int32_t *k, esc_event *ev) {
+    esc_status st;
+    int32_t tkeys[1] = {k[K_ATTIMESTAMP]};
+    int32_t tused = -1;
+    ev->kind = ESC_EV_WINDOWS;
+    if ((st = text_of(r, k[K_SOURCE_NAME], &ev->provider)) ||
+        (st = text_of(r, k[K_COMPUTER_NAME], &ev->computer)) ||
+        (st = text_of(r, k[K_LOG_NAME], &ev->channel)) ||
+        (st = set_event_id(r, k[K_EVENT_ID], ev)) ||
+        (st = set_record_id(r, k[K_RECORD_NUMBER], ev)))
+        return st;
+    if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
+        return ESC_SKIP;
+    if ((st = set_iso_time(r, tkeys, 1, ev, &tused)))
+        return st;
+    if (is_obj(r, k[K_EVENT_DATA]) && (st = add_members(r, k[K_EVENT_DATA], NULL, 0)))
+        return st;
+    if (is_obj(r, k[K_USER_DATA]) && (st = add_members(r, k[K_USER_DATA], NULL, 0)))
+        return st;
+    return ESC_OK;
+}
+
+/* escudo's own dump: {"escudo_dump":1,"kind":..,"provider":..,"channel":..,"computer":..,
+ * "event_id":N,"record_id":N,"time":"ISO","data":[["Name","value"],...]} */
+static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
+    esc_status st;
+    esc_str kind;
+    if ((st = text_of(r, k[K_KIND], &kind)))
+        return st;
+    if (esc_str_eq_c(kind, "crowdstrike"))
+        ev->kind = ESC_EV_CROWDSTRIKE;
+    else if (esc_str_eq_c(kind, "aidmaster"))
+        ev->kind = ESC_EV_AIDMASTER;
+    else if (esc_str_eq_c(kind, "windows"))
+        ev->kind = ESC_EV_WINDOWS;
+    else {
+        ev->kind = ESC_EV_OTHER;
+        return ESC_OK;
+    }
+    if ((st = text_of(r, k[K_PROVIDER], &ev->provider)) ||
+        (st = text_of(r, k[K_CHANNEL_L], &ev->channel)) ||
+        (st = text_of(r, k[K_COMPUTER_L], &ev->computer)) ||
+        (st = set_event_id(r, k[K_EVENT_ID], ev)) ||
+        (st = set_record_id(r, k[K_RECORD_ID], ev)))
+        return st;
+    if (ev->kind == ESC_EV_WINDOWS &&
+        !esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
+        return ESC_SKIP;
+    int32_t tused = -1;
+    if ((st = set_iso_time(r, &k[K_TIME], 1, ev, &tused)))
+        return st;
+    int32_t d = k[K_DATA];
+    if (d < 0 || r->doc.tok[d].type != ESC_JT_ARR)
+        return ESC_OK;
+    for (size_t i = (size_t)d + 1; i < r->doc.ntok; i++) {
+        if (r->doc.tok[i].parent != d || r->doc.tok[i].type != ESC_JT_ARR)
+            continue;
+        int32_t pair[2] = {-1, -1};
+        int n = 0;
+        for (size_t j = i + 1; j < r->doc.ntok && r->doc.tok[j].parent == (int32_t)i; j++)
+            if (n < 2)
+                pair[n++] = (int32_t)j;
+        if (n < 2 || r->doc.tok[pair[0]].type != ESC_JT_STR)
+            continue;
+        esc_str name, value;
+        if ((st = tok_text(r, &r->doc.tok[pair[0]], &name)))
+            return st;
+        if (!esc_interest_wants_field(r->interest, name))
+            continue;
+        if ((st = tok_text(r, &r->doc.tok[pair[1]], &value)))
+            return st;
+        if (!value.ptr)
+            continue;
+        if ((st = kv_add(r, name, value)))
+            return st;
+    }
+    return ESC_OK;
+}
+
+static esc_status build_crowdstrike(jr *r, const int32_t *k, esc_event *ev) {
+    esc_status st;
+    esc_str ts;
+    if ((st = add_members(r, -1, NULL, 0)) || (st = tok_text(r, tok_at(r, k[K_TIMESTAMP]), &ts)))
+        return st;
+    /* FDR "timestamp" is epoch milliseconds */
+    if (ts.ptr && esc_time_parse_epoch(ts, &ev->time_us)) {
+        ev->time_us /= 1000;
+        ev->has_time = true;
+    }
+    return ESC_OK;
+}
+
+static bool event_text_may_match(const jr *r, const esc_event *ev);
+
+/* Classify the tokenized object and fill ev. ESC_SKIP: skipped by the interest set (the
+ * caller counts it as prefiltered). aid_only: yield only an aidmaster record. */
+static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
+                              esc_error *err);
+
+static esc_status build_export(jr *r, int32_t raw_tok, esc_event *ev, bool aid_only,
+                               esc_error *err) {
+    esc_str text;
+    esc_status st = tok_text(r, tok_at(r, raw_tok), &text);
+    if (st)
+        return st;
+    size_t i = 0;
+    while (i < text.len && (text.ptr[i] == ' ' || text.ptr[i] == '\t' || text.ptr[i] == '\r' ||
+                            text.ptr[i] == '\n'))
+        i++;
+    if (i < text.len && text.ptr[i] == '<') {
+        if (aid_only)
+            return ESC_SKIP;
+        esc_event x;
+        memset(&x, 0, sizeof x);
+        st = esc_xml_event_parse(text.ptr, text.len, r->interest, &r->arena, &x, err);
+        if (st)
+            return st;
+        x.repaired += r->repaired;
+        *ev = x;
+        r->xml = true;
+        if (ev->kind == ESC_EV_WINDOWS &&
+            !esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
+            return ESC_SKIP;
+        return ESC_OK;
+    }
+    if (i < text.len && text.ptr[i] == '{') {
+        const char *end;
+        st = esc_json_tokenize(&r->doc, text.ptr + i, text.ptr + text.len, &end, &r->arena);
+        if (st == ESC_EMALFORMED)
+            return esc_error_set(err, ESC_EMALFORMED, "_raw: %s", r->doc.what);
+        if (st)
+            return st;
+        return build_event(r, ev, aid_only, true, err);
+    }
+    ev->kind = ESC_EV_OTHER;
+    return aid_only ? ESC_SKIP : ESC_OK;
+}
+
+static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
+                              esc_error *err) {
+    int32_t k[K_NKEYS];
+    esc_status st;
+    index_keys(r, -1, k);
+    if (!nested && k[K_RESULT] >= 0 && is_obj(r, k[K_RESULT])) {
+        int32_t raw = child(r, k[K_RESULT], "_raw");
+        if (raw >= 0 && r->doc.tok[raw].type == ESC_JT_STR)
+            return build_export(r, raw, ev, aid_only, err);
+    }
+    if (k[K_ESCUDO_DUMP] >= 0) {
+        st = build_dump(r, k, ev);
+        if (!st && aid_only && ev->kind != ESC_EV_AIDMASTER)
+            return ESC_SKIP;
+        return st;
+    }
+    bool cs = k[K_SIMPLENAME] >= 0;
+    esc_str simple = ESC_STR_NULL;
+    if (cs && (st = tok_text(r, tok_at(r, k[K_SIMPLENAME]), &simple)))
+        return st;
+    if (k[K_AID] >= 0 && k[K_COMPUTERNAME] >= 0 &&
+        (!cs || esc_str_eq_c(simple, "AidMaster"))) {
+        ev->kind = ESC_EV_AIDMASTER;
+        return add_members(r, -1, NULL, 0);
+    }
+    if (aid_only)
+        return ESC_SKIP;
+    if (cs) {
+        ev->kind = ESC_EV_CROWDSTRIKE;
+        if (!r->everything &&
+            ((r->interest && !r->interest->crowdstrike) ||
+             !(esc_str_eq_c(simple, "ProcessRollup2") ||
+               esc_str_eq_c(simple, "SyntheticProcessRollup2"))))
+            return ESC_SKIP;
+        return build_crowdstrike(r, k, ev);
+    }
+    if (is_obj(r, k[K_WINLOG]) && child(r, k[K_WINLOG], "event_id") >= 0)
+        return build_winlogbeat7(r, k, ev);
+    if (k[K_EVENTID] >= 0 && (k[K_SOURCENAME] >= 0 || k[K_PROVIDERNAME] >= 0))
+        return build_flat(r, k, ev);
+    if (k[K_EVENT_ID] >= 0 && k[K_SOURCE_NAME] >= 0)
+        return build_winlogbeat6(r, k, ev);
+    ev->kind = ESC_EV_OTHER;
+    return ESC_OK;
+}
+
+/* ---- literal prefilter ----------------------------------------------------------------- */
+
+static bool clause_hit(const esc_literal_clause *cl, const char *s, size_t n) {
+    for (size_t i = 0; i < cl->nlit; i++)
+        if (esc_json_ifind(s, n, cl->lit[i], strlen(cl->lit[i])) >= 0)
+            return true;
+    return false;
+}
+
+static bool raw_may_match(const jr *r, const char *s, size_t n) {
+    const esc_interest *in = r->interest;
+    for (size_t c = 0; c < in->nclauses; c++)
+        if (!clause_hit(&in->clause[c], s, n))
+            return false;
+    return true;
+}
+
+static bool event_text_may_match(const jr *r, const esc_event *ev) {
+    const esc_interest *in = r->interest;
+    for (size_t c = 0; c < in->nclauses; c++) {
+        const esc_literal_clause *cl = &in->clause[c];
+        bool hit = clause_hit(cl, ev->provider.ptr ? ev->provider.ptr : "", ev->provider.len) ||
+                   clause_hit(cl, ev->channel.ptr ? ev->channel.ptr : "", ev->channel.len) ||
+                   clause_hit(cl, ev->computer.ptr ? ev->computer.ptr : "", ev->computer.len);
+        for (size_t i = 0; i < ev->ndata && !hit; i++)
+            hit = clause_hit(cl, ev->data[i].value.ptr ? ev->data[i].value.ptr : "",
+                             ev->data[i].value.len);
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
+/* ---- the iterator ---------------------------------------------------------------------- */
+
+static bool is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* One record starting at pos (buf[pos] == '{'). */
+static esc_status read_record(jr *r, esc_event *ev, esc_error *err) {
+    uint64_t rec_line = r->line, rec_off = r->base + r->pos;
+    size_t nl;
+    bool has_nl;
+    esc_status st = find_line(r, 0, &nl, &has_nl, err);
+    r->stats->records++;
+    if (st == ESC_ELIMIT)
+        return too_long(r, err, rec_line, rec_off);
+    if (st)
+        return st;
+    const char *s = r->buf + r->pos;
+    size_t t = nl;
+    while (t > 0 && is_ws(s[t - 1]))
+        t--;
+    bool whole = t > 0 && (s[t - 1] == '}' || (r->in_array && t > 1 && s[t - 1] == ',' &&
+                                                s[t - 2] == '}'));
+    bool decoded_check = false, aid_only = false;
+    if (whole && r->prefilter && !raw_may_match(r, s, t)) {
+        decoded_check = esc_json_ifind(s, t, "\\u", 2) >= 0 || esc_json_ifind(s, t, "&#", 2) >= 0;
+        aid_only = !decoded_check && memmem(s, t, "\"ComputerName\"", 14) != NULL;
+        if (!decoded_check && !aid_only) {
+            r->stats->prefiltered++;
+            advance(r, has_nl ? nl + 1 : nl);
+            return ESC_SKIP;
+        }
+    }
+
+    /* tokenize the line; if the object goes on past it, find its extent and again */
+    const char *end = NULL;
+    size_t len = nl;
+    st = esc_json_tokenize(&r->doc, s, s + len, &end, &r->arena);
+    if (st == ESC_EMALFORMED && r->doc.incomplete && has_nl) {
+        const char *what = NULL;
+        bool discarded = false;
+        st = prescan(r, &len, &what, &discarded, err);
+        if ((st == ESC_OK || st == ESC_EMALFORMED) && discarded) {
+            advance(r, len);
+            esc_error_at(err, ESC_EMALFORMED, r->path, rec_off,
+                         "line %llu: record longer than %zu bytes at byte %llu, skipped",
+                         (unsigned long long)rec_line, r->max_rec, (unsigned long long)rec_off);
+            if (err)
+                err->line = rec_line;
+            return ESC_EMALFORMED;
+        }
+        s = r->buf + r->pos; /* prescan may have moved the buffer */
+        if (st == ESC_EMALFORMED) {
+            uint64_t at = r->base + r->pos + len;
+            advance(r, len);
+            return malformed(r, err, rec_line, rec_off, what, at);
+        }
+        if (st)
+            return st;
+        st = esc_json_tokenize(&r->doc, s, s + len, &end, &r->arena);
+        nl = len;
+        has_nl = false;
+    }
+    if (st == ESC_EMALFORMED) {
+        if (!r->doc.what)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        uint64_t at = r->base + (uint64_t)(r->doc.at - r->buf);
+        const char *what = r->doc.what;
+        advance(r, nl);
+        return malformed(r, err, rec_line, rec_off, what, at);
+    }
+    if (st)
+        return esc_error_set(err, st, "out of memory");
+
+    /* the record is [s, end): build the event from it, then consume it */
+    memset(ev, 0, sizeof *ev);
+    r->nkv = 0;
+    r->repaired = 0;
+    r->xml = false;
+    esc_error xerr;
+    esc_error_clear(&xerr);
+    st = build_event(r, ev, aid_only, false, &xerr);
+    size_t used = (size_t)(end - s);
+    if (!r->xml) {
+        ev->data = r->kv;
+        ev->ndata = r->nkv;
+        ev->repaired = r->repaired;
+    }
+    if (st == ESC_OK && decoded_check && ev->kind != ESC_EV_AIDMASTER) {
+        if (!event_text_may_match(r, ev))
+            st = ESC_SKIP;
+    }
+    if (st == ESC_SKIP) {
+        r->stats->prefiltered++;
+        advance(r, used);
+        return ESC_SKIP;
+    }
+    if (st == ESC_ELIMIT && r->nkv == ESC_JSON_MAX_FIELDS) {
+        uint64_t at = r->base + r->pos;
+        advance(r, used);
+        return malformed(r, err, rec_line, rec_off, "more than 1024 data fields", at);
+    }
+    if (st == ESC_EMALFORMED) {
+        uint64_t at = r->base + r->pos + (xerr.has_offset ? xerr.offset : 0);
+        advance(r, used);
+        return malformed(r, err, rec_line, rec_off, xerr.msg, at);
+    }
+    if (st) {
+        advance(r, used);
+        return esc_error_set(err, st == ESC_ELIMIT ? ESC_ENOMEM : st, "out of memory");
+    }
+    ev->path = r->path;
+    ev->offset = rec_off;
+    ev->line = rec_line;
+    r->stats->repaired += ev->repaired;
+    advance(r, used);
+    return ESC_OK;
+}
+
+static esc_status json_next(void *impl, esc_event *ev, esc_error *err) {
+    jr *r = impl;
+    esc_status st;
+    for (;;) {
+        if (r->pos >= r->end || (!r->started && r->end - r->pos < 3 && !r->eof)) {
+            if (r->eof && r->pos >= r->end) {
+                if (r->in_array) {
+                    r->in_array = false;
+                    return malformed(r, err, r->line, r->base + r->pos,
+                                     "unterminated top-level array", r->base + r->pos);
+                }
+                return ESC_EOF;
+            }
+            if ((st = fill(r, err)))
+                return st == ESC_ELIMIT ? esc_error_set(err, ESC_EINTERNAL, "buffer") : st;
+            continue;
+        }
+        if (!r->started) {
+            r->started = true;
+            if (r->end - r->pos >= 3 && memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3) == 0)
+                r->pos += 3;
+            continue;
+        }
+        char c = r->buf[r->pos];
+        if (c == '\n') {
+            r->line++;
+            r->pos++;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\r') {
+            r->pos++;
+            continue;
+        }
+        if (r->in_array && (c == ',' || c == ']')) {
+            r->in_array = c == ',';
+            r->pos++;
+            continue;
+        }
+        if (!r->seen_value && c == '[') {
+            r->in_array = true;
+            r->seen_value = true;
+            r->pos++;
+            continue;
+        }
+        r->seen_value = true;
+        esc_arena_reset(&r->arena);
+        if (c != '{') {
+            uint64_t line = r->line, off = r->base + r->pos;
+            size_t nl;
+            bool has_nl;
+            r->stats->records++;
+            st = find_line(r, 0, &nl, &has_nl, err);
+            if (st == ESC_ELIMIT)
+                return too_long(r, err, line, off);
+            if (st)
+                return st;
+            advance(r, nl);
+            return malformed(r, err, line, off, "expected '{'", off);
+        }
+        st = read_record(r, ev, err);
+        if (st == ESC_SKIP)
+            continue;
+        return st;
+    }
+}
+
+static void json_free(void *impl) {
+    jr *r = impl;
+    if (!r)
+        return;
+    esc_free(r->buf);
+    esc_arena_fini(&r->arena);
+    esc_buf_fini(&r->scratch);
+    esc_json_doc_fini(&r->doc);
+    esc_free(r->kv);
+    esc_free(r);
+}
+
+esc_status esc_json_reader_open_ex(esc_input *in, const esc_interest *interest,
+                                   const esc_reader_opts *opts, size_t block,
+                                   esc_reader_stats *stats, void **impl, esc_error *err) {
+    jr *r = esc_calloc(1, sizeof *r);
+    if (!r)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->in = in;
+    r->path = esc_input_path(in);
+    r->interest = interest;
+    r->stats = stats;
+    r->max_rec = opts && opts->max_record_bytes ? opts->max_record_bytes
+                                                : ESC_JSON_DEFAULT_MAX_RECORD;
+    r->block = block ? block : ESC_JSON_BLOCK;
+    r->everything = !interest || interest->everything;
+    r->prefilter = !r->everything && interest->nclauses > 0;
+    r->line = 1;
+    r->cap = r->block < 4096 ? 4096 : r->block;
+    r->buf = esc_malloc(r->cap);
+    if (!r->buf) {
+        esc_free(r);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
+    /* decoded values of one record: at most 3 bytes out per byte in, plus keys */
+    esc_arena_init(&r->arena, 0, 4 * r->max_rec + ((size_t)1 << 20));
+    esc_buf_init(&r->scratch, 4 * r->max_rec + 16);
+    esc_json_doc_init(&r->doc);
+    r->doc.want = want_kids;
+    *impl = r;
+    return ESC_OK;
+}
+
+static esc_status json_open(esc_input *in, const esc_interest *interest,
                             const esc_reader_opts *opts, esc_reader_stats *stats, void **impl,
                             esc_error *err) {
-    (void)interest;
-    (void)opts;
-    (void)stats;
-    (void)impl;
-    return esc_error_at(err, ESC_SKIP, esc_input_path(in), 0, "json input is not supported yet");
+    return esc_json_reader_open_ex(in, interest, opts, 0, stats, impl, err);
 }
 
-static esc_status next_stub(void *impl, esc_event *ev, esc_error *err) {
-    (void)impl;
-    (void)ev;
-    (void)err;
-    return ESC_EOF;
-}
-
-static void free_stub(void *impl) {
-    (void)impl;
-}
-
-const esc_reader_ops esc_json_reader_ops = {"json", open_stub, next_stub, free_stub};
+const esc_reader_ops esc_json_reader_ops = {"json", json_open, json_next, json_free};
