@@ -60,6 +60,7 @@ typedef enum rule_op {
     R_NODOMAIN, /* text after the last '\' */
     R_LOWER,    /* lower-cased raw value */
     R_CONST,    /* a constant (vendor_product) */
+    R_COMPUTER, /* System/Computer of a Windows event */
     R_4688_PROCESS,       /* note (a) */
     R_4688_USER_SPLUNK,   /* TargetUserName unless missing, else SubjectUserName; no domain */
     R_4688_USER_NATIVE,   /* Domain\User of Target, else Subject */
@@ -79,7 +80,7 @@ typedef struct rule {
 typedef rule mapping[ESC_CIM_NFIELDS];
 
 #define SYSMON_COMMON                                                                             \
-    [ESC_CIM_DEST] = {R_COPY, "Computer"}, [ESC_CIM_PROCESS] = {R_COPY, "CommandLine"},           \
+    [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS] = {R_COPY, "CommandLine"},           \
     [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "Image"}, [ESC_CIM_PROCESS_PATH] = {R_COPY, "Image"},   \
     [ESC_CIM_ORIGINAL_FILE_NAME] = {R_COPY, "OriginalFileName"},                                  \
     [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentCommandLine"},                                     \
@@ -95,7 +96,7 @@ typedef rule mapping[ESC_CIM_NFIELDS];
     [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Sysmon"}
 
 #define SECURITY_COMMON                                                                           \
-    [ESC_CIM_DEST] = {R_COPY, "Computer"},                                                        \
+    [ESC_CIM_DEST] = {R_COMPUTER, NULL},                                                        \
     [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "NewProcessName"},                                      \
     [ESC_CIM_PROCESS_PATH] = {R_COPY, "NewProcessName"},                                          \
     [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentProcessName"},                                     \
@@ -323,6 +324,7 @@ static esc_status apply(const rule *r, const esc_event *ev, esc_profile profile,
         }
         break;
     case R_CONST: v = esc_str_c(r->arg); break;
+    case R_COMPUTER: v = ev->computer; break;
     case R_4688_PROCESS: {
         esc_status st = security_process(ev, a, &v);
         if (st)
