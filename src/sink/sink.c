@@ -11,7 +11,7 @@
 
 #include "core/alloc.h"
 
-#define MAX_SINKS 4
+#define MAX_SINKS 8
 
 struct esc_sinks {
     esc_sink *s[MAX_SINKS];
@@ -47,6 +47,13 @@ esc_status esc_sinks_open(const esc_sink_opts *o, esc_sinks **out, esc_error *er
 fail:
     esc_sinks_close(set, NULL);
     return st;
+}
+
+esc_status esc_sinks_add(esc_sinks *s, esc_sink *sink, esc_error *err) {
+    if (s->n == MAX_SINKS)
+        return esc_error_set(err, ESC_ELIMIT, "at most %d sinks", MAX_SINKS);
+    s->s[s->n++] = sink;
+    return ESC_OK;
 }
 
 esc_status esc_sinks_put(esc_sinks *s, const esc_act_event *ev, esc_error *err) {

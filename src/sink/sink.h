@@ -59,6 +59,8 @@ typedef struct esc_sink_opts {
 
 /* Open every sink the options name. With no sink named, *out is an empty set (not NULL). */
 esc_status esc_sinks_open(const esc_sink_opts *o, esc_sinks **out, esc_error *err);
+/* Add a sink of the caller's own (it is closed with the set). ESC_ELIMIT when the set is full. */
+esc_status esc_sinks_add(esc_sinks *s, esc_sink *sink, esc_error *err);
 /* Deliver to every sink; the first error is returned after all sinks got the event. */
 esc_status esc_sinks_put(esc_sinks *s, const esc_act_event *ev, esc_error *err);
 /* Stored risk events for one object from the first sink that keeps history (empty if none). */
