@@ -1131,6 +1131,9 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, bool
         else if (!st)
             st = fail_at(&d, pos + 24, "record holds no event element");
     }
+    if (!st && recovered &&
+        !(d.has_provider && d.provider.len && d.has_event_id && d.has_time && d.computer.len))
+        st = fail_at(&d, pos, "recovered record without a complete System element");
     if (st == ESC_SKIP && d.rejected) {
         c->prefiltered++;
         c->text.len = d.text_start;
