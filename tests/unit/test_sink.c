@@ -1,0 +1,332 @@
+/* Sinks: JSON lines files and the SQLite store (real SQLite in a temporary folder). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "act/act.h"
+#include "detect/content.h"
+#include "sink/sink.h"
+#include "sink/store.h"
+
+#define SEED_ID "743a322c-9a68-4a0f-9c17-85d9cce2a27c"
+
+static char dir[] = "/tmp/esc_sink_XXXXXX";
+static esc_content *content;
+
+static char *COLS[] = {"process", "process_name", "parent_process_name", "original_file_name",
+                       "dest",    "count",        "user",                "parent_process",
+                       "firstTime", "lastTime"};
+static bool MV[] = {false, false, false, false, false, false, true, true, false, false};
+#define NC 10
+
+static void set1(esc_cell *c, const char *v) {
+    c->n = 1;
+    c->v = calloc(1, sizeof *c->v);
+    c->v[0] = strdup(v);
+}
+
+/* n rows for user `user` on host `dest`, lastTime one hour apart from `hour0`. */
+static esc_table *rows_for(const char *user, const char *dest, size_t n, int hour0) {
+    esc_table *t = calloc(1, sizeof *t);
+    t->ncols = NC;
+    t->cols = COLS;
+    t->mv_col = MV;
+    t->nrows = n;
+    t->cells = calloc(n * NC, sizeof *t->cells);
+    for (size_t r = 0; r < n; r++) {
+        esc_cell *c = &t->cells[r * NC];
+        char p[64], ts[64];
+        snprintf(p, sizeof p, "net share s%d", hour0 + (int)r);
+        snprintf(ts, sizeof ts, "2021-03-01T%02d:00:00", hour0 + (int)r);
+        set1(&c[0], p);
+        set1(&c[1], "net.exe");
+        set1(&c[2], "cmd.exe");
+        set1(&c[3], "net.exe");
+        set1(&c[4], dest);
+        set1(&c[5], "1");
+        c[5].is_num = true;
+        c[5].num = 1;
+        set1(&c[6], user);
+        set1(&c[7], "cmd.exe /c net share");
+        set1(&c[8], ts);
+        set1(&c[9], ts);
+    }
+    return t;
+}
+
+static void drop(esc_table *t) {
+    for (size_t i = 0; i < t->nrows * t->ncols; i++) {
+        for (size_t k = 0; k < t->cells[i].n; k++)
+            free(t->cells[i].v[k]);
+        free(t->cells[i].v);
+    }
+    free(t->cells);
+    free(t);
+}
+
+static esc_act_counts hunt(const esc_sink_opts *o, esc_table *t, int64_t now) {
+    esc_sinks *s = NULL;
+    esc_error err;
+    assert_int_equal(esc_sinks_open(o, &s, &err), ESC_OK);
+    esc_act *a = esc_act_new(content, s, &err);
+    esc_act_input in = {esc_content_find(content, SEED_ID), t, NULL, 0,
+                        {0, ESC_ACT_INFINITY, now}};
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    assert_int_equal(esc_act_finish(a, &err), ESC_OK);
+    esc_act_counts c = esc_act_get_counts(a);
+    esc_act_free(a);
+    assert_int_equal(esc_sinks_close(s, &err), ESC_OK);
+    return c;
+}
+
+typedef struct listed {
+    size_t n;
+    char ids[64][65];
+    char objects[64][64];
+} listed;
+
+static esc_status collect(void *ctx, const esc_store_row *r, esc_error *err) {
+    (void)err;
+    listed *l = ctx;
+    if (l->n < 64) {
+        snprintf(l->ids[l->n], 65, "%s", r->event_id);
+        snprintf(l->objects[l->n], 64, "%s", r->risk_object ? r->risk_object : "");
+    }
+    l->n++;
+    return ESC_OK;
+}
+
+static size_t list(const char *db, esc_act_kind kind, const esc_store_filter *f) {
+    listed l;
+    memset(&l, 0, sizeof l);
+    esc_error err;
+    assert_int_equal(esc_store_list(db, kind, f, collect, &l, &err), ESC_OK);
+    return l.n;
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    const char *dirs[] = {ESC_SOURCE_DIR "/content"};
+    esc_error err;
+    return esc_content_load(dirs, 1, &content, &err) == ESC_OK ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    esc_content_free(content);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static void test_sqlite_idempotent(void **state) {
+    (void)state;
+    char db[256];
+    snprintf(db, sizeof db, "%s/store.db", dir);
+    esc_sink_opts o;
+    memset(&o, 0, sizeof o);
+    o.db_path = db;
+    esc_table *t = rows_for("alice", "HOST-1", 2, 0);
+    esc_act_counts c = hunt(&o, t, 1700000000);
+    assert_int_equal(c.notables, 2);
+    assert_int_equal(c.risk_events, 4);
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, NULL), 2);
+    assert_int_equal(list(db, ESC_ACT_RISK, NULL), 4);
+    /* the same hunt again (another run time): nothing new */
+    hunt(&o, t, 1700003600);
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, NULL), 2);
+    assert_int_equal(list(db, ESC_ACT_RISK, NULL), 4);
+    drop(t);
+
+    /* schema version and journal mode */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), ESC_STORE_SCHEMA_VERSION);
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT count(*) FROM risk_events WHERE risk_object = "
+                                        "'alice' AND risk_object_type = 'user' AND risk_score = "
+                                        "25 AND json_extract(json, '$.risk_object') = 'alice'",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 2);
+    sqlite3_finalize(s);
+    /* a store from a newer escudo is refused */
+    assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    esc_sink *sk = NULL;
+    esc_error err;
+    assert_int_equal(esc_sink_sqlite_open(db, &sk, &err), ESC_EIO);
+    assert_null(sk);
+    assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void test_sqlite_history_and_filters(void **state) {
+    (void)state;
+    char db[256];
+    snprintf(db, sizeof db, "%s/history.db", dir);
+    esc_sink_opts o;
+    memset(&o, 0, sizeof o);
+    o.db_path = db;
+    /* three rows in one run, two more in the next: the threshold crosses in the second */
+    esc_table *t1 = rows_for("carol", "unknown", 3, 0);
+    esc_act_counts c = hunt(&o, t1, 1700000000);
+    assert_int_equal(c.incidents, 0);
+    esc_table *t2 = rows_for("carol", "unknown", 2, 3);
+    c = hunt(&o, t2, 1700003600);
+    assert_int_equal(c.incidents, 1);
+    esc_store_filter f;
+    memset(&f, 0, sizeof f);
+    f.rule = "threshold";
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 1);
+    /* again: emitted again, stored once */
+    c = hunt(&o, t2, 1700007200);
+    assert_int_equal(c.incidents, 1);
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 1);
+    /* a later run whose events are far away triggers nothing from history */
+    esc_table *t3 = rows_for("carol", "unknown", 1, 20);
+    c = hunt(&o, t3, 1700010800);
+    assert_int_equal(c.incidents, 0);
+
+    /* filters */
+    memset(&f, 0, sizeof f);
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 7); /* 6 rows + 1 incident */
+    assert_int_equal(list(db, ESC_ACT_RISK, &f), 6);
+    f.object = "carol";
+    assert_int_equal(list(db, ESC_ACT_RISK, &f), 6);
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 7); /* user field of each row + incident */
+    f.object = "nobody";
+    assert_int_equal(list(db, ESC_ACT_RISK, &f), 0);
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 0);
+    memset(&f, 0, sizeof f);
+    f.has_since = true;
+    f.since = 1614556800 + 3 * 3600; /* risk _time is lastTime */
+    f.has_until = true;
+    f.until = 1614556800 + 5 * 3600;
+    assert_int_equal(list(db, ESC_ACT_RISK, &f), 2);
+    memset(&f, 0, sizeof f);
+    f.status = "new";
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 7);
+    f.status = "closed";
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 0);
+    memset(&f, 0, sizeof f);
+    f.rule = "CREATE OR DELETE";
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 6);
+    f.limit = 2;
+    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 2);
+    drop(t1);
+    drop(t2);
+    drop(t3);
+
+    /* a file that is not a store */
+    char other[256];
+    snprintf(other, sizeof other, "%s/empty.db", dir);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(other, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "CREATE TABLE x(y)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    esc_error err;
+    assert_int_equal(esc_store_list(other, ESC_ACT_NOTABLE, NULL, collect, NULL, &err), ESC_EIO);
+}
+
+static size_t lines(const char *path, const char *needle) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char buf[1 << 16];
+    size_t n = 0;
+    while (fgets(buf, sizeof buf, f)) {
+        assert_true(buf[0] == '{');
+        assert_non_null(strchr(buf, '\n'));
+        if (!needle || strstr(buf, needle))
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void test_jsonl(void **state) {
+    (void)state;
+    char np[256], rp[256];
+    snprintf(np, sizeof np, "%s/notables.jsonl", dir);
+    snprintf(rp, sizeof rp, "%s/risk.jsonl", dir);
+    esc_sink_opts o;
+    memset(&o, 0, sizeof o);
+    o.notables_path = np;
+    o.risk_path = rp;
+    esc_table *t = rows_for("dave", "HOST-9", 5, 0);
+    esc_act_counts c = hunt(&o, t, 1700000000);
+    assert_int_equal(c.incidents, 2); /* user=dave and system=HOST-9 */
+    assert_int_equal(lines(np, NULL), 7);
+    assert_int_equal(lines(np, "\"search_name\":\"Risk - 24 Hour"), 2);
+    assert_int_equal(lines(rp, NULL), 10);
+    assert_int_equal(lines(rp, "\"risk_object_type\":\"system\""), 5);
+    /* appending: a second hunt adds lines (the store, not the files, deduplicates) */
+    hunt(&o, t, 1700000000);
+    assert_int_equal(lines(np, NULL), 14);
+    drop(t);
+    /* both kinds into one file */
+    snprintf(np, sizeof np, "%s/both.jsonl", dir);
+    o.notables_path = np;
+    o.risk_path = np;
+    t = rows_for("erin", "HOST-2", 1, 0);
+    hunt(&o, t, 1700000000);
+    assert_int_equal(lines(np, NULL), 3);
+    drop(t);
+    /* unwritable path */
+    esc_sink *s = NULL;
+    esc_error err;
+    assert_int_equal(esc_sink_jsonl_open("/nonexistent/dir/n.jsonl", NULL, &s, &err), ESC_EIO);
+}
+
+static void test_token(void **state) {
+    (void)state;
+    char p[256];
+    snprintf(p, sizeof p, "%s/token", dir);
+    FILE *f = fopen(p, "w");
+    fputs("  0b1f2c3d-aaaa-bbbb-cccc-1234567890ab \n", f);
+    fclose(f);
+    char *tok = NULL;
+    esc_error err;
+    assert_int_equal(esc_hec_token_load(p, &tok, &err), ESC_OK);
+    assert_string_equal(tok, "0b1f2c3d-aaaa-bbbb-cccc-1234567890ab");
+    free(tok);
+    setenv("ESCUDO_HEC_TOKEN", "from-env", 1);
+    assert_int_equal(esc_hec_token_load(NULL, &tok, &err), ESC_OK);
+    assert_string_equal(tok, "from-env");
+    free(tok);
+    unsetenv("ESCUDO_HEC_TOKEN");
+    assert_int_equal(esc_hec_token_load(NULL, &tok, &err), ESC_EUSAGE);
+    f = fopen(p, "w");
+    fputs("bad token\n", f);
+    fclose(f);
+    assert_int_equal(esc_hec_token_load(p, &tok, &err), ESC_EUSAGE);
+    assert_null(strstr(err.msg, "bad token")); /* never echo the token */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sqlite_idempotent),
+        cmocka_unit_test(test_sqlite_history_and_filters),
+        cmocka_unit_test(test_jsonl),
+        cmocka_unit_test(test_token),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
