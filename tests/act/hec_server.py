@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""A Splunk HTTP Event Collector stand-in for tests, on 127.0.0.1.
+
+Serves /services/collector/event (with indexer acknowledgement) and /services/collector/ack,
+and can misbehave on purpose. Each POST to the event endpoint takes the next behaviour from the
+plan (then "ok" once the plan is used up):
+
+  ok           index the batch, answer {"text":"Success","code":0,"ackId":N}
+  503          answer 503 Server is busy; nothing indexed
+  stall        read the batch, then hang past the client's timeout and close; nothing indexed
+  drop_before  close the connection without reading the batch; nothing indexed
+  drop_after   read and index the batch, then close without answering (the response is lost)
+  ack_late     index, and answer the first ack query for it with false
+
+Control (JSON): GET /_events -> {"events": [event_id, ...] (every indexed copy, in order),
+"lost": [event_id, ...] (events of batches whose response was lost), "requests": N,
+"channels": [...]}; POST /_plan with a JSON list replaces the plan.
+
+Usage: hec_server.py [--port N] [--token T] [--plan ok,503,...] [--stall SECONDS]
+Prints "port N" on stdout once listening.
+"""
+import argparse
+import json
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+lock = threading.Lock()
+state = {"plan": [], "events": [], "lost": [], "requests": 0, "next_ack": 1, "acks": {},
+         "late": set(), "channels": set()}
+opts = None
+
+
+def take():
+    with lock:
+        state["requests"] += 1
+        return state["plan"].pop(0) if state["plan"] else "ok"
+
+
+def index(body, lost=False):
+    ids = []
+    for line in body.decode("utf-8").splitlines():
+        if not line.strip():
+            continue
+        env = json.loads(line)
+        ids.append(env["event"]["event_id"])
+    with lock:
+        state["events"].extend(ids)
+        if lost:
+            state["lost"].extend(ids)
+        ack = state["next_ack"]
+        state["next_ack"] += 1
+        state["acks"][ack] = True
+    return ack
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def reply(self, code, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n)
+
+    def hang_up(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def do_GET(self):
+        if self.path == "/_events":
+            with lock:
+                self.reply(200, {"events": state["events"], "lost": state["lost"],
+                                 "requests": state["requests"],
+                                 "channels": sorted(state["channels"])})
+        else:
+            self.reply(404, {"text": "not found"})
+
+    def do_POST(self):
+        if self.path == "/_plan":
+            plan = json.loads(self.body())
+            with lock:
+                state["plan"] = list(plan)
+            self.reply(200, {"ok": True})
+            return
+        if self.headers.get("Authorization") != "Splunk " + opts.token:
+            self.body()
+            self.reply(401, {"text": "Invalid token", "code": 4})
+            return
+        channel = self.headers.get("X-Splunk-Request-Channel")
+        if not channel:
+            self.body()
+            self.reply(400, {"text": "Data channel is missing", "code": 10})
+            return
+        with lock:
+            state["channels"].add(channel)
+        if self.path == "/services/collector/ack":
+            q = json.loads(self.body())
+            out = {}
+            with lock:
+                for a in q.get("acks", []):
+                    if a in state["late"]:
+                        state["late"].discard(a)
+                        out[str(a)] = False
+                    else:
+                        out[str(a)] = bool(state["acks"].get(a))
+            self.reply(200, {"acks": out})
+            return
+        if self.path != "/services/collector/event":
+            self.body()
+            self.reply(404, {"text": "not found"})
+            return
+        mode = take()
+        if mode == "drop_before":
+            self.hang_up()
+            return
+        body = self.body()
+        if mode == "503":
+            self.reply(503, {"text": "Server is busy", "code": 9})
+        elif mode == "stall":
+            time.sleep(opts.stall)
+            self.hang_up()
+        elif mode == "drop_after":
+            index(body, lost=True)
+            self.hang_up()
+        else:
+            ack = index(body)
+            if mode == "ack_late":
+                with lock:
+                    state["late"].add(ack)
+            self.reply(200, {"text": "Success", "code": 0, "ackId": ack})
+
+
+def main():
+    global opts
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--token", default="test-token")
+    p.add_argument("--plan", default="")
+    p.add_argument("--stall", type=float, default=3.0)
+    opts = p.parse_args()
+    state["plan"] = [m for m in opts.plan.split(",") if m]
+    ThreadingHTTPServer.allow_reuse_address = True
+    ThreadingHTTPServer.daemon_threads = True
+    srv = ThreadingHTTPServer(("127.0.0.1", opts.port), Handler)
+    print("port %d" % srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
