@@ -83,7 +83,7 @@ esc_agg *esc_agg_new(size_t nkeys, const esc_agg_fn *fns, size_t naggs, size_t m
     a->nkeys = nkeys;
     a->naggs = naggs;
     a->max_groups = max_groups ? max_groups : (size_t)UINT32_MAX - 1;
-    esc_arena_init(&a->arena, 0, max_bytes);
+    esc_arena_init(&a->arena, max_bytes && max_bytes < 65536 ? max_bytes : 0, max_bytes);
     if (naggs) {
         a->fns = esc_malloc(naggs * sizeof *fns);
         if (!a->fns) {

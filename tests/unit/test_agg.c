@@ -1,0 +1,164 @@
+/* Unit tests for the group-by table: limits, ordering, and each aggregate's edge cases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agg/agg.h"
+#include "core/alloc.h"
+
+static esc_agg_in in_str(const char *s) {
+    return (esc_agg_in){esc_str_c(s), false, 0};
+}
+
+static esc_agg_in in_num(const char *s, double v) {
+    return (esc_agg_in){esc_str_c(s), true, v};
+}
+
+static void test_group_limit(void **state) {
+    (void)state;
+    esc_agg *a = esc_agg_new(1, NULL, 0, 3, 0);
+    assert_non_null(a);
+    esc_error err;
+    size_t g;
+    const char *k[] = {"a", "b", "c", "a", "d"};
+    for (int i = 0; i < 4; i++) {
+        esc_str key = esc_str_c(k[i]);
+        assert_int_equal(esc_agg_group(a, &key, &g, &err), ESC_OK);
+    }
+    assert_int_equal(g, 0); /* "a" again */
+    esc_str key = esc_str_c("d");
+    assert_int_equal(esc_agg_group(a, &key, &g, &err), ESC_ELIMIT);
+    assert_string_equal(err.msg, "more than 3 groups");
+    assert_int_equal(esc_agg_ngroups(a), 3);
+    esc_agg_free(a);
+    esc_agg_free(NULL);
+}
+
+static void test_memory_limit(void **state) {
+    (void)state;
+    esc_agg_fn f = ESC_AGG_VALUES;
+    esc_agg *a = esc_agg_new(1, &f, 1, 0, 4096);
+    esc_error err;
+    size_t g;
+    char buf[64];
+    esc_status st = ESC_OK;
+    esc_str key = esc_str_c("k");
+    assert_int_equal(esc_agg_group(a, &key, &g, &err), ESC_OK);
+    for (int i = 0; i < 10000 && st == ESC_OK; i++) {
+        snprintf(buf, sizeof buf, "value-%d-padding-padding-padding", i);
+        esc_agg_in v = in_str(buf);
+        st = esc_agg_add(a, g, 0, &v, 1, 0, &err);
+    }
+    assert_int_equal(st, ESC_ELIMIT);
+    esc_agg_free(a);
+}
+
+static void test_keys_sorted_bytewise(void **state) {
+    (void)state;
+    esc_agg *a = esc_agg_new(2, NULL, 0, 0, 0);
+    esc_error err;
+    size_t g;
+    const char *rows[][2] = {{"b", "1"}, {"a", "9"}, {"a", "10"}, {"B", "x"}, {"a", ""}};
+    for (int i = 0; i < 5; i++) {
+        esc_str k[2] = {esc_str_c(rows[i][0]), esc_str_c(rows[i][1])};
+        assert_int_equal(esc_agg_group(a, k, &g, &err), ESC_OK);
+    }
+    size_t *order;
+    assert_int_equal(esc_agg_sorted(a, &order, &err), ESC_OK);
+    const char *want[][2] = {{"B", "x"}, {"a", ""}, {"a", "10"}, {"a", "9"}, {"b", "1"}};
+    for (int i = 0; i < 5; i++) {
+        assert_true(esc_str_eq_c(esc_agg_key(a, order[i], 0), want[i][0]));
+        assert_true(esc_str_eq_c(esc_agg_key(a, order[i], 1), want[i][1]));
+    }
+    esc_free(order);
+    esc_agg_free(a);
+}
+
+static void test_aggregates(void **state) {
+    (void)state;
+    esc_agg_fn f[] = {ESC_AGG_COUNT, ESC_AGG_VALUES,   ESC_AGG_DC,     ESC_AGG_MIN,
+                      ESC_AGG_MAX,   ESC_AGG_EARLIEST, ESC_AGG_LATEST, ESC_AGG_SUM,
+                      ESC_AGG_MIN,   ESC_AGG_LIST};
+    size_t n = sizeof f / sizeof f[0];
+    esc_agg *a = esc_agg_new(0, f, n, 0, 0);
+    esc_error err;
+    size_t g;
+    struct {
+        esc_agg_in v;
+        int64_t t;
+    } recs[] = {
+        {in_num("10", 10), 30}, {in_str("abc"), 10}, {in_num("9", 9), 20},
+        {in_str("ABC"), 10},    {in_num("10", 10), 40},
+    };
+    for (size_t r = 0; r < 5; r++) {
+        assert_int_equal(esc_agg_group(a, NULL, &g, &err), ESC_OK);
+        for (size_t i = 0; i < n - 2; i++)
+            assert_int_equal(esc_agg_add(a, g, i, &recs[r].v, 1, recs[r].t, &err), ESC_OK);
+        /* min over strings only */
+        esc_agg_in s = in_str(r % 2 ? "zeta" : "Alpha");
+        assert_int_equal(esc_agg_add(a, g, n - 2, &s, 1, 0, &err), ESC_OK);
+        assert_int_equal(esc_agg_add(a, g, n - 1, &recs[r].v, 1, 0, &err), ESC_OK);
+    }
+    esc_agg_out o;
+    assert_int_equal(esc_agg_result(a, 0, 0, &o, &err), ESC_OK);
+    assert_true(o.is_num && o.num == 5);
+    esc_agg_result(a, 0, 1, &o, &err);
+    assert_int_equal(o.n, 4);
+    assert_true(esc_str_eq_c(o.v[0], "10") && esc_str_eq_c(o.v[1], "9") &&
+                esc_str_eq_c(o.v[2], "ABC") && esc_str_eq_c(o.v[3], "abc"));
+    esc_agg_result(a, 0, 2, &o, &err);
+    assert_true(o.num == 4);
+    esc_agg_result(a, 0, 3, &o, &err); /* numbers win over strings */
+    assert_true(o.is_num && o.num == 9 && esc_str_eq_c(o.v[0], "9"));
+    esc_agg_result(a, 0, 4, &o, &err);
+    assert_true(o.is_num && o.num == 10);
+    esc_agg_result(a, 0, 5, &o, &err); /* tie at t=10: byte-smallest */
+    assert_true(!o.is_num && esc_str_eq_c(o.v[0], "ABC"));
+    esc_agg_result(a, 0, 6, &o, &err);
+    assert_true(esc_str_eq_c(o.v[0], "10"));
+    esc_agg_result(a, 0, 7, &o, &err);
+    assert_true(o.is_num && o.num == 29);
+    esc_agg_result(a, 0, 8, &o, &err);
+    assert_true(!o.is_num && esc_str_eq_c(o.v[0], "Alpha"));
+    esc_agg_result(a, 0, 9, &o, &err); /* arrival order, duplicates kept */
+    assert_int_equal(o.n, 5);
+    assert_true(esc_str_eq_c(o.v[0], "10") && esc_str_eq_c(o.v[4], "10"));
+    esc_agg_free(a);
+}
+
+static void test_many_groups(void **state) {
+    (void)state;
+    esc_agg_fn f = ESC_AGG_DC;
+    esc_agg *a = esc_agg_new(1, &f, 1, 0, 0);
+    esc_error err;
+    char buf[32];
+    for (int i = 0; i < 50000; i++) {
+        size_t g;
+        snprintf(buf, sizeof buf, "k%d", i % 1000);
+        esc_str k = esc_str_c(buf);
+        assert_int_equal(esc_agg_group(a, &k, &g, &err), ESC_OK);
+        snprintf(buf, sizeof buf, "v%d", i % 7);
+        esc_agg_in v = in_str(buf);
+        assert_int_equal(esc_agg_add(a, g, 0, &v, 1, 0, &err), ESC_OK);
+    }
+    assert_int_equal(esc_agg_ngroups(a), 1000);
+    esc_agg_out o;
+    for (size_t g = 0; g < 1000; g++) {
+        esc_agg_result(a, g, 0, &o, &err);
+        assert_true(o.num == 7);
+    }
+    esc_agg_free(a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_group_limit),        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_keys_sorted_bytewise), cmocka_unit_test(test_aggregates),
+        cmocka_unit_test(test_many_groups),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,217 @@
+/* Unit tests for macro expansion limits and argument splitting, and for the plan API (fields,
+ * interest, record predicate) that golden files do not reach. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/alloc.h"
+#include "spl/spl.h"
+
+static char *expand(const esc_macro *ms, size_t n, const char *s, esc_error *err) {
+    esc_macro_set set = {ms, n};
+    char *out = NULL;
+    memset(err, 0, sizeof *err);
+    esc_status st = esc_spl_expand(s, &set, &out, err);
+    if (st != ESC_OK) {
+        assert_null(out);
+        return NULL;
+    }
+    return out;
+}
+
+static const char *const A1[] = {"a"};
+static const char *const A2[] = {"x", "y"};
+
+static void test_args(void **state) {
+    (void)state;
+    esc_macro ms[] = {
+        {.name = "two", .nargs = 2, .args = A2, .definition = "[$x$|$y$|$x$|$z$|$$]"},
+        {.name = "one", .nargs = 1, .args = A1, .definition = "<$a$>"},
+    };
+    esc_error err;
+    char *o = expand(ms, 2, "s `two( f(a, b) , \"c, d\" )` `one(q)` e", &err);
+    assert_non_null(o);
+    assert_string_equal(o, "s [f(a, b)|\"c, d\"|f(a, b)|$z$|$$] <q> e");
+    esc_free(o);
+    /* an empty argument list is zero arguments */
+    o = expand(ms, 2, "`one()`", &err);
+    assert_null(o);
+    assert_string_equal(err.msg, "macro 'one' takes 1 argument, called with 0");
+    assert_int_equal(err.offset, 0);
+    /* text without macros is returned as is */
+    o = expand(ms, 2, "no macros here", &err);
+    assert_string_equal(o, "no macros here");
+    esc_free(o);
+    o = expand(NULL, 0, "", &err);
+    assert_string_equal(o, "");
+    esc_free(o);
+}
+
+static void test_depth_limit(void **state) {
+    (void)state;
+    /* m0 -> m1 -> ... -> m(N): a chain deeper than the limit fails, one within it works */
+    enum { N = ESC_SPL_MACRO_DEPTH + 5 };
+    esc_macro *ms = calloc(N + 1, sizeof *ms);
+    char (*names)[16] = calloc(N + 1, 16);
+    char (*defs)[24] = calloc(N + 1, 24);
+    for (int i = 0; i <= N; i++) {
+        snprintf(names[i], 16, "m%d", i);
+        if (i < N)
+            snprintf(defs[i], 24, "`m%d`", i + 1);
+        else
+            snprintf(defs[i], 24, "end");
+        ms[i].name = names[i];
+        ms[i].definition = defs[i];
+    }
+    esc_error err;
+    char *o = expand(ms, N + 1, "x `m0`", &err);
+    assert_null(o);
+    assert_int_equal(err.code, ESC_ELIMIT);
+    assert_int_equal(err.offset, 2);
+    char start[16];
+    snprintf(start, sizeof start, "`m%d`", N + 1 - ESC_SPL_MACRO_DEPTH);
+    o = expand(ms, N + 1, start, &err);
+    assert_non_null(o);
+    assert_string_equal(o, "end");
+    esc_free(o);
+    free(ms);
+    free(names);
+    free(defs);
+}
+
+static void test_size_limit(void **state) {
+    (void)state;
+    /* each level doubles: 2^25 bytes would come out */
+    esc_macro ms[26];
+    char names[26][8], defs[26][32];
+    for (int i = 0; i < 26; i++) {
+        snprintf(names[i], sizeof names[i], "d%d", i);
+        if (i < 25)
+            snprintf(defs[i], sizeof defs[i], "`d%d``d%d`", i + 1, i + 1);
+        else
+            snprintf(defs[i], sizeof defs[i], "x");
+        memset(&ms[i], 0, sizeof ms[i]);
+        ms[i].name = names[i];
+        ms[i].definition = defs[i];
+    }
+    esc_error err;
+    char *o = expand(ms, 26, "`d0`", &err);
+    assert_null(o);
+    assert_int_equal(err.code, ESC_ELIMIT);
+    assert_non_null(strstr(err.msg, "exceeds"));
+    /* 2^10 = 1024 bytes is fine */
+    o = expand(ms, 26, "`d15`", &err);
+    assert_non_null(o);
+    assert_int_equal(strlen(o), 1024);
+    esc_free(o);
+}
+
+static void test_last_definition_wins(void **state) {
+    (void)state;
+    esc_macro ms[] = {
+        {.name = "f", .definition = "shipped"},
+        {.name = "f", .definition = "local"},
+    };
+    esc_error err;
+    char *o = expand(ms, 2, "`f`", &err);
+    assert_string_equal(o, "local");
+    esc_free(o);
+}
+
+static void test_plan_api(void **state) {
+    (void)state;
+    esc_error err;
+    esc_plan *p = esc_plan_new("| tstats count values(Processes.user) as u from "
+                               "datamodel=Endpoint.Processes where Processes.process_name=x.exe "
+                               "by Processes.dest | search dest=*abc*",
+                               NULL, &err);
+    assert_non_null(p);
+    uint32_t want = (1u << ESC_CIM_USER) | (1u << ESC_CIM_PROCESS_NAME) | (1u << ESC_CIM_DEST);
+    assert_int_equal(esc_plan_fields(p), want);
+    /* dest is never a literal (it may come from aidmaster), so only the where clause gives one */
+    esc_interest in;
+    memset(&in, 0, sizeof in);
+    esc_plan_interest(p, &in);
+    assert_int_equal(in.nclauses, 1);
+    assert_string_equal(in.clause[0].lit[0], "x.exe");
+    /* interest of a set that wants everything is left alone */
+    memset(&in, 0, sizeof in);
+    in.everything = true;
+    esc_plan_interest(p, &in);
+    assert_int_equal(in.nclauses, 0);
+    esc_record r;
+    memset(&r, 0, sizeof r);
+    r.v[ESC_CIM_PROCESS_NAME] = esc_str_c("X.EXE");
+    assert_true(esc_plan_record_matches(p, &r));
+    r.v[ESC_CIM_PROCESS_NAME] = esc_str_c("y.exe");
+    assert_false(esc_plan_record_matches(p, &r));
+    r.v[ESC_CIM_PROCESS_NAME] = ESC_STR_NULL;
+    assert_false(esc_plan_record_matches(p, &r));
+    esc_plan_free(p);
+    esc_plan_free(NULL);
+    esc_exec_free(NULL);
+    esc_table_free(NULL);
+}
+
+static void test_prefilter_never_unknown(void **state) {
+    (void)state;
+    /* patterns that could match a CIM default, fillnull or a constant give no literal */
+    const char *s[] = {
+        "| tstats count from datamodel=Endpoint.Processes where Processes.user=*own*",
+        "| tstats count from datamodel=Endpoint.Processes where Processes.vendor_product=*Sysmon*",
+        "| tstats fillnull_value=zzzz count from datamodel=Endpoint.Processes by "
+        "Processes.process | search Processes.process=*zzz*",
+        "| tstats count from datamodel=Endpoint.Processes where Processes.process!=*abc*",
+        "| tstats count from datamodel=Endpoint.Processes where Processes.process=*ab*",
+        "| tstats count from datamodel=Endpoint.Processes where Processes.process=abcd OR "
+        "Processes.user=*",
+        "| tstats count from datamodel=Endpoint.Processes by Processes.process | dedup "
+        "Processes.process | search Processes.process=*abcd*",
+        "| tstats count from datamodel=Endpoint.Processes by Processes.process | eval "
+        "Processes.process=\"abcd\" | search Processes.process=*abcd*",
+    };
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+        esc_error err;
+        esc_plan *p = esc_plan_new(s[i], NULL, &err);
+        if (!p)
+            fail_msg("%s: %s", s[i], err.msg);
+        esc_interest in;
+        memset(&in, 0, sizeof in);
+        esc_plan_interest(p, &in);
+        if (in.nclauses)
+            fail_msg("%s: unexpected literal %s", s[i], in.clause[0].lit[0]);
+        esc_plan_free(p);
+    }
+}
+
+static void test_caret(void **state) {
+    (void)state;
+    esc_error err;
+    memset(&err, 0, sizeof err);
+    err.has_offset = 1;
+    err.offset = 7;
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    esc_spl_caret("line1\n\tab cd\nx", &err, &b);
+    assert_string_equal(b.ptr, "\tab cd\n\t^^\n");
+    esc_buf_clear(&b);
+    err.offset = 100;
+    esc_spl_caret("abc", &err, &b);
+    assert_string_equal(b.ptr, "abc\n   ^\n");
+    esc_buf_fini(&b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_args),          cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_size_limit),    cmocka_unit_test(test_last_definition_wins),
+        cmocka_unit_test(test_plan_api),      cmocka_unit_test(test_prefilter_never_unknown),
+        cmocka_unit_test(test_caret),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
