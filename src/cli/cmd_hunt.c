@@ -6,12 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "act/act.h"
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/timeutil.h"
 #include "detect/engine.h"
 #include "ingest/input.h"
 #include "sched/reltime.h"
+#include "sink/sink.h"
 
 static const esc_opt hunt_opts[] = {
     {"format", "table|json|csv", "output format (default table)"},
@@ -31,6 +33,15 @@ static const esc_opt hunt_opts[] = {
     {"quiet", NULL, "no summary or progress on stderr"},
     {"max-warnings", "N", "print at most N warnings (default 20; all are counted)"},
     {"verbose", NULL, "also print content warnings"},
+    {"notables", "FILE", "append notables as JSON lines to FILE (- for stdout)"},
+    {"risk", "FILE", "append risk events as JSON lines to FILE (- for stdout)"},
+    {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},
+    {"hec", "URL", "send notables and risk events to Splunk HEC (https://host:8088)"},
+    {"hec-token-file", "FILE", "HEC token (else $ESCUDO_HEC_TOKEN; never on the command line)"},
+    {"hec-spool", "DIR", "where unsent HEC batches wait (default .escudo-spool)"},
+    {"hec-insecure", NULL, "do not verify the HEC server's TLS certificate"},
+    {"hec-no-ack", NULL, "do not wait for HEC indexer acknowledgement"},
+    {"hec-max-wait", "SECONDS", "retry HEC this long, then leave batches spooled (default 60)"},
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof hunt_opts / sizeof hunt_opts[0])
@@ -99,6 +110,62 @@ static bool parse_time(const char *flag, const char *spec, int64_t now, int64_t 
         return false;
     }
     return true;
+}
+
+/* Notables and risk events (SPEC section 6) into the sinks the flags name; nothing without one. */
+static int run_actions(const esc_args *a, const esc_content *content, const esc_engine *engine,
+                       const esc_hunt *hunt, const esc_hunt_opts *ho, int64_t now, bool quiet) {
+    esc_sink_opts so = {.notables_path = esc_args_get(a, "notables"),
+                        .risk_path = esc_args_get(a, "risk"),
+                        .db_path = esc_args_get(a, "db"),
+                        .hec_url = esc_args_get(a, "hec"),
+                        .hec_spool_dir = esc_args_get(a, "hec-spool"),
+                        .hec_insecure = esc_args_has(a, "hec-insecure"),
+                        .hec_ack = !esc_args_has(a, "hec-no-ack")};
+    if (!so.notables_path && !so.risk_path && !so.db_path && !so.hec_url)
+        return ESC_EXIT_OK;
+    if (esc_args_has(a, "hec-max-wait"))
+        so.hec_max_wait_ms = atoi(esc_args_get(a, "hec-max-wait")) * 1000;
+    char *token = NULL;
+    esc_sinks *sinks = NULL;
+    esc_act *act = NULL;
+    esc_error err = {0};
+    esc_status st = ESC_OK;
+    if (so.hec_url && (st = esc_hec_token_load(esc_args_get(a, "hec-token-file"), &token, &err)))
+        goto out;
+    so.hec_token = token;
+    if ((st = esc_sinks_open(&so, &sinks, &err)) || !(act = esc_act_new(content, sinks, &err))) {
+        st = st ? st : ESC_ENOMEM;
+        goto out;
+    }
+    esc_act_window w = {esc_time_sec(ho->earliest_us),
+                        ho->latest_us == ESC_TIME_MAX ? ESC_ACT_INFINITY
+                                                      : esc_time_sec(ho->latest_us),
+                        now};
+    for (size_t i = 0; i < esc_engine_count(engine) && !st; i++) {
+        esc_act_input in = {esc_engine_detection(engine, i), esc_hunt_table(hunt, i), NULL, 0, w};
+        st = esc_act_rows(act, &in, &err);
+    }
+    if (!st)
+        st = esc_act_finish(act, &err);
+    if (!st && !quiet) {
+        esc_act_counts c = esc_act_get_counts(act);
+        fprintf(stderr, "escudo: %zu notables, %zu risk events, %zu risk threshold notables\n",
+                c.notables, c.risk_events, c.incidents);
+    }
+out:;
+    esc_status cst = esc_sinks_close(sinks, st ? NULL : &err);
+    st = st ? st : cst;
+    esc_act_free(act);
+    if (token) {
+        memset(token, 0, strlen(token));
+        esc_free(token);
+    }
+    if (st) {
+        esc_report("error", &err);
+        return esc_exit_code(st);
+    }
+    return ESC_EXIT_OK;
 }
 
 int esc_cmd_hunt(int argc, char **argv) {
@@ -284,6 +351,7 @@ int esc_cmd_hunt(int argc, char **argv) {
             fputc('\n', stdout);
     }
     fflush(stdout);
+    int act_rc = run_actions(&a, content, engine, hunt, &ho, now, quiet);
     const esc_hunt_stats *s = esc_hunt_stats_get(hunt);
     if (!quiet) {
         if (s->warnings > (uint64_t)max_warn)
@@ -311,6 +379,7 @@ int esc_cmd_hunt(int argc, char **argv) {
         fclose(f);
     }
     rc = (esc_args_has(&a, "strict") && (s->warnings || nskippedp)) ? ESC_EXIT_FAIL : ESC_EXIT_OK;
+    rc = act_rc ? act_rc : rc;
 done:
     for (size_t i = 0; i < nfirst; i++)
         esc_free(first[i]);
