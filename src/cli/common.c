@@ -1,5 +1,7 @@
-/* Shared CLI plumbing: loading content from --content / --local folders. */
+/* Shared CLI plumbing: loading content from --content / --local folders, plus the detection
+ * files named with --detection FILE (each loaded after the folders, so it wins). */
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "core/alloc.h"
@@ -9,10 +11,11 @@
 #endif
 
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
-    const char **content = NULL, **local = NULL;
+    const char **content = NULL, **local = NULL, **det = NULL;
     size_t nc = esc_args_all(a, "content", &content);
     size_t nl = esc_args_all(a, "local", &local);
-    const char **dirs = esc_calloc(nc + nl + 1, sizeof *dirs);
+    size_t nd = esc_args_all(a, "detection", &det);
+    const char **dirs = esc_calloc(nc + nl + nd + 1, sizeof *dirs);
     if (!dirs) {
         fprintf(stderr, "escudo: out of memory\n");
         return ESC_ENOMEM;
@@ -24,6 +27,11 @@ esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
         dirs[n++] = content[i];
     for (size_t i = 0; i < nl; i++)
         dirs[n++] = local[i];
+    for (size_t i = 0; i < nd; i++) {
+        struct stat sb;
+        if (stat(det[i], &sb) == 0 && S_ISREG(sb.st_mode))
+            dirs[n++] = det[i];
+    }
     esc_error err = {0};
     esc_status st = esc_content_load(dirs, n, out, &err);
     esc_free(dirs);

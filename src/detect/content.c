@@ -783,6 +783,19 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
 
     for (size_t i = 0; i < ndirs; i++) {
         const char *dir = dirs[i];
+        if (is_file(dir) && has_yaml_ext(dir)) { /* a single detection file */
+            L.loaded = 0;
+            load_detection(&L, dir);
+            if (L.oom) {
+                st = esc_error_set(err, ESC_ENOMEM, "out of memory loading %s", dir);
+                goto fail;
+            }
+            if (L.loaded == 0) {
+                st = esc_error_set(err, ESC_ECONTENT, "%s: not a loadable detection", dir);
+                goto fail;
+            }
+            continue;
+        }
         if (!is_dir(dir)) {
             st = esc_error_set(err, ESC_EIO, "content folder %s: %s", dir,
                                errno ? strerror(errno) : "not a folder");

@@ -105,7 +105,8 @@ typedef struct esc_content {
     esc_arena arena;      /* owns everything above */
 } esc_content;
 
-/* Load folders in order (later ones shadow earlier). ESC_ECONTENT only when nothing usable
+/* Load folders in order (later ones shadow earlier). An entry may also be one detection YAML
+ * file, loaded as if it were in a folder of its own. ESC_ECONTENT only when nothing usable
  * could be loaded from a folder that exists; per-file problems become warnings. */
 esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content **out,
                             esc_error *err);
