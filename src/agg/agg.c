@@ -399,7 +399,7 @@ esc_status esc_agg_result(esc_agg *a, size_t g, size_t i, esc_agg_out *out, esc_
         size_t k = 0;
         for (vnode *n = s->head; n; n = n->next)
             a->scratch[k++] = n->v;
-        if (a->fns[i] == ESC_AGG_VALUES)
+        if (a->fns[i] == ESC_AGG_VALUES && k > 1)
             qsort(a->scratch, k, sizeof *a->scratch, cmp_str);
         out->n = k;
         out->v = a->scratch;
