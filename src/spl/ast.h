@@ -121,6 +121,7 @@ typedef struct stage {
     /* tstats */
     char *fillnull; /* NULL: no fillnull */
     bool fill;
+    int64_t span_us; /* tstats by _time span=...: bucket width (0: one second) */
     /* tstats, stats */
     aggspec *aggs;
     size_t naggs;

@@ -100,9 +100,17 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
         return ESC_OK;
     const stage *st = &x->p->stages[0];
     esc_str keys[64];
+    char bucket[32];
     for (size_t i = 0; i < st->nby; i++) {
         int ref = st->by[i].ref;
         esc_str v = ref >= 0 ? r->v[ref] : ESC_STR_NULL;
+        if (ref == FIELD_TIME) {
+            /* time bucket: floor to the span, in epoch seconds */
+            int64_t span = st->span_us ? st->span_us : ESC_US_PER_SEC;
+            int64_t q = r->time_us / span - (r->time_us % span < 0);
+            int n = snprintf(bucket, sizeof bucket, "%lld", (long long)(q * (span / ESC_US_PER_SEC)));
+            v = esc_str_make(bucket, (size_t)n);
+        }
         if (!v.ptr) {
             if (!st->fill)
                 return ESC_OK;
@@ -296,6 +304,8 @@ static esc_status agg_table(esc_agg *a, const stage *st, esc_table **out, esc_er
                 rc = nomem(err);
                 goto fail;
             }
+            if (st->kind == ST_TSTATS && st->by[k].ref == FIELD_TIME)
+                row[k].is_num = spl_parse_num(key.ptr, key.len, &row[k].num);
         }
         if ((rc = fill_aggs(a, order[r], st, row, err)) != ESC_OK)
             goto fail;

@@ -1,7 +1,8 @@
 /* Macro expansion: `name` and `name(a, b)` calls replaced by their definitions, recursively.
  *
  * Invariants: arguments are split on top-level commas (parentheses, brackets and double quotes
- * respected) and trimmed; a macro's $arg$ tokens are replaced textually by the argument text
+ * respected) and trimmed, and an argument that is one double-quoted string loses its quotes
+ * (ESCU writes both `drop_dm_object_name(Processes)` and `drop_dm_object_name("Processes")`); a macro's $arg$ tokens are replaced textually by the argument text
  * before the result is expanded again; the identity of a macro is (name, arity). Errors carry
  * the byte offset of the outermost call in the text given to esc_spl_expand (a nested failure
  * points at the top-level call that led to it, and the message names the chain).
@@ -147,7 +148,12 @@ static esc_status expand_call(expander *e, const char *call, size_t n) {
                     return esc_error_at(e->err, ESC_ELIMIT, NULL, e->top_off,
                                         "macro '%.*s' called with more than %d arguments",
                                         ESC_STR_FMT(name), MAX_ARGS);
-                args[nargs++] = esc_str_trim(esc_str_make(a + start, k - start));
+                esc_str arg = esc_str_trim(esc_str_make(a + start, k - start));
+                /* `m("x")` passes x: one pair of enclosing quotes is dropped */
+                if (arg.len >= 2 && arg.ptr[0] == '"' && arg.ptr[arg.len - 1] == '"' &&
+                    !memchr(arg.ptr + 1, '"', arg.len - 2))
+                    arg = esc_str_make(arg.ptr + 1, arg.len - 2);
+                args[nargs++] = arg;
                 start = k + 1;
             }
         }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/timeutil.h"
 #include "spl/ast.h"
 
 typedef struct parser {
@@ -243,6 +244,8 @@ static snode *s_prim(parser *P, const sctx *c) {
         P->pos++;
         return snew(P, SN_ALL, start, P->pos);
     }
+    if (peek(P) == '[')
+        return fail_at(P, start, "subsearches ([...]) are not supported");
     size_t flen, fstart;
     const char *field = word(P, FIELD_STOPS, &flen, &fstart);
     if (!field) {
@@ -861,6 +864,34 @@ static bool parse_aggs(parser *P, stage *st, bool tstats) {
     return true;
 }
 
+/* "10m", "1h", "30s", "1d", "2w", "5" (seconds). */
+static bool parse_span(const char *v, int64_t *out) {
+    int64_t n = 0;
+    size_t i = 0;
+    while (v[i] >= '0' && v[i] <= '9' && n < INT64_C(1000000000)) {
+        n = n * 10 + (v[i] - '0');
+        i++;
+    }
+    if (i == 0 || n == 0)
+        return false;
+    const char *u = v + i;
+    int64_t mul;
+    if (!*u || !strcmp(u, "s") || !strcmp(u, "sec") || !strcmp(u, "secs"))
+        mul = 1;
+    else if (!strcmp(u, "m") || !strcmp(u, "min") || !strcmp(u, "mins"))
+        mul = 60;
+    else if (!strcmp(u, "h") || !strcmp(u, "hr") || !strcmp(u, "hrs"))
+        mul = 3600;
+    else if (!strcmp(u, "d") || !strcmp(u, "day") || !strcmp(u, "days"))
+        mul = 86400;
+    else if (!strcmp(u, "w") || !strcmp(u, "week") || !strcmp(u, "weeks"))
+        mul = 7 * 86400;
+    else
+        return false;
+    *out = n * mul * ESC_US_PER_SEC;
+    return true;
+}
+
 static bool parse_by(parser *P, stage *st) {
     byspec tmp[64];
     size_t n = 0;
@@ -877,8 +908,23 @@ static bool parse_by(parser *P, stage *st) {
             return false;
         }
         if (peek(P) == '=') {
-            fail_at(P, fs, "unsupported BY option '%s'", f);
-            return false;
+            if (strcmp(f, "span") != 0) {
+                fail_at(P, fs, "unsupported BY option '%s'", f);
+                return false;
+            }
+            P->pos++;
+            size_t vl, vs;
+            const char *v = word(P, ",", &vl, &vs);
+            if (!v || !parse_span(v, &st->span_us)) {
+                if (!P->failed)
+                    fail_at(P, v ? vs : fs, "bad span '%s' (expected N followed by s, m, h, d "
+                            "or w)", v ? v : "");
+                return false;
+            }
+            skip_ws(P);
+            if (peek(P) == ',')
+                P->pos++;
+            continue;
         }
         tmp[n++] = (byspec){f, fs, P->pos, FIELD_ABSENT};
         skip_ws(P);

@@ -95,9 +95,6 @@ static esc_status plan_tstats(esc_plan *p, stage *st, esc_error *err) {
     for (size_t i = 0; i < st->nby; i++) {
         byspec *b = &st->by[i];
         b->ref = spl_cim_lookup(b->field, strlen(b->field));
-        if (b->ref == FIELD_TIME)
-            return esc_error_at(err, ESC_ECONTENT, NULL, b->start,
-                                "tstats by _time (time buckets) is not supported");
         if (b->ref >= 0)
             p->fields |= 1u << b->ref;
         st->out.name[i] = b->field;
