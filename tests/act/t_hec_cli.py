@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""`escudo hunt --hec` end to end against tests/act/hec_server.py on 127.0.0.1.
+
+1. The server answers 503, drops a connection before reading a batch and after reading one:
+   every notable and risk event the hunt made (as --notables/--risk write them) arrives,
+   duplicates only from the lost response.
+2. Splunk is down: hunt exits 3 and says the batches are kept in the spool; escudo runs again
+   (a restart) on other data once Splunk is back: the events of both runs arrive, none twice.
+3. The token comes from a file or the environment, never argv: no token, exit 2.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+ESCUDO = os.environ.get("ESCUDO", "build/escudo")
+SRC = os.environ.get("ESC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+DATA = os.environ.get("ESC_SHARED_DATA", os.path.join(SRC, "..", "shared", "data"))
+CRAFTED = os.path.join(DATA, "crafted")
+SERVER = os.path.join(SRC, "tests", "act", "hec_server.py")
+TOKEN = "cli-token"
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+
+
+def start(port=0, plan=""):
+    p = subprocess.Popen([sys.executable, SERVER, "--port", str(port), "--token", TOKEN,
+                          "--plan", plan, "--stall", "2"], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    return p, int(line.split()[1])
+
+
+def stop(p):
+    p.terminate()
+    p.wait()
+
+
+def received(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/_events" % port) as r:
+        return json.load(r)
+
+
+def hunt(path, port, tmp, tag, env_token=True, extra=()):
+    n = os.path.join(tmp, tag + ".n.jsonl")
+    r = os.path.join(tmp, tag + ".r.jsonl")
+    env = dict(os.environ)
+    env.pop("ESCUDO_HEC_TOKEN", None)
+    if env_token:
+        env["ESCUDO_HEC_TOKEN"] = TOKEN
+    cmd = [ESCUDO, "hunt", "--quiet", "--format", "json", "--now", "1700000000",
+           "--notables", n, "--risk", r, "--hec", "http://127.0.0.1:%d" % port,
+           "--hec-spool", os.path.join(tmp, "spool")] + list(extra) + [path]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    ids = []
+    for f in (n, r):
+        if os.path.exists(f):
+            ids += [json.loads(l)["event_id"] for l in open(f, encoding="utf-8")]
+    return p, ids
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        # 1. a misbehaving server
+        srv, port = start(plan="503,drop_before,drop_after,503")
+        p, ids = hunt(os.path.join(CRAFTED, "sysmon.xml"), port, tmp, "a")
+        check(p.returncode == 0, "hunt with a flaky HEC: rc %d %s" % (p.returncode, p.stderr))
+        got = received(port)
+        check(set(got["events"]) == set(ids) and len(ids) == len(set(ids)),
+              "every event arrived (%d of %d)" % (len(set(got["events"])), len(ids)))
+        dups = {e for e in got["events"] if got["events"].count(e) > 1}
+        check(dups <= set(got["lost"]), "duplicates only from lost responses")
+        check(len(got["channels"]) == 1, "one channel")
+        stop(srv)
+
+        # 2. Splunk down, then back after a restart of escudo
+        spool = os.path.join(tmp, "spool")
+        p, ids1 = hunt(os.path.join(CRAFTED, "security.xml"), port, tmp, "b",
+                       extra=["--hec-max-wait", "1"])
+        check(p.returncode == 3, "hunt with HEC down exits 3 (got %d)" % p.returncode)
+        check("kept in" in p.stderr and TOKEN not in p.stderr, "message names the spool: %s"
+              % p.stderr.strip())
+        check(any(f.endswith(".json") for f in os.listdir(spool)), "batches spooled")
+        srv, _ = start(port=port)
+        p, ids2 = hunt(os.path.join(CRAFTED, "worked_example.xml"), port, tmp, "c")
+        check(p.returncode == 0, "hunt after Splunk is back: rc %d %s" % (p.returncode, p.stderr))
+        got = received(port)
+        check(sorted(got["events"]) == sorted(ids1 + ids2),
+              "both runs arrived exactly once (%d received, %d made)"
+              % (len(got["events"]), len(ids1 + ids2)))
+        check(not any(f.endswith(".json") for f in os.listdir(spool)), "spool drained")
+
+        # 3. no token: usage error, nothing sent
+        p, _ = hunt(os.path.join(CRAFTED, "worked_example.xml"), port, tmp, "d", env_token=False)
+        check(p.returncode == 2 and "token" in p.stderr, "no token is a usage error")
+        tf = os.path.join(tmp, "token")
+        with open(tf, "w") as f:
+            f.write(TOKEN + "\n")
+        p, ids3 = hunt(os.path.join(CRAFTED, "worked_example.xml"), port, tmp, "e",
+                       env_token=False, extra=["--hec-token-file", tf])
+        check(p.returncode == 0, "token from a file: rc %d %s" % (p.returncode, p.stderr))
+        stop(srv)
+
+    for f in failures:
+        print("FAIL:", f)
+    if failures:
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
