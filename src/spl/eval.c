@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -127,7 +128,7 @@ esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *
         return ESC_OK;
     size_t k;
     for (k = 0; k < NFNS; k++)
-        if (strcmp(fns[k].name, e->str) == 0)
+        if (strcasecmp(fns[k].name, e->str) == 0)
             break;
     if (k == NFNS)
         return esc_error_at(err, ESC_ECONTENT, NULL, e->start, "unsupported function '%s'",

@@ -7,8 +7,7 @@
  * the byte offset of the outermost call in the text given to esc_spl_expand (a nested failure
  * points at the top-level call that led to it, and the message names the chain).
  * Limits: nesting depth ESC_SPL_MACRO_DEPTH, output ESC_SPL_EXPAND_MAX bytes.
- * Backticks are expanded wherever they appear, inside quotes too (Splunk expands macros before
- * it parses the search).
+ * Backticks inside double-quoted strings are text, not calls (ESCU writes split(process,"`")).
  * Deliberately not done: Splunk's eval-based macros (iseval=1) and argument validation
  * expressions; a `<name>_filter` macro missing from the set is the caller's business. */
 #include <stdio.h>
@@ -202,8 +201,22 @@ static esc_status expand_call(expander *e, const char *call, size_t n) {
 
 static esc_status expand_text(expander *e, const char *s, size_t n, bool top) {
     size_t i = 0, lit = 0;
+    bool quote = false;
     while (i < n) {
         char c = s[i];
+        if (quote) {
+            if (c == '\\' && i + 1 < n)
+                i++;
+            else if (c == '"')
+                quote = false;
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            quote = true;
+            i++;
+            continue;
+        }
         if (c != '`') {
             i++;
             continue;

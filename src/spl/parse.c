@@ -195,7 +195,6 @@ static bool s_stop(parser *P, const sctx *c) {
 }
 
 #define FIELD_STOPS "=!<>()\","
-#define VALUE_STOPS "()"
 
 static snode *s_value_term(parser *P, const char *field, size_t fstart, sop op, bool in_list) {
     size_t vlen = 0, vstart;
@@ -205,7 +204,19 @@ static snode *s_value_term(parser *P, const char *field, size_t fstart, sop op, 
     if (peek(P) == '"') {
         v = quoted(P, &vlen);
     } else {
-        size_t n = run(P, in_list ? VALUE_STOPS "," : VALUE_STOPS);
+        /* balanced parentheses inside a bare value belong to it: *GetCurrent()* */
+        int depth = 0;
+        while (P->pos < P->end) {
+            char ch = P->s[P->pos];
+            if (is_ws(ch) || (in_list && ch == ',' && depth == 0))
+                break;
+            if (ch == '(')
+                depth++;
+            else if (ch == ')' && depth-- == 0)
+                break;
+            P->pos++;
+        }
+        size_t n = P->pos - vstart;
         if (n == 0)
             return fail_at(P, vstart, "missing value after '%s'", field);
         v = unescape(P, P->s + vstart, n, &vlen);
@@ -286,6 +297,10 @@ static snode *s_prim(parser *P, const sctx *c) {
             }
             if (P->pos >= P->end)
                 return fail_at(P, in_at, "unbalanced parenthesis: IN list is not closed");
+            if (peek(P) == ',') {
+                P->pos++; /* an empty item: ("a",, "b") */
+                continue;
+            }
             snode *t = s_value_term(P, field, fstart, SOP_EQ, true);
             if (!t)
                 return NULL;

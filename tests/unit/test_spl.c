@@ -36,7 +36,12 @@ static void test_args(void **state) {
     esc_error err;
     char *o = expand(ms, 2, "s `two( f(a, b) , \"c, d\" )` `one(q)` e", &err);
     assert_non_null(o);
-    assert_string_equal(o, "s [f(a, b)|\"c, d\"|f(a, b)|$z$|$$] <q> e");
+    assert_string_equal(o, "s [f(a, b)|c, d|f(a, b)|$z$|$$] <q> e");
+    esc_free(o);
+    /* backticks inside quotes are text */
+    o = expand(ms, 2, "eval x=split(p, \"`\") `one(\"a\\\"b\")`", &err);
+    assert_non_null(o);
+    assert_string_equal(o, "eval x=split(p, \"`\") <\"a\\\"b\">");
     esc_free(o);
     /* an empty argument list is zero arguments */
     o = expand(ms, 2, "`one()`", &err);
