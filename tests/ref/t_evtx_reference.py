@@ -7,8 +7,8 @@ render it with `evtxexport -f xml` (banner line, pretty-printing, raw control ch
 and all) into a temporary directory, then for profiles splunk and native compare
   - `$ESCUDO hunt --format json --profile P --detection <seed id> FILE` with
     escudo_ref.py on the same XML (the seed detection), and
-  - `$ESCUDO hunt --format json --profile P --detection tests/ref/all_processes.yml FILE`
-    with escudo_ref.py --all (every process record becomes a row: the whole CIM mapping of
+  - the same with the test-only detection of tests/ref/content (added with a second
+    `--content`, selected by id) compared with escudo_ref.py --all (every process record becomes a row: the whole CIM mapping of
     every Sysmon 1 and Security 4688 event is compared, not only net.exe).
 The seed detection finds no share command in these samples, so the second comparison is the
 one with teeth. Outputs are compared byte for byte; a difference fails with a diff.
@@ -31,7 +31,8 @@ sys.path.insert(0, HERE)
 import escudo_ref  # noqa: E402
 
 SEED_ID = "743a322c-9a68-4a0f-9c17-85d9cce2a27c"
-ALL_DETECTION = os.path.join(HERE, "all_processes.yml")
+ALL_ID = "0d1f7c1e-5b3a-4c2e-9f61-3a7e2b8c4d10"  # tests/ref/content/.../reference_check_*.yml
+REF_CONTENT = os.path.join(HERE, "content")
 PROFILES = ("splunk", "native")
 MAX_REPORTED = 15
 
@@ -82,9 +83,11 @@ def render(evtxexport, src, dst):
     return None
 
 
-def hunt(escudo, source, detection, profile, path):
+def hunt(escudo, source, detection, profile, *paths):
     cmd = [escudo, "hunt", "--format", "json", "--profile", profile, "--detection", detection,
-           path]
+           *paths]
+    if detection == ALL_ID:
+        cmd[2:2] = ["--content", os.path.join(source, "content"), "--content", REF_CONTENT]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=source)
     return cmd, r
 
@@ -97,31 +100,39 @@ def compare_all(escudo, evtxexport, source, files, tmp, jobs, t0):
         fail("\n".join(errors[:5]))
     t_render = time.time() - t0
 
-    modes = (("seed", SEED_ID, False), ("all", ALL_DETECTION, True))
-    tasks = [(i, profile, mode) for i in range(len(files)) for profile in PROFILES
-             for mode in modes]
+    modes = (("seed", SEED_ID, False), ("all", ALL_ID, True))
     totals = {"events": 0, "process_events": 0, "malformed": 0}
-    rows_compared = {(p, m[0]): 0 for p in PROFILES for m in modes}
+    rows_compared = {}
     problems = []
+    ncomparisons = 0
 
-    def one(task):
-        i, profile, (mname, detection, all_rows) = task
-        stats = {}
-        want = escudo_ref.format_rows(escudo_ref.run([renders[i]], profile, all_rows, stats))
-        cmd, r = hunt(escudo, source, detection, profile, renders[i])
-        return task, stats, want, cmd, r
-
-    with ThreadPoolExecutor(jobs) as pool:
-        for task, stats, want, cmd, r in pool.map(one, tasks):
-            i, profile, (mname, _, _) = task
+    # One run over all renders per profile and detection (rows may merge across files, the
+    # same way in both); only when that differs, file by file to show where.
+    for profile in PROFILES:
+        for mname, detection, all_rows in modes:
+            stats = {}
+            want = escudo_ref.format_rows(escudo_ref.run(renders, profile, all_rows, stats))
             if profile == "splunk" and mname == "seed":
-                for k in totals:
-                    totals[k] += stats[k]
+                totals = stats
+            cmd, r = hunt(escudo, source, detection, profile, *renders)
             got = r.stdout.decode("utf-8", "surrogateescape")
-            nrows = want.count("\n")
-            rows_compared[(profile, mname)] += nrows
-            if r.returncode != 0 or got != want:
-                problems.append((files[i], renders[i], profile, mname, cmd, r, want, got))
+            rows_compared[(profile, mname)] = want.count("\n")
+            ncomparisons += 1
+            if r.returncode == 0 and got == want:
+                continue
+            problems.append(("all %d files" % len(files), profile, mname, cmd, r, want, got))
+            per_file = list(range(len(files)))
+
+            def one(i, profile=profile, detection=detection, all_rows=all_rows):
+                w = escudo_ref.format_rows(escudo_ref.run([renders[i]], profile, all_rows))
+                c, rr = hunt(escudo, source, detection, profile, renders[i])
+                return i, w, c, rr
+            with ThreadPoolExecutor(jobs) as pool:
+                for i, w, c, rr in pool.map(one, per_file):
+                    g = rr.stdout.decode("utf-8", "surrogateescape")
+                    ncomparisons += 1
+                    if rr.returncode != 0 or g != w:
+                        problems.append((files[i], profile, mname, c, rr, w, g))
 
     elapsed = time.time() - t0
     print("t_evtx_reference: %d EVTX files rendered in %.1fs; %d events, %d process records "
@@ -129,10 +140,11 @@ def compare_all(escudo, evtxexport, source, files, tmp, jobs, t0):
                                          totals["process_events"], totals["malformed"]))
     for (profile, mname), n in sorted(rows_compared.items()):
         print("  profile %-6s detection %-4s rows compared: %d" % (profile, mname, n))
-    print("  %d comparisons, %d differing, %.1fs" % (len(tasks), len(problems), elapsed))
-    for src, xml, profile, mname, cmd, r, want, got in problems[:MAX_REPORTED]:
+    print("  %d comparisons, %d differing, %.1fs" % (ncomparisons, len(problems), elapsed))
+    for src, profile, mname, cmd, r, want, got in problems[:MAX_REPORTED]:
         print("\nDIFF %s (profile %s, detection %s)" % (src, profile, mname))
-        print("  command: %s" % " ".join(cmd))
+        shown = cmd if len(cmd) < 16 else cmd[:15] + ["... (%d more)" % (len(cmd) - 15)]
+        print("  command: %s" % " ".join(shown))
         if r.returncode != 0:
             print("  exit status %d; stderr: %s" % (
                 r.returncode, r.stderr.decode(errors="replace").strip()[:600]))
