@@ -946,5 +946,12 @@ esc_status esc_act_finish(esc_act *a, esc_error *err) {
         esc_risk_history_fini(&h);
         g = e;
     }
+    /* this run's points are done with: a second finish emits nothing again */
+    for (size_t i = 0; i < a->npts; i++) {
+        esc_free((char *)a->pts[i].event_id);
+        esc_free((char *)a->pts[i].object);
+        esc_free((char *)a->pts[i].type);
+    }
+    a->npts = 0;
     return st;
 }

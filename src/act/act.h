@@ -88,7 +88,10 @@ void esc_act_free(esc_act *a);
  * risk events. A detection without a deployment produces nothing. */
 esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err);
 /* The risk incident rule over the risk events of this run, together with the history the
- * sinks keep (SQLite); emits the threshold notables that an event of this run triggered. */
+ * sinks keep (SQLite); emits the threshold notables that an event of this run triggered, then
+ * forgets this run's risk events. An esc_act is one run: a scheduler makes one per scheduled
+ * run (or calls finish after each), and spans runs through a sink with history (--db); without
+ * one, the rule sees only the risk events since the last finish. */
 esc_status esc_act_finish(esc_act *a, esc_error *err);
 
 typedef struct esc_act_counts {

@@ -410,6 +410,17 @@ static void test_incident_rule(void **state) {
     assert_non_null(strstr(k->json, "\"risk_score\":125,\"risk_event_count\":5"));
     assert_int_equal(k->time, 1614556800 + 4 * 3600);
     keep_clear(f->keep);
+    /* finish twice: the second emits nothing */
+    esc_error err;
+    esc_act *a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_input in = {f->d, t, NULL, 0, ALL};
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    assert_int_equal(esc_act_finish(a, &err), ESC_OK);
+    assert_int_equal(esc_act_get_counts(a).incidents, 1);
+    assert_int_equal(esc_act_finish(a, &err), ESC_OK);
+    assert_int_equal(esc_act_get_counts(a).incidents, 1);
+    esc_act_free(a);
+    keep_clear(f->keep);
     drop_table(t);
 
     /* four: none */
