@@ -1,6 +1,8 @@
 /* Raw event accessors and the interest-set checks shared by all readers. */
 #include "parse/event.h"
 
+#include <string.h>
+
 esc_str esc_event_get(const esc_event *ev, const char *name) {
     esc_str n = esc_str_c(name);
     for (size_t i = ev->ndata; i > 0; i--)
@@ -42,9 +44,32 @@ bool esc_interest_text_may_match(const esc_interest *in, const char *text, size_
     return true;
 }
 
+/* Case-insensitive search that skips '"' in the haystack: a mapping may delete quotes
+ * (CrowdStrike's process in profile splunk), and literals never contain one, so matching the
+ * value with its quotes removed keeps every event that mapping could make match. */
+static bool find_unquoted(esc_str hay, const char *lit) {
+    size_t n = strlen(lit);
+    for (size_t i = 0; i < hay.len; i++) {
+        size_t j = 0, k = i;
+        while (j < n && k < hay.len) {
+            if (hay.ptr[k] == '"') {
+                k++;
+                continue;
+            }
+            if (esc_lower((unsigned char)hay.ptr[k]) != esc_lower((unsigned char)lit[j]))
+                break;
+            j++;
+            k++;
+        }
+        if (j == n)
+            return true;
+    }
+    return n == 0;
+}
+
 static bool value_has(esc_str v, const esc_literal_clause *cl) {
     for (size_t i = 0; i < cl->nlit; i++)
-        if (esc_str_ifind(v, esc_str_c(cl->lit[i])) >= 0)
+        if (find_unquoted(v, cl->lit[i]))
             return true;
     return false;
 }

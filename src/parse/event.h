@@ -101,7 +101,9 @@ bool esc_interest_wants_field(const esc_interest *in, esc_str name);
  * present, ASCII case-insensitively. */
 bool esc_interest_text_may_match(const esc_interest *in, const char *text, size_t len);
 /* The same check on a decoded event: every clause has a literal inside one of its values
- * (data values, provider, channel, computer). */
+ * (data values, provider, channel, computer), ignoring '"' characters in the values (a mapping
+ * may delete quotes). Readers use it for records whose raw text contains an escape (`&#` in
+ * XML, `\u` or an escaped quote in JSON) that could hide a literal. */
 bool esc_interest_event_may_match(const esc_interest *in, const esc_event *ev);
 
 #endif
