@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/utf8.h"
 
 bool esc_out_format_parse(const char *s, esc_out_format *f) {
     if (strcmp(s, "table") == 0)
@@ -23,6 +24,14 @@ bool esc_out_format_parse(const char *s, esc_out_format *f) {
 }
 
 void esc_out_json_string(FILE *f, const char *s, size_t n) {
+    if (!esc_utf8_clean(s, n)) { /* e.g. a path or message quoting input bytes */
+        esc_buf b;
+        esc_buf_init(&b, 0);
+        if (esc_utf8_repair(&b, s, n, NULL) == ESC_OK)
+            esc_out_json_string(f, b.ptr, b.len);
+        esc_buf_fini(&b);
+        return;
+    }
     fputc('"', f);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
