@@ -21,12 +21,13 @@ check: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESC_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory asan ASAN_CTEST_ARGS="-LE slow"
+	@if [ -f tools/hardening.sh ]; then bash tools/hardening.sh; fi
 
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DESC_SANITIZE=ON -DESC_WERROR=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ctest --output-on-failure -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure -j $(JOBS) $(ASAN_CTEST_ARGS)
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESC_FUZZ=ON >/dev/null
