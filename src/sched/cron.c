@@ -349,7 +349,7 @@ static void offset_range(int64_t from, int64_t to, int64_t *omin, int64_t *omax)
 
 int64_t esc_cron_next(const esc_cron *c, int64_t after_sec) {
     /* after_sec may be one second before the range, so [ESC_SCHED_TIME_MIN, b) can be listed. */
-    if (after_sec < ESC_SCHED_TIME_MIN - 1 || !esc_sched_time_ok(after_sec + 2 * 86400))
+    if (after_sec < ESC_SCHED_TIME_MIN - 1 || after_sec > ESC_SCHED_TIME_MAX - 2 * 86400)
         return ESC_CRON_NEVER;
     /* Offsets lie within [-12h, +14h], so a civil minute earlier than after + (least offset over
      * the next 27 hours) cannot fire after `after`. */
