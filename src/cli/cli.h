@@ -52,6 +52,12 @@ void esc_report(const char *level, const esc_error *err);
 /* Content: --content DIR... (default: the shipped content) then --local DIR... */
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out);
 
+/* Print the expanded search line with ^ under the span of a planner error. */
+void esc_cli_show_search_error(const esc_content *c, const esc_detection *d,
+                               const esc_error *err);
+/* Plan each detection; on the first failure print its error with the caret and return false. */
+bool esc_cli_check_searches(const esc_content *c, const esc_detection *const *dets, size_t n);
+
 /* Output of result tables (SPEC section 5). search_name NULL when one detection runs. */
 typedef enum esc_out_format { ESC_OUT_TABLE, ESC_OUT_JSON, ESC_OUT_CSV } esc_out_format;
 bool esc_out_format_parse(const char *s, esc_out_format *f);

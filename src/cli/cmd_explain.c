@@ -78,16 +78,8 @@ int esc_cmd_explain(int argc, char **argv) {
         printf("%sdetection: %s (%s)\nfile: %s\n", i ? "\n" : "", d->name, d->id, d->path);
         if (esc_engine_new(content, &d, 1, true, &e, &err) != ESC_OK) {
             printf("not supported: %s\n", err.msg);
-            char *expanded = NULL;
-            esc_error xerr = {0};
-            if (d->search && esc_spl_expand(d->search, &content->macros, &expanded, &xerr) == 0) {
-                esc_buf b;
-                esc_buf_init(&b, 0);
-                if (err.has_offset && esc_spl_caret(expanded, &err, &b) == ESC_OK)
-                    printf("%s\n", b.ptr ? b.ptr : "");
-                esc_buf_fini(&b);
-            }
-            esc_free(expanded);
+            fflush(stdout);
+            esc_cli_show_search_error(content, d, &err);
             rc = ESC_EXIT_USAGE;
             continue;
         }

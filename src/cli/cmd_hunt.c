@@ -253,6 +253,8 @@ int esc_cmd_hunt(int argc, char **argv) {
             }
         }
     }
+    if (nwant && !esc_cli_check_searches(content, dets, nwant))
+        goto done;
     st = esc_engine_new(content, nwant ? dets : NULL, nwant, nwant > 0, &engine, &err);
     if (st) {
         esc_report("error", &err);
@@ -378,7 +380,11 @@ int esc_cmd_hunt(int argc, char **argv) {
         summary_json(f, s, elapsed, ndet, esc_engine_nskipped(engine), first, nfirst);
         fclose(f);
     }
-    rc = (esc_args_has(&a, "strict") && (s->warnings || nskippedp)) ? ESC_EXIT_FAIL : ESC_EXIT_OK;
+    /* An input that could not be read at all is an I/O error (after the others were read). */
+    if (s->inputs_failed || nskippedp)
+        rc = ESC_EXIT_IO;
+    else
+        rc = esc_args_has(&a, "strict") && s->warnings ? ESC_EXIT_FAIL : ESC_EXIT_OK;
     rc = act_rc ? act_rc : rc;
 done:
     for (size_t i = 0; i < nfirst; i++)

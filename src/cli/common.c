@@ -44,3 +44,36 @@ esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
             fprintf(stderr, "escudo: content warning: %s\n", (*out)->warnings.v[i]);
     return ESC_OK;
 }
+
+void esc_cli_show_search_error(const esc_content *c, const esc_detection *d,
+                               const esc_error *err) {
+    char *expanded = NULL;
+    esc_error xerr = {0};
+    if (!d->search || !err->has_offset ||
+        esc_spl_expand(d->search, &c->macros, &expanded, &xerr) != ESC_OK) {
+        esc_free(expanded);
+        return;
+    }
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    if (esc_spl_caret(expanded, err, &b) == ESC_OK && b.len)
+        fprintf(stderr, "%s%s", b.ptr, b.ptr[b.len - 1] == '\n' ? "" : "\n");
+    esc_buf_fini(&b);
+    esc_free(expanded);
+}
+
+bool esc_cli_check_searches(const esc_content *c, const esc_detection *const *dets, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        esc_error err = {0};
+        esc_plan *p = dets[i]->search ? esc_plan_new(dets[i]->search, &c->macros, &err) : NULL;
+        if (p) {
+            esc_plan_free(p);
+            continue;
+        }
+        fprintf(stderr, "escudo: error: %s: %s\n", dets[i]->name,
+                dets[i]->search ? err.msg : "detection has no search");
+        esc_cli_show_search_error(c, dets[i], &err);
+        return false;
+    }
+    return true;
+}
