@@ -608,6 +608,43 @@ static void test_ifind(void **state) {
     assert_int_equal(esc_json_ifind("", 0, "a", 1), -1);
 }
 
+static void test_clause_and_flags(void **state) {
+    (void)state;
+    esc_literal_clause src = {{"net.exe", "net1.exe", "x"}, 2};
+    esc_json_clause c;
+    esc_json_clause_init(&c, &src);
+    char hay[200];
+    for (size_t len = 0; len < sizeof hay; len++) {
+        for (size_t pos = 0; pos + 8 <= len; pos += 3) {
+            memset(hay, '.', sizeof hay);
+            memcpy(hay + pos, pos % 2 ? "NET1.exe" : "nEt.ExE", pos % 2 ? 8 : 7);
+            assert_true(esc_json_clause_hit(&c, hay, len));
+            /* cut before the last byte: no match */
+            assert_false(esc_json_clause_hit(&c, hay, pos + (pos % 2 ? 7 : 6)));
+        }
+    }
+    assert_false(esc_json_clause_hit(&c, "net.ex net1exe NET.EX", 21));
+    esc_literal_clause empty = {{""}, 1};
+    esc_json_clause_init(&c, &empty);
+    assert_true(esc_json_clause_hit(&c, "", 0));
+
+    const char *t1 = "{\"a\":\"C:\\\\Windows\\\\x.exe\",\"b\":\"plain text here, long enough\"}";
+    assert_int_equal(esc_json_raw_flags(t1, strlen(t1)), 0);
+    const char *t2 = "{\"a\":\"0123456789abcdef0123456789\\u002e\"}";
+    assert_int_equal(esc_json_raw_flags(t2, strlen(t2)), ESC_JSON_RAW_UESC);
+    const char *t3 = "{\"aid\":\"1\",\"ComputerName\":\"x\",\"pad\":\"0123456789abcdef\"}";
+    assert_int_equal(esc_json_raw_flags(t3, strlen(t3)), ESC_JSON_RAW_COMPUTERNAME);
+    const char *t4 = "{\"_raw\":\"<Data>net&#46;exe</Data> and some padding text\"}";
+    assert_int_equal(esc_json_raw_flags(t4, strlen(t4)), ESC_JSON_RAW_NCR);
+
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    const char *u = "net\\u002eexe \\\\u002e \\ud83d\\ude00 \\ud800 \\\" \\u0000";
+    assert_int_equal(esc_json_unescape_u(&b, u, strlen(u)), ESC_OK);
+    assert_string_equal(b.ptr, "net.exe \\\\u002e \xF0\x9F\x98\x80 \xEF\xBF\xBD \\\" \xEF\xBF\xBD");
+    esc_buf_fini(&b);
+}
+
 static void test_tokenizer_limits(void **state) {
     (void)state;
     esc_json_doc d;
@@ -659,6 +696,7 @@ int main(void) {
         cmocka_unit_test(test_long_pretty_record),
         cmocka_unit_test(test_prefilter),
         cmocka_unit_test(test_ifind),
+        cmocka_unit_test(test_clause_and_flags),
         cmocka_unit_test(test_tokenizer_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

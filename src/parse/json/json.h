@@ -14,6 +14,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "parse/event.h"
 #include "parse/reader.h"
 
 #define ESC_JSON_MAX_DEPTH 64            /* nesting of objects and arrays in one record */
@@ -87,5 +88,35 @@ esc_status esc_json_decode(const char *raw, size_t len, bool has_escape, esc_buf
 
 /* Offset of the first ASCII case-insensitive occurrence of lit in hay, or -1. */
 long esc_json_ifind(const char *hay, size_t n, const char *lit, size_t m);
+
+/* ---- literal prefilter on raw text ----------------------------------------------------- */
+
+typedef struct esc_json_lit {
+    const char *s;
+    size_t n;
+    unsigned char first, last; /* with bit 5 set (ASCII case folded, and then some) */
+} esc_json_lit;
+
+/* One clause of esc_interest, prepared for one-pass searching: true when any literal occurs. */
+typedef struct esc_json_clause {
+    esc_json_lit lit[ESC_INTEREST_MAX_LITERALS];
+    size_t n;
+    size_t maxn;
+    bool always; /* an empty literal: every text matches */
+} esc_json_clause;
+
+void esc_json_clause_init(esc_json_clause *c, const esc_literal_clause *src);
+bool esc_json_clause_hit(const esc_json_clause *c, const char *s, size_t n);
+
+/* What raw JSON text holds that matters to the prefilter, in one pass. */
+#define ESC_JSON_RAW_UESC 1u         /* a \u escape (may hide a literal) */
+#define ESC_JSON_RAW_NCR 2u          /* "&#" (a numeric reference in embedded XML) */
+#define ESC_JSON_RAW_COMPUTERNAME 4u /* "ComputerName" as a key (maybe an aidmaster record) */
+unsigned esc_json_raw_flags(const char *s, size_t n);
+
+/* Append s with its \uXXXX escapes decoded (pairs combined, lone surrogates and NUL as
+ * U+FFFD) and every other escape left as written: the text the prefilter may search when a
+ * \u escape could hide a literal. */
+esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n);
 
 #endif

@@ -37,6 +37,9 @@ typedef struct jr {
     size_t block;
     bool everything; /* interest wants every record and field */
     bool prefilter;  /* literal clauses to check */
+    esc_json_clause clause[ESC_INTEREST_MAX_CLAUSES];
+    size_t nclause;
+    esc_buf unesc; /* a line with its \u escapes decoded, for the prefilter */
     /* the stream buffer: [pos, end) not yet consumed; buf[0] is at stream offset base */
     char *buf;
     size_t cap, pos, end;
@@ -673,25 +676,20 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
 
 /* ---- literal prefilter ----------------------------------------------------------------- */
 
-static bool clause_hit(const esc_literal_clause *cl, const char *s, size_t n) {
-    for (size_t i = 0; i < cl->nlit; i++)
-        if (esc_json_ifind(s, n, cl->lit[i], strlen(cl->lit[i])) >= 0)
-            return true;
-    return false;
+static bool clause_hit(const esc_json_clause *cl, const char *s, size_t n) {
+    return esc_json_clause_hit(cl, s, n);
 }
 
 static bool raw_may_match(const jr *r, const char *s, size_t n) {
-    const esc_interest *in = r->interest;
-    for (size_t c = 0; c < in->nclauses; c++)
-        if (!clause_hit(&in->clause[c], s, n))
+    for (size_t c = 0; c < r->nclause; c++)
+        if (!clause_hit(&r->clause[c], s, n))
             return false;
     return true;
 }
 
 static bool event_text_may_match(const jr *r, const esc_event *ev) {
-    const esc_interest *in = r->interest;
-    for (size_t c = 0; c < in->nclauses; c++) {
-        const esc_literal_clause *cl = &in->clause[c];
+    for (size_t c = 0; c < r->nclause; c++) {
+        const esc_json_clause *cl = &r->clause[c];
         bool hit = clause_hit(cl, ev->provider.ptr ? ev->provider.ptr : "", ev->provider.len) ||
                    clause_hit(cl, ev->channel.ptr ? ev->channel.ptr : "", ev->channel.len) ||
                    clause_hit(cl, ev->computer.ptr ? ev->computer.ptr : "", ev->computer.len);
@@ -729,8 +727,22 @@ static esc_status read_record(jr *r, esc_event *ev, esc_error *err) {
                                                 s[t - 2] == '}'));
     bool decoded_check = false, aid_only = false;
     if (whole && r->prefilter && !raw_may_match(r, s, t)) {
-        decoded_check = esc_json_ifind(s, t, "\\u", 2) >= 0 || esc_json_ifind(s, t, "&#", 2) >= 0;
-        aid_only = !decoded_check && memmem(s, t, "\"ComputerName\"", 14) != NULL;
+        /* Only \u escapes (and &#...; in an embedded XML _raw) can hide a literal. A line
+         * with \u escapes is checked again with them decoded; one with &# is decoded in
+         * full. A rejected line naming ComputerName may still be an aidmaster record. */
+        unsigned f = esc_json_raw_flags(s, t);
+        if (f & ESC_JSON_RAW_NCR) {
+            decoded_check = true;
+        } else if (f & ESC_JSON_RAW_UESC) {
+            esc_buf_clear(&r->unesc);
+            if (esc_json_unescape_u(&r->unesc, s, t))
+                return esc_error_set(err, ESC_ENOMEM, "out of memory");
+            decoded_check = raw_may_match(r, r->unesc.ptr, r->unesc.len);
+            aid_only = !decoded_check &&
+                       memmem(r->unesc.ptr, r->unesc.len, "\"ComputerName\"", 14) != NULL;
+        } else {
+            aid_only = (f & ESC_JSON_RAW_COMPUTERNAME) != 0;
+        }
         if (!decoded_check && !aid_only) {
             r->stats->prefiltered++;
             advance(r, has_nl ? nl + 1 : nl);
@@ -896,6 +908,7 @@ static void json_free(void *impl) {
     esc_free(r->buf);
     esc_arena_fini(&r->arena);
     esc_buf_fini(&r->scratch);
+    esc_buf_fini(&r->unesc);
     esc_json_doc_fini(&r->doc);
     esc_free(r->kv);
     esc_free(r);
@@ -916,6 +929,13 @@ esc_status esc_json_reader_open_ex(esc_input *in, const esc_interest *interest,
     r->block = block ? block : ESC_JSON_BLOCK;
     r->everything = !interest || interest->everything;
     r->prefilter = !r->everything && interest->nclauses > 0;
+    if (r->prefilter) {
+        r->nclause = interest->nclauses < ESC_INTEREST_MAX_CLAUSES ? interest->nclauses
+                                                                   : ESC_INTEREST_MAX_CLAUSES;
+        for (size_t c = 0; c < r->nclause; c++)
+            esc_json_clause_init(&r->clause[c], &interest->clause[c]);
+    }
+    esc_buf_init(&r->unesc, 4 * r->max_rec + 16);
     r->line = 1;
     r->cap = r->block < 4096 ? 4096 : r->block;
     r->buf = esc_malloc(r->cap);

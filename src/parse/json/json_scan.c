@@ -491,3 +491,144 @@ long esc_json_ifind(const char *hay, size_t n, const char *lit, size_t m) {
             return (long)i;
     return -1;
 }
+
+/* ---- literal prefilter on raw text ----------------------------------------------------- */
+
+void esc_json_clause_init(esc_json_clause *c, const esc_literal_clause *src) {
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < src->nlit && i < ESC_INTEREST_MAX_LITERALS; i++) {
+        const char *s = src->lit[i];
+        size_t n = s ? strlen(s) : 0;
+        if (n == 0) {
+            c->always = true;
+            continue;
+        }
+        esc_json_lit *l = &c->lit[c->n++];
+        l->s = s;
+        l->n = n;
+        l->first = (unsigned char)(s[0] | 0x20);
+        l->last = (unsigned char)(s[n - 1] | 0x20);
+        if (n > c->maxn)
+            c->maxn = n;
+    }
+}
+
+static bool lit_at(const esc_json_clause *c, const char *s, size_t n, size_t i) {
+    for (size_t k = 0; k < c->n; k++) {
+        const esc_json_lit *l = &c->lit[k];
+        if (i + l->n <= n && ieq(s + i, l->s, l->n))
+            return true;
+    }
+    return false;
+}
+
+bool esc_json_clause_hit(const esc_json_clause *c, const char *s, size_t n) {
+    if (c->always)
+        return true;
+    if (c->n == 0)
+        return false;
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* every literal's first and last bytes tested at 16 positions at once */
+    const __m128i v20 = _mm_set1_epi8(0x20);
+    for (; i + 15 + c->maxn <= n; i += 16) {
+        __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), v20);
+        __m128i m = _mm_setzero_si128();
+        for (size_t k = 0; k < c->n; k++) {
+            const esc_json_lit *l = &c->lit[k];
+            __m128i b = _mm_or_si128(
+                _mm_loadu_si128((const __m128i *)(const void *)(s + i + l->n - 1)), v20);
+            m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8((char)l->first)),
+                                              _mm_cmpeq_epi8(b, _mm_set1_epi8((char)l->last))));
+        }
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        while (mask) {
+            unsigned bit = (unsigned)__builtin_ctz(mask);
+            if (lit_at(c, s, n, i + bit))
+                return true;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; i < n; i++)
+        if (lit_at(c, s, n, i))
+            return true;
+    return false;
+}
+
+static unsigned flags_at(const char *s, size_t n, size_t i) {
+    if (s[i] == '\\')
+        return i + 1 < n && s[i + 1] == 'u' ? ESC_JSON_RAW_UESC : 0;
+    if (s[i] == '&')
+        return i + 1 < n && s[i + 1] == '#' ? ESC_JSON_RAW_NCR : 0;
+    /* s[i] == 'r' of "ComputerName": the key with its quotes starts 8 bytes before */
+    if (s[i] == 'r' && i >= 8 && i + 6 <= n && memcmp(s + i - 8, "\"ComputerName\"", 14) == 0)
+        return ESC_JSON_RAW_COMPUTERNAME;
+    return 0;
+}
+
+unsigned esc_json_raw_flags(const char *s, size_t n) {
+    unsigned f = 0;
+    size_t i = 0;
+    const unsigned stop = ESC_JSON_RAW_UESC | ESC_JSON_RAW_NCR;
+#if defined(__SSE2__)
+    /* candidate pairs: backslash-u, ampersand-hash, and "rN" inside ComputerName */
+    const __m128i bs = _mm_set1_epi8('\\'), u = _mm_set1_epi8('u'), amp = _mm_set1_epi8('&');
+    const __m128i hash = _mm_set1_epi8('#'), r = _mm_set1_epi8('r'), N = _mm_set1_epi8('N');
+    for (; i + 17 <= n; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 1));
+        __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(a, bs), _mm_cmpeq_epi8(b, u)),
+                         _mm_and_si128(_mm_cmpeq_epi8(a, amp), _mm_cmpeq_epi8(b, hash))),
+            _mm_and_si128(_mm_cmpeq_epi8(a, r), _mm_cmpeq_epi8(b, N)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        while (mask) {
+            unsigned bit = (unsigned)__builtin_ctz(mask);
+            f |= flags_at(s, n, i + bit);
+            if (f & stop)
+                return f;
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        f |= flags_at(s, n, i);
+        if (f & stop)
+            return f;
+    }
+    return f;
+}
+
+esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n) {
+    esc_status st = ESC_OK;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        const char *q = memchr(s + i, '\\', n - i);
+        if (!q)
+            break;
+        i = (size_t)(q - s);
+        if (i + 6 <= n && s[i + 1] == 'u' && hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0 &&
+            hexval(s[i + 4]) >= 0 && hexval(s[i + 5]) >= 0) {
+            if ((st = esc_buf_append(out, s + run, i - run)))
+                return st;
+            uint32_t cp = hex4(s + i + 2);
+            i += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u' &&
+                hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0 && hexval(s[i + 4]) >= 0 &&
+                hexval(s[i + 5]) >= 0) {
+                uint32_t lo = hex4(s + i + 2);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                }
+            }
+            if ((st = esc_utf8_put(out, cp)))
+                return st;
+            run = i;
+        } else {
+            i += i + 1 < n ? 2 : 1; /* another escape: kept as written */
+        }
+    }
+    return esc_buf_append(out, s + run, n - run);
+}
