@@ -28,6 +28,7 @@ enum {
     ST_PUT_PARTIAL,
     ST_DEL_PARTIAL,
     ST_GET_PARTIAL,
+    ST_LAST_FIRED,
     ST_COUNT
 };
 
@@ -43,6 +44,7 @@ static const char *const SQL[ST_COUNT] = {
     "ON CONFLICT(detection, earliest, latest) DO UPDATE SET data = ?4",
     "DELETE FROM partials WHERE detection = ?1 AND earliest = ?2 AND latest = ?3",
     "SELECT data FROM partials WHERE detection = ?1 AND earliest = ?2 AND latest = ?3",
+    "SELECT max(fired_at) FROM fired WHERE detection = ?1",
 };
 
 static const char SCHEMA_V1[] =
@@ -321,6 +323,25 @@ esc_status esc_ckpt_get_fired(esc_ckpt *c, const char *detection, int64_t earlie
         s = ESC_OK;
     } else {
         s = rc == SQLITE_DONE ? ESC_EOF : db_error(c, err, "reading a fired window");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return s;
+}
+
+esc_status esc_ckpt_last_fired(esc_ckpt *c, const char *detection, int64_t *fired_at,
+                               esc_error *err) {
+    esc_status s = check_key(err, "detection id", detection);
+    if (s != ESC_OK)
+        return s;
+    sqlite3_stmt *st = c->st[ST_LAST_FIRED];
+    sqlite3_bind_text(st, 1, detection, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *fired_at = sqlite3_column_int64(st, 0);
+        s = ESC_OK;
+    } else {
+        s = rc == SQLITE_ROW ? ESC_EOF : db_error(c, err, "reading the last fired window");
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);

@@ -45,7 +45,7 @@ typedef struct esc_ckpt_input {
 typedef struct esc_ckpt_fired {
     const char *detection; /* not owned */
     int64_t earliest, latest;
-    int64_t fired_at;
+    int64_t fired_at; /* the run's scheduled time (info_search_time), epoch seconds */
 } esc_ckpt_fired;
 
 typedef struct esc_ckpt_partial {
@@ -88,6 +88,10 @@ esc_status esc_ckpt_get_input(esc_ckpt *c, const char *path, esc_ckpt_input *out
                               esc_error *err); /* out->path = path */
 esc_status esc_ckpt_get_fired(esc_ckpt *c, const char *detection, int64_t earliest, int64_t latest,
                               int64_t *fired_at, esc_error *err);
+/* The latest fired_at recorded for a detection: what its agenda job resumes after. ESC_EOF when
+ * the detection never fired (or all its rows were pruned). */
+esc_status esc_ckpt_last_fired(esc_ckpt *c, const char *detection, int64_t *fired_at,
+                               esc_error *err);
 /* Replaces out's contents with the blob. */
 esc_status esc_ckpt_get_partial(esc_ckpt *c, const char *detection, int64_t earliest,
                                 int64_t latest, esc_buf *out, esc_error *err);

@@ -81,6 +81,8 @@ static void expect_base(const char *path) {
     assert_int_equal(esc_ckpt_get_fired(c, "det-1", 100, 200, &at, NULL), ESC_OK);
     assert_int_equal(at, 260);
     assert_int_equal(esc_ckpt_get_fired(c, "det-1", 200, 300, &at, NULL), ESC_EOF);
+    assert_int_equal(esc_ckpt_last_fired(c, "det-1", &at, NULL), ESC_OK);
+    assert_int_equal(at, 260);
     esc_buf b;
     esc_buf_init(&b, 0);
     assert_int_equal(esc_ckpt_get_partial(c, "det-1", 200, 300, &b, NULL), ESC_OK);
@@ -122,6 +124,10 @@ static void test_round_trip(void **state) {
     esc_buf_fini(&b);
     assert_int_equal(esc_ckpt_get_fired(c, "det-1", 100, 200, NULL, NULL), ESC_EOF);
     assert_int_equal(esc_ckpt_get_fired(c, "det-1", 200, 300, NULL, NULL), ESC_OK);
+    int64_t last = 0;
+    assert_int_equal(esc_ckpt_last_fired(c, "det-1", &last, NULL), ESC_OK);
+    assert_int_equal(last, 360);
+    assert_int_equal(esc_ckpt_last_fired(c, "det-2", &last, NULL), ESC_EOF);
     esc_ckpt_free(c);
 }
 
