@@ -1,5 +1,7 @@
-/* Shared CLI plumbing: loading content from --content / --local folders, plus the detection
- * files named with --detection FILE (each loaded after the folders, so it wins). */
+/* Shared CLI plumbing: loading content. The shipped base layer (content/base: the CIM macros
+ * ESCU relies on but does not ship, and the ATT&CK tactic table) comes first, then --content
+ * folders (default: the shipped content), then --local folders, then the detection files named
+ * with --detection FILE; each later one shadows the earlier. */
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -15,12 +17,13 @@ esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
     size_t nc = esc_args_all(a, "content", &content);
     size_t nl = esc_args_all(a, "local", &local);
     size_t nd = esc_args_all(a, "detection", &det);
-    const char **dirs = esc_calloc(nc + nl + nd + 1, sizeof *dirs);
+    const char **dirs = esc_calloc(nc + nl + nd + 2, sizeof *dirs);
     if (!dirs) {
         fprintf(stderr, "escudo: out of memory\n");
         return ESC_ENOMEM;
     }
     size_t n = 0;
+    dirs[n++] = ESC_CONTENT_DIR "/base"; /* CIM macros and tactics, under any content */
     if (nc == 0)
         dirs[n++] = ESC_CONTENT_DIR;
     for (size_t i = 0; i < nc; i++)

@@ -7,6 +7,7 @@
  * resolves them (SPEC section 2). Not here: printing, output formats, notables. */
 #include "detect/engine.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,55 @@ static const char *concat3(const char *a, const char *b, const char *c) {
     if (p)
         snprintf(p, n, "%s%s%s", a, b, c);
     return p;
+}
+
+/* Minimum literal length of a clause: a crude measure of how rare its literals are. */
+static size_t clause_strength(const esc_literal_clause *cl) {
+    size_t m = SIZE_MAX;
+    for (size_t i = 0; i < cl->nlit; i++) {
+        size_t l = strlen(cl->lit[i]);
+        if (l < m)
+            m = l;
+    }
+    return cl->nlit ? m : 0;
+}
+
+/* The readers' literal prefilter. One detection: its own clauses. Several: an event that any of
+ * them can match contains a literal of that detection's every clause, so the union of one
+ * clause per detection (its strongest) is a clause every useful event satisfies. A detection
+ * without a literal clause, or a union too large, leaves the prefilter off. */
+static void union_prefilter(esc_engine *e) {
+    if (e->n == 1) {
+        esc_plan_interest(e->plan[0], &e->interest);
+        return;
+    }
+    esc_literal_clause *u = &e->interest.clause[0];
+    u->nlit = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        esc_interest one;
+        memset(&one, 0, sizeof one);
+        esc_plan_interest(e->plan[i], &one);
+        if (one.nclauses == 0)
+            return;
+        size_t best = 0;
+        for (size_t c = 1; c < one.nclauses; c++)
+            if (clause_strength(&one.clause[c]) > clause_strength(&one.clause[best]))
+                best = c;
+        const esc_literal_clause *cl = &one.clause[best];
+        for (size_t l = 0; l < cl->nlit; l++) {
+            bool dup = false;
+            for (size_t k = 0; k < u->nlit && !dup; k++)
+                dup = strcmp(u->lit[k], cl->lit[l]) == 0;
+            if (dup)
+                continue;
+            if (u->nlit == ESC_INTEREST_MAX_LITERALS) {
+                u->nlit = 0;
+                return;
+            }
+            u->lit[u->nlit++] = cl->lit[l];
+        }
+    }
+    e->interest.nclauses = u->nlit ? 1 : 0;
 }
 
 esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets, size_t ndets,
@@ -95,9 +145,7 @@ esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets
     e->interest.nwin = 2;
     e->interest.crowdstrike = true;
     e->interest.fields = esc_cim_raw_fields();
-    /* The literal prefilter is a conjunction: only exact for a single detection. */
-    if (e->n == 1)
-        esc_plan_interest(e->plan[0], &e->interest);
+    union_prefilter(e);
     *out = e;
     return ESC_OK;
 fail:
@@ -366,14 +414,25 @@ static esc_status open_next(esc_hunt *h, esc_error *err) {
     return st;
 }
 
+static esc_status step(esc_hunt *h, esc_error *err);
+
+/* Errors name the input by the hunt's own copy of its path, which outlives the input. */
 esc_status esc_hunt_step(esc_hunt *h, esc_error *err) {
+    size_t cur = h->rd ? h->next - 1 : h->next;
+    esc_status st = step(h, err);
+    if (st != ESC_OK && st != ESC_EOF && err && err->path && cur < h->nfiles)
+        err->path = h->files[cur];
+    return st;
+}
+
+static esc_status step(esc_hunt *h, esc_error *err) {
     if (!h->rd) {
         if (h->next == h->nfiles)
             return ESC_EOF;
         esc_status st = open_next(h, err);
         if (st) {
             h->stats.warnings++;
-            return st == ESC_SKIP || st == ESC_EIO || st == ESC_EMALFORMED ? st : st;
+            return st;
         }
     }
     for (int k = 0; k < STEP_EVENTS; k++) {

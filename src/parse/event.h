@@ -64,7 +64,7 @@ esc_str esc_event_get(const esc_event *ev, const char *name);
 
 #define ESC_INTEREST_MAX_WIN 64
 #define ESC_INTEREST_MAX_CLAUSES 16
-#define ESC_INTEREST_MAX_LITERALS 64
+#define ESC_INTEREST_MAX_LITERALS 256
 
 typedef struct esc_win_source {
     const char *provider; /* e.g. "Microsoft-Windows-Sysmon" (compared case-insensitively) */

@@ -18,6 +18,7 @@
 #define SEED_FILTER "create_or_delete_windows_shares_using_net_exe_filter"
 
 static const char *shipped = ESC_SOURCE_DIR "/content";
+static const char *base = ESC_SOURCE_DIR "/content/base"; /* CIM macros, tactics */
 static const char *escu = ESC_SHARED_DATA "/escu";
 
 static const esc_macro *macro(const esc_content *c, const char *name, size_t nargs) {
@@ -42,7 +43,8 @@ static void test_shipped(void **state) {
     (void)state;
     esc_content *c = NULL;
     esc_error err;
-    assert_int_equal(esc_content_load(&shipped, 1, &c, &err), ESC_OK);
+    const char *both[] = {base, shipped};
+    assert_int_equal(esc_content_load(both, 2, &c, &err), ESC_OK);
     assert_int_equal(c->warnings.n, 0);
     assert_int_equal(c->ndetections, 1);
     const esc_detection *d = esc_content_find(c, SEED_ID);
@@ -175,10 +177,10 @@ static void test_shipped(void **state) {
 
 static void test_escu(void **state) {
     (void)state;
-    const char *dirs[] = {escu, shipped};
+    const char *dirs[] = {base, escu, shipped};
     esc_content *c = NULL;
     esc_error err;
-    assert_int_equal(esc_content_load(dirs, 1, &c, &err), ESC_OK);
+    assert_int_equal(esc_content_load(dirs + 1, 1, &c, &err), ESC_OK);
     for (size_t i = 0; i < c->warnings.n; i++)
         print_message("warning: %s\n", c->warnings.v[i]);
     assert_int_equal(c->warnings.n, 0);
@@ -219,7 +221,7 @@ static void test_escu(void **state) {
 
     /* ESCU then the shipped folder: the shipped detection shadows ESCU's (same id), and ESCU
      * alone has no tactics table, the shipped one covers every technique ESCU names. */
-    assert_int_equal(esc_content_load(dirs, 2, &c, &err), ESC_OK);
+    assert_int_equal(esc_content_load(dirs, 3, &c, &err), ESC_OK);
     assert_int_equal(c->warnings.n, 0);
     assert_int_equal(c->ndetections, 529);
     d = esc_content_find(c, SEED_ID);
@@ -289,10 +291,10 @@ static void test_override_and_broken(void **state) {
 
     char local[512];
     snprintf(local, sizeof local, "%s/local", tmpdir);
-    const char *dirs[] = {shipped, local};
+    const char *dirs[] = {base, shipped, local};
     esc_content *c = NULL;
     esc_error err;
-    assert_int_equal(esc_content_load(dirs, 2, &c, &err), ESC_OK);
+    assert_int_equal(esc_content_load(dirs, 3, &c, &err), ESC_OK);
     for (size_t i = 0; i < c->warnings.n; i++)
         print_message("warning: %s\n", c->warnings.v[i]);
     /* broken.yml, list.yml, nosearch.yml, deep.yml, broken macro, non-integer confidence */
