@@ -1,0 +1,263 @@
+/* escudo test: detection tests with contentctl semantics, offline (SPEC section 7).
+ *
+ * Loads the content, validates each selected detection statically, replays its tests: block
+ * (unit and integration) and prints one line per result with its reasons, then the counts;
+ * optionally JUnit XML. The checks themselves are in detect/ctest.c; this file only selects,
+ * prints and picks the exit code (1 when any test failed, 2 for usage or content errors).
+ * Content is loaded as for hunt (esc_cli_load_content: the base layer, --content, --local). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "detect/content.h"
+#include "detect/ctest.h"
+
+static const esc_opt test_opts[] = {
+    {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
+    {"local", "DIR", "override folder that shadows the content (repeatable)"},
+    {"data-root", "DIR", "a splunk/attack_data checkout: attack_data URLs map under it"},
+    {"junit", "FILE", "write JUnit XML (one testcase per detection and test kind)"},
+    {"format", "text|json", "report format on stdout (default text)"},
+    {"profile", "splunk|native", "CIM mapping profile for the replay (default splunk)"},
+    {"static-only", NULL, "only validate; do not replay any test"},
+    {"failures-only", NULL, "text format: print only failed tests (and the counts)"},
+    {"verbose", NULL, "also print content warnings"},
+    {"help", NULL, "show this help"},
+};
+#define NOPTS (sizeof test_opts / sizeof test_opts[0])
+
+static double now_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_text(FILE *f, const esc_ctest_result *r) {
+    static const char *const tag[] = {"PASS", "FAIL", "SKIP"};
+    fprintf(f, "%s  %-11s  %s", tag[r->outcome], esc_ctest_kind_name(r->kind), r->detection);
+    if (r->test_name)
+        fprintf(f, " [%s]", r->test_name);
+    if (r->kind != ESC_CTEST_STATIC && r->outcome != ESC_CTEST_SKIP) {
+        if (r->kind == ESC_CTEST_UNIT)
+            fprintf(f, " (%llu rows, %llu events, %.3f s)", (unsigned long long)r->rows,
+                    (unsigned long long)r->events, r->seconds);
+        else
+            fprintf(f, " (%llu notables, %llu risk events, %.3f s)",
+                    (unsigned long long)r->notables, (unsigned long long)r->risk_events,
+                    r->seconds);
+    }
+    if (r->outcome == ESC_CTEST_SKIP && r->nreasons) {
+        fprintf(f, ": %s\n", r->reasons[0]);
+        return;
+    }
+    fputc('\n', f);
+    for (size_t i = 0; i < r->nreasons; i++)
+        fprintf(f, "      - %s\n", r->reasons[i]);
+    if (r->more_reasons)
+        fprintf(f, "      - (%zu more)\n", r->more_reasons);
+}
+
+static void print_json(FILE *f, const esc_ctest_result *r) {
+    fputs("{\"detection\": ", f);
+    esc_out_json_string(f, r->detection, strlen(r->detection));
+    fputs(", \"id\": ", f);
+    if (r->id)
+        esc_out_json_string(f, r->id, strlen(r->id));
+    else
+        fputs("null", f);
+    fputs(", \"path\": ", f);
+    if (r->path)
+        esc_out_json_string(f, r->path, strlen(r->path));
+    else
+        fputs("null", f);
+    fprintf(f, ", \"kind\": \"%s\", \"test\": ", esc_ctest_kind_name(r->kind));
+    if (r->test_name)
+        esc_out_json_string(f, r->test_name, strlen(r->test_name));
+    else
+        fputs("null", f);
+    fprintf(f, ", \"outcome\": \"%s\", \"reasons\": [", esc_ctest_outcome_name(r->outcome));
+    for (size_t i = 0; i < r->nreasons; i++) {
+        if (i)
+            fputs(", ", f);
+        esc_out_json_string(f, r->reasons[i], strlen(r->reasons[i]));
+    }
+    fprintf(f,
+            "], \"seconds\": %.3f, \"events\": %llu, \"process_events\": %llu, \"rows\": %llu, "
+            "\"notables\": %llu, \"risk_events\": %llu}\n",
+            r->seconds, (unsigned long long)r->events, (unsigned long long)r->process_events,
+            (unsigned long long)r->rows, (unsigned long long)r->notables,
+            (unsigned long long)r->risk_events);
+}
+
+/* The folders the scan reads: --content (default: the shipped content), then --local. The base
+ * layer (content/base, the CIM macros) that esc_cli_load_content puts underneath holds no
+ * detections. */
+static const char **scan_dirs(const esc_args *a, size_t *n) {
+    const char **content = NULL, **local = NULL;
+    size_t nc = esc_args_all(a, "content", &content);
+    size_t nl = esc_args_all(a, "local", &local);
+    const char **dirs = esc_calloc(nc + nl + 1, sizeof *dirs);
+    if (!dirs)
+        return NULL;
+    *n = 0;
+    if (nc == 0)
+        dirs[(*n)++] = ESC_CONTENT_DIR;
+    for (size_t i = 0; i < nc; i++)
+        dirs[(*n)++] = content[i];
+    for (size_t i = 0; i < nl; i++)
+        dirs[(*n)++] = local[i];
+    return dirs;
+}
+
+int esc_cmd_test(int argc, char **argv) {
+    esc_args a;
+    esc_content *content = NULL;
+    const char **dirs = NULL;
+    size_t ndirs = 0;
+    const esc_detection **sel = NULL;
+    size_t nsel = 0;
+    esc_ctest_report rep;
+    esc_ctest_report_init(&rep);
+    esc_buf junit;
+    esc_buf_init(&junit, (size_t)1 << 30);
+    int rc = ESC_EXIT_USAGE;
+    esc_error err = {0};
+    esc_status st;
+
+    if (!esc_args_parse(&a, test_opts, NOPTS, argc, argv, "test"))
+        goto done;
+    if (esc_args_has(&a, "help")) {
+        esc_usage(stdout, "test", "[OPTIONS] [DETECTION...]",
+                  "Test detections as contentctl does, offline: static validation of every\n"
+                  "selected detection (default: all loaded), then its tests: block replayed\n"
+                  "(unit: result rows with every observable; integration: notables and risk\n"
+                  "events). DETECTION is a name, an id or a YAML file. Exit 1 when a test "
+                  "failed.",
+                  test_opts, NOPTS);
+        rc = ESC_EXIT_OK;
+        goto done;
+    }
+    const char *fmt = esc_args_get(&a, "format");
+    bool json = fmt && strcmp(fmt, "json") == 0;
+    if (fmt && !json && strcmp(fmt, "text") != 0) {
+        fprintf(stderr, "escudo test: --format must be text or json\n");
+        goto done;
+    }
+    esc_ctest_opts o = {.data_root = esc_args_get(&a, "data-root"),
+                        .profile = ESC_PROFILE_SPLUNK,
+                        .search_time = (int64_t)time(NULL),
+                        .threads = 1};
+    const char *prof = esc_args_get(&a, "profile");
+    if (prof && strcmp(prof, "native") == 0)
+        o.profile = ESC_PROFILE_NATIVE;
+    else if (prof && strcmp(prof, "splunk") != 0) {
+        fprintf(stderr, "escudo test: --profile must be splunk or native\n");
+        goto done;
+    }
+    if ((st = esc_cli_load_content(&a, &content)) != ESC_OK) {
+        rc = esc_exit_code(st);
+        goto done;
+    }
+    if (!(dirs = scan_dirs(&a, &ndirs))) {
+        rc = ESC_EXIT_IO;
+        goto done;
+    }
+    sel = esc_calloc(a.npos + content->ndetections + 1, sizeof *sel);
+    if (!sel) {
+        rc = ESC_EXIT_IO;
+        goto done;
+    }
+    for (size_t i = 0; i < a.npos; i++) {
+        const esc_detection *d = esc_content_find(content, a.pos[i]);
+        if (!d) {
+            fprintf(stderr, "escudo test: no detection named %s in the content\n", a.pos[i]);
+            goto done;
+        }
+        sel[nsel++] = d;
+    }
+    if (a.npos == 0)
+        for (size_t i = 0; i < content->ndetections; i++)
+            sel[nsel++] = &content->detections[i];
+    if (nsel == 0) {
+        fprintf(stderr, "escudo test: no detection to test\n");
+        goto done;
+    }
+
+    double t0 = now_mono();
+    rc = ESC_EXIT_IO;
+    /* content-wide checks (duplicate ids, files loading skipped) when testing everything */
+    if (a.npos == 0) {
+        if ((st = esc_ctest_scan(&rep, dirs, ndirs, &err)) != ESC_OK) {
+            esc_report("error", &err);
+            rc = esc_exit_code(st);
+            goto done;
+        }
+    }
+    bool static_only = esc_args_has(&a, "static-only");
+    for (size_t i = 0; i < nsel; i++) {
+        st = esc_ctest_validate(&rep, content, sel[i], &err);
+        if (st == ESC_OK && !static_only)
+            st = esc_ctest_run(&rep, content, sel[i], &o, &err);
+        if (st != ESC_OK) {
+            esc_report("error", &err);
+            rc = esc_exit_code(st);
+            goto done;
+        }
+    }
+    double elapsed = now_mono() - t0;
+
+    bool failures_only = esc_args_has(&a, "failures-only");
+    for (size_t i = 0; i < rep.n; i++) {
+        if (json)
+            print_json(stdout, &rep.r[i]);
+        else if (!failures_only || rep.r[i].outcome == ESC_CTEST_FAIL)
+            print_text(stdout, &rep.r[i]);
+    }
+    size_t failed = 0;
+    FILE *sf = json ? stderr : stdout;
+    if (!json)
+        fputc('\n', sf);
+    for (int k = 0; k < 3; k++) {
+        const size_t *c = rep.count[k];
+        failed += c[ESC_CTEST_FAIL];
+        fprintf(sf, "%-11s  %zu passed, %zu failed, %zu skipped\n",
+                esc_ctest_kind_name((esc_ctest_kind)k), c[ESC_CTEST_PASS], c[ESC_CTEST_FAIL],
+                c[ESC_CTEST_SKIP]);
+    }
+    fprintf(sf, "escudo test: %zu detections, %zu tests failed, %.2f s\n", nsel, failed,
+            elapsed);
+    fflush(stdout);
+
+    const char *jpath = esc_args_get(&a, "junit");
+    if (jpath) {
+        if ((st = esc_ctest_junit(&rep, &junit)) != ESC_OK) {
+            fprintf(stderr, "escudo test: JUnit report: %s\n", esc_strerror(st));
+            goto done;
+        }
+        FILE *f = fopen(jpath, "wb");
+        if (!f || fwrite(junit.ptr, 1, junit.len, f) != junit.len) {
+            fprintf(stderr, "escudo test: cannot write %s\n", jpath);
+            if (f)
+                fclose(f);
+            goto done;
+        }
+        if (fclose(f) != 0) {
+            fprintf(stderr, "escudo test: cannot write %s\n", jpath);
+            goto done;
+        }
+    }
+    rc = failed ? ESC_EXIT_FAIL : ESC_EXIT_OK;
+done:
+    esc_buf_fini(&junit);
+    esc_ctest_report_fini(&rep);
+    esc_free(sel);
+    esc_free(dirs);
+    esc_content_free(content);
+    esc_args_free(&a);
+    return rc;
+}
