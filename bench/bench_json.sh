@@ -67,6 +67,8 @@ gen() {
 
 # median SECONDS from a hyperfine JSON export
 median() { python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$1"; }
+# mean CPU SECONDS (user + system) from a hyperfine JSON export
+cpu() { python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.3f" % (r["user"] + r["system"]))' "$1"; }
 
 # peak RSS in KiB of one escudo hunt
 peak_rss() {
@@ -91,6 +93,10 @@ hyperfine -N --style none --warmup 1 --runs "$RUNS" --export-json "$tmp/rg.json"
     "rg -c -i $PATTERN $big" >&2
 t_escudo=$(median "$tmp/escudo.json")
 t_rg=$(median "$tmp/rg.json")
+c_escudo=$(cpu "$tmp/escudo.json")
+c_rg=$(cpu "$tmp/rg.json")
+c_ratio=$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$c_escudo" "$c_rg")
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "bench_json: peak memory" >&2
 rss_big=$(peak_rss "$big")
@@ -133,11 +139,13 @@ cat <<MD
   lines then winlogbeat 7 JSON lines (\`tools/gen/escudo-gen --format nxlog|winlogbeat --size
   $HALF --sources $SOURCES --match-rate $RATE\`, seeds $SEED and $((SEED + 1))); the small file
   is the same with \`--size $SMALL\` ($small_bytes bytes)
+- Load average (1, 5, 15 min) after the timed runs: $load on $ncpu CPUs
 - escudo found $rows result rows ($summary); rg counted $rg_lines lines matching \`$PATTERN\`
 
 | measure | escudo \`hunt --format json\` | \`rg -c -i '$PATTERN'\` | ratio | goal | met |
 |---|---|---|---|---|---|
 | time, $big_bytes bytes, median of $RUNS, warm cache | $t_escudo s ($mbps MB/s) | $t_rg s | escudo/rg $time_ratio | <= 3 | $time_ok |
+| CPU time (user + system), mean of $RUNS | $c_escudo s | $c_rg s | escudo/rg $c_ratio | | |
 | peak RSS, big file | $rss_big_mb MiB | | | | |
 | peak RSS, small file | $rss_small_mb MiB | | big/small $mem_ratio | <= 1.5 (flat) | $mem_ok |
 
