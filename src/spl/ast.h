@@ -86,7 +86,7 @@ typedef struct byspec {
 
 typedef enum stage_kind {
     ST_TSTATS, ST_RENAME, ST_CONVERT, ST_SEARCH, ST_WHERE, ST_EVAL, ST_FIELDS, ST_TABLE,
-    ST_DEDUP, ST_STATS, ST_REGEX,
+    ST_DEDUP, ST_STATS, ST_REGEX, ST_REX, ST_EVENTSTATS,
 } stage_kind;
 
 typedef struct rename_pair {

@@ -265,15 +265,16 @@ fail:
     return NULL;
 }
 
-/* Fill row r's aggregate cells from group g. */
+/* Fill row r's aggregate cells from group g: aggregate i goes to column cols[i], or to
+ * nby + i when cols is NULL. */
 static esc_status fill_aggs(esc_agg *a, size_t g, const stage *st, esc_cell *row,
-                            esc_error *err) {
+                            const int *cols, esc_error *err) {
     for (size_t i = 0; i < st->naggs; i++) {
         esc_agg_out o;
         esc_status rc = esc_agg_result(a, g, i, &o, err);
         if (rc != ESC_OK)
             return rc;
-        esc_cell *c = &row[st->nby + i];
+        esc_cell *c = &row[cols ? (size_t)cols[i] : st->nby + i];
         bool ok;
         if (o.is_num)
             ok = cell_num(c, o.num, o.n ? &o.v[0] : NULL);
@@ -307,7 +308,7 @@ static esc_status agg_table(esc_agg *a, const stage *st, esc_table **out, esc_er
             if (st->kind == ST_TSTATS && st->by[k].ref == FIELD_TIME)
                 row[k].is_num = spl_parse_num(key.ptr, key.len, &row[k].num);
         }
-        if ((rc = fill_aggs(a, order[r], st, row, err)) != ESC_OK)
+        if ((rc = fill_aggs(a, order[r], st, row, NULL, err)) != ESC_OK)
             goto fail;
     }
     esc_free(order);
@@ -525,6 +526,40 @@ done:
     return rc;
 }
 
+static esc_status run_rex(const stage *st, esc_table *t, esc_error *err) {
+    esc_status rc = widen(t, &st->out, err);
+    if (rc != ESC_OK)
+        return rc;
+    int src = st->cols[0];
+    if (src < 0)
+        return ESC_OK;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(st->re, NULL);
+    if (!md)
+        return nomem(err);
+    for (size_t r = 0; r < t->nrows; r++) {
+        esc_cell *row = &t->cells[r * t->ncols];
+        if (!row[src].n)
+            continue;
+        const char *s = row[src].v[0];
+        if (pcre2_match(st->re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) < 0)
+            continue;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        uint32_t npairs = pcre2_get_ovector_count(md);
+        for (size_t k = 0; k < st->nmap; k++) {
+            uint32_t gno = (uint32_t)st->map[k];
+            if (gno >= npairs || ov[2 * gno] == PCRE2_UNSET)
+                continue;
+            esc_str v = esc_str_make(s + ov[2 * gno], ov[2 * gno + 1] - ov[2 * gno]);
+            if (!cell_set(&row[st->cols2[k]], &v, 1)) {
+                pcre2_match_data_free(md);
+                return nomem(err);
+            }
+        }
+    }
+    pcre2_match_data_free(md);
+    return ESC_OK;
+}
+
 static esc_status run_stats(const stage *st, esc_table *t, esc_table **out, esc_error *err) {
     esc_agg *a = new_agg(st);
     esc_buf kb[64];
@@ -533,15 +568,17 @@ static esc_status run_stats(const stage *st, esc_table *t, esc_table **out, esc_
     esc_status rc = ESC_OK;
     size_t nb = st->nby;
     int tcol = esc_table_col(t, "_time");
+    size_t *rows_group = esc_malloc((t->nrows ? t->nrows : 1) * sizeof *rows_group);
     for (size_t k = 0; k < nb; k++)
         esc_buf_init(&kb[k], ESC_SPL_EXPAND_MAX);
-    if (!a) {
+    if (!a || !rows_group) {
         rc = nomem(err);
         goto done;
     }
     for (size_t r = 0; r < t->nrows; r++) {
         const esc_cell *row = &t->cells[r * t->ncols];
         bool skip = false;
+        rows_group[r] = SIZE_MAX;
         for (size_t k = 0; k < nb; k++) {
             int c = st->by[k].ref;
             if (c < 0 || row[c].n == 0) {
@@ -559,6 +596,7 @@ static esc_status run_stats(const stage *st, esc_table *t, esc_table **out, esc_
         size_t g;
         if ((rc = esc_agg_group(a, keys, &g, err)) != ESC_OK)
             goto done;
+        rows_group[r] = g;
         int64_t tus = 0;
         double tv;
         if (tcol >= 0 && row[tcol].n &&
@@ -582,8 +620,17 @@ static esc_status run_stats(const stage *st, esc_table *t, esc_table **out, esc_
                 goto done;
         }
     }
-    rc = agg_table(a, st, out, err);
+    if (st->kind == ST_EVENTSTATS) {
+        /* second pass: every row gets its group's aggregates */
+        rc = widen(t, &st->out, err);
+        for (size_t r = 0; r < t->nrows && rc == ESC_OK; r++)
+            if (rows_group[r] != SIZE_MAX)
+                rc = fill_aggs(a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, err);
+    } else {
+        rc = agg_table(a, st, out, err);
+    }
 done:
+    esc_free(rows_group);
     for (size_t k = 0; k < nb; k++)
         esc_buf_fini(&kb[k]);
     esc_free(in);
@@ -609,6 +656,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         case ST_WHERE:
         case ST_REGEX: rc = run_filter(st, t, err); break;
         case ST_EVAL: rc = run_eval(st, t, err); break;
+        case ST_REX: rc = run_rex(st, t, err); break;
+        case ST_EVENTSTATS: rc = run_stats(st, t, NULL, err); break;
         case ST_DEDUP: rc = run_dedup(st, t, err); break;
         case ST_STATS: {
             esc_table *n = NULL;

@@ -24,6 +24,7 @@ typedef struct parser {
     esc_error *err;
     bool failed;
     esc_status st;
+    size_t nodes; /* expression nodes so far (left-deep OR chains recurse per node) */
 } parser;
 
 /* ---- character helpers ---- */
@@ -176,6 +177,8 @@ typedef struct sctx {
 static snode *s_and(parser *P, const sctx *c);
 
 static snode *snew(parser *P, snode_kind k, size_t start, size_t end) {
+    if (++P->nodes > ESC_SPL_MAX_NODES)
+        return fail_at(P, start, "expression has more than %d terms", ESC_SPL_MAX_NODES);
     snode *n = alloc0(P, sizeof *n);
     if (n) {
         n->kind = k;
@@ -399,6 +402,8 @@ static snode *s_and(parser *P, const sctx *c) {
 static enode *e_or(parser *P);
 
 static enode *enew(parser *P, enode_kind k, size_t start, size_t end) {
+    if (++P->nodes > ESC_SPL_MAX_NODES)
+        return fail_at(P, start, "expression has more than %d terms", ESC_SPL_MAX_NODES);
     enode *n = alloc0(P, sizeof *n);
     if (n) {
         n->kind = k;
@@ -1227,6 +1232,16 @@ static bool parse_eval(parser *P, stage *st) {
     return true;
 }
 
+static bool set_pattern(parser *P, stage *st, const char *v) {
+    st->names = alloc0(P, sizeof *st->names);
+    if (!st->names)
+        return false;
+    st->names[0] = v;
+    st->nnames = 1;
+    return true;
+}
+
+/* regex FIELD="PCRE" | regex FIELD!="PCRE". The string has the usual escapes (\\ and \"). */
 static bool parse_regex(parser *P, stage *st) {
     skip_ws(P);
     size_t start = P->pos;
@@ -1250,51 +1265,62 @@ static bool parse_regex(parser *P, stage *st) {
     }
     P->pos++;
     size_t vl, vs;
-    skip_ws(P);
-    if (peek(P) == '"') {
-        /* the regex keeps its backslashes except before a quote */
-        size_t qs = P->pos, i = P->pos + 1;
-        while (i < P->end && P->s[i] != '"') {
-            if (P->s[i] == '\\' && i + 1 < P->end)
-                i++;
-            i++;
+    const char *v = word(P, "", &vl, &vs);
+    if (!v) {
+        if (!P->failed)
+            fail_at(P, P->pos, "expected a regular expression");
+        return false;
+    }
+    if (!set_pattern(P, st, v))
+        return false;
+    return expect_end(P, "regex");
+}
+
+/* rex [field=F] [max_match=1] "PCRE with (?<name>...) groups" */
+static bool parse_rex(parser *P, stage *st) {
+    st->regex_field = "_raw";
+    const char *pat = NULL;
+    while (!at_end(P)) {
+        size_t start = P->pos;
+        if (peek(P) == '"') {
+            size_t vl;
+            pat = quoted(P, &vl);
+            if (!pat)
+                return false;
+            continue;
         }
-        if (i >= P->end) {
-            fail_at(P, qs, "unterminated string");
+        size_t wl = run(P, "=");
+        if (peek(P) != '=') {
+            fail_at(P, start, "expected option=value or a quoted regular expression");
             return false;
         }
-        char *d = esc_arena_alloc(&P->p->arena, i - qs);
-        if (!d) {
-            nomem(P);
-            return false;
-        }
-        size_t k = 0;
-        for (size_t j = qs + 1; j < i; j++) {
-            if (P->s[j] == '\\' && j + 1 < i && P->s[j + 1] == '"')
-                j++;
-            d[k++] = P->s[j];
-        }
-        d[k] = 0;
-        st->names = alloc0(P, sizeof *st->names);
-        if (!st->names)
-            return false;
-        st->names[0] = d;
-        st->nnames = 1;
-        P->pos = i + 1;
-    } else {
+        const char *w = P->s + start;
+        P->pos++;
+        size_t vl, vs;
         const char *v = word(P, "", &vl, &vs);
         if (!v) {
             if (!P->failed)
-                fail_at(P, P->pos, "expected a regular expression");
+                fail_at(P, start, "missing value for option '%.*s'", (int)wl, w);
             return false;
         }
-        st->names = alloc0(P, sizeof *st->names);
-        if (!st->names)
+        if (wl == 5 && strncmp(w, "field", 5) == 0)
+            st->regex_field = v;
+        else if (wl == 9 && strncmp(w, "max_match", 9) == 0 && strcmp(v, "1") == 0)
+            ;
+        else {
+            fail_at(P, start, "unsupported rex option '%.*s=%s'", (int)wl, w, v);
             return false;
-        st->names[0] = v;
-        st->nnames = 1;
+        }
     }
-    return expect_end(P, "regex");
+    if (!pat) {
+        fail_at(P, st->start, "rex needs a quoted regular expression");
+        return false;
+    }
+    if (strcmp(st->regex_field, "_raw") == 0) {
+        fail_at(P, st->start, "rex without field= reads _raw, which tstats rows do not have");
+        return false;
+    }
+    return set_pattern(P, st, pat);
 }
 
 static const struct {
@@ -1304,7 +1330,8 @@ static const struct {
     {"tstats", ST_TSTATS}, {"rename", ST_RENAME}, {"convert", ST_CONVERT},
     {"search", ST_SEARCH}, {"where", ST_WHERE},   {"eval", ST_EVAL},
     {"fields", ST_FIELDS}, {"table", ST_TABLE},   {"dedup", ST_DEDUP},
-    {"stats", ST_STATS},   {"regex", ST_REGEX},
+    {"stats", ST_STATS},   {"regex", ST_REGEX},   {"rex", ST_REX},
+    {"eventstats", ST_EVENTSTATS},
 };
 
 static bool parse_command(parser *P, stage *st, size_t index) {
@@ -1380,6 +1407,8 @@ static bool parse_command(parser *P, stage *st, size_t index) {
         return parse_names(P, st, false);
     }
     case ST_REGEX: return parse_regex(P, st);
+    case ST_REX: return parse_rex(P, st);
+    case ST_EVENTSTATS: return parse_stats(P, st);
     }
     return false;
 }

@@ -316,6 +316,68 @@ static esc_status plan_regex(esc_plan *p, stage *st, const schema *in, esc_error
     return ESC_OK;
 }
 
+static esc_status plan_rex(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    esc_status rc = plan_regex(p, st, in, err);
+    if (rc != ESC_OK)
+        return rc;
+    uint32_t count = 0, size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(st->re, PCRE2_INFO_NAMECOUNT, &count);
+    pcre2_pattern_info(st->re, PCRE2_INFO_NAMEENTRYSIZE, &size);
+    pcre2_pattern_info(st->re, PCRE2_INFO_NAMETABLE, &table);
+    if (count == 0)
+        return esc_error_at(err, ESC_ECONTENT, NULL, st->start,
+                            "rex needs a named group (?<name>...)");
+    st->cols2 = esc_arena_alloc(&p->arena, count * sizeof *st->cols2);
+    st->map = esc_arena_alloc(&p->arena, count * sizeof *st->map);
+    if (!st->cols2 || !st->map || !schema_copy(p, &st->out, in, count))
+        return oom(err);
+    /* columns in the order the groups appear in the pattern (the name table is sorted by
+     * name) */
+    uint32_t *ord = esc_arena_alloc(&p->arena, count * sizeof *ord);
+    if (!ord)
+        return oom(err);
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t j = k;
+        while (j > 0 && ((table[(size_t)ord[j - 1] * size] << 8) | table[(size_t)ord[j - 1] * size + 1]) >
+                            ((table[(size_t)k * size] << 8) | table[(size_t)k * size + 1])) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = k;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        PCRE2_SPTR e = table + (size_t)ord[k] * size;
+        const char *name = esc_arena_strdup(&p->arena, (const char *)e + 2);
+        if (!name)
+            return oom(err);
+        int c = schema_add(&st->out, name);
+        st->out.origin[c] = -1;
+        st->out.mv[c] = false;
+        st->cols2[k] = c;
+        st->map[k] = (e[0] << 8) | e[1];
+    }
+    st->nmap = count;
+    return ESC_OK;
+}
+
+static esc_status plan_eventstats(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    st->cols2 = esc_arena_alloc(&p->arena, st->naggs * sizeof *st->cols2);
+    if (!st->cols2 || !schema_copy(p, &st->out, in, st->naggs))
+        return oom(err);
+    for (size_t i = 0; i < st->nby; i++)
+        st->by[i].ref = schema_find(in, st->by[i].field);
+    for (size_t i = 0; i < st->naggs; i++) {
+        aggspec *a = &st->aggs[i];
+        a->ref = a->field ? schema_find(in, a->field) : -1;
+        int c = schema_add(&st->out, a->as);
+        st->out.origin[c] = -1;
+        st->out.mv[c] = a->fn == AGG_VALUES || a->fn == AGG_LIST;
+        st->cols2[i] = c;
+    }
+    return ESC_OK;
+}
+
 static esc_status plan_stage(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     esc_status rc;
     switch (st->kind) {
@@ -352,6 +414,8 @@ static esc_status plan_stage(esc_plan *p, stage *st, const schema *in, esc_error
         return ESC_OK;
     case ST_STATS: return plan_stats(p, st, in, err);
     case ST_REGEX: return plan_regex(p, st, in, err);
+    case ST_REX: return plan_rex(p, st, in, err);
+    case ST_EVENTSTATS: return plan_eventstats(p, st, in, err);
     }
     return esc_error_set(err, ESC_EINTERNAL, "unknown stage");
 }
@@ -431,30 +495,37 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
         term_lits(n, f, origin ? fill : NULL, out);
         return;
     }
-    case SN_AND: {
-        lits r;
-        tree_lits(n->l, origin, ncols, fill, out);
-        tree_lits(n->r, origin, ncols, fill, &r);
-        for (size_t k = 0; k < r.n && out->n < ESC_INTEREST_MAX_CLAUSES; k++)
-            out->c[out->n++] = r.c[k];
-        return;
-    }
+    case SN_AND:
     case SN_OR: {
-        lits l, r;
-        tree_lits(n->l, origin, ncols, fill, &l);
-        tree_lits(n->r, origin, ncols, fill, &r);
-        if (!l.n || !r.n || l.c[0].nlit + r.c[0].nlit > ESC_INTEREST_MAX_LITERALS)
+        /* the left side goes straight into out; only the right side needs room (on the heap:
+         * a lits is large and OR chains from IN lists are deep) */
+        tree_lits(n->l, origin, ncols, fill, out);
+        if (n->kind == SN_OR && !out->n)
             return;
-        out->n = 1;
-        out->c[0] = l.c[0];
-        for (size_t k = 0; k < r.c[0].nlit; k++) {
-            esc_str x = r.c[0].lit[k];
-            size_t j = 0;
-            while (j < out->c[0].nlit && !esc_str_ieq(out->c[0].lit[j], x))
-                j++;
-            if (j == out->c[0].nlit)
-                out->c[0].lit[out->c[0].nlit++] = x;
+        lits *r = esc_malloc(sizeof *r);
+        if (!r) {
+            if (n->kind == SN_OR)
+                out->n = 0; /* dropping clauses of an AND keeps it safe; an OR needs both */
+            return;
         }
+        tree_lits(n->r, origin, ncols, fill, r);
+        if (n->kind == SN_AND) {
+            for (size_t k = 0; k < r->n && out->n < ESC_INTEREST_MAX_CLAUSES; k++)
+                out->c[out->n++] = r->c[k];
+        } else if (!r->n || out->c[0].nlit + r->c[0].nlit > ESC_INTEREST_MAX_LITERALS) {
+            out->n = 0;
+        } else {
+            out->n = 1;
+            for (size_t k = 0; k < r->c[0].nlit; k++) {
+                esc_str x = r->c[0].lit[k];
+                size_t j = 0;
+                while (j < out->c[0].nlit && !esc_str_ieq(out->c[0].lit[j], x))
+                    j++;
+                if (j == out->c[0].nlit)
+                    out->c[0].lit[out->c[0].nlit++] = x;
+            }
+        }
+        esc_free(r);
         return;
     }
     }

@@ -55,6 +55,7 @@ typedef struct esc_plan esc_plan;
 #define ESC_SPL_EXPAND_MAX (1 << 20)     /* bytes of expanded search text */
 #define ESC_SPL_MAX_STAGES 64            /* commands in a pipeline */
 #define ESC_SPL_MAX_NEST 100             /* parentheses / NOT / function nesting */
+#define ESC_SPL_MAX_NODES 10000          /* expression nodes in one search */
 #define ESC_SPL_MAX_GROUPS 1000000       /* groups of one tstats or stats */
 #define ESC_SPL_MAX_EXEC_BYTES (1 << 30) /* bytes one execution keeps (keys and values) */
 

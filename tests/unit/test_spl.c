@@ -194,6 +194,37 @@ static void test_prefilter_never_unknown(void **state) {
     }
 }
 
+/* A long IN list is a deep OR chain: it must plan (prefilter included) without exhausting the
+ * stack, and a longer one hits the node limit with a clear error. */
+static void test_long_in_list(void **state) {
+    (void)state;
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    esc_buf_append_c(&b, "| tstats count from datamodel=Endpoint.Processes where "
+                         "Processes.process_name IN (");
+    for (int i = 0; i < 3000; i++)
+        esc_buf_printf(&b, "%s\"p%05d.exe\"", i ? "," : "", i);
+    esc_buf_append_c(&b, ") by Processes.dest");
+    esc_error err;
+    esc_plan *p = esc_plan_new(b.ptr, NULL, &err);
+    if (!p)
+        fail_msg("%s", err.msg);
+    esc_interest in;
+    memset(&in, 0, sizeof in);
+    esc_plan_interest(p, &in);
+    assert_int_equal(in.nclauses, 0); /* more than 64 literals: no clause */
+    esc_plan_free(p);
+    esc_buf_clear(&b);
+    esc_buf_append_c(&b, "| tstats count from datamodel=Endpoint.Processes where ");
+    for (int i = 0; i < ESC_SPL_MAX_NODES; i++)
+        esc_buf_printf(&b, "%sProcesses.user=u%d", i ? " OR " : "", i);
+    p = esc_plan_new(b.ptr, NULL, &err);
+    assert_null(p);
+    assert_int_equal(err.code, ESC_ECONTENT);
+    assert_non_null(strstr(err.msg, "more than 10000 terms"));
+    esc_buf_fini(&b);
+}
+
 static void test_caret(void **state) {
     (void)state;
     esc_error err;
@@ -216,7 +247,7 @@ int main(void) {
         cmocka_unit_test(test_args),          cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_size_limit),    cmocka_unit_test(test_last_definition_wins),
         cmocka_unit_test(test_plan_api),      cmocka_unit_test(test_prefilter_never_unknown),
-        cmocka_unit_test(test_caret),
+        cmocka_unit_test(test_caret),         cmocka_unit_test(test_long_in_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
