@@ -5,10 +5,10 @@
  * optionally JUnit XML. The checks themselves are in detect/ctest.c; this file only selects,
  * prints and picks the exit code (1 when any test failed, 2 for usage or content errors).
  * Content is loaded as for hunt (esc_cli_load_content: the base layer, --content, --local). */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -158,6 +158,19 @@ int esc_cmd_test(int argc, char **argv) {
     else if (prof && strcmp(prof, "splunk") != 0) {
         fprintf(stderr, "escudo test: --profile must be splunk or native\n");
         goto done;
+    }
+    const char **given = NULL;
+    size_t ngiven = esc_args_all(&a, "content", &given);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < ngiven; i++) {
+            struct stat sb;
+            if (stat(given[i], &sb) != 0) {
+                fprintf(stderr, "escudo test: --%s %s: no such file or folder\n",
+                        pass ? "local" : "content", given[i]);
+                goto done;
+            }
+        }
+        ngiven = esc_args_all(&a, "local", &given);
     }
     if ((st = esc_cli_load_content(&a, &content)) != ESC_OK) {
         rc = esc_exit_code(st);

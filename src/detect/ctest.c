@@ -509,8 +509,8 @@ static esc_status scan_folder(esc_ctest_report *rep, const char *dir, esc_error 
     }
     for (size_t i = 0; i < L.n; i++) {
         esc_ctest_result r;
-        if ((st = result_begin(&r, L.v[i].path, NULL, L.v[i].path, ESC_CTEST_STATIC, "file",
-                               err)) != ESC_OK)
+        if ((st = result_begin(&r, L.v[i].path, NULL, L.v[i].path, ESC_CTEST_STATIC,
+                               L.v[i].path, err)) != ESC_OK)
             goto out;
         st = scan_file(&L.v[i], &r, err);
         if (st == ESC_OK && r.nreasons)
@@ -529,7 +529,7 @@ static esc_status scan_folder(esc_ctest_report *rep, const char *dir, esc_error 
         esc_ctest_result r;
         const scan_item *it = byid[i];
         if ((st = result_begin(&r, it->name ? it->name : it->path, it->id, it->path,
-                               ESC_CTEST_STATIC, "file", err)) != ESC_OK)
+                               ESC_CTEST_STATIC, it->path, err)) != ESC_OK)
             goto out;
         st = reason_add(&r, err,
                         "id %s is also the id of %s in the same folder (ids must be unique; "
