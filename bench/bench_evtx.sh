@@ -59,10 +59,11 @@ size=$(stat -c %s "$file")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-measure() { # name, then the command; its stdout goes to $tmp/name.out
-    local name=$1
+measure() { # key, then the command; its stdout is counted (lines starting with "<Event ")
+    local key=$1
     shift
-    /usr/bin/time -v -o "$tmp/$name.time" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err"
+    /usr/bin/time -v -o "$tmp/$key.time" "$@" 2> "$tmp/$key.err" |
+        grep -c '^<Event ' > "$tmp/$key.count" || true
 }
 field() { grep -F "$2" "$tmp/$1.time" | sed 's/.*: //'; }
 secs() { # elapsed "h:mm:ss" or "m:ss.cc" -> seconds
@@ -71,10 +72,13 @@ secs() { # elapsed "h:mm:ss" or "m:ss.cc" -> seconds
 
 measure escudo "$escudo" hunt --quiet --threads "$threads" --format json \
     --summary-json "$tmp/summary.json" "$file"
-esc_records=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("events", d.get("records", "?")))' "$tmp/summary.json" 2>/dev/null || echo "?")
+esc_records=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' \
+    "$tmp/summary.json" 2>/dev/null || echo "?")
+measure dump "$escudo" dump --threads "$threads" --format xml "$file"
+dump_records=$(cat "$tmp/dump.count")
 if [ "${BENCH_SKIP_LIBEVTX:-0}" != 1 ]; then
     measure libevtx evtxexport -f xml "$file"
-    lib_records=$(grep -c "^<Event " "$tmp/libevtx.out" || true)
+    lib_records=$(cat "$tmp/libevtx.count")
 fi
 
 row() { # key, label, records
@@ -89,19 +93,27 @@ row() { # key, label, records
 }
 echo
 echo "EVTX file: $(basename "$file"), $((size / 1000000)) MB, $(( (size - 4096) / 65536 )) chunks;" \
-    "$(nproc) cores; escudo hunt --threads $threads, all shipped detections"
+    "$(nproc) cores; escudo --threads $threads"
 echo
 echo "| tool | records | wall s | cpu s | MB/s | peak RSS MB |"
 echo "|---|---|---|---|---|---|"
-row escudo "escudo hunt" "$esc_records"
+row escudo "escudo hunt (shipped content)" "$esc_records"
+row dump "escudo dump --format xml" "$dump_records"
 if [ "${BENCH_SKIP_LIBEVTX:-0}" != 1 ]; then
     row libevtx "evtxexport -f xml" "$lib_records"
     ew=$(secs "$(field escudo "Elapsed (wall clock)")")
     lw=$(secs "$(field libevtx "Elapsed (wall clock)")")
     echo
-    printf 'escudo is %.1fx faster than evtxexport (wall clock)\n' "$(echo "$lw / $ew" | bc -l)"
-    if [ "$esc_records" != "$lib_records" ]; then
-        echo "bench_evtx: record counts differ (escudo $esc_records, libevtx $lib_records)" >&2
+    dw=$(secs "$(field dump "Elapsed (wall clock)")")
+    cpu() { echo "$(field "$1" "User time") + $(field "$1" "System time")" | bc -l; }
+    printf 'hunt is %.1fx faster than evtxexport -f xml, dump --format xml %.1fx (wall clock)\n' \
+        "$(echo "$lw / $ew" | bc -l)" "$(echo "$lw / $dw" | bc -l)"
+    printf 'CPU time: hunt %.1fx less than evtxexport, dump --format xml %.1fx less\n' \
+        "$(echo "$(cpu libevtx) / $(cpu escudo)" | bc -l)" \
+        "$(echo "$(cpu libevtx) / $(cpu dump)" | bc -l)"
+    if [ "$esc_records" != "$lib_records" ] || [ "$dump_records" != "$lib_records" ]; then
+        echo "bench_evtx: record counts differ (hunt $esc_records, dump $dump_records," \
+            "libevtx $lib_records)" >&2
         exit 1
     fi
 fi
