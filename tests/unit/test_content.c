@@ -285,6 +285,18 @@ static void test_override_and_broken(void **state) {
     snprintf(deepdoc, sizeof deepdoc, "name: n\nid: i\nsearch: s\nx: %s]\n", deep);
     put("local/detections/deep/deep.yml", deepdoc);
     put("local/macros/broken.yml", "name: m\ndefinition: \"unterminated\n");
+    /* over the 4 MiB cap */
+    {
+        char p[512];
+        snprintf(p, sizeof p, "%s/local/detections/huge.yml", tmpdir);
+        FILE *f = fopen(p, "wb");
+        assert_non_null(f);
+        fputs("name: huge\nid: huge\nsearch: '", f);
+        for (int i = 0; i < (5 << 20) / 64; i++)
+            fputs("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", f);
+        fputs("'\n", f);
+        fclose(f);
+    }
     put("local/detections/ok.yml", "name: Local Test\nid: local-1\ntype: TTP\n"
                                    "search: '| tstats count from datamodel=Endpoint.Processes'\n"
                                    "tags:\n  confidence: high\n");
@@ -297,8 +309,13 @@ static void test_override_and_broken(void **state) {
     assert_int_equal(esc_content_load(dirs, 3, &c, &err), ESC_OK);
     for (size_t i = 0; i < c->warnings.n; i++)
         print_message("warning: %s\n", c->warnings.v[i]);
-    /* broken.yml, list.yml, nosearch.yml, deep.yml, broken macro, non-integer confidence */
-    assert_int_equal(c->warnings.n, 6);
+    /* broken.yml, list.yml, nosearch.yml, deep.yml, huge.yml, broken macro, bad confidence */
+    assert_int_equal(c->warnings.n, 7);
+    bool huge_warned = false;
+    for (size_t i = 0; i < c->warnings.n; i++)
+        if (strstr(c->warnings.v[i], "huge.yml") && strstr(c->warnings.v[i], "larger than"))
+            huge_warned = true;
+    assert_true(huge_warned);
     bool deep_warned = false;
     for (size_t i = 0; i < c->warnings.n; i++)
         if (strstr(c->warnings.v[i], "deep.yml") && strstr(c->warnings.v[i], "nesting"))
