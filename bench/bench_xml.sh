@@ -47,7 +47,8 @@ gen() {
         return
     fi
     echo "bench_xml: generating $f ($size)" >&2
-    python3 "$GEN" --size "$size" --seed "$SEED" --match-rate "$RATE" -o "$f" 2>"$tmp/gen.log" \
+    python3 "$GEN" --size "$size" --seed "$SEED" --match-rate "$RATE" -o "$f" \
+        --render-cache "$BENCH_DATA/evtx-renders" 2>"$tmp/gen.log" \
         || { cat "$tmp/gen.log" >&2; die "generator failed"; }
     { echo "$key"; cat "$tmp/gen.log"; } >"$meta"
     echo "$f"
