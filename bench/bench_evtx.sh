@@ -8,7 +8,8 @@
 # run, `escudo hunt` (all shipped detections) and `evtxexport -f xml` on that file with
 # /usr/bin/time -v, checks both saw the same number of records, and prints a markdown table
 # with wall time, CPU time, throughput, peak RSS and the ratio.
-# Environment: ESCUDO (default build/escudo), ESC_SHARED_DATA (default ../shared/data),
+# Environment: ESCUDO (default build/escudo), BENCH_DATA (default bench/data),
+# ESC_SHARED_DATA (default ../shared/data),
 # BENCH_MB, BENCH_THREADS (default 2), BENCH_SKIP_LIBEVTX=1 to time escudo only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +18,7 @@ escudo="${ESCUDO:-$root/build/escudo}"
 shared="${ESC_SHARED_DATA:-$root/../shared/data}"
 mb="${BENCH_MB:-500}"
 threads="${BENCH_THREADS:-2}"
-data="$root/bench/data"
+data="${BENCH_DATA:-$root/bench/data}"
 file="$data/evtx-bench.evtx"
 mkdir -p "$data"
 [ -x "$escudo" ] || { echo "bench_evtx: $escudo is not built (make build)" >&2; exit 2; }
@@ -91,6 +92,7 @@ row() { # key, label, records
         "$(echo "$u + $s" | bc -l)" "$(echo "$size / 1000000 / $w" | bc -l)" \
         "$(echo "$rss / 1024" | bc -l)"
 }
+echo "## EVTX"
 echo
 echo "EVTX file: $(basename "$file"), $((size / 1000000)) MB, $(( (size - 4096) / 65536 )) chunks;" \
     "$(nproc) cores; escudo --threads $threads"
