@@ -24,8 +24,11 @@ Decisions where the specification is silent (keep docs and this list in step):
   - Each event is parsed on its own with a real XML parser (expat through ElementTree).
     An event is the text from `<Event` (followed by space, `>` or `/`) to the next `</Event>`;
     if another `<Event` starts before that end, the first one is truncated and skipped.
-    An event that is not well-formed XML (unclosed tag, unknown entity, ...) is skipped and
+    An event that is not well-formed XML (unclosed or mismatched tag, ...) is skipped and
     counted; every other event is still read.
+  - An `&` that does not start a predefined entity or a character reference (`&foo;`,
+    `&nbsp;`, a bare `&`) is kept as text and the record is kept (SPEC section 2: only a
+    structurally broken record is skipped).
   - Characters that XML 1.0 forbids (C0 controls other than tab, LF, CR; U+FFFE; U+FFFF),
     which `evtxexport` prints raw, are kept in values as they are: before parsing they are
     swapped for private-use placeholders that do not occur in the input, and swapped back
@@ -96,6 +99,7 @@ ILLEGAL = [chr(c) for c in range(0x20) if c not in (0x9, 0xA, 0xD)] + ["\ufffe",
 ILLEGAL_RE = re.compile("[" + "".join(re.escape(c) for c in ILLEGAL) + "]")
 ILLEGAL_CR_RE = re.compile("[" + "".join(re.escape(c) for c in ILLEGAL) + "\r]")
 TAG_RE = re.compile(r"(<[^>]*>)")
+BAD_AMP_RE = re.compile(r"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#[xX][0-9A-Fa-f]+);)")
 CHARREF_RE = re.compile(r"&#(x[0-9A-Fa-f]+|[0-9]+);")
 EVENT_START_RE = re.compile(r"<Event[\s>/]")
 EVENT_END = "</Event>"
@@ -122,6 +126,7 @@ class Protector:
         for i, part in enumerate(parts):
             rx = ILLEGAL_RE if i % 2 else ILLEGAL_CR_RE
             part = rx.sub(lambda m: self.to_ph[m.group(0)], part)
+            part = BAD_AMP_RE.sub("&amp;", part)
             parts[i] = CHARREF_RE.sub(self._charref, part)
         return "".join(parts)
 

@@ -89,13 +89,19 @@ check("character references and NUL",
       json.dumps(sorted(processes(rows))),
       json.dumps(["net share \x02x\ufffdy\rz", "net share n\ufffdul"]))
 
-# A truncated event is skipped; the next one is read. Unknown entity: skipped.
+# A truncated event is skipped; the next one is read. An unknown entity is kept as text.
 trunc = ev("net share gone")[:-40]
 rows, stats = run_bytes(("<Events>" + trunc + "\n" + ev("net share kept") +
                          ev("net share &bogus;") + "</Events>").encode())
-check("truncated event skipped, next kept",
+check("truncated event skipped, next kept, unknown entity kept as text",
       json.dumps([processes(rows), stats["malformed"], stats["events"]]),
-      json.dumps([["net share kept"], 2, 1]))
+      json.dumps([["net share &bogus;", "net share kept"], 1, 2]))
+
+# A mismatched tag breaks only its own event.
+rows, stats = run_bytes((ev("net share one").replace("</Computer>", "</Computr>") +
+                         ev("net share two")).encode())
+check("mismatched tag skipped", json.dumps([processes(rows), stats["malformed"]]),
+      json.dumps([["net share two"], 1]))
 
 # UTF-16 LE with a BOM; gzip; invalid UTF-8.
 rows, _ = run_bytes(b"\xff\xfe" + ev("net share \u00e9t\u00e9").encode("utf-16-le"))
