@@ -47,9 +47,9 @@ static void print_text(FILE *f, const esc_ctest_result *r) {
             fprintf(f, " (%llu rows, %llu events, %.3f s)", (unsigned long long)r->rows,
                     (unsigned long long)r->events, r->seconds);
         else
-            fprintf(f, " (%llu notables, %llu risk events, %.3f s)",
+            fprintf(f, " (%llu notables, %llu risk events, %llu risk incidents, %.3f s)",
                     (unsigned long long)r->notables, (unsigned long long)r->risk_events,
-                    r->seconds);
+                    (unsigned long long)r->incidents, r->seconds);
     }
     if (r->outcome == ESC_CTEST_SKIP && r->nreasons) {
         fprintf(f, ": %s\n", r->reasons[0]);
@@ -88,10 +88,10 @@ static void print_json(FILE *f, const esc_ctest_result *r) {
     }
     fprintf(f,
             "], \"seconds\": %.3f, \"events\": %llu, \"process_events\": %llu, \"rows\": %llu, "
-            "\"notables\": %llu, \"risk_events\": %llu}\n",
+            "\"notables\": %llu, \"risk_events\": %llu, \"risk_incidents\": %llu}\n",
             r->seconds, (unsigned long long)r->events, (unsigned long long)r->process_events,
             (unsigned long long)r->rows, (unsigned long long)r->notables,
-            (unsigned long long)r->risk_events);
+            (unsigned long long)r->risk_events, (unsigned long long)r->incidents);
 }
 
 /* The folders the scan reads: --content (default: the shipped content), then --local. The base

@@ -880,12 +880,19 @@ typedef struct cap_event {
 
 typedef struct capture {
     esc_sink base;
+    const char *search_name; /* the detection's; other notables are risk incidents */
     cap_event *v;
     size_t n, cap;
+    size_t incidents;
 } capture;
 
 static esc_status cap_put(esc_sink *s, const esc_act_event *ev, esc_error *err) {
     capture *c = (capture *)s;
+    if (ev->kind == ESC_ACT_NOTABLE &&
+        (!ev->search_name || strcmp(ev->search_name, c->search_name) != 0)) {
+        c->incidents++; /* the risk incident rule's notables are not the detection's */
+        return ESC_OK;
+    }
     if (c->n == CAPTURE_MAX_EVENTS)
         return esc_error_set(err, ESC_ELIMIT, "more than %u events from one test",
                              (unsigned)CAPTURE_MAX_EVENTS);
@@ -1218,7 +1225,9 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
                                     const esc_detection *d, const esc_table *t,
                                     const esc_ctest_opts *o, esc_error *err) {
     esc_status st = ESC_OK;
-    capture cap = {.base = {&CAPTURE_OPS}};
+    char search_name[1024];
+    snprintf(search_name, sizeof search_name, "ESCU - %s - Rule", d->name);
+    capture cap = {.base = {&CAPTURE_OPS}, .search_name = search_name};
     esc_sinks *sinks = NULL;
     esc_act *act = NULL;
     esc_error ae = {0};
@@ -1240,7 +1249,9 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
             *err = ae;
         goto out;
     }
-    esc_act_input in = {d, t, NULL, 0, {0, ESC_ACT_INFINITY, o->search_time}};
+    esc_act_input in = {.detection = d,
+                        .rows = t,
+                        .window = {0, ESC_ACT_INFINITY, o->search_time}};
     esc_status ast = esc_act_rows(act, &in, &ae);
     if (ast == ESC_OK)
         ast = esc_act_finish(act, &ae);
@@ -1253,14 +1264,13 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
     if (ast != ESC_OK && (st = reason_add(r, err, "actions failed: %s", ae.msg)) != ESC_OK)
         goto out;
 
-    char search_name[1024];
-    snprintf(search_name, sizeof search_name, "ESCU - %s - Rule", d->name);
     int score = expected_score(d);
     size_t nnotable = 0, nrisk = 0;
     for (size_t i = 0; i < cap.n; i++)
         *(cap.v[i].kind == ESC_ACT_NOTABLE ? &nnotable : &nrisk) += 1;
     r->notables = nnotable;
     r->risk_events = nrisk;
+    r->incidents = cap.incidents;
     if (dep->notable && nnotable == 0 &&
         (st = reason_add(r, err, "no notable (%zu result rows)", t->nrows)) != ESC_OK)
         goto out;

@@ -53,7 +53,10 @@ typedef struct esc_ctest_result {
     size_t nreasons;
     size_t more_reasons; /* reasons beyond ESC_CTEST_MAX_REASONS, counted only */
     double seconds;      /* wall time of this test (unit: the replay; integration: actions) */
-    uint64_t events, process_events, rows, notables, risk_events;
+    uint64_t events, process_events, rows;
+    uint64_t notables;    /* the detection's own notables */
+    uint64_t risk_events; /* its risk events */
+    uint64_t incidents;   /* notables of the 24-hour risk incident rule they triggered */
 } esc_ctest_result;
 
 typedef struct esc_ctest_report {
