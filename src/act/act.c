@@ -378,6 +378,27 @@ static esc_status notable_id(const esc_act_input *in, size_t row, char out[65]) 
     return st;
 }
 
+/* Identity of a late update of a row that already fired: the original id and every value. */
+static esc_status late_id(const esc_table *t, size_t row, const char *orig, char out[65]) {
+    esc_buf b;
+    esc_buf_init(&b, ESC_ACT_MAX_EVENT);
+    esc_status st = esc_buf_printf(&b, "%s\x1flate", orig);
+    for (size_t c = 0; c < t->ncols && st == ESC_OK; c++) {
+        const esc_cell *cell = esc_table_cell(t, row, c);
+        st = esc_buf_printf(&b, "\x1f%s=", t->cols[c]);
+        for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
+            if (k)
+                st = esc_buf_putc(&b, 0x1e);
+            if (st == ESC_OK)
+                st = esc_buf_append_c(&b, cell->v[k]);
+        }
+    }
+    if (st == ESC_OK)
+        esc_sha256_hex(b.ptr, b.len, out);
+    esc_buf_fini(&b);
+    return st;
+}
+
 static void risk_id(const char *notable, const char *type, const char *object, char out[65]) {
     esc_buf b;
     esc_buf_init(&b, 0);
@@ -511,7 +532,8 @@ static const char *const NOTABLE_KEYS[] = {
     "security_domain", "severity", "urgency", "status", "owner", "nes_fields", "info_min_time",
     "info_max_time", "info_search_time", "drilldown_searches", "annotations.mitre_attack",
     "annotations.mitre_attack.mitre_tactic", "annotations.analytic_story",
-    "annotations.confidence", "annotations.impact", "annotations.type",
+    "annotations.confidence", "annotations.impact", "annotations.type", "late", "lag",
+    "orig_event_id",
 };
 
 static const char *const RISK_KEYS[] = {
@@ -526,7 +548,7 @@ static const char *const RISK_KEYS[] = {
 
 static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
                                const char *search_name, const char *id, int score,
-                               esc_error *err) {
+                               const esc_act_late *lt, esc_error *err) {
     const esc_detection *d = in->detection;
     const esc_deployment *dep = d->deployment;
     rowctx x = {d, in->rows, row, &in->window, NULL, NULL};
@@ -596,6 +618,13 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     }
     jc(&w, "]");
     annotations(&w, a->c, d);
+    if (lt && lt->late) {
+        jkey(&w, "late");
+        jc(&w, "true");
+        jkint(&w, "lag", lt->lag);
+        if (lt->orig_event_id)
+            jkv(&w, "orig_event_id", lt->orig_event_id);
+    }
     jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {
@@ -719,7 +748,8 @@ fail:
     return st;
 }
 
-esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err) {
+static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *late,
+                       esc_error *err) {
     const esc_detection *d = in->detection;
     const esc_deployment *dep = d->deployment;
     if (err)
@@ -739,9 +769,15 @@ esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err) {
             esc_error_set(err, st, "event identity for %s: %s", d->name, esc_strerror(st));
             break;
         }
+        const esc_act_late *lt = late ? &late[row] : NULL;
+        bool update = lt && lt->late && lt->orig_event_id;
+        if (update && (st = late_id(in->rows, row, lt->orig_event_id, nid)) != ESC_OK) {
+            esc_error_set(err, st, "event identity for %s: %s", d->name, esc_strerror(st));
+            break;
+        }
         if (dep->notable)
-            st = emit_notable(a, in, row, search_name, nid, score, err);
-        if (!dep->rba)
+            st = emit_notable(a, in, row, search_name, nid, score, lt, err);
+        if (!dep->rba || update)
             continue;
         for (size_t i = 0; i < d->nobservables && st == ESC_OK; i++) {
             const esc_observable *o = &d->observables[i];
@@ -766,6 +802,15 @@ esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err) {
         }
     }
     return st;
+}
+
+esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err) {
+    return rows(a, in, NULL, err);
+}
+
+esc_status esc_act_rows_late(esc_act *a, const esc_act_input *in, const esc_act_late *late,
+                             esc_error *err) {
+    return rows(a, in, late, err);
 }
 
 /* ---- the incident rule ------------------------------------------------------------------------ */

@@ -34,6 +34,13 @@ typedef struct esc_act_window {
     int64_t search_time; /* info_search_time: the run's time ("now"), epoch seconds */
 } esc_act_window;
 
+/* A row emitted after its window's run (SPEC section 6, --late=emit). */
+typedef struct esc_act_late {
+    bool late;                 /* false: an ordinary row */
+    int64_t lag;               /* seconds between the window's run and this emission */
+    const char *orig_event_id; /* the notable already fired for this row, or NULL (a new row) */
+} esc_act_late;
+
 typedef struct esc_act_input {
     const esc_detection *detection;
     const esc_table *rows; /* result rows after the filter macro */
@@ -87,6 +94,12 @@ void esc_act_free(esc_act *a);
  * enabled) for every row, delivered to the sinks in row order: each row's notable, then its
  * risk events. A detection without a deployment produces nothing. */
 esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err);
+/* The same for rows emitted after their window's run: late has one entry per row. A late new
+ * row keeps its ordinary identity; a late row that updates one that already fired gets a new
+ * event_id (hash of orig_event_id and the row's values) and no risk events (its risk was
+ * counted when it fired). Late notables carry late=true, lag and orig_event_id. */
+esc_status esc_act_rows_late(esc_act *a, const esc_act_input *in, const esc_act_late *late,
+                             esc_error *err);
 /* The risk incident rule over the risk events of this run, together with the history the
  * sinks keep (SQLite); emits the threshold notables that an event of this run triggered, then
  * forgets this run's risk events. An esc_act is one run: a scheduler makes one per scheduled

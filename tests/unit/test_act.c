@@ -148,9 +148,9 @@ typedef struct fixture {
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    const char *dirs[] = {ESC_SOURCE_DIR "/content"};
+    const char *dirs[] = {ESC_SOURCE_DIR "/content/base", ESC_SOURCE_DIR "/content"};
     esc_error err;
-    if (esc_content_load(dirs, 1, &f->c, &err) != ESC_OK)
+    if (esc_content_load(dirs, 2, &f->c, &err) != ESC_OK)
         return -1;
     f->d = esc_content_find(f->c, SEED_ID);
     esc_sink_opts none;
@@ -544,6 +544,58 @@ static void test_deployment_drives_actions(void **state) {
     drop_table(t);
 }
 
+static void test_late_rows(void **state) {
+    fixture *f = *state;
+    rowspec rows[] = {{"net share a", "H1", "2021-01-01T00:00:00", {"u1"}, 1}};
+    esc_table *t = make_table(rows, 1);
+    esc_act_window w = {1609459200, 1609462800, 1609463400};
+    run(f, t, w);
+    char *orig = strdup(f->keep->ev[0].id);
+    keep_clear(f->keep);
+    esc_error err;
+    /* a new row found late: its ordinary identity, late fields, risk events */
+    esc_act_late nl = {true, 7200, NULL};
+    esc_act *a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_input in = {f->d, t, NULL, 0, w};
+    assert_int_equal(esc_act_rows_late(a, &in, &nl, &err), ESC_OK);
+    esc_act_free(a);
+    assert_int_equal(f->keep->n, 3);
+    assert_string_equal(f->keep->ev[0].id, orig);
+    assert_non_null(strstr(f->keep->ev[0].json, "\"annotations.type\":\"TTP\",\"late\":true,"
+                                                "\"lag\":7200,\"process\":"));
+    assert_null(strstr(f->keep->ev[0].json, "orig_event_id"));
+    keep_clear(f->keep);
+    /* an update of a row that fired: a new id, orig_event_id, no risk events; stable */
+    esc_act_late up = {true, 60, orig};
+    char *first = NULL;
+    for (int i = 0; i < 2; i++) {
+        a = esc_act_new(f->c, f->sinks, &err);
+        assert_int_equal(esc_act_rows_late(a, &in, &up, &err), ESC_OK);
+        assert_int_equal(esc_act_finish(a, &err), ESC_OK);
+        esc_act_free(a);
+        assert_int_equal(f->keep->n, 1);
+        assert_string_not_equal(f->keep->ev[0].id, orig);
+        char want[160];
+        snprintf(want, sizeof want, "\"late\":true,\"lag\":60,\"orig_event_id\":\"%s\",", orig);
+        assert_non_null(strstr(f->keep->ev[0].json, want));
+        if (first)
+            assert_string_equal(first, f->keep->ev[0].id);
+        else
+            first = strdup(f->keep->ev[0].id);
+        keep_clear(f->keep);
+    }
+    /* a further change of the row gives yet another id */
+    t->cells[5].v[0][0] = '9';
+    a = esc_act_new(f->c, f->sinks, &err);
+    assert_int_equal(esc_act_rows_late(a, &in, &up, &err), ESC_OK);
+    esc_act_free(a);
+    assert_string_not_equal(f->keep->ev[0].id, first);
+    keep_clear(f->keep);
+    free(first);
+    free(orig);
+    drop_table(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces),
@@ -552,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_incident_rule),
         cmocka_unit_test(test_incident_function),
         cmocka_unit_test(test_deployment_drives_actions),
+        cmocka_unit_test(test_late_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

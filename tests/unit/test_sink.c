@@ -116,9 +116,9 @@ static int setup(void **state) {
     (void)state;
     if (!mkdtemp(dir))
         return -1;
-    const char *dirs[] = {ESC_SOURCE_DIR "/content"};
+    const char *dirs[] = {ESC_SOURCE_DIR "/content/base", ESC_SOURCE_DIR "/content"};
     esc_error err;
-    return esc_content_load(dirs, 1, &content, &err) == ESC_OK ? 0 : -1;
+    return esc_content_load(dirs, 2, &content, &err) == ESC_OK ? 0 : -1;
 }
 
 static int teardown(void **state) {
