@@ -252,11 +252,13 @@ static bool unsupported_msg(const char *msg) {
            strstr(msg, "not implemented");
 }
 
-/* Plan d's search. On failure *plan is NULL and exactly one of *broken (the content's fault:
- * expansion failed, or a search escudo understands but rejects) or *unsupported is filled. */
-static esc_status plan_search(const esc_content *c, const esc_detection *d, esc_plan **plan,
+/* Plan d's search the way the engine does (so lookups and whatever else the engine hands the
+ * planner are the same as for hunt). On failure *engine is NULL and exactly one of *broken (the
+ * content's fault: expansion failed, or a search escudo understands but rejects) or
+ * *unsupported is filled. */
+static esc_status plan_search(const esc_content *c, const esc_detection *d, esc_engine **engine,
                               char *broken, char *unsupported, size_t cap, esc_error *err) {
-    *plan = NULL;
+    *engine = NULL;
     broken[0] = unsupported[0] = 0;
     if (!d->search) {
         snprintf(broken, cap, "the detection has no search");
@@ -277,16 +279,22 @@ static esc_status plan_search(const esc_content *c, const esc_detection *d, esc_
         return ESC_OK;
     }
     esc_error_clear(&e);
-    *plan = esc_plan_new(d->search, &c->macros, &e);
-    if (*plan)
+    st = esc_engine_new(c, &d, 1, true, engine, &e);
+    if (st == ESC_OK)
         return ESC_OK;
-    if (e.code == ESC_ENOMEM)
+    *engine = NULL;
+    if (st == ESC_ENOMEM)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    /* the strict engine prefixes the detection's name */
+    const char *msg = e.msg;
+    size_t nl = d->name ? strlen(d->name) : 0;
+    if (nl && strncmp(msg, d->name, nl) == 0 && msg[nl] == ':' && msg[nl + 1] == ' ')
+        msg += nl + 2;
     char where[64] = "";
     if (e.has_offset)
         snprintf(where, sizeof where, " (at byte %llu of the expanded search)",
                  (unsigned long long)e.offset);
-    snprintf(unsupported_msg(e.msg) ? unsupported : broken, cap, "%s%s", e.msg, where);
+    snprintf(unsupported_msg(msg) ? unsupported : broken, cap, "%s%s", msg, where);
     return ESC_OK;
 }
 
@@ -671,7 +679,7 @@ static esc_status check_required(esc_ctest_result *r, const esc_detection *d, es
 esc_status esc_ctest_validate(esc_ctest_report *rep, const esc_content *c, const esc_detection *d,
                               esc_error *err) {
     esc_ctest_result r;
-    esc_plan *plan = NULL;
+    esc_engine *engine = NULL;
     esc_table *cols = NULL;
     char broken[1024], unsupported[1024];
     esc_status st = result_begin(&r, d->name, d->id, d->path, ESC_CTEST_STATIC, NULL, err);
@@ -679,7 +687,7 @@ esc_status esc_ctest_validate(esc_ctest_report *rep, const esc_content *c, const
         return st;
     if ((st = check_required(&r, d, err)) != ESC_OK)
         goto fail;
-    if ((st = plan_search(c, d, &plan, broken, unsupported, sizeof broken, err)) != ESC_OK)
+    if ((st = plan_search(c, d, &engine, broken, unsupported, sizeof broken, err)) != ESC_OK)
         goto fail;
     if (broken[0]) {
         if ((st = reason_add(&r, err, "%s", broken)) != ESC_OK)
@@ -692,7 +700,7 @@ esc_status esc_ctest_validate(esc_ctest_report *rep, const esc_content *c, const
             r.outcome = ESC_CTEST_SKIP;
     } else {
         esc_error xe = {0};
-        st = final_columns(plan, &cols, &xe);
+        st = final_columns(esc_engine_plan(engine, 0), &cols, &xe);
         if (st == ESC_ENOMEM) {
             if (err)
                 *err = xe;
@@ -727,7 +735,7 @@ esc_status esc_ctest_validate(esc_ctest_report *rep, const esc_content *c, const
 fail:
     result_fini(&r);
     esc_table_free(cols);
-    esc_plan_free(plan);
+    esc_engine_free(engine);
     return st;
 }
 
@@ -1416,13 +1424,13 @@ static esc_status skip_both(esc_ctest_report *rep, esc_ctest_result *u, esc_ctes
 
 
 static esc_status run_test(esc_ctest_report *rep, const esc_content *c, const esc_detection *d,
-                           const esc_detection_test *tc, size_t idx, const char *broken,
-                           const char *unsupported, const esc_ctest_opts *o, esc_error *err) {
+                           const esc_engine *engine, const esc_detection_test *tc, size_t idx,
+                           const char *broken, const char *unsupported, const esc_ctest_opts *o,
+                           esc_error *err) {
     esc_ctest_result u, in;
     char tname[256], why[2048];
     char *files[ESC_CTEST_MAX_FILES];
     size_t nfiles = 0;
-    esc_engine *engine = NULL;
     esc_hunt *hunt = NULL;
     esc_status st;
     memset(&in, 0, sizeof in);
@@ -1494,16 +1502,6 @@ static esc_status run_test(esc_ctest_report *rep, const esc_content *c, const es
 
     double t0 = now_mono();
     esc_error ee = {0};
-    if ((st = esc_engine_new(c, &d, 1, true, &engine, &ee)) != ESC_OK) {
-        if (st == ESC_ENOMEM) {
-            if (err)
-                *err = ee;
-            goto out;
-        }
-        snprintf(why, sizeof why, "the search does not compile: %s", ee.msg);
-        st = skip_both(rep, &u, &in, ESC_CTEST_FAIL, why, err);
-        goto out;
-    }
     esc_hunt_opts ho = {.profile = o->profile, .earliest_us = 0, .latest_us = ESC_TIME_MAX};
     ho.reader.threads = o->threads;
     if ((st = esc_hunt_new(engine, &ho, (const char *const *)files, nfiles, &hunt, &ee))) {
@@ -1559,7 +1557,6 @@ static esc_status run_test(esc_ctest_report *rep, const esc_content *c, const es
         st = report_add(rep, &in, err);
 out:
     esc_hunt_free(hunt);
-    esc_engine_free(engine);
     for (size_t i = 0; i < nfiles; i++)
         esc_free(files[i]);
     result_fini(&u);
@@ -1570,26 +1567,30 @@ out:
 esc_status esc_ctest_run(esc_ctest_report *rep, const esc_content *c, const esc_detection *d,
                          const esc_ctest_opts *o, esc_error *err) {
     char broken[1024], unsupported[1024];
-    esc_plan *plan = NULL;
-    esc_status st = plan_search(c, d, &plan, broken, unsupported, sizeof broken, err);
-    esc_plan_free(plan);
+    esc_engine *engine = NULL;
+    esc_status st = plan_search(c, d, &engine, broken, unsupported, sizeof broken, err);
     if (st != ESC_OK)
         return st;
     if (d->ntests == 0) {
         esc_ctest_result u, in;
-        if ((st = result_begin(&u, d->name, d->id, d->path, ESC_CTEST_UNIT, NULL, err)))
+        if ((st = result_begin(&u, d->name, d->id, d->path, ESC_CTEST_UNIT, NULL, err))) {
+            esc_engine_free(engine);
             return st;
+        }
         if ((st = result_begin(&in, d->name, d->id, d->path, ESC_CTEST_INTEGRATION, NULL, err))) {
             result_fini(&u);
+            esc_engine_free(engine);
             return st;
         }
         st = skip_both(rep, &u, &in, ESC_CTEST_SKIP, "the detection has no tests: block", err);
         result_fini(&u);
         result_fini(&in);
+        esc_engine_free(engine);
         return st;
     }
     for (size_t i = 0; i < d->ntests && st == ESC_OK; i++)
-        st = run_test(rep, c, d, &d->tests[i], i, broken, unsupported, o, err);
+        st = run_test(rep, c, d, engine, &d->tests[i], i, broken, unsupported, o, err);
+    esc_engine_free(engine);
     return st;
 }
 
