@@ -791,7 +791,12 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
                 goto fail;
             }
             if (L.loaded == 0) {
-                st = esc_error_set(err, ESC_ECONTENT, "%s: not a loadable detection", dir);
+                const char *why = L.warnings.n ? ((const char **)L.warnings.p)[L.warnings.n - 1]
+                                               : NULL;
+                if (why)
+                    st = esc_error_set(err, ESC_ECONTENT, "%s", why);
+                else
+                    st = esc_error_set(err, ESC_ECONTENT, "%s: not a loadable detection", dir);
                 goto fail;
             }
             continue;

@@ -360,6 +360,33 @@ static void test_override_and_broken(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_single_file(void **state) {
+    (void)state;
+    const char *dirs[] = {ESC_SOURCE_DIR "/content/base", ESC_SHARED_DATA "/escu",
+                          ESC_SOURCE_DIR
+                          "/content/detections/endpoint/"
+                          "create_or_delete_windows_shares_using_net_exe.yml"};
+    esc_content *c = NULL;
+    esc_error err;
+    assert_int_equal(esc_content_load(dirs, 3, &c, &err), ESC_OK);
+    assert_int_equal(c->ndetections, 529);
+    const esc_detection *d = esc_content_find(c, SEED_ID);
+    assert_string_equal(d->tests[0].attack_data[0].data,
+                        "tests/data/attack/T1070.005/windows-sysmon.log");
+    esc_content_free(c);
+    char p[] = "/tmp/esc_single_XXXXXX.yml";
+    int fd = mkstemps(p, 4);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "name: x\nid: y\n", 14), 14);
+    close(fd);
+    const char *bad[] = {ESC_SOURCE_DIR "/content", p};
+    assert_int_equal(esc_content_load(bad, 2, &c, &err), ESC_ECONTENT);
+    if (!strstr(err.msg, "without a search"))
+        print_message("err: %s\n", err.msg);
+    assert_non_null(strstr(err.msg, "without a search"));
+    unlink(p);
+}
+
 static void test_yaml_limits(void **state) {
     (void)state;
     esc_arena a;
@@ -393,6 +420,7 @@ int main(void) {
         cmocka_unit_test(test_shipped),
         cmocka_unit_test(test_escu),
         cmocka_unit_test(test_override_and_broken),
+        cmocka_unit_test(test_single_file),
         cmocka_unit_test(test_yaml_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
