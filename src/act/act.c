@@ -206,7 +206,7 @@ static void jcell(jw *w, const esc_table *t, size_t col, const esc_cell *cell) {
             jstr(w, cell->v[i]);
         }
         jc(w, "]");
-    } else if (cell->is_num && cell->n == 1)
+    } else if (cell->is_num && cell->n == 1 && cell->v[0] && isfinite(cell->num))
         jc(w, cell->v[0]);
     else
         jstr(w, cell->v[0]);
@@ -290,7 +290,7 @@ static esc_status subst(esc_buf *b, const char *text, const rowctx *x, bool pct)
                         for (size_t i = 0; i < cell->n && st == ESC_OK; i++) {
                             if (i)
                                 st = esc_buf_append_c(b, ", ");
-                            if (st == ESC_OK)
+                            if (st == ESC_OK && cell->v[i])
                                 st = esc_buf_append_c(b, cell->v[i]);
                         }
                     }
@@ -368,7 +368,7 @@ static esc_status notable_id(const esc_act_input *in, size_t row, char out[65]) 
         for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
             if (k)
                 st = esc_buf_putc(&b, 0x1e);
-            if (st == ESC_OK)
+            if (st == ESC_OK && cell->v[k])
                 st = esc_buf_append_c(&b, cell->v[k]);
         }
     }
@@ -389,7 +389,7 @@ static esc_status late_id(const esc_table *t, size_t row, const char *orig, char
         for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
             if (k)
                 st = esc_buf_putc(&b, 0x1e);
-            if (st == ESC_OK)
+            if (st == ESC_OK && cell->v[k])
                 st = esc_buf_append_c(&b, cell->v[k]);
         }
     }
@@ -417,8 +417,8 @@ static int64_t row_time(const esc_table *t, size_t row, const esc_act_window *w)
         col = find_col(t, "_time", 5);
     if (col >= 0) {
         const esc_cell *c = esc_table_cell(t, row, (size_t)col);
-        if (c->n >= 1) {
-            if (c->is_num)
+        if (c->n >= 1 && c->v[0]) {
+            if (c->is_num && isfinite(c->num) && fabs(c->num) < 1e15)
                 return (int64_t)floor(c->num);
             int64_t us;
             if (esc_time_parse_iso(esc_str_c(c->v[0]), &us) ||
