@@ -1,0 +1,452 @@
+/* escudo run: enabled detections on their schedule over growing inputs (docs/run.md).
+ *
+ * This file parses flags and the config file, loads content, builds the engine of the enabled
+ * detections, installs signal handlers and drives the library run loop (sched/run.h) step by
+ * step, printing its messages. Invariants: the signal handlers only set flags that the loop
+ * polls between steps; SIGHUP rebuilds content and engine and continues from the state store.
+ * Not here: anything the run loop decides (reading, windows, firing, checkpoints). */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/timeutil.h"
+#include "detect/engine.h"
+#include "detect/yaml_tree.h"
+#include "sched/clock.h"
+#include "sched/reltime.h"
+#include "sched/run.h"
+
+static const esc_opt run_opts[] = {
+    {"config", "FILE", "YAML config (keys as the long options; flags override it)"},
+    {"enable", "NAME|ID", "run this detection on its deployment's schedule (repeatable)"},
+    {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
+    {"local", "DIR", "override folder that shadows the content (repeatable)"},
+    {"state", "DIR", "state directory (default .escudo-state)"},
+    {"clock-start", "T", "simulated clock: start at T (epoch, ISO 8601)"},
+    {"clock-speed", "N|max", "simulated clock: N times real time (default 1); max: jump to the next\n                           deadline whenever idle (replays)"},
+    {"late", "drop|emit", "late events: report them (drop, default) or emit their notables"},
+    {"late-retention", "SECONDS", "how long fired windows stay recomputable (default 86400)"},
+    {"profile", "splunk|native", "CIM mapping profile (default splunk)"},
+    {"tz", "ZONE", "IANA zone for cron, snapping and output (default UTC)"},
+    {"once-until", "T", "stop after every run scheduled up to T has fired"},
+    {"poll", "SECONDS", "clock time between input polls when idle (default 1)"},
+    {"aidmaster", "FILE", "CrowdStrike host inventory (aid -> ComputerName)"},
+    {"notables", "FILE", "append notables as JSON lines to FILE"},
+    {"risk", "FILE", "append risk events as JSON lines to FILE"},
+    {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},
+    {"hec", "URL", "send notables and risk events to Splunk HEC (https://host:8088)"},
+    {"hec-token-file", "FILE", "HEC token (else $ESCUDO_HEC_TOKEN; never on the command line)"},
+    {"hec-spool", "DIR", "where unsent HEC batches wait (default .escudo-spool)"},
+    {"hec-insecure", NULL, "do not verify the HEC server's TLS certificate"},
+    {"hec-no-ack", NULL, "do not wait for HEC indexer acknowledgement"},
+    {"hec-max-wait", "SECONDS", "retry HEC this long per firing, then leave batches spooled"},
+    {"max-warnings", "N", "print at most N messages per step (default 20)"},
+    {"quiet", NULL, "no summary on stderr"},
+    {"help", NULL, "show this help"},
+};
+#define NOPTS (sizeof run_opts / sizeof run_opts[0])
+
+static volatile sig_atomic_t g_stop, g_reload;
+
+static void on_stop(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+static void on_hup(int sig) {
+    (void)sig;
+    g_reload = 1;
+}
+
+static void install(int sig, void (*fn)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a signal ends the clock's sleep */
+    sigaction(sig, &sa, NULL);
+}
+
+/* The config file as extra arguments placed before the command line's (so flags win). */
+typedef struct cfg_args {
+    char **v;
+    size_t n, cap;
+} cfg_args;
+
+static bool cfg_push(cfg_args *c, const char *s) {
+    if (c->n + 2 > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        char **p = esc_realloc(c->v, cap * sizeof *p);
+        if (!p)
+            return false;
+        c->v = p;
+        c->cap = cap;
+    }
+    return (c->v[c->n++] = esc_strdup(s)) != NULL;
+}
+
+static bool cfg_opt_known(const char *k) {
+    for (size_t i = 0; i < NOPTS; i++)
+        if (!strcmp(run_opts[i].name, k) && strcmp(k, "config") && strcmp(k, "help"))
+            return true;
+    return !strcmp(k, "inputs");
+}
+
+static bool cfg_flag(const char *k) {
+    for (size_t i = 0; i < NOPTS; i++)
+        if (!strcmp(run_opts[i].name, k))
+            return run_opts[i].arg == NULL;
+    return false;
+}
+
+static bool cfg_value(cfg_args *c, const char *key, const esc_ynode *v) {
+    char opt[128];
+    snprintf(opt, sizeof opt, "--%s", key);
+    const char *s = esc_ynode_str(v);
+    if (!strcmp(key, "inputs"))
+        return s ? cfg_push(c, s) : true;
+    if (cfg_flag(key)) {
+        if (s && (!strcmp(s, "true") || !strcmp(s, "yes")))
+            return cfg_push(c, opt);
+        return true;
+    }
+    return s ? cfg_push(c, opt) && cfg_push(c, s) : true;
+}
+
+static bool load_config(const char *path, cfg_args *c, cfg_args *pos) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "escudo run: --config %s: cannot open\n", path);
+        return false;
+    }
+    char *data = esc_malloc(1 << 20);
+    size_t n = data ? fread(data, 1, 1 << 20, f) : 0;
+    fclose(f);
+    if (!data)
+        return false;
+    esc_arena a;
+    esc_arena_init(&a, 64 * 1024, 16u << 20);
+    esc_ynode *root = NULL;
+    esc_error err = {0};
+    bool ok = false;
+    if (esc_yaml_parse(data, n, &a, 16, &root, &err)) {
+        fprintf(stderr, "escudo run: %s:%llu: %s\n", path, (unsigned long long)err.line, err.msg);
+        goto out;
+    }
+    if (!root || root->kind != ESC_Y_MAP) {
+        fprintf(stderr, "escudo run: %s: the config is a mapping of option names to values\n",
+                path);
+        goto out;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const char *k = esc_ynode_str(root->items[2 * i]);
+        const esc_ynode *v = root->items[2 * i + 1];
+        if (!k || !cfg_opt_known(k)) {
+            fprintf(stderr, "escudo run: %s:%zu: unknown key %s\n", path,
+                    root->items[2 * i]->line, k ? k : "(not a string)");
+            goto out;
+        }
+        cfg_args *dst = !strcmp(k, "inputs") ? pos : c;
+        if (v->kind == ESC_Y_SEQ) {
+            for (size_t j = 0; j < v->n; j++)
+                if (!cfg_value(dst, k, v->items[j]))
+                    goto out;
+        } else if (!cfg_value(dst, k, v)) {
+            goto out;
+        }
+    }
+    ok = true;
+out:
+    esc_arena_fini(&a);
+    esc_free(data);
+    return ok;
+}
+
+static void cfg_free(cfg_args *c) {
+    for (size_t i = 0; i < c->n; i++)
+        esc_free(c->v[i]);
+    esc_free(c->v);
+}
+
+static bool parse_t(const char *flag, const char *spec, int64_t now, int64_t *out) {
+    esc_error err = {0};
+    if (esc_time_spec_parse(spec, now, out, &err) != ESC_OK) {
+        fprintf(stderr, "escudo run: --%s %s: %s\n", flag, spec, err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* Content and the engine of the enabled detections. */
+static int build(const esc_args *a, esc_content **content, esc_engine **engine) {
+    const char **want = NULL;
+    size_t nwant = esc_args_all(a, "enable", &want);
+    esc_status st = esc_cli_load_content(a, content);
+    if (st)
+        return esc_exit_code(st);
+    const esc_detection **dets = esc_calloc(nwant + 1, sizeof *dets);
+    if (!dets)
+        return ESC_EXIT_IO;
+    size_t n = 0;
+    for (size_t i = 0; i < nwant; i++) {
+        const esc_detection *d = esc_content_find(*content, want[i]);
+        if (!d) {
+            fprintf(stderr, "escudo run: no detection named %s in the content\n", want[i]);
+            esc_free(dets);
+            return ESC_EXIT_USAGE;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < n; k++)
+            dup = dup || dets[k] == d;
+        if (dup)
+            continue;
+        if (!d->deployment || !d->deployment->cron_schedule) {
+            fprintf(stderr, "escudo run: %s has no deployment with a schedule\n", d->name);
+            esc_free(dets);
+            return ESC_EXIT_USAGE;
+        }
+        dets[n++] = d;
+    }
+    if (n == 0) {
+        fprintf(stderr, "escudo run: no detection enabled (shipped content is disabled by "
+                        "default: --enable NAME, or enable: in the config)\n");
+        esc_free(dets);
+        return ESC_EXIT_USAGE;
+    }
+    if (!esc_cli_check_searches(*content, dets, n)) {
+        esc_free(dets);
+        return ESC_EXIT_USAGE;
+    }
+    esc_error err = {0};
+    st = esc_engine_new(*content, dets, n, true, engine, &err);
+    esc_free(dets);
+    if (st) {
+        esc_report("error", &err);
+        return esc_exit_code(st);
+    }
+    return ESC_EXIT_OK;
+}
+
+int esc_cmd_run(int argc, char **argv) {
+    esc_args a = {0};
+    cfg_args cfg = {0}, cpos = {0};
+    char **av = NULL;
+    esc_content *content = NULL;
+    esc_engine *engine = NULL;
+    esc_clock *real = NULL, *clock = NULL;
+    esc_runner *run = NULL;
+    char *token = NULL;
+    int rc = ESC_EXIT_USAGE;
+    esc_error err = {0};
+
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            config = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            config = argv[i] + 9;
+        else if (!strcmp(argv[i], "--"))
+            break;
+    }
+    if (config && !load_config(config, &cfg, &cpos))
+        goto done;
+    int ac = 1 + (int)cfg.n + (argc - 1) + (int)cpos.n + 1;
+    if (!(av = esc_calloc((size_t)ac + 1, sizeof *av))) {
+        rc = ESC_EXIT_IO;
+        goto done;
+    }
+    int k = 0;
+    av[k++] = argv[0];
+    for (size_t i = 0; i < cfg.n; i++)
+        av[k++] = cfg.v[i];
+    bool dashdash = false;
+    for (int i = 1; i < argc; i++) {
+        av[k++] = argv[i];
+        dashdash = dashdash || !strcmp(argv[i], "--");
+    }
+    if (cpos.n && !dashdash)
+        av[k++] = "--";
+    for (size_t i = 0; i < cpos.n; i++)
+        av[k++] = cpos.v[i];
+    if (!esc_args_parse(&a, run_opts, NOPTS, k, av, "run"))
+        goto done;
+    if (esc_args_has(&a, "help")) {
+        esc_usage(stdout, "run", "[OPTIONS] INPUT...",
+                  "Follow inputs as they grow (files, directories, - for standard input) and "
+                  "fire each\nenabled detection on its deployment's schedule; notables and "
+                  "risk events go to the sinks.\nState (offsets, open windows, fired windows) "
+                  "is checkpointed in --state.",
+                  run_opts, NOPTS);
+        rc = ESC_EXIT_OK;
+        goto done;
+    }
+    if (a.npos == 0) {
+        fprintf(stderr, "escudo run: no input (give files, directories or -; see --help)\n");
+        goto done;
+    }
+    if (!esc_time_set_zone(esc_args_get(&a, "tz"))) {
+        fprintf(stderr, "escudo run: unknown time zone %s\n", esc_args_get(&a, "tz"));
+        goto done;
+    }
+    esc_runner_opts ro = {.profile = ESC_PROFILE_SPLUNK, .once_until = ESC_RUN_FOREVER};
+    const char *prof = esc_args_get(&a, "profile");
+    if (prof && !strcmp(prof, "native"))
+        ro.profile = ESC_PROFILE_NATIVE;
+    else if (prof && strcmp(prof, "splunk") != 0) {
+        fprintf(stderr, "escudo run: --profile must be splunk or native\n");
+        goto done;
+    }
+    const char *late = esc_args_get(&a, "late");
+    if (late && strcmp(late, "drop") && strcmp(late, "emit")) {
+        fprintf(stderr, "escudo run: --late must be drop or emit\n");
+        goto done;
+    }
+    ro.late_emit = late && !strcmp(late, "emit");
+    if (esc_args_has(&a, "late-retention"))
+        ro.late_retention = atoll(esc_args_get(&a, "late-retention"));
+    if (esc_args_has(&a, "poll")) {
+        double p = atof(esc_args_get(&a, "poll"));
+        if (!(p > 0 && p < 86400)) {
+            fprintf(stderr, "escudo run: --poll must be between 0 and 86400 seconds\n");
+            goto done;
+        }
+        ro.poll_us = (int64_t)(p * 1e6);
+    }
+    /* the clock */
+    if (!(real = esc_clock_new_real())) {
+        rc = ESC_EXIT_IO;
+        goto done;
+    }
+    int64_t now_real = esc_clock_now_sec(real), start = now_real;
+    if (esc_args_has(&a, "clock-start") &&
+        !parse_t("clock-start", esc_args_get(&a, "clock-start"), now_real, &start))
+        goto done;
+    double speed = 1;
+    const char *sp = esc_args_get(&a, "clock-speed");
+    bool max_speed = sp && !strcmp(sp, "max");
+    if (sp && !max_speed && esc_clock_parse_speed(sp, &speed, &err)) {
+        fprintf(stderr, "escudo run: --clock-speed: %s\n", err.msg);
+        goto done;
+    }
+    if (esc_args_has(&a, "clock-start") || esc_args_has(&a, "clock-speed")) {
+        if (max_speed)
+            clock = esc_clock_new_manual(start * ESC_US_PER_SEC);
+        else
+            clock = esc_clock_new_sim(real, start * ESC_US_PER_SEC, speed, &err);
+        if (!clock) {
+            fprintf(stderr, "escudo run: %s\n", err.msg);
+            goto done;
+        }
+    }
+    if (esc_args_has(&a, "once-until") &&
+        !parse_t("once-until", esc_args_get(&a, "once-until"), start, &ro.once_until))
+        goto done;
+    ro.clock = clock ? clock : real;
+    ro.state_dir = esc_args_has(&a, "state") ? esc_args_get(&a, "state") : ".escudo-state";
+    ro.inputs = a.pos;
+    ro.ninputs = a.npos;
+    ro.aidmaster = esc_args_get(&a, "aidmaster");
+    ro.crash_at = getenv("ESCUDO_TEST_CRASH_AT");
+    ro.sinks = (esc_sink_opts){.notables_path = esc_args_get(&a, "notables"),
+                               .risk_path = esc_args_get(&a, "risk"),
+                               .db_path = esc_args_get(&a, "db"),
+                               .hec_url = esc_args_get(&a, "hec"),
+                               .hec_spool_dir = esc_args_get(&a, "hec-spool"),
+                               .hec_insecure = esc_args_has(&a, "hec-insecure"),
+                               .hec_ack = !esc_args_has(&a, "hec-no-ack")};
+    if (esc_args_has(&a, "hec-max-wait"))
+        ro.sinks.hec_max_wait_ms = atoi(esc_args_get(&a, "hec-max-wait")) * 1000;
+    if (ro.sinks.hec_url) {
+        if (esc_hec_token_load(esc_args_get(&a, "hec-token-file"), &token, &err)) {
+            esc_report("error", &err);
+            rc = esc_exit_code(err.code);
+            goto done;
+        }
+        ro.sinks.hec_token = token;
+    }
+    long max_warn = esc_args_has(&a, "max-warnings") ? atol(esc_args_get(&a, "max-warnings")) : 20;
+    bool quiet = esc_args_has(&a, "quiet");
+
+    install(SIGTERM, on_stop);
+    install(SIGINT, on_stop);
+    install(SIGHUP, on_hup);
+    esc_runner_stats total = {0};
+    for (;;) {
+        if ((rc = build(&a, &content, &engine)) != ESC_EXIT_OK)
+            goto done;
+        ro.content = content;
+        ro.engine = engine;
+        esc_status st = esc_runner_new(&ro, &run, &err);
+        if (st) {
+            esc_report("error", &err);
+            rc = esc_exit_code(st);
+            goto done;
+        }
+        while (!g_stop && !g_reload) {
+            esc_error_clear(&err);
+            st = esc_runner_step(run, &err);
+            const char *const *m;
+            size_t dropped, nm = esc_runner_messages(run, &m, &dropped);
+            for (size_t i = 0; i < nm && (long)i < max_warn; i++)
+                fprintf(stderr, "escudo: %s\n", m[i]);
+            if (nm > (size_t)max_warn || dropped)
+                fprintf(stderr, "escudo: %zu more messages\n",
+                        nm > (size_t)max_warn ? nm - (size_t)max_warn + dropped : dropped);
+            if (st == ESC_EOF)
+                break;
+            if (st) {
+                esc_report("error", &err);
+                rc = esc_exit_code(st);
+                goto done;
+            }
+        }
+        const esc_runner_stats *s = esc_runner_stats_get(run);
+        total.events += s->events;
+        total.fired += s->fired;
+        total.notables += s->notables;
+        total.risk_events += s->risk_events;
+        total.late = s->late;
+        total.late_emitted = s->late_emitted;
+        total.malformed += s->malformed;
+        esc_runner_free(run);
+        run = NULL;
+        esc_engine_free(engine);
+        engine = NULL;
+        esc_content_free(content);
+        content = NULL;
+        if (!g_reload)
+            break;
+        g_reload = 0;
+        if (!quiet)
+            fprintf(stderr, "escudo: SIGHUP: reloading content\n");
+    }
+    if (!quiet)
+        fprintf(stderr,
+                "escudo: %llu records, %llu windows fired, %llu notables, %llu risk events, "
+                "%llu malformed, late events %llu (%llu late notables)%s\n",
+                (unsigned long long)total.events, (unsigned long long)total.fired,
+                (unsigned long long)total.notables, (unsigned long long)total.risk_events,
+                (unsigned long long)total.malformed, (unsigned long long)total.late,
+                (unsigned long long)total.late_emitted, g_stop ? ", stopped by a signal" : "");
+    rc = ESC_EXIT_OK;
+done:
+    esc_runner_free(run);
+    esc_engine_free(engine);
+    esc_content_free(content);
+    esc_clock_free(clock);
+    esc_clock_free(real);
+    if (token) {
+        memset(token, 0, strlen(token));
+        esc_free(token);
+    }
+    esc_args_free(&a);
+    esc_free(av);
+    cfg_free(&cfg);
+    cfg_free(&cpos);
+    return rc;
+}

@@ -1,0 +1,119 @@
+/* The run loop: enabled detections on their schedule over growing inputs (`escudo run`).
+ *
+ * Contract:
+ * - esc_runner_new opens (or creates) the state directory's store, restores what it holds (input
+ *   offsets, the kept records of open windows, fired windows, the run's own bookkeeping) and
+ *   builds the agenda: a detection resumes after its last fired run, or after the time it was
+ *   first enabled in this state directory (the clock's reading then).
+ * - esc_runner_step does one bounded unit of work and returns: a pass over the inputs (at most one
+ *   chunk per input), or the firing of every run due up to the time the inputs were last seen
+ *   caught up, or one wait on the clock. Every step that changed something ends with one
+ *   checkpoint transaction: input offsets, kept records, fired windows and sink positions move
+ *   together. Returns ESC_OK (call again), ESC_EOF once everything scheduled up to once_until
+ *   has fired, or an error (the state stays at the last checkpoint).
+ * - Streaming: each record is mapped to CIM and checked against each detection's where clause
+ *   (esc_plan_record_matches); only matching records are kept, in the windows that cover their
+ *   time, each in an esc_exec and appended (serialised) to the window's partial blob.
+ * - Firing a run: finish its window's execution, notables and risk events into the sinks
+ *   (esc_act_rows then esc_act_finish per window), close the sinks (flush), then commit the
+ *   fired window. On restart JSON-lines sink files are cut back to the size recorded at the last
+ *   commit, so a window fired but not committed is written again exactly once; the SQLite sink
+ *   ignores repeated event_ids; HEC is at least once (docs/run.md).
+ * - Late records (their window's run is past) are counted and reported; with late_emit the
+ *   window is recomputed with them and new or changed rows become notables with late=true.
+ * - Time comes only from the injected clock. Nothing here prints: messages (warnings, late
+ *   events, rotations) are collected per step for the caller.
+ * Not done here: signals (the caller polls its flags between steps), content loading, reload
+ * (the caller frees the run and makes a new one; the state carries over). */
+#ifndef ESC_SCHED_RUN_H
+#define ESC_SCHED_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "detect/engine.h"
+#include "sched/clock.h"
+#include "sink/sink.h"
+
+#define ESC_RUN_FOREVER INT64_MAX  /* once_until: no end */
+#define ESC_RUN_MAX_INPUTS 10000   /* files followed at once (directories included) */
+#define ESC_RUN_MAX_MESSAGES 64    /* messages kept per step (the rest are counted) */
+#define ESC_RUN_STATE_FILE "state.db"
+#define ESC_RUN_META "@run" /* reserved partials key holding the run's bookkeeping */
+
+typedef struct esc_runner_opts {
+    const esc_content *content;  /* borrowed, outlives the run */
+    const esc_engine *engine;    /* the enabled detections (each needs a deployment schedule) */
+    esc_profile profile;
+    esc_clock *clock;            /* borrowed */
+    const char *state_dir;       /* created when missing */
+    const char *const *inputs;   /* files, directories (files appearing are followed), "-" */
+    size_t ninputs;
+    esc_sink_opts sinks;
+    bool late_emit;              /* --late=emit */
+    int64_t late_retention;      /* seconds fired windows stay recomputable; 0 = 86400 */
+    int64_t once_until;          /* epoch seconds, or ESC_RUN_FOREVER */
+    int64_t poll_us;             /* clock time between input polls when idle; 0 = 1 s */
+    const char *aidmaster;       /* optional CrowdStrike host inventory file */
+    /* Test hook (kill -9 at a named point): "sink:N" after the N-th event put into the sinks,
+     * "commit:N" inside the N-th checkpoint transaction, before COMMIT. NULL in production. */
+    const char *crash_at;
+} esc_runner_opts;
+
+typedef struct esc_runner_stats {
+    uint64_t events;         /* records read */
+    uint64_t process_events; /* mapped to Endpoint.Processes */
+    uint64_t kept;           /* (record, window) pairs kept */
+    uint64_t malformed;
+    uint64_t fired;          /* windows fired by this process */
+    uint64_t notables, risk_events;
+    uint64_t late;           /* matching records whose window had already fired (all time) */
+    uint64_t late_emitted;   /* notables emitted late (all time) */
+    uint64_t before_start;   /* matching records of windows scheduled before the start */
+    uint64_t commits;
+    int64_t caught_up_to;    /* clock time (s) at which every input was last read to its end */
+} esc_runner_stats;
+
+typedef struct esc_runner esc_runner;
+
+esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error *err);
+/* Frees; the state stays at the last checkpoint. NULL is a no-op. */
+void esc_runner_free(esc_runner *r);
+esc_status esc_runner_step(esc_runner *r, esc_error *err);
+/* Change once_until (tests drive a manual clock chunk by chunk). */
+void esc_runner_set_until(esc_runner *r, int64_t once_until);
+const esc_runner_stats *esc_runner_stats_get(const esc_runner *r);
+/* Messages of the last step (valid until the next step); *dropped counts those not kept. */
+size_t esc_runner_messages(const esc_runner *r, const char *const **msgs, size_t *dropped);
+
+/* ---- reading a state directory (escudo status) ------------------------------------------- */
+
+typedef struct esc_run_status_input {
+    char *path;
+    uint64_t offset, size; /* size: now, 0 when missing */
+    bool missing;
+} esc_run_status_input;
+
+typedef struct esc_run_status_det {
+    char *id;
+    int64_t enabled_at, last_fired; /* last_fired 0 when never */
+} esc_run_status_det;
+
+typedef struct esc_run_status {
+    esc_run_status_input *inputs;
+    size_t ninputs;
+    esc_run_status_det *dets;
+    size_t ndets;
+    uint64_t fired, late, late_emitted, open_windows, kept_bytes;
+    int64_t last_commit; /* clock time of the last checkpoint */
+    uint64_t hec_spooled; /* batches waiting in the HEC spool, when one was named */
+} esc_run_status;
+
+/* Read what a state directory holds. hec_spool may be NULL. */
+esc_status esc_run_status_read(const char *state_dir, const char *hec_spool, esc_run_status *out,
+                               esc_error *err);
+void esc_run_status_fini(esc_run_status *s);
+
+#endif
