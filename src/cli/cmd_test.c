@@ -20,6 +20,7 @@
 static const esc_opt test_opts[] = {
     {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
+    {"detection", "NAME|ID|FILE", "test this detection (repeatable); a FILE loads on top"},
     {"data-root", "DIR", "a splunk/attack_data checkout: attack_data URLs map under it"},
     {"junit", "FILE", "write JUnit XML (one testcase per detection and test kind)"},
     {"format", "text|json", "report format on stdout (default text)"},
@@ -180,20 +181,25 @@ int esc_cmd_test(int argc, char **argv) {
         rc = ESC_EXIT_IO;
         goto done;
     }
-    sel = esc_calloc(a.npos + content->ndetections + 1, sizeof *sel);
+    const char **named = NULL;
+    size_t nnamed = esc_args_all(&a, "detection", &named);
+    size_t nwant = a.npos + nnamed;
+    sel = esc_calloc(nwant + content->ndetections + 1, sizeof *sel);
     if (!sel) {
         rc = ESC_EXIT_IO;
         goto done;
     }
-    for (size_t i = 0; i < a.npos; i++) {
-        const esc_detection *d = esc_content_find(content, a.pos[i]);
+    for (size_t i = 0; i < nwant; i++) {
+        const char *w = i < a.npos ? a.pos[i] : named[i - a.npos];
+        const esc_detection *d = esc_content_find(content, w);
         if (!d) {
-            fprintf(stderr, "escudo test: no detection named %s in the content\n", a.pos[i]);
+            fprintf(stderr, "escudo test: no detection named %s in the content%s\n", w,
+                    i < a.npos ? " (a YAML file elsewhere loads with --detection FILE)" : "");
             goto done;
         }
         sel[nsel++] = d;
     }
-    if (a.npos == 0)
+    if (nwant == 0)
         for (size_t i = 0; i < content->ndetections; i++)
             sel[nsel++] = &content->detections[i];
     if (nsel == 0) {
@@ -204,7 +210,7 @@ int esc_cmd_test(int argc, char **argv) {
     double t0 = now_mono();
     rc = ESC_EXIT_IO;
     /* content-wide checks (duplicate ids, files loading skipped) when testing everything */
-    if (a.npos == 0) {
+    if (nwant == 0) {
         if ((st = esc_ctest_scan(&rep, dirs, ndirs, &err)) != ESC_OK) {
             esc_report("error", &err);
             rc = esc_exit_code(st);

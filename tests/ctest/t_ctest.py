@@ -192,6 +192,16 @@ check(rc == 1 and re.search(r"FAIL  static +%s \[.*zz_copy\.yml\]\n +- id 743a32
                             % re.escape(NAME), out),
       "duplicate id: rc %d\n%s" % (rc, out))
 
+# a detection file outside any content folder, loaded on top with --detection FILE
+folder = copy_content("standalone", sub1("name: " + NAME, "name: Standalone copy"))
+alone = os.path.join(tmp, "standalone.yml")
+shutil.copy(os.path.join(folder, DET_REL), alone)
+rc, out, _ = run("--detection", alone)
+check(rc == 0 and re.search(r"PASS  unit +Standalone copy \[True Positive Test\]", out)
+      and NAME not in out, "--detection FILE tests that file only\n" + out)
+rc, _, err = run(alone)
+check(rc == 2 and "--detection FILE" in err, "a positional file not in the content says --detection")
+
 # ---- 3. attack_data resolution -------------------------------------------------------------
 folder = copy_content("url", sub1("data: " + DATASET, "data: " + URL))
 rc, out, _ = run("--content", folder)
