@@ -56,6 +56,8 @@ gen() {
 
 # median SECONDS from a hyperfine JSON export
 median() { python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$1"; }
+# mean CPU SECONDS (user + system) from a hyperfine JSON export
+cpu() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["user"] + r["system"]))' "$1"; }
 
 # peak RSS in KiB of one escudo hunt
 peak_rss() {
@@ -80,6 +82,8 @@ hyperfine -N --style none --warmup 1 --runs "$RUNS" --export-json "$tmp/rg.json"
     "rg -c -i $PATTERN $big" >&2
 t_escudo=$(median "$tmp/escudo.json")
 t_rg=$(median "$tmp/rg.json")
+c_escudo=$(cpu "$tmp/escudo.json")
+c_rg=$(cpu "$tmp/rg.json")
 
 echo "bench_xml: peak memory" >&2
 rss_big=$(peak_rss "$big")
@@ -123,6 +127,7 @@ cat <<EOF
 | measure | escudo \`hunt --format json\` | \`rg -c -i '$PATTERN'\` | ratio | goal | met |
 |---|---|---|---|---|---|
 | time, $big_h, median of $RUNS, warm cache | $t_escudo s ($mbps MB/s) | $t_rg s | escudo/rg $time_ratio | <= 3 | $time_ok |
+| CPU time (user+sys, mean) | $c_escudo s | $c_rg s | | | |
 | peak RSS, $big_h | $rss_big_mb MiB | | | < 64 MiB | $cap_ok |
 | peak RSS, $small_h | $rss_small_mb MiB | | $big_h / $small_h: $mem_ratio | <= 1.5 | $mem_ok |
 
