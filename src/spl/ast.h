@@ -86,7 +86,7 @@ typedef struct byspec {
 
 typedef enum stage_kind {
     ST_TSTATS, ST_RENAME, ST_CONVERT, ST_SEARCH, ST_WHERE, ST_EVAL, ST_FIELDS, ST_TABLE,
-    ST_DEDUP, ST_STATS, ST_REGEX, ST_REX, ST_EVENTSTATS,
+    ST_DEDUP, ST_STATS, ST_REGEX, ST_REX, ST_EVENTSTATS, ST_LOOKUP,
 } stage_kind;
 
 typedef struct rename_pair {
@@ -106,6 +106,23 @@ typedef struct eval_item {
     enode *e;
     size_t start, end;
 } eval_item;
+
+typedef struct lk_field {
+    const char *csv; /* column of the lookup */
+    const char *row; /* field of the row */
+    int csv_col, row_col;
+    size_t start;
+} lk_field;
+
+typedef struct lookup_table {
+    size_t ncols, nrows;
+    const char **hdr;
+    const char **cells; /* nrows * ncols, "" for an empty cell */
+    bool *wild;         /* per column: values are '*' patterns */
+    bool ci;            /* case-insensitive matching */
+    const char *dflt;
+    size_t min_matches, max_matches;
+} lookup_table;
 
 typedef struct schema {
     size_t n;
@@ -149,6 +166,13 @@ typedef struct stage {
     const char *regex_field;
     bool regex_neg;
     void *re;
+    /* lookup */
+    const char *lookup_name;
+    size_t lookup_start;
+    lookup_table *lt;
+    lk_field *lin, *lout;
+    size_t nlin, nlout;
+    bool outputnew;
     /* plan: output schema after this stage, and per-stage column maps */
     schema out;
     int *map;    /* rename/fields/table: output column -> input column */
@@ -159,6 +183,7 @@ typedef struct stage {
 
 struct esc_plan {
     esc_arena arena;
+    const esc_spl_env *env; /* valid while the plan is built only */
     char *expanded;
     stage *stages;
     size_t nstages;
@@ -180,6 +205,11 @@ bool spl_row_match(const snode *n, const esc_cell *row, size_t ncols);
 /* exec.c */
 size_t spl_num_text(double v, char *buf, size_t cap);
 bool spl_cell_copy(esc_cell *dst, const esc_cell *src);
+bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n);
+esc_status spl_table_widen(esc_table *t, const schema *s, esc_error *err);
+/* lookup.c */
+esc_status spl_lookup_plan(esc_plan *p, stage *st, const schema *in, esc_error *err);
+esc_status spl_lookup_run(const stage *st, esc_table *t, esc_error *err);
 /* eval.c */
 esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *err);
 void spl_eval_free(enode *e);

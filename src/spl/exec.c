@@ -657,6 +657,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         case ST_REGEX: rc = run_filter(st, t, err); break;
         case ST_EVAL: rc = run_eval(st, t, err); break;
         case ST_REX: rc = run_rex(st, t, err); break;
+        case ST_LOOKUP: rc = spl_lookup_run(st, t, err); break;
         case ST_EVENTSTATS: rc = run_stats(st, t, NULL, err); break;
         case ST_DEDUP: rc = run_dedup(st, t, err); break;
         case ST_STATS: {
@@ -678,4 +679,12 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
 fail:
     esc_table_free(t);
     return rc;
+}
+
+esc_status spl_table_widen(esc_table *t, const schema *s, esc_error *err) {
+    return widen(t, s, err);
+}
+
+bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n) {
+    return cell_set(c, v, n);
 }

@@ -1323,6 +1323,100 @@ static bool parse_rex(parser *P, stage *st) {
     return set_pattern(P, st, pat);
 }
 
+/* FIELD [AS NAME] lists of lookup, up to OUTPUT/OUTPUTNEW or the end. */
+static bool lookup_fields(parser *P, lk_field **out, size_t *nout, bool inputs) {
+    lk_field tmp[64];
+    size_t n = 0;
+    while (!at_end(P)) {
+        if (inputs && (kw_at(P, "OUTPUT", true) || kw_at(P, "OUTPUTNEW", true)))
+            break;
+        if (n == 64) {
+            fail_at(P, P->pos, "too many lookup fields");
+            return false;
+        }
+        size_t l, s;
+        const char *f = word(P, ",", &l, &s);
+        if (!f) {
+            if (!P->failed)
+                fail_at(P, P->pos, "expected a field name");
+            return false;
+        }
+        const char *as = f;
+        if (accept_kw(P, "as", true)) {
+            size_t l2, s2;
+            as = word(P, ",", &l2, &s2);
+            if (!as) {
+                if (!P->failed)
+                    fail_at(P, P->pos, "expected a name after 'as'");
+                return false;
+            }
+        }
+        tmp[n++] = (lk_field){f, as, -1, -1, s};
+        skip_ws(P);
+        if (peek(P) == ',')
+            P->pos++;
+    }
+    if (n) {
+        *out = alloc0(P, n * sizeof *tmp);
+        if (!*out)
+            return false;
+        memcpy(*out, tmp, n * sizeof *tmp);
+    }
+    *nout = n;
+    return true;
+}
+
+/* lookup [update=..] [local=..] NAME FIELD [AS F], ... [OUTPUT|OUTPUTNEW FIELD [AS F], ...] */
+static bool parse_lookup(parser *P, stage *st) {
+    for (;;) {
+        skip_ws(P);
+        size_t start = P->pos;
+        size_t wl = run(P, "=,");
+        if (wl == 0) {
+            fail_at(P, start, "lookup needs a lookup name");
+            return false;
+        }
+        if (peek(P) == '=') {
+            const char *w = P->s + start;
+            if (!((wl == 6 && strncmp(w, "update", 6) == 0) ||
+                  (wl == 5 && strncmp(w, "local", 5) == 0))) {
+                fail_at(P, start, "unsupported lookup option '%.*s'", (int)wl, w);
+                return false;
+            }
+            P->pos++;
+            size_t vl, vs;
+            if (!word(P, "", &vl, &vs)) {
+                if (!P->failed)
+                    fail_at(P, start, "missing option value");
+                return false;
+            }
+            continue;
+        }
+        st->lookup_name = dup_n(P, P->s + start, wl);
+        st->lookup_start = start;
+        if (!st->lookup_name)
+            return false;
+        break;
+    }
+    if (!lookup_fields(P, &st->lin, &st->nlin, true))
+        return false;
+    if (!st->nlin) {
+        fail_at(P, st->lookup_start, "lookup needs an input field");
+        return false;
+    }
+    if (accept_kw(P, "OUTPUTNEW", true))
+        st->outputnew = true;
+    else if (!accept_kw(P, "OUTPUT", true))
+        return true;
+    if (!lookup_fields(P, &st->lout, &st->nlout, false))
+        return false;
+    if (!st->nlout) {
+        fail_at(P, P->pos, "OUTPUT needs a field");
+        return false;
+    }
+    return true;
+}
+
 static const struct {
     const char *name;
     stage_kind kind;
@@ -1331,7 +1425,7 @@ static const struct {
     {"search", ST_SEARCH}, {"where", ST_WHERE},   {"eval", ST_EVAL},
     {"fields", ST_FIELDS}, {"table", ST_TABLE},   {"dedup", ST_DEDUP},
     {"stats", ST_STATS},   {"regex", ST_REGEX},   {"rex", ST_REX},
-    {"eventstats", ST_EVENTSTATS},
+    {"eventstats", ST_EVENTSTATS}, {"lookup", ST_LOOKUP},
 };
 
 static bool parse_command(parser *P, stage *st, size_t index) {
@@ -1409,6 +1503,7 @@ static bool parse_command(parser *P, stage *st, size_t index) {
     case ST_REGEX: return parse_regex(P, st);
     case ST_REX: return parse_rex(P, st);
     case ST_EVENTSTATS: return parse_stats(P, st);
+    case ST_LOOKUP: return parse_lookup(P, st);
     }
     return false;
 }

@@ -416,6 +416,7 @@ static esc_status plan_stage(esc_plan *p, stage *st, const schema *in, esc_error
     case ST_REGEX: return plan_regex(p, st, in, err);
     case ST_REX: return plan_rex(p, st, in, err);
     case ST_EVENTSTATS: return plan_eventstats(p, st, in, err);
+    case ST_LOOKUP: return spl_lookup_plan(p, st, in, err);
     }
     return esc_error_set(err, ESC_EINTERNAL, "unknown stage");
 }
@@ -573,6 +574,13 @@ static esc_status plan_literals(esc_plan *p, esc_error *err) {
 
 esc_plan *esc_plan_new_ex(const char *search, const esc_macro_set *macros, char **err_text,
                           esc_error *err) {
+    esc_spl_env env = {macros, NULL, 0};
+    return esc_plan_new_env(search, &env, err_text, err);
+}
+
+esc_plan *esc_plan_new_env(const char *search, const esc_spl_env *env, char **err_text,
+                           esc_error *err) {
+    const esc_macro_set *macros = env ? env->macros : NULL;
     esc_plan *p = esc_calloc(1, sizeof *p);
     if (err_text)
         *err_text = NULL;
@@ -581,6 +589,7 @@ esc_plan *esc_plan_new_ex(const char *search, const esc_macro_set *macros, char 
         return NULL;
     }
     esc_arena_init(&p->arena, 0, 0);
+    p->env = env;
     esc_status rc = esc_spl_expand(search, macros, &p->expanded, err);
     if (rc != ESC_OK) {
         if (err_text)
@@ -597,6 +606,7 @@ esc_plan *esc_plan_new_ex(const char *search, const esc_macro_set *macros, char 
     }
     if ((rc = plan_literals(p, err)) != ESC_OK)
         goto fail_text;
+    p->env = NULL;
     return p;
 fail_text:
     if (err_text)

@@ -65,6 +65,29 @@ typedef struct esc_plan esc_plan;
 esc_status esc_spl_expand(const char *search, const esc_macro_set *macros, char **out,
                           esc_error *err);
 
+/* A CSV lookup as content defines it (ESCU lookups/NAME.yml beside its CSV), for `| lookup`. */
+typedef struct esc_spl_lookup {
+    const char *name;          /* definition name, as searches write it */
+    const char *csv_path;      /* NULL: no CSV (a KV-store collection): using it is an error */
+    bool case_sensitive;       /* case_sensitive_match (Splunk's default is true) */
+    const char *match_type;    /* "WILDCARD(a),WILDCARD(b)" or NULL: '*' in those columns */
+    const char *default_match; /* output value when fewer than min_matches rows match, or NULL */
+    size_t min_matches;        /* 0: none */
+    size_t max_matches;        /* 0: Splunk's default, 100 */
+} esc_spl_lookup;
+
+/* What a search may refer to besides the records: macros and lookups (both may be empty). The
+ * plan reads the lookup CSVs while it is built and keeps its own copy. */
+typedef struct esc_spl_env {
+    const esc_macro_set *macros;
+    const esc_spl_lookup *lookups;
+    size_t nlookups;
+} esc_spl_env;
+
+/* esc_plan_new_ex with lookups. */
+esc_plan *esc_plan_new_env(const char *search, const esc_spl_env *env, char **err_text,
+                           esc_error *err);
+
 /* Expand, parse and plan. NULL on error (err filled: offset into the expanded text). */
 esc_plan *esc_plan_new(const char *search, const esc_macro_set *macros, esc_error *err);
 /* Same, and on error *err_text (esc_malloc'd, may stay NULL on allocation failure) is the text

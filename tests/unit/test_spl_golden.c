@@ -12,6 +12,8 @@
  *   --- prefilter expected literal clauses, one a line, literals separated by spaces
  *                 ("none" when there are none)
  *   --- explain   (optional) text that must appear in esc_plan_explain's output
+ *   --- lookups   one lookup a line: NAME|CSV (relative to tests/spl)|CASE_SENSITIVE (0/1)|
+ *                 MATCH_TYPE|DEFAULT_MATCH|MIN_MATCHES|MAX_MATCHES (empty = unset)
  * A case passes when every expectation it states holds. */
 #include <dirent.h>
 #include <setjmp.h>
@@ -34,12 +36,12 @@
 
 typedef struct gcase {
     char title[256];
-    char *sec[8]; /* macros search records window output error prefilter explain */
-    bool has[8];
+    char *sec[9]; /* macros search records window output error prefilter explain lookups */
+    bool has[9];
 } gcase;
 
-static const char *const secnames[] = {"macros", "search", "records", "window",
-                                       "output", "error",  "prefilter", "explain"};
+static const char *const secnames[] = {"macros", "search",    "records", "window", "output",
+                                       "error",  "prefilter", "explain", "lookups"};
 
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -198,11 +200,45 @@ static int run_case(const char *file, gcase *c) {
         }
     }
     esc_macro_set set = {ms, nm};
+    esc_spl_lookup lks[8];
+    char lkpath[8][1024];
+    size_t nl = 0;
+    if (c->has[8]) {
+        char *save = NULL;
+        for (char *line = strtok_r(c->sec[8], "\n", &save); line && nl < 8;
+             line = strtok_r(NULL, "\n", &save)) {
+            char *f[7] = {0};
+            size_t k = 0;
+            for (char *q = line; k < 7; k++) {
+                f[k] = q;
+                char *bar = strchr(q, '|');
+                if (!bar)
+                    break;
+                *bar = 0;
+                q = bar + 1;
+            }
+            if (k < 6) {
+                print_error("%s: bad lookup line\n", ctx);
+                return 1;
+            }
+            memset(&lks[nl], 0, sizeof lks[nl]);
+            lks[nl].name = f[0];
+            snprintf(lkpath[nl], sizeof lkpath[nl], "%s/tests/spl/%s", ESC_SOURCE_DIR, f[1]);
+            lks[nl].csv_path = *f[1] ? lkpath[nl] : NULL;
+            lks[nl].case_sensitive = f[2][0] == '1';
+            lks[nl].match_type = *f[3] ? f[3] : NULL;
+            lks[nl].default_match = *f[4] ? f[4] : NULL;
+            lks[nl].min_matches = (size_t)atoi(f[5]);
+            lks[nl].max_matches = (size_t)atoi(f[6]);
+            nl++;
+        }
+    }
+    esc_spl_env env = {&set, lks, nl};
     const char *search = c->has[1] ? trim_nl(c->sec[1]) : "";
     esc_error err;
     memset(&err, 0, sizeof err);
     char *etext = NULL;
-    esc_plan *p = esc_plan_new_ex(search, &set, &etext, &err);
+    esc_plan *p = esc_plan_new_env(search, &env, &etext, &err);
     esc_buf got;
     esc_buf_init(&got, 0);
     if (!p) {
@@ -332,7 +368,7 @@ static int run_file(const char *path, int *ncases) {
             if (nl)
                 *nl = 0;
             cur = -1;
-            for (int k = 0; k < 8; k++)
+            for (int k = 0; k < 9; k++)
                 if (strcmp(line + 4, secnames[k]) == 0)
                     cur = k;
             if (cur < 0) {

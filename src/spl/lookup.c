@@ -1,0 +1,331 @@
+/* `| lookup` over CSV tables: loading the CSV at plan time and enriching rows at exec time.
+ *
+ * Invariants: the CSV is read once, while the plan is built, into the plan's arena (RFC 4180:
+ * quoted fields, doubled quotes, CRLF, a UTF-8 BOM); a row matches when every input field has a
+ * value equal to the table's cell (ASCII case-insensitively unless case_sensitive_match; a
+ * WILDCARD(column) cell is a '*' pattern); at most max_matches rows are used, in file order;
+ * with fewer than min_matches matches the outputs take default_match. OUTPUT overwrites the
+ * destination (with null when nothing matched and there is no default), OUTPUTNEW only fills
+ * empty ones. A row missing an input field is left as it is.
+ * Limits: ESC_SPL_LOOKUP_MAX bytes of CSV. Deliberately not done: KV-store collections, time-based
+ * lookups, external lookups. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "spl/ast.h"
+
+#define LOOKUP_MAX_BYTES (64u << 20)
+#define LOOKUP_MAX_COLS 256
+
+static esc_status oom(esc_error *err) {
+    return esc_error_set(err, ESC_ENOMEM, "out of memory loading a lookup");
+}
+
+/* Parse the CSV text into lt (strings in the arena). */
+static esc_status parse_csv(esc_arena *a, const char *s, size_t n, lookup_table *lt,
+                            const char *name, esc_error *err) {
+    esc_buf field;
+    esc_buf_init(&field, 0);
+    const char **row = esc_malloc(LOOKUP_MAX_COLS * sizeof *row);
+    size_t cap = 0, ncells = 0;
+    const char **cells = NULL;
+    size_t nf = 0, i = 0;
+    esc_status rc = ESC_OK;
+    if (!row) {
+        rc = oom(err);
+        goto done;
+    }
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i <= n) {
+        /* one field */
+        esc_buf_clear(&field);
+        if (i < n && s[i] == '"') {
+            i++;
+            for (;;) {
+                if (i >= n) {
+                    rc = esc_error_set(err, ESC_ECONTENT, "lookup '%s': unterminated quote",
+                                       name);
+                    goto done;
+                }
+                if (s[i] == '"') {
+                    if (i + 1 < n && s[i + 1] == '"') {
+                        esc_buf_putc(&field, '"');
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                esc_buf_putc(&field, s[i++]);
+            }
+        }
+        while (i < n && s[i] != ',' && s[i] != '\n' && s[i] != '\r')
+            esc_buf_putc(&field, s[i++]);
+        if (nf == LOOKUP_MAX_COLS) {
+            rc = esc_error_set(err, ESC_ELIMIT, "lookup '%s': more than %d columns", name,
+                               LOOKUP_MAX_COLS);
+            goto done;
+        }
+        row[nf] = esc_arena_strdup(a, field.ptr ? field.ptr : "");
+        if (!row[nf]) {
+            rc = oom(err);
+            goto done;
+        }
+        nf++;
+        if (i < n && s[i] == ',') {
+            i++;
+            continue;
+        }
+        /* end of record */
+        if (i < n && s[i] == '\r')
+            i++;
+        if (i < n && s[i] == '\n')
+            i++;
+        bool blank = nf == 1 && row[0][0] == 0;
+        if (!blank) {
+            if (!lt->hdr) {
+                lt->ncols = nf;
+                lt->hdr = esc_arena_alloc(a, nf * sizeof *lt->hdr);
+                if (!lt->hdr) {
+                    rc = oom(err);
+                    goto done;
+                }
+                memcpy(lt->hdr, row, nf * sizeof *row);
+            } else {
+                if (ncells + lt->ncols > cap) {
+                    size_t nc = cap ? cap * 2 : 1024;
+                    while (nc < ncells + lt->ncols)
+                        nc *= 2;
+                    const char **c2 = esc_realloc(cells, nc * sizeof *c2);
+                    if (!c2) {
+                        rc = oom(err);
+                        goto done;
+                    }
+                    cells = c2;
+                    cap = nc;
+                }
+                for (size_t k = 0; k < lt->ncols; k++)
+                    cells[ncells + k] = k < nf ? row[k] : "";
+                ncells += lt->ncols;
+                lt->nrows++;
+            }
+        }
+        nf = 0;
+        if (i >= n)
+            break;
+    }
+    if (!lt->hdr) {
+        rc = esc_error_set(err, ESC_ECONTENT, "lookup '%s': the CSV has no header", name);
+        goto done;
+    }
+    lt->cells = esc_arena_alloc(a, (ncells ? ncells : 1) * sizeof *lt->cells);
+    if (!lt->cells) {
+        rc = oom(err);
+        goto done;
+    }
+    if (ncells)
+        memcpy(lt->cells, cells, ncells * sizeof *cells);
+done:
+    esc_free(cells);
+    esc_free(row);
+    esc_buf_fini(&field);
+    return rc;
+}
+
+static esc_status load(esc_plan *p, const esc_spl_lookup *def, lookup_table *lt, size_t at,
+                       esc_error *err) {
+    FILE *f = fopen(def->csv_path, "rb");
+    if (!f)
+        return esc_error_at(err, ESC_ECONTENT, NULL, at, "lookup '%s': cannot read %s",
+                            def->name, def->csv_path);
+    esc_buf b;
+    esc_buf_init(&b, LOOKUP_MAX_BYTES);
+    char chunk[65536];
+    size_t got;
+    esc_status rc = ESC_OK;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if ((rc = esc_buf_append(&b, chunk, got)) != ESC_OK) {
+            rc = esc_error_at(err, rc, NULL, at, "lookup '%s': CSV larger than %u bytes",
+                              def->name, LOOKUP_MAX_BYTES);
+            break;
+        }
+    }
+    fclose(f);
+    if (rc == ESC_OK)
+        rc = parse_csv(&p->arena, b.ptr ? b.ptr : "", b.len, lt, def->name, err);
+    esc_buf_fini(&b);
+    return rc;
+}
+
+static int hdr_find(const lookup_table *lt, const char *name) {
+    for (size_t i = 0; i < lt->ncols; i++)
+        if (strcmp(lt->hdr[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+esc_status spl_lookup_plan(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    const esc_spl_lookup *def = NULL;
+    if (p->env)
+        for (size_t i = p->env->nlookups; i > 0 && !def; i--)
+            if (strcmp(p->env->lookups[i - 1].name, st->lookup_name) == 0)
+                def = &p->env->lookups[i - 1];
+    if (!def)
+        return esc_error_at(err, ESC_ECONTENT, NULL, st->lookup_start, "unknown lookup '%s'",
+                            st->lookup_name);
+    if (!def->csv_path)
+        return esc_error_at(err, ESC_ECONTENT, NULL, st->lookup_start,
+                            "lookup '%s' has no CSV (KV-store lookups are not supported)",
+                            def->name);
+    lookup_table *lt = esc_arena_alloc(&p->arena, sizeof *lt);
+    if (!lt)
+        return oom(err);
+    memset(lt, 0, sizeof *lt);
+    esc_status rc = load(p, def, lt, st->lookup_start, err);
+    if (rc != ESC_OK)
+        return rc;
+    lt->ci = !def->case_sensitive;
+    lt->dflt = def->default_match ? esc_arena_strdup(&p->arena, def->default_match) : NULL;
+    lt->min_matches = def->min_matches;
+    lt->max_matches = def->max_matches ? def->max_matches : 100;
+    lt->wild = esc_arena_alloc(&p->arena, lt->ncols * sizeof *lt->wild);
+    if (!lt->wild || (def->default_match && !lt->dflt))
+        return oom(err);
+    for (size_t c = 0; c < lt->ncols; c++) {
+        char pat[300];
+        snprintf(pat, sizeof pat, "WILDCARD(%s)", lt->hdr[c]);
+        lt->wild[c] = def->match_type && strstr(def->match_type, pat) != NULL;
+    }
+    st->lt = lt;
+    for (size_t k = 0; k < st->nlin; k++) {
+        lk_field *f = &st->lin[k];
+        f->csv_col = hdr_find(lt, f->csv);
+        if (f->csv_col < 0)
+            return esc_error_at(err, ESC_ECONTENT, NULL, f->start,
+                                "lookup '%s' has no column '%s'", def->name, f->csv);
+        f->row_col = -1;
+        for (size_t c = 0; c < in->n; c++)
+            if (strcmp(in->name[c], f->row) == 0)
+                f->row_col = (int)c;
+    }
+    if (!st->nlout) {
+        /* no OUTPUT: every column that is not an input */
+        st->lout = esc_arena_alloc(&p->arena, lt->ncols * sizeof *st->lout);
+        if (!st->lout)
+            return oom(err);
+        for (size_t c = 0; c < lt->ncols; c++) {
+            bool used = false;
+            for (size_t k = 0; k < st->nlin; k++)
+                used |= st->lin[k].csv_col == (int)c;
+            if (!used)
+                st->lout[st->nlout++] = (lk_field){lt->hdr[c], lt->hdr[c], (int)c, -1, 0};
+        }
+    }
+    /* output schema: the input columns plus the destinations */
+    schema *o = &st->out;
+    o->n = in->n;
+    size_t m = in->n + st->nlout;
+    o->name = esc_arena_alloc(&p->arena, (m ? m : 1) * sizeof *o->name);
+    o->mv = esc_arena_alloc(&p->arena, (m ? m : 1) * sizeof *o->mv);
+    o->origin = esc_arena_alloc(&p->arena, (m ? m : 1) * sizeof *o->origin);
+    if (!o->name || !o->mv || !o->origin)
+        return oom(err);
+    for (size_t c = 0; c < in->n; c++) {
+        o->name[c] = in->name[c];
+        o->mv[c] = in->mv[c];
+        o->origin[c] = in->origin[c];
+    }
+    for (size_t k = 0; k < st->nlout; k++) {
+        lk_field *f = &st->lout[k];
+        if (f->csv_col < 0)
+            f->csv_col = hdr_find(lt, f->csv);
+        if (f->csv_col < 0)
+            return esc_error_at(err, ESC_ECONTENT, NULL, f->start,
+                                "lookup '%s' has no column '%s'", def->name, f->csv);
+        int c = -1;
+        for (size_t j = 0; j < o->n; j++)
+            if (strcmp(o->name[j], f->row) == 0)
+                c = (int)j;
+        if (c < 0) {
+            c = (int)o->n++;
+            o->name[c] = f->row;
+        }
+        o->mv[c] = false;
+        o->origin[c] = -1;
+        f->row_col = c;
+    }
+    return ESC_OK;
+}
+
+static bool cell_matches(const lookup_table *lt, size_t col, const char *cell, const char *v) {
+    size_t cl = strlen(cell), vl = strlen(v);
+    if (lt->wild[col])
+        return lt->ci ? spl_glob_imatch(cell, cl, v, vl) : spl_glob_match(cell, cl, v, vl);
+    return cl == vl && (lt->ci ? esc_str_ieq(esc_str_make(cell, cl), esc_str_make(v, vl))
+                               : memcmp(cell, v, vl) == 0);
+}
+
+esc_status spl_lookup_run(const stage *st, esc_table *t, esc_error *err) {
+    const lookup_table *lt = st->lt;
+    esc_status rc = spl_table_widen(t, &st->out, err);
+    if (rc != ESC_OK)
+        return rc;
+    size_t *hits = esc_malloc(lt->max_matches * sizeof *hits);
+    esc_str *vals = esc_malloc(lt->max_matches * sizeof *vals);
+    if (!hits || !vals) {
+        rc = oom(err);
+        goto done;
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        esc_cell *row = &t->cells[r * t->ncols];
+        bool have = true;
+        for (size_t k = 0; k < st->nlin && have; k++)
+            have = st->lin[k].row_col >= 0 && row[st->lin[k].row_col].n > 0;
+        if (!have)
+            continue;
+        size_t nh = 0;
+        for (size_t lr = 0; lr < lt->nrows && nh < lt->max_matches; lr++) {
+            const char *const *cells = &lt->cells[lr * lt->ncols];
+            bool ok = true;
+            for (size_t k = 0; k < st->nlin && ok; k++) {
+                const lk_field *f = &st->lin[k];
+                const esc_cell *c = &row[f->row_col];
+                bool any = false;
+                for (size_t i = 0; i < c->n && !any; i++)
+                    any = cell_matches(lt, (size_t)f->csv_col, cells[f->csv_col], c->v[i]);
+                ok = any;
+            }
+            if (ok)
+                hits[nh++] = lr;
+        }
+        for (size_t k = 0; k < st->nlout; k++) {
+            const lk_field *f = &st->lout[k];
+            esc_cell *dst = &row[f->row_col];
+            if (st->outputnew && dst->n)
+                continue;
+            size_t nv = 0;
+            if (nh < lt->min_matches || nh == 0) {
+                if (lt->dflt && nh < lt->min_matches)
+                    vals[nv++] = esc_str_c(lt->dflt);
+            } else {
+                for (size_t h = 0; h < nh; h++) {
+                    const char *v = lt->cells[hits[h] * lt->ncols + (size_t)f->csv_col];
+                    if (*v)
+                        vals[nv++] = esc_str_c(v);
+                }
+            }
+            if (!spl_cell_set(dst, vals, nv)) {
+                rc = oom(err);
+                goto done;
+            }
+            dst->is_num = false;
+        }
+    }
+done:
+    esc_free(hits);
+    esc_free(vals);
+    return rc;
+}
