@@ -14,10 +14,14 @@
 
 static const char *kind_name(esc_event_kind k) {
     switch (k) {
-    case ESC_EV_WINDOWS: return "windows";
-    case ESC_EV_CROWDSTRIKE: return "crowdstrike";
-    case ESC_EV_AIDMASTER: return "aidmaster";
-    default: return "other";
+    case ESC_EV_WINDOWS:
+        return "windows";
+    case ESC_EV_CROWDSTRIKE:
+        return "crowdstrike";
+    case ESC_EV_AIDMASTER:
+        return "aidmaster";
+    default:
+        return "other";
     }
 }
 
@@ -36,8 +40,9 @@ esc_status esc_render_time(int64_t time_us, esc_buf *out) {
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = yoe + era * 400 + (m <= 2);
-    return esc_buf_printf(out, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64
-                               ":%02" PRId64 ":%02" PRId64 ".%06" PRId64 "Z",
+    return esc_buf_printf(out,
+                          "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
+                          ":%02" PRId64 ".%06" PRId64 "Z",
                           y, m, d, sod / 3600, sod / 60 % 60, sod % 60, frac);
 }
 
@@ -52,11 +57,21 @@ static esc_status xml_esc(esc_buf *out, esc_str s) {
         const char *rep = NULL;
         char tmp[8];
         switch (c) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '\'': rep = "&apos;"; break;
-        case '"': rep = "&quot;"; break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '\'':
+            rep = "&apos;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
         default:
             if (c < 0x20) {
                 snprintf(tmp, sizeof tmp, "&#%u;", c);
@@ -134,14 +149,29 @@ static esc_status json_str(esc_buf *out, esc_str s) {
         if ((st = esc_buf_append(out, s.ptr + run, i - run)))
             break;
         switch (c) {
-        case '"': st = esc_buf_append_c(out, "\\\""); break;
-        case '\\': st = esc_buf_append_c(out, "\\\\"); break;
-        case '\n': st = esc_buf_append_c(out, "\\n"); break;
-        case '\r': st = esc_buf_append_c(out, "\\r"); break;
-        case '\t': st = esc_buf_append_c(out, "\\t"); break;
-        case '\b': st = esc_buf_append_c(out, "\\b"); break;
-        case '\f': st = esc_buf_append_c(out, "\\f"); break;
-        default: st = esc_buf_printf(out, "\\u%04x", c);
+        case '"':
+            st = esc_buf_append_c(out, "\\\"");
+            break;
+        case '\\':
+            st = esc_buf_append_c(out, "\\\\");
+            break;
+        case '\n':
+            st = esc_buf_append_c(out, "\\n");
+            break;
+        case '\r':
+            st = esc_buf_append_c(out, "\\r");
+            break;
+        case '\t':
+            st = esc_buf_append_c(out, "\\t");
+            break;
+        case '\b':
+            st = esc_buf_append_c(out, "\\b");
+            break;
+        case '\f':
+            st = esc_buf_append_c(out, "\\f");
+            break;
+        default:
+            st = esc_buf_printf(out, "\\u%04x", c);
         }
         run = i + 1;
     }
@@ -172,7 +202,8 @@ esc_status esc_render_json(const esc_event *ev, esc_buf *out) {
     if (!st && ev->recovered)
         st = esc_buf_append_c(out, ",\"recovered\":true");
     if (!st && ev->has_time) {
-        if (!(st = esc_buf_append_c(out, ",\"time\":\"")) && !(st = esc_render_time(ev->time_us, out)))
+        if (!(st = esc_buf_append_c(out, ",\"time\":\"")) &&
+            !(st = esc_render_time(ev->time_us, out)))
             st = esc_buf_putc(out, '"');
     }
     if (!st)

@@ -116,8 +116,8 @@ static void assert_intact_except(const run *good, const run *bad, int skip) {
 
 /* Recompute a chunk's header and records checksums after editing it. */
 static void fix_chunk_crc(unsigned char *ch) {
-    uint32_t fso = (uint32_t)ch[48] | (uint32_t)ch[49] << 8 | (uint32_t)ch[50] << 16 |
-                   (uint32_t)ch[51] << 24;
+    uint32_t fso =
+        (uint32_t)ch[48] | (uint32_t)ch[49] << 8 | (uint32_t)ch[50] << 16 | (uint32_t)ch[51] << 24;
     uint32_t rc = (uint32_t)crc32(0, ch + 512, fso - 512);
     memcpy(ch + 52, &rc, 4);
     uint32_t hc = (uint32_t)crc32(0, ch, 120);
@@ -291,7 +291,7 @@ static void test_huge_lengths(void **state) {
 static void test_bad_checksums_still_read(void **state) {
     (void)state;
     unsigned char *b = copy_orig();
-    b[124] ^= 1;                  /* file header */
+    b[124] ^= 1;                   /* file header */
     b[HDR + 7 * CHUNK + 124] ^= 1; /* chunk header */
     b[HDR + 8 * CHUNK + 52] ^= 1;  /* records checksum */
     run r;
@@ -320,14 +320,10 @@ static int teardown(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_intact),
-        cmocka_unit_test(test_threads_same_output),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_zeroed_chunk),
-        cmocka_unit_test(test_random_flips),
-        cmocka_unit_test(test_template_self_reference),
-        cmocka_unit_test(test_huge_lengths),
-        cmocka_unit_test(test_bad_checksums_still_read),
+        cmocka_unit_test(test_intact),       cmocka_unit_test(test_threads_same_output),
+        cmocka_unit_test(test_truncated),    cmocka_unit_test(test_zeroed_chunk),
+        cmocka_unit_test(test_random_flips), cmocka_unit_test(test_template_self_reference),
+        cmocka_unit_test(test_huge_lengths), cmocka_unit_test(test_bad_checksums_still_read),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

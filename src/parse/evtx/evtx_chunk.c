@@ -73,8 +73,8 @@ typedef struct dec {
     evtx_chunk *c;
     const char *err; /* static message, or msgbuf */
     char msgbuf[160];
-    uint32_t err_at;  /* chunk-relative offset of the problem */
-    int nest;         /* nested BinXML depth */
+    uint32_t err_at; /* chunk-relative offset of the problem */
+    int nest;        /* nested BinXML depth */
     size_t text_start;
     size_t kv_start;
     unsigned repaired;
@@ -111,7 +111,8 @@ static esc_status fail_fmt(dec *d, uint32_t at, const char *fmt, ...) {
 static esc_status text_room(dec *d, size_t n) {
     evtx_chunk *c = d->c;
     if (c->text.len - d->text_start + n > c->max_record_bytes)
-        return fail_fmt(d, d->err_at, "record expands to more than %lu bytes of text", (unsigned long)((unsigned long)c->max_record_bytes));
+        return fail_fmt(d, d->err_at, "record expands to more than %lu bytes of text",
+                        (unsigned long)((unsigned long)c->max_record_bytes));
     esc_status st = esc_buf_reserve(&c->text, n);
     if (st == ESC_ELIMIT)
         return fail_at(d, d->err_at, "chunk expands to too much text");
@@ -246,8 +247,7 @@ static esc_status oom_node(pstate *ps, uint32_t at) {
     return fail_at(ps->d, at, "BinXML needs more than the per-chunk memory cap");
 }
 
-static esc_status parse_content(pstate *ps, uint32_t *pos, uint32_t end, tnode **first,
-                                bool top);
+static esc_status parse_content(pstate *ps, uint32_t *pos, uint32_t end, tnode **first, bool top);
 static esc_status get_template(dec *d, uint32_t def_off, const tnode **root);
 
 static esc_status parse_tinst(pstate *ps, uint32_t *pos, uint32_t end, tnode **out) {
@@ -265,7 +265,8 @@ static esc_status parse_tinst(pstate *ps, uint32_t *pos, uint32_t end, tnode **o
             return fail_at(d, p, "truncated template definition");
         uint32_t dsize = evtx_le32(c->data + p + 20);
         if ((uint64_t)p + 24 + dsize > end)
-            return fail_fmt(d, p, "template definition size %lu runs past the record", (unsigned long)(dsize));
+            return fail_fmt(d, p, "template definition size %lu runs past the record",
+                            (unsigned long)(dsize));
         p += 24 + dsize;
     }
     const tnode *root;
@@ -287,7 +288,8 @@ static esc_status parse_tinst(pstate *ps, uint32_t *pos, uint32_t end, tnode **o
         v[i].type = c->data[p + 4 * i + 2];
         v[i].off = q;
         if ((uint64_t)q + v[i].size > end)
-            return fail_fmt(d, p + 4 * i, "substitution value %lu runs past the record", (unsigned long)(i));
+            return fail_fmt(d, p + 4 * i, "substitution value %lu runs past the record",
+                            (unsigned long)(i));
         q += v[i].size;
     }
     tnode *t = new_node(ps, N_TINST);
@@ -414,8 +416,16 @@ static esc_status parse_value_token(pstate *ps, uint32_t *pos, uint32_t end, tno
 
 static bool is_value_token(uint8_t t) {
     switch (t) {
-    case 0x05: case 0x45: case 0x07: case 0x47: case 0x08: case 0x48: case 0x09: case 0x49:
-    case 0x0d: case 0x0e:
+    case 0x05:
+    case 0x45:
+    case 0x07:
+    case 0x47:
+    case 0x08:
+    case 0x48:
+    case 0x09:
+    case 0x49:
+    case 0x0d:
+    case 0x0e:
         return true;
     default:
         return false;
@@ -481,7 +491,8 @@ static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **ou
         if (st)
             return st;
     } else {
-        return fail_fmt(d, p, "unexpected BinXML token 0x%02lx in a start element", (unsigned long)(b[p]));
+        return fail_fmt(d, p, "unexpected BinXML token 0x%02lx in a start element",
+                        (unsigned long)(b[p]));
     }
     *pos = p;
     *out = el;
@@ -490,8 +501,7 @@ static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **ou
 
 /* Content until an end-element token (consumed) or, at top level, the end-of-fragment token
  * or the end of the bytes. */
-static esc_status parse_content(pstate *ps, uint32_t *pos, uint32_t end, tnode **first,
-                                bool top) {
+static esc_status parse_content(pstate *ps, uint32_t *pos, uint32_t end, tnode **first, bool top) {
     dec *d = ps->d;
     const unsigned char *b = d->c->data;
     uint32_t p = *pos;
@@ -578,7 +588,8 @@ static esc_status get_template(dec *d, uint32_t def_off, const tnode **root) {
             }
             return fail_fmt(d, def_off,
                             e->state == 0 ? "template at chunk offset 0x%lx references itself"
-                                          : "template at chunk offset 0x%lx is broken", (unsigned long)(def_off));
+                                          : "template at chunk offset 0x%lx is broken",
+                            (unsigned long)(def_off));
         }
     }
     if (!t)
@@ -592,7 +603,8 @@ static esc_status get_template(dec *d, uint32_t def_off, const tnode **root) {
     uint64_t end = (uint64_t)def_off + 24 + dsize;
     if (end > c->len) {
         t->state = -1;
-        return fail_fmt(d, def_off, "template size %lu runs past the chunk", (unsigned long)(dsize));
+        return fail_fmt(d, def_off, "template size %lu runs past the chunk",
+                        (unsigned long)(dsize));
     }
     pstate ps = {d, &c->tarena, true, 0};
     uint32_t p = def_off + 24;
@@ -646,12 +658,29 @@ static esc_status put_filetime(dec *d, uint64_t ft) {
 
 static size_t fixed_size(uint8_t t) {
     switch (t) {
-    case 0x03: case 0x04: return 1;
-    case 0x05: case 0x06: return 2;
-    case 0x07: case 0x08: case 0x0b: case 0x0d: case 0x14: return 4;
-    case 0x09: case 0x0a: case 0x0c: case 0x11: case 0x15: return 8;
-    case 0x0f: case 0x12: return 16;
-    default: return 0;
+    case 0x03:
+    case 0x04:
+        return 1;
+    case 0x05:
+    case 0x06:
+        return 2;
+    case 0x07:
+    case 0x08:
+    case 0x0b:
+    case 0x0d:
+    case 0x14:
+        return 4;
+    case 0x09:
+    case 0x0a:
+    case 0x0c:
+    case 0x11:
+    case 0x15:
+        return 8;
+    case 0x0f:
+    case 0x12:
+        return 16;
+    default:
+        return 0;
     }
 }
 
@@ -661,7 +690,8 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
     if (fs && n < fs)
         return ESC_OK; /* short value: rendered empty */
     switch (t) {
-    case 0x00: return ESC_OK;
+    case 0x00:
+        return ESC_OK;
     case 0x01: {
         size_t u = n / 2;
         while (u && b[2 * u - 2] == 0 && b[2 * u - 1] == 0)
@@ -680,14 +710,22 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
         d->repaired += rep ? 1 : 0;
         return st;
     }
-    case 0x03: return putf(d, "%d", (int)(int8_t)b[0]);
-    case 0x04: return putf(d, "%u", (unsigned)b[0]);
-    case 0x05: return putf(d, "%d", (int)(int16_t)evtx_le16(b));
-    case 0x06: return putf(d, "%u", (unsigned)evtx_le16(b));
-    case 0x07: return putf(d, "%" PRId32, (int32_t)evtx_le32(b));
-    case 0x08: return putf(d, "%" PRIu32, evtx_le32(b));
-    case 0x09: return putf(d, "%" PRId64, (int64_t)evtx_le64(b));
-    case 0x0a: return putf(d, "%" PRIu64, evtx_le64(b));
+    case 0x03:
+        return putf(d, "%d", (int)(int8_t)b[0]);
+    case 0x04:
+        return putf(d, "%u", (unsigned)b[0]);
+    case 0x05:
+        return putf(d, "%d", (int)(int16_t)evtx_le16(b));
+    case 0x06:
+        return putf(d, "%u", (unsigned)evtx_le16(b));
+    case 0x07:
+        return putf(d, "%" PRId32, (int32_t)evtx_le32(b));
+    case 0x08:
+        return putf(d, "%" PRIu32, evtx_le32(b));
+    case 0x09:
+        return putf(d, "%" PRId64, (int64_t)evtx_le64(b));
+    case 0x0a:
+        return putf(d, "%" PRIu64, evtx_le64(b));
     case 0x0b: {
         float f;
         uint32_t u = evtx_le32(b);
@@ -700,7 +738,8 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
         memcpy(&f, &u, 8);
         return putf(d, "%g", f);
     }
-    case 0x0d: return put(d, evtx_le32(b) ? "true" : "false", evtx_le32(b) ? 4 : 5);
+    case 0x0d:
+        return put(d, evtx_le32(b) ? "true" : "false", evtx_le32(b) ? 4 : 5);
     case 0x0e: {
         esc_status st = text_room(d, n * 2);
         if (st)
@@ -715,20 +754,21 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
         return ESC_OK;
     }
     case 0x0f:
-        return putf(d, "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
-                    evtx_le32(b), evtx_le16(b + 4), evtx_le16(b + 6), b[8], b[9], b[10], b[11],
-                    b[12], b[13], b[14], b[15]);
+        return putf(d, "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", evtx_le32(b),
+                    evtx_le16(b + 4), evtx_le16(b + 6), b[8], b[9], b[10], b[11], b[12], b[13],
+                    b[14], b[15]);
     case 0x10:
         if (n >= 8)
             return putf(d, "0x%016" PRIx64, evtx_le64(b));
         if (n >= 4)
             return putf(d, "0x%08" PRIx32, evtx_le32(b));
         return ESC_OK;
-    case 0x11: return put_filetime(d, evtx_le64(b));
+    case 0x11:
+        return put_filetime(d, evtx_le64(b));
     case 0x12:
-        return putf(d, "%04u-%02u-%02uT%02u:%02u:%02u.%03u0000Z", evtx_le16(b),
-                    evtx_le16(b + 2), evtx_le16(b + 6), evtx_le16(b + 8), evtx_le16(b + 10),
-                    evtx_le16(b + 12), evtx_le16(b + 14));
+        return putf(d, "%04u-%02u-%02uT%02u:%02u:%02u.%03u0000Z", evtx_le16(b), evtx_le16(b + 2),
+                    evtx_le16(b + 6), evtx_le16(b + 8), evtx_le16(b + 10), evtx_le16(b + 12),
+                    evtx_le16(b + 14));
     case 0x13: {
         if (n < 8)
             return ESC_OK;
@@ -744,9 +784,12 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
             st = putf(d, "-%" PRIu32, evtx_le32(b + 8 + 4 * i));
         return st;
     }
-    case 0x14: return putf(d, "0x%" PRIx32, evtx_le32(b));
-    case 0x15: return putf(d, "0x%" PRIx64, evtx_le64(b));
-    default: return ESC_OK; /* EvtHandle, BinXml and EvtXml have no text form here */
+    case 0x14:
+        return putf(d, "0x%" PRIx32, evtx_le32(b));
+    case 0x15:
+        return putf(d, "0x%" PRIx64, evtx_le64(b));
+    default:
+        return ESC_OK; /* EvtHandle, BinXml and EvtXml have no text form here */
     }
 }
 
@@ -1150,8 +1193,8 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, bool
             c->records--;
             return ESC_OK;
         }
-        return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid,
-                    pos, d.err ? d.err : esc_strerror(st), d.err_at);
+        return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid, pos,
+                    d.err ? d.err : esc_strerror(st), d.err_at);
     }
     evtx_item *it = new_item(c);
     if (!it)
@@ -1241,8 +1284,7 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
     }
     if (memcmp(b, "ElfChnk", 8) != 0) {
         if (all_zero(b, c->len))
-            return c->in_use ? warn(c, 0, "chunk %" PRIu64 " is all zero bytes", c->index)
-                             : ESC_OK;
+            return c->in_use ? warn(c, 0, "chunk %" PRIu64 " is all zero bytes", c->index) : ESC_OK;
         return warn(c, 0, "chunk %" PRIu64 " has no chunk signature", c->index);
     }
     if (c->len < EVTX_CHUNK_SIZE &&

@@ -272,8 +272,7 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
             unlock(r);
             if (s->st) {
                 r->fatal = s->st;
-                return esc_error_at(err, s->st, r->path, s->c.file_off, "%s",
-                                    esc_strerror(s->st));
+                return esc_error_at(err, s->st, r->path, s->c.file_off, "%s", esc_strerror(s->st));
             }
             evtx_chunk *c = &s->c;
             if (r->item_pos == 0) {
