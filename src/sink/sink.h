@@ -55,6 +55,7 @@ typedef struct esc_sink_opts {
     size_t hec_batch;          /* events per request; 0 = 100 */
     int hec_timeout_ms;        /* per request; 0 = 10000 */
     int hec_max_wait_ms;       /* give up (events stay spooled) after; 0 = 60000 */
+    const char *hec_ca_file;   /* --hec-ca FILE: CA certificates (PEM) to verify the server */
 } esc_sink_opts;
 
 /* Open every sink the options name. With no sink named, *out is an empty set (not NULL). */

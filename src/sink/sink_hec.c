@@ -633,6 +633,8 @@ esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *
     curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYPEER, o->hec_insecure ? 0L : 1L);
     curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYHOST, o->hec_insecure ? 0L : 2L);
+    if (o->hec_ca_file)
+        curl_easy_setopt(h->curl, CURLOPT_CAINFO, o->hec_ca_file);
     curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "escudo/" ESC_VERSION);
     *out = &h->base;
     return ESC_OK;

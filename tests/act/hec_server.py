@@ -17,11 +17,13 @@ Control (JSON): GET /_events -> {"events": [event_id, ...] (every indexed copy, 
 "channels": [...]}; POST /_plan with a JSON list replaces the plan.
 
 Usage: hec_server.py [--port N] [--token T] [--plan ok,503,...] [--stall SECONDS]
+                     [--tls CERT.pem KEY.pem]
 Prints "port N" on stdout once listening.
 """
 import argparse
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -152,11 +154,16 @@ def main():
     p.add_argument("--token", default="test-token")
     p.add_argument("--plan", default="")
     p.add_argument("--stall", type=float, default=3.0)
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     opts = p.parse_args()
     state["plan"] = [m for m in opts.plan.split(",") if m]
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer(("127.0.0.1", opts.port), Handler)
+    if opts.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(opts.tls[0], opts.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("port %d" % srv.server_address[1], flush=True)
     srv.serve_forever()
 

@@ -7,6 +7,8 @@
 2. Splunk is down: hunt exits 3 and says the batches are kept in the spool; escudo runs again
    (a restart) on other data once Splunk is back: the events of both runs arrive, none twice.
 3. The token comes from a file or the environment, never argv: no token, exit 2.
+4. TLS: a server whose certificate is not trusted is refused (events stay spooled); trusted
+   with --hec-ca, or with verification off (--hec-insecure), it gets everything.
 """
 import json
 import os
@@ -29,9 +31,10 @@ def check(cond, what):
         failures.append(what)
 
 
-def start(port=0, plan=""):
+def start(port=0, plan="", tls=None):
     p = subprocess.Popen([sys.executable, SERVER, "--port", str(port), "--token", TOKEN,
-                          "--plan", plan, "--stall", "2"], stdout=subprocess.PIPE, text=True)
+                          "--plan", plan, "--stall", "2"] + (["--tls"] + tls if tls else []),
+                         stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     return p, int(line.split()[1])
 
@@ -41,12 +44,19 @@ def stop(p):
     p.wait()
 
 
-def received(port):
+def received(port, tls=False):
+    if tls:
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with urllib.request.urlopen("https://127.0.0.1:%d/_events" % port, context=ctx) as r:
+            return json.load(r)
     with urllib.request.urlopen("http://127.0.0.1:%d/_events" % port) as r:
         return json.load(r)
 
 
-def hunt(path, port, tmp, tag, env_token=True, extra=()):
+def hunt(path, port, tmp, tag, env_token=True, extra=(), scheme="http", spool="spool"):
     n = os.path.join(tmp, tag + ".n.jsonl")
     r = os.path.join(tmp, tag + ".r.jsonl")
     env = dict(os.environ)
@@ -54,8 +64,8 @@ def hunt(path, port, tmp, tag, env_token=True, extra=()):
     if env_token:
         env["ESCUDO_HEC_TOKEN"] = TOKEN
     cmd = [ESCUDO, "hunt", "--quiet", "--format", "json", "--now", "1700000000",
-           "--notables", n, "--risk", r, "--hec", "http://127.0.0.1:%d" % port,
-           "--hec-spool", os.path.join(tmp, "spool")] + list(extra) + [path]
+           "--notables", n, "--risk", r, "--hec", "%s://127.0.0.1:%d" % (scheme, port),
+           "--hec-spool", os.path.join(tmp, spool)] + list(extra) + [path]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     ids = []
     for f in (n, r):
@@ -104,6 +114,27 @@ def main():
         p, ids3 = hunt(os.path.join(CRAFTED, "worked_example.xml"), port, tmp, "e",
                        env_token=False, extra=["--hec-token-file", tf])
         check(p.returncode == 0, "token from a file: rc %d %s" % (p.returncode, p.stderr))
+        stop(srv)
+
+        # 4. TLS verification
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        srv, tport = start(tls=[cert, key])
+        wx = os.path.join(CRAFTED, "worked_example.xml")
+        p, idsf = hunt(wx, tport, tmp, "f", scheme="https", spool="tls",
+                       extra=["--hec-max-wait", "1"])
+        check(p.returncode == 3, "untrusted certificate refused (rc %d)" % p.returncode)
+        check(not received(tport, tls=True)["events"], "nothing sent to an untrusted server")
+        p, idsg = hunt(wx, tport, tmp, "g", scheme="https", spool="tls",
+                       extra=["--hec-ca", cert])
+        check(p.returncode == 0, "trusted with --hec-ca: rc %d %s" % (p.returncode, p.stderr))
+        got = received(tport, tls=True)["events"]
+        check(sorted(got) == sorted(idsf + idsg), "spooled and new events arrived over TLS")
+        p, idsh = hunt(wx, tport, tmp, "h", scheme="https", spool="tls2",
+                       extra=["--hec-insecure"])
+        check(p.returncode == 0, "--hec-insecure: rc %d %s" % (p.returncode, p.stderr))
         stop(srv)
 
     for f in failures:
