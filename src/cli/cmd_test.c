@@ -137,7 +137,7 @@ int esc_cmd_test(int argc, char **argv) {
                   "Test detections as contentctl does, offline: static validation of every\n"
                   "selected detection (default: all loaded), then its tests: block replayed\n"
                   "(unit: result rows with every observable; integration: notables and risk\n"
-                  "events). DETECTION is a name, an id or a YAML file. Exit 1 when a test "
+                  "events). DETECTION is a loaded detection's name, id or file. Exit 1 when a test "
                   "failed.",
                   test_opts, NOPTS);
         rc = ESC_EXIT_OK;
