@@ -94,6 +94,19 @@ check(collections.Counter(r["outcome"] for r in rows) ==
       collections.Counter(dict(zip(("pass", "fail", "skip"), counts["static"]))) - collections.Counter(),
       "JSON outcomes disagree with the text counts")
 
+# ESCU's own copy of the seed detection, with a data root laid out like splunk/attack_data that
+# holds the in-repo replay dataset at the path its URL names: unit and integration pass
+import shutil
+root = os.path.join(tmp, "attack_data")
+dst = os.path.join(root, "datasets", "attack_techniques", "T1070.005", "atomic_red_team")
+os.makedirs(dst)
+shutil.copy(os.path.join(SRC, "tests", "data", "attack", "T1070.005", "windows-sysmon.log"), dst)
+ps = subprocess.run([ESCUDO, "test", "--content", ESCU, "--data-root", root,
+                     "Create or delete windows shares using net exe"], capture_output=True, text=True)
+check(ps.returncode == 0 and len(re.findall(r"^PASS  (static|unit|integration) ", ps.stdout, re.M)) == 3,
+      "ESCU's seed detection with --data-root: exit %d\n%s" % (ps.returncode, ps.stdout))
+shutil.rmtree(tmp)
+
 print("escu: %d detections in %.2f s; static %d passed, %d failed, %d not validated; unit skipped %d"
       % (NDET, elapsed, *counts["static"], counts["unit"][2]))
 for k, n in reasons.most_common():
