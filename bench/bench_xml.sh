@@ -10,6 +10,8 @@
 #   BENCH_XML_SIZE    size of the large file (default 1G = 1 GiB)
 #   BENCH_XML_SMALL   size of the file for the memory comparison (default 100M)
 #   BENCH_RUNS        timed runs per command, median reported (default 3)
+#   BENCH_VERIFY      1: also compare escudo's rows on the small file with the independent
+#                     reference tests/ref/escudo_ref.py (about a minute)
 # Inputs are generated once by tools/gen/escudo-gen and reused while the generator and its
 # arguments are unchanged. Times are wall-clock medians with the page cache warm (each
 # file is read once before timing and hyperfine does one warm-up run).
@@ -91,6 +93,18 @@ rss_small=$(peak_rss "$small")
 rows=$("$ESCUDO" hunt --format json --quiet "$big" | wc -l)
 rg_lines=$(rg -c -i "$PATTERN" "$big")
 
+verify=""
+if [ "${BENCH_VERIFY:-0}" = 1 ]; then
+    echo "bench_xml: comparing with the reference on $(basename "$small")" >&2
+    "$ESCUDO" hunt --format json --quiet "$small" >"$tmp/escudo.jsonl"
+    python3 "$root/tests/ref/escudo_ref.py" "$small" >"$tmp/ref.jsonl"
+    if cmp -s "$tmp/escudo.jsonl" "$tmp/ref.jsonl"; then
+        verify="- Check: on the small file escudo's output is byte-identical to the reference's ($(wc -l <"$tmp/ref.jsonl") rows)"
+    else
+        verify="- Check: on the small file escudo's output DIFFERS from the reference's (\`diff\` them)"
+    fi
+fi
+
 read -r time_ratio mem_ratio mbps rss_big_mb rss_small_mb time_ok mem_ok cap_ok < <(python3 - \
     "$t_escudo" "$t_rg" "$rss_big" "$rss_small" "$big_bytes" <<'EOF'
 import sys
@@ -123,6 +137,7 @@ cat <<EOF
   (\`tools/gen/escudo-gen --size $BIG --seed $SEED --match-rate $RATE\`); the $small_h file is
   \`--size $SMALL\` with the same seed ($small_bytes bytes)
 - escudo found $rows result rows; rg counted $rg_lines lines matching \`$PATTERN\`
+${verify}
 
 | measure | escudo \`hunt --format json\` | \`rg -c -i '$PATTERN'\` | ratio | goal | met |
 |---|---|---|---|---|---|
