@@ -517,8 +517,8 @@ static esc_status scan_folder(esc_ctest_report *rep, const char *dir, esc_error 
     }
     for (size_t i = 0; i < L.n; i++) {
         esc_ctest_result r;
-        if ((st = result_begin(&r, L.v[i].path, NULL, L.v[i].path, ESC_CTEST_STATIC,
-                               L.v[i].path, err)) != ESC_OK)
+        if ((st = result_begin(&r, L.v[i].path, NULL, L.v[i].path, ESC_CTEST_STATIC, NULL,
+                               err)) != ESC_OK)
             goto out;
         st = scan_file(&L.v[i], &r, err);
         if (st == ESC_OK && r.nreasons)

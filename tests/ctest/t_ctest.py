@@ -197,6 +197,17 @@ check(rc == 1 and re.search(r"FAIL  static +%s \[.*zz_copy\.yml\]\n +- id 743a32
                             % re.escape(NAME), out),
       "duplicate id: rc %d\n%s" % (rc, out))
 
+# files loading skips are failures of the content scan, each naming its file
+folder = copy_content("unloadable")
+with open(os.path.join(folder, "detections", "endpoint", "bad_yaml.yml"), "w") as f:
+    f.write("name: [unclosed\nid: x\n")
+with open(os.path.join(folder, "detections", "endpoint", "no_id.yml"), "w") as f:
+    f.write("name: No id\nsearch: '| tstats count from datamodel=Endpoint.Processes'\n")
+rc, out, _ = run("--content", folder)
+check(rc == 1 and re.search(r"FAIL  static +\S*bad_yaml\.yml\n +- YAML, line \d+: .*; not loaded", out)
+      and re.search(r"FAIL  static +\S*no_id\.yml\n +- required field id is missing; not loaded", out)
+      and len(lines(out, "PASS", "unit")) == 1, "unloadable files\n" + out)
+
 # a detection file outside any content folder, loaded on top with --detection FILE
 folder = copy_content("standalone", sub1("name: " + NAME, "name: Standalone copy"))
 alone = os.path.join(tmp, "standalone.yml")
