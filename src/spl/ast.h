@@ -87,6 +87,7 @@ typedef struct byspec {
 typedef enum stage_kind {
     ST_TSTATS, ST_RENAME, ST_CONVERT, ST_SEARCH, ST_WHERE, ST_EVAL, ST_FIELDS, ST_TABLE,
     ST_DEDUP, ST_STATS, ST_REGEX, ST_REX, ST_EVENTSTATS, ST_LOOKUP,
+    ST_JOIN,
 } stage_kind;
 
 typedef struct rename_pair {
@@ -173,6 +174,14 @@ typedef struct stage {
     lk_field *lin, *lout;
     size_t nlin, nlout;
     bool outputnew;
+    /* join: names = join fields; sub = the subsearch's plan (owned) */
+    esc_plan *sub;
+    size_t sub_start; /* offset of the subsearch text in the expanded search */
+    const char *sub_text;
+    size_t sub_len;
+    int join_type; /* 0 inner, 1 left/outer */
+    size_t join_max; /* 0: unlimited */
+    bool join_overwrite;
     /* plan: output schema after this stage, and per-stage column maps */
     schema out;
     int *map;    /* rename/fields/table: output column -> input column */
@@ -191,8 +200,12 @@ struct esc_plan {
     /* literal clauses for the prefilter, computed at plan time */
     esc_literal_clause clauses[ESC_INTEREST_MAX_CLAUSES];
     size_t nclauses;
+    bool has_join; /* a stage joins a subsearch: no literal clauses */
+    int depth;     /* subsearch nesting */
 };
 
+/* plan.c: a plan for a subsearch (text at offset `at` of the parent's expanded search) */
+esc_status spl_subplan(esc_plan *parent, stage *st, esc_error *err);
 /* parse.c */
 esc_status spl_parse(esc_plan *p, esc_error *err);
 /* shared helpers (match.c) */
@@ -201,6 +214,7 @@ bool spl_glob_match(const char *pat, size_t plen, const char *s, size_t slen);
 bool spl_parse_num(const char *s, size_t n, double *out);
 int spl_cim_lookup(const char *name, size_t len); /* CIM id, FIELD_TIME, or FIELD_ABSENT */
 const char *spl_cim_name(int id);
+bool spl_main_matches(const esc_plan *p, const esc_record *r);
 bool spl_row_match(const snode *n, const esc_cell *row, size_t ncols);
 /* exec.c */
 size_t spl_num_text(double v, char *buf, size_t cap);

@@ -21,6 +21,7 @@ struct esc_exec {
     const esc_plan *p;
     int64_t earliest, latest;
     esc_agg *agg;
+    esc_exec **subs; /* per stage: the execution of a join's subsearch, or NULL */
 };
 
 static esc_agg_fn agg_map(aggfn f) {
@@ -58,6 +59,14 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
     x->agg = new_agg(&p->stages[0]);
     if (!x->agg)
         goto fail;
+    for (size_t i = 1; i < p->nstages; i++) {
+        if (!p->stages[i].sub)
+            continue;
+        if (!x->subs && !(x->subs = esc_calloc(p->nstages, sizeof *x->subs)))
+            goto fail;
+        if (!(x->subs[i] = esc_exec_new(p->stages[i].sub, earliest_us, latest_us, err)))
+            goto fail;
+    }
     return x;
 fail:
     esc_exec_free(x);
@@ -68,6 +77,10 @@ fail:
 void esc_exec_free(esc_exec *x) {
     if (!x)
         return;
+    if (x->subs)
+        for (size_t i = 0; i < x->p->nstages; i++)
+            esc_exec_free(x->subs[i]);
+    esc_free(x->subs);
     esc_agg_free(x->agg);
     esc_free(x);
 }
@@ -96,7 +109,13 @@ static size_t time_text(int64_t us, char *buf, size_t cap) {
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     if (r->time_us < x->earliest || (x->latest != ESC_TIME_MAX && r->time_us >= x->latest))
         return ESC_OK;
-    if (!esc_plan_record_matches(x->p, r))
+    if (x->subs)
+        for (size_t i = 0; i < x->p->nstages; i++) {
+            esc_status rs = x->subs[i] ? esc_exec_feed(x->subs[i], r, err) : ESC_OK;
+            if (rs != ESC_OK)
+                return rs;
+        }
+    if (!spl_main_matches(x->p, r))
         return ESC_OK;
     const stage *st = &x->p->stages[0];
     esc_str keys[64];
@@ -638,6 +657,84 @@ done:
     return rc;
 }
 
+static bool cells_equal(const esc_cell *a, const esc_cell *b) {
+    if (!a->n || a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i]) != 0)
+            return false;
+    return true;
+}
+
+static esc_status run_join(const stage *st, esc_table *t, esc_exec *sx, esc_error *err) {
+    esc_table *s = NULL, *n = NULL;
+    esc_status rc = esc_exec_finish(sx, &s, err);
+    if (rc != ESC_OK)
+        return rc;
+    size_t cap = t->nrows ? t->nrows : 1;
+    n = table_new(&st->out, cap);
+    if (!n) {
+        rc = nomem(err);
+        goto done;
+    }
+    n->nrows = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const esc_cell *row = &t->cells[r * t->ncols];
+        size_t used = 0;
+        for (size_t q = 0; q <= s->nrows; q++) {
+            const esc_cell *srow = q < s->nrows ? &s->cells[q * s->ncols] : NULL;
+            if (srow) {
+                if (st->join_max && used == st->join_max)
+                    continue;
+                bool eq = true;
+                for (size_t k = 0; k < st->nnames && eq; k++)
+                    eq = st->cols[k] >= 0 && st->cols2[k] >= 0 &&
+                         cells_equal(&row[st->cols[k]], &srow[st->cols2[k]]);
+                if (!eq)
+                    continue;
+            } else if (used || st->join_type == 0) {
+                continue; /* the unmatched row of a left join */
+            }
+            used++;
+            if (n->nrows == cap) {
+                size_t nc = cap * 2;
+                esc_cell *cells = esc_realloc(n->cells, nc * n->ncols * sizeof *cells);
+                if (!cells) {
+                    rc = nomem(err);
+                    goto done;
+                }
+                memset(cells + cap * n->ncols, 0, (nc - cap) * n->ncols * sizeof *cells);
+                n->cells = cells;
+                cap = nc;
+            }
+            esc_cell *o = &n->cells[n->nrows++ * n->ncols];
+            for (size_t c = 0; c < t->ncols; c++)
+                if (!spl_cell_copy(&o[c], &row[c])) {
+                    rc = nomem(err);
+                    goto done;
+                }
+            for (size_t c = 0; srow && c < st->nmap; c++) {
+                size_t dst = (size_t)st->map[c];
+                if (!srow[c].n || (!st->join_overwrite && o[dst].n))
+                    continue;
+                if (!spl_cell_copy(&o[dst], &srow[c])) {
+                    rc = nomem(err);
+                    goto done;
+                }
+            }
+        }
+    }
+    {
+        esc_table tmp = *t;
+        *t = *n;
+        *n = tmp;
+    }
+done:
+    esc_table_free(n);
+    esc_table_free(s);
+    return rc;
+}
+
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     const esc_plan *p = x->p;
     esc_table *t = NULL;
@@ -658,6 +755,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         case ST_EVAL: rc = run_eval(st, t, err); break;
         case ST_REX: rc = run_rex(st, t, err); break;
         case ST_LOOKUP: rc = spl_lookup_run(st, t, err); break;
+        case ST_JOIN: rc = run_join(st, t, x->subs[i], err); break;
         case ST_EVENTSTATS: rc = run_stats(st, t, NULL, err); break;
         case ST_DEDUP: rc = run_dedup(st, t, err); break;
         case ST_STATS: {

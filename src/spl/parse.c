@@ -10,6 +10,7 @@
  * evaluation. Unsupported commands and functions are errors that name them, for lint. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -1417,6 +1418,115 @@ static bool parse_lookup(parser *P, stage *st) {
     return true;
 }
 
+/* join [type=inner|left|outer] [max=N] [overwrite=BOOL] FIELD[, FIELD...] [SUBSEARCH] */
+static bool parse_join(parser *P, stage *st) {
+    const char *tmp[64];
+    size_t n = 0;
+    st->join_max = 1;
+    st->join_overwrite = true;
+    for (;;) {
+        skip_ws(P);
+        if (peek(P) == '[' || P->pos >= P->end)
+            break;
+        size_t start = P->pos;
+        size_t wl = run(P, "=,[");
+        if (wl == 0) {
+            fail_at(P, start, "expected a join field");
+            return false;
+        }
+        const char *w = P->s + start;
+        if (peek(P) == '=') {
+            P->pos++;
+            size_t vl, vs;
+            const char *v = word(P, "[", &vl, &vs);
+            if (!v) {
+                if (!P->failed)
+                    fail_at(P, start, "missing option value");
+                return false;
+            }
+            if (wl == 4 && strncmp(w, "type", 4) == 0 && strcmp(v, "inner") == 0)
+                st->join_type = 0;
+            else if (wl == 4 && strncmp(w, "type", 4) == 0 &&
+                     (strcmp(v, "left") == 0 || strcmp(v, "outer") == 0))
+                st->join_type = 1;
+            else if (wl == 3 && strncmp(w, "max", 3) == 0 && v[0] >= '0' && v[0] <= '9' &&
+                     strlen(v) < 9)
+                st->join_max = (size_t)strtoul(v, NULL, 10);
+            else if (wl == 9 && strncmp(w, "overwrite", 9) == 0 &&
+                     (strcmp(v, "true") == 0 || strcmp(v, "false") == 0 ||
+                      strcmp(v, "t") == 0 || strcmp(v, "f") == 0 || strcmp(v, "1") == 0 ||
+                      strcmp(v, "0") == 0))
+                st->join_overwrite = v[0] == 't' || v[0] == '1';
+            else {
+                fail_at(P, start, "unsupported join option '%.*s=%s'", (int)wl, w, v);
+                return false;
+            }
+            continue;
+        }
+        if (n == 64) {
+            fail_at(P, start, "too many join fields");
+            return false;
+        }
+        tmp[n] = dup_n(P, w, wl);
+        if (!tmp[n++])
+            return false;
+        skip_ws(P);
+        if (peek(P) == ',')
+            P->pos++;
+    }
+    if (!n) {
+        fail_at(P, st->start, "join needs at least one field (joining on every field is not "
+                              "supported)");
+        return false;
+    }
+    if (peek(P) != '[') {
+        fail_at(P, P->pos, "join needs a subsearch [...]");
+        return false;
+    }
+    size_t open_at = P->pos;
+    int depth = 0;
+    bool q = false;
+    size_t i = P->pos;
+    for (; i < P->end; i++) {
+        char c = P->s[i];
+        if (q) {
+            if (c == '\\' && i + 1 < P->end)
+                i++;
+            else if (c == '"')
+                q = false;
+            continue;
+        }
+        if (c == '"')
+            q = true;
+        else if (c == '[')
+            depth++;
+        else if (c == ']' && --depth == 0)
+            break;
+    }
+    if (i >= P->end) {
+        fail_at(P, open_at, "unbalanced bracket: '[' is not closed");
+        return false;
+    }
+    st->sub_start = open_at + 1;
+    st->sub_text = P->s + open_at + 1;
+    st->sub_len = i - open_at - 1;
+    P->pos = i + 1;
+    st->names = alloc0(P, n * sizeof *tmp);
+    if (!st->names)
+        return false;
+    memcpy(st->names, tmp, n * sizeof *tmp);
+    st->nnames = n;
+    if (!expect_end(P, "join"))
+        return false;
+    esc_status rc = spl_subplan(P->p, st, P->err);
+    if (rc != ESC_OK) {
+        P->failed = true;
+        P->st = rc;
+        return false;
+    }
+    return true;
+}
+
 static const struct {
     const char *name;
     stage_kind kind;
@@ -1425,7 +1535,7 @@ static const struct {
     {"search", ST_SEARCH}, {"where", ST_WHERE},   {"eval", ST_EVAL},
     {"fields", ST_FIELDS}, {"table", ST_TABLE},   {"dedup", ST_DEDUP},
     {"stats", ST_STATS},   {"regex", ST_REGEX},   {"rex", ST_REX},
-    {"eventstats", ST_EVENTSTATS}, {"lookup", ST_LOOKUP},
+    {"eventstats", ST_EVENTSTATS}, {"lookup", ST_LOOKUP},   {"join", ST_JOIN},
 };
 
 static bool parse_command(parser *P, stage *st, size_t index) {
@@ -1504,6 +1614,7 @@ static bool parse_command(parser *P, stage *st, size_t index) {
     case ST_REX: return parse_rex(P, st);
     case ST_EVENTSTATS: return parse_stats(P, st);
     case ST_LOOKUP: return parse_lookup(P, st);
+    case ST_JOIN: return parse_join(P, st);
     }
     return false;
 }

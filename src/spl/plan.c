@@ -378,6 +378,38 @@ static esc_status plan_eventstats(esc_plan *p, stage *st, const schema *in, esc_
     return ESC_OK;
 }
 
+static esc_status plan_join(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    const schema *sub = &st->sub->stages[st->sub->nstages - 1].out;
+    st->cols = esc_arena_alloc(&p->arena, st->nnames * sizeof *st->cols);
+    st->cols2 = esc_arena_alloc(&p->arena, st->nnames * sizeof *st->cols2);
+    st->map = esc_arena_alloc(&p->arena, (sub->n ? sub->n : 1) * sizeof *st->map);
+    if (!st->cols || !st->cols2 || !st->map || !schema_copy(p, &st->out, in, sub->n))
+        return oom(err);
+    for (size_t k = 0; k < st->nnames; k++) {
+        st->cols[k] = schema_find(in, st->names[k]);
+        st->cols2[k] = schema_find(sub, st->names[k]);
+    }
+    /* map: subsearch column -> output column */
+    for (size_t c = 0; c < sub->n; c++) {
+        int o = schema_add(&st->out, sub->name[c]);
+        if ((size_t)o >= in->n) {
+            st->out.mv[o] = sub->mv[c];
+            st->out.origin[o] = -1;
+        } else {
+            bool key = false;
+            for (size_t k = 0; k < st->nnames; k++)
+                key |= strcmp(st->names[k], sub->name[c]) == 0;
+            if (!key) /* the subsearch may overwrite it */
+                st->out.origin[o] = -1;
+        }
+        st->map[c] = o;
+    }
+    st->nmap = sub->n;
+    p->fields |= st->sub->fields;
+    p->has_join = true;
+    return ESC_OK;
+}
+
 static esc_status plan_stage(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     esc_status rc;
     switch (st->kind) {
@@ -417,6 +449,7 @@ static esc_status plan_stage(esc_plan *p, stage *st, const schema *in, esc_error
     case ST_REX: return plan_rex(p, st, in, err);
     case ST_EVENTSTATS: return plan_eventstats(p, st, in, err);
     case ST_LOOKUP: return spl_lookup_plan(p, st, in, err);
+    case ST_JOIN: return plan_join(p, st, in, err);
     }
     return esc_error_set(err, ESC_EINTERNAL, "unknown stage");
 }
@@ -549,6 +582,10 @@ static esc_status add_lits(esc_plan *p, const lits *l, esc_error *err) {
 
 static esc_status plan_literals(esc_plan *p, esc_error *err) {
     const stage *ts = &p->stages[0];
+    /* a subsearch reads records the main search's literals know nothing about: the clauses
+     * would be a disjunction of conjunctions, which the interest set cannot say */
+    if (p->has_join)
+        return ESC_OK;
     lits l;
     tree_lits(ts->where, NULL, 0, NULL, &l);
     esc_status rc = add_lits(p, &l, err);
@@ -558,7 +595,8 @@ static esc_status plan_literals(esc_plan *p, esc_error *err) {
      * a record lacking the literal only feeds groups whose BY value lacks it too */
     for (size_t i = 1; i < p->nstages; i++) {
         const stage *st = &p->stages[i];
-        if (st->kind == ST_DEDUP || st->kind == ST_STATS)
+        if (st->kind == ST_DEDUP || st->kind == ST_STATS || st->kind == ST_EVENTSTATS ||
+            st->kind == ST_JOIN)
             break;
         if (st->kind != ST_SEARCH)
             continue;
@@ -576,6 +614,50 @@ esc_plan *esc_plan_new_ex(const char *search, const esc_macro_set *macros, char 
                           esc_error *err) {
     esc_spl_env env = {macros, NULL, 0};
     return esc_plan_new_env(search, &env, err_text, err);
+}
+
+/* Plan the pipeline of p->expanded (already expanded). */
+static esc_status plan_all(esc_plan *p, esc_error *err) {
+    esc_status rc;
+    if ((rc = spl_parse(p, err)) != ESC_OK)
+        return rc;
+    const schema *in = NULL;
+    for (size_t i = 0; i < p->nstages; i++) {
+        if ((rc = plan_stage(p, &p->stages[i], in, err)) != ESC_OK)
+            return rc;
+        in = &p->stages[i].out;
+    }
+    return plan_literals(p, err);
+}
+
+esc_status spl_subplan(esc_plan *parent, stage *st, esc_error *err) {
+    esc_plan *p = esc_calloc(1, sizeof *p);
+    if (!p)
+        return oom(err);
+    esc_arena_init(&p->arena, 0, 0);
+    p->env = parent->env;
+    p->depth = parent->depth + 1;
+    esc_status rc;
+    if (p->depth > 4) {
+        rc = esc_error_at(err, ESC_ELIMIT, NULL, st->sub_start, "subsearches nested deeper than 4");
+        goto fail;
+    }
+    p->expanded = esc_strndup(st->sub_text, st->sub_len);
+    if (!p->expanded) {
+        rc = oom(err);
+        goto fail;
+    }
+    if ((rc = plan_all(p, err)) != ESC_OK) {
+        if (err && err->has_offset)
+            err->offset += st->sub_start;
+        goto fail;
+    }
+    p->env = NULL;
+    st->sub = p;
+    return ESC_OK;
+fail:
+    esc_plan_free(p);
+    return rc;
 }
 
 esc_plan *esc_plan_new_env(const char *search, const esc_spl_env *env, char **err_text,
@@ -596,15 +678,7 @@ esc_plan *esc_plan_new_env(const char *search, const esc_spl_env *env, char **er
             *err_text = esc_strdup(search ? search : "");
         goto fail;
     }
-    if ((rc = spl_parse(p, err)) != ESC_OK)
-        goto fail_text;
-    const schema *in = NULL;
-    for (size_t i = 0; i < p->nstages; i++) {
-        if ((rc = plan_stage(p, &p->stages[i], in, err)) != ESC_OK)
-            goto fail_text;
-        in = &p->stages[i].out;
-    }
-    if ((rc = plan_literals(p, err)) != ESC_OK)
+    if ((rc = plan_all(p, err)) != ESC_OK)
         goto fail_text;
     p->env = NULL;
     return p;
@@ -627,6 +701,7 @@ void esc_plan_free(esc_plan *p) {
         stage *st = &p->stages[i];
         if (st->re)
             pcre2_code_free(st->re);
+        esc_plan_free(st->sub);
         spl_eval_free(st->cond);
         for (size_t k = 0; k < st->nevals; k++)
             spl_eval_free(st->evals[k].e);
@@ -698,6 +773,18 @@ static bool rec_match(const snode *n, const esc_record *r) {
 }
 
 bool esc_plan_record_matches(const esc_plan *p, const esc_record *r) {
+    const snode *w = p->stages[0].where;
+    if (!w || rec_match(w, r))
+        return true;
+    /* a record a subsearch can use counts too */
+    for (size_t i = 1; i < p->nstages; i++)
+        if (p->stages[i].sub && esc_plan_record_matches(p->stages[i].sub, r))
+            return true;
+    return false;
+}
+
+/* The tstats where clause of p alone. */
+bool spl_main_matches(const esc_plan *p, const esc_record *r) {
     const snode *w = p->stages[0].where;
     return !w || rec_match(w, r);
 }
@@ -787,6 +874,15 @@ esc_status esc_plan_explain(const esc_plan *p, esc_buf *out) {
         } else if (st->kind == ST_SEARCH) {
             esc_buf_append_c(out, "\n  predicate: ");
             explain_snode(st->where, out);
+        } else if (st->kind == ST_LOOKUP) {
+            esc_buf_printf(out, " %s (%zu rows)", st->lookup_name, st->lt ? st->lt->nrows : 0);
+        } else if (st->kind == ST_JOIN) {
+            esc_buf_append_c(out, " on");
+            for (size_t k = 0; k < st->nnames; k++)
+                esc_buf_printf(out, " %s", st->names[k]);
+            esc_buf_printf(out, " (%s, max=%zu)\n  subsearch where: ",
+                           st->join_type ? "left" : "inner", st->join_max);
+            explain_snode(st->sub->stages[0].where, out);
         }
         esc_buf_append_c(out, "\n  columns:");
         for (size_t k = 0; k < st->out.n; k++)

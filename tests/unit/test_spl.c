@@ -179,6 +179,11 @@ static void test_prefilter_never_unknown(void **state) {
         "Processes.process | search Processes.process=*abcd*",
         "| tstats count from datamodel=Endpoint.Processes by Processes.process | eval "
         "Processes.process=\"abcd\" | search Processes.process=*abcd*",
+        "| tstats count from datamodel=Endpoint.Processes by Processes.process Processes.dest | "
+        "eventstats dc(Processes.process) as n by Processes.dest | search Processes.process=*abcd*",
+        "| tstats count from datamodel=Endpoint.Processes where Processes.process=*abcd* by "
+        "Processes.dest | join Processes.dest [| tstats count from datamodel=Endpoint.Processes "
+        "by Processes.dest]",
     };
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         esc_error err;
