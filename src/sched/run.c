@@ -16,7 +16,7 @@
  *   records before the saved offset.
  * Deliberately not done: printing, signals, threads, reading the system clock, resuming standard
  * input, holding CrowdStrike records until their host appears (they map with the inventory seen
- * so far, or --aidmaster). */
+ * so far, which is checkpointed as "@hosts", or --aidmaster). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -117,6 +117,8 @@ struct esc_runner {
     fired_row *fired;
     size_t nfired, capfired;
     esc_hostmap *hosts;
+    esc_buf hosts_text; /* "aid\tname\n" of every inventory record seen, saved as "@hosts" */
+    bool hosts_dirty;
     esc_arena arena;
     unsigned char *chunk;
     int memfd;
@@ -385,8 +387,16 @@ static esc_status handle_event(esc_runner *r, const esc_event *ev, esc_error *er
     r->stats.events++;
     if (ev->kind == ESC_EV_AIDMASTER) {
         esc_str aid = esc_event_get(ev, "aid"), name = esc_event_get(ev, "ComputerName");
-        if (aid.len && name.len && esc_hostmap_put(r->hosts, aid, name))
+        if (!aid.len || !name.len || memchr(aid.ptr, '\t', aid.len) ||
+            memchr(aid.ptr, '\n', aid.len) || memchr(name.ptr, '\n', name.len))
+            return ESC_OK;
+        esc_str had = esc_hostmap_get(r->hosts, aid);
+        if (had.ptr && esc_str_eq(had, name))
+            return ESC_OK;
+        if (esc_hostmap_put(r->hosts, aid, name) ||
+            esc_buf_printf(&r->hosts_text, "%.*s\t%.*s\n", ESC_STR_FMT(aid), ESC_STR_FMT(name)))
             return esc_error_set(err, ESC_ELIMIT, "host inventory is full");
+        r->hosts_dirty = true;
         return ESC_OK;
     }
     if (ev->kind == ESC_EV_OTHER)
@@ -952,7 +962,7 @@ static size_t meta_lines(char *text, meta_line *out, size_t cap) {
 /* ---- checkpoint -------------------------------------------------------------------------- */
 
 static esc_status commit(esc_runner *r, esc_error *err) {
-    bool any = r->meta_dirty || r->nfired;
+    bool any = r->meta_dirty || r->nfired || r->hosts_dirty;
     for (size_t i = 0; !any && i < r->nin; i++)
         any = r->in[i].dirty;
     for (size_t i = 0; !any && i < r->nwin; i++)
@@ -992,6 +1002,11 @@ static esc_status commit(esc_runner *r, esc_error *err) {
     int64_t keep = r->o.late_retention > 0 ? r->o.late_retention : 86400;
     if (!st)
         st = esc_ckpt_prune_fired(r->ck, r->last_commit - keep - 86400, err);
+    if (!st && r->hosts_dirty) {
+        esc_ckpt_partial p = {ESC_RUN_HOSTS, 0, 0, r->hosts_text.ptr ? r->hosts_text.ptr : "",
+                              r->hosts_text.len};
+        st = esc_ckpt_put_partial(r->ck, &p, err);
+    }
     if (!st) {
         esc_ckpt_partial p = {ESC_RUN_META, 0, 0, meta.ptr, meta.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
@@ -1011,6 +1026,7 @@ static esc_status commit(esc_runner *r, esc_error *err) {
         r->win[i]->dirty = false;
     r->nfired = 0;
     r->meta_dirty = false;
+    r->hosts_dirty = false;
     win_compact(r);
 out:
     esc_buf_fini(&meta);
@@ -1263,13 +1279,37 @@ static esc_status restore(esc_runner *r, esc_error *err) {
         if ((st = esc_agenda_add(r->agenda, d->d->id, &d->sched, resume, NULL, err)))
             return st;
     }
+    /* the CrowdStrike host inventory seen in the inputs so far */
+    esc_buf hb;
+    esc_buf_init(&hb, 0);
+    st = esc_ckpt_get_partial(r->ck, ESC_RUN_HOSTS, 0, 0, &hb, err);
+    if (st == ESC_OK) {
+        for (size_t i = 0; i < hb.len;) {
+            const char *line = hb.ptr + i, *nl = memchr(line, '\n', hb.len - i);
+            size_t ln = nl ? (size_t)(nl - line) : hb.len - i;
+            const char *tab = memchr(line, '\t', ln);
+            if (tab && esc_hostmap_put(r->hosts, esc_str_make(line, (size_t)(tab - line)),
+                                       esc_str_make(tab + 1, ln - (size_t)(tab - line) - 1))) {
+                st = esc_error_set(err, ESC_ELIMIT, "host inventory is full");
+                break;
+            }
+            i += ln + 1;
+        }
+        if (!st && esc_buf_append(&r->hosts_text, hb.ptr, hb.len))
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+    } else if (st == ESC_EOF) {
+        st = ESC_OK;
+    }
+    esc_buf_fini(&hb);
+    if (st)
+        return st;
     /* kept records of open windows, and fired windows retained for late events */
     esc_ckpt_iter *it = NULL;
     if ((st = esc_ckpt_partials_iter(r->ck, NULL, &it, err)))
         return st;
     esc_ckpt_partial cp;
     while ((st = esc_ckpt_iter_next(it, &cp, err)) == ESC_OK) {
-        if (!strcmp(cp.detection, ESC_RUN_META) || cp.len < BLOB_HDR ||
+        if (cp.detection[0] == '@' || cp.len < BLOB_HDR ||
             memcmp(cp.data, BLOB_MAGIC, 4) != 0)
             continue;
         size_t j = 0;
@@ -1316,6 +1356,7 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
     if (!r->o.poll_us)
         r->o.poll_us = 1000000;
     esc_arena_init(&r->arena, 64 * 1024, 64u << 20);
+    esc_buf_init(&r->hosts_text, ESC_CKPT_MAX_BLOB);
     esc_status st = ESC_OK;
     char *db = NULL;
     if (o->crash_at) {
@@ -1447,6 +1488,7 @@ void esc_runner_free(esc_runner *r) {
     esc_agenda_free(r->agenda);
     esc_ckpt_free(r->ck);
     esc_hostmap_free(r->hosts);
+    esc_buf_fini(&r->hosts_text);
     esc_arena_fini(&r->arena);
     esc_free(r->chunk);
     if (r->memfd >= 0)
@@ -1614,7 +1656,7 @@ esc_status esc_run_status_read(const char *state_dir, const char *hec_spool, esc
         goto out;
     esc_ckpt_partial cp;
     while ((st = esc_ckpt_iter_next(it, &cp, err)) == ESC_OK) {
-        if (!strcmp(cp.detection, ESC_RUN_META) || cp.len < BLOB_HDR)
+        if (cp.detection[0] == '@' || cp.len < BLOB_HDR)
             continue;
         if (((const unsigned char *)cp.data)[20] == 0)
             out->open_windows++;

@@ -41,7 +41,8 @@
 #define ESC_RUN_MAX_INPUTS 10000   /* files followed at once (directories included) */
 #define ESC_RUN_MAX_MESSAGES 64    /* messages kept per step (the rest are counted) */
 #define ESC_RUN_STATE_FILE "state.db"
-#define ESC_RUN_META "@run" /* reserved partials key holding the run's bookkeeping */
+#define ESC_RUN_META "@run"     /* reserved partials key holding the run's bookkeeping */
+#define ESC_RUN_HOSTS "@hosts"  /* reserved partials key: CrowdStrike host inventory seen */
 
 typedef struct esc_runner_opts {
     const esc_content *content;  /* borrowed, outlives the run */
