@@ -607,6 +607,29 @@ static bool yaml_has_key(const char *path, const char *key) {
     return has;
 }
 
+/* contentctl: the file is named after the detection: spaces, '-', '.' and '/' become '_', all
+ * lower-cased, plus .yml. */
+static esc_status check_file_name(esc_ctest_result *r, const esc_detection *d, esc_error *err) {
+    const char *base = strrchr(d->path, '/');
+    base = base ? base + 1 : d->path;
+    char want[512];
+    size_t n = 0;
+    for (const char *p = d->name; *p && n + 5 < sizeof want; p++) {
+        char c = *p;
+        if (c == ' ' || c == '-' || c == '.' || c == '/')
+            c = '_';
+        else if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        want[n++] = c;
+    }
+    memcpy(want + n, ".yml", 5);
+    size_t bl = strlen(base);
+    bool yaml = bl > 5 && strcmp(base + bl - 5, ".yaml") == 0;
+    if (yaml ? (bl - 5 == n && memcmp(base, want, n) == 0) : strcmp(base, want) == 0)
+        return ESC_OK;
+    return reason_add(r, err, "file name %s does not follow the name (expected %s)", base, want);
+}
+
 static esc_status check_required(esc_ctest_result *r, const esc_detection *d, esc_error *err) {
     bool data_source_key = d->data_sources.n > 0 || yaml_has_key(d->path, "data_source") ||
                            yaml_has_key(d->path, "data_sources");
@@ -666,6 +689,8 @@ static esc_status check_required(esc_ctest_result *r, const esc_detection *d, es
     if (st == ESC_OK && rba && d->risk_score < 0 && (d->impact < 0 || d->confidence < 0))
         st = reason_add(r, err, "no risk score: tags.risk_score, or tags.impact and "
                                 "tags.confidence, are missing");
+    if (st == ESC_OK && !is_blank(d->name) && d->path)
+        st = check_file_name(r, d, err);
     for (size_t i = 0; i < d->nobservables && st == ESC_OK; i++) {
         const esc_observable *o = &d->observables[i];
         if (is_blank(o->type))

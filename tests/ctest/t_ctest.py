@@ -210,7 +210,7 @@ check(rc == 1 and re.search(r"FAIL  static +\S*bad_yaml\.yml\n +- YAML, line \d+
 
 # a detection file outside any content folder, loaded on top with --detection FILE
 folder = copy_content("standalone", sub1("name: " + NAME, "name: Standalone copy"))
-alone = os.path.join(tmp, "standalone.yml")
+alone = os.path.join(tmp, "standalone_copy.yml")
 shutil.copy(os.path.join(folder, DET_REL), alone)
 rc, out, _ = run("--detection", alone)
 check(rc == 0 and re.search(r"PASS  unit +Standalone copy \[True Positive Test\]", out)
@@ -261,8 +261,10 @@ odd = 'Shares <&> "quoted" \'net\''
 folder = copy_content("escaping", sub1("name: " + NAME + "\n", "name: '%s'\n" % odd.replace("'", "''")))
 rc, out, _ = run("--content", folder, "--junit", os.path.join(tmp, "odd.xml"))
 names = [c.get("name") for c in ET.parse(os.path.join(tmp, "odd.xml")).getroot().iter("testcase")]
-check(rc == 0 and odd in names and (odd + ": True Positive Test") in names,
+check(rc == 1 and odd in names and (odd + ": True Positive Test") in names,
       "JUnit escaping: %r" % names)
+check("file name create_or_delete_windows_shares_using_net_exe.yml does not follow the name "
+      "(expected shares_<&>_\"quoted\"_'net'.yml)" in out, "file name rule\n" + out)
 
 shutil.rmtree(tmp)
 for f in failures:
