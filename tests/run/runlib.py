@@ -1,0 +1,68 @@
+"""Helpers for the `escudo run` script tests: the crafted records, arrival plans, invocations."""
+import json
+import os
+import random
+import re
+import subprocess
+from datetime import datetime, timezone
+
+ESCUDO = os.environ.get("ESCUDO", "build/escudo")
+SRC = os.environ.get("ESC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+DATA = os.environ.get("ESC_SHARED_DATA", os.path.join(SRC, "..", "shared", "data"))
+CRAFTED = os.path.join(DATA, "crafted")
+SEED = "743a322c-9a68-4a0f-9c17-85d9cce2a27c"
+
+
+def epoch(iso):
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def iso(t):
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def xml_records(path):
+    """(prefix, [(time, bytes)]) of an XmlWinEventLog file, records cut after </Event>."""
+    data = open(path, "rb").read()
+    parts = data.split(b"</Event>")
+    out = []
+    for p in parts[:-1]:
+        rec = p + b"</Event>"
+        m = re.search(rb"SystemTime=.([0-9T:.-]+)", rec)
+        out.append((epoch(m.group(1).decode()[:19] + "Z"), rec))
+    # the line end after each record goes with the next one's bytes; keep them whole
+    return out, parts[-1]
+
+
+def json_records(path):
+    out = []
+    for line in open(path, "rb").read().splitlines(keepends=True):
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        t = d.get("@timestamp") or d.get("TimeCreated") or d.get("timestamp")
+        if t is None:
+            out.append((None, line))
+        elif isinstance(t, (int, float)) or str(t).isdigit():
+            out.append((int(t) // 1000, line))
+        else:
+            out.append((epoch(str(t)[:19] + "Z"), line))
+    return out
+
+
+def run(args, env=None, check=True):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.run([ESCUDO, "run", "--enable", SEED, "--quiet"] + args, env=e,
+                       capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise SystemExit(f"escudo run {' '.join(args)}: exit {p.returncode}\n{p.stderr}")
+    return p
+
+
+def lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        return f.read().decode().splitlines()
