@@ -797,7 +797,10 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
                 const char *v = cell->v[k];
                 if (!v || !*v || strcmp(v, "unknown") == 0)
                     continue;
-                st = emit_risk(a, in, row, search_name, nid, score, o, type, v, err);
+                int os = d->observable_scores && d->observable_scores[i] >= 0
+                             ? d->observable_scores[i]
+                             : score;
+                st = emit_risk(a, in, row, search_name, nid, os, o, type, v, err);
             }
         }
     }

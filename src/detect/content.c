@@ -526,6 +526,67 @@ static void load_mitre(loader *L, const char *path) {
 
 /* ---- detections ------------------------------------------------------------------------------ */
 
+/* The newer ESCU risk block: rba: {message, risk_objects: [{field, type, score}],
+ * threat_objects: [{field, type}]}. It replaces tags.message and tags.observable. Risk object
+ * types user/system/other become observable types User/Hostname/Other (so the actions map them
+ * back); threat object types are kept as written. */
+static void load_rba(loader *L, const char *path, const esc_ynode *rba, esc_detection *d) {
+    const esc_ynode *ro = esc_ymap_get(rba, "risk_objects");
+    const esc_ynode *to = esc_ymap_get(rba, "threat_objects");
+    size_t nro = ro && ro->kind == ESC_Y_SEQ ? ro->n : 0;
+    size_t nto = to && to->kind == ESC_Y_SEQ ? to->n : 0;
+    const char *msg = S(L, rba, "message");
+    if (msg)
+        d->message = msg;
+    if (nro + nto == 0)
+        return;
+    esc_observable *v = esc_arena_alloc(L->a, (nro + nto) * sizeof *v);
+    int *scores = esc_arena_alloc(L->a, (nro + nto) * sizeof *scores);
+    const char **victim = esc_arena_alloc(L->a, sizeof *victim);
+    const char **attacker = esc_arena_alloc(L->a, sizeof *attacker);
+    if (!v || !scores || !victim || !attacker) {
+        L->oom = true;
+        return;
+    }
+    victim[0] = "Victim";
+    attacker[0] = "Attacker";
+    size_t k = 0;
+    int best = -1;
+    for (size_t pass = 0; pass < 2; pass++) {
+        const esc_ynode *list = pass == 0 ? ro : to;
+        size_t n = pass == 0 ? nro : nto;
+        for (size_t i = 0; i < n; i++) {
+            const esc_ynode *it = list->items[i];
+            const char *field = esc_ynode_str(esc_ymap_get(it, "field"));
+            if (!field) {
+                warn(L, path, "line %zu: rba object without a field; ignored", it->line);
+                continue;
+            }
+            const char *type = esc_ynode_str(esc_ymap_get(it, "type"));
+            if (pass == 0 && type) {
+                if (strcasecmp(type, "user") == 0)
+                    type = "User";
+                else if (strcasecmp(type, "system") == 0)
+                    type = "Hostname";
+                else if (strcasecmp(type, "other") == 0)
+                    type = "Other";
+            }
+            v[k].name = dup(L, field);
+            v[k].type = dup(L, type ? type : "Other");
+            v[k].roles = (esc_strlist){pass == 0 ? victim : attacker, 1};
+            scores[k] = pass == 0 ? I(L, path, it, "score", -1) : -1;
+            if (scores[k] > best)
+                best = scores[k];
+            k++;
+        }
+    }
+    d->observables = v;
+    d->nobservables = k;
+    d->observable_scores = scores;
+    if (d->risk_score < 0)
+        d->risk_score = best;
+}
+
 static void load_detection(loader *L, const char *path) {
     const esc_ynode *root = load_yaml(L, path);
     if (!root)
@@ -612,6 +673,10 @@ static void load_detection(loader *L, const char *path) {
         d.observables = v;
         d.nobservables = k;
     }
+
+    const esc_ynode *rba = esc_ymap_get(root, "rba");
+    if (rba && rba->kind == ESC_Y_MAP)
+        load_rba(L, path, rba, &d);
 
     const esc_ynode *tests = esc_ymap_get(root, "tests");
     if (tests && tests->kind == ESC_Y_SEQ && tests->n) {

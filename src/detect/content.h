@@ -72,6 +72,11 @@ typedef struct esc_detection {
     size_t ntests;
     const esc_deployment *deployment; /* by the detection's type; NULL if none matches */
     const char *filter_macro; /* name of its zero-argument `<name>_filter` macro (always set) */
+    /* Risk score of each observable (nobservables entries, -1 = the detection's score), from
+     * the newer ESCU `rba:` block whose risk_objects carry their own score; NULL otherwise.
+     * An `rba:` block (message, risk_objects, threat_objects) is read into message and
+     * observables (risk objects as role Victim, threat objects as role Attacker). */
+    const int *observable_scores;
 } esc_detection;
 
 typedef struct esc_data_source {

@@ -544,6 +544,28 @@ static void test_deployment_drives_actions(void **state) {
     drop_table(t);
 }
 
+static void test_per_object_scores(void **state) {
+    fixture *f = *state;
+    rowspec rows[] = {{"net share a", "H1", "2021-01-01T00:00:00", {"u1"}, 1}};
+    esc_table *t = make_table(rows, 1);
+    esc_detection d = *f->d;
+    int scores[4] = {70, 10, -1, -1}; /* user, dest, and the two threat observables */
+    d.observable_scores = scores;
+    esc_error err;
+    esc_act *a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_input in = {&d, t, NULL, 0, ALL};
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    esc_act_free(a);
+    assert_int_equal(f->keep->n, 3);
+    assert_int_equal(f->keep->ev[1].score, 70);
+    assert_non_null(strstr(f->keep->ev[1].json, "\"risk_score\":70,\"calculated_risk_score\":70"));
+    assert_int_equal(f->keep->ev[2].score, 10);
+    /* the notable's severity still comes from the detection's score */
+    assert_non_null(strstr(f->keep->ev[0].json, "\"severity\":\"low\""));
+    keep_clear(f->keep);
+    drop_table(t);
+}
+
 static void test_late_rows(void **state) {
     fixture *f = *state;
     rowspec rows[] = {{"net share a", "H1", "2021-01-01T00:00:00", {"u1"}, 1}};
@@ -605,6 +627,7 @@ int main(void) {
         cmocka_unit_test(test_incident_function),
         cmocka_unit_test(test_deployment_drives_actions),
         cmocka_unit_test(test_late_rows),
+        cmocka_unit_test(test_per_object_scores),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

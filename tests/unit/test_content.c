@@ -297,6 +297,14 @@ static void test_override_and_broken(void **state) {
         fputs("'\n", f);
         fclose(f);
     }
+    put("local/detections/rba.yml",
+        "name: Newer Format\nid: rba-1\ntype: TTP\n"
+        "search: '| tstats count from datamodel=Endpoint.Processes by Processes.dest'\n"
+        "rba:\n  message: Activity on $dest$ by $user$\n"
+        "  risk_objects:\n  - field: user\n    type: user\n    score: 56\n"
+        "  - field: dest\n    type: system\n    score: 40\n"
+        "  threat_objects:\n  - field: process_name\n    type: process_name\n"
+        "tags:\n  analytic_story: [X]\n");
     put("local/detections/ok.yml", "name: Local Test\nid: local-1\ntype: TTP\n"
                                    "search: '| tstats count from datamodel=Endpoint.Processes'\n"
                                    "tags:\n  confidence: high\n");
@@ -321,7 +329,24 @@ static void test_override_and_broken(void **state) {
         if (strstr(c->warnings.v[i], "deep.yml") && strstr(c->warnings.v[i], "nesting"))
             deep_warned = true;
     assert_true(deep_warned);
-    assert_int_equal(c->ndetections, 2);
+    assert_int_equal(c->ndetections, 3);
+    const esc_detection *r = esc_content_find(c, "rba-1");
+    assert_non_null(r);
+    assert_string_equal(r->message, "Activity on $dest$ by $user$");
+    assert_int_equal(r->nobservables, 3);
+    assert_string_equal(r->observables[0].name, "user");
+    assert_string_equal(r->observables[0].type, "User");
+    assert_string_equal(r->observables[0].roles.v[0], "Victim");
+    assert_string_equal(r->observables[1].type, "Hostname");
+    assert_string_equal(r->observables[2].name, "process_name");
+    assert_string_equal(r->observables[2].type, "process_name");
+    assert_string_equal(r->observables[2].roles.v[0], "Attacker");
+    assert_non_null(r->observable_scores);
+    assert_int_equal(r->observable_scores[0], 56);
+    assert_int_equal(r->observable_scores[1], 40);
+    assert_int_equal(r->observable_scores[2], -1);
+    assert_int_equal(r->risk_score, 56);
+    assert_null(esc_content_find(c, SEED_ID)->observable_scores);
     const esc_detection *d = esc_content_find(c, SEED_ID);
     assert_non_null(d);
     assert_string_equal(macro(c, SEED_FILTER, 0)->definition, "search NOT user=svc_backup");
