@@ -134,6 +134,8 @@ rc, _, err = run("--bogus")
 check(rc == 2, "bad flag: rc %d" % rc)
 rc, _, err = run("--format", "yaml")
 check(rc == 2, "bad --format: rc %d" % rc)
+rc, _, err = run("--junit", os.path.join(tmp, "no-such-dir", "x.xml"))
+check(rc == 3 and "cannot write" in err, "unwritable JUnit file: rc %d (%s)" % (rc, err.strip()))
 rc, _, err = run("--content", os.path.join(tmp, "does-not-exist"))
 check(rc == 2, "missing content folder: rc %d (%s)" % (rc, err.strip()))
 
