@@ -562,7 +562,10 @@ static void test_prefilter(void **state) {
         /* 10: embedded XML with a numeric character reference hiding the literal */
         "{\"result\":{\"_raw\":\"<Event><System><Provider Name='Microsoft-Windows-Sysmon'/>"
         "<EventID>1</EventID><Computer>X</Computer></System><EventData><Data Name='Image'>"
-        "net&#46;exe</Data></EventData></Event>\"}}\n";
+        "net&#46;exe</Data></EventData></Event>\"}}\n"
+        /* 11: Splunk export whose JSON _raw hides the literal behind its own \\u escape */
+        "{\"result\":{\"_raw\":\"{\\\"EventID\\\":1,\\\"SourceName\\\":\\\"Microsoft-Windows-"
+        "Sysmon\\\",\\\"Image\\\":\\\"nEt\\\\u002eexe\\\"}\"}}\n";
     for (size_t block = 1; block <= 4096; block *= 8) {
         run r;
         read_text(t, strlen(t), &in, block, &r);
@@ -581,8 +584,10 @@ static void test_prefilter(void **state) {
         assert_false(has(&r, "line=9 "));
         assert_true(has(&r, "line=10 "));
         assert_true(has(&r, "[Image=net.exe]"));
-        assert_int_equal(r.events, 6);
-        assert_int_equal(r.stats.records, 10);
+        assert_true(has(&r, "line=11 "));
+        assert_true(has(&r, "[Image=nEt.exe]"));
+        assert_int_equal(r.events, 7);
+        assert_int_equal(r.stats.records, 11);
         assert_int_equal(r.stats.prefiltered, 4);
         run_fini(&r);
     }
@@ -640,7 +645,9 @@ static void test_clause_and_flags(void **state) {
     esc_buf b;
     esc_buf_init(&b, 0);
     const char *u = "net\\u002eexe \\\\u002e \\ud83d\\ude00 \\ud800 \\\" \\u0000";
-    assert_int_equal(esc_json_unescape_u(&b, u, strlen(u)), ESC_OK);
+    bool nested = false;
+    assert_int_equal(esc_json_unescape_u(&b, u, strlen(u), &nested), ESC_OK);
+    assert_true(nested); /* the escaped backslash before u0002e */
     assert_string_equal(b.ptr, "net.exe \\\\u002e \xF0\x9F\x98\x80 \xEF\xBF\xBD \\\" \xEF\xBF\xBD");
     esc_buf_fini(&b);
 }

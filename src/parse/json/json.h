@@ -21,6 +21,7 @@
 #define ESC_JSON_MAX_TOKENS 65536        /* values recorded per record (top level + shapes) */
 #define ESC_JSON_MAX_FIELDS 1024         /* data fields per event */
 #define ESC_JSON_DEFAULT_MAX_RECORD ((size_t)16 << 20)
+#define ESC_JSON_MAX_RECORD_LIMIT ((size_t)1 << 30) /* a larger max_record_bytes is cut to this */
 #define ESC_JSON_BLOCK ((size_t)1 << 20) /* bytes asked of the input per read */
 
 /* Like esc_json_reader_ops.open, with the read size chosen by the caller (1 .. any; 0 picks
@@ -116,7 +117,8 @@ unsigned esc_json_raw_flags(const char *s, size_t n);
 
 /* Append s with its \uXXXX escapes decoded (pairs combined, lone surrogates and NUL as
  * U+FFFD) and every other escape left as written: the text the prefilter may search when a
- * \u escape could hide a literal. */
-esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n);
+ * \u escape could hide a literal. *nested is set when an escaped backslash is followed by 'u'
+ * (a \u escape one level down, in JSON inside a string): then the copy proves nothing. */
+esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n, bool *nested);
 
 #endif

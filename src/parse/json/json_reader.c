@@ -734,10 +734,11 @@ static esc_status read_record(jr *r, esc_event *ev, esc_error *err) {
         if (f & ESC_JSON_RAW_NCR) {
             decoded_check = true;
         } else if (f & ESC_JSON_RAW_UESC) {
+            bool nested = false;
             esc_buf_clear(&r->unesc);
-            if (esc_json_unescape_u(&r->unesc, s, t))
+            if (esc_json_unescape_u(&r->unesc, s, t, &nested))
                 return esc_error_set(err, ESC_ENOMEM, "out of memory");
-            decoded_check = raw_may_match(r, r->unesc.ptr, r->unesc.len);
+            decoded_check = nested || raw_may_match(r, r->unesc.ptr, r->unesc.len);
             aid_only = !decoded_check &&
                        memmem(r->unesc.ptr, r->unesc.len, "\"ComputerName\"", 14) != NULL;
         } else {
@@ -926,6 +927,8 @@ esc_status esc_json_reader_open_ex(esc_input *in, const esc_interest *interest,
     r->stats = stats;
     r->max_rec = opts && opts->max_record_bytes ? opts->max_record_bytes
                                                 : ESC_JSON_DEFAULT_MAX_RECORD;
+    if (r->max_rec > ESC_JSON_MAX_RECORD_LIMIT)
+        r->max_rec = ESC_JSON_MAX_RECORD_LIMIT; /* keeps the buffer and arena sizes in range */
     r->block = block ? block : ESC_JSON_BLOCK;
     r->everything = !interest || interest->everything;
     r->prefilter = !r->everything && interest->nclauses > 0;

@@ -600,7 +600,7 @@ unsigned esc_json_raw_flags(const char *s, size_t n) {
     return f;
 }
 
-esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n) {
+esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n, bool *nested) {
     esc_status st = ESC_OK;
     size_t i = 0, run = 0;
     while (i < n) {
@@ -627,7 +627,11 @@ esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n) {
                 return st;
             run = i;
         } else {
-            i += i + 1 < n ? 2 : 1; /* another escape: kept as written */
+            /* another escape, kept as written; an escaped backslash before 'u' may be a \u
+             * escape of a JSON text inside a string (a Splunk export's _raw) */
+            if (i + 2 < n && s[i + 1] == '\\' && s[i + 2] == 'u')
+                *nested = true;
+            i += i + 1 < n ? 2 : 1;
         }
     }
     return esc_buf_append(out, s + run, n - run);
