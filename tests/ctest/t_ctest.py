@@ -199,6 +199,16 @@ check(rc == 1 and re.search(r"FAIL  static +%s \[.*zz_copy\.yml\]\n +- id 743a32
                             % re.escape(NAME), out),
       "duplicate id: rc %d\n%s" % (rc, out))
 
+# a local override (as Splunk's local/ shadows default/) whose filter macro drops every row
+local = os.path.join(tmp, "local_filter")
+os.makedirs(os.path.join(local, "macros"))
+with open(os.path.join(local, "macros", "filter.yml"), "w") as f:
+    f.write("name: create_or_delete_windows_shares_using_net_exe_filter\n"
+            "definition: search NOT dest=win-host-ar1.attackrange.local\n")
+rc, out, _ = run("--local", local)
+check(rc == 1 and "the search returned no rows" in out and len(lines(out, "PASS", "static")) == 1,
+      "a --local filter that drops every row fails the unit test\n" + out)
+
 # files loading skips are failures of the content scan, each naming its file
 folder = copy_content("unloadable")
 with open(os.path.join(folder, "detections", "endpoint", "bad_yaml.yml"), "w") as f:
