@@ -3,8 +3,9 @@
  * Invariants: esc_exec_feed copies what it keeps (record views die after the call); the plan is
  * only read, so several executions of one plan may run at once; rows leave tstats and stats
  * ordered by their BY values (byte order, first field first); every string in a result table
- * is esc_malloc'd and owned by the table. Deliberately not done: streaming of post-tstats
- * stages (they run once, on esc_exec_finish) and time buckets. */
+ * is esc_malloc'd and owned by the table; a join's subsearch has its own execution, fed the
+ * same records. Deliberately not done: streaming of post-tstats stages (they run once, on
+ * esc_exec_finish) and windows (the caller runs one execution per window). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -7,8 +7,8 @@
  * with fewer than min_matches matches the outputs take default_match. OUTPUT overwrites the
  * destination (with null when nothing matched and there is no default), OUTPUTNEW only fills
  * empty ones. A row missing an input field is left as it is.
- * Limits: ESC_SPL_LOOKUP_MAX bytes of CSV. Deliberately not done: KV-store collections, time-based
- * lookups, external lookups. */
+ * Limits: LOOKUP_MAX_BYTES (64 MiB) of CSV, 256 columns. Deliberately not done: KV-store
+ * collections, time-based lookups, external lookups. */
 #include <stdio.h>
 #include <string.h>
 
