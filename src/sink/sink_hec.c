@@ -336,6 +336,16 @@ static esc_status drain(hec_sink *h, long long deadline, esc_error *err) {
             break;
         }
         st = read_file(path, &body, err);
+        if (st == ESC_ELIMIT) {
+            /* not a batch this sink wrote: set it aside so it cannot block the spool */
+            size_t pl = strlen(path) + 10;
+            char *rej = esc_malloc(pl);
+            if (rej) {
+                snprintf(rej, pl, "%s.rejected", path);
+                rename(path, rej);
+                esc_free(rej);
+            }
+        }
         if (st == ESC_OK) {
             send_result r = send_batch(h, &body, deadline);
             if (r == SEND_DONE) {

@@ -18,6 +18,7 @@
 
 #define BATCH 5000
 #define BUSY_MS 10000
+#define HISTORY_MAX 10000000 /* stored risk events read for one risk object */
 
 /* Migration N takes the schema from version N-1 to N. */
 static const char *const MIGRATIONS[] = {
@@ -205,6 +206,12 @@ static esc_status sqlite_history(esc_sink *s, const char *type, const char *obje
     while ((rc = sqlite3_step(q->history)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(q->history, 0);
         size_t idl = id ? strlen(id) + 1 : 1;
+        if (out->n >= HISTORY_MAX) {
+            st = esc_error_set(err, ESC_ELIMIT,
+                               "SQLite store: more than %d risk events for %s=%s", HISTORY_MAX,
+                               type, object);
+            break;
+        }
         if (out->n == cap) {
             size_t nc = cap ? cap * 2 : 64;
             esc_risk_point *p = esc_realloc(out->pts, nc * sizeof *p);
