@@ -8,10 +8,13 @@ and all) into a temporary directory, then for profiles splunk and native compare
   - `$ESCUDO hunt --format json --profile P --detection <seed id> FILE` with
     escudo_ref.py on the same XML (the seed detection), and
   - the same with the test-only detection of tests/ref/content (added with a second
-    `--content`, selected by id) compared with escudo_ref.py --all (every process record becomes a row: the whole CIM mapping of
-    every Sysmon 1 and Security 4688 event is compared, not only net.exe).
+    `--content`, selected by id) compared with escudo_ref.py --all: every process record
+    becomes part of a row, so the whole CIM mapping of every Sysmon 1 and Security 4688
+    event is compared, not only net.exe.
 The seed detection finds no share command in these samples, so the second comparison is the
-one with teeth. Outputs are compared byte for byte; a difference fails with a diff.
+one with teeth. Each comparison is one run over all the renderings (rows may merge across
+files, the same way on both sides); only when it differs does the test rerun file by file to
+show where. Outputs are compared byte for byte; a difference fails with a diff.
 
 Environment: ESCUDO (the CLI), ESC_SHARED_DATA, ESC_SOURCE_DIR. Optional: REF_JOBS (default 2),
 REF_LIMIT (only the first N files, for quick runs)."""
