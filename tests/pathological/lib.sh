@@ -1,0 +1,70 @@
+# Shared by the pathological tests (sourced, not a test itself).
+# Every run of the CLI goes through `run`: a hard timeout, peak RSS from /usr/bin/time, stdout,
+# stderr and exit code kept in $T; a sanitizer report in stderr fails the check that follows.
+set -u
+ESCUDO=${ESCUDO:-build/escudo}
+SRC=${ESC_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+DATA=${ESC_SHARED_DATA:-$SRC/../shared/data}
+CRAFTED=$DATA/crafted
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+RC=0
+RSS=0
+
+check() { # name command...
+    local name=$1
+    shift
+    if "$@"; then echo "ok: $name"; else
+        echo "FAIL: $name"
+        fail=1
+    fi
+}
+
+# run SECONDS args... : escudo with a hard timeout; sets RC, RSS (KB), $T/out, $T/err
+run() {
+    local secs=$1
+    shift
+    /usr/bin/time -f "%M" -o "$T/rss" timeout -k 5 "$secs" "$ESCUDO" "$@" >"$T/out" 2>"$T/err"
+    RC=$?
+    RSS=$(tail -1 "$T/rss" 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
+    echo "  escudo $(printf '%.60s' "$*"): exit $RC, ${RSS} KB, $(wc -l <"$T/out") lines out"
+}
+
+# like run, with standard input from a command: run_stdin SECONDS 'producer' args...
+run_stdin() {
+    local secs=$1 producer=$2
+    shift 2
+    bash -c "$producer" | /usr/bin/time -f "%M" -o "$T/rss" timeout -k 5 "$secs" "$ESCUDO" "$@" \
+        >"$T/out" 2>"$T/err"
+    RC=${PIPESTATUS[1]}
+    RSS=$(tail -1 "$T/rss" 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
+    echo "  escudo $(printf '%.60s' "$*") < ($producer): exit $RC, ${RSS} KB"
+}
+
+no_sanitizer() { ! grep -qE "Sanitizer|runtime error:" "$T/err"; }
+rc_is() { [ "$RC" -eq "$1" ]; }
+rss_below_mb() { [ "$RSS" -lt $(($1 * 1024)) ]; }
+err_has() { grep -qF -- "$1" "$T/err"; }
+out_lines() { [ "$(wc -l <"$T/out")" -eq "$1" ]; }
+
+# A copy of the shipped seed detection with another name, id and search (for --detection).
+# detection FILE NAME SEARCH
+detection() {
+    python3 - "$SRC/content/detections/endpoint/create_or_delete_windows_shares_using_net_exe.yml" \
+        "$@" <<'PY'
+import re, sys, hashlib
+src, out, name, search = sys.argv[1:5]
+d = open(src, encoding="utf-8").read()
+d = re.sub(r"^search: .*$", lambda m: "search: " + '"' + search.replace("\\", "\\\\").replace('"', '\\"') + '"', d, flags=re.M)
+d = d.replace("name: Create or delete windows shares using net exe", "name: " + name, 1)
+h = hashlib.sha1(name.encode()).hexdigest()
+d = d.replace("743a322c-9a68-4a0f-9c17-85d9cce2a27c", "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:32]))
+open(out, "w", encoding="utf-8").write(d)
+PY
+}
+
+finish() {
+    if [ "$fail" -ne 0 ]; then echo "FAILED"; exit 1; fi
+    echo "all passed"
+}
