@@ -248,8 +248,7 @@ int esc_cmd_test(int argc, char **argv) {
                 esc_ctest_kind_name((esc_ctest_kind)k), c[ESC_CTEST_PASS], c[ESC_CTEST_FAIL],
                 c[ESC_CTEST_SKIP]);
     }
-    fprintf(sf, "escudo test: %zu detections, %zu tests failed, %.2f s\n", nsel, failed,
-            elapsed);
+    fprintf(sf, "escudo test: %zu detections, %zu tests failed, %.2f s\n", nsel, failed, elapsed);
     fflush(stdout);
 
     const char *jpath = esc_args_get(&a, "junit");

@@ -148,18 +148,24 @@ static esc_status report_add(esc_ctest_report *rep, esc_ctest_result *r, esc_err
 
 const char *esc_ctest_kind_name(esc_ctest_kind k) {
     switch (k) {
-    case ESC_CTEST_STATIC: return "static";
-    case ESC_CTEST_UNIT: return "unit";
-    case ESC_CTEST_INTEGRATION: return "integration";
+    case ESC_CTEST_STATIC:
+        return "static";
+    case ESC_CTEST_UNIT:
+        return "unit";
+    case ESC_CTEST_INTEGRATION:
+        return "integration";
     }
     return "?";
 }
 
 const char *esc_ctest_outcome_name(esc_ctest_outcome o) {
     switch (o) {
-    case ESC_CTEST_PASS: return "pass";
-    case ESC_CTEST_FAIL: return "fail";
-    case ESC_CTEST_SKIP: return "skip";
+    case ESC_CTEST_PASS:
+        return "pass";
+    case ESC_CTEST_FAIL:
+        return "fail";
+    case ESC_CTEST_SKIP:
+        return "skip";
     }
     return "?";
 }
@@ -190,8 +196,8 @@ static bool is_uuid(const char *s) {
 }
 
 static bool is_tok_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.';
 }
 
 /* Next $token$ in s from *pos: its name in [*start, *start + *len). */
@@ -442,8 +448,8 @@ static esc_status scan_file(scan_item *it, esc_ctest_result *r, esc_error *err) 
     }
     if (pst != ESC_OK) {
         if (ye.line)
-            st = reason_add(r, err, "YAML, line %llu: %s; not loaded",
-                            (unsigned long long)ye.line, ye.msg);
+            st = reason_add(r, err, "YAML, line %llu: %s; not loaded", (unsigned long long)ye.line,
+                            ye.msg);
         else
             st = reason_add(r, err, "YAML: %s; not loaded", ye.msg);
         goto out;
@@ -517,8 +523,8 @@ static esc_status scan_folder(esc_ctest_report *rep, const char *dir, esc_error 
     }
     for (size_t i = 0; i < L.n; i++) {
         esc_ctest_result r;
-        if ((st = result_begin(&r, L.v[i].path, NULL, L.v[i].path, ESC_CTEST_STATIC, NULL,
-                               err)) != ESC_OK)
+        if ((st = result_begin(&r, L.v[i].path, NULL, L.v[i].path, ESC_CTEST_STATIC, NULL, err)) !=
+            ESC_OK)
             goto out;
         st = scan_file(&L.v[i], &r, err);
         if (st == ESC_OK && r.nreasons)
@@ -567,11 +573,11 @@ esc_status esc_ctest_scan(esc_ctest_report *rep, const char *const *dirs, size_t
 
 /* ---- static validation -------------------------------------------------------------------- */
 
-static const char *const TYPES[] = {"TTP", "Anomaly", "Hunting", "Correlation", "Baseline",
-                                    "Deprecated"};
+static const char *const TYPES[] = {"TTP",         "Anomaly",  "Hunting",
+                                    "Correlation", "Baseline", "Deprecated"};
 static const char *const STATUSES[] = {"production", "experimental", "deprecated", "validation"};
-static const char *const DOMAINS[] = {"endpoint", "network", "threat", "identity", "access",
-                                      "audit", "cloud"};
+static const char *const DOMAINS[] = {"endpoint", "network", "threat", "identity",
+                                      "access",   "audit",   "cloud"};
 
 static bool in_list(const char *s, const char *const *v, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -594,10 +600,11 @@ static bool yaml_has_key(const char *path, const char *key) {
     if (data && f) {
         size_t n = fread(data, 1, SCAN_MAX_FILE + 1, f);
         esc_ynode *root = NULL;
-        if (n <= SCAN_MAX_FILE && esc_yaml_parse(data, n, &a, 64, &root, NULL) == ESC_OK &&
-            root && root->kind == ESC_Y_MAP) {
+        if (n <= SCAN_MAX_FILE && esc_yaml_parse(data, n, &a, 64, &root, NULL) == ESC_OK && root &&
+            root->kind == ESC_Y_MAP) {
             const esc_ynode *v = esc_ymap_get(root, key);
-            has = v && (v->kind != ESC_Y_NULL && !(v->kind == ESC_Y_SCALAR && esc_ynode_is_null(v)));
+            has =
+                v && (v->kind != ESC_Y_NULL && !(v->kind == ESC_Y_SCALAR && esc_ynode_is_null(v)));
         }
     }
     if (f)
@@ -661,15 +668,21 @@ static esc_status check_required(esc_ctest_result *r, const esc_detection *d, es
     if (st == ESC_OK && !is_blank(d->id) && !is_uuid(d->id))
         st = reason_add(r, err, "id '%s' is not a UUID", d->id);
     if (st == ESC_OK && !is_blank(d->type) && !in_list(d->type, TYPES, NELEM(TYPES)))
-        st = reason_add(r, err, "type '%s' is not one of TTP, Anomaly, Hunting, Correlation, "
-                                "Baseline, Deprecated", d->type);
+        st = reason_add(r, err,
+                        "type '%s' is not one of TTP, Anomaly, Hunting, Correlation, "
+                        "Baseline, Deprecated",
+                        d->type);
     if (st == ESC_OK && !is_blank(d->status) && !in_list(d->status, STATUSES, NELEM(STATUSES)))
-        st = reason_add(r, err, "status '%s' is not one of production, experimental, deprecated, "
-                                "validation", d->status);
+        st = reason_add(r, err,
+                        "status '%s' is not one of production, experimental, deprecated, "
+                        "validation",
+                        d->status);
     if (st == ESC_OK && !is_blank(d->security_domain) &&
         !in_list(d->security_domain, DOMAINS, NELEM(DOMAINS)))
-        st = reason_add(r, err, "tags.security_domain '%s' is not one of endpoint, network, "
-                                "threat, identity, access, audit, cloud", d->security_domain);
+        st = reason_add(r, err,
+                        "tags.security_domain '%s' is not one of endpoint, network, "
+                        "threat, identity, access, audit, cloud",
+                        d->security_domain);
     /* risk: what the actions need for TTP and Anomaly (risk-based alerting) */
     bool rba = d->type && (strcmp(d->type, "TTP") == 0 || strcmp(d->type, "Anomaly") == 0);
     if (st == ESC_OK && rba && is_blank(d->message))
@@ -687,8 +700,9 @@ static esc_status check_required(esc_ctest_result *r, const esc_detection *d, es
                             d->risk_score, d->impact, d->confidence, want);
     }
     if (st == ESC_OK && rba && d->risk_score < 0 && (d->impact < 0 || d->confidence < 0))
-        st = reason_add(r, err, "no risk score: tags.risk_score, or tags.impact and "
-                                "tags.confidence, are missing");
+        st = reason_add(r, err,
+                        "no risk score: tags.risk_score, or tags.impact and "
+                        "tags.confidence, are missing");
     if (st == ESC_OK && !is_blank(d->name) && d->path)
         st = check_file_name(r, d, err);
     for (size_t i = 0; i < d->nobservables && st == ESC_OK; i++) {
@@ -1027,11 +1041,21 @@ static char *tok_text(const esc_json_tok *t) {
             break;
         char c = *p++;
         switch (c) {
-        case 'n': esc_buf_putc(&b, '\n'); break;
-        case 't': esc_buf_putc(&b, '\t'); break;
-        case 'r': esc_buf_putc(&b, '\r'); break;
-        case 'b': esc_buf_putc(&b, '\b'); break;
-        case 'f': esc_buf_putc(&b, '\f'); break;
+        case 'n':
+            esc_buf_putc(&b, '\n');
+            break;
+        case 't':
+            esc_buf_putc(&b, '\t');
+            break;
+        case 'r':
+            esc_buf_putc(&b, '\r');
+            break;
+        case 'b':
+            esc_buf_putc(&b, '\b');
+            break;
+        case 'f':
+            esc_buf_putc(&b, '\f');
+            break;
         case 'u': {
             unsigned long cp = hex4(p, e);
             p += 4;
@@ -1047,7 +1071,9 @@ static char *tok_text(const esc_json_tok *t) {
             put_utf8(&b, cp);
             break;
         }
-        default: esc_buf_putc(&b, c); break;
+        default:
+            esc_buf_putc(&b, c);
+            break;
         }
     }
     if (esc_buf_putc(&b, 0) != ESC_OK) {
@@ -1139,8 +1165,7 @@ static esc_status risk_read(const char *json, size_t len, risk_view *v, esc_erro
             dst = &v->risk_message;
         if (dst && !*dst && t->type == ESC_JT_STR) {
             ok = (*dst = tok_text(t)) != NULL;
-        } else if (esc_str_eq_c(t->key, "risk_score") && !v->has_score &&
-                   t->type == ESC_JT_NUM) {
+        } else if (esc_str_eq_c(t->key, "risk_score") && !v->has_score && t->type == ESC_JT_NUM) {
             char num[32];
             size_t n = t->rawlen < sizeof num - 1 ? t->rawlen : sizeof num - 1;
             memcpy(num, t->raw, n);
@@ -1266,8 +1291,9 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
     esc_error ae = {0};
     const esc_deployment *dep = d->deployment;
     if (!dep)
-        return reason_add(r, err, "no deployment of type %s in the content: no notable or risk "
-                                  "event can be made",
+        return reason_add(r, err,
+                          "no deployment of type %s in the content: no notable or risk "
+                          "event can be made",
                           d->type ? d->type : "(none)");
     if (!dep->notable && !dep->rba)
         return reason_add(r, err, "deployment %s makes neither notables nor risk events",
@@ -1282,9 +1308,7 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
             *err = ae;
         goto out;
     }
-    esc_act_input in = {.detection = d,
-                        .rows = t,
-                        .window = {0, ESC_ACT_INFINITY, o->search_time}};
+    esc_act_input in = {.detection = d, .rows = t, .window = {0, ESC_ACT_INFINITY, o->search_time}};
     esc_status ast = esc_act_rows(act, &in, &ae);
     if (ast == ESC_OK)
         ast = esc_act_finish(act, &ae);
@@ -1377,15 +1401,14 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
         }
         if (st == ESC_OK && !seen_score && (!v->has_score || v->risk_score != score)) {
             seen_score = true;
-            st = reason_add(r, err, "risk event risk_score %ld, expected %d", v->risk_score,
-                            score);
+            st = reason_add(r, err, "risk event risk_score %ld, expected %d", v->risk_score, score);
         }
         if (st == ESC_OK && !seen_token && v->risk_message) {
             size_t p2 = 0, a0, an;
             if (next_token(v->risk_message, &p2, &a0, &an)) {
                 seen_token = true;
-                st = reason_add(r, err, "risk_message has an unreplaced token $%.*s$: %s",
-                                (int)an, v->risk_message + a0, v->risk_message);
+                st = reason_add(r, err, "risk_message has an unreplaced token $%.*s$: %s", (int)an,
+                                v->risk_message + a0, v->risk_message);
             }
         }
     }
@@ -1446,7 +1469,6 @@ static esc_status skip_both(esc_ctest_report *rep, esc_ctest_result *u, esc_ctes
         st = report_add(rep, i, err);
     return st;
 }
-
 
 static esc_status run_test(esc_ctest_report *rep, const esc_content *c, const esc_detection *d,
                            const esc_engine *engine, const esc_detection_test *tc, size_t idx,
@@ -1520,8 +1542,7 @@ static esc_status run_test(esc_ctest_report *rep, const esc_content *c, const es
         files[nfiles++] = path;
     }
     if (nfiles == 0) {
-        st = skip_both(rep, &u, &in, ESC_CTEST_SKIP, unmapped ? unmapped : "no attack data",
-                       err);
+        st = skip_both(rep, &u, &in, ESC_CTEST_SKIP, unmapped ? unmapped : "no attack data", err);
         goto out;
     }
 
@@ -1626,11 +1647,21 @@ static esc_status xml_text(esc_buf *b, const char *s) {
     esc_status st = ESC_OK;
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && st == ESC_OK; p++) {
         switch (*p) {
-        case '&': st = esc_buf_append_c(b, "&amp;"); break;
-        case '<': st = esc_buf_append_c(b, "&lt;"); break;
-        case '>': st = esc_buf_append_c(b, "&gt;"); break;
-        case '"': st = esc_buf_append_c(b, "&quot;"); break;
-        case '\'': st = esc_buf_append_c(b, "&apos;"); break;
+        case '&':
+            st = esc_buf_append_c(b, "&amp;");
+            break;
+        case '<':
+            st = esc_buf_append_c(b, "&lt;");
+            break;
+        case '>':
+            st = esc_buf_append_c(b, "&gt;");
+            break;
+        case '"':
+            st = esc_buf_append_c(b, "&quot;");
+            break;
+        case '\'':
+            st = esc_buf_append_c(b, "&apos;");
+            break;
         default:
             if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
                 st = esc_buf_append_c(b, "\xEF\xBF\xBD");
@@ -1706,9 +1737,8 @@ esc_status esc_ctest_junit(const esc_ctest_report *rep, esc_buf *out) {
         st = esc_buf_printf(out,
                             "  <testsuite name=\"%s\" tests=\"%zu\" failures=\"%zu\" "
                             "skipped=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
-                            esc_ctest_kind_name((esc_ctest_kind)k),
-                            cnt[0] + cnt[1] + cnt[2], cnt[ESC_CTEST_FAIL], cnt[ESC_CTEST_SKIP],
-                            ks);
+                            esc_ctest_kind_name((esc_ctest_kind)k), cnt[0] + cnt[1] + cnt[2],
+                            cnt[ESC_CTEST_FAIL], cnt[ESC_CTEST_SKIP], ks);
         for (size_t i = 0; i < rep->n && st == ESC_OK; i++)
             if (rep->r[i].kind == (esc_ctest_kind)k)
                 st = junit_case(out, &rep->r[i]);

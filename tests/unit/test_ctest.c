@@ -18,8 +18,8 @@
 
 #define SEED_ID "743a322c-9a68-4a0f-9c17-85d9cce2a27c"
 #define DATASET_REL "tests/data/attack/T1070.005/windows-sysmon.log"
-#define URL                                                                                       \
-    "https://media.githubusercontent.com/media/splunk/attack_data/master/datasets/"               \
+#define URL                                                                                        \
+    "https://media.githubusercontent.com/media/splunk/attack_data/master/datasets/"                \
     "attack_techniques/T1070.005/atomic_red_team/windows-sysmon.log"
 
 static esc_content *load_shipped(void) {
@@ -90,9 +90,9 @@ static void test_resolve_relative(void **state) {
     free(got);
     esc_free(p);
     /* beside the detection */
-    assert_int_equal(esc_ctest_resolve("create_or_delete_windows_shares_using_net_exe.yml", det,
-                                       NULL, &p, &err),
-                     ESC_OK);
+    assert_int_equal(
+        esc_ctest_resolve("create_or_delete_windows_shares_using_net_exe.yml", det, NULL, &p, &err),
+        ESC_OK);
     esc_free(p);
     /* absolute */
     assert_int_equal(esc_ctest_resolve(want, det, NULL, &p, &err), ESC_OK);
@@ -253,9 +253,9 @@ static void test_junit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resolve_url),   cmocka_unit_test(test_resolve_relative),
-        cmocka_unit_test(test_sourcetypes),   cmocka_unit_test(test_validate),
-        cmocka_unit_test(test_run_seed),      cmocka_unit_test(test_junit),
+        cmocka_unit_test(test_resolve_url), cmocka_unit_test(test_resolve_relative),
+        cmocka_unit_test(test_sourcetypes), cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_run_seed),    cmocka_unit_test(test_junit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
