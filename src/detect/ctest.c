@@ -1,7 +1,8 @@
 /* Detection tests with contentctl semantics (see ctest.h, docs/testing.md).
  *
- * Static validation plans the search and reads the final columns from an execution over zero
- * records (the result schema of a pipeline is static, so no accessor on the plan is needed).
+ * Static validation plans the search through the engine (exactly as hunt does) and reads the
+ * final columns from an execution over zero records (the result schema of a pipeline is static,
+ * so no accessor on the plan is needed).
  * Unit and integration tests replay the attack data through the same hunt driver and actions
  * the `hunt` command uses, over all time ([0, +Infinity)), and capture the actions' events in
  * memory through a sink of our own.

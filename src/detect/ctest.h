@@ -87,7 +87,8 @@ esc_status esc_ctest_scan(esc_ctest_report *rep, const char *const *dirs, size_t
                           esc_error *err);
 
 /* Unit and integration tests of every entry of d's `tests:` (two results per entry). A detection
- * without tests gets one skipped unit result saying so. ESC_ENOMEM / ESC_ELIMIT only. */
+ * without tests gets a skipped unit and a skipped integration result saying so. ESC_ENOMEM /
+ * ESC_ELIMIT only. */
 esc_status esc_ctest_run(esc_ctest_report *rep, const esc_content *c, const esc_detection *d,
                          const esc_ctest_opts *o, esc_error *err);
 
