@@ -144,8 +144,9 @@ static bool has(const run *r, const char *needle) {
 
 /* ---- shared data ----------------------------------------------------------------------- */
 
-/* Every OTRF file reads without a malformed record; flat and winlogbeat 6 files give the
- * MANIFEST's Sysmon 1 and 4688 counts; the same holds when read in 997-byte pieces. */
+/* Every OTRF file reads without a malformed record and gives the MANIFEST's Sysmon 1 and 4688
+ * counts (flat, winlogbeat 6 and the two Azure Sentinel files); the flat and winlogbeat 6
+ * files give the same events when read in 997-byte pieces. */
 static void test_otrf_manifest(void **state) {
     (void)state;
     char mpath[512];
@@ -173,31 +174,32 @@ static void test_otrf_manifest(void **state) {
         assert_int_equal(r.malformed, 0);
         assert_int_equal(r.stats.records, lines);
         assert_int_equal(r.events, lines);
+        if (r.sysmon1 != s1 || r.sec4688 != s4688)
+            fprintf(stderr, "%s: sysmon1 %zu/%lu 4688 %zu/%lu\n", col[0], r.sysmon1, s1,
+                    r.sec4688, s4688);
+        assert_int_equal(r.sysmon1, s1);
+        assert_int_equal(r.sec4688, s4688);
+        total_s1 += r.sysmon1;
+        total_4688 += r.sec4688;
         if (strcmp(shape, "flat-nxlog") == 0 || strcmp(shape, "winlogbeat6-nested") == 0) {
-            if (r.sysmon1 != s1 || r.sec4688 != s4688)
-                fprintf(stderr, "%s: sysmon1 %zu/%lu 4688 %zu/%lu\n", col[0], r.sysmon1, s1,
-                        r.sec4688, s4688);
-            assert_int_equal(r.sysmon1, s1);
-            assert_int_equal(r.sec4688, s4688);
             assert_int_equal(r.windows, lines);
-            total_s1 += r.sysmon1;
-            total_4688 += r.sec4688;
             /* block boundaries change nothing */
             run small;
             read_path(path, NULL, 997, 0, &small);
             assert_string_equal(small.out.ptr, r.out.ptr);
             run_fini(&small);
         } else {
+            /* Azure Sentinel WindowsEvent / SecurityEvent rows */
             assert_string_equal(shape, "sentinel-flat");
-            assert_int_equal(r.other, lines);
+            assert_int_equal(r.windows, lines);
         }
         run_fini(&r);
         files++;
     }
     fclose(m);
     assert_int_equal(files, 19);
-    assert_int_equal(total_s1, 128);
-    assert_int_equal(total_4688, 125);
+    assert_int_equal(total_s1, 130);
+    assert_int_equal(total_4688, 127);
 }
 
 /* Windows events: flat and winlogbeat 7 forms of the crafted events give the same events. */
@@ -365,6 +367,35 @@ static void test_shape_dump_export_other(void **state) {
     assert_true(has(&r, "ev kind=4 line=5 "));
     assert_true(has(&r, "ev kind=3 line=6 "));
     assert_int_equal(r.aid, 2);
+    assert_int_equal(r.other, 1);
+    run_fini(&r);
+}
+
+static void test_shape_sentinel(void **state) {
+    (void)state;
+    const char *t =
+        "{\"TimeGenerated\":\"2022-05-13T08:54:05.21Z\",\"Computer\":\"W5\",\"EventSourceName\":"
+        "\"Microsoft-Windows-Security-Auditing\",\"Channel\":\"Security\",\"EventID\":4688,"
+        "\"NewProcessName\":\"C:\\\\n.exe\",\"EventData\":\"<EventData/>\",\"Type\":"
+        "\"SecurityEvent\"}\n"
+        "{\"TimeGenerated\":\"2022-05-13T08:54:06Z\",\"Provider\":\"Microsoft-Windows-Sysmon\","
+        "\"Computer\":\"W6\",\"EventData\":\"{\\\"Image\\\":\\\"C:\\\\\\\\i.exe\\\"}\","
+        "\"EventID\":1,\"Type\":\"WindowsEvent\"}\n"
+        "{\"Provider\":\"P\",\"EventData\":{\"A\":\"b\",\"N\":2},\"EventID\":7,\"Type\":"
+        "\"WindowsEvent\"}\n"
+        "{\"Provider\":\"P\",\"EventData\":\"not json\",\"EventID\":8,\"Type\":\"WindowsEvent\"}\n"
+        "{\"Provider\":\"P\",\"EventID\":9,\"Type\":\"Other\"}\n";
+    run r;
+    read_text(t, strlen(t), NULL, 0, &r);
+    if (r.malformed)
+        fail_msg("%s", r.out.ptr);
+    assert_true(has(&r, "prov=Microsoft-Windows-Security-Auditing chan=Security comp=W5 "
+                        "eid=4688 t=1652432045210000 [NewProcessName=C:\\n.exe]\n"));
+    assert_true(has(&r, "prov=Microsoft-Windows-Sysmon chan= comp=W6 eid=1 t=1652432046000000 "
+                        "[Image=C:\\i.exe]\n"));
+    assert_true(has(&r, "prov=P chan= comp= eid=7 [A=b] [N=2]\n"));
+    assert_true(has(&r, "prov=P chan= comp= eid=8\n"));
+    assert_int_equal(r.windows, 4);
     assert_int_equal(r.other, 1);
     run_fini(&r);
 }
@@ -697,6 +728,7 @@ int main(void) {
         cmocka_unit_test(test_shape_flat),
         cmocka_unit_test(test_shape_winlogbeat),
         cmocka_unit_test(test_shape_dump_export_other),
+        cmocka_unit_test(test_shape_sentinel),
         cmocka_unit_test(test_arrays_and_pretty),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_malformed_lines),

@@ -346,7 +346,8 @@ enum {
     K_SOURCENAME, K_PROVIDERNAME, K_HOSTNAME, K_COMPUTER, K_CHANNEL, K_TIMECREATED,
     K_ATTIMESTAMP, K_EVENTTIME, K_EVENTRECORDID, K_EVENT_ID, K_SOURCE_NAME, K_COMPUTER_NAME,
     K_LOG_NAME, K_EVENT_DATA, K_USER_DATA, K_RECORD_NUMBER, K_TIMESTAMP, K_KIND, K_PROVIDER,
-    K_CHANNEL_L, K_COMPUTER_L, K_RECORD_ID, K_TIME, K_DATA, K_NKEYS
+    K_CHANNEL_L, K_COMPUTER_L, K_RECORD_ID, K_TIME, K_DATA, K_TYPE, K_PROVIDER_CAP,
+    K_EVENTSOURCENAME, K_TIMEGENERATED, K_EVENTDATA, K_NKEYS
 };
 
 static const char *const key_names[K_NKEYS] = {
@@ -354,7 +355,8 @@ static const char *const key_names[K_NKEYS] = {
     "SourceName", "ProviderName", "Hostname", "Computer", "Channel", "TimeCreated",
     "@timestamp", "EventTime", "EventRecordID", "event_id", "source_name", "computer_name",
     "log_name", "event_data", "user_data", "record_number", "timestamp", "kind", "provider",
-    "channel", "computer", "record_id", "time", "data",
+    "channel", "computer", "record_id", "time", "data", "Type", "Provider", "EventSourceName",
+    "TimeGenerated", "EventData",
 };
 
 static void index_keys(const jr *r, int32_t parent, int32_t *k) {
@@ -378,6 +380,7 @@ static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
     if (t->depth == 1)
         return esc_str_eq_c(t->key, "winlog") || esc_str_eq_c(t->key, "event_data") ||
                esc_str_eq_c(t->key, "user_data") || esc_str_eq_c(t->key, "result") ||
+               esc_str_eq_c(t->key, "EventData") ||
                (esc_str_eq_c(t->key, "data") && t->type == ESC_JT_ARR);
     if (t->depth == 2 && t->parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent];
@@ -510,6 +513,48 @@ static esc_status build_winlogbeat6(jr *r, const int32_t *k, esc_event *ev) {
     if (is_obj(r, k[K_USER_DATA]) && (st = add_members(r, k[K_USER_DATA], NULL, 0)))
         return st;
     return ESC_OK;
+}
+
+/* Azure Sentinel / Log Analytics rows. SecurityEvent: EventSourceName, EventID, Computer,
+ * Channel, TimeGenerated, and the event's fields as top-level columns (the EventData column,
+ * an XML string, is left out). WindowsEvent: Provider, EventID, Computer, Channel,
+ * TimeGenerated, and the fields in EventData, a JSON object or a string holding one. */
+static esc_status build_sentinel(jr *r, const int32_t *k, esc_event *ev, int32_t prov,
+                                 bool eventdata) {
+    esc_status st;
+    int32_t tkeys[1] = {k[K_TIMEGENERATED]};
+    int32_t tused = -1;
+    ev->kind = ESC_EV_WINDOWS;
+    if ((st = text_of(r, prov, &ev->provider)) || (st = text_of(r, k[K_COMPUTER], &ev->computer)) ||
+        (st = text_of(r, k[K_CHANNEL], &ev->channel)) ||
+        (st = set_event_id(r, k[K_EVENTID], ev)))
+        return st;
+    if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
+        return ESC_SKIP;
+    if ((st = set_iso_time(r, tkeys, 1, ev, &tused)))
+        return st;
+    int32_t ed = k[K_EVENTDATA];
+    if (!eventdata) {
+        int32_t skip[] = {prov, k[K_COMPUTER], k[K_CHANNEL], k[K_EVENTID], tused, ed, k[K_TYPE]};
+        return add_members(r, -1, skip, sizeof skip / sizeof skip[0]);
+    }
+    if (is_obj(r, ed))
+        return add_members(r, ed, NULL, 0);
+    if (ed < 0 || r->doc.tok[ed].type != ESC_JT_STR)
+        return ESC_OK;
+    esc_str text;
+    if ((st = tok_text(r, &r->doc.tok[ed], &text)))
+        return st;
+    /* the outer tokens are not needed any more: tokenize the inner object in their place */
+    const char *end;
+    st = esc_json_tokenize(&r->doc, text.ptr, text.ptr + text.len, &end, &r->arena);
+    if (st == ESC_EMALFORMED) { /* not JSON: the event stands without its data */
+        r->doc.ntok = 0;
+        return ESC_OK;
+    }
+    if (st)
+        return st;
+    return add_members(r, -1, NULL, 0);
 }
 
 /* escudo's own dump: {"escudo_dump":1,"kind":..,"provider":..,"channel":..,"computer":..,
@@ -666,6 +711,15 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
     }
     if (is_obj(r, k[K_WINLOG]) && child(r, k[K_WINLOG], "event_id") >= 0)
         return build_winlogbeat7(r, k, ev);
+    if (k[K_TYPE] >= 0 && k[K_EVENTID] >= 0) {
+        esc_str type;
+        if ((st = tok_text(r, tok_at(r, k[K_TYPE]), &type)))
+            return st;
+        if (esc_str_eq_c(type, "SecurityEvent") && k[K_EVENTSOURCENAME] >= 0)
+            return build_sentinel(r, k, ev, k[K_EVENTSOURCENAME], false);
+        if (esc_str_eq_c(type, "WindowsEvent") && k[K_PROVIDER_CAP] >= 0)
+            return build_sentinel(r, k, ev, k[K_PROVIDER_CAP], true);
+    }
     if (k[K_EVENTID] >= 0 && (k[K_SOURCENAME] >= 0 || k[K_PROVIDERNAME] >= 0))
         return build_flat(r, k, ev);
     if (k[K_EVENT_ID] >= 0 && k[K_SOURCE_NAME] >= 0)
