@@ -1,0 +1,489 @@
+/* EVTX value rendering and BinXML structure, on a chunk built byte by byte.
+ *
+ * One record, one inline template: System (literal provider and channel, substituted EventID,
+ * SystemTime, EventRecordID and Computer) and EventData with one Data element per value type
+ * Windows can store, plus arrays, an empty optional substitution, an unnamed Data, character
+ * and entity references. The expected texts were checked by hand against Windows' rendering
+ * rules (docs/evtx.md) and are pinned here. The event is then rendered as XML and JSON and the
+ * XML is read back by the XML reader. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/alloc.h"
+#include "parse/evtx/evtx_chunk.h"
+#include "parse/reader.h"
+#include "parse/render.h"
+
+typedef struct bld {
+    unsigned char *b;
+    uint32_t pos;
+} bld;
+
+static void u8(bld *w, unsigned v) {
+    w->b[w->pos++] = (unsigned char)v;
+}
+static void u16(bld *w, unsigned v) {
+    u8(w, v & 0xff);
+    u8(w, (v >> 8) & 0xff);
+}
+static void u32(bld *w, uint32_t v) {
+    u16(w, v & 0xffff);
+    u16(w, v >> 16);
+}
+static void u64(bld *w, uint64_t v) {
+    u32(w, (uint32_t)v);
+    u32(w, (uint32_t)(v >> 32));
+}
+static void utf16(bld *w, const char *s) { /* ASCII only */
+    for (; *s; s++)
+        u16(w, (unsigned char)*s);
+}
+static void name(bld *w, const char *s) { /* an inline name: offset = here */
+    u32(w, w->pos + 4);
+    u32(w, 0); /* next */
+    u16(w, 0); /* hash */
+    u16(w, (unsigned)strlen(s));
+    utf16(w, s);
+    u16(w, 0);
+}
+static void open_el(bld *w, const char *n, int attrs) {
+    u8(w, attrs ? 0x41 : 0x01);
+    u16(w, 0xffff);
+    u32(w, 0);
+    name(w, n);
+    if (attrs)
+        u32(w, 0);
+}
+static void attr(bld *w, const char *n) {
+    u8(w, 0x06);
+    name(w, n);
+}
+static void text(bld *w, const char *s) {
+    u8(w, 0x05);
+    u8(w, 0x01);
+    u16(w, (unsigned)strlen(s));
+    utf16(w, s);
+}
+static void subst(bld *w, unsigned idx, unsigned type) {
+    u8(w, 0x0d);
+    u16(w, idx);
+    u8(w, type);
+}
+static void opt_subst(bld *w, unsigned idx, unsigned type) {
+    u8(w, 0x0e);
+    u16(w, idx);
+    u8(w, type);
+}
+static void data_el(bld *w, const char *n, unsigned idx, unsigned type) {
+    open_el(w, "Data", 1);
+    attr(w, "Name");
+    text(w, n);
+    u8(w, 0x02);
+    subst(w, idx, type);
+    u8(w, 0x04);
+}
+
+typedef struct value {
+    unsigned type;
+    const unsigned char *bytes;
+    unsigned size;
+} value;
+
+#define V(t, ...)                                                                                  \
+    { t, (const unsigned char[]){__VA_ARGS__}, sizeof((const unsigned char[]){__VA_ARGS__}) }
+
+/* substitution values, by index */
+static const value values[] = {
+    V(0x06, 0x01, 0x00),                                     /* 0 EventID 1 */
+    V(0x11, 0xff, 0x8d, 0x96, 0x0e, 0x58, 0xce, 0xd6, 0x01), /* 1 FILETIME */
+    V(0x0a, 0x39, 0x30, 0, 0, 0, 0, 0, 0),                   /* 2 record id 12345 */
+    V(0x01, 'W', 0, 'S', 0, '1', 0, 0, 0),                   /* 3 computer "WS1" + NUL */
+    V(0x03, 0xfb),                                           /* 4 int8 -5 */
+    V(0x04, 0xfa),                                           /* 5 uint8 250 */
+    V(0x05, 0xd4, 0xfe),                                     /* 6 int16 -300 */
+    V(0x06, 0xe8, 0xfd),                                     /* 7 uint16 65000 */
+    V(0x07, 0x90, 0xee, 0xfe, 0xff),                         /* 8 int32 -70000 */
+    V(0x08, 0x00, 0x28, 0x6b, 0xee),                         /* 9 uint32 4000000000 */
+    V(0x09, 0x00, 0x0e, 0xfa, 0xd5, 0xfe, 0xff, 0xff, 0xff), /* 10 int64 -5000000000 */
+    V(0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), /* 11 uint64 max */
+    V(0x0b, 0x00, 0x00, 0xc0, 0x3f),                         /* 12 real32 1.5 */
+    V(0x0c, 0, 0, 0, 0, 0, 0, 0xd0, 0x3f),                   /* 13 real64 0.25 */
+    V(0x0d, 0x01, 0, 0, 0),                                  /* 14 bool */
+    V(0x0e, 0x01, 0xab, 0xff),                               /* 15 binary */
+    V(0x0f, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+      0xee, 0xff),                                           /* 16 GUID */
+    V(0x10, 0x34, 0x12, 0, 0, 0, 0, 0, 0),                   /* 17 SizeT */
+    V(0x11, 0xff, 0x8d, 0x96, 0x0e, 0x58, 0xce, 0xd6, 0x01), /* 18 FILETIME */
+    V(0x12, 0xe3, 0x07, 0x02, 0x00, 0x03, 0x00, 0x0d, 0x00, 0x0f, 0x00, 0x0e, 0x00, 0x34, 0x00,
+      0x99, 0x01), /* 19 SYSTEMTIME */
+    V(0x13, 0x01, 0x04, 0, 0, 0, 0, 0, 0x05, 21, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0xe8, 0x03, 0,
+      0),                                  /* 20 SID */
+    V(0x14, 0xd4, 0x01, 0, 0),             /* 21 HexInt32 */
+    V(0x15, 0xe7, 0x03, 0, 0, 0, 0, 0, 0), /* 22 HexInt64 */
+    V(0x02, 'a', 'b', 'c', 0),             /* 23 ANSI string */
+    /* 24 string: a & b < > ' " LF CR TAB e-acute U+1F600 (pair) lone-surrogate NUL(trailing) */
+    V(0x01, 'a', 0, '&', 0, 'b', 0, '<', 0, '>', 0, '\'', 0, '"', 0, '\n', 0, '\r', 0, '\t', 0,
+      0xe9, 0x00, 0x3d, 0xd8, 0x00, 0xde, 0x00, 0xd8, 'z', 0, 0, 0),
+    V(0x81, 'o', 0, 'n', 0, 'e', 0, 0, 0, 't', 0, 'w', 0, 'o', 0, 0, 0), /* 25 string array */
+    V(0x86, 1, 0, 2, 0, 3, 0),                                           /* 26 uint16 array */
+    {0x00, NULL, 0},                                                     /* 27 empty (optional) */
+};
+#define NVALUES (sizeof values / sizeof values[0])
+
+static const char *const expected[][2] = {
+    {"I8", "-5"},
+    {"U8", "250"},
+    {"I16", "-300"},
+    {"U16", "65000"},
+    {"I32", "-70000"},
+    {"U32", "4000000000"},
+    {"I64", "-5000000000"},
+    {"U64", "18446744073709551615"},
+    {"R32", "1.5"},
+    {"R64", "0.25"},
+    {"Bool", "true"},
+    {"Bin", "01ABFF"},
+    {"Guid", "{33221100-5544-7766-8899-AABBCCDDEEFF}"},
+    {"SizeT", "0x0000000000001234"},
+    {"FileTime", "2020-12-09T18:21:05.1199999Z"},
+    {"SystemTime", "2019-02-13T15:14:52.4090000Z"},
+    {"Sid", "S-1-5-21-1-2-1000"},
+    {"Hex32", "0x1d4"},
+    {"Hex64", "0x3e7"},
+    {"Ansi", "abc"},
+    {"Str", "a&b<>'\"\n\r\t\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdz"},
+    {"StrArr", "one"},
+    {"StrArr", "two"},
+    {"U16Arr", "1"},
+    {"U16Arr", "2"},
+    {"U16Arr", "3"},
+    {"", "lit"},
+    {"Refs", "x\xe2\x98\xba&y"},
+};
+#define NEXPECTED (sizeof expected / sizeof expected[0])
+
+static const char *const dnames[] = {"I8",    "U8",    "I16",      "U16",        "I32",   "U32",
+                                     "I64",   "U64",   "R32",      "R64",        "Bool",  "Bin",
+                                     "Guid",  "SizeT", "FileTime", "SystemTime", "Sid",   "Hex32",
+                                     "Hex64", "Ansi",  "Str",      "StrArr",     "U16Arr"};
+
+/* Build the chunk; returns its length (a whole chunk). */
+static void build_chunk(unsigned char *ch) {
+    memset(ch, 0, EVTX_CHUNK_SIZE);
+    memcpy(ch, "ElfChnk", 8);
+    bld w = {ch, 512};
+    uint32_t rec = w.pos;
+    u32(&w, 0x2a2a);
+    u32(&w, 0); /* size, patched */
+    u64(&w, 777);
+    u64(&w, 0);
+    u8(&w, 0x0f), u8(&w, 1), u8(&w, 1), u8(&w, 0);
+    u8(&w, 0x0c);
+    u8(&w, 1);
+    u32(&w, 42);
+    u32(&w, w.pos + 4); /* definition follows inline */
+    uint32_t def = w.pos;
+    u32(&w, 0);
+    for (int i = 0; i < 16; i++)
+        u8(&w, 0xaa);
+    u32(&w, 0); /* data size, patched */
+    uint32_t body = w.pos;
+    u8(&w, 0x0f), u8(&w, 1), u8(&w, 1), u8(&w, 0);
+    open_el(&w, "Event", 0);
+    u8(&w, 0x02);
+    open_el(&w, "System", 0);
+    u8(&w, 0x02);
+    open_el(&w, "Provider", 1);
+    attr(&w, "Name");
+    text(&w, "Test-Provider");
+    u8(&w, 0x03);
+    open_el(&w, "EventID", 0);
+    u8(&w, 0x02);
+    subst(&w, 0, 0x06);
+    u8(&w, 0x04);
+    open_el(&w, "TimeCreated", 1);
+    attr(&w, "SystemTime");
+    subst(&w, 1, 0x11);
+    u8(&w, 0x03);
+    open_el(&w, "EventRecordID", 0);
+    u8(&w, 0x02);
+    subst(&w, 2, 0x0a);
+    u8(&w, 0x04);
+    open_el(&w, "Channel", 0);
+    u8(&w, 0x02);
+    text(&w, "Test/Channel");
+    u8(&w, 0x04);
+    open_el(&w, "Computer", 0);
+    u8(&w, 0x02);
+    subst(&w, 3, 0x01);
+    u8(&w, 0x04);
+    u8(&w, 0x04); /* </System> */
+    open_el(&w, "EventData", 0);
+    u8(&w, 0x02);
+    for (unsigned i = 0; i < sizeof dnames / sizeof dnames[0]; i++)
+        data_el(&w, dnames[i], 4 + i, values[4 + i].type);
+    /* an empty optional substitution: not rendered */
+    open_el(&w, "Binary", 0);
+    u8(&w, 0x02);
+    opt_subst(&w, (unsigned)NVALUES - 1, 0x0e);
+    u8(&w, 0x04);
+    /* a Data element without a Name attribute */
+    open_el(&w, "Data", 0);
+    u8(&w, 0x02);
+    text(&w, "lit");
+    u8(&w, 0x04);
+    /* text, a character reference and an entity reference */
+    open_el(&w, "Data", 1);
+    attr(&w, "Name");
+    text(&w, "Refs");
+    u8(&w, 0x02);
+    text(&w, "x");
+    u8(&w, 0x08);
+    u16(&w, 0x263a);
+    u8(&w, 0x09);
+    name(&w, "amp");
+    text(&w, "y");
+    u8(&w, 0x04);
+    u8(&w, 0x04); /* </EventData> */
+    u8(&w, 0x04); /* </Event> */
+    u8(&w, 0x00);
+    uint32_t dsize = w.pos - body;
+    memcpy(ch + def + 20, &dsize, 4);
+    u32(&w, (uint32_t)NVALUES);
+    for (unsigned i = 0; i < NVALUES; i++) {
+        u16(&w, values[i].size);
+        u8(&w, values[i].type);
+        u8(&w, 0);
+    }
+    for (unsigned i = 0; i < NVALUES; i++)
+        for (unsigned k = 0; k < values[i].size; k++)
+            u8(&w, values[i].bytes[k]);
+    u8(&w, 0x00); /* end of fragment */
+    while ((w.pos - rec + 4) % 8)
+        u8(&w, 0);
+    uint32_t size = w.pos - rec + 4;
+    u32(&w, size);
+    memcpy(ch + rec + 4, &size, 4);
+    /* header: records 777..777, free space offset, checksums */
+    uint64_t one = 777;
+    memcpy(ch + 8, &one, 8), memcpy(ch + 16, &one, 8), memcpy(ch + 24, &one, 8),
+        memcpy(ch + 32, &one, 8);
+    uint32_t v = 128;
+    memcpy(ch + 40, &v, 4);
+    memcpy(ch + 44, &rec, 4);
+    memcpy(ch + 48, &w.pos, 4);
+    uint32_t rc = (uint32_t)crc32(0, ch + 512, w.pos - 512);
+    memcpy(ch + 52, &rc, 4);
+    uint32_t hc = (uint32_t)crc32(0, ch, 120);
+    hc = (uint32_t)crc32(hc, ch + 128, 384);
+    memcpy(ch + 124, &hc, 4);
+}
+
+static esc_interest everything = {.everything = true};
+
+static void event_from_item(const evtx_chunk *c, const evtx_item *it, esc_kv *kv, esc_event *ev) {
+    for (uint32_t k = 0; k < it->nkv; k++) {
+        kv[k].name = evtx_chunk_str(c, c->kvs[it->kv_first + k].name);
+        kv[k].value = evtx_chunk_str(c, c->kvs[it->kv_first + k].value);
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->kind = ESC_EV_WINDOWS;
+    ev->provider = evtx_chunk_str(c, it->provider);
+    ev->channel = evtx_chunk_str(c, it->channel);
+    ev->computer = evtx_chunk_str(c, it->computer);
+    ev->event_id = it->event_id;
+    ev->has_event_id = it->has_event_id;
+    ev->time_us = it->time_us;
+    ev->has_time = it->has_time;
+    ev->record_id = it->record_id;
+    ev->data = kv;
+    ev->ndata = it->nkv;
+    ev->repaired = it->repaired;
+}
+
+static void test_values(void **state) {
+    (void)state;
+    evtx_chunk c;
+    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    build_chunk(c.data);
+    c.len = EVTX_CHUNK_SIZE;
+    c.file_off = 4096;
+    c.in_use = true;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.records, 1);
+    assert_int_equal(c.nitems, 1);
+    const evtx_item *it = &c.items[0];
+    if (it->is_error)
+        fail_msg("warning: %.*s", (int)it->msg.len, c.text.ptr + it->msg.off);
+    assert_int_equal(it->offset, 4096 + 512);
+    assert_int_equal(it->record_id, 12345); /* System/EventRecordID wins over the header's 777 */
+    assert_true(it->has_event_id);
+    assert_int_equal(it->event_id, 1);
+    assert_true(it->has_time);
+    assert_int_equal(it->time_us, INT64_C(1607538065119999)); /* 2020-12-09T18:21:05.119999Z */
+    assert_true(esc_str_eq_c(evtx_chunk_str(&c, it->provider), "Test-Provider"));
+    assert_true(esc_str_eq_c(evtx_chunk_str(&c, it->channel), "Test/Channel"));
+    assert_true(esc_str_eq_c(evtx_chunk_str(&c, it->computer), "WS1"));
+    assert_int_equal(it->repaired, 1);
+    assert_int_equal(it->nkv, NEXPECTED);
+    for (size_t i = 0; i < NEXPECTED; i++) {
+        esc_str n = evtx_chunk_str(&c, c.kvs[it->kv_first + i].name);
+        esc_str v = evtx_chunk_str(&c, c.kvs[it->kv_first + i].value);
+        if (!esc_str_eq_c(n, expected[i][0]) || !esc_str_eq_c(v, expected[i][1]))
+            fail_msg("field %zu: got %.*s=%.*s, want %s=%s", i, ESC_STR_FMT(n), ESC_STR_FMT(v),
+                     expected[i][0], expected[i][1]);
+    }
+
+    /* renderings, pinned */
+    esc_kv kv[NEXPECTED];
+    esc_event ev;
+    event_from_item(&c, it, kv, &ev);
+    esc_buf out;
+    esc_buf_init(&out, 0);
+    assert_int_equal(esc_render_json(&ev, &out), ESC_OK);
+    assert_non_null(strstr(out.ptr,
+                           "{\"escudo_dump\":1,\"kind\":\"windows\",\"provider\":\"Test-"
+                           "Provider\",\"channel\":\"Test/Channel\",\"computer\":\"WS1\","
+                           "\"event_id\":1,\"record_id\":12345,\"time\":\"2020-12-09T18:21:"
+                           "05.119999Z\",\"data\":[[\"I8\",\"-5\"],"));
+    assert_non_null(strstr(out.ptr, "[\"Str\",\"a&b<>'\\\"\\n\\r\\t\xc3\xa9\xf0\x9f\x98\x80\xef\xbf"
+                                    "\xbdz\"],[\"StrArr\",\"one\"],[\"StrArr\",\"two\"],"));
+    assert_non_null(strstr(out.ptr, "[\"\",\"lit\"],[\"Refs\",\"x\xe2\x98\xba&y\"]]}"));
+    esc_buf_clear(&out);
+    assert_int_equal(esc_render_xml(&ev, &out), ESC_OK);
+    assert_null(strchr(out.ptr, '\n'));
+    assert_non_null(strstr(out.ptr, "<Data Name='Str'>a&amp;b&lt;&gt;&apos;&quot;&#10;&#13;&#9;"));
+    assert_non_null(strstr(out.ptr, "<Data>lit</Data>"));
+
+    /* the XML reader reads the rendering back into the same event (it keeps only named Data:
+     * the unnamed one is the one field expected to be missing) */
+    char path[] = "/tmp/escudo-evtx-values-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, out.ptr, out.len), (ssize_t)out.len);
+    close(fd);
+    esc_input *in = NULL;
+    esc_error err;
+    assert_int_equal(esc_input_open(path, &in, &err), ESC_OK);
+    esc_reader *r = NULL;
+    assert_int_equal(esc_reader_open(in, &everything, NULL, &r, &err), ESC_OK);
+    esc_event back;
+    assert_int_equal(esc_reader_next(r, &back, &err), ESC_OK);
+    assert_true(esc_str_eq(back.provider, ev.provider));
+    assert_true(esc_str_eq(back.channel, ev.channel));
+    assert_true(esc_str_eq(back.computer, ev.computer));
+    assert_int_equal(back.event_id, ev.event_id);
+    assert_int_equal(back.time_us, ev.time_us);
+    assert_int_equal(back.record_id, ev.record_id);
+    size_t j = 0;
+    for (size_t i = 0; i < ev.ndata; i++) {
+        if (!ev.data[i].name.len)
+            continue;
+        assert_true(j < back.ndata);
+        assert_true(esc_str_eq(back.data[j].name, ev.data[i].name));
+        assert_true(esc_str_eq(back.data[j].value, ev.data[i].value));
+        j++;
+    }
+    assert_int_equal(j, back.ndata);
+    esc_reader_free(r);
+    esc_input_free(in);
+    unlink(path);
+    esc_buf_fini(&out);
+    evtx_chunk_fini(&c);
+}
+
+/* The interest set: a record of another provider is counted and skipped; with a field list,
+ * only those fields are decoded. */
+static void test_interest(void **state) {
+    (void)state;
+    static const char *const fields[] = {"Hex32", "Str", NULL};
+    esc_interest other = {.nwin = 1};
+    other.win[0].provider = "Microsoft-Windows-Sysmon";
+    other.win[0].event_id = 1;
+    evtx_chunk c;
+    assert_int_equal(evtx_chunk_init(&c, &other, false, 0), ESC_OK);
+    build_chunk(c.data);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.records, 1);
+    assert_int_equal(c.prefiltered, 1);
+    assert_int_equal(c.nitems, 0);
+    evtx_chunk_fini(&c);
+
+    esc_interest mine = {.nwin = 1, .fields = fields};
+    mine.win[0].provider = "test-provider"; /* compared case-insensitively */
+    mine.win[0].event_id = 1;
+    assert_int_equal(evtx_chunk_init(&c, &mine, false, 0), ESC_OK);
+    build_chunk(c.data);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 1);
+    assert_int_equal(c.prefiltered, 0);
+    assert_int_equal(c.items[0].nkv, 2);
+    assert_true(esc_str_eq_c(evtx_chunk_str(&c, c.kvs[0].name), "Hex32"));
+    assert_true(esc_str_eq_c(evtx_chunk_str(&c, c.kvs[0].value), "0x1d4"));
+    assert_true(esc_str_eq_c(evtx_chunk_str(&c, c.kvs[1].name), "Str"));
+    evtx_chunk_fini(&c);
+}
+
+/* A deleted record left after the free-space offset: the same event, using the template by
+ * offset (its definition is not repeated). Returns the slack record's chunk offset. */
+static uint32_t place_slack_copy(unsigned char *ch) {
+    uint32_t fso, size, dsize;
+    memcpy(&fso, ch + 48, 4);
+    memcpy(&size, ch + 512 + 4, 4);
+    const unsigned char *src = ch + 512;
+    uint32_t def = 512 + 24 + 14; /* fragment header (4) + template instance token (10) */
+    memcpy(&dsize, ch + def + 20, 4);
+    uint32_t head = 24 + 14, skip = 24 + dsize;
+    uint32_t rest = size - head - skip - 4; /* values and end of fragment, without the size */
+    uint32_t at = fso + 64, nsize = head + rest + 4;
+    unsigned char *dst = ch + at;
+    memcpy(dst, src, head);
+    memcpy(dst + head, src + head + skip, rest);
+    memcpy(dst + 4, &nsize, 4);
+    memcpy(dst + nsize - 4, &nsize, 4);
+    return at;
+}
+
+/* Slack space: a deleted record after the free-space offset is found only with recover. */
+static void test_recover(void **state) {
+    (void)state;
+    evtx_chunk c;
+    assert_int_equal(evtx_chunk_init(&c, &everything, true, 0), ESC_OK);
+    build_chunk(c.data);
+    uint32_t slack = place_slack_copy(c.data);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 2);
+    assert_false(c.items[0].recovered);
+    assert_true(c.items[1].recovered);
+    assert_int_equal(c.items[1].offset, slack);
+    evtx_chunk_fini(&c);
+
+    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    build_chunk(c.data);
+    place_slack_copy(c.data);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 1);
+    evtx_chunk_fini(&c);
+}
+
+int main(void) {
+    esc_alloc_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_interest),
+        cmocka_unit_test(test_recover),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
