@@ -297,11 +297,24 @@ static esc_status plan_search(const esc_content *c, const esc_detection *d, esc_
     size_t nl = d->name ? strlen(d->name) : 0;
     if (nl && strncmp(msg, d->name, nl) == 0 && msg[nl] == ':' && msg[nl + 1] == ' ')
         msg += nl + 2;
-    char where[64] = "";
+    char where[160] = "";
     if (e.has_offset)
         snprintf(where, sizeof where, " (at byte %llu of the expanded search)",
                  (unsigned long long)e.offset);
-    snprintf(unsupported_msg(msg) ? unsupported : broken, cap, "%s%s", msg, where);
+    bool ours = unsupported_msg(msg);
+    /* a lookup the content defines but the planner was not given is escudo's limitation, not
+     * the content's fault */
+    const char *lk = "unknown lookup '";
+    if (!ours && strncmp(msg, lk, strlen(lk)) == 0) {
+        const char *nm = msg + strlen(lk), *q = strchr(nm, '\'');
+        for (size_t i = 0; q && i < c->nlookups && !ours; i++)
+            ours = c->lookups[i].name && strlen(c->lookups[i].name) == (size_t)(q - nm) &&
+                   memcmp(c->lookups[i].name, nm, (size_t)(q - nm)) == 0;
+        if (ours)
+            snprintf(where + strlen(where), sizeof where - strlen(where),
+                     "; the content defines it, the engine does not use it yet");
+    }
+    snprintf(ours ? unsupported : broken, cap, "%s%s", msg, where);
     return ESC_OK;
 }
 
