@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -400,6 +401,75 @@ static void test_shape_sentinel(void **state) {
     run_fini(&r);
 }
 
+/* evtx_dump JSON: every Sigma regression case's .json gives the events its .evtx gives (read
+ * by the EVTX reader): same provider, id, computer, time, record id and process fields
+ * (compared without leading and trailing spaces, which evtx_dump drops, and ignoring ASCII
+ * case: one case's JSON says Explorer.exe where its EVTX says Explorer.EXE). */
+static void collect_events(const char *path, bool json, esc_buf *out, size_t *n) {
+    esc_input *in = NULL;
+    esc_error err;
+    esc_reader *rd = NULL;
+    assert_int_equal(esc_input_open(path, &in, &err), ESC_OK);
+    assert_int_equal(esc_reader_open(in, NULL, NULL, &rd, &err), ESC_OK);
+    assert_int_equal(esc_reader_format(rd), json ? ESC_FMT_JSON : ESC_FMT_EVTX);
+    static const char *const names[] = {"Image", "CommandLine", "User", "ParentImage",
+                                        "ParentCommandLine", "OriginalFileName", "UtcTime",
+                                        "IntegrityLevel", "Hashes", "CurrentDirectory"};
+    for (;;) {
+        esc_event ev;
+        esc_status st = esc_reader_next(rd, &ev, &err);
+        if (st == ESC_EOF)
+            break;
+        assert_int_equal(st, ESC_OK);
+        (*n)++;
+        esc_buf_printf(out, "%d %.*s %u %.*s %.*s %lld %llu", ev.kind, ESC_STR_FMT(ev.provider),
+                       ev.event_id, ESC_STR_FMT(ev.computer), ESC_STR_FMT(ev.channel),
+                       (long long)ev.time_us, (unsigned long long)ev.record_id);
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            /* evtx_dump drops trailing spaces (a ParentCommandLine ending in a space) */
+            esc_str v = esc_str_trim(esc_event_get(&ev, names[i]));
+            esc_buf_printf(out, " %s=", names[i]);
+            put_value(out, v);
+        }
+        esc_buf_putc(out, '\n');
+    }
+    esc_reader_free(rd);
+    esc_input_free(in);
+}
+
+static void test_evtx_dump_json(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "find %s/sigma-regression -name '*.json' | sort", ESC_SHARED_DATA);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[2048];
+    size_t files = 0, events = 0, differ = 0;
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        char evtx[2048];
+        snprintf(evtx, sizeof evtx, "%.*s.evtx", (int)(strlen(line) - 5), line);
+        esc_buf a, b;
+        esc_buf_init(&a, 0);
+        esc_buf_init(&b, 0);
+        size_t na = 0, nb = 0;
+        collect_events(line, true, &a, &na);
+        collect_events(evtx, false, &b, &nb);
+        if (na != nb || strcasecmp(a.ptr ? a.ptr : "", b.ptr ? b.ptr : "") != 0) {
+            fprintf(stderr, "%s:\njson: %s\nevtx: %s\n", line, a.ptr, b.ptr);
+            differ++;
+        }
+        events += na;
+        files++;
+        esc_buf_fini(&a);
+        esc_buf_fini(&b);
+    }
+    pclose(p);
+    assert_int_equal(files, 130);
+    assert_int_equal(events, 139);
+    assert_int_equal(differ, 0);
+}
+
 /* A top-level array (one line or pretty-printed) and pretty-printed objects one after
  * another, read in every block size from 1 byte up. */
 static void test_arrays_and_pretty(void **state) {
@@ -729,6 +799,7 @@ int main(void) {
         cmocka_unit_test(test_shape_winlogbeat),
         cmocka_unit_test(test_shape_dump_export_other),
         cmocka_unit_test(test_shape_sentinel),
+        cmocka_unit_test(test_evtx_dump_json),
         cmocka_unit_test(test_arrays_and_pretty),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_malformed_lines),

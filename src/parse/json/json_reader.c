@@ -347,7 +347,7 @@ enum {
     K_ATTIMESTAMP, K_EVENTTIME, K_EVENTRECORDID, K_EVENT_ID, K_SOURCE_NAME, K_COMPUTER_NAME,
     K_LOG_NAME, K_EVENT_DATA, K_USER_DATA, K_RECORD_NUMBER, K_TIMESTAMP, K_KIND, K_PROVIDER,
     K_CHANNEL_L, K_COMPUTER_L, K_RECORD_ID, K_TIME, K_DATA, K_TYPE, K_PROVIDER_CAP,
-    K_EVENTSOURCENAME, K_TIMEGENERATED, K_EVENTDATA, K_NKEYS
+    K_EVENTSOURCENAME, K_TIMEGENERATED, K_EVENTDATA, K_EVENT, K_NKEYS
 };
 
 static const char *const key_names[K_NKEYS] = {
@@ -356,7 +356,7 @@ static const char *const key_names[K_NKEYS] = {
     "@timestamp", "EventTime", "EventRecordID", "event_id", "source_name", "computer_name",
     "log_name", "event_data", "user_data", "record_number", "timestamp", "kind", "provider",
     "channel", "computer", "record_id", "time", "data", "Type", "Provider", "EventSourceName",
-    "TimeGenerated", "EventData",
+    "TimeGenerated", "EventData", "Event",
 };
 
 static void index_keys(const jr *r, int32_t parent, int32_t *k) {
@@ -380,7 +380,7 @@ static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
     if (t->depth == 1)
         return esc_str_eq_c(t->key, "winlog") || esc_str_eq_c(t->key, "event_data") ||
                esc_str_eq_c(t->key, "user_data") || esc_str_eq_c(t->key, "result") ||
-               esc_str_eq_c(t->key, "EventData") ||
+               esc_str_eq_c(t->key, "EventData") || esc_str_eq_c(t->key, "Event") ||
                (esc_str_eq_c(t->key, "data") && t->type == ESC_JT_ARR);
     if (t->depth == 2 && t->parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent];
@@ -388,6 +388,27 @@ static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
             return esc_str_eq_c(t->key, "event_data") || esc_str_eq_c(t->key, "user_data");
         if (esc_str_eq_c(p->key, "data") && p->type == ESC_JT_ARR)
             return t->type == ESC_JT_ARR;
+        if (esc_str_eq_c(p->key, "Event"))
+            return esc_str_eq_c(t->key, "System") || esc_str_eq_c(t->key, "EventData") ||
+                   esc_str_eq_c(t->key, "UserData");
+        return false;
+    }
+    /* evtx_dump's Event.System.{Provider,TimeCreated,EventID}[.#attributes] and the element
+     * inside Event.UserData */
+    if (t->depth == 3 && t->parent >= 0 && d->tok[t->parent].parent >= 0) {
+        const esc_json_tok *p = &d->tok[t->parent], *g = &d->tok[p->parent];
+        if (!esc_str_eq_c(g->key, "Event"))
+            return false;
+        if (esc_str_eq_c(p->key, "System"))
+            return esc_str_eq_c(t->key, "Provider") || esc_str_eq_c(t->key, "TimeCreated") ||
+                   esc_str_eq_c(t->key, "EventID");
+        return esc_str_eq_c(p->key, "UserData") && t->type == ESC_JT_OBJ;
+    }
+    if (t->depth == 4 && t->parent >= 0) {
+        const esc_json_tok *p = &d->tok[t->parent];
+        return esc_str_eq_c(t->key, "#attributes") &&
+               (esc_str_eq_c(p->key, "Provider") || esc_str_eq_c(p->key, "TimeCreated") ||
+                esc_str_eq_c(p->key, "EventID"));
     }
     return false;
 }
@@ -557,6 +578,49 @@ static esc_status build_sentinel(jr *r, const int32_t *k, esc_event *ev, int32_t
     return add_members(r, -1, NULL, 0);
 }
 
+static int32_t obj_child(const jr *r, int32_t parent, const char *name) {
+    return is_obj(r, parent) ? child(r, parent, name) : -1;
+}
+
+/* evtx_dump JSON (and the Sigma regression data): {"Event":{"System":{"Provider":
+ * {"#attributes":{"Name":..}},"EventID":N or {"#text":N},"TimeCreated":{"#attributes":
+ * {"SystemTime":..}},"EventRecordID":N,"Channel":..,"Computer":..},"EventData":{..}}} */
+static esc_status build_evtxjson(jr *r, int32_t e, esc_event *ev) {
+    esc_status st;
+    int32_t sys = obj_child(r, e, "System");
+    if (sys < 0) {
+        ev->kind = ESC_EV_OTHER;
+        return ESC_OK;
+    }
+    int32_t prov = obj_child(r, obj_child(r, obj_child(r, sys, "Provider"), "#attributes"), "Name");
+    int32_t eid = child(r, sys, "EventID");
+    if (is_obj(r, eid))
+        eid = child(r, eid, "#text");
+    int32_t tc =
+        obj_child(r, obj_child(r, obj_child(r, sys, "TimeCreated"), "#attributes"), "SystemTime");
+    int32_t tused = -1;
+    ev->kind = ESC_EV_WINDOWS;
+    if ((st = text_of(r, prov, &ev->provider)) ||
+        (st = text_of(r, child(r, sys, "Computer"), &ev->computer)) ||
+        (st = text_of(r, child(r, sys, "Channel"), &ev->channel)) ||
+        (st = set_event_id(r, eid, ev)) ||
+        (st = set_record_id(r, child(r, sys, "EventRecordID"), ev)))
+        return st;
+    if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
+        return ESC_SKIP;
+    if ((st = set_iso_time(r, &tc, 1, ev, &tused)))
+        return st;
+    int32_t ed = obj_child(r, e, "EventData"), ud = obj_child(r, e, "UserData");
+    if (ed >= 0 && (st = add_members(r, ed, NULL, 0)))
+        return st;
+    if (ud >= 0)
+        for (size_t i = (size_t)ud + 1; i < r->doc.ntok; i++)
+            if (r->doc.tok[i].parent == ud && r->doc.tok[i].type == ESC_JT_OBJ &&
+                (st = add_members(r, (int32_t)i, NULL, 0)))
+                return st;
+    return ESC_OK;
+}
+
 /* escudo's own dump: {"escudo_dump":1,"kind":..,"provider":..,"channel":..,"computer":..,
  * "event_id":N,"record_id":N,"time":"ISO","data":[["Name","value"],...]} */
 static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
@@ -711,6 +775,8 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
     }
     if (is_obj(r, k[K_WINLOG]) && child(r, k[K_WINLOG], "event_id") >= 0)
         return build_winlogbeat7(r, k, ev);
+    if (is_obj(r, k[K_EVENT]))
+        return build_evtxjson(r, k[K_EVENT], ev);
     if (k[K_TYPE] >= 0 && k[K_EVENTID] >= 0) {
         esc_str type;
         if ((st = tok_text(r, tok_at(r, k[K_TYPE]), &type)))
