@@ -1327,6 +1327,16 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
         }
         if (all_zero(b + pos, end - pos))
             break;
+        if (c->len < EVTX_CHUNK_SIZE && end == c->len && pos + 8 <= end && b[pos] == 0x2a &&
+            b[pos + 1] == 0x2a && !b[pos + 2] && !b[pos + 3] &&
+            evtx_le32(b + pos + 4) > end - pos) {
+            c->records++;
+            st = warn(c, pos, "event record at chunk offset 0x%x is cut off by the end of the file",
+                      pos);
+            if (st)
+                return st;
+            break;
+        }
         /* a broken record: report it, then resynchronise on the next plausible record */
         uint32_t next = pos + 1;
         while (next + 28 <= end && !record_at(c, next, end, &size))
