@@ -3,9 +3,11 @@
  * Input: one object a line (CRLF, a UTF-8 BOM and blank lines are normal), objects written
  * over several lines (pretty-printed, one after another), or a top-level array of objects.
  * Each object is classified by its keys (CrowdStrike FDR event, aidmaster record, flat
- * NXLog-style Windows event, winlogbeat 7+/ECS, winlogbeat 6, escudo's own dump, a Splunk
- * search export whose _raw is XML or JSON, anything else) and turned into an esc_event whose
- * views point into the reader's buffer or its per-event arena (valid until the next call).
+ * NXLog-style Windows event, winlogbeat 7+/ECS, winlogbeat 6, Azure Sentinel SecurityEvent and
+ * WindowsEvent rows, evtx_dump's Event object, escudo's own dump, a Splunk search export whose
+ * _raw is XML or JSON, anything else) and turned into an esc_event whose views point into the
+ * reader's buffer or its per-event arena (valid until the next call). docs/json.md has the
+ * table of shapes.
  *
  * Invariants: memory is flat: the stream is read in blocks into one buffer that only grows to
  * hold the longest record (capped by opts->max_record_bytes, default 16 MiB); a longer record
