@@ -1,0 +1,70 @@
+/* Support verdicts: which detections of loaded content escudo can run, and why not the others.
+ *
+ * A detection is supported when all of these hold, checked in this order (the first that fails
+ * is its reason):
+ *   1. it has a search;
+ *   2. its search names no data model other than Endpoint.Processes (reason "unsupported data
+ *      model 'X'", span = the name in the expanded search);
+ *   3. at least one of its data_source names is a source escudo maps: "Sysmon EventID 1",
+ *      "Windows Event Log Security 4688", "CrowdStrike ProcessRollup2" (reason "unmapped
+ *      source: a, b", no span);
+ *   4. the engine plans it, exactly as esc_engine_new does for hunt (reason: the planner's
+ *      message, naming the first unsupported command or function, span into the expanded
+ *      search; or into the unexpanded search when macro expansion itself failed).
+ * "Windows Processes-only" (issue 8) = conditions 2 and 3: the population the coverage target is
+ * measured on. Every supported detection is Windows Processes-only.
+ *
+ * Nothing here prints; the report owns every string it holds. */
+#ifndef ESC_DETECT_LINT_H
+#define ESC_DETECT_LINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "detect/content.h"
+
+typedef enum esc_lint_kind {
+    ESC_LINT_SUPPORTED = 0,
+    ESC_LINT_NO_SEARCH,
+    ESC_LINT_DATA_MODEL,
+    ESC_LINT_UNMAPPED_SOURCE,
+    ESC_LINT_UNSUPPORTED, /* the planner refused the search */
+} esc_lint_kind;
+
+typedef struct esc_lint_verdict {
+    const esc_detection *det;
+    esc_lint_kind kind;
+    bool supported;
+    bool windows_processes; /* reads a mapped Windows source, no data model but Processes */
+    char *reason;           /* NULL when supported */
+    char *category;         /* summary key: reason without specifics ("unmapped source", ...) */
+    bool has_span;
+    size_t span_start, span_end; /* [start, end) byte offsets into `text` */
+    char *text;  /* what the span points into: the expanded search (or unexpanded); may be NULL */
+    char *caret; /* the line of `text` holding the span, then a line of ^ under it; or NULL */
+} esc_lint_verdict;
+
+typedef struct esc_lint_count {
+    char *category;
+    size_t n;
+} esc_lint_count;
+
+typedef struct esc_lint_report {
+    esc_lint_verdict *v; /* one per detection, in content order */
+    size_t n;
+    size_t supported;
+    size_t windows_processes, windows_processes_supported;
+    esc_lint_count *by_reason; /* unsupported detections by category, most frequent first */
+    size_t nby_reason;
+} esc_lint_report;
+
+/* True for the names of the data sources escudo maps to Endpoint.Processes. */
+bool esc_lint_source_mapped(const char *data_source_name);
+
+/* Verdicts for every detection of c. ESC_ENOMEM is the only failure; a detection that cannot be
+ * planned is a verdict, not an error. *out owned by the caller (esc_lint_report_free). */
+esc_status esc_lint_run(const esc_content *c, esc_lint_report **out, esc_error *err);
+void esc_lint_report_free(esc_lint_report *r);
+
+#endif
