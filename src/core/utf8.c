@@ -35,6 +35,38 @@ static size_t seq_len(const unsigned char *s, size_t n) {
     return 0;
 }
 
+/* Length of the maximal subpart at s, an invalid sequence (Unicode 15, section 3.9): the
+ * longest prefix of a well-formed sequence, at least one byte. "ED A0 80" is three subparts
+ * (ED may not be followed by A0), "E2 82" one. */
+static size_t subpart(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* valid range of the second byte */
+    if (c >= 0xC2 && c < 0xE0)
+        len = 2;
+    else if (c >= 0xE0 && c < 0xF0)
+        len = 3;
+    else if (c >= 0xF0 && c < 0xF5)
+        len = 4;
+    else
+        return 1;
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    size_t k = 1;
+    if (k < n && s[k] >= lo && s[k] <= hi) {
+        k++;
+        while (k < len && k < n && (s[k] & 0xC0) == 0x80)
+            k++;
+    }
+    return k;
+}
+
 bool esc_utf8_clean(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
@@ -66,13 +98,7 @@ esc_status esc_utf8_repair(esc_buf *out, const char *s, size_t n, size_t *replac
         if ((st = esc_buf_append(out, REPL, 3)))
             return st;
         rep++;
-        /* skip the maximal invalid subpart: the lead byte plus following continuation bytes
-         * that could have belonged to it */
-        size_t skip = 1;
-        if (p[i] >= 0xC2 && p[i] < 0xF5)
-            while (i + skip < n && skip < 4 && (p[i + skip] & 0xC0) == 0x80)
-                skip++;
-        i += skip;
+        i += subpart(p + i, n - i);
         run = i;
     }
     st = esc_buf_append(out, s + run, n - run);

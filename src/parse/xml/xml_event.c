@@ -139,7 +139,7 @@ static esc_status decode(parser *p, const char *s, size_t n, esc_str *out) {
     return out->ptr ? ESC_OK : ESC_ELIMIT;
 }
 
-static esc_status add_kv(parser *p, esc_str name, esc_str raw) {
+static esc_status add_kv(parser *p, esc_str name, esc_str raw, bool decoded) {
     if (!esc_interest_wants_field(p->interest, name))
         return ESC_OK;
     if (p->nkv == ESC_XML_MAX_FIELDS) {
@@ -158,7 +158,9 @@ static esc_status add_kv(parser *p, esc_str name, esc_str raw) {
     }
     esc_kv *e = &p->kv[p->nkv];
     esc_status st = decode(p, name.ptr, name.len, &e->name);
-    if (!st)
+    if (!st && decoded)
+        e->value = raw;
+    else if (!st)
         st = decode(p, raw.ptr, raw.len, &e->value);
     if (!st)
         p->nkv++;
@@ -177,6 +179,16 @@ static bool skip_past(parser *p, const char *lit) {
     return true;
 }
 
+static esc_str local_name(esc_str name) {
+    const char *colon = memchr(name.ptr, ':', name.len);
+    if (colon) {
+        size_t k = (size_t)(colon - name.ptr) + 1;
+        name.ptr += k;
+        name.len -= k;
+    }
+    return name;
+}
+
 typedef struct attr {
     esc_str name, value;
 } attr;
@@ -191,12 +203,7 @@ static esc_status start_tag(parser *p, esc_str *name, attr *attrs, size_t *nattr
     *name = esc_str_make(p->s + st0, p->i - st0);
     if (!name->len)
         return bad(p, st0, "malformed start tag");
-    const char *colon = memchr(name->ptr, ':', name->len);
-    if (colon) {
-        size_t k = (size_t)(colon - name->ptr) + 1;
-        name->ptr += k;
-        name->len -= k;
-    }
+    *name = local_name(*name);
     *nattrs = 0;
     *empty = false;
     for (;;) {
@@ -250,8 +257,7 @@ static esc_str find_attr(const attr *a, size_t n, const char *name) {
     return ESC_STR_NULL;
 }
 
-/* Text content up to the next '<' that is not CDATA; returns the raw span. For CDATA the
- * content is returned undecoded in *cdata (only the simple case of one CDATA section). */
+/* Text content up to the next '<'; returns the raw span. */
 static esc_status text_until_tag(parser *p, esc_str *raw) {
     size_t t0 = p->i;
     const char *lt = memchr(p->s + p->i, '<', p->n - p->i);
@@ -278,54 +284,85 @@ static esc_status parse_u32(parser *p, esc_str raw, uint32_t *out) {
     return ESC_OK;
 }
 
-/* Element content that is a simple value: text (and CDATA) then the end tag. */
-static esc_status simple_value(parser *p, esc_str *value) {
+/* The content of an element that holds a value: text, comments and CDATA sections up to the
+ * next element or end tag (p->i is left at that '<'). The common case, one run of text, is
+ * returned raw (*decoded false: entities still to resolve). Mixed content is decoded piece by
+ * piece into the arena: text pieces have their entities resolved, CDATA is taken as is. */
+static esc_status simple_value(parser *p, esc_str *value, bool *decoded) {
     esc_str raw;
     esc_status st = text_until_tag(p, &raw);
-    if (st)
-        return st;
-    if (p->n - p->i >= 9 && memcmp(p->s + p->i, "<![CDATA[", 9) == 0) {
-        size_t c0 = p->i + 9;
-        if (!skip_past(p, "]]>"))
-            return bad(p, c0, "unterminated CDATA");
-        esc_str cd = esc_str_make(p->s + c0, p->i - 3 - c0);
-        esc_str rest;
-        if ((st = text_until_tag(p, &rest)))
-            return st;
-        if (raw.len || rest.len)
-            warn(p, c0, "mixed CDATA content simplified");
-        if (esc_utf8_clean(cd.ptr, cd.len)) {
-            *value = cd;
-        } else {
-            esc_buf_clear(&p->tmp);
-            size_t rep = 0;
-            if ((st = esc_utf8_repair(&p->tmp, cd.ptr, cd.len, &rep)))
-                return st;
-            *value = esc_arena_dup(p->arena, esc_buf_str(&p->tmp));
-            if (!value->ptr)
-                return ESC_ELIMIT;
-            p->ev->repaired++;
-        }
-        return ESC_OK;
-    }
+    *decoded = false;
     *value = raw;
-    return ESC_OK;
+    if (st || !((p->n - p->i >= 4 && memcmp(p->s + p->i, "<!--", 4) == 0) ||
+                (p->n - p->i >= 9 && memcmp(p->s + p->i, "<![CDATA[", 9) == 0)))
+        return st;
+    esc_buf acc;
+    esc_buf_init(&acc, 64 * 1024 * 1024);
+    esc_str piece = raw;
+    for (;;) {
+        esc_str dec;
+        if ((st = decode(p, piece.ptr, piece.len, &dec)) ||
+            (st = esc_buf_append_str(&acc, dec)))
+            goto done;
+        if (p->n - p->i >= 4 && memcmp(p->s + p->i, "<!--", 4) == 0) {
+            size_t c0 = p->i;
+            if (!skip_past(p, "-->")) {
+                st = bad(p, c0, "unterminated comment");
+                goto done;
+            }
+        } else if (p->n - p->i >= 9 && memcmp(p->s + p->i, "<![CDATA[", 9) == 0) {
+            size_t c0 = p->i + 9;
+            if (!skip_past(p, "]]>")) {
+                st = bad(p, c0, "unterminated CDATA");
+                goto done;
+            }
+            if ((st = esc_buf_append(&acc, p->s + c0, p->i - 3 - c0)))
+                goto done;
+        } else {
+            break;
+        }
+        if ((st = text_until_tag(p, &piece)))
+            goto done;
+    }
+    if (esc_utf8_clean(acc.ptr ? acc.ptr : "", acc.len)) {
+        *value = esc_arena_dup(p->arena, esc_buf_str(&acc));
+    } else {
+        esc_buf fixed;
+        esc_buf_init(&fixed, 0);
+        if (!(st = esc_utf8_repair(&fixed, acc.ptr, acc.len, NULL)))
+            *value = esc_arena_dup(p->arena, esc_buf_str(&fixed));
+        esc_buf_fini(&fixed);
+        p->ev->repaired++;
+    }
+    if (!st && !value->ptr)
+        st = ESC_ELIMIT;
+    *decoded = true;
+done:
+    esc_buf_fini(&acc);
+    return st;
 }
 
-/* Called at p->i just after "</"; consumes the end tag. */
-static esc_status end_tag(parser *p) {
-    const char *gt = memchr(p->s + p->i, '>', p->n - p->i);
-    if (!gt)
-        return bad(p, p->i, "unterminated end tag");
-    p->i = (size_t)(gt - p->s) + 1;
+/* Called at p->i just after "</"; consumes the end tag, which must close `name`. */
+static esc_status end_tag(parser *p, esc_str name) {
+    size_t t0 = p->i;
+    while (p->i < p->n && is_name_char(p->s[p->i]))
+        p->i++;
+    esc_str got = local_name(esc_str_make(p->s + t0, p->i - t0));
+    while (p->i < p->n && is_ws(p->s[p->i]))
+        p->i++;
+    if (p->i >= p->n || p->s[p->i] != '>')
+        return bad(p, t0, "unterminated end tag");
+    if (!esc_str_eq(got, name))
+        return bad(p, t0, "end tag does not match the open element");
+    p->i++;
     return ESC_OK;
 }
 
 static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nattrs, bool empty,
                           size_t tag_off);
 
-/* Parse children until the matching end tag of the current element. */
-static esc_status content(parser *p) {
+/* Parse children until the end tag of the current element, `name`. */
+static esc_status content(parser *p, esc_str open_name) {
     for (;;) {
         const char *lt = memchr(p->s + p->i, '<', p->n - p->i);
         if (!lt)
@@ -336,7 +373,7 @@ static esc_status content(parser *p) {
         char c = p->s[p->i];
         if (c == '/') {
             p->i++;
-            return end_tag(p);
+            return end_tag(p, open_name);
         }
         if (c == '!') {
             if (p->n - p->i >= 3 && memcmp(p->s + p->i, "!--", 3) == 0) {
@@ -428,13 +465,14 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
 
     if (empty) {
         if (fk == F_DATA)
-            return add_kv(p, data_name, esc_str_make(p->s + p->i, 0));
+            return add_kv(p, data_name, esc_str_make(p->s + p->i, 0), false);
         return ESC_OK;
     }
 
     if (fk != F_NONE) {
         esc_str raw;
-        if ((st = simple_value(p, &raw)))
+        bool decoded;
+        if ((st = simple_value(p, &raw, &decoded)))
             return st;
         /* a child element: this is a container, not a leaf */
         if (p->i + 1 < p->n && p->s[p->i + 1] != '/') {
@@ -445,9 +483,9 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
             goto children;
         }
         p->i += 2;
-        if ((st = end_tag(p)))
+        if ((st = end_tag(p, name)))
             return st;
-        esc_str v;
+        esc_str v = raw;
         switch (fk) {
         case F_EVENTID:
             if ((st = parse_u32(p, raw, &p->ev->event_id)))
@@ -455,16 +493,20 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
             p->ev->has_event_id = true;
             return ESC_OK;
         case F_CHANNEL:
-            return decode(p, raw.ptr, raw.len, &p->ev->channel);
+            if (decoded)
+                p->ev->channel = raw;
+            return decoded ? ESC_OK : decode(p, raw.ptr, raw.len, &p->ev->channel);
         case F_COMPUTER:
-            return decode(p, raw.ptr, raw.len, &p->ev->computer);
+            if (decoded)
+                p->ev->computer = raw;
+            return decoded ? ESC_OK : decode(p, raw.ptr, raw.len, &p->ev->computer);
         case F_RECORDID:
-            if ((st = decode(p, raw.ptr, raw.len, &v)))
+            if (!decoded && (st = decode(p, raw.ptr, raw.len, &v)))
                 return st;
             p->ev->record_id = strtoull(v.ptr, NULL, 10);
             return ESC_OK;
         case F_DATA:
-            return add_kv(p, data_name, raw);
+            return add_kv(p, data_name, raw, decoded);
         case F_NONE: break;
         }
         return ESC_OK;
@@ -472,7 +514,7 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
 children:
     p->depth++;
     p->ctx[p->depth] = self;
-    st = content(p);
+    st = content(p, name);
     p->depth--;
     return st;
 }
