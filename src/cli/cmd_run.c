@@ -347,6 +347,7 @@ int esc_cmd_run(int argc, char **argv) {
         !parse_t("once-until", esc_args_get(&a, "once-until"), start, &ro.once_until))
         goto done;
     ro.clock = clock ? clock : real;
+    ro.stdin_replay = max_speed;
     ro.state_dir = esc_args_has(&a, "state") ? esc_args_get(&a, "state") : ".escudo-state";
     ro.inputs = a.pos;
     ro.ninputs = a.npos;

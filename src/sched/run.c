@@ -671,8 +671,11 @@ static esc_status poll_stdin(esc_runner *r, run_in *in, bool *progress, esc_erro
         return ESC_OK;
     if (!in->stdin_eof && in->pend.len < CHUNK) {
         struct pollfd pf = {0, POLLIN, 0};
-        if (poll(&pf, 1, 0) > 0) {
-            if (esc_buf_reserve(&in->pend, CHUNK))
+        int ready = poll(&pf, 1, r->o.stdin_replay ? 1000 : 0);
+        if (ready <= 0 && r->o.stdin_replay)
+            *progress = true; /* not caught up before its end */
+        if (ready > 0) {
+            if (esc_buf_reserve(&in->pend, CHUNK - in->pend.len))
                 return esc_error_set(err, ESC_ENOMEM, "out of memory");
             ssize_t k = read(0, in->pend.ptr + in->pend.len, CHUNK - in->pend.len);
             if (k <= 0 && !(k < 0 && errno == EINTR))

@@ -58,6 +58,8 @@ typedef struct esc_runner_opts {
     int64_t once_until;          /* epoch seconds, or ESC_RUN_FOREVER */
     int64_t poll_us;             /* clock time between input polls when idle; 0 = 1 s */
     const char *aidmaster;       /* optional CrowdStrike host inventory file */
+    bool stdin_replay;           /* "-" counts as caught up only at its end (replays with a
+                                    clock that jumps when idle) */
     /* Test hook (kill -9 at a named point): "sink:N" after the N-th event put into the sinks,
      * "commit:N" inside the N-th checkpoint transaction, before COMMIT. NULL in production. */
     const char *crash_at;
