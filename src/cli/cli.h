@@ -53,8 +53,7 @@ void esc_report(const char *level, const esc_error *err);
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out);
 
 /* Print the expanded search line with ^ under the span of a planner error. */
-void esc_cli_show_search_error(const esc_content *c, const esc_detection *d,
-                               const esc_error *err);
+void esc_cli_show_search_error(const esc_content *c, const esc_detection *d);
 /* Plan each detection; on the first failure print its error with the caret and return false. */
 bool esc_cli_check_searches(const esc_content *c, const esc_detection *const *dets, size_t n);
 

@@ -79,7 +79,7 @@ int esc_cmd_explain(int argc, char **argv) {
         if (esc_engine_new(content, &d, 1, true, &e, &err) != ESC_OK) {
             printf("not supported: %s\n", err.msg);
             fflush(stdout);
-            esc_cli_show_search_error(content, d, &err);
+            esc_cli_show_search_error(content, d);
             rc = ESC_EXIT_USAGE;
             continue;
         }

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/alloc.h"
+#include "detect/engine.h"
 
 #ifndef ESC_CONTENT_DIR
 #define ESC_CONTENT_DIR "content"
@@ -48,34 +49,26 @@ esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
     return ESC_OK;
 }
 
-void esc_cli_show_search_error(const esc_content *c, const esc_detection *d,
-                               const esc_error *err) {
-    char *expanded = NULL;
-    esc_error xerr = {0};
-    if (!d->search || !err->has_offset ||
-        esc_spl_expand(d->search, &c->macros, &expanded, &xerr) != ESC_OK) {
-        esc_free(expanded);
+void esc_cli_show_search_error(const esc_content *c, const esc_detection *d) {
+    esc_error err = {0};
+    char *text = NULL;
+    if (esc_engine_check(c, d, &text, &err) == ESC_OK)
         return;
-    }
     esc_buf b;
     esc_buf_init(&b, 0);
-    if (esc_spl_caret(expanded, err, &b) == ESC_OK && b.len)
+    if (text && err.has_offset && esc_spl_caret(text, &err, &b) == ESC_OK && b.len)
         fprintf(stderr, "%s%s", b.ptr, b.ptr[b.len - 1] == '\n' ? "" : "\n");
     esc_buf_fini(&b);
-    esc_free(expanded);
+    esc_free(text);
 }
 
 bool esc_cli_check_searches(const esc_content *c, const esc_detection *const *dets, size_t n) {
     for (size_t i = 0; i < n; i++) {
         esc_error err = {0};
-        esc_plan *p = dets[i]->search ? esc_plan_new(dets[i]->search, &c->macros, &err) : NULL;
-        if (p) {
-            esc_plan_free(p);
+        if (esc_engine_check(c, dets[i], NULL, &err) == ESC_OK)
             continue;
-        }
-        fprintf(stderr, "escudo: error: %s: %s\n", dets[i]->name,
-                dets[i]->search ? err.msg : "detection has no search");
-        esc_cli_show_search_error(c, dets[i], &err);
+        fprintf(stderr, "escudo: error: %s: %s\n", dets[i]->name, err.msg);
+        esc_cli_show_search_error(c, dets[i]);
         return false;
     }
     return true;

@@ -28,6 +28,8 @@ struct esc_engine {
     const esc_detection **skipped;
     char **skip_reason;
     esc_interest interest;
+    esc_spl_lookup *lookups; /* the content's lookups as the planner takes them */
+    esc_spl_env env;
 };
 
 static const char *concat3(const char *a, const char *b, const char *c) {
@@ -87,6 +89,34 @@ static void union_prefilter(esc_engine *e) {
     e->interest.nclauses = u->nlit ? 1 : 0;
 }
 
+/* The content's lookups as the planner takes them (esc_malloc'd; views into the content). */
+static esc_spl_lookup *spl_lookups(const esc_content *c) {
+    esc_spl_lookup *l = esc_calloc(c->nlookups ? c->nlookups : 1, sizeof *l);
+    for (size_t i = 0; l && i < c->nlookups; i++)
+        l[i] = (esc_spl_lookup){.name = c->lookups[i].name,
+                                .csv_path = c->lookups[i].csv_path,
+                                .case_sensitive = c->lookups[i].case_sensitive_match};
+    return l;
+}
+
+esc_status esc_engine_check(const esc_content *c, const esc_detection *d, char **err_text,
+                            esc_error *err) {
+    if (err_text)
+        *err_text = NULL;
+    if (!d->search)
+        return esc_error_set(err, ESC_ECONTENT, "detection has no search");
+    esc_spl_lookup *l = spl_lookups(c);
+    if (!l)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    esc_spl_env env = {&c->macros, l, c->nlookups};
+    esc_plan *p = esc_plan_new_env(d->search, &env, err_text, err);
+    esc_free(l);
+    if (!p)
+        return err && err->code ? err->code : ESC_ECONTENT;
+    esc_plan_free(p);
+    return ESC_OK;
+}
+
 esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets, size_t ndets,
                           bool strict, esc_engine **out, esc_error *err) {
     if (!dets) {
@@ -97,6 +127,11 @@ esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets
     if (!e)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     e->content = c;
+    if (!(e->lookups = spl_lookups(c))) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    e->env = (esc_spl_env){&c->macros, e->lookups, c->nlookups};
     e->det = esc_calloc(ndets ? ndets : 1, sizeof *e->det);
     e->plan = esc_calloc(ndets ? ndets : 1, sizeof *e->plan);
     e->search_name = esc_calloc(ndets ? ndets : 1, sizeof *e->search_name);
@@ -109,7 +144,7 @@ esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets
     for (size_t i = 0; i < ndets; i++) {
         const esc_detection *d = dets ? dets[i] : &c->detections[i];
         esc_error perr = {0};
-        esc_plan *p = d->search ? esc_plan_new(d->search, &c->macros, &perr) : NULL;
+        esc_plan *p = d->search ? esc_plan_new_env(d->search, &e->env, NULL, &perr) : NULL;
         if (!p) {
             if (!d->search)
                 esc_error_set(&perr, ESC_ECONTENT, "detection has no search");
@@ -167,6 +202,7 @@ void esc_engine_free(esc_engine *e) {
     esc_free(e->search_name);
     esc_free(e->skipped);
     esc_free(e->skip_reason);
+    esc_free(e->lookups);
     esc_free(e);
 }
 

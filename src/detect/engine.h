@@ -23,6 +23,10 @@ typedef struct esc_engine esc_engine;
 esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets, size_t ndets,
                           bool strict, esc_engine **out, esc_error *err);
 void esc_engine_free(esc_engine *e);
+/* Plan d alone, as esc_engine_new would. ESC_OK when it plans; else err is the planner's error
+ * and *err_text (esc_malloc'd, may be NULL) the text err->offset points into, for a caret. */
+esc_status esc_engine_check(const esc_content *c, const esc_detection *d, char **err_text,
+                            esc_error *err);
 size_t esc_engine_count(const esc_engine *e);
 const esc_detection *esc_engine_detection(const esc_engine *e, size_t i);
 const esc_plan *esc_engine_plan(const esc_engine *e, size_t i);
