@@ -28,9 +28,9 @@
 #define MAX_ELEM_DEPTH 64
 #define MAX_NEST 8
 #define TCACHE_CAP 1024
-#define TARENA_CAP (8u << 20)
+#define TARENA_CAP (4u << 20)
 #define RARENA_CAP (4u << 20)
-#define TEXT_CAP (64u << 20)
+#define TEXT_CAP (16u << 20)
 #define MAX_KV_PER_RECORD 8192
 #define MAX_KV_PER_CHUNK (1u << 18)
 #define MAX_SUBST 65535
