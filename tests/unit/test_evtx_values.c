@@ -478,12 +478,91 @@ static void test_recover(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* An expansion bomb: a template with 2000 elements that each render the same 30000-byte binary
+ * value (120 MB of text) must stop at the per-record cap with a warning, not allocate it. */
+static void test_expansion_cap(void **state) {
+    (void)state;
+    evtx_chunk c;
+    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    unsigned char *ch = c.data;
+    memset(ch, 0, EVTX_CHUNK_SIZE);
+    memcpy(ch, "ElfChnk", 8);
+    bld w = {ch, 512};
+    uint32_t rec = w.pos;
+    u32(&w, 0x2a2a);
+    u32(&w, 0);
+    u64(&w, 1);
+    u64(&w, 0);
+    u8(&w, 0x0f), u8(&w, 1), u8(&w, 1), u8(&w, 0);
+    u8(&w, 0x0c);
+    u8(&w, 1);
+    u32(&w, 7);
+    u32(&w, w.pos + 4);
+    uint32_t def = w.pos;
+    u32(&w, 0);
+    for (int i = 0; i < 16; i++)
+        u8(&w, 0);
+    u32(&w, 0);
+    uint32_t body = w.pos;
+    open_el(&w, "Event", 0);
+    u8(&w, 0x02);
+    open_el(&w, "EventData", 0);
+    u8(&w, 0x02);
+    uint32_t data_name = 0;
+    for (int i = 0; i < 2000; i++) {
+        if (!data_name) {
+            data_name = w.pos + 11;
+            open_el(&w, "Data", 0);
+        } else { /* the same name, by offset */
+            u8(&w, 0x01);
+            u16(&w, 0xffff);
+            u32(&w, 0);
+            u32(&w, data_name);
+        }
+        u8(&w, 0x02);
+        subst(&w, 0, 0x0e);
+        u8(&w, 0x04);
+    }
+    u8(&w, 0x04);
+    u8(&w, 0x04);
+    u8(&w, 0x00);
+    uint32_t dsize = w.pos - body;
+    memcpy(ch + def + 20, &dsize, 4);
+    u32(&w, 1);
+    u16(&w, 30000);
+    u8(&w, 0x0e);
+    u8(&w, 0);
+    for (int i = 0; i < 30000; i++)
+        u8(&w, 0x5a);
+    u8(&w, 0x00);
+    while ((w.pos - rec + 4) % 8)
+        u8(&w, 0);
+    uint32_t size = w.pos - rec + 4;
+    u32(&w, size);
+    memcpy(ch + rec + 4, &size, 4);
+    memcpy(ch + 48, &w.pos, 4);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.records, 1);
+    int warnings = 0;
+    for (size_t i = 0; i < c.nitems; i++) {
+        assert_true(c.items[i].is_error);
+        if (memmem(c.text.ptr + c.items[i].msg.off, c.items[i].msg.len,
+                   "record expands to more than", 27))
+            warnings++;
+    }
+    assert_int_equal(warnings, 1);
+    assert_true(c.text.cap <= (32u << 20)); /* the buffer never grew past the cap */
+    evtx_chunk_fini(&c);
+}
+
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_interest),
         cmocka_unit_test(test_recover),
+        cmocka_unit_test(test_expansion_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
