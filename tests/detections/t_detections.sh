@@ -1,0 +1,57 @@
+#!/bin/bash
+# Golden tests of ESCU detections, one folder per detection (tests/detections/<file stem>/):
+#   detection      its id
+#   fire.xml       crafted events the detection must report
+#   miss.xml       near-misses derived from its search: alone they must give no row
+#   expected.json  `escudo hunt --content ESCU --detection <id> --format json fire.xml miss.xml`,
+#                  checked by hand once against the search, then pinned
+#   README.md      the search and why each event fires or not
+# Any difference fails. Also checks that every tested detection is `supported` by lint.
+set -u
+ESCUDO=${ESCUDO:-build/escudo}
+SRC=${ESC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+DATA=${ESC_SHARED_DATA:-$SRC/../shared/data}
+ESCU=$DATA/escu
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0 n=0
+"$ESCUDO" lint --content "$ESCU" --format json >"$T/lint.json" || { echo "FAIL: lint"; exit 1; }
+for dir in "$SRC"/tests/detections/*/; do
+    name=$(basename "$dir")
+    [ -f "$dir/detection" ] || continue
+    n=$((n + 1))
+    id=$(cat "$dir/detection")
+    ok=1
+    if ! grep -q "\"id\": \"$id\".*\"supported\": true" "$T/lint.json"; then
+        echo "FAIL: $name: lint does not call $id supported"
+        ok=0
+    fi
+    args=(hunt --content "$ESCU" --detection "$id" --format json --quiet)
+    "$ESCUDO" "${args[@]}" "$dir/miss.xml" >"$T/miss.json" 2>"$T/miss.err"
+    rc=$?
+    if [ $rc -ne 0 ] || [ -s "$T/miss.json" ]; then
+        echo "FAIL: $name: near-misses gave rows or exit $rc:"
+        cat "$T/miss.json" "$T/miss.err"
+        ok=0
+    fi
+    "$ESCUDO" "${args[@]}" "$dir/fire.xml" "$dir/miss.xml" >"$T/got.json" 2>"$T/got.err"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        echo "FAIL: $name: exit $rc"
+        cat "$T/got.err"
+        ok=0
+    elif [ ! -s "$T/got.json" ]; then
+        echo "FAIL: $name: nothing fired"
+        ok=0
+    elif ! diff -u "$dir/expected.json" "$T/got.json"; then
+        echo "FAIL: $name: rows differ from expected.json"
+        ok=0
+    fi
+    if [ $ok = 1 ]; then echo "ok: $name"; else fail=1; fi
+done
+if [ $n -lt 20 ]; then
+    echo "FAIL: only $n detection folders"
+    fail=1
+fi
+echo "$n detections"
+exit $fail
