@@ -640,9 +640,10 @@ static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
         ev->kind = ESC_EV_OTHER;
         return ESC_OK;
     }
-    if ((st = text_of(r, k[K_PROVIDER], &ev->provider)) ||
-        (st = text_of(r, k[K_CHANNEL_L], &ev->channel)) ||
-        (st = text_of(r, k[K_COMPUTER_L], &ev->computer)) ||
+    /* a key the dump left out stays missing (NULL view), so dumping a dump changes nothing */
+    if ((st = tok_text(r, tok_at(r, k[K_PROVIDER]), &ev->provider)) ||
+        (st = tok_text(r, tok_at(r, k[K_CHANNEL_L]), &ev->channel)) ||
+        (st = tok_text(r, tok_at(r, k[K_COMPUTER_L]), &ev->computer)) ||
         (st = set_event_id(r, k[K_EVENT_ID], ev)) ||
         (st = set_record_id(r, k[K_RECORD_ID], ev)))
         return st;
