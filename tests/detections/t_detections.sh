@@ -1,9 +1,9 @@
 #!/bin/bash
 # Golden tests of ESCU detections, one folder per detection (tests/detections/<file stem>/):
 #   detection      its id
-#   fire.xml       crafted events the detection must report
-#   miss.xml       near-misses derived from its search: alone they must give no row
-#   expected.json  `escudo hunt --content ESCU --detection <id> --format json fire.xml miss.xml`,
+#   fire.xml       crafted events the detection must report (fire.json for CrowdStrike JSON)
+#   miss.xml       near-misses derived from its search: alone they must give no row (miss.json)
+#   expected.json  `escudo hunt --content ESCU --detection <id> --format json FIRE MISS`,
 #                  checked by hand once against the search, then pinned
 #   README.md      the search and why each event fires or not
 # Any difference fails. Also checks that every tested detection is `supported` by lint.
@@ -21,20 +21,22 @@ for dir in "$SRC"/tests/detections/*/; do
     [ -f "$dir/detection" ] || continue
     n=$((n + 1))
     id=$(cat "$dir/detection")
+    fire=$(ls "$dir"fire.* | head -1)
+    miss=$(ls "$dir"miss.* | head -1)
     ok=1
     if ! grep -q "\"id\": \"$id\".*\"supported\": true" "$T/lint.json"; then
         echo "FAIL: $name: lint does not call $id supported"
         ok=0
     fi
     args=(hunt --content "$ESCU" --detection "$id" --format json --quiet)
-    "$ESCUDO" "${args[@]}" "$dir/miss.xml" >"$T/miss.json" 2>"$T/miss.err"
+    "$ESCUDO" "${args[@]}" "$miss" >"$T/miss.json" 2>"$T/miss.err"
     rc=$?
     if [ $rc -ne 0 ] || [ -s "$T/miss.json" ]; then
         echo "FAIL: $name: near-misses gave rows or exit $rc:"
         cat "$T/miss.json" "$T/miss.err"
         ok=0
     fi
-    "$ESCUDO" "${args[@]}" "$dir/fire.xml" "$dir/miss.xml" >"$T/got.json" 2>"$T/got.err"
+    "$ESCUDO" "${args[@]}" "$fire" "$miss" >"$T/got.json" 2>"$T/got.err"
     rc=$?
     if [ $rc -ne 0 ]; then
         echo "FAIL: $name: exit $rc"
