@@ -49,12 +49,14 @@ err_has() { grep -qF -- "$1" "$T/err"; }
 out_lines() { [ "$(wc -l <"$T/out")" -eq "$1" ]; }
 
 # A copy of the shipped seed detection with another name, id and search (for --detection).
-# detection FILE NAME SEARCH
+# detection FILE NAME SEARCH   (SEARCH may be @FILE)
 detection() {
     python3 - "$SRC/content/detections/endpoint/create_or_delete_windows_shares_using_net_exe.yml" \
         "$@" <<'PY'
 import re, sys, hashlib
 src, out, name, search = sys.argv[1:5]
+if search.startswith("@"):  # @FILE: the search is in FILE (too long for an argument)
+    search = open(search[1:], encoding="utf-8").read().strip()
 d = open(src, encoding="utf-8").read()
 d = re.sub(r"^search: .*$", lambda m: "search: " + '"' + search.replace("\\", "\\\\").replace('"', '\\"') + '"', d, flags=re.M)
 d = d.replace("name: Create or delete windows shares using net exe", "name: " + name, 1)
