@@ -37,6 +37,16 @@ static const char *or_dash(const char *s) {
     return s && *s ? s : "-";
 }
 
+/* s padded with spaces to width characters (UTF-8 code points, not bytes). */
+static void pad(const char *s, int width) {
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    fputs(s, stdout);
+    for (; n < width; n++)
+        fputc(' ', stdout);
+}
+
 static esc_status print_row(void *ctx, const esc_store_row *r, esc_error *err) {
     (void)err;
     printer *p = ctx;
@@ -58,9 +68,10 @@ static esc_status print_row(void *ctx, const esc_store_row *r, esc_error *err) {
                or_dash(r->severity), or_dash(r->urgency), or_dash(r->status), r->event_id,
                or_dash(r->rule_title));
     } else {
-        printf("%-19s  %-6s  %-30s  %5lld  %-12.12s  %s\n", t.ptr ? t.ptr : "",
-               or_dash(r->risk_object_type), or_dash(r->risk_object), (long long)r->risk_score,
-               r->event_id, or_dash(r->search_name));
+        printf("%-19s  %-6s  ", t.ptr ? t.ptr : "", or_dash(r->risk_object_type));
+        pad(or_dash(r->risk_object), 30);
+        printf("  %5lld  %-12.12s  %s\n", (long long)r->risk_score, r->event_id,
+               or_dash(r->search_name));
     }
     esc_buf_fini(&t);
     return ESC_OK;
