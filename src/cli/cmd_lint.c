@@ -96,8 +96,8 @@ static void print_text(const esc_lint_report *r) {
     }
     printf("\n%zu detections, %zu supported, %zu unsupported\n", r->n, r->supported,
            r->n - r->supported);
-    printf("%zu Windows Processes-only detections, %zu supported (%.1f%%)\n",
-           r->windows_processes, r->windows_processes_supported,
+    printf("%zu Windows Processes-only detections, %zu supported (%.1f%%)\n", r->windows_processes,
+           r->windows_processes_supported,
            pct(r->windows_processes_supported, r->windows_processes));
     if (r->nby_reason)
         printf("unsupported by reason:\n");
