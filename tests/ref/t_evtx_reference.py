@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest-label: slow (runs in the plain build only; the sanitizer run skips it for CI time)
 """The engine agrees with the independent reference on the XML renderings of every EVTX
 sample.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest-label: slow (runs in the plain build only; the sanitizer run skips it for CI time)
 """The corpus generator (tools/gen/escudo-gen) is deterministic, its injected matches are
 what the seed detection finds, and its three shapes carry the same events:
 
