@@ -815,6 +815,36 @@ static const char *sop_text(sop o) {
     return t[o];
 }
 
+static esc_status explain_snode(const snode *n, esc_buf *out);
+
+/* The operands of a chain of one operator, flattened: OR(a, b, c) rather than OR(OR(a, b), c).
+ * Chains are left-deep, so this walks down the left spine iteratively. */
+static void explain_chain(const snode *n, snode_kind k, esc_buf *out) {
+    size_t depth = 0;
+    for (const snode *m = n; m->kind == k && m->l; m = m->l)
+        depth++;
+    const snode **spine = esc_malloc(depth * sizeof *spine);
+    if (!spine) {
+        esc_buf_append_c(out, "...");
+        return;
+    }
+    depth = 0;
+    while (n->kind == k && n->l) {
+        spine[depth++] = n;
+        n = n->l;
+    }
+    explain_snode(n, out);
+    while (depth > 0) {
+        const snode *p = spine[--depth];
+        esc_buf_append_c(out, ", ");
+        if (p->r->kind == k)
+            explain_chain(p->r, k, out);
+        else
+            explain_snode(p->r, out);
+    }
+    esc_free(spine);
+}
+
 static esc_status explain_snode(const snode *n, esc_buf *out) {
     if (!n)
         return esc_buf_append_c(out, "*");
@@ -827,9 +857,7 @@ static esc_status explain_snode(const snode *n, esc_buf *out) {
     case SN_AND:
     case SN_OR:
         esc_buf_append_c(out, n->kind == SN_AND ? "AND(" : "OR(");
-        explain_snode(n->l, out);
-        esc_buf_append_c(out, ", ");
-        explain_snode(n->r, out);
+        explain_chain(n, n->kind, out);
         return esc_buf_append_c(out, ")");
     case SN_CMP:
         esc_buf_append_c(out, n->field);
@@ -865,9 +893,13 @@ esc_status esc_plan_explain(const esc_plan *p, esc_buf *out) {
             esc_buf_append_c(out, "\n  where: ");
             explain_snode(st->where, out);
             esc_buf_append_c(out, "\n  aggregates:");
-            for (size_t k = 0; k < st->naggs; k++)
-                esc_buf_printf(out, " %s(%s)->%s", aggname(st->aggs[k].fn),
-                               st->aggs[k].field ? st->aggs[k].field : "", st->aggs[k].as);
+            for (size_t k = 0; k < st->naggs; k++) {
+                if (st->aggs[k].field)
+                    esc_buf_printf(out, " %s(%s)->%s", aggname(st->aggs[k].fn),
+                                   st->aggs[k].field, st->aggs[k].as);
+                else
+                    esc_buf_printf(out, " %s->%s", aggname(st->aggs[k].fn), st->aggs[k].as);
+            }
             esc_buf_append_c(out, "\n  by:");
             for (size_t k = 0; k < st->nby; k++)
                 esc_buf_printf(out, " %s", st->by[k].field);
