@@ -1,7 +1,8 @@
 /* Support verdicts for loaded content (see lint.h for the rules and their order).
  *
- * The planner verdict is the engine's own: each detection is compiled with esc_engine_new in
- * strict mode, alone, so lint says "supported" exactly when hunt would run it. The data model
+ * The planner verdict is the engine's own: esc_engine_check plans each detection as
+ * esc_engine_new does (macros and the content's lookups), so lint says "supported" exactly when
+ * hunt would run it, and names the text its error offset points into. The data model
  * check is a scan of the expanded search for `datamodel=NAME` / `datamodel:NAME` (the dataset is
  * NAME's first two dotted parts); the span of a planner error is its offset plus the length of
  * the token esc_spl_caret underlines.
@@ -193,17 +194,22 @@ static esc_status judge(const esc_content *c, const esc_detection *d, esc_lint_v
     }
 
     /* 4. the engine's own verdict */
-    esc_engine *eng = NULL;
     esc_error perr = {0};
-    st = esc_engine_new(c, &d, 1, true, &eng, &perr);
-    esc_engine_free(eng);
+    char *err_text = NULL;
+    st = esc_engine_check(c, d, &err_text, &perr);
     if (st == ESC_OK) {
         v->kind = ESC_LINT_SUPPORTED;
         v->supported = true;
         return ESC_OK;
     }
-    if (st == ESC_ENOMEM)
+    if (st == ESC_ENOMEM) {
+        esc_free(err_text);
         return st;
+    }
+    if (err_text) { /* the text the planner's offset points into */
+        esc_free(v->text);
+        v->text = err_text;
+    }
     v->kind = ESC_LINT_UNSUPPORTED;
     const char *msg = perr.msg;
     size_t nl = d->name ? strlen(d->name) : 0;
@@ -218,7 +224,6 @@ static esc_status judge(const esc_content *c, const esc_detection *d, esc_lint_v
     v->category = esc_strndup(msg, cl);
     if (!v->reason || !v->category)
         return ESC_ENOMEM;
-    /* When expansion failed, the offset is into the unexpanded search, which text then is. */
     if (perr.has_offset)
         return set_span(v, (size_t)perr.offset, 0);
     return ESC_OK;

@@ -8,9 +8,10 @@
  *   3. at least one of its data_source names is a source escudo maps: "Sysmon EventID 1",
  *      "Windows Event Log Security 4688", "CrowdStrike ProcessRollup2" (reason "unmapped
  *      source: a, b", no span);
- *   4. the engine plans it, exactly as esc_engine_new does for hunt (reason: the planner's
- *      message, naming the first unsupported command or function, span into the expanded
- *      search; or into the unexpanded search when macro expansion itself failed).
+ *   4. the engine plans it, exactly as esc_engine_new does for hunt (esc_engine_check: macros
+ *      and the content's lookups). Reason: the planner's message, naming the first unsupported
+ *      command or function, span into the expanded search (into the unexpanded search when
+ *      macro expansion itself failed).
  * "Windows Processes-only" (issue 8) = conditions 2 and 3: the population the coverage target is
  * measured on. Every supported detection is Windows Processes-only.
  *
