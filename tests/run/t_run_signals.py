@@ -4,7 +4,8 @@
 - SIGHUP reloads content and the run continues from its state; SIGTERM finishes the step,
   checkpoints and exits 0; the input offset is committed (status shows it read to the end).
 - A config file enables the detection and names inputs and sinks; a flag overrides a value.
-- Following a file: records appended later are read; a truncated file is read from the start.
+- Following a file: records appended later are read; a truncated or rotated file is read from
+  the start; a file appearing in a followed directory is read.
 - Without --enable nothing runs (shipped content is disabled): a usage error.
 """
 import json
@@ -89,6 +90,30 @@ with tempfile.TemporaryDirectory() as d:
     check(p.returncode == 0 and "truncated" in p.stderr, f"truncation is reported: {p.stderr}")
     s = status(st)
     check(s.get("inputs") and s["inputs"][0]["offset"] == half, f"truncated file read again: {s.get('inputs')}")
+
+    # rotation: the file is renamed away and a new one (another inode) takes its place
+    os.rename(inp, inp + ".1")
+    with open(inp, "wb") as f:
+        f.write(sysmon)
+    p = runlib.run(["--state", st, "--clock-speed", "max", "--clock-start", "2024-03-06T09:00:00Z",
+                    "--once-until", "2024-03-06T09:00:00Z", inp], check=False)
+    check(p.returncode == 0 and "rotated" in p.stderr, f"rotation is reported: {p.stderr}")
+    s = status(st)
+    check(s.get("inputs") and s["inputs"][0]["offset"] == len(sysmon), f"rotated file read whole: {s.get('inputs')}")
+
+    # a directory: a file that appears in it later is followed
+    dd = os.path.join(d, "dir")
+    os.mkdir(dd)
+    st2 = os.path.join(d, "st2")
+    base = ["--state", st2, "--clock-speed", "max", "--clock-start", "2024-03-06T09:00:00Z",
+            "--once-until", "2024-03-06T09:00:00Z", dd]
+    runlib.run(base)
+    with open(os.path.join(dd, "late.xml"), "wb") as f:
+        f.write(sysmon)
+    runlib.run(base)
+    s = status(st2)
+    check([(os.path.basename(i["path"]), i["offset"]) for i in s.get("inputs", [])] == [("late.xml", len(sysmon))],
+          f"a new file in a followed directory is read: {s.get('inputs')}")
 
     # nothing enabled
     p = subprocess.run([runlib.ESCUDO, "run", "--state", st, inp], capture_output=True, text=True)
