@@ -352,27 +352,66 @@ enum {
     K_EVENTSOURCENAME, K_TIMEGENERATED, K_EVENTDATA, K_EVENT, K_NKEYS
 };
 
-static const char *const key_names[K_NKEYS] = {
-    "escudo_dump", "result", "event_simpleName", "aid", "ComputerName", "winlog", "EventID",
-    "SourceName", "ProviderName", "Hostname", "Computer", "Channel", "TimeCreated",
-    "@timestamp", "EventTime", "EventRecordID", "event_id", "source_name", "computer_name",
-    "log_name", "event_data", "user_data", "record_number", "timestamp", "kind", "provider",
-    "channel", "computer", "record_id", "time", "data", "Type", "Provider", "EventSourceName",
-    "TimeGenerated", "EventData", "Event",
+static const struct {
+    const char *s;
+    size_t n;
+} key_names[K_NKEYS] = {
+    {"escudo_dump", 11},
+    {"result", 6},
+    {"event_simpleName", 16},
+    {"aid", 3},
+    {"ComputerName", 12},
+    {"winlog", 6},
+    {"EventID", 7},
+    {"SourceName", 10},
+    {"ProviderName", 12},
+    {"Hostname", 8},
+    {"Computer", 8},
+    {"Channel", 7},
+    {"TimeCreated", 11},
+    {"@timestamp", 10},
+    {"EventTime", 9},
+    {"EventRecordID", 13},
+    {"event_id", 8},
+    {"source_name", 11},
+    {"computer_name", 13},
+    {"log_name", 8},
+    {"event_data", 10},
+    {"user_data", 9},
+    {"record_number", 13},
+    {"timestamp", 9},
+    {"kind", 4},
+    {"provider", 8},
+    {"channel", 7},
+    {"computer", 8},
+    {"record_id", 9},
+    {"time", 4},
+    {"data", 4},
+    {"Type", 4},
+    {"Provider", 8},
+    {"EventSourceName", 15},
+    {"TimeGenerated", 13},
+    {"EventData", 9},
+    {"Event", 5},
 };
+
+/* Exact key comparison against a string literal (length first: no strlen on the hot path). */
+#define KEY_IS(k, lit) ((k).len == sizeof(lit) - 1 && memcmp((k).ptr, (lit), sizeof(lit) - 1) == 0)
 
 static void index_keys(const jr *r, int32_t parent, int32_t *k) {
     for (int i = 0; i < K_NKEYS; i++)
         k[i] = -1;
     for (size_t i = 0; i < r->doc.ntok; i++) {
         const esc_json_tok *t = &r->doc.tok[i];
-        if (t->parent != parent || !t->key.ptr)
+        if (t->parent != parent || !t->key.ptr || t->key.len > 16) /* longest name: 16 */
             continue;
-        for (int j = 0; j < K_NKEYS; j++)
-            if (esc_str_eq_c(t->key, key_names[j])) {
+        for (int j = 0; j < K_NKEYS; j++) {
+            if (t->key.len == key_names[j].n &&
+                memcmp(t->key.ptr, key_names[j].s, key_names[j].n) == 0) {
                 k[j] = (int32_t)i;
                 break;
             }
+        }
     }
 }
 
@@ -380,45 +419,46 @@ static void index_keys(const jr *r, int32_t parent, int32_t *k) {
  * user_data, and data's pairs) are recorded: the shapes read them. */
 static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
     if (t->depth == 1)
-        return esc_str_eq_c(t->key, "winlog") || esc_str_eq_c(t->key, "event_data") ||
-               esc_str_eq_c(t->key, "user_data") || esc_str_eq_c(t->key, "result") ||
-               esc_str_eq_c(t->key, "EventData") || esc_str_eq_c(t->key, "Event") ||
-               (esc_str_eq_c(t->key, "data") && t->type == ESC_JT_ARR);
+        return KEY_IS(t->key, "winlog") || KEY_IS(t->key, "event_data") ||
+               KEY_IS(t->key, "user_data") || KEY_IS(t->key, "result") ||
+               KEY_IS(t->key, "EventData") || KEY_IS(t->key, "Event") ||
+               (KEY_IS(t->key, "data") && t->type == ESC_JT_ARR);
     if (t->depth == 2 && t->parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent];
-        if (esc_str_eq_c(p->key, "winlog"))
-            return esc_str_eq_c(t->key, "event_data") || esc_str_eq_c(t->key, "user_data");
-        if (esc_str_eq_c(p->key, "data") && p->type == ESC_JT_ARR)
+        if (KEY_IS(p->key, "winlog"))
+            return KEY_IS(t->key, "event_data") || KEY_IS(t->key, "user_data");
+        if (KEY_IS(p->key, "data") && p->type == ESC_JT_ARR)
             return t->type == ESC_JT_ARR;
-        if (esc_str_eq_c(p->key, "Event"))
-            return esc_str_eq_c(t->key, "System") || esc_str_eq_c(t->key, "EventData") ||
-                   esc_str_eq_c(t->key, "UserData");
+        if (KEY_IS(p->key, "Event"))
+            return KEY_IS(t->key, "System") || KEY_IS(t->key, "EventData") ||
+                   KEY_IS(t->key, "UserData");
         return false;
     }
     /* evtx_dump's Event.System.{Provider,TimeCreated,EventID}[.#attributes] and the element
      * inside Event.UserData */
     if (t->depth == 3 && t->parent >= 0 && d->tok[t->parent].parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent], *g = &d->tok[p->parent];
-        if (!esc_str_eq_c(g->key, "Event"))
+        if (!KEY_IS(g->key, "Event"))
             return false;
-        if (esc_str_eq_c(p->key, "System"))
-            return esc_str_eq_c(t->key, "Provider") || esc_str_eq_c(t->key, "TimeCreated") ||
-                   esc_str_eq_c(t->key, "EventID");
-        return esc_str_eq_c(p->key, "UserData") && t->type == ESC_JT_OBJ;
+        if (KEY_IS(p->key, "System"))
+            return KEY_IS(t->key, "Provider") || KEY_IS(t->key, "TimeCreated") ||
+                   KEY_IS(t->key, "EventID");
+        return KEY_IS(p->key, "UserData") && t->type == ESC_JT_OBJ;
     }
     if (t->depth == 4 && t->parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent];
-        return esc_str_eq_c(t->key, "#attributes") &&
-               (esc_str_eq_c(p->key, "Provider") || esc_str_eq_c(p->key, "TimeCreated") ||
-                esc_str_eq_c(p->key, "EventID"));
+        return KEY_IS(t->key, "#attributes") &&
+               (KEY_IS(p->key, "Provider") || KEY_IS(p->key, "TimeCreated") ||
+                KEY_IS(p->key, "EventID"));
     }
     return false;
 }
 
 static int32_t child(const jr *r, int32_t parent, const char *name) {
     int32_t found = -1;
+    esc_str n = esc_str_c(name);
     for (size_t i = (size_t)parent + 1; i < r->doc.ntok; i++)
-        if (r->doc.tok[i].parent == parent && esc_str_eq_c(r->doc.tok[i].key, name))
+        if (r->doc.tok[i].parent == parent && esc_str_eq(r->doc.tok[i].key, n))
             found = (int32_t)i;
     return found;
 }
@@ -630,11 +670,11 @@ static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
     esc_str kind;
     if ((st = text_of(r, k[K_KIND], &kind)))
         return st;
-    if (esc_str_eq_c(kind, "crowdstrike"))
+    if (KEY_IS(kind, "crowdstrike"))
         ev->kind = ESC_EV_CROWDSTRIKE;
-    else if (esc_str_eq_c(kind, "aidmaster"))
+    else if (KEY_IS(kind, "aidmaster"))
         ev->kind = ESC_EV_AIDMASTER;
-    else if (esc_str_eq_c(kind, "windows"))
+    else if (KEY_IS(kind, "windows"))
         ev->kind = ESC_EV_WINDOWS;
     else {
         ev->kind = ESC_EV_OTHER;
@@ -761,7 +801,7 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
     if (cs && (st = tok_text(r, tok_at(r, k[K_SIMPLENAME]), &simple)))
         return st;
     if (k[K_AID] >= 0 && k[K_COMPUTERNAME] >= 0 &&
-        (!cs || esc_str_eq_c(simple, "AidMaster"))) {
+        (!cs || KEY_IS(simple, "AidMaster"))) {
         ev->kind = ESC_EV_AIDMASTER;
         return add_members(r, -1, NULL, 0);
     }
@@ -771,8 +811,8 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
         ev->kind = ESC_EV_CROWDSTRIKE;
         if (!r->everything &&
             ((r->interest && !r->interest->crowdstrike) ||
-             !(esc_str_eq_c(simple, "ProcessRollup2") ||
-               esc_str_eq_c(simple, "SyntheticProcessRollup2"))))
+             !(KEY_IS(simple, "ProcessRollup2") ||
+               KEY_IS(simple, "SyntheticProcessRollup2"))))
             return ESC_SKIP;
         return build_crowdstrike(r, k, ev);
     }
@@ -784,9 +824,9 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
         esc_str type;
         if ((st = tok_text(r, tok_at(r, k[K_TYPE]), &type)))
             return st;
-        if (esc_str_eq_c(type, "SecurityEvent") && k[K_EVENTSOURCENAME] >= 0)
+        if (KEY_IS(type, "SecurityEvent") && k[K_EVENTSOURCENAME] >= 0)
             return build_sentinel(r, k, ev, k[K_EVENTSOURCENAME], false);
-        if (esc_str_eq_c(type, "WindowsEvent") && k[K_PROVIDER_CAP] >= 0)
+        if (KEY_IS(type, "WindowsEvent") && k[K_PROVIDER_CAP] >= 0)
             return build_sentinel(r, k, ev, k[K_PROVIDER_CAP], true);
     }
     if (k[K_EVENTID] >= 0 && (k[K_SOURCENAME] >= 0 || k[K_PROVIDERNAME] >= 0))
