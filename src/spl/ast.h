@@ -227,7 +227,8 @@ esc_status spl_lookup_run(const stage *st, esc_table *t, esc_error *err);
 /* eval.c */
 esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *err);
 void spl_eval_free(enode *e);
-bool spl_cond_true(const enode *e, const esc_cell *row, size_t ncols);
+/* *out: the condition is true for the row. ESC_ENOMEM when evaluation ran out of memory. */
+esc_status spl_cond_true(const enode *e, const esc_cell *row, size_t ncols, bool *out);
 /* A value produced by eval; v is esc_malloc'd. */
 esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out);
 void spl_cell_clear(esc_cell *c);

@@ -916,13 +916,14 @@ static bool eval(const enode *e, const esc_cell *row, size_t ncols, val *out) {
     return true;
 }
 
-bool spl_cond_true(const enode *e, const esc_cell *row, size_t ncols) {
+esc_status spl_cond_true(const enode *e, const esc_cell *row, size_t ncols, bool *out) {
     val v;
+    *out = false;
     if (!eval(e, row, ncols, &v))
-        return false;
-    bool t = (v.t == V_BOOL && v.b) || (v.t == V_NUM && v.num != 0);
+        return ESC_ENOMEM;
+    *out = (v.t == V_BOOL && v.b) || (v.t == V_NUM && v.num != 0);
     vfree(&v);
-    return t;
+    return ESC_OK;
 }
 
 esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out) {

@@ -178,9 +178,9 @@ void spl_cell_clear(esc_cell *c) {
 void esc_table_free(esc_table *t) {
     if (!t)
         return;
-    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+    for (size_t i = 0; t->cells && i < t->nrows * t->ncols; i++)
         spl_cell_clear(&t->cells[i]);
-    for (size_t i = 0; i < t->ncols; i++)
+    for (size_t i = 0; t->cols && i < t->ncols; i++)
         esc_free(t->cols[i]);
     esc_free(t->cols);
     esc_free(t->mv_col);
@@ -444,7 +444,12 @@ static esc_status run_filter(const stage *st, esc_table *t, esc_error *err) {
         const esc_cell *row = &t->cells[r * t->ncols];
         switch (st->kind) {
         case ST_SEARCH: keep[r] = !st->where || spl_row_match(st->where, row, t->ncols); break;
-        case ST_WHERE: keep[r] = spl_cond_true(st->cond, row, t->ncols); break;
+        case ST_WHERE:
+            if (spl_cond_true(st->cond, row, t->ncols, &keep[r]) != ESC_OK) {
+                esc_free(keep);
+                return nomem(err);
+            }
+            break;
         case ST_REGEX: {
             bool m = false;
             int c = st->cols[0];
