@@ -1060,6 +1060,8 @@ static esc_status fire(esc_runner *r, const esc_run *run, esc_error *err) {
     esc_status st;
     if (!w && (st = win_new(r, j, run->scheduled, true, &w, err)))
         return st;
+    if (!w->x) /* already fired (kept for late events): never twice */
+        return ESC_OK;
     if ((st = esc_exec_finish(w->x, &t, err)))
         return st;
     esc_exec_free(w->x);
