@@ -17,7 +17,8 @@
  * Speed: for a line that looks like one whole object, the literal prefilter runs on the raw
  * bytes first and a rejected line is never tokenized. Only \u escapes (and &#...; in an
  * embedded XML _raw) can hide a literal in raw JSON, so a rejected line that holds one of
- * those is decoded and checked on its decoded values instead; a rejected line that mentions
+ * those is decoded and checked on its decoded values instead; so is a CrowdStrike line with
+ * an escaped quote, because its mapping deletes quotes; a rejected line that mentions
  * "ComputerName" is tokenized anyway because aidmaster records are always yielded.
  *
  * Not done here: the CIM mapping (cim/), host resolution, time windows. A record spanning
@@ -734,7 +735,6 @@ static esc_status build_crowdstrike(jr *r, const int32_t *k, esc_event *ev) {
     return ESC_OK;
 }
 
-static bool event_text_may_match(const jr *r, const esc_event *ev);
 
 /* Classify the tokenized object and fill ev. ESC_SKIP: skipped by the interest set (the
  * caller counts it as prefiltered). aid_only: yield only an aidmaster record. */
@@ -850,21 +850,6 @@ static bool raw_may_match(const jr *r, const char *s, size_t n) {
     return true;
 }
 
-static bool event_text_may_match(const jr *r, const esc_event *ev) {
-    for (size_t c = 0; c < r->nclause; c++) {
-        const esc_json_clause *cl = &r->clause[c];
-        bool hit = clause_hit(cl, ev->provider.ptr ? ev->provider.ptr : "", ev->provider.len) ||
-                   clause_hit(cl, ev->channel.ptr ? ev->channel.ptr : "", ev->channel.len) ||
-                   clause_hit(cl, ev->computer.ptr ? ev->computer.ptr : "", ev->computer.len);
-        for (size_t i = 0; i < ev->ndata && !hit; i++)
-            hit = clause_hit(cl, ev->data[i].value.ptr ? ev->data[i].value.ptr : "",
-                             ev->data[i].value.len);
-        if (!hit)
-            return false;
-    }
-    return true;
-}
-
 /* ---- the iterator ---------------------------------------------------------------------- */
 
 static bool is_ws(char c) {
@@ -895,6 +880,10 @@ static esc_status read_record(jr *r, esc_event *ev, esc_error *err) {
          * full. A rejected line naming ComputerName may still be an aidmaster record. */
         unsigned f = esc_json_raw_flags(s, t);
         if (f & ESC_JSON_RAW_NCR) {
+            decoded_check = true;
+        } else if (memmem(s, t, "\\\"", 2) && memmem(s, t, "\"event_simpleName\"", 18)) {
+            /* CrowdStrike's process (profile splunk) deletes quotes, which may join a literal:
+             * check the decoded values with their quotes ignored. */
             decoded_check = true;
         } else if (f & ESC_JSON_RAW_UESC) {
             bool nested = false;
@@ -969,7 +958,7 @@ static esc_status read_record(jr *r, esc_event *ev, esc_error *err) {
         ev->repaired = r->repaired;
     }
     if (st == ESC_OK && decoded_check && ev->kind != ESC_EV_AIDMASTER) {
-        if (!event_text_may_match(r, ev))
+        if (!esc_interest_event_may_match(r->interest, ev))
             st = ESC_SKIP;
     }
     if (st == ESC_SKIP) {
