@@ -462,7 +462,7 @@ static bool set_mv(val *out, char **v, size_t n) {
 }
 
 static bool eval_call(const enode *e, const esc_cell *row, size_t ncols, val *out) {
-    val a[64];
+    val a[64] = {0}; /* zeroed: arity is checked at plan time, which the compiler cannot see */
     size_t na = 0;
     bool ok = true;
     memset(out, 0, sizeof *out);
