@@ -106,6 +106,16 @@ static esc_status fail_fmt(dec *d, uint32_t at, const char *fmt, ...) {
     return ESC_EMALFORMED;
 }
 
+/* An arena returned NULL: either its cap (a warning about this record) or malloc failing
+ * (fatal: ESC_ENOMEM ends the input, it is not a property of the bytes). */
+static esc_status arena_fail(dec *d, const esc_arena *a, size_t n, uint32_t at, const char *msg) {
+    n = (n + 15) & ~(size_t)15;
+    size_t sz = n > a->block_size ? n : a->block_size;
+    if (a->cap && (sz > a->cap || a->used > a->cap - sz))
+        return fail_at(d, at, msg);
+    return ESC_ENOMEM;
+}
+
 /* ---- text output ---------------------------------------------------------------------- */
 
 static esc_status text_room(dec *d, size_t n) {
@@ -180,7 +190,8 @@ static esc_status put_utf16(dec *d, const unsigned char *u, size_t n) {
 static esc_status make_name(dec *d, const unsigned char *u, size_t n, esc_str *out) {
     char *p = esc_arena_alloc(&d->c->tarena, n * 3 + 1);
     if (!p)
-        return fail_at(d, d->err_at, "chunk needs too much memory for names");
+        return arena_fail(d, &d->c->tarena, n * 3 + 1, d->err_at,
+                          "chunk needs too much memory for names");
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t cp = evtx_le16(u + 2 * i);
@@ -244,7 +255,8 @@ static tnode *new_node(pstate *ps, int kind) {
 }
 
 static esc_status oom_node(pstate *ps, uint32_t at) {
-    return fail_at(ps->d, at, "BinXML needs more than the per-chunk memory cap");
+    return arena_fail(ps->d, ps->arena, sizeof(tnode), at,
+                      "BinXML needs more than the per-chunk memory cap");
 }
 
 static esc_status parse_content(pstate *ps, uint32_t *pos, uint32_t end, tnode **first, bool top);
@@ -281,7 +293,8 @@ static esc_status parse_tinst(pstate *ps, uint32_t *pos, uint32_t end, tnode **o
         return fail_fmt(d, p - 4, "substitution count %lu out of range", (unsigned long)(n));
     val *v = n ? esc_arena_alloc(ps->arena, n * sizeof *v) : NULL;
     if (n && !v)
-        return oom_node(ps, at);
+        return arena_fail(d, ps->arena, n * sizeof *v, at,
+                          "BinXML needs more than the per-chunk memory cap");
     uint32_t q = p + n * 4;
     for (uint32_t i = 0; i < n; i++) {
         v[i].size = evtx_le16(c->data + p + 4 * i);
@@ -387,7 +400,8 @@ static esc_status parse_value_token(pstate *ps, uint32_t *pos, uint32_t end, tno
         } else {
             char *s = esc_arena_alloc(&c->tarena, name.len + 3);
             if (!s)
-                return oom_node(ps, at);
+                return arena_fail(d, &c->tarena, name.len + 3, at,
+                                  "chunk needs too much memory for names");
             s[0] = '&';
             memcpy(s + 1, name.ptr, name.len);
             s[name.len + 1] = ';';
@@ -574,7 +588,8 @@ static esc_status get_template(dec *d, uint32_t def_off, const tnode **root) {
         if (!e) {
             t = esc_arena_alloc(&c->tarena, sizeof *t);
             if (!t)
-                return fail_at(d, def_off, "chunk needs too much memory for templates");
+                return arena_fail(d, &c->tarena, sizeof *t, def_off,
+                                  "chunk needs too much memory for templates");
             t->off = def_off;
             t->state = 0;
             t->root = NULL;
