@@ -465,7 +465,13 @@ static void load_lookup(loader *L, const char *dir, const char *path) {
     d.name = S(L, root, "name");
     d.filename = S(L, root, "filename");
     d.case_sensitive_match =
-        truthy(esc_ynode_str(esc_ymap_get(root, "case_sensitive_match")), false);
+        truthy(esc_ynode_str(esc_ymap_get(root, "case_sensitive_match")), true);
+    d.match_type = S(L, root, "match_type");
+    d.default_match = S(L, root, "default_match");
+    const char *mn = esc_ynode_str(esc_ymap_get(root, "min_matches"));
+    const char *mx = esc_ynode_str(esc_ymap_get(root, "max_matches"));
+    d.min_matches = mn ? strtoul(mn, NULL, 10) : 0;
+    d.max_matches = mx ? strtoul(mx, NULL, 10) : 0;
     if (!d.name) {
         warn(L, path, "lookup without a name; skipped");
         return;

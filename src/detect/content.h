@@ -86,7 +86,10 @@ typedef struct esc_data_source {
 typedef struct esc_lookup {
     const char *path, *name, *filename; /* filename: the CSV beside it, or NULL (KV store) */
     const char *csv_path;               /* resolved path of the CSV, or NULL */
-    bool case_sensitive_match;
+    bool case_sensitive_match;          /* Splunk's default: true */
+    const char *match_type;             /* "WILDCARD(a),WILDCARD(b)", or NULL */
+    const char *default_match;          /* output when fewer than min_matches rows match */
+    size_t min_matches, max_matches;    /* 0: not set (Splunk: 0 and 100) */
 } esc_lookup;
 
 typedef struct esc_mitre_tactic {

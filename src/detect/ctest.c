@@ -302,17 +302,20 @@ static esc_status plan_search(const esc_content *c, const esc_detection *d, esc_
         snprintf(where, sizeof where, " (at byte %llu of the expanded search)",
                  (unsigned long long)e.offset);
     bool ours = unsupported_msg(msg);
-    /* a lookup the content defines but the planner was not given is escudo's limitation, not
-     * the content's fault */
+    /* a lookup that Splunk Enterprise Security provides (its asset and identity framework, the
+     * CIM app's settings) is missing from escudo, not from the content */
+    static const char *const es_lookups[] = {
+        "asset_lookup_by_str", "asset_lookup_by_cidr", "identity_lookup_expanded",
+        "cim_corporate_email_domain_lookup", "cim_corporate_web_domain_lookup"};
     const char *lk = "unknown lookup '";
     if (!ours && strncmp(msg, lk, strlen(lk)) == 0) {
         const char *nm = msg + strlen(lk), *q = strchr(nm, '\'');
-        for (size_t i = 0; q && i < c->nlookups && !ours; i++)
-            ours = c->lookups[i].name && strlen(c->lookups[i].name) == (size_t)(q - nm) &&
-                   memcmp(c->lookups[i].name, nm, (size_t)(q - nm)) == 0;
+        for (size_t i = 0; q && i < sizeof es_lookups / sizeof es_lookups[0] && !ours; i++)
+            ours = strlen(es_lookups[i]) == (size_t)(q - nm) &&
+                   memcmp(es_lookups[i], nm, (size_t)(q - nm)) == 0;
         if (ours)
             snprintf(where + strlen(where), sizeof where - strlen(where),
-                     "; the content defines it, the engine does not use it yet");
+                     "; an Enterprise Security lookup escudo does not have");
     }
     snprintf(ours ? unsupported : broken, cap, "%s%s", msg, where);
     return ESC_OK;

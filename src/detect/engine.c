@@ -95,7 +95,11 @@ static esc_spl_lookup *spl_lookups(const esc_content *c) {
     for (size_t i = 0; l && i < c->nlookups; i++)
         l[i] = (esc_spl_lookup){.name = c->lookups[i].name,
                                 .csv_path = c->lookups[i].csv_path,
-                                .case_sensitive = c->lookups[i].case_sensitive_match};
+                                .case_sensitive = c->lookups[i].case_sensitive_match,
+                                .match_type = c->lookups[i].match_type,
+                                .default_match = c->lookups[i].default_match,
+                                .min_matches = c->lookups[i].min_matches,
+                                .max_matches = c->lookups[i].max_matches};
     return l;
 }
 
