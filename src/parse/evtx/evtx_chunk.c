@@ -281,7 +281,7 @@ static esc_status parse_tinst(pstate *ps, uint32_t *pos, uint32_t end, tnode **o
                             (unsigned long)(dsize));
         p += 24 + dsize;
     }
-    const tnode *root;
+    const tnode *root = NULL;
     esc_status st = get_template(d, def_off, &root);
     if (st)
         return st;
