@@ -30,7 +30,7 @@ check "/dev/null: exit 0, no rows" eval 'rc_is 0 && out_lines 0'
 
 mkdir "$T/empty"
 run 30 hunt --format json "$T/empty"
-check "empty directory: ends cleanly (exit 0 or 3), no rows" eval '{ rc_is 0 || rc_is 3; } && out_lines 0 && no_sanitizer'
+check "empty directory: ends cleanly (exit 0 or 3), no rows (repro/empty_dir.sh)" eval '{ rc_is 0 || rc_is 3; } && out_lines 0 && no_sanitizer'
 
 # 300 levels of directories: the shallow file is read; the deep one is beyond the walk's depth
 p=$T/deep
