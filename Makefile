@@ -34,7 +34,8 @@ fuzz: deps
 	@cmake --build build-fuzz -j $(JOBS)
 
 demo: build
-	@$(BUILD)/escudo hunt --format table tests/data/sample
+	@$(BUILD)/escudo hunt --format table tests/data/sample/worked_example.xml \
+		tests/data/sample/mixed.xml.gz tests/data/sample/crowdstrike.json
 
 bench: build
 	@bash bench/run.sh

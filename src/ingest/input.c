@@ -249,11 +249,14 @@ esc_format esc_sniff(const unsigned char *p, size_t n) {
             return ESC_FMT_XML;
         break;
     }
-    /* evtxexport prints a banner line first: accept text whose first '<' starts an <Event
-     * element within the sniff window */
-    for (size_t j = i; j + 6 <= n; j++)
-        if (p[j] == '<' && (memcmp(p + j, "<Event", 6) == 0 || memcmp(p + j, "<?xml", 5) == 0))
-            return ESC_FMT_XML;
+    /* evtxexport prints a banner line first: accept one line of text followed by an <Event
+     * element or an XML declaration */
+    while (i < n && p[i] != '\n')
+        i++;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    if (i + 6 <= n && (memcmp(p + i, "<Event", 6) == 0 || memcmp(p + i, "<?xml", 5) == 0))
+        return ESC_FMT_XML;
     return ESC_FMT_UNKNOWN;
 }
 
