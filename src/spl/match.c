@@ -84,28 +84,8 @@ bool spl_parse_num(const char *s, size_t n, double *out) {
     return true;
 }
 
-static const char *const cim_names[ESC_CIM_NFIELDS] = {
-    [ESC_CIM_DEST] = "dest",
-    [ESC_CIM_USER] = "user",
-    [ESC_CIM_PROCESS] = "process",
-    [ESC_CIM_PROCESS_NAME] = "process_name",
-    [ESC_CIM_PROCESS_PATH] = "process_path",
-    [ESC_CIM_ORIGINAL_FILE_NAME] = "original_file_name",
-    [ESC_CIM_PARENT_PROCESS] = "parent_process",
-    [ESC_CIM_PARENT_PROCESS_NAME] = "parent_process_name",
-    [ESC_CIM_PARENT_PROCESS_PATH] = "parent_process_path",
-    [ESC_CIM_PROCESS_ID] = "process_id",
-    [ESC_CIM_PARENT_PROCESS_ID] = "parent_process_id",
-    [ESC_CIM_PROCESS_GUID] = "process_guid",
-    [ESC_CIM_PARENT_PROCESS_GUID] = "parent_process_guid",
-    [ESC_CIM_PROCESS_HASH] = "process_hash",
-    [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = "process_integrity_level",
-    [ESC_CIM_PROCESS_CURRENT_DIRECTORY] = "process_current_directory",
-    [ESC_CIM_VENDOR_PRODUCT] = "vendor_product",
-};
-
 const char *spl_cim_name(int id) {
-    return id >= 0 && id < ESC_CIM_NFIELDS ? cim_names[id] : NULL;
+    return id >= 0 ? esc_cim_field_name((esc_cim_field)id) : NULL;
 }
 
 /* "Processes.X" -> CIM field X; "_time" -> FIELD_TIME; anything else is a field the dataset
@@ -118,8 +98,6 @@ int spl_cim_lookup(const char *name, size_t len) {
         return FIELD_ABSENT;
     name += 10;
     len -= 10;
-    for (int i = 0; i < ESC_CIM_NFIELDS; i++)
-        if (strlen(cim_names[i]) == len && memcmp(cim_names[i], name, len) == 0)
-            return i;
-    return FIELD_ABSENT;
+    int id = esc_cim_field_lookup(esc_str_make(name, len));
+    return id >= 0 ? id : FIELD_ABSENT;
 }
