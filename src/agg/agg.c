@@ -109,7 +109,10 @@ void esc_agg_free(esc_agg *a) {
     esc_free(a);
 }
 
-static esc_status full(esc_error *err) {
+/* The arena said no: its cap (a limit of the input) or memory running out (fatal). */
+static esc_status full(const esc_agg *a, esc_error *err) {
+    if (a->arena.failed)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     return esc_error_set(err, ESC_ELIMIT, "aggregation memory limit reached");
 }
 
@@ -174,12 +177,12 @@ esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error
     if (a->nkeys) {
         g.keys = esc_arena_alloc(&a->arena, a->nkeys * sizeof *g.keys);
         if (!g.keys)
-            return full(err);
+            return full(a, err);
         for (size_t k = 0; k < a->nkeys; k++) {
             bool ok;
             g.keys[k] = keep(a, keys[k], &ok);
             if (!ok)
-                return full(err);
+                return full(a, err);
         }
     }
     if (a->naggs) {
@@ -232,7 +235,7 @@ static esc_status distinct(esc_agg *a, size_t g, size_t i, esc_str v, bool *adde
     bool ok;
     esc_str c = keep(a, v, &ok);
     if (!ok)
-        return full(err);
+        return full(a, err);
     a->dtab[j] = (dentry){h, (uint32_t)g, (uint32_t)i, c};
     a->dtab_n++;
     *added = true;
@@ -243,7 +246,7 @@ static esc_status distinct(esc_agg *a, size_t g, size_t i, esc_str v, bool *adde
 static esc_status push(esc_agg *a, slot *s, esc_str v, esc_error *err) {
     vnode *n = esc_arena_alloc(&a->arena, sizeof *n);
     if (!n)
-        return full(err);
+        return full(a, err);
     n->v = v;
     n->next = NULL;
     if (s->tail)
@@ -271,7 +274,7 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
         case ESC_AGG_VALUES:
         case ESC_AGG_DC: {
             bool added;
-            esc_str kept;
+            esc_str kept = ESC_STR_NULL;
             if ((st = distinct(a, g, i, v->s, &added, &kept, err)) != ESC_OK)
                 return st;
             if (added && fn == ESC_AGG_VALUES && (st = push(a, s, kept, err)) != ESC_OK)
@@ -284,7 +287,7 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
             if (s->n < ESC_AGG_LIST_MAX) {
                 esc_str kept = keep(a, v->s, &ok);
                 if (!ok)
-                    return full(err);
+                    return full(a, err);
                 if ((st = push(a, s, kept, err)) != ESC_OK)
                     return st;
             }
@@ -297,7 +300,7 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
                 if (better) {
                     s->text = keep(a, v->s, &ok);
                     if (!ok)
-                        return full(err);
+                        return full(a, err);
                     s->num = v->num;
                     s->has_num = true;
                 }
@@ -307,7 +310,7 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
                 if (better) {
                     s->str_best = keep(a, v->s, &ok);
                     if (!ok)
-                        return full(err);
+                        return full(a, err);
                     s->has_str = true;
                 }
             }
@@ -329,7 +332,7 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
             if (better) {
                 s->str_best = keep(a, v->s, &ok);
                 if (!ok)
-                    return full(err);
+                    return full(a, err);
                 s->has_str = true;
                 s->t = time_us;
             }

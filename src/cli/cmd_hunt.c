@@ -244,6 +244,7 @@ int esc_cmd_hunt(int argc, char **argv) {
     if (nwant) {
         dets = esc_calloc(nwant, sizeof *dets);
         if (!dets) {
+            fprintf(stderr, "escudo: error: out of memory\n");
             rc = ESC_EXIT_IO;
             goto done;
         }
@@ -291,10 +292,12 @@ int esc_cmd_hunt(int argc, char **argv) {
         char **grown = esc_realloc(files, (nfiles + n1 + 1) * sizeof *files);
         if (!grown) {
             esc_paths_free(f1, n1);
+            fprintf(stderr, "escudo: error: out of memory\n");
             goto done;
         }
         files = grown;
-        memcpy(files + nfiles, f1, n1 * sizeof *f1);
+        if (n1)
+            memcpy(files + nfiles, f1, n1 * sizeof *f1);
         nfiles += n1;
         esc_free(f1);
     }

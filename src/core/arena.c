@@ -19,6 +19,7 @@ void esc_arena_init(esc_arena *a, size_t block_size, size_t cap) {
     a->block_size = block_size ? block_size : 64 * 1024;
     a->cap = cap;
     a->used = 0;
+    a->failed = false;
 }
 
 void esc_arena_fini(esc_arena *a) {
@@ -45,6 +46,7 @@ void esc_arena_reset(esc_arena *a) {
     }
     a->head = last;
     a->used = last ? last->size : 0;
+    a->failed = false;
     if (last)
         last->off = 0;
 }
@@ -59,8 +61,10 @@ void *esc_arena_alloc(esc_arena *a, size_t n) {
         if (a->cap && (sz > a->cap || a->used > a->cap - sz))
             return NULL;
         b = esc_malloc(sizeof *b + sz);
-        if (!b)
+        if (!b) {
+            a->failed = true;
             return NULL;
+        }
         b->size = sz;
         b->off = 0;
         b->next = a->head;

@@ -7,6 +7,7 @@
 #ifndef ESC_CORE_ARENA_H
 #define ESC_CORE_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/str.h"
@@ -18,13 +19,15 @@ typedef struct esc_arena {
     size_t block_size; /* default size of a new block */
     size_t cap;        /* maximum bytes held in all blocks; 0 = no cap */
     size_t used;       /* bytes held in all blocks */
+    bool failed;       /* a block allocation failed (out of memory, not the cap) */
 } esc_arena;
 
 /* block_size 0 picks 64 KiB; cap 0 means unbounded (load-time use only). */
 void esc_arena_init(esc_arena *a, size_t block_size, size_t cap);
 void esc_arena_fini(esc_arena *a);
 void esc_arena_reset(esc_arena *a);
-/* 16-byte aligned; NULL when the cap would be exceeded or malloc fails. */
+/* 16-byte aligned; NULL when the cap would be exceeded or malloc fails (then `failed` is set,
+ * so callers can tell an input too large from memory running out). */
 void *esc_arena_alloc(esc_arena *a, size_t n);
 /* Copy into the arena, NUL-terminated (the NUL is not counted in len). ptr NULL on failure. */
 esc_str esc_arena_dup(esc_arena *a, esc_str s);

@@ -274,9 +274,11 @@ void esc_hunt_free(esc_hunt *h) {
     if (!h)
         return;
     close_input(h);
-    for (size_t i = 0; h->x && i < esc_engine_count(h->e); i++) {
-        esc_exec_free(h->x[i]);
-        esc_table_free(h->tables[i]);
+    for (size_t i = 0; i < esc_engine_count(h->e); i++) {
+        if (h->x)
+            esc_exec_free(h->x[i]);
+        if (h->tables)
+            esc_table_free(h->tables[i]);
     }
     esc_free(h->x);
     esc_free(h->tables);
@@ -420,11 +422,17 @@ static esc_status handle(esc_hunt *h, const esc_event *ev, esc_error *err) {
         esc_cim_map(ev, h->o.profile, h->hosts, &h->map_arena, &rec, &unresolved, err);
     if (st == ESC_SKIP)
         return ESC_OK;
+    if (st == ESC_ELIMIT && h->map_arena.failed)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     if (st)
         return st;
     if (unresolved && h->nheld < h->o.max_held) {
-        if (hold(h, ev) == ESC_OK)
+        st = hold(h, ev);
+        if (st == ESC_OK)
             return ESC_OK;
+        if (st == ESC_ENOMEM || h->held_arena.failed)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        /* the held-record arena is full: map it now, with the hosts known so far */
     }
     h->stats.process_events++;
     if (unresolved)
@@ -494,13 +502,12 @@ static esc_status step(esc_hunt *h, esc_error *err) {
             return st == ESC_ENOMEM ? st : ESC_EIO;
         }
         st = handle(h, &ev, err);
-        if (st == ESC_EMALFORMED) {
+        if (st == ESC_EMALFORMED)
             h->stats.malformed++;
+        if (st) { /* a warning (malformed record, a limit) or fatal (out of memory) */
             h->stats.warnings++;
             return st;
         }
-        if (st)
-            return st;
         if (ev.warning.len) {
             h->stats.warnings++;
             esc_error_at(err, ESC_SKIP, ev.path, ev.warning_offset, "%.*s (record kept)",

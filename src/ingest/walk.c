@@ -1,5 +1,6 @@
 /* Expanding input paths: directories walked recursively, entries in byte order of their names,
  * symbolic links followed, each directory entered once (device + inode), so link loops end.
+ * Errors carry the path in their message (the walk's own path strings do not outlive it).
  * Not here: reading files or deciding their format. */
 #include <dirent.h>
 #include <stdio.h>
@@ -70,16 +71,21 @@ static esc_status walk_path(walk *w, const char *path, int depth, esc_error *err
         return push_file(w, path, err);
     if (stat(path, &sb) != 0) {
         w->skipped++;
-        return esc_error_at(err, ESC_EIO, path, 0, "cannot stat: %s", strerror(errno));
+        return esc_error_set(err, ESC_EIO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode))
         return push_file(w, path, err);
-    if (depth > MAX_DEPTH || !mark_dir(w, &sb))
+    if (depth > MAX_DEPTH) {
+        w->skipped++;
+        return esc_error_set(err, ESC_EIO, "%s: directory nested deeper than %d levels; not read",
+                             path, MAX_DEPTH);
+    }
+    if (!mark_dir(w, &sb))
         return ESC_OK;
     DIR *d = opendir(path);
     if (!d) {
         w->skipped++;
-        return esc_error_at(err, ESC_EIO, path, 0, "cannot open directory: %s", strerror(errno));
+        return esc_error_set(err, ESC_EIO, "%s: cannot open directory: %s", path, strerror(errno));
     }
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -103,7 +109,8 @@ static esc_status walk_path(walk *w, const char *path, int depth, esc_error *err
         }
         n++;
     }
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n && !st; i++) {
         size_t len = strlen(path) + strlen(names[i]) + 2;
         char *child = esc_malloc(len);

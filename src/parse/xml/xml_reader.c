@@ -364,6 +364,8 @@ static esc_status xml_next(void *impl, esc_event *ev, esc_error *err) {
         esc_arena_reset(&r->arena);
         esc_status st = esc_xml_event_parse(r->buf + s.start, s.end - s.start, r->interest,
                                             &r->arena, ev, err);
+        if (st == ESC_ELIMIT && r->arena.failed)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
         if (st == ESC_EMALFORMED || st == ESC_ELIMIT) {
             if (err) {
                 err->path = esc_input_path(r->in);
