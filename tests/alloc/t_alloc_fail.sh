@@ -8,7 +8,7 @@
 # With N beyond the allocation count the output equals the normal output.
 # Under a build without ASan the same checks run, without leak detection.
 # Environment: ESC_ALLOC_MAX (largest N, default 1200), ESC_ALLOC_JOBS (parallel runs, 2).
-# ctest-label: slow (the plain build runs it; tools/hardening.sh runs it on the ASan build)
+# ctest-label: heavy (`make heavy` runs it on the plain build; tools/hardening.sh on the ASan build)
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
 SRC=${ESC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}

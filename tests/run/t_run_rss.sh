@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ctest-label: slow
+# ctest-label: heavy
 # Replaying 10^7 events through `escudo run` keeps peak memory under 100 MB (issue 6).
 # A quick generator (tests/run/gen_stream.py: Sysmon EventID 1, 100 a second, one in 1000 a
 # net share command) pipes 10^7 events (about 6 GB) into `run -` with the replay clock; the
