@@ -70,5 +70,9 @@ int esc_cmd_explain(int argc, char **argv);
 int esc_cmd_dump(int argc, char **argv);
 int esc_cmd_notables(int argc, char **argv);
 int esc_cmd_risk(int argc, char **argv);
+int esc_cmd_test(int argc, char **argv);
+int esc_cmd_run(int argc, char **argv);
+int esc_cmd_status(int argc, char **argv);
+int esc_cmd_lint(int argc, char **argv);
 
 #endif

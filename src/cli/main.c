@@ -11,15 +11,6 @@ typedef struct command {
     const char *help;
 } command;
 
-/* Commands whose files may be absent from a partial build are weak references. */
-int esc_cmd_dump(int argc, char **argv) __attribute__((weak));
-int esc_cmd_notables(int argc, char **argv) __attribute__((weak));
-int esc_cmd_risk(int argc, char **argv) __attribute__((weak));
-int esc_cmd_test(int argc, char **argv) __attribute__((weak));
-int esc_cmd_run(int argc, char **argv) __attribute__((weak));
-int esc_cmd_lint(int argc, char **argv) __attribute__((weak));
-int esc_cmd_status(int argc, char **argv) __attribute__((weak));
-
 static const command commands[] = {
     {"hunt", esc_cmd_hunt, "run detections over log files and print the result rows"},
     {"explain", esc_cmd_explain, "show a detection's expanded search, plan and prefilter"},
@@ -37,8 +28,7 @@ static void usage(FILE *f) {
                "escudo runs Splunk ESCU endpoint detections natively over Windows event logs\n"
                "(EVTX, XmlWinEventLog, JSON lines) and CrowdStrike FDR data.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (commands[i].run)
-            fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n`escudo COMMAND --help` describes a command. `escudo --version` prints the "
                "version.\nExit codes: 0 ran, 1 test failures or warnings under --strict, 2 usage "
                "or content\nerror, 3 I/O or internal error.\n");
@@ -60,7 +50,7 @@ int main(int argc, char **argv) {
         return ESC_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0 && commands[i].run)
+        if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "escudo: unknown command '%s' (see escudo --help)\n", argv[1]);
     return ESC_EXIT_USAGE;
