@@ -452,10 +452,11 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
             fk = F_RECORDID;
         }
     } else if (parent == CTX_EVENTDATA && p->depth == 2) {
-        if (esc_str_eq_c(name, "Data")) {
+        if (esc_str_eq_c(name, "Data")) { /* classic events have Data without a Name */
             data_name = find_attr(attrs, nattrs, "Name");
-            if (data_name.ptr)
-                fk = F_DATA;
+            if (!data_name.ptr)
+                data_name = esc_str_make(p->s + p->i, 0);
+            fk = F_DATA;
         }
     } else if (parent == CTX_USERDATA) {
         self = CTX_USERDATA;
