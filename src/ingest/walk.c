@@ -77,8 +77,8 @@ static esc_status walk_path(walk *w, const char *path, int depth, esc_error *err
         return push_file(w, path, err);
     if (depth > MAX_DEPTH) {
         w->skipped++;
-        return esc_error_set(err, ESC_EIO, "%s: directory nested deeper than %d levels; not read",
-                             path, MAX_DEPTH);
+        return esc_error_set(err, ESC_EIO, "directory nested deeper than %d levels, not read: %s",
+                             MAX_DEPTH, path);
     }
     if (!mark_dir(w, &sb))
         return ESC_OK;
