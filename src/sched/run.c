@@ -864,19 +864,11 @@ static esc_status rs_put(esc_sink *s, const esc_act_event *ev, esc_error *err) {
         raise(SIGKILL);
     return st;
 }
-static esc_status rs_flush(esc_sink *s, esc_error *err) {
-    (void)s;
-    (void)err;
-    return ESC_OK;
-}
-static void rs_close(esc_sink *s) {
-    (void)s;
-}
 static esc_status rs_history(esc_sink *s, const char *type, const char *object,
                              esc_risk_history *out, esc_error *err) {
     return esc_sinks_history(((run_sink *)s)->r->real, type, object, out, err);
 }
-static const esc_sink_ops run_sink_ops = {"run", rs_put, rs_flush, rs_close, rs_history};
+static const esc_sink_ops run_sink_ops = {"run", rs_put, NULL, NULL, rs_history};
 
 static esc_status session_open(esc_runner *r, esc_error *err) {
     if (r->act)

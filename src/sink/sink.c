@@ -96,10 +96,12 @@ esc_status esc_sinks_close(esc_sinks *s, esc_error *err) {
     if (!s)
         return ESC_OK;
     for (size_t i = 0; i < s->n; i++) {
-        esc_status st = s->s[i]->ops->flush(s->s[i], first == ESC_OK ? err : NULL);
+        const esc_sink_ops *ops = s->s[i]->ops;
+        esc_status st = ops->flush ? ops->flush(s->s[i], first == ESC_OK ? err : NULL) : ESC_OK;
         if (st != ESC_OK && first == ESC_OK)
             first = st;
-        s->s[i]->ops->close(s->s[i]);
+        if (ops->close)
+            ops->close(s->s[i]);
     }
     esc_free(s);
     return first;

@@ -30,8 +30,8 @@ typedef struct esc_risk_history {
 typedef struct esc_sink_ops {
     const char *name;
     esc_status (*put)(esc_sink *s, const esc_act_event *ev, esc_error *err);
-    esc_status (*flush)(esc_sink *s, esc_error *err);
-    void (*close)(esc_sink *s);
+    esc_status (*flush)(esc_sink *s, esc_error *err); /* NULL: nothing buffered */
+    void (*close)(esc_sink *s);                       /* NULL: nothing to release */
     /* optional; NULL when the sink keeps no history */
     esc_status (*history)(esc_sink *s, const char *type, const char *object,
                           esc_risk_history *out, esc_error *err);
