@@ -333,6 +333,18 @@ static bool is_by_default(const esc_table *t, size_t row, size_t c) {
     return true;
 }
 
+/* A cell's values into an identity, separated by 0x1e. */
+static esc_status append_values(esc_buf *b, const esc_cell *cell) {
+    esc_status st = ESC_OK;
+    for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
+        if (k)
+            st = esc_buf_putc(b, 0x1e);
+        if (st == ESC_OK && cell->v[k])
+            st = esc_buf_append_c(b, cell->v[k]);
+    }
+    return st;
+}
+
 static esc_status notable_id(const esc_act_input *in, size_t row, char out[65]) {
     esc_buf b;
     esc_buf_init(&b, ESC_ACT_MAX_EVENT);
@@ -365,12 +377,8 @@ static esc_status notable_id(const esc_act_input *in, size_t row, char out[65]) 
         const esc_cell *cell = esc_table_cell(t, row, (size_t)col);
         if (cell->n == 0)
             st = esc_buf_putc(&b, 0x1d);
-        for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
-            if (k)
-                st = esc_buf_putc(&b, 0x1e);
-            if (st == ESC_OK && cell->v[k])
-                st = esc_buf_append_c(&b, cell->v[k]);
-        }
+        if (st == ESC_OK)
+            st = append_values(&b, cell);
     }
     if (st == ESC_OK)
         esc_sha256_hex(b.ptr, b.len, out);
@@ -386,12 +394,8 @@ static esc_status late_id(const esc_table *t, size_t row, const char *orig, char
     for (size_t c = 0; c < t->ncols && st == ESC_OK; c++) {
         const esc_cell *cell = esc_table_cell(t, row, c);
         st = esc_buf_printf(&b, "\x1f%s=", t->cols[c]);
-        for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
-            if (k)
-                st = esc_buf_putc(&b, 0x1e);
-            if (st == ESC_OK && cell->v[k])
-                st = esc_buf_append_c(&b, cell->v[k]);
-        }
+        if (st == ESC_OK)
+            st = append_values(&b, cell);
     }
     if (st == ESC_OK)
         esc_sha256_hex(b.ptr, b.len, out);
