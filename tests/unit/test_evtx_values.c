@@ -22,74 +22,7 @@
 #include "parse/reader.h"
 #include "parse/render.h"
 
-typedef struct bld {
-    unsigned char *b;
-    uint32_t pos;
-} bld;
-
-static void u8(bld *w, unsigned v) {
-    w->b[w->pos++] = (unsigned char)v;
-}
-static void u16(bld *w, unsigned v) {
-    u8(w, v & 0xff);
-    u8(w, (v >> 8) & 0xff);
-}
-static void u32(bld *w, uint32_t v) {
-    u16(w, v & 0xffff);
-    u16(w, v >> 16);
-}
-static void u64(bld *w, uint64_t v) {
-    u32(w, (uint32_t)v);
-    u32(w, (uint32_t)(v >> 32));
-}
-static void utf16(bld *w, const char *s) { /* ASCII only */
-    for (; *s; s++)
-        u16(w, (unsigned char)*s);
-}
-static void name(bld *w, const char *s) { /* an inline name: offset = here */
-    u32(w, w->pos + 4);
-    u32(w, 0); /* next */
-    u16(w, 0); /* hash */
-    u16(w, (unsigned)strlen(s));
-    utf16(w, s);
-    u16(w, 0);
-}
-static void open_el(bld *w, const char *n, int attrs) {
-    u8(w, attrs ? 0x41 : 0x01);
-    u16(w, 0xffff);
-    u32(w, 0);
-    name(w, n);
-    if (attrs)
-        u32(w, 0);
-}
-static void attr(bld *w, const char *n) {
-    u8(w, 0x06);
-    name(w, n);
-}
-static void text(bld *w, const char *s) {
-    u8(w, 0x05);
-    u8(w, 0x01);
-    u16(w, (unsigned)strlen(s));
-    utf16(w, s);
-}
-static void subst(bld *w, unsigned idx, unsigned type) {
-    u8(w, 0x0d);
-    u16(w, idx);
-    u8(w, type);
-}
-static void opt_subst(bld *w, unsigned idx, unsigned type) {
-    u8(w, 0x0e);
-    u16(w, idx);
-    u8(w, type);
-}
-static void data_el(bld *w, const char *n, unsigned idx, unsigned type) {
-    open_el(w, "Data", 1);
-    attr(w, "Name");
-    text(w, n);
-    u8(w, 0x02);
-    subst(w, idx, type);
-    u8(w, 0x04);
-}
+#include "evtx_build.h"
 
 typedef struct value {
     unsigned type;

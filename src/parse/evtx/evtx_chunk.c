@@ -34,6 +34,12 @@
 #define MAX_KV_PER_RECORD 8192
 #define MAX_KV_PER_CHUNK (1u << 18)
 #define MAX_SUBST 65535
+/* MAX_SUBST cannot be reached: a substitution array of n values is n 4-byte descriptors that
+ * parse_tinst checks lie inside the chunk, after its header (nested BinXML values lie inside the
+ * chunk too), so n <= (65536 - 512) / 4 = 16256 and the bounds check ("substitution count N out
+ * of range") always fires first. The cap stays as a second guard on the arithmetic. */
+_Static_assert((EVTX_CHUNK_SIZE - EVTX_CHUNK_HEADER) / 4 < MAX_SUBST,
+               "a chunk can hold MAX_SUBST substitution descriptors: test the cap");
 
 enum { N_ELEM = 1, N_ATTR, N_TEXT, N_SUBST, N_TINST };
 
