@@ -71,7 +71,8 @@ static void summary_json(FILE *f, const esc_hunt_stats *s, double elapsed, size_
             "\"bytes\": %llu, \"events\": %llu, \"prefiltered\": %llu, "
             "\"process_events\": %llu, \"malformed\": %llu, \"repaired\": %llu, "
             "\"warnings\": %llu, \"aidmaster\": %llu, \"unresolved_hosts\": %llu, "
-            "\"other_records\": %llu, \"rows\": %llu, \"detections\": %zu, "
+            "\"other_records\": %llu, \"rows\": %llu, \"regex_limited\": %llu, "
+            "\"detections\": %zu, "
             "\"detections_skipped\": %zu, \"elapsed_s\": %.3f, \"mb_per_s\": %.1f, "
             "\"first_warnings\": [",
             (unsigned long long)s->inputs, (unsigned long long)s->inputs_unknown,
@@ -80,7 +81,8 @@ static void summary_json(FILE *f, const esc_hunt_stats *s, double elapsed, size_
             (unsigned long long)s->process_events, (unsigned long long)s->malformed,
             (unsigned long long)s->repaired, (unsigned long long)s->warnings,
             (unsigned long long)s->aidmaster, (unsigned long long)s->unresolved_hosts,
-            (unsigned long long)s->other, (unsigned long long)s->rows, ndet, nskipped, elapsed,
+            (unsigned long long)s->other, (unsigned long long)s->rows,
+            (unsigned long long)s->regex_limited, ndet, nskipped, elapsed,
             elapsed > 0 ? (double)s->bytes / 1e6 / elapsed : 0.0);
     for (size_t i = 0; i < nfirst; i++) {
         if (i)
@@ -346,6 +348,20 @@ int esc_cmd_hunt(int argc, char **argv) {
     }
     double elapsed = now_mono() - t0;
     size_t ndet = esc_engine_count(engine);
+    for (size_t i = 0; i < ndet; i++) {
+        uint64_t n = esc_hunt_table(hunt, i)->regex_limited;
+        if (!n)
+            continue;
+        esc_error_set(&err, ESC_ELIMIT,
+                      "%s: %llu regular-expression matches stopped at the match limit (%d "
+                      "steps, depth %d) and counted as no match",
+                      esc_engine_search_name(engine, i), (unsigned long long)n,
+                      ESC_SPL_RE_MATCH_LIMIT, ESC_SPL_RE_DEPTH_LIMIT);
+        if (nfirst < sizeof first / sizeof first[0])
+            first[nfirst++] = warning_text(&err);
+        if (!quiet && printed++ < max_warn)
+            esc_report("warning", &err);
+    }
     bool header = true;
     for (size_t i = 0; i < ndet; i++) {
         const esc_table *tb = esc_hunt_table(hunt, i);

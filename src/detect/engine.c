@@ -550,6 +550,8 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
         if (st)
             return st;
         h->stats.rows += h->tables[i]->nrows;
+        h->stats.regex_limited += h->tables[i]->regex_limited;
+        h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */
     }
     return ESC_OK;
 }

@@ -58,6 +58,7 @@ typedef struct esc_hunt_stats {
     uint64_t unresolved_hosts; /* CrowdStrike records whose dest stayed unknown */
     uint64_t other;            /* JSON records of no known shape */
     uint64_t rows;             /* result rows (after finish) */
+    uint64_t regex_limited;    /* regex matches stopped by a limit (after finish) */
     const char *current;       /* input being read, or NULL */
     uint64_t current_size;     /* its size when known */
     uint64_t current_offset;

@@ -16,6 +16,9 @@
 #include "core/str.h"
 #include "spl/spl.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #define FIELD_TIME (-2)   /* _time of a record */
 #define FIELD_ABSENT (-1) /* a field no record or row has */
 
@@ -224,6 +227,15 @@ esc_status spl_table_widen(esc_table *t, const schema *s, esc_error *err);
 /* lookup.c */
 esc_status spl_lookup_plan(esc_plan *p, stage *st, const schema *in, esc_error *err);
 esc_status spl_lookup_run(const stage *st, esc_table *t, esc_error *err);
+/* regex.c: every PCRE2 use. spl_re_compile fills *code (a PCRE2 error code; HEAP_FAILED when
+ * out of memory) and *off on failure. Matches count a stop at a limit as no match and add to
+ * spl_re_limited(), the calling thread's running count. */
+pcre2_code *spl_re_compile(const char *pat, size_t len, uint32_t opts, int *code, size_t *off);
+pcre2_match_data *spl_re_data(const pcre2_code *re);
+int spl_re_match(const pcre2_code *re, const char *s, size_t n, pcre2_match_data *md);
+int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts,
+                      const char *rep, size_t rlen, char *out, size_t *outlen);
+uint64_t spl_re_limited(void);
 /* eval.c */
 esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *err);
 void spl_eval_free(enode *e);

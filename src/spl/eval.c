@@ -14,8 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -94,10 +92,10 @@ static pcre2_code *compile_re(const char *pat, size_t len, bool like, char *msg,
         slen = b.len;
     }
     int code;
-    PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(src ? src : ""), slen,
-                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (like ? PCRE2_DOTALL : 0),
-                                   &code, &off, NULL);
+    size_t off;
+    pcre2_code *re = spl_re_compile(src, slen,
+                                    PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (like ? PCRE2_DOTALL : 0),
+                                    &code, &off);
     if (!re && msg)
         pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, cap);
     esc_buf_fini(&b);
@@ -260,14 +258,14 @@ static bool cmp_scalar(eop op, const char *a, size_t al, const char *b, size_t b
 }
 
 static bool re_match(const pcre2_code *re, const char *s, size_t n, bool *ok) {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    pcre2_match_data *md = spl_re_data(re);
     if (!md) {
         *ok = false;
         return false;
     }
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, NULL);
+    int rc = spl_re_match(re, s, n, md);
     pcre2_match_data_free(md);
-    *ok = true;
+    *ok = rc != PCRE2_ERROR_NOMEMORY;
     return rc >= 0;
 }
 
@@ -571,11 +569,10 @@ static bool eval_call(const enode *e, const esc_cell *row, size_t ncols, val *ou
                 ok = false;
                 break;
             }
-            PCRE2_SIZE got = olen + 1;
-            int rc = pcre2_substitute(re, (PCRE2_SPTR)s, n, 0,
-                                      PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
-                                      NULL, NULL, (PCRE2_SPTR)(rb.ptr ? rb.ptr : ""), rb.len,
-                                      (PCRE2_UCHAR *)o, &got);
+            size_t got = olen + 1;
+            int rc = spl_re_substitute(re, s, n,
+                                       PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
+                                       rb.ptr ? rb.ptr : "", rb.len, o, &got);
             if (rc >= 0) {
                 out->t = V_STR;
                 out->s = o;

@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include "agg/agg.h"
 #include "core/alloc.h"
@@ -454,15 +452,15 @@ static esc_status run_filter(const stage *st, esc_table *t, esc_error *err) {
             bool m = false;
             int c = st->cols[0];
             if (c >= 0) {
-                pcre2_match_data *md = pcre2_match_data_create_from_pattern(st->re, NULL);
-                if (!md) {
+                pcre2_match_data *md = spl_re_data(st->re);
+                int rc = 0;
+                for (size_t i = 0; md && i < row[c].n && !m && rc != PCRE2_ERROR_NOMEMORY; i++)
+                    m = (rc = spl_re_match(st->re, row[c].v[i], strlen(row[c].v[i]), md)) >= 0;
+                pcre2_match_data_free(md);
+                if (!md || rc == PCRE2_ERROR_NOMEMORY) {
                     esc_free(keep);
                     return nomem(err);
                 }
-                for (size_t i = 0; i < row[c].n && !m; i++)
-                    m = pcre2_match(st->re, (PCRE2_SPTR)row[c].v[i], strlen(row[c].v[i]), 0, 0,
-                                    md, NULL) >= 0;
-                pcre2_match_data_free(md);
             }
             keep[r] = st->regex_neg ? !m : m;
             break;
@@ -558,7 +556,7 @@ static esc_status run_rex(const stage *st, esc_table *t, esc_error *err) {
     int src = st->cols[0];
     if (src < 0)
         return ESC_OK;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(st->re, NULL);
+    pcre2_match_data *md = spl_re_data(st->re);
     if (!md)
         return nomem(err);
     for (size_t r = 0; r < t->nrows; r++) {
@@ -566,7 +564,12 @@ static esc_status run_rex(const stage *st, esc_table *t, esc_error *err) {
         if (!row[src].n)
             continue;
         const char *s = row[src].v[0];
-        if (pcre2_match(st->re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) < 0)
+        int m = spl_re_match(st->re, s, strlen(s), md);
+        if (m == PCRE2_ERROR_NOMEMORY) {
+            pcre2_match_data_free(md);
+            return nomem(err);
+        }
+        if (m < 0)
             continue;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         uint32_t npairs = pcre2_get_ovector_count(md);
@@ -745,6 +748,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     const esc_plan *p = x->p;
     esc_table *t = NULL;
     *out = NULL;
+    uint64_t limited = spl_re_limited();
     esc_status rc = agg_table(x->agg, &p->stages[0], &t, err);
     if (rc != ESC_OK)
         return rc;
@@ -778,6 +782,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         if (rc != ESC_OK)
             goto fail;
     }
+    t->regex_limited = spl_re_limited() - limited;
     *out = t;
     return ESC_OK;
 fail:

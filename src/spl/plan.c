@@ -6,8 +6,6 @@
  * that no row has; literal clauses are SAFE: a record that could produce a row always contains
  * one literal of every clause (docs/spl.md, "Prefilter"). Deliberately not done: cost-based
  * reordering or any optimisation that changes which rows come out. */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -299,10 +297,11 @@ static esc_status plan_stats(esc_plan *p, stage *st, const schema *in, esc_error
 
 static esc_status plan_regex(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     int code;
-    PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)st->names[0], PCRE2_ZERO_TERMINATED, PCRE2_UTF,
-                                   &code, &off, NULL);
+    size_t off;
+    pcre2_code *re = spl_re_compile(st->names[0], PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off);
     if (!re) {
+        if (code == PCRE2_ERROR_HEAP_FAILED)
+            return oom(err);
         char msg[200];
         pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof msg);
         return esc_error_at(err, ESC_ECONTENT, NULL, st->start, "bad regular expression: %s",

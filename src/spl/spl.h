@@ -37,6 +37,7 @@ typedef struct esc_table {
     bool *mv_col; /* column made by values()/list()/split/...: always rendered as an array */
     size_t nrows;
     esc_cell *cells; /* row-major, nrows * ncols */
+    uint64_t regex_limited; /* regex matches a limit stopped (counted as no match) */
 } esc_table;
 
 void esc_table_free(esc_table *t);
@@ -58,6 +59,8 @@ typedef struct esc_plan esc_plan;
 #define ESC_SPL_MAX_NODES 10000          /* expression nodes in one search */
 #define ESC_SPL_MAX_GROUPS 1000000       /* groups of one tstats or stats */
 #define ESC_SPL_MAX_EXEC_BYTES (1 << 30) /* bytes one execution keeps (keys and values) */
+#define ESC_SPL_RE_MATCH_LIMIT 100000    /* PCRE2 steps per regex match (Splunk's match_limit) */
+#define ESC_SPL_RE_DEPTH_LIMIT 1000      /* PCRE2 backtracking depth (Splunk's depth_limit) */
 
 /* Expand every `macro` / `macro(a,b)` call recursively. *out is esc_malloc'd. Errors name the
  * macro (unknown, wrong arity, cycle, expansion depth or size limit) with its offset in search.

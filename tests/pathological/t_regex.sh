@@ -1,8 +1,10 @@
 #!/bin/bash
 # Catastrophic backtracking in `| regex` and `where match()`: `^(a+)+$` and `^(a|aa)+$` against
-# command lines of 40+ a's ending in b. PCRE2's match limit (its default, 10^7 steps per match;
-# docs/limits.md) ends each such match as "no match", so the run finishes in bounded time and
-# keeps only the row that really matches.
+# command lines of 40+ a's ending in b. The match limit (Splunk's limits.conf defaults: 100000
+# steps, depth 1000; docs/limits.md) ends each such match as "no match", so the run finishes in
+# bounded time, keeps only the row that really matches, and reports the stopped matches as one
+# warning per detection. Plain patterns over a 1 MB value are not stopped by the limits (an
+# alternation repeated a million times, `(x|y)+`, would be: each repeat is one level of depth).
 . "$(dirname "$0")/lib.sh"
 W1=$(sed -n 1p "$CRAFTED/worked_example.xml")
 python3 - "$T/bt.xml" "$W1" <<'PY'
@@ -12,18 +14,28 @@ with open(out, "w") as f:
     for i in range(4):
         f.write(re.sub(r"<Data Name='CommandLine'>[^<]*<", "<Data Name='CommandLine'>" + "a" * (40 + i) + "b<", ev) + "\n")
     f.write(re.sub(r"<Data Name='CommandLine'>[^<]*<", "<Data Name='CommandLine'>aaaa<", ev) + "\n")
+with open(out.replace("bt.xml", "long.xml"), "w") as f:
+    f.write(re.sub(r"<Data Name='CommandLine'>[^<]*<", "<Data Name='CommandLine'>net " + "x" * 1000000 + " share y<", ev) + "\n")
 PY
 BASE="| tstats count from datamodel=Endpoint.Processes by Processes.process | rename Processes.process as process"
 detection "$T/re.yml" "backtrack regex" "$BASE | regex process=\"^(a+)+\$\""
 detection "$T/match.yml" "backtrack match" "$BASE | where match(process, \"^(a|aa)+\$\")"
 
-run 120 hunt --format json --detection "$T/re.yml" "$T/bt.xml"
+detection "$T/long.yml" "long value" "$BASE | regex process=\"^net x+ share\" | where match(process, \"^net.*x{1000}.*y\$\")"
+limited() { python3 -c "import json,sys; sys.exit(json.load(open('$T/sum.json'))['regex_limited'] != $1)"; }
+
+run 120 hunt --format json --summary-json "$T/sum.json" --detection "$T/re.yml" "$T/bt.xml"
 check "regex (a+)+: exit 0" rc_is 0
 check "regex (a+)+: only the real match" eval 'out_lines 1 && grep -q "\"process\": \"aaaa\"" "$T/out"'
+check "regex (a+)+: 4 stopped matches, one warning" eval 'limited 4 && err_has "backtrack regex - Rule: 4 regular-expression matches stopped at the match limit (100000 steps, depth 1000) and counted as no match" && err_has ", 1 warnings,"'
 check "regex (a+)+: no sanitizer report" no_sanitizer
 
-run 120 hunt --format json --detection "$T/match.yml" "$T/bt.xml"
+run 120 hunt --format json --summary-json "$T/sum.json" --detection "$T/match.yml" "$T/bt.xml"
 check "match (a|aa)+: exit 0" rc_is 0
 check "match (a|aa)+: only the real match" eval 'out_lines 1 && grep -q "\"process\": \"aaaa\"" "$T/out"'
+check "match (a|aa)+: 4 stopped matches" eval 'limited 4 && err_has "backtrack match - Rule: 4 regular-expression matches stopped"'
 check "match (a|aa)+: no sanitizer report" no_sanitizer
+
+run 120 hunt --format json --summary-json "$T/sum.json" --detection "$T/long.yml" "$T/long.xml"
+check "1 MB value: both patterns match, nothing stopped" eval 'rc_is 0 && out_lines 1 && limited 0'
 finish

@@ -1,0 +1,92 @@
+/* Regular expressions for regex, rex, and eval's match(), like() and replace(): the one place
+ * that calls PCRE2, so that every pattern is compiled and matched the same way.
+ *
+ * Invariants: PCRE2 allocates through esc_malloc (so the allocation-failure mode covers it);
+ * every match runs under Splunk's limits.conf defaults for regular expressions (match_limit
+ * 100000, depth_limit 1000); a match that a limit stops counts as no match and adds one to the
+ * calling thread's counter, which esc_exec_finish hands to its caller as a warning count. The
+ * contexts are made on first use and kept for the life of the process. Deliberately not done:
+ * JIT (compiling costs more than the few values per row a detection matches). */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/alloc.h"
+#include "spl/ast.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool ready;
+static pcre2_general_context *gctx;
+static pcre2_compile_context *cctx;
+static pcre2_match_context *mctx;
+static _Thread_local uint64_t limited;
+
+static void *re_alloc(PCRE2_SIZE n, void *data) {
+    (void)data;
+    return esc_malloc(n);
+}
+
+static void re_free(void *p, void *data) {
+    (void)data;
+    esc_free(p);
+}
+
+/* Made once; a failed attempt (out of memory) is tried again on the next call. */
+static bool contexts(void) {
+    if (atomic_load_explicit(&ready, memory_order_acquire))
+        return true;
+    pthread_mutex_lock(&lock);
+    if (!gctx)
+        gctx = pcre2_general_context_create(re_alloc, re_free, NULL);
+    if (gctx && !cctx)
+        cctx = pcre2_compile_context_create(gctx);
+    if (gctx && !mctx && (mctx = pcre2_match_context_create(gctx)) != NULL) {
+        pcre2_set_match_limit(mctx, ESC_SPL_RE_MATCH_LIMIT);
+        pcre2_set_depth_limit(mctx, ESC_SPL_RE_DEPTH_LIMIT);
+    }
+    bool ok = cctx && mctx;
+    atomic_store_explicit(&ready, ok, memory_order_release);
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+pcre2_code *spl_re_compile(const char *pat, size_t len, uint32_t opts, int *code, size_t *off) {
+    PCRE2_SIZE o = 0;
+    if (!contexts()) {
+        *code = PCRE2_ERROR_HEAP_FAILED;
+        *off = 0;
+        return NULL;
+    }
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(pat ? pat : ""), len, opts, code, &o, cctx);
+    *off = o;
+    return re;
+}
+
+pcre2_match_data *spl_re_data(const pcre2_code *re) {
+    return pcre2_match_data_create_from_pattern(re, gctx);
+}
+
+static int counted(int rc) {
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+        rc == PCRE2_ERROR_HEAPLIMIT) {
+        limited++;
+        return PCRE2_ERROR_NOMATCH;
+    }
+    return rc;
+}
+
+int spl_re_match(const pcre2_code *re, const char *s, size_t n, pcre2_match_data *md) {
+    return counted(pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, mctx));
+}
+
+int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts,
+                      const char *rep, size_t rlen, char *out, size_t *outlen) {
+    PCRE2_SIZE o = *outlen;
+    int rc = pcre2_substitute(re, (PCRE2_SPTR)s, n, 0, opts, NULL, mctx, (PCRE2_SPTR)rep, rlen,
+                              (PCRE2_UCHAR *)out, &o);
+    *outlen = o;
+    return counted(rc);
+}
+
+uint64_t spl_re_limited(void) {
+    return limited;
+}
