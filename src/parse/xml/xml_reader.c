@@ -254,7 +254,8 @@ static esc_status fill(xml_reader *r, size_t room, size_t *got, esc_error *err) 
         r->u16_carry_len = 0; /* odd trailing byte at end of input: dropped */
     else
         memcpy(r->u16_carry, raw + 2 * units, r->u16_carry_len);
-    memcpy(r->buf + r->len, r->u16tmp.ptr, r->u16tmp.len);
+    if (r->u16tmp.len) /* an empty buffer has no pointer */
+        memcpy(r->buf + r->len, r->u16tmp.ptr, r->u16tmp.len);
     *got = r->u16tmp.len;
     if (*got == 0 && n > 0)
         return fill(r, room, got, err);
