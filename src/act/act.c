@@ -7,8 +7,8 @@
  * JSON (key order in docs/actions.md) and handed to the sinks.
  *
  * Invariants: nothing here names a detection or a field of one; every event is bounded by
- * ESC_ACT_MAX_EVENT bytes and the run keeps at most ESC_ACT_MAX_POINTS risk points for the
- * incident rule. Deliberately not done: asset and identity correlation (priorities are unknown,
+ * ESC_ACT_MAX_EVENT bytes (a larger one is an error for that event alone) and the run keeps at
+ * most ESC_ACT_MAX_POINTS risk points for the incident rule. Deliberately not done: asset and identity correlation (priorities are unknown,
  * as SPEC says), notable suppression, throttling. */
 #include "act/act.h"
 
@@ -34,6 +34,8 @@ struct esc_act {
     esc_sinks *sinks;
     esc_risk_point *pts; /* this run's risk events; strings esc_malloc'd */
     size_t npts, cap;
+    size_t max_points; /* ESC_ACT_MAX_POINTS unless a test lowers it */
+    bool oversize;     /* the last event failed for being over ESC_ACT_MAX_EVENT */
     int64_t last_search_time;
     esc_act_counts counts;
 };
@@ -443,7 +445,12 @@ esc_act *esc_act_new(const esc_content *content, esc_sinks *sinks, esc_error *er
     }
     a->c = content;
     a->sinks = sinks;
+    a->max_points = ESC_ACT_MAX_POINTS;
     return a;
+}
+
+void esc_act_set_max_points(esc_act *a, size_t n) {
+    a->max_points = n ? n : ESC_ACT_MAX_POINTS;
 }
 
 void esc_act_free(esc_act *a) {
@@ -464,11 +471,13 @@ esc_act_counts esc_act_get_counts(const esc_act *a) {
 
 static esc_status keep_point(esc_act *a, const char *id, const char *obj, const char *type,
                              int64_t t, int score, esc_error *err) {
+    if (a->npts >= a->max_points)
+        return esc_error_set(err, ESC_ELIMIT, "more than %zu risk events in one run",
+                             a->max_points);
     if (a->npts == a->cap) {
-        if (a->cap >= ESC_ACT_MAX_POINTS)
-            return esc_error_set(err, ESC_ELIMIT, "more than %u risk events in one run",
-                                 ESC_ACT_MAX_POINTS);
         size_t nc = a->cap ? a->cap * 2 : 64;
+        if (nc > a->max_points)
+            nc = a->max_points;
         esc_risk_point *p = esc_realloc(a->pts, nc * sizeof *p);
         if (!p)
             return esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -564,8 +573,10 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     if (title)
         desc = subst_dup(dep->rule_description ? dep->rule_description : "%description%", &x,
                          true, &st);
-    if (!title || !desc)
+    if (!title || !desc) {
+        a->oversize = st == ESC_ELIMIT;
         goto fail;
+    }
     const char *sev = esc_act_severity(score), *urg = esc_act_urgency(sev);
     const char *domain = d->security_domain ? d->security_domain : "threat";
     jw w = {&b, true, ESC_OK};
@@ -632,6 +643,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {
+        a->oversize = w.st == ESC_ELIMIT;
         st = esc_error_set(err, w.st, "notable for %s: event larger than %u bytes", d->name,
                            ESC_ACT_MAX_EVENT);
         goto fail;
@@ -655,7 +667,10 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     if (st == ESC_OK)
         a->counts.notables++;
 fail:
-    if (st != ESC_OK && err && err->msg[0] == 0)
+    if (st != ESC_OK && err && err->msg[0] == 0 && a->oversize)
+        esc_error_set(err, st, "notable for %s: event larger than %u bytes", d->name,
+                      ESC_ACT_MAX_EVENT);
+    else if (st != ESC_OK && err && err->msg[0] == 0)
         esc_error_set(err, st, "notable for %s: %s", d->name, esc_strerror(st));
     esc_free(title);
     esc_free(desc);
@@ -676,8 +691,10 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
     esc_buf b;
     esc_buf_init(&b, ESC_ACT_MAX_EVENT);
     char *msg = subst_dup(d->message ? d->message : "", &x, false, &st);
-    if (!msg)
+    if (!msg) {
+        a->oversize = st == ESC_ELIMIT;
         goto fail;
+    }
     jw w = {&b, true, ESC_OK};
     jc(&w, "{");
     jkint(&w, "_time", t);
@@ -723,6 +740,7 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
     jrow(&w, in->rows, row, RISK_KEYS, NKEYS(RISK_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {
+        a->oversize = w.st == ESC_ELIMIT;
         st = esc_error_set(err, w.st, "risk event for %s: event larger than %u bytes", d->name,
                            ESC_ACT_MAX_EVENT);
         goto fail;
@@ -745,11 +763,30 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
         st = keep_point(a, id, value, type, t, score, err);
     }
 fail:
-    if (st != ESC_OK && err && err->msg[0] == 0)
+    if (st != ESC_OK && err && err->msg[0] == 0 && a->oversize)
+        esc_error_set(err, st, "risk event for %s: event larger than %u bytes", d->name,
+                      ESC_ACT_MAX_EVENT);
+    else if (st != ESC_OK && err && err->msg[0] == 0)
         esc_error_set(err, st, "risk event for %s: %s", d->name, esc_strerror(st));
     esc_free(msg);
     esc_buf_fini(&b);
     return st;
+}
+
+/* An event over ESC_ACT_MAX_EVENT fails alone: its error is kept in *big (the first one) and
+ * the other events of the row and the other rows are still made; rows returns it at the end. */
+static esc_status oversize(esc_act *a, esc_status st, esc_error *err, esc_error *big) {
+    if (st != ESC_ELIMIT || !a->oversize)
+        return st;
+    a->oversize = false;
+    if (big->code == ESC_OK) {
+        if (err)
+            *big = *err;
+        big->code = st;
+    }
+    if (err)
+        err->msg[0] = 0;
+    return ESC_OK;
 }
 
 static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *late,
@@ -766,6 +803,7 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
     snprintf(search_name, sizeof search_name, "ESCU - %s - Rule", d->name);
     int score = esc_act_score(d);
     esc_status st = ESC_OK;
+    esc_error big = {0}; /* the first event over ESC_ACT_MAX_EVENT */
     for (size_t row = 0; row < in->rows->nrows && st == ESC_OK; row++) {
         char nid[65];
         st = notable_id(in, row, nid);
@@ -780,7 +818,8 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
             break;
         }
         if (dep->notable)
-            st = emit_notable(a, in, row, search_name, nid, score, lt, err);
+            st = oversize(a, emit_notable(a, in, row, search_name, nid, score, lt, err), err,
+                          &big);
         if (!dep->rba || update)
             continue;
         for (size_t i = 0; i < d->nobservables && st == ESC_OK; i++) {
@@ -804,9 +843,15 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
                 int os = d->observable_scores && d->observable_scores[i] >= 0
                              ? d->observable_scores[i]
                              : score;
-                st = emit_risk(a, in, row, search_name, nid, os, o, type, v, err);
+                st = oversize(a, emit_risk(a, in, row, search_name, nid, os, o, type, v, err),
+                              err, &big);
             }
         }
+    }
+    if (st == ESC_OK && big.code != ESC_OK) {
+        if (err)
+            *err = big;
+        st = big.code;
     }
     return st;
 }

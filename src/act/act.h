@@ -92,7 +92,10 @@ esc_act *esc_act_new(const esc_content *content, esc_sinks *sinks, esc_error *er
 void esc_act_free(esc_act *a);
 /* Notables (when the deployment has alert_action.notable) and risk events (alert_action.rba
  * enabled) for every row, delivered to the sinks in row order: each row's notable, then its
- * risk events. A detection without a deployment produces nothing. */
+ * risk events. A detection without a deployment produces nothing. An event larger than 16 MiB
+ * (ESC_ACT_MAX_EVENT) is not made: the other events are, and the first such error
+ * ("notable for <name>: event larger than 16777216 bytes", ESC_ELIMIT) is returned at the end.
+ * Any other error stops at once. */
 esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err);
 /* The same for rows emitted after their window's run: late has one entry per row. A late new
  * row keeps its ordinary identity; a late row that updates one that already fired gets a new
@@ -111,6 +114,10 @@ typedef struct esc_act_counts {
     size_t notables, risk_events, incidents;
 } esc_act_counts;
 esc_act_counts esc_act_get_counts(const esc_act *a);
+/* Risk events kept for the incident rule per run (ESC_ACT_MAX_POINTS, 5*10^7, by default; 0
+ * restores it). Past it esc_act_rows fails with "more than N risk events in one run" (ESC_ELIMIT)
+ * after delivering the event that did not fit. For tests. */
+void esc_act_set_max_points(esc_act *a, size_t n);
 
 /* ---- pieces, exposed for tests and for other callers ---------------------------------------- */
 

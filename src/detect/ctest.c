@@ -947,6 +947,7 @@ typedef struct capture {
     const char *search_name; /* the detection's; other notables are risk incidents */
     cap_event *v;
     size_t n, cap;
+    size_t max; /* CAPTURE_MAX_EVENTS unless the options lower it */
     size_t incidents;
 } capture;
 
@@ -957,9 +958,8 @@ static esc_status cap_put(esc_sink *s, const esc_act_event *ev, esc_error *err) 
         c->incidents++; /* the risk incident rule's notables are not the detection's */
         return ESC_OK;
     }
-    if (c->n == CAPTURE_MAX_EVENTS)
-        return esc_error_set(err, ESC_ELIMIT, "more than %u events from one test",
-                             (unsigned)CAPTURE_MAX_EVENTS);
+    if (c->n == c->max)
+        return esc_error_set(err, ESC_ELIMIT, "more than %zu events from one test", c->max);
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 64;
         cap_event *v = esc_realloc(c->v, nc * sizeof *v);
@@ -1293,7 +1293,9 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
     esc_status st = ESC_OK;
     char search_name[1024];
     snprintf(search_name, sizeof search_name, "ESCU - %s - Rule", d->name);
-    capture cap = {.base = {&CAPTURE_OPS}, .search_name = search_name};
+    capture cap = {.base = {&CAPTURE_OPS},
+                   .search_name = search_name,
+                   .max = o->max_capture ? o->max_capture : CAPTURE_MAX_EVENTS};
     esc_sinks *sinks = NULL;
     esc_act *act = NULL;
     esc_error ae = {0};

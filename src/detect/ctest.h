@@ -70,6 +70,7 @@ typedef struct esc_ctest_opts {
     esc_profile profile;   /* CIM mapping (ESC_PROFILE_SPLUNK: what contentctl's Splunk does) */
     int64_t search_time;   /* info_search_time of the notables, epoch seconds */
     int threads;           /* EVTX worker threads */
+    size_t max_capture;    /* notables and risk events kept per test; 0 = 10^6 (tests lower it) */
 } esc_ctest_opts;
 
 void esc_ctest_report_init(esc_ctest_report *rep);

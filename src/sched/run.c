@@ -294,8 +294,9 @@ static void win_free(win_state *w) {
 
 static esc_status win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
                           esc_error *err) {
-    if (r->nwin >= MAX_WINDOWS)
-        return esc_error_set(err, ESC_ELIMIT, "more than %d open windows", MAX_WINDOWS);
+    size_t max = r->o.max_windows ? r->o.max_windows : MAX_WINDOWS;
+    if (r->nwin >= max)
+        return esc_error_set(err, ESC_ELIMIT, "more than %zu open windows", max);
     if ((r->nwin & (r->nwin + 1)) == 0 || r->nwin == 0) {
         win_state **p = esc_realloc(r->win, (r->nwin * 2 + 2) * sizeof *p);
         if (!p)

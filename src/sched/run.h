@@ -60,6 +60,7 @@ typedef struct esc_runner_opts {
     const char *aidmaster;       /* optional CrowdStrike host inventory file */
     bool stdin_replay;           /* "-" counts as caught up only at its end (replays with a
                                     clock that jumps when idle) */
+    size_t max_windows;          /* open + retained windows; 0 = 100000 (tests lower it) */
     /* Test hook (kill -9 at a named point): "sink:N" after the N-th event put into the sinks,
      * "commit:N" inside the N-th checkpoint transaction, before COMMIT. NULL in production. */
     const char *crash_at;

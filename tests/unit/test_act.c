@@ -618,6 +618,170 @@ static void test_late_rows(void **state) {
     drop_table(t);
 }
 
+/* ESC_ACT_MAX_EVENT (16 MiB): a row whose values make its notable and risk events larger fails
+ * alone, with the limit's message; the rows around it still give all their events. A row just
+ * under the cap (one 15 MiB value) is written whole. */
+static void test_event_size_limit(void **state) {
+    fixture *f = *state;
+    rowspec rows[] = {
+        {"net share a", "H1", "2021-01-01T00:00:00", {"u1"}, 1},
+        {"net share b", "H2", "2021-01-01T00:00:00", {"u2"}, 1},
+        {"net share c", "H3", "2021-01-01T00:00:00", {"u3"}, 1},
+    };
+    esc_table *t = make_table(rows, 3);
+    /* row 2's parent_process: 17 distinct values of 1 MiB (values() of one group) */
+    esc_cell *pp = &t->cells[1 * NC + 7];
+    free(pp->v[0]);
+    free(pp->v);
+    pp->n = 17;
+    pp->v = calloc(17, sizeof *pp->v);
+    for (size_t k = 0; k < 17; k++) {
+        pp->v[k] = malloc((1u << 20) + 1);
+        memset(pp->v[k], 'a' + (int)k, 1u << 20);
+        pp->v[k][1u << 20] = 0;
+    }
+    esc_error err = {0};
+    esc_act *a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_input in = {f->d, t, NULL, 0, ALL};
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_ELIMIT);
+    assert_string_equal(err.msg, "notable for Create or delete windows shares using net exe: "
+                                 "event larger than 16777216 bytes");
+    esc_act_counts c = esc_act_get_counts(a);
+    esc_act_free(a);
+    /* rows 1 and 3: a notable and two risk events each; row 2: nothing */
+    assert_int_equal(c.notables, 2);
+    assert_int_equal(c.risk_events, 4);
+    assert_int_equal(f->keep->n, 6);
+    assert_int_equal(count_kind(f->keep, ESC_ACT_NOTABLE, "\"dest\":\"H1\""), 1);
+    assert_int_equal(count_kind(f->keep, ESC_ACT_NOTABLE, "\"dest\":\"H2\""), 0);
+    assert_int_equal(count_kind(f->keep, ESC_ACT_NOTABLE, "\"dest\":\"H3\""), 1);
+    assert_int_equal(count_kind(f->keep, ESC_ACT_RISK, "\"dest\":\"H2\""), 0);
+    assert_int_equal(count_kind(f->keep, ESC_ACT_RISK, "\"dest\":\"H3\""), 2);
+    for (size_t i = 0; i < f->keep->n; i++)
+        assert_true(strlen(f->keep->ev[i].json) < 64 * 1024);
+    keep_clear(f->keep);
+
+    /* one 15 MiB value: under the cap, every event written whole */
+    for (size_t k = 0; k < 17; k++)
+        free(pp->v[k]);
+    pp->n = 1;
+    pp->v[0] = malloc((15u << 20) + 1);
+    memset(pp->v[0], 'z', 15u << 20);
+    pp->v[0][15u << 20] = 0;
+    a = esc_act_new(f->c, f->sinks, &err);
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    esc_act_free(a);
+    assert_int_equal(f->keep->n, 9);
+    assert_true(strlen(f->keep->ev[3].json) > (15u << 20));
+    assert_non_null(strstr(f->keep->ev[3].json, "\"dest\":\"H2\""));
+    keep_clear(f->keep);
+    drop_table(t);
+}
+
+/* ESC_ACT_MAX_POINTS, lowered: the risk events kept for the incident rule stop at the cap with
+ * the limit's message (the event that did not fit was delivered, not kept); exactly the cap is
+ * fine. The real cap (5*10^7) is the default again with 0. */
+static void test_points_limit(void **state) {
+    fixture *f = *state;
+    rowspec rows[] = {
+        {"net share a", "H1", "2021-01-01T00:00:00", {"u1", "u2"}, 2},
+        {"net share b", "H2", "2021-01-01T00:00:00", {"u3"}, 1},
+    };
+    esc_table *t = make_table(rows, 2); /* 3 + 2 risk events */
+    esc_error err = {0};
+    esc_act *a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_set_max_points(a, 5);
+    esc_act_input in = {f->d, t, NULL, 0, ALL};
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    assert_int_equal(esc_act_finish(a, &err), ESC_OK);
+    esc_act_free(a);
+    assert_int_equal(count_kind(f->keep, ESC_ACT_RISK, NULL), 5);
+    keep_clear(f->keep);
+
+    a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_set_max_points(a, 4);
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_ELIMIT);
+    assert_string_equal(err.msg, "more than 4 risk events in one run");
+    assert_int_equal(esc_act_get_counts(a).risk_events, 5);
+    assert_int_equal(esc_act_finish(a, &err), ESC_OK);
+    esc_act_free(a);
+    keep_clear(f->keep);
+
+    /* 100 (not a power of two: the array grows to the cap exactly, not past it) */
+    esc_table *many = user_rows(101, 0, 1);
+    a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_set_max_points(a, 100);
+    in.rows = many;
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_ELIMIT);
+    assert_string_equal(err.msg, "more than 100 risk events in one run");
+    assert_int_equal(esc_act_get_counts(a).risk_events, 101);
+    esc_act_set_max_points(a, 0); /* the default again */
+    esc_act_free(a);
+    keep_clear(f->keep);
+    a = esc_act_new(f->c, f->sinks, &err);
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    esc_act_free(a);
+    keep_clear(f->keep);
+    drop_table(many);
+    drop_table(t);
+}
+
+/* ESC_ACT_MAX_TOKEN (256): a $token$ whose name is 256 bytes is filled; 257 bytes is kept as
+ * text, even when the row has that field. */
+static void test_token_limit(void **state) {
+    fixture *f = *state;
+    char n256[257], n257[258];
+    memset(n256, 'a', 256);
+    n256[256] = 0;
+    memset(n257, 'b', 257);
+    n257[257] = 0;
+    rowspec rows[] = {{"net share a", "H1", "2021-01-01T00:00:00", {"u1"}, 1}};
+    esc_table *t = make_table(rows, 1);
+    /* two more columns named n256 and n257 */
+    char *cols[NC + 2];
+    bool mv[NC + 2];
+    for (size_t i = 0; i < NC; i++) {
+        cols[i] = COLS[i];
+        mv[i] = MV[i];
+    }
+    cols[NC] = n256;
+    cols[NC + 1] = n257;
+    mv[NC] = mv[NC + 1] = false;
+    esc_cell *cells = calloc(NC + 2, sizeof *cells);
+    memcpy(cells, t->cells, NC * sizeof *cells);
+    set1(&cells[NC], "V256");
+    set1(&cells[NC + 1], "V257");
+    free(t->cells);
+    t->cells = cells;
+    t->cols = cols;
+    t->mv_col = mv;
+    t->ncols = NC + 2;
+
+    char text[700];
+    snprintf(text, sizeof text, "A $%s$ B $%s$ C", n256, n257);
+    char want[800];
+    snprintf(want, sizeof want, "A V256 B $%s$ C", n257);
+    esc_detection d = *f->d;
+    esc_deployment dep = *f->d->deployment;
+    d.message = text;
+    dep.rule_title = text;
+    d.deployment = &dep;
+    esc_error err = {0};
+    esc_act *a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_input in = {&d, t, NULL, 0, ALL};
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    esc_act_free(a);
+    assert_int_equal(f->keep->n, 3);
+    char key[900];
+    snprintf(key, sizeof key, "\"rule_title\":\"%s\"", want);
+    assert_non_null(strstr(f->keep->ev[0].json, key));
+    snprintf(key, sizeof key, "\"risk_message\":\"%s\"", want);
+    assert_non_null(strstr(f->keep->ev[1].json, key));
+    assert_non_null(strstr(f->keep->ev[2].json, key));
+    keep_clear(f->keep);
+    drop_table(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces),
@@ -628,6 +792,9 @@ int main(void) {
         cmocka_unit_test(test_deployment_drives_actions),
         cmocka_unit_test(test_late_rows),
         cmocka_unit_test(test_per_object_scores),
+        cmocka_unit_test(test_event_size_limit),
+        cmocka_unit_test(test_points_limit),
+        cmocka_unit_test(test_token_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
