@@ -643,9 +643,8 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {
-        a->oversize = w.st == ESC_ELIMIT;
-        st = esc_error_set(err, w.st, "notable for %s: event larger than %u bytes", d->name,
-                           ESC_ACT_MAX_EVENT);
+        a->oversize = w.st == ESC_ELIMIT; /* else out of memory: named at fail */
+        st = w.st;
         goto fail;
     }
     esc_act_event ev = {
@@ -740,9 +739,8 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
     jrow(&w, in->rows, row, RISK_KEYS, NKEYS(RISK_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {
-        a->oversize = w.st == ESC_ELIMIT;
-        st = esc_error_set(err, w.st, "risk event for %s: event larger than %u bytes", d->name,
-                           ESC_ACT_MAX_EVENT);
+        a->oversize = w.st == ESC_ELIMIT; /* else out of memory: named at fail */
+        st = w.st;
         goto fail;
     }
     esc_act_event ev = {

@@ -1,6 +1,15 @@
-/* escudo: entry point and command dispatch. */
+/* escudo: entry point and command dispatch.
+ *
+ * Before any command runs, the libraries that take a process-wide allocator (SQLite, Hyperscan)
+ * are routed through esc_malloc, so that the allocation-failure mode (ESCUDO_FAIL_ALLOC) covers
+ * them too; zlib and PCRE2 take theirs per stream and per context (ingest/input.c,
+ * spl/regex.c). libyaml and libcurl have no hook. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <hs/hs.h>
+#include <sqlite3.h>
 
 #include "cli/cli.h"
 #include "core/alloc.h"
@@ -23,6 +32,53 @@ static const command commands[] = {
     {"risk", esc_cmd_risk, "list risk events held in a --db store"},
 };
 
+/* SQLite asks for the size of a block: it is kept in 8 bytes before it (SQLite needs 8-byte
+ * alignment, which malloc's 16 bytes plus 8 keep). */
+static void *sq_malloc(int n) {
+    uint64_t *p = n > 0 ? esc_malloc((size_t)n + 8) : NULL;
+    if (!p)
+        return NULL;
+    p[0] = (uint64_t)n;
+    return p + 1;
+}
+
+static void sq_free(void *p) {
+    if (p)
+        esc_free((uint64_t *)p - 1);
+}
+
+static void *sq_realloc(void *p, int n) {
+    uint64_t *q = n > 0 ? esc_realloc((uint64_t *)p - 1, (size_t)n + 8) : NULL;
+    if (!q)
+        return NULL;
+    q[0] = (uint64_t)n;
+    return q + 1;
+}
+
+static int sq_size(void *p) {
+    return p ? (int)((uint64_t *)p)[-1] : 0;
+}
+
+static int sq_roundup(int n) {
+    return (n + 7) & ~7;
+}
+
+static int sq_init(void *data) {
+    (void)data;
+    return SQLITE_OK;
+}
+
+static void sq_shutdown(void *data) {
+    (void)data;
+}
+
+static void route_allocators(void) {
+    static const sqlite3_mem_methods sq = {sq_malloc, sq_free,   sq_realloc,  sq_size,
+                                           sq_roundup, sq_init, sq_shutdown, NULL};
+    sqlite3_config(SQLITE_CONFIG_MALLOC, &sq);
+    hs_set_allocator(esc_malloc, esc_free);
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: escudo COMMAND [OPTIONS] [ARGS]\n\n"
                "escudo runs Splunk ESCU endpoint detections natively over Windows event logs\n"
@@ -36,6 +92,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     esc_alloc_init();
+    route_allocators();
     if (argc < 2) {
         usage(stderr);
         return ESC_EXIT_USAGE;

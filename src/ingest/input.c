@@ -49,6 +49,17 @@ static esc_status read_fd(esc_input *in, void *buf, size_t cap, size_t *got, esc
 }
 
 /* Uncompressed bytes from the underlying stream (no look-ahead). */
+/* zlib allocates through esc_malloc, like the rest of the program. */
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+    (void)opaque;
+    return esc_malloc((size_t)items * size);
+}
+
+static void z_free(voidpf opaque, voidpf p) {
+    (void)opaque;
+    esc_free(p);
+}
+
 static esc_status read_raw(esc_input *in, void *buf, size_t cap, size_t *got, esc_error *err) {
     *got = 0;
     if (in->eof || cap == 0)
@@ -79,6 +90,8 @@ static esc_status read_raw(esc_input *in, void *buf, size_t cap, size_t *got, es
             in->zs.avail_in = (uInt)n;
         }
         if (!in->zinit) {
+            in->zs.zalloc = z_alloc;
+            in->zs.zfree = z_free;
             if (inflateInit2(&in->zs, 15 + 32) != Z_OK)
                 return esc_error_set(err, ESC_ENOMEM, "zlib init failed");
             in->zinit = true;
@@ -91,6 +104,8 @@ static esc_status read_raw(esc_input *in, void *buf, size_t cap, size_t *got, es
         }
         if (rc == Z_BUF_ERROR && in->zs.avail_in == 0)
             continue;
+        if (rc == Z_MEM_ERROR)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory decompressing %s", in->path);
         if (rc != Z_OK) {
             in->eof = true;
             *got = (size_t)((unsigned char *)in->zs.next_out - (unsigned char *)buf);

@@ -7,7 +7,10 @@
 #   - no crash, no hang (each run has a hard timeout).
 # With N beyond the allocation count the output equals the normal output.
 # Under a build without ASan the same checks run, without leak detection.
-# Environment: ESC_ALLOC_MAX (largest N, default 1200), ESC_ALLOC_JOBS (parallel runs, 2).
+# Environment: ESC_ALLOC_MAX (largest N, default 1200), ESC_ALLOC_JOBS (parallel runs, 2),
+# ESC_ALLOC_SET: "hunt" (default, above) or "sinks": the same inputs plus a gzip file, with
+# notables and risk events written to JSON lines and a SQLite store (t_alloc_fail_sinks.sh).
+# SQLite, Hyperscan, zlib and PCRE2 allocate through escudo's allocator, so they fail too.
 # ctest-label: heavy (`make heavy` runs it on the plain build; tools/hardening.sh on the ASan build)
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
@@ -24,6 +27,10 @@ EVTX=$(ls "$DATA"/evtx/*.evtx 2>/dev/null | head -1)
 INPUTS=("$DATA/crafted/worked_example.xml" "$DATA/crafted/crowdstrike.json")
 [ -n "$EVTX" ] && INPUTS+=("$EVTX")
 ARGS=(hunt --format json --threads 1 "${INPUTS[@]}")
+if [ "${ESC_ALLOC_SET:-hunt}" = sinks ]; then
+    # @N is replaced by the run's N: each run writes its own store
+    ARGS+=("$SRC/tests/data/sample/mixed.xml.gz" --db "$T/db.@N" --notables "$T/notables.@N")
+fi
 
 if nm -C "$ESCUDO" 2>/dev/null | grep -q __asan_init; then
     echo "ASan build: leaks are checked"
@@ -31,7 +38,7 @@ else
     echo "not an ASan build: crashes and exit codes only"
 fi
 
-timeout 120 "$ESCUDO" "${ARGS[@]}" >"$T/normal" 2>"$T/normal.err"
+timeout 120 "$ESCUDO" "${ARGS[@]//@N/0}" >"$T/normal" 2>"$T/normal.err"
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "FAIL: the normal run exits $rc"
@@ -49,8 +56,9 @@ echo 1000000000 >>"$T/ns"
 
 run_one() { # n
     local n=$1 out=$T/o.$1 err=$T/e.$1
-    ESCUDO_FAIL_ALLOC=$n timeout -k 5 60 "$ESCUDO" "${ARGS[@]}" >"$out" 2>"$err"
+    ESCUDO_FAIL_ALLOC=$n timeout -k 5 60 "$ESCUDO" "${ARGS[@]//@N/$n}" >"$out" 2>"$err"
     local rc=$? v=ok
+    rm -f "$T/db.$n" "$T/notables.$n"
     if grep -qE "Sanitizer|runtime error:" "$err"; then
         v="sanitizer"
     elif [ $rc -eq 0 ]; then
