@@ -209,7 +209,9 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Append the YAML files under dir (sorted; recursing when asked) to out (heap strings). */
+/* Append the YAML files under dir (sorted; recursing when asked) to out (heap strings). The
+ * listing stops at the first file past ESC_CONTENT_MAX_FILES, with one warning naming its folder;
+ * that file is appended too, and list_files drops it. */
 static void list_yaml(loader *L, const char *dir, bool recursive, int depth, vec *out) {
     if (depth > ESC_CONTENT_MAX_DIR_DEPTH) {
         warn(L, dir, "folders nested deeper than %d; not read", ESC_CONTENT_MAX_DIR_DEPTH);
@@ -236,7 +238,7 @@ static void list_yaml(loader *L, const char *dir, bool recursive, int depth, vec
     closedir(d);
     if (names.n)
         qsort(names.p, names.n, sizeof(char *), cmp_str);
-    for (size_t i = 0; i < names.n; i++) {
+    for (size_t i = 0; i < names.n && out->n <= ESC_CONTENT_MAX_FILES; i++) {
         char *name = ((char **)names.p)[i];
         char *p = join(dir, name);
         if (!p) {
@@ -246,7 +248,9 @@ static void list_yaml(loader *L, const char *dir, bool recursive, int depth, vec
         if (recursive && is_dir(p)) {
             list_yaml(L, p, true, depth + 1, out);
             esc_free(p);
-        } else if (has_yaml_ext(name) && is_file(p) && out->n < ESC_CONTENT_MAX_FILES) {
+        } else if (has_yaml_ext(name) && is_file(p)) {
+            if (out->n == ESC_CONTENT_MAX_FILES)
+                warn(L, dir, "more than %d files; the rest are not read", ESC_CONTENT_MAX_FILES);
             char **slot = vec_push(out, sizeof *slot);
             if (!slot) {
                 L->oom = true;
@@ -789,6 +793,13 @@ oom:
 
 /* ---- folders ------------------------------------------------------------------------------- */
 
+/* The YAML files under dir, at most ESC_CONTENT_MAX_FILES of them (see list_yaml). */
+static void list_files(loader *L, const char *dir, bool recursive, vec *out) {
+    list_yaml(L, dir, recursive, 0, out);
+    while (out->n > ESC_CONTENT_MAX_FILES)
+        esc_free(((char **)out->p)[--out->n]);
+}
+
 typedef void (*load_fn)(loader *L, const char *path);
 
 static void load_all(loader *L, const char *dir, const char *sub, bool recursive, load_fn fn) {
@@ -799,7 +810,7 @@ static void load_all(loader *L, const char *dir, const char *sub, bool recursive
     }
     if (is_dir(p)) {
         vec files = {0};
-        list_yaml(L, p, recursive, 0, &files);
+        list_files(L, p, recursive, &files);
         for (size_t i = 0; i < files.n; i++) {
             fn(L, ((char **)files.p)[i]);
             esc_free(((char **)files.p)[i]);
@@ -817,7 +828,7 @@ static void load_lookups(loader *L, const char *dir) {
     }
     if (is_dir(p)) {
         vec files = {0};
-        list_yaml(L, p, false, 0, &files);
+        list_files(L, p, false, &files);
         for (size_t i = 0; i < files.n; i++) {
             load_lookup(L, p, ((char **)files.p)[i]);
             esc_free(((char **)files.p)[i]);

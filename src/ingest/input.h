@@ -44,9 +44,15 @@ const char *esc_format_name(esc_format f);
  * followed once (a directory already visited is not entered again). Regular files and "-" are
  * returned as given. *files is an esc_malloc'd array of esc_malloc'd strings; free with
  * esc_paths_free. Unreadable entries are reported through err only when nothing else can be
- * listed; otherwise they are skipped and counted in *skipped. */
+ * listed; otherwise they are skipped and counted in *skipped. More than ESC_WALK_MAX_FILES
+ * files in all is ESC_ELIMIT ("more than 10000000 input files") and nothing is returned. */
+#define ESC_WALK_MAX_FILES ((size_t)10000000)
 esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files,
                             size_t *nfiles, size_t *skipped, esc_error *err);
+/* The same with another cap in place of ESC_WALK_MAX_FILES (tests set it low; the CLI and the
+ * scheduler use esc_paths_expand). */
+esc_status esc_paths_expand_max(const char *const *paths, size_t npaths, size_t max_files,
+                                char ***files, size_t *nfiles, size_t *skipped, esc_error *err);
 void esc_paths_free(char **files, size_t n);
 
 #endif

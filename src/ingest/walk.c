@@ -1,6 +1,8 @@
 /* Expanding input paths: directories walked recursively, entries in byte order of their names,
  * symbolic links followed, each directory entered once (device + inode), so link loops end.
  * Errors carry the path in their message (the walk's own path strings do not outlive it).
+ * Limits: at most max_files files per call (ESC_WALK_MAX_FILES unless esc_paths_expand_max is
+ * given another), MAX_DEPTH levels below a named directory.
  * Not here: reading files or deciding their format. */
 #include <dirent.h>
 #include <stdio.h>
@@ -12,7 +14,6 @@
 #include "core/alloc.h"
 #include "ingest/input.h"
 
-#define MAX_FILES 10000000
 #define MAX_DEPTH 256
 
 typedef struct walk {
@@ -24,11 +25,12 @@ typedef struct walk {
     } *seen;
     size_t nseen, capseen;
     size_t skipped;
+    size_t max_files;
 } walk;
 
 static esc_status push_file(walk *w, const char *path, esc_error *err) {
-    if (w->n == MAX_FILES)
-        return esc_error_set(err, ESC_ELIMIT, "more than %d input files", MAX_FILES);
+    if (w->n == w->max_files)
+        return esc_error_set(err, ESC_ELIMIT, "more than %zu input files", w->max_files);
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
         char **p = esc_realloc(w->files, cap * sizeof *p);
@@ -134,7 +136,13 @@ done:
 
 esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files,
                             size_t *nfiles, size_t *skipped, esc_error *err) {
+    return esc_paths_expand_max(paths, npaths, ESC_WALK_MAX_FILES, files, nfiles, skipped, err);
+}
+
+esc_status esc_paths_expand_max(const char *const *paths, size_t npaths, size_t max_files,
+                                char ***files, size_t *nfiles, size_t *skipped, esc_error *err) {
     walk w = {0};
+    w.max_files = max_files;
     esc_status st = ESC_OK;
     for (size_t i = 0; i < npaths; i++) {
         esc_status pst = walk_path(&w, paths[i], 0, err);
