@@ -772,7 +772,8 @@ fail:
 }
 
 /* An event over ESC_ACT_MAX_EVENT fails alone: its error is kept in *big (the first one) and
- * the other events of the row and the other rows are still made; rows returns it at the end. */
+ * the other events of the row and the other rows are still made; rows returns ESC_SKIP and it
+ * at the end. */
 static esc_status oversize(esc_act *a, esc_status st, esc_error *err, esc_error *big) {
     if (st != ESC_ELIMIT || !a->oversize)
         return st;
@@ -849,7 +850,7 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
     if (st == ESC_OK && big.code != ESC_OK) {
         if (err)
             *err = big;
-        st = big.code;
+        st = ESC_SKIP;
     }
     return st;
 }

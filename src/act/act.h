@@ -93,8 +93,8 @@ void esc_act_free(esc_act *a);
 /* Notables (when the deployment has alert_action.notable) and risk events (alert_action.rba
  * enabled) for every row, delivered to the sinks in row order: each row's notable, then its
  * risk events. A detection without a deployment produces nothing. An event larger than 16 MiB
- * (ESC_ACT_MAX_EVENT) is not made: the other events are, and the first such error
- * ("notable for <name>: event larger than 16777216 bytes", ESC_ELIMIT) is returned at the end.
+ * (ESC_ACT_MAX_EVENT) is not made: the other events are, and ESC_SKIP is returned at the end
+ * with the first such error in *err ("notable for <name>: event larger than 16777216 bytes").
  * Any other error stops at once. */
 esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err);
 /* The same for rows emitted after their window's run: late has one entry per row. A late new

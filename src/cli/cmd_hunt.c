@@ -135,6 +135,7 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
     esc_act *act = NULL;
     esc_error err = {0};
     esc_status st = ESC_OK;
+    bool dropped = false; /* an event over the size cap: reported, the others still made */
     if (so.hec_url && (st = esc_hec_token_load(esc_args_get(a, "hec-token-file"), &token, &err)))
         goto out;
     so.hec_token = token;
@@ -148,7 +149,11 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
                         now};
     for (size_t i = 0; i < esc_engine_count(engine) && !st; i++) {
         esc_act_input in = {esc_engine_detection(engine, i), esc_hunt_table(hunt, i), NULL, 0, w};
-        st = esc_act_rows(act, &in, &err);
+        if ((st = esc_act_rows(act, &in, &err)) == ESC_SKIP) {
+            esc_report("error", &err);
+            dropped = true;
+            st = ESC_OK;
+        }
     }
     if (!st)
         st = esc_act_finish(act, &err);
@@ -169,7 +174,7 @@ out:;
         esc_report("error", &err);
         return esc_exit_code(st);
     }
-    return ESC_EXIT_OK;
+    return dropped ? ESC_EXIT_IO : ESC_EXIT_OK;
 }
 
 int esc_cmd_hunt(int argc, char **argv) {

@@ -1045,6 +1045,17 @@ static esc_status add_fired(esc_runner *r, size_t det, const esc_window *w, int6
     return ESC_OK;
 }
 
+/* The window's notables and risk events. One over the size cap is a message, not a failed
+ * step: retrying would fail the same way forever. */
+static esc_status act_rows(esc_runner *r, const esc_act_input *in, esc_error *err) {
+    esc_status st = esc_act_rows(r->act, in, err);
+    if (st == ESC_SKIP) {
+        msg(r, "%s", err ? err->msg : "an event over the size cap was not made");
+        st = ESC_OK;
+    }
+    return st;
+}
+
 static esc_status fire(esc_runner *r, const esc_run *run, esc_error *err) {
     size_t j = run->job;
     det_state *d = &r->det[j];
@@ -1062,7 +1073,7 @@ static esc_status fire(esc_runner *r, const esc_run *run, esc_error *err) {
     if ((st = session_open(r, err)))
         goto out;
     esc_act_input in = {d->d, t, NULL, 0, {w->w.earliest, w->w.latest, run->scheduled}};
-    if ((st = esc_act_rows(r->act, &in, err)) || (st = esc_act_finish(r->act, err)))
+    if ((st = act_rows(r, &in, err)) || (st = esc_act_finish(r->act, err)))
         goto out;
     d->last_fired = run->scheduled;
     r->stats.fired++;
@@ -1181,7 +1192,7 @@ static esc_status emit_late(esc_runner *r, win_state *w, int64_t now, esc_error 
         r->late.salt = nrec;
         r->late.lag = now - w->sched;
         esc_act_input in = {d->d, &one, by, nby, {w->w.earliest, w->w.latest, now}};
-        st = esc_act_rows(r->act, &in, err);
+        st = act_rows(r, &in, err);
         r->late.active = false;
     }
     if (!st)

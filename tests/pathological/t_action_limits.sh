@@ -3,7 +3,7 @@
 # Limits of actions, run and escudo test (docs/limits.md, "Actions, sinks, schedule"):
 # - one notable or risk event over 16 MiB (ESC_ACT_MAX_EVENT): the row whose values() add up to
 #   17 MiB errors with the limit's message (exit 3); the other rows' notables and risk events
-#   are still written;
+#   are still written; `run` prints the message and fires the window (exit 0);
 # - `run` following more than 10,000 inputs (ESC_RUN_MAX_INPUTS): error, exit 3, the state
 #   directory still usable, 10,000 inputs run;
 # - `escudo test` with more than 256 attack_data files in one test (ESC_CTEST_MAX_FILES): error
@@ -38,6 +38,14 @@ check "event over 16 MiB: the three rows are printed" out_lines 3
 check "event over 16 MiB: the other two notables are written" eval '[ "$(wc -l <"$T/n.jsonl")" -eq 2 ] && [ "$(grep -c "\"dest\":\"A-HOST\"" "$T/n.jsonl")" -eq 1 ] && [ "$(grep -c "\"dest\":\"Z-HOST\"" "$T/n.jsonl")" -eq 1 ]'
 check "event over 16 MiB: their four risk events are written, none of M-BIG" eval '[ "$(wc -l <"$T/r.jsonl")" -eq 4 ] && ! grep -q M-BIG "$T/r.jsonl"'
 check "event over 16 MiB: RSS < 1 GB, no sanitizer report" eval 'rss_below_mb 1024 && no_sanitizer'
+# run: the same message, and the window still fires (a failed step would fail again on every
+# restart); a second run on the same state has nothing left to do
+RUNBIG=(run --enable $SEED --quiet --clock-speed max --clock-start 2024-03-06T09:00:00Z
+    --once-until 2024-03-06T12:00:00Z --state "$T/stbig" --notables "$T/rn.jsonl" --risk "$T/rr.jsonl")
+run 120 "${RUNBIG[@]}" "$T/big.json"
+check "run, event over 16 MiB: exit 0, the message, the others written" eval 'rc_is 0 && err_has "notable for $NAME: event larger than 16777216 bytes" && [ "$(wc -l <"$T/rn.jsonl")" -eq 2 ] && [ "$(wc -l <"$T/rr.jsonl")" -eq 4 ]'
+run 120 "${RUNBIG[@]}" "$T/big.json"
+check "run, event over 16 MiB: the window stays fired" eval 'rc_is 0 && [ "$(wc -l <"$T/rn.jsonl")" -eq 2 ] && ! err_has "larger than"'
 
 # ---- run: more than 10,000 inputs ---------------------------------------------------------------
 mkdir -p "$T/many"
