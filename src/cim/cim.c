@@ -527,14 +527,15 @@ static esc_status grow(esc_hostmap *m) {
 }
 
 esc_status esc_hostmap_put(esc_hostmap *m, esc_str aid, esc_str computer) {
-    if ((m->n + 1) * 2 > m->cap) {
+    host_entry *e = m->cap ? slot_for(m, aid) : NULL;
+    if (!e || !e->aid) { /* a new aid; a known one is always updated */
         if (m->n >= ESC_HOSTMAP_MAX)
             return ESC_ELIMIT;
-        esc_status st = grow(m);
+        esc_status st = (m->n + 1) * 2 > m->cap ? grow(m) : ESC_OK;
         if (st)
             return st;
+        e = slot_for(m, aid);
     }
-    host_entry *e = slot_for(m, aid);
     char *name = esc_strndup(computer.ptr, computer.len);
     if (!name)
         return ESC_ENOMEM;

@@ -307,8 +307,11 @@ static esc_status read_aidmaster(esc_hunt *h, const char *path, esc_error *err) 
             goto done;
         if (ev.kind == ESC_EV_AIDMASTER) {
             esc_str aid = esc_event_get(&ev, "aid"), name = esc_event_get(&ev, "ComputerName");
-            if (aid.len && name.len && (st = esc_hostmap_put(h->hosts, aid, name)))
+            if (aid.len && name.len && (st = esc_hostmap_put(h->hosts, aid, name))) {
+                esc_error_at(err, st, path, ev.offset, "%s",
+                             st == ESC_ELIMIT ? "host inventory is full" : "out of memory");
                 goto done;
+            }
         }
     }
     st = ESC_OK;

@@ -8,16 +8,6 @@
 W=$CRAFTED/worked_example.xml
 EVTX=$DATA/evtx/AutomatedTestingTools/Malware/rundll32_cmd_schtask.evtx
 csv_has() { tr -d '\r' <"$T/out" | grep -qxF -- "$1"; } # a whole line of --format csv output
-# xfail NAME command...: a documented behaviour that a known bug breaks (see the message); it
-# fails the test once it passes, so that the fix turns it into a check
-xfail() {
-    local name=$1
-    shift
-    if "$@"; then
-        echo "FAIL: $name (passes now: make it a check)"
-        fail=1
-    else echo "xfail: $name"; fi
-}
 
 # ---- XML attributes per element -------------------------------------------------------------
 # after.xml: 20 extra attributes after the real ones on every element of the first event;
@@ -155,39 +145,38 @@ done
 check "interest set: no sanitizer report" no_sanitizer
 
 # ---- host inventory (aidmaster) ---------------------------------------------------------------
-# ESC_HOSTMAP_MAX is 10^6, but the map checks it only when it grows (at 2^19 and 2^20 entries):
-# the 1,000,001st entry is accepted, the 1,048,577th (2^20 + 1) is refused. From --aidmaster the
-# refusal is exit 3 with an empty message (read_aidmaster does not fill the error); from an
-# aidmaster record among the inputs it is a warning with the path and offset, exit 0.
+# ESC_HOSTMAP_MAX is 10^6 hosts. From --aidmaster, entry 10^6 + 1 is an error naming the file and
+# offset (exit 3). From aidmaster records among the inputs it is a warning with the path and
+# offset (exit 0): that entry is not kept, a known aid is still updated.
 PR=$(grep '"ProcessRollup2"' "$CRAFTED/crowdstrike.json" | grep -v device_hostname | grep -v aid_computer_name | head -1)
 [ -n "$PR" ] || { echo "FAIL: no ProcessRollup2 sample"; exit 1; }
-cat >"$T/am.py" <<'PY'
+cat >"$T/am.py" <<'PY2'
 import json, sys
-n, pr = int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None
+# am.py FROM TO [PR]: entries FROM..TO-1, then aid 7 renamed HOST-7b, then PR (its aid is 7)
+a, b, pr = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None
 w = sys.stdout.write
-for i in range(n):
+for i in range(a, b):
     w('{"aid": "%032x", "ComputerName": "HOST-%d"}\n' % (i, i))
 if pr:
+    w('{"aid": "%032x", "ComputerName": "HOST-7b"}\n' % 7)
     o = json.loads(pr)
     o["aid"] = "%032x" % 7
     w(json.dumps(o) + "\n")
-PY
-python3 "$T/am.py" 1000001 >"$T/am.json"
+PY2
+python3 "$T/am.py" 0 1000000 >"$T/am.json"
+FULL=$(stat -c %s "$T/am.json") # the offset of entry 10^6 + 1
 run 120 hunt --format json --aidmaster "$T/am.json" "$W"
-xfail "aidmaster 10^6+1 entries: refused (accepted: the cap is 2^20)" eval 'rc_is 3 && err_has "host inventory is full"'
+check "aidmaster 10^6 entries: accepted" eval 'rc_is 0 && out_lines 2'
+python3 "$T/am.py" 1000000 1000001 >>"$T/am.json"
+run 120 hunt --format json --aidmaster "$T/am.json" "$W"
+check "aidmaster 10^6+1 entries: exit 3 naming the file and offset, no rows" \
+    eval 'rc_is 3 && out_lines 0 && err_has "$T/am.json: offset $FULL: host inventory is full"'
 check "aidmaster 10^6+1 entries: RSS < 400 MB, no sanitizer report" eval 'rss_below_mb 400 && no_sanitizer'
-python3 "$T/am.py" 1048577 >"$T/am.json"
-run 120 hunt --format json --aidmaster "$T/am.json" "$W"
-check "aidmaster 2^20+1 entries: exit 3, no rows" eval 'rc_is 3 && out_lines 0'
-xfail "aidmaster 2^20+1 entries: message names the limit, file and offset" \
-    err_has "$T/am.json: offset 78580666: host inventory is full"
-check "aidmaster 2^20+1 entries: RSS < 400 MB, no sanitizer report" eval 'rss_below_mb 400 && no_sanitizer'
 rm -f "$T/am.json"
-run_stdin 120 "python3 '$T/am.py' 1048577 '$PR'" hunt --format json --summary-json "$T/sum.json" -
-check "aidmaster records on stdin, 2^20+1: a warning with the offset" \
-    eval 'err_has "escudo: warning: -: offset 78580666: host inventory is full"'
-xfail "aidmaster records on stdin, 2^20+1: an error, exit 2 or 3" eval 'rc_is 2 || rc_is 3'
-check "aidmaster records on stdin, 2^20+1: the process event still resolves (HOST-7)" \
-    eval 'out_lines 1 && grep -q "\"dest\": \"HOST-7\"" "$T/out"'
+run_stdin 120 "python3 '$T/am.py' 0 1000001 '$PR'" hunt --format json --summary-json "$T/sum.json" -
+check "aidmaster records on stdin, 10^6+1: a warning with the offset, exit 0" \
+    eval 'rc_is 0 && err_has "escudo: warning: -: offset $FULL: host inventory is full"'
+check "aidmaster records on stdin, full: a known aid is updated, the event resolves (HOST-7b)" \
+    eval 'out_lines 1 && grep -q "\"dest\": \"HOST-7b\"" "$T/out"'
 check "aidmaster records on stdin: RSS < 400 MB, no sanitizer report" eval 'rss_below_mb 400 && no_sanitizer'
 finish
