@@ -245,6 +245,8 @@ static esc_status start_tag(parser *p, esc_str *name, attr *attrs, size_t *nattr
             attrs[*nattrs].name = an;
             attrs[*nattrs].value = esc_str_make(p->s + p->i, (size_t)(end - (p->s + p->i)));
             (*nattrs)++;
+        } else {
+            warn(p, a0, "more than 16 attributes on an element; extra ones ignored");
         }
         p->i = (size_t)(end - p->s) + 1;
     }
