@@ -380,7 +380,9 @@ int esc_cmd_hunt(int argc, char **argv) {
     }
     fflush(stdout);
     int act_rc = run_actions(&a, content, engine, hunt, &ho, now, quiet);
-    const esc_hunt_stats *s = esc_hunt_stats_get(hunt);
+    esc_hunt_stats sum = *esc_hunt_stats_get(hunt);
+    sum.warnings += nskippedp; /* inputs that could not be listed (unreadable, too deep) */
+    const esc_hunt_stats *s = &sum;
     if (!quiet) {
         if (s->warnings > (uint64_t)max_warn)
             fprintf(stderr, "escudo: %llu more warnings not shown\n",
