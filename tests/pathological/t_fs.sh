@@ -30,7 +30,7 @@ check "/dev/null: exit 0, no rows" eval 'rc_is 0 && out_lines 0'
 
 mkdir "$T/empty"
 run 30 hunt --format json "$T/empty"
-check "empty directory: ends cleanly (exit 0 or 3), no rows (repro/empty_dir.sh)" eval '{ rc_is 0 || rc_is 3; } && out_lines 0 && no_sanitizer'
+check "empty directory: exit 0, no rows (no qsort of an empty list under UBSan)" eval 'rc_is 0 && out_lines 0 && no_sanitizer'
 
 # 300 levels of directories: the shallow file is read; the deep one is beyond the walk's depth
 # (256 levels): reported as not read, and the run exits 3 as for any input it could not read
@@ -40,9 +40,6 @@ mkdir -p "$p"
 cp "$CRAFTED/worked_example.xml" "$T/deep/"
 sed 's/test=C:/deep=C:/g' "$CRAFTED/worked_example.xml" >"$p/deep.xml"
 run 30 hunt --format json "$T/deep"
-check "300-deep tree: ends, the shallow file's rows" eval 'rc_is 3 && [ "$(wc -l <"$T/out")" -ge 2 ] && no_sanitizer'
+check "300-deep tree: ends, the shallow file's rows" eval 'rc_is 3 && out_lines 2 && no_sanitizer'
 check "300-deep tree: the skipped folder is reported and counted" eval 'grep -q "nested deeper than 256 levels" "$T/err" && grep -q ", 1 warnings," "$T/err"'
-if [ "$(wc -l <"$T/out")" -eq 2 ] && ! err_has "warning:"; then
-    echo "known problem: the file 301 levels down is left out with no warning (repro/deep_dirs.sh)"
-fi
 finish
