@@ -20,6 +20,7 @@ void esc_arena_init(esc_arena *a, size_t block_size, size_t cap) {
     a->cap = cap;
     a->used = 0;
     a->failed = false;
+    a->capped = false;
 }
 
 void esc_arena_fini(esc_arena *a) {
@@ -47,6 +48,7 @@ void esc_arena_reset(esc_arena *a) {
     a->head = last;
     a->used = last ? last->size : 0;
     a->failed = false;
+    a->capped = false;
     if (last)
         last->off = 0;
 }
@@ -58,8 +60,10 @@ void *esc_arena_alloc(esc_arena *a, size_t n) {
     esc_arena_block *b = a->head;
     if (!b || b->size - b->off < n) {
         size_t sz = n > a->block_size ? n : a->block_size;
-        if (a->cap && (sz > a->cap || a->used > a->cap - sz))
+        if (a->cap && (sz > a->cap || a->used > a->cap - sz)) {
+            a->capped = true;
             return NULL;
+        }
         b = esc_malloc(sizeof *b + sz);
         if (!b) {
             a->failed = true;

@@ -20,6 +20,7 @@ typedef struct esc_arena {
     size_t cap;        /* maximum bytes held in all blocks; 0 = no cap */
     size_t used;       /* bytes held in all blocks */
     bool failed;       /* a block allocation failed (out of memory, not the cap) */
+    bool capped;       /* an allocation was refused by the cap */
 } esc_arena;
 
 /* block_size 0 picks 64 KiB; cap 0 means unbounded (load-time use only). */

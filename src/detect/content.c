@@ -902,6 +902,12 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
             esc_free(mt);
         }
         load_all(&L, dir, "detections", true, load_detection);
+        if (L.oom && c->arena.capped) {
+            st = esc_error_set(err, ESC_ECONTENT,
+                               "content needs more than %zu MiB of memory; stopped in %s",
+                               ESC_CONTENT_ARENA_CAP >> 20, dir);
+            goto fail;
+        }
         if (L.oom) {
             st = esc_error_set(err, ESC_ENOMEM, "out of memory loading content from %s", dir);
             goto fail;
