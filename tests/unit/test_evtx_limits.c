@@ -7,7 +7,8 @@
  * 262,144 fields in a chunk). MAX_SUBST cannot be reached by any chunk (see evtx_chunk.c): the
  * test shows the most substitutions a chunk can hold decode, and that larger counts get the
  * bounds-check warning. The arena caps are reached by amplification, as an attacker would: one
- * BinXML value (type 0x21) referenced many times is parsed again at each reference. */
+ * BinXML value (type 0x21) referenced many times is parsed again at each reference; the chunk's
+ * 16 MiB of text by two records that each render one binary value 280 times. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -527,13 +528,77 @@ static void test_fields_per_chunk(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* ---- TEXT_CAP ------------------------------------------------------------------------- */
+
+/* A record whose template renders one 16,000-byte binary value (32,000 hex characters) in 280
+ * Data elements of one name: about 9 MB of text. With def 0 the template is defined inline. */
+static uint32_t text_record(bld *w, uint64_t rid, uint32_t *def) {
+    uint32_t rec = rec_begin(w, rid);
+    frag(w);
+    if (*def) {
+        tmpl_ref(w, *def);
+    } else {
+        tmpl_begin(w, def);
+        frag(w);
+        open_el(w, "Event", 0);
+        u8(w, 0x02);
+        open_el(w, "EventData", 0);
+        u8(w, 0x02);
+        uint32_t data_name = w->pos + 11;
+        for (int i = 0; i < 280; i++) {
+            if (i == 0)
+                open_el(w, "Data", 0);
+            else
+                el_ref(w, data_name, 0);
+            u8(w, 0x02);
+            subst(w, 0, 0x0e);
+            u8(w, 0x04);
+        }
+        u8(w, 0x04);
+        u8(w, 0x04);
+        u8(w, 0x00);
+        tmpl_end(w, *def);
+    }
+    u32(w, 1);
+    val_desc(w, 16000, 0x0e);
+    for (int i = 0; i < 16000; i++)
+        u8(w, 0x5a);
+    u8(w, 0x00);
+    rec_end(w, rec);
+    return rec;
+}
+
+/* Two records of about 9 MB of text each pass the chunk's 16 MiB: the first is kept, the
+ * second is the warning, and the small record after it still comes out. */
+static void test_chunk_text(void **state) {
+    (void)state;
+    evtx_chunk c;
+    bld w;
+    start_chunk(&c, &w);
+    uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
+    text_record(&w, 2, &t2);
+    uint32_t r3 = text_record(&w, 3, &t2);
+    uint32_t r4 = w.pos;
+    normal_record(&w, 4, t1);
+    decode(&c, &w, 4, r4);
+    assert_int_equal(c.nitems, 4);
+    expect_normal(&c, 0, 1);
+    const evtx_item *it = expect_event(&c, 1, 2);
+    assert_int_equal(it->nkv, 280);
+    assert_int_equal(c.kvs[it->kv_first + 279].value.len, 32000);
+    expect_warning(&c, 2, 3, r3, "chunk expands to too much text", 0);
+    expect_normal(&c, 3, 4);
+    assert_true(c.text.cap <= (16u << 20) + 1); /* the buffer never grew past the cap */
+    evtx_chunk_fini(&c);
+}
+
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elem_depth),       cmocka_unit_test(test_subst_count),
         cmocka_unit_test(test_template_count),   cmocka_unit_test(test_template_memory),
         cmocka_unit_test(test_record_memory),    cmocka_unit_test(test_fields_per_record),
-        cmocka_unit_test(test_fields_per_chunk),
+        cmocka_unit_test(test_fields_per_chunk), cmocka_unit_test(test_chunk_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
