@@ -28,7 +28,8 @@ check: deps
 VALGRIND_SKIP = test_evtx_damage test_run_property test_json_reader test_json_diff \
 	test_spl_escu test_spl_alloc test_sched_checkpoint
 
-# The minutes-long tests CI leaves out: 10^7 events through run, every allocation failing.
+# The tests CI leaves out (minutes long, or gigabytes of memory): 10^7 events through run, every
+# allocation failing (hunt, then the sinks), the 1 GiB content and execution memory caps.
 heavy: build
 	@cd $(BUILD) && ctest --output-on-failure -L heavy
 
