@@ -9,20 +9,7 @@
 # (measured 1.9 GB). 1.1 GB of XML on standard input and 2 GB of memory, hence heavy.
 . "$(dirname "$0")/lib.sh"
 N=1100
-cat >"$T/gen.py" <<'PY'
-import sys
-n = int(sys.argv[1])
-pre = ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
-       "<Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID>"
-       "<TimeCreated SystemTime='2020-12-09T18:21:05.120Z'/><Computer>h</Computer></System>"
-       "<EventData><Data Name='Image'>C:\\Windows\\System32\\net.exe</Data><Data Name='User'>u</Data>"
-       "<Data Name='CommandLine'>net share ")
-post = "</Data></EventData></Event>\n"
-pad = "x" * 1000000
-for i in range(n):
-    sys.stdout.write(pre + "%05d" % i + pad + post)
-PY
-run_stdin 600 "python3 $T/gen.py $N" hunt --format csv --summary-json "$T/sum.json" -
+run_stdin 600 "python3 $SRC/tests/pathological/net_share_events.py $N 1000000" hunt --format csv --summary-json "$T/sum.json" -
 summary() { python3 -c "import json,sys; s=json.load(open('$T/sum.json')); sys.exit(not ($1))"; }
 check "1 MB groups past 1 GiB: exit 0" rc_is 0
 check "1 MB groups past 1 GiB: the limit is reported" err_has "aggregation memory limit reached"

@@ -8,25 +8,7 @@
 # two values() lists).
 . "$(dirname "$0")/lib.sh"
 N=${ESC_PATHO_GROUPS:-2000000}
-cat >"$T/gen.py" <<'PY'
-import sys
-n = int(sys.argv[1])
-pre = ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
-       "<Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID>"
-       "<TimeCreated SystemTime='2020-12-09T18:21:05.120Z'/><Computer>h</Computer></System>"
-       "<EventData><Data Name='Image'>C:\\Windows\\System32\\net.exe</Data><Data Name='User'>u</Data>"
-       "<Data Name='CommandLine'>net share s")
-post = "</Data></EventData></Event>\n"
-out = sys.stdout
-buf = []
-for i in range(n):
-    buf.append(pre + str(i) + post)
-    if len(buf) == 20000:
-        out.write("".join(buf))
-        buf = []
-out.write("".join(buf))
-PY
-run_stdin 550 "python3 $T/gen.py $N" hunt --format json --summary-json "$T/sum.json" -
+run_stdin 550 "python3 $SRC/tests/pathological/net_share_events.py $N" hunt --format json --summary-json "$T/sum.json" -
 check "$N groups: exit 0" rc_is 0
 check "$N groups: 1,000,000 rows" out_lines 1000000
 check "$N groups: the limit is reported" err_has "more than 1000000 groups"
