@@ -35,21 +35,45 @@ static esc_status oom(esc_error *err) {
     return esc_error_set(err, ESC_ENOMEM, "out of memory planning the search");
 }
 
-/* Match name against a pattern with '*' (case-sensitive), recording each star's text. */
-static bool capture(const char *pat, const char *s, esc_str *caps, size_t ncap) {
-    if (*pat == 0)
-        return *s == 0;
-    if (*pat == '*') {
-        size_t len = strlen(s);
-        for (size_t k = 0; k <= len; k++) {
-            if (ncap)
-                caps[0] = esc_str_make(s, k);
-            if (capture(pat + 1, s + k, ncap ? caps + 1 : caps, ncap ? ncap - 1 : 0))
-                return true;
-        }
+/* Match name against a pattern with '*' (case-sensitive), recording each star's text; a star
+ * takes the shortest text that lets the rest match. A (star, position) that failed once is
+ * remembered in dead, so the search costs at most stars * len^2 steps instead of len^stars,
+ * and recursion goes one level per star. */
+typedef struct capture_state {
+    const char *p, *s;
+    size_t slen;
+    unsigned char *dead; /* bit j * (slen + 1) + i: star j cannot start at s[i] */
+} capture_state;
+
+static bool capture_from(const capture_state *c, const char *p, size_t si, esc_str *caps,
+                         size_t j) {
+    for (; *p && *p != '*'; p++, si++)
+        if (si >= c->slen || *p != c->s[si])
+            return false;
+    if (!*p)
+        return si == c->slen;
+    size_t bit = j * (c->slen + 1) + si;
+    if (c->dead[bit >> 3] & (1u << (bit & 7)))
         return false;
+    for (size_t k = si; k <= c->slen; k++) {
+        caps[j] = esc_str_make(c->s + si, k - si);
+        if (capture_from(c, p + 1, k, caps, j + 1))
+            return true;
     }
-    return *pat == *s && capture(pat + 1, s + 1, caps, ncap);
+    c->dead[bit >> 3] |= (unsigned char)(1u << (bit & 7));
+    return false;
+}
+
+/* caps has room for ns = stars(pat) <= 16 entries. ESC_ENOMEM when the memo cannot be made. */
+static esc_status capture(const char *pat, size_t ns, const char *s, esc_str *caps, bool *out) {
+    size_t slen = strlen(s), bits = (ns ? ns : 1) * (slen + 1);
+    unsigned char *dead = esc_calloc((bits + 7) / 8, 1);
+    if (!dead)
+        return ESC_ENOMEM;
+    capture_state c = {pat, s, slen, dead};
+    *out = capture_from(&c, pat, 0, caps, 0);
+    esc_free(dead);
+    return ESC_OK;
 }
 
 static size_t stars(const char *s) {
@@ -138,7 +162,10 @@ static esc_status plan_rename(esc_plan *p, stage *st, const schema *in, esc_erro
         if (ns > 16)
             return esc_error_at(err, ESC_ECONTENT, NULL, rp->start, "too many wildcards");
         for (size_t i = 0; i < n; i++) {
-            if (!keep[i] || !capture(rp->from, names[i], caps, ns))
+            bool hit = false;
+            if (keep[i] && capture(rp->from, ns, names[i], caps, &hit) != ESC_OK)
+                return oom(err);
+            if (!hit)
                 continue;
             char buf[1024];
             size_t bl = 0, ci = 0;
