@@ -257,6 +257,15 @@ static bool cmp_scalar(eop op, const char *a, size_t al, const char *b, size_t b
     }
 }
 
+/* A position or count from a number: truncated toward zero, NaN as 0, and kept within 2^53 so
+ * that the conversion is defined and sums of two stay in range. */
+static long to_long(double v) {
+    const double lim = 9007199254740992.0; /* 2^53 */
+    if (v != v)
+        return 0;
+    return (long)(v > lim ? lim : v < -lim ? -lim : v);
+}
+
 static bool re_match(const pcre2_code *re, const char *s, size_t n, bool *ok) {
     pcre2_match_data *md = spl_re_data(re);
     if (!md) {
@@ -527,12 +536,12 @@ static bool eval_call(const enode *e, const esc_cell *row, size_t ncols, val *ou
         double cnt = -1;
         if (na == 3 && !as_num(&a[2], &cnt))
             break;
-        long L = (long)utf8_len(s, n), st = (long)x;
+        long L = (long)utf8_len(s, n), st = to_long(x);
         if (st < 0)
             st = L + st + 1;
         if (st < 1)
             st = 1;
-        long len = na == 3 ? (long)cnt : L;
+        long len = na == 3 ? to_long(cnt) : L;
         if (len < 0)
             len = 0;
         size_t from = utf8_off(s, n, (size_t)(st - 1));
@@ -603,11 +612,11 @@ static bool eval_call(const enode *e, const esc_cell *row, size_t ncols, val *ou
         size_t cnt = items(&a[0], &tl, &it);
         if (!cnt || !as_num(&a[1], &x))
             break;
-        long st = (long)x, en = st;
+        long st = to_long(x), en = st;
         if (na == 3) {
             if (!as_num(&a[2], &y))
                 break;
-            en = (long)y;
+            en = to_long(y);
         }
         if (st < 0)
             st += (long)cnt;

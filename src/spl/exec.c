@@ -628,8 +628,8 @@ static esc_status run_stats(const stage *st, esc_table *t, esc_table **out, esc_
         int64_t tus = 0;
         double tv;
         if (tcol >= 0 && row[tcol].n &&
-            spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv))
-            tus = (int64_t)(tv * 1e6);
+            spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv) && fabs(tv) < 9e12)
+            tus = (int64_t)(tv * 1e6); /* a _time beyond +-285,000 years is taken as 0 */
         for (size_t i = 0; i < st->naggs; i++) {
             int c = st->aggs[i].ref;
             if (st->aggs[i].fn == AGG_COUNT || c < 0 || row[c].n == 0)
