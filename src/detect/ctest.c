@@ -124,10 +124,10 @@ static esc_status reason_add(esc_ctest_result *r, esc_error *err, const char *fm
 
 /* Move r into the report (r is left empty). */
 static esc_status report_add(esc_ctest_report *rep, esc_ctest_result *r, esc_error *err) {
-    if (rep->n == ESC_CTEST_MAX_RESULTS) {
+    size_t max = rep->max ? rep->max : ESC_CTEST_MAX_RESULTS;
+    if (rep->n >= max) {
         result_fini(r);
-        return esc_error_set(err, ESC_ELIMIT, "more than %u test results",
-                             (unsigned)ESC_CTEST_MAX_RESULTS);
+        return esc_error_set(err, ESC_ELIMIT, "more than %zu test results", max);
     }
     if (rep->n == rep->cap) {
         size_t nc = rep->cap ? rep->cap * 2 : 64;
@@ -336,6 +336,7 @@ static esc_status final_columns(const esc_plan *p, esc_table **out, esc_error *e
 
 typedef struct scan_item {
     char *path, *id, *name;
+    bool deep; /* a folder below SCAN_MAX_DEPTH levels: not read (as loading does not) */
 } scan_item;
 
 typedef struct scan_list {
@@ -353,9 +354,38 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static bool item_add(scan_list *L, char *p, bool deep) {
+    if (L->n == SCAN_MAX_FILES) {
+        L->limit = true;
+        esc_free(p);
+        return false;
+    }
+    if (L->n == L->cap) {
+        size_t nc = L->cap ? L->cap * 2 : 256;
+        scan_item *v = esc_realloc(L->v, nc * sizeof *v);
+        if (!v) {
+            L->oom = true;
+            esc_free(p);
+            return false;
+        }
+        L->v = v;
+        L->cap = nc;
+    }
+    L->v[L->n++] = (scan_item){p, NULL, NULL, deep};
+    return true;
+}
+
 static void list_yaml(scan_list *L, const char *dir, int depth) {
-    if (depth > SCAN_MAX_DEPTH || L->oom || L->limit)
+    if (L->oom || L->limit)
         return;
+    if (depth > SCAN_MAX_DEPTH) {
+        char *p = esc_strdup(dir);
+        if (!p)
+            L->oom = true;
+        else
+            item_add(L, p, true);
+        return;
+    }
     DIR *dh = opendir(dir);
     if (!dh)
         return;
@@ -397,23 +427,8 @@ static void list_yaml(scan_list *L, const char *dir, int depth) {
             list_yaml(L, p, depth + 1);
             esc_free(p);
         } else if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && has_yaml_ext(names[i])) {
-            if (L->n == SCAN_MAX_FILES) {
-                L->limit = true;
-                esc_free(p);
+            if (!item_add(L, p, false))
                 break;
-            }
-            if (L->n == L->cap) {
-                size_t nc = L->cap ? L->cap * 2 : 256;
-                scan_item *v = esc_realloc(L->v, nc * sizeof *v);
-                if (!v) {
-                    L->oom = true;
-                    esc_free(p);
-                    break;
-                }
-                L->v = v;
-                L->cap = nc;
-            }
-            L->v[L->n++] = (scan_item){p, NULL, NULL};
         } else {
             esc_free(p);
         }
@@ -543,7 +558,10 @@ static esc_status scan_folder(esc_ctest_report *rep, const char *dir, esc_error 
         if ((st = result_begin(&r, L.v[i].path, NULL, L.v[i].path, ESC_CTEST_STATIC, NULL, err)) !=
             ESC_OK)
             goto out;
-        st = scan_file(&L.v[i], &r, err);
+        if (L.v[i].deep)
+            st = reason_add(&r, err, "folders nested deeper than %d; not read", SCAN_MAX_DEPTH);
+        else
+            st = scan_file(&L.v[i], &r, err);
         if (st == ESC_OK && r.nreasons)
             st = report_add(rep, &r, err);
         result_fini(&r);

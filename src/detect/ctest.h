@@ -62,6 +62,7 @@ typedef struct esc_ctest_result {
 typedef struct esc_ctest_report {
     esc_ctest_result *r;
     size_t n, cap;
+    size_t max;         /* results kept; 0 = ESC_CTEST_MAX_RESULTS (tests lower it) */
     size_t count[3][3]; /* [kind][outcome] */
 } esc_ctest_report;
 
@@ -82,8 +83,9 @@ esc_status esc_ctest_validate(esc_ctest_report *rep, const esc_content *c, const
 
 /* Content-wide checks over the folders as loaded: every detection YAML under each folder's
  * detections/ is read again, so that ids duplicated inside one folder (which loading silently
- * shadows) and files loading skipped (no name, id or search; bad YAML) are reported as static
- * failures. Shadowing across folders (a local override) is not a duplicate. */
+ * shadows) and files loading skipped (no name, id or search; bad YAML; a folder nested deeper
+ * than loading reads) are reported as static failures. Shadowing across folders (a local override)
+ * is not a duplicate. */
 esc_status esc_ctest_scan(esc_ctest_report *rep, const char *const *dirs, size_t ndirs,
                           esc_error *err);
 

@@ -66,6 +66,7 @@ typedef struct run_in {
     bool pending;       /* more may be readable now */
     uint64_t seen_size; /* size at the last look */
     bool missing;
+    bool resync; /* offset is inside a record skipped as too long: skip to its end first */
     /* whole-file streaming */
     esc_input *in;
     esc_reader *rd;
@@ -545,6 +546,7 @@ static bool look(esc_runner *r, run_in *in, const struct stat *sb) {
             msg(r, "%s: %s: reading it from the start", in->path,
                 d == ESC_CKPT_ROTATED ? "rotated" : "truncated");
             in->offset = 0;
+            in->resync = false;
             in->mode = M_UNKNOWN;
             close_whole(in);
         }
@@ -570,6 +572,35 @@ static bool look(esc_runner *r, run_in *in, const struct stat *sb) {
     return in->mode != M_UNKNOWN;
 }
 
+/* Offset just past the first record end at or after from, or 0 when none is written before
+ * size. Reads through r->chunk, CHUNK bytes at a time (overlapping by the tag's length). */
+static uint64_t record_end(esc_runner *r, int fd, uint64_t from, uint64_t size, int mode) {
+    static const char tag[] = "</Event>";
+    const size_t tl = sizeof tag - 1;
+    while (from < size) {
+        size_t want = size - from > CHUNK ? CHUNK : (size_t)(size - from);
+        ssize_t k = pread(fd, r->chunk, want, (off_t)from);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return 0;
+        const unsigned char *p = r->chunk, *e;
+        size_t n = (size_t)k;
+        if (mode == M_JSONL && (e = memchr(p, '\n', n)))
+            return from + (uint64_t)(e - p) + 1;
+        if (mode != M_JSONL && (e = memmem(p, n, tag, tl))) {
+            uint64_t end = from + (uint64_t)(e - p) + tl;
+            for (size_t i = (size_t)(e - p) + tl; i < n && (p[i] == '\r' || p[i] == '\n'); i++)
+                end++; /* the line end belongs to the record */
+            return end;
+        }
+        if (from + n >= size)
+            return 0;
+        from += n > tl ? n - tl : n;
+    }
+    return 0;
+}
+
 /* One chunk of a text file. *progress set when bytes were consumed. */
 static esc_status poll_text(esc_runner *r, run_in *in, uint64_t size, bool *progress,
                             esc_error *err) {
@@ -580,6 +611,16 @@ static esc_status poll_text(esc_runner *r, run_in *in, uint64_t size, bool *prog
     int fd = open(in->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         msg(r, "%s: cannot open: %s", in->path, strerror(errno));
+        return ESC_OK;
+    }
+    if (in->resync) { /* the rest of a record already reported as skipped */
+        uint64_t end = record_end(r, fd, in->offset, size, in->mode);
+        in->resync = !end;
+        in->offset = end ? end : size;
+        in->dirty = true;
+        in->pending = in->offset < size;
+        *progress = true;
+        close(fd);
         return ESC_OK;
     }
     size_t want = size - in->offset > CHUNK ? CHUNK : (size_t)(size - in->offset), got = 0, b = 0;
@@ -602,11 +643,16 @@ static esc_status poll_text(esc_runner *r, run_in *in, uint64_t size, bool *prog
     }
     if (!b) {
         if (got == CHUNK_MAX) {
+            /* the whole record is skipped, up to its end (or what is written of it): what
+             * follows it starts a record, so the next chunk is read as records again */
             r->stats.malformed++;
             msg(r, "%s: offset %llu: no record end within %u bytes: skipped", in->path,
                 (unsigned long long)in->offset, CHUNK_MAX);
-            in->offset += got;
+            uint64_t end = record_end(r, fd, in->offset + got, size, in->mode);
+            in->resync = !end;
+            in->offset = end ? end : size;
             in->dirty = true;
+            in->pending = in->offset < size;
             *progress = true;
         } else {
             in->pending = false; /* a record still being written */

@@ -56,6 +56,7 @@ typedef struct esc_sink_opts {
     int hec_timeout_ms;        /* per request; 0 = 10000 */
     int hec_max_wait_ms;       /* give up (events stay spooled) after; 0 = 60000 */
     const char *hec_ca_file;   /* --hec-ca FILE: CA certificates (PEM) to verify the server */
+    size_t hec_max_files;      /* spooled batches listed per flush; 0 = 10^6 (tests lower it) */
 } esc_sink_opts;
 
 /* Open every sink the options name. With no sink named, *out is an empty set (not NULL). */
@@ -78,6 +79,9 @@ esc_status esc_hec_token_load(const char *token_file, char **out, esc_error *err
 esc_status esc_sink_jsonl_open(const char *notables_path, const char *risk_path, esc_sink **out,
                                esc_error *err);
 esc_status esc_sink_sqlite_open(const char *path, esc_sink **out, esc_error *err);
+/* Stored risk events history() reads for one risk object before it fails with ESC_ELIMIT;
+ * 0 = 10^7 (the default; tests lower it). Ignored for a sink that is not SQLite's. */
+void esc_sink_sqlite_set_max_history(esc_sink *s, size_t n);
 esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *err);
 
 #endif

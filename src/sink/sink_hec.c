@@ -48,6 +48,7 @@ typedef struct hec_sink {
     bool ack;
     char *index, *source, *sourcetype;
     size_t batch_max;
+    size_t max_files; /* batch files listed per flush */
     int timeout_ms, max_wait_ms;
     esc_buf batch; /* envelopes waiting to be spooled */
     size_t batch_n;
@@ -95,18 +96,26 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted batch file names in the spool (heap array of heap strings). */
-static esc_status list_spool(hec_sink *h, char ***out, size_t *n, esc_error *err) {
+/* Sorted batch file names in the spool (heap array of heap strings), at most max_files of them
+ * (the rest wait for a later flush); *last: the highest batch number of all, listed or not. */
+static esc_status list_spool(hec_sink *h, char ***out, size_t *n, unsigned long long *last,
+                             esc_error *err) {
     *out = NULL;
     *n = 0;
+    *last = 0;
     DIR *d = opendir(h->spool);
     if (!d)
         return esc_error_set(err, ESC_EIO, "HEC spool %s: %s", h->spool, strerror(errno));
     size_t cap = 0;
     struct dirent *e;
     esc_status st = ESC_OK;
-    while ((e = readdir(d)) != NULL && *n < HEC_MAX_FILES) {
+    while ((e = readdir(d)) != NULL) {
         if (!is_batch_name(e->d_name))
+            continue;
+        unsigned long long seq = strtoull(e->d_name, NULL, 10);
+        if (seq > *last)
+            *last = seq;
+        if (*n >= h->max_files)
             continue;
         if (*n == cap) {
             size_t nc = cap ? cap * 2 : 16;
@@ -322,11 +331,13 @@ static send_result send_batch(hec_sink *h, const esc_buf *body, long long deadli
     }
 }
 
-/* Send every spooled batch in order until the spool is empty or the deadline passes. */
+/* Send the spooled batches a listing holds (every one up to max_files) in order until they are
+ * sent or the deadline passes. */
 static esc_status drain(hec_sink *h, long long deadline, esc_error *err) {
     char **names = NULL;
     size_t n = 0;
-    esc_status st = list_spool(h, &names, &n, err);
+    unsigned long long last;
+    esc_status st = list_spool(h, &names, &n, &last, err);
     esc_buf body;
     esc_buf_init(&body, 2 * (size_t)HEC_MAX_BATCH_BYTES + 65536);
     for (size_t i = 0; i < n && st == ESC_OK; i++) {
@@ -573,6 +584,7 @@ esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *
     esc_buf_init(&h->resp, HEC_MAX_RESPONSE + 1);
     h->ack = o->hec_ack;
     h->batch_max = o->hec_batch ? o->hec_batch : 100;
+    h->max_files = o->hec_max_files ? o->hec_max_files : HEC_MAX_FILES;
     h->timeout_ms = o->hec_timeout_ms > 0 ? o->hec_timeout_ms : 10000;
     h->max_wait_ms = o->hec_max_wait_ms > 0 ? o->hec_max_wait_ms : 60000;
     esc_status st = ESC_OK;
@@ -605,11 +617,12 @@ esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *
     /* continue numbering after what an earlier run left */
     char **names = NULL;
     size_t n = 0;
-    if ((st = list_spool(h, &names, &n, err)) != ESC_OK) {
+    unsigned long long last;
+    if ((st = list_spool(h, &names, &n, &last, err)) != ESC_OK) {
         free_names(names, n);
         goto fail;
     }
-    h->next_seq = n ? strtoull(names[n - 1], NULL, 10) + 1 : 1;
+    h->next_seq = last + 1; /* past every batch, listed or not: none is overwritten */
     free_names(names, n);
 
     h->curl = curl_easy_init();

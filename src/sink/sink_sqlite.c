@@ -60,6 +60,7 @@ typedef struct sqlite_sink {
     sqlite3_stmt *ins_notable, *ins_risk, *history;
     size_t pending;
     bool in_tx;
+    size_t max_history; /* HISTORY_MAX unless a test lowered it */
 } sqlite_sink;
 
 static esc_status dberr(esc_error *err, sqlite3 *db, const char *what) {
@@ -206,10 +207,9 @@ static esc_status sqlite_history(esc_sink *s, const char *type, const char *obje
     while ((rc = sqlite3_step(q->history)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(q->history, 0);
         size_t idl = id ? strlen(id) + 1 : 1;
-        if (out->n >= HISTORY_MAX) {
-            st = esc_error_set(err, ESC_ELIMIT,
-                               "SQLite store: more than %d risk events for %s=%s", HISTORY_MAX,
-                               type, object);
+        if (out->n >= q->max_history) {
+            st = esc_error_set(err, ESC_ELIMIT, "SQLite store: more than %zu risk events for %s=%s",
+                               q->max_history, type, object);
             break;
         }
         if (out->n == cap) {
@@ -268,12 +268,18 @@ static const esc_sink_ops sqlite_ops = {
     .history = sqlite_history,
 };
 
+void esc_sink_sqlite_set_max_history(esc_sink *s, size_t n) {
+    if (s && s->ops == &sqlite_ops)
+        ((sqlite_sink *)s)->max_history = n ? n : HISTORY_MAX;
+}
+
 esc_status esc_sink_sqlite_open(const char *path, esc_sink **out, esc_error *err) {
     *out = NULL;
     sqlite_sink *q = esc_calloc(1, sizeof *q);
     if (!q)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     q->base.ops = &sqlite_ops;
+    q->max_history = HISTORY_MAX;
     esc_status st = ESC_OK;
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {

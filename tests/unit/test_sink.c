@@ -247,6 +247,54 @@ static void test_sqlite_history_and_filters(void **state) {
     assert_int_equal(esc_store_list(other, ESC_ACT_NOTABLE, NULL, collect, NULL, &err), ESC_EIO);
 }
 
+/* The stored risk events read for one risk object (HISTORY_MAX, 10^7) through the setter that
+ * lowers it: exactly the cap is read, one more is an error naming the object, and the 24-hour
+ * rule of a run fails with it (the run's own notables and risk events are already stored). */
+static void test_sqlite_history_cap(void **state) {
+    (void)state;
+    char db[256];
+    snprintf(db, sizeof db, "%s/cap.db", dir);
+    esc_sink_opts o;
+    memset(&o, 0, sizeof o);
+    o.db_path = db;
+    esc_table *t = rows_for("dave", "HOST-9", 3, 0);
+    esc_act_counts c = hunt(&o, t, 1700000000);
+    assert_int_equal(c.risk_events, 6); /* 3 for user dave, 3 for system HOST-9 */
+    esc_sink *sk = NULL;
+    esc_error err;
+    assert_int_equal(esc_sink_sqlite_open(db, &sk, &err), ESC_OK);
+    esc_risk_history h = {NULL, 0, NULL};
+    assert_int_equal(sk->ops->history(sk, "user", "dave", &h, &err), ESC_OK); /* default cap */
+    assert_int_equal(h.n, 3);
+    esc_risk_history_fini(&h);
+    esc_sink_sqlite_set_max_history(sk, 3);
+    assert_int_equal(sk->ops->history(sk, "user", "dave", &h, &err), ESC_OK); /* at the cap */
+    assert_int_equal(h.n, 3);
+    esc_risk_history_fini(&h);
+    esc_sink_sqlite_set_max_history(sk, 2);
+    assert_int_equal(sk->ops->history(sk, "user", "dave", &h, &err), ESC_ELIMIT);
+    assert_string_equal(err.msg, "SQLite store: more than 2 risk events for user=dave");
+    assert_null(h.pts);
+    assert_int_equal(h.n, 0);
+    /* through a run: the rule's history read fails with the same message */
+    esc_sinks *ss = NULL;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(esc_sinks_open(&o, &ss, &err), ESC_OK);
+    assert_int_equal(esc_sinks_add(ss, sk, &err), ESC_OK);
+    esc_act *a = esc_act_new(content, ss, &err);
+    esc_table *t2 = rows_for("dave", "HOST-9", 1, 3);
+    esc_act_input in = {esc_content_find(content, SEED_ID), t2, NULL, 0,
+                        {0, ESC_ACT_INFINITY, 1700003600}};
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    assert_int_equal(esc_act_finish(a, &err), ESC_ELIMIT);
+    assert_non_null(strstr(err.msg, "SQLite store: more than 2 risk events for "));
+    esc_act_free(a);
+    assert_int_equal(esc_sinks_close(ss, &err), ESC_OK);
+    assert_int_equal(list(db, ESC_ACT_RISK, NULL), 8); /* the run's two were stored */
+    drop(t);
+    drop(t2);
+}
+
 static size_t lines(const char *path, const char *needle) {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
@@ -325,6 +373,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite_idempotent),
         cmocka_unit_test(test_sqlite_history_and_filters),
+        cmocka_unit_test(test_sqlite_history_cap),
         cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_token),
     };

@@ -267,6 +267,63 @@ static void test_down_and_restart(void **state) {
     stop_server(&srv);
 }
 
+/* The batch files one flush lists (HEC_MAX_FILES, 10^6 in escudo's own spool) through the
+ * option that lowers it: a sink opened over more spooled batches than the cap numbers its own
+ * after all of them (none is overwritten), a flush sends the listed ones, the rest wait for the
+ * next flush; nothing is lost or sent twice. */
+static void test_spool_listing_cap(void **state) {
+    (void)state;
+    server srv = start_server(0, "");
+    int port = srv.port;
+    stop_server(&srv);
+    char spool[256];
+    snprintf(spool, sizeof spool, "%s/s5", spool_root);
+    esc_sink *s = open_hec(port, spool, 300, TOKEN);
+    put_events(s, 2000, 2100); /* 10 batches of 10 */
+    esc_error err;
+    assert_int_equal(s->ops->flush(s, &err), ESC_EIO);
+    s->ops->close(s);
+    assert_int_equal(spooled(spool), 10);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    esc_sink_opts o;
+    memset(&o, 0, sizeof o);
+    o.hec_url = url;
+    o.hec_token = TOKEN;
+    o.hec_spool_dir = spool;
+    o.hec_ack = true;
+    o.hec_batch = 10;
+    o.hec_timeout_ms = 1000;
+    o.hec_max_wait_ms = 300;
+    o.hec_max_files = 1;
+    s = NULL;
+    assert_int_equal(esc_sink_hec_open(&o, &s, &err), ESC_OK);
+    put_events(s, 2100, 2110);
+    assert_int_equal(s->ops->flush(s, &err), ESC_EIO);
+    s->ops->close(s);
+    assert_int_equal(spooled(spool), 11);
+    /* Splunk is back: a flush listing 4 sends 4, the next (default cap) sends the other 7 */
+    srv = start_server(port, "");
+    o.hec_max_files = 4;
+    o.hec_max_wait_ms = 30000;
+    s = NULL;
+    assert_int_equal(esc_sink_hec_open(&o, &s, &err), ESC_OK);
+    assert_int_equal(s->ops->flush(s, &err), ESC_OK);
+    s->ops->close(s);
+    assert_int_equal(spooled(spool), 7);
+    s = open_hec(port, spool, 30000, TOKEN);
+    assert_int_equal(s->ops->flush(s, &err), ESC_OK);
+    s->ops->close(s);
+    assert_int_equal(spooled(spool), 0);
+    seen got = fetch(port);
+    size_t dups;
+    check(&got, 2000, 2110, &dups);
+    assert_int_equal(dups, 0);
+    assert_int_equal(got.nall, 110);
+    free_seen(&got);
+    stop_server(&srv);
+}
+
 static void test_refused_token_keeps_spool(void **state) {
     (void)state;
     server srv = start_server(0, "");
@@ -335,6 +392,7 @@ int main(void) {
         cmocka_unit_test(test_down_and_restart),
         cmocka_unit_test(test_refused_token_keeps_spool),
         cmocka_unit_test(test_spool_is_exclusive),
+        cmocka_unit_test(test_spool_listing_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
