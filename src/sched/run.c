@@ -341,14 +341,32 @@ static void win_compact(esc_runner *r) {
 
 /* ---- records ----------------------------------------------------------------------------- */
 
+/* A detection whose windows overlap so much that a record falls in more than MAX_COVER of
+ * them is refused when the run starts (probed hourly over the week ahead), not at its first
+ * record, where the run would stop and stop again on every restart. */
+static esc_status check_cover(const det_state *d, int64_t now, esc_error *err) {
+    int64_t ts[MAX_COVER];
+    size_t n;
+    for (int h = 0; h < 7 * 24; h++)
+        if (esc_schedule_runs_covering(&d->sched, now + h * 3600, ts, MAX_COVER, &n, err))
+            return esc_error_set(err, ESC_ECONTENT,
+                                 "%s: a record would fall in more than %d windows (its schedule "
+                                 "runs more often than its time range is long); not run",
+                                 d->d->name, MAX_COVER);
+    return ESC_OK;
+}
+
 static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error *err) {
     det_state *d = &r->det[j];
     int64_t ts[MAX_COVER];
     size_t n = 0;
     int64_t e = esc_time_sec(rec->time_us);
     esc_status st = esc_schedule_runs_covering(&d->sched, e, ts, MAX_COVER, &n, err);
-    if (st)
-        return st;
+    if (st) {
+        char why[ESC_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        return esc_error_set(err, st, "%s: %s", d->d->name, why);
+    }
     for (size_t k = 0; k < n; k++) {
         int64_t t = ts[k];
         if (t <= d->enabled_at) {
@@ -1458,7 +1476,8 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
             goto fail;
         }
         if ((st = esc_schedule_parse(&d->sched, dep->cron_schedule, dep->earliest_time,
-                                     dep->latest_time, err)))
+                                     dep->latest_time, err)) ||
+            (st = check_cover(d, esc_clock_now_sec(r->o.clock), err)))
             goto fail;
     }
     if (o->aidmaster) {

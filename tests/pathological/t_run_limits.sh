@@ -5,8 +5,8 @@
 #   is skipped with a message naming the file and offset and counted malformed; the whole record
 #   is skipped up to its end, so the records after it are read and their windows fire;
 # - `run`: the windows one record falls in (MAX_COVER, 64): a detection run every minute over
-#   the last 60 minutes puts each record in 60 windows and runs; over the last 2 hours (120) the
-#   record is an error naming the limit (exit 3), and the state directory is left as it was;
+#   the last 60 minutes puts each record in 60 windows and runs; over the last 2 hours (120)
+#   the detection is refused when the run starts, by name (exit 2);
 # - `escudo test` over a content folder (SCAN_MAX_*, detect/ctest.c): a detection file over
 #   4 MiB, a folder 17 levels below detections/ (both static failures naming the file or folder,
 #   exit 1), more than 100,000 detection files (error, exit 3).
@@ -70,8 +70,8 @@ check "60 windows per record: exit 0, each of the 60 fires a notable" \
     eval 'rc_is 0 && [ "$(wc -l <"$T/cn.jsonl")" -eq 60 ] && no_sanitizer'
 rm -f "$T/cn.jsonl"
 run 120 "${COVER[@]}" --local "$T/cover120" --state "$T/stc120" "$T/big.json"
-check "120 windows per record: exit 3 with the limit's message" \
-    eval 'rc_is 3 && err_has "more than 64 runs cover the event"'
+check "120 windows per record: refused at start, naming the detection (exit 2)" \
+    eval 'rc_is 2 && err_has "Create or delete windows shares using net exe: a record would fall in more than 64 windows"'
 check "120 windows per record: no notable, no sanitizer report" \
     eval '[ ! -s "$T/cn.jsonl" ] && no_sanitizer'
 
