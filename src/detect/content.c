@@ -60,6 +60,8 @@ typedef struct loader {
     esc_arena *a;
     esc_arena scratch;
     vec dets, macros, deps, dss, lookups, mitre, warnings;
+    size_t *mtab; /* macros by name and arity: index + 1 into macros, 0 = empty slot */
+    size_t mcap;  /* slots in mtab, a power of two */
     size_t loaded; /* items loaded from the current folder */
     bool oom;
 } loader;
@@ -319,14 +321,50 @@ done:
 
 /* ---- macros ------------------------------------------------------------------------------------ */
 
+static size_t macro_hash(const char *name, size_t nargs) {
+    uint64_t h = 1469598103934665603ull ^ nargs;
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static bool mtab_grow(loader *L) {
+    size_t cap = L->mcap ? L->mcap * 2 : 64;
+    size_t *t = esc_calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    const esc_macro *m = L->macros.p;
+    for (size_t i = 0; i < L->macros.n; i++) {
+        size_t j = macro_hash(m[i].name, m[i].nargs) & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
+        t[j] = i + 1;
+    }
+    esc_free(L->mtab);
+    L->mtab = t;
+    L->mcap = cap;
+    return true;
+}
+
+/* The macro called name with nargs arguments, or a new one at the end whose name the caller
+ * sets at once (NULL when out of memory). The table keeps loading n macros O(n). */
 static esc_macro *macro_slot(loader *L, const char *name, size_t nargs) {
-    esc_macro *m = L->macros.p;
-    for (size_t i = 0; i < L->macros.n; i++)
-        if (m[i].nargs == nargs && strcmp(m[i].name, name) == 0)
-            return &m[i];
-    m = vec_push(&L->macros, sizeof *m);
-    if (!m)
+    if ((L->macros.n + 1) * 2 > L->mcap && !mtab_grow(L)) {
         L->oom = true;
+        return NULL;
+    }
+    size_t j = macro_hash(name, nargs) & (L->mcap - 1);
+    for (; L->mtab[j]; j = (j + 1) & (L->mcap - 1)) {
+        esc_macro *m = (esc_macro *)L->macros.p + L->mtab[j] - 1;
+        if (m->nargs == nargs && strcmp(m->name, name) == 0)
+            return m;
+    }
+    esc_macro *m = vec_push(&L->macros, sizeof *m);
+    if (!m) {
+        L->oom = true;
+        return NULL;
+    }
+    L->mtab[j] = L->macros.n;
     return m;
 }
 
@@ -926,17 +964,12 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
         if (!fname)
             break;
         dets[i].filter_macro = fname;
-        const esc_macro *m = L.macros.p;
-        bool found = false;
-        for (size_t k = 0; k < L.macros.n && !found; k++)
-            found = m[k].nargs == 0 && strcmp(m[k].name, fname) == 0;
-        if (found)
-            continue;
-        esc_macro *nm = vec_push(&L.macros, sizeof *nm);
-        if (!nm) {
-            L.oom = true;
+        size_t before = L.macros.n;
+        esc_macro *nm = macro_slot(&L, fname, 0);
+        if (!nm)
             break;
-        }
+        if (L.macros.n == before)
+            continue; /* defined by the content */
         nm->name = fname;
         nm->nargs = 0;
         nm->args = NULL;
@@ -979,6 +1012,7 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
 fail:
     esc_free(L.dets.p);
     esc_free(L.macros.p);
+    esc_free(L.mtab);
     esc_free(L.deps.p);
     esc_free(L.dss.p);
     esc_free(L.lookups.p);
