@@ -35,7 +35,6 @@ struct esc_act {
     esc_risk_point *pts; /* this run's risk events; strings esc_malloc'd */
     size_t npts, cap;
     size_t max_points; /* ESC_ACT_MAX_POINTS unless a test lowers it */
-    bool oversize;     /* the last event failed for being over ESC_ACT_MAX_EVENT */
     int64_t last_search_time;
     esc_act_counts counts;
 };
@@ -574,7 +573,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
         desc = subst_dup(dep->rule_description ? dep->rule_description : "%description%", &x,
                          true, &st);
     if (!title || !desc) {
-        a->oversize = st == ESC_ELIMIT;
+        st = st == ESC_ELIMIT ? ESC_SKIP : st; /* over ESC_ACT_MAX_EVENT: this event only */
         goto fail;
     }
     const char *sev = esc_act_severity(score), *urg = esc_act_urgency(sev);
@@ -643,8 +642,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {
-        a->oversize = w.st == ESC_ELIMIT; /* else out of memory: named at fail */
-        st = w.st;
+        st = w.st == ESC_ELIMIT ? ESC_SKIP : w.st; /* else out of memory */
         goto fail;
     }
     esc_act_event ev = {
@@ -666,8 +664,8 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     if (st == ESC_OK)
         a->counts.notables++;
 fail:
-    if (st != ESC_OK && err && err->msg[0] == 0 && a->oversize)
-        esc_error_set(err, st, "notable for %s: event larger than %u bytes", d->name,
+    if (st == ESC_SKIP)
+        esc_error_set(err, ESC_ELIMIT, "notable for %s: event larger than %u bytes", d->name,
                       ESC_ACT_MAX_EVENT);
     else if (st != ESC_OK && err && err->msg[0] == 0)
         esc_error_set(err, st, "notable for %s: %s", d->name, esc_strerror(st));
@@ -691,7 +689,7 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
     esc_buf_init(&b, ESC_ACT_MAX_EVENT);
     char *msg = subst_dup(d->message ? d->message : "", &x, false, &st);
     if (!msg) {
-        a->oversize = st == ESC_ELIMIT;
+        st = st == ESC_ELIMIT ? ESC_SKIP : st; /* over ESC_ACT_MAX_EVENT: this event only */
         goto fail;
     }
     jw w = {&b, true, ESC_OK};
@@ -739,8 +737,7 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
     jrow(&w, in->rows, row, RISK_KEYS, NKEYS(RISK_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {
-        a->oversize = w.st == ESC_ELIMIT; /* else out of memory: named at fail */
-        st = w.st;
+        st = w.st == ESC_ELIMIT ? ESC_SKIP : w.st; /* else out of memory */
         goto fail;
     }
     esc_act_event ev = {
@@ -761,8 +758,8 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
         st = keep_point(a, id, value, type, t, score, err);
     }
 fail:
-    if (st != ESC_OK && err && err->msg[0] == 0 && a->oversize)
-        esc_error_set(err, st, "risk event for %s: event larger than %u bytes", d->name,
+    if (st == ESC_SKIP)
+        esc_error_set(err, ESC_ELIMIT, "risk event for %s: event larger than %u bytes", d->name,
                       ESC_ACT_MAX_EVENT);
     else if (st != ESC_OK && err && err->msg[0] == 0)
         esc_error_set(err, st, "risk event for %s: %s", d->name, esc_strerror(st));
@@ -771,17 +768,16 @@ fail:
     return st;
 }
 
-/* An event over ESC_ACT_MAX_EVENT fails alone: its error is kept in *big (the first one) and
- * the other events of the row and the other rows are still made; rows returns ESC_SKIP and it
- * at the end. */
-static esc_status oversize(esc_act *a, esc_status st, esc_error *err, esc_error *big) {
-    if (st != ESC_ELIMIT || !a->oversize)
+/* An event over ESC_ACT_MAX_EVENT (an emitter's ESC_SKIP) fails alone: its error is kept in
+ * *big (the first one) and the other events of the row and the other rows are still made; rows
+ * returns ESC_SKIP and it at the end. */
+static esc_status oversize(esc_status st, esc_error *err, esc_error *big) {
+    if (st != ESC_SKIP)
         return st;
-    a->oversize = false;
     if (big->code == ESC_OK) {
         if (err)
             *big = *err;
-        big->code = st;
+        big->code = ESC_ELIMIT;
     }
     if (err)
         err->msg[0] = 0;
@@ -817,7 +813,7 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
             break;
         }
         if (dep->notable)
-            st = oversize(a, emit_notable(a, in, row, search_name, nid, score, lt, err), err,
+            st = oversize(emit_notable(a, in, row, search_name, nid, score, lt, err), err,
                           &big);
         if (!dep->rba || update)
             continue;
@@ -842,7 +838,7 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
                 int os = d->observable_scores && d->observable_scores[i] >= 0
                              ? d->observable_scores[i]
                              : score;
-                st = oversize(a, emit_risk(a, in, row, search_name, nid, os, o, type, v, err),
+                st = oversize(emit_risk(a, in, row, search_name, nid, os, o, type, v, err),
                               err, &big);
             }
         }
