@@ -66,6 +66,28 @@ open(out, "w", encoding="utf-8").write(d)
 PY
 }
 
+# sysmon_json FILE HOST[:N[:BYTES]]...: the seed detection's Sysmon EventID 1 (`net share`) as
+# JSON lines, N events per host (default 1); with BYTES, event i's parent command line is BYTES
+# copies of the letter 'a' + i (distinct values, so values() keeps them all)
+sysmon_json() {
+    python3 - "$@" <<'PY'
+import json, sys
+base = {"SourceName": "Microsoft-Windows-Sysmon", "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "TimeCreated": "2024-03-06T09:30:00.000Z", "@timestamp": "2024-03-06T09:30:00.000Z",
+        "Image": "C:\\Windows\\System32\\net.exe", "OriginalFileName": "net.exe",
+        "CommandLine": "net share x=c:\\", "User": "CORP\\svc",
+        "ParentImage": "C:\\Windows\\System32\\cmd.exe", "ParentCommandLine": "cmd.exe"}
+with open(sys.argv[1], "w") as f:
+    for spec in sys.argv[2:]:
+        host, n, size = (spec.split(":") + ["1", "0"])[:3]
+        for i in range(int(n)):
+            o = dict(base, Hostname=host)
+            if int(size):
+                o["ParentCommandLine"] = chr(ord("a") + i) * int(size)
+            f.write(json.dumps(o) + "\n")
+PY
+}
+
 finish() {
     if [ "$fail" -ne 0 ]; then echo "FAILED"; exit 1; fi
     echo "all passed"

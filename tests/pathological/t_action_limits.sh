@@ -17,21 +17,7 @@ NAME="Create or delete windows shares using net exe"
 # ---- one event over 16 MiB ----------------------------------------------------------------------
 # Three groups of the seed (by dest): A-HOST and Z-HOST small, M-BIG with 17 distinct 1 MiB
 # parent command lines (values(parent_process) of one row: 17 MiB in its notable and risk events)
-python3 - "$T/big.json" <<'PY'
-import json, sys
-base = {"SourceName": "Microsoft-Windows-Sysmon", "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
-        "TimeCreated": "2024-03-06T09:30:00.000Z", "@timestamp": "2024-03-06T09:30:00.000Z",
-        "Image": "C:\\Windows\\System32\\net.exe", "OriginalFileName": "net.exe",
-        "CommandLine": "net share x=c:\\", "User": "CORP\\svc",
-        "ParentImage": "C:\\Windows\\System32\\cmd.exe", "ParentCommandLine": "cmd.exe"}
-with open(sys.argv[1], "w") as f:
-    for host, n, size in (("A-HOST", 1, 0), ("M-BIG", 17, 1 << 20), ("Z-HOST", 1, 0)):
-        for i in range(n):
-            o = dict(base, Hostname=host)
-            if size:
-                o["ParentCommandLine"] = chr(ord("a") + i) * size
-            f.write(json.dumps(o) + "\n")
-PY
+sysmon_json "$T/big.json" A-HOST M-BIG:17:1048576 Z-HOST
 run 120 hunt --detection $SEED --format json --notables "$T/n.jsonl" --risk "$T/r.jsonl" "$T/big.json"
 check "event over 16 MiB: exit 3 with the limit's message" eval 'rc_is 3 && err_has "escudo: error: notable for $NAME: event larger than 16777216 bytes"'
 check "event over 16 MiB: the three rows are printed" out_lines 3

@@ -16,18 +16,7 @@ NAME="Create or delete windows shares using net exe"
 
 # ---- run: a record longer than 16 MiB ----------------------------------------------------------
 # A-HOST, then one 17 MiB line (BIG), then Z-HOST: the seed's rows are by dest
-python3 - "$T/big.json" <<'PY'
-import json, sys
-base = {"SourceName": "Microsoft-Windows-Sysmon", "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
-        "TimeCreated": "2024-03-06T09:30:00.000Z", "@timestamp": "2024-03-06T09:30:00.000Z",
-        "Image": "C:\\Windows\\System32\\net.exe", "OriginalFileName": "net.exe",
-        "CommandLine": "net share x=c:\\", "User": "CORP\\svc",
-        "ParentImage": "C:\\Windows\\System32\\cmd.exe", "ParentCommandLine": "cmd.exe"}
-with open(sys.argv[1], "w") as f:
-    f.write(json.dumps(dict(base, Hostname="A-HOST")) + "\n")
-    f.write(json.dumps(dict(base, Hostname="BIG", ParentCommandLine="x" * (17 << 20))) + "\n")
-    f.write(json.dumps(dict(base, Hostname="Z-HOST")) + "\n")
-PY
+sysmon_json "$T/big.json" A-HOST BIG:1:17825792 Z-HOST
 OFF=$(head -1 "$T/big.json" | wc -c)
 RUNBIG=(run --enable $SEED --clock-speed max --clock-start 2024-03-06T09:00:00Z
     --once-until 2024-03-06T12:00:00Z --state "$T/stbig" --notables "$T/rn.jsonl")
@@ -48,15 +37,7 @@ check "record over 16 MiB: a line appended later is read, the big one not again"
 rm -f "$T/big.json"
 
 # ---- run: windows one record falls in ----------------------------------------------------------
-python3 - "$T/big.json" <<'PY'
-import json, sys
-o = {"SourceName": "Microsoft-Windows-Sysmon", "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
-     "TimeCreated": "2024-03-06T09:30:00.000Z", "@timestamp": "2024-03-06T09:30:00.000Z", "Hostname": "A-HOST",
-     "Image": "C:\\Windows\\System32\\net.exe", "OriginalFileName": "net.exe",
-     "CommandLine": "net share x=c:\\", "User": "CORP\\svc",
-     "ParentImage": "C:\\Windows\\System32\\cmd.exe", "ParentCommandLine": "cmd.exe"}
-open(sys.argv[1], "w").write(json.dumps(o) + "\n")
-PY
+sysmon_json "$T/big.json" A-HOST
 # a local deployment of the seed's type (TTP) that runs every minute over the last W minutes
 for w in 60 120; do
     mkdir -p "$T/cover$w/deployments"

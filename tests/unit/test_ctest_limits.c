@@ -25,14 +25,21 @@ static bool any_reason(const esc_ctest_result *r, const char *needle) {
     return false;
 }
 
+/* The shipped content and its seed detection. */
+static const esc_detection *load_seed(esc_content **c) {
+    const char *dirs[] = {ESC_SOURCE_DIR "/content/base", ESC_SOURCE_DIR "/content"};
+    esc_error err = {0};
+    assert_int_equal(esc_content_load(dirs, 2, c, &err), ESC_OK);
+    const esc_detection *seed = esc_content_find(*c, SEED_ID);
+    assert_non_null(seed);
+    return seed;
+}
+
 static void test_capture_cap(void **state) {
     (void)state;
-    const char *dirs[] = {ESC_SOURCE_DIR "/content/base", ESC_SOURCE_DIR "/content"};
     esc_content *c = NULL;
     esc_error err = {0};
-    assert_int_equal(esc_content_load(dirs, 2, &c, &err), ESC_OK);
-    const esc_detection *seed = esc_content_find(c, SEED_ID);
-    assert_non_null(seed);
+    const esc_detection *seed = load_seed(&c);
     esc_ctest_report rep;
     esc_ctest_report_init(&rep);
     /* the seed's test makes 8 notables and 16 risk events: 24 captured events */
@@ -70,12 +77,9 @@ static void test_capture_cap(void **state) {
  * results before it. */
 static void test_results_cap(void **state) {
     (void)state;
-    const char *dirs[] = {ESC_SOURCE_DIR "/content/base", ESC_SOURCE_DIR "/content"};
     esc_content *c = NULL;
     esc_error err = {0};
-    assert_int_equal(esc_content_load(dirs, 2, &c, &err), ESC_OK);
-    const esc_detection *seed = esc_content_find(c, SEED_ID);
-    assert_non_null(seed);
+    const esc_detection *seed = load_seed(&c);
     esc_ctest_report rep;
     esc_ctest_report_init(&rep);
     esc_ctest_opts o = {.profile = ESC_PROFILE_SPLUNK, .search_time = 1715706000};
