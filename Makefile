@@ -18,6 +18,7 @@ test: build
 
 # Everything CI runs: a -Werror build with the test suite, then the suite under ASan+UBSan.
 check: deps
+	@python3 tools/layers.py
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESC_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE heavy

@@ -499,7 +499,7 @@ static esc_status keep_point(esc_act *a, const char *id, const char *obj, const 
     return ESC_OK;
 }
 
-static esc_status deliver(esc_act *a, const esc_act_event *ev, esc_error *err) {
+static esc_status deliver(esc_act *a, const esc_sink_event *ev, esc_error *err) {
     if (!a->sinks)
         return ESC_OK;
     return esc_sinks_put(a->sinks, ev, err);
@@ -645,8 +645,8 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
         st = w.st == ESC_ELIMIT ? ESC_SKIP : w.st; /* else out of memory */
         goto fail;
     }
-    esc_act_event ev = {
-        .kind = ESC_ACT_NOTABLE,
+    esc_sink_event ev = {
+        .kind = ESC_SINK_NOTABLE,
         .event_id = id,
         .time = in->window.search_time,
         .search_name = search_name,
@@ -740,8 +740,8 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
         st = w.st == ESC_ELIMIT ? ESC_SKIP : w.st; /* else out of memory */
         goto fail;
     }
-    esc_act_event ev = {
-        .kind = ESC_ACT_RISK,
+    esc_sink_event ev = {
+        .kind = ESC_SINK_RISK,
         .event_id = id,
         .time = t,
         .search_name = search_name,
@@ -978,8 +978,8 @@ static esc_status emit_incident(void *vctx, const esc_risk_point *at, int sum, s
         esc_buf_fini(&b);
         return esc_error_set(err, w.st, "risk incident: %s", esc_strerror(w.st));
     }
-    esc_act_event ev = {
-        .kind = ESC_ACT_NOTABLE,
+    esc_sink_event ev = {
+        .kind = ESC_SINK_NOTABLE,
         .event_id = id,
         .time = at->time,
         .search_name = INCIDENT_RULE,

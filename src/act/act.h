@@ -22,8 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "content/content.h"
 #include "core/error.h"
-#include "detect/content.h"
+#include "sink/sink.h"
 #include "spl/spl.h"
 
 #define ESC_ACT_INFINITY INT64_MAX /* info_max_time of an unbounded search: "+Infinity" */
@@ -50,40 +51,6 @@ typedef struct esc_act_input {
     size_t nby;
     esc_act_window window;
 } esc_act_input;
-
-typedef enum esc_act_kind {
-    ESC_ACT_NOTABLE,
-    ESC_ACT_RISK,
-} esc_act_kind;
-
-/* One produced event as the sinks see it. Strings are valid for the duration of the call. */
-typedef struct esc_act_event {
-    esc_act_kind kind;
-    const char *event_id; /* 64 lower-case hex digits (SHA-256) */
-    int64_t time;         /* _time, epoch seconds */
-    const char *search_name;
-    const char *rule_title;   /* notable; NULL for risk */
-    const char *severity;     /* notable */
-    const char *urgency;      /* notable */
-    const char *status;       /* notable */
-    const char *owner;        /* notable */
-    const char *security_domain;
-    const char *risk_object;      /* risk event (and risk incident notable) */
-    const char *risk_object_type; /* user, system, ... */
-    int risk_score;               /* risk event: calculated_risk_score; incident: the sum */
-    const char *json;             /* the whole event, one JSON object, no newline */
-    size_t json_len;
-} esc_act_event;
-
-/* A risk event reduced to what the incident rule needs. */
-typedef struct esc_risk_point {
-    const char *event_id;
-    const char *object, *type;
-    int64_t time;
-    int score;
-} esc_risk_point;
-
-typedef struct esc_sinks esc_sinks;
 
 typedef struct esc_act esc_act;
 

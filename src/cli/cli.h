@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
-#include "detect/content.h"
+#include "content/content.h"
 #include "spl/spl.h"
 
 enum { ESC_EXIT_OK = 0, ESC_EXIT_FAIL = 1, ESC_EXIT_USAGE = 2, ESC_EXIT_IO = 3 };

@@ -28,7 +28,7 @@ static const esc_opt list_opts[] = {
 #define NOPTS (sizeof list_opts / sizeof list_opts[0])
 
 typedef struct printer {
-    esc_act_kind kind;
+    esc_sink_kind kind;
     bool json;
     size_t n;
 } printer;
@@ -60,7 +60,7 @@ static esc_status print_row(void *ctx, const esc_store_row *r, esc_error *err) {
     esc_buf_init(&t, 256);
     if (esc_time_format(&t, r->time, "%Y-%m-%dT%H:%M:%S") != ESC_OK)
         esc_buf_printf(&t, "%lld", (long long)r->time);
-    if (p->kind == ESC_ACT_NOTABLE) {
+    if (p->kind == ESC_SINK_NOTABLE) {
         char score[24] = "-";
         if (r->has_risk_score)
             snprintf(score, sizeof score, "%lld", (long long)r->risk_score);
@@ -88,17 +88,17 @@ static bool time_opt(const esc_args *a, const char *cmd, const char *flag, int64
 }
 
 /* Shared by `escudo notables` and `escudo risk` (cmd_risk.c). */
-int esc_cli_store_list(esc_act_kind kind, int argc, char **argv);
+int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv);
 
-int esc_cli_store_list(esc_act_kind kind, int argc, char **argv) {
-    const char *cmd = kind == ESC_ACT_NOTABLE ? "notables" : "risk";
+int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
+    const char *cmd = kind == ESC_SINK_NOTABLE ? "notables" : "risk";
     esc_args a;
     int rc = ESC_EXIT_USAGE;
     if (!esc_args_parse(&a, list_opts, NOPTS, argc, argv, cmd))
         return ESC_EXIT_USAGE;
     if (esc_args_has(&a, "help")) {
         esc_usage(stdout, cmd, "--db FILE [OPTIONS]",
-                  kind == ESC_ACT_NOTABLE
+                  kind == ESC_SINK_NOTABLE
                       ? "List the notables held in a SQLite store, oldest first (time is the "
                         "run's time;\nrisk threshold notables carry the time of the risk event "
                         "that crossed it)."
@@ -151,12 +151,12 @@ int esc_cli_store_list(esc_act_kind kind, int argc, char **argv) {
     f.rule = esc_args_get(&a, "rule");
     f.object = esc_args_get(&a, "object");
     f.status = esc_args_get(&a, "status");
-    if (f.status && kind == ESC_ACT_RISK) {
+    if (f.status && kind == ESC_SINK_RISK) {
         fprintf(stderr, "escudo risk: risk events have no status (see escudo notables)\n");
         goto done;
     }
     if (!p.json) {
-        if (kind == ESC_ACT_NOTABLE)
+        if (kind == ESC_SINK_NOTABLE)
             printf("%-19s  %-13s  %-8s  %-11s  %-12s  %s\n", "time", "severity", "urgency",
                    "status", "event_id", "rule_title");
         else
@@ -172,7 +172,7 @@ int esc_cli_store_list(esc_act_kind kind, int argc, char **argv) {
         goto done;
     }
     if (!p.json)
-        fprintf(stderr, "escudo: %zu %s\n", p.n, kind == ESC_ACT_NOTABLE ? "notables" : "risk events");
+        fprintf(stderr, "escudo: %zu %s\n", p.n, kind == ESC_SINK_NOTABLE ? "notables" : "risk events");
     rc = ESC_EXIT_OK;
 done:
     esc_args_free(&a);
@@ -180,5 +180,5 @@ done:
 }
 
 int esc_cmd_notables(int argc, char **argv) {
-    return esc_cli_store_list(ESC_ACT_NOTABLE, argc, argv);
+    return esc_cli_store_list(ESC_SINK_NOTABLE, argc, argv);
 }

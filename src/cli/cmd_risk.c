@@ -3,8 +3,8 @@
 #include "cli/cli.h"
 #include "sink/store.h"
 
-int esc_cli_store_list(esc_act_kind kind, int argc, char **argv);
+int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv);
 
 int esc_cmd_risk(int argc, char **argv) {
-    return esc_cli_store_list(ESC_ACT_RISK, argc, argv);
+    return esc_cli_store_list(ESC_SINK_RISK, argc, argv);
 }

@@ -17,7 +17,7 @@
 #include "core/arena.h"
 #include "core/timeutil.h"
 #include "detect/engine.h"
-#include "detect/yaml_tree.h"
+#include "content/yaml_tree.h"
 #include "sched/clock.h"
 #include "sched/reltime.h"
 #include "sched/run.h"

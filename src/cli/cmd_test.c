@@ -14,7 +14,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "detect/content.h"
+#include "content/content.h"
 #include "detect/ctest.h"
 
 static const esc_opt test_opts[] = {

@@ -30,7 +30,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "detect/engine.h"
-#include "detect/yaml_tree.h"
+#include "content/yaml_tree.h"
 #include "parse/json/json.h"
 #include "sink/sink.h"
 #include "spl/spl.h"
@@ -955,7 +955,7 @@ static bool is_lfs_pointer(const char *path) {
 /* ---- in-memory capture of the actions' events ---------------------------------------------- */
 
 typedef struct cap_event {
-    esc_act_kind kind;
+    esc_sink_kind kind;
     char *json;
     size_t len;
 } cap_event;
@@ -969,9 +969,9 @@ typedef struct capture {
     size_t incidents;
 } capture;
 
-static esc_status cap_put(esc_sink *s, const esc_act_event *ev, esc_error *err) {
+static esc_status cap_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
     capture *c = (capture *)s;
-    if (ev->kind == ESC_ACT_NOTABLE &&
+    if (ev->kind == ESC_SINK_NOTABLE &&
         (!ev->search_name || strcmp(ev->search_name, c->search_name) != 0)) {
         c->incidents++; /* the risk incident rule's notables are not the detection's */
         return ESC_OK;
@@ -1352,7 +1352,7 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
     int score = expected_score(d);
     size_t nnotable = 0, nrisk = 0;
     for (size_t i = 0; i < cap.n; i++)
-        *(cap.v[i].kind == ESC_ACT_NOTABLE ? &nnotable : &nrisk) += 1;
+        *(cap.v[i].kind == ESC_SINK_NOTABLE ? &nnotable : &nrisk) += 1;
     r->notables = nnotable;
     r->risk_events = nrisk;
     r->incidents = cap.incidents;
@@ -1385,7 +1385,7 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
     }
     size_t nviews = 0;
     for (size_t i = 0; i < cap.n && st == ESC_OK; i++) {
-        if (cap.v[i].kind != ESC_ACT_RISK)
+        if (cap.v[i].kind != ESC_SINK_RISK)
             continue;
         risk_view *v = &views[nviews];
         if ((st = risk_read(cap.v[i].json, cap.v[i].len, v, err)) != ESC_OK)

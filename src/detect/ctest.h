@@ -24,7 +24,7 @@
 #include "cim/cim.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "detect/content.h"
+#include "content/content.h"
 
 #define ESC_CTEST_MAX_REASONS 32      /* reasons kept per result (more are counted) */
 #define ESC_CTEST_MAX_FILES 256       /* attack_data files per test */

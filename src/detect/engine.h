@@ -11,7 +11,7 @@
 #define ESC_DETECT_ENGINE_H
 
 #include "cim/cim.h"
-#include "detect/content.h"
+#include "content/content.h"
 #include "parse/reader.h"
 #include "spl/spl.h"
 

@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
-#include "detect/content.h"
+#include "content/content.h"
 
 typedef enum esc_lint_kind {
     ESC_LINT_SUPPORTED = 0,

@@ -864,7 +864,7 @@ static esc_status read_pass(esc_runner *r, bool *progress, esc_error *err) {
 
 /* ---- sinks ------------------------------------------------------------------------------- */
 
-static esc_status rewrite_late(esc_runner *r, const esc_act_event *ev, esc_error *err) {
+static esc_status rewrite_late(esc_runner *r, const esc_sink_event *ev, esc_error *err) {
     char id[65], orig[65];
     snprintf(orig, sizeof orig, "%s", ev->event_id);
     if (r->late.changed) {
@@ -894,7 +894,7 @@ static esc_status rewrite_late(esc_runner *r, const esc_act_event *ev, esc_error
         st = esc_buf_append(&b, at + 64, cut - 1 - pre - 64);
     if (!st)
         st = esc_buf_printf(&b, ", \"late\": true, \"lag\": %lld", (long long)r->late.lag);
-    if (!st && ev->kind == ESC_ACT_NOTABLE && r->late.changed)
+    if (!st && ev->kind == ESC_SINK_NOTABLE && r->late.changed)
         st = esc_buf_printf(&b, ", \"orig_event_id\": \"%s\"", orig);
     if (!st)
         st = esc_buf_putc(&b, '}');
@@ -902,7 +902,7 @@ static esc_status rewrite_late(esc_runner *r, const esc_act_event *ev, esc_error
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
         goto out;
     }
-    esc_act_event e2 = *ev;
+    esc_sink_event e2 = *ev;
     e2.event_id = id;
     e2.json = b.ptr;
     e2.json_len = b.len;
@@ -912,10 +912,10 @@ out:
     return st;
 }
 
-static esc_status rs_put(esc_sink *s, const esc_act_event *ev, esc_error *err) {
+static esc_status rs_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
     esc_runner *r = ((run_sink *)s)->r;
     esc_status st;
-    if (ev->kind == ESC_ACT_NOTABLE) {
+    if (ev->kind == ESC_SINK_NOTABLE) {
         r->stats.notables++;
         if (r->late.active) {
             r->stats.late_emitted++;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/str.h"
 
 #define MAX_SINKS 8
 
@@ -56,7 +57,7 @@ esc_status esc_sinks_add(esc_sinks *s, esc_sink *sink, esc_error *err) {
     return ESC_OK;
 }
 
-esc_status esc_sinks_put(esc_sinks *s, const esc_act_event *ev, esc_error *err) {
+esc_status esc_sinks_put(esc_sinks *s, const esc_sink_event *ev, esc_error *err) {
     esc_status first = ESC_OK;
     if (!s)
         return ESC_OK;

@@ -15,11 +15,45 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "act/act.h"
 #include "core/error.h"
 
 typedef struct esc_sink esc_sink;
+typedef struct esc_sinks esc_sinks;
+
+/* The events actions make and sinks carry (act/act.h makes them). */
+typedef enum esc_sink_kind {
+    ESC_SINK_NOTABLE,
+    ESC_SINK_RISK,
+} esc_sink_kind;
+
+/* One produced event as the sinks see it. Strings are valid for the duration of the call. */
+typedef struct esc_sink_event {
+    esc_sink_kind kind;
+    const char *event_id; /* 64 lower-case hex digits (SHA-256) */
+    int64_t time;         /* _time, epoch seconds */
+    const char *search_name;
+    const char *rule_title;   /* notable; NULL for risk */
+    const char *severity;     /* notable */
+    const char *urgency;      /* notable */
+    const char *status;       /* notable */
+    const char *owner;        /* notable */
+    const char *security_domain;
+    const char *risk_object;      /* risk event (and risk incident notable) */
+    const char *risk_object_type; /* user, system, ... */
+    int risk_score;               /* risk event: calculated_risk_score; incident: the sum */
+    const char *json;             /* the whole event, one JSON object, no newline */
+    size_t json_len;
+} esc_sink_event;
+
+/* A risk event reduced to what the incident rule needs. */
+typedef struct esc_risk_point {
+    const char *event_id;
+    const char *object, *type;
+    int64_t time;
+    int score;
+} esc_risk_point;
 
 typedef struct esc_risk_history {
     esc_risk_point *pts; /* esc_malloc'd, strings owned by `strings` */
@@ -29,7 +63,7 @@ typedef struct esc_risk_history {
 
 typedef struct esc_sink_ops {
     const char *name;
-    esc_status (*put)(esc_sink *s, const esc_act_event *ev, esc_error *err);
+    esc_status (*put)(esc_sink *s, const esc_sink_event *ev, esc_error *err);
     esc_status (*flush)(esc_sink *s, esc_error *err); /* NULL: nothing buffered */
     void (*close)(esc_sink *s);                       /* NULL: nothing to release */
     /* optional; NULL when the sink keeps no history */
@@ -64,7 +98,7 @@ esc_status esc_sinks_open(const esc_sink_opts *o, esc_sinks **out, esc_error *er
 /* Add a sink of the caller's own (it is closed with the set). ESC_ELIMIT when the set is full. */
 esc_status esc_sinks_add(esc_sinks *s, esc_sink *sink, esc_error *err);
 /* Deliver to every sink; the first error is returned after all sinks got the event. */
-esc_status esc_sinks_put(esc_sinks *s, const esc_act_event *ev, esc_error *err);
+esc_status esc_sinks_put(esc_sinks *s, const esc_sink_event *ev, esc_error *err);
 /* Stored risk events for one object from the first sink that keeps history (empty if none). */
 esc_status esc_sinks_history(esc_sinks *s, const char *type, const char *object,
                              esc_risk_history *out, esc_error *err);

@@ -392,7 +392,7 @@ static esc_status drain(hec_sink *h, long long deadline, esc_error *err) {
 
 /* ---- the sink ------------------------------------------------------------------------------ */
 
-static esc_status hec_put(esc_sink *s, const esc_act_event *ev, esc_error *err) {
+static esc_status hec_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
     hec_sink *h = (hec_sink *)s;
     esc_buf *b = &h->batch;
     size_t before = b->len;
@@ -402,7 +402,7 @@ static esc_status hec_put(esc_sink *s, const esc_act_event *ev, esc_error *err) 
     const char *keys[3] = {"source", "sourcetype", "index"};
     char st_default[32];
     snprintf(st_default, sizeof st_default, "escudo:%s",
-             ev->kind == ESC_ACT_RISK ? "risk" : "notable");
+             ev->kind == ESC_SINK_RISK ? "risk" : "notable");
     for (int k = 0; k < 3 && st == ESC_OK; k++) {
         const char *v = meta[k];
         if (k == 0 && !v)

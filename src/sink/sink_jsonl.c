@@ -46,9 +46,9 @@ static esc_status write_line(int fd, const char *json, size_t len, esc_error *er
     return ESC_OK;
 }
 
-static esc_status jsonl_put(esc_sink *s, const esc_act_event *ev, esc_error *err) {
+static esc_status jsonl_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
     jsonl_sink *j = (jsonl_sink *)s;
-    int fd = ev->kind == ESC_ACT_RISK ? j->risk : j->notables;
+    int fd = ev->kind == ESC_SINK_RISK ? j->risk : j->notables;
     if (fd < 0)
         return ESC_OK;
     return write_line(fd, ev->json, ev->json_len, err);

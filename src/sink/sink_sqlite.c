@@ -129,7 +129,7 @@ static esc_status commit(sqlite_sink *q, esc_error *err) {
     return exec(q->db, "COMMIT", err);
 }
 
-static esc_status sqlite_put(esc_sink *s, const esc_act_event *ev, esc_error *err) {
+static esc_status sqlite_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
     sqlite_sink *q = (sqlite_sink *)s;
     esc_status st;
     if (!q->in_tx) {
@@ -138,7 +138,7 @@ static esc_status sqlite_put(esc_sink *s, const esc_act_event *ev, esc_error *er
         q->in_tx = true;
     }
     sqlite3_stmt *x;
-    if (ev->kind == ESC_ACT_NOTABLE) {
+    if (ev->kind == ESC_SINK_NOTABLE) {
         x = q->ins_notable;
         bind_text(x, 1, ev->event_id);
         sqlite3_bind_int64(x, 2, ev->time);
@@ -319,7 +319,7 @@ fail:
 
 /* ---- reading --------------------------------------------------------------------------------- */
 
-esc_status esc_store_list(const char *db_path, esc_act_kind kind, const esc_store_filter *f,
+esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_store_filter *f,
                           esc_store_row_fn fn, void *ctx, esc_error *err) {
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
@@ -343,7 +343,7 @@ esc_status esc_store_list(const char *db_path, esc_act_kind kind, const esc_stor
                            NMIGRATIONS);
         goto done;
     }
-    if (kind == ESC_ACT_NOTABLE)
+    if (kind == ESC_SINK_NOTABLE)
         snprintf(sql, sizeof sql,
                  "SELECT event_id, time, search_name, rule_title, severity, urgency, status, "
                  "owner, risk_object, risk_object_type, risk_score, json FROM notables n "

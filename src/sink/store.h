@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "act/act.h"
 #include "core/error.h"
+#include "sink/sink.h"
 
 #define ESC_STORE_SCHEMA_VERSION 1
 
@@ -35,7 +35,7 @@ typedef struct esc_store_row {
 typedef esc_status (*esc_store_row_fn)(void *ctx, const esc_store_row *row, esc_error *err);
 
 /* Rows of one kind matching f, ordered by _time then event_id. */
-esc_status esc_store_list(const char *db_path, esc_act_kind kind, const esc_store_filter *f,
+esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_store_filter *f,
                           esc_store_row_fn fn, void *ctx, esc_error *err);
 
 #endif

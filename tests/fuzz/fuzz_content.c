@@ -17,8 +17,8 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
-#include "detect/content.h"
-#include "detect/yaml_tree.h"
+#include "content/content.h"
+#include "content/yaml_tree.h"
 #include "spl/spl.h"
 
 static const char *const files[] = {"detections/d.yml", "macros/m.yml", "deployments/p.yml",

@@ -12,7 +12,7 @@
 
 #include "act/act.h"
 #include "core/alloc.h"
-#include "detect/content.h"
+#include "content/content.h"
 #include "sink/sink.h"
 
 #define SEED_ID "743a322c-9a68-4a0f-9c17-85d9cce2a27c"
@@ -21,7 +21,7 @@
 /* ---- a sink that keeps what it is given ---------------------------------------------------- */
 
 typedef struct kept {
-    esc_act_kind kind;
+    esc_sink_kind kind;
     char *id, *json, *object, *type;
     int64_t time;
     int score;
@@ -33,7 +33,7 @@ typedef struct keep_sink {
     size_t n;
 } keep_sink;
 
-static esc_status keep_put(esc_sink *s, const esc_act_event *e, esc_error *err) {
+static esc_status keep_put(esc_sink *s, const esc_sink_event *e, esc_error *err) {
     (void)err;
     keep_sink *k = (keep_sink *)s;
     k->ev = realloc(k->ev, (k->n + 1) * sizeof *k->ev);
@@ -68,7 +68,7 @@ static void keep_close(esc_sink *s) {
 }
 static const esc_sink_ops keep_ops = {"keep", keep_put, keep_flush, keep_close, NULL};
 
-static size_t count_kind(const keep_sink *k, esc_act_kind kind, const char *search) {
+static size_t count_kind(const keep_sink *k, esc_sink_kind kind, const char *search) {
     size_t n = 0;
     for (size_t i = 0; i < k->n; i++)
         if (k->ev[i].kind == kind && (!search || strstr(k->ev[i].json, search)))
@@ -248,9 +248,9 @@ static void test_notable_and_risk_fields(void **state) {
     assert_int_equal(f->keep->n, 5);
 
     /* order: row 1's notable, its risk events, row 2's notable */
-    assert_int_equal(f->keep->ev[0].kind, ESC_ACT_NOTABLE);
-    assert_int_equal(f->keep->ev[1].kind, ESC_ACT_RISK);
-    assert_int_equal(f->keep->ev[4].kind, ESC_ACT_NOTABLE);
+    assert_int_equal(f->keep->ev[0].kind, ESC_SINK_NOTABLE);
+    assert_int_equal(f->keep->ev[1].kind, ESC_SINK_RISK);
+    assert_int_equal(f->keep->ev[4].kind, ESC_SINK_NOTABLE);
 
     const char *n = f->keep->ev[0].json;
     assert_true(strncmp(n, "{\"_time\":1700000000,\"event_id\":\"", 32) == 0);
@@ -399,7 +399,7 @@ static void test_incident_rule(void **state) {
     esc_act_counts c = run(f, t, ALL);
     assert_int_equal(c.risk_events, 5);
     assert_int_equal(c.incidents, 1);
-    size_t inc = count_kind(f->keep, ESC_ACT_NOTABLE, "Risk - 24 Hour Risk Threshold");
+    size_t inc = count_kind(f->keep, ESC_SINK_NOTABLE, "Risk - 24 Hour Risk Threshold");
     assert_int_equal(inc, 1);
     const kept *k = &f->keep->ev[f->keep->n - 1];
     assert_non_null(strstr(k->json, "\"rule_title\":\"24 hour risk threshold exceeded for "
@@ -526,8 +526,8 @@ static void test_deployment_drives_actions(void **state) {
     a = esc_act_new(f->c, f->sinks, &err);
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     esc_act_free(a);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_NOTABLE, NULL), 0);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_RISK, NULL), 2);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_NOTABLE, NULL), 0);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 2);
     keep_clear(f->keep);
     /* notable only, with a title built from a field */
     dep.notable = true;
@@ -536,7 +536,7 @@ static void test_deployment_drives_actions(void **state) {
     a = esc_act_new(f->c, f->sinks, &err);
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     esc_act_free(a);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_RISK, NULL), 0);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 0);
     assert_int_equal(f->keep->n, 1);
     assert_non_null(strstr(f->keep->ev[0].json, "\"rule_title\":\"Create or delete windows "
                                                 "shares using net exe on H1\""));
@@ -652,11 +652,11 @@ static void test_event_size_limit(void **state) {
     assert_int_equal(c.notables, 2);
     assert_int_equal(c.risk_events, 4);
     assert_int_equal(f->keep->n, 6);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_NOTABLE, "\"dest\":\"H1\""), 1);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_NOTABLE, "\"dest\":\"H2\""), 0);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_NOTABLE, "\"dest\":\"H3\""), 1);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_RISK, "\"dest\":\"H2\""), 0);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_RISK, "\"dest\":\"H3\""), 2);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_NOTABLE, "\"dest\":\"H1\""), 1);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_NOTABLE, "\"dest\":\"H2\""), 0);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_NOTABLE, "\"dest\":\"H3\""), 1);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, "\"dest\":\"H2\""), 0);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, "\"dest\":\"H3\""), 2);
     for (size_t i = 0; i < f->keep->n; i++)
         assert_true(strlen(f->keep->ev[i].json) < 64 * 1024);
     keep_clear(f->keep);
@@ -695,7 +695,7 @@ static void test_points_limit(void **state) {
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     assert_int_equal(esc_act_finish(a, &err), ESC_OK);
     esc_act_free(a);
-    assert_int_equal(count_kind(f->keep, ESC_ACT_RISK, NULL), 5);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 5);
     keep_clear(f->keep);
 
     a = esc_act_new(f->c, f->sinks, &err);

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "detect/content.h"
-#include "detect/yaml_tree.h"
+#include "content/content.h"
+#include "content/yaml_tree.h"
 
 #define SEED_ID "743a322c-9a68-4a0f-9c17-85d9cce2a27c"
 #define SEED_FILTER "create_or_delete_windows_shares_using_net_exe_filter"

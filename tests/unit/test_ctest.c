@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
-#include "detect/content.h"
+#include "content/content.h"
 #include "detect/ctest.h"
 
 #define SEED_ID "743a322c-9a68-4a0f-9c17-85d9cce2a27c"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "act/act.h"
-#include "detect/content.h"
+#include "content/content.h"
 #include "sink/sink.h"
 #include "sink/store.h"
 
@@ -104,7 +104,7 @@ static esc_status collect(void *ctx, const esc_store_row *r, esc_error *err) {
     return ESC_OK;
 }
 
-static size_t list(const char *db, esc_act_kind kind, const esc_store_filter *f) {
+static size_t list(const char *db, esc_sink_kind kind, const esc_store_filter *f) {
     listed l;
     memset(&l, 0, sizeof l);
     esc_error err;
@@ -140,12 +140,12 @@ static void test_sqlite_idempotent(void **state) {
     esc_act_counts c = hunt(&o, t, 1700000000);
     assert_int_equal(c.notables, 2);
     assert_int_equal(c.risk_events, 4);
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, NULL), 2);
-    assert_int_equal(list(db, ESC_ACT_RISK, NULL), 4);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, NULL), 2);
+    assert_int_equal(list(db, ESC_SINK_RISK, NULL), 4);
     /* the same hunt again (another run time): nothing new */
     hunt(&o, t, 1700003600);
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, NULL), 2);
-    assert_int_equal(list(db, ESC_ACT_RISK, NULL), 4);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, NULL), 2);
+    assert_int_equal(list(db, ESC_SINK_RISK, NULL), 4);
     drop(t);
 
     /* schema version and journal mode */
@@ -196,11 +196,11 @@ static void test_sqlite_history_and_filters(void **state) {
     esc_store_filter f;
     memset(&f, 0, sizeof f);
     f.rule = "threshold";
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 1);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 1);
     /* again: emitted again, stored once */
     c = hunt(&o, t2, 1700007200);
     assert_int_equal(c.incidents, 1);
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 1);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 1);
     /* a later run whose events are far away triggers nothing from history */
     esc_table *t3 = rows_for("carol", "unknown", 1, 20);
     c = hunt(&o, t3, 1700010800);
@@ -208,30 +208,30 @@ static void test_sqlite_history_and_filters(void **state) {
 
     /* filters */
     memset(&f, 0, sizeof f);
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 7); /* 6 rows + 1 incident */
-    assert_int_equal(list(db, ESC_ACT_RISK, &f), 6);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 7); /* 6 rows + 1 incident */
+    assert_int_equal(list(db, ESC_SINK_RISK, &f), 6);
     f.object = "carol";
-    assert_int_equal(list(db, ESC_ACT_RISK, &f), 6);
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 7); /* user field of each row + incident */
+    assert_int_equal(list(db, ESC_SINK_RISK, &f), 6);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 7); /* user field of each row + incident */
     f.object = "nobody";
-    assert_int_equal(list(db, ESC_ACT_RISK, &f), 0);
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 0);
+    assert_int_equal(list(db, ESC_SINK_RISK, &f), 0);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 0);
     memset(&f, 0, sizeof f);
     f.has_since = true;
     f.since = 1614556800 + 3 * 3600; /* risk _time is lastTime */
     f.has_until = true;
     f.until = 1614556800 + 5 * 3600;
-    assert_int_equal(list(db, ESC_ACT_RISK, &f), 2);
+    assert_int_equal(list(db, ESC_SINK_RISK, &f), 2);
     memset(&f, 0, sizeof f);
     f.status = "new";
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 7);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 7);
     f.status = "closed";
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 0);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 0);
     memset(&f, 0, sizeof f);
     f.rule = "CREATE OR DELETE";
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 6);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 6);
     f.limit = 2;
-    assert_int_equal(list(db, ESC_ACT_NOTABLE, &f), 2);
+    assert_int_equal(list(db, ESC_SINK_NOTABLE, &f), 2);
     drop(t1);
     drop(t2);
     drop(t3);
@@ -244,7 +244,7 @@ static void test_sqlite_history_and_filters(void **state) {
     assert_int_equal(sqlite3_exec(h, "CREATE TABLE x(y)", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
     esc_error err;
-    assert_int_equal(esc_store_list(other, ESC_ACT_NOTABLE, NULL, collect, NULL, &err), ESC_EIO);
+    assert_int_equal(esc_store_list(other, ESC_SINK_NOTABLE, NULL, collect, NULL, &err), ESC_EIO);
 }
 
 /* The stored risk events read for one risk object (HISTORY_MAX, 10^7) through the setter that
@@ -290,7 +290,7 @@ static void test_sqlite_history_cap(void **state) {
     assert_non_null(strstr(err.msg, "SQLite store: more than 2 risk events for "));
     esc_act_free(a);
     assert_int_equal(esc_sinks_close(ss, &err), ESC_OK);
-    assert_int_equal(list(db, ESC_ACT_RISK, NULL), 8); /* the run's two were stored */
+    assert_int_equal(list(db, ESC_SINK_RISK, NULL), 8); /* the run's two were stored */
     drop(t);
     drop(t2);
 }

@@ -141,9 +141,9 @@ static void put_events(esc_sink *s, int from, int to) {
         id_of(i, id);
         int n = snprintf(json, sizeof json, "{\"_time\":%d,\"event_id\":\"%s\",\"n\":%d}",
                          1600000000 + i, id, i);
-        esc_act_event ev;
+        esc_sink_event ev;
         memset(&ev, 0, sizeof ev);
-        ev.kind = i % 3 ? ESC_ACT_RISK : ESC_ACT_NOTABLE;
+        ev.kind = i % 3 ? ESC_SINK_RISK : ESC_SINK_NOTABLE;
         ev.event_id = id;
         ev.time = 1600000000 + i;
         ev.search_name = "ESCU - Test - Rule";

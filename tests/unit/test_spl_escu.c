@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "core/alloc.h"
-#include "detect/content.h"
+#include "content/content.h"
 #include "spl/spl.h"
 
 static void feed(esc_plan *p) {

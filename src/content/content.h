@@ -7,8 +7,8 @@
  * content->warnings and skipped; the rest still loads. Everything is owned by the esc_content
  * (one arena) and is read-only after esc_content_load returns. A detection's `<name>_filter`
  * macro that no folder defines is synthesised as `search *` (SPEC section 1). */
-#ifndef ESC_DETECT_CONTENT_H
-#define ESC_DETECT_CONTENT_H
+#ifndef ESC_CONTENT_CONTENT_H
+#define ESC_CONTENT_CONTENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

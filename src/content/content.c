@@ -14,7 +14,7 @@
  * becomes one warning and the rest still loads. Deliberately not done: parsing lookup CSVs,
  * stories, validating searches (the SPL layer does that), following ESCU's build steps beyond
  * the filter macro. */
-#include "detect/content.h"
+#include "content/content.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 
 #include "core/alloc.h"
-#include "detect/yaml_tree.h"
+#include "content/yaml_tree.h"
 
 #define ESC_CONTENT_MAX_FILE (4u << 20)
 #define ESC_CONTENT_MAX_DEPTH 64

@@ -5,8 +5,8 @@
  * deeper than max_depth and more than ESC_YAML_MAX_NODES nodes are ESC_ELIMIT errors. A mapping
  * keeps its pairs in document order; lookups return the last pair with the key (last one wins,
  * as in PyYAML). */
-#ifndef ESC_DETECT_YAML_TREE_H
-#define ESC_DETECT_YAML_TREE_H
+#ifndef ESC_CONTENT_YAML_TREE_H
+#define ESC_CONTENT_YAML_TREE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,7 +5,7 @@
  * every path. Depth and node count are capped. Deliberately not done: tags, anchors/aliases
  * (aliases read as null), multi-document streams (only the first document is kept), and any
  * YAML 1.1 type resolution beyond "is this null" (callers interpret scalars). */
-#include "detect/yaml_tree.h"
+#include "content/yaml_tree.h"
 
 #include <string.h>
 #include <yaml.h>
