@@ -860,6 +860,23 @@ esc_status esc_act_rows_late(esc_act *a, const esc_act_input *in, const esc_act_
     return rows(a, in, late, err);
 }
 
+esc_status esc_act_step(esc_act *a, const esc_act_input *in, size_t n, esc_act_skip_fn on_skip,
+                        void *ctx, esc_error *err) {
+    esc_status st = ESC_OK;
+    for (size_t i = 0; i < n && st == ESC_OK; i++) {
+        esc_error e = {0};
+        st = rows(a, &in[i], in[i].late, &e);
+        if (st == ESC_SKIP) {
+            if (on_skip)
+                on_skip(ctx, &e);
+            st = ESC_OK;
+        } else if (st != ESC_OK && err) {
+            *err = e;
+        }
+    }
+    return st == ESC_OK ? esc_act_finish(a, err) : st;
+}
+
 /* ---- the incident rule ------------------------------------------------------------------------ */
 
 static int cmp_point(const void *x, const void *y) {

@@ -115,6 +115,12 @@ static bool parse_time(const char *flag, const char *spec, int64_t now, int64_t 
     return true;
 }
 
+/* An event over the size cap: reported, the others still made, exit 3 at the end. */
+static void report_skip(void *dropped, const esc_error *e) {
+    esc_report("error", e);
+    *(bool *)dropped = true;
+}
+
 /* Notables and risk events (SPEC section 6) into the sinks the flags name; nothing without one. */
 static int run_actions(const esc_args *a, const esc_content *content, const esc_engine *engine,
                        const esc_hunt *hunt, const esc_hunt_opts *ho, int64_t now, bool quiet) {
@@ -147,16 +153,18 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
                         ho->latest_us == ESC_TIME_MAX ? ESC_ACT_INFINITY
                                                       : esc_time_sec(ho->latest_us),
                         now};
-    for (size_t i = 0; i < esc_engine_count(engine) && !st; i++) {
-        esc_act_input in = {esc_engine_detection(engine, i), esc_hunt_table(hunt, i), NULL, 0, w};
-        if ((st = esc_act_rows(act, &in, &err)) == ESC_SKIP) {
-            esc_report("error", &err);
-            dropped = true;
-            st = ESC_OK;
-        }
+    size_t n = esc_engine_count(engine);
+    esc_act_input *in = esc_calloc(n ? n : 1, sizeof *in);
+    if (!in) {
+        st = esc_error_set(&err, ESC_ENOMEM, "out of memory");
+        goto out;
     }
-    if (!st)
-        st = esc_act_finish(act, &err);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (esc_act_input){.detection = esc_engine_detection(engine, i),
+                                .rows = esc_hunt_table(hunt, i),
+                                .window = w};
+    st = esc_act_step(act, in, n, report_skip, &dropped, &err);
+    esc_free(in);
     if (!st && !quiet) {
         esc_act_counts c = esc_act_get_counts(act);
         fprintf(stderr, "escudo: %zu notables, %zu risk events, %zu risk threshold notables\n",

@@ -1305,6 +1305,15 @@ static esc_status unit_check(esc_ctest_result *r, const esc_detection *d, const 
                       t->nrows, detail);
 }
 
+/* The first event the action step could not make (over the size cap) fails the test. */
+static void first_skip(void *first, const esc_error *e) {
+    esc_error *f = first;
+    if (f->code == ESC_OK) {
+        *f = *e;
+        f->code = ESC_SKIP;
+    }
+}
+
 static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
                                     const esc_detection *d, const esc_table *t,
                                     const esc_ctest_opts *o, esc_error *err) {
@@ -1337,9 +1346,12 @@ static esc_status integration_check(esc_ctest_result *r, const esc_content *c,
         goto out;
     }
     esc_act_input in = {.detection = d, .rows = t, .window = {0, ESC_ACT_INFINITY, o->search_time}};
-    esc_status ast = esc_act_rows(act, &in, &ae);
-    if (ast == ESC_OK)
-        ast = esc_act_finish(act, &ae);
+    esc_error skipped = {0};
+    esc_status ast = esc_act_step(act, &in, 1, first_skip, &skipped, &ae);
+    if (ast == ESC_OK && skipped.code != ESC_OK) {
+        ast = skipped.code;
+        ae = skipped;
+    }
     if (ast == ESC_ENOMEM) {
         st = ast;
         if (err)

@@ -1109,15 +1109,10 @@ static esc_status add_fired(esc_runner *r, size_t det, const esc_window *w, int6
     return ESC_OK;
 }
 
-/* The window's notables and risk events. One over the size cap is a message, not a failed
- * step: retrying would fail the same way forever. */
-static esc_status act_rows(esc_runner *r, const esc_act_input *in, esc_error *err) {
-    esc_status st = esc_act_rows(r->act, in, err);
-    if (st == ESC_SKIP) {
-        msg(r, "%s", err ? err->msg : "an event over the size cap was not made");
-        st = ESC_OK;
-    }
-    return st;
+/* An event over the size cap is a message, not a failed step: retrying would fail the same way
+ * forever. */
+static void skip_msg(void *r, const esc_error *e) {
+    msg(r, "%s", e->msg[0] ? e->msg : "an event over the size cap was not made");
 }
 
 static esc_status fire(esc_runner *r, const esc_run *run, esc_error *err) {
@@ -1136,8 +1131,8 @@ static esc_status fire(esc_runner *r, const esc_run *run, esc_error *err) {
     w->x = NULL;
     if ((st = session_open(r, err)))
         goto out;
-    esc_act_input in = {d->d, t, NULL, 0, {w->w.earliest, w->w.latest, run->scheduled}};
-    if ((st = act_rows(r, &in, err)) || (st = esc_act_finish(r->act, err)))
+    esc_act_input in = {d->d, t, NULL, 0, {w->w.earliest, w->w.latest, run->scheduled}, NULL};
+    if ((st = esc_act_step(r->act, &in, 1, skip_msg, r, err)))
         goto out;
     d->last_fired = run->scheduled;
     r->stats.fired++;
@@ -1255,8 +1250,11 @@ static esc_status emit_late(esc_runner *r, win_state *w, int64_t now, esc_error 
         r->late.changed = changed;
         r->late.salt = nrec;
         r->late.lag = now - w->sched;
-        esc_act_input in = {d->d, &one, by, nby, {w->w.earliest, w->w.latest, now}};
-        st = act_rows(r, &in, err);
+        esc_act_input in = {d->d, &one, by, nby, {w->w.earliest, w->w.latest, now}, NULL};
+        if ((st = esc_act_rows(r->act, &in, err)) == ESC_SKIP) {
+            skip_msg(r, err);
+            st = ESC_OK;
+        }
         r->late.active = false;
     }
     if (!st)

@@ -178,7 +178,7 @@ static esc_act_counts run(fixture *f, esc_table *t, esc_act_window w) {
     esc_error err;
     esc_act *a = esc_act_new(f->c, f->sinks, &err);
     assert_non_null(a);
-    esc_act_input in = {f->d, t, NULL, 0, w};
+    esc_act_input in = {f->d, t, NULL, 0, w, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     assert_int_equal(esc_act_finish(a, &err), ESC_OK);
     esc_act_counts c = esc_act_get_counts(a);
@@ -361,7 +361,7 @@ static void test_identity(void **state) {
     esc_act *a = esc_act_new(f->c, f->sinks, &err);
     const char *by[] = {"process", "process_name", "parent_process_name", "original_file_name",
                         "dest"};
-    esc_act_input in = {f->d, t, by, 5, ALL};
+    esc_act_input in = {f->d, t, by, 5, ALL, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     esc_act_free(a);
     assert_string_equal(first[0], f->keep->ev[0].id);
@@ -413,7 +413,7 @@ static void test_incident_rule(void **state) {
     /* finish twice: the second emits nothing */
     esc_error err;
     esc_act *a = esc_act_new(f->c, f->sinks, &err);
-    esc_act_input in = {f->d, t, NULL, 0, ALL};
+    esc_act_input in = {f->d, t, NULL, 0, ALL, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     assert_int_equal(esc_act_finish(a, &err), ESC_OK);
     assert_int_equal(esc_act_get_counts(a).incidents, 1);
@@ -512,7 +512,7 @@ static void test_deployment_drives_actions(void **state) {
     esc_table *t = make_table(rows, 1);
     esc_detection d = *f->d;
     esc_deployment dep = *f->d->deployment;
-    esc_act_input in = {&d, t, NULL, 0, ALL};
+    esc_act_input in = {&d, t, NULL, 0, ALL, NULL};
     esc_error err;
     /* no deployment: nothing */
     d.deployment = NULL;
@@ -553,7 +553,7 @@ static void test_per_object_scores(void **state) {
     d.observable_scores = scores;
     esc_error err;
     esc_act *a = esc_act_new(f->c, f->sinks, &err);
-    esc_act_input in = {&d, t, NULL, 0, ALL};
+    esc_act_input in = {&d, t, NULL, 0, ALL, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     esc_act_free(a);
     assert_int_equal(f->keep->n, 3);
@@ -578,7 +578,7 @@ static void test_late_rows(void **state) {
     /* a new row found late: its ordinary identity, late fields, risk events */
     esc_act_late nl = {true, 7200, NULL};
     esc_act *a = esc_act_new(f->c, f->sinks, &err);
-    esc_act_input in = {f->d, t, NULL, 0, w};
+    esc_act_input in = {f->d, t, NULL, 0, w, NULL};
     assert_int_equal(esc_act_rows_late(a, &in, &nl, &err), ESC_OK);
     esc_act_free(a);
     assert_int_equal(f->keep->n, 3);
@@ -642,7 +642,7 @@ static void test_event_size_limit(void **state) {
     }
     esc_error err = {0};
     esc_act *a = esc_act_new(f->c, f->sinks, &err);
-    esc_act_input in = {f->d, t, NULL, 0, ALL};
+    esc_act_input in = {f->d, t, NULL, 0, ALL, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_SKIP);
     assert_string_equal(err.msg, "notable for Create or delete windows shares using net exe: "
                                  "event larger than 16777216 bytes");
@@ -691,7 +691,7 @@ static void test_points_limit(void **state) {
     esc_error err = {0};
     esc_act *a = esc_act_new(f->c, f->sinks, &err);
     esc_act_set_max_points(a, 5);
-    esc_act_input in = {f->d, t, NULL, 0, ALL};
+    esc_act_input in = {f->d, t, NULL, 0, ALL, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     assert_int_equal(esc_act_finish(a, &err), ESC_OK);
     esc_act_free(a);
@@ -768,7 +768,7 @@ static void test_token_limit(void **state) {
     d.deployment = &dep;
     esc_error err = {0};
     esc_act *a = esc_act_new(f->c, f->sinks, &err);
-    esc_act_input in = {&d, t, NULL, 0, ALL};
+    esc_act_input in = {&d, t, NULL, 0, ALL, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     esc_act_free(a);
     assert_int_equal(f->keep->n, 3);
