@@ -4,7 +4,7 @@
 1. Includes point down the stack. Every folder of src/ is a layer with a rank; a file may
    include headers of its own layer and of layers below it, never above:
 
-       core < ingest < parse < cim < agg < spl < content < sink < act < detect < sched < cli
+       core < ingest < parse < fields < cim < agg < spl < content < sink < act < detect < sched < cli
 
    A header in a sub-folder of a layer (src/parse/json/json.h) is private to that layer: only
    files of the same layer include it.
@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-ORDER = ["core", "ingest", "parse", "cim", "agg", "spl", "content", "sink", "act", "detect",
+ORDER = ["core", "ingest", "parse", "fields", "cim", "agg", "spl", "content", "sink", "act", "detect",
          "sched", "report", "cli"]
 MAX_LINES = 150
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
