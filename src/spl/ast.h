@@ -1,4 +1,5 @@
-/* Internal to src/spl/: the AST the parser builds and the planner and executor read.
+/* Internal to src/spl/: the AST the parser builds and the planner and executor read (the
+ * command registry that fills and reads stages is cmd.h; eval values and functions, eval.h).
  *
  * Every node carries a byte span [start, end) into the expanded search text. All nodes and
  * strings of one plan live in the plan's arena and are freed with it; nothing here is shared
@@ -83,7 +84,7 @@ typedef struct enode {
     size_t str_len;
     int col;                      /* EN_FIELD: column, or -1 */
     const struct spl_eval_fn *fn; /* EN_CALL: the function (eval.h), set at plan time */
-    void *re; /* compiled pcre2 pattern for match()/like() with a literal pattern (owned by plan) */
+    pcre2_code *re; /* match()/like()/replace()/LIKE with a literal pattern (owned by the plan) */
     struct enode **args; /* EN_CALL arguments, EN_BIN l,r; EN_UN operand */
     size_t nargs;
 } enode;
@@ -198,10 +199,10 @@ typedef struct stage {
     const char **names;
     size_t nnames;
     bool remove; /* fields - */
-    /* regex */
+    /* regex, rex: names[0] is the pattern */
     const char *regex_field;
     bool regex_neg;
-    void *re;
+    pcre2_code *re; /* compiled at plan time, freed by the command's free hook */
     /* lookup */
     const char *lookup_name;
     size_t lookup_start;
@@ -217,12 +218,13 @@ typedef struct stage {
     int join_type;   /* 0 inner, 1 left/outer */
     size_t join_max; /* 0: unlimited */
     bool join_overwrite;
-    /* plan: output schema after this stage, and per-stage column maps */
+    /* plan: the output schema after this stage, and column maps (-1: absent) */
     schema out;
-    int *map; /* rename/fields/table: output column -> input column */
+    int *map; /* rename/fields/table: output column -> input column; rex: group numbers;
+                 join: subsearch column -> output column */
     size_t nmap;
-    int *cols;  /* dedup columns, convert source columns (-1 absent), ... */
-    int *cols2; /* convert destination columns */
+    int *cols;  /* dedup, join: key columns; convert: source columns; regex, rex: the field */
+    int *cols2; /* convert, rex, eventstats: destination columns; join: subsearch key columns */
 } stage;
 
 struct esc_plan {

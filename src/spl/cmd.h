@@ -19,7 +19,7 @@
  *
  * To add a command: write src/spl/cmd_NAME.c defining `const spl_cmd spl_cmd_NAME = {...}`
  * and add `X(NAME)` to SPL_COMMANDS below. Options the command keeps go in its block of
- * `stage` (ast.h) unless the generic slots (names, cols, cols2, map, re, ...) say it.
+ * `stage` (ast.h) unless the generic slots (names, cols, cols2, map, re, ...) can hold them.
  * To add an eval function: one static function and one line in a family table (eval_fn_*.c),
  * see eval.h. */
 #ifndef ESC_SPL_CMD_H

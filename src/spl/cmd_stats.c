@@ -5,8 +5,8 @@
  * order, first field first); eventstats keeps the rows and adds its group's aggregates to each
  * one; a row missing a BY field belongs to no group (eventstats leaves it as it is); a
  * multivalue cell is one key (values joined by '\n') and feeds every value to the aggregates.
- * Deliberately not done: stats options (allnum, delim, partitions), by-less eventstats
- * windows, time-ordered earliest/latest beyond the _time column. */
+ * Deliberately not done: stats options (an error) and aggregate functions beyond agg/'s (count,
+ * dc, values, list, min, max, sum, avg, earliest, latest). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +29,6 @@ static const struct {
 };
 
 /* tstats options (name=value before `from`); only fillnull_value has an effect. */
-
 static const char *const tstats_opts[] = {
     "summariesonly", "allow_old_summaries", "fillnull_value",          "prestats", "local",
     "append",        "chunk_size",          "include_reduced_buckets", NULL,

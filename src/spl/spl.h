@@ -5,6 +5,12 @@
  * (esc_exec) owns its scratch and aggregates, so one plan can run over many windows at once.
  * Semantics are SPEC section 4, documented in docs/spl.md.
  *
+ * Extending the subset: a command is one file, src/spl/cmd_NAME.c, holding its parse, plan and
+ * run parts in a descriptor, plus one X(NAME) line in SPL_COMMANDS (src/spl/cmd.h, which says
+ * what each part does); an eval function is one static C function and one line in its family's
+ * table (src/spl/eval_fn_*.c; src/spl/eval.h says how). Nothing else dispatches on commands
+ * (but exec.c feeds records to tstats, the source) or on functions.
+ *
  * Errors: ESC_ECONTENT with err->offset = byte offset into the *expanded* search text
  * (esc_plan_new keeps it in err->msg context); esc_spl_caret() renders the line with ^^^ under
  * the culprit. */
