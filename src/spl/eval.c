@@ -10,8 +10,6 @@
  * Deliberately not done: eval's typechecking errors (a type mismatch yields null instead) and
  * Unicode case mapping (lower/upper fold ASCII only). */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 

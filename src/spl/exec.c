@@ -13,7 +13,6 @@
 
 #include "agg/agg.h"
 #include "core/alloc.h"
-#include "core/timeutil.h"
 #include "spl/cmd.h"
 
 struct esc_exec {

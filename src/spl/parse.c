@@ -426,6 +426,50 @@ static bool is_ident(char c) {
     return is_ident_start(c) || (c >= '0' && c <= '9');
 }
 
+/* A call name(args...): P->pos is at the '('. */
+static enode *e_call(spl_parser *P, size_t start, const char *name, size_t nlen) {
+    P->pos++;
+    enode *n = enew(P, EN_CALL, start, P->pos);
+    if (!n)
+        return NULL;
+    n->str = name;
+    n->str_len = nlen;
+    enode *args[ESC_SPL_MAX_ARGS];
+    size_t na = 0;
+    spl_skip_ws(P);
+    if (spl_peek(P) != ')') {
+        for (;;) {
+            if (na == ESC_SPL_MAX_ARGS)
+                return spl_fail(P, start, "too many function arguments");
+            P->depth++;
+            enode *a = e_or(P);
+            P->depth--;
+            if (!a)
+                return NULL;
+            args[na++] = a;
+            spl_skip_ws(P);
+            if (spl_peek(P) == ',') {
+                P->pos++;
+                continue;
+            }
+            break;
+        }
+    }
+    spl_skip_ws(P);
+    if (spl_peek(P) != ')')
+        return spl_fail(P, start, "unbalanced parenthesis: call of %s() is not closed", name);
+    P->pos++;
+    n->end = P->pos;
+    n->nargs = na;
+    if (na) {
+        n->args = spl_alloc0(P, na * sizeof *n->args);
+        if (!n->args)
+            return NULL;
+        memcpy(n->args, args, na * sizeof *args);
+    }
+    return n;
+}
+
 static enode *e_prim(spl_parser *P) {
     spl_skip_ws(P);
     size_t start = P->pos;
@@ -499,49 +543,8 @@ static enode *e_prim(spl_parser *P) {
         if (!name)
             return NULL;
         spl_skip_ws(P);
-        if (spl_peek(P) == '(') {
-            P->pos++;
-            enode *n = enew(P, EN_CALL, start, P->pos);
-            if (!n)
-                return NULL;
-            n->str = name;
-            n->str_len = nlen;
-            enode *args[ESC_SPL_MAX_ARGS];
-            size_t na = 0;
-            spl_skip_ws(P);
-            if (spl_peek(P) != ')') {
-                for (;;) {
-                    if (na == ESC_SPL_MAX_ARGS)
-                        return spl_fail(P, start, "too many function arguments");
-                    P->depth++;
-                    enode *a = e_or(P);
-                    P->depth--;
-                    if (!a)
-                        return NULL;
-                    args[na++] = a;
-                    spl_skip_ws(P);
-                    if (spl_peek(P) == ',') {
-                        P->pos++;
-                        continue;
-                    }
-                    break;
-                }
-            }
-            spl_skip_ws(P);
-            if (spl_peek(P) != ')')
-                return spl_fail(P, start, "unbalanced parenthesis: call of %s() is not closed",
-                                name);
-            P->pos++;
-            n->end = P->pos;
-            n->nargs = na;
-            if (na) {
-                n->args = spl_alloc0(P, na * sizeof *n->args);
-                if (!n->args)
-                    return NULL;
-                memcpy(n->args, args, na * sizeof *args);
-            }
-            return n;
-        }
+        if (spl_peek(P) == '(')
+            return e_call(P, start, name, nlen);
         if ((nlen == 4 && strncmp(name, "true", 4) == 0) ||
             (nlen == 5 && strncmp(name, "false", 5) == 0)) {
             enode *n = enew(P, EN_BOOL, start, start + nlen);
