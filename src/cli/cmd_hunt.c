@@ -171,7 +171,16 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
                 c.notables, c.risk_events, c.incidents);
     }
 out:;
-    esc_status cst = esc_sinks_close(sinks, st ? NULL : &err);
+    /* every sink commits; HEC batches that could not be delivered wait in the spool, which is
+     * reported (exit 3) but does not undo what the other sinks hold */
+    esc_status cst = esc_sinks_flush(sinks, st ? NULL : &err);
+    st = st ? st : cst;
+    esc_error why = {0};
+    if (!st && esc_sinks_pending(sinks, &why)) {
+        err = why;
+        st = why.code;
+    }
+    cst = esc_sinks_close(sinks, st ? NULL : &err);
     st = st ? st : cst;
     esc_act_free(act);
     if (token) {

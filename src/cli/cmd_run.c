@@ -43,6 +43,7 @@ static const esc_opt run_opts[] = {
     {"hec", "URL", "send notables and risk events to Splunk HEC (https://host:8088)"},
     {"hec-token-file", "FILE", "HEC token (else $ESCUDO_HEC_TOKEN; never on the command line)"},
     {"hec-spool", "DIR", "where unsent HEC batches wait (default .escudo-spool)"},
+    {"hec-ca", "FILE", "CA certificates (PEM) that sign the HEC server's certificate"},
     {"hec-insecure", NULL, "do not verify the HEC server's TLS certificate"},
     {"hec-no-ack", NULL, "do not wait for HEC indexer acknowledgement"},
     {"hec-max-wait", "SECONDS", "retry HEC this long per firing, then leave batches spooled"},
@@ -359,6 +360,7 @@ int esc_cmd_run(int argc, char **argv) {
                                .hec_url = esc_args_get(&a, "hec"),
                                .hec_spool_dir = esc_args_get(&a, "hec-spool"),
                                .hec_insecure = esc_args_has(&a, "hec-insecure"),
+                               .hec_ca_file = esc_args_get(&a, "hec-ca"),
                                .hec_ack = !esc_args_has(&a, "hec-no-ack")};
     if (esc_args_has(&a, "hec-max-wait"))
         ro.sinks.hec_max_wait_ms = atoi(esc_args_get(&a, "hec-max-wait")) * 1000;
