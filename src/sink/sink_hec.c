@@ -7,7 +7,9 @@
  * spooled batches: each one not yet sent is posted once, then the ackIds of all batches sent are
  * polled together at /services/collector/ack, and a batch is deleted when Splunk says it is
  * indexed. A batch whose ack has not come within HEC_ACK_TIMEOUT_MS is posted again on a later
- * round. 503, 429, 408, timeouts, refused or dropped connections end a round and the next one
+ * round; a note beside each posted batch (NNNN.json.ack) carries that wait over to the next sink
+ * on the spool (run's next firing, a restart), so a HEC that never acknowledges gets one copy of
+ * a batch per HEC_ACK_TIMEOUT_MS, not one per firing. 503, 429, 408, timeouts, refused or dropped connections end a round and the next one
  * starts after a backoff (100 ms doubling to 5 s). All of it, including each request's own
  * timeout, fits in one budget per sink: --hec-max-wait (hec_max_wait_ms) is the most time the
  * sink spends sending and waiting, across every put and flush. What is not acknowledged then
@@ -247,6 +249,44 @@ static void drop_fl(hec_sink *h, unsigned long long seq) {
         *f = h->fl[--h->nfl];
 }
 
+static long long wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* NNNN.json.ack beside a posted batch: its ackId and when it was posted (wall clock, ms), so a
+ * later sink (the next firing of run, a restart) polls that ack instead of posting the batch
+ * again before HEC_ACK_TIMEOUT_MS. Not fsync'd: a lost note only means an earlier repost. */
+static char *ack_note(const hec_sink *h, const char *name) {
+    size_t n = strlen(name) + 5;
+    char *a = esc_malloc(n);
+    char *p = NULL;
+    if (a) {
+        snprintf(a, n, "%s.ack", name);
+        p = esc_spool_path(h->spool, a);
+    }
+    esc_free(a);
+    return p;
+}
+
+static void write_ack_note(const hec_sink *h, const char *name, long long ack_id) {
+    char *p = ack_note(h, name);
+    FILE *f = p ? fopen(p, "wb") : NULL;
+    if (f) {
+        fprintf(f, "%lld %lld\n", ack_id, wall_ms());
+        fclose(f);
+    }
+    esc_free(p);
+}
+
+static void drop_ack_note(const hec_sink *h, const char *name) {
+    char *p = ack_note(h, name);
+    if (p)
+        unlink(p);
+    esc_free(p);
+}
+
 static esc_status set_fl(hec_sink *h, unsigned long long seq, long long ack_id, esc_error *err) {
     inflight *f = find_fl(h, seq);
     if (!f) {
@@ -262,6 +302,31 @@ static esc_status set_fl(hec_sink *h, unsigned long long seq, long long ack_id, 
     }
     *f = (inflight){seq, ack_id, now_ms()};
     return ESC_OK;
+}
+
+/* A batch an earlier sink posted: wait for its ack (until HEC_ACK_TIMEOUT_MS after it was
+ * posted) rather than post it again. */
+static esc_status read_ack_note(hec_sink *h, const char *name, unsigned long long seq,
+                                esc_error *err) {
+    char *p = ack_note(h, name);
+    if (!p)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    FILE *f = fopen(p, "rb");
+    esc_free(p);
+    if (!f)
+        return ESC_OK;
+    long long ack_id = -1, at = 0;
+    int n = fscanf(f, "%lld %lld", &ack_id, &at);
+    fclose(f);
+    if (n != 2 || ack_id < 0)
+        return ESC_OK;
+    long long age = wall_ms() - at;
+    if (age < 0 || age >= HEC_ACK_TIMEOUT_MS)
+        return ESC_OK;
+    esc_status st = set_fl(h, seq, ack_id, err);
+    if (st == ESC_OK)
+        find_fl(h, seq)->sent_ms = now_ms() - age;
+    return st;
 }
 
 /* One drain's view of the listed batches. */
@@ -285,6 +350,7 @@ static esc_status remove_batch(hec_sink *h, round *r, size_t i, esc_error *err) 
                            "be sent again",
                            h->spool, r->names[i], strerror(errno));
     esc_free(path);
+    drop_ack_note(h, r->names[i]);
     drop_fl(h, r->seq[i]);
     r->done[i] = true;
     r->left--;
@@ -297,9 +363,10 @@ static esc_status reject_batch(hec_sink *h, round *r, size_t i, const char *why,
     esc_status st = esc_spool_set_aside(h->spool, r->names[i], &as, err);
     if (st != ESC_OK)
         return st;
-    snprintf(h->rejected_as, sizeof h->rejected_as, "%s", strrchr(as, '/') + 1);
+    snprintf(h->rejected_as, sizeof h->rejected_as, "%s", as);
     snprintf(h->rejected_why, sizeof h->rejected_why, "%s", why);
     esc_free(as);
+    drop_ack_note(h, r->names[i]);
     h->rejected++;
     drop_fl(h, r->seq[i]);
     r->done[i] = true;
@@ -335,8 +402,8 @@ static esc_status send_round(hec_sink *h, round *r, esc_buf *body, esc_error *er
             long long ack_id = json_int(h->resp.ptr, "ackId");
             if (!h->ack || ack_id < 0)
                 st = remove_batch(h, r, i, err); /* acknowledgement off (or not on the token) */
-            else
-                st = set_fl(h, r->seq[i], ack_id, err);
+            else if ((st = set_fl(h, r->seq[i], ack_id, err)) == ESC_OK)
+                write_ack_note(h, r->names[i], ack_id);
         } else if (pr == POST_REJECTED) {
             st = reject_batch(h, r, i, h->last_problem, err);
         } else {
@@ -435,8 +502,11 @@ static esc_status drain(hec_sink *h, bool blocking, esc_error *err) {
         if (!r.seq || !r.done)
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; st == ESC_OK && i < r.n; i++)
+    for (size_t i = 0; st == ESC_OK && i < r.n; i++) {
         r.seq[i] = strtoull(r.names[i], NULL, 10);
+        if (!find_fl(h, r.seq[i]))
+            st = read_ack_note(h, r.names[i], r.seq[i], err);
+    }
     r.left = r.n;
     r.deadline = start + (h->max_wait_ms - h->waited_ms);
     long long backoff = HEC_BACKOFF_MIN_MS, poll = HEC_POLL_MIN_MS;
