@@ -2,8 +2,9 @@
  *
  * Invariants: every sink gets every event even when an earlier sink failed (the first error is
  * returned); flush and close flush every sink even when an earlier one failed; batches a sink
- * holds but could not deliver yet are counted by esc_sinks_pending, never returned as errors. Deliberately not done: per-sink filtering or
- * reordering; a sink sees events in the order actions produced them. */
+ * holds but could not deliver yet are counted by esc_sinks_pending, never returned as errors.
+ * Deliberately not done: per-sink filtering or reordering; a sink sees events in the order actions
+ * produced them. */
 #include "sink/sink.h"
 
 #include <stdio.h>

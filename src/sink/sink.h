@@ -6,12 +6,12 @@
  *
  * "Spooled, not yet sent" is not an error. A sink that forwards events elsewhere (HEC) and
  * holds what it could not deliver durably on disk returns ESC_OK from put() and flush(); its
- * esc_sink_hec_pending() tells how many batches still wait (or were refused and set aside) and why. The
- * caller keeps going: the other sinks committed, the waiting batches are sent first by the next
- * flush or run (esc_sink_hec_pending, esc_sinks_pending). An error from put() or flush() means something was not made durable (a disk
- * write, a commit failed) and the caller must not count the events as delivered.
- * history() is optional: a sink that keeps events (SQLite) returns the stored risk events of
- * one risk object so the risk incident rule can span runs.
+ * esc_sink_hec_pending() tells how many batches still wait (or were refused and set aside) and why.
+ * The caller keeps going: the other sinks committed, the waiting batches are sent first by the next
+ * flush or run (esc_sink_hec_pending, esc_sinks_pending). An error from put() or flush() means
+ * something was not made durable (a disk write, a commit failed) and the caller must not count the
+ * events as delivered. history() is optional: a sink that keeps events (SQLite) returns the stored
+ * risk events of one risk object so the risk incident rule can span runs.
  *
  *  - jsonl  (--notables FILE, --risk FILE): one JSON object a line, appended.
  *  - sqlite (--db FILE): the embedded store; schema in docs/actions.md; idempotent by event_id.
@@ -42,11 +42,11 @@ typedef struct esc_sink_event {
     const char *event_id; /* 64 lower-case hex digits (SHA-256) */
     int64_t time;         /* _time, epoch seconds */
     const char *search_name;
-    const char *rule_title;   /* notable; NULL for risk */
-    const char *severity;     /* notable */
-    const char *urgency;      /* notable */
-    const char *status;       /* notable */
-    const char *owner;        /* notable */
+    const char *rule_title; /* notable; NULL for risk */
+    const char *severity;   /* notable */
+    const char *urgency;    /* notable */
+    const char *status;     /* notable */
+    const char *owner;      /* notable */
     const char *security_domain;
     const char *risk_object;      /* risk event (and risk incident notable) */
     const char *risk_object_type; /* user, system, ... */
@@ -75,8 +75,8 @@ typedef struct esc_sink_ops {
     esc_status (*flush)(esc_sink *s, esc_error *err); /* NULL: nothing buffered */
     void (*close)(esc_sink *s);                       /* NULL: nothing to release */
     /* optional; NULL when the sink keeps no history */
-    esc_status (*history)(esc_sink *s, const char *type, const char *object,
-                          esc_risk_history *out, esc_error *err);
+    esc_status (*history)(esc_sink *s, const char *type, const char *object, esc_risk_history *out,
+                          esc_error *err);
 } esc_sink_ops;
 
 struct esc_sink {
@@ -94,12 +94,12 @@ typedef struct esc_sink_opts {
     bool hec_insecure;         /* --hec-insecure: no TLS verification */
     bool hec_ack;              /* use indexer acknowledgement (default on) */
     const char *hec_index, *hec_source, *hec_sourcetype; /* optional event metadata */
-    size_t hec_batch;          /* events per request; 0 = 100 */
-    int hec_timeout_ms;        /* per request; 0 = 10000 */
-    int hec_max_wait_ms;       /* the most time the sink spends sending and waiting, over
-                                * all its puts and flushes (events stay spooled); 0 = 60000 */
-    const char *hec_ca_file;   /* --hec-ca FILE: CA certificates (PEM) to verify the server */
-    size_t hec_max_files;      /* spooled batches listed per flush; 0 = 10^6 (tests lower it) */
+    size_t hec_batch;                                    /* events per request; 0 = 100 */
+    int hec_timeout_ms;                                  /* per request; 0 = 10000 */
+    int hec_max_wait_ms;     /* the most time the sink spends sending and waiting, over
+                              * all its puts and flushes (events stay spooled); 0 = 60000 */
+    const char *hec_ca_file; /* --hec-ca FILE: CA certificates (PEM) to verify the server */
+    size_t hec_max_files;    /* spooled batches listed per flush; 0 = 10^6 (tests lower it) */
 } esc_sink_opts;
 
 /* Open every sink the options name. With no sink named, *out is an empty set (not NULL). */

@@ -9,13 +9,14 @@
  * indexed. A batch whose ack has not come within HEC_ACK_TIMEOUT_MS is posted again on a later
  * round; a note beside each posted batch (NNNN.json.ack) carries that wait over to the next sink
  * on the spool (run's next firing, a restart), so a HEC that never acknowledges gets one copy of
- * a batch per HEC_ACK_TIMEOUT_MS, not one per firing. 503, 429, 408, timeouts, refused or dropped connections end a round and the next one
- * starts after a backoff (100 ms doubling to 5 s). All of it, including each request's own
- * timeout, fits in one budget per sink: --hec-max-wait (hec_max_wait_ms) is the most time the
- * sink spends sending and waiting, across every put and flush. What is not acknowledged then
- * stays spooled and is sent first by the next run; that is not an error of flush: flush returns
- * ESC_OK and esc_sink_hec_pending() says how many batches wait and why (sink.h). A batch Splunk refuses
- * (another 4xx) is set aside as NNNN.json.rejected and counted as pending too.
+ * a batch per HEC_ACK_TIMEOUT_MS, not one per firing. 503, 429, 408, timeouts, refused or dropped
+ * connections end a round and the next one starts after a backoff (100 ms doubling to 5 s). All of
+ * it, including each request's own timeout, fits in one budget per sink: --hec-max-wait
+ * (hec_max_wait_ms) is the most time the sink spends sending and waiting, across every put and
+ * flush. What is not acknowledged then stays spooled and is sent first by the next run; that is not
+ * an error of flush: flush returns ESC_OK and esc_sink_hec_pending() says how many batches wait and
+ * why (sink.h). A batch Splunk refuses (another 4xx) is set aside as NNNN.json.rejected and counted
+ * as pending too.
  *
  * An event whose event_id a spooled batch already holds is not spooled again: a restart that
  * makes the same events (a killed hunt or run run again) adds no copy of what still waits.
@@ -80,10 +81,10 @@ typedef struct hec_sink {
     char last_problem[256];
     inflight *fl; /* batches posted and waiting for their ack */
     size_t nfl, capfl;
-    long long waited_ms;  /* spent of the max_wait_ms budget */
-    bool put_drain_off;   /* a put's quick attempt met trouble: leave the rest to flush */
-    bool flushed;         /* nothing spooled since the last flush's drain */
-    esc_idset ids;        /* event_ids spooled (loaded from the spool on the first put) */
+    long long waited_ms; /* spent of the max_wait_ms budget */
+    bool put_drain_off;  /* a put's quick attempt met trouble: leave the rest to flush */
+    bool flushed;        /* nothing spooled since the last flush's drain */
+    esc_idset ids;       /* event_ids spooled (loaded from the spool on the first put) */
     bool ids_loaded;
     size_t rejected;      /* batches set aside by this sink */
     char rejected_as[64]; /* the last one's name */
@@ -482,8 +483,7 @@ static void describe_pending(hec_sink *h, const round *r) {
         else
             snprintf(h->why + w, sizeof h->why - (size_t)w,
                      "HEC unavailable (%s); %zu batch(es) kept in %s for the next run",
-                     h->last_problem[0] ? h->last_problem : "the wait ran out", r->left,
-                     h->spool);
+                     h->last_problem[0] ? h->last_problem : "the wait ran out", r->left, h->spool);
     }
 }
 
