@@ -63,7 +63,7 @@ int esc_cmd_explain(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
             const char *w = i < nwant ? want[i] : a.pos[i - nwant];
             if (!(dets[i] = esc_content_find(content, w))) {
-                fprintf(stderr, "escudo explain: no detection named %s in the content\n", w);
+                esc_say(stderr, "escudo explain: no detection named %s in the content", w);
                 goto done;
             }
         }

@@ -58,9 +58,11 @@ static void progress(const esc_hunt_stats *s, double elapsed) {
     fprintf(stderr, "\r\033[Kescudo: %.1f MB, %.0f MB/s, %llu events", (double)bytes / 1e6,
             elapsed > 0 ? (double)bytes / 1e6 / elapsed : 0.0,
             (unsigned long long)s->events);
-    if (s->current && s->current_size)
-        fprintf(stderr, ", %s %.0f%%", s->current,
-                100.0 * (double)s->current_offset / (double)s->current_size);
+    if (s->current && s->current_size) {
+        fputs(", ", stderr);
+        esc_out_human(stderr, s->current, strlen(s->current)); /* a file name: escaped */
+        fprintf(stderr, " %.0f%%", 100.0 * (double)s->current_offset / (double)s->current_size);
+    }
     fflush(stderr);
 }
 
@@ -109,7 +111,7 @@ static char *warning_text(const esc_error *err) {
 static bool parse_time(const char *flag, const char *spec, int64_t now, int64_t *out) {
     esc_error err = {0};
     if (esc_time_spec_parse(spec, now, out, &err) != ESC_OK) {
-        fprintf(stderr, "escudo hunt: --%s %s: %s\n", flag, spec, err.msg);
+        esc_say(stderr, "escudo hunt: --%s %s: %s", flag, spec, err.msg);
         return false;
     }
     return true;
@@ -232,7 +234,7 @@ int esc_cmd_hunt(int argc, char **argv) {
         goto done;
     }
     if (!esc_time_set_zone(esc_args_get(&a, "tz"))) {
-        fprintf(stderr, "escudo hunt: unknown time zone %s\n", esc_args_get(&a, "tz"));
+        esc_say(stderr, "escudo hunt: unknown time zone %s", esc_args_get(&a, "tz"));
         goto done;
     }
     int64_t now = (int64_t)time(NULL), t;
@@ -275,7 +277,7 @@ int esc_cmd_hunt(int argc, char **argv) {
         for (size_t i = 0; i < nwant; i++) {
             dets[i] = esc_content_find(content, want[i]);
             if (!dets[i]) {
-                fprintf(stderr, "escudo hunt: no detection named %s in the content\n", want[i]);
+                esc_say(stderr, "escudo hunt: no detection named %s in the content", want[i]);
                 goto done;
             }
         }
@@ -292,7 +294,7 @@ int esc_cmd_hunt(int argc, char **argv) {
         const char *why;
         const esc_detection *d = esc_engine_skipped(engine, i, &why);
         if ((long)i < max_warn)
-            fprintf(stderr, "escudo: not supported, skipped: %s: %s\n", d->name, why);
+            esc_say(stderr, "escudo: not supported, skipped: %s: %s", d->name, why);
     }
     if (esc_engine_count(engine) == 0) {
         fprintf(stderr, "escudo hunt: no detection to run\n");
@@ -419,7 +421,7 @@ int esc_cmd_hunt(int argc, char **argv) {
     if (sj) {
         FILE *f = fopen(sj, "w");
         if (!f) {
-            fprintf(stderr, "escudo hunt: cannot write %s\n", sj);
+            esc_say(stderr, "escudo hunt: cannot write %s", sj);
             goto done;
         }
         summary_json(f, s, elapsed, ndet, esc_engine_nskipped(engine), first, nfirst);

@@ -166,7 +166,7 @@ int esc_cmd_test(int argc, char **argv) {
         for (size_t i = 0; i < ngiven; i++) {
             struct stat sb;
             if (stat(given[i], &sb) != 0) {
-                fprintf(stderr, "escudo test: --%s %s: no such file or folder\n",
+                esc_say(stderr, "escudo test: --%s %s: no such file or folder",
                         pass ? "local" : "content", given[i]);
                 goto done;
             }
@@ -193,7 +193,7 @@ int esc_cmd_test(int argc, char **argv) {
         const char *w = i < a.npos ? a.pos[i] : named[i - a.npos];
         const esc_detection *d = esc_content_find(content, w);
         if (!d) {
-            fprintf(stderr, "escudo test: no detection named %s in the content%s\n", w,
+            esc_say(stderr, "escudo test: no detection named %s in the content%s", w,
                     i < a.npos ? " (a YAML file elsewhere loads with --detection FILE)" : "");
             goto done;
         }
@@ -254,18 +254,18 @@ int esc_cmd_test(int argc, char **argv) {
     const char *jpath = esc_args_get(&a, "junit");
     if (jpath) {
         if ((st = esc_ctest_junit(&rep, &junit)) != ESC_OK) {
-            fprintf(stderr, "escudo test: JUnit report: %s\n", esc_strerror(st));
+            esc_say(stderr, "escudo test: JUnit report: %s", esc_strerror(st));
             goto done;
         }
         FILE *f = fopen(jpath, "wb");
         if (!f || fwrite(junit.ptr, 1, junit.len, f) != junit.len) {
-            fprintf(stderr, "escudo test: cannot write %s\n", jpath);
+            esc_say(stderr, "escudo test: cannot write %s", jpath);
             if (f)
                 fclose(f);
             goto done;
         }
         if (fclose(f) != 0) {
-            fprintf(stderr, "escudo test: cannot write %s\n", jpath);
+            esc_say(stderr, "escudo test: cannot write %s", jpath);
             goto done;
         }
     }

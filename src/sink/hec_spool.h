@@ -3,7 +3,7 @@
  *
  * Layout: NNNNNNNNNNNNNNNN.json (16 digits, one batch, one HEC envelope a line), written as
  * .NNNNNNNNNNNNNNNN.tmp then fsync'd and renamed; NNNNNNNNNNNNNNNN.json.rejected[.K] (a batch
- * Splunk refused, kept for a person); NNNNNNNNNNNNNNNN.json.ack (the ackId a posted batch waits
+ * Splunk refused, kept for a person); NNNNNNNNNNNNNNNN.ack (the ackId a posted batch waits
  * for, sink_hec.c); `channel` (the channel GUID); `lock` (flock). Every rename and unlink of a
  * batch is followed by an fsync of the folder before it counts. */
 #ifndef ESC_SINK_HEC_SPOOL_H

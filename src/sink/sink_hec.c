@@ -7,7 +7,7 @@
  * spooled batches: each one not yet sent is posted once, then the ackIds of all batches sent are
  * polled together at /services/collector/ack, and a batch is deleted when Splunk says it is
  * indexed. A batch whose ack has not come within HEC_ACK_TIMEOUT_MS is posted again on a later
- * round; a note beside each posted batch (NNNN.json.ack) carries that wait over to the next sink
+ * round; a note beside each posted batch (NNNN.ack) carries that wait over to the next sink
  * on the spool (run's next firing, a restart), so a HEC that never acknowledges gets one copy of
  * a batch per HEC_ACK_TIMEOUT_MS, not one per firing. 503, 429, 408, timeouts, refused or dropped
  * connections end a round and the next one starts after a backoff (100 ms doubling to 5 s). All of
@@ -256,19 +256,13 @@ static long long wall_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* NNNN.json.ack beside a posted batch: its ackId and when it was posted (wall clock, ms), so a
+/* NNNN.ack beside a posted batch: its ackId and when it was posted (wall clock, ms), so a
  * later sink (the next firing of run, a restart) polls that ack instead of posting the batch
  * again before HEC_ACK_TIMEOUT_MS. Not fsync'd: a lost note only means an earlier repost. */
 static char *ack_note(const hec_sink *h, const char *name) {
-    size_t n = strlen(name) + 5;
-    char *a = esc_malloc(n);
-    char *p = NULL;
-    if (a) {
-        snprintf(a, n, "%s.ack", name);
-        p = esc_spool_path(h->spool, a);
-    }
-    esc_free(a);
-    return p;
+    char a[32];
+    snprintf(a, sizeof a, "%.16s.ack", name); /* not *.json: no tool counts it as a batch */
+    return esc_spool_path(h->spool, a);
 }
 
 static void write_ack_note(const hec_sink *h, const char *name, long long ack_id) {
