@@ -85,12 +85,20 @@ def ids_of(*files):
     return out
 
 
+def escudo(cmd, limit=120):
+    """Run escudo; one that hangs past limit seconds is killed and reported as exit -9."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=limit)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, -9, "", "killed after %d s" % limit)
+
+
 def hunt(tmp, tag, inp, port, spool, extra=(), scheme="http"):
     n, r = os.path.join(tmp, tag + ".n.jsonl"), os.path.join(tmp, tag + ".r.jsonl")
     cmd = [ESCUDO, "hunt", "--quiet", "--format", "json", "--now", "1700000000", "--notables", n,
            "--risk", r, "--hec", "%s://127.0.0.1:%d" % (scheme, port), "--hec-spool", spool]
     t0 = time.monotonic()
-    p = subprocess.run(cmd + list(extra) + [inp], capture_output=True, text=True, env=env())
+    p = escudo(cmd + list(extra) + [inp])
     return p, ids_of(n, r), time.monotonic() - t0
 
 
@@ -131,12 +139,11 @@ def no_ack(tmp, big):
         subprocess.run([sys.executable, GEN, "--events", "20000", "--eps", "1", "--every", "50"],
                        stdout=f, check=True)
     t0 = time.monotonic()
-    p = subprocess.run([ESCUDO, "run", "--enable", SEED, "--clock-start", "2024-03-06T00:00:00Z",
-                        "--clock-speed", "max", "--once-until", "2024-03-06T08:00:00Z",
-                        "--state", os.path.join(tmp, "state-na"), "--hec",
-                        "http://127.0.0.1:%d" % port, "--hec-spool", spool, "--hec-max-wait", "2",
-                        "--db", os.path.join(tmp, "na.db"), "--quiet", base],
-                       capture_output=True, text=True, env=env())
+    p = escudo([ESCUDO, "run", "--enable", SEED, "--clock-start", "2024-03-06T00:00:00Z",
+                "--clock-speed", "max", "--once-until", "2024-03-06T08:00:00Z", "--state",
+                os.path.join(tmp, "state-na"), "--hec", "http://127.0.0.1:%d" % port,
+                "--hec-spool", spool, "--hec-max-wait", "2", "--db", os.path.join(tmp, "na.db"),
+                "--quiet", base])
     took = time.monotonic() - t0
     posts = control(port, "/_events")["posts"]
     firsts = collections.Counter(x[0] for x in posts)
@@ -209,12 +216,11 @@ def run_hec_ca(tmp):
         subprocess.run([sys.executable, GEN, "--events", "3600", "--eps", "1", "--every", "100"],
                        stdout=f, check=True)
     n = os.path.join(tmp, "ca.n.jsonl")
-    p = subprocess.run([ESCUDO, "run", "--enable", SEED, "--clock-start", "2024-03-06T00:00:00Z",
-                        "--clock-speed", "max", "--once-until", "2024-03-06T02:00:00Z",
-                        "--state", os.path.join(tmp, "state-ca"), "--notables", n, "--hec",
-                        "https://127.0.0.1:%d" % port, "--hec-ca", cert, "--hec-spool",
-                        os.path.join(tmp, "ca-spool"), "--quiet", base],
-                       capture_output=True, text=True, env=env())
+    p = escudo([ESCUDO, "run", "--enable", SEED, "--clock-start", "2024-03-06T00:00:00Z",
+                "--clock-speed", "max", "--once-until", "2024-03-06T02:00:00Z", "--state",
+                os.path.join(tmp, "state-ca"), "--notables", n, "--hec",
+                "https://127.0.0.1:%d" % port, "--hec-ca", cert, "--hec-spool",
+                os.path.join(tmp, "ca-spool"), "--quiet", base])
     got = control(port, "/_events", tls=True)["events"]
     check(p.returncode == 0 and "unknown option" not in p.stderr,
           "4: run --hec-ca: rc %d %s" % (p.returncode, p.stderr.strip()))
