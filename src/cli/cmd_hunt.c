@@ -42,7 +42,9 @@ static const esc_opt hunt_opts[] = {
     {"hec-ca", "FILE", "CA certificates (PEM) that sign the HEC server's certificate"},
     {"hec-insecure", NULL, "do not verify the HEC server's TLS certificate"},
     {"hec-no-ack", NULL, "do not wait for HEC indexer acknowledgement"},
-    {"hec-max-wait", "SECONDS", "most time spent sending to HEC and waiting for it, then leave\n                           batches spooled (default 60)"},
+    {"hec-max-wait", "SECONDS",
+     "most time spent sending to HEC and waiting for it, then leave batches\n"
+     "                           spooled (default 60)"},
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof hunt_opts / sizeof hunt_opts[0])

@@ -606,9 +606,11 @@ static esc_status hec_put(esc_sink *s, const esc_sink_event *ev, esc_error *err)
     if (h->batch_n >= h->batch_max) {
         if ((st = spool_batch(h, err)) != ESC_OK)
             return st;
-        /* one quick round now keeps the spool small; trouble waits for flush */
-        if (!h->put_drain_off && (st = drain(h, false, err)) != ESC_OK)
-            return st;
+        /* one quick round now keeps the spool small; trouble waits for flush, which meets it
+         * again and reports it (the event itself is safely spooled: not this put's failure) */
+        esc_error ignored;
+        if (!h->put_drain_off && drain(h, false, &ignored) != ESC_OK)
+            h->put_drain_off = true;
     }
     return ESC_OK;
 }
