@@ -40,7 +40,7 @@ bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, ch
             if (strcmp(s, "-h") == 0)
                 s = "--help";
             else {
-                fprintf(stderr, "escudo %s: unknown option %s (see --help)\n", cmd, s);
+                esc_say(stderr, "escudo %s: unknown option %s (see --help)", cmd, s);
                 return false;
             }
         }
@@ -49,8 +49,7 @@ bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, ch
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         int k = find(opts, nopts, name, len);
         if (k < 0) {
-            fprintf(stderr, "escudo %s: unknown option --%.*s (see --help)\n", cmd, (int)len,
-                    name);
+            esc_say(stderr, "escudo %s: unknown option --%.*s (see --help)", cmd, (int)len, name);
             return false;
         }
         const char *val = NULL;
@@ -123,22 +122,28 @@ int esc_exit_code(esc_status st) {
     switch (st) {
     case ESC_OK:
     case ESC_EOF:
-    case ESC_SKIP: return ESC_EXIT_OK;
+    case ESC_SKIP:
+        return ESC_EXIT_OK;
     case ESC_EUSAGE:
-    case ESC_ECONTENT: return ESC_EXIT_USAGE;
-    default: return ESC_EXIT_IO;
+    case ESC_ECONTENT:
+        return ESC_EXIT_USAGE;
+    default:
+        return ESC_EXIT_IO;
     }
 }
 
+/* Paths and messages quote file names and input values: printed escaped (esc_say), so a
+ * newline in a file name cannot forge an "escudo:" line, nor an escape sequence reach the
+ * terminal. */
 void esc_report(const char *level, const esc_error *err) {
     if (err->path && err->line)
-        fprintf(stderr, "escudo: %s: %s:%llu: %s\n", level, err->path,
-                (unsigned long long)err->line, err->msg);
+        esc_say(stderr, "escudo: %s: %s:%llu: %s", level, err->path, (unsigned long long)err->line,
+                err->msg);
     else if (err->path && err->has_offset)
-        fprintf(stderr, "escudo: %s: %s: offset %llu: %s\n", level, err->path,
+        esc_say(stderr, "escudo: %s: %s: offset %llu: %s", level, err->path,
                 (unsigned long long)err->offset, err->msg);
     else if (err->path)
-        fprintf(stderr, "escudo: %s: %s: %s\n", level, err->path, err->msg);
+        esc_say(stderr, "escudo: %s: %s: %s", level, err->path, err->msg);
     else
-        fprintf(stderr, "escudo: %s: %s\n", level, err->msg);
+        esc_say(stderr, "escudo: %s: %s", level, err->msg);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "core/buf.h"
 #include "ingest/input.h"
 #include "parse/reader.h"
@@ -32,12 +33,12 @@ static void usage(FILE *f) {
 
 static void print_warning(const esc_error *e) {
     if (e->path && e->has_offset)
-        fprintf(stderr, "escudo: warning: %s: offset %llu: %s\n", e->path,
+        esc_say(stderr, "escudo: warning: %s: offset %llu: %s", e->path,
                 (unsigned long long)e->offset, e->msg);
     else if (e->path)
-        fprintf(stderr, "escudo: warning: %s: %s\n", e->path, e->msg);
+        esc_say(stderr, "escudo: warning: %s: %s", e->path, e->msg);
     else
-        fprintf(stderr, "escudo: warning: %s\n", e->msg);
+        esc_say(stderr, "escudo: warning: %s", e->msg);
 }
 
 int esc_cmd_dump(int argc, char **argv) {
@@ -92,7 +93,7 @@ int esc_cmd_dump(int argc, char **argv) {
             }
             opts.threads = (int)n;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "escudo dump: unknown option %s\n", a);
+            esc_say(stderr, "escudo dump: unknown option %s", a);
             usage(stderr);
             rc = 2;
             goto done;
@@ -109,7 +110,7 @@ int esc_cmd_dump(int argc, char **argv) {
     esc_error err;
     esc_error_clear(&err);
     if (esc_paths_expand(paths, npaths, &files, &nfiles, &skipped, &err)) {
-        fprintf(stderr, "escudo dump: %s\n", err.msg);
+        esc_say(stderr, "escudo dump: %s", err.msg);
         rc = 3;
         goto done;
     }
@@ -120,7 +121,7 @@ int esc_cmd_dump(int argc, char **argv) {
         esc_error_clear(&err);
         esc_status st = esc_input_open(files[f], &in, &err);
         if (st) {
-            fprintf(stderr, "escudo dump: %s: %s\n", files[f], err.msg);
+            esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
             rc = 3;
             break;
         }
@@ -132,7 +133,7 @@ int esc_cmd_dump(int argc, char **argv) {
             continue;
         }
         if (st) {
-            fprintf(stderr, "escudo dump: %s: %s\n", files[f], err.msg);
+            esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
             esc_input_free(in);
             rc = 3;
             break;
@@ -149,7 +150,7 @@ int esc_cmd_dump(int argc, char **argv) {
                 continue;
             }
             if (st) {
-                fprintf(stderr, "escudo dump: %s: %s\n", files[f], err.msg);
+                esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
                 rc = 3;
                 break;
             }

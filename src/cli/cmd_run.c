@@ -44,6 +44,7 @@ static const esc_opt run_opts[] = {
     {"hec-token-file", "FILE", "HEC token (else $ESCUDO_HEC_TOKEN; never on the command line)"},
     {"hec-spool", "DIR", "where unsent HEC batches wait (default .escudo-spool)"},
     {"hec-insecure", NULL, "do not verify the HEC server's TLS certificate"},
+    {"hec-ca", "FILE", "CA certificates (PEM) that sign the HEC server's certificate"},
     {"hec-no-ack", NULL, "do not wait for HEC indexer acknowledgement"},
     {"hec-max-wait", "SECONDS", "retry HEC this long per firing, then leave batches spooled"},
     {"max-warnings", "N", "print at most N messages per step (default 20)"},
@@ -348,6 +349,7 @@ static int run_sinks(const esc_args *a, esc_runner_opts *ro, char **token) {
                                 .hec_url = esc_args_get(a, "hec"),
                                 .hec_spool_dir = esc_args_get(a, "hec-spool"),
                                 .hec_insecure = esc_args_has(a, "hec-insecure"),
+                                .hec_ca_file = esc_args_get(a, "hec-ca"),
                                 .hec_ack = !esc_args_has(a, "hec-no-ack")};
     if (esc_args_has(a, "hec-max-wait"))
         ro->sinks.hec_max_wait_ms = atoi(esc_args_get(a, "hec-max-wait")) * 1000;
@@ -372,7 +374,7 @@ static int drive(esc_runner *run, long max_warn) {
         const char *const *m;
         size_t dropped, nm = esc_runner_messages(run, &m, &dropped);
         for (size_t i = 0; i < nm && (long)i < max_warn; i++)
-            fprintf(stderr, "escudo: %s\n", m[i]);
+            esc_say(stderr, "escudo: %s", m[i]);
         if (nm > (size_t)max_warn || dropped)
             fprintf(stderr, "escudo: %zu more messages\n",
                     nm > (size_t)max_warn ? nm - (size_t)max_warn + dropped : dropped);

@@ -52,7 +52,7 @@ esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
     }
     if (esc_args_has(a, "verbose"))
         for (size_t i = 0; i < (*out)->warnings.n; i++)
-            fprintf(stderr, "escudo: content warning: %s\n", (*out)->warnings.v[i]);
+            esc_say(stderr, "escudo: content warning: %s", (*out)->warnings.v[i]);
     return ESC_OK;
 }
 
@@ -84,7 +84,7 @@ int esc_cli_select(const char *cmd, const esc_content *c, const esc_cli_selector
             const char *w = src[s].v[i];
             const esc_detection *d = esc_content_find(c, w);
             if (!d) {
-                fprintf(stderr, "escudo %s: no detection named %s in the content%s\n", cmd, w,
+                esc_say(stderr, "escudo %s: no detection named %s in the content%s", cmd, w,
                         src[s].positional ? " (a YAML file elsewhere loads with --detection FILE)"
                                           : "");
                 esc_free(*out);
@@ -116,7 +116,7 @@ bool esc_cli_check_searches(const esc_content *c, const esc_detection *const *de
         esc_error err = {0};
         if (esc_engine_check(c, dets[i], NULL, &err) == ESC_OK)
             continue;
-        fprintf(stderr, "escudo: error: %s: %s\n", dets[i]->name, err.msg);
+        esc_say(stderr, "escudo: error: %s: %s", dets[i]->name, err.msg);
         esc_cli_show_search_error(c, dets[i]);
         return false;
     }

@@ -109,6 +109,6 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "escudo: unknown command '%s' (see escudo --help)\n", argv[1]);
+    esc_say(stderr, "escudo: unknown command '%s' (see escudo --help)", argv[1]);
     return ESC_EXIT_USAGE;
 }
