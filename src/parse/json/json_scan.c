@@ -219,8 +219,9 @@ static inline esc_status scan_key(esc_json_doc *d, const char **pp, const char *
     return ESC_OK;
 }
 
-/* A string, number, true, false or null at *pp (c is its first byte); *pp is left after it. t (NULL when the value
- * is not recorded) gets its type and text. False with d->what set when it is none of them. */
+/* A string, number, true, false or null at *pp (c is its first byte); *pp is left after it.
+ * t (NULL when the value is not recorded) gets its type and text. False with d->what set when
+ * it is none of them. */
 static inline bool scan_scalar(esc_json_doc *d, const char **pp, const char *e, char c,
                                esc_json_tok *t) {
     const char *p = *pp;
