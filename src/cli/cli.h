@@ -49,8 +49,31 @@ int esc_exit_code(esc_status st);
 /* "escudo: path:offset: message" on stderr. */
 void esc_report(const char *level, const esc_error *err);
 
-/* Content: --content DIR... (default: the shipped content) then --local DIR... */
+/* Content: --content DIR... (default: the shipped content) then --local DIR..., then each
+ * --detection FILE on top. */
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out);
+
+/* Detection selection, one way for every command (hunt, explain, run, test). A selector is a
+ * loaded detection's name, id or YAML file (a --detection FILE outside the content was loaded
+ * on top by esc_cli_load_content). Selectors come from an option (--detection, --enable) or
+ * from the positional arguments; a command lists its sources in the order it wants them. */
+typedef struct esc_cli_selectors {
+    const char *const *v;
+    size_t n;
+    bool positional; /* positional arguments: not loaded on top when they are files */
+} esc_cli_selectors;
+
+/* Every value of option `name`, or the positional arguments. */
+esc_cli_selectors esc_cli_option(const esc_args *a, const char *name);
+esc_cli_selectors esc_cli_positional(const esc_args *a);
+
+/* Resolve the selectors of each source in turn against c. An unknown one prints
+ * "escudo CMD: no detection named X in the content" (for a positional one, followed by how a
+ * YAML file elsewhere loads) and returns ESC_EXIT_USAGE; out of memory ESC_EXIT_IO. On
+ * ESC_EXIT_OK *out holds *n detections in the order given, duplicates kept, and the caller
+ * frees it with esc_free; when no selector was given, *out is NULL and *n 0. */
+int esc_cli_select(const char *cmd, const esc_content *c, const esc_cli_selectors *src, size_t nsrc,
+                   const esc_detection ***out, size_t *n);
 
 /* Print the expanded search line with ^ under the span of a planner error. */
 void esc_cli_show_search_error(const esc_content *c, const esc_detection *d);

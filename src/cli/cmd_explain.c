@@ -51,28 +51,15 @@ int esc_cmd_explain(int argc, char **argv) {
         rc = esc_exit_code(st);
         goto done;
     }
-    const char **want = NULL;
-    size_t nwant = esc_args_all(&a, "detection", &want);
-    size_t n = nwant + a.npos;
-    if (n) {
-        dets = esc_calloc(n, sizeof *dets);
-        if (!dets) {
-            rc = ESC_EXIT_IO;
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const char *w = i < nwant ? want[i] : a.pos[i - nwant];
-            if (!(dets[i] = esc_content_find(content, w))) {
-                fprintf(stderr, "escudo explain: no detection named %s in the content\n", w);
-                goto done;
-            }
-        }
-    } else {
+    esc_cli_selectors src[] = {esc_cli_option(&a, "detection"), esc_cli_positional(&a)};
+    size_t n = 0;
+    if ((rc = esc_cli_select("explain", content, src, 2, &dets, &n)) != ESC_EXIT_OK)
+        goto done;
+    bool all = n == 0;
+    if (all)
         n = content->ndetections;
-    }
-    rc = ESC_EXIT_OK;
     for (size_t i = 0; i < n; i++) {
-        const esc_detection *d = dets ? dets[i] : &content->detections[i];
+        const esc_detection *d = all ? &content->detections[i] : dets[i];
         esc_error err = {0};
         esc_engine *e = NULL;
         printf("%sdetection: %s (%s)\nfile: %s\n", i ? "\n" : "", d->name, d->id, d->path);

@@ -56,8 +56,7 @@ static double now_mono(void) {
 static void progress(const esc_hunt_stats *s, double elapsed) {
     uint64_t bytes = s->bytes + s->current_offset;
     fprintf(stderr, "\r\033[Kescudo: %.1f MB, %.0f MB/s, %llu events", (double)bytes / 1e6,
-            elapsed > 0 ? (double)bytes / 1e6 / elapsed : 0.0,
-            (unsigned long long)s->events);
+            elapsed > 0 ? (double)bytes / 1e6 / elapsed : 0.0, (unsigned long long)s->events);
     if (s->current && s->current_size)
         fprintf(stderr, ", %s %.0f%%", s->current,
                 100.0 * (double)s->current_offset / (double)s->current_size);
@@ -98,8 +97,8 @@ static char *warning_text(const esc_error *err) {
         snprintf(buf, sizeof buf, "%s:%llu: %s", err->path, (unsigned long long)err->line,
                  err->msg);
     else if (err->path && err->has_offset)
-        snprintf(buf, sizeof buf, "%s: offset %llu: %s", err->path,
-                 (unsigned long long)err->offset, err->msg);
+        snprintf(buf, sizeof buf, "%s: offset %llu: %s", err->path, (unsigned long long)err->offset,
+                 err->msg);
     else
         snprintf(buf, sizeof buf, "%s%s%s", err->path ? err->path : "", err->path ? ": " : "",
                  err->msg);
@@ -149,10 +148,9 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
         st = st ? st : ESC_ENOMEM;
         goto out;
     }
-    esc_act_window w = {esc_time_sec(ho->earliest_us),
-                        ho->latest_us == ESC_TIME_MAX ? ESC_ACT_INFINITY
-                                                      : esc_time_sec(ho->latest_us),
-                        now};
+    esc_act_window w = {
+        esc_time_sec(ho->earliest_us),
+        ho->latest_us == ESC_TIME_MAX ? ESC_ACT_INFINITY : esc_time_sec(ho->latest_us), now};
     size_t n = esc_engine_count(engine);
     esc_act_input *in = esc_calloc(n ? n : 1, sizeof *in);
     if (!in) {
@@ -185,146 +183,145 @@ out:;
     return dropped ? ESC_EXIT_IO : ESC_EXIT_OK;
 }
 
-int esc_cmd_hunt(int argc, char **argv) {
-    esc_args a;
-    esc_content *content = NULL;
-    esc_engine *engine = NULL;
-    esc_hunt *hunt = NULL;
-    const esc_detection **dets = NULL;
-    char **files = NULL;
-    size_t nfiles = 0;
-    char *first[64] = {0};
-    size_t nfirst = 0;
-    int rc = ESC_EXIT_USAGE;
-    esc_error err = {0};
-
-    if (!esc_args_parse(&a, hunt_opts, NOPTS, argc, argv, "hunt"))
-        goto done;
-    if (esc_args_has(&a, "help")) {
-        esc_usage(stdout, "hunt", "[OPTIONS] PATH...",
-                  "Run detections over log files (EVTX, XmlWinEventLog, JSON lines; gzip; "
-                  "directories\nrecursively; - for standard input) and print the result rows.",
-                  hunt_opts, NOPTS);
-        rc = ESC_EXIT_OK;
-        goto done;
-    }
-    esc_out_format fmt = ESC_OUT_TABLE;
-    if (esc_args_has(&a, "format") && !esc_out_format_parse(esc_args_get(&a, "format"), &fmt)) {
+/* The flags that shape the hunt (output format, profile, zone, window, readers) and the check
+ * that inputs were given; false after the message on a usage error. */
+static bool hunt_options(const esc_args *a, esc_out_format *fmt, esc_hunt_opts *ho, int64_t *now) {
+    if (esc_args_has(a, "format") && !esc_out_format_parse(esc_args_get(a, "format"), fmt)) {
         fprintf(stderr, "escudo hunt: --format must be table, json or csv\n");
-        goto done;
+        return false;
     }
-    esc_hunt_opts ho = {.profile = ESC_PROFILE_SPLUNK, .earliest_us = 0,
-                        .latest_us = ESC_TIME_MAX};
-    const char *prof = esc_args_get(&a, "profile");
+    *ho =
+        (esc_hunt_opts){.profile = ESC_PROFILE_SPLUNK, .earliest_us = 0, .latest_us = ESC_TIME_MAX};
+    const char *prof = esc_args_get(a, "profile");
     if (prof && strcmp(prof, "native") == 0)
-        ho.profile = ESC_PROFILE_NATIVE;
+        ho->profile = ESC_PROFILE_NATIVE;
     else if (prof && strcmp(prof, "splunk") != 0) {
         fprintf(stderr, "escudo hunt: --profile must be splunk or native\n");
-        goto done;
+        return false;
     }
-    if (!esc_time_set_zone(esc_args_get(&a, "tz"))) {
-        fprintf(stderr, "escudo hunt: unknown time zone %s\n", esc_args_get(&a, "tz"));
-        goto done;
+    if (!esc_time_set_zone(esc_args_get(a, "tz"))) {
+        fprintf(stderr, "escudo hunt: unknown time zone %s\n", esc_args_get(a, "tz"));
+        return false;
     }
-    int64_t now = (int64_t)time(NULL), t;
-    if (esc_args_has(&a, "now") && !parse_time("now", esc_args_get(&a, "now"), now, &now))
-        goto done;
-    if (esc_args_has(&a, "earliest")) {
-        if (!parse_time("earliest", esc_args_get(&a, "earliest"), now, &t))
-            goto done;
-        ho.earliest_us = t * ESC_US_PER_SEC;
+    int64_t t;
+    *now = (int64_t)time(NULL);
+    if (esc_args_has(a, "now") && !parse_time("now", esc_args_get(a, "now"), *now, now))
+        return false;
+    if (esc_args_has(a, "earliest")) {
+        if (!parse_time("earliest", esc_args_get(a, "earliest"), *now, &t))
+            return false;
+        ho->earliest_us = t * ESC_US_PER_SEC;
     }
-    if (esc_args_has(&a, "latest")) {
-        if (!parse_time("latest", esc_args_get(&a, "latest"), now, &t))
-            goto done;
-        ho.latest_us = t * ESC_US_PER_SEC;
+    if (esc_args_has(a, "latest")) {
+        if (!parse_time("latest", esc_args_get(a, "latest"), *now, &t))
+            return false;
+        ho->latest_us = t * ESC_US_PER_SEC;
     }
-    ho.reader.recover = esc_args_has(&a, "recover");
-    ho.reader.threads = esc_args_has(&a, "threads") ? atoi(esc_args_get(&a, "threads")) : 2;
-    ho.aidmaster = esc_args_get(&a, "aidmaster");
-    long max_warn = esc_args_has(&a, "max-warnings") ? atol(esc_args_get(&a, "max-warnings")) : 20;
-    bool quiet = esc_args_has(&a, "quiet");
-    if (a.npos == 0) {
+    ho->reader.recover = esc_args_has(a, "recover");
+    ho->reader.threads = esc_args_has(a, "threads") ? atoi(esc_args_get(a, "threads")) : 2;
+    ho->aidmaster = esc_args_get(a, "aidmaster");
+    if (a->npos == 0) {
         fprintf(stderr, "escudo hunt: no input (give files, directories or -; see --help)\n");
-        goto done;
+        return false;
     }
+    return true;
+}
 
-    esc_status st = esc_cli_load_content(&a, &content);
-    if (st) {
-        rc = esc_exit_code(st);
-        goto done;
+/* Warnings of one hunt: every one counted by the hunt, the first ones kept for --summary-json,
+ * at most `max` printed. */
+typedef struct warn_log {
+    char *first[64];
+    size_t nfirst;
+    long printed, max;
+    bool quiet;
+} warn_log;
+
+static void warn(warn_log *w, const esc_error *err, bool clear_progress) {
+    if (w->nfirst < sizeof w->first / sizeof w->first[0])
+        w->first[w->nfirst++] = warning_text(err);
+    if (!w->quiet && w->printed++ < w->max) {
+        if (clear_progress)
+            fputs("\r\033[K", stderr);
+        esc_report("warning", err);
     }
-    const char **want = NULL;
-    size_t nwant = esc_args_all(&a, "detection", &want);
-    if (nwant) {
-        dets = esc_calloc(nwant, sizeof *dets);
-        if (!dets) {
-            fprintf(stderr, "escudo: error: out of memory\n");
-            rc = ESC_EXIT_IO;
-            goto done;
-        }
-        for (size_t i = 0; i < nwant; i++) {
-            dets[i] = esc_content_find(content, want[i]);
-            if (!dets[i]) {
-                fprintf(stderr, "escudo hunt: no detection named %s in the content\n", want[i]);
-                goto done;
-            }
-        }
-    }
-    if (nwant && !esc_cli_check_searches(content, dets, nwant))
-        goto done;
-    st = esc_engine_new(content, nwant ? dets : NULL, nwant, nwant > 0, &engine, &err);
+}
+
+/* The engine of the --detection selection (strict: each must plan), or of every loaded
+ * detection (those that do not plan are skipped, and said so). */
+static int hunt_engine(const esc_args *a, const esc_content *content, const warn_log *w,
+                       esc_engine **engine) {
+    const esc_detection **dets = NULL;
+    size_t n = 0;
+    esc_error err = {0};
+    esc_status st;
+    esc_cli_selectors src = esc_cli_option(a, "detection");
+    int rc = esc_cli_select("hunt", content, &src, 1, &dets, &n);
+    if (rc != ESC_EXIT_OK)
+        return rc;
+    rc = ESC_EXIT_USAGE;
+    if (n && !esc_cli_check_searches(content, dets, n))
+        goto out;
+    st = esc_engine_new(content, n ? dets : NULL, n, n > 0, engine, &err);
     if (st) {
         esc_report("error", &err);
         rc = esc_exit_code(st);
-        goto done;
+        goto out;
     }
-    for (size_t i = 0; !quiet && i < esc_engine_nskipped(engine); i++) {
+    for (size_t i = 0; !w->quiet && i < esc_engine_nskipped(*engine); i++) {
         const char *why;
-        const esc_detection *d = esc_engine_skipped(engine, i, &why);
-        if ((long)i < max_warn)
+        const esc_detection *d = esc_engine_skipped(*engine, i, &why);
+        if ((long)i < w->max)
             fprintf(stderr, "escudo: not supported, skipped: %s: %s\n", d->name, why);
     }
-    if (esc_engine_count(engine) == 0) {
+    if (esc_engine_count(*engine) == 0) {
         fprintf(stderr, "escudo hunt: no detection to run\n");
-        goto done;
+        goto out;
     }
+    rc = ESC_EXIT_OK;
+out:
+    esc_free(dets);
+    return rc;
+}
 
-    size_t nskippedp = 0;
-    rc = ESC_EXIT_IO;
-    for (size_t i = 0; i < a.npos; i++) {
+/* The files under the PATH arguments. A path that cannot be listed is a warning, counted in
+ * *unlisted; false after the message when out of memory or over a limit. */
+static bool expand_inputs(const esc_args *a, char ***files, size_t *nfiles, size_t *unlisted) {
+    esc_error err = {0};
+    for (size_t i = 0; i < a->npos; i++) {
         char **f1 = NULL;
         size_t n1 = 0, sk = 0;
-        st = esc_paths_expand(&a.pos[i], 1, &f1, &n1, &sk, &err);
+        esc_status st = esc_paths_expand(&a->pos[i], 1, &f1, &n1, &sk, &err);
         if (st == ESC_ENOMEM || st == ESC_ELIMIT) {
             esc_report("error", &err);
-            goto done;
+            return false;
         }
         if (st || sk) {
             esc_report("warning", &err);
-            nskippedp++;
+            (*unlisted)++;
         }
-        char **grown = esc_realloc(files, (nfiles + n1 + 1) * sizeof *files);
+        char **grown = esc_realloc(*files, (*nfiles + n1 + 1) * sizeof **files);
         if (!grown) {
             esc_paths_free(f1, n1);
             fprintf(stderr, "escudo: error: out of memory\n");
-            goto done;
+            return false;
         }
-        files = grown;
+        *files = grown;
         if (n1)
-            memcpy(files + nfiles, f1, n1 * sizeof *f1);
-        nfiles += n1;
+            memcpy(*files + *nfiles, f1, n1 * sizeof *f1);
+        *nfiles += n1;
         esc_free(f1);
     }
-    if ((st = esc_hunt_new(engine, &ho, (const char *const *)files, nfiles, &hunt, &err))) {
-        esc_report("error", &err);
-        rc = esc_exit_code(st);
-        goto done;
-    }
+    return true;
+}
+
+/* Every record through the engine, warnings as they come, progress on a terminal; then the
+ * searches' final stage. *elapsed is the time it took. */
+static int read_inputs(esc_hunt *hunt, warn_log *w, double *elapsed) {
+    esc_error err = {0};
+    esc_status st;
     double t0 = now_mono(), last = t0;
-    bool tty = !quiet && isatty(2);
+    bool tty = !w->quiet && isatty(2);
     bool drew = false;
-    long printed = 0;
     for (;;) {
         esc_error_clear(&err);
         st = esc_hunt_step(hunt, &err);
@@ -332,17 +329,10 @@ int esc_cmd_hunt(int argc, char **argv) {
             break;
         if (st == ESC_ENOMEM) {
             esc_report("error", &err);
-            goto done;
+            return ESC_EXIT_IO;
         }
-        if (st != ESC_OK) {
-            if (nfirst < sizeof first / sizeof first[0])
-                first[nfirst++] = warning_text(&err);
-            if (!quiet && printed++ < max_warn) {
-                if (drew)
-                    fputs("\r\033[K", stderr);
-                esc_report("warning", &err);
-            }
-        }
+        if (st != ESC_OK)
+            warn(w, &err, drew);
         if (tty) {
             double t1 = now_mono();
             if (t1 - last > 0.25) {
@@ -356,12 +346,16 @@ int esc_cmd_hunt(int argc, char **argv) {
         fputs("\r\033[K", stderr);
     if ((st = esc_hunt_finish(hunt, &err))) {
         esc_report("error", &err);
-        rc = esc_exit_code(st);
-        goto done;
+        return esc_exit_code(st);
     }
-    double elapsed = now_mono() - t0;
-    size_t ndet = esc_engine_count(engine);
-    for (size_t i = 0; i < ndet; i++) {
+    *elapsed = now_mono() - t0;
+    return ESC_EXIT_OK;
+}
+
+/* A search whose regular expressions hit the match limit: one warning each. */
+static void regex_limit_warnings(const esc_engine *engine, const esc_hunt *hunt, warn_log *w) {
+    esc_error err = {0};
+    for (size_t i = 0; i < esc_engine_count(engine); i++) {
         uint64_t n = esc_hunt_table(hunt, i)->regex_limited;
         if (!n)
             continue;
@@ -370,11 +364,14 @@ int esc_cmd_hunt(int argc, char **argv) {
                       "steps, depth %d) and counted as no match",
                       esc_engine_search_name(engine, i), (unsigned long long)n,
                       ESC_SPL_RE_MATCH_LIMIT, ESC_SPL_RE_DEPTH_LIMIT);
-        if (nfirst < sizeof first / sizeof first[0])
-            first[nfirst++] = warning_text(&err);
-        if (!quiet && printed++ < max_warn)
-            esc_report("warning", &err);
+        warn(w, &err, false);
     }
+}
+
+/* The result tables on stdout: with several detections, each named, and empty ones left out
+ * except in JSON. */
+static void print_rows(esc_out_format fmt, const esc_engine *engine, const esc_hunt *hunt) {
+    size_t ndet = esc_engine_count(engine);
     bool header = true;
     for (size_t i = 0; i < ndet; i++) {
         const esc_table *tb = esc_hunt_table(hunt, i);
@@ -387,48 +384,101 @@ int esc_cmd_hunt(int argc, char **argv) {
             fputc('\n', stdout);
     }
     fflush(stdout);
-    int act_rc = run_actions(&a, content, engine, hunt, &ho, now, quiet);
-    esc_hunt_stats sum = *esc_hunt_stats_get(hunt);
-    sum.warnings += nskippedp; /* inputs that could not be listed (unreadable, too deep) */
-    const esc_hunt_stats *s = &sum;
-    if (!quiet) {
-        if (s->warnings > (uint64_t)max_warn)
-            fprintf(stderr, "escudo: %llu more warnings not shown\n",
-                    (unsigned long long)(s->warnings - (uint64_t)max_warn));
-        fprintf(stderr,
-                "escudo: %llu inputs (%llu unknown format, %llu failed), %.1f MB, %llu events, "
-                "%llu process events, %llu malformed, %llu repaired, %llu warnings, %llu rows, "
-                "%.2f s, %.0f MB/s\n",
-                (unsigned long long)s->inputs, (unsigned long long)s->inputs_unknown,
-                (unsigned long long)s->inputs_failed, (double)s->bytes / 1e6,
-                (unsigned long long)s->events, (unsigned long long)s->process_events,
-                (unsigned long long)s->malformed, (unsigned long long)s->repaired,
-                (unsigned long long)s->warnings, (unsigned long long)s->rows, elapsed,
-                elapsed > 0 ? (double)s->bytes / 1e6 / elapsed : 0.0);
+}
+
+static void print_summary(const esc_hunt_stats *s, long max_warn, double elapsed) {
+    if (s->warnings > (uint64_t)max_warn)
+        fprintf(stderr, "escudo: %llu more warnings not shown\n",
+                (unsigned long long)(s->warnings - (uint64_t)max_warn));
+    fprintf(stderr,
+            "escudo: %llu inputs (%llu unknown format, %llu failed), %.1f MB, %llu events, "
+            "%llu process events, %llu malformed, %llu repaired, %llu warnings, %llu rows, "
+            "%.2f s, %.0f MB/s\n",
+            (unsigned long long)s->inputs, (unsigned long long)s->inputs_unknown,
+            (unsigned long long)s->inputs_failed, (double)s->bytes / 1e6,
+            (unsigned long long)s->events, (unsigned long long)s->process_events,
+            (unsigned long long)s->malformed, (unsigned long long)s->repaired,
+            (unsigned long long)s->warnings, (unsigned long long)s->rows, elapsed,
+            elapsed > 0 ? (double)s->bytes / 1e6 / elapsed : 0.0);
+}
+
+int esc_cmd_hunt(int argc, char **argv) {
+    esc_args a;
+    esc_content *content = NULL;
+    esc_engine *engine = NULL;
+    esc_hunt *hunt = NULL;
+    char **files = NULL;
+    size_t nfiles = 0, unlisted = 0;
+    warn_log w = {0};
+    int rc = ESC_EXIT_USAGE;
+    esc_error err = {0};
+    esc_out_format fmt = ESC_OUT_TABLE;
+    esc_hunt_opts ho;
+    int64_t now;
+    double elapsed = 0;
+
+    if (!esc_args_parse(&a, hunt_opts, NOPTS, argc, argv, "hunt"))
+        goto done;
+    if (esc_args_has(&a, "help")) {
+        esc_usage(stdout, "hunt", "[OPTIONS] PATH...",
+                  "Run detections over log files (EVTX, XmlWinEventLog, JSON lines; gzip; "
+                  "directories\nrecursively; - for standard input) and print the result rows.",
+                  hunt_opts, NOPTS);
+        rc = ESC_EXIT_OK;
+        goto done;
     }
+    if (!hunt_options(&a, &fmt, &ho, &now))
+        goto done;
+    w.max = esc_args_has(&a, "max-warnings") ? atol(esc_args_get(&a, "max-warnings")) : 20;
+    w.quiet = esc_args_has(&a, "quiet");
+    esc_status st = esc_cli_load_content(&a, &content);
+    if (st) {
+        rc = esc_exit_code(st);
+        goto done;
+    }
+    if ((rc = hunt_engine(&a, content, &w, &engine)) != ESC_EXIT_OK)
+        goto done;
+    rc = ESC_EXIT_IO;
+    if (!expand_inputs(&a, &files, &nfiles, &unlisted))
+        goto done;
+    if ((st = esc_hunt_new(engine, &ho, (const char *const *)files, nfiles, &hunt, &err))) {
+        esc_report("error", &err);
+        rc = esc_exit_code(st);
+        goto done;
+    }
+    if ((rc = read_inputs(hunt, &w, &elapsed)) != ESC_EXIT_OK)
+        goto done;
+    regex_limit_warnings(engine, hunt, &w);
+    print_rows(fmt, engine, hunt);
+    int act_rc = run_actions(&a, content, engine, hunt, &ho, now, w.quiet);
+    esc_hunt_stats s = *esc_hunt_stats_get(hunt);
+    s.warnings += unlisted; /* inputs that could not be listed (unreadable, too deep) */
+    if (!w.quiet)
+        print_summary(&s, w.max, elapsed);
     const char *sj = esc_args_get(&a, "summary-json");
     if (sj) {
         FILE *f = fopen(sj, "w");
         if (!f) {
             fprintf(stderr, "escudo hunt: cannot write %s\n", sj);
+            rc = ESC_EXIT_IO;
             goto done;
         }
-        summary_json(f, s, elapsed, ndet, esc_engine_nskipped(engine), first, nfirst);
+        summary_json(f, &s, elapsed, esc_engine_count(engine), esc_engine_nskipped(engine), w.first,
+                     w.nfirst);
         fclose(f);
     }
     /* An input that could not be read at all is an I/O error (after the others were read). */
-    if (s->inputs_failed || nskippedp)
+    if (s.inputs_failed || unlisted)
         rc = ESC_EXIT_IO;
     else
-        rc = esc_args_has(&a, "strict") && s->warnings ? ESC_EXIT_FAIL : ESC_EXIT_OK;
+        rc = esc_args_has(&a, "strict") && s.warnings ? ESC_EXIT_FAIL : ESC_EXIT_OK;
     rc = act_rc ? act_rc : rc;
 done:
-    for (size_t i = 0; i < nfirst; i++)
-        esc_free(first[i]);
+    for (size_t i = 0; i < w.nfirst; i++)
+        esc_free(w.first[i]);
     esc_hunt_free(hunt);
     esc_engine_free(engine);
     esc_paths_free(files, nfiles);
-    esc_free(dets);
     esc_content_free(content);
     esc_args_free(&a);
     return rc;

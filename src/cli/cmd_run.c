@@ -182,24 +182,22 @@ static bool parse_t(const char *flag, const char *spec, int64_t now, int64_t *ou
     return true;
 }
 
-/* Content and the engine of the enabled detections. */
+/* Content and the engine of the enabled detections (--enable, each once, each with a
+ * scheduled deployment). */
 static int build(const esc_args *a, esc_content **content, esc_engine **engine) {
-    const char **want = NULL;
-    size_t nwant = esc_args_all(a, "enable", &want);
+    const esc_detection **dets = NULL;
+    size_t nsel = 0, n = 0;
+    esc_error err = {0};
     esc_status st = esc_cli_load_content(a, content);
     if (st)
         return esc_exit_code(st);
-    const esc_detection **dets = esc_calloc(nwant + 1, sizeof *dets);
-    if (!dets)
-        return ESC_EXIT_IO;
-    size_t n = 0;
-    for (size_t i = 0; i < nwant; i++) {
-        const esc_detection *d = esc_content_find(*content, want[i]);
-        if (!d) {
-            fprintf(stderr, "escudo run: no detection named %s in the content\n", want[i]);
-            esc_free(dets);
-            return ESC_EXIT_USAGE;
-        }
+    esc_cli_selectors src = esc_cli_option(a, "enable");
+    int rc = esc_cli_select("run", *content, &src, 1, &dets, &nsel);
+    if (rc != ESC_EXIT_OK)
+        return rc;
+    rc = ESC_EXIT_USAGE;
+    for (size_t i = 0; i < nsel; i++) { /* each once, packed at the front of dets */
+        const esc_detection *d = dets[i];
         bool dup = false;
         for (size_t k = 0; k < n; k++)
             dup = dup || dets[k] == d;
@@ -207,43 +205,32 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
             continue;
         if (!d->deployment || !d->deployment->cron_schedule) {
             fprintf(stderr, "escudo run: %s has no deployment with a schedule\n", d->name);
-            esc_free(dets);
-            return ESC_EXIT_USAGE;
+            goto out;
         }
         dets[n++] = d;
     }
     if (n == 0) {
         fprintf(stderr, "escudo run: no detection enabled (shipped content is disabled by "
                         "default: --enable NAME, or enable: in the config)\n");
-        esc_free(dets);
-        return ESC_EXIT_USAGE;
+        goto out;
     }
-    if (!esc_cli_check_searches(*content, dets, n)) {
-        esc_free(dets);
-        return ESC_EXIT_USAGE;
-    }
-    esc_error err = {0};
-    st = esc_engine_new(*content, dets, n, true, engine, &err);
-    esc_free(dets);
-    if (st) {
+    if (!esc_cli_check_searches(*content, dets, n))
+        goto out;
+    if ((st = esc_engine_new(*content, dets, n, true, engine, &err))) {
         esc_report("error", &err);
-        return esc_exit_code(st);
+        rc = esc_exit_code(st);
+        goto out;
     }
-    return ESC_EXIT_OK;
+    rc = ESC_EXIT_OK;
+out:
+    esc_free(dets);
+    return rc;
 }
 
-int esc_cmd_run(int argc, char **argv) {
-    esc_args a = {0};
-    cfg_args cfg = {0}, cpos = {0};
-    char **av = NULL;
-    esc_content *content = NULL;
-    esc_engine *engine = NULL;
-    esc_clock *real = NULL, *clock = NULL;
-    esc_runner *run = NULL;
-    char *token = NULL;
-    int rc = ESC_EXIT_USAGE;
-    esc_error err = {0};
-
+/* The command line to parse: argv[0], the config file's options, the command line's arguments,
+ * then the config file's inputs (after a "--" unless the command line has one), so flags given
+ * on the command line win. *av points into argv and cfg (freed by the caller). */
+static int merge_config(int argc, char **argv, cfg_args *cfg, cfg_args *cpos, char ***av, int *ac) {
     const char *config = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
@@ -253,167 +240,182 @@ int esc_cmd_run(int argc, char **argv) {
         else if (!strcmp(argv[i], "--"))
             break;
     }
-    if (config && !load_config(config, &cfg, &cpos))
-        goto done;
-    int ac = 1 + (int)cfg.n + (argc - 1) + (int)cpos.n + 1;
-    if (!(av = esc_calloc((size_t)ac + 1, sizeof *av))) {
-        rc = ESC_EXIT_IO;
-        goto done;
-    }
+    if (config && !load_config(config, cfg, cpos))
+        return ESC_EXIT_USAGE;
+    int n = 1 + (int)cfg->n + (argc - 1) + (int)cpos->n + 1;
+    if (!(*av = esc_calloc((size_t)n + 1, sizeof **av)))
+        return ESC_EXIT_IO;
     int k = 0;
-    av[k++] = argv[0];
-    for (size_t i = 0; i < cfg.n; i++)
-        av[k++] = cfg.v[i];
+    (*av)[k++] = argv[0];
+    for (size_t i = 0; i < cfg->n; i++)
+        (*av)[k++] = cfg->v[i];
     bool dashdash = false;
     for (int i = 1; i < argc; i++) {
-        av[k++] = argv[i];
+        (*av)[k++] = argv[i];
         dashdash = dashdash || !strcmp(argv[i], "--");
     }
-    if (cpos.n && !dashdash)
-        av[k++] = "--";
-    for (size_t i = 0; i < cpos.n; i++)
-        av[k++] = cpos.v[i];
-    if (!esc_args_parse(&a, run_opts, NOPTS, k, av, "run"))
-        goto done;
-    if (esc_args_has(&a, "help")) {
-        esc_usage(stdout, "run", "[OPTIONS] INPUT...",
-                  "Follow inputs as they grow (files, directories, - for standard input) and "
-                  "fire each\nenabled detection on its deployment's schedule; notables and "
-                  "risk events go to the sinks.\nState (offsets, open windows, fired windows) "
-                  "is checkpointed in --state.",
-                  run_opts, NOPTS);
-        rc = ESC_EXIT_OK;
-        goto done;
-    }
-    if (a.npos == 0) {
+    if (cpos->n && !dashdash)
+        (*av)[k++] = "--";
+    for (size_t i = 0; i < cpos->n; i++)
+        (*av)[k++] = cpos->v[i];
+    *ac = k;
+    return ESC_EXIT_OK;
+}
+
+/* Inputs, zone, profile, late events and polling; false after the message on a usage error. */
+static bool run_options(const esc_args *a, esc_runner_opts *ro) {
+    if (a->npos == 0) {
         fprintf(stderr, "escudo run: no input (give files, directories or -; see --help)\n");
-        goto done;
+        return false;
     }
-    if (!esc_time_set_zone(esc_args_get(&a, "tz"))) {
-        fprintf(stderr, "escudo run: unknown time zone %s\n", esc_args_get(&a, "tz"));
-        goto done;
+    if (!esc_time_set_zone(esc_args_get(a, "tz"))) {
+        fprintf(stderr, "escudo run: unknown time zone %s\n", esc_args_get(a, "tz"));
+        return false;
     }
-    esc_runner_opts ro = {.profile = ESC_PROFILE_SPLUNK, .once_until = ESC_RUN_FOREVER};
-    const char *prof = esc_args_get(&a, "profile");
+    *ro = (esc_runner_opts){.profile = ESC_PROFILE_SPLUNK, .once_until = ESC_RUN_FOREVER};
+    const char *prof = esc_args_get(a, "profile");
     if (prof && !strcmp(prof, "native"))
-        ro.profile = ESC_PROFILE_NATIVE;
+        ro->profile = ESC_PROFILE_NATIVE;
     else if (prof && strcmp(prof, "splunk") != 0) {
         fprintf(stderr, "escudo run: --profile must be splunk or native\n");
-        goto done;
+        return false;
     }
-    const char *late = esc_args_get(&a, "late");
+    const char *late = esc_args_get(a, "late");
     if (late && strcmp(late, "drop") && strcmp(late, "emit")) {
         fprintf(stderr, "escudo run: --late must be drop or emit\n");
-        goto done;
+        return false;
     }
-    ro.late_emit = late && !strcmp(late, "emit");
-    if (esc_args_has(&a, "late-retention"))
-        ro.late_retention = atoll(esc_args_get(&a, "late-retention"));
-    if (esc_args_has(&a, "poll")) {
-        double p = atof(esc_args_get(&a, "poll"));
+    ro->late_emit = late && !strcmp(late, "emit");
+    if (esc_args_has(a, "late-retention"))
+        ro->late_retention = atoll(esc_args_get(a, "late-retention"));
+    if (esc_args_has(a, "poll")) {
+        double p = atof(esc_args_get(a, "poll"));
         if (!(p > 0 && p < 86400)) {
             fprintf(stderr, "escudo run: --poll must be between 0 and 86400 seconds\n");
-            goto done;
+            return false;
         }
-        ro.poll_us = (int64_t)(p * 1e6);
+        ro->poll_us = (int64_t)(p * 1e6);
     }
-    /* the clock */
-    if (!(real = esc_clock_new_real())) {
-        rc = ESC_EXIT_IO;
-        goto done;
-    }
-    int64_t now_real = esc_clock_now_sec(real), start = now_real;
-    if (esc_args_has(&a, "clock-start") &&
-        !parse_t("clock-start", esc_args_get(&a, "clock-start"), now_real, &start))
-        goto done;
+    return true;
+}
+
+/* The real clock, and a simulated or manual one when --clock-start or --clock-speed asks for it
+ * (ro->clock is the one the run uses); --once-until counts from the clock's start. */
+static int run_clock(const esc_args *a, esc_runner_opts *ro, esc_clock **real, esc_clock **clock) {
+    esc_error err = {0};
+    if (!(*real = esc_clock_new_real()))
+        return ESC_EXIT_IO;
+    int64_t now_real = esc_clock_now_sec(*real), start = now_real;
+    if (esc_args_has(a, "clock-start") &&
+        !parse_t("clock-start", esc_args_get(a, "clock-start"), now_real, &start))
+        return ESC_EXIT_USAGE;
     double speed = 1;
-    const char *sp = esc_args_get(&a, "clock-speed");
+    const char *sp = esc_args_get(a, "clock-speed");
     bool max_speed = sp && !strcmp(sp, "max");
     if (sp && !max_speed && esc_clock_parse_speed(sp, &speed, &err)) {
         fprintf(stderr, "escudo run: --clock-speed: %s\n", err.msg);
-        goto done;
+        return ESC_EXIT_USAGE;
     }
-    if (esc_args_has(&a, "clock-start") || esc_args_has(&a, "clock-speed")) {
+    if (esc_args_has(a, "clock-start") || esc_args_has(a, "clock-speed")) {
         if (max_speed)
-            clock = esc_clock_new_manual(start * ESC_US_PER_SEC);
+            *clock = esc_clock_new_manual(start * ESC_US_PER_SEC);
         else
-            clock = esc_clock_new_sim(real, start * ESC_US_PER_SEC, speed, &err);
-        if (!clock) {
+            *clock = esc_clock_new_sim(*real, start * ESC_US_PER_SEC, speed, &err);
+        if (!*clock) {
             fprintf(stderr, "escudo run: %s\n", err.msg);
-            goto done;
+            return ESC_EXIT_USAGE;
         }
     }
-    if (esc_args_has(&a, "once-until") &&
-        !parse_t("once-until", esc_args_get(&a, "once-until"), start, &ro.once_until))
-        goto done;
-    ro.clock = clock ? clock : real;
-    ro.stdin_replay = max_speed;
-    ro.state_dir = esc_args_has(&a, "state") ? esc_args_get(&a, "state") : ".escudo-state";
-    ro.inputs = a.pos;
-    ro.ninputs = a.npos;
-    ro.aidmaster = esc_args_get(&a, "aidmaster");
-    ro.crash_at = getenv("ESCUDO_TEST_CRASH_AT");
-    ro.sinks = (esc_sink_opts){.notables_path = esc_args_get(&a, "notables"),
-                               .risk_path = esc_args_get(&a, "risk"),
-                               .db_path = esc_args_get(&a, "db"),
-                               .hec_url = esc_args_get(&a, "hec"),
-                               .hec_spool_dir = esc_args_get(&a, "hec-spool"),
-                               .hec_insecure = esc_args_has(&a, "hec-insecure"),
-                               .hec_ack = !esc_args_has(&a, "hec-no-ack")};
-    if (esc_args_has(&a, "hec-max-wait"))
-        ro.sinks.hec_max_wait_ms = atoi(esc_args_get(&a, "hec-max-wait")) * 1000;
-    if (ro.sinks.hec_url) {
-        if (esc_hec_token_load(esc_args_get(&a, "hec-token-file"), &token, &err)) {
-            esc_report("error", &err);
-            rc = esc_exit_code(err.code);
-            goto done;
-        }
-        ro.sinks.hec_token = token;
-    }
-    long max_warn = esc_args_has(&a, "max-warnings") ? atol(esc_args_get(&a, "max-warnings")) : 20;
-    bool quiet = esc_args_has(&a, "quiet");
+    if (esc_args_has(a, "once-until") &&
+        !parse_t("once-until", esc_args_get(a, "once-until"), start, &ro->once_until))
+        return ESC_EXIT_USAGE;
+    ro->clock = *clock ? *clock : *real;
+    ro->stdin_replay = max_speed;
+    return ESC_EXIT_OK;
+}
 
-    install(SIGTERM, on_stop);
-    install(SIGINT, on_stop);
-    install(SIGHUP, on_hup);
-    esc_runner_stats total = {0};
+/* State, inputs, inventory and sinks; the HEC token is read from its file or the environment
+ * into *token (the caller wipes and frees it). */
+static int run_sinks(const esc_args *a, esc_runner_opts *ro, char **token) {
+    ro->state_dir = esc_args_has(a, "state") ? esc_args_get(a, "state") : ".escudo-state";
+    ro->inputs = a->pos;
+    ro->ninputs = a->npos;
+    ro->aidmaster = esc_args_get(a, "aidmaster");
+    ro->crash_at = getenv("ESCUDO_TEST_CRASH_AT");
+    ro->sinks = (esc_sink_opts){.notables_path = esc_args_get(a, "notables"),
+                                .risk_path = esc_args_get(a, "risk"),
+                                .db_path = esc_args_get(a, "db"),
+                                .hec_url = esc_args_get(a, "hec"),
+                                .hec_spool_dir = esc_args_get(a, "hec-spool"),
+                                .hec_insecure = esc_args_has(a, "hec-insecure"),
+                                .hec_ack = !esc_args_has(a, "hec-no-ack")};
+    if (esc_args_has(a, "hec-max-wait"))
+        ro->sinks.hec_max_wait_ms = atoi(esc_args_get(a, "hec-max-wait")) * 1000;
+    if (ro->sinks.hec_url) {
+        esc_error err = {0};
+        if (esc_hec_token_load(esc_args_get(a, "hec-token-file"), token, &err)) {
+            esc_report("error", &err);
+            return esc_exit_code(err.code);
+        }
+        ro->sinks.hec_token = *token;
+    }
+    return ESC_EXIT_OK;
+}
+
+/* Step the runner until its inputs end (--once-until) or a signal arrives, printing at most
+ * max_warn of its messages per step. */
+static int drive(esc_runner *run, long max_warn) {
+    esc_error err = {0};
+    while (!g_stop && !g_reload) {
+        esc_error_clear(&err);
+        esc_status st = esc_runner_step(run, &err);
+        const char *const *m;
+        size_t dropped, nm = esc_runner_messages(run, &m, &dropped);
+        for (size_t i = 0; i < nm && (long)i < max_warn; i++)
+            fprintf(stderr, "escudo: %s\n", m[i]);
+        if (nm > (size_t)max_warn || dropped)
+            fprintf(stderr, "escudo: %zu more messages\n",
+                    nm > (size_t)max_warn ? nm - (size_t)max_warn + dropped : dropped);
+        if (st == ESC_EOF)
+            break;
+        if (st) {
+            esc_report("error", &err);
+            return esc_exit_code(st);
+        }
+    }
+    return ESC_EXIT_OK;
+}
+
+/* Build content and engine, run until done or stopped; on SIGHUP, build them anew and continue
+ * from the state store. The counts of every round add up in *total. */
+static int run_rounds(const esc_args *a, esc_runner_opts *ro, long max_warn, bool quiet,
+                      esc_runner_stats *total) {
+    esc_content *content = NULL;
+    esc_engine *engine = NULL;
+    esc_runner *run = NULL;
+    esc_error err = {0};
+    int rc;
     for (;;) {
-        if ((rc = build(&a, &content, &engine)) != ESC_EXIT_OK)
-            goto done;
-        ro.content = content;
-        ro.engine = engine;
-        esc_status st = esc_runner_new(&ro, &run, &err);
+        if ((rc = build(a, &content, &engine)) != ESC_EXIT_OK)
+            goto out;
+        ro->content = content;
+        ro->engine = engine;
+        esc_status st = esc_runner_new(ro, &run, &err);
         if (st) {
             esc_report("error", &err);
             rc = esc_exit_code(st);
-            goto done;
+            goto out;
         }
-        while (!g_stop && !g_reload) {
-            esc_error_clear(&err);
-            st = esc_runner_step(run, &err);
-            const char *const *m;
-            size_t dropped, nm = esc_runner_messages(run, &m, &dropped);
-            for (size_t i = 0; i < nm && (long)i < max_warn; i++)
-                fprintf(stderr, "escudo: %s\n", m[i]);
-            if (nm > (size_t)max_warn || dropped)
-                fprintf(stderr, "escudo: %zu more messages\n",
-                        nm > (size_t)max_warn ? nm - (size_t)max_warn + dropped : dropped);
-            if (st == ESC_EOF)
-                break;
-            if (st) {
-                esc_report("error", &err);
-                rc = esc_exit_code(st);
-                goto done;
-            }
-        }
+        if ((rc = drive(run, max_warn)) != ESC_EXIT_OK)
+            goto out;
         const esc_runner_stats *s = esc_runner_stats_get(run);
-        total.events += s->events;
-        total.fired += s->fired;
-        total.notables += s->notables;
-        total.risk_events += s->risk_events;
-        total.late = s->late;
-        total.late_emitted = s->late_emitted;
-        total.malformed += s->malformed;
+        total->events += s->events;
+        total->fired += s->fired;
+        total->notables += s->notables;
+        total->risk_events += s->risk_events;
+        total->late = s->late;
+        total->late_emitted = s->late_emitted;
+        total->malformed += s->malformed;
         esc_runner_free(run);
         run = NULL;
         esc_engine_free(engine);
@@ -426,6 +428,52 @@ int esc_cmd_run(int argc, char **argv) {
         if (!quiet)
             fprintf(stderr, "escudo: SIGHUP: reloading content\n");
     }
+    rc = ESC_EXIT_OK;
+out:
+    esc_runner_free(run);
+    esc_engine_free(engine);
+    esc_content_free(content);
+    return rc;
+}
+
+int esc_cmd_run(int argc, char **argv) {
+    esc_args a = {0};
+    cfg_args cfg = {0}, cpos = {0};
+    char **av = NULL;
+    int ac = 0;
+    esc_clock *real = NULL, *clock = NULL;
+    char *token = NULL;
+    esc_runner_opts ro;
+    int rc = merge_config(argc, argv, &cfg, &cpos, &av, &ac);
+    if (rc != ESC_EXIT_OK)
+        goto done;
+    rc = ESC_EXIT_USAGE;
+    if (!esc_args_parse(&a, run_opts, NOPTS, ac, av, "run"))
+        goto done;
+    if (esc_args_has(&a, "help")) {
+        esc_usage(stdout, "run", "[OPTIONS] INPUT...",
+                  "Follow inputs as they grow (files, directories, - for standard input) and "
+                  "fire each\nenabled detection on its deployment's schedule; notables and "
+                  "risk events go to the sinks.\nState (offsets, open windows, fired windows) "
+                  "is checkpointed in --state.",
+                  run_opts, NOPTS);
+        rc = ESC_EXIT_OK;
+        goto done;
+    }
+    if (!run_options(&a, &ro))
+        goto done;
+    if ((rc = run_clock(&a, &ro, &real, &clock)) != ESC_EXIT_OK ||
+        (rc = run_sinks(&a, &ro, &token)) != ESC_EXIT_OK)
+        goto done;
+    long max_warn = esc_args_has(&a, "max-warnings") ? atol(esc_args_get(&a, "max-warnings")) : 20;
+    bool quiet = esc_args_has(&a, "quiet");
+
+    install(SIGTERM, on_stop);
+    install(SIGINT, on_stop);
+    install(SIGHUP, on_hup);
+    esc_runner_stats total = {0};
+    if ((rc = run_rounds(&a, &ro, max_warn, quiet, &total)) != ESC_EXIT_OK)
+        goto done;
     if (!quiet)
         fprintf(stderr,
                 "escudo: %llu records, %llu windows fired, %llu notables, %llu risk events, "
@@ -436,9 +484,6 @@ int esc_cmd_run(int argc, char **argv) {
                 (unsigned long long)total.late_emitted, g_stop ? ", stopped by a signal" : "");
     rc = ESC_EXIT_OK;
 done:
-    esc_runner_free(run);
-    esc_engine_free(engine);
-    esc_content_free(content);
     esc_clock_free(clock);
     esc_clock_free(real);
     if (token) {

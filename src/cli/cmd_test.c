@@ -4,7 +4,9 @@
  * (unit and integration) and prints one line per result with its reasons, then the counts;
  * optionally JUnit XML. The checks themselves are in detect/ctest.c; this file only selects,
  * prints and picks the exit code (1 when any test failed, 2 for usage or content errors).
- * Content is loaded as for hunt (esc_cli_load_content: the base layer, --content, --local). */
+ * Content is loaded as for hunt (esc_cli_load_content: the base layer, --content, --local) and
+ * detections are selected as for every command (esc_cli_select: DETECTION arguments, then
+ * --detection). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +117,141 @@ static const char **scan_dirs(const esc_args *a, size_t *n) {
     return dirs;
 }
 
+/* Report format and replay options, and the check that each --content and --local folder
+ * exists; false after the message on a usage error. */
+static bool test_options(const esc_args *a, bool *json, esc_ctest_opts *o) {
+    const char *fmt = esc_args_get(a, "format");
+    *json = fmt && strcmp(fmt, "json") == 0;
+    if (fmt && !*json && strcmp(fmt, "text") != 0) {
+        fprintf(stderr, "escudo test: --format must be text or json\n");
+        return false;
+    }
+    *o = (esc_ctest_opts){.data_root = esc_args_get(a, "data-root"),
+                          .profile = ESC_PROFILE_SPLUNK,
+                          .search_time = (int64_t)time(NULL),
+                          .threads = 1};
+    const char *prof = esc_args_get(a, "profile");
+    if (prof && strcmp(prof, "native") == 0)
+        o->profile = ESC_PROFILE_NATIVE;
+    else if (prof && strcmp(prof, "splunk") != 0) {
+        fprintf(stderr, "escudo test: --profile must be splunk or native\n");
+        return false;
+    }
+    const char **given = NULL;
+    size_t ngiven = esc_args_all(a, "content", &given);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < ngiven; i++) {
+            struct stat sb;
+            if (stat(given[i], &sb) != 0) {
+                fprintf(stderr, "escudo test: --%s %s: no such file or folder\n",
+                        pass ? "local" : "content", given[i]);
+                return false;
+            }
+        }
+        ngiven = esc_args_all(a, "local", &given);
+    }
+    return true;
+}
+
+/* The detections to test: the DETECTION arguments, then --detection; none given means every
+ * loaded detection (*all set). */
+static int test_selection(const esc_args *a, const esc_content *content, const esc_detection ***sel,
+                          size_t *nsel, bool *all) {
+    esc_cli_selectors src[] = {esc_cli_positional(a), esc_cli_option(a, "detection")};
+    int rc = esc_cli_select("test", content, src, 2, sel, nsel);
+    if (rc != ESC_EXIT_OK)
+        return rc;
+    *all = *nsel == 0;
+    if (*all) {
+        if (!(*sel = esc_calloc(content->ndetections + 1, sizeof **sel))) {
+            fprintf(stderr, "escudo: error: out of memory\n");
+            return ESC_EXIT_IO;
+        }
+        for (size_t i = 0; i < content->ndetections; i++)
+            (*sel)[(*nsel)++] = &content->detections[i];
+    }
+    if (*nsel == 0) {
+        fprintf(stderr, "escudo test: no detection to test\n");
+        return ESC_EXIT_USAGE;
+    }
+    return ESC_EXIT_OK;
+}
+
+/* Content-wide checks of the folders dirs when given (when testing everything: duplicate
+ * ids, files loading skipped), then each selected detection: static validation, and its tests
+ * replayed unless --static-only. */
+static int run_tests(esc_ctest_report *rep, const esc_content *content,
+                     const esc_detection *const *sel, size_t nsel, const char *const *dirs,
+                     size_t ndirs, bool static_only, const esc_ctest_opts *o) {
+    esc_error err = {0};
+    esc_status st = ESC_OK;
+    if (dirs)
+        st = esc_ctest_scan(rep, dirs, ndirs, &err);
+    for (size_t i = 0; i < nsel && st == ESC_OK; i++) {
+        st = esc_ctest_validate(rep, content, sel[i], &err);
+        if (st == ESC_OK && !static_only)
+            st = esc_ctest_run(rep, content, sel[i], o, &err);
+    }
+    if (st != ESC_OK) {
+        esc_report("error", &err);
+        return esc_exit_code(st);
+    }
+    return ESC_EXIT_OK;
+}
+
+/* One line (or JSON object) per result on stdout, then the counts (on stderr with JSON).
+ * Returns the number of failed tests. */
+static size_t print_report(const esc_ctest_report *rep, bool json, bool failures_only, size_t nsel,
+                           double elapsed) {
+    for (size_t i = 0; i < rep->n; i++) {
+        if (json)
+            print_json(stdout, &rep->r[i]);
+        else if (!failures_only || rep->r[i].outcome == ESC_CTEST_FAIL)
+            print_text(stdout, &rep->r[i]);
+    }
+    size_t failed = 0;
+    FILE *sf = json ? stderr : stdout;
+    if (!json)
+        fputc('\n', sf);
+    for (int k = 0; k < 3; k++) {
+        const size_t *c = rep->count[k];
+        failed += c[ESC_CTEST_FAIL];
+        fprintf(sf, "%-11s  %zu passed, %zu failed, %zu skipped\n",
+                esc_ctest_kind_name((esc_ctest_kind)k), c[ESC_CTEST_PASS], c[ESC_CTEST_FAIL],
+                c[ESC_CTEST_SKIP]);
+    }
+    fprintf(sf, "escudo test: %zu detections, %zu tests failed, %.2f s\n", nsel, failed, elapsed);
+    fflush(stdout);
+    return failed;
+}
+
+/* The report as JUnit XML in path; false after the message. */
+static bool write_junit(const esc_ctest_report *rep, const char *path) {
+    esc_buf junit;
+    esc_buf_init(&junit, (size_t)1 << 30);
+    bool ok = false;
+    esc_status st = esc_ctest_junit(rep, &junit);
+    if (st != ESC_OK) {
+        fprintf(stderr, "escudo test: JUnit report: %s\n", esc_strerror(st));
+        goto out;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(junit.ptr, 1, junit.len, f) != junit.len) {
+        fprintf(stderr, "escudo test: cannot write %s\n", path);
+        if (f)
+            fclose(f);
+        goto out;
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "escudo test: cannot write %s\n", path);
+        goto out;
+    }
+    ok = true;
+out:
+    esc_buf_fini(&junit);
+    return ok;
+}
+
 int esc_cmd_test(int argc, char **argv) {
     esc_args a;
     esc_content *content = NULL;
@@ -122,12 +259,11 @@ int esc_cmd_test(int argc, char **argv) {
     size_t ndirs = 0;
     const esc_detection **sel = NULL;
     size_t nsel = 0;
+    bool all = false, json = false;
+    esc_ctest_opts o;
     esc_ctest_report rep;
     esc_ctest_report_init(&rep);
-    esc_buf junit;
-    esc_buf_init(&junit, (size_t)1 << 30);
     int rc = ESC_EXIT_USAGE;
-    esc_error err = {0};
     esc_status st;
 
     if (!esc_args_parse(&a, test_opts, NOPTS, argc, argv, "test"))
@@ -143,36 +279,8 @@ int esc_cmd_test(int argc, char **argv) {
         rc = ESC_EXIT_OK;
         goto done;
     }
-    const char *fmt = esc_args_get(&a, "format");
-    bool json = fmt && strcmp(fmt, "json") == 0;
-    if (fmt && !json && strcmp(fmt, "text") != 0) {
-        fprintf(stderr, "escudo test: --format must be text or json\n");
+    if (!test_options(&a, &json, &o))
         goto done;
-    }
-    esc_ctest_opts o = {.data_root = esc_args_get(&a, "data-root"),
-                        .profile = ESC_PROFILE_SPLUNK,
-                        .search_time = (int64_t)time(NULL),
-                        .threads = 1};
-    const char *prof = esc_args_get(&a, "profile");
-    if (prof && strcmp(prof, "native") == 0)
-        o.profile = ESC_PROFILE_NATIVE;
-    else if (prof && strcmp(prof, "splunk") != 0) {
-        fprintf(stderr, "escudo test: --profile must be splunk or native\n");
-        goto done;
-    }
-    const char **given = NULL;
-    size_t ngiven = esc_args_all(&a, "content", &given);
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < ngiven; i++) {
-            struct stat sb;
-            if (stat(given[i], &sb) != 0) {
-                fprintf(stderr, "escudo test: --%s %s: no such file or folder\n",
-                        pass ? "local" : "content", given[i]);
-                goto done;
-            }
-        }
-        ngiven = esc_args_all(&a, "local", &given);
-    }
     if ((st = esc_cli_load_content(&a, &content)) != ESC_OK) {
         rc = esc_exit_code(st);
         goto done;
@@ -181,97 +289,21 @@ int esc_cmd_test(int argc, char **argv) {
         rc = ESC_EXIT_IO;
         goto done;
     }
-    const char **named = NULL;
-    size_t nnamed = esc_args_all(&a, "detection", &named);
-    size_t nwant = a.npos + nnamed;
-    sel = esc_calloc(nwant + content->ndetections + 1, sizeof *sel);
-    if (!sel) {
+    if ((rc = test_selection(&a, content, &sel, &nsel, &all)) != ESC_EXIT_OK)
+        goto done;
+    double t0 = now_mono();
+    if ((rc = run_tests(&rep, content, sel, nsel, all ? dirs : NULL, ndirs,
+                        esc_args_has(&a, "static-only"), &o)) != ESC_EXIT_OK)
+        goto done;
+    double elapsed = now_mono() - t0;
+    size_t failed = print_report(&rep, json, esc_args_has(&a, "failures-only"), nsel, elapsed);
+    const char *jpath = esc_args_get(&a, "junit");
+    if (jpath && !write_junit(&rep, jpath)) {
         rc = ESC_EXIT_IO;
         goto done;
     }
-    for (size_t i = 0; i < nwant; i++) {
-        const char *w = i < a.npos ? a.pos[i] : named[i - a.npos];
-        const esc_detection *d = esc_content_find(content, w);
-        if (!d) {
-            fprintf(stderr, "escudo test: no detection named %s in the content%s\n", w,
-                    i < a.npos ? " (a YAML file elsewhere loads with --detection FILE)" : "");
-            goto done;
-        }
-        sel[nsel++] = d;
-    }
-    if (nwant == 0)
-        for (size_t i = 0; i < content->ndetections; i++)
-            sel[nsel++] = &content->detections[i];
-    if (nsel == 0) {
-        fprintf(stderr, "escudo test: no detection to test\n");
-        goto done;
-    }
-
-    double t0 = now_mono();
-    rc = ESC_EXIT_IO;
-    /* content-wide checks (duplicate ids, files loading skipped) when testing everything */
-    if (nwant == 0) {
-        if ((st = esc_ctest_scan(&rep, dirs, ndirs, &err)) != ESC_OK) {
-            esc_report("error", &err);
-            rc = esc_exit_code(st);
-            goto done;
-        }
-    }
-    bool static_only = esc_args_has(&a, "static-only");
-    for (size_t i = 0; i < nsel; i++) {
-        st = esc_ctest_validate(&rep, content, sel[i], &err);
-        if (st == ESC_OK && !static_only)
-            st = esc_ctest_run(&rep, content, sel[i], &o, &err);
-        if (st != ESC_OK) {
-            esc_report("error", &err);
-            rc = esc_exit_code(st);
-            goto done;
-        }
-    }
-    double elapsed = now_mono() - t0;
-
-    bool failures_only = esc_args_has(&a, "failures-only");
-    for (size_t i = 0; i < rep.n; i++) {
-        if (json)
-            print_json(stdout, &rep.r[i]);
-        else if (!failures_only || rep.r[i].outcome == ESC_CTEST_FAIL)
-            print_text(stdout, &rep.r[i]);
-    }
-    size_t failed = 0;
-    FILE *sf = json ? stderr : stdout;
-    if (!json)
-        fputc('\n', sf);
-    for (int k = 0; k < 3; k++) {
-        const size_t *c = rep.count[k];
-        failed += c[ESC_CTEST_FAIL];
-        fprintf(sf, "%-11s  %zu passed, %zu failed, %zu skipped\n",
-                esc_ctest_kind_name((esc_ctest_kind)k), c[ESC_CTEST_PASS], c[ESC_CTEST_FAIL],
-                c[ESC_CTEST_SKIP]);
-    }
-    fprintf(sf, "escudo test: %zu detections, %zu tests failed, %.2f s\n", nsel, failed, elapsed);
-    fflush(stdout);
-
-    const char *jpath = esc_args_get(&a, "junit");
-    if (jpath) {
-        if ((st = esc_ctest_junit(&rep, &junit)) != ESC_OK) {
-            fprintf(stderr, "escudo test: JUnit report: %s\n", esc_strerror(st));
-            goto done;
-        }
-        FILE *f = fopen(jpath, "wb");
-        if (!f || fwrite(junit.ptr, 1, junit.len, f) != junit.len) {
-            fprintf(stderr, "escudo test: cannot write %s\n", jpath);
-            if (f)
-                fclose(f);
-            goto done;
-        }
-        if (fclose(f) != 0) {
-            fprintf(stderr, "escudo test: cannot write %s\n", jpath);
-            goto done;
-        }
-    }
     rc = failed ? ESC_EXIT_FAIL : ESC_EXIT_OK;
 done:
-    esc_buf_fini(&junit);
     esc_ctest_report_fini(&rep);
     esc_free(sel);
     esc_free(dirs);

@@ -22,6 +22,31 @@ grep -q "unknown option --bogus" "$T/err" || { echo "FAIL: unknown flag message"
 expect "unknown detection" 2 $?
 "$ESCUDO" frobnicate 2>/dev/null; expect "unknown command" 2 $?
 
+# one detection selection for every command: an unknown name is the same usage error in hunt,
+# explain, run (--enable) and test; a positional DETECTION (explain, test) adds how a file loads
+nosuch() { # name want_message command args...
+    local name=$1 want=$2
+    shift 2
+    "$ESCUDO" "$@" >/dev/null 2>"$T/err"
+    expect "$name" 2 $?
+    [ "$(cat "$T/err")" = "$want" ] || { echo "FAIL: $name message: $(cat "$T/err")"; fail=1; }
+}
+MSG="no detection named no such detection in the content"
+HINT=" (a YAML file elsewhere loads with --detection FILE)"
+nosuch "hunt --detection" "escudo hunt: $MSG" \
+    hunt --detection "no such detection" "$DATA/worked_example.xml"
+nosuch "explain --detection" "escudo explain: $MSG" explain --detection "no such detection"
+nosuch "explain DETECTION" "escudo explain: $MSG$HINT" explain "no such detection"
+nosuch "run --enable" "escudo run: $MSG" \
+    run --state "$T/state" --enable "no such detection" "$DATA/worked_example.xml"
+nosuch "test --detection" "escudo test: $MSG" test --static-only --detection "no such detection"
+nosuch "test DETECTION" "escudo test: $MSG$HINT" test --static-only "no such detection"
+# the first unknown one is named, after known ones (by id and by name)
+nosuch "hunt, known then unknown" "escudo hunt: $MSG" hunt \
+    --detection 743a322c-9a68-4a0f-9c17-85d9cce2a27c \
+    --detection "Create or delete windows shares using net exe" --detection "no such detection" \
+    --detection "also unknown" "$DATA/worked_example.xml"
+
 # a broken macro in a local override: exit 2, the message, and the caret under the culprit
 mkdir -p "$T/local/macros"
 cat >"$T/local/macros/process_net.yml" <<'YML'
