@@ -485,13 +485,106 @@ static void test_expansion_cap(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* UserData held in a BinXML substitution value (type 0x21), as CAPI2 writes it: elements
+ * without dependency identifiers, a processing instruction, an entity reference, names both
+ * inline and referenced by offset. The Rust evtx crate's CAPI2 sample (record 28) has this
+ * shape; before, every such record failed with "name offset 0x0 out of range". */
+static void test_binxml_userdata(void **state) {
+    (void)state;
+    evtx_chunk c;
+    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    unsigned char *ch = c.data;
+    memset(ch, 0, EVTX_CHUNK_SIZE);
+    bld w = {ch, 512};
+    uint32_t rec = rec_begin(&w, 28), def;
+    frag(&w);
+    tmpl_begin(&w, &def);
+    frag(&w);
+    open_el(&w, "Event", 0);
+    u8(&w, 0x02);
+    open_el(&w, "System", 0);
+    u8(&w, 0x02);
+    open_el(&w, "Provider", 1);
+    attr(&w, "Name");
+    text(&w, "Microsoft-Windows-CAPI2");
+    u8(&w, 0x03);
+    open_el(&w, "EventID", 0);
+    u8(&w, 0x02);
+    text(&w, "53");
+    u8(&w, 0x04);
+    u8(&w, 0x04); /* </System> */
+    open_el(&w, "UserData", 0);
+    u8(&w, 0x02);
+    opt_subst(&w, 0, 0x21);
+    u8(&w, 0x04);
+    u8(&w, 0x04); /* </Event> */
+    u8(&w, 0x00);
+    tmpl_end(&w, def);
+    u32(&w, 1);
+    uint32_t desc = w.pos;
+    val_desc(&w, 0, 0x21);
+    uint32_t v0 = w.pos;
+    u8(&w, 0x0a); /* <?xml-stylesheet?> processing instruction target and data */
+    name(&w, "xml-stylesheet");
+    u8(&w, 0x0b);
+    u16(&w, 4);
+    utf16(&w, "a=b;");
+    open_el_direct(&w, "CryptRetrieveObjectByUrlWire", 0);
+    u8(&w, 0x02);
+    open_el_direct(&w, "Timeout", 0);
+    u8(&w, 0x02);
+    text(&w, "PT9.984S");
+    u8(&w, 0x04);
+    open_el_direct(&w, "EventAuxInfo", 1);
+    attr(&w, "ProcessName");
+    text(&w, "Setup.exe");
+    u8(&w, 0x03);
+    uint32_t hdr_name = w.pos + 1 + 4 + 4; /* the first Header's inline name */
+    open_el_direct(&w, "Header", 0);
+    u8(&w, 0x02);
+    text(&w, "If-None-Match: ");
+    u8(&w, 0x09);
+    name(&w, "quot");
+    text(&w, "x");
+    u8(&w, 0x49);
+    name(&w, "quot");
+    u8(&w, 0x04);
+    u8(&w, 0x01); /* the second Header names the first one's name structure */
+    u32(&w, 0);
+    u32(&w, hdr_name);
+    u8(&w, 0x02);
+    text(&w, "Accept: */*");
+    u8(&w, 0x04);
+    u8(&w, 0x04); /* </CryptRetrieveObjectByUrlWire> */
+    u8(&w, 0x00);
+    uint16_t vsize = (uint16_t)(w.pos - v0);
+    memcpy(ch + desc, &vsize, 2);
+    u8(&w, 0x00);
+    rec_end(&w, rec);
+    chunk_header(ch, 28, 28, rec, w.pos);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 1);
+    assert_false(c.items[0].is_error);
+    static const char *want[][2] = {{"Timeout", "PT9.984S"},
+                                    {"EventAuxInfo", ""},
+                                    {"Header", "If-None-Match: \"x\""},
+                                    {"Header", "Accept: */*"}};
+    assert_int_equal(c.items[0].nkv, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        const evtx_kvspan *kv = &c.kvs[c.items[0].kv_first + i];
+        assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->name), want[i][0]));
+        assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->value), want[i][1]));
+    }
+    evtx_chunk_fini(&c);
+}
+
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_interest),
-        cmocka_unit_test(test_recover),
-        cmocka_unit_test(test_expansion_cap),
+        cmocka_unit_test(test_values),          cmocka_unit_test(test_interest),
+        cmocka_unit_test(test_recover),         cmocka_unit_test(test_expansion_cap),
+        cmocka_unit_test(test_binxml_userdata),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

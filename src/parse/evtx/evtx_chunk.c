@@ -460,10 +460,25 @@ static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **ou
     esc_status st;
     if (ps->depth >= MAX_ELEM_DEPTH)
         return fail_at(d, at, "elements nested too deeply");
-    if ((uint64_t)p + 10 > end)
+    if ((uint64_t)p + 8 > end)
         return fail_at(d, at, "truncated element");
-    p += 2; /* dependency identifier */
-    p += 4; /* data size: not needed, the end tokens delimit the element */
+    /* Element headers in template definitions carry a 2-byte dependency identifier before the
+     * data size; elements written directly in a record or in a BinXML substitution value do not
+     * (the Rust evtx crate parses them so: read_open_start_element_cursor, has_dep_id false
+     * outside templates). Outside templates the layout without it is taken unless only the one
+     * with it gives a plausible name offset (inline right after the header, or earlier in the
+     * chunk), which keeps reading writers that add the identifier everywhere. */
+    bool dep = ps->in_template;
+    if (!dep && (uint64_t)p + 10 <= end) {
+        uint32_t n0 = evtx_le32(b + p + 4), n1 = evtx_le32(b + p + 6);
+        bool ok0 = n0 == p + 8 || (n0 >= EVTX_CHUNK_HEADER && n0 < at);
+        bool ok1 = n1 == p + 10 || (n1 >= EVTX_CHUNK_HEADER && n1 < at);
+        dep = !ok0 && ok1;
+    }
+    if (dep && (uint64_t)p + 10 > end)
+        return fail_at(d, at, "truncated element");
+    p += dep ? 2u : 0u; /* dependency identifier */
+    p += 4;             /* data size: not needed, the end tokens delimit the element */
     uint32_t name_off = evtx_le32(b + p);
     p += 4;
     tnode *el = new_node(ps, N_ELEM);
