@@ -49,6 +49,7 @@ int esc_cmd_dump(int argc, char **argv) {
     char **files = NULL;
     size_t nfiles = 0, skipped = 0;
     unsigned long warnings = 0;
+    uint64_t folded = 0;
     int rc = 0;
     esc_buf line;
     esc_buf_init(&line, 0);
@@ -168,9 +169,15 @@ int esc_cmd_dump(int argc, char **argv) {
                 break;
             }
         }
+        folded += esc_reader_stats_get(r)->folded;
         esc_reader_free(r);
         esc_input_free(in);
     }
+    if (folded)
+        fprintf(stderr,
+                "escudo dump: %llu recovered records folded into identical events (same "
+                "computer, channel, record id and time)\n",
+                (unsigned long long)folded);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "escudo dump: write error\n");
         rc = 3;

@@ -579,12 +579,110 @@ static void test_binxml_userdata(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* A small event record: Provider, EventID and SystemTime by substitution, Computer literal.
+ * The first call defines the template inline (*def is 0), later ones reference it. */
+static uint32_t small_rec(bld *w, uint64_t rid, uint32_t *def) {
+    uint32_t rec = rec_begin(w, rid);
+    frag(w);
+    if (*def) {
+        tmpl_ref(w, *def);
+    } else {
+        tmpl_begin(w, def);
+        frag(w);
+        open_el(w, "Event", 0);
+        u8(w, 0x02);
+        open_el(w, "System", 0);
+        u8(w, 0x02);
+        open_el(w, "Provider", 1);
+        attr(w, "Name");
+        text(w, "P");
+        u8(w, 0x03);
+        open_el(w, "EventID", 0);
+        u8(w, 0x02);
+        subst(w, 0, 0x06);
+        u8(w, 0x04);
+        open_el(w, "TimeCreated", 1);
+        attr(w, "SystemTime");
+        subst(w, 1, 0x11);
+        u8(w, 0x03);
+        open_el(w, "Computer", 0);
+        u8(w, 0x02);
+        text(w, "C");
+        u8(w, 0x04);
+        u8(w, 0x04);
+        u8(w, 0x04);
+        u8(w, 0x00);
+        tmpl_end(w, *def);
+    }
+    u32(w, 2);
+    val_desc(w, 2, 0x06);
+    val_desc(w, 8, 0x11);
+    u16(w, (unsigned)rid);
+    u64(w, UINT64_C(132000000000000000) + rid);
+    u8(w, 0x00);
+    rec_end(w, rec);
+    return rec;
+}
+
+/* A damaged chunk (records checksum wrong) holding records 10..14 by its header: record 12's
+ * trailing size copy is zero (its tail never written), garbage follows it, then a record 999
+ * (another chunk's data: outside 10..14, not following 12), then 13 and 14. 12 is decoded,
+ * 999 is stale (only with recover, as recovered), 13 and 14 are live. */
+static void test_stale_and_unsized(void **state) {
+    (void)state;
+    for (int recover = 0; recover <= 1; recover++) {
+        evtx_chunk c;
+        assert_int_equal(evtx_chunk_init(&c, &everything, recover, 0), ESC_OK);
+        unsigned char *ch = c.data;
+        memset(ch, 0, EVTX_CHUNK_SIZE);
+        bld w = {ch, 512};
+        uint32_t def = 0;
+        small_rec(&w, 10, &def);
+        small_rec(&w, 11, &def);
+        uint32_t r12 = small_rec(&w, 12, &def);
+        memset(ch + w.pos - 4, 0, 4); /* 12's size copy */
+        for (int i = 0; i < 16; i++)
+            u8(&w, 0x55);
+        small_rec(&w, 999, &def);
+        small_rec(&w, 13, &def);
+        uint32_t last = small_rec(&w, 14, &def);
+        chunk_header(ch, 10, 14, last, w.pos);
+        ch[52] ^= 1; /* records checksum; the header's own checksum stays right */
+        uint32_t hc = (uint32_t)crc32(0, ch, 120);
+        hc = (uint32_t)crc32(hc, ch + 128, EVTX_CHUNK_HEADER - 128);
+        memcpy(ch + 124, &hc, 4);
+        c.len = EVTX_CHUNK_SIZE;
+        assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+        uint64_t want[] = {10, 11, 12, 999, 13, 14};
+        size_t k = 0, warnings = 0;
+        for (size_t i = 0; i < c.nitems; i++) {
+            const evtx_item *it = &c.items[i];
+            if (it->is_error) {
+                warnings++;
+                continue;
+            }
+            if (!recover && want[k] == 999)
+                k++;
+            assert_true(k < 6);
+            assert_int_equal(it->record_id, want[k]);
+            assert_int_equal(it->recovered, want[k] == 999);
+            if (want[k] == 12)
+                assert_int_equal(it->offset, r12);
+            k++;
+        }
+        assert_int_equal(k, 6);
+        /* checksum, 12's size copy, the garbage, and (without recover) the stale record */
+        assert_int_equal(warnings, recover ? 3 : 4);
+        evtx_chunk_fini(&c);
+    }
+}
+
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),          cmocka_unit_test(test_interest),
         cmocka_unit_test(test_recover),         cmocka_unit_test(test_expansion_cap),
-        cmocka_unit_test(test_binxml_userdata),
+        cmocka_unit_test(test_binxml_userdata), cmocka_unit_test(test_stale_and_unsized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

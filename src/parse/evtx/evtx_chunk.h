@@ -32,12 +32,14 @@ typedef struct evtx_kvspan {
 typedef struct evtx_item {
     bool is_error;
     bool recovered;
+    bool prefiltered; /* --recover: rejected by the interest set, kept for folding, not yielded */
     bool has_event_id;
     bool has_time;
     uint32_t event_id;
     unsigned repaired;
     uint64_t offset; /* file offset of the record (or of the broken unit) */
     uint64_t record_id;
+    uint64_t key; /* hash of computer, channel, record id and time (folding recovered copies) */
     int64_t time_us;
     evtx_span provider, channel, computer;
     evtx_span msg; /* warning text when is_error */
