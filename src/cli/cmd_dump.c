@@ -30,6 +30,14 @@ static void usage(FILE *f) {
           f);
 }
 
+static void print_folded(uint64_t folded) {
+    if (folded)
+        fprintf(stderr,
+                "escudo dump: %llu recovered records folded into identical events (same "
+                "computer, channel, record id and time)\n",
+                (unsigned long long)folded);
+}
+
 static void print_warning(const esc_error *e) {
     if (e->path && e->has_offset)
         fprintf(stderr, "escudo: warning: %s: offset %llu: %s\n", e->path,
@@ -107,6 +115,7 @@ int esc_cmd_dump(int argc, char **argv) {
         goto done;
     }
 
+    opts.xml = !json; /* EVTX records then carry their complete rendering */
     esc_error err;
     esc_error_clear(&err);
     if (esc_paths_expand(paths, npaths, &files, &nfiles, &skipped, &err)) {
@@ -173,11 +182,7 @@ int esc_cmd_dump(int argc, char **argv) {
         esc_reader_free(r);
         esc_input_free(in);
     }
-    if (folded)
-        fprintf(stderr,
-                "escudo dump: %llu recovered records folded into identical events (same "
-                "computer, channel, record id and time)\n",
-                (unsigned long long)folded);
+    print_folded(folded);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "escudo dump: write error\n");
         rc = 3;

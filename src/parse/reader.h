@@ -13,6 +13,7 @@ typedef struct esc_reader_opts {
     bool recover;            /* EVTX: also read deleted records in slack space */
     size_t max_record_bytes; /* cap on one record's raw size; 0 = default (16 MiB) */
     int threads;             /* EVTX may use this many worker threads; 0/1 = none */
+    bool xml;                /* EVTX: also render each record's XML into esc_event.xml */
 } esc_reader_opts;
 
 typedef struct esc_reader_stats {

@@ -16,6 +16,11 @@
    Windows' rendering (docs/evtx.md): the crate writes GUIDs without braces (Windows and
    escudo: {GUID}), and it writes an element whose only content is an empty optional
    substitution (the classic events' <Binary></Binary>), which Windows and escudo leave out.
+4. The same records' `dump --format xml` renderings are the crate's XML element for element:
+   every System element and attribute (Provider Guid, Version, Level, Task, Opcode, Keywords,
+   Correlation, Execution, Security/@UserID...), EventData and UserData as written, with the
+   normalisations of 3 and times compared at microseconds (the crate prints 6 digits, Windows
+   and escudo 7); layout whitespace is the crate's pretty-printing.
 
 Environment: ESCUDO, ESC_SHARED_DATA."""
 
@@ -128,6 +133,48 @@ def snapshot_fields(path):
     return out
 
 
+TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z$")
+
+
+def norm_value(v):
+    v = v or ""
+    if not v.strip() and "\n" in v:
+        return ""
+    if GUID.match(v):
+        return "{" + v + "}"
+    m = TIME.match(v)
+    if m:
+        return f"{m.group(1)}.{(m.group(2) + '000000')[:6]}Z"
+    return v
+
+
+def canon(el):
+    kids = [canon(k) for k in el]
+    if kids and kids[-1][0] == "Binary" and not kids[-1][2] and not kids[-1][3]:
+        kids.pop()
+    attrs = tuple(sorted((local(k), norm_value(v)) for k, v in el.attrib.items()))
+    return (local(el.tag), attrs, norm_value(el.text) if not kids else "", kids)
+
+
+def first_diff(a, b, path=""):
+    here = f"{path}/{a[0]}"
+    if a[0] != b[0] or a[1] != b[1] or a[2] != b[2] or len(a[3]) != len(b[3]):
+        return f"{here}: escudo {a[:3]} {len(a[3])} children, crate {b[:3]} {len(b[3])} children"
+    for x, y in zip(a[3], b[3]):
+        d = first_diff(x, y, here)
+        if d:
+            return d
+    return None
+
+
+def dump_xml(escudo, path):
+    p = subprocess.run([escudo, "dump", "--format", "xml", path], capture_output=True,
+                       timeout=TIMEOUT)
+    if p.returncode != 0:
+        raise RuntimeError(f"exit {p.returncode}: {p.stderr[-500:]!r}")
+    return [line for line in p.stdout.split(b"\n") if line]
+
+
 def dump(escudo, path, *extra):
     p = subprocess.run([escudo, "dump", "--format", "json", *extra, path],
                        capture_output=True, timeout=TIMEOUT)
@@ -188,6 +235,14 @@ def main():
         for k in ("provider", "event_id", "record_id", "channel", "computer", "time"):
             if got.get(k) != want[k]:
                 fails.append(f"snapshot {snap}: {k} {got.get(k)!r} != {want[k]!r}")
+        xmls = dump_xml(escudo, os.path.join(root, name))
+        mine = next((x for x in xmls if rid is None or
+                     f"<EventRecordID>{rid}</EventRecordID>".encode() in x), None)
+        text = open(sp, encoding="utf-8").read().split("---", 2)[2]
+        theirs = canon(ET.fromstring(text[text.index("<Event"):]))
+        d = first_diff(canon(ET.fromstring(mine)), theirs) if mine else "record not rendered"
+        if d:
+            fails.append(f"snapshot {snap}: XML differs: {d}")
         if got.get("data") != want["data"]:
             fails.append(f"snapshot {snap}: data differ:\n  escudo {got.get('data')}\n"
                          f"  crate  {want['data']}")

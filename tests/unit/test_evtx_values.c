@@ -242,6 +242,39 @@ static void event_from_item(const evtx_chunk *c, const evtx_item *it, esc_kv *kv
     ev->repaired = it->repaired;
 }
 
+/* The XML reader reads a rendering back into the same event. */
+static void read_back(const esc_buf *rendered, const esc_event *evp) {
+    const esc_buf *o = rendered;
+    const esc_event ev = *evp;
+    char path[] = "/tmp/escudo-evtx-values-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, o->ptr, o->len), (ssize_t)o->len);
+    close(fd);
+    esc_input *in = NULL;
+    esc_error err;
+    assert_int_equal(esc_input_open(path, &in, &err), ESC_OK);
+    esc_reader *r = NULL;
+    assert_int_equal(esc_reader_open(in, &everything, NULL, &r, &err), ESC_OK);
+    esc_event back;
+    assert_int_equal(esc_reader_next(r, &back, &err), ESC_OK);
+    assert_true(esc_str_eq(back.provider, ev.provider));
+    assert_true(esc_str_eq(back.channel, ev.channel));
+    assert_true(esc_str_eq(back.computer, ev.computer));
+    assert_int_equal(back.event_id, ev.event_id);
+    assert_int_equal(back.time_us, ev.time_us);
+    assert_int_equal(back.record_id, ev.record_id);
+    /* every value comes back, unnamed <Data> (classic events) included */
+    assert_int_equal(back.ndata, ev.ndata);
+    for (size_t i = 0; i < ev.ndata; i++) {
+        assert_true(esc_str_eq(back.data[i].name, ev.data[i].name));
+        assert_true(esc_str_eq(back.data[i].value, ev.data[i].value));
+    }
+    esc_reader_free(r);
+    esc_input_free(in);
+    unlink(path);
+}
+
 static void test_values(void **state) {
     (void)state;
     evtx_chunk c;
@@ -296,35 +329,27 @@ static void test_values(void **state) {
     assert_non_null(strstr(out.ptr, "<Data Name='Str'>a&amp;b&lt;&gt;&apos;&quot;&#10;&#13;&#9;"));
     assert_non_null(strstr(out.ptr, "<Data>lit</Data>"));
 
-    /* the XML reader reads the rendering back into the same event (it keeps only named Data:
-     * the unnamed one is the one field expected to be missing) */
-    char path[] = "/tmp/escudo-evtx-values-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, out.ptr, out.len), (ssize_t)out.len);
-    close(fd);
-    esc_input *in = NULL;
-    esc_error err;
-    assert_int_equal(esc_input_open(path, &in, &err), ESC_OK);
-    esc_reader *r = NULL;
-    assert_int_equal(esc_reader_open(in, &everything, NULL, &r, &err), ESC_OK);
-    esc_event back;
-    assert_int_equal(esc_reader_next(r, &back, &err), ESC_OK);
-    assert_true(esc_str_eq(back.provider, ev.provider));
-    assert_true(esc_str_eq(back.channel, ev.channel));
-    assert_true(esc_str_eq(back.computer, ev.computer));
-    assert_int_equal(back.event_id, ev.event_id);
-    assert_int_equal(back.time_us, ev.time_us);
-    assert_int_equal(back.record_id, ev.record_id);
-    /* every value comes back, unnamed <Data> (classic events) included */
-    assert_int_equal(back.ndata, ev.ndata);
-    for (size_t i = 0; i < ev.ndata; i++) {
-        assert_true(esc_str_eq(back.data[i].name, ev.data[i].name));
-        assert_true(esc_str_eq(back.data[i].value, ev.data[i].value));
-    }
-    esc_reader_free(r);
-    esc_input_free(in);
-    unlink(path);
+    /* the XML reader reads the rendering back into the same event */
+    read_back(&out, &ev);
+
+    /* the record's own rendering (dump --format xml): the same values, element by element */
+    c.want_xml = true;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    it = &c.items[0];
+    event_from_item(&c, it, kv, &ev);
+    ev.xml = evtx_chunk_str(&c, it->xml);
+    esc_buf_clear(&out);
+    assert_int_equal(esc_render_xml(&ev, &out), ESC_OK);
+    assert_null(strchr(out.ptr, '\n'));
+    assert_non_null(strstr(out.ptr, "<Event><System><Provider Name='Test-Provider'/><EventID>1"
+                                    "</EventID><TimeCreated SystemTime='2020-12-09T18:21:05."
+                                    "1199999Z'/><EventRecordID>12345</EventRecordID>"));
+    assert_non_null(strstr(out.ptr, "<Data Name='Str'>a&amp;b&lt;&gt;&apos;&quot;&#10;&#13;&#9;"));
+    assert_non_null(
+        strstr(out.ptr, "<Data Name='StrArr'>one</Data><Data Name='StrArr'>two</Data>"));
+    assert_non_null(strstr(out.ptr, "<Data>lit</Data>"));
+    assert_null(strstr(out.ptr, "<Binary")); /* empty optional substitution: not rendered */
+    read_back(&out, &ev);
     esc_buf_fini(&out);
     evtx_chunk_fini(&c);
 }
@@ -576,6 +601,21 @@ static void test_binxml_userdata(void **state) {
         assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->name), want[i][0]));
         assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->value), want[i][1]));
     }
+    assert_int_equal(c.items[0].xml.len, 0); /* rendered only when asked */
+    /* the XML rendering: UserData as written, attributes included, the PI left out */
+    c.want_xml = true;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 1);
+    const char *xml =
+        "<Event><System><Provider Name='Microsoft-Windows-CAPI2'/><EventID>53</EventID>"
+        "</System><UserData><CryptRetrieveObjectByUrlWire><Timeout>PT9.984S</Timeout>"
+        "<EventAuxInfo ProcessName='Setup.exe'/><Header>If-None-Match: "
+        "&quot;x&quot;</Header><Header>Accept: */*</Header>"
+        "</CryptRetrieveObjectByUrlWire></UserData></Event>";
+    esc_str got = evtx_chunk_str(&c, c.items[0].xml);
+    if (!esc_str_eq_c(got, xml))
+        fprintf(stderr, "got %.*s\n", (int)got.len, got.ptr);
+    assert_true(esc_str_eq_c(got, xml));
     evtx_chunk_fini(&c);
 }
 

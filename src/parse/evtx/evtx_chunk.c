@@ -1144,6 +1144,183 @@ static esc_status event_cb(dec *d, const tnode *el, const vctx *vc) {
     return st ? st : ESC_EOF; /* only the first top-level element is the event */
 }
 
+/* ---- XML rendering (dump --format xml) ------------------------------------------------- */
+
+/* Escape the text appended since s (XML text or an attribute quoted with '), in place. */
+static esc_status escape_from(dec *d, size_t s) {
+    esc_buf *b = &d->c->text;
+    size_t extra = 0;
+    for (size_t i = s; i < b->len; i++) {
+        unsigned char ch = (unsigned char)b->ptr[i];
+        if (ch == '&' || ch == '<' || ch == '>' || ch == '\'' || ch == '"')
+            extra += 5;
+        else if (ch < 0x20)
+            extra += 4;
+    }
+    if (!extra)
+        return ESC_OK;
+    size_t n = b->len - s;
+    esc_status st = text_room(d, extra);
+    if (st)
+        return st;
+    /* expand from the end backwards: the escaped text is never shorter */
+    size_t o = b->len + extra;
+    b->ptr[o] = 0;
+    for (size_t i = n; i-- > 0;) {
+        unsigned char ch = (unsigned char)b->ptr[s + i];
+        const char *rep = NULL;
+        char tmp[8];
+        switch (ch) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '\'':
+            rep = "&apos;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        default:
+            if (ch < 0x20) {
+                snprintf(tmp, sizeof tmp, "&#%u;", ch);
+                rep = tmp;
+            }
+        }
+        if (!rep) {
+            b->ptr[--o] = (char)ch;
+            continue;
+        }
+        size_t k = strlen(rep);
+        o -= k;
+        memcpy(b->ptr + o, rep, k);
+    }
+    b->len += extra;
+    /* the budget above is an upper bound (&#9; is 4 more, &#13; 5...): close the gap */
+    if (o != s) {
+        memmove(b->ptr + s, b->ptr + o, b->len - o);
+        b->len -= o - s;
+        b->ptr[b->len] = 0;
+    }
+    return ESC_OK;
+}
+
+static esc_status xml_elem(dec *d, const tnode *el, const vctx *vc);
+
+static esc_status xml_list(dec *d, const tnode *n, const vctx *vc, bool top) {
+    esc_status st = ESC_OK;
+    for (; n && !st; n = n->next) {
+        size_t s = d->c->text.len;
+        if (n->kind == N_ELEM) {
+            st = xml_elem(d, n, vc);
+        } else if (n->kind == N_TINST) {
+            st = xml_elem(d, n->troot, &n->vc);
+        } else if (top) {
+            continue; /* text around the event element is not part of it */
+        } else if (n->kind == N_TEXT) {
+            if (!(st = put(d, n->text.ptr, n->text.len)))
+                st = escape_from(d, s);
+        } else if (n->kind == N_SUBST) {
+            const val *v = lookup(vc, n);
+            if (v && v->type == 0x21 && v->size) {
+                tnode *first = NULL;
+                if ((st = parse_nested(d, v, &first)))
+                    return st;
+                d->nest++;
+                st = xml_list(d, first, &no_values, false);
+                d->nest--;
+            } else if (v && v->type != 0x21 && !(st = put_value(d, v))) {
+                st = escape_from(d, s);
+            }
+        }
+        if (!st && top && (n->kind == N_ELEM || n->kind == N_TINST))
+            break; /* only the first top-level element is the event */
+    }
+    return st;
+}
+
+/* Whether the node list is a single substitution with no value (an optional one is not
+ * rendered at all; an attribute holding one is left out, as Windows does). */
+static bool empty_subst(const tnode *k, const vctx *vc) {
+    if (!k || k->next || k->kind != N_SUBST)
+        return false;
+    const val *v = lookup(vc, k);
+    return !v || v->type == 0 || v->size == 0;
+}
+
+/* One element with its attributes and content; <name/> when nothing is inside. An element
+ * whose only content is an array substitution is repeated once per item, as Windows does. */
+static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *item) {
+    esc_status st = putf(d, "<%.*s", (int)el->text.len, el->text.ptr);
+    for (const tnode *a = el->attrs; a && !st; a = a->next) {
+        if (empty_subst(a->kids, vc))
+            continue;
+        if ((st = putf(d, " %.*s='", (int)a->text.len, a->text.ptr)))
+            return st;
+        size_t s = d->c->text.len;
+        if (!(st = node_text(d, a->kids, vc)) && !(st = escape_from(d, s)))
+            st = put(d, "'", 1);
+    }
+    if (st || (st = put(d, ">", 1)))
+        return st;
+    size_t body = d->c->text.len;
+    if (item) {
+        size_t s = d->c->text.len;
+        if (!(st = put_value(d, item)))
+            st = escape_from(d, s);
+    } else {
+        st = xml_list(d, el->kids, vc, false);
+    }
+    if (st)
+        return st;
+    if (d->c->text.len == body) {
+        d->c->text.len = body - 1;
+        return put(d, "/>", 2);
+    }
+    return putf(d, "</%.*s>", (int)el->text.len, el->text.ptr);
+}
+
+/* Recursion depth: the tree is at most MAX_ELEM_DEPTH elements deep per BinXML level and
+ * MAX_NEST levels deep (both checked when it was parsed). */
+static esc_status xml_elem(dec *d, const tnode *el, const vctx *vc) {
+    const tnode *k = el->kids;
+    if (k && !k->next && k->kind == N_SUBST) {
+        const val *v = lookup(vc, k);
+        if (k->optional && (!v || v->type == 0 || v->size == 0))
+            return ESC_OK;
+        if (v && (v->type & 0x80) && v->type != 0x81) {
+            size_t fs = fixed_size(v->type & 0x7F);
+            esc_status st = ESC_OK;
+            for (size_t i = 0; fs && i + fs <= v->size && !st; i += fs) {
+                val one = {v->off + (uint32_t)i, (uint16_t)fs, (uint8_t)(v->type & 0x7F)};
+                st = xml_one(d, el, vc, &one);
+            }
+            return st;
+        }
+        if (v && v->type == 0x81) { /* string array: one element per NUL-terminated item */
+            const unsigned char *b = d->c->data + v->off;
+            uint32_t n = v->size / 2, s = 0;
+            esc_status st = ESC_OK;
+            for (uint32_t i = 0; i <= n && !st; i++) {
+                if (i < n && (b[2 * i] || b[2 * i + 1]))
+                    continue;
+                if (i == n && s == n)
+                    break;
+                val one = {v->off + 2 * s, (uint16_t)(2 * (i - s)), 0x01};
+                st = xml_one(d, el, vc, &one);
+                s = i + 1;
+            }
+            return st;
+        }
+    }
+    return xml_one(d, el, vc, NULL);
+}
+
 /* ---- items ---------------------------------------------------------------------------- */
 
 static evtx_item *new_item(evtx_chunk *c) {
@@ -1226,6 +1403,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     d.err_at = pos;
     d.recovered = recovered;
     uint64_t rid = evtx_le64(c->data + pos + 8);
+    evtx_span xml = {0, 0};
     esc_arena_reset(&c->rarena);
     c->records++;
 
@@ -1278,9 +1456,28 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
         return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid, pos,
                     d.err ? d.err : esc_strerror(st), d.err_at);
     }
+    if (c->want_xml) {
+        size_t xs = c->text.len;
+        d.nest = 0;
+        st = xml_list(&d, first, &no_values, true);
+        if (st == ESC_ENOMEM)
+            return st;
+        if (st) {
+            c->text.len = d.text_start;
+            c->nkv = d.kv_start;
+            if (mode != REC_LIVE) {
+                c->records--;
+                return ESC_OK;
+            }
+            return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid,
+                        pos, d.err ? d.err : esc_strerror(st), d.err_at);
+        }
+        xml = span_from(&d, xs);
+    }
     evtx_item *it = new_item(c);
     if (!it)
         return ESC_ENOMEM;
+    it->xml = xml;
     it->offset = c->file_off + pos;
     it->record_id = d.has_record_id ? d.record_id : rid;
     it->key = event_key(&d, it->record_id);

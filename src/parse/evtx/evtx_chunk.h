@@ -43,6 +43,7 @@ typedef struct evtx_item {
     int64_t time_us;
     evtx_span provider, channel, computer;
     evtx_span msg; /* warning text when is_error */
+    evtx_span xml; /* the record's XML rendering, when want_xml */
     uint32_t kv_first, nkv;
 } evtx_item;
 
@@ -52,6 +53,7 @@ typedef struct evtx_chunk {
     /* configuration (read-only while decoding) */
     const esc_interest *interest;
     bool recover;
+    bool want_xml;           /* also render each record's XML (dump --format xml) */
     size_t max_record_bytes; /* cap on one record's decoded text */
     /* input */
     unsigned char *data; /* EVTX_CHUNK_SIZE bytes */

@@ -193,6 +193,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");
             goto fail;
         }
+        r->slots[i].c.want_xml = opts->xml;
     }
     if (r->nworkers) {
         if (pthread_mutex_init(&r->mu, NULL)) {
@@ -379,6 +380,8 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 ev->record_id = it->record_id;
                 ev->recovered = it->recovered;
                 ev->repaired = it->repaired;
+                if (it->xml.len)
+                    ev->xml = evtx_chunk_str(c, it->xml);
                 r->stats->repaired += it->repaired;
                 return ESC_OK;
             }
