@@ -12,8 +12,12 @@
  *   left undecoded. Data values are formatted only for names the interest set wants.
  * - Values are rendered as Windows' XML rendering does (decimal integers, 0x%x hex integers,
  *   {GUID} upper case, S-1-... SIDs, ISO 8601 times with 7 fractional digits, upper hex binary).
- * Deliberately not done: rendering XML (see parse/render.c), resolving message strings,
- * RenderingInfo, the file header (evtx_reader.c owns the file and its chunk sequence). */
+ * - Element headers carry a dependency identifier only inside template definitions.
+ * - In a damaged chunk the chunk header decides which records found past a broken one are live
+ *   (scan_records); the rest are stale, read only with --recover.
+ * - With want_xml, each record is also rendered as Windows renders it, from the same tree.
+ * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file
+ * header (evtx_reader.c owns the file and its chunk sequence). */
 #include "parse/evtx/evtx_chunk.h"
 
 #include <inttypes.h>
@@ -1677,10 +1681,10 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
         (st = warn(c, 0, "chunk %" PRIu64 " truncated to %zu of %u bytes", c->index, c->len,
                    EVTX_CHUNK_SIZE)))
         return st;
-    bool damaged = false;
     uint32_t crc = (uint32_t)crc32(0, b, 120);
     crc = (uint32_t)crc32(crc, b + 128, EVTX_CHUNK_HEADER - 128);
-    if (crc != evtx_le32(b + 124) && (damaged = true) &&
+    bool damaged = crc != evtx_le32(b + 124); /* then the record scan weighs the evidence */
+    if (damaged &&
         (st = warn(c, 124, "chunk %" PRIu64 " header checksum mismatch (0x%08x, computed 0x%08x)",
                    c->index, evtx_le32(b + 124), crc)))
         return st;
@@ -1696,11 +1700,12 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
         end = (uint32_t)c->len;
     } else {
         uint32_t rcrc = (uint32_t)crc32(0, b + EVTX_CHUNK_HEADER, fso - EVTX_CHUNK_HEADER);
-        if (rcrc != evtx_le32(b + 52) && (damaged = true) &&
-            (st = warn(c, 52,
-                       "chunk %" PRIu64 " event records checksum mismatch (0x%08x, computed "
-                       "0x%08x)",
-                       c->index, evtx_le32(b + 52), rcrc)))
+        bool bad = rcrc != evtx_le32(b + 52);
+        damaged = damaged || bad;
+        if (bad && (st = warn(c, 52,
+                              "chunk %" PRIu64 " event records checksum mismatch (0x%08x, computed "
+                              "0x%08x)",
+                              c->index, evtx_le32(b + 52), rcrc)))
             return st;
     }
 

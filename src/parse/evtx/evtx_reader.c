@@ -8,7 +8,9 @@
  * count. Memory is the ring (a fixed number of slots, each with capped buffers).
  * Every chunk present in the file is read, also past the header's chunk count (a dirty file's
  * header lags behind); all-zero chunks past that count are unused space and are skipped
- * silently. Deliberately not done: seeking, the header's "oldest chunk" ordering of a wrapped
+ * silently. With --recover, a recovered record identical to an event yielded before it in
+ * the file is folded (fold()); the key set costs 16 bytes per record, only then.
+ * Deliberately not done: seeking, the header's "oldest chunk" ordering of a wrapped
  * log (chunks are read in file order, as evtxexport does). */
 #include <inttypes.h>
 #include <stdio.h>
