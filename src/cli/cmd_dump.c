@@ -31,6 +31,14 @@ static void usage(FILE *f) {
           f);
 }
 
+static void print_folded(uint64_t folded) {
+    if (folded)
+        fprintf(stderr,
+                "escudo dump: %llu recovered records folded into identical events (same "
+                "computer, channel, record id and time)\n",
+                (unsigned long long)folded);
+}
+
 static void print_warning(const esc_error *e) {
     if (e->path && e->has_offset)
         esc_say(stderr, "escudo: warning: %s: offset %llu: %s", e->path,
@@ -50,6 +58,7 @@ int esc_cmd_dump(int argc, char **argv) {
     char **files = NULL;
     size_t nfiles = 0, skipped = 0;
     unsigned long warnings = 0;
+    uint64_t folded = 0;
     int rc = 0;
     esc_buf line;
     esc_buf_init(&line, 0);
@@ -107,6 +116,7 @@ int esc_cmd_dump(int argc, char **argv) {
         goto done;
     }
 
+    opts.xml = !json; /* EVTX records then carry their complete rendering */
     esc_error err;
     esc_error_clear(&err);
     if (esc_paths_expand(paths, npaths, &files, &nfiles, &skipped, &err)) {
@@ -169,9 +179,11 @@ int esc_cmd_dump(int argc, char **argv) {
                 break;
             }
         }
+        folded += esc_reader_stats_get(r)->folded;
         esc_reader_free(r);
         esc_input_free(in);
     }
+    print_folded(folded);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "escudo dump: write error\n");
         rc = 3;
