@@ -213,7 +213,7 @@ static void expected(const char *out) {
         while ((st = esc_hunt_step(h, &err)) != ESC_EOF)
             assert_true(st == ESC_OK || st == ESC_SKIP || st == ESC_EMALFORMED);
         assert_int_equal(esc_hunt_finish(h, &err), ESC_OK);
-        esc_act_input in = {d, esc_hunt_table(h, 0), NULL, 0, {w.earliest, w.latest, t}};
+        esc_act_input in = {d, esc_hunt_table(h, 0), NULL, 0, {w.earliest, w.latest, t}, NULL};
         assert_int_equal(esc_act_rows(act, &in, &err), ESC_OK);
         assert_int_equal(esc_act_finish(act, &err), ESC_OK);
         esc_hunt_free(h);

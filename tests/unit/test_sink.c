@@ -78,7 +78,7 @@ static esc_act_counts hunt(const esc_sink_opts *o, esc_table *t, int64_t now) {
     assert_int_equal(esc_sinks_open(o, &s, &err), ESC_OK);
     esc_act *a = esc_act_new(content, s, &err);
     esc_act_input in = {esc_content_find(content, SEED_ID), t, NULL, 0,
-                        {0, ESC_ACT_INFINITY, now}};
+                        {0, ESC_ACT_INFINITY, now}, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     assert_int_equal(esc_act_finish(a, &err), ESC_OK);
     esc_act_counts c = esc_act_get_counts(a);
@@ -284,7 +284,7 @@ static void test_sqlite_history_cap(void **state) {
     esc_act *a = esc_act_new(content, ss, &err);
     esc_table *t2 = rows_for("dave", "HOST-9", 1, 3);
     esc_act_input in = {esc_content_find(content, SEED_ID), t2, NULL, 0,
-                        {0, ESC_ACT_INFINITY, 1700003600}};
+                        {0, ESC_ACT_INFINITY, 1700003600}, NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     assert_int_equal(esc_act_finish(a, &err), ESC_ELIMIT);
     assert_non_null(strstr(err.msg, "SQLite store: more than 2 risk events for "));
