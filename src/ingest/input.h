@@ -16,6 +16,12 @@ typedef struct esc_input esc_input;
 
 /* Open path ("-" = standard input). The name is copied. */
 esc_status esc_input_open(const char *path, esc_input **out, esc_error *err);
+/* An input over n bytes in memory, read as they are (no gzip): for a piece of a larger input
+ * (the scheduler's chunks of a growing file). p is borrowed and must outlive the input; name
+ * (copied) names it in messages and events; offsets start at base, the piece's offset in the
+ * larger input, so readers report positions in that input. */
+esc_status esc_input_open_mem(const void *p, size_t n, const char *name, uint64_t base,
+                              esc_input **out, esc_error *err);
 void esc_input_free(esc_input *in);
 /* Read up to cap bytes; *got == 0 means end of input. */
 esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc_error *err);
@@ -23,9 +29,9 @@ esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc
 esc_status esc_input_peek(esc_input *in, size_t n, const unsigned char **p, size_t *got,
                           esc_error *err);
 const char *esc_input_path(const esc_input *in);
-uint64_t esc_input_offset(const esc_input *in);   /* uncompressed bytes consumed */
+uint64_t esc_input_offset(const esc_input *in);    /* uncompressed bytes consumed (+ base) */
 uint64_t esc_input_raw_bytes(const esc_input *in); /* bytes read from the file itself */
-uint64_t esc_input_size(const esc_input *in);     /* file size when known (regular file), else 0 */
+uint64_t esc_input_size(const esc_input *in);      /* file size when known (regular file), else 0 */
 bool esc_input_is_gzip(const esc_input *in);
 
 typedef enum esc_format {
@@ -47,8 +53,8 @@ const char *esc_format_name(esc_format f);
  * listed; otherwise they are skipped and counted in *skipped. More than ESC_WALK_MAX_FILES
  * files in all is ESC_ELIMIT ("more than 10000000 input files") and nothing is returned. */
 #define ESC_WALK_MAX_FILES ((size_t)10000000)
-esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files,
-                            size_t *nfiles, size_t *skipped, esc_error *err);
+esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files, size_t *nfiles,
+                            size_t *skipped, esc_error *err);
 /* The same with another cap in place of ESC_WALK_MAX_FILES (tests set it low; the CLI and the
  * scheduler use esc_paths_expand). */
 esc_status esc_paths_expand_max(const char *const *paths, size_t npaths, size_t max_files,
