@@ -87,11 +87,12 @@ esc_status esc_feeder_put_host(esc_feeder *f, esc_str aid, esc_str name);
  * read again from its start). *next_off (may be NULL) is set past the offset of each event
  * handled. Returns:
  * - ESC_OK: max events taken; ESC_EOF: the reader is done;
- * - a warning, after which the pull may go on (call again): ESC_EMALFORMED (a broken record,
- *   counted), ESC_SKIP (a record kept with a repair; err says which), or an error of the
- *   inventory or of the consumer (err names the event's input and offset when known);
- * - with *input_failed set (may be NULL): the reader cannot go on (ESC_EIO, or ESC_ENOMEM).
- * A consumer's ESC_ENOMEM is fatal to the caller in any case. */
+ * - ESC_EMALFORMED (a broken record, counted) or ESC_SKIP (a record kept with a repaired value,
+ *   err says which): the pull may go on (call again);
+ * - another status from the inventory, the mapping or the consumer, as it came (err names the
+ *   event's input and offset when known): ESC_ENOMEM is fatal, the rest the caller's to judge
+ *   (hunt warns and goes on; run stops the step);
+ * - with *input_failed set (may be NULL): the reader cannot go on (ESC_EIO, or ESC_ENOMEM). */
 esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, size_t max,
                            uint64_t *next_off, bool *input_failed, esc_error *err);
 /* Map the held records with the inventory as it is now and hand them to the consumer. */
