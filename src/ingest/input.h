@@ -18,8 +18,8 @@ typedef struct esc_input esc_input;
 esc_status esc_input_open(const char *path, esc_input **out, esc_error *err);
 /* An input over n bytes in memory, read as they are (no gzip): for a piece of a larger input
  * (the scheduler's chunks of a growing file). p is borrowed and must outlive the input; name
- * (copied) names it in messages and events; offsets start at base, the piece's offset in the
- * larger input, so readers report positions in that input. */
+ * (copied) names it in messages and events; its offsets (esc_input_offset) start at base, the
+ * piece's offset in the larger input, so readers report positions in that input. */
 esc_status esc_input_open_mem(const void *p, size_t n, const char *name, uint64_t base,
                               esc_input **out, esc_error *err);
 void esc_input_free(esc_input *in);
@@ -29,7 +29,7 @@ esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc
 esc_status esc_input_peek(esc_input *in, size_t n, const unsigned char **p, size_t *got,
                           esc_error *err);
 const char *esc_input_path(const esc_input *in);
-uint64_t esc_input_offset(const esc_input *in);    /* uncompressed bytes consumed (+ base) */
+uint64_t esc_input_offset(const esc_input *in);    /* uncompressed bytes consumed */
 uint64_t esc_input_raw_bytes(const esc_input *in); /* bytes read from the file itself */
 uint64_t esc_input_size(const esc_input *in);      /* file size when known (regular file), else 0 */
 bool esc_input_is_gzip(const esc_input *in);
