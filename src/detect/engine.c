@@ -1,10 +1,11 @@
 /* Detection engine and the hunt driver (see engine.h).
  *
  * Invariants: plans and the interest set are frozen after esc_engine_new; a hunt owns its
- * executions, the host inventory and the records it holds back. CrowdStrike records whose host
- * cannot be resolved yet are held (deep-copied, up to max_held) until every input has been
- * read, then mapped with the complete inventory, so an aidmaster record anywhere in the inputs
- * resolves them (SPEC section 2). Not here: printing, output formats, notables. */
+ * executions and a feeder (feed.c: the host inventory and the records it holds back).
+ * CrowdStrike records whose host cannot be resolved yet are held (up to max_held) until every
+ * input has been read, then mapped with the complete inventory, so an aidmaster record anywhere
+ * in the inputs resolves them (SPEC section 2). Not here: reading records (the feeder), printing,
+ * output formats, notables. */
 #include "detect/engine.h"
 
 #include <stdint.h>
@@ -16,7 +17,6 @@
 
 #define STEP_EVENTS 4096
 #define DEFAULT_MAX_HELD 100000
-#define HELD_ARENA_CAP (256u << 20)
 
 struct esc_engine {
     const esc_content *content;
@@ -245,11 +245,7 @@ struct esc_hunt {
     esc_reader *rd;
     esc_exec **x;
     esc_table **tables;
-    esc_hostmap *hosts;
-    esc_arena map_arena;
-    esc_arena held_arena;
-    esc_event *held;
-    size_t nheld, capheld;
+    esc_feeder *feed;
     esc_hunt_stats stats;
     bool finished;
 };
@@ -283,42 +279,29 @@ void esc_hunt_free(esc_hunt *h) {
     esc_free(h->x);
     esc_free(h->tables);
     esc_paths_free(h->files, h->nfiles);
-    esc_hostmap_free(h->hosts);
-    esc_arena_fini(&h->map_arena);
-    esc_arena_fini(&h->held_arena);
-    esc_free(h->held);
+    esc_feeder_free(h->feed);
     esc_free(h);
 }
 
-static esc_status read_aidmaster(esc_hunt *h, const char *path, esc_error *err) {
-    esc_input *in = NULL;
-    esc_reader *rd = NULL;
-    esc_interest all = {.everything = true};
-    esc_status st = esc_input_open(path, &in, err);
-    if (st)
-        return st;
-    if ((st = esc_reader_open(in, &all, &h->o.reader, &rd, err)))
-        goto done;
-    esc_event ev;
-    while ((st = esc_reader_next(rd, &ev, err)) != ESC_EOF) {
-        if (st == ESC_EMALFORMED)
-            continue;
+/* The feeder's consumer: every detection's execution takes every record. */
+static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
+    esc_hunt *h = ctx;
+    for (size_t i = 0; i < esc_engine_count(h->e); i++) {
+        esc_status st = esc_exec_feed(h->x[i], r, err);
         if (st)
-            goto done;
-        if (ev.kind == ESC_EV_AIDMASTER) {
-            esc_str aid = esc_event_get(&ev, "aid"), name = esc_event_get(&ev, "ComputerName");
-            if (aid.len && name.len && (st = esc_hostmap_put(h->hosts, aid, name))) {
-                esc_error_at(err, st, path, ev.offset, "%s",
-                             st == ESC_ELIMIT ? "host inventory is full" : "out of memory");
-                goto done;
-            }
-        }
+            return st;
     }
-    st = ESC_OK;
-done:
-    esc_reader_free(rd);
-    esc_input_free(in);
-    return st;
+    return ESC_OK;
+}
+
+/* The feeder's counters in the hunt's. */
+static void sync_stats(esc_hunt *h) {
+    const esc_feeder_stats *fs = esc_feeder_stats_get(h->feed);
+    h->stats.process_events = fs->process_events;
+    h->stats.malformed = fs->malformed;
+    h->stats.aidmaster = fs->aidmaster;
+    h->stats.unresolved_hosts = fs->unresolved_hosts;
+    h->stats.other = fs->other;
 }
 
 esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char *const *files,
@@ -330,18 +313,19 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
     h->o = *o;
     if (!h->o.max_held)
         h->o.max_held = DEFAULT_MAX_HELD;
-    esc_arena_init(&h->map_arena, 64 * 1024, 64u << 20);
-    esc_arena_init(&h->held_arena, 1u << 20, HELD_ARENA_CAP);
     esc_status st = ESC_OK;
     size_t n = esc_engine_count(e);
     h->x = esc_calloc(n ? n : 1, sizeof *h->x);
     h->tables = esc_calloc(n ? n : 1, sizeof *h->tables);
     h->files = esc_calloc(nfiles ? nfiles : 1, sizeof *h->files);
-    h->hosts = esc_hostmap_new();
-    if (!h->x || !h->tables || !h->files || !h->hosts) {
+    if (!h->x || !h->tables || !h->files) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
         goto fail;
     }
+    esc_feeder_opts fo = {
+        .profile = o->profile, .record = feed, .ctx = h, .max_held = h->o.max_held};
+    if ((st = esc_feeder_new(&fo, &h->feed, err)))
+        goto fail;
     for (size_t i = 0; i < nfiles; i++) {
         if (!(h->files[i] = esc_strdup(files[i]))) {
             h->nfiles = i;
@@ -357,90 +341,13 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
             goto fail;
         }
     }
-    if (o->aidmaster && (st = read_aidmaster(h, o->aidmaster, err)))
+    if (o->aidmaster && (st = esc_feeder_load_hosts(h->feed, o->aidmaster, &h->o.reader, err)))
         goto fail;
     *out = h;
     return ESC_OK;
 fail:
     esc_hunt_free(h);
     return st;
-}
-
-static esc_status feed(esc_hunt *h, const esc_record *r, esc_error *err) {
-    for (size_t i = 0; i < esc_engine_count(h->e); i++) {
-        esc_status st = esc_exec_feed(h->x[i], r, err);
-        if (st)
-            return st;
-    }
-    return ESC_OK;
-}
-
-/* Deep-copy an event into the held arena. */
-static esc_status hold(esc_hunt *h, const esc_event *ev) {
-    if (h->nheld == h->capheld) {
-        size_t cap = h->capheld ? h->capheld * 2 : 256;
-        esc_event *p = esc_realloc(h->held, cap * sizeof *p);
-        if (!p)
-            return ESC_ENOMEM;
-        h->held = p;
-        h->capheld = cap;
-    }
-    esc_event *c = &h->held[h->nheld];
-    *c = *ev;
-    esc_kv *kv = esc_arena_alloc(&h->held_arena, (ev->ndata ? ev->ndata : 1) * sizeof *kv);
-    if (!kv)
-        return ESC_ELIMIT;
-    for (size_t i = 0; i < ev->ndata; i++) {
-        kv[i].name = esc_arena_dup(&h->held_arena, ev->data[i].name);
-        kv[i].value = esc_arena_dup(&h->held_arena, ev->data[i].value);
-        if (!kv[i].name.ptr || !kv[i].value.ptr)
-            return ESC_ELIMIT;
-    }
-    c->data = kv;
-    c->path = NULL; /* the path string belongs to the input; not needed after mapping */
-    c->warning = ESC_STR_NULL;
-    h->nheld++;
-    return ESC_OK;
-}
-
-static esc_status handle(esc_hunt *h, const esc_event *ev, esc_error *err) {
-    if (ev->kind == ESC_EV_AIDMASTER) {
-        h->stats.aidmaster++;
-        esc_str aid = esc_event_get(ev, "aid"), name = esc_event_get(ev, "ComputerName");
-        if (aid.len && name.len) {
-            esc_status st = esc_hostmap_put(h->hosts, aid, name);
-            if (st)
-                return esc_error_at(err, st, ev->path, ev->offset, "host inventory is full");
-        }
-        return ESC_OK;
-    }
-    if (ev->kind == ESC_EV_OTHER) {
-        h->stats.other++;
-        return ESC_OK;
-    }
-    esc_record rec;
-    bool unresolved = false;
-    esc_arena_reset(&h->map_arena);
-    esc_status st =
-        esc_cim_map(ev, h->o.profile, h->hosts, &h->map_arena, &rec, &unresolved, err);
-    if (st == ESC_SKIP)
-        return ESC_OK;
-    if (st == ESC_ELIMIT && h->map_arena.failed)
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    if (st)
-        return st;
-    if (unresolved && h->nheld < h->o.max_held) {
-        st = hold(h, ev);
-        if (st == ESC_OK)
-            return ESC_OK;
-        if (st == ESC_ENOMEM || h->held_arena.failed)
-            return esc_error_set(err, ESC_ENOMEM, "out of memory");
-        /* the held-record arena is full: map it now, with the hosts known so far */
-    }
-    h->stats.process_events++;
-    if (unresolved)
-        h->stats.unresolved_hosts++;
-    return feed(h, &rec, err);
 }
 
 static esc_status open_next(esc_hunt *h, esc_error *err) {
@@ -471,6 +378,7 @@ static esc_status step(esc_hunt *h, esc_error *err);
 esc_status esc_hunt_step(esc_hunt *h, esc_error *err) {
     size_t cur = h->rd ? h->next - 1 : h->next;
     esc_status st = step(h, err);
+    sync_stats(h);
     if (st != ESC_OK && st != ESC_EOF && err && err->path && cur < h->nfiles)
         err->path = h->files[cur];
     return st;
@@ -486,37 +394,19 @@ static esc_status step(esc_hunt *h, esc_error *err) {
             return st;
         }
     }
-    for (int k = 0; k < STEP_EVENTS; k++) {
-        esc_event ev;
-        esc_status st = esc_reader_next(h->rd, &ev, err);
-        if (st == ESC_EOF) {
-            close_input(h);
-            return ESC_OK;
-        }
-        if (st == ESC_EMALFORMED) {
-            h->stats.malformed++;
-            h->stats.warnings++;
-            return st;
-        }
-        if (st) { /* fatal for this input */
+    bool failed = false;
+    esc_status st = esc_feeder_pull(h->feed, h->rd, 0, STEP_EVENTS, NULL, &failed, err);
+    if (st == ESC_EOF) {
+        close_input(h);
+        return ESC_OK;
+    }
+    if (st) { /* a warning (malformed record, a limit), or fatal (out of memory) */
+        h->stats.warnings++;
+        if (failed) { /* fatal for this input */
             h->stats.inputs_failed++;
-            h->stats.warnings++;
             close_input(h);
-            return st == ESC_ENOMEM ? st : ESC_EIO;
         }
-        st = handle(h, &ev, err);
-        if (st == ESC_EMALFORMED)
-            h->stats.malformed++;
-        if (st) { /* a warning (malformed record, a limit) or fatal (out of memory) */
-            h->stats.warnings++;
-            return st;
-        }
-        if (ev.warning.len) {
-            h->stats.warnings++;
-            esc_error_at(err, ESC_SKIP, ev.path, ev.warning_offset, "%.*s (record kept)",
-                         ESC_STR_FMT(ev.warning));
-            return ESC_SKIP;
-        }
+        return st;
     }
     if (h->in)
         h->stats.current_offset = esc_input_offset(h->in);
@@ -532,24 +422,12 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
         return ESC_OK;
     h->finished = true;
     close_input(h);
-    for (size_t i = 0; i < h->nheld; i++) {
-        esc_record rec;
-        bool unresolved = false;
-        esc_arena_reset(&h->map_arena);
-        esc_status st =
-            esc_cim_map(&h->held[i], h->o.profile, h->hosts, &h->map_arena, &rec, &unresolved, err);
-        if (st == ESC_SKIP)
-            continue;
-        if (st)
-            return st;
-        h->stats.process_events++;
-        if (unresolved)
-            h->stats.unresolved_hosts++;
-        if ((st = feed(h, &rec, err)))
-            return st;
-    }
+    esc_status st = esc_feeder_flush(h->feed, err);
+    sync_stats(h);
+    if (st)
+        return st;
     for (size_t i = 0; i < esc_engine_count(h->e); i++) {
-        esc_status st = esc_exec_finish(h->x[i], &h->tables[i], err);
+        st = esc_exec_finish(h->x[i], &h->tables[i], err);
         if (st)
             return st;
         h->stats.rows += h->tables[i]->nrows;

@@ -1,12 +1,18 @@
 /* The detection engine: content -> compiled plans -> one pass over inputs -> result tables.
  *
  * esc_engine is built once from loaded content (plans compiled, the interest set computed) and
- * is read-only afterwards. esc_hunt drives one pass over a list of inputs for one window: it
- * reads events (any format), keeps the CrowdStrike host inventory, maps process events to CIM
- * records and feeds every detection's execution. It is an iterator so that the caller can show
- * progress and print warnings as they come: esc_hunt_step does a bounded amount of work and
- * returns ESC_OK, a warning (ESC_EMALFORMED / ESC_SKIP / ESC_EIO with err naming the input and
- * offset; call again), or ESC_EOF when every input is done. Nothing here prints. */
+ * is read-only afterwards.
+ *
+ * esc_feeder is the one record loop, which hunt, run and test all drive: it pulls events from a
+ * reader, keeps the CrowdStrike host inventory, maps process events to CIM records and hands each
+ * record to its consumer (hunt: every detection's execution; run: the windows that cover the
+ * record). Nothing else reads events for detections.
+ *
+ * esc_hunt drives one pass over a list of inputs for one window through a feeder whose consumer
+ * feeds every execution. It is an iterator so that the caller can show progress and print
+ * warnings as they come: esc_hunt_step does a bounded amount of work and returns ESC_OK, a
+ * warning (ESC_EMALFORMED / ESC_SKIP / ESC_EIO with err naming the input and offset; call
+ * again), or ESC_EOF when every input is done. Nothing here prints. */
 #ifndef ESC_DETECT_ENGINE_H
 #define ESC_DETECT_ENGINE_H
 
@@ -36,6 +42,64 @@ const esc_detection *esc_engine_skipped(const esc_engine *e, size_t i, const cha
 const esc_interest *esc_engine_interest(const esc_engine *e);
 /* "ESCU - <name> - Rule" */
 const char *esc_engine_search_name(const esc_engine *e, size_t i);
+
+/* ---- the feeder: events -> host inventory / CIM records -> a consumer ----------------------- */
+
+/* Takes a mapped record (valid during the call). An error stops the pull and is returned. */
+typedef esc_status (*esc_feeder_record_fn)(void *ctx, const esc_record *rec, esc_error *err);
+/* Told of each inventory entry that an event added or changed (aid -> ComputerName; the views
+ * are valid during the call); an error is the inventory's ("host inventory is full"). */
+typedef esc_status (*esc_feeder_host_fn)(void *ctx, esc_str aid, esc_str name, esc_error *err);
+
+typedef struct esc_feeder_opts {
+    esc_profile profile;
+    esc_feeder_record_fn record; /* required */
+    esc_feeder_host_fn host;     /* may be NULL */
+    void *ctx;                   /* passed to both */
+    /* CrowdStrike records whose host is not in the inventory yet are held (deep-copied) until
+     * esc_feeder_flush, up to this many; 0 maps them at once with the hosts known so far. */
+    size_t max_held;
+} esc_feeder_opts;
+
+typedef struct esc_feeder_stats {
+    uint64_t pulled;           /* events taken from readers (skipped ones included) */
+    uint64_t events;           /* events handled (not skipped by offset) */
+    uint64_t process_events;   /* mapped and handed to the consumer */
+    uint64_t malformed;        /* broken records (reader or mapping) */
+    uint64_t aidmaster;        /* host inventory records */
+    uint64_t unresolved_hosts; /* CrowdStrike records whose dest stayed unknown */
+    uint64_t other;            /* JSON records of no known shape */
+} esc_feeder_stats;
+
+typedef struct esc_feeder esc_feeder;
+
+esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error *err);
+/* NULL is a no-op. */
+void esc_feeder_free(esc_feeder *f);
+/* The inventory records of a file (--aidmaster); its other records are ignored. Not reported to
+ * the host callback. ESC_ELIMIT "host inventory is full" (path, offset) past ESC_HOSTMAP_MAX. */
+esc_status esc_feeder_load_hosts(esc_feeder *f, const char *path, const esc_reader_opts *ro,
+                                 esc_error *err);
+/* One inventory entry known from elsewhere (a checkpoint); not reported to the host callback. */
+esc_status esc_feeder_put_host(esc_feeder *f, esc_str aid, esc_str name);
+/* Up to max events from rd: each inventory record goes to the inventory, each process event is
+ * mapped and handed to the consumer. Events before offset skip_before are passed over (a stream
+ * read again from its start). *next_off (may be NULL) is set past the offset of each event
+ * handled. Returns:
+ * - ESC_OK: max events taken; ESC_EOF: the reader is done;
+ * - ESC_EMALFORMED (a broken record, counted) or ESC_SKIP (a record kept with a repaired value,
+ *   err says which): the pull may go on (call again);
+ * - another status from the inventory, the mapping or the consumer, as it came (err names the
+ *   event's input and offset when known): ESC_ENOMEM is fatal, the rest the caller's to judge
+ *   (hunt warns and goes on; run stops the step);
+ * - with *input_failed set (may be NULL): the reader cannot go on (ESC_EIO, or ESC_ENOMEM). */
+esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, size_t max,
+                           uint64_t *next_off, bool *input_failed, esc_error *err);
+/* Map the held records with the inventory as it is now and hand them to the consumer. */
+esc_status esc_feeder_flush(esc_feeder *f, esc_error *err);
+const esc_feeder_stats *esc_feeder_stats_get(const esc_feeder *f);
+
+/* ---- hunt: one pass over inputs, one window ------------------------------------------------ */
 
 typedef struct esc_hunt_opts {
     esc_profile profile;

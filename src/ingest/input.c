@@ -1,8 +1,10 @@
-/* Byte streams: plain files, standard input, gzip (transparent, multi-member).
+/* Byte streams: plain files, standard input, gzip (transparent, multi-member), memory.
  *
- * Invariants: offsets count uncompressed bytes handed out by esc_input_read; peeked bytes are
- * kept in a small look-ahead buffer and handed out first. Reads are streaming: memory per input
- * is the look-ahead (64 KiB) plus zlib's window and a 256 KiB compressed-input buffer.
+ * Invariants: offsets count uncompressed bytes handed out by esc_input_read (from the base of a
+ * memory input); peeked bytes are kept in a small look-ahead buffer and handed out first (a
+ * memory input peeks at its own bytes). Reads are streaming: memory per input is the look-ahead
+ * (64 KiB) plus zlib's window and a 256 KiB compressed-input buffer; a memory input copies
+ * nothing.
  * Not here: format parsing (parse/), directory policy beyond expansion. */
 #include "ingest/input.h"
 
@@ -23,15 +25,17 @@ struct esc_input {
     int fd;
     bool owns_fd;
     bool gzip;
-    bool eof;     /* underlying stream exhausted */
+    bool eof; /* underlying stream exhausted */
     uint64_t size;
-    uint64_t raw;  /* bytes read from fd */
-    uint64_t off;  /* uncompressed bytes consumed */
+    uint64_t raw;       /* bytes read from fd */
+    uint64_t off;       /* uncompressed bytes consumed */
     unsigned char *zin; /* compressed input buffer */
     z_stream zs;
     bool zinit;
     unsigned char *pk; /* look-ahead of uncompressed bytes */
     size_t pk_len, pk_pos;
+    const unsigned char *mem; /* a memory input: its bytes (borrowed), or NULL */
+    size_t mem_len, mem_pos;
 };
 
 static esc_status read_fd(esc_input *in, void *buf, size_t cap, size_t *got, esc_error *err) {
@@ -177,6 +181,23 @@ esc_status esc_input_open(const char *path, esc_input **out, esc_error *err) {
     return ESC_OK;
 }
 
+esc_status esc_input_open_mem(const void *p, size_t n, const char *name, uint64_t base,
+                              esc_input **out, esc_error *err) {
+    esc_input *in = esc_calloc(1, sizeof *in);
+    if (!in || !(in->path = esc_strdup(name))) {
+        esc_free(in);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
+    in->fd = -1;
+    in->mem = n ? p : (const unsigned char *)"";
+    in->mem_len = n;
+    in->size = n;
+    in->off = base;
+    in->eof = true;
+    *out = in;
+    return ESC_OK;
+}
+
 void esc_input_free(esc_input *in) {
     if (!in)
         return;
@@ -194,6 +215,12 @@ esc_status esc_input_peek(esc_input *in, size_t n, const unsigned char **p, size
                           esc_error *err) {
     if (n > PEEK_MAX)
         n = PEEK_MAX;
+    if (in->mem) {
+        size_t left = in->mem_len - in->mem_pos;
+        *p = in->mem + in->mem_pos;
+        *got = left < n ? left : n;
+        return ESC_OK;
+    }
     if (in->pk_pos > 0) {
         memmove(in->pk, in->pk + in->pk_pos, in->pk_len - in->pk_pos);
         in->pk_len -= in->pk_pos;
@@ -212,6 +239,18 @@ esc_status esc_input_peek(esc_input *in, size_t n, const unsigned char **p, size
 }
 
 esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc_error *err) {
+    if (in->mem) {
+        size_t k = in->mem_len - in->mem_pos;
+        if (k > cap)
+            k = cap;
+        if (k)
+            memcpy(buf, in->mem + in->mem_pos, k);
+        in->mem_pos += k;
+        in->raw += k;
+        in->off += k;
+        *got = k;
+        return ESC_OK;
+    }
     if (in->pk_pos < in->pk_len) {
         size_t k = in->pk_len - in->pk_pos;
         if (k > cap)
@@ -277,11 +316,16 @@ esc_format esc_sniff(const unsigned char *p, size_t n) {
 
 const char *esc_format_name(esc_format f) {
     switch (f) {
-    case ESC_FMT_EVTX: return "evtx";
-    case ESC_FMT_XML: return "xml";
-    case ESC_FMT_XML_UTF16: return "xml-utf16";
-    case ESC_FMT_JSON: return "json";
-    case ESC_FMT_UNKNOWN: break;
+    case ESC_FMT_EVTX:
+        return "evtx";
+    case ESC_FMT_XML:
+        return "xml";
+    case ESC_FMT_XML_UTF16:
+        return "xml-utf16";
+    case ESC_FMT_JSON:
+        return "json";
+    case ESC_FMT_UNKNOWN:
+        break;
     }
     return "unknown";
 }

@@ -16,6 +16,12 @@ typedef struct esc_input esc_input;
 
 /* Open path ("-" = standard input). The name is copied. */
 esc_status esc_input_open(const char *path, esc_input **out, esc_error *err);
+/* An input over n bytes in memory, read as they are (no gzip): for a piece of a larger input
+ * (the scheduler's chunks of a growing file). p is borrowed and must outlive the input; name
+ * (copied) names it in messages and events; its offsets (esc_input_offset) start at base, the
+ * piece's offset in the larger input, so readers report positions in that input. */
+esc_status esc_input_open_mem(const void *p, size_t n, const char *name, uint64_t base,
+                              esc_input **out, esc_error *err);
 void esc_input_free(esc_input *in);
 /* Read up to cap bytes; *got == 0 means end of input. */
 esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc_error *err);

@@ -1,7 +1,11 @@
-/* One iterator over the events of one input, whatever its format.
+/* One iterator over the events of one input, whatever its format; and where records end, for
+ * reading an input that is still being written in pieces.
  *
  * esc_reader_open sniffs the input's format and picks the XML, JSON or EVTX reader; each
- * implements the contract in parse/event.h. The per-format readers are private to parse/. */
+ * implements the contract in parse/event.h. The per-format readers are private to parse/. The
+ * XML and JSON readers count event offsets from the input's offset when they are opened, so a
+ * reader over a piece of a larger input (esc_input_open_mem with its base) reports positions in
+ * that input. */
 #ifndef ESC_PARSE_READER_H
 #define ESC_PARSE_READER_H
 
@@ -34,6 +38,34 @@ esc_status esc_reader_next(esc_reader *r, esc_event *ev, esc_error *err);
 const esc_reader_stats *esc_reader_stats_get(const esc_reader *r);
 esc_format esc_reader_format(const esc_reader *r);
 void esc_reader_free(esc_reader *r);
+
+/* ---- following a growing input (escudo run) ---------------------------------------------- */
+
+/* How an input can be read while it grows. */
+typedef enum esc_follow {
+    ESC_FOLLOW_UNKNOWN = 0, /* no known format (an empty file, too few bytes, not an input) */
+    ESC_FOLLOW_WHOLE,       /* one stream from its start (EVTX, gzip, UTF-16, a JSON array):
+                               records before a saved offset are skipped by their offsets */
+    ESC_FOLLOW_XML,         /* UTF-8 XmlWinEventLog: pieces end after an </Event> tag */
+    ESC_FOLLOW_JSONL,       /* JSON lines: pieces end after a line end */
+} esc_follow;
+
+/* How to follow an input from its first n bytes (as esc_input_peek gives them; gzip: whether
+ * the file is compressed). */
+esc_follow esc_follow_kind(const unsigned char *head, size_t n, bool gzip);
+/* Like esc_follow_kind for a stream that is read only in pieces (standard input): only the
+ * text formats, ESC_FOLLOW_UNKNOWN for anything else. */
+esc_follow esc_follow_kind_text(const unsigned char *head, size_t n);
+/* Length of the longest prefix of p[0, n) that ends with a complete record of kind k (XML or
+ * JSONL): a piece a reader can read whole. The line end after an </Event> tag belongs to its
+ * record. 0 when no record ends in p[0, n). */
+size_t esc_follow_last_end(esc_follow k, const unsigned char *p, size_t n);
+/* Where the first record of kind k ends in p[0, n), a window of a larger input (to skip the rest
+ * of a record too large to read): true and *end just past it; or false and *resume the number of
+ * bytes of p that cannot hold the start of a record end, so the search goes on at p + *resume
+ * with the following bytes. */
+bool esc_follow_first_end(esc_follow k, const unsigned char *p, size_t n, size_t *end,
+                          size_t *resume);
 
 /* The per-format implementations behind esc_reader (parse/ internal, listed for the dispatcher
  * and for fuzz targets). Each has the same shape. */

@@ -11,11 +11,12 @@
  *   checkpoint transaction: input offsets, kept records, fired windows and sink positions move
  *   together. Returns ESC_OK (call again), ESC_EOF once everything scheduled up to once_until
  *   has fired, or an error (the state stays at the last checkpoint).
- * - Streaming: each record is mapped to CIM and checked against each detection's where clause
- *   (esc_plan_record_matches); only matching records are kept, in the windows that cover their
- *   time, each in an esc_exec and appended (serialised) to the window's partial blob.
+ * - Streaming: the engine's feeder (detect/engine.h) maps each record to CIM; each is checked
+ *   against each detection's where clause (esc_plan_record_matches); only matching records are
+ *   kept, in the windows that cover their time, each in an esc_exec and appended (serialised) to
+ *   the window's partial blob.
  * - Firing a run: finish its window's execution, notables and risk events into the sinks
- *   (esc_act_rows then esc_act_finish per window), close the sinks (flush), then commit the
+ *   (esc_act_step per window), close the sinks (flush), then commit the
  *   fired window. On restart JSON-lines sink files are cut back to the size recorded at the last
  *   commit, so a window fired but not committed is written again exactly once; the SQLite sink
  *   ignores repeated event_ids; HEC is at least once (docs/run.md).

@@ -1074,6 +1074,7 @@ esc_status esc_json_reader_open_ex(esc_input *in, const esc_interest *interest,
     if (!r)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->in = in;
+    r->base = esc_input_offset(in); /* a piece of a larger input starts at its offset there */
     r->path = esc_input_path(in);
     r->interest = interest;
     r->stats = stats;

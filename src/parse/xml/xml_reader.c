@@ -185,6 +185,7 @@ static esc_status xml_open(esc_input *in, const esc_interest *interest,
     if (!r)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->in = in;
+    r->base = esc_input_offset(in); /* a piece of a larger input starts at its offset there */
     r->interest = interest;
     r->stats = stats;
     r->max_record = opts->max_record_bytes ? opts->max_record_bytes : DEFAULT_MAX_RECORD;

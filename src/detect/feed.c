@@ -1,0 +1,224 @@
+/* The feeder: the one loop from readers to the searches (see engine.h).
+ *
+ * It pulls events from a reader, keeps the CrowdStrike host inventory (aidmaster records, a
+ * --aidmaster file, entries restored by the caller), maps process events to CIM records with
+ * that inventory and hands each record to the caller's consumer.
+ * Invariants: a record handed on lives in the feeder's map arena until the next event; held
+ * records (CrowdStrike records whose host is not known yet, when max_held > 0) are deep copies in
+ * their own arena and are mapped only by esc_feeder_flush. The host callback hears of an entry
+ * only when an event adds or changes it.
+ * Not done here: opening inputs or readers, choosing which records a search keeps (the
+ * consumer), windows, printing. */
+#include "detect/engine.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+
+#define HELD_ARENA_CAP (256u << 20)
+
+struct esc_feeder {
+    esc_feeder_opts o;
+    esc_hostmap *hosts;
+    esc_arena map_arena;
+    esc_arena held_arena;
+    esc_event *held;
+    size_t nheld, capheld;
+    esc_feeder_stats stats;
+};
+
+esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error *err) {
+    esc_feeder *f = esc_calloc(1, sizeof *f);
+    if (!f || !(f->hosts = esc_hostmap_new())) {
+        esc_free(f);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
+    f->o = *o;
+    esc_arena_init(&f->map_arena, 64 * 1024, 64u << 20);
+    esc_arena_init(&f->held_arena, 1u << 20, HELD_ARENA_CAP);
+    *out = f;
+    return ESC_OK;
+}
+
+void esc_feeder_free(esc_feeder *f) {
+    if (!f)
+        return;
+    esc_hostmap_free(f->hosts);
+    esc_arena_fini(&f->map_arena);
+    esc_arena_fini(&f->held_arena);
+    esc_free(f->held);
+    esc_free(f);
+}
+
+const esc_feeder_stats *esc_feeder_stats_get(const esc_feeder *f) {
+    return &f->stats;
+}
+
+esc_status esc_feeder_put_host(esc_feeder *f, esc_str aid, esc_str name) {
+    return esc_hostmap_put(f->hosts, aid, name);
+}
+
+esc_status esc_feeder_load_hosts(esc_feeder *f, const char *path, const esc_reader_opts *ro,
+                                 esc_error *err) {
+    esc_input *in = NULL;
+    esc_reader *rd = NULL;
+    esc_interest all = {.everything = true};
+    esc_status st = esc_input_open(path, &in, err);
+    if (st)
+        return st;
+    if ((st = esc_reader_open(in, &all, ro, &rd, err)))
+        goto done;
+    esc_event ev;
+    while ((st = esc_reader_next(rd, &ev, err)) != ESC_EOF) {
+        if (st == ESC_EMALFORMED)
+            continue;
+        if (st)
+            goto done;
+        if (ev.kind == ESC_EV_AIDMASTER) {
+            esc_str aid = esc_event_get(&ev, "aid"), name = esc_event_get(&ev, "ComputerName");
+            if (aid.len && name.len && (st = esc_hostmap_put(f->hosts, aid, name))) {
+                esc_error_at(err, st, path, ev.offset, "%s",
+                             st == ESC_ELIMIT ? "host inventory is full" : "out of memory");
+                goto done;
+            }
+        }
+    }
+    st = ESC_OK;
+done:
+    esc_reader_free(rd);
+    esc_input_free(in);
+    return st;
+}
+
+/* Deep-copy an event into the held arena. */
+static esc_status hold(esc_feeder *f, const esc_event *ev) {
+    if (f->nheld == f->capheld) {
+        size_t cap = f->capheld ? f->capheld * 2 : 256;
+        esc_event *p = esc_realloc(f->held, cap * sizeof *p);
+        if (!p)
+            return ESC_ENOMEM;
+        f->held = p;
+        f->capheld = cap;
+    }
+    esc_event *c = &f->held[f->nheld];
+    *c = *ev;
+    esc_kv *kv = esc_arena_alloc(&f->held_arena, (ev->ndata ? ev->ndata : 1) * sizeof *kv);
+    if (!kv)
+        return ESC_ELIMIT;
+    for (size_t i = 0; i < ev->ndata; i++) {
+        kv[i].name = esc_arena_dup(&f->held_arena, ev->data[i].name);
+        kv[i].value = esc_arena_dup(&f->held_arena, ev->data[i].value);
+        if (!kv[i].name.ptr || !kv[i].value.ptr)
+            return ESC_ELIMIT;
+    }
+    c->data = kv;
+    c->path = NULL; /* the path string belongs to the input; not needed after mapping */
+    c->warning = ESC_STR_NULL;
+    f->nheld++;
+    return ESC_OK;
+}
+
+static esc_status inventory(esc_feeder *f, const esc_event *ev, esc_error *err) {
+    f->stats.aidmaster++;
+    esc_str aid = esc_event_get(ev, "aid"), name = esc_event_get(ev, "ComputerName");
+    if (!aid.len || !name.len)
+        return ESC_OK;
+    esc_str had = esc_hostmap_get(f->hosts, aid);
+    if (had.ptr && esc_str_eq(had, name))
+        return ESC_OK;
+    esc_status st = esc_hostmap_put(f->hosts, aid, name);
+    if (!st && f->o.host)
+        st = f->o.host(f->o.ctx, aid, name, err);
+    if (st)
+        return esc_error_at(err, st, ev->path, ev->offset, "host inventory is full");
+    return ESC_OK;
+}
+
+static esc_status handle(esc_feeder *f, const esc_event *ev, esc_error *err) {
+    f->stats.events++;
+    if (ev->kind == ESC_EV_AIDMASTER)
+        return inventory(f, ev, err);
+    if (ev->kind == ESC_EV_OTHER) {
+        f->stats.other++;
+        return ESC_OK;
+    }
+    esc_record rec;
+    bool unresolved = false;
+    esc_arena_reset(&f->map_arena);
+    esc_status st = esc_cim_map(ev, f->o.profile, f->hosts, &f->map_arena, &rec, &unresolved, err);
+    if (st == ESC_SKIP)
+        return ESC_OK;
+    if (st == ESC_ELIMIT && f->map_arena.failed)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    if (st)
+        return st;
+    if (unresolved && f->nheld < f->o.max_held) {
+        st = hold(f, ev);
+        if (st == ESC_OK)
+            return ESC_OK;
+        if (st == ESC_ENOMEM || f->held_arena.failed)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        /* the held-record arena is full: map it now, with the hosts known so far */
+    }
+    f->stats.process_events++;
+    if (unresolved)
+        f->stats.unresolved_hosts++;
+    return f->o.record(f->o.ctx, &rec, err);
+}
+
+esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, size_t max,
+                           uint64_t *next_off, bool *input_failed, esc_error *err) {
+    if (input_failed)
+        *input_failed = false;
+    for (size_t k = 0; k < max; k++) {
+        esc_event ev;
+        esc_status st = esc_reader_next(rd, &ev, err);
+        f->stats.pulled++;
+        if (st == ESC_EOF)
+            return ESC_EOF;
+        if (st == ESC_EMALFORMED) {
+            f->stats.malformed++;
+            return st;
+        }
+        if (st) { /* the reader cannot go on */
+            if (input_failed)
+                *input_failed = true;
+            return st == ESC_ENOMEM ? st : ESC_EIO;
+        }
+        if (ev.offset < skip_before)
+            continue;
+        if (next_off)
+            *next_off = ev.offset + 1;
+        st = handle(f, &ev, err);
+        if (st == ESC_EMALFORMED)
+            f->stats.malformed++;
+        if (st) /* a warning (malformed record, a limit) or fatal (out of memory) */
+            return st;
+        if (ev.warning.len)
+            return esc_error_at(err, ESC_SKIP, ev.path, ev.warning_offset, "%.*s (record kept)",
+                                ESC_STR_FMT(ev.warning));
+    }
+    return ESC_OK;
+}
+
+esc_status esc_feeder_flush(esc_feeder *f, esc_error *err) {
+    for (size_t i = 0; i < f->nheld; i++) {
+        esc_record rec;
+        bool unresolved = false;
+        esc_arena_reset(&f->map_arena);
+        esc_status st =
+            esc_cim_map(&f->held[i], f->o.profile, f->hosts, &f->map_arena, &rec, &unresolved, err);
+        if (st == ESC_SKIP)
+            continue;
+        if (st)
+            return st;
+        f->stats.process_events++;
+        if (unresolved)
+            f->stats.unresolved_hosts++;
+        if ((st = f->o.record(f->o.ctx, &rec, err)))
+            return st;
+    }
+    f->nheld = 0;
+    esc_arena_reset(&f->held_arena);
+    return ESC_OK;
+}

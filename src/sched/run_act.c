@@ -1,0 +1,313 @@
+/* Actions of the run loop: firing windows and emitting late rows into the sinks (docs/run.md).
+ *
+ * A step opens the sinks at its first action (a session) and closes them before its checkpoint,
+ * noting the committed sizes of the JSON-lines files. Every event passes through one wrapping
+ * sink that counts notables and risk events, holds the crash test hook and, during a late
+ * emission, rewrites the event as docs/run.md's late events are (late, lag, orig_event_id, and
+ * a new event_id for a changed row, on notables and risk events alike).
+ * Invariants: a window fires once (its execution is gone afterwards); firing goes through the
+ * one action step (esc_act_step); a fired window is kept for late events only with late_emit.
+ * Not done here: deciding what is due (the agenda, run.c), the checkpoint (run.c), keeping
+ * records (run_window.c). esc_act_late is not used for late rows: its output differs from the
+ * run's documented late events (ids of changed rows, risk events, field order). */
+#include "sched/run_internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "act/act.h"
+#include "core/alloc.h"
+
+/* ---- the sinks session ------------------------------------------------------------------- */
+
+/* A late event as docs/run.md gives it: the event_id replaced (a new one for a changed row),
+ * then late, lag and (notables of changed rows) orig_event_id at the end of its JSON. */
+static esc_status rewrite_late(esc_runner *r, const esc_sink_event *ev, esc_error *err) {
+    char id[65], orig[65];
+    snprintf(orig, sizeof orig, "%s", ev->event_id);
+    if (r->late.changed) {
+        char tmp[160];
+        int n = snprintf(tmp, sizeof tmp, "%s\x1flate\x1f%llu", ev->event_id,
+                         (unsigned long long)r->late.salt);
+        esc_sha256_hex(tmp, (size_t)n, id);
+    } else {
+        snprintf(id, sizeof id, "%s", ev->event_id);
+    }
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    const char *at = strstr(ev->json, ev->event_id);
+    size_t cut = ev->json_len;
+    while (cut > 0 && ev->json[cut - 1] != '}')
+        cut--;
+    esc_status st = ESC_OK;
+    if (!at || cut == 0 || (size_t)(at - ev->json) + 64 > cut) {
+        st = esc_error_set(err, ESC_EINTERNAL, "late rewrite: event_id not in the event");
+        goto out;
+    }
+    size_t pre = (size_t)(at - ev->json);
+    st = esc_buf_append(&b, ev->json, pre);
+    if (!st)
+        st = esc_buf_append(&b, id, 64);
+    if (!st)
+        st = esc_buf_append(&b, at + 64, cut - 1 - pre - 64);
+    if (!st)
+        st = esc_buf_printf(&b, ", \"late\": true, \"lag\": %lld", (long long)r->late.lag);
+    if (!st && ev->kind == ESC_SINK_NOTABLE && r->late.changed)
+        st = esc_buf_printf(&b, ", \"orig_event_id\": \"%s\"", orig);
+    if (!st)
+        st = esc_buf_putc(&b, '}');
+    if (st) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto out;
+    }
+    esc_sink_event e2 = *ev;
+    e2.event_id = id;
+    e2.json = b.ptr;
+    e2.json_len = b.len;
+    st = esc_sinks_put(r->real, &e2, err);
+out:
+    esc_buf_fini(&b);
+    return st;
+}
+
+static esc_status rs_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
+    esc_runner *r = ((run_sink *)s)->r;
+    esc_status st;
+    if (ev->kind == ESC_SINK_NOTABLE) {
+        r->stats.notables++;
+        if (r->late.active) {
+            r->stats.late_emitted++;
+            r->meta_dirty = true;
+        }
+    } else {
+        r->stats.risk_events++;
+    }
+    st = r->late.active ? rewrite_late(r, ev, err) : esc_sinks_put(r->real, ev, err);
+    if (++r->puts == (uint64_t)r->crash_sink)
+        raise(SIGKILL);
+    return st;
+}
+static esc_status rs_history(esc_sink *s, const char *type, const char *object,
+                             esc_risk_history *out, esc_error *err) {
+    return esc_sinks_history(((run_sink *)s)->r->real, type, object, out, err);
+}
+static const esc_sink_ops run_sink_ops = {"run", rs_put, NULL, NULL, rs_history};
+
+static esc_status session_open(esc_runner *r, esc_error *err) {
+    if (r->act)
+        return ESC_OK;
+    esc_status st = esc_sinks_open(&r->o.sinks, &r->real, err);
+    if (!st)
+        st = esc_sinks_open(NULL, &r->wrapset, err);
+    if (!st) {
+        r->wrap.base.ops = &run_sink_ops;
+        r->wrap.r = r;
+        st = esc_sinks_add(r->wrapset, &r->wrap.base, err);
+    }
+    if (!st && !(r->act = esc_act_new(r->o.content, r->wrapset, err)))
+        st = err && err->code ? err->code : ESC_ENOMEM;
+    return st;
+}
+
+uint64_t esc_run_file_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+esc_status esc_run_session_close(esc_runner *r, esc_error *err) {
+    if (!r->act && !r->real)
+        return ESC_OK;
+    esc_act_free(r->act);
+    r->act = NULL;
+    esc_sinks_close(r->wrapset, NULL);
+    r->wrapset = NULL;
+    esc_status st = esc_sinks_close(r->real, err);
+    r->real = NULL;
+    const char *p[2] = {r->o.sinks.notables_path, r->o.sinks.risk_path};
+    for (int i = 0; i < 2; i++)
+        if (r->sink_track[i])
+            r->sink_size[i] = esc_run_file_size(p[i]);
+    r->meta_dirty = true;
+    return st;
+}
+
+void esc_run_session_free(esc_runner *r) {
+    if (r->act || r->real) {
+        esc_act_free(r->act);
+        esc_sinks_close(r->wrapset, NULL);
+        esc_sinks_close(r->real, NULL);
+    }
+}
+
+/* ---- firing ------------------------------------------------------------------------------ */
+
+static esc_status add_fired(esc_runner *r, size_t det, const esc_window *w, int64_t t,
+                            esc_error *err) {
+    if (r->nfired == r->capfired) {
+        size_t cap = r->capfired ? r->capfired * 2 : 16;
+        fired_row *p = esc_realloc(r->fired, cap * sizeof *p);
+        if (!p)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        r->fired = p;
+        r->capfired = cap;
+    }
+    r->fired[r->nfired++] = (fired_row){det, w->earliest, w->latest, t};
+    return ESC_OK;
+}
+
+/* An event over the size cap is a message, not a failed step: retrying would fail the same way
+ * forever. */
+static void skip_msg(void *r, const esc_error *e) {
+    esc_run_msg(r, "%s", e->msg[0] ? e->msg : "an event over the size cap was not made");
+}
+
+esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err) {
+    size_t j = run->job;
+    det_state *d = &r->det[j];
+    win_state *w = esc_run_win_find(r, j, run->scheduled);
+    esc_table *t = NULL;
+    esc_status st;
+    if (!w && (st = esc_run_win_new(r, j, run->scheduled, true, &w, err)))
+        return st;
+    if (!w->x) /* already fired (kept for late events): never twice */
+        return ESC_OK;
+    if ((st = esc_exec_finish(w->x, &t, err)))
+        return st;
+    esc_exec_free(w->x);
+    w->x = NULL;
+    if ((st = session_open(r, err)))
+        goto out;
+    esc_act_input in = {d->d, t, NULL, 0, {w->w.earliest, w->w.latest, run->scheduled}, NULL};
+    if ((st = esc_act_step(r->act, &in, 1, skip_msg, r, err)))
+        goto out;
+    d->last_fired = run->scheduled;
+    r->stats.fired++;
+    r->fired_total++;
+    r->meta_dirty = true;
+    if ((st = add_fired(r, j, &w->w, run->scheduled, err)))
+        goto out;
+    w->fired = true;
+    w->dirty = true;
+    if (r->o.late_emit) {
+        esc_run_blob_set_fired(&w->blob);
+        esc_run_blob_set_emitted(&w->blob, w->blob.len);
+    } else {
+        w->deleted = true;
+    }
+out:
+    esc_table_free(t);
+    return st;
+}
+
+/* ---- late emission ----------------------------------------------------------------------- */
+
+static bool cells_equal(const esc_cell *a, const esc_cell *b) {
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Identity columns as act uses them when no BY list is given. */
+static size_t id_cols(const esc_table *t, const char **by, size_t cap) {
+    size_t n = 0;
+    for (size_t c = 0; c < t->ncols && n < cap; c++) {
+        if (t->mv_col[c] || !strcmp(t->cols[c], "firstTime") || !strcmp(t->cols[c], "lastTime"))
+            continue;
+        bool num = false;
+        for (size_t i = 0; i < t->nrows && !num; i++)
+            num = esc_table_cell(t, i, c)->is_num;
+        if (!num)
+            by[n++] = t->cols[c];
+    }
+    return n;
+}
+
+static long find_row(const esc_table *t, const esc_table *in, size_t row, const char **by,
+                     size_t nby) {
+    for (size_t i = 0; i < t->nrows; i++) {
+        bool eq = true;
+        for (size_t k = 0; k < nby && eq; k++) {
+            int a = esc_table_col(t, by[k]), b = esc_table_col(in, by[k]);
+            if (a < 0 || b < 0)
+                eq = a == b;
+            else
+                eq = cells_equal(esc_table_cell(t, i, (size_t)a),
+                                 esc_table_cell(in, row, (size_t)b));
+        }
+        if (eq)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Whether row i of cur is new (*changed false), changed (*changed true) or unchanged (false
+ * returned) against the rows already emitted. */
+static bool to_emit(const esc_table *old, const esc_table *cur, size_t i, const char **by,
+                    size_t nby, bool *changed) {
+    long o = find_row(old, cur, i, by, nby);
+    *changed = o >= 0;
+    if (o < 0)
+        return true;
+    bool same = old->ncols == cur->ncols;
+    for (size_t c = 0; c < cur->ncols && same; c++)
+        same = !strcmp(old->cols[c], cur->cols[c]) &&
+               cells_equal(esc_table_cell(old, (size_t)o, c), esc_table_cell(cur, i, c));
+    return !same;
+}
+
+/* A fired window with late records: recompute it; rows that are new or changed since its last
+ * emission become late notables (one row at a time, so the wrapping sink knows which), then the
+ * incident rule runs once over them. */
+esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error *err) {
+    det_state *d = &r->det[w->det];
+    esc_table *old = NULL, *cur = NULL;
+    const char **by = NULL;
+    esc_status st = esc_run_blob_table(d, w, esc_run_blob_emitted(&w->blob), &old, err);
+    if (!st)
+        st = esc_run_blob_table(d, w, w->blob.len, &cur, err);
+    if (st)
+        goto out;
+    if (!(by = esc_calloc(cur->ncols + 1, sizeof *by))) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t nby = id_cols(cur, by, cur->ncols);
+    if ((st = session_open(r, err)))
+        goto out;
+    uint64_t nrec = esc_run_blob_count(&w->blob);
+    for (size_t i = 0; i < cur->nrows && !st; i++) {
+        bool changed;
+        if (!to_emit(old, cur, i, by, nby, &changed))
+            continue;
+        esc_table one = *cur;
+        one.nrows = 1;
+        one.cells = cur->cells + i * cur->ncols;
+        r->late.active = true;
+        r->late.changed = changed;
+        r->late.salt = nrec;
+        r->late.lag = now - w->sched;
+        esc_act_input in = {d->d, &one, by, nby, {w->w.earliest, w->w.latest, now}, NULL};
+        if ((st = esc_act_rows(r->act, &in, err)) == ESC_SKIP) {
+            skip_msg(r, err);
+            st = ESC_OK;
+        }
+        r->late.active = false;
+    }
+    if (!st)
+        st = esc_act_finish(r->act, err);
+    if (!st) {
+        esc_run_blob_set_emitted(&w->blob, w->blob.len);
+        w->late_dirty = false;
+        w->dirty = true;
+    }
+out:
+    esc_free(by);
+    esc_table_free(old);
+    esc_table_free(cur);
+    return st;
+}

@@ -1,0 +1,173 @@
+/* The run loop's own state, shared by its files and private to them (not part of sched/'s
+ * interface; callers use run.h):
+ *
+ *   run.c         the step loop, lifecycle, restore and the checkpoint transaction
+ *   run_input.c   following inputs: offsets, rotation, chunks of growing text files, streams
+ *   run_window.c  windows and their blobs of kept records; which windows keep a record
+ *   run_act.c     the sinks session, firing a window, late emission
+ *   run_status.c  reading a state directory (escudo status)
+ *
+ * Records reach the windows through the engine's feeder (detect/engine.h), whose consumer is
+ * esc_run_consume; nothing here reads a format. */
+#ifndef ESC_SCHED_RUN_INTERNAL_H
+#define ESC_SCHED_RUN_INTERNAL_H
+
+#include "act/act.h"
+#include "core/buf.h"
+#include "sched/agenda.h"
+#include "sched/checkpoint.h"
+#include "sched/run.h"
+#include "sched/window.h"
+
+#define RUN_MAX_COVER 64       /* windows one record may fall in */
+#define RUN_MAX_WINDOWS 100000 /* open + retained windows, by default */
+#define RUN_BLOB_MAGIC "ESW1"
+#define RUN_BLOB_HDR 21           /* magic, i64 scheduled, u64 emitted_len, u8 fired */
+#define RUN_CHUNK_MAX (16u << 20) /* a text record larger than this is skipped as malformed */
+
+typedef struct run_in {
+    char *path;
+    bool is_stdin;
+    esc_follow mode;
+    bool have; /* identity known (from the store or a first look) */
+    uint64_t inode, offset;
+    uint32_t head_len;
+    uint64_t head_hash;
+    bool dirty;         /* to checkpoint */
+    bool pending;       /* more may be readable now */
+    uint64_t seen_size; /* size at the last look */
+    bool missing;
+    bool resync; /* offset is inside a record skipped as too long: skip to its end first */
+    /* whole-file streaming */
+    esc_input *in;
+    esc_reader *rd;
+    uint64_t skip_before;
+    /* standard input */
+    esc_buf pend;
+    uint64_t stdin_off;
+    bool stdin_eof;
+} run_in;
+
+typedef struct win_state {
+    size_t det;
+    int64_t sched;
+    esc_window w;
+    esc_exec *x;  /* open window; NULL once fired */
+    esc_buf blob; /* header + records */
+    bool fired, dirty, late_dirty, deleted;
+} win_state;
+
+typedef struct det_state {
+    const esc_detection *d;
+    const esc_plan *plan;
+    esc_schedule sched;
+    int64_t enabled_at, last_fired;
+} det_state;
+
+typedef struct run_sink {
+    esc_sink base;
+    esc_runner *r;
+} run_sink;
+
+typedef struct fired_row {
+    size_t det;
+    int64_t e, l, t;
+} fired_row;
+
+struct esc_runner {
+    esc_runner_opts o;
+    esc_ckpt *ck;
+    esc_agenda *agenda;
+    det_state *det;
+    size_t ndet;
+    run_in *in;
+    size_t nin;
+    char **dirs; /* directory roots, expanded at each pass */
+    size_t ndirs;
+    win_state **win;
+    size_t nwin;
+    fired_row *fired;
+    size_t nfired, capfired;
+    esc_feeder *feed;   /* records -> inventory -> CIM -> esc_run_consume */
+    esc_buf hosts_text; /* "aid\tname\n" of every inventory record seen, saved as "@hosts" */
+    bool hosts_dirty;
+    unsigned char *chunk;
+    /* sinks session */
+    esc_sinks *real, *wrapset;
+    esc_act *act;
+    run_sink wrap;
+    uint64_t sink_size[2]; /* committed sizes of the notables and risk JSON-lines files */
+    bool sink_track[2];
+    /* late emission in progress */
+    struct {
+        bool active, changed;
+        uint64_t salt;
+        int64_t lag;
+    } late;
+    /* bookkeeping */
+    esc_runner_stats stats;
+    uint64_t fired_total;
+    int64_t last_commit;
+    bool meta_dirty, caught;
+    uint64_t puts, commits;
+    long crash_sink, crash_commit;
+    char *msgs[ESC_RUN_MAX_MESSAGES];
+    size_t nmsgs, dropped;
+};
+
+/* run.c */
+void esc_run_msg(esc_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "path: offset N: message" (the offset when e has one). */
+void esc_run_msg_err(esc_runner *r, const char *path, const esc_error *e);
+
+/* run_input.c */
+esc_status esc_run_add_input(esc_runner *r, const char *path, esc_error *err);
+/* One pass: at most one chunk per input. *progress when anything was read. */
+esc_status esc_run_read_pass(esc_runner *r, bool *progress, esc_error *err);
+void esc_run_inputs_free(esc_runner *r);
+
+/* run_window.c */
+/* The feeder's consumer: the record into every window of every detection whose where clause
+ * it passes. */
+esc_status esc_run_consume(void *runner, const esc_record *rec, esc_error *err);
+/* Refuse a detection one record could put in more than RUN_MAX_COVER windows. */
+esc_status esc_run_check_cover(const det_state *d, int64_t now, esc_error *err);
+win_state *esc_run_win_find(esc_runner *r, size_t det, int64_t sched);
+esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
+                           esc_error *err);
+/* A window restored from its blob (a checkpoint partial). */
+esc_status esc_run_win_restore(esc_runner *r, size_t det, const void *blob, size_t len,
+                               esc_error *err);
+void esc_run_win_free(win_state *w);
+/* Drop windows marked deleted once their deletion was committed. */
+void esc_run_win_compact(esc_runner *r);
+/* Retained fired windows past the late retention are marked deleted. */
+void esc_run_win_prune(esc_runner *r, int64_t now);
+/* The blob's header fields. */
+int64_t esc_run_blob_sched(const void *blob);
+bool esc_run_blob_fired(const void *blob);
+uint64_t esc_run_blob_emitted(const esc_buf *b);
+void esc_run_blob_set_emitted(esc_buf *b, uint64_t n);
+void esc_run_blob_set_fired(esc_buf *b);
+/* Records in the blob (after its header). */
+uint64_t esc_run_blob_count(const esc_buf *b);
+/* The table of a window's records in blob[RUN_BLOB_HDR, end). */
+esc_status esc_run_blob_table(const det_state *d, const win_state *ws, size_t end, esc_table **out,
+                              esc_error *err);
+
+/* run_act.c */
+esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err);
+esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error *err);
+/* Close the sinks of this step (flush) and note the JSON-lines files' sizes. */
+esc_status esc_run_session_close(esc_runner *r, esc_error *err);
+void esc_run_session_free(esc_runner *r);
+uint64_t esc_run_file_size(const char *path);
+
+/* run_status.c */
+typedef struct meta_line {
+    const char *key, *rest;
+} meta_line;
+/* Split the "@run" blob's "key rest" lines in place; at most cap. */
+size_t esc_run_meta_lines(char *text, meta_line *out, size_t cap);
+
+#endif

@@ -1,0 +1,310 @@
+/* Windows of the run loop and their kept records (see run_internal.h, docs/run.md).
+ *
+ * A window is one scheduled run of one detection: [earliest, latest) and, while it is open, an
+ * execution fed with the records that fall in it. Its blob lists those records (CIM values and
+ * time) after a header (magic, scheduled time, length already emitted, fired flag), so a restart
+ * re-feeds them into a fresh execution and a late record can recompute a fired window.
+ * Invariants: only records that pass a detection's where clause are kept, in every window that
+ * covers their time (at most RUN_MAX_COVER); a record of a window scheduled at or before the
+ * detection was enabled is counted, not kept; a record of a window that already fired is late:
+ * reported, or with late_emit added to the retained window's blob for run_act.c to emit.
+ * Not done here: reading records (the engine's feeder calls esc_run_consume), firing, the
+ * checkpoint transaction (run.c writes the dirty blobs). */
+#include "sched/run_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/timeutil.h"
+
+/* ---- blobs: a window's kept records ------------------------------------------------------ */
+
+static void put_u64(unsigned char *p, uint64_t v) {
+    memcpy(p, &v, 8);
+}
+static uint64_t get_u64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static esc_status blob_init(esc_buf *b, int64_t sched) {
+    unsigned char h[RUN_BLOB_HDR] = {0};
+    memcpy(h, RUN_BLOB_MAGIC, 4);
+    put_u64(h + 4, (uint64_t)sched);
+    put_u64(h + 12, RUN_BLOB_HDR);
+    esc_buf_init(b, ESC_CKPT_MAX_BLOB);
+    return esc_buf_append(b, h, RUN_BLOB_HDR);
+}
+
+int64_t esc_run_blob_sched(const void *blob) {
+    return (int64_t)get_u64((const unsigned char *)blob + 4);
+}
+bool esc_run_blob_fired(const void *blob) {
+    return ((const unsigned char *)blob)[20] != 0;
+}
+uint64_t esc_run_blob_emitted(const esc_buf *b) {
+    return get_u64((const unsigned char *)b->ptr + 12);
+}
+void esc_run_blob_set_emitted(esc_buf *b, uint64_t n) {
+    put_u64((unsigned char *)b->ptr + 12, n);
+}
+void esc_run_blob_set_fired(esc_buf *b) {
+    b->ptr[20] = 1;
+}
+
+static esc_status blob_add(esc_buf *b, const esc_record *rec) {
+    unsigned char h[12];
+    uint32_t mask = 0;
+    for (int i = 0; i < ESC_CIM_NFIELDS; i++)
+        if (rec->v[i].ptr)
+            mask |= 1u << i;
+    put_u64(h, (uint64_t)rec->time_us);
+    memcpy(h + 8, &mask, 4);
+    esc_status st = esc_buf_append(b, h, sizeof h);
+    for (int i = 0; !st && i < ESC_CIM_NFIELDS; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        uint32_t n = (uint32_t)rec->v[i].len;
+        if ((st = esc_buf_append(b, &n, 4)) == ESC_OK && n)
+            st = esc_buf_append(b, rec->v[i].ptr, n);
+    }
+    return st;
+}
+
+/* Next record at *pos in [.., end); false at the end or on a corrupt blob. */
+static bool blob_next(const unsigned char *p, size_t end, size_t *pos, esc_record *rec) {
+    size_t i = *pos;
+    if (i + 12 > end)
+        return false;
+    memset(rec, 0, sizeof *rec);
+    rec->time_us = (int64_t)get_u64(p + i);
+    uint32_t mask;
+    memcpy(&mask, p + i + 8, 4);
+    i += 12;
+    for (int f = 0; f < ESC_CIM_NFIELDS; f++) {
+        if (!(mask & (1u << f)))
+            continue;
+        uint32_t n;
+        if (i + 4 > end)
+            return false;
+        memcpy(&n, p + i, 4);
+        i += 4;
+        if (n > end - i)
+            return false;
+        rec->v[f] = esc_str_make((const char *)p + i, n);
+        i += n;
+    }
+    *pos = i;
+    return true;
+}
+
+/* Feed the records of blob[RUN_BLOB_HDR, end) into x. */
+static esc_status blob_feed(const esc_buf *b, size_t end, esc_exec *x, esc_error *err) {
+    size_t pos = RUN_BLOB_HDR;
+    esc_record rec;
+    esc_status st = ESC_OK;
+    while (!st && blob_next((const unsigned char *)b->ptr, end, &pos, &rec))
+        st = esc_exec_feed(x, &rec, err);
+    return st;
+}
+
+uint64_t esc_run_blob_count(const esc_buf *b) {
+    uint64_t n = 0;
+    size_t pos = RUN_BLOB_HDR;
+    esc_record rec;
+    while (blob_next((const unsigned char *)b->ptr, b->len, &pos, &rec))
+        n++;
+    return n;
+}
+
+esc_status esc_run_blob_table(const det_state *d, const win_state *ws, size_t end, esc_table **out,
+                              esc_error *err) {
+    esc_exec *x =
+        esc_exec_new(d->plan, ws->w.earliest * ESC_US_PER_SEC, ws->w.latest * ESC_US_PER_SEC, err);
+    if (!x)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    esc_status st = blob_feed(&ws->blob, end, x, err);
+    if (!st)
+        st = esc_exec_finish(x, out, err);
+    esc_exec_free(x);
+    return st;
+}
+
+/* ---- windows ----------------------------------------------------------------------------- */
+
+win_state *esc_run_win_find(esc_runner *r, size_t det, int64_t sched) {
+    for (size_t i = 0; i < r->nwin; i++)
+        if (r->win[i]->det == det && r->win[i]->sched == sched && !r->win[i]->deleted)
+            return r->win[i];
+    return NULL;
+}
+
+void esc_run_win_free(win_state *w) {
+    if (!w)
+        return;
+    esc_exec_free(w->x);
+    esc_buf_fini(&w->blob);
+    esc_free(w);
+}
+
+esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
+                           esc_error *err) {
+    size_t max = r->o.max_windows ? r->o.max_windows : RUN_MAX_WINDOWS;
+    if (r->nwin >= max)
+        return esc_error_set(err, ESC_ELIMIT, "more than %zu open windows", max);
+    if ((r->nwin & (r->nwin + 1)) == 0 || r->nwin == 0) {
+        win_state **p = esc_realloc(r->win, (r->nwin * 2 + 2) * sizeof *p);
+        if (!p)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        r->win = p;
+    }
+    win_state *w = esc_calloc(1, sizeof *w);
+    if (!w)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    w->det = det;
+    w->sched = sched;
+    esc_status st = esc_schedule_window(&r->det[det].sched, sched, &w->w, err);
+    if (!st && blob_init(&w->blob, sched))
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+    if (!st && open) {
+        w->x = esc_exec_new(r->det[det].plan, w->w.earliest * ESC_US_PER_SEC,
+                            w->w.latest * ESC_US_PER_SEC, err);
+        if (!w->x)
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
+    if (st) {
+        esc_run_win_free(w);
+        return st;
+    }
+    r->win[r->nwin++] = w;
+    *out = w;
+    return ESC_OK;
+}
+
+esc_status esc_run_win_restore(esc_runner *r, size_t det, const void *blob, size_t len,
+                               esc_error *err) {
+    bool fired = esc_run_blob_fired(blob);
+    win_state *w;
+    esc_status st = esc_run_win_new(r, det, esc_run_blob_sched(blob), !fired, &w, err);
+    if (st)
+        return st;
+    esc_buf_clear(&w->blob);
+    if (esc_buf_append(&w->blob, blob, len))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    w->fired = fired;
+    if (esc_run_blob_emitted(&w->blob) < w->blob.len && fired)
+        w->late_dirty = true;
+    return fired ? ESC_OK : blob_feed(&w->blob, w->blob.len, w->x, err);
+}
+
+void esc_run_win_compact(esc_runner *r) {
+    size_t k = 0;
+    for (size_t i = 0; i < r->nwin; i++) {
+        if (r->win[i]->deleted && !r->win[i]->dirty)
+            esc_run_win_free(r->win[i]);
+        else
+            r->win[k++] = r->win[i];
+    }
+    r->nwin = k;
+}
+
+void esc_run_win_prune(esc_runner *r, int64_t now) {
+    int64_t keep = r->o.late_retention > 0 ? r->o.late_retention : 86400;
+    for (size_t i = 0; i < r->nwin; i++) {
+        win_state *w = r->win[i];
+        if (w->fired && !w->deleted && w->w.latest < now - keep) {
+            w->deleted = true;
+            w->dirty = true;
+        }
+    }
+}
+
+/* ---- records ----------------------------------------------------------------------------- */
+
+/* A detection whose windows overlap so much that a record falls in more than RUN_MAX_COVER of
+ * them is refused when the run starts (probed hourly over the week ahead), not at its first
+ * record, where the run would stop and stop again on every restart. */
+esc_status esc_run_check_cover(const det_state *d, int64_t now, esc_error *err) {
+    int64_t ts[RUN_MAX_COVER];
+    size_t n;
+    for (int h = 0; h < 7 * 24; h++)
+        if (esc_schedule_runs_covering(&d->sched, now + h * 3600, ts, RUN_MAX_COVER, &n, err))
+            return esc_error_set(err, ESC_ECONTENT,
+                                 "%s: a record would fall in more than %d windows (its schedule "
+                                 "runs more often than its time range is long); not run",
+                                 d->d->name, RUN_MAX_COVER);
+    return ESC_OK;
+}
+
+/* A record of a window that already fired: reported, or kept for late emission. */
+static esc_status late(esc_runner *r, const det_state *d, win_state *w, int64_t t,
+                       const esc_record *rec, esc_error *err) {
+    r->stats.late++;
+    r->meta_dirty = true;
+    int64_t lag = esc_clock_now_sec(r->o.clock) - t;
+    if (!r->o.late_emit || !w) {
+        esc_run_msg(r,
+                    "late event missed: %s: event time %lld in window [%lld, %lld) that ran at "
+                    "%lld (%lld s ago)%s",
+                    d->d->name, (long long)esc_time_sec(rec->time_us),
+                    (long long)(w ? w->w.earliest : 0), (long long)(w ? w->w.latest : 0),
+                    (long long)t, (long long)lag,
+                    r->o.late_emit ? " beyond the late retention" : "");
+        return ESC_OK;
+    }
+    esc_status st = blob_add(&w->blob, rec);
+    if (st)
+        return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
+    w->dirty = w->late_dirty = true;
+    return ESC_OK;
+}
+
+/* The record into every window of detection j that covers its time. */
+static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error *err) {
+    det_state *d = &r->det[j];
+    int64_t ts[RUN_MAX_COVER];
+    size_t n = 0;
+    int64_t e = esc_time_sec(rec->time_us);
+    esc_status st = esc_schedule_runs_covering(&d->sched, e, ts, RUN_MAX_COVER, &n, err);
+    if (st) {
+        char why[ESC_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        return esc_error_set(err, st, "%s: %s", d->d->name, why);
+    }
+    for (size_t k = 0; k < n; k++) {
+        int64_t t = ts[k];
+        if (t <= d->enabled_at) {
+            r->stats.before_start++;
+            continue;
+        }
+        win_state *w = esc_run_win_find(r, j, t);
+        if (t <= d->last_fired) {
+            if ((st = late(r, d, w, t, rec, err)))
+                return st;
+            continue;
+        }
+        if (!w && (st = esc_run_win_new(r, j, t, true, &w, err)))
+            return st;
+        if ((st = esc_exec_feed(w->x, rec, err)))
+            return st;
+        if ((st = blob_add(&w->blob, rec)))
+            return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
+        w->dirty = true;
+        r->stats.kept++;
+    }
+    return ESC_OK;
+}
+
+esc_status esc_run_consume(void *runner, const esc_record *rec, esc_error *err) {
+    esc_runner *r = runner;
+    for (size_t j = 0; j < r->ndet; j++) {
+        if (!esc_plan_record_matches(r->det[j].plan, rec))
+            continue;
+        esc_status st = keep(r, j, rec, err);
+        if (st)
+            return st;
+    }
+    return ESC_OK;
+}
