@@ -8,8 +8,8 @@
  *
  * Invariants: nothing here names a detection or a field of one; every event is bounded by
  * ESC_ACT_MAX_EVENT bytes (a larger one is an error for that event alone) and the run keeps at
- * most ESC_ACT_MAX_POINTS risk points for the incident rule. Deliberately not done: asset and identity correlation (priorities are unknown,
- * as SPEC says), notable suppression, throttling. */
+ * most ESC_ACT_MAX_POINTS risk points for the incident rule. Deliberately not done: asset and
+ * identity correlation (priorities are unknown, as SPEC says), notable suppression, throttling. */
 #include "act/act.h"
 
 #include <math.h>
@@ -75,8 +75,7 @@ const char *esc_act_object_type(const char *t) {
     if (strcasecmp(t, "User") == 0 || strcasecmp(t, "User Name") == 0)
         return "user";
     if (strcasecmp(t, "Hostname") == 0 || strcasecmp(t, "IP Address") == 0 ||
-        strcasecmp(t, "IP") == 0 || strcasecmp(t, "Endpoint") == 0 ||
-        strcasecmp(t, "System") == 0)
+        strcasecmp(t, "IP") == 0 || strcasecmp(t, "Endpoint") == 0 || strcasecmp(t, "System") == 0)
         return "system";
     return NULL; /* caller lower-cases */
 }
@@ -102,7 +101,8 @@ static int find_col(const esc_table *t, const char *name, size_t len) {
     return -1;
 }
 
-/* ---- JSON ------------------------------------------------------------------------------------- */
+/* ---- JSON -------------------------------------------------------------------------------------
+ */
 
 typedef struct jw {
     esc_buf *b;
@@ -229,7 +229,8 @@ static void jrow(jw *w, const esc_table *t, size_t row, const char *const *skip,
     }
 }
 
-/* ---- tokens ------------------------------------------------------------------------------------ */
+/* ---- tokens ------------------------------------------------------------------------------------
+ */
 
 typedef struct rowctx {
     const esc_detection *d;
@@ -434,7 +435,8 @@ static int64_t row_time(const esc_table *t, size_t row, const esc_act_window *w)
     return w->search_time;
 }
 
-/* ---- the run ---------------------------------------------------------------------------------- */
+/* ---- the run ----------------------------------------------------------------------------------
+ */
 
 esc_act *esc_act_new(const esc_content *content, esc_sinks *sinks, esc_error *err) {
     esc_act *a = esc_calloc(1, sizeof *a);
@@ -540,19 +542,51 @@ static void annotations(jw *w, const esc_content *c, const esc_detection *d) {
 }
 
 static const char *const NOTABLE_KEYS[] = {
-    "_time", "event_id", "search_name", "rule_name", "rule_title", "rule_description",
-    "security_domain", "severity", "urgency", "status", "owner", "nes_fields", "info_min_time",
-    "info_max_time", "info_search_time", "drilldown_searches", "annotations.mitre_attack",
-    "annotations.mitre_attack.mitre_tactic", "annotations.analytic_story",
-    "annotations.confidence", "annotations.impact", "annotations.type", "late", "lag",
+    "_time",
+    "event_id",
+    "search_name",
+    "rule_name",
+    "rule_title",
+    "rule_description",
+    "security_domain",
+    "severity",
+    "urgency",
+    "status",
+    "owner",
+    "nes_fields",
+    "info_min_time",
+    "info_max_time",
+    "info_search_time",
+    "drilldown_searches",
+    "annotations.mitre_attack",
+    "annotations.mitre_attack.mitre_tactic",
+    "annotations.analytic_story",
+    "annotations.confidence",
+    "annotations.impact",
+    "annotations.type",
+    "late",
+    "lag",
     "orig_event_id",
 };
 
 static const char *const RISK_KEYS[] = {
-    "_time", "event_id", "search_name", "source", "risk_object", "risk_object_type", "risk_score",
-    "calculated_risk_score", "risk_message", "threat_object", "threat_object_type",
-    "analyticstories", "annotations.mitre_attack", "annotations.mitre_attack.mitre_tactic",
-    "annotations.analytic_story", "annotations.confidence", "annotations.impact",
+    "_time",
+    "event_id",
+    "search_name",
+    "source",
+    "risk_object",
+    "risk_object_type",
+    "risk_score",
+    "calculated_risk_score",
+    "risk_message",
+    "threat_object",
+    "threat_object_type",
+    "analyticstories",
+    "annotations.mitre_attack",
+    "annotations.mitre_attack.mitre_tactic",
+    "annotations.analytic_story",
+    "annotations.confidence",
+    "annotations.impact",
     "annotations.type",
 };
 
@@ -570,8 +604,8 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     esc_buf_init(&b, ESC_ACT_MAX_EVENT);
     title = subst_dup(dep->rule_title ? dep->rule_title : "%name%", &x, true, &st);
     if (title)
-        desc = subst_dup(dep->rule_description ? dep->rule_description : "%description%", &x,
-                         true, &st);
+        desc = subst_dup(dep->rule_description ? dep->rule_description : "%description%", &x, true,
+                         &st);
     if (!title || !desc) {
         st = st == ESC_ELIMIT ? ESC_SKIP : st; /* over ESC_ACT_MAX_EVENT: this event only */
         goto fail;
@@ -611,8 +645,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     for (size_t i = 0; i < d->ndrilldowns && w.st == ESC_OK; i++) {
         const esc_drilldown *dd = &d->drilldowns[i];
         const char *parts[4] = {dd->name, dd->search, dd->earliest_offset, dd->latest_offset};
-        static const char *const names[4] = {"name", "search", "earliest_offset",
-                                             "latest_offset"};
+        static const char *const names[4] = {"name", "search", "earliest_offset", "latest_offset"};
         if (i)
             jc(&w, ",");
         jc(&w, "{");
@@ -813,8 +846,7 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
             break;
         }
         if (dep->notable)
-            st = oversize(emit_notable(a, in, row, search_name, nid, score, lt, err), err,
-                          &big);
+            st = oversize(emit_notable(a, in, row, search_name, nid, score, lt, err), err, &big);
         if (!dep->rba || update)
             continue;
         for (size_t i = 0; i < d->nobservables && st == ESC_OK; i++) {
@@ -838,8 +870,8 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
                 int os = d->observable_scores && d->observable_scores[i] >= 0
                              ? d->observable_scores[i]
                              : score;
-                st = oversize(emit_risk(a, in, row, search_name, nid, os, o, type, v, err),
-                              err, &big);
+                st = oversize(emit_risk(a, in, row, search_name, nid, os, o, type, v, err), err,
+                              &big);
             }
         }
     }
@@ -860,15 +892,21 @@ esc_status esc_act_rows_late(esc_act *a, const esc_act_input *in, const esc_act_
     return rows(a, in, late, err);
 }
 
-esc_status esc_act_step(esc_act *a, const esc_act_input *in, size_t n, esc_act_skip_fn on_skip,
-                        void *ctx, esc_error *err) {
+esc_status esc_act_step(esc_act *a, const esc_act_input *in, size_t n, const esc_act_hooks *hooks,
+                        esc_error *err) {
+    static const esc_act_hooks none = {0};
+    const esc_act_hooks *h = hooks ? hooks : &none;
     esc_status st = ESC_OK;
     for (size_t i = 0; i < n && st == ESC_OK; i++) {
         esc_error e = {0};
+        if (h->begin)
+            h->begin(h->ctx, i);
         st = rows(a, &in[i], in[i].late, &e);
+        if (h->end)
+            h->end(h->ctx, i);
         if (st == ESC_SKIP) {
-            if (on_skip)
-                on_skip(ctx, &e);
+            if (h->skipped)
+                h->skipped(h->ctx, &e);
             st = ESC_OK;
         } else if (st != ESC_OK && err) {
             *err = e;
@@ -877,7 +915,8 @@ esc_status esc_act_step(esc_act *a, const esc_act_input *in, size_t n, esc_act_s
     return st == ESC_OK ? esc_act_finish(a, err) : st;
 }
 
-/* ---- the incident rule ------------------------------------------------------------------------ */
+/* ---- the incident rule ------------------------------------------------------------------------
+ */
 
 static int cmp_point(const void *x, const void *y) {
     const esc_risk_point *a = x, *b = y;

@@ -11,7 +11,7 @@
  *     esc_sinks *sinks;  esc_sinks_open(&opts, &sinks, &err);          // sink/sink.h
  *     esc_act *act = esc_act_new(content, sinks, &err);
  *     esc_act_input in[n] = {{d, t, by, nby, w, late}, ...};  // one per finished search
- *     esc_act_step(act, in, n, on_skip, ctx, &err);  // rows -> events -> incident rule -> sinks
+ *     esc_act_step(act, in, n, &hooks, &err);  // rows -> events -> incident rule -> sinks
  *     esc_act_free(act);  esc_sinks_close(sinks, &err);
  */
 #ifndef ESC_ACT_ACT_H
@@ -72,17 +72,24 @@ esc_status esc_act_rows(esc_act *a, const esc_act_input *in, esc_error *err);
  * counted when it fired). Late notables carry late=true, lag and orig_event_id. */
 esc_status esc_act_rows_late(esc_act *a, const esc_act_input *in, const esc_act_late *late,
                              esc_error *err);
-/* Called for each event esc_act_rows could not make because it is over the size cap (e holds
- * the message); the step goes on with the other events. */
-typedef void (*esc_act_skip_fn)(void *ctx, const esc_error *e);
+/* What a caller of the action step learns while it runs; every member may be NULL. */
+typedef struct esc_act_hooks {
+    /* an event not made because it is over the size cap (e holds the message); the step goes
+     * on with the other events */
+    void (*skipped)(void *ctx, const esc_error *e);
+    /* around the events of input i (run uses them to mark its late rows) */
+    void (*begin)(void *ctx, size_t i);
+    void (*end)(void *ctx, size_t i);
+    void *ctx;
+} esc_act_hooks;
 /* The action step, the one way hunt, run and test turn finished searches into actions: for each
  * of the n inputs (a detection's result table after its filter macro, and its window) the
  * notables and risk events of its rows (esc_act_rows, or esc_act_rows_late when in[i].late),
- * then the risk incident rule (esc_act_finish), everything delivered to the sinks. An event over
- * the size cap goes to on_skip (may be NULL) and is not an error; any other error stops the step
- * and is returned. */
-esc_status esc_act_step(esc_act *a, const esc_act_input *in, size_t n, esc_act_skip_fn on_skip,
-                        void *ctx, esc_error *err);
+ * then the risk incident rule once over them all (esc_act_finish), everything delivered to the
+ * sinks. An event over the size cap goes to hooks->skipped and is not an error; any other error
+ * stops the step and is returned. hooks may be NULL. */
+esc_status esc_act_step(esc_act *a, const esc_act_input *in, size_t n, const esc_act_hooks *hooks,
+                        esc_error *err);
 /* The risk incident rule over the risk events of this run, together with the history the
  * sinks keep (SQLite); emits the threshold notables that an event of this run triggered, then
  * forgets this run's risk events. An esc_act is one run: a scheduler makes one per scheduled

@@ -165,7 +165,7 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
         in[i] = (esc_act_input){.detection = esc_engine_detection(engine, i),
                                 .rows = esc_hunt_table(hunt, i),
                                 .window = w};
-    st = esc_act_step(act, in, n, report_skip, &dropped, &err);
+    st = esc_act_step(act, in, n, &(esc_act_hooks){.skipped = report_skip, .ctx = &dropped}, &err);
     esc_free(in);
     if (!st && !quiet) {
         esc_act_counts c = esc_act_get_counts(act);

@@ -251,7 +251,8 @@ static esc_status act_rows(esc_ctest_result *r, esc_act *act, const esc_detectio
     esc_error ae = {0};
     esc_act_input in = {.detection = d, .rows = t, .window = {0, ESC_ACT_INFINITY, o->search_time}};
     esc_error skipped = {0};
-    esc_status ast = esc_act_step(act, &in, 1, first_skip, &skipped, &ae);
+    esc_status ast =
+        esc_act_step(act, &in, 1, &(esc_act_hooks){.skipped = first_skip, .ctx = &skipped}, &ae);
     if (ast == ESC_OK && skipped.code != ESC_OK) {
         ast = skipped.code;
         ae = skipped;

@@ -6,7 +6,8 @@
  * emission, rewrites the event as docs/run.md's late events are (late, lag, orig_event_id, and
  * a new event_id for a changed row, on notables and risk events alike).
  * Invariants: a window fires once (its execution is gone afterwards); firing goes through the
- * one action step (esc_act_step); a fired window is kept for late events only with late_emit.
+ * one action step (esc_act_step), late rows too; a fired window is kept for late events only with
+ * late_emit.
  * Not done here: deciding what is due (the agenda, run.c), the checkpoint (run.c), keeping
  * records (run_window.c). esc_act_late is not used for late rows: its output differs from the
  * run's documented late events (ids of changed rows, risk events, field order). */
@@ -180,7 +181,7 @@ esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err) {
     if ((st = session_open(r, err)))
         goto out;
     esc_act_input in = {d->d, t, NULL, 0, {w->w.earliest, w->w.latest, run->scheduled}, NULL};
-    if ((st = esc_act_step(r->act, &in, 1, skip_msg, r, err)))
+    if ((st = esc_act_step(r->act, &in, 1, &(esc_act_hooks){.skipped = skip_msg, .ctx = r}, err)))
         goto out;
     d->last_fired = run->scheduled;
     r->stats.fired++;
@@ -260,9 +261,35 @@ static bool to_emit(const esc_table *old, const esc_table *cur, size_t i, const 
     return !same;
 }
 
+/* The late rows of one emission, as the action step goes through them: the wrapping sink
+ * rewrites the events of a row while it is marked late (late_begin .. late_end). */
+typedef struct late_rows {
+    esc_runner *r;
+    bool *changed; /* per input: updates a row that already fired */
+    uint64_t salt; /* records in the window: new ids of changed rows differ per emission */
+    int64_t lag;
+} late_rows;
+
+static void late_begin(void *ctx, size_t i) {
+    late_rows *lr = ctx;
+    lr->r->late.active = true;
+    lr->r->late.changed = lr->changed[i];
+    lr->r->late.salt = lr->salt;
+    lr->r->late.lag = lr->lag;
+}
+
+static void late_skip(void *ctx, const esc_error *e) {
+    skip_msg(((late_rows *)ctx)->r, e);
+}
+
+static void late_end(void *ctx, size_t i) {
+    (void)i;
+    ((late_rows *)ctx)->r->late.active = false;
+}
+
 /* A fired window with late records: recompute it; rows that are new or changed since its last
- * emission become late notables (one row at a time, so the wrapping sink knows which), then the
- * incident rule runs once over them. */
+ * emission become late notables through the action step (one input per row, so the wrapping
+ * sink knows which row an event is of), and the incident rule runs once over them. */
 esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error *err) {
     det_state *d = &r->det[w->det];
     esc_table *old = NULL, *cur = NULL;
@@ -279,27 +306,30 @@ esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error
     size_t nby = id_cols(cur, by, cur->ncols);
     if ((st = session_open(r, err)))
         goto out;
-    uint64_t nrec = esc_run_blob_count(&w->blob);
-    for (size_t i = 0; i < cur->nrows && !st; i++) {
-        bool changed;
-        if (!to_emit(old, cur, i, by, nby, &changed))
-            continue;
-        esc_table one = *cur;
-        one.nrows = 1;
-        one.cells = cur->cells + i * cur->ncols;
-        r->late.active = true;
-        r->late.changed = changed;
-        r->late.salt = nrec;
-        r->late.lag = now - w->sched;
-        esc_act_input in = {d->d, &one, by, nby, {w->w.earliest, w->w.latest, now}, NULL};
-        if ((st = esc_act_rows(r->act, &in, err)) == ESC_SKIP) {
-            skip_msg(r, err);
-            st = ESC_OK;
+    late_rows lr = {r, NULL, esc_run_blob_count(&w->blob), now - w->sched};
+    esc_table *one = esc_calloc(cur->nrows ? cur->nrows : 1, sizeof *one);
+    esc_act_input *in = esc_calloc(cur->nrows ? cur->nrows : 1, sizeof *in);
+    lr.changed = esc_calloc(cur->nrows ? cur->nrows : 1, sizeof *lr.changed);
+    if (!one || !in || !lr.changed) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+    } else {
+        size_t n = 0;
+        for (size_t i = 0; i < cur->nrows; i++) {
+            if (!to_emit(old, cur, i, by, nby, &lr.changed[n]))
+                continue;
+            one[n] = *cur;
+            one[n].nrows = 1;
+            one[n].cells = cur->cells + i * cur->ncols;
+            in[n] =
+                (esc_act_input){d->d, &one[n], by, nby, {w->w.earliest, w->w.latest, now}, NULL};
+            n++;
         }
-        r->late.active = false;
+        esc_act_hooks hooks = {late_skip, late_begin, late_end, &lr};
+        st = esc_act_step(r->act, in, n, &hooks, err);
     }
-    if (!st)
-        st = esc_act_finish(r->act, err);
+    esc_free(one);
+    esc_free(in);
+    esc_free(lr.changed);
     if (!st) {
         esc_run_blob_set_emitted(&w->blob, w->blob.len);
         w->late_dirty = false;
