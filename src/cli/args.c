@@ -12,6 +12,27 @@ static int find(const esc_opt *opts, size_t n, const char *name, size_t len) {
     return -1;
 }
 
+/* "unknown option --x", with the nearest option of the table when it is within two edits. */
+static void unknown_option(const char *cmd, const esc_opt *opts, size_t nopts, const char *name,
+                           size_t len) {
+    char given[256];
+    snprintf(given, sizeof given, "%.*s", (int)(len < 255 ? len : 255), name);
+    const char *near = NULL;
+    size_t best = 3;
+    for (size_t i = 0; i < nopts; i++) {
+        size_t d = esc_cli_distance(given, opts[i].name);
+        if (d < best) {
+            best = d;
+            near = opts[i].name;
+        }
+    }
+    if (near)
+        fprintf(stderr, "escudo %s: unknown option --%.*s; did you mean --%s? (see --help)\n", cmd,
+                (int)len, name, near);
+    else
+        fprintf(stderr, "escudo %s: unknown option --%.*s (see --help)\n", cmd, (int)len, name);
+}
+
 bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, char **argv,
                     const char *cmd) {
     memset(a, 0, sizeof *a);
@@ -49,8 +70,7 @@ bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, ch
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         int k = find(opts, nopts, name, len);
         if (k < 0) {
-            fprintf(stderr, "escudo %s: unknown option --%.*s (see --help)\n", cmd, (int)len,
-                    name);
+            unknown_option(cmd, opts, nopts, name, len);
             return false;
         }
         const char *val = NULL;
@@ -123,10 +143,13 @@ int esc_exit_code(esc_status st) {
     switch (st) {
     case ESC_OK:
     case ESC_EOF:
-    case ESC_SKIP: return ESC_EXIT_OK;
+    case ESC_SKIP:
+        return ESC_EXIT_OK;
     case ESC_EUSAGE:
-    case ESC_ECONTENT: return ESC_EXIT_USAGE;
-    default: return ESC_EXIT_IO;
+    case ESC_ECONTENT:
+        return ESC_EXIT_USAGE;
+    default:
+        return ESC_EXIT_IO;
     }
 }
 

@@ -24,7 +24,8 @@ static const esc_opt hunt_opts[] = {
     {"tz", "ZONE", "IANA zone for zone-less times, snapping and output (default UTC)"},
     {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
-    {"detection", "NAME|ID|FILE", "run only this detection (repeatable; default: all loaded)"},
+    {"detection", "NAME|ID|FILE|GLOB", "run only this detection (repeatable; default: all loaded)"},
+    ESC_CLI_TAG_OPTS,
     {"aidmaster", "FILE", "CrowdStrike host inventory (aid -> ComputerName)"},
     {"recover", NULL, "also read deleted EVTX records left in slack space"},
     {"threads", "N", "worker threads for EVTX decoding (default 2)"},
@@ -246,22 +247,26 @@ static void warn(warn_log *w, const esc_error *err, bool clear_progress) {
     }
 }
 
-/* The engine of the --detection selection (strict: each must plan), or of every loaded
- * detection (those that do not plan are skipped, and said so). */
+/* The engine of the detections named with --detection (strict: each must plan), or of those a
+ * glob or tag selection picks, or of every loaded detection (those that do not plan are
+ * skipped, and said so). */
 static int hunt_engine(const esc_args *a, const esc_content *content, const warn_log *w,
                        esc_engine **engine) {
     const esc_detection **dets = NULL;
     size_t n = 0;
     esc_error err = {0};
     esc_status st;
-    esc_cli_selectors src = esc_cli_option(a, "detection");
-    int rc = esc_cli_select("hunt", content, &src, 1, &dets, &n);
+    esc_cli_selectors src[5] = {esc_cli_option(a, "detection")};
+    size_t nsrc = 1 + esc_cli_tag_selectors(a, src + 1);
+    bool exact = true;
+    int rc = esc_cli_select("hunt", content, src, nsrc, &dets, &n, &exact);
     if (rc != ESC_EXIT_OK)
         return rc;
     rc = ESC_EXIT_USAGE;
-    if (n && !esc_cli_check_searches(content, dets, n))
+    bool strict = n > 0 && exact; /* named exactly: each must plan */
+    if (strict && !esc_cli_check_searches(content, dets, n))
         goto out;
-    st = esc_engine_new(content, n ? dets : NULL, n, n > 0, engine, &err);
+    st = esc_engine_new(content, n ? dets : NULL, n, strict, engine, &err);
     if (st) {
         esc_report("error", &err);
         rc = esc_exit_code(st);

@@ -24,12 +24,14 @@
 
 static const esc_opt run_opts[] = {
     {"config", "FILE", "YAML config (keys as the long options; flags override it)"},
-    {"enable", "NAME|ID", "run this detection on its deployment's schedule (repeatable)"},
+    {"enable", "NAME|ID|GLOB", "run this detection on its deployment's schedule (repeatable)"},
     {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
     {"state", "DIR", "state directory (default .escudo-state)"},
     {"clock-start", "T", "simulated clock: start at T (epoch, ISO 8601)"},
-    {"clock-speed", "N|max", "simulated clock: N times real time (default 1); max: jump to the next\n                           deadline whenever idle (replays)"},
+    {"clock-speed", "N|max",
+     "simulated clock: N times real time (default 1); max: jump to the next\n                      "
+     "     deadline whenever idle (replays)"},
     {"late", "drop|emit", "late events: report them (drop, default) or emit their notables"},
     {"late-retention", "SECONDS", "how long fired windows stay recomputable (default 86400)"},
     {"profile", "splunk|native", "CIM mapping profile (default splunk)"},
@@ -147,8 +149,8 @@ static bool load_config(const char *path, cfg_args *c, cfg_args *pos) {
         const char *k = esc_ynode_str(root->items[2 * i]);
         const esc_ynode *v = root->items[2 * i + 1];
         if (!k || !cfg_opt_known(k)) {
-            fprintf(stderr, "escudo run: %s:%zu: unknown key %s\n", path,
-                    root->items[2 * i]->line, k ? k : "(not a string)");
+            fprintf(stderr, "escudo run: %s:%zu: unknown key %s\n", path, root->items[2 * i]->line,
+                    k ? k : "(not a string)");
             goto out;
         }
         cfg_args *dst = !strcmp(k, "inputs") ? pos : c;
@@ -192,7 +194,8 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
     if (st)
         return esc_exit_code(st);
     esc_cli_selectors src = esc_cli_option(a, "enable");
-    int rc = esc_cli_select("run", *content, &src, 1, &dets, &nsel);
+    bool exact = true;
+    int rc = esc_cli_select("run", *content, &src, 1, &dets, &nsel, &exact);
     if (rc != ESC_EXIT_OK)
         return rc;
     rc = ESC_EXIT_USAGE;
@@ -204,7 +207,10 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
         if (dup)
             continue;
         if (!d->deployment || !d->deployment->cron_schedule) {
-            fprintf(stderr, "escudo run: %s has no deployment with a schedule\n", d->name);
+            fprintf(stderr, "escudo run: %s has no deployment with a schedule%s\n", d->name,
+                    exact ? "" : "; not enabled");
+            if (!exact) /* a glob enables what can run */
+                continue;
             goto out;
         }
         dets[n++] = d;

@@ -22,7 +22,8 @@
 static const esc_opt test_opts[] = {
     {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
-    {"detection", "NAME|ID|FILE", "test this detection (repeatable); a FILE loads on top"},
+    {"detection", "NAME|ID|FILE|GLOB", "test this detection (repeatable); a FILE loads on top"},
+    ESC_CLI_TAG_OPTS,
     {"data-root", "DIR", "a splunk/attack_data checkout: attack_data URLs map under it"},
     {"junit", "FILE", "write JUnit XML (one testcase per detection and test kind)"},
     {"format", "text|json", "report format on stdout (default text)"},
@@ -157,8 +158,9 @@ static bool test_options(const esc_args *a, bool *json, esc_ctest_opts *o) {
  * loaded detection (*all set). */
 static int test_selection(const esc_args *a, const esc_content *content, const esc_detection ***sel,
                           size_t *nsel, bool *all) {
-    esc_cli_selectors src[] = {esc_cli_positional(a), esc_cli_option(a, "detection")};
-    int rc = esc_cli_select("test", content, src, 2, sel, nsel);
+    esc_cli_selectors src[6] = {esc_cli_positional(a), esc_cli_option(a, "detection")};
+    size_t nsrc = 2 + esc_cli_tag_selectors(a, src + 2);
+    int rc = esc_cli_select("test", content, src, nsrc, sel, nsel, NULL);
     if (rc != ESC_EXIT_OK)
         return rc;
     *all = *nsel == 0;

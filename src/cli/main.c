@@ -73,7 +73,7 @@ static void sq_shutdown(void *data) {
 }
 
 static void route_allocators(void) {
-    static const sqlite3_mem_methods sq = {sq_malloc, sq_free,   sq_realloc,  sq_size,
+    static const sqlite3_mem_methods sq = {sq_malloc,  sq_free, sq_realloc,  sq_size,
                                            sq_roundup, sq_init, sq_shutdown, NULL};
     sqlite3_config(SQLITE_CONFIG_MALLOC, &sq);
     hs_set_allocator(esc_malloc, esc_free);
@@ -109,6 +109,19 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "escudo: unknown command '%s' (see escudo --help)\n", argv[1]);
+    const char *near = NULL;
+    size_t best = 3; /* within two edits */
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        size_t d = esc_cli_distance(argv[1], commands[i].name);
+        if (d < best) {
+            best = d;
+            near = commands[i].name;
+        }
+    }
+    if (near)
+        fprintf(stderr, "escudo: unknown command '%s'; did you mean '%s'? (see escudo --help)\n",
+                argv[1], near);
+    else
+        fprintf(stderr, "escudo: unknown command '%s' (see escudo --help)\n", argv[1]);
     return ESC_EXIT_USAGE;
 }
