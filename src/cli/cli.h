@@ -109,6 +109,19 @@ int esc_cli_select(const char *cmd, const esc_content *c, const esc_cli_selector
  * 255 bytes count as far away). */
 size_t esc_cli_distance(const char *a, const char *b);
 
+/* Checks made before any input is read (each prints "escudo CMD: --NAME ...: why" and returns
+ * false on a usage error; an option not given passes). */
+/* A whole number in [min, max]; *out keeps its default when the option is absent. */
+bool esc_cli_number(const char *cmd, const esc_args *a, const char *name, long min, long max,
+                    long *out);
+/* Every value of the option names an existing path (a folder when `dir`). */
+bool esc_cli_paths_exist(const char *cmd, const esc_args *a, const char *name, bool dir);
+/* The HEC options: --hec is an http(s) URL with a host (and a port from 1 to 65535), the other
+ * --hec-* options come with --hec, --hec-max-wait is a number of seconds, --hec-ca exists, and
+ * a token is available (read into *token, which the caller wipes and frees). ESC_EXIT_OK,
+ * ESC_EXIT_USAGE after the message, or ESC_EXIT_IO when out of memory. */
+int esc_cli_check_hec(const char *cmd, const esc_args *a, char **token);
+
 /* Print the expanded search line with ^ under the span of a planner error. */
 void esc_cli_show_search_error(const esc_content *c, const esc_detection *d);
 /* Plan each detection; on the first failure print its error with the caret and return false. */

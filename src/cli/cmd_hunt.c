@@ -1,4 +1,5 @@
 /* escudo hunt: detections over files, offline, one window (all time by default). */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -123,7 +124,8 @@ static void report_skip(void *dropped, const esc_error *e) {
 
 /* Notables and risk events (SPEC section 6) into the sinks the flags name; nothing without one. */
 static int run_actions(const esc_args *a, const esc_content *content, const esc_engine *engine,
-                       const esc_hunt *hunt, const esc_hunt_opts *ho, int64_t now, bool quiet) {
+                       const esc_hunt *hunt, const esc_hunt_opts *ho, int64_t now, bool quiet,
+                       const char *token) {
     esc_sink_opts so = {.notables_path = esc_args_get(a, "notables"),
                         .risk_path = esc_args_get(a, "risk"),
                         .db_path = esc_args_get(a, "db"),
@@ -136,15 +138,12 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
         return ESC_EXIT_OK;
     if (esc_args_has(a, "hec-max-wait"))
         so.hec_max_wait_ms = atoi(esc_args_get(a, "hec-max-wait")) * 1000;
-    char *token = NULL;
     esc_sinks *sinks = NULL;
     esc_act *act = NULL;
     esc_error err = {0};
     esc_status st = ESC_OK;
     bool dropped = false; /* an event over the size cap: reported, the others still made */
-    if (so.hec_url && (st = esc_hec_token_load(esc_args_get(a, "hec-token-file"), &token, &err)))
-        goto out;
-    so.hec_token = token;
+    so.hec_token = token; /* read by hunt_checks, before the hunt */
     if ((st = esc_sinks_open(&so, &sinks, &err)) || !(act = esc_act_new(content, sinks, &err))) {
         st = st ? st : ESC_ENOMEM;
         goto out;
@@ -173,10 +172,6 @@ out:;
     esc_status cst = esc_sinks_close(sinks, st ? NULL : &err);
     st = st ? st : cst;
     esc_act_free(act);
-    if (token) {
-        memset(token, 0, strlen(token));
-        esc_free(token);
-    }
     if (st) {
         esc_report("error", &err);
         return esc_exit_code(st);
@@ -219,13 +214,32 @@ static bool hunt_options(const esc_args *a, esc_out_format *fmt, esc_hunt_opts *
         ho->latest_us = t * ESC_US_PER_SEC;
     }
     ho->reader.recover = esc_args_has(a, "recover");
-    ho->reader.threads = esc_args_has(a, "threads") ? atoi(esc_args_get(a, "threads")) : 2;
+    long threads = 2;
+    if (!esc_cli_number("hunt", a, "threads", 1, 64, &threads))
+        return false;
+    ho->reader.threads = (int)threads;
+    if ((esc_args_has(a, "earliest") || esc_args_has(a, "latest")) &&
+        ho->earliest_us >= ho->latest_us) {
+        fprintf(stderr, "escudo hunt: --earliest must be before --latest (the window is empty)\n");
+        return false;
+    }
     ho->aidmaster = esc_args_get(a, "aidmaster");
     if (a->npos == 0) {
         fprintf(stderr, "escudo hunt: no input (give files, directories or -; see --help)\n");
         return false;
     }
     return true;
+}
+
+/* What else can be checked before any input is read: numbers, the paths of the content and the
+ * inventory, and the HEC settings with its token (*token, wiped and freed by the caller). */
+static int hunt_checks(const esc_args *a, long *max_warn, char **token) {
+    if (!esc_cli_number("hunt", a, "max-warnings", 0, LONG_MAX, max_warn) ||
+        !esc_cli_paths_exist("hunt", a, "content", false) ||
+        !esc_cli_paths_exist("hunt", a, "local", false) ||
+        !esc_cli_paths_exist("hunt", a, "aidmaster", false))
+        return ESC_EXIT_USAGE;
+    return esc_cli_check_hec("hunt", a, token);
 }
 
 /* Warnings of one hunt: every one counted by the hunt, the first ones kept for --summary-json,
@@ -412,6 +426,7 @@ int esc_cmd_hunt(int argc, char **argv) {
     esc_content *content = NULL;
     esc_engine *engine = NULL;
     esc_hunt *hunt = NULL;
+    char *token = NULL;
     char **files = NULL;
     size_t nfiles = 0, unlisted = 0;
     warn_log w = {0};
@@ -434,7 +449,10 @@ int esc_cmd_hunt(int argc, char **argv) {
     }
     if (!hunt_options(&a, &fmt, &ho, &now))
         goto done;
-    w.max = esc_args_has(&a, "max-warnings") ? atol(esc_args_get(&a, "max-warnings")) : 20;
+    w.max = 20;
+    if ((rc = hunt_checks(&a, &w.max, &token)) != ESC_EXIT_OK)
+        goto done;
+    rc = ESC_EXIT_USAGE;
     w.quiet = esc_args_has(&a, "quiet");
     esc_status st = esc_cli_load_content(&a, &content);
     if (st) {
@@ -455,7 +473,7 @@ int esc_cmd_hunt(int argc, char **argv) {
         goto done;
     regex_limit_warnings(engine, hunt, &w);
     print_rows(fmt, engine, hunt);
-    int act_rc = run_actions(&a, content, engine, hunt, &ho, now, w.quiet);
+    int act_rc = run_actions(&a, content, engine, hunt, &ho, now, w.quiet, token);
     esc_hunt_stats s = *esc_hunt_stats_get(hunt);
     s.warnings += unlisted; /* inputs that could not be listed (unreadable, too deep) */
     if (!w.quiet)
@@ -479,6 +497,10 @@ int esc_cmd_hunt(int argc, char **argv) {
         rc = esc_args_has(&a, "strict") && s.warnings ? ESC_EXIT_FAIL : ESC_EXIT_OK;
     rc = act_rc ? act_rc : rc;
 done:
+    if (token) {
+        memset(token, 0, strlen(token));
+        esc_free(token);
+    }
     for (size_t i = 0; i < w.nfirst; i++)
         esc_free(w.first[i]);
     esc_hunt_free(hunt);

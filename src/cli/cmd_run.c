@@ -6,6 +6,7 @@
  * polls between steps; SIGHUP rebuilds content and engine and continues from the state store.
  * Not here: anything the run loop decides (reading, windows, firing, checkpoints). */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,8 +293,15 @@ static bool run_options(const esc_args *a, esc_runner_opts *ro) {
         return false;
     }
     ro->late_emit = late && !strcmp(late, "emit");
-    if (esc_args_has(a, "late-retention"))
-        ro->late_retention = atoll(esc_args_get(a, "late-retention"));
+    long retention = -1;
+    if (!esc_cli_number("run", a, "late-retention", 0, 100L * 366 * 86400, &retention) ||
+        !esc_cli_number("run", a, "max-warnings", 0, LONG_MAX, NULL) ||
+        !esc_cli_paths_exist("run", a, "content", false) ||
+        !esc_cli_paths_exist("run", a, "local", false) ||
+        !esc_cli_paths_exist("run", a, "aidmaster", false))
+        return false;
+    if (retention >= 0)
+        ro->late_retention = retention;
     if (esc_args_has(a, "poll")) {
         double p = atof(esc_args_get(a, "poll"));
         if (!(p > 0 && p < 86400)) {
@@ -335,6 +343,11 @@ static int run_clock(const esc_args *a, esc_runner_opts *ro, esc_clock **real, e
     if (esc_args_has(a, "once-until") &&
         !parse_t("once-until", esc_args_get(a, "once-until"), start, &ro->once_until))
         return ESC_EXIT_USAGE;
+    if (esc_args_has(a, "once-until") && ro->once_until < start) {
+        fprintf(stderr, "escudo run: --once-until %s is before the clock's start\n",
+                esc_args_get(a, "once-until"));
+        return ESC_EXIT_USAGE;
+    }
     ro->clock = *clock ? *clock : *real;
     ro->stdin_replay = max_speed;
     return ESC_EXIT_OK;
@@ -357,15 +370,9 @@ static int run_sinks(const esc_args *a, esc_runner_opts *ro, char **token) {
                                 .hec_ack = !esc_args_has(a, "hec-no-ack")};
     if (esc_args_has(a, "hec-max-wait"))
         ro->sinks.hec_max_wait_ms = atoi(esc_args_get(a, "hec-max-wait")) * 1000;
-    if (ro->sinks.hec_url) {
-        esc_error err = {0};
-        if (esc_hec_token_load(esc_args_get(a, "hec-token-file"), token, &err)) {
-            esc_report("error", &err);
-            return esc_exit_code(err.code);
-        }
-        ro->sinks.hec_token = *token;
-    }
-    return ESC_EXIT_OK;
+    int rc = esc_cli_check_hec("run", a, token);
+    ro->sinks.hec_token = *token;
+    return rc;
 }
 
 /* Step the runner until its inputs end (--once-until) or a signal arrives, printing at most

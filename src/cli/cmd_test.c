@@ -138,6 +138,8 @@ static bool test_options(const esc_args *a, bool *json, esc_ctest_opts *o) {
         fprintf(stderr, "escudo test: --profile must be splunk or native\n");
         return false;
     }
+    if (!esc_cli_paths_exist("test", a, "data-root", true))
+        return false;
     const char **given = NULL;
     size_t ngiven = esc_args_all(a, "content", &given);
     for (int pass = 0; pass < 2; pass++) {

@@ -12,6 +12,7 @@
  * a detection named exactly that does not plan) and does not drop the duplicates of names given
  * twice (a glob adds each detection once). */
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "detect/engine.h"
+#include "sink/sink.h"
 
 #ifndef ESC_CONTENT_DIR
 #define ESC_CONTENT_DIR "content"
@@ -367,6 +369,106 @@ int esc_cli_select(const char *cmd, const esc_content *c, const esc_cli_selector
         *n = 0;
     }
     return rc;
+}
+
+bool esc_cli_number(const char *cmd, const esc_args *a, const char *name, long min, long max,
+                    long *out) {
+    const char *v = esc_args_get(a, name);
+    if (!v)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || errno || n < min || n > max) {
+        fprintf(stderr, "escudo %s: --%s %s: must be a whole number from %ld to %ld\n", cmd, name,
+                v, min, max);
+        return false;
+    }
+    if (out)
+        *out = n;
+    return true;
+}
+
+bool esc_cli_paths_exist(const char *cmd, const esc_args *a, const char *name, bool dir) {
+    const char **v = NULL;
+    size_t n = esc_args_all(a, name, &v);
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (stat(v[i], &sb) != 0) {
+            fprintf(stderr, "escudo %s: --%s %s: %s\n", cmd, name, v[i], strerror(errno));
+            return false;
+        }
+        if (dir && !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "escudo %s: --%s %s: not a folder\n", cmd, name, v[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* http(s)://host[:port][/path], no spaces or control characters. */
+static bool hec_url_ok(const char *u) {
+    size_t skip = strncasecmp(u, "https://", 8) == 0  ? 8
+                  : strncasecmp(u, "http://", 7) == 0 ? 7
+                                                      : 0;
+    if (!skip)
+        return false;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    const char *host = u + skip, *end = host + strcspn(host, "/?#");
+    const char *colon = NULL;
+    if (*host == '[') { /* [IPv6] */
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (!close || close == host + 1)
+            return false;
+        colon = close + 1 < end ? close + 1 : NULL;
+        if (colon && *colon != ':')
+            return false;
+    } else {
+        colon = memchr(host, ':', (size_t)(end - host));
+        if ((colon ? colon : end) == host || memchr(host, '@', (size_t)(end - host)))
+            return false;
+    }
+    if (!colon)
+        return true;
+    long port = 0;
+    const char *p = colon + 1;
+    for (; p < end && *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (*p - '0');
+    return p == end && p > colon + 1 && port >= 1 && port <= 65535;
+}
+
+int esc_cli_check_hec(const char *cmd, const esc_args *a, char **token) {
+    static const char *const needs_hec[] = {"hec-token-file", "hec-spool",  "hec-ca",
+                                            "hec-insecure",   "hec-no-ack", "hec-max-wait"};
+    const char *url = esc_args_get(a, "hec");
+    *token = NULL;
+    if (!url) {
+        for (size_t i = 0; i < sizeof needs_hec / sizeof needs_hec[0]; i++)
+            if (esc_args_has(a, needs_hec[i])) {
+                fprintf(stderr, "escudo %s: --%s without --hec\n", cmd, needs_hec[i]);
+                return ESC_EXIT_USAGE;
+            }
+        return ESC_EXIT_OK;
+    }
+    if (!hec_url_ok(url)) {
+        fprintf(stderr,
+                "escudo %s: --hec %s: not an HEC URL (http:// or https://, a host and an "
+                "optional port from 1 to 65535: https://splunk:8088)\n",
+                cmd, url);
+        return ESC_EXIT_USAGE;
+    }
+    if (!esc_cli_number(cmd, a, "hec-max-wait", 0, 86400, NULL) ||
+        !esc_cli_paths_exist(cmd, a, "hec-ca", false))
+        return ESC_EXIT_USAGE;
+    esc_error err = {0};
+    esc_status st = esc_hec_token_load(esc_args_get(a, "hec-token-file"), token, &err);
+    if (st) {
+        esc_report("error", &err);
+        return st == ESC_ENOMEM ? ESC_EXIT_IO : ESC_EXIT_USAGE;
+    }
+    return ESC_EXIT_OK;
 }
 
 void esc_cli_show_search_error(const esc_content *c, const esc_detection *d) {

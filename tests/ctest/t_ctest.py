@@ -246,6 +246,7 @@ shutil.copy(DATASET, dst)
 rc, out, _ = run("--content", folder, "--data-root", data_root)
 check(rc == 0 and len(lines(out, "PASS", "unit")) == 1 and len(lines(out, "PASS", "integration")) == 1,
       "URL under --data-root passes\n" + out)
+os.makedirs(os.path.join(tmp, "empty"))  # a --data-root that does not exist is a usage error
 rc, out, _ = run("--content", folder, "--data-root", os.path.join(tmp, "empty"))
 check(rc == 0 and "attack data not found: " in out and "datasets/attack_techniques/T1070.005" in out,
       "URL, file absent under --data-root: skip naming the path\n" + out)
