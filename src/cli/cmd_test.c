@@ -30,6 +30,7 @@ static const esc_opt test_opts[] = {
     {"profile", "splunk|native", "CIM mapping profile for the replay (default splunk)"},
     {"static-only", NULL, "only validate; do not replay any test"},
     {"failures-only", NULL, "text format: print only failed tests (and the counts)"},
+    {"allow-skips", NULL, "exit 0 even when no test was replayed (every one skipped)"},
     {"verbose", NULL, "also print content warnings"},
     {"help", NULL, "show this help"},
 };
@@ -203,6 +204,54 @@ static int run_tests(esc_ctest_report *rep, const esc_content *content,
     return ESC_EXIT_OK;
 }
 
+/* Why a test was skipped, in a few words, from the skip's reason (detect/ctest.c). */
+enum { SKIP_NO_DATA, SKIP_UNMAPPED, SKIP_UNSUPPORTED, SKIP_NO_TESTS, SKIP_LFS, SKIP_OTHER, NSKIP };
+static const char *const skip_name[NSKIP] = {
+    "attack data not available (--data-root DIR: a splunk/attack_data checkout)",
+    "data source not mapped by escudo",
+    "search not supported",
+    "no tests: block",
+    "attack data is a Git LFS pointer",
+    "other"};
+
+static int skip_reason(const char *why) {
+    if (!why)
+        return SKIP_OTHER;
+    if (strstr(why, "attack data not available") || strstr(why, "attack data not found") ||
+        strstr(why, "no attack data") || strstr(why, "has no attack_data"))
+        return SKIP_NO_DATA;
+    if (strncmp(why, "sourcetype ", 11) == 0)
+        return SKIP_UNMAPPED;
+    if (strstr(why, "not validated"))
+        return SKIP_UNSUPPORTED;
+    if (strstr(why, "no tests: block"))
+        return SKIP_NO_TESTS;
+    if (strstr(why, "Git LFS"))
+        return SKIP_LFS;
+    return SKIP_OTHER;
+}
+
+/* "replayed R of N tests (P passed, F failed); S skipped: n1 reason1, n2 reason2" over the
+ * unit results (one per tests: entry; its integration result shares the replay). */
+static void print_replayed(FILE *f, const esc_ctest_report *rep) {
+    size_t why[NSKIP] = {0};
+    for (size_t i = 0; i < rep->n; i++)
+        if (rep->r[i].kind == ESC_CTEST_UNIT && rep->r[i].outcome == ESC_CTEST_SKIP)
+            why[skip_reason(rep->r[i].nreasons ? rep->r[i].reasons[0] : NULL)]++;
+    const size_t *u = rep->count[ESC_CTEST_UNIT];
+    size_t ran = u[ESC_CTEST_PASS] + u[ESC_CTEST_FAIL];
+    fprintf(f, "%-11s  %zu of %zu tests (%zu passed, %zu failed); %zu skipped", "replayed", ran,
+            ran + u[ESC_CTEST_SKIP], u[ESC_CTEST_PASS], u[ESC_CTEST_FAIL], u[ESC_CTEST_SKIP]);
+    const char *sep = ": ";
+    for (int k = 0; k < NSKIP; k++) {
+        if (!why[k])
+            continue;
+        fprintf(f, "%s%zu %s", sep, why[k], skip_name[k]);
+        sep = ", ";
+    }
+    fputc('\n', f);
+}
+
 /* One line (or JSON object) per result on stdout, then the counts (on stderr with JSON).
  * Returns the number of failed tests. */
 static size_t print_report(const esc_ctest_report *rep, bool json, bool failures_only, size_t nsel,
@@ -224,6 +273,7 @@ static size_t print_report(const esc_ctest_report *rep, bool json, bool failures
                 esc_ctest_kind_name((esc_ctest_kind)k), c[ESC_CTEST_PASS], c[ESC_CTEST_FAIL],
                 c[ESC_CTEST_SKIP]);
     }
+    print_replayed(sf, rep);
     fprintf(sf, "escudo test: %zu detections, %zu tests failed, %.2f s\n", nsel, failed, elapsed);
     fflush(stdout);
     return failed;
@@ -307,6 +357,16 @@ int esc_cmd_test(int argc, char **argv) {
         goto done;
     }
     rc = failed ? ESC_EXIT_FAIL : ESC_EXIT_OK;
+    const size_t *u = rep.count[ESC_CTEST_UNIT];
+    if (!esc_args_has(&a, "static-only") && u[ESC_CTEST_PASS] + u[ESC_CTEST_FAIL] == 0) {
+        bool allow = esc_args_has(&a, "allow-skips");
+        fprintf(stderr,
+                "escudo test: nothing was replayed: every one of the %zu tests was skipped "
+                "(see the reasons above)%s\n",
+                u[ESC_CTEST_SKIP], allow ? "" : "; exit 1 (--allow-skips accepts this)");
+        if (!allow)
+            rc = ESC_EXIT_FAIL;
+    }
 done:
     esc_ctest_report_fini(&rep);
     esc_free(sel);
