@@ -360,10 +360,15 @@ int esc_cmd_test(int argc, char **argv) {
     const size_t *u = rep.count[ESC_CTEST_UNIT];
     if (!esc_args_has(&a, "static-only") && u[ESC_CTEST_PASS] + u[ESC_CTEST_FAIL] == 0) {
         bool allow = esc_args_has(&a, "allow-skips");
-        fprintf(stderr,
-                "escudo test: nothing was replayed: every one of the %zu tests was skipped "
-                "(see the reasons above)%s\n",
-                u[ESC_CTEST_SKIP], allow ? "" : "; exit 1 (--allow-skips accepts this)");
+        if (u[ESC_CTEST_SKIP])
+            fprintf(stderr,
+                    "escudo test: nothing was replayed: every one of the %zu tests was skipped "
+                    "(see the reasons above)%s\n",
+                    u[ESC_CTEST_SKIP], allow ? "" : "; exit 1 (--allow-skips accepts this)");
+        else
+            fprintf(stderr,
+                    "escudo test: nothing was replayed: no selected detection has a test%s\n",
+                    allow ? "" : "; exit 1 (--allow-skips accepts this)");
         if (!allow)
             rc = ESC_EXIT_FAIL;
     }

@@ -60,8 +60,8 @@ typedef struct loader {
     esc_arena *a;
     esc_arena scratch;
     vec dets, macros, deps, dss, lookups, mitre, warnings;
-    size_t *mtab; /* macros by name and arity: index + 1 into macros, 0 = empty slot */
-    size_t mcap;  /* slots in mtab, a power of two */
+    size_t *mtab;  /* macros by name and arity: index + 1 into macros, 0 = empty slot */
+    size_t mcap;   /* slots in mtab, a power of two */
     size_t loaded; /* items loaded from the current folder */
     bool oom;
 } loader;
@@ -169,11 +169,9 @@ static int I(loader *L, const char *path, const esc_ynode *map, const char *key,
 static bool truthy(const char *s, bool def) {
     if (!s)
         return def;
-    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") ||
-        !strcmp(s, "1"))
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1"))
         return true;
-    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") ||
-        !strcmp(s, "0"))
+    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0"))
         return false;
     return def;
 }
@@ -319,7 +317,8 @@ done:
     return out;
 }
 
-/* ---- macros ------------------------------------------------------------------------------------ */
+/* ---- macros ------------------------------------------------------------------------------------
+ */
 
 static size_t macro_hash(const char *name, size_t nargs) {
     uint64_t h = 1469598103934665603ull ^ nargs;
@@ -635,6 +634,20 @@ static void load_rba(loader *L, const char *path, const esc_ynode *rba, esc_dete
         d->risk_score = best;
 }
 
+/* Why a detection file was not loaded: content that is not ESCU is named for what it is. */
+static void not_loaded(loader *L, const char *path, const esc_ynode *root, const esc_detection *d) {
+    if (!d->search && esc_ymap_get(root, "detection") && esc_ymap_get(root, "logsource"))
+        warn(L, path,
+             "Sigma rule, not ESCU content: escudo reads ESCU detections (name, id and "
+             "an SPL search:); skipped");
+    else if (!d->search)
+        warn(L, path,
+             "YAML without a search: not an ESCU detection (escudo reads ESCU "
+             "detections: name, id and an SPL search:); skipped");
+    else
+        warn(L, path, "detection without %s; skipped", !d->name ? "a name" : "an id");
+}
+
 static void load_detection(loader *L, const char *path) {
     const esc_ynode *root = load_yaml(L, path);
     if (!root)
@@ -646,8 +659,7 @@ static void load_detection(loader *L, const char *path) {
     d.id = S(L, root, "id");
     d.search = S(L, root, "search");
     if (!d.name || !d.id || !d.search) {
-        warn(L, path, "detection without %s; skipped",
-             !d.name ? "a name" : !d.id ? "an id" : "a search");
+        not_loaded(L, path, root, &d);
         return;
     }
     d.type = S(L, root, "type");
@@ -818,9 +830,9 @@ static const char *filter_name(loader *L, const esc_detection *d) {
         goto oom;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)d->name[i];
-        out[i] = (c >= 'A' && c <= 'Z')   ? (char)(c + 32)
+        out[i] = (c >= 'A' && c <= 'Z')                               ? (char)(c + 32)
                  : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? (char)c
-                                                                       : '_';
+                                                                      : '_';
     }
     memcpy(out + n, "_filter", 8);
     return out;
@@ -911,8 +923,8 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
                 goto fail;
             }
             if (L.loaded == 0) {
-                const char *why = L.warnings.n ? ((const char **)L.warnings.p)[L.warnings.n - 1]
-                                               : NULL;
+                const char *why =
+                    L.warnings.n ? ((const char **)L.warnings.p)[L.warnings.n - 1] : NULL;
                 if (why)
                     st = esc_error_set(err, ESC_ECONTENT, "%s", why);
                 else
@@ -927,6 +939,7 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
             goto fail;
         }
         L.loaded = 0;
+        size_t nwarn = L.warnings.n;
         load_all(&L, dir, "macros", false, load_macro);
         load_all(&L, dir, "deployments", false, load_deployment);
         load_all(&L, dir, "data_sources", false, load_data_source);
@@ -951,8 +964,10 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
             goto fail;
         }
         if (L.loaded == 0) {
-            st = esc_error_set(err, ESC_ECONTENT, "content folder %s: nothing could be loaded",
-                               dir);
+            const char *why = L.warnings.n > nwarn ? ((const char **)L.warnings.p)[L.warnings.n - 1]
+                                                   : NULL; /* the last file skipped says why */
+            st = esc_error_set(err, ESC_ECONTENT, "content folder %s: nothing could be loaded%s%s",
+                               dir, why ? "; " : "", why ? why : "");
             goto fail;
         }
     }
