@@ -17,10 +17,12 @@
 int esc_cmd_dump(int argc, char **argv);
 
 static void usage(FILE *f) {
-    fputs("usage: escudo dump [--format xml|json] [--recover] [--threads N] [--strict] FILE...\n"
+    fputs("usage: escudo dump [--format xml|json] [--data-object] [--recover] [--threads N] "
+          "[--strict] FILE...\n"
           "\n"
           "Print every record of every input, one per line.\n"
           "  --format xml|json  XmlWinEventLog lines (default) or escudo's JSON dump lines\n"
+          "  --data-object      JSON: \"data\" as an object (a repeated name: an array)\n"
           "  --recover          EVTX: also print deleted records found in slack space\n"
           "  --threads N        EVTX: decode chunks on N threads (default 2; output is the same)\n"
           "  --strict           exit 1 when any warning was printed\n"
@@ -40,8 +42,17 @@ static void print_warning(const esc_error *e) {
         fprintf(stderr, "escudo: warning: %s\n", e->msg);
 }
 
+/* One record as its line (with the line break) in line, cleared first. */
+static esc_status render_line(const esc_event *ev, bool json, bool object, esc_buf *line) {
+    esc_buf_clear(line);
+    esc_status st = object ? esc_render_json_object(ev, line)
+                    : json ? esc_render_json(ev, line)
+                           : esc_render_xml(ev, line);
+    return st ? st : esc_buf_putc(line, '\n');
+}
+
 int esc_cmd_dump(int argc, char **argv) {
-    bool json = false, strict = false;
+    bool json = false, strict = false, object = false;
     esc_reader_opts opts = {0};
     opts.threads = 2;
     const char **paths = NULL;
@@ -77,6 +88,8 @@ int esc_cmd_dump(int argc, char **argv) {
                 rc = 2;
                 goto done;
             }
+        } else if (!strcmp(a, "--data-object")) {
+            object = true;
         } else if (!strcmp(a, "--recover")) {
             opts.recover = true;
         } else if (!strcmp(a, "--strict")) {
@@ -99,6 +112,11 @@ int esc_cmd_dump(int argc, char **argv) {
         } else {
             paths[npaths++] = a;
         }
+    }
+    if (object && !json) {
+        fprintf(stderr, "escudo dump: --data-object needs --format json\n");
+        rc = 2;
+        goto done;
     }
     if (!npaths) {
         usage(stderr);
@@ -153,10 +171,7 @@ int esc_cmd_dump(int argc, char **argv) {
                 rc = 3;
                 break;
             }
-            esc_buf_clear(&line);
-            st = json ? esc_render_json(&ev, &line) : esc_render_xml(&ev, &line);
-            if (!st)
-                st = esc_buf_putc(&line, '\n');
+            st = render_line(&ev, json, object, &line);
             if (st) {
                 fprintf(stderr, "escudo dump: out of memory\n");
                 rc = 3;
