@@ -405,6 +405,46 @@ static void print_rows(esc_out_format fmt, const esc_engine *engine, const esc_h
     fflush(stdout);
 }
 
+/* "detections N, skipped M: n1 why1, n2 why2" (the reasons grouped, the commonest first, at
+ * most 6 named), and without --content, that only the shipped example ran. */
+static void print_detections(const esc_args *a, const esc_engine *engine) {
+    enum { MAXW = 6 };
+    const char *why[MAXW];
+    size_t count[MAXW], nwhy = 0, other = 0, nsk = esc_engine_nskipped(engine);
+    for (size_t i = 0; i < nsk; i++) {
+        const char *w;
+        esc_engine_skipped(engine, i, &w);
+        size_t k = 0;
+        while (k < nwhy && strcmp(why[k], w) != 0)
+            k++;
+        if (k == nwhy && nwhy == MAXW) {
+            other++;
+            continue;
+        }
+        if (k == nwhy) {
+            why[nwhy] = w;
+            count[nwhy++] = 0;
+        }
+        count[k]++;
+        for (; k > 0 && count[k] > count[k - 1]; k--) { /* commonest first */
+            const char *tw = why[k];
+            size_t tc = count[k];
+            why[k] = why[k - 1], count[k] = count[k - 1];
+            why[k - 1] = tw, count[k - 1] = tc;
+        }
+    }
+    fprintf(stderr, "escudo: detections %zu, skipped %zu", esc_engine_count(engine), nsk);
+    for (size_t k = 0; k < nwhy; k++)
+        fprintf(stderr, "%s%zu %s", k ? ", " : ": ", count[k], why[k]);
+    if (other)
+        fprintf(stderr, ", %zu other reasons", other);
+    fputc('\n', stderr);
+    if (!esc_args_has(a, "content") && !esc_args_has(a, "local") && !esc_args_has(a, "detection"))
+        fprintf(stderr, "escudo: only the shipped example detection ran (no --content): to run "
+                        "ESCU, give --content DIR, a security_content checkout (its detections, "
+                        "macros and lookups)\n");
+}
+
 static void print_summary(const esc_hunt_stats *s, long max_warn, double elapsed) {
     if (s->warnings > (uint64_t)max_warn)
         fprintf(stderr, "escudo: %llu more warnings not shown\n",
@@ -476,8 +516,10 @@ int esc_cmd_hunt(int argc, char **argv) {
     int act_rc = run_actions(&a, content, engine, hunt, &ho, now, w.quiet, token);
     esc_hunt_stats s = *esc_hunt_stats_get(hunt);
     s.warnings += unlisted; /* inputs that could not be listed (unreadable, too deep) */
-    if (!w.quiet)
+    if (!w.quiet) {
+        print_detections(&a, engine);
         print_summary(&s, w.max, elapsed);
+    }
     const char *sj = esc_args_get(&a, "summary-json");
     if (sj) {
         FILE *f = fopen(sj, "w");

@@ -1,0 +1,40 @@
+#!/bin/bash
+# The hunt summary says how many detections ran and how many were skipped, and why (issue 16,
+# problem 4), on stderr and not only in --summary-json; without --content it says that only the
+# shipped example ran and how to load ESCU content.
+set -u
+ESCUDO=${ESCUDO:-build/escudo}
+DATA=${ESC_SHARED_DATA:-../shared/data}
+X=$DATA/crafted/worked_example.xml
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+
+# from the issue: `hunt ../shared/data/evtx` (one file of it here, and the crafted sample)
+EVTX=$(find "$DATA/evtx" -name '*.evtx' | sort | head -1)
+"$ESCUDO" hunt "$EVTX" "$X" >/dev/null 2>"$T/err"
+grep -q "^escudo: detections 1, skipped 0$" "$T/err" && ok "shipped: detections 1, skipped 0" ||
+    bad "shipped: no detection count ($(cat "$T/err"))"
+grep -q "only the shipped example detection ran" "$T/err" && grep -q -- "--content" "$T/err" &&
+    ok "shipped: says only the example ran, and how to load ESCU" || bad "shipped: no hint"
+
+"$ESCUDO" hunt --content "$DATA/escu" --summary-json "$T/s.json" "$X" >/dev/null 2>"$T/err"
+line=$(grep "^escudo: detections " "$T/err")
+python3 - "$T/s.json" "$line" <<'PY' && ok "ESCU: the counts of --summary-json, and why" || bad "ESCU: $line"
+import json, re, sys
+s = json.load(open(sys.argv[1]))
+m = re.match(r"escudo: detections (\d+), skipped (\d+): (.*)$", sys.argv[2])
+assert m, sys.argv[2]
+assert int(m.group(1)) == s["detections"] and int(m.group(2)) == s["detections_skipped"] > 0
+parts = m.group(3).split(", ")
+assert sum(int(p.split(" ", 1)[0]) for p in parts) == s["detections_skipped"], parts
+assert any("unsupported data model" in p for p in parts), parts
+PY
+grep -q "only the shipped example" "$T/err" && bad "ESCU: says only the example ran" ||
+    ok "ESCU: no shipped-example note"
+"$ESCUDO" hunt --quiet --content "$DATA/escu" "$X" >/dev/null 2>"$T/err"
+[ ! -s "$T/err" ] && ok "--quiet: nothing on stderr" || bad "--quiet: $(cat "$T/err")"
+[ $fail -eq 0 ] && echo "hunt summary: all passed"
+exit $fail
