@@ -75,6 +75,8 @@ static void install(int sig, void (*fn)(int)) {
     sigaction(sig, &sa, NULL);
 }
 
+#define ESC_RUN_CONFIG_MAX ((size_t)1 << 20) /* bytes of a --config file */
+
 /* The config file as extra arguments placed before the command line's (so flags win). */
 typedef struct cfg_args {
     char **v;
@@ -127,11 +129,18 @@ static bool load_config(const char *path, cfg_args *c, cfg_args *pos) {
         fprintf(stderr, "escudo run: --config %s: cannot open\n", path);
         return false;
     }
-    char *data = esc_malloc(1 << 20);
-    size_t n = data ? fread(data, 1, 1 << 20, f) : 0;
+    char *data = esc_malloc(ESC_RUN_CONFIG_MAX + 1); /* one byte more: a longer file is seen */
+    size_t n = data ? fread(data, 1, ESC_RUN_CONFIG_MAX + 1, f) : 0;
+    bool rerr = ferror(f) != 0;
     fclose(f);
     if (!data)
         return false;
+    if (rerr || n > ESC_RUN_CONFIG_MAX) {
+        fprintf(stderr, "escudo run: --config %s: %s\n", path,
+                rerr ? "cannot read" : "larger than 1 MiB; a config is a short list of options");
+        esc_free(data);
+        return false;
+    }
     esc_arena a;
     esc_arena_init(&a, 64 * 1024, 16u << 20);
     esc_ynode *root = NULL;
