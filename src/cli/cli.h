@@ -44,6 +44,27 @@ size_t esc_args_all(const esc_args *a, const char *name, const char ***values);
 void esc_usage(FILE *f, const char *cmd, const char *synopsis, const char *about,
                const esc_opt *opts, size_t nopts);
 
+/* What --help, the man page and the shell completions say about a command: its synopsis and
+ * its option table (the one its parser reads). */
+typedef struct esc_cmd_doc {
+    const char *synopsis;
+    const esc_opt *opts;
+    size_t nopts;
+} esc_cmd_doc;
+extern const esc_cmd_doc esc_doc_hunt, esc_doc_explain, esc_doc_dump, esc_doc_run, esc_doc_status,
+    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk;
+
+/* A command as `escudo --help` lists it. */
+typedef struct esc_cmd_entry {
+    const char *name;
+    const char *help;
+    const esc_cmd_doc *doc;
+} esc_cmd_entry;
+/* The man page (roff) of escudo and its commands. */
+void esc_doc_man(FILE *f, const esc_cmd_entry *cmds, size_t n);
+/* Completions for `shell` (bash or zsh); false when the shell is not one of them. */
+bool esc_doc_completions(FILE *f, const char *shell, const esc_cmd_entry *cmds, size_t n);
+
 /* Exit code for a status. */
 int esc_exit_code(esc_status st);
 /* "escudo: path:offset: message" on stderr. */

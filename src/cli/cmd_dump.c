@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "core/buf.h"
 #include "ingest/input.h"
 #include "parse/reader.h"
@@ -16,18 +17,22 @@
 
 int esc_cmd_dump(int argc, char **argv);
 
+/* Options are parsed by hand below; this table makes --help, the man page and completions. */
+static const esc_opt dump_opts[] = {
+    {"format", "xml|json", "XmlWinEventLog lines (default) or escudo's JSON dump lines"},
+    {"data-object", NULL, "JSON: \"data\" as an object (a repeated name: an array of values)"},
+    {"recover", NULL, "EVTX: also print deleted records found in slack space"},
+    {"threads", "N", "EVTX: decode chunks on N threads (default 2; output is the same)"},
+    {"strict", NULL, "exit 1 when any warning was printed"},
+    {"help", NULL, "show this help"},
+};
+const esc_cmd_doc esc_doc_dump = {"[OPTIONS] FILE...", dump_opts,
+                                  sizeof dump_opts / sizeof dump_opts[0]};
+
 static void usage(FILE *f) {
-    fputs("usage: escudo dump [--format xml|json] [--data-object] [--recover] [--threads N] "
-          "[--strict] FILE...\n"
-          "\n"
-          "Print every record of every input, one per line.\n"
-          "  --format xml|json  XmlWinEventLog lines (default) or escudo's JSON dump lines\n"
-          "  --data-object      JSON: \"data\" as an object (a repeated name: an array)\n"
-          "  --recover          EVTX: also print deleted records found in slack space\n"
-          "  --threads N        EVTX: decode chunks on N threads (default 2; output is the same)\n"
-          "  --strict           exit 1 when any warning was printed\n"
-          "  -h, --help         this help\n"
-          "FILE may be a directory (read recursively) or - for standard input; gzip is read\n"
+    esc_usage(f, "dump", esc_doc_dump.synopsis, "Print every record of every input, one per line.",
+              dump_opts, esc_doc_dump.nopts);
+    fputs("\nFILE may be a directory (read recursively) or - for standard input; gzip is read\n"
           "transparently.\n",
           f);
 }

@@ -15,6 +15,7 @@ static const esc_opt explain_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof explain_opts / sizeof explain_opts[0])
+const esc_cmd_doc esc_doc_explain = {"[OPTIONS] [NAME|ID...]", explain_opts, NOPTS};
 
 static void print_interest(const esc_interest *in) {
     printf("readers keep:\n");

@@ -48,6 +48,7 @@ static const esc_opt hunt_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof hunt_opts / sizeof hunt_opts[0])
+const esc_cmd_doc esc_doc_hunt = {"[OPTIONS] PATH...", hunt_opts, NOPTS};
 
 static double now_mono(void) {
     struct timespec ts;

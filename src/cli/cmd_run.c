@@ -54,6 +54,7 @@ static const esc_opt run_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof run_opts / sizeof run_opts[0])
+const esc_cmd_doc esc_doc_run = {"[OPTIONS] INPUT...", run_opts, NOPTS};
 
 static volatile sig_atomic_t g_stop, g_reload;
 

@@ -35,6 +35,7 @@ static const esc_opt test_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof test_opts / sizeof test_opts[0])
+const esc_cmd_doc esc_doc_test = {"[OPTIONS] [DETECTION...]", test_opts, NOPTS};
 
 static double now_mono(void) {
     struct timespec ts;
