@@ -70,6 +70,13 @@ int esc_exit_code(esc_status st);
 /* "escudo: path:offset: message" on stderr. */
 void esc_report(const char *level, const esc_error *err);
 
+#define ESC_CLI_PATH_MAX 4096
+
+/* The shipped content folder into out: ESC_CONTENT_DIR (the source tree's content/) when it
+ * exists, else PREFIX/share/escudo/content when the binary runs from PREFIX/bin (make
+ * install). */
+void esc_cli_content_dir(char *out, size_t cap);
+
 /* Content: --content DIR... (default: the shipped content) then --local DIR..., then each
  * --detection FILE on top. */
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out);

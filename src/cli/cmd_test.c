@@ -107,12 +107,16 @@ static const char **scan_dirs(const esc_args *a, size_t *n) {
     const char **content = NULL, **local = NULL;
     size_t nc = esc_args_all(a, "content", &content);
     size_t nl = esc_args_all(a, "local", &local);
-    const char **dirs = esc_calloc(nc + nl + 1, sizeof *dirs);
+    /* one block: the pointers, then the shipped content's path */
+    const char **dirs = esc_calloc(1, (nc + nl + 1) * sizeof *dirs + ESC_CLI_PATH_MAX);
     if (!dirs)
         return NULL;
     *n = 0;
-    if (nc == 0)
-        dirs[(*n)++] = ESC_CONTENT_DIR;
+    if (nc == 0) {
+        char *shipped = (char *)(dirs + nc + nl + 1);
+        esc_cli_content_dir(shipped, ESC_CLI_PATH_MAX);
+        dirs[(*n)++] = shipped;
+    }
     for (size_t i = 0; i < nc; i++)
         dirs[(*n)++] = content[i];
     for (size_t i = 0; i < nl; i++)

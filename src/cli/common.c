@@ -3,7 +3,9 @@
  * Content: the shipped base layer (content/base: the CIM macros ESCU relies on but does not
  * ship, and the ATT&CK tactic table) comes first, then --content folders (default: the shipped
  * content), then --local folders, then the detection files named with --detection FILE; each
- * later one shadows the earlier.
+ * later one shadows the earlier. The shipped content is the source tree's content/ the build
+ * names, or, when that is gone (an installed escudo), PREFIX/share/escudo/content beside the
+ * binary's PREFIX/bin.
  *
  * Selection: every command that takes detections (hunt, explain, run, test) resolves its
  * selectors here, so a name, id, file, glob or tag means the same everywhere and an unknown
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "act/act.h"
 #include "cli/cli.h"
@@ -29,6 +32,30 @@
 #ifndef ESC_CONTENT_DIR
 #define ESC_CONTENT_DIR "content"
 #endif
+
+static bool is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+void esc_cli_content_dir(char *out, size_t cap) {
+    snprintf(out, cap, "%s", ESC_CONTENT_DIR);
+    if (is_dir(out))
+        return;
+    char exe[ESC_CLI_PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0'; /* PREFIX/bin */
+    char installed[ESC_CLI_PATH_MAX + 32];
+    snprintf(installed, sizeof installed, "%s/../share/escudo/content", exe);
+    if (is_dir(installed))
+        snprintf(out, cap, "%s", installed);
+}
 
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
     const char **content = NULL, **local = NULL, **det = NULL;
@@ -41,9 +68,12 @@ esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
         return ESC_ENOMEM;
     }
     size_t n = 0;
-    dirs[n++] = ESC_CONTENT_DIR "/base"; /* CIM macros and tactics, under any content */
+    char shipped[ESC_CLI_PATH_MAX], base[ESC_CLI_PATH_MAX + 8];
+    esc_cli_content_dir(shipped, sizeof shipped);
+    snprintf(base, sizeof base, "%s/base", shipped);
+    dirs[n++] = base; /* CIM macros and tactics, under any content */
     if (nc == 0)
-        dirs[n++] = ESC_CONTENT_DIR;
+        dirs[n++] = shipped;
     for (size_t i = 0; i < nc; i++)
         dirs[n++] = content[i];
     for (size_t i = 0; i < nl; i++)

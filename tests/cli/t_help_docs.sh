@@ -54,7 +54,7 @@ fi
 # installed where the tools look
 cmake --install "$B" --prefix "$T/p" >/dev/null || { echo "FAIL: cmake --install"; fail=1; }
 for f in bin/escudo share/man/man1/escudo.1 share/bash-completion/completions/escudo \
-    share/zsh/site-functions/_escudo; do
+    share/zsh/site-functions/_escudo share/escudo/content/base/macros/drop_dm_object_name.yml; do
     [ -s "$T/p/$f" ] || { echo "FAIL: not installed: $f"; fail=1; }
 done
 [ $fail -eq 0 ] && echo "help docs: all passed"
