@@ -135,7 +135,10 @@ void esc_usage(FILE *f, const char *cmd, const char *synopsis, const char *about
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
                  opts[i].arg ? opts[i].arg : "");
-        fprintf(f, "  %-24s %s\n", left, opts[i].help);
+        if (strlen(left) > 24) /* a long placeholder: the help on the next line */
+            fprintf(f, "  %s\n  %-24s %s\n", left, "", opts[i].help);
+        else
+            fprintf(f, "  %-24s %s\n", left, opts[i].help);
     }
 }
 

@@ -328,13 +328,14 @@ int esc_cmd_test(int argc, char **argv) {
     if (!esc_args_parse(&a, test_opts, NOPTS, argc, argv, "test"))
         goto done;
     if (esc_args_has(&a, "help")) {
-        esc_usage(stdout, "test", "[OPTIONS] [DETECTION...]",
-                  "Test detections as contentctl does, offline: static validation of every\n"
-                  "selected detection (default: all loaded), then its tests: block replayed\n"
-                  "(unit: result rows with every observable; integration: notables and risk\n"
-                  "events). DETECTION is a loaded detection's name, id or file. Exit 1 when a test "
-                  "failed.",
-                  test_opts, NOPTS);
+        esc_usage(
+            stdout, "test", "[OPTIONS] [DETECTION...]",
+            "Test detections as contentctl does, offline: static validation of every\n"
+            "selected detection (default: all loaded), then its tests: block replayed\n"
+            "(unit: result rows with every observable; integration: notables and risk\n"
+            "events). DETECTION is a loaded detection's name, id, file or glob. Exit 1 when a\n"
+            "test failed, or when nothing was replayed (unless --allow-skips).",
+            test_opts, NOPTS);
         rc = ESC_EXIT_OK;
         goto done;
     }
