@@ -32,6 +32,14 @@ parts = m.group(3).split(", ")
 assert sum(int(p.split(" ", 1)[0]) for p in parts) == s["detections_skipped"], parts
 assert any("unsupported data model" in p for p in parts), parts
 PY
+# hunt and lint agree: the detections hunt runs less those reading no source escudo maps are
+# the ones lint calls supported
+sup=$("$ESCUDO" lint --content "$DATA/escu" 2>/dev/null | sed -n 's/^[0-9]* detections, \([0-9]*\) supported.*/\1/p')
+ran=$(echo "$line" | sed -n 's/^escudo: detections \([0-9]*\),.*/\1/p')
+unm=$(sed -n 's/^escudo: \([0-9]*\) of them read no source escudo maps.*/\1/p' "$T/err")
+[ -n "$sup" ] && [ -n "$unm" ] && [ $((ran - unm)) -eq "$sup" ] &&
+    ok "hunt and lint agree: $ran ran, $unm read no mapped source, lint: $sup supported" ||
+    bad "hunt ($ran ran, '${unm}' unmapped) and lint ($sup supported) disagree"
 grep -q "only the shipped example" "$T/err" && bad "ESCU: says only the example ran" ||
     ok "ESCU: no shipped-example note"
 "$ESCUDO" hunt --quiet --content "$DATA/escu" "$X" >/dev/null 2>"$T/err"
