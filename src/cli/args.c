@@ -146,13 +146,10 @@ int esc_exit_code(esc_status st) {
     switch (st) {
     case ESC_OK:
     case ESC_EOF:
-    case ESC_SKIP:
-        return ESC_EXIT_OK;
+    case ESC_SKIP: return ESC_EXIT_OK;
     case ESC_EUSAGE:
-    case ESC_ECONTENT:
-        return ESC_EXIT_USAGE;
-    default:
-        return ESC_EXIT_IO;
+    case ESC_ECONTENT: return ESC_EXIT_USAGE;
+    default: return ESC_EXIT_IO;
     }
 }
 

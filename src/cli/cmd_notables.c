@@ -162,8 +162,8 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
             printf("%-19s  %-13s  %-8s  %-11s  %-12s  %s\n", "time", "severity", "urgency",
                    "status", "event_id", "rule_title");
         else
-            printf("%-19s  %-6s  %-30s  %5s  %-12s  %s\n", "time", "type", "risk_object", "score",
-                   "event_id", "search_name");
+            printf("%-19s  %-6s  %-30s  %5s  %-12s  %s\n", "time", "type", "risk_object",
+                   "score", "event_id", "search_name");
     }
     esc_error err = {0};
     esc_status st = esc_store_list(db, kind, &f, print_row, &p, &err);
@@ -174,8 +174,7 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
         goto done;
     }
     if (!p.json)
-        fprintf(stderr, "escudo: %zu %s\n", p.n,
-                kind == ESC_SINK_NOTABLE ? "notables" : "risk events");
+        fprintf(stderr, "escudo: %zu %s\n", p.n, kind == ESC_SINK_NOTABLE ? "notables" : "risk events");
     rc = ESC_EXIT_OK;
 done:
     esc_args_free(&a);

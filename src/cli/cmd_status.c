@@ -79,8 +79,9 @@ int esc_cmd_status(int argc, char **argv) {
         }
         printf("], \"detections\": [");
         for (size_t i = 0; i < s.ndets; i++)
-            printf("%s{\"id\": \"%s\", \"enabled_at\": %lld, \"last_fired\": %lld}", i ? ", " : "",
-                   s.dets[i].id, (long long)s.dets[i].enabled_at, (long long)s.dets[i].last_fired);
+            printf("%s{\"id\": \"%s\", \"enabled_at\": %lld, \"last_fired\": %lld}",
+                   i ? ", " : "", s.dets[i].id, (long long)s.dets[i].enabled_at,
+                   (long long)s.dets[i].last_fired);
         printf("]}\n");
     } else {
         iso(s.last_commit, t1);

@@ -41,30 +41,14 @@ void esc_out_json_string(FILE *f, const char *s, size_t n) {
         fwrite(s + run, 1, i - run, f);
         run = i + 1;
         switch (c) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        case '\b':
-            fputs("\\b", f);
-            break;
-        case '\f':
-            fputs("\\f", f);
-            break;
-        default:
-            fprintf(f, "\\u%04x", c);
-            break;
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\b': fputs("\\b", f); break;
+        case '\f': fputs("\\f", f); break;
+        default: fprintf(f, "\\u%04x", c); break;
         }
     }
     fwrite(s + run, 1, n - run, f);
@@ -156,8 +140,8 @@ static void out_table(FILE *f, const esc_table *t, const char *search_name, bool
         }
     if (header) {
         for (size_t c = 0; c < nc; c++) {
-            const char *h =
-                search_name && c == 0 ? "search_name" : t->cols[c - (search_name ? 1 : 0)];
+            const char *h = search_name && c == 0 ? "search_name"
+                                                  : t->cols[c - (search_name ? 1 : 0)];
             table_text(f, h, c + 1 < nc ? w[c] - width(h) + 2 : 0);
         }
         fputc('\n', f);
