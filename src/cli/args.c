@@ -27,10 +27,10 @@ static void unknown_option(const char *cmd, const esc_opt *opts, size_t nopts, c
         }
     }
     if (near)
-        fprintf(stderr, "escudo %s: unknown option --%.*s; did you mean --%s? (see --help)\n", cmd,
+        esc_say(stderr, "escudo %s: unknown option --%.*s; did you mean --%s? (see --help)", cmd,
                 (int)len, name, near);
     else
-        fprintf(stderr, "escudo %s: unknown option --%.*s (see --help)\n", cmd, (int)len, name);
+        esc_say(stderr, "escudo %s: unknown option --%.*s (see --help)", cmd, (int)len, name);
 }
 
 bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, char **argv,
@@ -61,7 +61,7 @@ bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, ch
             if (strcmp(s, "-h") == 0)
                 s = "--help";
             else {
-                fprintf(stderr, "escudo %s: unknown option %s (see --help)\n", cmd, s);
+                esc_say(stderr, "escudo %s: unknown option %s (see --help)", cmd, s);
                 return false;
             }
         }
@@ -146,22 +146,28 @@ int esc_exit_code(esc_status st) {
     switch (st) {
     case ESC_OK:
     case ESC_EOF:
-    case ESC_SKIP: return ESC_EXIT_OK;
+    case ESC_SKIP:
+        return ESC_EXIT_OK;
     case ESC_EUSAGE:
-    case ESC_ECONTENT: return ESC_EXIT_USAGE;
-    default: return ESC_EXIT_IO;
+    case ESC_ECONTENT:
+        return ESC_EXIT_USAGE;
+    default:
+        return ESC_EXIT_IO;
     }
 }
 
+/* Paths and messages quote file names and input values: printed escaped (esc_say), so a
+ * newline in a file name cannot forge an "escudo:" line, nor an escape sequence reach the
+ * terminal. */
 void esc_report(const char *level, const esc_error *err) {
     if (err->path && err->line)
-        fprintf(stderr, "escudo: %s: %s:%llu: %s\n", level, err->path,
-                (unsigned long long)err->line, err->msg);
+        esc_say(stderr, "escudo: %s: %s:%llu: %s", level, err->path, (unsigned long long)err->line,
+                err->msg);
     else if (err->path && err->has_offset)
-        fprintf(stderr, "escudo: %s: %s: offset %llu: %s\n", level, err->path,
+        esc_say(stderr, "escudo: %s: %s: offset %llu: %s", level, err->path,
                 (unsigned long long)err->offset, err->msg);
     else if (err->path)
-        fprintf(stderr, "escudo: %s: %s: %s\n", level, err->path, err->msg);
+        esc_say(stderr, "escudo: %s: %s: %s", level, err->path, err->msg);
     else
-        fprintf(stderr, "escudo: %s: %s\n", level, err->msg);
+        esc_say(stderr, "escudo: %s: %s", level, err->msg);
 }

@@ -163,6 +163,19 @@ void esc_out_rows(FILE *f, esc_out_format fmt, const esc_table *t, const char *s
 /* JSON string with escapes as Python's json.dumps(ensure_ascii=False) writes them. */
 void esc_out_json_string(FILE *f, const char *s, size_t n);
 
+/* Text for people (tables, messages): every control character shown visibly instead of sent
+ * to the terminal: \n \r \t as two characters, other C0 controls and DEL as \xHH (ESC is
+ * \x1b), C1 controls (U+0080-U+009F) as \u00HH. Backslashes are printed as they are. Every
+ * place that prints a value, a path or a message for people goes through these; machine
+ * formats (JSON, CSV) do not: they keep exact values under their own escaping. */
+void esc_out_human(FILE *f, const char *s, size_t n);
+/* Columns s takes once escaped (a UTF-8 sequence is one column). */
+size_t esc_out_human_width(const char *s);
+/* s escaped, then spaces up to width columns. */
+void esc_out_human_pad(FILE *f, const char *s, size_t width);
+/* printf for people: the formatted text escaped as esc_out_human, then a newline. */
+void esc_say(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 int esc_cmd_hunt(int argc, char **argv);
 int esc_cmd_explain(int argc, char **argv);
 int esc_cmd_dump(int argc, char **argv);

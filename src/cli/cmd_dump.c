@@ -37,14 +37,22 @@ static void usage(FILE *f) {
           f);
 }
 
+static void print_folded(uint64_t folded) {
+    if (folded)
+        fprintf(stderr,
+                "escudo dump: %llu recovered records folded into identical events (same "
+                "computer, channel, record id and time)\n",
+                (unsigned long long)folded);
+}
+
 static void print_warning(const esc_error *e) {
     if (e->path && e->has_offset)
-        fprintf(stderr, "escudo: warning: %s: offset %llu: %s\n", e->path,
+        esc_say(stderr, "escudo: warning: %s: offset %llu: %s", e->path,
                 (unsigned long long)e->offset, e->msg);
     else if (e->path)
-        fprintf(stderr, "escudo: warning: %s: %s\n", e->path, e->msg);
+        esc_say(stderr, "escudo: warning: %s: %s", e->path, e->msg);
     else
-        fprintf(stderr, "escudo: warning: %s\n", e->msg);
+        esc_say(stderr, "escudo: warning: %s", e->msg);
 }
 
 /* One record as its line (with the line break) in line, cleared first. */
@@ -65,6 +73,7 @@ int esc_cmd_dump(int argc, char **argv) {
     char **files = NULL;
     size_t nfiles = 0, skipped = 0;
     unsigned long warnings = 0;
+    uint64_t folded = 0;
     int rc = 0;
     esc_buf line;
     esc_buf_init(&line, 0);
@@ -110,7 +119,7 @@ int esc_cmd_dump(int argc, char **argv) {
             }
             opts.threads = (int)n;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "escudo dump: unknown option %s\n", a);
+            esc_say(stderr, "escudo dump: unknown option %s", a);
             usage(stderr);
             rc = 2;
             goto done;
@@ -129,10 +138,11 @@ int esc_cmd_dump(int argc, char **argv) {
         goto done;
     }
 
+    opts.xml = !json; /* EVTX records then carry their complete rendering */
     esc_error err;
     esc_error_clear(&err);
     if (esc_paths_expand(paths, npaths, &files, &nfiles, &skipped, &err)) {
-        fprintf(stderr, "escudo dump: %s\n", err.msg);
+        esc_say(stderr, "escudo dump: %s", err.msg);
         rc = 3;
         goto done;
     }
@@ -143,7 +153,7 @@ int esc_cmd_dump(int argc, char **argv) {
         esc_error_clear(&err);
         esc_status st = esc_input_open(files[f], &in, &err);
         if (st) {
-            fprintf(stderr, "escudo dump: %s: %s\n", files[f], err.msg);
+            esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
             rc = 3;
             break;
         }
@@ -155,7 +165,7 @@ int esc_cmd_dump(int argc, char **argv) {
             continue;
         }
         if (st) {
-            fprintf(stderr, "escudo dump: %s: %s\n", files[f], err.msg);
+            esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
             esc_input_free(in);
             rc = 3;
             break;
@@ -172,7 +182,7 @@ int esc_cmd_dump(int argc, char **argv) {
                 continue;
             }
             if (st) {
-                fprintf(stderr, "escudo dump: %s: %s\n", files[f], err.msg);
+                esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
                 rc = 3;
                 break;
             }
@@ -188,9 +198,11 @@ int esc_cmd_dump(int argc, char **argv) {
                 break;
             }
         }
+        folded += esc_reader_stats_get(r)->folded;
         esc_reader_free(r);
         esc_input_free(in);
     }
+    print_folded(folded);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "escudo dump: write error\n");
         rc = 3;

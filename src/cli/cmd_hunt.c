@@ -45,7 +45,9 @@ static const esc_opt hunt_opts[] = {
     {"hec-ca", "FILE", "CA certificates (PEM) that sign the HEC server's certificate"},
     {"hec-insecure", NULL, "do not verify the HEC server's TLS certificate"},
     {"hec-no-ack", NULL, "do not wait for HEC indexer acknowledgement"},
-    {"hec-max-wait", "SECONDS", "retry HEC this long, then leave batches spooled (default 60)"},
+    {"hec-max-wait", "SECONDS",
+     "most time spent sending to HEC and waiting for it, then leave batches\n"
+     "                           spooled (default 60)"},
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof hunt_opts / sizeof hunt_opts[0])
@@ -61,9 +63,11 @@ static void progress(const esc_hunt_stats *s, double elapsed) {
     uint64_t bytes = s->bytes + s->current_offset;
     fprintf(stderr, "\r\033[Kescudo: %.1f MB, %.0f MB/s, %llu events", (double)bytes / 1e6,
             elapsed > 0 ? (double)bytes / 1e6 / elapsed : 0.0, (unsigned long long)s->events);
-    if (s->current && s->current_size)
-        fprintf(stderr, ", %s %.0f%%", s->current,
-                100.0 * (double)s->current_offset / (double)s->current_size);
+    if (s->current && s->current_size) {
+        fputs(", ", stderr);
+        esc_out_human(stderr, s->current, strlen(s->current)); /* a file name: escaped */
+        fprintf(stderr, " %.0f%%", 100.0 * (double)s->current_offset / (double)s->current_size);
+    }
     fflush(stderr);
 }
 
@@ -112,7 +116,7 @@ static char *warning_text(const esc_error *err) {
 static bool parse_time(const char *flag, const char *spec, int64_t now, int64_t *out) {
     esc_error err = {0};
     if (esc_time_spec_parse(spec, now, out, &err) != ESC_OK) {
-        fprintf(stderr, "escudo hunt: --%s %s: %s\n", flag, spec, err.msg);
+        esc_say(stderr, "escudo hunt: --%s %s: %s", flag, spec, err.msg);
         return false;
     }
     return true;
@@ -171,7 +175,16 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
                 c.notables, c.risk_events, c.incidents);
     }
 out:;
-    esc_status cst = esc_sinks_close(sinks, st ? NULL : &err);
+    /* every sink commits; HEC batches that could not be delivered wait in the spool, which is
+     * reported (exit 3) but does not undo what the other sinks hold */
+    esc_status cst = esc_sinks_flush(sinks, st ? NULL : &err);
+    st = st ? st : cst;
+    esc_error why = {0};
+    if (!st && esc_sinks_pending(sinks, &why)) {
+        err = why;
+        st = why.code;
+    }
+    cst = esc_sinks_close(sinks, st ? NULL : &err);
     st = st ? st : cst;
     esc_act_free(act);
     if (st) {
@@ -198,7 +211,7 @@ static bool hunt_options(const esc_args *a, esc_out_format *fmt, esc_hunt_opts *
         return false;
     }
     if (!esc_time_set_zone(esc_args_get(a, "tz"))) {
-        fprintf(stderr, "escudo hunt: unknown time zone %s\n", esc_args_get(a, "tz"));
+        esc_say(stderr, "escudo hunt: unknown time zone %s", esc_args_get(a, "tz"));
         return false;
     }
     int64_t t;
@@ -292,7 +305,7 @@ static int hunt_engine(const esc_args *a, const esc_content *content, const warn
         const char *why;
         const esc_detection *d = esc_engine_skipped(*engine, i, &why);
         if ((long)i < w->max)
-            fprintf(stderr, "escudo: not supported, skipped: %s: %s\n", d->name, why);
+            esc_say(stderr, "escudo: not supported, skipped: %s: %s", d->name, why);
     }
     if (esc_engine_count(*engine) == 0) {
         fprintf(stderr, "escudo hunt: no detection to run\n");
@@ -436,8 +449,10 @@ static void print_detections(const esc_args *a, const esc_engine *engine) {
         }
     }
     fprintf(stderr, "escudo: detections %zu, skipped %zu", esc_engine_count(engine), nsk);
-    for (size_t k = 0; k < nwhy; k++)
-        fprintf(stderr, "%s%zu %s", k ? ", " : ": ", count[k], why[k]);
+    for (size_t k = 0; k < nwhy; k++) {
+        fprintf(stderr, "%s%zu ", k ? ", " : ": ", count[k]);
+        esc_out_human(stderr, why[k], strlen(why[k])); /* from the content: escaped */
+    }
     if (other)
         fprintf(stderr, ", %zu other reasons", other);
     fputc('\n', stderr);
@@ -539,7 +554,7 @@ int esc_cmd_hunt(int argc, char **argv) {
     if (sj) {
         FILE *f = fopen(sj, "w");
         if (!f) {
-            fprintf(stderr, "escudo hunt: cannot write %s\n", sj);
+            esc_say(stderr, "escudo hunt: cannot write %s", sj);
             rc = ESC_EXIT_IO;
             goto done;
         }

@@ -126,7 +126,7 @@ int esc_cmd_lint(int argc, char **argv) {
         goto done;
     }
     if (a.npos) {
-        fprintf(stderr, "escudo lint: unexpected argument '%s' (see escudo lint --help)\n",
+        esc_say(stderr, "escudo lint: unexpected argument '%s' (see escudo lint --help)",
                 a.pos[0]);
         goto done;
     }
@@ -135,7 +135,7 @@ int esc_cmd_lint(int argc, char **argv) {
     if (fmt && strcmp(fmt, "json") == 0)
         json = true;
     else if (fmt && strcmp(fmt, "text") != 0) {
-        fprintf(stderr, "escudo lint: --format must be text or json, not '%s'\n", fmt);
+        esc_say(stderr, "escudo lint: --format must be text or json, not '%s'", fmt);
         goto done;
     }
     esc_status st = esc_cli_load_content(&a, &content);

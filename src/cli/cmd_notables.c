@@ -39,16 +39,6 @@ static const char *or_dash(const char *s) {
     return s && *s ? s : "-";
 }
 
-/* s padded with spaces to width characters (UTF-8 code points, not bytes). */
-static void pad(const char *s, int width) {
-    int n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += (*p & 0xc0) != 0x80;
-    fputs(s, stdout);
-    for (; n < width; n++)
-        fputc(' ', stdout);
-}
-
 static esc_status print_row(void *ctx, const esc_store_row *r, esc_error *err) {
     (void)err;
     printer *p = ctx;
@@ -66,14 +56,22 @@ static esc_status print_row(void *ctx, const esc_store_row *r, esc_error *err) {
         char score[24] = "-";
         if (r->has_risk_score)
             snprintf(score, sizeof score, "%lld", (long long)r->risk_score);
-        printf("%-19s  %-13s  %-8s  %-11s  %-12.12s  %s\n", t.ptr ? t.ptr : "",
-               or_dash(r->severity), or_dash(r->urgency), or_dash(r->status), r->event_id,
-               or_dash(r->rule_title));
+        /* stored values come from the input: printed escaped (esc_out_human) */
+        printf("%-19s  ", t.ptr ? t.ptr : "");
+        esc_out_human_pad(stdout, or_dash(r->severity), 13);
+        fputs("  ", stdout);
+        esc_out_human_pad(stdout, or_dash(r->urgency), 8);
+        fputs("  ", stdout);
+        esc_out_human_pad(stdout, or_dash(r->status), 11);
+        printf("  %-12.12s  ", r->event_id);
+        esc_say(stdout, "%s", or_dash(r->rule_title));
     } else {
-        printf("%-19s  %-6s  ", t.ptr ? t.ptr : "", or_dash(r->risk_object_type));
-        pad(or_dash(r->risk_object), 30);
-        printf("  %5lld  %-12.12s  %s\n", (long long)r->risk_score, r->event_id,
-               or_dash(r->search_name));
+        printf("%-19s  ", t.ptr ? t.ptr : "");
+        esc_out_human_pad(stdout, or_dash(r->risk_object_type), 6);
+        fputs("  ", stdout);
+        esc_out_human_pad(stdout, or_dash(r->risk_object), 30);
+        printf("  %5lld  %-12.12s  ", (long long)r->risk_score, r->event_id);
+        esc_say(stdout, "%s", or_dash(r->search_name));
     }
     esc_buf_fini(&t);
     return ESC_OK;
@@ -83,7 +81,7 @@ static bool time_opt(const esc_args *a, const char *cmd, const char *flag, int64
                      int64_t *out) {
     esc_error err = {0};
     if (esc_time_spec_parse(esc_args_get(a, flag), now, out, &err) != ESC_OK) {
-        fprintf(stderr, "escudo %s: --%s %s: %s\n", cmd, flag, esc_args_get(a, flag), err.msg);
+        esc_say(stderr, "escudo %s: --%s %s: %s", cmd, flag, esc_args_get(a, flag), err.msg);
         return false;
     }
     return true;
@@ -112,7 +110,7 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
     }
     const char *db = esc_args_get(&a, "db");
     if (!db) {
-        fprintf(stderr, "escudo %s: --db FILE is required\n", cmd);
+        esc_say(stderr, "escudo %s: --db FILE is required", cmd);
         goto done;
     }
     const char *fmt = esc_args_get(&a, "format");
@@ -120,11 +118,11 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
     if (fmt && strcmp(fmt, "json") == 0)
         p.json = true;
     else if (fmt && strcmp(fmt, "table") != 0) {
-        fprintf(stderr, "escudo %s: --format must be table or json\n", cmd);
+        esc_say(stderr, "escudo %s: --format must be table or json", cmd);
         goto done;
     }
     if (!esc_time_set_zone(esc_args_get(&a, "tz"))) {
-        fprintf(stderr, "escudo %s: unknown time zone %s\n", cmd, esc_args_get(&a, "tz"));
+        esc_say(stderr, "escudo %s: unknown time zone %s", cmd, esc_args_get(&a, "tz"));
         goto done;
     }
     esc_store_filter f;
@@ -146,7 +144,7 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
         char *end;
         f.limit = strtoll(esc_args_get(&a, "limit"), &end, 10);
         if (*end || f.limit <= 0) {
-            fprintf(stderr, "escudo %s: --limit must be a positive number\n", cmd);
+            esc_say(stderr, "escudo %s: --limit must be a positive number", cmd);
             goto done;
         }
     }
@@ -162,8 +160,8 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
             printf("%-19s  %-13s  %-8s  %-11s  %-12s  %s\n", "time", "severity", "urgency",
                    "status", "event_id", "rule_title");
         else
-            printf("%-19s  %-6s  %-30s  %5s  %-12s  %s\n", "time", "type", "risk_object",
-                   "score", "event_id", "search_name");
+            printf("%-19s  %-6s  %-30s  %5s  %-12s  %s\n", "time", "type", "risk_object", "score",
+                   "event_id", "search_name");
     }
     esc_error err = {0};
     esc_status st = esc_store_list(db, kind, &f, print_row, &p, &err);
@@ -174,7 +172,8 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
         goto done;
     }
     if (!p.json)
-        fprintf(stderr, "escudo: %zu %s\n", p.n, kind == ESC_SINK_NOTABLE ? "notables" : "risk events");
+        esc_say(stderr, "escudo: %zu %s", p.n,
+                kind == ESC_SINK_NOTABLE ? "notables" : "risk events");
     rc = ESC_EXIT_OK;
 done:
     esc_args_free(&a);

@@ -45,6 +45,7 @@ static const esc_opt run_opts[] = {
     {"hec-token-file", "FILE", "HEC token (else $ESCUDO_HEC_TOKEN; never on the command line)"},
     {"hec-spool", "DIR", "where unsent HEC batches wait (default .escudo-spool)"},
     {"hec-insecure", NULL, "do not verify the HEC server's TLS certificate"},
+    {"hec-ca", "FILE", "CA certificates (PEM) that sign the HEC server's certificate"},
     {"hec-no-ack", NULL, "do not wait for HEC indexer acknowledgement"},
     {"hec-max-wait", "SECONDS", "retry HEC this long per firing, then leave batches spooled"},
     {"max-warnings", "N", "print at most N messages per step (default 20)"},
@@ -135,7 +136,7 @@ static bool load_config(const char *path, cfg_args *c, cfg_args *pos) {
     if (!data)
         return false;
     if (rerr || n > ESC_RUN_CONFIG_MAX) {
-        fprintf(stderr, "escudo run: --config %s: %s\n", path,
+        esc_say(stderr, "escudo run: --config %s: %s", path,
                 rerr ? "cannot read" : "larger than 1 MiB; a config is a short list of options");
         esc_free(data);
         return false;
@@ -216,7 +217,7 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
         if (dup)
             continue;
         if (!d->deployment || !d->deployment->cron_schedule) {
-            fprintf(stderr, "escudo run: %s has no deployment with a schedule%s\n", d->name,
+            esc_say(stderr, "escudo run: %s has no deployment with a schedule%s", d->name,
                     exact ? "" : "; not enabled");
             if (!exact) /* a glob enables what can run */
                 continue;
@@ -352,7 +353,7 @@ static int run_clock(const esc_args *a, esc_runner_opts *ro, esc_clock **real, e
         !parse_t("once-until", esc_args_get(a, "once-until"), start, &ro->once_until))
         return ESC_EXIT_USAGE;
     if (esc_args_has(a, "once-until") && ro->once_until < start) {
-        fprintf(stderr, "escudo run: --once-until %s is before the clock's start\n",
+        esc_say(stderr, "escudo run: --once-until %s is before the clock's start",
                 esc_args_get(a, "once-until"));
         return ESC_EXIT_USAGE;
     }
@@ -375,6 +376,7 @@ static int run_sinks(const esc_args *a, esc_runner_opts *ro, char **token) {
                                 .hec_url = esc_args_get(a, "hec"),
                                 .hec_spool_dir = esc_args_get(a, "hec-spool"),
                                 .hec_insecure = esc_args_has(a, "hec-insecure"),
+                                .hec_ca_file = esc_args_get(a, "hec-ca"),
                                 .hec_ack = !esc_args_has(a, "hec-no-ack")};
     if (esc_args_has(a, "hec-max-wait"))
         ro->sinks.hec_max_wait_ms = atoi(esc_args_get(a, "hec-max-wait")) * 1000;
@@ -393,7 +395,7 @@ static int drive(esc_runner *run, long max_warn) {
         const char *const *m;
         size_t dropped, nm = esc_runner_messages(run, &m, &dropped);
         for (size_t i = 0; i < nm && (long)i < max_warn; i++)
-            fprintf(stderr, "escudo: %s\n", m[i]);
+            esc_say(stderr, "escudo: %s", m[i]);
         if (nm > (size_t)max_warn || dropped)
             fprintf(stderr, "escudo: %zu more messages\n",
                     nm > (size_t)max_warn ? nm - (size_t)max_warn + dropped : dropped);

@@ -78,14 +78,16 @@ int esc_cmd_status(int argc, char **argv) {
                    in->missing ? "true" : "false");
         }
         printf("], \"detections\": [");
-        for (size_t i = 0; i < s.ndets; i++)
-            printf("%s{\"id\": \"%s\", \"enabled_at\": %lld, \"last_fired\": %lld}",
-                   i ? ", " : "", s.dets[i].id, (long long)s.dets[i].enabled_at,
+        for (size_t i = 0; i < s.ndets; i++) {
+            printf("%s{\"id\": ", i ? ", " : "");
+            esc_out_json_string(stdout, s.dets[i].id, strlen(s.dets[i].id));
+            printf(", \"enabled_at\": %lld, \"last_fired\": %lld}", (long long)s.dets[i].enabled_at,
                    (long long)s.dets[i].last_fired);
+        }
         printf("]}\n");
     } else {
         iso(s.last_commit, t1);
-        printf("state %s, last checkpoint %s (clock time)\n", dir, t1);
+        esc_say(stdout, "state %s, last checkpoint %s (clock time)", dir, t1);
         printf("windows fired %llu, open windows %llu (%llu bytes kept), late events %llu "
                "(%llu late notables), HEC spool backlog %llu batches\n",
                (unsigned long long)s.fired, (unsigned long long)s.open_windows,
@@ -94,16 +96,17 @@ int esc_cmd_status(int argc, char **argv) {
         printf("\n%-14s %-14s %-14s %s\n", "offset", "size", "lag (bytes)", "input");
         for (size_t i = 0; i < s.ninputs; i++) {
             const esc_run_status_input *in = &s.inputs[i];
-            printf("%-14llu %-14llu %-14llu %s%s\n", (unsigned long long)in->offset,
+            printf("%-14llu %-14llu %-14llu ", (unsigned long long)in->offset,
                    (unsigned long long)in->size,
-                   (unsigned long long)(in->size > in->offset ? in->size - in->offset : 0),
-                   in->path, in->missing ? " (missing)" : "");
+                   (unsigned long long)(in->size > in->offset ? in->size - in->offset : 0));
+            esc_say(stdout, "%s%s", in->path, in->missing ? " (missing)" : "");
         }
         printf("\n%-21s %-21s %s\n", "enabled", "last fired", "detection");
         for (size_t i = 0; i < s.ndets; i++) {
             iso(s.dets[i].enabled_at, t1);
             iso(s.dets[i].last_fired, t2);
-            printf("%-21s %-21s %s\n", t1, t2, s.dets[i].id);
+            printf("%-21s %-21s ", t1, t2);
+            esc_say(stdout, "%s", s.dets[i].id);
         }
     }
     esc_run_status_fini(&s);

@@ -152,7 +152,7 @@ static bool test_options(const esc_args *a, bool *json, esc_ctest_opts *o) {
         for (size_t i = 0; i < ngiven; i++) {
             struct stat sb;
             if (stat(given[i], &sb) != 0) {
-                fprintf(stderr, "escudo test: --%s %s: no such file or folder\n",
+                esc_say(stderr, "escudo test: --%s %s: no such file or folder",
                         pass ? "local" : "content", given[i]);
                 return false;
             }
@@ -291,18 +291,18 @@ static bool write_junit(const esc_ctest_report *rep, const char *path) {
     bool ok = false;
     esc_status st = esc_ctest_junit(rep, &junit);
     if (st != ESC_OK) {
-        fprintf(stderr, "escudo test: JUnit report: %s\n", esc_strerror(st));
+        esc_say(stderr, "escudo test: JUnit report: %s", esc_strerror(st));
         goto out;
     }
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(junit.ptr, 1, junit.len, f) != junit.len) {
-        fprintf(stderr, "escudo test: cannot write %s\n", path);
+        esc_say(stderr, "escudo test: cannot write %s", path);
         if (f)
             fclose(f);
         goto out;
     }
     if (fclose(f) != 0) {
-        fprintf(stderr, "escudo test: cannot write %s\n", path);
+        esc_say(stderr, "escudo test: cannot write %s", path);
         goto out;
     }
     ok = true;

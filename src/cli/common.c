@@ -92,7 +92,7 @@ esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
     }
     if (esc_args_has(a, "verbose"))
         for (size_t i = 0; i < (*out)->warnings.n; i++)
-            fprintf(stderr, "escudo: content warning: %s\n", (*out)->warnings.v[i]);
+            esc_say(stderr, "escudo: content warning: %s", (*out)->warnings.v[i]);
     return ESC_OK;
 }
 
@@ -220,10 +220,10 @@ static void suggest(const char *cmd, const esc_content *c, const char *w) {
         return;
     fprintf(stderr, "escudo %s: did you mean:\n", cmd);
     for (size_t i = 0; i < nb; i++)
-        fprintf(stderr, "    %s\n", best[i]->name);
+        esc_say(stderr, "    %s", best[i]->name);
     if (ncontain > 1)
-        fprintf(stderr, "escudo %s: %zu names contain \"%s\"; a glob selects them all: '*%s*'\n",
-                cmd, ncontain, w, w);
+        esc_say(stderr, "escudo %s: %zu names contain \"%s\"; a glob selects them all: '*%s*'", cmd,
+                ncontain, w, w);
 }
 
 /* The detections of the DETECTION-kind sources into out (room for every detection and every
@@ -244,7 +244,7 @@ static int select_named(const char *cmd, const esc_content *c, const esc_cli_sel
                 continue;
             }
             if (!has_glob(w)) {
-                fprintf(stderr, "escudo %s: no detection named %s in the content%s\n", cmd, w,
+                esc_say(stderr, "escudo %s: no detection named %s in the content%s", cmd, w,
                         src[s].positional ? " (a YAML file elsewhere loads with --detection FILE)"
                                           : "");
                 suggest(cmd, c, w);
@@ -262,7 +262,7 @@ static int select_named(const char *cmd, const esc_content *c, const esc_cli_sel
                 }
             }
             if (!matched) {
-                fprintf(stderr, "escudo %s: no detection matches %s\n", cmd, w);
+                esc_say(stderr, "escudo %s: no detection matches %s", cmd, w);
                 return ESC_EXIT_USAGE;
             }
             *globbed = true;
@@ -288,16 +288,16 @@ static bool tag_value_ok(const char *cmd, esc_cli_sel_kind kind, const char *v) 
     bool plus;
     char *end = NULL;
     if (kind == ESC_SEL_SEVERITY && severity_parse(v, &plus) < 0) {
-        fprintf(stderr,
+        esc_say(stderr,
                 "escudo %s: --severity %s: must be informational, low, medium, high or critical "
-                "(LEVEL+ for that level and above)\n",
+                "(LEVEL+ for that level and above)",
                 cmd, v);
         return false;
     }
     if (kind == ESC_SEL_MIN_RISK) {
         long n = strtol(v, &end, 10);
         if (!*v || *end || n < 0 || n > 1000000) {
-            fprintf(stderr, "escudo %s: --min-risk %s: must be a whole number from 0\n", cmd, v);
+            esc_say(stderr, "escudo %s: --min-risk %s: must be a whole number from 0", cmd, v);
             return false;
         }
     }
@@ -410,8 +410,8 @@ bool esc_cli_number(const char *cmd, const esc_args *a, const char *name, long m
     errno = 0;
     long n = strtol(v, &end, 10);
     if (!*v || *end || errno || n < min || n > max) {
-        fprintf(stderr, "escudo %s: --%s %s: must be a whole number from %ld to %ld\n", cmd, name,
-                v, min, max);
+        esc_say(stderr, "escudo %s: --%s %s: must be a whole number from %ld to %ld", cmd, name, v,
+                min, max);
         return false;
     }
     if (out)
@@ -425,11 +425,11 @@ bool esc_cli_paths_exist(const char *cmd, const esc_args *a, const char *name, b
     for (size_t i = 0; i < n; i++) {
         struct stat sb;
         if (stat(v[i], &sb) != 0) {
-            fprintf(stderr, "escudo %s: --%s %s: %s\n", cmd, name, v[i], strerror(errno));
+            esc_say(stderr, "escudo %s: --%s %s: %s", cmd, name, v[i], strerror(errno));
             return false;
         }
         if (dir && !S_ISDIR(sb.st_mode)) {
-            fprintf(stderr, "escudo %s: --%s %s: not a folder\n", cmd, name, v[i]);
+            esc_say(stderr, "escudo %s: --%s %s: not a folder", cmd, name, v[i]);
             return false;
         }
     }
@@ -483,9 +483,9 @@ int esc_cli_check_hec(const char *cmd, const esc_args *a, char **token) {
         return ESC_EXIT_OK;
     }
     if (!hec_url_ok(url)) {
-        fprintf(stderr,
+        esc_say(stderr,
                 "escudo %s: --hec %s: not an HEC URL (http:// or https://, a host and an "
-                "optional port from 1 to 65535: https://splunk:8088)\n",
+                "optional port from 1 to 65535: https://splunk:8088)",
                 cmd, url);
         return ESC_EXIT_USAGE;
     }
@@ -519,7 +519,7 @@ bool esc_cli_check_searches(const esc_content *c, const esc_detection *const *de
         esc_error err = {0};
         if (esc_engine_check(c, dets[i], NULL, &err) == ESC_OK)
             continue;
-        fprintf(stderr, "escudo: error: %s: %s\n", dets[i]->name, err.msg);
+        esc_say(stderr, "escudo: error: %s: %s", dets[i]->name, err.msg);
         esc_cli_show_search_error(c, dets[i]);
         return false;
     }

@@ -143,9 +143,9 @@ int main(int argc, char **argv) {
         }
     }
     if (near)
-        fprintf(stderr, "escudo: unknown command '%s'; did you mean '%s'? (see escudo --help)\n",
+        esc_say(stderr, "escudo: unknown command '%s'; did you mean '%s'? (see escudo --help)",
                 argv[1], near);
     else
-        fprintf(stderr, "escudo: unknown command '%s' (see escudo --help)\n", argv[1]);
+        esc_say(stderr, "escudo: unknown command '%s' (see escudo --help)", argv[1]);
     return ESC_EXIT_USAGE;
 }

@@ -3,7 +3,14 @@
  * JSON matches Python's json.dumps(ensure_ascii=False) byte for byte: ", " and ": "
  * separators, UTF-8 as is, control characters as \uXXXX (lower-case hex) except the short
  * escapes. Columns made by values() are always arrays; a null cell is left out. CSV joins
- * multivalue cells with newlines, as Splunk exports do; the table joins them with ", ". */
+ * multivalue cells with newlines, as Splunk exports do; the table joins them with ", ".
+ *
+ * Text for people (tables, messages on stderr) never carries a control character to the
+ * terminal: esc_out_human shows each visibly (\n, \r, \t, else \xHH; C1 controls U+0080-U+009F
+ * as \u00HH), so a value or a file name cannot move the cursor, set the window title, ring the
+ * bell or forge a line of its own. JSON and CSV keep the exact values under their own escaping. */
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -21,6 +28,87 @@ bool esc_out_format_parse(const char *s, esc_out_format *f) {
     else
         return false;
     return true;
+}
+
+/* Bytes of the visible escape for s[i] (0: the byte is printed as is); *len: bytes it stands
+ * for (2 for a C1 control in UTF-8). */
+static size_t human_escape(const unsigned char *s, size_t n, size_t i, char out[8], size_t *len) {
+    unsigned char c = s[i];
+    *len = 1;
+    if (c == '\n' || c == '\r' || c == '\t') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f)
+        return (size_t)snprintf(out, 8, "\\x%02x", c);
+    if (c == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) {
+        *len = 2;
+        return (size_t)snprintf(out, 8, "\\u%04x", s[i + 1]);
+    }
+    return 0;
+}
+
+void esc_out_human(FILE *f, const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t run = 0;
+    for (size_t i = 0; i < n;) {
+        char e[8];
+        size_t len, el = human_escape(u, n, i, e, &len);
+        if (!el) {
+            i++;
+            continue;
+        }
+        fwrite(s + run, 1, i - run, f);
+        fwrite(e, 1, el, f);
+        i += len;
+        run = i;
+    }
+    fwrite(s + run, 1, n - run, f);
+}
+
+size_t esc_out_human_width(const char *s) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), w = 0;
+    for (size_t i = 0; i < n;) {
+        char e[8];
+        size_t len, el = human_escape(u, n, i, e, &len);
+        if (el) {
+            w += el;
+            i += len;
+        } else {
+            w += (u[i] & 0xC0) != 0x80; /* a UTF-8 sequence is one column */
+            i++;
+        }
+    }
+    return w;
+}
+
+void esc_out_human_pad(FILE *f, const char *s, size_t width) {
+    esc_out_human(f, s, strlen(s));
+    for (size_t w = esc_out_human_width(s); w < width; w++)
+        fputc(' ', f);
+}
+
+void esc_say(FILE *f, const char *fmt, ...) {
+    char small[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    char *text = small;
+    if (n >= (int)sizeof small && (text = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (!text)
+        text = small;
+    if (n > 0)
+        esc_out_human(f, text, strlen(text));
+    fputc('\n', f);
+    if (text != small)
+        free(text);
 }
 
 void esc_out_json_string(FILE *f, const char *s, size_t n) {
@@ -41,14 +129,30 @@ void esc_out_json_string(FILE *f, const char *s, size_t n) {
         fwrite(s + run, 1, i - run, f);
         run = i + 1;
         switch (c) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\b': fputs("\\b", f); break;
-        case '\f': fputs("\\f", f); break;
-        default: fprintf(f, "\\u%04x", c); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        case '\b':
+            fputs("\\b", f);
+            break;
+        case '\f':
+            fputs("\\f", f);
+            break;
+        default:
+            fprintf(f, "\\u%04x", c);
+            break;
         }
     }
     fwrite(s + run, 1, n - run, f);
@@ -97,26 +201,8 @@ static char *cell_text(const esc_cell *c, const char *sep) {
     return esc_buf_take(&b);
 }
 
-/* Display width in terminal columns, counting UTF-8 sequences as one column. */
-static size_t width(const char *s) {
-    size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            w += (*s == '\n' || *s == '\t' || *s == '\r') ? 2 : 1;
-    return w;
-}
-
 static void table_text(FILE *f, const char *s, size_t pad) {
-    for (; *s; s++) {
-        if (*s == '\n')
-            fputs("\\n", f);
-        else if (*s == '\t')
-            fputs("\\t", f);
-        else if (*s == '\r')
-            fputs("\\r", f);
-        else
-            fputc(*s, f);
-    }
+    esc_out_human(f, s, strlen(s));
     for (size_t i = 0; i < pad; i++)
         fputc(' ', f);
 }
@@ -128,21 +214,22 @@ static void out_table(FILE *f, const esc_table *t, const char *search_name, bool
     if (!w || !text)
         goto done;
     for (size_t c = 0; c < nc; c++)
-        w[c] = width(search_name && c == 0 ? "search_name" : t->cols[c - (search_name ? 1 : 0)]);
+        w[c] = esc_out_human_width(search_name && c == 0 ? "search_name"
+                                                         : t->cols[c - (search_name ? 1 : 0)]);
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t c = 0; c < nc; c++) {
             char *s = search_name && c == 0
                           ? esc_strdup(search_name)
                           : cell_text(esc_table_cell(t, r, c - (search_name ? 1 : 0)), ", ");
             text[r * nc + c] = s;
-            if (s && width(s) > w[c])
-                w[c] = width(s);
+            if (s && esc_out_human_width(s) > w[c])
+                w[c] = esc_out_human_width(s);
         }
     if (header) {
         for (size_t c = 0; c < nc; c++) {
-            const char *h = search_name && c == 0 ? "search_name"
-                                                  : t->cols[c - (search_name ? 1 : 0)];
-            table_text(f, h, c + 1 < nc ? w[c] - width(h) + 2 : 0);
+            const char *h =
+                search_name && c == 0 ? "search_name" : t->cols[c - (search_name ? 1 : 0)];
+            table_text(f, h, c + 1 < nc ? w[c] - esc_out_human_width(h) + 2 : 0);
         }
         fputc('\n', f);
         for (size_t c = 0; c < nc; c++) {
@@ -156,7 +243,7 @@ static void out_table(FILE *f, const esc_table *t, const char *search_name, bool
     for (size_t r = 0; r < t->nrows; r++) {
         for (size_t c = 0; c < nc; c++) {
             const char *s = text[r * nc + c] ? text[r * nc + c] : "";
-            table_text(f, s, c + 1 < nc ? w[c] - width(s) + 2 : 0);
+            table_text(f, s, c + 1 < nc ? w[c] - esc_out_human_width(s) + 2 : 0);
         }
         fputc('\n', f);
     }

@@ -28,6 +28,7 @@
 
 #include "core/alloc.h"
 #include "content/yaml_tree.h"
+#include "ingest/input.h"
 
 #define ESC_CONTENT_MAX_FILE (4u << 20)
 #define ESC_CONTENT_MAX_DEPTH 64
@@ -214,11 +215,18 @@ static int cmp_str(const void *a, const void *b) {
 /* Append the YAML files under dir (sorted; recursing when asked) to out (heap strings). The
  * listing stops at the first file past ESC_CONTENT_MAX_FILES, with one warning naming its folder;
  * that file is appended too, and list_files drops it. */
-static void list_yaml(loader *L, const char *dir, bool recursive, int depth, vec *out) {
+static void list_yaml(loader *L, const char *dir, bool recursive, int depth, vec *out,
+                      esc_dirs_seen *seen) {
     if (depth > ESC_CONTENT_MAX_DIR_DEPTH) {
         warn(L, dir, "folders nested deeper than %d; not read", ESC_CONTENT_MAX_DIR_DEPTH);
         return;
     }
+    /* each folder once, however many symbolic links lead to it (a link loop ends here) */
+    esc_status mst = esc_dirs_seen_mark(seen, dir);
+    if (mst == ESC_ENOMEM)
+        L->oom = true;
+    if (mst == ESC_ENOMEM || mst == ESC_SKIP)
+        return;
     DIR *d = opendir(dir);
     if (!d) {
         warn(L, dir, "cannot open folder: %s", strerror(errno));
@@ -248,7 +256,7 @@ static void list_yaml(loader *L, const char *dir, bool recursive, int depth, vec
             continue;
         }
         if (recursive && is_dir(p)) {
-            list_yaml(L, p, true, depth + 1, out);
+            list_yaml(L, p, true, depth + 1, out, seen);
             esc_free(p);
         } else if (has_yaml_ext(name) && is_file(p)) {
             if (out->n == ESC_CONTENT_MAX_FILES)
@@ -846,7 +854,9 @@ oom:
 
 /* The YAML files under dir, at most ESC_CONTENT_MAX_FILES of them (see list_yaml). */
 static void list_files(loader *L, const char *dir, bool recursive, vec *out) {
-    list_yaml(L, dir, recursive, 0, out);
+    esc_dirs_seen seen = {0};
+    list_yaml(L, dir, recursive, 0, out, &seen);
+    esc_dirs_seen_fini(&seen);
     while (out->n > ESC_CONTENT_MAX_FILES)
         esc_free(((char **)out->p)[--out->n]);
 }

@@ -6,14 +6,16 @@
  *    tags.message among the search's output columns, detection ids unique in a folder. A search
  *    escudo cannot plan is "not validated: <the planner's message>" (a skip, never a pass).
  *  - unit (one per entry of the detection's `tests:`): its attack_data files replayed over all
- *    time with the hunt driver; passes when one result row has every observable field present
- *    and not "null".
- *  - integration (one per entry of `tests:`): the same rows through the actions (esc_act into
- *    an in-memory capture): a notable when the deployment makes notables, risk events that
- *    match the detection, no $token$ left in risk messages, every declared risk object covered.
+ *    time through the engine (esc_hunt, as hunt does); passes when one result row has every
+ *    observable field present and not "null".
+ *  - integration (one per entry of `tests:`): the same rows through the action step
+ *    (esc_act_step into an in-memory capture): a notable when the deployment makes notables,
+ *    risk events that match the detection, no $token$ left in risk messages, every declared
+ *    risk object covered.
  *
  * Results accumulate in an esc_ctest_report, which owns every string in it. Nothing here prints;
- * esc_ctest_junit renders JUnit XML into a buffer for the caller to write. */
+ * esc_ctest_junit renders JUnit XML into a buffer for the caller to write. The code is in
+ * detect/ctest_{discover,validate,replay,report}.c (ctest_int.h says which does what). */
 #ifndef ESC_DETECT_CTEST_H
 #define ESC_DETECT_CTEST_H
 

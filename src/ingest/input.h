@@ -23,9 +23,9 @@ esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc
 esc_status esc_input_peek(esc_input *in, size_t n, const unsigned char **p, size_t *got,
                           esc_error *err);
 const char *esc_input_path(const esc_input *in);
-uint64_t esc_input_offset(const esc_input *in);   /* uncompressed bytes consumed */
+uint64_t esc_input_offset(const esc_input *in);    /* uncompressed bytes consumed */
 uint64_t esc_input_raw_bytes(const esc_input *in); /* bytes read from the file itself */
-uint64_t esc_input_size(const esc_input *in);     /* file size when known (regular file), else 0 */
+uint64_t esc_input_size(const esc_input *in);      /* file size when known (regular file), else 0 */
 bool esc_input_is_gzip(const esc_input *in);
 
 typedef enum esc_format {
@@ -47,12 +47,24 @@ const char *esc_format_name(esc_format f);
  * listed; otherwise they are skipped and counted in *skipped. More than ESC_WALK_MAX_FILES
  * files in all is ESC_ELIMIT ("more than 10000000 input files") and nothing is returned. */
 #define ESC_WALK_MAX_FILES ((size_t)10000000)
-esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files,
-                            size_t *nfiles, size_t *skipped, esc_error *err);
+esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files, size_t *nfiles,
+                            size_t *skipped, esc_error *err);
 /* The same with another cap in place of ESC_WALK_MAX_FILES (tests set it low; the CLI and the
  * scheduler use esc_paths_expand). */
 esc_status esc_paths_expand_max(const char *const *paths, size_t npaths, size_t max_files,
                                 char ***files, size_t *nfiles, size_t *skipped, esc_error *err);
 void esc_paths_free(char **files, size_t n);
+
+/* The directories a walk has entered, by device and inode, so that each is entered once however
+ * many symbolic links lead to it (link loops end). esc_paths_expand keeps one per call; the
+ * content loader's folder walk uses one too. Zero-initialise; esc_dirs_seen_fini frees. */
+typedef struct esc_dirs_seen {
+    struct esc_dir_id *v;
+    size_t n, cap;
+} esc_dirs_seen;
+/* ESC_OK the first time path (followed if a link) is marked; ESC_SKIP when it was entered
+ * already; ESC_EIO when it cannot be stat'ed; ESC_ENOMEM. */
+esc_status esc_dirs_seen_mark(esc_dirs_seen *s, const char *path);
+void esc_dirs_seen_fini(esc_dirs_seen *s);
 
 #endif

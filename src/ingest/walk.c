@@ -1,5 +1,6 @@
 /* Expanding input paths: directories walked recursively, entries in byte order of their names,
- * symbolic links followed, each directory entered once (device + inode), so link loops end.
+ * symbolic links followed, each directory entered once (device + inode, esc_dirs_seen, which the
+ * content loader's folder walk shares), so link loops end.
  * Errors carry the path in their message (the walk's own path strings do not outlive it).
  * Limits: at most max_files files per call (ESC_WALK_MAX_FILES unless esc_paths_expand_max is
  * given another), MAX_DEPTH levels below a named directory.
@@ -16,14 +17,15 @@
 
 #define MAX_DEPTH 256
 
+struct esc_dir_id {
+    dev_t dev;
+    ino_t ino;
+};
+
 typedef struct walk {
     char **files;
     size_t n, cap;
-    struct {
-        dev_t dev;
-        ino_t ino;
-    } *seen;
-    size_t nseen, capseen;
+    esc_dirs_seen seen;
     size_t skipped;
     size_t max_files;
 } walk;
@@ -45,22 +47,34 @@ static esc_status push_file(walk *w, const char *path, esc_error *err) {
     return ESC_OK;
 }
 
-static bool mark_dir(walk *w, const struct stat *sb) {
-    for (size_t i = 0; i < w->nseen; i++)
-        if (w->seen[i].dev == sb->st_dev && w->seen[i].ino == sb->st_ino)
-            return false;
-    if (w->nseen == w->capseen) {
-        size_t cap = w->capseen ? w->capseen * 2 : 16;
-        void *p = esc_realloc(w->seen, cap * sizeof *w->seen);
+static esc_status mark_id(esc_dirs_seen *s, const struct stat *sb) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].dev == sb->st_dev && s->v[i].ino == sb->st_ino)
+            return ESC_SKIP;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct esc_dir_id *p = esc_realloc(s->v, cap * sizeof *p);
         if (!p)
-            return false;
-        w->seen = p;
-        w->capseen = cap;
+            return ESC_ENOMEM;
+        s->v = p;
+        s->cap = cap;
     }
-    w->seen[w->nseen].dev = sb->st_dev;
-    w->seen[w->nseen].ino = sb->st_ino;
-    w->nseen++;
-    return true;
+    s->v[s->n].dev = sb->st_dev;
+    s->v[s->n].ino = sb->st_ino;
+    s->n++;
+    return ESC_OK;
+}
+
+esc_status esc_dirs_seen_mark(esc_dirs_seen *s, const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return ESC_EIO;
+    return mark_id(s, &sb);
+}
+
+void esc_dirs_seen_fini(esc_dirs_seen *s) {
+    esc_free(s->v);
+    memset(s, 0, sizeof *s);
 }
 
 static int cmp_names(const void *a, const void *b) {
@@ -82,8 +96,11 @@ static esc_status walk_path(walk *w, const char *path, int depth, esc_error *err
         return esc_error_set(err, ESC_EIO, "directory nested deeper than %d levels, not read: %s",
                              MAX_DEPTH, path);
     }
-    if (!mark_dir(w, &sb))
-        return ESC_OK;
+    esc_status mst = mark_id(&w->seen, &sb);
+    if (mst == ESC_ENOMEM)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    if (mst != ESC_OK)
+        return ESC_OK; /* entered already (a link loop, or two links to one folder) */
     DIR *d = opendir(path);
     if (!d) {
         w->skipped++;
@@ -134,8 +151,8 @@ done:
     return st;
 }
 
-esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files,
-                            size_t *nfiles, size_t *skipped, esc_error *err) {
+esc_status esc_paths_expand(const char *const *paths, size_t npaths, char ***files, size_t *nfiles,
+                            size_t *skipped, esc_error *err) {
     return esc_paths_expand_max(paths, npaths, ESC_WALK_MAX_FILES, files, nfiles, skipped, err);
 }
 
@@ -151,7 +168,7 @@ esc_status esc_paths_expand_max(const char *const *paths, size_t npaths, size_t 
             break;
         }
     }
-    esc_free(w.seen);
+    esc_dirs_seen_fini(&w.seen);
     if (st) {
         esc_paths_free(w.files, w.n);
         return st;

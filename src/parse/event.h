@@ -46,12 +46,14 @@ typedef struct esc_event {
     const esc_kv *data;
     size_t ndata;
     /* provenance */
-    const char *path; /* input name as given ("-" for stdin) */
-    uint64_t offset;  /* byte offset of the record in the uncompressed stream */
-    uint64_t line;    /* 1-based line for line-oriented formats, else 0 */
+    const char *path;   /* input name as given ("-" for stdin) */
+    uint64_t offset;    /* byte offset of the record in the uncompressed stream */
+    uint64_t line;      /* 1-based line for line-oriented formats, else 0 */
     uint64_t record_id; /* EVTX record number, 0 when unknown */
-    bool recovered;   /* EVTX record found in slack space (--recover) */
-    unsigned repaired; /* values where invalid text was replaced by U+FFFD */
+    bool recovered;     /* EVTX record found in slack space (--recover) */
+    unsigned repaired;  /* values where invalid text was replaced by U+FFFD */
+    /* EVTX with esc_reader_opts.xml: the record rendered as Windows renders it (one line) */
+    esc_str xml;
     /* first non-fatal problem in this record (kept, but worth a warning), or empty */
     esc_str warning;
     uint64_t warning_offset; /* byte offset of that problem in the stream */

@@ -13,6 +13,7 @@ typedef struct esc_reader_opts {
     bool recover;            /* EVTX: also read deleted records in slack space */
     size_t max_record_bytes; /* cap on one record's raw size; 0 = default (16 MiB) */
     int threads;             /* EVTX may use this many worker threads; 0/1 = none */
+    bool xml;                /* EVTX: also render each record's XML into esc_event.xml */
 } esc_reader_opts;
 
 typedef struct esc_reader_stats {
@@ -20,14 +21,15 @@ typedef struct esc_reader_stats {
     uint64_t prefiltered; /* records skipped by the interest set without full decoding */
     uint64_t malformed;   /* ESC_EMALFORMED returned */
     uint64_t repaired;    /* values repaired (U+FFFD) */
+    uint64_t folded;      /* EVTX --recover: recovered copies of events already yielded */
 } esc_reader_stats;
 
 typedef struct esc_reader esc_reader;
 
 /* Takes ownership of nothing: in and interest must outlive the reader. ESC_SKIP (with err set)
  * when the input is in no known format. */
-esc_status esc_reader_open(esc_input *in, const esc_interest *interest,
-                           const esc_reader_opts *opts, esc_reader **out, esc_error *err);
+esc_status esc_reader_open(esc_input *in, const esc_interest *interest, const esc_reader_opts *opts,
+                           esc_reader **out, esc_error *err);
 esc_status esc_reader_next(esc_reader *r, esc_event *ev, esc_error *err);
 const esc_reader_stats *esc_reader_stats_get(const esc_reader *r);
 esc_format esc_reader_format(const esc_reader *r);

@@ -3,8 +3,10 @@
  * Invariants: output is exactly one line (newlines, carriage returns and tabs inside values
  * are written as character references or JSON escapes); values are written byte for byte
  * otherwise (they are valid UTF-8 by the event contract). Times are UTC with microseconds.
- * Deliberately not done: System fields an esc_event does not carry (Level, Task, Keywords...),
- * pretty-printing, RenderingInfo. */
+ * An EVTX record read with esc_reader_opts.xml carries its own rendering (every System element
+ * and attribute, EventData and UserData as written: parse/evtx), which esc_render_xml writes
+ * as is. Deliberately not done, for other events: System fields an esc_event does not carry
+ * (Level, Task, Keywords...), pretty-printing, RenderingInfo. */
 #include "parse/render.h"
 
 #include <inttypes.h>
@@ -99,6 +101,8 @@ static esc_status xml_elem(esc_buf *out, const char *name, esc_str v) {
 }
 
 esc_status esc_render_xml(const esc_event *ev, esc_buf *out) {
+    if (ev->xml.len) /* the EVTX reader's rendering of the whole record */
+        return esc_buf_append(out, ev->xml.ptr, ev->xml.len);
     esc_status st = esc_buf_append_c(
         out, "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>");
     if (!st && ev->provider.ptr) {

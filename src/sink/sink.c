@@ -1,8 +1,10 @@
 /* The sink set: opens the sinks the options name and fans every event out to them.
  *
  * Invariants: every sink gets every event even when an earlier sink failed (the first error is
- * returned); close flushes each sink once. Deliberately not done: per-sink filtering or
- * reordering; a sink sees events in the order actions produced them. */
+ * returned); flush and close flush every sink even when an earlier one failed; batches a sink
+ * holds but could not deliver yet are counted by esc_sinks_pending, never returned as errors.
+ * Deliberately not done: per-sink filtering or reordering; a sink sees events in the order actions
+ * produced them. */
 #include "sink/sink.h"
 
 #include <stdio.h>
@@ -90,6 +92,27 @@ void esc_risk_history_fini(esc_risk_history *h) {
     h->pts = NULL;
     h->strings = NULL;
     h->n = 0;
+}
+
+esc_status esc_sinks_flush(esc_sinks *s, esc_error *err) {
+    esc_status first = ESC_OK;
+    if (!s)
+        return ESC_OK;
+    for (size_t i = 0; i < s->n; i++) {
+        const esc_sink_ops *ops = s->s[i]->ops;
+        esc_status st = ops->flush ? ops->flush(s->s[i], first == ESC_OK ? err : NULL) : ESC_OK;
+        if (st != ESC_OK && first == ESC_OK)
+            first = st;
+    }
+    return first;
+}
+
+size_t esc_sinks_pending(esc_sinks *s, esc_error *why) {
+    size_t total = 0;
+    for (size_t i = 0; s && i < s->n; i++) {
+        total += esc_sink_hec_pending(s->s[i], total ? NULL : why);
+    }
+    return total;
 }
 
 esc_status esc_sinks_close(esc_sinks *s, esc_error *err) {

@@ -2,13 +2,21 @@
  *
  * A sink is a descriptor of operations (esc_sink_ops) plus its own state; implementations embed
  * esc_sink as their first member. put() gets each event once, in order; flush() makes what was
- * put durable (written, committed, acknowledged or spooled); close() flushes and frees.
- * history() is optional: a sink that keeps events (SQLite) returns the stored risk events of
- * one risk object so the risk incident rule can span runs.
+ * put durable (written, committed, acknowledged or spooled); close() frees.
+ *
+ * "Spooled, not yet sent" is not an error. A sink that forwards events elsewhere (HEC) and
+ * holds what it could not deliver durably on disk returns ESC_OK from put() and flush(); its
+ * esc_sink_hec_pending() tells how many batches still wait (or were refused and set aside) and why.
+ * The caller keeps going: the other sinks committed, the waiting batches are sent first by the next
+ * flush or run (esc_sink_hec_pending, esc_sinks_pending). An error from put() or flush() means
+ * something was not made durable (a disk write, a commit failed) and the caller must not count the
+ * events as delivered. history() is optional: a sink that keeps events (SQLite) returns the stored
+ * risk events of one risk object so the risk incident rule can span runs.
  *
  *  - jsonl  (--notables FILE, --risk FILE): one JSON object a line, appended.
  *  - sqlite (--db FILE): the embedded store; schema in docs/actions.md; idempotent by event_id.
- *  - hec    (--hec URL): Splunk HTTP Event Collector, at least once, spooled on disk.
+ *  - hec    (--hec URL): Splunk HTTP Event Collector, at least once, spooled on disk; a
+ *            restart does not spool again an event_id the spool holds.
  */
 #ifndef ESC_SINK_SINK_H
 #define ESC_SINK_SINK_H
@@ -34,11 +42,11 @@ typedef struct esc_sink_event {
     const char *event_id; /* 64 lower-case hex digits (SHA-256) */
     int64_t time;         /* _time, epoch seconds */
     const char *search_name;
-    const char *rule_title;   /* notable; NULL for risk */
-    const char *severity;     /* notable */
-    const char *urgency;      /* notable */
-    const char *status;       /* notable */
-    const char *owner;        /* notable */
+    const char *rule_title; /* notable; NULL for risk */
+    const char *severity;   /* notable */
+    const char *urgency;    /* notable */
+    const char *status;     /* notable */
+    const char *owner;      /* notable */
     const char *security_domain;
     const char *risk_object;      /* risk event (and risk incident notable) */
     const char *risk_object_type; /* user, system, ... */
@@ -67,8 +75,8 @@ typedef struct esc_sink_ops {
     esc_status (*flush)(esc_sink *s, esc_error *err); /* NULL: nothing buffered */
     void (*close)(esc_sink *s);                       /* NULL: nothing to release */
     /* optional; NULL when the sink keeps no history */
-    esc_status (*history)(esc_sink *s, const char *type, const char *object,
-                          esc_risk_history *out, esc_error *err);
+    esc_status (*history)(esc_sink *s, const char *type, const char *object, esc_risk_history *out,
+                          esc_error *err);
 } esc_sink_ops;
 
 struct esc_sink {
@@ -86,11 +94,12 @@ typedef struct esc_sink_opts {
     bool hec_insecure;         /* --hec-insecure: no TLS verification */
     bool hec_ack;              /* use indexer acknowledgement (default on) */
     const char *hec_index, *hec_source, *hec_sourcetype; /* optional event metadata */
-    size_t hec_batch;          /* events per request; 0 = 100 */
-    int hec_timeout_ms;        /* per request; 0 = 10000 */
-    int hec_max_wait_ms;       /* give up (events stay spooled) after; 0 = 60000 */
-    const char *hec_ca_file;   /* --hec-ca FILE: CA certificates (PEM) to verify the server */
-    size_t hec_max_files;      /* spooled batches listed per flush; 0 = 10^6 (tests lower it) */
+    size_t hec_batch;                                    /* events per request; 0 = 100 */
+    int hec_timeout_ms;                                  /* per request; 0 = 10000 */
+    int hec_max_wait_ms;     /* the most time the sink spends sending and waiting, over
+                              * all its puts and flushes (events stay spooled); 0 = 60000 */
+    const char *hec_ca_file; /* --hec-ca FILE: CA certificates (PEM) to verify the server */
+    size_t hec_max_files;    /* spooled batches listed per flush; 0 = 10^6 (tests lower it) */
 } esc_sink_opts;
 
 /* Open every sink the options name. With no sink named, *out is an empty set (not NULL). */
@@ -103,7 +112,15 @@ esc_status esc_sinks_put(esc_sinks *s, const esc_sink_event *ev, esc_error *err)
 esc_status esc_sinks_history(esc_sinks *s, const char *type, const char *object,
                              esc_risk_history *out, esc_error *err);
 void esc_risk_history_fini(esc_risk_history *h);
-/* Flush and close all; NULL is a no-op. Returns the first flush error. */
+/* Flush every sink (each one even when an earlier failed); the first error is returned.
+ * Batches spooled but not yet delivered are not an error: see esc_sinks_pending. */
+esc_status esc_sinks_flush(esc_sinks *s, esc_error *err);
+/* After a flush: batches not delivered yet (or refused and set aside), summed over the sinks;
+ * why (may be NULL) gets the first sink's account. 0: everything flushed was delivered. */
+size_t esc_sinks_pending(esc_sinks *s, esc_error *why);
+/* Flush and close all; NULL is a no-op. Returns the first flush error; as for esc_sinks_flush,
+ * pending batches are not one (call esc_sinks_flush and esc_sinks_pending first to hear of
+ * them). A sink with nothing new since the last flush is not flushed again. */
 esc_status esc_sinks_close(esc_sinks *s, esc_error *err);
 
 /* Reading the token: the file's first line, trimmed; else $ESCUDO_HEC_TOKEN. *out esc_malloc'd. */
@@ -117,5 +134,9 @@ esc_status esc_sink_sqlite_open(const char *path, esc_sink **out, esc_error *err
  * 0 = 10^7 (the default; tests lower it). Ignored for a sink that is not SQLite's. */
 void esc_sink_sqlite_set_max_history(esc_sink *s, size_t n);
 esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *err);
+/* After a flush of a HEC sink: the batches held on disk but not delivered (waiting for a later
+ * flush or run, or refused by Splunk and set aside); 0 when none, and for a sink that is not
+ * HEC's. why (may be NULL) gets a one-line account naming the spool, with code ESC_EIO. */
+size_t esc_sink_hec_pending(esc_sink *s, esc_error *why);
 
 #endif

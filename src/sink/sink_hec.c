@@ -2,20 +2,31 @@
  *
  * Every event is wrapped in a HEC envelope ({"time","source","sourcetype"[,"index"],"event"})
  * and collected into a batch. A full batch (and, on flush, the partial one) is first written to
- * the spool directory as one file (written to a temporary name, fsync'd, renamed), and only then
- * sent: POST /services/collector/event with the channel header; with indexer acknowledgement
- * the ackId is polled at /services/collector/ack until Splunk says it is indexed; then the file
- * is deleted. 503, timeouts, refused or dropped connections are retried with exponential
- * backoff (100 ms doubling to 5 s) until the flush deadline; what is not acknowledged by then
- * stays in the spool and is sent first by the next run (the channel GUID is kept in the spool
- * too). An ack that never comes means the batch is sent again: duplicates are possible only
- * where a response was lost, and the stable event_id in every event identifies them.
+ * the spool folder (hec_spool.c: temporary name, fsync, rename, fsync of the folder), and only
+ * then sent: POST /services/collector/event with the channel header. Sending goes round the
+ * spooled batches: each one not yet sent is posted once, then the ackIds of all batches sent are
+ * polled together at /services/collector/ack, and a batch is deleted when Splunk says it is
+ * indexed. A batch whose ack has not come within HEC_ACK_TIMEOUT_MS is posted again on a later
+ * round; a note beside each posted batch (NNNN.ack) carries that wait over to the next sink
+ * on the spool (run's next firing, a restart), so a HEC that never acknowledges gets one copy of
+ * a batch per HEC_ACK_TIMEOUT_MS, not one per firing. 503, 429, 408, timeouts, refused or dropped
+ * connections end a round and the next one starts after a backoff (100 ms doubling to 5 s). All of
+ * it, including each request's own timeout, fits in one budget per sink: --hec-max-wait
+ * (hec_max_wait_ms) is the most time the sink spends sending and waiting, across every put and
+ * flush. What is not acknowledged then stays spooled and is sent first by the next run; that is not
+ * an error of flush: flush returns ESC_OK and esc_sink_hec_pending() says how many batches wait and
+ * why (sink.h). A batch Splunk refuses (another 4xx) is set aside as NNNN.json.rejected and counted
+ * as pending too.
+ *
+ * An event whose event_id a spooled batch already holds is not spooled again: a restart that
+ * makes the same events (a killed hunt or run run again) adds no copy of what still waits.
  *
  * Invariants: the token never appears in messages; TLS peer and host verification are on
- * unless the user turned them off; one process holds the spool (flock). Deliberately not done:
- * raw endpoint, gzip bodies, parallel requests, per-event acknowledgement. */
+ * unless the user turned them off; one process holds the spool (flock); a batch is deleted only
+ * after Splunk acknowledged it (or answered 2xx with acknowledgement off). Deliberately not
+ * done: raw endpoint, gzip bodies, parallel requests, per-event acknowledgement, remembering
+ * batches that were delivered and deleted (a restart that makes them again sends them again). */
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,6 +39,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "sink/hec_spool.h"
 #include "sink/sink.h"
 
 #define HEC_MAX_RESPONSE (64 * 1024)
@@ -36,6 +48,17 @@
 #define HEC_ACK_TIMEOUT_MS 30000
 #define HEC_BACKOFF_MIN_MS 100
 #define HEC_BACKOFF_MAX_MS 5000
+#define HEC_POLL_MIN_MS 50
+#define HEC_POLL_MAX_MS 1000
+#define HEC_MIN_REQUEST_MS 20 /* less budget left than this: no new request */
+#define HEC_ACKS_PER_QUERY 256
+#define HEC_DEDUP_MAX 1000000 /* event_ids remembered for deduplication */
+
+typedef struct inflight {
+    unsigned long long seq;
+    long long ack_id;
+    long long sent_ms;
+} inflight;
 
 typedef struct hec_sink {
     esc_sink base;
@@ -43,12 +66,12 @@ typedef struct hec_sink {
     struct curl_slist *headers;
     char *event_url, *ack_url;
     char *spool;
-    char channel[40];
+    char channel[37];
     int lock_fd;
     bool ack;
     char *index, *source, *sourcetype;
     size_t batch_max;
-    size_t max_files; /* batch files listed per flush */
+    size_t max_files; /* batch files listed per drain */
     int timeout_ms, max_wait_ms;
     esc_buf batch; /* envelopes waiting to be spooled */
     size_t batch_n;
@@ -56,6 +79,18 @@ typedef struct hec_sink {
     esc_buf resp;
     long last_http;
     char last_problem[256];
+    inflight *fl; /* batches posted and waiting for their ack */
+    size_t nfl, capfl;
+    long long waited_ms; /* spent of the max_wait_ms budget */
+    bool put_drain_off;  /* a put's quick attempt met trouble: leave the rest to flush */
+    bool flushed;        /* nothing spooled since the last flush's drain */
+    esc_idset ids;       /* event_ids spooled (loaded from the spool on the first put) */
+    bool ids_loaded;
+    size_t rejected;      /* batches set aside by this sink */
+    char rejected_as[64]; /* the last one's name */
+    char rejected_why[96];
+    size_t pending; /* batches left after the last drain */
+    char why[ESC_ERROR_MSG_MAX];
 } hec_sink;
 
 /* ---- time --------------------------------------------------------------------------------- */
@@ -66,112 +101,15 @@ static long long now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+static void sleep_ms(long long ms) {
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
 
-/* ---- spool -------------------------------------------------------------------------------- */
-
-static char *spool_path(const hec_sink *h, const char *name) {
-    size_t n = strlen(h->spool) + 1 + strlen(name) + 1;
-    char *p = esc_malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", h->spool, name);
-    return p;
-}
-
-static bool is_batch_name(const char *n) {
-    size_t l = strlen(n);
-    if (l != 16 + 5 || strcmp(n + 16, ".json") != 0)
-        return false;
-    for (size_t i = 0; i < 16; i++)
-        if (n[i] < '0' || n[i] > '9')
-            return false;
-    return true;
-}
-
-static int cmp_name(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted batch file names in the spool (heap array of heap strings), at most max_files of them
- * (the rest wait for a later flush); *last: the highest batch number of all, listed or not. */
-static esc_status list_spool(hec_sink *h, char ***out, size_t *n, unsigned long long *last,
-                             esc_error *err) {
-    *out = NULL;
-    *n = 0;
-    *last = 0;
-    DIR *d = opendir(h->spool);
-    if (!d)
-        return esc_error_set(err, ESC_EIO, "HEC spool %s: %s", h->spool, strerror(errno));
-    size_t cap = 0;
-    struct dirent *e;
-    esc_status st = ESC_OK;
-    while ((e = readdir(d)) != NULL) {
-        if (!is_batch_name(e->d_name))
-            continue;
-        unsigned long long seq = strtoull(e->d_name, NULL, 10);
-        if (seq > *last)
-            *last = seq;
-        if (*n >= h->max_files)
-            continue;
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **p = esc_realloc(*out, nc * sizeof *p);
-            if (!p) {
-                st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-                break;
-            }
-            *out = p;
-            cap = nc;
-        }
-        if (!((*out)[*n] = esc_strdup(e->d_name))) {
-            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-            break;
-        }
-        (*n)++;
-    }
-    closedir(d);
-    if (*n)
-        qsort(*out, *n, sizeof **out, cmp_name);
-    return st;
-}
-
-static void free_names(char **names, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        esc_free(names[i]);
-    esc_free(names);
-}
-
-static esc_status write_durable(const char *path, const char *tmp, const char *data, size_t len,
-                                esc_error *err) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return esc_error_set(err, ESC_EIO, "HEC spool %s: %s", tmp, strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            close(fd);
-            unlink(tmp);
-            return esc_error_set(err, ESC_EIO, "HEC spool %s: %s", tmp, strerror(errno));
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        unlink(tmp);
-        return esc_error_set(err, ESC_EIO, "HEC spool %s: %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return esc_error_set(err, ESC_EIO, "HEC spool %s: %s", path, strerror(errno));
-    }
-    return ESC_OK;
-}
+/* ---- spooling ------------------------------------------------------------------------------ */
 
 static esc_status spool_batch(hec_sink *h, esc_error *err) {
     if (h->batch_n == 0)
@@ -179,37 +117,46 @@ static esc_status spool_batch(hec_sink *h, esc_error *err) {
     char name[32], tmpname[40];
     snprintf(name, sizeof name, "%016llu.json", h->next_seq);
     snprintf(tmpname, sizeof tmpname, ".%016llu.tmp", h->next_seq);
-    char *p = spool_path(h, name), *t = spool_path(h, tmpname);
+    char *p = esc_spool_path(h->spool, name), *t = esc_spool_path(h->spool, tmpname);
     esc_status st;
     if (!p || !t)
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
     else
-        st = write_durable(p, t, h->batch.ptr, h->batch.len, err);
+        st = esc_spool_write(h->spool, p, t, h->batch.ptr, h->batch.len, err);
     esc_free(p);
     esc_free(t);
     if (st == ESC_OK) {
         h->next_seq++;
         esc_buf_clear(&h->batch);
         h->batch_n = 0;
+        h->flushed = false;
     }
     return st;
 }
 
-static esc_status read_file(const char *path, esc_buf *out, esc_error *err) {
-    esc_buf_clear(out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return esc_error_set(err, ESC_EIO, "HEC spool %s: %s", path, strerror(errno));
-    char tmp[65536];
-    size_t n;
-    esc_status st = ESC_OK;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && st == ESC_OK)
-        st = esc_buf_append(out, tmp, n);
-    if (st == ESC_OK && ferror(f))
-        st = esc_error_set(err, ESC_EIO, "HEC spool %s: read error", path);
-    else if (st != ESC_OK)
-        st = esc_error_set(err, st, "HEC spool %s: batch too large", path);
-    fclose(f);
+/* The event_ids every listed spooled batch holds, once per sink. */
+static esc_status load_ids(hec_sink *h, esc_error *err) {
+    char **names = NULL;
+    size_t n = 0;
+    unsigned long long last;
+    h->ids_loaded = true;
+    esc_status st = esc_spool_list(h->spool, h->max_files, &names, &n, &last, err);
+    esc_buf body;
+    esc_buf_init(&body, 2 * (size_t)HEC_MAX_BATCH_BYTES + 65536);
+    for (size_t i = 0; i < n && st == ESC_OK && !h->ids.full; i++) {
+        char *path = esc_spool_path(h->spool, names[i]);
+        if (!path) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            break;
+        }
+        esc_error ignored;
+        if (esc_spool_read(path, &body, &ignored) == ESC_OK &&
+            esc_idset_add_batch(&h->ids, body.ptr ? body.ptr : "", body.len) != ESC_OK)
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        esc_free(path);
+    }
+    esc_buf_fini(&body);
+    esc_spool_names_free(names, n);
     return st;
 }
 
@@ -218,20 +165,28 @@ static esc_status read_file(const char *path, esc_buf *out, esc_error *err) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     hec_sink *h = ud;
     size_t len = size * n;
-    if (h->resp.len + len <= HEC_MAX_RESPONSE)
-        esc_buf_append(&h->resp, p, len);
+    if (h->resp.len + len > HEC_MAX_RESPONSE)
+        return len; /* the head of a response is all this sink reads */
+    if (esc_buf_append(&h->resp, p, len) != ESC_OK)
+        return 0; /* out of memory: libcurl fails the transfer, which is retried */
     return len;
 }
 
 typedef enum post_result {
-    POST_OK,        /* 2xx */
-    POST_RETRY,     /* transport problem or 5xx/429: try again later */
-    POST_REJECTED,  /* 4xx other than 429: this batch will never be accepted */
-    POST_AUTH,      /* 401/403: configuration; stop */
+    POST_OK,       /* 2xx */
+    POST_RETRY,    /* transport problem or 5xx/429/408: try again later */
+    POST_REJECTED, /* 4xx other than 429/408: this batch will never be accepted */
+    POST_AUTH,     /* 401/403: configuration; stop */
 } post_result;
 
-static post_result post(hec_sink *h, const char *url, const char *body, size_t len) {
+/* One request; its timeouts end at the deadline at the latest. */
+static post_result post(hec_sink *h, const char *url, const char *body, size_t len,
+                        long long deadline) {
     esc_buf_clear(&h->resp);
+    long long left = deadline - now_ms();
+    long tmo = left < h->timeout_ms ? (long)(left > 1 ? left : 1) : (long)h->timeout_ms;
+    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, tmo);
+    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, tmo);
     curl_easy_setopt(h->curl, CURLOPT_URL, url);
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -280,122 +235,311 @@ static bool ack_true(const char *body, long long id) {
     return strncmp(p, "true", 4) == 0;
 }
 
-typedef enum send_result {
-    SEND_DONE,
-    SEND_LATER,    /* deadline passed; the batch stays spooled */
-    SEND_REJECTED, /* Splunk refuses this batch */
-    SEND_AUTH,
-} send_result;
+/* ---- draining the spool -------------------------------------------------------------------- */
 
-static send_result send_batch(hec_sink *h, const esc_buf *body, long long deadline) {
-    long backoff = HEC_BACKOFF_MIN_MS;
-    for (;;) {
-        post_result r = post(h, h->event_url, body->ptr ? body->ptr : "", body->len);
-        if (r == POST_AUTH)
-            return SEND_AUTH;
-        if (r == POST_REJECTED)
-            return SEND_REJECTED;
-        if (r == POST_OK) {
+static inflight *find_fl(hec_sink *h, unsigned long long seq) {
+    for (size_t i = 0; i < h->nfl; i++)
+        if (h->fl[i].seq == seq)
+            return &h->fl[i];
+    return NULL;
+}
+
+static void drop_fl(hec_sink *h, unsigned long long seq) {
+    inflight *f = find_fl(h, seq);
+    if (f)
+        *f = h->fl[--h->nfl];
+}
+
+static long long wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* NNNN.ack beside a posted batch: its ackId and when it was posted (wall clock, ms), so a
+ * later sink (the next firing of run, a restart) polls that ack instead of posting the batch
+ * again before HEC_ACK_TIMEOUT_MS. Not fsync'd: a lost note only means an earlier repost. */
+static char *ack_note(const hec_sink *h, const char *name) {
+    char a[32];
+    snprintf(a, sizeof a, "%.16s.ack", name); /* not *.json: no tool counts it as a batch */
+    return esc_spool_path(h->spool, a);
+}
+
+static void write_ack_note(const hec_sink *h, const char *name, long long ack_id) {
+    char *p = ack_note(h, name);
+    FILE *f = p ? fopen(p, "wb") : NULL;
+    if (f) {
+        fprintf(f, "%lld %lld\n", ack_id, wall_ms());
+        fclose(f);
+    }
+    esc_free(p);
+}
+
+static void drop_ack_note(const hec_sink *h, const char *name) {
+    char *p = ack_note(h, name);
+    if (p)
+        unlink(p);
+    esc_free(p);
+}
+
+static esc_status set_fl(hec_sink *h, unsigned long long seq, long long ack_id, esc_error *err) {
+    inflight *f = find_fl(h, seq);
+    if (!f) {
+        if (h->nfl == h->capfl) {
+            size_t nc = h->capfl ? h->capfl * 2 : 16;
+            inflight *p = esc_realloc(h->fl, nc * sizeof *p);
+            if (!p)
+                return esc_error_set(err, ESC_ENOMEM, "out of memory");
+            h->fl = p;
+            h->capfl = nc;
+        }
+        f = &h->fl[h->nfl++];
+    }
+    *f = (inflight){seq, ack_id, now_ms()};
+    return ESC_OK;
+}
+
+/* A batch an earlier sink posted: wait for its ack (until HEC_ACK_TIMEOUT_MS after it was
+ * posted) rather than post it again. */
+static esc_status read_ack_note(hec_sink *h, const char *name, unsigned long long seq,
+                                esc_error *err) {
+    char *p = ack_note(h, name);
+    if (!p)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    FILE *f = fopen(p, "rb");
+    esc_free(p);
+    if (!f)
+        return ESC_OK;
+    long long ack_id = -1, at = 0;
+    int n = fscanf(f, "%lld %lld", &ack_id, &at);
+    fclose(f);
+    if (n != 2 || ack_id < 0)
+        return ESC_OK;
+    long long age = wall_ms() - at;
+    if (age < 0 || age >= HEC_ACK_TIMEOUT_MS)
+        return ESC_OK;
+    esc_status st = set_fl(h, seq, ack_id, err);
+    if (st == ESC_OK)
+        find_fl(h, seq)->sent_ms = now_ms() - age;
+    return st;
+}
+
+/* One drain's view of the listed batches. */
+typedef struct round {
+    char **names;
+    unsigned long long *seq;
+    bool *done;
+    size_t n, left;
+    bool trouble, auth, removed;
+    long long deadline;
+} round;
+
+static esc_status remove_batch(hec_sink *h, round *r, size_t i, esc_error *err) {
+    char *path = esc_spool_path(h->spool, r->names[i]);
+    if (!path)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    esc_status st = ESC_OK;
+    if (unlink(path) != 0 && errno != ENOENT)
+        st = esc_error_set(err, ESC_EIO,
+                           "HEC spool %s: cannot delete %s after Splunk took it (%s); it would "
+                           "be sent again",
+                           h->spool, r->names[i], strerror(errno));
+    esc_free(path);
+    drop_ack_note(h, r->names[i]);
+    drop_fl(h, r->seq[i]);
+    r->done[i] = true;
+    r->left--;
+    r->removed = true;
+    return st;
+}
+
+static esc_status reject_batch(hec_sink *h, round *r, size_t i, const char *why, esc_error *err) {
+    char *as = NULL;
+    esc_status st = esc_spool_set_aside(h->spool, r->names[i], &as, err);
+    if (st != ESC_OK)
+        return st;
+    snprintf(h->rejected_as, sizeof h->rejected_as, "%s", as);
+    snprintf(h->rejected_why, sizeof h->rejected_why, "%s", why);
+    esc_free(as);
+    drop_ack_note(h, r->names[i]);
+    h->rejected++;
+    drop_fl(h, r->seq[i]);
+    r->done[i] = true;
+    r->left--;
+    return ESC_OK;
+}
+
+/* Post every listed batch that is neither done nor waiting for an ack (a wait past
+ * HEC_ACK_TIMEOUT_MS counts as no ack: posted again), in order, until trouble. */
+static esc_status send_round(hec_sink *h, round *r, esc_buf *body, esc_error *err) {
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->done[i])
+            continue;
+        inflight *f = find_fl(h, r->seq[i]);
+        if (f && now_ms() - f->sent_ms < HEC_ACK_TIMEOUT_MS)
+            continue;
+        if (r->deadline - now_ms() < HEC_MIN_REQUEST_MS)
+            return ESC_OK;
+        char *path = esc_spool_path(h->spool, r->names[i]);
+        if (!path)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        esc_status st = esc_spool_read(path, body, err);
+        esc_free(path);
+        if (st == ESC_ELIMIT) { /* not a batch this sink wrote: it must not block the spool */
+            if ((st = reject_batch(h, r, i, "larger than any batch escudo writes", err)))
+                return st;
+            continue;
+        }
+        if (st != ESC_OK)
+            return st;
+        post_result pr = post(h, h->event_url, body->ptr ? body->ptr : "", body->len, r->deadline);
+        if (pr == POST_OK) {
             long long ack_id = json_int(h->resp.ptr, "ackId");
             if (!h->ack || ack_id < 0)
-                return SEND_DONE; /* acknowledgement off (or not enabled on the token) */
-            /* poll for the acknowledgement */
-            char q[64];
-            snprintf(q, sizeof q, "{\"acks\":[%lld]}", ack_id);
-            long long ack_deadline = now_ms() + HEC_ACK_TIMEOUT_MS;
-            long wait = 50;
-            for (;;) {
-                post_result a = post(h, h->ack_url, q, strlen(q));
-                if (a == POST_OK && ack_true(h->resp.ptr, ack_id))
-                    return SEND_DONE;
-                if (a == POST_AUTH)
-                    return SEND_AUTH;
-                /* the ack wait is not cut short by the flush deadline: giving up on a batch
-                 * Splunk may have indexed would only make a duplicate */
-                long long t = now_ms();
-                if (t >= ack_deadline || a == POST_REJECTED) {
-                    snprintf(h->last_problem, sizeof h->last_problem,
-                             "no acknowledgement for ackId %lld", ack_id);
-                    break; /* resend the batch */
-                }
-                sleep_ms(wait);
-                if (wait < 1000)
-                    wait *= 2;
+                st = remove_batch(h, r, i, err); /* acknowledgement off (or not on the token) */
+            else if ((st = set_fl(h, r->seq[i], ack_id, err)) == ESC_OK)
+                write_ack_note(h, r->names[i], ack_id);
+        } else if (pr == POST_REJECTED) {
+            st = reject_batch(h, r, i, h->last_problem, err);
+        } else {
+            r->auth = pr == POST_AUTH;
+            r->trouble = true;
+            return ESC_OK;
+        }
+        if (st != ESC_OK)
+            return st;
+    }
+    return ESC_OK;
+}
+
+/* Ask for the acks of every listed batch that waits for one, HEC_ACKS_PER_QUERY at a time. */
+static esc_status ack_round(hec_sink *h, round *r, esc_error *err) {
+    size_t i = 0;
+    while (i < r->n && !r->trouble) {
+        size_t idx[HEC_ACKS_PER_QUERY], k = 0;
+        char q[32 + HEC_ACKS_PER_QUERY * 21];
+        size_t ql = (size_t)snprintf(q, sizeof q, "{\"acks\":[");
+        for (; i < r->n && k < HEC_ACKS_PER_QUERY; i++) {
+            inflight *f = r->done[i] ? NULL : find_fl(h, r->seq[i]);
+            if (!f)
+                continue;
+            ql += (size_t)snprintf(q + ql, sizeof q - ql, "%s%lld", k ? "," : "", f->ack_id);
+            idx[k++] = i;
+        }
+        if (k == 0)
+            break;
+        ql += (size_t)snprintf(q + ql, sizeof q - ql, "]}");
+        if (r->deadline - now_ms() < HEC_MIN_REQUEST_MS)
+            return ESC_OK;
+        post_result pr = post(h, h->ack_url, q, ql, r->deadline);
+        if (pr == POST_AUTH || pr == POST_RETRY) {
+            r->auth = pr == POST_AUTH;
+            r->trouble = true;
+            return ESC_OK;
+        }
+        for (size_t j = 0; j < k; j++) {
+            inflight *f = find_fl(h, r->seq[idx[j]]);
+            if (pr == POST_REJECTED) {
+                f->sent_ms -= HEC_ACK_TIMEOUT_MS; /* no acks to be had: post it again */
+                continue;
+            }
+            if (ack_true(h->resp.ptr, f->ack_id)) {
+                esc_status st = remove_batch(h, r, idx[j], err);
+                if (st != ESC_OK)
+                    return st;
             }
         }
-        long long t = now_ms();
-        if (t + backoff > deadline)
-            return SEND_LATER;
-        sleep_ms(backoff);
-        backoff = backoff * 2 > HEC_BACKOFF_MAX_MS ? HEC_BACKOFF_MAX_MS : backoff * 2;
+    }
+    return ESC_OK;
+}
+
+static void describe_pending(hec_sink *h, const round *r) {
+    h->pending = r->left + h->rejected;
+    h->why[0] = 0;
+    size_t acks = 0;
+    for (size_t i = 0; i < r->n; i++)
+        acks += !r->done[i] && find_fl(h, r->seq[i]) != NULL;
+    int w = 0;
+    if (h->rejected)
+        w = snprintf(h->why, sizeof h->why,
+                     "HEC refused %zu batch(es) (%s); set aside as %s in %s, not sent again%s",
+                     h->rejected, h->rejected_why, h->rejected_as, h->spool, r->left ? "; " : "");
+    if (r->left && w >= 0 && (size_t)w < sizeof h->why) {
+        if (r->auth)
+            snprintf(h->why + w, sizeof h->why - (size_t)w,
+                     "HEC refused the token (%s); %zu batch(es) kept in %s", h->last_problem,
+                     r->left, h->spool);
+        else if (acks == r->left && !r->trouble)
+            snprintf(h->why + w, sizeof h->why - (size_t)w,
+                     "HEC sent no acknowledgement for %zu batch(es) within the wait; kept in %s "
+                     "for the next run",
+                     acks, h->spool);
+        else
+            snprintf(h->why + w, sizeof h->why - (size_t)w,
+                     "HEC unavailable (%s); %zu batch(es) kept in %s for the next run",
+                     h->last_problem[0] ? h->last_problem : "the wait ran out", r->left, h->spool);
     }
 }
 
-/* Send the spooled batches a listing holds (every one up to max_files) in order until they are
- * sent or the deadline passes. */
-static esc_status drain(hec_sink *h, long long deadline, esc_error *err) {
-    char **names = NULL;
-    size_t n = 0;
+/* Send the listed spooled batches (up to max_files) round by round until all are acknowledged
+ * or the budget is spent; blocking: wait between rounds (flush), else one round (put). */
+static esc_status drain(hec_sink *h, bool blocking, esc_error *err) {
+    long long start = now_ms();
+    round r = {0};
     unsigned long long last;
-    esc_status st = list_spool(h, &names, &n, &last, err);
     esc_buf body;
     esc_buf_init(&body, 2 * (size_t)HEC_MAX_BATCH_BYTES + 65536);
-    for (size_t i = 0; i < n && st == ESC_OK; i++) {
-        char *path = spool_path(h, names[i]);
-        if (!path) {
+    esc_status st = esc_spool_list(h->spool, h->max_files, &r.names, &r.n, &last, err);
+    if (st == ESC_OK && r.n) {
+        r.seq = esc_calloc(r.n, sizeof *r.seq);
+        r.done = esc_calloc(r.n, sizeof *r.done);
+        if (!r.seq || !r.done)
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-            break;
-        }
-        st = read_file(path, &body, err);
-        if (st == ESC_ELIMIT) {
-            /* not a batch this sink wrote: set it aside so it cannot block the spool */
-            size_t pl = strlen(path) + 10;
-            char *rej = esc_malloc(pl);
-            if (rej) {
-                snprintf(rej, pl, "%s.rejected", path);
-                rename(path, rej);
-                esc_free(rej);
-            }
-        }
-        if (st == ESC_OK) {
-            send_result r = send_batch(h, &body, deadline);
-            if (r == SEND_DONE) {
-                unlink(path);
-            } else if (r == SEND_REJECTED) {
-                size_t pl = strlen(path) + 10;
-                char *rej = esc_malloc(pl);
-                if (rej) {
-                    snprintf(rej, pl, "%s.rejected", path);
-                    rename(path, rej);
-                    esc_free(rej);
-                }
-                st = esc_error_set(err, ESC_EIO,
-                                   "HEC refused a batch (%s); kept as %s.rejected in %s",
-                                   h->last_problem, names[i], h->spool);
-            } else if (r == SEND_AUTH) {
-                st = esc_error_set(err, ESC_EIO,
-                                   "HEC refused the token (%s); %zu batch(es) kept in %s",
-                                   h->last_problem, n - i, h->spool);
-            } else {
-                st = esc_error_set(err, ESC_EIO,
-                                   "HEC unavailable (%s); %zu batch(es) kept in %s for the next "
-                                   "run",
-                                   h->last_problem, n - i, h->spool);
-            }
-        }
-        esc_free(path);
     }
+    for (size_t i = 0; st == ESC_OK && i < r.n; i++) {
+        r.seq[i] = strtoull(r.names[i], NULL, 10);
+        if (!find_fl(h, r.seq[i]))
+            st = read_ack_note(h, r.names[i], r.seq[i], err);
+    }
+    r.left = r.n;
+    r.deadline = start + (h->max_wait_ms - h->waited_ms);
+    long long backoff = HEC_BACKOFF_MIN_MS, poll = HEC_POLL_MIN_MS;
+    while (st == ESC_OK && r.left) {
+        r.trouble = false;
+        st = send_round(h, &r, &body, err);
+        if (st == ESC_OK && !r.auth)
+            st = ack_round(h, &r, err);
+        long long t = now_ms();
+        if (st != ESC_OK || !r.left || r.auth || !blocking || t >= r.deadline)
+            break;
+        long long nap = r.trouble ? backoff : poll;
+        sleep_ms(nap < r.deadline - t ? nap : r.deadline - t);
+        if (r.trouble)
+            backoff = backoff * 2 > HEC_BACKOFF_MAX_MS ? HEC_BACKOFF_MAX_MS : backoff * 2;
+        else
+            poll = poll * 2 > HEC_POLL_MAX_MS ? HEC_POLL_MAX_MS : poll * 2;
+    }
+    if (r.removed) {
+        esc_status s2 = esc_spool_sync_dir(h->spool, st == ESC_OK ? err : NULL);
+        st = st ? st : s2;
+    }
+    if (r.trouble && !blocking)
+        h->put_drain_off = true;
+    if (r.n == 0 || r.done)
+        describe_pending(h, &r);
+    h->waited_ms += now_ms() - start;
     esc_buf_fini(&body);
-    free_names(names, n);
+    esc_spool_names_free(r.names, r.n);
+    esc_free(r.seq);
+    esc_free(r.done);
     return st;
 }
 
 /* ---- the sink ------------------------------------------------------------------------------ */
 
-static esc_status hec_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
-    hec_sink *h = (hec_sink *)s;
+/* {"time":T,"source":S,"sourcetype":ST[,"index":I],"event":EVENT}\n appended to the batch. */
+static esc_status envelope(hec_sink *h, const esc_sink_event *ev) {
     esc_buf *b = &h->batch;
-    size_t before = b->len;
     esc_status st = esc_buf_printf(b, "{\"time\":%lld,\"source\":", (long long)ev->time);
     /* metadata values are plain text chosen by the user: escape quotes and backslashes */
     const char *meta[3] = {h->source, h->sourcetype, h->index};
@@ -430,7 +574,20 @@ static esc_status hec_put(esc_sink *s, const esc_sink_event *ev, esc_error *err)
         st = esc_buf_append(b, ev->json, ev->json_len);
     if (st == ESC_OK)
         st = esc_buf_append_c(b, "}\n");
-    if (st != ESC_OK) {
+    return st;
+}
+
+static esc_status hec_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
+    hec_sink *h = (hec_sink *)s;
+    esc_status st;
+    if (!h->ids_loaded && (st = load_ids(h, err)) != ESC_OK)
+        return st;
+    size_t idl = ev->event_id ? strlen(ev->event_id) : 0;
+    if (idl && esc_idset_has(&h->ids, ev->event_id, idl))
+        return ESC_OK; /* a spooled batch holds it already */
+    esc_buf *b = &h->batch;
+    size_t before = b->len;
+    if ((st = envelope(h, ev)) != ESC_OK) {
         b->len = before;
         if (b->ptr)
             b->ptr[before] = 0;
@@ -443,13 +600,17 @@ static esc_status hec_put(esc_sink *s, const esc_sink_event *ev, esc_error *err)
         return esc_error_set(err, ESC_ELIMIT, "HEC: one event is larger than %u bytes",
                              HEC_MAX_BATCH_BYTES);
     }
+    if (idl && esc_idset_add(&h->ids, ev->event_id, idl) != ESC_OK)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     h->batch_n++;
     if (h->batch_n >= h->batch_max) {
         if ((st = spool_batch(h, err)) != ESC_OK)
             return st;
-        /* a quick attempt now keeps the spool small; failures wait for flush */
+        /* one quick round now keeps the spool small; trouble waits for flush, which meets it
+         * again and reports it (the event itself is safely spooled: not this put's failure) */
         esc_error ignored;
-        drain(h, now_ms() + h->timeout_ms, &ignored);
+        if (!h->put_drain_off && drain(h, false, &ignored) != ESC_OK)
+            h->put_drain_off = true;
     }
     return ESC_OK;
 }
@@ -457,9 +618,11 @@ static esc_status hec_put(esc_sink *s, const esc_sink_event *ev, esc_error *err)
 static esc_status hec_flush(esc_sink *s, esc_error *err) {
     hec_sink *h = (hec_sink *)s;
     esc_status st = spool_batch(h, err);
-    if (st != ESC_OK)
-        return st;
-    return drain(h, now_ms() + h->max_wait_ms, err);
+    if (st != ESC_OK || h->flushed)
+        return st; /* nothing new since the last flush had its turn */
+    h->flushed = true;
+    h->put_drain_off = false;
+    return drain(h, true, err);
 }
 
 static void hec_close(esc_sink *s) {
@@ -477,6 +640,8 @@ static void hec_close(esc_sink *s) {
     esc_free(h->index);
     esc_free(h->source);
     esc_free(h->sourcetype);
+    esc_free(h->fl);
+    esc_idset_fini(&h->ids);
     esc_buf_fini(&h->batch);
     esc_buf_fini(&h->resp);
     esc_free(h);
@@ -490,43 +655,13 @@ static const esc_sink_ops hec_ops = {
     .history = NULL,
 };
 
-static esc_status load_channel(hec_sink *h, esc_error *err) {
-    char *p = spool_path(h, "channel");
-    if (!p)
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    esc_status st = ESC_OK;
-    FILE *f = fopen(p, "rb");
-    if (f) {
-        size_t n = fread(h->channel, 1, 36, f);
-        h->channel[n] = 0;
-        fclose(f);
-        if (n == 36)
-            goto done;
-    }
-    unsigned char r[16];
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd < 0 || read(fd, r, sizeof r) != (ssize_t)sizeof r) {
-        if (fd >= 0)
-            close(fd);
-        st = esc_error_set(err, ESC_EIO, "cannot read /dev/urandom for the HEC channel");
-        goto done;
-    }
-    close(fd);
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(h->channel, sizeof h->channel,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
-    char *t = spool_path(h, ".channel.tmp");
-    if (!t)
-        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-    else
-        st = write_durable(p, t, h->channel, 36, err);
-    esc_free(t);
-done:
-    esc_free(p);
-    return st;
+size_t esc_sink_hec_pending(esc_sink *s, esc_error *why) {
+    if (!s || s->ops != &hec_ops)
+        return 0;
+    hec_sink *h = (hec_sink *)s;
+    if (h->pending && why)
+        esc_error_set(why, ESC_EIO, "%s", h->why);
+    return h->pending;
 }
 
 static char *url_join(const char *base, const char *path) {
@@ -587,6 +722,7 @@ esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *
     h->max_files = o->hec_max_files ? o->hec_max_files : HEC_MAX_FILES;
     h->timeout_ms = o->hec_timeout_ms > 0 ? o->hec_timeout_ms : 10000;
     h->max_wait_ms = o->hec_max_wait_ms > 0 ? o->hec_max_wait_ms : 60000;
+    esc_idset_init(&h->ids, HEC_DEDUP_MAX);
     esc_status st = ESC_OK;
     h->spool = esc_strdup(o->hec_spool_dir ? o->hec_spool_dir : ".escudo-spool");
     h->event_url = url_join(o->hec_url, "/services/collector/event");
@@ -601,29 +737,28 @@ esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *
     }
     if ((st = mkdirs(h->spool, err)) != ESC_OK)
         goto fail;
-    char *lock = spool_path(h, "lock");
+    char *lock = esc_spool_path(h->spool, "lock");
     if (!lock) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
         goto fail;
     }
-    h->lock_fd = open(lock, O_RDWR | O_CREAT, 0600);
+    h->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     esc_free(lock);
     if (h->lock_fd < 0 || flock(h->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         st = esc_error_set(err, ESC_EIO, "HEC spool %s is in use by another escudo", h->spool);
         goto fail;
     }
-    if ((st = load_channel(h, err)) != ESC_OK)
+    if ((st = esc_spool_channel(h->spool, h->channel, err)) != ESC_OK)
         goto fail;
     /* continue numbering after what an earlier run left */
     char **names = NULL;
     size_t n = 0;
     unsigned long long last;
-    if ((st = list_spool(h, &names, &n, &last, err)) != ESC_OK) {
-        free_names(names, n);
+    st = esc_spool_list(h->spool, 0, &names, &n, &last, err);
+    esc_spool_names_free(names, n);
+    if (st != ESC_OK)
         goto fail;
-    }
-    h->next_seq = last + 1; /* past every batch, listed or not: none is overwritten */
-    free_names(names, n);
+    h->next_seq = last + 1; /* past every number in the spool: nothing is overwritten */
 
     h->curl = curl_easy_init();
     if (!h->curl) {
@@ -651,8 +786,6 @@ esc_status esc_sink_hec_open(const esc_sink_opts *o, esc_sink **out, esc_error *
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
     curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
-    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
     curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYPEER, o->hec_insecure ? 0L : 1L);
     curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYHOST, o->hec_insecure ? 0L : 2L);

@@ -1,14 +1,18 @@
 /* JSON-lines sink: notables to one file, risk events to another, one object a line.
  *
  * Invariants: files are opened for appending (a second hunt adds lines; the event_id tells
- * repeats apart); "-" is standard output; each line goes to the kernel whole, in one writev, so
- * a crash never leaves a torn line. Deliberately not done: deduplication (that is the SQLite
- * store's job), rotation, fsync (a crash of the machine, not the process, is the caller's:
- * escudo run cuts the files back to its last checkpoint). */
+ * repeats apart); "-" is standard output; each line goes to the kernel in one writev. One writev
+ * is not enough against kill -9: Linux stops a write to a file between pages when the process
+ * gets SIGKILL, so a line longer than a page can end torn at a 4 KiB multiple. Opening a regular
+ * file therefore repairs it first: a last line without its newline (what such a kill leaves) is
+ * cut off, so every line in the file is whole before a new one is appended. Deliberately not
+ * done: deduplication (that is the SQLite store's job), rotation, fsync (a crash of the machine,
+ * not the process, is the caller's: escudo run cuts the files back to its last checkpoint). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -77,6 +81,37 @@ static const esc_sink_ops jsonl_ops = {
     .history = NULL,
 };
 
+/* A regular file whose last byte is not a newline ends in a torn line: truncate the file after
+ * its last newline (to nothing when it has none). */
+static esc_status cut_torn_line(int fd, const char *path, esc_error *err) {
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0)
+        return ESC_OK;
+    char buf[4096];
+    off_t end = sb.st_size, keep = 0;
+    bool last = true;
+    while (end > 0) {
+        size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
+        ssize_t r = pread(fd, buf, n, end - (off_t)n);
+        if (r != (ssize_t)n)
+            return esc_error_set(err, ESC_EIO, "%s: reading its end: %s", path,
+                                 r < 0 ? strerror(errno) : "short read");
+        if (last && buf[n - 1] == '\n')
+            return ESC_OK; /* whole lines only */
+        last = false;
+        const char *nl = memrchr(buf, '\n', n);
+        if (nl) {
+            keep = end - (off_t)n + (nl - buf) + 1;
+            break;
+        }
+        end -= (off_t)n;
+    }
+    if (ftruncate(fd, keep) != 0)
+        return esc_error_set(err, ESC_EIO, "%s: cutting a torn last line: %s", path,
+                             strerror(errno));
+    return ESC_OK;
+}
+
 static esc_status open_one(const char *path, int *fd, bool *own, esc_error *err) {
     if (!path)
         return ESC_OK;
@@ -86,11 +121,16 @@ static esc_status open_one(const char *path, int *fd, bool *own, esc_error *err)
         *own = false;
         return ESC_OK;
     }
-    *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    bool can_read = true;
+    *fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (*fd < 0 && errno == EACCES) {
+        can_read = false; /* a write-only file: appended to, not repaired */
+        *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
     if (*fd < 0)
         return esc_error_set(err, ESC_EIO, "%s: %s", path, strerror(errno));
     *own = true;
-    return ESC_OK;
+    return can_read ? cut_torn_line(*fd, path, err) : ESC_OK;
 }
 
 esc_status esc_sink_jsonl_open(const char *notables_path, const char *risk_path, esc_sink **out,

@@ -3,7 +3,8 @@
  * Invariants: WAL journal; the schema is created and upgraded by numbered migrations recorded in
  * PRAGMA user_version (a newer database than this build knows is refused); inserts are
  * INSERT OR IGNORE keyed by event_id, so the same hunt twice leaves no duplicates; writes are
- * batched in transactions of at most BATCH events and committed on flush. Deliberately not
+ * batched in transactions of at most BATCH events and committed on flush; a failed COMMIT leaves
+ * no transaction open; a store that fails PRAGMA quick_check is refused. Deliberately not
  * done: updating a stored event (status and owner edits belong to the analyst's tools), pruning,
  * and any time source (nothing here reads the clock). */
 #include <stdio.h>
@@ -121,12 +122,42 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v) {
         sqlite3_bind_null(s, i);
 }
 
+/* COMMIT; when it fails the transaction is rolled back (SQLite may have done it already), so no
+ * transaction stays open behind a failed commit and the next put starts a fresh one; the error
+ * says the events since the last commit are not stored. */
 static esc_status commit(sqlite_sink *q, esc_error *err) {
     if (!q->in_tx)
         return ESC_OK;
-    q->in_tx = false;
+    esc_status st = exec(q->db, "COMMIT", err);
+    if (st != ESC_OK && !sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    q->in_tx = !sqlite3_get_autocommit(q->db);
     q->pending = 0;
-    return exec(q->db, "COMMIT", err);
+    return st;
+}
+
+/* PRAGMA quick_check, once per store per process (run opens the store at every firing): a
+ * damaged store is refused with SQLite's first finding rather than written to. */
+static esc_status quick_check(sqlite3 *db, const char *path, esc_error *err) {
+    static char checked[4096];
+    if (strcmp(checked, path) == 0)
+        return ESC_OK;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK)
+        return esc_error_set(err, ESC_EIO, "SQLite store %s is damaged: %s", path,
+                             sqlite3_errmsg(db));
+    int rc = sqlite3_step(s);
+    const char *r = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    esc_status st = ESC_OK;
+    if (!r || strcmp(r, "ok") != 0)
+        st = esc_error_set(err, ESC_EIO,
+                           "SQLite store %s is damaged (quick_check: %s); move it away or restore "
+                           "it from a backup",
+                           path, r ? r : sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    if (st == ESC_OK && strlen(path) < sizeof checked)
+        memcpy(checked, path, strlen(path) + 1);
+    return st;
 }
 
 static esc_status sqlite_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
@@ -288,6 +319,8 @@ esc_status esc_sink_sqlite_open(const char *path, esc_sink **out, esc_error *err
         goto fail;
     }
     sqlite3_busy_timeout(q->db, BUSY_MS);
+    if ((st = quick_check(q->db, path, err)) != ESC_OK)
+        goto fail;
     if ((st = exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)) != ESC_OK)
         goto fail;
     if ((st = migrate(q->db, err)) != ESC_OK)

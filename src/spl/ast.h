@@ -1,4 +1,5 @@
-/* Internal to src/spl/: the AST the parser builds and the planner and executor read.
+/* Internal to src/spl/: the AST the parser builds and the planner and executor read (the
+ * command registry that fills and reads stages is cmd.h; eval values and functions, eval.h).
  *
  * Every node carries a byte span [start, end) into the expanded search text. All nodes and
  * strings of one plan live in the plan's arena and are freed with it; nothing here is shared
@@ -43,12 +44,36 @@ typedef struct snode {
 /* ---- eval expressions (| where, | eval) ---- */
 
 typedef enum eop {
-    EOP_OR, EOP_AND, EOP_XOR, EOP_NOT, EOP_NEG,
-    EOP_EQ, EOP_NE, EOP_LT, EOP_LE, EOP_GT, EOP_GE, EOP_LIKE,
-    EOP_ADD, EOP_SUB, EOP_MUL, EOP_DIV, EOP_MOD, EOP_CONCAT,
+    EOP_OR,
+    EOP_AND,
+    EOP_XOR,
+    EOP_NOT,
+    EOP_NEG,
+    EOP_EQ,
+    EOP_NE,
+    EOP_LT,
+    EOP_LE,
+    EOP_GT,
+    EOP_GE,
+    EOP_LIKE,
+    EOP_ADD,
+    EOP_SUB,
+    EOP_MUL,
+    EOP_DIV,
+    EOP_MOD,
+    EOP_CONCAT,
 } eop;
 
-typedef enum enode_kind { EN_NUM, EN_STR, EN_FIELD, EN_CALL, EN_BIN, EN_UN, EN_BOOL, EN_NULL } enode_kind;
+typedef enum enode_kind {
+    EN_NUM,
+    EN_STR,
+    EN_FIELD,
+    EN_CALL,
+    EN_BIN,
+    EN_UN,
+    EN_BOOL,
+    EN_NULL
+} enode_kind;
 
 typedef struct enode {
     enode_kind kind;
@@ -57,9 +82,9 @@ typedef struct enode {
     double num;
     const char *str; /* EN_STR text, EN_FIELD name, EN_CALL function name */
     size_t str_len;
-    int col;  /* EN_FIELD: column, or -1 */
-    int fn;   /* EN_CALL: function id (eval.c) */
-    void *re; /* compiled pcre2 pattern for match()/like() with a literal pattern (owned by plan) */
+    int col;                      /* EN_FIELD: column, or -1 */
+    const struct spl_eval_fn *fn; /* EN_CALL: the function (eval.h), set at plan time */
+    pcre2_code *re; /* match()/like()/replace()/LIKE with a literal pattern (owned by the plan) */
     struct enode **args; /* EN_CALL arguments, EN_BIN l,r; EN_UN operand */
     size_t nargs;
 } enode;
@@ -67,8 +92,17 @@ typedef struct enode {
 /* ---- aggregates (tstats, stats) ---- */
 
 typedef enum aggfn {
-    AGG_COUNT, AGG_COUNT_FIELD, AGG_VALUES, AGG_LIST, AGG_DC, AGG_MIN, AGG_MAX, AGG_SUM, AGG_AVG,
-    AGG_EARLIEST, AGG_LATEST,
+    AGG_COUNT,
+    AGG_COUNT_FIELD,
+    AGG_VALUES,
+    AGG_LIST,
+    AGG_DC,
+    AGG_MIN,
+    AGG_MAX,
+    AGG_SUM,
+    AGG_AVG,
+    AGG_EARLIEST,
+    AGG_LATEST,
 } aggfn;
 
 typedef struct aggspec {
@@ -87,11 +121,8 @@ typedef struct byspec {
 
 /* ---- stages ---- */
 
-typedef enum stage_kind {
-    ST_TSTATS, ST_RENAME, ST_CONVERT, ST_SEARCH, ST_WHERE, ST_EVAL, ST_FIELDS, ST_TABLE,
-    ST_DEDUP, ST_STATS, ST_REGEX, ST_REX, ST_EVENTSTATS, ST_LOOKUP,
-    ST_JOIN,
-} stage_kind;
+/* The command of a stage: its parse, plan and run parts (cmd.h). */
+typedef struct spl_cmd spl_cmd;
 
 typedef struct rename_pair {
     const char *from, *to;
@@ -135,8 +166,10 @@ typedef struct schema {
     int *origin; /* CIM field a column copies unchanged from a tstats BY field, else -1 */
 } schema;
 
+/* One command of the pipeline. The options are grouped by the commands that use them; the
+ * generic slots (names, re, cols, cols2, map) are shared by several. */
 typedef struct stage {
-    stage_kind kind;
+    const spl_cmd *cmd;
     size_t start, end;
     const char *name; /* command word as written */
     /* tstats */
@@ -166,10 +199,10 @@ typedef struct stage {
     const char **names;
     size_t nnames;
     bool remove; /* fields - */
-    /* regex */
+    /* regex, rex: names[0] is the pattern */
     const char *regex_field;
     bool regex_neg;
-    void *re;
+    pcre2_code *re; /* compiled at plan time, freed by the command's free hook */
     /* lookup */
     const char *lookup_name;
     size_t lookup_start;
@@ -182,15 +215,16 @@ typedef struct stage {
     size_t sub_start; /* offset of the subsearch text in the expanded search */
     const char *sub_text;
     size_t sub_len;
-    int join_type; /* 0 inner, 1 left/outer */
+    int join_type;   /* 0 inner, 1 left/outer */
     size_t join_max; /* 0: unlimited */
     bool join_overwrite;
-    /* plan: output schema after this stage, and per-stage column maps */
+    /* plan: the output schema after this stage, and column maps (-1: absent) */
     schema out;
-    int *map;    /* rename/fields/table: output column -> input column */
+    int *map; /* rename/fields/table: output column -> input column; rex: group numbers;
+                 join: subsearch column -> output column */
     size_t nmap;
-    int *cols;   /* dedup columns, convert source columns (-1 absent), ... */
-    int *cols2;  /* convert destination columns */
+    int *cols;  /* dedup, join: key columns; convert: source columns; regex, rex: the field */
+    int *cols2; /* convert, rex, eventstats: destination columns; join: subsearch key columns */
 } stage;
 
 struct esc_plan {
@@ -224,17 +258,14 @@ size_t spl_num_text(double v, char *buf, size_t cap);
 bool spl_cell_copy(esc_cell *dst, const esc_cell *src);
 bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n);
 esc_status spl_table_widen(esc_table *t, const schema *s, esc_error *err);
-/* lookup.c */
-esc_status spl_lookup_plan(esc_plan *p, stage *st, const schema *in, esc_error *err);
-esc_status spl_lookup_run(const stage *st, esc_table *t, esc_error *err);
 /* regex.c: every PCRE2 use. spl_re_compile fills *code (a PCRE2 error code; HEAP_FAILED when
  * out of memory) and *off on failure. Matches count a stop at a limit as no match and add to
  * spl_re_limited(), the calling thread's running count. */
 pcre2_code *spl_re_compile(const char *pat, size_t len, uint32_t opts, int *code, size_t *off);
 pcre2_match_data *spl_re_data(const pcre2_code *re);
 int spl_re_match(const pcre2_code *re, const char *s, size_t n, pcre2_match_data *md);
-int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts,
-                      const char *rep, size_t rlen, char *out, size_t *outlen);
+int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts, const char *rep,
+                      size_t rlen, char *out, size_t *outlen);
 uint64_t spl_re_limited(void);
 /* eval.c */
 esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *err);

@@ -1,4 +1,5 @@
-/* The eval expression language of `| where` and `| eval`: values, operators, functions.
+/* The eval expression language of `| where` and `| eval`: values, operators, and calls into the
+ * table of eval functions (eval.h; the functions themselves are in eval_fn_*.c).
  *
  * Values are null, boolean, number, string or multivalue. Invariants: logic is three-valued
  * (a comparison with null is null; NOT null is null; `where` keeps a row only for true); `=`,
@@ -9,59 +10,30 @@
  * Deliberately not done: eval's typechecking errors (a type mismatch yields null instead) and
  * Unicode case mapping (lower/upper fold ASCII only). */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "spl/ast.h"
+#include "spl/eval.h"
 
-typedef enum vtype { V_NULL, V_BOOL, V_NUM, V_STR, V_MV } vtype;
-
-typedef struct val {
-    vtype t;
-    bool b;
-    double num;
-    char *s; /* V_STR (owned) */
-    size_t len;
-    char **mv; /* V_MV (owned) */
-    size_t n;
-} val;
-
-typedef enum fnid {
-    F_LOWER, F_UPPER, F_LEN, F_SUBSTR, F_REPLACE, F_ISNULL, F_ISNOTNULL, F_IF, F_CASE,
-    F_COALESCE, F_MVCOUNT, F_MVINDEX, F_SPLIT, F_LIKE, F_MATCH, F_TOSTRING, F_TONUMBER,
-    F_TRIM, F_LTRIM, F_RTRIM, F_MVJOIN, F_MVAPPEND, F_NULL, F_TRUE, F_FALSE, F_ABS, F_ROUND,
-    F_FLOOR, F_CEIL, F_ISNUM, F_ISSTR, F_MVDEDUP, F_NULLIF, F_VALIDATE,
-} fnid;
-
-static const struct {
-    const char *name;
-    fnid id;
-    size_t min, max;
-} fns[] = {
-    {"lower", F_LOWER, 1, 1},       {"upper", F_UPPER, 1, 1},
-    {"len", F_LEN, 1, 1},           {"substr", F_SUBSTR, 2, 3},
-    {"replace", F_REPLACE, 3, 3},   {"isnull", F_ISNULL, 1, 1},
-    {"isnotnull", F_ISNOTNULL, 1, 1}, {"if", F_IF, 3, 3},
-    {"case", F_CASE, 2, 64},        {"coalesce", F_COALESCE, 1, 64},
-    {"mvcount", F_MVCOUNT, 1, 1},   {"mvindex", F_MVINDEX, 2, 3},
-    {"split", F_SPLIT, 2, 2},       {"like", F_LIKE, 2, 2},
-    {"match", F_MATCH, 2, 2},       {"tostring", F_TOSTRING, 1, 2},
-    {"tonumber", F_TONUMBER, 1, 2}, {"trim", F_TRIM, 1, 2},
-    {"ltrim", F_LTRIM, 1, 2},       {"rtrim", F_RTRIM, 1, 2},
-    {"mvjoin", F_MVJOIN, 2, 2},     {"mvappend", F_MVAPPEND, 1, 64},
-    {"null", F_NULL, 0, 0},         {"true", F_TRUE, 0, 0},
-    {"false", F_FALSE, 0, 0},       {"abs", F_ABS, 1, 1},
-    {"round", F_ROUND, 1, 2},       {"floor", F_FLOOR, 1, 1},
-    {"ceil", F_CEIL, 1, 1},         {"ceiling", F_CEIL, 1, 1},
-    {"isnum", F_ISNUM, 1, 1},       {"isstr", F_ISSTR, 1, 1},
-    {"mvdedup", F_MVDEDUP, 1, 1},   {"nullif", F_NULLIF, 2, 2},
-    {"validate", F_VALIDATE, 2, 64},
+/* The families of eval functions, searched in this order. */
+static const spl_eval_fn *const families[] = {
+    spl_eval_fns_text,
+    spl_eval_fns_mv,
+    spl_eval_fns_cond,
+    spl_eval_fns_num,
 };
+
+static const spl_eval_fn *find_fn(const char *name) {
+    for (size_t k = 0; k < sizeof families / sizeof families[0]; k++)
+        for (const spl_eval_fn *f = families[k]; f->name; f++)
+            if (strcasecmp(f->name, name) == 0)
+                return f;
+    return NULL;
+}
+
+/* ---- compile ---- */
 
 #define NFNS (sizeof fns / sizeof fns[0])
 
@@ -93,13 +65,31 @@ static pcre2_code *compile_re(const char *pat, size_t len, bool like, char *msg,
     }
     int code;
     size_t off;
-    pcre2_code *re = spl_re_compile(src, slen,
-                                    PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (like ? PCRE2_DOTALL : 0),
-                                    &code, &off);
+    pcre2_code *re = spl_re_compile(
+        src, slen, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (like ? PCRE2_DOTALL : 0), &code, &off);
     if (!re && msg)
         pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, cap);
     esc_buf_fini(&b);
     return re;
+}
+
+static esc_status check_re(enode *e, bool like, esc_error *err) {
+    if (e->args[1]->kind != EN_STR)
+        return ESC_OK;
+    char msg[160] = "";
+    e->re = compile_re(e->args[1]->str, e->args[1]->str_len, like, msg, sizeof msg);
+    if (!e->re)
+        return esc_error_at(err, ESC_ECONTENT, NULL, e->args[1]->start,
+                            "bad regular expression: %s", msg);
+    return ESC_OK;
+}
+
+esc_status spl_check_regex(enode *e, esc_error *err) {
+    return check_re(e, false, err);
+}
+
+esc_status spl_check_like(enode *e, esc_error *err) {
+    return check_re(e, true, err);
 }
 
 esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *err) {
@@ -119,36 +109,19 @@ esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *
         char msg[160] = "";
         e->re = compile_re(e->args[1]->str, e->args[1]->str_len, true, msg, sizeof msg);
         if (!e->re)
-            return esc_error_at(err, ESC_ECONTENT, NULL, e->args[1]->start, "bad pattern: %s",
-                                msg);
+            return esc_error_at(err, ESC_ECONTENT, NULL, e->args[1]->start, "bad pattern: %s", msg);
     }
     if (e->kind != EN_CALL)
         return ESC_OK;
-    size_t k;
-    for (k = 0; k < NFNS; k++)
-        if (strcasecmp(fns[k].name, e->str) == 0)
-            break;
-    if (k == NFNS)
-        return esc_error_at(err, ESC_ECONTENT, NULL, e->start, "unsupported function '%s'",
-                            e->str);
-    if (e->nargs < fns[k].min || e->nargs > fns[k].max)
+    const spl_eval_fn *f = find_fn(e->str);
+    if (!f)
+        return esc_error_at(err, ESC_ECONTENT, NULL, e->start, "unsupported function '%s'", e->str);
+    if (e->nargs < f->min || e->nargs > f->max)
         return esc_error_at(err, ESC_ECONTENT, NULL, e->start,
-                            "%s() takes %zu to %zu arguments, given %zu", e->str, fns[k].min,
-                            fns[k].max, e->nargs);
-    e->fn = (int)fns[k].id;
-    if (e->fn == F_CASE && e->nargs % 2)
-        return esc_error_at(err, ESC_ECONTENT, NULL, e->start,
-                            "case() takes condition/value pairs");
-    if ((e->fn == F_MATCH || e->fn == F_REPLACE || e->fn == F_LIKE) &&
-        e->args[1]->kind == EN_STR) {
-        char msg[160] = "";
-        e->re = compile_re(e->args[1]->str, e->args[1]->str_len, e->fn == F_LIKE, msg,
-                           sizeof msg);
-        if (!e->re)
-            return esc_error_at(err, ESC_ECONTENT, NULL, e->args[1]->start,
-                                "bad regular expression: %s", msg);
-    }
-    return ESC_OK;
+                            "%s() takes %zu to %zu arguments, given %zu", e->str, f->min, f->max,
+                            e->nargs);
+    e->fn = f;
+    return f->check ? f->check(e, err) : ESC_OK;
 }
 
 void spl_eval_free(enode *e) {
@@ -163,7 +136,9 @@ void spl_eval_free(enode *e) {
 
 /* ---- values ---- */
 
-static void vfree(val *v) {
+/* ---- values ---- */
+
+void spl_vfree(val *v) {
     esc_free(v->s);
     for (size_t i = 0; i < v->n; i++)
         esc_free(v->mv[i]);
@@ -171,7 +146,7 @@ static void vfree(val *v) {
     memset(v, 0, sizeof *v);
 }
 
-static bool vstr(val *v, const char *s, size_t n) {
+bool spl_vstr(val *v, const char *s, size_t n) {
     memset(v, 0, sizeof *v);
     v->s = esc_strndup(s, n);
     if (!v->s)
@@ -181,7 +156,7 @@ static bool vstr(val *v, const char *s, size_t n) {
     return true;
 }
 
-static void vnum(val *v, double x) {
+void spl_vnum(val *v, double x) {
     memset(v, 0, sizeof *v);
     if (!isfinite(x))
         return;
@@ -189,23 +164,33 @@ static void vnum(val *v, double x) {
     v->num = x;
 }
 
-static void vbool(val *v, bool b) {
+void spl_vbool(val *v, bool b) {
     memset(v, 0, sizeof *v);
     v->t = V_BOOL;
     v->b = b;
 }
 
 /* Text of a scalar (number formatted); false for null/multivalue. */
-static bool as_text(const val *v, char *buf, size_t cap, const char **s, size_t *n) {
+bool spl_as_text(const val *v, char *buf, size_t cap, const char **s, size_t *n) {
     switch (v->t) {
-    case V_STR: *s = v->s; *n = v->len; return true;
-    case V_NUM: *n = spl_num_text(v->num, buf, cap); *s = buf; return true;
-    case V_BOOL: *s = v->b ? "true" : "false"; *n = strlen(*s); return true;
-    default: return false;
+    case V_STR:
+        *s = v->s;
+        *n = v->len;
+        return true;
+    case V_NUM:
+        *n = spl_num_text(v->num, buf, cap);
+        *s = buf;
+        return true;
+    case V_BOOL:
+        *s = v->b ? "true" : "false";
+        *n = strlen(*s);
+        return true;
+    default:
+        return false;
     }
 }
 
-static bool as_num(const val *v, double *out) {
+bool spl_as_num(const val *v, double *out) {
     if (v->t == V_NUM) {
         *out = v->num;
         return true;
@@ -217,27 +202,20 @@ static bool as_num(const val *v, double *out) {
     return false;
 }
 
-/* Values of v as a list of strings (scalar: one), for multivalue-aware operators. */
-typedef struct vlist {
-    const char *s[1];
-    size_t l[1];
-    char buf[64];
-} vlist;
-
-static size_t items(const val *v, vlist *tmp, const char *const **s) {
+size_t spl_items(const val *v, vlist *tmp, const char *const **s) {
     if (v->t == V_MV) {
         *s = (const char *const *)v->mv;
         return v->n;
     }
     size_t n;
-    if (!as_text(v, tmp->buf, sizeof tmp->buf, &tmp->s[0], &n))
+    if (!spl_as_text(v, tmp->buf, sizeof tmp->buf, &tmp->s[0], &n))
         return 0;
     tmp->l[0] = n;
     *s = tmp->s;
     return 1;
 }
 
-static bool eval(const enode *e, const esc_cell *row, size_t ncols, val *out);
+static bool eval(const enode *e, const eval_row *row, val *out);
 
 static bool cmp_scalar(eop op, const char *a, size_t al, const char *b, size_t bl) {
     double x, y;
@@ -247,26 +225,32 @@ static bool cmp_scalar(eop op, const char *a, size_t al, const char *b, size_t b
     else
         c = esc_str_cmp(esc_str_make(a, al), esc_str_make(b, bl));
     switch (op) {
-    case EOP_EQ: return c == 0;
-    case EOP_NE: return c != 0;
-    case EOP_LT: return c < 0;
-    case EOP_LE: return c <= 0;
-    case EOP_GT: return c > 0;
-    case EOP_GE: return c >= 0;
-    default: return false;
+    case EOP_EQ:
+        return c == 0;
+    case EOP_NE:
+        return c != 0;
+    case EOP_LT:
+        return c < 0;
+    case EOP_LE:
+        return c <= 0;
+    case EOP_GT:
+        return c > 0;
+    case EOP_GE:
+        return c >= 0;
+    default:
+        return false;
     }
 }
 
-/* A position or count from a number: truncated toward zero, NaN as 0, and kept within 2^53 so
- * that the conversion is defined and sums of two stay in range. */
-static long to_long(double v) {
+/* Kept within 2^53 so that the conversion is defined and sums of two stay in range. */
+long spl_to_long(double v) {
     const double lim = 9007199254740992.0; /* 2^53 */
     if (v != v)
         return 0;
     return (long)(v > lim ? lim : v < -lim ? -lim : v);
 }
 
-static bool re_match(const pcre2_code *re, const char *s, size_t n, bool *ok) {
+bool spl_re_matches(const pcre2_code *re, const char *s, size_t n, bool *ok) {
     pcre2_match_data *md = spl_re_data(re);
     if (!md) {
         *ok = false;
@@ -279,177 +263,21 @@ static bool re_match(const pcre2_code *re, const char *s, size_t n, bool *ok) {
 }
 
 /* Regex for argument i of a call: the precompiled one or compiled from the value. */
-static pcre2_code *call_re(const enode *e, const val *pat, bool like, bool *owned) {
+pcre2_code *spl_call_re(const enode *e, const val *pat, bool like, bool *owned) {
     *owned = false;
     if (e->re)
         return e->re;
     char buf[64];
     const char *s;
     size_t n;
-    if (!as_text(pat, buf, sizeof buf, &s, &n))
+    if (!spl_as_text(pat, buf, sizeof buf, &s, &n))
         return NULL;
     pcre2_code *re = compile_re(s, n, like, NULL, 0);
     *owned = re != NULL;
     return re;
 }
 
-static bool eval_bin(const enode *e, const esc_cell *row, size_t ncols, val *out) {
-    val a = {0}, b = {0};
-    bool ok = true;
-    if (!eval(e->args[0], row, ncols, &a))
-        return false;
-    /* short circuit for AND / OR with three-valued logic */
-    if (e->op == EOP_AND && a.t == V_BOOL && !a.b) {
-        vbool(out, false);
-        vfree(&a);
-        return true;
-    }
-    if (e->op == EOP_OR && a.t == V_BOOL && a.b) {
-        vbool(out, true);
-        vfree(&a);
-        return true;
-    }
-    if (!eval(e->args[1], row, ncols, &b)) {
-        vfree(&a);
-        return false;
-    }
-    memset(out, 0, sizeof *out);
-    switch (e->op) {
-    case EOP_AND:
-        if (b.t == V_BOOL && !b.b)
-            vbool(out, false);
-        else if (a.t == V_BOOL && b.t == V_BOOL)
-            vbool(out, true);
-        break;
-    case EOP_OR:
-        if (b.t == V_BOOL && b.b)
-            vbool(out, true);
-        else if (a.t == V_BOOL && b.t == V_BOOL)
-            vbool(out, false);
-        break;
-    case EOP_XOR:
-        if (a.t == V_BOOL && b.t == V_BOOL)
-            vbool(out, a.b != b.b);
-        break;
-    case EOP_EQ:
-    case EOP_NE:
-    case EOP_LT:
-    case EOP_LE:
-    case EOP_GT:
-    case EOP_GE: {
-        if (a.t == V_NULL || b.t == V_NULL)
-            break;
-        vlist ta, tb;
-        const char *const *sa, *const *sb;
-        size_t na = items(&a, &ta, &sa), nb = items(&b, &tb, &sb);
-        bool r = false;
-        for (size_t i = 0; i < na && !r; i++)
-            for (size_t j = 0; j < nb && !r; j++)
-                r = cmp_scalar(e->op, sa[i], a.t == V_MV ? strlen(sa[i]) : ta.l[0], sb[j],
-                               b.t == V_MV ? strlen(sb[j]) : tb.l[0]);
-        vbool(out, r);
-        break;
-    }
-    case EOP_LIKE: {
-        if (a.t == V_NULL || b.t == V_NULL)
-            break;
-        bool owned;
-        pcre2_code *re = call_re(e, &b, true, &owned);
-        if (!re)
-            break;
-        vlist ta;
-        const char *const *sa;
-        size_t na = items(&a, &ta, &sa);
-        bool r = false;
-        for (size_t i = 0; i < na && !r && ok; i++)
-            r = re_match(re, sa[i], a.t == V_MV ? strlen(sa[i]) : ta.l[0], &ok);
-        if (owned)
-            pcre2_code_free(re);
-        vbool(out, r);
-        break;
-    }
-    case EOP_CONCAT: {
-        char b1[64], b2[64];
-        const char *s1, *s2;
-        size_t n1, n2;
-        if (!as_text(&a, b1, sizeof b1, &s1, &n1) || !as_text(&b, b2, sizeof b2, &s2, &n2))
-            break;
-        char *s = esc_malloc(n1 + n2 + 1);
-        if (!s) {
-            ok = false;
-            break;
-        }
-        memcpy(s, s1, n1);
-        memcpy(s + n1, s2, n2);
-        s[n1 + n2] = 0;
-        out->t = V_STR;
-        out->s = s;
-        out->len = n1 + n2;
-        break;
-    }
-    default: {
-        double x, y;
-        if (!as_num(&a, &x) || !as_num(&b, &y)) {
-            /* + on two strings concatenates, as in Splunk */
-            if (e->op == EOP_ADD && a.t == V_STR && b.t == V_STR) {
-                char *s = esc_malloc(a.len + b.len + 1);
-                if (!s) {
-                    ok = false;
-                    break;
-                }
-                memcpy(s, a.s, a.len);
-                memcpy(s + a.len, b.s, b.len);
-                s[a.len + b.len] = 0;
-                out->t = V_STR;
-                out->s = s;
-                out->len = a.len + b.len;
-            }
-            break;
-        }
-        switch (e->op) {
-        case EOP_ADD: vnum(out, x + y); break;
-        case EOP_SUB: vnum(out, x - y); break;
-        case EOP_MUL: vnum(out, x * y); break;
-        case EOP_DIV:
-            if (y != 0)
-                vnum(out, x / y);
-            break;
-        case EOP_MOD:
-            if (y != 0)
-                vnum(out, fmod(x, y));
-            break;
-        default: break;
-        }
-    }
-    }
-    vfree(&a);
-    vfree(&b);
-    return ok;
-}
-
-/* Number of UTF-8 code points. */
-static size_t utf8_len(const char *s, size_t n) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return k;
-}
-
-/* Byte offset of code point index cp (clamped to n). */
-static size_t utf8_off(const char *s, size_t n, size_t cp) {
-    size_t i = 0, k = 0;
-    while (i < n) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            if (k == cp)
-                return i;
-            k++;
-        }
-        i++;
-    }
-    return n;
-}
-
-static bool set_mv(val *out, char **v, size_t n) {
+bool spl_set_mv(val *out, char **v, size_t n) {
     memset(out, 0, sizeof *out);
     if (n == 0) {
         esc_free(v);
@@ -468,422 +296,215 @@ static bool set_mv(val *out, char **v, size_t n) {
     return true;
 }
 
-static bool eval_call(const enode *e, const esc_cell *row, size_t ncols, val *out) {
-    val a[64] = {0}; /* zeroed: arity is checked at plan time, which the compiler cannot see */
+/* ---- operators ---- */
+
+/* AND, OR, XOR of three-valued logic (a is never the short-circuit case here). */
+static void bin_logic(eop op, const val *a, const val *b, val *out) {
+    switch (op) {
+    case EOP_AND:
+        if (b->t == V_BOOL && !b->b)
+            spl_vbool(out, false);
+        else if (a->t == V_BOOL && b->t == V_BOOL)
+            spl_vbool(out, true);
+        break;
+    case EOP_OR:
+        if (b->t == V_BOOL && b->b)
+            spl_vbool(out, true);
+        else if (a->t == V_BOOL && b->t == V_BOOL)
+            spl_vbool(out, false);
+        break;
+    default:
+        if (a->t == V_BOOL && b->t == V_BOOL)
+            spl_vbool(out, a->b != b->b);
+        break;
+    }
+}
+
+/* = != < <= > >=: true when any pair of values compares so. */
+static void bin_cmp(eop op, const val *a, const val *b, val *out) {
+    if (a->t == V_NULL || b->t == V_NULL)
+        return;
+    vlist ta, tb;
+    const char *const *sa, *const *sb;
+    size_t na = spl_items(a, &ta, &sa), nb = spl_items(b, &tb, &sb);
+    bool r = false;
+    for (size_t i = 0; i < na && !r; i++)
+        for (size_t j = 0; j < nb && !r; j++)
+            r = cmp_scalar(op, sa[i], spl_item_len(a, &ta, sa[i]), sb[j],
+                           spl_item_len(b, &tb, sb[j]));
+    spl_vbool(out, r);
+}
+
+static bool bin_like(const enode *e, const val *a, const val *b, val *out) {
+    bool ok = true;
+    if (a->t == V_NULL || b->t == V_NULL)
+        return true;
+    bool owned;
+    pcre2_code *re = spl_call_re(e, b, true, &owned);
+    if (!re)
+        return true;
+    vlist ta;
+    const char *const *sa;
+    size_t na = spl_items(a, &ta, &sa);
+    bool r = false;
+    for (size_t i = 0; i < na && !r && ok; i++)
+        r = spl_re_matches(re, sa[i], spl_item_len(a, &ta, sa[i]), &ok);
+    if (owned)
+        pcre2_code_free(re);
+    spl_vbool(out, r);
+    return ok;
+}
+
+/* out = s1 s2 (a string); false when out of memory. */
+static bool concat(const char *s1, size_t n1, const char *s2, size_t n2, val *out) {
+    char *s = esc_malloc(n1 + n2 + 1);
+    if (!s)
+        return false;
+    memcpy(s, s1, n1);
+    memcpy(s + n1, s2, n2);
+    s[n1 + n2] = 0;
+    out->t = V_STR;
+    out->s = s;
+    out->len = n1 + n2;
+    return true;
+}
+
+static bool bin_concat(const val *a, const val *b, val *out) {
+    char b1[64], b2[64];
+    const char *s1, *s2;
+    size_t n1, n2;
+    if (!spl_as_text(a, b1, sizeof b1, &s1, &n1) || !spl_as_text(b, b2, sizeof b2, &s2, &n2))
+        return true;
+    return concat(s1, n1, s2, n2, out);
+}
+
+static bool bin_arith(eop op, const val *a, const val *b, val *out) {
+    double x, y;
+    if (!spl_as_num(a, &x) || !spl_as_num(b, &y)) {
+        /* + on two strings concatenates, as in Splunk */
+        if (op == EOP_ADD && a->t == V_STR && b->t == V_STR)
+            return concat(a->s, a->len, b->s, b->len, out);
+        return true;
+    }
+    switch (op) {
+    case EOP_ADD:
+        spl_vnum(out, x + y);
+        break;
+    case EOP_SUB:
+        spl_vnum(out, x - y);
+        break;
+    case EOP_MUL:
+        spl_vnum(out, x * y);
+        break;
+    case EOP_DIV:
+        if (y != 0)
+            spl_vnum(out, x / y);
+        break;
+    case EOP_MOD:
+        if (y != 0)
+            spl_vnum(out, fmod(x, y));
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+static bool eval_bin(const enode *e, const eval_row *row, val *out) {
+    val a = {0}, b = {0};
+    bool ok = true;
+    if (!eval(e->args[0], row, &a))
+        return false;
+    /* short circuit for AND / OR with three-valued logic */
+    if (e->op == EOP_AND && a.t == V_BOOL && !a.b) {
+        spl_vbool(out, false);
+        spl_vfree(&a);
+        return true;
+    }
+    if (e->op == EOP_OR && a.t == V_BOOL && a.b) {
+        spl_vbool(out, true);
+        spl_vfree(&a);
+        return true;
+    }
+    if (!eval(e->args[1], row, &b)) {
+        spl_vfree(&a);
+        return false;
+    }
+    memset(out, 0, sizeof *out);
+    switch (e->op) {
+    case EOP_AND:
+    case EOP_OR:
+    case EOP_XOR:
+        bin_logic(e->op, &a, &b, out);
+        break;
+    case EOP_EQ:
+    case EOP_NE:
+    case EOP_LT:
+    case EOP_LE:
+    case EOP_GT:
+    case EOP_GE:
+        bin_cmp(e->op, &a, &b, out);
+        break;
+    case EOP_LIKE:
+        ok = bin_like(e, &a, &b, out);
+        break;
+    case EOP_CONCAT:
+        ok = bin_concat(&a, &b, out);
+        break;
+    default:
+        ok = bin_arith(e->op, &a, &b, out);
+        break;
+    }
+    spl_vfree(&a);
+    spl_vfree(&b);
+    return ok;
+}
+
+static bool eval_call(const enode *e, const eval_row *row, val *out) {
+    val a[ESC_SPL_MAX_ARGS] = {0}; /* the parser allows no more arguments */
     size_t na = 0;
     bool ok = true;
     memset(out, 0, sizeof *out);
-    /* lazily evaluated functions */
-    if (e->fn == F_IF || e->fn == F_CASE || e->fn == F_COALESCE) {
-        if (e->fn == F_IF) {
-            val c;
-            if (!eval(e->args[0], row, ncols, &c))
-                return false;
-            bool t = c.t == V_BOOL && c.b;
-            vfree(&c);
-            return eval(e->args[t ? 1 : 2], row, ncols, out);
-        }
-        if (e->fn == F_CASE) {
-            for (size_t i = 0; i + 1 < e->nargs; i += 2) {
-                val c;
-                if (!eval(e->args[i], row, ncols, &c))
-                    return false;
-                bool t = c.t == V_BOOL && c.b;
-                vfree(&c);
-                if (t)
-                    return eval(e->args[i + 1], row, ncols, out);
-            }
-            return true;
-        }
-        for (size_t i = 0; i < e->nargs; i++) {
-            if (!eval(e->args[i], row, ncols, out))
-                return false;
-            if (out->t != V_NULL)
-                return true;
-        }
-        return true;
-    }
+    if (e->fn->lazy)
+        return e->fn->lazy(e, row, out);
     for (na = 0; na < e->nargs; na++)
-        if (!eval(e->args[na], row, ncols, &a[na])) {
+        if (!eval(e->args[na], row, &a[na])) {
             ok = false;
             goto done;
         }
-    char b0[64], b1[64];
-    const char *s = NULL, *s1 = NULL;
-    size_t n = 0, n1 = 0;
-    bool t0 = na > 0 && as_text(&a[0], b0, sizeof b0, &s, &n);
-    bool t1 = na > 1 && as_text(&a[1], b1, sizeof b1, &s1, &n1);
-    double x, y;
-    switch ((fnid)e->fn) {
-    case F_LOWER:
-    case F_UPPER:
-        if (t0 && (ok = vstr(out, s, n)))
-            for (size_t i = 0; i < n; i++) {
-                char c = out->s[i];
-                if (e->fn == F_LOWER && c >= 'A' && c <= 'Z')
-                    out->s[i] = (char)(c + 32);
-                if (e->fn == F_UPPER && c >= 'a' && c <= 'z')
-                    out->s[i] = (char)(c - 32);
-            }
-        break;
-    case F_LEN:
-        if (t0)
-            vnum(out, (double)utf8_len(s, n));
-        break;
-    case F_SUBSTR: {
-        if (!t0 || !as_num(&a[1], &x))
-            break;
-        double cnt = -1;
-        if (na == 3 && !as_num(&a[2], &cnt))
-            break;
-        long L = (long)utf8_len(s, n), st = to_long(x);
-        if (st < 0)
-            st = L + st + 1;
-        if (st < 1)
-            st = 1;
-        long len = na == 3 ? to_long(cnt) : L;
-        if (len < 0)
-            len = 0;
-        size_t from = utf8_off(s, n, (size_t)(st - 1));
-        size_t to = (st - 1 + len) >= L ? n : utf8_off(s, n, (size_t)(st - 1 + len));
-        ok = vstr(out, s + from, to > from ? to - from : 0);
-        break;
-    }
-    case F_REPLACE: {
-        char b2[64];
-        const char *rep;
-        size_t rl;
-        if (!t0 || !as_text(&a[2], b2, sizeof b2, &rep, &rl))
-            break;
-        bool owned;
-        pcre2_code *re = call_re(e, &a[1], false, &owned);
-        if (!re)
-            break;
-        /* Splunk writes backreferences as \1; PCRE2 wants $1 */
-        esc_buf rb;
-        esc_buf_init(&rb, 0);
-        for (size_t i = 0; i < rl; i++) {
-            if (rep[i] == '\\' && i + 1 < rl && rep[i + 1] >= '0' && rep[i + 1] <= '9') {
-                esc_buf_putc(&rb, '$');
-                continue;
-            }
-            if (rep[i] == '$')
-                esc_buf_putc(&rb, '$');
-            esc_buf_putc(&rb, rep[i]);
-        }
-        PCRE2_SIZE olen = n * 2 + rb.len + 64;
-        for (int tries = 0; tries < 8; tries++) {
-            char *o = esc_malloc(olen + 1);
-            if (!o) {
-                ok = false;
-                break;
-            }
-            size_t got = olen + 1;
-            int rc = spl_re_substitute(re, s, n,
-                                       PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH,
-                                       rb.ptr ? rb.ptr : "", rb.len, o, &got);
-            if (rc >= 0) {
-                out->t = V_STR;
-                out->s = o;
-                out->len = got;
-                break;
-            }
-            esc_free(o);
-            if (rc != PCRE2_ERROR_NOMEMORY || got > ((size_t)1 << 26))
-                break;
-            olen = got;
-        }
-        esc_buf_fini(&rb);
-        if (owned)
-            pcre2_code_free(re);
-        break;
-    }
-    case F_ISNULL: vbool(out, a[0].t == V_NULL); break;
-    case F_ISNOTNULL: vbool(out, a[0].t != V_NULL); break;
-    case F_MVCOUNT:
-        if (a[0].t == V_MV)
-            vnum(out, (double)a[0].n);
-        else if (a[0].t != V_NULL)
-            vnum(out, 1);
-        break;
-    case F_MVINDEX: {
-        vlist tl;
-        const char *const *it;
-        size_t cnt = items(&a[0], &tl, &it);
-        if (!cnt || !as_num(&a[1], &x))
-            break;
-        long st = to_long(x), en = st;
-        if (na == 3) {
-            if (!as_num(&a[2], &y))
-                break;
-            en = to_long(y);
-        }
-        if (st < 0)
-            st += (long)cnt;
-        if (en < 0)
-            en += (long)cnt;
-        if (st < 0 || st >= (long)cnt || en < st)
-            break;
-        if (en >= (long)cnt)
-            en = (long)cnt - 1;
-        char **v = esc_calloc((size_t)(en - st + 1), sizeof *v);
-        if (!v) {
-            ok = false;
-            break;
-        }
-        for (long i = st; i <= en; i++) {
-            v[i - st] = esc_strdup(it[i]);
-            if (!v[i - st]) {
-                for (long j = st; j < i; j++)
-                    esc_free(v[j - st]);
-                esc_free(v);
-                ok = false;
-                break;
-            }
-        }
-        if (ok)
-            set_mv(out, v, (size_t)(en - st + 1));
-        break;
-    }
-    case F_SPLIT: {
-        if (!t0 || !t1)
-            break;
-        size_t cap = 8, k = 0;
-        char **v = esc_calloc(cap, sizeof *v);
-        if (!v) {
-            ok = false;
-            break;
-        }
-        size_t i = 0;
-        for (;;) {
-            long f = n1 ? esc_str_find(esc_str_make(s + i, n - i), esc_str_make(s1, n1)) : -1;
-            size_t end = f < 0 ? n : i + (size_t)f;
-            if (k == cap) {
-                char **nv = esc_realloc(v, cap * 2 * sizeof *v);
-                if (!nv) {
-                    ok = false;
-                    break;
-                }
-                v = nv;
-                cap *= 2;
-            }
-            v[k] = esc_strndup(s + i, end - i);
-            if (!v[k]) {
-                ok = false;
-                break;
-            }
-            k++;
-            if (f < 0)
-                break;
-            i = end + n1;
-        }
-        if (!ok) {
-            for (size_t j = 0; j < k; j++)
-                esc_free(v[j]);
-            esc_free(v);
-            break;
-        }
-        if (k == 1) {
-            out->t = V_STR;
-            out->s = v[0];
-            out->len = strlen(v[0]);
-            esc_free(v);
-        } else {
-            out->t = V_MV;
-            out->mv = v;
-            out->n = k;
-        }
-        break;
-    }
-    case F_LIKE:
-    case F_MATCH: {
-        if (a[0].t == V_NULL)
-            break;
-        bool owned;
-        pcre2_code *re = call_re(e, &a[1], e->fn == F_LIKE, &owned);
-        if (!re)
-            break;
-        vlist tl;
-        const char *const *it;
-        size_t cnt = items(&a[0], &tl, &it);
-        bool r = false;
-        for (size_t i = 0; i < cnt && !r && ok; i++)
-            r = re_match(re, it[i], a[0].t == V_MV ? strlen(it[i]) : tl.l[0], &ok);
-        if (owned)
-            pcre2_code_free(re);
-        vbool(out, r);
-        break;
-    }
-    case F_TOSTRING:
-        if (t0)
-            ok = vstr(out, s, n);
-        break;
-    case F_TONUMBER:
-        if (na == 2 && t0 && as_num(&a[1], &y) && y >= 2 && y <= 36) {
-            char tmp[80];
-            if (n < sizeof tmp) {
-                memcpy(tmp, s, n);
-                tmp[n] = 0;
-                char *endp;
-                long long v = strtoll(tmp, &endp, (int)y);
-                if (n && *endp == 0)
-                    vnum(out, (double)v);
-            }
-        } else if (as_num(&a[0], &x))
-            vnum(out, x);
-        break;
-    case F_TRIM:
-    case F_LTRIM:
-    case F_RTRIM: {
-        if (!t0)
-            break;
-        const char *set = na == 2 && t1 ? s1 : " \t";
-        size_t setn = na == 2 && t1 ? n1 : 2;
-        size_t i = 0, j = n;
-        if (e->fn != F_RTRIM)
-            while (i < j && memchr(set, s[i], setn))
-                i++;
-        if (e->fn != F_LTRIM)
-            while (j > i && memchr(set, s[j - 1], setn))
-                j--;
-        ok = vstr(out, s + i, j - i);
-        break;
-    }
-    case F_MVJOIN: {
-        vlist tl;
-        const char *const *it;
-        size_t cnt = items(&a[0], &tl, &it);
-        if (!cnt || !t1)
-            break;
-        esc_buf b;
-        esc_buf_init(&b, 0);
-        for (size_t i = 0; i < cnt; i++) {
-            if (i)
-                esc_buf_append(&b, s1, n1);
-            if (a[0].t == V_MV)
-                esc_buf_append_c(&b, it[i]);
-            else
-                esc_buf_append(&b, it[i], tl.l[0]);
-        }
-        ok = vstr(out, b.ptr ? b.ptr : "", b.len);
-        esc_buf_fini(&b);
-        break;
-    }
-    case F_MVAPPEND:
-    case F_MVDEDUP: {
-        size_t total = 0;
-        for (size_t i = 0; i < na; i++)
-            total += a[i].t == V_MV ? a[i].n : a[i].t != V_NULL;
-        char **v = esc_calloc(total ? total : 1, sizeof *v);
-        if (!v) {
-            ok = false;
-            break;
-        }
-        size_t k = 0;
-        for (size_t i = 0; i < na && ok; i++) {
-            vlist tl;
-            const char *const *it;
-            size_t cnt = items(&a[i], &tl, &it);
-            for (size_t j = 0; j < cnt && ok; j++) {
-                const char *str = it[j];
-                size_t sl = a[i].t == V_MV ? strlen(str) : tl.l[0];
-                bool dup = false;
-                if (e->fn == F_MVDEDUP)
-                    for (size_t q = 0; q < k && !dup; q++)
-                        dup = strlen(v[q]) == sl && memcmp(v[q], str, sl) == 0;
-                if (dup)
-                    continue;
-                v[k] = esc_strndup(str, sl);
-                if (!v[k])
-                    ok = false;
-                else
-                    k++;
-            }
-        }
-        if (!ok) {
-            for (size_t j = 0; j < k; j++)
-                esc_free(v[j]);
-            esc_free(v);
-            break;
-        }
-        set_mv(out, v, k);
-        break;
-    }
-    case F_NULL: break;
-    case F_TRUE: vbool(out, true); break;
-    case F_FALSE: vbool(out, false); break;
-    case F_ABS:
-        if (as_num(&a[0], &x))
-            vnum(out, fabs(x));
-        break;
-    case F_ROUND:
-        if (as_num(&a[0], &x)) {
-            double d = 0;
-            if (na == 2 && !as_num(&a[1], &d))
-                break;
-            double m = pow(10, floor(d));
-            vnum(out, round(x * m) / m);
-        }
-        break;
-    case F_FLOOR:
-        if (as_num(&a[0], &x))
-            vnum(out, floor(x));
-        break;
-    case F_CEIL:
-        if (as_num(&a[0], &x))
-            vnum(out, ceil(x));
-        break;
-    case F_ISNUM: vbool(out, as_num(&a[0], &x)); break;
-    case F_ISSTR: vbool(out, a[0].t == V_STR && !as_num(&a[0], &x)); break;
-    case F_NULLIF:
-        if (t0 && t1 && n == n1 && memcmp(s, s1, n) == 0)
-            break;
-        ok = a[0].t == V_NULL || (a[0].t == V_MV ? false : vstr(out, s ? s : "", n));
-        if (a[0].t == V_NUM)
-            vnum(out, a[0].num);
-        break;
-    case F_VALIDATE:
-        for (size_t i = 0; i + 1 < na; i += 2) {
-            if (!(a[i].t == V_BOOL && a[i].b)) {
-                char bb[64];
-                const char *r;
-                size_t rl;
-                if (as_text(&a[i + 1], bb, sizeof bb, &r, &rl))
-                    ok = vstr(out, r, rl);
-                break;
-            }
-        }
-        break;
-    case F_IF:
-    case F_CASE:
-    case F_COALESCE: break;
-    }
+    ok = e->fn->call(e, a, na, out);
 done:
     for (size_t i = 0; i < na; i++)
-        vfree(&a[i]);
+        spl_vfree(&a[i]);
     return ok;
 }
 
 /* false only on allocation failure */
-static bool eval(const enode *e, const esc_cell *row, size_t ncols, val *out) {
+static bool eval(const enode *e, const eval_row *row, val *out) {
     memset(out, 0, sizeof *out);
     switch (e->kind) {
-    case EN_NULL: return true;
-    case EN_BOOL: vbool(out, e->num != 0); return true;
-    case EN_NUM: vnum(out, e->num); return true;
-    case EN_STR: return vstr(out, e->str, e->str_len);
+    case EN_NULL:
+        return true;
+    case EN_BOOL:
+        spl_vbool(out, e->num != 0);
+        return true;
+    case EN_NUM:
+        spl_vnum(out, e->num);
+        return true;
+    case EN_STR:
+        return spl_vstr(out, e->str, e->str_len);
     case EN_FIELD: {
-        if (e->col < 0 || (size_t)e->col >= ncols)
+        if (e->col < 0 || (size_t)e->col >= row->ncols)
             return true;
-        const esc_cell *c = &row[e->col];
+        const esc_cell *c = &row->cells[e->col];
         if (c->n == 0)
             return true;
         if (c->n == 1) {
             if (c->is_num) {
-                vnum(out, c->num);
+                spl_vnum(out, c->num);
                 return true;
             }
-            return vstr(out, c->v[0], strlen(c->v[0]));
+            return spl_vstr(out, c->v[0], strlen(c->v[0]));
         }
         char **v = esc_calloc(c->n, sizeof *v);
         if (!v)
@@ -902,20 +523,22 @@ static bool eval(const enode *e, const esc_cell *row, size_t ncols, val *out) {
         out->n = c->n;
         return true;
     }
-    case EN_CALL: return eval_call(e, row, ncols, out);
-    case EN_BIN: return eval_bin(e, row, ncols, out);
+    case EN_CALL:
+        return eval_call(e, row, out);
+    case EN_BIN:
+        return eval_bin(e, row, out);
     case EN_UN: {
         val a;
-        if (!eval(e->args[0], row, ncols, &a))
+        if (!eval(e->args[0], row, &a))
             return false;
         double x;
         if (e->op == EOP_NOT) {
             if (a.t == V_BOOL)
-                vbool(out, !a.b);
-        } else if (as_num(&a, &x)) {
-            vnum(out, -x);
+                spl_vbool(out, !a.b);
+        } else if (spl_as_num(&a, &x)) {
+            spl_vnum(out, -x);
         }
-        vfree(&a);
+        spl_vfree(&a);
         return true;
     }
     }
@@ -924,25 +547,28 @@ static bool eval(const enode *e, const esc_cell *row, size_t ncols, val *out) {
 
 esc_status spl_cond_true(const enode *e, const esc_cell *row, size_t ncols, bool *out) {
     val v;
+    eval_row r = {row, ncols};
     *out = false;
-    if (!eval(e, row, ncols, &v))
+    if (!eval(e, &r, &v))
         return ESC_ENOMEM;
     *out = (v.t == V_BOOL && v.b) || (v.t == V_NUM && v.num != 0);
-    vfree(&v);
+    spl_vfree(&v);
     return ESC_OK;
 }
 
 esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out) {
     val v;
+    eval_row r = {row, ncols};
     memset(out, 0, sizeof *out);
-    if (!eval(e, row, ncols, &v))
+    if (!eval(e, &r, &v))
         return ESC_ENOMEM;
     esc_status rc = ESC_OK;
     char buf[64];
     const char *s;
     size_t n;
     switch (v.t) {
-    case V_NULL: break;
+    case V_NULL:
+        break;
     case V_MV:
         out->v = v.mv;
         out->n = v.n;
@@ -950,7 +576,7 @@ esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_
         v.n = 0;
         break;
     default:
-        as_text(&v, buf, sizeof buf, &s, &n);
+        spl_as_text(&v, buf, sizeof buf, &s, &n);
         out->v = esc_calloc(1, sizeof *out->v);
         if (!out->v || !(out->v[0] = esc_strndup(s, n))) {
             esc_free(out->v);
@@ -964,6 +590,10 @@ esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_
             out->num = v.num;
         }
     }
-    vfree(&v);
+    spl_vfree(&v);
     return rc;
+}
+
+bool spl_eval_arg(const enode *e, const eval_row *row, val *out) {
+    return eval(e, row, out);
 }

@@ -5,6 +5,12 @@
  * (esc_exec) owns its scratch and aggregates, so one plan can run over many windows at once.
  * Semantics are SPEC section 4, documented in docs/spl.md.
  *
+ * Extending the subset: a command is one file, src/spl/cmd_NAME.c, holding its parse, plan and
+ * run parts in a descriptor, plus one X(NAME) line in SPL_COMMANDS (src/spl/cmd.h, which says
+ * what each part does); an eval function is one static C function and one line in its family's
+ * table (src/spl/eval_fn_*.c; src/spl/eval.h says how). Nothing else dispatches on commands
+ * (but exec.c feeds records to tstats, the source) or on functions.
+ *
  * Errors: ESC_ECONTENT with err->offset = byte offset into the *expanded* search text
  * (esc_plan_new keeps it in err->msg context); esc_spl_caret() renders the line with ^^^ under
  * the culprit. */
@@ -36,7 +42,7 @@ typedef struct esc_table {
     char **cols;  /* column names, in the search's final column order */
     bool *mv_col; /* column made by values()/list()/split/...: always rendered as an array */
     size_t nrows;
-    esc_cell *cells; /* row-major, nrows * ncols */
+    esc_cell *cells;        /* row-major, nrows * ncols */
     uint64_t regex_limited; /* regex matches a limit stopped (counted as no match) */
 } esc_table;
 
@@ -52,11 +58,18 @@ int esc_table_col(const esc_table *t, const char *name);
 typedef struct esc_plan esc_plan;
 
 /* Limits on what content controls. */
-#define ESC_SPL_MACRO_DEPTH 100          /* nested macro calls */
-#define ESC_SPL_EXPAND_MAX (1 << 20)     /* bytes of expanded search text */
-#define ESC_SPL_MAX_STAGES 64            /* commands in a pipeline */
-#define ESC_SPL_MAX_NEST 100             /* parentheses / NOT / function nesting */
-#define ESC_SPL_MAX_NODES 10000          /* expression nodes in one search */
+#define ESC_SPL_MACRO_DEPTH 100      /* nested macro calls */
+#define ESC_SPL_EXPAND_MAX (1 << 20) /* bytes of expanded search text */
+#define ESC_SPL_MAX_STAGES 64        /* commands in a pipeline */
+#define ESC_SPL_MAX_NEST 100         /* parentheses / NOT / function nesting */
+#define ESC_SPL_MAX_NODES 10000      /* expression nodes in one search */
+#define ESC_SPL_MAX_ARGS 64          /* arguments of one eval function call */
+#define ESC_SPL_MAX_ITEMS                                                                          \
+    64                                   /* aggregates, BY fields, eval assignments, conversions,  \
+                                            lookup or join fields of one command; dedup keys */
+#define ESC_SPL_MAX_RENAMES 128          /* pairs of one rename */
+#define ESC_SPL_MAX_NAMES 256            /* fields of one fields, table or dedup */
+#define ESC_SPL_MAX_COLUMNS 256          /* columns of a table an eval, convert, ... widens */
 #define ESC_SPL_MAX_GROUPS 1000000       /* groups of one tstats or stats */
 #define ESC_SPL_MAX_EXEC_BYTES (1 << 30) /* bytes one execution keeps (keys and values) */
 #define ESC_SPL_RE_MATCH_LIMIT 100000    /* PCRE2 steps per regex match (Splunk's match_limit) */

@@ -11,13 +11,23 @@ plan (then "ok" once the plan is used up):
   drop_before  close the connection without reading the batch; nothing indexed
   drop_after   read and index the batch, then close without answering (the response is lost)
   ack_late     index, and answer the first ack query for it with false
+  noack        index and answer with an ackId that is never acknowledged
+  slow         wait --stall seconds, then as ok (within a client's timeout if --stall is short)
+  400          answer 400 Invalid data format; nothing indexed (the batch is refused for good)
+  403          answer 403 Invalid token; nothing indexed
+
+--ack never makes every ackId stay false (a HEC whose acknowledgements never come).
+--lifetime SECONDS: the server stops by itself after that long (default 600), so a test that
+dies cannot leave it running.
 
 Control (JSON): GET /_events -> {"events": [event_id, ...] (every indexed copy, in order),
 "lost": [event_id, ...] (events of batches whose response was lost), "requests": N,
-"channels": [...]}; POST /_plan with a JSON list replaces the plan.
+"channels": [...], "posts": [[first event_id, events], ...] (every batch body read, in order)};
+POST /_plan with a JSON list replaces the plan (with {"plan": [...], "ack": "normal"|"never"}
+the plan and the ack mode).
 
 Usage: hec_server.py [--port N] [--token T] [--plan ok,503,...] [--stall SECONDS]
-                     [--tls CERT.pem KEY.pem]
+                     [--ack normal|never] [--lifetime SECONDS] [--tls CERT.pem KEY.pem]
 Prints "port N" on stdout once listening.
 """
 import argparse
@@ -31,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
 state = {"plan": [], "events": [], "lost": [], "requests": 0, "next_ack": 1, "acks": {},
-         "late": set(), "channels": set()}
+         "late": set(), "never": set(), "channels": set(), "posts": []}
 opts = None
 
 
@@ -39,6 +49,13 @@ def take():
     with lock:
         state["requests"] += 1
         return state["plan"].pop(0) if state["plan"] else "ok"
+
+
+def note_post(body):
+    ids = [json.loads(l)["event"]["event_id"] for l in body.decode("utf-8").splitlines()
+           if l.strip()]
+    with lock:
+        state["posts"].append([ids[0] if ids else "", len(ids)])
 
 
 def index(body, lost=False):
@@ -88,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 self.reply(200, {"events": state["events"], "lost": state["lost"],
                                  "requests": state["requests"],
-                                 "channels": sorted(state["channels"])})
+                                 "channels": sorted(state["channels"]),
+                                 "posts": state["posts"]})
         else:
             self.reply(404, {"text": "not found"})
 
@@ -96,6 +114,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_plan":
             plan = json.loads(self.body())
             with lock:
+                if isinstance(plan, dict):  # {"plan": [...], "ack": "normal"|"never"}
+                    opts.ack = plan.get("ack", opts.ack)
+                    plan = plan.get("plan", [])
                 state["plan"] = list(plan)
             self.reply(200, {"ok": True})
             return
@@ -118,6 +139,8 @@ class Handler(BaseHTTPRequestHandler):
                     if a in state["late"]:
                         state["late"].discard(a)
                         out[str(a)] = False
+                    elif a in state["never"] or opts.ack == "never":
+                        out[str(a)] = False
                     else:
                         out[str(a)] = bool(state["acks"].get(a))
             self.reply(200, {"acks": out})
@@ -131,8 +154,15 @@ class Handler(BaseHTTPRequestHandler):
             self.hang_up()
             return
         body = self.body()
+        note_post(body)
+        if mode == "slow":
+            time.sleep(opts.stall)
         if mode == "503":
             self.reply(503, {"text": "Server is busy", "code": 9})
+        elif mode == "400":
+            self.reply(400, {"text": "Invalid data format", "code": 6})
+        elif mode == "403":
+            self.reply(403, {"text": "Invalid token", "code": 4})
         elif mode == "stall":
             time.sleep(opts.stall)
             self.hang_up()
@@ -144,6 +174,9 @@ class Handler(BaseHTTPRequestHandler):
             if mode == "ack_late":
                 with lock:
                     state["late"].add(ack)
+            elif mode == "noack":
+                with lock:
+                    state["never"].add(ack)
             self.reply(200, {"text": "Success", "code": 0, "ackId": ack})
 
 
@@ -154,6 +187,8 @@ def main():
     p.add_argument("--token", default="test-token")
     p.add_argument("--plan", default="")
     p.add_argument("--stall", type=float, default=3.0)
+    p.add_argument("--ack", choices=["normal", "never"], default="normal")
+    p.add_argument("--lifetime", type=float, default=600.0)
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     opts = p.parse_args()
     state["plan"] = [m for m in opts.plan.split(",") if m]
@@ -165,6 +200,9 @@ def main():
         ctx.load_cert_chain(opts.tls[0], opts.tls[1])
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("port %d" % srv.server_address[1], flush=True)
+    stopper = threading.Timer(opts.lifetime, srv.shutdown)
+    stopper.daemon = True
+    stopper.start()
     srv.serve_forever()
 
 

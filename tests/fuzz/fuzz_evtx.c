@@ -2,7 +2,8 @@
  *
  * Input: one flag byte, then the chunk's bytes (at most 64 KiB; shorter inputs are a truncated
  * chunk). Flag bit 0 turns on slack-space recovery, bit 1 uses a narrow interest set (Sysmon 1
- * with three fields) instead of "everything". Every item is checked to point inside the text
+ * with three fields) instead of "everything", bit 2 renders each record's XML from its tree
+ * (dump --format xml). Every item is checked to point inside the text
  * buffer, and every event is rendered as XML and JSON, so the rendering is fuzzed too.
  * Seeds: real chunks cut from the shared EVTX files (tests/evtx/t_evtx_fuzz_smoke.sh makes
  * them; docs/fuzzing.md has the command). */
@@ -38,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     evtx_chunk c;
     if (evtx_chunk_init(&c, (flags & 2) ? &narrow : &everything, flags & 1, 1u << 20))
         return 0;
+    c.want_xml = (flags & 4) != 0;
     memcpy(c.data, data, size);
     c.len = size;
     c.file_off = 4096;
@@ -53,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     abort();
                 continue;
             }
-            if ((size_t)it->kv_first + it->nkv > c.nkv)
+            if ((size_t)it->kv_first + it->nkv > c.nkv ||
+                (size_t)it->xml.off + it->xml.len > c.text.len)
                 abort();
             kv = realloc(kv, (it->nkv + 1) * sizeof *kv);
             if (!kv)
@@ -79,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             ev.data = kv;
             ev.ndata = it->nkv;
             ev.record_id = it->record_id;
+            ev.xml = evtx_chunk_str(&c, it->xml);
             esc_buf_clear(&out);
             esc_render_json(&ev, &out);
             esc_buf_clear(&out);

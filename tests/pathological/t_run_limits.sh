@@ -7,9 +7,9 @@
 # - `run`: the windows one record falls in (MAX_COVER, 64): a detection run every minute over
 #   the last 60 minutes puts each record in 60 windows and runs; over the last 2 hours (120)
 #   the detection is refused when the run starts, by name (exit 2);
-# - `escudo test` over a content folder (SCAN_MAX_*, detect/ctest.c): a detection file over
-#   4 MiB, a folder 17 levels below detections/ (both static failures naming the file or folder,
-#   exit 1), more than 100,000 detection files (error, exit 3).
+# - `escudo test` over a content folder (CTEST_YAML_MAX, SCAN_MAX_*, detect/ctest_discover.c): a
+#   detection file over 4 MiB, a folder 17 levels below detections/ (both static failures naming
+#   the file or folder, exit 1), more than 100,000 detection files (error, exit 3).
 . "$(dirname "$0")/lib.sh"
 SEED=743a322c-9a68-4a0f-9c17-85d9cce2a27c
 NAME="Create or delete windows shares using net exe"

@@ -66,6 +66,15 @@ static inline void el_ref(bld *w, uint32_t name_off, int attrs) {
     if (attrs)
         u32(w, 0);
 }
+/* An element start as written outside template definitions (directly in a record or in a
+ * BinXML substitution value): no dependency identifier. */
+static inline void open_el_direct(bld *w, const char *n, int attrs) {
+    u8(w, attrs ? 0x41 : 0x01);
+    u32(w, 0);
+    name(w, n);
+    if (attrs)
+        u32(w, 0);
+}
 static inline void attr(bld *w, const char *n) {
     u8(w, 0x06);
     name(w, n);

@@ -242,6 +242,39 @@ static void event_from_item(const evtx_chunk *c, const evtx_item *it, esc_kv *kv
     ev->repaired = it->repaired;
 }
 
+/* The XML reader reads a rendering back into the same event. */
+static void read_back(const esc_buf *rendered, const esc_event *evp) {
+    const esc_buf *o = rendered;
+    const esc_event ev = *evp;
+    char path[] = "/tmp/escudo-evtx-values-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, o->ptr, o->len), (ssize_t)o->len);
+    close(fd);
+    esc_input *in = NULL;
+    esc_error err;
+    assert_int_equal(esc_input_open(path, &in, &err), ESC_OK);
+    esc_reader *r = NULL;
+    assert_int_equal(esc_reader_open(in, &everything, NULL, &r, &err), ESC_OK);
+    esc_event back;
+    assert_int_equal(esc_reader_next(r, &back, &err), ESC_OK);
+    assert_true(esc_str_eq(back.provider, ev.provider));
+    assert_true(esc_str_eq(back.channel, ev.channel));
+    assert_true(esc_str_eq(back.computer, ev.computer));
+    assert_int_equal(back.event_id, ev.event_id);
+    assert_int_equal(back.time_us, ev.time_us);
+    assert_int_equal(back.record_id, ev.record_id);
+    /* every value comes back, unnamed <Data> (classic events) included */
+    assert_int_equal(back.ndata, ev.ndata);
+    for (size_t i = 0; i < ev.ndata; i++) {
+        assert_true(esc_str_eq(back.data[i].name, ev.data[i].name));
+        assert_true(esc_str_eq(back.data[i].value, ev.data[i].value));
+    }
+    esc_reader_free(r);
+    esc_input_free(in);
+    unlink(path);
+}
+
 static void test_values(void **state) {
     (void)state;
     evtx_chunk c;
@@ -296,35 +329,27 @@ static void test_values(void **state) {
     assert_non_null(strstr(out.ptr, "<Data Name='Str'>a&amp;b&lt;&gt;&apos;&quot;&#10;&#13;&#9;"));
     assert_non_null(strstr(out.ptr, "<Data>lit</Data>"));
 
-    /* the XML reader reads the rendering back into the same event (it keeps only named Data:
-     * the unnamed one is the one field expected to be missing) */
-    char path[] = "/tmp/escudo-evtx-values-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, out.ptr, out.len), (ssize_t)out.len);
-    close(fd);
-    esc_input *in = NULL;
-    esc_error err;
-    assert_int_equal(esc_input_open(path, &in, &err), ESC_OK);
-    esc_reader *r = NULL;
-    assert_int_equal(esc_reader_open(in, &everything, NULL, &r, &err), ESC_OK);
-    esc_event back;
-    assert_int_equal(esc_reader_next(r, &back, &err), ESC_OK);
-    assert_true(esc_str_eq(back.provider, ev.provider));
-    assert_true(esc_str_eq(back.channel, ev.channel));
-    assert_true(esc_str_eq(back.computer, ev.computer));
-    assert_int_equal(back.event_id, ev.event_id);
-    assert_int_equal(back.time_us, ev.time_us);
-    assert_int_equal(back.record_id, ev.record_id);
-    /* every value comes back, unnamed <Data> (classic events) included */
-    assert_int_equal(back.ndata, ev.ndata);
-    for (size_t i = 0; i < ev.ndata; i++) {
-        assert_true(esc_str_eq(back.data[i].name, ev.data[i].name));
-        assert_true(esc_str_eq(back.data[i].value, ev.data[i].value));
-    }
-    esc_reader_free(r);
-    esc_input_free(in);
-    unlink(path);
+    /* the XML reader reads the rendering back into the same event */
+    read_back(&out, &ev);
+
+    /* the record's own rendering (dump --format xml): the same values, element by element */
+    c.want_xml = true;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    it = &c.items[0];
+    event_from_item(&c, it, kv, &ev);
+    ev.xml = evtx_chunk_str(&c, it->xml);
+    esc_buf_clear(&out);
+    assert_int_equal(esc_render_xml(&ev, &out), ESC_OK);
+    assert_null(strchr(out.ptr, '\n'));
+    assert_non_null(strstr(out.ptr, "<Event><System><Provider Name='Test-Provider'/><EventID>1"
+                                    "</EventID><TimeCreated SystemTime='2020-12-09T18:21:05."
+                                    "1199999Z'/><EventRecordID>12345</EventRecordID>"));
+    assert_non_null(strstr(out.ptr, "<Data Name='Str'>a&amp;b&lt;&gt;&apos;&quot;&#10;&#13;&#9;"));
+    assert_non_null(
+        strstr(out.ptr, "<Data Name='StrArr'>one</Data><Data Name='StrArr'>two</Data>"));
+    assert_non_null(strstr(out.ptr, "<Data>lit</Data>"));
+    assert_null(strstr(out.ptr, "<Binary")); /* empty optional substitution: not rendered */
+    read_back(&out, &ev);
     esc_buf_fini(&out);
     evtx_chunk_fini(&c);
 }
@@ -485,13 +510,219 @@ static void test_expansion_cap(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* UserData held in a BinXML substitution value (type 0x21), as CAPI2 writes it: elements
+ * without dependency identifiers, a processing instruction, an entity reference, names both
+ * inline and referenced by offset. The Rust evtx crate's CAPI2 sample (record 28) has this
+ * shape; before, every such record failed with "name offset 0x0 out of range". */
+static void test_binxml_userdata(void **state) {
+    (void)state;
+    evtx_chunk c;
+    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    unsigned char *ch = c.data;
+    memset(ch, 0, EVTX_CHUNK_SIZE);
+    bld w = {ch, 512};
+    uint32_t rec = rec_begin(&w, 28), def;
+    frag(&w);
+    tmpl_begin(&w, &def);
+    frag(&w);
+    open_el(&w, "Event", 0);
+    u8(&w, 0x02);
+    open_el(&w, "System", 0);
+    u8(&w, 0x02);
+    open_el(&w, "Provider", 1);
+    attr(&w, "Name");
+    text(&w, "Microsoft-Windows-CAPI2");
+    u8(&w, 0x03);
+    open_el(&w, "EventID", 0);
+    u8(&w, 0x02);
+    text(&w, "53");
+    u8(&w, 0x04);
+    u8(&w, 0x04); /* </System> */
+    open_el(&w, "UserData", 0);
+    u8(&w, 0x02);
+    opt_subst(&w, 0, 0x21);
+    u8(&w, 0x04);
+    u8(&w, 0x04); /* </Event> */
+    u8(&w, 0x00);
+    tmpl_end(&w, def);
+    u32(&w, 1);
+    uint32_t desc = w.pos;
+    val_desc(&w, 0, 0x21);
+    uint32_t v0 = w.pos;
+    u8(&w, 0x0a); /* <?xml-stylesheet?> processing instruction target and data */
+    name(&w, "xml-stylesheet");
+    u8(&w, 0x0b);
+    u16(&w, 4);
+    utf16(&w, "a=b;");
+    open_el_direct(&w, "CryptRetrieveObjectByUrlWire", 0);
+    u8(&w, 0x02);
+    open_el_direct(&w, "Timeout", 0);
+    u8(&w, 0x02);
+    text(&w, "PT9.984S");
+    u8(&w, 0x04);
+    open_el_direct(&w, "EventAuxInfo", 1);
+    attr(&w, "ProcessName");
+    text(&w, "Setup.exe");
+    u8(&w, 0x03);
+    uint32_t hdr_name = w.pos + 1 + 4 + 4; /* the first Header's inline name */
+    open_el_direct(&w, "Header", 0);
+    u8(&w, 0x02);
+    text(&w, "If-None-Match: ");
+    u8(&w, 0x09);
+    name(&w, "quot");
+    text(&w, "x");
+    u8(&w, 0x49);
+    name(&w, "quot");
+    u8(&w, 0x04);
+    u8(&w, 0x01); /* the second Header names the first one's name structure */
+    u32(&w, 0);
+    u32(&w, hdr_name);
+    u8(&w, 0x02);
+    text(&w, "Accept: */*");
+    u8(&w, 0x04);
+    u8(&w, 0x04); /* </CryptRetrieveObjectByUrlWire> */
+    u8(&w, 0x00);
+    uint16_t vsize = (uint16_t)(w.pos - v0);
+    memcpy(ch + desc, &vsize, 2);
+    u8(&w, 0x00);
+    rec_end(&w, rec);
+    chunk_header(ch, 28, 28, rec, w.pos);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 1);
+    assert_false(c.items[0].is_error);
+    static const char *want[][2] = {{"Timeout", "PT9.984S"},
+                                    {"EventAuxInfo", ""},
+                                    {"Header", "If-None-Match: \"x\""},
+                                    {"Header", "Accept: */*"}};
+    assert_int_equal(c.items[0].nkv, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        const evtx_kvspan *kv = &c.kvs[c.items[0].kv_first + i];
+        assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->name), want[i][0]));
+        assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->value), want[i][1]));
+    }
+    assert_int_equal(c.items[0].xml.len, 0); /* rendered only when asked */
+    /* the XML rendering: UserData as written, attributes included, the PI left out */
+    c.want_xml = true;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 1);
+    const char *xml =
+        "<Event><System><Provider Name='Microsoft-Windows-CAPI2'/><EventID>53</EventID>"
+        "</System><UserData><CryptRetrieveObjectByUrlWire><Timeout>PT9.984S</Timeout>"
+        "<EventAuxInfo ProcessName='Setup.exe'/><Header>If-None-Match: "
+        "&quot;x&quot;</Header><Header>Accept: */*</Header>"
+        "</CryptRetrieveObjectByUrlWire></UserData></Event>";
+    esc_str got = evtx_chunk_str(&c, c.items[0].xml);
+    if (!esc_str_eq_c(got, xml))
+        fprintf(stderr, "got %.*s\n", (int)got.len, got.ptr);
+    assert_true(esc_str_eq_c(got, xml));
+    evtx_chunk_fini(&c);
+}
+
+/* A small event record: Provider, EventID and SystemTime by substitution, Computer literal.
+ * The first call defines the template inline (*def is 0), later ones reference it. */
+static uint32_t small_rec(bld *w, uint64_t rid, uint32_t *def) {
+    uint32_t rec = rec_begin(w, rid);
+    frag(w);
+    if (*def) {
+        tmpl_ref(w, *def);
+    } else {
+        tmpl_begin(w, def);
+        frag(w);
+        open_el(w, "Event", 0);
+        u8(w, 0x02);
+        open_el(w, "System", 0);
+        u8(w, 0x02);
+        open_el(w, "Provider", 1);
+        attr(w, "Name");
+        text(w, "P");
+        u8(w, 0x03);
+        open_el(w, "EventID", 0);
+        u8(w, 0x02);
+        subst(w, 0, 0x06);
+        u8(w, 0x04);
+        open_el(w, "TimeCreated", 1);
+        attr(w, "SystemTime");
+        subst(w, 1, 0x11);
+        u8(w, 0x03);
+        open_el(w, "Computer", 0);
+        u8(w, 0x02);
+        text(w, "C");
+        u8(w, 0x04);
+        u8(w, 0x04);
+        u8(w, 0x04);
+        u8(w, 0x00);
+        tmpl_end(w, *def);
+    }
+    u32(w, 2);
+    val_desc(w, 2, 0x06);
+    val_desc(w, 8, 0x11);
+    u16(w, (unsigned)rid);
+    u64(w, UINT64_C(132000000000000000) + rid);
+    u8(w, 0x00);
+    rec_end(w, rec);
+    return rec;
+}
+
+/* A damaged chunk (records checksum wrong) holding records 10..14 by its header: record 12's
+ * trailing size copy is zero (its tail never written), garbage follows it, then a record 999
+ * (another chunk's data: outside 10..14, not following 12), then 13 and 14. 12 is decoded,
+ * 999 is stale (only with recover, as recovered), 13 and 14 are live. */
+static void test_stale_and_unsized(void **state) {
+    (void)state;
+    for (int recover = 0; recover <= 1; recover++) {
+        evtx_chunk c;
+        assert_int_equal(evtx_chunk_init(&c, &everything, recover, 0), ESC_OK);
+        unsigned char *ch = c.data;
+        memset(ch, 0, EVTX_CHUNK_SIZE);
+        bld w = {ch, 512};
+        uint32_t def = 0;
+        small_rec(&w, 10, &def);
+        small_rec(&w, 11, &def);
+        uint32_t r12 = small_rec(&w, 12, &def);
+        memset(ch + w.pos - 4, 0, 4); /* 12's size copy */
+        for (int i = 0; i < 16; i++)
+            u8(&w, 0x55);
+        small_rec(&w, 999, &def);
+        small_rec(&w, 13, &def);
+        uint32_t last = small_rec(&w, 14, &def);
+        chunk_header(ch, 10, 14, last, w.pos);
+        ch[52] ^= 1; /* records checksum; the header's own checksum stays right */
+        uint32_t hc = (uint32_t)crc32(0, ch, 120);
+        hc = (uint32_t)crc32(hc, ch + 128, EVTX_CHUNK_HEADER - 128);
+        memcpy(ch + 124, &hc, 4);
+        c.len = EVTX_CHUNK_SIZE;
+        assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+        uint64_t want[] = {10, 11, 12, 999, 13, 14};
+        size_t k = 0, warnings = 0;
+        for (size_t i = 0; i < c.nitems; i++) {
+            const evtx_item *it = &c.items[i];
+            if (it->is_error) {
+                warnings++;
+                continue;
+            }
+            if (!recover && want[k] == 999)
+                k++;
+            assert_true(k < 6);
+            assert_int_equal(it->record_id, want[k]);
+            assert_int_equal(it->recovered, want[k] == 999);
+            if (want[k] == 12)
+                assert_int_equal(it->offset, r12);
+            k++;
+        }
+        assert_int_equal(k, 6);
+        /* checksum, 12's size copy, the garbage, and (without recover) the stale record */
+        assert_int_equal(warnings, recover ? 3 : 4);
+        evtx_chunk_fini(&c);
+    }
+}
+
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_interest),
-        cmocka_unit_test(test_recover),
-        cmocka_unit_test(test_expansion_cap),
+        cmocka_unit_test(test_values),          cmocka_unit_test(test_interest),
+        cmocka_unit_test(test_recover),         cmocka_unit_test(test_expansion_cap),
+        cmocka_unit_test(test_binxml_userdata), cmocka_unit_test(test_stale_and_unsized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -344,6 +346,87 @@ static void test_jsonl(void **state) {
     assert_int_equal(esc_sink_jsonl_open("/nonexistent/dir/n.jsonl", NULL, &s, &err), ESC_EIO);
 }
 
+/* One notable of id i (64 hex digits) with a json of `pad` bytes. */
+static esc_status put_one(esc_sink *s, int i, size_t pad, esc_error *err) {
+    char id[65];
+    snprintf(id, sizeof id, "%064x", i + 1);
+    char *json = malloc(pad + 128);
+    int n = snprintf(json, pad + 128, "{\"event_id\":\"%s\",\"pad\":\"", id);
+    memset(json + n, 'p', pad);
+    memcpy(json + n + pad, "\"}", 3);
+    esc_sink_event ev = {.kind = ESC_SINK_NOTABLE, .event_id = id, .time = 1700000000 + i,
+                         .search_name = "s", .json = json, .json_len = strlen(json)};
+    esc_status st = s->ops->put(s, &ev, err);
+    free(json);
+    return st;
+}
+
+/* A COMMIT that fails (here: the WAL cannot grow past RLIMIT_FSIZE) is reported and leaves no
+ * transaction open: once the disk takes writes again, the next event starts a transaction of
+ * its own and is stored. */
+static void test_sqlite_failed_commit(void **state) {
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/commit.db", dir);
+    esc_sink *s = NULL;
+    esc_error err;
+    assert_int_equal(esc_sink_sqlite_open(path, &s, &err), ESC_OK);
+    assert_int_equal(put_one(s, 0, 10, &err), ESC_OK);
+    assert_int_equal(s->ops->flush(s, &err), ESC_OK);
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    low = old;
+    low.rlim_cur = 64 * 1024;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+    for (int i = 1; i < 40; i++)
+        assert_int_equal(put_one(s, i, 8000, &err), ESC_OK); /* in SQLite's cache */
+    assert_int_not_equal(s->ops->flush(s, &err), ESC_OK);   /* the WAL cannot take them */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(put_one(s, 100, 10, &err), ESC_OK);
+    assert_int_equal(s->ops->flush(s, &err), ESC_OK);
+    s->ops->close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM notables", -1, &q, NULL);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 2); /* the first and the last */
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* A store with a damaged page is refused on open (PRAGMA quick_check), not written to. */
+static void test_sqlite_damaged_store(void **state) {
+    (void)state;
+    char path[256], again[256];
+    snprintf(path, sizeof path, "%s/damaged.db", dir);
+    snprintf(again, sizeof again, "%s/./damaged.db", dir); /* not the path checked once already */
+    esc_sink *s = NULL;
+    esc_error err;
+    assert_int_equal(esc_sink_sqlite_open(path, &s, &err), ESC_OK);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(put_one(s, i, 400, &err), ESC_OK);
+    assert_int_equal(s->ops->flush(s, &err), ESC_OK);
+    s->ops->close(s);
+    sqlite3 *db; /* fold the WAL into the file */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE", NULL, NULL,
+                 NULL);
+    sqlite3_close(db);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 3 * 4096 + 8, SEEK_SET); /* inside a b-tree page: its cell pointers */
+    for (int i = 0; i < 64; i++)
+        fputc(0xA5, f);
+    fclose(f);
+    s = NULL;
+    assert_int_equal(esc_sink_sqlite_open(again, &s, &err), ESC_EIO);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "damaged"));
+}
+
 static void test_token(void **state) {
     (void)state;
     char p[256];
@@ -375,6 +458,8 @@ int main(void) {
         cmocka_unit_test(test_sqlite_history_and_filters),
         cmocka_unit_test(test_sqlite_history_cap),
         cmocka_unit_test(test_jsonl),
+        cmocka_unit_test(test_sqlite_failed_commit),
+        cmocka_unit_test(test_sqlite_damaged_store),
         cmocka_unit_test(test_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -12,8 +12,12 @@
  *   left undecoded. Data values are formatted only for names the interest set wants.
  * - Values are rendered as Windows' XML rendering does (decimal integers, 0x%x hex integers,
  *   {GUID} upper case, S-1-... SIDs, ISO 8601 times with 7 fractional digits, upper hex binary).
- * Deliberately not done: rendering XML (see parse/render.c), resolving message strings,
- * RenderingInfo, the file header (evtx_reader.c owns the file and its chunk sequence). */
+ * - Element headers carry a dependency identifier only inside template definitions.
+ * - In a damaged chunk the chunk header decides which records found past a broken one are live
+ *   (scan_records); the rest are stale, read only with --recover.
+ * - With want_xml, each record is also rendered as Windows renders it, from the same tree.
+ * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file
+ * header (evtx_reader.c owns the file and its chunk sequence). */
 #include "parse/evtx/evtx_chunk.h"
 
 #include <inttypes.h>
@@ -86,6 +90,7 @@ typedef struct dec {
     unsigned repaired;
     /* System fields */
     bool has_provider, has_event_id, has_time, has_record_id, rejected;
+    bool recovered; /* a slack-space candidate */
     uint64_t record_id;
     evtx_span provider, channel, computer;
     uint32_t event_id;
@@ -460,10 +465,25 @@ static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **ou
     esc_status st;
     if (ps->depth >= MAX_ELEM_DEPTH)
         return fail_at(d, at, "elements nested too deeply");
-    if ((uint64_t)p + 10 > end)
+    if ((uint64_t)p + 8 > end)
         return fail_at(d, at, "truncated element");
-    p += 2; /* dependency identifier */
-    p += 4; /* data size: not needed, the end tokens delimit the element */
+    /* Element headers in template definitions carry a 2-byte dependency identifier before the
+     * data size; elements written directly in a record or in a BinXML substitution value do not
+     * (the Rust evtx crate parses them so: read_open_start_element_cursor, has_dep_id false
+     * outside templates). Outside templates the layout without it is taken unless only the one
+     * with it gives a plausible name offset (inline right after the header, or earlier in the
+     * chunk), which keeps reading writers that add the identifier everywhere. */
+    bool dep = ps->in_template;
+    if (!dep && (uint64_t)p + 10 <= end) {
+        uint32_t n0 = evtx_le32(b + p + 4), n1 = evtx_le32(b + p + 6);
+        bool ok0 = n0 == p + 8 || (n0 >= EVTX_CHUNK_HEADER && n0 < at);
+        bool ok1 = n1 == p + 10 || (n1 >= EVTX_CHUNK_HEADER && n1 < at);
+        dep = !ok0 && ok1;
+    }
+    if (dep && (uint64_t)p + 10 > end)
+        return fail_at(d, at, "truncated element");
+    p += dep ? 2u : 0u; /* dependency identifier */
+    p += 4;             /* data size: not needed, the end tokens delimit the element */
     uint32_t name_off = evtx_le32(b + p);
     p += 4;
     tnode *el = new_node(ps, N_ELEM);
@@ -972,7 +992,9 @@ static esc_status emit_field(dec *d, size_t name_start, const tnode *el, const v
             return ESC_OK;
         }
     }
-    if (!esc_interest_wants_field(d->c->interest, evtx_chunk_str(d->c, name))) {
+    /* a recovered candidate formats every field, so that whether it decodes does not depend
+     * on the interest set (hunt and dump count the same records) */
+    if (!d->recovered && !esc_interest_wants_field(d->c->interest, evtx_chunk_str(d->c, name))) {
         d->c->text.len = name_start;
         return ESC_OK;
     }
@@ -1108,7 +1130,9 @@ static esc_status section_cb(dec *d, const tnode *el, const vctx *vc) {
         esc_str prov = d->has_provider ? evtx_chunk_str(d->c, d->provider) : ESC_STR("");
         if (!esc_interest_wants_windows(d->c->interest, prov, d->event_id)) {
             d->rejected = true;
-            return ESC_SKIP;
+            /* a recovered candidate is decoded whole all the same: it counts as a record
+             * only if it decodes whole, as dump (which rejects nothing) would print it */
+            return d->recovered ? ESC_OK : ESC_SKIP;
         }
         return ESC_OK;
     }
@@ -1122,6 +1146,183 @@ static esc_status section_cb(dec *d, const tnode *el, const vctx *vc) {
 static esc_status event_cb(dec *d, const tnode *el, const vctx *vc) {
     esc_status st = each_child(d, el, vc, section_cb);
     return st ? st : ESC_EOF; /* only the first top-level element is the event */
+}
+
+/* ---- XML rendering (dump --format xml) ------------------------------------------------- */
+
+/* Escape the text appended since s (XML text or an attribute quoted with '), in place. */
+static esc_status escape_from(dec *d, size_t s) {
+    esc_buf *b = &d->c->text;
+    size_t extra = 0;
+    for (size_t i = s; i < b->len; i++) {
+        unsigned char ch = (unsigned char)b->ptr[i];
+        if (ch == '&' || ch == '<' || ch == '>' || ch == '\'' || ch == '"')
+            extra += 5;
+        else if (ch < 0x20)
+            extra += 4;
+    }
+    if (!extra)
+        return ESC_OK;
+    size_t n = b->len - s;
+    esc_status st = text_room(d, extra);
+    if (st)
+        return st;
+    /* expand from the end backwards: the escaped text is never shorter */
+    size_t o = b->len + extra;
+    b->ptr[o] = 0;
+    for (size_t i = n; i-- > 0;) {
+        unsigned char ch = (unsigned char)b->ptr[s + i];
+        const char *rep = NULL;
+        char tmp[8];
+        switch (ch) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '\'':
+            rep = "&apos;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        default:
+            if (ch < 0x20) {
+                snprintf(tmp, sizeof tmp, "&#%u;", ch);
+                rep = tmp;
+            }
+        }
+        if (!rep) {
+            b->ptr[--o] = (char)ch;
+            continue;
+        }
+        size_t k = strlen(rep);
+        o -= k;
+        memcpy(b->ptr + o, rep, k);
+    }
+    b->len += extra;
+    /* the budget above is an upper bound (&#9; is 4 more, &#13; 5...): close the gap */
+    if (o != s) {
+        memmove(b->ptr + s, b->ptr + o, b->len - o);
+        b->len -= o - s;
+        b->ptr[b->len] = 0;
+    }
+    return ESC_OK;
+}
+
+static esc_status xml_elem(dec *d, const tnode *el, const vctx *vc);
+
+static esc_status xml_list(dec *d, const tnode *n, const vctx *vc, bool top) {
+    esc_status st = ESC_OK;
+    for (; n && !st; n = n->next) {
+        size_t s = d->c->text.len;
+        if (n->kind == N_ELEM) {
+            st = xml_elem(d, n, vc);
+        } else if (n->kind == N_TINST) {
+            st = xml_elem(d, n->troot, &n->vc);
+        } else if (top) {
+            continue; /* text around the event element is not part of it */
+        } else if (n->kind == N_TEXT) {
+            if (!(st = put(d, n->text.ptr, n->text.len)))
+                st = escape_from(d, s);
+        } else if (n->kind == N_SUBST) {
+            const val *v = lookup(vc, n);
+            if (v && v->type == 0x21 && v->size) {
+                tnode *first = NULL;
+                if ((st = parse_nested(d, v, &first)))
+                    return st;
+                d->nest++;
+                st = xml_list(d, first, &no_values, false);
+                d->nest--;
+            } else if (v && v->type != 0x21 && !(st = put_value(d, v))) {
+                st = escape_from(d, s);
+            }
+        }
+        if (!st && top && (n->kind == N_ELEM || n->kind == N_TINST))
+            break; /* only the first top-level element is the event */
+    }
+    return st;
+}
+
+/* Whether the node list is a single substitution with no value (an optional one is not
+ * rendered at all; an attribute holding one is left out, as Windows does). */
+static bool empty_subst(const tnode *k, const vctx *vc) {
+    if (!k || k->next || k->kind != N_SUBST)
+        return false;
+    const val *v = lookup(vc, k);
+    return !v || v->type == 0 || v->size == 0;
+}
+
+/* One element with its attributes and content; <name/> when nothing is inside. An element
+ * whose only content is an array substitution is repeated once per item, as Windows does. */
+static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *item) {
+    esc_status st = putf(d, "<%.*s", (int)el->text.len, el->text.ptr);
+    for (const tnode *a = el->attrs; a && !st; a = a->next) {
+        if (empty_subst(a->kids, vc))
+            continue;
+        if ((st = putf(d, " %.*s='", (int)a->text.len, a->text.ptr)))
+            return st;
+        size_t s = d->c->text.len;
+        if (!(st = node_text(d, a->kids, vc)) && !(st = escape_from(d, s)))
+            st = put(d, "'", 1);
+    }
+    if (st || (st = put(d, ">", 1)))
+        return st;
+    size_t body = d->c->text.len;
+    if (item) {
+        size_t s = d->c->text.len;
+        if (!(st = put_value(d, item)))
+            st = escape_from(d, s);
+    } else {
+        st = xml_list(d, el->kids, vc, false);
+    }
+    if (st)
+        return st;
+    if (d->c->text.len == body) {
+        d->c->text.len = body - 1;
+        return put(d, "/>", 2);
+    }
+    return putf(d, "</%.*s>", (int)el->text.len, el->text.ptr);
+}
+
+/* Recursion depth: the tree is at most MAX_ELEM_DEPTH elements deep per BinXML level and
+ * MAX_NEST levels deep (both checked when it was parsed). */
+static esc_status xml_elem(dec *d, const tnode *el, const vctx *vc) {
+    const tnode *k = el->kids;
+    if (k && !k->next && k->kind == N_SUBST) {
+        const val *v = lookup(vc, k);
+        if (k->optional && (!v || v->type == 0 || v->size == 0))
+            return ESC_OK;
+        if (v && (v->type & 0x80) && v->type != 0x81) {
+            size_t fs = fixed_size(v->type & 0x7F);
+            esc_status st = ESC_OK;
+            for (size_t i = 0; fs && i + fs <= v->size && !st; i += fs) {
+                val one = {v->off + (uint32_t)i, (uint16_t)fs, (uint8_t)(v->type & 0x7F)};
+                st = xml_one(d, el, vc, &one);
+            }
+            return st;
+        }
+        if (v && v->type == 0x81) { /* string array: one element per NUL-terminated item */
+            const unsigned char *b = d->c->data + v->off;
+            uint32_t n = v->size / 2, s = 0;
+            esc_status st = ESC_OK;
+            for (uint32_t i = 0; i <= n && !st; i++) {
+                if (i < n && (b[2 * i] || b[2 * i + 1]))
+                    continue;
+                if (i == n && s == n)
+                    break;
+                val one = {v->off + 2 * s, (uint16_t)(2 * (i - s)), 0x01};
+                st = xml_one(d, el, vc, &one);
+                s = i + 1;
+            }
+            return st;
+        }
+    }
+    return xml_one(d, el, vc, NULL);
 }
 
 /* ---- items ---------------------------------------------------------------------------- */
@@ -1169,18 +1370,44 @@ static esc_status warn(evtx_chunk *c, uint32_t at, const char *fmt, ...) {
     return ESC_OK;
 }
 
+/* How a record is decoded: a live record (a broken one is a warning), a slack-space candidate
+ * (recovered; a broken one is garbage, not a warning, and it must have a complete System
+ * element), or a live record tried on weak evidence (a broken one is left to the caller). */
+enum { REC_LIVE, REC_RECOVERED, REC_TRY };
+
+/* 64-bit FNV-1a over the fields that identify an event: a recovered copy of a live record has
+ * the same computer, channel, record id and time (evtx_reader.c folds such copies). */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+static uint64_t event_key(const dec *d, uint64_t record_id) {
+    const evtx_chunk *c = d->c;
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    h = fnv(h, c->text.ptr + d->computer.off, d->computer.len);
+    h = fnv(h, "\0", 1);
+    h = fnv(h, c->text.ptr + d->channel.off, d->channel.len);
+    h = fnv(h, &record_id, sizeof record_id);
+    return fnv(h, &d->time_us, sizeof d->time_us);
+}
+
 /* Decode the record at pos (size already validated). Returns ESC_ENOMEM only; a broken record
- * becomes a warning (or nothing, for recovered candidates). */
-static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, bool recovered,
-                                bool *good) {
+ * becomes a warning (REC_LIVE) or nothing (*good false). */
+static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int mode, bool *good) {
     dec d;
+    bool recovered = mode == REC_RECOVERED;
     *good = false;
     memset(&d, 0, sizeof d);
     d.c = c;
     d.text_start = c->text.len;
     d.kv_start = c->nkv;
     d.err_at = pos;
+    d.recovered = recovered;
     uint64_t rid = evtx_le64(c->data + pos + 8);
+    evtx_span xml = {0, 0};
     esc_arena_reset(&c->rarena);
     c->records++;
 
@@ -1195,14 +1422,30 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, bool
         else if (!st)
             st = fail_at(&d, pos + 24, "record holds no event element");
     }
+    /* A recovered candidate needs a complete System element, also when the interest set
+     * rejects it (it is then counted as a prefiltered record, as dump would print it). */
     if (!st && recovered &&
         !(d.has_provider && d.provider.len && d.has_event_id && d.has_time && d.computer.len))
         st = fail_at(&d, pos, "recovered record without a complete System element");
-    if (st == ESC_SKIP && d.rejected) {
+    if ((st == ESC_SKIP || (!st && recovered)) && d.rejected) {
         c->prefiltered++;
-        c->text.len = d.text_start;
-        c->nkv = d.kv_start;
         *good = true;
+        if (!c->recover) {
+            c->text.len = d.text_start;
+            c->nkv = d.kv_start;
+            return ESC_OK;
+        }
+        /* with --recover, kept as a hidden item: the reader folds recovered copies of it, or
+         * folds it, as it would a printed event */
+        c->nkv = d.kv_start;
+        evtx_item *it = new_item(c);
+        if (!it)
+            return ESC_ENOMEM;
+        it->prefiltered = true;
+        it->recovered = recovered;
+        it->offset = c->file_off + pos;
+        it->key = event_key(&d, d.has_record_id ? d.record_id : rid);
+        c->text.len = d.text_start;
         return ESC_OK;
     }
     if (st == ESC_ENOMEM)
@@ -1210,18 +1453,38 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, bool
     if (st) {
         c->text.len = d.text_start;
         c->nkv = d.kv_start;
-        if (recovered) {
+        if (mode != REC_LIVE) {
             c->records--;
             return ESC_OK;
         }
         return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid, pos,
                     d.err ? d.err : esc_strerror(st), d.err_at);
     }
+    if (c->want_xml) {
+        size_t xs = c->text.len;
+        d.nest = 0;
+        st = xml_list(&d, first, &no_values, true);
+        if (st == ESC_ENOMEM)
+            return st;
+        if (st) {
+            c->text.len = d.text_start;
+            c->nkv = d.kv_start;
+            if (mode != REC_LIVE) {
+                c->records--;
+                return ESC_OK;
+            }
+            return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid,
+                        pos, d.err ? d.err : esc_strerror(st), d.err_at);
+        }
+        xml = span_from(&d, xs);
+    }
     evtx_item *it = new_item(c);
     if (!it)
         return ESC_ENOMEM;
+    it->xml = xml;
     it->offset = c->file_off + pos;
     it->record_id = d.has_record_id ? d.record_id : rid;
+    it->key = event_key(&d, it->record_id);
     it->recovered = recovered;
     it->has_event_id = d.has_event_id;
     it->event_id = d.event_id;
@@ -1286,6 +1549,112 @@ void evtx_chunk_fini(evtx_chunk *c) {
     memset(c, 0, sizeof *c);
 }
 
+/* A record header whose size is plausible but whose trailing size copy is not: taken when the
+ * record id is the next one expected and no other record starts inside it (the tail was
+ * zeroed or never written, not overwritten), and then only if it decodes. */
+static bool try_unsized(const evtx_chunk *c, uint32_t pos, uint32_t end, uint64_t expect,
+                        uint32_t *size) {
+    const unsigned char *b = c->data;
+    if ((uint64_t)pos + 28 > end || memcmp(b + pos, "**\0\0", 4) != 0)
+        return false;
+    uint32_t s = evtx_le32(b + pos + 4);
+    if (s < 28 || s > end - pos || evtx_le64(b + pos + 8) != expect)
+        return false;
+    for (uint32_t q = pos + 8; q + 4 <= pos + s; q += 8)
+        if (memcmp(b + q, "**\0\0", 4) == 0)
+            return false;
+    *size = s;
+    return true;
+}
+
+/* The records between the chunk header and end (the free-space offset). While the record
+ * chain is intact (each record's size leads to the next record) every record is read, as
+ * libevtx and the evtx crate do. In a damaged chunk (a checksum or the free-space offset
+ * wrong), past a broken record the scan resynchronises on record signatures, and the chunk
+ * header's evidence decides what it finds: a record whose id lies within the header's
+ * first..last record ids, or follows the previous live record, is live (the peers stop at the
+ * broken record and lose it); any other is stale data (blocks of another chunk left in this
+ * one, as in the evtx crate's RdpCoreTS sample) and is read only with --recover, as
+ * recovered. */
+static esc_status scan_records(evtx_chunk *c, uint32_t end, bool damaged) {
+    const unsigned char *b = c->data;
+    uint64_t first_id = evtx_le64(b + 24), last_id = evtx_le64(b + 32);
+    bool ranged =
+        damaged && first_id && first_id <= last_id && last_id - first_id < EVTX_CHUNK_SIZE / 28;
+    uint64_t prev = 0, stale = 0;
+    bool have_prev = false, resynced = false, good;
+    uint32_t pos = EVTX_CHUNK_HEADER, size;
+    esc_status st;
+    while (pos + 4 <= end) {
+        if (record_at(c, pos, end, &size)) {
+            uint64_t rid = evtx_le64(b + pos + 8);
+            if (ranged && resynced && (rid < first_id || rid > last_id) &&
+                !(have_prev && rid == prev + 1)) {
+                stale++;
+                if (c->recover && (st = decode_record(c, pos, size, REC_RECOVERED, &good)))
+                    return st;
+            } else {
+                if ((st = decode_record(c, pos, size, REC_LIVE, &good)))
+                    return st;
+                prev = rid;
+                have_prev = true;
+            }
+            pos += size;
+            continue;
+        }
+        if (all_zero(b + pos, end - pos))
+            break;
+        if (c->len < EVTX_CHUNK_SIZE && end == c->len && pos + 8 <= end && b[pos] == 0x2a &&
+            b[pos + 1] == 0x2a && !b[pos + 2] && !b[pos + 3] &&
+            evtx_le32(b + pos + 4) > end - pos) {
+            c->records++;
+            return warn(c, pos,
+                        "event record at chunk offset 0x%x is cut off by the end of the file", pos);
+        }
+        uint64_t expect = have_prev ? prev + 1 : first_id;
+        if (ranged && try_unsized(c, pos, end, expect, &size)) {
+            if ((st = decode_record(c, pos, size, REC_TRY, &good)))
+                return st;
+            if (good) {
+                if ((st = warn(c, pos,
+                               "event record %" PRIu64 " at chunk offset 0x%x: the size copy at "
+                               "its end is %" PRIu32 ", not %" PRIu32 "; decoded",
+                               expect, pos, evtx_le32(b + pos + size - 4), size)))
+                    return st;
+                prev = expect;
+                have_prev = true;
+                pos += size;
+                continue;
+            }
+        }
+        /* a broken record: report it, then resynchronise on the next plausible record */
+        uint32_t next = pos + 1;
+        while (next + 28 <= end && !record_at(c, next, end, &size))
+            next++;
+        if (b[pos] == 0x2a && b[pos + 1] == 0x2a && !b[pos + 2] && !b[pos + 3])
+            st = warn(c, pos,
+                      "event record at chunk offset 0x%x has a bad size (%" PRIu32
+                      "); skipped to 0x%x",
+                      pos, pos + 8 <= end ? evtx_le32(b + pos + 4) : 0, next);
+        else
+            st = warn(c, pos, "no event record signature at chunk offset 0x%x; skipped to 0x%x",
+                      pos, next + 28 <= end ? next : end);
+        if (st)
+            return st;
+        c->records++;
+        if (next + 28 > end)
+            break;
+        pos = next;
+        resynced = true;
+    }
+    if (stale && !c->recover)
+        return warn(c, 32,
+                    "chunk %" PRIu64 ": %" PRIu64 " records with ids outside its %" PRIu64
+                    "..%" PRIu64 " are stale data (read them with --recover)",
+                    c->index, stale, first_id, last_id);
+    return ESC_OK;
+}
+
 esc_status evtx_chunk_decode(evtx_chunk *c) {
     const unsigned char *b = c->data;
     esc_status st = ESC_OK;
@@ -1314,13 +1683,15 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
         return st;
     uint32_t crc = (uint32_t)crc32(0, b, 120);
     crc = (uint32_t)crc32(crc, b + 128, EVTX_CHUNK_HEADER - 128);
-    if (crc != evtx_le32(b + 124) &&
+    bool damaged = crc != evtx_le32(b + 124); /* then the record scan weighs the evidence */
+    if (damaged &&
         (st = warn(c, 124, "chunk %" PRIu64 " header checksum mismatch (0x%08x, computed 0x%08x)",
                    c->index, evtx_le32(b + 124), crc)))
         return st;
     uint32_t fso = evtx_le32(b + 48);
     uint32_t end = fso;
     if (fso < EVTX_CHUNK_HEADER || fso > EVTX_CHUNK_SIZE) {
+        damaged = true;
         if ((st = warn(c, 48, "chunk %" PRIu64 " free space offset 0x%x out of range", c->index,
                        fso)))
             return st;
@@ -1329,59 +1700,24 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
         end = (uint32_t)c->len;
     } else {
         uint32_t rcrc = (uint32_t)crc32(0, b + EVTX_CHUNK_HEADER, fso - EVTX_CHUNK_HEADER);
-        if (rcrc != evtx_le32(b + 52) &&
-            (st = warn(c, 52,
-                       "chunk %" PRIu64 " event records checksum mismatch (0x%08x, computed "
-                       "0x%08x)",
-                       c->index, evtx_le32(b + 52), rcrc)))
+        bool bad = rcrc != evtx_le32(b + 52);
+        damaged = damaged || bad;
+        if (bad && (st = warn(c, 52,
+                              "chunk %" PRIu64 " event records checksum mismatch (0x%08x, computed "
+                              "0x%08x)",
+                              c->index, evtx_le32(b + 52), rcrc)))
             return st;
     }
 
-    uint32_t pos = EVTX_CHUNK_HEADER, size;
+    if ((st = scan_records(c, end, damaged)))
+        return st;
+    uint32_t pos, size;
     bool good;
-    while (pos + 4 <= end) {
-        if (record_at(c, pos, end, &size)) {
-            if ((st = decode_record(c, pos, size, false, &good)))
-                return st;
-            pos += size;
-            continue;
-        }
-        if (all_zero(b + pos, end - pos))
-            break;
-        if (c->len < EVTX_CHUNK_SIZE && end == c->len && pos + 8 <= end && b[pos] == 0x2a &&
-            b[pos + 1] == 0x2a && !b[pos + 2] && !b[pos + 3] &&
-            evtx_le32(b + pos + 4) > end - pos) {
-            c->records++;
-            st = warn(c, pos, "event record at chunk offset 0x%x is cut off by the end of the file",
-                      pos);
-            if (st)
-                return st;
-            break;
-        }
-        /* a broken record: report it, then resynchronise on the next plausible record */
-        uint32_t next = pos + 1;
-        while (next + 28 <= end && !record_at(c, next, end, &size))
-            next++;
-        if (b[pos] == 0x2a && b[pos + 1] == 0x2a && !b[pos + 2] && !b[pos + 3])
-            st = warn(c, pos,
-                      "event record at chunk offset 0x%x has a bad size (%" PRIu32
-                      "); skipped to 0x%x",
-                      pos, pos + 8 <= end ? evtx_le32(b + pos + 4) : 0, next);
-        else
-            st = warn(c, pos, "no event record signature at chunk offset 0x%x; skipped to 0x%x",
-                      pos, next + 28 <= end ? next : end);
-        if (st)
-            return st;
-        c->records++;
-        if (next + 28 > end)
-            break;
-        pos = next;
-    }
     if (c->recover) {
         pos = end;
         while (pos + 28 <= c->len) {
             if (record_at(c, pos, (uint32_t)c->len, &size)) {
-                if ((st = decode_record(c, pos, size, true, &good)))
+                if ((st = decode_record(c, pos, size, REC_RECOVERED, &good)))
                     return st;
                 if (good) {
                     pos += size;

@@ -32,15 +32,18 @@ typedef struct evtx_kvspan {
 typedef struct evtx_item {
     bool is_error;
     bool recovered;
+    bool prefiltered; /* --recover: rejected by the interest set, kept for folding, not yielded */
     bool has_event_id;
     bool has_time;
     uint32_t event_id;
     unsigned repaired;
     uint64_t offset; /* file offset of the record (or of the broken unit) */
     uint64_t record_id;
+    uint64_t key; /* hash of computer, channel, record id and time (folding recovered copies) */
     int64_t time_us;
     evtx_span provider, channel, computer;
     evtx_span msg; /* warning text when is_error */
+    evtx_span xml; /* the record's XML rendering, when want_xml */
     uint32_t kv_first, nkv;
 } evtx_item;
 
@@ -50,6 +53,7 @@ typedef struct evtx_chunk {
     /* configuration (read-only while decoding) */
     const esc_interest *interest;
     bool recover;
+    bool want_xml;           /* also render each record's XML (dump --format xml) */
     size_t max_record_bytes; /* cap on one record's decoded text */
     /* input */
     unsigned char *data; /* EVTX_CHUNK_SIZE bytes */

@@ -8,7 +8,9 @@
  * count. Memory is the ring (a fixed number of slots, each with capped buffers).
  * Every chunk present in the file is read, also past the header's chunk count (a dirty file's
  * header lags behind); all-zero chunks past that count are unused space and are skipped
- * silently. Deliberately not done: seeking, the header's "oldest chunk" ordering of a wrapped
+ * silently. With --recover, a recovered record identical to an event yielded before it in
+ * the file is folded (fold()); the key set costs 16 bytes per record, only then.
+ * Deliberately not done: seeking, the header's "oldest chunk" ordering of a wrapped
  * log (chunks are read in file order, as evtxexport does). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,6 +55,10 @@ typedef struct evtx_reader {
     size_t item_pos;     /* next item of the head slot */
     esc_kv *kv;
     size_t kv_cap;
+    /* --recover: keys of the events yielded so far (open addressing, 0 = empty) */
+    bool recover;
+    uint64_t *keys;
+    size_t nkeys, keys_cap;
     /* workers */
     int nworkers;
     pthread_t workers[MAX_THREADS];
@@ -133,6 +139,7 @@ static void evtx_free(void *impl) {
         evtx_chunk_fini(&r->slots[i].c);
     esc_free(r->slots);
     esc_free(r->kv);
+    esc_free(r->keys);
     esc_free(r);
 }
 
@@ -150,6 +157,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
     r->in = in;
     r->path = path;
     r->stats = stats;
+    r->recover = opts->recover;
     if ((st = read_full(in, hdr, sizeof hdr, &got, err)))
         goto fail;
     if (got < 8 || memcmp(hdr, "ElfFile", 8) != 0) {
@@ -187,6 +195,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");
             goto fail;
         }
+        r->slots[i].c.want_xml = opts->xml;
     }
     if (r->nworkers) {
         if (pthread_mutex_init(&r->mu, NULL)) {
@@ -218,6 +227,61 @@ static void lock(evtx_reader *r) {
 static void unlock(evtx_reader *r) {
     if (r->locks)
         pthread_mutex_unlock(&r->mu);
+}
+
+/* Add key to the set of yielded events; false when it was there already. */
+static esc_status key_add(evtx_reader *r, uint64_t key, bool *added) {
+    key = key ? key : 1;
+    if (2 * (r->nkeys + 1) > r->keys_cap) {
+        size_t nc = r->keys_cap ? 2 * r->keys_cap : 4096;
+        uint64_t *k = esc_calloc(nc, sizeof *k);
+        if (!k)
+            return ESC_ENOMEM;
+        for (size_t i = 0; i < r->keys_cap; i++) {
+            if (!r->keys[i])
+                continue;
+            size_t h = (size_t)(r->keys[i] & (nc - 1));
+            while (k[h])
+                h = (h + 1) & (nc - 1);
+            k[h] = r->keys[i];
+        }
+        esc_free(r->keys);
+        r->keys = k;
+        r->keys_cap = nc;
+    }
+    size_t h = (size_t)(key & (r->keys_cap - 1));
+    while (r->keys[h]) {
+        if (r->keys[h] == key) {
+            *added = false;
+            return ESC_OK;
+        }
+        h = (h + 1) & (r->keys_cap - 1);
+    }
+    r->keys[h] = key;
+    r->nkeys++;
+    *added = true;
+    return ESC_OK;
+}
+
+/* With --recover, a recovered record identical to an event yielded before it (same computer,
+ * channel, record id and time: a slack-space copy of a live record, or a second copy of a
+ * deleted one) is not a second event: it is folded, and no longer counted as a record. A copy
+ * that comes before its live twin in file order is not folded (none in the shared samples:
+ * slack space holds older data). */
+static esc_status fold(evtx_reader *r, const evtx_item *it, bool *folded) {
+    bool added = true;
+    *folded = false;
+    if (!r->recover)
+        return ESC_OK;
+    esc_status st = key_add(r, it->key, &added);
+    if (st || added || !it->recovered)
+        return st;
+    *folded = true;
+    r->stats->records--;
+    r->stats->folded++;
+    if (it->prefiltered)
+        r->stats->prefiltered--;
+    return ESC_OK;
 }
 
 /* Read chunks into free slots until the ring is full or the input ends. */
@@ -284,6 +348,11 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 if (it->is_error)
                     return esc_error_at(err, ESC_EMALFORMED, r->path, it->offset, "%.*s",
                                         (int)it->msg.len, c->text.ptr + it->msg.off);
+                bool folded;
+                if ((st = fold(r, it, &folded)))
+                    return esc_error_set(err, st, "out of memory");
+                if (folded || it->prefiltered)
+                    continue;
                 if (it->nkv > r->kv_cap) {
                     size_t nc = it->nkv < 64 ? 64 : it->nkv;
                     esc_kv *k = esc_realloc(r->kv, nc * sizeof *k);
@@ -313,6 +382,8 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 ev->record_id = it->record_id;
                 ev->recovered = it->recovered;
                 ev->repaired = it->repaired;
+                if (it->xml.len)
+                    ev->xml = evtx_chunk_str(c, it->xml);
                 r->stats->repaired += it->repaired;
                 return ESC_OK;
             }

@@ -3,6 +3,7 @@
  * The public face of the JSON reader is esc_json_reader_ops (parse/reader.h). This header adds
  * what tests need beyond it: opening with a small read block (so block boundaries get
  * exercised), the tokenizer the reader is built on, and its fast case-insensitive search.
+ * Outside parse/, JSON is read through parse/json_value.h (one object read whole).
  * docs/json.md describes the shapes, the limits and the decisions. */
 #ifndef ESC_PARSE_JSON_H
 #define ESC_PARSE_JSON_H
@@ -15,14 +16,15 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "parse/event.h"
+#include "parse/json_value.h"
 #include "parse/reader.h"
 
-#define ESC_JSON_MAX_DEPTH 64            /* nesting of objects and arrays in one record */
-#define ESC_JSON_MAX_TOKENS 65536        /* values recorded per record (top level + shapes) */
-#define ESC_JSON_MAX_FIELDS 1024         /* data fields per event */
+#define ESC_JSON_MAX_DEPTH 64     /* nesting of objects and arrays in one record */
+#define ESC_JSON_MAX_TOKENS 65536 /* values recorded per record (top level + shapes) */
+#define ESC_JSON_MAX_FIELDS 1024  /* data fields per event */
 #define ESC_JSON_DEFAULT_MAX_RECORD ((size_t)16 << 20)
 #define ESC_JSON_MAX_RECORD_LIMIT ((size_t)1 << 30) /* a larger max_record_bytes is cut to this */
-#define ESC_JSON_BLOCK ((size_t)1 << 20) /* bytes asked of the input per read */
+#define ESC_JSON_BLOCK ((size_t)1 << 20)            /* bytes asked of the input per read */
 
 /* Like esc_json_reader_ops.open, with the read size chosen by the caller (1 .. any; 0 picks
  * ESC_JSON_BLOCK). Used by tests and the fuzz target to cut the stream in small pieces. */
@@ -32,15 +34,7 @@ esc_status esc_json_reader_open_ex(esc_input *in, const esc_interest *interest,
 
 /* ---- tokenizer ------------------------------------------------------------------------- */
 
-typedef enum esc_json_type {
-    ESC_JT_STR = 1,
-    ESC_JT_NUM,
-    ESC_JT_TRUE,
-    ESC_JT_FALSE,
-    ESC_JT_NULL,
-    ESC_JT_OBJ,
-    ESC_JT_ARR,
-} esc_json_type;
+/* esc_json_type (ESC_JT_*) is in parse/json_value.h, the public reading of one object. */
 
 /* One recorded value. Every top-level member of a record is recorded; the members of a
  * container are recorded only when the tokenizer's `want` callback says so (the reader asks

@@ -176,6 +176,103 @@ static esc_json_tok *push_tok(esc_json_doc *d) {
     return t;
 }
 
+/* A member's key at *pp (where a '"' must be) and the ':' after it; *pp is left after the ':'.
+ * The key is decoded into *key when the container's members are recorded. */
+static inline esc_status scan_key(esc_json_doc *d, const char **pp, const char *e, bool record,
+                                  esc_str *key, esc_arena *arena) {
+    const char *p = *pp;
+    if (*p != '"') {
+        d->what = "expected a key";
+        d->at = p;
+        return ESC_EMALFORMED;
+    }
+    const char *q;
+    bool kesc;
+    if (!scan_string(d, p + 1, e, &q, &kesc))
+        return ESC_EMALFORMED;
+    if (record) {
+        if (kesc) {
+            unsigned rep = 0;
+            esc_buf tmp;
+            esc_buf_init(&tmp, 0);
+            esc_status st =
+                esc_json_decode(p + 1, (size_t)(q - p - 1), true, &tmp, arena, key, &rep);
+            esc_buf_fini(&tmp);
+            if (st) {
+                d->what = NULL;
+                return st == ESC_ELIMIT ? ESC_ENOMEM : st;
+            }
+        } else {
+            *key = esc_str_make(p + 1, (size_t)(q - p - 1));
+        }
+    }
+    p = q + 1;
+    while (p < e && is_ws(*p))
+        p++;
+    if (p >= e || *p != ':') {
+        d->what = "expected ':'";
+        d->at = p;
+        d->incomplete = p >= e;
+        return ESC_EMALFORMED;
+    }
+    *pp = p + 1;
+    return ESC_OK;
+}
+
+/* A string, number, true, false or null at *pp (c is its first byte); *pp is left after it.
+ * t (NULL when the value is not recorded) gets its type and text. False with d->what set when
+ * it is none of them. */
+static inline bool scan_scalar(esc_json_doc *d, const char **pp, const char *e, char c,
+                               esc_json_tok *t) {
+    const char *p = *pp;
+    if (c == '"') {
+        const char *q;
+        bool vesc;
+        if (!scan_string(d, p + 1, e, &q, &vesc))
+            return false;
+        if (t) {
+            t->type = ESC_JT_STR;
+            t->raw = p + 1;
+            t->rawlen = (size_t)(q - p - 1);
+            t->esc = vesc;
+        }
+        *pp = q + 1;
+        return true;
+    }
+    if (c == '-' || is_digit(c)) {
+        const char *q = scan_number(d, p, e);
+        if (!q)
+            return false;
+        if (t) {
+            t->type = ESC_JT_NUM;
+            t->rawlen = (size_t)(q - p);
+        }
+        *pp = q;
+        return true;
+    }
+    static const struct {
+        const char *w;
+        size_t n;
+        uint8_t ty;
+    } lits[] = {{"true", 4, ESC_JT_TRUE}, {"false", 5, ESC_JT_FALSE}, {"null", 4, ESC_JT_NULL}};
+    size_t k;
+    for (k = 0; k < 3; k++)
+        if ((size_t)(e - p) >= lits[k].n && memcmp(p, lits[k].w, lits[k].n) == 0)
+            break;
+    if (k == 3) {
+        d->what = "unexpected character";
+        d->at = p;
+        d->incomplete = false;
+        return false;
+    }
+    if (t) {
+        t->type = lits[k].ty;
+        t->rawlen = lits[k].n;
+    }
+    *pp = p + lits[k].n;
+    return true;
+}
+
 enum { S_KEY_OR_END, S_KEY, S_VAL_OR_END, S_VALUE, S_COMMA_OR_END };
 
 typedef struct frame {
@@ -226,41 +323,9 @@ esc_status esc_json_tokenize(esc_json_doc *d, const char *s, const char *e, cons
             }
             /* fall through */
         case S_KEY: {
-            if (c != '"') {
-                d->what = "expected a key";
-                d->at = p;
-                return ESC_EMALFORMED;
-            }
-            const char *q;
-            bool kesc;
-            if (!scan_string(d, p + 1, e, &q, &kesc))
-                return ESC_EMALFORMED;
-            if (stk[depth - 1].kids) {
-                if (kesc) {
-                    unsigned rep = 0;
-                    esc_buf tmp;
-                    esc_buf_init(&tmp, 0);
-                    esc_status st = esc_json_decode(p + 1, (size_t)(q - p - 1), true, &tmp,
-                                                    arena, &key, &rep);
-                    esc_buf_fini(&tmp);
-                    if (st) {
-                        d->what = NULL;
-                        return st == ESC_ELIMIT ? ESC_ENOMEM : st;
-                    }
-                } else {
-                    key = esc_str_make(p + 1, (size_t)(q - p - 1));
-                }
-            }
-            p = q + 1;
-            while (p < e && is_ws(*p))
-                p++;
-            if (p >= e || *p != ':') {
-                d->what = "expected ':'";
-                d->at = p;
-                d->incomplete = p >= e;
-                return ESC_EMALFORMED;
-            }
-            p++;
+            esc_status st = scan_key(d, &p, e, stk[depth - 1].kids, &key, arena);
+            if (st != ESC_OK)
+                return st;
             state = S_VALUE;
             continue;
         }
@@ -288,68 +353,28 @@ esc_status esc_json_tokenize(esc_json_doc *d, const char *s, const char *e, cons
                 t->raw = p;
             }
             key = ESC_STR_NULL;
-            if (c == '"') {
-                const char *q;
-                bool vesc;
-                if (!scan_string(d, p + 1, e, &q, &vesc))
+            if (c == '"' || (c != '{' && c != '[')) { /* strings first: the common case */
+                if (!scan_scalar(d, &p, e, c, t))
                     return ESC_EMALFORMED;
-                if (t) {
-                    t->type = ESC_JT_STR;
-                    t->raw = p + 1;
-                    t->rawlen = (size_t)(q - p - 1);
-                    t->esc = vesc;
-                }
-                p = q + 1;
-            } else if (c == '{' || c == '[') {
-                if (depth > ESC_JSON_MAX_DEPTH - 1) {
-                    d->what = "nesting deeper than 64";
-                    d->at = p;
-                    return ESC_EMALFORMED;
-                }
-                uint8_t ty = c == '{' ? ESC_JT_OBJ : ESC_JT_ARR;
-                bool kids = false;
-                if (t) {
-                    t->type = ty;
-                    kids = d->want && d->want(d, t);
-                    t->kids = kids;
-                }
-                stk[depth++] = (frame){ti, ty, kids};
-                p++;
-                state = ty == ESC_JT_OBJ ? S_KEY_OR_END : S_VAL_OR_END;
+                state = S_COMMA_OR_END;
                 continue;
-            } else if (c == '-' || is_digit(c)) {
-                const char *q = scan_number(d, p, e);
-                if (!q)
-                    return ESC_EMALFORMED;
-                if (t) {
-                    t->type = ESC_JT_NUM;
-                    t->rawlen = (size_t)(q - p);
-                }
-                p = q;
-            } else {
-                static const struct {
-                    const char *w;
-                    size_t n;
-                    uint8_t ty;
-                } lits[] = {{"true", 4, ESC_JT_TRUE}, {"false", 5, ESC_JT_FALSE},
-                            {"null", 4, ESC_JT_NULL}};
-                size_t k;
-                for (k = 0; k < 3; k++)
-                    if ((size_t)(e - p) >= lits[k].n && memcmp(p, lits[k].w, lits[k].n) == 0)
-                        break;
-                if (k == 3) {
-                    d->what = "unexpected character";
-                    d->at = p;
-                    d->incomplete = false;
-                    return ESC_EMALFORMED;
-                }
-                if (t) {
-                    t->type = lits[k].ty;
-                    t->rawlen = lits[k].n;
-                }
-                p += lits[k].n;
             }
-            state = S_COMMA_OR_END;
+            /* an object or an array */
+            if (depth > ESC_JSON_MAX_DEPTH - 1) {
+                d->what = "nesting deeper than 64";
+                d->at = p;
+                return ESC_EMALFORMED;
+            }
+            uint8_t ty = c == '{' ? ESC_JT_OBJ : ESC_JT_ARR;
+            bool kids = false;
+            if (t) {
+                t->type = ty;
+                kids = d->want && d->want(d, t);
+                t->kids = kids;
+            }
+            stk[depth++] = (frame){ti, ty, kids};
+            p++;
+            state = ty == ESC_JT_OBJ ? S_KEY_OR_END : S_VAL_OR_END;
             continue;
         }
         case S_COMMA_OR_END:

@@ -1,4 +1,5 @@
-/* `| lookup` over CSV tables: loading the CSV at plan time and enriching rows at exec time.
+/* lookup [update=..] [local=..] NAME FIELD [AS F], ... [OUTPUT|OUTPUTNEW FIELD [AS F], ...] over
+ * CSV tables: parsing, loading the CSV at plan time and enriching rows at exec time.
  *
  * Invariants: the CSV is read once, while the plan is built, into the plan's arena (RFC 4180:
  * quoted fields, doubled quotes, CRLF, a UTF-8 BOM); a row matches when every input field has a
@@ -14,7 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "spl/ast.h"
+#include "spl/cmd.h"
 
 #define LOOKUP_MAX_BYTES (64u << 20)
 #define LOOKUP_MAX_COLS 256
@@ -22,6 +23,104 @@
 static esc_status oom(esc_error *err) {
     return esc_error_set(err, ESC_ENOMEM, "out of memory loading a lookup");
 }
+
+/* ---- parse ---- */
+
+/* FIELD [AS NAME] lists of lookup, up to OUTPUT/OUTPUTNEW or the end. */
+static bool lookup_fields(spl_parser *P, lk_field **out, size_t *nout, bool inputs) {
+    lk_field tmp[ESC_SPL_MAX_ITEMS];
+    size_t n = 0;
+    while (!spl_at_end(P)) {
+        if (inputs && (spl_kw_at(P, "OUTPUT", true) || spl_kw_at(P, "OUTPUTNEW", true)))
+            break;
+        if (n == ESC_SPL_MAX_ITEMS) {
+            spl_fail(P, P->pos, "too many lookup fields");
+            return false;
+        }
+        size_t l, s;
+        const char *f = spl_word(P, ",", &l, &s);
+        if (!f) {
+            if (!P->failed)
+                spl_fail(P, P->pos, "expected a field name");
+            return false;
+        }
+        const char *as = f;
+        if (spl_accept_kw(P, "as", true)) {
+            size_t l2, s2;
+            as = spl_word(P, ",", &l2, &s2);
+            if (!as) {
+                if (!P->failed)
+                    spl_fail(P, P->pos, "expected a name after 'as'");
+                return false;
+            }
+        }
+        tmp[n++] = (lk_field){f, as, -1, -1, s};
+        spl_skip_ws(P);
+        if (spl_peek(P) == ',')
+            P->pos++;
+    }
+    if (n) {
+        *out = spl_alloc0(P, n * sizeof *tmp);
+        if (!*out)
+            return false;
+        memcpy(*out, tmp, n * sizeof *tmp);
+    }
+    *nout = n;
+    return true;
+}
+
+/* lookup [update=..] [local=..] NAME FIELD [AS F], ... [OUTPUT|OUTPUTNEW FIELD [AS F], ...] */
+static bool parse_lookup(spl_parser *P, stage *st) {
+    for (;;) {
+        spl_skip_ws(P);
+        size_t start = P->pos;
+        size_t wl = spl_bare(P, "=,");
+        if (wl == 0) {
+            spl_fail(P, start, "lookup needs a lookup name");
+            return false;
+        }
+        if (spl_peek(P) == '=') {
+            const char *w = P->s + start;
+            if (!((wl == 6 && strncmp(w, "update", 6) == 0) ||
+                  (wl == 5 && strncmp(w, "local", 5) == 0))) {
+                spl_fail(P, start, "unsupported lookup option '%.*s'", (int)wl, w);
+                return false;
+            }
+            P->pos++;
+            size_t vl, vs;
+            if (!spl_word(P, "", &vl, &vs)) {
+                if (!P->failed)
+                    spl_fail(P, start, "missing option value");
+                return false;
+            }
+            continue;
+        }
+        st->lookup_name = spl_dup(P, P->s + start, wl);
+        st->lookup_start = start;
+        if (!st->lookup_name)
+            return false;
+        break;
+    }
+    if (!lookup_fields(P, &st->lin, &st->nlin, true))
+        return false;
+    if (!st->nlin) {
+        spl_fail(P, st->lookup_start, "lookup needs an input field");
+        return false;
+    }
+    if (spl_accept_kw(P, "OUTPUTNEW", true))
+        st->outputnew = true;
+    else if (!spl_accept_kw(P, "OUTPUT", true))
+        return true;
+    if (!lookup_fields(P, &st->lout, &st->nlout, false))
+        return false;
+    if (!st->nlout) {
+        spl_fail(P, P->pos, "OUTPUT needs a field");
+        return false;
+    }
+    return true;
+}
+
+/* ---- plan: the CSV ---- */
 
 /* Parse the CSV text into lt (strings in the arena). */
 static esc_status parse_csv(esc_arena *a, const char *s, size_t n, lookup_table *lt,
@@ -46,8 +145,7 @@ static esc_status parse_csv(esc_arena *a, const char *s, size_t n, lookup_table 
             i++;
             for (;;) {
                 if (i >= n) {
-                    rc = esc_error_set(err, ESC_ECONTENT, "lookup '%s': unterminated quote",
-                                       name);
+                    rc = esc_error_set(err, ESC_ECONTENT, "lookup '%s': unterminated quote", name);
                     goto done;
                 }
                 if (s[i] == '"') {
@@ -139,8 +237,8 @@ static esc_status load(esc_plan *p, const esc_spl_lookup *def, lookup_table *lt,
                        esc_error *err) {
     FILE *f = fopen(def->csv_path, "rb");
     if (!f)
-        return esc_error_at(err, ESC_ECONTENT, NULL, at, "lookup '%s': cannot read %s",
-                            def->name, def->csv_path);
+        return esc_error_at(err, ESC_ECONTENT, NULL, at, "lookup '%s': cannot read %s", def->name,
+                            def->csv_path);
     esc_buf b;
     esc_buf_init(&b, LOOKUP_MAX_BYTES);
     char chunk[65536];
@@ -148,8 +246,8 @@ static esc_status load(esc_plan *p, const esc_spl_lookup *def, lookup_table *lt,
     esc_status rc = ESC_OK;
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if ((rc = esc_buf_append(&b, chunk, got)) != ESC_OK) {
-            rc = esc_error_at(err, rc, NULL, at, "lookup '%s': CSV larger than %u bytes",
-                              def->name, LOOKUP_MAX_BYTES);
+            rc = esc_error_at(err, rc, NULL, at, "lookup '%s': CSV larger than %u bytes", def->name,
+                              LOOKUP_MAX_BYTES);
             break;
         }
     }
@@ -167,7 +265,7 @@ static int hdr_find(const lookup_table *lt, const char *name) {
     return -1;
 }
 
-esc_status spl_lookup_plan(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     const esc_spl_lookup *def = NULL;
     if (p->env)
         for (size_t i = p->env->nlookups; i > 0 && !def; i--)
@@ -204,8 +302,8 @@ esc_status spl_lookup_plan(esc_plan *p, stage *st, const schema *in, esc_error *
         lk_field *f = &st->lin[k];
         f->csv_col = hdr_find(lt, f->csv);
         if (f->csv_col < 0)
-            return esc_error_at(err, ESC_ECONTENT, NULL, f->start,
-                                "lookup '%s' has no column '%s'", def->name, f->csv);
+            return esc_error_at(err, ESC_ECONTENT, NULL, f->start, "lookup '%s' has no column '%s'",
+                                def->name, f->csv);
         f->row_col = -1;
         for (size_t c = 0; c < in->n; c++)
             if (strcmp(in->name[c], f->row) == 0)
@@ -243,8 +341,8 @@ esc_status spl_lookup_plan(esc_plan *p, stage *st, const schema *in, esc_error *
         if (f->csv_col < 0)
             f->csv_col = hdr_find(lt, f->csv);
         if (f->csv_col < 0)
-            return esc_error_at(err, ESC_ECONTENT, NULL, f->start,
-                                "lookup '%s' has no column '%s'", def->name, f->csv);
+            return esc_error_at(err, ESC_ECONTENT, NULL, f->start, "lookup '%s' has no column '%s'",
+                                def->name, f->csv);
         int c = -1;
         for (size_t j = 0; j < o->n; j++)
             if (strcmp(o->name[j], f->row) == 0)
@@ -268,7 +366,10 @@ static bool cell_matches(const lookup_table *lt, size_t col, const char *cell, c
                                : memcmp(cell, v, vl) == 0);
 }
 
-esc_status spl_lookup_run(const stage *st, esc_table *t, esc_error *err) {
+/* ---- run ---- */
+
+static esc_status run_lookup(const stage *st, spl_run *x, esc_error *err) {
+    esc_table *t = x->t;
     const lookup_table *lt = st->lt;
     esc_status rc = spl_table_widen(t, &st->out, err);
     if (rc != ESC_OK)
@@ -329,3 +430,15 @@ done:
     esc_free(vals);
     return rc;
 }
+
+static void explain_lookup(const stage *st, esc_buf *out) {
+    esc_buf_printf(out, " %s (%zu rows)", st->lookup_name, st->lt ? st->lt->nrows : 0);
+}
+
+const spl_cmd spl_cmd_lookup = {
+    .name = "lookup",
+    .parse = parse_lookup,
+    .plan = plan_lookup,
+    .run = run_lookup,
+    .explain = explain_lookup,
+};

@@ -1,0 +1,181 @@
+/* Internal to src/spl/: the SPL command registry, and what a command's file may use.
+ *
+ * Every SPL command is one descriptor (spl_cmd) in its own file, src/spl/cmd_NAME.c (a family of
+ * close commands may share one: stats/eventstats, regex/rex, fields/table), holding the
+ * command's three parts together:
+ *
+ *   parse    the command's arguments -> options in its stage (the text after the command word,
+ *            with the lexer helpers below; errors through spl_fail at the culprit's offset)
+ *   plan     resolve names against the input schema, fill st->out (the columns after the
+ *            stage) and compile what can be compiled once (regexes, eval expressions)
+ *   run      one pass over the result table at execution time (esc_exec_finish)
+ *
+ * and optionally free (what the stage owns outside the plan's arena) and explain.
+ *
+ * The generic machinery dispatches through the registry: parse.c splits the pipeline and finds
+ * the command word with spl_cmd_find, plan.c runs each stage's plan in order, exec.c each
+ * stage's run. tstats is the pipeline's source (SPL_CMD_SOURCE): it has no run hook; exec.c
+ * feeds it records through spl_tstats_feed and turns its groups into the first table.
+ *
+ * To add a command: write src/spl/cmd_NAME.c defining `const spl_cmd spl_cmd_NAME = {...}`
+ * and add `X(NAME)` to SPL_COMMANDS below. Options the command keeps go in its block of
+ * `stage` (ast.h) unless the generic slots (names, cols, cols2, map, re, ...) can hold them.
+ * To add an eval function: one static function and one line in a family table (eval_fn_*.c),
+ * see eval.h. */
+#ifndef ESC_SPL_CMD_H
+#define ESC_SPL_CMD_H
+
+#include "agg/agg.h"
+#include "spl/ast.h"
+
+/* ---- the registry ---- */
+
+typedef struct spl_parser spl_parser;
+
+/* What a run hook works on. */
+typedef struct spl_run {
+    esc_table *t;  /* the rows so far; a hook edits them in place or swaps in new contents */
+    esc_exec *sub; /* the execution of the stage's subsearch (st->sub), else NULL */
+} spl_run;
+
+enum {
+    SPL_CMD_SOURCE = 1 << 0,     /* makes the first table from records; only the first command */
+    SPL_CMD_BARRIER = 1 << 1,    /* a row's output depends on other rows (dedup, stats, join):
+                                    later row searches give the prefilter no literals */
+    SPL_CMD_ROW_SEARCH = 1 << 2, /* st->where filters rows: its literals may feed the prefilter */
+};
+
+struct spl_cmd {
+    const char *name; /* the command word, case-sensitive */
+    unsigned flags;   /* SPL_CMD_* */
+    /* Parse the arguments (the parser is after the command word); false on error (reported). */
+    bool (*parse)(spl_parser *P, stage *st);
+    /* Fill st->out from in (NULL for a source) and resolve what the stage refers to. */
+    esc_status (*plan)(esc_plan *p, stage *st, const schema *in, esc_error *err);
+    /* Run over the table (not for a source). */
+    esc_status (*run)(const stage *st, spl_run *x, esc_error *err);
+    /* Optional: free what the stage owns outside the arena (also after a failed plan). */
+    void (*free)(stage *st);
+    /* Optional: text after "stage N: NAME" in esc_plan_explain. */
+    void (*explain)(const stage *st, esc_buf *out);
+};
+
+/* The registry: X(NAME) for each descriptor `const spl_cmd spl_cmd_NAME` a cmd_*.c defines. */
+#define SPL_COMMANDS(X)                                                                            \
+    X(tstats)                                                                                      \
+    X(rename)                                                                                      \
+    X(convert)                                                                                     \
+    X(search)                                                                                      \
+    X(where)                                                                                       \
+    X(eval)                                                                                        \
+    X(fields)                                                                                      \
+    X(table)                                                                                       \
+    X(dedup)                                                                                       \
+    X(stats)                                                                                       \
+    X(eventstats)                                                                                  \
+    X(regex)                                                                                       \
+    X(rex)                                                                                         \
+    X(lookup)                                                                                      \
+    X(join)
+
+#define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
+SPL_COMMANDS(SPL_CMD_DECLARE)
+#undef SPL_CMD_DECLARE
+
+/* The command called name[0..len), or NULL. */
+const spl_cmd *spl_cmd_find(const char *name, size_t len);
+
+/* ---- parsing (parse.c): a character-level lexer over one command's text ---- */
+
+struct spl_parser {
+    esc_plan *p;
+    const char *s;
+    size_t pos, end; /* current command segment */
+    int depth;
+    esc_error *err;
+    bool failed;
+    esc_status st;
+    size_t nodes; /* expression nodes so far (left-deep OR chains recurse per node) */
+};
+
+static inline bool spl_is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+static inline char spl_peek(const spl_parser *P) {
+    return P->pos < P->end ? P->s[P->pos] : 0;
+}
+void spl_skip_ws(spl_parser *P);
+bool spl_at_end(spl_parser *P); /* skips whitespace */
+/* Report ESC_ECONTENT at offset off (the first error wins); returns NULL. */
+void *spl_fail(spl_parser *P, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void *spl_alloc0(spl_parser *P, size_t n); /* zeroed, in the plan's arena */
+const char *spl_dup(spl_parser *P, const char *s, size_t n);
+/* A double-quoted string at P->pos, unescaped (\\ and \"); *len its length. */
+const char *spl_quoted(spl_parser *P, size_t *len);
+/* A bare run of characters up to whitespace or one of stops; returns its length. */
+size_t spl_bare(spl_parser *P, const char *stops);
+/* Keyword kw at pos (ASCII case-insensitive when ci), followed by a delimiter? */
+bool spl_kw_at(spl_parser *P, const char *kw, bool ci);
+bool spl_accept_kw(spl_parser *P, const char *kw, bool ci); /* skips it when there */
+/* A field name or value: quoted or bare (stops at stops); NULL when there is none. */
+const char *spl_word(spl_parser *P, const char *stops, size_t *len, size_t *start);
+bool spl_expect_end(spl_parser *P, const char *cmd); /* "unexpected text in CMD" */
+/* A search expression (tstats where: stops at `by`), an eval expression. */
+snode *spl_parse_search(spl_parser *P, bool tstats);
+enode *spl_parse_expr(spl_parser *P);
+/* A [...] subsearch at P->pos (brackets balanced outside quotes): its text and offset into
+ * st->sub_text, st->sub_len, st->sub_start; P->pos after the ']'. Planning it is the caller's
+ * (spl_subplan). */
+bool spl_parse_subsearch(spl_parser *P, stage *st);
+/* Names or patterns, comma or space separated, into st->names (fields, table, dedup); with
+ * allow_sign a leading `+` or `-` (fields -: remove). */
+bool spl_parse_names(spl_parser *P, stage *st, bool allow_sign);
+
+/* ---- planning (plan.c) ---- */
+
+esc_status spl_plan_oom(esc_error *err);
+bool spl_schema_alloc(esc_plan *p, schema *s, size_t n);
+/* Copy in into a fresh schema with room for extra more columns. */
+bool spl_schema_copy(esc_plan *p, schema *out, const schema *in, size_t extra);
+int spl_schema_find(const schema *s, const char *name);
+/* Column called name, appended (not multivalue, no origin) when there is none. */
+int spl_schema_add(schema *s, const char *name);
+/* Field-name pattern with '*', case-sensitive. */
+bool spl_name_matches(const char *pat, const char *name);
+esc_status spl_explain_snode(const snode *n, esc_buf *out);
+
+/* ---- execution (exec.c) ---- */
+
+esc_status spl_exec_oom(esc_error *err);
+/* The run hook of commands that only choose, order or rename columns: column i of st->out takes
+ * the input column st->map[i]. */
+esc_status spl_run_remap(const stage *st, spl_run *x, esc_error *err);
+/* A table with the columns of s and nrows empty rows. */
+esc_table *spl_table_new(const schema *s, size_t nrows);
+/* Rebuild t with the columns of s where column i takes t's column map[i] (moved; -1: empty). */
+esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_error *err);
+/* Keep rows with keep[r] set. */
+void spl_table_filter(esc_table *t, const bool *keep);
+/* Swap the contents of a and b (a hook replacing its table's rows frees b afterwards). */
+void spl_table_swap(esc_table *a, esc_table *b);
+bool spl_cell_num(esc_cell *c, double v, const esc_str *text);
+/* Key text of a cell for dedup/stats: values joined by '\n'. */
+esc_status spl_cell_key(const esc_cell *c, esc_buf *b);
+
+/* ---- aggregates (cmd_stats.c), shared by tstats and stats ---- */
+
+bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats);
+bool spl_parse_by(spl_parser *P, stage *st);
+esc_agg *spl_agg_new(const stage *st);
+/* One row per group, ordered by key; time_keys: BY _time keys are numbers (tstats). */
+esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
+                         esc_error *err);
+const char *spl_agg_name(aggfn f);
+
+/* ---- the source (cmd_tstats.c) ---- */
+
+/* One record into the tstats groups (after the window and where checks). */
+esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, esc_error *err);
+
+#endif

@@ -1,0 +1,228 @@
+/* join [type=inner|left|outer] [max=N] [overwrite=BOOL] FIELD, ... [SUBSEARCH]: pair each row
+ * with the rows of a subsearch that have the same values in the join fields.
+ *
+ * Invariants: the subsearch is planned with the main search (its own plan, owned by the stage,
+ * nested at most 4 deep) and executed beside it, fed the same records (exec.c); a row pairs
+ * with at most max subsearch rows (0: all), in their order; fields match when both cells have
+ * the same values in the same order (an empty cell matches nothing); a left join keeps an
+ * unpaired row as it is; overwrite
+ * decides whether a subsearch value replaces one the row has. A search with a join gives the
+ * prefilter no literals (plan.c). Deliberately not done: joining on every common field (no
+ * field list), usetime/earlier. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "spl/cmd.h"
+
+/* join [type=inner|left|outer] [max=N] [overwrite=BOOL] FIELD[, FIELD...] [SUBSEARCH] */
+static bool parse_join(spl_parser *P, stage *st) {
+    const char *tmp[ESC_SPL_MAX_ITEMS];
+    size_t n = 0;
+    st->join_max = 1;
+    st->join_overwrite = true;
+    for (;;) {
+        spl_skip_ws(P);
+        if (spl_peek(P) == '[' || P->pos >= P->end)
+            break;
+        size_t start = P->pos;
+        size_t wl = spl_bare(P, "=,[");
+        if (wl == 0) {
+            spl_fail(P, start, "expected a join field");
+            return false;
+        }
+        const char *w = P->s + start;
+        if (spl_peek(P) == '=') {
+            P->pos++;
+            size_t vl, vs;
+            const char *v = spl_word(P, "[", &vl, &vs);
+            if (!v) {
+                if (!P->failed)
+                    spl_fail(P, start, "missing option value");
+                return false;
+            }
+            if (wl == 4 && strncmp(w, "type", 4) == 0 && strcmp(v, "inner") == 0)
+                st->join_type = 0;
+            else if (wl == 4 && strncmp(w, "type", 4) == 0 &&
+                     (strcmp(v, "left") == 0 || strcmp(v, "outer") == 0))
+                st->join_type = 1;
+            else if (wl == 3 && strncmp(w, "max", 3) == 0 && v[0] >= '0' && v[0] <= '9' &&
+                     strlen(v) < 9)
+                st->join_max = (size_t)strtoul(v, NULL, 10);
+            else if (wl == 9 && strncmp(w, "overwrite", 9) == 0 &&
+                     (strcmp(v, "true") == 0 || strcmp(v, "false") == 0 || strcmp(v, "t") == 0 ||
+                      strcmp(v, "f") == 0 || strcmp(v, "1") == 0 || strcmp(v, "0") == 0))
+                st->join_overwrite = v[0] == 't' || v[0] == '1';
+            else {
+                spl_fail(P, start, "unsupported join option '%.*s=%s'", (int)wl, w, v);
+                return false;
+            }
+            continue;
+        }
+        if (n == ESC_SPL_MAX_ITEMS) {
+            spl_fail(P, start, "too many join fields");
+            return false;
+        }
+        tmp[n] = spl_dup(P, w, wl);
+        if (!tmp[n++])
+            return false;
+        spl_skip_ws(P);
+        if (spl_peek(P) == ',')
+            P->pos++;
+    }
+    if (!n) {
+        spl_fail(P, st->start,
+                 "join needs at least one field (joining on every field is not "
+                 "supported)");
+        return false;
+    }
+    if (spl_peek(P) != '[') {
+        spl_fail(P, P->pos, "join needs a subsearch [...]");
+        return false;
+    }
+    if (!spl_parse_subsearch(P, st))
+        return false;
+    st->names = spl_alloc0(P, n * sizeof *tmp);
+    if (!st->names)
+        return false;
+    memcpy(st->names, tmp, n * sizeof *tmp);
+    st->nnames = n;
+    if (!spl_expect_end(P, "join"))
+        return false;
+    esc_status rc = spl_subplan(P->p, st, P->err);
+    if (rc != ESC_OK) {
+        P->failed = true;
+        P->st = rc;
+        return false;
+    }
+    return true;
+}
+
+static esc_status plan_join(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    const schema *sub = &st->sub->stages[st->sub->nstages - 1].out;
+    st->cols = esc_arena_alloc(&p->arena, st->nnames * sizeof *st->cols);
+    st->cols2 = esc_arena_alloc(&p->arena, st->nnames * sizeof *st->cols2);
+    st->map = esc_arena_alloc(&p->arena, (sub->n ? sub->n : 1) * sizeof *st->map);
+    if (!st->cols || !st->cols2 || !st->map || !spl_schema_copy(p, &st->out, in, sub->n))
+        return spl_plan_oom(err);
+    for (size_t k = 0; k < st->nnames; k++) {
+        st->cols[k] = spl_schema_find(in, st->names[k]);
+        st->cols2[k] = spl_schema_find(sub, st->names[k]);
+    }
+    /* map: subsearch column -> output column */
+    for (size_t c = 0; c < sub->n; c++) {
+        int o = spl_schema_add(&st->out, sub->name[c]);
+        if ((size_t)o >= in->n) {
+            st->out.mv[o] = sub->mv[c];
+            st->out.origin[o] = -1;
+        } else {
+            bool key = false;
+            for (size_t k = 0; k < st->nnames; k++)
+                key |= strcmp(st->names[k], sub->name[c]) == 0;
+            if (!key) /* the subsearch may overwrite it */
+                st->out.origin[o] = -1;
+        }
+        st->map[c] = o;
+    }
+    st->nmap = sub->n;
+    p->fields |= st->sub->fields;
+    p->has_join = true;
+    return ESC_OK;
+}
+
+static bool cells_equal(const esc_cell *a, const esc_cell *b) {
+    if (!a->n || a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i]) != 0)
+            return false;
+    return true;
+}
+
+static esc_status run_join(const stage *st, spl_run *x, esc_error *err) {
+    esc_table *t = x->t;
+    esc_table *s = NULL, *n = NULL;
+    esc_status rc = esc_exec_finish(x->sub, &s, err);
+    if (rc != ESC_OK)
+        return rc;
+    size_t cap = t->nrows ? t->nrows : 1;
+    n = spl_table_new(&st->out, cap);
+    if (!n) {
+        rc = spl_exec_oom(err);
+        goto done;
+    }
+    n->nrows = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const esc_cell *row = &t->cells[r * t->ncols];
+        size_t used = 0;
+        for (size_t q = 0; q <= s->nrows; q++) {
+            const esc_cell *srow = q < s->nrows ? &s->cells[q * s->ncols] : NULL;
+            if (srow) {
+                if (st->join_max && used == st->join_max)
+                    continue;
+                bool eq = true;
+                for (size_t k = 0; k < st->nnames && eq; k++)
+                    eq = st->cols[k] >= 0 && st->cols2[k] >= 0 &&
+                         cells_equal(&row[st->cols[k]], &srow[st->cols2[k]]);
+                if (!eq)
+                    continue;
+            } else if (used || st->join_type == 0) {
+                continue; /* the unmatched row of a left join */
+            }
+            used++;
+            if (n->nrows == cap) {
+                size_t nc = cap * 2;
+                esc_cell *cells = esc_realloc(n->cells, nc * n->ncols * sizeof *cells);
+                if (!cells) {
+                    rc = spl_exec_oom(err);
+                    goto done;
+                }
+                memset(cells + cap * n->ncols, 0, (nc - cap) * n->ncols * sizeof *cells);
+                n->cells = cells;
+                cap = nc;
+            }
+            esc_cell *o = &n->cells[n->nrows++ * n->ncols];
+            for (size_t c = 0; c < t->ncols; c++)
+                if (!spl_cell_copy(&o[c], &row[c])) {
+                    rc = spl_exec_oom(err);
+                    goto done;
+                }
+            for (size_t c = 0; srow && c < st->nmap; c++) {
+                size_t dst = (size_t)st->map[c];
+                if (!srow[c].n || (!st->join_overwrite && o[dst].n))
+                    continue;
+                if (!spl_cell_copy(&o[dst], &srow[c])) {
+                    rc = spl_exec_oom(err);
+                    goto done;
+                }
+            }
+        }
+    }
+    spl_table_swap(t, n);
+done:
+    esc_table_free(n);
+    esc_table_free(s);
+    return rc;
+}
+
+static void free_join(stage *st) {
+    esc_plan_free(st->sub);
+}
+
+static void explain_join(const stage *st, esc_buf *out) {
+    esc_buf_append_c(out, " on");
+    for (size_t k = 0; k < st->nnames; k++)
+        esc_buf_printf(out, " %s", st->names[k]);
+    esc_buf_printf(out, " (%s, max=%zu)\n  subsearch where: ", st->join_type ? "left" : "inner",
+                   st->join_max);
+    spl_explain_snode(st->sub->stages[0].where, out);
+}
+
+const spl_cmd spl_cmd_join = {
+    .name = "join",
+    .flags = SPL_CMD_BARRIER,
+    .parse = parse_join,
+    .plan = plan_join,
+    .run = run_join,
+    .free = free_join,
+    .explain = explain_join,
+};

@@ -1,0 +1,489 @@
+/* stats and eventstats, and the aggregate parts tstats shares: AGG(FIELD) [as NAME], ... [by
+ * FIELD, ...] parsing, the mapping to agg/ functions, and group tables.
+ *
+ * Invariants: stats replaces the rows with one row per group, ordered by the BY values (byte
+ * order, first field first); eventstats keeps the rows and adds its group's aggregates to each
+ * one; a row missing a BY field belongs to no group (eventstats leaves it as it is); a
+ * multivalue cell is one key (values joined by '\n') and feeds every value to the aggregates.
+ * Deliberately not done: stats options (an error) and aggregate functions beyond agg/'s (count,
+ * dc, values, list, min, max, sum, avg, earliest, latest). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/timeutil.h"
+#include "spl/cmd.h"
+
+/* ---- parse ---- */
+
+static const struct {
+    const char *name;
+    aggfn fn;
+} agg_names[] = {
+    {"count", AGG_COUNT},   {"c", AGG_COUNT},  {"values", AGG_VALUES},
+    {"list", AGG_LIST},     {"dc", AGG_DC},    {"distinct_count", AGG_DC},
+    {"min", AGG_MIN},       {"max", AGG_MAX},  {"sum", AGG_SUM},
+    {"avg", AGG_AVG},       {"mean", AGG_AVG}, {"earliest", AGG_EARLIEST},
+    {"latest", AGG_LATEST},
+};
+
+/* tstats options (name=value before `from`); only fillnull_value has an effect. */
+static const char *const tstats_opts[] = {
+    "summariesonly", "allow_old_summaries", "fillnull_value",          "prestats", "local",
+    "append",        "chunk_size",          "include_reduced_buckets", NULL,
+};
+
+/* Aggregates up to `from` (tstats) or `by`/end (stats). */
+bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
+    aggspec tmp[ESC_SPL_MAX_ITEMS];
+    size_t n = 0;
+    for (;;) {
+        spl_skip_ws(P);
+        if (spl_at_end(P) || (tstats && spl_kw_at(P, "from", true)) || spl_kw_at(P, "by", true))
+            break;
+        size_t start = P->pos;
+        size_t wl = spl_bare(P, "(=,\"");
+        if (wl == 0) {
+            spl_fail(P, start, "expected an aggregate function");
+            return false;
+        }
+        const char *w = P->s + start;
+        if (spl_peek(P) == '=') {
+            if (!tstats) {
+                spl_fail(P, start, "unsupported stats option '%.*s'", (int)wl, w);
+                return false;
+            }
+            size_t k;
+            for (k = 0; tstats_opts[k]; k++)
+                if (strlen(tstats_opts[k]) == wl && strncmp(tstats_opts[k], w, wl) == 0)
+                    break;
+            if (!tstats_opts[k]) {
+                spl_fail(P, start, "unsupported tstats option '%.*s'", (int)wl, w);
+                return false;
+            }
+            P->pos++;
+            size_t vl, vs;
+            const char *v = spl_word(P, "", &vl, &vs);
+            if (!v) {
+                if (!P->failed)
+                    spl_fail(P, start, "missing value for option '%.*s'", (int)wl, w);
+                return false;
+            }
+            if (k == 2) {
+                st->fillnull = (char *)v;
+                st->fill = true;
+            }
+            continue;
+        }
+        size_t k;
+        for (k = 0; k < sizeof agg_names / sizeof agg_names[0]; k++)
+            if (strlen(agg_names[k].name) == wl && strncmp(agg_names[k].name, w, wl) == 0)
+                break;
+        if (k == sizeof agg_names / sizeof agg_names[0]) {
+            spl_fail(P, start, "unsupported %s function '%.*s'", tstats ? "tstats" : "stats",
+                     (int)wl, w);
+            return false;
+        }
+        if (n == ESC_SPL_MAX_ITEMS) {
+            spl_fail(P, start, "too many aggregates");
+            return false;
+        }
+        aggspec *a = &tmp[n++];
+        memset(a, 0, sizeof *a);
+        a->fn = agg_names[k].fn;
+        a->start = start;
+        a->ref = FIELD_ABSENT;
+        if (spl_peek(P) == '(') {
+            P->pos++;
+            size_t fl, fs;
+            const char *f = spl_word(P, "()", &fl, &fs);
+            spl_skip_ws(P);
+            if (!f || spl_peek(P) != ')') {
+                if (!P->failed)
+                    spl_fail(P, start, "expected %.*s(FIELD)", (int)wl, w);
+                return false;
+            }
+            P->pos++;
+            a->field = f;
+            if (a->fn == AGG_COUNT)
+                a->fn = AGG_COUNT_FIELD;
+        } else if (a->fn != AGG_COUNT) {
+            spl_fail(P, start, "%.*s needs a field: %.*s(FIELD)", (int)wl, w, (int)wl, w);
+            return false;
+        }
+        a->end = P->pos;
+        char dname[300];
+        snprintf(dname, sizeof dname, "%.*s", (int)(a->end - start), w);
+        const char *as = NULL;
+        if (spl_accept_kw(P, "as", true)) {
+            size_t al, as_;
+            as = spl_word(P, ",", &al, &as_);
+            if (!as) {
+                if (!P->failed)
+                    spl_fail(P, P->pos, "expected a name after 'as'");
+                return false;
+            }
+        } else {
+            as = spl_dup(P, dname, strlen(dname));
+            if (!as)
+                return false;
+        }
+        a->as = as;
+        spl_skip_ws(P);
+        if (spl_peek(P) == ',')
+            P->pos++;
+    }
+    if (n == 0 && !tstats) {
+        spl_fail(P, P->pos, "stats needs at least one aggregate");
+        return false;
+    }
+    st->naggs = n;
+    if (n) {
+        st->aggs = spl_alloc0(P, n * sizeof *st->aggs);
+        if (!st->aggs)
+            return false;
+        memcpy(st->aggs, tmp, n * sizeof *tmp);
+    }
+    return true;
+}
+
+/* "10m", "1h", "30s", "1d", "2w", "5" (seconds). */
+static bool parse_span(const char *v, int64_t *out) {
+    int64_t n = 0;
+    size_t i = 0;
+    while (v[i] >= '0' && v[i] <= '9' && n < INT64_C(1000000000)) {
+        n = n * 10 + (v[i] - '0');
+        i++;
+    }
+    if (i == 0 || n == 0)
+        return false;
+    const char *u = v + i;
+    int64_t mul;
+    if (!*u || !strcmp(u, "s") || !strcmp(u, "sec") || !strcmp(u, "secs"))
+        mul = 1;
+    else if (!strcmp(u, "m") || !strcmp(u, "min") || !strcmp(u, "mins"))
+        mul = 60;
+    else if (!strcmp(u, "h") || !strcmp(u, "hr") || !strcmp(u, "hrs"))
+        mul = 3600;
+    else if (!strcmp(u, "d") || !strcmp(u, "day") || !strcmp(u, "days"))
+        mul = 86400;
+    else if (!strcmp(u, "w") || !strcmp(u, "week") || !strcmp(u, "weeks"))
+        mul = 7 * 86400;
+    else
+        return false;
+    *out = n * mul * ESC_US_PER_SEC;
+    return true;
+}
+
+bool spl_parse_by(spl_parser *P, stage *st) {
+    byspec tmp[ESC_SPL_MAX_ITEMS];
+    size_t n = 0;
+    while (!spl_at_end(P)) {
+        if (n == ESC_SPL_MAX_ITEMS) {
+            spl_fail(P, P->pos, "too many BY fields");
+            return false;
+        }
+        size_t fl, fs;
+        const char *f = spl_word(P, ",=", &fl, &fs);
+        if (!f) {
+            if (!P->failed)
+                spl_fail(P, P->pos, "expected a field name");
+            return false;
+        }
+        if (spl_peek(P) == '=') {
+            if (strcmp(f, "span") != 0) {
+                spl_fail(P, fs, "unsupported BY option '%s'", f);
+                return false;
+            }
+            P->pos++;
+            size_t vl, vs;
+            const char *v = spl_word(P, ",", &vl, &vs);
+            if (!v || !parse_span(v, &st->span_us)) {
+                if (!P->failed)
+                    spl_fail(P, v ? vs : fs,
+                             "bad span '%s' (expected N followed by s, m, h, d "
+                             "or w)",
+                             v ? v : "");
+                return false;
+            }
+            spl_skip_ws(P);
+            if (spl_peek(P) == ',')
+                P->pos++;
+            continue;
+        }
+        tmp[n++] = (byspec){f, fs, P->pos, FIELD_ABSENT};
+        spl_skip_ws(P);
+        if (spl_peek(P) == ',')
+            P->pos++;
+    }
+    if (n == 0) {
+        spl_fail(P, P->pos, "BY needs at least one field");
+        return false;
+    }
+    st->by = spl_alloc0(P, n * sizeof *st->by);
+    if (!st->by)
+        return false;
+    memcpy(st->by, tmp, n * sizeof *tmp);
+    st->nby = n;
+    return true;
+}
+
+static bool parse_stats(spl_parser *P, stage *st) {
+    if (!spl_parse_aggs(P, st, false))
+        return false;
+    if (spl_accept_kw(P, "by", true) && !spl_parse_by(P, st))
+        return false;
+    return spl_expect_end(P, "stats");
+}
+
+/* ---- plan ---- */
+
+static esc_status plan_stats(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    if (!spl_schema_alloc(p, &st->out, st->nby + st->naggs))
+        return spl_plan_oom(err);
+    for (size_t i = 0; i < st->nby; i++) {
+        byspec *b = &st->by[i];
+        b->ref = spl_schema_find(in, b->field);
+        st->out.name[i] = b->field;
+        st->out.mv[i] = false;
+        st->out.origin[i] = b->ref >= 0 ? in->origin[b->ref] : -1;
+    }
+    for (size_t i = 0; i < st->naggs; i++) {
+        aggspec *a = &st->aggs[i];
+        a->ref = a->field ? spl_schema_find(in, a->field) : -1;
+        size_t c = st->nby + i;
+        st->out.name[c] = a->as;
+        st->out.mv[c] = a->fn == AGG_VALUES || a->fn == AGG_LIST;
+        st->out.origin[c] = -1;
+    }
+    return ESC_OK;
+}
+
+static esc_status plan_eventstats(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    st->cols2 = esc_arena_alloc(&p->arena, st->naggs * sizeof *st->cols2);
+    if (!st->cols2 || !spl_schema_copy(p, &st->out, in, st->naggs))
+        return spl_plan_oom(err);
+    for (size_t i = 0; i < st->nby; i++)
+        st->by[i].ref = spl_schema_find(in, st->by[i].field);
+    for (size_t i = 0; i < st->naggs; i++) {
+        aggspec *a = &st->aggs[i];
+        a->ref = a->field ? spl_schema_find(in, a->field) : -1;
+        int c = spl_schema_add(&st->out, a->as);
+        st->out.origin[c] = -1;
+        st->out.mv[c] = a->fn == AGG_VALUES || a->fn == AGG_LIST;
+        st->cols2[i] = c;
+    }
+    return ESC_OK;
+}
+
+/* ---- aggregates and group tables ---- */
+
+static esc_agg_fn agg_map(aggfn f) {
+    switch (f) {
+    case AGG_COUNT:
+        return ESC_AGG_COUNT;
+    case AGG_COUNT_FIELD:
+        return ESC_AGG_COUNT_FIELD;
+    case AGG_VALUES:
+        return ESC_AGG_VALUES;
+    case AGG_LIST:
+        return ESC_AGG_LIST;
+    case AGG_DC:
+        return ESC_AGG_DC;
+    case AGG_MIN:
+        return ESC_AGG_MIN;
+    case AGG_MAX:
+        return ESC_AGG_MAX;
+    case AGG_SUM:
+        return ESC_AGG_SUM;
+    case AGG_AVG:
+        return ESC_AGG_AVG;
+    case AGG_EARLIEST:
+        return ESC_AGG_EARLIEST;
+    case AGG_LATEST:
+        return ESC_AGG_LATEST;
+    }
+    return ESC_AGG_COUNT;
+}
+
+esc_agg *spl_agg_new(const stage *st) {
+    esc_agg_fn fns[ESC_SPL_MAX_ITEMS];
+    for (size_t i = 0; i < st->naggs; i++)
+        fns[i] = agg_map(st->aggs[i].fn);
+    return esc_agg_new(st->nby, fns, st->naggs, ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES);
+}
+
+/* Fill row r's aggregate cells from group g: aggregate i goes to column cols[i], or to
+ * nby + i when cols is NULL. */
+static esc_status fill_aggs(esc_agg *a, size_t g, const stage *st, esc_cell *row, const int *cols,
+                            esc_error *err) {
+    for (size_t i = 0; i < st->naggs; i++) {
+        esc_agg_out o;
+        esc_status rc = esc_agg_result(a, g, i, &o, err);
+        if (rc != ESC_OK)
+            return rc;
+        esc_cell *c = &row[cols ? (size_t)cols[i] : st->nby + i];
+        bool ok;
+        if (o.is_num)
+            ok = spl_cell_num(c, o.num, o.n ? &o.v[0] : NULL);
+        else
+            ok = spl_cell_set(c, o.v, o.n);
+        if (!ok)
+            return spl_exec_oom(err);
+    }
+    return ESC_OK;
+}
+
+esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
+                         esc_error *err) {
+    size_t *order = NULL;
+    esc_status rc = esc_agg_sorted(a, &order, err);
+    if (rc != ESC_OK)
+        return rc;
+    size_t ng = esc_agg_ngroups(a);
+    esc_table *t = spl_table_new(&st->out, ng);
+    if (!t) {
+        rc = spl_exec_oom(err);
+        goto fail;
+    }
+    for (size_t r = 0; r < ng; r++) {
+        esc_cell *row = &t->cells[r * t->ncols];
+        for (size_t k = 0; k < st->nby; k++) {
+            esc_str key = esc_agg_key(a, order[r], k);
+            if (!spl_cell_set(&row[k], &key, 1)) {
+                rc = spl_exec_oom(err);
+                goto fail;
+            }
+            if (time_keys && st->by[k].ref == FIELD_TIME)
+                row[k].is_num = spl_parse_num(key.ptr, key.len, &row[k].num);
+        }
+        if ((rc = fill_aggs(a, order[r], st, row, NULL, err)) != ESC_OK)
+            goto fail;
+    }
+    esc_free(order);
+    *out = t;
+    return ESC_OK;
+fail:
+    esc_free(order);
+    esc_table_free(t);
+    return rc;
+}
+
+const char *spl_agg_name(aggfn f) {
+    static const char *const t[] = {"count", "count", "values", "list",     "dc",    "min",
+                                    "max",   "sum",   "avg",    "earliest", "latest"};
+    return t[f];
+}
+
+/* ---- run ---- */
+
+/* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out
+ * NULL, into new columns of t (eventstats). */
+static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_error *err) {
+    esc_agg *a = spl_agg_new(st);
+    esc_buf kb[ESC_SPL_MAX_ITEMS];
+    esc_str keys[ESC_SPL_MAX_ITEMS];
+    esc_agg_in *in = NULL;
+    esc_status rc = ESC_OK;
+    size_t nb = st->nby;
+    int tcol = esc_table_col(t, "_time");
+    size_t *rows_group = esc_malloc((t->nrows ? t->nrows : 1) * sizeof *rows_group);
+    for (size_t k = 0; k < nb; k++)
+        esc_buf_init(&kb[k], ESC_SPL_EXPAND_MAX);
+    if (!a || !rows_group) {
+        rc = spl_exec_oom(err);
+        goto done;
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        const esc_cell *row = &t->cells[r * t->ncols];
+        bool skip = false;
+        rows_group[r] = SIZE_MAX;
+        for (size_t k = 0; k < nb; k++) {
+            int c = st->by[k].ref;
+            if (c < 0 || row[c].n == 0) {
+                skip = true;
+                break;
+            }
+            if ((rc = spl_cell_key(&row[c], &kb[k])) != ESC_OK) {
+                rc = esc_error_set(err, rc, "stats key too long");
+                goto done;
+            }
+            keys[k] = esc_buf_str(&kb[k]);
+        }
+        if (skip)
+            continue;
+        size_t g;
+        if ((rc = esc_agg_group(a, keys, &g, err)) != ESC_OK)
+            goto done;
+        rows_group[r] = g;
+        int64_t tus = 0;
+        double tv;
+        if (tcol >= 0 && row[tcol].n &&
+            spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv) && fabs(tv) < 9e12)
+            tus = (int64_t)(tv * 1e6); /* a _time beyond +-285,000 years is taken as 0 */
+        for (size_t i = 0; i < st->naggs; i++) {
+            int c = st->aggs[i].ref;
+            if (st->aggs[i].fn == AGG_COUNT || c < 0 || row[c].n == 0)
+                continue;
+            esc_agg_in *ni = esc_realloc(in, row[c].n * sizeof *in);
+            if (!ni) {
+                rc = spl_exec_oom(err);
+                goto done;
+            }
+            in = ni;
+            for (size_t j = 0; j < row[c].n; j++) {
+                in[j].s = esc_str_c(row[c].v[j]);
+                in[j].is_num = spl_parse_num(in[j].s.ptr, in[j].s.len, &in[j].num);
+            }
+            if ((rc = esc_agg_add(a, g, i, in, row[c].n, tus, err)) != ESC_OK)
+                goto done;
+        }
+    }
+    if (!out) {
+        /* second pass: every row gets its group's aggregates */
+        rc = spl_table_widen(t, &st->out, err);
+        for (size_t r = 0; r < t->nrows && rc == ESC_OK; r++)
+            if (rows_group[r] != SIZE_MAX)
+                rc = fill_aggs(a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, err);
+    } else {
+        rc = spl_agg_table(a, st, false, out, err);
+    }
+done:
+    esc_free(rows_group);
+    for (size_t k = 0; k < nb; k++)
+        esc_buf_fini(&kb[k]);
+    esc_free(in);
+    esc_agg_free(a);
+    return rc;
+}
+
+static esc_status run_stats(const stage *st, spl_run *x, esc_error *err) {
+    esc_table *n = NULL;
+    esc_status rc = aggregate(st, x->t, &n, err);
+    if (rc == ESC_OK) {
+        spl_table_swap(x->t, n);
+        esc_table_free(n);
+    }
+    return rc;
+}
+
+static esc_status run_eventstats(const stage *st, spl_run *x, esc_error *err) {
+    return aggregate(st, x->t, NULL, err);
+}
+
+const spl_cmd spl_cmd_stats = {
+    .name = "stats",
+    .flags = SPL_CMD_BARRIER,
+    .parse = parse_stats,
+    .plan = plan_stats,
+    .run = run_stats,
+};
+
+const spl_cmd spl_cmd_eventstats = {
+    .name = "eventstats",
+    .flags = SPL_CMD_BARRIER,
+    .parse = parse_stats,
+    .plan = plan_eventstats,
+    .run = run_eventstats,
+};

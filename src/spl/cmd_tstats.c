@@ -1,0 +1,193 @@
+/* tstats, the pipeline's source: `| tstats AGG(FIELD) ... from datamodel=Endpoint.Processes
+ * [where SEARCH] [by FIELD, ... [span=N]]` over CIM records.
+ *
+ * Invariants: fields resolve to CIM field ids (or _time) at plan time, and the plan's field
+ * mask gets every one read; a record feeds one group, keyed by its BY values (a missing value
+ * drops the record unless fillnull_value is given); BY _time is bucketed to the span in epoch
+ * seconds; the groups become the first table in BY order (spl_agg_table). Its window and where
+ * checks are exec.c's (esc_exec_feed) and plan.c's (the record predicate). Deliberately not
+ * done: data models other than Endpoint.Processes, prestats/append, summariesonly semantics
+ * (every record counts as summarised). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "spl/cmd.h"
+
+static bool parse_tstats(spl_parser *P, stage *st) {
+    if (!spl_parse_aggs(P, st, true))
+        return false;
+    if (!spl_accept_kw(P, "from", true)) {
+        spl_fail(P, st->start, "tstats needs 'from datamodel=Endpoint.Processes'");
+        return false;
+    }
+    spl_skip_ws(P);
+    size_t at = P->pos;
+    size_t wl = spl_bare(P, "=");
+    if (!(wl == 9 && strncmp(P->s + at, "datamodel", 9) == 0) || spl_peek(P) != '=') {
+        spl_fail(P, at, "expected datamodel=NAME after 'from'");
+        return false;
+    }
+    P->pos++;
+    size_t dl, ds;
+    const char *dm = spl_word(P, "", &dl, &ds);
+    if (!dm) {
+        if (!P->failed)
+            spl_fail(P, at, "expected datamodel=NAME after 'from'");
+        return false;
+    }
+    if (strcmp(dm, "Endpoint.Processes") != 0) {
+        spl_fail(P, ds, "unsupported data model '%s' (only Endpoint.Processes)", dm);
+        return false;
+    }
+    if (spl_accept_kw(P, "where", true)) {
+        st->where = spl_parse_search(P, true);
+        if (!st->where)
+            return false;
+    }
+    if (spl_accept_kw(P, "by", true) || spl_accept_kw(P, "groupby", true)) {
+        if (!spl_parse_by(P, st))
+            return false;
+    }
+    return spl_expect_end(P, "tstats");
+}
+
+static void resolve_snode_cim(snode *n, uint32_t *fields) {
+    if (!n)
+        return;
+    if (n->kind == SN_CMP) {
+        n->ref = spl_cim_lookup(n->field, strlen(n->field));
+        if (n->ref >= 0)
+            *fields |= 1u << n->ref;
+    }
+    resolve_snode_cim(n->l, fields);
+    resolve_snode_cim(n->r, fields);
+}
+
+static esc_status plan_tstats(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    (void)in; /* the source reads records, not rows */
+    if (!spl_schema_alloc(p, &st->out, st->nby + st->naggs))
+        return spl_plan_oom(err);
+    resolve_snode_cim(st->where, &p->fields);
+    for (size_t i = 0; i < st->nby; i++) {
+        byspec *b = &st->by[i];
+        b->ref = spl_cim_lookup(b->field, strlen(b->field));
+        if (b->ref >= 0)
+            p->fields |= 1u << b->ref;
+        st->out.name[i] = b->field;
+        st->out.mv[i] = false;
+        st->out.origin[i] = b->ref >= 0 ? b->ref : -1;
+    }
+    for (size_t i = 0; i < st->naggs; i++) {
+        aggspec *a = &st->aggs[i];
+        if (a->field) {
+            a->ref = spl_cim_lookup(a->field, strlen(a->field));
+            if (a->ref >= 0)
+                p->fields |= 1u << a->ref;
+        }
+        size_t c = st->nby + i;
+        st->out.name[c] = a->as;
+        st->out.mv[c] = a->fn == AGG_VALUES || a->fn == AGG_LIST;
+        st->out.origin[c] = -1;
+    }
+    for (size_t i = 0; i < st->out.n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(st->out.name[i], st->out.name[j]) == 0)
+                return esc_error_at(err, ESC_ECONTENT, NULL,
+                                    i < st->nby ? st->by[i].start : st->aggs[i - st->nby].start,
+                                    "column '%s' is produced twice", st->out.name[i]);
+    return ESC_OK;
+}
+
+/* Seconds as text with the sub-second part kept (trailing zeros dropped). */
+static size_t time_text(int64_t us, char *buf, size_t cap) {
+    bool neg = us < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+    uint64_t sec = u / 1000000, frac = u % 1000000;
+    int n;
+    if (!frac) {
+        n = snprintf(buf, cap, "%s%llu", neg ? "-" : "", (unsigned long long)sec);
+    } else {
+        n = snprintf(buf, cap, "%s%llu.%06llu", neg ? "-" : "", (unsigned long long)sec,
+                     (unsigned long long)frac);
+        while (n > 0 && buf[n - 1] == '0')
+            buf[--n] = 0;
+    }
+    return (size_t)n;
+}
+
+esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, esc_error *err) {
+    esc_str keys[ESC_SPL_MAX_ITEMS];
+    char bucket[32];
+    for (size_t i = 0; i < st->nby; i++) {
+        int ref = st->by[i].ref;
+        esc_str v = ref >= 0 ? r->v[ref] : ESC_STR_NULL;
+        if (ref == FIELD_TIME) {
+            /* time bucket: floor to the span, in epoch seconds */
+            int64_t span = st->span_us ? st->span_us : ESC_US_PER_SEC;
+            int64_t q = r->time_us / span - (r->time_us % span < 0);
+            int n =
+                snprintf(bucket, sizeof bucket, "%lld", (long long)(q * (span / ESC_US_PER_SEC)));
+            v = esc_str_make(bucket, (size_t)n);
+        }
+        if (!v.ptr) {
+            if (!st->fill)
+                return ESC_OK;
+            v = esc_str_c(st->fillnull);
+        }
+        keys[i] = v;
+    }
+    size_t g;
+    esc_status rc = esc_agg_group(agg, keys, &g, err);
+    if (rc != ESC_OK)
+        return rc;
+    char tbuf[48];
+    for (size_t i = 0; i < st->naggs; i++) {
+        const aggspec *a = &st->aggs[i];
+        if (a->fn == AGG_COUNT)
+            continue;
+        esc_agg_in in = {ESC_STR_NULL, false, 0};
+        if (a->ref == FIELD_TIME) {
+            size_t n = time_text(r->time_us, tbuf, sizeof tbuf);
+            in.s = esc_str_make(tbuf, n);
+            in.is_num = true;
+            in.num = (double)r->time_us / 1e6;
+        } else if (a->ref >= 0) {
+            in.s = r->v[a->ref];
+            if (in.s.ptr)
+                in.is_num = spl_parse_num(in.s.ptr, in.s.len, &in.num);
+        }
+        if (!in.s.ptr)
+            continue;
+        if ((rc = esc_agg_add(agg, g, i, &in, 1, r->time_us, err)) != ESC_OK)
+            return rc;
+    }
+    return ESC_OK;
+}
+
+static void explain_tstats(const stage *st, esc_buf *out) {
+    esc_buf_append_c(out, " from Endpoint.Processes");
+    if (st->fill)
+        esc_buf_printf(out, " fillnull_value=\"%s\"", st->fillnull);
+    esc_buf_append_c(out, "\n  where: ");
+    spl_explain_snode(st->where, out);
+    esc_buf_append_c(out, "\n  aggregates:");
+    for (size_t k = 0; k < st->naggs; k++) {
+        if (st->aggs[k].field)
+            esc_buf_printf(out, " %s(%s)->%s", spl_agg_name(st->aggs[k].fn), st->aggs[k].field,
+                           st->aggs[k].as);
+        else
+            esc_buf_printf(out, " %s->%s", spl_agg_name(st->aggs[k].fn), st->aggs[k].as);
+    }
+    esc_buf_append_c(out, "\n  by:");
+    for (size_t k = 0; k < st->nby; k++)
+        esc_buf_printf(out, " %s", st->by[k].field);
+}
+
+const spl_cmd spl_cmd_tstats = {
+    .name = "tstats",
+    .flags = SPL_CMD_SOURCE,
+    .parse = parse_tstats,
+    .plan = plan_tstats,
+    .explain = explain_tstats,
+};
