@@ -127,13 +127,11 @@ int esc_cmd_dump(int argc, char **argv) {
             paths[npaths++] = a;
         }
     }
-    if (object && !json) {
-        fprintf(stderr, "escudo dump: --data-object needs --format json\n");
-        rc = 2;
-        goto done;
-    }
-    if (!npaths) {
-        usage(stderr);
+    if (!npaths || (object && !json)) {
+        if (npaths)
+            fprintf(stderr, "escudo dump: --data-object needs --format json\n");
+        else
+            usage(stderr);
         rc = 2;
         goto done;
     }
