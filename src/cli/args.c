@@ -12,6 +12,27 @@ static int find(const esc_opt *opts, size_t n, const char *name, size_t len) {
     return -1;
 }
 
+/* "unknown option --x", with the nearest option of the table when it is within two edits. */
+static void unknown_option(const char *cmd, const esc_opt *opts, size_t nopts, const char *name,
+                           size_t len) {
+    char given[256];
+    snprintf(given, sizeof given, "%.*s", (int)(len < 255 ? len : 255), name);
+    const char *near = NULL;
+    size_t best = 3;
+    for (size_t i = 0; i < nopts; i++) {
+        size_t d = esc_cli_distance(given, opts[i].name);
+        if (d < best) {
+            best = d;
+            near = opts[i].name;
+        }
+    }
+    if (near)
+        esc_say(stderr, "escudo %s: unknown option --%.*s; did you mean --%s? (see --help)", cmd,
+                (int)len, name, near);
+    else
+        esc_say(stderr, "escudo %s: unknown option --%.*s (see --help)", cmd, (int)len, name);
+}
+
 bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, char **argv,
                     const char *cmd) {
     memset(a, 0, sizeof *a);
@@ -49,7 +70,7 @@ bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, ch
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         int k = find(opts, nopts, name, len);
         if (k < 0) {
-            esc_say(stderr, "escudo %s: unknown option --%.*s (see --help)", cmd, (int)len, name);
+            unknown_option(cmd, opts, nopts, name, len);
             return false;
         }
         const char *val = NULL;
@@ -114,7 +135,10 @@ void esc_usage(FILE *f, const char *cmd, const char *synopsis, const char *about
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
                  opts[i].arg ? opts[i].arg : "");
-        fprintf(f, "  %-24s %s\n", left, opts[i].help);
+        if (strlen(left) > 24) /* a long placeholder: the help on the next line */
+            fprintf(f, "  %s\n  %-24s %s\n", left, "", opts[i].help);
+        else
+            fprintf(f, "  %-24s %s\n", left, opts[i].help);
     }
 }
 

@@ -44,36 +44,111 @@ size_t esc_args_all(const esc_args *a, const char *name, const char ***values);
 void esc_usage(FILE *f, const char *cmd, const char *synopsis, const char *about,
                const esc_opt *opts, size_t nopts);
 
+/* What --help, the man page and the shell completions say about a command: its synopsis and
+ * its option table (the one its parser reads). */
+typedef struct esc_cmd_doc {
+    const char *synopsis;
+    const esc_opt *opts;
+    size_t nopts;
+} esc_cmd_doc;
+extern const esc_cmd_doc esc_doc_hunt, esc_doc_explain, esc_doc_dump, esc_doc_run, esc_doc_status,
+    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk;
+
+/* A command as `escudo --help` lists it. */
+typedef struct esc_cmd_entry {
+    const char *name;
+    const char *help;
+    const esc_cmd_doc *doc;
+} esc_cmd_entry;
+/* The man page (roff) of escudo and its commands. */
+void esc_doc_man(FILE *f, const esc_cmd_entry *cmds, size_t n);
+/* Completions for `shell` (bash or zsh); false when the shell is not one of them. */
+bool esc_doc_completions(FILE *f, const char *shell, const esc_cmd_entry *cmds, size_t n);
+
 /* Exit code for a status. */
 int esc_exit_code(esc_status st);
 /* "escudo: path:offset: message" on stderr. */
 void esc_report(const char *level, const esc_error *err);
 
+#define ESC_CLI_PATH_MAX 4096
+
+/* The shipped content folder into out: ESC_CONTENT_DIR (the source tree's content/) when it
+ * exists, else PREFIX/share/escudo/content when the binary runs from PREFIX/bin (make
+ * install). */
+void esc_cli_content_dir(char *out, size_t cap);
+
 /* Content: --content DIR... (default: the shipped content) then --local DIR..., then each
  * --detection FILE on top. */
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out);
 
-/* Detection selection, one way for every command (hunt, explain, run, test). A selector is a
- * loaded detection's name, id or YAML file (a --detection FILE outside the content was loaded
- * on top by esc_cli_load_content). Selectors come from an option (--detection, --enable) or
- * from the positional arguments; a command lists its sources in the order it wants them. */
+/* Detection selection, one way for every command (hunt, explain, run, test). A detection
+ * selector (--detection, --enable, or the positional arguments) is a loaded detection's name, id
+ * or YAML file (a --detection FILE outside the content was loaded on top by
+ * esc_cli_load_content), or else a case-insensitive glob (`*`, `?`) over names and ids. Tag
+ * selectors pick by the detection's tags: --mitre (ATT&CK technique id glob; a bare technique
+ * also takes its sub-techniques), --story (analytic story, case-insensitive glob), --severity
+ * (informational .. critical, LEVEL+ for that level and above, from esc_act_score) and
+ * --min-risk N (score >= N). Values of one kind are alternatives (OR); kinds combine with AND;
+ * tag selectors alone start from every loaded detection. A command lists its sources in the
+ * order it wants them. */
+typedef enum esc_cli_sel_kind {
+    ESC_SEL_DETECTION,
+    ESC_SEL_MITRE,
+    ESC_SEL_STORY,
+    ESC_SEL_SEVERITY,
+    ESC_SEL_MIN_RISK,
+} esc_cli_sel_kind;
+
 typedef struct esc_cli_selectors {
     const char *const *v;
     size_t n;
     bool positional; /* positional arguments: not loaded on top when they are files */
+    esc_cli_sel_kind kind;
 } esc_cli_selectors;
+
+/* The tag selection options, for a command's option table. */
+#define ESC_CLI_TAG_OPTS                                                                           \
+    {"mitre", "TECHNIQUE", "select by ATT&CK technique id, glob (T1003*; repeatable)"},            \
+        {"story", "NAME", "select by analytic story, case-insensitive glob (repeatable)"},         \
+        {"severity", "LEVEL", "select by severity: informational..critical, LEVEL+ and above"}, {  \
+        "min-risk", "N", "select detections whose risk score is at least N"                        \
+    }
 
 /* Every value of option `name`, or the positional arguments. */
 esc_cli_selectors esc_cli_option(const esc_args *a, const char *name);
 esc_cli_selectors esc_cli_positional(const esc_args *a);
+/* The tag selectors given (--mitre, --story, --severity, --min-risk) into out[0..4); their
+ * number. */
+size_t esc_cli_tag_selectors(const esc_args *a, esc_cli_selectors out[4]);
 
-/* Resolve the selectors of each source in turn against c. An unknown one prints
- * "escudo CMD: no detection named X in the content" (for a positional one, followed by how a
- * YAML file elsewhere loads) and returns ESC_EXIT_USAGE; out of memory ESC_EXIT_IO. On
- * ESC_EXIT_OK *out holds *n detections in the order given, duplicates kept, and the caller
- * frees it with esc_free; when no selector was given, *out is NULL and *n 0. */
+/* Resolve the selectors of each source against c. An unknown name prints "escudo CMD: no
+ * detection named X in the content" (for a positional one, followed by how a YAML file elsewhere
+ * loads), then the nearest names ("did you mean"); a glob or a tag selection that matches
+ * nothing, or a bad --severity / --min-risk value, prints why; these return ESC_EXIT_USAGE, out
+ * of memory ESC_EXIT_IO. On ESC_EXIT_OK *out holds *n detections: the ones named exactly in the
+ * order given (duplicates kept), then the ones a glob added in content order (each once), less
+ * those the tag selectors leave out; the caller frees it with esc_free. When no selector was
+ * given, *out is NULL and *n 0. *exact (may be NULL) is set when every detection was named
+ * exactly (no glob, no tag selector): commands are strict about those. */
 int esc_cli_select(const char *cmd, const esc_content *c, const esc_cli_selectors *src, size_t nsrc,
-                   const esc_detection ***out, size_t *n);
+                   const esc_detection ***out, size_t *n, bool *exact);
+
+/* Levenshtein distance of a and b, ASCII case-insensitive, for "did you mean" (strings over
+ * 255 bytes count as far away). */
+size_t esc_cli_distance(const char *a, const char *b);
+
+/* Checks made before any input is read (each prints "escudo CMD: --NAME ...: why" and returns
+ * false on a usage error; an option not given passes). */
+/* A whole number in [min, max]; *out keeps its default when the option is absent. */
+bool esc_cli_number(const char *cmd, const esc_args *a, const char *name, long min, long max,
+                    long *out);
+/* Every value of the option names an existing path (a folder when `dir`). */
+bool esc_cli_paths_exist(const char *cmd, const esc_args *a, const char *name, bool dir);
+/* The HEC options: --hec is an http(s) URL with a host (and a port from 1 to 65535), the other
+ * --hec-* options come with --hec, --hec-max-wait is a number of seconds, --hec-ca exists, and
+ * a token is available (read into *token, which the caller wipes and frees). ESC_EXIT_OK,
+ * ESC_EXIT_USAGE after the message, or ESC_EXIT_IO when out of memory. */
+int esc_cli_check_hec(const char *cmd, const esc_args *a, char **token);
 
 /* Print the expanded search line with ^ under the span of a planner error. */
 void esc_cli_show_search_error(const esc_content *c, const esc_detection *d);

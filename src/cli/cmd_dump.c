@@ -17,16 +17,22 @@
 
 int esc_cmd_dump(int argc, char **argv);
 
+/* Options are parsed by hand below; this table makes --help, the man page and completions. */
+static const esc_opt dump_opts[] = {
+    {"format", "xml|json", "XmlWinEventLog lines (default) or escudo's JSON dump lines"},
+    {"data-object", NULL, "JSON: \"data\" as an object (a repeated name: an array of values)"},
+    {"recover", NULL, "EVTX: also print deleted records found in slack space"},
+    {"threads", "N", "EVTX: decode chunks on N threads (default 2; output is the same)"},
+    {"strict", NULL, "exit 1 when any warning was printed"},
+    {"help", NULL, "show this help"},
+};
+const esc_cmd_doc esc_doc_dump = {"[OPTIONS] FILE...", dump_opts,
+                                  sizeof dump_opts / sizeof dump_opts[0]};
+
 static void usage(FILE *f) {
-    fputs("usage: escudo dump [--format xml|json] [--recover] [--threads N] [--strict] FILE...\n"
-          "\n"
-          "Print every record of every input, one per line.\n"
-          "  --format xml|json  XmlWinEventLog lines (default) or escudo's JSON dump lines\n"
-          "  --recover          EVTX: also print deleted records found in slack space\n"
-          "  --threads N        EVTX: decode chunks on N threads (default 2; output is the same)\n"
-          "  --strict           exit 1 when any warning was printed\n"
-          "  -h, --help         this help\n"
-          "FILE may be a directory (read recursively) or - for standard input; gzip is read\n"
+    esc_usage(f, "dump", esc_doc_dump.synopsis, "Print every record of every input, one per line.",
+              dump_opts, esc_doc_dump.nopts);
+    fputs("\nFILE may be a directory (read recursively) or - for standard input; gzip is read\n"
           "transparently.\n",
           f);
 }
@@ -49,8 +55,17 @@ static void print_warning(const esc_error *e) {
         esc_say(stderr, "escudo: warning: %s", e->msg);
 }
 
+/* One record as its line (with the line break) in line, cleared first. */
+static esc_status render_line(const esc_event *ev, bool json, bool object, esc_buf *line) {
+    esc_buf_clear(line);
+    esc_status st = object ? esc_render_json_object(ev, line)
+                    : json ? esc_render_json(ev, line)
+                           : esc_render_xml(ev, line);
+    return st ? st : esc_buf_putc(line, '\n');
+}
+
 int esc_cmd_dump(int argc, char **argv) {
-    bool json = false, strict = false;
+    bool json = false, strict = false, object = false;
     esc_reader_opts opts = {0};
     opts.threads = 2;
     const char **paths = NULL;
@@ -87,6 +102,8 @@ int esc_cmd_dump(int argc, char **argv) {
                 rc = 2;
                 goto done;
             }
+        } else if (!strcmp(a, "--data-object")) {
+            object = true;
         } else if (!strcmp(a, "--recover")) {
             opts.recover = true;
         } else if (!strcmp(a, "--strict")) {
@@ -110,8 +127,11 @@ int esc_cmd_dump(int argc, char **argv) {
             paths[npaths++] = a;
         }
     }
-    if (!npaths) {
-        usage(stderr);
+    if (!npaths || (object && !json)) {
+        if (npaths)
+            fprintf(stderr, "escudo dump: --data-object needs --format json\n");
+        else
+            usage(stderr);
         rc = 2;
         goto done;
     }
@@ -164,10 +184,7 @@ int esc_cmd_dump(int argc, char **argv) {
                 rc = 3;
                 break;
             }
-            esc_buf_clear(&line);
-            st = json ? esc_render_json(&ev, &line) : esc_render_xml(&ev, &line);
-            if (!st)
-                st = esc_buf_putc(&line, '\n');
+            st = render_line(&ev, json, object, &line);
             if (st) {
                 fprintf(stderr, "escudo dump: out of memory\n");
                 rc = 3;

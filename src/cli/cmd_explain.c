@@ -9,11 +9,13 @@
 static const esc_opt explain_opts[] = {
     {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
-    {"detection", "NAME|ID|FILE", "explain only this detection (repeatable; default: all)"},
+    {"detection", "NAME|ID|FILE|GLOB", "explain only this detection (repeatable; default: all)"},
+    ESC_CLI_TAG_OPTS,
     {"verbose", NULL, "also print content warnings"},
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof explain_opts / sizeof explain_opts[0])
+const esc_cmd_doc esc_doc_explain = {"[OPTIONS] [NAME|ID...]", explain_opts, NOPTS};
 
 static void print_interest(const esc_interest *in) {
     printf("readers keep:\n");
@@ -51,9 +53,10 @@ int esc_cmd_explain(int argc, char **argv) {
         rc = esc_exit_code(st);
         goto done;
     }
-    esc_cli_selectors src[] = {esc_cli_option(&a, "detection"), esc_cli_positional(&a)};
+    esc_cli_selectors src[6] = {esc_cli_option(&a, "detection"), esc_cli_positional(&a)};
+    size_t nsrc = 2 + esc_cli_tag_selectors(&a, src + 2);
     size_t n = 0;
-    if ((rc = esc_cli_select("explain", content, src, 2, &dets, &n)) != ESC_EXIT_OK)
+    if ((rc = esc_cli_select("explain", content, src, nsrc, &dets, &n, NULL)) != ESC_EXIT_OK)
         goto done;
     bool all = n == 0;
     if (all)

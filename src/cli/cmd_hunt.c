@@ -1,4 +1,5 @@
 /* escudo hunt: detections over files, offline, one window (all time by default). */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/timeutil.h"
 #include "detect/engine.h"
+#include "detect/lint.h"
 #include "ingest/input.h"
 #include "sched/reltime.h"
 #include "sink/sink.h"
@@ -24,7 +26,8 @@ static const esc_opt hunt_opts[] = {
     {"tz", "ZONE", "IANA zone for zone-less times, snapping and output (default UTC)"},
     {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
-    {"detection", "NAME|ID|FILE", "run only this detection (repeatable; default: all loaded)"},
+    {"detection", "NAME|ID|FILE|GLOB", "run only this detection (repeatable; default: all loaded)"},
+    ESC_CLI_TAG_OPTS,
     {"aidmaster", "FILE", "CrowdStrike host inventory (aid -> ComputerName)"},
     {"recover", NULL, "also read deleted EVTX records left in slack space"},
     {"threads", "N", "worker threads for EVTX decoding (default 2)"},
@@ -48,6 +51,7 @@ static const esc_opt hunt_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof hunt_opts / sizeof hunt_opts[0])
+const esc_cmd_doc esc_doc_hunt = {"[OPTIONS] PATH...", hunt_opts, NOPTS};
 
 static double now_mono(void) {
     struct timespec ts;
@@ -126,7 +130,8 @@ static void report_skip(void *dropped, const esc_error *e) {
 
 /* Notables and risk events (SPEC section 6) into the sinks the flags name; nothing without one. */
 static int run_actions(const esc_args *a, const esc_content *content, const esc_engine *engine,
-                       const esc_hunt *hunt, const esc_hunt_opts *ho, int64_t now, bool quiet) {
+                       const esc_hunt *hunt, const esc_hunt_opts *ho, int64_t now, bool quiet,
+                       const char *token) {
     esc_sink_opts so = {.notables_path = esc_args_get(a, "notables"),
                         .risk_path = esc_args_get(a, "risk"),
                         .db_path = esc_args_get(a, "db"),
@@ -139,15 +144,12 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
         return ESC_EXIT_OK;
     if (esc_args_has(a, "hec-max-wait"))
         so.hec_max_wait_ms = atoi(esc_args_get(a, "hec-max-wait")) * 1000;
-    char *token = NULL;
     esc_sinks *sinks = NULL;
     esc_act *act = NULL;
     esc_error err = {0};
     esc_status st = ESC_OK;
     bool dropped = false; /* an event over the size cap: reported, the others still made */
-    if (so.hec_url && (st = esc_hec_token_load(esc_args_get(a, "hec-token-file"), &token, &err)))
-        goto out;
-    so.hec_token = token;
+    so.hec_token = token; /* read by hunt_checks, before the hunt */
     if ((st = esc_sinks_open(&so, &sinks, &err)) || !(act = esc_act_new(content, sinks, &err))) {
         st = st ? st : ESC_ENOMEM;
         goto out;
@@ -185,10 +187,6 @@ out:;
     cst = esc_sinks_close(sinks, st ? NULL : &err);
     st = st ? st : cst;
     esc_act_free(act);
-    if (token) {
-        memset(token, 0, strlen(token));
-        esc_free(token);
-    }
     if (st) {
         esc_report("error", &err);
         return esc_exit_code(st);
@@ -231,13 +229,32 @@ static bool hunt_options(const esc_args *a, esc_out_format *fmt, esc_hunt_opts *
         ho->latest_us = t * ESC_US_PER_SEC;
     }
     ho->reader.recover = esc_args_has(a, "recover");
-    ho->reader.threads = esc_args_has(a, "threads") ? atoi(esc_args_get(a, "threads")) : 2;
+    long threads = 2;
+    if (!esc_cli_number("hunt", a, "threads", 1, 64, &threads))
+        return false;
+    ho->reader.threads = (int)threads;
+    if ((esc_args_has(a, "earliest") || esc_args_has(a, "latest")) &&
+        ho->earliest_us >= ho->latest_us) {
+        fprintf(stderr, "escudo hunt: --earliest must be before --latest (the window is empty)\n");
+        return false;
+    }
     ho->aidmaster = esc_args_get(a, "aidmaster");
     if (a->npos == 0) {
         fprintf(stderr, "escudo hunt: no input (give files, directories or -; see --help)\n");
         return false;
     }
     return true;
+}
+
+/* What else can be checked before any input is read: numbers, the paths of the content and the
+ * inventory, and the HEC settings with its token (*token, wiped and freed by the caller). */
+static int hunt_checks(const esc_args *a, long *max_warn, char **token) {
+    if (!esc_cli_number("hunt", a, "max-warnings", 0, LONG_MAX, max_warn) ||
+        !esc_cli_paths_exist("hunt", a, "content", false) ||
+        !esc_cli_paths_exist("hunt", a, "local", false) ||
+        !esc_cli_paths_exist("hunt", a, "aidmaster", false))
+        return ESC_EXIT_USAGE;
+    return esc_cli_check_hec("hunt", a, token);
 }
 
 /* Warnings of one hunt: every one counted by the hunt, the first ones kept for --summary-json,
@@ -259,22 +276,26 @@ static void warn(warn_log *w, const esc_error *err, bool clear_progress) {
     }
 }
 
-/* The engine of the --detection selection (strict: each must plan), or of every loaded
- * detection (those that do not plan are skipped, and said so). */
+/* The engine of the detections named with --detection (strict: each must plan), or of those a
+ * glob or tag selection picks, or of every loaded detection (those that do not plan are
+ * skipped, and said so). */
 static int hunt_engine(const esc_args *a, const esc_content *content, const warn_log *w,
                        esc_engine **engine) {
     const esc_detection **dets = NULL;
     size_t n = 0;
     esc_error err = {0};
     esc_status st;
-    esc_cli_selectors src = esc_cli_option(a, "detection");
-    int rc = esc_cli_select("hunt", content, &src, 1, &dets, &n);
+    esc_cli_selectors src[5] = {esc_cli_option(a, "detection")};
+    size_t nsrc = 1 + esc_cli_tag_selectors(a, src + 1);
+    bool exact = true;
+    int rc = esc_cli_select("hunt", content, src, nsrc, &dets, &n, &exact);
     if (rc != ESC_EXIT_OK)
         return rc;
     rc = ESC_EXIT_USAGE;
-    if (n && !esc_cli_check_searches(content, dets, n))
+    bool strict = n > 0 && exact; /* named exactly: each must plan */
+    if (strict && !esc_cli_check_searches(content, dets, n))
         goto out;
-    st = esc_engine_new(content, n ? dets : NULL, n, n > 0, engine, &err);
+    st = esc_engine_new(content, n ? dets : NULL, n, strict, engine, &err);
     if (st) {
         esc_report("error", &err);
         rc = esc_exit_code(st);
@@ -399,6 +420,61 @@ static void print_rows(esc_out_format fmt, const esc_engine *engine, const esc_h
     fflush(stdout);
 }
 
+/* "detections N, skipped M: n1 why1, n2 why2" (the reasons grouped, the commonest first, at
+ * most 6 named), and without --content, that only the shipped example ran. */
+static void print_detections(const esc_args *a, const esc_engine *engine) {
+    enum { MAXW = 6 };
+    const char *why[MAXW];
+    size_t count[MAXW], nwhy = 0, other = 0, nsk = esc_engine_nskipped(engine);
+    for (size_t i = 0; i < nsk; i++) {
+        const char *w;
+        esc_engine_skipped(engine, i, &w);
+        size_t k = 0;
+        while (k < nwhy && strcmp(why[k], w) != 0)
+            k++;
+        if (k == nwhy && nwhy == MAXW) {
+            other++;
+            continue;
+        }
+        if (k == nwhy) {
+            why[nwhy] = w;
+            count[nwhy++] = 0;
+        }
+        count[k]++;
+        for (; k > 0 && count[k] > count[k - 1]; k--) { /* commonest first */
+            const char *tw = why[k];
+            size_t tc = count[k];
+            why[k] = why[k - 1], count[k] = count[k - 1];
+            why[k - 1] = tw, count[k - 1] = tc;
+        }
+    }
+    fprintf(stderr, "escudo: detections %zu, skipped %zu", esc_engine_count(engine), nsk);
+    for (size_t k = 0; k < nwhy; k++) {
+        fprintf(stderr, "%s%zu ", k ? ", " : ": ", count[k]);
+        esc_out_human(stderr, why[k], strlen(why[k])); /* from the content: escaped */
+    }
+    if (other)
+        fprintf(stderr, ", %zu other reasons", other);
+    fputc('\n', stderr);
+    size_t unmapped = 0; /* as escudo lint counts them (detect/lint.h, condition 3) */
+    for (size_t i = 0; i < esc_engine_count(engine); i++) {
+        const esc_detection *d = esc_engine_detection(engine, i);
+        bool mapped = false;
+        for (size_t k = 0; k < d->data_sources.n && !mapped; k++)
+            mapped = esc_lint_source_mapped(d->data_sources.v[k]);
+        unmapped += !mapped;
+    }
+    if (unmapped)
+        fprintf(stderr,
+                "escudo: %zu of them read no source escudo maps (escudo lint counts them "
+                "unsupported: unmapped source)\n",
+                unmapped);
+    if (!esc_args_has(a, "content") && !esc_args_has(a, "local") && !esc_args_has(a, "detection"))
+        fprintf(stderr, "escudo: only the shipped example detection ran (no --content): to run "
+                        "ESCU, give --content DIR, a security_content checkout (its detections, "
+                        "macros and lookups)\n");
+}
+
 static void print_summary(const esc_hunt_stats *s, long max_warn, double elapsed) {
     if (s->warnings > (uint64_t)max_warn)
         fprintf(stderr, "escudo: %llu more warnings not shown\n",
@@ -420,6 +496,7 @@ int esc_cmd_hunt(int argc, char **argv) {
     esc_content *content = NULL;
     esc_engine *engine = NULL;
     esc_hunt *hunt = NULL;
+    char *token = NULL;
     char **files = NULL;
     size_t nfiles = 0, unlisted = 0;
     warn_log w = {0};
@@ -442,7 +519,10 @@ int esc_cmd_hunt(int argc, char **argv) {
     }
     if (!hunt_options(&a, &fmt, &ho, &now))
         goto done;
-    w.max = esc_args_has(&a, "max-warnings") ? atol(esc_args_get(&a, "max-warnings")) : 20;
+    w.max = 20;
+    if ((rc = hunt_checks(&a, &w.max, &token)) != ESC_EXIT_OK)
+        goto done;
+    rc = ESC_EXIT_USAGE;
     w.quiet = esc_args_has(&a, "quiet");
     esc_status st = esc_cli_load_content(&a, &content);
     if (st) {
@@ -463,11 +543,13 @@ int esc_cmd_hunt(int argc, char **argv) {
         goto done;
     regex_limit_warnings(engine, hunt, &w);
     print_rows(fmt, engine, hunt);
-    int act_rc = run_actions(&a, content, engine, hunt, &ho, now, w.quiet);
+    int act_rc = run_actions(&a, content, engine, hunt, &ho, now, w.quiet, token);
     esc_hunt_stats s = *esc_hunt_stats_get(hunt);
     s.warnings += unlisted; /* inputs that could not be listed (unreadable, too deep) */
-    if (!w.quiet)
+    if (!w.quiet) {
+        print_detections(&a, engine);
         print_summary(&s, w.max, elapsed);
+    }
     const char *sj = esc_args_get(&a, "summary-json");
     if (sj) {
         FILE *f = fopen(sj, "w");
@@ -487,6 +569,10 @@ int esc_cmd_hunt(int argc, char **argv) {
         rc = esc_args_has(&a, "strict") && s.warnings ? ESC_EXIT_FAIL : ESC_EXIT_OK;
     rc = act_rc ? act_rc : rc;
 done:
+    if (token) {
+        memset(token, 0, strlen(token));
+        esc_free(token);
+    }
     for (size_t i = 0; i < w.nfirst; i++)
         esc_free(w.first[i]);
     esc_hunt_free(hunt);

@@ -18,6 +18,7 @@ static const esc_opt lint_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof lint_opts / sizeof lint_opts[0])
+const esc_cmd_doc esc_doc_lint = {"[OPTIONS]", lint_opts, NOPTS};
 
 static void json_str(const char *s) {
     if (!s) {

@@ -26,6 +26,8 @@ static const esc_opt list_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof list_opts / sizeof list_opts[0])
+const esc_cmd_doc esc_doc_notables = {"--db FILE [OPTIONS]", list_opts, NOPTS};
+const esc_cmd_doc esc_doc_risk = {"--db FILE [OPTIONS]", list_opts, NOPTS};
 
 typedef struct printer {
     esc_sink_kind kind;

@@ -6,6 +6,7 @@
  * polls between steps; SIGHUP rebuilds content and engine and continues from the state store.
  * Not here: anything the run loop decides (reading, windows, firing, checkpoints). */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 
 static const esc_opt run_opts[] = {
     {"config", "FILE", "YAML config (keys as the long options; flags override it)"},
-    {"enable", "NAME|ID", "run this detection on its deployment's schedule (repeatable)"},
+    {"enable", "NAME|ID|GLOB", "run this detection on its deployment's schedule (repeatable)"},
     {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
     {"state", "DIR", "state directory (default .escudo-state)"},
@@ -52,6 +53,7 @@ static const esc_opt run_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof run_opts / sizeof run_opts[0])
+const esc_cmd_doc esc_doc_run = {"[OPTIONS] INPUT...", run_opts, NOPTS};
 
 static volatile sig_atomic_t g_stop, g_reload;
 
@@ -72,6 +74,8 @@ static void install(int sig, void (*fn)(int)) {
     sa.sa_flags = 0; /* no SA_RESTART: a signal ends the clock's sleep */
     sigaction(sig, &sa, NULL);
 }
+
+#define ESC_RUN_CONFIG_MAX ((size_t)1 << 20) /* bytes of a --config file */
 
 /* The config file as extra arguments placed before the command line's (so flags win). */
 typedef struct cfg_args {
@@ -125,11 +129,18 @@ static bool load_config(const char *path, cfg_args *c, cfg_args *pos) {
         fprintf(stderr, "escudo run: --config %s: cannot open\n", path);
         return false;
     }
-    char *data = esc_malloc(1 << 20);
-    size_t n = data ? fread(data, 1, 1 << 20, f) : 0;
+    char *data = esc_malloc(ESC_RUN_CONFIG_MAX + 1); /* one byte more: a longer file is seen */
+    size_t n = data ? fread(data, 1, ESC_RUN_CONFIG_MAX + 1, f) : 0;
+    bool rerr = ferror(f) != 0;
     fclose(f);
     if (!data)
         return false;
+    if (rerr || n > ESC_RUN_CONFIG_MAX) {
+        esc_say(stderr, "escudo run: --config %s: %s", path,
+                rerr ? "cannot read" : "larger than 1 MiB; a config is a short list of options");
+        esc_free(data);
+        return false;
+    }
     esc_arena a;
     esc_arena_init(&a, 64 * 1024, 16u << 20);
     esc_ynode *root = NULL;
@@ -193,7 +204,8 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
     if (st)
         return esc_exit_code(st);
     esc_cli_selectors src = esc_cli_option(a, "enable");
-    int rc = esc_cli_select("run", *content, &src, 1, &dets, &nsel);
+    bool exact = true;
+    int rc = esc_cli_select("run", *content, &src, 1, &dets, &nsel, &exact);
     if (rc != ESC_EXIT_OK)
         return rc;
     rc = ESC_EXIT_USAGE;
@@ -205,7 +217,10 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
         if (dup)
             continue;
         if (!d->deployment || !d->deployment->cron_schedule) {
-            fprintf(stderr, "escudo run: %s has no deployment with a schedule\n", d->name);
+            esc_say(stderr, "escudo run: %s has no deployment with a schedule%s", d->name,
+                    exact ? "" : "; not enabled");
+            if (!exact) /* a glob enables what can run */
+                continue;
             goto out;
         }
         dets[n++] = d;
@@ -287,8 +302,15 @@ static bool run_options(const esc_args *a, esc_runner_opts *ro) {
         return false;
     }
     ro->late_emit = late && !strcmp(late, "emit");
-    if (esc_args_has(a, "late-retention"))
-        ro->late_retention = atoll(esc_args_get(a, "late-retention"));
+    long retention = -1;
+    if (!esc_cli_number("run", a, "late-retention", 0, 100L * 366 * 86400, &retention) ||
+        !esc_cli_number("run", a, "max-warnings", 0, LONG_MAX, NULL) ||
+        !esc_cli_paths_exist("run", a, "content", false) ||
+        !esc_cli_paths_exist("run", a, "local", false) ||
+        !esc_cli_paths_exist("run", a, "aidmaster", false))
+        return false;
+    if (retention >= 0)
+        ro->late_retention = retention;
     if (esc_args_has(a, "poll")) {
         double p = atof(esc_args_get(a, "poll"));
         if (!(p > 0 && p < 86400)) {
@@ -330,6 +352,11 @@ static int run_clock(const esc_args *a, esc_runner_opts *ro, esc_clock **real, e
     if (esc_args_has(a, "once-until") &&
         !parse_t("once-until", esc_args_get(a, "once-until"), start, &ro->once_until))
         return ESC_EXIT_USAGE;
+    if (esc_args_has(a, "once-until") && ro->once_until < start) {
+        esc_say(stderr, "escudo run: --once-until %s is before the clock's start",
+                esc_args_get(a, "once-until"));
+        return ESC_EXIT_USAGE;
+    }
     ro->clock = *clock ? *clock : *real;
     ro->stdin_replay = max_speed;
     return ESC_EXIT_OK;
@@ -353,15 +380,9 @@ static int run_sinks(const esc_args *a, esc_runner_opts *ro, char **token) {
                                 .hec_ack = !esc_args_has(a, "hec-no-ack")};
     if (esc_args_has(a, "hec-max-wait"))
         ro->sinks.hec_max_wait_ms = atoi(esc_args_get(a, "hec-max-wait")) * 1000;
-    if (ro->sinks.hec_url) {
-        esc_error err = {0};
-        if (esc_hec_token_load(esc_args_get(a, "hec-token-file"), token, &err)) {
-            esc_report("error", &err);
-            return esc_exit_code(err.code);
-        }
-        ro->sinks.hec_token = *token;
-    }
-    return ESC_EXIT_OK;
+    int rc = esc_cli_check_hec("run", a, token);
+    ro->sinks.hec_token = *token;
+    return rc;
 }
 
 /* Step the runner until its inputs end (--once-until) or a signal arrives, printing at most

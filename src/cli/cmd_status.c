@@ -18,6 +18,7 @@ static const esc_opt status_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof status_opts / sizeof status_opts[0])
+const esc_cmd_doc esc_doc_status = {"[OPTIONS]", status_opts, NOPTS};
 
 static void iso(int64_t t, char out[32]) {
     if (t <= 0 || t == INT64_MAX) {

@@ -22,17 +22,20 @@
 static const esc_opt test_opts[] = {
     {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
-    {"detection", "NAME|ID|FILE", "test this detection (repeatable); a FILE loads on top"},
+    {"detection", "NAME|ID|FILE|GLOB", "test this detection (repeatable); a FILE loads on top"},
+    ESC_CLI_TAG_OPTS,
     {"data-root", "DIR", "a splunk/attack_data checkout: attack_data URLs map under it"},
     {"junit", "FILE", "write JUnit XML (one testcase per detection and test kind)"},
     {"format", "text|json", "report format on stdout (default text)"},
     {"profile", "splunk|native", "CIM mapping profile for the replay (default splunk)"},
     {"static-only", NULL, "only validate; do not replay any test"},
     {"failures-only", NULL, "text format: print only failed tests (and the counts)"},
+    {"allow-skips", NULL, "exit 0 even when no test was replayed (every one skipped)"},
     {"verbose", NULL, "also print content warnings"},
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof test_opts / sizeof test_opts[0])
+const esc_cmd_doc esc_doc_test = {"[OPTIONS] [DETECTION...]", test_opts, NOPTS};
 
 static double now_mono(void) {
     struct timespec ts;
@@ -104,12 +107,16 @@ static const char **scan_dirs(const esc_args *a, size_t *n) {
     const char **content = NULL, **local = NULL;
     size_t nc = esc_args_all(a, "content", &content);
     size_t nl = esc_args_all(a, "local", &local);
-    const char **dirs = esc_calloc(nc + nl + 1, sizeof *dirs);
+    /* one block: the pointers, then the shipped content's path */
+    const char **dirs = esc_calloc(1, (nc + nl + 1) * sizeof *dirs + ESC_CLI_PATH_MAX);
     if (!dirs)
         return NULL;
     *n = 0;
-    if (nc == 0)
-        dirs[(*n)++] = ESC_CONTENT_DIR;
+    if (nc == 0) {
+        char *shipped = (char *)(dirs + nc + nl + 1);
+        esc_cli_content_dir(shipped, ESC_CLI_PATH_MAX);
+        dirs[(*n)++] = shipped;
+    }
     for (size_t i = 0; i < nc; i++)
         dirs[(*n)++] = content[i];
     for (size_t i = 0; i < nl; i++)
@@ -137,6 +144,8 @@ static bool test_options(const esc_args *a, bool *json, esc_ctest_opts *o) {
         fprintf(stderr, "escudo test: --profile must be splunk or native\n");
         return false;
     }
+    if (!esc_cli_paths_exist("test", a, "data-root", true))
+        return false;
     const char **given = NULL;
     size_t ngiven = esc_args_all(a, "content", &given);
     for (int pass = 0; pass < 2; pass++) {
@@ -157,8 +166,9 @@ static bool test_options(const esc_args *a, bool *json, esc_ctest_opts *o) {
  * loaded detection (*all set). */
 static int test_selection(const esc_args *a, const esc_content *content, const esc_detection ***sel,
                           size_t *nsel, bool *all) {
-    esc_cli_selectors src[] = {esc_cli_positional(a), esc_cli_option(a, "detection")};
-    int rc = esc_cli_select("test", content, src, 2, sel, nsel);
+    esc_cli_selectors src[6] = {esc_cli_positional(a), esc_cli_option(a, "detection")};
+    size_t nsrc = 2 + esc_cli_tag_selectors(a, src + 2);
+    int rc = esc_cli_select("test", content, src, nsrc, sel, nsel, NULL);
     if (rc != ESC_EXIT_OK)
         return rc;
     *all = *nsel == 0;
@@ -199,6 +209,54 @@ static int run_tests(esc_ctest_report *rep, const esc_content *content,
     return ESC_EXIT_OK;
 }
 
+/* Why a test was skipped, in a few words, from the skip's reason (detect/ctest.c). */
+enum { SKIP_NO_DATA, SKIP_UNMAPPED, SKIP_UNSUPPORTED, SKIP_NO_TESTS, SKIP_LFS, SKIP_OTHER, NSKIP };
+static const char *const skip_name[NSKIP] = {
+    "attack data not available (--data-root DIR: a splunk/attack_data checkout)",
+    "data source not mapped by escudo",
+    "search not supported",
+    "no tests: block",
+    "attack data is a Git LFS pointer",
+    "other"};
+
+static int skip_reason(const char *why) {
+    if (!why)
+        return SKIP_OTHER;
+    if (strstr(why, "attack data not available") || strstr(why, "attack data not found") ||
+        strstr(why, "no attack data") || strstr(why, "has no attack_data"))
+        return SKIP_NO_DATA;
+    if (strncmp(why, "sourcetype ", 11) == 0)
+        return SKIP_UNMAPPED;
+    if (strstr(why, "not validated"))
+        return SKIP_UNSUPPORTED;
+    if (strstr(why, "no tests: block"))
+        return SKIP_NO_TESTS;
+    if (strstr(why, "Git LFS"))
+        return SKIP_LFS;
+    return SKIP_OTHER;
+}
+
+/* "replayed R of N tests (P passed, F failed); S skipped: n1 reason1, n2 reason2" over the
+ * unit results (one per tests: entry; its integration result shares the replay). */
+static void print_replayed(FILE *f, const esc_ctest_report *rep) {
+    size_t why[NSKIP] = {0};
+    for (size_t i = 0; i < rep->n; i++)
+        if (rep->r[i].kind == ESC_CTEST_UNIT && rep->r[i].outcome == ESC_CTEST_SKIP)
+            why[skip_reason(rep->r[i].nreasons ? rep->r[i].reasons[0] : NULL)]++;
+    const size_t *u = rep->count[ESC_CTEST_UNIT];
+    size_t ran = u[ESC_CTEST_PASS] + u[ESC_CTEST_FAIL];
+    fprintf(f, "%-11s  %zu of %zu tests (%zu passed, %zu failed); %zu skipped", "replayed", ran,
+            ran + u[ESC_CTEST_SKIP], u[ESC_CTEST_PASS], u[ESC_CTEST_FAIL], u[ESC_CTEST_SKIP]);
+    const char *sep = ": ";
+    for (int k = 0; k < NSKIP; k++) {
+        if (!why[k])
+            continue;
+        fprintf(f, "%s%zu %s", sep, why[k], skip_name[k]);
+        sep = ", ";
+    }
+    fputc('\n', f);
+}
+
 /* One line (or JSON object) per result on stdout, then the counts (on stderr with JSON).
  * Returns the number of failed tests. */
 static size_t print_report(const esc_ctest_report *rep, bool json, bool failures_only, size_t nsel,
@@ -220,6 +278,7 @@ static size_t print_report(const esc_ctest_report *rep, bool json, bool failures
                 esc_ctest_kind_name((esc_ctest_kind)k), c[ESC_CTEST_PASS], c[ESC_CTEST_FAIL],
                 c[ESC_CTEST_SKIP]);
     }
+    print_replayed(sf, rep);
     fprintf(sf, "escudo test: %zu detections, %zu tests failed, %.2f s\n", nsel, failed, elapsed);
     fflush(stdout);
     return failed;
@@ -269,13 +328,14 @@ int esc_cmd_test(int argc, char **argv) {
     if (!esc_args_parse(&a, test_opts, NOPTS, argc, argv, "test"))
         goto done;
     if (esc_args_has(&a, "help")) {
-        esc_usage(stdout, "test", "[OPTIONS] [DETECTION...]",
-                  "Test detections as contentctl does, offline: static validation of every\n"
-                  "selected detection (default: all loaded), then its tests: block replayed\n"
-                  "(unit: result rows with every observable; integration: notables and risk\n"
-                  "events). DETECTION is a loaded detection's name, id or file. Exit 1 when a test "
-                  "failed.",
-                  test_opts, NOPTS);
+        esc_usage(
+            stdout, "test", "[OPTIONS] [DETECTION...]",
+            "Test detections as contentctl does, offline: static validation of every\n"
+            "selected detection (default: all loaded), then its tests: block replayed\n"
+            "(unit: result rows with every observable; integration: notables and risk\n"
+            "events). DETECTION is a loaded detection's name, id, file or glob. Exit 1 when a\n"
+            "test failed, or when nothing was replayed (unless --allow-skips).",
+            test_opts, NOPTS);
         rc = ESC_EXIT_OK;
         goto done;
     }
@@ -303,6 +363,21 @@ int esc_cmd_test(int argc, char **argv) {
         goto done;
     }
     rc = failed ? ESC_EXIT_FAIL : ESC_EXIT_OK;
+    const size_t *u = rep.count[ESC_CTEST_UNIT];
+    if (!esc_args_has(&a, "static-only") && u[ESC_CTEST_PASS] + u[ESC_CTEST_FAIL] == 0) {
+        bool allow = esc_args_has(&a, "allow-skips");
+        if (u[ESC_CTEST_SKIP])
+            fprintf(stderr,
+                    "escudo test: nothing was replayed: every one of the %zu tests was skipped "
+                    "(see the reasons above)%s\n",
+                    u[ESC_CTEST_SKIP], allow ? "" : "; exit 1 (--allow-skips accepts this)");
+        else
+            fprintf(stderr,
+                    "escudo test: nothing was replayed: no selected detection has a test%s\n",
+                    allow ? "" : "; exit 1 (--allow-skips accepts this)");
+        if (!allow)
+            rc = ESC_EXIT_FAIL;
+    }
 done:
     esc_ctest_report_fini(&rep);
     esc_free(sel);

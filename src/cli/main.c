@@ -18,19 +18,41 @@ typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *help;
+    const esc_cmd_doc *doc;
 } command;
 
 static const command commands[] = {
-    {"hunt", esc_cmd_hunt, "run detections over log files and print the result rows"},
-    {"explain", esc_cmd_explain, "show a detection's expanded search, plan and prefilter"},
-    {"dump", esc_cmd_dump, "print the events of log files as XML or JSON lines"},
-    {"run", esc_cmd_run, "run enabled detections on their schedule over growing inputs"},
-    {"status", esc_cmd_status, "show the state of a run"},
-    {"test", esc_cmd_test, "test detections offline, as contentctl does"},
-    {"lint", esc_cmd_lint, "report which detections of a content folder are supported"},
-    {"notables", esc_cmd_notables, "list notables held in a --db store"},
-    {"risk", esc_cmd_risk, "list risk events held in a --db store"},
+    {"hunt", esc_cmd_hunt, "run detections over log files and print the result rows",
+     &esc_doc_hunt},
+    {"explain", esc_cmd_explain, "show a detection's expanded search, plan and prefilter",
+     &esc_doc_explain},
+    {"dump", esc_cmd_dump, "print the events of log files as XML or JSON lines", &esc_doc_dump},
+    {"run", esc_cmd_run, "run enabled detections on their schedule over growing inputs",
+     &esc_doc_run},
+    {"status", esc_cmd_status, "show the state of a run", &esc_doc_status},
+    {"test", esc_cmd_test, "test detections offline, as contentctl does", &esc_doc_test},
+    {"lint", esc_cmd_lint, "report which detections of a content folder are supported",
+     &esc_doc_lint},
+    {"notables", esc_cmd_notables, "list notables held in a --db store", &esc_doc_notables},
+    {"risk", esc_cmd_risk, "list risk events held in a --db store", &esc_doc_risk},
 };
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* The hidden outputs the build turns into escudo.1, escudo.bash and _escudo (src/cli/docs.c). */
+static int docs(int argc, char **argv) {
+    esc_cmd_entry e[NCOMMANDS];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        e[i] = (esc_cmd_entry){commands[i].name, commands[i].help, commands[i].doc};
+    if (strcmp(argv[1], "--help-man") == 0) {
+        esc_doc_man(stdout, e, NCOMMANDS);
+        return ESC_EXIT_OK;
+    }
+    if (argc != 3 || !esc_doc_completions(stdout, argv[2], e, NCOMMANDS)) {
+        fprintf(stderr, "escudo: --completions takes bash or zsh\n");
+        return ESC_EXIT_USAGE;
+    }
+    return ESC_EXIT_OK;
+}
 
 /* SQLite asks for the size of a block: it is kept in 8 bytes before it (SQLite needs 8-byte
  * alignment, which malloc's 16 bytes plus 8 keep). */
@@ -101,6 +123,8 @@ int main(int argc, char **argv) {
         printf("escudo %s\n", ESC_VERSION);
         return ESC_EXIT_OK;
     }
+    if (strcmp(argv[1], "--help-man") == 0 || strcmp(argv[1], "--completions") == 0)
+        return docs(argc, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
@@ -109,6 +133,19 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    esc_say(stderr, "escudo: unknown command '%s' (see escudo --help)", argv[1]);
+    const char *near = NULL;
+    size_t best = 3; /* within two edits */
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        size_t d = esc_cli_distance(argv[1], commands[i].name);
+        if (d < best) {
+            best = d;
+            near = commands[i].name;
+        }
+    }
+    if (near)
+        esc_say(stderr, "escudo: unknown command '%s'; did you mean '%s'? (see escudo --help)",
+                argv[1], near);
+    else
+        esc_say(stderr, "escudo: unknown command '%s' (see escudo --help)", argv[1]);
     return ESC_EXIT_USAGE;
 }

@@ -643,6 +643,20 @@ static void load_rba(loader *L, const char *path, const esc_ynode *rba, esc_dete
         d->risk_score = best;
 }
 
+/* Why a detection file was not loaded: content that is not ESCU is named for what it is. */
+static void not_loaded(loader *L, const char *path, const esc_ynode *root, const esc_detection *d) {
+    if (!d->search && esc_ymap_get(root, "detection") && esc_ymap_get(root, "logsource"))
+        warn(L, path,
+             "Sigma rule, not ESCU content: escudo reads ESCU detections (name, id and "
+             "an SPL search:); skipped");
+    else if (!d->search)
+        warn(L, path,
+             "YAML without a search: not an ESCU detection (escudo reads ESCU "
+             "detections: name, id and an SPL search:); skipped");
+    else
+        warn(L, path, "detection without %s; skipped", !d->name ? "a name" : "an id");
+}
+
 static void load_detection(loader *L, const char *path) {
     const esc_ynode *root = load_yaml(L, path);
     if (!root)
@@ -654,8 +668,7 @@ static void load_detection(loader *L, const char *path) {
     d.id = S(L, root, "id");
     d.search = S(L, root, "search");
     if (!d.name || !d.id || !d.search) {
-        warn(L, path, "detection without %s; skipped",
-             !d.name ? "a name" : !d.id ? "an id" : "a search");
+        not_loaded(L, path, root, &d);
         return;
     }
     d.type = S(L, root, "type");
@@ -937,6 +950,7 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
             goto fail;
         }
         L.loaded = 0;
+        size_t nwarn = L.warnings.n;
         load_all(&L, dir, "macros", false, load_macro);
         load_all(&L, dir, "deployments", false, load_deployment);
         load_all(&L, dir, "data_sources", false, load_data_source);
@@ -961,8 +975,10 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
             goto fail;
         }
         if (L.loaded == 0) {
-            st = esc_error_set(err, ESC_ECONTENT, "content folder %s: nothing could be loaded",
-                               dir);
+            const char *why = L.warnings.n > nwarn ? ((const char **)L.warnings.p)[L.warnings.n - 1]
+                                                   : NULL; /* the last file skipped says why */
+            st = esc_error_set(err, ESC_ECONTENT, "content folder %s: nothing could be loaded%s%s",
+                               dir, why ? "; " : "", why ? why : "");
             goto fail;
         }
     }

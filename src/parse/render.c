@@ -11,7 +11,9 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "core/alloc.h"
 #include "core/timeutil.h"
 
 static const char *kind_name(esc_event_kind k) {
@@ -191,7 +193,63 @@ static esc_status json_key_str(esc_buf *out, const char *key, esc_str v) {
     return st ? st : json_str(out, v);
 }
 
-esc_status esc_render_json(const esc_event *ev, esc_buf *out) {
+/* "data":[["Name","v"],...]: order and duplicates kept. */
+static esc_status data_pairs(const esc_event *ev, esc_buf *out) {
+    esc_status st = esc_buf_append_c(out, ",\"data\":[");
+    for (size_t i = 0; i < ev->ndata && !st; i++) {
+        if (i && (st = esc_buf_putc(out, ',')))
+            break;
+        if ((st = esc_buf_putc(out, '[')) || (st = json_str(out, ev->data[i].name)) ||
+            (st = esc_buf_putc(out, ',')) || (st = json_str(out, ev->data[i].value)))
+            break;
+        st = esc_buf_putc(out, ']');
+    }
+    if (!st)
+        st = esc_buf_append_c(out, "]}");
+    return st;
+}
+
+static bool same_name(esc_str a, esc_str b) {
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* "data":{"Name":"v","Dup":["v1","v2"],...}: keys in the order they first occur, a name that
+ * occurs more than once as an array of its values in order. Quadratic in the number of fields
+ * of one event (each name is compared with the ones after it). */
+static esc_status data_object(const esc_event *ev, esc_buf *out) {
+    bool *done = ev->ndata ? esc_calloc(ev->ndata, sizeof *done) : NULL;
+    if (ev->ndata && !done)
+        return ESC_ENOMEM;
+    esc_status st = esc_buf_append_c(out, ",\"data\":{");
+    bool first = true;
+    for (size_t i = 0; i < ev->ndata && !st; i++) {
+        if (done[i])
+            continue;
+        size_t n = 1;
+        for (size_t k = i + 1; k < ev->ndata; k++)
+            n += same_name(ev->data[i].name, ev->data[k].name);
+        if ((!first && (st = esc_buf_putc(out, ','))) || (st = json_str(out, ev->data[i].name)) ||
+            (st = esc_buf_append_c(out, n > 1 ? ":[" : ":")))
+            break;
+        first = false;
+        for (size_t k = i, m = 0; k < ev->ndata && !st; k++) {
+            if (k > i && (done[k] || !same_name(ev->data[i].name, ev->data[k].name)))
+                continue;
+            done[k] = true;
+            if (m++ > 0 && (st = esc_buf_putc(out, ',')))
+                break;
+            st = json_str(out, ev->data[k].value);
+        }
+        if (!st && n > 1)
+            st = esc_buf_putc(out, ']');
+    }
+    if (!st)
+        st = esc_buf_append_c(out, "}}");
+    esc_free(done);
+    return st;
+}
+
+static esc_status render_json(const esc_event *ev, bool object, esc_buf *out) {
     esc_status st = esc_buf_printf(out, "{\"escudo_dump\":1,\"kind\":\"%s\"", kind_name(ev->kind));
     if (!st && ev->provider.ptr)
         st = json_key_str(out, "provider", ev->provider);
@@ -211,16 +269,14 @@ esc_status esc_render_json(const esc_event *ev, esc_buf *out) {
             st = esc_buf_putc(out, '"');
     }
     if (!st)
-        st = esc_buf_append_c(out, ",\"data\":[");
-    for (size_t i = 0; i < ev->ndata && !st; i++) {
-        if (i && (st = esc_buf_putc(out, ',')))
-            break;
-        if ((st = esc_buf_putc(out, '[')) || (st = json_str(out, ev->data[i].name)) ||
-            (st = esc_buf_putc(out, ',')) || (st = json_str(out, ev->data[i].value)))
-            break;
-        st = esc_buf_putc(out, ']');
-    }
-    if (!st)
-        st = esc_buf_append_c(out, "]}");
+        st = object ? data_object(ev, out) : data_pairs(ev, out);
     return st;
+}
+
+esc_status esc_render_json(const esc_event *ev, esc_buf *out) {
+    return render_json(ev, false, out);
+}
+
+esc_status esc_render_json_object(const esc_event *ev, esc_buf *out) {
+    return render_json(ev, true, out);
 }

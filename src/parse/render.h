@@ -18,6 +18,10 @@
 
 esc_status esc_render_xml(const esc_event *ev, esc_buf *out);
 esc_status esc_render_json(const esc_event *ev, esc_buf *out);
+/* As esc_render_json, with "data" as an object for jq and friends: {"Name":"v",...}, keys in
+ * the order they first occur, a name that occurs more than once as an array of its values in
+ * order ({"A":["1","2"]}). */
+esc_status esc_render_json_object(const esc_event *ev, esc_buf *out);
 /* The time of an event as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC, microseconds). */
 esc_status esc_render_time(int64_t time_us, esc_buf *out);
 
