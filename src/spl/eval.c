@@ -19,11 +19,18 @@
 
 /* The families of eval functions, searched in this order. */
 static const spl_eval_fn *const families[] = {
-    spl_eval_fns_text,
-    spl_eval_fns_mv,
-    spl_eval_fns_cond,
-    spl_eval_fns_num,
+    spl_eval_fns_text, spl_eval_fns_mv, spl_eval_fns_cond, spl_eval_fns_num, spl_eval_fns_time,
 };
+
+static _Thread_local int64_t now_sec; /* the search's now(), per thread */
+
+int64_t spl_eval_now(void) {
+    return now_sec;
+}
+
+void spl_eval_set_now(int64_t sec) {
+    now_sec = sec;
+}
 
 static const spl_eval_fn *find_fn(const char *name) {
     for (size_t k = 0; k < sizeof families / sizeof families[0]; k++)
