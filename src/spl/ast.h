@@ -103,7 +103,17 @@ typedef enum aggfn {
     AGG_AVG,
     AGG_EARLIEST,
     AGG_LATEST,
+    /* stats and eventstats only (cmd_stats.c computes them; agg/ does not) */
+    AGG_STDEV,
+    AGG_STDEVP,
+    AGG_VAR,
+    AGG_VARP,
+    AGG_RANGE,
+    AGG_FIRST,
+    AGG_LAST,
 } aggfn;
+
+#define AGG_FIRST_LOCAL AGG_STDEV /* this and later functions are computed by cmd_stats.c */
 
 typedef struct aggspec {
     aggfn fn;

@@ -5,8 +5,10 @@
  * order, first field first); eventstats keeps the rows and adds its group's aggregates to each
  * one; a row missing a BY field belongs to no group (eventstats leaves it as it is); a
  * multivalue cell is one key (values joined by '\n') and feeds every value to the aggregates.
- * Deliberately not done: stats options (an error) and aggregate functions beyond agg/'s (count,
- * dc, values, list, min, max, sum, avg, earliest, latest). */
+ * Beside agg/'s functions (count, dc, values, list, min, max, sum, avg, earliest, latest), stats
+ * and eventstats compute stdev, stdevp, var, varp, range, first and last here (xstat), as
+ * Splunk's "Statistical and charting functions" define them. Deliberately not done: stats
+ * options (an error), perc/median/mode/estdc, and the local functions in tstats. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,11 +23,13 @@ static const struct {
     const char *name;
     aggfn fn;
 } agg_names[] = {
-    {"count", AGG_COUNT},   {"c", AGG_COUNT},  {"values", AGG_VALUES},
-    {"list", AGG_LIST},     {"dc", AGG_DC},    {"distinct_count", AGG_DC},
-    {"min", AGG_MIN},       {"max", AGG_MAX},  {"sum", AGG_SUM},
-    {"avg", AGG_AVG},       {"mean", AGG_AVG}, {"earliest", AGG_EARLIEST},
-    {"latest", AGG_LATEST},
+    {"count", AGG_COUNT},   {"c", AGG_COUNT},     {"values", AGG_VALUES},
+    {"list", AGG_LIST},     {"dc", AGG_DC},       {"distinct_count", AGG_DC},
+    {"min", AGG_MIN},       {"max", AGG_MAX},     {"sum", AGG_SUM},
+    {"avg", AGG_AVG},       {"mean", AGG_AVG},    {"earliest", AGG_EARLIEST},
+    {"latest", AGG_LATEST}, {"stdev", AGG_STDEV}, {"stdevp", AGG_STDEVP},
+    {"var", AGG_VAR},       {"varp", AGG_VARP},   {"range", AGG_RANGE},
+    {"first", AGG_FIRST},   {"last", AGG_LAST},
 };
 
 /* tstats options (name=value before `from`); only fillnull_value has an effect. */
@@ -80,7 +84,8 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
         for (k = 0; k < sizeof agg_names / sizeof agg_names[0]; k++)
             if (strlen(agg_names[k].name) == wl && strncmp(agg_names[k].name, w, wl) == 0)
                 break;
-        if (k == sizeof agg_names / sizeof agg_names[0]) {
+        if (k == sizeof agg_names / sizeof agg_names[0] ||
+            (tstats && agg_names[k].fn >= AGG_FIRST_LOCAL)) {
             spl_fail(P, start, "unsupported %s function '%.*s'", tstats ? "tstats" : "stats",
                      (int)wl, w);
             return false;
@@ -303,6 +308,8 @@ static esc_agg_fn agg_map(aggfn f) {
         return ESC_AGG_EARLIEST;
     case AGG_LATEST:
         return ESC_AGG_LATEST;
+    default: /* computed here (xstat): agg/ only counts */
+        break;
     }
     return ESC_AGG_COUNT;
 }
@@ -314,16 +321,115 @@ esc_agg *spl_agg_new(const stage *st) {
     return esc_agg_new(st->nby, fns, st->naggs, ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES);
 }
 
+/* State of a function agg/ does not compute, per group and aggregate: a running mean and sum
+ * of squared deviations (Welford), the numeric extremes, and the first and last values. */
+typedef struct xstat {
+    size_t n; /* numeric values */
+    double mean, m2, min, max;
+    char *first, *last;
+} xstat;
+
+typedef struct xstats {
+    xstat *v; /* ngroups * naggs */
+    size_t ngroups;
+} xstats;
+
+static void xstats_free(xstats *x, size_t naggs) {
+    for (size_t k = 0; k < x->ngroups * naggs; k++) {
+        esc_free(x->v[k].first);
+        esc_free(x->v[k].last);
+    }
+    esc_free(x->v);
+}
+
+/* Room for group g. */
+static bool xstats_grow(xstats *x, size_t g, size_t naggs) {
+    if (g < x->ngroups)
+        return true;
+    size_t n = x->ngroups ? x->ngroups : 16;
+    while (n <= g)
+        n *= 2;
+    xstat *nv = esc_realloc(x->v, n * naggs * sizeof *nv);
+    if (!nv)
+        return false;
+    memset(nv + x->ngroups * naggs, 0, (n - x->ngroups) * naggs * sizeof *nv);
+    x->v = nv;
+    x->ngroups = n;
+    return true;
+}
+
+/* The values of one row's cell into s. */
+static bool xstat_add(xstat *s, const esc_agg_in *in, size_t n) {
+    for (size_t j = 0; j < n; j++) {
+        if (!in[j].is_num)
+            continue;
+        double v = in[j].num;
+        if (s->n == 0 || v < s->min)
+            s->min = v;
+        if (s->n == 0 || v > s->max)
+            s->max = v;
+        s->n++;
+        double d = v - s->mean;
+        s->mean += d / (double)s->n;
+        s->m2 += d * (v - s->mean);
+    }
+    if (!s->first && !(s->first = esc_strndup(in[0].s.ptr, in[0].s.len)))
+        return false;
+    esc_free(s->last);
+    return (s->last = esc_strndup(in[n - 1].s.ptr, in[n - 1].s.len)) != NULL;
+}
+
+/* The result of a local function into c. */
+static bool xstat_cell(const xstat *s, aggfn f, esc_cell *c) {
+    double v;
+    if (!s)
+        return true;
+    if (f == AGG_FIRST || f == AGG_LAST) {
+        const char *t = f == AGG_FIRST ? s->first : s->last;
+        if (!t)
+            return true;
+        esc_str x = esc_str_c(t);
+        return spl_cell_set(c, &x, 1);
+    }
+    if (s->n == 0)
+        return true;
+    double m2 = s->m2 < 0 ? 0 : s->m2;
+    switch (f) {
+    case AGG_STDEV:
+        v = s->n > 1 ? sqrt(m2 / (double)(s->n - 1)) : 0;
+        break;
+    case AGG_STDEVP:
+        v = sqrt(m2 / (double)s->n);
+        break;
+    case AGG_VAR:
+        v = s->n > 1 ? m2 / (double)(s->n - 1) : 0;
+        break;
+    case AGG_VARP:
+        v = m2 / (double)s->n;
+        break;
+    default: /* AGG_RANGE */
+        v = s->max - s->min;
+        break;
+    }
+    return spl_cell_num(c, v, NULL);
+}
+
 /* Fill row r's aggregate cells from group g: aggregate i goes to column cols[i], or to
- * nby + i when cols is NULL. */
+ * nby + i when cols is NULL; xs holds the local functions' states (NULL for tstats). */
 static esc_status fill_aggs(esc_agg *a, size_t g, const stage *st, esc_cell *row, const int *cols,
-                            esc_error *err) {
+                            const xstats *xs, esc_error *err) {
     for (size_t i = 0; i < st->naggs; i++) {
+        esc_cell *c = &row[cols ? (size_t)cols[i] : st->nby + i];
+        if (st->aggs[i].fn >= AGG_FIRST_LOCAL) {
+            const xstat *s = xs && g < xs->ngroups ? &xs->v[g * st->naggs + i] : NULL;
+            if (!xstat_cell(s, st->aggs[i].fn, c))
+                return spl_exec_oom(err);
+            continue;
+        }
         esc_agg_out o;
         esc_status rc = esc_agg_result(a, g, i, &o, err);
         if (rc != ESC_OK)
             return rc;
-        esc_cell *c = &row[cols ? (size_t)cols[i] : st->nby + i];
         bool ok;
         if (o.is_num)
             ok = spl_cell_num(c, o.num, o.n ? &o.v[0] : NULL);
@@ -335,8 +441,8 @@ static esc_status fill_aggs(esc_agg *a, size_t g, const stage *st, esc_cell *row
     return ESC_OK;
 }
 
-esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
-                         esc_error *err) {
+static esc_status agg_table(esc_agg *a, const stage *st, bool time_keys, const xstats *xs,
+                            esc_table **out, esc_error *err) {
     size_t *order = NULL;
     esc_status rc = esc_agg_sorted(a, &order, err);
     if (rc != ESC_OK)
@@ -358,7 +464,7 @@ esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table 
             if (time_keys && st->by[k].ref == FIELD_TIME)
                 row[k].is_num = spl_parse_num(key.ptr, key.len, &row[k].num);
         }
-        if ((rc = fill_aggs(a, order[r], st, row, NULL, err)) != ESC_OK)
+        if ((rc = fill_aggs(a, order[r], st, row, NULL, xs, err)) != ESC_OK)
             goto fail;
     }
     esc_free(order);
@@ -370,9 +476,15 @@ fail:
     return rc;
 }
 
+esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
+                         esc_error *err) {
+    return agg_table(a, st, time_keys, NULL, out, err);
+}
+
 const char *spl_agg_name(aggfn f) {
-    static const char *const t[] = {"count", "count", "values", "list",     "dc",    "min",
-                                    "max",   "sum",   "avg",    "earliest", "latest"};
+    static const char *const t[] = {"count",  "count", "values", "list",     "dc",     "min",
+                                    "max",    "sum",   "avg",    "earliest", "latest", "stdev",
+                                    "stdevp", "var",   "varp",   "range",    "first",  "last"};
     return t[f];
 }
 
@@ -385,6 +497,7 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
     esc_buf kb[ESC_SPL_MAX_ITEMS];
     esc_str keys[ESC_SPL_MAX_ITEMS];
     esc_agg_in *in = NULL;
+    xstats xs = {NULL, 0};
     esc_status rc = ESC_OK;
     size_t nb = st->nby;
     int tcol = esc_table_col(t, "_time");
@@ -436,8 +549,15 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
                 in[j].s = esc_str_c(row[c].v[j]);
                 in[j].is_num = spl_parse_num(in[j].s.ptr, in[j].s.len, &in[j].num);
             }
-            if ((rc = esc_agg_add(a, g, i, in, row[c].n, tus, err)) != ESC_OK)
+            if (st->aggs[i].fn >= AGG_FIRST_LOCAL) {
+                if (!xstats_grow(&xs, g, st->naggs) ||
+                    !xstat_add(&xs.v[g * st->naggs + i], in, row[c].n)) {
+                    rc = spl_exec_oom(err);
+                    goto done;
+                }
+            } else if ((rc = esc_agg_add(a, g, i, in, row[c].n, tus, err)) != ESC_OK) {
                 goto done;
+            }
         }
     }
     if (!out) {
@@ -445,11 +565,12 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
         rc = spl_table_widen(t, &st->out, err);
         for (size_t r = 0; r < t->nrows && rc == ESC_OK; r++)
             if (rows_group[r] != SIZE_MAX)
-                rc = fill_aggs(a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, err);
+                rc = fill_aggs(a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, &xs, err);
     } else {
-        rc = spl_agg_table(a, st, false, out, err);
+        rc = agg_table(a, st, false, &xs, out, err);
     }
 done:
+    xstats_free(&xs, st->naggs);
     esc_free(rows_group);
     for (size_t k = 0; k < nb; k++)
         esc_buf_fini(&kb[k]);
