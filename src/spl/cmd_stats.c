@@ -154,7 +154,7 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
 }
 
 /* "10m", "1h", "30s", "1d", "2w", "5" (seconds). */
-static bool parse_span(const char *v, int64_t *out) {
+bool spl_parse_span(const char *v, int64_t *out) {
     int64_t n = 0;
     size_t i = 0;
     while (v[i] >= '0' && v[i] <= '9' && n < INT64_C(1000000000)) {
@@ -204,7 +204,7 @@ bool spl_parse_by(spl_parser *P, stage *st) {
             P->pos++;
             size_t vl, vs;
             const char *v = spl_word(P, ",", &vl, &vs);
-            if (!v || !parse_span(v, &st->span_us)) {
+            if (!v || !spl_parse_span(v, &st->span_us)) {
                 if (!P->failed)
                     spl_fail(P, v ? vs : fs,
                              "bad span '%s' (expected N followed by s, m, h, d "
