@@ -78,7 +78,8 @@ struct spl_cmd {
     X(lookup)                                                                                      \
     X(join)                                                                                        \
     X(bin)                                                                                         \
-    X(bucket)
+    X(bucket)                                                                                      \
+    X(fillnull)
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)
