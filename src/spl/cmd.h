@@ -79,7 +79,9 @@ struct spl_cmd {
     X(join)                                                                                        \
     X(bin)                                                                                         \
     X(bucket)                                                                                      \
-    X(fillnull)
+    X(fillnull)                                                                                    \
+    X(makemv)                                                                                      \
+    X(mvexpand)
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)
