@@ -212,7 +212,10 @@ typedef struct stage {
     /* regex, rex: names[0] is the pattern */
     const char *regex_field;
     bool regex_neg;
-    pcre2_code *re; /* compiled at plan time, freed by the command's free hook */
+    pcre2_code *re;      /* compiled at plan time, freed by the command's free hook */
+    size_t max_match;    /* rex: matches to take (0: up to ESC_SPL_MAX_MV) */
+    const char *sed_rep; /* rex mode=sed: the replacement (NULL: extraction) */
+    size_t sed_nth;      /* rex mode=sed: replace the Nth match only (0: every match) */
     /* lookup */
     const char *lookup_name;
     size_t lookup_start;
