@@ -277,7 +277,9 @@ esc_status spl_table_widen(esc_table *t, const schema *s, esc_error *err);
 pcre2_code *spl_re_compile(const char *pat, size_t len, uint32_t opts, int *code, size_t *off);
 pcre2_match_data *spl_re_data(const pcre2_code *re);
 int spl_re_match(const pcre2_code *re, const char *s, size_t n, pcre2_match_data *md);
-/* The same from byte offset start (for repeated matching: rex max_match, makemv tokenizer). */
+/* The same from byte offset start (for repeated matching: rex max_match, makemv tokenizer).
+ * A start > 0 must be a code point boundary after a successful match of the same subject from
+ * 0 (which checked its UTF-8): later starts skip that check. */
 int spl_re_match_at(const pcre2_code *re, const char *s, size_t n, size_t start,
                     pcre2_match_data *md);
 int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts, const char *rep,

@@ -80,7 +80,10 @@ int spl_re_match(const pcre2_code *re, const char *s, size_t n, pcre2_match_data
 
 int spl_re_match_at(const pcre2_code *re, const char *s, size_t n, size_t start,
                     pcre2_match_data *md) {
-    return counted(pcre2_match(re, (PCRE2_SPTR)s, n, start, 0, md, mctx));
+    /* the match from 0 that came first checked the subject's UTF-8 once; checking it again at
+     * every later start would make repeated matching quadratic in the subject's length */
+    return counted(
+        pcre2_match(re, (PCRE2_SPTR)s, n, start, start ? PCRE2_NO_UTF_CHECK : 0, md, mctx));
 }
 
 int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts, const char *rep,
