@@ -248,7 +248,9 @@ static snode *s_prim(spl_parser *P, const sctx *c) {
         return snew(P, SN_ALL, start, P->pos);
     }
     if (spl_peek(P) == '[')
-        return spl_fail(P, start, "subsearches ([...]) are not supported");
+        return spl_fail(P, start,
+                        "subsearches ([...]) are not supported in a search expression "
+                        "(only join takes one)");
     size_t flen, fstart;
     const char *field = spl_word(P, FIELD_STOPS, &flen, &fstart);
     if (!field) {
@@ -792,7 +794,14 @@ static bool parse_command(spl_parser *P, stage *st, size_t index) {
         return false;
     st->cmd = spl_cmd_find(P->s + start, wl);
     if (!st->cmd) {
-        spl_fail(P, start, "unsupported command '%s'", st->name);
+        /* the first word of a search that is no command: a raw-event search ("sourcetype=x") */
+        static const char *const ml[] = {"apply", "fit", "score", "summary", NULL};
+        const char *why =
+            index == 0 ? ": raw-event searches (not '| tstats') are not supported" : "";
+        for (size_t k = 0; ml[k]; k++)
+            if (strcmp(ml[k], st->name) == 0)
+                why = ": Machine Learning Toolkit models are not supported";
+        spl_fail(P, start, "unsupported command '%s'%s", st->name, why);
         return false;
     }
     bool source = st->cmd->flags & SPL_CMD_SOURCE;
