@@ -118,9 +118,10 @@ typedef enum aggfn {
 typedef struct aggspec {
     aggfn fn;
     size_t start, end;
-    const char *field; /* NULL for count */
-    int ref;           /* CIM field / FIELD_TIME / FIELD_ABSENT, or column / -1 for stats */
-    const char *as;    /* output column name */
+    const char *field;  /* NULL for count */
+    int ref;            /* CIM field / FIELD_TIME / FIELD_ABSENT, or column / -1 for stats */
+    struct enode *expr; /* stats/eventstats AGG(eval(EXPR)): the values, else NULL */
+    const char *as;     /* output column name */
 } aggspec;
 
 typedef struct byspec {
@@ -292,6 +293,8 @@ void spl_eval_free(enode *e);
 esc_status spl_cond_true(const enode *e, const esc_cell *row, size_t ncols, bool *out);
 /* A value produced by eval; v is esc_malloc'd. */
 esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out);
+/* The same for stats' agg(eval(EXPR)): a false condition is null (not counted). */
+esc_status spl_eval_agg_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out);
 void spl_cell_clear(esc_cell *c);
 
 #endif

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/timeutil.h"
@@ -37,6 +38,46 @@ static const char *const tstats_opts[] = {
     "summariesonly", "allow_old_summaries", "fillnull_value",          "prestats", "local",
     "append",        "chunk_size",          "include_reduced_buckets", NULL,
 };
+
+/* AGG(eval(EXPR)) at P->pos (on the '('): true when it is one (parsed into a->expr, or
+ * P->failed set); false, with P->pos unchanged, for AGG(FIELD). Splunk: stats, "Usage: eval
+ * expressions with statistical functions" (the result must be renamed with AS). */
+static bool agg_eval(spl_parser *P, aggspec *a, int wl, const char *w) {
+    size_t save = P->pos;
+    P->pos++;
+    spl_skip_ws(P);
+    size_t at = P->pos;
+    if (!(P->end - at > 4 && strncasecmp(P->s + at, "eval", 4) == 0)) {
+        P->pos = save;
+        return false;
+    }
+    P->pos = at + 4;
+    spl_skip_ws(P);
+    if (spl_peek(P) != '(') {
+        P->pos = save;
+        return false;
+    }
+    P->pos++;
+    a->expr = spl_parse_expr(P);
+    if (!a->expr)
+        return true;
+    spl_skip_ws(P);
+    if (spl_peek(P) != ')') {
+        spl_fail(P, at, "expected ')' closing eval(");
+        return true;
+    }
+    P->pos++;
+    spl_skip_ws(P);
+    if (spl_peek(P) != ')') {
+        spl_fail(P, a->start, "expected %.*s(eval(EXPR))", wl, w);
+        return true;
+    }
+    P->pos++;
+    a->field = "eval";
+    if (a->fn == AGG_COUNT)
+        a->fn = AGG_COUNT_FIELD;
+    return true;
+}
 
 /* Aggregates up to `from` (tstats) or `by`/end (stats). */
 bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
@@ -99,7 +140,10 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
         a->fn = agg_names[k].fn;
         a->start = start;
         a->ref = FIELD_ABSENT;
-        if (spl_peek(P) == '(') {
+        if (spl_peek(P) == '(' && !tstats && agg_eval(P, a, (int)wl, w)) {
+            if (P->failed)
+                return false;
+        } else if (spl_peek(P) == '(') {
             P->pos++;
             size_t fl, fs;
             const char *f = spl_word(P, "()", &fl, &fs);
@@ -118,6 +162,11 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
             return false;
         }
         a->end = P->pos;
+        spl_skip_ws(P);
+        if (a->expr && !spl_kw_at(P, "as", true)) {
+            spl_fail(P, start, "%.*s(eval(...)) needs 'as NAME'", (int)wl, w);
+            return false;
+        }
         char dname[300];
         snprintf(dname, sizeof dname, "%.*s", (int)(a->end - start), w);
         const char *as = NULL;
@@ -244,6 +293,21 @@ static bool parse_stats(spl_parser *P, stage *st) {
 
 /* ---- plan ---- */
 
+/* Compile each aggregate's eval(EXPR) against the input columns. */
+static esc_status compile_exprs(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    for (size_t i = 0; i < st->naggs; i++) {
+        esc_status rc;
+        if (st->aggs[i].expr && (rc = spl_eval_compile(p, st->aggs[i].expr, in, err)) != ESC_OK)
+            return rc;
+    }
+    return ESC_OK;
+}
+
+static void free_stats(stage *st) {
+    for (size_t i = 0; i < st->naggs; i++)
+        spl_eval_free(st->aggs[i].expr);
+}
+
 static esc_status plan_stats(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     if (!spl_schema_alloc(p, &st->out, st->nby + st->naggs))
         return spl_plan_oom(err);
@@ -254,9 +318,12 @@ static esc_status plan_stats(esc_plan *p, stage *st, const schema *in, esc_error
         st->out.mv[i] = false;
         st->out.origin[i] = b->ref >= 0 ? in->origin[b->ref] : -1;
     }
+    esc_status rc = compile_exprs(p, st, in, err);
+    if (rc != ESC_OK)
+        return rc;
     for (size_t i = 0; i < st->naggs; i++) {
         aggspec *a = &st->aggs[i];
-        a->ref = a->field ? spl_schema_find(in, a->field) : -1;
+        a->ref = a->field && !a->expr ? spl_schema_find(in, a->field) : -1;
         size_t c = st->nby + i;
         st->out.name[c] = a->as;
         st->out.mv[c] = a->fn == AGG_VALUES || a->fn == AGG_LIST;
@@ -271,9 +338,12 @@ static esc_status plan_eventstats(esc_plan *p, stage *st, const schema *in, esc_
         return spl_plan_oom(err);
     for (size_t i = 0; i < st->nby; i++)
         st->by[i].ref = spl_schema_find(in, st->by[i].field);
+    esc_status rc = compile_exprs(p, st, in, err);
+    if (rc != ESC_OK)
+        return rc;
     for (size_t i = 0; i < st->naggs; i++) {
         aggspec *a = &st->aggs[i];
-        a->ref = a->field ? spl_schema_find(in, a->field) : -1;
+        a->ref = a->field && !a->expr ? spl_schema_find(in, a->field) : -1;
         int c = spl_schema_add(&st->out, a->as);
         st->out.origin[c] = -1;
         st->out.mv[c] = a->fn == AGG_VALUES || a->fn == AGG_LIST;
@@ -490,6 +560,43 @@ const char *spl_agg_name(aggfn f) {
 
 /* ---- run ---- */
 
+/* The values of aggregate i on one row (its column, or its eval expression) into group g. */
+static esc_status feed(const stage *st, size_t i, const esc_cell *row, size_t ncols, esc_agg *a,
+                       xstats *xs, size_t g, int64_t tus, esc_agg_in **inp, esc_error *err) {
+    const aggspec *ag = &st->aggs[i];
+    esc_cell tmp = {0};
+    const esc_cell *cell = ag->ref >= 0 ? &row[ag->ref] : NULL;
+    if (ag->fn == AGG_COUNT)
+        return ESC_OK;
+    if (ag->expr) {
+        if (spl_eval_agg_cell(ag->expr, row, ncols, &tmp) != ESC_OK)
+            return spl_exec_oom(err);
+        cell = &tmp;
+    }
+    esc_status rc = ESC_OK;
+    if (!cell || cell->n == 0)
+        goto out;
+    esc_agg_in *in = esc_realloc(*inp, cell->n * sizeof *in);
+    if (!in) {
+        rc = spl_exec_oom(err);
+        goto out;
+    }
+    *inp = in;
+    for (size_t j = 0; j < cell->n; j++) {
+        in[j].s = esc_str_c(cell->v[j]);
+        in[j].is_num = spl_parse_num(in[j].s.ptr, in[j].s.len, &in[j].num);
+    }
+    if (ag->fn >= AGG_FIRST_LOCAL) {
+        if (!xstats_grow(xs, g, st->naggs) || !xstat_add(&xs->v[g * st->naggs + i], in, cell->n))
+            rc = spl_exec_oom(err);
+    } else {
+        rc = esc_agg_add(a, g, i, in, cell->n, tus, err);
+    }
+out:
+    spl_cell_clear(&tmp);
+    return rc;
+}
+
 /* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out
  * NULL, into new columns of t (eventstats). */
 static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_error *err) {
@@ -535,30 +642,10 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
         if (tcol >= 0 && row[tcol].n &&
             spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv) && fabs(tv) < 9e12)
             tus = (int64_t)(tv * 1e6); /* a _time beyond +-285,000 years is taken as 0 */
-        for (size_t i = 0; i < st->naggs; i++) {
-            int c = st->aggs[i].ref;
-            if (st->aggs[i].fn == AGG_COUNT || c < 0 || row[c].n == 0)
-                continue;
-            esc_agg_in *ni = esc_realloc(in, row[c].n * sizeof *in);
-            if (!ni) {
-                rc = spl_exec_oom(err);
-                goto done;
-            }
-            in = ni;
-            for (size_t j = 0; j < row[c].n; j++) {
-                in[j].s = esc_str_c(row[c].v[j]);
-                in[j].is_num = spl_parse_num(in[j].s.ptr, in[j].s.len, &in[j].num);
-            }
-            if (st->aggs[i].fn >= AGG_FIRST_LOCAL) {
-                if (!xstats_grow(&xs, g, st->naggs) ||
-                    !xstat_add(&xs.v[g * st->naggs + i], in, row[c].n)) {
-                    rc = spl_exec_oom(err);
-                    goto done;
-                }
-            } else if ((rc = esc_agg_add(a, g, i, in, row[c].n, tus, err)) != ESC_OK) {
-                goto done;
-            }
-        }
+        for (size_t i = 0; i < st->naggs && rc == ESC_OK; i++)
+            rc = feed(st, i, row, t->ncols, a, &xs, g, tus, &in, err);
+        if (rc != ESC_OK)
+            goto done;
     }
     if (!out) {
         /* second pass: every row gets its group's aggregates */
@@ -599,6 +686,7 @@ const spl_cmd spl_cmd_stats = {
     .parse = parse_stats,
     .plan = plan_stats,
     .run = run_stats,
+    .free = free_stats,
 };
 
 const spl_cmd spl_cmd_eventstats = {
@@ -607,4 +695,5 @@ const spl_cmd spl_cmd_eventstats = {
     .parse = parse_stats,
     .plan = plan_eventstats,
     .run = run_eventstats,
+    .free = free_stats,
 };

@@ -563,12 +563,15 @@ esc_status spl_cond_true(const enode *e, const esc_cell *row, size_t ncols, bool
     return ESC_OK;
 }
 
-esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out) {
+static esc_status to_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out,
+                          bool false_null) {
     val v;
     eval_row r = {row, ncols};
     memset(out, 0, sizeof *out);
     if (!eval(e, &r, &v))
         return ESC_ENOMEM;
+    if (false_null && v.t == V_BOOL && !v.b)
+        return ESC_OK;
     esc_status rc = ESC_OK;
     char buf[64];
     const char *s;
@@ -599,6 +602,14 @@ esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_
     }
     spl_vfree(&v);
     return rc;
+}
+
+esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out) {
+    return to_cell(e, row, ncols, out, false);
+}
+
+esc_status spl_eval_agg_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out) {
+    return to_cell(e, row, ncols, out, true);
 }
 
 bool spl_eval_arg(const enode *e, const eval_row *row, val *out) {
