@@ -81,7 +81,8 @@ struct spl_cmd {
     X(bucket)                                                                                      \
     X(fillnull)                                                                                    \
     X(makemv)                                                                                      \
-    X(mvexpand)
+    X(mvexpand)                                                                                    \
+    X(sort)
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)

@@ -1,7 +1,8 @@
 /* Unit tests for the limits of the multivalue commands that hostile content or input controls
  * (docs/limits.md): makemv and rex max_match stop at ESC_SPL_MAX_MV values a cell, mvexpand
  * refuses to make more than ESC_SPL_MAX_ROWS rows (ESC_ELIMIT), rex mode=sed bounds its matches
- * the same way. Golden files cannot hold inputs this large. */
+ * the same way; sort keeps Splunk's default 10,000 rows. Golden files cannot hold inputs this
+ * large. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,11 +98,30 @@ static void test_sed_cap(void **state) {
     esc_table_free(t);
 }
 
+/* sort keeps 10,000 rows unless given a count (Splunk's default); sort 0 keeps all. */
+static void test_sort_default_count(void **state) {
+    (void)state;
+    esc_error err = {0};
+    esc_table *t = NULL;
+    const char *q = "| tstats count from datamodel=Endpoint.Processes by Processes.process"
+                    " | rename Processes.* as * | sort - process";
+    assert_int_equal(run(q, 10001, 0, &t, &err), ESC_OK);
+    assert_int_equal(t->nrows, 10000);
+    assert_string_equal(cell(t, 0, "process"), "P9999 ");
+    esc_table_free(t);
+    q = "| tstats count from datamodel=Endpoint.Processes by Processes.process"
+        " | rename Processes.* as * | sort 0 - process";
+    assert_int_equal(run(q, 10001, 0, &t, &err), ESC_OK);
+    assert_int_equal(t->nrows, 10001);
+    esc_table_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mv_cap),
         cmocka_unit_test(test_mvexpand_cap),
         cmocka_unit_test(test_sed_cap),
+        cmocka_unit_test(test_sort_default_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
