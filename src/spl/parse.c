@@ -248,9 +248,7 @@ static snode *s_prim(spl_parser *P, const sctx *c) {
         return snew(P, SN_ALL, start, P->pos);
     }
     if (spl_peek(P) == '[')
-        return spl_fail(P, start,
-                        "subsearches ([...]) are not supported in a search expression "
-                        "(only join takes one)");
+        return spl_fail(P, start, "subsearches ([...]) are not supported");
     size_t flen, fstart;
     const char *field = spl_word(P, FIELD_STOPS, &flen, &fstart);
     if (!field) {
