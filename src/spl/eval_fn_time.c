@@ -62,6 +62,16 @@ static size_t time_unit(const char *s, int64_t *secs, int *mon, char *snap) {
     return 0;
 }
 
+/* Epoch second of civil fields whose day may lie outside its month (before the 1st or after
+ * the last): esc_time_from_civil takes days 1..31 only, mktime (other zones) normalizes. */
+static int64_t from_local(const struct tm *tm) {
+    if (!esc_time_zone_is_utc())
+        return esc_time_from_local(tm);
+    return esc_time_from_civil(tm->tm_year + 1900, tm->tm_mon + 1, 1, tm->tm_hour, tm->tm_min,
+                               tm->tm_sec) +
+           (int64_t)(tm->tm_mday - 1) * 86400;
+}
+
 /* Add n days or months to the civil time *tm (months clamp the day to the month's length). */
 static void civil_add(struct tm *tm, long days, long months) {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -76,7 +86,7 @@ static void civil_add(struct tm *tm, long days, long months) {
         if (tm->tm_mday > last)
             tm->tm_mday = last;
     }
-    tm->tm_mday += (int)days; /* esc_time_from_local takes a day beyond the month's end */
+    tm->tm_mday += (int)days; /* from_local takes a day outside the month */
 }
 
 /* Snap the civil time *tm down to the start of its unit; weekday wd for @wN (-1: none). */
@@ -135,7 +145,7 @@ static bool relative(double x, const char *s, size_t n, double *out) {
         if (*p >= '0' && *p <= '9') {
             char *e;
             k = strtol(p, &e, 10);
-            if (k > 100000000L)
+            if (k > 100000L) /* keeps years, months and days within int */
                 return false;
             p = e;
         }
@@ -154,7 +164,7 @@ static bool relative(double x, const char *s, size_t n, double *out) {
             add += sign * k * us;
     }
     civil_add(&tm, days, months);
-    sec = esc_time_from_local(&tm) + add;
+    sec = from_local(&tm) + add;
     if (*p == '@') {
         p++;
         int64_t us;
@@ -169,7 +179,7 @@ static bool relative(double x, const char *s, size_t n, double *out) {
             wd = (*p++ - '0') % 7;
         esc_time_to_local(sec, &tm);
         civil_snap(&tm, unit, wd);
-        sec = esc_time_from_local(&tm);
+        sec = from_local(&tm);
         frac = 0;
         if (*p) /* "@d+3h": an offset after the snap */
             return relative((double)sec, p, strlen(p), out);
