@@ -37,6 +37,7 @@ static bool parse_regex(spl_parser *P, stage *st) {
         return false;
     }
     size_t fl = spl_bare(P, "!=");
+    spl_skip_ws(P); /* "regex file_name = ..." as ESCU writes it */
     if (fl == 0 || (spl_peek(P) != '=' && spl_peek(P) != '!')) {
         spl_fail(P, start, "expected FIELD=\"REGEX\"");
         return false;
@@ -51,6 +52,7 @@ static bool parse_regex(spl_parser *P, stage *st) {
         P->pos++;
     }
     P->pos++;
+    spl_skip_ws(P);
     size_t vl, vs;
     const char *v = spl_word(P, "", &vl, &vs);
     if (!v) {

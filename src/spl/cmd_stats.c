@@ -122,8 +122,12 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
             continue;
         }
         size_t k;
+        /* stats function names are not case-sensitive (ESCU writes Values(...)); tstats' are
+         * matched as written */
         for (k = 0; k < sizeof agg_names / sizeof agg_names[0]; k++)
-            if (strlen(agg_names[k].name) == wl && strncmp(agg_names[k].name, w, wl) == 0)
+            if (strlen(agg_names[k].name) == wl &&
+                (tstats ? strncmp(agg_names[k].name, w, wl)
+                        : strncasecmp(agg_names[k].name, w, wl)) == 0)
                 break;
         if (k == sizeof agg_names / sizeof agg_names[0] ||
             (tstats && agg_names[k].fn >= AGG_FIRST_LOCAL)) {
@@ -237,6 +241,10 @@ bool spl_parse_by(spl_parser *P, stage *st) {
         if (n == ESC_SPL_MAX_ITEMS) {
             spl_fail(P, P->pos, "too many BY fields");
             return false;
+        }
+        if (spl_peek(P) == ',') { /* an empty item, "a, , b", as ESCU writes it */
+            P->pos++;
+            continue;
         }
         size_t fl, fs;
         const char *f = spl_word(P, ",=", &fl, &fs);
