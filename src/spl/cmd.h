@@ -82,7 +82,8 @@ struct spl_cmd {
     X(fillnull)                                                                                    \
     X(makemv)                                                                                      \
     X(mvexpand)                                                                                    \
-    X(sort)
+    X(sort)                                                                                        \
+    X(replace)
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)
