@@ -103,14 +103,25 @@ typedef enum aggfn {
     AGG_AVG,
     AGG_EARLIEST,
     AGG_LATEST,
+    /* stats and eventstats only (cmd_stats.c computes them; agg/ does not) */
+    AGG_STDEV,
+    AGG_STDEVP,
+    AGG_VAR,
+    AGG_VARP,
+    AGG_RANGE,
+    AGG_FIRST,
+    AGG_LAST,
 } aggfn;
+
+#define AGG_FIRST_LOCAL AGG_STDEV /* this and later functions are computed by cmd_stats.c */
 
 typedef struct aggspec {
     aggfn fn;
     size_t start, end;
-    const char *field; /* NULL for count */
-    int ref;           /* CIM field / FIELD_TIME / FIELD_ABSENT, or column / -1 for stats */
-    const char *as;    /* output column name */
+    const char *field;  /* NULL for count */
+    int ref;            /* CIM field / FIELD_TIME / FIELD_ABSENT, or column / -1 for stats */
+    struct enode *expr; /* stats/eventstats AGG(eval(EXPR)): the values, else NULL */
+    const char *as;     /* output column name */
 } aggspec;
 
 typedef struct byspec {
@@ -202,7 +213,10 @@ typedef struct stage {
     /* regex, rex: names[0] is the pattern */
     const char *regex_field;
     bool regex_neg;
-    pcre2_code *re; /* compiled at plan time, freed by the command's free hook */
+    pcre2_code *re;      /* compiled at plan time, freed by the command's free hook */
+    size_t max_match;    /* rex: matches to take (0: up to ESC_SPL_MAX_MV) */
+    const char *sed_rep; /* rex mode=sed: the replacement (NULL: extraction) */
+    size_t sed_nth;      /* rex mode=sed: replace the Nth match only (0: every match) */
     /* lookup */
     const char *lookup_name;
     size_t lookup_start;
@@ -264,6 +278,11 @@ esc_status spl_table_widen(esc_table *t, const schema *s, esc_error *err);
 pcre2_code *spl_re_compile(const char *pat, size_t len, uint32_t opts, int *code, size_t *off);
 pcre2_match_data *spl_re_data(const pcre2_code *re);
 int spl_re_match(const pcre2_code *re, const char *s, size_t n, pcre2_match_data *md);
+/* The same from byte offset start (for repeated matching: rex max_match, makemv tokenizer).
+ * A start > 0 must be a code point boundary after a successful match of the same subject from
+ * 0 (which checked its UTF-8): later starts skip that check. */
+int spl_re_match_at(const pcre2_code *re, const char *s, size_t n, size_t start,
+                    pcre2_match_data *md);
 int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts, const char *rep,
                       size_t rlen, char *out, size_t *outlen);
 uint64_t spl_re_limited(void);
@@ -274,6 +293,8 @@ void spl_eval_free(enode *e);
 esc_status spl_cond_true(const enode *e, const esc_cell *row, size_t ncols, bool *out);
 /* A value produced by eval; v is esc_malloc'd. */
 esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out);
+/* The same for stats' agg(eval(EXPR)): a false condition is null (not counted). */
+esc_status spl_eval_agg_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out);
 void spl_cell_clear(esc_cell *c);
 
 #endif

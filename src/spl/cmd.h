@@ -76,7 +76,14 @@ struct spl_cmd {
     X(regex)                                                                                       \
     X(rex)                                                                                         \
     X(lookup)                                                                                      \
-    X(join)
+    X(join)                                                                                        \
+    X(bin)                                                                                         \
+    X(bucket)                                                                                      \
+    X(fillnull)                                                                                    \
+    X(makemv)                                                                                      \
+    X(mvexpand)                                                                                    \
+    X(sort)                                                                                        \
+    X(replace)
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)
@@ -167,6 +174,8 @@ esc_status spl_cell_key(const esc_cell *c, esc_buf *b);
 
 bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats);
 bool spl_parse_by(spl_parser *P, stage *st);
+/* A span "N[unit]" (s, m, h, d, w and their long forms; no unit: seconds) in microseconds. */
+bool spl_parse_span(const char *v, int64_t *out);
 esc_agg *spl_agg_new(const stage *st);
 /* One row per group, ordered by key; time_keys: BY _time keys are numbers (tstats). */
 esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,

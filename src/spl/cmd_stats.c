@@ -5,11 +5,14 @@
  * order, first field first); eventstats keeps the rows and adds its group's aggregates to each
  * one; a row missing a BY field belongs to no group (eventstats leaves it as it is); a
  * multivalue cell is one key (values joined by '\n') and feeds every value to the aggregates.
- * Deliberately not done: stats options (an error) and aggregate functions beyond agg/'s (count,
- * dc, values, list, min, max, sum, avg, earliest, latest). */
+ * Beside agg/'s functions (count, dc, values, list, min, max, sum, avg, earliest, latest), stats
+ * and eventstats compute stdev, stdevp, var, varp, range, first and last here (xstat), as
+ * Splunk's "Statistical and charting functions" define them. Deliberately not done: stats
+ * options (an error), perc/median/mode/estdc, and the local functions in tstats. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/timeutil.h"
@@ -21,11 +24,13 @@ static const struct {
     const char *name;
     aggfn fn;
 } agg_names[] = {
-    {"count", AGG_COUNT},   {"c", AGG_COUNT},  {"values", AGG_VALUES},
-    {"list", AGG_LIST},     {"dc", AGG_DC},    {"distinct_count", AGG_DC},
-    {"min", AGG_MIN},       {"max", AGG_MAX},  {"sum", AGG_SUM},
-    {"avg", AGG_AVG},       {"mean", AGG_AVG}, {"earliest", AGG_EARLIEST},
-    {"latest", AGG_LATEST},
+    {"count", AGG_COUNT},   {"c", AGG_COUNT},     {"values", AGG_VALUES},
+    {"list", AGG_LIST},     {"dc", AGG_DC},       {"distinct_count", AGG_DC},
+    {"min", AGG_MIN},       {"max", AGG_MAX},     {"sum", AGG_SUM},
+    {"avg", AGG_AVG},       {"mean", AGG_AVG},    {"earliest", AGG_EARLIEST},
+    {"latest", AGG_LATEST}, {"stdev", AGG_STDEV}, {"stdevp", AGG_STDEVP},
+    {"var", AGG_VAR},       {"varp", AGG_VARP},   {"range", AGG_RANGE},
+    {"first", AGG_FIRST},   {"last", AGG_LAST},
 };
 
 /* tstats options (name=value before `from`); only fillnull_value has an effect. */
@@ -33,6 +38,46 @@ static const char *const tstats_opts[] = {
     "summariesonly", "allow_old_summaries", "fillnull_value",          "prestats", "local",
     "append",        "chunk_size",          "include_reduced_buckets", NULL,
 };
+
+/* AGG(eval(EXPR)) at P->pos (on the '('): true when it is one (parsed into a->expr, or
+ * P->failed set); false, with P->pos unchanged, for AGG(FIELD). Splunk: stats, "Usage: eval
+ * expressions with statistical functions" (the result must be renamed with AS). */
+static bool agg_eval(spl_parser *P, aggspec *a, int wl, const char *w) {
+    size_t save = P->pos;
+    P->pos++;
+    spl_skip_ws(P);
+    size_t at = P->pos;
+    if (!(P->end - at > 4 && strncasecmp(P->s + at, "eval", 4) == 0)) {
+        P->pos = save;
+        return false;
+    }
+    P->pos = at + 4;
+    spl_skip_ws(P);
+    if (spl_peek(P) != '(') {
+        P->pos = save;
+        return false;
+    }
+    P->pos++;
+    a->expr = spl_parse_expr(P);
+    if (!a->expr)
+        return true;
+    spl_skip_ws(P);
+    if (spl_peek(P) != ')') {
+        spl_fail(P, at, "expected ')' closing eval(");
+        return true;
+    }
+    P->pos++;
+    spl_skip_ws(P);
+    if (spl_peek(P) != ')') {
+        spl_fail(P, a->start, "expected %.*s(eval(EXPR))", wl, w);
+        return true;
+    }
+    P->pos++;
+    a->field = "eval";
+    if (a->fn == AGG_COUNT)
+        a->fn = AGG_COUNT_FIELD;
+    return true;
+}
 
 /* Aggregates up to `from` (tstats) or `by`/end (stats). */
 bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
@@ -77,10 +122,15 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
             continue;
         }
         size_t k;
+        /* stats function names are not case-sensitive (ESCU writes Values(...)); tstats' are
+         * matched as written */
         for (k = 0; k < sizeof agg_names / sizeof agg_names[0]; k++)
-            if (strlen(agg_names[k].name) == wl && strncmp(agg_names[k].name, w, wl) == 0)
+            if (strlen(agg_names[k].name) == wl &&
+                (tstats ? strncmp(agg_names[k].name, w, wl)
+                        : strncasecmp(agg_names[k].name, w, wl)) == 0)
                 break;
-        if (k == sizeof agg_names / sizeof agg_names[0]) {
+        if (k == sizeof agg_names / sizeof agg_names[0] ||
+            (tstats && agg_names[k].fn >= AGG_FIRST_LOCAL)) {
             spl_fail(P, start, "unsupported %s function '%.*s'", tstats ? "tstats" : "stats",
                      (int)wl, w);
             return false;
@@ -94,7 +144,10 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
         a->fn = agg_names[k].fn;
         a->start = start;
         a->ref = FIELD_ABSENT;
-        if (spl_peek(P) == '(') {
+        if (spl_peek(P) == '(' && !tstats && agg_eval(P, a, (int)wl, w)) {
+            if (P->failed)
+                return false;
+        } else if (spl_peek(P) == '(') {
             P->pos++;
             size_t fl, fs;
             const char *f = spl_word(P, "()", &fl, &fs);
@@ -113,6 +166,11 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
             return false;
         }
         a->end = P->pos;
+        spl_skip_ws(P);
+        if (a->expr && !spl_kw_at(P, "as", true)) {
+            spl_fail(P, start, "%.*s(eval(...)) needs 'as NAME'", (int)wl, w);
+            return false;
+        }
         char dname[300];
         snprintf(dname, sizeof dname, "%.*s", (int)(a->end - start), w);
         const char *as = NULL;
@@ -149,7 +207,7 @@ bool spl_parse_aggs(spl_parser *P, stage *st, bool tstats) {
 }
 
 /* "10m", "1h", "30s", "1d", "2w", "5" (seconds). */
-static bool parse_span(const char *v, int64_t *out) {
+bool spl_parse_span(const char *v, int64_t *out) {
     int64_t n = 0;
     size_t i = 0;
     while (v[i] >= '0' && v[i] <= '9' && n < INT64_C(1000000000)) {
@@ -184,6 +242,10 @@ bool spl_parse_by(spl_parser *P, stage *st) {
             spl_fail(P, P->pos, "too many BY fields");
             return false;
         }
+        if (spl_peek(P) == ',') { /* an empty item, "a, , b", as ESCU writes it */
+            P->pos++;
+            continue;
+        }
         size_t fl, fs;
         const char *f = spl_word(P, ",=", &fl, &fs);
         if (!f) {
@@ -199,7 +261,7 @@ bool spl_parse_by(spl_parser *P, stage *st) {
             P->pos++;
             size_t vl, vs;
             const char *v = spl_word(P, ",", &vl, &vs);
-            if (!v || !parse_span(v, &st->span_us)) {
+            if (!v || !spl_parse_span(v, &st->span_us)) {
                 if (!P->failed)
                     spl_fail(P, v ? vs : fs,
                              "bad span '%s' (expected N followed by s, m, h, d "
@@ -239,6 +301,21 @@ static bool parse_stats(spl_parser *P, stage *st) {
 
 /* ---- plan ---- */
 
+/* Compile each aggregate's eval(EXPR) against the input columns. */
+static esc_status compile_exprs(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    for (size_t i = 0; i < st->naggs; i++) {
+        esc_status rc;
+        if (st->aggs[i].expr && (rc = spl_eval_compile(p, st->aggs[i].expr, in, err)) != ESC_OK)
+            return rc;
+    }
+    return ESC_OK;
+}
+
+static void free_stats(stage *st) {
+    for (size_t i = 0; i < st->naggs; i++)
+        spl_eval_free(st->aggs[i].expr);
+}
+
 static esc_status plan_stats(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     if (!spl_schema_alloc(p, &st->out, st->nby + st->naggs))
         return spl_plan_oom(err);
@@ -249,9 +326,12 @@ static esc_status plan_stats(esc_plan *p, stage *st, const schema *in, esc_error
         st->out.mv[i] = false;
         st->out.origin[i] = b->ref >= 0 ? in->origin[b->ref] : -1;
     }
+    esc_status rc = compile_exprs(p, st, in, err);
+    if (rc != ESC_OK)
+        return rc;
     for (size_t i = 0; i < st->naggs; i++) {
         aggspec *a = &st->aggs[i];
-        a->ref = a->field ? spl_schema_find(in, a->field) : -1;
+        a->ref = a->field && !a->expr ? spl_schema_find(in, a->field) : -1;
         size_t c = st->nby + i;
         st->out.name[c] = a->as;
         st->out.mv[c] = a->fn == AGG_VALUES || a->fn == AGG_LIST;
@@ -266,9 +346,12 @@ static esc_status plan_eventstats(esc_plan *p, stage *st, const schema *in, esc_
         return spl_plan_oom(err);
     for (size_t i = 0; i < st->nby; i++)
         st->by[i].ref = spl_schema_find(in, st->by[i].field);
+    esc_status rc = compile_exprs(p, st, in, err);
+    if (rc != ESC_OK)
+        return rc;
     for (size_t i = 0; i < st->naggs; i++) {
         aggspec *a = &st->aggs[i];
-        a->ref = a->field ? spl_schema_find(in, a->field) : -1;
+        a->ref = a->field && !a->expr ? spl_schema_find(in, a->field) : -1;
         int c = spl_schema_add(&st->out, a->as);
         st->out.origin[c] = -1;
         st->out.mv[c] = a->fn == AGG_VALUES || a->fn == AGG_LIST;
@@ -303,6 +386,8 @@ static esc_agg_fn agg_map(aggfn f) {
         return ESC_AGG_EARLIEST;
     case AGG_LATEST:
         return ESC_AGG_LATEST;
+    default: /* computed here (xstat): agg/ only counts */
+        break;
     }
     return ESC_AGG_COUNT;
 }
@@ -314,16 +399,115 @@ esc_agg *spl_agg_new(const stage *st) {
     return esc_agg_new(st->nby, fns, st->naggs, ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES);
 }
 
+/* State of a function agg/ does not compute, per group and aggregate: a running mean and sum
+ * of squared deviations (Welford), the numeric extremes, and the first and last values. */
+typedef struct xstat {
+    size_t n; /* numeric values */
+    double mean, m2, min, max;
+    char *first, *last;
+} xstat;
+
+typedef struct xstats {
+    xstat *v; /* ngroups * naggs */
+    size_t ngroups;
+} xstats;
+
+static void xstats_free(xstats *x, size_t naggs) {
+    for (size_t k = 0; k < x->ngroups * naggs; k++) {
+        esc_free(x->v[k].first);
+        esc_free(x->v[k].last);
+    }
+    esc_free(x->v);
+}
+
+/* Room for group g. */
+static bool xstats_grow(xstats *x, size_t g, size_t naggs) {
+    if (g < x->ngroups)
+        return true;
+    size_t n = x->ngroups ? x->ngroups : 16;
+    while (n <= g)
+        n *= 2;
+    xstat *nv = esc_realloc(x->v, n * naggs * sizeof *nv);
+    if (!nv)
+        return false;
+    memset(nv + x->ngroups * naggs, 0, (n - x->ngroups) * naggs * sizeof *nv);
+    x->v = nv;
+    x->ngroups = n;
+    return true;
+}
+
+/* The values of one row's cell into s. */
+static bool xstat_add(xstat *s, const esc_agg_in *in, size_t n) {
+    for (size_t j = 0; j < n; j++) {
+        if (!in[j].is_num)
+            continue;
+        double v = in[j].num;
+        if (s->n == 0 || v < s->min)
+            s->min = v;
+        if (s->n == 0 || v > s->max)
+            s->max = v;
+        s->n++;
+        double d = v - s->mean;
+        s->mean += d / (double)s->n;
+        s->m2 += d * (v - s->mean);
+    }
+    if (!s->first && !(s->first = esc_strndup(in[0].s.ptr, in[0].s.len)))
+        return false;
+    esc_free(s->last);
+    return (s->last = esc_strndup(in[n - 1].s.ptr, in[n - 1].s.len)) != NULL;
+}
+
+/* The result of a local function into c. */
+static bool xstat_cell(const xstat *s, aggfn f, esc_cell *c) {
+    double v;
+    if (!s)
+        return true;
+    if (f == AGG_FIRST || f == AGG_LAST) {
+        const char *t = f == AGG_FIRST ? s->first : s->last;
+        if (!t)
+            return true;
+        esc_str x = esc_str_c(t);
+        return spl_cell_set(c, &x, 1);
+    }
+    if (s->n == 0)
+        return true;
+    double m2 = s->m2 < 0 ? 0 : s->m2;
+    switch (f) {
+    case AGG_STDEV:
+        v = s->n > 1 ? sqrt(m2 / (double)(s->n - 1)) : 0;
+        break;
+    case AGG_STDEVP:
+        v = sqrt(m2 / (double)s->n);
+        break;
+    case AGG_VAR:
+        v = s->n > 1 ? m2 / (double)(s->n - 1) : 0;
+        break;
+    case AGG_VARP:
+        v = m2 / (double)s->n;
+        break;
+    default: /* AGG_RANGE */
+        v = s->max - s->min;
+        break;
+    }
+    return spl_cell_num(c, v, NULL);
+}
+
 /* Fill row r's aggregate cells from group g: aggregate i goes to column cols[i], or to
- * nby + i when cols is NULL. */
+ * nby + i when cols is NULL; xs holds the local functions' states (NULL for tstats). */
 static esc_status fill_aggs(esc_agg *a, size_t g, const stage *st, esc_cell *row, const int *cols,
-                            esc_error *err) {
+                            const xstats *xs, esc_error *err) {
     for (size_t i = 0; i < st->naggs; i++) {
+        esc_cell *c = &row[cols ? (size_t)cols[i] : st->nby + i];
+        if (st->aggs[i].fn >= AGG_FIRST_LOCAL) {
+            const xstat *s = xs && g < xs->ngroups ? &xs->v[g * st->naggs + i] : NULL;
+            if (!xstat_cell(s, st->aggs[i].fn, c))
+                return spl_exec_oom(err);
+            continue;
+        }
         esc_agg_out o;
         esc_status rc = esc_agg_result(a, g, i, &o, err);
         if (rc != ESC_OK)
             return rc;
-        esc_cell *c = &row[cols ? (size_t)cols[i] : st->nby + i];
         bool ok;
         if (o.is_num)
             ok = spl_cell_num(c, o.num, o.n ? &o.v[0] : NULL);
@@ -335,8 +519,8 @@ static esc_status fill_aggs(esc_agg *a, size_t g, const stage *st, esc_cell *row
     return ESC_OK;
 }
 
-esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
-                         esc_error *err) {
+static esc_status agg_table(esc_agg *a, const stage *st, bool time_keys, const xstats *xs,
+                            esc_table **out, esc_error *err) {
     size_t *order = NULL;
     esc_status rc = esc_agg_sorted(a, &order, err);
     if (rc != ESC_OK)
@@ -358,7 +542,7 @@ esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table 
             if (time_keys && st->by[k].ref == FIELD_TIME)
                 row[k].is_num = spl_parse_num(key.ptr, key.len, &row[k].num);
         }
-        if ((rc = fill_aggs(a, order[r], st, row, NULL, err)) != ESC_OK)
+        if ((rc = fill_aggs(a, order[r], st, row, NULL, xs, err)) != ESC_OK)
             goto fail;
     }
     esc_free(order);
@@ -370,13 +554,56 @@ fail:
     return rc;
 }
 
+esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
+                         esc_error *err) {
+    return agg_table(a, st, time_keys, NULL, out, err);
+}
+
 const char *spl_agg_name(aggfn f) {
-    static const char *const t[] = {"count", "count", "values", "list",     "dc",    "min",
-                                    "max",   "sum",   "avg",    "earliest", "latest"};
+    static const char *const t[] = {"count",  "count", "values", "list",     "dc",     "min",
+                                    "max",    "sum",   "avg",    "earliest", "latest", "stdev",
+                                    "stdevp", "var",   "varp",   "range",    "first",  "last"};
     return t[f];
 }
 
 /* ---- run ---- */
+
+/* The values of aggregate i on one row (its column, or its eval expression) into group g. */
+static esc_status feed(const stage *st, size_t i, const esc_cell *row, size_t ncols, esc_agg *a,
+                       xstats *xs, size_t g, int64_t tus, esc_agg_in **inp, esc_error *err) {
+    const aggspec *ag = &st->aggs[i];
+    esc_cell tmp = {0};
+    const esc_cell *cell = ag->ref >= 0 ? &row[ag->ref] : NULL;
+    if (ag->fn == AGG_COUNT)
+        return ESC_OK;
+    if (ag->expr) {
+        if (spl_eval_agg_cell(ag->expr, row, ncols, &tmp) != ESC_OK)
+            return spl_exec_oom(err);
+        cell = &tmp;
+    }
+    esc_status rc = ESC_OK;
+    if (!cell || cell->n == 0)
+        goto out;
+    esc_agg_in *in = esc_realloc(*inp, cell->n * sizeof *in);
+    if (!in) {
+        rc = spl_exec_oom(err);
+        goto out;
+    }
+    *inp = in;
+    for (size_t j = 0; j < cell->n; j++) {
+        in[j].s = esc_str_c(cell->v[j]);
+        in[j].is_num = spl_parse_num(in[j].s.ptr, in[j].s.len, &in[j].num);
+    }
+    if (ag->fn >= AGG_FIRST_LOCAL) {
+        if (!xstats_grow(xs, g, st->naggs) || !xstat_add(&xs->v[g * st->naggs + i], in, cell->n))
+            rc = spl_exec_oom(err);
+    } else {
+        rc = esc_agg_add(a, g, i, in, cell->n, tus, err);
+    }
+out:
+    spl_cell_clear(&tmp);
+    return rc;
+}
 
 /* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out
  * NULL, into new columns of t (eventstats). */
@@ -385,6 +612,7 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
     esc_buf kb[ESC_SPL_MAX_ITEMS];
     esc_str keys[ESC_SPL_MAX_ITEMS];
     esc_agg_in *in = NULL;
+    xstats xs = {NULL, 0};
     esc_status rc = ESC_OK;
     size_t nb = st->nby;
     int tcol = esc_table_col(t, "_time");
@@ -422,34 +650,22 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
         if (tcol >= 0 && row[tcol].n &&
             spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv) && fabs(tv) < 9e12)
             tus = (int64_t)(tv * 1e6); /* a _time beyond +-285,000 years is taken as 0 */
-        for (size_t i = 0; i < st->naggs; i++) {
-            int c = st->aggs[i].ref;
-            if (st->aggs[i].fn == AGG_COUNT || c < 0 || row[c].n == 0)
-                continue;
-            esc_agg_in *ni = esc_realloc(in, row[c].n * sizeof *in);
-            if (!ni) {
-                rc = spl_exec_oom(err);
-                goto done;
-            }
-            in = ni;
-            for (size_t j = 0; j < row[c].n; j++) {
-                in[j].s = esc_str_c(row[c].v[j]);
-                in[j].is_num = spl_parse_num(in[j].s.ptr, in[j].s.len, &in[j].num);
-            }
-            if ((rc = esc_agg_add(a, g, i, in, row[c].n, tus, err)) != ESC_OK)
-                goto done;
-        }
+        for (size_t i = 0; i < st->naggs && rc == ESC_OK; i++)
+            rc = feed(st, i, row, t->ncols, a, &xs, g, tus, &in, err);
+        if (rc != ESC_OK)
+            goto done;
     }
     if (!out) {
         /* second pass: every row gets its group's aggregates */
         rc = spl_table_widen(t, &st->out, err);
         for (size_t r = 0; r < t->nrows && rc == ESC_OK; r++)
             if (rows_group[r] != SIZE_MAX)
-                rc = fill_aggs(a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, err);
+                rc = fill_aggs(a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, &xs, err);
     } else {
-        rc = spl_agg_table(a, st, false, out, err);
+        rc = agg_table(a, st, false, &xs, out, err);
     }
 done:
+    xstats_free(&xs, st->naggs);
     esc_free(rows_group);
     for (size_t k = 0; k < nb; k++)
         esc_buf_fini(&kb[k]);
@@ -478,6 +694,7 @@ const spl_cmd spl_cmd_stats = {
     .parse = parse_stats,
     .plan = plan_stats,
     .run = run_stats,
+    .free = free_stats,
 };
 
 const spl_cmd spl_cmd_eventstats = {
@@ -486,4 +703,5 @@ const spl_cmd spl_cmd_eventstats = {
     .parse = parse_stats,
     .plan = plan_eventstats,
     .run = run_eventstats,
+    .free = free_stats,
 };

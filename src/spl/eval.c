@@ -19,11 +19,18 @@
 
 /* The families of eval functions, searched in this order. */
 static const spl_eval_fn *const families[] = {
-    spl_eval_fns_text,
-    spl_eval_fns_mv,
-    spl_eval_fns_cond,
-    spl_eval_fns_num,
+    spl_eval_fns_text, spl_eval_fns_mv, spl_eval_fns_cond, spl_eval_fns_num, spl_eval_fns_time,
 };
+
+static _Thread_local int64_t now_sec; /* the search's now(), per thread */
+
+int64_t spl_eval_now(void) {
+    return now_sec;
+}
+
+void spl_eval_set_now(int64_t sec) {
+    now_sec = sec;
+}
 
 static const spl_eval_fn *find_fn(const char *name) {
     for (size_t k = 0; k < sizeof families / sizeof families[0]; k++)
@@ -556,12 +563,15 @@ esc_status spl_cond_true(const enode *e, const esc_cell *row, size_t ncols, bool
     return ESC_OK;
 }
 
-esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out) {
+static esc_status to_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out,
+                          bool false_null) {
     val v;
     eval_row r = {row, ncols};
     memset(out, 0, sizeof *out);
     if (!eval(e, &r, &v))
         return ESC_ENOMEM;
+    if (false_null && v.t == V_BOOL && !v.b)
+        return ESC_OK;
     esc_status rc = ESC_OK;
     char buf[64];
     const char *s;
@@ -592,6 +602,14 @@ esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_
     }
     spl_vfree(&v);
     return rc;
+}
+
+esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out) {
+    return to_cell(e, row, ncols, out, false);
+}
+
+esc_status spl_eval_agg_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out) {
+    return to_cell(e, row, ncols, out, true);
 }
 
 bool spl_eval_arg(const enode *e, const eval_row *row, val *out) {

@@ -2,7 +2,7 @@
  *
  * An eval function is one static C function in a family file (eval_fn_text.c: strings;
  * eval_fn_mv.c: multivalue; eval_fn_cond.c: conditions, null and types; eval_fn_num.c:
- * numbers) and one line in that file's table:
+ * numbers; eval_fn_time.c: times) and one line in that file's table:
  *
  *   {"lower", 1, 1, fn_lower},              name (matched ASCII case-insensitively), arity
  *
@@ -50,6 +50,12 @@ extern const spl_eval_fn spl_eval_fns_text[];
 extern const spl_eval_fn spl_eval_fns_mv[];
 extern const spl_eval_fn spl_eval_fns_cond[];
 extern const spl_eval_fn spl_eval_fns_num[];
+extern const spl_eval_fn spl_eval_fns_time[];
+
+/* now(): the UNIX second the running search is for (spl_eval_set_now, exec.c, sets it per
+ * thread before a pipeline runs). */
+int64_t spl_eval_now(void);
+void spl_eval_set_now(int64_t sec);
 
 /* ---- values (eval.c) ---- */
 

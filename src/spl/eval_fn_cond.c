@@ -1,10 +1,12 @@
 /* Eval functions for conditions, nulls and types: if, case, coalesce (lazy: they evaluate only
- * the arguments they need), isnull, isnotnull, null, true, false, isnum, isstr, nullif, validate
- * (the table at the end; eval.h says how to add one).
+ * the arguments they need), isnull, isnotnull, null, true, false, isnum, isstr, nullif, validate,
+ * cidrmatch, typeof (the table at the end; eval.h says how to add one).
  *
  * Invariants: a condition holds only when it is boolean true (null, numbers and strings do
  * not); case() with no true condition, and validate() with every condition true, give null.
- * Deliberately not done: searchmatch(), typeof(), isbool(), isint(). */
+ * Deliberately not done: searchmatch(), isbool(), isint(). */
+#include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spl/eval.h"
@@ -134,7 +136,91 @@ static bool fn_validate(const enode *e, val *a, size_t na, val *out) {
     return true;
 }
 
+/* An IPv4 or IPv6 address s[0..n) into 16 bytes (IPv4 in the first 4); its family, or 0. */
+static int ip_parse(const char *s, size_t n, unsigned char *out) {
+    char b[64];
+    if (n == 0 || n >= sizeof b || memchr(s, 0, n))
+        return 0;
+    memcpy(b, s, n);
+    b[n] = 0;
+    if (inet_pton(AF_INET, b, out) == 1)
+        return AF_INET;
+    if (inet_pton(AF_INET6, b, out) == 1)
+        return AF_INET6;
+    return 0;
+}
+
+/* cidrmatch(cidr, ip): true when the address ip (any value of a multivalue) is in the subnet
+ * cidr ("a.b.c.d/n", IPv6 "x::/n", or one address); false when either is not an address.
+ * Splunk: Condition and comparison functions, cidrmatch(<cidr>,<ip>). */
+static bool fn_cidrmatch(const enode *e, val *a, size_t na, val *out) {
+    (void)e, (void)na;
+    char b0[64];
+    const char *c;
+    size_t cn;
+    spl_vbool(out, false);
+    if (!spl_as_text(&a[0], b0, sizeof b0, &c, &cn))
+        return true;
+    const char *slash = memchr(c, '/', cn);
+    size_t al = slash ? (size_t)(slash - c) : cn;
+    unsigned char net[16] = {0}, ip[16];
+    int fam = ip_parse(c, al, net);
+    if (!fam)
+        return true;
+    long bits = fam == AF_INET ? 32 : 128;
+    if (slash) {
+        char *end;
+        char tmp[8];
+        size_t pl = cn - al - 1;
+        if (pl == 0 || pl >= sizeof tmp)
+            return true;
+        memcpy(tmp, slash + 1, pl);
+        tmp[pl] = 0;
+        long p = strtol(tmp, &end, 10);
+        if (*end || p < 0 || p > bits || tmp[0] < '0' || tmp[0] > '9')
+            return true;
+        bits = p;
+    }
+    vlist tl;
+    const char *const *it;
+    size_t cnt = spl_items(&a[1], &tl, &it);
+    for (size_t i = 0; i < cnt; i++) {
+        if (ip_parse(it[i], spl_item_len(&a[1], &tl, it[i]), ip) != fam)
+            continue;
+        bool in = true;
+        for (long k = 0; k < bits && in; k++)
+            in = ((net[k / 8] ^ ip[k / 8]) & (0x80 >> (k % 8))) == 0;
+        if (in) {
+            spl_vbool(out, true);
+            return true;
+        }
+    }
+    return true;
+}
+
+/* typeof(x): "Number", "String", "Boolean", "Invalid" (null), "Multivalue"; a field's value
+ * that reads as a number is a Number, as Splunk types extracted values. */
+static bool fn_typeof(const enode *e, const eval_row *row, val *out) {
+    val v;
+    if (!spl_eval_arg(e->args[0], row, &v))
+        return false;
+    double x;
+    const char *t = "Invalid";
+    if (v.t == V_NUM || (v.t == V_STR && e->args[0]->kind == EN_FIELD && spl_as_num(&v, &x)))
+        t = "Number";
+    else if (v.t == V_STR)
+        t = "String";
+    else if (v.t == V_BOOL)
+        t = "Boolean";
+    else if (v.t == V_MV)
+        t = "Multivalue";
+    spl_vfree(&v);
+    return spl_vstr(out, t, strlen(t));
+}
+
 const spl_eval_fn spl_eval_fns_cond[] = {
+    {"cidrmatch", 2, 2, fn_cidrmatch, NULL, NULL},
+    {"typeof", 1, 1, NULL, fn_typeof, NULL},
     {"if", 3, 3, NULL, fn_if, NULL},
     {"case", 2, ESC_SPL_MAX_ARGS, NULL, fn_case, check_case},
     {"coalesce", 1, ESC_SPL_MAX_ARGS, NULL, fn_coalesce, NULL},

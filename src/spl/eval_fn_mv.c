@@ -1,9 +1,9 @@
-/* Eval functions on multivalue fields: mvcount, mvindex, split, mvjoin, mvappend, mvdedup (the
- * table at the end; eval.h says how to add one).
+/* Eval functions on multivalue fields: mvcount, mvindex, split, mvjoin, mvappend, mvdedup,
+ * mvfilter (the table at the end; eval.h says how to add one).
  *
  * Invariants: a scalar is a multivalue of one value and null one of none; a result of one value
  * is a plain string, of none null; indexes count from 0, negative ones from the end. Deliberately
- * not done: mvfilter, mvfind, mvrange, mvsort, mvzip. */
+ * not done: mvfind, mvrange, mvsort, mvzip. */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -173,7 +173,73 @@ static bool fn_mvdedup(const enode *e, val *a, size_t na, val *out) {
     return append(a, na, out, true);
 }
 
+/* The field mvfilter's predicate reads (the first one found), or NULL. */
+static const enode *pred_field(const enode *e) {
+    if (e->kind == EN_FIELD)
+        return e;
+    for (size_t i = 0; i < e->nargs; i++) {
+        const enode *f = pred_field(e->args[i]);
+        if (f)
+            return f;
+    }
+    return NULL;
+}
+
+static bool other_field(const enode *e, const char *name) {
+    if (e->kind == EN_FIELD && strcmp(e->str, name) != 0)
+        return true;
+    for (size_t i = 0; i < e->nargs; i++)
+        if (other_field(e->args[i], name))
+            return true;
+    return false;
+}
+
+/* Splunk: "The Boolean expression can reference ONLY ONE field at a time." */
+static esc_status check_mvfilter(enode *e, esc_error *err) {
+    const enode *f = pred_field(e->args[0]);
+    if (!f)
+        return esc_error_at(err, ESC_ECONTENT, NULL, e->start, "mvfilter() needs a field");
+    if (other_field(e->args[0], f->str))
+        return esc_error_at(err, ESC_ECONTENT, NULL, e->start,
+                            "mvfilter() may reference only one field");
+    return ESC_OK;
+}
+
+/* mvfilter(pred): the values of pred's field for which pred is true, each tried on its own. */
+static bool fn_mvfilter(const enode *e, const eval_row *row, val *out) {
+    const enode *f = pred_field(e->args[0]);
+    if (!f || f->col < 0 || (size_t)f->col >= row->ncols || row->cells[f->col].n == 0)
+        return true;
+    const esc_cell *c = &row->cells[f->col];
+    esc_cell *cells = esc_malloc(row->ncols * sizeof *cells);
+    char **v = esc_calloc(c->n, sizeof *v);
+    size_t k = 0;
+    if (!cells || !v)
+        goto oom;
+    memcpy(cells, row->cells, row->ncols * sizeof *cells);
+    eval_row one = {cells, row->ncols};
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->n > 1) /* a single value keeps its cell (and number) as it is */
+            cells[f->col] = (esc_cell){1, &c->v[i], false, 0};
+        val t;
+        if (!spl_eval_arg(e->args[0], &one, &t))
+            goto oom;
+        bool keep = t.t == V_BOOL && t.b;
+        spl_vfree(&t);
+        if (keep && !(v[k++] = esc_strdup(c->v[i])))
+            goto oom;
+    }
+    esc_free(cells);
+    return spl_set_mv(out, v, k);
+oom:
+    esc_free(cells);
+    if (v)
+        free_strs(v, k);
+    return false;
+}
+
 const spl_eval_fn spl_eval_fns_mv[] = {
+    {"mvfilter", 1, 1, NULL, fn_mvfilter, check_mvfilter},
     {"mvcount", 1, 1, fn_mvcount, NULL, NULL},
     {"mvindex", 2, 3, fn_mvindex, NULL, NULL},
     {"split", 2, 2, fn_split, NULL, NULL},

@@ -1,5 +1,5 @@
 /* Eval functions on strings: lower, upper, len, substr, replace, trim, ltrim, rtrim, tostring,
- * tonumber, match, like (the table at the end; eval.h says how to add one).
+ * tonumber, match, like, urldecode (the table at the end; eval.h says how to add one).
  *
  * Invariants: positions and lengths count UTF-8 code points; a null or multivalue argument
  * where text is expected gives null; match() and like() are true when any value of a
@@ -250,7 +250,45 @@ static bool fn_like(const enode *e, val *a, size_t na, val *out) {
     return matches(e, a, out, true);
 }
 
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* urldecode(url): every %XX (two hex digits) becomes its byte; anything else, '+' included,
+ * stays as it is (Splunk: "Replaces URL-encoded characters with their original characters"). */
+static bool fn_urldecode(const enode *e, val *a, size_t na, val *out) {
+    (void)e, (void)na;
+    char b0[64];
+    const char *s;
+    size_t n;
+    if (!spl_as_text(&a[0], b0, sizeof b0, &s, &n))
+        return true;
+    if (!spl_vstr(out, s, n))
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int h, l;
+        if (s[i] == '%' && i + 2 < n && (h = hexval(s[i + 1])) >= 0 &&
+            (l = hexval(s[i + 2])) >= 0) {
+            out->s[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else {
+            out->s[o++] = s[i];
+        }
+    }
+    out->s[o] = 0;
+    out->len = o;
+    return true;
+}
+
 const spl_eval_fn spl_eval_fns_text[] = {
+    {"urldecode", 1, 1, fn_urldecode, NULL, NULL},
     {"lower", 1, 1, fn_lower, NULL, NULL},
     {"upper", 1, 1, fn_upper, NULL, NULL},
     {"len", 1, 1, fn_len, NULL, NULL},

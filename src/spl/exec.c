@@ -10,10 +10,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "agg/agg.h"
 #include "core/alloc.h"
+#include "core/timeutil.h"
 #include "spl/cmd.h"
+#include "spl/eval.h"
 
 struct esc_exec {
     const esc_plan *p;
@@ -269,6 +272,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     esc_table *t = NULL;
     *out = NULL;
     uint64_t limited = spl_re_limited();
+    /* now(): the search runs for the end of its window (Splunk: the time the search started) */
+    spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
     esc_status rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err);
     if (rc != ESC_OK)
         return rc;

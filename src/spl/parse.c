@@ -792,7 +792,14 @@ static bool parse_command(spl_parser *P, stage *st, size_t index) {
         return false;
     st->cmd = spl_cmd_find(P->s + start, wl);
     if (!st->cmd) {
-        spl_fail(P, start, "unsupported command '%s'", st->name);
+        /* the first word of a search that is no command: a raw-event search ("sourcetype=x") */
+        static const char *const ml[] = {"apply", "fit", "score", "summary", NULL};
+        const char *why =
+            index == 0 ? ": raw-event searches (not '| tstats') are not supported" : "";
+        for (size_t k = 0; ml[k]; k++)
+            if (strcmp(ml[k], st->name) == 0)
+                why = ": Machine Learning Toolkit models are not supported";
+        spl_fail(P, start, "unsupported command '%s'%s", st->name, why);
         return false;
     }
     bool source = st->cmd->flags & SPL_CMD_SOURCE;

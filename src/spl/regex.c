@@ -78,8 +78,16 @@ int spl_re_match(const pcre2_code *re, const char *s, size_t n, pcre2_match_data
     return counted(pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, mctx));
 }
 
-int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts,
-                      const char *rep, size_t rlen, char *out, size_t *outlen) {
+int spl_re_match_at(const pcre2_code *re, const char *s, size_t n, size_t start,
+                    pcre2_match_data *md) {
+    /* the match from 0 that came first checked the subject's UTF-8 once; checking it again at
+     * every later start would make repeated matching quadratic in the subject's length */
+    return counted(
+        pcre2_match(re, (PCRE2_SPTR)s, n, start, start ? PCRE2_NO_UTF_CHECK : 0, md, mctx));
+}
+
+int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts, const char *rep,
+                      size_t rlen, char *out, size_t *outlen) {
     PCRE2_SIZE o = *outlen;
     int rc = pcre2_substitute(re, (PCRE2_SPTR)s, n, 0, opts, NULL, mctx, (PCRE2_SPTR)rep, rlen,
                               (PCRE2_UCHAR *)out, &o);
