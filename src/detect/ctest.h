@@ -102,7 +102,9 @@ esc_status esc_ctest_run(esc_ctest_report *rep, const esc_content *c, const esc_
  * part after the host). A relative path is tried against the detection file's folder, then
  * the parent of the content folder the detection lives in (the folder holding detections/),
  * then the current directory; an absolute path as is. ESC_EOF with err->msg saying where it
- * looked when no file exists. */
+ * looked when no file exists. ESC_ECONTENT when a URL's file would be outside data_root: its
+ * path climbs above the root with `..`, or the file's real path (links followed) is not under
+ * the root's real path; nothing outside the root is opened. */
 esc_status esc_ctest_resolve(const char *data, const char *detection_path, const char *data_root,
                              char **out, esc_error *err);
 

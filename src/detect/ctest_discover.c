@@ -8,13 +8,17 @@
  * keeps one of them). Attack data: an attack_data `data` value resolves to a local file
  * (esc_ctest_resolve: a data root for URLs, the detection's and the content's folders for
  * relative paths); esc_ctest_attack_files gathers the files of one test, leaving out
- * sourcetypes escudo does not map and turning a test that cannot run into a skip reason.
+ * sourcetypes escudo does not map and turning a test that cannot run into a skip reason. A URL
+ * never opens a file outside the data root: a path that climbs above it with `..`, or a file
+ * whose real path (symbolic links followed) is not under the root's, is refused (the test
+ * fails: its data is not an attack_data dataset).
  *
- * Invariants: folders are walked in name order, at most SCAN_MAX_DEPTH levels and
- * SCAN_MAX_FILES files; a test replays at most ESC_CTEST_MAX_FILES files.
- * Deliberately not done: downloading attack data (a missing file is a skip), fetching Git LFS
- * objects (a pointer file is a skip), reading the data (replay is the engine's, through
- * esc_hunt in ctest_replay.c), shadowing across folders (a local override is not a duplicate). */
+ * Invariants: folders are walked in name order, each entered once (device + inode, however many
+ * symbolic links lead to it), at most SCAN_MAX_DEPTH levels and SCAN_MAX_FILES files; a test
+ * replays at most ESC_CTEST_MAX_FILES files. Deliberately not done: downloading attack data (a
+ * missing file is a skip), fetching Git LFS objects (a pointer file is a skip), reading the data
+ * (replay is the engine's, through esc_hunt in ctest_replay.c), shadowing across folders (a local
+ * override is not a duplicate). */
 #include "detect/ctest_int.h"
 
 #include <dirent.h>
@@ -27,6 +31,7 @@
 
 #include "core/arena.h"
 #include "content/yaml_tree.h"
+#include "ingest/input.h"
 
 #define SCAN_MAX_DEPTH 16
 #define SCAN_MAX_FILES 100000
@@ -43,6 +48,7 @@ typedef struct scan_list {
     scan_item *v;
     size_t n, cap;
     bool oom, limit;
+    esc_dirs_seen seen; /* folders entered (device + inode): each once, so link loops end */
 } scan_list;
 
 static bool has_yaml_ext(const char *n) {
@@ -86,6 +92,12 @@ static void list_yaml(scan_list *L, const char *dir, int depth) {
             item_add(L, p, true);
         return;
     }
+    /* each folder once, however many symbolic links lead to it (as the content loader) */
+    esc_status mst = esc_dirs_seen_mark(&L->seen, dir);
+    if (mst == ESC_ENOMEM)
+        L->oom = true;
+    if (mst != ESC_OK)
+        return;
     DIR *dh = opendir(dir);
     if (!dh)
         return;
@@ -145,6 +157,7 @@ static void scan_list_fini(scan_list *L) {
         esc_free(L->v[i].name);
     }
     esc_free(L->v);
+    esc_dirs_seen_fini(&L->seen);
     memset(L, 0, sizeof *L);
 }
 
@@ -322,6 +335,44 @@ static char *join2(const char *dir, const char *rel) {
     return p;
 }
 
+/* Whether a relative path climbs above its starting folder: a `..` segment more than the
+ * segments before it (`a/../../b`, `../x`). Empty and `.` segments do not count. */
+static bool escapes_lexically(const char *rel) {
+    long depth = 0;
+    for (const char *s = rel; *s;) {
+        size_t n = strcspn(s, "/");
+        if (n == 2 && s[0] == '.' && s[1] == '.') {
+            if (--depth < 0)
+                return true;
+        } else if (n > 0 && !(n == 1 && s[0] == '.')) {
+            depth++;
+        }
+        s += n;
+        while (*s == '/')
+            s++;
+    }
+    return false;
+}
+
+/* ESC_OK when the file p, all symbolic links followed, is inside the folder root (also
+ * resolved); ESC_ECONTENT when it is not or either cannot be resolved; ESC_ENOMEM. */
+static esc_status inside_root(const char *p, const char *root) {
+    errno = 0;
+    char *rp = realpath(p, NULL);
+    char *rr = realpath(root, NULL);
+    esc_status st = ESC_ECONTENT;
+    if ((!rp || !rr) && errno == ENOMEM)
+        st = ESC_ENOMEM;
+    else if (rp && rr) {
+        size_t n = strlen(rr);
+        if (n == 1 || (strncmp(rp, rr, n) == 0 && rp[n] == '/'))
+            st = ESC_OK; /* n == 1: the root is / itself */
+    }
+    free(rp);
+    free(rr);
+    return st;
+}
+
 esc_status esc_ctest_resolve(const char *data, const char *detection_path, const char *data_root,
                              char **out, esc_error *err) {
     *out = NULL;
@@ -340,6 +391,11 @@ esc_status esc_ctest_resolve(const char *data, const char *detection_path, const
                                  "attack data not available: %s (give --data-root DIR, a "
                                  "splunk/attack_data checkout, where it is DIR/%s)",
                                  data, rel);
+        if (escapes_lexically(rel))
+            return esc_error_set(err, ESC_ECONTENT,
+                                 "attack data URL %s leads outside --data-root (its path climbs "
+                                 "above the root with ..); not opened",
+                                 data);
         char *p = join2(data_root, rel);
         if (!p)
             return esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -347,6 +403,18 @@ esc_status esc_ctest_resolve(const char *data, const char *detection_path, const
             esc_error_set(err, ESC_EOF, "attack data not found: %s (from %s)", p, data);
             esc_free(p);
             return ESC_EOF;
+        }
+        esc_status in = inside_root(p, data_root);
+        if (in != ESC_OK) {
+            if (in == ESC_ECONTENT)
+                esc_error_set(err, in,
+                              "attack data %s (from %s) is a symbolic link to a file outside "
+                              "--data-root; not opened",
+                              p, data);
+            else
+                esc_error_set(err, in, "out of memory");
+            esc_free(p);
+            return in;
         }
         *out = p;
         return ESC_OK;
@@ -449,11 +517,12 @@ static bool is_lfs_pointer(const char *path) {
 /* ---- the attack data files of one test ------------------------------------------------------ */
 
 esc_status esc_ctest_attack_files(const esc_detection *d, const esc_detection_test *tc,
-                                  const char *data_root, char **files, size_t *nfiles, char *why,
-                                  size_t cap, esc_error *err) {
+                                  const char *data_root, char **files, size_t *nfiles, bool *broken,
+                                  char *why, size_t cap, esc_error *err) {
     esc_status st = ESC_OK;
     bool unmapped = false;
     *nfiles = 0;
+    *broken = false;
     why[0] = 0;
     if (tc->nattack_data == 0) {
         snprintf(why, cap, "the test has no attack_data");
@@ -483,6 +552,7 @@ esc_status esc_ctest_attack_files(const esc_detection *d, const esc_detection_te
         }
         if (rs != ESC_OK) {
             snprintf(why, cap, "%s", re.msg);
+            *broken = rs == ESC_ECONTENT;
             goto fail;
         }
         if (is_lfs_pointer(path)) {

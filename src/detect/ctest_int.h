@@ -48,11 +48,12 @@ esc_status esc_ctest_report_add(esc_ctest_report *rep, esc_ctest_result *r, esc_
 /* The attack data files of test tc of d, resolved (esc_ctest_resolve) into files[], each
  * esc_malloc'd, *nfiles of them. Entries of a sourcetype escudo does not map are left out.
  * When the test cannot run (no attack_data, a file missing or only a Git LFS pointer, nothing
- * mapped) *nfiles is 0 and why[0..cap) says so: a skip. ESC_ELIMIT past ESC_CTEST_MAX_FILES;
- * ESC_ENOMEM. Unless ESC_OK with *nfiles > 0, files[] holds nothing. */
+ * mapped) *nfiles is 0 and why[0..cap) says so: a skip; *broken is set instead when the test
+ * itself is wrong (a URL leading outside the data root): a failure. ESC_ELIMIT past
+ * ESC_CTEST_MAX_FILES; ESC_ENOMEM. Unless ESC_OK with *nfiles > 0, files[] holds nothing. */
 esc_status esc_ctest_attack_files(const esc_detection *d, const esc_detection_test *tc,
-                                  const char *data_root, char **files, size_t *nfiles, char *why,
-                                  size_t cap, esc_error *err);
+                                  const char *data_root, char **files, size_t *nfiles, bool *broken,
+                                  char *why, size_t cap, esc_error *err);
 
 /* ---- planning (ctest_validate.c) ---------------------------------------------------------- */
 

@@ -554,10 +554,12 @@ static esc_status run_test(esc_ctest_report *rep, const esc_content *c, const es
         st = skip_both(rep, &u, &in, ESC_CTEST_SKIP, why, err);
         goto out;
     }
-    st = esc_ctest_attack_files(d, tc, o->data_root, files, &nfiles, why, sizeof why, err);
+    bool broken_data = false;
+    st = esc_ctest_attack_files(d, tc, o->data_root, files, &nfiles, &broken_data, why, sizeof why,
+                                err);
     if (st != ESC_OK || nfiles == 0) {
         if (st == ESC_OK)
-            st = skip_both(rep, &u, &in, ESC_CTEST_SKIP, why, err);
+            st = skip_both(rep, &u, &in, broken_data ? ESC_CTEST_FAIL : ESC_CTEST_SKIP, why, err);
         goto out;
     }
 

@@ -9,7 +9,7 @@
    search does not output, a search that returns nothing, an observable missing from the search;
    also a wrong risk score, a missing required field, a duplicated id.
 3. attack_data resolution: a URL maps under --data-root (and is skipped, not passed, without
-   it); a Git LFS pointer, an unmapped sourcetype and a missing file are skips with the reason;
+   it); a URL whose file is outside --data-root (`..`, a link out) fails and is not opened; a Git LFS pointer, an unmapped sourcetype and a missing file are skips with the reason;
    a plain file name resolves beside the detection.
 4. JUnit XML is well formed and escapes names; exit codes 0/1/2 as SPEC section 5.
 """
@@ -252,6 +252,31 @@ os.makedirs(os.path.join(tmp, "empty"))  # a --data-root that does not exist is 
 rc, out, _ = run("--content", folder, "--data-root", os.path.join(tmp, "empty"))
 check(rc == 1 and "attack data not found: " in out and "datasets/attack_techniques/T1070.005" in out,
       "URL, file absent under --data-root: skip naming the path\n" + out)
+# nothing outside --data-root is opened (issue 19, item 11): a URL climbing out with `..`, or a
+# symbolic link in the root to a file outside it, fails the test (its data is no attack_data
+# dataset) with the reason; before, the file outside was replayed and the test passed
+outside = os.path.join(tmp, "outside")
+os.makedirs(outside)
+shutil.copy(DATASET, outside)
+URL_MASTER = URL[:URL.index("attack_data/master/") + len("attack_data/master/")]
+for case, data in (("climb", URL_MASTER + "../outside/windows-sysmon.log"),
+                   ("passwd", URL_MASTER + "../../../../../../../../../../etc/passwd")):
+    f2 = copy_content(case, sub1("data: " + DATASET, "data: " + data))
+    rc, out, _ = run("--content", f2, "--data-root", data_root)
+    check(rc == 1 and len(lines(out, "FAIL", "unit")) == 1 and len(lines(out, "FAIL", "integration")) == 1
+          and "leads outside --data-root" in out and not lines(out, "PASS", "unit"),
+          "URL with .. out of --data-root (%s) fails\n%s" % (case, out))
+linked = os.path.join(data_root, "datasets", "linked")
+os.makedirs(linked)
+os.symlink(os.path.join(outside, "windows-sysmon.log"), os.path.join(linked, "windows-sysmon.log"))
+f2 = copy_content("link_out", sub1("data: " + DATASET, "data: " + URL_MASTER + "datasets/linked/windows-sysmon.log"))
+rc, out, _ = run("--content", f2, "--data-root", data_root)
+check(rc == 1 and len(lines(out, "FAIL", "unit")) == 1 and "symbolic link to a file outside --data-root" in out,
+      "URL to a link out of --data-root fails\n" + out)
+os.symlink(os.path.join(dst, "windows-sysmon.log"), os.path.join(linked, "inside.log"))
+f2 = copy_content("link_in", sub1("data: " + DATASET, "data: " + URL_MASTER + "datasets/linked/inside.log"))
+rc, out, _ = run("--content", f2, "--data-root", data_root)
+check(rc == 0 and len(lines(out, "PASS", "unit")) == 1, "a link inside --data-root is followed\n" + out)
 with open(os.path.join(dst, "windows-sysmon.log"), "w") as f:
     f.write("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n")
 rc, out, _ = run("--content", folder, "--data-root", data_root)

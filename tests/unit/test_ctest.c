@@ -69,6 +69,25 @@ static void test_resolve_url(void **state) {
     assert_int_equal(esc_ctest_resolve(URL, NULL, root2, &p, &err), ESC_OK);
     assert_string_equal(p, file);
     esc_free(p);
+    /* nothing outside the root: `..` climbing out (even to a file that exists), a link out */
+    const char *master = "https://h/splunk/attack_data/master/";
+    char url[1200];
+    snprintf(url, sizeof url, "%s../../../../../../../../etc/passwd", master);
+    assert_int_equal(esc_ctest_resolve(url, NULL, root, &p, &err), ESC_ECONTENT);
+    assert_null(p);
+    assert_non_null(strstr(err.msg, "outside --data-root"));
+    snprintf(url, sizeof url,
+             "%sdatasets/../datasets/./attack_techniques/T1070.005/"
+             "atomic_red_team/windows-sysmon.log",
+             master);
+    assert_int_equal(esc_ctest_resolve(url, NULL, root, &p, &err), ESC_OK); /* stays inside */
+    esc_free(p);
+    snprintf(cmd, sizeof cmd, "ln -s /etc/passwd '%s/datasets/out.log'", root);
+    assert_int_equal(system(cmd), 0);
+    snprintf(url, sizeof url, "%sdatasets/out.log", master);
+    assert_int_equal(esc_ctest_resolve(url, NULL, root, &p, &err), ESC_ECONTENT);
+    assert_null(p);
+    assert_non_null(strstr(err.msg, "symbolic link to a file outside --data-root"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     assert_int_equal(system(cmd), 0);
 }
