@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -352,6 +354,26 @@ static esc_status setup_inputs(esc_runner *r, esc_error *err) {
     return ESC_OK;
 }
 
+/* One run per state directory: an exclusive flock on its lock file, held while the runner
+ * lives (the kernel drops it when the process dies, so a killed run never leaves it stale).
+ * A second run on the same folder is refused with ESC_EUSAGE (exit 2). */
+static esc_status lock_state(esc_runner *r, const char *path, esc_error *err) {
+    r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (r->lock_fd < 0)
+        return esc_error_set(err, ESC_EIO, "state directory %s: lock file %s: %s", r->o.state_dir,
+                             path, strerror(errno));
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return ESC_OK;
+    int e = errno;
+    if (e == EWOULDBLOCK)
+        return esc_error_set(err, ESC_EUSAGE,
+                             "state directory %s is in use by another escudo run (it holds %s); "
+                             "one run per state directory",
+                             r->o.state_dir, path);
+    return esc_error_set(err, ESC_EIO, "state directory %s: lock %s: %s", r->o.state_dir, path,
+                         strerror(e));
+}
+
 /* The state directory's store; the sink files whose sizes are checkpointed; the test hook. */
 static esc_status open_state(esc_runner *r, esc_error *err) {
     const esc_runner_opts *o = &r->o;
@@ -367,12 +389,15 @@ static esc_status open_state(esc_runner *r, esc_error *err) {
     if (!o->state_dir || (mkdir(o->state_dir, 0700) != 0 && errno != EEXIST))
         return esc_error_set(err, ESC_EIO, "state directory %s: %s",
                              o->state_dir ? o->state_dir : "(none)", strerror(errno));
-    size_t dl = strlen(o->state_dir) + sizeof ESC_RUN_STATE_FILE + 2;
+    size_t dl = strlen(o->state_dir) + sizeof ESC_RUN_STATE_FILE + sizeof ESC_RUN_LOCK_FILE + 2;
     char *db = esc_malloc(dl);
     if (!db)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    snprintf(db, dl, "%s/%s", o->state_dir, ESC_RUN_LOCK_FILE);
+    esc_status st = lock_state(r, db, err);
     snprintf(db, dl, "%s/%s", o->state_dir, ESC_RUN_STATE_FILE);
-    esc_status st = esc_ckpt_open(db, &r->ck, err);
+    if (!st)
+        st = esc_ckpt_open(db, &r->ck, err);
     esc_free(db);
     return st;
 }
@@ -383,6 +408,7 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
     if (!r)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->o = *o;
+    r->lock_fd = -1;
     if (!r->o.poll_us)
         r->o.poll_us = 1000000;
     esc_buf_init(&r->hosts_text, ESC_CKPT_MAX_BLOB);
@@ -427,6 +453,8 @@ void esc_runner_free(esc_runner *r) {
     esc_free(r->det);
     esc_agenda_free(r->agenda);
     esc_ckpt_free(r->ck);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd); /* releases the state directory's lock */
     esc_feeder_free(r->feed);
     esc_buf_fini(&r->hosts_text);
     esc_free(r->chunk);

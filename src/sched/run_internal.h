@@ -21,6 +21,7 @@
 
 #define RUN_MAX_COVER 64       /* windows one record may fall in */
 #define RUN_MAX_WINDOWS 100000 /* open + retained windows, by default */
+#define ESC_RUN_LOCK_FILE "lock"
 #define RUN_BLOB_MAGIC "ESW1"
 #define RUN_BLOB_HDR 21           /* magic, i64 scheduled, u64 emitted_len, u8 fired */
 #define RUN_CHUNK_MAX (16u << 20) /* a text record larger than this is skipped as malformed */
@@ -77,6 +78,7 @@ typedef struct fired_row {
 struct esc_runner {
     esc_runner_opts o;
     esc_ckpt *ck;
+    int lock_fd; /* flock'd state_dir/lock, -1 when not held */
     esc_agenda *agenda;
     det_state *det;
     size_t ndet;
