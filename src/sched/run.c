@@ -128,8 +128,38 @@ static esc_status meta_build(esc_runner *r, esc_buf *b) {
     return st;
 }
 
+static esc_status put_risk(esc_runner *r, esc_error *err) {
+    esc_buf b;
+    esc_buf_init(&b, ESC_CKPT_MAX_BLOB);
+    esc_status st = esc_run_risk_save(r, &b);
+    if (st)
+        st = esc_error_set(err, st, "risk rule state too large");
+    else {
+        esc_ckpt_partial p = {ESC_RUN_RISK, 0, 0, b.ptr, b.len};
+        st = esc_ckpt_put_partial(r->ck, &p, err);
+    }
+    esc_buf_fini(&b);
+    return st;
+}
+
+/* The risk rule's "@risk" back; a damaged one is reported and the rule restarts empty. */
+static esc_status restore_risk(esc_runner *r, esc_error *err) {
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    esc_status st = esc_ckpt_get_partial(r->ck, ESC_RUN_RISK, 0, 0, &b, err);
+    if (st == ESC_OK && !esc_run_risk_restore(r, b.ptr, b.len))
+        esc_run_msg(r,
+                    "state %s: the risk rule's state (%s) is damaged: the 24-hour risk rule "
+                    "restarts without the risk events seen before",
+                    r->o.state_dir, ESC_RUN_RISK);
+    if (st == ESC_EOF)
+        st = ESC_OK;
+    esc_buf_fini(&b);
+    return st;
+}
+
 static esc_status commit(esc_runner *r, esc_error *err) {
-    bool any = r->meta_dirty || r->nfired || r->hosts_dirty;
+    bool any = r->meta_dirty || r->nfired || r->hosts_dirty || r->risk_dirty;
     for (size_t i = 0; !any && i < r->nin; i++)
         any = r->in[i].dirty;
     for (size_t i = 0; !any && i < r->nwin; i++)
@@ -174,6 +204,8 @@ static esc_status commit(esc_runner *r, esc_error *err) {
                               r->hosts_text.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
     }
+    if (!st && r->risk_dirty)
+        st = put_risk(r, err);
     if (!st) {
         esc_ckpt_partial p = {ESC_RUN_META, 0, 0, meta.ptr, meta.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
@@ -194,6 +226,7 @@ static esc_status commit(esc_runner *r, esc_error *err) {
     r->nfired = 0;
     r->meta_dirty = false;
     r->hosts_dirty = false;
+    r->risk_dirty = false;
     esc_run_win_compact(r);
 out:
     esc_buf_fini(&meta);
@@ -429,7 +462,8 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
     if (o->aidmaster && (st = esc_feeder_load_hosts(r->feed, o->aidmaster, NULL, err)))
         goto fail;
     if ((st = restore_meta(r, err)) || (st = restore_hosts(r, err)) ||
-        (st = restore_windows(r, err)) || (st = setup_inputs(r, err)))
+        (st = restore_risk(r, err)) || (st = restore_windows(r, err)) ||
+        (st = setup_inputs(r, err)))
         goto fail;
     r->meta_dirty = true;
     if ((st = commit(r, err)))
@@ -452,6 +486,7 @@ void esc_runner_free(esc_runner *r) {
     esc_free(r->fired);
     esc_free(r->det);
     esc_agenda_free(r->agenda);
+    esc_run_risk_free(r);
     esc_ckpt_free(r->ck);
     if (r->lock_fd >= 0)
         close(r->lock_fd); /* releases the state directory's lock */

@@ -44,6 +44,7 @@
 #define ESC_RUN_STATE_FILE "state.db"
 #define ESC_RUN_META "@run"    /* reserved partials key holding the run's bookkeeping */
 #define ESC_RUN_HOSTS "@hosts" /* reserved partials key: CrowdStrike host inventory seen */
+#define ESC_RUN_RISK "@risk"   /* reserved partials key: the risk incident rule's state */
 
 typedef struct esc_runner_opts {
     const esc_content *content; /* borrowed, outlives the run */

@@ -86,13 +86,15 @@ static esc_status rs_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) 
         r->stats.risk_events++;
     }
     st = r->late.active ? rewrite_late(r, ev, err) : esc_sinks_put(r->real, ev, err);
+    if (!st)
+        st = esc_run_risk_note(r, ev, err);
     if (++r->puts == (uint64_t)r->crash_sink)
         raise(SIGKILL);
     return st;
 }
 static esc_status rs_history(esc_sink *s, const char *type, const char *object,
                              esc_risk_history *out, esc_error *err) {
-    return esc_sinks_history(((run_sink *)s)->r->real, type, object, out, err);
+    return esc_run_risk_history(((run_sink *)s)->r, type, object, out, err);
 }
 static const esc_sink_ops run_sink_ops = {"run", rs_put, NULL, NULL, rs_history};
 

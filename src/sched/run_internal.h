@@ -70,6 +70,13 @@ typedef struct run_sink {
     esc_runner *r;
 } run_sink;
 
+typedef struct risk_pt {
+    char kind; /* 'P' a risk event, 'F' the object's last threshold notable */
+    char *type, *object, *id;
+    int64_t time;
+    int score;
+} risk_pt;
+
 typedef struct fired_row {
     size_t det;
     int64_t e, l, t;
@@ -93,6 +100,9 @@ struct esc_runner {
     esc_feeder *feed;   /* records -> inventory -> CIM -> esc_run_consume */
     esc_buf hosts_text; /* "aid\tname\n" of every inventory record seen, saved as "@hosts" */
     bool hosts_dirty;
+    risk_pt *risk; /* the risk incident rule's state (run_risk.c), saved as "@risk" */
+    size_t nrisk, caprisk;
+    bool risk_dirty;
     unsigned char *chunk;
     /* sinks session */
     esc_sinks *real, *wrapset;
@@ -164,6 +174,17 @@ esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error
 esc_status esc_run_session_close(esc_runner *r, esc_error *err);
 void esc_run_session_free(esc_runner *r);
 uint64_t esc_run_file_size(const char *path);
+
+/* run_risk.c */
+/* A risk event or threshold notable passing through the wrapping sink, noted for the rule. */
+esc_status esc_run_risk_note(esc_runner *r, const esc_sink_event *ev, esc_error *err);
+/* The wrapping sink's history(): what the rule needs of one object's past. */
+esc_status esc_run_risk_history(esc_runner *r, const char *type, const char *object,
+                                esc_risk_history *out, esc_error *err);
+/* Prune, then the "@risk" blob into b. */
+esc_status esc_run_risk_save(esc_runner *r, esc_buf *b);
+bool esc_run_risk_restore(esc_runner *r, const void *blob, size_t len);
+void esc_run_risk_free(esc_runner *r);
 
 /* run_status.c */
 typedef struct meta_line {
