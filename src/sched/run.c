@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -128,6 +129,14 @@ static esc_status meta_build(esc_runner *r, esc_buf *b) {
     return st;
 }
 
+static void damaged_free(esc_runner *r) {
+    for (size_t i = 0; i < r->ndamaged; i++)
+        esc_free((char *)r->damaged[i].detection);
+    esc_free(r->damaged);
+    r->damaged = NULL;
+    r->ndamaged = 0;
+}
+
 static esc_status put_risk(esc_runner *r, esc_error *err) {
     esc_buf b;
     esc_buf_init(&b, ESC_CKPT_MAX_BLOB);
@@ -159,7 +168,7 @@ static esc_status restore_risk(esc_runner *r, esc_error *err) {
 }
 
 static esc_status commit(esc_runner *r, esc_error *err) {
-    bool any = r->meta_dirty || r->nfired || r->hosts_dirty || r->risk_dirty;
+    bool any = r->meta_dirty || r->nfired || r->hosts_dirty || r->risk_dirty || r->ndamaged;
     for (size_t i = 0; !any && i < r->nin; i++)
         any = r->in[i].dirty;
     for (size_t i = 0; !any && i < r->nwin; i++)
@@ -187,10 +196,19 @@ static esc_status commit(esc_runner *r, esc_error *err) {
         win_state *w = r->win[i];
         if (!w->dirty)
             continue;
+        if (!w->deleted && esc_run_blob_trail(&w->blob)) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            break;
+        }
         esc_ckpt_partial p = {r->det[w->det].d->id, w->w.earliest, w->w.latest,
                               w->deleted ? NULL : w->blob.ptr, w->blob.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
+        if (!w->deleted)
+            esc_run_blob_untrail(&w->blob);
     }
+    for (size_t i = 0; !st && i < r->ndamaged; i++)
+        if (!esc_run_win_find_key(r, &r->damaged[i]))
+            st = esc_ckpt_put_partial(r->ck, &r->damaged[i], err);
     for (size_t i = 0; !st && i < r->nfired; i++) {
         fired_row *f = &r->fired[i];
         esc_ckpt_fired cf = {r->det[f->det].d->id, f->e, f->l, f->t};
@@ -227,6 +245,7 @@ static esc_status commit(esc_runner *r, esc_error *err) {
     r->meta_dirty = false;
     r->hosts_dirty = false;
     r->risk_dirty = false;
+    damaged_free(r);
     esc_run_win_compact(r);
 out:
     esc_buf_fini(&meta);
@@ -322,6 +341,37 @@ static esc_status restore_meta(esc_runner *r, esc_error *err) {
 }
 
 /* Kept records of open windows, and fired windows retained for late events. */
+static void iso_time(int64_t t, char out[32]) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 32, "%lld", (long long)t);
+}
+
+/* A damaged window blob: reported (its records are lost: the inputs are not read again) and
+ * deleted from the store at the next commit, so it is reported once. */
+static esc_status window_damaged(esc_runner *r, const esc_ckpt_partial *cp, const char *why,
+                                 esc_error *err) {
+    char e[32], l[32];
+    iso_time(cp->earliest, e);
+    iso_time(cp->latest, l);
+    esc_run_msg(r,
+                "state %s: the kept records of window [%s, %s) of %s are damaged (%s): that "
+                "window's records are lost; its notables will be missing or incomplete",
+                r->o.state_dir, e, l, cp->detection, why);
+    r->stats.damaged++;
+    esc_ckpt_partial *nd = esc_realloc(r->damaged, (r->ndamaged + 1) * sizeof *nd);
+    if (!nd)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->damaged = nd;
+    nd[r->ndamaged] =
+        (esc_ckpt_partial){esc_strdup(cp->detection), cp->earliest, cp->latest, NULL, 0};
+    if (!nd[r->ndamaged].detection)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->ndamaged++;
+    return ESC_OK;
+}
+
 static esc_status restore_windows(esc_runner *r, esc_error *err) {
     esc_ckpt_iter *it = NULL;
     esc_status st = esc_ckpt_partials_iter(r->ck, NULL, &it, err);
@@ -329,15 +379,21 @@ static esc_status restore_windows(esc_runner *r, esc_error *err) {
         return st;
     esc_ckpt_partial cp;
     while ((st = esc_ckpt_iter_next(it, &cp, err)) == ESC_OK) {
-        if (cp.detection[0] == '@' || cp.len < RUN_BLOB_HDR ||
-            memcmp(cp.data, RUN_BLOB_MAGIC, 4) != 0)
+        if (cp.detection[0] == '@')
             continue;
         size_t j = 0;
         while (j < r->ndet && strcmp(r->det[j].d->id, cp.detection) != 0)
             j++;
         if (j == r->ndet)
             continue; /* not enabled now: left as it is */
-        if ((st = esc_run_win_restore(r, j, cp.data, cp.len, err)))
+        size_t body;
+        bool old;
+        const char *why = esc_run_blob_check(cp.data, cp.len, &body, &old);
+        if (why)
+            st = window_damaged(r, &cp, why, err);
+        else
+            st = esc_run_win_restore(r, j, cp.data, body, err);
+        if (st)
             break;
     }
     esc_ckpt_iter_free(it);
@@ -487,6 +543,7 @@ void esc_runner_free(esc_runner *r) {
     esc_free(r->det);
     esc_agenda_free(r->agenda);
     esc_run_risk_free(r);
+    damaged_free(r);
     esc_ckpt_free(r->ck);
     if (r->lock_fd >= 0)
         close(r->lock_fd); /* releases the state directory's lock */
@@ -588,7 +645,9 @@ static esc_status step(esc_runner *r, esc_error *err) {
 }
 
 esc_status esc_runner_step(esc_runner *r, esc_error *err) {
-    msgs_clear(r);
+    if (r->stepped) /* the first step's messages follow those of the restore */
+        msgs_clear(r);
+    r->stepped = true;
     esc_status st = step(r, err);
     const esc_feeder_stats *fs = esc_feeder_stats_get(r->feed);
     r->stats.events = fs->events;

@@ -79,6 +79,7 @@ typedef struct esc_runner_stats {
     uint64_t late_emitted; /* notables emitted late (all time) */
     uint64_t before_start; /* matching records of windows scheduled before the start */
     uint64_t commits;
+    uint64_t damaged;     /* window blobs found damaged in the store at start (records lost) */
     int64_t caught_up_to; /* clock time (s) at which every input was last read to its end */
 } esc_runner_stats;
 
