@@ -126,7 +126,18 @@ esc_status esc_run_session_close(esc_runner *r, esc_error *err) {
     r->act = NULL;
     esc_sinks_close(r->wrapset, NULL);
     r->wrapset = NULL;
-    esc_status st = esc_sinks_close(r->real, err);
+    /* batches a sink (HEC) holds spooled are no failure: the run goes on, the other sinks
+     * commit, and the spool is sent first by a later step or run; a message says so */
+    esc_status st = esc_sinks_flush(r->real, err);
+    esc_error why = {0};
+    size_t pending = st ? 0 : esc_sinks_pending(r->real, &why);
+    if (pending && why.msg[0])
+        esc_run_msg(r, "%s (the run goes on)", why.msg);
+    else if (pending)
+        esc_run_msg(r, "%zu batch(es) not delivered yet, kept spooled (the run goes on)", pending);
+    esc_status cst = esc_sinks_close(r->real, st ? NULL : err);
+    if (!st)
+        st = cst;
     r->real = NULL;
     const char *p[2] = {r->o.sinks.notables_path, r->o.sinks.risk_path};
     for (int i = 0; i < 2; i++)
