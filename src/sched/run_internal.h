@@ -103,7 +103,7 @@ struct esc_runner {
     esc_buf hosts_text; /* "aid\tname\n" of every inventory record seen, saved as "@hosts" */
     bool hosts_dirty;
     risk_pt *risk; /* the risk incident rule's state (run_risk.c), saved as "@risk" */
-    size_t nrisk, caprisk;
+    size_t nrisk, caprisk, nrisk_sorted;
     bool risk_dirty;
     esc_ckpt_partial *damaged; /* window blobs found damaged at restore, deleted at commit */
     size_t ndamaged;

@@ -10,9 +10,10 @@
  * run) and the kept points: the rule's "not again within 24 hours of L" and its 24-hour sums
  * come out as over the whole history (for events arriving in time order; late events older
  * than what was pruned are counted without the pruned ones).
- * Invariants: a point is kept once per (event_id, type, object); the blob is "ESR1" then
- * entries of u8 kind ('P' point, 'F' last fire), i64 time, i32 score, u32 type, object and id
- * lengths, then those bytes. A damaged blob is reported and the rule restarts empty.
+ * Invariants: a point is kept once per (event_id, type, object) after a prune; entries up to
+ * nrisk_sorted are sorted by object (lookups bisect them, then scan the step's new ones); the blob
+ * is "ESR1" then entries of u8 kind ('P' point, 'F' last fire), i64 time, i32 score, u32 type,
+ * object and id lengths, then those bytes. A damaged blob is reported and the rule restarts empty.
  * Not done here: the rule itself (act.c), other sinks' history. */
 #include "sched/run_internal.h"
 
@@ -37,11 +38,40 @@ void esc_run_risk_free(esc_runner *r) {
         pt_free(&r->risk[i]);
     esc_free(r->risk);
     r->risk = NULL;
-    r->nrisk = r->caprisk = 0;
+    r->nrisk = r->caprisk = r->nrisk_sorted = 0;
 }
 
 static bool same_obj(const risk_pt *p, const char *type, const char *object) {
     return !strcmp(p->type, type) && !strcmp(p->object, object);
+}
+
+/* Entries [0, nrisk_sorted) are sorted by object (prune, restore); the rest are this step's. */
+static size_t first_of(const esc_runner *r, const char *type, const char *object) {
+    size_t lo = 0, hi = r->nrisk_sorted;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->risk[mid].type, type);
+        if (!c)
+            c = strcmp(r->risk[mid].object, object);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The next entry of the object at or after *i (the sorted run, then the unsorted tail). */
+static bool next_of(const esc_runner *r, const char *type, const char *object, size_t *i) {
+    while (*i < r->nrisk) {
+        if (same_obj(&r->risk[*i], type, object))
+            return true;
+        if (*i < r->nrisk_sorted)
+            *i = r->nrisk_sorted;
+        else
+            (*i)++;
+    }
+    return false;
 }
 
 static esc_status add(esc_runner *r, char kind, const char *type, const char *object,
@@ -75,18 +105,17 @@ esc_status esc_run_risk_note(esc_runner *r, const esc_sink_event *ev, esc_error 
         ev->kind == ESC_SINK_NOTABLE && ev->search_name && !strcmp(ev->search_name, RISK_RULE);
     if (ev->kind != ESC_SINK_RISK && !fire)
         return ESC_OK;
-    for (size_t i = 0; i < r->nrisk; i++) {
+    /* a risk event noted twice (a step redone after a crash) is kept once by prune(); the
+     * rule counts one event_id once anyway */
+    const char *t = ev->risk_object_type, *o = ev->risk_object;
+    for (size_t i = first_of(r, t, o); fire && next_of(r, t, o, &i); i++) {
         risk_pt *p = &r->risk[i];
-        if (!same_obj(p, ev->risk_object_type, ev->risk_object))
-            continue;
-        if (fire && p->kind == 'F') {
+        if (p->kind == 'F') {
             if (ev->time > p->time)
                 p->time = ev->time;
             r->risk_dirty = true;
             return ESC_OK;
         }
-        if (!fire && p->kind == 'P' && !strcmp(p->id, ev->event_id))
-            return ESC_OK; /* a step redone after a crash */
     }
     r->risk_dirty = true;
     if (add(r, fire ? 'F' : 'P', ev->risk_object_type, ev->risk_object, fire ? NULL : ev->event_id,
@@ -100,13 +129,13 @@ esc_status esc_run_risk_history(esc_runner *r, const char *type, const char *obj
     memset(out, 0, sizeof *out);
     int64_t last = INT64_MIN;
     size_t n = 0, bytes = 0;
-    for (size_t i = 0; i < r->nrisk; i++)
-        if (r->risk[i].kind == 'F' && same_obj(&r->risk[i], type, object))
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++)
+        if (r->risk[i].kind == 'F')
             last = r->risk[i].time;
     size_t tl = strlen(type) + 1, ol = strlen(object) + 1;
-    for (size_t i = 0; i < r->nrisk; i++) {
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++) {
         const risk_pt *p = &r->risk[i];
-        if (p->kind == 'P' && p->time > last && same_obj(p, type, object)) {
+        if (p->kind == 'P' && p->time > last) {
             n++;
             bytes += strlen(p->id) + 1;
         }
@@ -133,9 +162,9 @@ esc_status esc_run_risk_history(esc_runner *r, const char *type, const char *obj
         out->pts[out->n++] = (esc_risk_point){s, os, ts, last, 101};
         s += sizeof RISK_FIRE_ID;
     }
-    for (size_t i = 0; i < r->nrisk; i++) {
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++) {
         const risk_pt *p = &r->risk[i];
-        if (p->kind != 'P' || p->time <= last || !same_obj(p, type, object))
+        if (p->kind != 'P' || p->time <= last)
             continue;
         size_t il = strlen(p->id) + 1;
         memcpy(s, p->id, il);
@@ -154,6 +183,8 @@ static int cmp_obj(const void *x, const void *y) {
         c = a->kind == 'F' ? -1 : 1;
     if (!c && a->time != b->time)
         c = a->time < b->time ? -1 : 1;
+    if (!c)
+        c = strcmp(a->id, b->id);
     return c;
 }
 
@@ -161,6 +192,7 @@ static int cmp_obj(const void *x, const void *y) {
  * 24 hours before its newest point; objects whose newest point (and L) are 48 hours older than
  * the newest point of all. */
 static void prune(esc_runner *r) {
+    r->nrisk_sorted = 0;
     if (!r->nrisk)
         return;
     qsort(r->risk, r->nrisk, sizeof *r->risk, cmp_obj);
@@ -179,11 +211,14 @@ static void prune(esc_runner *r) {
                 newest = r->risk[e].time;
             e++;
         }
+        size_t g_out = m;
         for (size_t i = g; i < e; i++) {
             risk_pt *p = &r->risk[i];
             bool keep = p->kind == 'F' ? p->time > maxt - 2 * RISK_DAY
                                        : p->time > last && p->time > newest - RISK_DAY &&
                                              newest > maxt - 2 * RISK_DAY;
+            if (keep && m > g_out && !cmp_obj(&r->risk[m - 1], p))
+                keep = false; /* the same event noted twice */
             if (keep)
                 r->risk[m++] = *p;
             else
@@ -191,7 +226,7 @@ static void prune(esc_runner *r) {
         }
         g = e;
     }
-    r->nrisk = m;
+    r->nrisk = r->nrisk_sorted = m;
 }
 
 static esc_status put_u32(esc_buf *b, size_t v) {
@@ -256,6 +291,7 @@ bool esc_run_risk_restore(esc_runner *r, const void *blob, size_t len) {
         }
         pt_free(&e);
     }
+    prune(r);
     return true;
 bad:
     esc_run_risk_free(r);
