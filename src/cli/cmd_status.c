@@ -63,11 +63,11 @@ int esc_cmd_status(int argc, char **argv) {
     if (json) {
         printf("{\"windows_fired\": %llu, \"late_events\": %llu, \"late_notables\": %llu, "
                "\"open_windows\": %llu, \"kept_bytes\": %llu, \"hec_spooled\": %llu, "
-               "\"last_checkpoint\": %lld, \"inputs\": [",
+               "\"last_checkpoint\": %lld, %s\"inputs\": [",
                (unsigned long long)s.fired, (unsigned long long)s.late,
                (unsigned long long)s.late_emitted, (unsigned long long)s.open_windows,
                (unsigned long long)s.kept_bytes, (unsigned long long)s.hec_spooled,
-               (long long)s.last_commit);
+               (long long)s.last_commit, s.empty ? "\"empty\": true, " : "");
         for (size_t i = 0; i < s.ninputs; i++) {
             const esc_run_status_input *in = &s.inputs[i];
             printf("%s{\"path\": ", i ? ", " : "");
@@ -87,7 +87,11 @@ int esc_cmd_status(int argc, char **argv) {
         printf("]}\n");
     } else {
         iso(s.last_commit, t1);
-        esc_say(stdout, "state %s, last checkpoint %s (clock time)", dir, t1);
+        if (s.empty)
+            esc_say(stdout, "state %s: empty (%s holds no table: nothing checkpointed yet)", dir,
+                    ESC_RUN_STATE_FILE);
+        else
+            esc_say(stdout, "state %s, last checkpoint %s (clock time)", dir, t1);
         printf("windows fired %llu, open windows %llu (%llu bytes kept), late events %llu "
                "(%llu late notables), HEC spool backlog %llu batches\n",
                (unsigned long long)s.fired, (unsigned long long)s.open_windows,

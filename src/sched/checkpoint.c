@@ -111,7 +111,36 @@ static esc_status schema(esc_ckpt *c, esc_error *err) {
     return s;
 }
 
-esc_status esc_ckpt_open(const char *path, esc_ckpt **out, esc_error *err) {
+/* Read-only: what the file is. ESC_OK an escudo store of this version; ESC_EOF empty (no table
+ * at all, e.g. a 0-byte file); ESC_EIO anything else ("not an escudo state store"). */
+static esc_status inspect(esc_ckpt *c, esc_error *err) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return esc_error_set(err, ESC_EIO, "state store %s: not an escudo state store (%s)",
+                             c->path, sqlite3_errmsg(c->db));
+    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (version == ESC_CKPT_SCHEMA_VERSION)
+        return ESC_OK;
+    if (version > ESC_CKPT_SCHEMA_VERSION)
+        return esc_error_set(err, ESC_EIO,
+                             "state store %s: schema version %d is newer than this escudo's (%d)",
+                             c->path, version, ESC_CKPT_SCHEMA_VERSION);
+    int tables = -1;
+    if (version == 0 && sqlite3_prepare_v2(c->db, "SELECT count(*) FROM sqlite_master", -1, &st,
+                                           NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            tables = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (tables == 0)
+        return ESC_EOF;
+    return esc_error_set(err, ESC_EIO,
+                         "state store %s: not an escudo state store (%s); left untouched", c->path,
+                         tables < 0 ? sqlite3_errmsg(c->db) : "other tables, no escudo schema");
+}
+
+static esc_status open_store(const char *path, bool readonly, esc_ckpt **out, esc_error *err) {
     *out = NULL;
     if (!path || !*path)
         return esc_error_set(err, ESC_EUSAGE, "state store: no path");
@@ -121,15 +150,17 @@ esc_status esc_ckpt_open(const char *path, esc_ckpt **out, esc_error *err) {
         return esc_error_set(err, ESC_ENOMEM, "state store: out of memory");
     }
     esc_status s;
-    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
         s = db_error(c, err, "open");
         goto fail;
     }
     sqlite3_busy_timeout(c->db, 5000);
-    if ((s = exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err)) != ESC_OK)
-        goto fail;
-    if ((s = schema(c, err)) != ESC_OK)
+    if (readonly)
+        s = inspect(c, err);
+    else if ((s = exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err)) == ESC_OK)
+        s = schema(c, err);
+    if (s != ESC_OK)
         goto fail;
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(c->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
@@ -143,6 +174,14 @@ esc_status esc_ckpt_open(const char *path, esc_ckpt **out, esc_error *err) {
 fail:
     esc_ckpt_free(c);
     return s;
+}
+
+esc_status esc_ckpt_open(const char *path, esc_ckpt **out, esc_error *err) {
+    return open_store(path, false, out, err);
+}
+
+esc_status esc_ckpt_open_readonly(const char *path, esc_ckpt **out, esc_error *err) {
+    return open_store(path, true, out, err);
 }
 
 void esc_ckpt_free(esc_ckpt *c) {

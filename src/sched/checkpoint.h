@@ -67,6 +67,10 @@ typedef struct esc_ckpt_batch {
 
 /* Open or create the store at path. *out is owned by the caller (esc_ckpt_free). */
 esc_status esc_ckpt_open(const char *path, esc_ckpt **out, esc_error *err);
+/* Open an existing store to read it, never writing it (no WAL switch, no schema). ESC_EOF when
+ * the file holds no table at all (empty); ESC_EIO "not an escudo state store" for any other
+ * SQLite file or none; *out stays NULL then. */
+esc_status esc_ckpt_open_readonly(const char *path, esc_ckpt **out, esc_error *err);
 void esc_ckpt_free(esc_ckpt *c);
 
 esc_status esc_ckpt_begin(esc_ckpt *c, esc_error *err);

@@ -24,7 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -126,8 +129,46 @@ static esc_status meta_build(esc_runner *r, esc_buf *b) {
     return st;
 }
 
+static void damaged_free(esc_runner *r) {
+    for (size_t i = 0; i < r->ndamaged; i++)
+        esc_free((char *)r->damaged[i].detection);
+    esc_free(r->damaged);
+    r->damaged = NULL;
+    r->ndamaged = 0;
+}
+
+static esc_status put_risk(esc_runner *r, esc_error *err) {
+    esc_buf b;
+    esc_buf_init(&b, ESC_CKPT_MAX_BLOB);
+    esc_status st = esc_run_risk_save(r, &b);
+    if (st)
+        st = esc_error_set(err, st, "risk rule state too large");
+    else {
+        esc_ckpt_partial p = {ESC_RUN_RISK, 0, 0, b.ptr, b.len};
+        st = esc_ckpt_put_partial(r->ck, &p, err);
+    }
+    esc_buf_fini(&b);
+    return st;
+}
+
+/* The risk rule's "@risk" back; a damaged one is reported and the rule restarts empty. */
+static esc_status restore_risk(esc_runner *r, esc_error *err) {
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    esc_status st = esc_ckpt_get_partial(r->ck, ESC_RUN_RISK, 0, 0, &b, err);
+    if (st == ESC_OK && !esc_run_risk_restore(r, b.ptr, b.len))
+        esc_run_msg(r,
+                    "state %s: the risk rule's state (%s) is damaged: the 24-hour risk rule "
+                    "restarts without the risk events seen before",
+                    r->o.state_dir, ESC_RUN_RISK);
+    if (st == ESC_EOF)
+        st = ESC_OK;
+    esc_buf_fini(&b);
+    return st;
+}
+
 static esc_status commit(esc_runner *r, esc_error *err) {
-    bool any = r->meta_dirty || r->nfired || r->hosts_dirty;
+    bool any = r->meta_dirty || r->nfired || r->hosts_dirty || r->risk_dirty || r->ndamaged;
     for (size_t i = 0; !any && i < r->nin; i++)
         any = r->in[i].dirty;
     for (size_t i = 0; !any && i < r->nwin; i++)
@@ -155,10 +196,19 @@ static esc_status commit(esc_runner *r, esc_error *err) {
         win_state *w = r->win[i];
         if (!w->dirty)
             continue;
+        if (!w->deleted && esc_run_blob_trail(&w->blob)) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            break;
+        }
         esc_ckpt_partial p = {r->det[w->det].d->id, w->w.earliest, w->w.latest,
                               w->deleted ? NULL : w->blob.ptr, w->blob.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
+        if (!w->deleted)
+            esc_run_blob_untrail(&w->blob);
     }
+    for (size_t i = 0; !st && i < r->ndamaged; i++)
+        if (!esc_run_win_find_key(r, &r->damaged[i]))
+            st = esc_ckpt_put_partial(r->ck, &r->damaged[i], err);
     for (size_t i = 0; !st && i < r->nfired; i++) {
         fired_row *f = &r->fired[i];
         esc_ckpt_fired cf = {r->det[f->det].d->id, f->e, f->l, f->t};
@@ -172,6 +222,8 @@ static esc_status commit(esc_runner *r, esc_error *err) {
                               r->hosts_text.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
     }
+    if (!st && r->risk_dirty)
+        st = put_risk(r, err);
     if (!st) {
         esc_ckpt_partial p = {ESC_RUN_META, 0, 0, meta.ptr, meta.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
@@ -192,6 +244,8 @@ static esc_status commit(esc_runner *r, esc_error *err) {
     r->nfired = 0;
     r->meta_dirty = false;
     r->hosts_dirty = false;
+    r->risk_dirty = false;
+    damaged_free(r);
     esc_run_win_compact(r);
 out:
     esc_buf_fini(&meta);
@@ -287,6 +341,37 @@ static esc_status restore_meta(esc_runner *r, esc_error *err) {
 }
 
 /* Kept records of open windows, and fired windows retained for late events. */
+static void iso_time(int64_t t, char out[32]) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 32, "%lld", (long long)t);
+}
+
+/* A damaged window blob: reported (its records are lost: the inputs are not read again) and
+ * deleted from the store at the next commit, so it is reported once. */
+static esc_status window_damaged(esc_runner *r, const esc_ckpt_partial *cp, const char *why,
+                                 esc_error *err) {
+    char e[32], l[32];
+    iso_time(cp->earliest, e);
+    iso_time(cp->latest, l);
+    esc_run_msg(r,
+                "state %s: the kept records of window [%s, %s) of %s are damaged (%s): that "
+                "window's records are lost; its notables will be missing or incomplete",
+                r->o.state_dir, e, l, cp->detection, why);
+    r->stats.damaged++;
+    esc_ckpt_partial *nd = esc_realloc(r->damaged, (r->ndamaged + 1) * sizeof *nd);
+    if (!nd)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->damaged = nd;
+    nd[r->ndamaged] =
+        (esc_ckpt_partial){esc_strdup(cp->detection), cp->earliest, cp->latest, NULL, 0};
+    if (!nd[r->ndamaged].detection)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->ndamaged++;
+    return ESC_OK;
+}
+
 static esc_status restore_windows(esc_runner *r, esc_error *err) {
     esc_ckpt_iter *it = NULL;
     esc_status st = esc_ckpt_partials_iter(r->ck, NULL, &it, err);
@@ -294,15 +379,21 @@ static esc_status restore_windows(esc_runner *r, esc_error *err) {
         return st;
     esc_ckpt_partial cp;
     while ((st = esc_ckpt_iter_next(it, &cp, err)) == ESC_OK) {
-        if (cp.detection[0] == '@' || cp.len < RUN_BLOB_HDR ||
-            memcmp(cp.data, RUN_BLOB_MAGIC, 4) != 0)
+        if (cp.detection[0] == '@')
             continue;
         size_t j = 0;
         while (j < r->ndet && strcmp(r->det[j].d->id, cp.detection) != 0)
             j++;
         if (j == r->ndet)
             continue; /* not enabled now: left as it is */
-        if ((st = esc_run_win_restore(r, j, cp.data, cp.len, err)))
+        size_t body;
+        bool old;
+        const char *why = esc_run_blob_check(cp.data, cp.len, &body, &old);
+        if (why)
+            st = window_damaged(r, &cp, why, err);
+        else
+            st = esc_run_win_restore(r, j, cp.data, body, err);
+        if (st)
             break;
     }
     esc_ckpt_iter_free(it);
@@ -352,6 +443,26 @@ static esc_status setup_inputs(esc_runner *r, esc_error *err) {
     return ESC_OK;
 }
 
+/* One run per state directory: an exclusive flock on its lock file, held while the runner
+ * lives (the kernel drops it when the process dies, so a killed run never leaves it stale).
+ * A second run on the same folder is refused with ESC_EUSAGE (exit 2). */
+static esc_status lock_state(esc_runner *r, const char *path, esc_error *err) {
+    r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (r->lock_fd < 0)
+        return esc_error_set(err, ESC_EIO, "state directory %s: lock file %s: %s", r->o.state_dir,
+                             path, strerror(errno));
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return ESC_OK;
+    int e = errno;
+    if (e == EWOULDBLOCK)
+        return esc_error_set(err, ESC_EUSAGE,
+                             "state directory %s is in use by another escudo run (it holds %s); "
+                             "one run per state directory",
+                             r->o.state_dir, path);
+    return esc_error_set(err, ESC_EIO, "state directory %s: lock %s: %s", r->o.state_dir, path,
+                         strerror(e));
+}
+
 /* The state directory's store; the sink files whose sizes are checkpointed; the test hook. */
 static esc_status open_state(esc_runner *r, esc_error *err) {
     const esc_runner_opts *o = &r->o;
@@ -367,12 +478,15 @@ static esc_status open_state(esc_runner *r, esc_error *err) {
     if (!o->state_dir || (mkdir(o->state_dir, 0700) != 0 && errno != EEXIST))
         return esc_error_set(err, ESC_EIO, "state directory %s: %s",
                              o->state_dir ? o->state_dir : "(none)", strerror(errno));
-    size_t dl = strlen(o->state_dir) + sizeof ESC_RUN_STATE_FILE + 2;
+    size_t dl = strlen(o->state_dir) + sizeof ESC_RUN_STATE_FILE + sizeof ESC_RUN_LOCK_FILE + 2;
     char *db = esc_malloc(dl);
     if (!db)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    snprintf(db, dl, "%s/%s", o->state_dir, ESC_RUN_LOCK_FILE);
+    esc_status st = lock_state(r, db, err);
     snprintf(db, dl, "%s/%s", o->state_dir, ESC_RUN_STATE_FILE);
-    esc_status st = esc_ckpt_open(db, &r->ck, err);
+    if (!st)
+        st = esc_ckpt_open(db, &r->ck, err);
     esc_free(db);
     return st;
 }
@@ -383,6 +497,7 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
     if (!r)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->o = *o;
+    r->lock_fd = -1;
     if (!r->o.poll_us)
         r->o.poll_us = 1000000;
     esc_buf_init(&r->hosts_text, ESC_CKPT_MAX_BLOB);
@@ -403,7 +518,8 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
     if (o->aidmaster && (st = esc_feeder_load_hosts(r->feed, o->aidmaster, NULL, err)))
         goto fail;
     if ((st = restore_meta(r, err)) || (st = restore_hosts(r, err)) ||
-        (st = restore_windows(r, err)) || (st = setup_inputs(r, err)))
+        (st = restore_risk(r, err)) || (st = restore_windows(r, err)) ||
+        (st = setup_inputs(r, err)))
         goto fail;
     r->meta_dirty = true;
     if ((st = commit(r, err)))
@@ -426,7 +542,11 @@ void esc_runner_free(esc_runner *r) {
     esc_free(r->fired);
     esc_free(r->det);
     esc_agenda_free(r->agenda);
+    esc_run_risk_free(r);
+    damaged_free(r);
     esc_ckpt_free(r->ck);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd); /* releases the state directory's lock */
     esc_feeder_free(r->feed);
     esc_buf_fini(&r->hosts_text);
     esc_free(r->chunk);
@@ -525,7 +645,9 @@ static esc_status step(esc_runner *r, esc_error *err) {
 }
 
 esc_status esc_runner_step(esc_runner *r, esc_error *err) {
-    msgs_clear(r);
+    if (r->stepped) /* the first step's messages follow those of the restore */
+        msgs_clear(r);
+    r->stepped = true;
     esc_status st = step(r, err);
     const esc_feeder_stats *fs = esc_feeder_stats_get(r->feed);
     r->stats.events = fs->events;

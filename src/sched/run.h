@@ -38,30 +38,31 @@
 #include "sched/clock.h"
 #include "sink/sink.h"
 
-#define ESC_RUN_FOREVER INT64_MAX  /* once_until: no end */
-#define ESC_RUN_MAX_INPUTS 10000   /* files followed at once (directories included) */
-#define ESC_RUN_MAX_MESSAGES 64    /* messages kept per step (the rest are counted) */
+#define ESC_RUN_FOREVER INT64_MAX /* once_until: no end */
+#define ESC_RUN_MAX_INPUTS 10000  /* files followed at once (directories included) */
+#define ESC_RUN_MAX_MESSAGES 64   /* messages kept per step (the rest are counted) */
 #define ESC_RUN_STATE_FILE "state.db"
-#define ESC_RUN_META "@run"     /* reserved partials key holding the run's bookkeeping */
-#define ESC_RUN_HOSTS "@hosts"  /* reserved partials key: CrowdStrike host inventory seen */
+#define ESC_RUN_META "@run"    /* reserved partials key holding the run's bookkeeping */
+#define ESC_RUN_HOSTS "@hosts" /* reserved partials key: CrowdStrike host inventory seen */
+#define ESC_RUN_RISK "@risk"   /* reserved partials key: the risk incident rule's state */
 
 typedef struct esc_runner_opts {
-    const esc_content *content;  /* borrowed, outlives the run */
-    const esc_engine *engine;    /* the enabled detections (each needs a deployment schedule) */
+    const esc_content *content; /* borrowed, outlives the run */
+    const esc_engine *engine;   /* the enabled detections (each needs a deployment schedule) */
     esc_profile profile;
-    esc_clock *clock;            /* borrowed */
-    const char *state_dir;       /* created when missing */
-    const char *const *inputs;   /* files, directories (files appearing are followed), "-" */
+    esc_clock *clock;          /* borrowed */
+    const char *state_dir;     /* created when missing */
+    const char *const *inputs; /* files, directories (files appearing are followed), "-" */
     size_t ninputs;
     esc_sink_opts sinks;
-    bool late_emit;              /* --late=emit */
-    int64_t late_retention;      /* seconds fired windows stay recomputable; 0 = 86400 */
-    int64_t once_until;          /* epoch seconds, or ESC_RUN_FOREVER */
-    int64_t poll_us;             /* clock time between input polls when idle; 0 = 1 s */
-    const char *aidmaster;       /* optional CrowdStrike host inventory file */
-    bool stdin_replay;           /* "-" counts as caught up only at its end (replays with a
-                                    clock that jumps when idle) */
-    size_t max_windows;          /* open + retained windows; 0 = 100000 (tests lower it) */
+    bool late_emit;         /* --late=emit */
+    int64_t late_retention; /* seconds fired windows stay recomputable; 0 = 86400 */
+    int64_t once_until;     /* epoch seconds, or ESC_RUN_FOREVER */
+    int64_t poll_us;        /* clock time between input polls when idle; 0 = 1 s */
+    const char *aidmaster;  /* optional CrowdStrike host inventory file */
+    bool stdin_replay;      /* "-" counts as caught up only at its end (replays with a
+                               clock that jumps when idle) */
+    size_t max_windows;     /* open + retained windows; 0 = 100000 (tests lower it) */
     /* Test hook (kill -9 at a named point): "sink:N" after the N-th event put into the sinks,
      * "commit:N" inside the N-th checkpoint transaction, before COMMIT. NULL in production. */
     const char *crash_at;
@@ -72,13 +73,14 @@ typedef struct esc_runner_stats {
     uint64_t process_events; /* mapped to Endpoint.Processes */
     uint64_t kept;           /* (record, window) pairs kept */
     uint64_t malformed;
-    uint64_t fired;          /* windows fired by this process */
+    uint64_t fired; /* windows fired by this process */
     uint64_t notables, risk_events;
-    uint64_t late;           /* matching records whose window had already fired (all time) */
-    uint64_t late_emitted;   /* notables emitted late (all time) */
-    uint64_t before_start;   /* matching records of windows scheduled before the start */
+    uint64_t late;         /* matching records whose window had already fired (all time) */
+    uint64_t late_emitted; /* notables emitted late (all time) */
+    uint64_t before_start; /* matching records of windows scheduled before the start */
     uint64_t commits;
-    int64_t caught_up_to;    /* clock time (s) at which every input was last read to its end */
+    uint64_t damaged;     /* window blobs found damaged in the store at start (records lost) */
+    int64_t caught_up_to; /* clock time (s) at which every input was last read to its end */
 } esc_runner_stats;
 
 typedef struct esc_runner esc_runner;
@@ -112,8 +114,9 @@ typedef struct esc_run_status {
     esc_run_status_det *dets;
     size_t ndets;
     uint64_t fired, late, late_emitted, open_windows, kept_bytes;
-    int64_t last_commit; /* clock time of the last checkpoint */
+    int64_t last_commit;  /* clock time of the last checkpoint */
     uint64_t hec_spooled; /* batches waiting in the HEC spool, when one was named */
+    bool empty;           /* state.db holds no table yet (nothing was ever checkpointed) */
 } esc_run_status;
 
 /* Read what a state directory holds. hec_spool may be NULL. */

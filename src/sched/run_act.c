@@ -86,13 +86,15 @@ static esc_status rs_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) 
         r->stats.risk_events++;
     }
     st = r->late.active ? rewrite_late(r, ev, err) : esc_sinks_put(r->real, ev, err);
+    if (!st)
+        st = esc_run_risk_note(r, ev, err);
     if (++r->puts == (uint64_t)r->crash_sink)
         raise(SIGKILL);
     return st;
 }
 static esc_status rs_history(esc_sink *s, const char *type, const char *object,
                              esc_risk_history *out, esc_error *err) {
-    return esc_sinks_history(((run_sink *)s)->r->real, type, object, out, err);
+    return esc_run_risk_history(((run_sink *)s)->r, type, object, out, err);
 }
 static const esc_sink_ops run_sink_ops = {"run", rs_put, NULL, NULL, rs_history};
 
@@ -124,7 +126,18 @@ esc_status esc_run_session_close(esc_runner *r, esc_error *err) {
     r->act = NULL;
     esc_sinks_close(r->wrapset, NULL);
     r->wrapset = NULL;
-    esc_status st = esc_sinks_close(r->real, err);
+    /* batches a sink (HEC) holds spooled are no failure: the run goes on, the other sinks
+     * commit, and the spool is sent first by a later step or run; a message says so */
+    esc_status st = esc_sinks_flush(r->real, err);
+    esc_error why = {0};
+    size_t pending = st ? 0 : esc_sinks_pending(r->real, &why);
+    if (pending && why.msg[0])
+        esc_run_msg(r, "%s (the run goes on)", why.msg);
+    else if (pending)
+        esc_run_msg(r, "%zu batch(es) not delivered yet, kept spooled (the run goes on)", pending);
+    esc_status cst = esc_sinks_close(r->real, st ? NULL : err);
+    if (!st)
+        st = cst;
     r->real = NULL;
     const char *p[2] = {r->o.sinks.notables_path, r->o.sinks.risk_path};
     for (int i = 0; i < 2; i++)

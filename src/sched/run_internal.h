@@ -21,8 +21,11 @@
 
 #define RUN_MAX_COVER 64       /* windows one record may fall in */
 #define RUN_MAX_WINDOWS 100000 /* open + retained windows, by default */
-#define RUN_BLOB_MAGIC "ESW1"
+#define ESC_RUN_LOCK_FILE "lock"
+#define RUN_BLOB_MAGIC "ESW2"     /* stored with a CRC-32 trailer over the rest */
+#define RUN_BLOB_MAGIC_V1 "ESW1"  /* before checksums: read as it is, rewritten as ESW2 */
 #define RUN_BLOB_HDR 21           /* magic, i64 scheduled, u64 emitted_len, u8 fired */
+#define RUN_BLOB_CRC 4            /* the stored blob's trailer: CRC-32 (zlib) of what precedes */
 #define RUN_CHUNK_MAX (16u << 20) /* a text record larger than this is skipped as malformed */
 
 typedef struct run_in {
@@ -69,6 +72,13 @@ typedef struct run_sink {
     esc_runner *r;
 } run_sink;
 
+typedef struct risk_pt {
+    char kind; /* 'P' a risk event, 'F' the object's last threshold notable */
+    char *type, *object, *id;
+    int64_t time;
+    int score;
+} risk_pt;
+
 typedef struct fired_row {
     size_t det;
     int64_t e, l, t;
@@ -77,6 +87,7 @@ typedef struct fired_row {
 struct esc_runner {
     esc_runner_opts o;
     esc_ckpt *ck;
+    int lock_fd; /* flock'd state_dir/lock, -1 when not held */
     esc_agenda *agenda;
     det_state *det;
     size_t ndet;
@@ -91,6 +102,12 @@ struct esc_runner {
     esc_feeder *feed;   /* records -> inventory -> CIM -> esc_run_consume */
     esc_buf hosts_text; /* "aid\tname\n" of every inventory record seen, saved as "@hosts" */
     bool hosts_dirty;
+    risk_pt *risk; /* the risk incident rule's state (run_risk.c), saved as "@risk" */
+    size_t nrisk, caprisk, nrisk_sorted;
+    bool risk_dirty;
+    esc_ckpt_partial *damaged; /* window blobs found damaged at restore, deleted at commit */
+    size_t ndamaged;
+    bool stepped;
     unsigned char *chunk;
     /* sinks session */
     esc_sinks *real, *wrapset;
@@ -133,6 +150,8 @@ esc_status esc_run_consume(void *runner, const esc_record *rec, esc_error *err);
 /* Refuse a detection one record could put in more than RUN_MAX_COVER windows. */
 esc_status esc_run_check_cover(const det_state *d, int64_t now, esc_error *err);
 win_state *esc_run_win_find(esc_runner *r, size_t det, int64_t sched);
+/* Whether a window of the run has this store key (detection, earliest, latest). */
+bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key);
 esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
                            esc_error *err);
 /* A window restored from its blob (a checkpoint partial). */
@@ -143,6 +162,12 @@ void esc_run_win_free(win_state *w);
 void esc_run_win_compact(esc_runner *r);
 /* Retained fired windows past the late retention are marked deleted. */
 void esc_run_win_prune(esc_runner *r, int64_t now);
+/* A stored blob checked: its length without the trailer in *body, or NULL and the reason it is
+ * damaged (bad magic, truncated, checksum mismatch). *old for a blob from before checksums. */
+const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool *old);
+/* The CRC-32 trailer appended to b (before storing it); esc_run_blob_untrail takes it off. */
+esc_status esc_run_blob_trail(esc_buf *b);
+void esc_run_blob_untrail(esc_buf *b);
 /* The blob's header fields. */
 int64_t esc_run_blob_sched(const void *blob);
 bool esc_run_blob_fired(const void *blob);
@@ -162,6 +187,17 @@ esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error
 esc_status esc_run_session_close(esc_runner *r, esc_error *err);
 void esc_run_session_free(esc_runner *r);
 uint64_t esc_run_file_size(const char *path);
+
+/* run_risk.c */
+/* A risk event or threshold notable passing through the wrapping sink, noted for the rule. */
+esc_status esc_run_risk_note(esc_runner *r, const esc_sink_event *ev, esc_error *err);
+/* The wrapping sink's history(): what the rule needs of one object's past. */
+esc_status esc_run_risk_history(esc_runner *r, const char *type, const char *object,
+                                esc_risk_history *out, esc_error *err);
+/* Prune, then the "@risk" blob into b. */
+esc_status esc_run_risk_save(esc_runner *r, esc_buf *b);
+bool esc_run_risk_restore(esc_runner *r, const void *blob, size_t len);
+void esc_run_risk_free(esc_runner *r);
 
 /* run_status.c */
 typedef struct meta_line {

@@ -2,8 +2,9 @@
  * blob's line format that the run loop also reads back (run.c).
  *
  * Invariants: what it reports is what the last checkpoint committed (a run in progress may be
- * one step ahead of it); the HEC spool is only counted. Not done here: changing the state,
- * printing (src/cli/cmd_status.c does). */
+ * one step ahead of it); the store is opened read-only (an empty or foreign SQLite file is
+ * reported as such, never written); the HEC spool is only counted. Not done here: changing the
+ * state, printing (src/cli/cmd_status.c does). */
 #include "sched/run_internal.h"
 
 #include <dirent.h>
@@ -53,8 +54,13 @@ esc_status esc_run_status_read(const char *state_dir, const char *hec_spool, esc
     esc_buf_init(&mb, 0);
     meta_line *ml = NULL;
     esc_ckpt_iter *it = NULL;
-    esc_status st = esc_ckpt_open(db, &ck, err);
+    esc_status st = esc_ckpt_open_readonly(db, &ck, err);
     esc_free(db);
+    if (st == ESC_EOF) { /* an empty store: nothing checkpointed yet */
+        out->empty = true;
+        st = ESC_OK;
+        goto out;
+    }
     if (st)
         goto out;
     st = esc_ckpt_get_partial(ck, ESC_RUN_META, 0, 0, &mb, err);

@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/alloc.h"
 #include "core/timeutil.h"
@@ -36,6 +37,42 @@ static esc_status blob_init(esc_buf *b, int64_t sched) {
     put_u64(h + 12, RUN_BLOB_HDR);
     esc_buf_init(b, ESC_CKPT_MAX_BLOB);
     return esc_buf_append(b, h, RUN_BLOB_HDR);
+}
+
+const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool *old) {
+    const unsigned char *p = data;
+    *old = false;
+    if (len < 4)
+        return "truncated";
+    if (!memcmp(p, RUN_BLOB_MAGIC_V1, 4)) {
+        *old = true;
+        *body = len;
+    } else if (!memcmp(p, RUN_BLOB_MAGIC, 4)) {
+        if (len < RUN_BLOB_HDR + RUN_BLOB_CRC)
+            return "truncated";
+        *body = len - RUN_BLOB_CRC;
+        uint32_t want;
+        memcpy(&want, p + *body, RUN_BLOB_CRC);
+        if ((uint32_t)crc32(0L, p, (uInt)*body) != want)
+            return "checksum mismatch (truncated or altered)";
+    } else {
+        return "unknown format (bad magic)";
+    }
+    if (*body < RUN_BLOB_HDR)
+        return "truncated";
+    uint64_t emitted = get_u64(p + 12);
+    if (emitted < RUN_BLOB_HDR || emitted > *body)
+        return "bad header";
+    return NULL;
+}
+
+esc_status esc_run_blob_trail(esc_buf *b) {
+    uint32_t c = (uint32_t)crc32(0L, (const unsigned char *)b->ptr, (uInt)b->len);
+    return esc_buf_append(b, &c, RUN_BLOB_CRC);
+}
+
+void esc_run_blob_untrail(esc_buf *b) {
+    b->len -= RUN_BLOB_CRC;
 }
 
 int64_t esc_run_blob_sched(const void *blob) {
@@ -183,6 +220,16 @@ esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, 
     return ESC_OK;
 }
 
+bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key) {
+    for (size_t i = 0; i < r->nwin; i++) {
+        const win_state *w = r->win[i];
+        if (w->w.earliest == key->earliest && w->w.latest == key->latest &&
+            !strcmp(r->det[w->det].d->id, key->detection))
+            return true;
+    }
+    return false;
+}
+
 esc_status esc_run_win_restore(esc_runner *r, size_t det, const void *blob, size_t len,
                                esc_error *err) {
     bool fired = esc_run_blob_fired(blob);
@@ -193,6 +240,10 @@ esc_status esc_run_win_restore(esc_runner *r, size_t det, const void *blob, size
     esc_buf_clear(&w->blob);
     if (esc_buf_append(&w->blob, blob, len))
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    if (memcmp(blob, RUN_BLOB_MAGIC, 4)) { /* from before checksums: stored anew with one */
+        memcpy(w->blob.ptr, RUN_BLOB_MAGIC, 4);
+        w->dirty = true;
+    }
     w->fired = fired;
     if (esc_run_blob_emitted(&w->blob) < w->blob.len && fired)
         w->late_dirty = true;

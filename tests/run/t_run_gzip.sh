@@ -19,7 +19,7 @@ for h in 9 10 11 12 13 14; do
     "$ESCUDO" hunt --detection $SEED --quiet --format json \
         --earliest "$(printf '2024-03-06T%02d:50:00Z' $((h - 2)))" \
         --latest "$(printf '2024-03-06T%02d:50:00Z' $((h - 1)))" \
-        --now "$(printf '2024-03-06T%02d:00:00Z' $h)" --notables "$d/hunt.jsonl" "$d/in.xml.gz" >/dev/null
+        --now "$(printf '2024-03-06T%02d:00:00Z' $h)" --notables "$d/hunt.jsonl" --db "$d/hunt.db" "$d/in.xml.gz" >/dev/null
 done
 n=$(wc -l <"$d/hunt.jsonl")
 [ "$n" -gt 0 ] || { echo "FAIL: hunt made no notables"; exit 1; }

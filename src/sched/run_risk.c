@@ -1,0 +1,299 @@
+/* The risk incident rule's own state, kept by the run (docs/run.md, "The 24-hour risk rule").
+ *
+ * The rule (act.c, esc_act_finish) reads the risk events of earlier runs through the sinks'
+ * history(); run's wrapping sink answers it from here, whichever sinks are configured, so the
+ * rule spans scheduled runs with or without --db. Every risk event and every threshold notable
+ * passing through the wrapping sink is noted; the state is checkpointed as "@risk".
+ * What is kept per risk object: its last threshold notable's time L and its risk events after
+ * L and within the last 24 hours of its newest one. history() answers a synthetic point at L
+ * scoring 101 (which re-fires at L, inside the rule, without an event: it is no event of this
+ * run) and the kept points: the rule's "not again within 24 hours of L" and its 24-hour sums
+ * come out as over the whole history (for events arriving in time order; late events older
+ * than what was pruned are counted without the pruned ones).
+ * Invariants: a point is kept once per (event_id, type, object) after a prune; entries up to
+ * nrisk_sorted are sorted by object (lookups bisect them, then scan the step's new ones); the blob
+ * is "ESR1" then entries of u8 kind ('P' point, 'F' last fire), i64 time, i32 score, u32 type,
+ * object and id lengths, then those bytes. A damaged blob is reported and the rule restarts empty.
+ * Not done here: the rule itself (act.c), other sinks' history. */
+#include "sched/run_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+#define RISK_DAY 86400
+#define RISK_MAGIC "ESR1"
+#define RISK_RULE "Risk - 24 Hour Risk Threshold Exceeded - Rule"
+#define RISK_FIRE_ID "0000000000000000000000000000000000000000000000000000000000000000"
+
+static void pt_free(risk_pt *p) {
+    esc_free(p->type);
+    esc_free(p->object);
+    esc_free(p->id);
+}
+
+void esc_run_risk_free(esc_runner *r) {
+    for (size_t i = 0; i < r->nrisk; i++)
+        pt_free(&r->risk[i]);
+    esc_free(r->risk);
+    r->risk = NULL;
+    r->nrisk = r->caprisk = r->nrisk_sorted = 0;
+}
+
+static bool same_obj(const risk_pt *p, const char *type, const char *object) {
+    return !strcmp(p->type, type) && !strcmp(p->object, object);
+}
+
+/* Entries [0, nrisk_sorted) are sorted by object (prune, restore); the rest are this step's. */
+static size_t first_of(const esc_runner *r, const char *type, const char *object) {
+    size_t lo = 0, hi = r->nrisk_sorted;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->risk[mid].type, type);
+        if (!c)
+            c = strcmp(r->risk[mid].object, object);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The next entry of the object at or after *i (the sorted run, then the unsorted tail). */
+static bool next_of(const esc_runner *r, const char *type, const char *object, size_t *i) {
+    while (*i < r->nrisk) {
+        if (same_obj(&r->risk[*i], type, object))
+            return true;
+        if (*i < r->nrisk_sorted)
+            *i = r->nrisk_sorted;
+        else
+            (*i)++;
+    }
+    return false;
+}
+
+static esc_status add(esc_runner *r, char kind, const char *type, const char *object,
+                      const char *id, int64_t time, int score) {
+    if (r->nrisk == r->caprisk) {
+        size_t cap = r->caprisk ? r->caprisk * 2 : 256;
+        risk_pt *n = esc_realloc(r->risk, cap * sizeof *n);
+        if (!n)
+            return ESC_ENOMEM;
+        r->risk = n;
+        r->caprisk = cap;
+    }
+    risk_pt *p = &r->risk[r->nrisk];
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->time = time;
+    p->score = score;
+    if (!(p->type = esc_strdup(type)) || !(p->object = esc_strdup(object)) ||
+        !(p->id = esc_strdup(id ? id : ""))) {
+        pt_free(p);
+        return ESC_ENOMEM;
+    }
+    r->nrisk++;
+    return ESC_OK;
+}
+
+esc_status esc_run_risk_note(esc_runner *r, const esc_sink_event *ev, esc_error *err) {
+    if (!ev->risk_object || !ev->risk_object_type)
+        return ESC_OK;
+    bool fire =
+        ev->kind == ESC_SINK_NOTABLE && ev->search_name && !strcmp(ev->search_name, RISK_RULE);
+    if (ev->kind != ESC_SINK_RISK && !fire)
+        return ESC_OK;
+    /* a risk event noted twice (a step redone after a crash) is kept once by prune(); the
+     * rule counts one event_id once anyway */
+    const char *t = ev->risk_object_type, *o = ev->risk_object;
+    for (size_t i = first_of(r, t, o); fire && next_of(r, t, o, &i); i++) {
+        risk_pt *p = &r->risk[i];
+        if (p->kind == 'F') {
+            if (ev->time > p->time)
+                p->time = ev->time;
+            r->risk_dirty = true;
+            return ESC_OK;
+        }
+    }
+    r->risk_dirty = true;
+    if (add(r, fire ? 'F' : 'P', ev->risk_object_type, ev->risk_object, fire ? NULL : ev->event_id,
+            ev->time, ev->risk_score))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    return ESC_OK;
+}
+
+esc_status esc_run_risk_history(esc_runner *r, const char *type, const char *object,
+                                esc_risk_history *out, esc_error *err) {
+    memset(out, 0, sizeof *out);
+    int64_t last = INT64_MIN;
+    size_t n = 0, bytes = 0;
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++)
+        if (r->risk[i].kind == 'F')
+            last = r->risk[i].time;
+    size_t tl = strlen(type) + 1, ol = strlen(object) + 1;
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++) {
+        const risk_pt *p = &r->risk[i];
+        if (p->kind == 'P' && p->time > last) {
+            n++;
+            bytes += strlen(p->id) + 1;
+        }
+    }
+    if (last != INT64_MIN) {
+        n++;
+        bytes += sizeof RISK_FIRE_ID;
+    }
+    if (n == 0)
+        return ESC_OK;
+    out->pts = esc_malloc(n * sizeof *out->pts);
+    out->strings = esc_malloc(bytes + tl + ol);
+    if (!out->pts || !out->strings) {
+        esc_risk_history_fini(out);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
+    char *s = out->strings;
+    memcpy(s, type, tl);
+    memcpy(s + tl, object, ol);
+    const char *ts = s, *os = s + tl;
+    s += tl + ol;
+    if (last != INT64_MIN) {
+        memcpy(s, RISK_FIRE_ID, sizeof RISK_FIRE_ID);
+        out->pts[out->n++] = (esc_risk_point){s, os, ts, last, 101};
+        s += sizeof RISK_FIRE_ID;
+    }
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++) {
+        const risk_pt *p = &r->risk[i];
+        if (p->kind != 'P' || p->time <= last)
+            continue;
+        size_t il = strlen(p->id) + 1;
+        memcpy(s, p->id, il);
+        out->pts[out->n++] = (esc_risk_point){s, os, ts, p->time, p->score};
+        s += il;
+    }
+    return ESC_OK;
+}
+
+static int cmp_obj(const void *x, const void *y) {
+    const risk_pt *a = x, *b = y;
+    int c = strcmp(a->type, b->type);
+    if (!c)
+        c = strcmp(a->object, b->object);
+    if (!c && a->kind != b->kind)
+        c = a->kind == 'F' ? -1 : 1;
+    if (!c && a->time != b->time)
+        c = a->time < b->time ? -1 : 1;
+    if (!c)
+        c = strcmp(a->id, b->id);
+    return c;
+}
+
+/* Drop what can no longer change the rule: per object, points at or before its last fire L or
+ * 24 hours before its newest point; objects whose newest point (and L) are 48 hours older than
+ * the newest point of all. */
+static void prune(esc_runner *r) {
+    r->nrisk_sorted = 0;
+    if (!r->nrisk)
+        return;
+    qsort(r->risk, r->nrisk, sizeof *r->risk, cmp_obj);
+    int64_t maxt = INT64_MIN;
+    for (size_t i = 0; i < r->nrisk; i++)
+        if (r->risk[i].time > maxt)
+            maxt = r->risk[i].time;
+    size_t m = 0;
+    for (size_t g = 0; g < r->nrisk;) {
+        size_t e = g;
+        int64_t last = INT64_MIN, newest = INT64_MIN;
+        while (e < r->nrisk && same_obj(&r->risk[e], r->risk[g].type, r->risk[g].object)) {
+            if (r->risk[e].kind == 'F')
+                last = r->risk[e].time;
+            else if (r->risk[e].time > newest)
+                newest = r->risk[e].time;
+            e++;
+        }
+        size_t g_out = m;
+        for (size_t i = g; i < e; i++) {
+            risk_pt *p = &r->risk[i];
+            bool keep = p->kind == 'F' ? p->time > maxt - 2 * RISK_DAY
+                                       : p->time > last && p->time > newest - RISK_DAY &&
+                                             newest > maxt - 2 * RISK_DAY;
+            if (keep && m > g_out && !cmp_obj(&r->risk[m - 1], p))
+                keep = false; /* the same event noted twice */
+            if (keep)
+                r->risk[m++] = *p;
+            else
+                pt_free(p);
+        }
+        g = e;
+    }
+    r->nrisk = r->nrisk_sorted = m;
+}
+
+static esc_status put_u32(esc_buf *b, size_t v) {
+    uint32_t u = (uint32_t)v;
+    return esc_buf_append(b, &u, sizeof u);
+}
+
+esc_status esc_run_risk_save(esc_runner *r, esc_buf *b) {
+    prune(r);
+    esc_status st = esc_buf_append(b, RISK_MAGIC, 4);
+    for (size_t i = 0; !st && i < r->nrisk; i++) {
+        const risk_pt *p = &r->risk[i];
+        int32_t score = p->score;
+        size_t tl = strlen(p->type), ol = strlen(p->object), il = strlen(p->id);
+        if ((st = esc_buf_putc(b, p->kind)) || (st = esc_buf_append(b, &p->time, 8)) ||
+            (st = esc_buf_append(b, &score, 4)) || (st = put_u32(b, tl)) || (st = put_u32(b, ol)) ||
+            (st = put_u32(b, il)) || (st = esc_buf_append(b, p->type, tl)) ||
+            (st = esc_buf_append(b, p->object, ol)))
+            break;
+        st = esc_buf_append(b, p->id, il);
+    }
+    return st;
+}
+
+static char *take(const unsigned char *p, size_t n) {
+    char *s = esc_malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+/* The "@risk" blob back; false when it is damaged (what was read is dropped). */
+bool esc_run_risk_restore(esc_runner *r, const void *blob, size_t len) {
+    const unsigned char *p = blob, *end = p + len;
+    if (len < 4 || memcmp(p, RISK_MAGIC, 4))
+        return false;
+    p += 4;
+    while (p < end) {
+        risk_pt e = {0};
+        uint32_t l[3];
+        int32_t score;
+        if ((size_t)(end - p) < 1 + 8 + 4 + 12)
+            goto bad;
+        e.kind = (char)*p++;
+        memcpy(&e.time, p, 8);
+        memcpy(&score, p + 8, 4);
+        memcpy(l, p + 12, 12);
+        p += 24;
+        e.score = score;
+        if ((e.kind != 'P' && e.kind != 'F') || (uint64_t)l[0] + l[1] + l[2] > (size_t)(end - p))
+            goto bad;
+        e.type = take(p, l[0]);
+        e.object = take(p + l[0], l[1]);
+        e.id = take(p + l[0] + l[1], l[2]);
+        p += (size_t)l[0] + l[1] + l[2];
+        if (!e.type || !e.object || !e.id ||
+            add(r, e.kind, e.type, e.object, e.kind == 'P' ? e.id : NULL, e.time, e.score)) {
+            pt_free(&e);
+            goto bad;
+        }
+        pt_free(&e);
+    }
+    prune(r);
+    return true;
+bad:
+    esc_run_risk_free(r);
+    return false;
+}
