@@ -16,6 +16,26 @@
 #include "core/alloc.h"
 #include "core/timeutil.h"
 
+const char *esc_xml_escape_byte(unsigned char c, char tmp[8]) {
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '\'':
+        return "&apos;";
+    case '"':
+        return "&quot;";
+    default:
+        if (c >= 0x20)
+            return NULL;
+        snprintf(tmp, 8, "&#%u;", c);
+        return tmp;
+    }
+}
+
 static const char *kind_name(esc_event_kind k) {
     switch (k) {
     case ESC_EV_WINDOWS:
@@ -58,30 +78,8 @@ static esc_status xml_esc(esc_buf *out, esc_str s) {
     size_t run = 0;
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
-        const char *rep = NULL;
         char tmp[8];
-        switch (c) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '\'':
-            rep = "&apos;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        default:
-            if (c < 0x20) {
-                snprintf(tmp, sizeof tmp, "&#%u;", c);
-                rep = tmp;
-            }
-        }
+        const char *rep = esc_xml_escape_byte(c, tmp);
         if (!rep)
             continue;
         if ((st = esc_buf_append(out, s.ptr + run, i - run)) || (st = esc_buf_append_c(out, rep)))

@@ -17,6 +17,9 @@
 #include "parse/event.h"
 
 esc_status esc_render_xml(const esc_event *ev, esc_buf *out);
+/* The XML escape of byte c as every XML escudo writes has it (&amp; &lt; &gt; &apos; &quot;, and
+ * &#N; for a control character), or NULL when c is written as is; tmp holds a numeric one. */
+const char *esc_xml_escape_byte(unsigned char c, char tmp[8]);
 esc_status esc_render_json(const esc_event *ev, esc_buf *out);
 /* As esc_render_json, with "data" as an object for jq and friends: {"Name":"v",...}, keys in
  * the order they first occur, a name that occurs more than once as an array of its values in

@@ -28,6 +28,7 @@
 #include "core/alloc.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
+#include "parse/render.h"
 
 #define MAX_ELEM_DEPTH 64
 #define MAX_NEST 8
@@ -1172,30 +1173,8 @@ static esc_status escape_from(dec *d, size_t s) {
     b->ptr[o] = 0;
     for (size_t i = n; i-- > 0;) {
         unsigned char ch = (unsigned char)b->ptr[s + i];
-        const char *rep = NULL;
         char tmp[8];
-        switch (ch) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '\'':
-            rep = "&apos;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        default:
-            if (ch < 0x20) {
-                snprintf(tmp, sizeof tmp, "&#%u;", ch);
-                rep = tmp;
-            }
-        }
+        const char *rep = esc_xml_escape_byte(ch, tmp);
         if (!rep) {
             b->ptr[--o] = (char)ch;
             continue;
