@@ -109,24 +109,18 @@ esc_status esc_sinks_flush(esc_sinks *s, esc_error *err) {
 
 size_t esc_sinks_pending(esc_sinks *s, esc_error *why) {
     size_t total = 0;
-    for (size_t i = 0; s && i < s->n; i++) {
+    for (size_t i = 0; s && i < s->n; i++)
         total += esc_sink_hec_pending(s->s[i], total ? NULL : why);
-    }
     return total;
 }
 
 esc_status esc_sinks_close(esc_sinks *s, esc_error *err) {
-    esc_status first = ESC_OK;
     if (!s)
         return ESC_OK;
-    for (size_t i = 0; i < s->n; i++) {
-        const esc_sink_ops *ops = s->s[i]->ops;
-        esc_status st = ops->flush ? ops->flush(s->s[i], first == ESC_OK ? err : NULL) : ESC_OK;
-        if (st != ESC_OK && first == ESC_OK)
-            first = st;
-        if (ops->close)
-            ops->close(s->s[i]);
-    }
+    esc_status first = esc_sinks_flush(s, err);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->s[i]->ops->close)
+            s->s[i]->ops->close(s->s[i]);
     esc_free(s);
     return first;
 }
