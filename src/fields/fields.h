@@ -1,0 +1,50 @@
+/* The Splunk view of one event: the fields search-time extraction gives it (SPEC section 8).
+ *
+ * An event read from EVTX, XmlWinEventLog or any JSON shape is seen as the XmlWinEventLog event
+ * Splunk's Windows add-on would have indexed: source, sourcetype, host, the System fields under
+ * the add-on's names, EventData/Data by Name, UserData leaves, then the add-ons' aliases and
+ * calculated fields, eventtype and tag. docs/fields.md lists every field and the add-on stanza
+ * it comes from.
+ *
+ * A field set is an ordered list of (name, value) pairs. A multivalue field is several
+ * consecutive pairs with one name. A field extraction does not produce is absent (not empty).
+ * Names are case-sensitive, as in Splunk. Values are views into the event or the caller's arena:
+ * valid as long as both. */
+#ifndef ESC_FIELDS_FIELDS_H
+#define ESC_FIELDS_FIELDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "parse/event.h"
+
+typedef struct esc_field {
+    esc_str name;
+    esc_str value;
+} esc_field;
+
+typedef struct esc_fields {
+    esc_field *f;
+    size_t n, cap;
+    int64_t time_us; /* _time */
+    bool has_time;
+    esc_str
+        raw; /* _raw when the event carries its rendering (EVTX with xml, XML input), else null */
+    const esc_event *ev; /* the event (provenance) */
+} esc_fields;
+
+/* Extract ev's fields into out (out->f allocated from a). native: the log's own values where an
+ * add-on rule loses or bends one (docs/fields.md). ESC_ELIMIT / ESC_ENOMEM when the arena is
+ * full. */
+esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, esc_fields *out,
+                              esc_error *err);
+/* Append one pair (value copied into a only when copy is set). */
+esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str value, bool copy);
+/* First value of field name, or ESC_STR_NULL when absent. */
+esc_str esc_fields_get(const esc_fields *fs, esc_str name);
+/* Values of field name, up to max into out; returns how many it has. */
+size_t esc_fields_values(const esc_fields *fs, esc_str name, esc_str *out, size_t max);
+
+#endif
