@@ -232,6 +232,8 @@ typedef struct stage {
     int join_type;   /* 0 inner, 1 left/outer */
     size_t join_max; /* 0: unlimited */
     bool join_overwrite;
+    /* a command's own options, private to its file (transaction) */
+    void *opts;
     /* plan: the output schema after this stage, and column maps (-1: absent) */
     schema out;
     int *map; /* rename/fields/table: output column -> input column; rex: group numbers;

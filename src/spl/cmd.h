@@ -83,7 +83,8 @@ struct spl_cmd {
     X(makemv)                                                                                      \
     X(mvexpand)                                                                                    \
     X(sort)                                                                                        \
-    X(replace)
+    X(replace)                                                                                     \
+    X(transaction)
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)

@@ -61,15 +61,17 @@ by_id = {d["id"]: d for d in dets}
 seed = by_id["743a322c-9a68-4a0f-9c17-85d9cce2a27c"]
 want(seed["supported"] and seed["reason"] is None and seed["span"] is None, "seed supported")
 tr = by_id["a51bfe1a-94f0-48cc-b1e4-16ae10145893"]
-want(not tr["supported"] and tr["reason"] == "unsupported command 'transaction'"
-     and tr["span"] == [1311, 1322] and tr["windows_processes_only"],
-     "transaction detection: unsupported command with its span")
-i = text.index("Detect processes used for System Network Configuration Discovery:")
+want(tr["supported"] and tr["reason"] is None, "transaction detection supported")
+sub = by_id["dcfd6b40-42f9-469d-a433-2e53f7486664"]
+want(not sub["supported"] and sub["reason"] == "subsearches ([...]) are not supported"
+     and sub["span"] == [541, 542] and sub["windows_processes_only"],
+     "subsearch detection: unsupported with its span")
+i = text.index("Detect Prohibited Applications Spawning cmd exe:")
 block = text[i:].split("\n")[:3]
-want(block[0].endswith("unsupported command 'transaction' [bytes 1311-1322]"), "text reason")
+want(block[0].endswith("subsearches ([...]) are not supported [bytes 541-542]"), "text reason")
 caret = block[2]
-want(caret.strip() == "^" * 11 and block[1][caret.index("^"):].startswith("transaction"),
-     "caret under 'transaction'")
+want(caret.strip() == "^" and block[1][caret.index("^"):].startswith("["),
+     "caret under '['")
 lx = by_id["51fbcaf2-6259-11ec-b0f3-acde48001122"]
 want(not lx["supported"] and not lx["windows_processes_only"]
      and lx["reason"] == "unmapped source: Sysmon for Linux EventID 1", "Linux: unmapped source")
