@@ -84,7 +84,8 @@ struct spl_cmd {
     X(mvexpand)                                                                                    \
     X(sort)                                                                                        \
     X(replace)                                                                                     \
-    X(transaction)
+    X(transaction)                                                                                 \
+    X(xmlkv)
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)
