@@ -8,6 +8,7 @@
  * points at the top-level call that led to it, and the message names the chain).
  * Limits: nesting depth ESC_SPL_MACRO_DEPTH, output ESC_SPL_EXPAND_MAX bytes.
  * Backticks inside double-quoted strings are text, not calls (ESCU writes split(process,"`")).
+ * Three backticks open a comment up to the next three, replaced by one space (Splunk's rule).
  * Deliberately not done: Splunk's eval-based macros (iseval=1) and argument validation
  * expressions; a `<name>_filter` macro missing from the set is the caller's business. */
 #include <stdio.h>
@@ -199,6 +200,22 @@ static esc_status expand_call(expander *e, const char *call, size_t n) {
     return st;
 }
 
+/* A ```comment``` at s[*i]: Splunk's Search Manual, "Add comments to searches": "The search
+ * processor replaces comments with a space when the search is run". *i and *lit move past it. */
+static esc_status comment(expander *e, const char *s, size_t n, size_t *i, size_t *lit, bool top) {
+    if (top)
+        e->top_off = *i;
+    const char *end = memmem(s + *i + 3, n - *i - 3, "```", 3);
+    if (!end)
+        return esc_error_at(e->err, ESC_ECONTENT, NULL, e->top_off,
+                            "unterminated comment (no closing ```)");
+    esc_status st = out_append(e, s + *lit, *i - *lit);
+    if (st == ESC_OK)
+        st = out_append(e, " ", 1);
+    *i = *lit = (size_t)(end - s) + 3;
+    return st;
+}
+
 static esc_status expand_text(expander *e, const char *s, size_t n, bool top) {
     size_t i = 0, lit = 0;
     bool quote = false;
@@ -219,6 +236,12 @@ static esc_status expand_text(expander *e, const char *s, size_t n, bool top) {
         }
         if (c != '`') {
             i++;
+            continue;
+        }
+        if (n - i >= 3 && memcmp(s + i, "```", 3) == 0) {
+            esc_status st = comment(e, s, n, &i, &lit, top);
+            if (st != ESC_OK)
+                return st;
             continue;
         }
         const char *close = memchr(s + i + 1, '`', n - i - 1);

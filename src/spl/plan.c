@@ -522,6 +522,8 @@ static size_t token_len(const char *s, size_t n, size_t off) {
         return 1;
     char c = s[off];
     size_t i = off + 1;
+    if (n - off >= 3 && memcmp(s + off, "```", 3) == 0) /* a comment's opening */
+        return 3;
     if (c == '`' || c == '"') {
         while (i < n && s[i] != c && s[i] != '\n') {
             if (c == '"' && s[i] == '\\' && i + 1 < n)
