@@ -104,6 +104,21 @@ static esc_status render_fields(const esc_event *ev, bool native, esc_arena *a, 
     return st;
 }
 
+/* False (with the message) when the options cannot go together or no input is given. */
+static bool options_agree(size_t npaths, bool json, bool object, bool fields, bool native) {
+    if (npaths && !(object && !json) && !(native && !fields) && !(fields && (object || json)))
+        return true;
+    if (npaths && native && !fields)
+        fprintf(stderr, "escudo dump: --native needs --fields\n");
+    else if (npaths && fields)
+        fprintf(stderr, "escudo dump: --fields writes its own JSON lines (no --format)\n");
+    else if (npaths)
+        fprintf(stderr, "escudo dump: --data-object needs --format json\n");
+    else
+        usage(stderr);
+    return false;
+}
+
 /* One record as its line (with the line break) in line, cleared first. */
 static esc_status render_line(const esc_event *ev, bool json, bool object, esc_buf *line) {
     esc_buf_clear(line);
@@ -155,10 +170,8 @@ int esc_cmd_dump(int argc, char **argv) {
             }
         } else if (!strcmp(a, "--data-object")) {
             object = true;
-        } else if (!strcmp(a, "--fields")) {
-            fields = true;
-        } else if (!strcmp(a, "--native")) {
-            native = true;
+        } else if (!strcmp(a, "--fields") || !strcmp(a, "--native")) {
+            *(a[2] == 'f' ? &fields : &native) = true;
         } else if (!strcmp(a, "--recover")) {
             opts.recover = true;
         } else if (!strcmp(a, "--strict")) {
@@ -182,19 +195,8 @@ int esc_cmd_dump(int argc, char **argv) {
             paths[npaths++] = a;
         }
     }
-    if (!npaths || (object && !json) || (native && !fields) || (fields && (object || json))) {
-        if (npaths && native && !fields)
-            fprintf(stderr, "escudo dump: --native needs --fields\n");
-        else if (npaths && fields)
-            fprintf(stderr, "escudo dump: --fields writes its own JSON lines (no --format)\n");
-        else if (npaths)
-            fprintf(stderr, "escudo dump: --data-object needs --format json\n");
-        else
-            usage(stderr);
-        rc = 2;
+    if (!options_agree(npaths, json, object, fields, native) && (rc = 2))
         goto done;
-    }
-
     opts.xml = !json && !fields; /* EVTX records then carry their complete rendering */
     esc_error err;
     esc_error_clear(&err);
