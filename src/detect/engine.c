@@ -150,7 +150,8 @@ static esc_status interest(esc_engine *e, esc_error *err) {
     for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_RAW; ds++) {
         if (!(e->datasets & (1u << ds)))
             continue;
-        in->fields = NULL; /* search-time extraction reads every field */
+        in->fields = NULL; /* search-time extraction reads every field and System element */
+        in->system = true;
         esc_win_source w[ESC_INTEREST_MAX_WIN];
         size_t n = esc_dm_sources(ds, w, ESC_INTEREST_MAX_WIN);
         if (in->nwin + n > ESC_INTEREST_MAX_WIN) {
