@@ -458,16 +458,12 @@ static void print_detections(const esc_args *a, const esc_engine *engine) {
     fputc('\n', stderr);
     size_t unmapped = 0; /* as escudo lint counts them (detect/lint.h, condition 3) */
     for (size_t i = 0; i < esc_engine_count(engine); i++) {
-        const esc_detection *d = esc_engine_detection(engine, i);
-        bool mapped = false;
-        for (size_t k = 0; k < d->data_sources.n && !mapped; k++)
-            mapped = esc_lint_source_mapped(d->data_sources.v[k]);
-        unmapped += !mapped;
+        unmapped += !esc_lint_sources_ok(esc_engine_detection(engine, i));
     }
     if (unmapped)
         fprintf(stderr,
-                "escudo: %zu of them read no source escudo maps (escudo lint counts them "
-                "unsupported: unmapped source)\n",
+                "escudo: %zu of them read a source that is not a Windows one (escudo lint counts "
+                "them unsupported: unmapped source)\n",
                 unmapped);
     if (!esc_args_has(a, "content") && !esc_args_has(a, "local") && !esc_args_has(a, "detection"))
         fprintf(stderr, "escudo: only the shipped example detection ran (no --content): to run "

@@ -180,10 +180,9 @@ static esc_status judge(const esc_content *c, const esc_detection *d, esc_lint_v
     bool unknown_dm = other_data_model(v->text, true, &b, &e);
     /* 3. sources */
     bool mapped = false, windows = d->data_sources.n > 0;
-    for (size_t i = 0; i < d->data_sources.n; i++) {
+    for (size_t i = 0; i < d->data_sources.n; i++)
         mapped |= esc_lint_source_mapped(d->data_sources.v[i]);
-        windows &= esc_lint_source_windows(d->data_sources.v[i]);
-    }
+    windows = windows && esc_lint_sources_ok(d);
     v->windows_processes = mapped && !other_dm;
     v->windows = windows;
 
@@ -198,7 +197,7 @@ static esc_status judge(const esc_content *c, const esc_detection *d, esc_lint_v
             return ESC_ENOMEM;
         return set_span(v, b, e);
     }
-    if (!windows && d->data_sources.n) {
+    if (!esc_lint_sources_ok(d)) {
         v->kind = ESC_LINT_UNMAPPED_SOURCE;
         esc_buf r;
         esc_buf_init(&r, 0);
@@ -253,6 +252,13 @@ static int count_cmp(const void *a, const void *b) {
     if (x->n != y->n)
         return x->n > y->n ? -1 : 1;
     return strcmp(x->category, y->category);
+}
+
+bool esc_lint_sources_ok(const esc_detection *d) {
+    for (size_t i = 0; i < d->data_sources.n; i++)
+        if (!esc_lint_source_windows(d->data_sources.v[i]))
+            return false;
+    return true;
 }
 
 esc_status esc_lint_run(const esc_content *c, esc_lint_report **out, esc_error *err) {

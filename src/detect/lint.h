@@ -67,6 +67,9 @@ typedef struct esc_lint_report {
 /* True for a Windows data source name (Sysmon for Windows, a Windows channel, PowerShell,
  * CrowdStrike). */
 bool esc_lint_source_windows(const char *data_source_name);
+/* False when d names a data source that is not a Windows one (lint's "unmapped source"; a
+ * detection naming none is not refused for it). hunt counts the same way. */
+bool esc_lint_sources_ok(const esc_detection *d);
 /* True for the names of the data sources escudo maps to Endpoint.Processes. */
 bool esc_lint_source_mapped(const char *data_source_name);
 

@@ -316,7 +316,75 @@ static void free_stats(stage *st) {
         spl_eval_free(st->aggs[i].expr);
 }
 
+/* `AGG(P*S)`'s text matched by '*' in name, or NULL when name does not match the pattern. */
+static const char *star_part(const char *pat, const char *name, size_t *len) {
+    const char *star = strchr(pat, '*');
+    size_t pre = (size_t)(star - pat), suf = strlen(star + 1), n = strlen(name);
+    if (n < pre + suf || strncmp(name, pat, pre) != 0 || strcmp(name + n - suf, star + 1) != 0)
+        return NULL;
+    *len = n - pre - suf;
+    return name + pre;
+}
+
+static bool is_by(const stage *st, const char *name) {
+    for (size_t i = 0; i < st->nby; i++)
+        if (strcmp(st->by[i].field, name) == 0)
+            return true;
+    return false;
+}
+
+/* AGG(P*S) [as Q*R] stands for one aggregate per input column the pattern matches, the column's
+ * '*' text put in the name's '*' (`stats latest(*) as *` keeps every field's latest value under
+ * its own name). Splunk's stats reference: "you can use the asterisk ( * ) as a wildcard
+ * character to specify multiple fields with similar names". BY fields and internal fields (a
+ * leading '_') are not matched (docs/spl.md). */
+static esc_status expand_wildcards(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    size_t n = 0;
+    for (size_t i = 0; i < st->naggs; i++)
+        n += st->aggs[i].field && !st->aggs[i].expr && strchr(st->aggs[i].field, '*') ? in->n : 1;
+    if (n == st->naggs)
+        return ESC_OK;
+    aggspec *v = esc_arena_alloc(&p->arena, n * sizeof *v);
+    if (!v)
+        return spl_plan_oom(err);
+    size_t k = 0;
+    for (size_t i = 0; i < st->naggs; i++) {
+        const aggspec *a = &st->aggs[i];
+        if (!(a->field && !a->expr && strchr(a->field, '*'))) {
+            v[k++] = *a;
+            continue;
+        }
+        for (size_t c = 0; c < in->n; c++) {
+            size_t ml;
+            const char *m = star_part(a->field, in->name[c], &ml);
+            if (!m || in->name[c][0] == '_' || is_by(st, in->name[c]))
+                continue;
+            const char *star = strchr(a->as, '*');
+            char name[600];
+            int nl = star ? snprintf(name, sizeof name, "%.*s%.*s%s", (int)(star - a->as), a->as,
+                                     (int)ml, m, star + 1)
+                          : snprintf(name, sizeof name, "%s", a->as);
+            v[k] = *a;
+            v[k].field = esc_arena_strdup(&p->arena, in->name[c]);
+            v[k].as = nl > 0 && (size_t)nl < sizeof name ? esc_arena_strdup(&p->arena, name) : NULL;
+            if (!v[k].field || !v[k].as)
+                return spl_plan_oom(err);
+            k++;
+        }
+    }
+    if (k > ESC_SPL_MAX_COLUMNS)
+        return esc_error_at(err, ESC_ELIMIT, NULL, st->start,
+                            "stats: wildcard aggregates make more than %d columns",
+                            ESC_SPL_MAX_COLUMNS);
+    st->aggs = v;
+    st->naggs = k;
+    return ESC_OK;
+}
+
 static esc_status plan_stats(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    esc_status wc = expand_wildcards(p, st, in, err);
+    if (wc != ESC_OK)
+        return wc;
     if (!spl_schema_alloc(p, &st->out, st->nby + st->naggs))
         return spl_plan_oom(err);
     for (size_t i = 0; i < st->nby; i++) {
