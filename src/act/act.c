@@ -567,6 +567,9 @@ static const char *const NOTABLE_KEYS[] = {
     "late",
     "lag",
     "orig_event_id",
+    "orig_time",
+    "evidence_count",
+    "evidence",
 };
 
 static const char *const RISK_KEYS[] = {
@@ -591,6 +594,40 @@ static const char *const RISK_KEYS[] = {
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The events behind the row (spl.h, docs/evidence.md): orig_time (the earliest event's _time,
+ * as ES's notables carry it), their count and the references kept. Nothing when the row has
+ * no evidence (its events came back from a run's window blob). */
+static void evidence(jw *w, const esc_table *t, size_t row) {
+    const esc_row_evidence *e = t->evidence ? &t->evidence[row] : NULL;
+    if (!e || !e->total)
+        return;
+    if (e->n)
+        jkint(w, "orig_time", esc_time_sec(e->refs[0].time_us));
+    jkint(w, "evidence_count", (int64_t)e->total);
+    jkey(w, "evidence");
+    jc(w, "[");
+    for (size_t i = 0; i < e->n; i++) {
+        const esc_evref *r = &e->refs[i];
+        char tmp[48];
+        int64_t s = esc_time_sec(r->time_us);
+        jc(w, i ? ",{" : "{");
+        jw in = {w->b, true, ESC_OK};
+        jkey(&in, "_time");
+        snprintf(tmp, sizeof tmp, "%lld.%06lld", (long long)s, (long long)(r->time_us - s * 1000000));
+        jc(&in, tmp);
+        jkv(&in, "source", r->path);
+        jkint(&in, "offset", (int64_t)r->offset);
+        if (r->record_id)
+            jkint(&in, "record_id", (int64_t)r->record_id);
+        if (r->line)
+            jkint(&in, "line", (int64_t)r->line);
+        jc(w, "}");
+        if (in.st != ESC_OK)
+            w->st = in.st;
+    }
+    jc(w, "]");
+}
 
 static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
                                const char *search_name, const char *id, int score,
@@ -672,6 +709,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
         if (lt->orig_event_id)
             jkv(&w, "orig_event_id", lt->orig_event_id);
     }
+    evidence(&w, in->rows, row);
     jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {

@@ -21,6 +21,8 @@ int esc_cmd_dump(int argc, char **argv);
 static const esc_opt dump_opts[] = {
     {"format", "xml|json", "XmlWinEventLog lines (default) or escudo's JSON dump lines"},
     {"data-object", NULL, "JSON: \"data\" as an object (a repeated name: an array of values)"},
+    {"at", "PATH:OFFSET", "print only the record at this byte offset of PATH (an evidence\n"
+                          "                           reference of hunt --evidence or the timeline)"},
     {"recover", NULL, "EVTX: also print deleted records found in slack space"},
     {"threads", "N", "EVTX: decode chunks on N threads (default 2; output is the same)"},
     {"strict", NULL, "exit 1 when any warning was printed"},
@@ -70,6 +72,9 @@ int esc_cmd_dump(int argc, char **argv) {
     opts.threads = 2;
     const char **paths = NULL;
     size_t npaths = 0;
+    char *at_path = NULL; /* --at: the one record wanted */
+    uint64_t at_off = 0;
+    bool at_found = false;
     char **files = NULL;
     size_t nfiles = 0, skipped = 0;
     unsigned long warnings = 0;
@@ -102,6 +107,24 @@ int esc_cmd_dump(int argc, char **argv) {
                 rc = 2;
                 goto done;
             }
+        } else if (!strcmp(a, "--at") || !strncmp(a, "--at=", 5)) {
+            const char *v = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : NULL);
+            const char *colon = v ? strrchr(v, ':') : NULL;
+            char *endp = NULL;
+            unsigned long long off = colon && colon[1] ? strtoull(colon + 1, &endp, 10) : 0;
+            if (!colon || colon == v || !endp || *endp || at_path) {
+                fprintf(stderr, "escudo dump: --at takes one PATH:OFFSET (a byte offset)\n");
+                rc = 2;
+                goto done;
+            }
+            free(at_path);
+            at_path = strndup(v, (size_t)(colon - v));
+            if (!at_path) {
+                rc = 3;
+                goto done;
+            }
+            at_off = off;
+            paths[npaths++] = at_path;
         } else if (!strcmp(a, "--data-object")) {
             object = true;
         } else if (!strcmp(a, "--recover")) {
@@ -127,8 +150,10 @@ int esc_cmd_dump(int argc, char **argv) {
             paths[npaths++] = a;
         }
     }
-    if (!npaths || (object && !json)) {
-        if (npaths)
+    if (!npaths || (object && !json) || (at_path && npaths > 1)) {
+        if (at_path && npaths > 1)
+            fprintf(stderr, "escudo dump: --at names its file; give no other\n");
+        else if (npaths)
             fprintf(stderr, "escudo dump: --data-object needs --format json\n");
         else
             usage(stderr);
@@ -184,6 +209,9 @@ int esc_cmd_dump(int argc, char **argv) {
                 rc = 3;
                 break;
             }
+            if (at_path && ev.offset != at_off)
+                continue;
+            at_found = true;
             st = render_line(&ev, json, object, &line);
             if (st) {
                 fprintf(stderr, "escudo dump: out of memory\n");
@@ -207,7 +235,13 @@ int esc_cmd_dump(int argc, char **argv) {
     }
     if (rc == 0 && strict && warnings)
         rc = 1;
+    if (rc == 0 && at_path && !at_found) {
+        esc_say(stderr, "escudo dump: %s: no record at offset %llu", at_path,
+                (unsigned long long)at_off);
+        rc = 1;
+    }
 done:
+    free(at_path);
     esc_paths_free(files, nfiles);
     free(paths);
     esc_buf_fini(&line);

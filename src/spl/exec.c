@@ -23,6 +23,7 @@ struct esc_exec {
     int64_t earliest, latest;
     esc_agg *agg;
     esc_exec **subs; /* per stage: the execution of a join's subsearch, or NULL */
+    esc_evset *ev;   /* the events behind each tstats group (spl/evidence.c) */
 };
 
 esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us, esc_error *err) {
@@ -33,7 +34,8 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
     x->earliest = earliest_us;
     x->latest = latest_us;
     x->agg = spl_agg_new(&p->stages[0]);
-    if (!x->agg)
+    x->ev = esc_evset_new();
+    if (!x->agg || !x->ev)
         goto fail;
     for (size_t i = 1; i < p->nstages; i++) {
         if (!p->stages[i].sub)
@@ -58,6 +60,7 @@ void esc_exec_free(esc_exec *x) {
             esc_exec_free(x->subs[i]);
     esc_free(x->subs);
     esc_agg_free(x->agg);
+    esc_evset_free(x->ev);
     esc_free(x);
 }
 
@@ -76,7 +79,13 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
         }
     if (!spl_main_matches(x->p, r))
         return ESC_OK;
-    return spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
+    uint64_t before, after;
+    esc_agg_last(x->agg, &before);
+    esc_status rc = spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
+    size_t g = esc_agg_last(x->agg, &after);
+    if (rc == ESC_OK && after != before && r->ev)
+        rc = spl_evidence_feed(x->ev, g, r, err);
+    return rc;
 }
 
 /* ---- tables and cells (shared by the commands' run hooks) ---- */
@@ -98,6 +107,7 @@ void esc_table_free(esc_table *t) {
     esc_free(t->cols);
     esc_free(t->mv_col);
     esc_free(t->cells);
+    spl_evidence_free(t);
     esc_free(t);
 }
 
@@ -285,6 +295,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
             goto fail;
     }
     t->regex_limited = spl_re_limited() - limited;
+    if ((rc = spl_evidence_attach(p, x->agg, x->ev, t, err)) != ESC_OK)
+        goto fail;
     *out = t;
     return ESC_OK;
 fail:
