@@ -614,7 +614,8 @@ static void evidence(jw *w, const esc_table *t, size_t row) {
         jc(w, i ? ",{" : "{");
         jw in = {w->b, true, ESC_OK};
         jkey(&in, "_time");
-        snprintf(tmp, sizeof tmp, "%lld.%06lld", (long long)s, (long long)(r->time_us - s * 1000000));
+        snprintf(tmp, sizeof tmp, "%lld.%06lld", (long long)s,
+                 (long long)(r->time_us - s * 1000000));
         jc(&in, tmp);
         jkv(&in, "source", r->path);
         jkint(&in, "offset", (int64_t)r->offset);

@@ -52,8 +52,8 @@ struct esc_agg {
     size_t gtab_cap;
     dentry *dtab; /* distinct set */
     size_t dtab_n, dtab_cap;
-    size_t last;     /* group of the last esc_agg_group call */
-    uint64_t calls;  /* successful esc_agg_group calls */
+    size_t last;      /* group of the last esc_agg_group call */
+    uint64_t calls;   /* successful esc_agg_group calls */
     esc_str *scratch; /* result views */
     size_t scratch_cap;
 };
@@ -273,8 +273,11 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
         if (!v->s.ptr)
             continue;
         switch (fn) {
-        case ESC_AGG_COUNT: return ESC_OK;
-        case ESC_AGG_COUNT_FIELD: s->n++; break;
+        case ESC_AGG_COUNT:
+            return ESC_OK;
+        case ESC_AGG_COUNT_FIELD:
+            s->n++;
+            break;
         case ESC_AGG_VALUES:
         case ESC_AGG_DC: {
             bool added;

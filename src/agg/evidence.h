@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ESC_EVIDENCE_KEEP 5                  /* earliest and latest events kept per row */
-#define ESC_EVIDENCE_MAX_BYTES (64u << 20)  /* bytes of kept references per execution */
+#define ESC_EVIDENCE_KEEP 5                /* earliest and latest events kept per row */
+#define ESC_EVIDENCE_MAX_BYTES (64u << 20) /* bytes of kept references per execution */
 
 /* One event behind a row. */
 typedef struct esc_evref {

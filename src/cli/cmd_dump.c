@@ -21,8 +21,9 @@ int esc_cmd_dump(int argc, char **argv);
 static const esc_opt dump_opts[] = {
     {"format", "xml|json", "XmlWinEventLog lines (default) or escudo's JSON dump lines"},
     {"data-object", NULL, "JSON: \"data\" as an object (a repeated name: an array of values)"},
-    {"at", "PATH:OFFSET", "print only the record at this byte offset of PATH (an evidence\n"
-                          "                           reference of hunt --evidence or the timeline)"},
+    {"at", "PATH:OFFSET",
+     "print only the record at this byte offset of PATH (an evidence\n"
+     "                           reference of hunt --evidence or the timeline)"},
     {"recover", NULL, "EVTX: also print deleted records found in slack space"},
     {"threads", "N", "EVTX: decode chunks on N threads (default 2; output is the same)"},
     {"strict", NULL, "exit 1 when any warning was printed"},

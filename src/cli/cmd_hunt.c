@@ -22,8 +22,9 @@ static const esc_opt hunt_opts[] = {
      "output format (default table); timeline-*: one line per event behind the rows,\n"
      "                           time-ordered across detections"},
     {"evidence", NULL, "json: each row with severity, ATT&CK ids and the events behind it"},
-    {"color", "auto|always|never", "colour severities in the table (default auto: a terminal,\n"
-                                   "                           unless NO_COLOR is set)"},
+    {"color", "auto|always|never",
+     "colour severities in the table (default auto: a terminal,\n"
+     "                           unless NO_COLOR is set)"},
     {"profile", "splunk|native", "CIM mapping profile (default splunk: as Splunk's add-ons)"},
     {"earliest", "T", "window start, inclusive: epoch, ISO 8601 or relative (-70m@m)"},
     {"latest", "T", "window end, exclusive (default +Infinity)"},

@@ -15,24 +15,40 @@
 #include "sched/reltime.h"
 #include "sink/store.h"
 
-static const esc_opt list_opts[] = {
-    {"db", "FILE", "the SQLite store written by hunt/run --db (required)"},
-    {"since", "T", "only events at or after T (epoch, ISO 8601 or relative, e.g. -24h)"},
-    {"until", "T", "only events before T"},
-    {"rule", "TEXT", "search_name or rule title contains TEXT (any case)"},
-    {"object", "VALUE", "risk object (notables: also any field) equal to VALUE"},
-    {"status", "STATUS", "notables with this status (new, in progress, closed, ...)"},
-    {"severity", "LEVEL", "notables of this severity (informational..critical), LEVEL+ and above;\n"
-                          "                           a comma list takes several"},
-    {"detection", "NAME|GLOB", "events of this detection (its name or a glob, any case)"},
-    {"limit", "N", "at most N events"},
-    {"format", "table|json", "output format (default table)"},
-    {"now", "T", "the time relative times count from (default: the current time)"},
-    {"tz", "ZONE", "IANA zone for zone-less times and the table's times (default UTC)"},
-    {"help", NULL, "show this help"},
-};
+#define LIST_OPTS                                                                                  \
+    {"db", "FILE", "the SQLite store written by hunt/run --db (required)"},                        \
+        {"since", "T", "only events at or after T (epoch, ISO 8601 or relative, e.g. -24h)"},      \
+        {"until", "T", "only events before T"},                                                    \
+        {"rule", "TEXT", "search_name or rule title contains TEXT (any case)"},                    \
+        {"object", "VALUE", "risk object (notables: also any field) equal to VALUE"},              \
+        {"status", "STATUS",                                                                       \
+         "notables with this status (new, in progress, closed, ...); set: the new one\n"           \
+         "                           (unassigned, new, in-progress, pending, resolved, closed)"},  \
+        {"severity", "LEVEL",                                                                      \
+         "notables of this severity (informational..critical), LEVEL+ and above;\n"                \
+         "                           a comma list takes several"},                                 \
+        {"detection", "NAME|GLOB", "events of this detection (its name or a glob, any case)"},     \
+        {"limit", "N", "at most N events"},                                                        \
+        {"format", "table|json", "output format (default table)"},                                 \
+        {"now", "T", "the time relative times count from (default: the current time)"},            \
+        {"tz", "ZONE", "IANA zone for zone-less times and the table's times (default UTC)"}, {     \
+        "help", NULL, "show this help"                                                             \
+    }
+
+static const esc_opt list_opts[] = {LIST_OPTS};
 #define NOPTS (sizeof list_opts / sizeof list_opts[0])
-const esc_cmd_doc esc_doc_notables = {"--db FILE [OPTIONS]", list_opts, NOPTS};
+/* --help, the man page and completions of `notables`: listing, and set ID's own options */
+static const esc_opt notables_doc_opts[] = {
+    LIST_OPTS,
+    {"owner", "NAME", "set: who owns the notable"},
+    {"comment", "TEXT", "set: a note kept in the notable's history"},
+    {"user", "NAME", "set: who makes the change (default: $USER)"},
+};
+#define NDOC (sizeof notables_doc_opts / sizeof notables_doc_opts[0])
+const esc_cmd_doc esc_doc_notables = {
+    "--db FILE [OPTIONS] | set ID --db FILE [--status S] [--owner N] [--comment T] | "
+    "history ID --db FILE",
+    notables_doc_opts, NDOC};
 const esc_cmd_doc esc_doc_risk = {"--db FILE [OPTIONS]", list_opts, NOPTS};
 
 typedef struct printer {
@@ -124,7 +140,8 @@ static bool severity_set(const char *spec, char *out, size_t cap) {
     bool want[5] = {false};
     char tmp[96];
     snprintf(tmp, sizeof tmp, "%s", spec);
-    for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         size_t n = strlen(tok);
         bool up = n && tok[n - 1] == '+';
         if (up)
@@ -154,14 +171,16 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
     if (!esc_args_parse(&a, list_opts, NOPTS, argc, argv, cmd))
         return ESC_EXIT_USAGE;
     if (esc_args_has(&a, "help")) {
-        esc_usage(stdout, cmd, "--db FILE [OPTIONS]",
-                  kind == ESC_SINK_NOTABLE
-                      ? "List the notables held in a SQLite store, oldest first (time is the "
-                        "run's time;\nrisk threshold notables carry the time of the risk event "
-                        "that crossed it)."
-                      : "List the risk events held in a SQLite store, oldest first (time is the "
-                        "result row's\nlastTime).",
-                  list_opts, NOPTS);
+        bool nt = kind == ESC_SINK_NOTABLE;
+        esc_usage(stdout, cmd, nt ? esc_doc_notables.synopsis : "--db FILE [OPTIONS]",
+                  nt ? "List the notables held in a SQLite store, oldest first (time is the "
+                       "run's time;\nrisk threshold notables carry the time of the risk event "
+                       "that crossed it; orig_time is\nthe first event's). `notables set ID` "
+                       "changes a notable's status, owner or comment\nas Splunk ES incident "
+                       "review does; `notables history ID` lists the changes."
+                     : "List the risk events held in a SQLite store, oldest first (time is the "
+                       "result row's\nlastTime).",
+                  nt ? notables_doc_opts : list_opts, nt ? NDOC : NOPTS);
         rc = ESC_EXIT_OK;
         goto done;
     }
@@ -217,9 +236,10 @@ int esc_cli_store_list(esc_sink_kind kind, int argc, char **argv) {
             goto done;
         }
         if (!severity_set(esc_args_get(&a, "severity"), sev, sizeof sev)) {
-            esc_say(stderr, "escudo %s: --severity %s: give informational, low, medium, high or "
-                    "critical (LEVEL+ for that level and above; a comma list)", cmd,
-                    esc_args_get(&a, "severity"));
+            esc_say(stderr,
+                    "escudo %s: --severity %s: give informational, low, medium, high or "
+                    "critical (LEVEL+ for that level and above; a comma list)",
+                    cmd, esc_args_get(&a, "severity"));
             goto done;
         }
         f.severities = sev;
@@ -269,8 +289,7 @@ static const esc_opt history_opts[] = {
     {"db", "FILE", "the SQLite store (required)"},
     {"help", NULL, "show this help"},
 };
-const esc_cmd_doc esc_doc_notables_set = {"ID --db FILE [--status S] [--owner NAME] [--comment T]",
-                                          set_opts, NSET};
+#define SET_SYNOPSIS "ID --db FILE [--status S] [--owner NAME] [--comment T]"
 
 /* Splunk ES's notable statuses (ES Notable Event API reference, "status";
  * https://help.splunk.com/splunk-enterprise-security-7/api-reference/7.2/notable-event-endpoints/
@@ -278,8 +297,8 @@ const esc_cmd_doc esc_doc_notables_set = {"ID --db FILE [--status S] [--owner NA
  * unassigned, new, in progress, pending, resolved, closed), stored in lower case as notables
  * carry "new". "in-progress" and "in_progress" are taken for "in progress". */
 static const char *es_status(const char *s) {
-    static const char *const ST[] = {"unassigned", "new", "in progress", "pending", "resolved",
-                                     "closed"};
+    static const char *const ST[] = {"unassigned", "new",      "in progress",
+                                     "pending",    "resolved", "closed"};
     char t[32];
     size_t n = 0;
     for (; s[n] && n + 1 < sizeof t; n++)
@@ -315,7 +334,7 @@ static int notables_set(int argc, char **argv, bool history) {
         return ESC_EXIT_USAGE;
     if (esc_args_has(&a, "help") || a.npos != 1 || !esc_args_get(&a, "db")) {
         bool help = esc_args_has(&a, "help");
-        esc_usage(help ? stdout : stderr, cmd, history ? "ID --db FILE" : esc_doc_notables_set.synopsis,
+        esc_usage(help ? stdout : stderr, cmd, history ? "ID --db FILE" : SET_SYNOPSIS,
                   history ? "The changes made to a notable, oldest first."
                           : "Change a notable's status, owner or comment as Splunk ES incident "
                             "review does;\nevery change is kept (escudo notables history ID).",
@@ -330,12 +349,17 @@ static int notables_set(int argc, char **argv, bool history) {
     } else {
         const char *status = esc_args_get(&a, "status");
         if (status && !(status = es_status(status))) {
-            esc_say(stderr, "escudo notables set: --status %s: give unassigned, new, in-progress, "
-                    "pending, resolved or closed", esc_args_get(&a, "status"));
+            esc_say(stderr,
+                    "escudo notables set: --status %s: give unassigned, new, in-progress, "
+                    "pending, resolved or closed",
+                    esc_args_get(&a, "status"));
             goto done;
         }
-        esc_store_update u = {a.pos[0], status, esc_args_get(&a, "owner"),
-                              esc_args_get(&a, "comment"), esc_args_get(&a, "user"),
+        esc_store_update u = {a.pos[0],
+                              status,
+                              esc_args_get(&a, "owner"),
+                              esc_args_get(&a, "comment"),
+                              esc_args_get(&a, "user"),
                               (int64_t)time(NULL)};
         if (!u.user)
             u.user = getenv("USER");

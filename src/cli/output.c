@@ -218,9 +218,10 @@ static void out_table(FILE *f, const esc_table *t, const char *search_name, bool
                                                          : t->cols[c - (search_name ? 1 : 0)]);
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t c = 0; c < nc; c++) {
-            char *s = search_name && c == 0
-                          ? esc_strdup(search_name)
-                          : esc_out_cell_text(esc_table_cell(t, r, c - (search_name ? 1 : 0)), ", ");
+            char *s =
+                search_name && c == 0
+                    ? esc_strdup(search_name)
+                    : esc_out_cell_text(esc_table_cell(t, r, c - (search_name ? 1 : 0)), ", ");
             text[r * nc + c] = s;
             if (s && esc_out_human_width(s) > w[c])
                 w[c] = esc_out_human_width(s);

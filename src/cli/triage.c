@@ -141,9 +141,9 @@ static int cmp_line(const void *x, const void *y) {
 }
 
 static const char *const TL_COLS[] = {
-    "_time",     "detection",  "detection_id", "severity",       "risk_score", "mitre_attack_id",
-    "host",      "user",       "details",      "evidence_total", "row",        "ref",
-    "source",    "record_id",  "offset",       "line",
+    "_time",  "detection", "detection_id", "severity",       "risk_score", "mitre_attack_id",
+    "host",   "user",      "details",      "evidence_total", "row",        "ref",
+    "source", "record_id", "offset",       "line",
 };
 #define TL_NCOLS (sizeof TL_COLS / sizeof TL_COLS[0])
 
@@ -218,8 +218,8 @@ static void tl_values(const tl_line *l, char **v, const char *sep) {
 }
 
 static void tl_json(FILE *f, const tl_line *l, char **v) {
-    static const bool num[TL_NCOLS] = {[4] = true, [9] = true, [10] = true, [13] = true,
-                                       [14] = true, [15] = true};
+    static const bool num[TL_NCOLS] = {
+        [4] = true, [9] = true, [10] = true, [13] = true, [14] = true, [15] = true};
     fputc('{', f);
     for (size_t i = 0; i < TL_NCOLS; i++) {
         if (i)
@@ -323,7 +323,8 @@ void esc_out_csv_union(FILE *f, const esc_result *r, size_t n) {
             for (size_t k = 0; k < nu; k++) {
                 fputc(',', f);
                 int c = esc_table_col(r[i].t, u[k]);
-                char *s = c < 0 ? NULL : esc_out_cell_text(esc_table_cell(r[i].t, row, (size_t)c), "\n");
+                char *s =
+                    c < 0 ? NULL : esc_out_cell_text(esc_table_cell(r[i].t, row, (size_t)c), "\n");
                 if (s)
                     esc_out_csv_field(f, s, strlen(s));
                 esc_free(s);

@@ -260,8 +260,9 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
     size_t nc = t->ncols + 1, nr = t->nrows;
     const char *sev = esc_act_severity(esc_act_score(d));
     char *name = human(d->name), *m = mitre_text(d);
-    fprintf(f, "\n== %s (%s%s%s%s%s, %zu row%s) ==\n", name ? name : "", color ? sev_color(sev) : "",
-            sev, color ? "\033[0m" : "", m && m[0] ? ", " : "", m ? m : "", nr, nr == 1 ? "" : "s");
+    fprintf(f, "\n== %s (%s%s%s%s%s, %zu row%s) ==\n", name ? name : "",
+            color ? sev_color(sev) : "", sev, color ? "\033[0m" : "", m && m[0] ? ", " : "",
+            m ? m : "", nr, nr == 1 ? "" : "s");
     esc_free(name);
     esc_free(m);
     size_t *ord = esc_calloc(nr ? nr : 1, sizeof *ord);

@@ -367,12 +367,14 @@ fail:
 /* A notable's host and user (the row's dest and user, several values joined by ", "; for a risk
  * threshold notable its risk object) and its orig_time, read from its JSON. */
 #define JSON_TEXT(k)                                                                               \
-    "(CASE json_type(n.json, '$." k "') WHEN 'array' THEN (SELECT group_concat(value, ', ') "     \
+    "(CASE json_type(n.json, '$." k "') WHEN 'array' THEN (SELECT group_concat(value, ', ') "      \
     "FROM json_each(n.json, '$." k "')) ELSE json_extract(n.json, '$." k "') END)"
 #define NOTABLE_EXTRA                                                                              \
-    "coalesce(" JSON_TEXT("dest") ", CASE n.risk_object_type WHEN 'system' THEN n.risk_object "    \
-    "END), coalesce(" JSON_TEXT("user") ", CASE n.risk_object_type WHEN 'user' THEN "             \
-    "n.risk_object END), json_extract(n.json, '$.orig_time')"
+    "coalesce(" JSON_TEXT(                                                                         \
+        "dest") ", CASE n.risk_object_type WHEN 'system' THEN n.risk_object "                      \
+                "END), coalesce(" JSON_TEXT(                                                       \
+                    "user") ", CASE n.risk_object_type WHEN 'user' THEN "                          \
+                            "n.risk_object END), json_extract(n.json, '$.orig_time')"
 
 esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_store_filter *f,
                           esc_store_row_fn fn, void *ctx, esc_error *err) {
@@ -480,8 +482,10 @@ static esc_status find_notable(sqlite3 *db, const char *prefix, char *full, esc_
     if (!n || n > 64 || strspn(prefix, "0123456789abcdef") != n)
         return esc_error_set(err, ESC_EUSAGE, "%s is not a notable id (hex digits)", prefix);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT event_id FROM notables WHERE substr(event_id, 1, ?2) = ?1 "
-                               "LIMIT 2", -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT event_id FROM notables WHERE substr(event_id, 1, ?2) = ?1 "
+                           "LIMIT 2",
+                           -1, &s, NULL) != SQLITE_OK)
         return dberr(err, db, "preparing the query");
     sqlite3_bind_text(s, 1, prefix, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
@@ -587,8 +591,10 @@ esc_status esc_store_history(const char *db_path, const char *event_id, esc_stor
         goto done;
     if (v < 2) /* no change was ever made */
         goto done;
-    if (sqlite3_prepare_v2(db, "SELECT time, user, status, owner, comment FROM notable_updates "
-                               "WHERE event_id = ? ORDER BY time, rowid", -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db,
+                           "SELECT time, user, status, owner, comment FROM notable_updates "
+                           "WHERE event_id = ? ORDER BY time, rowid",
+                           -1, &s, NULL) != SQLITE_OK) {
         st = dberr(err, db, "preparing the query");
         goto done;
     }

@@ -15,14 +15,14 @@
 
 typedef struct esc_store_filter {
     bool has_since, has_until;
-    int64_t since, until; /* _time in [since, until) */
-    const char *rule;     /* case-insensitive substring of search_name or rule_title */
-    const char *object;   /* risk_object, or (notables) any field value equal to it */
-    const char *status;   /* notables: exact status */
+    int64_t since, until;   /* _time in [since, until) */
+    const char *rule;       /* case-insensitive substring of search_name or rule_title */
+    const char *object;     /* risk_object, or (notables) any field value equal to it */
+    const char *status;     /* notables: exact status */
     const char *severities; /* notables: ",low,high," (the severities wanted, lower case) */
     const char *detection;  /* case-insensitive glob over search_name (or the name inside
                                "ESCU - NAME - Rule") or rule_title */
-    int64_t limit;        /* 0 = no limit */
+    int64_t limit;          /* 0 = no limit */
 } esc_store_filter;
 
 typedef struct esc_store_row {

@@ -51,8 +51,8 @@ typedef struct esc_table {
     char **cols;  /* column names, in the search's final column order */
     bool *mv_col; /* column made by values()/list()/split/...: always rendered as an array */
     size_t nrows;
-    esc_cell *cells;        /* row-major, nrows * ncols */
-    uint64_t regex_limited; /* regex matches a limit stopped (counted as no match) */
+    esc_cell *cells;            /* row-major, nrows * ncols */
+    uint64_t regex_limited;     /* regex matches a limit stopped (counted as no match) */
     esc_row_evidence *evidence; /* per row, or NULL: no event carried its provenance */
     bool evidence_truncated;    /* the byte cap stopped keeping references */
 } esc_table;
