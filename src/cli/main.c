@@ -101,6 +101,21 @@ static void route_allocators(void) {
     hs_set_allocator(esc_malloc, esc_free);
 }
 
+/* "escudo X.Y.Z" and the shipped content's version (the first line of content/VERSION). */
+static int version(void) {
+    char dir[ESC_CLI_PATH_MAX], path[ESC_CLI_PATH_MAX + 16], line[512] = "";
+    esc_cli_content_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/VERSION", dir);
+    FILE *f = fopen(path, "r");
+    if (f && fgets(line, sizeof line, f))
+        line[strcspn(line, "\r\n")] = 0;
+    if (f)
+        fclose(f);
+    printf("escudo %s\n", ESC_VERSION);
+    esc_say(stdout, "content: %s (%s)", line[0] ? line : "unknown version: no VERSION file", dir);
+    return ESC_EXIT_OK;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: escudo COMMAND [OPTIONS] [ARGS]\n\n"
                "escudo runs Splunk ESCU endpoint detections natively over Windows event logs\n"
@@ -119,10 +134,8 @@ int main(int argc, char **argv) {
         usage(stderr);
         return ESC_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("escudo %s\n", ESC_VERSION);
-        return ESC_EXIT_OK;
-    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+        return version();
     if (strcmp(argv[1], "--help-man") == 0 || strcmp(argv[1], "--completions") == 0)
         return docs(argc, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
