@@ -67,6 +67,63 @@ static esc_status render_line(const esc_event *ev, bool json, bool object, esc_b
     return st ? st : esc_buf_putc(line, '\n');
 }
 
+/* What the reading loop prints, and what it learns. */
+typedef struct printing {
+    bool json, object;
+    const char *at_path; /* --at: only the record at at_off */
+    uint64_t at_off;
+    bool at_found;
+    unsigned long warnings;
+    esc_buf line;
+} printing;
+
+/* Every record of r on stdout (warnings on stderr); 0, or 3 on a fatal error (said). */
+static int print_events(esc_reader *r, const char *file, printing *p) {
+    for (;;) {
+        esc_event ev;
+        esc_error err;
+        esc_error_clear(&err);
+        esc_status st = esc_reader_next(r, &ev, &err);
+        if (st == ESC_EOF)
+            return 0;
+        if (st == ESC_EMALFORMED) {
+            print_warning(&err);
+            p->warnings++;
+            continue;
+        }
+        if (st) {
+            esc_say(stderr, "escudo dump: %s: %s", file, err.msg);
+            return 3;
+        }
+        if (p->at_path && ev.offset != p->at_off)
+            continue;
+        p->at_found = true;
+        if (render_line(&ev, p->json, p->object, &p->line)) {
+            fprintf(stderr, "escudo dump: out of memory\n");
+            return 3;
+        }
+        if (fwrite(p->line.ptr, 1, p->line.len, stdout) != p->line.len) {
+            fprintf(stderr, "escudo dump: write error\n");
+            return 3;
+        }
+    }
+}
+
+/* --at PATH:OFFSET (one only): 0, or 2 after the message (3 out of memory). */
+static int parse_at(const char *v, char **path, uint64_t *off) {
+    const char *colon = v ? strrchr(v, ':') : NULL;
+    char *endp = NULL;
+    unsigned long long o = colon && colon[1] ? strtoull(colon + 1, &endp, 10) : 0;
+    if (!colon || colon == v || !endp || *endp || *path) {
+        fprintf(stderr, "escudo dump: --at takes one PATH:OFFSET (a byte offset)\n");
+        return 2;
+    }
+    if (!(*path = strndup(v, (size_t)(colon - v))))
+        return 3;
+    *off = o;
+    return 0;
+}
+
 int esc_cmd_dump(int argc, char **argv) {
     bool json = false, strict = false, object = false;
     esc_reader_opts opts = {0};
@@ -75,14 +132,13 @@ int esc_cmd_dump(int argc, char **argv) {
     size_t npaths = 0;
     char *at_path = NULL; /* --at: the one record wanted */
     uint64_t at_off = 0;
-    bool at_found = false;
+    printing pr = {0};
     char **files = NULL;
     size_t nfiles = 0, skipped = 0;
     unsigned long warnings = 0;
     uint64_t folded = 0;
     int rc = 0;
-    esc_buf line;
-    esc_buf_init(&line, 0);
+    esc_buf_init(&pr.line, 0);
     esc_interest everything;
     memset(&everything, 0, sizeof everything);
     everything.everything = true;
@@ -110,21 +166,8 @@ int esc_cmd_dump(int argc, char **argv) {
             }
         } else if (!strcmp(a, "--at") || !strncmp(a, "--at=", 5)) {
             const char *v = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : NULL);
-            const char *colon = v ? strrchr(v, ':') : NULL;
-            char *endp = NULL;
-            unsigned long long off = colon && colon[1] ? strtoull(colon + 1, &endp, 10) : 0;
-            if (!colon || colon == v || !endp || *endp || at_path) {
-                fprintf(stderr, "escudo dump: --at takes one PATH:OFFSET (a byte offset)\n");
-                rc = 2;
+            if ((rc = parse_at(v, &at_path, &at_off)) != 0)
                 goto done;
-            }
-            free(at_path);
-            at_path = strndup(v, (size_t)(colon - v));
-            if (!at_path) {
-                rc = 3;
-                goto done;
-            }
-            at_off = off;
             paths[npaths++] = at_path;
         } else if (!strcmp(a, "--data-object")) {
             object = true;
@@ -171,6 +214,10 @@ int esc_cmd_dump(int argc, char **argv) {
         goto done;
     }
     warnings += skipped;
+    pr.json = json;
+    pr.object = object;
+    pr.at_path = at_path;
+    pr.at_off = at_off;
     for (size_t f = 0; f < nfiles && rc != 3; f++) {
         esc_input *in = NULL;
         esc_reader *r = NULL;
@@ -194,37 +241,8 @@ int esc_cmd_dump(int argc, char **argv) {
             rc = 3;
             break;
         }
-        for (;;) {
-            esc_event ev;
-            esc_error_clear(&err);
-            st = esc_reader_next(r, &ev, &err);
-            if (st == ESC_EOF)
-                break;
-            if (st == ESC_EMALFORMED) {
-                print_warning(&err);
-                warnings++;
-                continue;
-            }
-            if (st) {
-                esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
-                rc = 3;
-                break;
-            }
-            if (at_path && ev.offset != at_off)
-                continue;
-            at_found = true;
-            st = render_line(&ev, json, object, &line);
-            if (st) {
-                fprintf(stderr, "escudo dump: out of memory\n");
-                rc = 3;
-                break;
-            }
-            if (fwrite(line.ptr, 1, line.len, stdout) != line.len) {
-                fprintf(stderr, "escudo dump: write error\n");
-                rc = 3;
-                break;
-            }
-        }
+        if (print_events(r, files[f], &pr) != 0)
+            rc = 3;
         folded += esc_reader_stats_get(r)->folded;
         esc_reader_free(r);
         esc_input_free(in);
@@ -234,9 +252,10 @@ int esc_cmd_dump(int argc, char **argv) {
         fprintf(stderr, "escudo dump: write error\n");
         rc = 3;
     }
+    warnings += pr.warnings;
     if (rc == 0 && strict && warnings)
         rc = 1;
-    if (rc == 0 && at_path && !at_found) {
+    if (rc == 0 && at_path && !pr.at_found) {
         esc_say(stderr, "escudo dump: %s: no record at offset %llu", at_path,
                 (unsigned long long)at_off);
         rc = 1;
@@ -245,6 +264,6 @@ done:
     free(at_path);
     esc_paths_free(files, nfiles);
     free(paths);
-    esc_buf_fini(&line);
+    esc_buf_fini(&pr.line);
     return rc;
 }

@@ -126,8 +126,7 @@ int esc_cmd_lint(int argc, char **argv) {
         goto done;
     }
     if (a.npos) {
-        esc_say(stderr, "escudo lint: unexpected argument '%s' (see escudo lint --help)",
-                a.pos[0]);
+        esc_say(stderr, "escudo lint: unexpected argument '%s' (see escudo lint --help)", a.pos[0]);
         goto done;
     }
     const char *fmt = esc_args_get(&a, "format");

@@ -17,7 +17,8 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 
-#define MIN_COL 6 /* a column is never cut narrower */
+#define MIN_COL 6   /* a column is never cut narrower */
+#define GRID_COL 12 /* rows whose columns would be cut narrower are printed vertically */
 
 bool esc_out_color(const char *opt, bool *ok) {
     *ok = true;
@@ -85,7 +86,14 @@ static void put_fit(FILE *f, const char *s, size_t w, bool last) {
         return;
     }
     size_t cols = 0, i = 0;
+    bool coloured = false;
     for (; s[i]; i++) {
+        if (s[i] == '\033') { /* our colour codes take no column */
+            coloured = true;
+            while (s[i + 1] && s[i] != 'm')
+                i++;
+            continue;
+        }
         if (((unsigned char)s[i] & 0xC0) != 0x80) {
             if (cols == w - 1)
                 break;
@@ -93,16 +101,17 @@ static void put_fit(FILE *f, const char *s, size_t w, bool last) {
         }
     }
     fwrite(s, 1, i, f);
-    fputs("\xe2\x80\xa6", f);
+    fputs(coloured ? "\xe2\x80\xa6\033[0m" : "\xe2\x80\xa6", f);
 }
 
-/* Shrink the widest columns until the line fits total (2 spaces between columns). */
+/* Shrink the widest columns (never the first: severity, time) until the line fits total (2
+ * spaces between columns). */
 static void fit(size_t *w, size_t n, size_t total) {
     for (;;) {
-        size_t sum = n ? 2 * (n - 1) : 0, big = 0;
+        size_t sum = n ? 2 * (n - 1) : 0, big = n > 1 ? 1 : 0;
         for (size_t c = 0; c < n; c++) {
             sum += w[c];
-            if (w[c] > w[big])
+            if (c && w[c] > w[big])
                 big = c;
         }
         if (sum <= total || w[big] <= MIN_COL)
@@ -141,6 +150,28 @@ static void grid(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
         }
     }
     esc_free(w);
+}
+
+/* Rows too wide for columns: each row as "name  value" lines, values cut to the width. */
+static void vertical(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
+    size_t nw = 0;
+    for (size_t c = 0; c < nc; c++)
+        if (cell[c] && width(cell[c]) > nw)
+            nw = width(cell[c]);
+    if (nw > total / 3)
+        nw = total / 3;
+    for (size_t r = 1; r <= nr; r++) {
+        fprintf(f, "%s-- row %zu\n", r > 1 ? "\n" : "", r);
+        for (size_t c = 0; c < nc; c++) {
+            const char *v = cell[r * nc + c];
+            if (!v || !v[0])
+                continue;
+            put_fit(f, cell[c] ? cell[c] : "", nw, false);
+            fputs("  ", f);
+            put_fit(f, v, total - nw - 2, true);
+            fputc('\n', f);
+        }
+    }
 }
 
 static void free_cells(char **cell, size_t n) {
@@ -260,9 +291,19 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
     size_t nc = t->ncols + 1, nr = t->nrows;
     const char *sev = esc_act_severity(esc_act_score(d));
     char *name = human(d->name), *m = mitre_text(d);
-    fprintf(f, "\n== %s (%s%s%s%s%s, %zu row%s) ==\n", name ? name : "",
-            color ? sev_color(sev) : "", sev, color ? "\033[0m" : "", m && m[0] ? ", " : "",
-            m ? m : "", nr, nr == 1 ? "" : "s");
+    char *head = NULL;
+    size_t hlen = 0;
+    FILE *hm = open_memstream(&head, &hlen);
+    if (hm) {
+        fprintf(hm, "== %s (%s%s%s%s%s, %zu row%s) ==", name ? name : "",
+                color ? sev_color(sev) : "", sev, color ? "\033[0m" : "", m && m[0] ? ", " : "",
+                m ? m : "", nr, nr == 1 ? "" : "s");
+        fclose(hm);
+        fputc('\n', f);
+        put_fit(f, head ? head : "", total, true);
+        fputc('\n', f);
+        free(head);
+    }
     esc_free(name);
     esc_free(m);
     size_t *ord = esc_calloc(nr ? nr : 1, sizeof *ord);
@@ -294,7 +335,18 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
             esc_free(v);
         }
     }
-    grid(f, cell, nr, nc, total);
+    size_t need = 0; /* the width with every column at its natural width, or GRID_COL */
+    for (size_t c = 0; c < nc; c++) {
+        size_t w = 0;
+        for (size_t r = 0; r <= nr; r++)
+            if (cell[r * nc + c] && width(cell[r * nc + c]) > w)
+                w = width(cell[r * nc + c]);
+        need += (c ? 2 : 0) + (c && w > GRID_COL ? GRID_COL : w);
+    }
+    if (need <= total)
+        grid(f, cell, nr, nc, total);
+    else
+        vertical(f, cell, nr, nc, total);
 out:
     free_cells(cell, (nr + 1) * nc);
     esc_free(ord);
