@@ -37,6 +37,7 @@ struct esc_act {
     size_t max_points; /* ESC_ACT_MAX_POINTS unless a test lowers it */
     int64_t last_search_time;
     esc_act_counts counts;
+    bool evidence; /* notables carry orig_time and their rows' evidence */
 };
 
 /* ---- small pieces ---------------------------------------------------------------------------- */
@@ -595,11 +596,15 @@ static const char *const RISK_KEYS[] = {
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
+void esc_act_set_evidence(esc_act *a, bool on) {
+    a->evidence = on;
+}
+
 /* The events behind the row (spl.h, docs/evidence.md): orig_time (the earliest event's _time,
- * as ES's notables carry it), their count and the references kept. Nothing when the row has
- * no evidence (its events came back from a run's window blob). */
-static void evidence(jw *w, const esc_table *t, size_t row) {
-    const esc_row_evidence *e = t->evidence ? &t->evidence[row] : NULL;
+ * as ES's notables carry it), their count and the references kept; only when asked
+ * (esc_act_set_evidence). Nothing when the row has no evidence. */
+static void evidence(const esc_act *a, jw *w, const esc_table *t, size_t row) {
+    const esc_row_evidence *e = a->evidence && t->evidence ? &t->evidence[row] : NULL;
     if (!e || !e->total)
         return;
     if (e->n)
@@ -710,7 +715,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
         if (lt->orig_event_id)
             jkv(&w, "orig_event_id", lt->orig_event_id);
     }
-    evidence(&w, in->rows, row);
+    evidence(a, &w, in->rows, row);
     jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {

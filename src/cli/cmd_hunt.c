@@ -21,7 +21,8 @@ static const esc_opt hunt_opts[] = {
     {"format", "table|json|csv|timeline-csv|timeline-json",
      "output format (default table); timeline-*: one line per event behind the rows,\n"
      "                           time-ordered across detections"},
-    {"evidence", NULL, "json: each row with severity, ATT&CK ids and the events behind it"},
+    {"evidence", NULL, "json rows and notables: severity, ATT&CK ids, orig_time and the events\n"
+                       "                           behind each (5 earliest, 5 latest, the count)"},
     {"color", "auto|always|never",
      "colour severities in the table (default auto: a terminal,\n"
      "                           unless NO_COLOR is set)"},
@@ -160,6 +161,7 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
         st = st ? st : ESC_ENOMEM;
         goto out;
     }
+    esc_act_set_evidence(act, esc_args_has(a, "evidence"));
     esc_act_window w = {
         esc_time_sec(ho->earliest_us),
         ho->latest_us == ESC_TIME_MAX ? ESC_ACT_INFINITY : esc_time_sec(ho->latest_us), now};
@@ -217,12 +219,7 @@ static bool hunt_options(const esc_args *a, hunt_out *fmt, esc_hunt_opts *ho, in
                         "timeline-json\n");
         return false;
     }
-    fmt->evidence = esc_args_has(a, "evidence");
-    if (fmt->evidence && (fmt->timeline || fmt->fmt != ESC_OUT_JSON)) {
-        fprintf(stderr, "escudo hunt: --evidence needs --format json (the timeline formats "
-                        "always carry it)\n");
-        return false;
-    }
+    fmt->evidence = esc_args_has(a, "evidence") && !fmt->timeline && fmt->fmt == ESC_OUT_JSON;
     bool ok;
     fmt->color = esc_out_color(esc_args_get(a, "color"), &ok);
     if (!ok) {

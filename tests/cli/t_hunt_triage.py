@@ -111,8 +111,6 @@ check("table: colour on a terminal", "\033[" in on_tty({}))
 check("table: NO_COLOR honoured on a terminal", "\033[" not in on_tty({"NO_COLOR": "1"}))
 
 # ---- problem 3: --evidence and its cap ----
-rc, out, err = run("hunt", "--quiet", "--format", "csv", "--evidence", CRAFTED)
-check("--evidence needs --format json", rc == 2 and "--evidence" in err, err)
 src = open(os.path.join(CRAFTED, "sysmon.xml"), encoding="utf-8").read().splitlines()
 rc, out, err = run("hunt", "--quiet", "--format", "json", "--evidence",
                    os.path.join(CRAFTED, "sysmon.xml"))
@@ -155,8 +153,18 @@ with tempfile.TemporaryDirectory() as d:
 # ---- problem 8: notables triage ----
 with tempfile.TemporaryDirectory() as d:
     db = os.path.join(d, "n.db")
+    plain = os.path.join(d, "plain.jsonl")
     rc, out, err = run("hunt", "--quiet", "--format", "json", "--content", ESCU, "--db", db,
+                       "--evidence", "--notables", os.path.join(d, "ev.jsonl"),
                        "--now", "2025-01-01T00:00:00Z", EVTX)
+    rc, out, err = run("hunt", "--quiet", "--format", "json", "--content", ESCU, "--notables",
+                       plain, "--now", "2025-01-01T00:00:00Z", EVTX)
+    pl = [json.loads(l) for l in open(plain, encoding="utf-8")]
+    ev = [json.loads(l) for l in open(os.path.join(d, "ev.jsonl"), encoding="utf-8")]
+    check("notables: orig_time and evidence only with --evidence, nothing else differs",
+          not any("evidence" in n or "orig_time" in n for n in pl) and len(pl) == len(ev) and
+          all({k: v for k, v in e.items() if k not in ("orig_time", "evidence_count", "evidence")}
+              == p for e, p in zip(ev, pl)))
     rc, out, err = run("notables", "--db", db)
     check("notables: host, user and orig_time columns",
           out.splitlines()[0].split()[4:8] == ["owner", "host", "user", "orig_time"],
