@@ -52,7 +52,7 @@ typedef struct esc_cmd_doc {
     size_t nopts;
 } esc_cmd_doc;
 extern const esc_cmd_doc esc_doc_hunt, esc_doc_explain, esc_doc_dump, esc_doc_run, esc_doc_status,
-    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk;
+    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk, esc_doc_content;
 
 /* A command as `escudo --help` lists it. */
 typedef struct esc_cmd_entry {
@@ -210,5 +210,6 @@ int esc_cmd_test(int argc, char **argv);
 int esc_cmd_run(int argc, char **argv);
 int esc_cmd_status(int argc, char **argv);
 int esc_cmd_lint(int argc, char **argv);
+int esc_cmd_content(int argc, char **argv);
 
 #endif

@@ -33,6 +33,8 @@ static const command commands[] = {
     {"test", esc_cmd_test, "test detections offline, as contentctl does", &esc_doc_test},
     {"lint", esc_cmd_lint, "report which detections of a content folder are supported",
      &esc_doc_lint},
+    {"content", esc_cmd_content, "list what the content holds and what escudo supports",
+     &esc_doc_content},
     {"notables", esc_cmd_notables, "list notables held in a --db store", &esc_doc_notables},
     {"risk", esc_cmd_risk, "list risk events held in a --db store", &esc_doc_risk},
 };

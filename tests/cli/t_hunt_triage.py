@@ -5,7 +5,8 @@ JSON row; the table for people (a summary, then each detection's rows, by time, 
 width, colour only on a terminal and never with NO_COLOR); --evidence and its cap (the 5
 earliest and 5 latest events of a row, by time, and their total); dump --at; notables with
 host, user and orig_time, filtered by severity and detection, and `notables set`/`history` as
-Splunk ES incident review; escudo --version naming the content. ctest-label: slow"""
+Splunk ES incident review; escudo content list agreeing with lint; escudo --version naming the
+content. ctest-label: slow"""
 import csv
 import io
 import json
@@ -220,6 +221,21 @@ with tempfile.TemporaryDirectory() as d:
                        "--now", "2025-01-01T00:00:00Z", EVTX)
     rc, out, err = run("notables", "--db", db, "--status", "closed", "--format", "json")
     check("notables set: a hunt again keeps the analyst's status", len(out.splitlines()) == 1)
+
+# ---- content list: by data source and technique, agreeing with lint ----
+rc, out, err = run("content", "list", "--content", ESCU, "--format", "json")
+cl = json.loads(out)
+rc2, out2, err2 = run("lint", "--content", ESCU, "--format", "json")
+summ = json.loads(out2.splitlines()[-1])["summary"]
+check("content list: exit 0, supported as lint says", rc == 0 and cl["detections"] ==
+      summ["total"] and cl["supported"] == summ["supported"], (cl.get("supported"), summ))
+check("content list: unsupported reasons as lint's", cl["unsupported"] == summ["by_reason"])
+check("content list: by data source and technique",
+      cl["data_source"]["Sysmon EventID 1"]["supported"] == summ["supported"] and
+      sum(v["supported"] + v["unsupported"] for k, v in cl["mitre_attack_id"].items()
+          if k.startswith("T1003")) > 0)
+rc, out, err = run("content")
+check("content without list: usage, exit 2", rc == 2 and "list" in err, err)
 
 # ---- --version ----
 rc, out, err = run("--version")
