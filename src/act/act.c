@@ -37,6 +37,7 @@ struct esc_act {
     size_t max_points; /* ESC_ACT_MAX_POINTS unless a test lowers it */
     int64_t last_search_time;
     esc_act_counts counts;
+    bool evidence; /* notables carry orig_time and their rows' evidence */
 };
 
 /* ---- small pieces ---------------------------------------------------------------------------- */
@@ -567,6 +568,9 @@ static const char *const NOTABLE_KEYS[] = {
     "late",
     "lag",
     "orig_event_id",
+    "orig_time",
+    "evidence_count",
+    "evidence",
 };
 
 static const char *const RISK_KEYS[] = {
@@ -591,6 +595,45 @@ static const char *const RISK_KEYS[] = {
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+void esc_act_set_evidence(esc_act *a, bool on) {
+    a->evidence = on;
+}
+
+/* The events behind the row (spl.h, docs/evidence.md): orig_time (the earliest event's _time,
+ * as ES's notables carry it), their count and the references kept; only when asked
+ * (esc_act_set_evidence). Nothing when the row has no evidence. */
+static void evidence(const esc_act *a, jw *w, const esc_table *t, size_t row) {
+    const esc_row_evidence *e = a->evidence && t->evidence ? &t->evidence[row] : NULL;
+    if (!e || !e->total)
+        return;
+    if (e->n)
+        jkint(w, "orig_time", esc_time_sec(e->refs[0].time_us));
+    jkint(w, "evidence_count", (int64_t)e->total);
+    jkey(w, "evidence");
+    jc(w, "[");
+    for (size_t i = 0; i < e->n; i++) {
+        const esc_evref *r = &e->refs[i];
+        char tmp[48];
+        int64_t s = esc_time_sec(r->time_us);
+        jc(w, i ? ",{" : "{");
+        jw in = {w->b, true, ESC_OK};
+        jkey(&in, "_time");
+        snprintf(tmp, sizeof tmp, "%lld.%06lld", (long long)s,
+                 (long long)(r->time_us - s * 1000000));
+        jc(&in, tmp);
+        jkv(&in, "source", r->path);
+        jkint(&in, "offset", (int64_t)r->offset);
+        if (r->record_id)
+            jkint(&in, "record_id", (int64_t)r->record_id);
+        if (r->line)
+            jkint(&in, "line", (int64_t)r->line);
+        jc(w, "}");
+        if (in.st != ESC_OK)
+            w->st = in.st;
+    }
+    jc(w, "]");
+}
 
 static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
                                const char *search_name, const char *id, int score,
@@ -672,6 +715,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
         if (lt->orig_event_id)
             jkv(&w, "orig_event_id", lt->orig_event_id);
     }
+    evidence(a, &w, in->rows, row);
     jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {

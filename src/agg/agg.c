@@ -52,6 +52,8 @@ struct esc_agg {
     size_t gtab_cap;
     dentry *dtab; /* distinct set */
     size_t dtab_n, dtab_cap;
+    size_t last;      /* group of the last esc_agg_group call */
+    uint64_t calls;   /* successful esc_agg_group calls */
     esc_str *scratch; /* result views */
     size_t scratch_cap;
 };
@@ -151,7 +153,8 @@ esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error
                     k++;
                 if (k == a->nkeys) {
                     g->count++;
-                    *out = a->gtab[j] - 1;
+                    *out = a->last = a->gtab[j] - 1;
+                    a->calls++;
                     return ESC_OK;
                 }
             }
@@ -195,7 +198,8 @@ esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error
         j = (j + 1) & (a->gtab_cap - 1);
     a->gtab[j] = (uint32_t)(a->ngroups + 1);
     a->groups[a->ngroups] = g;
-    *out = a->ngroups++;
+    *out = a->last = a->ngroups++;
+    a->calls++;
     return ESC_OK;
 }
 
@@ -269,8 +273,11 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
         if (!v->s.ptr)
             continue;
         switch (fn) {
-        case ESC_AGG_COUNT: return ESC_OK;
-        case ESC_AGG_COUNT_FIELD: s->n++; break;
+        case ESC_AGG_COUNT:
+            return ESC_OK;
+        case ESC_AGG_COUNT_FIELD:
+            s->n++;
+            break;
         case ESC_AGG_VALUES:
         case ESC_AGG_DC: {
             bool added;
@@ -341,6 +348,12 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
         }
     }
     return ESC_OK;
+}
+
+size_t esc_agg_last(const esc_agg *a, uint64_t *calls) {
+    if (calls)
+        *calls = a->calls;
+    return a->last;
 }
 
 size_t esc_agg_ngroups(const esc_agg *a) {

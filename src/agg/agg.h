@@ -64,6 +64,9 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
                        int64_t time_us, esc_error *err);
 
 size_t esc_agg_ngroups(const esc_agg *a);
+/* The group the last successful esc_agg_group call counted a record in; *calls (may be NULL):
+ * how many such calls there have been (a caller tells whether a record was grouped). */
+size_t esc_agg_last(const esc_agg *a, uint64_t *calls);
 esc_str esc_agg_key(const esc_agg *a, size_t g, size_t k);
 /* Group indices ordered by their keys (byte order, first key first); *order is esc_malloc'd. */
 esc_status esc_agg_sorted(const esc_agg *a, size_t **order, esc_error *err);

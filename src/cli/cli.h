@@ -52,7 +52,7 @@ typedef struct esc_cmd_doc {
     size_t nopts;
 } esc_cmd_doc;
 extern const esc_cmd_doc esc_doc_hunt, esc_doc_explain, esc_doc_dump, esc_doc_run, esc_doc_status,
-    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk;
+    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk, esc_doc_content;
 
 /* A command as `escudo --help` lists it. */
 typedef struct esc_cmd_entry {
@@ -162,6 +162,31 @@ void esc_out_rows(FILE *f, esc_out_format fmt, const esc_table *t, const char *s
                   bool header);
 /* JSON string with escapes as Python's json.dumps(ensure_ascii=False) writes them. */
 void esc_out_json_string(FILE *f, const char *s, size_t n);
+/* A cell as JSON: an array when mv or multivalue, a number when numeric, else a string. */
+void esc_out_json_cell(FILE *f, const esc_cell *c, bool mv);
+/* A CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
+void esc_out_csv_field(FILE *f, const char *s, size_t n);
+/* A cell's values joined by sep (esc_malloc'd; NULL when out of memory). */
+char *esc_out_cell_text(const esc_cell *c, const char *sep);
+
+/* ---- several detections' results at once (triage.c, docs/output.md) ---- */
+typedef struct esc_result {
+    const esc_detection *d;
+    const char *search_name; /* "ESCU - <name> - Rule" */
+    const esc_table *t;
+} esc_result;
+/* JSON lines, each row with its severity, risk score, ATT&CK ids and evidence (--evidence). */
+void esc_out_evidence_json(FILE *f, const esc_result *r, size_t n);
+/* One line per evidence event, time-ordered across all detections, fixed columns. */
+void esc_out_timeline(FILE *f, bool csv, const esc_result *r, size_t n);
+/* CSV of several detections under one header: search_name and the union of their columns. */
+void esc_out_csv_union(FILE *f, const esc_result *r, size_t n);
+/* For people: a summary table, then each detection's rows, ordered by time, fitted to width
+ * columns, severity coloured when color. */
+void esc_out_people(FILE *f, const esc_result *r, size_t n, bool color, size_t width);
+/* --color auto|always|never with NO_COLOR and whether stdout is a terminal: colour or not.
+ * false with a message when the value is unknown (*ok false). */
+bool esc_out_color(const char *opt, bool *ok);
 
 /* Text for people (tables, messages): every control character shown visibly instead of sent
  * to the terminal: \n \r \t as two characters, other C0 controls and DEL as \xHH (ESC is
@@ -185,5 +210,6 @@ int esc_cmd_test(int argc, char **argv);
 int esc_cmd_run(int argc, char **argv);
 int esc_cmd_status(int argc, char **argv);
 int esc_cmd_lint(int argc, char **argv);
+int esc_cmd_content(int argc, char **argv);
 
 #endif

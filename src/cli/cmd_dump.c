@@ -25,6 +25,9 @@ static const esc_opt dump_opts[] = {
     {"data-object", NULL, "JSON: \"data\" as an object (a repeated name: an array of values)"},
     {"fields", NULL, "each event as Splunk's search-time fields (JSON lines; docs/fields.md)"},
     {"native", NULL, "with --fields: the log's own values where an add-on bends them"},
+    {"at", "PATH:OFFSET",
+     "print only the record at this byte offset of PATH (an evidence\n"
+     "                           reference of hunt --evidence or the timeline)"},
     {"recover", NULL, "EVTX: also print deleted records found in slack space"},
     {"threads", "N", "EVTX: decode chunks on N threads (default 2; output is the same)"},
     {"strict", NULL, "exit 1 when any warning was printed"},
@@ -105,10 +108,14 @@ static esc_status render_fields(const esc_event *ev, bool native, esc_arena *a, 
 }
 
 /* False (with the message) when the options cannot go together or no input is given. */
-static bool options_agree(size_t npaths, bool json, bool object, bool fields, bool native) {
-    if (npaths && !(object && !json) && !(native && !fields) && !(fields && (object || json)))
+static bool options_agree(size_t npaths, bool json, bool object, bool fields, bool native,
+                          bool at) {
+    if (npaths && !(object && !json) && !(native && !fields) && !(fields && (object || json)) &&
+        !(at && npaths > 1))
         return true;
-    if (npaths && native && !fields)
+    if (at && npaths > 1)
+        fprintf(stderr, "escudo dump: --at names its file; give no other\n");
+    else if (npaths && native && !fields)
         fprintf(stderr, "escudo dump: --native needs --fields\n");
     else if (npaths && fields)
         fprintf(stderr, "escudo dump: --fields writes its own JSON lines (no --format)\n");
@@ -128,21 +135,82 @@ static esc_status render_line(const esc_event *ev, bool json, bool object, esc_b
     return st ? st : esc_buf_putc(line, '\n');
 }
 
+/* What the reading loop prints, and what it learns. */
+typedef struct printing {
+    bool json, object;
+    bool fields, native; /* --fields: search-time fields, in arena */
+    esc_arena arena;
+    const char *at_path; /* --at: only the record at at_off */
+    uint64_t at_off;
+    bool at_found;
+    unsigned long warnings;
+    esc_buf line;
+} printing;
+
+/* Every record of r on stdout (warnings on stderr); 0, or 3 on a fatal error (said). */
+static int print_events(esc_reader *r, const char *file, printing *p) {
+    for (;;) {
+        esc_event ev;
+        esc_error err;
+        esc_error_clear(&err);
+        esc_status st = esc_reader_next(r, &ev, &err);
+        if (st == ESC_EOF)
+            return 0;
+        if (st == ESC_EMALFORMED) {
+            print_warning(&err);
+            p->warnings++;
+            continue;
+        }
+        if (st) {
+            esc_say(stderr, "escudo dump: %s: %s", file, err.msg);
+            return 3;
+        }
+        if (p->at_path && ev.offset != p->at_off)
+            continue;
+        p->at_found = true;
+        if (p->fields ? render_fields(&ev, p->native, &p->arena, &p->line)
+                      : render_line(&ev, p->json, p->object, &p->line)) {
+            fprintf(stderr, "escudo dump: out of memory\n");
+            return 3;
+        }
+        if (fwrite(p->line.ptr, 1, p->line.len, stdout) != p->line.len) {
+            fprintf(stderr, "escudo dump: write error\n");
+            return 3;
+        }
+    }
+}
+
+/* --at PATH:OFFSET (one only): 0, or 2 after the message (3 out of memory). */
+static int parse_at(const char *v, char **path, uint64_t *off) {
+    const char *colon = v ? strrchr(v, ':') : NULL;
+    char *endp = NULL;
+    unsigned long long o = colon && colon[1] ? strtoull(colon + 1, &endp, 10) : 0;
+    if (!colon || colon == v || !endp || *endp || *path) {
+        fprintf(stderr, "escudo dump: --at takes one PATH:OFFSET (a byte offset)\n");
+        return 2;
+    }
+    if (!(*path = strndup(v, (size_t)(colon - v))))
+        return 3;
+    *off = o;
+    return 0;
+}
+
 int esc_cmd_dump(int argc, char **argv) {
     bool json = false, strict = false, object = false, fields = false, native = false;
     esc_reader_opts opts = {0};
     opts.threads = 2;
     const char **paths = NULL;
     size_t npaths = 0;
+    char *at_path = NULL; /* --at: the one record wanted */
+    uint64_t at_off = 0;
+    printing pr = {0};
     char **files = NULL;
     size_t nfiles = 0, skipped = 0;
     unsigned long warnings = 0;
     uint64_t folded = 0;
     int rc = 0;
-    esc_buf line;
-    esc_buf_init(&line, 0);
-    esc_arena arena;
-    esc_arena_init(&arena, 0, 64u << 20); /* one event's fields (docs/limits.md) */
+    esc_buf_init(&pr.line, 0);
+    esc_arena_init(&pr.arena, 0, 64u << 20); /* one event's fields (docs/limits.md) */
     esc_interest everything;
     memset(&everything, 0, sizeof everything);
     everything.everything = true;
@@ -168,6 +236,11 @@ int esc_cmd_dump(int argc, char **argv) {
                 rc = 2;
                 goto done;
             }
+        } else if (!strcmp(a, "--at") || !strncmp(a, "--at=", 5)) {
+            const char *v = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : NULL);
+            if ((rc = parse_at(v, &at_path, &at_off)) != 0)
+                goto done;
+            paths[npaths++] = at_path;
         } else if (!strcmp(a, "--data-object")) {
             object = true;
         } else if (!strcmp(a, "--fields") || !strcmp(a, "--native")) {
@@ -195,8 +268,11 @@ int esc_cmd_dump(int argc, char **argv) {
             paths[npaths++] = a;
         }
     }
-    if (!options_agree(npaths, json, object, fields, native) && (rc = 2))
+    if (!options_agree(npaths, json, object, fields, native, at_path != NULL)) {
+        rc = 2;
         goto done;
+    }
+
     opts.xml = !json && !fields; /* EVTX records then carry their complete rendering */
     esc_error err;
     esc_error_clear(&err);
@@ -206,6 +282,12 @@ int esc_cmd_dump(int argc, char **argv) {
         goto done;
     }
     warnings += skipped;
+    pr.json = json;
+    pr.object = object;
+    pr.fields = fields;
+    pr.native = native;
+    pr.at_path = at_path;
+    pr.at_off = at_off;
     for (size_t f = 0; f < nfiles && rc != 3; f++) {
         esc_input *in = NULL;
         esc_reader *r = NULL;
@@ -229,35 +311,8 @@ int esc_cmd_dump(int argc, char **argv) {
             rc = 3;
             break;
         }
-        for (;;) {
-            esc_event ev;
-            esc_error_clear(&err);
-            st = esc_reader_next(r, &ev, &err);
-            if (st == ESC_EOF)
-                break;
-            if (st == ESC_EMALFORMED) {
-                print_warning(&err);
-                warnings++;
-                continue;
-            }
-            if (st) {
-                esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
-                rc = 3;
-                break;
-            }
-            st = fields ? render_fields(&ev, native, &arena, &line)
-                        : render_line(&ev, json, object, &line);
-            if (st) {
-                fprintf(stderr, "escudo dump: out of memory\n");
-                rc = 3;
-                break;
-            }
-            if (fwrite(line.ptr, 1, line.len, stdout) != line.len) {
-                fprintf(stderr, "escudo dump: write error\n");
-                rc = 3;
-                break;
-            }
-        }
+        if (print_events(r, files[f], &pr) != 0)
+            rc = 3;
         folded += esc_reader_stats_get(r)->folded;
         esc_reader_free(r);
         esc_input_free(in);
@@ -267,12 +322,19 @@ int esc_cmd_dump(int argc, char **argv) {
         fprintf(stderr, "escudo dump: write error\n");
         rc = 3;
     }
+    warnings += pr.warnings;
     if (rc == 0 && strict && warnings)
         rc = 1;
+    if (rc == 0 && at_path && !pr.at_found) {
+        esc_say(stderr, "escudo dump: %s: no record at offset %llu", at_path,
+                (unsigned long long)at_off);
+        rc = 1;
+    }
 done:
+    free(at_path);
     esc_paths_free(files, nfiles);
     free(paths);
-    esc_buf_fini(&line);
-    esc_arena_fini(&arena);
+    esc_buf_fini(&pr.line);
+    esc_arena_fini(&pr.arena);
     return rc;
 }

@@ -18,7 +18,14 @@
 #include "sink/sink.h"
 
 static const esc_opt hunt_opts[] = {
-    {"format", "table|json|csv", "output format (default table)"},
+    {"format", "table|json|csv|timeline-csv|timeline-json",
+     "output format (default table); timeline-*: one line per event behind the rows,\n"
+     "                           time-ordered across detections"},
+    {"evidence", NULL, "json rows and notables: severity, ATT&CK ids, orig_time and the events\n"
+                       "                           behind each (5 earliest, 5 latest, the count)"},
+    {"color", "auto|always|never",
+     "colour severities in the table (default auto: a terminal,\n"
+     "                           unless NO_COLOR is set)"},
     {"profile", "splunk|native", "CIM mapping profile (default splunk: as Splunk's add-ons)"},
     {"earliest", "T", "window start, inclusive: epoch, ISO 8601 or relative (-70m@m)"},
     {"latest", "T", "window end, exclusive (default +Infinity)"},
@@ -154,6 +161,7 @@ static int run_actions(const esc_args *a, const esc_content *content, const esc_
         st = st ? st : ESC_ENOMEM;
         goto out;
     }
+    esc_act_set_evidence(act, esc_args_has(a, "evidence"));
     esc_act_window w = {
         esc_time_sec(ho->earliest_us),
         ho->latest_us == ESC_TIME_MAX ? ESC_ACT_INFINITY : esc_time_sec(ho->latest_us), now};
@@ -194,11 +202,29 @@ out:;
     return dropped ? ESC_EXIT_IO : ESC_EXIT_OK;
 }
 
+/* How the rows are printed. */
+typedef struct hunt_out {
+    esc_out_format fmt;
+    int timeline; /* 1 timeline-csv, 2 timeline-json */
+    bool evidence, color;
+} hunt_out;
+
 /* The flags that shape the hunt (output format, profile, zone, window, readers) and the check
  * that inputs were given; false after the message on a usage error. */
-static bool hunt_options(const esc_args *a, esc_out_format *fmt, esc_hunt_opts *ho, int64_t *now) {
-    if (esc_args_has(a, "format") && !esc_out_format_parse(esc_args_get(a, "format"), fmt)) {
-        fprintf(stderr, "escudo hunt: --format must be table, json or csv\n");
+static bool hunt_options(const esc_args *a, hunt_out *fmt, esc_hunt_opts *ho, int64_t *now) {
+    const char *f = esc_args_get(a, "format");
+    fmt->timeline = f && !strcmp(f, "timeline-csv") ? 1 : f && !strcmp(f, "timeline-json") ? 2 : 0;
+    if (f && !fmt->timeline && !esc_out_format_parse(f, &fmt->fmt)) {
+        fprintf(stderr, "escudo hunt: --format must be table, json, csv, timeline-csv or "
+                        "timeline-json\n");
+        return false;
+    }
+    fmt->evidence = esc_args_has(a, "evidence") && !fmt->timeline && fmt->fmt == ESC_OUT_JSON;
+    bool ok;
+    fmt->color = esc_out_color(esc_args_get(a, "color"), &ok);
+    if (!ok) {
+        esc_say(stderr, "escudo hunt: --color must be auto, always or never, not %s",
+                esc_args_get(a, "color"));
         return false;
     }
     *ho =
@@ -403,10 +429,30 @@ static void regex_limit_warnings(const esc_engine *engine, const esc_hunt *hunt,
 }
 
 /* The result tables on stdout: with several detections, each named, and empty ones left out
- * except in JSON. */
-static void print_rows(esc_out_format fmt, const esc_engine *engine, const esc_hunt *hunt) {
+ * except in JSON; CSV under one header, the table for people grouped (cli/triage.c). */
+static void print_rows(const hunt_out *o, const esc_engine *engine, const esc_hunt *hunt) {
+    esc_out_format fmt = o->fmt;
     size_t ndet = esc_engine_count(engine);
     bool header = true;
+    if (o->timeline || o->evidence || (ndet > 1 && fmt != ESC_OUT_JSON)) {
+        esc_result *r = esc_calloc(ndet ? ndet : 1, sizeof *r);
+        if (!r)
+            return;
+        for (size_t i = 0; i < ndet; i++)
+            r[i] = (esc_result){esc_engine_detection(engine, i), esc_engine_search_name(engine, i),
+                                esc_hunt_table(hunt, i)};
+        if (o->timeline)
+            esc_out_timeline(stdout, o->timeline == 1, r, ndet);
+        else if (o->evidence)
+            esc_out_evidence_json(stdout, r, ndet);
+        else if (fmt == ESC_OUT_CSV)
+            esc_out_csv_union(stdout, r, ndet);
+        else
+            esc_out_people(stdout, r, ndet, o->color, 0);
+        esc_free(r);
+        fflush(stdout);
+        return;
+    }
     for (size_t i = 0; i < ndet; i++) {
         const esc_table *tb = esc_hunt_table(hunt, i);
         if (fmt != ESC_OUT_JSON && tb->nrows == 0 && ndet > 1)
@@ -498,7 +544,7 @@ int esc_cmd_hunt(int argc, char **argv) {
     warn_log w = {0};
     int rc = ESC_EXIT_USAGE;
     esc_error err = {0};
-    esc_out_format fmt = ESC_OUT_TABLE;
+    hunt_out fmt = {ESC_OUT_TABLE, 0, false, false};
     esc_hunt_opts ho;
     int64_t now;
     double elapsed = 0;
@@ -538,7 +584,7 @@ int esc_cmd_hunt(int argc, char **argv) {
     if ((rc = read_inputs(hunt, &w, &elapsed)) != ESC_EXIT_OK)
         goto done;
     regex_limit_warnings(engine, hunt, &w);
-    print_rows(fmt, engine, hunt);
+    print_rows(&fmt, engine, hunt);
     int act_rc = run_actions(&a, content, engine, hunt, &ho, now, w.quiet, token);
     esc_hunt_stats s = *esc_hunt_stats_get(hunt);
     s.warnings += unlisted; /* inputs that could not be listed (unreadable, too deep) */

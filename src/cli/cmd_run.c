@@ -30,7 +30,9 @@ static const esc_opt run_opts[] = {
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
     {"state", "DIR", "state directory (default .escudo-state)"},
     {"clock-start", "T", "simulated clock: start at T (epoch, ISO 8601)"},
-    {"clock-speed", "N|max", "simulated clock: N times real time (default 1); max: jump to the next\n                           deadline whenever idle (replays)"},
+    {"clock-speed", "N|max",
+     "simulated clock: N times real time (default 1); max: jump to the next\n                      "
+     "     deadline whenever idle (replays)"},
     {"late", "drop|emit", "late events: report them (drop, default) or emit their notables"},
     {"late-retention", "SECONDS", "how long fired windows stay recomputable (default 86400)"},
     {"profile", "splunk|native", "CIM mapping profile (default splunk)"},
@@ -159,8 +161,8 @@ static bool load_config(const char *path, cfg_args *c, cfg_args *pos) {
         const char *k = esc_ynode_str(root->items[2 * i]);
         const esc_ynode *v = root->items[2 * i + 1];
         if (!k || !cfg_opt_known(k)) {
-            fprintf(stderr, "escudo run: %s:%zu: unknown key %s\n", path,
-                    root->items[2 * i]->line, k ? k : "(not a string)");
+            fprintf(stderr, "escudo run: %s:%zu: unknown key %s\n", path, root->items[2 * i]->line,
+                    k ? k : "(not a string)");
             goto out;
         }
         cfg_args *dst = !strcmp(k, "inputs") ? pos : c;

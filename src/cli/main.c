@@ -33,6 +33,8 @@ static const command commands[] = {
     {"test", esc_cmd_test, "test detections offline, as contentctl does", &esc_doc_test},
     {"lint", esc_cmd_lint, "report which detections of a content folder are supported",
      &esc_doc_lint},
+    {"content", esc_cmd_content, "list what the content holds and what escudo supports",
+     &esc_doc_content},
     {"notables", esc_cmd_notables, "list notables held in a --db store", &esc_doc_notables},
     {"risk", esc_cmd_risk, "list risk events held in a --db store", &esc_doc_risk},
 };
@@ -95,10 +97,25 @@ static void sq_shutdown(void *data) {
 }
 
 static void route_allocators(void) {
-    static const sqlite3_mem_methods sq = {sq_malloc, sq_free,   sq_realloc,  sq_size,
+    static const sqlite3_mem_methods sq = {sq_malloc,  sq_free, sq_realloc,  sq_size,
                                            sq_roundup, sq_init, sq_shutdown, NULL};
     sqlite3_config(SQLITE_CONFIG_MALLOC, &sq);
     hs_set_allocator(esc_malloc, esc_free);
+}
+
+/* "escudo X.Y.Z" and the shipped content's version (the first line of content/VERSION). */
+static int version(void) {
+    char dir[ESC_CLI_PATH_MAX], path[ESC_CLI_PATH_MAX + 16], line[512] = "";
+    esc_cli_content_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/VERSION", dir);
+    FILE *f = fopen(path, "r");
+    if (f && fgets(line, sizeof line, f))
+        line[strcspn(line, "\r\n")] = 0;
+    if (f)
+        fclose(f);
+    printf("escudo %s\n", ESC_VERSION);
+    esc_say(stdout, "content: %s (%s)", line[0] ? line : "unknown version: no VERSION file", dir);
+    return ESC_EXIT_OK;
 }
 
 static void usage(FILE *f) {
@@ -119,10 +136,8 @@ int main(int argc, char **argv) {
         usage(stderr);
         return ESC_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("escudo %s\n", ESC_VERSION);
-        return ESC_EXIT_OK;
-    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+        return version();
     if (strcmp(argv[1], "--help-man") == 0 || strcmp(argv[1], "--completions") == 0)
         return docs(argc, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -159,7 +159,7 @@ void esc_out_json_string(FILE *f, const char *s, size_t n) {
     fputc('"', f);
 }
 
-static void json_cell(FILE *f, const esc_cell *c, bool mv) {
+void esc_out_json_cell(FILE *f, const esc_cell *c, bool mv) {
     if (mv || c->n > 1) {
         fputc('[', f);
         for (size_t i = 0; i < c->n; i++) {
@@ -175,7 +175,7 @@ static void json_cell(FILE *f, const esc_cell *c, bool mv) {
     }
 }
 
-static void csv_field(FILE *f, const char *s, size_t n) {
+void esc_out_csv_field(FILE *f, const char *s, size_t n) {
     if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
         fwrite(s, 1, n, f);
         return;
@@ -190,7 +190,7 @@ static void csv_field(FILE *f, const char *s, size_t n) {
 }
 
 /* Cell text with multivalues joined by sep; NULL-safe. Returns esc_malloc'd text. */
-static char *cell_text(const esc_cell *c, const char *sep) {
+char *esc_out_cell_text(const esc_cell *c, const char *sep) {
     esc_buf b;
     esc_buf_init(&b, 0);
     for (size_t i = 0; i < c->n; i++) {
@@ -218,9 +218,10 @@ static void out_table(FILE *f, const esc_table *t, const char *search_name, bool
                                                          : t->cols[c - (search_name ? 1 : 0)]);
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t c = 0; c < nc; c++) {
-            char *s = search_name && c == 0
-                          ? esc_strdup(search_name)
-                          : cell_text(esc_table_cell(t, r, c - (search_name ? 1 : 0)), ", ");
+            char *s =
+                search_name && c == 0
+                    ? esc_strdup(search_name)
+                    : esc_out_cell_text(esc_table_cell(t, r, c - (search_name ? 1 : 0)), ", ");
             text[r * nc + c] = s;
             if (s && esc_out_human_width(s) > w[c])
                 w[c] = esc_out_human_width(s);
@@ -266,7 +267,7 @@ void esc_out_rows(FILE *f, esc_out_format fmt, const esc_table *t, const char *s
         for (size_t c = 0; c < t->ncols; c++) {
             if (c)
                 fputc(',', f);
-            csv_field(f, t->cols[c], strlen(t->cols[c]));
+            esc_out_csv_field(f, t->cols[c], strlen(t->cols[c]));
         }
         fputs("\r\n", f);
     }
@@ -288,20 +289,20 @@ void esc_out_rows(FILE *f, esc_out_format fmt, const esc_table *t, const char *s
                 first = false;
                 esc_out_json_string(f, t->cols[c], strlen(t->cols[c]));
                 fputs(": ", f);
-                json_cell(f, cell, t->mv_col[c]);
+                esc_out_json_cell(f, cell, t->mv_col[c]);
             }
             fputs("}\n", f);
         } else {
             if (search_name) {
-                csv_field(f, search_name, strlen(search_name));
+                esc_out_csv_field(f, search_name, strlen(search_name));
                 fputc(',', f);
             }
             for (size_t c = 0; c < t->ncols; c++) {
                 if (c)
                     fputc(',', f);
-                char *s = cell_text(esc_table_cell(t, r, c), "\n");
+                char *s = esc_out_cell_text(esc_table_cell(t, r, c), "\n");
                 if (s)
-                    csv_field(f, s, strlen(s));
+                    esc_out_csv_field(f, s, strlen(s));
                 esc_free(s);
             }
             fputs("\r\n", f);

@@ -4,9 +4,10 @@
  * PRAGMA user_version (a newer database than this build knows is refused); inserts are
  * INSERT OR IGNORE keyed by event_id, so the same hunt twice leaves no duplicates; writes are
  * batched in transactions of at most BATCH events and committed on flush; a failed COMMIT leaves
- * no transaction open; a store that fails PRAGMA quick_check is refused. Deliberately not
- * done: updating a stored event (status and owner edits belong to the analyst's tools), pruning,
- * and any time source (nothing here reads the clock). */
+ * no transaction open; a store that fails PRAGMA quick_check is refused; an analyst's change
+ * to a notable (esc_store_update: status, owner, comment) updates its row and its JSON and is
+ * kept in notable_updates, so the history is never lost. Deliberately not done: pruning, and
+ * any time source (nothing here reads the clock: the caller passes the update's time). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,17 @@ static const char *const MIGRATIONS[] = {
     ");"
     "CREATE INDEX risk_events_object ON risk_events(risk_object_type, risk_object, time);"
     "CREATE INDEX risk_events_time ON risk_events(time);",
+    /* 2: incident review, as Splunk ES keeps it: each change of a notable's status, owner or
+     * comment, who made it and when (the notable's row holds the current values) */
+    "CREATE TABLE notable_updates ("
+    "  event_id TEXT NOT NULL,"
+    "  time INTEGER NOT NULL,"
+    "  user TEXT,"
+    "  status TEXT,"
+    "  owner TEXT,"
+    "  comment TEXT"
+    ");"
+    "CREATE INDEX notable_updates_event ON notable_updates(event_id, time);",
 };
 #define NMIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 
@@ -352,6 +364,18 @@ fail:
 
 /* ---- reading --------------------------------------------------------------------------------- */
 
+/* A notable's host and user (the row's dest and user, several values joined by ", "; for a risk
+ * threshold notable its risk object) and its orig_time, read from its JSON. */
+#define JSON_TEXT(k)                                                                               \
+    "(CASE json_type(n.json, '$." k "') WHEN 'array' THEN (SELECT group_concat(value, ', ') "      \
+    "FROM json_each(n.json, '$." k "')) ELSE json_extract(n.json, '$." k "') END)"
+#define NOTABLE_EXTRA                                                                              \
+    "coalesce(" JSON_TEXT(                                                                         \
+        "dest") ", CASE n.risk_object_type WHEN 'system' THEN n.risk_object "                      \
+                "END), coalesce(" JSON_TEXT(                                                       \
+                    "user") ", CASE n.risk_object_type WHEN 'user' THEN "                          \
+                            "n.risk_object END), json_extract(n.json, '$.orig_time')"
+
 esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_store_filter *f,
                           esc_store_row_fn fn, void *ctx, esc_error *err) {
     sqlite3 *db = NULL;
@@ -379,7 +403,8 @@ esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_sto
     if (kind == ESC_SINK_NOTABLE)
         snprintf(sql, sizeof sql,
                  "SELECT event_id, time, search_name, rule_title, severity, urgency, status, "
-                 "owner, risk_object, risk_object_type, risk_score, json FROM notables n "
+                 "owner, risk_object, risk_object_type, risk_score, json, " NOTABLE_EXTRA
+                 " FROM notables n "
                  "WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR time < ?2) "
                  "AND (?3 IS NULL OR instr(lower(search_name), lower(?3)) > 0 "
                  "  OR instr(lower(coalesce(rule_title,'')), lower(?3)) > 0) "
@@ -387,15 +412,22 @@ esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_sto
                  "  WHERE (j.type = 'text' AND j.value = ?4) OR (j.type = 'array' AND EXISTS"
                  "  (SELECT 1 FROM json_each(j.value) k WHERE k.value = ?4)))) "
                  "AND (?5 IS NULL OR status = ?5) "
+                 "AND (?7 IS NULL OR instr(?7, ',' || lower(coalesce(severity,'')) || ',') > 0) "
+                 "AND (?8 IS NULL OR lower(search_name) GLOB lower(?8) "
+                 "  OR lower(search_name) GLOB lower('ESCU - ' || ?8 || ' - Rule') "
+                 "  OR lower(coalesce(rule_title,'')) GLOB lower(?8)) "
                  "ORDER BY time, event_id LIMIT ?6");
     else
         snprintf(sql, sizeof sql,
                  "SELECT event_id, time, search_name, NULL, NULL, NULL, NULL, NULL, "
-                 "risk_object, risk_object_type, risk_score, json FROM risk_events "
+                 "risk_object, risk_object_type, risk_score, json, NULL, NULL, NULL "
+                 "FROM risk_events "
                  "WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR time < ?2) "
                  "AND (?3 IS NULL OR instr(lower(search_name), lower(?3)) > 0) "
                  "AND (?4 IS NULL OR risk_object = ?4) "
-                 "AND (?5 IS NULL OR 1) "
+                 "AND (?5 IS NULL OR 1) AND (?7 IS NULL OR 1) "
+                 "AND (?8 IS NULL OR lower(search_name) GLOB lower(?8) "
+                 "  OR lower(search_name) GLOB lower('ESCU - ' || ?8 || ' - Rule')) "
                  "ORDER BY time, event_id LIMIT ?6");
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
         st = dberr(err, db, "preparing the query");
@@ -409,6 +441,8 @@ esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_sto
     bind_text(s, 4, f ? f->object : NULL);
     bind_text(s, 5, f ? f->status : NULL);
     sqlite3_bind_int64(s, 6, f && f->limit > 0 ? f->limit : -1);
+    bind_text(s, 7, f ? f->severities : NULL);
+    bind_text(s, 8, f ? f->detection : NULL);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         esc_store_row r;
@@ -425,11 +459,150 @@ esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_sto
         r.has_risk_score = sqlite3_column_type(s, 10) != SQLITE_NULL;
         r.risk_score = sqlite3_column_int64(s, 10);
         r.json = (const char *)sqlite3_column_text(s, 11);
+        r.host = (const char *)sqlite3_column_text(s, 12);
+        r.user = (const char *)sqlite3_column_text(s, 13);
+        r.has_orig_time = sqlite3_column_type(s, 14) != SQLITE_NULL;
+        r.orig_time = sqlite3_column_int64(s, 14);
         if ((st = fn(ctx, &r, err)) != ESC_OK)
             goto done;
     }
     if (rc != SQLITE_DONE)
         st = dberr(err, db, "reading");
+done:
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return st;
+}
+
+/* ---- incident review ------------------------------------------------------------------------- */
+
+/* The one notable whose id starts with prefix (hex only) into full[65]. */
+static esc_status find_notable(sqlite3 *db, const char *prefix, char *full, esc_error *err) {
+    size_t n = strlen(prefix);
+    if (!n || n > 64 || strspn(prefix, "0123456789abcdef") != n)
+        return esc_error_set(err, ESC_EUSAGE, "%s is not a notable id (hex digits)", prefix);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT event_id FROM notables WHERE substr(event_id, 1, ?2) = ?1 "
+                           "LIMIT 2",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dberr(err, db, "preparing the query");
+    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+    int found = 0;
+    while (sqlite3_step(s) == SQLITE_ROW && found < 2) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        if (!found && id)
+            snprintf(full, 65, "%s", id);
+        found++;
+    }
+    sqlite3_finalize(s);
+    if (found == 1)
+        return ESC_OK;
+    return esc_error_set(err, ESC_EUSAGE,
+                         found ? "%s names several notables: give more of the id"
+                               : "no notable %s in the store",
+                         prefix);
+}
+
+static esc_status apply_update(sqlite3 *db, const esc_store_update *u, const char *id,
+                               esc_error *err) {
+    sqlite3_stmt *s = NULL;
+    esc_status st = ESC_OK;
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE notables SET status = coalesce(?2, status), "
+                           "owner = coalesce(?3, owner), json = json_set(json, '$.status', "
+                           "coalesce(?2, status), '$.owner', coalesce(?3, owner)) "
+                           "WHERE event_id = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dberr(err, db, "preparing the update");
+    bind_text(s, 1, id);
+    bind_text(s, 2, u->status);
+    bind_text(s, 3, u->owner);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        st = dberr(err, db, "updating the notable");
+    sqlite3_finalize(s);
+    if (st)
+        return st;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO notable_updates (event_id, time, user, status, owner, "
+                           "comment) VALUES (?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return dberr(err, db, "preparing the history");
+    bind_text(s, 1, id);
+    sqlite3_bind_int64(s, 2, u->time);
+    bind_text(s, 3, u->user);
+    bind_text(s, 4, u->status);
+    bind_text(s, 5, u->owner);
+    bind_text(s, 6, u->comment);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        st = dberr(err, db, "keeping the history");
+    sqlite3_finalize(s);
+    return st;
+}
+
+esc_status esc_store_update_notable(const char *db_path, const esc_store_update *u, char *full,
+                                    esc_error *err) {
+    sqlite3 *db = NULL;
+    char id[65] = "";
+    esc_status st;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        st = esc_error_set(err, ESC_EIO, "SQLite store %s: %s", db_path,
+                           db ? sqlite3_errmsg(db) : "cannot open");
+        goto done;
+    }
+    sqlite3_busy_timeout(db, BUSY_MS);
+    int v = 0;
+    if ((st = user_version(db, &v, err)) != ESC_OK)
+        goto done;
+    if (v == 0) {
+        st = esc_error_set(err, ESC_EIO, "%s is not an escudo store", db_path);
+        goto done;
+    }
+    if ((st = migrate(db, err)) != ESC_OK || (st = exec(db, "BEGIN IMMEDIATE", err)) != ESC_OK)
+        goto done;
+    if ((st = find_notable(db, u->event_id, id, err)) == ESC_OK)
+        st = apply_update(db, u, id, err);
+    if (st == ESC_OK)
+        st = exec(db, "COMMIT", err);
+    else
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (st == ESC_OK && full)
+        memcpy(full, id, sizeof id);
+done:
+    sqlite3_close(db);
+    return st;
+}
+
+esc_status esc_store_history(const char *db_path, const char *event_id, esc_store_history_fn fn,
+                             void *ctx, esc_error *err) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    esc_status st = ESC_OK;
+    char id[65];
+    int v = 0;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        st = esc_error_set(err, ESC_EIO, "SQLite store %s: %s", db_path,
+                           db ? sqlite3_errmsg(db) : "cannot open");
+        goto done;
+    }
+    sqlite3_busy_timeout(db, BUSY_MS);
+    if ((st = user_version(db, &v, err)) != ESC_OK || (st = find_notable(db, event_id, id, err)))
+        goto done;
+    if (v < 2) /* no change was ever made */
+        goto done;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT time, user, status, owner, comment FROM notable_updates "
+                           "WHERE event_id = ? ORDER BY time, rowid",
+                           -1, &s, NULL) != SQLITE_OK) {
+        st = dberr(err, db, "preparing the query");
+        goto done;
+    }
+    bind_text(s, 1, id);
+    while (sqlite3_step(s) == SQLITE_ROW && st == ESC_OK)
+        st = fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+                (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+                (const char *)sqlite3_column_text(s, 4), err);
 done:
     sqlite3_finalize(s);
     sqlite3_close(db);

@@ -200,4 +200,12 @@ size_t spl_time_text(int64_t us, char *buf, size_t cap);
 esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_record *r,
                         esc_error *err);
 
+/* ---- evidence (evidence.c): the events behind each row ---- */
+/* Count record r (which carries its event) in group g's evidence. */
+esc_status spl_evidence_feed(esc_evset *es, size_t g, const esc_record *r, esc_error *err);
+/* t->evidence for the finished table t of plan p (nothing when es holds no reference). */
+esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
+                               esc_table *t, esc_error *err);
+void spl_evidence_free(esc_table *t);
+
 #endif

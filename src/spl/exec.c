@@ -25,6 +25,7 @@ struct esc_exec {
     esc_table *rows; /* a raw-event search: the matching events so far */
     size_t rows_cap;
     esc_exec **subs; /* per stage: the execution of a join's subsearch, or NULL */
+    esc_evset *ev;   /* the events behind each tstats group (spl/evidence.c) */
 };
 
 esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us, esc_error *err) {
@@ -34,6 +35,9 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
     x->p = p;
     x->earliest = earliest_us;
     x->latest = latest_us;
+    x->ev = esc_evset_new();
+    if (!x->ev)
+        goto fail;
     if (p->ds == ESC_DS_RAW) {
         if (!(x->rows = spl_table_new(&p->stages[0].out, 0)))
             goto fail;
@@ -64,6 +68,7 @@ void esc_exec_free(esc_exec *x) {
     esc_free(x->subs);
     esc_agg_free(x->agg);
     esc_table_free(x->rows);
+    esc_evset_free(x->ev);
     esc_free(x);
 }
 
@@ -86,7 +91,13 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
         return ESC_OK;
     if (x->rows)
         return spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
-    return spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
+    uint64_t before, after;
+    esc_agg_last(x->agg, &before);
+    esc_status rc = spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
+    size_t g = esc_agg_last(x->agg, &after);
+    if (rc == ESC_OK && after != before && r->ev)
+        rc = spl_evidence_feed(x->ev, g, r, err);
+    return rc;
 }
 
 /* ---- tables and cells (shared by the commands' run hooks) ---- */
@@ -108,6 +119,7 @@ void esc_table_free(esc_table *t) {
     esc_free(t->cols);
     esc_free(t->mv_col);
     esc_free(t->cells);
+    spl_evidence_free(t);
     esc_free(t);
 }
 
@@ -299,6 +311,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
             goto fail;
     }
     t->regex_limited = spl_re_limited() - limited;
+    if (x->agg && (rc = spl_evidence_attach(p, x->agg, x->ev, t, err)) != ESC_OK)
+        goto fail;
     *out = t;
     return ESC_OK;
 fail:

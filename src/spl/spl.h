@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agg/evidence.h"
 #include "cim/cim.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -37,13 +38,23 @@ typedef struct esc_cell {
     double num;
 } esc_cell;
 
+/* The events behind one result row (docs/evidence.md): the events the row's tstats groups
+ * counted, the earliest and latest ESC_EVIDENCE_KEEP of them kept as references. */
+typedef struct esc_row_evidence {
+    uint64_t total;  /* events counted in the row's groups */
+    size_t n;        /* references kept, at most 2 * ESC_EVIDENCE_KEEP */
+    esc_evref *refs; /* time order; paths owned by the table */
+} esc_row_evidence;
+
 typedef struct esc_table {
     size_t ncols;
     char **cols;  /* column names, in the search's final column order */
     bool *mv_col; /* column made by values()/list()/split/...: always rendered as an array */
     size_t nrows;
-    esc_cell *cells;        /* row-major, nrows * ncols */
-    uint64_t regex_limited; /* regex matches a limit stopped (counted as no match) */
+    esc_cell *cells;            /* row-major, nrows * ncols */
+    uint64_t regex_limited;     /* regex matches a limit stopped (counted as no match) */
+    esc_row_evidence *evidence; /* per row, or NULL: no event carried its provenance */
+    bool evidence_truncated;    /* the byte cap stopped keeping references */
 } esc_table;
 
 void esc_table_free(esc_table *t);

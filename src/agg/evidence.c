@@ -1,0 +1,166 @@
+/* Evidence sets: per group, the count of events and the earliest and latest few (evidence.h).
+ *
+ * Invariants: lo holds the up-to-KEEP smallest references by time (ties: the first counted),
+ * hi the up-to-KEEP largest (ties: the last counted), both ascending; a reference may sit in
+ * both, esc_evset_get drops the copy. Kept slots come from an arena capped at
+ * ESC_EVIDENCE_MAX_BYTES. Deliberately not done: keeping the events themselves (a reference is
+ * resolved again from the input by `escudo dump --at`). */
+#include "agg/evidence.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+
+typedef struct evslot {
+    unsigned char nlo, nhi;
+    esc_evref lo[ESC_EVIDENCE_KEEP], hi[ESC_EVIDENCE_KEEP];
+} evslot;
+
+struct esc_evset {
+    esc_arena arena;
+    uint64_t *total;
+    evslot **slot;
+    size_t cap;
+    const char *last_copy; /* path interning: the last path copied */
+    bool truncated;
+};
+
+esc_evset *esc_evset_new(void) {
+    esc_evset *s = esc_calloc(1, sizeof *s);
+    if (s)
+        esc_arena_init(&s->arena, 0, ESC_EVIDENCE_MAX_BYTES);
+    return s;
+}
+
+void esc_evset_free(esc_evset *s) {
+    if (!s)
+        return;
+    esc_free(s->total);
+    esc_free(s->slot);
+    esc_arena_fini(&s->arena);
+    esc_free(s);
+}
+
+static bool grow(esc_evset *s, size_t g) {
+    size_t cap = s->cap ? s->cap : 16;
+    while (cap <= g)
+        cap *= 2;
+    uint64_t *t = esc_realloc(s->total, cap * sizeof *t);
+    if (!t)
+        return false;
+    s->total = t;
+    evslot **sl = esc_realloc(s->slot, cap * sizeof *sl);
+    if (!sl)
+        return false;
+    s->slot = sl;
+    memset(t + s->cap, 0, (cap - s->cap) * sizeof *t);
+    memset(sl + s->cap, 0, (cap - s->cap) * sizeof *sl);
+    s->cap = cap;
+    return true;
+}
+
+static const char *intern(esc_evset *s, const char *path) {
+    if (!path)
+        path = "";
+    /* compared by content: a reader's path buffer may be reused by the next input's */
+    if (s->last_copy && strcmp(path, s->last_copy) == 0)
+        return s->last_copy;
+    char *c = esc_arena_strdup(&s->arena, path);
+    if (!c)
+        return NULL;
+    s->last_copy = c;
+    return c;
+}
+
+/* Insert r at its place in v[0..*n) (ascending time, after equal times); when full, drop the
+ * last (lo) or the first (hi). */
+static void insert(esc_evref *v, unsigned char *n, const esc_evref *r, bool lo) {
+    size_t i = *n;
+    while (i > 0 && v[i - 1].time_us > r->time_us)
+        i--;
+    if (*n < ESC_EVIDENCE_KEEP) {
+        memmove(&v[i + 1], &v[i], (*n - i) * sizeof *v);
+        v[i] = *r;
+        (*n)++;
+    } else if (lo) {
+        if (i >= ESC_EVIDENCE_KEEP)
+            return;
+        memmove(&v[i + 1], &v[i], (ESC_EVIDENCE_KEEP - 1 - i) * sizeof *v);
+        v[i] = *r;
+    } else {
+        if (i == 0)
+            return;
+        memmove(&v[0], &v[1], (i - 1) * sizeof *v);
+        v[i - 1] = *r;
+    }
+}
+
+int esc_evset_add(esc_evset *s, size_t g, const esc_evref *ref) {
+    if (g >= s->cap && !grow(s, g))
+        return -1;
+    s->total[g]++;
+    evslot *sl = s->slot[g];
+    if (!sl) {
+        if (s->truncated || !(sl = esc_arena_alloc(&s->arena, sizeof *sl))) {
+            s->truncated = true;
+            return 0;
+        }
+        memset(sl, 0, sizeof *sl);
+        s->slot[g] = sl;
+    }
+    esc_evref r = *ref;
+    bool want = sl->nlo < ESC_EVIDENCE_KEEP || r.time_us < sl->lo[ESC_EVIDENCE_KEEP - 1].time_us ||
+                sl->nhi < ESC_EVIDENCE_KEEP || r.time_us >= sl->hi[0].time_us;
+    if (!want)
+        return 0;
+    if (!(r.path = intern(s, ref->path))) {
+        s->truncated = true;
+        return 0;
+    }
+    insert(sl->lo, &sl->nlo, &r, true);
+    insert(sl->hi, &sl->nhi, &r, false);
+    return 0;
+}
+
+uint64_t esc_evset_total(const esc_evset *s, size_t g) {
+    return s && g < s->cap ? s->total[g] : 0;
+}
+
+bool esc_evref_same(const esc_evref *a, const esc_evref *b) {
+    return a->offset == b->offset && a->line == b->line && a->record_id == b->record_id &&
+           (a->path == b->path || strcmp(a->path, b->path) == 0);
+}
+
+int esc_evref_cmp(const void *x, const void *y) {
+    const esc_evref *a = x, *b = y;
+    if (a->time_us != b->time_us)
+        return a->time_us < b->time_us ? -1 : 1;
+    int c = a->path == b->path ? 0 : strcmp(a->path, b->path);
+    if (c)
+        return c;
+    return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+size_t esc_evset_get(const esc_evset *s, size_t g, esc_evref *out) {
+    if (!s || g >= s->cap || !s->slot[g])
+        return 0;
+    const evslot *sl = s->slot[g];
+    size_t n = 0;
+    for (size_t i = 0; i < sl->nlo; i++)
+        out[n++] = sl->lo[i];
+    for (size_t i = 0; i < sl->nhi; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < sl->nlo && !dup; k++)
+            dup = esc_evref_same(&sl->hi[i], &sl->lo[k]);
+        if (!dup)
+            out[n++] = sl->hi[i];
+    }
+    qsort(out, n, sizeof *out, esc_evref_cmp);
+    return n;
+}
+
+bool esc_evset_truncated(const esc_evset *s) {
+    return s && s->truncated;
+}

@@ -1,0 +1,393 @@
+/* The hunt table for people when several detections ran (docs/output.md): a summary (one line
+ * per detection with rows: severity, name, ATT&CK, hosts, rows, first and last event), then
+ * each detection's rows under its own header, detections and rows ordered by their first
+ * event, every column fitted to the width and a longer value cut with an ellipsis.
+ *
+ * Invariants: values go through esc_out_human (no control character reaches the terminal);
+ * colour (severity only) is written only when the caller says so (esc_out_color: a terminal,
+ * --color, NO_COLOR). Deliberately not done: wrapping values over lines, paging. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "act/act.h"
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+
+#define MIN_COL 6   /* a column is never cut narrower */
+#define GRID_COL 12 /* rows whose columns would be cut narrower are printed vertically */
+
+bool esc_out_color(const char *opt, bool *ok) {
+    *ok = true;
+    if (!opt || !strcmp(opt, "auto")) {
+        const char *nc = getenv("NO_COLOR"); /* https://no-color.org: set and not empty */
+        return !(nc && nc[0]) && isatty(STDOUT_FILENO);
+    }
+    if (!strcmp(opt, "always"))
+        return true;
+    if (!strcmp(opt, "never"))
+        return false;
+    *ok = false;
+    return false;
+}
+
+static const char *sev_color(const char *sev) {
+    if (!strcmp(sev, "critical"))
+        return "\033[1;31m";
+    if (!strcmp(sev, "high"))
+        return "\033[31m";
+    if (!strcmp(sev, "medium"))
+        return "\033[33m";
+    if (!strcmp(sev, "low"))
+        return "\033[32m";
+    return "\033[36m";
+}
+
+/* s escaped for people (esc_malloc'd). */
+static char *human(const char *s) {
+    char *out = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&out, &len);
+    if (!m)
+        return NULL;
+    esc_out_human(m, s, strlen(s));
+    fclose(m);
+    char *r = esc_strdup(out ? out : "");
+    free(out);
+    return r;
+}
+
+/* Columns of an escaped text; our own colour codes (ESC [ ... m) take none. */
+static size_t width(const char *s) {
+    size_t w = 0;
+    for (; *s; s++) {
+        if (*s == '\033') {
+            while (*s && *s != 'm')
+                s++;
+            if (!*s)
+                break;
+            continue;
+        }
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    }
+    return w;
+}
+
+/* s (already escaped) in exactly w columns: cut with "…" or padded (no padding when last). */
+static void put_fit(FILE *f, const char *s, size_t w, bool last) {
+    size_t sw = width(s);
+    if (sw <= w) {
+        fputs(s, f);
+        for (size_t i = sw; i < w && !last; i++)
+            fputc(' ', f);
+        return;
+    }
+    size_t cols = 0, i = 0;
+    bool coloured = false;
+    for (; s[i]; i++) {
+        if (s[i] == '\033') { /* our colour codes take no column */
+            coloured = true;
+            while (s[i + 1] && s[i] != 'm')
+                i++;
+            continue;
+        }
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (cols == w - 1)
+                break;
+            cols++;
+        }
+    }
+    fwrite(s, 1, i, f);
+    fputs(coloured ? "\xe2\x80\xa6\033[0m" : "\xe2\x80\xa6", f);
+}
+
+/* Shrink the widest columns (never the first: severity, time) until the line fits total (2
+ * spaces between columns). */
+static void fit(size_t *w, size_t n, size_t total) {
+    for (;;) {
+        size_t sum = n ? 2 * (n - 1) : 0, big = n > 1 ? 1 : 0;
+        for (size_t c = 0; c < n; c++) {
+            sum += w[c];
+            if (c && w[c] > w[big])
+                big = c;
+        }
+        if (sum <= total || w[big] <= MIN_COL)
+            return;
+        w[big]--;
+    }
+}
+
+/* A grid of escaped texts (nr rows after one header row), fitted and printed. */
+static void grid(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
+    size_t *w = esc_calloc(nc ? nc : 1, sizeof *w);
+    if (!w)
+        return;
+    for (size_t r = 0; r <= nr; r++)
+        for (size_t c = 0; c < nc; c++) {
+            size_t cw = cell[r * nc + c] ? width(cell[r * nc + c]) : 0;
+            if (cw > w[c])
+                w[c] = cw;
+        }
+    fit(w, nc, total);
+    for (size_t r = 0; r <= nr; r++) {
+        for (size_t c = 0; c < nc; c++) {
+            if (c)
+                fputs("  ", f);
+            put_fit(f, cell[r * nc + c] ? cell[r * nc + c] : "", w[c], c + 1 == nc);
+        }
+        fputc('\n', f);
+        if (r == 0) {
+            for (size_t c = 0; c < nc; c++) {
+                if (c)
+                    fputs("  ", f);
+                for (size_t i = 0; i < w[c]; i++)
+                    fputc('-', f);
+            }
+            fputc('\n', f);
+        }
+    }
+    esc_free(w);
+}
+
+/* Rows too wide for columns: each row as "name  value" lines, values cut to the width. */
+static void vertical(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
+    size_t nw = 0;
+    for (size_t c = 0; c < nc; c++)
+        if (cell[c] && width(cell[c]) > nw)
+            nw = width(cell[c]);
+    if (nw > total / 3)
+        nw = total / 3;
+    for (size_t r = 1; r <= nr; r++) {
+        fprintf(f, "%s-- row %zu\n", r > 1 ? "\n" : "", r);
+        for (size_t c = 0; c < nc; c++) {
+            const char *v = cell[r * nc + c];
+            if (!v || !v[0])
+                continue;
+            put_fit(f, cell[c] ? cell[c] : "", nw, false);
+            fputs("  ", f);
+            put_fit(f, v, total - nw - 2, true);
+            fputc('\n', f);
+        }
+    }
+}
+
+static void free_cells(char **cell, size_t n) {
+    for (size_t i = 0; cell && i < n; i++)
+        esc_free(cell[i]);
+    esc_free(cell);
+}
+
+static void short_time(int64_t us, char out[24]) {
+    time_t tt = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 24, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* First and last evidence time of a row (false: none). */
+static bool row_span(const esc_table *t, size_t row, int64_t *lo, int64_t *hi) {
+    if (!t->evidence || !t->evidence[row].n)
+        return false;
+    *lo = t->evidence[row].refs[0].time_us;
+    *hi = t->evidence[row].refs[t->evidence[row].n - 1].time_us;
+    return true;
+}
+
+typedef struct det_info {
+    const esc_result *r;
+    bool has;
+    int64_t first, last;
+    size_t hosts;
+} det_info;
+
+static int cmp_det(const void *x, const void *y) {
+    const det_info *a = x, *b = y;
+    if (a->has != b->has)
+        return a->has ? -1 : 1;
+    if (a->has && a->first != b->first)
+        return a->first < b->first ? -1 : 1;
+    return strcmp(a->r->d->name, b->r->d->name);
+}
+
+static size_t count_hosts(const esc_table *t) {
+    int c = esc_table_col(t, "dest");
+    size_t n = 0;
+    for (size_t r = 0; c >= 0 && r < t->nrows; r++) {
+        const esc_cell *a = esc_table_cell(t, r, (size_t)c);
+        bool seen = false;
+        for (size_t p = 0; p < r && !seen && a->n; p++) {
+            const esc_cell *b = esc_table_cell(t, p, (size_t)c);
+            seen = b->n && !strcmp(a->v[0], b->v[0]);
+        }
+        n += a->n && !seen;
+    }
+    return n;
+}
+
+static char *mitre_text(const esc_detection *d) {
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    for (size_t i = 0; i < d->mitre_attack_id.n; i++) {
+        if (i)
+            esc_buf_append_c(&b, " ");
+        esc_buf_append_c(&b, d->mitre_attack_id.v[i]);
+    }
+    char *s = esc_buf_take(&b);
+    return s ? s : esc_strdup("");
+}
+
+static void summary(FILE *f, const det_info *di, size_t n, bool color, size_t total) {
+    static const char *const H[] = {"severity", "detection", "att&ck", "hosts",
+                                    "rows",     "first",     "last"};
+    enum { NC = 7 };
+    char **cell = esc_calloc((n + 1) * NC, sizeof *cell);
+    if (!cell)
+        return;
+    for (size_t c = 0; c < NC; c++)
+        cell[c] = esc_strdup(H[c]);
+    for (size_t i = 0; i < n; i++) {
+        char **row = &cell[(i + 1) * NC], num[32], t1[24] = "", t2[24] = "";
+        const esc_detection *d = di[i].r->d;
+        const char *sev = esc_act_severity(esc_act_score(d));
+        row[0] = esc_strdup(sev);
+        row[1] = human(d->name);
+        row[2] = mitre_text(d);
+        snprintf(num, sizeof num, "%zu", di[i].hosts);
+        row[3] = esc_strdup(num);
+        snprintf(num, sizeof num, "%zu", di[i].r->t->nrows);
+        row[4] = esc_strdup(num);
+        if (di[i].has) {
+            short_time(di[i].first, t1);
+            short_time(di[i].last, t2);
+        }
+        row[5] = esc_strdup(t1);
+        row[6] = esc_strdup(t2);
+    }
+    if (!color) {
+        grid(f, cell, n, NC, total);
+    } else { /* the severity coloured (the codes take no columns) */
+        for (size_t i = 0; i < n; i++) {
+            const char *sev = cell[(i + 1) * NC];
+            size_t len = strlen(sev) + 16;
+            char *c = esc_malloc(len);
+            if (c) {
+                snprintf(c, len, "%s%s\033[0m", sev_color(sev), sev);
+                esc_free(cell[(i + 1) * NC]);
+                cell[(i + 1) * NC] = c;
+            }
+        }
+        grid(f, cell, n, NC, total);
+    }
+    free_cells(cell, (n + 1) * NC);
+}
+
+/* One detection's rows, ordered by their first event, under a header line. */
+static void section(FILE *f, const det_info *di, bool color, size_t total) {
+    const esc_table *t = di->r->t;
+    const esc_detection *d = di->r->d;
+    size_t nc = t->ncols + 1, nr = t->nrows;
+    const char *sev = esc_act_severity(esc_act_score(d));
+    char *name = human(d->name), *m = mitre_text(d);
+    char *head = NULL;
+    size_t hlen = 0;
+    FILE *hm = open_memstream(&head, &hlen);
+    if (hm) {
+        fprintf(hm, "== %s (%s%s%s%s%s, %zu row%s) ==", name ? name : "",
+                color ? sev_color(sev) : "", sev, color ? "\033[0m" : "", m && m[0] ? ", " : "",
+                m ? m : "", nr, nr == 1 ? "" : "s");
+        fclose(hm);
+        fputc('\n', f);
+        put_fit(f, head ? head : "", total, true);
+        fputc('\n', f);
+        free(head);
+    }
+    esc_free(name);
+    esc_free(m);
+    size_t *ord = esc_calloc(nr ? nr : 1, sizeof *ord);
+    char **cell = esc_calloc((nr + 1) * nc, sizeof *cell);
+    if (!ord || !cell)
+        goto out;
+    for (size_t r = 0; r < nr; r++) { /* insertion sort by first event, stable */
+        int64_t lo, hi, lo2, hi2;
+        bool has = row_span(t, r, &lo, &hi);
+        size_t k = r;
+        while (k > 0 && has && (!row_span(t, ord[k - 1], &lo2, &hi2) || lo2 > lo)) {
+            ord[k] = ord[k - 1];
+            k--;
+        }
+        ord[k] = r;
+    }
+    cell[0] = esc_strdup("time");
+    for (size_t c = 1; c < nc; c++)
+        cell[c] = human(t->cols[c - 1]);
+    for (size_t i = 0; i < nr; i++) {
+        char ts[24] = "";
+        int64_t lo, hi;
+        if (row_span(t, ord[i], &lo, &hi))
+            short_time(lo, ts);
+        cell[(i + 1) * nc] = esc_strdup(ts);
+        for (size_t c = 1; c < nc; c++) {
+            char *v = esc_out_cell_text(esc_table_cell(t, ord[i], c - 1), ", ");
+            cell[(i + 1) * nc + c] = v ? human(v) : NULL;
+            esc_free(v);
+        }
+    }
+    size_t need = 0; /* the width with every column at its natural width, or GRID_COL */
+    for (size_t c = 0; c < nc; c++) {
+        size_t w = 0;
+        for (size_t r = 0; r <= nr; r++)
+            if (cell[r * nc + c] && width(cell[r * nc + c]) > w)
+                w = width(cell[r * nc + c]);
+        need += (c ? 2 : 0) + (c && w > GRID_COL ? GRID_COL : w);
+    }
+    if (need <= total)
+        grid(f, cell, nr, nc, total);
+    else
+        vertical(f, cell, nr, nc, total);
+out:
+    free_cells(cell, (nr + 1) * nc);
+    esc_free(ord);
+}
+
+static size_t term_width(FILE *f) {
+    struct winsize ws;
+    if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    long v = c ? strtol(c, NULL, 10) : 0;
+    return v >= 40 && v <= 10000 ? (size_t)v : 160;
+}
+
+void esc_out_people(FILE *f, const esc_result *r, size_t n, bool color, size_t total) {
+    det_info *di = esc_calloc(n ? n : 1, sizeof *di);
+    size_t nd = 0;
+    if (!di)
+        return;
+    if (!total)
+        total = term_width(f);
+    for (size_t i = 0; i < n; i++) {
+        if (!r[i].t->nrows)
+            continue;
+        det_info d = {&r[i], false, 0, 0, count_hosts(r[i].t)};
+        for (size_t row = 0; row < r[i].t->nrows; row++) {
+            int64_t lo, hi;
+            if (!row_span(r[i].t, row, &lo, &hi))
+                continue;
+            if (!d.has || lo < d.first)
+                d.first = lo;
+            if (!d.has || hi > d.last)
+                d.last = hi;
+            d.has = true;
+        }
+        di[nd++] = d;
+    }
+    qsort(di, nd, sizeof *di, cmp_det);
+    if (nd)
+        summary(f, di, nd, color, total);
+    for (size_t i = 0; i < nd; i++)
+        section(f, &di[i], color, total);
+    esc_free(di);
+}

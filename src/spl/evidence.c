@@ -1,0 +1,219 @@
+/* The events behind each result row (docs/evidence.md).
+ *
+ * While records are fed, each one that carries its event (esc_record.ev) is counted as a
+ * reference in the evidence of the tstats group it went into (agg/evidence.h). When the search
+ * is finished, a row's evidence is that of every tstats group whose BY values the row still
+ * carries: a final column that copies a tstats BY field unchanged (the plan's schema origin,
+ * renames such as drop_dm_object_name included) must hold the group's value. A row that kept
+ * no BY field (`| stats count`) stands for every group. This is how a drilldown search finds
+ * a notable's events, done on the references instead of searching again.
+ *
+ * Invariants: the references of a row are time-ordered, each once, the ESC_EVIDENCE_KEEP
+ * earliest and latest of the union of its groups; total is the sum of the groups' counts.
+ * Deliberately not done: following a value an eval or a lookup changed (such a column is not a
+ * BY copy and so constrains nothing), the subsearch of a join (its events are not evidence). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "spl/cmd.h"
+
+esc_status spl_evidence_feed(esc_evset *es, size_t g, const esc_record *r, esc_error *err) {
+    const esc_event *ev = r->ev;
+    esc_evref ref = {ev->path, ev->offset, ev->line, ev->record_id, r->time_us};
+    if (esc_evset_add(es, g, &ref) != 0)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory keeping evidence");
+    return ESC_OK;
+}
+
+void spl_evidence_free(esc_table *t) {
+    if (!t->evidence)
+        return;
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t i = 0; i < t->evidence[r].n; i++)
+            esc_free((char *)t->evidence[r].refs[i].path);
+        esc_free(t->evidence[r].refs);
+    }
+    esc_free(t->evidence);
+    t->evidence = NULL;
+}
+
+typedef struct constraint {
+    size_t col; /* final column */
+    size_t key; /* tstats BY index */
+} constraint;
+
+typedef struct ctx {
+    const esc_agg *agg;
+    const esc_evset *es;
+    const esc_table *t;
+    constraint c[ESC_SPL_MAX_ITEMS];
+    size_t nc;
+    struct keyed *order; /* groups sorted by their key c[0].key */
+    size_t ng;
+} ctx;
+
+typedef struct keyed {
+    esc_str key;
+    size_t g;
+} keyed;
+
+static int cmp_keyed(const void *x, const void *y) {
+    esc_str a = ((const keyed *)x)->key, b = ((const keyed *)y)->key;
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+static int cmp_str(esc_str a, const char *b) {
+    size_t bl = strlen(b), n = a.len < bl ? a.len : bl;
+    int c = n ? memcmp(a.ptr, b, n) : 0;
+    return c ? c : (a.len > bl) - (a.len < bl);
+}
+
+static bool cell_has(const esc_cell *c, esc_str v) {
+    for (size_t i = 0; i < c->n; i++)
+        if (cmp_str(v, c->v[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Does group g agree with row r on every constraint from the k-th? */
+static bool agrees(const ctx *x, size_t g, size_t r, size_t from) {
+    for (size_t k = from; k < x->nc; k++)
+        if (!cell_has(esc_table_cell(x->t, r, x->c[k].col), esc_agg_key(x->agg, g, x->c[k].key)))
+            return false;
+    return true;
+}
+
+/* Add group g's references and count to the row's collection. */
+static bool take(const ctx *x, size_t g, esc_evref **v, size_t *n, size_t *cap, uint64_t *tot) {
+    uint64_t gt = esc_evset_total(x->es, g);
+    if (!gt)
+        return true;
+    *tot += gt;
+    if (*n + 2 * ESC_EVIDENCE_KEEP > *cap) {
+        size_t nc = (*cap ? *cap * 2 : 4 * ESC_EVIDENCE_KEEP) + 2 * ESC_EVIDENCE_KEEP;
+        esc_evref *p = esc_realloc(*v, nc * sizeof *p);
+        if (!p)
+            return false;
+        *v = p;
+        *cap = nc;
+    }
+    *n += esc_evset_get(x->es, g, *v + *n);
+    /* keep the collection bounded: the earliest and latest KEEP so far */
+    if (*n > 8 * ESC_EVIDENCE_KEEP) {
+        qsort(*v, *n, sizeof **v, esc_evref_cmp);
+        memmove(*v + ESC_EVIDENCE_KEEP, *v + *n - ESC_EVIDENCE_KEEP,
+                ESC_EVIDENCE_KEEP * sizeof **v);
+        *n = 2 * ESC_EVIDENCE_KEEP;
+    }
+    return true;
+}
+
+/* The kept references of v[0..n) (sorted, each once, earliest and latest KEEP) into e. */
+static bool finish_row(esc_evref *v, size_t n, uint64_t total, esc_row_evidence *e) {
+    qsort(v, n, sizeof *v, esc_evref_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m || !esc_evref_same(&v[m - 1], &v[i]))
+            v[m++] = v[i];
+    if (m > 2 * ESC_EVIDENCE_KEEP) {
+        memmove(v + ESC_EVIDENCE_KEEP, v + m - ESC_EVIDENCE_KEEP, ESC_EVIDENCE_KEEP * sizeof *v);
+        m = 2 * ESC_EVIDENCE_KEEP;
+    }
+    e->total = total;
+    e->n = 0;
+    if (!m)
+        return true;
+    e->refs = esc_calloc(m, sizeof *e->refs);
+    if (!e->refs)
+        return false;
+    for (size_t i = 0; i < m; i++) {
+        e->refs[i] = v[i];
+        if (!(e->refs[i].path = esc_strdup(v[i].path)))
+            return false;
+        e->n = i + 1;
+    }
+    return true;
+}
+
+static bool row_evidence(const ctx *x, size_t r, esc_row_evidence *e) {
+    esc_evref *v = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t tot = 0;
+    bool ok = true;
+    if (!x->nc) {
+        for (size_t g = 0; g < x->ng && ok; g++)
+            ok = take(x, g, &v, &n, &cap, &tot);
+    } else {
+        const esc_cell *c0 = esc_table_cell(x->t, r, x->c[0].col);
+        for (size_t i = 0; i < c0->n && ok; i++) {
+            /* the groups whose first constrained key is this value: a range of order[] */
+            size_t lo = 0, hi = x->ng;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (cmp_str(x->order[mid].key, c0->v[i]) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            for (size_t k = lo; k < x->ng && ok; k++) {
+                size_t g = x->order[k].g;
+                if (cmp_str(x->order[k].key, c0->v[i]) != 0)
+                    break;
+                if (agrees(x, g, r, 1))
+                    ok = take(x, g, &v, &n, &cap, &tot);
+            }
+        }
+    }
+    ok = ok && finish_row(v, n, tot, e);
+    esc_free(v);
+    return ok;
+}
+
+/* The constraints: final columns that copy a tstats BY field unchanged. */
+static void constraints(const esc_plan *p, const esc_table *t, ctx *x) {
+    const stage *src = &p->stages[0];
+    const schema *out = &p->stages[p->nstages - 1].out;
+    if (out->n != t->ncols || !out->origin)
+        return;
+    for (size_t c = 0; c < out->n && x->nc < ESC_SPL_MAX_ITEMS; c++) {
+        if (out->origin[c] < 0)
+            continue;
+        for (size_t k = 0; k < src->nby; k++)
+            if (src->by[k].ref == out->origin[c]) {
+                x->c[x->nc++] = (constraint){c, k};
+                break;
+            }
+    }
+}
+
+esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
+                               esc_table *t, esc_error *err) {
+    ctx x = {agg, es, t, {{0, 0}}, 0, NULL, esc_agg_ngroups(agg)};
+    bool any = false;
+    for (size_t g = 0; g < x.ng && !any; g++)
+        any = esc_evset_total(es, g) > 0;
+    t->evidence_truncated = esc_evset_truncated(es);
+    if (!any || !t->nrows)
+        return ESC_OK;
+    constraints(p, t, &x);
+    if (x.nc) {
+        if (!(x.order = esc_malloc(x.ng * sizeof *x.order)))
+            return spl_exec_oom(err);
+        for (size_t g = 0; g < x.ng; g++)
+            x.order[g] = (keyed){esc_agg_key(agg, g, x.c[0].key), g};
+        qsort(x.order, x.ng, sizeof *x.order, cmp_keyed);
+    }
+    t->evidence = esc_calloc(t->nrows, sizeof *t->evidence);
+    bool ok = t->evidence != NULL;
+    for (size_t r = 0; r < t->nrows && ok; r++)
+        ok = row_evidence(&x, r, &t->evidence[r]);
+    esc_free(x.order);
+    if (!ok) {
+        spl_evidence_free(t);
+        return spl_exec_oom(err);
+    }
+    return ESC_OK;
+}

@@ -1,0 +1,119 @@
+/* Unit tests for evidence sets (agg/evidence.h) and a row's evidence through a search
+ * (spl/evidence.c): the earliest and latest ESC_EVIDENCE_KEEP by time whatever the arrival
+ * order, each once, the count, paths compared by content (a reused path buffer), and rows that
+ * keep a BY field, rows that do not, and rows a later stats summed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agg/evidence.h"
+#include "core/alloc.h"
+#include "spl/spl.h"
+
+static void test_keep_earliest_latest(void **state) {
+    (void)state;
+    esc_evset *s = esc_evset_new();
+    assert_non_null(s);
+    static const int order[] = {7, 2, 11, 0, 5, 9, 1, 10, 3, 8, 6, 4};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        esc_evref r = {"in.evtx", (uint64_t)order[i] * 100, 0, (uint64_t)order[i], order[i]};
+        assert_int_equal(esc_evset_add(s, 3, &r), 0);
+    }
+    esc_evref out[2 * ESC_EVIDENCE_KEEP];
+    size_t n = esc_evset_get(s, 3, out);
+    assert_int_equal(n, 10);
+    static const int want[] = {0, 1, 2, 3, 4, 7, 8, 9, 10, 11};
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(out[i].time_us, want[i]);
+    assert_int_equal(esc_evset_total(s, 3), 12);
+    assert_int_equal(esc_evset_total(s, 2), 0); /* a group never given a reference */
+    assert_int_equal(esc_evset_get(s, 2, out), 0);
+    assert_false(esc_evset_truncated(s));
+    esc_evset_free(s);
+}
+
+static void test_few_each_once(void **state) {
+    (void)state;
+    esc_evset *s = esc_evset_new();
+    char path[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "f%d", i % 2); /* the same buffer, two names */
+        esc_evref r = {path, (uint64_t)i, 0, 0, 100 - i};
+        esc_evset_add(s, 0, &r);
+    }
+    esc_evref out[2 * ESC_EVIDENCE_KEEP];
+    assert_int_equal(esc_evset_get(s, 0, out), 3); /* in lo and hi, listed once */
+    assert_string_equal(out[0].path, "f0");        /* time 98: the third, from "f0" */
+    assert_string_equal(out[1].path, "f1");
+    assert_string_equal(out[2].path, "f0");
+    esc_evset_free(s);
+}
+
+/* Records of three (dest, user) pairs through a search; each record carries an event. */
+static esc_table *hunt(const char *search) {
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(search, NULL, &err);
+    assert_non_null(p);
+    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
+    static const char *const dest[] = {"a", "a", "b", "a", "b", "c"};
+    static const char *const user[] = {"u", "v", "u", "u", "u", "u"};
+    for (int i = 0; i < 6; i++) {
+        esc_event ev = {.path = "log.xml", .offset = (uint64_t)i * 10, .line = (uint64_t)i + 1};
+        esc_record r = {.time_us = (int64_t)(i + 1) * 1000000, .ev = &ev};
+        r.v[ESC_CIM_DEST] = esc_str_c(dest[i]);
+        r.v[ESC_CIM_USER] = esc_str_c(user[i]);
+        r.v[ESC_CIM_PROCESS_NAME] = esc_str_c("net.exe");
+        assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
+    }
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
+    esc_exec_free(x);
+    esc_plan_free(p);
+    return t;
+}
+
+static void test_rows(void **state) {
+    (void)state;
+    /* by dest user, renamed: a/u has records 0 and 3 */
+    esc_table *t = hunt("| tstats count from datamodel=Endpoint.Processes by Processes.dest "
+                        "Processes.user | rename Processes.* as *");
+    assert_non_null(t->evidence);
+    assert_int_equal(t->nrows, 4);
+    assert_string_equal(esc_table_cell(t, 0, 0)->v[0], "a");
+    assert_string_equal(esc_table_cell(t, 0, 1)->v[0], "u");
+    assert_int_equal(t->evidence[0].total, 2);
+    assert_int_equal(t->evidence[0].n, 2);
+    assert_int_equal(t->evidence[0].refs[0].offset, 0);
+    assert_int_equal(t->evidence[0].refs[1].offset, 30);
+    assert_int_equal(t->evidence[0].refs[1].line, 4);
+    assert_string_equal(t->evidence[0].refs[1].path, "log.xml");
+    esc_table_free(t);
+    /* summed by dest: a has records 0, 1, 3 (two groups) */
+    t = hunt("| tstats count from datamodel=Endpoint.Processes by Processes.dest Processes.user "
+             "| rename Processes.* as * | stats sum(count) as count by dest");
+    assert_int_equal(t->nrows, 3);
+    assert_int_equal(t->evidence[0].total, 3);
+    assert_int_equal(t->evidence[0].n, 3);
+    assert_int_equal(t->evidence[0].refs[2].offset, 30);
+    esc_table_free(t);
+    /* no BY field kept: every group */
+    t = hunt("| tstats count from datamodel=Endpoint.Processes by Processes.dest "
+             "| stats sum(count) as n");
+    assert_int_equal(t->nrows, 1);
+    assert_int_equal(t->evidence[0].total, 6);
+    assert_int_equal(t->evidence[0].n, 6);
+    esc_table_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keep_earliest_latest),
+        cmocka_unit_test(test_few_each_once),
+        cmocka_unit_test(test_rows),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
