@@ -164,13 +164,24 @@ def split_args(s):
             else a for a in out]
 
 
+def strip_comments(text):
+    """Splunk search comments: ```...``` (Search Manual, "Add comments to searches")."""
+    return re.sub(r"```.*?```", " ", text, flags=re.S)
+
+
 def expand(text, content, depth=0):
+    if depth == 0:
+        text = strip_comments(text)
     if depth > 100:
         raise SplError("macro nesting too deep")
     out, i, q = [], 0, False
     while i < len(text):
         c = text[i]
-        if c == '"' and (i == 0 or text[i - 1] != "\\"):
+        if q and c == "\\" and i + 1 < len(text):
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if c == '"':
             q = not q
         if c == "`" and not q:
             j = text.find("`", i + 1)
@@ -186,7 +197,7 @@ def expand(text, content, depth=0):
                 params, body = content.macros[(name, len(args))]
                 for p, a in zip(params, args):
                     body = body.replace("$%s$" % p, a)
-                out.append(expand(body, content, depth + 1))
+                out.append(expand(strip_comments(body), content, depth + 1))
             elif name.endswith("_filter") and not args:
                 out.append("search *")
             else:
@@ -330,7 +341,8 @@ def wildcard_re(pat, case=False):
 
 
 def pcre(pattern):
-    p = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)
+    p = re.sub(r"\\x\{([0-9A-Fa-f]{1,4})\}", lambda m: "\\u%04x" % int(m.group(1), 16), pattern)
+    p = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", p)
     p = re.sub(r"\(\?P?<([A-Za-z_]\w*)>", r"(?P<\1>", p)
     try:
         return re.compile(p)
@@ -409,6 +421,9 @@ class SearchParser:
             if self.take() != ("op", ")"):
                 raise SplError("missing ) after %s(" % v)
             return ("term", inner, v.upper() == "CASE")
+        if k == "str" and self.peek()[0] == "op" and self.peek()[1] in \
+                ("=", "!=", "<", ">", "<=", ">=", "=="):
+            k, v = "word", v[1:-1]
         if k == "word" and self.peek()[0] == "op" and self.peek()[1] in \
                 ("=", "!=", "<", ">", "<=", ">=", "=="):
             op = self.take()[1]
@@ -975,6 +990,14 @@ def agg_value(func, arg, rows):
             return (min if func == "min" else max)(nums)
         strs = [to_str(x) for x in vals]
         return (min if func == "min" else max)(strs)
+    if func in ("stdev", "stdevp", "var", "varp"):
+        nums = [float(num(x)) for x in vals if is_num(x)]
+        samp = func in ("stdev", "var")
+        if not nums or (samp and len(nums) < 2):
+            return None
+        mean = sum(nums) / len(nums)
+        var = sum((x - mean) ** 2 for x in nums) / (len(nums) - 1 if samp else len(nums))
+        return math.sqrt(var) if func.startswith("stdev") else var
     if func in ("sum", "avg", "range"):
         nums = [num(x) for x in vals if is_num(x)]
         if not nums:
@@ -1285,13 +1308,24 @@ class Runner:
         opts = dict(re.findall(r"(\w+)=(\S+)", m.group(1)))
         if "mode" in opts:
             raise Unsupported("rex mode=%s" % opts["mode"])
-        if opts.get("max_match", "1") != "1":
-            raise Unsupported("rex max_match")
+        maxm = int(opts.get("max_match", "1"))
         rx = pcre(unescape(m.group(2)))
         field = opts.get("field", "_raw")
         for r in rows:
             v = first_val(r.get(field))
             if v is None:
+                continue
+            if maxm != 1:
+                # max_match=N (0: unlimited): each group collects its values over the matches
+                got = {}
+                for i, mm in enumerate(rx.finditer(to_str(v))):
+                    if maxm and i >= maxm:
+                        break
+                    for g, val in mm.groupdict().items():
+                        if val is not None:
+                            got.setdefault(g, []).append(val)
+                for g, vals in got.items():
+                    r[g] = vals[0] if len(vals) == 1 else vals
                 continue
             mm = rx.search(to_str(v))
             if mm:
@@ -1347,8 +1381,14 @@ class Runner:
         lk = self.content.lookups.get(name)
         if not lk or not os.path.exists(lk["_path"]):
             raise Unsupported("lookup %s" % name)
-        if lk.get("match_type"):
-            raise Unsupported("lookup %s match_type" % name)
+        wild = set()
+        for mt in re.split(r"\s*,\s*", str(lk.get("match_type") or "").strip()):
+            if not mt:
+                continue
+            mw = re.fullmatch(r"WILDCARD\((\w+)\)", mt)
+            if not mw:
+                raise Unsupported("lookup %s match_type %s" % (name, mt))
+            wild.add(mw.group(1))
         mo = re.search(r"\b(OUTPUTNEW|OUTPUT)\b(.*)$", spec, re.S)
         inp = spec[:mo.start()] if mo else spec
         pairs = lambda t: [(a, b or a) for a, b in re.findall(  # noqa: E731
@@ -1361,10 +1401,15 @@ class Runner:
         new = mo and mo.group(1) == "OUTPUTNEW"
         cs = str(lk.get("case_sensitive_match", "")).lower() == "true"
         norm = (lambda s: s) if cs else (lambda s: s.lower())
+        def cell_match(lk_f, cell, x):
+            if lk_f in wild:
+                return wildcard_re(cell or "", case=cs).match(to_str(x)) is not None
+            return norm(to_str(x)) == norm(cell or "")
+
         for r in rows:
             hits = [t for t in table
                     if all(r.get(ev_f) is not None and any(
-                        norm(to_str(x)) == norm(t.get(lk_f, "") or "") for x in mv(r.get(ev_f)))
+                        cell_match(lk_f, t.get(lk_f, ""), x) for x in mv(r.get(ev_f)))
                         for lk_f, ev_f in ins)]
             if not hits:
                 continue
