@@ -247,10 +247,15 @@ def finish(ev, provider):
                              ("Protocol", "transport")):
                 if not missing(first(ev, src)):
                     ev[dst] = first(ev, src)
-            ev["src"] = first(ev, "SourceHostname") if not missing(
-                first(ev, "SourceHostname")) else ev.get("src_ip")
-            ev["dest"] = first(ev, "DestinationHostname") if not missing(
-                first(ev, "DestinationHostname")) else ev.get("dest_ip")
+            for dst, host, ip in (("src", "SourceHostname", "src_ip"),
+                                  ("dest", "DestinationHostname", "dest_ip")):
+                v = first(ev, host) if not missing(first(ev, host)) else ev.get(ip)
+                if v is not None:
+                    ev[dst] = v
+                else:
+                    ev.pop(dst, None)
+            if not missing(first(ev, "Image")):
+                ev["app"] = first(ev, "Image")
             ev["action"] = "allowed"
             ev["direction"] = "outbound" if first(ev, "Initiated") == "true" else "inbound"
     elif provider == "Microsoft-Windows-Security-Auditing" and code == "4688":
@@ -276,6 +281,11 @@ def finish(ev, provider):
                 ev[dst] = first(ev, src)
     if tags:
         ev["tag"] = tags
+    # the Windows add-on's eventtypes for the three classic channels (eventtypes.conf:
+    # wineventlog_security / _system / _application select source=*WinEventLog:<channel>)
+    ch = ev.get("Channel")
+    if ch in ("Security", "System", "Application"):
+        ev["eventtype"] = ["wineventlog_" + ch.lower(), "wineventlog_windows"]
     return ev
 
 

@@ -1094,7 +1094,7 @@ class Runner:
                     raise Unsupported("generating command %r" % cmd)
                 expr = SearchParser(st).parse()
                 cache = {}
-                rows = [e for e in self.events if search_eval(expr, e, cache)]
+                rows = [dict(e) for e in self.events if search_eval(expr, e, cache)]
                 continue
             fn = getattr(self, "c_" + cmd, None)
             if fn is None:
