@@ -78,6 +78,8 @@ MODEL_MAP = {
 SYSTEM_FIELDS = {"EventCode", "EventID", "Computer", "host", "source", "sourcetype", "index",
                  "Channel", "eventtype", "tag", "_time"}
 NOMATCH = "escudo-nomatch"
+SOURCE_FIELDS = ("source", "sourcetype", "index", "eventtype", "tag")
+OTHER_CHANNEL = "Microsoft-Windows-Crafted/Operational"
 
 
 def inst(pattern):
@@ -172,7 +174,9 @@ def apply(ev, lf, dm, make_true):
             ev.terms.append(inst(n[1]))
         return
     _, f, op, val = n
-    if f in ("source", "sourcetype", "index", "eventtype", "tag"):
+    if f in SOURCE_FIELDS:
+        if not make_true and f != "index":
+            ev.channel = OTHER_CHANNEL  # no source, sourcetype or eventtype term holds
         return
     want = make_true != lf.negated  # the comparison itself must be true
     if op in ("<", ">", "<=", ">="):
@@ -300,10 +304,16 @@ def craft(content, det, start_n):
     variants.append(("P0", None, None))
     for si, (dm, e, leaves, alts) in enumerate(base):
         for a in alts:
+            if all(x[0] == "cmp" and x[1] in SOURCE_FIELDS for x in a[1]):
+                continue  # the macro's source alternatives: one channel is enough
             for j in range(1, min(len(a[1]), 6)):
                 variants.append(("P-or", si, ("alt", a, j)))
+        flipped_source = False
         for li, lf in enumerate(leaves):
-            if lf.node[0] == "cmp" and lf.node[1] in ("source", "sourcetype", "index"):
+            if lf.node[0] == "cmp" and lf.node[1] in SOURCE_FIELDS:
+                if not flipped_source and not lf.negated and lf.node[1] != "index":
+                    variants.append(("N-source", si, ("flip", li)))
+                    flipped_source = True
                 continue
             variants.append(("N-fail", si, ("flip", li)))
             if lf.node[0] == "cmp" and lf.node[2] == "=" and not lf.negated and \

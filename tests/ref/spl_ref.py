@@ -1020,12 +1020,16 @@ def agg_value(func, arg, rows):
     raise Unsupported("stats function %s()" % func)
 
 
-def group_rows(rows, by, fillnull=None):
+def group_rows(rows, by, fillnull=None, span=None):
     groups = {}
     for r in rows:
         keys = [[]]
         for f in by:
             vals = mv(r.get(f))
+            if f == "_time" and span and vals and is_num(vals[0]):
+                # `by _time span=S`: the group key is the bin; aggregates still see the
+                # event's own _time (min(_time) is the first event's time, not the bin's)
+                vals = [int(math.floor(float(vals[0]) / span) * span)]
             if not vals:
                 if fillnull is None:
                     keys = []
@@ -1037,15 +1041,21 @@ def group_rows(rows, by, fillnull=None):
     return groups
 
 
-def sort_key(k):
-    return tuple(x.encode("utf-8") for x in k)
+def sort_key_for(by):
+    """Groups sort by their BY values in byte order (SPEC 4); _time bins by number."""
+    def key(k):
+        return tuple((float(x), b"") if f == "_time" and is_num(x) else (0.0, x.encode("utf-8"))
+                     for f, x in zip(by, k))
+    return key
 
 
-def do_stats(rows, aggs, by, fillnull=None):
-    groups = group_rows(rows, by, fillnull)
+def do_stats(rows, aggs, by, fillnull=None, span=None):
+    groups = group_rows(rows, by, fillnull, span)
     out = []
-    for k in sorted(groups, key=sort_key):
+    for k in sorted(groups, key=sort_key_for(by)):
         row = dict(zip(by, k))
+        if "_time" in row and is_num(row["_time"]):
+            row["_time"] = num(row["_time"])
         for func, arg, name in aggs:
             v = agg_value(func, arg, groups[k])
             if v is not None or func in ("values", "list"):
@@ -1136,9 +1146,7 @@ class Runner:
                 span = span_seconds(w[5:])
             else:
                 byf.append(w)
-        if span:
-            bin_time(recs, span)
-        return do_stats(recs, parse_aggs(aggtext), byf, fill)
+        return do_stats(recs, parse_aggs(aggtext), byf, fill, span)
 
     # -- streaming / transforming
     def c_search(self, rows, rest):
@@ -1164,7 +1172,8 @@ class Runner:
                     r.pop(name, None)
                 else:
                     if isinstance(v, bool):
-                        v = "true" if v else "false"
+                        # Search Reference "eval": "Fields cannot be assigned a boolean result"
+                        raise SplError("eval %s: a boolean result cannot be assigned" % name)
                     r[name] = v
         return rows
 

@@ -110,7 +110,7 @@ def escudo_rows(escudo, content, dets, names, paths):
 def ref_rows(content, det, events):
     try:
         rows = spl_ref.run_detection(content, det, events)
-    except spl_ref.Unsupported as e:
+    except (spl_ref.Unsupported, spl_ref.SplError) as e:
         return None, str(e)
     return [json.loads(x) for x in spl_ref.rows_json(rows)], ""
 
