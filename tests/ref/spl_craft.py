@@ -76,7 +76,9 @@ MODEL_MAP = {
         "dest": ("Computer", "full")}),
 }
 SYSTEM_FIELDS = {"EventCode", "EventID", "Computer", "host", "source", "sourcetype", "index",
-                 "Channel", "eventtype", "tag", "_time"}
+                 "Channel", "eventtype", "tag", "_time", "UserID", "SecurityID", "Opcode",
+                 "Level", "Task", "Keywords", "Version", "ProcessID", "ThreadID", "Name",
+                 "RecordNumber", "EventRecordID", "Guid", "ActivityID", "Correlation"}
 NOMATCH = "escudo-nomatch"
 SOURCE_FIELDS = ("source", "sourcetype", "index", "eventtype", "tag")
 OTHER_CHANNEL = "Microsoft-Windows-Crafted/Operational"
@@ -277,7 +279,7 @@ DEFAULTS = {
                                             "alice", "SubjectDomainName": "CRAFTED",
                                             "SubjectLogonId": "0x3e7"},
     "Microsoft-Windows-PowerShell": {"MessageNumber": "1", "MessageTotal": "1",
-                                     "ScriptBlockId": "{crafted}", "Path": ""},
+                                     "ScriptBlockId": "{crafted}"},
 }
 
 

@@ -135,8 +135,10 @@ def from_xml_event(text):
     if data is not None:
         for d in data:
             name = d.get("Name")
-            if name:
-                add(ev, name, d.text if d.text is not None else "")
+            if name and d.text:
+                # an empty <Data> gives no field: search-time extraction creates no field for
+                # an empty value (SPEC 8: a field extraction does not produce is missing)
+                add(ev, name, d.text)
             elif d.text:
                 add(ev, "Data", d.text)
     ud = root.find(NS + "UserData")

@@ -902,10 +902,23 @@ DATASETS = {
         "src_port", "transport", "user", "vendor_product")),
 }
 ALIAS = {"Network_Traffic": "Network_Traffic.All_Traffic"}
-# SPEC 2: in Endpoint.Processes only these default to "unknown"; SPEC 8: every field of the
-# other models does.
-PROCESSES_UNKNOWN = ("dest", "user", "process", "process_name", "parent_process",
-                     "parent_process_name", "original_file_name")
+# The model fields whose CIM calculation is `if(isnull(f) OR f="","unknown",f)` (CIM 8.5
+# reference, help.splunk.com .../common-information-model/8.5/data-models/endpoint and
+# .../network-traffic: the "Expression:" of each field). Endpoint.Processes keeps SPEC 2's
+# list (it adds original_file_name). Other missing model fields stay missing, so tstats
+# fillnull_value fills them when they are BY fields. vendor_product falls back to
+# sourcetype (its CIM expression's isnotnull(sourcetype) branch) in the Endpoint datasets.
+UNKNOWN = {
+    "Endpoint.Processes": ("dest", "user", "process", "process_name", "parent_process",
+                           "parent_process_name", "original_file_name"),
+    "Endpoint.Registry": ("action", "dest", "registry_path", "registry_key_name",
+                          "registry_value_data", "registry_value_name", "registry_value_type",
+                          "user"),
+    "Endpoint.Filesystem": ("action", "dest", "file_hash", "file_name", "file_path",
+                            "file_acl", "user"),
+    "Endpoint.Services": ("dest", "user"),
+    "Network_Traffic.All_Traffic": (),
+}
 
 
 def model_records(events, dm):
@@ -914,7 +927,7 @@ def model_records(events, dm):
         raise Unsupported("data model %s" % dm)
     tags, fields = DATASETS[dm]
     obj = dm.split(".")[-1]
-    unknown = PROCESSES_UNKNOWN if dm == "Endpoint.Processes" else fields
+    unknown = UNKNOWN[dm]
     for e in events:
         etags = mv(e.get("tag"))
         if not all(t in etags for t in tags):
@@ -925,6 +938,11 @@ def model_records(events, dm):
             if v is None or v == "" or v == []:
                 if f in unknown:
                     r[obj + "." + f] = "unknown"
+                elif f == "vendor_product" and dm.startswith("Endpoint.") and \
+                        e.get("sourcetype") is not None:
+                    r[obj + "." + f] = e.get("sourcetype")
+            elif f == "file_size" and not all(is_num(x) for x in mv(v)):
+                continue  # if(isnum(file_size),file_size,null())
             else:
                 r[obj + "." + f] = v
         yield r
