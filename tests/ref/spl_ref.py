@@ -1218,33 +1218,34 @@ class Runner:
         return rows
 
     def c_rename(self, rows, rest):
+        """Search Reference "rename": wildcards carry the matched text; when the new name
+        already exists, the renamed field replaces it (the old field of that name goes)."""
         pairs = re.findall(r'("[^"]*"|[^\s,]+)\s+(?:as|AS|As)\s+("[^"]*"|[^\s,]+)', rest)
         if not pairs:
             raise SplError("cannot read rename %r" % rest)
-        for r in rows:
-            for a, b in pairs:
-                a, b = unquote_name(a), unquote_name(b)
-                if "*" in a:
-                    rx = re.compile("^" + "(.*)".join(re.escape(p) for p in a.split("*")) + "$")
-                    items = list(r.items())
-                    r.clear()
-                    for k, v in items:
-                        mm = rx.match(k)
-                        if mm:
-                            nk = b
-                            for g in mm.groups():
-                                nk = nk.replace("*", g, 1)
-                            r[nk] = v
-                        else:
-                            r[k] = v
-                elif a in r:
-                    items = list(r.items())
-                    r.clear()
-                    for k, v in items:
-                        if k == a:
-                            r[b] = v
-                        elif k != b:
-                            r[k] = v
+        for a, b in pairs:
+            a, b = unquote_name(a), unquote_name(b)
+            rx = re.compile("^" + "(.*)".join(re.escape(p) for p in a.split("*")) + "$")
+            for r in rows:
+                renamed = []
+                for k in r:
+                    mm = rx.match(k)
+                    if mm:
+                        nk = b
+                        for g in mm.groups():
+                            nk = nk.replace("*", g, 1)
+                        renamed.append((k, nk))
+                if not renamed:
+                    continue
+                src = {k: nk for k, nk in renamed}
+                targets = set(src.values())
+                items = list(r.items())
+                r.clear()
+                for k, v in items:
+                    if k in src:
+                        r[src[k]] = v
+                    elif k not in targets:
+                        r[k] = v
         return rows
 
     def select(self, rows, names):

@@ -130,6 +130,14 @@ case("rename, fillnull, dedup, fields",
       sysmon(1, 3, **{"P.a": "y", "P.b": "1"})],
      [{"a": "x", "b": "1", "c": "none"}, {"a": "y", "b": "1", "c": "none"}])
 
+# Search Reference "rename": a new name that already exists is replaced by the renamed field
+# (ESCU's `values(Filesystem.dest) as dest ... by Filesystem.dest | rename "Filesystem.*" as *`
+# keeps the BY value, at the BY field's place).
+case("rename onto an existing field",
+     'EventCode=1 | stats values(F.d) as d count by F.d | rename "F.*" as *',
+     [sysmon(1, 1, **{"F.d": "h1"})],
+     [{"d": "h1", "count": 1}])
+
 # tstats over a data model (Search Reference "tstats"; SPEC 8): only events carrying the
 # dataset's tags (Endpoint.Registry: endpoint and registry) enter; a model field the event
 # lacks is "unknown"; `by _time span=1h` floors _time to the hour. security_content_ctime is
