@@ -45,8 +45,8 @@ def parse_time(text):
     if not m:
         return None
     y, mo, d, h, mi, s = (int(x) for x in m.groups()[:6])
-    frac = float("0" + m.group(7)) if m.group(7) else 0.0
-    return calendar.timegm((y, mo, d, h, mi, s)) + round(frac, 6)
+    frac = int((m.group(7)[1:] + "000000")[:6]) / 1e6 if m.group(7) else 0.0  # to the microsecond
+    return calendar.timegm((y, mo, d, h, mi, s)) + frac
 
 
 def basename(p):
@@ -90,9 +90,21 @@ def leaves(elem, out):
         leaves(k, out)
 
 
+HEX_PADDED = re.compile(r"^0x(0[0-9a-fA-F]{7}|0[0-9a-fA-F]{15})$")
+
+
+def windows_form(v):
+    """evtxexport writes HexInt32/64 values zero-padded (0x%08x, 0x%016x); Windows' own XML
+    (what the add-on sees) writes 0x%x."""
+    if v and HEX_PADDED.match(v):
+        return "0x" + (v[2:].lstrip("0") or "0")
+    return v
+
+
 def from_xml_event(text):
     try:
-        root = ET.fromstring(text)
+        # keep CR inside values: an XML parser turns CR LF into LF, Windows' XML keeps both
+        root = ET.fromstring(text.replace("\r", "&#13;"))
     except ET.ParseError:
         return None
     sysn = root.find(NS + "System")
@@ -136,6 +148,7 @@ def from_xml_event(text):
         for d in data:
             name = d.get("Name")
             if name and d.text:
+                d.text = windows_form(d.text)
                 # an empty <Data> gives no field: search-time extraction creates no field for
                 # an empty value (SPEC 8: a field extraction does not produce is missing)
                 add(ev, name, d.text)
@@ -224,16 +237,21 @@ def finish(ev, provider):
             path = first(ev, "TargetObject")
             if not missing(path):
                 ev["registry_path"] = path
-                ev["registry_key_name"] = basename(path)
-                if code == "13":
-                    ev["registry_value_name"] = basename(path)
-            if not missing(first(ev, "Details")):
-                ev["registry_value_data"] = first(ev, "Details")
+                parts = path.split("\\")
+                if code == "13":  # a value: its name is the last segment, its key the one before
+                    ev["registry_value_name"] = parts[-1]
+                    ev["registry_key_name"] = parts[-2] if len(parts) > 1 else parts[-1]
+                else:
+                    ev["registry_key_name"] = parts[-1]
+            det = first(ev, "Details")
+            if not missing(det):
+                m = re.match(r"^(?:DWORD|QWORD) \((0x[0-9a-fA-F]+)\)$", det)
+                ev["registry_value_data"] = m.group(1) if m else det
             et = first(ev, "EventType") or ""
             ev["action"] = {"CreateKey": "created", "DeleteKey": "deleted",
                             "DeleteValue": "deleted", "RenameKey": "modified"}.get(
                 et, "modified")
-        elif code in ("11", "23", "26", "15"):
+        elif code in ("2", "11", "23", "26", "15"):
             tags += ["endpoint", "filesystem"]
             path = first(ev, "TargetFilename")
             if not missing(path):
@@ -241,7 +259,7 @@ def finish(ev, provider):
                 ev["file_name"] = basename(path)
             if not missing(first(ev, "CreationUtcTime")):
                 ev["file_create_time"] = first(ev, "CreationUtcTime")
-            ev["action"] = "created" if code in ("11", "15") else "deleted"
+            ev["action"] = {"2": "modified", "11": "created", "15": "created"}.get(code, "deleted")
         elif code == "3":
             tags += ["network", "communicate"]
             for src, dst in (("DestinationIp", "dest_ip"), ("DestinationPort", "dest_port"),
