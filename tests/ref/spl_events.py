@@ -101,7 +101,7 @@ def windows_form(v):
     return v
 
 
-def from_xml_event(text):
+def from_xml_event(text, evtx=False):
     try:
         # keep CR inside values: an XML parser turns CR LF into LF, Windows' XML keeps both
         root = ET.fromstring(text.replace("\r", "&#13;"))
@@ -148,7 +148,8 @@ def from_xml_event(text):
         for d in data:
             name = d.get("Name")
             if name and d.text:
-                d.text = windows_form(d.text)
+                if evtx and name != "Details":  # Details is text Sysmon wrote, not a HexInt
+                    d.text = windows_form(d.text)
                 # an empty <Data> gives no field: search-time extraction creates no field for
                 # an empty value (SPEC 8: a field extraction does not produce is missing)
                 add(ev, name, d.text)
@@ -309,9 +310,9 @@ def finish(ev, provider):
     return ev
 
 
-def xml_events(text):
+def xml_events(text, evtx=False):
     for m in EVENT_RE.finditer(text):
-        ev = from_xml_event(m.group(0))
+        ev = from_xml_event(m.group(0), evtx)
         if ev is not None:
             yield ev
 
@@ -334,7 +335,7 @@ def file_events(path):
         if not exe:
             raise RuntimeError("evtxexport not found (libevtx-utils)")
         out = subprocess.run([exe, "-f", "xml", path], capture_output=True, check=False)
-        yield from xml_events(out.stdout.decode("utf-8", errors="replace"))
+        yield from xml_events(out.stdout.decode("utf-8", errors="replace"), evtx=True)
         return
     text = read_text(path)
     if text.lstrip().startswith("{") or text.lstrip().startswith("["):
