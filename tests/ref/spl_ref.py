@@ -73,13 +73,48 @@ class SplError(Exception):
     pass
 
 
+def walk(paths):
+    for p in paths:
+        if os.path.isdir(p):
+            for root, dirs, names in os.walk(p):
+                dirs.sort()
+                for n in sorted(names):
+                    if n.lower().endswith((".evtx", ".xml", ".json", ".jsonl")):
+                        yield os.path.join(root, n)
+        else:
+            yield p
+
+
+def field_dict(ev):
+    """A field reference's event in the shape the reference computes with: _time as epoch
+    seconds (the dump writes ISO 8601), tag and eventtype as lists."""
+    import spl_events
+    ev = dict(ev)
+    t = ev.get("_time")
+    if isinstance(t, str):
+        ev["_time"] = spl_events.parse_time(t) if not is_num(t) else float(t)
+    for k in ("tag", "eventtype"):
+        if k in ev and not isinstance(ev[k], list):
+            ev[k] = [ev[k]]
+    return ev
+
+
 def events_from(paths):
-    try:
-        import fields_ref  # noqa: F401  (the field reference, when it has landed)
-        return fields_ref.events_from(paths)
-    except ImportError:
-        import spl_events
-        return spl_events.events_from(paths)
+    """Events as field dicts: from the field reference fields_ref.py when it is in this
+    directory (events_from(paths), or events_of(path) + extract(event)), else from the
+    stand-in spl_events.py. SPL_REF_FIELDS=stand-in forces the stand-in."""
+    fr = None
+    if os.environ.get("SPL_REF_FIELDS") != "stand-in":
+        try:
+            import fields_ref as fr
+        except ImportError:
+            fr = None
+    if fr is not None and hasattr(fr, "events_from"):
+        return (field_dict(e) for e in fr.events_from(paths))
+    if fr is not None and hasattr(fr, "events_of") and hasattr(fr, "extract"):
+        return (field_dict(fr.extract(e)) for p in walk(paths) for e in fr.events_of(p))
+    import spl_events
+    return spl_events.events_from(paths)
 
 
 # ---------------------------------------------------------------- content
