@@ -485,9 +485,6 @@ class SearchParser:
         raise SplError("unexpected %r in search" % (v,))
 
 
-BREAK = r"(?:(?<=[^A-Za-z0-9\x80-\uffff])|^)"
-
-
 def term_re(term, case):
     t = term
     lead, trail = t.startswith("*"), t.endswith("*")
@@ -1295,8 +1292,6 @@ class Runner:
                             nr[k] = v
                 elif n in r:
                     nr[n] = r[n]
-            if "_time" in r and "_time" not in nr and False:
-                nr["_time"] = r["_time"]
             out.append(nr)
         return out
 

@@ -205,6 +205,73 @@ case("ESCU " + CLOP,
        "ServiceType": "k", "count": 1, "firstTime": "1970-01-01T00:00:02",
        "lastTime": "1970-01-01T00:00:02"}])
 
+# ESCU "Powershell Using memory As Backing Store": source PowerShell/Operational, EventCode=4104,
+# ScriptBlockText matching both *New-Object* and *IO.MemoryStream* (any case: search values are
+# case-insensitive), stats by EventCode ScriptBlockText Computer UserID, then Computer renamed
+# dest and UserID renamed user (each rename keeps the column's place).
+PS = {"source": "XmlWinEventLog:Microsoft-Windows-PowerShell/Operational",
+      "sourcetype": "XmlWinEventLog", "Channel": "Microsoft-Windows-PowerShell/Operational",
+      "EventCode": "4104", "UserID": "S-1-5-18"}
+
+
+def psev(t, **kw):
+    e = dict(PS)
+    e.update({"_time": t})
+    e.update(kw)
+    return e
+
+
+MEMSTREAM = "c396a0c4-c9f2-11eb-b4f5-acde48001122"
+case("ESCU " + MEMSTREAM,
+     None,
+     [psev(60, Computer="p1", ScriptBlockText="$s = new-object io.memorystream"),
+      psev(120, Computer="p1", ScriptBlockText="$s = new-object io.memorystream"),
+      psev(3, Computer="p2", ScriptBlockText="New-Object Net.WebClient"),
+      psev(4, Computer="p3", ScriptBlockText="New-Object IO.MemoryStream", EventCode="4103"),
+      psev(5, Computer="p4", ScriptBlockText="New-Object IO.MemoryStream",
+           source="XmlWinEventLog:Windows PowerShell"),
+      psev(6, Computer="p5", ScriptBlockText="New-Object IO.MemoryStream", UserID=None)],
+     # p2 lacks IO.MemoryStream, p3 is 4103, p4 another source, p5 has no UserID (BY field).
+     [{"EventCode": "4104", "ScriptBlockText": "$s = new-object io.memorystream",
+       "dest": "p1", "user": "S-1-5-18", "count": 2, "firstTime": "1970-01-01T00:01:00",
+       "lastTime": "1970-01-01T00:02:00"}])
+
+# ESCU "Windows Service Deletion In Registry" (tstats over Endpoint.Registry, fillnull_value=null):
+# registry_path under *\\SYSTEM\\CurrentControlSet\\Services* and either action=deleted or a
+# DeleteFlag value 0x00000001 modified. A missing registry_value_name/_data is "unknown" (CIM 8.5
+# Registry: if(isnull(f) OR f="","unknown",f)), never "null". r3 has the wrong data, r4 another
+# path, r5 lacks the registry tag. Rows sort by registry_key_name: "evil" < "svc".
+def regev(t, **kw):
+    e = sysmon(13, t, tag=REG, dest="h1", user="u1")
+    e.update(kw)
+    return e
+
+
+SVCDEL = "daed6823-b51c-4843-a6ad-169708f1323e"
+case("ESCU " + SVCDEL,
+     None,
+     [regev(10, registry_path="HKLM\\System\\CurrentControlSet\\Services\\evil",
+            registry_key_name="evil", action="deleted"),
+      regev(20, registry_path="HKLM\\System\\CurrentControlSet\\Services\\svc\\DeleteFlag",
+            registry_key_name="svc", registry_value_name="DeleteFlag",
+            registry_value_data="0x00000001", action="modified"),
+      regev(30, registry_path="HKLM\\System\\CurrentControlSet\\Services\\svc\\DeleteFlag",
+            registry_key_name="svc", registry_value_name="DeleteFlag",
+            registry_value_data="0x00000000", action="modified"),
+      regev(40, registry_path="HKLM\\Software\\x", registry_key_name="x", action="deleted"),
+      regev(50, registry_path="HKLM\\System\\CurrentControlSet\\Services\\evil",
+            registry_key_name="evil", action="deleted", tag=["endpoint"])],
+     [{"registry_key_name": "evil", "user": "u1",
+       "registry_path": "HKLM\\System\\CurrentControlSet\\Services\\evil",
+       "registry_value_data": "unknown", "registry_value_name": "unknown", "action": "deleted",
+       "dest": "h1", "count": 1, "firstTime": "1970-01-01T00:00:10",
+       "lastTime": "1970-01-01T00:00:10"},
+      {"registry_key_name": "svc", "user": "u1",
+       "registry_path": "HKLM\\System\\CurrentControlSet\\Services\\svc\\DeleteFlag",
+       "registry_value_data": "0x00000001", "registry_value_name": "DeleteFlag",
+       "action": "modified", "dest": "h1", "count": 1, "firstTime": "1970-01-01T00:00:20",
+       "lastTime": "1970-01-01T00:00:20"}])
+
 # The crafted XML for the same detection (spl_craft.py): P0 crafted-1 (SecurityCenterIBM) and
 # P-or crafted-2 (WinCheckDRVs) give rows; N-source crafted-3 is in another channel (no
 # eventtype), N-fail crafted-4 has EventCode 99999, N-fail crafted-5 another name, N-missing
