@@ -261,10 +261,11 @@ def xml_event(ev, n, host, t, prov, defaults):
     lines = ['<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>'
              '<Provider Name="%s"/><EventID>%s</EventID><Version>0</Version><Level>4</Level>'
              '<Task>0</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords>'
-             '<TimeCreated SystemTime="%s"/><EventRecordID>%d</EventRecordID><Correlation/>'
+             '<TimeCreated SystemTime="%s"/><EventRecordID>%d</EventRecordID>'
+             '<Correlation ActivityID="{00000000-0000-0000-0000-%012d}"/>'
              '<Execution ProcessID="4" ThreadID="8"/><Channel>%s</Channel>'
              '<Computer>%s</Computer><Security UserID="S-1-5-18"/></System><EventData>'
-             % (escape(prov), code, ts, n, escape(ev.channel), escape(computer))]
+             % (escape(prov), code, ts, n, n, escape(ev.channel), escape(computer))]
     for k, v in data.items():
         lines.append('<Data Name="%s">%s</Data>' % (escape(k), escape(str(v))))
     lines.append("</EventData></Event>")

@@ -140,6 +140,9 @@ def from_xml_event(text, evtx=False):
         for a in ("ProcessID", "ThreadID"):
             if ex.get(a) is not None:
                 ev[a] = ex.get(a)
+    cor = sysn.find(NS + "Correlation")
+    if cor is not None and cor.get("ActivityID"):
+        ev["ActivityID"] = cor.get("ActivityID")
     sec = sysn.find(NS + "Security")
     if sec is not None and sec.get("UserID"):
         ev["UserID"] = ev["SecurityID"] = sec.get("UserID")
