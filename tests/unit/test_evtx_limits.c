@@ -330,9 +330,10 @@ static uint32_t amp_template(bld *w, unsigned refs) {
 }
 
 /* A record instantiating amp_template (inline when *def is 0, then *def is set) with a BinXML
- * value of `elems` empty elements named name_len times 'N' (the first one holds the name). */
+ * value of `elems` elements named name_len times 'N' (the first one holds the name and `ents`
+ * entity references to that name, &NNN...;, the others are empty). */
 static uint32_t amp_record(bld *w, uint64_t rid, uint32_t *def, unsigned refs, unsigned elems,
-                           unsigned name_len) {
+                           unsigned name_len, unsigned ents) {
     uint32_t rec = rec_begin(w, rid);
     frag(w);
     if (*def)
@@ -357,6 +358,15 @@ static uint32_t amp_record(bld *w, uint64_t rid, uint32_t *def, unsigned refs, u
             for (unsigned k = 0; k < name_len; k++)
                 u16(w, 'N');
             u16(w, 0);
+            if (ents) {
+                u8(w, 0x02);
+                for (unsigned k = 0; k < ents; k++) {
+                    u8(w, 0x09);
+                    u32(w, nm);
+                }
+                u8(w, 0x04);
+                continue;
+            }
         } else {
             el_ref(w, nm, 0);
         }
@@ -372,20 +382,21 @@ static uint32_t amp_record(bld *w, uint64_t rid, uint32_t *def, unsigned refs, u
     return rec;
 }
 
-/* The template arena (TARENA_CAP, 4 MiB per chunk) holds compiled templates and every name the
- * chunk's records decode. Names of 1,365 characters take 4,096 bytes each (3 per character + 1),
- * 16 to a 64 KiB block, so the arena ends exactly full: record 2 decodes 600 of them (2.4 MiB),
- * record 3 another 600 and gets the warning "chunk needs too much memory for names". From then
- * on a new template is the warning "chunk needs too much memory for templates", while records
- * using templates already compiled still decode. */
+/* The template arena (TARENA_CAP, 4 MiB per chunk) holds compiled templates, the names the
+ * chunk's records use (each decoded once per chunk) and the text of entity references, made
+ * again at each parse. An entity reference to a name of 4,093 characters takes 4,096 bytes
+ * (&name;), 16 to a 64 KiB block, so the arena ends exactly full: record 2 parses its value 40
+ * times with 15 of them (600, 2.4 MiB), record 3 another 600 and gets the warning "chunk needs
+ * too much memory for names". From then on a new template is the warning "chunk needs too much
+ * memory for templates", while records using templates already compiled still decode. */
 static void test_template_memory(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
     start_chunk(&c, &w);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
-    amp_record(&w, 2, &t2, 40, 15, 1365);
-    uint32_t r3 = amp_record(&w, 3, &t2, 40, 15, 1365);
+    amp_record(&w, 2, &t2, 40, 1, 4093, 15);
+    uint32_t r3 = amp_record(&w, 3, &t2, 40, 1, 4093, 15);
     /* record 4: a new template (the normal one again, defined inline) */
     uint32_t r4 = w.pos;
     normal_record(&w, 4, 0);
@@ -396,7 +407,7 @@ static void test_template_memory(void **state) {
     assert_int_equal(c.nitems, 5);
     expect_normal(&c, 0, 1);
     expect_event(&c, 1, 2);
-    expect_warning(&c, 2, 3, r3, "chunk needs too much memory for names", r3);
+    expect_warning(&c, 2, 3, r3, "chunk needs too much memory for names", 0);
     expect_warning(&c, 3, 4, r4, "chunk needs too much memory for templates", t4);
     expect_normal(&c, 4, 5);
     assert_int_equal(c.tarena.used, 4u << 20); /* every 64 KiB block of the cap is full */
@@ -412,9 +423,9 @@ static void test_record_memory(void **state) {
     bld w;
     start_chunk(&c, &w);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
-    amp_record(&w, 2, &t2, 200, 150, 1);
-    amp_record(&w, 3, &t2, 200, 150, 1);
-    uint32_t r4 = amp_record(&w, 4, &t2, 200, 500, 1);
+    amp_record(&w, 2, &t2, 200, 150, 1, 0);
+    amp_record(&w, 3, &t2, 200, 150, 1, 0);
+    uint32_t r4 = amp_record(&w, 4, &t2, 200, 500, 1, 0);
     uint32_t r5 = w.pos;
     normal_record(&w, 5, t1);
     decode(&c, &w, 5, r5);
