@@ -728,6 +728,47 @@ static void test_stale_and_unsized(void **state) {
     }
 }
 
+/* A damaged chunk whose header says its records are 10..11 but whose chain goes on to a
+ * record 12 before the free-space offset: the chain ends after the record with the header's
+ * last record id (where the evtx crate stops), so 12 is read only with recover. */
+static void test_past_last_id(void **state) {
+    (void)state;
+    for (int recover = 0; recover <= 1; recover++) {
+        evtx_chunk c;
+        assert_int_equal(evtx_chunk_init(&c, &everything, recover, 0), ESC_OK);
+        unsigned char *ch = c.data;
+        memset(ch, 0, EVTX_CHUNK_SIZE);
+        bld w = {ch, 512};
+        uint32_t def = 0;
+        small_rec(&w, 10, &def);
+        uint32_t r11 = small_rec(&w, 11, &def);
+        uint32_t r12 = small_rec(&w, 12, &def);
+        chunk_header(ch, 10, 11, r11, w.pos);
+        ch[52] ^= 1; /* records checksum */
+        uint32_t hc = (uint32_t)crc32(0, ch, 120);
+        hc = (uint32_t)crc32(hc, ch + 128, EVTX_CHUNK_HEADER - 128);
+        memcpy(ch + 124, &hc, 4);
+        c.len = EVTX_CHUNK_SIZE;
+        assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+        size_t k = 0, warnings = 0;
+        for (size_t i = 0; i < c.nitems; i++) {
+            const evtx_item *it = &c.items[i];
+            if (it->is_error) {
+                warnings++;
+                continue;
+            }
+            assert_int_equal(it->record_id, 10 + k);
+            assert_int_equal(it->recovered, k == 2);
+            if (k == 2)
+                assert_int_equal(it->offset, r12);
+            k++;
+        }
+        assert_int_equal(k, recover ? 3 : 2);
+        assert_int_equal(warnings, recover ? 1 : 2); /* checksum, and record 12 past the chain */
+        evtx_chunk_fini(&c);
+    }
+}
+
 /* --recover: slack-space candidates that fail give their template and name memory back. Four
  * candidates each make 300 entity references to a name of 4,093 characters (1.2 MiB of the
  * chunk's 4 MiB TARENA_CAP each) and then break (an unknown token); a good record after them
@@ -783,10 +824,10 @@ static void test_recover_rollback(void **state) {
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),           cmocka_unit_test(test_interest),
-        cmocka_unit_test(test_recover),          cmocka_unit_test(test_expansion_cap),
-        cmocka_unit_test(test_binxml_userdata),  cmocka_unit_test(test_stale_and_unsized),
-        cmocka_unit_test(test_recover_rollback),
+        cmocka_unit_test(test_values),          cmocka_unit_test(test_interest),
+        cmocka_unit_test(test_recover),         cmocka_unit_test(test_expansion_cap),
+        cmocka_unit_test(test_binxml_userdata), cmocka_unit_test(test_stale_and_unsized),
+        cmocka_unit_test(test_past_last_id),    cmocka_unit_test(test_recover_rollback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1621,7 +1621,7 @@ static uint64_t count_unverified(const evtx_chunk *c, uint32_t from, uint32_t en
                                  uint64_t *hi) {
     uint64_t n = 0;
     uint32_t size;
-    for (uint32_t p = from + 1; p + 28 <= end;) {
+    for (uint32_t p = from; p + 28 <= end;) {
         if (!record_at(c, p, end, &size)) {
             p++;
             continue;
