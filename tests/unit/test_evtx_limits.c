@@ -539,6 +539,74 @@ static void test_fields_per_chunk(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* ---- NCACHE_CAP ----------------------------------------------------------------------- */
+
+/* Names are decoded once per chunk and cached by offset (NCACHE_CAP 1,024 entries, 16 probes):
+ * a template with 1,100 EventData children of distinct names (F0000..F1099, each holding the
+ * text x) fills the table, and the names that find no free slot within 16 probes are decoded
+ * at each reference instead; the record used twice comes out whole and the same both times. */
+static void test_name_cache(void **state) {
+    (void)state;
+    evtx_chunk c;
+    bld w;
+    start_chunk(&c, &w);
+    uint32_t def = 0;
+    for (uint64_t rid = 1; rid <= 2; rid++) {
+        uint32_t rec = rec_begin(&w, rid);
+        frag(&w);
+        if (def) {
+            tmpl_ref(&w, def);
+        } else {
+            tmpl_begin(&w, &def);
+            frag(&w);
+            open_el(&w, "Event", 0);
+            u8(&w, 0x02);
+            open_el(&w, "System", 0);
+            u8(&w, 0x02);
+            open_el(&w, "Provider", 1);
+            attr(&w, "Name");
+            text(&w, "Test-Provider");
+            u8(&w, 0x03);
+            u8(&w, 0x04); /* </System> */
+            open_el(&w, "EventData", 0);
+            u8(&w, 0x02);
+            for (int i = 0; i < 1100; i++) {
+                char n[8];
+                snprintf(n, sizeof n, "F%04d", i);
+                open_el(&w, n, 0);
+                u8(&w, 0x02);
+                text(&w, "x");
+                u8(&w, 0x04);
+            }
+            u8(&w, 0x04); /* </EventData> */
+            u8(&w, 0x04); /* </Event> */
+            u8(&w, 0x00);
+            tmpl_end(&w, def);
+        }
+        u32(&w, 0);
+        u8(&w, 0x00);
+        rec_end(&w, rec);
+        if (rid == 2)
+            decode(&c, &w, 2, rec);
+    }
+    assert_int_equal(c.nitems, 2);
+    for (size_t r = 0; r < 2; r++) {
+        const evtx_item *it = expect_event(&c, r, r + 1);
+        assert_int_equal(it->nkv, 1100);
+        for (unsigned i = 0; i < 1100; i++) {
+            char n[8];
+            snprintf(n, sizeof n, "F%04u", i);
+            const evtx_kvspan *kv = &c.kvs[it->kv_first + i];
+            assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->name), n));
+            assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->value), "x"));
+        }
+    }
+    /* 1,105 distinct names: the table holds at most 1,024 (fewer: 16 probes), the rest went
+     * uncached */
+    assert_true(c.nnames > 900 && c.nnames <= 1024);
+    evtx_chunk_fini(&c);
+}
+
 /* ---- TEXT_CAP ------------------------------------------------------------------------- */
 
 /* A record whose template renders one 16,000-byte binary value (32,000 hex characters) in 280
@@ -606,10 +674,11 @@ static void test_chunk_text(void **state) {
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_elem_depth),       cmocka_unit_test(test_subst_count),
-        cmocka_unit_test(test_template_count),   cmocka_unit_test(test_template_memory),
-        cmocka_unit_test(test_record_memory),    cmocka_unit_test(test_fields_per_record),
-        cmocka_unit_test(test_fields_per_chunk), cmocka_unit_test(test_chunk_text),
+        cmocka_unit_test(test_elem_depth),        cmocka_unit_test(test_subst_count),
+        cmocka_unit_test(test_template_count),    cmocka_unit_test(test_template_memory),
+        cmocka_unit_test(test_name_cache),        cmocka_unit_test(test_record_memory),
+        cmocka_unit_test(test_fields_per_record), cmocka_unit_test(test_fields_per_chunk),
+        cmocka_unit_test(test_chunk_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
