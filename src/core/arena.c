@@ -80,6 +80,24 @@ void *esc_arena_alloc(esc_arena *a, size_t n) {
     return p;
 }
 
+esc_arena_mark esc_arena_mark_get(const esc_arena *a) {
+    esc_arena_mark m = {a->head, a->head ? a->head->off : 0, a->used, a->capped};
+    return m;
+}
+
+void esc_arena_rollback(esc_arena *a, esc_arena_mark m) {
+    /* blocks are newest first: free those added after the mark */
+    while (a->head && a->head != m.head) {
+        esc_arena_block *n = a->head->next;
+        esc_free(a->head);
+        a->head = n;
+    }
+    if (a->head)
+        a->head->off = m.off;
+    a->used = m.used;
+    a->capped = m.capped;
+}
+
 esc_str esc_arena_dup(esc_arena *a, esc_str s) {
     char *p = esc_arena_alloc(a, s.len + 1);
     if (!p)

@@ -330,9 +330,10 @@ static uint32_t amp_template(bld *w, unsigned refs) {
 }
 
 /* A record instantiating amp_template (inline when *def is 0, then *def is set) with a BinXML
- * value of `elems` empty elements named name_len times 'N' (the first one holds the name). */
+ * value of `elems` elements named name_len times 'N' (the first one holds the name and `ents`
+ * entity references to that name, &NNN...;, the others are empty). */
 static uint32_t amp_record(bld *w, uint64_t rid, uint32_t *def, unsigned refs, unsigned elems,
-                           unsigned name_len) {
+                           unsigned name_len, unsigned ents) {
     uint32_t rec = rec_begin(w, rid);
     frag(w);
     if (*def)
@@ -357,6 +358,15 @@ static uint32_t amp_record(bld *w, uint64_t rid, uint32_t *def, unsigned refs, u
             for (unsigned k = 0; k < name_len; k++)
                 u16(w, 'N');
             u16(w, 0);
+            if (ents) {
+                u8(w, 0x02);
+                for (unsigned k = 0; k < ents; k++) {
+                    u8(w, 0x09);
+                    u32(w, nm);
+                }
+                u8(w, 0x04);
+                continue;
+            }
         } else {
             el_ref(w, nm, 0);
         }
@@ -372,20 +382,21 @@ static uint32_t amp_record(bld *w, uint64_t rid, uint32_t *def, unsigned refs, u
     return rec;
 }
 
-/* The template arena (TARENA_CAP, 4 MiB per chunk) holds compiled templates and every name the
- * chunk's records decode. Names of 1,365 characters take 4,096 bytes each (3 per character + 1),
- * 16 to a 64 KiB block, so the arena ends exactly full: record 2 decodes 600 of them (2.4 MiB),
- * record 3 another 600 and gets the warning "chunk needs too much memory for names". From then
- * on a new template is the warning "chunk needs too much memory for templates", while records
- * using templates already compiled still decode. */
+/* The template arena (TARENA_CAP, 4 MiB per chunk) holds compiled templates, the names the
+ * chunk's records use (each decoded once per chunk) and the text of entity references, made
+ * again at each parse. An entity reference to a name of 4,093 characters takes 4,096 bytes
+ * (&name;), 16 to a 64 KiB block, so the arena ends exactly full: record 2 parses its value 40
+ * times with 15 of them (600, 2.4 MiB), record 3 another 600 and gets the warning "chunk needs
+ * too much memory for names". From then on a new template is the warning "chunk needs too much
+ * memory for templates", while records using templates already compiled still decode. */
 static void test_template_memory(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
     start_chunk(&c, &w);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
-    amp_record(&w, 2, &t2, 40, 15, 1365);
-    uint32_t r3 = amp_record(&w, 3, &t2, 40, 15, 1365);
+    amp_record(&w, 2, &t2, 40, 1, 4093, 15);
+    uint32_t r3 = amp_record(&w, 3, &t2, 40, 1, 4093, 15);
     /* record 4: a new template (the normal one again, defined inline) */
     uint32_t r4 = w.pos;
     normal_record(&w, 4, 0);
@@ -396,7 +407,7 @@ static void test_template_memory(void **state) {
     assert_int_equal(c.nitems, 5);
     expect_normal(&c, 0, 1);
     expect_event(&c, 1, 2);
-    expect_warning(&c, 2, 3, r3, "chunk needs too much memory for names", r3);
+    expect_warning(&c, 2, 3, r3, "chunk needs too much memory for names", 0);
     expect_warning(&c, 3, 4, r4, "chunk needs too much memory for templates", t4);
     expect_normal(&c, 4, 5);
     assert_int_equal(c.tarena.used, 4u << 20); /* every 64 KiB block of the cap is full */
@@ -412,9 +423,9 @@ static void test_record_memory(void **state) {
     bld w;
     start_chunk(&c, &w);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
-    amp_record(&w, 2, &t2, 200, 150, 1);
-    amp_record(&w, 3, &t2, 200, 150, 1);
-    uint32_t r4 = amp_record(&w, 4, &t2, 200, 500, 1);
+    amp_record(&w, 2, &t2, 200, 150, 1, 0);
+    amp_record(&w, 3, &t2, 200, 150, 1, 0);
+    uint32_t r4 = amp_record(&w, 4, &t2, 200, 500, 1, 0);
     uint32_t r5 = w.pos;
     normal_record(&w, 5, t1);
     decode(&c, &w, 5, r5);
@@ -528,6 +539,74 @@ static void test_fields_per_chunk(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* ---- NCACHE_CAP ----------------------------------------------------------------------- */
+
+/* Names are decoded once per chunk and cached by offset (NCACHE_CAP 1,024 entries, 16 probes):
+ * a template with 1,100 EventData children of distinct names (F0000..F1099, each holding the
+ * text x) fills the table, and the names that find no free slot within 16 probes are decoded
+ * at each reference instead; the record used twice comes out whole and the same both times. */
+static void test_name_cache(void **state) {
+    (void)state;
+    evtx_chunk c;
+    bld w;
+    start_chunk(&c, &w);
+    uint32_t def = 0;
+    for (uint64_t rid = 1; rid <= 2; rid++) {
+        uint32_t rec = rec_begin(&w, rid);
+        frag(&w);
+        if (def) {
+            tmpl_ref(&w, def);
+        } else {
+            tmpl_begin(&w, &def);
+            frag(&w);
+            open_el(&w, "Event", 0);
+            u8(&w, 0x02);
+            open_el(&w, "System", 0);
+            u8(&w, 0x02);
+            open_el(&w, "Provider", 1);
+            attr(&w, "Name");
+            text(&w, "Test-Provider");
+            u8(&w, 0x03);
+            u8(&w, 0x04); /* </System> */
+            open_el(&w, "EventData", 0);
+            u8(&w, 0x02);
+            for (int i = 0; i < 1100; i++) {
+                char n[8];
+                snprintf(n, sizeof n, "F%04d", i);
+                open_el(&w, n, 0);
+                u8(&w, 0x02);
+                text(&w, "x");
+                u8(&w, 0x04);
+            }
+            u8(&w, 0x04); /* </EventData> */
+            u8(&w, 0x04); /* </Event> */
+            u8(&w, 0x00);
+            tmpl_end(&w, def);
+        }
+        u32(&w, 0);
+        u8(&w, 0x00);
+        rec_end(&w, rec);
+        if (rid == 2)
+            decode(&c, &w, 2, rec);
+    }
+    assert_int_equal(c.nitems, 2);
+    for (size_t r = 0; r < 2; r++) {
+        const evtx_item *it = expect_event(&c, r, r + 1);
+        assert_int_equal(it->nkv, 1100);
+        for (unsigned i = 0; i < 1100; i++) {
+            char n[8];
+            snprintf(n, sizeof n, "F%04u", i);
+            const evtx_kvspan *kv = &c.kvs[it->kv_first + i];
+            assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->name), n));
+            assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->value), "x"));
+        }
+    }
+    /* 1,105 distinct names: the table holds at most 1,024 (fewer: 16 probes), the rest went
+     * uncached */
+    assert_true(c.nnames > 900 && c.nnames <= 1024);
+    evtx_chunk_fini(&c);
+}
+
 /* ---- TEXT_CAP ------------------------------------------------------------------------- */
 
 /* A record whose template renders one 16,000-byte binary value (32,000 hex characters) in 280
@@ -595,10 +674,11 @@ static void test_chunk_text(void **state) {
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_elem_depth),       cmocka_unit_test(test_subst_count),
-        cmocka_unit_test(test_template_count),   cmocka_unit_test(test_template_memory),
-        cmocka_unit_test(test_record_memory),    cmocka_unit_test(test_fields_per_record),
-        cmocka_unit_test(test_fields_per_chunk), cmocka_unit_test(test_chunk_text),
+        cmocka_unit_test(test_elem_depth),        cmocka_unit_test(test_subst_count),
+        cmocka_unit_test(test_template_count),    cmocka_unit_test(test_template_memory),
+        cmocka_unit_test(test_name_cache),        cmocka_unit_test(test_record_memory),
+        cmocka_unit_test(test_fields_per_record), cmocka_unit_test(test_fields_per_chunk),
+        cmocka_unit_test(test_chunk_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -666,8 +666,10 @@ static uint32_t small_rec(bld *w, uint64_t rid, uint32_t *def) {
 
 /* A damaged chunk (records checksum wrong) holding records 10..14 by its header: record 12's
  * trailing size copy is zero (its tail never written), garbage follows it, then a record 999
- * (another chunk's data: outside 10..14, not following 12), then 13 and 14. 12 is decoded,
- * 999 is stale (only with recover, as recovered), 13 and 14 are live. */
+ * (another chunk's data: outside 10..14, not following 12), then 13 and 14. The record chain
+ * runs 10, 11, 12 (12 decoded: its id is the next expected and nothing starts inside it) and
+ * ends at the garbage, where libevtx and the evtx crate stop too: 999, 13 and 14 lie past it,
+ * are read only with recover, as recovered, and without it are one warning. */
 static void test_stale_and_unsized(void **state) {
     (void)state;
     for (int recover = 0; recover <= 1; recover++) {
@@ -681,6 +683,7 @@ static void test_stale_and_unsized(void **state) {
         small_rec(&w, 11, &def);
         uint32_t r12 = small_rec(&w, 12, &def);
         memset(ch + w.pos - 4, 0, 4); /* 12's size copy */
+        uint32_t garbage = w.pos;
         for (int i = 0; i < 16; i++)
             u8(&w, 0x55);
         small_rec(&w, 999, &def);
@@ -695,26 +698,127 @@ static void test_stale_and_unsized(void **state) {
         assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
         uint64_t want[] = {10, 11, 12, 999, 13, 14};
         size_t k = 0, warnings = 0;
+        bool past_note = false;
+        for (size_t i = 0; i < c.nitems; i++) {
+            const evtx_item *it = &c.items[i];
+            if (it->is_error) {
+                warnings++;
+                char note[200];
+                snprintf(note, sizeof note,
+                         "chunk 0: 3 records (ids 13..999) past the end of its record chain at "
+                         "chunk offset 0x%x are read only with --recover (the header's records "
+                         "are 10..14)",
+                         garbage);
+                if (esc_str_eq_c(evtx_chunk_str(&c, it->msg), note))
+                    past_note = it->offset == garbage;
+                continue;
+            }
+            assert_true(k < (recover ? 6u : 3u));
+            assert_int_equal(it->record_id, want[k]);
+            assert_int_equal(it->recovered, k >= 3);
+            if (want[k] == 12)
+                assert_int_equal(it->offset, r12);
+            k++;
+        }
+        assert_int_equal(k, recover ? 6 : 3);
+        /* checksum, 12's size copy, the garbage, and (without recover) the records past it */
+        assert_int_equal(warnings, recover ? 3 : 4);
+        assert_int_equal(past_note, !recover);
+        evtx_chunk_fini(&c);
+    }
+}
+
+/* A damaged chunk whose header says its records are 10..11 but whose chain goes on to a
+ * record 12 before the free-space offset: the chain ends after the record with the header's
+ * last record id (where the evtx crate stops), so 12 is read only with recover. */
+static void test_past_last_id(void **state) {
+    (void)state;
+    for (int recover = 0; recover <= 1; recover++) {
+        evtx_chunk c;
+        assert_int_equal(evtx_chunk_init(&c, &everything, recover, 0), ESC_OK);
+        unsigned char *ch = c.data;
+        memset(ch, 0, EVTX_CHUNK_SIZE);
+        bld w = {ch, 512};
+        uint32_t def = 0;
+        small_rec(&w, 10, &def);
+        uint32_t r11 = small_rec(&w, 11, &def);
+        uint32_t r12 = small_rec(&w, 12, &def);
+        chunk_header(ch, 10, 11, r11, w.pos);
+        ch[52] ^= 1; /* records checksum */
+        uint32_t hc = (uint32_t)crc32(0, ch, 120);
+        hc = (uint32_t)crc32(hc, ch + 128, EVTX_CHUNK_HEADER - 128);
+        memcpy(ch + 124, &hc, 4);
+        c.len = EVTX_CHUNK_SIZE;
+        assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+        size_t k = 0, warnings = 0;
         for (size_t i = 0; i < c.nitems; i++) {
             const evtx_item *it = &c.items[i];
             if (it->is_error) {
                 warnings++;
                 continue;
             }
-            if (!recover && want[k] == 999)
-                k++;
-            assert_true(k < 6);
-            assert_int_equal(it->record_id, want[k]);
-            assert_int_equal(it->recovered, want[k] == 999);
-            if (want[k] == 12)
+            assert_int_equal(it->record_id, 10 + k);
+            assert_int_equal(it->recovered, k == 2);
+            if (k == 2)
                 assert_int_equal(it->offset, r12);
             k++;
         }
-        assert_int_equal(k, 6);
-        /* checksum, 12's size copy, the garbage, and (without recover) the stale record */
-        assert_int_equal(warnings, recover ? 3 : 4);
+        assert_int_equal(k, recover ? 3 : 2);
+        assert_int_equal(warnings, recover ? 1 : 2); /* checksum, and record 12 past the chain */
         evtx_chunk_fini(&c);
     }
+}
+
+/* --recover: slack-space candidates that fail give their template and name memory back. Four
+ * candidates each make 300 entity references to a name of 4,093 characters (1.2 MiB of the
+ * chunk's 4 MiB TARENA_CAP each) and then break (an unknown token); a good record after them
+ * still decodes and is recovered, as it would be with no broken candidate before it. */
+static void test_recover_rollback(void **state) {
+    (void)state;
+    evtx_chunk c;
+    assert_int_equal(evtx_chunk_init(&c, &everything, true, 0), ESC_OK);
+    unsigned char *ch = c.data;
+    memset(ch, 0, EVTX_CHUNK_SIZE);
+    bld w = {ch, 512};
+    uint32_t def = 0;
+    uint32_t last = small_rec(&w, 1, &def);
+    uint32_t fso = w.pos;
+    for (int r = 0; r < 4; r++) {
+        uint32_t rec = rec_begin(&w, 100 + (uint64_t)r);
+        frag(&w);
+        u8(&w, 0x01);
+        u16(&w, 0xffff);
+        u32(&w, 0);
+        uint32_t nm = w.pos + 4;
+        u32(&w, nm);
+        u32(&w, 0);
+        u16(&w, 0);
+        u16(&w, 4093);
+        for (int k = 0; k < 4093; k++)
+            u16(&w, 'N');
+        u16(&w, 0);
+        u8(&w, 0x02);
+        for (int k = 0; k < 300; k++) {
+            u8(&w, 0x09);
+            u32(&w, nm);
+        }
+        u8(&w, 0xee); /* unknown token */
+        rec_end(&w, rec);
+    }
+    uint32_t good_def = 0, good = small_rec(&w, 200, &good_def);
+    assert_true(w.pos <= EVTX_CHUNK_SIZE);
+    chunk_header(ch, 1, 1, last, fso);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 2);
+    assert_false(c.items[0].is_error);
+    assert_int_equal(c.items[0].record_id, 1);
+    assert_false(c.items[1].is_error);
+    assert_true(c.items[1].recovered);
+    assert_int_equal(c.items[1].record_id, 200);
+    assert_int_equal(c.items[1].offset, good);
+    assert_true(c.tarena.used < (1u << 20));
+    evtx_chunk_fini(&c);
 }
 
 int main(void) {
@@ -723,6 +827,7 @@ int main(void) {
         cmocka_unit_test(test_values),          cmocka_unit_test(test_interest),
         cmocka_unit_test(test_recover),         cmocka_unit_test(test_expansion_cap),
         cmocka_unit_test(test_binxml_userdata), cmocka_unit_test(test_stale_and_unsized),
+        cmocka_unit_test(test_past_last_id),    cmocka_unit_test(test_recover_rollback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

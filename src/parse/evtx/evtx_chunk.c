@@ -13,8 +13,11 @@
  * - Values are rendered as Windows' XML rendering does (decimal integers, 0x%x hex integers,
  *   {GUID} upper case, S-1-... SIDs, ISO 8601 times with 7 fractional digits, upper hex binary).
  * - Element headers carry a dependency identifier only inside template definitions.
- * - In a damaged chunk the chunk header decides which records found past a broken one are live
- *   (scan_records); the rest are stale, read only with --recover.
+ * - Names are decoded once per chunk (cached by offset, in tarena).
+ * - Live records are the chunk's record chain (scan_records, the one rule): in a damaged chunk
+ *   it ends at the first broken record, and what lies past it is read only with --recover,
+ *   as recovered, like slack space. A slack-space candidate that fails to decode gives back
+ *   the template and name memory it took (decode_candidate).
  * - With want_xml, each record is also rendered as Windows renders it, from the same tree.
  * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file
  * header (evtx_reader.c owns the file and its chunk sequence). */
@@ -33,6 +36,8 @@
 #define MAX_ELEM_DEPTH 64
 #define MAX_NEST 8
 #define TCACHE_CAP 1024
+#define NCACHE_CAP 1024 /* names cached per chunk; a crowded table decodes uncached */
+#define NCACHE_PROBE 16
 #define TARENA_CAP (4u << 20)
 #define RARENA_CAP (4u << 20)
 #define TEXT_CAP (16u << 20)
@@ -75,8 +80,14 @@ struct tnode {
 
 struct evtx_template {
     uint32_t off;
-    int state; /* 0 compiling, 1 ready, -1 broken */
+    uint32_t seq; /* insertion order in the chunk's cache */
+    int state;    /* 0 compiling, 1 ready, -1 broken */
     const tnode *root;
+};
+
+struct evtx_name {
+    uint32_t off, gen, seq; /* seq: insertion order in the chunk */
+    esc_str s;
 };
 
 /* Per-record decoding state. */
@@ -201,9 +212,14 @@ static esc_status put_utf16(dec *d, const unsigned char *u, size_t n) {
 
 /* Decode a UTF-16LE name into the template arena (names are short and ASCII in practice). */
 static esc_status make_name(dec *d, const unsigned char *u, size_t n, esc_str *out) {
-    char *p = esc_arena_alloc(&d->c->tarena, n * 3 + 1);
+    size_t need = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t cp = evtx_le16(u + 2 * i);
+        need += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+    }
+    char *p = esc_arena_alloc(&d->c->tarena, need);
     if (!p)
-        return arena_fail(d, &d->c->tarena, n * 3 + 1, d->err_at,
+        return arena_fail(d, &d->c->tarena, need, d->err_at,
                           "chunk needs too much memory for names");
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -226,6 +242,31 @@ static esc_status make_name(dec *d, const unsigned char *u, size_t n, esc_str *o
     return ESC_OK;
 }
 
+/* The name of n characters at chunk offset off, decoded once per chunk: the same name is
+ * referenced by every template (and slack-space candidate) that uses it. */
+static esc_status cached_name(dec *d, uint32_t off, size_t n, esc_str *out) {
+    evtx_chunk *c = d->c;
+    size_t h = (off * 2654435761u) >> 16;
+    for (size_t i = 0; i < NCACHE_PROBE; i++) {
+        evtx_name *e = &c->ncache[(h + i) & (NCACHE_CAP - 1)];
+        if (e->gen == c->ngen && e->off == off) {
+            *out = e->s;
+            return ESC_OK;
+        }
+        if (e->gen != c->ngen) {
+            esc_status st = make_name(d, c->data + off + 8, n, out);
+            if (st)
+                return st;
+            e->off = off;
+            e->gen = c->ngen;
+            e->seq = c->nnames++;
+            e->s = *out;
+            return ESC_OK;
+        }
+    }
+    return make_name(d, c->data + off + 8, n, out);
+}
+
 /* A name structure at chunk offset off: next offset (4), hash (2), length (2), UTF-16 text and
  * a terminating NUL. When the name is stored inline (off == *pos), *pos moves past it. */
 static esc_status read_name(dec *d, uint32_t off, uint32_t *pos, uint32_t end, esc_str *out) {
@@ -237,7 +278,7 @@ static esc_status read_name(dec *d, uint32_t off, uint32_t *pos, uint32_t end, e
     uint32_t n = evtx_le16(c->data + off + 6);
     if ((uint64_t)off + 8 + 2ull * n > lim)
         return fail_fmt(d, off, "name length %lu runs past the chunk", (unsigned long)(n));
-    esc_status st = make_name(d, c->data + off + 8, n, out);
+    esc_status st = cached_name(d, off, n, out);
     if (st)
         return st;
     if (inline_name) {
@@ -619,6 +660,7 @@ static esc_status get_template(dec *d, uint32_t def_off, const tnode **root) {
                 return arena_fail(d, &c->tarena, sizeof *t, def_off,
                                   "chunk needs too much memory for templates");
             t->off = def_off;
+            t->seq = c->ntemplates++;
             t->state = 0;
             t->root = NULL;
             c->tcache[(h + i) & (TCACHE_CAP - 1)] = t;
@@ -1549,10 +1591,11 @@ esc_status evtx_chunk_init(evtx_chunk *c, const esc_interest *interest, bool rec
     c->max_record_bytes = max_record_bytes ? max_record_bytes : (16u << 20);
     c->data = esc_malloc(EVTX_CHUNK_SIZE);
     c->tcache = esc_calloc(TCACHE_CAP, sizeof *c->tcache);
+    c->ncache = esc_calloc(NCACHE_CAP, sizeof *c->ncache);
     esc_arena_init(&c->tarena, 64 * 1024, TARENA_CAP);
     esc_arena_init(&c->rarena, 16 * 1024, RARENA_CAP);
     esc_buf_init(&c->text, TEXT_CAP);
-    if (!c->data || !c->tcache) {
+    if (!c->data || !c->tcache || !c->ncache) {
         evtx_chunk_fini(c);
         return ESC_ENOMEM;
     }
@@ -1562,6 +1605,7 @@ esc_status evtx_chunk_init(evtx_chunk *c, const esc_interest *interest, bool rec
 void evtx_chunk_fini(evtx_chunk *c) {
     esc_free(c->data);
     esc_free(c->tcache);
+    esc_free(c->ncache);
     esc_free(c->items);
     esc_free(c->kvs);
     esc_arena_fini(&c->tarena);
@@ -1588,39 +1632,86 @@ static bool try_unsized(const evtx_chunk *c, uint32_t pos, uint32_t end, uint64_
     return true;
 }
 
-/* The records between the chunk header and end (the free-space offset). While the record
- * chain is intact (each record's size leads to the next record) every record is read, as
- * libevtx and the evtx crate do. In a damaged chunk (a checksum or the free-space offset
- * wrong), past a broken record the scan resynchronises on record signatures, and the chunk
- * header's evidence decides what it finds: a record whose id lies within the header's
- * first..last record ids, or follows the previous live record, is live (the peers stop at the
- * broken record and lose it); any other is stale data (blocks of another chunk left in this
- * one, as in the evtx crate's RdpCoreTS sample) and is read only with --recover, as
- * recovered. */
-static esc_status scan_records(evtx_chunk *c, uint32_t end, bool damaged) {
+/* A slack-space candidate (recovered): decoded on trial. One that fails gives back the
+ * template and name memory it took (the templates it cached are forgotten, the arena rolled
+ * back), so broken candidates cannot fill the chunk's cap before a good one comes. */
+static esc_status decode_candidate(evtx_chunk *c, uint32_t pos, uint32_t size, bool *good) {
+    esc_arena_mark m = esc_arena_mark_get(&c->tarena);
+    uint32_t seq = c->ntemplates, nseq = c->nnames;
+    esc_status st = decode_record(c, pos, size, REC_RECOVERED, good);
+    if (st || *good)
+        return st;
+    if (c->nnames != nseq) {
+        for (size_t i = 0; i < NCACHE_CAP; i++)
+            if (c->ncache[i].gen == c->ngen && c->ncache[i].seq >= nseq)
+                c->ncache[i].gen = 0;
+        c->nnames = nseq;
+    }
+    if (c->ntemplates != seq) {
+        for (size_t i = 0; i < TCACHE_CAP; i++)
+            if (c->tcache[i] && c->tcache[i]->seq >= seq)
+                c->tcache[i] = NULL;
+        c->ntemplates = seq;
+    }
+    esc_arena_rollback(&c->tarena, m);
+    return ESC_OK;
+}
+
+/* The plausible records in [from, end) (signature, size, trailing size copy), with the
+ * smallest and largest record id among them. */
+static uint64_t count_unverified(const evtx_chunk *c, uint32_t from, uint32_t end, uint64_t *lo,
+                                 uint64_t *hi) {
+    uint64_t n = 0;
+    uint32_t size;
+    for (uint32_t p = from; p + 28 <= end;) {
+        if (!record_at(c, p, end, &size)) {
+            p++;
+            continue;
+        }
+        uint64_t rid = evtx_le64(c->data + p + 8);
+        *lo = n && *lo < rid ? *lo : rid;
+        *hi = n && *hi > rid ? *hi : rid;
+        n++;
+        p += size;
+    }
+    return n;
+}
+
+/* Live or stale: the one rule. The chunk's live records are its record chain: from the chunk
+ * header, each record's size leading to the next record's signature, up to the free-space
+ * offset, as libevtx and the evtx crate read them. In a damaged chunk (a checksum or the
+ * free-space offset wrong) the chain also ends at a broken record (bad signature, size or
+ * trailing size copy) and after the record with the header's last record id (the crate stops
+ * there). Whatever lies past the end of the chain is not vouched for by the chunk: records of
+ * another chunk left in this one, or this chunk's own records that nothing links to any more;
+ * both peers stop at the break and libevtx calls them recovered. They are read only with
+ * --recover, as recovered (evtx_chunk_decode scans from *live_end). A record whose trailing
+ * size copy is wrong stays on the chain when its id is the next expected and no other record
+ * starts inside it (tail zeroed, not overwritten; the crate reads it, as it reads no size
+ * copy), and then only if it decodes. In an intact chunk the checksum vouches for every byte
+ * up to the free-space offset, so past a broken record the scan resynchronises on the next
+ * record and reads on. */
+static esc_status scan_records(evtx_chunk *c, uint32_t end, bool damaged, uint32_t *live_end) {
     const unsigned char *b = c->data;
     uint64_t first_id = evtx_le64(b + 24), last_id = evtx_le64(b + 32);
     bool ranged =
         damaged && first_id && first_id <= last_id && last_id - first_id < EVTX_CHUNK_SIZE / 28;
-    uint64_t prev = 0, stale = 0;
-    bool have_prev = false, resynced = false, good;
+    uint64_t prev = 0;
+    bool have_prev = false, good;
     uint32_t pos = EVTX_CHUNK_HEADER, size;
     esc_status st;
+    *live_end = end;
     while (pos + 4 <= end) {
         if (record_at(c, pos, end, &size)) {
-            uint64_t rid = evtx_le64(b + pos + 8);
-            if (ranged && resynced && (rid < first_id || rid > last_id) &&
-                !(have_prev && rid == prev + 1)) {
-                stale++;
-                if (c->recover && (st = decode_record(c, pos, size, REC_RECOVERED, &good)))
-                    return st;
-            } else {
-                if ((st = decode_record(c, pos, size, REC_LIVE, &good)))
-                    return st;
-                prev = rid;
-                have_prev = true;
-            }
+            if ((st = decode_record(c, pos, size, REC_LIVE, &good)))
+                return st;
+            prev = evtx_le64(b + pos + 8);
+            have_prev = true;
             pos += size;
+            if (damaged && prev == last_id && pos < end && !all_zero(b + pos, end - pos)) {
+                *live_end = pos;
+                break;
+            }
             continue;
         }
         if (all_zero(b + pos, end - pos))
@@ -1648,31 +1739,39 @@ static esc_status scan_records(evtx_chunk *c, uint32_t end, bool damaged) {
                 continue;
             }
         }
-        /* a broken record: report it, then resynchronise on the next plausible record */
+        /* a broken record: report it; in a damaged chunk the chain ends here, in an intact
+         * one the scan resynchronises on the next plausible record */
         uint32_t next = pos + 1;
-        while (next + 28 <= end && !record_at(c, next, end, &size))
+        while (!damaged && next + 28 <= end && !record_at(c, next, end, &size))
             next++;
-        if (b[pos] == 0x2a && b[pos + 1] == 0x2a && !b[pos + 2] && !b[pos + 3])
-            st = warn(c, pos,
-                      "event record at chunk offset 0x%x has a bad size (%" PRIu32
-                      "); skipped to 0x%x",
-                      pos, pos + 8 <= end ? evtx_le32(b + pos + 4) : 0, next);
+        char then[64];
+        if (damaged)
+            snprintf(then, sizeof then, "the chunk's record chain ends here");
         else
-            st = warn(c, pos, "no event record signature at chunk offset 0x%x; skipped to 0x%x",
-                      pos, next + 28 <= end ? next : end);
+            snprintf(then, sizeof then, "skipped to 0x%x", next + 28 <= end ? next : end);
+        if (b[pos] == 0x2a && b[pos + 1] == 0x2a && !b[pos + 2] && !b[pos + 3])
+            st = warn(c, pos, "event record at chunk offset 0x%x has a bad size (%" PRIu32 "); %s",
+                      pos, pos + 8 <= end ? evtx_le32(b + pos + 4) : 0, then);
+        else
+            st = warn(c, pos, "no event record signature at chunk offset 0x%x; %s", pos, then);
         if (st)
             return st;
         c->records++;
+        if (damaged) {
+            *live_end = pos;
+            break;
+        }
         if (next + 28 > end)
             break;
         pos = next;
-        resynced = true;
     }
-    if (stale && !c->recover)
-        return warn(c, 32,
-                    "chunk %" PRIu64 ": %" PRIu64 " records with ids outside its %" PRIu64
-                    "..%" PRIu64 " are stale data (read them with --recover)",
-                    c->index, stale, first_id, last_id);
+    uint64_t lo = 0, hi = 0, n;
+    if (*live_end < end && !c->recover && (n = count_unverified(c, *live_end, end, &lo, &hi)))
+        return warn(c, *live_end,
+                    "chunk %" PRIu64 ": %" PRIu64 " records (ids %" PRIu64 "..%" PRIu64
+                    ") past the end of its record chain at chunk offset 0x%x are read only with "
+                    "--recover (the header's records are %" PRIu64 "..%" PRIu64 ")",
+                    c->index, n, lo, hi, *live_end, first_id, last_id);
     return ESC_OK;
 }
 
@@ -1686,6 +1785,12 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
     esc_buf_clear(&c->text);
     esc_arena_reset(&c->tarena);
     memset(c->tcache, 0, TCACHE_CAP * sizeof *c->tcache);
+    c->ntemplates = 0;
+    if (++c->ngen == 0) { /* a cached name is valid in the chunk decode that made it */
+        memset(c->ncache, 0, NCACHE_CAP * sizeof *c->ncache);
+        c->ngen = 1;
+    }
+    c->nnames = 0;
 
     if (c->len < EVTX_CHUNK_HEADER) {
         if (all_zero(b, c->len))
@@ -1730,15 +1835,15 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
             return st;
     }
 
-    if ((st = scan_records(c, end, damaged)))
-        return st;
     uint32_t pos, size;
+    if ((st = scan_records(c, end, damaged, &pos)))
+        return st;
     bool good;
     if (c->recover) {
-        pos = end;
+        /* slack space: past the free-space offset, or past the end of a damaged chunk's chain */
         while (pos + 28 <= c->len) {
             if (record_at(c, pos, (uint32_t)c->len, &size)) {
-                if ((st = decode_record(c, pos, size, REC_RECOVERED, &good)))
+                if ((st = decode_candidate(c, pos, size, &good)))
                     return st;
                 if (good) {
                     pos += size;

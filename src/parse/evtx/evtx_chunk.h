@@ -49,6 +49,7 @@ typedef struct evtx_item {
 } evtx_item;
 
 typedef struct evtx_template evtx_template;
+typedef struct evtx_name evtx_name;
 
 typedef struct evtx_chunk {
     /* configuration (read-only while decoding) */
@@ -67,6 +68,9 @@ typedef struct evtx_chunk {
     esc_arena rarena; /* one record's nested trees */
     evtx_template **tcache;
     size_t tcache_cap;
+    uint32_t ntemplates; /* templates cached so far (their insertion order, for rollback) */
+    evtx_name *ncache;   /* names decoded in this chunk, by offset (valid when gen == ngen) */
+    uint32_t ngen, nnames;
     /* output */
     evtx_item *items;
     size_t nitems, items_cap;
