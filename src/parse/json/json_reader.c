@@ -187,8 +187,7 @@ static esc_status too_long(jr *r, esc_error *err, uint64_t line, uint64_t rec_of
  * record was truncated. ESC_OK with *len; ESC_EMALFORMED with *len = where to resume and
  * *what. When the record is longer than max_rec, its bytes are consumed as they are scanned
  * and *discarded is set (the caller reports it as too long). */
-static esc_status prescan(jr *r, size_t *len, const char **what, bool *discarded,
-                          esc_error *err) {
+static esc_status prescan(jr *r, size_t *len, const char **what, bool *discarded, esc_error *err) {
     size_t i = 0;
     int depth = 0;
     bool instr = false, esc = false, after_nl = false;
@@ -345,12 +344,44 @@ static esc_status add_members(jr *r, int32_t parent, const int32_t *skip, size_t
 
 /* The keys the shapes look at; index of the last occurrence (duplicate keys: last wins). */
 enum {
-    K_ESCUDO_DUMP, K_RESULT, K_SIMPLENAME, K_AID, K_COMPUTERNAME, K_WINLOG, K_EVENTID,
-    K_SOURCENAME, K_PROVIDERNAME, K_HOSTNAME, K_COMPUTER, K_CHANNEL, K_TIMECREATED,
-    K_ATTIMESTAMP, K_EVENTTIME, K_EVENTRECORDID, K_EVENT_ID, K_SOURCE_NAME, K_COMPUTER_NAME,
-    K_LOG_NAME, K_EVENT_DATA, K_USER_DATA, K_RECORD_NUMBER, K_TIMESTAMP, K_KIND, K_PROVIDER,
-    K_CHANNEL_L, K_COMPUTER_L, K_RECORD_ID, K_TIME, K_DATA, K_TYPE, K_PROVIDER_CAP,
-    K_EVENTSOURCENAME, K_TIMEGENERATED, K_EVENTDATA, K_EVENT, K_NKEYS
+    K_ESCUDO_DUMP,
+    K_RESULT,
+    K_SIMPLENAME,
+    K_AID,
+    K_COMPUTERNAME,
+    K_WINLOG,
+    K_EVENTID,
+    K_SOURCENAME,
+    K_PROVIDERNAME,
+    K_HOSTNAME,
+    K_COMPUTER,
+    K_CHANNEL,
+    K_TIMECREATED,
+    K_ATTIMESTAMP,
+    K_EVENTTIME,
+    K_EVENTRECORDID,
+    K_EVENT_ID,
+    K_SOURCE_NAME,
+    K_COMPUTER_NAME,
+    K_LOG_NAME,
+    K_EVENT_DATA,
+    K_USER_DATA,
+    K_RECORD_NUMBER,
+    K_TIMESTAMP,
+    K_KIND,
+    K_PROVIDER,
+    K_CHANNEL_L,
+    K_COMPUTER_L,
+    K_RECORD_ID,
+    K_TIME,
+    K_DATA,
+    K_TYPE,
+    K_PROVIDER_CAP,
+    K_EVENTSOURCENAME,
+    K_TIMEGENERATED,
+    K_EVENTDATA,
+    K_EVENT,
+    K_NKEYS
 };
 
 static const struct {
@@ -416,18 +447,21 @@ static void index_keys(const jr *r, int32_t parent, int32_t *k) {
     }
 }
 
-/* Members of winlog, event_data, user_data, result, data (and winlog's event_data and
- * user_data, and data's pairs) are recorded: the shapes read them. */
+/* Members of winlog, event_data, user_data, result, data (and winlog's event_data,
+ * user_data, process, process.thread and user, winlogbeat 6's user, and data's pairs) are
+ * recorded: the shapes read them. */
 static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
     if (t->depth == 1)
         return KEY_IS(t->key, "winlog") || KEY_IS(t->key, "event_data") ||
                KEY_IS(t->key, "user_data") || KEY_IS(t->key, "result") ||
                KEY_IS(t->key, "EventData") || KEY_IS(t->key, "Event") ||
+               (KEY_IS(t->key, "user") && t->type == ESC_JT_OBJ) ||
                (KEY_IS(t->key, "data") && t->type == ESC_JT_ARR);
     if (t->depth == 2 && t->parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent];
         if (KEY_IS(p->key, "winlog"))
-            return KEY_IS(t->key, "event_data") || KEY_IS(t->key, "user_data");
+            return KEY_IS(t->key, "event_data") || KEY_IS(t->key, "user_data") ||
+                   KEY_IS(t->key, "process") || KEY_IS(t->key, "user");
         if (KEY_IS(p->key, "data") && p->type == ESC_JT_ARR)
             return t->type == ESC_JT_ARR;
         if (KEY_IS(p->key, "Event"))
@@ -439,6 +473,8 @@ static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
      * inside Event.UserData */
     if (t->depth == 3 && t->parent >= 0 && d->tok[t->parent].parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent], *g = &d->tok[p->parent];
+        if (KEY_IS(g->key, "winlog") && KEY_IS(p->key, "process"))
+            return KEY_IS(t->key, "thread");
         if (!KEY_IS(g->key, "Event"))
             return false;
         if (KEY_IS(p->key, "System"))
@@ -489,8 +525,7 @@ static esc_status set_record_id(jr *r, int32_t i, esc_event *ev) {
 }
 
 /* First of the given keys whose value is an ISO time. */
-static esc_status set_iso_time(jr *r, const int32_t *keys, size_t n, esc_event *ev,
-                               int32_t *used) {
+static esc_status set_iso_time(jr *r, const int32_t *keys, size_t n, esc_event *ev, int32_t *used) {
     for (size_t i = 0; i < n; i++) {
         esc_str s;
         esc_status st = tok_text(r, tok_at(r, keys[i]), &s);
@@ -521,8 +556,7 @@ static esc_status build_flat(jr *r, const int32_t *k, esc_event *ev) {
     int32_t tused = -1;
     ev->kind = ESC_EV_WINDOWS;
     if ((st = text_of(r, prov, &ev->provider)) || (st = text_of(r, host, &ev->computer)) ||
-        (st = text_of(r, k[K_CHANNEL], &ev->channel)) ||
-        (st = set_event_id(r, k[K_EVENTID], ev)) ||
+        (st = text_of(r, k[K_CHANNEL], &ev->channel)) || (st = set_event_id(r, k[K_EVENTID], ev)) ||
         (st = set_record_id(r, k[K_EVENTRECORDID], ev)))
         return st;
     if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
@@ -531,6 +565,73 @@ static esc_status build_flat(jr *r, const int32_t *k, esc_event *ev) {
         return st;
     int32_t skip[] = {prov, host, k[K_CHANNEL], k[K_EVENTID], k[K_EVENTRECORDID], tused};
     return add_members(r, -1, skip, sizeof skip / sizeof skip[0]);
+}
+
+/* System elements a winlogbeat record carries, as esc_event.sys names them (event.h); Level,
+ * Task, Opcode and Keywords are left out: winlogbeat writes their names, not the numbers. */
+typedef struct sys_key {
+    const char *sys, *path; /* path: members under the shape's base, '.' separated */
+} sys_key;
+
+static const sys_key wlb7_sys[] = {
+    {"Provider@Name", "provider_name"},
+    {"Provider@Guid", "provider_guid"},
+    {"EventID", "event_id"},
+    {"Version", "version"},
+    {"EventRecordID", "record_id"},
+    {"Correlation@ActivityID", "activity_id"},
+    {"Correlation@RelatedActivityID", "related_activity_id"},
+    {"Execution@ProcessID", "process.pid"},
+    {"Execution@ThreadID", "process.thread.id"},
+    {"Channel", "channel"},
+    {"Computer", "computer_name"},
+    {"Security@UserID", "user.identifier"},
+};
+static const sys_key wlb6_sys[] = {
+    {"Provider@Name", "source_name"},
+    {"Provider@Guid", "provider_guid"},
+    {"EventID", "event_id"},
+    {"Version", "version"},
+    {"EventRecordID", "record_number"},
+    {"Correlation@ActivityID", "activity_id"},
+    {"Correlation@RelatedActivityID", "related_activity_id"},
+    {"Execution@ProcessID", "process_id"},
+    {"Execution@ThreadID", "thread_id"},
+    {"Channel", "log_name"},
+    {"Computer", "computer_name"},
+    {"Security@UserID", "user.identifier"},
+};
+
+/* ev->sys from the members map names under base, when the interest set asks for them. */
+static esc_status winlog_sys(jr *r, int32_t base, const sys_key *map, size_t n, esc_event *ev) {
+    if (!(r->everything || (r->interest && r->interest->system)))
+        return ESC_OK;
+    esc_kv *sys = esc_arena_alloc(&r->arena, n * sizeof *sys);
+    if (!sys)
+        return ESC_ELIMIT;
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = base;
+        for (const char *p = map[i].path; p && t >= -1;) {
+            const char *dot = strchr(p, '.');
+            char seg[32];
+            size_t l = dot ? (size_t)(dot - p) : strlen(p);
+            memcpy(seg, p, l);
+            seg[l] = 0;
+            t = (t == -1 || is_obj(r, t)) ? child(r, t, seg) : -2;
+            p = dot ? dot + 1 : NULL;
+        }
+        esc_str v;
+        esc_status st = t >= 0 && is_scalar(&r->doc.tok[t]) ? tok_text(r, tok_at(r, t), &v)
+                                                            : (v = ESC_STR_NULL, ESC_OK);
+        if (st)
+            return st;
+        if (v.len)
+            sys[ns++] = (esc_kv){esc_str_c(map[i].sys), v};
+    }
+    ev->sys = sys;
+    ev->nsys = ns;
+    return ESC_OK;
 }
 
 static esc_status build_winlogbeat7(jr *r, const int32_t *k, esc_event *ev) {
@@ -554,7 +655,7 @@ static esc_status build_winlogbeat7(jr *r, const int32_t *k, esc_event *ev) {
         return st;
     if (is_obj(r, ud) && (st = add_members(r, ud, NULL, 0)))
         return st;
-    return ESC_OK;
+    return winlog_sys(r, w, wlb7_sys, sizeof wlb7_sys / sizeof wlb7_sys[0], ev);
 }
 
 static esc_status build_winlogbeat6(jr *r, const int32_t *k, esc_event *ev) {
@@ -576,7 +677,7 @@ static esc_status build_winlogbeat6(jr *r, const int32_t *k, esc_event *ev) {
         return st;
     if (is_obj(r, k[K_USER_DATA]) && (st = add_members(r, k[K_USER_DATA], NULL, 0)))
         return st;
-    return ESC_OK;
+    return winlog_sys(r, -1, wlb6_sys, sizeof wlb6_sys / sizeof wlb6_sys[0], ev);
 }
 
 /* Azure Sentinel / Log Analytics rows. SecurityEvent: EventSourceName, EventID, Computer,
@@ -590,8 +691,7 @@ static esc_status build_sentinel(jr *r, const int32_t *k, esc_event *ev, int32_t
     int32_t tused = -1;
     ev->kind = ESC_EV_WINDOWS;
     if ((st = text_of(r, prov, &ev->provider)) || (st = text_of(r, k[K_COMPUTER], &ev->computer)) ||
-        (st = text_of(r, k[K_CHANNEL], &ev->channel)) ||
-        (st = set_event_id(r, k[K_EVENTID], ev)))
+        (st = text_of(r, k[K_CHANNEL], &ev->channel)) || (st = set_event_id(r, k[K_EVENTID], ev)))
         return st;
     if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
         return ESC_SKIP;
@@ -685,8 +785,7 @@ static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
     if ((st = tok_text(r, tok_at(r, k[K_PROVIDER]), &ev->provider)) ||
         (st = tok_text(r, tok_at(r, k[K_CHANNEL_L]), &ev->channel)) ||
         (st = tok_text(r, tok_at(r, k[K_COMPUTER_L]), &ev->computer)) ||
-        (st = set_event_id(r, k[K_EVENT_ID], ev)) ||
-        (st = set_record_id(r, k[K_RECORD_ID], ev)))
+        (st = set_event_id(r, k[K_EVENT_ID], ev)) || (st = set_record_id(r, k[K_RECORD_ID], ev)))
         return st;
     if (ev->kind == ESC_EV_WINDOWS &&
         !esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
@@ -735,11 +834,9 @@ static esc_status build_crowdstrike(jr *r, const int32_t *k, esc_event *ev) {
     return ESC_OK;
 }
 
-
 /* Classify the tokenized object and fill ev. ESC_SKIP: skipped by the interest set (the
  * caller counts it as prefiltered). aid_only: yield only an aidmaster record. */
-static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
-                              esc_error *err);
+static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested, esc_error *err);
 
 static esc_status build_export(jr *r, int32_t raw_tok, esc_event *ev, bool aid_only,
                                esc_error *err) {
@@ -780,8 +877,7 @@ static esc_status build_export(jr *r, int32_t raw_tok, esc_event *ev, bool aid_o
     return aid_only ? ESC_SKIP : ESC_OK;
 }
 
-static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
-                              esc_error *err) {
+static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested, esc_error *err) {
     int32_t k[K_NKEYS];
     esc_status st;
     index_keys(r, -1, k);
@@ -800,8 +896,7 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
     esc_str simple = ESC_STR_NULL;
     if (cs && (st = tok_text(r, tok_at(r, k[K_SIMPLENAME]), &simple)))
         return st;
-    if (k[K_AID] >= 0 && k[K_COMPUTERNAME] >= 0 &&
-        (!cs || KEY_IS(simple, "AidMaster"))) {
+    if (k[K_AID] >= 0 && k[K_COMPUTERNAME] >= 0 && (!cs || KEY_IS(simple, "AidMaster"))) {
         ev->kind = ESC_EV_AIDMASTER;
         return add_members(r, -1, NULL, 0);
     }
@@ -811,8 +906,7 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
         ev->kind = ESC_EV_CROWDSTRIKE;
         if (!r->everything &&
             ((r->interest && !r->interest->crowdstrike) ||
-             !(KEY_IS(simple, "ProcessRollup2") ||
-               KEY_IS(simple, "SyntheticProcessRollup2"))))
+             !(KEY_IS(simple, "ProcessRollup2") || KEY_IS(simple, "SyntheticProcessRollup2"))))
             return ESC_SKIP;
         return build_crowdstrike(r, k, ev);
     }
@@ -871,8 +965,8 @@ static esc_status read_record(jr *r, esc_event *ev, esc_error *err) {
     size_t t = nl;
     while (t > 0 && is_ws(s[t - 1]))
         t--;
-    bool whole = t > 0 && (s[t - 1] == '}' || (r->in_array && t > 1 && s[t - 1] == ',' &&
-                                                s[t - 2] == '}'));
+    bool whole =
+        t > 0 && (s[t - 1] == '}' || (r->in_array && t > 1 && s[t - 1] == ',' && s[t - 2] == '}'));
     bool decoded_check = false, aid_only = false;
     if (whole && r->prefilter && !raw_may_match(r, s, t)) {
         /* Only \u escapes (and &#...; in an embedded XML _raw) can hide a literal. A line
@@ -1078,8 +1172,8 @@ esc_status esc_json_reader_open_ex(esc_input *in, const esc_interest *interest,
     r->path = esc_input_path(in);
     r->interest = interest;
     r->stats = stats;
-    r->max_rec = opts && opts->max_record_bytes ? opts->max_record_bytes
-                                                : ESC_JSON_DEFAULT_MAX_RECORD;
+    r->max_rec =
+        opts && opts->max_record_bytes ? opts->max_record_bytes : ESC_JSON_DEFAULT_MAX_RECORD;
     if (r->max_rec > ESC_JSON_MAX_RECORD_LIMIT)
         r->max_rec = ESC_JSON_MAX_RECORD_LIMIT; /* keeps the buffer and arena sizes in range */
     r->block = block ? block : ESC_JSON_BLOCK;
