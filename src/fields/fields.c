@@ -612,6 +612,11 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
     bool win = ev->kind == ESC_EV_WINDOWS;
     if (win && !(st = metadata(ev, a, out)))
         st = windows_system(ev, native, a, out);
+    /* Splunk Add-on for CrowdStrike FDR, "Source types": sensor events and aidmaster records */
+    if (ev->kind == ESC_EV_CROWDSTRIKE)
+        st = add_c(out, a, "sourcetype", esc_str_c("crowdstrike:events:sensor"), false);
+    else if (ev->kind == ESC_EV_AIDMASTER)
+        st = add_c(out, a, "sourcetype", esc_str_c("crowdstrike:inventory:aidmaster"), false);
     /* eventdata_xml_data: Data with a Name; an empty value makes no field (docs/fields.md) */
     for (size_t i = 0; !st && i < ev->ndata; i++)
         if (ev->data[i].name.len && (ev->data[i].value.len || !win))
