@@ -513,8 +513,11 @@ def extract(ev, native=False):
     f = {}
     ch = ev["channel"] or ""
     scope = SCOPES.get(ch.lower())
-    prefix = "WinEventLog:" if ch.lower() == "microsoft-windows-windows defender/operational" \
-        else "XmlWinEventLog:"
+    # ESCU's ms_defender, remoteconnectionmanager and printservice macros name WinEventLog:
+    classic = ("microsoft-windows-windows defender/operational",
+               "microsoft-windows-terminalservices-remoteconnectionmanager/operational",
+               "microsoft-windows-printservice/operational", "microsoft-windows-printservice/admin")
+    prefix = "WinEventLog:" if ch.lower() in classic else "XmlWinEventLog:"
     add(f, "source", prefix + ch)
     add(f, "sourcetype", "XmlWinEventLog")
     if ev["computer"] is not None:
