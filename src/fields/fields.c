@@ -92,15 +92,24 @@ static int channel_scope(esc_str ch) {
     return -1;
 }
 
+/* Channels whose ESCU macro names the WinEventLog: source (ms_defender,
+ * remoteconnectionmanager, printservice); docs/fields.md. */
+static const char *const classic_source[] = {
+    "Microsoft-Windows-Windows Defender/Operational",
+    "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational",
+    "Microsoft-Windows-PrintService/Operational",
+    "Microsoft-Windows-PrintService/Admin",
+};
+
 /* source, sourcetype, host. The Windows add-on's ta-windows-fix-xml-source makes source
- * XmlWinEventLog:<Channel>; the Defender channel keeps the WinEventLog: source ESCU's
- * ms_defender macro names (docs/fields.md). */
+ * XmlWinEventLog:<Channel>; the channels above keep the WinEventLog: source ESCU's macros
+ * name. */
 static esc_status metadata(const esc_event *ev, esc_arena *a, esc_fields *fs) {
     char buf[300];
-    const char *prefix =
-        esc_str_ieq_c(ev->channel, "Microsoft-Windows-Windows Defender/Operational")
-            ? "WinEventLog:"
-            : "XmlWinEventLog:";
+    const char *prefix = "XmlWinEventLog:";
+    for (size_t i = 0; i < sizeof classic_source / sizeof classic_source[0]; i++)
+        if (esc_str_ieq_c(ev->channel, classic_source[i]))
+            prefix = "WinEventLog:";
     int n = snprintf(buf, sizeof buf, "%s%.*s", prefix, (int)ev->channel.len,
                      ev->channel.ptr ? ev->channel.ptr : "");
     esc_status st = ESC_OK;
@@ -612,6 +621,11 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
     bool win = ev->kind == ESC_EV_WINDOWS;
     if (win && !(st = metadata(ev, a, out)))
         st = windows_system(ev, native, a, out);
+    /* Splunk Add-on for CrowdStrike FDR, "Source types": sensor events and aidmaster records */
+    if (ev->kind == ESC_EV_CROWDSTRIKE)
+        st = add_c(out, a, "sourcetype", esc_str_c("crowdstrike:events:sensor"), false);
+    else if (ev->kind == ESC_EV_AIDMASTER)
+        st = add_c(out, a, "sourcetype", esc_str_c("crowdstrike:inventory:aidmaster"), false);
     /* eventdata_xml_data: Data with a Name; an empty value makes no field (docs/fields.md) */
     for (size_t i = 0; !st && i < ev->ndata; i++)
         if (ev->data[i].name.len && (ev->data[i].value.len || !win))

@@ -49,7 +49,8 @@ typedef struct esc_event {
      * (everything or system): an element's text as its name ("Level", "Keywords"), an
      * attribute as Element@Attribute ("Provider@Guid", "EventID@Qualifiers",
      * "TimeCreated@SystemTime", "Execution@ProcessID", "Security@UserID"). Empty values are
-     * left out. XML and EVTX fill it; JSON shapes carry these keys in data[] or not at all. */
+     * left out. XML and EVTX fill it, winlogbeat 6/7 the elements they carry as numbers or ids;
+     * the flat JSON shape carries its keys in data[]. */
     const esc_kv *sys;
     size_t nsys;
     /* provenance */

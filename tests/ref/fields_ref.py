@@ -121,6 +121,11 @@ def json_events(path):
                 o = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(o.get("winlog"), dict) or "source_name" in o:
+                ev = winlogbeat_event(o)
+                if ev:
+                    yield ev
+                continue
             if "EventID" not in o or "Hostname" not in o:
                 continue
             # time: TimeCreated, else @timestamp (then @timestamp and tags are not data)
@@ -134,6 +139,49 @@ def json_events(path):
                    "time": o.get("TimeCreated") or o.get("@timestamp"),
                    "record": str(o["RecordNumber"]) if o.get("RecordNumber") else None,
                    "json": True}
+
+
+# winlogbeat keys of the System elements (7: under winlog; 6: top level), in XML order.
+WLB = {7: [("Provider@Name", "provider_name"), ("Provider@Guid", "provider_guid"),
+           ("EventID", "event_id"), ("Version", "version"), ("EventRecordID", "record_id"),
+           ("Correlation@ActivityID", "activity_id"),
+           ("Correlation@RelatedActivityID", "related_activity_id"),
+           ("Execution@ProcessID", "process.pid"), ("Execution@ThreadID", "process.thread.id"),
+           ("Channel", "channel"), ("Computer", "computer_name"),
+           ("Security@UserID", "user.identifier")],
+       6: [("Provider@Name", "source_name"), ("Provider@Guid", "provider_guid"),
+           ("EventID", "event_id"), ("Version", "version"), ("EventRecordID", "record_number"),
+           ("Correlation@ActivityID", "activity_id"),
+           ("Correlation@RelatedActivityID", "related_activity_id"),
+           ("Execution@ProcessID", "process_id"), ("Execution@ThreadID", "thread_id"),
+           ("Channel", "log_name"), ("Computer", "computer_name"),
+           ("Security@UserID", "user.identifier")]}
+
+
+def winlogbeat_event(o):
+    ver = 7 if isinstance(o.get("winlog"), dict) else 6
+    base = o["winlog"] if ver == 7 else o
+
+    def at(path):
+        v = base
+        for seg in path.split("."):
+            v = v.get(seg) if isinstance(v, dict) else None
+        return v
+    if at(WLB[ver][2][1]) is None:
+        return None
+    sysl = [(n, json_scalar(at(pth))) for n, pth in WLB[ver]
+            if at(pth) is not None and not isinstance(at(pth), (dict, list))
+            and json_scalar(at(pth)) != ""]
+    data = []
+    for sec in ("event_data", "user_data"):
+        d = base.get(sec)
+        if isinstance(d, dict):
+            data += [(k, json_scalar(v)) for k, v in d.items()
+                     if v is not None and not isinstance(v, (dict, list))]
+    rec = at(WLB[ver][4][1])
+    return {"sys": sysl, "data": data, "channel": at(WLB[ver][9][1]) or "",
+            "computer": at("computer_name"), "event_id": int(at(WLB[ver][2][1])),
+            "time": o.get("@timestamp"), "record": str(rec) if rec else None, "json": True}
 
 
 def json_scalar(v):
@@ -465,8 +513,11 @@ def extract(ev, native=False):
     f = {}
     ch = ev["channel"] or ""
     scope = SCOPES.get(ch.lower())
-    prefix = "WinEventLog:" if ch.lower() == "microsoft-windows-windows defender/operational" \
-        else "XmlWinEventLog:"
+    # ESCU's ms_defender, remoteconnectionmanager and printservice macros name WinEventLog:
+    classic = ("microsoft-windows-windows defender/operational",
+               "microsoft-windows-terminalservices-remoteconnectionmanager/operational",
+               "microsoft-windows-printservice/operational", "microsoft-windows-printservice/admin")
+    prefix = "WinEventLog:" if ch.lower() in classic else "XmlWinEventLog:"
     add(f, "source", prefix + ch)
     add(f, "sourcetype", "XmlWinEventLog")
     if ev["computer"] is not None:

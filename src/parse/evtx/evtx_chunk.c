@@ -42,6 +42,7 @@
 #define RARENA_CAP (4u << 20)
 #define TEXT_CAP (16u << 20)
 #define MAX_KV_PER_RECORD 8192
+#define MAX_SYS_PER_RECORD 64 /* System pairs kept per record (esc_event.sys) */
 #define MAX_KV_PER_CHUNK (1u << 18)
 #define MAX_SUBST 65535
 /* MAX_SUBST cannot be reached: a substitution array of n values is n 4-byte descriptors that
@@ -99,6 +100,7 @@ typedef struct dec {
     int nest;        /* nested BinXML depth */
     size_t text_start;
     size_t kv_start;
+    size_t skv_start;
     unsigned repaired;
     /* System fields */
     bool has_provider, has_event_id, has_time, has_record_id, rejected;
@@ -1105,11 +1107,31 @@ static esc_status eventdata_cb(dec *d, const tnode *el, const vctx *vc) {
     return emit_field(d, ns, el, vc);
 }
 
-/* One System element's attributes (Element@Attribute) and text (Element) as pairs, pushed
- * before any data pair when the interest set asks for them; empty values are left out. */
+/* One System pair into c->skvs (at most MAX_SYS_PER_RECORD per record; more are dropped). */
+static esc_status push_sys(dec *d, evtx_span name, evtx_span value) {
+    evtx_chunk *c = d->c;
+    if (d->nsys >= MAX_SYS_PER_RECORD)
+        return ESC_OK;
+    if (c->nskv == c->skv_cap) {
+        size_t nc = c->skv_cap ? c->skv_cap * 2 : 256;
+        evtx_kvspan *k = esc_realloc(c->skvs, nc * sizeof *k);
+        if (!k)
+            return ESC_ENOMEM;
+        c->skvs = k;
+        c->skv_cap = nc;
+    }
+    c->skvs[c->nskv].name = name;
+    c->skvs[c->nskv].value = value;
+    c->nskv++;
+    d->nsys++;
+    return ESC_OK;
+}
+
+/* One System element's attributes (Element@Attribute) and text (Element) as pairs, when the
+ * interest set asks for them; empty values are left out. */
 static esc_status system_pairs(dec *d, const tnode *el, const vctx *vc) {
     const esc_interest *in = d->c->interest;
-    if (!(in->everything || in->system) || d->c->nkv != d->kv_start + d->nsys)
+    if (!(in->everything || in->system))
         return ESC_OK;
     esc_status st = ESC_OK;
     for (const tnode *a = el->attrs; a && !st; a = a->next) {
@@ -1123,8 +1145,8 @@ static esc_status system_pairs(dec *d, const tnode *el, const vctx *vc) {
             return st;
         if (d->c->text.len == vs)
             d->c->text.len = ns;
-        else if (!(st = push_kv(d, name, span_from(d, vs))))
-            d->nsys++;
+        else
+            st = push_sys(d, name, span_from(d, vs));
     }
     if (st || !el->kids || has_child_elements(el, vc))
         return st;
@@ -1137,8 +1159,8 @@ static esc_status system_pairs(dec *d, const tnode *el, const vctx *vc) {
         return st;
     if (d->c->text.len == vs)
         d->c->text.len = ns;
-    else if (!(st = push_kv(d, name, span_from(d, vs))))
-        d->nsys++;
+    else
+        st = push_sys(d, name, span_from(d, vs));
     return st;
 }
 
@@ -1466,6 +1488,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     d.c = c;
     d.text_start = c->text.len;
     d.kv_start = c->nkv;
+    d.skv_start = c->nskv;
     d.err_at = pos;
     d.recovered = recovered;
     uint64_t rid = evtx_le64(c->data + pos + 8);
@@ -1495,11 +1518,13 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
         if (!c->recover) {
             c->text.len = d.text_start;
             c->nkv = d.kv_start;
+            c->nskv = d.skv_start;
             return ESC_OK;
         }
         /* with --recover, kept as a hidden item: the reader folds recovered copies of it, or
          * folds it, as it would a printed event */
         c->nkv = d.kv_start;
+        c->nskv = d.skv_start;
         evtx_item *it = new_item(c);
         if (!it)
             return ESC_ENOMEM;
@@ -1515,6 +1540,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     if (st) {
         c->text.len = d.text_start;
         c->nkv = d.kv_start;
+        c->nskv = d.skv_start;
         if (mode != REC_LIVE) {
             c->records--;
             return ESC_OK;
@@ -1531,6 +1557,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
         if (st) {
             c->text.len = d.text_start;
             c->nkv = d.kv_start;
+            c->nskv = d.skv_start;
             if (mode != REC_LIVE) {
                 c->records--;
                 return ESC_OK;
@@ -1558,6 +1585,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     it->repaired = d.repaired;
     it->kv_first = (uint32_t)d.kv_start;
     it->nkv = (uint32_t)(c->nkv - d.kv_start);
+    it->sys_first = (uint32_t)d.skv_start;
     it->nsys = d.nsys;
     *good = true;
     return ESC_OK;
@@ -1608,6 +1636,7 @@ void evtx_chunk_fini(evtx_chunk *c) {
     esc_free(c->ncache);
     esc_free(c->items);
     esc_free(c->kvs);
+    esc_free(c->skvs);
     esc_arena_fini(&c->tarena);
     esc_arena_fini(&c->rarena);
     esc_buf_fini(&c->text);
@@ -1780,6 +1809,7 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
     esc_status st = ESC_OK;
     c->nitems = 0;
     c->nkv = 0;
+    c->nskv = 0;
     c->records = 0;
     c->prefiltered = 0;
     esc_buf_clear(&c->text);

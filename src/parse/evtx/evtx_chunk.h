@@ -45,7 +45,7 @@ typedef struct evtx_item {
     evtx_span msg; /* warning text when is_error */
     evtx_span xml; /* the record's XML rendering, when want_xml */
     uint32_t kv_first, nkv;
-    uint32_t nsys; /* the first nsys of the nkv pairs are System elements (esc_event.sys) */
+    uint32_t sys_first, nsys; /* System pairs (esc_event.sys) in skvs */
 } evtx_item;
 
 typedef struct evtx_template evtx_template;
@@ -76,6 +76,8 @@ typedef struct evtx_chunk {
     size_t nitems, items_cap;
     evtx_kvspan *kvs;
     size_t nkv, kv_cap;
+    evtx_kvspan *skvs; /* System pairs, when the interest set asks for them */
+    size_t nskv, skv_cap;
     esc_buf text;
     uint64_t records;     /* records seen in this chunk */
     uint64_t prefiltered; /* records skipped by the interest set */

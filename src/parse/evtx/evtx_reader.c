@@ -353,16 +353,18 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                     return esc_error_set(err, st, "out of memory");
                 if (folded || it->prefiltered)
                     continue;
-                if (it->nkv > r->kv_cap) {
-                    size_t nc = it->nkv < 64 ? 64 : it->nkv;
+                size_t total = (size_t)it->nkv + it->nsys; /* System pairs, then data */
+                if (total > r->kv_cap) {
+                    size_t nc = total < 64 ? 64 : total;
                     esc_kv *k = esc_realloc(r->kv, nc * sizeof *k);
                     if (!k)
                         return esc_error_set(err, ESC_ENOMEM, "out of memory");
                     r->kv = k;
                     r->kv_cap = nc;
                 }
-                for (uint32_t i = 0; i < it->nkv; i++) {
-                    const evtx_kvspan *k = &c->kvs[it->kv_first + i];
+                for (size_t i = 0; i < total; i++) {
+                    const evtx_kvspan *k = i < it->nsys ? &c->skvs[it->sys_first + i]
+                                                        : &c->kvs[it->kv_first + i - it->nsys];
                     r->kv[i].name = evtx_chunk_str(c, k->name);
                     r->kv[i].value = evtx_chunk_str(c, k->value);
                 }
@@ -378,7 +380,7 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 ev->sys = r->kv;
                 ev->nsys = it->nsys;
                 ev->data = r->kv + it->nsys;
-                ev->ndata = it->nkv - it->nsys;
+                ev->ndata = it->nkv;
                 ev->path = r->path;
                 ev->offset = it->offset;
                 ev->record_id = it->record_id;

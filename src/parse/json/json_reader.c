@@ -416,18 +416,21 @@ static void index_keys(const jr *r, int32_t parent, int32_t *k) {
     }
 }
 
-/* Members of winlog, event_data, user_data, result, data (and winlog's event_data and
- * user_data, and data's pairs) are recorded: the shapes read them. */
+/* Members of winlog, event_data, user_data, result, data (and winlog's event_data,
+ * user_data, process, process.thread and user, winlogbeat 6's user, and data's pairs) are
+ * recorded: the shapes read them. */
 static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
     if (t->depth == 1)
         return KEY_IS(t->key, "winlog") || KEY_IS(t->key, "event_data") ||
                KEY_IS(t->key, "user_data") || KEY_IS(t->key, "result") ||
                KEY_IS(t->key, "EventData") || KEY_IS(t->key, "Event") ||
+               (KEY_IS(t->key, "user") && t->type == ESC_JT_OBJ) ||
                (KEY_IS(t->key, "data") && t->type == ESC_JT_ARR);
     if (t->depth == 2 && t->parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent];
         if (KEY_IS(p->key, "winlog"))
-            return KEY_IS(t->key, "event_data") || KEY_IS(t->key, "user_data");
+            return KEY_IS(t->key, "event_data") || KEY_IS(t->key, "user_data") ||
+                   KEY_IS(t->key, "process") || KEY_IS(t->key, "user");
         if (KEY_IS(p->key, "data") && p->type == ESC_JT_ARR)
             return t->type == ESC_JT_ARR;
         if (KEY_IS(p->key, "Event"))
@@ -439,6 +442,8 @@ static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
      * inside Event.UserData */
     if (t->depth == 3 && t->parent >= 0 && d->tok[t->parent].parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent], *g = &d->tok[p->parent];
+        if (KEY_IS(g->key, "winlog") && KEY_IS(p->key, "process"))
+            return KEY_IS(t->key, "thread");
         if (!KEY_IS(g->key, "Event"))
             return false;
         if (KEY_IS(p->key, "System"))
@@ -533,6 +538,73 @@ static esc_status build_flat(jr *r, const int32_t *k, esc_event *ev) {
     return add_members(r, -1, skip, sizeof skip / sizeof skip[0]);
 }
 
+/* System elements a winlogbeat record carries, as esc_event.sys names them (event.h); Level,
+ * Task, Opcode and Keywords are left out: winlogbeat writes their names, not the numbers. */
+typedef struct sys_key {
+    const char *sys, *path; /* path: members under the shape's base, '.' separated */
+} sys_key;
+
+static const sys_key wlb7_sys[] = {
+    {"Provider@Name", "provider_name"},
+    {"Provider@Guid", "provider_guid"},
+    {"EventID", "event_id"},
+    {"Version", "version"},
+    {"EventRecordID", "record_id"},
+    {"Correlation@ActivityID", "activity_id"},
+    {"Correlation@RelatedActivityID", "related_activity_id"},
+    {"Execution@ProcessID", "process.pid"},
+    {"Execution@ThreadID", "process.thread.id"},
+    {"Channel", "channel"},
+    {"Computer", "computer_name"},
+    {"Security@UserID", "user.identifier"},
+};
+static const sys_key wlb6_sys[] = {
+    {"Provider@Name", "source_name"},
+    {"Provider@Guid", "provider_guid"},
+    {"EventID", "event_id"},
+    {"Version", "version"},
+    {"EventRecordID", "record_number"},
+    {"Correlation@ActivityID", "activity_id"},
+    {"Correlation@RelatedActivityID", "related_activity_id"},
+    {"Execution@ProcessID", "process_id"},
+    {"Execution@ThreadID", "thread_id"},
+    {"Channel", "log_name"},
+    {"Computer", "computer_name"},
+    {"Security@UserID", "user.identifier"},
+};
+
+/* ev->sys from the members map names under base, when the interest set asks for them. */
+static esc_status winlog_sys(jr *r, int32_t base, const sys_key *map, size_t n, esc_event *ev) {
+    if (!(r->everything || (r->interest && r->interest->system)))
+        return ESC_OK;
+    esc_kv *sys = esc_arena_alloc(&r->arena, n * sizeof *sys);
+    if (!sys)
+        return ESC_ELIMIT;
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = base;
+        for (const char *p = map[i].path; p && t >= -1;) {
+            const char *dot = strchr(p, '.');
+            char seg[32];
+            size_t l = dot ? (size_t)(dot - p) : strlen(p);
+            memcpy(seg, p, l);
+            seg[l] = 0;
+            t = (t == -1 || is_obj(r, t)) ? child(r, t, seg) : -2;
+            p = dot ? dot + 1 : NULL;
+        }
+        esc_str v;
+        esc_status st = t >= 0 && is_scalar(&r->doc.tok[t]) ? tok_text(r, tok_at(r, t), &v)
+                                                            : (v = ESC_STR_NULL, ESC_OK);
+        if (st)
+            return st;
+        if (v.len)
+            sys[ns++] = (esc_kv){esc_str_c(map[i].sys), v};
+    }
+    ev->sys = sys;
+    ev->nsys = ns;
+    return ESC_OK;
+}
+
 static esc_status build_winlogbeat7(jr *r, const int32_t *k, esc_event *ev) {
     esc_status st;
     int32_t w = k[K_WINLOG];
@@ -554,7 +626,7 @@ static esc_status build_winlogbeat7(jr *r, const int32_t *k, esc_event *ev) {
         return st;
     if (is_obj(r, ud) && (st = add_members(r, ud, NULL, 0)))
         return st;
-    return ESC_OK;
+    return winlog_sys(r, w, wlb7_sys, sizeof wlb7_sys / sizeof wlb7_sys[0], ev);
 }
 
 static esc_status build_winlogbeat6(jr *r, const int32_t *k, esc_event *ev) {
@@ -576,7 +648,7 @@ static esc_status build_winlogbeat6(jr *r, const int32_t *k, esc_event *ev) {
         return st;
     if (is_obj(r, k[K_USER_DATA]) && (st = add_members(r, k[K_USER_DATA], NULL, 0)))
         return st;
-    return ESC_OK;
+    return winlog_sys(r, -1, wlb6_sys, sizeof wlb6_sys / sizeof wlb6_sys[0], ev);
 }
 
 /* Azure Sentinel / Log Analytics rows. SecurityEvent: EventSourceName, EventID, Computer,
@@ -734,7 +806,6 @@ static esc_status build_crowdstrike(jr *r, const int32_t *k, esc_event *ev) {
     }
     return ESC_OK;
 }
-
 
 /* Classify the tokenized object and fill ev. ESC_SKIP: skipped by the interest set (the
  * caller counts it as prefiltered). aid_only: yield only an aidmaster record. */

@@ -4,12 +4,12 @@
  * of open elements (depth capped at ESC_XML_MAX_DEPTH), reads System/Provider/@Name,
  * System/EventID, System/TimeCreated/@SystemTime, System/Channel, System/Computer,
  * System/EventRecordID, EventData/Data[@Name] and UserData leaf elements, and ignores the rest
- * (RenderingInfo included). When the interest set asks for them (everything or system), every
- * System element's text and attribute also goes to ev->sys (capped at ESC_XML_MAX_SYS). Values are
- * views into the text when they hold no entity and are valid UTF-8; otherwise they are decoded into
- * the arena. Line ends are kept as they are (no CR/LF normalisation), so an EVTX record and its XML
- * rendering give the same values. Not done: DTDs, namespaces beyond stripping a prefix, validation.
- */
+ * (RenderingInfo included). Values are views into the text when they hold no entity and are
+ * valid UTF-8; otherwise they are decoded into the arena. Line ends are kept as they are (no
+ * CR/LF normalisation), so an EVTX record and its XML rendering give the same values.
+ * When the interest set asks for them (everything or system), every System element's text and
+ * attribute also goes to ev->sys (at most ESC_XML_MAX_SYS).
+ * Not done: DTDs, namespaces beyond stripping a prefix, validation. */
 #include "parse/xml/xml.h"
 
 #include <stdlib.h>
@@ -102,8 +102,9 @@ static esc_status decode(parser *p, const char *s, size_t n, esc_str *out) {
             st = esc_buf_putc(b, '\'');
         else if (elen > 3 && s[i + 1] == '#') {
             char *end;
-            unsigned long cp = (s[i + 2] == 'x' || s[i + 2] == 'X') ? strtoul(s + i + 3, &end, 16)
-                                                                    : strtoul(s + i + 2, &end, 10);
+            unsigned long cp = (s[i + 2] == 'x' || s[i + 2] == 'X')
+                                   ? strtoul(s + i + 3, &end, 16)
+                                   : strtoul(s + i + 2, &end, 10);
             if (end != semi || cp > 0x10FFFF) {
                 warn(p, (size_t)(s + i - p->s), "invalid character reference kept as text");
                 st = esc_buf_append(b, s + i, elen);
@@ -338,7 +339,8 @@ static esc_status simple_value(parser *p, esc_str *value, bool *decoded) {
     esc_str piece = raw;
     for (;;) {
         esc_str dec;
-        if ((st = decode(p, piece.ptr, piece.len, &dec)) || (st = esc_buf_append_str(&acc, dec)))
+        if ((st = decode(p, piece.ptr, piece.len, &dec)) ||
+            (st = esc_buf_append_str(&acc, dec)))
             goto done;
         if (p->n - p->i >= 4 && memcmp(p->s + p->i, "<!--", 4) == 0) {
             size_t c0 = p->i;
@@ -552,8 +554,7 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
         case F_DATA:
             return add_kv(p, data_name, raw, decoded);
         case F_SYS:
-        case F_NONE:
-            break;
+        case F_NONE: break;
         }
         return ESC_OK;
     }
