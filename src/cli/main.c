@@ -35,6 +35,8 @@ static const command commands[] = {
      &esc_doc_lint},
     {"notables", esc_cmd_notables, "list notables held in a --db store", &esc_doc_notables},
     {"risk", esc_cmd_risk, "list risk events held in a --db store", &esc_doc_risk},
+    {"report", esc_cmd_report, "write an HTML report of a --db store (timeline, risk, ATT&CK)",
+     &esc_doc_report},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -95,7 +97,7 @@ static void sq_shutdown(void *data) {
 }
 
 static void route_allocators(void) {
-    static const sqlite3_mem_methods sq = {sq_malloc, sq_free,   sq_realloc,  sq_size,
+    static const sqlite3_mem_methods sq = {sq_malloc,  sq_free, sq_realloc,  sq_size,
                                            sq_roundup, sq_init, sq_shutdown, NULL};
     sqlite3_config(SQLITE_CONFIG_MALLOC, &sq);
     hs_set_allocator(esc_malloc, esc_free);
