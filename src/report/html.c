@@ -209,6 +209,7 @@ static const char SCRIPT[] =
     "function open(){var id=location.hash.slice(1),e=id&&document.getElementById(id);"
     "for(;e;e=e.parentElement)if(e.tagName==='DETAILS')e.open=true;}"
     "window.addEventListener('hashchange',open);open();"
+    "document.documentElement.setAttribute('data-script','ran');"
     "})();";
 
 static void base64(const unsigned char *in, size_t n, char *out) {
