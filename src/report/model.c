@@ -248,11 +248,11 @@ out:
 
 static esc_status add_notable(void *ctx, const esc_store_row *r, esc_error *err) {
     rpt_model *m = ctx;
+    if (m->nn >= m->max_notables)
+        return esc_error_set(err, ESC_ELIMIT,
+                             "more than %zu notables to report; narrow with --since/--until",
+                             m->max_notables);
     if (m->nn == m->capn) {
-        if (m->nn >= ESC_REPORT_MAX_NOTABLES)
-            return esc_error_set(err, ESC_ELIMIT,
-                                 "more than %d notables to report; narrow with --since/--until",
-                                 ESC_REPORT_MAX_NOTABLES);
         size_t nc = m->capn ? m->capn * 2 : 256;
         rpt_notable *p = esc_realloc(m->n, nc * sizeof *p);
         if (!p)
@@ -288,11 +288,11 @@ static esc_status add_notable(void *ctx, const esc_store_row *r, esc_error *err)
 
 static esc_status add_risk(void *ctx, const esc_store_row *r, esc_error *err) {
     rpt_model *m = ctx;
+    if (m->nr >= m->max_risk)
+        return esc_error_set(err, ESC_ELIMIT,
+                             "more than %zu risk events to report; narrow with --since/--until",
+                             m->max_risk);
     if (m->nr == m->capr) {
-        if (m->nr >= ESC_REPORT_MAX_RISK)
-            return esc_error_set(err, ESC_ELIMIT,
-                                 "more than %d risk events to report; narrow with --since/--until",
-                                 ESC_REPORT_MAX_RISK);
         size_t nc = m->capr ? m->capr * 2 : 256;
         rpt_risk *p = esc_realloc(m->r, nc * sizeof *p);
         if (!p)
@@ -423,6 +423,8 @@ static void span(rpt_model *m, int64_t t) {
 esc_status rpt_model_load(rpt_model *m, const esc_report_opts *o, esc_error *err) {
     memset(m, 0, sizeof *m);
     esc_arena_init(&m->arena, 1u << 20, 0);
+    m->max_notables = o->max_notables ? o->max_notables : ESC_REPORT_MAX_NOTABLES;
+    m->max_risk = o->max_risk ? o->max_risk : ESC_REPORT_MAX_RISK;
     esc_store_filter f;
     memset(&f, 0, sizeof f);
     f.has_since = o->has_since;

@@ -81,6 +81,7 @@ typedef struct rpt_model {
     size_t nsev[5], nsev_unknown, incidents, with_evidence, untimed;
     int64_t tmin, tmax; /* evidence span over notables (etime and evidence times) */
     bool any_time;
+    size_t max_notables, max_risk; /* read caps */
 } rpt_model;
 
 /* Read the store into m (notables, risk events; grouped by detection and host). */

@@ -65,13 +65,14 @@ typedef struct esc_report_run {
 typedef struct esc_report_opts {
     const char *db_path;
     bool has_since, has_until;
-    int64_t since, until;        /* notables and risk events with _time in [since, until) */
-    const esc_content *content;  /* for the ATT&CK coverage; may be NULL */
-    const esc_lint_report *lint; /* verdicts for content; may be NULL */
-    const char *content_label;   /* how the content was named (its folders), or NULL */
-    const esc_report_run *run;   /* may be NULL */
-    int64_t generated;           /* when the report was made (epoch seconds, caller's clock) */
-    size_t max_marks, max_rows;  /* 0: ESC_REPORT_MAX_MARKS, ESC_REPORT_MAX_ROWS (tests) */
+    int64_t since, until;          /* notables and risk events with _time in [since, until) */
+    const esc_content *content;    /* for the ATT&CK coverage; may be NULL */
+    const esc_lint_report *lint;   /* verdicts for content; may be NULL */
+    const char *content_label;     /* how the content was named (its folders), or NULL */
+    const esc_report_run *run;     /* may be NULL */
+    int64_t generated;             /* when the report was made (epoch seconds, caller's clock) */
+    size_t max_marks, max_rows;    /* 0: ESC_REPORT_MAX_MARKS, ESC_REPORT_MAX_ROWS (tests) */
+    size_t max_notables, max_risk; /* 0: ESC_REPORT_MAX_NOTABLES, ESC_REPORT_MAX_RISK (tests) */
 } esc_report_opts;
 
 /* What the page shows, for the caller's message and tests. */
