@@ -176,7 +176,7 @@ static const char STYLE[] =
     "h1{font-size:1.5em;margin:.8em 0 .2em}h2{border-bottom:2px solid #dde;margin-top:1.6em}"
     "nav a{margin-right:1em}table{border-collapse:collapse;margin:.4em 0}"
     "td,th{border:1px solid #ccd;padding:2px 6px;text-align:left;vertical-align:top}"
-    "th{background:#f0f1f5}th.s{cursor:pointer}td.n{text-align:right}"
+    "th{background:#f0f1f5}th.s{cursor:pointer}td.n{text-align:right}td[data-v]{white-space:nowrap}"
     ".cap{background:#fff4d6;border-left:4px solid #e0a000;padding:4px 8px;margin:.4em 0}"
     ".muted{color:#667}code,.mono{font-family:ui-monospace,monospace;font-size:12px}"
     ".sev-critical{color:#a0001c}.sev-high{color:#d0461a}.sev-medium{color:#b07b00}"
