@@ -13,6 +13,7 @@
 
 #include "core/arena.h"
 #include "core/error.h"
+#include "fields/fields.h"
 #include "parse/event.h"
 
 typedef enum esc_cim_field {
@@ -48,11 +49,30 @@ typedef enum esc_cim_source {
     ESC_SRC_CROWDSTRIKE,
 } esc_cim_source;
 
+/* The datasets a record can belong to: Endpoint.Processes (the fixed record above), the other
+ * CIM datasets of dm.c, and raw events (every field search-time extraction gives). */
+typedef enum esc_dataset {
+    ESC_DS_PROCESSES = 0,
+    ESC_DS_REGISTRY,
+    ESC_DS_FILESYSTEM,
+    ESC_DS_SERVICES,
+    ESC_DS_TRAFFIC,
+    ESC_DS_DNS,
+    ESC_DS_AUTH,
+    ESC_DS_CHANGE,
+    ESC_DS_RAW,
+    ESC_DS_N
+} esc_dataset;
+
 typedef struct esc_record {
     int64_t time_us; /* _time */
     esc_str v[ESC_CIM_NFIELDS];
     esc_cim_source source;
     const esc_event *ev; /* the event it came from (provenance, valid as long as the event) */
+    /* ESC_DS_PROCESSES: v[] holds the fields (fs is NULL). Any other dataset: fs holds them by
+     * name (dataset field names without the prefix; for ESC_DS_RAW the event's own fields). */
+    esc_dataset ds;
+    const esc_fields *fs;
 } esc_record;
 
 /* "dest", "user", ... ; NULL for an out-of-range id. */
@@ -80,5 +100,24 @@ esc_cim_source esc_cim_classify(const esc_event *ev);
  * NULL. *unresolved is set when a CrowdStrike dest could not be resolved (may be NULL). */
 esc_status esc_cim_map(const esc_event *ev, esc_profile profile, const esc_hostmap *hosts,
                        esc_arena *arena, esc_record *out, bool *unresolved, esc_error *err);
+
+/* ---- the other data models (dm.c) ---- */
+
+/* The dataset "Model.Dataset" names (Endpoint.Registry, Network_Traffic.All_Traffic, ...; a
+ * model alone names its root dataset), or -1. */
+int esc_dm_lookup(esc_str name);
+/* The prefix tstats writes before a dataset's fields ("Registry"), or NULL for raw events. */
+const char *esc_dm_prefix(int ds);
+/* "Endpoint.Registry" (in buf), or "raw events". */
+const char *esc_dm_name(int ds, char *buf, size_t cap);
+/* The (provider, event code) pairs standing in for the dataset's tag constraint; returns how
+ * many there are (up to max written). */
+size_t esc_dm_sources(int ds, esc_win_source *out, size_t max);
+/* True when ev is one of those sources. */
+bool esc_dm_wants(int ds, const esc_event *ev);
+/* The dataset's view of an event's fields: ESC_SKIP when the event is not in it (its tags, or
+ * while it has none its source, and the dataset's constraint decide); else out holds the
+ * dataset's fields (views into fs, its event or a). ESC_ELIMIT / ESC_ENOMEM: arena full. */
+esc_status esc_dm_map(int ds, const esc_fields *fs, esc_arena *a, esc_fields *out);
 
 #endif

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/arena.h"
 #include "core/buf.h"
+#include "fields/fields.h"
 #include "ingest/input.h"
 #include "parse/reader.h"
 #include "parse/render.h"
@@ -21,6 +23,8 @@ int esc_cmd_dump(int argc, char **argv);
 static const esc_opt dump_opts[] = {
     {"format", "xml|json", "XmlWinEventLog lines (default) or escudo's JSON dump lines"},
     {"data-object", NULL, "JSON: \"data\" as an object (a repeated name: an array of values)"},
+    {"fields", NULL, "each event as Splunk's search-time fields (JSON lines; docs/fields.md)"},
+    {"native", NULL, "with --fields: the log's own values where an add-on bends them"},
     {"recover", NULL, "EVTX: also print deleted records found in slack space"},
     {"threads", "N", "EVTX: decode chunks on N threads (default 2; output is the same)"},
     {"strict", NULL, "exit 1 when any warning was printed"},
@@ -55,6 +59,66 @@ static void print_warning(const esc_error *e) {
         esc_say(stderr, "escudo: warning: %s", e->msg);
 }
 
+/* One event after search-time extraction: {"_time":..,"field":"v" or ["v1","v2"],...}, fields
+ * in the order they were first extracted, multivalue fields as arrays. */
+static esc_status render_fields(const esc_event *ev, bool native, esc_arena *a, esc_buf *line) {
+    esc_fields fs;
+    esc_arena_reset(a);
+    esc_status st = esc_fields_extract(ev, native, a, &fs, NULL);
+    esc_buf_clear(line);
+    if (!st)
+        st = esc_buf_putc(line, '{');
+    bool first = true;
+    if (!st && fs.has_time) {
+        if (!(st = esc_buf_append_c(line, "\"_time\":\"")) &&
+            !(st = esc_render_time(fs.time_us, line)))
+            st = esc_buf_putc(line, '"');
+        first = false;
+    }
+    for (size_t i = 0; !st && i < fs.n; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = esc_str_eq(fs.f[j].name, fs.f[i].name);
+        if (dup)
+            continue;
+        size_t nv = 0;
+        for (size_t j = i; j < fs.n; j++)
+            nv += esc_str_eq(fs.f[j].name, fs.f[i].name);
+        if (!first)
+            st = esc_buf_putc(line, ',');
+        first = false;
+        if (!st && !(st = esc_render_json_str(line, fs.f[i].name)))
+            st = esc_buf_append_c(line, nv > 1 ? ":[" : ":");
+        for (size_t j = i, k = 0; !st && j < fs.n; j++) {
+            if (!esc_str_eq(fs.f[j].name, fs.f[i].name))
+                continue;
+            if (k++ && (st = esc_buf_putc(line, ',')))
+                break;
+            st = esc_render_json_str(line, fs.f[j].value);
+        }
+        if (!st && nv > 1)
+            st = esc_buf_putc(line, ']');
+    }
+    if (!st)
+        st = esc_buf_append_c(line, "}\n");
+    return st;
+}
+
+/* False (with the message) when the options cannot go together or no input is given. */
+static bool options_agree(size_t npaths, bool json, bool object, bool fields, bool native) {
+    if (npaths && !(object && !json) && !(native && !fields) && !(fields && (object || json)))
+        return true;
+    if (npaths && native && !fields)
+        fprintf(stderr, "escudo dump: --native needs --fields\n");
+    else if (npaths && fields)
+        fprintf(stderr, "escudo dump: --fields writes its own JSON lines (no --format)\n");
+    else if (npaths)
+        fprintf(stderr, "escudo dump: --data-object needs --format json\n");
+    else
+        usage(stderr);
+    return false;
+}
+
 /* One record as its line (with the line break) in line, cleared first. */
 static esc_status render_line(const esc_event *ev, bool json, bool object, esc_buf *line) {
     esc_buf_clear(line);
@@ -65,7 +129,7 @@ static esc_status render_line(const esc_event *ev, bool json, bool object, esc_b
 }
 
 int esc_cmd_dump(int argc, char **argv) {
-    bool json = false, strict = false, object = false;
+    bool json = false, strict = false, object = false, fields = false, native = false;
     esc_reader_opts opts = {0};
     opts.threads = 2;
     const char **paths = NULL;
@@ -77,6 +141,8 @@ int esc_cmd_dump(int argc, char **argv) {
     int rc = 0;
     esc_buf line;
     esc_buf_init(&line, 0);
+    esc_arena arena;
+    esc_arena_init(&arena, 0, 64u << 20); /* one event's fields (docs/limits.md) */
     esc_interest everything;
     memset(&everything, 0, sizeof everything);
     everything.everything = true;
@@ -104,6 +170,8 @@ int esc_cmd_dump(int argc, char **argv) {
             }
         } else if (!strcmp(a, "--data-object")) {
             object = true;
+        } else if (!strcmp(a, "--fields") || !strcmp(a, "--native")) {
+            *(a[2] == 'f' ? &fields : &native) = true;
         } else if (!strcmp(a, "--recover")) {
             opts.recover = true;
         } else if (!strcmp(a, "--strict")) {
@@ -127,16 +195,9 @@ int esc_cmd_dump(int argc, char **argv) {
             paths[npaths++] = a;
         }
     }
-    if (!npaths || (object && !json)) {
-        if (npaths)
-            fprintf(stderr, "escudo dump: --data-object needs --format json\n");
-        else
-            usage(stderr);
-        rc = 2;
+    if (!options_agree(npaths, json, object, fields, native) && (rc = 2))
         goto done;
-    }
-
-    opts.xml = !json; /* EVTX records then carry their complete rendering */
+    opts.xml = !json && !fields; /* EVTX records then carry their complete rendering */
     esc_error err;
     esc_error_clear(&err);
     if (esc_paths_expand(paths, npaths, &files, &nfiles, &skipped, &err)) {
@@ -184,7 +245,8 @@ int esc_cmd_dump(int argc, char **argv) {
                 rc = 3;
                 break;
             }
-            st = render_line(&ev, json, object, &line);
+            st = fields ? render_fields(&ev, native, &arena, &line)
+                        : render_line(&ev, json, object, &line);
             if (st) {
                 fprintf(stderr, "escudo dump: out of memory\n");
                 rc = 3;
@@ -211,5 +273,6 @@ done:
     esc_paths_free(files, nfiles);
     free(paths);
     esc_buf_fini(&line);
+    esc_arena_fini(&arena);
     return rc;
 }

@@ -42,8 +42,10 @@ static void print_json(const esc_lint_report *r) {
         json_str(d->name);
         fputs(", \"file\": ", stdout);
         json_str(d->path);
-        printf(", \"supported\": %s, \"windows_processes_only\": %s, \"data_sources\": [",
-               v->supported ? "true" : "false", v->windows_processes ? "true" : "false");
+        printf(", \"supported\": %s, \"windows_processes_only\": %s, \"windows\": %s, "
+               "\"data_sources\": [",
+               v->supported ? "true" : "false", v->windows_processes ? "true" : "false",
+               v->windows ? "true" : "false");
         for (size_t k = 0; k < d->data_sources.n; k++) {
             fputs(k ? ", " : "", stdout);
             json_str(d->data_sources.v[k]);
@@ -59,10 +61,12 @@ static void print_json(const esc_lint_report *r) {
     }
     printf("{\"summary\": {\"total\": %zu, \"supported\": %zu, \"unsupported\": %zu, "
            "\"windows_processes_only\": %zu, \"windows_processes_only_supported\": %zu, "
-           "\"windows_processes_only_percent\": %.1f, \"by_reason\": {",
+           "\"windows_processes_only_percent\": %.1f, \"windows\": %zu, "
+           "\"windows_supported\": %zu, \"windows_percent\": %.1f, \"by_reason\": {",
            r->n, r->supported, r->n - r->supported, r->windows_processes,
            r->windows_processes_supported,
-           pct(r->windows_processes_supported, r->windows_processes));
+           pct(r->windows_processes_supported, r->windows_processes), r->windows,
+           r->windows_supported, pct(r->windows_supported, r->windows));
     for (size_t k = 0; k < r->nby_reason; k++) {
         fputs(k ? ", " : "", stdout);
         json_str(r->by_reason[k].category);
@@ -100,6 +104,9 @@ static void print_text(const esc_lint_report *r) {
     printf("%zu Windows Processes-only detections, %zu supported (%.1f%%)\n", r->windows_processes,
            r->windows_processes_supported,
            pct(r->windows_processes_supported, r->windows_processes));
+    printf("%zu Windows-sourced detections (Sysmon, Windows channels, PowerShell, CrowdStrike), "
+           "%zu supported (%.1f%%)\n",
+           r->windows, r->windows_supported, pct(r->windows_supported, r->windows));
     if (r->nby_reason)
         printf("unsupported by reason:\n");
     for (size_t k = 0; k < r->nby_reason; k++)
@@ -126,8 +133,7 @@ int esc_cmd_lint(int argc, char **argv) {
         goto done;
     }
     if (a.npos) {
-        esc_say(stderr, "escudo lint: unexpected argument '%s' (see escudo lint --help)",
-                a.pos[0]);
+        esc_say(stderr, "escudo lint: unexpected argument '%s' (see escudo lint --help)", a.pos[0]);
         goto done;
     }
     const char *fmt = esc_args_get(&a, "format");

@@ -28,6 +28,9 @@ struct esc_engine {
     const esc_detection **skipped;
     char **skip_reason;
     esc_interest interest;
+    size_t *others; /* detections reading a dataset other than Endpoint.Processes */
+    size_t nothers;
+    uint32_t datasets;       /* every dataset some detection reads */
     esc_spl_lookup *lookups; /* the content's lookups as the planner takes them */
     esc_spl_env env;
 };
@@ -121,6 +124,47 @@ esc_status esc_engine_check(const esc_content *c, const esc_detection *d, char *
     return ESC_OK;
 }
 
+/* The readers' interest set: every Endpoint.Processes source (the data model does not care which
+ * data_source a detection lists), the sources of the other data models read, and for
+ * raw-event searches (whose event codes need not name a provider) every event. */
+static esc_status interest(esc_engine *e, esc_error *err) {
+    esc_interest *in = &e->interest;
+    in->win[0] = (esc_win_source){"Microsoft-Windows-Sysmon", 1};
+    in->win[1] = (esc_win_source){"Microsoft-Windows-Security-Auditing", 4688};
+    in->nwin = 2;
+    in->crowdstrike = true;
+    in->fields = esc_cim_raw_fields();
+    e->others = esc_calloc(e->n ? e->n : 1, sizeof *e->others);
+    if (!e->others)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < e->n; i++) {
+        uint32_t m = esc_plan_datasets(e->plan[i]);
+        e->datasets |= m;
+        if (m & ~(1u << ESC_DS_PROCESSES))
+            e->others[e->nothers++] = i;
+    }
+    if (e->datasets & (1u << ESC_DS_RAW)) {
+        in->everything = true;
+        return ESC_OK;
+    }
+    for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_RAW; ds++) {
+        if (!(e->datasets & (1u << ds)))
+            continue;
+        in->fields = NULL; /* search-time extraction reads every field and System element */
+        in->system = true;
+        esc_win_source w[ESC_INTEREST_MAX_WIN];
+        size_t n = esc_dm_sources(ds, w, ESC_INTEREST_MAX_WIN);
+        if (in->nwin + n > ESC_INTEREST_MAX_WIN) {
+            in->everything = true;
+            return ESC_OK;
+        }
+        for (size_t k = 0; k < n; k++)
+            in->win[in->nwin++] = w[k];
+    }
+    union_prefilter(e);
+    return ESC_OK;
+}
+
 esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets, size_t ndets,
                           bool strict, esc_engine **out, esc_error *err) {
     if (!dets) {
@@ -177,14 +221,8 @@ esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets
         }
         e->n++;
     }
-    /* Every Endpoint.Processes source: the data model does not care which data_source a
-     * detection lists. */
-    e->interest.win[0] = (esc_win_source){"Microsoft-Windows-Sysmon", 1};
-    e->interest.win[1] = (esc_win_source){"Microsoft-Windows-Security-Auditing", 4688};
-    e->interest.nwin = 2;
-    e->interest.crowdstrike = true;
-    e->interest.fields = esc_cim_raw_fields();
-    union_prefilter(e);
+    if ((st = interest(e, err)))
+        goto fail;
     *out = e;
     return ESC_OK;
 fail:
@@ -201,6 +239,7 @@ void esc_engine_free(esc_engine *e) {
     }
     for (size_t i = 0; i < e->nskipped; i++)
         esc_free(e->skip_reason[i]);
+    esc_free(e->others);
     esc_free(e->det);
     esc_free(e->plan);
     esc_free(e->search_name);
@@ -248,6 +287,8 @@ struct esc_hunt {
     esc_feeder *feed;
     esc_hunt_stats stats;
     bool finished;
+    size_t *cand; /* the detections the current event may feed (other datasets) */
+    size_t ncand;
 };
 
 static void close_input(esc_hunt *h) {
@@ -280,18 +321,47 @@ void esc_hunt_free(esc_hunt *h) {
     esc_free(h->tables);
     esc_paths_free(h->files, h->nfiles);
     esc_feeder_free(h->feed);
+    esc_free(h->cand);
     esc_free(h);
 }
 
-/* The feeder's consumer: every detection's execution takes every record. */
+/* The feeder's consumer: every detection's execution takes every Endpoint.Processes record; a
+ * record of another dataset goes to the detections select chose for its event. */
 static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
     esc_hunt *h = ctx;
+    if (r->ds != ESC_DS_PROCESSES) {
+        for (size_t k = 0; k < h->ncand; k++) {
+            esc_status st = esc_exec_feed(h->x[h->cand[k]], r, err);
+            if (st)
+                return st;
+        }
+        return ESC_OK;
+    }
     for (size_t i = 0; i < esc_engine_count(h->e); i++) {
         esc_status st = esc_exec_feed(h->x[i], r, err);
         if (st)
             return st;
     }
     return ESC_OK;
+}
+
+/* The feeder's select: the detections (of those reading other datasets) ev may feed, and the
+ * datasets they want it in. One pass: the event is decoded and its fields extracted once. */
+static uint32_t select_event(void *ctx, const esc_event *ev) {
+    esc_hunt *h = ctx;
+    const esc_engine *e = h->e;
+    uint32_t mask = 0;
+    h->ncand = 0;
+    if (ev->kind != ESC_EV_WINDOWS)
+        return 0;
+    for (size_t k = 0; k < e->nothers; k++) {
+        uint32_t m = esc_plan_select(e->plan[e->others[k]], ev);
+        if (m) {
+            h->cand[h->ncand++] = e->others[k];
+            mask |= m;
+        }
+    }
+    return mask;
 }
 
 /* The feeder's counters in the hunt's. */
@@ -324,6 +394,13 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
     }
     esc_feeder_opts fo = {
         .profile = o->profile, .record = feed, .ctx = h, .max_held = h->o.max_held};
+    if (e->nothers) {
+        if (!(h->cand = esc_calloc(e->nothers, sizeof *h->cand))) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            goto fail;
+        }
+        fo.select = select_event;
+    }
     if ((st = esc_feeder_new(&fo, &h->feed, err)))
         goto fail;
     for (size_t i = 0; i < nfiles; i++) {

@@ -59,6 +59,10 @@ typedef struct esc_feeder_opts {
     /* CrowdStrike records whose host is not in the inventory yet are held (deep-copied) until
      * esc_feeder_flush, up to this many; 0 maps them at once with the hosts known so far. */
     size_t max_held;
+    /* The datasets other than Endpoint.Processes an event enters (a mask of 1 << esc_dataset;
+     * ESC_DS_RAW: the event itself) for the consumer's searches. NULL or 0: none, and the event's
+     * fields are not extracted. */
+    uint32_t (*select)(void *ctx, const esc_event *ev);
 } esc_feeder_opts;
 
 typedef struct esc_feeder_stats {
@@ -69,6 +73,7 @@ typedef struct esc_feeder_stats {
     uint64_t aidmaster;        /* host inventory records */
     uint64_t unresolved_hosts; /* CrowdStrike records whose dest stayed unknown */
     uint64_t other;            /* JSON records of no known shape */
+    uint64_t field_events;     /* events whose fields were extracted for other datasets */
 } esc_feeder_stats;
 
 typedef struct esc_feeder esc_feeder;

@@ -21,6 +21,7 @@ struct esc_feeder {
     esc_feeder_opts o;
     esc_hostmap *hosts;
     esc_arena map_arena;
+    esc_arena fields_arena; /* the event's fields and its dataset views, until the next event */
     esc_arena held_arena;
     esc_event *held;
     size_t nheld, capheld;
@@ -35,6 +36,7 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
     }
     f->o = *o;
     esc_arena_init(&f->map_arena, 64 * 1024, 64u << 20);
+    esc_arena_init(&f->fields_arena, 64 * 1024, 64u << 20);
     esc_arena_init(&f->held_arena, 1u << 20, HELD_ARENA_CAP);
     *out = f;
     return ESC_OK;
@@ -45,6 +47,7 @@ void esc_feeder_free(esc_feeder *f) {
         return;
     esc_hostmap_free(f->hosts);
     esc_arena_fini(&f->map_arena);
+    esc_arena_fini(&f->fields_arena);
     esc_arena_fini(&f->held_arena);
     esc_free(f->held);
     esc_free(f);
@@ -134,6 +137,46 @@ static esc_status inventory(esc_feeder *f, const esc_event *ev, esc_error *err) 
     return ESC_OK;
 }
 
+static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err);
+
+/* The datasets other than Endpoint.Processes the consumer wants ev in (o.select): the event's
+ * fields, extracted once, then each dataset's view of them, each handed on as a record. */
+static esc_status other_datasets(esc_feeder *f, const esc_event *ev, esc_error *err) {
+    uint32_t mask = f->o.select ? f->o.select(f->o.ctx, ev) : 0;
+    if (!mask || !ev->has_time)
+        return ESC_OK;
+    esc_arena_reset(&f->fields_arena);
+    esc_fields fs, view;
+    esc_status st =
+        esc_fields_extract(ev, f->o.profile == ESC_PROFILE_NATIVE, &f->fields_arena, &fs, err);
+    if (st)
+        return f->fields_arena.failed ? esc_error_set(err, ESC_ENOMEM, "out of memory") : st;
+    f->stats.field_events++;
+    for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_N; ds++) {
+        if (!(mask & (1u << ds)))
+            continue;
+        const esc_fields *use = &fs;
+        if (ds != ESC_DS_RAW) {
+            st = esc_dm_map(ds, &fs, &f->fields_arena, &view);
+            if (st == ESC_SKIP)
+                continue;
+            if (st)
+                return esc_error_at(err, f->fields_arena.failed ? ESC_ENOMEM : st, ev->path,
+                                    ev->offset, "event fields: the per-event arena is full");
+            use = &view;
+        }
+        esc_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.time_us = ev->time_us;
+        rec.ev = ev;
+        rec.ds = (esc_dataset)ds;
+        rec.fs = use;
+        if ((st = f->o.record(f->o.ctx, &rec, err)))
+            return st;
+    }
+    return ESC_OK;
+}
+
 static esc_status handle(esc_feeder *f, const esc_event *ev, esc_error *err) {
     f->stats.events++;
     if (ev->kind == ESC_EV_AIDMASTER)
@@ -142,6 +185,14 @@ static esc_status handle(esc_feeder *f, const esc_event *ev, esc_error *err) {
         f->stats.other++;
         return ESC_OK;
     }
+    esc_status st = processes(f, ev, err);
+    if (st == ESC_OK && f->o.select)
+        st = other_datasets(f, ev, err);
+    return st;
+}
+
+/* Endpoint.Processes: the fixed record (cim.c). */
+static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err) {
     esc_record rec;
     bool unresolved = false;
     esc_arena_reset(&f->map_arena);

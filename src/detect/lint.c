@@ -42,12 +42,25 @@ bool esc_lint_source_mapped(const char *name) {
     return false;
 }
 
+bool esc_lint_source_windows(const char *name) {
+    static const char *const pre[] = {"Sysmon EventID", "Windows ", "Powershell", "CrowdStrike",
+                                      "NTLM Operational"};
+    if (!name)
+        return false;
+    while (isspace((unsigned char)*name))
+        name++;
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        if (strncasecmp(name, pre[i], strlen(pre[i])) == 0)
+            return true;
+    return false;
+}
+
 static bool ident_char(char c) {
     return isalnum((unsigned char)c) || c == '_';
 }
 
 /* First data model other than Endpoint.Processes named in s: its [start, end) or false. */
-static bool other_data_model(const char *s, size_t *start, size_t *end) {
+static bool other_data_model(const char *s, bool supported_only, size_t *start, size_t *end) {
     static const char kw[] = "datamodel";
     size_t n = strlen(s), k = sizeof kw - 1;
     for (size_t i = 0; i + k <= n; i++) {
@@ -74,6 +87,8 @@ static bool other_data_model(const char *s, size_t *start, size_t *end) {
             continue;
         static const char procs[] = "Endpoint.Processes";
         if (e - b == sizeof procs - 1 && strncasecmp(s + b, procs, e - b) == 0)
+            continue;
+        if (supported_only && esc_dm_lookup(esc_str_make(s + b, e - b)) >= 0)
             continue;
         *start = b;
         *end = e;
@@ -161,14 +176,18 @@ static esc_status judge(const esc_content *c, const esc_detection *d, esc_lint_v
 
     /* 2. data model */
     size_t b, e;
-    bool other_dm = other_data_model(v->text, &b, &e);
+    bool other_dm = other_data_model(v->text, false, &b, &e);
+    bool unknown_dm = other_data_model(v->text, true, &b, &e);
     /* 3. sources */
-    bool mapped = false;
-    for (size_t i = 0; i < d->data_sources.n; i++)
+    bool mapped = false, windows = d->data_sources.n > 0;
+    for (size_t i = 0; i < d->data_sources.n; i++) {
         mapped |= esc_lint_source_mapped(d->data_sources.v[i]);
+        windows &= esc_lint_source_windows(d->data_sources.v[i]);
+    }
     v->windows_processes = mapped && !other_dm;
+    v->windows = windows;
 
-    if (other_dm) {
+    if (unknown_dm) {
         v->kind = ESC_LINT_DATA_MODEL;
         esc_buf r;
         esc_buf_init(&r, 0);
@@ -179,7 +198,7 @@ static esc_status judge(const esc_content *c, const esc_detection *d, esc_lint_v
             return ESC_ENOMEM;
         return set_span(v, b, e);
     }
-    if (!mapped) {
+    if (!windows && d->data_sources.n) {
         v->kind = ESC_LINT_UNMAPPED_SOURCE;
         esc_buf r;
         esc_buf_init(&r, 0);
@@ -254,6 +273,8 @@ esc_status esc_lint_run(const esc_content *c, esc_lint_report **out, esc_error *
         r->supported += v->supported;
         r->windows_processes += v->windows_processes;
         r->windows_processes_supported += v->windows_processes && v->supported;
+        r->windows += v->windows;
+        r->windows_supported += v->windows && v->supported;
         if (v->supported)
             continue;
         size_t k = 0;

@@ -3,8 +3,8 @@
  * A detection is supported when all of these hold, checked in this order (the first that fails
  * is its reason):
  *   1. it has a search;
- *   2. its search names no data model other than Endpoint.Processes (reason "unsupported data
- *      model 'X'", span = the name in the expanded search);
+ *   2. every data model its search names is one escudo has (cim/dm.c; reason "unsupported
+ *      data model 'X'", span = the name in the expanded search);
  *   3. at least one of its data_source names is a source escudo maps: "Sysmon EventID 1",
  *      "Windows Event Log Security 4688", "CrowdStrike ProcessRollup2" (reason "unmapped
  *      source: a, b", no span);
@@ -12,8 +12,10 @@
  *      and the content's lookups). Reason: the planner's message, naming the first unsupported
  *      command or function, span into the expanded search (into the unexpanded search when
  *      macro expansion itself failed).
- * "Windows Processes-only" (issue 8) = conditions 2 and 3: the population the coverage target is
- * measured on. Every supported detection is Windows Processes-only.
+ * "Windows Processes-only" (issue 8): reads a source mapped to Endpoint.Processes and no other
+ * data model. "Windows-sourced" (issue 15): every data_source is a Windows one; the population
+ * the coverage target is measured on. Every supported detection is Windows-sourced or has no
+ * data_source.
  *
  * Nothing here prints; the report owns every string it holds. */
 #ifndef ESC_DETECT_LINT_H
@@ -38,6 +40,7 @@ typedef struct esc_lint_verdict {
     esc_lint_kind kind;
     bool supported;
     bool windows_processes; /* reads a mapped Windows source, no data model but Processes */
+    bool windows;           /* every data_source is a Windows one */
     char *reason;           /* NULL when supported */
     char *category;         /* summary key: reason without specifics ("unmapped source", ...) */
     bool has_span;
@@ -56,10 +59,14 @@ typedef struct esc_lint_report {
     size_t n;
     size_t supported;
     size_t windows_processes, windows_processes_supported;
+    size_t windows, windows_supported;
     esc_lint_count *by_reason; /* unsupported detections by category, most frequent first */
     size_t nby_reason;
 } esc_lint_report;
 
+/* True for a Windows data source name (Sysmon for Windows, a Windows channel, PowerShell,
+ * CrowdStrike). */
+bool esc_lint_source_windows(const char *data_source_name);
 /* True for the names of the data sources escudo maps to Endpoint.Processes. */
 bool esc_lint_source_mapped(const char *data_source_name);
 

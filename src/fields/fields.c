@@ -1,11 +1,21 @@
 /* Search-time field extraction: esc_event -> esc_fields (SPEC section 8, docs/fields.md).
  *
- * This file holds the field-set container and the System/EventData part every event gets. It
- * does not render _raw (readers do) and does not know data models (cim does). */
+ * The field-set container, then the extraction Splunk's Windows add-ons do, in Splunk's order:
+ * metadata (source, sourcetype, host), the System elements and attributes
+ * ([XmlWinEventLog] REPORT-0xml_kv_extract), every EventData/Data by Name and UserData leaf,
+ * then the rule tables of rules.c: REPORT/EXTRACT, FIELDALIAS, EVAL (every EVAL reads the
+ * fields as they were before any EVAL), and last eventtype and tag. Invariants: no allocation
+ * outside the caller's arena; a value extraction does not produce is absent, never empty. Not
+ * here: LOOKUP-* settings (their CSV files are not part of escudo), _raw rendering (readers),
+ * data models (cim). */
 #include "fields/fields.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "fields/rules.h"
 
 esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str value, bool copy) {
     if (fs->n == fs->cap) {
@@ -25,6 +35,15 @@ esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str va
     }
     fs->f[fs->n++] = (esc_field){name, value};
     return ESC_OK;
+}
+
+/* Drop every pair of field name. */
+static void fields_remove(esc_fields *fs, esc_str name) {
+    size_t k = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        if (!esc_str_eq(fs->f[i].name, name))
+            fs->f[k++] = fs->f[i];
+    fs->n = k;
 }
 
 esc_str esc_fields_get(const esc_fields *fs, esc_str name) {
@@ -51,43 +70,563 @@ static esc_status add_c(esc_fields *fs, esc_arena *a, const char *name, esc_str 
     return esc_fields_add(fs, a, esc_str_c(name), v, copy);
 }
 
-/* source, sourcetype, host and the System fields of a Windows event. */
-static esc_status windows_system(const esc_event *ev, esc_arena *a, esc_fields *fs) {
+static esc_status add_num(esc_fields *fs, esc_arena *a, const char *name, unsigned long long v) {
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%llu", v);
+    return add_c(fs, a, name, esc_str_make(buf, (size_t)n), true);
+}
+
+/* ---- metadata and System ------------------------------------------------------------------ */
+
+/* The source:: stanza of a channel (rules.h), or -1. */
+static int channel_scope(esc_str ch) {
+    static const char *const names[SC_NSCOPES] = {
+        [SC_SECURITY] = "Security",
+        [SC_SYSTEM] = "System",
+        [SC_SYSMON] = "Microsoft-Windows-Sysmon/Operational",
+        [SC_POWERSHELL] = "Microsoft-Windows-PowerShell/Operational",
+    };
+    for (int i = 0; i < SC_NSCOPES; i++)
+        if (names[i] && esc_str_ieq_c(ch, names[i]))
+            return i;
+    return -1;
+}
+
+/* source, sourcetype, host. The Windows add-on's ta-windows-fix-xml-source makes source
+ * XmlWinEventLog:<Channel>; the Defender channel keeps the WinEventLog: source ESCU's
+ * ms_defender macro names (docs/fields.md). */
+static esc_status metadata(const esc_event *ev, esc_arena *a, esc_fields *fs) {
     char buf[300];
+    const char *prefix =
+        esc_str_ieq_c(ev->channel, "Microsoft-Windows-Windows Defender/Operational")
+            ? "WinEventLog:"
+            : "XmlWinEventLog:";
+    int n = snprintf(buf, sizeof buf, "%s%.*s", prefix, (int)ev->channel.len,
+                     ev->channel.ptr ? ev->channel.ptr : "");
     esc_status st = ESC_OK;
-    int n = snprintf(buf, sizeof buf, "XmlWinEventLog:%.*s", (int)ev->channel.len, ev->channel.ptr);
     if (n > 0 && (size_t)n < sizeof buf)
         st = add_c(fs, a, "source", esc_str_make(buf, (size_t)n), true);
     if (!st)
         st = add_c(fs, a, "sourcetype", esc_str_c("XmlWinEventLog"), false);
     if (!st)
         st = add_c(fs, a, "host", ev->computer, false);
-    if (!st && ev->has_event_id) {
-        n = snprintf(buf, sizeof buf, "%u", (unsigned)ev->event_id);
-        st = add_c(fs, a, "EventCode", esc_str_make(buf, (size_t)n), true);
-        if (!st)
-            st = add_c(fs, a, "EventID", esc_str_make(buf, (size_t)n), true);
+    return st;
+}
+
+/* True when sys holds an attribute of element elem (then system_props_xml_kv, which matches
+ * only <tag>value</tag>, does not extract its text). */
+static bool has_attrs(const esc_event *ev, esc_str elem) {
+    for (size_t i = 0; i < ev->nsys; i++) {
+        esc_str n = ev->sys[i].name;
+        if (n.len > elem.len && n.ptr[elem.len] == '@' && memcmp(n.ptr, elem.ptr, elem.len) == 0)
+            return true;
     }
-    if (!st)
-        st = add_c(fs, a, "Computer", ev->computer, false);
-    if (!st)
-        st = add_c(fs, a, "Channel", ev->channel, false);
-    if (!st && ev->record_id) {
-        n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)ev->record_id);
-        st = add_c(fs, a, "RecordNumber", esc_str_make(buf, (size_t)n), true);
+    return false;
+}
+
+/* The System part: [XmlWinEventLog] REPORT-0xml_kv_extract (system_props_xml_kv: element text
+ * under the element's name; system_props_xml_attributes: every attribute under its own name,
+ * multivalue when repeated), REPORT-EventCode_from_xml, REPORT-RecordNumber_from_xml. Events
+ * without sys (JSON shapes) get the fields their esc_event carries. */
+static esc_status windows_system(const esc_event *ev, bool native, esc_arena *a, esc_fields *fs) {
+    esc_status st = ESC_OK;
+    for (size_t i = 0; !st && i < ev->nsys; i++) {
+        esc_str n = ev->sys[i].name;
+        const char *at = memchr(n.ptr, '@', n.len);
+        if (at)
+            n = esc_str_make(at + 1, n.len - (size_t)(at + 1 - n.ptr));
+        else if (!native && has_attrs(ev, n))
+            continue;
+        st = esc_fields_add(fs, a, n, ev->sys[i].value, false);
+    }
+    if (!st && ev->has_event_id) {
+        if (!ev->nsys)
+            st = add_num(fs, a, "EventID", ev->event_id);
+        if (!st)
+            st = add_num(fs, a, "EventCode", ev->event_id);
+    }
+    if (!ev->nsys) {
+        if (!st)
+            st = add_c(fs, a, "Computer", ev->computer, false);
+        if (!st)
+            st = add_c(fs, a, "Channel", ev->channel, false);
+    }
+    if (!st && ev->record_id)
+        st = add_num(fs, a, "RecordNumber", ev->record_id);
+    return st;
+}
+
+/* ---- the rule ops ------------------------------------------------------------------------- */
+
+static esc_str getf(const esc_fields *fs, const char *name) {
+    return name ? esc_fields_get(fs, esc_str_c(name)) : ESC_STR_NULL;
+}
+
+static esc_str after_last(esc_str v, char c) {
+    for (size_t i = v.len; i > 0; i--)
+        if (v.ptr[i - 1] == c)
+            return esc_str_make(v.ptr + i, v.len - i);
+    return v;
+}
+
+static bool has_ws(esc_str v) {
+    for (size_t i = 0; i < v.len; i++)
+        if (v.ptr[i] == ' ' || v.ptr[i] == '\t' || v.ptr[i] == '\r' || v.ptr[i] == '\n')
+            return true;
+    return false;
+}
+
+/* process_command_line_process_and_arguments: (^\"[^\"]+\"|[^\s]+)\s*(.*) */
+static bool split_cmd(esc_str v, esc_str *prog, esc_str *args) {
+    size_t e = 0;
+    if (v.len && v.ptr[0] == '"') {
+        const char *q = v.len > 1 ? memchr(v.ptr + 1, '"', v.len - 1) : NULL;
+        if (q && q > v.ptr + 1)
+            e = (size_t)(q - v.ptr) + 1;
+    }
+    if (!e)
+        while (e < v.len && !(v.ptr[e] == ' ' || v.ptr[e] == '\t' || v.ptr[e] == '\r' ||
+                              v.ptr[e] == '\n' || v.ptr[e] == '\f' || v.ptr[e] == '\v'))
+            e++;
+    if (!e)
+        return false;
+    *prog = esc_str_make(v.ptr, e);
+    while (e < v.len && (v.ptr[e] == ' ' || v.ptr[e] == '\t' || v.ptr[e] == '\r' ||
+                         v.ptr[e] == '\n' || v.ptr[e] == '\f' || v.ptr[e] == '\v'))
+        e++;
+    size_t end = e;
+    while (end < v.len && v.ptr[end] != '\n') /* '.' does not cross a line end */
+        end++;
+    *args = esc_str_make(v.ptr + e, end - e);
+    return true;
+}
+
+static esc_str concat(esc_arena *a, esc_str x, const char *mid, esc_str y, bool quote) {
+    size_t ml = strlen(mid), n = x.len + ml + y.len + (quote ? 2 : 0);
+    char *p = esc_arena_alloc(a, n + 1);
+    if (!p)
+        return ESC_STR_NULL;
+    size_t k = 0;
+    if (quote)
+        p[k++] = '"';
+    memcpy(p + k, x.ptr, x.len);
+    k += x.len;
+    if (quote)
+        p[k++] = '"';
+    memcpy(p + k, mid, ml);
+    k += ml;
+    memcpy(p + k, y.ptr, y.len);
+    k += y.len;
+    p[k] = 0;
+    return esc_str_make(p, k);
+}
+
+/* Security EVAL-process for 4688: the command line when its program token holds a backslash,
+ * else NewProcessName (quoted when it has whitespace) and the arguments; NewProcessName
+ * without a command line. */
+static esc_str op_4688_process(const esc_fields *fs, esc_arena *a) {
+    esc_str np = getf(fs, "NewProcessName");
+    esc_str cl = getf(fs, "Process_Command_Line");
+    esc_str prog = getf(fs, "process_command_line_process");
+    esc_str args = getf(fs, "process_command_line_arguments");
+    if (prog.ptr && memchr(prog.ptr, '\\', prog.len))
+        return cl;
+    if (!np.ptr || !args.ptr)
+        return np;
+    return concat(a, np, " ", args, has_ws(np));
+}
+
+/* Sysmon registry key/value names from TargetObject. */
+static esc_str reg_key_name(esc_str t, bool value_event) {
+    esc_str last = after_last(t, '\\');
+    if (!value_event)
+        return last;
+    if (last.ptr == t.ptr)
+        return ESC_STR_NULL;
+    return after_last(esc_str_make(t.ptr, (size_t)(last.ptr - t.ptr) - 1), '\\');
+}
+
+static esc_str reg_value_data(esc_str d) {
+    /* <Data Name='Details'>\w+\s\((.+)\)</Data> */
+    size_t i = 0;
+    while (i < d.len && (d.ptr[i] == '_' || (d.ptr[i] >= '0' && d.ptr[i] <= '9') ||
+                         ((d.ptr[i] | 32) >= 'a' && (d.ptr[i] | 32) <= 'z')))
+        i++;
+    if (!i || i + 3 > d.len || d.ptr[i] != ' ' || d.ptr[i + 1] != '(' || d.ptr[d.len - 1] != ')' ||
+        d.len - 1 <= i + 2 || memchr(d.ptr, '\n', d.len))
+        return ESC_STR_NULL;
+    return esc_str_make(d.ptr + i + 2, d.len - 1 - (i + 2));
+}
+
+static esc_str reg_hive(esc_str t) {
+    static const char *const map[][2] = {{"HKLM\\System\\", "HKEY_LOCAL_MACHINE\\System"},
+                                         {"HKU\\", "HKEY_CURRENT_USER"},
+                                         {"HKLM\\SOFTWARE\\", "HKEY_LOCAL_MACHINE\\Software"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        size_t l = strlen(map[i][0]);
+        if (t.len >= l && memcmp(t.ptr, map[i][0], l) == 0)
+            return esc_str_c(map[i][1]);
+    }
+    return ESC_STR_NULL;
+}
+
+static esc_str ta_action(esc_str status) {
+    static const char *const m[][2] = {{"0XC000006F", "denied"},  {"0XC0000070", "denied"},
+                                       {"0XC000015B", "denied"},  {"0XC0000234", "denied"},
+                                       {"0XC0000064", "unknown"}, {"0XC0000133", "error"},
+                                       {"0XC0000225", "error"}};
+    for (size_t i = 0; status.ptr && i < sizeof m / sizeof m[0]; i++)
+        if (esc_str_ieq_c(status, m[i][0]))
+            return esc_str_c(m[i][1]);
+    return esc_str_c("failure");
+}
+
+static esc_str lower(esc_arena *a, esc_str v) {
+    char *p = esc_arena_alloc(a, v.len + 1);
+    if (!p)
+        return ESC_STR_NULL;
+    for (size_t i = 0; i < v.len; i++)
+        p[i] = (v.ptr[i] >= 'A' && v.ptr[i] <= 'Z') ? (char)(v.ptr[i] | 32) : v.ptr[i];
+    p[v.len] = 0;
+    return esc_str_make(p, v.len);
+}
+
+/* (?:[\\]+)?([^-].*) */
+static esc_str strip_bs(esc_str v) {
+    size_t i = 0;
+    while (i < v.len && v.ptr[i] == '\\')
+        i++;
+    if (i < v.len && v.ptr[i] != '-')
+        return esc_str_make(v.ptr + i, v.len - i);
+    return i > 0 ? esc_str_make(v.ptr + i - 1, v.len - i + 1) : ESC_STR_NULL; /* backtracked */
+}
+
+/* ^((?:.*[\\/]+)*([^-].*))$: the last segment (after the last '\' or '/'), which must not be
+ * empty or start with '-'. */
+static esc_str path_name(esc_str v) {
+    size_t i = v.len;
+    while (i > 0 && v.ptr[i - 1] != '\\' && v.ptr[i - 1] != '/')
+        i--;
+    if (i == v.len || v.ptr[i] == '-')
+        return ESC_STR_NULL;
+    return esc_str_make(v.ptr + i, v.len - i);
+}
+
+/* One rule's value from the fields as they are (ESC_STR_NULL: no value). */
+static esc_str apply_op(const frule *r, const esc_fields *fs, bool native, esc_arena *a) {
+    esc_str v = getf(fs, r->src);
+    switch ((fop)r->op) {
+    case OP_COPY:
+        return v.len ? v : ESC_STR_NULL;
+    case OP_NODASH:
+        return v.len && !esc_str_eq_c(v, "-") ? v : ESC_STR_NULL;
+    case OP_STRIPBS:
+        return v.len ? strip_bs(v) : ESC_STR_NULL;
+    case OP_BASENAME:
+        if (native && esc_str_eq_c(esc_str_c(r->dst), "user"))
+            return v.len ? v : ESC_STR_NULL;
+        return v.ptr ? after_last(v, '\\') : ESC_STR_NULL;
+    case OP_NODOMAIN: {
+        const char *bs = v.len ? memchr(v.ptr, '\\', v.len) : NULL;
+        if (bs && bs > v.ptr && bs + 1 < v.ptr + v.len && !native)
+            return esc_str_make(bs + 1, v.len - (size_t)(bs + 1 - v.ptr));
+        return v.len ? v : ESC_STR_NULL;
+    }
+    case OP_LASTLINE: {
+        const char *nl = v.len ? memchr(v.ptr, '\n', v.len) : NULL;
+        if (nl && nl > v.ptr && nl + 1 < v.ptr + v.len)
+            return after_last(esc_str_make(v.ptr, v.len), '\n');
+        return v.len ? v : ESC_STR_NULL;
+    }
+    case OP_PATH:
+        return v.len && path_name(v).ptr ? v : ESC_STR_NULL;
+    case OP_PATHNAME:
+        return v.len ? path_name(v) : ESC_STR_NULL;
+    case OP_CONST:
+        return esc_str_c(r->src);
+    case OP_KEEP:
+        return getf(fs, r->dst);
+    case OP_NULL:
+        return ESC_STR_NULL;
+    case OP_NULLIFDASH:
+        return v.ptr && !esc_str_eq_c(v, "-") ? v : ESC_STR_NULL;
+    case OP_SRCIP:
+        if (!v.len || (!native && ((v.len >= 3 && memcmp(v.ptr, "::1", 3) == 0) ||
+                                   (v.len >= 9 && memcmp(v.ptr, "127.0.0.1", 9) == 0))))
+            return ESC_STR_NULL;
+        return v;
+    case OP_CMD_PROCESS:
+    case OP_CMD_ARGS: {
+        esc_str prog, args;
+        if (!v.len || !split_cmd(v, &prog, &args))
+            return ESC_STR_NULL;
+        return r->op == OP_CMD_PROCESS ? prog : (args.len ? args : ESC_STR_NULL);
+    }
+    case OP_4688_PROCESS:
+        return op_4688_process(fs, a);
+    case OP_4688_USER: {
+        esc_str u = getf(fs, "user");
+        return (!u.ptr || esc_str_eq_c(u, "-")) ? getf(fs, "src_user") : u;
+    }
+    case OP_TA_ACTION:
+        return ta_action(v);
+    case OP_ERROR_CODE: {
+        esc_str e = getf(fs, "Error_Code");
+        return v.ptr ? v : e.ptr ? e : esc_str_c("-");
+    }
+    case OP_4688_ACTION:
+        return esc_str_eq_c(v, "0x8020000000000000") ? esc_str_c("allowed") : ESC_STR_NULL;
+    case OP_SYSMON_NET_DEST: {
+        esc_str h = getf(fs, "DestinationHostname");
+        return h.ptr ? h : getf(fs, "DestinationIp");
+    }
+    case OP_SYSMON_NET_SRC: {
+        esc_str h = getf(fs, "SourceHostname");
+        return h.ptr ? h : getf(fs, "SourceIp");
+    }
+    case OP_DIRECTION:
+        return esc_str_eq_c(v, "true") ? esc_str_c("outbound") : esc_str_c("inbound");
+    case OP_REG_ACTION:
+        if (esc_str_eq_c(v, "CreateKey"))
+            return esc_str_c("created");
+        if (esc_str_eq_c(v, "DeleteKey") || esc_str_eq_c(v, "DeleteValue"))
+            return esc_str_c("deleted");
+        return ESC_STR_NULL;
+    case OP_REG_KEY_NAME:
+        return v.len ? reg_key_name(v, fs->ev->event_id == 13) : ESC_STR_NULL;
+    case OP_REG_VALUE_NAME:
+        return v.len ? after_last(v, '\\') : ESC_STR_NULL;
+    case OP_REG_VALUE_DATA:
+        return v.len ? reg_value_data(v) : ESC_STR_NULL;
+    case OP_REG_HIVE:
+        return v.len ? reg_hive(v) : ESC_STR_NULL;
+    case OP_LOWER:
+        return !v.len ? ESC_STR_NULL : native ? v : lower(a, v);
+    case OP_COALESCE2:
+    case OP_COALESCE3: {
+        esc_str w = v.ptr ? v : getf(fs, r->src2);
+        return w.ptr ? w : getf(fs, r->src3);
+    }
+    case OP_FILE_COALESCE: {
+        if (v.ptr)
+            return v;
+        esc_str o = esc_str_eq_c(getf(fs, "ObjectType"), "File") ? getf(fs, r->src2) : ESC_STR_NULL;
+        return o.ptr ? o : getf(fs, r->src3);
+    }
+    case OP_7036_STATUS:
+        if (esc_str_eq_c(v, "running"))
+            return esc_str_c("started");
+        return esc_str_eq_c(v, "stopped") ? esc_str_c("stopped") : ESC_STR_NULL;
+    }
+    return ESC_STR_NULL;
+}
+
+/* ---- the rule phases ---------------------------------------------------------------------- */
+
+static bool code_matches(const uint16_t *codes, const esc_event *ev) {
+    if (!codes[0])
+        return true;
+    for (int i = 0; i < RULE_MAX_CODES && codes[i]; i++)
+        if (ev->has_event_id && codes[i] == ev->event_id)
+            return true;
+    return false;
+}
+
+/* overridden[s][i]: rule i is a [XmlWinEventLog] EVAL whose field source stanza s also EVALs
+ * (the source stanza's EVAL wins). Computed once. */
+#define MAX_RULES 512
+static bool overridden[SC_NSCOPES][MAX_RULES];
+static pthread_once_t overridden_once = PTHREAD_ONCE_INIT;
+
+static void compute_overridden(void) {
+    for (unsigned i = 0; i < esc_fields_nrules && i < MAX_RULES; i++) {
+        const frule *r = &esc_fields_rules[i];
+        if (r->scope != SC_XML || r->phase != PH_EVAL)
+            continue;
+        for (unsigned j = 0; j < esc_fields_nrules; j++) {
+            const frule *o = &esc_fields_rules[j];
+            if (o->scope != SC_XML && o->phase == PH_EVAL && !strcmp(o->dst, r->dst))
+                overridden[o->scope][i] = true;
+        }
+    }
+}
+
+static bool applies(const frule *r, int scope) {
+    return r->scope == SC_XML || (int)r->scope == scope;
+}
+
+/* REPORT/EXTRACT (first extraction of a field wins) and FIELDALIAS (replaces). */
+static esc_status extract_phase(esc_fields *fs, esc_arena *a, int scope, bool native, fphase ph) {
+    esc_status st = ESC_OK;
+    for (unsigned i = 0; !st && i < esc_fields_nrules; i++) {
+        const frule *r = &esc_fields_rules[i];
+        if (r->phase != ph || !applies(r, scope) || !code_matches(r->codes, fs->ev))
+            continue;
+        esc_str dst = esc_str_c(r->dst);
+        if (ph == PH_REPORT) {
+            if (esc_fields_get(fs, dst).ptr)
+                continue;
+            esc_str v = apply_op(r, fs, native, a);
+            if (v.ptr)
+                st = esc_fields_add(fs, a, dst, v, false);
+            continue;
+        }
+        esc_str vals[ESC_FIELDS_MAX_MV];
+        size_t n = esc_fields_values(fs, esc_str_c(r->src), vals, ESC_FIELDS_MAX_MV);
+        if (!n)
+            continue;
+        fields_remove(fs, dst);
+        for (size_t k = 0; !st && k < n && k < ESC_FIELDS_MAX_MV; k++)
+            st = esc_fields_add(fs, a, dst, vals[k], false);
     }
     return st;
 }
 
+/* EVAL: each field's first matching row of its stanza (no match: null); all read the fields
+ * before any EVAL, then the results replace the fields. */
+static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, bool native) {
+    const char *dst[ESC_FIELDS_MAX_EVAL];
+    esc_str val[ESC_FIELDS_MAX_EVAL];
+    size_t n = 0;
+    for (unsigned i = 0; i < esc_fields_nrules && i < MAX_RULES; i++) {
+        const frule *r = &esc_fields_rules[i];
+        if (r->phase != PH_EVAL || !applies(r, scope) ||
+            (scope >= 0 && r->scope == SC_XML && overridden[scope][i]))
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = dst[k] == r->dst || !strcmp(dst[k], r->dst);
+        if (seen || n == ESC_FIELDS_MAX_EVAL)
+            continue;
+        /* the rows of this field in this stanza are consecutive in the table */
+        esc_str v = ESC_STR_NULL;
+        for (unsigned j = i; j < esc_fields_nrules; j++) {
+            const frule *o = &esc_fields_rules[j];
+            if (o->phase != PH_EVAL || o->scope != r->scope || strcmp(o->dst, r->dst))
+                break;
+            if (code_matches(o->codes, fs->ev)) {
+                v = apply_op(o, fs, native, a);
+                break;
+            }
+        }
+        dst[n] = r->dst;
+        val[n++] = v;
+    }
+    esc_status st = ESC_OK;
+    for (size_t k = 0; !st && k < n; k++) {
+        esc_str name = esc_str_c(dst[k]);
+        esc_str keep[ESC_FIELDS_MAX_MV];
+        size_t nk = 0;
+        if (val[k].ptr && esc_str_eq(val[k], esc_fields_get(fs, name)))
+            nk = esc_fields_values(fs, name, keep, ESC_FIELDS_MAX_MV); /* OP_KEEP: all values */
+        fields_remove(fs, name);
+        if (nk > 1)
+            for (size_t j = 0; !st && j < nk && j < ESC_FIELDS_MAX_MV; j++)
+                st = esc_fields_add(fs, a, name, keep[j], false);
+        else if (val[k].ptr && val[k].len)
+            st = esc_fields_add(fs, a, name, val[k], false);
+    }
+    return st;
+}
+
+/* ---- eventtype and tag ---------------------------------------------------------------------- */
+
+static bool in_list(const char *list, esc_str ch) {
+    while (list && *list) {
+        const char *bar = strchr(list, '|');
+        size_t l = bar ? (size_t)(bar - list) : strlen(list);
+        if (esc_str_ieq(ch, esc_str_make(list, l)))
+            return true;
+        list = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+static bool etype_matches(const fetype *e, const esc_fields *fs, int scope) {
+    const esc_event *ev = fs->ev;
+    if (e->scope >= 0 && e->scope != scope && !in_list(e->channel2, ev->channel))
+        return false;
+    bool code = code_matches(e->codes, ev);
+    switch ((fcond)e->cond) {
+    case EC_NONE:
+        return code;
+    case EC_NOT_CODES:
+        return !code;
+    case EC_TA_ACTION_NOT_ERR:
+        return code && !esc_str_eq_c(esc_fields_get(fs, esc_str_c("ta_windows_action")), "error");
+    case EC_AUDIT_STATUS: {
+        static const char *const st[] = {"0xC0000064", "0xC000006A", "0xC000006F", "0xC0000070",
+                                         "0xC0000071", "0xC0000072", "0XC000018C", "0XC0000192",
+                                         "0xC0000193", "0xC0000234", "0XC00002EE", "0XC0000413"};
+        esc_str s = esc_fields_get(fs, esc_str_c("ta_windows_status"));
+        for (size_t i = 0; code && s.ptr && i < sizeof st / sizeof st[0]; i++)
+            if (esc_str_ieq_c(s, st[i])) /* field=value comparisons ignore case */
+                return true;
+        return false;
+    }
+    }
+    return false;
+}
+
+static int cmp_str(const void *x, const void *y) {
+    return esc_str_cmp(*(const esc_str *)x, *(const esc_str *)y);
+}
+
+/* eventtype and tag, each sorted and without repeats, as Splunk lists them. */
+static esc_status eventtypes(esc_fields *fs, esc_arena *a, int scope) {
+    esc_str et[ESC_FIELDS_MAX_MV], tg[ESC_FIELDS_MAX_MV];
+    size_t ne = 0, nt = 0;
+    for (unsigned i = 0; i < esc_fields_netypes && ne < ESC_FIELDS_MAX_MV; i++) {
+        const fetype *e = &esc_fields_etypes[i];
+        if (!etype_matches(e, fs, scope))
+            continue;
+        et[ne++] = esc_str_c(e->name);
+        for (const char *t = e->tags; *t;) {
+            const char *sp = strchr(t, ' ');
+            esc_str tag = esc_str_make(t, sp ? (size_t)(sp - t) : strlen(t));
+            bool dup = false;
+            for (size_t k = 0; k < nt && !dup; k++)
+                dup = esc_str_eq(tg[k], tag);
+            if (!dup && nt < ESC_FIELDS_MAX_MV)
+                tg[nt++] = tag;
+            t = sp ? sp + 1 : t + tag.len;
+        }
+    }
+    qsort(et, ne, sizeof et[0], cmp_str);
+    qsort(tg, nt, sizeof tg[0], cmp_str);
+    esc_status st = ESC_OK;
+    for (size_t i = 0; !st && i < ne; i++)
+        st = esc_fields_add(fs, a, esc_str_c("eventtype"), et[i], false);
+    for (size_t i = 0; !st && i < nt; i++)
+        st = esc_fields_add(fs, a, esc_str_c("tag"), tg[i], false);
+    return st;
+}
+
+/* ---- the whole extraction ------------------------------------------------------------------- */
+
 esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, esc_fields *out,
                               esc_error *err) {
-    (void)native;
+    pthread_once(&overridden_once, compute_overridden);
     *out = (esc_fields){.time_us = ev->time_us, .has_time = ev->has_time, .ev = ev};
     esc_status st = ESC_OK;
-    if (ev->kind == ESC_EV_WINDOWS)
-        st = windows_system(ev, a, out);
+    bool win = ev->kind == ESC_EV_WINDOWS;
+    if (win && !(st = metadata(ev, a, out)))
+        st = windows_system(ev, native, a, out);
+    /* eventdata_xml_data: Data with a Name; an empty value makes no field (docs/fields.md) */
     for (size_t i = 0; !st && i < ev->ndata; i++)
-        st = esc_fields_add(out, a, ev->data[i].name, ev->data[i].value, false);
+        if (ev->data[i].name.len && (ev->data[i].value.len || !win))
+            st = esc_fields_add(out, a, ev->data[i].name, ev->data[i].value, false);
+    if (win) {
+        int scope = channel_scope(ev->channel);
+        if (!st)
+            st = extract_phase(out, a, scope, native, PH_REPORT);
+        if (!st)
+            st = extract_phase(out, a, scope, native, PH_ALIAS);
+        if (!st)
+            st = eval_phase(out, a, scope, native);
+        if (!st)
+            st = eventtypes(out, a, scope);
+    }
     if (!st && ev->xml.ptr)
         out->raw = ev->xml;
     if (st)

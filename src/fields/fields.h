@@ -20,6 +20,9 @@
 #include "core/error.h"
 #include "parse/event.h"
 
+#define ESC_FIELDS_MAX_MV 64    /* values of one field a rule copies or eventtype lists */
+#define ESC_FIELDS_MAX_EVAL 128 /* EVAL settings applied to one event */
+
 typedef struct esc_field {
     esc_str name;
     esc_str value;

@@ -45,6 +45,13 @@ typedef struct esc_event {
     bool has_time;
     const esc_kv *data;
     size_t ndata;
+    /* System elements and attributes, in document order, when the interest set asks for them
+     * (everything or system): an element's text as its name ("Level", "Keywords"), an
+     * attribute as Element@Attribute ("Provider@Guid", "EventID@Qualifiers",
+     * "TimeCreated@SystemTime", "Execution@ProcessID", "Security@UserID"). Empty values are
+     * left out. XML and EVTX fill it; JSON shapes carry these keys in data[] or not at all. */
+    const esc_kv *sys;
+    size_t nsys;
     /* provenance */
     const char *path;   /* input name as given ("-" for stdin) */
     uint64_t offset;    /* byte offset of the record in the uncompressed stream */
@@ -85,6 +92,7 @@ typedef struct esc_literal_clause {
 
 typedef struct esc_interest {
     bool everything; /* yield every record and every field (dump, tests) */
+    bool system;     /* also fill esc_event.sys (search-time fields read System elements) */
     esc_win_source win[ESC_INTEREST_MAX_WIN];
     size_t nwin;
     bool crowdstrike; /* ProcessRollup2 / SyntheticProcessRollup2 and aidmaster records */

@@ -143,7 +143,7 @@ esc_status esc_render_xml(const esc_event *ev, esc_buf *out) {
     return st;
 }
 
-static esc_status json_str(esc_buf *out, esc_str s) {
+esc_status esc_render_json_str(esc_buf *out, esc_str s) {
     esc_status st = esc_buf_putc(out, '"');
     size_t run = 0;
     for (size_t i = 0; i < s.len && !st; i++) {
@@ -188,7 +188,7 @@ static esc_status json_str(esc_buf *out, esc_str s) {
 
 static esc_status json_key_str(esc_buf *out, const char *key, esc_str v) {
     esc_status st = esc_buf_printf(out, ",\"%s\":", key);
-    return st ? st : json_str(out, v);
+    return st ? st : esc_render_json_str(out, v);
 }
 
 /* "data":[["Name","v"],...]: order and duplicates kept. */
@@ -197,8 +197,8 @@ static esc_status data_pairs(const esc_event *ev, esc_buf *out) {
     for (size_t i = 0; i < ev->ndata && !st; i++) {
         if (i && (st = esc_buf_putc(out, ',')))
             break;
-        if ((st = esc_buf_putc(out, '[')) || (st = json_str(out, ev->data[i].name)) ||
-            (st = esc_buf_putc(out, ',')) || (st = json_str(out, ev->data[i].value)))
+        if ((st = esc_buf_putc(out, '[')) || (st = esc_render_json_str(out, ev->data[i].name)) ||
+            (st = esc_buf_putc(out, ',')) || (st = esc_render_json_str(out, ev->data[i].value)))
             break;
         st = esc_buf_putc(out, ']');
     }
@@ -226,7 +226,8 @@ static esc_status data_object(const esc_event *ev, esc_buf *out) {
         size_t n = 1;
         for (size_t k = i + 1; k < ev->ndata; k++)
             n += same_name(ev->data[i].name, ev->data[k].name);
-        if ((!first && (st = esc_buf_putc(out, ','))) || (st = json_str(out, ev->data[i].name)) ||
+        if ((!first && (st = esc_buf_putc(out, ','))) ||
+            (st = esc_render_json_str(out, ev->data[i].name)) ||
             (st = esc_buf_append_c(out, n > 1 ? ":[" : ":")))
             break;
         first = false;
@@ -236,7 +237,7 @@ static esc_status data_object(const esc_event *ev, esc_buf *out) {
             done[k] = true;
             if (m++ > 0 && (st = esc_buf_putc(out, ',')))
                 break;
-            st = json_str(out, ev->data[k].value);
+            st = esc_render_json_str(out, ev->data[k].value);
         }
         if (!st && n > 1)
             st = esc_buf_putc(out, ']');

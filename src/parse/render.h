@@ -25,6 +25,8 @@ esc_status esc_render_json(const esc_event *ev, esc_buf *out);
  * the order they first occur, a name that occurs more than once as an array of its values in
  * order ({"A":["1","2"]}). */
 esc_status esc_render_json_object(const esc_event *ev, esc_buf *out);
+/* s as a JSON string (quotes included), as every JSON escudo writes escapes it. */
+esc_status esc_render_json_str(esc_buf *out, esc_str s);
 /* The time of an event as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC, microseconds). */
 esc_status esc_render_time(int64_t time_us, esc_buf *out);
 

@@ -20,14 +20,21 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#define ESC_PLAN_MAX_CODES 64
+#define ESC_PLAN_MAX_CHANS 8
+
 #define FIELD_TIME (-2)   /* _time of a record */
 #define FIELD_ABSENT (-1) /* a field no record or row has */
+#define FIELD_NAMED (-3)  /* a field read by name from a record's field set (fname) */
+#define FIELD_RAW (-4)    /* _raw of a raw event */
 
 /* ---- search expressions (tstats where, | search) ---- */
 
 typedef enum sop { SOP_EQ, SOP_NE, SOP_LT, SOP_LE, SOP_GT, SOP_GE } sop;
 
-typedef enum snode_kind { SN_AND, SN_OR, SN_NOT, SN_CMP, SN_ALL } snode_kind;
+/* SN_TERM: a bare search term of a raw-event search, matched against _raw (val; term_case:
+ * CASE(), case-sensitive; term_major: TERM(), bounded by major breakers only). */
+typedef enum snode_kind { SN_AND, SN_OR, SN_NOT, SN_CMP, SN_ALL, SN_TERM } snode_kind;
 
 typedef struct snode {
     snode_kind kind;
@@ -39,6 +46,8 @@ typedef struct snode {
     sop op;
     const char *val; /* pattern, escapes resolved; '*' is a wildcard */
     size_t val_len;
+    esc_str fname; /* FIELD_NAMED: the field's name in the record's field set */
+    bool term_case, term_major;
 } snode;
 
 /* ---- eval expressions (| where, | eval) ---- */
@@ -122,12 +131,14 @@ typedef struct aggspec {
     int ref;            /* CIM field / FIELD_TIME / FIELD_ABSENT, or column / -1 for stats */
     struct enode *expr; /* stats/eventstats AGG(eval(EXPR)): the values, else NULL */
     const char *as;     /* output column name */
+    esc_str fname;      /* FIELD_NAMED (tstats over a field set) */
 } aggspec;
 
 typedef struct byspec {
     const char *field;
     size_t start, end;
     int ref;
+    esc_str fname; /* FIELD_NAMED (tstats over a field set) */
 } byspec;
 
 /* ---- stages ---- */
@@ -187,6 +198,7 @@ typedef struct stage {
     char *fillnull; /* NULL: no fillnull */
     bool fill;
     int64_t span_us; /* tstats by _time span=...: bucket width (0: one second) */
+    int ds;          /* tstats, raw search: the esc_dataset read */
     /* tstats, stats */
     aggspec *aggs;
     size_t naggs;
@@ -232,6 +244,8 @@ typedef struct stage {
     int join_type;   /* 0 inner, 1 left/outer */
     size_t join_max; /* 0: unlimited */
     bool join_overwrite;
+    /* a command's own options, private to its file (transaction) */
+    void *opts;
     /* plan: the output schema after this stage, and column maps (-1: absent) */
     schema out;
     int *map; /* rename/fields/table: output column -> input column; rex: group numbers;
@@ -252,8 +266,25 @@ struct esc_plan {
     esc_literal_clause clauses[ESC_INTEREST_MAX_CLAUSES];
     size_t nclauses;
     bool has_join; /* a stage joins a subsearch: no literal clauses */
-    int depth;     /* subsearch nesting */
+    int ds;        /* esc_dataset the source reads (tstats' data model, or raw events) */
+    /* raw-event searches: event codes and channels an event must have (any_*: no limit) */
+    uint32_t codes[ESC_PLAN_MAX_CODES];
+    size_t ncodes;
+    bool any_code;
+    const char *chans[ESC_PLAN_MAX_CHANS];
+    size_t nchans;
+    bool any_chan;
+    int depth; /* subsearch nesting */
 };
+
+/* record field access (match.c): the values of a field reference (ref, fname) of r, up to max
+ * into out (buf: scratch for _time); returns how many there are. */
+size_t spl_rec_values(const esc_record *r, int ref, esc_str fname, esc_str *out, size_t max,
+                      char *buf, size_t cap);
+/* Resolve a tstats / raw field name for dataset ds: *fname set for FIELD_NAMED. */
+int spl_ds_lookup(int ds, const char *name, esc_str *fname);
+/* A bare term against a raw event (match.c). */
+bool spl_term_match(const snode *n, const esc_record *r);
 
 /* plan.c: a plan for a subsearch (text at offset `at` of the parent's expanded search) */
 esc_status spl_subplan(esc_plan *parent, stage *st, esc_error *err);

@@ -83,11 +83,17 @@ struct spl_cmd {
     X(makemv)                                                                                      \
     X(mvexpand)                                                                                    \
     X(sort)                                                                                        \
-    X(replace)
+    X(replace)                                                                                     \
+    X(transaction)                                                                                 \
+    X(xmlkv)
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)
 #undef SPL_CMD_DECLARE
+
+/* The raw-event search, the source of a search that does not start with '|' (cmd_raw.c); not
+ * in the registry: no command word names it. */
+extern const spl_cmd spl_cmd_raw;
 
 /* The command called name[0..len), or NULL. */
 const spl_cmd *spl_cmd_find(const char *name, size_t len);
@@ -131,6 +137,8 @@ bool spl_expect_end(spl_parser *P, const char *cmd); /* "unexpected text in CMD"
 /* A search expression (tstats where: stops at `by`), an eval expression. */
 snode *spl_parse_search(spl_parser *P, bool tstats);
 enode *spl_parse_expr(spl_parser *P);
+/* The same for a raw-event search: bare terms, TERM(...) and CASE(...) too. */
+snode *spl_parse_search_raw(spl_parser *P);
 /* A [...] subsearch at P->pos (brackets balanced outside quotes): its text and offset into
  * st->sub_text, st->sub_len, st->sub_start; P->pos after the ']'. Planning it is the caller's
  * (spl_subplan). */
@@ -186,5 +194,10 @@ const char *spl_agg_name(aggfn f);
 
 /* One record into the tstats groups (after the window and where checks). */
 esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, esc_error *err);
+/* Seconds as text with the sub-second part kept (trailing zeros dropped). */
+size_t spl_time_text(int64_t us, char *buf, size_t cap);
+/* One raw event (after the window and where checks) as a row of t (st->out's columns). */
+esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_record *r,
+                        esc_error *err);
 
 #endif

@@ -274,7 +274,7 @@ bool spl_parse_by(spl_parser *P, stage *st) {
                 P->pos++;
             continue;
         }
-        tmp[n++] = (byspec){f, fs, P->pos, FIELD_ABSENT};
+        tmp[n++] = (byspec){f, fs, P->pos, FIELD_ABSENT, ESC_STR_NULL};
         spl_skip_ws(P);
         if (spl_peek(P) == ',')
             P->pos++;

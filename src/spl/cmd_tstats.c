@@ -6,8 +6,9 @@
  * drops the record unless fillnull_value is given); BY _time is bucketed to the span in epoch
  * seconds; the groups become the first table in BY order (spl_agg_table). Its window and where
  * checks are exec.c's (esc_exec_feed) and plan.c's (the record predicate). Deliberately not
- * done: data models other than Endpoint.Processes, prestats/append, summariesonly semantics
- * (every record counts as summarised). */
+ * done: prestats/append, summariesonly semantics (every record counts as summarised). Data models
+ * other than Endpoint.Processes read records carrying a field set (FIELD_NAMED, cim/dm.c); a BY
+ * field with several values groups by its first. */
 #include <stdio.h>
 #include <string.h>
 
@@ -36,10 +37,13 @@ static bool parse_tstats(spl_parser *P, stage *st) {
             spl_fail(P, at, "expected datamodel=NAME after 'from'");
         return false;
     }
-    if (strcmp(dm, "Endpoint.Processes") != 0) {
-        spl_fail(P, ds, "unsupported data model '%s' (only Endpoint.Processes)", dm);
+    int set = esc_dm_lookup(esc_str_c(dm));
+    if (set < 0) {
+        spl_fail(P, ds, "unsupported data model '%s'", dm);
         return false;
     }
+    P->p->ds = set;
+    st->ds = set;
     if (spl_accept_kw(P, "where", true)) {
         st->where = spl_parse_search(P, true);
         if (!st->where)
@@ -52,26 +56,26 @@ static bool parse_tstats(spl_parser *P, stage *st) {
     return spl_expect_end(P, "tstats");
 }
 
-static void resolve_snode_cim(snode *n, uint32_t *fields) {
+static void resolve_snode_cim(snode *n, int ds, uint32_t *fields) {
     if (!n)
         return;
     if (n->kind == SN_CMP) {
-        n->ref = spl_cim_lookup(n->field, strlen(n->field));
+        n->ref = spl_ds_lookup(ds, n->field, &n->fname);
         if (n->ref >= 0)
             *fields |= 1u << n->ref;
     }
-    resolve_snode_cim(n->l, fields);
-    resolve_snode_cim(n->r, fields);
+    resolve_snode_cim(n->l, ds, fields);
+    resolve_snode_cim(n->r, ds, fields);
 }
 
 static esc_status plan_tstats(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     (void)in; /* the source reads records, not rows */
     if (!spl_schema_alloc(p, &st->out, st->nby + st->naggs))
         return spl_plan_oom(err);
-    resolve_snode_cim(st->where, &p->fields);
+    resolve_snode_cim(st->where, p->ds, &p->fields);
     for (size_t i = 0; i < st->nby; i++) {
         byspec *b = &st->by[i];
-        b->ref = spl_cim_lookup(b->field, strlen(b->field));
+        b->ref = spl_ds_lookup(p->ds, b->field, &b->fname);
         if (b->ref >= 0)
             p->fields |= 1u << b->ref;
         st->out.name[i] = b->field;
@@ -81,7 +85,7 @@ static esc_status plan_tstats(esc_plan *p, stage *st, const schema *in, esc_erro
     for (size_t i = 0; i < st->naggs; i++) {
         aggspec *a = &st->aggs[i];
         if (a->field) {
-            a->ref = spl_cim_lookup(a->field, strlen(a->field));
+            a->ref = spl_ds_lookup(p->ds, a->field, &a->fname);
             if (a->ref >= 0)
                 p->fields |= 1u << a->ref;
         }
@@ -100,7 +104,7 @@ static esc_status plan_tstats(esc_plan *p, stage *st, const schema *in, esc_erro
 }
 
 /* Seconds as text with the sub-second part kept (trailing zeros dropped). */
-static size_t time_text(int64_t us, char *buf, size_t cap) {
+size_t spl_time_text(int64_t us, char *buf, size_t cap) {
     bool neg = us < 0;
     uint64_t u = neg ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
     uint64_t sec = u / 1000000, frac = u % 1000000;
@@ -122,6 +126,8 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, e
     for (size_t i = 0; i < st->nby; i++) {
         int ref = st->by[i].ref;
         esc_str v = ref >= 0 ? r->v[ref] : ESC_STR_NULL;
+        if (ref == FIELD_NAMED || ref == FIELD_RAW) /* multivalue: its first value */
+            spl_rec_values(r, ref, st->by[i].fname, &v, 1, NULL, 0);
         if (ref == FIELD_TIME) {
             /* time bucket: floor to the span, in epoch seconds */
             int64_t span = st->span_us ? st->span_us : ESC_US_PER_SEC;
@@ -148,7 +154,7 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, e
             continue;
         esc_agg_in in = {ESC_STR_NULL, false, 0};
         if (a->ref == FIELD_TIME) {
-            size_t n = time_text(r->time_us, tbuf, sizeof tbuf);
+            size_t n = spl_time_text(r->time_us, tbuf, sizeof tbuf);
             in.s = esc_str_make(tbuf, n);
             in.is_num = true;
             in.num = (double)r->time_us / 1e6;
@@ -156,6 +162,16 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, e
             in.s = r->v[a->ref];
             if (in.s.ptr)
                 in.is_num = spl_parse_num(in.s.ptr, in.s.len, &in.num);
+        } else if (a->ref == FIELD_NAMED || a->ref == FIELD_RAW) {
+            esc_str vals[16];
+            size_t nv = spl_rec_values(r, a->ref, a->fname, vals, 16, NULL, 0);
+            for (size_t k = 0; k < nv && k < 16; k++) {
+                esc_agg_in mv = {vals[k], false, 0};
+                mv.is_num = spl_parse_num(vals[k].ptr, vals[k].len, &mv.num);
+                if ((rc = esc_agg_add(agg, g, i, &mv, 1, r->time_us, err)) != ESC_OK)
+                    return rc;
+            }
+            continue;
         }
         if (!in.s.ptr)
             continue;
@@ -166,7 +182,8 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, e
 }
 
 static void explain_tstats(const stage *st, esc_buf *out) {
-    esc_buf_append_c(out, " from Endpoint.Processes");
+    char dn[64];
+    esc_buf_printf(out, " from %s", esc_dm_name(st->ds, dn, sizeof dn));
     if (st->fill)
         esc_buf_printf(out, " fillnull_value=\"%s\"", st->fillnull);
     esc_buf_append_c(out, "\n  where: ");

@@ -21,7 +21,9 @@
 struct esc_exec {
     const esc_plan *p;
     int64_t earliest, latest;
-    esc_agg *agg;
+    esc_agg *agg;    /* tstats */
+    esc_table *rows; /* a raw-event search: the matching events so far */
+    size_t rows_cap;
     esc_exec **subs; /* per stage: the execution of a join's subsearch, or NULL */
 };
 
@@ -32,9 +34,12 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
     x->p = p;
     x->earliest = earliest_us;
     x->latest = latest_us;
-    x->agg = spl_agg_new(&p->stages[0]);
-    if (!x->agg)
+    if (p->ds == ESC_DS_RAW) {
+        if (!(x->rows = spl_table_new(&p->stages[0].out, 0)))
+            goto fail;
+    } else if (!(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
+    }
     for (size_t i = 1; i < p->nstages; i++) {
         if (!p->stages[i].sub)
             continue;
@@ -58,10 +63,13 @@ void esc_exec_free(esc_exec *x) {
             esc_exec_free(x->subs[i]);
     esc_free(x->subs);
     esc_agg_free(x->agg);
+    esc_table_free(x->rows);
     esc_free(x);
 }
 
 size_t esc_exec_groups(const esc_exec *x) {
+    if (x && x->rows)
+        return x->rows->nrows;
     return x ? esc_agg_ngroups(x->agg) : 0;
 }
 
@@ -76,6 +84,8 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
         }
     if (!spl_main_matches(x->p, r))
         return ESC_OK;
+    if (x->rows)
+        return spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
     return spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
 }
 
@@ -274,9 +284,13 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     uint64_t limited = spl_re_limited();
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
-    esc_status rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err);
-    if (rc != ESC_OK)
+    esc_status rc = ESC_OK;
+    if (x->rows) { /* the rows move to the caller */
+        t = x->rows;
+        x->rows = NULL;
+    } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
         return rc;
+    }
     for (size_t i = 1; i < p->nstages; i++) {
         const stage *st = &p->stages[i];
         spl_run run = {t, x->subs ? x->subs[i] : NULL};

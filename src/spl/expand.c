@@ -2,14 +2,15 @@
  *
  * Invariants: arguments are split on top-level commas (parentheses, brackets and double quotes
  * respected) and trimmed, and an argument that is one double-quoted string loses its quotes
- * (ESCU writes both `drop_dm_object_name(Processes)` and `drop_dm_object_name("Processes")`); a macro's $arg$ tokens are replaced textually by the argument text
- * before the result is expanded again; the identity of a macro is (name, arity). Errors carry
- * the byte offset of the outermost call in the text given to esc_spl_expand (a nested failure
- * points at the top-level call that led to it, and the message names the chain).
- * Limits: nesting depth ESC_SPL_MACRO_DEPTH, output ESC_SPL_EXPAND_MAX bytes.
- * Backticks inside double-quoted strings are text, not calls (ESCU writes split(process,"`")).
- * Deliberately not done: Splunk's eval-based macros (iseval=1) and argument validation
- * expressions; a `<name>_filter` macro missing from the set is the caller's business. */
+ * (ESCU writes both `drop_dm_object_name(Processes)` and `drop_dm_object_name("Processes")`); a
+ * macro's $arg$ tokens are replaced textually by the argument text before the result is expanded
+ * again; the identity of a macro is (name, arity). Errors carry the byte offset of the outermost
+ * call in the text given to esc_spl_expand (a nested failure points at the top-level call that led
+ * to it, and the message names the chain). Limits: nesting depth ESC_SPL_MACRO_DEPTH, output
+ * ESC_SPL_EXPAND_MAX bytes. Backticks inside double-quoted strings are text, not calls (ESCU writes
+ * split(process,"`")). Three backticks open a comment up to the next three, replaced by one
+ * space (Splunk's rule). Deliberately not done: Splunk's eval-based macros (iseval=1) and argument
+ * validation expressions; a `<name>_filter` macro missing from the set is the caller's business. */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,8 +36,8 @@ typedef struct expander {
 } expander;
 
 static bool is_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
 }
 
 static esc_status out_append(expander *e, const char *p, size_t n) {
@@ -97,8 +98,8 @@ static esc_status substitute(expander *e, const esc_macro *m, const esc_str *arg
     }
     return ESC_OK;
 toolong:
-    return esc_error_at(e->err, ESC_ELIMIT, NULL, e->top_off,
-                        "macro expansion exceeds %d bytes", ESC_SPL_EXPAND_MAX);
+    return esc_error_at(e->err, ESC_ELIMIT, NULL, e->top_off, "macro expansion exceeds %d bytes",
+                        ESC_SPL_EXPAND_MAX);
 }
 
 /* One call: text between the backticks is call[0..n). */
@@ -170,8 +171,8 @@ static esc_status expand_call(expander *e, const char *call, size_t n) {
                                         nargs);
             }
         if (nargs)
-            return esc_error_at(e->err, ESC_ECONTENT, NULL, e->top_off,
-                                "unknown macro '%.*s(%zu)'", ESC_STR_FMT(name), nargs);
+            return esc_error_at(e->err, ESC_ECONTENT, NULL, e->top_off, "unknown macro '%.*s(%zu)'",
+                                ESC_STR_FMT(name), nargs);
         return esc_error_at(e->err, ESC_ECONTENT, NULL, e->top_off, "unknown macro '%.*s'",
                             ESC_STR_FMT(name));
     }
@@ -180,8 +181,8 @@ static esc_status expand_call(expander *e, const char *call, size_t n) {
             memcmp(e->stack[k].name, name.ptr, name.len) == 0) {
             char buf[300];
             chain(e, buf, sizeof buf);
-            return esc_error_at(e->err, ESC_ECONTENT, NULL, e->top_off,
-                                "macro cycle: %s -> %.*s", buf, ESC_STR_FMT(name));
+            return esc_error_at(e->err, ESC_ECONTENT, NULL, e->top_off, "macro cycle: %s -> %.*s",
+                                buf, ESC_STR_FMT(name));
         }
     }
     if (e->depth >= ESC_SPL_MACRO_DEPTH)
@@ -196,6 +197,22 @@ static esc_status expand_call(expander *e, const char *call, size_t n) {
         e->depth--;
     }
     esc_buf_fini(&sub);
+    return st;
+}
+
+/* A ```comment``` at s[*i]: Splunk's Search Manual, "Add comments to searches": "The search
+ * processor replaces comments with a space when the search is run". *i and *lit move past it. */
+static esc_status comment(expander *e, const char *s, size_t n, size_t *i, size_t *lit, bool top) {
+    if (top)
+        e->top_off = *i;
+    const char *end = memmem(s + *i + 3, n - *i - 3, "```", 3);
+    if (!end)
+        return esc_error_at(e->err, ESC_ECONTENT, NULL, e->top_off,
+                            "unterminated comment (no closing ```)");
+    esc_status st = out_append(e, s + *lit, *i - *lit);
+    if (st == ESC_OK)
+        st = out_append(e, " ", 1);
+    *i = *lit = (size_t)(end - s) + 3;
     return st;
 }
 
@@ -219,6 +236,12 @@ static esc_status expand_text(expander *e, const char *s, size_t n, bool top) {
         }
         if (c != '`') {
             i++;
+            continue;
+        }
+        if (n - i >= 3 && memcmp(s + i, "```", 3) == 0) {
+            esc_status st = comment(e, s, n, &i, &lit, top);
+            if (st != ESC_OK)
+                return st;
             continue;
         }
         const char *close = memchr(s + i + 1, '`', n - i - 1);

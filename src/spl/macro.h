@@ -12,11 +12,11 @@
 #include "core/error.h"
 
 typedef struct esc_macro {
-    const char *name;       /* without the "(N)" suffix */
+    const char *name; /* without the "(N)" suffix */
     size_t nargs;
     const char *const *args; /* argument names, nargs of them */
     const char *definition;
-    const char *origin;      /* file it came from, for messages; may be NULL */
+    const char *origin; /* file it came from, for messages; may be NULL */
 } esc_macro;
 
 typedef struct esc_macro_set {

@@ -7,6 +7,7 @@
  * (SPL search has none). */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +19,9 @@ static bool glob(const char *p, size_t pn, const char *s, size_t sn, bool ci) {
         if (pi < pn && p[pi] == '*') {
             star = pi++;
             mark = si;
-        } else if (pi < pn && (ci ? esc_lower((unsigned char)p[pi]) ==
-                                        esc_lower((unsigned char)s[si])
-                                  : p[pi] == s[si])) {
+        } else if (pi < pn &&
+                   (ci ? esc_lower((unsigned char)p[pi]) == esc_lower((unsigned char)s[si])
+                       : p[pi] == s[si])) {
             pi++;
             si++;
         } else if (star != (size_t)-1) {
@@ -100,4 +101,153 @@ int spl_cim_lookup(const char *name, size_t len) {
     len -= 10;
     int id = esc_cim_field_lookup(esc_str_make(name, len));
     return id >= 0 ? id : FIELD_ABSENT;
+}
+
+/* ---- records with field sets ---- */
+
+int spl_ds_lookup(int ds, const char *name, esc_str *fname) {
+    size_t len = strlen(name);
+    *fname = ESC_STR_NULL;
+    if (ds == ESC_DS_PROCESSES)
+        return spl_cim_lookup(name, len);
+    if (len == 5 && memcmp(name, "_time", 5) == 0)
+        return FIELD_TIME;
+    if (ds == ESC_DS_RAW) {
+        if (len == 4 && memcmp(name, "_raw", 4) == 0)
+            return FIELD_RAW;
+        *fname = esc_str_make(name, len);
+        return FIELD_NAMED;
+    }
+    const char *pre = esc_dm_prefix(ds);
+    size_t pl = pre ? strlen(pre) : 0;
+    if (!pre || len <= pl + 1 || memcmp(name, pre, pl) != 0 || name[pl] != '.')
+        return FIELD_ABSENT;
+    *fname = esc_str_make(name + pl + 1, len - pl - 1);
+    return FIELD_NAMED;
+}
+
+/* Splunk_TA_windows eventtypes.conf: wineventlog_security and wineventlog_system are the
+ * events of the Security and System channels; used while extraction gives no eventtype. */
+static size_t eventtype_fallback(const esc_record *r, esc_str *out, size_t max) {
+    const esc_event *ev = r->fs ? r->fs->ev : r->ev;
+    if (!ev || ev->kind != ESC_EV_WINDOWS || !max)
+        return 0;
+    if (esc_str_ieq_c(ev->channel, "Security"))
+        out[0] = esc_str_c("wineventlog_security");
+    else if (esc_str_ieq_c(ev->channel, "System"))
+        out[0] = esc_str_c("wineventlog_system");
+    else
+        return 0;
+    return 1;
+}
+
+size_t spl_rec_values(const esc_record *r, int ref, esc_str fname, esc_str *out, size_t max,
+                      char *buf, size_t cap) {
+    if (ref >= 0) {
+        if (ref >= ESC_CIM_NFIELDS || !r->v[ref].ptr || !max)
+            return 0;
+        out[0] = r->v[ref];
+        return 1;
+    }
+    if (ref == FIELD_TIME) {
+        int64_t us = r->time_us;
+        int64_t s = us / 1000000 - (us % 1000000 < 0);
+        int n = snprintf(buf, cap, "%lld", (long long)s);
+        out[0] = esc_str_make(buf, (size_t)n);
+        return max ? 1 : 0;
+    }
+    if (!r->fs)
+        return 0;
+    if (ref == FIELD_RAW) {
+        if (!r->fs->raw.ptr || !max)
+            return 0;
+        out[0] = r->fs->raw;
+        return 1;
+    }
+    if (ref != FIELD_NAMED)
+        return 0;
+    size_t n = esc_fields_values(r->fs, fname, out, max);
+    if (!n && r->ds == ESC_DS_RAW && esc_str_eq_c(fname, "eventtype"))
+        n = eventtype_fallback(r, out, max);
+    return n;
+}
+
+/* Splunk's segmenters.conf defaults: major breakers split an event into terms, minor breakers
+ * split terms into the smaller tokens a search also finds. */
+static bool major_breaker(unsigned char c) {
+    return c <= 0x20 || strchr("[]<>(){}|!;,'\"*&?+", c) != NULL;
+}
+static bool minor_breaker(unsigned char c) {
+    return strchr("/:=@.-$#%\\_", c) != NULL;
+}
+
+static bool bounded(const char *s, size_t n, size_t at, bool major_only) {
+    if (at >= n)
+        return true;
+    unsigned char c = (unsigned char)s[at];
+    return major_breaker(c) || (!major_only && minor_breaker(c));
+}
+
+static long find_from(const char *s, size_t n, size_t from, const char *p, size_t pl, bool cs) {
+    if (pl == 0)
+        return (long)from;
+    for (size_t i = from; i + pl <= n; i++) {
+        size_t k = 0;
+        while (k < pl &&
+               (cs ? s[i + k] == p[k]
+                   : esc_lower((unsigned char)s[i + k]) == esc_lower((unsigned char)p[k])))
+            k++;
+        if (k == pl)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* The term (pieces split on '*') occurs in s with term boundaries at its ends. */
+static bool term_in(const snode *t, const char *s, size_t n) {
+    const char *p = t->val;
+    size_t pl = t->val_len;
+    bool lead = pl && p[0] == '*', trail = pl && p[pl - 1] == '*';
+    while (pl && p[0] == '*')
+        p++, pl--;
+    while (pl && p[pl - 1] == '*')
+        pl--;
+    if (!pl)
+        return true;
+    const char *star = memchr(p, '*', pl);
+    size_t first = star ? (size_t)(star - p) : pl;
+    bool mj = t->term_major;
+    for (long at = find_from(s, n, 0, p, first, t->term_case); at >= 0;
+         at = find_from(s, n, (size_t)at + 1, p, first, t->term_case)) {
+        if (!lead && at > 0 && !bounded(s, n, (size_t)at - 1, mj))
+            continue;
+        size_t pos = (size_t)at + first, i = first;
+        bool ok = true;
+        while (ok && i < pl) { /* the pieces after each '*', in order */
+            i++;
+            const char *q = memchr(p + i, '*', pl - i);
+            size_t ql = q ? (size_t)(q - (p + i)) : pl - i;
+            long f = find_from(s, n, pos, p + i, ql, t->term_case);
+            if (f < 0)
+                ok = false;
+            else
+                pos = (size_t)f + ql;
+            i += ql;
+        }
+        if (ok && (trail || pos >= n || bounded(s, n, pos, mj)))
+            return true;
+    }
+    return false;
+}
+
+bool spl_term_match(const snode *n, const esc_record *r) {
+    if (!r->fs)
+        return false;
+    if (r->fs->raw.ptr)
+        return term_in(n, r->fs->raw.ptr, r->fs->raw.len);
+    /* no rendering (JSON input): the term in one of the event's values */
+    for (size_t i = 0; i < r->fs->n; i++)
+        if (r->fs->f[i].value.ptr && term_in(n, r->fs->f[i].value.ptr, r->fs->f[i].value.len))
+            return true;
+    return false;
 }

@@ -161,6 +161,7 @@ bool spl_expect_end(spl_parser *P, const char *cmd) {
 
 typedef struct sctx {
     bool tstats; /* stop at the `by` keyword */
+    bool raw;    /* a raw-event search: bare terms, TERM() and CASE() */
 } sctx;
 
 static snode *s_and(spl_parser *P, const sctx *c);
@@ -225,6 +226,38 @@ static snode *s_value_term(spl_parser *P, const char *field, size_t fstart, sop 
     return t;
 }
 
+/* A bare term of a raw-event search: matched against _raw (match.c). */
+static snode *s_term(spl_parser *P, const char *v, size_t len, size_t start) {
+    snode *t = snew(P, SN_TERM, start, P->pos);
+    if (t) {
+        t->val = v;
+        t->val_len = len;
+    }
+    return t;
+}
+
+/* TERM(x) / CASE(x): P->pos at '('. */
+static snode *s_wrapped_term(spl_parser *P, const char *kw, size_t start) {
+    size_t at = ++P->pos;
+    while (P->pos < P->end && P->s[P->pos] != ')')
+        P->pos++;
+    if (P->pos >= P->end)
+        return spl_fail(P, start, "unbalanced parenthesis: '%s(' is not closed", kw);
+    size_t vlen;
+    const char *v = unescape(P, P->s + at, P->pos - at, &vlen);
+    P->pos++;
+    if (!v)
+        return NULL;
+    if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"')
+        v++, vlen -= 2;
+    snode *t = s_term(P, v, vlen, start);
+    if (t) {
+        t->term_major = kw[0] == 'T';
+        t->term_case = kw[0] == 'C';
+    }
+    return t;
+}
+
 static snode *s_prim(spl_parser *P, const sctx *c) {
     spl_skip_ws(P);
     size_t start = P->pos;
@@ -250,7 +283,11 @@ static snode *s_prim(spl_parser *P, const sctx *c) {
     if (spl_peek(P) == '[')
         return spl_fail(P, start, "subsearches ([...]) are not supported");
     size_t flen, fstart;
+    bool quoted = spl_peek(P) == '"';
     const char *field = spl_word(P, FIELD_STOPS, &flen, &fstart);
+    if (field && c->raw && !quoted && (!strcmp(field, "TERM") || !strcmp(field, "CASE")) &&
+        spl_peek(P) == '(')
+        return s_wrapped_term(P, field, start);
     if (!field) {
         if (P->failed)
             return NULL;
@@ -317,6 +354,8 @@ static snode *s_prim(spl_parser *P, const sctx *c) {
     } else {
         if (strcmp(field, "*") == 0)
             return snew(P, SN_ALL, start, P->pos);
+        if (c->raw)
+            return s_term(P, field, flen, start);
         return spl_fail(
             P, start, "search term '%s' has no field: only field=value terms are supported", field);
     }
@@ -735,7 +774,12 @@ static enode *e_or(spl_parser *P) {
 }
 
 snode *spl_parse_search(spl_parser *P, bool tstats) {
-    sctx c = {tstats};
+    sctx c = {tstats, false};
+    return s_and(P, &c);
+}
+
+snode *spl_parse_search_raw(spl_parser *P) {
+    sctx c = {false, true};
     return s_and(P, &c);
 }
 
@@ -777,10 +821,21 @@ bool spl_parse_subsearch(spl_parser *P, stage *st) {
 
 /* ---- the pipeline ---- */
 
-static bool parse_command(spl_parser *P, stage *st, size_t index) {
+static bool parse_command(spl_parser *P, stage *st, size_t index, bool piped) {
     spl_skip_ws(P);
     size_t start = P->pos;
     size_t wl = spl_bare(P, "(=\",");
+    if (index == 0 && (!piped || (wl == 6 && strncmp(P->s + start, "search", 6) == 0))) {
+        /* a search that does not start with '|': a raw-event search (an explicit `search`
+         * command word first is the same) */
+        if (!(wl == 6 && strncmp(P->s + start, "search", 6) == 0))
+            P->pos = start;
+        st->start = start;
+        st->end = P->end;
+        st->name = "search";
+        st->cmd = &spl_cmd_raw;
+        return st->cmd->parse(P, st);
+    }
     st->start = start;
     st->end = P->end;
     if (wl == 0) {
@@ -794,8 +849,7 @@ static bool parse_command(spl_parser *P, stage *st, size_t index) {
     if (!st->cmd) {
         /* the first word of a search that is no command: a raw-event search ("sourcetype=x") */
         static const char *const ml[] = {"apply", "fit", "score", "summary", NULL};
-        const char *why =
-            index == 0 ? ": raw-event searches (not '| tstats') are not supported" : "";
+        const char *why = "";
         for (size_t k = 0; ml[k]; k++)
             if (strcmp(ml[k], st->name) == 0)
                 why = ": Machine Learning Toolkit models are not supported";
@@ -827,7 +881,8 @@ esc_status spl_parse(esc_plan *p, esc_error *err) {
     size_t i = 0;
     while (i < n && spl_is_ws(P.s[i]))
         i++;
-    if (i < n && P.s[i] == '|')
+    bool piped = i < n && P.s[i] == '|';
+    if (piped)
         i++;
     cuts[ncut++] = i;
     bool quote = false;
@@ -879,7 +934,7 @@ esc_status spl_parse(esc_plan *p, esc_error *err) {
         P.pos = cuts[k];
         P.end = k + 1 < ncut ? cuts[k + 1] - 1 : n;
         P.depth = 0;
-        if (!parse_command(&P, &p->stages[k], k))
+        if (!parse_command(&P, &p->stages[k], k, piped))
             return P.st ? P.st : ESC_ECONTENT;
         p->nstages = k + 1;
     }

@@ -131,6 +131,7 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
     switch (n->kind) {
     case SN_ALL:
     case SN_NOT:
+    case SN_TERM:
         return;
     case SN_CMP: {
         int f = n->ref;
@@ -327,6 +328,40 @@ void esc_plan_interest(const esc_plan *p, esc_interest *in) {
         in->clause[in->nclauses++] = p->clauses[k];
 }
 
+static bool chan_ok(const esc_plan *p, const esc_event *ev) {
+    if (p->any_chan)
+        return true;
+    for (size_t i = 0; i < p->nchans; i++)
+        if (esc_str_ieq_c(ev->channel, p->chans[i]))
+            return true;
+    return false;
+}
+
+uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev) {
+    uint32_t m = 0;
+    if (p->ds == ESC_DS_RAW) {
+        bool code = p->any_code;
+        for (size_t i = 0; !code && i < p->ncodes; i++)
+            code = ev->has_event_id && ev->event_id == p->codes[i];
+        if (code && chan_ok(p, ev))
+            m |= 1u << ESC_DS_RAW;
+    } else if (p->ds != ESC_DS_PROCESSES && esc_dm_wants(p->ds, ev)) {
+        m |= 1u << p->ds;
+    }
+    for (size_t i = 1; i < p->nstages; i++)
+        if (p->stages[i].sub)
+            m |= esc_plan_select(p->stages[i].sub, ev);
+    return m;
+}
+
+uint32_t esc_plan_datasets(const esc_plan *p) {
+    uint32_t m = 1u << p->ds;
+    for (size_t i = 1; i < p->nstages; i++)
+        if (p->stages[i].sub)
+            m |= esc_plan_datasets(p->stages[i].sub);
+    return m;
+}
+
 uint32_t esc_plan_fields(const esc_plan *p) {
     return p ? p->fields : 0;
 }
@@ -368,19 +403,32 @@ static bool rec_match(const snode *n, const esc_record *r) {
         return rec_match(n->l, r) || rec_match(n->r, r);
     case SN_NOT:
         return !rec_match(n->l, r);
+    case SN_TERM:
+        return spl_term_match(n, r);
     case SN_CMP: {
-        if (n->ref == FIELD_TIME) {
-            char buf[32];
-            int64_t us = r->time_us;
-            int len = snprintf(buf, sizeof buf, "%lld", (long long)esc_time_sec(us));
-            return cmp_value(n, esc_str_make(buf, (size_t)len));
+        if (n->ref >= 0) { /* the fixed Processes record */
+            esc_str v = r->v[n->ref];
+            return v.ptr ? cmp_value(n, v) : false;
         }
-        if (n->ref < 0)
-            return false;
-        esc_str v = r->v[n->ref];
-        if (!v.ptr)
-            return false;
-        return cmp_value(n, v);
+        if (r->ds == ESC_DS_RAW && n->ref == FIELD_NAMED && esc_str_eq_c(n->fname, "index"))
+            return n->op == SOP_EQ; /* escudo has one index: every event is in it */
+        esc_str vals[64];
+        char buf[32];
+        size_t nv = spl_rec_values(r, n->ref, n->fname, vals, 64, buf, sizeof buf);
+        if (nv > 64)
+            nv = 64;
+        if (n->op == SOP_NE) { /* the field exists and no value is the pattern */
+            if (!nv)
+                return false;
+            for (size_t k = 0; k < nv; k++)
+                if (!cmp_value(n, vals[k]))
+                    return false;
+            return true;
+        }
+        for (size_t k = 0; k < nv; k++)
+            if (cmp_value(n, vals[k]))
+                return true;
+        return false;
     }
     }
     return false;
@@ -388,7 +436,7 @@ static bool rec_match(const snode *n, const esc_record *r) {
 
 bool esc_plan_record_matches(const esc_plan *p, const esc_record *r) {
     const snode *w = p->stages[0].where;
-    if (!w || rec_match(w, r))
+    if (r->ds == (esc_dataset)p->ds && (!w || rec_match(w, r)))
         return true;
     /* a record a subsearch can use counts too */
     for (size_t i = 1; i < p->nstages; i++)
@@ -400,7 +448,7 @@ bool esc_plan_record_matches(const esc_plan *p, const esc_record *r) {
 /* The tstats where clause of p alone. */
 bool spl_main_matches(const esc_plan *p, const esc_record *r) {
     const snode *w = p->stages[0].where;
-    return !w || rec_match(w, r);
+    return r->ds == (esc_dataset)p->ds && (!w || rec_match(w, r));
 }
 
 bool spl_row_match(const snode *n, const esc_cell *row, size_t ncols) {
@@ -413,6 +461,8 @@ bool spl_row_match(const snode *n, const esc_cell *row, size_t ncols) {
         return spl_row_match(n->l, row, ncols) || spl_row_match(n->r, row, ncols);
     case SN_NOT:
         return !spl_row_match(n->l, row, ncols);
+    case SN_TERM:
+        return false;
     case SN_CMP: {
         if (n->ref < 0 || (size_t)n->ref >= ncols)
             return false;
@@ -476,6 +526,10 @@ esc_status spl_explain_snode(const snode *n, esc_buf *out) {
         esc_buf_append_c(out, n->kind == SN_AND ? "AND(" : "OR(");
         explain_chain(n, n->kind, out);
         return esc_buf_append_c(out, ")");
+    case SN_TERM:
+        esc_buf_append_c(out, n->term_major ? "TERM(" : n->term_case ? "CASE(" : "term(");
+        esc_buf_append(out, n->val, n->val_len);
+        return esc_buf_append_c(out, ")");
     case SN_CMP:
         esc_buf_append_c(out, n->field);
         if (n->ref == FIELD_ABSENT)
@@ -522,6 +576,8 @@ static size_t token_len(const char *s, size_t n, size_t off) {
         return 1;
     char c = s[off];
     size_t i = off + 1;
+    if (n - off >= 3 && memcmp(s + off, "```", 3) == 0) /* a comment's opening */
+        return 3;
     if (c == '`' || c == '"') {
         while (i < n && s[i] != c && s[i] != '\n') {
             if (c == '"' && s[i] == '\\' && i + 1 < n)

@@ -124,6 +124,11 @@ esc_status esc_spl_caret(const char *expanded, const esc_error *err, esc_buf *ou
  * every record that can produce a row must satisfy, taking into account that missing fields
  * become "unknown" and fillnull values. Adds nothing when it cannot prove a literal. */
 void esc_plan_interest(const esc_plan *p, esc_interest *in);
+/* The datasets (1 << esc_dataset) the plan and its subsearches read. */
+uint32_t esc_plan_datasets(const esc_plan *p);
+/* The datasets other than Endpoint.Processes ev may enter for this plan: its data model's
+ * sources, or the event codes and channels a raw-event search requires. */
+uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev);
 /* Bit i set when CIM field i is read by the plan. */
 uint32_t esc_plan_fields(const esc_plan *p);
 /* True when a record passes the tstats where clause (window not considered). */

@@ -7,8 +7,8 @@
 #     90% of them are supported; the text summary says so in one line;
 #   - pinned verdicts: the seed detection is supported; a `transaction` search is unsupported
 #     with the span of the word `transaction` and a caret line under it; a Sysmon for Linux
-#     detection is "unmapped source"; a detection joining Endpoint.Registry is refused for its
-#     data model; a bad --format and a missing folder are exit 2.
+#     detection is "unmapped source"; a detection joining Endpoint.Registry is supported and
+#     Windows-sourced; a bad --format and a missing folder are exit 2.
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
 SRC=${ESC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -49,8 +49,8 @@ ok = sum(d["supported"] for d in wpo)
 pct = 100.0 * ok / 413
 want(ok == summary["windows_processes_only_supported"], "summary agrees with the rows")
 want(pct >= 90.0, "at least 90%% of them supported (%d, %.1f%%)" % (ok, pct))
-want(all(d["windows_processes_only"] for d in dets if d["supported"]),
-     "every supported detection is Windows Processes-only")
+want(all(d["windows"] or not d["data_sources"] for d in dets if d["supported"]),
+     "every supported detection reads Windows sources (or names none)")
 want(all(d["reason"] and d["category"] for d in dets if not d["supported"]),
      "every unsupported detection has a reason")
 want(sum(summary["by_reason"].values()) == 529 - summary["supported"], "by_reason adds up")
@@ -61,21 +61,23 @@ by_id = {d["id"]: d for d in dets}
 seed = by_id["743a322c-9a68-4a0f-9c17-85d9cce2a27c"]
 want(seed["supported"] and seed["reason"] is None and seed["span"] is None, "seed supported")
 tr = by_id["a51bfe1a-94f0-48cc-b1e4-16ae10145893"]
-want(not tr["supported"] and tr["reason"] == "unsupported command 'transaction'"
-     and tr["span"] == [1311, 1322] and tr["windows_processes_only"],
-     "transaction detection: unsupported command with its span")
-i = text.index("Detect processes used for System Network Configuration Discovery:")
+want(tr["supported"] and tr["reason"] is None, "transaction detection supported")
+sub = by_id["dcfd6b40-42f9-469d-a433-2e53f7486664"]
+want(not sub["supported"] and sub["reason"] == "subsearches ([...]) are not supported"
+     and sub["span"] == [541, 542] and sub["windows_processes_only"],
+     "subsearch detection: unsupported with its span")
+i = text.index("Detect Prohibited Applications Spawning cmd exe:")
 block = text[i:].split("\n")[:3]
-want(block[0].endswith("unsupported command 'transaction' [bytes 1311-1322]"), "text reason")
+want(block[0].endswith("subsearches ([...]) are not supported [bytes 541-542]"), "text reason")
 caret = block[2]
-want(caret.strip() == "^" * 11 and block[1][caret.index("^"):].startswith("transaction"),
-     "caret under 'transaction'")
+want(caret.strip() == "^" and block[1][caret.index("^"):].startswith("["),
+     "caret under '['")
 lx = by_id["51fbcaf2-6259-11ec-b0f3-acde48001122"]
 want(not lx["supported"] and not lx["windows_processes_only"]
      and lx["reason"] == "unmapped source: Sysmon for Linux EventID 1", "Linux: unmapped source")
 ws = by_id["8b5901bc-da63-11eb-be43-acde48001122"]
-want(not ws["supported"] and not ws["windows_processes_only"]
-     and ws["reason"] == "unsupported data model 'Endpoint.Registry'", "WSReset: data model")
+want(ws["supported"] and not ws["windows_processes_only"] and ws["windows"],
+     "WSReset (joins Endpoint.Registry): supported, Windows-sourced")
 sys.exit(1 if bad else 0)
 PY
 

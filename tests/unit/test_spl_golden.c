@@ -5,7 +5,10 @@
  *   --- macros    one macro a line: NAME|ARG1,ARG2|DEFINITION (ARG list may be empty)
  *   --- search    the search text (several lines allowed; the final newline is dropped)
  *   --- records   one CIM record a line: FIELD=VALUE pairs separated by tabs; _time is ISO
- *                 8601 (UTC); {TAB} and {NL} in a value stand for a tab and a newline
+ *                 8601 (UTC); {TAB} and {NL} in a value stand for a tab and a newline. For a
+ *                 search over another dataset or raw events the pairs are the record's field
+ *                 set (a name given twice is multivalue; _raw is the raw text); a first pair
+ *                 #ds=N gives the record's dataset (esc_dataset; default: the search's)
  *   --- window    EARLIEST LATEST in epoch seconds (optional; default all time)
  *   --- output    expected rows as JSON lines (null cells omitted, mv columns as arrays)
  *   --- error     expected failure: the message line, then the caret rendering
@@ -127,8 +130,21 @@ static void unescape_value(char *s) {
     *o = 0;
 }
 
-static bool parse_record(char *line, esc_record *r, const char *ctx) {
+static esc_arena g_arena;
+static esc_fields g_fs;
+
+static bool parse_record(char *line, esc_record *r, int ds, const char *ctx) {
     memset(r, 0, sizeof *r);
+    r->ds = (esc_dataset)ds;
+    if (strncmp(line, "#ds=", 4) == 0) {
+        r->ds = (esc_dataset)atoi(line + 4);
+        line = strchr(line, '\t') ? strchr(line, '\t') + 1 : line + strlen(line);
+    }
+    if (r->ds != ESC_DS_PROCESSES) {
+        esc_arena_reset(&g_arena);
+        memset(&g_fs, 0, sizeof g_fs);
+        r->fs = &g_fs;
+    }
     char *save = NULL;
     for (char *tok = strtok_r(line, "\t", &save); tok; tok = strtok_r(NULL, "\t", &save)) {
         char *eq = strchr(tok, '=');
@@ -144,6 +160,14 @@ static bool parse_record(char *line, esc_record *r, const char *ctx) {
                 print_error("%s: bad _time '%s'\n", ctx, v);
                 return false;
             }
+            g_fs.time_us = r->time_us;
+            continue;
+        }
+        if (r->ds != ESC_DS_PROCESSES) {
+            if (strcmp(tok, "_raw") == 0)
+                g_fs.raw = esc_str_c(v);
+            else
+                esc_fields_add(&g_fs, &g_arena, esc_str_c(tok), esc_str_c(v), false);
             continue;
         }
         int id = -1;
@@ -307,7 +331,7 @@ static int run_case(const char *file, gcase *c) {
             for (char *line = strtok_r(c->sec[2], "\n", &save); line && rc == ESC_OK;
                  line = strtok_r(NULL, "\n", &save)) {
                 esc_record r;
-                if (!parse_record(line, &r, ctx)) {
+                if (!parse_record(line, &r, p->ds, ctx)) {
                     failed = 1;
                     break;
                 }
@@ -400,6 +424,7 @@ static int cmpstr(const void *a, const void *b) {
 
 static void test_golden(void **state) {
     (void)state;
+    esc_arena_init(&g_arena, 4096, 1u << 20);
     const char *dir = ESC_SOURCE_DIR "/tests/spl";
     DIR *d = opendir(dir);
     assert_non_null(d);
@@ -420,6 +445,7 @@ static void test_golden(void **state) {
         failed += run_file(path, &ncases);
         free(names[i]);
     }
+    esc_arena_fini(&g_arena);
     print_message("%d golden cases in %zu files, %d failed\n", ncases, n, failed);
     assert_true(n > 0);
     assert_int_equal(failed, 0);

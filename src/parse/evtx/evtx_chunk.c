@@ -92,6 +92,7 @@ typedef struct dec {
     /* System fields */
     bool has_provider, has_event_id, has_time, has_record_id, rejected;
     bool recovered; /* a slack-space candidate */
+    uint32_t nsys;  /* System pairs pushed first (esc_event.sys) */
     uint64_t record_id;
     evtx_span provider, channel, computer;
     uint32_t event_id;
@@ -1062,7 +1063,47 @@ static esc_status eventdata_cb(dec *d, const tnode *el, const vctx *vc) {
     return emit_field(d, ns, el, vc);
 }
 
+/* One System element's attributes (Element@Attribute) and text (Element) as pairs, pushed
+ * before any data pair when the interest set asks for them; empty values are left out. */
+static esc_status system_pairs(dec *d, const tnode *el, const vctx *vc) {
+    const esc_interest *in = d->c->interest;
+    if (!(in->everything || in->system) || d->c->nkv != d->kv_start + d->nsys)
+        return ESC_OK;
+    esc_status st = ESC_OK;
+    for (const tnode *a = el->attrs; a && !st; a = a->next) {
+        size_t ns = d->c->text.len;
+        if ((st = put(d, el->text.ptr, el->text.len)) || (st = put(d, "@", 1)) ||
+            (st = put(d, a->text.ptr, a->text.len)))
+            return st;
+        evtx_span name = span_from(d, ns);
+        size_t vs = d->c->text.len;
+        if ((st = node_text(d, a->kids, vc)))
+            return st;
+        if (d->c->text.len == vs)
+            d->c->text.len = ns;
+        else if (!(st = push_kv(d, name, span_from(d, vs))))
+            d->nsys++;
+    }
+    if (st || !el->kids || has_child_elements(el, vc))
+        return st;
+    size_t ns = d->c->text.len;
+    if ((st = put(d, el->text.ptr, el->text.len)))
+        return st;
+    evtx_span name = span_from(d, ns);
+    size_t vs = d->c->text.len;
+    if ((st = node_text(d, el->kids, vc)))
+        return st;
+    if (d->c->text.len == vs)
+        d->c->text.len = ns;
+    else if (!(st = push_kv(d, name, span_from(d, vs))))
+        d->nsys++;
+    return st;
+}
+
 static esc_status system_cb(dec *d, const tnode *el, const vctx *vc) {
+    esc_status pst = system_pairs(d, el, vc);
+    if (pst)
+        return pst;
     esc_str n = el->text;
     size_t s = d->c->text.len;
     esc_status st = ESC_OK;
@@ -1475,6 +1516,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     it->repaired = d.repaired;
     it->kv_first = (uint32_t)d.kv_start;
     it->nkv = (uint32_t)(c->nkv - d.kv_start);
+    it->nsys = d.nsys;
     *good = true;
     return ESC_OK;
 }

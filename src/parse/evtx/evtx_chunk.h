@@ -45,6 +45,7 @@ typedef struct evtx_item {
     evtx_span msg; /* warning text when is_error */
     evtx_span xml; /* the record's XML rendering, when want_xml */
     uint32_t kv_first, nkv;
+    uint32_t nsys; /* the first nsys of the nkv pairs are System elements (esc_event.sys) */
 } evtx_item;
 
 typedef struct evtx_template evtx_template;

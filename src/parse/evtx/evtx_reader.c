@@ -375,8 +375,10 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 ev->has_event_id = it->has_event_id;
                 ev->time_us = it->time_us;
                 ev->has_time = it->has_time;
-                ev->data = r->kv;
-                ev->ndata = it->nkv;
+                ev->sys = r->kv;
+                ev->nsys = it->nsys;
+                ev->data = r->kv + it->nsys;
+                ev->ndata = it->nkv - it->nsys;
                 ev->path = r->path;
                 ev->offset = it->offset;
                 ev->record_id = it->record_id;

@@ -10,8 +10,9 @@
 #include "core/error.h"
 #include "parse/event.h"
 
-#define ESC_XML_MAX_DEPTH 64   /* element nesting inside one event */
+#define ESC_XML_MAX_DEPTH 64    /* element nesting inside one event */
 #define ESC_XML_MAX_FIELDS 1024 /* data fields kept per event */
+#define ESC_XML_MAX_SYS 64      /* System elements and attributes kept per event */
 
 /* ESC_EMALFORMED with err->offset relative to text when the element is broken. ev->path and
  * ev->offset are left for the caller. */

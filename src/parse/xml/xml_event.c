@@ -4,10 +4,12 @@
  * of open elements (depth capped at ESC_XML_MAX_DEPTH), reads System/Provider/@Name,
  * System/EventID, System/TimeCreated/@SystemTime, System/Channel, System/Computer,
  * System/EventRecordID, EventData/Data[@Name] and UserData leaf elements, and ignores the rest
- * (RenderingInfo included). Values are views into the text when they hold no entity and are
- * valid UTF-8; otherwise they are decoded into the arena. Line ends are kept as they are (no
- * CR/LF normalisation), so an EVTX record and its XML rendering give the same values.
- * Not done: DTDs, namespaces beyond stripping a prefix, validation. */
+ * (RenderingInfo included). When the interest set asks for them (everything or system), every
+ * System element's text and attribute also goes to ev->sys (capped at ESC_XML_MAX_SYS). Values are
+ * views into the text when they hold no entity and are valid UTF-8; otherwise they are decoded into
+ * the arena. Line ends are kept as they are (no CR/LF normalisation), so an EVTX record and its XML
+ * rendering give the same values. Not done: DTDs, namespaces beyond stripping a prefix, validation.
+ */
 #include "parse/xml/xml.h"
 
 #include <stdlib.h>
@@ -26,6 +28,7 @@ typedef enum {
     F_COMPUTER,
     F_RECORDID,
     F_DATA, /* EventData/Data or a UserData leaf */
+    F_SYS,  /* another System element: its text only goes to ev->sys */
 } field_kind;
 
 typedef struct parser {
@@ -37,6 +40,8 @@ typedef struct parser {
     esc_error *err;
     esc_kv *kv;
     size_t nkv, capkv;
+    esc_kv *sys; /* ESC_XML_MAX_SYS entries when want_sys, else NULL */
+    size_t nsys;
     esc_buf tmp;
     int depth;
     bool in_event;
@@ -97,9 +102,8 @@ static esc_status decode(parser *p, const char *s, size_t n, esc_str *out) {
             st = esc_buf_putc(b, '\'');
         else if (elen > 3 && s[i + 1] == '#') {
             char *end;
-            unsigned long cp = (s[i + 2] == 'x' || s[i + 2] == 'X')
-                                   ? strtoul(s + i + 3, &end, 16)
-                                   : strtoul(s + i + 2, &end, 10);
+            unsigned long cp = (s[i + 2] == 'x' || s[i + 2] == 'X') ? strtoul(s + i + 3, &end, 16)
+                                                                    : strtoul(s + i + 2, &end, 10);
             if (end != semi || cp > 0x10FFFF) {
                 warn(p, (size_t)(s + i - p->s), "invalid character reference kept as text");
                 st = esc_buf_append(b, s + i, elen);
@@ -164,6 +168,37 @@ static esc_status add_kv(parser *p, esc_str name, esc_str raw, bool decoded) {
         st = decode(p, raw.ptr, raw.len, &e->value);
     if (!st)
         p->nkv++;
+    return st;
+}
+
+/* One System element's text (attr empty) or attribute into p->sys, decoded; empty values are
+ * left out. The name is the element's, or Element@Attribute. */
+static esc_status add_sys(parser *p, esc_str elem, esc_str attr, esc_str raw, bool decoded) {
+    if (!p->sys || !raw.len)
+        return ESC_OK;
+    if (p->nsys == ESC_XML_MAX_SYS) {
+        warn(p, (size_t)(raw.ptr - p->s), "too many System elements; extra ones dropped");
+        return ESC_OK;
+    }
+    esc_kv *e = &p->sys[p->nsys];
+    e->name = elem;
+    if (attr.len) {
+        char *n = esc_arena_alloc(p->arena, elem.len + attr.len + 2);
+        if (!n)
+            return ESC_ELIMIT;
+        memcpy(n, elem.ptr, elem.len);
+        n[elem.len] = '@';
+        memcpy(n + elem.len + 1, attr.ptr, attr.len);
+        n[elem.len + 1 + attr.len] = 0;
+        e->name = esc_str_make(n, elem.len + 1 + attr.len);
+    }
+    esc_status st = ESC_OK;
+    if (decoded)
+        e->value = raw;
+    else
+        st = decode(p, raw.ptr, raw.len, &e->value);
+    if (!st && e->value.len)
+        p->nsys++;
     return st;
 }
 
@@ -303,8 +338,7 @@ static esc_status simple_value(parser *p, esc_str *value, bool *decoded) {
     esc_str piece = raw;
     for (;;) {
         esc_str dec;
-        if ((st = decode(p, piece.ptr, piece.len, &dec)) ||
-            (st = esc_buf_append_str(&acc, dec)))
+        if ((st = decode(p, piece.ptr, piece.len, &dec)) || (st = esc_buf_append_str(&acc, dec)))
             goto done;
         if (p->n - p->i >= 4 && memcmp(p->s + p->i, "<!--", 4) == 0) {
             size_t c0 = p->i;
@@ -429,6 +463,11 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
         else if (esc_str_eq_c(name, "UserData"))
             self = CTX_USERDATA;
     } else if (parent == CTX_SYSTEM && p->depth == 2) {
+        for (size_t k = 0; p->sys && k < nattrs; k++)
+            if ((st = add_sys(p, name, local_name(attrs[k].name), attrs[k].value, false)))
+                return st;
+        if (p->sys)
+            fk = F_SYS;
         if (esc_str_eq_c(name, "Provider")) {
             esc_str v = find_attr(attrs, nattrs, "Name");
             if (v.ptr && (st = decode(p, v.ptr, v.len, &p->ev->provider)))
@@ -489,6 +528,8 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
         if ((st = end_tag(p, name)))
             return st;
         esc_str v = raw;
+        if (parent == CTX_SYSTEM && (st = add_sys(p, name, ESC_STR_NULL, raw, decoded)))
+            return st;
         switch (fk) {
         case F_EVENTID:
             if ((st = parse_u32(p, raw, &p->ev->event_id)))
@@ -510,7 +551,9 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
             return ESC_OK;
         case F_DATA:
             return add_kv(p, data_name, raw, decoded);
-        case F_NONE: break;
+        case F_SYS:
+        case F_NONE:
+            break;
         }
         return ESC_OK;
     }
@@ -530,6 +573,13 @@ esc_status esc_xml_event_parse(const char *text, size_t len, const esc_interest 
     ev->kind = ESC_EV_WINDOWS;
     p.ctx[0] = CTX_OTHER;
     esc_status st;
+    if (interest && (interest->everything || interest->system)) {
+        p.sys = esc_arena_alloc(arena, ESC_XML_MAX_SYS * sizeof *p.sys);
+        if (!p.sys) {
+            st = ESC_ELIMIT;
+            goto done;
+        }
+    }
     const char *lt = memchr(text, '<', len);
     while (lt && (size_t)(lt - text) + 1 < len && (lt[1] == '?' || lt[1] == '!')) {
         p.i = (size_t)(lt - text) + 1;
@@ -554,6 +604,8 @@ esc_status esc_xml_event_parse(const char *text, size_t len, const esc_interest 
         goto done;
     ev->data = p.kv;
     ev->ndata = p.nkv;
+    ev->sys = p.sys;
+    ev->nsys = p.nsys;
     if (p.warn.len) {
         ev->warning = p.warn;
         ev->warning_offset = p.warn_off;

@@ -1,0 +1,236 @@
+/* The raw-event search, the source of a search that does not start with '|':
+ * `sourcetype=... EventCode=10 TargetImage=*lsass.exe "*dbghelp*" | stats ...` over the fields
+ * search-time extraction gives each event (fields/), one row per matching event.
+ *
+ * Semantics (SPEC section 4, docs/spl.md "Raw-event searches"): field=value is an ASCII
+ * case-insensitive glob over any value of the field; field!=value needs the field; NOT f=v also
+ * keeps events without f; comparisons are numeric when both sides are numbers; a bare term
+ * matches _raw (the event's XML rendering) as Splunk's index does, bounded by breakers,
+ * TERM() by major breakers only, CASE() case-sensitively; `index=` terms hold for every event
+ * (escudo has one index). The rows' columns are every field name the later commands mention
+ * (a scan of their text), plus _time; a multivalue field keeps every value.
+ * Invariants: a row copies what it keeps; rows come in event order. Not done: subsearches in
+ * the search itself, sorting newest first (later commands that depend on event order see the
+ * input order), fields no later command names (`table *` sees the named ones only). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "spl/cmd.h"
+
+#define RAW_MAX_COLUMNS 200
+
+static bool parse_raw(spl_parser *P, stage *st) {
+    st->ds = ESC_DS_RAW;
+    P->p->ds = ESC_DS_RAW;
+    if (spl_at_end(P))
+        return true;
+    st->where = spl_parse_search_raw(P);
+    if (!st->where)
+        return false;
+    if (spl_peek(P) == ')') {
+        spl_fail(P, P->pos, "unbalanced parenthesis: ')' without '('");
+        return false;
+    }
+    return spl_expect_end(P, "search");
+}
+
+static void resolve(snode *n) {
+    if (!n)
+        return;
+    if (n->kind == SN_CMP)
+        n->ref = spl_ds_lookup(ESC_DS_RAW, n->field, &n->fname);
+    resolve(n->l);
+    resolve(n->r);
+}
+
+static bool name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-' || c == ':' || c == '@' || c == '{' || c == '}';
+}
+
+/* ---- interest: event codes and channels every matching event has ---- */
+
+typedef struct need {
+    uint32_t codes[ESC_PLAN_MAX_CODES];
+    size_t ncodes;
+    bool any_code;
+    const char *chans[ESC_PLAN_MAX_CHANS];
+    size_t nchans;
+    bool any_chan;
+} need;
+
+/* The channel a source/sourcetype/Channel/eventtype term names, or NULL. */
+static const char *term_channel(const snode *n) {
+    if (n->op != SOP_EQ || memchr(n->val, '*', n->val_len) || n->ref != FIELD_NAMED)
+        return NULL;
+    const char *v = n->val;
+    if (esc_str_eq_c(n->fname, "source") || esc_str_eq_c(n->fname, "sourcetype")) {
+        const char *c = memchr(v, ':', n->val_len);
+        return c && c[1] ? c + 1 : NULL;
+    }
+    if (esc_str_eq_c(n->fname, "Channel"))
+        return v;
+    if (esc_str_eq_c(n->fname, "eventtype")) {
+        if (!strcmp(v, "wineventlog_security"))
+            return "Security";
+        if (!strcmp(v, "wineventlog_system"))
+            return "System";
+    }
+    return NULL;
+}
+
+static void need_union(need *a, const need *b) {
+    if (b->any_code || a->ncodes + b->ncodes > ESC_PLAN_MAX_CODES)
+        a->any_code = true;
+    else
+        for (size_t i = 0; i < b->ncodes; i++)
+            a->codes[a->ncodes++] = b->codes[i];
+    if (b->any_chan || a->nchans + b->nchans > ESC_PLAN_MAX_CHANS)
+        a->any_chan = true;
+    else
+        for (size_t i = 0; i < b->nchans; i++)
+            a->chans[a->nchans++] = b->chans[i];
+}
+
+static void need_of(const snode *n, need *out) {
+    memset(out, 0, sizeof *out);
+    out->any_code = out->any_chan = true;
+    if (!n)
+        return;
+    if (n->kind == SN_CMP) {
+        double d;
+        if (n->op == SOP_EQ && n->ref == FIELD_NAMED &&
+            (esc_str_eq_c(n->fname, "EventCode") || esc_str_eq_c(n->fname, "EventID")) &&
+            spl_parse_num(n->val, n->val_len, &d) && d >= 0 && d < 65536 && d == (uint32_t)d) {
+            out->any_code = false;
+            out->codes[out->ncodes++] = (uint32_t)d;
+        }
+        const char *ch = term_channel(n);
+        if (ch) {
+            out->any_chan = false;
+            out->chans[out->nchans++] = ch;
+        }
+        return;
+    }
+    if (n->kind != SN_AND && n->kind != SN_OR)
+        return;
+    need *l = esc_malloc(2 * sizeof *l);
+    if (!l)
+        return;
+    need_of(n->l, &l[0]);
+    need_of(n->r, &l[1]);
+    if (n->kind == SN_OR) {
+        *out = l[0];
+        need_union(out, &l[1]);
+    } else { /* either side's limits hold: keep the narrower of each */
+        const need *c =
+            l[0].any_code || (!l[1].any_code && l[1].ncodes < l[0].ncodes) ? &l[1] : &l[0];
+        const need *h =
+            l[0].any_chan || (!l[1].any_chan && l[1].nchans < l[0].nchans) ? &l[1] : &l[0];
+        out->any_code = c->any_code;
+        out->ncodes = c->ncodes;
+        memcpy(out->codes, c->codes, sizeof out->codes);
+        out->any_chan = h->any_chan;
+        out->nchans = h->nchans;
+        memcpy(out->chans, h->chans, sizeof out->chans);
+    }
+    esc_free(l);
+}
+
+static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    (void)in;
+    resolve(st->where);
+    need nd;
+    need_of(st->where, &nd);
+    p->any_code = nd.any_code;
+    p->ncodes = nd.ncodes;
+    memcpy(p->codes, nd.codes, sizeof p->codes);
+    p->any_chan = nd.any_chan;
+    p->nchans = nd.nchans;
+    memcpy(p->chans, nd.chans, sizeof p->chans);
+    /* columns: _time, then every name-like word of the later commands, once */
+    const char *s = p->expanded;
+    size_t n = strlen(s), at = st->end;
+    if (!spl_schema_alloc(p, &st->out, RAW_MAX_COLUMNS))
+        return spl_plan_oom(err);
+    st->out.n = 0;
+    spl_schema_add(&st->out, "_time");
+    while (at < n) {
+        while (at < n && !name_char(s[at]))
+            at++;
+        size_t b = at;
+        while (at < n && name_char(s[at]))
+            at++;
+        if (at == b || (s[b] >= '0' && s[b] <= '9'))
+            continue;
+        char tmp[128];
+        if (at - b >= sizeof tmp)
+            continue;
+        memcpy(tmp, s + b, at - b);
+        tmp[at - b] = 0;
+        if (spl_schema_find(&st->out, tmp) >= 0)
+            continue;
+        if (st->out.n == RAW_MAX_COLUMNS)
+            return esc_error_at(err, ESC_ELIMIT, NULL, b,
+                                "a raw-event search's later commands name more than %d fields",
+                                RAW_MAX_COLUMNS);
+        const char *d = esc_arena_dup(&p->arena, esc_str_make(tmp, at - b)).ptr;
+        if (!d)
+            return spl_plan_oom(err);
+        spl_schema_add(&st->out, d);
+    }
+    return ESC_OK;
+}
+
+esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_record *r,
+                        esc_error *err) {
+    if (t->nrows >= ESC_SPL_MAX_ROWS)
+        return esc_error_set(err, ESC_ELIMIT, "a raw-event search matched more than %d events",
+                             ESC_SPL_MAX_ROWS);
+    if (t->nrows == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        esc_cell *c = esc_realloc(t->cells, nc * t->ncols * sizeof *c);
+        if (!c)
+            return spl_exec_oom(err);
+        memset(c + *cap * t->ncols, 0, (nc - *cap) * t->ncols * sizeof *c);
+        t->cells = c;
+        *cap = nc;
+    }
+    esc_cell *row = &t->cells[t->nrows * t->ncols];
+    t->nrows++;
+    for (size_t i = 0; i < st->out.n; i++) {
+        esc_str fname = esc_str_c(st->out.name[i]);
+        int ref = i == 0 ? FIELD_TIME : spl_ds_lookup(ESC_DS_RAW, st->out.name[i], &fname);
+        esc_str vals[256];
+        char buf[32];
+        size_t nv = spl_rec_values(r, ref, fname, vals, 256, buf, sizeof buf);
+        if (nv > 256)
+            nv = 256;
+        if (!nv)
+            continue;
+        if (ref == FIELD_TIME) { /* seconds, sub-second part kept, as a number */
+            char tb[48];
+            esc_str ts = esc_str_make(tb, spl_time_text(r->time_us, tb, sizeof tb));
+            if (!spl_cell_num(&row[i], (double)r->time_us / 1e6, &ts))
+                return spl_exec_oom(err);
+            continue;
+        }
+        if (!spl_cell_set(&row[i], vals, nv))
+            return spl_exec_oom(err);
+    }
+    return ESC_OK;
+}
+
+static void explain_raw(const stage *st, esc_buf *out) {
+    esc_buf_append_c(out, " (raw events)\n  where: ");
+    spl_explain_snode(st->where, out);
+}
+
+const spl_cmd spl_cmd_raw = {
+    .name = "search",
+    .flags = SPL_CMD_SOURCE,
+    .parse = parse_raw,
+    .plan = plan_raw,
+    .explain = explain_raw,
+};

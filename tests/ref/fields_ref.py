@@ -1,0 +1,568 @@
+#!/usr/bin/env python3
+"""Independent reference for `escudo dump --fields`: every Windows event as Splunk's add-ons
+show it after search-time extraction, one JSON object per line.
+
+Own parser, own tables:
+  - EVTX is read from `evtxexport -f xml` output with ElementTree (escudo_ref's Protector keeps
+    the characters expat rejects); JSON lines with the json module (the flat NXLog/OTRF shape).
+  - The rules are written out below from Splunk_TA_windows 8.4.0 default/props.conf,
+    transforms.conf, eventtypes.conf and tags.conf and the Sysmon add-on's source stanza, as
+    docs/fields.md cites them. Each table row names its setting.
+evtxexport renders two things differently from Windows: 64-bit hex integers zero-padded to 16
+digits and SystemTime with 9 fraction digits. Both are put back in Windows' form here.
+
+Usage: fields_ref.py [--native] FILE... (EVTX files, evtxexport XML renderings, JSON lines)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from escudo_ref import EVENT_START_RE, EVENT_END, Protector, local  # noqa: E402
+
+# ---- reading ------------------------------------------------------------------------------
+
+# evtxexport writes HexInt32/HexInt64 values as 0x%08x / 0x%016x; Windows writes 0x%x.
+HEX_PADDED = re.compile(r"^0x(0[0-9a-f]{7}|0[0-9a-f]{15})$")
+
+
+FILETIME9 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7})\d\dZ$")
+
+
+def windows_form(v):
+    t = FILETIME9.match(v)
+    if t:
+        return t.group(1) + "Z"
+    m = HEX_PADDED.match(v)
+    if m:
+        return "0x" + (m.group(1).lstrip("0") or "0")
+    return v
+
+
+def xml_events(text):
+    prot = Protector(text)
+    pos = 0
+    while True:
+        m = EVENT_START_RE.search(text, pos)
+        if not m:
+            return
+        end = text.find(EVENT_END, m.start())
+        if end < 0:
+            return
+        chunk = text[m.start():end + len(EVENT_END)]
+        pos = end + len(EVENT_END)
+        try:
+            root = ET.fromstring(prot.protect(chunk))
+        except ET.ParseError:
+            continue
+        yield xml_event(root, prot)
+
+
+def xml_event(root, prot):
+    """{"sys": [(name, value)], "data": [(name, value)], ...}: System elements (text) and
+    attributes (Element@Attr), EventData Data by Name, UserData leaves."""
+    ev = {"sys": [], "data": [], "channel": "", "computer": None, "event_id": None,
+          "time": None, "record": None, "json": False}
+    for sec in root:
+        name = local(sec.tag)
+        if name == "System":
+            for s in sec:
+                sn = local(s.tag)
+                for an, av in s.attrib.items():
+                    av = prot.restore(av)
+                    if sn == "TimeCreated" and an == "SystemTime":
+                        ev["time"] = av
+                        av = re.sub(r"\.(\d{7})\d*Z$", r".\1Z", av)
+                    if av:
+                        ev["sys"].append((sn + "@" + local(an), av))
+                text = prot.restore(s.text or "")
+                if len(s) == 0 and text.strip():
+                    ev["sys"].append((sn, windows_form(text)))
+                if sn == "Channel":
+                    ev["channel"] = text
+                elif sn == "Computer":
+                    ev["computer"] = text
+                elif sn == "EventID":
+                    ev["event_id"] = int(text)
+                elif sn == "EventRecordID":
+                    ev["record"] = text
+        elif name == "EventData":
+            for d in sec:
+                key = d.get("Name")
+                if local(d.tag) == "Data" and key:
+                    ev["data"].append((prot.restore(key), windows_form(
+                        prot.restore("".join(d.itertext())))))
+        elif name == "UserData":
+            def leaves(el):
+                for c in el:
+                    if len(c):
+                        leaves(c)
+                    else:
+                        ev["data"].append((local(c.tag), windows_form(prot.restore(c.text or ""))))
+            leaves(sec)
+    return ev
+
+
+NXLOG_SYSTEM = ("EventID", "SourceName", "Hostname", "Channel", "EventTime", "TimeCreated",
+                "RecordNumber")
+
+
+def json_events(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            if "EventID" not in o or "Hostname" not in o:
+                continue
+            # time: TimeCreated, else @timestamp (then @timestamp and tags are not data)
+            skip = NXLOG_SYSTEM if "TimeCreated" in o else \
+                tuple(k for k in NXLOG_SYSTEM if k != "EventTime") + ("@timestamp", "tags")
+            data = [(k, v if isinstance(v, str) else json_scalar(v)) for k, v in o.items()
+                    if k not in skip and v is not None]
+            data = [(k, str(v)) if not isinstance(v, str) else (k, v) for k, v in data]
+            yield {"sys": [], "data": data, "channel": o.get("Channel", ""),
+                   "computer": o.get("Hostname"), "event_id": int(o["EventID"]),
+                   "time": o.get("TimeCreated") or o.get("@timestamp"),
+                   "record": str(o["RecordNumber"]) if o.get("RecordNumber") else None,
+                   "json": True}
+
+
+def json_scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+# ---- the add-on rules ---------------------------------------------------------------------
+
+def basename(v):
+    return v.rsplit("\\", 1)[-1]
+
+
+def strip_bs(v):  # (?:[\\]+)?([^-].*)
+    m = re.match(r"(?:[\\]+)?([^-].*)", v, re.S)
+    return m.group(1) if m else None
+
+
+def path_name(v):  # ^((?:.*[\\/]+)*([^-].*))$ second group
+    seg = re.split(r"[\\/]", v)[-1]
+    return seg if seg and not seg.startswith("-") else None
+
+
+def nodash(v):
+    return v if v and v != "-" else None
+
+
+def first(f, name):
+    v = f.get(name)
+    return v[0] if v else None
+
+
+SCOPES = {"security": "Security", "system": "System",
+          "microsoft-windows-sysmon/operational": "Sysmon",
+          "microsoft-windows-powershell/operational": "PowerShell"}
+ACCT = {4703, 4704, 4705, 4722, 4723, 4724, 4725, 4726, 4738, 4767}
+
+# REPORT/EXTRACT rows: (stanza, dst, src, transform); the first extraction of a field wins.
+def nodash_none(v):  # (.+) and the EXTRACTs' ([^<]+): any non-empty value
+    return v or None
+
+
+REPORTS = [
+    ("Xml", "Sub_Status", "SubStatus", nodash_none),
+    ("Security", "dest_port", "DestPort", nodash_none),
+    ("Security", "object_attrs", "RuleName", nodash_none),
+    ("Security", "src_ip", "IpAddress", "srcip"),
+    ("Security", "process", "ProcessName", nodash_none),
+    ("Security", "new_process", "NewProcessName", nodash_none),
+    ("Security", "parent_process", "ParentProcessName", nodash_none),
+    ("Security", "new_process_id", "NewProcessId", nodash_none),
+    ("Security", "process_id", "ProcessId", nodash_none),
+    ("Security", "Process_Command_Line", "CommandLine", nodash_none),
+    ("Security", "vendor_privilege", "PrivilegeList", nodash_none),
+    ("Security", "Source_Port", "IpPort", nodash_none),
+    ("Security", "Token_Elevation_Type", "TokenElevationType", nodash_none),
+    ("Security", "Target_Server_Name", "TargetServerName", nodash_none),
+    ("Security", "Logon_Type", "LogonType", nodash_none),
+    ("Security", "Logon_ID", "SubjectLogonId", nodash_none),
+    ("Security", "Caller_Domain", "SubjectDomainName", nodash_none),
+    ("Security", "Target_Domain", "TargetDomainName", nodash_none),
+    ("Security", "Caller_User_Name", "SubjectUserName", nodash_none),
+    ("Security", "Target_User_Name", "TargetUserName", nodash_none),
+    ("Security", "Source_Workstation", "Workstation", nodash_none),
+    ("Security", "Source_Workstation", "WorkstationName", nodash_none),
+    ("Security", "Source_Workstation", "IpAddress", nodash_none),
+    ("Security", "session_id", "Logon_ID", lambda v: (v.split("\n", 1)[1] if re.match(r"[^\n]+\n.", v) else v) or None),
+    ("Security", "dest", "Target_Server_Name", strip_bs),
+    ("Security", "dest", "Computer", nodash_none),
+    ("Security", "dest_nt_domain", "Target_Domain", nodash_none),
+    ("Security", "dest_nt_host", "Target_Server_Name", strip_bs),
+    ("Security", "src", "Source_Workstation", strip_bs),
+    ("Security", "src_nt_domain", "Caller_Domain", nodash),
+    ("Security", "src_nt_host", "Source_Workstation", strip_bs),
+    ("Security", "src_user", "Caller_User_Name", nodash),
+    ("Security", "user", "Target_User_Name", nodash_none),
+    ("Security", "parent_process_name", "parent_process", basename),
+    ("Security", "new_process_name", "new_process", basename),
+    ("Security", "target_process_name", "TargetProcessName", basename),
+    ("Security", "object_file_path", "ObjectName", lambda v: v if path_name(v) else None),
+    ("Security", "object_file_name", "ObjectName", path_name),
+    ("Security", "file_path", "FileName", lambda v: v if path_name(v) else None),
+    ("Security", "file_name", "FileName", path_name),
+    ("Security", "file_path", "KeyFilePath", lambda v: v if path_name(v) else None),
+    ("Security", "file_name", "KeyFilePath", path_name),
+    ("Security", "process_command_line_process", "Process_Command_Line", "cmdprog"),
+    ("Security", "process_command_line_arguments", "Process_Command_Line", "cmdargs"),
+    ("System", "dest", "Computer", nodash_none),
+    ("System", "user", "User", lambda v: re.sub(r"^[^\\]+\\(?=.)", "", v)),
+    ("System", "ServiceName", "param1", nodash_none),
+    ("PowerShell", "dest", "Computer", nodash_none),
+    ("Sysmon", "RegistryValueData", "Details", "regdata"),
+]
+
+ALIASES = [  # FIELDALIAS src AS dst
+    ("Xml", "category", "TaskCategory"), ("Xml", "dvc_nt_host", "host"),
+    ("Xml", "dvc", "Computer"), ("Xml", "event_id", "RecordNumber"),
+    ("Xml", "id", "RecordNumber"), ("Xml", "user_group_id", "Primary_Group_ID"),
+    ("Xml", "service", "ServiceName"), ("Xml", "service_name", "ServiceName"),
+    ("Xml", "service_id", "ServiceSid"), ("Xml", "parent_process", "ParentProcessName"),
+    ("Xml", "user_id", "UserID"),
+    ("Security", "src_port", "Source_Port"), ("Security", "body", "Message"),
+    ("Security", "ta_windows_status", "Status"),
+    ("Sysmon", "signature_id", "EventCode"),
+]
+
+CMD_RE = re.compile(r"(^\"[^\"]+\"|[^\s]+)\s*(.*)")
+TA_ACTION = {"0XC000006F": "denied", "0XC0000070": "denied", "0XC000015B": "denied",
+             "0XC0000234": "denied", "0XC0000064": "unknown", "0XC0000133": "error",
+             "0XC0000225": "error"}
+
+
+def report_value(how, v):
+    if how == "srcip":
+        return None if re.match(r"::1|127\.0\.0\.1", v) else v
+    if how in ("cmdprog", "cmdargs"):
+        m = CMD_RE.match(v)
+        if not m:
+            return None
+        return m.group(1) if how == "cmdprog" else (m.group(2) or None)
+    if how == "regdata":
+        m = re.fullmatch(r"\w+\s\((.+)\)", v)
+        return m.group(1) if m else None
+    return how(v)
+
+
+def eval_security(f, code, g):
+    """[source::XmlWinEventLog:Security] EVAL-*; g(name) is the pre-EVAL first value."""
+    def c(*names):
+        for n in names:
+            if g(n) is not None:
+                return g(n)
+        return None
+
+    def proc4688():
+        prog, np_, args = g("process_command_line_process"), g("NewProcessName"), \
+            g("process_command_line_arguments")
+        if prog is not None and "\\" in prog:
+            return g("Process_Command_Line")
+        if np_ is None or args is None:
+            return np_
+        return ('"%s"' % np_ if re.search(r"\s", np_) else np_) + " " + args
+
+    status = g("Status")
+    out = {
+        "Error_Code": status if status is not None else (g("Error_Code") or "-"),
+        "vendor": "Microsoft", "product": "Windows",
+        "ta_windows_action": TA_ACTION.get((status or "").upper(), "failure"),
+        "user_group": c("TargetUserName", "New_Account_Name"),
+        "dest_nt_domain": nodash_keep(g("dest_nt_domain")),
+        "object_attrs": None if code in (4720, 4738) else g("AccessGranted") if code == 4717
+        else g("AccessRemoved") if code == 4718 else c("SamAccountName", "object_attrs"),
+        "registry_path": g("ObjectName") if code == 4657 else KEEP,
+        "registry_value_name": g("ObjectValueName") if code == 4657 else KEEP,
+        "registry_value_type": g("NewValueType") if code == 4657 else KEEP,
+        "src": g("ClientAddress") if code == 4778 else KEEP,
+        "file_name": c("file_name") or (g("object_file_name") if g("ObjectType") == "File"
+                                        else None) or g("ShareName"),
+        "file_path": c("file_path") or (g("object_file_path") if g("ObjectType") == "File"
+                                        else None) or g("ShareLocalPath"),
+        "src_port": g("SourcePort") if code in (5158, 5156) else KEEP,
+        "process": proc4688() if code == 4688 else g("TargetProcessName") if code == 4696
+        else c("process", "Process", "ProcessName"),
+        "process_path": g("new_process") if code == 4688 else g("TargetProcessName")
+        if code == 4696 else c("process", "Process", "ProcessName"),
+        "process_id": g("new_process_id") if code == 4688 else g("TargetProcessId")
+        if code == 4696 else KEEP,
+        "service": c("service", "Service"),
+        "parent_process": g("ProcessName") if code == 4696 else KEEP,
+        "parent_process_id": g("ProcessId") if code in (4688, 4696) else None,
+        "parent_process_name": basename(g("ProcessName") or "") or None if code == 4696 else KEEP,
+        "parent_process_path": g("parent_process") if code == 4688 else g("ProcessName")
+        if code == 4696 else None,
+        "process_exec": g("new_process_name") if code == 4688 else g("target_process_name")
+        if code == 4696 else (basename(g("ProcessName")) if g("ProcessName") is not None else None)
+        if code in (4689, 4674, 4673) else None,
+        "process_name": g("new_process_name") if code == 4688 else g("target_process_name")
+        if code == 4696 else (basename(g("ProcessName")) if g("ProcessName") is not None else None)
+        if code in (4689, 4674, 4673) else g("ProcessName"),
+        "user": (g("src_user") if g("user") in (None, "-") else g("user")) if code == 4688
+        else nodash(g("SubjectUserName")) if code in (4674, 4689, 4673, 4697)
+        else nodash(g("user")) if code == 4696 else g("TargetUserName") if code in ACCT
+        else g("NewTargetUserName") if code == 4781 else KEEP,
+        "user_name": g("TargetUserName") if code in ACCT else g("NewTargetUserName")
+        if code == 4781 else KEEP,
+        "src_user": g("SubjectUserName") if code in ACCT | {4781} else KEEP,
+        "src_user_name": g("SubjectUserName") if code in ACCT | {4781} else KEEP,
+        "object": g("TargetUserName") if code in ACCT else g("NewTargetUserName")
+        if code == 4781 else KEEP,
+        "object_id": g("TargetSid") if code in {4704, 4705, 4722, 4723, 4724, 4725, 4726, 4738,
+                                                4767, 4781}
+        else g("TargetUserSid") if code == 4703 else KEEP,
+        "action": "allowed" if code == 4688 and g("Keywords") == "0x8020000000000000" else None,
+        "user_type": "computer" if code in (4741, 4742, 4743) else None,
+    }
+    return out
+
+
+def nodash_keep(v):
+    return None if v is None or v == "-" else v
+
+
+KEEP = object()
+
+
+def eval_sysmon(f, code, g, native):
+    def bn(n):
+        return basename(g(n)) if g(n) is not None else None
+    t = g("TargetObject")
+    hive = None
+    for p, h in (("HKLM\\System\\", "HKEY_LOCAL_MACHINE\\System"), ("HKU\\", "HKEY_CURRENT_USER"),
+                 ("HKLM\\SOFTWARE\\", "HKEY_LOCAL_MACHINE\\Software")):
+        if t and t.startswith(p):
+            hive = h
+            break
+    key = None
+    if t is not None and code in (12, 13, 14):
+        parts = t.split("\\")
+        key = parts[-1] if code != 13 else (parts[-2] if len(parts) > 1 else None)
+    user = g("User")
+    e1, e3 = code == 1, code == 3
+    src_image = code in (8, 10)
+    return {
+        "vendor_product": "Microsoft Sysmon", "signature_id": g("EventCode"),
+        "dest": (g("DestinationHostname") or g("DestinationIp")) if e3 else g("Computer"),
+        "dvc": g("Computer"),
+        "user": (user if native else basename(user)) if user is not None else None,
+        "process_id": g("SourceProcessId") if src_image else g("ProcessId"),
+        "process_guid": g("SourceProcessGuid") if src_image else g("ProcessGuid"),
+        "process_path": g("SourceImage") if src_image else g("Image"),
+        "process_name": bn("SourceImage") if src_image else bn("Image"),
+        "process_exec": bn("Image") if e1 else None,
+        "process": g("CommandLine") if e1 else None,
+        "process_hash": g("Hashes"),
+        "process_integrity_level": (g("IntegrityLevel") if native else g("IntegrityLevel").lower())
+        if g("IntegrityLevel") else None,
+        "process_current_directory": g("CurrentDirectory"),
+        "original_file_name": g("OriginalFileName"),
+        "parent_process": g("ParentCommandLine") if e1 else None,
+        "parent_process_name": bn("ParentImage") if e1 else None,
+        "parent_process_exec": bn("ParentImage") if e1 else None,
+        "parent_process_path": g("ParentImage") if e1 else None,
+        "parent_process_id": g("ParentProcessId") if e1 else None,
+        "parent_process_guid": g("ParentProcessGuid") if e1 else None,
+        "action": "allowed" if code in (1, 3) else "created" if code == 11 else
+        {"CreateKey": "created", "DeleteKey": "deleted", "DeleteValue": "deleted"}.get(
+            g("EventType")) if code == 12 else "modified" if code in (13, 14) else
+        "deleted" if code in (23, 26) else None,
+        "status": "success" if code in (12, 13) else None,
+        "src_ip": g("SourceIp") if e3 else None, "src_port": g("SourcePort") if e3 else None,
+        "src_host": g("SourceHostname") if e3 else None,
+        "src": (g("SourceHostname") or g("SourceIp")) if e3 else None,
+        "dest_ip": g("DestinationIp") if e3 else None,
+        "dest_port": g("DestinationPort") if e3 else None,
+        "dest_host": g("DestinationHostname") if e3 else None,
+        "transport": g("Protocol") if e3 else None,
+        "direction": ("outbound" if g("Initiated") == "true" else "inbound") if e3 else None,
+        "file_path": g("TargetFilename") if code in (2, 11, 23, 26) else None,
+        "file_name": bn("TargetFilename") if code in (2, 11, 23, 26) else None,
+        "file_create_time": g("CreationUtcTime") if code in (2, 11) else None,
+        "object_category": "file" if code in (2, 11, 23, 26) else "registry"
+        if code in (12, 13, 14) else None,
+        "registry_path": t if code in (12, 13, 14) else None,
+        "registry_key_name": key,
+        "registry_value_name": t.split("\\")[-1] if code == 13 and t else None,
+        "registry_value_data": (g("RegistryValueData") or g("Details")) if code == 13 else None,
+        "registry_hive": hive if code in (12, 13, 14) else None,
+        "query": g("QueryName") if code == 22 else None,
+        "answer": g("QueryResults") if code == 22 else None,
+        "reply_code_id": g("QueryStatus") if code == 22 else None,
+    }
+
+
+def eval_xml(f, code, g):  # [XmlWinEventLog] EVAL-*
+    return {"signature_id": g("EventCode"),
+            "process_name": g("NewProcessName") if code == 4688 else g("ProcessName"),
+            "vendor_product": "Microsoft Windows"}
+
+
+def eval_system(f, code, g):  # [source::XmlWinEventLog:System] EVAL-*
+    status, p2 = g("Status"), g("param2")
+    return {"Error_Code": status if status is not None else (g("Error_Code") or "-"),
+            "body": g("signature_message") or g("Message"),
+            "vendor": "Microsoft", "product": "Windows",
+            "status": ("started" if p2 == "running" else "stopped" if p2 == "stopped" else None)
+            if code == 7036 else None,
+            "user": nodash(g("user")) if code in (7040, 7045) else KEEP}
+
+
+# eventtypes.conf / tags.conf: (name, stanza or None, codes or None, condition, tags)
+AUDIT = {s.upper() for s in ("0xC0000064", "0xC000006A", "0xC000006F", "0xC0000070",
+                             "0xC0000071", "0xC0000072", "0XC000018C", "0XC0000192",
+                             "0xC0000193", "0xC0000234", "0XC00002EE", "0XC0000413")}
+ETYPES = [
+    ("windows_event_signature", None, None, None, "track_event_signatures"),
+    ("wineventlog_security", ["Security"], None, None, "os windows"),
+    ("wineventlog_system", ["System"], None, None, "os windows"),
+    ("wineventlog_windows", ["Security", "System", "Application"], None,
+     lambda g, c: c not in ACCT | {4781}, "os windows endpoint filesystem"),
+    ("windows_service_ticket_granted", ["Security"], {4769, 4773, 673, 677}, None,
+     "authentication"),
+    ("windows_account_created", ["Security"], {4720, 4741, 624, 645}, None, "add account change"),
+    ("windows_audit_log_logon", ["Security"], {4625},
+     lambda g, c: (g("ta_windows_status") or "").upper() in AUDIT, "audit change"),
+    ("windows_logon_failure", ["Security"], {4625},
+     lambda g, c: g("ta_windows_action") != "error", "authentication"),
+    ("windows_logon_success", ["Security"], {4624, 528, 540}, None, "authentication"),
+    ("windows_process_new", ["Security"], {4688, 592}, None, "process execute start"),
+    ("windows_endpoint_processes", ["Security"], {4688, 4689, 4696, 4673, 4674}, None,
+     "process report"),
+    ("windows_endpoint_services", ["Security", "System"],
+     {1100, 4697, 5024, 5025, 5030, 5033, 5034, 5035, 5478, 7036, 7040, 7045}, None,
+     "service report"),
+    ("ms-sysmon-process", ["Sysmon"], {1, 5, 6, 8, 9, 10, 15, 17, 18}, None, "process report"),
+    ("ms-sysmon-network", ["Sysmon"], {3}, None, "network communicate"),
+    ("ms-sysmon-filemod", ["Sysmon"], {2, 11}, None, "endpoint filesystem"),
+    ("ms-sysmon-regmod", ["Sysmon"], {12, 13, 14}, None, "endpoint registry"),
+    ("ms-sysmon-wmimod", ["Sysmon"], {19, 20, 21}, None, ""),
+    ("ms-sysmon-dns", ["Sysmon"], {22}, None, "network resolution dns"),
+]
+
+
+def add(f, k, v):
+    f.setdefault(k, []).append(v)
+
+
+def extract(ev, native=False):
+    f = {}
+    ch = ev["channel"] or ""
+    scope = SCOPES.get(ch.lower())
+    prefix = "WinEventLog:" if ch.lower() == "microsoft-windows-windows defender/operational" \
+        else "XmlWinEventLog:"
+    add(f, "source", prefix + ch)
+    add(f, "sourcetype", "XmlWinEventLog")
+    if ev["computer"] is not None:
+        add(f, "host", ev["computer"])
+    attr_elems = {n.split("@")[0] for n, _ in ev["sys"] if "@" in n}
+    for n, v in ev["sys"]:
+        if "@" in n:
+            add(f, n.split("@", 1)[1], v)
+        elif native or n not in attr_elems:
+            add(f, n, v)
+    if ev["event_id"] is not None:
+        if not ev["sys"]:
+            add(f, "EventID", str(ev["event_id"]))
+        add(f, "EventCode", str(ev["event_id"]))
+    if not ev["sys"]:
+        if ev["computer"] is not None:
+            add(f, "Computer", ev["computer"])
+        add(f, "Channel", ch)
+    if ev["record"]:
+        add(f, "RecordNumber", ev["record"])
+    for k, v in ev["data"]:
+        if k and (v or ev["json"]):
+            add(f, k, v)
+    code = ev["event_id"]
+    stanzas = ("Xml", scope)
+    for st, dst, src, how in REPORTS:
+        if st in stanzas and dst not in f and f.get(src):
+            v = report_value(how, f[src][0])
+            if native and how == "srcip":
+                v = f[src][0]
+            if v:
+                add(f, dst, v)
+    for st, dst, src in ALIASES:
+        if st in stanzas and src in f:
+            f[dst] = list(f[src])
+    snap = {k: list(v) for k, v in f.items()}
+
+    def g(n):
+        return snap[n][0] if n in snap else None
+    evals = eval_xml(f, code, g)
+    if scope == "Security":
+        evals.update(eval_security(f, code, g))
+    elif scope == "System":
+        evals.update(eval_system(f, code, g))
+    elif scope == "Sysmon":
+        evals.update(eval_sysmon(f, code, g, native))
+    for k, v in evals.items():
+        if v is KEEP:
+            continue
+        f.pop(k, None)
+        if v:
+            f[k] = [v]
+    g2 = (lambda n: f[n][0] if n in f else None)
+    ets, tags = [], set()
+    for name, chans, codes, cond, tg in ETYPES:
+        if chans is not None and scope not in chans and ch not in chans:
+            continue
+        if cond is None and codes is not None and code not in codes:
+            continue
+        if cond is not None and codes is not None and code not in codes:
+            continue
+        if cond is not None and not cond(g2, code):
+            continue
+        ets.append(name)
+        tags.update(t for t in tg.split() if t)
+    if ets:
+        f["eventtype"] = sorted(ets)
+    if tags:
+        f["tag"] = sorted(tags)
+    out = {}
+    m = re.match(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d+))?Z?$", ev["time"] or "")
+    if m:
+        out["_time"] = "%sT%s.%sZ" % (m.group(1), m.group(2), ((m.group(3) or "") + "0" * 6)[:6])
+    for k, v in f.items():
+        out[k] = v[0] if len(v) == 1 else v
+    return out
+
+
+def events_of(path):
+    if path.endswith(".evtx"):
+        text = subprocess.run(["evtxexport", "-f", "xml", path], capture_output=True,
+                              check=False).stdout.decode("utf-8", "replace")
+        yield from xml_events(text)
+    elif path.endswith(".xml"):
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            yield from xml_events(fh.read())
+    else:
+        yield from json_events(path)
+
+
+def main(argv):
+    native = "--native" in argv
+    for p in [a for a in argv if a != "--native"]:
+        for ev in events_of(p):
+            sys.stdout.write(json.dumps(extract(ev, native), ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
