@@ -153,65 +153,65 @@ static int cmp_tech(const void *a, const void *b) {
     return strcmp(((const tech *)a)->id, ((const tech *)b)->id);
 }
 
-static void cell(esc_buf *b, const tech *x) {
+static void cell(rpt_page *b, const tech *x) {
     const char *cls = x->fired ? "fired" : x->nsup ? "ok" : "no";
-    esc_buf_printf(b, "<div class=\"t %s\" data-tech=\"", cls);
+    rpt_printf(b, "<div class=\"t %s\" data-tech=\"", cls);
     rpt_text(b, x->id, 40);
-    esc_buf_append_c(b, "\" title=\"");
+    rpt_puts(b, "\" title=\"");
     for (size_t i = 0; i < x->ndets_named; i++) {
-        esc_buf_append_c(b, i ? "; " : "");
+        rpt_puts(b, i ? "; " : "");
         rpt_text(b, x->dets[i], 120);
     }
     if (x->ndet > x->ndets_named)
-        esc_buf_printf(b, "; %zu more", x->ndet - x->ndets_named);
-    esc_buf_append_c(b, "\"><b>");
+        rpt_printf(b, "; %zu more", x->ndet - x->ndets_named);
+    rpt_puts(b, "\"><b>");
     rpt_text(b, x->id, 40);
-    esc_buf_append_c(b, "</b><br>");
+    rpt_puts(b, "</b><br>");
     if (x->fired)
-        esc_buf_printf(b, "%zu fired &middot; %zu hosts", x->fired, x->hosts);
+        rpt_printf(b, "%zu fired &middot; %zu hosts", x->fired, x->hosts);
     else if (x->ndet)
-        esc_buf_printf(b, "%zu of %zu detections run", x->nsup, x->ndet);
-    esc_buf_append_c(b, "</div>\n");
+        rpt_printf(b, "%zu of %zu detections run", x->nsup, x->ndet);
+    rpt_puts(b, "</div>\n");
 }
 
-static void legend(esc_buf *b, const techs *t, const esc_report_opts *o) {
+static void legend(rpt_page *b, const techs *t, const esc_report_opts *o) {
     size_t fired = 0, sup = 0, no = 0;
     for (size_t i = 0; i < t->n; i++) {
         fired += t->v[i].fired > 0;
         sup += !t->v[i].fired && t->v[i].nsup > 0;
         no += !t->v[i].fired && !t->v[i].nsup;
     }
-    esc_buf_printf(b,
-                   "<p class=\"legend\"><span class=\"t fired\">fired</span> "
-                   "<span id=\"n-tech-fired\" data-count=\"%zu\">%zu</span> techniques fired; "
-                   "<span class=\"t ok\">detectable</span> %zu more the loaded content can "
-                   "detect with escudo; <span class=\"t no\">not run</span> %zu named by "
-                   "detections escudo cannot run (see escudo lint).</p>\n",
-                   fired, fired, sup, no);
+    rpt_printf(b,
+               "<p class=\"legend\"><span class=\"t fired\">fired</span> "
+               "<span id=\"n-tech-fired\" data-count=\"%zu\">%zu</span> techniques fired; "
+               "<span class=\"t ok\">detectable</span> %zu more the loaded content can "
+               "detect with escudo; <span class=\"t no\">not run</span> %zu named by "
+               "detections escudo cannot run (see escudo lint).</p>\n",
+               fired, fired, sup, no);
     if (!o->content)
-        esc_buf_append_c(b, "<p class=\"muted\">No content was loaded: only the techniques of "
-                            "the notables are shown.</p>\n");
-    esc_buf_append_c(b, "<p class=\"muted\">What the inputs can feed: the detections escudo "
-                        "runs read process creation events (Sysmon EventID 1, Security 4688, "
-                        "CrowdStrike ProcessRollup2)");
+        rpt_puts(b, "<p class=\"muted\">No content was loaded: only the techniques of "
+                    "the notables are shown.</p>\n");
+    rpt_puts(b, "<p class=\"muted\">What the inputs can feed: the detections escudo "
+                "runs read process creation events (Sysmon EventID 1, Security 4688, "
+                "CrowdStrike ProcessRollup2)");
     if (o->run)
-        esc_buf_printf(b, "; these inputs held %llu of them%s",
-                       (unsigned long long)o->run->process_events,
-                       o->run->process_events ? "" : ", so no detectable technique could fire");
-    esc_buf_append_c(b, ".</p>\n");
+        rpt_printf(b, "; these inputs held %llu of them%s",
+                   (unsigned long long)o->run->process_events,
+                   o->run->process_events ? "" : ", so no detectable technique could fire");
+    rpt_puts(b, ".</p>\n");
 }
 
-esc_status rpt_attack(esc_buf *b, const rpt_model *m, const esc_report_opts *o) {
+esc_status rpt_attack(rpt_page *b, const rpt_model *m, const esc_report_opts *o) {
     techs t = {0};
     esc_status st;
-    esc_buf_append_c(b, "<h2 id=\"attack\">ATT&amp;CK</h2>\n");
+    rpt_puts(b, "<h2 id=\"attack\">ATT&amp;CK</h2>\n");
     if ((st = from_content(&t, o)) || (st = from_notables(&t, m, o->content))) {
         esc_free(t.v);
         return st;
     }
     qsort(t.v, t.n, sizeof *t.v, cmp_tech);
     legend(b, &t, o);
-    esc_buf_append_c(b, "<div class=\"grid\" id=\"attack-grid\">\n");
+    rpt_puts(b, "<div class=\"grid\" id=\"attack-grid\">\n");
     for (size_t c = 0; c < NTAC; c++) {
         unsigned bit = c + 1 < NTAC ? 1u << c : 0;
         size_t n = 0;
@@ -219,7 +219,7 @@ esc_status rpt_attack(esc_buf *b, const rpt_model *m, const esc_report_opts *o) 
             n += bit ? (t.v[i].tac & bit) != 0 : t.v[i].tac == 0;
         if (!n)
             continue;
-        esc_buf_printf(b, "<div class=\"tac\"><h3>%s (%zu)</h3>\n", TACTICS[c], n);
+        rpt_printf(b, "<div class=\"tac\"><h3>%s (%zu)</h3>\n", TACTICS[c], n);
         for (int pass = 0; pass < 3; pass++) /* fired, detectable, not run */
             for (size_t i = 0; i < t.n; i++) {
                 const tech *x = &t.v[i];
@@ -227,8 +227,8 @@ esc_status rpt_attack(esc_buf *b, const rpt_model *m, const esc_report_opts *o) 
                 if (kind == pass && (bit ? (x->tac & bit) != 0 : x->tac == 0))
                     cell(b, x);
             }
-        esc_buf_append_c(b, "</div>\n");
+        rpt_puts(b, "</div>\n");
     }
     esc_free(t.v);
-    return esc_buf_append_c(b, "</div>\n");
+    return rpt_puts(b, "</div>\n");
 }

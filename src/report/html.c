@@ -7,6 +7,7 @@
  * SHA-256 (computed here from the very bytes written). Deliberately not done: templates, any
  * script that draws (charts are SVG written here), any resource outside the file. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,34 @@
 #include "act/act.h"
 #include "core/timeutil.h"
 #include "report/model.h"
+
+/* ---- the page ----------------------------------------------------------------------------------
+ */
+
+esc_status rpt_bytes(rpt_page *b, const void *p, size_t n) {
+    if (b->st == ESC_OK)
+        b->st = esc_buf_append(b->buf, p, n);
+    return b->st;
+}
+
+esc_status rpt_puts(rpt_page *b, const char *s) {
+    return rpt_bytes(b, s, strlen(s));
+}
+
+esc_status rpt_printf(rpt_page *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (b->st == ESC_OK)
+        b->st = esc_buf_vprintf(b->buf, fmt, ap);
+    va_end(ap);
+    return b->st;
+}
+
+esc_status rpt_strftime(rpt_page *b, int64_t t, const char *fmt) {
+    if (b->st == ESC_OK)
+        b->st = esc_time_format(b->buf, t, fmt);
+    return b->st;
+}
 
 /* ---- escaping -------------------------------------------------------------------------------- */
 
@@ -49,7 +78,7 @@ static bool shown_escaped(unsigned cp) {
            cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-esc_status rpt_text(esc_buf *b, const char *s, size_t max) {
+esc_status rpt_text(rpt_page *b, const char *s, size_t max) {
     const unsigned char *u = (const unsigned char *)(s ? s : "");
     size_t n = strlen((const char *)u), lim = max && n > max ? max : n;
     esc_status st = ESC_OK;
@@ -91,33 +120,32 @@ esc_status rpt_text(esc_buf *b, const char *s, size_t max) {
                 lit = e;
             }
         }
-        st = lit ? esc_buf_append_c(b, lit) : esc_buf_append(b, u + i, len);
+        st = lit ? rpt_puts(b, lit) : rpt_bytes(b, u + i, len);
         i += len ? len : 1;
     }
     if (st == ESC_OK && lim < n)
-        st = esc_buf_printf(b, "\xE2\x80\xA6 (%zu bytes)", n);
+        st = rpt_printf(b, "\xE2\x80\xA6 (%zu bytes)", n);
     return st;
 }
 
-esc_status rpt_time(esc_buf *b, int64_t t) {
+esc_status rpt_time(rpt_page *b, int64_t t) {
     if (t == INT64_MIN)
-        return esc_buf_append_c(b, "-");
-    return esc_time_format(b, t, "%Y-%m-%d %H:%M:%S");
+        return rpt_puts(b, "-");
+    return rpt_strftime(b, t, "%Y-%m-%d %H:%M:%S");
 }
 
-esc_status rpt_span(esc_buf *b, int64_t s) {
+esc_status rpt_span(rpt_page *b, int64_t s) {
     if (s < 0)
         s = -s;
     if (s >= 365 * RPT_DAY)
-        return esc_buf_printf(b, "%lld y %lld mo", (long long)(s / (365 * RPT_DAY)),
-                              (long long)(s % (365 * RPT_DAY) / (30 * RPT_DAY)));
+        return rpt_printf(b, "%lld y %lld mo", (long long)(s / (365 * RPT_DAY)),
+                          (long long)(s % (365 * RPT_DAY) / (30 * RPT_DAY)));
     if (s >= RPT_DAY)
-        return esc_buf_printf(b, "%lld d %lld h", (long long)(s / RPT_DAY),
-                              (long long)(s % RPT_DAY / 3600));
+        return rpt_printf(b, "%lld d %lld h", (long long)(s / RPT_DAY),
+                          (long long)(s % RPT_DAY / 3600));
     if (s >= 3600)
-        return esc_buf_printf(b, "%lld h %lld min", (long long)(s / 3600),
-                              (long long)(s % 3600 / 60));
-    return esc_buf_printf(b, "%lld min %lld s", (long long)(s / 60), (long long)(s % 60));
+        return rpt_printf(b, "%lld h %lld min", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    return rpt_printf(b, "%lld min %lld s", (long long)(s / 60), (long long)(s % 60));
 }
 
 /* ---- time segments ----------------------------------------------------------------------------
@@ -236,10 +264,10 @@ static void script_hash(char out[64]) {
     base64(d, 32, out);
 }
 
-static esc_status head(esc_buf *b) {
+static esc_status head(rpt_page *b) {
     char h[64];
     script_hash(h);
-    return esc_buf_printf(
+    return rpt_printf(
         b,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -255,106 +283,105 @@ static esc_status head(esc_buf *b) {
 }
 
 /* A count the tests read from the page: <span id=ID data-count=N>N</span>. */
-static esc_status count(esc_buf *b, const char *id, size_t n) {
-    return esc_buf_printf(b, "<span id=\"%s\" data-count=\"%zu\">%zu</span>", id, n, n);
+static esc_status count(rpt_page *b, const char *id, size_t n) {
+    return rpt_printf(b, "<span id=\"%s\" data-count=\"%zu\">%zu</span>", id, n, n);
 }
 
-static esc_status row_text(esc_buf *b, const char *label, const char *v) {
-    esc_buf_printf(b, "<tr><th>%s</th><td>", label);
+static esc_status row_text(rpt_page *b, const char *label, const char *v) {
+    rpt_printf(b, "<tr><th>%s</th><td>", label);
     rpt_text(b, v, ESC_REPORT_MAX_VALUE);
-    return esc_buf_append_c(b, "</td></tr>\n");
+    return rpt_puts(b, "</td></tr>\n");
 }
 
-static esc_status summary_inputs(esc_buf *b, const esc_report_opts *o) {
+static esc_status summary_inputs(rpt_page *b, const esc_report_opts *o) {
     const esc_report_run *r = o->run;
-    esc_buf_append_c(b, "<tr><th>store</th><td>");
+    rpt_puts(b, "<tr><th>store</th><td>");
     rpt_text(b, o->db_path, ESC_REPORT_MAX_VALUE);
-    esc_buf_append_c(b, "</td></tr>\n<tr><th>window</th><td>");
+    rpt_puts(b, "</td></tr>\n<tr><th>window</th><td>");
     if (o->has_since)
         rpt_time(b, o->since);
     else
-        esc_buf_append_c(b, "any time");
-    esc_buf_append_c(b, " to ");
+        rpt_puts(b, "any time");
+    rpt_puts(b, " to ");
     if (o->has_until)
         rpt_time(b, o->until);
     else
-        esc_buf_append_c(b, "any time");
-    esc_buf_append_c(b, " (notables and risk events by _time)</td></tr>\n");
+        rpt_puts(b, "any time");
+    rpt_puts(b, " (notables and risk events by _time)</td></tr>\n");
     if (!r)
         return ESC_OK;
-    esc_buf_append_c(b, "<tr><th>inputs</th><td>");
+    rpt_puts(b, "<tr><th>inputs</th><td>");
     for (size_t i = 0; i < r->ninputs; i++) {
         if (i)
-            esc_buf_append_c(b, "<br>");
+            rpt_puts(b, "<br>");
         rpt_text(b, r->inputs[i], ESC_REPORT_MAX_VALUE);
     }
-    return esc_buf_printf(b,
-                          "<br><span class=\"muted\">%llu files, %.1f MB, %llu events, %llu "
-                          "process events</span></td></tr>\n",
-                          (unsigned long long)r->files, (double)r->bytes / 1e6,
-                          (unsigned long long)r->events, (unsigned long long)r->process_events);
+    return rpt_printf(b,
+                      "<br><span class=\"muted\">%llu files, %.1f MB, %llu events, %llu "
+                      "process events</span></td></tr>\n",
+                      (unsigned long long)r->files, (double)r->bytes / 1e6,
+                      (unsigned long long)r->events, (unsigned long long)r->process_events);
 }
 
-static esc_status summary_detections(esc_buf *b, const rpt_model *m, const esc_report_opts *o) {
-    esc_buf_append_c(b, "<tr><th>detections</th><td>");
+static esc_status summary_detections(rpt_page *b, const rpt_model *m, const esc_report_opts *o) {
+    rpt_puts(b, "<tr><th>detections</th><td>");
     if (o->content_label) {
-        esc_buf_append_c(b, "content ");
+        rpt_puts(b, "content ");
         rpt_text(b, o->content_label, ESC_REPORT_MAX_VALUE);
-        esc_buf_append_c(b, ": ");
+        rpt_puts(b, ": ");
     }
     if (o->lint)
-        esc_buf_printf(b, "%zu loaded, %zu supported by escudo; ", o->lint->n, o->lint->supported);
+        rpt_printf(b, "%zu loaded, %zu supported by escudo; ", o->lint->n, o->lint->supported);
     if (o->run)
-        esc_buf_printf(b, "%zu run, %zu skipped; ", o->run->detections_run,
-                       o->run->detections_skipped);
-    esc_buf_append_c(b, "");
+        rpt_printf(b, "%zu run, %zu skipped; ", o->run->detections_run, o->run->detections_skipped);
+    rpt_puts(b, "");
     count(b, "n-detections-fired", m->ndets);
-    return esc_buf_append_c(b, " fired</td></tr>\n");
+    return rpt_puts(b, " fired</td></tr>\n");
 }
 
-static esc_status summary(esc_buf *b, const rpt_model *m, const esc_report_opts *o) {
-    esc_buf_append_c(b, "<h2 id=\"summary\">Summary</h2>\n<table>\n<tr><th>generated</th><td>");
+static esc_status summary(rpt_page *b, const rpt_model *m, const esc_report_opts *o) {
+    rpt_puts(b, "<h2 id=\"summary\">Summary</h2>\n<table>\n<tr><th>generated</th><td>");
     rpt_time(b, o->generated);
-    esc_buf_append_c(b, esc_time_zone_is_utc() ? " UTC" : " (local zone)");
-    esc_buf_append_c(b, "</td></tr>\n");
+    rpt_puts(b, esc_time_zone_is_utc() ? " UTC" : " (local zone)");
+    rpt_puts(b, "</td></tr>\n");
     summary_inputs(b, o);
-    esc_buf_append_c(b, "<tr><th>evidence span</th><td>");
+    rpt_puts(b, "<tr><th>evidence span</th><td>");
     if (m->any_time) {
         rpt_time(b, m->tmin);
-        esc_buf_append_c(b, " to ");
+        rpt_puts(b, " to ");
         rpt_time(b, m->tmax);
-        esc_buf_append_c(b, " (");
+        rpt_puts(b, " (");
         rpt_span(b, m->tmax - m->tmin);
-        esc_buf_append_c(b, ")");
+        rpt_puts(b, ")");
     } else
-        esc_buf_append_c(b, "no notables");
-    esc_buf_append_c(b, "</td></tr>\n<tr><th>hosts</th><td>");
+        rpt_puts(b, "no notables");
+    rpt_puts(b, "</td></tr>\n<tr><th>hosts</th><td>");
     count(b, "n-hosts", m->nhosts);
-    esc_buf_append_c(b, "</td></tr>\n");
+    rpt_puts(b, "</td></tr>\n");
     summary_detections(b, m, o);
-    esc_buf_append_c(b, "<tr><th>notables</th><td>");
+    rpt_puts(b, "<tr><th>notables</th><td>");
     count(b, "n-notables", m->nn);
-    esc_buf_append_c(b, " (");
+    rpt_puts(b, " (");
     count(b, "n-incidents", m->incidents);
-    esc_buf_append_c(b, " risk threshold notables); ");
-    esc_buf_printf(b, "%zu with evidence references<br>", m->with_evidence);
+    rpt_puts(b, " risk threshold notables); ");
+    rpt_printf(b, "%zu with evidence references<br>", m->with_evidence);
     for (int s = 4; s >= 0; s--) {
         char id[32];
         snprintf(id, sizeof id, "n-sev-%s", RPT_SEV[s]);
-        esc_buf_printf(b, "<span class=\"sev-%s\">%s</span> ", RPT_SEV[s], RPT_SEV[s]);
+        rpt_printf(b, "<span class=\"sev-%s\">%s</span> ", RPT_SEV[s], RPT_SEV[s]);
         count(b, id, m->nsev[s]);
-        esc_buf_append_c(b, " &middot; ");
+        rpt_puts(b, " &middot; ");
     }
-    esc_buf_append_c(b, "other ");
+    rpt_puts(b, "other ");
     count(b, "n-sev-other", m->nsev_unknown);
-    esc_buf_append_c(b, "</td></tr>\n<tr><th>risk events</th><td>");
+    rpt_puts(b, "</td></tr>\n<tr><th>risk events</th><td>");
     count(b, "n-risk-events", m->nr);
-    esc_buf_append_c(b, "</td></tr>\n");
+    rpt_puts(b, "</td></tr>\n");
     if (m->with_evidence == 0 && m->nn)
         row_text(b, "evidence",
                  "the store's notables carry no evidence references (a store "
                  "written before escudo kept them); rows show their fields only");
-    return esc_buf_append_c(b, "</table>\n");
+    return rpt_puts(b, "</table>\n");
 }
 
 esc_status esc_report_render(const esc_report_opts *o, esc_buf *out, esc_report_stats *stats,
@@ -371,16 +398,19 @@ esc_status esc_report_render(const esc_report_opts *o, esc_buf *out, esc_report_
     st.hosts = m.nhosts;
     st.detections_fired = m.ndets;
     st.with_evidence = m.with_evidence;
-    if (!(s = head(out)) && !(s = summary(out, &m, o)) && !(s = rpt_timeline(out, &m, o, &st)) &&
-        !(s = rpt_risk_section(out, &m)) && !(s = rpt_attack(out, &m, o)) &&
-        !(s = rpt_detections(out, &m, o, &st)))
-        s = esc_buf_printf(out,
-                           "<p class=\"muted\">Made by escudo %s. This page loads nothing: "
-                           "no network, no external script, style or font.</p>\n"
-                           "<script>%s</script>\n</body></html>\n",
-                           ESC_VERSION, SCRIPT);
+    rpt_page pg = {out, ESC_OK};
+    if (!(s = head(&pg)) && !(s = summary(&pg, &m, o)) && !(s = rpt_timeline(&pg, &m, o, &st)) &&
+        !(s = rpt_risk_section(&pg, &m)) && !(s = rpt_attack(&pg, &m, o)) &&
+        !(s = rpt_detections(&pg, &m, o, &st)))
+        s = rpt_printf(&pg,
+                       "<p class=\"muted\">Made by escudo %s. This page loads nothing: "
+                       "no network, no external script, style or font.</p>\n"
+                       "<script>%s</script>\n</body></html>\n",
+                       ESC_VERSION, SCRIPT);
     /* the sections bound what they write (caps above); a page past the cap anyway, or an
-     * append that failed, fails the whole report rather than leaving a page with a hole */
+     * append that failed (pg.st), fails the whole report rather than leaving a page with a
+     * hole */
+    s = s ? s : pg.st;
     if (!s && out->len > ESC_REPORT_MAX_BYTES)
         s = ESC_ELIMIT;
     if (s)

@@ -196,14 +196,15 @@ static esc_status fields(rpt_model *m, const esc_json_object *o, rpt_notable *n)
         const char *text = v->text;
         esc_buf j;
         esc_buf_init(&j, 0);
-        if (v->type == ESC_JT_ARR) { /* values joined by newlines, as Splunk shows a multivalue */
-            for (size_t k = 0; k < v->nitems && j.len <= ESC_REPORT_MAX_VALUE; k++)
-                esc_buf_printf(&j, "%s%s", k ? "\n" : "", v->items[k]);
+        esc_status st = ESC_OK;
+        if (v->type == ESC_JT_ARR) { /* a multivalue's values joined by " | " */
+            for (size_t k = 0; k < v->nitems && j.len <= ESC_REPORT_MAX_VALUE && !st; k++)
+                st = esc_buf_printf(&j, "%s%s", k ? " | " : "", v->items[k]);
             text = j.ptr ? j.ptr : "";
         }
         rpt_field *f = &n->fields[n->nfields++];
         f->name = dup(m, v->key);
-        f->value = dup(m, text);
+        f->value = st ? NULL : dup(m, text);
         esc_buf_fini(&j);
         if (!f->name || !f->value)
             return ESC_ENOMEM;

@@ -92,11 +92,23 @@ void rpt_model_fini(rpt_model *m);
 extern const char *const RPT_SEV[5];
 int rpt_sev_rank(const char *s);
 
-/* Writers: text escaped for HTML text and attribute context (see report.h), cut after max
- * bytes of s (on a character boundary, then "… (N bytes)"); max 0 keeps it whole. */
-esc_status rpt_text(esc_buf *b, const char *s, size_t max);
-esc_status rpt_time(esc_buf *b, int64_t t); /* 2019-06-14 22:22:17 (zone of esc_time) */
-esc_status rpt_span(esc_buf *b, int64_t s); /* 3 d 4 h, 2 y 3 mo, ... */
+/* The page being written: every writer below appends to buf unless an earlier append failed,
+ * and keeps the first failure in st, so a page that lost a piece is never taken for whole
+ * (esc_report_render fails with st). Each returns st. */
+typedef struct rpt_page {
+    esc_buf *buf;
+    esc_status st;
+} rpt_page;
+
+esc_status rpt_puts(rpt_page *b, const char *s);
+esc_status rpt_bytes(rpt_page *b, const void *p, size_t n);
+esc_status rpt_printf(rpt_page *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+esc_status rpt_strftime(rpt_page *b, int64_t t, const char *fmt); /* esc_time_format */
+/* Text escaped for HTML text and attribute context (see report.h), cut after max bytes of s (on
+ * a character boundary, then "… (N bytes)"); max 0 keeps it whole. */
+esc_status rpt_text(rpt_page *b, const char *s, size_t max);
+esc_status rpt_time(rpt_page *b, int64_t t); /* 2019-06-14 22:22:17 (zone of esc_time) */
+esc_status rpt_span(rpt_page *b, int64_t s); /* 3 d 4 h, 2 y 3 mo, ... */
 
 /* A time axis cut where the evidence has gaps: segments [lo, hi] of sorted times. */
 typedef struct rpt_seg {
@@ -108,11 +120,11 @@ typedef struct rpt_seg {
 size_t rpt_segments(const int64_t *t, size_t n, int64_t min_gap, rpt_seg *out, size_t max);
 
 /* Sections. */
-esc_status rpt_timeline(esc_buf *b, const rpt_model *m, const esc_report_opts *o,
+esc_status rpt_timeline(rpt_page *b, const rpt_model *m, const esc_report_opts *o,
                         esc_report_stats *st);
-esc_status rpt_risk_section(esc_buf *b, const rpt_model *m);
-esc_status rpt_attack(esc_buf *b, const rpt_model *m, const esc_report_opts *o);
-esc_status rpt_detections(esc_buf *b, const rpt_model *m, const esc_report_opts *o,
+esc_status rpt_risk_section(rpt_page *b, const rpt_model *m);
+esc_status rpt_attack(rpt_page *b, const rpt_model *m, const esc_report_opts *o);
+esc_status rpt_detections(rpt_page *b, const rpt_model *m, const esc_report_opts *o,
                           esc_report_stats *st);
 
 #endif

@@ -85,53 +85,53 @@ static mark *pick_marks(const rpt_model *m, size_t cap, size_t *n, size_t *cappe
 
 /* The tooltip of a mark: time, severity, detection, host, user, a few fields (or the
  * evidence reference). */
-static void tooltip(esc_buf *b, const rpt_notable *x, int ev) {
-    esc_buf_append_c(b, "<title>");
+static void tooltip(rpt_page *b, const rpt_notable *x, int ev) {
+    rpt_puts(b, "<title>");
     rpt_time(b, ev < 0 ? x->etime : x->ev[ev].time);
-    esc_buf_append_c(b, ev < 0 ? " \xC2\xB7 " : " \xC2\xB7 evidence of ");
+    rpt_puts(b, ev < 0 ? " \xC2\xB7 " : " \xC2\xB7 evidence of ");
     rpt_text(b, x->severity, 40);
-    esc_buf_append_c(b, " \xC2\xB7 ");
+    rpt_puts(b, " \xC2\xB7 ");
     rpt_text(b, x->title, 160);
-    esc_buf_append_c(b, "\nhost ");
+    rpt_puts(b, "\nhost ");
     rpt_text(b, x->host, 80);
     if (x->user) {
-        esc_buf_append_c(b, " \xC2\xB7 user ");
+        rpt_puts(b, " \xC2\xB7 user ");
         rpt_text(b, x->user, 80);
     }
     if (ev >= 0) {
-        esc_buf_append_c(b, "\n");
+        rpt_puts(b, "\n");
         rpt_text(b, x->ev[ev].path, 160);
         if (x->ev[ev].has_record)
-            esc_buf_printf(b, " record %llu", (unsigned long long)x->ev[ev].record_id);
+            rpt_printf(b, " record %llu", (unsigned long long)x->ev[ev].record_id);
         if (x->ev[ev].has_offset)
-            esc_buf_printf(b, " offset %llu", (unsigned long long)x->ev[ev].offset);
+            rpt_printf(b, " offset %llu", (unsigned long long)x->ev[ev].offset);
     }
     for (size_t f = 0; ev < 0 && f < x->nfields && f < 3; f++) {
-        esc_buf_append_c(b, "\n");
+        rpt_puts(b, "\n");
         rpt_text(b, x->fields[f].name, 60);
-        esc_buf_append_c(b, "=");
+        rpt_puts(b, "=");
         rpt_text(b, x->fields[f].value, 120);
     }
-    esc_buf_append_c(b, "</title>");
+    rpt_puts(b, "</title>");
 }
 
-static void draw_mark(esc_buf *b, const rpt_model *m, const mark *k, double x, int y) {
+static void draw_mark(rpt_page *b, const rpt_model *m, const mark *k, double x, int y) {
     const rpt_notable *n = &m->n[k->notable];
     const char *c = COLOR[n->sev >= 0 ? n->sev : 5];
     if (k->ev < 0)
-        esc_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%d\" r=\"4.5\" fill=\"%s\" stroke=\"#fff\">", x,
-                       y, c);
+        rpt_printf(b, "<circle cx=\"%.1f\" cy=\"%d\" r=\"4.5\" fill=\"%s\" stroke=\"#fff\">", x, y,
+                   c);
     else
-        esc_buf_printf(b,
-                       "<rect x=\"%.1f\" y=\"%d\" width=\"2\" height=\"12\" fill=\"%s\" "
-                       "opacity=\".6\">",
-                       x - 1, y - 6, c);
+        rpt_printf(b,
+                   "<rect x=\"%.1f\" y=\"%d\" width=\"2\" height=\"12\" fill=\"%s\" "
+                   "opacity=\".6\">",
+                   x - 1, y - 6, c);
     tooltip(b, n, k->ev);
-    esc_buf_append_c(b, k->ev < 0 ? "</circle>" : "</rect>");
+    rpt_puts(b, k->ev < 0 ? "</circle>" : "</rect>");
 }
 
 /* The lane label: the host (cut to fit), its notable count, the full name as tooltip. */
-static void lane_label(esc_buf *b, const rpt_model *m, size_t lane, int y) {
+static void lane_label(rpt_page *b, const rpt_model *m, size_t lane, int y) {
     bool others = lane + 1 == m->nlanes && m->nlanes < m->nhosts;
     size_t n = 0;
     if (others)
@@ -139,28 +139,27 @@ static void lane_label(esc_buf *b, const rpt_model *m, size_t lane, int y) {
             n += m->hosts[h].n;
     else
         n = m->hosts[lane].n;
-    esc_buf_printf(b, "<text x=\"4\" y=\"%d\" font-size=\"11\"><title>", y + 4);
+    rpt_printf(b, "<text x=\"4\" y=\"%d\" font-size=\"11\"><title>", y + 4);
     if (others)
-        esc_buf_printf(b, "%zu other hosts", m->nhosts - lane);
+        rpt_printf(b, "%zu other hosts", m->nhosts - lane);
     else
         rpt_text(b, m->hosts[lane].name, 0);
-    esc_buf_append_c(b, "</title>");
+    rpt_puts(b, "</title>");
     if (others)
-        esc_buf_printf(b, "%zu other hosts", m->nhosts - lane);
+        rpt_printf(b, "%zu other hosts", m->nhosts - lane);
     else
         rpt_text(b, m->hosts[lane].name, 22);
-    esc_buf_printf(b, " (%zu)</text>\n", n);
+    rpt_printf(b, " (%zu)</text>\n", n);
 }
 
-static void lanes(esc_buf *b, const rpt_model *m, const size_t *row, size_t nrows, int width) {
+static void lanes(rpt_page *b, const rpt_model *m, const size_t *row, size_t nrows, int width) {
     for (size_t l = 0; l < m->nlanes; l++) {
         if (row[l] == SIZE_MAX)
             continue;
         int y = TOP + (int)row[l] * LANE;
         if (row[l] % 2 == 0)
-            esc_buf_printf(b,
-                           "<rect x=\"0\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#f4f5f9\"/>",
-                           y, width, LANE);
+            rpt_printf(b, "<rect x=\"0\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#f4f5f9\"/>", y,
+                       width, LANE);
         lane_label(b, m, l, y + LANE / 2);
     }
     (void)nrows;
@@ -173,7 +172,7 @@ static double xof(const rpt_seg *s, int64_t t, double x0, double w) {
     return x0 + 6 + (w - 12) * (double)(t - s->lo) / (double)(s->hi - s->lo);
 }
 
-static void overview(esc_buf *b, const rpt_model *m, const mark *k, size_t nk, const rpt_seg *seg,
+static void overview(rpt_page *b, const rpt_model *m, const mark *k, size_t nk, const rpt_seg *seg,
                      size_t nseg) {
     int h = TOP + (int)m->nlanes * LANE + BOTTOM;
     double w = ((double)(W - LEFT - RIGHT) - GAPW * (double)(nseg - 1)) / (double)nseg;
@@ -182,49 +181,48 @@ static void overview(esc_buf *b, const rpt_model *m, const mark *k, size_t nk, c
         return;
     for (size_t l = 0; l < m->nlanes; l++)
         row[l] = l;
-    esc_buf_printf(b,
-                   "<svg id=\"timeline-overview\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                   "role=\"img\">\n",
-                   W, h, W, h);
+    rpt_printf(b,
+               "<svg id=\"timeline-overview\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "role=\"img\">\n",
+               W, h, W, h);
     lanes(b, m, row, m->nlanes, W);
     size_t j = 0, stride = (size_t)(110 / (w + GAPW)) + 1;
     for (size_t s = 0; s < nseg; s++) {
         double x0 = LEFT + (double)s * (w + GAPW);
-        esc_buf_printf(b,
-                       "<a href=\"#seg-%zu\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
-                       "height=\"%d\" fill=\"none\" stroke=\"#99a\"><title>segment %zu: ",
-                       s + 1, x0, TOP - 2, w, h - TOP - BOTTOM + 4, s + 1);
+        rpt_printf(b,
+                   "<a href=\"#seg-%zu\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
+                   "height=\"%d\" fill=\"none\" stroke=\"#99a\"><title>segment %zu: ",
+                   s + 1, x0, TOP - 2, w, h - TOP - BOTTOM + 4, s + 1);
         rpt_time(b, seg[s].lo);
-        esc_buf_append_c(b, " to ");
+        rpt_puts(b, " to ");
         rpt_time(b, seg[s].hi);
-        esc_buf_printf(b,
-                       " (%zu marks; open its detail)</title></rect>"
-                       "<text x=\"%.1f\" y=\"16\" font-size=\"11\" fill=\"#334\">%zu</text></a>\n",
-                       seg[s].n, x0 + 2, s + 1);
+        rpt_printf(b,
+                   " (%zu marks; open its detail)</title></rect>"
+                   "<text x=\"%.1f\" y=\"16\" font-size=\"11\" fill=\"#334\">%zu</text></a>\n",
+                   seg[s].n, x0 + 2, s + 1);
         if (s % stride == 0) { /* a date every stride segments: they take 110 px */
-            esc_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" fill=\"#556\">", x0,
-                           h - 8);
-            esc_time_format(b, seg[s].lo, "%Y-%m-%d %H:%M");
-            esc_buf_append_c(b, "</text>\n");
+            rpt_printf(b, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" fill=\"#556\">", x0, h - 8);
+            rpt_strftime(b, seg[s].lo, "%Y-%m-%d %H:%M");
+            rpt_puts(b, "</text>\n");
         }
         if (s + 1 < nseg) {
-            esc_buf_printf(b,
-                           "<text x=\"%.1f\" y=\"%d\" font-size=\"13\" fill=\"#99a\">"
-                           "\xE2\x89\x88<title>gap of ",
-                           x0 + w + 3, TOP + 12);
+            rpt_printf(b,
+                       "<text x=\"%.1f\" y=\"%d\" font-size=\"13\" fill=\"#99a\">"
+                       "\xE2\x89\x88<title>gap of ",
+                       x0 + w + 3, TOP + 12);
             rpt_span(b, seg[s + 1].lo - seg[s].hi);
-            esc_buf_append_c(b, "</title></text>\n");
+            rpt_puts(b, "</title></text>\n");
         }
         for (; j < nk && k[j].t <= seg[s].hi; j++)
             draw_mark(b, m, &k[j], xof(&seg[s], k[j].t, x0, w),
                       TOP + (int)m->n[k[j].notable].lane * LANE + LANE / 2);
     }
-    esc_buf_append_c(b, "</svg>\n");
+    rpt_puts(b, "</svg>\n");
     esc_free(row);
 }
 
 /* One segment over its own range, with the lanes that have marks in it. */
-static void detail(esc_buf *b, const rpt_model *m, const mark *k, size_t nk, const rpt_seg *s,
+static void detail(rpt_page *b, const rpt_model *m, const mark *k, size_t nk, const rpt_seg *s,
                    size_t idx) {
     size_t *row = esc_malloc((m->nlanes + 1) * sizeof *row), nrows = 0;
     if (!row)
@@ -236,48 +234,48 @@ static void detail(esc_buf *b, const rpt_model *m, const mark *k, size_t nk, con
     for (size_t l = 0; l < m->nlanes; l++)
         if (row[l] != SIZE_MAX)
             row[l] = nrows++;
-    esc_buf_printf(b, "<details id=\"seg-%zu\"><summary>Segment %zu: ", idx + 1, idx + 1);
+    rpt_printf(b, "<details id=\"seg-%zu\"><summary>Segment %zu: ", idx + 1, idx + 1);
     rpt_time(b, s->lo);
-    esc_buf_append_c(b, " to ");
+    rpt_puts(b, " to ");
     rpt_time(b, s->hi);
-    esc_buf_append_c(b, " (");
+    rpt_puts(b, " (");
     rpt_span(b, s->hi - s->lo);
-    esc_buf_printf(b, ", %zu marks on %zu hosts)</summary>\n", nk, nrows);
+    rpt_printf(b, ", %zu marks on %zu hosts)</summary>\n", nk, nrows);
     int h = TOP + (int)nrows * LANE + BOTTOM;
     double w = W - LEFT - RIGHT;
-    esc_buf_printf(b, "<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", W, h,
-                   W, h);
+    rpt_printf(b, "<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", W, h, W,
+               h);
     lanes(b, m, row, nrows, W);
     int64_t span = s->hi - s->lo;
     const char *fmt = span < RPT_DAY ? "%H:%M:%S" : "%Y-%m-%d %H:%M";
     for (int t = 0; t <= 4; t++) {
         int64_t at = s->lo + span * t / 4;
         double x = xof(s, at, LEFT, w);
-        esc_buf_printf(b,
-                       "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#dde\"/>"
-                       "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" fill=\"#556\" "
-                       "text-anchor=\"%s\">",
-                       x, x, TOP - 4, h - BOTTOM, x, h - 8,
-                       t == 0   ? "start"
-                       : t == 4 ? "end"
-                                : "middle");
-        esc_time_format(b, at, fmt);
-        esc_buf_append_c(b, "</text>\n");
+        rpt_printf(b,
+                   "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#dde\"/>"
+                   "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" fill=\"#556\" "
+                   "text-anchor=\"%s\">",
+                   x, x, TOP - 4, h - BOTTOM, x, h - 8,
+                   t == 0   ? "start"
+                   : t == 4 ? "end"
+                            : "middle");
+        rpt_strftime(b, at, fmt);
+        rpt_puts(b, "</text>\n");
         if (span == 0)
             break;
     }
     for (size_t j = 0; j < nk; j++)
         draw_mark(b, m, &k[j], xof(s, k[j].t, LEFT, w),
                   TOP + (int)row[m->n[k[j].notable].lane] * LANE + LANE / 2);
-    esc_buf_append_c(b, "</svg></details>\n");
+    rpt_puts(b, "</svg></details>\n");
     esc_free(row);
 }
 
-esc_status rpt_timeline(esc_buf *b, const rpt_model *m, const esc_report_opts *o,
+esc_status rpt_timeline(rpt_page *b, const rpt_model *m, const esc_report_opts *o,
                         esc_report_stats *st) {
-    esc_buf_append_c(b, "<h2 id=\"timeline\">Timeline</h2>\n");
+    rpt_puts(b, "<h2 id=\"timeline\">Timeline</h2>\n");
     if (m->nn == 0)
-        return esc_buf_append_c(b, "<p>No notables in the store for this window.</p>\n");
+        return rpt_puts(b, "<p>No notables in the store for this window.</p>\n");
     size_t cap = o->max_marks ? o->max_marks : ESC_REPORT_MAX_MARKS, nk, capped;
     mark *k = pick_marks(m, cap, &nk, &capped);
     int64_t *t = esc_malloc((nk + 1) * sizeof *t);
@@ -292,31 +290,30 @@ esc_status rpt_timeline(esc_buf *b, const rpt_model *m, const esc_report_opts *o
     size_t nseg = rpt_segments(t, nk, 3600, seg, ESC_REPORT_MAX_SEGMENTS);
     st->marks_drawn = nk;
     st->marks_capped = capped;
-    esc_buf_printf(b,
-                   "<p class=\"muted\">One lane per host (the %d busiest; notables in brackets), "
-                   "circles are notables at the time of their evidence, bars the evidence events "
-                   "they reference, coloured by severity: "
-                   "<span class=\"legend\">",
-                   ESC_REPORT_MAX_LANES);
+    rpt_printf(b,
+               "<p class=\"muted\">One lane per host (the %d busiest; notables in brackets), "
+               "circles are notables at the time of their evidence, bars the evidence events "
+               "they reference, coloured by severity: "
+               "<span class=\"legend\">",
+               ESC_REPORT_MAX_LANES);
     for (int s = 4; s >= 0; s--)
-        esc_buf_printf(b, "<span style=\"background:%s;color:#fff\">%s</span>", COLOR[s],
-                       RPT_SEV[s]);
-    esc_buf_printf(b,
-                   "</span>. The axis is cut where the evidence pauses (&asymp;, at most %d "
-                   "segments); a segment's number opens it over its own time range.</p>\n",
-                   ESC_REPORT_MAX_SEGMENTS);
+        rpt_printf(b, "<span style=\"background:%s;color:#fff\">%s</span>", COLOR[s], RPT_SEV[s]);
+    rpt_printf(b,
+               "</span>. The axis is cut where the evidence pauses (&asymp;, at most %d "
+               "segments); a segment's number opens it over its own time range.</p>\n",
+               ESC_REPORT_MAX_SEGMENTS);
     if (m->untimed)
-        esc_buf_printf(b,
-                       "<p class=\"muted\" id=\"untimed\">%zu notables carry no event time "
-                       "(no orig_time, firstTime, lastTime or evidence): they are not drawn here "
-                       "and are listed under Detections at their firing time.</p>\n",
-                       m->untimed);
+        rpt_printf(b,
+                   "<p class=\"muted\" id=\"untimed\">%zu notables carry no event time "
+                   "(no orig_time, firstTime, lastTime or evidence): they are not drawn here "
+                   "and are listed under Detections at their firing time.</p>\n",
+                   m->untimed);
     if (capped)
-        esc_buf_printf(b,
-                       "<p class=\"cap\" id=\"cap-marks\">Timeline cap: %zu marks drawn (cap %zu), "
-                       "the most severe notables first; %zu notables are not drawn (they are "
-                       "counted in the lanes and listed under Detections).</p>\n",
-                       nk, cap, capped);
+        rpt_printf(b,
+                   "<p class=\"cap\" id=\"cap-marks\">Timeline cap: %zu marks drawn (cap %zu), "
+                   "the most severe notables first; %zu notables are not drawn (they are "
+                   "counted in the lanes and listed under Detections).</p>\n",
+                   nk, cap, capped);
     if (nseg)
         overview(b, m, k, nk, seg, nseg);
     size_t j = 0;
