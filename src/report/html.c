@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "act/act.h"
+#include "core/alloc.h"
 #include "core/timeutil.h"
 #include "report/model.h"
 
@@ -168,13 +169,12 @@ size_t rpt_segments(const int64_t *t, size_t n, int64_t min_gap, rpt_seg *out, s
         return 0;
     int64_t thresh = (t[n - 1] - t[0]) / 100;
     thresh = thresh > min_gap ? thresh : min_gap;
-    int64_t *gaps = malloc(2 * n * sizeof *gaps), *cuts = malloc(n * sizeof *cuts);
+    int64_t *gaps = esc_malloc(2 * n * sizeof *gaps), *cuts = esc_malloc(n * sizeof *cuts);
     size_t ng = 0, nc = 0;
-    if (!gaps || !cuts) { /* one segment rather than none */
-        free(gaps);
-        free(cuts);
-        out[0] = (rpt_seg){t[0], t[n - 1], n};
-        return 1;
+    if (!gaps || !cuts) { /* out of memory: no segment, the caller fails */
+        esc_free(gaps);
+        esc_free(cuts);
+        return 0;
     }
     for (size_t i = 1; i < n; i++)
         if (t[i] - t[i - 1] > thresh) {
@@ -191,8 +191,8 @@ size_t rpt_segments(const int64_t *t, size_t n, int64_t min_gap, rpt_seg *out, s
         out[k++] = (rpt_seg){t[start], t[end - 1], end - start};
         start = end;
     }
-    free(gaps);
-    free(cuts);
+    esc_free(gaps);
+    esc_free(cuts);
     return k;
 }
 

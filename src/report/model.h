@@ -116,7 +116,8 @@ typedef struct rpt_seg {
     size_t n;
 } rpt_seg;
 /* Segments of the sorted times t[0..n) that cut at gaps longer than min_gap and longer than
- * (t[n-1]-t[0])/100, at most max of them (the longest gaps cut first); returns how many. */
+ * (t[n-1]-t[0])/100, at most max of them (the longest gaps cut first); returns how many, 0 when n
+ * is 0 or out of memory. */
 size_t rpt_segments(const int64_t *t, size_t n, int64_t min_gap, rpt_seg *out, size_t max);
 
 /* Sections. */

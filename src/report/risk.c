@@ -111,12 +111,18 @@ static void chart(rpt_page *b, const rpt_model *m, const robj *o) {
     size_t n = o->hi - o->lo;
     int64_t *t = esc_malloc((n + 1) * sizeof *t);
     rpt_seg seg[MAXSEG];
-    if (!t)
+    if (!t) {
+        b->st = b->st ? b->st : ESC_ENOMEM;
         return;
+    }
     for (size_t i = 0; i < n; i++)
         t[i] = r[o->lo + i].time;
     size_t nseg = rpt_segments(t, n, RPT_DAY, seg, MAXSEG);
     esc_free(t);
+    if (!nseg) {
+        b->st = b->st ? b->st : ESC_ENOMEM;
+        return;
+    }
     yaxis ya = {(double)(o->max24 > 120 ? o->max24 : 120) * 1.1, o->max24 > 400};
     rpt_puts(b, "<h3>");
     rpt_text(b, r[o->lo].type, 40);

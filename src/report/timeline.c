@@ -177,8 +177,10 @@ static void overview(rpt_page *b, const rpt_model *m, const mark *k, size_t nk, 
     int h = TOP + (int)m->nlanes * LANE + BOTTOM;
     double w = ((double)(W - LEFT - RIGHT) - GAPW * (double)(nseg - 1)) / (double)nseg;
     size_t *row = esc_malloc((m->nlanes + 1) * sizeof *row);
-    if (!row)
+    if (!row) {
+        b->st = b->st ? b->st : ESC_ENOMEM;
         return;
+    }
     for (size_t l = 0; l < m->nlanes; l++)
         row[l] = l;
     rpt_printf(b,
@@ -225,8 +227,10 @@ static void overview(rpt_page *b, const rpt_model *m, const mark *k, size_t nk, 
 static void detail(rpt_page *b, const rpt_model *m, const mark *k, size_t nk, const rpt_seg *s,
                    size_t idx) {
     size_t *row = esc_malloc((m->nlanes + 1) * sizeof *row), nrows = 0;
-    if (!row)
+    if (!row) {
+        b->st = b->st ? b->st : ESC_ENOMEM;
         return;
+    }
     for (size_t l = 0; l < m->nlanes; l++)
         row[l] = SIZE_MAX;
     for (size_t j = 0; j < nk; j++)
@@ -288,6 +292,11 @@ esc_status rpt_timeline(rpt_page *b, const rpt_model *m, const esc_report_opts *
     for (size_t j = 0; j < nk; j++)
         t[j] = k[j].t;
     size_t nseg = rpt_segments(t, nk, 3600, seg, ESC_REPORT_MAX_SEGMENTS);
+    if (nk && !nseg) {
+        esc_free(k);
+        esc_free(t);
+        return ESC_ENOMEM;
+    }
     st->marks_drawn = nk;
     st->marks_capped = capped;
     rpt_printf(b,
