@@ -60,6 +60,8 @@ bool esc_args_parse(esc_args *a, const esc_opt *opts, size_t nopts, int argc, ch
         if (s[1] != '-') {
             if (strcmp(s, "-h") == 0)
                 s = "--help";
+            else if (strcmp(s, "-o") == 0 && find(opts, nopts, "output", 6) >= 0)
+                s = "--output";
             else {
                 esc_say(stderr, "escudo %s: unknown option %s (see --help)", cmd, s);
                 return false;

@@ -52,7 +52,8 @@ typedef struct esc_cmd_doc {
     size_t nopts;
 } esc_cmd_doc;
 extern const esc_cmd_doc esc_doc_hunt, esc_doc_explain, esc_doc_dump, esc_doc_run, esc_doc_status,
-    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk, esc_doc_content;
+    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk, esc_doc_content,
+    esc_doc_report;
 
 /* A command as `escudo --help` lists it. */
 typedef struct esc_cmd_entry {
@@ -211,5 +212,14 @@ int esc_cmd_run(int argc, char **argv);
 int esc_cmd_status(int argc, char **argv);
 int esc_cmd_lint(int argc, char **argv);
 int esc_cmd_content(int argc, char **argv);
+int esc_cmd_report(int argc, char **argv);
+
+/* The HTML report of o->db_path into path (escudo report, hunt --report): loads the lint
+ * verdicts of content (may be NULL) for the ATT&CK coverage, fills o->content, o->lint and
+ * o->content_label (from a's --content), writes, and says what it wrote unless quiet. An exit
+ * code. */
+struct esc_report_opts;
+int esc_cli_report(const esc_args *a, const esc_content *content, struct esc_report_opts *o,
+                   const char *path, bool quiet);
 
 #endif

@@ -14,6 +14,7 @@
 #include "detect/engine.h"
 #include "detect/lint.h"
 #include "ingest/input.h"
+#include "report/report.h"
 #include "sched/reltime.h"
 #include "sink/sink.h"
 
@@ -46,6 +47,7 @@ static const esc_opt hunt_opts[] = {
     {"notables", "FILE", "append notables as JSON lines to FILE (- for stdout)"},
     {"risk", "FILE", "append risk events as JSON lines to FILE (- for stdout)"},
     {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},
+    {"report", "FILE", "write an HTML report of the store (without --db: of this hunt)"},
     {"hec", "URL", "send notables and risk events to Splunk HEC (https://host:8088)"},
     {"hec-token-file", "FILE", "HEC token (else $ESCUDO_HEC_TOKEN; never on the command line)"},
     {"hec-spool", "DIR", "where unsent HEC batches wait (default .escudo-spool)"},
@@ -138,10 +140,10 @@ static void report_skip(void *dropped, const esc_error *e) {
 /* Notables and risk events (SPEC section 6) into the sinks the flags name; nothing without one. */
 static int run_actions(const esc_args *a, const esc_content *content, const esc_engine *engine,
                        const esc_hunt *hunt, const esc_hunt_opts *ho, int64_t now, bool quiet,
-                       const char *token) {
+                       const char *token, const char *db) {
     esc_sink_opts so = {.notables_path = esc_args_get(a, "notables"),
                         .risk_path = esc_args_get(a, "risk"),
-                        .db_path = esc_args_get(a, "db"),
+                        .db_path = db,
                         .hec_url = esc_args_get(a, "hec"),
                         .hec_spool_dir = esc_args_get(a, "hec-spool"),
                         .hec_insecure = esc_args_has(a, "hec-insecure"),
@@ -533,6 +535,45 @@ static void print_summary(const esc_hunt_stats *s, long max_warn, double elapsed
             elapsed > 0 ? (double)s->bytes / 1e6 / elapsed : 0.0);
 }
 
+/* hunt --report without --db: the notables and risk events go to a store of this hunt alone, in
+ * a temporary file removed after the report. */
+static bool temp_store(char *out, size_t cap) {
+    const char *dir = getenv("TMPDIR");
+    snprintf(out, cap, "%s/escudo-report-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(out);
+    if (fd < 0) {
+        esc_say(stderr, "escudo hunt: --report: cannot make a temporary store in %s",
+                dir && *dir ? dir : "/tmp");
+        *out = 0;
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+static void remove_store(const char *path) {
+    char side[ESC_CLI_PATH_MAX + 8];
+    remove(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    remove(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    remove(side);
+}
+
+static int hunt_report(const esc_args *a, const esc_content *content, const esc_engine *engine,
+                       const esc_hunt_stats *s, const char *db, int64_t now, bool quiet) {
+    esc_report_run run = {.inputs = a->pos,
+                          .ninputs = a->npos,
+                          .files = s->inputs,
+                          .bytes = s->bytes,
+                          .events = s->events,
+                          .process_events = s->process_events,
+                          .detections_run = esc_engine_count(engine),
+                          .detections_skipped = esc_engine_nskipped(engine)};
+    esc_report_opts o = {.db_path = db, .run = &run, .generated = now};
+    return esc_cli_report(a, content, &o, esc_args_get(a, "report"), quiet);
+}
+
 int esc_cmd_hunt(int argc, char **argv) {
     esc_args a;
     esc_content *content = NULL;
@@ -585,9 +626,20 @@ int esc_cmd_hunt(int argc, char **argv) {
         goto done;
     regex_limit_warnings(engine, hunt, &w);
     print_rows(&fmt, engine, hunt);
-    int act_rc = run_actions(&a, content, engine, hunt, &ho, now, w.quiet, token);
+    const char *db = esc_args_get(&a, "db");
+    char tmpdb[ESC_CLI_PATH_MAX] = "";
+    if (esc_args_has(&a, "report") && !db && !temp_store(tmpdb, sizeof tmpdb)) {
+        rc = ESC_EXIT_IO;
+        goto done;
+    }
+    int act_rc =
+        run_actions(&a, content, engine, hunt, &ho, now, w.quiet, token, *tmpdb ? tmpdb : db);
     esc_hunt_stats s = *esc_hunt_stats_get(hunt);
     s.warnings += unlisted; /* inputs that could not be listed (unreadable, too deep) */
+    if (esc_args_has(&a, "report") && !act_rc)
+        act_rc = hunt_report(&a, content, engine, &s, *tmpdb ? tmpdb : db, now, w.quiet);
+    if (*tmpdb)
+        remove_store(tmpdb);
     if (!w.quiet) {
         print_detections(&a, engine);
         print_summary(&s, w.max, elapsed);

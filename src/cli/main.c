@@ -37,6 +37,8 @@ static const command commands[] = {
      &esc_doc_content},
     {"notables", esc_cmd_notables, "list notables held in a --db store", &esc_doc_notables},
     {"risk", esc_cmd_risk, "list risk events held in a --db store", &esc_doc_risk},
+    {"report", esc_cmd_report, "write an HTML report of a --db store (timeline, risk, ATT&CK)",
+     &esc_doc_report},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
