@@ -52,8 +52,7 @@ typedef struct esc_cmd_doc {
     size_t nopts;
 } esc_cmd_doc;
 extern const esc_cmd_doc esc_doc_hunt, esc_doc_explain, esc_doc_dump, esc_doc_run, esc_doc_status,
-    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk, esc_doc_content,
-    esc_doc_report;
+    esc_doc_test, esc_doc_lint, esc_doc_notables, esc_doc_risk, esc_doc_content, esc_doc_report;
 
 /* A command as `escudo --help` lists it. */
 typedef struct esc_cmd_entry {
@@ -77,8 +76,14 @@ void esc_report(const char *level, const esc_error *err);
  * exists, else PREFIX/share/escudo/content when the binary runs from PREFIX/bin (make
  * install). */
 void esc_cli_content_dir(char *out, size_t cap);
+/* The user's installed content folder (escudo content install):
+ * ${XDG_DATA_HOME:-$HOME/.local/share}/escudo/content, into out; false when it cannot be named. */
+bool esc_cli_user_content_dir(char *out, size_t cap);
+/* The content used without --content: the installed content when it holds detections (true),
+ * else the shipped content (false). */
+bool esc_cli_default_content(char *out, size_t cap);
 
-/* Content: --content DIR... (default: the shipped content) then --local DIR..., then each
+/* Content: --content DIR... (default: esc_cli_default_content) then --local DIR..., then each
  * --detection FILE on top. */
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out);
 
@@ -212,6 +217,8 @@ int esc_cmd_run(int argc, char **argv);
 int esc_cmd_status(int argc, char **argv);
 int esc_cmd_lint(int argc, char **argv);
 int esc_cmd_content(int argc, char **argv);
+/* escudo content install --from PATH (src/cli/content_install.c): an exit code. */
+int esc_content_install(const char *from);
 int esc_cmd_report(int argc, char **argv);
 
 /* The HTML report of o->db_path into path (escudo report, hunt --report): loads the lint

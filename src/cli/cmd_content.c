@@ -1,10 +1,9 @@
-/* escudo content list: what the content holds, by data source and by ATT&CK technique, with how
- * many detections of each escudo supports and why the others are not (the verdicts of
+/* escudo content list | install: what the content holds, by data source and by ATT&CK technique,
+ * with how many detections of each escudo supports and why the others are not (the verdicts of
  * esc_lint_run, detect/lint.h, so lint and this list always agree).
  *
  * Invariants: counts only, no detection is run; groups are printed most detections first (ties
- * by name). Deliberately not done: `content install` (copying a security_content checkout into a
- * user folder), which is a separate step of issue 16. */
+ * by name). `content install` is in content_install.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +13,17 @@
 #include "detect/lint.h"
 
 static const esc_opt content_opts[] = {
-    {"content", "DIR", "content folder (repeatable; default: the shipped content)"},
+    {"from", "DIR", "install: the security_content checkout to copy into the user's content"},
+    {"content", "DIR",
+     "list: content folder (repeatable; default: the installed content,\n"
+     "                           else the shipped content)"},
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
     {"format", "text|json", "output format (default text)"},
     {"verbose", NULL, "also print content warnings"},
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof content_opts / sizeof content_opts[0])
-const esc_cmd_doc esc_doc_content = {"list [OPTIONS]", content_opts, NOPTS};
+const esc_cmd_doc esc_doc_content = {"list|install [OPTIONS]", content_opts, NOPTS};
 
 typedef struct bucket {
     const char *key;
@@ -158,13 +160,32 @@ done:
     return rc;
 }
 
+static int install(int argc, char **argv) {
+    esc_args a;
+    if (!esc_args_parse(&a, content_opts, NOPTS, argc, argv, "content install"))
+        return ESC_EXIT_USAGE;
+    const char *from = esc_args_get(&a, "from");
+    int rc = ESC_EXIT_USAGE;
+    if (!from)
+        fprintf(stderr, "escudo content install: --from DIR is required (a security_content "
+                        "checkout)\n");
+    else
+        rc = esc_content_install(from);
+    esc_args_free(&a);
+    return rc;
+}
+
 int esc_cmd_content(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "list"))
         return list(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "install"))
+        return install(argc - 1, argv + 1);
     bool help = argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
     esc_usage(help ? stdout : stderr, "content", esc_doc_content.synopsis,
-              "List what the content holds, by data source and ATT&CK technique, and how many\n"
-              "detections of each escudo supports (the verdicts of escudo lint).",
+              "list: what the content holds, by data source and ATT&CK technique, and how many\n"
+              "detections of each escudo supports (the verdicts of escudo lint).\n"
+              "install --from DIR: copy a security_content checkout into the user's content\n"
+              "folder, used by every command when no --content is given.",
               content_opts, NOPTS);
     return help ? ESC_EXIT_OK : ESC_EXIT_USAGE;
 }

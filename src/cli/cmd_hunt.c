@@ -22,8 +22,9 @@ static const esc_opt hunt_opts[] = {
     {"format", "table|json|csv|timeline-csv|timeline-json",
      "output format (default table); timeline-*: one line per event behind the rows,\n"
      "                           time-ordered across detections"},
-    {"evidence", NULL, "json rows and notables: severity, ATT&CK ids, orig_time and the events\n"
-                       "                           behind each (5 earliest, 5 latest, the count)"},
+    {"evidence", NULL,
+     "json rows and notables: severity, ATT&CK ids, orig_time and the events\n"
+     "                           behind each (5 earliest, 5 latest, the count)"},
     {"color", "auto|always|never",
      "colour severities in the table (default auto: a terminal,\n"
      "                           unless NO_COLOR is set)"},
@@ -513,10 +514,13 @@ static void print_detections(const esc_args *a, const esc_engine *engine) {
                 "escudo: %zu of them read a source that is not a Windows one (escudo lint counts "
                 "them unsupported: unmapped source)\n",
                 unmapped);
-    if (!esc_args_has(a, "content") && !esc_args_has(a, "local") && !esc_args_has(a, "detection"))
+    char dir[ESC_CLI_PATH_MAX];
+    if (!esc_args_has(a, "content") && !esc_args_has(a, "local") && !esc_args_has(a, "detection") &&
+        !esc_cli_default_content(dir, sizeof dir))
         fprintf(stderr, "escudo: only the shipped example detection ran (no --content): to run "
                         "ESCU, give --content DIR, a security_content checkout (its detections, "
-                        "macros and lookups)\n");
+                        "macros and lookups), or install it once with `escudo content install "
+                        "--from DIR`\n");
 }
 
 static void print_summary(const esc_hunt_stats *s, long max_warn, double elapsed) {

@@ -57,6 +57,25 @@ void esc_cli_content_dir(char *out, size_t cap) {
         snprintf(out, cap, "%s", installed);
 }
 
+bool esc_cli_user_content_dir(char *out, size_t cap) {
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    int n = xdg && xdg[0] == '/' ? snprintf(out, cap, "%s/escudo/content", xdg)
+            : home && home[0]    ? snprintf(out, cap, "%s/.local/share/escudo/content", home)
+                                 : -1;
+    return n > 0 && (size_t)n < cap;
+}
+
+bool esc_cli_default_content(char *out, size_t cap) {
+    char det[ESC_CLI_PATH_MAX + 16];
+    if (esc_cli_user_content_dir(out, cap)) {
+        snprintf(det, sizeof det, "%s/detections", out);
+        if (is_dir(det))
+            return true;
+    }
+    esc_cli_content_dir(out, cap);
+    return false;
+}
+
 esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
     const char **content = NULL, **local = NULL, **det = NULL;
     size_t nc = esc_args_all(a, "content", &content);
@@ -68,12 +87,14 @@ esc_status esc_cli_load_content(const esc_args *a, esc_content **out) {
         return ESC_ENOMEM;
     }
     size_t n = 0;
-    char shipped[ESC_CLI_PATH_MAX], base[ESC_CLI_PATH_MAX + 8];
+    char shipped[ESC_CLI_PATH_MAX], base[ESC_CLI_PATH_MAX + 8], deflt[ESC_CLI_PATH_MAX];
     esc_cli_content_dir(shipped, sizeof shipped);
     snprintf(base, sizeof base, "%s/base", shipped);
     dirs[n++] = base; /* CIM macros and tactics, under any content */
-    if (nc == 0)
-        dirs[n++] = shipped;
+    if (nc == 0) {
+        esc_cli_default_content(deflt, sizeof deflt);
+        dirs[n++] = deflt;
+    }
     for (size_t i = 0; i < nc; i++)
         dirs[n++] = content[i];
     for (size_t i = 0; i < nl; i++)

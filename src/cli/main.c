@@ -105,10 +105,11 @@ static void route_allocators(void) {
     hs_set_allocator(esc_malloc, esc_free);
 }
 
-/* "escudo X.Y.Z" and the shipped content's version (the first line of content/VERSION). */
+/* "escudo X.Y.Z" and the default content's version (the first line of its VERSION file: the
+ * installed content's, else the shipped content's). */
 static int version(void) {
     char dir[ESC_CLI_PATH_MAX], path[ESC_CLI_PATH_MAX + 16], line[512] = "";
-    esc_cli_content_dir(dir, sizeof dir);
+    esc_cli_default_content(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/VERSION", dir);
     FILE *f = fopen(path, "r");
     if (f && fgets(line, sizeof line, f))
