@@ -2,7 +2,7 @@
 # Install the Debian packages escudo needs to build and test, only those that are missing.
 set -e
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev python3 python3-yaml
-libyaml-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libpcre2-dev libhyperscan-dev
+libyaml-dev zlib1g-dev libdeflate-dev libsqlite3-dev libcurl4-openssl-dev libpcre2-dev libhyperscan-dev
 libcmocka-dev libevtx-utils ripgrep valgrind time hyperfine"
 missing=""
 for p in $PKGS; do
