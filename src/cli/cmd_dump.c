@@ -188,7 +188,7 @@ int esc_cmd_dump(int argc, char **argv) {
         goto done;
     }
 
-    opts.xml = !json;                        /* EVTX records then carry their complete rendering */
+    opts.xml = !json && !none;               /* EVTX records then carry their complete rendering */
     opts.json = json ? (object ? 2 : 1) : 0; /* rendered on the decoding threads */
     esc_error err;
     esc_error_clear(&err);
