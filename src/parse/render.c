@@ -19,6 +19,13 @@
 #include "core/fmt.h"
 #include "core/timeutil.h"
 
+/* "&#N;" for the control characters, as snprintf("&#%u;") wrote them. */
+static const char CTL_REF[32][6] = {"&#0;",  "&#1;",  "&#2;",  "&#3;",  "&#4;",  "&#5;",  "&#6;",
+                                    "&#7;",  "&#8;",  "&#9;",  "&#10;", "&#11;", "&#12;", "&#13;",
+                                    "&#14;", "&#15;", "&#16;", "&#17;", "&#18;", "&#19;", "&#20;",
+                                    "&#21;", "&#22;", "&#23;", "&#24;", "&#25;", "&#26;", "&#27;",
+                                    "&#28;", "&#29;", "&#30;", "&#31;"};
+
 const char *esc_xml_escape_byte(unsigned char c, char tmp[8]) {
     switch (c) {
     case '&':
@@ -34,8 +41,8 @@ const char *esc_xml_escape_byte(unsigned char c, char tmp[8]) {
     default:
         if (c >= 0x20)
             return NULL;
-        snprintf(tmp, 8, "&#%u;", c);
-        return tmp;
+        (void)tmp; /* kept for callers; the references are a table now */
+        return CTL_REF[c];
     }
 }
 

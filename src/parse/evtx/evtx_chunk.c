@@ -1288,32 +1288,30 @@ static esc_status escape_from(dec *d, size_t s) {
     }
     if (!extra)
         return ESC_OK;
-    size_t n = b->len - s;
     esc_status st = text_room(d, extra);
     if (st)
         return st;
-    /* expand from the end backwards: the escaped text is never shorter */
-    size_t o = b->len + extra;
+    /* expand from the end backwards down to the first byte to escape (the text before it stays
+     * where it is): the escaped text is never shorter, so nothing unread is overwritten */
+    size_t end = b->len + extra, o = end;
     b->ptr[o] = 0;
-    for (size_t i = n; i-- > 0;) {
-        unsigned char ch = (unsigned char)b->ptr[s + i];
-        char tmp[8];
-        const char *rep = esc_xml_escape_byte(ch, tmp);
-        if (!rep) {
+    for (size_t i = b->len; i-- > first;) {
+        unsigned char ch = (unsigned char)b->ptr[i];
+        if (ch >= 0x20 && ch != '&' && ch != '<' && ch != '>' && ch != '\'' && ch != '"') {
             b->ptr[--o] = (char)ch;
             continue;
         }
+        char tmp[8];
+        const char *rep = esc_xml_escape_byte(ch, tmp);
         size_t k = strlen(rep);
         o -= k;
         memcpy(b->ptr + o, rep, k);
     }
-    b->len += extra;
-    /* the budget above is an upper bound (&#9; is 4 more, &#13; 5...): close the gap */
-    if (o != s) {
-        memmove(b->ptr + s, b->ptr + o, b->len - o);
-        b->len -= o - s;
-        b->ptr[b->len] = 0;
-    }
+    /* the budget above is an upper bound (&#9; is 3 more, &#13; 4...): close the gap */
+    if (o != first)
+        memmove(b->ptr + first, b->ptr + o, end - o);
+    b->len = first + (end - o);
+    b->ptr[b->len] = 0;
     return ESC_OK;
 }
 
