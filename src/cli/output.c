@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/fmt.h"
 #include "core/utf8.h"
 
 bool esc_out_format_parse(const char *s, esc_out_format *f) {
@@ -121,41 +122,16 @@ void esc_out_json_string(FILE *f, const char *s, size_t n) {
         return;
     }
     fputc('"', f);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        fwrite(s + run, 1, i - run, f);
-        run = i + 1;
-        switch (c) {
-        case '"':
-            fputs("\\\"", f);
+    size_t i = 0;
+    for (;;) { /* runs between bytes to escape in one fwrite; the escapes of core/fmt */
+        size_t k = i + esc_fmt_json_scan(s + i, n - i);
+        fwrite(s + i, 1, k - i, f);
+        if (k == n)
             break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        case '\b':
-            fputs("\\b", f);
-            break;
-        case '\f':
-            fputs("\\f", f);
-            break;
-        default:
-            fprintf(f, "\\u%04x", c);
-            break;
-        }
+        char e[6];
+        fwrite(e, 1, esc_fmt_json_escape_byte(e, (unsigned char)s[k]), f);
+        i = k + 1;
     }
-    fwrite(s + run, 1, n - run, f);
     fputc('"', f);
 }
 

@@ -24,7 +24,7 @@ void esc_buf_clear(esc_buf *b) {
         b->ptr[0] = '\0';
 }
 
-esc_status esc_buf_reserve(esc_buf *b, size_t extra) {
+esc_status esc_buf_grow(esc_buf *b, size_t extra) {
     if (b->max && (extra > b->max || b->len > b->max - extra))
         return ESC_ELIMIT;
     size_t need = b->len + extra + 1;
@@ -43,27 +43,12 @@ esc_status esc_buf_reserve(esc_buf *b, size_t extra) {
     return ESC_OK;
 }
 
-esc_status esc_buf_append(esc_buf *b, const void *p, size_t n) {
-    esc_status st = esc_buf_reserve(b, n);
-    if (st)
-        return st;
-    if (n)
-        memcpy(b->ptr + b->len, p, n);
-    b->len += n;
-    b->ptr[b->len] = '\0';
-    return ESC_OK;
-}
-
 esc_status esc_buf_append_str(esc_buf *b, esc_str s) {
     return esc_buf_append(b, s.ptr, s.len);
 }
 
 esc_status esc_buf_append_c(esc_buf *b, const char *s) {
     return esc_buf_append(b, s, strlen(s));
-}
-
-esc_status esc_buf_putc(esc_buf *b, char c) {
-    return esc_buf_append(b, &c, 1);
 }
 
 esc_status esc_buf_vprintf(esc_buf *b, const char *fmt, va_list ap) {

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/str.h"
@@ -21,13 +22,45 @@ typedef struct esc_buf {
 void esc_buf_init(esc_buf *b, size_t max);
 void esc_buf_fini(esc_buf *b);
 void esc_buf_clear(esc_buf *b);
-esc_status esc_buf_reserve(esc_buf *b, size_t extra);
-esc_status esc_buf_append(esc_buf *b, const void *p, size_t n);
+esc_status esc_buf_grow(esc_buf *b, size_t extra);
 esc_status esc_buf_append_str(esc_buf *b, esc_str s);
 esc_status esc_buf_append_c(esc_buf *b, const char *s);
-esc_status esc_buf_putc(esc_buf *b, char c);
 esc_status esc_buf_printf(esc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 esc_status esc_buf_vprintf(esc_buf *b, const char *fmt, va_list ap);
+/* Room for extra more bytes and the NUL. The common case (room already there) is inline;
+ * esc_buf_grow is the rest. */
+static inline esc_status esc_buf_reserve(esc_buf *b, size_t extra) {
+    if (b->cap - b->len > extra) /* cap is 0 or len + 1 <= cap; cap <= max + 1 */
+        return ESC_OK;
+    return esc_buf_grow(b, extra);
+}
+static inline esc_status esc_buf_append(esc_buf *b, const void *p, size_t n) {
+    esc_status st = esc_buf_reserve(b, n);
+    if (st)
+        return st;
+    if (n)
+        memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+    b->ptr[b->len] = '\0';
+    return ESC_OK;
+}
+static inline esc_status esc_buf_putc(esc_buf *b, char c) {
+    esc_status st = esc_buf_reserve(b, 1);
+    if (st)
+        return st;
+    b->ptr[b->len++] = c;
+    b->ptr[b->len] = '\0';
+    return ESC_OK;
+}
+/* Writing in place: after esc_buf_reserve(b, n), write up to n bytes at esc_buf_end(b), then
+ * esc_buf_commit(b, k) with the k bytes written (it adds the NUL). */
+static inline char *esc_buf_end(esc_buf *b) {
+    return b->ptr + b->len;
+}
+static inline void esc_buf_commit(esc_buf *b, size_t k) {
+    b->len += k;
+    b->ptr[b->len] = '\0';
+}
 static inline esc_str esc_buf_str(const esc_buf *b) {
     return esc_str_make(b->ptr ? b->ptr : "", b->len);
 }

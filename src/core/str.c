@@ -5,10 +5,6 @@ bool esc_str_eq(esc_str a, esc_str b) {
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
-bool esc_str_eq_c(esc_str a, const char *b) {
-    return esc_str_eq(a, esc_str_c(b));
-}
-
 bool esc_str_ieq(esc_str a, esc_str b) {
     if (a.len != b.len)
         return false;

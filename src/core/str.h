@@ -31,7 +31,12 @@ static inline unsigned char esc_lower(unsigned char c) {
 }
 
 bool esc_str_eq(esc_str a, esc_str b);
-bool esc_str_eq_c(esc_str a, const char *b);
+/* Inline so that with a literal b the length is a constant and the compare a few loads (the
+ * EVTX decoder asks it for every element and attribute name). */
+static inline bool esc_str_eq_c(esc_str a, const char *b) {
+    size_t n = b ? strlen(b) : 0;
+    return a.len == n && (n == 0 || memcmp(a.ptr, b, n) == 0);
+}
 bool esc_str_ieq(esc_str a, esc_str b);
 bool esc_str_ieq_c(esc_str a, const char *b);
 /* memcmp order, shorter prefix first: <0, 0, >0. */

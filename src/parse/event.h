@@ -62,6 +62,8 @@ typedef struct esc_event {
     unsigned repaired;  /* values where invalid text was replaced by U+FFFD */
     /* EVTX with esc_reader_opts.xml: the record rendered as Windows renders it (one line) */
     esc_str xml;
+    /* EVTX with esc_reader_opts.json: the record's dump JSON line (no line break), or empty */
+    esc_str json;
     /* first non-fatal problem in this record (kept, but worth a warning), or empty */
     esc_str warning;
     uint64_t warning_offset; /* byte offset of that problem in the stream */

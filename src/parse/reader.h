@@ -18,6 +18,8 @@ typedef struct esc_reader_opts {
     size_t max_record_bytes; /* cap on one record's raw size; 0 = default (16 MiB) */
     int threads;             /* EVTX may use this many worker threads; 0/1 = none */
     bool xml;                /* EVTX: also render each record's XML into esc_event.xml */
+    int json; /* EVTX: also render its dump JSON line into esc_event.json (parse/render.h's
+                 esc_render_json: 1, esc_render_json_object: 2), on the decoding threads */
 } esc_reader_opts;
 
 typedef struct esc_reader_stats {

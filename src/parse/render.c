@@ -5,8 +5,10 @@
  * otherwise (they are valid UTF-8 by the event contract). Times are UTC with microseconds.
  * An EVTX record read with esc_reader_opts.xml carries its own rendering (every System element
  * and attribute, EventData and UserData as written: parse/evtx), which esc_render_xml writes
- * as is. Deliberately not done, for other events: System fields an esc_event does not carry
- * (Level, Task, Keywords...), pretty-printing, RenderingInfo. */
+ * as is. Hot path: no printf (numbers and times by core/fmt), strings copied a run at a time
+ * between the bytes that need escaping (esc_fmt_json_scan / esc_fmt_xml_scan), the buffer's
+ * room checked inline. Deliberately not done, for other events: System fields an esc_event does not
+ * carry (Level, Task, Keywords...), pretty-printing, RenderingInfo. */
 #include "parse/render.h"
 
 #include <inttypes.h>
@@ -14,7 +16,15 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/fmt.h"
 #include "core/timeutil.h"
+
+/* "&#N;" for the control characters, as snprintf("&#%u;") wrote them. */
+static const char CTL_REF[32][6] = {"&#0;",  "&#1;",  "&#2;",  "&#3;",  "&#4;",  "&#5;",  "&#6;",
+                                    "&#7;",  "&#8;",  "&#9;",  "&#10;", "&#11;", "&#12;", "&#13;",
+                                    "&#14;", "&#15;", "&#16;", "&#17;", "&#18;", "&#19;", "&#20;",
+                                    "&#21;", "&#22;", "&#23;", "&#24;", "&#25;", "&#26;", "&#27;",
+                                    "&#28;", "&#29;", "&#30;", "&#31;"};
 
 const char *esc_xml_escape_byte(unsigned char c, char tmp[8]) {
     switch (c) {
@@ -31,8 +41,8 @@ const char *esc_xml_escape_byte(unsigned char c, char tmp[8]) {
     default:
         if (c >= 0x20)
             return NULL;
-        snprintf(tmp, 8, "&#%u;", c);
-        return tmp;
+        (void)tmp; /* kept for callers; the references are a table now */
+        return CTL_REF[c];
     }
 }
 
@@ -49,7 +59,8 @@ static const char *kind_name(esc_event_kind k) {
     }
 }
 
-esc_status esc_render_time(int64_t time_us, esc_buf *out) {
+/* The printf form, for years outside 0..9999 (never in real data). */
+static esc_status render_time_slow(int64_t time_us, esc_buf *out) {
     int64_t sec = esc_time_sec(time_us);
     int64_t frac = time_us - sec * ESC_US_PER_SEC;
     int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
@@ -70,130 +81,150 @@ esc_status esc_render_time(int64_t time_us, esc_buf *out) {
                           y, m, d, sod / 3600, sod / 60 % 60, sod % 60, frac);
 }
 
+esc_status esc_render_time(int64_t time_us, esc_buf *out) {
+    int64_t sec = esc_time_sec(time_us);
+    int64_t frac = time_us - sec * ESC_US_PER_SEC;
+    esc_status st = esc_buf_reserve(out, 32);
+    if (st)
+        return st;
+    char *o = esc_buf_end(out);
+    size_t n = esc_fmt_datetime(o, sec);
+    if (!n || frac < 0 || frac >= ESC_US_PER_SEC)
+        return render_time_slow(time_us, out);
+    o[n++] = '.';
+    n += esc_fmt_u64(o + n, (uint64_t)frac, 6);
+    o[n++] = 'Z';
+    esc_buf_commit(out, n);
+    return ESC_OK;
+}
+
+/* Append a decimal number. */
+static esc_status put_u64(esc_buf *out, uint64_t v) {
+    esc_status st = esc_buf_reserve(out, ESC_FMT_MAX);
+    if (!st)
+        esc_buf_commit(out, esc_fmt_u64(esc_buf_end(out), v, 0));
+    return st;
+}
+
+#define APPEND_LIT(out, lit) esc_buf_append((out), (lit), sizeof(lit) - 1)
+
 /* XML text or attribute value (attributes are quoted with '). */
 static esc_status xml_esc(esc_buf *out, esc_str s) {
     esc_status st = esc_buf_reserve(out, s.len);
-    if (st)
-        return st;
-    size_t run = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
+    size_t i = 0;
+    while (!st) {
+        size_t k = i + esc_fmt_xml_scan(s.ptr + i, s.len - i);
+        if ((st = esc_buf_append(out, s.ptr + i, k - i)) || k == s.len)
+            break;
         char tmp[8];
-        const char *rep = esc_xml_escape_byte(c, tmp);
-        if (!rep)
-            continue;
-        if ((st = esc_buf_append(out, s.ptr + run, i - run)) || (st = esc_buf_append_c(out, rep)))
-            return st;
-        run = i + 1;
+        st = esc_buf_append_c(out, esc_xml_escape_byte((unsigned char)s.ptr[k], tmp));
+        i = k + 1;
     }
-    return esc_buf_append(out, s.ptr + run, s.len - run);
+    return st;
 }
 
 static esc_status xml_elem(esc_buf *out, const char *name, esc_str v) {
-    esc_status st = esc_buf_printf(out, "<%s>", name);
-    if (!st)
-        st = xml_esc(out, v);
-    if (!st)
-        st = esc_buf_printf(out, "</%s>", name);
-    return st;
+    size_t n = strlen(name);
+    esc_status st;
+    if ((st = esc_buf_putc(out, '<')) || (st = esc_buf_append(out, name, n)) ||
+        (st = esc_buf_putc(out, '>')) || (st = xml_esc(out, v)) || (st = APPEND_LIT(out, "</")) ||
+        (st = esc_buf_append(out, name, n)))
+        return st;
+    return esc_buf_putc(out, '>');
 }
 
 esc_status esc_render_xml(const esc_event *ev, esc_buf *out) {
     if (ev->xml.len) /* the EVTX reader's rendering of the whole record */
         return esc_buf_append(out, ev->xml.ptr, ev->xml.len);
-    esc_status st = esc_buf_append_c(
+    esc_status st = APPEND_LIT(
         out, "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>");
     if (!st && ev->provider.ptr) {
-        if (!(st = esc_buf_append_c(out, "<Provider Name='")) && !(st = xml_esc(out, ev->provider)))
-            st = esc_buf_append_c(out, "'/>");
+        if (!(st = APPEND_LIT(out, "<Provider Name='")) && !(st = xml_esc(out, ev->provider)))
+            st = APPEND_LIT(out, "'/>");
     }
-    if (!st && ev->has_event_id)
-        st = esc_buf_printf(out, "<EventID>%" PRIu32 "</EventID>", ev->event_id);
+    if (!st && ev->has_event_id && !(st = APPEND_LIT(out, "<EventID>")) &&
+        !(st = put_u64(out, ev->event_id)))
+        st = APPEND_LIT(out, "</EventID>");
     if (!st && ev->has_time) {
-        if (!(st = esc_buf_append_c(out, "<TimeCreated SystemTime='")) &&
+        if (!(st = APPEND_LIT(out, "<TimeCreated SystemTime='")) &&
             !(st = esc_render_time(ev->time_us, out)))
-            st = esc_buf_append_c(out, "'/>");
+            st = APPEND_LIT(out, "'/>");
     }
-    if (!st && ev->record_id)
-        st = esc_buf_printf(out, "<EventRecordID>%" PRIu64 "</EventRecordID>", ev->record_id);
+    if (!st && ev->record_id && !(st = APPEND_LIT(out, "<EventRecordID>")) &&
+        !(st = put_u64(out, ev->record_id)))
+        st = APPEND_LIT(out, "</EventRecordID>");
     if (!st && ev->channel.ptr)
         st = xml_elem(out, "Channel", ev->channel);
     if (!st && ev->computer.ptr)
         st = xml_elem(out, "Computer", ev->computer);
     if (!st)
-        st = esc_buf_append_c(out, "</System>");
+        st = APPEND_LIT(out, "</System>");
     if (!st && ev->ndata) {
-        st = esc_buf_append_c(out, "<EventData>");
+        st = APPEND_LIT(out, "<EventData>");
         for (size_t i = 0; i < ev->ndata && !st; i++) {
             const esc_kv *kv = &ev->data[i];
             if (kv->name.len) {
-                if (!(st = esc_buf_append_c(out, "<Data Name='")) && !(st = xml_esc(out, kv->name)))
-                    st = esc_buf_append_c(out, "'>");
+                if (!(st = APPEND_LIT(out, "<Data Name='")) && !(st = xml_esc(out, kv->name)))
+                    st = APPEND_LIT(out, "'>");
             } else {
-                st = esc_buf_append_c(out, "<Data>");
+                st = APPEND_LIT(out, "<Data>");
             }
             if (!st && !(st = xml_esc(out, kv->value)))
-                st = esc_buf_append_c(out, "</Data>");
+                st = APPEND_LIT(out, "</Data>");
         }
         if (!st)
-            st = esc_buf_append_c(out, "</EventData>");
+            st = APPEND_LIT(out, "</EventData>");
     }
     if (!st)
-        st = esc_buf_append_c(out, "</Event>");
+        st = APPEND_LIT(out, "</Event>");
     return st;
 }
 
+/* A JSON string: the room for the plain case (s and two quotes) is reserved once, runs between
+ * bytes that need escaping are copied whole; an escape reserves what the rest could need. */
 esc_status esc_render_json_str(esc_buf *out, esc_str s) {
-    esc_status st = esc_buf_putc(out, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < s.len && !st; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if ((st = esc_buf_append(out, s.ptr + run, i - run)))
+    esc_status st = esc_buf_reserve(out, s.len + 2);
+    if (st)
+        return st;
+    char *o = esc_buf_end(out);
+    *o++ = '"';
+    size_t i = 0;
+    for (;;) {
+        size_t k = i + esc_fmt_json_scan(s.ptr + i, s.len - i);
+        memcpy(o, s.ptr + i, k - i);
+        o += k - i;
+        if (k == s.len)
             break;
-        switch (c) {
-        case '"':
-            st = esc_buf_append_c(out, "\\\"");
-            break;
-        case '\\':
-            st = esc_buf_append_c(out, "\\\\");
-            break;
-        case '\n':
-            st = esc_buf_append_c(out, "\\n");
-            break;
-        case '\r':
-            st = esc_buf_append_c(out, "\\r");
-            break;
-        case '\t':
-            st = esc_buf_append_c(out, "\\t");
-            break;
-        case '\b':
-            st = esc_buf_append_c(out, "\\b");
-            break;
-        case '\f':
-            st = esc_buf_append_c(out, "\\f");
-            break;
-        default:
-            st = esc_buf_printf(out, "\\u%04x", c);
-        }
-        run = i + 1;
+        esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
+        if ((st = esc_buf_reserve(out, 6 + (s.len - k - 1) + 1)))
+            return st;
+        o = esc_buf_end(out);
+        o += esc_fmt_json_escape_byte(o, (unsigned char)s.ptr[k]);
+        i = k + 1;
     }
-    if (!st)
-        st = esc_buf_append(out, s.ptr + run, s.len - run);
-    if (!st)
-        st = esc_buf_putc(out, '"');
-    return st;
+    *o++ = '"';
+    esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
+    return ESC_OK;
 }
 
-static esc_status json_key_str(esc_buf *out, const char *key, esc_str v) {
-    esc_status st = esc_buf_printf(out, ",\"%s\":", key);
-    return st ? st : esc_render_json_str(out, v);
+/* ,"key": then the string; key is a literal without anything to escape. */
+static esc_status json_key_str(esc_buf *out, const char *key, size_t keylen, esc_str v) {
+    esc_status st = esc_buf_reserve(out, keylen + 4);
+    if (st)
+        return st;
+    char *o = esc_buf_end(out);
+    o[0] = ',';
+    o[1] = '"';
+    memcpy(o + 2, key, keylen);
+    o[2 + keylen] = '"';
+    o[3 + keylen] = ':';
+    esc_buf_commit(out, keylen + 4);
+    return esc_render_json_str(out, v);
 }
 
 /* "data":[["Name","v"],...]: order and duplicates kept. */
 static esc_status data_pairs(const esc_event *ev, esc_buf *out) {
-    esc_status st = esc_buf_append_c(out, ",\"data\":[");
+    esc_status st = APPEND_LIT(out, ",\"data\":[");
     for (size_t i = 0; i < ev->ndata && !st; i++) {
         if (i && (st = esc_buf_putc(out, ',')))
             break;
@@ -203,7 +234,7 @@ static esc_status data_pairs(const esc_event *ev, esc_buf *out) {
         st = esc_buf_putc(out, ']');
     }
     if (!st)
-        st = esc_buf_append_c(out, "]}");
+        st = APPEND_LIT(out, "]}");
     return st;
 }
 
@@ -218,7 +249,7 @@ static esc_status data_object(const esc_event *ev, esc_buf *out) {
     bool *done = ev->ndata ? esc_calloc(ev->ndata, sizeof *done) : NULL;
     if (ev->ndata && !done)
         return ESC_ENOMEM;
-    esc_status st = esc_buf_append_c(out, ",\"data\":{");
+    esc_status st = APPEND_LIT(out, ",\"data\":{");
     bool first = true;
     for (size_t i = 0; i < ev->ndata && !st; i++) {
         if (done[i])
@@ -228,7 +259,7 @@ static esc_status data_object(const esc_event *ev, esc_buf *out) {
             n += same_name(ev->data[i].name, ev->data[k].name);
         if ((!first && (st = esc_buf_putc(out, ','))) ||
             (st = esc_render_json_str(out, ev->data[i].name)) ||
-            (st = esc_buf_append_c(out, n > 1 ? ":[" : ":")))
+            (st = esc_buf_append(out, ":[", n > 1 ? 2 : 1)))
             break;
         first = false;
         for (size_t k = i, m = 0; k < ev->ndata && !st; k++) {
@@ -243,33 +274,35 @@ static esc_status data_object(const esc_event *ev, esc_buf *out) {
             st = esc_buf_putc(out, ']');
     }
     if (!st)
-        st = esc_buf_append_c(out, "}}");
+        st = APPEND_LIT(out, "}}");
     esc_free(done);
     return st;
 }
 
 static esc_status render_json(const esc_event *ev, bool object, esc_buf *out) {
-    esc_status st = esc_buf_printf(out, "{\"escudo_dump\":1,\"kind\":\"%s\"", kind_name(ev->kind));
-    if (!st && ev->provider.ptr)
-        st = json_key_str(out, "provider", ev->provider);
-    if (!st && ev->channel.ptr)
-        st = json_key_str(out, "channel", ev->channel);
-    if (!st && ev->computer.ptr)
-        st = json_key_str(out, "computer", ev->computer);
-    if (!st && ev->has_event_id)
-        st = esc_buf_printf(out, ",\"event_id\":%" PRIu32, ev->event_id);
-    if (!st && ev->record_id)
-        st = esc_buf_printf(out, ",\"record_id\":%" PRIu64, ev->record_id);
-    if (!st && ev->recovered)
-        st = esc_buf_append_c(out, ",\"recovered\":true");
-    if (!st && ev->has_time) {
-        if (!(st = esc_buf_append_c(out, ",\"time\":\"")) &&
-            !(st = esc_render_time(ev->time_us, out)))
-            st = esc_buf_putc(out, '"');
-    }
-    if (!st)
-        st = object ? data_object(ev, out) : data_pairs(ev, out);
-    return st;
+    const char *kind = kind_name(ev->kind);
+    esc_status st;
+    if ((st = APPEND_LIT(out, "{\"escudo_dump\":1,\"kind\":\"")) ||
+        (st = esc_buf_append(out, kind, strlen(kind))) || (st = esc_buf_putc(out, '"')))
+        return st;
+    if (ev->provider.ptr && (st = json_key_str(out, "provider", 8, ev->provider)))
+        return st;
+    if (ev->channel.ptr && (st = json_key_str(out, "channel", 7, ev->channel)))
+        return st;
+    if (ev->computer.ptr && (st = json_key_str(out, "computer", 8, ev->computer)))
+        return st;
+    if (ev->has_event_id &&
+        ((st = APPEND_LIT(out, ",\"event_id\":")) || (st = put_u64(out, ev->event_id))))
+        return st;
+    if (ev->record_id &&
+        ((st = APPEND_LIT(out, ",\"record_id\":")) || (st = put_u64(out, ev->record_id))))
+        return st;
+    if (ev->recovered && (st = APPEND_LIT(out, ",\"recovered\":true")))
+        return st;
+    if (ev->has_time && ((st = APPEND_LIT(out, ",\"time\":\"")) ||
+                         (st = esc_render_time(ev->time_us, out)) || (st = esc_buf_putc(out, '"'))))
+        return st;
+    return object ? data_object(ev, out) : data_pairs(ev, out);
 }
 
 esc_status esc_render_json(const esc_event *ev, esc_buf *out) {

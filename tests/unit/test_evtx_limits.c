@@ -671,6 +671,36 @@ static void test_chunk_text(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* want_json: each event's dump JSON line goes into c->lines, up to its cap (LINES_CAP, 64 MiB;
+ * set small here); an event past the cap gets no line (dump renders it on the reading thread,
+ * same bytes), and the events after it still get theirs when they fit. */
+static void test_json_lines_cap(void **state) {
+    (void)state;
+    evtx_chunk c;
+    bld w;
+    start_chunk(&c, &w);
+    c.want_json = 1;
+    uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
+    text_record(&w, 2, &t2); /* 280 values of 32,000 bytes: a JSON line of 9 MB */
+    uint32_t r3 = w.pos;
+    normal_record(&w, 3, t1);
+    c.lines.max = 1u << 20;
+    decode(&c, &w, 3, r3);
+    assert_int_equal(c.nitems, 3);
+    const char *want = "{\"escudo_dump\":1,\"kind\":\"windows\",\"provider\":\"Test-Provider\"";
+    for (size_t i = 0; i < 3; i += 2) {
+        const evtx_item *it = &c.items[i];
+        expect_normal(&c, i, i + 1);
+        assert_true(it->json.len > strlen(want));
+        assert_memory_equal(c.lines.ptr + it->json.off, want, strlen(want));
+        assert_memory_equal(c.lines.ptr + it->json.off + it->json.len - 16, "[[\"Keep\",\"ok\"]]}",
+                            16);
+    }
+    assert_int_equal(expect_event(&c, 1, 2)->json.len, 0); /* past the cap: no line */
+    assert_true(c.lines.cap <= (1u << 20) + 1);
+    evtx_chunk_fini(&c);
+}
+
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
@@ -678,7 +708,7 @@ int main(void) {
         cmocka_unit_test(test_template_count),    cmocka_unit_test(test_template_memory),
         cmocka_unit_test(test_name_cache),        cmocka_unit_test(test_record_memory),
         cmocka_unit_test(test_fields_per_record), cmocka_unit_test(test_fields_per_chunk),
-        cmocka_unit_test(test_chunk_text),
+        cmocka_unit_test(test_chunk_text),        cmocka_unit_test(test_json_lines_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

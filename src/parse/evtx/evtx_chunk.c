@@ -18,7 +18,9 @@
  *   it ends at the first broken record, and what lies past it is read only with --recover,
  *   as recovered, like slack space. A slack-space candidate that fails to decode gives back
  *   the template and name memory it took (decode_candidate).
- * - With want_xml, each record is also rendered as Windows renders it, from the same tree.
+ * - With want_xml, each record is also rendered as Windows renders it, from the same tree;
+ *   with want_json, as dump's JSON line (parse/render.h), so that the writing scales with the
+ *   decoding threads.
  * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file
  * header (evtx_reader.c owns the file and its chunk sequence). */
 #include "parse/evtx/evtx_chunk.h"
@@ -26,9 +28,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/alloc.h"
+#include "core/crc32.h"
+#include "core/fmt.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "parse/render.h"
@@ -41,6 +47,7 @@
 #define TARENA_CAP (4u << 20)
 #define RARENA_CAP (4u << 20)
 #define TEXT_CAP (16u << 20)
+#define LINES_CAP (64u << 20)
 #define MAX_KV_PER_RECORD 8192
 #define MAX_SYS_PER_RECORD 64 /* System pairs kept per record (esc_event.sys) */
 #define MAX_KV_PER_CHUNK (1u << 18)
@@ -144,7 +151,7 @@ static esc_status arena_fail(dec *d, const esc_arena *a, size_t n, uint32_t at, 
 
 /* ---- text output ---------------------------------------------------------------------- */
 
-static esc_status text_room(dec *d, size_t n) {
+static esc_status text_room_slow(dec *d, size_t n) {
     evtx_chunk *c = d->c;
     if (c->text.len - d->text_start + n > c->max_record_bytes)
         return fail_fmt(d, d->err_at, "record expands to more than %lu bytes of text",
@@ -155,7 +162,16 @@ static esc_status text_room(dec *d, size_t n) {
     return st;
 }
 
-static esc_status put(dec *d, const void *p, size_t n) {
+/* Room for n more bytes of this record's text: inline when the buffer has it and the record
+ * stays under its cap (every value and tag of every record comes through here). */
+static inline esc_status text_room(dec *d, size_t n) {
+    const evtx_chunk *c = d->c;
+    if (c->text.cap - c->text.len > n && c->text.len - d->text_start + n <= c->max_record_bytes)
+        return ESC_OK;
+    return text_room_slow(d, n);
+}
+
+static inline esc_status put(dec *d, const void *p, size_t n) {
     esc_status st = text_room(d, n);
     if (st)
         return st;
@@ -177,6 +193,44 @@ static esc_status putf(dec *d, const char *fmt, ...) {
     return put(d, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
+/* pre, name and post as one piece cut at 127 bytes, as putf("%.*s") wrote it (a name that long,
+ * or with a NUL in it, does not occur in real logs; the cut keeps such output as it was). */
+static esc_status put_tag(dec *d, const char *pre, size_t npre, esc_str name, const char *post,
+                          size_t npost) {
+    size_t lim = 127 - npre;
+    size_t k = strnlen(name.ptr, name.len < lim ? name.len : lim); /* %.*s stops at a NUL */
+    lim -= k;
+    npost = npost < lim ? npost : lim;
+    esc_status st = text_room(d, npre + k + npost);
+    if (st)
+        return st;
+    char *o = d->c->text.ptr + d->c->text.len;
+    memcpy(o, pre, npre);
+    memcpy(o + npre, name.ptr, k);
+    memcpy(o + npre + k, post, npost);
+    d->c->text.len += npre + k + npost;
+    d->c->text.ptr[d->c->text.len] = 0;
+    return ESC_OK;
+}
+
+static esc_status put_i64(dec *d, int64_t v) {
+    char tmp[ESC_FMT_MAX];
+    return put(d, tmp, esc_fmt_i64(tmp, v));
+}
+
+static esc_status put_u64(dec *d, uint64_t v) {
+    char tmp[ESC_FMT_MAX];
+    return put(d, tmp, esc_fmt_u64(tmp, v, 0));
+}
+
+/* "0x" and lower-case hex digits, at least width of them. */
+static esc_status put_hex(dec *d, uint64_t v, unsigned width) {
+    char tmp[ESC_FMT_MAX];
+    tmp[0] = '0';
+    tmp[1] = 'x';
+    return put(d, tmp, 2 + esc_fmt_hex(tmp + 2, v, width, false));
+}
+
 /* UTF-16LE units to UTF-8 text: ASCII runs copied directly, the rest through the shared
  * transcoder (lone surrogates and NUL become U+FFFD and are counted). */
 static esc_status put_utf16(dec *d, const unsigned char *u, size_t n) {
@@ -188,6 +242,21 @@ static esc_status put_utf16(dec *d, const unsigned char *u, size_t n) {
     while (i < n) {
         char *o = b->ptr + b->len;
         size_t k = 0;
+#ifdef __SSE2__
+        /* eight units at a time while all are U+0001..U+007F: narrow them with one pack */
+        const __m128i lim = _mm_set1_epi16(0x7F), zero = _mm_setzero_si128();
+        while (i + k + 8 <= n) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + 2 * (i + k)));
+            __m128i big = _mm_subs_epu16(x, lim); /* zero when x <= 0x7F */
+            __m128i bad =
+                _mm_or_si128(_mm_cmpeq_epi16(x, zero),
+                             _mm_xor_si128(_mm_cmpeq_epi16(big, zero), _mm_set1_epi16(-1)));
+            if (_mm_movemask_epi8(bad))
+                break;
+            _mm_storel_epi64((__m128i *)(void *)(o + k), _mm_packus_epi16(x, x));
+            k += 8;
+        }
+#endif
         while (i + k < n && u[2 * (i + k) + 1] == 0 && u[2 * (i + k)] != 0 &&
                u[2 * (i + k)] < 0x80) {
             o[k] = (char)u[2 * (i + k)];
@@ -736,11 +805,55 @@ static esc_status put_filetime(dec *d, uint64_t ft) {
     unsigned frac = (unsigned)(ft % 10000000u);
     int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
     int64_t sod = t - days * 86400;
+    char tmp[32];
+    size_t n = esc_fmt_datetime(tmp, t);
+    if (n) { /* years 0..9999: always, in practice */
+        tmp[n++] = '.';
+        n += esc_fmt_u64(tmp + n, frac, 7);
+        tmp[n++] = 'Z';
+        return put(d, tmp, n);
+    }
     int y;
     unsigned m, dd;
     civil(days, &y, &m, &dd);
     return putf(d, "%04d-%02u-%02uT%02u:%02u:%02u.%07uZ", y, m, dd, (unsigned)(sod / 3600),
                 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), frac);
+}
+
+/* {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}, upper case, the first three groups little-endian. */
+static esc_status put_guid(dec *d, const unsigned char *b) {
+    char tmp[38];
+    tmp[0] = '{';
+    esc_fmt_hex(tmp + 1, evtx_le32(b), 8, true);
+    tmp[9] = '-';
+    esc_fmt_hex(tmp + 10, evtx_le16(b + 4), 4, true);
+    tmp[14] = '-';
+    esc_fmt_hex(tmp + 15, evtx_le16(b + 6), 4, true);
+    tmp[19] = '-';
+    esc_fmt_hex(tmp + 20, (uint64_t)b[8] << 8 | b[9], 4, true);
+    tmp[24] = '-';
+    uint64_t node = 0;
+    for (int i = 10; i < 16; i++)
+        node = node << 8 | b[i];
+    esc_fmt_hex(tmp + 25, node, 12, true);
+    tmp[37] = '}';
+    return put(d, tmp, sizeof tmp);
+}
+
+/* SYSTEMTIME as "%04u-%02u-%02uT%02u:%02u:%02u.%03u0000Z" (fields are 16-bit: a field past its
+ * width is written whole, as printf does). */
+static esc_status put_systemtime(dec *d, const unsigned char *b) {
+    static const unsigned at[7] = {0, 2, 6, 8, 10, 12, 14}, width[7] = {4, 2, 2, 2, 2, 2, 3};
+    static const char sep[7] = {'-', '-', 'T', ':', ':', '.', 0};
+    char tmp[64];
+    size_t k = 0;
+    for (int i = 0; i < 7; i++) {
+        k += esc_fmt_u64(tmp + k, evtx_le16(b + at[i]), width[i]);
+        if (sep[i])
+            tmp[k++] = sep[i];
+    }
+    memcpy(tmp + k, "0000Z", 5);
+    return put(d, tmp, k + 5);
 }
 
 static size_t fixed_size(uint8_t t) {
@@ -798,21 +911,21 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
         return st;
     }
     case 0x03:
-        return putf(d, "%d", (int)(int8_t)b[0]);
+        return put_i64(d, (int8_t)b[0]);
     case 0x04:
-        return putf(d, "%u", (unsigned)b[0]);
+        return put_u64(d, b[0]);
     case 0x05:
-        return putf(d, "%d", (int)(int16_t)evtx_le16(b));
+        return put_i64(d, (int16_t)evtx_le16(b));
     case 0x06:
-        return putf(d, "%u", (unsigned)evtx_le16(b));
+        return put_u64(d, evtx_le16(b));
     case 0x07:
-        return putf(d, "%" PRId32, (int32_t)evtx_le32(b));
+        return put_i64(d, (int32_t)evtx_le32(b));
     case 0x08:
-        return putf(d, "%" PRIu32, evtx_le32(b));
+        return put_u64(d, evtx_le32(b));
     case 0x09:
-        return putf(d, "%" PRId64, (int64_t)evtx_le64(b));
+        return put_i64(d, (int64_t)evtx_le64(b));
     case 0x0a:
-        return putf(d, "%" PRIu64, evtx_le64(b));
+        return put_u64(d, evtx_le64(b));
     case 0x0b: {
         float f;
         uint32_t u = evtx_le32(b);
@@ -841,21 +954,17 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
         return ESC_OK;
     }
     case 0x0f:
-        return putf(d, "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", evtx_le32(b),
-                    evtx_le16(b + 4), evtx_le16(b + 6), b[8], b[9], b[10], b[11], b[12], b[13],
-                    b[14], b[15]);
+        return put_guid(d, b);
     case 0x10:
         if (n >= 8)
-            return putf(d, "0x%016" PRIx64, evtx_le64(b));
+            return put_hex(d, evtx_le64(b), 16);
         if (n >= 4)
-            return putf(d, "0x%08" PRIx32, evtx_le32(b));
+            return put_hex(d, evtx_le32(b), 8);
         return ESC_OK;
     case 0x11:
         return put_filetime(d, evtx_le64(b));
     case 0x12:
-        return putf(d, "%04u-%02u-%02uT%02u:%02u:%02u.%03u0000Z", evtx_le16(b), evtx_le16(b + 2),
-                    evtx_le16(b + 6), evtx_le16(b + 8), evtx_le16(b + 10), evtx_le16(b + 12),
-                    evtx_le16(b + 14));
+        return put_systemtime(d, b);
     case 0x13: {
         if (n < 8)
             return ESC_OK;
@@ -865,16 +974,28 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
         uint64_t auth = 0;
         for (int i = 2; i < 8; i++)
             auth = (auth << 8) | b[i];
-        esc_status st = auth >> 32 ? putf(d, "S-%u-0x%012" PRIX64, b[0], auth)
-                                   : putf(d, "S-%u-%" PRIu64, b[0], auth);
-        for (unsigned i = 0; i < cnt && !st; i++)
-            st = putf(d, "-%" PRIu32, evtx_le32(b + 8 + 4 * i));
+        char tmp[ESC_FMT_MAX * 2];
+        size_t k = 2;
+        memcpy(tmp, "S-", 2);
+        k += esc_fmt_u64(tmp + k, b[0], 0);
+        tmp[k++] = '-';
+        if (auth >> 32) {
+            memcpy(tmp + k, "0x", 2);
+            k += 2 + esc_fmt_hex(tmp + k + 2, auth, 12, true);
+        } else {
+            k += esc_fmt_u64(tmp + k, auth, 0);
+        }
+        esc_status st = put(d, tmp, k);
+        for (unsigned i = 0; i < cnt && !st; i++) {
+            tmp[0] = '-';
+            st = put(d, tmp, 1 + esc_fmt_u64(tmp + 1, evtx_le32(b + 8 + 4 * i), 0));
+        }
         return st;
     }
     case 0x14:
-        return putf(d, "0x%" PRIx32, evtx_le32(b));
+        return put_hex(d, evtx_le32(b), 0);
     case 0x15:
-        return putf(d, "0x%" PRIx64, evtx_le64(b));
+        return put_hex(d, evtx_le64(b), 0);
     default:
         return ESC_OK; /* EvtHandle, BinXml and EvtXml have no text form here */
     }
@@ -1259,8 +1380,11 @@ static esc_status event_cb(dec *d, const tnode *el, const vctx *vc) {
 /* Escape the text appended since s (XML text or an attribute quoted with '), in place. */
 static esc_status escape_from(dec *d, size_t s) {
     esc_buf *b = &d->c->text;
+    size_t first = s + esc_fmt_xml_scan(b->ptr + s, b->len - s);
+    if (first == b->len)
+        return ESC_OK; /* the common case: nothing to escape */
     size_t extra = 0;
-    for (size_t i = s; i < b->len; i++) {
+    for (size_t i = first; i < b->len; i++) {
         unsigned char ch = (unsigned char)b->ptr[i];
         if (ch == '&' || ch == '<' || ch == '>' || ch == '\'' || ch == '"')
             extra += 5;
@@ -1269,32 +1393,30 @@ static esc_status escape_from(dec *d, size_t s) {
     }
     if (!extra)
         return ESC_OK;
-    size_t n = b->len - s;
     esc_status st = text_room(d, extra);
     if (st)
         return st;
-    /* expand from the end backwards: the escaped text is never shorter */
-    size_t o = b->len + extra;
+    /* expand from the end backwards down to the first byte to escape (the text before it stays
+     * where it is): the escaped text is never shorter, so nothing unread is overwritten */
+    size_t end = b->len + extra, o = end;
     b->ptr[o] = 0;
-    for (size_t i = n; i-- > 0;) {
-        unsigned char ch = (unsigned char)b->ptr[s + i];
-        char tmp[8];
-        const char *rep = esc_xml_escape_byte(ch, tmp);
-        if (!rep) {
+    for (size_t i = b->len; i-- > first;) {
+        unsigned char ch = (unsigned char)b->ptr[i];
+        if (ch >= 0x20 && ch != '&' && ch != '<' && ch != '>' && ch != '\'' && ch != '"') {
             b->ptr[--o] = (char)ch;
             continue;
         }
+        char tmp[8];
+        const char *rep = esc_xml_escape_byte(ch, tmp);
         size_t k = strlen(rep);
         o -= k;
         memcpy(b->ptr + o, rep, k);
     }
-    b->len += extra;
-    /* the budget above is an upper bound (&#9; is 4 more, &#13; 5...): close the gap */
-    if (o != s) {
-        memmove(b->ptr + s, b->ptr + o, b->len - o);
-        b->len -= o - s;
-        b->ptr[b->len] = 0;
-    }
+    /* the budget above is an upper bound (&#9; is 3 more, &#13; 4...): close the gap */
+    if (o != first)
+        memmove(b->ptr + first, b->ptr + o, end - o);
+    b->len = first + (end - o);
+    b->ptr[b->len] = 0;
     return ESC_OK;
 }
 
@@ -1344,11 +1466,11 @@ static bool empty_subst(const tnode *k, const vctx *vc) {
 /* One element with its attributes and content; <name/> when nothing is inside. An element
  * whose only content is an array substitution is repeated once per item, as Windows does. */
 static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *item) {
-    esc_status st = putf(d, "<%.*s", (int)el->text.len, el->text.ptr);
+    esc_status st = put_tag(d, "<", 1, el->text, "", 0);
     for (const tnode *a = el->attrs; a && !st; a = a->next) {
         if (empty_subst(a->kids, vc))
             continue;
-        if ((st = putf(d, " %.*s='", (int)a->text.len, a->text.ptr)))
+        if ((st = put_tag(d, " ", 1, a->text, "='", 2)))
             return st;
         size_t s = d->c->text.len;
         if (!(st = node_text(d, a->kids, vc)) && !(st = escape_from(d, s)))
@@ -1370,7 +1492,7 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
         d->c->text.len = body - 1;
         return put(d, "/>", 2);
     }
-    return putf(d, "</%.*s>", (int)el->text.len, el->text.ptr);
+    return put_tag(d, "</", 2, el->text, ">", 1);
 }
 
 /* Recursion depth: the tree is at most MAX_ELEM_DEPTH elements deep per BinXML level and
@@ -1478,6 +1600,51 @@ static uint64_t event_key(const dec *d, uint64_t record_id) {
     return fnv(h, &d->time_us, sizeof d->time_us);
 }
 
+/* want_json: the item's dump JSON line (without the line break) into c->lines, from the same
+ * fields the reader hands out (evtx_reader.c builds the esc_event the same way), so that the
+ * line is what esc_render_json would write for it on the reading thread. Past LINES_CAP the item
+ * gets no line and the reader's caller renders it. Only ESC_ENOMEM is an error. */
+static esc_status render_json_item(evtx_chunk *c, evtx_item *it) {
+    if (it->nkv > c->jkv_cap) {
+        size_t nc = it->nkv < 64 ? 64 : it->nkv;
+        esc_kv *k = esc_realloc(c->jkv, nc * sizeof *k);
+        if (!k)
+            return ESC_ENOMEM;
+        c->jkv = k;
+        c->jkv_cap = nc;
+    }
+    for (uint32_t i = 0; i < it->nkv; i++) {
+        c->jkv[i].name = evtx_chunk_str(c, c->kvs[it->kv_first + i].name);
+        c->jkv[i].value = evtx_chunk_str(c, c->kvs[it->kv_first + i].value);
+    }
+    esc_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ESC_EV_WINDOWS;
+    ev.provider = evtx_chunk_str(c, it->provider);
+    ev.channel = evtx_chunk_str(c, it->channel);
+    ev.computer = evtx_chunk_str(c, it->computer);
+    ev.event_id = it->event_id;
+    ev.has_event_id = it->has_event_id;
+    ev.time_us = it->time_us;
+    ev.has_time = it->has_time;
+    ev.data = c->jkv;
+    ev.ndata = it->nkv;
+    ev.record_id = it->record_id;
+    ev.recovered = it->recovered;
+    size_t start = c->lines.len;
+    esc_status st = c->want_json == 2 ? esc_render_json_object(&ev, &c->lines)
+                                      : esc_render_json(&ev, &c->lines);
+    if (st == ESC_OK) {
+        it->json.off = (uint32_t)start;
+        it->json.len = (uint32_t)(c->lines.len - start);
+    } else {
+        c->lines.len = start; /* no line: rendered later, where it is printed */
+        if (c->lines.ptr)
+            c->lines.ptr[start] = 0;
+    }
+    return st == ESC_ENOMEM ? st : ESC_OK;
+}
+
 /* Decode the record at pos (size already validated). Returns ESC_ENOMEM only; a broken record
  * becomes a warning (REC_LIVE) or nothing (*good false). */
 static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int mode, bool *good) {
@@ -1573,7 +1740,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     it->xml = xml;
     it->offset = c->file_off + pos;
     it->record_id = d.has_record_id ? d.record_id : rid;
-    it->key = event_key(&d, it->record_id);
+    it->key = c->recover ? event_key(&d, it->record_id) : 0; /* only folding reads it */
     it->recovered = recovered;
     it->has_event_id = d.has_event_id;
     it->event_id = d.event_id;
@@ -1588,7 +1755,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     it->sys_first = (uint32_t)d.skv_start;
     it->nsys = d.nsys;
     *good = true;
-    return ESC_OK;
+    return c->want_json ? render_json_item(c, it) : ESC_OK;
 }
 
 /* A plausible record at pos within [pos, end): signature, size, trailing size copy. */
@@ -1623,6 +1790,7 @@ esc_status evtx_chunk_init(evtx_chunk *c, const esc_interest *interest, bool rec
     esc_arena_init(&c->tarena, 64 * 1024, TARENA_CAP);
     esc_arena_init(&c->rarena, 16 * 1024, RARENA_CAP);
     esc_buf_init(&c->text, TEXT_CAP);
+    esc_buf_init(&c->lines, LINES_CAP);
     if (!c->data || !c->tcache || !c->ncache) {
         evtx_chunk_fini(c);
         return ESC_ENOMEM;
@@ -1640,6 +1808,8 @@ void evtx_chunk_fini(evtx_chunk *c) {
     esc_arena_fini(&c->tarena);
     esc_arena_fini(&c->rarena);
     esc_buf_fini(&c->text);
+    esc_buf_fini(&c->lines);
+    esc_free(c->jkv);
     memset(c, 0, sizeof *c);
 }
 
@@ -1813,6 +1983,7 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
     c->records = 0;
     c->prefiltered = 0;
     esc_buf_clear(&c->text);
+    esc_buf_clear(&c->lines);
     esc_arena_reset(&c->tarena);
     memset(c->tcache, 0, TCACHE_CAP * sizeof *c->tcache);
     c->ntemplates = 0;
@@ -1837,8 +2008,8 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
         (st = warn(c, 0, "chunk %" PRIu64 " truncated to %zu of %u bytes", c->index, c->len,
                    EVTX_CHUNK_SIZE)))
         return st;
-    uint32_t crc = (uint32_t)crc32(0, b, 120);
-    crc = (uint32_t)crc32(crc, b + 128, EVTX_CHUNK_HEADER - 128);
+    uint32_t crc = esc_crc32(0, b, 120);
+    crc = esc_crc32(crc, b + 128, EVTX_CHUNK_HEADER - 128);
     bool damaged = crc != evtx_le32(b + 124); /* then the record scan weighs the evidence */
     if (damaged &&
         (st = warn(c, 124, "chunk %" PRIu64 " header checksum mismatch (0x%08x, computed 0x%08x)",
@@ -1855,7 +2026,7 @@ esc_status evtx_chunk_decode(evtx_chunk *c) {
     } else if (fso > c->len) {
         end = (uint32_t)c->len;
     } else {
-        uint32_t rcrc = (uint32_t)crc32(0, b + EVTX_CHUNK_HEADER, fso - EVTX_CHUNK_HEADER);
+        uint32_t rcrc = esc_crc32(0, b + EVTX_CHUNK_HEADER, fso - EVTX_CHUNK_HEADER);
         bool bad = rcrc != evtx_le32(b + 52);
         damaged = damaged || bad;
         if (bad && (st = warn(c, 52,

@@ -42,8 +42,9 @@ typedef struct evtx_item {
     uint64_t key; /* hash of computer, channel, record id and time (folding recovered copies) */
     int64_t time_us;
     evtx_span provider, channel, computer;
-    evtx_span msg; /* warning text when is_error */
-    evtx_span xml; /* the record's XML rendering, when want_xml */
+    evtx_span msg;  /* warning text when is_error */
+    evtx_span xml;  /* the record's XML rendering, when want_xml */
+    evtx_span json; /* its dump JSON line, when want_json: into the chunk's lines buffer */
     uint32_t kv_first, nkv;
     uint32_t sys_first, nsys; /* System pairs (esc_event.sys) in skvs */
 } evtx_item;
@@ -56,6 +57,7 @@ typedef struct evtx_chunk {
     const esc_interest *interest;
     bool recover;
     bool want_xml;           /* also render each record's XML (dump --format xml) */
+    int want_json;           /* also render its dump JSON line: 1 data pairs, 2 data object */
     size_t max_record_bytes; /* cap on one record's decoded text */
     /* input */
     unsigned char *data; /* EVTX_CHUNK_SIZE bytes */
@@ -79,6 +81,9 @@ typedef struct evtx_chunk {
     evtx_kvspan *skvs; /* System pairs, when the interest set asks for them */
     size_t nskv, skv_cap;
     esc_buf text;
+    esc_buf lines; /* want_json: the records' JSON lines (capped; past the cap, none) */
+    esc_kv *jkv;   /* want_json: one record's data as esc_kv for the renderer */
+    size_t jkv_cap;
     uint64_t records;     /* records seen in this chunk */
     uint64_t prefiltered; /* records skipped by the interest set */
 } evtx_chunk;

@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "core/alloc.h"
+#include "core/crc32.h"
 #include "parse/evtx/evtx_chunk.h"
 #include "parse/reader.h"
 
@@ -169,7 +169,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
         r->eof = true;
     } else {
         r->header_chunks = evtx_le16(hdr + 42);
-        uint32_t crc = (uint32_t)crc32(0, hdr, 120);
+        uint32_t crc = esc_crc32(0, hdr, 120);
         if (crc != evtx_le32(hdr + 124)) {
             char m[128];
             snprintf(m, sizeof m, "file header checksum mismatch (0x%08x, computed 0x%08x)",
@@ -196,6 +196,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
             goto fail;
         }
         r->slots[i].c.want_xml = opts->xml;
+        r->slots[i].c.want_json = opts->json;
     }
     if (r->nworkers) {
         if (pthread_mutex_init(&r->mu, NULL)) {
@@ -388,6 +389,8 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 ev->repaired = it->repaired;
                 if (it->xml.len)
                     ev->xml = evtx_chunk_str(c, it->xml);
+                if (it->json.len)
+                    ev->json = esc_str_make(c->lines.ptr + it->json.off, it->json.len);
                 r->stats->repaired += it->repaired;
                 return ESC_OK;
             }

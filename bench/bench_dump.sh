@@ -1,0 +1,106 @@
+#!/bin/bash
+# dump benchmark: EVTX to JSON lines and to XML, to /dev/null, against the floor (escudo's full
+# decode without output: `dump --format none`) and against the peers, in one run.
+#
+# Input: bench/data/evtx-bench.evtx (>= 500 MB of real chunks; bench_evtx.sh makes it).
+# Each command runs BENCH_RUNS times (default 5), the commands interleaved round by round so
+# that load from other work on the machine falls on all of them alike; the table gives the
+# median wall time, MB/s, median CPU time and the largest peak RSS (/usr/bin/time -v), and
+# each command's ratio to its baseline measured in the same run.
+# Peers, each optional (a row is left out when its binary is not there):
+#   ESCUDO_OLD  another escudo build (e.g. the one before a change): the baseline row
+#   EVTX_DUMP   the Rust evtx crate's evtx_dump (`-t N -o jsonl|xml`; it does not verify
+#               checksums, escudo does)
+#   EVTXEXPORT  libevtx's evtxexport (`-f xml`, one thread, slow: BENCH_LIBEVTX=1 to include)
+# Environment: ESCUDO (default build/escudo), BENCH_DATA, BENCH_RUNS, BENCH_THREADS (the
+# thread counts, default "1 2").
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+escudo="${ESCUDO:-$root/build/escudo}"
+old="${ESCUDO_OLD:-}"
+rs="${EVTX_DUMP:-}"
+lib="${EVTXEXPORT:-$(command -v evtxexport || true)}"
+data="${BENCH_DATA:-$root/bench/data}"
+runs="${BENCH_RUNS:-5}"
+threads="${BENCH_THREADS:-1 2}"
+file="$data/evtx-bench.evtx"
+[ -x "$escudo" ] || { echo "bench_dump: $escudo is not built (make build)" >&2; exit 2; }
+if [ ! -f "$file" ]; then
+    echo "bench_dump: making $file with bench_evtx.sh" >&2
+    BENCH_SKIP_LIBEVTX=1 bash "$here/bench_evtx.sh" >/dev/null
+fi
+size=$(stat -c %s "$file")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# key|label|baseline key (empty: none)|command
+cases=()
+for t in $threads; do
+    cases+=("floor$t|escudo dump --format none --threads $t (decode, no output)||$escudo dump --format none --threads $t $file")
+    for f in json xml; do
+        base=""
+        [ -x "$old" ] && base="old-$f$t"
+        [ -x "$rs" ] && base="rs-$f$t"
+        cases+=("esc-$f$t|escudo dump --format $f --threads $t|$base|$escudo dump --format $f --threads $t $file")
+        [ -x "$old" ] && cases+=("old-$f$t|old escudo dump --format $f --threads $t||$old dump --format $f --threads $t $file")
+        rf=$([ $f = json ] && echo jsonl || echo xml)
+        [ -x "$rs" ] && cases+=("rs-$f$t|evtx_dump -t $t -o $rf||$rs -t $t -o $rf $file")
+    done
+done
+if [ "${BENCH_LIBEVTX:-0}" = 1 ] && [ -x "$lib" ]; then
+    cases+=("lib-xml|evtxexport -f xml (1 thread)||$lib -f xml $file")
+fi
+
+cat "$file" >/dev/null # page cache warm
+for ((r = 1; r <= runs; r++)); do
+    echo "bench_dump: round $r of $runs" >&2
+    for c in "${cases[@]}"; do
+        IFS='|' read -r key label base cmd <<<"$c"
+        # shellcheck disable=SC2086
+        /usr/bin/time -f '%e %U %S %M' -o "$tmp/t" $cmd >/dev/null 2>"$tmp/err" ||
+            { echo "bench_dump: $label failed: $(head -3 "$tmp/err")" >&2; exit 1; }
+        echo "$key $(tail -1 "$tmp/t")" >>"$tmp/all"
+    done
+done
+
+printf '%s\n' "${cases[@]}" >"$tmp/cases"
+python3 - "$tmp/all" "$tmp/cases" "$size" "$runs" <<'PY'
+import statistics, sys
+allf, casef, size, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+res = {}
+for l in open(allf):
+    k, w, u, s, m = l.split()
+    res.setdefault(k, []).append((float(w), float(u) + float(s), int(m)))
+wall = {k: statistics.median(x[0] for x in v) for k, v in res.items()}
+print("## dump: EVTX to JSON and XML\n")
+print("%d MB EVTX (%s), to /dev/null; medians of %s runs, commands interleaved; "
+      "ratio = this row's median wall time / its baseline's (above 1: slower)\n"
+      % (size // 1000000, "evtx-bench.evtx", runs))
+print("| command | wall s | MB/s | cpu s | peak RSS MB | baseline ratio |")
+print("|---|---|---|---|---|---|")
+for c in open(casef):
+    key, label, base, _ = c.rstrip("\n").split("|", 3)
+    v = res[key]
+    cpu = statistics.median(x[1] for x in v)
+    rss = max(x[2] for x in v) / 1024
+    ratio = "%.2f" % (wall[key] / wall[base]) if base else ""
+    print("| `%s` | %.2f | %.0f | %.2f | %.1f | %s |"
+          % (label, wall[key], size / 1e6 / wall[key], cpu, rss, ratio))
+print()
+for t in ("1", "2"):
+    if "esc-json" + t in wall and "old-json" + t in wall:
+        print("escudo vs old escudo, %s thread(s): JSON %.2fx faster, XML %.2fx faster"
+              % (t, wall["old-json" + t] / wall["esc-json" + t],
+                 wall["old-xml" + t] / wall["esc-xml" + t]))
+for t in ("1", "2"):
+    if "floor" + t in wall and "esc-json" + t in wall:
+        print("%s thread(s): the floor (decode, no output) %.0f MB/s; JSON %.0f%% of it, XML %.0f%%"
+              % (t, size / 1e6 / wall["floor" + t], 100 * wall["floor" + t] / wall["esc-json" + t],
+                 100 * wall["floor" + t] / wall["esc-xml" + t]))
+if "esc-json1" in wall and "esc-json2" in wall:
+    print("escudo 2 threads vs 1: JSON %.2fx, XML %.2fx"
+          % (wall["esc-json1"] / wall["esc-json2"], wall["esc-xml1"] / wall["esc-xml2"]))
+PY
+echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -1,0 +1,173 @@
+/* Hand-written number and date formatting (core/fmt.h).
+ *
+ * Decimal digits are produced two at a time from a 200-byte pair table, right to left into a
+ * scratch array, then copied; hex one nibble at a time. The civil date is H. Hinnant's
+ * days-from-civil inverse, as timeutil and the EVTX renderer use. Deliberately not handled:
+ * The escape scanners compare 16 bytes at once with SSE2 (x86-64's baseline), one byte at a
+ * time from a table elsewhere and for the tail. Deliberately not handled:
+ * floating point (the one EVTX float type keeps printf's %g) and years outside 0..9999. */
+#include "core/fmt.h"
+
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+static const char PAIRS[201] = "00010203040506070809"
+                               "10111213141516171819"
+                               "20212223242526272829"
+                               "30313233343536373839"
+                               "40414243444546474849"
+                               "50515253545556575859"
+                               "60616263646566676869"
+                               "70717273747576777879"
+                               "80818283848586878889"
+                               "90919293949596979899";
+
+size_t esc_fmt_u64(char *dst, uint64_t v, unsigned width) {
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, PAIRS + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, PAIRS + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    if (width > 20)
+        width = 20;
+    while ((size_t)(tmp + sizeof tmp - p) < width)
+        *--p = '0';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(dst, p, n);
+    return n;
+}
+
+size_t esc_fmt_i64(char *dst, int64_t v) {
+    if (v >= 0)
+        return esc_fmt_u64(dst, (uint64_t)v, 0);
+    dst[0] = '-';
+    return 1 + esc_fmt_u64(dst + 1, (uint64_t)0 - (uint64_t)v, 0);
+}
+
+size_t esc_fmt_hex(char *dst, uint64_t v, unsigned width, bool upper) {
+    const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[15 - n++] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    if (width > 16)
+        width = 16;
+    while (n < width)
+        tmp[15 - n++] = '0';
+    memcpy(dst, tmp + 16 - n, n);
+    return n;
+}
+
+static void two(char *dst, unsigned v) {
+    memcpy(dst, PAIRS + 2 * v, 2);
+}
+
+size_t esc_fmt_datetime(char *dst, int64_t sec) {
+    int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
+    int64_t sod = sec - days * 86400;
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    if (y < 0 || y > 9999)
+        return 0;
+    two(dst, (unsigned)(y / 100));
+    two(dst + 2, (unsigned)(y % 100));
+    dst[4] = '-';
+    two(dst + 5, (unsigned)m);
+    dst[7] = '-';
+    two(dst + 8, (unsigned)d);
+    dst[10] = 'T';
+    two(dst + 11, (unsigned)(sod / 3600));
+    dst[13] = ':';
+    two(dst + 14, (unsigned)(sod / 60 % 60));
+    dst[16] = ':';
+    two(dst + 17, (unsigned)(sod % 60));
+    return 19;
+}
+
+/* 1: JSON must escape the byte; 2: XML must. */
+static const unsigned char NEEDS[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    0, 0, 3, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+static size_t scan_tail(const char *p, size_t i, size_t n, unsigned char which) {
+    while (i < n && !(NEEDS[(unsigned char)p[i]] & which))
+        i++;
+    return i;
+}
+
+size_t esc_fmt_json_scan(const char *p, size_t n) {
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i ctl = _mm_set1_epi8(0x1F);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x)); /* x <= 0x1F */
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+    }
+#endif
+    return scan_tail(p, i, n, 1);
+}
+
+size_t esc_fmt_xml_scan(const char *p, size_t n) {
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+    const __m128i apos = _mm_set1_epi8('\''), quot = _mm_set1_epi8('"');
+    const __m128i ctl = _mm_set1_epi8(0x1F);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(x, amp), _mm_cmpeq_epi8(x, lt));
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, gt), _mm_cmpeq_epi8(x, apos)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(x, quot));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+    }
+#endif
+    return scan_tail(p, i, n, 2);
+}
+
+size_t esc_fmt_json_escape_byte(char dst[6], unsigned char c) {
+    static const char short_esc[32] = {0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0,
+                                       0, 0, 0, 0, 0, 0, 0, 0, 0,   0,   0,   0, 0,   0,   0, 0};
+    dst[0] = '\\';
+    if (c == '"' || c == '\\') {
+        dst[1] = (char)c;
+        return 2;
+    }
+    if (c < 32 && short_esc[c]) {
+        dst[1] = short_esc[c];
+        return 2;
+    }
+    memcpy(dst + 1, "u00", 3);
+    dst[4] = "0123456789abcdef"[c >> 4];
+    dst[5] = "0123456789abcdef"[c & 15];
+    return 6;
+}
