@@ -69,17 +69,23 @@ typedef struct dm_def {
         "vendor_product", F_CONST, "Microsoft Sysmon"                                              \
     }
 
+/* The Sysmon add-on sets registry_value_name (the last segment of TargetObject) and
+ * registry_value_data (Details) for EventCode 13 only (Splunk_TA_microsoft_sysmon props.conf,
+ * EVAL-registry_value_name / EVAL-registry_value_data); a key-level event (12, 14) has neither,
+ * so the CIM's "unknown" default applies. */
+#define REG_SYSMON_KEY                                                                             \
+    SYSMON_PROC, {"action", F_REG_ACTION, "EventType"}, {"registry_path", F_COPY, "TargetObject"}, \
+        {"registry_key_name", F_PARENTSEG, "TargetObject"},                                        \
+        {"registry_hive", F_HIVE, "TargetObject"}, {                                               \
+        "status", F_CONST, "success"                                                               \
+    }
 static const dm_rule reg_sysmon[] = {
-    SYSMON_PROC,
-    {"action", F_REG_ACTION, "EventType"},
-    {"registry_path", F_COPY, "TargetObject"},
-    {"registry_key_name", F_PARENTSEG, "TargetObject"},
+    REG_SYSMON_KEY,
     {"registry_value_name", F_LASTSEG, "TargetObject"},
     {"registry_value_data", F_COPY, "Details"},
-    {"registry_hive", F_HIVE, "TargetObject"},
-    {"status", F_CONST, "success"},
     {NULL, 0, NULL},
 };
+static const dm_rule reg_sysmon_key[] = {REG_SYSMON_KEY, {NULL, 0, NULL}};
 
 static const dm_rule reg_security[] = {
     {"dest", F_COMPUTER, NULL},
@@ -206,7 +212,7 @@ static const dm_rule change_security[] = {
 };
 
 static const dm_src src_registry[] = {
-    {SYSMON, 12, reg_sysmon},       {SYSMON, 13, reg_sysmon}, {SYSMON, 14, reg_sysmon},
+    {SYSMON, 12, reg_sysmon_key},   {SYSMON, 13, reg_sysmon}, {SYSMON, 14, reg_sysmon_key},
     {SECURITY, 4657, reg_security}, {NULL, 0, NULL},
 };
 static const dm_src src_filesystem[] = {

@@ -73,6 +73,16 @@ static void registry(void **state) {
     expect(&f, "registry_hive", NULL); /* no expression in the CIM */
     esc_arena_fini(&f.arena);
 
+    ev_init(&f, SYSMON, 12, "HOST"); /* key level: the add-on names no value (EventCode 13 only) */
+    put(&f, "TargetObject", "HKLM\\SOFTWARE\\k");
+    put(&f, "EventType", "DeleteKey");
+    map(&f, ESC_DS_REGISTRY);
+    expect(&f, "action", "deleted");
+    expect(&f, "registry_path", "HKLM\\SOFTWARE\\k");
+    expect(&f, "registry_value_name", "unknown");
+    expect(&f, "registry_value_data", "unknown");
+    esc_arena_fini(&f.arena);
+
     ev_init(&f, "Other", 1, NULL); /* tagged only: no rule gives action or dest */
     put(&f, "tag", "endpoint");
     put(&f, "tag", "registry");
