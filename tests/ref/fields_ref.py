@@ -35,8 +35,10 @@ FILETIME9 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7})\d\dZ$")
 
 # Data values that are zero-padded hex *strings* (not HexInt types): Windows' own rendering keeps
 # them padded, e.g. Sysmon 8 StartAddress "0x00007FFEA99B61E0" in the OTRF (Windows-rendered)
-# JSON of ../shared/data/json/otrf, so evtxexport's padding is not undone for them.
-HEX_STRINGS = ("StartAddress", "Error Code", "ErrorCode")
+# JSON of ../shared/data/json/otrf, so evtxexport's padding is not undone for them. Sysmon's
+# Details is text Sysmon wrote ("DWORD (0x00000001)" in the EVTX, and ESCU's searches compare
+# registry_value_data with "0x00000001"): kept as written too.
+HEX_STRINGS = ("StartAddress", "Error Code", "ErrorCode", "Details")
 
 
 def windows_form(v, name=None):
