@@ -1373,7 +1373,7 @@ class Runner:
             raise Unsupported("rex mode=%s" % opts["mode"])
         maxm = int(opts.get("max_match", "1"))
         rx = pcre(unescape(m.group(2)))
-        field = opts.get("field", "_raw")
+        field = unquote_name(opts.get("field", "_raw"))  # field="file_name" names file_name
         for r in rows:
             v = first_val(r.get(field))
             if v is None:
