@@ -11,8 +11,8 @@
  *
  * A dataset field's value is the event's own field of that name when search-time extraction
  * gave one (the add-ons' aliases and calculated fields), else the table's fallback rule over
- * the Windows event's fields (copy, basename, a constant, ...); dest and user default to
- * "unknown" as the CIM's calculated fields do (`if(isnull(dest) OR dest="","unknown",dest)`).
+ * the Windows event's fields (copy, basename, a constant, ...); the fields the CIM 8.5 reference
+ * calculates as `if(isnull(f) OR f="","unknown",f)` default to "unknown" (per dataset, below).
  * Invariants: a record's field set holds each dataset field at most once (its values
  * consecutive), values are views into the event, its field set or the caller's arena.
  * Not here: deciding which detections read a dataset (detect/), Endpoint.Processes (cim.c). */
@@ -55,6 +55,7 @@ typedef struct dm_def {
     const char *model, *dataset; /* "Endpoint", "Registry" */
     const char *tags[3];         /* constraint: every tag present */
     const dm_src *src;           /* NULL-provider terminated */
+    const char *unknown[8];      /* fields the CIM defaults to "unknown" when null or empty */
 } dm_def;
 
 #define SYSMON "Microsoft-Windows-Sysmon"
@@ -68,17 +69,23 @@ typedef struct dm_def {
         "vendor_product", F_CONST, "Microsoft Sysmon"                                              \
     }
 
+/* The Sysmon add-on sets registry_value_name (the last segment of TargetObject) and
+ * registry_value_data (Details) for EventCode 13 only (Splunk_TA_microsoft_sysmon props.conf,
+ * EVAL-registry_value_name / EVAL-registry_value_data); a key-level event (12, 14) has neither,
+ * so the CIM's "unknown" default applies. */
+#define REG_SYSMON_KEY                                                                             \
+    SYSMON_PROC, {"action", F_REG_ACTION, "EventType"}, {"registry_path", F_COPY, "TargetObject"}, \
+        {"registry_key_name", F_PARENTSEG, "TargetObject"},                                        \
+        {"registry_hive", F_HIVE, "TargetObject"}, {                                               \
+        "status", F_CONST, "success"                                                               \
+    }
 static const dm_rule reg_sysmon[] = {
-    SYSMON_PROC,
-    {"action", F_REG_ACTION, "EventType"},
-    {"registry_path", F_COPY, "TargetObject"},
-    {"registry_key_name", F_PARENTSEG, "TargetObject"},
+    REG_SYSMON_KEY,
     {"registry_value_name", F_LASTSEG, "TargetObject"},
     {"registry_value_data", F_COPY, "Details"},
-    {"registry_hive", F_HIVE, "TargetObject"},
-    {"status", F_CONST, "success"},
     {NULL, 0, NULL},
 };
+static const dm_rule reg_sysmon_key[] = {REG_SYSMON_KEY, {NULL, 0, NULL}};
 
 static const dm_rule reg_security[] = {
     {"dest", F_COMPUTER, NULL},
@@ -205,7 +212,7 @@ static const dm_rule change_security[] = {
 };
 
 static const dm_src src_registry[] = {
-    {SYSMON, 12, reg_sysmon},       {SYSMON, 13, reg_sysmon}, {SYSMON, 14, reg_sysmon},
+    {SYSMON, 12, reg_sysmon_key},   {SYSMON, 13, reg_sysmon}, {SYSMON, 14, reg_sysmon_key},
     {SECURITY, 4657, reg_security}, {NULL, 0, NULL},
 };
 static const dm_src src_filesystem[] = {
@@ -237,22 +244,39 @@ static const dm_src src_change[] = {
     {NULL, 0, NULL},
 };
 
+/* The `unknown` lists are the fields whose CIM 8.5 expression is
+ * `if(isnull(f) OR f="","unknown",f)`: help.splunk.com/en/data-management/
+ * common-information-model/8.5/data-models/endpoint (Registry: action, dest, registry_path,
+ * registry_key_name, registry_value_data, registry_value_name, registry_value_type, user;
+ * Filesystem: action, dest, file_hash, file_name, file_path, file_acl, user; Services: dest,
+ * service, service_id, service_name, start_mode, user). The Network Traffic, Network Resolution
+ * (DNS), Authentication and Change pages of the same reference give no such expression for
+ * any field: their missing fields stay missing (docs/decisions.md). */
+#define REG_UNKNOWN                                                                                \
+    {                                                                                              \
+        "action", "dest", "registry_path", "registry_key_name", "registry_value_data",             \
+            "registry_value_name", "registry_value_type", "user"                                   \
+    }
+#define FS_UNKNOWN                                                                                 \
+    { "action", "dest", "file_hash", "file_name", "file_path", "file_acl", "user" }
+#define SVC_UNKNOWN                                                                                \
+    { "dest", "service", "service_id", "service_name", "start_mode", "user" }
+
 static const dm_def models[ESC_DS_N] = {
-    [ESC_DS_PROCESSES] = {"Endpoint", "Processes", {"process", "report", NULL}, NULL},
-    [ESC_DS_REGISTRY] = {"Endpoint", "Registry", {"endpoint", "registry", NULL}, src_registry},
-    [ESC_DS_FILESYSTEM] = {"Endpoint",
-                           "Filesystem",
-                           {"endpoint", "filesystem", NULL},
-                           src_filesystem},
-    [ESC_DS_SERVICES] = {"Endpoint", "Services", {"service", "report", NULL}, src_services},
-    [ESC_DS_TRAFFIC] = {"Network_Traffic",
-                        "All_Traffic",
-                        {"network", "communicate", NULL},
-                        src_traffic},
-    [ESC_DS_DNS] = {"Network_Resolution", "DNS", {"network", "resolution", "dns"}, src_dns},
-    [ESC_DS_AUTH] = {"Authentication", "Authentication", {"authentication", NULL, NULL}, src_auth},
-    [ESC_DS_CHANGE] = {"Change", "All_Changes", {"change", NULL, NULL}, src_change},
-    [ESC_DS_RAW] = {NULL, NULL, {NULL, NULL, NULL}, NULL},
+    [ESC_DS_PROCESSES] = {"Endpoint", "Processes", {"process", "report", NULL}, NULL, {NULL}},
+    [ESC_DS_REGISTRY] =
+        {"Endpoint", "Registry", {"endpoint", "registry", NULL}, src_registry, REG_UNKNOWN},
+    [ESC_DS_FILESYSTEM] =
+        {"Endpoint", "Filesystem", {"endpoint", "filesystem", NULL}, src_filesystem, FS_UNKNOWN},
+    [ESC_DS_SERVICES] =
+        {"Endpoint", "Services", {"service", "report", NULL}, src_services, SVC_UNKNOWN},
+    [ESC_DS_TRAFFIC] =
+        {"Network_Traffic", "All_Traffic", {"network", "communicate", NULL}, src_traffic, {NULL}},
+    [ESC_DS_DNS] = {"Network_Resolution", "DNS", {"network", "resolution", "dns"}, src_dns, {NULL}},
+    [ESC_DS_AUTH] =
+        {"Authentication", "Authentication", {"authentication", NULL, NULL}, src_auth, {NULL}},
+    [ESC_DS_CHANGE] = {"Change", "All_Changes", {"change", NULL, NULL}, src_change, {NULL}},
+    [ESC_DS_RAW] = {NULL, NULL, {NULL, NULL, NULL}, NULL, {NULL}},
 };
 
 int esc_dm_lookup(esc_str name) {
@@ -455,10 +479,9 @@ esc_status esc_dm_map(int ds, const esc_fields *fs, esc_arena *a, esc_fields *ou
             if (!missing(vals[k]))
                 st = esc_fields_add(out, a, name, vals[k], copy);
     }
-    if (!st && !esc_fields_get(out, esc_str_c("dest")).ptr)
-        st = esc_fields_add(out, a, esc_str_c("dest"), esc_str_c("unknown"), false);
-    if (!st && !esc_fields_get(out, esc_str_c("user")).ptr)
-        st = esc_fields_add(out, a, esc_str_c("user"), esc_str_c("unknown"), false);
+    for (size_t k = 0; !st && k < 8 && m->unknown[k]; k++) /* the CIM's "unknown" defaults */
+        if (!esc_fields_get(out, esc_str_c(m->unknown[k])).ptr)
+            st = esc_fields_add(out, a, esc_str_c(m->unknown[k]), esc_str_c("unknown"), false);
     /* Authentication's root constraint: NOT (action=success user=*$) */
     if (!st && ds == ESC_DS_AUTH) {
         esc_str act = esc_fields_get(out, esc_str_c("action"));

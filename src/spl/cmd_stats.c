@@ -4,7 +4,9 @@
  * Invariants: stats replaces the rows with one row per group, ordered by the BY values (byte
  * order, first field first); eventstats keeps the rows and adds its group's aggregates to each
  * one; a row missing a BY field belongs to no group (eventstats leaves it as it is); a
- * multivalue cell is one key (values joined by '\n') and feeds every value to the aggregates.
+ * multivalue BY cell puts a stats row in one group per value (every combination when several
+ * are), an eventstats row in the one group of its joined values; a multivalue aggregated cell
+ * feeds every value to the aggregates.
  * Beside agg/'s functions (count, dc, values, list, min, max, sum, avg, earliest, latest), stats
  * and eventstats compute stdev, stdevp, var, varp, range, first and last here (xstat), as
  * Splunk's "Statistical and charting functions" define them. Deliberately not done: stats
@@ -607,7 +609,9 @@ static esc_status agg_table(esc_agg *a, const stage *st, bool time_keys, const x
                 rc = spl_exec_oom(err);
                 goto fail;
             }
-            if (time_keys && st->by[k].ref == FIELD_TIME)
+            /* _time is epoch seconds, a number (Search Manual "Use default fields": _time holds
+             * the event's timestamp in UNIX time), whether tstats bins it or stats groups by it */
+            if (time_keys ? st->by[k].ref == FIELD_TIME : strcmp(st->by[k].field, "_time") == 0)
                 row[k].is_num = spl_parse_num(key.ptr, key.len, &row[k].num);
         }
         if ((rc = fill_aggs(a, order[r], st, row, NULL, xs, err)) != ESC_OK)
@@ -673,12 +677,55 @@ out:
     return rc;
 }
 
+/* Feed one row to its groups. stats: every combination of its BY values, one per value of a
+ * multivalue field (Search Reference "stats": "The BY clause returns one row for each distinct
+ * value in the BY clause fields"; dedup_splitvals, "whether to remove duplicate values in
+ * multivalued BY clause fields", defaults to false, so a value given twice feeds its group
+ * twice). eventstats (joined) keeps a multivalue cell as one key, so that each row has one
+ * group to read back. A row missing a BY field feeds nothing; *g1 is its first group. */
+static esc_status group_row(const stage *st, const esc_cell *row, size_t ncols, esc_agg *a,
+                            xstats *xs, int64_t tus, esc_buf *kb, size_t *g1, bool joined,
+                            esc_agg_in **in, esc_error *err) {
+    esc_str keys[ESC_SPL_MAX_ITEMS];
+    size_t idx[ESC_SPL_MAX_ITEMS] = {0}, combos = 1;
+    for (size_t k = 0; k < st->nby; k++) {
+        int c = st->by[k].ref;
+        if (c < 0 || row[c].n == 0)
+            return ESC_OK;
+        if (joined && spl_cell_key(&row[c], &kb[k]) != ESC_OK)
+            return esc_error_set(err, ESC_ELIMIT, "stats key too long");
+        if (!joined && (combos *= row[c].n) > ESC_SPL_MAX_SPLITS)
+            return esc_error_set(err, ESC_ELIMIT,
+                                 "stats: the multivalue BY fields of one row make more than %d "
+                                 "groups",
+                                 ESC_SPL_MAX_SPLITS);
+    }
+    for (bool first = true;; first = false) {
+        for (size_t k = 0; k < st->nby; k++)
+            keys[k] = joined ? esc_buf_str(&kb[k]) : esc_str_c(row[st->by[k].ref].v[idx[k]]);
+        size_t g;
+        esc_status rc = esc_agg_group(a, keys, &g, err);
+        if (rc != ESC_OK)
+            return rc;
+        if (first)
+            *g1 = g;
+        for (size_t i = 0; i < st->naggs && rc == ESC_OK; i++)
+            rc = feed(st, i, row, ncols, a, xs, g, tus, in, err);
+        if (rc != ESC_OK || joined)
+            return rc;
+        size_t k = st->nby;
+        while (k > 0 && ++idx[k - 1] == row[st->by[k - 1].ref].n)
+            idx[--k] = 0;
+        if (k == 0)
+            return ESC_OK;
+    }
+}
+
 /* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out
  * NULL, into new columns of t (eventstats). */
 static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_error *err) {
     esc_agg *a = spl_agg_new(st);
     esc_buf kb[ESC_SPL_MAX_ITEMS];
-    esc_str keys[ESC_SPL_MAX_ITEMS];
     esc_agg_in *in = NULL;
     xstats xs = {NULL, 0};
     esc_status rc = ESC_OK;
@@ -691,38 +738,18 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
         rc = spl_exec_oom(err);
         goto done;
     }
-    for (size_t r = 0; r < t->nrows; r++) {
+    for (size_t r = 0; r < t->nrows && rc == ESC_OK; r++) {
         const esc_cell *row = &t->cells[r * t->ncols];
-        bool skip = false;
         rows_group[r] = SIZE_MAX;
-        for (size_t k = 0; k < nb; k++) {
-            int c = st->by[k].ref;
-            if (c < 0 || row[c].n == 0) {
-                skip = true;
-                break;
-            }
-            if ((rc = spl_cell_key(&row[c], &kb[k])) != ESC_OK) {
-                rc = esc_error_set(err, rc, "stats key too long");
-                goto done;
-            }
-            keys[k] = esc_buf_str(&kb[k]);
-        }
-        if (skip)
-            continue;
-        size_t g;
-        if ((rc = esc_agg_group(a, keys, &g, err)) != ESC_OK)
-            goto done;
-        rows_group[r] = g;
         int64_t tus = 0;
         double tv;
         if (tcol >= 0 && row[tcol].n &&
             spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv) && fabs(tv) < 9e12)
             tus = (int64_t)(tv * 1e6); /* a _time beyond +-285,000 years is taken as 0 */
-        for (size_t i = 0; i < st->naggs && rc == ESC_OK; i++)
-            rc = feed(st, i, row, t->ncols, a, &xs, g, tus, &in, err);
-        if (rc != ESC_OK)
-            goto done;
+        rc = group_row(st, row, t->ncols, a, &xs, tus, kb, &rows_group[r], !out, &in, err);
     }
+    if (rc != ESC_OK)
+        goto done;
     if (!out) {
         /* second pass: every row gets its group's aggregates */
         rc = spl_table_widen(t, &st->out, err);

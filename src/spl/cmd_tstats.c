@@ -2,13 +2,13 @@
  * [where SEARCH] [by FIELD, ... [span=N]]` over CIM records.
  *
  * Invariants: fields resolve to CIM field ids (or _time) at plan time, and the plan's field
- * mask gets every one read; a record feeds one group, keyed by its BY values (a missing value
+ * mask gets every one read; a record feeds the groups keyed by its BY values (a missing value
  * drops the record unless fillnull_value is given); BY _time is bucketed to the span in epoch
  * seconds; the groups become the first table in BY order (spl_agg_table). Its window and where
  * checks are exec.c's (esc_exec_feed) and plan.c's (the record predicate). Deliberately not
  * done: prestats/append, summariesonly semantics (every record counts as summarised). Data models
  * other than Endpoint.Processes read records carrying a field set (FIELD_NAMED, cim/dm.c); a BY
- * field with several values groups by its first. */
+ * field with several values puts the record in one group per value (as stats does). */
 #include <stdio.h>
 #include <string.h>
 
@@ -120,33 +120,81 @@ size_t spl_time_text(int64_t us, char *buf, size_t cap) {
     return (size_t)n;
 }
 
-esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, esc_error *err) {
-    esc_str keys[ESC_SPL_MAX_ITEMS];
-    char bucket[32];
+/* The BY values of r: field k's values are pool[at[k] .. at[k]+cnt[k]). A multivalue field gives
+ * every value (Search Reference "stats": the BY clause returns one row for each distinct value
+ * of the BY fields, and dedup_splitvals, default false, would remove duplicate values of a
+ * multivalued BY field: each value is its own group). False when a value is missing and there
+ * is no fillnull_value (the record is dropped). */
+static bool by_values(const stage *st, const esc_record *r, esc_str *pool, size_t cap, size_t *at,
+                      size_t *cnt, char *bucket, size_t bcap) {
+    size_t used = 0;
     for (size_t i = 0; i < st->nby; i++) {
         int ref = st->by[i].ref;
-        esc_str v = ref >= 0 ? r->v[ref] : ESC_STR_NULL;
-        if (ref == FIELD_NAMED || ref == FIELD_RAW) /* multivalue: its first value */
-            spl_rec_values(r, ref, st->by[i].fname, &v, 1, NULL, 0);
-        if (ref == FIELD_TIME) {
+        at[i] = used;
+        cnt[i] = 0;
+        if (ref == FIELD_NAMED || ref == FIELD_RAW) {
+            size_t nv = spl_rec_values(r, ref, st->by[i].fname, pool + used, cap - used, NULL, 0);
+            cnt[i] = nv < cap - used ? nv : cap - used;
+        } else if (ref == FIELD_TIME) {
             /* time bucket: floor to the span, in epoch seconds */
             int64_t span = st->span_us ? st->span_us : ESC_US_PER_SEC;
             int64_t q = r->time_us / span - (r->time_us % span < 0);
-            int n =
-                snprintf(bucket, sizeof bucket, "%lld", (long long)(q * (span / ESC_US_PER_SEC)));
-            v = esc_str_make(bucket, (size_t)n);
+            int n = snprintf(bucket, bcap, "%lld", (long long)(q * (span / ESC_US_PER_SEC)));
+            pool[used] = esc_str_make(bucket, (size_t)n);
+            cnt[i] = 1;
+        } else if (ref >= 0 && r->v[ref].ptr) {
+            pool[used] = r->v[ref];
+            cnt[i] = 1;
         }
-        if (!v.ptr) {
+        if (!cnt[i]) {
             if (!st->fill)
-                return ESC_OK;
-            v = esc_str_c(st->fillnull);
+                return false;
+            pool[used] = esc_str_c(st->fillnull);
+            cnt[i] = 1;
         }
-        keys[i] = v;
+        used += cnt[i];
     }
-    size_t g;
-    esc_status rc = esc_agg_group(agg, keys, &g, err);
-    if (rc != ESC_OK)
-        return rc;
+    return true;
+}
+
+static esc_status tstats_add(const stage *st, esc_agg *agg, const esc_record *r, size_t g,
+                             esc_error *err);
+
+/* Every combination of the BY values (one per multivalue value, ESC_SPL_MAX_SPLITS at most)
+ * is a group the record feeds. */
+esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, esc_error *err) {
+    esc_str pool[ESC_SPL_MAX_BYVALS], keys[ESC_SPL_MAX_ITEMS];
+    size_t at[ESC_SPL_MAX_ITEMS], cnt[ESC_SPL_MAX_ITEMS], idx[ESC_SPL_MAX_ITEMS] = {0};
+    char bucket[32];
+    if (!by_values(st, r, pool, ESC_SPL_MAX_BYVALS, at, cnt, bucket, sizeof bucket))
+        return ESC_OK;
+    size_t combos = 1;
+    for (size_t i = 0; i < st->nby; i++)
+        if ((combos *= cnt[i]) > ESC_SPL_MAX_SPLITS)
+            return esc_error_set(err, ESC_ELIMIT,
+                                 "tstats: the multivalue BY fields of one record make more than "
+                                 "%d groups",
+                                 ESC_SPL_MAX_SPLITS);
+    for (;;) {
+        for (size_t i = 0; i < st->nby; i++)
+            keys[i] = pool[at[i] + idx[i]];
+        size_t g;
+        esc_status rc = esc_agg_group(agg, keys, &g, err);
+        if (rc == ESC_OK)
+            rc = tstats_add(st, agg, r, g, err);
+        if (rc != ESC_OK)
+            return rc;
+        size_t k = st->nby;
+        while (k > 0 && ++idx[k - 1] == cnt[k - 1])
+            idx[--k] = 0;
+        if (k == 0)
+            return ESC_OK;
+    }
+}
+
+static esc_status tstats_add(const stage *st, esc_agg *agg, const esc_record *r, size_t g,
+                             esc_error *err) {
+    esc_status rc = ESC_OK;
     char tbuf[48];
     for (size_t i = 0; i < st->naggs; i++) {
         const aggspec *a = &st->aggs[i];

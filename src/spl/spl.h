@@ -76,12 +76,15 @@ typedef struct esc_plan esc_plan;
 #define ESC_SPL_MAX_NODES 10000      /* expression nodes in one search */
 #define ESC_SPL_MAX_ARGS 64          /* arguments of one eval function call */
 #define ESC_SPL_MAX_ITEMS                                                                          \
-    64                                   /* aggregates, BY fields, eval assignments, conversions,  \
-                                            lookup or join fields of one command; dedup keys */
-#define ESC_SPL_MAX_RENAMES 128          /* pairs of one rename */
-#define ESC_SPL_MAX_NAMES 256            /* fields of one fields, table or dedup */
-#define ESC_SPL_MAX_COLUMNS 256          /* columns of a table an eval, convert, ... widens */
-#define ESC_SPL_MAX_GROUPS 1000000       /* groups of one tstats or stats */
+    64                             /* aggregates, BY fields, eval assignments, conversions,        \
+                                      lookup or join fields of one command; dedup keys */
+#define ESC_SPL_MAX_RENAMES 128    /* pairs of one rename */
+#define ESC_SPL_MAX_NAMES 256      /* fields of one fields, table or dedup */
+#define ESC_SPL_MAX_COLUMNS 256    /* columns of a table an eval, convert, ... widens */
+#define ESC_SPL_MAX_GROUPS 1000000 /* groups of one tstats or stats */
+#define ESC_SPL_MAX_SPLITS                                                                         \
+    10000                      /* groups one row's multivalue BY fields put it in (stats, tstats) */
+#define ESC_SPL_MAX_BYVALS 256 /* BY values tstats reads from one record (the rest are ignored) */
 #define ESC_SPL_MAX_EXEC_BYTES (1 << 30) /* bytes one execution keeps (keys and values) */
 #define ESC_SPL_MAX_ROWS 1000000         /* rows mvexpand may make */
 #define ESC_SPL_MAX_MV 100000            /* values makemv or rex max_match put in one cell */

@@ -33,7 +33,17 @@ HEX_PADDED = re.compile(r"^0x(0[0-9a-f]{7}|0[0-9a-f]{15})$")
 FILETIME9 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7})\d\dZ$")
 
 
-def windows_form(v):
+# Data values that are zero-padded hex *strings* (not HexInt types): Windows' own rendering keeps
+# them padded, e.g. Sysmon 8 StartAddress "0x00007FFEA99B61E0" in the OTRF (Windows-rendered)
+# JSON of ../shared/data/json/otrf, so evtxexport's padding is not undone for them. Sysmon's
+# Details is text Sysmon wrote ("DWORD (0x00000001)" in the EVTX, and ESCU's searches compare
+# registry_value_data with "0x00000001"): kept as written too.
+HEX_STRINGS = ("StartAddress", "Error Code", "ErrorCode", "Details")
+
+
+def windows_form(v, name=None):
+    if name in HEX_STRINGS:
+        return v
     t = FILETIME9.match(v)
     if t:
         return t.group(1) + "Z"
@@ -95,7 +105,7 @@ def xml_event(root, prot):
                 key = d.get("Name")
                 if local(d.tag) == "Data" and key:
                     ev["data"].append((prot.restore(key), windows_form(
-                        prot.restore("".join(d.itertext())))))
+                        prot.restore("".join(d.itertext())), prot.restore(key))))
         elif name == "UserData":
             def leaves(el):
                 for c in el:

@@ -151,7 +151,9 @@ def from_xml_event(text, evtx=False):
         for d in data:
             name = d.get("Name")
             if name and d.text:
-                if evtx and name != "Details":  # Details is text Sysmon wrote, not a HexInt
+                # Details is text Sysmon wrote, not a HexInt; StartAddress and Error Code are
+                # padded hex strings that Windows' rendering keeps padded (fields_ref.HEX_STRINGS)
+                if evtx and name not in ("Details", "StartAddress", "Error Code", "ErrorCode"):
                     d.text = windows_form(d.text)
                 # an empty <Data> gives no field: search-time extraction creates no field for
                 # an empty value (SPEC 8: a field extraction does not produce is missing)

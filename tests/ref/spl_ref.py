@@ -30,7 +30,8 @@ Semantics, with the documentation they come from:
   `+` adds numbers and concatenates strings, `.` concatenates.
 - stats/tstats (Search Reference "stats", "tstats", "Statistical and charting functions"):
   BY fields then the aggregates; an event without a BY field is dropped (tstats
-  fillnull_value fills it); a multivalue BY field makes one group per value; groups are
+  fillnull_value fills it); a multivalue BY field makes one group per value (a repeated
+  value feeds its group again: dedup_splitvals defaults to false); groups are
   ordered by their BY values, byte order (SPEC 4); values() distinct, byte-sorted, always an
   array; dc() case-sensitive; min/max numeric when the values are numbers, else string order;
   count(X) counts values of X; earliest/latest by _time.
@@ -926,7 +927,8 @@ DATASETS = {
         "file_modify_time", "file_name", "file_path", "file_size", "process_guid",
         "process_id", "user", "vendor_product")),
     "Endpoint.Services": (("service", "report"), (
-        "dest", "process_guid", "service", "service_dll", "service_exec", "service_name",
+        "dest", "process_guid", "service", "service_dll", "service_exec", "service_id",
+        "service_name",
         "service_path", "start_mode", "status", "user", "vendor_product")),
     "Network_Traffic.All_Traffic": (("network", "communicate"), (
         "action", "app", "bytes", "bytes_in", "bytes_out", "dest", "dest_ip", "dest_port",
@@ -948,7 +950,8 @@ UNKNOWN = {
                           "user"),
     "Endpoint.Filesystem": ("action", "dest", "file_hash", "file_name", "file_path",
                             "file_acl", "user"),
-    "Endpoint.Services": ("dest", "user"),
+    "Endpoint.Services": ("dest", "service", "service_id", "service_name", "start_mode",
+                          "user"),
     "Network_Traffic.All_Traffic": (),
 }
 
@@ -1085,7 +1088,9 @@ def group_rows(rows, by, fillnull=None, span=None):
                     keys = []
                     break
                 vals = [fillnull]
-            keys = [k + [to_str(v)] for k in keys for v in dict.fromkeys(vals)]
+            # one group per value; dedup_splitvals (default false) would drop repeated values,
+            # so a value given twice feeds its group twice (Search Reference "stats")
+            keys = [k + [to_str(v)] for k in keys for v in vals]
         for k in keys:
             groups.setdefault(tuple(k), []).append(r)
     return groups
@@ -1368,7 +1373,7 @@ class Runner:
             raise Unsupported("rex mode=%s" % opts["mode"])
         maxm = int(opts.get("max_match", "1"))
         rx = pcre(unescape(m.group(2)))
-        field = opts.get("field", "_raw")
+        field = unquote_name(opts.get("field", "_raw"))  # field="file_name" names file_name
         for r in rows:
             v = first_val(r.get(field))
             if v is None:

@@ -82,6 +82,32 @@ static void test_mvexpand_cap(void **state) {
     esc_table_free(t);
 }
 
+/* stats BY two multivalue fields: one group per combination of values, a repeated value feeding
+ * its group again (dedup_splitvals=false); over ESC_SPL_MAX_SPLITS combinations in one row is an
+ * error. 99 values ("P0" and 98 "a") twice: 9,801 combinations, 4 groups, (a, a) counted 9,604
+ * times; 102 values twice: 10,404 combinations, over the cap. */
+static void test_splits_cap(void **state) {
+    (void)state;
+    esc_error err = {0};
+    esc_table *t = NULL;
+    const char *q = "| tstats count from datamodel=Endpoint.Processes by Processes.process"
+                    " | rename Processes.* as * | makemv process | eval q=process"
+                    " | stats count by process q";
+    assert_int_equal(run(q, 1, 98, &t, &err), ESC_OK);
+    assert_int_equal(t->nrows, 4);
+    assert_string_equal(cell(t, 0, "process"), "P0");
+    assert_string_equal(cell(t, 0, "q"), "P0");
+    assert_string_equal(cell(t, 0, "count"), "1");
+    assert_string_equal(cell(t, 3, "process"), "a");
+    assert_string_equal(cell(t, 3, "q"), "a");
+    assert_string_equal(cell(t, 3, "count"), "9604");
+    esc_table_free(t);
+    t = NULL;
+    assert_int_equal(run(q, 1, 101, &t, &err), ESC_ELIMIT);
+    assert_null(t);
+    assert_non_null(strstr(err.msg, "more than 10000 groups"));
+}
+
 /* rex mode=sed with g stops replacing after ESC_SPL_MAX_MV matches: the rest stays. */
 static void test_sed_cap(void **state) {
     (void)state;
@@ -118,10 +144,9 @@ static void test_sort_default_count(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mv_cap),
-        cmocka_unit_test(test_mvexpand_cap),
-        cmocka_unit_test(test_sed_cap),
-        cmocka_unit_test(test_sort_default_count),
+        cmocka_unit_test(test_mv_cap),     cmocka_unit_test(test_mvexpand_cap),
+        cmocka_unit_test(test_sed_cap),    cmocka_unit_test(test_sort_default_count),
+        cmocka_unit_test(test_splits_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
