@@ -3,7 +3,7 @@
 set -e
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev python3 python3-yaml
 libyaml-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libpcre2-dev libhyperscan-dev
-libcmocka-dev libevtx-utils ripgrep valgrind time hyperfine"
+libcmocka-dev libevtx-utils ripgrep valgrind time hyperfine librdkafka-dev kcat"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

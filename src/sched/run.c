@@ -126,6 +126,8 @@ static esc_status meta_build(esc_runner *r, esc_buf *b) {
     for (size_t i = 0; !st && i < r->nin; i++)
         if (!r->in[i].is_stdin && !strchr(r->in[i].path, '\n'))
             st = esc_buf_printf(b, "input %s\n", r->in[i].path);
+    if (!st && r->kafka)
+        st = esc_buf_printf(b, "id %s\nhorizon %lld\n", r->state_id, (long long)r->horizon);
     return st;
 }
 
@@ -167,7 +169,9 @@ static esc_status restore_risk(esc_runner *r, esc_error *err) {
     return st;
 }
 
-static esc_status commit(esc_runner *r, esc_error *err) {
+esc_status esc_run_commit(esc_runner *r, esc_error *err) {
+    if (r->kafka)
+        esc_run_kafka_before_commit(r);
     bool any = r->meta_dirty || r->nfired || r->hosts_dirty || r->risk_dirty || r->ndamaged;
     for (size_t i = 0; !any && i < r->nin; i++)
         any = r->in[i].dirty;
@@ -247,6 +251,8 @@ static esc_status commit(esc_runner *r, esc_error *err) {
     r->risk_dirty = false;
     damaged_free(r);
     esc_run_win_compact(r);
+    if (r->kafka)
+        esc_run_kafka_after_commit(r);
 out:
     esc_buf_fini(&meta);
     return st;
@@ -261,6 +267,10 @@ static void restore_line(esc_runner *r, const meta_line *m, bool have_size[2]) {
         r->fired_total = strtoull(m->rest, NULL, 10);
     } else if (!strcmp(m->key, "late")) {
         r->stats.late = strtoull(m->rest, NULL, 10);
+    } else if (!strcmp(m->key, "horizon")) {
+        r->horizon = strtoll(m->rest, NULL, 10);
+    } else if (!strcmp(m->key, "id") && strlen(m->rest) == sizeof r->state_id - 1) {
+        memcpy(r->state_id, m->rest, sizeof r->state_id);
     } else if (!strcmp(m->key, "late_emitted")) {
         r->stats.late_emitted = strtoull(m->rest, NULL, 10);
     } else if (!strcmp(m->key, "det")) {
@@ -498,6 +508,7 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->o = *o;
     r->lock_fd = -1;
+    r->horizon = INT64_MIN;
     if (!r->o.poll_us)
         r->o.poll_us = 1000000;
     esc_buf_init(&r->hosts_text, ESC_CKPT_MAX_BLOB);
@@ -522,7 +533,9 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
         (st = setup_inputs(r, err)))
         goto fail;
     r->meta_dirty = true;
-    if ((st = commit(r, err)))
+    if (o->kafka && (st = esc_run_kafka_open(r, err)))
+        goto fail;
+    if ((st = esc_run_commit(r, err)))
         goto fail;
     *out = r;
     return ESC_OK;
@@ -534,6 +547,7 @@ fail:
 void esc_runner_free(esc_runner *r) {
     if (!r)
         return;
+    esc_run_kafka_close(r);
     esc_run_session_free(r);
     esc_run_inputs_free(r);
     for (size_t i = 0; i < r->nwin; i++)
@@ -581,7 +595,7 @@ static esc_status read_step(esc_runner *r, int64_t now, esc_error *err) {
     if (!st)
         st = esc_run_session_close(r, err);
     if (!st)
-        st = commit(r, err);
+        st = esc_run_commit(r, err);
     if (!st && !progress) {
         r->caught = true;
         r->stats.caught_up_to = now;
@@ -609,6 +623,8 @@ static esc_status fire_due(esc_runner *r, bool *fired, esc_error *err) {
         }
         if ((st = esc_run_fire(r, &run, err)))
             return st;
+        if (run.scheduled > r->horizon) /* runs pop in time order: all up to it fired */
+            r->horizon = run.scheduled;
         *fired = true;
     }
 }
@@ -623,7 +639,7 @@ static esc_status step(esc_runner *r, esc_error *err) {
     if (st)
         return st;
     esc_run_win_prune(r, now);
-    if ((st = esc_run_session_close(r, err)) || (st = commit(r, err)))
+    if ((st = esc_run_session_close(r, err)) || (st = esc_run_commit(r, err)))
         return st;
     if (fired)
         return ESC_OK;

@@ -8,6 +8,8 @@
  * covers their time (at most RUN_MAX_COVER); a record of a window scheduled at or before the
  * detection was enabled is counted, not kept; a record of a window that already fired is late:
  * reported, or with late_emit added to the retained window's blob for run_act.c to emit.
+ * A Kafka record being replayed (run_kafka.c) is skipped in the windows its partition's last
+ * reader already fired, and each window notes the first offset it keeps of each partition.
  * Not done here: reading records (the engine's feeder calls esc_run_consume), firing, the
  * checkpoint transaction (run.c writes the dirty blobs). */
 #include "sched/run_internal.h"
@@ -183,6 +185,7 @@ void esc_run_win_free(win_state *w) {
         return;
     esc_exec_free(w->x);
     esc_buf_fini(&w->blob);
+    esc_free(w->kfirst);
     esc_free(w);
 }
 
@@ -330,6 +333,8 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
             r->stats.before_start++;
             continue;
         }
+        if (r->kcur.active && r->kcur.replay && t <= r->kcur.horizon)
+            continue; /* a Kafka record replayed whose window its last reader fired */
         win_state *w = esc_run_win_find(r, j, t);
         if (t <= d->last_fired) {
             if ((st = late(r, d, w, t, rec, err)))
@@ -344,6 +349,8 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
             return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
         w->dirty = true;
         r->stats.kept++;
+        if (r->kcur.active && esc_run_kafka_note_kept(r, w))
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
     return ESC_OK;
 }
