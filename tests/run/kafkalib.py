@@ -86,7 +86,9 @@ def run_args(mock, state, db, until, group="escudo", extra=()):
     return [runlib.ESCUDO, "run", "--enable", runlib.SEED, "--kafka", mock.bootstrap,
             "--topic", mock.topic, "--group", group, "--state", state, "--db", db,
             "--clock-speed", "max", "--clock-start", runlib.iso(START), "--once-until",
-            runlib.iso(until)] + list(extra)
+            runlib.iso(until), "--kafka-config", "session.timeout.ms=6000",
+            "--kafka-config", "heartbeat.interval.ms=500", "--kafka-config",
+            "max.poll.interval.ms=20000"] + list(extra)
 
 
 def notables(db):
@@ -110,3 +112,17 @@ def hunt_reference(d):
         if p.returncode != 0:
             raise SystemExit(f"hunt: {p.stderr}")
     return notables(db)
+
+
+def arrivals(rng):
+    """[(arrival time, key, bytes)]: each record arrives within 590 s after its time (within
+    its window's slack, as in t_run_crash.py), sorted by arrival."""
+    out = []
+    for t, k, b in records():
+        out.append((START - 1 if t is None else t + rng.randint(0, 590), k, b))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def stages(step=1800):
+    return list(range(START + step, END + 1, step))
