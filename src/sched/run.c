@@ -204,7 +204,10 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");
             break;
         }
-        esc_ckpt_partial p = {r->det[w->det].d->id, w->w.earliest, w->w.latest,
+        char key[ESC_CKPT_MAX_KEY];
+        if (w->kslot1)
+            esc_run_kafka_win_key(r, w, key, sizeof key);
+        esc_ckpt_partial p = {w->kslot1 ? key : r->det[w->det].d->id, w->w.earliest, w->w.latest,
                               w->deleted ? NULL : w->blob.ptr, w->blob.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
         if (!w->deleted)
@@ -382,6 +385,20 @@ static esc_status window_damaged(esc_runner *r, const esc_ckpt_partial *cp, cons
     return ESC_OK;
 }
 
+/* A window blob deleted from the store at the next commit, silently. */
+static esc_status forget_window(esc_runner *r, const esc_ckpt_partial *cp, esc_error *err) {
+    esc_ckpt_partial *nd = esc_realloc(r->damaged, (r->ndamaged + 1) * sizeof *nd);
+    if (!nd)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->damaged = nd;
+    nd[r->ndamaged] =
+        (esc_ckpt_partial){esc_strdup(cp->detection), cp->earliest, cp->latest, NULL, 0};
+    if (!nd[r->ndamaged].detection)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->ndamaged++;
+    return ESC_OK;
+}
+
 static esc_status restore_windows(esc_runner *r, esc_error *err) {
     esc_ckpt_iter *it = NULL;
     esc_status st = esc_ckpt_partials_iter(r->ck, NULL, &it, err);
@@ -391,6 +408,11 @@ static esc_status restore_windows(esc_runner *r, esc_error *err) {
     while ((st = esc_ckpt_iter_next(it, &cp, err)) == ESC_OK) {
         if (cp.detection[0] == '@')
             continue;
+        if (strchr(cp.detection, '@')) { /* a Kafka partition's window: rebuilt by replay */
+            if ((st = forget_window(r, &cp, err)))
+                break;
+            continue;
+        }
         size_t j = 0;
         while (j < r->ndet && strcmp(r->det[j].d->id, cp.detection) != 0)
             j++;
@@ -636,6 +658,8 @@ static esc_status step(esc_runner *r, esc_error *err) {
     r->caught = false;
     bool fired = false;
     esc_status st = fire_due(r, &fired, err);
+    if (!st && r->kafka)
+        st = esc_run_kafka_fired(r, err);
     if (st)
         return st;
     esc_run_win_prune(r, now);

@@ -53,9 +53,10 @@ typedef struct esc_run_kafka {
     size_t nconfig;
 } esc_run_kafka;
 
-#define ESC_RUN_KAFKA_MAX_MESSAGE (16u << 20) /* bytes; a larger message is skipped as malformed   \
-                                               */
-#define ESC_RUN_KAFKA_MAX_PARTITIONS 4096     /* partitions of the topic one worker follows */
+#define ESC_RUN_KAFKA_MAX_MESSAGE                                                                  \
+    (16u << 20)                           /* bytes; a larger message is skipped as malformed       \
+                                           */
+#define ESC_RUN_KAFKA_MAX_PARTITIONS 4096 /* partitions of the topic one worker follows */
 
 typedef struct esc_runner_opts {
     const esc_content *content; /* borrowed, outlives the run */

@@ -62,8 +62,10 @@ typedef struct win_state {
     esc_exec *x;  /* open window; NULL once fired */
     esc_buf blob; /* header + records */
     bool fired, dirty, late_dirty, deleted;
-    int64_t *kfirst; /* per Kafka partition slot: offset of its first record kept here, or -1 */
-    size_t nkfirst;
+    /* Kafka mode: a window holds the records of one partition (slot kslot1 - 1), fired on its
+     * own; kfirst1 - 1 is the offset of its first record (0: none yet) */
+    size_t kslot1;
+    uint64_t kfirst1;
 } win_state;
 
 typedef struct det_state {
@@ -90,10 +92,10 @@ typedef struct run_kafka run_kafka;
 /* The Kafka message being fed (run_kafka.c), read by run_window.c. */
 typedef struct run_kcur {
     bool active;
-    bool replay;     /* below the offset the partition's last committer had read */
-    size_t slot;     /* partition slot */
-    int64_t off;     /* message offset */
-    int64_t horizon; /* runs at or before it were fired by that committer: skip on replay */
+    bool replay;      /* below the offset the partition's last committer had read */
+    size_t slot;      /* partition slot */
+    int64_t off;      /* message offset */
+    int64_t fired_to; /* the partition's windows up to this run time have fired */
 } run_kcur;
 
 typedef struct fired_row {
@@ -177,6 +179,8 @@ esc_status esc_run_consume(void *runner, const esc_record *rec, esc_error *err);
 /* Refuse a detection one record could put in more than RUN_MAX_COVER windows. */
 esc_status esc_run_check_cover(const det_state *d, int64_t now, esc_error *err);
 win_state *esc_run_win_find(esc_runner *r, size_t det, int64_t sched);
+/* The window of one Kafka partition (kslot1 = slot + 1), or of no partition (0). */
+win_state *esc_run_win_find_slot(esc_runner *r, size_t det, int64_t sched, size_t kslot1);
 /* Whether a window of the run has this store key (detection, earliest, latest). */
 bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key);
 esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
@@ -209,6 +213,11 @@ esc_status esc_run_blob_table(const det_state *d, const win_state *ws, size_t en
 
 /* run_act.c */
 esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err);
+/* Fire one window (open) of the run's detection. */
+esc_status esc_run_fire_win(esc_runner *r, const esc_run *run, win_state *w, esc_error *err);
+/* Fire n open windows of one run (Kafka: its partitions' windows) in one action step. */
+esc_status esc_run_fire_wins(esc_runner *r, const esc_run *run, win_state *const *w, size_t n,
+                             esc_error *err);
 esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error *err);
 /* Close the sinks of this step (flush) and note the JSON-lines files' sizes. */
 esc_status esc_run_session_close(esc_runner *r, esc_error *err);
@@ -237,8 +246,14 @@ void esc_run_kafka_before_commit(esc_runner *r);
 void esc_run_kafka_after_commit(esc_runner *r);
 /* Leave the group (committing first) and free. */
 void esc_run_kafka_close(esc_runner *r);
-/* A kept record of the current message: note its offset in the window. */
-esc_status esc_run_kafka_note_kept(esc_runner *r, win_state *w);
+/* Fire a run in Kafka mode: each partition's window of it on its own, then every window of a
+ * partition acquired since its run fired here (a catch-up). */
+esc_status esc_run_kafka_fire(esc_runner *r, const esc_run *run, esc_error *err);
+/* After a firing step (caught up): the catch-up windows; then every owned partition's windows
+ * up to the horizon have fired. */
+esc_status esc_run_kafka_fired(esc_runner *r, esc_error *err);
+/* A partition's window's key in the store: "<detection id>@kafka:TOPIC/P". */
+void esc_run_kafka_win_key(const esc_runner *r, const win_state *w, char *buf, size_t n);
 
 /* run_status.c */
 typedef struct meta_line {

@@ -40,6 +40,7 @@
 #define STEP_MESSAGES 20000 /* messages per pass */
 #define POLL_MS 100         /* the first poll of a pass waits this long */
 #define SYNC_MS 10000       /* committed-offset fetches and commits on revocation */
+#define COMMITTED_TRIES 6   /* committed-offset fetches before giving up */
 #define META_TAG "escudo1"
 
 typedef struct kpart {
@@ -48,7 +49,7 @@ typedef struct kpart {
     bool owned, eof;
     bool known;         /* the read position is known (a message was read, or it was sought) */
     int64_t replay_end; /* offsets below it were read by the partition's last committer */
-    int64_t horizon;    /* that committer's fire horizon */
+    int64_t fired_to;   /* the partition's windows up to this run time have fired */
     int64_t sent_low, sent_pos; /* last committed to the group */
 } kpart;
 
@@ -108,28 +109,64 @@ static int64_t low_watermark(const esc_runner *r, size_t slot) {
     int64_t low = (int64_t)r->in[s->in].offset;
     for (size_t i = 0; i < r->nwin; i++) {
         const win_state *w = r->win[i];
-        if (!w->fired && !w->deleted && slot < w->nkfirst && w->kfirst[slot] >= 0 &&
-            w->kfirst[slot] < low)
-            low = w->kfirst[slot];
+        if (!w->fired && !w->deleted && w->kslot1 == slot + 1 && w->kfirst1 &&
+            (int64_t)w->kfirst1 - 1 < low)
+            low = (int64_t)w->kfirst1 - 1;
     }
     return low;
 }
 
-esc_status esc_run_kafka_note_kept(esc_runner *r, win_state *w) {
-    size_t slot = r->kcur.slot;
-    if (slot >= w->nkfirst) {
-        size_t n = r->kafka->np;
-        int64_t *p = esc_realloc(w->kfirst, n * sizeof *p);
-        if (!p)
-            return ESC_ENOMEM;
-        for (size_t i = w->nkfirst; i < n; i++)
-            p[i] = -1;
-        w->kfirst = p;
-        w->nkfirst = n;
+void esc_run_kafka_win_key(const esc_runner *r, const win_state *w, char *buf, size_t n) {
+    const kpart *s = &r->kafka->p[w->kslot1 - 1];
+    snprintf(buf, n, "%s@%s", r->det[w->det].d->id, r->in[s->in].path);
+}
+
+/* The open windows of a run (every partition's, and the run's own without one) into *out. */
+static esc_status run_windows(esc_runner *r, const esc_run *run, win_state ***out, size_t *n,
+                              esc_error *err) {
+    win_state *w0 = esc_run_win_find_slot(r, run->job, run->scheduled, 0);
+    esc_status st;
+    if (!w0 && (st = esc_run_win_new(r, run->job, run->scheduled, true, &w0, err)))
+        return st;
+    if (!(*out = esc_calloc(r->nwin, sizeof **out)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    *n = 0;
+    for (size_t i = 0; i < r->nwin; i++) {
+        win_state *w = r->win[i];
+        if (w->det == run->job && w->sched == run->scheduled && w->x && !w->deleted)
+            (*out)[(*n)++] = w;
     }
-    if (w->kfirst[slot] < 0 || r->kcur.off < w->kfirst[slot])
-        w->kfirst[slot] = r->kcur.off;
     return ESC_OK;
+}
+
+esc_status esc_run_kafka_fire(esc_runner *r, const esc_run *run, esc_error *err) {
+    win_state **ws = NULL;
+    size_t n = 0;
+    esc_status st = run_windows(r, run, &ws, &n, err);
+    if (!st && n)
+        st = esc_run_fire_wins(r, run, ws, n, err);
+    esc_free(ws);
+    return st;
+}
+
+esc_status esc_run_kafka_fired(esc_runner *r, esc_error *err) {
+    esc_status st = ESC_OK;
+    for (size_t i = 0; !st && i < r->nwin; i++) {
+        win_state *w = r->win[i];
+        if (!w->kslot1 || !w->x || w->deleted || w->sched > r->det[w->det].last_fired)
+            continue;
+        esc_run run = {w->det, r->det[w->det].d->id, w->sched, w->w};
+        st = esc_run_fire_win(r, &run, w, err);
+    }
+    for (size_t i = 0; !st && i < r->kafka->np; i++) {
+        kpart *s = &r->kafka->p[i];
+        if (s->owned && r->horizon > s->fired_to) {
+            s->fired_to = r->horizon;
+            r->in[s->in].head_hash = (uint64_t)s->fired_to;
+            r->in[s->in].dirty = true;
+        }
+    }
+    return st;
 }
 
 /* Windows that have not fired are emptied (deleted from the store at the next checkpoint): the
@@ -177,7 +214,7 @@ static void commit_offsets(esc_runner *r, bool sync) {
         rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, k->topic, s->part);
         t->offset = low;
         int n = snprintf(meta, sizeof meta, META_TAG " %s %" PRId64 " %lld", r->state_id, pos,
-                         (long long)r->horizon);
+                         (long long)s->fired_to);
         t->metadata = esc_malloc((size_t)n);
         if (t->metadata) {
             memcpy(t->metadata, meta, (size_t)n);
@@ -235,16 +272,17 @@ static esc_status place(esc_runner *r, rd_kafka_topic_partition_t *t, esc_error 
     if (in->have && (mine || start < 0)) { /* this state directory read it last */
         start = (int64_t)in->inode;
         pos = pos > (int64_t)in->offset ? pos : (int64_t)in->offset;
-        h = h > r->horizon ? h : r->horizon;
+        h = h > (int64_t)in->head_hash ? h : (int64_t)in->head_hash;
     }
     s->owned = true;
     s->eof = false;
     s->known = start >= 0;
     s->replay_end = start >= 0 ? pos : -1;
-    s->horizon = h;
+    s->fired_to = h;
     s->sent_low = s->sent_pos = -1;
     in->offset = start >= 0 ? (uint64_t)start : 0;
     in->inode = in->offset;
+    in->head_hash = (uint64_t)h;
     in->dirty = s->known;
     t->offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID; /* else auto.offset.reset */
     return ESC_OK;
@@ -253,11 +291,14 @@ static esc_status place(esc_runner *r, rd_kafka_topic_partition_t *t, esc_error 
 static void on_assign(esc_runner *r, rd_kafka_topic_partition_list_t *parts) {
     run_kafka *k = r->kafka;
     esc_error e = {0};
-    rd_kafka_resp_err_t ke = rd_kafka_committed(k->rk, parts, SYNC_MS);
-    if (ke) {
-        esc_run_msg(r, "kafka: fetching committed offsets: %s", rd_kafka_err2str(ke));
-        for (int i = 0; i < parts->cnt; i++)
-            parts->elems[i].err = ke;
+    rd_kafka_resp_err_t ke = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (int tries = 0; ke && tries < COMMITTED_TRIES; tries++)
+        ke = rd_kafka_committed(k->rk, parts, SYNC_MS);
+    if (ke) { /* where to read from is unknown: stop rather than guess (a restart retries) */
+        k->failed = ESC_EIO;
+        snprintf(k->why, sizeof k->why, "kafka: fetching the group's committed offsets: %s",
+                 rd_kafka_err2str(ke));
+        return;
     }
     drop_open_windows(r);
     for (int i = 0; i < parts->cnt && !k->failed; i++)
@@ -311,7 +352,7 @@ static esc_status on_message(esc_runner *r, const rd_kafka_message_t *m, bool *p
                     ESC_RUN_KAFKA_MAX_MESSAGE);
     } else if (m->len) {
         r->kcur =
-            (run_kcur){true, m->offset < s->replay_end, (size_t)(s - k->p), m->offset, s->horizon};
+            (run_kcur){true, m->offset < s->replay_end, (size_t)(s - k->p), m->offset, s->fired_to};
         st = esc_run_read_text(r, path, m->payload, m->len, 0, err);
         r->kcur.active = false;
     }

@@ -17,14 +17,16 @@ FILES = ("sysmon.xml", "security.xml", "nxlog.json", "winlogbeat.json", "crowdst
 
 
 def host_key(b, aid_host):
-    """The producer's key: the host's short name, lower case (winlogbeat's host.name, the XML
-    Computer, NXLog Hostname, CrowdStrike's ComputerName through its aid)."""
+    """The producer's key: the host's short name, lower case (winlogbeat's host.name or
+    winlog.computer_name, the XML Computer, NXLog Hostname, CrowdStrike's ComputerName through
+    its aid)."""
     m = re.search(rb"<Computer>([^<]*)", b)
     if m:
         h = m.group(1).decode()
     else:
         d = json.loads(b)
-        h = (d.get("host") or {}).get("name") or d.get("Hostname") or d.get("ComputerName") \
+        h = (d.get("host") or {}).get("name") or (d.get("winlog") or {}).get("computer_name") \
+            or d.get("Hostname") or d.get("ComputerName") \
             or aid_host.get(d.get("aid"), d.get("aid") or "unknown")
     return h.split(".")[0].lower()
 
@@ -88,17 +90,35 @@ def run_args(mock, state, db, until, group="escudo", extra=()):
             "--clock-speed", "max", "--clock-start", runlib.iso(START), "--once-until",
             runlib.iso(until), "--kafka-config", "session.timeout.ms=6000",
             "--kafka-config", "heartbeat.interval.ms=500", "--kafka-config",
-            "max.poll.interval.ms=20000"] + list(extra)
+            "max.poll.interval.ms=20000",
+            # the CrowdStrike host inventory is given to every worker (docs/scale.md): an
+            # inventory record read by one worker is not seen by the next owner of its partition
+            "--aidmaster", os.path.join(runlib.CRAFTED, "crowdstrike.json")] + list(extra)
 
 
 def notables(db):
-    """The notables of a SQLite store as a sorted list (event_id and the event)."""
+    """The notables of a SQLite store as a sorted list of (event_id, the event's JSON)."""
     if not os.path.exists(db):
         return []
     con = sqlite3.connect(db)
-    rows = sorted(con.execute("SELECT event_id FROM notables"))
+    rows = sorted(con.execute("SELECT event_id, json FROM notables"))
     con.close()
     return rows
+
+
+def explain(got, ref):
+    """What differs between two lists of notables, for a failure message."""
+    g, r = set(got), set(ref)
+    out = [f"{len(r - g)} missing, {len(g - r)} extra"]
+    gj, rj = dict(g - r), dict(r - g)
+    for eid in sorted(set(gj) & set(rj))[:4]:
+        a, b = json.loads(gj[eid]), json.loads(rj[eid])
+        diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+        out.append(f"  {eid[:12]} differs (got, hunt): {str(diff)[:600]}")
+    for tag, rows in (("missing", r - g), ("extra", g - r)):
+        for eid, js in sorted(rows)[:6]:
+            out.append(f"  {tag} {eid[:12]} {js[:400]}")
+    return "\n".join(out)
 
 
 def hunt_reference(d):

@@ -65,7 +65,7 @@ assert len(ref) > 10, "the crafted records make notables"
 with tempfile.TemporaryDirectory() as d:
     got, _ = replay(d, "plain", {})
 if got != ref:
-    fails.append(f"no kills: {len(got)} notables, hunt {len(ref)}")
+    fails.append(f"no kills: {len(got)} notables, hunt {len(ref)}: " + kafkalib.explain(got, ref))
 
 plan = {}
 for c in kafkalib.stages():
@@ -76,10 +76,7 @@ print(f"kafka: {kills} kill -9 over {len(kafkalib.stages())} stages; reference {
 if kills < 15:
     fails.append(f"only {kills} kills happened")
 if got != ref:
-    missing = set(ref) - set(got)
-    extra = set(got) - set(ref)
-    fails.append(f"with kills: {len(got)} notables, hunt {len(ref)} ({len(missing)} missing, "
-                 f"{len(extra)} extra)")
+    fails.append(f"with kills: {len(got)} notables, hunt {len(ref)}: " + kafkalib.explain(got, ref))
 
 # secrets never on the command line
 p = subprocess.run([runlib.ESCUDO, "run", "--enable", runlib.SEED, "--kafka", "127.0.0.1:1", "--topic", "t",
