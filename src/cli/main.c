@@ -95,7 +95,7 @@ static void sq_shutdown(void *data) {
 }
 
 static void route_allocators(void) {
-    static const sqlite3_mem_methods sq = {sq_malloc, sq_free,   sq_realloc,  sq_size,
+    static const sqlite3_mem_methods sq = {sq_malloc,  sq_free, sq_realloc,  sq_size,
                                            sq_roundup, sq_init, sq_shutdown, NULL};
     sqlite3_config(SQLITE_CONFIG_MALLOC, &sq);
     hs_set_allocator(esc_malloc, esc_free);

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "detect/lint.h"
+#include "spl/spl.h"
 
 /* librdkafka settings that carry a secret (CONFIGURATION.md of librdkafka). */
 static bool secret_key(const char *kv) {
@@ -160,4 +162,15 @@ void esc_cli_kafka_fini(esc_cli_kafka *kc) {
     esc_free(kc->own);
     esc_free(kc->list);
     memset(kc, 0, sizeof *kc);
+}
+
+bool esc_cli_kafka_local(const esc_content *c, const esc_detection *d, char **why) {
+    char *text = NULL;
+    bool local = false;
+    *why = NULL;
+    if (esc_spl_expand(d->search, &c->macros, &text, NULL) != ESC_OK ||
+        esc_lint_partition_local(text, ESC_KAFKA_PARTITION_KEY, &local, why) != ESC_OK)
+        local = false;
+    esc_free(text);
+    return local;
 }

@@ -88,6 +88,30 @@ p = subprocess.run([runlib.ESCUDO, "run", "--enable", runlib.SEED, "--topic", "t
 if p.returncode != 2 or "--topic without --kafka" not in p.stderr:
     fails.append(f"--topic without --kafka: exit {p.returncode}: {p.stderr}")
 
+# a cross-host detection (the issue's example) is refused in this mode, and lint says why
+with tempfile.TemporaryDirectory() as d:
+    import re
+    src = open(os.path.join(runlib.SRC, "content", "detections", "endpoint",
+                            "create_or_delete_windows_shares_using_net_exe.yml")).read()
+    src = src.replace("name: Create or delete windows shares using net exe", "name: Net exe across hosts", 1)
+    src = src.replace("id: " + runlib.SEED, "id: 0d5c1b1e-1818-4b18-9018-181818181818", 1)
+    src = re.sub(r"^search: '.*'$", "search: '| tstats count dc(Processes.dest) as hosts from "
+                 "datamodel=Endpoint.Processes where `process_net` by Processes.process_name | where hosts > 2'",
+                 src, count=1, flags=re.M)
+    os.makedirs(os.path.join(d, "loc", "detections"))
+    open(os.path.join(d, "loc", "detections", "cross.yml"), "w").write(src)
+    p = subprocess.run([runlib.ESCUDO, "run", "--kafka", "127.0.0.1:1", "--topic", "t", "--local",
+                        os.path.join(d, "loc"), "--enable", "Net exe across hosts", "--state",
+                        os.path.join(d, "st")], capture_output=True, text=True)
+    if p.returncode != 2 or "not partition-local" not in p.stderr:
+        fails.append(f"cross-host detection with --kafka: exit {p.returncode}: {p.stderr}")
+    p = subprocess.run([runlib.ESCUDO, "lint", "--local", os.path.join(d, "loc"), "--partition-key", "dest"],
+                       capture_output=True, text=True)
+    want = ["  local            " + runlib.SEED,
+            "  cross-partition  0d5c1b1e-1818-4b18-9018-181818181818  Net exe across hosts: tstats groups by"]
+    if not all(any(line.startswith(w) for line in p.stdout.splitlines()) for w in want):
+        fails.append(f"lint --partition-key dest: {p.stdout[-600:]}")
+
 for f in fails:
     print("FAIL:", f)
 sys.exit(1 if fails else 0)
