@@ -13,6 +13,8 @@
  *   files are cut back to their committed sizes, so redoing a step writes its lines once.
  * - A window's blob is the list of its kept records, so a restart re-feeds them into a fresh
  *   execution: the result equals the uninterrupted one.
+ * - With a Kafka input (run_kafka.c) windows are per partition, the Kafka offsets are committed
+ *   after this checkpoint, and "horizon" and the state directory's "id" are kept in "@run".
  * Deliberately not done: printing, signals, threads, reading the system clock, reading any
  * format (parse/ and the engine do), resuming standard input, holding CrowdStrike records until
  * their host appears (they map with the inventory seen so far, or --aidmaster). */
