@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/alloc.h"
 #include "detect/lint.h"
 
 static const esc_opt lint_opts[] = {
@@ -15,6 +16,9 @@ static const esc_opt lint_opts[] = {
     {"local", "DIR", "override folder that shadows the content (repeatable)"},
     {"format", "text|json", "output format (default text)"},
     {"verbose", NULL, "also print content warnings"},
+    {"partition-key", "FIELD",
+     "also say whether each detection is exact per partition keyed\n                           by "
+     "FIELD (dest: run --kafka, docs/scale.md)"},
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof lint_opts / sizeof lint_opts[0])
@@ -32,7 +36,43 @@ static double pct(size_t a, size_t b) {
     return b ? 100.0 * (double)a / (double)b : 0.0;
 }
 
-static void print_json(const esc_lint_report *r) {
+/* Partition locality of each detection's (expanded) search: "local" or the reason. */
+static char **partition_verdicts(const esc_lint_report *r, const char *key) {
+    char **out = esc_calloc(r->n + 1, sizeof *out);
+    for (size_t i = 0; out && i < r->n; i++) {
+        bool local = false;
+        char *why = NULL;
+        const char *text = r->v[i].text ? r->v[i].text : "";
+        if (esc_lint_partition_local(text, key, &local, &why) != ESC_OK)
+            return out; /* out of memory: the rest stay unknown */
+        out[i] = local ? esc_strdup("local") : why;
+    }
+    return out;
+}
+
+static void partition_free(char **pv, size_t n) {
+    for (size_t i = 0; pv && i < n; i++)
+        esc_free(pv[i]);
+    esc_free(pv);
+}
+
+static void print_partition_text(const esc_lint_report *r, char **pv, const char *key) {
+    size_t nlocal = 0;
+    for (size_t i = 0; i < r->n; i++)
+        nlocal += pv[i] && !strcmp(pv[i], "local");
+    printf("\npartition key %s: %zu of %zu detections are partition-local\n", key, nlocal, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+        const esc_detection *d = r->v[i].det;
+        bool local = pv[i] && !strcmp(pv[i], "local");
+        printf("  %-15s  %s  %s%s%s\n", local ? "local" : "cross-partition", d->id ? d->id : "-",
+               d->name ? d->name : "?", local ? "" : ": ",
+               local   ? ""
+               : pv[i] ? pv[i]
+                       : "?");
+    }
+}
+
+static void print_json(const esc_lint_report *r, char **pv) {
     for (size_t i = 0; i < r->n; i++) {
         const esc_lint_verdict *v = &r->v[i];
         const esc_detection *d = v->det;
@@ -54,6 +94,11 @@ static void print_json(const esc_lint_report *r) {
         json_str(v->reason);
         fputs(", \"category\": ", stdout);
         json_str(v->category);
+        if (pv) {
+            bool local = pv[i] && !strcmp(pv[i], "local");
+            printf(", \"partition_local\": %s, \"partition_reason\": ", local ? "true" : "false");
+            json_str(local ? NULL : pv[i]);
+        }
         if (v->has_span)
             printf(", \"span\": [%zu, %zu]}\n", v->span_start, v->span_end);
         else
@@ -155,10 +200,19 @@ int esc_cmd_lint(int argc, char **argv) {
         rc = ESC_EXIT_IO;
         goto done;
     }
+    const char *key = esc_args_get(&a, "partition-key");
+    char **pv = key ? partition_verdicts(r, key) : NULL;
+    if (key && !pv) {
+        rc = ESC_EXIT_IO;
+        goto done;
+    }
     if (json)
-        print_json(r);
+        print_json(r, pv);
     else
         print_text(r);
+    if (pv && !json)
+        print_partition_text(r, pv, key);
+    partition_free(pv, r->n);
     rc = fflush(stdout) == 0 ? ESC_EXIT_OK : ESC_EXIT_IO;
 done:
     esc_lint_report_free(r);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/run_kafka.h"
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/timeutil.h"
@@ -40,6 +41,11 @@ static const esc_opt run_opts[] = {
     {"once-until", "T", "stop after every run scheduled up to T has fired"},
     {"poll", "SECONDS", "clock time between input polls when idle (default 1)"},
     {"aidmaster", "FILE", "CrowdStrike host inventory (aid -> ComputerName)"},
+    {"kafka", "BROKERS", "read a Kafka topic as a consumer group member (host:port,...)"},
+    {"topic", "NAME", "the Kafka topic to read (with --kafka)"},
+    {"group", "ID", "the Kafka consumer group (default escudo)"},
+    {"kafka-config", "KEY=VALUE", "a librdkafka setting (repeatable; no secrets: use the file)"},
+    {"kafka-config-file", "FILE", "librdkafka settings, KEY=VALUE lines (TLS, SASL, secrets)"},
     {"notables", "FILE", "append notables as JSON lines to FILE"},
     {"risk", "FILE", "append risk events as JSON lines to FILE"},
     {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},
@@ -55,7 +61,8 @@ static const esc_opt run_opts[] = {
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof run_opts / sizeof run_opts[0])
-const esc_cmd_doc esc_doc_run = {"[OPTIONS] INPUT...", run_opts, NOPTS};
+const esc_cmd_doc esc_doc_run = {"[OPTIONS] INPUT... | --kafka BROKERS --topic NAME", run_opts,
+                                 NOPTS};
 
 static volatile sig_atomic_t g_stop, g_reload;
 
@@ -225,6 +232,19 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
                 continue;
             goto out;
         }
+        char *why = NULL;
+        if (esc_args_has(a, "kafka") && !esc_cli_kafka_local(*content, d, &why)) {
+            esc_say(stderr,
+                    "escudo run: --kafka: %s is not partition-local (%s): each worker sees only "
+                    "the hosts of its partitions, and the two-stage aggregation that would merge "
+                    "them is not implemented (docs/scale.md)%s",
+                    d->name, why ? why : "its search could not be read",
+                    exact ? "" : "; not enabled");
+            esc_free(why);
+            if (!exact)
+                continue;
+            goto out;
+        }
         dets[n++] = d;
     }
     if (n == 0) {
@@ -282,8 +302,9 @@ static int merge_config(int argc, char **argv, cfg_args *cfg, cfg_args *cpos, ch
 
 /* Inputs, zone, profile, late events and polling; false after the message on a usage error. */
 static bool run_options(const esc_args *a, esc_runner_opts *ro) {
-    if (a->npos == 0) {
-        fprintf(stderr, "escudo run: no input (give files, directories or -; see --help)\n");
+    if (a->npos == 0 && !esc_args_has(a, "kafka")) {
+        fprintf(stderr, "escudo run: no input (give files, directories, - or --kafka; see "
+                        "--help)\n");
         return false;
     }
     if (!esc_time_set_zone(esc_args_get(a, "tz"))) {
@@ -469,6 +490,7 @@ int esc_cmd_run(int argc, char **argv) {
     esc_clock *real = NULL, *clock = NULL;
     char *token = NULL;
     esc_runner_opts ro;
+    esc_cli_kafka kc = {0};
     int rc = merge_config(argc, argv, &cfg, &cpos, &av, &ac);
     if (rc != ESC_EXIT_OK)
         goto done;
@@ -476,7 +498,7 @@ int esc_cmd_run(int argc, char **argv) {
     if (!esc_args_parse(&a, run_opts, NOPTS, ac, av, "run"))
         goto done;
     if (esc_args_has(&a, "help")) {
-        esc_usage(stdout, "run", "[OPTIONS] INPUT...",
+        esc_usage(stdout, "run", "[OPTIONS] INPUT... | --kafka BROKERS --topic NAME",
                   "Follow inputs as they grow (files, directories, - for standard input) and "
                   "fire each\nenabled detection on its deployment's schedule; notables and "
                   "risk events go to the sinks.\nState (offsets, open windows, fired windows) "
@@ -485,7 +507,7 @@ int esc_cmd_run(int argc, char **argv) {
         rc = ESC_EXIT_OK;
         goto done;
     }
-    if (!run_options(&a, &ro))
+    if (!run_options(&a, &ro) || !esc_cli_kafka_options(&a, &kc, &ro))
         goto done;
     if ((rc = run_clock(&a, &ro, &real, &clock)) != ESC_EXIT_OK ||
         (rc = run_sinks(&a, &ro, &token)) != ESC_EXIT_OK)
@@ -515,6 +537,7 @@ done:
         memset(token, 0, strlen(token));
         esc_free(token);
     }
+    esc_cli_kafka_fini(&kc);
     esc_args_free(&a);
     esc_free(av);
     cfg_free(&cfg);

@@ -314,3 +314,150 @@ void esc_lint_report_free(esc_lint_report *r) {
     esc_free(r->by_reason);
     esc_free(r);
 }
+
+/* ---- partition locality ------------------------------------------------------------------ */
+
+/* The commands of a search: [start, end) of each, split at the top-level pipes. */
+static size_t split_commands(const char *s, size_t starts[], size_t ends[], size_t cap) {
+    size_t n = 0, begin = 0, depth = 0;
+    char quote = 0;
+    for (size_t i = 0;; i++) {
+        char c = s[i];
+        if (c && quote) {
+            if (c == '\\' && s[i + 1])
+                i++;
+            else if (c == quote)
+                quote = 0;
+            continue;
+        }
+        if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '[' || c == '(') {
+            depth++;
+        } else if ((c == ']' || c == ')') && depth) {
+            depth--;
+        } else if (!c || (c == '|' && depth == 0)) {
+            if (n < cap) {
+                starts[n] = begin;
+                ends[n++] = i;
+            }
+            begin = i + 1;
+            if (!c)
+                return n;
+        }
+    }
+}
+
+/* A word of [p, end) (letters, digits, _ . * -), from *i; false at the end. */
+static bool next_word(const char *p, size_t end, size_t *i, size_t *ws, size_t *we) {
+    while (*i < end && (isspace((unsigned char)p[*i]) || p[*i] == ','))
+        (*i)++;
+    if (*i >= end)
+        return false;
+    *ws = *i;
+    char quote = 0;
+    while (*i < end && (quote || !(isspace((unsigned char)p[*i]) || p[*i] == ','))) {
+        if (quote && p[*i] == quote)
+            quote = 0;
+        else if (!quote && (p[*i] == '"' || p[*i] == '(' || p[*i] == '['))
+            quote = p[*i] == '"' ? '"' : p[*i] == '(' ? ')' : ']';
+        (*i)++;
+    }
+    *we = *i;
+    return true;
+}
+
+static bool word_is(const char *p, size_t ws, size_t we, const char *w) {
+    return we - ws == strlen(w) && strncasecmp(p + ws, w, we - ws) == 0;
+}
+
+/* The field names the key can have: KEY, or anything ending in ".KEY" (Processes.dest). */
+static bool is_key(const char *p, size_t ws, size_t we, const char *key) {
+    size_t k = strlen(key), n = we - ws;
+    if (n == k)
+        return strncmp(p + ws, key, k) == 0;
+    return n > k && p[we - k - 1] == '.' && strncmp(p + we - k, key, k) == 0;
+}
+
+/* Whether the fields after "by" (or all the fields, for dedup and transaction) include key;
+ * *grouped whether there is a grouping at all. */
+static bool groups_by_key(const char *p, size_t i, size_t end, bool all_fields, const char *key,
+                          bool *grouped) {
+    size_t ws, we;
+    bool in_by = all_fields;
+    *grouped = false;
+    while (next_word(p, end, &i, &ws, &we)) {
+        if (!all_fields && word_is(p, ws, we, "by")) {
+            in_by = true;
+            continue;
+        }
+        if (!in_by || memchr(p + ws, '=', we - ws))
+            continue;
+        if (all_fields && (word_is(p, ws, we, "sortby") || word_is(p, ws, we, "keepevents")))
+            break;
+        if (!all_fields && (word_is(p, ws, we, "where") || word_is(p, ws, we, "from")))
+            break;
+        if ((p[ws] >= '0' && p[ws] <= '9') && all_fields)
+            continue; /* dedup N fields */
+        *grouped = true;
+        if (is_key(p, ws, we, key))
+            return true;
+    }
+    return false;
+}
+
+esc_status esc_lint_partition_local(const char *search, const char *key, bool *local, char **why) {
+    static const char *const by_cmds[] = {
+        "tstats", "stats", "eventstats", "streamstats", "sistats", "mstats", "chart",   "timechart",
+        "top",    "rare",  "geostats",   "sitimechart", "sichart", "sitop",  "cluster", "xyseries"};
+    static const char *const field_cmds[] = {"dedup", "transaction"};
+    static const char *const global_cmds[] = {
+        "head",       "tail",        "join",     "append",           "appendcols",
+        "appendpipe", "inputlookup", "map",      "multisearch",      "union",
+        "set",        "localize",    "selfjoin", "anomalydetection", "outlier"};
+    size_t starts[256], ends[256];
+    size_t n = split_commands(search, starts, ends, 256);
+    *local = true;
+    *why = NULL;
+    char msg[512] = "";
+    for (size_t c = 0; c < n && *local; c++) {
+        size_t i = starts[c], ws, we;
+        if (!next_word(search, ends[c], &i, &ws, &we))
+            continue;
+        int wl = (int)(we - ws);
+        bool grouped = false;
+        for (size_t k = 0; k < sizeof by_cmds / sizeof by_cmds[0] && *local; k++)
+            if (word_is(search, ws, we, by_cmds[k]) &&
+                !groups_by_key(search, i, ends[c], false, key, &grouped)) {
+                *local = false;
+                snprintf(msg, sizeof msg, "%.*s %s", wl, search + ws,
+                         grouped ? "groups by fields without the key" : "has no by clause");
+            }
+        for (size_t k = 0; k < sizeof field_cmds / sizeof field_cmds[0] && *local; k++)
+            if (word_is(search, ws, we, field_cmds[k]) &&
+                !groups_by_key(search, i, ends[c], true, key, &grouped)) {
+                *local = false;
+                snprintf(msg, sizeof msg, "%.*s is not by the key", wl, search + ws);
+            }
+        for (size_t k = 0; k < sizeof global_cmds / sizeof global_cmds[0] && *local; k++)
+            if (word_is(search, ws, we, global_cmds[k])) {
+                *local = false;
+                snprintf(msg, sizeof msg, "%.*s works over all the rows", wl, search + ws);
+            }
+        if (*local && word_is(search, ws, we, "sort")) { /* sort N / sort limit=N */
+            size_t j = i, a, b;
+            if (next_word(search, ends[c], &j, &a, &b) &&
+                ((search[a] >= '0' && search[a] <= '9') || !strncasecmp(search + a, "limit=", 6))) {
+                *local = false;
+                snprintf(msg, sizeof msg, "sort with a limit keeps rows over all the hosts");
+            }
+        }
+        if (!*local) {
+            size_t l = strlen(msg);
+            snprintf(msg + l, sizeof msg - l, " (command %zu)", c + 1);
+        }
+    }
+    if (!*local && !(*why = esc_strdup(msg)))
+        return ESC_ENOMEM;
+    return ESC_OK;
+}

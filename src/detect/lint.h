@@ -78,4 +78,15 @@ bool esc_lint_source_mapped(const char *data_source_name);
 esc_status esc_lint_run(const esc_content *c, esc_lint_report **out, esc_error *err);
 void esc_lint_report_free(esc_lint_report *r);
 
+/* Partition locality (`lint --partition-key KEY`, docs/scale.md): whether the (expanded) search
+ * gives, over a share of the events partitioned by KEY (every event of one KEY value in one
+ * share), exactly the rows it gives for those KEY values over all events. True when every
+ * command that groups rows across events groups by a field named KEY or ending in ".KEY"
+ * (tstats, stats, eventstats, streamstats, chart, timechart, top, rare, dedup, transaction and
+ * the like); commands that keep a count of rows over all groups (head, tail, a sort with a
+ * limit) and commands that bring rows from elsewhere (join, append, inputlookup, ...) are not
+ * local. A grouping on a field the key was renamed to is not recognised (conservative). *why:
+ * NULL when local, else what is not local (owned by the caller). */
+esc_status esc_lint_partition_local(const char *search, const char *key, bool *local, char **why);
+
 #endif

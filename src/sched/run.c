@@ -13,6 +13,8 @@
  *   files are cut back to their committed sizes, so redoing a step writes its lines once.
  * - A window's blob is the list of its kept records, so a restart re-feeds them into a fresh
  *   execution: the result equals the uninterrupted one.
+ * - With a Kafka input (run_kafka.c) windows are per partition, the Kafka offsets are committed
+ *   after this checkpoint, and "horizon" and the state directory's "id" are kept in "@run".
  * Deliberately not done: printing, signals, threads, reading the system clock, reading any
  * format (parse/ and the engine do), resuming standard input, holding CrowdStrike records until
  * their host appears (they map with the inventory seen so far, or --aidmaster). */
@@ -126,6 +128,8 @@ static esc_status meta_build(esc_runner *r, esc_buf *b) {
     for (size_t i = 0; !st && i < r->nin; i++)
         if (!r->in[i].is_stdin && !strchr(r->in[i].path, '\n'))
             st = esc_buf_printf(b, "input %s\n", r->in[i].path);
+    if (!st && r->kafka)
+        st = esc_buf_printf(b, "id %s\nhorizon %lld\n", r->state_id, (long long)r->horizon);
     return st;
 }
 
@@ -167,7 +171,9 @@ static esc_status restore_risk(esc_runner *r, esc_error *err) {
     return st;
 }
 
-static esc_status commit(esc_runner *r, esc_error *err) {
+esc_status esc_run_commit(esc_runner *r, esc_error *err) {
+    if (r->kafka)
+        esc_run_kafka_before_commit(r);
     bool any = r->meta_dirty || r->nfired || r->hosts_dirty || r->risk_dirty || r->ndamaged;
     for (size_t i = 0; !any && i < r->nin; i++)
         any = r->in[i].dirty;
@@ -200,7 +206,10 @@ static esc_status commit(esc_runner *r, esc_error *err) {
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");
             break;
         }
-        esc_ckpt_partial p = {r->det[w->det].d->id, w->w.earliest, w->w.latest,
+        char key[ESC_CKPT_MAX_KEY];
+        if (w->kslot1)
+            esc_run_kafka_win_key(r, w, key, sizeof key);
+        esc_ckpt_partial p = {w->kslot1 ? key : r->det[w->det].d->id, w->w.earliest, w->w.latest,
                               w->deleted ? NULL : w->blob.ptr, w->blob.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
         if (!w->deleted)
@@ -247,6 +256,8 @@ static esc_status commit(esc_runner *r, esc_error *err) {
     r->risk_dirty = false;
     damaged_free(r);
     esc_run_win_compact(r);
+    if (r->kafka)
+        esc_run_kafka_after_commit(r);
 out:
     esc_buf_fini(&meta);
     return st;
@@ -261,6 +272,10 @@ static void restore_line(esc_runner *r, const meta_line *m, bool have_size[2]) {
         r->fired_total = strtoull(m->rest, NULL, 10);
     } else if (!strcmp(m->key, "late")) {
         r->stats.late = strtoull(m->rest, NULL, 10);
+    } else if (!strcmp(m->key, "horizon")) {
+        r->horizon = strtoll(m->rest, NULL, 10);
+    } else if (!strcmp(m->key, "id") && strlen(m->rest) == sizeof r->state_id - 1) {
+        memcpy(r->state_id, m->rest, sizeof r->state_id);
     } else if (!strcmp(m->key, "late_emitted")) {
         r->stats.late_emitted = strtoull(m->rest, NULL, 10);
     } else if (!strcmp(m->key, "det")) {
@@ -372,6 +387,20 @@ static esc_status window_damaged(esc_runner *r, const esc_ckpt_partial *cp, cons
     return ESC_OK;
 }
 
+/* A window blob deleted from the store at the next commit, silently. */
+static esc_status forget_window(esc_runner *r, const esc_ckpt_partial *cp, esc_error *err) {
+    esc_ckpt_partial *nd = esc_realloc(r->damaged, (r->ndamaged + 1) * sizeof *nd);
+    if (!nd)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->damaged = nd;
+    nd[r->ndamaged] =
+        (esc_ckpt_partial){esc_strdup(cp->detection), cp->earliest, cp->latest, NULL, 0};
+    if (!nd[r->ndamaged].detection)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->ndamaged++;
+    return ESC_OK;
+}
+
 static esc_status restore_windows(esc_runner *r, esc_error *err) {
     esc_ckpt_iter *it = NULL;
     esc_status st = esc_ckpt_partials_iter(r->ck, NULL, &it, err);
@@ -381,6 +410,11 @@ static esc_status restore_windows(esc_runner *r, esc_error *err) {
     while ((st = esc_ckpt_iter_next(it, &cp, err)) == ESC_OK) {
         if (cp.detection[0] == '@')
             continue;
+        if (strchr(cp.detection, '@')) { /* a Kafka partition's window: rebuilt by replay */
+            if ((st = forget_window(r, &cp, err)))
+                break;
+            continue;
+        }
         size_t j = 0;
         while (j < r->ndet && strcmp(r->det[j].d->id, cp.detection) != 0)
             j++;
@@ -498,6 +532,7 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->o = *o;
     r->lock_fd = -1;
+    r->horizon = INT64_MIN;
     if (!r->o.poll_us)
         r->o.poll_us = 1000000;
     esc_buf_init(&r->hosts_text, ESC_CKPT_MAX_BLOB);
@@ -522,7 +557,9 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
         (st = setup_inputs(r, err)))
         goto fail;
     r->meta_dirty = true;
-    if ((st = commit(r, err)))
+    if (o->kafka && (st = esc_run_kafka_open(r, err)))
+        goto fail;
+    if ((st = esc_run_commit(r, err)))
         goto fail;
     *out = r;
     return ESC_OK;
@@ -534,6 +571,7 @@ fail:
 void esc_runner_free(esc_runner *r) {
     if (!r)
         return;
+    esc_run_kafka_close(r);
     esc_run_session_free(r);
     esc_run_inputs_free(r);
     for (size_t i = 0; i < r->nwin; i++)
@@ -581,7 +619,7 @@ static esc_status read_step(esc_runner *r, int64_t now, esc_error *err) {
     if (!st)
         st = esc_run_session_close(r, err);
     if (!st)
-        st = commit(r, err);
+        st = esc_run_commit(r, err);
     if (!st && !progress) {
         r->caught = true;
         r->stats.caught_up_to = now;
@@ -609,6 +647,8 @@ static esc_status fire_due(esc_runner *r, bool *fired, esc_error *err) {
         }
         if ((st = esc_run_fire(r, &run, err)))
             return st;
+        if (run.scheduled > r->horizon) /* runs pop in time order: all up to it fired */
+            r->horizon = run.scheduled;
         *fired = true;
     }
 }
@@ -620,10 +660,12 @@ static esc_status step(esc_runner *r, esc_error *err) {
     r->caught = false;
     bool fired = false;
     esc_status st = fire_due(r, &fired, err);
+    if (!st && r->kafka)
+        st = esc_run_kafka_fired(r, err);
     if (st)
         return st;
     esc_run_win_prune(r, now);
-    if ((st = esc_run_session_close(r, err)) || (st = commit(r, err)))
+    if ((st = esc_run_session_close(r, err)) || (st = esc_run_commit(r, err)))
         return st;
     if (fired)
         return ESC_OK;

@@ -46,13 +46,26 @@
 #define ESC_RUN_HOSTS "@hosts" /* reserved partials key: CrowdStrike host inventory seen */
 #define ESC_RUN_RISK "@risk"   /* reserved partials key: the risk incident rule's state */
 
+/* A Kafka topic read as a consumer group member (run_kafka.c, docs/scale.md). */
+typedef struct esc_run_kafka {
+    const char *brokers, *topic, *group;
+    const char *const *config; /* librdkafka "key=value" settings, applied in order */
+    size_t nconfig;
+} esc_run_kafka;
+
+#define ESC_RUN_KAFKA_MAX_MESSAGE                                                                  \
+    (16u << 20)                           /* bytes; a larger message is skipped as malformed       \
+                                           */
+#define ESC_RUN_KAFKA_MAX_PARTITIONS 4096 /* partitions of the topic one worker follows */
+
 typedef struct esc_runner_opts {
     const esc_content *content; /* borrowed, outlives the run */
     const esc_engine *engine;   /* the enabled detections (each needs a deployment schedule) */
     esc_profile profile;
-    esc_clock *clock;          /* borrowed */
-    const char *state_dir;     /* created when missing */
-    const char *const *inputs; /* files, directories (files appearing are followed), "-" */
+    esc_clock *clock;           /* borrowed */
+    const char *state_dir;      /* created when missing */
+    const char *const *inputs;  /* files, directories (files appearing are followed), "-" */
+    const esc_run_kafka *kafka; /* or NULL; with it, inputs must be empty */
     size_t ninputs;
     esc_sink_opts sinks;
     bool late_emit;         /* --late=emit */

@@ -178,40 +178,64 @@ static void skip_msg(void *r, const esc_error *e) {
 }
 
 esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err) {
-    size_t j = run->job;
-    det_state *d = &r->det[j];
-    win_state *w = esc_run_win_find(r, j, run->scheduled);
-    esc_table *t = NULL;
+    if (r->kafka)
+        return esc_run_kafka_fire(r, run, err);
+    win_state *w = esc_run_win_find(r, run->job, run->scheduled);
     esc_status st;
-    if (!w && (st = esc_run_win_new(r, j, run->scheduled, true, &w, err)))
+    if (!w && (st = esc_run_win_new(r, run->job, run->scheduled, true, &w, err)))
         return st;
     if (!w->x) /* already fired (kept for late events): never twice */
         return ESC_OK;
-    if ((st = esc_exec_finish(w->x, &t, err)))
-        return st;
-    esc_exec_free(w->x);
-    w->x = NULL;
-    if ((st = session_open(r, err)))
+    return esc_run_fire_win(r, run, w, err);
+}
+
+esc_status esc_run_fire_win(esc_runner *r, const esc_run *run, win_state *w, esc_error *err) {
+    return esc_run_fire_wins(r, run, &w, 1, err);
+}
+
+esc_status esc_run_fire_wins(esc_runner *r, const esc_run *run, win_state *const *w, size_t n,
+                             esc_error *err) {
+    size_t j = run->job;
+    det_state *d = &r->det[j];
+    esc_status st = ESC_OK;
+    esc_act_input *in = esc_calloc(n ? n : 1, sizeof *in);
+    if (!in)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (; k < n && !st; k++) {
+        esc_table *t = NULL;
+        st = esc_exec_finish(w[k]->x, &t, err);
+        esc_exec_free(w[k]->x);
+        w[k]->x = NULL;
+        in[k] = (esc_act_input){
+            d->d, t, NULL, 0, {w[k]->w.earliest, w[k]->w.latest, run->scheduled}, NULL};
+    }
+    if (st || (st = session_open(r, err)))
         goto out;
-    esc_act_input in = {d->d, t, NULL, 0, {w->w.earliest, w->w.latest, run->scheduled}, NULL};
-    if ((st = esc_act_step(r->act, &in, 1, &(esc_act_hooks){.skipped = skip_msg, .ctx = r}, err)))
+    /* one action step for the run: the risk incident rule sees its events together */
+    if ((st = esc_act_step(r->act, in, n, &(esc_act_hooks){.skipped = skip_msg, .ctx = r}, err)))
         goto out;
-    d->last_fired = run->scheduled;
-    r->stats.fired++;
-    r->fired_total++;
-    r->meta_dirty = true;
-    if ((st = add_fired(r, j, &w->w, run->scheduled, err)))
-        goto out;
-    w->fired = true;
-    w->dirty = true;
-    if (r->o.late_emit) {
-        esc_run_blob_set_fired(&w->blob);
-        esc_run_blob_set_emitted(&w->blob, w->blob.len);
-    } else {
-        w->deleted = true;
+    if (run->scheduled > d->last_fired) /* a Kafka catch-up window fires after later runs */
+        d->last_fired = run->scheduled;
+    for (size_t i = 0; i < n && !st; i++) {
+        r->stats.fired++;
+        r->fired_total++;
+        r->meta_dirty = true;
+        if ((st = add_fired(r, j, &w[i]->w, run->scheduled, err)))
+            goto out;
+        w[i]->fired = true;
+        w[i]->dirty = true;
+        if (r->o.late_emit) {
+            esc_run_blob_set_fired(&w[i]->blob);
+            esc_run_blob_set_emitted(&w[i]->blob, w[i]->blob.len);
+        } else {
+            w[i]->deleted = true;
+        }
     }
 out:
-    esc_table_free(t);
+    for (size_t i = 0; i < k; i++)
+        esc_table_free((esc_table *)in[i].rows);
+    esc_free(in);
     return st;
 }
 

@@ -59,8 +59,8 @@ static esc_status drain(esc_runner *r, esc_reader *rd, const char *path, uint64_
 }
 
 /* Read n bytes of text, the input's bytes from offset base, as an input of their own. */
-static esc_status read_text(esc_runner *r, const char *path, const unsigned char *p, size_t n,
-                            uint64_t base, esc_error *err) {
+esc_status esc_run_read_text(esc_runner *r, const char *path, const unsigned char *p, size_t n,
+                             uint64_t base, esc_error *err) {
     esc_input *in = NULL;
     esc_reader *rd = NULL;
     esc_status st = esc_input_open_mem(p, n, path, base, &in, err);
@@ -225,7 +225,7 @@ static esc_status poll_text(esc_runner *r, run_in *in, uint64_t size, bool *prog
             skip_record(r, in, fd, in->offset + got, size, progress);
         } else if (!b) {
             in->pending = false; /* a record still being written */
-        } else if ((st = read_text(r, in->path, r->chunk, b, in->offset, err)) == ESC_OK) {
+        } else if ((st = esc_run_read_text(r, in->path, r->chunk, b, in->offset, err)) == ESC_OK) {
             in->offset += b;
             in->dirty = true;
             in->pending = in->offset < size;
@@ -322,7 +322,7 @@ static esc_status poll_stdin(esc_runner *r, run_in *in, bool *progress, esc_erro
         b = in->pend.len; /* the last record, or one too large to wait for */
     if (!b)
         return ESC_OK;
-    st = read_text(r, "-", p, b, in->stdin_off, err);
+    st = esc_run_read_text(r, "-", p, b, in->stdin_off, err);
     memmove(in->pend.ptr, in->pend.ptr + b, in->pend.len - b);
     in->pend.len -= b;
     in->stdin_off += b;
@@ -387,6 +387,8 @@ esc_status esc_run_read_pass(esc_runner *r, bool *progress, esc_error *err) {
     esc_status st = expand_dirs(r, err);
     for (size_t i = 0; !st && i < r->nin; i++) {
         run_in *in = &r->in[i];
+        if (in->is_kafka)
+            continue; /* run_kafka.c reads them */
         if (in->is_stdin) {
             st = poll_stdin(r, in, progress, err);
             continue;
@@ -412,5 +414,7 @@ esc_status esc_run_read_pass(esc_runner *r, bool *progress, esc_error *err) {
         else if (in->mode != ESC_FOLLOW_UNKNOWN)
             st = poll_text(r, in, (uint64_t)sb.st_size, progress, err);
     }
+    if (!st && r->kafka)
+        st = esc_run_kafka_pass(r, progress, err);
     return st;
 }

@@ -6,6 +6,7 @@
  *   run_window.c  windows and their blobs of kept records; which windows keep a record
  *   run_act.c     the sinks session, firing a window, late emission
  *   run_status.c  reading a state directory (escudo status)
+ *   run_kafka.c   a Kafka topic as the input, as a consumer group member (docs/scale.md)
  *
  * Records reach the windows through the engine's feeder (detect/engine.h), whose consumer is
  * esc_run_consume; nothing here reads a format. */
@@ -49,6 +50,9 @@ typedef struct run_in {
     esc_buf pend;
     uint64_t stdin_off;
     bool stdin_eof;
+    /* a Kafka partition (run_kafka.c): offset = the next offset to read, inode = its low
+     * watermark (replaying from it rebuilds every open window's records of the partition) */
+    bool is_kafka;
 } run_in;
 
 typedef struct win_state {
@@ -58,6 +62,10 @@ typedef struct win_state {
     esc_exec *x;  /* open window; NULL once fired */
     esc_buf blob; /* header + records */
     bool fired, dirty, late_dirty, deleted;
+    /* Kafka mode: a window holds the records of one partition (slot kslot1 - 1), fired on its
+     * own; kfirst1 - 1 is the offset of its first record (0: none yet) */
+    size_t kslot1;
+    uint64_t kfirst1;
 } win_state;
 
 typedef struct det_state {
@@ -78,6 +86,17 @@ typedef struct risk_pt {
     int64_t time;
     int score;
 } risk_pt;
+
+typedef struct run_kafka run_kafka;
+
+/* The Kafka message being fed (run_kafka.c), read by run_window.c. */
+typedef struct run_kcur {
+    bool active;
+    bool replay;      /* below the offset the partition's last committer had read */
+    size_t slot;      /* partition slot */
+    int64_t off;      /* message offset */
+    int64_t fired_to; /* the partition's windows up to this run time have fired */
+} run_kcur;
 
 typedef struct fired_row {
     size_t det;
@@ -121,6 +140,11 @@ struct esc_runner {
         uint64_t salt;
         int64_t lag;
     } late;
+    /* Kafka input (run_kafka.c) */
+    run_kafka *kafka;
+    run_kcur kcur;
+    int64_t horizon;   /* every run scheduled at or before it has fired (kept in Kafka mode) */
+    char state_id[17]; /* this state directory's identity, named in Kafka commit metadata */
     /* bookkeeping */
     esc_runner_stats stats;
     uint64_t fired_total;
@@ -137,7 +161,12 @@ void esc_run_msg(esc_runner *r, const char *fmt, ...) __attribute__((format(prin
 /* "path: offset N: message" (the offset when e has one). */
 void esc_run_msg_err(esc_runner *r, const char *path, const esc_error *e);
 
+esc_status esc_run_commit(esc_runner *r, esc_error *err);
+
 /* run_input.c */
+/* n bytes of text (a chunk of an input from offset base, or one message) through the feeder. */
+esc_status esc_run_read_text(esc_runner *r, const char *path, const unsigned char *p, size_t n,
+                             uint64_t base, esc_error *err);
 esc_status esc_run_add_input(esc_runner *r, const char *path, esc_error *err);
 /* One pass: at most one chunk per input. *progress when anything was read. */
 esc_status esc_run_read_pass(esc_runner *r, bool *progress, esc_error *err);
@@ -150,6 +179,8 @@ esc_status esc_run_consume(void *runner, const esc_record *rec, esc_error *err);
 /* Refuse a detection one record could put in more than RUN_MAX_COVER windows. */
 esc_status esc_run_check_cover(const det_state *d, int64_t now, esc_error *err);
 win_state *esc_run_win_find(esc_runner *r, size_t det, int64_t sched);
+/* The window of one Kafka partition (kslot1 = slot + 1), or of no partition (0). */
+win_state *esc_run_win_find_slot(esc_runner *r, size_t det, int64_t sched, size_t kslot1);
 /* Whether a window of the run has this store key (detection, earliest, latest). */
 bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key);
 esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
@@ -182,6 +213,11 @@ esc_status esc_run_blob_table(const det_state *d, const win_state *ws, size_t en
 
 /* run_act.c */
 esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err);
+/* Fire one window (open) of the run's detection. */
+esc_status esc_run_fire_win(esc_runner *r, const esc_run *run, win_state *w, esc_error *err);
+/* Fire n open windows of one run (Kafka: its partitions' windows) in one action step. */
+esc_status esc_run_fire_wins(esc_runner *r, const esc_run *run, win_state *const *w, size_t n,
+                             esc_error *err);
 esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error *err);
 /* Close the sinks of this step (flush) and note the JSON-lines files' sizes. */
 esc_status esc_run_session_close(esc_runner *r, esc_error *err);
@@ -198,6 +234,26 @@ esc_status esc_run_risk_history(esc_runner *r, const char *type, const char *obj
 esc_status esc_run_risk_save(esc_runner *r, esc_buf *b);
 bool esc_run_risk_restore(esc_runner *r, const void *blob, size_t len);
 void esc_run_risk_free(esc_runner *r);
+
+/* run_kafka.c */
+esc_status esc_run_kafka_open(esc_runner *r, esc_error *err);
+/* Poll the consumer: messages through the feeder, rebalances. *progress unless the group has
+ * assigned partitions and every one owned is read to its high watermark. */
+esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err);
+/* Before a checkpoint: each owned partition's low watermark into its input row. */
+void esc_run_kafka_before_commit(esc_runner *r);
+/* After a checkpoint: the partitions' low watermarks committed to Kafka (asynchronously). */
+void esc_run_kafka_after_commit(esc_runner *r);
+/* Leave the group (committing first) and free. */
+void esc_run_kafka_close(esc_runner *r);
+/* Fire a run in Kafka mode: each partition's window of it on its own, then every window of a
+ * partition acquired since its run fired here (a catch-up). */
+esc_status esc_run_kafka_fire(esc_runner *r, const esc_run *run, esc_error *err);
+/* After a firing step (caught up): the catch-up windows; then every owned partition's windows
+ * up to the horizon have fired. */
+esc_status esc_run_kafka_fired(esc_runner *r, esc_error *err);
+/* A partition's window's key in the store: "<detection id>@kafka:TOPIC/P". */
+void esc_run_kafka_win_key(const esc_runner *r, const win_state *w, char *buf, size_t n);
 
 /* run_status.c */
 typedef struct meta_line {

@@ -8,6 +8,9 @@
  * covers their time (at most RUN_MAX_COVER); a record of a window scheduled at or before the
  * detection was enabled is counted, not kept; a record of a window that already fired is late:
  * reported, or with late_emit added to the retained window's blob for run_act.c to emit.
+ * In Kafka mode (run_kafka.c) a window holds one partition's records and notes the offset of
+ * its first; a record replayed whose partition's window already fired (here or at the
+ * partition's last reader) is skipped; one whose window fired and that is not replayed is late.
  * Not done here: reading records (the engine's feeder calls esc_run_consume), firing, the
  * checkpoint transaction (run.c writes the dirty blobs). */
 #include "sched/run_internal.h"
@@ -171,11 +174,16 @@ esc_status esc_run_blob_table(const det_state *d, const win_state *ws, size_t en
 
 /* ---- windows ----------------------------------------------------------------------------- */
 
-win_state *esc_run_win_find(esc_runner *r, size_t det, int64_t sched) {
+win_state *esc_run_win_find_slot(esc_runner *r, size_t det, int64_t sched, size_t kslot1) {
     for (size_t i = 0; i < r->nwin; i++)
-        if (r->win[i]->det == det && r->win[i]->sched == sched && !r->win[i]->deleted)
+        if (r->win[i]->det == det && r->win[i]->sched == sched && !r->win[i]->deleted &&
+            r->win[i]->kslot1 == kslot1)
             return r->win[i];
     return NULL;
+}
+
+win_state *esc_run_win_find(esc_runner *r, size_t det, int64_t sched) {
+    return esc_run_win_find_slot(r, det, sched, 0);
 }
 
 void esc_run_win_free(win_state *w) {
@@ -223,8 +231,12 @@ esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, 
 bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key) {
     for (size_t i = 0; i < r->nwin; i++) {
         const win_state *w = r->win[i];
-        if (w->w.earliest == key->earliest && w->w.latest == key->latest &&
-            !strcmp(r->det[w->det].d->id, key->detection))
+        if (w->w.earliest != key->earliest || w->w.latest != key->latest)
+            continue;
+        char k[ESC_CKPT_MAX_KEY];
+        if (w->kslot1)
+            esc_run_kafka_win_key(r, w, k, sizeof k);
+        if (!strcmp(w->kslot1 ? k : r->det[w->det].d->id, key->detection))
             return true;
     }
     return false;
@@ -330,14 +342,21 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
             r->stats.before_start++;
             continue;
         }
-        win_state *w = esc_run_win_find(r, j, t);
-        if (t <= d->last_fired) {
+        size_t ks = r->kcur.active ? r->kcur.slot + 1 : 0;
+        win_state *w = esc_run_win_find_slot(r, j, t, ks);
+        if (ks && t <= r->kcur.fired_to && r->kcur.replay)
+            continue; /* replayed: the partition's window fired (here or at its last reader) */
+        if (ks ? t <= r->kcur.fired_to : t <= d->last_fired) {
             if ((st = late(r, d, w, t, rec, err)))
                 return st;
             continue;
         }
         if (!w && (st = esc_run_win_new(r, j, t, true, &w, err)))
             return st;
+        if (ks && !w->kfirst1) {
+            w->kslot1 = ks;
+            w->kfirst1 = (uint64_t)r->kcur.off + 1;
+        }
         if ((st = esc_exec_feed(w->x, rec, err)))
             return st;
         if ((st = blob_add(&w->blob, rec)))

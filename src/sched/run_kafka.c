@@ -1,0 +1,500 @@
+/* A Kafka topic as the run's input: one member of a consumer group (librdkafka), each message one
+ * input of its own in any format escudo reads, detected per message (docs/scale.md).
+ *
+ * Each partition owned is a run input "kafka:TOPIC/P" whose row in the state store holds the next
+ * offset to read and its low watermark: the lowest offset of a record of that partition kept in a
+ * window that has not fired (the read position when there is none). Replaying the partition from
+ * its low watermark rebuilds every open window's records of it; every record before it is in a
+ * window that fired, or matched nothing.
+ * Invariants:
+ * - Offsets are never auto-committed. After each checkpoint of the state store (run.c), the low
+ *   watermark of each owned partition is committed to the group, with metadata naming this state
+ *   directory, its read position and its fire horizon (every run scheduled at or before it has
+ *   fired). So the group's committed offset never passes a record whose window has not fired
+ *   and been checkpointed.
+ * - On every assignment (the first after a start included) the windows that have not fired are
+ *   emptied and each partition is read again from the group's committed offset (or this state
+ *   directory's own row when it was the last committer, or nothing was committed): records below
+ *   the last committer's read position whose window that committer had fired are skipped
+ *   (run_window.c), the others rebuild the open windows. A partition moving to another worker
+ *   thus takes its open windows' records with it, and a killed worker rebuilds what its last
+ *   checkpoint held: every window fires once, with all of its records.
+ * - On a revocation the state is checkpointed and the offsets committed synchronously first.
+ * - The run counts as caught up only once the group assigned partitions and every one owned was
+ *   read to its high watermark (a partition-EOF event after its last message): a worker with
+ *   no partition does not let its clock jump.
+ * Not done here: formats (each message goes through esc_run_read_text), windows, firing, the
+ * second stage of cross-host detections (refused by the CLI in this mode, docs/scale.md). */
+#include "sched/run_internal.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+
+#define STEP_MESSAGES 20000 /* messages per pass */
+#define POLL_MS 100         /* the first poll of a pass waits this long */
+#define SYNC_MS 10000       /* committed-offset fetches and commits on revocation */
+#define COMMITTED_TRIES 6   /* committed-offset fetches before giving up */
+#define META_TAG "escudo1"
+
+typedef struct kpart {
+    int32_t part;
+    size_t in; /* its run input */
+    bool owned, eof;
+    bool known;         /* the read position is known (a message was read, or it was sought) */
+    int64_t replay_end; /* offsets below it were read by the partition's last committer */
+    int64_t fired_to;   /* the partition's windows up to this run time have fired */
+    int64_t sent_low, sent_pos; /* last committed to the group */
+} kpart;
+
+struct run_kafka {
+    rd_kafka_t *rk;
+    char *topic;
+    kpart *p;
+    size_t np;
+    bool settled; /* partitions assigned (and not revoked since) */
+    esc_status failed;
+    char why[ESC_ERROR_MSG_MAX];
+};
+
+/* ---- partitions ---------------------------------------------------------------------------- */
+
+static kpart *slot_find(run_kafka *k, int32_t part) {
+    for (size_t i = 0; i < k->np; i++)
+        if (k->p[i].part == part)
+            return &k->p[i];
+    return NULL;
+}
+
+/* The slot of a partition, its run input added (with what the state store holds of it). */
+static kpart *slot_get(esc_runner *r, int32_t part, esc_error *err) {
+    run_kafka *k = r->kafka;
+    kpart *s = slot_find(k, part);
+    if (s)
+        return s;
+    if (k->np >= ESC_RUN_KAFKA_MAX_PARTITIONS) {
+        esc_error_set(err, ESC_ELIMIT, "kafka: more than %d partitions",
+                      ESC_RUN_KAFKA_MAX_PARTITIONS);
+        return NULL;
+    }
+    kpart *np = esc_realloc(k->p, (k->np + 1) * sizeof *np);
+    if (!np) {
+        esc_error_set(err, ESC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    k->p = np;
+    char path[ESC_CKPT_MAX_KEY];
+    snprintf(path, sizeof path, "kafka:%s/%" PRId32, k->topic, part);
+    if (esc_run_add_input(r, path, err))
+        return NULL;
+    s = &k->p[k->np++];
+    memset(s, 0, sizeof *s);
+    s->part = part;
+    s->in = r->nin - 1;
+    s->sent_low = s->sent_pos = -1;
+    r->in[s->in].is_kafka = true;
+    r->in[s->in].pending = false;
+    return s;
+}
+
+/* The lowest offset of the partition kept in a window that has not fired, else its position. */
+static int64_t low_watermark(const esc_runner *r, size_t slot) {
+    const kpart *s = &r->kafka->p[slot];
+    int64_t low = (int64_t)r->in[s->in].offset;
+    for (size_t i = 0; i < r->nwin; i++) {
+        const win_state *w = r->win[i];
+        if (!w->fired && !w->deleted && w->kslot1 == slot + 1 && w->kfirst1 &&
+            (int64_t)w->kfirst1 - 1 < low)
+            low = (int64_t)w->kfirst1 - 1;
+    }
+    return low;
+}
+
+void esc_run_kafka_win_key(const esc_runner *r, const win_state *w, char *buf, size_t n) {
+    const kpart *s = &r->kafka->p[w->kslot1 - 1];
+    snprintf(buf, n, "%s@%s", r->det[w->det].d->id, r->in[s->in].path);
+}
+
+/* The open windows of a run (every partition's, and the run's own without one) into *out. */
+static esc_status run_windows(esc_runner *r, const esc_run *run, win_state ***out, size_t *n,
+                              esc_error *err) {
+    win_state *w0 = esc_run_win_find_slot(r, run->job, run->scheduled, 0);
+    esc_status st;
+    if (!w0 && (st = esc_run_win_new(r, run->job, run->scheduled, true, &w0, err)))
+        return st;
+    if (!(*out = esc_calloc(r->nwin, sizeof **out)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    *n = 0;
+    for (size_t i = 0; i < r->nwin; i++) {
+        win_state *w = r->win[i];
+        if (w->det == run->job && w->sched == run->scheduled && w->x && !w->deleted)
+            (*out)[(*n)++] = w;
+    }
+    return ESC_OK;
+}
+
+esc_status esc_run_kafka_fire(esc_runner *r, const esc_run *run, esc_error *err) {
+    win_state **ws = NULL;
+    size_t n = 0;
+    esc_status st = run_windows(r, run, &ws, &n, err);
+    if (!st && n)
+        st = esc_run_fire_wins(r, run, ws, n, err);
+    esc_free(ws);
+    return st;
+}
+
+esc_status esc_run_kafka_fired(esc_runner *r, esc_error *err) {
+    esc_status st = ESC_OK;
+    for (size_t i = 0; !st && i < r->nwin; i++) {
+        win_state *w = r->win[i];
+        if (!w->kslot1 || !w->x || w->deleted || w->sched > r->det[w->det].last_fired)
+            continue;
+        esc_run run = {w->det, r->det[w->det].d->id, w->sched, w->w};
+        st = esc_run_fire_win(r, &run, w, err);
+    }
+    for (size_t i = 0; !st && i < r->kafka->np; i++) {
+        kpart *s = &r->kafka->p[i];
+        if (s->owned && r->horizon > s->fired_to) {
+            s->fired_to = r->horizon;
+            r->in[s->in].head_hash = (uint64_t)s->fired_to;
+            r->in[s->in].dirty = true;
+        }
+    }
+    return st;
+}
+
+/* Windows that have not fired are emptied (deleted from the store at the next checkpoint): the
+ * partitions assigned now rebuild them. */
+static void drop_open_windows(esc_runner *r) {
+    for (size_t i = 0; i < r->nwin; i++) {
+        win_state *w = r->win[i];
+        if (w->fired || w->deleted)
+            continue;
+        esc_exec_free(w->x);
+        w->x = NULL;
+        w->deleted = true;
+        w->dirty = true;
+    }
+}
+
+/* ---- committing offsets -------------------------------------------------------------------- */
+
+void esc_run_kafka_before_commit(esc_runner *r) {
+    run_kafka *k = r->kafka;
+    for (size_t i = 0; i < k->np; i++) {
+        kpart *s = &k->p[i];
+        run_in *in = &r->in[s->in];
+        if (!s->owned || !s->known)
+            continue;
+        uint64_t low = (uint64_t)low_watermark(r, i);
+        if (in->inode != low) {
+            in->inode = low;
+            in->dirty = true;
+        }
+    }
+}
+
+/* Commit each owned partition's low watermark with its metadata; sync on revocation. */
+static void commit_offsets(esc_runner *r, bool sync) {
+    run_kafka *k = r->kafka;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->np + 1);
+    char meta[128];
+    for (size_t i = 0; i < k->np; i++) {
+        kpart *s = &k->p[i];
+        run_in *in = &r->in[s->in];
+        int64_t low = (int64_t)in->inode, pos = (int64_t)in->offset;
+        if (!s->owned || !s->known || (low == s->sent_low && pos == s->sent_pos))
+            continue;
+        rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, k->topic, s->part);
+        t->offset = low;
+        int n = snprintf(meta, sizeof meta, META_TAG " %s %" PRId64 " %lld", r->state_id, pos,
+                         (long long)s->fired_to);
+        t->metadata = esc_malloc((size_t)n);
+        if (t->metadata) {
+            memcpy(t->metadata, meta, (size_t)n);
+            t->metadata_size = (size_t)n;
+        }
+        s->sent_low = low;
+        s->sent_pos = pos;
+    }
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, sync ? 0 : 1);
+        if (e && sync)
+            esc_run_msg(r, "kafka: committing offsets: %s", rd_kafka_err2str(e));
+    }
+    for (int i = 0; i < l->cnt; i++) { /* ours: librdkafka frees metadata with free() */
+        esc_free(l->elems[i].metadata);
+        l->elems[i].metadata = NULL;
+        l->elems[i].metadata_size = 0;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void esc_run_kafka_after_commit(esc_runner *r) {
+    commit_offsets(r, false);
+}
+
+/* ---- rebalances ---------------------------------------------------------------------------- */
+
+/* "escudo1 <state id> <position> <horizon>" of a committed offset; false when not ours. */
+static bool parse_meta(const rd_kafka_topic_partition_t *t, char id[17], int64_t *pos,
+                       int64_t *horizon) {
+    char buf[128];
+    if (!t->metadata || t->metadata_size == 0 || t->metadata_size >= sizeof buf)
+        return false;
+    memcpy(buf, t->metadata, t->metadata_size);
+    buf[t->metadata_size] = 0;
+    long long p, h;
+    char tag[16];
+    if (sscanf(buf, "%15s %16s %lld %lld", tag, id, &p, &h) != 4 || strcmp(tag, META_TAG))
+        return false;
+    *pos = p;
+    *horizon = h;
+    return true;
+}
+
+/* Where a partition assigned now is read from, and what of it is a replay. */
+static esc_status place(esc_runner *r, rd_kafka_topic_partition_t *t, esc_error *err) {
+    kpart *s = slot_get(r, t->partition, err);
+    if (!s)
+        return err->code ? err->code : ESC_ENOMEM;
+    run_in *in = &r->in[s->in];
+    int64_t start = t->err ? -1 : t->offset, pos = start, h = INT64_MIN;
+    char id[17] = {0};
+    bool meta = start >= 0 && parse_meta(t, id, &pos, &h);
+    bool mine = meta && !strcmp(id, r->state_id);
+    if (in->have && (mine || start < 0)) { /* this state directory read it last */
+        start = (int64_t)in->inode;
+        pos = pos > (int64_t)in->offset ? pos : (int64_t)in->offset;
+        h = h > (int64_t)in->head_hash ? h : (int64_t)in->head_hash;
+    }
+    s->owned = true;
+    s->eof = false;
+    s->known = start >= 0;
+    s->replay_end = start >= 0 ? pos : -1;
+    s->fired_to = h;
+    s->sent_low = s->sent_pos = -1;
+    in->offset = start >= 0 ? (uint64_t)start : 0;
+    in->inode = in->offset;
+    in->head_hash = (uint64_t)h;
+    in->dirty = s->known;
+    t->offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID; /* else auto.offset.reset */
+    return ESC_OK;
+}
+
+static void on_assign(esc_runner *r, rd_kafka_topic_partition_list_t *parts) {
+    run_kafka *k = r->kafka;
+    esc_error e = {0};
+    rd_kafka_resp_err_t ke = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (int tries = 0; ke && tries < COMMITTED_TRIES; tries++)
+        ke = rd_kafka_committed(k->rk, parts, SYNC_MS);
+    if (ke) { /* where to read from is unknown: stop rather than guess (a restart retries) */
+        k->failed = ESC_EIO;
+        snprintf(k->why, sizeof k->why, "kafka: fetching the group's committed offsets: %s",
+                 rd_kafka_err2str(ke));
+        return;
+    }
+    drop_open_windows(r);
+    for (int i = 0; i < parts->cnt && !k->failed; i++)
+        if ((k->failed = place(r, &parts->elems[i], &e)))
+            snprintf(k->why, sizeof k->why, "%s", e.msg);
+    for (int i = 0; i < parts->cnt; i++) { /* metadata was ours to read, not to send */
+        parts->elems[i].err = 0;
+    }
+    rd_kafka_assign(k->rk, parts);
+    k->settled = true;
+}
+
+static void on_revoke(esc_runner *r) {
+    run_kafka *k = r->kafka;
+    esc_error e = {0};
+    if (esc_run_commit(r, &e)) /* the state first, then the offsets it holds */
+        esc_run_msg(r, "kafka: checkpoint on revocation: %s", e.msg);
+    else
+        commit_offsets(r, true);
+    for (size_t i = 0; i < k->np; i++)
+        k->p[i].owned = false;
+    rd_kafka_assign(k->rk, NULL);
+    k->settled = false;
+}
+
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
+                      void *opaque) {
+    (void)rk;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        on_assign(opaque, parts);
+    else
+        on_revoke(opaque);
+}
+
+/* ---- reading ------------------------------------------------------------------------------- */
+
+static esc_status on_message(esc_runner *r, const rd_kafka_message_t *m, bool *progress,
+                             esc_error *err) {
+    run_kafka *k = r->kafka;
+    kpart *s = slot_find(k, m->partition);
+    if (!s || !s->owned)
+        return ESC_OK; /* revoked meanwhile */
+    run_in *in = &r->in[s->in];
+    char path[ESC_CKPT_MAX_KEY];
+    snprintf(path, sizeof path, "kafka:%s/%" PRId32 " offset %" PRId64, k->topic, m->partition,
+             m->offset);
+    esc_status st = ESC_OK;
+    if (m->len > ESC_RUN_KAFKA_MAX_MESSAGE) {
+        r->stats.malformed++;
+        esc_run_msg(r, "%s: a message of %zu bytes (more than %u): skipped", path, m->len,
+                    ESC_RUN_KAFKA_MAX_MESSAGE);
+    } else if (m->len) {
+        r->kcur =
+            (run_kcur){true, m->offset < s->replay_end, (size_t)(s - k->p), m->offset, s->fired_to};
+        st = esc_run_read_text(r, path, m->payload, m->len, 0, err);
+        r->kcur.active = false;
+    }
+    if (!s->known) { /* the first message read from auto.offset.reset */
+        s->known = true;
+        in->inode = (uint64_t)m->offset;
+    }
+    in->offset = (uint64_t)m->offset + 1;
+    in->dirty = true;
+    s->eof = false;
+    *progress = true;
+    return st;
+}
+
+esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err) {
+    run_kafka *k = r->kafka;
+    esc_status st = ESC_OK;
+    bool idle = k->settled; /* caught up: waiting is the clock's job, not the poll's */
+    for (size_t i = 0; idle && i < k->np; i++)
+        idle = !k->p[i].owned || k->p[i].eof;
+    for (int n = 0; n < STEP_MESSAGES && !st && !k->failed; n++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, n == 0 && !idle ? POLL_MS : 0);
+        if (!m)
+            break;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            kpart *s = slot_find(k, m->partition);
+            if (s && s->owned && (int64_t)r->in[s->in].offset >= m->offset)
+                s->eof = true;
+        } else if (m->err) {
+            esc_run_msg(r, "kafka: %s", rd_kafka_message_errstr(m));
+        } else {
+            st = on_message(r, m, progress, err);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    char fatal[256];
+    if (!st && rd_kafka_fatal_error(k->rk, fatal, sizeof fatal))
+        return esc_error_set(err, ESC_EIO, "kafka: %s", fatal);
+    if (!st && k->failed)
+        return esc_error_set(err, k->failed, "%s", k->why);
+    if (!k->settled)
+        *progress = true;
+    for (size_t i = 0; i < k->np; i++)
+        if (k->p[i].owned && !k->p[i].eof)
+            *progress = true;
+    return st;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+static esc_status set(rd_kafka_conf_t *c, const char *key, const char *val, esc_error *err) {
+    char why[512];
+    if (rd_kafka_conf_set(c, key, val, why, sizeof why) != RD_KAFKA_CONF_OK)
+        return esc_error_set(err, ESC_EUSAGE, "kafka setting %s: %s", key, why);
+    return ESC_OK;
+}
+
+/* The client's settings: ours, then the caller's "key=value" (which may override defaults
+ * such as auto.offset.reset, never enable.auto.commit). */
+static esc_status configure(esc_runner *r, rd_kafka_conf_t *c, esc_error *err) {
+    const esc_run_kafka *o = r->o.kafka;
+    esc_status st = ESC_OK;
+    if (o->brokers && (st = set(c, "bootstrap.servers", o->brokers, err)))
+        return st;
+    if ((st = set(c, "group.id", o->group ? o->group : "escudo", err)) ||
+        (st = set(c, "auto.offset.reset", "earliest", err)) ||
+        (st = set(c, "client.id", "escudo", err)))
+        return st;
+    for (size_t i = 0; i < o->nconfig; i++) {
+        const char *kv = o->config[i], *eq = strchr(kv, '=');
+        char key[256];
+        if (!eq || (size_t)(eq - kv) >= sizeof key)
+            return esc_error_set(err, ESC_EUSAGE, "kafka setting %s: not KEY=VALUE", kv);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+        if ((st = set(c, key, eq + 1, err)))
+            return st;
+    }
+    if ((st = set(c, "enable.auto.commit", "false", err)) ||
+        (st = set(c, "enable.auto.offset.store", "false", err)) ||
+        (st = set(c, "enable.partition.eof", "true", err)))
+        return st;
+    rd_kafka_conf_set_rebalance_cb(c, rebalance);
+    rd_kafka_conf_set_opaque(c, r);
+    return ESC_OK;
+}
+
+/* A random identity for this state directory, named in the commit metadata. */
+static void make_id(esc_runner *r) {
+    unsigned char b[8] = {0};
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b) {
+        uint64_t x = (uint64_t)getpid() ^ (uint64_t)esc_clock_now_us(r->o.clock);
+        memcpy(b, &x, sizeof b);
+    }
+    if (fd >= 0)
+        close(fd);
+    for (int i = 0; i < 8; i++)
+        snprintf(r->state_id + 2 * i, 3, "%02x", b[i]);
+    r->meta_dirty = true;
+}
+
+esc_status esc_run_kafka_open(esc_runner *r, esc_error *err) {
+    const esc_run_kafka *o = r->o.kafka;
+    if (!o->topic || !*o->topic)
+        return esc_error_set(err, ESC_EUSAGE, "kafka: no topic");
+    if (!(r->kafka = esc_calloc(1, sizeof *r->kafka)) || !(r->kafka->topic = esc_strdup(o->topic)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    if (!r->state_id[0])
+        make_id(r);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    esc_status st = configure(r, c, err);
+    if (st) {
+        rd_kafka_conf_destroy(c);
+        return st;
+    }
+    char why[512];
+    r->kafka->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why);
+    if (!r->kafka->rk) {
+        rd_kafka_conf_destroy(c);
+        return esc_error_set(err, ESC_EUSAGE, "kafka: %s", why);
+    }
+    rd_kafka_poll_set_consumer(r->kafka->rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, o->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(r->kafka->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        return esc_error_set(err, ESC_EIO, "kafka: subscribing to %s: %s", o->topic,
+                             rd_kafka_err2str(e));
+    return ESC_OK;
+}
+
+void esc_run_kafka_close(esc_runner *r) {
+    run_kafka *k = r ? r->kafka : NULL;
+    if (!k)
+        return;
+    if (k->rk) {
+        rd_kafka_consumer_close(k->rk); /* revokes: checkpoint and commit first */
+        rd_kafka_destroy(k->rk);
+    }
+    esc_free(k->p);
+    esc_free(k->topic);
+    esc_free(k);
+    r->kafka = NULL;
+}
