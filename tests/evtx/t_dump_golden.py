@@ -7,7 +7,7 @@ before the writers were rewritten (issue 21: output bytes unchanged). Each file 
 
 Run from the shared data folder with relative paths, so warnings name files the same way
 anywhere. `t_dump_golden.py --write` (with ESCUDO set to the build to pin) rewrites the table.
-ctest-label: slow
+ctest-label: heavy (minutes long: `make heavy`; CI keeps the quicker tests of the same code)
 Environment: ESCUDO, ESC_SHARED_DATA."""
 import hashlib
 import os

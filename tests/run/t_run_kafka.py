@@ -10,7 +10,7 @@ stage every 30 minutes of a replay (`--clock-speed max --once-until` each stage)
    stage run again: the notables equal the reference, as a multiset (no loss, no duplicate);
    the state's partition rows and the group's committed offsets are what the restart read.
 3. Secrets are refused on the command line; a message larger than the cap is skipped.
-ctest-label: slow
+ctest-label: heavy (minutes long: `make heavy`; CI keeps the quicker tests of the same code)
 """
 import os
 import random

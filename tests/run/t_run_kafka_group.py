@@ -11,7 +11,7 @@ multiset, those of `escudo hunt` of each window over the same records: no loss, 
 (the event ids and events of the two sides compared, each once). The 24-hour risk incident
 rule's notables are left out of the comparison: the rule sums risk over all hosts, so each
 worker's rule sees only its share (docs/scale.md says so; one worker matches it, t_run_kafka.py).
-ctest-label: slow
+ctest-label: heavy (minutes long: `make heavy`; CI keeps the quicker tests of the same code)
 """
 import os
 import random
