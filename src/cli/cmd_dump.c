@@ -199,6 +199,42 @@ static int print_events(esc_reader *r, const char *file, printing *p) {
     }
 }
 
+/* One input: its records printed through p, its warnings counted in p->warnings; 0, or 3 after
+ * an I/O or internal error (said). */
+static int dump_file(const char *file, const esc_interest *everything, const esc_reader_opts *opts,
+                     printing *p, uint64_t *folded) {
+    esc_input *in = NULL;
+    esc_reader *r = NULL;
+    esc_error err;
+    esc_error_clear(&err);
+    esc_status st = esc_input_open(file, &in, &err);
+    if (st) {
+        esc_say(stderr, "escudo dump: %s: %s", file, err.msg);
+        return 3;
+    }
+    st = esc_reader_open(in, everything, opts, &r, &err);
+    if (st == ESC_SKIP || st == ESC_EMALFORMED) {
+        print_warning(&err);
+        p->warnings++;
+        esc_input_free(in);
+        return 0;
+    }
+    if (st) {
+        esc_say(stderr, "escudo dump: %s: %s", file, err.msg);
+        esc_input_free(in);
+        return 3;
+    }
+    int rc = print_events(r, file, p) != 0 ? 3 : 0;
+    if (p->line.len && !flush_out(&p->line) && rc != 3) {
+        fprintf(stderr, "escudo dump: write error\n");
+        rc = 3;
+    }
+    *folded += esc_reader_stats_get(r)->folded;
+    esc_reader_free(r);
+    esc_input_free(in);
+    return rc;
+}
+
 /* --at PATH:OFFSET (one only): 0, or 2 after the message (3 out of memory). */
 static int parse_at(const char *v, char **path, uint64_t *off) {
     const char *colon = v ? strrchr(v, ':') : NULL;
@@ -312,39 +348,8 @@ int esc_cmd_dump(int argc, char **argv) {
     pr.native = native;
     pr.at_path = at_path;
     pr.at_off = at_off;
-    for (size_t f = 0; f < nfiles && rc != 3; f++) {
-        esc_input *in = NULL;
-        esc_reader *r = NULL;
-        esc_error_clear(&err);
-        esc_status st = esc_input_open(files[f], &in, &err);
-        if (st) {
-            esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
-            rc = 3;
-            break;
-        }
-        st = esc_reader_open(in, &everything, &opts, &r, &err);
-        if (st == ESC_SKIP || st == ESC_EMALFORMED) {
-            print_warning(&err);
-            warnings++;
-            esc_input_free(in);
-            continue;
-        }
-        if (st) {
-            esc_say(stderr, "escudo dump: %s: %s", files[f], err.msg);
-            esc_input_free(in);
-            rc = 3;
-            break;
-        }
-        if (print_events(r, files[f], &pr) != 0)
-            rc = 3;
-        if (pr.line.len && !flush_out(&pr.line) && rc != 3) {
-            fprintf(stderr, "escudo dump: write error\n");
-            rc = 3;
-        }
-        folded += esc_reader_stats_get(r)->folded;
-        esc_reader_free(r);
-        esc_input_free(in);
-    }
+    for (size_t f = 0; f < nfiles && rc != 3; f++)
+        rc = dump_file(files[f], &everything, &opts, &pr, &folded);
     print_folded(folded);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "escudo dump: write error\n");
