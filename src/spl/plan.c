@@ -362,6 +362,39 @@ uint32_t esc_plan_datasets(const esc_plan *p) {
     return m;
 }
 
+static bool add_source(esc_win_source *out, size_t max, size_t *n, esc_win_source w) {
+    for (size_t i = 0; i < *n; i++)
+        if (out[i].event_id == w.event_id &&
+            (!out[i].provider || (w.provider && !strcmp(out[i].provider, w.provider))))
+            return true;
+    if (*n == max)
+        return false;
+    out[(*n)++] = w;
+    return true;
+}
+
+bool esc_plan_win_sources(const esc_plan *p, esc_win_source *out, size_t max, size_t *n) {
+    if (p->ds == ESC_DS_RAW) {
+        if (p->any_code)
+            return false;
+        for (size_t i = 0; i < p->ncodes; i++)
+            if (!add_source(out, max, n, (esc_win_source){NULL, p->codes[i]}))
+                return false;
+    } else if (p->ds != ESC_DS_PROCESSES) {
+        esc_win_source w[ESC_INTEREST_MAX_WIN];
+        size_t k = esc_dm_sources(p->ds, w, ESC_INTEREST_MAX_WIN);
+        if (k > ESC_INTEREST_MAX_WIN)
+            return false;
+        for (size_t i = 0; i < k; i++)
+            if (!add_source(out, max, n, w[i]))
+                return false;
+    }
+    for (size_t i = 1; i < p->nstages; i++)
+        if (p->stages[i].sub && !esc_plan_win_sources(p->stages[i].sub, out, max, n))
+            return false;
+    return true;
+}
+
 uint32_t esc_plan_fields(const esc_plan *p) {
     return p ? p->fields : 0;
 }
