@@ -14,6 +14,10 @@
 #include "core/timeutil.h"
 #include "spl/cmd.h"
 
+/* A plan keeps its nodes and names in its arena: most use a few KiB, and a hunt holds one plan
+ * per detection (a thousand for escu-full), so blocks are small. */
+#define PLAN_ARENA_BLOCK (8 * 1024)
+
 /* ---- schemas (shared by the commands' plan hooks) ---- */
 
 bool spl_schema_alloc(esc_plan *p, schema *s, size_t n) {
@@ -244,7 +248,7 @@ esc_status spl_subplan(esc_plan *parent, stage *st, esc_error *err) {
     esc_plan *p = esc_calloc(1, sizeof *p);
     if (!p)
         return spl_plan_oom(err);
-    esc_arena_init(&p->arena, 0, 0);
+    esc_arena_init(&p->arena, PLAN_ARENA_BLOCK, 0);
     p->env = parent->env;
     p->depth = parent->depth + 1;
     esc_status rc;
@@ -280,7 +284,7 @@ esc_plan *esc_plan_new_env(const char *search, const esc_spl_env *env, char **er
         esc_error_set(err, ESC_ENOMEM, "out of memory planning the search");
         return NULL;
     }
-    esc_arena_init(&p->arena, 0, 0);
+    esc_arena_init(&p->arena, PLAN_ARENA_BLOCK, 0);
     p->env = env;
     esc_status rc = esc_spl_expand(search, macros, &p->expanded, err);
     if (rc != ESC_OK) {
