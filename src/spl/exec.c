@@ -6,9 +6,11 @@
  * ordered by their BY values (byte order, first field first); every string in a result table
  * is esc_malloc'd and owned by the table; a join's subsearch has its own execution, fed the
  * same records. A raw-event search whose first stats follows only row-local commands (eval,
- * where, rename, rex, ...) streams: every STREAM_BATCH matching events run through those
- * commands into the stats' running groups, so memory holds the groups, not the events; the
- * rows reach the stats in event order, as when they are kept. Deliberately not done: streaming
+ * where, rename, rex, ...) and uses no order-dependent function (first, last, list) streams:
+ * every STREAM_BATCH matching events run through those commands into the stats' running
+ * groups, so memory holds the groups, not the events. Kept rows of a raw-event search go to
+ * the later commands newest _time first, as Splunk returns events (Search Manual "About
+ * retrieving events"), events of one _time in event order. Deliberately not done: streaming
  * of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller runs one
  * execution per window). */
 #include <math.h>
@@ -52,11 +54,20 @@ static bool row_local(const stage *st) {
     return false;
 }
 
+/* A stats whose result depends on the order of its rows (first, last, list): it needs them
+ * newest first, so they are kept and sorted. */
+static bool order_dependent(const stage *st) {
+    for (size_t i = 0; i < st->naggs; i++)
+        if (st->aggs[i].fn == AGG_FIRST || st->aggs[i].fn == AGG_LAST || st->aggs[i].fn == AGG_LIST)
+            return true;
+    return false;
+}
+
 /* The stage a raw-event search can stream into (see above), or 0. */
 static size_t stream_stage(const esc_plan *p) {
     for (size_t i = 1; i < p->nstages; i++) {
         if (p->stages[i].cmd == &spl_cmd_stats)
-            return i;
+            return order_dependent(&p->stages[i]) ? 0 : i;
         if (!row_local(&p->stages[i]))
             return 0;
     }
@@ -159,6 +170,45 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     if (rc == ESC_OK && after != before && r->ev)
         rc = spl_evidence_feed(x->ev, g, r, err);
     return rc;
+}
+
+/* ---- newest first ---- */
+
+typedef struct row_at {
+    double t;
+    size_t i;
+} row_at;
+
+static int cmp_newest(const void *a, const void *b) {
+    const row_at *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t > y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* A raw-event search's kept rows in the order Splunk returns events: newest _time first (rows
+ * of one _time, and rows without one, keep their event order; rows without one go last). */
+static esc_status newest_first(esc_table *t, esc_error *err) {
+    if (t->nrows < 2)
+        return ESC_OK;
+    row_at *o = esc_malloc(t->nrows * sizeof *o);
+    esc_cell *c = esc_malloc(t->nrows * t->ncols * sizeof *c);
+    if (!o || !c) {
+        esc_free(o);
+        esc_free(c);
+        return spl_exec_oom(err);
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        const esc_cell *tc = &t->cells[r * t->ncols]; /* column 0 is _time (cmd_raw.c) */
+        o[r] = (row_at){tc->n && tc->is_num ? tc->num : -INFINITY, r};
+    }
+    qsort(o, t->nrows, sizeof *o, cmp_newest);
+    for (size_t r = 0; r < t->nrows; r++)
+        memcpy(&c[r * t->ncols], &t->cells[o[r].i * t->ncols], t->ncols * sizeof *c);
+    esc_free(t->cells);
+    t->cells = c;
+    esc_free(o);
+    return ESC_OK;
 }
 
 /* ---- tables and cells (shared by the commands' run hooks) ---- */
@@ -367,6 +417,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     } else if (x->rows) { /* the rows move to the caller */
         t = x->rows;
         x->rows = NULL;
+        if ((rc = newest_first(t, err)) != ESC_OK)
+            goto fail;
     } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
         return rc;
     }
