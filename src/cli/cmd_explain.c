@@ -20,7 +20,8 @@ const esc_cmd_doc esc_doc_explain = {"[OPTIONS] [NAME|ID...]", explain_opts, NOP
 static void print_interest(const esc_interest *in) {
     printf("readers keep:\n");
     for (size_t i = 0; i < in->nwin; i++)
-        printf("  provider %s, EventID %u\n", in->win[i].provider, in->win[i].event_id);
+        printf("  provider %s, EventID %u\n", in->win[i].provider ? in->win[i].provider : "(any)",
+               in->win[i].event_id);
     if (in->crowdstrike)
         printf("  CrowdStrike ProcessRollup2, SyntheticProcessRollup2 (and aidmaster records)\n");
     if (in->nclauses == 0)

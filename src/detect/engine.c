@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -17,6 +18,11 @@
 
 #define STEP_EVENTS 4096
 #define DEFAULT_MAX_HELD 100000
+
+typedef struct code_det {
+    uint32_t code;
+    size_t det;
+} code_det;
 
 struct esc_engine {
     const esc_content *content;
@@ -30,6 +36,12 @@ struct esc_engine {
     esc_interest interest;
     size_t *others; /* detections reading a dataset other than Endpoint.Processes */
     size_t nothers;
+    /* those detections by the event code they read, sorted by code then detection; a detection
+     * that may read any code is in any_code instead */
+    code_det *by_code;
+    size_t nby_code;
+    size_t *any_code;
+    size_t nany_code;
     uint32_t datasets;       /* every dataset some detection reads */
     esc_spl_lookup *lookups; /* the content's lookups as the planner takes them */
     esc_spl_env env;
@@ -124,9 +136,59 @@ esc_status esc_engine_check(const esc_content *c, const esc_detection *d, char *
     return ESC_OK;
 }
 
+static int cmp_code_det(const void *a, const void *b) {
+    const code_det *x = a, *y = b;
+    if (x->code != y->code)
+        return x->code < y->code ? -1 : 1;
+    return x->det < y->det ? -1 : x->det > y->det;
+}
+
+/* The index from event code to the detections (of e->others) that read it, so an event is
+ * offered only to the detections whose codes it has (per-event cost does not grow with the
+ * number of detections reading other codes). */
+static esc_status index_codes(esc_engine *e, esc_error *err) {
+    esc_win_source *w = esc_malloc(ESC_INTEREST_MAX_WIN * sizeof *w);
+    e->any_code = esc_calloc(e->nothers ? e->nothers : 1, sizeof *e->any_code);
+    size_t cap = 64;
+    e->by_code = esc_malloc(cap * sizeof *e->by_code);
+    if (!w || !e->any_code || !e->by_code)
+        goto oom;
+    for (size_t k = 0; k < e->nothers; k++) {
+        size_t n = 0, i = e->others[k];
+        if (!esc_plan_win_sources(e->plan[i], w, ESC_INTEREST_MAX_WIN, &n)) {
+            e->any_code[e->nany_code++] = i;
+            continue;
+        }
+        for (size_t j = 0; j < n; j++) {
+            if (e->nby_code == cap) {
+                code_det *p = esc_realloc(e->by_code, 2 * cap * sizeof *p);
+                if (!p)
+                    goto oom;
+                e->by_code = p;
+                cap *= 2;
+            }
+            e->by_code[e->nby_code++] = (code_det){w[j].event_id, i};
+        }
+    }
+    qsort(e->by_code, e->nby_code, sizeof *e->by_code, cmp_code_det);
+    size_t m = 0; /* one entry per (code, detection): several providers may share a code */
+    for (size_t j = 0; j < e->nby_code; j++)
+        if (!m || e->by_code[m - 1].code != e->by_code[j].code ||
+            e->by_code[m - 1].det != e->by_code[j].det)
+            e->by_code[m++] = e->by_code[j];
+    e->nby_code = m;
+    esc_free(w);
+    return ESC_OK;
+oom:
+    esc_free(w);
+    return esc_error_set(err, ESC_ENOMEM, "out of memory");
+}
+
 /* The readers' interest set: every Endpoint.Processes source (the data model does not care which
- * data_source a detection lists), the sources of the other data models read, and for
- * raw-event searches (whose event codes need not name a provider) every event. */
+ * data_source a detection lists), then each other detection's (provider, event code) pairs
+ * (esc_plan_win_sources: a raw-event search's codes for any provider, a data model's sources),
+ * so readers skip the other events before decoding them. A raw-event search naming no event
+ * code, or more pairs than the set holds, makes it every event. */
 static esc_status interest(esc_engine *e, esc_error *err) {
     esc_interest *in = &e->interest;
     in->win[0] = (esc_win_source){"Microsoft-Windows-Sysmon", 1};
@@ -140,29 +202,18 @@ static esc_status interest(esc_engine *e, esc_error *err) {
     for (size_t i = 0; i < e->n; i++) {
         uint32_t m = esc_plan_datasets(e->plan[i]);
         e->datasets |= m;
-        if (m & ~(1u << ESC_DS_PROCESSES))
-            e->others[e->nothers++] = i;
-    }
-    if (e->datasets & (1u << ESC_DS_RAW)) {
-        in->everything = true;
-        return ESC_OK;
-    }
-    for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_RAW; ds++) {
-        if (!(e->datasets & (1u << ds)))
+        if (!(m & ~(1u << ESC_DS_PROCESSES)))
             continue;
+        e->others[e->nothers++] = i;
         in->fields = NULL; /* search-time extraction reads every field and System element */
         in->system = true;
-        esc_win_source w[ESC_INTEREST_MAX_WIN];
-        size_t n = esc_dm_sources(ds, w, ESC_INTEREST_MAX_WIN);
-        if (in->nwin + n > ESC_INTEREST_MAX_WIN) {
+        if (!in->everything &&
+            !esc_plan_win_sources(e->plan[i], in->win, ESC_INTEREST_MAX_WIN, &in->nwin))
             in->everything = true;
-            return ESC_OK;
-        }
-        for (size_t k = 0; k < n; k++)
-            in->win[in->nwin++] = w[k];
     }
-    union_prefilter(e);
-    return ESC_OK;
+    if (!in->everything)
+        union_prefilter(e);
+    return index_codes(e, err);
 }
 
 esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets, size_t ndets,
@@ -240,6 +291,8 @@ void esc_engine_free(esc_engine *e) {
     for (size_t i = 0; i < e->nskipped; i++)
         esc_free(e->skip_reason[i]);
     esc_free(e->others);
+    esc_free(e->by_code);
+    esc_free(e->any_code);
     esc_free(e->det);
     esc_free(e->plan);
     esc_free(e->search_name);
@@ -354,10 +407,27 @@ static uint32_t select_event(void *ctx, const esc_event *ev) {
     h->ncand = 0;
     if (ev->kind != ESC_EV_WINDOWS)
         return 0;
-    for (size_t k = 0; k < e->nothers; k++) {
-        uint32_t m = esc_plan_select(e->plan[e->others[k]], ev);
+    for (size_t k = 0; k < e->nany_code; k++) {
+        uint32_t m = esc_plan_select(e->plan[e->any_code[k]], ev);
         if (m) {
-            h->cand[h->ncand++] = e->others[k];
+            h->cand[h->ncand++] = e->any_code[k];
+            mask |= m;
+        }
+    }
+    if (!ev->has_event_id)
+        return mask;
+    size_t lo = 0, hi = e->nby_code; /* the first entry with this code */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->by_code[mid].code < ev->event_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t j = lo; j < e->nby_code && e->by_code[j].code == ev->event_id; j++) {
+        uint32_t m = esc_plan_select(e->plan[e->by_code[j].det], ev);
+        if (m) {
+            h->cand[h->ncand++] = e->by_code[j].det;
             mask |= m;
         }
     }

@@ -15,7 +15,17 @@ bool esc_interest_wants_windows(const esc_interest *in, esc_str provider, uint32
     if (!in || in->everything)
         return true;
     for (size_t i = 0; i < in->nwin; i++)
-        if (in->win[i].event_id == event_id && esc_str_ieq_c(provider, in->win[i].provider))
+        if (in->win[i].event_id == event_id &&
+            (!in->win[i].provider || esc_str_ieq_c(provider, in->win[i].provider)))
+            return true;
+    return false;
+}
+
+bool esc_interest_wants_code(const esc_interest *in, uint32_t event_id) {
+    if (!in || in->everything)
+        return true;
+    for (size_t i = 0; i < in->nwin; i++)
+        if (in->win[i].event_id == event_id)
             return true;
     return false;
 }

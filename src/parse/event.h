@@ -74,12 +74,14 @@ esc_str esc_event_get(const esc_event *ev, const char *name);
 
 /* ---- interest set ---------------------------------------------------------------------- */
 
-#define ESC_INTEREST_MAX_WIN 64
+#define ESC_INTEREST_MAX_WIN 512
 #define ESC_INTEREST_MAX_CLAUSES 16
 #define ESC_INTEREST_MAX_LITERALS 256
 
 typedef struct esc_win_source {
-    const char *provider; /* e.g. "Microsoft-Windows-Sysmon" (compared case-insensitively) */
+    /* e.g. "Microsoft-Windows-Sysmon" (compared case-insensitively); NULL: any provider (a
+     * raw-event search names event codes and channels, not providers) */
+    const char *provider;
     uint32_t event_id;
 } esc_win_source;
 
@@ -108,6 +110,9 @@ typedef struct esc_interest {
 
 /* True when (provider, event_id) is in the set (or the set wants everything). */
 bool esc_interest_wants_windows(const esc_interest *in, esc_str provider, uint32_t event_id);
+/* True when some (provider, event_id) of the set has this event_id (or the set wants
+ * everything): readers use it on the event code read from the raw text before decoding. */
+bool esc_interest_wants_code(const esc_interest *in, uint32_t event_id);
 /* True when a data field of this name may be read by a mapping. */
 bool esc_interest_wants_field(const esc_interest *in, esc_str name);
 /* Literal prefilter over some text (raw or decoded): true when every clause has a literal

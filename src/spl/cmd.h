@@ -87,6 +87,15 @@ struct spl_cmd {
     X(transaction)                                                                                 \
     X(xmlkv)
 
+/* A stats stage fed in pieces (a raw-event search streams its rows into its first stats):
+ * open, add each table of rows (the stage's input schema), close into the result table
+ * (the rows as run_stats would give for all the rows at once, in the same order), free. */
+typedef struct spl_stats_acc spl_stats_acc;
+spl_stats_acc *spl_stats_open(const stage *st);
+esc_status spl_stats_add(spl_stats_acc *c, const esc_table *t, esc_error *err);
+esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err);
+void spl_stats_free(spl_stats_acc *c);
+
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)
 #undef SPL_CMD_DECLARE

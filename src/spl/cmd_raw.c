@@ -9,9 +9,9 @@
  * TERM() by major breakers only, CASE() case-sensitively; `index=` terms hold for every event
  * (escudo has one index). The rows' columns are every field name the later commands mention
  * (a scan of their text), plus _time; a multivalue field keeps every value.
- * Invariants: a row copies what it keeps; rows come in event order. Not done: subsearches in
- * the search itself, sorting newest first (later commands that depend on event order see the
- * input order), fields no later command names (`table *` sees the named ones only). */
+ * Invariants: a row copies what it keeps; rows are fed in event order (exec.c streams them
+ * into a first stats, or sorts the kept ones newest first). Not done: subsearches in the
+ * search itself, fields no later command names (`table *` sees the named ones only). */
 #include <stdio.h>
 #include <string.h>
 

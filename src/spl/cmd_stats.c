@@ -677,6 +677,40 @@ out:
     return rc;
 }
 
+/* A running stats: the groups and aggregates of every row added so far. */
+struct spl_stats_acc {
+    const stage *st;
+    esc_agg *a;
+    xstats xs;
+    esc_buf kb[ESC_SPL_MAX_ITEMS];
+    esc_agg_in *in;
+};
+
+spl_stats_acc *spl_stats_open(const stage *st) {
+    spl_stats_acc *c = esc_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->st = st;
+    for (size_t k = 0; k < st->nby; k++)
+        esc_buf_init(&c->kb[k], ESC_SPL_EXPAND_MAX);
+    if (!(c->a = spl_agg_new(st))) {
+        spl_stats_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void spl_stats_free(spl_stats_acc *c) {
+    if (!c)
+        return;
+    xstats_free(&c->xs, c->st->naggs);
+    for (size_t k = 0; k < c->st->nby; k++)
+        esc_buf_fini(&c->kb[k]);
+    esc_free(c->in);
+    esc_agg_free(c->a);
+    esc_free(c);
+}
+
 /* Feed one row to its groups. stats: every combination of its BY values, one per value of a
  * multivalue field (Search Reference "stats": "The BY clause returns one row for each distinct
  * value in the BY clause fields"; dedup_splitvals, "whether to remove duplicate values in
@@ -721,51 +755,64 @@ static esc_status group_row(const stage *st, const esc_cell *row, size_t ncols, 
     }
 }
 
-/* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out
- * NULL, into new columns of t (eventstats). */
-static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_error *err) {
-    esc_agg *a = spl_agg_new(st);
-    esc_buf kb[ESC_SPL_MAX_ITEMS];
-    esc_agg_in *in = NULL;
-    xstats xs = {NULL, 0};
-    esc_status rc = ESC_OK;
-    size_t nb = st->nby;
+/* Group the rows of t by st->by and aggregate them; rows_group (eventstats, may be NULL) gets
+ * each row's group, SIZE_MAX for a row without every BY field. stats splits multivalue BY
+ * fields (group_row); eventstats keeps each row in one group. */
+static esc_status add_rows(spl_stats_acc *c, const esc_table *t, size_t *rows_group,
+                           esc_error *err) {
+    const stage *st = c->st;
     int tcol = esc_table_col(t, "_time");
-    size_t *rows_group = esc_malloc((t->nrows ? t->nrows : 1) * sizeof *rows_group);
-    for (size_t k = 0; k < nb; k++)
-        esc_buf_init(&kb[k], ESC_SPL_EXPAND_MAX);
-    if (!a || !rows_group) {
-        rc = spl_exec_oom(err);
-        goto done;
-    }
-    for (size_t r = 0; r < t->nrows && rc == ESC_OK; r++) {
+    for (size_t r = 0; r < t->nrows; r++) {
         const esc_cell *row = &t->cells[r * t->ncols];
-        rows_group[r] = SIZE_MAX;
         int64_t tus = 0;
         double tv;
         if (tcol >= 0 && row[tcol].n &&
             spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv) && fabs(tv) < 9e12)
             tus = (int64_t)(tv * 1e6); /* a _time beyond +-285,000 years is taken as 0 */
-        rc = group_row(st, row, t->ncols, a, &xs, tus, kb, &rows_group[r], !out, &in, err);
+        size_t g = SIZE_MAX;
+        esc_status rc = group_row(st, row, t->ncols, c->a, &c->xs, tus, c->kb, &g,
+                                  rows_group != NULL, &c->in, err);
+        if (rows_group)
+            rows_group[r] = g;
+        if (rc != ESC_OK)
+            return rc;
     }
-    if (rc != ESC_OK)
+    return ESC_OK;
+}
+
+esc_status spl_stats_add(spl_stats_acc *c, const esc_table *t, esc_error *err) {
+    return add_rows(c, t, NULL, err);
+}
+
+esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err) {
+    return agg_table(c->a, c->st, false, &c->xs, out, err);
+}
+
+/* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out
+ * NULL, into new columns of t (eventstats). */
+static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_error *err) {
+    spl_stats_acc *c = spl_stats_open(st);
+    size_t *rows_group = out ? NULL : esc_malloc((t->nrows ? t->nrows : 1) * sizeof *rows_group);
+    esc_status rc;
+    if (!c || (!out && !rows_group)) {
+        rc = spl_exec_oom(err);
+        goto done;
+    }
+    if ((rc = add_rows(c, t, rows_group, err)) != ESC_OK)
         goto done;
     if (!out) {
         /* second pass: every row gets its group's aggregates */
         rc = spl_table_widen(t, &st->out, err);
         for (size_t r = 0; r < t->nrows && rc == ESC_OK; r++)
             if (rows_group[r] != SIZE_MAX)
-                rc = fill_aggs(a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, &xs, err);
+                rc = fill_aggs(c->a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, &c->xs,
+                               err);
     } else {
-        rc = agg_table(a, st, false, &xs, out, err);
+        rc = spl_stats_close(c, out, err);
     }
 done:
-    xstats_free(&xs, st->naggs);
     esc_free(rows_group);
-    for (size_t k = 0; k < nb; k++)
-        esc_buf_fini(&kb[k]);
-    esc_free(in);
-    esc_agg_free(a);
+    spl_stats_free(c);
     return rc;
 }
 

@@ -49,7 +49,7 @@ typedef struct ctx {
     const esc_table *t;
     constraint c[ESC_SPL_MAX_ITEMS];
     size_t nc;
-    struct keyed *order; /* groups sorted by their key c[0].key */
+    struct keyed *order; /* groups sorted by their keys c[0].key, c[1].key, ... */
     size_t ng;
 } ctx;
 
@@ -58,11 +58,54 @@ typedef struct keyed {
     size_t g;
 } keyed;
 
-static int cmp_keyed(const void *x, const void *y) {
-    esc_str a = ((const keyed *)x)->key, b = ((const keyed *)y)->key;
+static int cmp_bytes(esc_str a, esc_str b) {
     size_t n = a.len < b.len ? a.len : b.len;
     int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
     return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+static bool take(const ctx *x, size_t g, esc_evref **v, size_t *n, size_t *cap, uint64_t *tot);
+
+/* The context of the sort below (qsort takes none); one per thread. */
+static _Thread_local const ctx *sorting;
+
+/* Groups by every constrained key in turn, so that a row with one value in each constrained
+ * column finds its groups by one binary search (no scan of the groups sharing its first key). */
+static int cmp_keyed(const void *x, const void *y) {
+    const keyed *a = x, *b = y;
+    int c = cmp_bytes(a->key, b->key);
+    for (size_t k = 1; !c && k < sorting->nc; k++)
+        c = cmp_bytes(esc_agg_key(sorting->agg, a->g, sorting->c[k].key),
+                      esc_agg_key(sorting->agg, b->g, sorting->c[k].key));
+    return c;
+}
+
+/* Group g against the row's single values v[0..nc) of the constrained columns. */
+static int cmp_group_row(const ctx *x, size_t g, const esc_str *v) {
+    int c = 0;
+    for (size_t k = 0; !c && k < x->nc; k++)
+        c = cmp_bytes(esc_agg_key(x->agg, g, x->c[k].key), v[k]);
+    return c;
+}
+
+/* A row whose every constrained column holds one value: its groups are one range of order[]. */
+static bool row_single(const ctx *x, size_t r, esc_evref **v, size_t *n, size_t *cap,
+                       uint64_t *tot) {
+    esc_str want[ESC_SPL_MAX_ITEMS];
+    for (size_t k = 0; k < x->nc; k++)
+        want[k] = esc_str_c(esc_table_cell(x->t, r, x->c[k].col)->v[0]);
+    size_t lo = 0, hi = x->ng;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cmp_group_row(x, x->order[mid].g, want) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    bool ok = true;
+    for (size_t k = lo; k < x->ng && ok && cmp_group_row(x, x->order[k].g, want) == 0; k++)
+        ok = take(x, x->order[k].g, v, n, cap, tot);
+    return ok;
 }
 
 static int cmp_str(esc_str a, const char *b) {
@@ -143,9 +186,14 @@ static bool row_evidence(const ctx *x, size_t r, esc_row_evidence *e) {
     size_t n = 0, cap = 0;
     uint64_t tot = 0;
     bool ok = true;
+    bool single = x->nc > 0;
+    for (size_t k = 0; k < x->nc && single; k++)
+        single = esc_table_cell(x->t, r, x->c[k].col)->n == 1;
     if (!x->nc) {
         for (size_t g = 0; g < x->ng && ok; g++)
             ok = take(x, g, &v, &n, &cap, &tot);
+    } else if (single) {
+        ok = row_single(x, r, &v, &n, &cap, &tot);
     } else {
         const esc_cell *c0 = esc_table_cell(x->t, r, x->c[0].col);
         for (size_t i = 0; i < c0->n && ok; i++) {
@@ -204,7 +252,9 @@ esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_
             return spl_exec_oom(err);
         for (size_t g = 0; g < x.ng; g++)
             x.order[g] = (keyed){esc_agg_key(agg, g, x.c[0].key), g};
+        sorting = &x;
         qsort(x.order, x.ng, sizeof *x.order, cmp_keyed);
+        sorting = NULL;
     }
     t->evidence = esc_calloc(t->nrows, sizeof *t->evidence);
     bool ok = t->evidence != NULL;

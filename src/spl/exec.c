@@ -5,8 +5,14 @@
  * only read, so several executions of one plan may run at once; rows leave tstats and stats
  * ordered by their BY values (byte order, first field first); every string in a result table
  * is esc_malloc'd and owned by the table; a join's subsearch has its own execution, fed the
- * same records. Deliberately not done: streaming of post-tstats stages (they run once, on
- * esc_exec_finish) and windows (the caller runs one execution per window). */
+ * same records. A raw-event search whose first stats follows only row-local commands (eval,
+ * where, rename, rex, ...) and uses no order-dependent function (first, last, list) streams:
+ * every STREAM_BATCH matching events run through those commands into the stats' running
+ * groups, so memory holds the groups, not the events. Kept rows of a raw-event search go to
+ * the later commands newest _time first, as Splunk returns events (Search Manual "About
+ * retrieving events"), events of one _time in event order. Deliberately not done: streaming
+ * of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller runs one
+ * execution per window). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,9 +30,67 @@ struct esc_exec {
     esc_agg *agg;    /* tstats */
     esc_table *rows; /* a raw-event search: the matching events so far */
     size_t rows_cap;
-    esc_exec **subs; /* per stage: the execution of a join's subsearch, or NULL */
-    esc_evset *ev;   /* the events behind each tstats group (spl/evidence.c) */
+    esc_exec **subs;  /* per stage: the execution of a join's subsearch, or NULL */
+    esc_evset *ev;    /* the events behind each tstats group (spl/evidence.c) */
+    size_t stream_at; /* a raw-event search's first stats, when only row-local commands
+                         precede it (then acc holds its groups so far), else 0 */
+    spl_stats_acc *acc;
 };
+
+#define STREAM_BATCH 1024
+
+/* Commands whose output rows each depend on one input row only (no subsearch). */
+static bool row_local(const stage *st) {
+    static const spl_cmd *const local[] = {
+        &spl_cmd_rename,   &spl_cmd_convert, &spl_cmd_search,  &spl_cmd_where,
+        &spl_cmd_eval,     &spl_cmd_regex,   &spl_cmd_rex,     &spl_cmd_lookup,
+        &spl_cmd_fillnull, &spl_cmd_makemv,  &spl_cmd_replace, &spl_cmd_xmlkv,
+    };
+    if (st->sub)
+        return false;
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+        if (st->cmd == local[i])
+            return true;
+    return false;
+}
+
+/* A stats whose result depends on the order of its rows (first, last, list): it needs them
+ * newest first, so they are kept and sorted. */
+static bool order_dependent(const stage *st) {
+    for (size_t i = 0; i < st->naggs; i++)
+        if (st->aggs[i].fn == AGG_FIRST || st->aggs[i].fn == AGG_LAST || st->aggs[i].fn == AGG_LIST)
+            return true;
+    return false;
+}
+
+/* The stage a raw-event search can stream into (see above), or 0. */
+static size_t stream_stage(const esc_plan *p) {
+    for (size_t i = 1; i < p->nstages; i++) {
+        if (p->stages[i].cmd == &spl_cmd_stats)
+            return order_dependent(&p->stages[i]) ? 0 : i;
+        if (!row_local(&p->stages[i]))
+            return 0;
+    }
+    return 0;
+}
+
+/* The rows kept so far through the row-local commands into the running stats; x->rows starts
+ * empty again. */
+static esc_status flush_rows(esc_exec *x, esc_error *err) {
+    const esc_plan *p = x->p;
+    esc_status rc = ESC_OK;
+    for (size_t i = 1; i < x->stream_at && rc == ESC_OK; i++) {
+        spl_run run = {x->rows, NULL};
+        rc = p->stages[i].cmd->run(&p->stages[i], &run, err);
+    }
+    if (rc == ESC_OK)
+        rc = spl_stats_add(x->acc, x->rows, err);
+    esc_table_free(x->rows);
+    x->rows_cap = 0;
+    if (!(x->rows = spl_table_new(&p->stages[0].out, 0)) && rc == ESC_OK)
+        rc = spl_exec_oom(err);
+    return rc;
+}
 
 esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us, esc_error *err) {
     esc_exec *x = esc_calloc(1, sizeof *x);
@@ -40,6 +104,9 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
         goto fail;
     if (p->ds == ESC_DS_RAW) {
         if (!(x->rows = spl_table_new(&p->stages[0].out, 0)))
+            goto fail;
+        x->stream_at = stream_stage(p);
+        if (x->stream_at && !(x->acc = spl_stats_open(&p->stages[x->stream_at])))
             goto fail;
     } else if (!(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
@@ -67,6 +134,7 @@ void esc_exec_free(esc_exec *x) {
             esc_exec_free(x->subs[i]);
     esc_free(x->subs);
     esc_agg_free(x->agg);
+    spl_stats_free(x->acc);
     esc_table_free(x->rows);
     esc_evset_free(x->ev);
     esc_free(x);
@@ -89,8 +157,12 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
         }
     if (!spl_main_matches(x->p, r))
         return ESC_OK;
-    if (x->rows)
-        return spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
+    if (x->rows) {
+        esc_status rs = spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
+        if (rs == ESC_OK && x->acc && x->rows->nrows >= STREAM_BATCH)
+            rs = flush_rows(x, err);
+        return rs;
+    }
     uint64_t before, after;
     esc_agg_last(x->agg, &before);
     esc_status rc = spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
@@ -98,6 +170,45 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     if (rc == ESC_OK && after != before && r->ev)
         rc = spl_evidence_feed(x->ev, g, r, err);
     return rc;
+}
+
+/* ---- newest first ---- */
+
+typedef struct row_at {
+    double t;
+    size_t i;
+} row_at;
+
+static int cmp_newest(const void *a, const void *b) {
+    const row_at *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t > y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* A raw-event search's kept rows in the order Splunk returns events: newest _time first (rows
+ * of one _time, and rows without one, keep their event order; rows without one go last). */
+static esc_status newest_first(esc_table *t, esc_error *err) {
+    if (t->nrows < 2)
+        return ESC_OK;
+    row_at *o = esc_malloc(t->nrows * sizeof *o);
+    esc_cell *c = esc_malloc(t->nrows * t->ncols * sizeof *c);
+    if (!o || !c) {
+        esc_free(o);
+        esc_free(c);
+        return spl_exec_oom(err);
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        const esc_cell *tc = &t->cells[r * t->ncols]; /* column 0 is _time (cmd_raw.c) */
+        o[r] = (row_at){tc->n && tc->is_num ? tc->num : -INFINITY, r};
+    }
+    qsort(o, t->nrows, sizeof *o, cmp_newest);
+    for (size_t r = 0; r < t->nrows; r++)
+        memcpy(&c[r * t->ncols], &t->cells[o[r].i * t->ncols], t->ncols * sizeof *c);
+    esc_free(t->cells);
+    t->cells = c;
+    esc_free(o);
+    return ESC_OK;
 }
 
 /* ---- tables and cells (shared by the commands' run hooks) ---- */
@@ -297,13 +408,21 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
     esc_status rc = ESC_OK;
-    if (x->rows) { /* the rows move to the caller */
+    size_t first = 1;
+    if (x->acc) { /* the last rows into the running stats, then its table */
+        if ((rc = flush_rows(x, err)) != ESC_OK ||
+            (rc = spl_stats_close(x->acc, &t, err)) != ESC_OK)
+            return rc;
+        first = x->stream_at + 1;
+    } else if (x->rows) { /* the rows move to the caller */
         t = x->rows;
         x->rows = NULL;
+        if ((rc = newest_first(t, err)) != ESC_OK)
+            goto fail;
     } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
         return rc;
     }
-    for (size_t i = 1; i < p->nstages; i++) {
+    for (size_t i = first; i < p->nstages; i++) {
         const stage *st = &p->stages[i];
         spl_run run = {t, x->subs ? x->subs[i] : NULL};
         rc = st->cmd->run(st, &run, err);

@@ -14,6 +14,10 @@
 #include "core/timeutil.h"
 #include "spl/cmd.h"
 
+/* A plan keeps its nodes and names in its arena: most use a few KiB, and a hunt holds one plan
+ * per detection (a thousand for escu-full), so blocks are small. */
+#define PLAN_ARENA_BLOCK (8 * 1024)
+
 /* ---- schemas (shared by the commands' plan hooks) ---- */
 
 bool spl_schema_alloc(esc_plan *p, schema *s, size_t n) {
@@ -244,7 +248,7 @@ esc_status spl_subplan(esc_plan *parent, stage *st, esc_error *err) {
     esc_plan *p = esc_calloc(1, sizeof *p);
     if (!p)
         return spl_plan_oom(err);
-    esc_arena_init(&p->arena, 0, 0);
+    esc_arena_init(&p->arena, PLAN_ARENA_BLOCK, 0);
     p->env = parent->env;
     p->depth = parent->depth + 1;
     esc_status rc;
@@ -280,7 +284,7 @@ esc_plan *esc_plan_new_env(const char *search, const esc_spl_env *env, char **er
         esc_error_set(err, ESC_ENOMEM, "out of memory planning the search");
         return NULL;
     }
-    esc_arena_init(&p->arena, 0, 0);
+    esc_arena_init(&p->arena, PLAN_ARENA_BLOCK, 0);
     p->env = env;
     esc_status rc = esc_spl_expand(search, macros, &p->expanded, err);
     if (rc != ESC_OK) {
@@ -360,6 +364,39 @@ uint32_t esc_plan_datasets(const esc_plan *p) {
         if (p->stages[i].sub)
             m |= esc_plan_datasets(p->stages[i].sub);
     return m;
+}
+
+static bool add_source(esc_win_source *out, size_t max, size_t *n, esc_win_source w) {
+    for (size_t i = 0; i < *n; i++)
+        if (out[i].event_id == w.event_id &&
+            (!out[i].provider || (w.provider && !strcmp(out[i].provider, w.provider))))
+            return true;
+    if (*n == max)
+        return false;
+    out[(*n)++] = w;
+    return true;
+}
+
+bool esc_plan_win_sources(const esc_plan *p, esc_win_source *out, size_t max, size_t *n) {
+    if (p->ds == ESC_DS_RAW) {
+        if (p->any_code)
+            return false;
+        for (size_t i = 0; i < p->ncodes; i++)
+            if (!add_source(out, max, n, (esc_win_source){NULL, p->codes[i]}))
+                return false;
+    } else if (p->ds != ESC_DS_PROCESSES) {
+        esc_win_source w[ESC_INTEREST_MAX_WIN];
+        size_t k = esc_dm_sources(p->ds, w, ESC_INTEREST_MAX_WIN);
+        if (k > ESC_INTEREST_MAX_WIN)
+            return false;
+        for (size_t i = 0; i < k; i++)
+            if (!add_source(out, max, n, w[i]))
+                return false;
+    }
+    for (size_t i = 1; i < p->nstages; i++)
+        if (p->stages[i].sub && !esc_plan_win_sources(p->stages[i].sub, out, max, n))
+            return false;
+    return true;
 }
 
 uint32_t esc_plan_fields(const esc_plan *p) {

@@ -140,6 +140,11 @@ esc_status esc_spl_caret(const char *expanded, const esc_error *err, esc_buf *ou
 void esc_plan_interest(const esc_plan *p, esc_interest *in);
 /* The datasets (1 << esc_dataset) the plan and its subsearches read. */
 uint32_t esc_plan_datasets(const esc_plan *p);
+/* The Windows (provider, event code) pairs the plan's records can come from, other than the
+ * Endpoint.Processes sources (a raw-event search's codes with provider NULL, a data model's
+ * sources), its subsearches' included, appended to out[*n..max). False when it may read any
+ * event (a raw-event search naming no event code) or out is full. */
+bool esc_plan_win_sources(const esc_plan *p, esc_win_source *out, size_t max, size_t *n);
 /* The datasets other than Endpoint.Processes ev may enter for this plan: its data model's
  * sources, or the event codes and channels a raw-event search requires. */
 uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev);

@@ -22,7 +22,10 @@ Semantics, with the documentation they come from:
   `_raw` as an indexed token (the term must start and end at a breaker: a character that is
   not a letter, digit or non-ASCII; a leading or trailing `*` lifts that edge); CASE(x)
   makes the term case-sensitive. `sourcetype=XmlWinEventLog:<Channel>` also matches an
-  event of that channel (SPEC 8: the add-on's source-to-sourcetype rule).
+  event of that channel (SPEC 8: the add-on's source-to-sourcetype rule). The matching
+  events come newest _time first (Search Manual "About retrieving events": "Events are
+  retrieved from the indexes in reverse time order"), events of one _time in input order;
+  later commands (table, dedup, first/last, list) see them in that order.
 - String literals: `\\` is one backslash, `\"` a quote, any other backslash is kept (SPEC 4).
 - where/eval (Search Reference "eval", "where", "Evaluation functions"): precedence NOT, AND,
   OR; `=`/`==`/`!=` on strings are case-sensitive; a comparison with a null side is false;
@@ -1160,6 +1163,7 @@ class Runner:
                 expr = SearchParser(st).parse()
                 cache = {}
                 rows = [dict(e) for e in self.events if search_eval(expr, e, cache)]
+                rows.sort(key=newest_key)  # stable: one _time keeps input order
                 continue
             fn = getattr(self, "c_" + cmd, None)
             if fn is None:
@@ -1503,6 +1507,12 @@ class Runner:
                 nr[f] = v
                 out.append(nr)
         return out
+
+
+def newest_key(r):
+    """Sort key putting the newest _time first; rows without a numeric _time last."""
+    t = r.get("_time")
+    return -float(t) if is_num(t) else float("inf")
 
 
 def output_value(v):

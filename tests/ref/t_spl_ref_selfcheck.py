@@ -114,12 +114,13 @@ case("where",
      [{"id": "keep"}])
 
 # Search Reference "rex": named groups become fields; field= names the input; a row without a
-# match keeps its fields; max_match=0 collects every match as a multivalue.
+# match keeps its fields; max_match=0 collects every match as a multivalue. Rows come newest
+# first (Search Manual "About retrieving events": events are retrieved in reverse time order).
 case("rex",
      'EventCode=1 | rex field=cmd "-u (?<usr>\\S+)" | rex field=cmd max_match=0 "(?<flag>-\\w)" '
      '| table id usr flag',
      [sysmon(1, 1, cmd="tool -u bob -x", id="1"), sysmon(1, 2, cmd="tool", id="2")],
-     [{"id": "1", "usr": "bob", "flag": ["-u", "-x"]}, {"id": "2"}])
+     [{"id": "2"}, {"id": "1", "usr": "bob", "flag": ["-u", "-x"]}])
 
 # Search Reference "rename" (wildcards move the matched text), "fillnull" (value= for the
 # named fields), "dedup" (first row per key), "fields - " (drop).

@@ -178,9 +178,8 @@ done:
     return st;
 }
 
-static esc_status xml_open(esc_input *in, const esc_interest *interest,
-                           const esc_reader_opts *opts, esc_reader_stats *stats, void **impl,
-                           esc_error *err) {
+static esc_status xml_open(esc_input *in, const esc_interest *interest, const esc_reader_opts *opts,
+                           esc_reader_stats *stats, void **impl, esc_error *err) {
     xml_reader *r = esc_calloc(1, sizeof *r);
     if (!r)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -325,8 +324,8 @@ static esc_status refill(xml_reader *r, esc_error *err) {
         r->eof = true;
     r->scan_from = 0;
     r->overflow = false;
-    if (r->len && hs_scan(r->db, r->buf, (unsigned)r->len, 0, r->scratch, on_match, r) !=
-                      HS_SUCCESS &&
+    if (r->len &&
+        hs_scan(r->db, r->buf, (unsigned)r->len, 0, r->scratch, on_match, r) != HS_SUCCESS &&
         !r->overflow)
         return esc_error_set(err, ESC_EINTERNAL, "prefilter scan failed");
     if (r->overflow)
@@ -334,6 +333,32 @@ static esc_status refill(xml_reader *r, esc_error *err) {
     if (r->eof && r->cur_start == SIZE_MAX)
         r->done_to = r->len;
     return ESC_OK;
+}
+
+/* False when the record's <EventID> (read from the raw text, before decoding) is a code no
+ * (provider, code) pair of the interest set has; true when it is wanted or not plainly there
+ * (the decoder then decides). */
+static bool code_may(const esc_interest *in, const char *s, size_t n) {
+    if (!in || in->everything)
+        return true;
+    const char *e = s + n, *p = s;
+    while ((p = memchr(p, '<', (size_t)(e - p))) != NULL && e - p > 9) {
+        if (memcmp(p + 1, "EventID", 7) || (p[8] != '>' && p[8] != ' ')) {
+            p++;
+            continue;
+        }
+        const char *q = memchr(p + 8, '>', (size_t)(e - p - 8));
+        if (!q || q[-1] == '/')
+            return true;
+        uint32_t v = 0;
+        size_t d = 0;
+        for (q++; q < e && *q >= '0' && *q <= '9' && d < 6; q++, d++)
+            v = v * 10 + (uint32_t)(*q - '0');
+        if (!d || d == 6 || q == e || *q != '<')
+            return true;
+        return esc_interest_wants_code(in, v);
+    }
+    return true;
 }
 
 static esc_status xml_next(void *impl, esc_event *ev, esc_error *err) {
@@ -363,9 +388,13 @@ static esc_status xml_next(void *impl, esc_event *ev, esc_error *err) {
             r->stats->prefiltered++;
             continue;
         }
+        if (!code_may(r->interest, r->buf + s.start, s.end - s.start)) {
+            r->stats->prefiltered++;
+            continue;
+        }
         esc_arena_reset(&r->arena);
-        esc_status st = esc_xml_event_parse(r->buf + s.start, s.end - s.start, r->interest,
-                                            &r->arena, ev, err);
+        esc_status st =
+            esc_xml_event_parse(r->buf + s.start, s.end - s.start, r->interest, &r->arena, ev, err);
         if (st == ESC_ELIMIT && r->arena.failed)
             return esc_error_set(err, ESC_ENOMEM, "out of memory");
         if (st == ESC_EMALFORMED || st == ESC_ELIMIT) {
