@@ -1,6 +1,9 @@
 #!/bin/bash
-# Many detections, one pass (issue 8 acceptance): hunting with every detection `escudo lint`
-# calls supported over the OTRF JSON data set takes no more than 3x the time of the seed
+# Many detections, one pass (issue 8 acceptance): hunting with every Windows Processes-only
+# detection `escudo lint` calls supported (issue 8's population: the detections that read only
+# process-creation events; the Registry, Filesystem, Network_Traffic and raw-event detections
+# since issue 14 decode event types the seed never reads, which is a different measure, kept in
+# docs/benchmarks.md) over the OTRF JSON data set takes no more than 3x the time of the seed
 # detection alone over the same data (median of 3 runs each, both with --content ESCU), and the seed's rows in the combined run (the rows whose search_name is the
 # seed's, that key removed) are exactly the rows of the seed alone. The seed finds nothing in
 # OTRF, so the same row comparison (untimed) is repeated over OTRF plus the crafted inputs,
@@ -22,7 +25,7 @@ python3 - "$T/lint.json" >"$T/ids" <<'PY'
 import json, sys
 for l in open(sys.argv[1]):
     d = json.loads(l)
-    if d.get("supported"):
+    if d.get("supported") and d.get("windows_processes_only"):
         print(d["id"])
 PY
 ARGS=()
