@@ -156,7 +156,8 @@ static bool take(const ctx *x, size_t g, esc_evref **v, size_t *n, size_t *cap, 
 
 /* The kept references of v[0..n) (sorted, each once, earliest and latest KEEP) into e. */
 static bool finish_row(esc_evref *v, size_t n, uint64_t total, esc_row_evidence *e) {
-    qsort(v, n, sizeof *v, esc_evref_cmp);
+    if (n) /* v may be NULL when there is none */
+        qsort(v, n, sizeof *v, esc_evref_cmp);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (!m || !esc_evref_same(&v[m - 1], &v[i]))

@@ -10,6 +10,7 @@ three years) and 30,000 risk events on 600 risk objects. Then:
    (ESC_REPORT_MAX_ROWS 2000, ESC_REPORT_ROWS_PER_DETECTION 100), host lanes (100), risk charts
    (50); the counts are still the store's (10,000 notables, 30,000 risk events);
  - evidence beyond ESC_REPORT_MAX_EVIDENCE (10) per notable is counted, not listed.
+ctest-label: slow (a timing test: meaningless under the sanitizers)
 """
 import json
 import os
