@@ -25,7 +25,8 @@ check() { # name command...
 run() {
     local secs=$1
     shift
-    /usr/bin/time -f "%M" -o "$T/rss" timeout -k 5 "$secs" "$ESCUDO" "$@" >"$T/out" 2>"$T/err"
+    /usr/bin/time -f "%U %S
+%M" -o "$T/rss" timeout -k 5 "$secs" "$ESCUDO" "$@" >"$T/out" 2>"$T/err"
     RC=$?
     RSS=$(tail -1 "$T/rss" 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
     echo "  escudo $(printf '%.60s' "$*"): exit $RC, ${RSS} KB, $(wc -l <"$T/out") lines out"
@@ -45,6 +46,8 @@ run_stdin() {
 no_sanitizer() { ! grep -qE "Sanitizer|runtime error:" "$T/err"; }
 rc_is() { [ "$RC" -eq "$1" ]; }
 rss_below_mb() { [ "$RSS" -lt $(($1 * 1024)) ]; }
+# CPU seconds (user + system) of the last run() below $1: a cost check that load does not move
+cpu_below_s() { awk -v cap="$1" 'NR == 1 { exit !($1 + $2 < cap) }' "$T/rss"; }
 err_has() { grep -qF -- "$1" "$T/err"; }
 out_lines() { [ "$(wc -l <"$T/out")" -eq "$1" ]; }
 
