@@ -236,17 +236,45 @@ static int skip_reason(const char *why) {
     return SKIP_OTHER;
 }
 
-/* "replayed R of N tests (P passed, F failed); S skipped: n1 reason1, n2 reason2" over the
- * unit results (one per tests: entry; its integration result shares the replay). */
+/* Why a test failed before its attack data was replayed, in a few words. */
+enum { NOPLAY_SEARCH, NOPLAY_DATA, NOPLAY_OTHER, NNOPLAY };
+static const char *const noplay_name[NNOPLAY] = {
+    "search does not compile", "attack data outside --data-root", "engine could not start"};
+
+static int noplay_reason(const char *why) {
+    if (why && strstr(why, "does not compile"))
+        return NOPLAY_SEARCH;
+    if (why && strstr(why, "--data-root"))
+        return NOPLAY_DATA;
+    return NOPLAY_OTHER;
+}
+
+/* "replayed R of N tests (P passed, F failed); S skipped: n1 reason1, ...[; X failed without a
+ * replay: n1 reason1, ...]" over the unit results (one per tests: entry; its integration result
+ * shares the replay). R counts the tests whose attack data went through the engine; a test that
+ * failed before that (its search does not compile, its data leads outside --data-root) is
+ * counted apart, so R + S + X = N. */
 static void print_replayed(FILE *f, const esc_ctest_report *rep) {
-    size_t why[NSKIP] = {0};
-    for (size_t i = 0; i < rep->n; i++)
-        if (rep->r[i].kind == ESC_CTEST_UNIT && rep->r[i].outcome == ESC_CTEST_SKIP)
-            why[skip_reason(rep->r[i].nreasons ? rep->r[i].reasons[0] : NULL)]++;
-    const size_t *u = rep->count[ESC_CTEST_UNIT];
-    size_t ran = u[ESC_CTEST_PASS] + u[ESC_CTEST_FAIL];
-    fprintf(f, "%-11s  %zu of %zu tests (%zu passed, %zu failed); %zu skipped", "replayed", ran,
-            ran + u[ESC_CTEST_SKIP], u[ESC_CTEST_PASS], u[ESC_CTEST_FAIL], u[ESC_CTEST_SKIP]);
+    size_t why[NSKIP] = {0}, noplay[NNOPLAY] = {0}, n = 0, ran = 0, pass = 0, skip = 0, np = 0;
+    for (size_t i = 0; i < rep->n; i++) {
+        const esc_ctest_result *r = &rep->r[i];
+        if (r->kind != ESC_CTEST_UNIT)
+            continue;
+        n++;
+        const char *first = r->nreasons ? r->reasons[0] : NULL;
+        if (r->replayed) {
+            ran++;
+            pass += r->outcome == ESC_CTEST_PASS;
+        } else if (r->outcome == ESC_CTEST_SKIP) {
+            skip++;
+            why[skip_reason(first)]++;
+        } else {
+            np++;
+            noplay[noplay_reason(first)]++;
+        }
+    }
+    fprintf(f, "%-11s  %zu of %zu tests (%zu passed, %zu failed); %zu skipped", "replayed", ran, n,
+            pass, ran - pass, skip);
     const char *sep = ": ";
     for (int k = 0; k < NSKIP; k++) {
         if (!why[k])
@@ -254,7 +282,24 @@ static void print_replayed(FILE *f, const esc_ctest_report *rep) {
         fprintf(f, "%s%zu %s", sep, why[k], skip_name[k]);
         sep = ", ";
     }
+    if (np) {
+        fprintf(f, "; %zu failed without a replay", np);
+        sep = ": ";
+        for (int k = 0; k < NNOPLAY; k++) {
+            if (!noplay[k])
+                continue;
+            fprintf(f, "%s%zu %s", sep, noplay[k], noplay_name[k]);
+            sep = ", ";
+        }
+    }
     fputc('\n', f);
+}
+
+static size_t count_replayed(const esc_ctest_report *rep) {
+    size_t n = 0;
+    for (size_t i = 0; i < rep->n; i++)
+        n += rep->r[i].kind == ESC_CTEST_UNIT && rep->r[i].replayed;
+    return n;
 }
 
 /* One line (or JSON object) per result on stdout, then the counts (on stderr with JSON).
@@ -364,9 +409,14 @@ int esc_cmd_test(int argc, char **argv) {
     }
     rc = failed ? ESC_EXIT_FAIL : ESC_EXIT_OK;
     const size_t *u = rep.count[ESC_CTEST_UNIT];
-    if (!esc_args_has(&a, "static-only") && u[ESC_CTEST_PASS] + u[ESC_CTEST_FAIL] == 0) {
+    if (!esc_args_has(&a, "static-only") && count_replayed(&rep) == 0) {
         bool allow = esc_args_has(&a, "allow-skips");
-        if (u[ESC_CTEST_SKIP])
+        if (u[ESC_CTEST_FAIL]) /* failed before a replay: exit 1 already */
+            fprintf(stderr,
+                    "escudo test: nothing was replayed: %zu tests skipped, %zu failed before "
+                    "their attack data was read (see the reasons above)\n",
+                    u[ESC_CTEST_SKIP], u[ESC_CTEST_FAIL]);
+        else if (u[ESC_CTEST_SKIP])
             fprintf(stderr,
                     "escudo test: nothing was replayed: every one of the %zu tests was skipped "
                     "(see the reasons above)%s\n",

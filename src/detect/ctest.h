@@ -59,6 +59,8 @@ typedef struct esc_ctest_result {
     uint64_t notables;    /* the detection's own notables */
     uint64_t risk_events; /* its risk events */
     uint64_t incidents;   /* notables of the 24-hour risk incident rule they triggered */
+    bool replayed;        /* unit, integration: the attack data went through the engine (a failure
+                           * before that, e.g. a search that does not compile, was not replayed) */
 } esc_ctest_result;
 
 typedef struct esc_ctest_report {

@@ -470,21 +470,17 @@ esc_status esc_ctest_resolve(const char *data, const char *detection_path, const
     return st;
 }
 
+/* XmlWinEventLog of any channel is read (parse/: the XML reader; fields/: every event's
+ * search-time fields, whatever its channel), as are the JSON shapes and EVTX; the classic
+ * WinEventLog text format and non-Windows sourcetypes are not. */
 bool esc_ctest_sourcetype_ok(const char *source, const char *sourcetype, const char **why) {
+    (void)source;
     *why = NULL;
     if (!sourcetype || !*sourcetype)
         return true; /* the readers recognise the format from the content */
     if (strcasecmp(sourcetype, "xmlwineventlog") == 0 ||
-        strncasecmp(sourcetype, "xmlwineventlog:", 15) == 0) {
-        if (source && *source && strncasecmp(source, "XmlWinEventLog:", 15) == 0 &&
-            strcasecmp(source + 15, "Microsoft-Windows-Sysmon/Operational") != 0 &&
-            strcasecmp(source + 15, "Security") != 0) {
-            *why = "no Endpoint.Processes mapping for this channel (escudo maps Sysmon "
-                   "Operational and Security)";
-            return false;
-        }
+        strncasecmp(sourcetype, "xmlwineventlog:", 15) == 0)
         return true;
-    }
     if (strcasecmp(sourcetype, "crowdstrike:events:sensor") == 0 ||
         strcasecmp(sourcetype, "_json") == 0 || strcasecmp(sourcetype, "json") == 0 ||
         strcasecmp(sourcetype, "winlogbeat") == 0 || strcasecmp(sourcetype, "evtx") == 0)

@@ -570,6 +570,7 @@ static esc_status run_test(esc_ctest_report *rep, const esc_content *c, const es
         st = skip_both(rep, &u, &in, ESC_CTEST_FAIL, why, err);
     if (st != ESC_OK || !hunt)
         goto out;
+    u.replayed = in.replayed = true;
     const esc_hunt_stats *hst = esc_hunt_stats_get(hunt);
     const esc_table *t = esc_hunt_table(hunt, 0);
     u.events = in.events = hst->events;

@@ -325,6 +325,43 @@ const esc_interest *esc_engine_interest(const esc_engine *e) {
 const char *esc_engine_search_name(const esc_engine *e, size_t i) {
     return e->search_name[i];
 }
+size_t esc_engine_nothers(const esc_engine *e) {
+    return e->nothers;
+}
+
+/* The detections that may read any code, then (binary search in the index) those reading ev's
+ * code: per-event cost follows the detections of its code, not all of them. */
+uint32_t esc_engine_select(const esc_engine *e, const esc_event *ev, size_t *cand, size_t *ncand) {
+    uint32_t mask = 0;
+    *ncand = 0;
+    if (ev->kind != ESC_EV_WINDOWS)
+        return 0;
+    for (size_t k = 0; k < e->nany_code; k++) {
+        uint32_t m = esc_plan_select(e->plan[e->any_code[k]], ev);
+        if (m) {
+            cand[(*ncand)++] = e->any_code[k];
+            mask |= m;
+        }
+    }
+    if (!ev->has_event_id)
+        return mask;
+    size_t lo = 0, hi = e->nby_code; /* the first entry with this code */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->by_code[mid].code < ev->event_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t j = lo; j < e->nby_code && e->by_code[j].code == ev->event_id; j++) {
+        uint32_t m = esc_plan_select(e->plan[e->by_code[j].det], ev);
+        if (m) {
+            cand[(*ncand)++] = e->by_code[j].det;
+            mask |= m;
+        }
+    }
+    return mask;
+}
 
 /* ---- hunt ------------------------------------------------------------------------------------ */
 
@@ -340,8 +377,6 @@ struct esc_hunt {
     esc_feeder *feed;
     esc_hunt_stats stats;
     bool finished;
-    size_t *cand; /* the detections the current event may feed (other datasets) */
-    size_t ncand;
 };
 
 static void close_input(esc_hunt *h) {
@@ -374,17 +409,18 @@ void esc_hunt_free(esc_hunt *h) {
     esc_free(h->tables);
     esc_paths_free(h->files, h->nfiles);
     esc_feeder_free(h->feed);
-    esc_free(h->cand);
     esc_free(h);
 }
 
 /* The feeder's consumer: every detection's execution takes every Endpoint.Processes record; a
- * record of another dataset goes to the detections select chose for its event. */
+ * record of another dataset goes to the detections the feeder selected for its event. */
 static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
     esc_hunt *h = ctx;
     if (r->ds != ESC_DS_PROCESSES) {
-        for (size_t k = 0; k < h->ncand; k++) {
-            esc_status st = esc_exec_feed(h->x[h->cand[k]], r, err);
+        const size_t *cand;
+        size_t ncand = esc_feeder_candidates(h->feed, &cand);
+        for (size_t k = 0; k < ncand; k++) {
+            esc_status st = esc_exec_feed(h->x[cand[k]], r, err);
             if (st)
                 return st;
         }
@@ -396,42 +432,6 @@ static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
             return st;
     }
     return ESC_OK;
-}
-
-/* The feeder's select: the detections (of those reading other datasets) ev may feed, and the
- * datasets they want it in. One pass: the event is decoded and its fields extracted once. */
-static uint32_t select_event(void *ctx, const esc_event *ev) {
-    esc_hunt *h = ctx;
-    const esc_engine *e = h->e;
-    uint32_t mask = 0;
-    h->ncand = 0;
-    if (ev->kind != ESC_EV_WINDOWS)
-        return 0;
-    for (size_t k = 0; k < e->nany_code; k++) {
-        uint32_t m = esc_plan_select(e->plan[e->any_code[k]], ev);
-        if (m) {
-            h->cand[h->ncand++] = e->any_code[k];
-            mask |= m;
-        }
-    }
-    if (!ev->has_event_id)
-        return mask;
-    size_t lo = 0, hi = e->nby_code; /* the first entry with this code */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (e->by_code[mid].code < ev->event_id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t j = lo; j < e->nby_code && e->by_code[j].code == ev->event_id; j++) {
-        uint32_t m = esc_plan_select(e->plan[e->by_code[j].det], ev);
-        if (m) {
-            h->cand[h->ncand++] = e->by_code[j].det;
-            mask |= m;
-        }
-    }
-    return mask;
 }
 
 /* The feeder's counters in the hunt's. */
@@ -463,14 +463,7 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
         goto fail;
     }
     esc_feeder_opts fo = {
-        .profile = o->profile, .record = feed, .ctx = h, .max_held = h->o.max_held};
-    if (e->nothers) {
-        if (!(h->cand = esc_calloc(e->nothers, sizeof *h->cand))) {
-            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-            goto fail;
-        }
-        fo.select = select_event;
-    }
+        .profile = o->profile, .record = feed, .ctx = h, .max_held = h->o.max_held, .engine = e};
     if ((st = esc_feeder_new(&fo, &h->feed, err)))
         goto fail;
     for (size_t i = 0; i < nfiles; i++) {

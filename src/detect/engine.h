@@ -4,9 +4,10 @@
  * is read-only afterwards.
  *
  * esc_feeder is the one record loop, which hunt, run and test all drive: it pulls events from a
- * reader, keeps the CrowdStrike host inventory, maps process events to CIM records and hands each
- * record to its consumer (hunt: every detection's execution; run: the windows that cover the
- * record). Nothing else reads events for detections.
+ * reader, keeps the CrowdStrike host inventory, maps process events to CIM records, puts each
+ * event its detections want in the other datasets (esc_engine_select) and hands each record to
+ * its consumer (hunt: every detection's execution; run: the windows that cover the record).
+ * Nothing else reads events for detections or chooses the datasets an event enters.
  *
  * esc_hunt drives one pass over a list of inputs for one window through a feeder whose consumer
  * feeds every execution. It is an iterator so that the caller can show progress and print
@@ -42,6 +43,13 @@ const esc_detection *esc_engine_skipped(const esc_engine *e, size_t i, const cha
 const esc_interest *esc_engine_interest(const esc_engine *e);
 /* "ESCU - <name> - Rule" */
 const char *esc_engine_search_name(const esc_engine *e, size_t i);
+/* Detections reading a dataset other than Endpoint.Processes (raw events included). */
+size_t esc_engine_nothers(const esc_engine *e);
+/* The datasets other than Endpoint.Processes ev enters for e's detections (a mask of
+ * 1 << esc_dataset; ESC_DS_RAW: the event itself), and in cand (room for esc_engine_nothers)
+ * the detections that may read it there, *ncand of them, in index order within each code. Only
+ * Windows events enter them. The one selection hunt, run and test share (through the feeder). */
+uint32_t esc_engine_select(const esc_engine *e, const esc_event *ev, size_t *cand, size_t *ncand);
 
 /* ---- the feeder: events -> host inventory / CIM records -> a consumer ----------------------- */
 
@@ -59,10 +67,11 @@ typedef struct esc_feeder_opts {
     /* CrowdStrike records whose host is not in the inventory yet are held (deep-copied) until
      * esc_feeder_flush, up to this many; 0 maps them at once with the hosts known so far. */
     size_t max_held;
-    /* The datasets other than Endpoint.Processes an event enters (a mask of 1 << esc_dataset;
-     * ESC_DS_RAW: the event itself) for the consumer's searches. NULL or 0: none, and the event's
-     * fields are not extracted. */
-    uint32_t (*select)(void *ctx, const esc_event *ev);
+    /* The detections the records are for: an event also enters the other datasets they read
+     * (esc_engine_select), each such record handed on while esc_feeder_candidates lists the
+     * detections that may read it. NULL, or none reading another dataset: Endpoint.Processes
+     * only, and no event's fields are extracted. */
+    const esc_engine *engine;
 } esc_feeder_opts;
 
 typedef struct esc_feeder_stats {
@@ -100,6 +109,9 @@ esc_status esc_feeder_put_host(esc_feeder *f, esc_str aid, esc_str name);
  * - with *input_failed set (may be NULL): the reader cannot go on (ESC_EIO, or ESC_ENOMEM). */
 esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, size_t max,
                            uint64_t *next_off, bool *input_failed, esc_error *err);
+/* During the record callback for a record of a dataset other than Endpoint.Processes: the
+ * detections (engine indices) that may read it; *det is valid until the next event. */
+size_t esc_feeder_candidates(const esc_feeder *f, const size_t **det);
 /* Map the held records with the inventory as it is now and hand them to the consumer. */
 esc_status esc_feeder_flush(esc_feeder *f, esc_error *err);
 const esc_feeder_stats *esc_feeder_stats_get(const esc_feeder *f);

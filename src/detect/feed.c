@@ -2,13 +2,15 @@
  *
  * It pulls events from a reader, keeps the CrowdStrike host inventory (aidmaster records, a
  * --aidmaster file, entries restored by the caller), maps process events to CIM records with
- * that inventory and hands each record to the caller's consumer.
+ * that inventory, puts each event the engine's detections want (esc_engine_select) in the other
+ * datasets and hands each record to the caller's consumer.
  * Invariants: a record handed on lives in the feeder's map arena until the next event; held
  * records (CrowdStrike records whose host is not known yet, when max_held > 0) are deep copies in
  * their own arena and are mapped only by esc_feeder_flush. The host callback hears of an entry
  * only when an event adds or changes it.
  * Not done here: opening inputs or readers, choosing which records a search keeps (the
- * consumer), windows, printing. */
+ * consumer: the candidates narrow it to the detections of the event's code), windows,
+ * printing. */
 #include "detect/engine.h"
 
 #include <string.h>
@@ -25,6 +27,8 @@ struct esc_feeder {
     esc_arena held_arena;
     esc_event *held;
     size_t nheld, capheld;
+    size_t *cand; /* the detections the current event may feed in the other datasets */
+    size_t ncand;
     esc_feeder_stats stats;
 };
 
@@ -35,6 +39,13 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
     f->o = *o;
+    if (o->engine && !esc_engine_nothers(o->engine))
+        f->o.engine = NULL; /* Endpoint.Processes only */
+    if (f->o.engine && !(f->cand = esc_calloc(esc_engine_nothers(o->engine), sizeof *f->cand))) {
+        esc_hostmap_free(f->hosts);
+        esc_free(f);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
     esc_arena_init(&f->map_arena, 64 * 1024, 64u << 20);
     esc_arena_init(&f->fields_arena, 64 * 1024, 64u << 20);
     esc_arena_init(&f->held_arena, 1u << 20, HELD_ARENA_CAP);
@@ -50,6 +61,7 @@ void esc_feeder_free(esc_feeder *f) {
     esc_arena_fini(&f->fields_arena);
     esc_arena_fini(&f->held_arena);
     esc_free(f->held);
+    esc_free(f->cand);
     esc_free(f);
 }
 
@@ -139,10 +151,15 @@ static esc_status inventory(esc_feeder *f, const esc_event *ev, esc_error *err) 
 
 static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err);
 
-/* The datasets other than Endpoint.Processes the consumer wants ev in (o.select): the event's
+size_t esc_feeder_candidates(const esc_feeder *f, const size_t **det) {
+    *det = f->cand;
+    return f->ncand;
+}
+
+/* The datasets other than Endpoint.Processes the engine's detections want ev in: the event's
  * fields, extracted once, then each dataset's view of them, each handed on as a record. */
 static esc_status other_datasets(esc_feeder *f, const esc_event *ev, esc_error *err) {
-    uint32_t mask = f->o.select ? f->o.select(f->o.ctx, ev) : 0;
+    uint32_t mask = esc_engine_select(f->o.engine, ev, f->cand, &f->ncand);
     if (!mask || !ev->has_time)
         return ESC_OK;
     esc_arena_reset(&f->fields_arena);
@@ -186,7 +203,7 @@ static esc_status handle(esc_feeder *f, const esc_event *ev, esc_error *err) {
         return ESC_OK;
     }
     esc_status st = processes(f, ev, err);
-    if (st == ESC_OK && f->o.select)
+    if (st == ESC_OK && f->o.engine)
         st = other_datasets(f, ev, err);
     return st;
 }

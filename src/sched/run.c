@@ -540,7 +540,8 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
                           .record = esc_run_consume,
                           .host = remember_host,
                           .ctx = r,
-                          .max_held = 0};
+                          .max_held = 0,
+                          .engine = o->engine};
     esc_status st = esc_feeder_new(&fo, &r->feed, err);
     if (st)
         goto fail;

@@ -94,50 +94,156 @@ void esc_run_blob_set_fired(esc_buf *b) {
     b->ptr[20] = 1;
 }
 
+/* A record of a dataset other than Endpoint.Processes: the mask word is RUN_REC_NAMED | its
+ * dataset, then u32 event kind, the event's channel, its _raw (RUN_REC_NULL length: none), u32
+ * count and the (name, value) pairs of its field set, each string a u32 length and its bytes. */
+#define RUN_REC_NAMED 0x80000000u
+#define RUN_REC_NULL 0xFFFFFFFFu
+
+static esc_status put_str(esc_buf *b, esc_str s) {
+    uint32_t n = s.ptr ? (uint32_t)s.len : RUN_REC_NULL;
+    esc_status st = esc_buf_append(b, &n, 4);
+    if (!st && s.ptr && s.len)
+        st = esc_buf_append(b, s.ptr, s.len);
+    return st;
+}
+
+static esc_status blob_add_named(esc_buf *b, const esc_record *rec) {
+    const esc_fields *fs = rec->fs;
+    const esc_event *ev = fs->ev ? fs->ev : rec->ev;
+    uint32_t kind = ev ? (uint32_t)ev->kind : 0, n = (uint32_t)fs->n;
+    esc_status st = esc_buf_append(b, &kind, 4);
+    if (!st)
+        st = put_str(b, ev ? ev->channel : ESC_STR_NULL);
+    if (!st)
+        st = put_str(b, fs->raw);
+    if (!st)
+        st = esc_buf_append(b, &n, 4);
+    for (size_t i = 0; !st && i < fs->n; i++)
+        if (!(st = put_str(b, fs->f[i].name)))
+            st = put_str(b, fs->f[i].value);
+    return st;
+}
+
+/* One record after the others: u64 time, u32 mask, then the values of the fixed Processes record
+ * whose bit the mask has, or the named fields of another dataset's record. */
 static esc_status blob_add(esc_buf *b, const esc_record *rec) {
     unsigned char h[12];
-    uint32_t mask = 0;
-    for (int i = 0; i < ESC_CIM_NFIELDS; i++)
+    bool named = rec->ds != ESC_DS_PROCESSES && rec->fs;
+    uint32_t mask = named ? RUN_REC_NAMED | (uint32_t)rec->ds : 0;
+    for (int i = 0; !named && i < ESC_CIM_NFIELDS; i++)
         if (rec->v[i].ptr)
             mask |= 1u << i;
     put_u64(h, (uint64_t)rec->time_us);
     memcpy(h + 8, &mask, 4);
+    size_t undo = b->len;
     esc_status st = esc_buf_append(b, h, sizeof h);
-    for (int i = 0; !st && i < ESC_CIM_NFIELDS; i++) {
+    if (!st && named)
+        st = blob_add_named(b, rec);
+    for (int i = 0; !st && !named && i < ESC_CIM_NFIELDS; i++) {
         if (!(mask & (1u << i)))
             continue;
         uint32_t n = (uint32_t)rec->v[i].len;
         if ((st = esc_buf_append(b, &n, 4)) == ESC_OK && n)
             st = esc_buf_append(b, rec->v[i].ptr, n);
     }
+    if (st) /* a record is kept whole or not at all */
+        b->len = undo;
     return st;
 }
 
-/* Next record at *pos in [.., end); false at the end or on a corrupt blob. */
-static bool blob_next(const unsigned char *p, size_t end, size_t *pos, esc_record *rec) {
+/* A blob being read: the field set and the stand-in event of its current named record. */
+typedef struct blob_rd {
+    esc_fields fs;
+    esc_event ev; /* kind and channel only (no provenance: rec.ev stays NULL, as for Processes) */
+    esc_field *f;
+    size_t cap;
+} blob_rd;
+
+static bool get_str(const unsigned char *p, size_t end, size_t *i, esc_str *out) {
+    uint32_t n;
+    if (*i + 4 > end)
+        return false;
+    memcpy(&n, p + *i, 4);
+    *i += 4;
+    if (n == RUN_REC_NULL) {
+        *out = ESC_STR_NULL;
+        return true;
+    }
+    if (n > end - *i)
+        return false;
+    *out = esc_str_make((const char *)p + *i, n);
+    *i += n;
+    return true;
+}
+
+/* The named fields at *i into rd (1), or 0 on a corrupt blob, -1 out of memory. */
+static int next_named(const unsigned char *p, size_t end, size_t *i, blob_rd *rd) {
+    uint32_t kind, n;
+    esc_str chan, raw;
+    if (*i + 4 > end)
+        return 0;
+    memcpy(&kind, p + *i, 4);
+    *i += 4;
+    if (!get_str(p, end, i, &chan) || !get_str(p, end, i, &raw) || *i + 4 > end)
+        return 0;
+    memcpy(&n, p + *i, 4);
+    *i += 4;
+    if (n > (end - *i) / 8) /* each pair takes at least two lengths */
+        return 0;
+    if (n > rd->cap) {
+        esc_field *f = esc_realloc(rd->f, n * sizeof *f);
+        if (!f)
+            return -1;
+        rd->f = f;
+        rd->cap = n;
+    }
+    for (uint32_t k = 0; k < n; k++)
+        if (!get_str(p, end, i, &rd->f[k].name) || !get_str(p, end, i, &rd->f[k].value))
+            return 0;
+    memset(&rd->ev, 0, sizeof rd->ev);
+    rd->ev.kind = (esc_event_kind)kind;
+    rd->ev.channel = chan.ptr ? chan : esc_str_c("");
+    rd->fs = (esc_fields){.f = rd->f, .n = n, .cap = n, .raw = raw, .ev = kind ? &rd->ev : NULL};
+    return 1;
+}
+
+/* Next record at *pos in [.., end): 1, or 0 at the end or on a corrupt blob, -1 out of memory.
+ * A named record's field set lives in rd until the next call. */
+static int blob_next(const unsigned char *p, size_t end, size_t *pos, esc_record *rec,
+                     blob_rd *rd) {
     size_t i = *pos;
     if (i + 12 > end)
-        return false;
+        return 0;
     memset(rec, 0, sizeof *rec);
     rec->time_us = (int64_t)get_u64(p + i);
     uint32_t mask;
     memcpy(&mask, p + i + 8, 4);
     i += 12;
+    if (mask & RUN_REC_NAMED) {
+        uint32_t ds = mask & ~RUN_REC_NAMED;
+        if (ds == ESC_DS_PROCESSES || ds >= ESC_DS_N)
+            return 0;
+        int k = next_named(p, end, &i, rd);
+        if (k != 1)
+            return k;
+        rd->fs.time_us = rec->time_us;
+        rd->fs.has_time = true;
+        rec->ds = (esc_dataset)ds;
+        rec->fs = &rd->fs;
+        *pos = i;
+        return 1;
+    }
     for (int f = 0; f < ESC_CIM_NFIELDS; f++) {
         if (!(mask & (1u << f)))
             continue;
-        uint32_t n;
-        if (i + 4 > end)
-            return false;
-        memcpy(&n, p + i, 4);
-        i += 4;
-        if (n > end - i)
-            return false;
-        rec->v[f] = esc_str_make((const char *)p + i, n);
-        i += n;
+        esc_str v;
+        if (!get_str(p, end, &i, &v) || !v.ptr)
+            return 0;
+        rec->v[f] = v;
     }
     *pos = i;
-    return true;
+    return 1;
 }
 
 /* Feed the records of blob[RUN_BLOB_HDR, end) into x. */
@@ -145,8 +251,13 @@ static esc_status blob_feed(const esc_buf *b, size_t end, esc_exec *x, esc_error
     size_t pos = RUN_BLOB_HDR;
     esc_record rec;
     esc_status st = ESC_OK;
-    while (!st && blob_next((const unsigned char *)b->ptr, end, &pos, &rec))
+    blob_rd rd = {0};
+    int k;
+    while (!st && (k = blob_next((const unsigned char *)b->ptr, end, &pos, &rec, &rd)) == 1)
         st = esc_exec_feed(x, &rec, err);
+    if (!st && k < 0)
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+    esc_free(rd.f);
     return st;
 }
 
@@ -154,8 +265,10 @@ uint64_t esc_run_blob_count(const esc_buf *b) {
     uint64_t n = 0;
     size_t pos = RUN_BLOB_HDR;
     esc_record rec;
-    while (blob_next((const unsigned char *)b->ptr, b->len, &pos, &rec))
+    blob_rd rd = {0};
+    while (blob_next((const unsigned char *)b->ptr, b->len, &pos, &rec, &rd) == 1)
         n++;
+    esc_free(rd.f);
     return n;
 }
 
@@ -369,6 +482,18 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
 
 esc_status esc_run_consume(void *runner, const esc_record *rec, esc_error *err) {
     esc_runner *r = runner;
+    if (rec->ds != ESC_DS_PROCESSES) { /* the detections the feeder selected for its event */
+        const size_t *cand;
+        size_t ncand = esc_feeder_candidates(r->feed, &cand);
+        for (size_t k = 0; k < ncand; k++) {
+            if (!esc_plan_record_matches(r->det[cand[k]].plan, rec))
+                continue;
+            esc_status st = keep(r, cand[k], rec, err);
+            if (st)
+                return st;
+        }
+        return ESC_OK;
+    }
     for (size_t j = 0; j < r->ndet; j++) {
         if (!esc_plan_record_matches(r->det[j].plan, rec))
             continue;

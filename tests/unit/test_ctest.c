@@ -137,8 +137,12 @@ static void test_sourcetypes(void **state) {
     assert_non_null(strstr(why, "Sysmon for Linux"));
     assert_false(esc_ctest_sourcetype_ok("WinEventLog:Security", "WinEventLog", &why));
     assert_non_null(strstr(why, "classic WinEventLog"));
-    assert_false(esc_ctest_sourcetype_ok("XmlWinEventLog:Microsoft-Windows-PowerShell/Operational",
-                                         "xmlwineventlog", &why));
+    /* every channel is read since the engine feeds every dataset and raw events (issue 15) */
+    assert_true(esc_ctest_sourcetype_ok("XmlWinEventLog:Microsoft-Windows-PowerShell/Operational",
+                                        "xmlwineventlog", &why));
+    assert_true(esc_ctest_sourcetype_ok("XmlWinEventLog:System", "XmlWinEventLog", &why));
+    assert_true(esc_ctest_sourcetype_ok(
+        "WinEventLog:Microsoft-Windows-Windows Defender/Operational", "xmlwineventlog", &why));
     assert_false(esc_ctest_sourcetype_ok("x", "aws:cloudtrail", &why));
 }
 
