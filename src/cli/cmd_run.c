@@ -46,6 +46,9 @@ static const esc_opt run_opts[] = {
     {"group", "ID", "the Kafka consumer group (default escudo)"},
     {"kafka-config", "KEY=VALUE", "a librdkafka setting (repeatable; no secrets: use the file)"},
     {"kafka-config-file", "FILE", "librdkafka settings, KEY=VALUE lines (TLS, SASL, secrets)"},
+    {"kafka-max-message", "BYTES",
+     "skip (and count malformed) a message larger than this (default and\n"
+     "                           most 16 MiB)"},
     {"notables", "FILE", "append notables as JSON lines to FILE"},
     {"risk", "FILE", "append risk events as JSON lines to FILE"},
     {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},

@@ -51,12 +51,11 @@ typedef struct esc_run_kafka {
     const char *brokers, *topic, *group;
     const char *const *config; /* librdkafka "key=value" settings, applied in order */
     size_t nconfig;
+    size_t max_message; /* bytes; a larger message is skipped as malformed (0: the default) */
 } esc_run_kafka;
 
-#define ESC_RUN_KAFKA_MAX_MESSAGE                                                                  \
-    (16u << 20)                           /* bytes; a larger message is skipped as malformed       \
-                                           */
-#define ESC_RUN_KAFKA_MAX_PARTITIONS 4096 /* partitions of the topic one worker follows */
+#define ESC_RUN_KAFKA_MAX_MESSAGE (16u << 20) /* default and largest max_message */
+#define ESC_RUN_KAFKA_MAX_PARTITIONS 4096     /* partitions of the topic one worker follows */
 
 typedef struct esc_runner_opts {
     const esc_content *content; /* borrowed, outlives the run */

@@ -346,10 +346,10 @@ static esc_status on_message(esc_runner *r, const rd_kafka_message_t *m, bool *p
     snprintf(path, sizeof path, "kafka:%s/%" PRId32 " offset %" PRId64, k->topic, m->partition,
              m->offset);
     esc_status st = ESC_OK;
-    if (m->len > ESC_RUN_KAFKA_MAX_MESSAGE) {
+    size_t cap = r->o.kafka->max_message ? r->o.kafka->max_message : ESC_RUN_KAFKA_MAX_MESSAGE;
+    if (m->len > cap) {
         r->stats.malformed++;
-        esc_run_msg(r, "%s: a message of %zu bytes (more than %u): skipped", path, m->len,
-                    ESC_RUN_KAFKA_MAX_MESSAGE);
+        esc_run_msg(r, "%s: a message of %zu bytes (more than %zu): skipped", path, m->len, cap);
     } else if (m->len) {
         r->kcur =
             (run_kcur){true, m->offset < s->replay_end, (size_t)(s - k->p), m->offset, s->fired_to};
@@ -379,6 +379,12 @@ esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err) {
             break;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             kpart *s = slot_find(k, m->partition);
+            if (s && s->owned && !s->known) { /* at the end before any message: the log's start
+                                                 (retention deleted the rest) is the position */
+                s->known = true;
+                r->in[s->in].offset = r->in[s->in].inode = (uint64_t)m->offset;
+                r->in[s->in].dirty = true;
+            }
             if (s && s->owned && (int64_t)r->in[s->in].offset >= m->offset)
                 s->eof = true;
         } else if (m->err) {
