@@ -457,6 +457,11 @@ static int run_rounds(const esc_args *a, esc_runner_opts *ro, long max_warn, boo
         }
         if ((rc = drive(run, max_warn)) != ESC_EXIT_OK)
             goto out;
+        esc_runner_stop(run); /* --kafka: leave the group, say what was committed */
+        const char *const *m;
+        size_t dropped, nm = esc_runner_messages(run, &m, &dropped);
+        for (size_t i = 0; i < nm && !quiet; i++)
+            esc_say(stderr, "escudo: %s", m[i]);
         const esc_runner_stats *s = esc_runner_stats_get(run);
         total->events += s->events;
         total->fired += s->fired;

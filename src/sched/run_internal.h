@@ -241,6 +241,11 @@ esc_status esc_run_kafka_open(esc_runner *r, esc_error *err);
  * assigned partitions and every one owned is read to its high watermark. */
 esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err);
 /* Before a checkpoint: each owned partition's low watermark into its input row. */
+/* The "kpart HIGH OWNED PATH" lines of the bookkeeping blob: each partition's high watermark as
+ * last fetched (-1 unknown) and whether this worker owns it, for `escudo status`. */
+esc_status esc_run_kafka_meta(esc_runner *r, esc_buf *b);
+/* Leave the group (revocation: checkpoint, synchronous commit) and say what was committed. */
+void esc_run_kafka_stop(esc_runner *r);
 void esc_run_kafka_before_commit(esc_runner *r);
 /* After a checkpoint: the partitions' low watermarks committed to Kafka (asynchronously). */
 void esc_run_kafka_after_commit(esc_runner *r);

@@ -51,6 +51,7 @@ typedef struct kpart {
     int64_t replay_end; /* offsets below it were read by the partition's last committer */
     int64_t fired_to;   /* the partition's windows up to this run time have fired */
     int64_t sent_low, sent_pos; /* last committed to the group */
+    int64_t high;               /* high watermark as last fetched, -1 unknown */
 } kpart;
 
 struct run_kafka {
@@ -98,6 +99,7 @@ static kpart *slot_get(esc_runner *r, int32_t part, esc_error *err) {
     s->part = part;
     s->in = r->nin - 1;
     s->sent_low = s->sent_pos = -1;
+    s->high = -1;
     r->in[s->in].is_kafka = true;
     r->in[s->in].pending = false;
     return s;
@@ -234,6 +236,21 @@ static void commit_offsets(esc_runner *r, bool sync) {
         l->elems[i].metadata_size = 0;
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+esc_status esc_run_kafka_meta(esc_runner *r, esc_buf *b) {
+    run_kafka *k = r->kafka;
+    esc_status st = ESC_OK;
+    for (size_t i = 0; !st && i < k->np; i++) {
+        kpart *s = &k->p[i];
+        int64_t lo, hi;
+        if (s->owned && k->rk &&
+            rd_kafka_get_watermark_offsets(k->rk, k->topic, s->part, &lo, &hi) == 0 && hi >= 0)
+            s->high = hi; /* cached from the last fetch: no request */
+        st = esc_buf_printf(b, "kpart %lld %d %s\n", (long long)s->high, s->owned ? 1 : 0,
+                            r->in[s->in].path);
+    }
+    return st;
 }
 
 void esc_run_kafka_after_commit(esc_runner *r) {
@@ -489,6 +506,37 @@ esc_status esc_run_kafka_open(esc_runner *r, esc_error *err) {
         return esc_error_set(err, ESC_EIO, "kafka: subscribing to %s: %s", o->topic,
                              rd_kafka_err2str(e));
     return ESC_OK;
+}
+
+#define STOP_LISTED 32 /* partitions the stop message names */
+
+void esc_run_kafka_stop(esc_runner *r) {
+    run_kafka *k = r->kafka;
+    if (!k->rk)
+        return;
+    rd_kafka_consumer_close(k->rk); /* revokes: checkpoint and commit first */
+    rd_kafka_destroy(k->rk);
+    k->rk = NULL;
+    esc_buf b;
+    esc_buf_init(&b, 4000);
+    size_t listed = 0, none = 0;
+    for (size_t i = 0; i < k->np; i++) {
+        const kpart *s = &k->p[i];
+        if (s->sent_low < 0) {
+            none++;
+        } else if (listed++ < STOP_LISTED) {
+            esc_buf_printf(&b, "%s%s/%" PRId32 " at %lld (read to %lld)", listed > 1 ? ", " : "",
+                           k->topic, s->part, (long long)s->sent_low, (long long)s->sent_pos);
+        }
+    }
+    if (listed > STOP_LISTED)
+        esc_buf_printf(&b, ", %zu more", listed - STOP_LISTED);
+    esc_run_msg(r, "kafka: left group %s; committed: %s",
+                r->o.kafka->group ? r->o.kafka->group : "escudo", listed ? b.ptr : "nothing");
+    if (none)
+        esc_run_msg(r, "kafka: %zu partitions read before have no commit since their assignment",
+                    none);
+    esc_buf_fini(&b);
 }
 
 void esc_run_kafka_close(esc_runner *r) {

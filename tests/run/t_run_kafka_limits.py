@@ -56,6 +56,14 @@ def cap_case(big, extra, want):
                 p = subprocess.run(args, capture_output=True, text=True, timeout=60)
             except subprocess.TimeoutExpired:
                 return [f"a {big >> 20} MiB message: the run did not end (stalled)"]
+            # status: the partition's offsets (read to, committed), high watermark, lag, windows
+            stt = subprocess.run([runlib.ESCUDO, "status", "--state", os.path.join(d, "st")],
+                                 capture_output=True, text=True).stdout
+            row = [x.split() for x in stt.splitlines() if x.endswith(" kafka:winevents/0")]
+            # 3 MiB: a window holds offset 0, so the low watermark committed is 0; 17 MiB: empty
+            want_row = ["3", "0" if want else "3", "3", "0", "1" if want else "0", "yes"]
+            if row != [want_row + ["kafka:winevents/0"]]:
+                out.append(f"status after a {big >> 20} MiB message: {stt}")
     finally:
         mock.close()
     if p.returncode != 0 or f"escudo: {want} records" not in p.stderr:
@@ -63,6 +71,8 @@ def cap_case(big, extra, want):
     if want and ("offset 1: a message of 3145728 bytes (more than 1048576): skipped" not in p.stderr
                  or "1 malformed" not in p.stderr):
         out.append(f"the 3 MiB message is not reported skipped: {p.stderr[-400:]}")
+    if want and "escudo: kafka: left group escudo; committed: winevents/0 at 0 (read to 3)" not in p.stderr:
+        out.append(f"the run summary does not say what was committed: {p.stderr[-400:]}")
     return out
 
 
