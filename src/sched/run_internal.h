@@ -73,6 +73,11 @@ typedef struct det_state {
     const esc_plan *plan;
     esc_schedule sched;
     int64_t enabled_at, last_fired;
+    /* the runs covering event times [cov_lo, cov_hi) (esc_schedule_runs_covering_span): the
+     * last answer, reused while records keep to its span (cov_hi <= cov_lo: none yet) */
+    int64_t cov_lo, cov_hi;
+    int64_t cov[RUN_MAX_COVER];
+    size_t ncov;
 } det_state;
 
 typedef struct run_sink {
