@@ -4,8 +4,11 @@
  * executions and a feeder (feed.c: the host inventory and the records it holds back).
  * CrowdStrike records whose host cannot be resolved yet are held (up to max_held) until every
  * input has been read, then mapped with the complete inventory, so an aidmaster record anywhere
- * in the inputs resolves them (SPEC section 2). Not here: reading records (the feeder), printing,
- * output formats, notables. */
+ * in the inputs resolves them (SPEC section 2). With o.shards > 1 (hunt --two-stage) each
+ * detection whose plan merges runs once per shard of hosts and the shards' partial aggregates,
+ * encoded and decoded, are merged into its own execution before it finishes: the Kafka mode's
+ * second stage checked against one process (docs/scale.md). Not here: reading records (the
+ * feeder), printing, output formats, notables. */
 #include "detect/engine.h"
 
 #include <stdint.h>

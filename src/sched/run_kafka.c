@@ -23,8 +23,11 @@
  * - The run counts as caught up only once the group assigned partitions and every one owned was
  *   read to its high watermark (a partition-EOF event after its last message): a worker with
  *   no partition does not let its clock jump.
+ * - A partition at its end before any message was read (its log starts past 0: retention
+ *   deleted the rest) is positioned there and counts as read to its end.
  * Not done here: formats (each message goes through esc_run_read_text), windows, firing, the
- * second stage of cross-host detections (refused by the CLI in this mode, docs/scale.md). */
+ * transport of cross-host detections' partial aggregates (refused by the CLI in this mode; the
+ * merge is spl/exec.c's, docs/scale.md), an output topic. */
 #include "sched/run_internal.h"
 
 #include <fcntl.h>

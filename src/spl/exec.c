@@ -10,7 +10,10 @@
  * every STREAM_BATCH matching events run through those commands into the stats' running
  * groups, so memory holds the groups, not the events. Kept rows of a raw-event search go to
  * the later commands newest _time first, as Splunk returns events (Search Manual "About
- * retrieving events"), events of one _time in event order. Deliberately not done: streaming
+ * retrieving events"), events of one _time in event order. Two stages (docs/scale.md): an
+ * execution's first-stage aggregates (tstats', or the streamed stats') can be encoded
+ * (esc_exec_partial) and merged into another execution of the same plan (esc_exec_merge), whose
+ * finish then runs the rest over the merged groups. Deliberately not done: streaming
  * of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller runs one
  * execution per window). */
 #include <math.h>
