@@ -239,8 +239,8 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
         if (esc_args_has(a, "kafka") && !esc_cli_kafka_local(*content, d, &why)) {
             esc_say(stderr,
                     "escudo run: --kafka: %s is not partition-local (%s): each worker sees only "
-                    "the hosts of its partitions, and the two-stage aggregation that would merge "
-                    "them is not implemented (docs/scale.md)%s",
+                    "the hosts of its partitions, and the transport between workers of the "
+                    "two-stage aggregation that would merge them is not built (docs/scale.md)%s",
                     d->name, why ? why : "its search could not be read",
                     exact ? "" : "; not enabled");
             esc_free(why);
