@@ -9,7 +9,9 @@ it and the message itself, so a 17 MiB message never reaches a consumer of the m
 therefore tested with --kafka-max-message 1 MiB and a 3 MiB message; the 16 MiB default itself
 needs a real broker (message.max.bytes raised). The 17 MiB case is kept for what it did show: the
 partition is then empty with its log start past 0, and a worker that had read no message of it
-never took its end-of-partition as caught up, so `--once-until` never ended (fixed: the run ends)."""
+never took its end-of-partition as caught up, so `--once-until` never ended (fixed: the run ends).
+ctest-label: slow (two mock clusters and group joins: about 12 s, near 18 s on a loaded machine;
+`make check` runs it on the plain build only)"""
 import concurrent.futures
 import os
 import subprocess
