@@ -12,51 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
-
-typedef struct vnode { /* one distinct or listed value of a slot */
-    esc_str v;
-    struct vnode *next;
-} vnode;
-
-typedef struct slot {
-    uint64_t n; /* values seen (count_field, avg), distinct values (values, dc), list length */
-    double num; /* min/max numeric, sum */
-    bool has_num;
-    esc_str text; /* min/max: text of the numeric winner or the string winner */
-    bool has_str; /* min/max: a string winner is set (used only when no number was seen) */
-    esc_str str_best;
-    int64_t t; /* earliest/latest time */
-    vnode *head, *tail;
-} slot;
-
-typedef struct group {
-    esc_str *keys;
-    uint64_t hash;
-    uint64_t count;
-    slot *slots;
-} group;
-
-typedef struct dentry {
-    uint64_t hash;
-    uint32_t g, i;
-    esc_str v;
-} dentry;
-
-struct esc_agg {
-    size_t nkeys, naggs, max_groups;
-    esc_agg_fn *fns;
-    esc_arena arena;
-    group *groups;
-    size_t ngroups, gcap;
-    uint32_t *gtab; /* group index + 1, 0 = empty */
-    size_t gtab_cap;
-    dentry *dtab; /* distinct set */
-    size_t dtab_n, dtab_cap;
-    size_t last;      /* group of the last esc_agg_group call */
-    uint64_t calls;   /* successful esc_agg_group calls */
-    esc_str *scratch; /* result views */
-    size_t scratch_cap;
-};
+#include "agg/agg_int.h"
 
 static uint64_t mix(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
@@ -112,13 +68,13 @@ void esc_agg_free(esc_agg *a) {
 }
 
 /* The arena said no: its cap (a limit of the input) or memory running out (fatal). */
-static esc_status full(const esc_agg *a, esc_error *err) {
+esc_status agg_full(const esc_agg *a, esc_error *err) {
     if (a->arena.failed)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     return esc_error_set(err, ESC_ELIMIT, "aggregation memory limit reached");
 }
 
-static esc_str keep(esc_agg *a, esc_str s, bool *ok) {
+esc_str agg_keep(esc_agg *a, esc_str s, bool *ok) {
     esc_str d = esc_arena_dup(&a->arena, s.ptr ? s : ESC_STR(""));
     *ok = d.ptr != NULL;
     return d;
@@ -180,12 +136,12 @@ esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error
     if (a->nkeys) {
         g.keys = esc_arena_alloc(&a->arena, a->nkeys * sizeof *g.keys);
         if (!g.keys)
-            return full(a, err);
+            return agg_full(a, err);
         for (size_t k = 0; k < a->nkeys; k++) {
             bool ok;
-            g.keys[k] = keep(a, keys[k], &ok);
+            g.keys[k] = agg_keep(a, keys[k], &ok);
             if (!ok)
-                return full(a, err);
+                return agg_full(a, err);
         }
     }
     if (a->naggs) {
@@ -204,8 +160,8 @@ esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error
 }
 
 /* Insert (g, i, v) into the distinct set; *added says whether it was new; *kept is the copy. */
-static esc_status distinct(esc_agg *a, size_t g, size_t i, esc_str v, bool *added, esc_str *kept,
-                           esc_error *err) {
+esc_status agg_distinct(esc_agg *a, size_t g, size_t i, esc_str v, bool *added, esc_str *kept,
+                        esc_error *err) {
     uint64_t h = mix(0xcbf29ce484222325ULL, v.ptr ? v.ptr : "", v.len);
     h = mix(h, &g, sizeof g);
     h = mix(h, &i, sizeof i);
@@ -237,9 +193,9 @@ static esc_status distinct(esc_agg *a, size_t g, size_t i, esc_str v, bool *adde
         j = (j + 1) & (a->dtab_cap - 1);
     }
     bool ok;
-    esc_str c = keep(a, v, &ok);
+    esc_str c = agg_keep(a, v, &ok);
     if (!ok)
-        return full(a, err);
+        return agg_full(a, err);
     a->dtab[j] = (dentry){h, (uint32_t)g, (uint32_t)i, c};
     a->dtab_n++;
     *added = true;
@@ -247,10 +203,10 @@ static esc_status distinct(esc_agg *a, size_t g, size_t i, esc_str v, bool *adde
     return ESC_OK;
 }
 
-static esc_status push(esc_agg *a, slot *s, esc_str v, esc_error *err) {
+esc_status agg_push(esc_agg *a, slot *s, esc_str v, esc_error *err) {
     vnode *n = esc_arena_alloc(&a->arena, sizeof *n);
     if (!n)
-        return full(a, err);
+        return agg_full(a, err);
     n->v = v;
     n->next = NULL;
     if (s->tail)
@@ -282,9 +238,9 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
         case ESC_AGG_DC: {
             bool added;
             esc_str kept = ESC_STR_NULL;
-            if ((st = distinct(a, g, i, v->s, &added, &kept, err)) != ESC_OK)
+            if ((st = agg_distinct(a, g, i, v->s, &added, &kept, err)) != ESC_OK)
                 return st;
-            if (added && fn == ESC_AGG_VALUES && (st = push(a, s, kept, err)) != ESC_OK)
+            if (added && fn == ESC_AGG_VALUES && (st = agg_push(a, s, kept, err)) != ESC_OK)
                 return st;
             if (added && fn == ESC_AGG_DC)
                 s->n++;
@@ -292,10 +248,10 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
         }
         case ESC_AGG_LIST:
             if (s->n < ESC_AGG_LIST_MAX) {
-                esc_str kept = keep(a, v->s, &ok);
+                esc_str kept = agg_keep(a, v->s, &ok);
                 if (!ok)
-                    return full(a, err);
-                if ((st = push(a, s, kept, err)) != ESC_OK)
+                    return agg_full(a, err);
+                if ((st = agg_push(a, s, kept, err)) != ESC_OK)
                     return st;
             }
             break;
@@ -305,9 +261,9 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
             if (v->is_num) {
                 better = !s->has_num || (fn == ESC_AGG_MIN ? v->num < s->num : v->num > s->num);
                 if (better) {
-                    s->text = keep(a, v->s, &ok);
+                    s->text = agg_keep(a, v->s, &ok);
                     if (!ok)
-                        return full(a, err);
+                        return agg_full(a, err);
                     s->num = v->num;
                     s->has_num = true;
                 }
@@ -315,9 +271,9 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
                 int c = s->has_str ? esc_str_cmp(v->s, s->str_best) : 0;
                 better = !s->has_str || (fn == ESC_AGG_MIN ? c < 0 : c > 0);
                 if (better) {
-                    s->str_best = keep(a, v->s, &ok);
+                    s->str_best = agg_keep(a, v->s, &ok);
                     if (!ok)
-                        return full(a, err);
+                        return agg_full(a, err);
                     s->has_str = true;
                 }
             }
@@ -337,9 +293,9 @@ esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, s
                           (fn == ESC_AGG_EARLIEST ? time_us < s->t : time_us > s->t) ||
                           (time_us == s->t && esc_str_cmp(v->s, s->str_best) < 0);
             if (better) {
-                s->str_best = keep(a, v->s, &ok);
+                s->str_best = agg_keep(a, v->s, &ok);
                 if (!ok)
-                    return full(a, err);
+                    return agg_full(a, err);
                 s->has_str = true;
                 s->t = time_us;
             }

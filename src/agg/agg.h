@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/str.h"
 
@@ -71,5 +72,21 @@ esc_str esc_agg_key(const esc_agg *a, size_t g, size_t k);
 /* Group indices ordered by their keys (byte order, first key first); *order is esc_malloc'd. */
 esc_status esc_agg_sorted(const esc_agg *a, size_t **order, esc_error *err);
 esc_status esc_agg_result(esc_agg *a, size_t g, size_t i, esc_agg_out *out, esc_error *err);
+
+/* ---- partial aggregates (two-stage aggregation, docs/scale.md) ----------------------------- */
+
+/* Whether fn's per-group state merges exactly, so that a table fed some records and merged with
+ * tables fed the others gives the results of one table fed them all: count, count(FIELD), sum,
+ * avg (kept as sum and count), min, max, dc and values (kept as their value set), earliest and
+ * latest (kept with their time). list keeps arrival order and a cap: it does not. */
+bool esc_agg_mergeable(esc_agg_fn fn);
+/* Append the partial state of groups[0..n) (every group when groups is NULL) to out, in a
+ * self-describing binary form (partial.c). ESC_EINTERNAL when a function does not merge. */
+esc_status esc_agg_encode(const esc_agg *a, const size_t *groups, size_t n, esc_buf *out,
+                          esc_error *err);
+/* Merge an encoded partial into a, whose BY count and functions must be the partial's.
+ * ESC_EMALFORMED (err says where) for a partial that is broken or of another shape; the table's
+ * own limits as esc_agg_group and esc_agg_add. A failed merge may have merged some groups. */
+esc_status esc_agg_merge(esc_agg *a, const void *data, size_t len, esc_error *err);
 
 #endif

@@ -58,6 +58,9 @@ static const esc_opt hunt_opts[] = {
     {"hec-max-wait", "SECONDS",
      "most time spent sending to HEC and waiting for it, then leave batches\n"
      "                           spooled (default 60)"},
+    {"two-stage", "N",
+     "check the Kafka mode's two-stage aggregation: split the hosts into N\n"
+     "                           shards and merge their partial results (docs/scale.md)"},
     {"help", NULL, "show this help"},
 };
 #define NOPTS (sizeof hunt_opts / sizeof hunt_opts[0])
@@ -262,6 +265,10 @@ static bool hunt_options(const esc_args *a, hunt_out *fmt, esc_hunt_opts *ho, in
     if (!esc_cli_number("hunt", a, "threads", 1, 64, &threads))
         return false;
     ho->reader.threads = (int)threads;
+    long shards = 0;
+    if (!esc_cli_number("hunt", a, "two-stage", 1, ESC_HUNT_MAX_SHARDS, &shards))
+        return false;
+    ho->shards = (size_t)shards;
     if ((esc_args_has(a, "earliest") || esc_args_has(a, "latest")) &&
         ho->earliest_us >= ho->latest_us) {
         fprintf(stderr, "escudo hunt: --earliest must be before --latest (the window is empty)\n");
@@ -537,6 +544,9 @@ static void print_summary(const esc_hunt_stats *s, long max_warn, double elapsed
             (unsigned long long)s->malformed, (unsigned long long)s->repaired,
             (unsigned long long)s->warnings, (unsigned long long)s->rows, elapsed,
             elapsed > 0 ? (double)s->bytes / 1e6 / elapsed : 0.0);
+    if (s->two_stage)
+        fprintf(stderr, "escudo: two stages: %llu detections, %llu bytes of partial aggregates\n",
+                (unsigned long long)s->two_stage, (unsigned long long)s->partial_bytes);
 }
 
 /* hunt --report without --db: the notables and risk events go to a store of this hunt alone, in

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "core/alloc.h"
+#include "detect/engine.h"
 #include "detect/lint.h"
 
 static const esc_opt lint_opts[] = {
@@ -36,16 +37,26 @@ static double pct(size_t a, size_t b) {
     return b ? 100.0 * (double)a / (double)b : 0.0;
 }
 
-/* Partition locality of each detection's (expanded) search: "local" or the reason. */
-static char **partition_verdicts(const esc_lint_report *r, const char *key) {
+/* Partition locality of each detection's (expanded) search: "local" or the reason; and for
+ * one that is not local, in ts[i], whether it runs in two stages (docs/scale.md): "exact" or
+ * why not. */
+static char **partition_verdicts(const esc_content *c, const esc_lint_report *r, const char *key,
+                                 char ***ts) {
     char **out = esc_calloc(r->n + 1, sizeof *out);
+    *ts = esc_calloc(r->n + 1, sizeof **ts);
+    if (!*ts) {
+        esc_free(out);
+        return NULL;
+    }
     for (size_t i = 0; out && i < r->n; i++) {
-        bool local = false;
-        char *why = NULL;
+        bool local = false, merges = false;
+        char *why = NULL, *twhy = NULL;
         const char *text = r->v[i].text ? r->v[i].text : "";
         if (esc_lint_partition_local(text, key, &local, &why) != ESC_OK)
             return out; /* out of memory: the rest stay unknown */
         out[i] = local ? esc_strdup("local") : why;
+        if (!local && esc_engine_mergeable(c, r->v[i].det, &merges, &twhy) == ESC_OK)
+            (*ts)[i] = merges ? esc_strdup("exact") : twhy;
     }
     return out;
 }
@@ -56,23 +67,27 @@ static void partition_free(char **pv, size_t n) {
     esc_free(pv);
 }
 
-static void print_partition_text(const esc_lint_report *r, char **pv, const char *key) {
-    size_t nlocal = 0;
-    for (size_t i = 0; i < r->n; i++)
+static void print_partition_text(const esc_lint_report *r, char **pv, char **ts, const char *key) {
+    size_t nlocal = 0, nmerge = 0;
+    for (size_t i = 0; i < r->n; i++) {
         nlocal += pv[i] && !strcmp(pv[i], "local");
-    printf("\npartition key %s: %zu of %zu detections are partition-local\n", key, nlocal, r->n);
+        nmerge += ts[i] && !strcmp(ts[i], "exact");
+    }
+    printf("\npartition key %s: %zu of %zu detections are partition-local; %zu of the other %zu "
+           "run in two stages\n",
+           key, nlocal, r->n, nmerge, r->n - nlocal);
     for (size_t i = 0; i < r->n; i++) {
         const esc_detection *d = r->v[i].det;
         bool local = pv[i] && !strcmp(pv[i], "local");
-        printf("  %-15s  %s  %s%s%s\n", local ? "local" : "cross-partition", d->id ? d->id : "-",
-               d->name ? d->name : "?", local ? "" : ": ",
-               local   ? ""
-               : pv[i] ? pv[i]
-                       : "?");
+        printf("  %-15s  %s  %s", local ? "local" : "cross-partition", d->id ? d->id : "-",
+               d->name ? d->name : "?");
+        if (!local)
+            printf(": %s; two stages: %s", pv[i] ? pv[i] : "?", ts[i] ? ts[i] : "?");
+        putchar('\n');
     }
 }
 
-static void print_json(const esc_lint_report *r, char **pv) {
+static void print_json(const esc_lint_report *r, char **pv, char **ts) {
     for (size_t i = 0; i < r->n; i++) {
         const esc_lint_verdict *v = &r->v[i];
         const esc_detection *d = v->det;
@@ -98,6 +113,11 @@ static void print_json(const esc_lint_report *r, char **pv) {
             bool local = pv[i] && !strcmp(pv[i], "local");
             printf(", \"partition_local\": %s, \"partition_reason\": ", local ? "true" : "false");
             json_str(local ? NULL : pv[i]);
+            bool exact = ts[i] && !strcmp(ts[i], "exact");
+            printf(", \"two_stage\": %s, \"two_stage_reason\": ", local   ? "null"
+                                                                  : exact ? "true"
+                                                                          : "false");
+            json_str(local || exact ? NULL : ts[i]);
         }
         if (v->has_span)
             printf(", \"span\": [%zu, %zu]}\n", v->span_start, v->span_end);
@@ -201,18 +221,20 @@ int esc_cmd_lint(int argc, char **argv) {
         goto done;
     }
     const char *key = esc_args_get(&a, "partition-key");
-    char **pv = key ? partition_verdicts(r, key) : NULL;
+    char **ts = NULL;
+    char **pv = key ? partition_verdicts(content, r, key, &ts) : NULL;
     if (key && !pv) {
         rc = ESC_EXIT_IO;
         goto done;
     }
     if (json)
-        print_json(r, pv);
+        print_json(r, pv, ts);
     else
         print_text(r);
     if (pv && !json)
-        print_partition_text(r, pv, key);
+        print_partition_text(r, pv, ts, key);
     partition_free(pv, r->n);
+    partition_free(ts, r->n);
     rc = fflush(stdout) == 0 ? ESC_EXIT_OK : ESC_EXIT_IO;
 done:
     esc_lint_report_free(r);

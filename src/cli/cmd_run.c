@@ -46,6 +46,9 @@ static const esc_opt run_opts[] = {
     {"group", "ID", "the Kafka consumer group (default escudo)"},
     {"kafka-config", "KEY=VALUE", "a librdkafka setting (repeatable; no secrets: use the file)"},
     {"kafka-config-file", "FILE", "librdkafka settings, KEY=VALUE lines (TLS, SASL, secrets)"},
+    {"kafka-max-message", "BYTES",
+     "skip (and count malformed) a message larger than this (default and\n"
+     "                           most 16 MiB)"},
     {"notables", "FILE", "append notables as JSON lines to FILE"},
     {"risk", "FILE", "append risk events as JSON lines to FILE"},
     {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},
@@ -236,8 +239,8 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
         if (esc_args_has(a, "kafka") && !esc_cli_kafka_local(*content, d, &why)) {
             esc_say(stderr,
                     "escudo run: --kafka: %s is not partition-local (%s): each worker sees only "
-                    "the hosts of its partitions, and the two-stage aggregation that would merge "
-                    "them is not implemented (docs/scale.md)%s",
+                    "the hosts of its partitions, and the transport between workers of the "
+                    "two-stage aggregation that would merge them is not built (docs/scale.md)%s",
                     d->name, why ? why : "its search could not be read",
                     exact ? "" : "; not enabled");
             esc_free(why);
@@ -454,6 +457,11 @@ static int run_rounds(const esc_args *a, esc_runner_opts *ro, long max_warn, boo
         }
         if ((rc = drive(run, max_warn)) != ESC_EXIT_OK)
             goto out;
+        esc_runner_stop(run); /* --kafka: leave the group, say what was committed */
+        const char *const *m;
+        size_t dropped, nm = esc_runner_messages(run, &m, &dropped);
+        for (size_t i = 0; i < nm && !quiet; i++)
+            esc_say(stderr, "escudo: %s", m[i]);
         const esc_runner_stats *s = esc_runner_stats_get(run);
         total->events += s->events;
         total->fired += s->fired;

@@ -31,6 +31,39 @@ static void iso(int64_t t, char out[32]) {
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A partition's lag in messages: its high watermark as last fetched minus the next offset to
+ * read; -1 when the high watermark is unknown. */
+static long long kafka_lag(const esc_run_status_input *in) {
+    if (in->high < 0)
+        return -1;
+    return in->high > (int64_t)in->offset ? (long long)(in->high - (int64_t)in->offset) : 0;
+}
+
+/* The Kafka partitions of the run (run --kafka), when there are any. */
+static void print_partitions(const esc_run_status *s) {
+    bool any = false;
+    for (size_t i = 0; i < s->ninputs; i++)
+        any |= s->inputs[i].kafka;
+    if (!any)
+        return;
+    printf("\n%-12s %-12s %-12s %-10s %-6s %-5s %s\n", "read to", "committed", "high mark",
+           "lag (msgs)", "open", "owned", "partition");
+    for (size_t i = 0; i < s->ninputs; i++) {
+        const esc_run_status_input *in = &s->inputs[i];
+        if (!in->kafka)
+            continue;
+        char high[24] = "?", lag[24] = "?";
+        if (in->high >= 0) {
+            snprintf(high, sizeof high, "%lld", (long long)in->high);
+            snprintf(lag, sizeof lag, "%lld", kafka_lag(in));
+        }
+        printf("%-12llu %-12llu %-12s %-10s %-6llu %-5s ", (unsigned long long)in->offset,
+               (unsigned long long)in->committed, high, lag, (unsigned long long)in->open_windows,
+               in->owned ? "yes" : "no");
+        esc_say(stdout, "%s", in->path);
+    }
+}
+
 int esc_cmd_status(int argc, char **argv) {
     esc_args a;
     int rc = ESC_EXIT_USAGE;
@@ -39,7 +72,9 @@ int esc_cmd_status(int argc, char **argv) {
     if (esc_args_has(&a, "help")) {
         esc_usage(stdout, "status", "[OPTIONS]",
                   "Show a run's state: inputs (offset, size, lag), detections, windows fired, "
-                  "late events,\nopen windows and the HEC spool backlog.",
+                  "late events,\nopen windows and the HEC spool backlog; with run --kafka, each "
+                  "partition's offsets\n(read, committed to the group), high watermark, lag and "
+                  "open windows.",
                   status_opts, NOPTS);
         rc = ESC_EXIT_OK;
         goto done;
@@ -72,6 +107,15 @@ int esc_cmd_status(int argc, char **argv) {
             const esc_run_status_input *in = &s.inputs[i];
             printf("%s{\"path\": ", i ? ", " : "");
             esc_out_json_string(stdout, in->path, strlen(in->path));
+            if (in->kafka) {
+                printf(", \"kafka\": true, \"offset\": %llu, \"committed\": %llu, "
+                       "\"high_watermark\": %lld, \"lag\": %lld, \"open_windows\": %llu, "
+                       "\"owned\": %s}",
+                       (unsigned long long)in->offset, (unsigned long long)in->committed,
+                       (long long)in->high, (long long)kafka_lag(in),
+                       (unsigned long long)in->open_windows, in->owned ? "true" : "false");
+                continue;
+            }
             printf(", \"offset\": %llu, \"size\": %llu, \"lag\": %llu, \"missing\": %s}",
                    (unsigned long long)in->offset, (unsigned long long)in->size,
                    (unsigned long long)(in->size > in->offset ? in->size - in->offset : 0),
@@ -97,9 +141,16 @@ int esc_cmd_status(int argc, char **argv) {
                (unsigned long long)s.fired, (unsigned long long)s.open_windows,
                (unsigned long long)s.kept_bytes, (unsigned long long)s.late,
                (unsigned long long)s.late_emitted, (unsigned long long)s.hec_spooled);
-        printf("\n%-14s %-14s %-14s %s\n", "offset", "size", "lag (bytes)", "input");
+        size_t nfiles = 0;
+        for (size_t i = 0; i < s.ninputs; i++)
+            nfiles += !s.inputs[i].kafka;
+        print_partitions(&s);
+        if (nfiles || nfiles == s.ninputs)
+            printf("\n%-14s %-14s %-14s %s\n", "offset", "size", "lag (bytes)", "input");
         for (size_t i = 0; i < s.ninputs; i++) {
             const esc_run_status_input *in = &s.inputs[i];
+            if (in->kafka)
+                continue;
             printf("%-14llu %-14llu %-14llu ", (unsigned long long)in->offset,
                    (unsigned long long)in->size,
                    (unsigned long long)(in->size > in->offset ? in->size - in->offset : 0));

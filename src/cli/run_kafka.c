@@ -99,7 +99,8 @@ static bool from_env(esc_cli_kafka *kc, const char *var, const char *key) {
 }
 
 bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts *ro) {
-    static const char *const needs[] = {"topic", "group", "kafka-config", "kafka-config-file"};
+    static const char *const needs[] = {"topic", "group", "kafka-config", "kafka-config-file",
+                                        "kafka-max-message"};
     memset(kc, 0, sizeof *kc);
     if (!esc_args_has(a, "kafka")) {
         for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
@@ -145,11 +146,16 @@ bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts
         kc->list[n++] = kc->own[i];
     for (size_t i = 0; i < ncl; i++)
         kc->list[n++] = cl[i];
+    long max_message = ESC_RUN_KAFKA_MAX_MESSAGE;
+    if (!esc_cli_number("run", a, "kafka-max-message", 1024, ESC_RUN_KAFKA_MAX_MESSAGE,
+                        &max_message))
+        return false;
     kc->k = (esc_run_kafka){.brokers = esc_args_get(a, "kafka"),
                             .topic = esc_args_get(a, "topic"),
                             .group = esc_args_get(a, "group"),
                             .config = kc->list,
-                            .nconfig = n};
+                            .nconfig = n,
+                            .max_message = (size_t)max_message};
     ro->kafka = &kc->k;
     return true;
 }

@@ -4,8 +4,11 @@
  * executions and a feeder (feed.c: the host inventory and the records it holds back).
  * CrowdStrike records whose host cannot be resolved yet are held (up to max_held) until every
  * input has been read, then mapped with the complete inventory, so an aidmaster record anywhere
- * in the inputs resolves them (SPEC section 2). Not here: reading records (the feeder), printing,
- * output formats, notables. */
+ * in the inputs resolves them (SPEC section 2). With o.shards > 1 (hunt --two-stage) each
+ * detection whose plan merges runs once per shard of hosts and the shards' partial aggregates,
+ * encoded and decoded, are merged into its own execution before it finishes: the Kafka mode's
+ * second stage checked against one process (docs/scale.md). Not here: reading records (the
+ * feeder), printing, output formats, notables. */
 #include "detect/engine.h"
 
 #include <stdint.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "fields/fields.h"
 #include "ingest/input.h"
 
 #define STEP_EVENTS 4096
@@ -118,22 +122,54 @@ static esc_spl_lookup *spl_lookups(const esc_content *c) {
     return l;
 }
 
-esc_status esc_engine_check(const esc_content *c, const esc_detection *d, char **err_text,
-                            esc_error *err) {
+/* Plan d alone with the content's macros and lookups. */
+static esc_plan *plan_one(const esc_content *c, const esc_detection *d, char **err_text,
+                          esc_error *err) {
     if (err_text)
         *err_text = NULL;
-    if (!d->search)
-        return esc_error_set(err, ESC_ECONTENT, "detection has no search");
+    if (!d->search) {
+        esc_error_set(err, ESC_ECONTENT, "detection has no search");
+        return NULL;
+    }
     esc_spl_lookup *l = spl_lookups(c);
-    if (!l)
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    if (!l) {
+        esc_error_set(err, ESC_ENOMEM, "out of memory");
+        return NULL;
+    }
     esc_spl_env env = {&c->macros, l, c->nlookups};
     esc_plan *p = esc_plan_new_env(d->search, &env, err_text, err);
     esc_free(l);
+    if (!p && err && !err->code)
+        err->code = ESC_ECONTENT;
+    return p;
+}
+
+esc_status esc_engine_check(const esc_content *c, const esc_detection *d, char **err_text,
+                            esc_error *err) {
+    esc_plan *p = plan_one(c, d, err_text, err);
     if (!p)
         return err && err->code ? err->code : ESC_ECONTENT;
     esc_plan_free(p);
     return ESC_OK;
+}
+
+esc_status esc_engine_mergeable(const esc_content *c, const esc_detection *d, bool *ok,
+                                char **why) {
+    esc_error err = {0};
+    esc_plan *p = plan_one(c, d, NULL, &err);
+    *ok = false;
+    *why = NULL;
+    if (!p && err.code == ESC_ENOMEM)
+        return ESC_ENOMEM;
+    if (!p) {
+        size_t n = strlen(err.msg) + 32;
+        if ((*why = esc_malloc(n)))
+            snprintf(*why, n, "the search does not plan: %s", err.msg);
+        return *why ? ESC_OK : ESC_ENOMEM;
+    }
+    *ok = esc_plan_mergeable(p, why);
+    esc_plan_free(p);
+    return *ok || *why ? ESC_OK : ESC_ENOMEM;
 }
 
 static int cmp_code_det(const void *a, const void *b) {
@@ -377,6 +413,8 @@ struct esc_hunt {
     esc_feeder *feed;
     esc_hunt_stats stats;
     bool finished;
+    esc_exec ***sx; /* per detection: its shards' executions (o.shards > 1 and the plan merges:
+                       the two-stage check), or NULL */
 };
 
 static void close_input(esc_hunt *h) {
@@ -404,12 +442,35 @@ void esc_hunt_free(esc_hunt *h) {
             esc_exec_free(h->x[i]);
         if (h->tables)
             esc_table_free(h->tables[i]);
+        for (size_t k = 0; h->sx && h->sx[i] && k < h->o.shards; k++)
+            esc_exec_free(h->sx[i][k]);
+        if (h->sx)
+            esc_free(h->sx[i]);
     }
+    esc_free(h->sx);
     esc_free(h->x);
     esc_free(h->tables);
     esc_paths_free(h->files, h->nfiles);
     esc_feeder_free(h->feed);
     esc_free(h);
+}
+
+/* The shard of a record in the two-stage check: by its host, as producers key a Kafka topic
+ * (docs/scale.md); a record without one goes to shard 0. */
+static size_t shard_of(const esc_record *r, size_t n) {
+    static const char *const names[] = {"dest", "Computer", "ComputerName", "host"};
+    esc_str host = r->ds == ESC_DS_PROCESSES ? r->v[ESC_CIM_DEST] : ESC_STR_NULL;
+    for (size_t i = 0; !host.len && r->fs && i < sizeof names / sizeof names[0]; i++)
+        host = esc_fields_get(r->fs, esc_str_c(names[i]));
+    uint64_t x = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < host.len; i++)
+        x = (x ^ (unsigned char)host.ptr[i]) * 0x100000001b3ULL;
+    return (size_t)(x % n);
+}
+
+static esc_status feed_det(esc_hunt *h, size_t i, const esc_record *r, esc_error *err) {
+    esc_exec *x = h->sx && h->sx[i] ? h->sx[i][shard_of(r, h->o.shards)] : h->x[i];
+    return esc_exec_feed(x, r, err);
 }
 
 /* The feeder's consumer: every detection's execution takes every Endpoint.Processes record; a
@@ -420,18 +481,57 @@ static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
         const size_t *cand;
         size_t ncand = esc_feeder_candidates(h->feed, &cand);
         for (size_t k = 0; k < ncand; k++) {
-            esc_status st = esc_exec_feed(h->x[cand[k]], r, err);
+            esc_status st = feed_det(h, cand[k], r, err);
             if (st)
                 return st;
         }
         return ESC_OK;
     }
     for (size_t i = 0; i < esc_engine_count(h->e); i++) {
-        esc_status st = esc_exec_feed(h->x[i], r, err);
+        esc_status st = feed_det(h, i, r, err);
         if (st)
             return st;
     }
     return ESC_OK;
+}
+
+/* The two-stage check: each mergeable detection gets o.shards executions of its plan. */
+static esc_status open_shards(esc_hunt *h, esc_error *err) {
+    size_t n = esc_engine_count(h->e);
+    if (h->o.shards > ESC_HUNT_MAX_SHARDS)
+        return esc_error_set(err, ESC_EUSAGE, "more than %d shards", ESC_HUNT_MAX_SHARDS);
+    if (!(h->sx = esc_calloc(n ? n : 1, sizeof *h->sx)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const esc_plan *p = esc_engine_plan(h->e, i);
+        if (!esc_plan_mergeable(p, NULL))
+            continue;
+        if (!(h->sx[i] = esc_calloc(h->o.shards, sizeof **h->sx)))
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        for (size_t k = 0; k < h->o.shards; k++)
+            if (!(h->sx[i][k] = esc_exec_new(p, h->o.earliest_us, h->o.latest_us, err)))
+                return err && err->code ? err->code : ESC_ENOMEM;
+        h->stats.two_stage++;
+    }
+    return ESC_OK;
+}
+
+/* Each shard's partial aggregates, encoded and decoded as they would travel, merged into the
+ * detection's own execution (fed nothing), which then runs the rest of the search. */
+static esc_status merge_shards(esc_hunt *h, size_t i, esc_error *err) {
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    esc_status st = ESC_OK;
+    for (size_t k = 0; k < h->o.shards && !st; k++) {
+        esc_buf_clear(&b);
+        if (!(st = esc_exec_partial(h->sx[i][k], &b, err)))
+            st = esc_exec_merge(h->x[i], b.ptr, b.len, err);
+        h->stats.partial_bytes += b.len;
+        esc_exec_free(h->sx[i][k]);
+        h->sx[i][k] = NULL;
+    }
+    esc_buf_fini(&b);
+    return st;
 }
 
 /* The feeder's counters in the hunt's. */
@@ -481,6 +581,8 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
             goto fail;
         }
     }
+    if (o->shards > 1 && (st = open_shards(h, err)))
+        goto fail;
     if (o->aidmaster && (st = esc_feeder_load_hosts(h->feed, o->aidmaster, &h->o.reader, err)))
         goto fail;
     *out = h;
@@ -567,6 +669,8 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     if (st)
         return st;
     for (size_t i = 0; i < esc_engine_count(h->e); i++) {
+        if (h->sx && h->sx[i] && (st = merge_shards(h, i, err)))
+            return st;
         st = esc_exec_finish(h->x[i], &h->tables[i], err);
         if (st)
             return st;

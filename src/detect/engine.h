@@ -34,6 +34,9 @@ void esc_engine_free(esc_engine *e);
  * and *err_text (esc_malloc'd, may be NULL) the text err->offset points into, for a caret. */
 esc_status esc_engine_check(const esc_content *c, const esc_detection *d, char **err_text,
                             esc_error *err);
+/* Whether d's search runs in two stages (esc_plan_mergeable): *ok, else *why (esc_malloc'd) says
+ * why not (its planner's error included). ESC_ENOMEM only on allocation failure. */
+esc_status esc_engine_mergeable(const esc_content *c, const esc_detection *d, bool *ok, char **why);
 size_t esc_engine_count(const esc_engine *e);
 const esc_detection *esc_engine_detection(const esc_engine *e, size_t i);
 const esc_plan *esc_engine_plan(const esc_engine *e, size_t i);
@@ -124,7 +127,14 @@ typedef struct esc_hunt_opts {
     esc_reader_opts reader;
     const char *aidmaster; /* optional host inventory file */
     size_t max_held;       /* unresolved CrowdStrike records held for later resolution */
+    /* > 1: the two-stage check (docs/scale.md): each detection whose plan merges
+     * (esc_plan_mergeable) runs as this many executions, each fed the records of its shard of
+     * hosts; at the end their partial aggregates are encoded, decoded and merged into one
+     * execution that runs the rest of the search. The tables must equal a plain hunt's. */
+    size_t shards;
 } esc_hunt_opts;
+
+#define ESC_HUNT_MAX_SHARDS 64 /* shards of the two-stage check */
 
 typedef struct esc_hunt_stats {
     uint64_t inputs, inputs_unknown, inputs_failed;
@@ -140,6 +150,8 @@ typedef struct esc_hunt_stats {
     uint64_t other;            /* JSON records of no known shape */
     uint64_t rows;             /* result rows (after finish) */
     uint64_t regex_limited;    /* regex matches stopped by a limit (after finish) */
+    uint64_t two_stage;        /* detections run in two stages (opts.shards > 1) */
+    uint64_t partial_bytes;    /* bytes of partial aggregates they merged (after finish) */
     const char *current;       /* input being read, or NULL */
     uint64_t current_size;     /* its size when known */
     uint64_t current_offset;

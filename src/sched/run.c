@@ -130,6 +130,8 @@ static esc_status meta_build(esc_runner *r, esc_buf *b) {
             st = esc_buf_printf(b, "input %s\n", r->in[i].path);
     if (!st && r->kafka)
         st = esc_buf_printf(b, "id %s\nhorizon %lld\n", r->state_id, (long long)r->horizon);
+    if (!st && r->kafka)
+        st = esc_run_kafka_meta(r, b);
     return st;
 }
 
@@ -567,6 +569,13 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
 fail:
     esc_runner_free(r);
     return st;
+}
+
+void esc_runner_stop(esc_runner *r) {
+    if (r && r->kafka) {
+        msgs_clear(r); /* the last step's were read: what follows is the stop's */
+        esc_run_kafka_stop(r);
+    }
 }
 
 void esc_runner_free(esc_runner *r) {

@@ -51,12 +51,11 @@ typedef struct esc_run_kafka {
     const char *brokers, *topic, *group;
     const char *const *config; /* librdkafka "key=value" settings, applied in order */
     size_t nconfig;
+    size_t max_message; /* bytes; a larger message is skipped as malformed (0: the default) */
 } esc_run_kafka;
 
-#define ESC_RUN_KAFKA_MAX_MESSAGE                                                                  \
-    (16u << 20)                           /* bytes; a larger message is skipped as malformed       \
-                                           */
-#define ESC_RUN_KAFKA_MAX_PARTITIONS 4096 /* partitions of the topic one worker follows */
+#define ESC_RUN_KAFKA_MAX_MESSAGE (16u << 20) /* default and largest max_message */
+#define ESC_RUN_KAFKA_MAX_PARTITIONS 4096     /* partitions of the topic one worker follows */
 
 typedef struct esc_runner_opts {
     const esc_content *content; /* borrowed, outlives the run */
@@ -101,6 +100,11 @@ typedef struct esc_runner esc_runner;
 esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error *err);
 /* Frees; the state stays at the last checkpoint. NULL is a no-op. */
 void esc_runner_free(esc_runner *r);
+/* With --kafka: leave the group now (the state checkpointed and the offsets committed
+ * synchronously, as on a revocation) and add a message (esc_runner_messages) saying what each
+ * partition's committed offset is. esc_runner_free does the same silently when this was not
+ * called. No-op without --kafka. */
+void esc_runner_stop(esc_runner *r);
 esc_status esc_runner_step(esc_runner *r, esc_error *err);
 /* Change once_until (tests drive a manual clock chunk by chunk). */
 void esc_runner_set_until(esc_runner *r, int64_t once_until);
@@ -114,6 +118,12 @@ typedef struct esc_run_status_input {
     char *path;
     uint64_t offset, size; /* size: now, 0 when missing */
     bool missing;
+    /* a Kafka partition ("kafka:TOPIC/P"): offset is the next offset to read, committed the low
+     * watermark committed to the group, high the partition's high watermark when last fetched
+     * (-1 unknown), open_windows its windows that have not fired, owned: the run read it last */
+    bool kafka, owned;
+    uint64_t committed, open_windows;
+    int64_t high;
 } esc_run_status_input;
 
 typedef struct esc_run_status_det {

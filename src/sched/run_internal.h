@@ -73,6 +73,11 @@ typedef struct det_state {
     const esc_plan *plan;
     esc_schedule sched;
     int64_t enabled_at, last_fired;
+    /* the runs covering event times [cov_lo, cov_hi) (esc_schedule_runs_covering_span): the
+     * last answer, reused while records keep to its span (cov_hi <= cov_lo: none yet) */
+    int64_t cov_lo, cov_hi;
+    int64_t cov[RUN_MAX_COVER];
+    size_t ncov;
 } det_state;
 
 typedef struct run_sink {
@@ -241,6 +246,11 @@ esc_status esc_run_kafka_open(esc_runner *r, esc_error *err);
  * assigned partitions and every one owned is read to its high watermark. */
 esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err);
 /* Before a checkpoint: each owned partition's low watermark into its input row. */
+/* The "kpart HIGH OWNED PATH" lines of the bookkeeping blob: each partition's high watermark as
+ * last fetched (-1 unknown) and whether this worker owns it, for `escudo status`. */
+esc_status esc_run_kafka_meta(esc_runner *r, esc_buf *b);
+/* Leave the group (revocation: checkpoint, synchronous commit) and say what was committed. */
+void esc_run_kafka_stop(esc_runner *r);
 void esc_run_kafka_before_commit(esc_runner *r);
 /* After a checkpoint: the partitions' low watermarks committed to Kafka (asynchronously). */
 void esc_run_kafka_after_commit(esc_runner *r);

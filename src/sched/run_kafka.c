@@ -23,8 +23,11 @@
  * - The run counts as caught up only once the group assigned partitions and every one owned was
  *   read to its high watermark (a partition-EOF event after its last message): a worker with
  *   no partition does not let its clock jump.
+ * - A partition at its end before any message was read (its log starts past 0: retention
+ *   deleted the rest) is positioned there and counts as read to its end.
  * Not done here: formats (each message goes through esc_run_read_text), windows, firing, the
- * second stage of cross-host detections (refused by the CLI in this mode, docs/scale.md). */
+ * transport of cross-host detections' partial aggregates (refused by the CLI in this mode; the
+ * merge is spl/exec.c's, docs/scale.md), an output topic. */
 #include "sched/run_internal.h"
 
 #include <fcntl.h>
@@ -51,6 +54,7 @@ typedef struct kpart {
     int64_t replay_end; /* offsets below it were read by the partition's last committer */
     int64_t fired_to;   /* the partition's windows up to this run time have fired */
     int64_t sent_low, sent_pos; /* last committed to the group */
+    int64_t high;               /* high watermark as last fetched, -1 unknown */
 } kpart;
 
 struct run_kafka {
@@ -98,6 +102,7 @@ static kpart *slot_get(esc_runner *r, int32_t part, esc_error *err) {
     s->part = part;
     s->in = r->nin - 1;
     s->sent_low = s->sent_pos = -1;
+    s->high = -1;
     r->in[s->in].is_kafka = true;
     r->in[s->in].pending = false;
     return s;
@@ -236,6 +241,21 @@ static void commit_offsets(esc_runner *r, bool sync) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+esc_status esc_run_kafka_meta(esc_runner *r, esc_buf *b) {
+    run_kafka *k = r->kafka;
+    esc_status st = ESC_OK;
+    for (size_t i = 0; !st && i < k->np; i++) {
+        kpart *s = &k->p[i];
+        int64_t lo, hi;
+        if (s->owned && k->rk &&
+            rd_kafka_get_watermark_offsets(k->rk, k->topic, s->part, &lo, &hi) == 0 && hi >= 0)
+            s->high = hi; /* cached from the last fetch: no request */
+        st = esc_buf_printf(b, "kpart %lld %d %s\n", (long long)s->high, s->owned ? 1 : 0,
+                            r->in[s->in].path);
+    }
+    return st;
+}
+
 void esc_run_kafka_after_commit(esc_runner *r) {
     commit_offsets(r, false);
 }
@@ -346,10 +366,10 @@ static esc_status on_message(esc_runner *r, const rd_kafka_message_t *m, bool *p
     snprintf(path, sizeof path, "kafka:%s/%" PRId32 " offset %" PRId64, k->topic, m->partition,
              m->offset);
     esc_status st = ESC_OK;
-    if (m->len > ESC_RUN_KAFKA_MAX_MESSAGE) {
+    size_t cap = r->o.kafka->max_message ? r->o.kafka->max_message : ESC_RUN_KAFKA_MAX_MESSAGE;
+    if (m->len > cap) {
         r->stats.malformed++;
-        esc_run_msg(r, "%s: a message of %zu bytes (more than %u): skipped", path, m->len,
-                    ESC_RUN_KAFKA_MAX_MESSAGE);
+        esc_run_msg(r, "%s: a message of %zu bytes (more than %zu): skipped", path, m->len, cap);
     } else if (m->len) {
         r->kcur =
             (run_kcur){true, m->offset < s->replay_end, (size_t)(s - k->p), m->offset, s->fired_to};
@@ -379,6 +399,12 @@ esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err) {
             break;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             kpart *s = slot_find(k, m->partition);
+            if (s && s->owned && !s->known) { /* at the end before any message: the log's start
+                                                 (retention deleted the rest) is the position */
+                s->known = true;
+                r->in[s->in].offset = r->in[s->in].inode = (uint64_t)m->offset;
+                r->in[s->in].dirty = true;
+            }
             if (s && s->owned && (int64_t)r->in[s->in].offset >= m->offset)
                 s->eof = true;
         } else if (m->err) {
@@ -483,6 +509,37 @@ esc_status esc_run_kafka_open(esc_runner *r, esc_error *err) {
         return esc_error_set(err, ESC_EIO, "kafka: subscribing to %s: %s", o->topic,
                              rd_kafka_err2str(e));
     return ESC_OK;
+}
+
+#define STOP_LISTED 32 /* partitions the stop message names */
+
+void esc_run_kafka_stop(esc_runner *r) {
+    run_kafka *k = r->kafka;
+    if (!k->rk)
+        return;
+    rd_kafka_consumer_close(k->rk); /* revokes: checkpoint and commit first */
+    rd_kafka_destroy(k->rk);
+    k->rk = NULL;
+    esc_buf b;
+    esc_buf_init(&b, 4000);
+    size_t listed = 0, none = 0;
+    for (size_t i = 0; i < k->np; i++) {
+        const kpart *s = &k->p[i];
+        if (s->sent_low < 0) {
+            none++;
+        } else if (listed++ < STOP_LISTED) {
+            esc_buf_printf(&b, "%s%s/%" PRId32 " at %lld (read to %lld)", listed > 1 ? ", " : "",
+                           k->topic, s->part, (long long)s->sent_low, (long long)s->sent_pos);
+        }
+    }
+    if (listed > STOP_LISTED)
+        esc_buf_printf(&b, ", %zu more", listed - STOP_LISTED);
+    esc_run_msg(r, "kafka: left group %s; committed: %s",
+                r->o.kafka->group ? r->o.kafka->group : "escudo", listed ? b.ptr : "nothing");
+    if (none)
+        esc_run_msg(r, "kafka: %zu partitions read before have no commit since their assignment",
+                    none);
+    esc_buf_fini(&b);
 }
 
 void esc_run_kafka_close(esc_runner *r) {

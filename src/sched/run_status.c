@@ -106,12 +106,26 @@ esc_status esc_run_status_read(const char *state_dir, const char *hec_spool, esc
             if (!(in->path = esc_strdup(ml[i].rest)))
                 continue;
             in->offset = ci.offset;
+            in->committed = ci.inode;
+            in->high = -1;
             struct stat fs;
-            if (stat(in->path, &fs) == 0)
+            if ((in->kafka = !strncmp(in->path, "kafka:", 6)))
+                ; /* not a file: kpart lines and the windows say the rest */
+            else if (stat(in->path, &fs) == 0)
                 in->size = (uint64_t)fs.st_size;
             else
                 in->missing = true;
             out->ninputs++;
+        } else if (!strcmp(ml[i].key, "kpart")) {
+            long long hi;
+            int owned, off = 0;
+            if (sscanf(ml[i].rest, "%lld %d %n", &hi, &owned, &off) < 2 || !off)
+                continue;
+            for (size_t j = 0; j < out->ninputs; j++)
+                if (out->inputs[j].kafka && !strcmp(out->inputs[j].path, ml[i].rest + off)) {
+                    out->inputs[j].high = hi;
+                    out->inputs[j].owned = owned != 0;
+                }
         }
     }
     if ((st = esc_ckpt_partials_iter(ck, NULL, &it, err)))
@@ -120,8 +134,13 @@ esc_status esc_run_status_read(const char *state_dir, const char *hec_spool, esc
     while ((st = esc_ckpt_iter_next(it, &cp, err)) == ESC_OK) {
         if (cp.detection[0] == '@' || cp.len < RUN_BLOB_HDR)
             continue;
-        if (!esc_run_blob_fired(cp.data))
+        if (!esc_run_blob_fired(cp.data)) {
             out->open_windows++;
+            const char *at = strchr(cp.detection, '@'); /* DETECTION-ID@kafka:TOPIC/P */
+            for (size_t j = 0; at && j < out->ninputs; j++)
+                if (out->inputs[j].kafka && !strcmp(out->inputs[j].path, at + 1))
+                    out->inputs[j].open_windows++;
+        }
         out->kept_bytes += cp.len;
     }
     if (st == ESC_EOF)

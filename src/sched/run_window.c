@@ -21,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/timeutil.h"
+#include "sched/zone.h"
 
 /* ---- blobs: a window's kept records ------------------------------------------------------ */
 
@@ -440,15 +441,21 @@ static esc_status late(esc_runner *r, const det_state *d, win_state *w, int64_t 
 /* The record into every window of detection j that covers its time. */
 static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error *err) {
     det_state *d = &r->det[j];
-    int64_t ts[RUN_MAX_COVER];
-    size_t n = 0;
+    int64_t *ts = d->cov;
     int64_t e = esc_time_sec(rec->time_us);
-    esc_status st = esc_schedule_runs_covering(&d->sched, e, ts, RUN_MAX_COVER, &n, err);
+    esc_status st = ESC_OK;
+    if (!(d->cov_lo <= e && e < d->cov_hi) || !esc_sched_time_ok(e)) {
+        d->cov_lo = d->cov_hi = 0;
+        st = esc_schedule_runs_covering_span(&d->sched, e, d->cov, RUN_MAX_COVER, &d->ncov,
+                                             &d->cov_lo, &d->cov_hi, err);
+    }
     if (st) {
+        d->cov_lo = d->cov_hi = 0;
         char why[ESC_ERROR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err ? err->msg : "");
         return esc_error_set(err, st, "%s: %s", d->d->name, why);
     }
+    size_t n = d->ncov;
     for (size_t k = 0; k < n; k++) {
         int64_t t = ts[k];
         if (t <= d->enabled_at) {

@@ -73,7 +73,29 @@ esc_status esc_schedule_times(const esc_schedule *s, int64_t a, int64_t b, int64
 
 esc_status esc_schedule_runs_covering(const esc_schedule *s, int64_t e, int64_t *out, size_t cap,
                                       size_t *n, esc_error *err) {
+    int64_t lo, hi;
+    return esc_schedule_runs_covering_span(s, e, out, cap, n, &lo, &hi, err);
+}
+
+/* The span's bounds: the window boundaries nearest e on each side (an event time between them
+ * is inside or outside each scanned window exactly as e is). At most an hour either side keeps
+ * the 2-day margin of the scan (below) valid for every time of the span. */
+static void span_bound(const esc_window *w, int64_t e, int64_t *lo, int64_t *hi) {
+    int64_t b[2] = {w->earliest, w->latest};
+    for (int i = 0; i < 2; i++) {
+        if (b[i] <= e && b[i] > *lo)
+            *lo = b[i];
+        if (b[i] > e && b[i] < *hi)
+            *hi = b[i];
+    }
+}
+
+esc_status esc_schedule_runs_covering_span(const esc_schedule *s, int64_t e, int64_t *out,
+                                           size_t cap, size_t *n, int64_t *lo, int64_t *hi,
+                                           esc_error *err) {
     *n = 0;
+    *lo = e - 3600;
+    *hi = e + 3600;
     if (!esc_sched_time_ok(e))
         return esc_error_set(err, ESC_EUSAGE, "event time %lld outside years 1900..9999",
                              (long long)e);
@@ -99,6 +121,7 @@ esc_status esc_schedule_runs_covering(const esc_schedule *s, int64_t e, int64_t 
         st = esc_schedule_window(s, t, &w, err);
         if (st != ESC_OK)
             return st;
+        span_bound(&w, e, lo, hi);
         if (w.earliest <= e && e < w.latest) {
             if (*n == cap)
                 return esc_error_set(err, ESC_ELIMIT, "more than %zu runs cover the event", cap);

@@ -54,6 +54,12 @@ esc_status esc_schedule_times(const esc_schedule *s, int64_t a, int64_t b, int64
  * ESC_ELIMIT when more than cap. */
 esc_status esc_schedule_runs_covering(const esc_schedule *s, int64_t e, int64_t *out, size_t cap,
                                       size_t *n, esc_error *err);
+/* Same, and [*lo, *hi) (lo <= e < hi, at most an hour either side of e) is a span of event times
+ * that every run found and every run not found treat alike: each event time in it has the same
+ * covering runs (a caller may reuse the answer for them). */
+esc_status esc_schedule_runs_covering_span(const esc_schedule *s, int64_t e, int64_t *out,
+                                           size_t cap, size_t *n, int64_t *lo, int64_t *hi,
+                                           esc_error *err);
 
 typedef struct esc_tiling {
     size_t runs;             /* scheduled times checked */

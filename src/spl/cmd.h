@@ -95,6 +95,8 @@ spl_stats_acc *spl_stats_open(const stage *st);
 esc_status spl_stats_add(spl_stats_acc *c, const esc_table *t, esc_error *err);
 esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err);
 void spl_stats_free(spl_stats_acc *c);
+/* Its group table (two-stage executions encode and merge it: exec.c). */
+esc_agg *spl_stats_agg(spl_stats_acc *c);
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)

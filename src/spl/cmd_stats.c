@@ -780,6 +780,10 @@ static esc_status add_rows(spl_stats_acc *c, const esc_table *t, size_t *rows_gr
     return ESC_OK;
 }
 
+esc_agg *spl_stats_agg(spl_stats_acc *c) {
+    return c->a;
+}
+
 esc_status spl_stats_add(spl_stats_acc *c, const esc_table *t, esc_error *err) {
     return add_rows(c, t, NULL, err);
 }

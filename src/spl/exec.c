@@ -10,7 +10,10 @@
  * every STREAM_BATCH matching events run through those commands into the stats' running
  * groups, so memory holds the groups, not the events. Kept rows of a raw-event search go to
  * the later commands newest _time first, as Splunk returns events (Search Manual "About
- * retrieving events"), events of one _time in event order. Deliberately not done: streaming
+ * retrieving events"), events of one _time in event order. Two stages (docs/scale.md): an
+ * execution's first-stage aggregates (tstats', or the streamed stats') can be encoded
+ * (esc_exec_partial) and merged into another execution of the same plan (esc_exec_merge), whose
+ * finish then runs the rest over the merged groups. Deliberately not done: streaming
  * of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller runs one
  * execution per window). */
 #include <math.h>
@@ -170,6 +173,66 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     if (rc == ESC_OK && after != before && r->ev)
         rc = spl_evidence_feed(x->ev, g, r, err);
     return rc;
+}
+
+/* ---- two stages (docs/scale.md) ---- */
+
+/* The aggregating stage a two-stage execution splits at: 0 (tstats) or the streamed stats. */
+static const stage *split_stage(const esc_plan *p, char *why, size_t n) {
+    size_t at = p->ds == ESC_DS_RAW ? stream_stage(p) : 0;
+    for (size_t i = 0; i < p->nstages; i++)
+        if (p->stages[i].sub) {
+            snprintf(why, n, "command %zu (%s) has a subsearch, which reads every record", i + 1,
+                     p->stages[i].cmd->name);
+            return NULL;
+        }
+    if (p->ds == ESC_DS_RAW && !at) {
+        snprintf(why, n,
+                 "no stats that follows only row-local commands (eval, where, rex, ...) "
+                 "to split at");
+        return NULL;
+    }
+    const stage *st = &p->stages[at];
+    for (size_t i = 0; i < st->naggs; i++) {
+        aggfn f = st->aggs[i].fn;
+        if (f == AGG_LIST || f >= AGG_FIRST_LOCAL) {
+            snprintf(why, n, "%s() does not merge from partial results", spl_agg_name(f));
+            return NULL;
+        }
+    }
+    return st;
+}
+
+bool esc_plan_mergeable(const esc_plan *p, char **why) {
+    char buf[256];
+    bool ok = split_stage(p, buf, sizeof buf) != NULL;
+    if (why)
+        *why = ok ? NULL : esc_strdup(buf);
+    return ok;
+}
+
+/* The running aggregates of a two-stage execution (the streamed rows flushed into them). */
+static esc_status split_agg(esc_exec *x, esc_agg **a, esc_error *err) {
+    char why[256];
+    if (!split_stage(x->p, why, sizeof why))
+        return esc_error_set(err, ESC_EINTERNAL, "two stages: %s", why);
+    esc_status rc;
+    if (x->acc && (rc = flush_rows(x, err)) != ESC_OK)
+        return rc;
+    *a = x->acc ? spl_stats_agg(x->acc) : x->agg;
+    return ESC_OK;
+}
+
+esc_status esc_exec_partial(esc_exec *x, esc_buf *out, esc_error *err) {
+    esc_agg *a = NULL;
+    esc_status rc = split_agg(x, &a, err);
+    return rc ? rc : esc_agg_encode(a, NULL, 0, out, err);
+}
+
+esc_status esc_exec_merge(esc_exec *x, const void *data, size_t len, esc_error *err) {
+    esc_agg *a = NULL;
+    esc_status rc = split_agg(x, &a, err);
+    return rc ? rc : esc_agg_merge(a, data, len, err);
 }
 
 /* ---- newest first ---- */

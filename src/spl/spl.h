@@ -169,4 +169,21 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err);
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err);
 size_t esc_exec_groups(const esc_exec *x);
 
+/* ---- two stages (docs/scale.md) ----------------------------------------------------------- */
+
+/* Whether the plan splits into a first stage (the records to the aggregates of its tstats, or of
+ * a raw-event search's first stats after only row-local commands) whose partial results merge
+ * exactly, and the rest. When not, *why (may be NULL; esc_malloc'd) names the reason: a
+ * subsearch, no stats to split at, or the function that does not merge (list, first, last,
+ * stdev, var, range, ...). */
+bool esc_plan_mergeable(const esc_plan *p, char **why);
+/* The first stage's partial aggregates of an execution fed some records, appended to out (the
+ * encoding of agg/partial.c). ESC_EINTERNAL when the plan is not mergeable. */
+esc_status esc_exec_partial(esc_exec *x, esc_buf *out, esc_error *err);
+/* Merge a partial (esc_exec_partial of an execution of the same plan) into x's aggregates;
+ * esc_exec_finish then runs the rest of the pipeline over the merged groups. ESC_EMALFORMED for
+ * a broken partial. Evidence (the events behind each row) is not carried: merged rows have
+ * none. */
+esc_status esc_exec_merge(esc_exec *x, const void *data, size_t len, esc_error *err);
+
 #endif

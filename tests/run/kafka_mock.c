@@ -72,7 +72,9 @@ int main(int argc, char **argv) {
     const char *boot = rd_kafka_mock_cluster_bootstraps(mc);
     c = rd_kafka_conf_new();
     if (rd_kafka_conf_set(c, "bootstrap.servers", boot, why, sizeof why) ||
-        rd_kafka_conf_set(c, "linger.ms", "5", why, sizeof why)) {
+        rd_kafka_conf_set(c, "linger.ms", "5", why, sizeof why) ||
+        /* messages up to 32 MiB, for escudo's 16 MiB cap (t_run_kafka_limits.py) */
+        rd_kafka_conf_set(c, "message.max.bytes", "33554432", why, sizeof why)) {
         fprintf(stderr, "%s\n", why);
         return 1;
     }

@@ -80,9 +80,8 @@ static void test_keys_sorted_bytewise(void **state) {
 
 static void test_aggregates(void **state) {
     (void)state;
-    esc_agg_fn f[] = {ESC_AGG_COUNT, ESC_AGG_VALUES,   ESC_AGG_DC,     ESC_AGG_MIN,
-                      ESC_AGG_MAX,   ESC_AGG_EARLIEST, ESC_AGG_LATEST, ESC_AGG_SUM,
-                      ESC_AGG_MIN,   ESC_AGG_LIST};
+    esc_agg_fn f[] = {ESC_AGG_COUNT,    ESC_AGG_VALUES, ESC_AGG_DC,  ESC_AGG_MIN, ESC_AGG_MAX,
+                      ESC_AGG_EARLIEST, ESC_AGG_LATEST, ESC_AGG_SUM, ESC_AGG_MIN, ESC_AGG_LIST};
     size_t n = sizeof f / sizeof f[0];
     esc_agg *a = esc_agg_new(0, f, n, 0, 0);
     esc_error err;
@@ -91,7 +90,7 @@ static void test_aggregates(void **state) {
         esc_agg_in v;
         int64_t t;
     } recs[] = {
-        {in_num("10", 10), 30}, {in_str("abc"), 10}, {in_num("9", 9), 20},
+        {in_num("10", 10), 30}, {in_str("abc"), 10},    {in_num("9", 9), 20},
         {in_str("ABC"), 10},    {in_num("10", 10), 40},
     };
     for (size_t r = 0; r < 5; r++) {
@@ -154,11 +153,127 @@ static void test_many_groups(void **state) {
     esc_agg_free(a);
 }
 
+/* ---- partial aggregates: feeding records to several tables and merging their encoded states
+ * gives what one table fed them all gives (agg/partial.c) ---- */
+
+static const esc_agg_fn merge_fns[] = {
+    ESC_AGG_COUNT, ESC_AGG_COUNT_FIELD, ESC_AGG_VALUES, ESC_AGG_DC,       ESC_AGG_MIN,
+    ESC_AGG_MAX,   ESC_AGG_SUM,         ESC_AGG_AVG,    ESC_AGG_EARLIEST, ESC_AGG_LATEST};
+#define NMF (sizeof merge_fns / sizeof merge_fns[0])
+
+static void feed_one(esc_agg *a, unsigned r) {
+    char key[16], text[32];
+    snprintf(key, sizeof key, "k%u", r % 7);
+    esc_str k = esc_str_c(key);
+    size_t g;
+    esc_error err;
+    assert_int_equal(esc_agg_group(a, &k, &g, &err), ESC_OK);
+    esc_agg_in v;
+    if (r % 5 == 0) { /* a string among numbers: min/max take numbers when there are any */
+        snprintf(text, sizeof text, "host-%u", (r * 7919u) % 13);
+        v = in_str(text);
+    } else {
+        snprintf(text, sizeof text, "%u", (r * 2654435761u) % 1000);
+        v = in_num(text, (double)((r * 2654435761u) % 1000));
+    }
+    for (size_t i = 0; i < NMF; i++)
+        assert_int_equal(esc_agg_add(a, g, i, &v, r % 11 ? 1 : 0, (int64_t)(r * 37u % 101), &err),
+                         ESC_OK);
+}
+
+/* Every result of group g in a and b, compared as text. */
+static void same_results(esc_agg *a, esc_agg *b) {
+    assert_int_equal(esc_agg_ngroups(a), esc_agg_ngroups(b));
+    size_t *oa, *ob;
+    esc_error err;
+    assert_int_equal(esc_agg_sorted(a, &oa, &err), ESC_OK);
+    assert_int_equal(esc_agg_sorted(b, &ob, &err), ESC_OK);
+    for (size_t r = 0; r < esc_agg_ngroups(a); r++) {
+        assert_true(esc_str_eq(esc_agg_key(a, oa[r], 0), esc_agg_key(b, ob[r], 0)));
+        for (size_t i = 0; i < NMF; i++) {
+            esc_agg_out x, y;
+            assert_int_equal(esc_agg_result(a, oa[r], i, &x, &err), ESC_OK);
+            char sx[4096] = "", sy[4096] = "";
+            snprintf(sx, sizeof sx, "%d %.17g %zu", x.is_num, x.num, x.n);
+            for (size_t k = 0; k < x.n; k++)
+                snprintf(sx + strlen(sx), sizeof sx - strlen(sx), " %.*s", (int)x.v[k].len,
+                         x.v[k].ptr);
+            assert_int_equal(esc_agg_result(b, ob[r], i, &y, &err), ESC_OK);
+            snprintf(sy, sizeof sy, "%d %.17g %zu", y.is_num, y.num, y.n);
+            for (size_t k = 0; k < y.n; k++)
+                snprintf(sy + strlen(sy), sizeof sy - strlen(sy), " %.*s", (int)y.v[k].len,
+                         y.v[k].ptr);
+            if (strcmp(sx, sy))
+                fail_msg("group %zu aggregate %zu: one table %s, merged %s", r, i, sx, sy);
+        }
+    }
+    esc_free(oa);
+    esc_free(ob);
+}
+
+static void test_merge_exact(void **state) {
+    (void)state;
+    for (unsigned nparts = 1; nparts <= 4; nparts++) {
+        esc_agg *all = esc_agg_new(1, merge_fns, NMF, 0, 0),
+                *merged = esc_agg_new(1, merge_fns, NMF, 0, 0);
+        esc_agg *part[4];
+        for (unsigned p = 0; p < nparts; p++)
+            part[p] = esc_agg_new(1, merge_fns, NMF, 0, 0);
+        for (unsigned r = 1; r <= 500; r++) {
+            feed_one(all, r);
+            feed_one(part[(r * 31u) % nparts], r); /* spread a key's records over the parts */
+        }
+        esc_error err;
+        for (unsigned p = nparts; p-- > 0;) { /* merge order is not the records' order */
+            esc_buf b;
+            esc_buf_init(&b, 0);
+            assert_int_equal(esc_agg_encode(part[p], NULL, 0, &b, &err), ESC_OK);
+            assert_int_equal(esc_agg_merge(merged, b.ptr, b.len, &err), ESC_OK);
+            esc_buf_fini(&b);
+            esc_agg_free(part[p]);
+        }
+        same_results(all, merged);
+        esc_agg_free(all);
+        esc_agg_free(merged);
+    }
+}
+
+static void test_merge_refused(void **state) {
+    (void)state;
+    esc_agg_fn list = ESC_AGG_LIST;
+    assert_false(esc_agg_mergeable(ESC_AGG_LIST));
+    for (size_t i = 0; i < NMF; i++)
+        assert_true(esc_agg_mergeable(merge_fns[i]));
+    esc_agg *l = esc_agg_new(1, &list, 1, 0, 0);
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    esc_error err;
+    assert_int_equal(esc_agg_encode(l, NULL, 0, &b, &err), ESC_EINTERNAL);
+    esc_agg_free(l);
+    /* a broken partial: every truncation is ESC_EMALFORMED, and another shape is refused */
+    esc_agg *a = esc_agg_new(1, merge_fns, NMF, 0, 0);
+    for (unsigned r = 1; r <= 50; r++)
+        feed_one(a, r);
+    assert_int_equal(esc_agg_encode(a, NULL, 0, &b, &err), ESC_OK);
+    for (size_t cut = 0; cut < b.len; cut++) {
+        esc_agg *m = esc_agg_new(1, merge_fns, NMF, 0, 0);
+        assert_int_equal(esc_agg_merge(m, b.ptr, cut, &err), ESC_EMALFORMED);
+        esc_agg_free(m);
+    }
+    esc_agg *other = esc_agg_new(2, merge_fns, NMF, 0, 0);
+    assert_int_equal(esc_agg_merge(other, b.ptr, b.len, &err), ESC_EMALFORMED);
+    assert_non_null(strstr(err.msg, "not one of this search's"));
+    esc_agg_free(other);
+    esc_agg_free(a);
+    esc_buf_fini(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_group_limit),        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_group_limit),          cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_keys_sorted_bytewise), cmocka_unit_test(test_aggregates),
-        cmocka_unit_test(test_many_groups),
+        cmocka_unit_test(test_many_groups),          cmocka_unit_test(test_merge_exact),
+        cmocka_unit_test(test_merge_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,6 +163,35 @@ static void test_tiling_berlin(void **state) {
                "2025-01-01T00:00:00+01:00", 366, 1, 1);
 }
 
+/* The span esc_schedule_runs_covering_span reports: every event time in it has the covering runs
+ * of the time asked about (run_window.c reuses the answer across it), checked every minute or so
+ * around DST changes and for hourly, daily and 15-minute schedules. */
+static void check_spans(const char *cron, const char *e, const char *l, const char *from) {
+    esc_schedule s = sched(cron, e, l);
+    int64_t t0 = iso(from), a[16], b[16];
+    for (int64_t t = t0; t < t0 + 3 * 86400; t += 5 * 3600 + 1237) {
+        size_t na, nb;
+        int64_t lo, hi, lo2, hi2;
+        assert_int_equal(esc_schedule_runs_covering_span(&s, t, a, 16, &na, &lo, &hi, NULL),
+                         ESC_OK);
+        assert_true(lo <= t && t < hi && t - lo <= 3600 && hi - t <= 3600);
+        for (int64_t u = lo; u < hi; u += 181) {
+            assert_int_equal(esc_schedule_runs_covering_span(&s, u, b, 16, &nb, &lo2, &hi2, NULL),
+                             ESC_OK);
+            if (na != nb || memcmp(a, b, na * sizeof *a))
+                fail_msg("%s: %lld and %lld (in its span [%lld, %lld)) differ", cron, (long long)t,
+                         (long long)u, (long long)lo, (long long)hi);
+        }
+    }
+}
+
+static void test_covering_spans(void **state) {
+    (void)state;
+    check_spans("0 * * * *", "-70m@m", "-10m@m", "2024-03-30T12:00:00+01:00");
+    check_spans("10 0 * * *", "-1450m@m", "-10m@m", "2024-10-26T00:00:00+02:00");
+    check_spans("*/15 * * * *", "-1h@h", "@h", "2024-03-30T22:00:00+01:00");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_escu_hourly_window, setup_utc),
@@ -171,6 +200,7 @@ int main(void) {
         cmocka_unit_test_setup(test_parse_errors, setup_utc),
         cmocka_unit_test_setup(test_tiling_utc, setup_utc),
         cmocka_unit_test_setup(test_tiling_berlin, setup_berlin),
+        cmocka_unit_test_setup(test_covering_spans, setup_berlin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,334 @@
+/* Partial aggregates: a group-by table's per-group states encoded as bytes, and merged into
+ * another table, for two-stage aggregation (docs/scale.md): each worker aggregates the records
+ * of its partitions, the owner of a group merges every worker's partial of it, and the result is
+ * the table one process fed every record would hold (Splunk's `prestats` results that indexers
+ * send the search head: Search Reference "tstats", prestats).
+ *
+ * Encoding (little-endian, so that workers of any byte order agree):
+ *   "EAP1" u32 nkeys u32 naggs u8 fn[naggs] u32 ngroups, then per group: nkeys strings, u64
+ *   count, and per aggregate its state: count_field u64 n; values and dc u32 n + n strings (the
+ *   distinct set); min and max u8 flags (1 number, 2 string) [f64 num, string text] [string];
+ *   sum and avg u8 has_num f64 sum u64 n; earliest and latest u8 has i64 time string.
+ *   A string is u32 length + bytes.
+ * Invariants: merging applies the rule esc_agg_add applies to one value to a whole state, so the
+ * merged result does not depend on how records were split among partials or on merge order,
+ * except two documented cases: sums of non-integers may differ in the last bits (floating-point
+ * addition is not associative), and min/max of equal numbers written differently ("1", "1.0")
+ * may keep either text. Decoding checks every length against the bytes left: a broken partial
+ * is ESC_EMALFORMED, never a read out of bounds.
+ * Not done here: where partials travel (sched/), list (order-dependent) and stats' local
+ * functions (stdev, var, range, first, last: spl/cmd_stats.c), which callers refuse. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "agg/agg_int.h"
+#include "core/alloc.h"
+
+#define MAGIC "EAP1"
+
+bool esc_agg_mergeable(esc_agg_fn fn) {
+    return fn != ESC_AGG_LIST;
+}
+
+/* ---- encoding ---- */
+
+static esc_status put_u64(esc_buf *b, uint64_t v, size_t n) {
+    unsigned char x[8];
+    for (size_t i = 0; i < n; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    return esc_buf_append(b, x, n);
+}
+
+static esc_status put_str(esc_buf *b, esc_str s) {
+    esc_status st = put_u64(b, s.len, 4);
+    return st ? st : esc_buf_append(b, s.ptr ? s.ptr : "", s.len);
+}
+
+static esc_status put_f64(esc_buf *b, double d) {
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    return put_u64(b, v, 8);
+}
+
+/* The dc sets: the distinct-set entries of (g, i) in order idx[start[g*naggs+i] ..). */
+typedef struct dcindex {
+    size_t *start;  /* ngroups * naggs + 1 */
+    uint32_t *pick; /* dtab positions */
+} dcindex;
+
+static esc_status dc_index(const esc_agg *a, dcindex *x, esc_error *err) {
+    size_t ns = a->ngroups * a->naggs + 1;
+    x->start = esc_calloc(ns + 1, sizeof *x->start);
+    x->pick = esc_calloc(a->dtab_n ? a->dtab_n : 1, sizeof *x->pick);
+    if (!x->start || !x->pick)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory encoding a partial aggregate");
+    for (size_t j = 0; j < a->dtab_cap; j++)
+        if (a->dtab[j].v.ptr)
+            x->start[(size_t)a->dtab[j].g * a->naggs + a->dtab[j].i + 1]++;
+    for (size_t k = 1; k <= ns; k++)
+        x->start[k] += x->start[k - 1];
+    size_t *fill = esc_calloc(ns, sizeof *fill);
+    if (!fill)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory encoding a partial aggregate");
+    for (size_t j = 0; j < a->dtab_cap; j++)
+        if (a->dtab[j].v.ptr) {
+            size_t k = (size_t)a->dtab[j].g * a->naggs + a->dtab[j].i;
+            x->pick[x->start[k] + fill[k]++] = (uint32_t)j;
+        }
+    esc_free(fill);
+    return ESC_OK;
+}
+
+static esc_status put_slot(esc_buf *b, const esc_agg *a, size_t g, size_t i, const dcindex *x) {
+    const slot *s = &a->groups[g].slots[i];
+    esc_status st = ESC_OK;
+    switch (a->fns[i]) {
+    case ESC_AGG_COUNT:
+    case ESC_AGG_LIST:
+        break;
+    case ESC_AGG_COUNT_FIELD:
+        st = put_u64(b, s->n, 8);
+        break;
+    case ESC_AGG_VALUES:
+    case ESC_AGG_DC: {
+        size_t k = g * a->naggs + i, n = x->start[k + 1] - x->start[k];
+        st = put_u64(b, n, 4);
+        for (size_t j = 0; j < n && !st; j++)
+            st = put_str(b, a->dtab[x->pick[x->start[k] + j]].v);
+        break;
+    }
+    case ESC_AGG_MIN:
+    case ESC_AGG_MAX:
+        st = put_u64(b, (uint64_t)s->has_num | (uint64_t)s->has_str << 1, 1);
+        if (!st && s->has_num && !(st = put_f64(b, s->num)))
+            st = put_str(b, s->text);
+        if (!st && s->has_str)
+            st = put_str(b, s->str_best);
+        break;
+    case ESC_AGG_SUM:
+    case ESC_AGG_AVG:
+        if (!(st = put_u64(b, s->has_num, 1)) && !(st = put_f64(b, s->num)))
+            st = put_u64(b, s->n, 8);
+        break;
+    case ESC_AGG_EARLIEST:
+    case ESC_AGG_LATEST:
+        if (!(st = put_u64(b, s->has_str, 1)) && !(st = put_u64(b, (uint64_t)s->t, 8)))
+            st = put_str(b, s->str_best);
+        break;
+    }
+    return st;
+}
+
+esc_status esc_agg_encode(const esc_agg *a, const size_t *groups, size_t n, esc_buf *out,
+                          esc_error *err) {
+    for (size_t i = 0; i < a->naggs; i++)
+        if (!esc_agg_mergeable(a->fns[i]))
+            return esc_error_set(err, ESC_EINTERNAL, "aggregate %zu does not merge", i + 1);
+    if (!groups)
+        n = a->ngroups;
+    dcindex x = {0};
+    esc_status st = dc_index(a, &x, err);
+    if (st)
+        goto out;
+    st = esc_buf_append(out, MAGIC, 4);
+    if (!st && !(st = put_u64(out, a->nkeys, 4)) && !(st = put_u64(out, a->naggs, 4)))
+        for (size_t i = 0; i < a->naggs && !st; i++)
+            st = put_u64(out, (uint64_t)a->fns[i], 1);
+    if (!st)
+        st = put_u64(out, n, 4);
+    for (size_t r = 0; r < n && !st; r++) {
+        size_t g = groups ? groups[r] : r;
+        for (size_t k = 0; k < a->nkeys && !st; k++)
+            st = put_str(out, a->groups[g].keys[k]);
+        if (!st)
+            st = put_u64(out, a->groups[g].count, 8);
+        for (size_t i = 0; i < a->naggs && !st; i++)
+            st = put_slot(out, a, g, i, &x);
+    }
+    if (st)
+        st = esc_error_set(err, st, "partial aggregate too large");
+out:
+    esc_free(x.start);
+    esc_free(x.pick);
+    return st;
+}
+
+/* ---- decoding and merging ---- */
+
+typedef struct rd {
+    const unsigned char *p;
+    size_t len, at;
+    bool bad;
+} rd;
+
+static uint64_t get_u64(rd *r, size_t n) {
+    uint64_t v = 0;
+    if (r->bad || r->len - r->at < n) {
+        r->bad = true;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)r->p[r->at + i] << (8 * i);
+    r->at += n;
+    return v;
+}
+
+static double get_f64(rd *r) {
+    uint64_t v = get_u64(r, 8);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+static esc_str get_str(rd *r) {
+    uint64_t n = get_u64(r, 4);
+    if (r->bad || r->len - r->at < n) {
+        r->bad = true;
+        return ESC_STR("");
+    }
+    esc_str s = esc_str_make((const char *)r->p + r->at, (size_t)n);
+    r->at += (size_t)n;
+    return s;
+}
+
+static esc_status broken(const rd *r, esc_error *err) {
+    return esc_error_set(err, ESC_EMALFORMED, "partial aggregate: truncated or broken at byte %zu",
+                         r->at);
+}
+
+/* min/max: the partial's winner against the group's, by esc_agg_add's rule. */
+static esc_status merge_extreme(esc_agg *a, slot *s, bool is_min, rd *r, esc_error *err) {
+    unsigned flags = (unsigned)get_u64(r, 1);
+    bool ok = true;
+    if (flags & 1) {
+        double num = get_f64(r);
+        esc_str text = get_str(r);
+        if (!r->bad && (!s->has_num || (is_min ? num < s->num : num > s->num))) {
+            s->text = agg_keep(a, text, &ok);
+            s->num = num;
+            s->has_num = true;
+        }
+    }
+    if (flags & 2) {
+        esc_str best = get_str(r);
+        int c = s->has_str ? esc_str_cmp(best, s->str_best) : 0;
+        if (!r->bad && (!s->has_str || (is_min ? c < 0 : c > 0))) {
+            s->str_best = agg_keep(a, best, &ok);
+            s->has_str = true;
+        }
+    }
+    return ok ? ESC_OK : agg_full(a, err);
+}
+
+static esc_status merge_values(esc_agg *a, size_t g, size_t i, rd *r, esc_error *err) {
+    slot *s = &a->groups[g].slots[i];
+    uint64_t n = get_u64(r, 4);
+    esc_status st = ESC_OK;
+    for (uint64_t j = 0; j < n && !st && !r->bad; j++) {
+        esc_str v = get_str(r), kept;
+        bool added;
+        if (r->bad)
+            break;
+        if ((st = agg_distinct(a, g, i, v, &added, &kept, err)) || !added)
+            continue;
+        if (a->fns[i] == ESC_AGG_VALUES)
+            st = agg_push(a, s, kept, err);
+        else
+            s->n++;
+    }
+    return st;
+}
+
+static esc_status merge_slot(esc_agg *a, size_t g, size_t i, rd *r, esc_error *err) {
+    slot *s = &a->groups[g].slots[i];
+    esc_agg_fn fn = a->fns[i];
+    bool ok = true;
+    switch (fn) {
+    case ESC_AGG_COUNT:
+    case ESC_AGG_LIST:
+        return ESC_OK;
+    case ESC_AGG_COUNT_FIELD:
+        s->n += get_u64(r, 8);
+        return ESC_OK;
+    case ESC_AGG_VALUES:
+    case ESC_AGG_DC:
+        return merge_values(a, g, i, r, err);
+    case ESC_AGG_MIN:
+    case ESC_AGG_MAX:
+        return merge_extreme(a, s, fn == ESC_AGG_MIN, r, err);
+    case ESC_AGG_SUM:
+    case ESC_AGG_AVG: {
+        bool has = get_u64(r, 1) != 0;
+        double num = get_f64(r);
+        uint64_t n = get_u64(r, 8);
+        if (has && !r->bad) {
+            s->num += num;
+            s->n += n;
+            s->has_num = true;
+        }
+        return ESC_OK;
+    }
+    case ESC_AGG_EARLIEST:
+    case ESC_AGG_LATEST: {
+        bool has = get_u64(r, 1) != 0;
+        int64_t t = (int64_t)get_u64(r, 8);
+        esc_str v = get_str(r);
+        if (!has || r->bad)
+            return ESC_OK;
+        if (!s->has_str || (fn == ESC_AGG_EARLIEST ? t < s->t : t > s->t) ||
+            (t == s->t && esc_str_cmp(v, s->str_best) < 0)) {
+            s->str_best = agg_keep(a, v, &ok);
+            s->has_str = true;
+            s->t = t;
+        }
+        return ok ? ESC_OK : agg_full(a, err);
+    }
+    }
+    return ESC_OK;
+}
+
+/* The header: the partial's shape must be the table's. */
+static bool same_shape(const esc_agg *a, rd *r) {
+    if (r->len < 4 || memcmp(r->p, MAGIC, 4) != 0)
+        return false;
+    r->at = 4;
+    if (get_u64(r, 4) != a->nkeys || get_u64(r, 4) != a->naggs)
+        return false;
+    for (size_t i = 0; i < a->naggs; i++)
+        if (get_u64(r, 1) != (uint64_t)a->fns[i])
+            return false;
+    return !r->bad;
+}
+
+esc_status esc_agg_merge(esc_agg *a, const void *data, size_t len, esc_error *err) {
+    rd r = {data, len, 0, false};
+    if (!same_shape(a, &r))
+        return esc_error_set(err, ESC_EMALFORMED,
+                             "partial aggregate: not one of this search's (header)");
+    uint64_t ng = get_u64(&r, 4);
+    esc_str keys[64];
+    esc_str *kp = a->nkeys <= 64 ? keys : esc_malloc(a->nkeys * sizeof *kp);
+    if (!kp)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory merging a partial aggregate");
+    esc_status st = ESC_OK;
+    for (uint64_t j = 0; j < ng && !st && !r.bad; j++) {
+        for (size_t k = 0; k < a->nkeys; k++)
+            kp[k] = get_str(&r);
+        uint64_t count = get_u64(&r, 8);
+        if (r.bad || count == 0) {
+            r.bad = true;
+            break;
+        }
+        size_t g;
+        if ((st = esc_agg_group(a, kp, &g, err)))
+            break;
+        a->groups[g].count += count - 1; /* esc_agg_group counted one */
+        for (size_t i = 0; i < a->naggs && !st && !r.bad; i++)
+            st = merge_slot(a, g, i, &r, err);
+    }
+    if (kp != keys)
+        esc_free(kp);
+    if (!st && (r.bad || r.at != r.len))
+        st = broken(&r, err);
+    return st;
+}
