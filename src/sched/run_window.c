@@ -3,7 +3,14 @@
  * A window is one scheduled run of one detection: [earliest, latest) and, while it is open, an
  * execution fed with the records that fall in it. Its blob lists those records (CIM values and
  * time) after a header (magic, scheduled time, length already emitted, fired flag), so a restart
- * re-feeds them into a fresh execution and a late record can recompute a fired window.
+ * re-feeds them into a fresh execution and a late record can recompute a fired window. Each
+ * record keeps its origin (input name, byte offset, line, EVTX record id: docs/evidence.md), so
+ * the execution fed again after a restart or for a late record has the same evidence as the one
+ * fed while reading; the input name is written once for a run of records from one input.
+ * Record layout: i64 time, u32 mask (bit f: CIM field f follows as u32 length + bytes;
+ * RUN_BLOB_ORIGIN: the origin follows the fields: u32 name length with its NUL, or UINT32_MAX for
+ * the previous record's name, then the name; offset, line and record id as LEB128 varints).
+ * An ESW2 blob (no origins) is an ESW3 blob whose records have no origin bit.
  * Invariants: only records that pass a detection's where clause are kept, in every window that
  * covers their time (at most RUN_MAX_COVER); a record of a window scheduled at or before the
  * detection was enabled is counted, not kept; a record of a window that already fired is late:
@@ -50,7 +57,7 @@ const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool 
     if (!memcmp(p, RUN_BLOB_MAGIC_V1, 4)) {
         *old = true;
         *body = len;
-    } else if (!memcmp(p, RUN_BLOB_MAGIC, 4)) {
+    } else if (!memcmp(p, RUN_BLOB_MAGIC, 4) || !memcmp(p, RUN_BLOB_MAGIC_V2, 4)) {
         if (len < RUN_BLOB_HDR + RUN_BLOB_CRC)
             return "truncated";
         *body = len - RUN_BLOB_CRC;
@@ -94,9 +101,61 @@ void esc_run_blob_set_fired(esc_buf *b) {
     b->ptr[20] = 1;
 }
 
-static esc_status blob_add(esc_buf *b, const esc_record *rec) {
+static esc_status put_varint(esc_buf *b, uint64_t v) {
+    unsigned char t[10];
+    size_t n = 0;
+    do {
+        t[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] |= 0x80;
+        n++;
+    } while (v);
+    return esc_buf_append(b, t, n);
+}
+
+static bool get_varint(const unsigned char *p, size_t end, size_t *i, uint64_t *v) {
+    *v = 0;
+    for (unsigned s = 0; s < 64 && *i < end; s += 7) {
+        unsigned char c = p[(*i)++];
+        *v |= (uint64_t)(c & 0x7f) << s;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* The record's origin (its event's provenance), the input name only when it changed. */
+static esc_status origin_add(win_state *w, const esc_event *ev) {
+    esc_buf *b = &w->blob;
+    const char *path = ev->path ? ev->path : "";
+    size_t pl = strnlen(path, RUN_ORIGIN_PATH_MAX - 1);
+    bool same = w->blob_path && strncmp(w->blob_path, path, pl) == 0 && !w->blob_path[pl];
+    uint32_t n = same ? UINT32_MAX : (uint32_t)pl + 1;
+    esc_status st = esc_buf_append(b, &n, 4);
+    if (!st && !same) {
+        st = esc_buf_append(b, path, pl);
+        if (!st)
+            st = esc_buf_putc(b, '\0');
+        char *c = esc_strndup(path, pl);
+        if (!c)
+            return ESC_ENOMEM;
+        esc_free(w->blob_path);
+        w->blob_path = c;
+    }
+    if (!st)
+        st = put_varint(b, ev->offset);
+    if (!st)
+        st = put_varint(b, ev->line);
+    if (!st)
+        st = put_varint(b, ev->record_id);
+    return st;
+}
+
+static esc_status blob_add(win_state *w, const esc_record *rec) {
+    esc_buf *b = &w->blob;
     unsigned char h[12];
-    uint32_t mask = 0;
+    uint32_t mask = rec->ev ? RUN_BLOB_ORIGIN : 0;
     for (int i = 0; i < ESC_CIM_NFIELDS; i++)
         if (rec->v[i].ptr)
             mask |= 1u << i;
@@ -110,12 +169,43 @@ static esc_status blob_add(esc_buf *b, const esc_record *rec) {
         if ((st = esc_buf_append(b, &n, 4)) == ESC_OK && n)
             st = esc_buf_append(b, rec->v[i].ptr, n);
     }
+    if (!st && rec->ev)
+        st = origin_add(w, rec->ev);
     return st;
 }
 
-/* Next record at *pos in [.., end); false at the end or on a corrupt blob. */
-static bool blob_next(const unsigned char *p, size_t end, size_t *pos, esc_record *rec) {
-    size_t i = *pos;
+/* A blob being read: its records' origins point into it (ev, the previous input name). */
+typedef struct blob_rd {
+    const unsigned char *p;
+    size_t end, pos;
+    const char *path;
+    esc_event ev;
+} blob_rd;
+
+static bool origin_next(blob_rd *b, size_t *i) {
+    uint32_t n;
+    if (*i + 4 > b->end)
+        return false;
+    memcpy(&n, b->p + *i, 4);
+    *i += 4;
+    if (n != UINT32_MAX) {
+        if (!n || n > b->end - *i || b->p[*i + n - 1])
+            return false;
+        b->path = (const char *)b->p + *i;
+        *i += n;
+    } else if (!b->path) {
+        return false;
+    }
+    memset(&b->ev, 0, sizeof b->ev);
+    b->ev.path = b->path;
+    return get_varint(b->p, b->end, i, &b->ev.offset) && get_varint(b->p, b->end, i, &b->ev.line) &&
+           get_varint(b->p, b->end, i, &b->ev.record_id);
+}
+
+/* Next record; false at the end or on a corrupt blob. */
+static bool blob_next(blob_rd *b, esc_record *rec) {
+    const unsigned char *p = b->p;
+    size_t i = b->pos, end = b->end;
     if (i + 12 > end)
         return false;
     memset(rec, 0, sizeof *rec);
@@ -136,25 +226,40 @@ static bool blob_next(const unsigned char *p, size_t end, size_t *pos, esc_recor
         rec->v[f] = esc_str_make((const char *)p + i, n);
         i += n;
     }
-    *pos = i;
+    if (mask & RUN_BLOB_ORIGIN) {
+        if (!origin_next(b, &i))
+            return false;
+        b->ev.time_us = rec->time_us;
+        rec->ev = &b->ev;
+    }
+    b->pos = i;
     return true;
+}
+
+static void blob_rd_init(blob_rd *b, const esc_buf *blob, size_t end) {
+    memset(b, 0, sizeof *b);
+    b->p = (const unsigned char *)blob->ptr;
+    b->end = end;
+    b->pos = RUN_BLOB_HDR;
 }
 
 /* Feed the records of blob[RUN_BLOB_HDR, end) into x. */
 static esc_status blob_feed(const esc_buf *b, size_t end, esc_exec *x, esc_error *err) {
-    size_t pos = RUN_BLOB_HDR;
+    blob_rd rd;
+    blob_rd_init(&rd, b, end);
     esc_record rec;
     esc_status st = ESC_OK;
-    while (!st && blob_next((const unsigned char *)b->ptr, end, &pos, &rec))
+    while (!st && blob_next(&rd, &rec))
         st = esc_exec_feed(x, &rec, err);
     return st;
 }
 
 uint64_t esc_run_blob_count(const esc_buf *b) {
     uint64_t n = 0;
-    size_t pos = RUN_BLOB_HDR;
+    blob_rd rd;
+    blob_rd_init(&rd, b, b->len);
     esc_record rec;
-    while (blob_next((const unsigned char *)b->ptr, b->len, &pos, &rec))
+    while (blob_next(&rd, &rec))
         n++;
     return n;
 }
@@ -191,6 +296,7 @@ void esc_run_win_free(win_state *w) {
         return;
     esc_exec_free(w->x);
     esc_buf_fini(&w->blob);
+    esc_free(w->blob_path);
     esc_free(w);
 }
 
@@ -252,7 +358,7 @@ esc_status esc_run_win_restore(esc_runner *r, size_t det, const void *blob, size
     esc_buf_clear(&w->blob);
     if (esc_buf_append(&w->blob, blob, len))
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    if (memcmp(blob, RUN_BLOB_MAGIC, 4)) { /* from before checksums: stored anew with one */
+    if (memcmp(blob, RUN_BLOB_MAGIC, 4)) { /* an older format: stored anew as the current */
         memcpy(w->blob.ptr, RUN_BLOB_MAGIC, 4);
         w->dirty = true;
     }
@@ -317,7 +423,7 @@ static esc_status late(esc_runner *r, const det_state *d, win_state *w, int64_t 
                     r->o.late_emit ? " beyond the late retention" : "");
         return ESC_OK;
     }
-    esc_status st = blob_add(&w->blob, rec);
+    esc_status st = blob_add(w, rec);
     if (st)
         return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
     w->dirty = w->late_dirty = true;
@@ -359,7 +465,7 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
         }
         if ((st = esc_exec_feed(w->x, rec, err)))
             return st;
-        if ((st = blob_add(&w->blob, rec)))
+        if ((st = blob_add(w, rec)))
             return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
         w->dirty = true;
         r->stats.kept++;
