@@ -592,6 +592,9 @@ static const char *const RISK_KEYS[] = {
     "annotations.confidence",
     "annotations.impact",
     "annotations.type",
+    "orig_time",
+    "evidence_count",
+    "evidence",
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -602,7 +605,8 @@ void esc_act_set_evidence(esc_act *a, bool on) {
 
 /* The events behind the row (spl.h, docs/evidence.md): orig_time (the earliest event's _time,
  * as ES's notables carry it), their count and the references kept; only when asked
- * (esc_act_set_evidence). Nothing when the row has no evidence. */
+ * (esc_act_set_evidence). Nothing when the row has no evidence. Notables and risk events carry
+ * the same keys, so a risk event leads to its events without its notable. */
 static void evidence(const esc_act *a, jw *w, const esc_table *t, size_t row) {
     const esc_row_evidence *e = a->evidence && t->evidence ? &t->evidence[row] : NULL;
     if (!e || !e->total)
@@ -811,6 +815,7 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
     jc(&w, "]");
     jklist(&w, "analyticstories", d->analytic_story);
     annotations(&w, a->c, d);
+    evidence(a, &w, in->rows, row); /* as the notable's: the events behind the row */
     jrow(&w, in->rows, row, RISK_KEYS, NKEYS(RISK_KEYS));
     jc(&w, "}");
     if (w.st != ESC_OK) {

@@ -36,6 +36,9 @@ static const esc_opt run_opts[] = {
      "     deadline whenever idle (replays)"},
     {"late", "drop|emit", "late events: report them (drop, default) or emit their notables"},
     {"late-retention", "SECONDS", "how long fired windows stay recomputable (default 86400)"},
+    {"evidence", NULL,
+     "notables and risk events: orig_time and the events behind each row\n"
+     "                           (5 earliest, 5 latest, the count)"},
     {"profile", "splunk|native", "CIM mapping profile (default splunk)"},
     {"tz", "ZONE", "IANA zone for cron, snapping and output (default UTC)"},
     {"once-until", "T", "stop after every run scheduled up to T has fired"},
@@ -328,6 +331,7 @@ static bool run_options(const esc_args *a, esc_runner_opts *ro) {
         return false;
     }
     ro->late_emit = late && !strcmp(late, "emit");
+    ro->evidence = esc_args_has(a, "evidence");
     long retention = -1;
     if (!esc_cli_number("run", a, "late-retention", 0, 100L * 366 * 86400, &retention) ||
         !esc_cli_number("run", a, "max-warnings", 0, LONG_MAX, NULL) ||

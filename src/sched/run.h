@@ -68,6 +68,7 @@ typedef struct esc_runner_opts {
     size_t ninputs;
     esc_sink_opts sinks;
     bool late_emit;         /* --late=emit */
+    bool evidence;          /* notables and risk events carry their rows' evidence */
     int64_t late_retention; /* seconds fired windows stay recomputable; 0 = 86400 */
     int64_t once_until;     /* epoch seconds, or ESC_RUN_FOREVER */
     int64_t poll_us;        /* clock time between input polls when idle; 0 = 1 s */

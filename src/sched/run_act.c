@@ -111,6 +111,8 @@ static esc_status session_open(esc_runner *r, esc_error *err) {
     }
     if (!st && !(r->act = esc_act_new(r->o.content, r->wrapset, err)))
         st = err && err->code ? err->code : ESC_ENOMEM;
+    if (!st)
+        esc_act_set_evidence(r->act, r->o.evidence);
     return st;
 }
 

@@ -23,11 +23,14 @@
 #define RUN_MAX_COVER 64       /* windows one record may fall in */
 #define RUN_MAX_WINDOWS 100000 /* open + retained windows, by default */
 #define ESC_RUN_LOCK_FILE "lock"
-#define RUN_BLOB_MAGIC "ESW2"     /* stored with a CRC-32 trailer over the rest */
-#define RUN_BLOB_MAGIC_V1 "ESW1"  /* before checksums: read as it is, rewritten as ESW2 */
-#define RUN_BLOB_HDR 21           /* magic, i64 scheduled, u64 emitted_len, u8 fired */
-#define RUN_BLOB_CRC 4            /* the stored blob's trailer: CRC-32 (zlib) of what precedes */
-#define RUN_CHUNK_MAX (16u << 20) /* a text record larger than this is skipped as malformed */
+#define RUN_BLOB_MAGIC "ESW3"      /* stored with a CRC-32 trailer over the rest */
+#define RUN_BLOB_MAGIC_V2 "ESW2"   /* before origins: read as it is, rewritten as ESW3 */
+#define RUN_BLOB_MAGIC_V1 "ESW1"   /* before checksums: read as it is, rewritten as ESW3 */
+#define RUN_BLOB_ORIGIN (1u << 31) /* a record's mask bit: its origin follows (run_window.c) */
+#define RUN_ORIGIN_PATH_MAX 4096   /* bytes of an origin's input name kept in a blob */
+#define RUN_BLOB_HDR 21            /* magic, i64 scheduled, u64 emitted_len, u8 fired */
+#define RUN_BLOB_CRC 4             /* the stored blob's trailer: CRC-32 (zlib) of what precedes */
+#define RUN_CHUNK_MAX (16u << 20)  /* a text record larger than this is skipped as malformed */
 
 typedef struct run_in {
     char *path;
@@ -59,8 +62,9 @@ typedef struct win_state {
     size_t det;
     int64_t sched;
     esc_window w;
-    esc_exec *x;  /* open window; NULL once fired */
-    esc_buf blob; /* header + records */
+    esc_exec *x;     /* open window; NULL once fired */
+    esc_buf blob;    /* header + records */
+    char *blob_path; /* the input name of the last origin written to blob (NULL: none yet) */
     bool fired, dirty, late_dirty, deleted;
     /* Kafka mode: a window holds the records of one partition (slot kslot1 - 1), fired on its
      * own; kfirst1 - 1 is the offset of its first record (0: none yet) */

@@ -3,7 +3,13 @@
  * A window is one scheduled run of one detection: [earliest, latest) and, while it is open, an
  * execution fed with the records that fall in it. Its blob lists those records (CIM values and
  * time) after a header (magic, scheduled time, length already emitted, fired flag), so a restart
- * re-feeds them into a fresh execution and a late record can recompute a fired window.
+ * re-feeds them into a fresh execution and a late record can recompute a fired window. Each
+ * record keeps its origin (input name, byte offset, line, EVTX record id: docs/evidence.md), so
+ * the execution fed again after a restart or for a late record has the same evidence as the one
+ * fed while reading; the input name is written once for a run of records from one input.
+ * Record layout: see blob_add (Processes records as CIM values, other datasets' records as their
+ * named fields, each optionally followed by its origin). An ESW2 blob (no origins) is an ESW3
+ * blob whose records have no origin bit.
  * Invariants: only records that pass a detection's where clause are kept, in every window that
  * covers their time (at most RUN_MAX_COVER); a record of a window scheduled at or before the
  * detection was enabled is counted, not kept; a record of a window that already fired is late:
@@ -51,7 +57,7 @@ const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool 
     if (!memcmp(p, RUN_BLOB_MAGIC_V1, 4)) {
         *old = true;
         *body = len;
-    } else if (!memcmp(p, RUN_BLOB_MAGIC, 4)) {
+    } else if (!memcmp(p, RUN_BLOB_MAGIC, 4) || !memcmp(p, RUN_BLOB_MAGIC_V2, 4)) {
         if (len < RUN_BLOB_HDR + RUN_BLOB_CRC)
             return "truncated";
         *body = len - RUN_BLOB_CRC;
@@ -95,11 +101,39 @@ void esc_run_blob_set_fired(esc_buf *b) {
     b->ptr[20] = 1;
 }
 
-/* A record of a dataset other than Endpoint.Processes: the mask word is RUN_REC_NAMED | its
- * dataset, then u32 event kind, the event's channel, its _raw (RUN_REC_NULL length: none), u32
- * count and the (name, value) pairs of its field set, each string a u32 length and its bytes. */
-#define RUN_REC_NAMED 0x80000000u
+/* A record after the header: u64 time, u32 mask, then
+ * - for an Endpoint.Processes record, each CIM field whose bit (below ESC_CIM_NFIELDS) the mask
+ *   has, as a u32 length and its bytes;
+ * - for a record of another dataset (mask RUN_REC_NAMED | dataset), u32 event kind, the event's
+ *   channel, its _raw (RUN_REC_NULL length: none), u32 count and the (name, value) pairs of its
+ *   field set, each string a u32 length and its bytes;
+ * then, when the mask has RUN_BLOB_ORIGIN, the record's origin (origin_add). */
+#define RUN_REC_NAMED (1u << 30)
 #define RUN_REC_NULL 0xFFFFFFFFu
+
+static esc_status put_varint(esc_buf *b, uint64_t v) {
+    unsigned char t[10];
+    size_t n = 0;
+    do {
+        t[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] |= 0x80;
+        n++;
+    } while (v);
+    return esc_buf_append(b, t, n);
+}
+
+static bool get_varint(const unsigned char *p, size_t end, size_t *i, uint64_t *v) {
+    *v = 0;
+    for (unsigned s = 0; s < 64 && *i < end; s += 7) {
+        unsigned char c = p[(*i)++];
+        *v |= (uint64_t)(c & 0x7f) << s;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}
 
 static esc_status put_str(esc_buf *b, esc_str s) {
     uint32_t n = s.ptr ? (uint32_t)s.len : RUN_REC_NULL;
@@ -109,9 +143,35 @@ static esc_status put_str(esc_buf *b, esc_str s) {
     return st;
 }
 
-static esc_status blob_add_named(esc_buf *b, const esc_record *rec) {
+/* The record's origin (its event's provenance), the input name only when it changed. */
+static esc_status origin_add(win_state *w, const esc_event *ev) {
+    esc_buf *b = &w->blob;
+    const char *path = ev->path ? ev->path : "";
+    size_t pl = strnlen(path, RUN_ORIGIN_PATH_MAX - 1);
+    bool same = w->blob_path && strncmp(w->blob_path, path, pl) == 0 && !w->blob_path[pl];
+    uint32_t n = same ? UINT32_MAX : (uint32_t)pl + 1;
+    esc_status st = esc_buf_append(b, &n, 4);
+    if (!st && !same) {
+        st = esc_buf_append(b, path, pl);
+        if (!st)
+            st = esc_buf_putc(b, '\0');
+        char *c = esc_strndup(path, pl);
+        if (!c)
+            return ESC_ENOMEM;
+        esc_free(w->blob_path);
+        w->blob_path = c;
+    }
+    if (!st)
+        st = put_varint(b, ev->offset);
+    if (!st)
+        st = put_varint(b, ev->line);
+    if (!st)
+        st = put_varint(b, ev->record_id);
+    return st;
+}
+
+static esc_status blob_add_named(esc_buf *b, const esc_record *rec, const esc_event *ev) {
     const esc_fields *fs = rec->fs;
-    const esc_event *ev = fs->ev ? fs->ev : rec->ev;
     uint32_t kind = ev ? (uint32_t)ev->kind : 0, n = (uint32_t)fs->n;
     esc_status st = esc_buf_append(b, &kind, 4);
     if (!st)
@@ -126,12 +186,12 @@ static esc_status blob_add_named(esc_buf *b, const esc_record *rec) {
     return st;
 }
 
-/* One record after the others: u64 time, u32 mask, then the values of the fixed Processes record
- * whose bit the mask has, or the named fields of another dataset's record. */
-static esc_status blob_add(esc_buf *b, const esc_record *rec) {
+static esc_status blob_add(win_state *w, const esc_record *rec) {
+    esc_buf *b = &w->blob;
     unsigned char h[12];
     bool named = rec->ds != ESC_DS_PROCESSES && rec->fs;
-    uint32_t mask = named ? RUN_REC_NAMED | (uint32_t)rec->ds : 0;
+    const esc_event *ev = named && rec->fs->ev ? rec->fs->ev : rec->ev;
+    uint32_t mask = (named ? RUN_REC_NAMED | (uint32_t)rec->ds : 0) | (ev ? RUN_BLOB_ORIGIN : 0);
     for (int i = 0; !named && i < ESC_CIM_NFIELDS; i++)
         if (rec->v[i].ptr)
             mask |= 1u << i;
@@ -140,7 +200,7 @@ static esc_status blob_add(esc_buf *b, const esc_record *rec) {
     size_t undo = b->len;
     esc_status st = esc_buf_append(b, h, sizeof h);
     if (!st && named)
-        st = blob_add_named(b, rec);
+        st = blob_add_named(b, rec, ev);
     for (int i = 0; !st && !named && i < ESC_CIM_NFIELDS; i++) {
         if (!(mask & (1u << i)))
             continue;
@@ -148,15 +208,24 @@ static esc_status blob_add(esc_buf *b, const esc_record *rec) {
         if ((st = esc_buf_append(b, &n, 4)) == ESC_OK && n)
             st = esc_buf_append(b, rec->v[i].ptr, n);
     }
-    if (st) /* a record is kept whole or not at all */
+    if (!st && ev)
+        st = origin_add(w, ev);
+    if (st) { /* a record is kept whole or not at all; the next one names its input again */
         b->len = undo;
+        esc_free(w->blob_path);
+        w->blob_path = NULL;
+    }
     return st;
 }
 
-/* A blob being read: the field set and the stand-in event of its current named record. */
+/* A blob being read. The current record's event (kind, channel, origin) and, for a named record,
+ * its field set live here until the next record; origins point into the blob. */
 typedef struct blob_rd {
+    const unsigned char *p;
+    size_t end, pos;
+    const char *path; /* the previous origin's input name */
+    esc_event ev;
     esc_fields fs;
-    esc_event ev; /* kind and channel only (no provenance: rec.ev stays NULL, as for Processes) */
     esc_field *f;
     size_t cap;
 } blob_rd;
@@ -178,8 +247,29 @@ static bool get_str(const unsigned char *p, size_t end, size_t *i, esc_str *out)
     return true;
 }
 
-/* The named fields at *i into rd (1), or 0 on a corrupt blob, -1 out of memory. */
-static int next_named(const unsigned char *p, size_t end, size_t *i, blob_rd *rd) {
+static bool origin_next(blob_rd *b, size_t *i) {
+    uint32_t n;
+    if (*i + 4 > b->end)
+        return false;
+    memcpy(&n, b->p + *i, 4);
+    *i += 4;
+    if (n != UINT32_MAX) {
+        if (!n || n > b->end - *i || b->p[*i + n - 1])
+            return false;
+        b->path = (const char *)b->p + *i;
+        *i += n;
+    } else if (!b->path) {
+        return false;
+    }
+    b->ev.path = b->path;
+    return get_varint(b->p, b->end, i, &b->ev.offset) && get_varint(b->p, b->end, i, &b->ev.line) &&
+           get_varint(b->p, b->end, i, &b->ev.record_id);
+}
+
+/* The named fields at *i into b (1), or 0 on a corrupt blob, -1 out of memory. */
+static int next_named(blob_rd *b, size_t *i) {
+    const unsigned char *p = b->p;
+    size_t end = b->end;
     uint32_t kind, n;
     esc_str chan, raw;
     if (*i + 4 > end)
@@ -192,69 +282,79 @@ static int next_named(const unsigned char *p, size_t end, size_t *i, blob_rd *rd
     *i += 4;
     if (n > (end - *i) / 8) /* each pair takes at least two lengths */
         return 0;
-    if (n > rd->cap) {
-        esc_field *f = esc_realloc(rd->f, n * sizeof *f);
+    if (n > b->cap) {
+        esc_field *f = esc_realloc(b->f, n * sizeof *f);
         if (!f)
             return -1;
-        rd->f = f;
-        rd->cap = n;
+        b->f = f;
+        b->cap = n;
     }
     for (uint32_t k = 0; k < n; k++)
-        if (!get_str(p, end, i, &rd->f[k].name) || !get_str(p, end, i, &rd->f[k].value))
+        if (!get_str(p, end, i, &b->f[k].name) || !get_str(p, end, i, &b->f[k].value))
             return 0;
-    memset(&rd->ev, 0, sizeof rd->ev);
-    rd->ev.kind = (esc_event_kind)kind;
-    rd->ev.channel = chan.ptr ? chan : esc_str_c("");
-    rd->fs = (esc_fields){.f = rd->f, .n = n, .cap = n, .raw = raw, .ev = kind ? &rd->ev : NULL};
+    b->ev.kind = (esc_event_kind)kind;
+    b->ev.channel = chan.ptr ? chan : esc_str_c("");
+    b->fs = (esc_fields){.f = b->f, .n = n, .cap = n, .raw = raw, .ev = kind ? &b->ev : NULL};
     return 1;
 }
 
-/* Next record at *pos in [.., end): 1, or 0 at the end or on a corrupt blob, -1 out of memory.
- * A named record's field set lives in rd until the next call. */
-static int blob_next(const unsigned char *p, size_t end, size_t *pos, esc_record *rec,
-                     blob_rd *rd) {
-    size_t i = *pos;
+/* Next record: 1, or 0 at the end or on a corrupt blob, -1 out of memory. */
+static int blob_next(blob_rd *b, esc_record *rec) {
+    const unsigned char *p = b->p;
+    size_t i = b->pos, end = b->end;
     if (i + 12 > end)
         return 0;
     memset(rec, 0, sizeof *rec);
+    memset(&b->ev, 0, sizeof b->ev);
     rec->time_us = (int64_t)get_u64(p + i);
     uint32_t mask;
     memcpy(&mask, p + i + 8, 4);
     i += 12;
     if (mask & RUN_REC_NAMED) {
-        uint32_t ds = mask & ~RUN_REC_NAMED;
+        uint32_t ds = mask & ~(RUN_REC_NAMED | RUN_BLOB_ORIGIN);
         if (ds == ESC_DS_PROCESSES || ds >= ESC_DS_N)
             return 0;
-        int k = next_named(p, end, &i, rd);
+        int k = next_named(b, &i);
         if (k != 1)
             return k;
-        rd->fs.time_us = rec->time_us;
-        rd->fs.has_time = true;
+        b->fs.time_us = rec->time_us;
+        b->fs.has_time = true;
         rec->ds = (esc_dataset)ds;
-        rec->fs = &rd->fs;
-        *pos = i;
-        return 1;
+        rec->fs = &b->fs;
     }
-    for (int f = 0; f < ESC_CIM_NFIELDS; f++) {
+    for (int f = 0; !(mask & RUN_REC_NAMED) && f < ESC_CIM_NFIELDS; f++) {
+        esc_str v;
         if (!(mask & (1u << f)))
             continue;
-        esc_str v;
         if (!get_str(p, end, &i, &v) || !v.ptr)
             return 0;
         rec->v[f] = v;
     }
-    *pos = i;
+    if (mask & RUN_BLOB_ORIGIN) {
+        if (!origin_next(b, &i))
+            return 0;
+        b->ev.time_us = rec->time_us;
+        rec->ev = &b->ev;
+    }
+    b->pos = i;
     return 1;
+}
+
+static void blob_rd_init(blob_rd *b, const esc_buf *blob, size_t end) {
+    memset(b, 0, sizeof *b);
+    b->p = (const unsigned char *)blob->ptr;
+    b->end = end;
+    b->pos = RUN_BLOB_HDR;
 }
 
 /* Feed the records of blob[RUN_BLOB_HDR, end) into x. */
 static esc_status blob_feed(const esc_buf *b, size_t end, esc_exec *x, esc_error *err) {
-    size_t pos = RUN_BLOB_HDR;
+    blob_rd rd;
+    blob_rd_init(&rd, b, end);
     esc_record rec;
     esc_status st = ESC_OK;
-    blob_rd rd = {0};
     int k;
-    while (!st && (k = blob_next((const unsigned char *)b->ptr, end, &pos, &rec, &rd)) == 1)
+    while (!st && (k = blob_next(&rd, &rec)) == 1)
         st = esc_exec_feed(x, &rec, err);
     if (!st && k < 0)
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -264,10 +364,10 @@ static esc_status blob_feed(const esc_buf *b, size_t end, esc_exec *x, esc_error
 
 uint64_t esc_run_blob_count(const esc_buf *b) {
     uint64_t n = 0;
-    size_t pos = RUN_BLOB_HDR;
+    blob_rd rd;
+    blob_rd_init(&rd, b, b->len);
     esc_record rec;
-    blob_rd rd = {0};
-    while (blob_next((const unsigned char *)b->ptr, b->len, &pos, &rec, &rd) == 1)
+    while (blob_next(&rd, &rec) == 1)
         n++;
     esc_free(rd.f);
     return n;
@@ -305,6 +405,7 @@ void esc_run_win_free(win_state *w) {
         return;
     esc_exec_free(w->x);
     esc_buf_fini(&w->blob);
+    esc_free(w->blob_path);
     esc_free(w);
 }
 
@@ -366,7 +467,7 @@ esc_status esc_run_win_restore(esc_runner *r, size_t det, const void *blob, size
     esc_buf_clear(&w->blob);
     if (esc_buf_append(&w->blob, blob, len))
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    if (memcmp(blob, RUN_BLOB_MAGIC, 4)) { /* from before checksums: stored anew with one */
+    if (memcmp(blob, RUN_BLOB_MAGIC, 4)) { /* an older format: stored anew as the current */
         memcpy(w->blob.ptr, RUN_BLOB_MAGIC, 4);
         w->dirty = true;
     }
@@ -431,7 +532,7 @@ static esc_status late(esc_runner *r, const det_state *d, win_state *w, int64_t 
                     r->o.late_emit ? " beyond the late retention" : "");
         return ESC_OK;
     }
-    esc_status st = blob_add(&w->blob, rec);
+    esc_status st = blob_add(w, rec);
     if (st)
         return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
     w->dirty = w->late_dirty = true;
@@ -479,7 +580,7 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
         }
         if ((st = esc_exec_feed(w->x, rec, err)))
             return st;
-        if ((st = blob_add(&w->blob, rec)))
+        if ((st = blob_add(w, rec)))
             return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
         w->dirty = true;
         r->stats.kept++;

@@ -185,8 +185,15 @@ typedef struct schema {
     size_t n;
     const char **name;
     bool *mv;
-    int *origin; /* CIM field a column copies unchanged from a tstats BY field, else -1 */
+    int *origin; /* what a column copies unchanged: a CIM field (>= 0) from a tstats BY field,
+                    SPL_ORIGIN_BY(k) the k-th tstats BY field read by name, SPL_ORIGIN_JOIN(i, c)
+                    column c of the subsearch of join stage i; else -1 */
 } schema;
+
+/* Origins other than a CIM field (all below -1, so the literal prefilter takes none from them;
+ * what evidence.c uses to find the groups and subsearch rows behind a row). */
+#define SPL_ORIGIN_BY(k) (-16 - (int)(k)) /* k < ESC_SPL_MAX_ITEMS */
+#define SPL_ORIGIN_JOIN(i, c) (-16 - ESC_SPL_MAX_ITEMS - (int)((i)*ESC_SPL_MAX_COLUMNS + (c)))
 
 /* One command of the pipeline. The options are grouped by the commands that use them; the
  * generic slots (names, re, cols, cols2, map) are shared by several. */

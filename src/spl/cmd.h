@@ -214,9 +214,14 @@ esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_re
 /* ---- evidence (evidence.c): the events behind each row ---- */
 /* Count record r (which carries its event) in group g's evidence. */
 esc_status spl_evidence_feed(esc_evset *es, size_t g, const esc_record *r, esc_error *err);
-/* t->evidence for the finished table t of plan p (nothing when es holds no reference). */
+/* t->evidence for the finished table t of plan p (nothing when no reference is kept): agg and
+ * es its tstats groups (may be NULL), subs[i] the finished table of join stage i's subsearch
+ * with its own evidence (NULL for other stages; subs may be NULL). */
 esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
-                               esc_table *t, esc_error *err);
+                               const esc_table *const *subs, esc_table *t, esc_error *err);
+/* Keep t (owned from now) as x's finished table, for the evidence of the search that joins x:
+ * a join's subsearch result (esc_exec_free frees it). */
+void spl_exec_keep(esc_exec *x, esc_table *t);
 void spl_evidence_free(esc_table *t);
 
 #endif

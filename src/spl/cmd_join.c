@@ -108,18 +108,24 @@ static esc_status plan_join(esc_plan *p, stage *st, const schema *in, esc_error 
         st->cols[k] = spl_schema_find(in, st->names[k]);
         st->cols2[k] = spl_schema_find(sub, st->names[k]);
     }
-    /* map: subsearch column -> output column */
+    /* map: subsearch column -> output column. Origins (evidence.c): a column the subsearch
+     * fills (or overwrites) copies subsearch column c; a join field keeps the row's origin,
+     * else (equal values on both sides) it copies the subsearch's. */
+    size_t at = (size_t)(st - p->stages);
     for (size_t c = 0; c < sub->n; c++) {
         int o = spl_schema_add(&st->out, sub->name[c]);
+        int from = at < ESC_SPL_MAX_STAGES && c < ESC_SPL_MAX_COLUMNS ? SPL_ORIGIN_JOIN(at, c) : -1;
         if ((size_t)o >= in->n) {
             st->out.mv[o] = sub->mv[c];
-            st->out.origin[o] = -1;
+            st->out.origin[o] = from;
         } else {
             bool key = false;
             for (size_t k = 0; k < st->nnames; k++)
                 key |= strcmp(st->names[k], sub->name[c]) == 0;
             if (!key) /* the subsearch may overwrite it */
-                st->out.origin[o] = -1;
+                st->out.origin[o] = st->join_overwrite ? from : -1;
+            else if (st->out.origin[o] == -1)
+                st->out.origin[o] = from;
         }
         st->map[c] = o;
     }
@@ -200,7 +206,10 @@ static esc_status run_join(const stage *st, spl_run *x, esc_error *err) {
     spl_table_swap(t, n);
 done:
     esc_table_free(n);
-    esc_table_free(s);
+    if (rc == ESC_OK && s->evidence) /* the joined rows' evidence (evidence.c) */
+        spl_exec_keep(x->sub, s);
+    else
+        esc_table_free(s);
     return rc;
 }
 

@@ -80,7 +80,7 @@ static esc_status plan_tstats(esc_plan *p, stage *st, const schema *in, esc_erro
             p->fields |= 1u << b->ref;
         st->out.name[i] = b->field;
         st->out.mv[i] = false;
-        st->out.origin[i] = b->ref >= 0 ? b->ref : -1;
+        st->out.origin[i] = b->ref >= 0 ? b->ref : b->ref == FIELD_NAMED ? SPL_ORIGIN_BY(i) : -1;
     }
     for (size_t i = 0; i < st->naggs; i++) {
         aggspec *a = &st->aggs[i];

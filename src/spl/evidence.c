@@ -8,10 +8,18 @@
  * no BY field (`| stats count`) stands for every group. This is how a drilldown search finds
  * a notable's events, done on the references instead of searching again.
  *
+ *
+ * A join's subsearch rows carry their own evidence (computed when the subsearch finished); a
+ * row made through a join also has the evidence of every subsearch row it still agrees with: each
+ * final column that copies a subsearch column (the plan's SPL_ORIGIN_JOIN), and each join field
+ * the row still carries, must hold the subsearch row's value (a subsearch cell left empty
+ * constrains nothing, except a join field's: the join never pairs an empty field).
+ *
  * Invariants: the references of a row are time-ordered, each once, the ESC_EVIDENCE_KEEP
- * earliest and latest of the union of its groups; total is the sum of the groups' counts.
+ * earliest and latest of the union of its groups and subsearch rows; total is the sum of their
+ * counts (an event counted by both the search and its subsearch counts twice).
  * Deliberately not done: following a value an eval or a lookup changed (such a column is not a
- * BY copy and so constrains nothing), the subsearch of a join (its events are not evidence). */
+ * BY copy and so constrains nothing). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,19 +47,36 @@ void spl_evidence_free(esc_table *t) {
 }
 
 typedef struct constraint {
-    size_t col; /* final column */
-    size_t key; /* tstats BY index */
+    size_t col;  /* final column */
+    size_t key;  /* tstats BY index, or subsearch column */
+    bool strict; /* a join field: an empty subsearch cell agrees with nothing */
 } constraint;
 
+/* The rows of one join's subsearch and the final columns that constrain them. */
+typedef struct jside {
+    const esc_table *s;
+    constraint *c;
+    size_t nc;
+} jside;
+
 typedef struct ctx {
-    const esc_agg *agg;
+    const esc_agg *agg; /* NULL: no tstats groups hold references */
     const esc_evset *es;
     const esc_table *t;
     constraint c[ESC_SPL_MAX_ITEMS];
     size_t nc;
     struct keyed *order; /* groups sorted by their keys c[0].key, c[1].key, ... */
     size_t ng;
+    jside *js;
+    size_t njs;
 } ctx;
+
+/* A row's references so far: the earliest and latest KEEP of what was added, and the count. */
+typedef struct acc {
+    esc_evref *v;
+    size_t n, cap;
+    uint64_t tot;
+} acc;
 
 typedef struct keyed {
     esc_str key;
@@ -64,7 +89,40 @@ static int cmp_bytes(esc_str a, esc_str b) {
     return c ? c : (a.len > b.len) - (a.len < b.len);
 }
 
-static bool take(const ctx *x, size_t g, esc_evref **v, size_t *n, size_t *cap, uint64_t *tot);
+/* Add n references counting total events to the row's collection, kept bounded. */
+static bool acc_add(acc *a, const esc_evref *refs, size_t n, uint64_t total) {
+    a->tot += total;
+    if (!n)
+        return true;
+    if (a->n + n > a->cap) {
+        size_t nc = (a->cap ? a->cap * 2 : 4 * ESC_EVIDENCE_KEEP) + n;
+        esc_evref *p = esc_realloc(a->v, nc * sizeof *p);
+        if (!p)
+            return false;
+        a->v = p;
+        a->cap = nc;
+    }
+    memcpy(a->v + a->n, refs, n * sizeof *refs);
+    a->n += n;
+    /* keep the collection bounded: the earliest and latest KEEP so far */
+    if (a->n > 8 * ESC_EVIDENCE_KEEP) {
+        qsort(a->v, a->n, sizeof *a->v, esc_evref_cmp);
+        memmove(a->v + ESC_EVIDENCE_KEEP, a->v + a->n - ESC_EVIDENCE_KEEP,
+                ESC_EVIDENCE_KEEP * sizeof *a->v);
+        a->n = 2 * ESC_EVIDENCE_KEEP;
+    }
+    return true;
+}
+
+/* Add group g's references and count to the row's collection. */
+static bool take(const ctx *x, size_t g, acc *a) {
+    uint64_t gt = esc_evset_total(x->es, g);
+    if (!gt)
+        return true;
+    esc_evref tmp[2 * ESC_EVIDENCE_KEEP];
+    size_t n = esc_evset_get(x->es, g, tmp);
+    return acc_add(a, tmp, n, gt);
+}
 
 /* The context of the sort below (qsort takes none); one per thread. */
 static _Thread_local const ctx *sorting;
@@ -89,8 +147,7 @@ static int cmp_group_row(const ctx *x, size_t g, const esc_str *v) {
 }
 
 /* A row whose every constrained column holds one value: its groups are one range of order[]. */
-static bool row_single(const ctx *x, size_t r, esc_evref **v, size_t *n, size_t *cap,
-                       uint64_t *tot) {
+static bool row_single(const ctx *x, size_t r, acc *a) {
     esc_str want[ESC_SPL_MAX_ITEMS];
     for (size_t k = 0; k < x->nc; k++)
         want[k] = esc_str_c(esc_table_cell(x->t, r, x->c[k].col)->v[0]);
@@ -104,7 +161,7 @@ static bool row_single(const ctx *x, size_t r, esc_evref **v, size_t *n, size_t 
     }
     bool ok = true;
     for (size_t k = lo; k < x->ng && ok && cmp_group_row(x, x->order[k].g, want) == 0; k++)
-        ok = take(x, x->order[k].g, v, n, cap, tot);
+        ok = take(x, x->order[k].g, a);
     return ok;
 }
 
@@ -129,33 +186,10 @@ static bool agrees(const ctx *x, size_t g, size_t r, size_t from) {
     return true;
 }
 
-/* Add group g's references and count to the row's collection. */
-static bool take(const ctx *x, size_t g, esc_evref **v, size_t *n, size_t *cap, uint64_t *tot) {
-    uint64_t gt = esc_evset_total(x->es, g);
-    if (!gt)
-        return true;
-    *tot += gt;
-    if (*n + 2 * ESC_EVIDENCE_KEEP > *cap) {
-        size_t nc = (*cap ? *cap * 2 : 4 * ESC_EVIDENCE_KEEP) + 2 * ESC_EVIDENCE_KEEP;
-        esc_evref *p = esc_realloc(*v, nc * sizeof *p);
-        if (!p)
-            return false;
-        *v = p;
-        *cap = nc;
-    }
-    *n += esc_evset_get(x->es, g, *v + *n);
-    /* keep the collection bounded: the earliest and latest KEEP so far */
-    if (*n > 8 * ESC_EVIDENCE_KEEP) {
-        qsort(*v, *n, sizeof **v, esc_evref_cmp);
-        memmove(*v + ESC_EVIDENCE_KEEP, *v + *n - ESC_EVIDENCE_KEEP,
-                ESC_EVIDENCE_KEEP * sizeof **v);
-        *n = 2 * ESC_EVIDENCE_KEEP;
-    }
-    return true;
-}
-
-/* The kept references of v[0..n) (sorted, each once, earliest and latest KEEP) into e. */
-static bool finish_row(esc_evref *v, size_t n, uint64_t total, esc_row_evidence *e) {
+/* The kept references of a (sorted, each once, earliest and latest KEEP) into e. */
+static bool finish_row(acc *a, esc_row_evidence *e) {
+    esc_evref *v = a->v;
+    size_t n = a->n;
     if (n) /* v may be NULL when there is none */
         qsort(v, n, sizeof *v, esc_evref_cmp);
     size_t m = 0;
@@ -166,7 +200,7 @@ static bool finish_row(esc_evref *v, size_t n, uint64_t total, esc_row_evidence 
         memmove(v + ESC_EVIDENCE_KEEP, v + m - ESC_EVIDENCE_KEEP, ESC_EVIDENCE_KEEP * sizeof *v);
         m = 2 * ESC_EVIDENCE_KEEP;
     }
-    e->total = total;
+    e->total = a->tot;
     e->n = 0;
     if (!m)
         return true;
@@ -182,19 +216,17 @@ static bool finish_row(esc_evref *v, size_t n, uint64_t total, esc_row_evidence 
     return true;
 }
 
-static bool row_evidence(const ctx *x, size_t r, esc_row_evidence *e) {
-    esc_evref *v = NULL;
-    size_t n = 0, cap = 0;
-    uint64_t tot = 0;
+/* The groups behind row r. */
+static bool row_groups(const ctx *x, size_t r, acc *a) {
     bool ok = true;
     bool single = x->nc > 0;
     for (size_t k = 0; k < x->nc && single; k++)
         single = esc_table_cell(x->t, r, x->c[k].col)->n == 1;
     if (!x->nc) {
         for (size_t g = 0; g < x->ng && ok; g++)
-            ok = take(x, g, &v, &n, &cap, &tot);
+            ok = take(x, g, a);
     } else if (single) {
-        ok = row_single(x, r, &v, &n, &cap, &tot);
+        ok = row_single(x, r, a);
     } else {
         const esc_cell *c0 = esc_table_cell(x->t, r, x->c[0].col);
         for (size_t i = 0; i < c0->n && ok; i++) {
@@ -212,12 +244,46 @@ static bool row_evidence(const ctx *x, size_t r, esc_row_evidence *e) {
                 if (cmp_str(x->order[k].key, c0->v[i]) != 0)
                     break;
                 if (agrees(x, g, r, 1))
-                    ok = take(x, g, &v, &n, &cap, &tot);
+                    ok = take(x, g, a);
             }
         }
     }
-    ok = ok && finish_row(v, n, tot, e);
-    esc_free(v);
+    return ok;
+}
+
+/* Does subsearch row q agree with row r: some value of each constraining subsearch cell in the
+ * row's cell? */
+static bool sub_agrees(const ctx *x, const jside *j, size_t r, size_t q) {
+    for (size_t k = 0; k < j->nc; k++) {
+        const esc_cell *sc = esc_table_cell(j->s, q, j->c[k].key);
+        if (!sc->n) {
+            if (j->c[k].strict)
+                return false;
+            continue;
+        }
+        const esc_cell *fc = esc_table_cell(x->t, r, j->c[k].col);
+        bool any = false;
+        for (size_t i = 0; i < sc->n && !any; i++)
+            any = cell_has(fc, esc_str_c(sc->v[i]));
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+static bool row_evidence(const ctx *x, size_t r, esc_row_evidence *e) {
+    acc a = {NULL, 0, 0, 0};
+    bool ok = !x->agg || row_groups(x, r, &a);
+    for (size_t j = 0; j < x->njs && ok; j++) {
+        const jside *js = &x->js[j];
+        for (size_t q = 0; q < js->s->nrows && ok; q++) {
+            const esc_row_evidence *se = &js->s->evidence[q];
+            if (se->total && sub_agrees(x, js, r, q))
+                ok = acc_add(&a, se->refs, se->n, se->total);
+        }
+    }
+    ok = ok && finish_row(&a, e);
+    esc_free(a.v);
     return ok;
 }
 
@@ -228,29 +294,91 @@ static void constraints(const esc_plan *p, const esc_table *t, ctx *x) {
     if (out->n != t->ncols || !out->origin)
         return;
     for (size_t c = 0; c < out->n && x->nc < ESC_SPL_MAX_ITEMS; c++) {
-        if (out->origin[c] < 0)
-            continue;
-        for (size_t k = 0; k < src->nby; k++)
-            if (src->by[k].ref == out->origin[c]) {
-                x->c[x->nc++] = (constraint){c, k};
+        int o = out->origin[c];
+        for (size_t k = 0; k < src->nby && o != -1; k++)
+            if ((o >= 0 && src->by[k].ref == o) || o == SPL_ORIGIN_BY(k)) {
+                x->c[x->nc++] = (constraint){c, k, false};
                 break;
             }
     }
 }
 
+/* Final columns holding origin o constrain subsearch column scol. */
+static void jside_add(const schema *out, int o, size_t scol, bool strict, jside *j) {
+    for (size_t c = 0; c < out->n; c++)
+        if (out->origin[c] == o)
+            j->c[j->nc++] = (constraint){c, scol, strict};
+}
+
+/* The subsearch of join stage i and its constraints: final columns copying one of its columns,
+ * and those still holding a join field. False when out of memory. */
+static bool join_side(const esc_plan *p, size_t i, const esc_table *s, const esc_table *t,
+                      jside *j) {
+    const stage *st = &p->stages[i];
+    const schema *out = &p->stages[p->nstages - 1].out;
+    j->s = s;
+    j->nc = 0;
+    if (out->n != t->ncols || !out->origin)
+        return true; /* nothing known: every subsearch row */
+    if (!(j->c = esc_calloc(out->n * (st->nnames + 1) + 1, sizeof *j->c)))
+        return false;
+    for (size_t c = 0; c < s->ncols && c < ESC_SPL_MAX_COLUMNS; c++) {
+        bool key = false;
+        for (size_t k = 0; k < st->nnames; k++)
+            key |= st->cols2[k] == (int)c;
+        jside_add(out, SPL_ORIGIN_JOIN(i, c), c, key, j);
+    }
+    for (size_t k = 0; k < st->nnames; k++) {
+        if (st->cols[k] < 0 || st->cols2[k] < 0)
+            continue;
+        int o = st->out.origin[st->cols[k]];
+        if (o != -1 && o != SPL_ORIGIN_JOIN(i, (size_t)st->cols2[k]))
+            jside_add(out, o, (size_t)st->cols2[k], true, j);
+    }
+    return true;
+}
+
+static void ctx_fini(ctx *x) {
+    for (size_t j = 0; j < x->njs; j++)
+        esc_free(x->js[j].c);
+    esc_free(x->js);
+    esc_free(x->order);
+}
+
+/* The join sides whose subsearch rows carry evidence. */
+static bool join_sides(const esc_plan *p, const esc_table *const *subs, ctx *x) {
+    for (size_t i = 1; subs && i < p->nstages && i < ESC_SPL_MAX_STAGES; i++) {
+        const esc_table *s = subs[i];
+        if (!s || !s->evidence || p->stages[i].cmd != &spl_cmd_join ||
+            s->ncols != p->stages[i].sub->stages[p->stages[i].sub->nstages - 1].out.n)
+            continue;
+        if (!x->js && !(x->js = esc_calloc(p->nstages, sizeof *x->js)))
+            return false;
+        if (!join_side(p, i, s, x->t, &x->js[x->njs++]))
+            return false;
+    }
+    return true;
+}
+
 esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
-                               esc_table *t, esc_error *err) {
-    ctx x = {agg, es, t, {{0, 0}}, 0, NULL, esc_agg_ngroups(agg)};
+                               const esc_table *const *subs, esc_table *t, esc_error *err) {
+    ctx x = {NULL, es, t, {{0, 0, false}}, 0, NULL, agg ? esc_agg_ngroups(agg) : 0, NULL, 0};
     bool any = false;
     for (size_t g = 0; g < x.ng && !any; g++)
         any = esc_evset_total(es, g) > 0;
-    t->evidence_truncated = esc_evset_truncated(es);
-    if (!any || !t->nrows)
-        return ESC_OK;
-    constraints(p, t, &x);
+    t->evidence_truncated = es && esc_evset_truncated(es);
+    if (any)
+        x.agg = agg;
+    bool ok = join_sides(p, subs, &x);
+    if (!ok || (!any && !x.njs) || !t->nrows)
+        goto out;
+    if (x.agg)
+        constraints(p, t, &x);
     if (x.nc) {
-        if (!(x.order = esc_malloc(x.ng * sizeof *x.order)))
-            return spl_exec_oom(err);
+        if (!(x.order = esc_malloc(x.ng * sizeof *x.order))) {
+            ok = false;
+            goto out;
+        }
         for (size_t g = 0; g < x.ng; g++)
             x.order[g] = (keyed){esc_agg_key(agg, g, x.c[0].key), g};
         sorting = &x;
@@ -258,10 +386,11 @@ esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_
         sorting = NULL;
     }
     t->evidence = esc_calloc(t->nrows, sizeof *t->evidence);
-    bool ok = t->evidence != NULL;
+    ok = t->evidence != NULL;
     for (size_t r = 0; r < t->nrows && ok; r++)
         ok = row_evidence(&x, r, &t->evidence[r]);
-    esc_free(x.order);
+out:
+    ctx_fini(&x);
     if (!ok) {
         spl_evidence_free(t);
         return spl_exec_oom(err);

@@ -5,12 +5,13 @@
  * only read, so several executions of one plan may run at once; rows leave tstats and stats
  * ordered by their BY values (byte order, first field first); every string in a result table
  * is esc_malloc'd and owned by the table; a join's subsearch has its own execution, fed the
- * same records. A raw-event search whose first stats follows only row-local commands (eval,
- * where, rename, rex, ...) and uses no order-dependent function (first, last, list) streams:
- * every STREAM_BATCH matching events run through those commands into the stats' running
- * groups, so memory holds the groups, not the events. Kept rows of a raw-event search go to
- * the later commands newest _time first, as Splunk returns events (Search Manual "About
- * retrieving events"), events of one _time in event order. Two stages (docs/scale.md): an
+ * same records; its finished table stays with it until the search that joins it is finished
+ * (the evidence of the joined rows, evidence.c). A raw-event search whose first stats follows only
+ * row-local commands (eval, where, rename, rex, ...) and uses no order-dependent function (first,
+ * last, list) streams: every STREAM_BATCH matching events run through those commands into the
+ * stats' running groups, so memory holds the groups, not the events. Kept rows of a raw-event
+ * search go to the later commands newest _time first, as Splunk returns events (Search Manual
+ * "About retrieving events"), events of one _time in event order. Two stages (docs/scale.md): an
  * execution's first-stage aggregates (tstats', or the streamed stats') can be encoded
  * (esc_exec_partial) and merged into another execution of the same plan (esc_exec_merge), whose
  * finish then runs the rest over the merged groups. Deliberately not done: streaming
@@ -38,6 +39,7 @@ struct esc_exec {
     size_t stream_at; /* a raw-event search's first stats, when only row-local commands
                          precede it (then acc holds its groups so far), else 0 */
     spl_stats_acc *acc;
+    esc_table *kept; /* a subsearch's finished table, for the joining search's evidence */
 };
 
 #define STREAM_BATCH 1024
@@ -140,7 +142,13 @@ void esc_exec_free(esc_exec *x) {
     spl_stats_free(x->acc);
     esc_table_free(x->rows);
     esc_evset_free(x->ev);
+    esc_table_free(x->kept);
     esc_free(x);
+}
+
+void spl_exec_keep(esc_exec *x, esc_table *t) {
+    esc_table_free(x->kept);
+    x->kept = t;
 }
 
 size_t esc_exec_groups(const esc_exec *x) {
@@ -493,7 +501,13 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
             goto fail;
     }
     t->regex_limited = spl_re_limited() - limited;
-    if (x->agg && (rc = spl_evidence_attach(p, x->agg, x->ev, t, err)) != ESC_OK)
+    const esc_table *subs[ESC_SPL_MAX_STAGES] = {NULL};
+    bool joined = false;
+    for (size_t i = 0; x->subs && i < p->nstages && i < ESC_SPL_MAX_STAGES; i++)
+        if (x->subs[i] && (subs[i] = x->subs[i]->kept))
+            joined = true;
+    if ((x->agg || joined) &&
+        (rc = spl_evidence_attach(p, x->agg, x->ev, joined ? subs : NULL, t, err)) != ESC_OK)
         goto fail;
     *out = t;
     return ESC_OK;

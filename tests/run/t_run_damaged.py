@@ -3,18 +3,21 @@
 
 A window's kept records are stored as a blob in state.db; a blob with a bad magic used to lose
 its window silently (notables missing, exit 0) and a truncated one to lose records. Blobs now
-carry a CRC-32 trailer (format ESW2): at start, a blob with a bad magic, a checksum mismatch or
+carry a CRC-32 trailer (format ESW2, ESW3 since records keep their origin): at start, a blob with a bad magic, a checksum mismatch or
 a bad header is reported by a message naming the state folder, the detection and the window, its
 records are counted lost (the inputs are not read again) and the entry is deleted, so the next
 start does not report it again. A blob from before checksums (ESW1) is read as it was and
-rewritten with a checksum: the notables equal an uninterrupted run's.
+rewritten with a checksum: the notables equal an uninterrupted run's; so is one from before
+origins (ESW2), whose records then carry no evidence.
 """
 import os
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
 import runlib  # noqa: E402
@@ -50,6 +53,27 @@ def set_blob(td, earliest, data):
                 (data, earliest))
     con.commit()
     con.close()
+
+
+def esw2(d):
+    """An ESW3 blob without its records' origins, as ESW2 with its CRC-32 trailer."""
+    body, out, i = d[:-4], bytearray(b"ESW2" + d[4:21]), 21
+    while i < len(body):
+        mask = struct.unpack_from("<I", body, i + 8)[0]
+        j = i + 12
+        for f in range(31):
+            if mask & (1 << f):
+                j += 4 + struct.unpack_from("<I", body, j)[0]
+        out += body[i:i + 8] + struct.pack("<I", mask & 0x7FFFFFFF) + body[i + 12:j]
+        if mask & (1 << 31):
+            n = struct.unpack_from("<I", body, j)[0]
+            j += 4 + (0 if n == 0xFFFFFFFF else n)
+            for _ in range(3):  # offset, line, record id: LEB128
+                while body[j] & 0x80:
+                    j += 1
+                j += 1
+        i = j
+    return bytes(out) + struct.pack("<I", zlib.crc32(bytes(out)))
 
 
 def case(td, name, damage):
@@ -109,7 +133,25 @@ with tempfile.TemporaryDirectory() as td:
     rc, err, got, _ = case(td, "old format", old)
     check(rc == 0 and "damaged" not in err, f"old format: read as before ({rc} {err!r})")
     check(got == ref, f"old format: the uninterrupted run's notables ({len(got)} vs {len(ref)})")
-    check(all(d[:4] == b"ESW2" for _, _, d in windows(td)), "old format: rewritten with a checksum")
+    check(all(d[:4] == b"ESW3" for _, _, d in windows(td)), "old format: rewritten with a checksum")
+
+    def v2(td, ws):
+        """Each blob as the version before origins wrote it (ESW2: no origin after a record)."""
+        for e, l, d in ws:
+            set_blob(td, e, esw2(d))
+        return None
+
+    rc, err, got, _ = case(td, "ESW2", v2)
+    check(rc == 0 and "damaged" not in err, f"ESW2: read as before ({rc} {err!r})")
+    check(got == ref, f"ESW2: the uninterrupted run's notables ({len(got)} vs {len(ref)})")
+    # stored anew in the current format: looked at while windows are still open
+    shutil.rmtree(os.path.join(td, "st"))
+    run(td, "2024-03-06T03:00:00Z")
+    v2(td, windows(td))
+    check(all(d[:4] == b"ESW2" for _, _, d in windows(td)), "ESW2: blobs set")
+    run(td, "2024-03-06T03:30:00Z")
+    ws = windows(td)
+    check(ws and all(d[:4] == b"ESW3" for _, _, d in ws), f"ESW2: rewritten as ESW3 ({[d[:4] for _, _, d in ws]})")
 
 if fails:
     print(f"{len(fails)} failure(s)")

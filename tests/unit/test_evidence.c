@@ -1,7 +1,9 @@
 /* Unit tests for evidence sets (agg/evidence.h) and a row's evidence through a search
  * (spl/evidence.c): the earliest and latest ESC_EVIDENCE_KEEP by time whatever the arrival
  * order, each once, the count, paths compared by content (a reused path buffer), and rows that
- * keep a BY field, rows that do not, and rows a later stats summed. */
+ * keep a BY field, rows that do not, and rows a later stats summed; a data model read by field
+ * name (Endpoint.Registry) constrains its rows as Endpoint.Processes does; a row made through a
+ * join carries the events of the subsearch rows it was paired with. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 
 #include "agg/evidence.h"
 #include "core/alloc.h"
+#include "fields/fields.h"
 #include "spl/spl.h"
 
 static void test_keep_earliest_latest(void **state) {
@@ -109,11 +112,77 @@ static void test_rows(void **state) {
     esc_table_free(t);
 }
 
+/* Registry records: (dest, registry_path) pairs a/x a/y b/x a/x; each row has its own events. */
+static void test_named_fields(void **state) {
+    (void)state;
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new("| tstats count from datamodel=Endpoint.Registry by Registry.dest "
+                               "Registry.registry_path | rename Registry.* as *",
+                               NULL, &err);
+    assert_non_null(p);
+    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
+    static const char *const dest[] = {"a", "a", "b", "a"};
+    static const char *const path[] = {"x", "y", "x", "x"};
+    for (int i = 0; i < 4; i++) {
+        esc_event ev = {.path = "r.xml", .offset = (uint64_t)i * 10};
+        esc_field f[2] = {{esc_str_c("dest"), esc_str_c(dest[i])},
+                          {esc_str_c("registry_path"), esc_str_c(path[i])}};
+        esc_fields fs = {.f = f, .n = 2, .cap = 2, .time_us = (i + 1) * 1000000, .ev = &ev};
+        esc_record r = {.time_us = (i + 1) * 1000000, .ev = &ev, .ds = ESC_DS_REGISTRY, .fs = &fs};
+        assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
+    }
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
+    assert_int_equal(t->nrows, 3);
+    assert_string_equal(esc_table_cell(t, 0, 0)->v[0], "a");
+    assert_string_equal(esc_table_cell(t, 0, 1)->v[0], "x");
+    assert_int_equal(t->evidence[0].total, 2); /* records 0 and 3, not a/y or b/x */
+    assert_int_equal(t->evidence[0].n, 2);
+    assert_int_equal(t->evidence[0].refs[0].offset, 0);
+    assert_int_equal(t->evidence[0].refs[1].offset, 30);
+    assert_int_equal(t->evidence[1].total, 1); /* a/y: record 1 */
+    assert_int_equal(t->evidence[1].refs[0].offset, 10);
+    esc_table_free(t);
+    esc_exec_free(x);
+    esc_plan_free(p);
+}
+
+static void test_join(void **state) {
+    (void)state;
+    /* main: by dest user; subsearch: user v's records by dest (a: record 1); joined on dest */
+    esc_table *t = hunt("| tstats count from datamodel=Endpoint.Processes by Processes.dest "
+                        "Processes.user | rename Processes.* as * | join dest [| tstats count as "
+                        "n from datamodel=Endpoint.Processes where Processes.user=v by "
+                        "Processes.dest | rename Processes.* as *]");
+    assert_int_equal(t->nrows, 2); /* a/u and a/v: b and c have no subsearch row */
+    assert_string_equal(esc_table_cell(t, 0, 1)->v[0], "u");
+    assert_int_equal(t->evidence[0].total, 3); /* records 0 and 3, and the subsearch's 1 */
+    assert_int_equal(t->evidence[0].n, 3);
+    assert_int_equal(t->evidence[0].refs[0].offset, 0);
+    assert_int_equal(t->evidence[0].refs[1].offset, 10);
+    assert_int_equal(t->evidence[0].refs[2].offset, 30);
+    assert_int_equal(t->evidence[1].n, 1);     /* record 1 on both sides: listed once, */
+    assert_int_equal(t->evidence[1].total, 2); /* counted by each */
+    esc_table_free(t);
+    /* a column the subsearch fills constrains its rows: main by dest, subsearch by dest user,
+     * joined on dest (all pairs): the row a/v has the subsearch row a/v only, not a/u */
+    t = hunt("| tstats count from datamodel=Endpoint.Processes where Processes.user=u by "
+             "Processes.dest | rename Processes.* as * | join max=0 dest [| tstats count as n from "
+             "datamodel=Endpoint.Processes by Processes.dest Processes.user | rename Processes.* "
+             "as *] | search user=v");
+    assert_int_equal(t->nrows, 1);
+    assert_int_equal(t->evidence[0].total, 3); /* main a: 0 and 3; subsearch a/v: 1 */
+    assert_int_equal(t->evidence[0].refs[1].offset, 10);
+    esc_table_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_earliest_latest),
         cmocka_unit_test(test_few_each_once),
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_named_fields),
+        cmocka_unit_test(test_join),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
