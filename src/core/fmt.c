@@ -1,14 +1,15 @@
 /* Hand-written number and date formatting (core/fmt.h).
  *
  * Decimal digits are produced two at a time from a 200-byte pair table, right to left into a
- * scratch array, then copied; hex one nibble at a time. The civil date is H. Hinnant's
- * days-from-civil inverse, as timeutil and the EVTX renderer use. Deliberately not handled:
- * The escape scanners compare 16 bytes at once with SSE2 (x86-64's baseline), one byte at a
- * time from a table elsewhere and for the tail. Deliberately not handled:
+ * scratch array, then copied; hex one nibble at a time; the civil date is core/timeutil's
+ * esc_time_civil. The escape scanners compare 16 bytes at once with SSE2 (x86-64's baseline),
+ * one byte at a time from a table elsewhere and for the tail. Deliberately not handled:
  * floating point (the one EVTX float type keeps printf's %g) and years outside 0..9999. */
 #include "core/fmt.h"
 
 #include <string.h>
+
+#include "core/timeutil.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -78,15 +79,9 @@ static void two(char *dst, unsigned v) {
 size_t esc_fmt_datetime(char *dst, int64_t sec) {
     int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
     int64_t sod = sec - days * 86400;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
+    int64_t y;
+    int m, d;
+    esc_time_civil(days, &y, &m, &d);
     if (y < 0 || y > 9999)
         return 0;
     two(dst, (unsigned)(y / 100));

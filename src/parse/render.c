@@ -65,20 +65,13 @@ static esc_status render_time_slow(int64_t time_us, esc_buf *out) {
     int64_t frac = time_us - sec * ESC_US_PER_SEC;
     int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
     int64_t sod = sec - days * 86400;
-    /* civil date from days since the epoch (H. Hinnant's algorithm) */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
+    int64_t y;
+    int m, d;
+    esc_time_civil(days, &y, &m, &d);
     return esc_buf_printf(out,
                           "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
                           ":%02" PRId64 ".%06" PRId64 "Z",
-                          y, m, d, sod / 3600, sod / 60 % 60, sod % 60, frac);
+                          y, (int64_t)m, (int64_t)d, sod / 3600, sod / 60 % 60, sod % 60, frac);
 }
 
 esc_status esc_render_time(int64_t time_us, esc_buf *out) {

@@ -784,20 +784,6 @@ static esc_status get_template(dec *d, uint32_t def_off, const tnode **root) {
 
 /* ---- value rendering ------------------------------------------------------------------ */
 
-static void civil(int64_t days, int *y, unsigned *m, unsigned *dd) {
-    /* days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's algorithm) */
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *dd = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yy + (*m <= 2));
-}
-
 #define FILETIME_UNIX_DIFF INT64_C(116444736000000000)
 
 static esc_status put_filetime(dec *d, uint64_t ft) {
@@ -813,10 +799,10 @@ static esc_status put_filetime(dec *d, uint64_t ft) {
         tmp[n++] = 'Z';
         return put(d, tmp, n);
     }
-    int y;
-    unsigned m, dd;
-    civil(days, &y, &m, &dd);
-    return putf(d, "%04d-%02u-%02uT%02u:%02u:%02u.%07uZ", y, m, dd, (unsigned)(sod / 3600),
+    int64_t y;
+    int m, dd;
+    esc_time_civil(days, &y, &m, &dd);
+    return putf(d, "%04" PRId64 "-%02d-%02dT%02u:%02u:%02u.%07uZ", y, m, dd, (unsigned)(sod / 3600),
                 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), frac);
 }
 
