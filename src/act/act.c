@@ -542,7 +542,7 @@ static void annotations(jw *w, const esc_content *c, const esc_detection *d) {
         jkv(w, "annotations.type", d->type);
 }
 
-static const char *const NOTABLE_KEYS[] = {
+const char *const esc_act_notable_keys[] = {
     "_time",
     "event_id",
     "search_name",
@@ -572,6 +572,7 @@ static const char *const NOTABLE_KEYS[] = {
     "evidence_count",
     "evidence",
 };
+const size_t esc_act_nnotable_keys = sizeof esc_act_notable_keys / sizeof esc_act_notable_keys[0];
 
 static const char *const RISK_KEYS[] = {
     "_time",
@@ -716,7 +717,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
             jkv(&w, "orig_event_id", lt->orig_event_id);
     }
     evidence(a, &w, in->rows, row);
-    jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
+    jrow(&w, in->rows, row, esc_act_notable_keys, esc_act_nnotable_keys);
     jc(&w, "}");
     if (w.st != ESC_OK) {
         st = w.st == ESC_ELIMIT ? ESC_SKIP : w.st; /* else out of memory */
