@@ -166,3 +166,28 @@ size_t esc_fmt_json_escape_byte(char dst[6], unsigned char c) {
     dst[5] = "0123456789abcdef"[c & 15];
     return 6;
 }
+
+esc_status esc_fmt_json_str(esc_buf *out, const char *s, size_t n) {
+    esc_status st = esc_buf_reserve(out, n + 2);
+    if (st)
+        return st;
+    char *o = esc_buf_end(out);
+    *o++ = '"';
+    size_t i = 0;
+    for (;;) {
+        size_t k = i + esc_fmt_json_scan(s + i, n - i);
+        memcpy(o, s + i, k - i);
+        o += k - i;
+        if (k == n)
+            break;
+        esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
+        if ((st = esc_buf_reserve(out, 6 + (n - k - 1) + 1)))
+            return st;
+        o = esc_buf_end(out);
+        o += esc_fmt_json_escape_byte(o, (unsigned char)s[k]);
+        i = k + 1;
+    }
+    *o++ = '"';
+    esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
+    return ESC_OK;
+}

@@ -176,28 +176,7 @@ esc_status esc_render_xml(const esc_event *ev, esc_buf *out) {
 /* A JSON string: the room for the plain case (s and two quotes) is reserved once, runs between
  * bytes that need escaping are copied whole; an escape reserves what the rest could need. */
 esc_status esc_render_json_str(esc_buf *out, esc_str s) {
-    esc_status st = esc_buf_reserve(out, s.len + 2);
-    if (st)
-        return st;
-    char *o = esc_buf_end(out);
-    *o++ = '"';
-    size_t i = 0;
-    for (;;) {
-        size_t k = i + esc_fmt_json_scan(s.ptr + i, s.len - i);
-        memcpy(o, s.ptr + i, k - i);
-        o += k - i;
-        if (k == s.len)
-            break;
-        esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
-        if ((st = esc_buf_reserve(out, 6 + (s.len - k - 1) + 1)))
-            return st;
-        o = esc_buf_end(out);
-        o += esc_fmt_json_escape_byte(o, (unsigned char)s.ptr[k]);
-        i = k + 1;
-    }
-    *o++ = '"';
-    esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
-    return ESC_OK;
+    return esc_fmt_json_str(out, s.ptr, s.len);
 }
 
 /* ,"key": then the string; key is a literal without anything to escape. */
