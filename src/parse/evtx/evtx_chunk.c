@@ -77,6 +77,7 @@ struct tnode {
     uint8_t kind;
     uint8_t vtype;
     bool optional;
+    bool plain; /* an element/attribute name without NUL, short enough never to be cut */
     uint16_t index;
     esc_str text; /* element/attribute name, or literal text */
     tnode *attrs;
@@ -195,8 +196,8 @@ static esc_status putf(dec *d, const char *fmt, ...) {
 
 /* pre, name and post as one piece cut at 127 bytes, as putf("%.*s") wrote it (a name that long,
  * or with a NUL in it, does not occur in real logs; the cut keeps such output as it was). */
-static esc_status put_tag(dec *d, const char *pre, size_t npre, esc_str name, const char *post,
-                          size_t npost) {
+static esc_status put_tag_cut(dec *d, const char *pre, size_t npre, esc_str name, const char *post,
+                              size_t npost) {
     size_t lim = 127 - npre;
     size_t k = strnlen(name.ptr, name.len < lim ? name.len : lim); /* %.*s stops at a NUL */
     lim -= k;
@@ -209,6 +210,53 @@ static esc_status put_tag(dec *d, const char *pre, size_t npre, esc_str name, co
     memcpy(o + npre, name.ptr, k);
     memcpy(o + npre + k, post, npost);
     d->c->text.len += npre + k + npost;
+    d->c->text.ptr[d->c->text.len] = 0;
+    return ESC_OK;
+}
+
+/* The names MAX_PLAIN_NAME bytes long at most, without NUL (every real one), need no cut. */
+#define MAX_PLAIN_NAME 120
+
+static bool plain_name(esc_str name) {
+    return name.len <= MAX_PLAIN_NAME && !memchr(name.ptr, 0, name.len);
+}
+
+/* memcpy for the short runs names are: two overlapping loads instead of a call. */
+static inline void copy_short(char *o, const char *p, size_t n) {
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+        memcpy(o, &a, 8);
+        memcpy(o + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            o[i] = p[i];
+    } else {
+        memcpy(o, p, n);
+    }
+}
+
+/* pre, the node's name and post (pre and post of at most 2 bytes, constants where inlined). */
+static inline esc_status put_tag(dec *d, const char *pre, size_t npre, const tnode *n,
+                                 const char *post, size_t npost) {
+    if (!n->plain)
+        return put_tag_cut(d, pre, npre, n->text, post, npost);
+    size_t total = npre + n->text.len + npost;
+    esc_status st = text_room(d, total);
+    if (st)
+        return st;
+    char *o = d->c->text.ptr + d->c->text.len;
+    memcpy(o, pre, npre);
+    copy_short(o + npre, n->text.ptr, n->text.len);
+    memcpy(o + npre + n->text.len, post, npost);
+    d->c->text.len += total;
     d->c->text.ptr[d->c->text.len] = 0;
     return ESC_OK;
 }
@@ -605,6 +653,7 @@ static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **ou
         return oom_node(ps, at);
     if ((st = read_name(d, name_off, &p, end, &el->text)))
         return st;
+    el->plain = plain_name(el->text);
     if (tok & 0x40) {
         if ((uint64_t)p + 4 > end)
             return fail_at(d, at, "truncated attribute list");
@@ -622,6 +671,7 @@ static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **ou
             return oom_node(ps, aat);
         if ((st = read_name(d, aoff, &p, end, &a->text)))
             return st;
+        a->plain = plain_name(a->text);
         tnode **kp = &a->kids;
         while (p < end && is_value_token(b[p])) {
             tnode *v;
@@ -1452,11 +1502,11 @@ static bool empty_subst(const tnode *k, const vctx *vc) {
 /* One element with its attributes and content; <name/> when nothing is inside. An element
  * whose only content is an array substitution is repeated once per item, as Windows does. */
 static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *item) {
-    esc_status st = put_tag(d, "<", 1, el->text, "", 0);
+    esc_status st = put_tag(d, "<", 1, el, "", 0);
     for (const tnode *a = el->attrs; a && !st; a = a->next) {
         if (empty_subst(a->kids, vc))
             continue;
-        if ((st = put_tag(d, " ", 1, a->text, "='", 2)))
+        if ((st = put_tag(d, " ", 1, a, "='", 2)))
             return st;
         size_t s = d->c->text.len;
         if (!(st = node_text(d, a->kids, vc)) && !(st = escape_from(d, s)))
@@ -1478,7 +1528,7 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
         d->c->text.len = body - 1;
         return put(d, "/>", 2);
     }
-    return put_tag(d, "</", 2, el->text, ">", 1);
+    return put_tag(d, "</", 2, el, ">", 1);
 }
 
 /* Recursion depth: the tree is at most MAX_ELEM_DEPTH elements deep per BinXML level and
