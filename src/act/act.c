@@ -20,6 +20,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/fmt.h"
 #include "core/timeutil.h"
 #include "sink/sink.h"
 
@@ -120,36 +121,10 @@ static void jc(jw *w, const char *s) {
     jput(w, s, strlen(s));
 }
 
+/* A JSON string: core/fmt's writer, the escapes every JSON escudo writes has. */
 static void jstrn(jw *w, const char *s, size_t n) {
-    jc(w, "\"");
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        const char *esc = NULL;
-        char tmp[8];
-        if (ch == '"')
-            esc = "\\\"";
-        else if (ch == '\\')
-            esc = "\\\\";
-        else if (ch == '\n')
-            esc = "\\n";
-        else if (ch == '\r')
-            esc = "\\r";
-        else if (ch == '\t')
-            esc = "\\t";
-        else if (ch < 0x20) {
-            snprintf(tmp, sizeof tmp, "\\u%04x", ch);
-            esc = tmp;
-        }
-        if (esc) {
-            jput(w, s + i - run, run);
-            run = 0;
-            jc(w, esc);
-        } else
-            run++;
-    }
-    jput(w, s + n - run, run);
-    jc(w, "\"");
+    if (w->st == ESC_OK)
+        w->st = esc_fmt_json_str(w->b, s, n);
 }
 
 static void jstr(jw *w, const char *s) {
@@ -173,10 +148,9 @@ static void jkv(jw *w, const char *k, const char *v) {
 }
 
 static void jkint(jw *w, const char *k, int64_t v) {
-    char tmp[32];
+    char tmp[ESC_FMT_MAX];
     jkey(w, k);
-    snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    jc(w, tmp);
+    jput(w, tmp, esc_fmt_i64(tmp, v));
 }
 
 static void jktime(jw *w, const char *k, int64_t v) {
@@ -542,7 +516,7 @@ static void annotations(jw *w, const esc_content *c, const esc_detection *d) {
         jkv(w, "annotations.type", d->type);
 }
 
-static const char *const NOTABLE_KEYS[] = {
+const char *const esc_act_notable_keys[] = {
     "_time",
     "event_id",
     "search_name",
@@ -572,6 +546,7 @@ static const char *const NOTABLE_KEYS[] = {
     "evidence_count",
     "evidence",
 };
+const size_t esc_act_nnotable_keys = sizeof esc_act_notable_keys / sizeof esc_act_notable_keys[0];
 
 static const char *const RISK_KEYS[] = {
     "_time",
@@ -618,14 +593,15 @@ static void evidence(const esc_act *a, jw *w, const esc_table *t, size_t row) {
     jc(w, "[");
     for (size_t i = 0; i < e->n; i++) {
         const esc_evref *r = &e->refs[i];
-        char tmp[48];
+        char tmp[2 * ESC_FMT_MAX];
         int64_t s = esc_time_sec(r->time_us);
         jc(w, i ? ",{" : "{");
         jw in = {w->b, true, ESC_OK};
         jkey(&in, "_time");
-        snprintf(tmp, sizeof tmp, "%lld.%06lld", (long long)s,
-                 (long long)(r->time_us - s * 1000000));
-        jc(&in, tmp);
+        size_t n = esc_fmt_i64(tmp, s);
+        tmp[n++] = '.';
+        n += esc_fmt_u64(tmp + n, (uint64_t)(r->time_us - s * ESC_US_PER_SEC), 6);
+        jput(&in, tmp, n);
         jkv(&in, "source", r->path);
         jkint(&in, "offset", (int64_t)r->offset);
         if (r->record_id)
@@ -720,7 +696,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
             jkv(&w, "orig_event_id", lt->orig_event_id);
     }
     evidence(a, &w, in->rows, row);
-    jrow(&w, in->rows, row, NOTABLE_KEYS, NKEYS(NOTABLE_KEYS));
+    jrow(&w, in->rows, row, esc_act_notable_keys, esc_act_nnotable_keys);
     jc(&w, "}");
     if (w.st != ESC_OK) {
         st = w.st == ESC_ELIMIT ? ESC_SKIP : w.st; /* else out of memory */

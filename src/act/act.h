@@ -111,6 +111,12 @@ void esc_act_set_max_points(esc_act *a, size_t n);
 
 /* ---- pieces, exposed for tests and for other callers ---------------------------------------- */
 
+/* The members a notable writes itself, in its JSON's order (a result row's field of one of
+ * these names is left out of the notable): what a reader of a notable counts as its metadata,
+ * with every member named annotations*. esc_act_notable_keys[esc_act_nnotable_keys]. */
+extern const char *const esc_act_notable_keys[];
+extern const size_t esc_act_nnotable_keys;
+
 /* SPEC severity for a score: informational, low, medium, high, critical. */
 const char *esc_act_severity(int score);
 /* Enterprise Security urgency for a severity with unknown asset/identity priority. */

@@ -1,14 +1,15 @@
 /* Hand-written number and date formatting (core/fmt.h).
  *
  * Decimal digits are produced two at a time from a 200-byte pair table, right to left into a
- * scratch array, then copied; hex one nibble at a time. The civil date is H. Hinnant's
- * days-from-civil inverse, as timeutil and the EVTX renderer use. Deliberately not handled:
- * The escape scanners compare 16 bytes at once with SSE2 (x86-64's baseline), one byte at a
- * time from a table elsewhere and for the tail. Deliberately not handled:
+ * scratch array, then copied; hex two digits a byte from a table; the civil date is core/timeutil's
+ * esc_time_civil. The escape scanners compare 16 bytes at once with SSE2 (x86-64's baseline),
+ * one byte at a time from a table elsewhere and for the tail. Deliberately not handled:
  * floating point (the one EVTX float type keeps printf's %g) and years outside 0..9999. */
 #include "core/fmt.h"
 
 #include <string.h>
+
+#include "core/timeutil.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -55,19 +56,55 @@ size_t esc_fmt_i64(char *dst, int64_t v) {
     return 1 + esc_fmt_u64(dst + 1, (uint64_t)0 - (uint64_t)v, 0);
 }
 
+/* The two hex digits of every byte, upper and lower case. */
+static const char HEX_UPPER[513] = "000102030405060708090A0B0C0D0E0F"
+                                   "101112131415161718191A1B1C1D1E1F"
+                                   "202122232425262728292A2B2C2D2E2F"
+                                   "303132333435363738393A3B3C3D3E3F"
+                                   "404142434445464748494A4B4C4D4E4F"
+                                   "505152535455565758595A5B5C5D5E5F"
+                                   "606162636465666768696A6B6C6D6E6F"
+                                   "707172737475767778797A7B7C7D7E7F"
+                                   "808182838485868788898A8B8C8D8E8F"
+                                   "909192939495969798999A9B9C9D9E9F"
+                                   "A0A1A2A3A4A5A6A7A8A9AAABACADAEAF"
+                                   "B0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF"
+                                   "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF"
+                                   "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+                                   "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEF"
+                                   "F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
+static const char HEX_LOWER[513] = "000102030405060708090a0b0c0d0e0f"
+                                   "101112131415161718191a1b1c1d1e1f"
+                                   "202122232425262728292a2b2c2d2e2f"
+                                   "303132333435363738393a3b3c3d3e3f"
+                                   "404142434445464748494a4b4c4d4e4f"
+                                   "505152535455565758595a5b5c5d5e5f"
+                                   "606162636465666768696a6b6c6d6e6f"
+                                   "707172737475767778797a7b7c7d7e7f"
+                                   "808182838485868788898a8b8c8d8e8f"
+                                   "909192939495969798999a9b9c9d9e9f"
+                                   "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+                                   "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+                                   "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+                                   "d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+                                   "e0e1e2e3e4e5e6e7e8e9eaebecedeeef"
+                                   "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 size_t esc_fmt_hex(char *dst, uint64_t v, unsigned width, bool upper) {
-    const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    char tmp[16];
-    size_t n = 0;
-    do {
-        tmp[15 - n++] = digits[v & 15];
-        v >>= 4;
-    } while (v);
+    const char *pairs = upper ? HEX_UPPER : HEX_LOWER;
+    unsigned n = v ? (unsigned)(67 - __builtin_clzll(v)) / 4 : 1; /* significant digits */
     if (width > 16)
         width = 16;
-    while (n < width)
-        tmp[15 - n++] = '0';
-    memcpy(dst, tmp + 16 - n, n);
+    if (n < width)
+        n = width;
+    char *p = dst + n;
+    unsigned k = n;
+    for (; k >= 2; k -= 2, v >>= 8) { /* two digits a byte, right to left */
+        p -= 2;
+        memcpy(p, pairs + 2 * (v & 0xff), 2);
+    }
+    if (k)
+        p[-1] = pairs[2 * (v & 15) + 1];
     return n;
 }
 
@@ -78,15 +115,9 @@ static void two(char *dst, unsigned v) {
 size_t esc_fmt_datetime(char *dst, int64_t sec) {
     int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
     int64_t sod = sec - days * 86400;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
+    int64_t y;
+    int m, d;
+    esc_time_civil(days, &y, &m, &d);
     if (y < 0 || y > 9999)
         return 0;
     two(dst, (unsigned)(y / 100));
@@ -170,4 +201,29 @@ size_t esc_fmt_json_escape_byte(char dst[6], unsigned char c) {
     dst[4] = "0123456789abcdef"[c >> 4];
     dst[5] = "0123456789abcdef"[c & 15];
     return 6;
+}
+
+esc_status esc_fmt_json_str(esc_buf *out, const char *s, size_t n) {
+    esc_status st = esc_buf_reserve(out, n + 2);
+    if (st)
+        return st;
+    char *o = esc_buf_end(out);
+    *o++ = '"';
+    size_t i = 0;
+    for (;;) {
+        size_t k = i + esc_fmt_json_scan(s + i, n - i);
+        memcpy(o, s + i, k - i);
+        o += k - i;
+        if (k == n)
+            break;
+        esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
+        if ((st = esc_buf_reserve(out, 6 + (n - k - 1) + 1)))
+            return st;
+        o = esc_buf_end(out);
+        o += esc_fmt_json_escape_byte(o, (unsigned char)s[k]);
+        i = k + 1;
+    }
+    *o++ = '"';
+    esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
+    return ESC_OK;
 }

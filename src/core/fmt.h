@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 /* Longest output of the functions below (a 64-bit decimal with sign, or 16 hex digits, padded
  * to at most 24). */
 #define ESC_FMT_MAX 24
@@ -33,6 +35,11 @@ size_t esc_fmt_json_scan(const char *p, size_t n);
  * Python's json.dumps): \" \\ \n \r \t \b \f, else \u00xx with lower-case hex; returns its
  * length (2 or 6). */
 size_t esc_fmt_json_escape_byte(char dst[6], unsigned char c);
+/* s[0..n) as a JSON string, quotes included, appended to out: runs between the bytes
+ * esc_fmt_json_scan stops at copied whole, those bytes as esc_fmt_json_escape_byte writes them;
+ * bytes from 0x80 up as they are (the caller's text is UTF-8). The one JSON string writer of
+ * dump, hunt, the notables and risk events and the sinks. */
+esc_status esc_fmt_json_str(esc_buf *out, const char *s, size_t n);
 /* Offset of the first byte that XML text or a quoted attribute must escape (a control
  * character, '&', '<', '>', '\'' or '"'), or n. */
 size_t esc_fmt_xml_scan(const char *p, size_t n);

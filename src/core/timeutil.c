@@ -50,6 +50,19 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* The inverse (Hinnant's civil_from_days): era of 400 years, day of era, year of era. */
+void esc_time_civil(int64_t days, int64_t *y, int *mon, int *d) {
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*mon <= 2);
+}
+
 int64_t esc_time_from_civil(int y, int mon, int d, int h, int mi, int s) {
     return days_from_civil(y, (unsigned)mon, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
 }
@@ -113,8 +126,12 @@ bool esc_time_parse_iso(esc_str s, int64_t *out_us) {
     }
     int64_t sec;
     if (i == n) {
-        struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                        .tm_min = mi, .tm_sec = se};
+        struct tm tm = {.tm_year = y - 1900,
+                        .tm_mon = mo - 1,
+                        .tm_mday = d,
+                        .tm_hour = h,
+                        .tm_min = mi,
+                        .tm_sec = se};
         sec = esc_time_from_local(&tm);
     } else if (p[i] == 'Z' && i + 1 == n) {
         sec = esc_time_from_civil(y, mo, d, h, mi, se);

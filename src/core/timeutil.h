@@ -30,6 +30,8 @@ bool esc_time_parse_epoch(esc_str s, int64_t *out_us);
 
 /* Civil time <-> epoch seconds in UTC (proleptic Gregorian). */
 int64_t esc_time_from_civil(int y, int mon, int d, int h, int mi, int s);
+/* The proleptic Gregorian date days after 1970-01-01 (negative: before), any year. */
+void esc_time_civil(int64_t days, int64_t *y, int *mon, int *d);
 /* Local (default zone) civil fields for an epoch second. */
 void esc_time_to_local(int64_t sec, struct tm *out);
 /* Epoch second for local civil fields in the default zone. */

@@ -65,20 +65,13 @@ static esc_status render_time_slow(int64_t time_us, esc_buf *out) {
     int64_t frac = time_us - sec * ESC_US_PER_SEC;
     int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
     int64_t sod = sec - days * 86400;
-    /* civil date from days since the epoch (H. Hinnant's algorithm) */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
+    int64_t y;
+    int m, d;
+    esc_time_civil(days, &y, &m, &d);
     return esc_buf_printf(out,
                           "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
                           ":%02" PRId64 ".%06" PRId64 "Z",
-                          y, m, d, sod / 3600, sod / 60 % 60, sod % 60, frac);
+                          y, (int64_t)m, (int64_t)d, sod / 3600, sod / 60 % 60, sod % 60, frac);
 }
 
 esc_status esc_render_time(int64_t time_us, esc_buf *out) {
@@ -183,28 +176,7 @@ esc_status esc_render_xml(const esc_event *ev, esc_buf *out) {
 /* A JSON string: the room for the plain case (s and two quotes) is reserved once, runs between
  * bytes that need escaping are copied whole; an escape reserves what the rest could need. */
 esc_status esc_render_json_str(esc_buf *out, esc_str s) {
-    esc_status st = esc_buf_reserve(out, s.len + 2);
-    if (st)
-        return st;
-    char *o = esc_buf_end(out);
-    *o++ = '"';
-    size_t i = 0;
-    for (;;) {
-        size_t k = i + esc_fmt_json_scan(s.ptr + i, s.len - i);
-        memcpy(o, s.ptr + i, k - i);
-        o += k - i;
-        if (k == s.len)
-            break;
-        esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
-        if ((st = esc_buf_reserve(out, 6 + (s.len - k - 1) + 1)))
-            return st;
-        o = esc_buf_end(out);
-        o += esc_fmt_json_escape_byte(o, (unsigned char)s.ptr[k]);
-        i = k + 1;
-    }
-    *o++ = '"';
-    esc_buf_commit(out, (size_t)(o - esc_buf_end(out)));
-    return ESC_OK;
+    return esc_fmt_json_str(out, s.ptr, s.len);
 }
 
 /* ,"key": then the string; key is a literal without anything to escape. */

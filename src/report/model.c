@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act/act.h"
 #include "core/alloc.h"
 #include "core/timeutil.h"
 #include "parse/json_value.h"
@@ -26,34 +27,12 @@ int rpt_sev_rank(const char *s) {
     return -1;
 }
 
-/* Members of a notable that are its metadata, not the result row's fields. */
+/* Members of a notable that are its metadata, not the result row's fields: those act writes
+ * itself (esc_act_notable_keys, annotations*), and these, which the page shows in places of
+ * their own (times, risk, the evidence count) rather than among the fields. */
 static const char *const META[] = {
-    "_time",
-    "event_id",
-    "search_name",
-    "rule_name",
-    "rule_title",
-    "rule_description",
-    "security_domain",
-    "severity",
-    "urgency",
-    "status",
-    "owner",
-    "nes_fields",
-    "info_min_time",
-    "info_max_time",
-    "info_search_time",
-    "drilldown_searches",
-    "evidence",
-    "evidence_total",
-    "evidence_count",
-    "orig_time",
-    "risk_object",
-    "risk_object_type",
-    "risk_score",
-    "risk_event_count",
-    "firstTime",
-    "lastTime",
+    "evidence_total",   "risk_object", "risk_object_type", "risk_score",
+    "risk_event_count", "firstTime",   "lastTime",
 };
 static const char *const HOST_KEYS[] = {"dest",         "dest_host", "dest_nt_host", "host",
                                         "ComputerName", "dvc",       "src_host"};
@@ -63,6 +42,9 @@ static const char *const TIME_KEYS[] = {"orig_time", "firstTime", "lastTime"};
 static bool is_meta(const char *k) {
     if (strncmp(k, "annotations", 11) == 0)
         return true;
+    for (size_t i = 0; i < esc_act_nnotable_keys; i++)
+        if (strcmp(k, esc_act_notable_keys[i]) == 0)
+            return true;
     for (size_t i = 0; i < sizeof META / sizeof META[0]; i++)
         if (strcmp(k, META[i]) == 0)
             return true;

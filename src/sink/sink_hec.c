@@ -39,6 +39,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/fmt.h"
 #include "sink/hec_spool.h"
 #include "sink/sink.h"
 
@@ -541,7 +542,8 @@ static esc_status drain(hec_sink *h, bool blocking, esc_error *err) {
 static esc_status envelope(hec_sink *h, const esc_sink_event *ev) {
     esc_buf *b = &h->batch;
     esc_status st = esc_buf_printf(b, "{\"time\":%lld,\"source\":", (long long)ev->time);
-    /* metadata values are plain text chosen by the user: escape quotes and backslashes */
+    /* metadata values are plain text chosen by the user: JSON strings as every JSON escudo
+     * writes them (core/fmt) */
     const char *meta[3] = {h->source, h->sourcetype, h->index};
     const char *keys[3] = {"source", "sourcetype", "index"};
     char st_default[32];
@@ -558,15 +560,7 @@ static esc_status envelope(hec_sink *h, const esc_sink_event *ev) {
         if (k > 0)
             st = esc_buf_printf(b, ",\"%s\":", keys[k]);
         if (st == ESC_OK)
-            st = esc_buf_putc(b, '"');
-        for (const char *p = v; *p && st == ESC_OK; p++) {
-            if (*p == '"' || *p == '\\')
-                st = esc_buf_putc(b, '\\');
-            if (st == ESC_OK)
-                st = esc_buf_putc(b, (unsigned char)*p < 0x20 ? ' ' : *p);
-        }
-        if (st == ESC_OK)
-            st = esc_buf_putc(b, '"');
+            st = esc_fmt_json_str(b, v, strlen(v));
     }
     if (st == ESC_OK)
         st = esc_buf_append_c(b, ",\"event\":");

@@ -157,6 +157,15 @@ bool spl_parse_subsearch(spl_parser *P, stage *st);
 /* Names or patterns, comma or space separated, into st->names (fields, table, dedup); with
  * allow_sign a leading `+` or `-` (fields -: remove). */
 bool spl_parse_names(spl_parser *P, stage *st, bool allow_sign);
+/* `X KW Y, ...` pairs into st->pairs (rename FIELD as NAME, replace OLD with NEW), up to
+ * ESC_SPL_MAX_RENAMES, until the end or the keyword stop (NULL: none); check, when set, judges
+ * each pair as it is read (false: it failed P). The messages are the command's own. */
+typedef struct spl_pair_syntax {
+    const char *kw, *stop;
+    const char *too_many, *no_from, *no_kw, *no_to, *none;
+    bool (*check)(spl_parser *P, const rename_pair *pair);
+} spl_pair_syntax;
+bool spl_parse_pairs(spl_parser *P, stage *st, const spl_pair_syntax *syn);
 
 /* ---- planning (plan.c) ---- */
 

@@ -11,47 +11,37 @@
 #include "core/alloc.h"
 #include "spl/cmd.h"
 
-static bool parse_rename(spl_parser *P, stage *st) {
+bool spl_parse_pairs(spl_parser *P, stage *st, const spl_pair_syntax *syn) {
     rename_pair tmp[ESC_SPL_MAX_RENAMES];
     size_t n = 0;
-    while (!spl_at_end(P)) {
+    while (!spl_at_end(P) && !(syn->stop && spl_kw_at(P, syn->stop, true))) {
         if (n == ESC_SPL_MAX_RENAMES) {
-            spl_fail(P, P->pos, "too many renames");
+            spl_fail(P, P->pos, "%s", syn->too_many);
             return false;
         }
         size_t l1, s1, l2, s2;
         const char *from = spl_word(P, ",", &l1, &s1);
-        if (!from) {
+        if (!from || !spl_accept_kw(P, syn->kw, true)) {
             if (!P->failed)
-                spl_fail(P, P->pos, "expected a field name");
-            return false;
-        }
-        if (!spl_accept_kw(P, "as", true)) {
-            spl_fail(P, P->pos, "expected 'as' in rename");
+                spl_fail(P, P->pos, "%s", from ? syn->no_kw : syn->no_from);
             return false;
         }
         const char *to = spl_word(P, ",", &l2, &s2);
         if (!to) {
             if (!P->failed)
-                spl_fail(P, P->pos, "expected a new name after 'as'");
+                spl_fail(P, P->pos, "%s", syn->no_to);
             return false;
         }
-        size_t sf = 0, st2 = 0;
-        for (const char *c = from; *c; c++)
-            sf += *c == '*';
-        for (const char *c = to; *c; c++)
-            st2 += *c == '*';
-        if (st2 && st2 != sf) {
-            spl_fail(P, s1, "rename: wildcards of '%s' and '%s' do not correspond", from, to);
+        tmp[n] = (rename_pair){from, to, s1, P->pos};
+        if (syn->check && !syn->check(P, &tmp[n]))
             return false;
-        }
-        tmp[n++] = (rename_pair){from, to, s1, P->pos};
+        n++;
         spl_skip_ws(P);
         if (spl_peek(P) == ',')
             P->pos++;
     }
     if (!n) {
-        spl_fail(P, st->start, "rename needs 'FIELD as NAME'");
+        spl_fail(P, st->start, "%s", syn->none);
         return false;
     }
     st->pairs = spl_alloc0(P, n * sizeof *tmp);
@@ -60,6 +50,35 @@ static bool parse_rename(spl_parser *P, stage *st) {
     memcpy(st->pairs, tmp, n * sizeof *tmp);
     st->npairs = n;
     return true;
+}
+
+/* A NAME with '*' has as many as its FIELD: each puts back what one captured. */
+static bool stars_correspond(spl_parser *P, const rename_pair *pr) {
+    size_t sf = 0, st = 0;
+    for (const char *c = pr->from; *c; c++)
+        sf += *c == '*';
+    for (const char *c = pr->to; *c; c++)
+        st += *c == '*';
+    if (st && st != sf) {
+        spl_fail(P, pr->start, "rename: wildcards of '%s' and '%s' do not correspond", pr->from,
+                 pr->to);
+        return false;
+    }
+    return true;
+}
+
+static bool parse_rename(spl_parser *P, stage *st) {
+    static const spl_pair_syntax syn = {
+        "as",
+        NULL,
+        "too many renames",
+        "expected a field name",
+        "expected 'as' in rename",
+        "expected a new name after 'as'",
+        "rename needs 'FIELD as NAME'",
+        stars_correspond,
+    };
+    return spl_parse_pairs(P, st, &syn);
 }
 
 /* Match name against a pattern with '*' (case-sensitive), recording each star's text; a star

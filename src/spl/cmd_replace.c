@@ -19,40 +19,18 @@
 #define MAX_STARS 16 /* '*' captured per pattern; further ones match but are not captured */
 
 static bool parse_replace(spl_parser *P, stage *st) {
-    rename_pair tmp[ESC_SPL_MAX_RENAMES];
-    size_t n = 0;
-    while (!spl_at_end(P) && !spl_kw_at(P, "in", true)) {
-        if (n == ESC_SPL_MAX_RENAMES) {
-            spl_fail(P, P->pos, "too many replacements");
-            return false;
-        }
-        size_t l, s, l2, s2;
-        const char *from = spl_word(P, ",", &l, &s);
-        if (!from || !spl_accept_kw(P, "with", true)) {
-            if (!P->failed)
-                spl_fail(P, from ? P->pos : s, "expected \"OLD\" WITH \"NEW\"");
-            return false;
-        }
-        const char *to = spl_word(P, ",", &l2, &s2);
-        if (!to) {
-            if (!P->failed)
-                spl_fail(P, P->pos, "expected a value after WITH");
-            return false;
-        }
-        tmp[n++] = (rename_pair){from, to, s, P->pos};
-        spl_skip_ws(P);
-        if (spl_peek(P) == ',')
-            P->pos++;
-    }
-    if (!n) {
-        spl_fail(P, st->start, "replace needs \"OLD\" WITH \"NEW\"");
+    static const spl_pair_syntax syn = {
+        "with",
+        "in",
+        "too many replacements",
+        "expected \"OLD\" WITH \"NEW\"",
+        "expected \"OLD\" WITH \"NEW\"",
+        "expected a value after WITH",
+        "replace needs \"OLD\" WITH \"NEW\"",
+        NULL,
+    };
+    if (!spl_parse_pairs(P, st, &syn))
         return false;
-    }
-    st->pairs = spl_alloc0(P, n * sizeof *tmp);
-    if (!st->pairs)
-        return false;
-    memcpy(st->pairs, tmp, n * sizeof *tmp);
-    st->npairs = n;
     if (spl_accept_kw(P, "in", true))
         return spl_parse_names(P, st, false);
     return true;

@@ -5,8 +5,11 @@ every character an escaper must handle (" \\ & < > ' and the control characters 
 TAB LF CR, written as character references) and non-ASCII text, at every position relative to
 the 16-byte blocks the scans read. Each event goes through `escudo dump --format json` and
 `--format xml`; the JSON lines must load with json.loads and the XML lines parse with
-ElementTree, each giving back exactly the values written. Fixed seed: the same events every run.
-Environment: ESCUDO."""
+ElementTree, each giving back exactly the values written. Then every control character (\\b
+and \\f among them, which XML cannot carry) through escudo's own JSON dump shape as input: each
+string of the JSON output must be byte for byte what json.dumps(ensure_ascii=False) writes,
+the form core/fmt's one JSON writer gives dump, hunt, the notables and the sinks. Fixed seed:
+the same events every run. Environment: ESCUDO."""
 import json
 import os
 import random
@@ -31,6 +34,43 @@ def xml_attr(s):
     return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace("'", "&apos;").replace('"', "&quot;").replace("\t", "&#9;")
             .replace("\n", "&#10;").replace("\r", "&#13;"))
+
+
+def control_chars(rng):
+    """Events in escudo's dump shape whose values hold every control character; 0 when dump
+    --format json writes each string as json.dumps does, else the mismatches."""
+    # NUL and DEL left out: the JSON reader repairs NUL to U+FFFD (docs/json.md) and drops DEL
+    ctl = [chr(c) for c in range(1, 32)] + list("\"\\/abcé€😀")
+    events = []
+    for i in range(300):
+        data = [["N%d%s" % (k, "".join(rng.choice(ctl) for _ in range(rng.randint(0, 4)))),
+                 "".join(rng.choice(ctl) for _ in range(rng.choice([0, 1, 15, 16, 17, 40])))]
+                for k in range(rng.randint(1, 4))]
+        events.append({"escudo_dump": 1, "kind": "windows", "provider": "Fuzz", "event_id": i,
+                       "computer": "".join(rng.choice(ctl) for _ in range(8)), "data": data})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "ctl.json")
+        with open(path, "w", encoding="utf-8") as f:
+            for e in events:
+                f.write(json.dumps(e) + "\n")
+        p = subprocess.run([ESCUDO, "dump", "--format", "json", path], capture_output=True)
+    lines = p.stdout.decode("utf-8").split("\n")[:-1]
+    if p.returncode != 0 or len(lines) != len(events):
+        print("FAIL: control characters: rc %d, %d lines %s" % (p.returncode, len(lines),
+                                                               p.stderr[:300]))
+        return 1
+    fails = 0
+    for e, line in zip(events, lines):
+        want = [json.dumps(e["computer"], ensure_ascii=False)]
+        want += [json.dumps(x, ensure_ascii=False) for pair in e["data"] for x in pair]
+        got = json.loads(line)
+        if [got["computer"]] + [x for pair in got["data"] for x in pair] != \
+                [e["computer"]] + [x for pair in e["data"] for x in pair] or \
+                any(w not in line for w in want):
+            fails += 1
+            if fails <= 5:
+                print("FAIL: control characters: %s for %r" % (line, e))
+    return fails
 
 
 def main():
@@ -76,6 +116,7 @@ def main():
         if j["time"] != "2024-02-29T23:59:59.%06dZ" % (i * 997 // 10):
             fails += 1
             print("FAIL: event %d time %s" % (i, j["time"]))
+    fails += control_chars(rng)
     print("%d events, %d mismatches" % (len(events), fails))
     return 1 if fails else 0
 

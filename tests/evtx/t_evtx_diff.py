@@ -35,7 +35,8 @@ import sys
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 
-NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+from evtx_xml import NS, leaves, local
+
 CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z$")
 HEX = re.compile(r"^0x[0-9a-fA-F]+$")
@@ -43,19 +44,6 @@ MAX_REPORTED = int(os.environ.get("DIFF_REPORT", "20"))
 
 # (file name suffix, record_id, field): differences where libevtx is wrong (docs/evtx.md).
 KNOWN_LIBEVTX = {}
-
-
-def local(tag):
-    return tag.split("}", 1)[1] if tag.startswith("{") else tag
-
-
-def leaves(el, out):
-    kids = list(el)
-    if not kids:
-        out.append([local(el.tag), el.text or ""])
-        return
-    for k in kids:
-        leaves(k, out)
 
 
 def libevtx_events(path):

@@ -33,6 +33,8 @@ import sys
 import re
 import xml.etree.ElementTree as ET
 
+from evtx_xml import NS, leaves, local
+
 TIMEOUT = 60
 
 # escudo's record count per file (the table in docs/evtx.md).
@@ -87,20 +89,6 @@ SNAPSHOTS = [
 ]
 
 GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
-NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
-
-
-def local(tag):
-    return tag.split("}", 1)[1] if tag.startswith("{") else tag
-
-
-def leaves(el, out):
-    kids = list(el)
-    if not kids:
-        out.append([local(el.tag), el.text or ""])
-        return
-    for k in kids:
-        leaves(k, out)
 
 
 def snapshot_fields(path):

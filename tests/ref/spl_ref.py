@@ -171,7 +171,9 @@ class Content:
         raise SplError("no detection %r" % key)
 
 
-def split_args(s):
+def split_top(s, sep, opens, closes):
+    """s cut at each sep outside double quotes and outside the brackets opens/closes, each
+    piece stripped."""
     out, depth, cur, q = [], 0, "", False
     i = 0
     while i < len(s):
@@ -186,19 +188,24 @@ def split_args(s):
         elif c == '"':
             q = True
             cur += c
-        elif c in "([":
+        elif c in opens:
             depth += 1
             cur += c
-        elif c in ")]":
+        elif c in closes:
             depth -= 1
             cur += c
-        elif c == "," and depth == 0:
+        elif c == sep and depth == 0:
             out.append(cur.strip())
             cur = ""
         else:
             cur += c
         i += 1
     out.append(cur.strip())
+    return out
+
+
+def split_args(s):
+    out = split_top(s, ",", "([", ")]")
     return [a[1:-1] if len(a) >= 2 and a[0] == '"' and a[-1] == '"' and '"' not in a[1:-1]
             else a for a in out]
 
@@ -249,33 +256,7 @@ def expand(text, content, depth=0):
 
 
 def split_pipeline(text):
-    parts, cur, q, depth, i = [], "", False, 0, 0
-    while i < len(text):
-        c = text[i]
-        if q:
-            cur += c
-            if c == "\\" and i + 1 < len(text):
-                cur += text[i + 1]
-                i += 1
-            elif c == '"':
-                q = False
-        elif c == '"':
-            q = True
-            cur += c
-        elif c == "[":
-            depth += 1
-            cur += c
-        elif c == "]":
-            depth -= 1
-            cur += c
-        elif c == "|" and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-        else:
-            cur += c
-        i += 1
-    parts.append(cur.strip())
-    return parts
+    return split_top(text, "|", "[", "]")
 
 
 # ---------------------------------------------------------------- lexer
@@ -391,12 +372,11 @@ def pcre(pattern):
 
 # ---------------------------------------------------------------- search expressions
 
-class SearchParser:
-    """search / tstats-where grammar: and := or ([AND] or)*; or := not (OR not)*;
-    not := NOT not | primary."""
+class Tokens:
+    """A token list read front to back: peek at the k-th next, take the next."""
 
-    def __init__(self, text):
-        self.t = lex(text)
+    def __init__(self, toks):
+        self.t = toks
         self.i = 0
 
     def peek(self, k=0):
@@ -406,6 +386,14 @@ class SearchParser:
         tok = self.peek()
         self.i += 1
         return tok
+
+
+class SearchParser(Tokens):
+    """search / tstats-where grammar: and := or ([AND] or)*; or := not (OR not)*;
+    not := NOT not | primary."""
+
+    def __init__(self, text):
+        super().__init__(lex(text))
 
     def parse(self):
         if not self.t:
@@ -563,18 +551,9 @@ def search_eval(e, row, cache):
 
 # ---------------------------------------------------------------- eval expressions
 
-class EvalParser:
+class EvalParser(Tokens):
     def __init__(self, text):
-        self.t = lex(text, eval_mode=True)
-        self.i = 0
-
-    def peek(self, k=0):
-        return self.t[self.i + k] if self.i + k < len(self.t) else (None, None)
-
-    def take(self):
-        tok = self.peek()
-        self.i += 1
-        return tok
+        super().__init__(lex(text, eval_mode=True))
 
     def expect(self, v):
         tok = self.take()
@@ -800,16 +779,13 @@ def call(name, args, row):
     if name == "len":
         v = first_val(a(0))
         return None if v is None else len(to_str(v))
-    if name == "match":
+    if name in ("match", "like"):
         v, p = a(0), to_str(a(1))
         if v is None or p is None:
             return None
-        rx = pcre(p)
-        return any(rx.search(to_str(x)) for x in mv(v))
-    if name == "like":
-        v, p = a(0), to_str(a(1))
-        if v is None or p is None:
-            return None
+        if name == "match":
+            rx = pcre(p)
+            return any(rx.search(to_str(x)) for x in mv(v))
         rx = like_re(p)
         return any(rx.match(to_str(x)) for x in mv(v))
     if name == "replace":

@@ -1,4 +1,5 @@
-/* A byte-by-byte EVTX chunk builder for the unit tests (test_evtx_values.c, test_evtx_limits.c).
+/* A byte-by-byte EVTX chunk builder for the unit tests (test_evtx_values.c, test_evtx_limits.c;
+ * test_evtx_damage.c uses its checksums).
  *
  * Little-endian writers, the BinXML tokens the decoder reads (elements, attributes, text,
  * substitutions, template instances), records and the chunk header with its checksums. Names
@@ -103,6 +104,43 @@ static inline void data_el(bld *w, const char *n, unsigned idx, unsigned type) {
     subst(w, idx, type);
     u8(w, 0x04);
 }
+/* <name>$idx</name>: an element whose content is substitution idx of type. */
+static inline void el_subst(bld *w, const char *n, unsigned idx, unsigned type) {
+    open_el(w, n, 0);
+    u8(w, 0x02);
+    subst(w, idx, type);
+    u8(w, 0x04);
+}
+/* <name>text</name>. */
+static inline void el_text(bld *w, const char *n, const char *s) {
+    open_el(w, n, 0);
+    u8(w, 0x02);
+    text(w, s);
+    u8(w, 0x04);
+}
+/* <Provider Name='name'/>. */
+static inline void provider(bld *w, const char *n) {
+    open_el(w, "Provider", 1);
+    attr(w, "Name");
+    text(w, n);
+    u8(w, 0x03);
+}
+/* An element start (no attributes) with an inline name of len 'N's; returns the chunk offset
+ * of its name structure, for el_ref() and entity references. */
+static inline uint32_t long_name_el(bld *w, unsigned len) {
+    u8(w, 0x01);
+    u16(w, 0xffff);
+    u32(w, 0);
+    uint32_t nm = w->pos + 4;
+    u32(w, nm);
+    u32(w, 0);
+    u16(w, 0);
+    u16(w, len);
+    for (unsigned k = 0; k < len; k++)
+        u16(w, 'N');
+    u16(w, 0);
+    return nm;
+}
 static inline void frag(bld *w) { /* fragment header */
     u8(w, 0x0f), u8(w, 1), u8(w, 1), u8(w, 0);
 }
@@ -159,6 +197,22 @@ static inline void rec_end(bld *w, uint32_t rec) {
         memcpy(w->b + rec + 4, &size, 4);
 }
 
+/* The header checksum (bytes 0..120 and 128..512) after editing the header. */
+static inline void header_checksum(unsigned char *ch) {
+    uint32_t hc = (uint32_t)crc32(0, ch, 120);
+    hc = (uint32_t)crc32(hc, ch + 128, EVTX_CHUNK_HEADER - 128);
+    memcpy(ch + 124, &hc, 4);
+}
+/* Both checksums after editing a chunk: the records' (up to the free space offset in the
+ * header), then the header's. */
+static inline void chunk_checksums(unsigned char *ch) {
+    uint32_t fso;
+    memcpy(&fso, ch + 48, 4);
+    uint32_t rc = (uint32_t)crc32(0, ch + EVTX_CHUNK_HEADER, fso - EVTX_CHUNK_HEADER);
+    memcpy(ch + 52, &rc, 4);
+    header_checksum(ch);
+}
+
 /* A chunk header: signature, record ids first..last, the last record's offset, the free space
  * offset fso and both checksums. */
 static inline void chunk_header(unsigned char *ch, uint64_t first, uint64_t last, uint32_t last_rec,
@@ -170,11 +224,7 @@ static inline void chunk_header(unsigned char *ch, uint64_t first, uint64_t last
     memcpy(ch + 40, &v, 4);
     memcpy(ch + 44, &last_rec, 4);
     memcpy(ch + 48, &fso, 4);
-    uint32_t rc = (uint32_t)crc32(0, ch + EVTX_CHUNK_HEADER, fso - EVTX_CHUNK_HEADER);
-    memcpy(ch + 52, &rc, 4);
-    uint32_t hc = (uint32_t)crc32(0, ch, 120);
-    hc = (uint32_t)crc32(hc, ch + 128, EVTX_CHUNK_HEADER - 128);
-    memcpy(ch + 124, &hc, 4);
+    chunk_checksums(ch);
 }
 
 #endif

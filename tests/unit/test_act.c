@@ -78,9 +78,9 @@ static size_t count_kind(const keep_sink *k, esc_sink_kind kind, const char *sea
 
 /* ---- tables -------------------------------------------------------------------------------- */
 
-static char *COLS[] = {"process",   "process_name", "parent_process_name", "original_file_name",
-                       "dest",      "count",        "user",                "parent_process",
-                       "firstTime", "lastTime"};
+static char *COLS[] = {
+    "process", "process_name", "parent_process_name", "original_file_name", "dest",
+    "count",   "user",         "parent_process",      "firstTime",          "lastTime"};
 static bool MV[] = {false, false, false, false, false, false, true, true, false, false};
 #define NC 10
 
@@ -242,7 +242,7 @@ static void test_notable_and_risk_fields(void **state) {
     };
     esc_table *t = make_table(rows, 2);
     esc_act_counts c = run(f, t, ALL);
-    assert_int_equal(c.notables, 2);   /* one per row */
+    assert_int_equal(c.notables, 2);    /* one per row */
     assert_int_equal(c.risk_events, 3); /* Administrator, bob, WIN-1; none for unknown */
     assert_int_equal(c.incidents, 0);
     assert_int_equal(f->keep->n, 5);
@@ -373,16 +373,16 @@ static void test_identity(void **state) {
 
 static esc_table *user_rows(size_t n, int64_t start, int64_t step) {
     rowspec *rows = calloc(n, sizeof *rows);
-    char (*proc)[32] = calloc(n, 32);
-    char (*last)[64] = calloc(n, 64);
+    char(*proc)[32] = calloc(n, 32);
+    char(*last)[64] = calloc(n, 64);
     for (size_t i = 0; i < n; i++) {
         snprintf(proc[i], 32, "net share s%zu", i);
         int64_t t = start + (int64_t)i * step;
         /* 2021-03-01 + t seconds, as convert ctime writes it */
         long long s = 1614556800LL + t;
         long long day = s / 86400, sec = s % 86400;
-        snprintf(last[i], 64, "2021-03-%02lldT%02lld:%02lld:%02lld", 1 + (day - 18687),
-                 sec / 3600, sec % 3600 / 60, sec % 60);
+        snprintf(last[i], 64, "2021-03-%02lldT%02lld:%02lld:%02lld", 1 + (day - 18687), sec / 3600,
+                 sec % 3600 / 60, sec % 60);
         rows[i] = (rowspec){proc[i], "unknown", last[i], {"alice"}, 1};
     }
     esc_table *t = make_table(rows, n);
@@ -452,8 +452,7 @@ typedef struct got {
     size_t cnt[8];
     size_t n;
 } got;
-static esc_status emit_cb(void *ctx, const esc_risk_point *at, int sum, size_t n,
-                          esc_error *err) {
+static esc_status emit_cb(void *ctx, const esc_risk_point *at, int sum, size_t n, esc_error *err) {
     (void)err;
     got *g = ctx;
     if (g->n == 8)
@@ -782,6 +781,33 @@ static void test_token_limit(void **state) {
     drop_table(t);
 }
 
+/* Notables and risk events escape strings as every JSON escudo writes them (core/fmt): the
+ * expected text is Python's json.dumps of the value (\\b and \\f short, other controls
+ * \\u00xx in lower case). */
+static void test_json_escapes(void **state) {
+    fixture *f = *state;
+    char ctl[40];
+    size_t n = 0;
+    for (int c = 1; c < 32; c++)
+        ctl[n++] = (char)c;
+    ctl[n++] = '"';
+    ctl[n++] = '\\';
+    ctl[n] = 0;
+    rowspec rows[] = {{ctl, "WIN-1", "2020-12-09T18:21:05", {"bob"}, 1}};
+    esc_table *t = make_table(rows, 1);
+    run(f, t, ALL);
+    const char *want =
+        "\"process\":\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r"
+        "\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019"
+        "\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\\\"\\\\\"";
+    assert_true(f->keep->n >= 1);
+    for (size_t i = 0; i < f->keep->n; i++)
+        if (f->keep->ev[i].kind == ESC_SINK_NOTABLE && !strstr(f->keep->ev[i].json, want))
+            fail_msg("%s", f->keep->ev[i].json);
+    keep_clear(f->keep);
+    drop_table(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces),
@@ -795,6 +821,7 @@ int main(void) {
         cmocka_unit_test(test_event_size_limit),
         cmocka_unit_test(test_points_limit),
         cmocka_unit_test(test_token_limit),
+        cmocka_unit_test(test_json_escapes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

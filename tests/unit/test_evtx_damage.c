@@ -19,6 +19,8 @@
 #include "parse/reader.h"
 #include "parse/render.h"
 
+#include "evtx_build.h"
+
 #define SAMPLE ESC_SHARED_DATA "/evtx/Command_and_Control/bits_openvpn.evtx"
 #define CHUNK 65536u
 #define HDR 4096u
@@ -112,17 +114,6 @@ static void assert_intact_except(const run *good, const run *bad, int skip) {
     for (int c = 0; c < MAXCH; c++)
         if (c != skip)
             assert_int_equal(bad->per_chunk[c], good->per_chunk[c]);
-}
-
-/* Recompute a chunk's header and records checksums after editing it. */
-static void fix_chunk_crc(unsigned char *ch) {
-    uint32_t fso =
-        (uint32_t)ch[48] | (uint32_t)ch[49] << 8 | (uint32_t)ch[50] << 16 | (uint32_t)ch[51] << 24;
-    uint32_t rc = (uint32_t)crc32(0, ch + 512, fso - 512);
-    memcpy(ch + 52, &rc, 4);
-    uint32_t hc = (uint32_t)crc32(0, ch, 120);
-    hc = (uint32_t)crc32(hc, ch + 128, 384);
-    memcpy(ch + 124, &hc, 4);
 }
 
 static void check_memory(void) {
@@ -233,7 +224,7 @@ static void test_template_self_reference(void **state) {
     body[1] = 0x01;
     memset(body + 2, 0, 4);
     memcpy(body + 6, &def, 4);
-    fix_chunk_crc(ch);
+    chunk_checksums(ch);
     run r;
     run_bytes(b, orig_len, 0, false, &r);
     assert_true(r.warnings >= 1);
@@ -253,7 +244,7 @@ static void test_huge_lengths(void **state) {
     unsigned char *rec = ch + 512 + first;
     assert_int_equal(rec[0], 0x2a);
     memset(rec + 4, 0xff, 4);
-    fix_chunk_crc(ch);
+    chunk_checksums(ch);
     run r;
     run_bytes(b, orig_len, 2, false, &r);
     assert_int_equal(r.warnings, 1);
@@ -266,7 +257,7 @@ static void test_huge_lengths(void **state) {
     b = copy_orig();
     ch = b + HDR + 5 * CHUNK;
     memset(ch + 550 + 20, 0xff, 4);
-    fix_chunk_crc(ch);
+    chunk_checksums(ch);
     run_bytes(b, orig_len, 0, false, &r);
     assert_true(r.warnings >= 1);
     assert_intact_except(&good, &r, 5);
@@ -278,7 +269,7 @@ static void test_huge_lengths(void **state) {
     uint32_t dsize = (uint32_t)ch[550 + 20] | (uint32_t)ch[550 + 21] << 8 |
                      (uint32_t)ch[550 + 22] << 16 | (uint32_t)ch[550 + 23] << 24;
     memset(ch + 550 + 24 + dsize, 0xff, 4);
-    fix_chunk_crc(ch);
+    chunk_checksums(ch);
     run_bytes(b, orig_len, 0, false, &r);
     assert_int_equal(r.warnings, 1);
     assert_non_null(strstr(r.first_warning, "substitution count"));

@@ -39,14 +39,8 @@ static uint32_t normal_record(bld *w, uint64_t rid, uint32_t def) {
         u8(w, 0x02);
         open_el(w, "System", 0);
         u8(w, 0x02);
-        open_el(w, "Provider", 1);
-        attr(w, "Name");
-        text(w, "Test-Provider");
-        u8(w, 0x03);
-        open_el(w, "EventID", 0);
-        u8(w, 0x02);
-        subst(w, 0, 0x06);
-        u8(w, 0x04);
+        provider(w, "Test-Provider");
+        el_subst(w, "EventID", 0, 0x06);
         u8(w, 0x04); /* </System> */
         open_el(w, "EventData", 0);
         u8(w, 0x02);
@@ -347,17 +341,7 @@ static uint32_t amp_record(bld *w, uint64_t rid, uint32_t *def, unsigned refs, u
     frag(w);
     for (unsigned i = 0; i < elems; i++) {
         if (!nm) {
-            u8(w, 0x01);
-            u16(w, 0xffff);
-            u32(w, 0);
-            nm = w->pos + 4;
-            u32(w, nm);
-            u32(w, 0);
-            u16(w, 0);
-            u16(w, name_len);
-            for (unsigned k = 0; k < name_len; k++)
-                u16(w, 'N');
-            u16(w, 0);
+            nm = long_name_el(w, name_len);
             if (ents) {
                 u8(w, 0x02);
                 for (unsigned k = 0; k < ents; k++) {

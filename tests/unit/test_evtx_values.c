@@ -108,56 +108,27 @@ static const char *const dnames[] = {"I8",    "U8",    "I16",      "U16",       
                                      "Guid",  "SizeT", "FileTime", "SystemTime", "Sid",   "Hex32",
                                      "Hex64", "Ansi",  "Str",      "StrArr",     "U16Arr"};
 
-/* Build the chunk; returns its length (a whole chunk). */
+/* Build the chunk (a whole chunk). */
 static void build_chunk(unsigned char *ch) {
     memset(ch, 0, EVTX_CHUNK_SIZE);
-    memcpy(ch, "ElfChnk", 8);
-    bld w = {ch, 512};
-    uint32_t rec = w.pos;
-    u32(&w, 0x2a2a);
-    u32(&w, 0); /* size, patched */
-    u64(&w, 777);
-    u64(&w, 0);
-    u8(&w, 0x0f), u8(&w, 1), u8(&w, 1), u8(&w, 0);
-    u8(&w, 0x0c);
-    u8(&w, 1);
-    u32(&w, 42);
-    u32(&w, w.pos + 4); /* definition follows inline */
-    uint32_t def = w.pos;
-    u32(&w, 0);
-    for (int i = 0; i < 16; i++)
-        u8(&w, 0xaa);
-    u32(&w, 0); /* data size, patched */
-    uint32_t body = w.pos;
-    u8(&w, 0x0f), u8(&w, 1), u8(&w, 1), u8(&w, 0);
+    bld w = {ch, EVTX_CHUNK_HEADER};
+    uint32_t rec = rec_begin(&w, 777), def;
+    frag(&w);
+    tmpl_begin(&w, &def);
+    frag(&w);
     open_el(&w, "Event", 0);
     u8(&w, 0x02);
     open_el(&w, "System", 0);
     u8(&w, 0x02);
-    open_el(&w, "Provider", 1);
-    attr(&w, "Name");
-    text(&w, "Test-Provider");
-    u8(&w, 0x03);
-    open_el(&w, "EventID", 0);
-    u8(&w, 0x02);
-    subst(&w, 0, 0x06);
-    u8(&w, 0x04);
+    provider(&w, "Test-Provider");
+    el_subst(&w, "EventID", 0, 0x06);
     open_el(&w, "TimeCreated", 1);
     attr(&w, "SystemTime");
     subst(&w, 1, 0x11);
     u8(&w, 0x03);
-    open_el(&w, "EventRecordID", 0);
-    u8(&w, 0x02);
-    subst(&w, 2, 0x0a);
-    u8(&w, 0x04);
-    open_el(&w, "Channel", 0);
-    u8(&w, 0x02);
-    text(&w, "Test/Channel");
-    u8(&w, 0x04);
-    open_el(&w, "Computer", 0);
-    u8(&w, 0x02);
-    subst(&w, 3, 0x01);
-    u8(&w, 0x04);
+    el_subst(&w, "EventRecordID", 2, 0x0a);
+    el_text(&w, "Channel", "Test/Channel");
+    el_subst(&w, "Computer", 3, 0x01);
     u8(&w, 0x04); /* </System> */
     open_el(&w, "EventData", 0);
     u8(&w, 0x02);
@@ -169,10 +140,7 @@ static void build_chunk(unsigned char *ch) {
     opt_subst(&w, (unsigned)NVALUES - 1, 0x0e);
     u8(&w, 0x04);
     /* a Data element without a Name attribute */
-    open_el(&w, "Data", 0);
-    u8(&w, 0x02);
-    text(&w, "lit");
-    u8(&w, 0x04);
+    el_text(&w, "Data", "lit");
     /* text, a character reference and an entity reference */
     open_el(&w, "Data", 1);
     attr(&w, "Name");
@@ -188,36 +156,16 @@ static void build_chunk(unsigned char *ch) {
     u8(&w, 0x04); /* </EventData> */
     u8(&w, 0x04); /* </Event> */
     u8(&w, 0x00);
-    uint32_t dsize = w.pos - body;
-    memcpy(ch + def + 20, &dsize, 4);
+    tmpl_end(&w, def);
     u32(&w, (uint32_t)NVALUES);
-    for (unsigned i = 0; i < NVALUES; i++) {
-        u16(&w, values[i].size);
-        u8(&w, values[i].type);
-        u8(&w, 0);
-    }
+    for (unsigned i = 0; i < NVALUES; i++)
+        val_desc(&w, values[i].size, values[i].type);
     for (unsigned i = 0; i < NVALUES; i++)
         for (unsigned k = 0; k < values[i].size; k++)
             u8(&w, values[i].bytes[k]);
     u8(&w, 0x00); /* end of fragment */
-    while ((w.pos - rec + 4) % 8)
-        u8(&w, 0);
-    uint32_t size = w.pos - rec + 4;
-    u32(&w, size);
-    memcpy(ch + rec + 4, &size, 4);
-    /* header: records 777..777, free space offset, checksums */
-    uint64_t one = 777;
-    memcpy(ch + 8, &one, 8), memcpy(ch + 16, &one, 8), memcpy(ch + 24, &one, 8),
-        memcpy(ch + 32, &one, 8);
-    uint32_t v = 128;
-    memcpy(ch + 40, &v, 4);
-    memcpy(ch + 44, &rec, 4);
-    memcpy(ch + 48, &w.pos, 4);
-    uint32_t rc = (uint32_t)crc32(0, ch + 512, w.pos - 512);
-    memcpy(ch + 52, &rc, 4);
-    uint32_t hc = (uint32_t)crc32(0, ch, 120);
-    hc = (uint32_t)crc32(hc, ch + 128, 384);
-    memcpy(ch + 124, &hc, 4);
+    rec_end(&w, rec);
+    chunk_header(ch, 777, 777, rec, w.pos); /* records 777..777 */
 }
 
 static esc_interest everything = {.everything = true};
@@ -441,38 +389,20 @@ static void test_expansion_cap(void **state) {
     unsigned char *ch = c.data;
     memset(ch, 0, EVTX_CHUNK_SIZE);
     memcpy(ch, "ElfChnk", 8);
-    bld w = {ch, 512};
-    uint32_t rec = w.pos;
-    u32(&w, 0x2a2a);
-    u32(&w, 0);
-    u64(&w, 1);
-    u64(&w, 0);
-    u8(&w, 0x0f), u8(&w, 1), u8(&w, 1), u8(&w, 0);
-    u8(&w, 0x0c);
-    u8(&w, 1);
-    u32(&w, 7);
-    u32(&w, w.pos + 4);
-    uint32_t def = w.pos;
-    u32(&w, 0);
-    for (int i = 0; i < 16; i++)
-        u8(&w, 0);
-    u32(&w, 0);
-    uint32_t body = w.pos;
+    bld w = {ch, EVTX_CHUNK_HEADER};
+    uint32_t rec = rec_begin(&w, 1), def;
+    frag(&w);
+    tmpl_begin(&w, &def);
     open_el(&w, "Event", 0);
     u8(&w, 0x02);
     open_el(&w, "EventData", 0);
     u8(&w, 0x02);
-    uint32_t data_name = 0;
+    uint32_t data_name = w.pos + 11;
     for (int i = 0; i < 2000; i++) {
-        if (!data_name) {
-            data_name = w.pos + 11;
+        if (i == 0)
             open_el(&w, "Data", 0);
-        } else { /* the same name, by offset */
-            u8(&w, 0x01);
-            u16(&w, 0xffff);
-            u32(&w, 0);
-            u32(&w, data_name);
-        }
+        else /* the same name, by offset */
+            el_ref(&w, data_name, 0);
         u8(&w, 0x02);
         subst(&w, 0, 0x0e);
         u8(&w, 0x04);
@@ -480,20 +410,13 @@ static void test_expansion_cap(void **state) {
     u8(&w, 0x04);
     u8(&w, 0x04);
     u8(&w, 0x00);
-    uint32_t dsize = w.pos - body;
-    memcpy(ch + def + 20, &dsize, 4);
+    tmpl_end(&w, def);
     u32(&w, 1);
-    u16(&w, 30000);
-    u8(&w, 0x0e);
-    u8(&w, 0);
+    val_desc(&w, 30000, 0x0e);
     for (int i = 0; i < 30000; i++)
         u8(&w, 0x5a);
     u8(&w, 0x00);
-    while ((w.pos - rec + 4) % 8)
-        u8(&w, 0);
-    uint32_t size = w.pos - rec + 4;
-    u32(&w, size);
-    memcpy(ch + rec + 4, &size, 4);
+    rec_end(&w, rec);
     memcpy(ch + 48, &w.pos, 4);
     c.len = EVTX_CHUNK_SIZE;
     assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
@@ -520,7 +443,7 @@ static void test_binxml_userdata(void **state) {
     assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
     unsigned char *ch = c.data;
     memset(ch, 0, EVTX_CHUNK_SIZE);
-    bld w = {ch, 512};
+    bld w = {ch, EVTX_CHUNK_HEADER};
     uint32_t rec = rec_begin(&w, 28), def;
     frag(&w);
     tmpl_begin(&w, &def);
@@ -529,14 +452,8 @@ static void test_binxml_userdata(void **state) {
     u8(&w, 0x02);
     open_el(&w, "System", 0);
     u8(&w, 0x02);
-    open_el(&w, "Provider", 1);
-    attr(&w, "Name");
-    text(&w, "Microsoft-Windows-CAPI2");
-    u8(&w, 0x03);
-    open_el(&w, "EventID", 0);
-    u8(&w, 0x02);
-    text(&w, "53");
-    u8(&w, 0x04);
+    provider(&w, "Microsoft-Windows-CAPI2");
+    el_text(&w, "EventID", "53");
     u8(&w, 0x04); /* </System> */
     open_el(&w, "UserData", 0);
     u8(&w, 0x02);
@@ -633,22 +550,13 @@ static uint32_t small_rec(bld *w, uint64_t rid, uint32_t *def) {
         u8(w, 0x02);
         open_el(w, "System", 0);
         u8(w, 0x02);
-        open_el(w, "Provider", 1);
-        attr(w, "Name");
-        text(w, "P");
-        u8(w, 0x03);
-        open_el(w, "EventID", 0);
-        u8(w, 0x02);
-        subst(w, 0, 0x06);
-        u8(w, 0x04);
+        provider(w, "P");
+        el_subst(w, "EventID", 0, 0x06);
         open_el(w, "TimeCreated", 1);
         attr(w, "SystemTime");
         subst(w, 1, 0x11);
         u8(w, 0x03);
-        open_el(w, "Computer", 0);
-        u8(w, 0x02);
-        text(w, "C");
-        u8(w, 0x04);
+        el_text(w, "Computer", "C");
         u8(w, 0x04);
         u8(w, 0x04);
         u8(w, 0x00);
@@ -677,7 +585,7 @@ static void test_stale_and_unsized(void **state) {
         assert_int_equal(evtx_chunk_init(&c, &everything, recover, 0), ESC_OK);
         unsigned char *ch = c.data;
         memset(ch, 0, EVTX_CHUNK_SIZE);
-        bld w = {ch, 512};
+        bld w = {ch, EVTX_CHUNK_HEADER};
         uint32_t def = 0;
         small_rec(&w, 10, &def);
         small_rec(&w, 11, &def);
@@ -691,9 +599,7 @@ static void test_stale_and_unsized(void **state) {
         uint32_t last = small_rec(&w, 14, &def);
         chunk_header(ch, 10, 14, last, w.pos);
         ch[52] ^= 1; /* records checksum; the header's own checksum stays right */
-        uint32_t hc = (uint32_t)crc32(0, ch, 120);
-        hc = (uint32_t)crc32(hc, ch + 128, EVTX_CHUNK_HEADER - 128);
-        memcpy(ch + 124, &hc, 4);
+        header_checksum(ch);
         c.len = EVTX_CHUNK_SIZE;
         assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
         uint64_t want[] = {10, 11, 12, 999, 13, 14};
@@ -738,16 +644,14 @@ static void test_past_last_id(void **state) {
         assert_int_equal(evtx_chunk_init(&c, &everything, recover, 0), ESC_OK);
         unsigned char *ch = c.data;
         memset(ch, 0, EVTX_CHUNK_SIZE);
-        bld w = {ch, 512};
+        bld w = {ch, EVTX_CHUNK_HEADER};
         uint32_t def = 0;
         small_rec(&w, 10, &def);
         uint32_t r11 = small_rec(&w, 11, &def);
         uint32_t r12 = small_rec(&w, 12, &def);
         chunk_header(ch, 10, 11, r11, w.pos);
         ch[52] ^= 1; /* records checksum */
-        uint32_t hc = (uint32_t)crc32(0, ch, 120);
-        hc = (uint32_t)crc32(hc, ch + 128, EVTX_CHUNK_HEADER - 128);
-        memcpy(ch + 124, &hc, 4);
+        header_checksum(ch);
         c.len = EVTX_CHUNK_SIZE;
         assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
         size_t k = 0, warnings = 0;
@@ -779,24 +683,14 @@ static void test_recover_rollback(void **state) {
     assert_int_equal(evtx_chunk_init(&c, &everything, true, 0), ESC_OK);
     unsigned char *ch = c.data;
     memset(ch, 0, EVTX_CHUNK_SIZE);
-    bld w = {ch, 512};
+    bld w = {ch, EVTX_CHUNK_HEADER};
     uint32_t def = 0;
     uint32_t last = small_rec(&w, 1, &def);
     uint32_t fso = w.pos;
     for (int r = 0; r < 4; r++) {
         uint32_t rec = rec_begin(&w, 100 + (uint64_t)r);
         frag(&w);
-        u8(&w, 0x01);
-        u16(&w, 0xffff);
-        u32(&w, 0);
-        uint32_t nm = w.pos + 4;
-        u32(&w, nm);
-        u32(&w, 0);
-        u16(&w, 0);
-        u16(&w, 4093);
-        for (int k = 0; k < 4093; k++)
-            u16(&w, 'N');
-        u16(&w, 0);
+        uint32_t nm = long_name_el(&w, 4093);
         u8(&w, 0x02);
         for (int k = 0; k < 300; k++) {
             u8(&w, 0x09);

@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/crc32.h"
 #include "core/fmt.h"
+#include "core/timeutil.h"
 #include "parse/render.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
@@ -102,6 +103,24 @@ static void test_datetime(void **state) {
     esc_buf_fini(&b);
 }
 
+/* esc_time_civil is esc_time_from_civil's inverse, also for years before 0 and after 9999. */
+static void test_civil(void **state) {
+    (void)state;
+    for (int64_t days = -800000; days <= 3000000; days += 173) {
+        int64_t y;
+        int m, d;
+        esc_time_civil(days, &y, &m, &d);
+        assert_true(m >= 1 && m <= 12 && d >= 1 && d <= 31);
+        assert_int_equal(esc_time_from_civil((int)y, m, d, 0, 0, 0), days * 86400);
+    }
+    int64_t y;
+    int m, d;
+    esc_time_civil(0, &y, &m, &d);
+    assert_true(y == 1970 && m == 1 && d == 1);
+    esc_time_civil(-719529, &y, &m, &d); /* the day before 0000-01-01 */
+    assert_true(y == -1 && m == 12 && d == 31);
+}
+
 static size_t naive(const char *p, size_t n, const char *set) {
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)p[i] < 0x20 || (p[i] && strchr(set, p[i])))
@@ -169,9 +188,9 @@ static void test_crc32(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numbers), cmocka_unit_test(test_datetime),
-        cmocka_unit_test(test_scan),    cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_crc32),
+        cmocka_unit_test(test_numbers),     cmocka_unit_test(test_datetime),
+        cmocka_unit_test(test_civil),       cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_crc32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,8 +63,8 @@ static void test_depth_limit(void **state) {
     /* m0 -> m1 -> ... -> m(N): a chain deeper than the limit fails, one within it works */
     enum { N = ESC_SPL_MACRO_DEPTH + 5 };
     esc_macro *ms = calloc(N + 1, sizeof *ms);
-    char (*names)[16] = calloc(N + 1, 16);
-    char (*defs)[24] = calloc(N + 1, 24);
+    char(*names)[16] = calloc(N + 1, 16);
+    char(*defs)[24] = calloc(N + 1, 24);
     for (int i = 0; i <= N; i++) {
         snprintf(names[i], 16, "m%d", i);
         if (i < N)
@@ -236,8 +236,9 @@ static void test_long_in_list(void **state) {
  * renames what does match. */
 static void test_rename_stars(void **state) {
     (void)state;
-    const char *search = "| tstats count from datamodel=Endpoint.Processes by Processes.process_name"
-                         " | rename Processes****************.x as y, P*s*s.*_*me as *-*-*-*";
+    const char *search =
+        "| tstats count from datamodel=Endpoint.Processes by Processes.process_name"
+        " | rename Processes****************.x as y, P*s*s.*_*me as *-*-*-*";
     clock_t t0 = clock();
     esc_error err;
     esc_plan *p = esc_plan_new(search, NULL, &err);
@@ -251,6 +252,36 @@ static void test_rename_stars(void **state) {
         fail_msg("%s", b.ptr);
     esc_buf_fini(&b);
     esc_plan_free(p);
+}
+
+/* rename and replace read the same `X KW Y, ...` pair list; each says what is wrong in its
+ * own words, at the offset of the problem. */
+static void test_pair_errors(void **state) {
+    (void)state;
+    static const struct {
+        const char *search, *msg;
+        size_t offset;
+    } cases[] = {
+        {"search x | rename", "rename needs 'FIELD as NAME'", 11},
+        {"search x | rename a", "expected 'as' in rename", 19},
+        {"search x | rename a as", "expected a new name after 'as'", 22},
+        {"search x | rename a as b, ,", "expected a field name", 26},
+        {"search x | rename a* as b**", "rename: wildcards of 'a*' and 'b**' do not correspond",
+         18},
+        {"search x | replace", "replace needs \"OLD\" WITH \"NEW\"", 11},
+        {"search x | replace in a", "replace needs \"OLD\" WITH \"NEW\"", 11},
+        {"search x | replace x", "expected \"OLD\" WITH \"NEW\"", 20},
+        {"search x | replace x with", "expected a value after WITH", 25},
+        {"search x | replace x with y, ,", "expected \"OLD\" WITH \"NEW\"", 29},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        esc_error err;
+        memset(&err, 0, sizeof err);
+        esc_plan *p = esc_plan_new(cases[i].search, NULL, &err);
+        if (p || strcmp(err.msg, cases[i].msg) != 0 || err.offset != cases[i].offset)
+            fail_msg("%s: got %s at %llu", cases[i].search, err.msg,
+                     (unsigned long long)err.offset);
+    }
 }
 
 static void test_caret(void **state) {
@@ -272,11 +303,11 @@ static void test_caret(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_args),          cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_size_limit),    cmocka_unit_test(test_last_definition_wins),
-        cmocka_unit_test(test_plan_api),      cmocka_unit_test(test_prefilter_never_unknown),
-        cmocka_unit_test(test_caret),         cmocka_unit_test(test_long_in_list),
-        cmocka_unit_test(test_rename_stars),
+        cmocka_unit_test(test_args),         cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_size_limit),   cmocka_unit_test(test_last_definition_wins),
+        cmocka_unit_test(test_plan_api),     cmocka_unit_test(test_prefilter_never_unknown),
+        cmocka_unit_test(test_caret),        cmocka_unit_test(test_long_in_list),
+        cmocka_unit_test(test_rename_stars), cmocka_unit_test(test_pair_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

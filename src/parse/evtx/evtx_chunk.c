@@ -77,6 +77,7 @@ struct tnode {
     uint8_t kind;
     uint8_t vtype;
     bool optional;
+    bool plain; /* an element/attribute name without NUL, short enough never to be cut */
     uint16_t index;
     esc_str text; /* element/attribute name, or literal text */
     tnode *attrs;
@@ -195,8 +196,8 @@ static esc_status putf(dec *d, const char *fmt, ...) {
 
 /* pre, name and post as one piece cut at 127 bytes, as putf("%.*s") wrote it (a name that long,
  * or with a NUL in it, does not occur in real logs; the cut keeps such output as it was). */
-static esc_status put_tag(dec *d, const char *pre, size_t npre, esc_str name, const char *post,
-                          size_t npost) {
+static esc_status put_tag_cut(dec *d, const char *pre, size_t npre, esc_str name, const char *post,
+                              size_t npost) {
     size_t lim = 127 - npre;
     size_t k = strnlen(name.ptr, name.len < lim ? name.len : lim); /* %.*s stops at a NUL */
     lim -= k;
@@ -209,6 +210,53 @@ static esc_status put_tag(dec *d, const char *pre, size_t npre, esc_str name, co
     memcpy(o + npre, name.ptr, k);
     memcpy(o + npre + k, post, npost);
     d->c->text.len += npre + k + npost;
+    d->c->text.ptr[d->c->text.len] = 0;
+    return ESC_OK;
+}
+
+/* The names MAX_PLAIN_NAME bytes long at most, without NUL (every real one), need no cut. */
+#define MAX_PLAIN_NAME 120
+
+static bool plain_name(esc_str name) {
+    return name.len <= MAX_PLAIN_NAME && !memchr(name.ptr, 0, name.len);
+}
+
+/* memcpy for the short runs names are: two overlapping loads instead of a call. */
+static inline void copy_short(char *o, const char *p, size_t n) {
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+        memcpy(o, &a, 8);
+        memcpy(o + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            o[i] = p[i];
+    } else {
+        memcpy(o, p, n);
+    }
+}
+
+/* pre, the node's name and post (pre and post of at most 2 bytes, constants where inlined). */
+static inline esc_status put_tag(dec *d, const char *pre, size_t npre, const tnode *n,
+                                 const char *post, size_t npost) {
+    if (!n->plain)
+        return put_tag_cut(d, pre, npre, n->text, post, npost);
+    size_t total = npre + n->text.len + npost;
+    esc_status st = text_room(d, total);
+    if (st)
+        return st;
+    char *o = d->c->text.ptr + d->c->text.len;
+    memcpy(o, pre, npre);
+    copy_short(o + npre, n->text.ptr, n->text.len);
+    memcpy(o + npre + n->text.len, post, npost);
+    d->c->text.len += total;
     d->c->text.ptr[d->c->text.len] = 0;
     return ESC_OK;
 }
@@ -605,6 +653,7 @@ static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **ou
         return oom_node(ps, at);
     if ((st = read_name(d, name_off, &p, end, &el->text)))
         return st;
+    el->plain = plain_name(el->text);
     if (tok & 0x40) {
         if ((uint64_t)p + 4 > end)
             return fail_at(d, at, "truncated attribute list");
@@ -622,6 +671,7 @@ static esc_status parse_elem(pstate *ps, uint32_t *pos, uint32_t end, tnode **ou
             return oom_node(ps, aat);
         if ((st = read_name(d, aoff, &p, end, &a->text)))
             return st;
+        a->plain = plain_name(a->text);
         tnode **kp = &a->kids;
         while (p < end && is_value_token(b[p])) {
             tnode *v;
@@ -784,20 +834,6 @@ static esc_status get_template(dec *d, uint32_t def_off, const tnode **root) {
 
 /* ---- value rendering ------------------------------------------------------------------ */
 
-static void civil(int64_t days, int *y, unsigned *m, unsigned *dd) {
-    /* days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's algorithm) */
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *dd = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yy + (*m <= 2));
-}
-
 #define FILETIME_UNIX_DIFF INT64_C(116444736000000000)
 
 static esc_status put_filetime(dec *d, uint64_t ft) {
@@ -813,10 +849,10 @@ static esc_status put_filetime(dec *d, uint64_t ft) {
         tmp[n++] = 'Z';
         return put(d, tmp, n);
     }
-    int y;
-    unsigned m, dd;
-    civil(days, &y, &m, &dd);
-    return putf(d, "%04d-%02u-%02uT%02u:%02u:%02u.%07uZ", y, m, dd, (unsigned)(sod / 3600),
+    int64_t y;
+    int m, dd;
+    esc_time_civil(days, &y, &m, &dd);
+    return putf(d, "%04" PRId64 "-%02d-%02dT%02u:%02u:%02u.%07uZ", y, m, dd, (unsigned)(sod / 3600),
                 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), frac);
 }
 
@@ -1466,11 +1502,11 @@ static bool empty_subst(const tnode *k, const vctx *vc) {
 /* One element with its attributes and content; <name/> when nothing is inside. An element
  * whose only content is an array substitution is repeated once per item, as Windows does. */
 static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *item) {
-    esc_status st = put_tag(d, "<", 1, el->text, "", 0);
+    esc_status st = put_tag(d, "<", 1, el, "", 0);
     for (const tnode *a = el->attrs; a && !st; a = a->next) {
         if (empty_subst(a->kids, vc))
             continue;
-        if ((st = put_tag(d, " ", 1, a->text, "='", 2)))
+        if ((st = put_tag(d, " ", 1, a, "='", 2)))
             return st;
         size_t s = d->c->text.len;
         if (!(st = node_text(d, a->kids, vc)) && !(st = escape_from(d, s)))
@@ -1492,7 +1528,7 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
         d->c->text.len = body - 1;
         return put(d, "/>", 2);
     }
-    return put_tag(d, "</", 2, el->text, ">", 1);
+    return put_tag(d, "</", 2, el, ">", 1);
 }
 
 /* Recursion depth: the tree is at most MAX_ELEM_DEPTH elements deep per BinXML level and

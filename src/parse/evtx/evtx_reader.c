@@ -3,7 +3,8 @@
  *
  * The input is read forward only (gzip and stdin work): the 4096-byte file header, then one
  * chunk at a time into a ring of slots. Each slot is decoded by evtx_chunk_decode() either on
- * a worker thread (opts->threads > 1) or on the calling thread, and its items are yielded
+ * a worker thread (opts->threads > 1) or on the calling thread, which decodes the next chunk
+ * nobody has taken while it waits for the one it must yield next; its items are yielded
  * strictly in chunk order, so the sequence of events and warnings is the same for any thread
  * count. Memory is the ring (a fixed number of slots, each with capped buffers).
  * Every chunk present in the file is read, also past the header's chunk count (a dirty file's
@@ -92,18 +93,21 @@ static void add_warning(evtx_reader *r, uint64_t off, const char *msg) {
     r->nwarn++;
 }
 
+/* The first chunk read but not yet taken by a thread, in file order (the lock held). */
+static slot *ready_slot(evtx_reader *r) {
+    for (uint64_t q = r->head; q < r->tail; q++) {
+        slot *t = &r->slots[q % r->nslots];
+        if (t->state == S_READY)
+            return t;
+    }
+    return NULL;
+}
+
 static void *worker_main(void *arg) {
     evtx_reader *r = arg;
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
-        slot *s = NULL;
-        for (uint64_t q = r->head; q < r->tail; q++) {
-            slot *t = &r->slots[q % r->nslots];
-            if (t->state == S_READY) {
-                s = t;
-                break;
-            }
-        }
+        slot *s = ready_slot(r);
         if (!s) {
             pthread_cond_wait(&r->work_cv, &r->mu);
             continue;
@@ -325,15 +329,18 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
         if (r->head < r->tail) {
             slot *s = &r->slots[r->head % r->nslots];
             lock(r);
-            if (s->state == S_READY) {
-                s->state = S_BUSY;
+            while (s->state != S_DONE) { /* decode the head, or help with a later chunk */
+                slot *t = ready_slot(r);
+                if (!t) {
+                    pthread_cond_wait(&r->done_cv, &r->mu);
+                    continue;
+                }
+                t->state = S_BUSY;
                 unlock(r);
-                s->st = evtx_chunk_decode(&s->c);
+                t->st = evtx_chunk_decode(&t->c);
                 lock(r);
-                s->state = S_DONE;
+                t->state = S_DONE;
             }
-            while (s->state != S_DONE)
-                pthread_cond_wait(&r->done_cv, &r->mu);
             unlock(r);
             if (s->st) {
                 r->fatal = s->st;
