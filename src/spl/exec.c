@@ -35,9 +35,14 @@ struct esc_exec {
     size_t stream_at; /* a raw-event search's first stats, when only row-local commands
                          precede it (then acc holds its groups so far), else 0 */
     spl_stats_acc *acc;
+    size_t prune_k; /* tstats: stages 1..prune_k decide whether a group can give a row */
+    size_t checked; /* groups before this one have been checked */
+    bool *dead;     /* per checked group: it cannot give a row (dropped at the next compaction) */
+    size_t dead_cap, ndead;
 };
 
 #define STREAM_BATCH 1024
+#define PRUNE_BATCH 256 /* new tstats groups checked at once */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
 static bool row_local(const stage *st) {
@@ -110,6 +115,8 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
             goto fail;
     } else if (!(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
+    } else {
+        x->prune_k = spl_prune_stages(p);
     }
     for (size_t i = 1; i < p->nstages; i++) {
         if (!p->stages[i].sub)
@@ -137,7 +144,51 @@ void esc_exec_free(esc_exec *x) {
     spl_stats_free(x->acc);
     esc_table_free(x->rows);
     esc_evset_free(x->ev);
+    esc_free(x->dead);
     esc_free(x);
+}
+
+/* Drop the groups that cannot give a row and give back their memory (spl/prune.c): the groups
+ * created since the last check are checked; the dead ones are dropped when they outnumber the
+ * live ones (each live group is copied a bounded number of times per dead group), or always
+ * when final. */
+static esc_status prune(esc_exec *x, bool final, esc_error *err) {
+    size_t ng = esc_agg_ngroups(x->agg);
+    if (ng > x->checked) {
+        if (ng > x->dead_cap) {
+            size_t cap = x->dead_cap ? x->dead_cap : PRUNE_BATCH;
+            while (cap < ng)
+                cap *= 2;
+            bool *d = esc_realloc(x->dead, cap * sizeof *d);
+            if (!d)
+                return spl_exec_oom(err);
+            x->dead = d;
+            x->dead_cap = cap;
+        }
+        esc_status rc =
+            spl_prune_check(x->p, x->prune_k, x->agg, x->checked, ng, x->dead + x->checked, err);
+        if (rc != ESC_OK)
+            return rc;
+        for (size_t g = x->checked; g < ng; g++)
+            x->ndead += x->dead[g];
+        x->checked = ng;
+    }
+    if (!x->ndead || (!final && (x->ndead < ng - x->ndead || x->ndead < PRUNE_BATCH)))
+        return ESC_OK;
+    size_t *remap = esc_malloc(ng * sizeof *remap);
+    if (!remap)
+        return spl_exec_oom(err);
+    for (size_t g = 0; g < ng; g++)
+        x->dead[g] = !x->dead[g]; /* now: keep */
+    esc_status rc = esc_agg_compact(x->agg, x->dead, remap, err);
+    size_t nn = esc_agg_ngroups(x->agg);
+    if (rc == ESC_OK && esc_evset_compact(x->ev, remap, ng, nn) != 0)
+        rc = spl_exec_oom(err);
+    esc_free(remap);
+    memset(x->dead, 0, nn * sizeof *x->dead);
+    x->ndead = 0;
+    x->checked = nn;
+    return rc;
 }
 
 size_t esc_exec_groups(const esc_exec *x) {
@@ -167,8 +218,11 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     esc_agg_last(x->agg, &before);
     esc_status rc = spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
     size_t g = esc_agg_last(x->agg, &after);
-    if (rc == ESC_OK && after != before && r->ev)
+    bool dead = g < x->checked && x->dead[g];
+    if (rc == ESC_OK && after != before && r->ev && !dead)
         rc = spl_evidence_feed(x->ev, g, r, err);
+    if (rc == ESC_OK && x->prune_k && esc_agg_ngroups(x->agg) - x->checked >= PRUNE_BATCH)
+        rc = prune(x, false, err);
     return rc;
 }
 
@@ -230,6 +284,7 @@ void esc_table_free(esc_table *t) {
     esc_free(t->cols);
     esc_free(t->mv_col);
     esc_free(t->cells);
+    esc_free(t->row_id);
     spl_evidence_free(t);
     esc_free(t);
 }
@@ -348,6 +403,8 @@ esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_er
                 n->cells[r * s->n + i] = t->cells[r * t->ncols + (size_t)map[i]];
                 memset(&t->cells[r * t->ncols + (size_t)map[i]], 0, sizeof(esc_cell));
             }
+    n->row_id = t->row_id; /* same rows, same order */
+    t->row_id = NULL;
     spl_table_swap(t, n);
     esc_table_free(n);
     return ESC_OK;
@@ -371,6 +428,8 @@ void spl_table_filter(esc_table *t, const bool *keep) {
         if (keep[r]) {
             if (o != r)
                 memmove(&t->cells[o * t->ncols], row, t->ncols * sizeof *row);
+            if (t->row_id)
+                t->row_id[o] = t->row_id[r];
             o++;
         } else {
             for (size_t c = 0; c < t->ncols; c++)
@@ -419,7 +478,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         x->rows = NULL;
         if ((rc = newest_first(t, err)) != ESC_OK)
             goto fail;
-    } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
+    } else if ((x->prune_k && (rc = prune(x, true, err)) != ESC_OK) ||
+               (rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
         return rc;
     }
     for (size_t i = first; i < p->nstages; i++) {

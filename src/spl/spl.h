@@ -55,6 +55,7 @@ typedef struct esc_table {
     uint64_t regex_limited;     /* regex matches a limit stopped (counted as no match) */
     esc_row_evidence *evidence; /* per row, or NULL: no event carried its provenance */
     bool evidence_truncated;    /* the byte cap stopped keeping references */
+    size_t *row_id; /* internal (group pruning, spl/prune.c): each row's first index, or NULL */
 } esc_table;
 
 void esc_table_free(esc_table *t);
