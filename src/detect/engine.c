@@ -487,6 +487,10 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
             st = err && err->code ? err->code : ESC_ENOMEM;
             goto fail;
         }
+        /* detections starting with the same Processes tstats keep its groups once (the
+         * earlier execution owns them and is finished and freed first) */
+        for (size_t j = 0; j < i && !esc_exec_share(h->x[i], h->x[j]); j++)
+            ;
     }
     if (o->aidmaster && (st = esc_feeder_load_hosts(h->feed, o->aidmaster, &h->o.reader, err)))
         goto fail;

@@ -39,6 +39,8 @@ struct esc_exec {
     size_t checked; /* groups before this one have been checked */
     bool *dead;     /* per checked group: it cannot give a row (dropped at the next compaction) */
     size_t dead_cap, ndead;
+    const esc_exec *owner; /* esc_exec_share: agg and ev are owner's */
+    bool fed;              /* a record got past the window check */
 };
 
 #define STREAM_BATCH 1024
@@ -47,9 +49,12 @@ struct esc_exec {
 /* Commands whose output rows each depend on one input row only (no subsearch). */
 static bool row_local(const stage *st) {
     static const spl_cmd *const local[] = {
-        &spl_cmd_rename,   &spl_cmd_convert, &spl_cmd_search,  &spl_cmd_where,
-        &spl_cmd_eval,     &spl_cmd_regex,   &spl_cmd_rex,     &spl_cmd_lookup,
-        &spl_cmd_fillnull, &spl_cmd_makemv,  &spl_cmd_replace, &spl_cmd_xmlkv,
+        &spl_cmd_rename,  &spl_cmd_convert, &spl_cmd_search, &spl_cmd_where,    &spl_cmd_eval,
+        &spl_cmd_regex,   &spl_cmd_rex,     &spl_cmd_lookup, &spl_cmd_fillnull, &spl_cmd_makemv,
+        &spl_cmd_replace, &spl_cmd_xmlkv,   &spl_cmd_bin,    &spl_cmd_bucket, /* span= only: each
+                                                                                 row's own _time
+                                                                                 (cmd_bin.c) */
+        &spl_cmd_fields,  &spl_cmd_table,
     };
     if (st->sub)
         return false;
@@ -140,10 +145,12 @@ void esc_exec_free(esc_exec *x) {
         for (size_t i = 0; i < x->p->nstages; i++)
             esc_exec_free(x->subs[i]);
     esc_free(x->subs);
-    esc_agg_free(x->agg);
+    if (!x->owner) {
+        esc_agg_free(x->agg);
+        esc_evset_free(x->ev);
+    }
     spl_stats_free(x->acc);
     esc_table_free(x->rows);
-    esc_evset_free(x->ev);
     esc_free(x->dead);
     esc_free(x);
 }
@@ -200,13 +207,14 @@ size_t esc_exec_groups(const esc_exec *x) {
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     if (r->time_us < x->earliest || (x->latest != ESC_TIME_MAX && r->time_us >= x->latest))
         return ESC_OK;
+    x->fed = true;
     if (x->subs)
         for (size_t i = 0; i < x->p->nstages; i++) {
             esc_status rs = x->subs[i] ? esc_exec_feed(x->subs[i], r, err) : ESC_OK;
             if (rs != ESC_OK)
                 return rs;
         }
-    if (!spl_main_matches(x->p, r))
+    if (x->owner || !spl_main_matches(x->p, r))
         return ESC_OK;
     if (x->rows) {
         esc_status rs = spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
@@ -224,6 +232,30 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     if (rc == ESC_OK && x->prune_k && esc_agg_ngroups(x->agg) - x->checked >= PRUNE_BATCH)
         rc = prune(x, false, err);
     return rc;
+}
+
+/* The text of p's source stage. */
+static esc_str source_text(const esc_plan *p) {
+    const stage *st = &p->stages[0];
+    return esc_str_make(p->expanded + st->start, st->end - st->start);
+}
+
+/* Identical source text means an identical source stage: it is parsed and planned from its
+ * text and its data model alone. Only Processes sources are shared: the hunt feeds every
+ * Processes record to every execution, so the owner sees every record a sharer would. */
+bool esc_exec_share(esc_exec *x, esc_exec *owner) {
+    if (x == owner || x->owner || owner->owner || !x->agg || !owner->agg || x->fed || owner->fed ||
+        x->prune_k || owner->prune_k || x->p->ds != ESC_DS_PROCESSES ||
+        owner->p->ds != ESC_DS_PROCESSES || x->earliest != owner->earliest ||
+        x->latest != owner->latest || !x->p->expanded || !owner->p->expanded ||
+        !esc_str_eq(source_text(x->p), source_text(owner->p)))
+        return false;
+    esc_agg_free(x->agg);
+    esc_evset_free(x->ev);
+    x->agg = owner->agg;
+    x->ev = owner->ev;
+    x->owner = owner;
+    return true;
 }
 
 /* ---- newest first ---- */

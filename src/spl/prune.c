@@ -2,7 +2,7 @@
  * can never become a result row, so its execution need not keep it (exec.c drops it).
  *
  * The prunable prefix is the longest run of stages after tstats that are row-local (rename,
- * fields, table, convert, eval, lookup, rex, fillnull, makemv, replace, search, where, regex:
+ * fields, table, convert, eval, lookup, rex, bin, fillnull, makemv, replace, search, where, regex:
  * each output row depends on one input row only, and a row is either kept, unchanged in
  * number, or dropped) and whose filters (search, where, regex) read no column derived from an
  * aggregate. Columns are followed through the prefix with a taint: the aggregate columns of
@@ -102,6 +102,11 @@ static bool step(const stage *st, const taint *in, taint *out, bool *filter) {
         for (size_t k = 0; k < st->nlout; k++)
             if (st->lout[k].row_col >= 0)
                 out->t[st->lout[k].row_col] = any || col_tainted(in, st->lout[k].row_col);
+        return true;
+    }
+    if (c == &spl_cmd_bin || c == &spl_cmd_bucket) { /* span= only: each row's own value */
+        if (st->cols2[0] >= 0)
+            out->t[st->cols2[0]] = col_tainted(in, st->cols[0]) || col_tainted(in, st->cols2[0]);
         return true;
     }
     if (c == &spl_cmd_rex) {
