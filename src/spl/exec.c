@@ -495,10 +495,14 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     const esc_plan *p = x->p;
     esc_table *t = NULL;
     *out = NULL;
+    esc_status rc = ESC_OK;
+    /* the last groups checked first: a regex stopped there is counted when the kept groups
+     * run the pipeline below, not twice */
+    if (x->agg && x->prune_k && (rc = prune(x, true, err)) != ESC_OK)
+        return rc;
     uint64_t limited = spl_re_limited();
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
-    esc_status rc = ESC_OK;
     size_t first = 1;
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
@@ -510,8 +514,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         x->rows = NULL;
         if ((rc = newest_first(t, err)) != ESC_OK)
             goto fail;
-    } else if ((x->prune_k && (rc = prune(x, true, err)) != ESC_OK) ||
-               (rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
+    } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
         return rc;
     }
     for (size_t i = first; i < p->nstages; i++) {

@@ -161,6 +161,7 @@ esc_status spl_prune_check(const esc_plan *p, size_t k, esc_agg *a, size_t from,
         rc = p->stages[i].cmd->run(&p->stages[i], &run, &e2);
     }
     bool exact = rc == ESC_OK && spl_re_limited() == limited && t->row_id && t->nrows <= n;
+    spl_re_limited_set(limited); /* counted when the kept groups run the whole search */
     for (size_t r = 0; r < n; r++)
         dead[r] = exact;
     for (size_t r = 0; exact && r < t->nrows; r++)
