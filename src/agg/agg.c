@@ -2,9 +2,12 @@
  * shared hash set of (group, aggregate, value) triples for values() and dc().
  *
  * Invariants: keys and values are copied into the table's capped arena on first sight, so the
- * caller's views may die after each call; group and distinct-value hash tables stay at most
- * half full; the group count never exceeds max_groups. Deliberately not done: time windows
- * (the caller runs one table per window) and approximate counting (dc is exact). */
+ * caller's views may die after each call; a group's keys are one arena block (nkeys + 1 offsets,
+ * then the NUL-terminated bytes) and its aggregate states another: creating a group calls no
+ * malloc of its own; group and distinct-value hash tables stay at most half full; the group
+ * count never exceeds max_groups; esc_agg_compact rebuilds the arena with the kept groups only.
+ * Deliberately not done: time windows (the caller runs one table per window) and approximate
+ * counting (dc is exact). */
 #include "agg/agg.h"
 
 #include <stdlib.h>
@@ -56,8 +59,6 @@ esc_agg *esc_agg_new(size_t nkeys, const esc_agg_fn *fns, size_t naggs, size_t m
 void esc_agg_free(esc_agg *a) {
     if (!a)
         return;
-    for (size_t g = 0; g < a->ngroups; g++)
-        esc_free(a->groups[g].slots);
     esc_free(a->groups);
     esc_free(a->gtab);
     esc_free(a->dtab);
@@ -82,6 +83,8 @@ esc_str agg_keep(esc_agg *a, esc_str s, bool *ok) {
 
 static esc_status grow_gtab(esc_agg *a, esc_error *err) {
     size_t cap = a->gtab_cap ? a->gtab_cap * 2 : 64;
+    while ((a->ngroups + 1) * 2 > cap)
+        cap *= 2;
     uint32_t *t = esc_calloc(cap, sizeof *t);
     if (!t)
         return esc_error_set(err, ESC_ENOMEM, "out of memory growing a group table");
@@ -97,6 +100,44 @@ static esc_status grow_gtab(esc_agg *a, esc_error *err) {
     return ESC_OK;
 }
 
+static esc_str key_of(const group *g, size_t k) {
+    const char *b = (const char *)g->keys;
+    return esc_str_make(b + g->keys[k], g->keys[k + 1] - g->keys[k] - 1);
+}
+
+/* g's key block and zeroed aggregate states from arena ar (keys are views, copied).
+ * ESC_ELIMIT when the arena says no. */
+static esc_status make_group(esc_arena *ar, size_t nkeys, size_t naggs, const esc_str *keys,
+                             group *g) {
+    size_t head = (nkeys + 1) * sizeof(uint32_t), n = head;
+    for (size_t k = 0; k < nkeys; k++)
+        n += keys[k].len + 1;
+    if (n > UINT32_MAX)
+        return ESC_ELIMIT;
+    char *b = esc_arena_alloc(ar, n);
+    if (!b)
+        return ESC_ELIMIT;
+    uint32_t *off = (uint32_t *)(void *)b;
+    size_t at = head;
+    for (size_t k = 0; k < nkeys; k++) {
+        off[k] = (uint32_t)at;
+        if (keys[k].len)
+            memcpy(b + at, keys[k].ptr, keys[k].len);
+        at += keys[k].len;
+        b[at++] = 0;
+    }
+    off[nkeys] = (uint32_t)at;
+    g->keys = off;
+    g->slots = NULL;
+    if (naggs) {
+        g->slots = esc_arena_alloc(ar, naggs * sizeof *g->slots);
+        if (!g->slots)
+            return ESC_ELIMIT;
+        memset(g->slots, 0, naggs * sizeof *g->slots);
+    }
+    return ESC_OK;
+}
+
 esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error *err) {
     uint64_t h = hash_keys(keys, a->nkeys);
     if (a->gtab_cap) {
@@ -105,7 +146,7 @@ esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error
             group *g = &a->groups[a->gtab[j] - 1];
             if (g->hash == h) {
                 size_t k = 0;
-                while (k < a->nkeys && esc_str_eq(g->keys[k], keys[k]))
+                while (k < a->nkeys && esc_str_eq(key_of(g, k), keys[k]))
                     k++;
                 if (k == a->nkeys) {
                     g->count++;
@@ -133,22 +174,8 @@ esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error
     group g = {0};
     g.hash = h;
     g.count = 1;
-    if (a->nkeys) {
-        g.keys = esc_arena_alloc(&a->arena, a->nkeys * sizeof *g.keys);
-        if (!g.keys)
-            return agg_full(a, err);
-        for (size_t k = 0; k < a->nkeys; k++) {
-            bool ok;
-            g.keys[k] = agg_keep(a, keys[k], &ok);
-            if (!ok)
-                return agg_full(a, err);
-        }
-    }
-    if (a->naggs) {
-        g.slots = esc_calloc(a->naggs, sizeof *g.slots);
-        if (!g.slots)
-            return esc_error_set(err, ESC_ENOMEM, "out of memory creating a group");
-    }
+    if ((st = make_group(&a->arena, a->nkeys, a->naggs, keys, &g)) != ESC_OK)
+        return agg_full(a, err);
     size_t j = h & (a->gtab_cap - 1);
     while (a->gtab[j])
         j = (j + 1) & (a->gtab_cap - 1);
@@ -317,14 +344,14 @@ size_t esc_agg_ngroups(const esc_agg *a) {
 }
 
 esc_str esc_agg_key(const esc_agg *a, size_t g, size_t k) {
-    return a->groups[g].keys[k];
+    return key_of(&a->groups[g], k);
 }
 
 static int cmp_groups(const void *x, const void *y, void *ctx) {
     const esc_agg *a = ctx;
     const group *g1 = &a->groups[*(const size_t *)x], *g2 = &a->groups[*(const size_t *)y];
     for (size_t k = 0; k < a->nkeys; k++) {
-        int c = esc_str_cmp(g1->keys[k], g2->keys[k]);
+        int c = esc_str_cmp(key_of(g1, k), key_of(g2, k));
         if (c)
             return c;
     }
@@ -405,4 +432,142 @@ esc_status esc_agg_result(esc_agg *a, size_t g, size_t i, esc_agg_out *out, esc_
         return ESC_OK;
     }
     return ESC_OK;
+}
+
+/* ---- compaction ---- */
+
+/* A copy of s in arena ar (NULL view stays NULL). */
+static bool recopy(esc_arena *ar, esc_str *s) {
+    if (!s->ptr)
+        return true;
+    esc_str d = esc_arena_dup(ar, *s);
+    *s = d;
+    return d.ptr != NULL;
+}
+
+/* Group o (of a) as a fresh group of arena ar, its values copied: *n. */
+static bool copy_group(esc_agg *a, const group *o, esc_arena *ar, group *n) {
+    if (a->nkeys > a->scratch_cap) {
+        esc_str *ns = esc_realloc(a->scratch, a->nkeys * sizeof *ns);
+        if (!ns)
+            return false;
+        a->scratch = ns;
+        a->scratch_cap = a->nkeys;
+    }
+    for (size_t k = 0; k < a->nkeys; k++)
+        a->scratch[k] = key_of(o, k);
+    *n = *o;
+    bool ok = make_group(ar, a->nkeys, a->naggs, a->scratch, n) == ESC_OK;
+    for (size_t i = 0; ok && i < a->naggs; i++) {
+        slot *s = &n->slots[i];
+        *s = o->slots[i];
+        s->head = s->tail = NULL;
+        ok = recopy(ar, &s->text) && recopy(ar, &s->str_best);
+        for (vnode *v = o->slots[i].head; ok && v; v = v->next) {
+            vnode *c = esc_arena_alloc(ar, sizeof *c);
+            if (!(ok = c != NULL))
+                break;
+            c->v = v->v;
+            c->next = NULL;
+            ok = recopy(ar, &c->v);
+            if (s->tail)
+                s->tail->next = c;
+            else
+                s->head = c;
+            s->tail = c;
+        }
+    }
+    return ok;
+}
+
+/* Put (g, i, v) into the distinct set t (room assured, v already in the new arena). */
+static void dput(dentry *t, size_t cap, uint64_t h, uint32_t g, uint32_t i, esc_str v) {
+    size_t j = h & (cap - 1);
+    while (t[j].v.ptr)
+        j = (j + 1) & (cap - 1);
+    t[j] = (dentry){h, g, i, v};
+}
+
+static uint64_t dhash(esc_str v, size_t g, size_t i) {
+    uint64_t h = mix(0xcbf29ce484222325ULL, v.ptr ? v.ptr : "", v.len);
+    h = mix(h, &g, sizeof g);
+    return mix(h, &i, sizeof i);
+}
+
+/* The distinct set of the kept groups, renumbered: values() entries point at the new list's
+ * copies, dc() entries get their own copy. */
+static bool rebuild_distinct(esc_agg *a, const size_t *remap, group *ng, esc_arena *ar,
+                             dentry **out, size_t *outn, size_t *outcap) {
+    size_t n = 0;
+    for (size_t k = 0; k < a->dtab_cap; k++)
+        n += a->dtab[k].v.ptr && remap[a->dtab[k].g] != SIZE_MAX;
+    size_t cap = 256;
+    while ((n + 1) * 2 > cap)
+        cap *= 2;
+    dentry *t = esc_calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    for (size_t k = 0; k < a->dtab_cap; k++) {
+        const dentry *d = &a->dtab[k];
+        if (!d->v.ptr || remap[d->g] == SIZE_MAX || a->fns[d->i] != ESC_AGG_DC)
+            continue;
+        esc_str v = d->v;
+        if (!recopy(ar, &v)) {
+            esc_free(t);
+            return false;
+        }
+        size_t g = remap[d->g];
+        dput(t, cap, dhash(v, g, d->i), (uint32_t)g, d->i, v);
+    }
+    for (size_t g = 0; a->dtab_cap && g < a->ngroups; g++) {
+        if (remap[g] == SIZE_MAX)
+            continue;
+        for (size_t i = 0; i < a->naggs; i++)
+            if (a->fns[i] == ESC_AGG_VALUES)
+                for (vnode *v = ng[remap[g]].slots[i].head; v; v = v->next)
+                    dput(t, cap, dhash(v->v, remap[g], i), (uint32_t)remap[g], (uint32_t)i, v->v);
+    }
+    *out = t;
+    *outn = n;
+    *outcap = cap;
+    return true;
+}
+
+esc_status esc_agg_compact(esc_agg *a, const bool *keep, size_t *remap, esc_error *err) {
+    esc_arena ar;
+    esc_arena_init(&ar, 0, a->arena.cap);
+    size_t n = 0;
+    for (size_t g = 0; g < a->ngroups; g++)
+        remap[g] = keep[g] ? n++ : SIZE_MAX;
+    group *ng = esc_malloc((n ? n : 1) * sizeof *ng);
+    dentry *dt = NULL;
+    size_t dn = 0, dcap = 0;
+    bool ok = ng != NULL;
+    for (size_t g = 0; ok && g < a->ngroups; g++)
+        if (keep[g])
+            ok = copy_group(a, &a->groups[g], &ar, &ng[remap[g]]);
+    if (ok && a->dtab)
+        ok = rebuild_distinct(a, remap, ng, &ar, &dt, &dn, &dcap);
+    if (!ok) {
+        bool capped = !ar.failed;
+        esc_free(ng);
+        esc_arena_fini(&ar);
+        /* a copy never needs more than the original: only memory running out stops it */
+        return capped ? esc_error_set(err, ESC_ELIMIT, "aggregation memory limit reached")
+                      : esc_error_set(err, ESC_ENOMEM, "out of memory compacting groups");
+    }
+    esc_arena_fini(&a->arena);
+    a->arena = ar;
+    esc_free(a->groups);
+    a->groups = ng;
+    a->ngroups = a->gcap = n;
+    esc_free(a->dtab);
+    a->dtab = dt;
+    a->dtab_n = dn;
+    a->dtab_cap = dcap;
+    esc_free(a->gtab);
+    a->gtab = NULL;
+    a->gtab_cap = 0;
+    a->last = 0;
+    return a->ngroups ? grow_gtab(a, err) : ESC_OK;
 }

@@ -72,6 +72,10 @@ esc_str esc_agg_key(const esc_agg *a, size_t g, size_t k);
 /* Group indices ordered by their keys (byte order, first key first); *order is esc_malloc'd. */
 esc_status esc_agg_sorted(const esc_agg *a, size_t **order, esc_error *err);
 esc_status esc_agg_result(esc_agg *a, size_t g, size_t i, esc_agg_out *out, esc_error *err);
+/* Keep only the groups g with keep[g] (their states unchanged, in the same relative order) and
+ * give the others' memory back; remap[g] (room for every group): g's new number, or SIZE_MAX
+ * when dropped. On failure (ESC_ENOMEM) the table is unchanged. */
+esc_status esc_agg_compact(esc_agg *a, const bool *keep, size_t *remap, esc_error *err);
 
 /* ---- partial aggregates (two-stage aggregation, docs/scale.md) ----------------------------- */
 

@@ -23,7 +23,7 @@ typedef struct slot {
 } slot;
 
 typedef struct group {
-    esc_str *keys;
+    uint32_t *keys; /* nkeys + 1 offsets into the bytes that follow them (key k ends with NUL) */
     uint64_t hash;
     uint64_t count;
     slot *slots;

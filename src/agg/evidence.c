@@ -2,11 +2,15 @@
  *
  * Invariants: lo holds the up-to-KEEP smallest references by time (ties: the first counted),
  * hi the up-to-KEEP largest (ties: the last counted), both ascending; a reference may sit in
- * both, esc_evset_get drops the copy. Kept slots come from an arena capped at
- * ESC_EVIDENCE_MAX_BYTES. Deliberately not done: keeping the events themselves (a reference is
- * resolved again from the input by `escudo dump --at`). */
+ * both, esc_evset_get drops the copy. A group's first reference is kept alone (most groups
+ * of a search keyed by process id or command line count one event); the second turns it into
+ * the full slot. Kept slots come from an arena capped at ESC_EVIDENCE_MAX_BYTES; paths are
+ * interned once per set, outside the arena, so esc_evset_compact can rebuild the arena.
+ * Deliberately not done: keeping the events themselves (a reference is resolved again from the
+ * input by `escudo dump --at`). */
 #include "agg/evidence.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,16 +18,20 @@
 #include "core/arena.h"
 
 typedef struct evslot {
-    unsigned char nlo, nhi;
+    unsigned char nlo, nhi, one; /* one: only lo[0] exists (a single reference) */
     esc_evref lo[ESC_EVIDENCE_KEEP], hi[ESC_EVIDENCE_KEEP];
 } evslot;
+
+/* The allocation of a slot holding one reference: the head and lo[0]. */
+#define ONE_SIZE (offsetof(evslot, lo) + sizeof(esc_evref))
 
 struct esc_evset {
     esc_arena arena;
     uint64_t *total;
     evslot **slot;
     size_t cap;
-    const char *last_copy; /* path interning: the last path copied */
+    char **paths; /* interned input names, esc_malloc'd */
+    size_t npaths, paths_cap;
     bool truncated;
 };
 
@@ -39,6 +47,9 @@ void esc_evset_free(esc_evset *s) {
         return;
     esc_free(s->total);
     esc_free(s->slot);
+    for (size_t i = 0; i < s->npaths; i++)
+        esc_free(s->paths[i]);
+    esc_free(s->paths);
     esc_arena_fini(&s->arena);
     esc_free(s);
 }
@@ -64,13 +75,22 @@ static bool grow(esc_evset *s, size_t g) {
 static const char *intern(esc_evset *s, const char *path) {
     if (!path)
         path = "";
-    /* compared by content: a reader's path buffer may be reused by the next input's */
-    if (s->last_copy && strcmp(path, s->last_copy) == 0)
-        return s->last_copy;
-    char *c = esc_arena_strdup(&s->arena, path);
-    if (!c)
-        return NULL;
-    s->last_copy = c;
+    /* compared by content: a reader's path buffer may be reused by the next input's; inputs
+     * come one after the other, so the newest is tried first */
+    for (size_t i = s->npaths; i-- > 0;)
+        if (strcmp(path, s->paths[i]) == 0)
+            return s->paths[i];
+    if (s->npaths == s->paths_cap) {
+        size_t cap = s->paths_cap ? s->paths_cap * 2 : 4;
+        char **np = esc_realloc(s->paths, cap * sizeof *np);
+        if (!np)
+            return NULL;
+        s->paths = np;
+        s->paths_cap = cap;
+    }
+    char *c = esc_strdup(path);
+    if (c)
+        s->paths[s->npaths++] = c;
     return c;
 }
 
@@ -102,15 +122,31 @@ int esc_evset_add(esc_evset *s, size_t g, const esc_evref *ref) {
         return -1;
     s->total[g]++;
     evslot *sl = s->slot[g];
-    if (!sl) {
-        if (s->truncated || !(sl = esc_arena_alloc(&s->arena, sizeof *sl))) {
+    esc_evref r = *ref;
+    if (!sl || sl->one) {
+        if (s->truncated)
+            return 0;
+        if (!(r.path = intern(s, ref->path))) {
             s->truncated = true;
             return 0;
         }
-        memset(sl, 0, sizeof *sl);
-        s->slot[g] = sl;
+        evslot *n = esc_arena_alloc(&s->arena, sl ? sizeof *sl : ONE_SIZE);
+        if (!n) {
+            s->truncated = true;
+            return 0;
+        }
+        memset(n, 0, sl ? sizeof *sl : ONE_SIZE);
+        if (!sl) {
+            n->one = 1;
+            n->nlo = n->nhi = 1;
+            n->lo[0] = r;
+            s->slot[g] = n;
+            return 0;
+        }
+        insert(n->lo, &n->nlo, &sl->lo[0], true);
+        insert(n->hi, &n->nhi, &sl->lo[0], false);
+        s->slot[g] = sl = n;
     }
-    esc_evref r = *ref;
     bool want = sl->nlo < ESC_EVIDENCE_KEEP || r.time_us < sl->lo[ESC_EVIDENCE_KEEP - 1].time_us ||
                 sl->nhi < ESC_EVIDENCE_KEEP || r.time_us >= sl->hi[0].time_us;
     if (!want)
@@ -150,6 +186,8 @@ size_t esc_evset_get(const esc_evset *s, size_t g, esc_evref *out) {
     size_t n = 0;
     for (size_t i = 0; i < sl->nlo; i++)
         out[n++] = sl->lo[i];
+    if (sl->one)
+        return n;
     for (size_t i = 0; i < sl->nhi; i++) {
         bool dup = false;
         for (size_t k = 0; k < sl->nlo && !dup; k++)
@@ -163,4 +201,43 @@ size_t esc_evset_get(const esc_evset *s, size_t g, esc_evref *out) {
 
 bool esc_evset_truncated(const esc_evset *s) {
     return s && s->truncated;
+}
+
+int esc_evset_compact(esc_evset *s, const size_t *remap, size_t n, size_t nnew) {
+    esc_arena ar;
+    esc_arena_init(&ar, 0, ESC_EVIDENCE_MAX_BYTES);
+    size_t cap = 16;
+    while (cap <= nnew)
+        cap *= 2;
+    uint64_t *t = esc_calloc(cap, sizeof *t);
+    evslot **sl = esc_calloc(cap, sizeof *sl);
+    bool ok = t && sl;
+    for (size_t g = 0; ok && g < n && g < s->cap; g++) {
+        if (remap[g] == SIZE_MAX)
+            continue;
+        t[remap[g]] = s->total[g];
+        const evslot *o = s->slot[g];
+        if (!o)
+            continue;
+        size_t sz = o->one ? ONE_SIZE : sizeof *o;
+        evslot *c = esc_arena_alloc(&ar, sz);
+        if (!(ok = c != NULL))
+            break; /* a copy needs no more than the original: memory ran out */
+        memcpy(c, o, sz);
+        sl[remap[g]] = c;
+    }
+    if (!ok) {
+        esc_free(t);
+        esc_free(sl);
+        esc_arena_fini(&ar);
+        return -1;
+    }
+    esc_free(s->total);
+    esc_free(s->slot);
+    esc_arena_fini(&s->arena);
+    s->arena = ar;
+    s->total = t;
+    s->slot = sl;
+    s->cap = cap;
+    return 0;
 }

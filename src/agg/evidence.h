@@ -37,6 +37,9 @@ uint64_t esc_evset_total(const esc_evset *s, size_t g);
 /* The kept references of g, time order, each once, into out (room for 2 * ESC_EVIDENCE_KEEP);
  * returns how many. Views into the set. */
 size_t esc_evset_get(const esc_evset *s, size_t g, esc_evref *out);
+/* Keep the groups g < n with remap[g] != SIZE_MAX, renumbered to remap[g] (< nnew); the others'
+ * references and memory are given back. -1 (set unchanged) when memory runs out. */
+int esc_evset_compact(esc_evset *s, const size_t *remap, size_t n, size_t nnew);
 /* True when the byte cap stopped keeping references. */
 bool esc_evset_truncated(const esc_evset *s);
 /* Same reference (same input name and offset)? */

@@ -139,7 +139,7 @@ esc_status esc_agg_encode(const esc_agg *a, const size_t *groups, size_t n, esc_
     for (size_t r = 0; r < n && !st; r++) {
         size_t g = groups ? groups[r] : r;
         for (size_t k = 0; k < a->nkeys && !st; k++)
-            st = put_str(out, a->groups[g].keys[k]);
+            st = put_str(out, esc_agg_key(a, g, k));
         if (!st)
             st = put_u64(out, a->groups[g].count, 8);
         for (size_t i = 0; i < a->naggs && !st; i++)

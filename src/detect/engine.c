@@ -580,6 +580,11 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
             st = err && err->code ? err->code : ESC_ENOMEM;
             goto fail;
         }
+        /* detections starting with the same Processes tstats keep its groups once (the
+         * earlier execution owns them and is finished and freed first); not in the two-stage
+         * check, which merges each detection's shards into its own execution */
+        for (size_t j = 0; o->shards <= 1 && j < i && !esc_exec_share(h->x[i], h->x[j]); j++)
+            ;
     }
     if (o->shards > 1 && (st = open_shards(h, err)))
         goto fail;

@@ -324,6 +324,8 @@ int spl_re_match_at(const pcre2_code *re, const char *s, size_t n, size_t start,
 int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts, const char *rep,
                       size_t rlen, char *out, size_t *outlen);
 uint64_t spl_re_limited(void);
+/* Set the running count back (a check that must not count, spl/prune.c). */
+void spl_re_limited_set(uint64_t n);
 /* eval.c */
 esc_status spl_eval_compile(esc_plan *p, enode *e, const schema *sc, esc_error *err);
 void spl_eval_free(enode *e);

@@ -209,6 +209,18 @@ esc_agg *spl_agg_new(const stage *st);
 esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
                          esc_error *err);
 const char *spl_agg_name(aggfn f);
+/* Rows of the tstats groups from..to-1 of a, in group order: BY cells only, aggregates empty. */
+esc_status spl_agg_rows(const esc_agg *a, const stage *st, size_t from, size_t to, esc_table **out,
+                        esc_error *err);
+
+/* ---- group pruning (prune.c) ---- */
+
+/* k > 0: stages 1..k after tstats decide from the BY values alone whether a group can give a
+ * row (see prune.c); 0: no pruning. */
+size_t spl_prune_stages(const esc_plan *p);
+/* dead[g - from] for the groups from..to-1 of a: true when the group cannot give a row. */
+esc_status spl_prune_check(const esc_plan *p, size_t k, esc_agg *a, size_t from, size_t to,
+                           bool *dead, esc_error *err);
 
 /* ---- the source (cmd_tstats.c) ---- */
 

@@ -589,6 +589,34 @@ static esc_status fill_aggs(esc_agg *a, size_t g, const stage *st, esc_cell *row
     return ESC_OK;
 }
 
+/* Row cells of group g's BY values. */
+static bool key_cells(const esc_agg *a, size_t g, const stage *st, bool time_keys, esc_cell *row) {
+    for (size_t k = 0; k < st->nby; k++) {
+        esc_str key = esc_agg_key(a, g, k);
+        if (!spl_cell_set(&row[k], &key, 1))
+            return false;
+        /* _time is epoch seconds, a number (Search Manual "Use default fields": _time holds
+         * the event's timestamp in UNIX time), whether tstats bins it or stats groups by it */
+        if (time_keys ? st->by[k].ref == FIELD_TIME : strcmp(st->by[k].field, "_time") == 0)
+            row[k].is_num = spl_parse_num(key.ptr, key.len, &row[k].num);
+    }
+    return true;
+}
+
+esc_status spl_agg_rows(const esc_agg *a, const stage *st, size_t from, size_t to, esc_table **out,
+                        esc_error *err) {
+    esc_table *t = spl_table_new(&st->out, to - from);
+    if (!t)
+        return spl_exec_oom(err);
+    for (size_t g = from; g < to; g++)
+        if (!key_cells(a, g, st, true, &t->cells[(g - from) * t->ncols])) {
+            esc_table_free(t);
+            return spl_exec_oom(err);
+        }
+    *out = t;
+    return ESC_OK;
+}
+
 static esc_status agg_table(esc_agg *a, const stage *st, bool time_keys, const xstats *xs,
                             esc_table **out, esc_error *err) {
     size_t *order = NULL;
@@ -603,16 +631,9 @@ static esc_status agg_table(esc_agg *a, const stage *st, bool time_keys, const x
     }
     for (size_t r = 0; r < ng; r++) {
         esc_cell *row = &t->cells[r * t->ncols];
-        for (size_t k = 0; k < st->nby; k++) {
-            esc_str key = esc_agg_key(a, order[r], k);
-            if (!spl_cell_set(&row[k], &key, 1)) {
-                rc = spl_exec_oom(err);
-                goto fail;
-            }
-            /* _time is epoch seconds, a number (Search Manual "Use default fields": _time holds
-             * the event's timestamp in UNIX time), whether tstats bins it or stats groups by it */
-            if (time_keys ? st->by[k].ref == FIELD_TIME : strcmp(st->by[k].field, "_time") == 0)
-                row[k].is_num = spl_parse_num(key.ptr, key.len, &row[k].num);
+        if (!key_cells(a, order[r], st, time_keys, row)) {
+            rc = spl_exec_oom(err);
+            goto fail;
         }
         if ((rc = fill_aggs(a, order[r], st, row, NULL, xs, err)) != ESC_OK)
             goto fail;

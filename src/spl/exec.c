@@ -40,16 +40,26 @@ struct esc_exec {
                          precede it (then acc holds its groups so far), else 0 */
     spl_stats_acc *acc;
     esc_table *kept; /* a subsearch's finished table, for the joining search's evidence */
+    size_t prune_k;  /* tstats: stages 1..prune_k decide whether a group can give a row */
+    size_t checked;  /* groups before this one have been checked */
+    bool *dead;      /* per checked group: it cannot give a row (dropped at the next compaction) */
+    size_t dead_cap, ndead;
+    const esc_exec *owner; /* esc_exec_share: agg and ev are owner's */
+    bool fed;              /* a record got past the window check */
 };
 
 #define STREAM_BATCH 1024
+#define PRUNE_BATCH 256 /* new tstats groups checked at once */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
 static bool row_local(const stage *st) {
     static const spl_cmd *const local[] = {
-        &spl_cmd_rename,   &spl_cmd_convert, &spl_cmd_search,  &spl_cmd_where,
-        &spl_cmd_eval,     &spl_cmd_regex,   &spl_cmd_rex,     &spl_cmd_lookup,
-        &spl_cmd_fillnull, &spl_cmd_makemv,  &spl_cmd_replace, &spl_cmd_xmlkv,
+        &spl_cmd_rename,  &spl_cmd_convert, &spl_cmd_search, &spl_cmd_where,    &spl_cmd_eval,
+        &spl_cmd_regex,   &spl_cmd_rex,     &spl_cmd_lookup, &spl_cmd_fillnull, &spl_cmd_makemv,
+        &spl_cmd_replace, &spl_cmd_xmlkv,   &spl_cmd_bin,    &spl_cmd_bucket, /* span= only: each
+                                                                                 row's own _time
+                                                                                 (cmd_bin.c) */
+        &spl_cmd_fields,  &spl_cmd_table,
     };
     if (st->sub)
         return false;
@@ -115,6 +125,8 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
             goto fail;
     } else if (!(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
+    } else {
+        x->prune_k = spl_prune_stages(p);
     }
     for (size_t i = 1; i < p->nstages; i++) {
         if (!p->stages[i].sub)
@@ -138,17 +150,63 @@ void esc_exec_free(esc_exec *x) {
         for (size_t i = 0; i < x->p->nstages; i++)
             esc_exec_free(x->subs[i]);
     esc_free(x->subs);
-    esc_agg_free(x->agg);
+    if (!x->owner) {
+        esc_agg_free(x->agg);
+        esc_evset_free(x->ev);
+    }
     spl_stats_free(x->acc);
     esc_table_free(x->rows);
-    esc_evset_free(x->ev);
     esc_table_free(x->kept);
+    esc_free(x->dead);
     esc_free(x);
 }
 
 void spl_exec_keep(esc_exec *x, esc_table *t) {
     esc_table_free(x->kept);
     x->kept = t;
+}
+
+/* Drop the groups that cannot give a row and give back their memory (spl/prune.c): the groups
+ * created since the last check are checked; the dead ones are dropped when they outnumber the
+ * live ones (each live group is copied a bounded number of times per dead group), or always
+ * when final. */
+static esc_status prune(esc_exec *x, bool final, esc_error *err) {
+    size_t ng = esc_agg_ngroups(x->agg);
+    if (ng > x->checked) {
+        if (ng > x->dead_cap) {
+            size_t cap = x->dead_cap ? x->dead_cap : PRUNE_BATCH;
+            while (cap < ng)
+                cap *= 2;
+            bool *d = esc_realloc(x->dead, cap * sizeof *d);
+            if (!d)
+                return spl_exec_oom(err);
+            x->dead = d;
+            x->dead_cap = cap;
+        }
+        esc_status rc =
+            spl_prune_check(x->p, x->prune_k, x->agg, x->checked, ng, x->dead + x->checked, err);
+        if (rc != ESC_OK)
+            return rc;
+        for (size_t g = x->checked; g < ng; g++)
+            x->ndead += x->dead[g];
+        x->checked = ng;
+    }
+    if (!x->ndead || (!final && (x->ndead < ng - x->ndead || x->ndead < PRUNE_BATCH)))
+        return ESC_OK;
+    size_t *remap = esc_malloc(ng * sizeof *remap);
+    if (!remap)
+        return spl_exec_oom(err);
+    for (size_t g = 0; g < ng; g++)
+        x->dead[g] = !x->dead[g]; /* now: keep */
+    esc_status rc = esc_agg_compact(x->agg, x->dead, remap, err);
+    size_t nn = esc_agg_ngroups(x->agg);
+    if (rc == ESC_OK && esc_evset_compact(x->ev, remap, ng, nn) != 0)
+        rc = spl_exec_oom(err);
+    esc_free(remap);
+    memset(x->dead, 0, nn * sizeof *x->dead);
+    x->ndead = 0;
+    x->checked = nn;
+    return rc;
 }
 
 size_t esc_exec_groups(const esc_exec *x) {
@@ -160,13 +218,14 @@ size_t esc_exec_groups(const esc_exec *x) {
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     if (r->time_us < x->earliest || (x->latest != ESC_TIME_MAX && r->time_us >= x->latest))
         return ESC_OK;
+    x->fed = true;
     if (x->subs)
         for (size_t i = 0; i < x->p->nstages; i++) {
             esc_status rs = x->subs[i] ? esc_exec_feed(x->subs[i], r, err) : ESC_OK;
             if (rs != ESC_OK)
                 return rs;
         }
-    if (!spl_main_matches(x->p, r))
+    if (x->owner || !spl_main_matches(x->p, r))
         return ESC_OK;
     if (x->rows) {
         esc_status rs = spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
@@ -178,8 +237,11 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     esc_agg_last(x->agg, &before);
     esc_status rc = spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
     size_t g = esc_agg_last(x->agg, &after);
-    if (rc == ESC_OK && after != before && r->ev)
+    bool dead = g < x->checked && x->dead[g];
+    if (rc == ESC_OK && after != before && r->ev && !dead)
         rc = spl_evidence_feed(x->ev, g, r, err);
+    if (rc == ESC_OK && x->prune_k && esc_agg_ngroups(x->agg) - x->checked >= PRUNE_BATCH)
+        rc = prune(x, false, err);
     return rc;
 }
 
@@ -243,6 +305,30 @@ esc_status esc_exec_merge(esc_exec *x, const void *data, size_t len, esc_error *
     return rc ? rc : esc_agg_merge(a, data, len, err);
 }
 
+/* The text of p's source stage. */
+static esc_str source_text(const esc_plan *p) {
+    const stage *st = &p->stages[0];
+    return esc_str_make(p->expanded + st->start, st->end - st->start);
+}
+
+/* Identical source text means an identical source stage: it is parsed and planned from its
+ * text and its data model alone. Only Processes sources are shared: the hunt feeds every
+ * Processes record to every execution, so the owner sees every record a sharer would. */
+bool esc_exec_share(esc_exec *x, esc_exec *owner) {
+    if (x == owner || x->owner || owner->owner || !x->agg || !owner->agg || x->fed || owner->fed ||
+        x->prune_k || owner->prune_k || x->p->ds != ESC_DS_PROCESSES ||
+        owner->p->ds != ESC_DS_PROCESSES || x->earliest != owner->earliest ||
+        x->latest != owner->latest || !x->p->expanded || !owner->p->expanded ||
+        !esc_str_eq(source_text(x->p), source_text(owner->p)))
+        return false;
+    esc_agg_free(x->agg);
+    esc_evset_free(x->ev);
+    x->agg = owner->agg;
+    x->ev = owner->ev;
+    x->owner = owner;
+    return true;
+}
+
 /* ---- newest first ---- */
 
 typedef struct row_at {
@@ -301,6 +387,7 @@ void esc_table_free(esc_table *t) {
     esc_free(t->cols);
     esc_free(t->mv_col);
     esc_free(t->cells);
+    esc_free(t->row_id);
     spl_evidence_free(t);
     esc_free(t);
 }
@@ -419,6 +506,8 @@ esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_er
                 n->cells[r * s->n + i] = t->cells[r * t->ncols + (size_t)map[i]];
                 memset(&t->cells[r * t->ncols + (size_t)map[i]], 0, sizeof(esc_cell));
             }
+    n->row_id = t->row_id; /* same rows, same order */
+    t->row_id = NULL;
     spl_table_swap(t, n);
     esc_table_free(n);
     return ESC_OK;
@@ -442,6 +531,8 @@ void spl_table_filter(esc_table *t, const bool *keep) {
         if (keep[r]) {
             if (o != r)
                 memmove(&t->cells[o * t->ncols], row, t->ncols * sizeof *row);
+            if (t->row_id)
+                t->row_id[o] = t->row_id[r];
             o++;
         } else {
             for (size_t c = 0; c < t->ncols; c++)
@@ -475,10 +566,14 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     const esc_plan *p = x->p;
     esc_table *t = NULL;
     *out = NULL;
+    esc_status rc = ESC_OK;
+    /* the last groups checked first: a regex stopped there is counted when the kept groups
+     * run the pipeline below, not twice */
+    if (x->agg && x->prune_k && (rc = prune(x, true, err)) != ESC_OK)
+        return rc;
     uint64_t limited = spl_re_limited();
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
-    esc_status rc = ESC_OK;
     size_t first = 1;
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||

@@ -98,3 +98,7 @@ int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t op
 uint64_t spl_re_limited(void) {
     return limited;
 }
+
+void spl_re_limited_set(uint64_t n) {
+    limited = n;
+}

@@ -55,6 +55,7 @@ typedef struct esc_table {
     uint64_t regex_limited;     /* regex matches a limit stopped (counted as no match) */
     esc_row_evidence *evidence; /* per row, or NULL: no event carried its provenance */
     bool evidence_truncated;    /* the byte cap stopped keeping references */
+    size_t *row_id; /* internal (group pruning, spl/prune.c): each row's first index, or NULL */
 } esc_table;
 
 void esc_table_free(esc_table *t);
@@ -168,6 +169,12 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err);
 /* Finish aggregation and run the rest of the pipeline. *out owned by the caller. */
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err);
 size_t esc_exec_groups(const esc_exec *x);
+/* Let x read owner's tstats groups instead of keeping its own, when both have fed nothing yet,
+ * run over the same window, and start with the same tstats over Endpoint.Processes (same text)
+ * whose groups neither prunes. True when shared: from then on x's feed skips its source (the
+ * caller feeds owner every record it feeds x: Processes records go to every execution), and
+ * owner must outlive x's esc_exec_finish. */
+bool esc_exec_share(esc_exec *x, esc_exec *owner);
 
 /* ---- two stages (docs/scale.md) ----------------------------------------------------------- */
 

@@ -268,12 +268,82 @@ static void test_merge_refused(void **state) {
     esc_buf_fini(&b);
 }
 
+/* Compaction keeps the chosen groups with every aggregate state (values, dc, list, min, max,
+ * earliest) and their keys, renumbered in order; the table keeps working afterwards (a kept
+ * key finds its group, a dropped key makes a new one). */
+static void test_compact(void **state) {
+    (void)state;
+    esc_agg_fn fns[] = {ESC_AGG_COUNT, ESC_AGG_VALUES, ESC_AGG_DC,
+                        ESC_AGG_LIST,  ESC_AGG_MIN,    ESC_AGG_EARLIEST};
+    esc_agg *a = esc_agg_new(2, fns, 6, 0, 0);
+    assert_non_null(a);
+    esc_error err;
+    char k0[16], k1[16], v[16];
+    size_t g, n = 300;
+    for (size_t i = 0; i < 3 * n; i++) {
+        snprintf(k0, sizeof k0, "h%zu", i % n);
+        snprintf(k1, sizeof k1, "p%zu", (i % n) * 7);
+        esc_str keys[2] = {esc_str_c(k0), esc_str_c(k1)};
+        assert_int_equal(esc_agg_group(a, keys, &g, &err), ESC_OK);
+        snprintf(v, sizeof v, "v%zu", (i / n) % 2);
+        esc_agg_in x = in_num(v, (double)i);
+        for (size_t f = 1; f < 6; f++)
+            assert_int_equal(esc_agg_add(a, g, f, &x, 1, (int64_t)(1000 - i), &err), ESC_OK);
+    }
+    bool keep[300];
+    size_t remap[300];
+    for (size_t i = 0; i < n; i++)
+        keep[i] = i % 3 == 1;
+    assert_int_equal(esc_agg_compact(a, keep, remap, &err), ESC_OK);
+    assert_int_equal(esc_agg_ngroups(a), n / 3);
+    for (size_t i = 0; i < n; i++) {
+        if (!keep[i]) {
+            assert_true(remap[i] == SIZE_MAX);
+            continue;
+        }
+        size_t ng = remap[i];
+        assert_int_equal(ng, i / 3);
+        snprintf(k0, sizeof k0, "h%zu", i);
+        esc_str key = esc_agg_key(a, ng, 0);
+        assert_int_equal(key.len, strlen(k0));
+        assert_memory_equal(key.ptr, k0, key.len);
+        esc_agg_out o;
+        assert_int_equal(esc_agg_result(a, ng, 0, &o, &err), ESC_OK);
+        assert_true(o.num == 3);
+        assert_int_equal(esc_agg_result(a, ng, 1, &o, &err), ESC_OK);
+        assert_int_equal(o.n, 2); /* v0, v1 */
+        assert_int_equal(esc_agg_result(a, ng, 2, &o, &err), ESC_OK);
+        assert_true(o.num == 2);
+        assert_int_equal(esc_agg_result(a, ng, 3, &o, &err), ESC_OK);
+        assert_int_equal(o.n, 3);
+        assert_int_equal(esc_agg_result(a, ng, 4, &o, &err), ESC_OK);
+        assert_true(o.num == (double)i); /* min: the first record */
+        assert_int_equal(esc_agg_result(a, ng, 5, &o, &err), ESC_OK);
+        assert_string_equal(o.v[0].ptr, "v0"); /* the last record, with the smallest time */
+    }
+    /* a kept key finds its group; its distinct set still knows v0 */
+    esc_str keys[2] = {esc_str_c("h1"), esc_str_c("p7")};
+    assert_int_equal(esc_agg_group(a, keys, &g, &err), ESC_OK);
+    assert_int_equal(g, 0);
+    esc_agg_in x = in_str("v0");
+    assert_int_equal(esc_agg_add(a, g, 2, &x, 1, 0, &err), ESC_OK);
+    esc_agg_out o;
+    assert_int_equal(esc_agg_result(a, g, 2, &o, &err), ESC_OK);
+    assert_true(o.num == 2);
+    /* a dropped key is new again */
+    keys[0] = esc_str_c("h0");
+    keys[1] = esc_str_c("p0");
+    assert_int_equal(esc_agg_group(a, keys, &g, &err), ESC_OK);
+    assert_int_equal(g, n / 3);
+    esc_agg_free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_limit),          cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_keys_sorted_bytewise), cmocka_unit_test(test_aggregates),
         cmocka_unit_test(test_many_groups),          cmocka_unit_test(test_merge_exact),
-        cmocka_unit_test(test_merge_refused),
+        cmocka_unit_test(test_merge_refused),        cmocka_unit_test(test_compact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

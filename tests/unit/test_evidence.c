@@ -176,6 +176,37 @@ static void test_join(void **state) {
     esc_table_free(t);
 }
 
+/* A group with one reference keeps it alone; compaction keeps the chosen groups' references
+ * and totals, renumbered, and drops the others. */
+static void test_compact(void **state) {
+    (void)state;
+    esc_evset *s = esc_evset_new();
+    assert_non_null(s);
+    for (size_t g = 0; g < 40; g++)
+        for (size_t i = 0; i <= g % 13; i++) {
+            esc_evref r = {g % 2 ? "a.xml" : "b.xml", g * 1000 + i, 0, i, (int64_t)(g + i)};
+            assert_int_equal(esc_evset_add(s, g, &r), 0);
+        }
+    size_t remap[40], n = 0;
+    for (size_t g = 0; g < 40; g++)
+        remap[g] = g % 4 == 3 ? n++ : SIZE_MAX;
+    assert_int_equal(esc_evset_compact(s, remap, 40, n), 0);
+    esc_evref out[2 * ESC_EVIDENCE_KEEP];
+    for (size_t g = 0; g < 40; g++) {
+        if (remap[g] == SIZE_MAX)
+            continue;
+        size_t want = g % 13 + 1;
+        assert_int_equal(esc_evset_total(s, remap[g]), want);
+        size_t k = esc_evset_get(s, remap[g], out);
+        assert_int_equal(k, want < 2 * ESC_EVIDENCE_KEEP ? want : 2 * ESC_EVIDENCE_KEEP);
+        assert_string_equal(out[0].path, g % 2 ? "a.xml" : "b.xml");
+        assert_int_equal(out[0].offset, g * 1000);
+        assert_int_equal(out[k - 1].time_us, (int64_t)(g + want - 1));
+    }
+    assert_int_equal(esc_evset_total(s, n), 0);
+    esc_evset_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_earliest_latest),
@@ -183,6 +214,7 @@ int main(void) {
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_named_fields),
         cmocka_unit_test(test_join),
+        cmocka_unit_test(test_compact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
