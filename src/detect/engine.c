@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "detect/litfilter.h"
 #include "fields/fields.h"
 #include "ingest/input.h"
 
@@ -40,6 +41,11 @@ struct esc_engine {
     esc_interest interest;
     size_t *others; /* detections reading a dataset other than Endpoint.Processes */
     size_t nothers;
+    size_t *procs; /* detections reading Endpoint.Processes (a subsearch's included) */
+    size_t nprocs;
+    /* per detection: its data model when that is all it reads (then esc_plan_select is
+     * esc_dm_wants of it), else 0 */
+    uint8_t *dm_only;
     /* those detections by the event code they read, sorted by code then detection; a detection
      * that may read any code is in any_code instead */
     code_det *by_code;
@@ -49,6 +55,7 @@ struct esc_engine {
     uint32_t datasets;       /* every dataset some detection reads */
     esc_spl_lookup *lookups; /* the content's lookups as the planner takes them */
     esc_spl_env env;
+    esc_litfilter *lf; /* every detection's record literals, or NULL */
 };
 
 static const char *concat3(const char *a, const char *b, const char *c) {
@@ -233,11 +240,18 @@ static esc_status interest(esc_engine *e, esc_error *err) {
     in->crowdstrike = true;
     in->fields = esc_cim_raw_fields();
     e->others = esc_calloc(e->n ? e->n : 1, sizeof *e->others);
-    if (!e->others)
+    e->procs = esc_calloc(e->n ? e->n : 1, sizeof *e->procs);
+    e->dm_only = esc_calloc(e->n ? e->n : 1, sizeof *e->dm_only);
+    if (!e->others || !e->procs || !e->dm_only)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     for (size_t i = 0; i < e->n; i++) {
         uint32_t m = esc_plan_datasets(e->plan[i]);
         e->datasets |= m;
+        if (m & (1u << ESC_DS_PROCESSES))
+            e->procs[e->nprocs++] = i;
+        for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_RAW; ds++)
+            if (m == 1u << ds)
+                e->dm_only[i] = (uint8_t)ds;
         if (!(m & ~(1u << ESC_DS_PROCESSES)))
             continue;
         e->others[e->nothers++] = i;
@@ -310,6 +324,8 @@ esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets
     }
     if ((st = interest(e, err)))
         goto fail;
+    if ((st = esc_litfilter_new(e->plan, e->n, &e->lf, err)))
+        goto fail;
     *out = e;
     return ESC_OK;
 fail:
@@ -326,6 +342,9 @@ void esc_engine_free(esc_engine *e) {
     }
     for (size_t i = 0; i < e->nskipped; i++)
         esc_free(e->skip_reason[i]);
+    esc_litfilter_free(e->lf);
+    esc_free(e->procs);
+    esc_free(e->dm_only);
     esc_free(e->others);
     esc_free(e->by_code);
     esc_free(e->any_code);
@@ -389,8 +408,19 @@ uint32_t esc_engine_select(const esc_engine *e, const esc_event *ev, size_t *can
         else
             hi = mid;
     }
+    int8_t dm[ESC_DS_N]; /* esc_dm_wants per data model, -1: not asked yet */
+    memset(dm, -1, sizeof dm);
     for (size_t j = lo; j < e->nby_code && e->by_code[j].code == ev->event_id; j++) {
-        uint32_t m = esc_plan_select(e->plan[e->by_code[j].det], ev);
+        size_t i = e->by_code[j].det;
+        int ds = e->dm_only[i];
+        uint32_t m;
+        if (ds) {
+            if (dm[ds] < 0)
+                dm[ds] = (int8_t)esc_dm_wants((esc_dataset)ds, ev);
+            m = dm[ds] ? 1u << ds : 0;
+        } else {
+            m = esc_plan_select(e->plan[i], ev);
+        }
         if (m) {
             cand[(*ncand)++] = e->by_code[j].det;
             mask |= m;
@@ -413,8 +443,9 @@ struct esc_hunt {
     esc_feeder *feed;
     esc_hunt_stats stats;
     bool finished;
-    esc_exec ***sx; /* per detection: its shards' executions (o.shards > 1 and the plan merges:
-                       the two-stage check), or NULL */
+    esc_exec ***sx;  /* per detection: its shards' executions (o.shards > 1 and the plan merges:
+                        the two-stage check), or NULL */
+    esc_litscan *ls; /* the record literal filter's scanner, or NULL */
 };
 
 static void close_input(esc_hunt *h) {
@@ -452,6 +483,7 @@ void esc_hunt_free(esc_hunt *h) {
     esc_free(h->tables);
     esc_paths_free(h->files, h->nfiles);
     esc_feeder_free(h->feed);
+    esc_litscan_free(h->ls);
     esc_free(h);
 }
 
@@ -473,21 +505,31 @@ static esc_status feed_det(esc_hunt *h, size_t i, const esc_record *r, esc_error
     return esc_exec_feed(x, r, err);
 }
 
-/* The feeder's consumer: every detection's execution takes every Endpoint.Processes record; a
- * record of another dataset goes to the detections the feeder selected for its event. */
+/* The feeder's consumer: the record is scanned once for every detection's record literals; an
+ * Endpoint.Processes record goes to the executions of the detections reading that data model,
+ * a record of another dataset to the detections the feeder selected for its event, in both
+ * cases only when the detection's literal clauses hold (an execution that is not fed a record
+ * does nothing with it: its main where clause would reject it, and a plan with a subsearch has
+ * no clauses). */
 static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
     esc_hunt *h = ctx;
+    esc_litscan_record(h->ls, r);
     if (r->ds != ESC_DS_PROCESSES) {
         const size_t *cand;
         size_t ncand = esc_feeder_candidates(h->feed, &cand);
         for (size_t k = 0; k < ncand; k++) {
+            if (!esc_litscan_may_match(h->ls, cand[k]))
+                continue;
             esc_status st = feed_det(h, cand[k], r, err);
             if (st)
                 return st;
         }
         return ESC_OK;
     }
-    for (size_t i = 0; i < esc_engine_count(h->e); i++) {
+    for (size_t k = 0; k < h->e->nprocs; k++) {
+        size_t i = h->e->procs[k];
+        if (!esc_litscan_may_match(h->ls, i))
+            continue;
         esc_status st = feed_det(h, i, r, err);
         if (st)
             return st;
@@ -564,7 +606,7 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
     }
     esc_feeder_opts fo = {
         .profile = o->profile, .record = feed, .ctx = h, .max_held = h->o.max_held, .engine = e};
-    if ((st = esc_feeder_new(&fo, &h->feed, err)))
+    if ((st = esc_feeder_new(&fo, &h->feed, err)) || (st = esc_litscan_new(e->lf, &h->ls, err)))
         goto fail;
     for (size_t i = 0; i < nfiles; i++) {
         if (!(h->files[i] = esc_strdup(files[i]))) {

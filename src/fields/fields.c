@@ -442,10 +442,40 @@ static bool code_matches(const uint16_t *codes, const esc_event *ev) {
 }
 
 /* overridden[s][i]: rule i is a [XmlWinEventLog] EVAL whose field source stanza s also EVALs
- * (the source stanza's EVAL wins). Computed once. */
+ * (the source stanza's EVAL wins). Computed once, with the rows each phase visits per scope
+ * (index scope + 1: a channel without a source stanza is scope -1), so that an event visits
+ * only its stanzas' rows: phase_rows[ph][s] the REPORT or ALIAS rows that apply, in table
+ * order; eval_rows[s] the first row of each field's EVALs the scope applies (what eval_phase
+ * evaluates), at most ESC_FIELDS_MAX_EVAL. Rows past MAX_RULES (none today) are visited by
+ * every event. */
 #define MAX_RULES 512
 static bool overridden[SC_NSCOPES][MAX_RULES];
+static uint16_t phase_rows[2][SC_NSCOPES + 1][MAX_RULES];
+static size_t nphase_rows[2][SC_NSCOPES + 1];
+static uint16_t eval_rows[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
+static size_t neval_rows[SC_NSCOPES + 1];
 static pthread_once_t overridden_once = PTHREAD_ONCE_INIT;
+
+static bool applies(const frule *r, int scope) {
+    return r->scope == SC_XML || (int)r->scope == scope;
+}
+
+static void compute_eval_rows(int scope) {
+    size_t n = 0;
+    for (unsigned i = 0; i < esc_fields_nrules && i < MAX_RULES; i++) {
+        const frule *r = &esc_fields_rules[i];
+        if (r->phase != PH_EVAL || !applies(r, scope) ||
+            (scope >= 0 && r->scope == SC_XML && overridden[scope][i]))
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = !strcmp(esc_fields_rules[eval_rows[scope + 1][k]].dst, r->dst);
+        if (seen || n == ESC_FIELDS_MAX_EVAL)
+            continue;
+        eval_rows[scope + 1][n++] = (uint16_t)i;
+    }
+    neval_rows[scope + 1] = n;
+}
 
 static void compute_overridden(void) {
     for (unsigned i = 0; i < esc_fields_nrules && i < MAX_RULES; i++) {
@@ -458,16 +488,25 @@ static void compute_overridden(void) {
                 overridden[o->scope][i] = true;
         }
     }
-}
-
-static bool applies(const frule *r, int scope) {
-    return r->scope == SC_XML || (int)r->scope == scope;
+    for (int scope = -1; scope < SC_NSCOPES; scope++) {
+        for (int ph = 0; ph < 2; ph++)
+            for (unsigned i = 0; i < esc_fields_nrules && i < MAX_RULES; i++) {
+                const frule *r = &esc_fields_rules[i];
+                if ((int)r->phase == ph && applies(r, scope))
+                    phase_rows[ph][scope + 1][nphase_rows[ph][scope + 1]++] = (uint16_t)i;
+            }
+        compute_eval_rows(scope);
+    }
 }
 
 /* REPORT/EXTRACT (first extraction of a field wins) and FIELDALIAS (replaces). */
 static esc_status extract_phase(esc_fields *fs, esc_arena *a, int scope, bool native, fphase ph) {
     esc_status st = ESC_OK;
-    for (unsigned i = 0; !st && i < esc_fields_nrules; i++) {
+    size_t nrows = nphase_rows[ph][scope + 1];
+    size_t total = nrows + (esc_fields_nrules > MAX_RULES ? esc_fields_nrules - MAX_RULES : 0);
+    for (size_t row = 0; !st && row < total; row++) {
+        unsigned i =
+            row < nrows ? phase_rows[ph][scope + 1][row] : (unsigned)(MAX_RULES + row - nrows);
         const frule *r = &esc_fields_rules[i];
         if (r->phase != ph || !applies(r, scope) || !code_matches(r->codes, fs->ev))
             continue;
@@ -497,21 +536,15 @@ static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, bool nativ
     const char *dst[ESC_FIELDS_MAX_EVAL];
     esc_str val[ESC_FIELDS_MAX_EVAL];
     size_t n = 0;
-    for (unsigned i = 0; i < esc_fields_nrules && i < MAX_RULES; i++) {
+    for (size_t e = 0; e < neval_rows[scope + 1]; e++) {
+        unsigned i = eval_rows[scope + 1][e];
         const frule *r = &esc_fields_rules[i];
-        if (r->phase != PH_EVAL || !applies(r, scope) ||
-            (scope >= 0 && r->scope == SC_XML && overridden[scope][i]))
-            continue;
-        bool seen = false;
-        for (size_t k = 0; k < n && !seen; k++)
-            seen = dst[k] == r->dst || !strcmp(dst[k], r->dst);
-        if (seen || n == ESC_FIELDS_MAX_EVAL)
-            continue;
         /* the rows of this field in this stanza are consecutive in the table */
         esc_str v = ESC_STR_NULL;
         for (unsigned j = i; j < esc_fields_nrules; j++) {
             const frule *o = &esc_fields_rules[j];
-            if (o->phase != PH_EVAL || o->scope != r->scope || strcmp(o->dst, r->dst))
+            if (o->phase != PH_EVAL || o->scope != r->scope ||
+                (o->dst != r->dst && strcmp(o->dst, r->dst)))
                 break;
             if (code_matches(o->codes, fs->ev)) {
                 v = apply_op(o, fs, native, a);

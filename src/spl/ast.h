@@ -262,6 +262,13 @@ typedef struct stage {
     int *cols2; /* convert, rex, eventstats: destination columns; join: subsearch key columns */
 } stage;
 
+/* One record clause: a record the main where clause takes has one of these literals inside
+ * one of its values (esc_plan_record_clauses). */
+typedef struct spl_rclause {
+    esc_plan_rlit *lit;
+    size_t nlit;
+} spl_rclause;
+
 struct esc_plan {
     esc_arena arena;
     const esc_spl_env *env; /* valid while the plan is built only */
@@ -272,8 +279,10 @@ struct esc_plan {
     /* literal clauses for the prefilter, computed at plan time */
     esc_literal_clause clauses[ESC_INTEREST_MAX_CLAUSES];
     size_t nclauses;
-    bool has_join; /* a stage joins a subsearch: no literal clauses */
-    int ds;        /* esc_dataset the source reads (tstats' data model, or raw events) */
+    bool has_join;         /* a stage joins a subsearch: no literal clauses */
+    spl_rclause *rclauses; /* record clauses (arena), a conjunction */
+    size_t nrclauses;
+    int ds; /* esc_dataset the source reads (tstats' data model, or raw events) */
     /* raw-event searches: event codes and channels an event must have (any_*: no limit) */
     uint32_t codes[ESC_PLAN_MAX_CODES];
     size_t ncodes;

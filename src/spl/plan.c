@@ -74,6 +74,7 @@ typedef struct lits {
     size_t n;
     struct {
         esc_str lit[ESC_INTEREST_MAX_LITERALS];
+        const snode *src[ESC_INTEREST_MAX_LITERALS]; /* record literals: the term */
         size_t nlit;
     } c[ESC_INTEREST_MAX_CLAUSES];
 } lits;
@@ -109,6 +110,46 @@ static bool field_is_textual(int f) {
     return f >= 0 && f != ESC_CIM_DEST && f != ESC_CIM_VENDOR_PRODUCT;
 }
 
+/* The longest piece between '*'s (>= 3 bytes) of a pattern, or {NULL,0}: glob matching a
+ * value means every such piece occurs in it, ASCII case-insensitively. */
+static esc_str best_glob_piece(const char *v, size_t n) {
+    esc_str best = ESC_STR_NULL;
+    for (size_t i = 0; i < n;) {
+        const char *star = memchr(v + i, '*', n - i);
+        size_t e = star ? (size_t)(star - v) : n;
+        if (e - i >= 3 && e - i > best.len)
+            best = esc_str_make(v + i, e - i);
+        i = e + 1;
+    }
+    return best;
+}
+
+/* A record literal: the term tests values the record itself holds (a CIM field of a Processes
+ * record, or a field of its field set; not index, which every event has, nor eventtype, whose
+ * fallback is computed outside the field set), so a matching value contains the piece. */
+static void rec_term_lits(const snode *n, lits *out) {
+    out->n = 0;
+    if (n->op != SOP_EQ)
+        return;
+    if (n->ref < 0 && (n->ref != FIELD_NAMED || esc_str_eq_c(n->fname, "index") ||
+                       esc_str_eq_c(n->fname, "eventtype")))
+        return;
+    esc_str b = best_glob_piece(n->val, n->val_len);
+    if (!b.ptr)
+        return;
+    out->n = 1;
+    out->c[0].nlit = 1;
+    out->c[0].lit[0] = b;
+    out->c[0].src[0] = n;
+}
+
+/* Same field (CIM id, or name in the field set). */
+static bool same_field(const snode *a, const snode *b) {
+    if (!a || !b)
+        return a == b;
+    return a->ref == b->ref && (a->ref != FIELD_NAMED || esc_str_eq(a->fname, b->fname));
+}
+
 static void term_lits(const snode *n, int field, const char *fill, lits *out) {
     out->n = 0;
     if (n->op != SOP_EQ || !field_is_textual(field))
@@ -124,10 +165,12 @@ static void term_lits(const snode *n, int field, const char *fill, lits *out) {
     out->n = 1;
     out->c[0].nlit = 1;
     out->c[0].lit[0] = b;
+    out->c[0].src[0] = NULL;
 }
 
-/* rows: the tree is a row search; field_of maps a column to its CIM origin. */
-static void tree_lits(const snode *n, const int *origin, size_t ncols, const char *fill,
+/* rows: the tree is a row search; field_of maps a column to its CIM origin. rec: record
+ * literals (rec_term_lits) instead of the readers' text literals. */
+static void tree_lits(const snode *n, const int *origin, size_t ncols, const char *fill, bool rec,
                       lits *out) {
     out->n = 0;
     if (!n)
@@ -138,6 +181,10 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
     case SN_TERM:
         return;
     case SN_CMP: {
+        if (rec) {
+            rec_term_lits(n, out);
+            return;
+        }
         int f = n->ref;
         if (origin)
             f = (n->ref >= 0 && (size_t)n->ref < ncols) ? origin[n->ref] : -1;
@@ -148,7 +195,7 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
     case SN_OR: {
         /* the left side goes straight into out; only the right side needs room (on the heap:
          * a lits is large and OR chains from IN lists are deep) */
-        tree_lits(n->l, origin, ncols, fill, out);
+        tree_lits(n->l, origin, ncols, fill, rec, out);
         if (n->kind == SN_OR && !out->n)
             return;
         lits *r = esc_malloc(sizeof *r);
@@ -157,7 +204,7 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
                 out->n = 0; /* dropping clauses of an AND keeps it safe; an OR needs both */
             return;
         }
-        tree_lits(n->r, origin, ncols, fill, r);
+        tree_lits(n->r, origin, ncols, fill, rec, r);
         if (n->kind == SN_AND) {
             for (size_t k = 0; k < r->n && out->n < ESC_INTEREST_MAX_CLAUSES; k++)
                 out->c[out->n++] = r->c[k];
@@ -167,11 +214,15 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
             out->n = 1;
             for (size_t k = 0; k < r->c[0].nlit; k++) {
                 esc_str x = r->c[0].lit[k];
+                const snode *xs = r->c[0].src[k];
                 size_t j = 0;
-                while (j < out->c[0].nlit && !esc_str_ieq(out->c[0].lit[j], x))
+                while (j < out->c[0].nlit &&
+                       !(esc_str_ieq(out->c[0].lit[j], x) && same_field(out->c[0].src[j], xs)))
                     j++;
-                if (j == out->c[0].nlit)
+                if (j == out->c[0].nlit) {
+                    out->c[0].src[out->c[0].nlit] = xs;
                     out->c[0].lit[out->c[0].nlit++] = x;
+                }
             }
         }
         esc_free(r);
@@ -195,14 +246,53 @@ static esc_status add_lits(esc_plan *p, const lits *l, esc_error *err) {
     return ESC_OK;
 }
 
+/* The record clauses of the main where clause (esc_plan_record_clauses): none when a stage
+ * has a subsearch, which takes records the main where clause does not. */
+static esc_status plan_record_literals(esc_plan *p, esc_error *err) {
+    for (size_t i = 1; i < p->nstages; i++)
+        if (p->stages[i].sub)
+            return ESC_OK;
+    lits *l = esc_malloc(sizeof *l);
+    if (!l)
+        return spl_plan_oom(err);
+    tree_lits(p->stages[0].where, NULL, 0, NULL, true, l);
+    esc_status rc = ESC_OK;
+    if (l->n && !(p->rclauses = esc_arena_alloc(&p->arena, l->n * sizeof *p->rclauses)))
+        rc = spl_plan_oom(err);
+    for (size_t k = 0; rc == ESC_OK && k < l->n; k++) {
+        spl_rclause *c = &p->rclauses[k];
+        c->nlit = 0;
+        if (!(c->lit = esc_arena_alloc(&p->arena, l->c[k].nlit * sizeof *c->lit))) {
+            rc = spl_plan_oom(err);
+            break;
+        }
+        for (size_t j = 0; j < l->c[k].nlit; j++) {
+            const snode *t = l->c[k].src[j];
+            esc_str d = esc_arena_dup(&p->arena, l->c[k].lit[j]);
+            esc_str f = t->ref >= 0 ? ESC_STR_NULL : esc_arena_dup(&p->arena, t->fname);
+            if (!d.ptr || (t->ref < 0 && !f.ptr)) {
+                rc = spl_plan_oom(err);
+                break;
+            }
+            c->lit[c->nlit++] = (esc_plan_rlit){d.ptr, t->ref >= 0 ? t->ref : -1, f.ptr};
+        }
+        p->nrclauses = k + 1;
+    }
+    esc_free(l);
+    return rc;
+}
+
 static esc_status plan_literals(esc_plan *p, esc_error *err) {
     const stage *ts = &p->stages[0];
+    esc_status rrc = plan_record_literals(p, err);
+    if (rrc != ESC_OK)
+        return rrc;
     /* a subsearch reads records the main search's literals know nothing about: the clauses
      * would be a disjunction of conjunctions, which the interest set cannot say */
     if (p->has_join)
         return ESC_OK;
     lits l;
-    tree_lits(ts->where, NULL, 0, NULL, &l);
+    tree_lits(ts->where, NULL, 0, NULL, false, &l);
     esc_status rc = add_lits(p, &l, err);
     if (rc != ESC_OK)
         return rc;
@@ -215,7 +305,7 @@ static esc_status plan_literals(esc_plan *p, esc_error *err) {
         if (!(st->cmd->flags & SPL_CMD_ROW_SEARCH))
             continue;
         const schema *in = &p->stages[i - 1].out;
-        tree_lits(st->where, in->origin, in->n, ts->fill ? ts->fillnull : NULL, &l);
+        tree_lits(st->where, in->origin, in->n, ts->fill ? ts->fillnull : NULL, false, &l);
         if ((rc = add_lits(p, &l, err)) != ESC_OK)
             return rc;
     }
@@ -397,6 +487,15 @@ bool esc_plan_win_sources(const esc_plan *p, esc_win_source *out, size_t max, si
         if (p->stages[i].sub && !esc_plan_win_sources(p->stages[i].sub, out, max, n))
             return false;
     return true;
+}
+
+size_t esc_plan_record_clauses(const esc_plan *p) {
+    return p ? p->nrclauses : 0;
+}
+
+size_t esc_plan_record_clause(const esc_plan *p, size_t k, const esc_plan_rlit **out) {
+    *out = p->rclauses[k].lit;
+    return p->rclauses[k].nlit;
 }
 
 uint32_t esc_plan_fields(const esc_plan *p) {

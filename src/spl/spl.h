@@ -149,6 +149,24 @@ bool esc_plan_win_sources(const esc_plan *p, esc_win_source *out, size_t max, si
 /* The datasets other than Endpoint.Processes ev may enter for this plan: its data model's
  * sources, or the event codes and channels a raw-event search requires. */
 uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev);
+/* Record clauses, a conjunction: a record that passes the main where clause (tstats' where, a
+ * raw-event search's terms) has, for every clause, one of its literals inside a value of that
+ * literal's field (r->v[cim] of an Endpoint.Processes record, r->fs's values of the field
+ * otherwise), ASCII case-insensitively. A literal is the longest piece between '*'s (>= 3
+ * bytes) of a field=value term; NOT, !=, comparisons, bare terms, index and eventtype give
+ * none. No clauses (0) when the plan has a subsearch, which reads records of its own. A hunt
+ * scans each record once for every detection's literals and offers it only to the detections
+ * whose clauses all hold. */
+size_t esc_plan_record_clauses(const esc_plan *p);
+/* One record literal: the text, and the field whose value holds it (a CIM field of an
+ * Endpoint.Processes record when cim >= 0, else the field set's field `field`). */
+typedef struct esc_plan_rlit {
+    const char *text;
+    int cim;
+    const char *field;
+} esc_plan_rlit;
+/* Clause k's literals (owned by the plan) in *out; returns how many. */
+size_t esc_plan_record_clause(const esc_plan *p, size_t k, const esc_plan_rlit **out);
 /* Bit i set when CIM field i is read by the plan. */
 uint32_t esc_plan_fields(const esc_plan *p);
 /* True when a record passes the tstats where clause (window not considered). */

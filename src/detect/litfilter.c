@@ -1,0 +1,334 @@
+/* Multi-literal record filter (see litfilter.h).
+ *
+ * Every distinct (field, literal) pair of every detection's record clauses gets an id (literals
+ * compared ASCII case-insensitively); each field has one Hyperscan database of its literals; a
+ * detection keeps its clauses as lists of ids. Each value of a field that has literals is
+ * scanned once with its field's database (caseless, one report per literal), setting a bit per
+ * literal found; a detection may match when each of its clauses has a set bit.
+ *
+ * Invariants: the filter never rejects a record the detection's main where clause takes: a
+ * literal is a piece every matching value of its field contains (spl/plan.c), and every value
+ * of that field is scanned (a multivalue field: each value). A scan that fails marks every
+ * literal present. Deliberately not done: event codes
+ * and datasets (the hunt's code index and esc_plan_select do that), subsearches (a plan with
+ * one has no clauses). */
+#include "detect/litfilter.h"
+
+#include <hs/hs.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+
+typedef struct lclause {
+    uint32_t *id;
+    size_t n;
+} lclause;
+
+typedef struct ldet {
+    lclause *c; /* NULL when the detection has no clause */
+    size_t n;
+} ldet;
+
+/* One field and the literals its values are scanned for. */
+typedef struct lfield {
+    char *name; /* in a field set; NULL for a CIM field of a Processes record */
+    int cim;
+    char **text;
+    unsigned *id;
+    size_t n, cap;
+    hs_database_t *db;
+} lfield;
+
+struct esc_litfilter {
+    ldet *det;
+    size_t ndet, nfiltered;
+    lfield *fld;
+    size_t nfld, fcap;
+    size_t nlit;                  /* literal ids: (field, text) pairs */
+    int cim_fld[ESC_CIM_NFIELDS]; /* field index of a CIM field, or -1 */
+    uint32_t *hash;               /* field set names: field index + 1, 0 empty */
+    size_t hmask;
+};
+
+struct esc_litscan {
+    const esc_litfilter *f;
+    hs_scratch_t *scratch;
+    uint64_t *hit; /* one bit per literal id */
+    size_t words;
+};
+
+static uint64_t name_hash(const char *p, size_t n) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The field of literal l, added when new; -1 on allocation failure. */
+static long field_of(esc_litfilter *f, const esc_plan_rlit *l) {
+    if (l->cim >= 0 && l->cim < ESC_CIM_NFIELDS && f->cim_fld[l->cim] >= 0)
+        return f->cim_fld[l->cim];
+    for (size_t i = 0; l->cim < 0 && i < f->nfld; i++)
+        if (f->fld[i].name && strcmp(f->fld[i].name, l->field) == 0)
+            return (long)i;
+    if (f->nfld == f->fcap) {
+        size_t cap = f->fcap ? 2 * f->fcap : 64;
+        lfield *p = esc_realloc(f->fld, cap * sizeof *p);
+        if (!p)
+            return -1;
+        f->fld = p;
+        f->fcap = cap;
+    }
+    lfield *d = &f->fld[f->nfld];
+    memset(d, 0, sizeof *d);
+    d->cim = l->cim;
+    if (l->cim < 0 && !(d->name = esc_strdup(l->field)))
+        return -1;
+    if (l->cim >= 0)
+        f->cim_fld[l->cim] = (int)f->nfld;
+    return (long)f->nfld++;
+}
+
+/* The id of literal l, added when new; UINT32_MAX on allocation failure. */
+static uint32_t lit_id(esc_litfilter *f, const esc_plan_rlit *l) {
+    long fi = field_of(f, l);
+    if (fi < 0)
+        return UINT32_MAX;
+    lfield *d = &f->fld[fi];
+    for (size_t i = 0; i < d->n; i++)
+        if (strcasecmp(d->text[i], l->text) == 0)
+            return d->id[i];
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 16;
+        char **t = esc_realloc(d->text, cap * sizeof *t);
+        if (t)
+            d->text = t;
+        unsigned *id = t ? esc_realloc(d->id, cap * sizeof *id) : NULL;
+        if (!id)
+            return UINT32_MAX;
+        d->id = id;
+        d->cap = cap;
+    }
+    if (!(d->text[d->n] = esc_strdup(l->text)))
+        return UINT32_MAX;
+    d->id[d->n++] = (unsigned)f->nlit;
+    return (uint32_t)f->nlit++;
+}
+
+static esc_status add_plan(esc_litfilter *f, ldet *d, const esc_plan *p) {
+    size_t nc = esc_plan_record_clauses(p);
+    if (!nc)
+        return ESC_OK;
+    if (!(d->c = esc_calloc(nc, sizeof *d->c)))
+        return ESC_ENOMEM;
+    d->n = nc;
+    for (size_t k = 0; k < nc; k++) {
+        const esc_plan_rlit *lits;
+        size_t nl = esc_plan_record_clause(p, k, &lits);
+        if (!(d->c[k].id = esc_calloc(nl ? nl : 1, sizeof *d->c[k].id)))
+            return ESC_ENOMEM;
+        for (size_t j = 0; j < nl; j++) {
+            uint32_t id = lit_id(f, &lits[j]);
+            if (id == UINT32_MAX)
+                return ESC_ENOMEM;
+            d->c[k].id[d->c[k].n++] = id;
+        }
+    }
+    f->nfiltered++;
+    return ESC_OK;
+}
+
+static esc_status compile_field(lfield *d, esc_error *err) {
+    unsigned *flags = esc_calloc(d->n, sizeof *flags);
+    size_t *lens = esc_calloc(d->n, sizeof *lens);
+    esc_status st = ESC_OK;
+    if (!flags || !lens) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        lens[i] = strlen(d->text[i]);
+    }
+    hs_compile_error_t *cerr = NULL;
+    if (hs_compile_lit_multi((const char *const *)d->text, flags, d->id, lens, (unsigned)d->n,
+                             HS_MODE_BLOCK, NULL, &d->db, &cerr) != HS_SUCCESS) {
+        st = esc_error_set(err, ESC_EINTERNAL, "record literal filter compile failed: %s",
+                           cerr ? cerr->message : "?");
+        hs_free_compile_error(cerr);
+    }
+out:
+    esc_free(flags);
+    esc_free(lens);
+    return st;
+}
+
+/* Every field: its database, and the hash of field set names. */
+static esc_status compile(esc_litfilter *f, esc_error *err) {
+    size_t size = 16;
+    while (size < 4 * f->nfld)
+        size *= 2;
+    if (!(f->hash = esc_calloc(size, sizeof *f->hash)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    f->hmask = size - 1;
+    for (size_t i = 0; i < f->nfld; i++) {
+        esc_status st = compile_field(&f->fld[i], err);
+        if (st)
+            return st;
+        if (!f->fld[i].name)
+            continue;
+        size_t h = name_hash(f->fld[i].name, strlen(f->fld[i].name)) & f->hmask;
+        while (f->hash[h])
+            h = (h + 1) & f->hmask;
+        f->hash[h] = (uint32_t)i + 1;
+    }
+    return ESC_OK;
+}
+
+esc_status esc_litfilter_new(esc_plan *const *plans, size_t n, esc_litfilter **out,
+                             esc_error *err) {
+    *out = NULL;
+    esc_litfilter *f = esc_calloc(1, sizeof *f);
+    if (!f || !(f->det = esc_calloc(n ? n : 1, sizeof *f->det))) {
+        esc_free(f);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < ESC_CIM_NFIELDS; i++)
+        f->cim_fld[i] = -1;
+    f->ndet = n;
+    esc_status st = ESC_OK;
+    for (size_t i = 0; i < n; i++)
+        if (add_plan(f, &f->det[i], plans[i]) != ESC_OK) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            goto fail;
+        }
+    if (!f->nlit) {
+        esc_litfilter_free(f);
+        return ESC_OK;
+    }
+    if ((st = compile(f, err)) != ESC_OK)
+        goto fail;
+    *out = f;
+    return ESC_OK;
+fail:
+    esc_litfilter_free(f);
+    return st;
+}
+
+void esc_litfilter_free(esc_litfilter *f) {
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->ndet; i++) {
+        for (size_t k = 0; k < f->det[i].n; k++)
+            esc_free(f->det[i].c[k].id);
+        esc_free(f->det[i].c);
+    }
+    for (size_t i = 0; i < f->nfld; i++) {
+        for (size_t k = 0; k < f->fld[i].n; k++)
+            esc_free(f->fld[i].text[k]);
+        esc_free(f->fld[i].text);
+        esc_free(f->fld[i].id);
+        esc_free(f->fld[i].name);
+        hs_free_database(f->fld[i].db);
+    }
+    esc_free(f->fld);
+    esc_free(f->hash);
+    esc_free(f->det);
+    esc_free(f);
+}
+
+size_t esc_litfilter_filtered(const esc_litfilter *f) {
+    return f ? f->nfiltered : 0;
+}
+
+esc_status esc_litscan_new(const esc_litfilter *f, esc_litscan **out, esc_error *err) {
+    *out = NULL;
+    if (!f)
+        return ESC_OK;
+    esc_litscan *s = esc_calloc(1, sizeof *s);
+    if (!s)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    s->f = f;
+    s->words = (f->nlit + 63) / 64;
+    bool ok = (s->hit = esc_calloc(s->words, sizeof *s->hit)) != NULL;
+    for (size_t i = 0; ok && i < f->nfld; i++) /* one scratch big enough for every database */
+        ok = hs_alloc_scratch(f->fld[i].db, &s->scratch) == HS_SUCCESS;
+    if (!ok) {
+        esc_litscan_free(s);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory (record literal filter)");
+    }
+    *out = s;
+    return ESC_OK;
+}
+
+void esc_litscan_free(esc_litscan *s) {
+    if (!s)
+        return;
+    hs_free_scratch(s->scratch);
+    esc_free(s->hit);
+    esc_free(s);
+}
+
+static int on_hit(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                  void *ctx) {
+    (void)from, (void)to, (void)flags;
+    uint64_t *hit = ctx;
+    hit[id / 64] |= 1ull << (id % 64);
+    return 0;
+}
+
+/* Scan one value with field fi's literals; false when the scan failed. */
+static bool scan(esc_litscan *s, size_t fi, esc_str v) {
+    if (!v.ptr || v.len < 3 || v.len > UINT32_MAX)
+        return true;
+    return hs_scan(s->f->fld[fi].db, v.ptr, (unsigned)v.len, 0, s->scratch, on_hit, s->hit) ==
+           HS_SUCCESS;
+}
+
+/* The field of a field set name, or -1. */
+static long name_field(const esc_litfilter *f, esc_str name) {
+    for (size_t h = name_hash(name.ptr, name.len) & f->hmask; f->hash[h]; h = (h + 1) & f->hmask) {
+        const char *n = f->fld[f->hash[h] - 1].name;
+        if (strlen(n) == name.len && memcmp(n, name.ptr, name.len) == 0)
+            return (long)f->hash[h] - 1;
+    }
+    return -1;
+}
+
+void esc_litscan_record(esc_litscan *s, const esc_record *r) {
+    if (!s)
+        return;
+    const esc_litfilter *f = s->f;
+    memset(s->hit, 0, s->words * sizeof *s->hit);
+    bool ok = true;
+    if (r->fs) {
+        for (size_t i = 0; ok && i < r->fs->n; i++) {
+            long fi = name_field(f, r->fs->f[i].name);
+            if (fi >= 0)
+                ok = scan(s, (size_t)fi, r->fs->f[i].value);
+        }
+    } else {
+        for (size_t i = 0; ok && i < ESC_CIM_NFIELDS; i++)
+            if (f->cim_fld[i] >= 0)
+                ok = scan(s, (size_t)f->cim_fld[i], r->v[i]);
+    }
+    if (!ok)
+        memset(s->hit, 0xff, s->words * sizeof *s->hit);
+}
+
+bool esc_litscan_may_match(const esc_litscan *s, size_t i) {
+    if (!s)
+        return true;
+    const ldet *d = &s->f->det[i];
+    for (size_t c = 0; c < d->n; c++) {
+        bool any = false;
+        for (size_t j = 0; j < d->c[c].n && !any; j++) {
+            uint32_t id = d->c[c].id[j];
+            any = (s->hit[id / 64] >> (id % 64)) & 1;
+        }
+        if (!any)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,35 @@
+/* The hunt's multi-literal record filter (private to detect/): every detection's record clauses
+ * (esc_plan_record_clauses) compiled into one Hyperscan database, so that each record is
+ * scanned once for all of them and offered only to the detections whose clauses all hold, as
+ * Suricata's multi-pattern matcher does for its rules. */
+#ifndef ESC_DETECT_LITFILTER_H
+#define ESC_DETECT_LITFILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cim/cim.h"
+#include "core/error.h"
+#include "spl/spl.h"
+
+typedef struct esc_litfilter esc_litfilter;
+typedef struct esc_litscan esc_litscan;
+
+/* Built from n plans (read-only afterwards; may be shared by scans on several threads). *out is
+ * NULL (no filter) when no plan has a record clause. */
+esc_status esc_litfilter_new(esc_plan *const *plans, size_t n, esc_litfilter **out, esc_error *err);
+void esc_litfilter_free(esc_litfilter *f);
+/* Detections with at least one record clause (for the hunt's summary and tests). */
+size_t esc_litfilter_filtered(const esc_litfilter *f);
+
+/* One scanner per hunt (Hyperscan scratch and the hit set of the current record). f may be NULL:
+ * then *out is NULL and every detection may match. */
+esc_status esc_litscan_new(const esc_litfilter *f, esc_litscan **out, esc_error *err);
+void esc_litscan_free(esc_litscan *s);
+/* Scan r's values (r->v[] or r->fs's values) once for every literal. */
+void esc_litscan_record(esc_litscan *s, const esc_record *r);
+/* False when detection i has a clause none of whose literals the last scanned record holds (its
+ * main where clause cannot take the record); true otherwise, and always when s is NULL. */
+bool esc_litscan_may_match(const esc_litscan *s, size_t i);
+
+#endif

@@ -1,0 +1,126 @@
+/* The hunt's record literal filter: esc_plan_record_clauses (spl/plan.c) and the multi-literal
+ * scan over them (detect/litfilter.c). The filter may only drop records a detection's main where
+ * clause rejects: each case checks a record the where clause takes passes, and one that lacks a
+ * required literal in the literal's field is dropped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "detect/litfilter.h"
+#include "fields/fields.h"
+
+static esc_plan *plan(const char *s) {
+    esc_error err;
+    esc_plan *p = esc_plan_new(s, NULL, &err);
+    if (!p)
+        fail_msg("%s: %s", s, err.msg);
+    return p;
+}
+
+static void test_clauses(void **state) {
+    (void)state;
+    esc_plan *p = plan("| tstats count from datamodel=Endpoint.Processes where "
+                       "Processes.process_name=*net*.exe (Processes.process=*user* OR "
+                       "Processes.process=*Group*) NOT Processes.user=xyz Processes.process_id>5 "
+                       "by Processes.dest");
+    assert_int_equal(esc_plan_record_clauses(p), 2);
+    const esc_plan_rlit *l;
+    assert_int_equal(esc_plan_record_clause(p, 0, &l), 1);
+    assert_string_equal(l[0].text, ".exe"); /* the longest piece between '*'s */
+    assert_int_equal(l[0].cim, ESC_CIM_PROCESS_NAME);
+    assert_int_equal(esc_plan_record_clause(p, 1, &l), 2);
+    assert_string_equal(l[0].text, "user");
+    assert_string_equal(l[1].text, "Group");
+    esc_plan_free(p);
+    /* a branch without a literal leaves the OR without a clause; != and short pieces give none */
+    p = plan("| tstats count from datamodel=Endpoint.Processes where (Processes.process=*user* "
+             "OR Processes.user!=x) Processes.process_name=*ab*");
+    assert_int_equal(esc_plan_record_clauses(p), 0);
+    esc_plan_free(p);
+    /* raw-event search: fields by name; index and eventtype give none */
+    p = plan("index=main eventtype=wineventlog_security EventCode=4688 NewProcessName=*\\\\net.exe "
+             "| stats count by host");
+    assert_int_equal(esc_plan_record_clauses(p), 2);
+    assert_int_equal(esc_plan_record_clause(p, 0, &l), 1);
+    assert_string_equal(l[0].text, "4688");
+    assert_int_equal(l[0].cim, -1);
+    assert_string_equal(l[0].field, "EventCode");
+    assert_int_equal(esc_plan_record_clause(p, 1, &l), 1);
+    assert_string_equal(l[0].text, "\\net.exe");
+    esc_plan_free(p);
+    /* a subsearch takes records of its own: no clauses */
+    p = plan("| tstats count from datamodel=Endpoint.Processes where Processes.process_name=a.exe "
+             "by Processes.dest | join type=inner Processes.dest [| tstats count from "
+             "datamodel=Endpoint.Processes where Processes.process_name=b.exe by Processes.dest]");
+    assert_int_equal(esc_plan_record_clauses(p), 0);
+    esc_plan_free(p);
+}
+
+static void test_scan(void **state) {
+    (void)state;
+    esc_plan *p[4] = {
+        plan("| tstats count from datamodel=Endpoint.Processes where "
+             "Processes.process_name=net1.exe "
+             "(Processes.process=*user* OR Processes.process=*group*) by Processes.dest"),
+        plan("| tstats count from datamodel=Endpoint.Processes where Processes.process_name!=x.exe "
+             "by Processes.dest"),
+        plan("EventCode=10 TargetImage=*lsass.exe | stats count by host"),
+        plan("| tstats count from datamodel=Endpoint.Processes where Processes.process=*NET1.EXE* "
+             "by Processes.dest"),
+    };
+    esc_litfilter *f;
+    esc_litscan *s;
+    assert_int_equal(esc_litfilter_new(p, 4, &f, NULL), ESC_OK);
+    assert_non_null(f);
+    assert_int_equal(esc_litfilter_filtered(f), 3);
+    assert_int_equal(esc_litscan_new(f, &s, NULL), ESC_OK);
+    esc_record r;
+    memset(&r, 0, sizeof r);
+    r.ds = ESC_DS_PROCESSES;
+    r.v[ESC_CIM_PROCESS_NAME] = esc_str_c("NET1.EXE"); /* ASCII case-insensitive */
+    r.v[ESC_CIM_PROCESS] = esc_str_c("net1 localgroup administrators");
+    esc_litscan_record(s, &r);
+    for (size_t i = 0; i < 4; i++) /* the where clause of each takes r, the filter too */
+        assert_int_equal(esc_litscan_may_match(s, i), esc_plan_record_matches(p[i], &r));
+    assert_true(esc_litscan_may_match(s, 0));
+    r.v[ESC_CIM_PROCESS] = esc_str_c("net1 share");
+    esc_litscan_record(s, &r);
+    assert_false(esc_litscan_may_match(s, 0));
+    assert_true(esc_litscan_may_match(s, 1));  /* no clause: always offered */
+    assert_false(esc_litscan_may_match(s, 3)); /* NET1.EXE is in process_name, not process */
+    /* a field set record: literals are looked for in their own field only */
+    esc_field fl[2] = {{esc_str_c("SourceImage"), esc_str_c("C:\\Windows\\LSASS.EXE")},
+                       {esc_str_c("TargetImage"), esc_str_c("C:\\Windows\\cmd.exe")}};
+    esc_fields fs = {.f = fl, .n = 2};
+    esc_record q;
+    memset(&q, 0, sizeof q);
+    q.ds = ESC_DS_RAW;
+    q.fs = &fs;
+    esc_litscan_record(s, &q);
+    assert_false(esc_litscan_may_match(s, 2));
+    fl[1].value = esc_str_c("c:\\windows\\system32\\Lsass.exe");
+    esc_litscan_record(s, &q);
+    assert_true(esc_litscan_may_match(s, 2));
+    esc_litscan_free(s);
+    esc_litfilter_free(f);
+    /* no plan with a clause: no filter, every detection offered */
+    assert_int_equal(esc_litfilter_new(&p[1], 1, &f, NULL), ESC_OK);
+    assert_null(f);
+    assert_int_equal(esc_litscan_new(f, &s, NULL), ESC_OK);
+    assert_null(s);
+    assert_true(esc_litscan_may_match(s, 0));
+    for (size_t i = 0; i < 4; i++)
+        esc_plan_free(p[i]);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clauses),
+        cmocka_unit_test(test_scan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
