@@ -112,6 +112,8 @@ typedef struct esc_hunt_opts {
     esc_reader_opts reader;
     const char *aidmaster; /* optional host inventory file */
     size_t max_held;       /* unresolved CrowdStrike records held for later resolution */
+    int64_t now; /* run time, epoch seconds, stamped on risk events without lastTime (0: the
+                    current time); see esc_hunt_finish */
 } esc_hunt_opts;
 
 typedef struct esc_hunt_stats {
@@ -140,7 +142,9 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
 void esc_hunt_free(esc_hunt *h);
 esc_status esc_hunt_step(esc_hunt *h, esc_error *err);
 const esc_hunt_stats *esc_hunt_stats_get(const esc_hunt *h);
-/* After ESC_EOF: resolve held records, finish every execution. */
+/* After ESC_EOF: resolve held records, finish every execution. Detections that read the
+ * Risk.All_Risk data model (the RBA correlation searches) finish last, over the risk events the
+ * others' rows make (detect/risk_stage.c, docs/decisions.md). */
 esc_status esc_hunt_finish(esc_hunt *h, esc_error *err);
 /* Result of detection i (valid until esc_hunt_free). */
 const esc_table *esc_hunt_table(const esc_hunt *h, size_t i);
