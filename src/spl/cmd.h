@@ -85,7 +85,8 @@ struct spl_cmd {
     X(sort)                                                                                        \
     X(replace)                                                                                     \
     X(transaction)                                                                                 \
-    X(xmlkv)
+    X(xmlkv)                                                                                       \
+    X(spath)
 
 /* A stats stage fed in pieces (a raw-event search streams its rows into its first stats):
  * open, add each table of rows (the stage's input schema), close into the result table
