@@ -108,7 +108,7 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
         x->stream_at = stream_stage(p);
         if (x->stream_at && !(x->acc = spl_stats_open(&p->stages[x->stream_at])))
             goto fail;
-    } else if (!(x->agg = spl_agg_new(&p->stages[0]))) {
+    } else if (p->stages[0].cmd != &spl_cmd_inputlookup && !(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
     }
     for (size_t i = 1; i < p->nstages; i++) {
@@ -143,7 +143,7 @@ void esc_exec_free(esc_exec *x) {
 size_t esc_exec_groups(const esc_exec *x) {
     if (x && x->rows)
         return x->rows->nrows;
-    return x ? esc_agg_ngroups(x->agg) : 0;
+    return x && x->agg ? esc_agg_ngroups(x->agg) : 0;
 }
 
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
@@ -419,6 +419,9 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         x->rows = NULL;
         if ((rc = newest_first(t, err)) != ESC_OK)
             goto fail;
+    } else if (!x->agg) { /* inputlookup: the lookup's rows */
+        if (!(t = spl_inputlookup_table(&p->stages[0])))
+            return spl_exec_oom(err);
     } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
         return rc;
     }
