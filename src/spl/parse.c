@@ -906,6 +906,48 @@ bool spl_parse_subsearch(spl_parser *P, stage *st) {
 
 /* ---- the pipeline ---- */
 
+/* The commands of the bracketed subsearches in P->s[from, P->end) that escudo lacks too, as
+ * " (its subsearch also uses 'map')", so that lint names everything missing at once. */
+static void inner_unsupported(const spl_parser *P, size_t from, char *out, size_t cap) {
+    bool q = false;
+    int depth = 0;
+    size_t n = 0, o = 0;
+    for (size_t i = from; i < P->end && n < 4; i++) {
+        char c = P->s[i];
+        if (q) {
+            q = !(c == '"' && P->s[i - 1] != '\\');
+            continue;
+        }
+        if (c == '"' || c == '[' || c == ']') {
+            q = c == '"';
+            depth += c == '[' ? 1 : c == ']' ? -1 : 0;
+            continue;
+        }
+        if (c != '|' || depth <= 0)
+            continue;
+        size_t b = i + 1;
+        while (b < P->end && spl_is_ws(P->s[b]))
+            b++;
+        size_t e = b;
+        while (e < P->end && ((P->s[e] >= 'a' && P->s[e] <= 'z') || P->s[e] == '_'))
+            e++;
+        if (e == b || spl_cmd_find(P->s + b, e - b))
+            continue;
+        int m = snprintf(out + o, cap - o, "%s'%.*s'", n ? ", " : " (its subsearch also uses ",
+                         (int)(e - b), P->s + b);
+        if (m < 0 || (size_t)m >= cap - o)
+            break;
+        o += (size_t)m;
+        n++;
+    }
+    if (n && o + 2 < cap) {
+        out[o++] = ')';
+        out[o] = 0;
+    } else {
+        out[0] = 0;
+    }
+}
+
 static bool parse_command(spl_parser *P, stage *st, size_t index, bool piped) {
     spl_skip_ws(P);
     size_t start = P->pos;
@@ -938,7 +980,10 @@ static bool parse_command(spl_parser *P, stage *st, size_t index, bool piped) {
         for (size_t k = 0; ml[k]; k++)
             if (strcmp(ml[k], st->name) == 0)
                 why = ": Machine Learning Toolkit models are not supported";
-        spl_fail(P, start, "unsupported command '%s'%s", st->name, why);
+        char also[160] = "";
+        if (!*why)
+            inner_unsupported(P, start + wl, also, sizeof also);
+        spl_fail(P, start, "unsupported command '%s'%s%s", st->name, why, also);
         return false;
     }
     bool source = st->cmd->flags & SPL_CMD_SOURCE;
