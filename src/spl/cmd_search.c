@@ -132,6 +132,11 @@ static esc_status run_search(const stage *st, spl_run *x, esc_error *err) {
 }
 
 static void explain_search(const stage *st, esc_buf *out) {
+    if (st->sub) {
+        esc_buf_printf(out, "\n  rows matching a row of the subsearch: [%.*s]", (int)st->sub_len,
+                       st->sub_text);
+        return;
+    }
     esc_buf_append_c(out, "\n  predicate: ");
     spl_explain_snode(st->where, out);
 }
