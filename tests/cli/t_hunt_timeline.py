@@ -5,13 +5,14 @@ constant field count, its lines are in time order, and every evidence reference 
 `escudo dump --at` to the event it names (same record id), an event that satisfies the
 detection: the detection run again over only its evidence events counts each of them again
 (for a row whose events were all kept; a row with more events than the cap keeps only some,
-and a threshold may then not be reached; a search that joins a subsearch also needs the
-subsearch's events, which are not its evidence: docs/evidence.md). ctest-label: slow"""
+and a threshold may then not be reached; a search that joins a subsearch (or keeps rows matching a
+`search [| tstats ...]` subsearch) also needs the subsearch's events, which are not its evidence: docs/evidence.md). ctest-label: slow"""
 import concurrent.futures
 import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -89,7 +90,8 @@ joins = set()
 for path in glob.glob(os.path.join(ESCU, "detections", "**", "*.yml"), recursive=True):
     with open(path, encoding="utf-8") as f:
         y = yaml.safe_load(f)
-    if isinstance(y, dict) and "| join" in str(y.get("search", "")):
+    # a join, or a `search [| tstats ...]` subsearch, reads events that are not its evidence
+    if isinstance(y, dict) and re.search(r"\| join|\[\s*\|\s*tstats", str(y.get("search", ""))):
         joins.add(y.get("id"))
 by_det = {}
 for r in ev_rows:
