@@ -60,6 +60,7 @@ typedef enum esc_dataset {
     ESC_DS_DNS,
     ESC_DS_AUTH,
     ESC_DS_CHANGE,
+    ESC_DS_RISK, /* Risk.All_Risk: escudo's own risk events (detect/risk_stage.c feeds them) */
     ESC_DS_RAW,
     ESC_DS_N
 } esc_dataset;
@@ -117,7 +118,9 @@ size_t esc_dm_sources(int ds, esc_win_source *out, size_t max);
 bool esc_dm_wants(int ds, const esc_event *ev);
 /* The dataset's view of an event's fields: ESC_SKIP when the event is not in it (its tags, or
  * while it has none its source, and the dataset's constraint decide); else out holds the
- * dataset's fields (views into fs, its event or a). ESC_ELIMIT / ESC_ENOMEM: arena full. */
+ * dataset's fields (views into fs, its event or a). ESC_ELIMIT / ESC_ENOMEM: arena full.
+ * ESC_DS_RISK takes a risk event's own fields (fs->ev may be NULL): every one of them, plus the
+ * fields Enterprise Security's annotation enrichment adds (docs/cim.md, "Risk.All_Risk"). */
 esc_status esc_dm_map(int ds, const esc_fields *fs, esc_arena *a, esc_fields *out);
 
 #endif

@@ -13,6 +13,10 @@
  * gave one (the add-ons' aliases and calculated fields), else the table's fallback rule over
  * the Windows event's fields (copy, basename, a constant, ...); the fields the CIM 8.5 reference
  * calculates as `if(isnull(f) OR f="","unknown",f)` default to "unknown" (per dataset, below).
+ * Risk.All_Risk is not made from events: its records are escudo's own risk events, handed in by
+ * detect/risk_stage.c as field sets, which esc_dm_map copies and enriches (risk_map; fields from
+ * Enterprise Security's "Risk Analysis" data model, dev.splunk.com "Data models used by ES", and
+ * ESCU's data_sources/risk_analysis_datamodel.yml).
  * Invariants: a record's field set holds each dataset field at most once (its values
  * consecutive), values are views into the event, its field set or the caller's arena.
  * Not here: deciding which detections read a dataset (detect/), Endpoint.Processes (cim.c). */
@@ -276,6 +280,7 @@ static const dm_def models[ESC_DS_N] = {
     [ESC_DS_AUTH] =
         {"Authentication", "Authentication", {"authentication", NULL, NULL}, src_auth, {NULL}},
     [ESC_DS_CHANGE] = {"Change", "All_Changes", {"change", NULL, NULL}, src_change, {NULL}},
+    [ESC_DS_RISK] = {"Risk", "All_Risk", {NULL, NULL, NULL}, NULL, {NULL}},
     [ESC_DS_RAW] = {NULL, NULL, {NULL, NULL, NULL}, NULL, {NULL}},
 };
 
@@ -328,7 +333,8 @@ static const dm_src *source_of(int ds, const esc_event *ev) {
 }
 
 bool esc_dm_wants(int ds, const esc_event *ev) {
-    return ds > ESC_DS_PROCESSES && ds < ESC_DS_RAW && source_of(ds, ev) != NULL;
+    return ds > ESC_DS_PROCESSES && ds < ESC_DS_RAW && ds != ESC_DS_RISK &&
+           source_of(ds, ev) != NULL;
 }
 
 /* ---- rules ---------------------------------------------------------------------------------- */
@@ -431,6 +437,64 @@ static esc_str apply(const dm_rule *r, const esc_fields *fs, char *code, size_t 
     }
 }
 
+/* ---- Risk.All_Risk ----------------------------------------------------------------------------
+ */
+
+/* MITRE ATT&CK Enterprise tactics: short name -> id (attack.mitre.org/tactics/enterprise/). */
+static const char *const tactic_ids[][2] = {
+    {"reconnaissance", "TA0043"},  {"resource-development", "TA0042"},
+    {"initial-access", "TA0001"},  {"execution", "TA0002"},
+    {"persistence", "TA0003"},     {"privilege-escalation", "TA0004"},
+    {"defense-evasion", "TA0005"}, {"credential-access", "TA0006"},
+    {"discovery", "TA0007"},       {"lateral-movement", "TA0008"},
+    {"collection", "TA0009"},      {"command-and-control", "TA0011"},
+    {"exfiltration", "TA0010"},    {"impact", "TA0040"},
+};
+
+/* Values of `from` (mapped through tactic_ids when ids is set) added as `to`, unless the event
+ * already has `to`. */
+static esc_status risk_derive(const esc_fields *fs, esc_arena *a, esc_fields *out, const char *from,
+                              const char *to, bool ids) {
+    if (esc_fields_get(fs, esc_str_c(to)).ptr)
+        return ESC_OK;
+    esc_status st = ESC_OK;
+    for (size_t i = 0; !st && i < fs->n; i++) {
+        if (!esc_str_eq_c(fs->f[i].name, from))
+            continue;
+        esc_str v = fs->f[i].value;
+        if (ids) {
+            v = ESC_STR_NULL;
+            for (size_t k = 0; k < sizeof tactic_ids / sizeof *tactic_ids && !v.ptr; k++)
+                if (esc_str_ieq_c(fs->f[i].value, tactic_ids[k][0]))
+                    v = esc_str_c(tactic_ids[k][1]);
+            if (!v.ptr)
+                continue;
+        }
+        st = esc_fields_add(out, a, esc_str_c(to), v, false);
+    }
+    return st;
+}
+
+/* A risk event as the Risk data model's All_Risk dataset holds it: every field of the event
+ * (risk_object, risk_object_type, risk_score, calculated_risk_score, search_name, source,
+ * analyticstories, threat_object, annotations.*, the row's fields), then what Enterprise
+ * Security's annotation enrichment adds from the ATT&CK ids: mitre_technique_id (the ids of
+ * annotations.mitre_attack) and mitre_tactic_id (the ids of the tactics). */
+static esc_status risk_map(const esc_fields *fs, esc_arena *a, esc_fields *out) {
+    *out = (esc_fields){
+        .time_us = fs->time_us, .has_time = fs->has_time, .raw = fs->raw, .ev = fs->ev};
+    esc_status st = ESC_OK;
+    for (size_t i = 0; !st && i < fs->n; i++)
+        st = esc_fields_add(out, a, fs->f[i].name, fs->f[i].value, false);
+    if (!st)
+        st = risk_derive(fs, a, out, "annotations.mitre_attack",
+                         "annotations.mitre_attack.mitre_technique_id", false);
+    if (!st)
+        st = risk_derive(fs, a, out, "annotations.mitre_attack.mitre_tactic",
+                         "annotations.mitre_attack.mitre_tactic_id", true);
+    return st;
+}
+
 /* Every tag of the constraint among the event's tag values. */
 static bool tagged(const dm_def *m, const esc_fields *fs) {
     for (size_t t = 0; t < 3 && m->tags[t]; t++) {
@@ -453,6 +517,8 @@ static bool has_tags(const esc_fields *fs) {
 esc_status esc_dm_map(int ds, const esc_fields *fs, esc_arena *a, esc_fields *out) {
     if (ds <= ESC_DS_PROCESSES || ds >= ESC_DS_RAW)
         return ESC_SKIP;
+    if (ds == ESC_DS_RISK)
+        return risk_map(fs, a, out);
     const dm_def *m = &models[ds];
     const dm_src *src = source_of(ds, fs->ev);
     if (has_tags(fs) ? !tagged(m, fs) : !src)

@@ -250,6 +250,7 @@ static bool hunt_options(const esc_args *a, hunt_out *fmt, esc_hunt_opts *ho, in
     *now = (int64_t)time(NULL);
     if (esc_args_has(a, "now") && !parse_time("now", esc_args_get(a, "now"), *now, now))
         return false;
+    ho->now = *now; /* risk events without lastTime, fed to the RBA detections */
     if (esc_args_has(a, "earliest")) {
         if (!parse_time("earliest", esc_args_get(a, "earliest"), *now, &t))
             return false;

@@ -8,7 +8,8 @@
  * detection whose plan merges runs once per shard of hosts and the shards' partial aggregates,
  * encoded and decoded, are merged into its own execution before it finishes: the Kafka mode's
  * second stage checked against one process (docs/scale.md). Not here: reading records (the
- * feeder), printing, output formats, notables. */
+ * feeder), printing, output formats, notables (risk_stage.c makes risk events only to feed the
+ * RBA detections). */
 #include "detect/engine.h"
 
 #include <stdint.h>
@@ -18,6 +19,7 @@
 
 #include "core/alloc.h"
 #include "detect/litfilter.h"
+#include "detect/risk_stage.h"
 #include "fields/fields.h"
 #include "ingest/input.h"
 
@@ -53,6 +55,7 @@ struct esc_engine {
     size_t *any_code;
     size_t nany_code;
     uint32_t datasets;       /* every dataset some detection reads */
+    bool *second;            /* per detection: reads Risk.All_Risk (the hunt's second stage) */
     esc_spl_lookup *lookups; /* the content's lookups as the planner takes them */
     esc_spl_env env;
     esc_litfilter *lf; /* every detection's record literals, or NULL */
@@ -242,7 +245,8 @@ static esc_status interest(esc_engine *e, esc_error *err) {
     e->others = esc_calloc(e->n ? e->n : 1, sizeof *e->others);
     e->procs = esc_calloc(e->n ? e->n : 1, sizeof *e->procs);
     e->dm_only = esc_calloc(e->n ? e->n : 1, sizeof *e->dm_only);
-    if (!e->others || !e->procs || !e->dm_only)
+    e->second = esc_calloc(e->n ? e->n : 1, sizeof *e->second);
+    if (!e->others || !e->procs || !e->dm_only || !e->second)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     for (size_t i = 0; i < e->n; i++) {
         uint32_t m = esc_plan_datasets(e->plan[i]);
@@ -252,7 +256,9 @@ static esc_status interest(esc_engine *e, esc_error *err) {
         for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_RAW; ds++)
             if (m == 1u << ds)
                 e->dm_only[i] = (uint8_t)ds;
-        if (!(m & ~(1u << ESC_DS_PROCESSES)))
+        e->second[i] = esc_risk_stage_reads(e->plan[i]);
+        /* Risk.All_Risk records are risk events, not events the readers see */
+        if (!(m & ~((1u << ESC_DS_PROCESSES) | (1u << ESC_DS_RISK))))
             continue;
         e->others[e->nothers++] = i;
         in->fields = NULL; /* search-time extraction reads every field and System element */
@@ -346,6 +352,7 @@ void esc_engine_free(esc_engine *e) {
     esc_free(e->procs);
     esc_free(e->dm_only);
     esc_free(e->others);
+    esc_free(e->second);
     esc_free(e->by_code);
     esc_free(e->any_code);
     esc_free(e->det);
@@ -715,15 +722,33 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     sync_stats(h);
     if (st)
         return st;
-    for (size_t i = 0; i < esc_engine_count(h->e); i++) {
-        if (h->sx && h->sx[i] && (st = merge_shards(h, i, err)))
-            return st;
-        st = esc_exec_finish(h->x[i], &h->tables[i], err);
-        if (st)
-            return st;
-        h->stats.rows += h->tables[i]->nrows;
-        h->stats.regex_limited += h->tables[i]->regex_limited;
-        h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */
+    /* first every detection but the RBA ones, then the risk events of their rows feed those */
+    for (int stage = 0; stage < 2; stage++) {
+        if (stage == 1) {
+            esc_risk_stage rs = {.content = h->e->content,
+                                 .det = h->e->det,
+                                 .tables = h->tables,
+                                 .x = h->x,
+                                 .second = h->e->second,
+                                 .n = esc_engine_count(h->e),
+                                 .earliest_us = h->o.earliest_us,
+                                 .latest_us = h->o.latest_us,
+                                 .now = h->o.now};
+            if ((st = esc_risk_stage_run(&rs, err)))
+                return st;
+        }
+        for (size_t i = 0; i < esc_engine_count(h->e); i++) {
+            if (h->e->second[i] != (stage == 1))
+                continue;
+            if (h->sx && h->sx[i] && (st = merge_shards(h, i, err)))
+                return st;
+            st = esc_exec_finish(h->x[i], &h->tables[i], err);
+            if (st)
+                return st;
+            h->stats.rows += h->tables[i]->nrows;
+            h->stats.regex_limited += h->tables[i]->regex_limited;
+            h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */
+        }
     }
     return ESC_OK;
 }

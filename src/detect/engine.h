@@ -132,6 +132,8 @@ typedef struct esc_hunt_opts {
      * hosts; at the end their partial aggregates are encoded, decoded and merged into one
      * execution that runs the rest of the search. The tables must equal a plain hunt's. */
     size_t shards;
+    int64_t now; /* run time, epoch seconds, stamped on risk events without lastTime (0: the
+                    current time); see esc_hunt_finish */
 } esc_hunt_opts;
 
 #define ESC_HUNT_MAX_SHARDS 64 /* shards of the two-stage check */
@@ -164,7 +166,9 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
 void esc_hunt_free(esc_hunt *h);
 esc_status esc_hunt_step(esc_hunt *h, esc_error *err);
 const esc_hunt_stats *esc_hunt_stats_get(const esc_hunt *h);
-/* After ESC_EOF: resolve held records, finish every execution. */
+/* After ESC_EOF: resolve held records, finish every execution. Detections that read the
+ * Risk.All_Risk data model (the RBA correlation searches) finish last, over the risk events the
+ * others' rows make (detect/risk_stage.c, docs/decisions.md). */
 esc_status esc_hunt_finish(esc_hunt *h, esc_error *err);
 /* Result of detection i (valid until esc_hunt_free). */
 const esc_table *esc_hunt_table(const esc_hunt *h, size_t i);

@@ -85,7 +85,9 @@ struct spl_cmd {
     X(sort)                                                                                        \
     X(replace)                                                                                     \
     X(transaction)                                                                                 \
-    X(xmlkv)
+    X(xmlkv)                                                                                       \
+    X(spath)                                                                                       \
+    X(inputlookup)
 
 /* A stats stage fed in pieces (a raw-event search streams its rows into its first stats):
  * open, add each table of rows (the stage's input schema), close into the result table
@@ -102,6 +104,11 @@ esc_agg *spl_stats_agg(spl_stats_acc *c);
 SPL_COMMANDS(SPL_CMD_DECLARE)
 #undef SPL_CMD_DECLARE
 
+/* inputlookup's rows (cmd_lookup.c): a new table of the stage's schema, NULL when out of
+ * memory. */
+esc_table *spl_inputlookup_table(const stage *st);
+/* A `search [subsearch]` (cmd_search.c): the rows of sub (finished) as a filter of t's rows
+ * by the stage's column map. */
 /* The raw-event search, the source of a search that does not start with '|' (cmd_raw.c); not
  * in the registry: no command word names it. */
 extern const spl_cmd spl_cmd_raw;

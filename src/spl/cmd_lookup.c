@@ -8,8 +8,12 @@
  * with fewer than min_matches matches the outputs take default_match. OUTPUT overwrites the
  * destination (with null when nothing matched and there is no default), OUTPUTNEW only fills
  * empty ones. A row missing an input field is left as it is.
+ * inputlookup NAME (a pipeline's source, here for subsearches): the table's rows in file order,
+ * its header the columns, an empty cell null; NAME is the definition's name or its CSV's file
+ * name (`inputlookup linux_tool_discovery_process.csv`). It reads no records.
  * Limits: LOOKUP_MAX_BYTES (64 MiB) of CSV, 256 columns. Deliberately not done: KV-store
- * collections, time-based lookups, external lookups. */
+ * collections, time-based lookups, external lookups, inputlookup's options (append=, start=,
+ * max=, where) which are refused by name. */
 #include <stdio.h>
 #include <string.h>
 
@@ -440,5 +444,81 @@ const spl_cmd spl_cmd_lookup = {
     .parse = parse_lookup,
     .plan = plan_lookup,
     .run = run_lookup,
+    .explain = explain_lookup,
+};
+
+/* ---- inputlookup ---- */
+
+static bool parse_inputlookup(spl_parser *P, stage *st) {
+    size_t l, at;
+    spl_skip_ws(P);
+    size_t opt = P->pos;
+    size_t wl = spl_bare(P, "=");
+    if (spl_peek(P) == '=')
+        return spl_fail(P, opt, "unsupported inputlookup option '%.*s'", (int)wl, P->s + opt) !=
+               NULL;
+    P->pos = opt;
+    const char *name = spl_word(P, "", &l, &at);
+    if (!name)
+        return spl_fail(P, P->pos, "inputlookup needs a lookup name") != NULL;
+    st->lookup_name = name;
+    st->lookup_start = at;
+    P->p->ds = ESC_DS_N; /* no dataset: it reads no records */
+    return spl_expect_end(P, "inputlookup");
+}
+
+static esc_status plan_inputlookup(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    (void)in;
+    const esc_spl_lookup *def = NULL;
+    for (size_t i = p->env ? p->env->nlookups : 0; i > 0 && !def; i--) {
+        const esc_spl_lookup *d = &p->env->lookups[i - 1];
+        const char *base = d->csv_path ? strrchr(d->csv_path, '/') : NULL;
+        base = base ? base + 1 : d->csv_path;
+        if (!strcmp(d->name, st->lookup_name) || (base && !strcmp(base, st->lookup_name)))
+            def = d;
+    }
+    if (!def)
+        return esc_error_at(err, ESC_ECONTENT, NULL, st->lookup_start, "unknown lookup '%s'",
+                            st->lookup_name);
+    if (!def->csv_path)
+        return esc_error_at(err, ESC_ECONTENT, NULL, st->lookup_start,
+                            "lookup '%s' has no CSV (KV-store lookups are not supported)",
+                            def->name);
+    lookup_table *lt = esc_arena_alloc(&p->arena, sizeof *lt);
+    if (!lt)
+        return oom(err);
+    memset(lt, 0, sizeof *lt);
+    esc_status rc = load(p, def, lt, st->lookup_start, err);
+    if (rc != ESC_OK)
+        return rc;
+    st->lt = lt;
+    if (!spl_schema_alloc(p, &st->out, lt->ncols ? lt->ncols : 1))
+        return oom(err);
+    st->out.n = 0;
+    for (size_t c = 0; c < lt->ncols; c++)
+        spl_schema_add(&st->out, lt->hdr[c]);
+    return ESC_OK;
+}
+
+esc_table *spl_inputlookup_table(const stage *st) {
+    const lookup_table *lt = st->lt;
+    esc_table *t = spl_table_new(&st->out, lt->nrows);
+    for (size_t r = 0; t && r < lt->nrows; r++)
+        for (size_t c = 0; c < lt->ncols; c++) {
+            const char *v = lt->cells[r * lt->ncols + c];
+            esc_str s = esc_str_c(v);
+            if (*v && !spl_cell_set(&t->cells[r * t->ncols + c], &s, 1)) {
+                esc_table_free(t);
+                return NULL;
+            }
+        }
+    return t;
+}
+
+const spl_cmd spl_cmd_inputlookup = {
+    .name = "inputlookup",
+    .flags = SPL_CMD_SOURCE,
+    .parse = parse_inputlookup,
+    .plan = plan_inputlookup,
     .explain = explain_lookup,
 };

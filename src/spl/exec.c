@@ -123,7 +123,7 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
         x->stream_at = stream_stage(p);
         if (x->stream_at && !(x->acc = spl_stats_open(&p->stages[x->stream_at])))
             goto fail;
-    } else if (!(x->agg = spl_agg_new(&p->stages[0]))) {
+    } else if (p->stages[0].cmd != &spl_cmd_inputlookup && !(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
     } else {
         x->prune_k = spl_prune_stages(p);
@@ -212,7 +212,7 @@ static esc_status prune(esc_exec *x, bool final, esc_error *err) {
 size_t esc_exec_groups(const esc_exec *x) {
     if (x && x->rows)
         return x->rows->nrows;
-    return x ? esc_agg_ngroups(x->agg) : 0;
+    return x && x->agg ? esc_agg_ngroups(x->agg) : 0;
 }
 
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
@@ -585,6 +585,9 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         x->rows = NULL;
         if ((rc = newest_first(t, err)) != ESC_OK)
             goto fail;
+    } else if (!x->agg) { /* inputlookup: the lookup's rows */
+        if (!(t = spl_inputlookup_table(&p->stages[0])))
+            return spl_exec_oom(err);
     } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
         return rc;
     }

@@ -118,6 +118,15 @@ int spl_ds_lookup(int ds, const char *name, esc_str *fname) {
         *fname = esc_str_make(name, len);
         return FIELD_NAMED;
     }
+    /* Every data model inherits _time, host, source and sourcetype, which tstats names without
+     * the prefix; the RBA searches read `source` (the search name of each risk event). Only the
+     * Risk dataset resolves them so far. */
+    if (ds == ESC_DS_RISK && ((len == 6 && memcmp(name, "source", 6) == 0) ||
+                              (len == 4 && memcmp(name, "host", 4) == 0) ||
+                              (len == 10 && memcmp(name, "sourcetype", 10) == 0))) {
+        *fname = esc_str_make(name, len);
+        return FIELD_NAMED;
+    }
     const char *pre = esc_dm_prefix(ds);
     size_t pl = pre ? strlen(pre) : 0;
     if (!pre || len <= pl + 1 || memcmp(name, pre, pl) != 0 || name[pl] != '.')

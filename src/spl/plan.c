@@ -449,7 +449,7 @@ uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev) {
 }
 
 uint32_t esc_plan_datasets(const esc_plan *p) {
-    uint32_t m = 1u << p->ds;
+    uint32_t m = p->ds < ESC_DS_N ? 1u << p->ds : 0; /* inputlookup reads no dataset */
     for (size_t i = 1; i < p->nstages; i++)
         if (p->stages[i].sub)
             m |= esc_plan_datasets(p->stages[i].sub);

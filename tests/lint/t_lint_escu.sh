@@ -63,15 +63,18 @@ want(seed["supported"] and seed["reason"] is None and seed["span"] is None, "see
 tr = by_id["a51bfe1a-94f0-48cc-b1e4-16ae10145893"]
 want(tr["supported"] and tr["reason"] is None, "transaction detection supported")
 sub = by_id["dcfd6b40-42f9-469d-a433-2e53f7486664"]
-want(not sub["supported"] and sub["reason"] == "subsearches ([...]) are not supported"
-     and sub["span"] == [541, 542] and sub["windows_processes_only"],
-     "subsearch detection: unsupported with its span")
-i = text.index("Detect Prohibited Applications Spawning cmd exe:")
+want(sub["supported"] and sub["reason"] is None,
+     "subsearch detection (search [| inputlookup ...]) supported")
+es = by_id["ffd5e001-2e34-48f4-97a2-26dc4bb08178"]
+want(not es["supported"] and es["reason"] == "unknown lookup 'asset_lookup_by_str'"
+     and es["span"] == [747, 766] and es["windows_processes_only"],
+     "Enterprise Security lookup: unsupported with its span")
+i = text.index("Detect Remote Access Software Usage Process:")
 block = text[i:].split("\n")[:3]
-want(block[0].endswith("subsearches ([...]) are not supported [bytes 541-542]"), "text reason")
+want(block[0].endswith("unknown lookup 'asset_lookup_by_str' [bytes 747-766]"), "text reason")
 caret = block[2]
-want(caret.strip() == "^" and block[1][caret.index("^"):].startswith("["),
-     "caret under '['")
+want(caret.strip() == "^" * 19 and block[1][caret.index("^"):].startswith("asset_lookup_by_str"),
+     "caret under the lookup name")
 lx = by_id["51fbcaf2-6259-11ec-b0f3-acde48001122"]
 want(not lx["supported"] and not lx["windows_processes_only"]
      and lx["reason"] == "unmapped source: Sysmon for Linux EventID 1", "Linux: unmapped source")
