@@ -141,6 +141,10 @@ static void explain_search(const stage *st, esc_buf *out) {
     spl_explain_snode(st->where, out);
 }
 
+static void free_search(stage *st) {
+    esc_plan_free(st->sub);
+}
+
 const spl_cmd spl_cmd_search = {
     .name = "search",
     .flags = SPL_CMD_ROW_SEARCH,
@@ -148,4 +152,5 @@ const spl_cmd spl_cmd_search = {
     .plan = plan_search,
     .run = run_search,
     .explain = explain_search,
+    .free = free_search,
 };
