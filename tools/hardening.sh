@@ -14,7 +14,7 @@
 # left out of valgrind, default: test_evtx_damage, which asserts peak RSS and so cannot pass under
 # valgrind, test_run_property, a long property test, and test_spl_alloc, an allocation-failure
 # sweep over every SPL golden case that the ASan build runs in full), ESC_ALLOC_MAX (see the allocation
-# test, default here 900), HARDENING_ONLY (any of "valgrind fuzz alloc", default all).
+# test, default here 1000), HARDENING_ONLY (any of "valgrind fuzz alloc", default all).
 # Budget: about 5 minutes on 2 cores (a fresh fuzz build is about 2 of them).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -164,7 +164,7 @@ if want alloc; then
     if [ ! -x "$ASAN_BUILD/escudo" ]; then
         fail "allocation-failure run: no ASan build in $ASAN_BUILD (run make asan first)"
     elif ESCUDO=$ASAN_BUILD/escudo ESC_SOURCE_DIR=$ROOT ESC_SHARED_DATA=$DATA ESC_ALLOC_JOBS=$JOBS \
-        ESC_ALLOC_MAX=${ESC_ALLOC_MAX:-900} \
+        ESC_ALLOC_MAX=${ESC_ALLOC_MAX:-1000} \
         bash tests/alloc/t_alloc_fail.sh >"$LOG/alloc" 2>&1; then
         pass "allocation-failure run ($(grep -m1 '^runs:' "$LOG/alloc"))"
     else
