@@ -1,4 +1,6 @@
 #!/bin/bash
+# ctest-label: slow (70 s under the sanitizers; the ASan run covers the same planner and executor
+# through test_spl_golden, test_spl_escu and the pins)
 # Golden tests of ESCU detections, one folder per detection (tests/detections/<file stem>/):
 #   detection      its id
 #   fire.xml       crafted events the detection must report (fire.json for CrowdStrike JSON)

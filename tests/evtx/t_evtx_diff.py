@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """Differential test: escudo's EVTX reader against libevtx (`evtxexport -f xml`).
+ctest-label: slow (64 s under the sanitizers; the EVTX reader meets them in fuzz_evtx, the
+test_evtx_* unit tests and t_evtx_hunt_xml)
 
 For every .evtx file under $ESC_SHARED_DATA/evtx and $ESC_SHARED_DATA/sigma-regression, the
 record count and every field of every record must be equal:
