@@ -152,7 +152,7 @@ static bool split_value(const stage *st, pcre2_match_data *md, const char *s, ch
     if (!st->re) {
         size_t dl = strlen(st->fillnull), i = 0;
         while (i <= n && *k < ESC_SPL_MAX_MV) {
-            const char *hit = strstr(s + i, st->fillnull);
+            const char *hit = memmem(s + i, n - i, st->fillnull, dl);
             size_t end = hit ? (size_t)(hit - s) : n;
             if ((end > i || st->fill) && !push(v, k, cap, s + i, end - i))
                 return false;
