@@ -29,7 +29,8 @@ static const esc_opt dump_opts[] = {
     {"native", NULL, "with --fields: the log's own values where an add-on bends them"},
     {"at", "PATH:OFFSET",
      "print only the record at this byte offset of PATH (an evidence\n"
-     "                           reference of hunt --evidence or the timeline)"},
+     "                           reference of hunt --evidence or the timeline); repeat it\n"
+     "                           for more records of the same PATH, printed in file order"},
     {"recover", NULL, "EVTX: also print deleted records found in slack space"},
     {"threads", "N", "EVTX: decode chunks on N threads (default 2; output is the same)"},
     {"strict", NULL, "exit 1 when any warning was printed"},
@@ -152,12 +153,29 @@ typedef struct printing {
     bool json, object, none; /* none: decode only, print nothing */
     bool fields, native;     /* --fields: search-time fields, in arena */
     esc_arena arena;
-    const char *at_path; /* --at: only the record at at_off */
-    uint64_t at_off;
-    bool at_found;
+    const char *at_path; /* --at: only the records at these offsets (sorted, unique) */
+    uint64_t *at_offs;
+    bool *at_found;
+    size_t nat;
     unsigned long warnings;
     esc_buf line;
 } printing;
+
+/* Whether --at asked for the record at off; marks it found. */
+static bool at_wanted(printing *p, uint64_t off) {
+    size_t lo = 0, hi = p->nat;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->at_offs[mid] < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == p->nat || p->at_offs[lo] != off)
+        return false;
+    p->at_found[lo] = true;
+    return true;
+}
 
 /* Every record of r as lines into p->line (flushed as it fills, and before each warning);
  * 0, or 3 after an I/O or internal error (said). */
@@ -182,9 +200,8 @@ static int print_events(esc_reader *r, const char *file, printing *p) {
             esc_say(stderr, "escudo dump: %s: %s", file, err.msg);
             return 3;
         }
-        if (p->at_path && ev.offset != p->at_off)
+        if (p->at_path && !at_wanted(p, ev.offset))
             continue;
-        p->at_found = true;
         if (p->none) /* every record decoded whole, nothing written: benchmarks' floor */
             continue;
         if (p->fields ? render_fields(&ev, p->native, &p->arena, &p->line)
@@ -235,19 +252,66 @@ static int dump_file(const char *file, const esc_interest *everything, const esc
     return rc;
 }
 
-/* --at PATH:OFFSET (one only): 0, or 2 after the message (3 out of memory). */
-static int parse_at(const char *v, char **path, uint64_t *off) {
+/* --at PATH:OFFSET, repeatable for one PATH, at most MAX_AT times (docs/limits.md). */
+#define MAX_AT 100000
+
+typedef struct at_list {
+    char *path;
+    uint64_t *offs;
+    size_t n, cap;
+} at_list;
+
+/* One --at value into a: 0, or 2 after the message (3 out of memory). */
+static int parse_at(const char *v, at_list *a) {
     const char *colon = v ? strrchr(v, ':') : NULL;
     char *endp = NULL;
     unsigned long long o = colon && colon[1] ? strtoull(colon + 1, &endp, 10) : 0;
-    if (!colon || colon == v || !endp || *endp || *path) {
-        fprintf(stderr, "escudo dump: --at takes one PATH:OFFSET (a byte offset)\n");
+    if (!colon || colon == v || !endp || *endp) {
+        fprintf(stderr, "escudo dump: --at takes PATH:OFFSET (a byte offset)\n");
         return 2;
     }
-    if (!(*path = strndup(v, (size_t)(colon - v))))
+    size_t plen = (size_t)(colon - v);
+    if (a->path && (strlen(a->path) != plen || memcmp(a->path, v, plen))) {
+        fprintf(stderr, "escudo dump: every --at names the same file\n");
+        return 2;
+    }
+    if (a->n == MAX_AT) {
+        fprintf(stderr, "escudo dump: more than %d --at references\n", MAX_AT);
+        return 2;
+    }
+    if (!a->path && !(a->path = strndup(v, plen)))
         return 3;
-    *off = o;
+    if (a->n == a->cap) {
+        size_t nc = a->cap ? a->cap * 2 : 16;
+        uint64_t *t = realloc(a->offs, nc * sizeof *t);
+        if (!t)
+            return 3;
+        a->offs = t;
+        a->cap = nc;
+    }
+    a->offs[a->n++] = o;
     return 0;
+}
+
+static int cmp_u64(const void *x, const void *y) {
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The offsets sorted and unique, with a found flag each, into p: false when out of memory. */
+static bool at_prepare(at_list *a, printing *p) {
+    if (!a->path)
+        return true;
+    qsort(a->offs, a->n, sizeof *a->offs, cmp_u64);
+    size_t w = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (!w || a->offs[w - 1] != a->offs[i])
+            a->offs[w++] = a->offs[i];
+    a->n = w;
+    p->at_path = a->path;
+    p->at_offs = a->offs;
+    p->nat = a->n;
+    return (p->at_found = calloc(a->n, sizeof *p->at_found)) != NULL;
 }
 
 int esc_cmd_dump(int argc, char **argv) {
@@ -257,8 +321,7 @@ int esc_cmd_dump(int argc, char **argv) {
     opts.threads = 2;
     const char **paths = NULL;
     size_t npaths = 0;
-    char *at_path = NULL; /* --at: the one record wanted */
-    uint64_t at_off = 0;
+    at_list at = {0}; /* --at: the records wanted */
     printing pr = {0};
     char **files = NULL;
     size_t nfiles = 0, skipped = 0;
@@ -296,9 +359,10 @@ int esc_cmd_dump(int argc, char **argv) {
             }
         } else if (!strcmp(a, "--at") || !strncmp(a, "--at=", 5)) {
             const char *v = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : NULL);
-            if ((rc = parse_at(v, &at_path, &at_off)) != 0)
+            if ((rc = parse_at(v, &at)) != 0)
                 goto done;
-            paths[npaths++] = at_path;
+            if (at.n == 1)
+                paths[npaths++] = at.path;
         } else if (!strcmp(a, "--data-object")) {
             object = true;
         } else if (!strcmp(a, "--fields") || !strcmp(a, "--native")) {
@@ -326,7 +390,7 @@ int esc_cmd_dump(int argc, char **argv) {
             paths[npaths++] = a;
         }
     }
-    if (!options_agree(npaths, json, object, fields, native, at_path != NULL)) {
+    if (!options_agree(npaths, json, object, fields, native, at.path != NULL)) {
         rc = 2;
         goto done;
     }
@@ -346,8 +410,11 @@ int esc_cmd_dump(int argc, char **argv) {
     pr.fields = fields;
     pr.none = none;
     pr.native = native;
-    pr.at_path = at_path;
-    pr.at_off = at_off;
+    if (!at_prepare(&at, &pr)) {
+        fputs("escudo: out of memory\n", stderr);
+        rc = 3;
+        goto done;
+    }
     for (size_t f = 0; f < nfiles && rc != 3; f++)
         rc = dump_file(files[f], &everything, &opts, &pr, &folded);
     print_folded(folded);
@@ -358,13 +425,19 @@ int esc_cmd_dump(int argc, char **argv) {
     warnings += pr.warnings;
     if (rc == 0 && strict && warnings)
         rc = 1;
-    if (rc == 0 && at_path && !pr.at_found) {
-        esc_say(stderr, "escudo dump: %s: no record at offset %llu", at_path,
-                (unsigned long long)at_off);
+    bool all_found = true;
+    for (size_t i = 0; rc == 0 && i < pr.nat; i++)
+        if (!pr.at_found[i]) {
+            esc_say(stderr, "escudo dump: %s: no record at offset %llu", at.path,
+                    (unsigned long long)pr.at_offs[i]);
+            all_found = false;
+        }
+    if (!all_found)
         rc = 1;
-    }
 done:
-    free(at_path);
+    free(at.path);
+    free(at.offs);
+    free(pr.at_found);
     esc_paths_free(files, nfiles);
     free(paths);
     esc_buf_fini(&pr.line);

@@ -79,21 +79,44 @@ check("timeline lines = kept references", len(body) == sum(len(r["evidence"]) fo
 refs = sorted({(r[col["ref"]], r[col["record_id"]]) for r in body})
 
 
-def resolve(ref):
-    rc, out, err = run("dump", "--at", ref[0])
-    return ref, rc, out, err
+def split_ref(ref):
+    path, off = ref.rsplit(":", 1)
+    return path, int(off)
 
 
+def resolve(path_refs):
+    """One `dump --at` per file with every reference into it (records print in file order,
+    one line each), plus one call with a single reference, so both forms are checked."""
+    path, group = path_refs
+    group = sorted(group, key=lambda r: split_ref(r[0])[1])
+    args = ["dump"] + [a for r in group for a in ("--at", r[0])]
+    rc, out, err = run(*args)
+    lines = out.splitlines(keepends=True)
+    if rc != 0 or len(lines) != len(group):
+        return [(r, rc, "", err or "%d lines for %d references" % (len(lines), len(group)))
+                for r in group]
+    return [(r, rc, line, err) for r, line in zip(group, lines)]
+
+
+by_path = {}
+for ref in refs:
+    by_path.setdefault(split_ref(ref[0])[0], []).append(ref)
 events = {}
 with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
-    for ref, rc, out, err in ex.map(resolve, refs):
-        rid = ref[1]
-        ok = rc == 0 and out.count("\n") == 1 and (
-            not rid or f"<EventRecordID>{rid}</EventRecordID>" in out)
-        if not ok:
-            check("dump --at " + ref[0], False, err or out[:200])
-        events[ref[0]] = out
-check("every reference resolves with dump --at (%d)" % len(refs), len(events) == len(refs))
+    for resolved in ex.map(resolve, sorted(by_path.items())):
+        for ref, rc, out, err in resolved:
+            rid = ref[1]
+            ok = rc == 0 and out.count("\n") == 1 and (
+                not rid or f"<EventRecordID>{rid}</EventRecordID>" in out)
+            if not ok:
+                check("dump --at " + ref[0], False, err or out[:200])
+            else:
+                events[ref[0]] = out
+check("every reference resolves with dump --at (%d, %d files)" % (len(refs), len(by_path)),
+      len(events) == len(refs))
+one = refs[len(refs) // 2]
+rc, out, err = run("dump", "--at", one[0])
+check("a single --at prints its record alone", rc == 0 and out == events.get(one[0]), err)
 
 # Each detection again over its evidence events alone (a join's: both sides' events).
 subsearched = set()

@@ -150,6 +150,18 @@ with tempfile.TemporaryDirectory() as d:
     check("dump --at an offset with no record: exit 1", rc == 1 and "no record" in err, err)
     rc, out, err = run("dump", "--at", p)
     check("dump --at without an offset: exit 2", rc == 2, err)
+    # --at repeated for one file: every record asked for, in file order, each once
+    refs = [e["ref"] for e in r["evidence"]]
+    rc, out, err = run("dump", *[a for x in reversed(refs + refs[:1]) for a in ("--at", x)])
+    one_by_one = "".join(run("dump", "--at", x)[1]
+                         for x in sorted(set(refs), key=lambda x: int(x.rsplit(":", 1)[1])))
+    check("dump --at repeated: one line per record, in file order",
+          rc == 0 and out == one_by_one and out.count("\n") == len(set(refs)), err)
+    rc, out, err = run("dump", "--at", ref, "--at", p + ".other:1")
+    check("dump --at naming two files: exit 2", rc == 2 and "same file" in err, err)
+    rc, out, err = run("dump", *["--at=a:1"] * 100001)
+    check("dump --at more than 100,000 times: exit 2 (docs/limits.md)",
+          rc == 2 and "more than 100000" in err, err)
 
 # ---- problem 8: notables triage ----
 with tempfile.TemporaryDirectory() as d:
