@@ -21,6 +21,8 @@
 #include "sched/window.h"
 
 #define RUN_MAX_COVER 64       /* windows one record may fall in */
+#define RUN_COVER_SPANS 8      /* earlier answers of esc_schedule_runs_covering_span kept */
+#define RUN_COVER_SMALL 4      /* ... when they name at most this many runs */
 #define RUN_MAX_WINDOWS 100000 /* open + retained windows, by default */
 #define ESC_RUN_LOCK_FILE "lock"
 #define RUN_BLOB_MAGIC "ESW3"      /* stored with a CRC-32 trailer over the rest */
@@ -82,6 +84,14 @@ typedef struct det_state {
     int64_t cov_lo, cov_hi;
     int64_t cov[RUN_MAX_COVER];
     size_t ncov;
+    /* earlier small answers, round robin: records of a topic's partitions, or of files read
+     * side by side, interleave a few hours of event times (run_window.c keep) */
+    struct {
+        int64_t lo, hi;
+        int64_t t[RUN_COVER_SMALL];
+        size_t n;
+    } span[RUN_COVER_SPANS];
+    size_t span_next;
 } det_state;
 
 typedef struct run_sink {
@@ -208,6 +218,8 @@ const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool 
 /* The CRC-32 trailer appended to b (before storing it); esc_run_blob_untrail takes it off. */
 esc_status esc_run_blob_trail(esc_buf *b);
 void esc_run_blob_untrail(esc_buf *b);
+/* The blob's header alone, with its CRC-32 trailer: a window without its records. */
+void esc_run_blob_head(const esc_buf *b, unsigned char out[RUN_BLOB_HDR + RUN_BLOB_CRC]);
 /* The blob's header fields. */
 int64_t esc_run_blob_sched(const void *blob);
 bool esc_run_blob_fired(const void *blob);

@@ -55,6 +55,7 @@ typedef struct kpart {
     int64_t fired_to;   /* the partition's windows up to this run time have fired */
     int64_t sent_low, sent_pos; /* last committed to the group */
     int64_t high;               /* high watermark as last fetched, -1 unknown */
+    int64_t low;                /* low watermark (low_watermarks) */
 } kpart;
 
 struct run_kafka {
@@ -108,17 +109,21 @@ static kpart *slot_get(esc_runner *r, int32_t part, esc_error *err) {
     return s;
 }
 
-/* The lowest offset of the partition kept in a window that has not fired, else its position. */
-static int64_t low_watermark(const esc_runner *r, size_t slot) {
-    const kpart *s = &r->kafka->p[slot];
-    int64_t low = (int64_t)r->in[s->in].offset;
+/* Each partition's low watermark into its slot's low: the lowest offset of the partition kept in
+ * a window that has not fired, else its position. One pass over the windows (a checkpoint
+ * follows every step, and a worker holds partitions x runs of windows). */
+static void low_watermarks(const esc_runner *r) {
+    run_kafka *k = r->kafka;
+    for (size_t i = 0; i < k->np; i++)
+        k->p[i].low = (int64_t)r->in[k->p[i].in].offset;
     for (size_t i = 0; i < r->nwin; i++) {
         const win_state *w = r->win[i];
-        if (!w->fired && !w->deleted && w->kslot1 == slot + 1 && w->kfirst1 &&
-            (int64_t)w->kfirst1 - 1 < low)
-            low = (int64_t)w->kfirst1 - 1;
+        if (w->fired || w->deleted || !w->kslot1 || !w->kfirst1 || w->kslot1 > k->np)
+            continue;
+        kpart *s = &k->p[w->kslot1 - 1];
+        if ((int64_t)w->kfirst1 - 1 < s->low)
+            s->low = (int64_t)w->kfirst1 - 1;
     }
-    return low;
 }
 
 void esc_run_kafka_win_key(const esc_runner *r, const win_state *w, char *buf, size_t n) {
@@ -192,12 +197,13 @@ static void drop_open_windows(esc_runner *r) {
 
 void esc_run_kafka_before_commit(esc_runner *r) {
     run_kafka *k = r->kafka;
+    low_watermarks(r);
     for (size_t i = 0; i < k->np; i++) {
         kpart *s = &k->p[i];
         run_in *in = &r->in[s->in];
         if (!s->owned || !s->known)
             continue;
-        uint64_t low = (uint64_t)low_watermark(r, i);
+        uint64_t low = (uint64_t)s->low;
         if (in->inode != low) {
             in->inode = low;
             in->dirty = true;

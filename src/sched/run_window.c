@@ -85,6 +85,12 @@ void esc_run_blob_untrail(esc_buf *b) {
     b->len -= RUN_BLOB_CRC;
 }
 
+void esc_run_blob_head(const esc_buf *b, unsigned char out[RUN_BLOB_HDR + RUN_BLOB_CRC]) {
+    memcpy(out, b->ptr, RUN_BLOB_HDR);
+    uint32_t c = (uint32_t)crc32(0L, out, RUN_BLOB_HDR);
+    memcpy(out + RUN_BLOB_HDR, &c, RUN_BLOB_CRC);
+}
+
 int64_t esc_run_blob_sched(const void *blob) {
     return (int64_t)get_u64((const unsigned char *)blob + 4);
 }
@@ -539,17 +545,39 @@ static esc_status late(esc_runner *r, const det_state *d, win_state *w, int64_t 
     return ESC_OK;
 }
 
+/* d->cov: the runs whose windows cover event time e, from an earlier answer whose span holds e
+ * (the answer is the same for every time of its span) or computed and remembered. */
+static esc_status runs_covering(det_state *d, int64_t e, esc_error *err) {
+    for (size_t i = 0; i < RUN_COVER_SPANS && esc_sched_time_ok(e); i++) {
+        if (d->span[i].lo <= e && e < d->span[i].hi) {
+            d->cov_lo = d->span[i].lo;
+            d->cov_hi = d->span[i].hi;
+            d->ncov = d->span[i].n;
+            memcpy(d->cov, d->span[i].t, d->ncov * sizeof *d->cov);
+            return ESC_OK;
+        }
+    }
+    d->cov_lo = d->cov_hi = 0;
+    esc_status st = esc_schedule_runs_covering_span(&d->sched, e, d->cov, RUN_MAX_COVER, &d->ncov,
+                                                    &d->cov_lo, &d->cov_hi, err);
+    if (st || d->ncov > RUN_COVER_SMALL || d->cov_hi <= d->cov_lo)
+        return st;
+    size_t i = d->span_next++ % RUN_COVER_SPANS;
+    d->span[i].lo = d->cov_lo;
+    d->span[i].hi = d->cov_hi;
+    d->span[i].n = d->ncov;
+    memcpy(d->span[i].t, d->cov, d->ncov * sizeof *d->cov);
+    return ESC_OK;
+}
+
 /* The record into every window of detection j that covers its time. */
 static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error *err) {
     det_state *d = &r->det[j];
     int64_t *ts = d->cov;
     int64_t e = esc_time_sec(rec->time_us);
     esc_status st = ESC_OK;
-    if (!(d->cov_lo <= e && e < d->cov_hi) || !esc_sched_time_ok(e)) {
-        d->cov_lo = d->cov_hi = 0;
-        st = esc_schedule_runs_covering_span(&d->sched, e, d->cov, RUN_MAX_COVER, &d->ncov,
-                                             &d->cov_lo, &d->cov_hi, err);
-    }
+    if (!(d->cov_lo <= e && e < d->cov_hi) || !esc_sched_time_ok(e))
+        st = runs_covering(d, e, err);
     if (st) {
         d->cov_lo = d->cov_hi = 0;
         char why[ESC_ERROR_MSG_MAX];
