@@ -245,6 +245,8 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
     }
     if (!st && r->risk_dirty)
         st = put_risk(r, err);
+    if (!st && r->kafka)
+        st = esc_run_kafka_put_outbox(r, err);
     if (!st) {
         esc_ckpt_partial p = {ESC_RUN_META, 0, 0, meta.ptr, meta.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);

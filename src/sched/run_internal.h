@@ -268,8 +268,13 @@ esc_status esc_run_kafka_meta(esc_runner *r, esc_buf *b);
 /* Leave the group (revocation: checkpoint, synchronous commit) and say what was committed. */
 void esc_run_kafka_stop(esc_runner *r);
 void esc_run_kafka_before_commit(esc_runner *r);
-/* After a checkpoint: the partitions' low watermarks committed to Kafka (asynchronously). */
+/* After a checkpoint: the partitions' low watermarks committed to Kafka (asynchronously), or
+ * with --kafka-output sent in one transaction with the outbox (synchronously). */
 void esc_run_kafka_after_commit(esc_runner *r);
+/* --kafka-output: a notable or risk event into the outbox (no-op without an output topic). */
+esc_status esc_run_kafka_output(esc_runner *r, const esc_sink_event *ev, esc_error *err);
+/* Inside a checkpoint: the outbox ("@kafka-out"; removed when empty). */
+esc_status esc_run_kafka_put_outbox(esc_runner *r, esc_error *err);
 /* Leave the group (committing first) and free. */
 void esc_run_kafka_close(esc_runner *r);
 /* Fire a run in Kafka mode: each partition's window of it on its own, then every window of a
