@@ -316,7 +316,7 @@ esc_status esc_run_kafka_output(esc_runner *r, const esc_sink_event *ev, esc_err
     if (!k || !k->tx)
         return ESC_OK;
     uint32_t kl = (uint32_t)strlen(ev->event_id), vl = (uint32_t)ev->json_len;
-    if (k->out.len + 8 + kl + vl > ESC_RUN_KAFKA_MAX_OUTBOX)
+    if (k->out.len + (k->out.len ? 8 : 16) + (size_t)kl + vl > ESC_RUN_KAFKA_MAX_OUTBOX)
         return esc_error_set(err, ESC_ELIMIT,
                              "kafka output: more than %u bytes of notables and risk events wait "
                              "for one transaction",
@@ -347,12 +347,38 @@ esc_status esc_run_kafka_put_outbox(esc_runner *r, esc_error *err) {
     return esc_ckpt_put_partial(r->ck, &p, err);
 }
 
+/* A restored outbox holds whole records (its nonce, then key and value lengths in range). */
+static bool outbox_ok(const esc_buf *b) {
+    if (b->len == 0)
+        return true;
+    size_t at = 8;
+    while (b->len >= 8 && at + 8 <= b->len) {
+        uint32_t kl, vl;
+        memcpy(&kl, b->ptr + at, 4);
+        if (kl > b->len - at - 8)
+            return false;
+        memcpy(&vl, b->ptr + at + 4 + kl, 4);
+        if (vl > b->len - at - 8 - kl)
+            return false;
+        at += 8 + (size_t)kl + vl;
+    }
+    return at == b->len;
+}
+
 static esc_status produce_outbox(run_kafka *k, const char **why) {
     for (size_t at = 8; at + 8 <= k->out.len;) { /* after the nonce */
         uint32_t kl, vl;
         memcpy(&kl, k->out.ptr + at, 4);
+        if (kl > k->out.len - at - 8) { /* a damaged outbox from the store: not past its end */
+            *why = "the stored outbox is damaged";
+            return ESC_EIO;
+        }
         const char *key = k->out.ptr + at + 4;
         memcpy(&vl, key + kl, 4);
+        if (vl > k->out.len - at - 8 - kl) {
+            *why = "the stored outbox is damaged";
+            return ESC_EIO;
+        }
         const char *val = key + kl + 4;
         rd_kafka_resp_err_t e =
             rd_kafka_producev(k->tx, RD_KAFKA_V_TOPIC(k->out_topic), RD_KAFKA_V_KEY(key, kl),
@@ -736,7 +762,17 @@ static esc_status open_output(esc_runner *r, esc_error *err) {
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     esc_buf_init(&k->out, ESC_RUN_KAFKA_MAX_OUTBOX);
     st = esc_ckpt_get_partial(r->ck, OUTBOX_KEY, 0, 0, &k->out, err); /* a restart's outbox */
-    return st == ESC_EOF ? ESC_OK : st;
+    if (st == ESC_EOF)
+        return ESC_OK;
+    if (!st && !outbox_ok(&k->out)) {
+        esc_run_msg(r,
+                    "state %s: the Kafka output's outbox (%s) is damaged: its %zu bytes of "
+                    "notables and risk events are not sent (the other sinks have them)",
+                    r->o.state_dir, OUTBOX_KEY, k->out.len);
+        k->out.len = 0;
+        r->meta_dirty = true;
+    }
+    return st;
 }
 
 static void close_output(run_kafka *k) {
