@@ -72,6 +72,9 @@ typedef struct win_state {
      * own; kfirst1 - 1 is the offset of its first record (0: none yet) */
     size_t kslot1;
     uint64_t kfirst1;
+    /* Kafka mode without --late=emit: the records are not kept in blob (never read: a restart
+     * replays them), only their encoded bytes counted against the blob's cap */
+    uint64_t kbytes;
 } win_state;
 
 typedef struct det_state {
@@ -139,6 +142,7 @@ struct esc_runner {
     size_t nfired, capfired;
     esc_feeder *feed;   /* records -> inventory -> CIM -> esc_run_consume */
     esc_buf hosts_text; /* "aid\tname\n" of every inventory record seen, saved as "@hosts" */
+    esc_buf kscratch;   /* a partition window's record, encoded to be counted (run_window.c) */
     bool hosts_dirty;
     risk_pt *risk; /* the risk incident rule's state (run_risk.c), saved as "@risk" */
     size_t nrisk, caprisk, nrisk_sorted;

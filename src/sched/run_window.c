@@ -17,6 +17,8 @@
  * In Kafka mode (run_kafka.c) a window holds one partition's records and notes the offset of
  * its first; a record replayed whose partition's window already fired (here or at the
  * partition's last reader) is skipped; one whose window fired and that is not replayed is late.
+ * Without late_emit such a window's blob stays its header: its records are only counted against
+ * the blob's cap (blob_keep), as nothing reads them (a restart replays the partition).
  * Not done here: reading records (the engine's feeder calls esc_run_consume), firing, the
  * checkpoint transaction (run.c writes the dirty blobs). */
 #include "sched/run_internal.h"
@@ -570,6 +572,28 @@ static esc_status runs_covering(det_state *d, int64_t e, esc_error *err) {
     return ESC_OK;
 }
 
+/* The record into w's blob; a partition's window without --late=emit only counts its bytes
+ * (the same encoding into a scratch buffer, against the same cap): its records are never read
+ * (run.c stores its header alone, a restart replays the partition), and holding them cost a
+ * tenth of a worker's CPU. */
+static esc_status blob_keep(esc_runner *r, win_state *w, const esc_record *rec) {
+    if (!w->kslot1 || r->o.late_emit)
+        return blob_add(w, rec);
+    uint64_t used = RUN_BLOB_HDR + w->kbytes;
+    if (used >= ESC_CKPT_MAX_BLOB)
+        return ESC_ELIMIT;
+    esc_buf keep = w->blob;
+    r->kscratch.len = 0;
+    r->kscratch.max = ESC_CKPT_MAX_BLOB - (size_t)used;
+    w->blob = r->kscratch;
+    esc_status st = blob_add(w, rec);
+    r->kscratch = w->blob;
+    w->blob = keep;
+    if (!st)
+        w->kbytes += r->kscratch.len;
+    return st;
+}
+
 /* The record into every window of detection j that covers its time. */
 static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error *err) {
     det_state *d = &r->det[j];
@@ -608,7 +632,7 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
         }
         if ((st = esc_exec_feed(w->x, rec, err)))
             return st;
-        if ((st = blob_add(w, rec)))
+        if ((st = blob_keep(r, w, rec)))
             return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
         w->dirty = true;
         r->stats.kept++;
