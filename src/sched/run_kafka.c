@@ -834,6 +834,8 @@ void esc_run_kafka_stop(esc_runner *r) {
     if (!k->rk)
         return;
     rd_kafka_consumer_close(k->rk); /* revokes: checkpoint and commit first */
+    if (k->failed && k->tx)         /* the last transaction (on revocation) failed */
+        esc_run_msg(r, "%s", k->why);
     close_output(k);
     rd_kafka_destroy(k->rk);
     k->rk = NULL;
