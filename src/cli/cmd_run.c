@@ -52,6 +52,9 @@ static const esc_opt run_opts[] = {
     {"kafka-max-message", "BYTES",
      "skip (and count malformed) a message larger than this (default and\n"
      "                           most 16 MiB)"},
+    {"kafka-output", "TOPIC",
+     "also write notables and risk events to TOPIC, in Kafka transactions\n"
+     "                           with the offsets (keyed by event id)"},
     {"notables", "FILE", "append notables as JSON lines to FILE"},
     {"risk", "FILE", "append risk events as JSON lines to FILE"},
     {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},

@@ -99,8 +99,8 @@ static bool from_env(esc_cli_kafka *kc, const char *var, const char *key) {
 }
 
 bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts *ro) {
-    static const char *const needs[] = {"topic", "group", "kafka-config", "kafka-config-file",
-                                        "kafka-max-message"};
+    static const char *const needs[] = {
+        "topic", "group", "kafka-config", "kafka-config-file", "kafka-max-message", "kafka-output"};
     memset(kc, 0, sizeof *kc);
     if (!esc_args_has(a, "kafka")) {
         for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
@@ -155,7 +155,8 @@ bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts
                             .group = esc_args_get(a, "group"),
                             .config = kc->list,
                             .nconfig = n,
-                            .max_message = (size_t)max_message};
+                            .max_message = (size_t)max_message,
+                            .output = esc_args_get(a, "kafka-output")};
     ro->kafka = &kc->k;
     return true;
 }

@@ -15,6 +15,9 @@
  *   execution: the result equals the uninterrupted one.
  * - With a Kafka input (run_kafka.c) windows are per partition, the Kafka offsets are committed
  *   after this checkpoint, and "horizon" and the state directory's "id" are kept in "@run".
+ *   A partition's window is stored as its blob's header alone (for `escudo status`): a restart
+ *   forgets such windows and every assignment rebuilds them by replaying their partition, so
+ *   their records would be written at every step and never read back.
  * Deliberately not done: printing, signals, threads, reading the system clock, reading any
  * format (parse/ and the engine do), resuming standard input, holding CrowdStrike records until
  * their host appears (they map with the inventory seen so far, or --aidmaster). */
@@ -204,7 +207,8 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
         win_state *w = r->win[i];
         if (!w->dirty)
             continue;
-        if (!w->deleted && esc_run_blob_trail(&w->blob)) {
+        bool whole = !w->deleted && !w->kslot1; /* a partition's: replayed, never read back */
+        if (whole && esc_run_blob_trail(&w->blob)) {
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");
             break;
         }
@@ -213,8 +217,14 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
             esc_run_kafka_win_key(r, w, key, sizeof key);
         esc_ckpt_partial p = {w->kslot1 ? key : r->det[w->det].d->id, w->w.earliest, w->w.latest,
                               w->deleted ? NULL : w->blob.ptr, w->blob.len};
+        unsigned char head[RUN_BLOB_HDR + RUN_BLOB_CRC];
+        if (!whole && !w->deleted) {
+            esc_run_blob_head(&w->blob, head);
+            p.data = head;
+            p.len = sizeof head;
+        }
         st = esc_ckpt_put_partial(r->ck, &p, err);
-        if (!w->deleted)
+        if (whole)
             esc_run_blob_untrail(&w->blob);
     }
     for (size_t i = 0; !st && i < r->ndamaged; i++)
@@ -235,6 +245,8 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
     }
     if (!st && r->risk_dirty)
         st = put_risk(r, err);
+    if (!st && r->kafka)
+        st = esc_run_kafka_put_outbox(r, err);
     if (!st) {
         esc_ckpt_partial p = {ESC_RUN_META, 0, 0, meta.ptr, meta.len};
         st = esc_ckpt_put_partial(r->ck, &p, err);
@@ -597,6 +609,7 @@ void esc_runner_free(esc_runner *r) {
         close(r->lock_fd); /* releases the state directory's lock */
     esc_feeder_free(r->feed);
     esc_buf_fini(&r->hosts_text);
+    esc_buf_fini(&r->kscratch);
     esc_free(r->chunk);
     msgs_clear(r);
     esc_free(r);

@@ -52,9 +52,11 @@ typedef struct esc_run_kafka {
     const char *const *config; /* librdkafka "key=value" settings, applied in order */
     size_t nconfig;
     size_t max_message; /* bytes; a larger message is skipped as malformed (0: the default) */
+    const char *output; /* topic of notables and risk events, in transactions (or NULL) */
 } esc_run_kafka;
 
 #define ESC_RUN_KAFKA_MAX_MESSAGE (16u << 20) /* default and largest max_message */
+#define ESC_RUN_KAFKA_MAX_OUTBOX (64u << 20)  /* output waiting for one transaction */
 #define ESC_RUN_KAFKA_MAX_PARTITIONS 4096     /* partitions of the topic one worker follows */
 
 typedef struct esc_runner_opts {

@@ -68,6 +68,8 @@ static esc_status rewrite_late(esc_runner *r, const esc_sink_event *ev, esc_erro
     e2.json = b.ptr;
     e2.json_len = b.len;
     st = esc_sinks_put(r->real, &e2, err);
+    if (!st && r->kafka)
+        st = esc_run_kafka_output(r, &e2, err);
 out:
     esc_buf_fini(&b);
     return st;
@@ -86,6 +88,8 @@ static esc_status rs_put(esc_sink *s, const esc_sink_event *ev, esc_error *err) 
         r->stats.risk_events++;
     }
     st = r->late.active ? rewrite_late(r, ev, err) : esc_sinks_put(r->real, ev, err);
+    if (!st && !r->late.active && r->kafka)
+        st = esc_run_kafka_output(r, ev, err);
     if (!st)
         st = esc_run_risk_note(r, ev, err);
     if (++r->puts == (uint64_t)r->crash_sink)

@@ -21,6 +21,8 @@
 #include "sched/window.h"
 
 #define RUN_MAX_COVER 64       /* windows one record may fall in */
+#define RUN_COVER_SPANS 8      /* earlier answers of esc_schedule_runs_covering_span kept */
+#define RUN_COVER_SMALL 4      /* ... when they name at most this many runs */
 #define RUN_MAX_WINDOWS 100000 /* open + retained windows, by default */
 #define ESC_RUN_LOCK_FILE "lock"
 #define RUN_BLOB_MAGIC "ESW3"      /* stored with a CRC-32 trailer over the rest */
@@ -70,6 +72,9 @@ typedef struct win_state {
      * own; kfirst1 - 1 is the offset of its first record (0: none yet) */
     size_t kslot1;
     uint64_t kfirst1;
+    /* Kafka mode without --late=emit: the records are not kept in blob (never read: a restart
+     * replays them), only their encoded bytes counted against the blob's cap */
+    uint64_t kbytes;
 } win_state;
 
 typedef struct det_state {
@@ -82,6 +87,14 @@ typedef struct det_state {
     int64_t cov_lo, cov_hi;
     int64_t cov[RUN_MAX_COVER];
     size_t ncov;
+    /* earlier small answers, round robin: records of a topic's partitions, or of files read
+     * side by side, interleave a few hours of event times (run_window.c keep) */
+    struct {
+        int64_t lo, hi;
+        int64_t t[RUN_COVER_SMALL];
+        size_t n;
+    } span[RUN_COVER_SPANS];
+    size_t span_next;
 } det_state;
 
 typedef struct run_sink {
@@ -129,6 +142,7 @@ struct esc_runner {
     size_t nfired, capfired;
     esc_feeder *feed;   /* records -> inventory -> CIM -> esc_run_consume */
     esc_buf hosts_text; /* "aid\tname\n" of every inventory record seen, saved as "@hosts" */
+    esc_buf kscratch;   /* a partition window's record, encoded to be counted (run_window.c) */
     bool hosts_dirty;
     risk_pt *risk; /* the risk incident rule's state (run_risk.c), saved as "@risk" */
     size_t nrisk, caprisk, nrisk_sorted;
@@ -208,6 +222,8 @@ const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool 
 /* The CRC-32 trailer appended to b (before storing it); esc_run_blob_untrail takes it off. */
 esc_status esc_run_blob_trail(esc_buf *b);
 void esc_run_blob_untrail(esc_buf *b);
+/* The blob's header alone, with its CRC-32 trailer: a window without its records. */
+void esc_run_blob_head(const esc_buf *b, unsigned char out[RUN_BLOB_HDR + RUN_BLOB_CRC]);
 /* The blob's header fields. */
 int64_t esc_run_blob_sched(const void *blob);
 bool esc_run_blob_fired(const void *blob);
@@ -256,8 +272,13 @@ esc_status esc_run_kafka_meta(esc_runner *r, esc_buf *b);
 /* Leave the group (revocation: checkpoint, synchronous commit) and say what was committed. */
 void esc_run_kafka_stop(esc_runner *r);
 void esc_run_kafka_before_commit(esc_runner *r);
-/* After a checkpoint: the partitions' low watermarks committed to Kafka (asynchronously). */
+/* After a checkpoint: the partitions' low watermarks committed to Kafka (asynchronously), or
+ * with --kafka-output sent in one transaction with the outbox (synchronously). */
 void esc_run_kafka_after_commit(esc_runner *r);
+/* --kafka-output: a notable or risk event into the outbox (no-op without an output topic). */
+esc_status esc_run_kafka_output(esc_runner *r, const esc_sink_event *ev, esc_error *err);
+/* Inside a checkpoint: the outbox ("@kafka-out"; removed when empty). */
+esc_status esc_run_kafka_put_outbox(esc_runner *r, esc_error *err);
 /* Leave the group (committing first) and free. */
 void esc_run_kafka_close(esc_runner *r);
 /* Fire a run in Kafka mode: each partition's window of it on its own, then every window of a

@@ -25,9 +25,14 @@
  *   no partition does not let its clock jump.
  * - A partition at its end before any message was read (its log starts past 0: retention
  *   deleted the rest) is positioned there and counts as read to its end.
+ * - With an output topic (--kafka-output) the step's notables and risk events wait in an outbox
+ *   stored in the step's checkpoint; after it, one transaction produces them and sends the
+ *   offsets (in place of the consumer's commit); the outbox leaves the store once the
+ *   transaction committed. Its nonce, in the committed metadata, tells a restart whether the
+ *   outbox it restored was committed already. An error aborts and stops the run.
  * Not done here: formats (each message goes through esc_run_read_text), windows, firing, the
  * transport of cross-host detections' partial aggregates (refused by the CLI in this mode; the
- * merge is spl/exec.c's, docs/scale.md), an output topic. */
+ * merge is spl/exec.c's, docs/scale.md). */
 #include "sched/run_internal.h"
 
 #include <fcntl.h>
@@ -55,11 +60,19 @@ typedef struct kpart {
     int64_t fired_to;   /* the partition's windows up to this run time have fired */
     int64_t sent_low, sent_pos; /* last committed to the group */
     int64_t high;               /* high watermark as last fetched, -1 unknown */
+    int64_t low;                /* low watermark (low_watermarks) */
 } kpart;
 
 struct run_kafka {
     rd_kafka_t *rk;
     char *topic;
+    /* --kafka-output: the transactional producer, the consumer's group metadata, and the
+     * outbox: notables and risk events of steps whose transaction has not committed, as
+     * [u32 key length][key][u32 length][value] records (also in the store, "@kafka-out") */
+    rd_kafka_t *tx;
+    rd_kafka_consumer_group_metadata_t *cgmd;
+    char *out_topic;
+    esc_buf out;
     kpart *p;
     size_t np;
     bool settled; /* partitions assigned (and not revoked since) */
@@ -108,17 +121,21 @@ static kpart *slot_get(esc_runner *r, int32_t part, esc_error *err) {
     return s;
 }
 
-/* The lowest offset of the partition kept in a window that has not fired, else its position. */
-static int64_t low_watermark(const esc_runner *r, size_t slot) {
-    const kpart *s = &r->kafka->p[slot];
-    int64_t low = (int64_t)r->in[s->in].offset;
+/* Each partition's low watermark into its slot's low: the lowest offset of the partition kept in
+ * a window that has not fired, else its position. One pass over the windows (a checkpoint
+ * follows every step, and a worker holds partitions x runs of windows). */
+static void low_watermarks(const esc_runner *r) {
+    run_kafka *k = r->kafka;
+    for (size_t i = 0; i < k->np; i++)
+        k->p[i].low = (int64_t)r->in[k->p[i].in].offset;
     for (size_t i = 0; i < r->nwin; i++) {
         const win_state *w = r->win[i];
-        if (!w->fired && !w->deleted && w->kslot1 == slot + 1 && w->kfirst1 &&
-            (int64_t)w->kfirst1 - 1 < low)
-            low = (int64_t)w->kfirst1 - 1;
+        if (w->fired || w->deleted || !w->kslot1 || !w->kfirst1 || w->kslot1 > k->np)
+            continue;
+        kpart *s = &k->p[w->kslot1 - 1];
+        if ((int64_t)w->kfirst1 - 1 < s->low)
+            s->low = (int64_t)w->kfirst1 - 1;
     }
-    return low;
 }
 
 void esc_run_kafka_win_key(const esc_runner *r, const win_state *w, char *buf, size_t n) {
@@ -192,12 +209,13 @@ static void drop_open_windows(esc_runner *r) {
 
 void esc_run_kafka_before_commit(esc_runner *r) {
     run_kafka *k = r->kafka;
+    low_watermarks(r);
     for (size_t i = 0; i < k->np; i++) {
         kpart *s = &k->p[i];
         run_in *in = &r->in[s->in];
         if (!s->owned || !s->known)
             continue;
-        uint64_t low = (uint64_t)low_watermark(r, i);
+        uint64_t low = (uint64_t)s->low;
         if (in->inode != low) {
             in->inode = low;
             in->dirty = true;
@@ -205,40 +223,245 @@ void esc_run_kafka_before_commit(esc_runner *r) {
     }
 }
 
-/* Commit each owned partition's low watermark with its metadata; sync on revocation. */
-static void commit_offsets(esc_runner *r, bool sync) {
+static void random8(esc_runner *r, unsigned char b[8]);
+static void out_nonce(const run_kafka *k, char hex[17]);
+
+/* The owned partitions' low watermarks with their metadata: those changed since last sent, or
+ * all of them. Each metadata is esc_malloc'd: free_offsets frees it (librdkafka would free()). */
+static rd_kafka_topic_partition_list_t *offsets(esc_runner *r, bool all) {
     run_kafka *k = r->kafka;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->np + 1);
-    char meta[128];
+    char meta[128], nonce[17];
+    out_nonce(k, nonce);
     for (size_t i = 0; i < k->np; i++) {
         kpart *s = &k->p[i];
         run_in *in = &r->in[s->in];
         int64_t low = (int64_t)in->inode, pos = (int64_t)in->offset;
-        if (!s->owned || !s->known || (low == s->sent_low && pos == s->sent_pos))
+        if (!s->owned || !s->known || (!all && low == s->sent_low && pos == s->sent_pos))
             continue;
         rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_add(l, k->topic, s->part);
         t->offset = low;
-        int n = snprintf(meta, sizeof meta, META_TAG " %s %" PRId64 " %lld", r->state_id, pos,
-                         (long long)s->fired_to);
+        int n = snprintf(meta, sizeof meta, META_TAG " %s %" PRId64 " %lld %s", r->state_id, pos,
+                         (long long)s->fired_to, nonce);
         t->metadata = esc_malloc((size_t)n);
         if (t->metadata) {
             memcpy(t->metadata, meta, (size_t)n);
             t->metadata_size = (size_t)n;
         }
-        s->sent_low = low;
-        s->sent_pos = pos;
     }
-    if (l->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, sync ? 0 : 1);
-        if (e && sync)
-            esc_run_msg(r, "kafka: committing offsets: %s", rd_kafka_err2str(e));
+    return l;
+}
+
+static void sent(run_kafka *k, const rd_kafka_topic_partition_list_t *l) {
+    for (int i = 0; i < l->cnt; i++) {
+        kpart *s = slot_find(k, l->elems[i].partition);
+        if (s && s->known)
+            s->sent_low = l->elems[i].offset;
     }
-    for (int i = 0; i < l->cnt; i++) { /* ours: librdkafka frees metadata with free() */
+}
+
+static void free_offsets(rd_kafka_topic_partition_list_t *l) {
+    for (int i = 0; i < l->cnt; i++) {
         esc_free(l->elems[i].metadata);
         l->elems[i].metadata = NULL;
         l->elems[i].metadata_size = 0;
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Commit each owned partition's low watermark with its metadata; sync on revocation. */
+static void commit_offsets(esc_runner *r, bool sync) {
+    run_kafka *k = r->kafka;
+    rd_kafka_topic_partition_list_t *l = offsets(r, false);
+    for (size_t i = 0; i < k->np; i++) /* what offsets() took */
+        if (k->p[i].owned && k->p[i].known) {
+            k->p[i].sent_low = (int64_t)r->in[k->p[i].in].inode;
+            k->p[i].sent_pos = (int64_t)r->in[k->p[i].in].offset;
+        }
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, sync ? 0 : 1);
+        if (e && sync)
+            esc_run_msg(r, "kafka: committing offsets: %s", rd_kafka_err2str(e));
+    }
+    free_offsets(l);
+}
+
+/* ---- the output topic ------------------------------------------------------------------------ */
+
+static void random8(esc_runner *r, unsigned char b[8]) {
+    static uint64_t n;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, b, 8) != 8) {
+        uint64_t x = (uint64_t)getpid() ^ (uint64_t)esc_clock_now_us(r->o.clock) ^ (++n << 40);
+        memcpy(b, &x, 8);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/* The outbox's nonce (its first 8 bytes) as 16 hex digits, "-" when it is empty. */
+static void out_nonce(const run_kafka *k, char hex[17]) {
+    if (!k->tx || k->out.len < 8) {
+        snprintf(hex, 17, "-");
+        return;
+    }
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)k->out.ptr[i]);
+}
+
+#define OUTBOX_KEY "@kafka-out"
+
+esc_status esc_run_kafka_output(esc_runner *r, const esc_sink_event *ev, esc_error *err) {
+    run_kafka *k = r->kafka;
+    if (!k || !k->tx)
+        return ESC_OK;
+    uint32_t kl = (uint32_t)strlen(ev->event_id), vl = (uint32_t)ev->json_len;
+    if (k->out.len + (k->out.len ? 8 : 16) + (size_t)kl + vl > ESC_RUN_KAFKA_MAX_OUTBOX)
+        return esc_error_set(err, ESC_ELIMIT,
+                             "kafka output: more than %u bytes of notables and risk events wait "
+                             "for one transaction",
+                             ESC_RUN_KAFKA_MAX_OUTBOX);
+    unsigned char nonce[8];
+    if (!k->out.len) /* a new outbox: its nonce goes in the metadata of its transaction */
+        random8(r, nonce);
+    esc_status st = k->out.len ? ESC_OK : esc_buf_append(&k->out, nonce, 8);
+    if (!st)
+        st = esc_buf_append(&k->out, &kl, 4);
+    if (!st)
+        st = esc_buf_append(&k->out, ev->event_id, kl);
+    if (!st)
+        st = esc_buf_append(&k->out, &vl, 4);
+    if (!st)
+        st = esc_buf_append(&k->out, ev->json, vl);
+    if (st)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    r->meta_dirty = true; /* the outbox goes into the step's checkpoint */
+    return ESC_OK;
+}
+
+esc_status esc_run_kafka_put_outbox(esc_runner *r, esc_error *err) {
+    run_kafka *k = r->kafka;
+    if (!k || !k->tx)
+        return ESC_OK;
+    esc_ckpt_partial p = {OUTBOX_KEY, 0, 0, k->out.len ? k->out.ptr : NULL, k->out.len};
+    return esc_ckpt_put_partial(r->ck, &p, err);
+}
+
+/* A restored outbox holds whole records (its nonce, then key and value lengths in range). */
+static bool outbox_ok(const esc_buf *b) {
+    if (b->len == 0)
+        return true;
+    size_t at = 8;
+    while (b->len >= 8 && at + 8 <= b->len) {
+        uint32_t kl, vl;
+        memcpy(&kl, b->ptr + at, 4);
+        if (kl > b->len - at - 8)
+            return false;
+        memcpy(&vl, b->ptr + at + 4 + kl, 4);
+        if (vl > b->len - at - 8 - kl)
+            return false;
+        at += 8 + (size_t)kl + vl;
+    }
+    return at == b->len;
+}
+
+static esc_status produce_outbox(run_kafka *k, const char **why) {
+    for (size_t at = 8; at + 8 <= k->out.len;) { /* after the nonce */
+        uint32_t kl, vl;
+        memcpy(&kl, k->out.ptr + at, 4);
+        if (kl > k->out.len - at - 8) { /* a damaged outbox from the store: not past its end */
+            *why = "the stored outbox is damaged";
+            return ESC_EIO;
+        }
+        const char *key = k->out.ptr + at + 4;
+        memcpy(&vl, key + kl, 4);
+        if (vl > k->out.len - at - 8 - kl) {
+            *why = "the stored outbox is damaged";
+            return ESC_EIO;
+        }
+        const char *val = key + kl + 4;
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(k->tx, RD_KAFKA_V_TOPIC(k->out_topic), RD_KAFKA_V_KEY(key, kl),
+                              RD_KAFKA_V_VALUE((void *)val, vl),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(k->tx, 50);
+            continue;
+        }
+        if (e) {
+            *why = rd_kafka_err2str(e);
+            return ESC_EIO;
+        }
+        at += 8 + kl + vl;
+    }
+    return ESC_OK;
+}
+
+/* One transaction: the outbox's messages, then the offsets (low watermarks and metadata) sent
+ * to the group's coordinator, committed together. On failure the transaction is aborted and
+ * the run stops: the outbox is in the store, and the restart sends it again. */
+static void transact(esc_runner *r) {
+    run_kafka *k = r->kafka;
+    rd_kafka_topic_partition_list_t *l = offsets(r, k->out.len > 0);
+    if (!l->cnt && !k->out.len) {
+        free_offsets(l);
+        return;
+    }
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(k->tx);
+    const char *what = "beginning a transaction", *why = NULL;
+    if (!e) {
+        what = "producing";
+        if (produce_outbox(k, &why) == ESC_OK) {
+            what = "sending the offsets";
+            e = l->cnt ? rd_kafka_send_offsets_to_transaction(k->tx, l, k->cgmd, SYNC_MS) : NULL;
+            if (!e) {
+                what = "committing the transaction";
+                e = rd_kafka_commit_transaction(k->tx, SYNC_MS);
+            }
+        }
+        if (e || why) {
+            rd_kafka_error_t *a = rd_kafka_abort_transaction(k->tx, SYNC_MS);
+            if (a)
+                rd_kafka_error_destroy(a);
+        }
+    }
+    if (e || why) {
+        k->failed = ESC_EIO;
+        snprintf(k->why, sizeof k->why,
+                 "kafka output %s: %s: %s (the run stops; a restart sends the step's notables "
+                 "again)",
+                 k->out_topic, what, e ? rd_kafka_error_string(e) : why);
+        if (e)
+            rd_kafka_error_destroy(e);
+        free_offsets(l);
+        return;
+    }
+    sent(k, l);
+    for (int i = 0; i < l->cnt; i++) {
+        kpart *s = slot_find(k, l->elems[i].partition);
+        if (s)
+            s->sent_pos = (int64_t)r->in[s->in].offset;
+    }
+    free_offsets(l);
+    if (k->out.len) { /* delivered: out of the store now, not at the next step */
+        k->out.len = 0;
+        esc_error ce = {0};
+        if (esc_ckpt_begin(r->ck, &ce) || esc_run_kafka_put_outbox(r, &ce) ||
+            esc_ckpt_commit(r->ck, &ce)) {
+            esc_ckpt_rollback(r->ck, NULL);
+            r->meta_dirty = true; /* the next checkpoint empties it */
+        }
+    }
+}
+
+/* After a checkpoint (or on revocation): the offsets, in a transaction with the outbox when
+ * there is an output topic (once the group assigned partitions: a restored outbox waits). */
+static void after_checkpoint(esc_runner *r, bool sync) {
+    run_kafka *k = r->kafka;
+    if (!k->tx)
+        commit_offsets(r, sync);
+    else if (k->settled && !k->failed)
+        transact(r);
 }
 
 esc_status esc_run_kafka_meta(esc_runner *r, esc_buf *b) {
@@ -257,14 +480,14 @@ esc_status esc_run_kafka_meta(esc_runner *r, esc_buf *b) {
 }
 
 void esc_run_kafka_after_commit(esc_runner *r) {
-    commit_offsets(r, false);
+    after_checkpoint(r, false);
 }
 
 /* ---- rebalances ---------------------------------------------------------------------------- */
 
 /* "escudo1 <state id> <position> <horizon>" of a committed offset; false when not ours. */
 static bool parse_meta(const rd_kafka_topic_partition_t *t, char id[17], int64_t *pos,
-                       int64_t *horizon) {
+                       int64_t *horizon, char nonce[17]) {
     char buf[128];
     if (!t->metadata || t->metadata_size == 0 || t->metadata_size >= sizeof buf)
         return false;
@@ -272,7 +495,9 @@ static bool parse_meta(const rd_kafka_topic_partition_t *t, char id[17], int64_t
     buf[t->metadata_size] = 0;
     long long p, h;
     char tag[16];
-    if (sscanf(buf, "%15s %16s %lld %lld", tag, id, &p, &h) != 4 || strcmp(tag, META_TAG))
+    snprintf(nonce, 17, "-"); /* before --kafka-output: four fields */
+    int n = sscanf(buf, "%15s %16s %lld %lld %16s", tag, id, &p, &h, nonce);
+    if (n < 4 || strcmp(tag, META_TAG))
         return false;
     *pos = p;
     *horizon = h;
@@ -286,9 +511,16 @@ static esc_status place(esc_runner *r, rd_kafka_topic_partition_t *t, esc_error 
         return err->code ? err->code : ESC_ENOMEM;
     run_in *in = &r->in[s->in];
     int64_t start = t->err ? -1 : t->offset, pos = start, h = INT64_MIN;
-    char id[17] = {0};
-    bool meta = start >= 0 && parse_meta(t, id, &pos, &h);
+    char id[17] = {0}, nonce[17], ours[17];
+    bool meta = start >= 0 && parse_meta(t, id, &pos, &h, nonce);
     bool mine = meta && !strcmp(id, r->state_id);
+    out_nonce(r->kafka, ours);
+    if (mine && strcmp(ours, "-") && !strcmp(nonce, ours)) {
+        /* the outbox restored from the store was committed in a transaction whose commit
+         * was not followed by its removal from the store (a kill in between): not again */
+        r->kafka->out.len = 0;
+        r->meta_dirty = true;
+    }
     if (in->have && (mine || start < 0)) { /* this state directory read it last */
         start = (int64_t)in->inode;
         pos = pos > (int64_t)in->offset ? pos : (int64_t)in->offset;
@@ -336,7 +568,7 @@ static void on_revoke(esc_runner *r) {
     esc_error e = {0};
     if (esc_run_commit(r, &e)) /* the state first, then the offsets it holds */
         esc_run_msg(r, "kafka: checkpoint on revocation: %s", e.msg);
-    else
+    else if (!k->tx) /* esc_run_commit ran the transaction */
         commit_offsets(r, true);
     for (size_t i = 0; i < k->np; i++)
         k->p[i].owned = false;
@@ -465,16 +697,100 @@ static esc_status configure(esc_runner *r, rd_kafka_conf_t *c, esc_error *err) {
     return ESC_OK;
 }
 
+/* Settings of the user's that only a consumer reads: not given to the producer (librdkafka
+ * would warn of each). */
+static bool consumer_only(const char *kv) {
+    static const char *const pre[] = {"group.",
+                                      "session.timeout.",
+                                      "heartbeat.",
+                                      "max.poll.",
+                                      "auto.",
+                                      "enable.auto.",
+                                      "fetch.",
+                                      "queued.",
+                                      "isolation.",
+                                      "partition.assignment.",
+                                      "enable.partition.",
+                                      "check.crcs",
+                                      "coordinator.",
+                                      "consume."};
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        if (!strncmp(kv, pre[i], strlen(pre[i])))
+            return true;
+    return false;
+}
+
+/* The output topic's producer: the user's settings (TLS, SASL, ...), then a transactional.id
+ * that names the group and this state directory, so that a restarted worker fences its previous
+ * incarnation (whose open transaction the coordinator then aborts). */
+static esc_status open_output(esc_runner *r, esc_error *err) {
+    const esc_run_kafka *o = r->o.kafka;
+    run_kafka *k = r->kafka;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char tid[256];
+    snprintf(tid, sizeof tid, "escudo-%s-%s", o->group ? o->group : "escudo", r->state_id);
+    esc_status st = o->brokers ? set(c, "bootstrap.servers", o->brokers, err) : ESC_OK;
+    if (!st)
+        st = set(c, "client.id", "escudo", err);
+    for (size_t i = 0; !st && i < o->nconfig; i++) {
+        const char *kv = o->config[i], *eq = strchr(kv, '=');
+        char key[256];
+        if (!eq || (size_t)(eq - kv) >= sizeof key || consumer_only(kv))
+            continue; /* configure() already refused a malformed one */
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+        st = set(c, key, eq + 1, err);
+    }
+    if (!st)
+        st = set(c, "transactional.id", tid, err);
+    char why[512];
+    if (!st && !(k->tx = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why)))
+        st = esc_error_set(err, ESC_EUSAGE, "kafka output: %s", why);
+    if (st) {
+        if (!k->tx)
+            rd_kafka_conf_destroy(c);
+        return st;
+    }
+    rd_kafka_error_t *e = rd_kafka_init_transactions(k->tx, SYNC_MS * 3);
+    if (e) {
+        st = esc_error_set(err, ESC_EIO, "kafka output %s: starting transactions: %s", o->output,
+                           rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return st;
+    }
+    if (!(k->out_topic = esc_strdup(o->output)) ||
+        !(k->cgmd = rd_kafka_consumer_group_metadata(k->rk)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    esc_buf_init(&k->out, ESC_RUN_KAFKA_MAX_OUTBOX);
+    st = esc_ckpt_get_partial(r->ck, OUTBOX_KEY, 0, 0, &k->out, err); /* a restart's outbox */
+    if (st == ESC_EOF)
+        return ESC_OK;
+    if (!st && !outbox_ok(&k->out)) {
+        esc_run_msg(r,
+                    "state %s: the Kafka output's outbox (%s) is damaged: its %zu bytes of "
+                    "notables and risk events are not sent (the other sinks have them)",
+                    r->o.state_dir, OUTBOX_KEY, k->out.len);
+        k->out.len = 0;
+        r->meta_dirty = true;
+    }
+    return st;
+}
+
+static void close_output(run_kafka *k) {
+    if (k->tx)
+        rd_kafka_destroy(k->tx); /* transactions are committed or aborted by now */
+    k->tx = NULL;
+    if (k->cgmd)
+        rd_kafka_consumer_group_metadata_destroy(k->cgmd);
+    k->cgmd = NULL;
+    esc_buf_fini(&k->out);
+    esc_free(k->out_topic);
+    k->out_topic = NULL;
+}
+
 /* A random identity for this state directory, named in the commit metadata. */
 static void make_id(esc_runner *r) {
-    unsigned char b[8] = {0};
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b) {
-        uint64_t x = (uint64_t)getpid() ^ (uint64_t)esc_clock_now_us(r->o.clock);
-        memcpy(b, &x, sizeof b);
-    }
-    if (fd >= 0)
-        close(fd);
+    unsigned char b[8];
+    random8(r, b);
     for (int i = 0; i < 8; i++)
         snprintf(r->state_id + 2 * i, 3, "%02x", b[i]);
     r->meta_dirty = true;
@@ -508,7 +824,7 @@ esc_status esc_run_kafka_open(esc_runner *r, esc_error *err) {
     if (e)
         return esc_error_set(err, ESC_EIO, "kafka: subscribing to %s: %s", o->topic,
                              rd_kafka_err2str(e));
-    return ESC_OK;
+    return o->output ? open_output(r, err) : ESC_OK;
 }
 
 #define STOP_LISTED 32 /* partitions the stop message names */
@@ -518,6 +834,9 @@ void esc_run_kafka_stop(esc_runner *r) {
     if (!k->rk)
         return;
     rd_kafka_consumer_close(k->rk); /* revokes: checkpoint and commit first */
+    if (k->failed && k->tx)         /* the last transaction (on revocation) failed */
+        esc_run_msg(r, "%s", k->why);
+    close_output(k);
     rd_kafka_destroy(k->rk);
     k->rk = NULL;
     esc_buf b;
@@ -546,10 +865,11 @@ void esc_run_kafka_close(esc_runner *r) {
     run_kafka *k = r ? r->kafka : NULL;
     if (!k)
         return;
-    if (k->rk) {
+    if (k->rk)
         rd_kafka_consumer_close(k->rk); /* revokes: checkpoint and commit first */
+    close_output(k);
+    if (k->rk)
         rd_kafka_destroy(k->rk);
-    }
     esc_free(k->p);
     esc_free(k->topic);
     esc_free(k);

@@ -17,6 +17,8 @@
  * In Kafka mode (run_kafka.c) a window holds one partition's records and notes the offset of
  * its first; a record replayed whose partition's window already fired (here or at the
  * partition's last reader) is skipped; one whose window fired and that is not replayed is late.
+ * Without late_emit such a window's blob stays its header: its records are only counted against
+ * the blob's cap (blob_keep), as nothing reads them (a restart replays the partition).
  * Not done here: reading records (the engine's feeder calls esc_run_consume), firing, the
  * checkpoint transaction (run.c writes the dirty blobs). */
 #include "sched/run_internal.h"
@@ -83,6 +85,12 @@ esc_status esc_run_blob_trail(esc_buf *b) {
 
 void esc_run_blob_untrail(esc_buf *b) {
     b->len -= RUN_BLOB_CRC;
+}
+
+void esc_run_blob_head(const esc_buf *b, unsigned char out[RUN_BLOB_HDR + RUN_BLOB_CRC]) {
+    memcpy(out, b->ptr, RUN_BLOB_HDR);
+    uint32_t c = (uint32_t)crc32(0L, out, RUN_BLOB_HDR);
+    memcpy(out + RUN_BLOB_HDR, &c, RUN_BLOB_CRC);
 }
 
 int64_t esc_run_blob_sched(const void *blob) {
@@ -539,17 +547,61 @@ static esc_status late(esc_runner *r, const det_state *d, win_state *w, int64_t 
     return ESC_OK;
 }
 
+/* d->cov: the runs whose windows cover event time e, from an earlier answer whose span holds e
+ * (the answer is the same for every time of its span) or computed and remembered. */
+static esc_status runs_covering(det_state *d, int64_t e, esc_error *err) {
+    for (size_t i = 0; i < RUN_COVER_SPANS && esc_sched_time_ok(e); i++) {
+        if (d->span[i].lo <= e && e < d->span[i].hi) {
+            d->cov_lo = d->span[i].lo;
+            d->cov_hi = d->span[i].hi;
+            d->ncov = d->span[i].n;
+            memcpy(d->cov, d->span[i].t, d->ncov * sizeof *d->cov);
+            return ESC_OK;
+        }
+    }
+    d->cov_lo = d->cov_hi = 0;
+    esc_status st = esc_schedule_runs_covering_span(&d->sched, e, d->cov, RUN_MAX_COVER, &d->ncov,
+                                                    &d->cov_lo, &d->cov_hi, err);
+    if (st || d->ncov > RUN_COVER_SMALL || d->cov_hi <= d->cov_lo)
+        return st;
+    size_t i = d->span_next++ % RUN_COVER_SPANS;
+    d->span[i].lo = d->cov_lo;
+    d->span[i].hi = d->cov_hi;
+    d->span[i].n = d->ncov;
+    memcpy(d->span[i].t, d->cov, d->ncov * sizeof *d->cov);
+    return ESC_OK;
+}
+
+/* The record into w's blob; a partition's window without --late=emit only counts its bytes
+ * (the same encoding into a scratch buffer, against the same cap): its records are never read
+ * (run.c stores its header alone, a restart replays the partition), and holding them cost a
+ * tenth of a worker's CPU. */
+static esc_status blob_keep(esc_runner *r, win_state *w, const esc_record *rec) {
+    if (!w->kslot1 || r->o.late_emit)
+        return blob_add(w, rec);
+    uint64_t used = RUN_BLOB_HDR + w->kbytes;
+    if (used >= ESC_CKPT_MAX_BLOB)
+        return ESC_ELIMIT;
+    esc_buf keep = w->blob;
+    r->kscratch.len = 0;
+    r->kscratch.max = ESC_CKPT_MAX_BLOB - (size_t)used;
+    w->blob = r->kscratch;
+    esc_status st = blob_add(w, rec);
+    r->kscratch = w->blob;
+    w->blob = keep;
+    if (!st)
+        w->kbytes += r->kscratch.len;
+    return st;
+}
+
 /* The record into every window of detection j that covers its time. */
 static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error *err) {
     det_state *d = &r->det[j];
     int64_t *ts = d->cov;
     int64_t e = esc_time_sec(rec->time_us);
     esc_status st = ESC_OK;
-    if (!(d->cov_lo <= e && e < d->cov_hi) || !esc_sched_time_ok(e)) {
-        d->cov_lo = d->cov_hi = 0;
-        st = esc_schedule_runs_covering_span(&d->sched, e, d->cov, RUN_MAX_COVER, &d->ncov,
-                                             &d->cov_lo, &d->cov_hi, err);
-    }
+    if (!(d->cov_lo <= e && e < d->cov_hi) || !esc_sched_time_ok(e))
+        st = runs_covering(d, e, err);
     if (st) {
         d->cov_lo = d->cov_hi = 0;
         char why[ESC_ERROR_MSG_MAX];
@@ -580,7 +632,7 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
         }
         if ((st = esc_exec_feed(w->x, rec, err)))
             return st;
-        if ((st = blob_add(w, rec)))
+        if ((st = blob_keep(r, w, rec)))
             return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);
         w->dirty = true;
         r->stats.kept++;

@@ -8,6 +8,7 @@
  *                  (little endian), each produced with its key (librdkafka's default
  *                  partitioner: the same key, the same partition), then flushed
  *   down ID, up ID take broker ID (1..BROKERS) down or up
+ *   topic NAME N   create topic NAME with N partitions (an output topic)
  *   quit           (or the end of standard input) stops the cluster
  * Deliberately not done: anything the tests do not use. */
 #include <librdkafka/rdkafka.h>
@@ -98,6 +99,13 @@ int main(int argc, char **argv) {
             printf(rd_kafka_mock_broker_set_down(mc, atoi(line + 5)) ? "error\n" : "ok\n");
         } else if (!strncmp(line, "up ", 3)) {
             printf(rd_kafka_mock_broker_set_up(mc, atoi(line + 3)) ? "error\n" : "ok\n");
+        } else if (!strncmp(line, "topic ", 6)) {
+            char name[256];
+            int parts = 0;
+            printf(sscanf(line + 6, "%255s %d", name, &parts) == 2 && parts > 0 &&
+                           !rd_kafka_mock_topic_create(mc, name, parts, atoi(argv[1]) > 2 ? 3 : 1)
+                       ? "ok\n"
+                       : "error\n");
         } else if (!strcmp(line, "quit")) {
             break;
         } else {
