@@ -159,8 +159,11 @@ enode *spl_parse_expr(spl_parser *P);
 snode *spl_parse_search_raw(spl_parser *P);
 /* A [...] subsearch at P->pos (brackets balanced outside quotes): its text and offset into
  * st->sub_text, st->sub_len, st->sub_start; P->pos after the ']'. Planning it is the caller's
- * (spl_subplan). */
+ * (spl_parse_subplan). */
 bool spl_parse_subsearch(spl_parser *P, stage *st);
+/* Plan the subsearch spl_parse_subsearch found into st->sub (spl_subplan); a failure fails P
+ * with the subplan's status. */
+bool spl_parse_subplan(spl_parser *P, stage *st);
 /* Names or patterns, comma or space separated, into st->names (fields, table, dedup); with
  * allow_sign a leading `+` or `-` (fields -: remove). */
 bool spl_parse_names(spl_parser *P, stage *st, bool allow_sign);
