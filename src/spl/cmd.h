@@ -196,6 +196,15 @@ esc_status spl_exec_oom(esc_error *err);
 /* The run hook of commands that only choose, order or rename columns: column i of st->out takes
  * the input column st->map[i]. */
 esc_status spl_run_remap(const stage *st, spl_run *x, esc_error *err);
+/* The run of commands that extract fields from one input column's text (spath, xmlkv): fn for
+ * each row of t whose column col has a value (col < 0: none is run), with touched, one flag per
+ * column of t, all false; a status from fn stops the walk and is out of memory. */
+typedef esc_status (*spl_text_row_fn)(const stage *st, esc_cell *row, bool *touched, void *ctx);
+esc_status spl_run_text_rows(const stage *st, esc_table *t, int col, spl_text_row_fn fn, void *ctx,
+                             esc_error *err);
+/* Value v into an extracted field's cell: it replaces what the cell held when *touched is false
+ * (then set), else it is appended (up to ESC_SPL_MAX_MV values, the rest dropped). */
+esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v);
 /* A table with the columns of s and nrows empty rows. */
 esc_table *spl_table_new(const schema *s, size_t nrows);
 /* Rebuild t with the columns of s where column i takes t's column map[i] (moved; -1: empty). */
