@@ -390,6 +390,9 @@ const char *esc_engine_search_name(const esc_engine *e, size_t i) {
 size_t esc_engine_nothers(const esc_engine *e) {
     return e->nothers;
 }
+const esc_litfilter *esc_engine_litfilter(const esc_engine *e) {
+    return e->lf;
+}
 
 /* The detections that may read any code, then (binary search in the index) those reading ev's
  * code: per-event cost follows the detections of its code, not all of them. */
@@ -450,9 +453,8 @@ struct esc_hunt {
     esc_feeder *feed;
     esc_hunt_stats stats;
     bool finished;
-    esc_exec ***sx;  /* per detection: its shards' executions (o.shards > 1 and the plan merges:
-                        the two-stage check), or NULL */
-    esc_litscan *ls; /* the record literal filter's scanner, or NULL */
+    esc_exec ***sx; /* per detection: its shards' executions (o.shards > 1 and the plan merges:
+                       the two-stage check), or NULL */
 };
 
 static void close_input(esc_hunt *h) {
@@ -490,7 +492,6 @@ void esc_hunt_free(esc_hunt *h) {
     esc_free(h->tables);
     esc_paths_free(h->files, h->nfiles);
     esc_feeder_free(h->feed);
-    esc_litscan_free(h->ls);
     esc_free(h);
 }
 
@@ -512,20 +513,18 @@ static esc_status feed_det(esc_hunt *h, size_t i, const esc_record *r, esc_error
     return esc_exec_feed(x, r, err);
 }
 
-/* The feeder's consumer: the record is scanned once for every detection's record literals; an
- * Endpoint.Processes record goes to the executions of the detections reading that data model,
- * a record of another dataset to the detections the feeder selected for its event, in both
- * cases only when the detection's literal clauses hold (an execution that is not fed a record
- * does nothing with it: its main where clause would reject it, and a plan with a subsearch has
- * no clauses). */
+/* The feeder's consumer: an Endpoint.Processes record goes to the executions of the
+ * detections reading that data model, a record of another dataset to the detections the feeder
+ * selected for its event, in both cases only when the feeder's literal filter does not rule the
+ * detection out (an execution that is not fed a record does nothing with it: its main where
+ * clause would reject it, and a plan with a subsearch has no clauses). */
 static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
     esc_hunt *h = ctx;
-    esc_litscan_record(h->ls, r);
     if (r->ds != ESC_DS_PROCESSES) {
         const size_t *cand;
         size_t ncand = esc_feeder_candidates(h->feed, &cand);
         for (size_t k = 0; k < ncand; k++) {
-            if (!esc_litscan_may_match(h->ls, cand[k]))
+            if (!esc_feeder_may_match(h->feed, cand[k]))
                 continue;
             esc_status st = feed_det(h, cand[k], r, err);
             if (st)
@@ -535,7 +534,7 @@ static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
     }
     for (size_t k = 0; k < h->e->nprocs; k++) {
         size_t i = h->e->procs[k];
-        if (!esc_litscan_may_match(h->ls, i))
+        if (!esc_feeder_may_match(h->feed, i))
             continue;
         esc_status st = feed_det(h, i, r, err);
         if (st)
@@ -613,7 +612,7 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
     }
     esc_feeder_opts fo = {
         .profile = o->profile, .record = feed, .ctx = h, .max_held = h->o.max_held, .engine = e};
-    if ((st = esc_feeder_new(&fo, &h->feed, err)) || (st = esc_litscan_new(e->lf, &h->ls, err)))
+    if ((st = esc_feeder_new(&fo, &h->feed, err)))
         goto fail;
     for (size_t i = 0; i < nfiles; i++) {
         if (!(h->files[i] = esc_strdup(files[i]))) {

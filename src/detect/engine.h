@@ -72,8 +72,9 @@ typedef struct esc_feeder_opts {
     size_t max_held;
     /* The detections the records are for: an event also enters the other datasets they read
      * (esc_engine_select), each such record handed on while esc_feeder_candidates lists the
-     * detections that may read it. NULL, or none reading another dataset: Endpoint.Processes
-     * only, and no event's fields are extracted. */
+     * detections that may read it and esc_feeder_may_match rules out those whose literals it
+     * lacks. NULL, or none reading another dataset: Endpoint.Processes only, and no event's
+     * fields are extracted. */
     const esc_engine *engine;
 } esc_feeder_opts;
 
@@ -115,6 +116,12 @@ esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, 
 /* During the record callback for a record of a dataset other than Endpoint.Processes: the
  * detections (engine indices) that may read it; *det is valid until the next event. */
 size_t esc_feeder_candidates(const esc_feeder *f, const size_t **det);
+/* During the record callback, for any record: false when detection i (an engine index) cannot
+ * take it, its record literals absent (the engine's literal filter, scanned once per record
+ * for every detection: detect/litfilter.h); true otherwise, and always without an engine. A
+ * consumer skips the detections it rules out (their main where clause would reject the
+ * record). */
+bool esc_feeder_may_match(const esc_feeder *f, size_t i);
 /* Map the held records with the inventory as it is now and hand them to the consumer. */
 esc_status esc_feeder_flush(esc_feeder *f, esc_error *err);
 const esc_feeder_stats *esc_feeder_stats_get(const esc_feeder *f);

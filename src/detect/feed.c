@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "detect/litfilter.h"
 
 #define HELD_ARENA_CAP (256u << 20)
 
@@ -29,6 +30,7 @@ struct esc_feeder {
     size_t nheld, capheld;
     size_t *cand; /* the detections the current event may feed in the other datasets */
     size_t ncand;
+    esc_litscan *ls; /* the engine's literal filter scanner (the record handed on), or NULL */
     esc_feeder_stats stats;
 };
 
@@ -39,16 +41,20 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
     f->o = *o;
-    if (o->engine && !esc_engine_nothers(o->engine))
-        f->o.engine = NULL; /* Endpoint.Processes only */
-    if (f->o.engine && !(f->cand = esc_calloc(esc_engine_nothers(o->engine), sizeof *f->cand))) {
-        esc_hostmap_free(f->hosts);
-        esc_free(f);
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    }
     esc_arena_init(&f->map_arena, 64 * 1024, 64u << 20);
     esc_arena_init(&f->fields_arena, 64 * 1024, 64u << 20);
     esc_arena_init(&f->held_arena, 1u << 20, HELD_ARENA_CAP);
+    if (o->engine && !esc_engine_nothers(o->engine))
+        f->o.engine = NULL; /* Endpoint.Processes only */
+    if (f->o.engine && !(f->cand = esc_calloc(esc_engine_nothers(o->engine), sizeof *f->cand))) {
+        esc_feeder_free(f);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    }
+    esc_status st;
+    if (o->engine && (st = esc_litscan_new(esc_engine_litfilter(o->engine), &f->ls, err))) {
+        esc_feeder_free(f);
+        return st;
+    }
     *out = f;
     return ESC_OK;
 }
@@ -62,6 +68,7 @@ void esc_feeder_free(esc_feeder *f) {
     esc_arena_fini(&f->held_arena);
     esc_free(f->held);
     esc_free(f->cand);
+    esc_litscan_free(f->ls);
     esc_free(f);
 }
 
@@ -156,6 +163,16 @@ size_t esc_feeder_candidates(const esc_feeder *f, const size_t **det) {
     return f->ncand;
 }
 
+bool esc_feeder_may_match(const esc_feeder *f, size_t i) {
+    return esc_litscan_may_match(f->ls, i);
+}
+
+/* Hand a record to the consumer, scanned first for every detection's literals. */
+static esc_status hand_on(esc_feeder *f, const esc_record *rec, esc_error *err) {
+    esc_litscan_record(f->ls, rec);
+    return f->o.record(f->o.ctx, rec, err);
+}
+
 /* The datasets other than Endpoint.Processes the engine's detections want ev in: the event's
  * fields, extracted once, then each dataset's view of them, each handed on as a record. */
 static esc_status other_datasets(esc_feeder *f, const esc_event *ev, esc_error *err) {
@@ -188,7 +205,7 @@ static esc_status other_datasets(esc_feeder *f, const esc_event *ev, esc_error *
         rec.ev = ev;
         rec.ds = (esc_dataset)ds;
         rec.fs = use;
-        if ((st = f->o.record(f->o.ctx, &rec, err)))
+        if ((st = hand_on(f, &rec, err)))
             return st;
     }
     return ESC_OK;
@@ -231,7 +248,7 @@ static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err) 
     f->stats.process_events++;
     if (unresolved)
         f->stats.unresolved_hosts++;
-    return f->o.record(f->o.ctx, &rec, err);
+    return hand_on(f, &rec, err);
 }
 
 esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, size_t max,
@@ -283,7 +300,7 @@ esc_status esc_feeder_flush(esc_feeder *f, esc_error *err) {
         f->stats.process_events++;
         if (unresolved)
             f->stats.unresolved_hosts++;
-        if ((st = f->o.record(f->o.ctx, &rec, err)))
+        if ((st = hand_on(f, &rec, err)))
             return st;
     }
     f->nheld = 0;

@@ -1,4 +1,5 @@
-/* The hunt's multi-literal record filter (private to detect/): every detection's record clauses
+/* The multi-literal record filter (private to detect/; the feeder scans each record with it for
+ * hunt and run alike): every detection's record clauses
  * (esc_plan_record_clauses) compiled into one Hyperscan database, so that each record is
  * scanned once for all of them and offered only to the detections whose clauses all hold, as
  * Suricata's multi-pattern matcher does for its rules. */
@@ -31,5 +32,10 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r);
 /* False when detection i has a clause none of whose literals the last scanned record holds (its
  * main where clause cannot take the record); true otherwise, and always when s is NULL. */
 bool esc_litscan_may_match(const esc_litscan *s, size_t i);
+
+/* The filter of an engine's detections (engine.c), or NULL; the feeder scans each record it
+ * hands on with it (feed.c). */
+struct esc_engine;
+const esc_litfilter *esc_engine_litfilter(const struct esc_engine *e);
 
 #endif

@@ -377,30 +377,6 @@ static void iso_time(int64_t t, char out[32]) {
         snprintf(out, 32, "%lld", (long long)t);
 }
 
-/* A damaged window blob: reported (its records are lost: the inputs are not read again) and
- * deleted from the store at the next commit, so it is reported once. */
-static esc_status window_damaged(esc_runner *r, const esc_ckpt_partial *cp, const char *why,
-                                 esc_error *err) {
-    char e[32], l[32];
-    iso_time(cp->earliest, e);
-    iso_time(cp->latest, l);
-    esc_run_msg(r,
-                "state %s: the kept records of window [%s, %s) of %s are damaged (%s): that "
-                "window's records are lost; its notables will be missing or incomplete",
-                r->o.state_dir, e, l, cp->detection, why);
-    r->stats.damaged++;
-    esc_ckpt_partial *nd = esc_realloc(r->damaged, (r->ndamaged + 1) * sizeof *nd);
-    if (!nd)
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    r->damaged = nd;
-    nd[r->ndamaged] =
-        (esc_ckpt_partial){esc_strdup(cp->detection), cp->earliest, cp->latest, NULL, 0};
-    if (!nd[r->ndamaged].detection)
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    r->ndamaged++;
-    return ESC_OK;
-}
-
 /* A window blob deleted from the store at the next commit, silently. */
 static esc_status forget_window(esc_runner *r, const esc_ckpt_partial *cp, esc_error *err) {
     esc_ckpt_partial *nd = esc_realloc(r->damaged, (r->ndamaged + 1) * sizeof *nd);
@@ -413,6 +389,21 @@ static esc_status forget_window(esc_runner *r, const esc_ckpt_partial *cp, esc_e
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->ndamaged++;
     return ESC_OK;
+}
+
+/* A damaged window blob: reported (its records are lost: the inputs are not read again) and
+ * deleted from the store at the next commit, so it is reported once. */
+static esc_status window_damaged(esc_runner *r, const esc_ckpt_partial *cp, const char *why,
+                                 esc_error *err) {
+    char e[32], l[32];
+    iso_time(cp->earliest, e);
+    iso_time(cp->latest, l);
+    esc_run_msg(r,
+                "state %s: the kept records of window [%s, %s) of %s are damaged (%s): that "
+                "window's records are lost; its notables will be missing or incomplete",
+                r->o.state_dir, e, l, cp->detection, why);
+    r->stats.damaged++;
+    return forget_window(r, cp, err);
 }
 
 static esc_status restore_windows(esc_runner *r, esc_error *err) {

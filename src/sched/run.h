@@ -12,9 +12,10 @@
  *   together. Returns ESC_OK (call again), ESC_EOF once everything scheduled up to once_until
  *   has fired, or an error (the state stays at the last checkpoint).
  * - Streaming: the engine's feeder (detect/engine.h) maps each record to CIM; each is checked
- *   against each detection's where clause (esc_plan_record_matches); only matching records are
- *   kept, in the windows that cover their time, each in an esc_exec and appended (serialised) to
- *   the window's partial blob.
+ *   against the where clause (esc_plan_record_matches) of each detection the feeder's literal
+ *   filter leaves (esc_feeder_may_match); only matching records are kept, in the windows that
+ *   cover their time, each in an esc_exec and appended (serialised) to the window's partial
+ *   blob.
  * - Firing a run: finish its window's execution, notables and risk events into the sinks
  *   (esc_act_step per window), close the sinks (flush), then commit the
  *   fired window. On restart JSON-lines sink files are cut back to the size recorded at the last

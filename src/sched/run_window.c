@@ -646,7 +646,8 @@ esc_status esc_run_consume(void *runner, const esc_record *rec, esc_error *err) 
         const size_t *cand;
         size_t ncand = esc_feeder_candidates(r->feed, &cand);
         for (size_t k = 0; k < ncand; k++) {
-            if (!esc_plan_record_matches(r->det[cand[k]].plan, rec))
+            if (!esc_feeder_may_match(r->feed, cand[k]) ||
+                !esc_plan_record_matches(r->det[cand[k]].plan, rec))
                 continue;
             esc_status st = keep(r, cand[k], rec, err);
             if (st)
@@ -655,7 +656,7 @@ esc_status esc_run_consume(void *runner, const esc_record *rec, esc_error *err) 
         return ESC_OK;
     }
     for (size_t j = 0; j < r->ndet; j++) {
-        if (!esc_plan_record_matches(r->det[j].plan, rec))
+        if (!esc_feeder_may_match(r->feed, j) || !esc_plan_record_matches(r->det[j].plan, rec))
             continue;
         esc_status st = keep(r, j, rec, err);
         if (st)

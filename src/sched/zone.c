@@ -1,6 +1,7 @@
 /* Civil time <-> instants in the configured zone (see zone.h).
  *
- * Offsets come from esc_time_to_local (core/timeutil), which is the only place the zone is known.
+ * Offsets come from esc_time_to_local (core/timeutil), which is the only place the zone is known;
+ * the proleptic Gregorian calendar is core's too (esc_time_civil, esc_time_from_civil).
  * Candidates for a civil time are found with the offsets one day before and one day after it: a
  * zone changes its offset at most once in any two days, which holds for every IANA zone in
  * current use. Deliberately not handled: leap seconds (POSIX time has none). */
@@ -11,35 +12,12 @@
 
 #include "core/timeutil.h"
 
-/* Days since 1970-01-01 -> y/m/d (Howard Hinnant's civil_from_days). */
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t dd = doy - (153 * mp + 2) / 5 + 1;
-    int64_t mm = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yy + (mm <= 2));
-    *m = (int)mm;
-    *d = (int)dd;
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 void esc_civil_split(int64_t civil, esc_civil *out) {
     int64_t days = esc_floordiv(civil, 86400);
     int64_t rem = civil - days * 86400;
-    civil_from_days(days, &out->year, &out->mon, &out->mday);
+    int64_t y;
+    esc_time_civil(days, &y, &out->mon, &out->mday);
+    out->year = (int)y;
     out->hour = (int)(rem / 3600);
     out->min = (int)(rem / 60 % 60);
     out->sec = (int)(rem % 60);
@@ -48,8 +26,7 @@ void esc_civil_split(int64_t civil, esc_civil *out) {
 }
 
 int64_t esc_civil_join(int year, int mon, int mday, int hour, int min, int sec) {
-    return days_from_civil(year, mon, mday) * 86400 + (int64_t)hour * 3600 + (int64_t)min * 60 +
-           sec;
+    return esc_time_from_civil(year, mon, mday, hour, min, sec);
 }
 
 int esc_civil_days_in_month(int year, int mon) {

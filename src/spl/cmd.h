@@ -159,8 +159,11 @@ enode *spl_parse_expr(spl_parser *P);
 snode *spl_parse_search_raw(spl_parser *P);
 /* A [...] subsearch at P->pos (brackets balanced outside quotes): its text and offset into
  * st->sub_text, st->sub_len, st->sub_start; P->pos after the ']'. Planning it is the caller's
- * (spl_subplan). */
+ * (spl_parse_subplan). */
 bool spl_parse_subsearch(spl_parser *P, stage *st);
+/* Plan the subsearch spl_parse_subsearch found into st->sub (spl_subplan); a failure fails P
+ * with the subplan's status. */
+bool spl_parse_subplan(spl_parser *P, stage *st);
 /* Names or patterns, comma or space separated, into st->names (fields, table, dedup); with
  * allow_sign a leading `+` or `-` (fields -: remove). */
 bool spl_parse_names(spl_parser *P, stage *st, bool allow_sign);
@@ -193,6 +196,15 @@ esc_status spl_exec_oom(esc_error *err);
 /* The run hook of commands that only choose, order or rename columns: column i of st->out takes
  * the input column st->map[i]. */
 esc_status spl_run_remap(const stage *st, spl_run *x, esc_error *err);
+/* The run of commands that extract fields from one input column's text (spath, xmlkv): fn for
+ * each row of t whose column col has a value (col < 0: none is run), with touched, one flag per
+ * column of t, all false; a status from fn stops the walk and is out of memory. */
+typedef esc_status (*spl_text_row_fn)(const stage *st, esc_cell *row, bool *touched, void *ctx);
+esc_status spl_run_text_rows(const stage *st, esc_table *t, int col, spl_text_row_fn fn, void *ctx,
+                             esc_error *err);
+/* Value v into an extracted field's cell: it replaces what the cell held when *touched is false
+ * (then set), else it is appended (up to ESC_SPL_MAX_MV values, the rest dropped). */
+esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v);
 /* A table with the columns of s and nrows empty rows. */
 esc_table *spl_table_new(const schema *s, size_t nrows);
 /* Rebuild t with the columns of s where column i takes t's column map[i] (moved; -1: empty). */

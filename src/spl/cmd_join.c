@@ -86,15 +86,7 @@ static bool parse_join(spl_parser *P, stage *st) {
         return false;
     memcpy(st->names, tmp, n * sizeof *tmp);
     st->nnames = n;
-    if (!spl_expect_end(P, "join"))
-        return false;
-    esc_status rc = spl_subplan(P->p, st, P->err);
-    if (rc != ESC_OK) {
-        P->failed = true;
-        P->st = rc;
-        return false;
-    }
-    return true;
+    return spl_expect_end(P, "join") && spl_parse_subplan(P, st);
 }
 
 static esc_status plan_join(esc_plan *p, stage *st, const schema *in, esc_error *err) {

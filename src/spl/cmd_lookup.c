@@ -269,12 +269,10 @@ static int hdr_find(const lookup_table *lt, const char *name) {
     return -1;
 }
 
-static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_error *err) {
-    const esc_spl_lookup *def = NULL;
-    if (p->env)
-        for (size_t i = p->env->nlookups; i > 0 && !def; i--)
-            if (strcmp(p->env->lookups[i - 1].name, st->lookup_name) == 0)
-                def = &p->env->lookups[i - 1];
+/* The table of definition def (NULL: none was found), read into the plan's arena: unknown
+ * lookups and KV-store ones (no CSV) are refused at the stage's lookup name. */
+static esc_status open_table(esc_plan *p, const stage *st, const esc_spl_lookup *def,
+                             lookup_table **out, esc_error *err) {
     if (!def)
         return esc_error_at(err, ESC_ECONTENT, NULL, st->lookup_start, "unknown lookup '%s'",
                             st->lookup_name);
@@ -286,7 +284,18 @@ static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_erro
     if (!lt)
         return oom(err);
     memset(lt, 0, sizeof *lt);
-    esc_status rc = load(p, def, lt, st->lookup_start, err);
+    *out = lt;
+    return load(p, def, lt, st->lookup_start, err);
+}
+
+static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_error *err) {
+    const esc_spl_lookup *def = NULL;
+    if (p->env)
+        for (size_t i = p->env->nlookups; i > 0 && !def; i--)
+            if (strcmp(p->env->lookups[i - 1].name, st->lookup_name) == 0)
+                def = &p->env->lookups[i - 1];
+    lookup_table *lt = NULL;
+    esc_status rc = open_table(p, st, def, &lt, err);
     if (rc != ESC_OK)
         return rc;
     lt->ci = !def->case_sensitive;
@@ -477,18 +486,8 @@ static esc_status plan_inputlookup(esc_plan *p, stage *st, const schema *in, esc
         if (!strcmp(d->name, st->lookup_name) || (base && !strcmp(base, st->lookup_name)))
             def = d;
     }
-    if (!def)
-        return esc_error_at(err, ESC_ECONTENT, NULL, st->lookup_start, "unknown lookup '%s'",
-                            st->lookup_name);
-    if (!def->csv_path)
-        return esc_error_at(err, ESC_ECONTENT, NULL, st->lookup_start,
-                            "lookup '%s' has no CSV (KV-store lookups are not supported)",
-                            def->name);
-    lookup_table *lt = esc_arena_alloc(&p->arena, sizeof *lt);
-    if (!lt)
-        return oom(err);
-    memset(lt, 0, sizeof *lt);
-    esc_status rc = load(p, def, lt, st->lookup_start, err);
+    lookup_table *lt = NULL;
+    esc_status rc = open_table(p, st, def, &lt, err);
     if (rc != ESC_OK)
         return rc;
     st->lt = lt;

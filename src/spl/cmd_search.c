@@ -23,15 +23,8 @@ static bool parse_search(spl_parser *P, stage *st) {
         size_t at = P->pos;
         if (!spl_parse_subsearch(P, st))
             return false;
-        if (spl_at_end(P)) {
-            esc_status rc = spl_subplan(P->p, st, P->err);
-            if (rc != ESC_OK) {
-                P->failed = true;
-                P->st = rc;
-                return false;
-            }
-            return true;
-        }
+        if (spl_at_end(P))
+            return spl_parse_subplan(P, st);
         st->sub_text = NULL; /* more terms follow: the expression parser takes it */
         P->pos = at;
     }

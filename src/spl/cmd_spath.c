@@ -631,27 +631,8 @@ static bool path_match(const char *q, const char *e) {
 
 /* ---- run ---- */
 
-static esc_status add_value(esc_cell *cell, bool *touched, const char *v) {
-    esc_str s = esc_str_c(v);
-    if (!*touched) {
-        *touched = true;
-        return spl_cell_set(cell, &s, 1) ? ESC_OK : ESC_ENOMEM;
-    }
-    if (cell->n >= ESC_SPL_MAX_MV)
-        return ESC_OK;
-    char *dup = esc_strdup(v);
-    char **nv = dup ? esc_realloc(cell->v, (cell->n + 1) * sizeof *nv) : NULL;
-    if (!nv) {
-        esc_free(dup);
-        return ESC_ENOMEM;
-    }
-    nv[cell->n++] = dup;
-    cell->v = nv;
-    cell->is_num = false;
-    return ESC_OK;
-}
-
-static esc_status run_row(const stage *st, esc_cell *row, size_t ncols, bool *touched) {
+static esc_status run_row(const stage *st, esc_cell *row, bool *touched, void *ctx) {
+    (void)ctx;
     const spath_opts *o = st->opts;
     const char *s = row[st->cols[0]].v[0];
     size_t n = strlen(s);
@@ -659,7 +640,6 @@ static esc_status run_row(const stage *st, esc_cell *row, size_t ncols, bool *to
         n = SPATH_CUTOFF;
     doc d = {0};
     esc_status rc = read_doc(s, n, &d) ? ESC_OK : ESC_ENOMEM;
-    memset(touched, 0, ncols);
     char name[512];
     for (size_t i = 0; !rc && i < d.n; i++) {
         int c;
@@ -676,7 +656,7 @@ static esc_status run_row(const stage *st, esc_cell *row, size_t ncols, bool *to
                     c = (int)k;
         }
         if (c >= 0)
-            rc = add_value(&row[c], &touched[c], d.e[i].val);
+            rc = spl_cell_add(&row[c], &touched[c], esc_str_c(d.e[i].val));
     }
     doc_free(&d);
     return rc;
@@ -685,17 +665,9 @@ static esc_status run_row(const stage *st, esc_cell *row, size_t ncols, bool *to
 static esc_status run_spath(const stage *st, spl_run *x, esc_error *err) {
     esc_table *t = x->t;
     esc_status wr = spl_table_widen(t, &st->out, err);
-    if (wr != ESC_OK || st->cols[0] < 0)
+    if (wr != ESC_OK)
         return wr;
-    bool *touched = esc_malloc(t->ncols ? t->ncols : 1);
-    esc_status rc = touched ? ESC_OK : ESC_ENOMEM;
-    for (size_t r = 0; !rc && r < t->nrows; r++) {
-        esc_cell *row = &t->cells[r * t->ncols];
-        if (row[st->cols[0]].n)
-            rc = run_row(st, row, t->ncols, touched);
-    }
-    esc_free(touched);
-    return rc ? spl_exec_oom(err) : ESC_OK;
+    return spl_run_text_rows(st, t, st->cols[0], run_row, NULL, err);
 }
 
 const spl_cmd spl_cmd_spath = {

@@ -118,7 +118,8 @@ static bool next_leaf(const char *s, size_t n, size_t *pos, size_t *k, size_t *k
     return false;
 }
 
-static esc_status extract_row(const stage *st, esc_cell *row, esc_buf *b, bool *touched) {
+static esc_status extract_row(const stage *st, esc_cell *row, bool *touched, void *ctx) {
+    esc_buf *b = ctx;
     const esc_cell *src = &row[st->cols[0]];
     const char *s = src->v[0];
     size_t n = strlen(s), pos = 0, k, kl, v, vl;
@@ -131,42 +132,17 @@ static esc_status extract_row(const stage *st, esc_cell *row, esc_buf *b, bool *
         if (c < 0 || !decode(s + v, vl, b))
             continue;
         esc_str val = esc_str_make(b->ptr ? b->ptr : "", b->len);
-        esc_cell *cell = &row[c];
-        if (!touched[c]) {
-            if (!spl_cell_set(cell, &val, 1))
-                return ESC_ENOMEM;
-        } else if (cell->n < ESC_SPL_MAX_MV) {
-            char *dup = esc_strndup(val.ptr, val.len);
-            char **nv = dup ? esc_realloc(cell->v, (cell->n + 1) * sizeof *nv) : NULL;
-            if (!nv) {
-                esc_free(dup);
-                return ESC_ENOMEM;
-            }
-            nv[cell->n++] = dup;
-            cell->v = nv;
-        }
-        touched[c] = true;
+        if (spl_cell_add(&row[c], &touched[c], val) != ESC_OK)
+            return ESC_ENOMEM;
     }
     return ESC_OK;
 }
 
 static esc_status run_xmlkv(const stage *st, spl_run *x, esc_error *err) {
-    esc_table *t = x->t;
-    if (st->cols[0] < 0)
-        return ESC_OK;
     esc_buf b = {0};
-    bool *touched = esc_malloc(t->ncols ? t->ncols : 1);
-    esc_status rc = touched ? ESC_OK : ESC_ENOMEM;
-    for (size_t r = 0; !rc && r < t->nrows; r++) {
-        esc_cell *row = &t->cells[r * t->ncols];
-        if (!row[st->cols[0]].n)
-            continue;
-        memset(touched, 0, t->ncols);
-        rc = extract_row(st, row, &b, touched);
-    }
-    esc_free(touched);
+    esc_status rc = spl_run_text_rows(st, x->t, st->cols[0], extract_row, &b, err);
     esc_buf_fini(&b);
-    return rc ? spl_exec_oom(err) : ESC_OK;
+    return rc;
 }
 
 const spl_cmd spl_cmd_xmlkv = {

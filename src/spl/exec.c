@@ -560,6 +560,42 @@ esc_status spl_run_remap(const stage *st, spl_run *x, esc_error *err) {
     return spl_table_remap(x->t, &st->out, st->map, err);
 }
 
+esc_status spl_run_text_rows(const stage *st, esc_table *t, int col, spl_text_row_fn fn, void *ctx,
+                             esc_error *err) {
+    if (col < 0)
+        return ESC_OK;
+    bool *touched = esc_malloc(t->ncols ? t->ncols : 1);
+    esc_status rc = touched ? ESC_OK : ESC_ENOMEM;
+    for (size_t r = 0; !rc && r < t->nrows; r++) {
+        esc_cell *row = &t->cells[r * t->ncols];
+        if (!row[col].n)
+            continue;
+        memset(touched, 0, t->ncols);
+        rc = fn(st, row, touched, ctx);
+    }
+    esc_free(touched);
+    return rc ? spl_exec_oom(err) : ESC_OK;
+}
+
+esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v) {
+    if (!*touched) {
+        *touched = true;
+        return spl_cell_set(cell, &v, 1) ? ESC_OK : ESC_ENOMEM;
+    }
+    if (cell->n >= ESC_SPL_MAX_MV)
+        return ESC_OK;
+    char *dup = esc_strndup(v.ptr, v.len);
+    char **nv = dup ? esc_realloc(cell->v, (cell->n + 1) * sizeof *nv) : NULL;
+    if (!nv) {
+        esc_free(dup);
+        return ESC_ENOMEM;
+    }
+    nv[cell->n++] = dup;
+    cell->v = nv;
+    cell->is_num = false;
+    return ESC_OK;
+}
+
 /* ---- the pipeline ---- */
 
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {

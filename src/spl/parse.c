@@ -302,14 +302,9 @@ static snode *s_sub_row(spl_parser *P, const esc_table *t, size_t r, size_t star
 static snode *s_subsearch_now(spl_parser *P, size_t start) {
     stage tmp;
     memset(&tmp, 0, sizeof tmp);
-    if (!spl_parse_subsearch(P, &tmp))
+    if (!spl_parse_subsearch(P, &tmp) || !spl_parse_subplan(P, &tmp))
         return NULL;
-    esc_status rc = spl_subplan(P->p, &tmp, P->err);
-    if (rc != ESC_OK) {
-        P->failed = true;
-        P->st = rc;
-        return NULL;
-    }
+    esc_status rc = ESC_OK;
     snode *acc = NULL;
     esc_table *t = NULL;
     esc_exec *x = NULL;
@@ -901,6 +896,16 @@ bool spl_parse_subsearch(spl_parser *P, stage *st) {
     st->sub_text = P->s + open_at + 1;
     st->sub_len = i - open_at - 1;
     P->pos = i + 1;
+    return true;
+}
+
+bool spl_parse_subplan(spl_parser *P, stage *st) {
+    esc_status rc = spl_subplan(P->p, st, P->err);
+    if (rc != ESC_OK) {
+        P->failed = true;
+        P->st = rc;
+        return false;
+    }
     return true;
 }
 

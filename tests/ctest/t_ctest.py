@@ -22,35 +22,16 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
-ESCUDO = os.path.abspath(os.environ.get("ESCUDO", "build/escudo"))
-SRC = os.path.abspath(os.environ.get("ESC_SOURCE_DIR",
-                                     os.path.join(os.path.dirname(__file__), "..", "..")))
-BUILD = os.environ.get("ESC_BUILD_DIR", "")
+sys.path.insert(0, os.path.dirname(__file__))
+import ctestlib  # noqa: E402
+from ctestlib import ESCUDO, SRC, sanitized  # noqa: E402
+
 CONTENT = os.path.join(SRC, "content")
 DET_REL = os.path.join("detections", "endpoint", "create_or_delete_windows_shares_using_net_exe.yml")
-DATASET = os.path.join(SRC, "tests", "data", "attack", "T1070.005", "windows-sysmon.log")
-URL = ("https://media.githubusercontent.com/media/splunk/attack_data/master/datasets/"
-       "attack_techniques/T1070.005/atomic_red_team/windows-sysmon.log")
+DATASET, URL = ctestlib.SEED_DATASET, ctestlib.SEED_URL
 NAME = "Create or delete windows shares using net exe"
 
-failures = []
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-
-
-def sanitized():
-    try:
-        with open(os.path.join(BUILD, "CMakeCache.txt"), encoding="utf-8") as f:
-            return "ESC_SANITIZE:BOOL=ON" in f.read()
-    except OSError:
-        return False
+check = ctestlib.Checks()
 
 
 def run(*args, cwd=None):
@@ -242,9 +223,7 @@ check(rc == 1 and len(lines(out, "SKIP", "unit")) == 1 and "attack data not avai
       and "--data-root" in out and not lines(out, "PASS", "unit"),
       "URL without --data-root is a skip\n" + out)
 data_root = os.path.join(tmp, "attack_data")
-dst = os.path.join(data_root, "datasets", "attack_techniques", "T1070.005", "atomic_red_team")
-os.makedirs(dst)
-shutil.copy(DATASET, dst)
+placed = ctestlib.place(data_root, URL, src=DATASET)
 rc, out, _ = run("--content", folder, "--data-root", data_root)
 check(rc == 0 and len(lines(out, "PASS", "unit")) == 1 and len(lines(out, "PASS", "integration")) == 1,
       "URL under --data-root passes\n" + out)
@@ -258,7 +237,7 @@ check(rc == 1 and "attack data not found: " in out and "datasets/attack_techniqu
 outside = os.path.join(tmp, "outside")
 os.makedirs(outside)
 shutil.copy(DATASET, outside)
-URL_MASTER = URL[:URL.index("attack_data/master/") + len("attack_data/master/")]
+URL_MASTER = ctestlib.ATTACK_DATA
 for case, data in (("climb", URL_MASTER + "../outside/windows-sysmon.log"),
                    ("passwd", URL_MASTER + "../../../../../../../../../../etc/passwd")):
     f2 = copy_content(case, sub1("data: " + DATASET, "data: " + data))
@@ -273,11 +252,11 @@ f2 = copy_content("link_out", sub1("data: " + DATASET, "data: " + URL_MASTER + "
 rc, out, _ = run("--content", f2, "--data-root", data_root)
 check(rc == 1 and len(lines(out, "FAIL", "unit")) == 1 and "symbolic link to a file outside --data-root" in out,
       "URL to a link out of --data-root fails\n" + out)
-os.symlink(os.path.join(dst, "windows-sysmon.log"), os.path.join(linked, "inside.log"))
+os.symlink(placed, os.path.join(linked, "inside.log"))
 f2 = copy_content("link_in", sub1("data: " + DATASET, "data: " + URL_MASTER + "datasets/linked/inside.log"))
 rc, out, _ = run("--content", f2, "--data-root", data_root)
 check(rc == 0 and len(lines(out, "PASS", "unit")) == 1, "a link inside --data-root is followed\n" + out)
-with open(os.path.join(dst, "windows-sysmon.log"), "w") as f:
+with open(placed, "w") as f:
     f.write("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n")
 rc, out, _ = run("--content", folder, "--data-root", data_root)
 check(rc == 1 and "Git LFS pointer" in out, "LFS pointer is a skip\n" + out)
@@ -310,7 +289,4 @@ check("file name create_or_delete_windows_shares_using_net_exe.yml does not foll
       "(expected shares_<&>_\"quoted\"_'net'.yml)" in out, "file name rule\n" + out)
 
 shutil.rmtree(tmp)
-for f in failures:
-    print("FAIL:", f)
-print("escudo test: %d passed, %d failed" % (passed, len(failures)))
-sys.exit(1 if failures else 0)
+check.finish("escudo test")

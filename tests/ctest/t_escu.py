@@ -14,23 +14,13 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
-ESCUDO = os.path.abspath(os.environ.get("ESCUDO", "build/escudo"))
-SRC = os.environ.get("ESC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-DATA = os.environ.get("ESC_SHARED_DATA", os.path.join(SRC, "..", "shared", "data"))
+sys.path.insert(0, os.path.dirname(__file__))
+import ctestlib  # noqa: E402
+from ctestlib import DATA, ESCUDO  # noqa: E402
+
 ESCU = os.path.join(DATA, "escu")
 NDET = len([f for f in os.listdir(os.path.join(ESCU, "detections", "endpoint")) if f.endswith(".yml")])
-
-failures = []
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-
+check = ctestlib.Checks()
 
 tmp = tempfile.mkdtemp(prefix="escudo-escu-")
 junit = os.path.join(tmp, "escu.xml")
@@ -40,11 +30,7 @@ elapsed = time.monotonic() - t0
 out = p.stdout
 check(p.returncode in (0, 1), "exit %d (a crash or a usage error)\n%s" % (p.returncode, p.stderr[-2000:]))
 # within a minute in a plain build; the sanitizer build is several times slower
-try:
-    with open(os.path.join(os.environ.get("ESC_BUILD_DIR", ""), "CMakeCache.txt"), encoding="utf-8") as f:
-        limit = 180 if "ESC_SANITIZE:BOOL=ON" in f.read() else 60
-except OSError:
-    limit = 60
+limit = 180 if ctestlib.sanitized() else 60
 check(elapsed < limit, "took %.1f s (limit %d s)" % (elapsed, limit))
 
 counts = {}
@@ -105,9 +91,7 @@ check(collections.Counter(r["outcome"] for r in rows) ==
 # holds the in-repo replay dataset at the path its URL names: unit and integration pass
 import shutil
 root = os.path.join(tmp, "attack_data")
-dst = os.path.join(root, "datasets", "attack_techniques", "T1070.005", "atomic_red_team")
-os.makedirs(dst)
-shutil.copy(os.path.join(SRC, "tests", "data", "attack", "T1070.005", "windows-sysmon.log"), dst)
+ctestlib.place(root, ctestlib.SEED_URL, src=ctestlib.SEED_DATASET)
 ps = subprocess.run([ESCUDO, "test", "--content", ESCU, "--data-root", root,
                      "Create or delete windows shares using net exe"], capture_output=True, text=True)
 check(ps.returncode == 0 and len(re.findall(r"^PASS  (static|unit|integration) ", ps.stdout, re.M)) == 3,
@@ -118,7 +102,4 @@ print("escu: %d detections in %.2f s; static %d passed, %d failed, %d not valida
       % (NDET, elapsed, *counts["static"], counts["unit"][2]))
 for k, n in reasons.most_common():
     print("  unit skipped %4d: %s..." % (n, k))
-for f in failures:
-    print("FAIL:", f)
-print("escu test: %d passed, %d failed" % (passed, len(failures)))
-sys.exit(1 if failures else 0)
+check.finish("escu test")

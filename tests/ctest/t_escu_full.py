@@ -23,14 +23,15 @@ import tempfile
 
 import yaml
 
-ESCUDO = os.path.abspath(os.environ.get("ESCUDO", "build/escudo"))
-SRC = os.environ.get("ESC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-DATA = os.environ.get("ESC_SHARED_DATA", os.path.join(SRC, "..", "shared", "data"))
+sys.path.insert(0, os.path.dirname(__file__))
+import ctestlib  # noqa: E402
+from ctestlib import DATA, ESCUDO, SRC  # noqa: E402
+
 FULL = os.path.join(DATA, "escu-full")
 if not os.path.isdir(FULL):
     print("no escu-full content: skipped")
     sys.exit(77)
-URL = "https://media.githubusercontent.com/media/splunk/attack_data/master/"
+URL = ctestlib.ATTACK_DATA
 PLACED = {  # detection id -> its test's attack data, written from the crafted events
     "f5f6af30-7aa7-4295-bfe9-07fe87c01a4b": "Registry Keys Used For Persistence",
     "fb4c31b0-13e8-4155-8aa5-24de4b8d6717": "Access LSASS Memory for Dump Creation",
@@ -38,15 +39,7 @@ PLACED = {  # detection id -> its test's attack data, written from the crafted e
     "07e08a12-870c-11eb-b5f9-acde48001122": "Clop Ransomware Known Service Name",
 }
 
-failures, passed = [], 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
+check = ctestlib.Checks()
 
 
 def readable(st):
@@ -71,13 +64,9 @@ root = os.path.join(tmp, "attack_data")
 by_id = {d.get("id"): d for d in dets.values()}
 for did in PLACED:
     url = by_id[did]["tests"][0]["attack_data"][0]["data"]
-    assert url.startswith(URL), url
-    dst = os.path.join(root, url[len(URL):])
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
     with open(os.path.join(SRC, "tests", "ref", "crafted", did + ".xml"), encoding="utf-8") as f:
         events = re.findall(r"<Event .*?</Event>", f.read(), re.S)
-    with open(dst, "a", encoding="utf-8") as f:
-        f.write("\n".join(events) + "\n")
+    ctestlib.place(root, url, text="\n".join(events) + "\n")
 
 p = subprocess.run([ESCUDO, "test", "--content", FULL, "--data-root", root, "--format", "json"],
                    capture_output=True, text=True)
@@ -146,7 +135,4 @@ shutil.rmtree(tmp)
 
 print("escu-full test: %d unit results, %d replayed (expected %d)" % (len(unit), m and ran or -1,
                                                                       want_replayed))
-for f in failures[:30]:
-    print("FAIL:", f)
-print("t_escu_full: %d passed, %d failed" % (passed, len(failures)))
-sys.exit(1 if failures else 0)
+check.finish("t_escu_full", most=30)

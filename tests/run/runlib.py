@@ -3,7 +3,9 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
+import time
 from datetime import datetime, timezone
 
 ESCUDO = os.environ.get("ESCUDO", "build/escudo")
@@ -59,6 +61,37 @@ def run(args, env=None, check=True):
     if check and p.returncode != 0:
         raise SystemExit(f"escudo run {' '.join(args)}: exit {p.returncode}\n{p.stderr}")
     return p
+
+
+def checkpoint(args, specs, kills, at, retry=False):
+    """One checkpoint of a replay: the `escudo run` invocation args, first killed once per crash
+    spec (ESCUDO_TEST_CRASH_AT=commit:N or sink:N, or "timer:S": kill -9 from outside after S
+    seconds), each kill appended to kills as (at, spec), then run to its end. An exit other than 0
+    or a kill -9 fails the test (SystemExit). With retry, an invocation that ended before its
+    planned kill (a fast machine, few sink writes) is killed inside its first checkpoint
+    transaction instead, so that every planned point is a kill whatever the machine's speed."""
+    for spec in specs:
+        env = dict(os.environ)
+        if spec.startswith("timer:"):
+            p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(float(spec[6:]))
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+            rc = p.wait()
+        else:
+            env["ESCUDO_TEST_CRASH_AT"] = spec
+            rc = subprocess.run(args, env=env, capture_output=True).returncode
+        if rc == 0 and retry:
+            env = dict(os.environ, ESCUDO_TEST_CRASH_AT="commit:1")
+            rc = subprocess.run(args, env=env, capture_output=True).returncode
+            spec = "commit:1 (for " + spec + ")"
+        if rc == -signal.SIGKILL:
+            kills.append((at, spec))
+        elif rc != 0:
+            raise SystemExit(f"exit {rc} with {spec}")
+    p = subprocess.run(args, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"run at {iso(at)}: exit {p.returncode}: {p.stderr}")
 
 
 def lines(path):

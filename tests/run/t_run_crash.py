@@ -19,12 +19,10 @@ store (--db, same event_ids).
 import json
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import runlib  # noqa: E402
@@ -63,31 +61,7 @@ def replay(d, crash_plan):
         args = [runlib.ESCUDO, "run", "--enable", runlib.SEED, "--quiet", "--state", st, "--notables", nt,
                 "--risk", rk, "--db", db, "--clock-speed", "max", "--clock-start", runlib.iso(START),
                 "--once-until", runlib.iso(c)] + ins
-        for spec in crash_plan.get(c, []):
-            env = dict(os.environ)
-            if spec.startswith("timer:"):
-                p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(float(spec[6:]))
-                if p.poll() is None:
-                    p.send_signal(signal.SIGKILL)
-                rc = p.wait()
-            else:
-                env["ESCUDO_TEST_CRASH_AT"] = spec
-                rc = subprocess.run(args, env=env, capture_output=True).returncode
-            if rc == 0:
-                # the run ended before the planned moment (a fast machine, few sink writes):
-                # crash it inside its first checkpoint transaction instead, so every planned
-                # point is a kill whatever the machine's speed
-                env = dict(os.environ, ESCUDO_TEST_CRASH_AT="commit:1")
-                rc = subprocess.run(args, env=env, capture_output=True).returncode
-                spec = "commit:1 (for " + spec + ")"
-            if rc == -signal.SIGKILL:
-                kills.append((c, spec))
-            elif rc != 0:
-                raise SystemExit(f"exit {rc} with {spec}")
-        p = subprocess.run(args, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise SystemExit(f"run at {runlib.iso(c)}: exit {p.returncode}: {p.stderr}")
+        runlib.checkpoint(args, crash_plan.get(c, []), kills, c, retry=True)
     con = sqlite3.connect(db)
     ids = sorted(r[0] for r in con.execute("SELECT event_id FROM notables UNION ALL SELECT event_id FROM risk_events"))
     con.close()

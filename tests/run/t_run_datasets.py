@@ -14,11 +14,9 @@ ctest-label: slow (about 40 escudo invocations, each committing a checkpoint: 10
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import runlib  # noqa: E402
@@ -78,23 +76,7 @@ def replay(d, crash_plan):
         args = [runlib.ESCUDO, "run", "--content", CONTENT, "--quiet", "--state", st, "--notables", nt,
                 "--risk", rk, "--clock-speed", "max", "--clock-start", runlib.iso(START),
                 "--once-until", runlib.iso(c)] + enable + [inp]
-        for spec in crash_plan.get(c, []):
-            if spec.startswith("timer:"):
-                p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(float(spec[6:]))
-                if p.poll() is None:
-                    p.send_signal(signal.SIGKILL)
-                rc = p.wait()
-            else:
-                rc = subprocess.run(args, env=dict(os.environ, ESCUDO_TEST_CRASH_AT=spec),
-                                    capture_output=True).returncode
-            if rc == -signal.SIGKILL:
-                kills.append((c, spec))
-            elif rc != 0:
-                raise SystemExit(f"exit {rc} with {spec}")
-        p = subprocess.run(args, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise SystemExit(f"run at {runlib.iso(c)}: exit {p.returncode}: {p.stderr}")
+        runlib.checkpoint(args, crash_plan.get(c, []), kills, c)
     return sorted(runlib.lines(nt)), sorted(runlib.lines(rk)), kills
 
 
