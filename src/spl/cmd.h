@@ -252,4 +252,38 @@ esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_
 void spl_exec_keep(esc_exec *x, esc_table *t);
 void spl_evidence_free(esc_table *t);
 
+/* Lineage (evidence.c): a raw-event search's rows carry their events through the pipeline, row
+ * r of a table standing for group t->row_id[r] of t->lineage (each event its own group at
+ * first); a command that copies rows copies their groups, one that merges rows (stats,
+ * transaction) merges theirs; a command that drops rows drops theirs (spl_table_filter,
+ * spl_table_remap keep row_id in step). A command that builds rows any other way drops the
+ * lineage (its rows then carry no events). */
+/* Row `row` of t (t->row_id has room) is the event of record r. */
+esc_status spl_lineage_event(esc_table *t, size_t row, const esc_record *r, esc_error *err);
+/* dst's rows are now src's (same order): src's lineage moves to dst. */
+void spl_lineage_carry(esc_table *dst, esc_table *src);
+/* dst's row i copies src's row from[i] (sort, join, mvexpand): src's lineage moves to dst.
+ * False when out of memory. */
+bool spl_lineage_pick(esc_table *dst, esc_table *src, const size_t *from);
+/* dst's rows each merge some of src's rows (transaction): a new lineage, each row its own empty
+ * group (nothing when src has none); then spl_lineage_add for each member. False: no memory. */
+bool spl_lineage_open(esc_table *dst, const esc_table *src);
+/* Which (new group, row group) pairs were merged: rows copied by mvexpand share a group, whose
+ * events count once in a group they both go to. on: src has such copies (else nothing kept). */
+typedef struct spl_lineage_seen {
+    size_t (*v)[2];
+    size_t cap, n;
+    bool on;
+} spl_lineage_seen;
+bool spl_lineage_seen_start(spl_lineage_seen *s, const esc_table *src); /* false: no memory */
+void spl_lineage_seen_fini(spl_lineage_seen *s);
+/* Count the events of src's row srow in group g of dst (a stats group, a transaction), once per
+ * pair when seen (may be NULL) says so. Nothing when dst is NULL or src has no lineage. False:
+ * out of memory. */
+bool spl_lineage_merge(esc_evset *dst, size_t g, const esc_table *src, size_t srow,
+                       spl_lineage_seen *seen);
+/* The finished table's lineage as t->evidence (nothing when no row has an event); the lineage
+ * is given back. */
+esc_status spl_lineage_finish(esc_table *t, esc_error *err);
+
 #endif

@@ -10,7 +10,8 @@
  * (escudo has one index). The rows' columns are every field name the later commands mention
  * (a scan of their text), plus _time; a multivalue field keeps every value.
  * Invariants: a row copies what it keeps; rows are fed in event order (exec.c streams them
- * into a first stats, or sorts the kept ones newest first). Not done: subsearches in the
+ * into a first stats, or sorts the kept ones newest first); each row carries its event's
+ * reference (its lineage, spl/evidence.c: docs/evidence.md). Not done: subsearches in the
  * search itself, fields no later command names (`table *` sees the named ones only). */
 #include <stdio.h>
 #include <string.h>
@@ -195,10 +196,17 @@ esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_re
             return spl_exec_oom(err);
         memset(c + *cap * t->ncols, 0, (nc - *cap) * t->ncols * sizeof *c);
         t->cells = c;
+        size_t *id = esc_realloc(t->row_id, nc * sizeof *id);
+        if (!id)
+            return spl_exec_oom(err);
+        t->row_id = id;
         *cap = nc;
     }
     esc_cell *row = &t->cells[t->nrows * t->ncols];
     t->nrows++;
+    esc_status rc = spl_lineage_event(t, t->nrows - 1, r, err);
+    if (rc != ESC_OK)
+        return rc;
     for (size_t i = 0; i < st->out.n; i++) {
         esc_str fname = esc_str_c(st->out.name[i]);
         int ref = i == 0 ? FIELD_TIME : spl_ds_lookup(ESC_DS_RAW, st->out.name[i], &fname);

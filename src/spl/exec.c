@@ -362,6 +362,10 @@ static esc_status newest_first(esc_table *t, esc_error *err) {
     qsort(o, t->nrows, sizeof *o, cmp_newest);
     for (size_t r = 0; r < t->nrows; r++)
         memcpy(&c[r * t->ncols], &t->cells[o[r].i * t->ncols], t->ncols * sizeof *c);
+    for (size_t r = 0; t->row_id && r < t->nrows; r++) /* each row's events go with it */
+        o[r].i = t->row_id[o[r].i];
+    for (size_t r = 0; t->row_id && r < t->nrows; r++)
+        t->row_id[r] = o[r].i;
     esc_free(t->cells);
     t->cells = c;
     esc_free(o);
@@ -388,6 +392,7 @@ void esc_table_free(esc_table *t) {
     esc_free(t->mv_col);
     esc_free(t->cells);
     esc_free(t->row_id);
+    esc_evset_free(t->lineage);
     spl_evidence_free(t);
     esc_free(t);
 }
@@ -508,6 +513,7 @@ esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_er
             }
     n->row_id = t->row_id; /* same rows, same order */
     t->row_id = NULL;
+    spl_lineage_carry(n, t);
     spl_table_swap(t, n);
     esc_table_free(n);
     return ESC_OK;
@@ -604,6 +610,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     for (size_t i = 0; x->subs && i < p->nstages && i < ESC_SPL_MAX_STAGES; i++)
         if (x->subs[i] && (subs[i] = x->subs[i]->kept))
             joined = true;
+    if ((rc = spl_lineage_finish(t, err)) != ESC_OK)
+        goto fail;
     if ((x->agg || joined) &&
         (rc = spl_evidence_attach(p, x->agg, x->ev, joined ? subs : NULL, t, err)) != ESC_OK)
         goto fail;
