@@ -175,6 +175,10 @@ int esc_evset_merge(esc_evset *s, size_t g, const esc_evset *src, size_t sg) {
     return 0;
 }
 
+size_t esc_evset_groups(const esc_evset *s) {
+    return s ? s->cap : 0;
+}
+
 uint64_t esc_evset_total(const esc_evset *s, size_t g) {
     return s && g < s->cap ? s->total[g] : 0;
 }

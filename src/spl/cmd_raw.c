@@ -139,6 +139,9 @@ static void need_of(const snode *n, need *out) {
     esc_free(l);
 }
 
+static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
+                             esc_error *err);
+
 static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     (void)in;
     resolve(st->where);
@@ -150,16 +153,42 @@ static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *
     p->any_chan = nd.any_chan;
     p->nchans = nd.nchans;
     memcpy(p->chans, nd.chans, sizeof p->chans);
-    /* columns: _time, then every name-like word of the later commands, once */
-    const char *s = p->expanded;
-    size_t n = strlen(s), at = st->end;
+    /* columns: _time, then every name-like word of the later commands, once (a map's search:
+     * of the whole search, names_text) */
     if (!spl_schema_alloc(p, &st->out, RAW_MAX_COLUMNS))
         return spl_plan_oom(err);
     st->out.n = 0;
     spl_schema_add(&st->out, "_time");
+    esc_status rc = ESC_OK;
+    for (int quoted = 1; quoted >= 0; quoted--) {
+        /* names inside "..." too, unless they make too many (then only those outside: the
+         * patterns of PowerShell 4104 Hunting's match() calls are no field names) */
+        st->out.n = 1;
+        /* a map's search: its own conditions' fields too, and every name of the whole search */
+        rc = scan_names(p, st, p->expanded, p->names_text ? 0 : st->end, quoted, err);
+        if (rc == ESC_OK && p->names_text)
+            rc = scan_names(p, st, p->names_text, 0, quoted, err);
+        if (rc != ESC_ELIMIT)
+            break;
+    }
+    return rc;
+}
+
+static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
+                             esc_error *err) {
+    size_t n = strlen(s);
+    bool in_q = false;
     while (at < n) {
-        while (at < n && !name_char(s[at]))
+        char c = s[at];
+        if (!quoted && c == '"') {
+            in_q = !in_q;
             at++;
+            continue;
+        }
+        if (in_q || !name_char(c)) {
+            at += in_q && c == '\\' && at + 1 < n ? 2 : 1;
+            continue;
+        }
         size_t b = at;
         while (at < n && name_char(s[at]))
             at++;

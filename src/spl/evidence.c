@@ -556,3 +556,47 @@ out:
     t->lineage = NULL;
     return ESC_OK;
 }
+
+bool spl_lineage_dup(esc_table *dst, const esc_table *src) {
+    if (!src->row_id)
+        return true;
+    if (!(dst->row_id = esc_malloc((src->nrows ? src->nrows : 1) * sizeof *dst->row_id)))
+        return false;
+    memcpy(dst->row_id, src->row_id, src->nrows * sizeof *dst->row_id);
+    if (!src->lineage)
+        return true;
+    spl_lineage_seen seen;
+    if (!(dst->lineage = esc_evset_new()) || !spl_lineage_seen_start(&seen, src))
+        return false;
+    bool ok = true;
+    for (size_t r = 0; r < src->nrows && ok; r++) /* the same group numbers */
+        ok = spl_lineage_merge(dst->lineage, src->row_id[r], src, r, &seen);
+    spl_lineage_seen_fini(&seen);
+    dst->evidence_truncated = src->evidence_truncated;
+    return ok;
+}
+
+bool spl_lineage_append(esc_table *t, size_t base, const esc_table *s) {
+    if (!s->lineage || !s->row_id || !s->nrows)
+        return true;
+    if (!t->row_id) {
+        if (!(t->row_id = esc_malloc(t->nrows * sizeof *t->row_id)))
+            return false;
+        for (size_t r = 0; r < t->nrows; r++)
+            t->row_id[r] = SIZE_MAX;
+    }
+    if (!t->lineage && !(t->lineage = esc_evset_new()))
+        return false;
+    size_t g0 = esc_evset_groups(t->lineage);
+    for (size_t r = 0; r < t->nrows; r++) /* above every group a row of t names */
+        if (t->row_id[r] != SIZE_MAX && t->row_id[r] >= g0)
+            g0 = t->row_id[r] + 1;
+    for (size_t r = 0; r < s->nrows; r++) {
+        t->row_id[base + r] = g0 + r;
+        if (!spl_lineage_merge(t->lineage, g0 + r, s, r, NULL))
+            return false;
+    }
+    t->evidence_truncated =
+        t->evidence_truncated || s->evidence_truncated || esc_evset_truncated(s->lineage);
+    return true;
+}
