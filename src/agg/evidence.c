@@ -160,6 +160,25 @@ int esc_evset_add(esc_evset *s, size_t g, const esc_evref *ref) {
     return 0;
 }
 
+int esc_evset_merge(esc_evset *s, size_t g, const esc_evset *src, size_t sg) {
+    uint64_t tot = esc_evset_total(src, sg);
+    if (!tot)
+        return 0;
+    esc_evref tmp[2 * ESC_EVIDENCE_KEEP];
+    size_t n = esc_evset_get(src, sg, tmp);
+    if (g >= s->cap && !grow(s, g))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (esc_evset_add(s, g, &tmp[i]) != 0)
+            return -1;
+    s->total[g] += tot - n; /* the events src counted and did not keep */
+    return 0;
+}
+
+size_t esc_evset_groups(const esc_evset *s) {
+    return s ? s->cap : 0;
+}
+
 uint64_t esc_evset_total(const esc_evset *s, size_t g) {
     return s && g < s->cap ? s->total[g] : 0;
 }

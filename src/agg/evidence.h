@@ -32,6 +32,12 @@ void esc_evset_free(esc_evset *s);
 /* Count ref in group g (keep it when among g's earliest or latest). ESC_ENOMEM only when the
  * totals cannot grow; a reference over the byte cap is counted and not kept. */
 int esc_evset_add(esc_evset *s, size_t g, const esc_evref *ref);
+/* Count group sg of src in group g of s: its kept references and its total (the union of two
+ * groups' events keeps the earliest and latest of their kept ones exactly). -1 when memory runs
+ * out. */
+int esc_evset_merge(esc_evset *s, size_t g, const esc_evset *src, size_t sg);
+/* Group numbers below this may be in use (a new group takes one at or above it). */
+size_t esc_evset_groups(const esc_evset *s);
 /* Events counted in group g (0 for a group never given a reference). */
 uint64_t esc_evset_total(const esc_evset *s, size_t g);
 /* The kept references of g, time order, each once, into out (room for 2 * ESC_EVIDENCE_KEEP);

@@ -291,6 +291,12 @@ struct esc_plan {
     size_t nchans;
     bool any_chan;
     int depth; /* subsearch nesting */
+    /* appendpipe's subpipeline (cmd_appendpipe.c): its rows are the results so far, of this
+     * schema (stage 0 is spl_cmd_pipein); NULL for a search that reads records */
+    const schema *pipe_in;
+    /* map's search (cmd_map.c): its rows also keep every field this text names (the whole
+     * search's), so that the commands after the map find them; NULL: its own text only */
+    const char *names_text;
 };
 
 /* record field access (match.c): the values of a field reference (ref, fname) of r, up to max
@@ -304,6 +310,10 @@ bool spl_term_match(const snode *n, const esc_record *r);
 
 /* plan.c: a plan for a subsearch (text at offset `at` of the parent's expanded search) */
 esc_status spl_subplan(esc_plan *parent, stage *st, esc_error *err);
+/* appendpipe's subpipeline (st->sub_text) over results of schema in; map's search (text:
+ * expanded, one raw-event search) whose rows keep every field the whole search names. */
+esc_status spl_subpipe(esc_plan *parent, stage *st, const schema *in, esc_error *err);
+esc_status spl_submap(esc_plan *parent, stage *st, const char *text, esc_error *err);
 /* parse.c */
 esc_status spl_parse(esc_plan *p, esc_error *err);
 /* shared helpers (match.c) */

@@ -87,6 +87,9 @@ struct spl_cmd {
     X(transaction)                                                                                 \
     X(xmlkv)                                                                                       \
     X(spath)                                                                                       \
+    X(addtotals)                                                                                   \
+    X(appendpipe)                                                                                  \
+    X(map)                                                                                         \
     X(inputlookup)
 
 /* A stats stage fed in pieces (a raw-event search streams its rows into its first stats):
@@ -104,6 +107,8 @@ esc_agg *spl_stats_agg(spl_stats_acc *c);
 SPL_COMMANDS(SPL_CMD_DECLARE)
 #undef SPL_CMD_DECLARE
 
+/* addtotals without col=true: each row's total from the row alone (cmd_addtotals.c). */
+bool spl_addtotals_row_local(const stage *st);
 /* inputlookup's rows (cmd_lookup.c): a new table of the stage's schema, NULL when out of
  * memory. */
 esc_table *spl_inputlookup_table(const stage *st);
@@ -112,6 +117,8 @@ esc_table *spl_inputlookup_table(const stage *st);
 /* The raw-event search, the source of a search that does not start with '|' (cmd_raw.c); not
  * in the registry: no command word names it. */
 extern const spl_cmd spl_cmd_raw;
+/* The results a subpipeline reads, its stage 0 (cmd_appendpipe.c); not in the registry. */
+extern const spl_cmd spl_cmd_pipein;
 
 /* The command called name[0..len), or NULL. */
 const spl_cmd *spl_cmd_find(const char *name, size_t len);
@@ -211,6 +218,8 @@ esc_table *spl_table_new(const schema *s, size_t nrows);
 esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_error *err);
 /* Keep rows with keep[r] set. */
 void spl_table_filter(esc_table *t, const bool *keep);
+/* n empty rows at the end of t (they carry no events). */
+esc_status spl_table_add_rows(esc_table *t, size_t n, esc_error *err);
 /* Swap the contents of a and b (a hook replacing its table's rows frees b afterwards). */
 void spl_table_swap(esc_table *a, esc_table *b);
 bool spl_cell_num(esc_cell *c, double v, const esc_str *text);
@@ -259,9 +268,49 @@ esc_status spl_evidence_feed(esc_evset *es, size_t g, const esc_record *r, esc_e
  * with its own evidence (NULL for other stages; subs may be NULL). */
 esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
                                const esc_table *const *subs, esc_table *t, esc_error *err);
+/* Run x's plan, a subpipeline (stage 0 the results so far), over a copy of in: *out. */
+esc_status spl_exec_pipe(esc_exec *x, const esc_table *in, esc_table **out, esc_error *err);
 /* Keep t (owned from now) as x's finished table, for the evidence of the search that joins x:
  * a join's subsearch result (esc_exec_free frees it). */
 void spl_exec_keep(esc_exec *x, esc_table *t);
 void spl_evidence_free(esc_table *t);
+
+/* Lineage (evidence.c): a raw-event search's rows carry their events through the pipeline, row
+ * r of a table standing for group t->row_id[r] of t->lineage (each event its own group at
+ * first); a command that copies rows copies their groups, one that merges rows (stats,
+ * transaction) merges theirs; a command that drops rows drops theirs (spl_table_filter,
+ * spl_table_remap keep row_id in step). A command that builds rows any other way drops the
+ * lineage (its rows then carry no events). */
+/* Row `row` of t (t->row_id has room) is the event of record r. */
+esc_status spl_lineage_event(esc_table *t, size_t row, const esc_record *r, esc_error *err);
+/* dst's rows are now src's (same order): src's lineage moves to dst. */
+void spl_lineage_carry(esc_table *dst, esc_table *src);
+/* dst's row i copies src's row from[i] (sort, join, mvexpand): src's lineage moves to dst.
+ * False when out of memory. */
+bool spl_lineage_pick(esc_table *dst, esc_table *src, const size_t *from);
+/* dst's rows each merge some of src's rows (transaction): a new lineage, each row its own empty
+ * group (nothing when src has none); then spl_lineage_add for each member. False: no memory. */
+bool spl_lineage_open(esc_table *dst, const esc_table *src);
+/* Which (new group, row group) pairs were merged: rows copied by mvexpand share a group, whose
+ * events count once in a group they both go to. on: src has such copies (else nothing kept). */
+typedef struct spl_lineage_seen {
+    size_t (*v)[2];
+    size_t cap, n;
+    bool on;
+} spl_lineage_seen;
+bool spl_lineage_seen_start(spl_lineage_seen *s, const esc_table *src); /* false: no memory */
+void spl_lineage_seen_fini(spl_lineage_seen *s);
+/* Count the events of src's row srow in group g of dst (a stats group, a transaction), once per
+ * pair when seen (may be NULL) says so. Nothing when dst is NULL or src has no lineage. False:
+ * out of memory. */
+bool spl_lineage_merge(esc_evset *dst, size_t g, const esc_table *src, size_t srow,
+                       spl_lineage_seen *seen);
+/* dst (a copy of src's rows, row_id NULL) gets a copy of src's lineage. False: no memory. */
+bool spl_lineage_dup(esc_table *dst, const esc_table *src);
+/* t's rows base.. are s's rows (appended): each gets a new group holding its row's events. */
+bool spl_lineage_append(esc_table *t, size_t base, const esc_table *s);
+/* The finished table's lineage as t->evidence (nothing when no row has an event); the lineage
+ * is given back. */
+esc_status spl_lineage_finish(esc_table *t, esc_error *err);
 
 #endif

@@ -143,8 +143,9 @@ static esc_status run_join(const stage *st, spl_run *x, esc_error *err) {
     if (rc != ESC_OK)
         return rc;
     size_t cap = t->nrows ? t->nrows : 1;
+    size_t *from = NULL; /* each joined row's row of t (its events, spl/evidence.c) */
     n = spl_table_new(&st->out, cap);
-    if (!n) {
+    if (!n || !(from = esc_malloc(cap * sizeof *from))) {
         rc = spl_exec_oom(err);
         goto done;
     }
@@ -176,8 +177,15 @@ static esc_status run_join(const stage *st, spl_run *x, esc_error *err) {
                 }
                 memset(cells + cap * n->ncols, 0, (nc - cap) * n->ncols * sizeof *cells);
                 n->cells = cells;
+                size_t *f = esc_realloc(from, nc * sizeof *f);
+                if (!f) {
+                    rc = spl_exec_oom(err);
+                    goto done;
+                }
+                from = f;
                 cap = nc;
             }
+            from[n->nrows] = r;
             esc_cell *o = &n->cells[n->nrows++ * n->ncols];
             for (size_t c = 0; c < t->ncols; c++)
                 if (!spl_cell_copy(&o[c], &row[c])) {
@@ -195,8 +203,12 @@ static esc_status run_join(const stage *st, spl_run *x, esc_error *err) {
             }
         }
     }
-    spl_table_swap(t, n);
+    if (!spl_lineage_pick(n, t, from))
+        rc = spl_exec_oom(err);
+    else
+        spl_table_swap(t, n);
 done:
+    esc_free(from);
     esc_table_free(n);
     if (rc == ESC_OK && s->evidence) /* the joined rows' evidence (evidence.c) */
         spl_exec_keep(x->sub, s);

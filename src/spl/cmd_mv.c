@@ -261,8 +261,12 @@ static esc_status run_mvexpand(const stage *st, spl_run *x, esc_error *err) {
             return esc_error_set(err, ESC_ELIMIT, "mvexpand: more than %d rows", ESC_SPL_MAX_ROWS);
     }
     esc_table *o = spl_table_new(&st->out, total);
-    if (!o)
+    size_t *from = esc_malloc((total ? total : 1) * sizeof *from);
+    if (!o || !from) {
+        esc_table_free(o);
+        esc_free(from);
         return spl_exec_oom(err);
+    }
     size_t w = 0;
     for (size_t r = 0; r < t->nrows && c >= 0; r++) {
         const esc_cell *row = &t->cells[r * t->ncols];
@@ -271,6 +275,7 @@ static esc_status run_mvexpand(const stage *st, spl_run *x, esc_error *err) {
             n = st->join_max;
         for (size_t i = 0; i < n; i++, w++) {
             esc_cell *orow = &o->cells[w * o->ncols];
+            from[w] = r; /* a copy of row r: the same events */
             for (size_t k = 0; k < t->ncols; k++) {
                 bool ok;
                 if (k == (size_t)c) {
@@ -281,14 +286,18 @@ static esc_status run_mvexpand(const stage *st, spl_run *x, esc_error *err) {
                 }
                 if (!ok) {
                     esc_table_free(o);
+                    esc_free(from);
                     return spl_exec_oom(err);
                 }
             }
         }
     }
-    spl_table_swap(t, o);
+    bool ok = spl_lineage_pick(o, t, from);
+    esc_free(from);
+    if (ok)
+        spl_table_swap(t, o);
     esc_table_free(o);
-    return ESC_OK;
+    return ok ? ESC_OK : spl_exec_oom(err);
 }
 
 const spl_cmd spl_cmd_mvexpand = {

@@ -10,7 +10,8 @@
  * (escudo has one index). The rows' columns are every field name the later commands mention
  * (a scan of their text), plus _time; a multivalue field keeps every value.
  * Invariants: a row copies what it keeps; rows are fed in event order (exec.c streams them
- * into a first stats, or sorts the kept ones newest first). Not done: subsearches in the
+ * into a first stats, or sorts the kept ones newest first); each row carries its event's
+ * reference (its lineage, spl/evidence.c: docs/evidence.md). Not done: subsearches in the
  * search itself, fields no later command names (`table *` sees the named ones only). */
 #include <stdio.h>
 #include <string.h>
@@ -138,6 +139,9 @@ static void need_of(const snode *n, need *out) {
     esc_free(l);
 }
 
+static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
+                             esc_error *err);
+
 static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     (void)in;
     resolve(st->where);
@@ -149,16 +153,42 @@ static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *
     p->any_chan = nd.any_chan;
     p->nchans = nd.nchans;
     memcpy(p->chans, nd.chans, sizeof p->chans);
-    /* columns: _time, then every name-like word of the later commands, once */
-    const char *s = p->expanded;
-    size_t n = strlen(s), at = st->end;
+    /* columns: _time, then every name-like word of the later commands, once (a map's search:
+     * of the whole search, names_text) */
     if (!spl_schema_alloc(p, &st->out, RAW_MAX_COLUMNS))
         return spl_plan_oom(err);
     st->out.n = 0;
     spl_schema_add(&st->out, "_time");
+    esc_status rc = ESC_OK;
+    for (int quoted = 1; quoted >= 0; quoted--) {
+        /* names inside "..." too, unless they make too many (then only those outside: the
+         * patterns of PowerShell 4104 Hunting's match() calls are no field names) */
+        st->out.n = 1;
+        /* a map's search: its own conditions' fields too, and every name of the whole search */
+        rc = scan_names(p, st, p->expanded, p->names_text ? 0 : st->end, quoted, err);
+        if (rc == ESC_OK && p->names_text)
+            rc = scan_names(p, st, p->names_text, 0, quoted, err);
+        if (rc != ESC_ELIMIT)
+            break;
+    }
+    return rc;
+}
+
+static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
+                             esc_error *err) {
+    size_t n = strlen(s);
+    bool in_q = false;
     while (at < n) {
-        while (at < n && !name_char(s[at]))
+        char c = s[at];
+        if (!quoted && c == '"') {
+            in_q = !in_q;
             at++;
+            continue;
+        }
+        if (in_q || !name_char(c)) {
+            at += in_q && c == '\\' && at + 1 < n ? 2 : 1;
+            continue;
+        }
         size_t b = at;
         while (at < n && name_char(s[at]))
             at++;
@@ -195,10 +225,17 @@ esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_re
             return spl_exec_oom(err);
         memset(c + *cap * t->ncols, 0, (nc - *cap) * t->ncols * sizeof *c);
         t->cells = c;
+        size_t *id = esc_realloc(t->row_id, nc * sizeof *id);
+        if (!id)
+            return spl_exec_oom(err);
+        t->row_id = id;
         *cap = nc;
     }
     esc_cell *row = &t->cells[t->nrows * t->ncols];
     t->nrows++;
+    esc_status rc = spl_lineage_event(t, t->nrows - 1, r, err);
+    if (rc != ESC_OK)
+        return rc;
     for (size_t i = 0; i < st->out.n; i++) {
         esc_str fname = esc_str_c(st->out.name[i]);
         int ref = i == 0 ? FIELD_TIME : spl_ds_lookup(ESC_DS_RAW, st->out.name[i], &fname);

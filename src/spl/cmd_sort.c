@@ -182,10 +182,12 @@ static esc_status run_sort(const stage *st, spl_run *x, esc_error *err) {
             o->cells[r * o->ncols + c] = t->cells[order[r] * t->ncols + c];
             memset(&t->cells[order[r] * t->ncols + c], 0, sizeof(esc_cell));
         }
+    bool ok = spl_lineage_pick(o, t, order); /* each row's events go with it */
     esc_free(order);
-    spl_table_swap(t, o);
+    if (ok)
+        spl_table_swap(t, o);
     esc_table_free(o);
-    return ESC_OK;
+    return ok ? ESC_OK : spl_exec_oom(err);
 }
 
 const spl_cmd spl_cmd_sort = {

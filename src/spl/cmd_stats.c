@@ -617,8 +617,9 @@ esc_status spl_agg_rows(const esc_agg *a, const stage *st, size_t from, size_t t
     return ESC_OK;
 }
 
+/* The group table; lin (may be NULL), the groups' events, moves into it as its lineage. */
 static esc_status agg_table(esc_agg *a, const stage *st, bool time_keys, const xstats *xs,
-                            esc_table **out, esc_error *err) {
+                            esc_evset **lin, esc_table **out, esc_error *err) {
     size_t *order = NULL;
     esc_status rc = esc_agg_sorted(a, &order, err);
     if (rc != ESC_OK)
@@ -638,6 +639,12 @@ static esc_status agg_table(esc_agg *a, const stage *st, bool time_keys, const x
         if ((rc = fill_aggs(a, order[r], st, row, NULL, xs, err)) != ESC_OK)
             goto fail;
     }
+    if (lin && *lin) { /* row r is group order[r]: its events */
+        t->row_id = order;
+        order = NULL;
+        t->lineage = *lin;
+        *lin = NULL;
+    }
     esc_free(order);
     *out = t;
     return ESC_OK;
@@ -649,7 +656,7 @@ fail:
 
 esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
                          esc_error *err) {
-    return agg_table(a, st, time_keys, NULL, out, err);
+    return agg_table(a, st, time_keys, NULL, NULL, out, err);
 }
 
 const char *spl_agg_name(aggfn f) {
@@ -705,6 +712,11 @@ struct spl_stats_acc {
     xstats xs;
     esc_buf kb[ESC_SPL_MAX_ITEMS];
     esc_agg_in *in;
+    esc_evset *lin;        /* per group, the events of its rows (their lineage), or NULL */
+    bool lin_trunc;        /* a row's lineage had lost references to the byte cap */
+    const esc_table *from; /* the rows being added, while their lineage is followed */
+    size_t row;
+    spl_lineage_seen seen; /* of from */
 };
 
 spl_stats_acc *spl_stats_open(const stage *st) {
@@ -729,6 +741,7 @@ void spl_stats_free(spl_stats_acc *c) {
         esc_buf_fini(&c->kb[k]);
     esc_free(c->in);
     esc_agg_free(c->a);
+    esc_evset_free(c->lin);
     esc_free(c);
 }
 
@@ -738,18 +751,20 @@ void spl_stats_free(spl_stats_acc *c) {
  * multivalued BY clause fields", defaults to false, so a value given twice feeds its group
  * twice). eventstats (joined) keeps a multivalue cell as one key, so that each row has one
  * group to read back. A row missing a BY field feeds nothing; *g1 is its first group. */
-static esc_status group_row(const stage *st, const esc_cell *row, size_t ncols, esc_agg *a,
-                            xstats *xs, int64_t tus, esc_buf *kb, size_t *g1, bool joined,
-                            esc_agg_in **in, esc_error *err) {
+static esc_status group_row(spl_stats_acc *c, const esc_cell *row, size_t ncols, int64_t tus,
+                            size_t *g1, bool joined, esc_error *err) {
+    const stage *st = c->st;
+    esc_agg *a = c->a;
+    esc_buf *kb = c->kb;
     esc_str keys[ESC_SPL_MAX_ITEMS];
     size_t idx[ESC_SPL_MAX_ITEMS] = {0}, combos = 1;
     for (size_t k = 0; k < st->nby; k++) {
-        int c = st->by[k].ref;
-        if (c < 0 || row[c].n == 0)
+        int col = st->by[k].ref;
+        if (col < 0 || row[col].n == 0)
             return ESC_OK;
-        if (joined && spl_cell_key(&row[c], &kb[k]) != ESC_OK)
+        if (joined && spl_cell_key(&row[col], &kb[k]) != ESC_OK)
             return esc_error_set(err, ESC_ELIMIT, "stats key too long");
-        if (!joined && (combos *= row[c].n) > ESC_SPL_MAX_SPLITS)
+        if (!joined && (combos *= row[col].n) > ESC_SPL_MAX_SPLITS)
             return esc_error_set(err, ESC_ELIMIT,
                                  "stats: the multivalue BY fields of one row make more than %d "
                                  "groups",
@@ -765,7 +780,10 @@ static esc_status group_row(const stage *st, const esc_cell *row, size_t ncols, 
         if (first)
             *g1 = g;
         for (size_t i = 0; i < st->naggs && rc == ESC_OK; i++)
-            rc = feed(st, i, row, ncols, a, xs, g, tus, in, err);
+            rc = feed(st, i, row, ncols, a, &c->xs, g, tus, &c->in, err);
+        if (rc == ESC_OK && c->from && /* the group's events: the union of its rows' */
+            !spl_lineage_merge(c->lin, g, c->from, c->row, &c->seen))
+            rc = spl_exec_oom(err);
         if (rc != ESC_OK || joined)
             return rc;
         size_t k = st->nby;
@@ -781,8 +799,16 @@ static esc_status group_row(const stage *st, const esc_cell *row, size_t ncols, 
  * fields (group_row); eventstats keeps each row in one group. */
 static esc_status add_rows(spl_stats_acc *c, const esc_table *t, size_t *rows_group,
                            esc_error *err) {
-    const stage *st = c->st;
     int tcol = esc_table_col(t, "_time");
+    esc_status rc = ESC_OK;
+    /* stats follows its rows' events (eventstats' rows keep their own) */
+    c->from = !rows_group && t->lineage && t->row_id ? t : NULL;
+    if (c->from && !c->lin && !(c->lin = esc_evset_new()))
+        return spl_exec_oom(err);
+    if (c->from && !spl_lineage_seen_start(&c->seen, t))
+        return spl_exec_oom(err);
+    if (c->from)
+        c->lin_trunc = c->lin_trunc || t->evidence_truncated || esc_evset_truncated(t->lineage);
     for (size_t r = 0; r < t->nrows; r++) {
         const esc_cell *row = &t->cells[r * t->ncols];
         int64_t tus = 0;
@@ -791,14 +817,16 @@ static esc_status add_rows(spl_stats_acc *c, const esc_table *t, size_t *rows_gr
             spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv) && fabs(tv) < 9e12)
             tus = (int64_t)(tv * 1e6); /* a _time beyond +-285,000 years is taken as 0 */
         size_t g = SIZE_MAX;
-        esc_status rc = group_row(st, row, t->ncols, c->a, &c->xs, tus, c->kb, &g,
-                                  rows_group != NULL, &c->in, err);
+        c->row = r;
+        rc = group_row(c, row, t->ncols, tus, &g, rows_group != NULL, err);
         if (rows_group)
             rows_group[r] = g;
         if (rc != ESC_OK)
-            return rc;
+            break;
     }
-    return ESC_OK;
+    c->from = NULL;
+    spl_lineage_seen_fini(&c->seen);
+    return rc;
 }
 
 esc_agg *spl_stats_agg(spl_stats_acc *c) {
@@ -810,7 +838,10 @@ esc_status spl_stats_add(spl_stats_acc *c, const esc_table *t, esc_error *err) {
 }
 
 esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err) {
-    return agg_table(c->a, c->st, false, &c->xs, out, err);
+    esc_status rc = agg_table(c->a, c->st, false, &c->xs, &c->lin, out, err);
+    if (rc == ESC_OK)
+        (*out)->evidence_truncated = c->lin_trunc;
+    return rc;
 }
 
 /* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out

@@ -406,12 +406,20 @@ static esc_status run_transaction(const stage *st, spl_run *x, esc_error *err) {
     }
     if (!rc)
         qsort_r(out.span, out.n, sizeof *out.span, cmp_out, v);
-    if (!rc && !(nt = spl_table_new(&st->out, out.n)))
+    spl_lineage_seen seen = {NULL, 0, 0, false};
+    if (!rc && (!(nt = spl_table_new(&st->out, out.n)) || !spl_lineage_open(nt, t) ||
+                !spl_lineage_seen_start(&seen, t)))
         rc = ESC_ENOMEM;
-    for (size_t k = 0; !rc && k < out.n; k++)
+    for (size_t k = 0; !rc && k < out.n; k++) {
         if (!emit(st, t, v + out.span[k][0], out.span[k][1], out.span[k][2],
                   &nt->cells[k * nt->ncols]))
             rc = ESC_ENOMEM;
+        /* a transaction's events: its members' */
+        for (size_t m = 0; !rc && m < out.span[k][1]; m++)
+            if (!spl_lineage_merge(nt->lineage, k, t, v[out.span[k][0] + m].row, &seen))
+                rc = ESC_ENOMEM;
+    }
+    spl_lineage_seen_fini(&seen);
     if (!rc)
         spl_table_swap(t, nt);
     esc_table_free(nt);

@@ -18,6 +18,10 @@
  * Invariants: the references of a row are time-ordered, each once, the ESC_EVIDENCE_KEEP
  * earliest and latest of the union of its groups and subsearch rows; total is the sum of their
  * counts (an event counted by both the search and its subsearch counts twice).
+ * A raw-event search has no tstats groups: its rows carry their events (lineage, at the end of
+ * this file): each event is a row standing for itself, commands that keep, copy or merge rows
+ * keep, copy or merge their events (cmd.h), and the finished table's lineage becomes its
+ * evidence (spl_lineage_finish), before a join's subsearch rows add theirs.
  * Deliberately not done: following a value an eval or a lookup changed (such a column is not a
  * BY copy and so constrains nothing). */
 #include <stdlib.h>
@@ -69,6 +73,7 @@ typedef struct ctx {
     size_t ng;
     jside *js;
     size_t njs;
+    const esc_row_evidence *seed; /* the rows' own events (lineage), or NULL */
 } ctx;
 
 /* A row's references so far: the earliest and latest KEEP of what was added, and the count. */
@@ -274,6 +279,8 @@ static bool sub_agrees(const ctx *x, const jside *j, size_t r, size_t q) {
 static bool row_evidence(const ctx *x, size_t r, esc_row_evidence *e) {
     acc a = {NULL, 0, 0, 0};
     bool ok = !x->agg || row_groups(x, r, &a);
+    if (ok && x->seed)
+        ok = acc_add(&a, x->seed[r].refs, x->seed[r].n, x->seed[r].total);
     for (size_t j = 0; j < x->njs && ok; j++) {
         const jside *js = &x->js[j];
         for (size_t q = 0; q < js->s->nrows && ok; q++) {
@@ -362,11 +369,12 @@ static bool join_sides(const esc_plan *p, const esc_table *const *subs, ctx *x) 
 
 esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
                                const esc_table *const *subs, esc_table *t, esc_error *err) {
-    ctx x = {NULL, es, t, {{0, 0, false}}, 0, NULL, agg ? esc_agg_ngroups(agg) : 0, NULL, 0};
+    ctx x = {NULL, es, t,          {{0, 0, false}}, 0, NULL, agg ? esc_agg_ngroups(agg) : 0,
+             NULL, 0,  t->evidence};
     bool any = false;
     for (size_t g = 0; g < x.ng && !any; g++)
         any = esc_evset_total(es, g) > 0;
-    t->evidence_truncated = es && esc_evset_truncated(es);
+    t->evidence_truncated = t->evidence_truncated || (es && esc_evset_truncated(es));
     if (any)
         x.agg = agg;
     bool ok = join_sides(p, subs, &x);
@@ -389,6 +397,12 @@ esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_
     ok = t->evidence != NULL;
     for (size_t r = 0; r < t->nrows && ok; r++)
         ok = row_evidence(&x, r, &t->evidence[r]);
+    if (x.seed) { /* replaced by the rows' evidence with their subsearch rows' */
+        esc_row_evidence *now = t->evidence;
+        t->evidence = (esc_row_evidence *)x.seed;
+        spl_evidence_free(t);
+        t->evidence = now;
+    }
 out:
     ctx_fini(&x);
     if (!ok) {
@@ -396,4 +410,193 @@ out:
         return spl_exec_oom(err);
     }
     return ESC_OK;
+}
+
+/* ---- lineage: a raw-event search's rows carry their events ---- */
+
+esc_status spl_lineage_event(esc_table *t, size_t row, const esc_record *r, esc_error *err) {
+    t->row_id[row] = row;
+    if (!r->ev)
+        return ESC_OK;
+    if (!t->lineage && !(t->lineage = esc_evset_new()))
+        return spl_exec_oom(err);
+    return spl_evidence_feed(t->lineage, row, r, err);
+}
+
+void spl_lineage_carry(esc_table *dst, esc_table *src) {
+    if (dst->lineage == src->lineage)
+        return;
+    esc_evset_free(dst->lineage);
+    dst->lineage = src->lineage;
+    src->lineage = NULL;
+    dst->evidence_truncated = src->evidence_truncated;
+}
+
+bool spl_lineage_pick(esc_table *dst, esc_table *src, const size_t *from) {
+    if (!src->row_id)
+        return true;
+    esc_free(dst->row_id);
+    if (!(dst->row_id = esc_malloc((dst->nrows ? dst->nrows : 1) * sizeof *dst->row_id)))
+        return false;
+    for (size_t r = 0; r < dst->nrows; r++)
+        dst->row_id[r] = src->row_id[from[r]];
+    spl_lineage_carry(dst, src);
+    return true;
+}
+
+bool spl_lineage_open(esc_table *dst, const esc_table *src) {
+    if (!src->lineage || !src->row_id)
+        return true;
+    esc_free(dst->row_id);
+    esc_evset_free(dst->lineage);
+    dst->row_id = esc_malloc((dst->nrows ? dst->nrows : 1) * sizeof *dst->row_id);
+    dst->lineage = esc_evset_new();
+    if (!dst->row_id || !dst->lineage)
+        return false;
+    for (size_t r = 0; r < dst->nrows; r++)
+        dst->row_id[r] = r;
+    dst->evidence_truncated = src->evidence_truncated || esc_evset_truncated(src->lineage);
+    return true;
+}
+
+static int cmp_size(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+bool spl_lineage_seen_start(spl_lineage_seen *s, const esc_table *src) {
+    memset(s, 0, sizeof *s);
+    if (!src->lineage || !src->row_id || src->nrows < 2)
+        return true;
+    size_t *ids = esc_malloc(src->nrows * sizeof *ids);
+    if (!ids)
+        return false;
+    memcpy(ids, src->row_id, src->nrows * sizeof *ids);
+    qsort(ids, src->nrows, sizeof *ids, cmp_size);
+    for (size_t i = 1; i < src->nrows && !s->on; i++)
+        s->on = ids[i] == ids[i - 1];
+    esc_free(ids);
+    return true;
+}
+
+void spl_lineage_seen_fini(spl_lineage_seen *s) {
+    esc_free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* 1 the first time the pair (g, sg) is offered, 0 after, -1 out of memory (open addressing,
+ * at most half full). */
+static int seen_once(spl_lineage_seen *s, size_t g, size_t sg) {
+    if (!s || !s->on)
+        return 1;
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        size_t(*v)[2] = esc_malloc(cap * sizeof *v);
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < cap; i++)
+            v[i][0] = SIZE_MAX;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->v[i][0] == SIZE_MAX)
+                continue;
+            size_t h = (s->v[i][0] * 0x9E3779B97F4A7C15u ^ s->v[i][1]) & (cap - 1);
+            while (v[h][0] != SIZE_MAX)
+                h = (h + 1) & (cap - 1);
+            v[h][0] = s->v[i][0];
+            v[h][1] = s->v[i][1];
+        }
+        esc_free(s->v);
+        s->v = v;
+        s->cap = cap;
+    }
+    size_t h = (g * 0x9E3779B97F4A7C15u ^ sg) & (s->cap - 1);
+    for (; s->v[h][0] != SIZE_MAX; h = (h + 1) & (s->cap - 1))
+        if (s->v[h][0] == g && s->v[h][1] == sg)
+            return 0;
+    s->v[h][0] = g;
+    s->v[h][1] = sg;
+    s->n++;
+    return 1;
+}
+
+bool spl_lineage_merge(esc_evset *dst, size_t g, const esc_table *src, size_t srow,
+                       spl_lineage_seen *seen) {
+    if (!dst || !src->lineage || !src->row_id)
+        return true;
+    int once = seen_once(seen, g, src->row_id[srow]);
+    return once == 0 ||
+           (once == 1 && esc_evset_merge(dst, g, src->lineage, src->row_id[srow]) == 0);
+}
+
+esc_status spl_lineage_finish(esc_table *t, esc_error *err) {
+    esc_evset *l = t->lineage;
+    bool any = false;
+    for (size_t r = 0; l && t->row_id && r < t->nrows && !any; r++)
+        any = esc_evset_total(l, t->row_id[r]) > 0;
+    if (!any)
+        goto out;
+    t->evidence_truncated = t->evidence_truncated || esc_evset_truncated(l);
+    spl_evidence_free(t);
+    if (!(t->evidence = esc_calloc(t->nrows, sizeof *t->evidence)))
+        return spl_exec_oom(err);
+    for (size_t r = 0; r < t->nrows; r++) {
+        acc a = {NULL, 0, 0, 0};
+        esc_evref tmp[2 * ESC_EVIDENCE_KEEP];
+        size_t g = t->row_id[r];
+        bool ok = acc_add(&a, tmp, esc_evset_get(l, g, tmp), esc_evset_total(l, g)) &&
+                  finish_row(&a, &t->evidence[r]);
+        esc_free(a.v);
+        if (!ok) {
+            spl_evidence_free(t);
+            return spl_exec_oom(err);
+        }
+    }
+out:
+    esc_evset_free(l);
+    t->lineage = NULL;
+    return ESC_OK;
+}
+
+bool spl_lineage_dup(esc_table *dst, const esc_table *src) {
+    if (!src->row_id)
+        return true;
+    if (!(dst->row_id = esc_malloc((src->nrows ? src->nrows : 1) * sizeof *dst->row_id)))
+        return false;
+    memcpy(dst->row_id, src->row_id, src->nrows * sizeof *dst->row_id);
+    if (!src->lineage)
+        return true;
+    spl_lineage_seen seen;
+    if (!(dst->lineage = esc_evset_new()) || !spl_lineage_seen_start(&seen, src))
+        return false;
+    bool ok = true;
+    for (size_t r = 0; r < src->nrows && ok; r++) /* the same group numbers */
+        ok = spl_lineage_merge(dst->lineage, src->row_id[r], src, r, &seen);
+    spl_lineage_seen_fini(&seen);
+    dst->evidence_truncated = src->evidence_truncated;
+    return ok;
+}
+
+bool spl_lineage_append(esc_table *t, size_t base, const esc_table *s) {
+    if (!s->lineage || !s->row_id || !s->nrows)
+        return true;
+    if (!t->row_id) {
+        if (!(t->row_id = esc_malloc(t->nrows * sizeof *t->row_id)))
+            return false;
+        for (size_t r = 0; r < t->nrows; r++)
+            t->row_id[r] = SIZE_MAX;
+    }
+    if (!t->lineage && !(t->lineage = esc_evset_new()))
+        return false;
+    size_t g0 = esc_evset_groups(t->lineage);
+    for (size_t r = 0; r < t->nrows; r++) /* above every group a row of t names */
+        if (t->row_id[r] != SIZE_MAX && t->row_id[r] >= g0)
+            g0 = t->row_id[r] + 1;
+    for (size_t r = 0; r < s->nrows; r++) {
+        t->row_id[base + r] = g0 + r;
+        if (!spl_lineage_merge(t->lineage, g0 + r, s, r, NULL))
+            return false;
+    }
+    t->evidence_truncated =
+        t->evidence_truncated || s->evidence_truncated || esc_evset_truncated(s->lineage);
+    return true;
 }

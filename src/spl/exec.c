@@ -46,6 +46,8 @@ struct esc_exec {
     size_t dead_cap, ndead;
     const esc_exec *owner; /* esc_exec_share: agg and ev are owner's */
     bool fed;              /* a record got past the window check */
+    bool keep_lineage;     /* a map's search: its rows keep their events as lineage, which the
+                              map's rows copy (cmd_map.c) */
 };
 
 #define STREAM_BATCH 1024
@@ -63,6 +65,8 @@ static bool row_local(const stage *st) {
     };
     if (st->sub)
         return false;
+    if (st->cmd == &spl_cmd_addtotals)
+        return spl_addtotals_row_local(st);
     for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
         if (st->cmd == local[i])
             return true;
@@ -123,7 +127,8 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
         x->stream_at = stream_stage(p);
         if (x->stream_at && !(x->acc = spl_stats_open(&p->stages[x->stream_at])))
             goto fail;
-    } else if (p->stages[0].cmd != &spl_cmd_inputlookup && !(x->agg = spl_agg_new(&p->stages[0]))) {
+    } else if (p->stages[0].cmd != &spl_cmd_inputlookup && p->stages[0].cmd != &spl_cmd_pipein &&
+               !(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
     } else {
         x->prune_k = spl_prune_stages(p);
@@ -135,6 +140,7 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
             goto fail;
         if (!(x->subs[i] = esc_exec_new(p->stages[i].sub, earliest_us, latest_us, err)))
             goto fail;
+        x->subs[i]->keep_lineage = p->stages[i].cmd == &spl_cmd_map;
     }
     return x;
 fail:
@@ -225,8 +231,8 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
             if (rs != ESC_OK)
                 return rs;
         }
-    if (x->owner || !spl_main_matches(x->p, r))
-        return ESC_OK;
+    if (x->owner || (!x->rows && !x->agg) || !spl_main_matches(x->p, r))
+        return ESC_OK; /* shared, or reads no records (inputlookup, a subpipeline) */
     if (x->rows) {
         esc_status rs = spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
         if (rs == ESC_OK && x->acc && x->rows->nrows >= STREAM_BATCH)
@@ -362,6 +368,10 @@ static esc_status newest_first(esc_table *t, esc_error *err) {
     qsort(o, t->nrows, sizeof *o, cmp_newest);
     for (size_t r = 0; r < t->nrows; r++)
         memcpy(&c[r * t->ncols], &t->cells[o[r].i * t->ncols], t->ncols * sizeof *c);
+    for (size_t r = 0; t->row_id && r < t->nrows; r++) /* each row's events go with it */
+        o[r].i = t->row_id[o[r].i];
+    for (size_t r = 0; t->row_id && r < t->nrows; r++)
+        t->row_id[r] = o[r].i;
     esc_free(t->cells);
     t->cells = c;
     esc_free(o);
@@ -388,6 +398,7 @@ void esc_table_free(esc_table *t) {
     esc_free(t->mv_col);
     esc_free(t->cells);
     esc_free(t->row_id);
+    esc_evset_free(t->lineage);
     spl_evidence_free(t);
     esc_free(t);
 }
@@ -508,6 +519,7 @@ esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_er
             }
     n->row_id = t->row_id; /* same rows, same order */
     t->row_id = NULL;
+    spl_lineage_carry(n, t);
     spl_table_swap(t, n);
     esc_table_free(n);
     return ESC_OK;
@@ -540,6 +552,28 @@ void spl_table_filter(esc_table *t, const bool *keep) {
         }
     }
     t->nrows = o;
+}
+
+esc_status spl_table_add_rows(esc_table *t, size_t n, esc_error *err) {
+    size_t rows = t->nrows + n;
+    if (rows > ESC_SPL_MAX_ROWS)
+        return esc_error_set(err, ESC_ELIMIT, "more than %d rows", ESC_SPL_MAX_ROWS);
+    size_t ncells = rows * t->ncols;
+    esc_cell *c = esc_realloc(t->cells, (ncells ? ncells : 1) * sizeof *c);
+    if (!c)
+        return spl_exec_oom(err);
+    t->cells = c;
+    memset(c + t->nrows * t->ncols, 0, n * t->ncols * sizeof *c);
+    if (t->row_id) {
+        size_t *id = esc_realloc(t->row_id, rows * sizeof *id);
+        if (!id)
+            return spl_exec_oom(err);
+        t->row_id = id;
+        for (size_t r = t->nrows; r < rows; r++)
+            id[r] = SIZE_MAX; /* no group: no events (agg/evidence.h) */
+    }
+    t->nrows = rows;
+    return ESC_OK;
 }
 
 /* Key text of a cell for dedup/stats: values joined by '\n'. */
@@ -640,6 +674,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     for (size_t i = 0; x->subs && i < p->nstages && i < ESC_SPL_MAX_STAGES; i++)
         if (x->subs[i] && (subs[i] = x->subs[i]->kept))
             joined = true;
+    if (!x->keep_lineage && (rc = spl_lineage_finish(t, err)) != ESC_OK)
+        goto fail;
     if ((x->agg || joined) &&
         (rc = spl_evidence_attach(p, x->agg, x->ev, joined ? subs : NULL, t, err)) != ESC_OK)
         goto fail;
@@ -648,4 +684,46 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
 fail:
     esc_table_free(t);
     return rc;
+}
+
+/* A copy of t's rows (cells, columns, lineage). */
+static esc_table *table_dup(const esc_table *t) {
+    esc_table *n = esc_calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->ncols = t->ncols;
+    n->nrows = t->nrows;
+    n->cols = esc_calloc(t->ncols ? t->ncols : 1, sizeof *n->cols);
+    n->mv_col = esc_calloc(t->ncols ? t->ncols : 1, sizeof *n->mv_col);
+    size_t ncells = t->nrows * t->ncols;
+    n->cells = esc_calloc(ncells ? ncells : 1, sizeof *n->cells);
+    bool ok = n->cols && n->mv_col && n->cells;
+    for (size_t c = 0; ok && c < t->ncols; c++) {
+        ok = (n->cols[c] = esc_strdup(t->cols[c])) != NULL;
+        n->mv_col[c] = t->mv_col[c];
+    }
+    for (size_t i = 0; ok && i < t->nrows * t->ncols; i++)
+        ok = spl_cell_copy(&n->cells[i], &t->cells[i]);
+    if (ok && spl_lineage_dup(n, t))
+        return n;
+    esc_table_free(n);
+    return NULL;
+}
+
+esc_status spl_exec_pipe(esc_exec *x, const esc_table *in, esc_table **out, esc_error *err) {
+    const esc_plan *p = x->p;
+    esc_table *t = table_dup(in);
+    *out = NULL;
+    if (!t)
+        return spl_exec_oom(err);
+    for (size_t i = 1; i < p->nstages; i++) {
+        spl_run run = {t, x->subs ? x->subs[i] : NULL};
+        esc_status rc = p->stages[i].cmd->run(&p->stages[i], &run, err);
+        if (rc != ESC_OK) {
+            esc_table_free(t);
+            return rc;
+        }
+    }
+    *out = t;
+    return ESC_OK;
 }

@@ -1061,17 +1061,23 @@ esc_status spl_parse(esc_plan *p, esc_error *err) {
         }
         return esc_error_at(err, ESC_ECONTENT, NULL, q, "unterminated string");
     }
-    p->stages = esc_arena_alloc(&p->arena, ncut * sizeof *p->stages);
+    size_t first = p->pipe_in ? 1 : 0; /* a subpipeline: stage 0 is the results so far */
+    p->stages = esc_arena_alloc(&p->arena, (ncut + first) * sizeof *p->stages);
     if (!p->stages)
         return esc_error_set(err, ESC_ENOMEM, "out of memory parsing the search");
-    memset(p->stages, 0, ncut * sizeof *p->stages);
+    memset(p->stages, 0, (ncut + first) * sizeof *p->stages);
+    if (first) {
+        p->stages[0].cmd = &spl_cmd_pipein;
+        p->stages[0].name = "appendpipe";
+        p->nstages = 1;
+    }
     for (size_t k = 0; k < ncut; k++) {
         P.pos = cuts[k];
         P.end = k + 1 < ncut ? cuts[k + 1] - 1 : n;
         P.depth = 0;
-        if (!parse_command(&P, &p->stages[k], k, piped))
+        if (!parse_command(&P, &p->stages[k + first], k + first, piped))
             return P.st ? P.st : ESC_ECONTENT;
-        p->nstages = k + 1;
+        p->nstages = k + first + 1;
     }
     return ESC_OK;
 }

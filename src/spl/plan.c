@@ -334,6 +334,56 @@ static esc_status plan_all(esc_plan *p, esc_error *err) {
     return plan_literals(p, err);
 }
 
+/* A nested plan of text (expanded already) at offset `at` of the parent's search: a subsearch,
+ * appendpipe's subpipeline (pipe_in: the schema of the results it reads) or map's search
+ * (names: the text whose field names its rows keep). */
+static esc_status nested(esc_plan *parent, stage *st, const char *text, size_t len, size_t at,
+                         const schema *pipe_in, const char *names, esc_error *err) {
+    esc_plan *p = esc_calloc(1, sizeof *p);
+    if (!p)
+        return spl_plan_oom(err);
+    esc_arena_init(&p->arena, PLAN_ARENA_BLOCK, 0);
+    p->env = parent->env;
+    p->depth = parent->depth + 1;
+    p->pipe_in = pipe_in;
+    p->names_text = names;
+    esc_status rc;
+    if (p->depth > 4) {
+        rc = esc_error_at(err, ESC_ELIMIT, NULL, at, "subsearches nested deeper than 4");
+        goto fail;
+    }
+    if (!(p->expanded = esc_strndup(text, len))) {
+        rc = spl_plan_oom(err);
+        goto fail;
+    }
+    if ((rc = plan_all(p, err)) != ESC_OK) {
+        if (err && err->has_offset)
+            err->offset += at;
+        goto fail;
+    }
+    p->env = NULL;
+    p->pipe_in = NULL; /* the parent's schema: valid while it plans */
+    st->sub = p;
+    return ESC_OK;
+fail:
+    esc_plan_free(p);
+    return rc;
+}
+
+/* The whole search's commands after its source (a subpipeline keeps its root's, for a map
+ * inside it). */
+static const char *root_text(const esc_plan *p) {
+    return p->names_text ? p->names_text : p->expanded + p->stages[0].end;
+}
+
+esc_status spl_subpipe(esc_plan *parent, stage *st, const schema *in, esc_error *err) {
+    return nested(parent, st, st->sub_text, st->sub_len, st->sub_start, in, root_text(parent), err);
+}
+
+esc_status spl_submap(esc_plan *parent, stage *st, const char *text, esc_error *err) {
+    return nested(parent, st, text, strlen(text), st->sub_start, NULL, root_text(parent), err);
+}
+
 esc_status spl_subplan(esc_plan *parent, stage *st, esc_error *err) {
     esc_plan *p = esc_calloc(1, sizeof *p);
     if (!p)

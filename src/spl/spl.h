@@ -55,7 +55,10 @@ typedef struct esc_table {
     uint64_t regex_limited;     /* regex matches a limit stopped (counted as no match) */
     esc_row_evidence *evidence; /* per row, or NULL: no event carried its provenance */
     bool evidence_truncated;    /* the byte cap stopped keeping references */
-    size_t *row_id; /* internal (group pruning, spl/prune.c): each row's first index, or NULL */
+    size_t *row_id;     /* internal: each row's first index (group pruning, spl/prune.c), or its
+                           group in lineage; NULL: neither */
+    esc_evset *lineage; /* internal (spl/evidence.c): a raw-event search's rows carry their
+                           events: row r's are group row_id[r] of this set; NULL: none */
 } esc_table;
 
 void esc_table_free(esc_table *t);

@@ -154,9 +154,9 @@ BROKEN = [
     ("lookup_missing", sub1("| search process=*share*", "| search process=*share* | lookup no_such_lookup dest OUTPUT owner"), None,
      [("FAIL", "static", "unknown lookup 'no_such_lookup'"),
       ("FAIL", "unit", "the search does not compile: unknown lookup 'no_such_lookup'")]),
-    ("unsupported_command", sub1("| search process=*share*", "| search process=*share* | appendpipe dest"), None,
-     [("SKIP", "static", "not validated: unsupported command 'appendpipe'"),
-      ("SKIP", "unit", "not run: search not validated: unsupported command 'appendpipe'")]),
+    ("unsupported_command", sub1("| search process=*share*", "| search process=*share* | appendcols dest"), None,
+     [("SKIP", "static", "not validated: unsupported command 'appendcols'"),
+      ("SKIP", "unit", "not run: search not validated: unsupported command 'appendcols'")]),
 ]
 for case, edit_det, edit_macro, expect in BROKEN:
     folder = copy_content(case, edit_det, edit_macro)

@@ -182,7 +182,7 @@ static void test_validate(void **state) {
     /* unsupported: a skip naming the command, never a pass */
     d = *seed;
     d.search = "| tstats count from datamodel=Endpoint.Processes by Processes.dest "
-               "| `drop_dm_object_name(Processes)` | appendpipe [| stats count]";
+               "| `drop_dm_object_name(Processes)` | appendcols [| stats count]";
     d.nobservables = 0;
     d.message = NULL;
     d.type = "Hunting";
@@ -190,7 +190,7 @@ static void test_validate(void **state) {
     r = &rep.r[2];
     assert_int_equal(r->outcome, ESC_CTEST_SKIP);
     assert_int_equal(r->nreasons, 1);
-    assert_non_null(strstr(r->reasons[0], "not validated: unsupported command 'appendpipe'"));
+    assert_non_null(strstr(r->reasons[0], "not validated: unsupported command 'appendcols'"));
 
     /* unknown macro: the content's fault */
     d.search = "| tstats count from datamodel=Endpoint.Processes where `no_such_macro` by "
