@@ -30,6 +30,7 @@ struct esc_feeder {
     size_t *cand; /* the detections the current event may feed in the other datasets */
     size_t ncand;
     esc_feeder_stats stats;
+    bool tagged; /* map the events tagged `process report` past Sysmon 1 / 4688 (cim.h) */
 };
 
 esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error *err) {
@@ -39,6 +40,7 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
     f->o = *o;
+    f->tagged = !o->engine || esc_engine_nprocs(o->engine);
     if (o->engine && !esc_engine_nothers(o->engine))
         f->o.engine = NULL; /* Endpoint.Processes only */
     if (f->o.engine && !(f->cand = esc_calloc(esc_engine_nothers(o->engine), sizeof *f->cand))) {
@@ -213,6 +215,11 @@ static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err) 
     esc_record rec;
     bool unresolved = false;
     esc_arena_reset(&f->map_arena);
+    if (!f->tagged) { /* no detection reads Endpoint.Processes: spare their field extraction */
+        esc_cim_source src = esc_cim_classify(ev);
+        if (src == ESC_SRC_SYSMON_TAGGED || src == ESC_SRC_SECURITY_TAGGED)
+            return ESC_OK;
+    }
     esc_status st = esc_cim_map(ev, f->o.profile, f->hosts, &f->map_arena, &rec, &unresolved, err);
     if (st == ESC_SKIP)
         return ESC_OK;
