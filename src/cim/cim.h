@@ -66,7 +66,8 @@ typedef enum esc_dataset {
     ESC_DS_DNS,
     ESC_DS_AUTH,
     ESC_DS_CHANGE,
-    ESC_DS_RISK, /* Risk.All_Risk: escudo's own risk events (detect/risk_stage.c feeds them) */
+    ESC_DS_ALERTS, /* Alerts: events tagged `alert` (no Windows add-on escudo follows tags one) */
+    ESC_DS_RISK,   /* Risk.All_Risk: escudo's own risk events (detect/risk_stage.c feeds them) */
     ESC_DS_RAW,
     ESC_DS_N
 } esc_dataset;
