@@ -5,8 +5,8 @@
  * differ only in the rules they list. Invariants: a value that is absent, empty or "-" is
  * missing; missing defaulted fields become "unknown" (CIM_DEFAULTED); others stay absent.
  * Composed values live in the caller's arena. The other events the add-ons tag `process report`
- * (Sysmon 5, 6, 8, 9, 10, 15, 17, 18; Security 4689, 4696, 4673, 4674) have no table: their
- * record is their search-time field set (fields/), as the data model reads it.
+ * (Sysmon 5, 6, 8, 9, 10, 15, 17, 18; Security 4689, 4696, 4673, 4674) have tables too, made of
+ * the add-ons' search-time rules for the CIM fields (the same rules as src/fields/rules.c).
  * Not here: deciding which detections run. */
 #include "cim/cim.h"
 
@@ -77,6 +77,7 @@ typedef enum rule_op {
     R_CS_PROCESS,          /* trimmed, quotes removed */
     R_CS_TOKEN,            /* note (b): the program token */
     R_CS_TOKEN_BASENAME,   /* note (b): text after the token's last '\' */
+    R_SEC_DEST,            /* TargetServerName without leading '\'s, else Computer */
 } rule_op;
 
 typedef struct rule {
@@ -121,7 +122,76 @@ typedef rule mapping[ESC_CIM_NFIELDS];
     [ESC_CIM_PROCESS_HASH] = {R_COPY, "SHA256HashData"},                                           \
     [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "CrowdStrike FDR"}
 
-static const mapping maps[2][4] = {
+/* The other sources tagged `process report` (docs/cim.md, docs/fields.md): the add-ons'
+ * search-time rules for the CIM fields, as src/fields/rules.c has them. Sysmon
+ * ([source::XmlWinEventLog:Microsoft-Windows-Sysmon/Operational]): EVAL-dest = Computer,
+ * EVAL-user = User without its domain, EVAL-process_id/process_guid/process_path/process_name
+ * from SourceProcessId, SourceProcessGuid, SourceImage for EventCode 8 and 10 and from
+ * ProcessId, ProcessGuid, Image otherwise, EVAL-process_hash = Hashes,
+ * EVAL-process_integrity_level = lower(IntegrityLevel), EVAL-process_current_directory,
+ * EVAL-original_file_name; `process` and the parent fields are EventCode 1's only. Security
+ * ([source::XmlWinEventLog:Security]): REPORT-dest (Target_Server_Name without leading
+ * backslashes, else Computer), EVAL-process and EVAL-process_path (4689/4673/4674: the
+ * ProcessName extraction; 4696: TargetProcessName), EVAL-process_name (their basename),
+ * EXTRACT process_id (ProcessId; 4696: EVAL-process_id = TargetProcessId), EVAL-user
+ * (SubjectUserName; 4696: Target_User_Name), FIELDALIAS parent_process (ParentProcessName),
+ * 4696's EVAL-parent_process/parent_process_name/parent_process_path/parent_process_id
+ * (ProcessName, its basename, ProcessId), EVAL-vendor_product. */
+#define SYSMON_TAGGED_COMMON(img, pid, guid)                                                       \
+    [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS_NAME] = {R_BASENAME, img},               \
+    [ESC_CIM_PROCESS_PATH] = {R_COPY, img}, [ESC_CIM_PROCESS_ID] = {R_COPY, pid},                  \
+    [ESC_CIM_PROCESS_GUID] = {R_COPY, guid},                                                       \
+    [ESC_CIM_ORIGINAL_FILE_NAME] = {R_COPY, "OriginalFileName"},                                   \
+    [ESC_CIM_PROCESS_HASH] = {R_COPY, "Hashes"},                                                   \
+    [ESC_CIM_PROCESS_CURRENT_DIRECTORY] = {R_COPY, "CurrentDirectory"},                            \
+    [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Sysmon"}
+#define SYSMON_TAGGED_SPLUNK(img, pid, guid)                                                       \
+    {                                                                                              \
+        SYSMON_TAGGED_COMMON(img, pid, guid), [ESC_CIM_USER] = {R_NODOMAIN, "User"},               \
+                                              [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = {                \
+                                                  R_LOWER,                                         \
+                                                  "IntegrityLevel"                                 \
+                                              }                                                    \
+    }
+#define SYSMON_TAGGED_NATIVE(img, pid, guid)                                                       \
+    {                                                                                              \
+        SYSMON_TAGGED_COMMON(img, pid, guid), [ESC_CIM_USER] = {R_COPY, "User"},                   \
+                                              [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = {                \
+                                                  R_COPY,                                          \
+                                                  "IntegrityLevel"                                 \
+                                              }                                                    \
+    }
+#define SECURITY_TAGGED                                                                            \
+    {                                                                                              \
+        [ESC_CIM_DEST] = {R_SEC_DEST, NULL}, [ESC_CIM_USER] = {R_COPY, "SubjectUserName"},         \
+        [ESC_CIM_PROCESS] = {R_COPY, "ProcessName"},                                               \
+        [ESC_CIM_PROCESS_PATH] = {R_COPY, "ProcessName"},                                          \
+        [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "ProcessName"},                                      \
+        [ESC_CIM_PROCESS_ID] = {R_COPY, "ProcessId"},                                              \
+        [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentProcessName"},                                  \
+        [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ParentProcessName"},                         \
+        [ESC_CIM_VENDOR_PRODUCT] = {                                                               \
+            R_CONST,                                                                               \
+            "Microsoft Windows"                                                                    \
+        }                                                                                          \
+    }
+#define SECURITY_4696                                                                              \
+    {                                                                                              \
+        [ESC_CIM_DEST] = {R_SEC_DEST, NULL}, [ESC_CIM_USER] = {R_COPY, "TargetUserName"},          \
+        [ESC_CIM_PROCESS] = {R_COPY, "TargetProcessName"},                                         \
+        [ESC_CIM_PROCESS_PATH] = {R_COPY, "TargetProcessName"},                                    \
+        [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "TargetProcessName"},                                \
+        [ESC_CIM_PROCESS_ID] = {R_COPY, "TargetProcessId"},                                        \
+        [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ProcessName"},                                        \
+        [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ProcessName"},                               \
+        [ESC_CIM_PARENT_PROCESS_PATH] = {R_COPY, "ProcessName"},                                   \
+        [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ProcessId"}, [ESC_CIM_VENDOR_PRODUCT] = {          \
+            R_CONST,                                                                               \
+            "Microsoft Windows"                                                                    \
+        }                                                                                          \
+    }
+
+static const mapping maps[2][ESC_SRC_N] = {
     [ESC_PROFILE_SPLUNK] =
         {
             [ESC_SRC_SYSMON1] = {SYSMON_COMMON, [ESC_CIM_USER] = {R_NODOMAIN, "User"}},
@@ -129,6 +199,11 @@ static const mapping maps[2][4] = {
                                       [ESC_CIM_PROCESS] = {R_4688_PROCESS, NULL}},
             [ESC_SRC_CROWDSTRIKE] = {CROWDSTRIKE_COMMON, [ESC_CIM_PROCESS] = {R_CS_PROCESS, NULL},
                                      [ESC_CIM_PROCESS_NAME] = {R_CS_TOKEN_BASENAME, NULL}},
+            [ESC_SRC_SYSMON_TAGGED] = SYSMON_TAGGED_SPLUNK("Image", "ProcessId", "ProcessGuid"),
+            [ESC_SRC_SYSMON_SOURCE] =
+                SYSMON_TAGGED_SPLUNK("SourceImage", "SourceProcessId", "SourceProcessGuid"),
+            [ESC_SRC_SECURITY_TAGGED] = SECURITY_TAGGED,
+            [ESC_SRC_SECURITY4696] = SECURITY_4696,
         },
     [ESC_PROFILE_NATIVE] =
         {
@@ -138,10 +213,22 @@ static const mapping maps[2][4] = {
             [ESC_SRC_CROWDSTRIKE] =
                 {CROWDSTRIKE_COMMON, [ESC_CIM_PROCESS] = {R_COPY, "CommandLine"},
                  [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "ImageFileName"}},
+            [ESC_SRC_SYSMON_TAGGED] = SYSMON_TAGGED_NATIVE("Image", "ProcessId", "ProcessGuid"),
+            [ESC_SRC_SYSMON_SOURCE] =
+                SYSMON_TAGGED_NATIVE("SourceImage", "SourceProcessId", "SourceProcessGuid"),
+            [ESC_SRC_SECURITY_TAGGED] = SECURITY_TAGGED,
+            [ESC_SRC_SECURITY4696] = SECURITY_4696,
         },
 };
 
-static const char *const raw_fields[] = {"UtcTime",
+static const char *const raw_fields[] = {"SourceImage",
+                                         "SourceProcessId",
+                                         "SourceProcessGuid",
+                                         "ProcessName",
+                                         "TargetProcessName",
+                                         "TargetProcessId",
+                                         "TargetServerName",
+                                         "UtcTime",
                                          "Computer",
                                          "User",
                                          "CommandLine",
@@ -407,6 +494,14 @@ static esc_status apply(const rule *r, const esc_event *ev, esc_profile profile,
             return st;
         break;
     }
+    case R_SEC_DEST: /* REPORT-dest_for_windows_security: (?:[\\]+)?([^-].*) of Target_Server_Name
+                      */
+        v = raw(ev, "TargetServerName");
+        while (v.ptr && v.len && v.ptr[0] == '\\')
+            v = esc_str_make(v.ptr + 1, v.len - 1);
+        if (!v.ptr || !v.len || v.ptr[0] == '-')
+            v = ev->computer;
+        break;
     case R_CS_TOKEN:
         v = cs_token(ev);
         break;
@@ -445,8 +540,9 @@ static const esc_str UNKNOWN = {"unknown", 7};
  * (EventCode 1, 5, 6, 8, 9, 10, 15, 17, 18) and tags.conf (process, report); Splunk_TA_windows
  * eventtypes.conf [windows_endpoint_processes] (EventCode 4688, 4689, 4696, 4673, 4674) and
  * tags.conf (process, report). The tags themselves come from src/fields/rules.c. */
-static const uint32_t sysmon_tagged[] = {5, 6, 8, 9, 10, 15, 17, 18};
-static const uint32_t security_tagged[] = {4689, 4696, 4673, 4674};
+static const uint32_t sysmon_tagged[] = {5, 6, 9, 15, 17, 18};
+static const uint32_t sysmon_source[] = {8, 10};
+static const uint32_t security_tagged[] = {4689, 4673, 4674};
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define SYSMON_PROVIDER "Microsoft-Windows-Sysmon"
 #define SECURITY_PROVIDER "Microsoft-Windows-Security-Auditing"
@@ -465,11 +561,15 @@ esc_cim_source esc_cim_classify(const esc_event *ev) {
                 return ESC_SRC_SYSMON1;
             if (in_codes(ev->event_id, sysmon_tagged, NELEM(sysmon_tagged)))
                 return ESC_SRC_SYSMON_TAGGED;
+            if (in_codes(ev->event_id, sysmon_source, NELEM(sysmon_source)))
+                return ESC_SRC_SYSMON_SOURCE;
         } else if (esc_str_ieq_c(ev->provider, SECURITY_PROVIDER)) {
             if (ev->event_id == 4688)
                 return ESC_SRC_SECURITY4688;
             if (in_codes(ev->event_id, security_tagged, NELEM(security_tagged)))
                 return ESC_SRC_SECURITY_TAGGED;
+            if (ev->event_id == 4696)
+                return ESC_SRC_SECURITY4696;
         }
         return ESC_SRC_NONE;
     }
@@ -482,50 +582,20 @@ esc_cim_source esc_cim_classify(const esc_event *ev) {
 }
 
 size_t esc_cim_win_sources(esc_win_source *out, size_t max) {
-    esc_win_source all[2 + NELEM(sysmon_tagged) + NELEM(security_tagged)];
+    esc_win_source all[3 + NELEM(sysmon_tagged) + NELEM(sysmon_source) + NELEM(security_tagged)];
     size_t n = 0;
     all[n++] = (esc_win_source){SYSMON_PROVIDER, 1};
     all[n++] = (esc_win_source){SECURITY_PROVIDER, 4688};
     for (size_t i = 0; i < NELEM(sysmon_tagged); i++)
         all[n++] = (esc_win_source){SYSMON_PROVIDER, sysmon_tagged[i]};
+    for (size_t i = 0; i < NELEM(sysmon_source); i++)
+        all[n++] = (esc_win_source){SYSMON_PROVIDER, sysmon_source[i]};
     for (size_t i = 0; i < NELEM(security_tagged); i++)
         all[n++] = (esc_win_source){SECURITY_PROVIDER, security_tagged[i]};
+    all[n++] = (esc_win_source){SECURITY_PROVIDER, 4696};
     for (size_t i = 0; i < n && i < max; i++)
         out[i] = all[i];
     return n;
-}
-
-/* True when the field set tags the event `process` and `report` (the Endpoint.Processes
- * constraint, Splunk_SA_CIM Endpoint.json: tag=process tag=report). */
-static bool tagged_process_report(const esc_fields *fs) {
-    bool process = false, report = false;
-    for (size_t i = 0; i < fs->n; i++) {
-        if (!esc_str_eq_c(fs->f[i].name, "tag"))
-            continue;
-        process |= esc_str_eq_c(fs->f[i].value, "process");
-        report |= esc_str_eq_c(fs->f[i].value, "report");
-    }
-    return process && report;
-}
-
-/* A ESC_SRC_*_TAGGED event: each CIM field is the event's own field of that name, as
- * Splunk_SA_CIM's Endpoint.Processes dataset reads it (docs/fields.md gives the add-on rules
- * that make them: process_name/process_path/process_id/process_guid from SourceImage,
- * SourceProcessId, SourceProcessGuid on Sysmon 8 and 10, else Image, ProcessId, ProcessGuid;
- * Security 4689/4673/4674 from ProcessName, 4696 from TargetProcessName, ...). */
-static esc_status map_tagged(const esc_event *ev, esc_profile profile, esc_arena *a,
-                             esc_record *out, esc_error *err) {
-    esc_fields fs;
-    esc_status st = esc_fields_extract(ev, profile == ESC_PROFILE_NATIVE, a, &fs, err);
-    if (st)
-        return st;
-    if (!tagged_process_report(&fs))
-        return ESC_SKIP;
-    for (int f = 0; f < ESC_CIM_NFIELDS; f++) {
-        esc_str v = esc_fields_get(&fs, esc_str_c(field_names[f]));
-        out->v[f] = missing(v) ? ESC_STR_NULL : v;
-    }
-    return ESC_OK;
 }
 
 static bool utc_time(esc_str s, int64_t *out) {
@@ -562,19 +632,11 @@ esc_status esc_cim_map(const esc_event *ev, esc_profile profile, const esc_hostm
         return esc_error_at(err, ESC_EMALFORMED, ev->path, ev->offset,
                             "process event without a usable time; skipped");
 
-    if (src == ESC_SRC_SYSMON_TAGGED || src == ESC_SRC_SECURITY_TAGGED) {
-        esc_status st = map_tagged(ev, profile, arena, out, err);
-        if (st == ESC_SKIP)
-            return st;
+    const mapping *m = &maps[profile == ESC_PROFILE_NATIVE][src];
+    for (int f = 0; f < ESC_CIM_NFIELDS; f++) {
+        esc_status st = apply(&(*m)[f], ev, profile, hosts, arena, &out->v[f], unresolved);
         if (st)
             return esc_error_at(err, st, ev->path, ev->offset, "record too large to map");
-    } else {
-        const mapping *m = &maps[profile == ESC_PROFILE_NATIVE][src];
-        for (int f = 0; f < ESC_CIM_NFIELDS; f++) {
-            esc_status st = apply(&(*m)[f], ev, profile, hosts, arena, &out->v[f], unresolved);
-            if (st)
-                return esc_error_at(err, st, ev->path, ev->offset, "record too large to map");
-        }
     }
     if (!out->v[ESC_CIM_PROCESS_NAME].ptr && out->v[ESC_CIM_PROCESS].ptr)
         out->v[ESC_CIM_PROCESS_NAME] = first_token(out->v[ESC_CIM_PROCESS]);

@@ -48,11 +48,15 @@ typedef enum esc_cim_source {
     ESC_SRC_SECURITY4688,
     ESC_SRC_CROWDSTRIKE,
     /* The other events Splunk's add-ons tag `process report` (the Endpoint.Processes
-     * constraint): Sysmon 5, 6, 8, 9, 10, 15, 17, 18 (Splunk_TA_microsoft_sysmon eventtype
-     * ms-sysmon-process) and Security 4689, 4696, 4673, 4674 (Splunk_TA_windows eventtype
-     * windows_endpoint_processes). Their record is the event's search-time fields. */
+     * constraint), each mapped with the add-on's rules for its code (docs/cim.md):
+     * Splunk_TA_microsoft_sysmon eventtype ms-sysmon-process, EventCode 5, 6, 9, 15, 17, 18
+     * (SYSMON_TAGGED) and 8, 10 (SYSMON_SOURCE: the source process acts); Splunk_TA_windows
+     * eventtype windows_endpoint_processes, 4689, 4673, 4674 (SECURITY_TAGGED) and 4696. */
     ESC_SRC_SYSMON_TAGGED,
+    ESC_SRC_SYSMON_SOURCE,
     ESC_SRC_SECURITY_TAGGED,
+    ESC_SRC_SECURITY4696,
+    ESC_SRC_N
 } esc_cim_source;
 
 /* The datasets a record can belong to: Endpoint.Processes (the fixed record above), the other
@@ -108,10 +112,7 @@ size_t esc_cim_win_sources(esc_win_source *out, size_t max);
 
 /* Map ev to a record. ESC_SKIP when the event does not enter the dataset; ESC_EMALFORMED (err
  * set) when it has no usable time; ESC_ELIMIT/ESC_ENOMEM when the arena is full. hosts may be
- * NULL. *unresolved is set when a CrowdStrike dest could not be resolved (may be NULL). A
- * ESC_SRC_*_TAGGED event is mapped from its search-time fields (esc_fields_extract: the reader
- * must have yielded every data field and System element), and enters only when they tag it
- * `process` and `report`. */
+ * NULL. *unresolved is set when a CrowdStrike dest could not be resolved (may be NULL). */
 esc_status esc_cim_map(const esc_event *ev, esc_profile profile, const esc_hostmap *hosts,
                        esc_arena *arena, esc_record *out, bool *unresolved, esc_error *err);
 

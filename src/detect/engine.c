@@ -231,8 +231,7 @@ oom:
 }
 
 /* Endpoint.Processes detections also read the other events the add-ons tag `process report`
- * (esc_cim_win_sources past Sysmon 1 and 4688), which are mapped from their search-time fields:
- * the readers yield them with every field and System element. */
+ * (esc_cim_win_sources past Sysmon 1 and 4688). */
 static void processes_interest(esc_interest *in) {
     esc_win_source w[32];
     size_t n = esc_cim_win_sources(w, sizeof w / sizeof w[0]);
@@ -248,8 +247,6 @@ static void processes_interest(esc_interest *in) {
         else
             in->win[in->nwin++] = w[i];
     }
-    in->fields = NULL;
-    in->system = true;
 }
 
 /* The readers' interest set: every Endpoint.Processes source (the data model does not care which

@@ -215,9 +215,8 @@ static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err) 
     esc_record rec;
     bool unresolved = false;
     esc_arena_reset(&f->map_arena);
-    if (!f->tagged) { /* no detection reads Endpoint.Processes: spare their field extraction */
-        esc_cim_source src = esc_cim_classify(ev);
-        if (src == ESC_SRC_SYSMON_TAGGED || src == ESC_SRC_SECURITY_TAGGED)
+    if (!f->tagged) { /* no detection reads Endpoint.Processes */
+        if (esc_cim_classify(ev) > ESC_SRC_CROWDSTRIKE)
             return ESC_OK;
     }
     esc_status st = esc_cim_map(ev, f->o.profile, f->hosts, &f->map_arena, &rec, &unresolved, err);

@@ -174,7 +174,7 @@ static void test_classify(void **state) {
     (void)state;
     fx f;
     ev_init(&f, ESC_EV_WINDOWS, "microsoft-windows-sysmon", 5);
-    static const uint32_t sysmon_in[] = {5, 6, 8, 9, 10, 15, 17, 18};
+    static const uint32_t sysmon_in[] = {5, 6, 9, 15, 17, 18};
     static const uint32_t sysmon_out[] = {2, 3, 4, 7, 11, 12, 13, 14, 16, 19, 22, 23};
     for (size_t i = 0; i < sizeof sysmon_in / sizeof sysmon_in[0]; i++) {
         f.ev.event_id = sysmon_in[i];
@@ -184,8 +184,14 @@ static void test_classify(void **state) {
         f.ev.event_id = sysmon_out[i];
         assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_NONE);
     }
+    f.ev.event_id = 8; /* the source process acts (EVAL-process_* take Source*) */
+    assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SYSMON_SOURCE);
+    f.ev.event_id = 10;
+    assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SYSMON_SOURCE);
     f.ev.provider = ESC_STR(SEC);
-    static const uint32_t sec_in[] = {4689, 4696, 4673, 4674};
+    f.ev.event_id = 4696;
+    assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SECURITY4696);
+    static const uint32_t sec_in[] = {4689, 4673, 4674};
     static const uint32_t sec_out[] = {4624, 4656, 4663, 4690, 4697, 1};
     for (size_t i = 0; i < sizeof sec_in / sizeof sec_in[0]; i++) {
         f.ev.event_id = sec_in[i];
