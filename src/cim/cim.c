@@ -4,7 +4,10 @@
  * the domain, or a named special rule (4688 process, CrowdStrike program token). Profiles
  * differ only in the rules they list. Invariants: a value that is absent, empty or "-" is
  * missing; missing defaulted fields become "unknown" (CIM_DEFAULTED); others stay absent.
- * Composed values live in the caller's arena. Not here: deciding which detections run. */
+ * Composed values live in the caller's arena. The other events the add-ons tag `process report`
+ * (Sysmon 5, 6, 8, 9, 10, 15, 17, 18; Security 4689, 4696, 4673, 4674) have tables too, made of
+ * the add-ons' search-time rules for the CIM fields (the same rules as src/fields/rules.c).
+ * Not here: deciding which detections run. */
 #include "cim/cim.h"
 
 #include <string.h>
@@ -35,8 +38,12 @@ static const char *const field_names[ESC_CIM_NFIELDS] = {
 
 /* Fields the CIM app defaults to "unknown". */
 static const esc_cim_field defaulted[] = {
-    ESC_CIM_DEST,         ESC_CIM_USER,           ESC_CIM_PROCESS,
-    ESC_CIM_PROCESS_NAME, ESC_CIM_PARENT_PROCESS, ESC_CIM_PARENT_PROCESS_NAME,
+    ESC_CIM_DEST,
+    ESC_CIM_USER,
+    ESC_CIM_PROCESS,
+    ESC_CIM_PROCESS_NAME,
+    ESC_CIM_PARENT_PROCESS,
+    ESC_CIM_PARENT_PROCESS_NAME,
     ESC_CIM_ORIGINAL_FILE_NAME,
 };
 
@@ -54,22 +61,23 @@ int esc_cim_field_lookup(esc_str name) {
 /* ---- the mapping tables -------------------------------------------------------------------- */
 
 typedef enum rule_op {
-    R_NONE,     /* not filled by this source */
-    R_COPY,     /* raw value */
-    R_BASENAME, /* basename(raw) */
-    R_NODOMAIN, /* text after the last '\' */
-    R_LOWER,    /* lower-cased raw value */
-    R_CONST,    /* a constant (vendor_product) */
-    R_COMPUTER, /* System/Computer of a Windows event */
-    R_4688_PROCESS,       /* note (a) */
-    R_4688_USER_SPLUNK,   /* TargetUserName unless missing, else SubjectUserName; no domain */
-    R_4688_USER_NATIVE,   /* Domain\User of Target, else Subject */
+    R_NONE,                /* not filled by this source */
+    R_COPY,                /* raw value */
+    R_BASENAME,            /* basename(raw) */
+    R_NODOMAIN,            /* text after the last '\' */
+    R_LOWER,               /* lower-cased raw value */
+    R_CONST,               /* a constant (vendor_product) */
+    R_COMPUTER,            /* System/Computer of a Windows event */
+    R_4688_PROCESS,        /* note (a) */
+    R_4688_USER_SPLUNK,    /* TargetUserName unless missing, else SubjectUserName; no domain */
+    R_4688_USER_NATIVE,    /* Domain\User of Target, else Subject */
     R_4688_PROCESS_NATIVE, /* CommandLine, else NewProcessName */
-    R_CS_DEST,            /* device_hostname, aid_computer_name, aidmaster */
-    R_CS_USER,            /* UserSid, else UID */
-    R_CS_PROCESS,         /* trimmed, quotes removed */
-    R_CS_TOKEN,           /* note (b): the program token */
-    R_CS_TOKEN_BASENAME,  /* note (b): text after the token's last '\' */
+    R_CS_DEST,             /* device_hostname, aid_computer_name, aidmaster */
+    R_CS_USER,             /* UserSid, else UID */
+    R_CS_PROCESS,          /* trimmed, quotes removed */
+    R_CS_TOKEN,            /* note (b): the program token */
+    R_CS_TOKEN_BASENAME,   /* note (b): text after the token's last '\' */
+    R_SEC_DEST,            /* TargetServerName without leading '\'s, else Computer */
 } rule_op;
 
 typedef struct rule {
@@ -79,71 +87,182 @@ typedef struct rule {
 
 typedef rule mapping[ESC_CIM_NFIELDS];
 
-#define SYSMON_COMMON                                                                             \
-    [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS] = {R_COPY, "CommandLine"},           \
-    [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "Image"}, [ESC_CIM_PROCESS_PATH] = {R_COPY, "Image"},   \
-    [ESC_CIM_ORIGINAL_FILE_NAME] = {R_COPY, "OriginalFileName"},                                  \
-    [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentCommandLine"},                                     \
-    [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ParentImage"},                                  \
-    [ESC_CIM_PARENT_PROCESS_PATH] = {R_COPY, "ParentImage"},                                      \
-    [ESC_CIM_PROCESS_ID] = {R_COPY, "ProcessId"},                                                 \
-    [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ParentProcessId"},                                    \
-    [ESC_CIM_PROCESS_GUID] = {R_COPY, "ProcessGuid"},                                             \
-    [ESC_CIM_PARENT_PROCESS_GUID] = {R_COPY, "ParentProcessGuid"},                                \
-    [ESC_CIM_PROCESS_HASH] = {R_COPY, "Hashes"},                                                  \
-    [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = {R_LOWER, "IntegrityLevel"},                              \
-    [ESC_CIM_PROCESS_CURRENT_DIRECTORY] = {R_COPY, "CurrentDirectory"},                           \
+#define SYSMON_COMMON                                                                              \
+    [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS] = {R_COPY, "CommandLine"},              \
+    [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "Image"}, [ESC_CIM_PROCESS_PATH] = {R_COPY, "Image"},    \
+    [ESC_CIM_ORIGINAL_FILE_NAME] = {R_COPY, "OriginalFileName"},                                   \
+    [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentCommandLine"},                                      \
+    [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ParentImage"},                                   \
+    [ESC_CIM_PARENT_PROCESS_PATH] = {R_COPY, "ParentImage"},                                       \
+    [ESC_CIM_PROCESS_ID] = {R_COPY, "ProcessId"},                                                  \
+    [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ParentProcessId"},                                     \
+    [ESC_CIM_PROCESS_GUID] = {R_COPY, "ProcessGuid"},                                              \
+    [ESC_CIM_PARENT_PROCESS_GUID] = {R_COPY, "ParentProcessGuid"},                                 \
+    [ESC_CIM_PROCESS_HASH] = {R_COPY, "Hashes"},                                                   \
+    [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = {R_LOWER, "IntegrityLevel"},                               \
+    [ESC_CIM_PROCESS_CURRENT_DIRECTORY] = {R_COPY, "CurrentDirectory"},                            \
     [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Sysmon"}
 
-#define SECURITY_COMMON                                                                           \
-    [ESC_CIM_DEST] = {R_COMPUTER, NULL},                                                        \
-    [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "NewProcessName"},                                      \
-    [ESC_CIM_PROCESS_PATH] = {R_COPY, "NewProcessName"},                                          \
-    [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentProcessName"},                                     \
-    [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ParentProcessName"},                            \
-    [ESC_CIM_PARENT_PROCESS_PATH] = {R_COPY, "ParentProcessName"},                                \
-    [ESC_CIM_PROCESS_ID] = {R_COPY, "NewProcessId"},                                              \
-    [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ProcessId"},                                          \
+#define SECURITY_COMMON                                                                            \
+    [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "NewProcessName"},  \
+    [ESC_CIM_PROCESS_PATH] = {R_COPY, "NewProcessName"},                                           \
+    [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentProcessName"},                                      \
+    [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ParentProcessName"},                             \
+    [ESC_CIM_PARENT_PROCESS_PATH] = {R_COPY, "ParentProcessName"},                                 \
+    [ESC_CIM_PROCESS_ID] = {R_COPY, "NewProcessId"},                                               \
+    [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ProcessId"},                                           \
     [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Windows"}
 
-#define CROWDSTRIKE_COMMON                                                                        \
-    [ESC_CIM_DEST] = {R_CS_DEST, NULL}, [ESC_CIM_USER] = {R_CS_USER, NULL},                       \
-    [ESC_CIM_PROCESS_PATH] = {R_CS_TOKEN, NULL},                                                  \
-    [ESC_CIM_PARENT_PROCESS_NAME] = {R_COPY, "ParentBaseFileName"},                               \
-    [ESC_CIM_PROCESS_ID] = {R_COPY, "TargetProcessId"},                                           \
-    [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ParentProcessId"},                                    \
-    [ESC_CIM_PROCESS_HASH] = {R_COPY, "SHA256HashData"},                                          \
+#define CROWDSTRIKE_COMMON                                                                         \
+    [ESC_CIM_DEST] = {R_CS_DEST, NULL}, [ESC_CIM_USER] = {R_CS_USER, NULL},                        \
+    [ESC_CIM_PROCESS_PATH] = {R_CS_TOKEN, NULL},                                                   \
+    [ESC_CIM_PARENT_PROCESS_NAME] = {R_COPY, "ParentBaseFileName"},                                \
+    [ESC_CIM_PROCESS_ID] = {R_COPY, "TargetProcessId"},                                            \
+    [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ParentProcessId"},                                     \
+    [ESC_CIM_PROCESS_HASH] = {R_COPY, "SHA256HashData"},                                           \
     [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "CrowdStrike FDR"}
 
-static const mapping maps[2][4] = {
+/* The other sources tagged `process report` (docs/cim.md, docs/fields.md): the add-ons'
+ * search-time rules for the CIM fields, as src/fields/rules.c has them. Sysmon
+ * ([source::XmlWinEventLog:Microsoft-Windows-Sysmon/Operational]): EVAL-dest = Computer,
+ * EVAL-user = User without its domain, EVAL-process_id/process_guid/process_path/process_name
+ * from SourceProcessId, SourceProcessGuid, SourceImage for EventCode 8 and 10 and from
+ * ProcessId, ProcessGuid, Image otherwise, EVAL-process_hash = Hashes,
+ * EVAL-process_integrity_level = lower(IntegrityLevel), EVAL-process_current_directory,
+ * EVAL-original_file_name; `process` and the parent fields are EventCode 1's only. Security
+ * ([source::XmlWinEventLog:Security]): REPORT-dest (Target_Server_Name without leading
+ * backslashes, else Computer), EVAL-process and EVAL-process_path (4689/4673/4674: the
+ * ProcessName extraction; 4696: TargetProcessName), EVAL-process_name (their basename),
+ * EXTRACT process_id (ProcessId; 4696: EVAL-process_id = TargetProcessId), EVAL-user
+ * (SubjectUserName; 4696: Target_User_Name), FIELDALIAS parent_process (ParentProcessName),
+ * 4696's EVAL-parent_process/parent_process_name/parent_process_path/parent_process_id
+ * (ProcessName, its basename, ProcessId), EVAL-vendor_product. */
+#define SYSMON_TAGGED_COMMON(img, pid, guid)                                                       \
+    [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS_NAME] = {R_BASENAME, img},               \
+    [ESC_CIM_PROCESS_PATH] = {R_COPY, img}, [ESC_CIM_PROCESS_ID] = {R_COPY, pid},                  \
+    [ESC_CIM_PROCESS_GUID] = {R_COPY, guid},                                                       \
+    [ESC_CIM_ORIGINAL_FILE_NAME] = {R_COPY, "OriginalFileName"},                                   \
+    [ESC_CIM_PROCESS_HASH] = {R_COPY, "Hashes"},                                                   \
+    [ESC_CIM_PROCESS_CURRENT_DIRECTORY] = {R_COPY, "CurrentDirectory"},                            \
+    [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Sysmon"}
+#define SYSMON_TAGGED_SPLUNK(img, pid, guid)                                                       \
+    {                                                                                              \
+        SYSMON_TAGGED_COMMON(img, pid, guid), [ESC_CIM_USER] = {R_NODOMAIN, "User"},               \
+                                              [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = {                \
+                                                  R_LOWER,                                         \
+                                                  "IntegrityLevel"                                 \
+                                              }                                                    \
+    }
+#define SYSMON_TAGGED_NATIVE(img, pid, guid)                                                       \
+    {                                                                                              \
+        SYSMON_TAGGED_COMMON(img, pid, guid), [ESC_CIM_USER] = {R_COPY, "User"},                   \
+                                              [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = {                \
+                                                  R_COPY,                                          \
+                                                  "IntegrityLevel"                                 \
+                                              }                                                    \
+    }
+#define SECURITY_TAGGED                                                                            \
+    {                                                                                              \
+        [ESC_CIM_DEST] = {R_SEC_DEST, NULL}, [ESC_CIM_USER] = {R_COPY, "SubjectUserName"},         \
+        [ESC_CIM_PROCESS] = {R_COPY, "ProcessName"},                                               \
+        [ESC_CIM_PROCESS_PATH] = {R_COPY, "ProcessName"},                                          \
+        [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "ProcessName"},                                      \
+        [ESC_CIM_PROCESS_ID] = {R_COPY, "ProcessId"},                                              \
+        [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentProcessName"},                                  \
+        [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ParentProcessName"},                         \
+        [ESC_CIM_VENDOR_PRODUCT] = {                                                               \
+            R_CONST,                                                                               \
+            "Microsoft Windows"                                                                    \
+        }                                                                                          \
+    }
+#define SECURITY_4696                                                                              \
+    {                                                                                              \
+        [ESC_CIM_DEST] = {R_SEC_DEST, NULL}, [ESC_CIM_USER] = {R_COPY, "TargetUserName"},          \
+        [ESC_CIM_PROCESS] = {R_COPY, "TargetProcessName"},                                         \
+        [ESC_CIM_PROCESS_PATH] = {R_COPY, "TargetProcessName"},                                    \
+        [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "TargetProcessName"},                                \
+        [ESC_CIM_PROCESS_ID] = {R_COPY, "TargetProcessId"},                                        \
+        [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ProcessName"},                                        \
+        [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ProcessName"},                               \
+        [ESC_CIM_PARENT_PROCESS_PATH] = {R_COPY, "ProcessName"},                                   \
+        [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ProcessId"}, [ESC_CIM_VENDOR_PRODUCT] = {          \
+            R_CONST,                                                                               \
+            "Microsoft Windows"                                                                    \
+        }                                                                                          \
+    }
+
+static const mapping maps[2][ESC_SRC_N] = {
     [ESC_PROFILE_SPLUNK] =
         {
             [ESC_SRC_SYSMON1] = {SYSMON_COMMON, [ESC_CIM_USER] = {R_NODOMAIN, "User"}},
             [ESC_SRC_SECURITY4688] = {SECURITY_COMMON, [ESC_CIM_USER] = {R_4688_USER_SPLUNK, NULL},
                                       [ESC_CIM_PROCESS] = {R_4688_PROCESS, NULL}},
-            [ESC_SRC_CROWDSTRIKE] = {CROWDSTRIKE_COMMON,
-                                     [ESC_CIM_PROCESS] = {R_CS_PROCESS, NULL},
+            [ESC_SRC_CROWDSTRIKE] = {CROWDSTRIKE_COMMON, [ESC_CIM_PROCESS] = {R_CS_PROCESS, NULL},
                                      [ESC_CIM_PROCESS_NAME] = {R_CS_TOKEN_BASENAME, NULL}},
+            [ESC_SRC_SYSMON_TAGGED] = SYSMON_TAGGED_SPLUNK("Image", "ProcessId", "ProcessGuid"),
+            [ESC_SRC_SYSMON_SOURCE] =
+                SYSMON_TAGGED_SPLUNK("SourceImage", "SourceProcessId", "SourceProcessGuid"),
+            [ESC_SRC_SECURITY_TAGGED] = SECURITY_TAGGED,
+            [ESC_SRC_SECURITY4696] = SECURITY_4696,
         },
     [ESC_PROFILE_NATIVE] =
         {
             [ESC_SRC_SYSMON1] = {SYSMON_COMMON, [ESC_CIM_USER] = {R_COPY, "User"}},
             [ESC_SRC_SECURITY4688] = {SECURITY_COMMON, [ESC_CIM_USER] = {R_4688_USER_NATIVE, NULL},
                                       [ESC_CIM_PROCESS] = {R_4688_PROCESS_NATIVE, NULL}},
-            [ESC_SRC_CROWDSTRIKE] = {CROWDSTRIKE_COMMON,
-                                     [ESC_CIM_PROCESS] = {R_COPY, "CommandLine"},
-                                     [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "ImageFileName"}},
+            [ESC_SRC_CROWDSTRIKE] =
+                {CROWDSTRIKE_COMMON, [ESC_CIM_PROCESS] = {R_COPY, "CommandLine"},
+                 [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "ImageFileName"}},
+            [ESC_SRC_SYSMON_TAGGED] = SYSMON_TAGGED_NATIVE("Image", "ProcessId", "ProcessGuid"),
+            [ESC_SRC_SYSMON_SOURCE] =
+                SYSMON_TAGGED_NATIVE("SourceImage", "SourceProcessId", "SourceProcessGuid"),
+            [ESC_SRC_SECURITY_TAGGED] = SECURITY_TAGGED,
+            [ESC_SRC_SECURITY4696] = SECURITY_4696,
         },
 };
 
-static const char *const raw_fields[] = {
-    "UtcTime", "Computer", "User", "CommandLine", "Image", "OriginalFileName",
-    "ParentCommandLine", "ParentImage", "ProcessId", "ParentProcessId", "ProcessGuid",
-    "ParentProcessGuid", "Hashes", "IntegrityLevel", "CurrentDirectory", "NewProcessName",
-    "ParentProcessName", "NewProcessId", "TargetUserName", "TargetDomainName", "SubjectUserName",
-    "SubjectDomainName", "event_simpleName", "timestamp", "device_hostname",
-    "aid_computer_name", "aid", "ComputerName", "UserSid", "UID", "ImageFileName",
-    "ParentBaseFileName", "TargetProcessId", "SHA256HashData", NULL};
+static const char *const raw_fields[] = {"SourceImage",
+                                         "SourceProcessId",
+                                         "SourceProcessGuid",
+                                         "ProcessName",
+                                         "TargetProcessName",
+                                         "TargetProcessId",
+                                         "TargetServerName",
+                                         "UtcTime",
+                                         "Computer",
+                                         "User",
+                                         "CommandLine",
+                                         "Image",
+                                         "OriginalFileName",
+                                         "ParentCommandLine",
+                                         "ParentImage",
+                                         "ProcessId",
+                                         "ParentProcessId",
+                                         "ProcessGuid",
+                                         "ParentProcessGuid",
+                                         "Hashes",
+                                         "IntegrityLevel",
+                                         "CurrentDirectory",
+                                         "NewProcessName",
+                                         "ParentProcessName",
+                                         "NewProcessId",
+                                         "TargetUserName",
+                                         "TargetDomainName",
+                                         "SubjectUserName",
+                                         "SubjectDomainName",
+                                         "event_simpleName",
+                                         "timestamp",
+                                         "device_hostname",
+                                         "aid_computer_name",
+                                         "aid",
+                                         "ComputerName",
+                                         "UserSid",
+                                         "UID",
+                                         "ImageFileName",
+                                         "ParentBaseFileName",
+                                         "TargetProcessId",
+                                         "SHA256HashData",
+                                         NULL};
 
 const char *const *esc_cim_raw_fields(void) {
     return raw_fields;
@@ -299,8 +418,11 @@ static esc_status apply(const rule *r, const esc_event *ev, esc_profile profile,
                         const esc_hostmap *hosts, esc_arena *a, esc_str *out, bool *unresolved) {
     esc_str v = ESC_STR_NULL;
     switch (r->op) {
-    case R_NONE: break;
-    case R_COPY: v = raw(ev, r->arg); break;
+    case R_NONE:
+        break;
+    case R_COPY:
+        v = raw(ev, r->arg);
+        break;
     case R_BASENAME:
         v = raw(ev, r->arg);
         if (v.ptr)
@@ -323,8 +445,12 @@ static esc_status apply(const rule *r, const esc_event *ev, esc_profile profile,
             v = esc_str_make(p, v.len);
         }
         break;
-    case R_CONST: v = esc_str_c(r->arg); break;
-    case R_COMPUTER: v = ev->computer; break;
+    case R_CONST:
+        v = esc_str_c(r->arg);
+        break;
+    case R_COMPUTER:
+        v = ev->computer;
+        break;
     case R_4688_PROCESS: {
         esc_status st = security_process(ev, a, &v);
         if (st)
@@ -368,7 +494,17 @@ static esc_status apply(const rule *r, const esc_event *ev, esc_profile profile,
             return st;
         break;
     }
-    case R_CS_TOKEN: v = cs_token(ev); break;
+    case R_SEC_DEST: /* REPORT-dest_for_windows_security: (?:[\\]+)?([^-].*) of Target_Server_Name
+                      */
+        v = raw(ev, "TargetServerName");
+        while (v.ptr && v.len && v.ptr[0] == '\\')
+            v = esc_str_make(v.ptr + 1, v.len - 1);
+        if (!v.ptr || !v.len || v.ptr[0] == '-')
+            v = ev->computer;
+        break;
+    case R_CS_TOKEN:
+        v = cs_token(ev);
+        break;
     case R_CS_TOKEN_BASENAME:
         v = cs_token(ev);
         if (v.ptr) {
@@ -399,13 +535,42 @@ static esc_str first_token(esc_str v) {
 
 static const esc_str UNKNOWN = {"unknown", 7};
 
+/* The events the add-ons tag `process report` besides Sysmon 1 and 4688 (docs/cim.md "Which
+ * events enter the dataset"): Splunk_TA_microsoft_sysmon eventtypes.conf [ms-sysmon-process]
+ * (EventCode 1, 5, 6, 8, 9, 10, 15, 17, 18) and tags.conf (process, report); Splunk_TA_windows
+ * eventtypes.conf [windows_endpoint_processes] (EventCode 4688, 4689, 4696, 4673, 4674) and
+ * tags.conf (process, report). The tags themselves come from src/fields/rules.c. */
+static const uint32_t sysmon_tagged[] = {5, 6, 9, 15, 17, 18};
+static const uint32_t sysmon_source[] = {8, 10};
+static const uint32_t security_tagged[] = {4689, 4673, 4674};
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define SYSMON_PROVIDER "Microsoft-Windows-Sysmon"
+#define SECURITY_PROVIDER "Microsoft-Windows-Security-Auditing"
+
+static bool in_codes(uint32_t code, const uint32_t *codes, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (codes[i] == code)
+            return true;
+    return false;
+}
+
 esc_cim_source esc_cim_classify(const esc_event *ev) {
     if (ev->kind == ESC_EV_WINDOWS && ev->has_event_id) {
-        if (ev->event_id == 1 && esc_str_ieq_c(ev->provider, "Microsoft-Windows-Sysmon"))
-            return ESC_SRC_SYSMON1;
-        if (ev->event_id == 4688 &&
-            esc_str_ieq_c(ev->provider, "Microsoft-Windows-Security-Auditing"))
-            return ESC_SRC_SECURITY4688;
+        if (esc_str_ieq_c(ev->provider, SYSMON_PROVIDER)) {
+            if (ev->event_id == 1)
+                return ESC_SRC_SYSMON1;
+            if (in_codes(ev->event_id, sysmon_tagged, NELEM(sysmon_tagged)))
+                return ESC_SRC_SYSMON_TAGGED;
+            if (in_codes(ev->event_id, sysmon_source, NELEM(sysmon_source)))
+                return ESC_SRC_SYSMON_SOURCE;
+        } else if (esc_str_ieq_c(ev->provider, SECURITY_PROVIDER)) {
+            if (ev->event_id == 4688)
+                return ESC_SRC_SECURITY4688;
+            if (in_codes(ev->event_id, security_tagged, NELEM(security_tagged)))
+                return ESC_SRC_SECURITY_TAGGED;
+            if (ev->event_id == 4696)
+                return ESC_SRC_SECURITY4696;
+        }
         return ESC_SRC_NONE;
     }
     if (ev->kind == ESC_EV_CROWDSTRIKE) {
@@ -416,6 +581,23 @@ esc_cim_source esc_cim_classify(const esc_event *ev) {
     return ESC_SRC_NONE;
 }
 
+size_t esc_cim_win_sources(esc_win_source *out, size_t max) {
+    esc_win_source all[3 + NELEM(sysmon_tagged) + NELEM(sysmon_source) + NELEM(security_tagged)];
+    size_t n = 0;
+    all[n++] = (esc_win_source){SYSMON_PROVIDER, 1};
+    all[n++] = (esc_win_source){SECURITY_PROVIDER, 4688};
+    for (size_t i = 0; i < NELEM(sysmon_tagged); i++)
+        all[n++] = (esc_win_source){SYSMON_PROVIDER, sysmon_tagged[i]};
+    for (size_t i = 0; i < NELEM(sysmon_source); i++)
+        all[n++] = (esc_win_source){SYSMON_PROVIDER, sysmon_source[i]};
+    for (size_t i = 0; i < NELEM(security_tagged); i++)
+        all[n++] = (esc_win_source){SECURITY_PROVIDER, security_tagged[i]};
+    all[n++] = (esc_win_source){SECURITY_PROVIDER, 4696};
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = all[i];
+    return n;
+}
+
 static bool utc_time(esc_str s, int64_t *out) {
     char tmp[64];
     s = esc_str_trim(s);
@@ -423,8 +605,7 @@ static bool utc_time(esc_str s, int64_t *out) {
         return false;
     memcpy(tmp, s.ptr, s.len);
     tmp[s.len] = 'Z';
-    return esc_time_parse_iso(esc_str_make(tmp, s.len + 1), out) ||
-           esc_time_parse_iso(s, out);
+    return esc_time_parse_iso(esc_str_make(tmp, s.len + 1), out) || esc_time_parse_iso(s, out);
 }
 
 esc_status esc_cim_map(const esc_event *ev, esc_profile profile, const esc_hostmap *hosts,

@@ -47,6 +47,16 @@ typedef enum esc_cim_source {
     ESC_SRC_SYSMON1,
     ESC_SRC_SECURITY4688,
     ESC_SRC_CROWDSTRIKE,
+    /* The other events Splunk's add-ons tag `process report` (the Endpoint.Processes
+     * constraint), each mapped with the add-on's rules for its code (docs/cim.md):
+     * Splunk_TA_microsoft_sysmon eventtype ms-sysmon-process, EventCode 5, 6, 9, 15, 17, 18
+     * (SYSMON_TAGGED) and 8, 10 (SYSMON_SOURCE: the source process acts); Splunk_TA_windows
+     * eventtype windows_endpoint_processes, 4689, 4673, 4674 (SECURITY_TAGGED) and 4696. */
+    ESC_SRC_SYSMON_TAGGED,
+    ESC_SRC_SYSMON_SOURCE,
+    ESC_SRC_SECURITY_TAGGED,
+    ESC_SRC_SECURITY4696,
+    ESC_SRC_N
 } esc_cim_source;
 
 /* The datasets a record can belong to: Endpoint.Processes (the fixed record above), the other
@@ -60,7 +70,8 @@ typedef enum esc_dataset {
     ESC_DS_DNS,
     ESC_DS_AUTH,
     ESC_DS_CHANGE,
-    ESC_DS_RISK, /* Risk.All_Risk: escudo's own risk events (detect/risk_stage.c feeds them) */
+    ESC_DS_ALERTS, /* Alerts: events tagged `alert` (no Windows add-on escudo follows tags one) */
+    ESC_DS_RISK,   /* Risk.All_Risk: escudo's own risk events (detect/risk_stage.c feeds them) */
     ESC_DS_RAW,
     ESC_DS_N
 } esc_dataset;
@@ -95,6 +106,9 @@ size_t esc_hostmap_count(const esc_hostmap *m);
 
 /* Which source an event is, or ESC_SRC_NONE when it does not enter the dataset. */
 esc_cim_source esc_cim_classify(const esc_event *ev);
+/* The (provider, event code) pairs of every Windows source above (for the readers' interest);
+ * returns how many there are (up to max written). */
+size_t esc_cim_win_sources(esc_win_source *out, size_t max);
 
 /* Map ev to a record. ESC_SKIP when the event does not enter the dataset; ESC_EMALFORMED (err
  * set) when it has no usable time; ESC_ELIMIT/ESC_ENOMEM when the arena is full. hosts may be

@@ -230,6 +230,25 @@ oom:
     return esc_error_set(err, ESC_ENOMEM, "out of memory");
 }
 
+/* Endpoint.Processes detections also read the other events the add-ons tag `process report`
+ * (esc_cim_win_sources past Sysmon 1 and 4688). */
+static void processes_interest(esc_interest *in) {
+    esc_win_source w[32];
+    size_t n = esc_cim_win_sources(w, sizeof w / sizeof w[0]);
+    for (size_t i = 0; i < n && !in->everything; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < in->nwin && !dup; k++)
+            dup = in->win[k].event_id == w[i].event_id &&
+                  (!in->win[k].provider || !strcmp(in->win[k].provider, w[i].provider));
+        if (dup)
+            continue;
+        if (in->nwin == ESC_INTEREST_MAX_WIN)
+            in->everything = true;
+        else
+            in->win[in->nwin++] = w[i];
+    }
+}
+
 /* The readers' interest set: every Endpoint.Processes source (the data model does not care which
  * data_source a detection lists), then each other detection's (provider, event code) pairs
  * (esc_plan_win_sources: a raw-event search's codes for any provider, a data model's sources),
@@ -267,6 +286,8 @@ static esc_status interest(esc_engine *e, esc_error *err) {
             !esc_plan_win_sources(e->plan[i], in->win, ESC_INTEREST_MAX_WIN, &in->nwin))
             in->everything = true;
     }
+    if (e->nprocs)
+        processes_interest(in);
     if (!in->everything)
         union_prefilter(e);
     return index_codes(e, err);
@@ -392,6 +413,10 @@ size_t esc_engine_nothers(const esc_engine *e) {
 }
 const esc_litfilter *esc_engine_litfilter(const esc_engine *e) {
     return e->lf;
+}
+
+size_t esc_engine_nprocs(const esc_engine *e) {
+    return e->nprocs;
 }
 
 /* The detections that may read any code, then (binary search in the index) those reading ev's

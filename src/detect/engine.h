@@ -48,6 +48,8 @@ const esc_interest *esc_engine_interest(const esc_engine *e);
 const char *esc_engine_search_name(const esc_engine *e, size_t i);
 /* Detections reading a dataset other than Endpoint.Processes (raw events included). */
 size_t esc_engine_nothers(const esc_engine *e);
+/* Detections reading Endpoint.Processes (a subsearch's included). */
+size_t esc_engine_nprocs(const esc_engine *e);
 /* The datasets other than Endpoint.Processes ev enters for e's detections (a mask of
  * 1 << esc_dataset; ESC_DS_RAW: the event itself), and in cand (room for esc_engine_nothers)
  * the detections that may read it there, *ncand of them, in index order within each code. Only

@@ -32,6 +32,7 @@ struct esc_feeder {
     size_t ncand;
     esc_litscan *ls; /* the engine's literal filter scanner (the record handed on), or NULL */
     esc_feeder_stats stats;
+    bool tagged; /* map the events tagged `process report` past Sysmon 1 / 4688 (cim.h) */
 };
 
 esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error *err) {
@@ -41,6 +42,7 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
     f->o = *o;
+    f->tagged = !o->engine || esc_engine_nprocs(o->engine);
     esc_arena_init(&f->map_arena, 64 * 1024, 64u << 20);
     esc_arena_init(&f->fields_arena, 64 * 1024, 64u << 20);
     esc_arena_init(&f->held_arena, 1u << 20, HELD_ARENA_CAP);
@@ -230,6 +232,10 @@ static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err) 
     esc_record rec;
     bool unresolved = false;
     esc_arena_reset(&f->map_arena);
+    if (!f->tagged) { /* no detection reads Endpoint.Processes */
+        if (esc_cim_classify(ev) > ESC_SRC_CROWDSTRIKE)
+            return ESC_OK;
+    }
     esc_status st = esc_cim_map(ev, f->o.profile, f->hosts, &f->map_arena, &rec, &unresolved, err);
     if (st == ESC_SKIP)
         return ESC_OK;

@@ -10,7 +10,11 @@ What it does, in order:
      <Event> elements one after another, with or without an <Events> wrapper, pretty-printed
      or not; text between events (such as the banner line `evtxexport -f xml` prints) ignored.
   2. Maps Sysmon EventID 1 and Security 4688 events to CIM Endpoint.Processes records
-     (SPEC section 2, profile `splunk` or `native`, notes (a) and (c)).
+     (SPEC section 2, profile `splunk` or `native`, notes (a) and (c)), and the other events
+     the add-ons tag `process report` (Endpoint.Processes' constraint): Sysmon 5, 6, 8, 9, 10,
+     15, 17, 18 (Splunk_TA_microsoft_sysmon eventtype ms-sysmon-process) and Security 4689,
+     4696, 4673, 4674 (Splunk_TA_windows eventtype windows_endpoint_processes), with the
+     fields the add-ons' props.conf gives them (docs/fields.md; see map_tagged).
   3. Runs the seed search (SPEC sections 1 and 4): `process_net`, group by process,
      process_name, parent_process_name, original_file_name, dest (fillnull "null"), count,
      values(user), values(parent_process), min/max(_time) with ctime, `search process=*share*`,
@@ -301,6 +305,43 @@ def first_token(s):
     return val(parts[0]) if parts else None
 
 
+SYSMON_TAGGED = (5, 6, 8, 9, 10, 15, 17, 18)
+SECURITY_TAGGED = (4689, 4696, 4673, 4674)
+
+
+def map_tagged(raw, eid, g, profile):
+    """The add-ons' search-time fields of a non-creation process event, as the Processes
+    dataset reads them. Sysmon ([source::XmlWinEventLog:Microsoft-Windows-Sysmon/Operational]):
+    dest = Computer, user = User without its domain (native: as logged), process only for
+    EventCode 1 (so missing here), process_name = basename of SourceImage for 8 and 10 (the
+    process that acts), else of Image; no parent or OriginalFileName fields. Security
+    ([source::XmlWinEventLog:Security]): dest = REPORT dest (TargetServerName without leading
+    backslashes, else Computer); user = SubjectUserName for 4689/4673/4674, TargetUserName
+    for 4696 (EVAL-user; `-` is missing); process = TargetProcessName for 4696, else
+    ProcessName (EVAL-process); process_name = its basename (EVAL-process_name); for 4696
+    parent_process = ProcessName and parent_process_name its basename (EVAL-parent_process*)."""
+    rec = {"_time": parse_time(raw["system_time"])}
+    if raw["provider"] == SYSMON:
+        rec["dest"] = val(raw["computer"])
+        rec["user"] = g("User") if profile == "native" else no_domain(g("User"))
+        rec["process"] = None
+        rec["process_name"] = basename(g("SourceImage") if eid in (8, 10) else g("Image"))
+        rec["original_file_name"] = g("OriginalFileName")
+        rec["parent_process"] = None
+        rec["parent_process_name"] = None
+        return rec
+    server = g("TargetServerName")
+    server = val(server.lstrip("\\")) if server is not None else None
+    rec["dest"] = server if server is not None else val(raw["computer"])
+    rec["user"] = g("TargetUserName") if eid == 4696 else g("SubjectUserName")
+    rec["process"] = g("TargetProcessName") if eid == 4696 else g("ProcessName")
+    rec["process_name"] = basename(rec["process"])
+    rec["original_file_name"] = None
+    rec["parent_process"] = g("ProcessName") if eid == 4696 else g("ParentProcessName")
+    rec["parent_process_name"] = basename(rec["parent_process"])
+    return rec
+
+
 def map_record(raw, profile):
     provider = raw["provider"]
     try:
@@ -343,6 +384,9 @@ def map_record(raw, profile):
         rec["original_file_name"] = None
         rec["parent_process"] = g("ParentProcessName")
         rec["parent_process_name"] = basename(g("ParentProcessName"))
+    elif (provider == SYSMON and eid in SYSMON_TAGGED) or \
+            (provider == SECURITY and eid in SECURITY_TAGGED):
+        rec = map_tagged(raw, eid, g, profile)
     else:
         return None
     # Note (c): names from the first token of the command when the path is missing.

@@ -134,9 +134,8 @@ static void test_crowdstrike(void **state) {
     assert_int_equal(esc_hostmap_put(hosts, ESC_STR("a1"), ESC_STR("WS1")), ESC_OK);
     esc_error err;
     bool unresolved = true;
-    assert_int_equal(esc_cim_map(&f.ev, ESC_PROFILE_SPLUNK, hosts, &f.arena, &f.rec, &unresolved,
-                                 &err),
-                     ESC_OK);
+    assert_int_equal(
+        esc_cim_map(&f.ev, ESC_PROFILE_SPLUNK, hosts, &f.arena, &f.rec, &unresolved, &err), ESC_OK);
     assert_false(unresolved);
     expect(&f, ESC_CIM_DEST, "WS1");
     expect(&f, ESC_CIM_PROCESS, "C:\\W\\net.exe share x");
@@ -167,22 +166,140 @@ static void test_crowdstrike_typed(void **state) {
     esc_arena_fini(&f.arena);
 }
 
+/* The events the add-ons tag `process report` besides Sysmon 1 and 4688 enter too:
+ * Splunk_TA_microsoft_sysmon eventtypes.conf [ms-sysmon-process] EventCode 1, 5, 6, 8, 9, 10,
+ * 15, 17, 18; Splunk_TA_windows eventtypes.conf [windows_endpoint_processes] EventCode 4688,
+ * 4689, 4696, 4673, 4674; tags.conf gives both `process` and `report` (docs/cim.md). */
 static void test_classify(void **state) {
     (void)state;
     fx f;
     ev_init(&f, ESC_EV_WINDOWS, "microsoft-windows-sysmon", 5);
-    assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_NONE);
+    static const uint32_t sysmon_in[] = {5, 6, 9, 15, 17, 18};
+    static const uint32_t sysmon_out[] = {2, 3, 4, 7, 11, 12, 13, 14, 16, 19, 22, 23};
+    for (size_t i = 0; i < sizeof sysmon_in / sizeof sysmon_in[0]; i++) {
+        f.ev.event_id = sysmon_in[i];
+        assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SYSMON_TAGGED);
+    }
+    for (size_t i = 0; i < sizeof sysmon_out / sizeof sysmon_out[0]; i++) {
+        f.ev.event_id = sysmon_out[i];
+        assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_NONE);
+    }
+    f.ev.event_id = 8; /* the source process acts (EVAL-process_* take Source*) */
+    assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SYSMON_SOURCE);
+    f.ev.event_id = 10;
+    assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SYSMON_SOURCE);
+    f.ev.provider = ESC_STR(SEC);
+    f.ev.event_id = 4696;
+    assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SECURITY4696);
+    static const uint32_t sec_in[] = {4689, 4673, 4674};
+    static const uint32_t sec_out[] = {4624, 4656, 4663, 4690, 4697, 1};
+    for (size_t i = 0; i < sizeof sec_in / sizeof sec_in[0]; i++) {
+        f.ev.event_id = sec_in[i];
+        assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SECURITY_TAGGED);
+    }
+    for (size_t i = 0; i < sizeof sec_out / sizeof sec_out[0]; i++) {
+        f.ev.event_id = sec_out[i];
+        assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_NONE);
+    }
+    f.ev.provider = ESC_STR("microsoft-windows-sysmon");
     f.ev.event_id = 1;
     assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_SYSMON1);
     f.ev.provider = ESC_STR("Sysmon");
     assert_int_equal(esc_cim_classify(&f.ev), ESC_SRC_NONE);
 }
 
+/* Sysmon 10: the process that acts is the source (Splunk_TA_microsoft_sysmon props.conf
+ * EVAL-process_name/process_path/process_id/process_guid take SourceImage, SourceProcessId,
+ * SourceProcessGuid for EventCode 8 and 10); `process` is CommandLine for EventCode 1 only, and
+ * no parent field is set, so the CIM defaults apply (docs/fields.md, Sysmon). */
+static void test_sysmon_tagged(void **state) {
+    (void)state;
+    fx f;
+    ev_init(&f, ESC_EV_WINDOWS, "Microsoft-Windows-Sysmon", 10);
+    f.ev.channel = ESC_STR("Microsoft-Windows-Sysmon/Operational");
+    put(&f, "SourceProcessGuid", "{A}");
+    put(&f, "SourceProcessId", "4242");
+    put(&f, "SourceImage", "C:\\Tools\\mimikatz.exe");
+    put(&f, "TargetImage", "C:\\Windows\\system32\\lsass.exe");
+    put(&f, "GrantedAccess", "0x1010");
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_PROCESS_NAME, "mimikatz.exe");
+    expect(&f, ESC_CIM_PROCESS_PATH, "C:\\Tools\\mimikatz.exe");
+    expect(&f, ESC_CIM_PROCESS_ID, "4242");
+    expect(&f, ESC_CIM_PROCESS_GUID, "{A}");
+    expect(&f, ESC_CIM_PROCESS, "unknown");
+    expect(&f, ESC_CIM_PARENT_PROCESS_NAME, "unknown");
+    expect(&f, ESC_CIM_USER, "unknown");
+    expect(&f, ESC_CIM_DEST, "HOST");
+    expect(&f, ESC_CIM_VENDOR_PRODUCT, "Microsoft Sysmon");
+    assert_int_equal(f.rec.time_us, 1000000); /* the system time: UtcTime is for EventCode 1 */
+    esc_arena_fini(&f.arena);
+
+    ev_init(&f, ESC_EV_WINDOWS, "Microsoft-Windows-Sysmon", 5);
+    f.ev.channel = ESC_STR("Microsoft-Windows-Sysmon/Operational");
+    put(&f, "ProcessId", "8332");
+    put(&f, "Image", "C:\\Windows\\System32\\whoami.exe");
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_PROCESS_NAME, "whoami.exe");
+    expect(&f, ESC_CIM_PROCESS_ID, "8332");
+    expect(&f, ESC_CIM_PROCESS, "unknown");
+    esc_arena_fini(&f.arena);
+}
+
+/* Security 4689 (process exit) and 4696: Splunk_TA_windows props.conf
+ * [source::XmlWinEventLog:Security] EVAL-process (coalesce of the ProcessName extraction; 4696:
+ * TargetProcessName), EVAL-process_name (4689/4673/4674: basename of ProcessName; 4696:
+ * target_process_name), EVAL-user (4689/4673/4674: SubjectUserName; 4696: user),
+ * EVAL-parent_process / parent_process_name (4696: ProcessName), EXTRACT process_id
+ * (ProcessId; 4696: EVAL-process_id = TargetProcessId). */
+static void test_security_tagged(void **state) {
+    (void)state;
+    fx f;
+    ev_init(&f, ESC_EV_WINDOWS, SEC, 4689);
+    f.ev.channel = ESC_STR("Security");
+    put(&f, "SubjectUserName", "wardog");
+    put(&f, "SubjectDomainName", "WORKSTATION5");
+    put(&f, "ProcessId", "0x208c");
+    put(&f, "ProcessName", "C:\\Windows\\System32\\whoami.exe");
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_PROCESS, "C:\\Windows\\System32\\whoami.exe");
+    expect(&f, ESC_CIM_PROCESS_NAME, "whoami.exe");
+    expect(&f, ESC_CIM_PROCESS_PATH, "C:\\Windows\\System32\\whoami.exe");
+    expect(&f, ESC_CIM_PROCESS_ID, "0x208c");
+    expect(&f, ESC_CIM_USER, "wardog");
+    expect(&f, ESC_CIM_PARENT_PROCESS, "unknown");
+    expect(&f, ESC_CIM_DEST, "HOST");
+    expect(&f, ESC_CIM_VENDOR_PRODUCT, "Microsoft Windows");
+    esc_arena_fini(&f.arena);
+
+    ev_init(&f, ESC_EV_WINDOWS, SEC, 4696);
+    f.ev.channel = ESC_STR("Security");
+    put(&f, "TargetUserName", "bob");
+    put(&f, "ProcessId", "0x10");
+    put(&f, "ProcessName", "C:\\Windows\\explorer.exe");
+    put(&f, "TargetProcessId", "0x20");
+    put(&f, "TargetProcessName", "C:\\Windows\\System32\\cmd.exe");
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_PROCESS, "C:\\Windows\\System32\\cmd.exe");
+    expect(&f, ESC_CIM_PROCESS_NAME, "cmd.exe");
+    expect(&f, ESC_CIM_PROCESS_ID, "0x20");
+    expect(&f, ESC_CIM_PARENT_PROCESS, "C:\\Windows\\explorer.exe");
+    expect(&f, ESC_CIM_PARENT_PROCESS_NAME, "explorer.exe");
+    expect(&f, ESC_CIM_PARENT_PROCESS_ID, "0x10");
+    expect(&f, ESC_CIM_USER, "bob");
+    esc_arena_fini(&f.arena);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_4688_process_rules), cmocka_unit_test(test_4688_user),
-        cmocka_unit_test(test_sysmon),             cmocka_unit_test(test_crowdstrike),
-        cmocka_unit_test(test_crowdstrike_typed),  cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_4688_process_rules),
+        cmocka_unit_test(test_4688_user),
+        cmocka_unit_test(test_sysmon),
+        cmocka_unit_test(test_crowdstrike),
+        cmocka_unit_test(test_crowdstrike_typed),
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_sysmon_tagged),
+        cmocka_unit_test(test_security_tagged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

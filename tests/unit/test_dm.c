@@ -165,12 +165,48 @@ static void no_defaults(void **state) {
     esc_arena_fini(&f.arena);
 }
 
+/* Alerts (Splunk_SA_CIM Alerts.json: root dataset Alerts, constraint tag=alert; fields app,
+ * body, description, dest, dest_type, id, mitre_technique_id, signature, signature_id,
+ * severity, severity_id, src, src_type, subject, type, user, user_name, vendor_account,
+ * vendor_region). An event tagged `alert` is in it with its own fields; one tagged otherwise,
+ * or with no tag at all (no Windows source stands in for the tag), is not. */
+static void alerts(void **state) {
+    (void)state;
+    assert_int_equal(esc_dm_lookup(esc_str_c("Alerts")), ESC_DS_ALERTS);
+    assert_int_equal(esc_dm_lookup(esc_str_c("Alerts.Alerts")), ESC_DS_ALERTS);
+    fx f;
+    ev_init(&f, "Vendor", 1, "HOST");
+    put(&f, "severity", "critical");
+    put(&f, "signature", "Bad thing");
+    put(&f, "dest", "d1");
+    put(&f, "not_a_cim_field", "x");
+    put(&f, "tag", "alert");
+    map(&f, ESC_DS_ALERTS);
+    expect(&f, "severity", "critical");
+    expect(&f, "signature", "Bad thing");
+    expect(&f, "dest", "d1");
+    expect(&f, "not_a_cim_field", NULL);
+    expect(&f, "app", NULL); /* no default in the CIM */
+    esc_arena_fini(&f.arena);
+
+    ev_init(&f, "Vendor", 1, "HOST");
+    put(&f, "severity", "critical");
+    put(&f, "tag", "malware");
+    assert_int_equal(esc_dm_map(ESC_DS_ALERTS, &f.in, &f.arena, &f.out), ESC_SKIP);
+    esc_arena_fini(&f.arena);
+
+    ev_init(&f, SYSMON, 1, "HOST");
+    put(&f, "severity", "critical");
+    assert_int_equal(esc_dm_map(ESC_DS_ALERTS, &f.in, &f.arena, &f.out), ESC_SKIP);
+    esc_win_source w[4];
+    assert_int_equal(esc_dm_sources(ESC_DS_ALERTS, w, 4), 0);
+    esc_arena_fini(&f.arena);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(registry),
-        cmocka_unit_test(filesystem),
-        cmocka_unit_test(services),
-        cmocka_unit_test(no_defaults),
+        cmocka_unit_test(registry),    cmocka_unit_test(filesystem), cmocka_unit_test(services),
+        cmocka_unit_test(no_defaults), cmocka_unit_test(alerts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
