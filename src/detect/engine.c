@@ -525,7 +525,7 @@ static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
         const size_t *cand;
         size_t ncand = esc_feeder_candidates(h->feed, &cand);
         for (size_t k = 0; k < ncand; k++) {
-            if (!esc_litscan_may_match(h->ls, cand[k]))
+            if (!esc_litscan_may_match(h->ls, cand[k], r->ds))
                 continue;
             esc_status st = feed_det(h, cand[k], r, err);
             if (st)
@@ -535,7 +535,7 @@ static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
     }
     for (size_t k = 0; k < h->e->nprocs; k++) {
         size_t i = h->e->procs[k];
-        if (!esc_litscan_may_match(h->ls, i))
+        if (!esc_litscan_may_match(h->ls, i, r->ds))
             continue;
         esc_status st = feed_det(h, i, r, err);
         if (st)

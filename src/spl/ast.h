@@ -280,6 +280,7 @@ struct esc_plan {
     esc_literal_clause clauses[ESC_INTEREST_MAX_CLAUSES];
     size_t nclauses;
     bool has_join;         /* a stage joins a subsearch: no literal clauses */
+    bool has_sub;          /* a stage has a subsearch (it reads records of its own) */
     spl_rclause *rclauses; /* record clauses (arena), a conjunction */
     size_t nrclauses;
     int ds; /* esc_dataset the source reads (tstats' data model, or raw events) */
