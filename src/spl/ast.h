@@ -289,6 +289,7 @@ struct esc_plan {
     size_t ncodes;
     bool any_code;
     const char *chans[ESC_PLAN_MAX_CHANS];
+    size_t chan_len[ESC_PLAN_MAX_CHANS];
     size_t nchans;
     bool any_chan;
     int depth; /* subsearch nesting */

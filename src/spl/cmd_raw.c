@@ -149,6 +149,8 @@ static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *
     p->any_chan = nd.any_chan;
     p->nchans = nd.nchans;
     memcpy(p->chans, nd.chans, sizeof p->chans);
+    for (size_t i = 0; i < p->nchans; i++)
+        p->chan_len[i] = strlen(p->chans[i]);
     /* columns: _time, then every name-like word of the later commands, once */
     const char *s = p->expanded;
     size_t n = strlen(s), at = st->end;

@@ -451,8 +451,9 @@ void esc_plan_interest(const esc_plan *p, esc_interest *in) {
 static bool chan_ok(const esc_plan *p, const esc_event *ev) {
     if (p->any_chan)
         return true;
-    for (size_t i = 0; i < p->nchans; i++)
-        if (esc_str_ieq_c(ev->channel, p->chans[i]))
+    for (size_t i = 0; i < p->nchans; i++) /* lengths first: most channels differ there */
+        if (ev->channel.len == p->chan_len[i] &&
+            esc_str_ieq(ev->channel, esc_str_make(p->chans[i], p->chan_len[i])))
             return true;
     return false;
 }
