@@ -175,6 +175,7 @@ typedef struct lookup_table {
     size_t ncols, nrows;
     const char **hdr;
     const char **cells; /* nrows * ncols, "" for an empty cell */
+    uint32_t *clen;     /* strlen of each cell */
     bool *wild;         /* per column: values are '*' patterns */
     bool ci;            /* case-insensitive matching */
     const char *dflt;
@@ -206,6 +207,9 @@ typedef struct stage {
     bool fill;
     int64_t span_us; /* tstats by _time span=...: bucket width (0: one second) */
     int ds;          /* tstats, raw search: the esc_dataset read */
+    /* raw search: open addressing from a column name's hash to 1 + the column (0: empty) */
+    uint16_t *colhash;
+    size_t colmask;
     /* tstats, stats */
     aggspec *aggs;
     size_t naggs;

@@ -469,7 +469,7 @@ uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev) {
     } else if (p->ds != ESC_DS_PROCESSES && esc_dm_wants(p->ds, ev)) {
         m |= 1u << p->ds;
     }
-    for (size_t i = 1; i < p->nstages; i++)
+    for (size_t i = 1; p->has_sub && i < p->nstages; i++)
         if (p->stages[i].sub)
             m |= esc_plan_select(p->stages[i].sub, ev);
     return m;
