@@ -8,10 +8,14 @@
  *
  * Invariants: the filter never rejects a record the detection's main where clause takes: a
  * literal is a piece every matching value of its field contains (spl/plan.c), and every value
- * of that field is scanned (a multivalue field: each value). A scan that fails marks every
- * literal present. Deliberately not done: event codes
- * and datasets (the hunt's code index and esc_plan_select do that), subsearches (a plan with
- * one has no clauses). */
+ * of that field is scanned (a multivalue field: each value); a bare term's literals (field
+ * "_raw") are looked for in a raw-event record's _raw, or in each of its values when it has
+ * none, as the term itself is (spl/match.c). A detection is a list of alternatives
+ * (esc_plan_alts: its own where clause and each subsearch's, each reading one dataset): a record
+ * may reach it when an alternative of the record's dataset has no clause or all of its clauses
+ * hold; a subsearch takes records of its own, which is why its clauses are kept apart. A scan
+ * that fails marks every literal present. Deliberately not done: event codes (the hunt's code
+ * index and esc_plan_select do that). */
 #include "detect/litfilter.h"
 
 #include <hs/hs.h>
@@ -25,9 +29,18 @@ typedef struct lclause {
     size_t n;
 } lclause;
 
-typedef struct ldet {
-    lclause *c; /* NULL when the detection has no clause */
+/* One way into a detection's execution (esc_plan_alts): the records of one dataset that pass
+ * one where clause, which needs each of these clauses. */
+typedef struct lalt {
+    int ds;
+    lclause *c;
     size_t n;
+} lalt;
+
+typedef struct ldet {
+    lalt *a; /* the alternatives with clauses */
+    size_t n;
+    uint32_t open; /* the datasets (1 << ds) with an alternative that has no clause */
 } ldet;
 
 /* One field and the literals its values are scanned for. */
@@ -49,6 +62,7 @@ struct esc_litfilter {
     int cim_fld[ESC_CIM_NFIELDS]; /* field index of a CIM field, or -1 */
     uint32_t *hash;               /* field set names: field index + 1, 0 empty */
     size_t hmask;
+    long raw_fld; /* the field of bare terms' literals ("_raw"), or -1 */
 };
 
 struct esc_litscan {
@@ -56,6 +70,7 @@ struct esc_litscan {
     hs_scratch_t *scratch;
     uint64_t *hit; /* one bit per literal id */
     size_t words;
+    esc_dataset ds; /* the scanned record's */
 };
 
 static uint64_t name_hash(const char *p, size_t n) {
@@ -116,27 +131,52 @@ static uint32_t lit_id(esc_litfilter *f, const esc_plan_rlit *l) {
     return (uint32_t)f->nlit++;
 }
 
-static esc_status add_plan(esc_litfilter *f, ldet *d, const esc_plan *p) {
-    size_t nc = esc_plan_record_clauses(p);
-    if (!nc)
-        return ESC_OK;
-    if (!(d->c = esc_calloc(nc, sizeof *d->c)))
+/* The clauses of p's own where clause into a. */
+static esc_status add_alt(esc_litfilter *f, lalt *a, const esc_plan *p) {
+    size_t nc = esc_plan_main_clauses(p);
+    a->ds = esc_plan_source(p);
+    if (!(a->c = esc_calloc(nc, sizeof *a->c)))
         return ESC_ENOMEM;
-    d->n = nc;
+    a->n = nc;
     for (size_t k = 0; k < nc; k++) {
         const esc_plan_rlit *lits;
         size_t nl = esc_plan_record_clause(p, k, &lits);
-        if (!(d->c[k].id = esc_calloc(nl ? nl : 1, sizeof *d->c[k].id)))
+        if (!(a->c[k].id = esc_calloc(nl ? nl : 1, sizeof *a->c[k].id)))
             return ESC_ENOMEM;
         for (size_t j = 0; j < nl; j++) {
             uint32_t id = lit_id(f, &lits[j]);
             if (id == UINT32_MAX)
                 return ESC_ENOMEM;
-            d->c[k].id[d->c[k].n++] = id;
+            a->c[k].id[a->c[k].n++] = id;
         }
     }
-    f->nfiltered++;
     return ESC_OK;
+}
+
+/* Each alternative of p (its own where clause, its subsearches'): the datasets of those
+ * without a clause are open, the others keep their clauses. */
+static esc_status add_plan(esc_litfilter *f, ldet *d, const esc_plan *p) {
+    size_t na = esc_plan_alts(p, NULL, 0);
+    const esc_plan **alts = esc_calloc(na, sizeof *alts);
+    if (!alts || !(d->a = esc_calloc(na, sizeof *d->a))) {
+        esc_free(alts);
+        return ESC_ENOMEM;
+    }
+    esc_plan_alts(p, alts, na);
+    esc_status st = ESC_OK;
+    for (size_t k = 0; k < na && !st; k++) {
+        int ds = esc_plan_source(alts[k]);
+        if (ds < 0 || ds >= ESC_DS_N)
+            continue; /* inputlookup: reads no record */
+        if (!esc_plan_main_clauses(alts[k]))
+            d->open |= 1u << ds;
+        else
+            st = add_alt(f, &d->a[d->n++], alts[k]);
+    }
+    esc_free(alts);
+    if (!st && d->n)
+        f->nfiltered++;
+    return st;
 }
 
 static esc_status compile_field(lfield *d, esc_error *err) {
@@ -178,6 +218,8 @@ static esc_status compile(esc_litfilter *f, esc_error *err) {
             return st;
         if (!f->fld[i].name)
             continue;
+        if (strcmp(f->fld[i].name, "_raw") == 0)
+            f->raw_fld = (long)i;
         size_t h = name_hash(f->fld[i].name, strlen(f->fld[i].name)) & f->hmask;
         while (f->hash[h])
             h = (h + 1) & f->hmask;
@@ -196,6 +238,7 @@ esc_status esc_litfilter_new(esc_plan *const *plans, size_t n, esc_litfilter **o
     }
     for (size_t i = 0; i < ESC_CIM_NFIELDS; i++)
         f->cim_fld[i] = -1;
+    f->raw_fld = -1;
     f->ndet = n;
     esc_status st = ESC_OK;
     for (size_t i = 0; i < n; i++)
@@ -220,9 +263,12 @@ void esc_litfilter_free(esc_litfilter *f) {
     if (!f)
         return;
     for (size_t i = 0; i < f->ndet; i++) {
-        for (size_t k = 0; k < f->det[i].n; k++)
-            esc_free(f->det[i].c[k].id);
-        esc_free(f->det[i].c);
+        for (size_t k = 0; k < f->det[i].n; k++) {
+            for (size_t c = 0; c < f->det[i].a[k].n; c++)
+                esc_free(f->det[i].a[k].c[c].id);
+            esc_free(f->det[i].a[k].c);
+        }
+        esc_free(f->det[i].a);
     }
     for (size_t i = 0; i < f->nfld; i++) {
         for (size_t k = 0; k < f->fld[i].n; k++)
@@ -301,6 +347,7 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r) {
         return;
     const esc_litfilter *f = s->f;
     memset(s->hit, 0, s->words * sizeof *s->hit);
+    s->ds = r->ds;
     bool ok = true;
     if (r->fs) {
         for (size_t i = 0; ok && i < r->fs->n; i++) {
@@ -308,6 +355,12 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r) {
             if (fi >= 0)
                 ok = scan(s, (size_t)fi, r->fs->f[i].value);
         }
+        /* bare terms: the event's _raw, or without one each of its values (match.c) */
+        if (f->raw_fld >= 0 && r->ds == ESC_DS_RAW && r->fs->raw.ptr)
+            ok = ok && scan(s, (size_t)f->raw_fld, r->fs->raw);
+        else if (f->raw_fld >= 0 && r->ds == ESC_DS_RAW)
+            for (size_t i = 0; ok && i < r->fs->n; i++)
+                ok = scan(s, (size_t)f->raw_fld, r->fs->f[i].value);
     } else {
         for (size_t i = 0; ok && i < ESC_CIM_NFIELDS; i++)
             if (f->cim_fld[i] >= 0)
@@ -317,18 +370,28 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r) {
         memset(s->hit, 0xff, s->words * sizeof *s->hit);
 }
 
-bool esc_litscan_may_match(const esc_litscan *s, size_t i) {
-    if (!s)
-        return true;
-    const ldet *d = &s->f->det[i];
-    for (size_t c = 0; c < d->n; c++) {
+static bool alt_holds(const esc_litscan *s, const lalt *a) {
+    for (size_t c = 0; c < a->n; c++) {
         bool any = false;
-        for (size_t j = 0; j < d->c[c].n && !any; j++) {
-            uint32_t id = d->c[c].id[j];
+        for (size_t j = 0; j < a->c[c].n && !any; j++) {
+            uint32_t id = a->c[c].id[j];
             any = (s->hit[id / 64] >> (id % 64)) & 1;
         }
         if (!any)
             return false;
     }
     return true;
+}
+
+bool esc_litscan_may_match(const esc_litscan *s, size_t i) {
+    if (!s)
+        return true;
+    esc_dataset ds = s->ds;
+    const ldet *d = &s->f->det[i];
+    if (d->open & (1u << ds))
+        return true;
+    for (size_t k = 0; k < d->n; k++)
+        if (d->a[k].ds == (int)ds && alt_holds(s, &d->a[k]))
+            return true;
+    return false;
 }

@@ -29,8 +29,9 @@ esc_status esc_litscan_new(const esc_litfilter *f, esc_litscan **out, esc_error 
 void esc_litscan_free(esc_litscan *s);
 /* Scan r's values (r->v[] or r->fs's values) once for every literal. */
 void esc_litscan_record(esc_litscan *s, const esc_record *r);
-/* False when detection i has a clause none of whose literals the last scanned record holds (its
- * main where clause cannot take the record); true otherwise, and always when s is NULL. */
+/* False when the last scanned record (of its dataset) can reach no where clause of detection i
+ * (its own and its subsearches': each reads another dataset or has a clause none of whose
+ * literals the record holds); true otherwise, and always when s is NULL. */
 bool esc_litscan_may_match(const esc_litscan *s, size_t i);
 
 /* The filter of an engine's detections (engine.c), or NULL; the feeder scans each record it

@@ -454,7 +454,18 @@ static uint16_t phase_rows[2][SC_NSCOPES + 1][MAX_RULES];
 static size_t nphase_rows[2][SC_NSCOPES + 1];
 static uint16_t eval_rows[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
 static size_t neval_rows[SC_NSCOPES + 1];
+/* eval_slot[s]: open addressing from a field name's hash to 1 + its index in eval_rows[s]
+ * (0: empty), so that eval_phase finds the fields an EVAL replaces in one pass */
+#define EVAL_SLOTS 512
+static uint16_t eval_slot[SC_NSCOPES + 1][EVAL_SLOTS];
 static pthread_once_t overridden_once = PTHREAD_ONCE_INIT;
+
+static size_t name_hash(esc_str n) {
+    size_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n.len; i++)
+        h = (h ^ (unsigned char)n.ptr[i]) * 16777619u;
+    return h;
+}
 
 static bool applies(const frule *r, int scope) {
     return r->scope == SC_XML || (int)r->scope == scope;
@@ -475,6 +486,24 @@ static void compute_eval_rows(int scope) {
         eval_rows[scope + 1][n++] = (uint16_t)i;
     }
     neval_rows[scope + 1] = n;
+    for (size_t k = 0; k < n; k++) {
+        const char *d = esc_fields_rules[eval_rows[scope + 1][k]].dst;
+        size_t h = name_hash(esc_str_c(d)) & (EVAL_SLOTS - 1);
+        while (eval_slot[scope + 1][h])
+            h = (h + 1) & (EVAL_SLOTS - 1);
+        eval_slot[scope + 1][h] = (uint16_t)(k + 1);
+    }
+}
+
+/* The index in eval_rows[scope + 1] of the EVAL that sets field `name`, or -1. */
+static int eval_index(int scope, esc_str name) {
+    for (size_t h = name_hash(name) & (EVAL_SLOTS - 1); eval_slot[scope + 1][h];
+         h = (h + 1) & (EVAL_SLOTS - 1)) {
+        int k = eval_slot[scope + 1][h] - 1;
+        if (esc_str_eq_c(name, esc_fields_rules[eval_rows[scope + 1][k]].dst))
+            return k;
+    }
+    return -1;
 }
 
 static void compute_overridden(void) {
@@ -530,6 +559,58 @@ static esc_status extract_phase(esc_fields *fs, esc_arena *a, int scope, bool na
     return st;
 }
 
+/* The EVAL results val[0..n) (of the fields dst[], each once) replace those fields: every
+ * value of each is removed; a result that equals its field's first value keeps all of the
+ * field's values (OP_KEEP; up to ESC_FIELDS_MAX_MV), else a non-empty result is the one value.
+ * The fields no EVAL sets keep their order, followed by the results in EVAL order, as removing
+ * and appending one field at a time would leave them; in one pass over the fields. */
+static esc_status eval_apply(esc_fields *fs, esc_arena *a, int scope, const char *const *dst,
+                             const esc_str *val, size_t n) {
+    int16_t *slot = esc_arena_alloc(a, (fs->n ? fs->n : 1) * sizeof *slot);
+    size_t count[ESC_FIELDS_MAX_EVAL] = {0};
+    esc_str first[ESC_FIELDS_MAX_EVAL];
+    if (!slot)
+        return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
+    size_t nkeep = 0;
+    for (size_t i = 0; i < fs->n; i++) {
+        int k = eval_index(scope, fs->f[i].name);
+        slot[i] = (int16_t)(k >= 0 && (size_t)k < n ? k : -1);
+        if (slot[i] < 0)
+            continue;
+        if (!count[k]++)
+            first[k] = fs->f[i].value;
+    }
+    bool keep[ESC_FIELDS_MAX_EVAL];
+    size_t extra = 0;
+    for (size_t k = 0; k < n; k++) {
+        keep[k] = count[k] > 1 && val[k].ptr && esc_str_eq(val[k], first[k]);
+        extra += keep[k] ? count[k] : 1;
+    }
+    size_t cap = fs->n + extra + 16;
+    esc_field *out = esc_arena_alloc(a, cap * sizeof *out);
+    if (!out)
+        return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
+    for (size_t i = 0; i < fs->n; i++)
+        if (slot[i] < 0)
+            out[nkeep++] = fs->f[i];
+    for (size_t k = 0; k < n; k++) {
+        esc_str name = esc_str_c(dst[k]);
+        if (keep[k]) {
+            for (size_t i = 0, j = 0; i < fs->n && j < ESC_FIELDS_MAX_MV; i++)
+                if (slot[i] == (int16_t)k) {
+                    out[nkeep++] = (esc_field){name, fs->f[i].value};
+                    j++;
+                }
+        } else if (val[k].ptr && val[k].len) {
+            out[nkeep++] = (esc_field){name, val[k]};
+        }
+    }
+    fs->f = out;
+    fs->n = nkeep;
+    fs->cap = cap;
+    return ESC_OK;
+}
+
 /* EVAL: each field's first matching row of its stanza (no match: null); all read the fields
  * before any EVAL, then the results replace the fields. */
 static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, bool native) {
@@ -554,21 +635,7 @@ static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, bool nativ
         dst[n] = r->dst;
         val[n++] = v;
     }
-    esc_status st = ESC_OK;
-    for (size_t k = 0; !st && k < n; k++) {
-        esc_str name = esc_str_c(dst[k]);
-        esc_str keep[ESC_FIELDS_MAX_MV];
-        size_t nk = 0;
-        if (val[k].ptr && esc_str_eq(val[k], esc_fields_get(fs, name)))
-            nk = esc_fields_values(fs, name, keep, ESC_FIELDS_MAX_MV); /* OP_KEEP: all values */
-        fields_remove(fs, name);
-        if (nk > 1)
-            for (size_t j = 0; !st && j < nk && j < ESC_FIELDS_MAX_MV; j++)
-                st = esc_fields_add(fs, a, name, keep[j], false);
-        else if (val[k].ptr && val[k].len)
-            st = esc_fields_add(fs, a, name, val[k], false);
-    }
-    return st;
+    return eval_apply(fs, a, scope, dst, val, n);
 }
 
 /* ---- eventtype and tag ---------------------------------------------------------------------- */

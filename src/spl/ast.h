@@ -175,6 +175,7 @@ typedef struct lookup_table {
     size_t ncols, nrows;
     const char **hdr;
     const char **cells; /* nrows * ncols, "" for an empty cell */
+    uint32_t *clen;     /* strlen of each cell */
     bool *wild;         /* per column: values are '*' patterns */
     bool ci;            /* case-insensitive matching */
     const char *dflt;
@@ -206,6 +207,9 @@ typedef struct stage {
     bool fill;
     int64_t span_us; /* tstats by _time span=...: bucket width (0: one second) */
     int ds;          /* tstats, raw search: the esc_dataset read */
+    /* raw search: open addressing from a column name's hash to 1 + the column (0: empty) */
+    uint16_t *colhash;
+    size_t colmask;
     /* tstats, stats */
     aggspec *aggs;
     size_t naggs;
@@ -280,6 +284,7 @@ struct esc_plan {
     esc_literal_clause clauses[ESC_INTEREST_MAX_CLAUSES];
     size_t nclauses;
     bool has_join;         /* a stage joins a subsearch: no literal clauses */
+    bool has_sub;          /* a stage has a subsearch (it reads records of its own) */
     spl_rclause *rclauses; /* record clauses (arena), a conjunction */
     size_t nrclauses;
     int ds; /* esc_dataset the source reads (tstats' data model, or raw events) */
@@ -288,6 +293,7 @@ struct esc_plan {
     size_t ncodes;
     bool any_code;
     const char *chans[ESC_PLAN_MAX_CHANS];
+    size_t chan_len[ESC_PLAN_MAX_CHANS];
     size_t nchans;
     bool any_chan;
     int depth; /* subsearch nesting */

@@ -303,8 +303,12 @@ static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_erro
     lt->min_matches = def->min_matches;
     lt->max_matches = def->max_matches ? def->max_matches : 100;
     lt->wild = esc_arena_alloc(&p->arena, lt->ncols * sizeof *lt->wild);
-    if (!lt->wild || (def->default_match && !lt->dflt))
+    size_t ncells = lt->nrows * lt->ncols;
+    lt->clen = esc_arena_alloc(&p->arena, (ncells ? ncells : 1) * sizeof *lt->clen);
+    if (!lt->wild || !lt->clen || (def->default_match && !lt->dflt))
         return oom(err);
+    for (size_t i = 0; i < ncells; i++)
+        lt->clen[i] = (uint32_t)strlen(lt->cells[i]);
     for (size_t c = 0; c < lt->ncols; c++) {
         char pat[300];
         snprintf(pat, sizeof pat, "WILDCARD(%s)", lt->hdr[c]);
@@ -371,8 +375,9 @@ static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_erro
     return ESC_OK;
 }
 
-static bool cell_matches(const lookup_table *lt, size_t col, const char *cell, const char *v) {
-    size_t cl = strlen(cell), vl = strlen(v);
+/* cl, vl: the lengths of cell and v. */
+static bool cell_matches(const lookup_table *lt, size_t col, const char *cell, size_t cl,
+                         const char *v, size_t vl) {
     if (lt->wild[col])
         return lt->ci ? spl_glob_imatch(cell, cl, v, vl) : spl_glob_match(cell, cl, v, vl);
     return cl == vl && (lt->ci ? esc_str_ieq(esc_str_make(cell, cl), esc_str_make(v, vl))
@@ -380,6 +385,8 @@ static bool cell_matches(const lookup_table *lt, size_t col, const char *cell, c
 }
 
 /* ---- run ---- */
+
+#define LOOKUP_LENS 8 /* input fields and values per field whose lengths a row computes once */
 
 static esc_status run_lookup(const stage *st, spl_run *x, esc_error *err) {
     esc_table *t = x->t;
@@ -400,16 +407,22 @@ static esc_status run_lookup(const stage *st, spl_run *x, esc_error *err) {
             have = st->lin[k].row_col >= 0 && row[st->lin[k].row_col].n > 0;
         if (!have)
             continue;
-        size_t nh = 0;
+        size_t nh = 0, vlen[LOOKUP_LENS][LOOKUP_LENS]; /* the lengths of the first values */
+        for (size_t k = 0; k < st->nlin && k < LOOKUP_LENS; k++)
+            for (size_t i = 0; i < row[st->lin[k].row_col].n && i < LOOKUP_LENS; i++)
+                vlen[k][i] = strlen(row[st->lin[k].row_col].v[i]);
         for (size_t lr = 0; lr < lt->nrows && nh < lt->max_matches; lr++) {
             const char *const *cells = &lt->cells[lr * lt->ncols];
+            const uint32_t *clen = &lt->clen[lr * lt->ncols];
             bool ok = true;
             for (size_t k = 0; k < st->nlin && ok; k++) {
                 const lk_field *f = &st->lin[k];
                 const esc_cell *c = &row[f->row_col];
                 bool any = false;
                 for (size_t i = 0; i < c->n && !any; i++)
-                    any = cell_matches(lt, (size_t)f->csv_col, cells[f->csv_col], c->v[i]);
+                    any = cell_matches(
+                        lt, (size_t)f->csv_col, cells[f->csv_col], clen[f->csv_col], c->v[i],
+                        k < LOOKUP_LENS && i < LOOKUP_LENS ? vlen[k][i] : strlen(c->v[i]));
                 ok = any;
             }
             if (ok)

@@ -19,7 +19,8 @@
 #include "core/alloc.h"
 #include "spl/cmd.h"
 
-#define RAW_MAX_COLUMNS 200
+#define RAW_MAX_COLUMNS 200  /* fits the uint8_t column of feed_by_field */
+#define RAW_FEED_FIELDS 1024 /* events with more fields fill their row column by column */
 
 static bool parse_raw(spl_parser *P, stage *st) {
     st->ds = ESC_DS_RAW;
@@ -142,6 +143,44 @@ static void need_of(const snode *n, need *out) {
 static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
                              esc_error *err);
 
+static size_t col_hash(const char *s, size_t n) {
+    size_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* The column of each field name (not _time, column 0, nor _raw), for spl_raw_feed. */
+static esc_status hash_columns(esc_plan *p, stage *st, esc_error *err) {
+    size_t size = 16;
+    while (size < 2 * st->out.n)
+        size *= 2;
+    if (!(st->colhash = esc_arena_alloc(&p->arena, size * sizeof *st->colhash)))
+        return spl_plan_oom(err);
+    memset(st->colhash, 0, size * sizeof *st->colhash);
+    st->colmask = size - 1;
+    for (size_t c = 1; c < st->out.n; c++) {
+        if (!strcmp(st->out.name[c], "_raw"))
+            continue;
+        size_t h = col_hash(st->out.name[c], strlen(st->out.name[c])) & st->colmask;
+        while (st->colhash[h])
+            h = (h + 1) & st->colmask;
+        st->colhash[h] = (uint16_t)(c + 1);
+    }
+    return ESC_OK;
+}
+
+/* The column of field name n (>= 1), or 0. */
+static size_t column_of(const stage *st, esc_str n) {
+    for (size_t h = col_hash(n.ptr, n.len) & st->colmask; st->colhash[h];
+         h = (h + 1) & st->colmask) {
+        size_t c = st->colhash[h] - 1u;
+        if (esc_str_eq_c(n, st->out.name[c]))
+            return c;
+    }
+    return 0;
+}
+
 static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     (void)in;
     resolve(st->where);
@@ -153,6 +192,8 @@ static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *
     p->any_chan = nd.any_chan;
     p->nchans = nd.nchans;
     memcpy(p->chans, nd.chans, sizeof p->chans);
+    for (size_t i = 0; i < p->nchans; i++)
+        p->chan_len[i] = strlen(p->chans[i]);
     /* columns: _time, then every name-like word of the later commands, once (a map's search:
      * of the whole search, names_text) */
     if (!spl_schema_alloc(p, &st->out, RAW_MAX_COLUMNS))
@@ -171,7 +212,7 @@ static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *
         if (rc != ESC_ELIMIT)
             break;
     }
-    return rc;
+    return rc ? rc : hash_columns(p, st, err);
 }
 
 static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
@@ -210,6 +251,49 @@ static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, b
             return spl_plan_oom(err);
         spl_schema_add(&st->out, d);
     }
+    return hash_columns(p, st, err);
+}
+
+/* One row from r's fields in one pass over them (what the loop of spl_raw_feed below gives,
+ * column by column): each field's column by its name, then each column's values in field
+ * order, up to 256; _time, _raw and eventtype's fallback as spl_rec_values gives them. */
+static esc_status feed_by_field(const stage *st, esc_cell *row, const esc_record *r,
+                                esc_error *err) {
+    uint8_t colof[RAW_FEED_FIELDS];
+    size_t first[RAW_MAX_COLUMNS];
+    bool seen[RAW_MAX_COLUMNS] = {false};
+    const esc_fields *fs = r->fs;
+    for (size_t i = 0; i < fs->n; i++) {
+        size_t c = column_of(st, fs->f[i].name);
+        colof[i] = (uint8_t)c;
+        if (c && !seen[c]) {
+            seen[c] = true;
+            first[c] = i;
+        }
+    }
+    char tb[48];
+    esc_str ts = esc_str_make(tb, spl_time_text(r->time_us, tb, sizeof tb));
+    if (!spl_cell_num(&row[0], (double)r->time_us / 1e6, &ts))
+        return spl_exec_oom(err);
+    for (size_t c = 1; c < st->out.n; c++) {
+        esc_str vals[256];
+        size_t nv = 0;
+        if (seen[c]) {
+            for (size_t i = first[c]; i < fs->n && nv < 256; i++)
+                if (colof[i] == c)
+                    vals[nv++] = fs->f[i].value;
+        } else {
+            esc_str fname = esc_str_c(st->out.name[c]);
+            char buf[32];
+            int ref = spl_ds_lookup(ESC_DS_RAW, st->out.name[c], &fname);
+            if (ref == FIELD_RAW || esc_str_eq_c(fname, "eventtype"))
+                nv = spl_rec_values(r, ref, fname, vals, 256, buf, sizeof buf);
+            if (nv > 256)
+                nv = 256;
+        }
+        if (nv && !spl_cell_set(&row[c], vals, nv))
+            return spl_exec_oom(err);
+    }
     return ESC_OK;
 }
 
@@ -236,6 +320,8 @@ esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_re
     esc_status rc = spl_lineage_event(t, t->nrows - 1, r, err);
     if (rc != ESC_OK)
         return rc;
+    if (r->fs && r->fs->n <= RAW_FEED_FIELDS)
+        return feed_by_field(st, row, r, err);
     for (size_t i = 0; i < st->out.n; i++) {
         esc_str fname = esc_str_c(st->out.name[i]);
         int ref = i == 0 ? FIELD_TIME : spl_ds_lookup(ESC_DS_RAW, st->out.name[i], &fname);

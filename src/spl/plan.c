@@ -143,10 +143,29 @@ static void rec_term_lits(const snode *n, lits *out) {
     out->c[0].src[0] = n;
 }
 
-/* Same field (CIM id, or name in the field set). */
+/* A record literal of a bare term: it matches the event's _raw (or, without one, any of its
+ * values: match.c spl_term_match), so the piece is there, looked for under the name "_raw"
+ * (litfilter.c scans the record's _raw for it). TERM() and CASE() terms alike: a caseless
+ * literal only lets more records through. */
+static void rec_bare_lits(const snode *n, lits *out) {
+    out->n = 0;
+    esc_str b = best_glob_piece(n->val, n->val_len);
+    if (!b.ptr)
+        return;
+    out->n = 1;
+    out->c[0].nlit = 1;
+    out->c[0].lit[0] = b;
+    out->c[0].src[0] = n;
+}
+
+/* Same field (CIM id, or name in the field set; a bare term's is _raw). */
 static bool same_field(const snode *a, const snode *b) {
     if (!a || !b)
         return a == b;
+    if ((a->kind == SN_TERM) != (b->kind == SN_TERM))
+        return false;
+    if (a->kind == SN_TERM)
+        return true;
     return a->ref == b->ref && (a->ref != FIELD_NAMED || esc_str_eq(a->fname, b->fname));
 }
 
@@ -178,7 +197,10 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
     switch (n->kind) {
     case SN_ALL:
     case SN_NOT:
+        return;
     case SN_TERM:
+        if (rec)
+            rec_bare_lits(n, out);
         return;
     case SN_CMP: {
         if (rec) {
@@ -246,12 +268,13 @@ static esc_status add_lits(esc_plan *p, const lits *l, esc_error *err) {
     return ESC_OK;
 }
 
-/* The record clauses of the main where clause (esc_plan_record_clauses): none when a stage
- * has a subsearch, which takes records the main where clause does not. */
+/* The record clauses of the main where clause (esc_plan_main_clauses; esc_plan_record_clauses
+ * gives them only when no stage has a subsearch, which takes records the main where clause
+ * does not). */
 static esc_status plan_record_literals(esc_plan *p, esc_error *err) {
     for (size_t i = 1; i < p->nstages; i++)
         if (p->stages[i].sub)
-            return ESC_OK;
+            p->has_sub = true;
     lits *l = esc_malloc(sizeof *l);
     if (!l)
         return spl_plan_oom(err);
@@ -268,13 +291,16 @@ static esc_status plan_record_literals(esc_plan *p, esc_error *err) {
         }
         for (size_t j = 0; j < l->c[k].nlit; j++) {
             const snode *t = l->c[k].src[j];
+            bool cim = t->kind == SN_CMP && t->ref >= 0;
             esc_str d = esc_arena_dup(&p->arena, l->c[k].lit[j]);
-            esc_str f = t->ref >= 0 ? ESC_STR_NULL : esc_arena_dup(&p->arena, t->fname);
-            if (!d.ptr || (t->ref < 0 && !f.ptr)) {
+            esc_str f =
+                cim ? ESC_STR_NULL
+                    : esc_arena_dup(&p->arena, t->kind == SN_TERM ? esc_str_c("_raw") : t->fname);
+            if (!d.ptr || (!cim && !f.ptr)) {
                 rc = spl_plan_oom(err);
                 break;
             }
-            c->lit[c->nlit++] = (esc_plan_rlit){d.ptr, t->ref >= 0 ? t->ref : -1, f.ptr};
+            c->lit[c->nlit++] = (esc_plan_rlit){d.ptr, cim ? t->ref : -1, f.ptr};
         }
         p->nrclauses = k + 1;
     }
@@ -475,8 +501,9 @@ void esc_plan_interest(const esc_plan *p, esc_interest *in) {
 static bool chan_ok(const esc_plan *p, const esc_event *ev) {
     if (p->any_chan)
         return true;
-    for (size_t i = 0; i < p->nchans; i++)
-        if (esc_str_ieq_c(ev->channel, p->chans[i]))
+    for (size_t i = 0; i < p->nchans; i++) /* lengths first: most channels differ there */
+        if (ev->channel.len == p->chan_len[i] &&
+            esc_str_ieq(ev->channel, esc_str_make(p->chans[i], p->chan_len[i])))
             return true;
     return false;
 }
@@ -492,7 +519,7 @@ uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev) {
     } else if (p->ds != ESC_DS_PROCESSES && esc_dm_wants(p->ds, ev)) {
         m |= 1u << p->ds;
     }
-    for (size_t i = 1; i < p->nstages; i++)
+    for (size_t i = 1; p->has_sub && i < p->nstages; i++)
         if (p->stages[i].sub)
             m |= esc_plan_select(p->stages[i].sub, ev);
     return m;
@@ -540,7 +567,26 @@ bool esc_plan_win_sources(const esc_plan *p, esc_win_source *out, size_t max, si
 }
 
 size_t esc_plan_record_clauses(const esc_plan *p) {
+    return p && !p->has_sub ? p->nrclauses : 0;
+}
+
+size_t esc_plan_main_clauses(const esc_plan *p) {
     return p ? p->nrclauses : 0;
+}
+
+int esc_plan_source(const esc_plan *p) {
+    return p->ds;
+}
+
+size_t esc_plan_alts(const esc_plan *p, const esc_plan **alts, size_t max) {
+    size_t n = 0;
+    if (max)
+        alts[0] = p;
+    n++;
+    for (size_t i = 1; i < p->nstages; i++)
+        if (p->stages[i].sub)
+            n += esc_plan_alts(p->stages[i].sub, n < max ? alts + n : NULL, n < max ? max - n : 0);
+    return n;
 }
 
 size_t esc_plan_record_clause(const esc_plan *p, size_t k, const esc_plan_rlit **out) {

@@ -156,12 +156,23 @@ uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev);
 /* Record clauses, a conjunction: a record that passes the main where clause (tstats' where, a
  * raw-event search's terms) has, for every clause, one of its literals inside a value of that
  * literal's field (r->v[cim] of an Endpoint.Processes record, r->fs's values of the field
- * otherwise), ASCII case-insensitively. A literal is the longest piece between '*'s (>= 3
- * bytes) of a field=value term; NOT, !=, comparisons, bare terms, index and eventtype give
- * none. No clauses (0) when the plan has a subsearch, which reads records of its own. A hunt
- * scans each record once for every detection's literals and offers it only to the detections
- * whose clauses all hold. */
+ * otherwise; field "_raw": the record's _raw, or any of its values when it has none),
+ * ASCII case-insensitively. A literal is the longest piece between '*'s (>= 3 bytes) of a
+ * field=value term or of a bare term (field "_raw"); NOT, !=, comparisons, index and eventtype
+ * give none. No clauses (0) when the plan has a subsearch, which reads records of its own. A
+ * hunt scans each record once for every detection's literals and offers it only to the
+ * detections whose clauses all hold. */
 size_t esc_plan_record_clauses(const esc_plan *p);
+/* The clauses of p's own where clause, whether or not a stage has a subsearch (read them with
+ * esc_plan_record_clause). */
+size_t esc_plan_main_clauses(const esc_plan *p);
+/* The dataset p's first command reads (an esc_dataset; ESC_DS_N: none, as inputlookup). */
+int esc_plan_source(const esc_plan *p);
+/* The where clauses through which a record can reach an execution of p: p's own (for records
+ * of esc_plan_source(p)), then each subsearch's, recursively, in stage order; up to max plans
+ * in alts (may be NULL when max is 0), returns how many there are. A record that passes none of
+ * them (its dataset differs, or esc_plan_main_clauses of each fails) changes nothing. */
+size_t esc_plan_alts(const esc_plan *p, const esc_plan **alts, size_t max);
 /* One record literal: the text, and the field whose value holds it (a CIM field of an
  * Endpoint.Processes record when cim >= 0, else the field set's field `field`). */
 typedef struct esc_plan_rlit {

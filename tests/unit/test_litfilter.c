@@ -85,13 +85,14 @@ static void test_scan(void **state) {
     r.v[ESC_CIM_PROCESS] = esc_str_c("net1 localgroup administrators");
     esc_litscan_record(s, &r);
     for (size_t i = 0; i < 4; i++) /* the where clause of each takes r, the filter too */
-        assert_int_equal(esc_litscan_may_match(s, i), esc_plan_record_matches(p[i], &r));
-    assert_true(esc_litscan_may_match(s, 0));
+        assert_int_equal(esc_litscan_may_match(s, i, r.ds), esc_plan_record_matches(p[i], &r));
+    assert_true(esc_litscan_may_match(s, 0, ESC_DS_PROCESSES));
     r.v[ESC_CIM_PROCESS] = esc_str_c("net1 share");
     esc_litscan_record(s, &r);
-    assert_false(esc_litscan_may_match(s, 0));
-    assert_true(esc_litscan_may_match(s, 1));  /* no clause: always offered */
-    assert_false(esc_litscan_may_match(s, 3)); /* NET1.EXE is in process_name, not process */
+    assert_false(esc_litscan_may_match(s, 0, ESC_DS_PROCESSES));
+    assert_true(esc_litscan_may_match(s, 1, ESC_DS_PROCESSES)); /* no clause: always offered */
+    assert_false(esc_litscan_may_match(
+        s, 3, ESC_DS_PROCESSES)); /* NET1.EXE is in process_name, not process */
     /* a field set record: literals are looked for in their own field only */
     esc_field fl[2] = {{esc_str_c("SourceImage"), esc_str_c("C:\\Windows\\LSASS.EXE")},
                        {esc_str_c("TargetImage"), esc_str_c("C:\\Windows\\cmd.exe")}};
@@ -101,10 +102,10 @@ static void test_scan(void **state) {
     q.ds = ESC_DS_RAW;
     q.fs = &fs;
     esc_litscan_record(s, &q);
-    assert_false(esc_litscan_may_match(s, 2));
+    assert_false(esc_litscan_may_match(s, 2, ESC_DS_RAW));
     fl[1].value = esc_str_c("c:\\windows\\system32\\Lsass.exe");
     esc_litscan_record(s, &q);
-    assert_true(esc_litscan_may_match(s, 2));
+    assert_true(esc_litscan_may_match(s, 2, ESC_DS_RAW));
     esc_litscan_free(s);
     esc_litfilter_free(f);
     /* no plan with a clause: no filter, every detection offered */
@@ -112,15 +113,74 @@ static void test_scan(void **state) {
     assert_null(f);
     assert_int_equal(esc_litscan_new(f, &s, NULL), ESC_OK);
     assert_null(s);
-    assert_true(esc_litscan_may_match(s, 0));
+    assert_true(esc_litscan_may_match(s, 0, ESC_DS_PROCESSES));
     for (size_t i = 0; i < 4; i++)
         esc_plan_free(p[i]);
+}
+
+/* A join's subsearch takes records of its own: each where clause is an alternative for the
+ * records of its dataset; a bare term's literal is looked for in _raw. */
+static void test_alternatives(void **state) {
+    (void)state;
+    esc_plan *p[2] = {
+        plan("| tstats count from datamodel=Endpoint.Processes by Processes.process_guid "
+             "| join Processes.process_guid [| tstats count from datamodel=Endpoint.Registry "
+             "where Registry.registry_path=*mscfile* by Registry.process_guid]"),
+        plan("index=unix \"sudoedit -s\" | stats count by host"),
+    };
+    assert_int_equal(esc_plan_record_clauses(p[0]), 0); /* as before: the main search's alone */
+    assert_int_equal(esc_plan_main_clauses(p[0]), 0);
+    const esc_plan *alts[2];
+    assert_int_equal(esc_plan_alts(p[0], alts, 2), 2);
+    assert_int_equal(esc_plan_source(alts[1]), ESC_DS_REGISTRY);
+    assert_int_equal(esc_plan_main_clauses(alts[1]), 1);
+    esc_litfilter *f;
+    esc_litscan *s;
+    assert_int_equal(esc_litfilter_new(p, 2, &f, NULL), ESC_OK);
+    assert_int_equal(esc_litfilter_filtered(f), 2);
+    assert_int_equal(esc_litscan_new(f, &s, NULL), ESC_OK);
+    esc_field fl[1] = {{esc_str_c("registry_path"), esc_str_c("HKU\\x\\Run")}};
+    esc_fields fs = {.f = fl, .n = 1};
+    esc_record q;
+    memset(&q, 0, sizeof q);
+    q.ds = ESC_DS_REGISTRY;
+    q.fs = &fs;
+    esc_litscan_record(s, &q);
+    assert_false(esc_litscan_may_match(s, 0, ESC_DS_REGISTRY)); /* neither side takes it */
+    assert_false(esc_plan_record_matches(p[0], &q));
+    fl[0].value = esc_str_c("HKU\\Classes\\MSCFile\\shell");
+    esc_litscan_record(s, &q);
+    assert_true(esc_litscan_may_match(s, 0, ESC_DS_REGISTRY)); /* the subsearch's */
+    assert_true(esc_plan_record_matches(p[0], &q));
+    q.ds = ESC_DS_RAW; /* a dataset neither side reads */
+    esc_litscan_record(s, &q);
+    assert_false(esc_litscan_may_match(s, 0, ESC_DS_RAW));
+    assert_true(esc_litscan_may_match(s, 0, ESC_DS_PROCESSES)); /* the main search's: open */
+    /* the bare term: in _raw when the record has one, else in any value */
+    fs.raw = esc_str_c("<Event>sudoedit x -s</Event>");
+    esc_litscan_record(s, &q);
+    assert_false(esc_litscan_may_match(s, 1, ESC_DS_RAW));
+    assert_int_equal(esc_plan_record_matches(p[1], &q), false);
+    fs.raw = esc_str_c("<Event>SUDOEDIT -s \\</Event>");
+    esc_litscan_record(s, &q);
+    assert_true(esc_litscan_may_match(s, 1, ESC_DS_RAW));
+    assert_true(esc_plan_record_matches(p[1], &q));
+    fs.raw = ESC_STR_NULL;
+    fl[0].value = esc_str_c("x sudoedit -s y");
+    esc_litscan_record(s, &q);
+    assert_true(esc_litscan_may_match(s, 1, ESC_DS_RAW));
+    assert_true(esc_plan_record_matches(p[1], &q));
+    esc_litscan_free(s);
+    esc_litfilter_free(f);
+    esc_plan_free(p[0]);
+    esc_plan_free(p[1]);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clauses),
         cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_alternatives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
