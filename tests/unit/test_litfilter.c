@@ -85,14 +85,13 @@ static void test_scan(void **state) {
     r.v[ESC_CIM_PROCESS] = esc_str_c("net1 localgroup administrators");
     esc_litscan_record(s, &r);
     for (size_t i = 0; i < 4; i++) /* the where clause of each takes r, the filter too */
-        assert_int_equal(esc_litscan_may_match(s, i, r.ds), esc_plan_record_matches(p[i], &r));
-    assert_true(esc_litscan_may_match(s, 0, ESC_DS_PROCESSES));
+        assert_int_equal(esc_litscan_may_match(s, i), esc_plan_record_matches(p[i], &r));
+    assert_true(esc_litscan_may_match(s, 0));
     r.v[ESC_CIM_PROCESS] = esc_str_c("net1 share");
     esc_litscan_record(s, &r);
-    assert_false(esc_litscan_may_match(s, 0, ESC_DS_PROCESSES));
-    assert_true(esc_litscan_may_match(s, 1, ESC_DS_PROCESSES)); /* no clause: always offered */
-    assert_false(esc_litscan_may_match(
-        s, 3, ESC_DS_PROCESSES)); /* NET1.EXE is in process_name, not process */
+    assert_false(esc_litscan_may_match(s, 0));
+    assert_true(esc_litscan_may_match(s, 1));  /* no clause: always offered */
+    assert_false(esc_litscan_may_match(s, 3)); /* NET1.EXE is in process_name, not process */
     /* a field set record: literals are looked for in their own field only */
     esc_field fl[2] = {{esc_str_c("SourceImage"), esc_str_c("C:\\Windows\\LSASS.EXE")},
                        {esc_str_c("TargetImage"), esc_str_c("C:\\Windows\\cmd.exe")}};
@@ -102,10 +101,10 @@ static void test_scan(void **state) {
     q.ds = ESC_DS_RAW;
     q.fs = &fs;
     esc_litscan_record(s, &q);
-    assert_false(esc_litscan_may_match(s, 2, ESC_DS_RAW));
+    assert_false(esc_litscan_may_match(s, 2));
     fl[1].value = esc_str_c("c:\\windows\\system32\\Lsass.exe");
     esc_litscan_record(s, &q);
-    assert_true(esc_litscan_may_match(s, 2, ESC_DS_RAW));
+    assert_true(esc_litscan_may_match(s, 2));
     esc_litscan_free(s);
     esc_litfilter_free(f);
     /* no plan with a clause: no filter, every detection offered */
@@ -113,7 +112,7 @@ static void test_scan(void **state) {
     assert_null(f);
     assert_int_equal(esc_litscan_new(f, &s, NULL), ESC_OK);
     assert_null(s);
-    assert_true(esc_litscan_may_match(s, 0, ESC_DS_PROCESSES));
+    assert_true(esc_litscan_may_match(s, 0));
     for (size_t i = 0; i < 4; i++)
         esc_plan_free(p[i]);
 }
@@ -146,29 +145,32 @@ static void test_alternatives(void **state) {
     q.ds = ESC_DS_REGISTRY;
     q.fs = &fs;
     esc_litscan_record(s, &q);
-    assert_false(esc_litscan_may_match(s, 0, ESC_DS_REGISTRY)); /* neither side takes it */
+    assert_false(esc_litscan_may_match(s, 0)); /* neither side takes it */
     assert_false(esc_plan_record_matches(p[0], &q));
     fl[0].value = esc_str_c("HKU\\Classes\\MSCFile\\shell");
     esc_litscan_record(s, &q);
-    assert_true(esc_litscan_may_match(s, 0, ESC_DS_REGISTRY)); /* the subsearch's */
+    assert_true(esc_litscan_may_match(s, 0)); /* the subsearch's */
     assert_true(esc_plan_record_matches(p[0], &q));
     q.ds = ESC_DS_RAW; /* a dataset neither side reads */
     esc_litscan_record(s, &q);
-    assert_false(esc_litscan_may_match(s, 0, ESC_DS_RAW));
-    assert_true(esc_litscan_may_match(s, 0, ESC_DS_PROCESSES)); /* the main search's: open */
+    assert_false(esc_litscan_may_match(s, 0));
+    q.ds = ESC_DS_PROCESSES;
+    esc_litscan_record(s, &q);
+    assert_true(esc_litscan_may_match(s, 0)); /* the main search's: open */
+    q.ds = ESC_DS_RAW;
     /* the bare term: in _raw when the record has one, else in any value */
     fs.raw = esc_str_c("<Event>sudoedit x -s</Event>");
     esc_litscan_record(s, &q);
-    assert_false(esc_litscan_may_match(s, 1, ESC_DS_RAW));
+    assert_false(esc_litscan_may_match(s, 1));
     assert_int_equal(esc_plan_record_matches(p[1], &q), false);
     fs.raw = esc_str_c("<Event>SUDOEDIT -s \\</Event>");
     esc_litscan_record(s, &q);
-    assert_true(esc_litscan_may_match(s, 1, ESC_DS_RAW));
+    assert_true(esc_litscan_may_match(s, 1));
     assert_true(esc_plan_record_matches(p[1], &q));
     fs.raw = ESC_STR_NULL;
     fl[0].value = esc_str_c("x sudoedit -s y");
     esc_litscan_record(s, &q);
-    assert_true(esc_litscan_may_match(s, 1, ESC_DS_RAW));
+    assert_true(esc_litscan_may_match(s, 1));
     assert_true(esc_plan_record_matches(p[1], &q));
     esc_litscan_free(s);
     esc_litfilter_free(f);
