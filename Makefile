@@ -28,7 +28,7 @@ check: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE heavy
 	@$(MAKE) --no-print-directory asan ASAN_CTEST_ARGS="-LE 'slow|heavy'"
-	@VALGRIND_SKIP="$(VALGRIND_SKIP)" FUZZ_RUNS=5000 bash tools/hardening.sh
+	@VALGRIND_SKIP="$(VALGRIND_SKIP)" FUZZ_RUNS=5000 FUZZ_SECONDS=10 bash tools/hardening.sh
 
 # Unit tests too slow for valgrind in CI's budget (they run under ASan+UBSan instead):
 # test_sched_window is arithmetic over a year of schedules (190 s under valgrind, 1.5 s plain).

@@ -1,5 +1,5 @@
 #!/bin/bash
-# ctest-label: slow
+# ctest-label: heavy (44 s of CPU and 2.2 GB; test_agg.c checks the same cap logic with a cap of 3)
 # Millions of groups: ~2 million distinct matching Sysmon events (each `net share sN`, so each a
 # group of the seed detection), generated as XML lines on standard input. The group table stops
 # at 1,000,000 groups (docs/limits.md): the run ends with exit 0 and the first 1,000,000 groups
