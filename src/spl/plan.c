@@ -124,25 +124,6 @@ static esc_str best_glob_piece(const char *v, size_t n) {
     return best;
 }
 
-/* A record literal: the term tests values the record itself holds (a CIM field of a Processes
- * record, or a field of its field set; not index, which every event has, nor eventtype, whose
- * fallback is computed outside the field set), so a matching value contains the piece. */
-static void rec_term_lits(const snode *n, lits *out) {
-    out->n = 0;
-    if (n->op != SOP_EQ)
-        return;
-    if (n->ref < 0 && (n->ref != FIELD_NAMED || esc_str_eq_c(n->fname, "index") ||
-                       esc_str_eq_c(n->fname, "eventtype")))
-        return;
-    esc_str b = best_glob_piece(n->val, n->val_len);
-    if (!b.ptr)
-        return;
-    out->n = 1;
-    out->c[0].nlit = 1;
-    out->c[0].lit[0] = b;
-    out->c[0].src[0] = n;
-}
-
 /* A record literal of a bare term: it matches the event's _raw (or, without one, any of its
  * values: match.c spl_term_match), so the piece is there, looked for under the name "_raw"
  * (litfilter.c scans the record's _raw for it). TERM() and CASE() terms alike: a caseless
@@ -156,6 +137,19 @@ static void rec_bare_lits(const snode *n, lits *out) {
     out->c[0].nlit = 1;
     out->c[0].lit[0] = b;
     out->c[0].src[0] = n;
+}
+
+/* A record literal: the term tests values the record itself holds (a CIM field of a Processes
+ * record, or a field of its field set; not index, which every event has, nor eventtype, whose
+ * fallback is computed outside the field set), so a matching value contains the piece. */
+static void rec_term_lits(const snode *n, lits *out) {
+    out->n = 0;
+    if (n->op != SOP_EQ)
+        return;
+    if (n->ref < 0 && (n->ref != FIELD_NAMED || esc_str_eq_c(n->fname, "index") ||
+                       esc_str_eq_c(n->fname, "eventtype")))
+        return;
+    rec_bare_lits(n, out);
 }
 
 /* Same field (CIM id, or name in the field set; a bare term's is _raw). */
