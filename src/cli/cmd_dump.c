@@ -397,6 +397,7 @@ int esc_cmd_dump(int argc, char **argv) {
 
     opts.xml = !json && !fields && !none; /* EVTX records then carry their whole rendering */
     opts.json = json && !fields ? (object ? 2 : 1) : 0; /* rendered on the decoding threads */
+    opts.rendering_only = opts.xml || opts.json;        /* lines print nothing else */
     esc_error err;
     esc_error_clear(&err);
     if (esc_paths_expand(paths, npaths, &files, &nfiles, &skipped, &err)) {

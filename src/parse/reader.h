@@ -20,6 +20,9 @@ typedef struct esc_reader_opts {
     bool xml;                /* EVTX: also render each record's XML into esc_event.xml */
     int json; /* EVTX: also render its dump JSON line into esc_event.json (parse/render.h's
                  esc_render_json: 1, esc_render_json_object: 2), on the decoding threads */
+    bool rendering_only; /* EVTX: the caller reads the rendering (xml or json) and the System
+                            basics only: esc_event.sys stays empty and, with xml, esc_event.data
+                            too (their values are not formatted); --recover decodes in full */
 } esc_reader_opts;
 
 typedef struct esc_reader_stats {

@@ -20,7 +20,8 @@
  *   the template and name memory it took (decode_candidate).
  * - With want_xml, each record is also rendered as Windows renders it, from the same tree;
  *   with want_json, as dump's JSON line (parse/render.h), so that the writing scales with the
- *   decoding threads.
+ *   decoding threads. A caller that reads only the rendering skips the System pairs and, for
+ *   XML, the data fields (skip_sys, skip_data): their values would be formatted for no one.
  * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file
  * header (evtx_reader.c owns the file and its chunk sequence). */
 #include "parse/evtx/evtx_chunk.h"
@@ -1288,7 +1289,7 @@ static esc_status push_sys(dec *d, evtx_span name, evtx_span value) {
  * interest set asks for them; empty values are left out. */
 static esc_status system_pairs(dec *d, const tnode *el, const vctx *vc) {
     const esc_interest *in = d->c->interest;
-    if (!(in->everything || in->system))
+    if (d->c->skip_sys || !(in->everything || in->system))
         return ESC_OK;
     esc_status st = ESC_OK;
     for (const tnode *a = el->attrs; a && !st; a = a->next) {
@@ -1399,6 +1400,8 @@ static esc_status section_cb(dec *d, const tnode *el, const vctx *vc) {
         }
         return ESC_OK;
     }
+    if (d->c->skip_data)
+        return ESC_OK;
     if (esc_str_eq_c(el->text, "EventData"))
         return each_child(d, el, vc, eventdata_cb);
     if (esc_str_eq_c(el->text, "RenderingInfo"))

@@ -201,6 +201,8 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
         }
         r->slots[i].c.want_xml = opts->xml;
         r->slots[i].c.want_json = opts->json;
+        r->slots[i].c.skip_sys = opts->rendering_only && !opts->recover;
+        r->slots[i].c.skip_data = opts->rendering_only && !opts->recover && opts->xml;
     }
     if (r->nworkers) {
         if (pthread_mutex_init(&r->mu, NULL)) {
