@@ -1459,6 +1459,23 @@ static esc_status escape_from(dec *d, size_t s) {
     return ESC_OK;
 }
 
+/* Whether a value of this type can render a byte XML escapes: only strings (UTF-16 and ANSI,
+ * or arrays of them) can; numbers, GUIDs, SIDs, times and hex never hold & < > ' " or controls. */
+static bool textual(uint8_t type) {
+    uint8_t t = type & 0x7F;
+    return t == 0x01 || t == 0x02;
+}
+
+/* Whether the rendered text of a node list may need escaping: template text or a string. */
+static bool may_escape(const tnode *k, const vctx *vc) {
+    for (; k; k = k->next) {
+        const val *v = k->kind == N_SUBST ? lookup(vc, k) : NULL;
+        if (k->kind == N_TEXT || (v && textual(v->type)))
+            return true;
+    }
+    return false;
+}
+
 static esc_status xml_elem(dec *d, const tnode *el, const vctx *vc);
 
 static esc_status xml_list(dec *d, const tnode *n, const vctx *vc, bool top) {
@@ -1483,7 +1500,7 @@ static esc_status xml_list(dec *d, const tnode *n, const vctx *vc, bool top) {
                 d->nest++;
                 st = xml_list(d, first, &no_values, false);
                 d->nest--;
-            } else if (v && v->type != 0x21 && !(st = put_value(d, v))) {
+            } else if (v && v->type != 0x21 && !(st = put_value(d, v)) && textual(v->type)) {
                 st = escape_from(d, s);
             }
         }
@@ -1512,7 +1529,8 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
         if ((st = put_tag(d, " ", 1, a, "='", 2)))
             return st;
         size_t s = d->c->text.len;
-        if (!(st = node_text(d, a->kids, vc)) && !(st = escape_from(d, s)))
+        if (!(st = node_text(d, a->kids, vc)) &&
+            !(st = may_escape(a->kids, vc) ? escape_from(d, s) : ESC_OK))
             st = put(d, "'", 1);
     }
     if (st || (st = put(d, ">", 1)))
@@ -1520,7 +1538,7 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
     size_t body = d->c->text.len;
     if (item) {
         size_t s = d->c->text.len;
-        if (!(st = put_value(d, item)))
+        if (!(st = put_value(d, item)) && textual(item->type))
             st = escape_from(d, s);
     } else {
         st = xml_list(d, el->kids, vc, false);
