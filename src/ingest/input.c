@@ -36,9 +36,16 @@ struct esc_input {
     size_t pk_len, pk_pos;
     const unsigned char *mem; /* a memory input: its bytes (borrowed), or NULL */
     size_t mem_len, mem_pos;
+    uint64_t skipped; /* esc_input_skip'ped past the file position: sought before a read */
 };
 
 static esc_status read_fd(esc_input *in, void *buf, size_t cap, size_t *got, esc_error *err) {
+    if (in->skipped) {
+        if (lseek(in->fd, (off_t)in->skipped, SEEK_CUR) < 0)
+            return esc_error_at(err, ESC_EIO, in->path, in->raw, "seek failed: %s",
+                                strerror(errno));
+        in->skipped = 0;
+    }
     for (;;) {
         ssize_t n = read(in->fd, buf, cap);
         if (n >= 0) {
@@ -264,6 +271,38 @@ esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc
     esc_status st = read_raw(in, buf, cap, got, err);
     in->off += *got;
     return st;
+}
+
+bool esc_input_can_read_at(const esc_input *in) {
+    return !in->mem && !in->gzip && in->size > 0;
+}
+
+void esc_input_skip(esc_input *in, size_t n) {
+    size_t k = in->pk_len - in->pk_pos; /* look-ahead bytes first */
+    if (k > n)
+        k = n;
+    in->pk_pos += k;
+    in->skipped += n - k; /* one seek before the next read, if any */
+    in->raw += n - k;
+    in->off += n;
+}
+
+esc_status esc_input_read_at(esc_input *in, uint64_t offset, void *buf, size_t n, size_t *got,
+                             esc_error *err) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(in->fd, (char *)buf + done, n - done, (off_t)(offset + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return esc_error_at(err, ESC_EIO, in->path, offset + done, "read failed: %s",
+                                strerror(errno));
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    *got = done;
+    return ESC_OK;
 }
 
 const char *esc_input_path(const esc_input *in) {

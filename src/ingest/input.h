@@ -28,6 +28,18 @@ esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc
 /* Up to n bytes from the current position without consuming them (n <= 64 KiB). */
 esc_status esc_input_peek(esc_input *in, size_t n, const unsigned char **p, size_t *got,
                           esc_error *err);
+/* Positioned reads, for readers that let several threads read parts of one input: the bytes
+ * esc_input_read would hand out between the position and esc_input_size() can also be read at
+ * their offset (esc_input_read_at, from any thread, not moving the position) once the position
+ * has been moved over them (esc_input_skip, which counts them as read). Only a regular file
+ * that is not gzip can: false for gzip, standard input, pipes and memory inputs. */
+bool esc_input_can_read_at(const esc_input *in);
+/* Move the position n bytes forward, as reading them would (only when esc_input_can_read_at;
+ * the file is sought before the next esc_input_read, if any). */
+void esc_input_skip(esc_input *in, size_t n);
+/* Up to n bytes at offset into buf (*got < n past the end of the file, e.g. truncated since). */
+esc_status esc_input_read_at(esc_input *in, uint64_t offset, void *buf, size_t n, size_t *got,
+                             esc_error *err);
 const char *esc_input_path(const esc_input *in);
 uint64_t esc_input_offset(const esc_input *in);    /* uncompressed bytes consumed */
 uint64_t esc_input_raw_bytes(const esc_input *in); /* bytes read from the file itself */

@@ -2,13 +2,14 @@
  * decoded chunks (parse/event.h contract).
  *
  * The input is read forward only (gzip and stdin work): the 4096-byte file header, then one
- * chunk at a time into a ring of slots. Each slot is decoded by evtx_chunk_decode() either on
- * a worker thread (opts->threads > 1) or on the calling thread, which decodes the next chunk
- * nobody has taken while it waits for the one it must yield next; its items are yielded
- * strictly in chunk order, so the sequence of events and warnings is the same for any thread
- * count. Memory is the ring (a fixed number of slots, each with capped buffers).
- * Every chunk present in the file is read, also past the header's chunk count (a dirty file's
- * header lags behind); all-zero chunks past that count are unused space and are skipped
+ * chunk at a time into a ring of slots; a regular file's whole chunks are read by the thread
+ * that decodes them (positioned reads), so that copying them out of the page cache scales. Each
+ * slot is decoded by evtx_chunk_decode() either on a worker thread (opts->threads > 1) or on the
+ * calling thread, which decodes the next chunk nobody has taken while it waits for the one it must
+ * yield next; its items are yielded strictly in chunk order, so the sequence of events and warnings
+ * is the same for any thread count. Memory is the ring (a fixed number of slots, each with capped
+ * buffers). Every chunk present in the file is read, also past the header's chunk count (a dirty
+ * file's header lags behind); all-zero chunks past that count are unused space and are skipped
  * silently. With --recover, a recovered record identical to an event yielded before it in
  * the file is folded (fold()); the key set costs 16 bytes per record, only then.
  * Deliberately not done: seeking, the header's "oldest chunk" ordering of a wrapped
@@ -33,6 +34,7 @@ typedef struct slot {
     evtx_chunk c;
     int state;
     esc_status st;
+    bool read_at; /* its bytes are still in the file: read by whoever decodes it */
 } slot;
 
 typedef struct pending {
@@ -42,11 +44,15 @@ typedef struct pending {
 
 typedef struct evtx_reader {
     esc_input *in;
+    bool read_at;  /* whole chunks inside size are read by the decoding threads (pread) */
+    uint64_t size; /* the file's size when opened */
     const char *path;
     esc_reader_stats *stats;
     uint16_t header_chunks;
     pending warn[MAX_PENDING];
     size_t nwarn, warn_pos;
+    bool has_last;
+    pending last; /* the input's own damage (a truncated gzip stream): said after its chunks */
     uint64_t next_index; /* next chunk number to read */
     bool eof;
     esc_status fatal;
@@ -72,17 +78,16 @@ typedef struct evtx_reader {
 static esc_status read_full(esc_input *in, unsigned char *buf, size_t cap, size_t *got,
                             esc_error *err) {
     size_t n = 0;
+    esc_status st = ESC_OK;
     while (n < cap) {
         size_t g = 0;
-        esc_status st = esc_input_read(in, buf + n, cap - n, &g, err);
-        if (st)
-            return st;
-        if (!g)
-            break;
+        st = esc_input_read(in, buf + n, cap - n, &g, err);
         n += g;
+        if (st || !g)
+            break;
     }
-    *got = n;
-    return ESC_OK;
+    *got = n; /* also on an error: what was read before it */
+    return st;
 }
 
 static void add_warning(evtx_reader *r, uint64_t off, const char *msg) {
@@ -103,6 +108,20 @@ static slot *ready_slot(evtx_reader *r) {
     return NULL;
 }
 
+/* Decode a slot's chunk, reading its bytes first when fill() left them in the file: the
+ * copies out of the page cache then run on every decoding thread, not only the reading one. */
+static esc_status decode_slot(evtx_reader *r, slot *s) {
+    if (s->read_at) {
+        size_t got = 0;
+        esc_status st =
+            esc_input_read_at(r->in, s->c.file_off, s->c.data, EVTX_CHUNK_SIZE, &got, NULL);
+        if (st)
+            return st;
+        s->c.len = got; /* shorter when the file was truncated since it was opened */
+    }
+    return evtx_chunk_decode(&s->c);
+}
+
 static void *worker_main(void *arg) {
     evtx_reader *r = arg;
     pthread_mutex_lock(&r->mu);
@@ -114,7 +133,7 @@ static void *worker_main(void *arg) {
         }
         s->state = S_BUSY;
         pthread_mutex_unlock(&r->mu);
-        esc_status st = evtx_chunk_decode(&s->c);
+        esc_status st = decode_slot(r, s);
         pthread_mutex_lock(&r->mu);
         s->st = st;
         s->state = S_DONE;
@@ -159,6 +178,8 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
     if (!r)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->in = in;
+    r->read_at = esc_input_can_read_at(in);
+    r->size = esc_input_size(in);
     r->path = path;
     r->stats = stats;
     r->recover = opts->recover;
@@ -186,7 +207,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
 
     int threads = opts->threads > MAX_THREADS ? MAX_THREADS : opts->threads;
     r->nworkers = threads > 1 ? threads - 1 : 0;
-    r->nslots = r->nworkers ? (size_t)(threads + 2) : 1;
+    r->nslots = r->nworkers ? (size_t)(4 * threads + 2) : 1;
     r->slots = esc_calloc(r->nslots, sizeof *r->slots);
     if (!r->slots) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -293,19 +314,31 @@ static esc_status fold(evtx_reader *r, const evtx_item *it, bool *folded) {
 
 /* Read chunks into free slots until the ring is full or the input ends. */
 static esc_status fill(evtx_reader *r, esc_error *err) {
+    esc_status st;
     while (!r->eof && r->tail - r->head < r->nslots) {
         slot *s = &r->slots[r->tail % r->nslots];
-        size_t got;
-        esc_status st = read_full(r->in, s->c.data, EVTX_CHUNK_SIZE, &got, err);
-        if (st)
-            return st;
+        uint64_t off = EVTX_FILE_HEADER + r->next_index * (uint64_t)EVTX_CHUNK_SIZE;
+        size_t got = EVTX_CHUNK_SIZE;
+        s->read_at = r->read_at && off + EVTX_CHUNK_SIZE <= r->size;
+        if (s->read_at) {
+            esc_input_skip(r->in, EVTX_CHUNK_SIZE);
+        } else if ((st = read_full(r->in, s->c.data, EVTX_CHUNK_SIZE, &got, err))) {
+            if (st != ESC_EMALFORMED)
+                return st;
+            /* the stream ends here: its chunks so far are decoded, then the damage is said */
+            r->has_last = true;
+            r->last.offset = err ? err->offset : 0;
+            snprintf(r->last.msg, sizeof r->last.msg, "%.*s", (int)sizeof r->last.msg - 1,
+                     err ? err->msg : esc_strerror(st));
+            r->eof = true;
+        }
         if (got < EVTX_CHUNK_SIZE)
             r->eof = true;
         if (!got)
             break;
         s->c.len = got;
         s->c.index = r->next_index;
-        s->c.file_off = EVTX_FILE_HEADER + r->next_index * (uint64_t)EVTX_CHUNK_SIZE;
+        s->c.file_off = off;
         s->c.in_use = r->next_index < r->header_chunks;
         r->next_index++;
         lock(r);
@@ -326,7 +359,7 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
         return esc_error_at(err, ESC_EMALFORMED, r->path, w->offset, "%s", w->msg);
     }
     if (r->fatal)
-        return esc_error_at(err, r->fatal, r->path, 0, "%s", esc_strerror(r->fatal));
+        return ESC_EOF; /* said once, when it happened */
     for (;;) {
         if (r->head < r->tail) {
             slot *s = &r->slots[r->head % r->nslots];
@@ -339,7 +372,7 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 }
                 t->state = S_BUSY;
                 unlock(r);
-                t->st = evtx_chunk_decode(&t->c);
+                t->st = decode_slot(r, t);
                 lock(r);
                 t->state = S_DONE;
             }
@@ -409,10 +442,18 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
             r->head++;
             unlock(r);
             r->item_pos = 0;
+            /* with workers, refill in halves of the ring: a worker woken for one chunk at a
+             * time would sleep and wake once per chunk */
+            if (r->nworkers && r->tail - r->head > r->nslots / 2)
+                continue;
         }
         if ((st = fill(r, err))) {
             r->fatal = st;
             return st;
+        }
+        if (r->head == r->tail && r->has_last) {
+            r->has_last = false;
+            return esc_error_at(err, ESC_EMALFORMED, r->path, r->last.offset, "%s", r->last.msg);
         }
         if (r->head == r->tail)
             return ESC_EOF;
