@@ -108,6 +108,7 @@ typedef struct dec {
     uint32_t err_at; /* chunk-relative offset of the problem */
     int nest;        /* nested BinXML depth */
     size_t text_start;
+    size_t text_lim; /* text.len + n < text_lim: room, and under the record's cap (0: unknown) */
     size_t kv_start;
     size_t skv_start;
     unsigned repaired;
@@ -161,14 +162,18 @@ static esc_status text_room_slow(dec *d, size_t n) {
     esc_status st = esc_buf_reserve(&c->text, n);
     if (st == ESC_ELIMIT)
         return fail_at(d, d->err_at, "chunk expands to too much text");
-    return st;
+    if (st)
+        return st;
+    /* the buffer only grows while a record is decoded, so the limit stays true until then */
+    size_t cap_lim = d->text_start + c->max_record_bytes + 1;
+    d->text_lim = c->text.cap < cap_lim ? c->text.cap : cap_lim;
+    return ESC_OK;
 }
 
 /* Room for n more bytes of this record's text: inline when the buffer has it and the record
  * stays under its cap (every value and tag of every record comes through here). */
 static inline esc_status text_room(dec *d, size_t n) {
-    const evtx_chunk *c = d->c;
-    if (c->text.cap - c->text.len > n && c->text.len - d->text_start + n <= c->max_record_bytes)
+    if (d->c->text.len + n < d->text_lim)
         return ESC_OK;
     return text_room_slow(d, n);
 }
