@@ -102,7 +102,7 @@ static esc_status put_u64(esc_buf *out, uint64_t v) {
 #define APPEND_LIT(out, lit) esc_buf_append((out), (lit), sizeof(lit) - 1)
 
 /* XML text or attribute value (attributes are quoted with '). */
-static esc_status xml_esc(esc_buf *out, esc_str s) {
+esc_status esc_render_xml_str(esc_buf *out, esc_str s) {
     esc_status st = esc_buf_reserve(out, s.len);
     size_t i = 0;
     while (!st) {
@@ -120,8 +120,8 @@ static esc_status xml_elem(esc_buf *out, const char *name, esc_str v) {
     size_t n = strlen(name);
     esc_status st;
     if ((st = esc_buf_putc(out, '<')) || (st = esc_buf_append(out, name, n)) ||
-        (st = esc_buf_putc(out, '>')) || (st = xml_esc(out, v)) || (st = APPEND_LIT(out, "</")) ||
-        (st = esc_buf_append(out, name, n)))
+        (st = esc_buf_putc(out, '>')) || (st = esc_render_xml_str(out, v)) ||
+        (st = APPEND_LIT(out, "</")) || (st = esc_buf_append(out, name, n)))
         return st;
     return esc_buf_putc(out, '>');
 }
@@ -132,7 +132,8 @@ esc_status esc_render_xml(const esc_event *ev, esc_buf *out) {
     esc_status st = APPEND_LIT(
         out, "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>");
     if (!st && ev->provider.ptr) {
-        if (!(st = APPEND_LIT(out, "<Provider Name='")) && !(st = xml_esc(out, ev->provider)))
+        if (!(st = APPEND_LIT(out, "<Provider Name='")) &&
+            !(st = esc_render_xml_str(out, ev->provider)))
             st = APPEND_LIT(out, "'/>");
     }
     if (!st && ev->has_event_id && !(st = APPEND_LIT(out, "<EventID>")) &&
@@ -157,12 +158,13 @@ esc_status esc_render_xml(const esc_event *ev, esc_buf *out) {
         for (size_t i = 0; i < ev->ndata && !st; i++) {
             const esc_kv *kv = &ev->data[i];
             if (kv->name.len) {
-                if (!(st = APPEND_LIT(out, "<Data Name='")) && !(st = xml_esc(out, kv->name)))
+                if (!(st = APPEND_LIT(out, "<Data Name='")) &&
+                    !(st = esc_render_xml_str(out, kv->name)))
                     st = APPEND_LIT(out, "'>");
             } else {
                 st = APPEND_LIT(out, "<Data>");
             }
-            if (!st && !(st = xml_esc(out, kv->value)))
+            if (!st && !(st = esc_render_xml_str(out, kv->value)))
                 st = APPEND_LIT(out, "</Data>");
         }
         if (!st)

@@ -20,6 +20,9 @@ esc_status esc_render_xml(const esc_event *ev, esc_buf *out);
 /* The XML escape of byte c as every XML escudo writes has it (&amp; &lt; &gt; &apos; &quot;, and
  * &#N; for a control character), or NULL when c is written as is; tmp holds a numeric one. */
 const char *esc_xml_escape_byte(unsigned char c, char tmp[8]);
+/* s as XML text or a value quoted with ' (& < > ' " and control characters as references),
+ * runs between them copied whole. */
+esc_status esc_render_xml_str(esc_buf *out, esc_str s);
 esc_status esc_render_json(const esc_event *ev, esc_buf *out);
 /* As esc_render_json, with "data" as an object for jq and friends: {"Name":"v",...}, keys in
  * the order they first occur, a name that occurs more than once as an array of its values in

@@ -154,11 +154,15 @@ static esc_status arena_fail(dec *d, const esc_arena *a, size_t n, uint32_t at, 
 
 /* ---- text output ---------------------------------------------------------------------- */
 
+static esc_status record_too_big(dec *d) {
+    return fail_fmt(d, d->err_at, "record expands to more than %lu bytes of text",
+                    (unsigned long)d->c->max_record_bytes);
+}
+
 static esc_status text_room_slow(dec *d, size_t n) {
     evtx_chunk *c = d->c;
     if (c->text.len - d->text_start + n > c->max_record_bytes)
-        return fail_fmt(d, d->err_at, "record expands to more than %lu bytes of text",
-                        (unsigned long)((unsigned long)c->max_record_bytes));
+        return record_too_big(d);
     esc_status st = esc_buf_reserve(&c->text, n);
     if (st == ESC_ELIMIT)
         return fail_at(d, d->err_at, "chunk expands to too much text");
@@ -1421,47 +1425,24 @@ static esc_status event_cb(dec *d, const tnode *el, const vctx *vc) {
 
 /* ---- XML rendering (dump --format xml) ------------------------------------------------- */
 
-/* Escape the text appended since s (XML text or an attribute quoted with '), in place. */
+/* Escape the text appended since s (XML text or an attribute quoted with '): from its first
+ * byte to escape, the text is moved aside and written back escaped by the shared writer. */
 static esc_status escape_from(dec *d, size_t s) {
-    esc_buf *b = &d->c->text;
+    esc_buf *b = &d->c->text, *t = &d->c->unescaped;
     size_t first = s + esc_fmt_xml_scan(b->ptr + s, b->len - s);
     if (first == b->len)
         return ESC_OK; /* the common case: nothing to escape */
-    size_t extra = 0;
-    for (size_t i = first; i < b->len; i++) {
-        unsigned char ch = (unsigned char)b->ptr[i];
-        if (ch == '&' || ch == '<' || ch == '>' || ch == '\'' || ch == '"')
-            extra += 5;
-        else if (ch < 0x20)
-            extra += 4;
-    }
-    if (!extra)
-        return ESC_OK;
-    esc_status st = text_room(d, extra);
+    esc_buf_clear(t);
+    esc_status st = esc_buf_append(t, b->ptr + first, b->len - first);
     if (st)
         return st;
-    /* expand from the end backwards down to the first byte to escape (the text before it stays
-     * where it is): the escaped text is never shorter, so nothing unread is overwritten */
-    size_t end = b->len + extra, o = end;
-    b->ptr[o] = 0;
-    for (size_t i = b->len; i-- > first;) {
-        unsigned char ch = (unsigned char)b->ptr[i];
-        if (ch >= 0x20 && ch != '&' && ch != '<' && ch != '>' && ch != '\'' && ch != '"') {
-            b->ptr[--o] = (char)ch;
-            continue;
-        }
-        char tmp[8];
-        const char *rep = esc_xml_escape_byte(ch, tmp);
-        size_t k = strlen(rep);
-        o -= k;
-        memcpy(b->ptr + o, rep, k);
-    }
-    /* the budget above is an upper bound (&#9; is 3 more, &#13; 4...): close the gap */
-    if (o != first)
-        memmove(b->ptr + first, b->ptr + o, end - o);
-    b->len = first + (end - o);
-    b->ptr[b->len] = 0;
-    return ESC_OK;
+    b->len = first;
+    st = esc_render_xml_str(b, esc_str_make(t->ptr, t->len));
+    if (st == ESC_ELIMIT)
+        return fail_at(d, d->err_at, "chunk expands to too much text");
+    if (!st && b->len - d->text_start > d->c->max_record_bytes)
+        return record_too_big(d);
+    return st;
 }
 
 /* Whether a value of this type can render a byte XML escapes: only strings (UTF-16 and ANSI,
@@ -1871,6 +1852,7 @@ void evtx_chunk_fini(evtx_chunk *c) {
     esc_arena_fini(&c->rarena);
     esc_buf_fini(&c->text);
     esc_buf_fini(&c->lines);
+    esc_buf_fini(&c->unescaped);
     esc_free(c->jkv);
     memset(c, 0, sizeof *c);
 }

@@ -83,8 +83,9 @@ typedef struct evtx_chunk {
     evtx_kvspan *skvs; /* System pairs, when the interest set asks for them */
     size_t nskv, skv_cap;
     esc_buf text;
-    esc_buf lines; /* want_json: the records' JSON lines (capped; past the cap, none) */
-    esc_kv *jkv;   /* want_json: one record's data as esc_kv for the renderer */
+    esc_buf lines;     /* want_json: the records' JSON lines (capped; past the cap, none) */
+    esc_buf unescaped; /* want_xml: a value's text while it is escaped back into text */
+    esc_kv *jkv;       /* want_json: one record's data as esc_kv for the renderer */
     size_t jkv_cap;
     uint64_t records;     /* records seen in this chunk */
     uint64_t prefiltered; /* records skipped by the interest set */
