@@ -22,7 +22,8 @@ typedef struct esc_reader_opts {
                  esc_render_json: 1, esc_render_json_object: 2), on the decoding threads */
     bool rendering_only; /* EVTX: the caller reads the rendering (xml or json) and the System
                             basics only: esc_event.sys stays empty and, with xml, esc_event.data
-                            too (their values are not formatted); --recover decodes in full */
+                            too (their values are not formatted), with json when the line was
+                            rendered; --recover decodes in full */
 } esc_reader_opts;
 
 typedef struct esc_reader_stats {

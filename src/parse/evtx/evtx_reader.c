@@ -44,8 +44,9 @@ typedef struct pending {
 
 typedef struct evtx_reader {
     esc_input *in;
-    bool read_at;  /* whole chunks inside size are read by the decoding threads (pread) */
-    uint64_t size; /* the file's size when opened */
+    bool read_at;        /* whole chunks inside size are read by the decoding threads (pread) */
+    bool rendering_only; /* esc_reader_opts.rendering_only */
+    uint64_t size;       /* the file's size when opened */
     const char *path;
     esc_reader_stats *stats;
     uint16_t header_chunks;
@@ -179,6 +180,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->in = in;
     r->read_at = esc_input_can_read_at(in);
+    r->rendering_only = opts->rendering_only && !opts->recover;
     r->size = esc_input_size(in);
     r->path = path;
     r->stats = stats;
@@ -222,8 +224,8 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
         }
         r->slots[i].c.want_xml = opts->xml;
         r->slots[i].c.want_json = opts->json;
-        r->slots[i].c.skip_sys = opts->rendering_only && !opts->recover;
-        r->slots[i].c.skip_data = opts->rendering_only && !opts->recover && opts->xml;
+        r->slots[i].c.skip_sys = r->rendering_only;
+        r->slots[i].c.skip_data = r->rendering_only && opts->xml;
     }
     if (r->nworkers) {
         if (pthread_mutex_init(&r->mu, NULL)) {
@@ -396,7 +398,9 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                     return esc_error_set(err, st, "out of memory");
                 if (folded || it->prefiltered)
                     continue;
-                size_t total = (size_t)it->nkv + it->nsys; /* System pairs, then data */
+                /* a rendered line is all a rendering-only caller reads of the fields */
+                bool lean = r->rendering_only && it->json.len;
+                size_t total = lean ? 0 : (size_t)it->nkv + it->nsys; /* System, then data */
                 if (total > r->kv_cap) {
                     size_t nc = total < 64 ? 64 : total;
                     esc_kv *k = esc_realloc(r->kv, nc * sizeof *k);
@@ -423,7 +427,7 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 ev->sys = r->kv;
                 ev->nsys = it->nsys;
                 ev->data = r->kv + it->nsys;
-                ev->ndata = it->nkv;
+                ev->ndata = lean ? 0 : it->nkv;
                 ev->path = r->path;
                 ev->offset = it->offset;
                 ev->record_id = it->record_id;
