@@ -32,6 +32,8 @@ struct esc_evset {
     size_t cap;
     char **paths; /* interned input names, esc_malloc'd */
     size_t npaths, paths_cap;
+    uint32_t *pidx;  /* open addressing over paths by name: index + 1, 0 empty */
+    size_t pidx_cap; /* a power of two, more than twice npaths; 0 before the first */
     bool truncated;
 };
 
@@ -50,6 +52,7 @@ void esc_evset_free(esc_evset *s) {
     for (size_t i = 0; i < s->npaths; i++)
         esc_free(s->paths[i]);
     esc_free(s->paths);
+    esc_free(s->pidx);
     esc_arena_fini(&s->arena);
     esc_free(s);
 }
@@ -72,14 +75,48 @@ static bool grow(esc_evset *s, size_t g) {
     return true;
 }
 
+static size_t path_hash(const char *p) {
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* The index slot of path: its own, or the empty one where it goes. */
+static uint32_t *path_slot(const esc_evset *s, const char *path) {
+    size_t mask = s->pidx_cap - 1;
+    for (size_t i = path_hash(path) & mask;; i = (i + 1) & mask)
+        if (!s->pidx[i] || strcmp(s->paths[s->pidx[i] - 1], path) == 0)
+            return &s->pidx[i];
+}
+
+static bool index_grow(esc_evset *s) {
+    size_t cap = s->pidx_cap ? s->pidx_cap * 2 : 16;
+    uint32_t *n = esc_calloc(cap, sizeof *n);
+    if (!n || s->npaths >= UINT32_MAX) {
+        esc_free(n);
+        return false;
+    }
+    esc_free(s->pidx);
+    s->pidx = n;
+    s->pidx_cap = cap;
+    for (size_t i = 0; i < s->npaths; i++)
+        *path_slot(s, s->paths[i]) = (uint32_t)(i + 1);
+    return true;
+}
+
+/* Compared by content: a reader's path buffer may be reused by the next input's, and escudo
+ * run names each Kafka message an input of its own (a hash index, not a scan of every name). */
 static const char *intern(esc_evset *s, const char *path) {
     if (!path)
         path = "";
-    /* compared by content: a reader's path buffer may be reused by the next input's; inputs
-     * come one after the other, so the newest is tried first */
-    for (size_t i = s->npaths; i-- > 0;)
-        if (strcmp(path, s->paths[i]) == 0)
-            return s->paths[i];
+    if (s->npaths && strcmp(path, s->paths[s->npaths - 1]) == 0)
+        return s->paths[s->npaths - 1]; /* inputs come one after the other */
+    if (2 * (s->npaths + 1) >= s->pidx_cap && !index_grow(s))
+        return NULL;
+    uint32_t *slot = path_slot(s, path);
+    if (*slot)
+        return s->paths[*slot - 1];
     if (s->npaths == s->paths_cap) {
         size_t cap = s->paths_cap ? s->paths_cap * 2 : 4;
         char **np = esc_realloc(s->paths, cap * sizeof *np);
@@ -89,8 +126,10 @@ static const char *intern(esc_evset *s, const char *path) {
         s->paths_cap = cap;
     }
     char *c = esc_strdup(path);
-    if (c)
-        s->paths[s->npaths++] = c;
+    if (!c)
+        return NULL;
+    s->paths[s->npaths++] = c;
+    *slot = (uint32_t)s->npaths;
     return c;
 }
 

@@ -59,6 +59,16 @@ esc_format esc_reader_format(const esc_reader *r) {
     return r->format;
 }
 
+bool esc_reader_restart(esc_reader *r, esc_input *in) {
+    const unsigned char *p;
+    size_t n;
+    if (!r->ops->restart || esc_input_peek(in, 4096, &p, &n, NULL) || esc_sniff(p, n) != r->format)
+        return false;
+    r->ops->restart(r->impl, in);
+    r->stats = (esc_reader_stats){0};
+    return true;
+}
+
 void esc_reader_free(esc_reader *r) {
     if (!r)
         return;

@@ -43,6 +43,11 @@ esc_status esc_reader_open(esc_input *in, const esc_interest *interest, const es
 esc_status esc_reader_next(esc_reader *r, esc_event *ev, esc_error *err);
 const esc_reader_stats *esc_reader_stats_get(const esc_reader *r);
 esc_format esc_reader_format(const esc_reader *r);
+/* r reads in from its start instead, as a reader esc_reader_open'd over in with r's interest and
+ * options would, keeping its buffers (escudo run reads each Kafka message as an input of its
+ * own): true when done, false when in is in another format or r's reader cannot restart (r is
+ * unchanged: free it and open one). The statistics start again from zero. */
+bool esc_reader_restart(esc_reader *r, esc_input *in);
 void esc_reader_free(esc_reader *r);
 
 /* ---- following a growing input (escudo run) ---------------------------------------------- */
@@ -81,6 +86,7 @@ typedef struct esc_reader_ops {
                        esc_reader_stats *stats, void **impl, esc_error *err);
     esc_status (*next)(void *impl, esc_event *ev, esc_error *err);
     void (*free)(void *impl);
+    void (*restart)(void *impl, esc_input *in); /* optional: read in from its start */
 } esc_reader_ops;
 
 extern const esc_reader_ops esc_xml_reader_ops;

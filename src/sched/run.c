@@ -177,15 +177,15 @@ static esc_status restore_risk(esc_runner *r, esc_error *err) {
 }
 
 esc_status esc_run_commit(esc_runner *r, esc_error *err) {
-    if (r->kafka)
-        esc_run_kafka_before_commit(r);
     bool any = r->meta_dirty || r->nfired || r->hosts_dirty || r->risk_dirty || r->ndamaged;
     for (size_t i = 0; !any && i < r->nin; i++)
         any = r->in[i].dirty;
     for (size_t i = 0; !any && i < r->nwin; i++)
         any = r->win[i]->dirty;
-    if (!any)
+    if (!any) /* nor did a partition's low watermark move: a window or a position would be dirty */
         return ESC_OK;
+    if (r->kafka)
+        esc_run_kafka_before_commit(r);
     r->last_commit = esc_clock_now_sec(r->o.clock);
     esc_buf meta;
     esc_buf_init(&meta, ESC_CKPT_MAX_BLOB);

@@ -151,6 +151,7 @@ struct esc_runner {
     size_t ndamaged;
     bool stepped;
     unsigned char *chunk;
+    esc_reader *text_rd; /* esc_run_read_text's reader, restarted for each text of its format */
     /* sinks session */
     esc_sinks *real, *wrapset;
     esc_act *act;

@@ -207,6 +207,32 @@ static void test_compact(void **state) {
     esc_evset_free(s);
 }
 
+/* A name per reference (escudo run names each Kafka message an input), through the index's
+ * growth: each name kept once, compared by content, whatever the order names come back in. */
+static void test_many_paths(void **state) {
+    (void)state;
+    esc_evset *s = esc_evset_new();
+    char path[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(path, sizeof path, "kafka:t/%d offset %d", i % 7, i);
+        esc_evref r = {path, 0, 0, 0, i};
+        assert_int_equal(esc_evset_add(s, (size_t)i, &r), 0);
+    }
+    for (int i = 2999; i >= 0; i -= 3) { /* the same names again, from another buffer */
+        char again[32];
+        snprintf(again, sizeof again, "kafka:t/%d offset %d", i % 7, i);
+        esc_evref r = {again, 0, 0, 0, i};
+        assert_int_equal(esc_evset_add(s, 5000 + (size_t)i, &r), 0);
+        esc_evref a[2 * ESC_EVIDENCE_KEEP], b[2 * ESC_EVIDENCE_KEEP];
+        assert_int_equal(esc_evset_get(s, (size_t)i, a), 1);
+        assert_int_equal(esc_evset_get(s, 5000 + (size_t)i, b), 1);
+        assert_string_equal(a[0].path, again);
+        assert_ptr_equal(a[0].path, b[0].path); /* interned once */
+    }
+    assert_false(esc_evset_truncated(s));
+    esc_evset_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_earliest_latest),
@@ -215,6 +241,7 @@ int main(void) {
         cmocka_unit_test(test_named_fields),
         cmocka_unit_test(test_join),
         cmocka_unit_test(test_compact),
+        cmocka_unit_test(test_many_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

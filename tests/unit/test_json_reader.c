@@ -790,6 +790,87 @@ static void test_tokenizer_limits(void **state) {
     esc_json_doc_fini(&d);
 }
 
+/* Each text read by a fresh reader, or by one reader restarted for each (escudo run's Kafka
+ * messages): the same events, errors, offsets, lines and statistics; a text in another format
+ * is refused by the restart and left to a reader of its own. */
+static void read_texts(const char *const *texts, size_t n, bool restart, esc_buf *out) {
+    esc_reader *rd = NULL;
+    for (size_t i = 0; i < n; i++) {
+        esc_input *in = NULL;
+        esc_error err;
+        esc_error_clear(&err);
+        char name[32];
+        snprintf(name, sizeof name, "text%zu", i);
+        assert_int_equal(esc_input_open_mem(texts[i], strlen(texts[i]), name, 100 * i, &in, &err),
+                         ESC_OK);
+        if (!restart || !rd || !esc_reader_restart(rd, in)) {
+            esc_reader_free(rd);
+            rd = NULL;
+            esc_status st = esc_reader_open(in, NULL, NULL, &rd, &err);
+            if (st == ESC_SKIP) {
+                esc_buf_printf(out, "%s: skip\n", name);
+                esc_input_free(in);
+                continue;
+            }
+            assert_int_equal(st, ESC_OK);
+        }
+        esc_buf_printf(out, "%s: format %d\n", name, esc_reader_format(rd));
+        for (;;) {
+            esc_event ev;
+            esc_error_clear(&err);
+            esc_status st = esc_reader_next(rd, &ev, &err);
+            if (st == ESC_EOF)
+                break;
+            if (st == ESC_EMALFORMED) {
+                esc_buf_printf(out, "err %s line=%llu off=%llu %s\n", err.path,
+                               (unsigned long long)err.line, (unsigned long long)err.offset,
+                               err.msg);
+                continue;
+            }
+            assert_int_equal(st, ESC_OK);
+            assert_string_equal(ev.path, name);
+            esc_buf_printf(out, "ev line=%llu off=%llu eid=%u comp=%.*s\n",
+                           (unsigned long long)ev.line, (unsigned long long)ev.offset, ev.event_id,
+                           ESC_STR_FMT(ev.computer));
+        }
+        const esc_reader_stats *s = esc_reader_stats_get(rd);
+        esc_buf_printf(out, "stats %llu %llu %llu\n", (unsigned long long)s->records,
+                       (unsigned long long)s->malformed, (unsigned long long)s->repaired);
+        if (!restart) {
+            esc_reader_free(rd);
+            rd = NULL;
+        }
+        esc_input_free(in);
+    }
+    esc_reader_free(rd);
+}
+
+static void test_restart(void **state) {
+    (void)state;
+    static const char *const texts[] = {
+        "{\"EventID\":1,\"SourceName\":\"S\",\"Hostname\":\"a\"}",
+        "\n\n{\"EventID\":2,\"SourceName\":\"S\",\"Hostname\":\"b\"}\n",
+        "{\"EventID\":3,\"SourceName\":\"S\",",             /* truncated */
+        "[{\"EventID\":4,\"SourceName\":\"S\"},",           /* unterminated array */
+        "\xEF\xBB\xBF{\"EventID\":5,\"SourceName\":\"S\"}", /* BOM */
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+        "<EventID>6</EventID><Computer>x</Computer></System></Event>",
+        "{\"EventID\":7,\"SourceName\":\"S\",\"Hostname\":\"c\\ud800\"}",
+        "not json",
+        "{\"EventID\":9,\"SourceName\":\"S\"}\n{\"EventID\":10,\"SourceName\":\"S\"}\n",
+    };
+    esc_buf fresh, reused;
+    esc_buf_init(&fresh, 0);
+    esc_buf_init(&reused, 0);
+    read_texts(texts, sizeof texts / sizeof texts[0], false, &fresh);
+    read_texts(texts, sizeof texts / sizeof texts[0], true, &reused);
+    assert_string_equal(reused.ptr, fresh.ptr);
+    assert_non_null(strstr(fresh.ptr, "ev line=2 off=831 eid=10")); /* base and lines per text */
+    assert_non_null(strstr(fresh.ptr, "text5: format 2")); /* the XML text: a reader of its own */
+    esc_buf_fini(&fresh);
+    esc_buf_fini(&reused);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_otrf_manifest),
@@ -808,6 +889,7 @@ int main(void) {
         cmocka_unit_test(test_ifind),
         cmocka_unit_test(test_clause_and_flags),
         cmocka_unit_test(test_tokenizer_limits),
+        cmocka_unit_test(test_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

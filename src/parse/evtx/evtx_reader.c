@@ -464,4 +464,4 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
     }
 }
 
-const esc_reader_ops esc_evtx_reader_ops = {"evtx", evtx_open, evtx_next, evtx_free};
+const esc_reader_ops esc_evtx_reader_ops = {"evtx", evtx_open, evtx_next, evtx_free, NULL};

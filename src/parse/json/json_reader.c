@@ -1179,10 +1179,23 @@ esc_status esc_json_reader_open_ex(esc_input *in, const esc_interest *interest,
     return ESC_OK;
 }
 
+/* The stream's state back to that of a reader just opened over in; the buffers, the prefilter's
+ * clauses and the per-event storage are kept (each record resets what it uses of them). */
+static void json_restart(void *impl, esc_input *in) {
+    jr *r = impl;
+    r->in = in;
+    r->path = esc_input_path(in);
+    r->base = esc_input_offset(in);
+    r->pos = r->end = 0;
+    r->eof = false;
+    r->line = 1;
+    r->started = r->in_array = r->seen_value = false;
+}
+
 static esc_status json_open(esc_input *in, const esc_interest *interest,
                             const esc_reader_opts *opts, esc_reader_stats *stats, void **impl,
                             esc_error *err) {
     return esc_json_reader_open_ex(in, interest, opts, 0, stats, impl, err);
 }
 
-const esc_reader_ops esc_json_reader_ops = {"json", json_open, json_next, json_free};
+const esc_reader_ops esc_json_reader_ops = {"json", json_open, json_next, json_free, json_restart};

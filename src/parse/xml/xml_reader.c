@@ -437,4 +437,4 @@ static void xml_free(void *impl) {
     esc_free(r);
 }
 
-const esc_reader_ops esc_xml_reader_ops = {"xml", xml_open, xml_next, xml_free};
+const esc_reader_ops esc_xml_reader_ops = {"xml", xml_open, xml_next, xml_free, NULL};
