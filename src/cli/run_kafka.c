@@ -99,8 +99,13 @@ static bool from_env(esc_cli_kafka *kc, const char *var, const char *key) {
 }
 
 bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts *ro) {
-    static const char *const needs[] = {
-        "topic", "group", "kafka-config", "kafka-config-file", "kafka-max-message", "kafka-output"};
+    static const char *const needs[] = {"topic",
+                                        "group",
+                                        "kafka-config",
+                                        "kafka-config-file",
+                                        "kafka-max-message",
+                                        "kafka-output",
+                                        "repartition-topic"};
     memset(kc, 0, sizeof *kc);
     if (!esc_args_has(a, "kafka")) {
         for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)

@@ -121,12 +121,14 @@ def explain(got, ref):
     return "\n".join(out)
 
 
-def hunt_reference(d):
-    """`escudo hunt` of each hourly window of the seed detection over the crafted files."""
+def hunt_reference(d, detections=(runlib.SEED,), extra=()):
+    """`escudo hunt` of each hourly window of the detections (by default the seed) over the
+    crafted files; extra: more hunt options (--local DIR)."""
     db = os.path.join(d, "hunt.db")
     files = [os.path.join(runlib.CRAFTED, n) for n in FILES]
+    sel = [a for x in detections for a in ("--detection", x)]
     for t in range(START + 3600, END + 1, 3600):
-        p = subprocess.run([runlib.ESCUDO, "hunt", "--detection", runlib.SEED, "--quiet", "--format", "json",
+        p = subprocess.run([runlib.ESCUDO, "hunt"] + sel + list(extra) + ["--quiet", "--format", "json",
                             "--earliest", runlib.iso(t - 4200), "--latest", runlib.iso(t - 600),
                             "--now", runlib.iso(t), "--db", db] + files, capture_output=True, text=True)
         if p.returncode != 0:
