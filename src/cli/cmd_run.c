@@ -58,6 +58,9 @@ static const esc_opt run_opts[] = {
     {"repartition-topic", "TOPIC",
      "run detections that group across hosts in two stages: partial\n"
      "                           aggregates travel through TOPIC to the worker merging them"},
+    {"repartition-max-message", "BYTES",
+     "stop when one partition's partial aggregates of a window are larger\n"
+     "                           (default 1000000, the brokers' usual message.max.bytes)"},
     {"notables", "FILE", "append notables as JSON lines to FILE"},
     {"risk", "FILE", "append risk events as JSON lines to FILE"},
     {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},

@@ -85,6 +85,7 @@ struct run_repart {
     merge **m;
     size_t nm;
     bool settled;
+    bool linger;     /* the run waits only for merges: the next pass's first poll waits */
     int64_t last_us; /* monotonic time of the merger's last progress */
     esc_buf msg;
     rd_kafka_resp_err_t dr_err; /* a delivery failed since the last flush */
@@ -112,6 +113,19 @@ static uint32_t det_hash(const char *id) {
     return (uint32_t)fnv(id, 0);
 }
 
+typedef struct iso_time {
+    char s[32];
+} iso_time;
+
+static iso_time iso(int64_t t) {
+    iso_time o = {{0}};
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm))
+        strftime(o.s, sizeof o.s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return o;
+}
+
 /* ---- producing --------------------------------------------------------------------------- */
 
 esc_status esc_run_repart_stash(esc_runner *r, const win_state *w, esc_error *err) {
@@ -124,16 +138,16 @@ esc_status esc_run_repart_stash(esc_runner *r, const win_state *w, esc_error *er
     k->st = n;
     stash *s = &k->st[k->nst];
     *s = (stash){w->det, w->kslot1 - 1, w->sched, {0}};
-    size_t cap = r->o.kafka->max_message ? r->o.kafka->max_message : ESC_RUN_KAFKA_MAX_MESSAGE;
+    size_t cap = r->o.kafka->repart_max ? r->o.kafka->repart_max : ESC_RUN_REPART_MAX_MESSAGE;
     esc_buf_init(&s->part, cap);
     esc_status st = esc_exec_partial(w->x, &s->part, err);
+    char key[ESC_CKPT_MAX_KEY];
+    esc_run_kafka_win_key(r, w, key, sizeof key); /* "ID@kafka:TOPIC/P" */
     if (st == ESC_ELIMIT || (!st && s->part.len + 64 + strlen(r->det[w->det].d->id) > cap))
         st = esc_error_set(err, ESC_ELIMIT,
-                           "two stages: %s: the partial aggregates of the window at %lld of "
-                           "kafka:%s partition slot %zu are more than %zu bytes "
-                           "(--kafka-max-message)",
-                           r->det[w->det].d->id, (long long)w->sched, r->o.kafka->topic, s->slot,
-                           cap);
+                           "two stages: %s: the partial aggregates of the window at %s are more "
+                           "than %zu bytes (--repartition-max-message)",
+                           key, iso(w->sched).s, cap);
     if (st) {
         esc_buf_fini(&s->part);
         return st;
@@ -349,10 +363,10 @@ static esc_status complete(esc_runner *r, mpart *s, merge *m, esc_error *err) {
         if (o->det != det || o->q != s->q || o->sched > sched)
             continue;
         esc_run_msg(r,
-                    "two stages: %s: the window at %lld, merged from %u of %u partitions when a "
+                    "two stages: %s: the window at %s, merged from %u of %u partitions when a "
                     "later one was complete, is dropped (a repeat, or partitions that did not "
                     "run it)",
-                    r->det[det].d->id, (long long)o->sched, o->seen, o->nsrc);
+                    r->det[det].d->id, iso(o->sched).s, o->seen, o->nsrc);
         k->remnants++;
         merge_drop(k, i);
     }
@@ -542,7 +556,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_part
 esc_status esc_run_repart_pass(esc_runner *r, esc_error *err) {
     run_repart *k = r->repart;
     esc_status st = ESC_OK;
-    int wait = k->nm || !k->settled ? WAIT_MS : 0;
+    int wait = k->linger ? WAIT_MS : 0; /* else the clock's waits are the run's */
+    k->linger = false;
     for (int n = 0; n < PASS_MESSAGES && !st && !k->failed; n++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->cons, n == 0 ? wait : 0);
         if (!m)
@@ -575,15 +590,13 @@ bool esc_run_repart_done(esc_runner *r) {
     run_repart *k = r->repart;
     if (mono_us() - k->last_us > DONE_WAIT_US)
         return true;
-    if (!k->settled)
-        return false;
-    for (size_t i = 0; i < k->np; i++)
-        if (k->p[i].owned && !k->p[i].eof)
-            return false;
-    for (size_t i = 0; i < k->nm; i++)
-        if (k->m[i]->sched <= r->o.once_until)
-            return false;
-    return true;
+    bool done = k->settled;
+    for (size_t i = 0; done && i < k->np; i++)
+        done = !k->p[i].owned || k->p[i].eof;
+    for (size_t i = 0; done && i < k->nm; i++)
+        done = k->m[i]->sched > r->o.once_until;
+    k->linger = !done;
+    return done;
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -635,7 +648,7 @@ static esc_status open_producer(esc_runner *r, esc_error *err) {
     run_repart *k = r->repart;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char mm[32];
-    size_t cap = r->o.kafka->max_message ? r->o.kafka->max_message : ESC_RUN_KAFKA_MAX_MESSAGE;
+    size_t cap = r->o.kafka->repart_max ? r->o.kafka->repart_max : ESC_RUN_REPART_MAX_MESSAGE;
     snprintf(mm, sizeof mm, "%zu", cap + 8192);
     esc_status st = set(c, "message.max.bytes", mm, err);
     if (!st)

@@ -2,6 +2,7 @@
 on loopback, the crafted records keyed by host, and the reference (`escudo hunt` per window)."""
 import json
 import os
+import random
 import re
 import sqlite3
 import struct
@@ -74,6 +75,12 @@ class Mock:
             return self.cmd("produce " + f.name)
         finally:
             os.unlink(f.name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def close(self):
         try:
@@ -148,3 +155,18 @@ def arrivals(rng):
 
 def stages(step=1800):
     return list(range(START + step, END + 1, step))
+
+
+def staged(mock, arr=None):
+    """Each stage time of stages(), once the records arrived by then (arrivals() with seed 7
+    unless arr) are produced into the mock's topic."""
+    arr = arrivals(random.Random(7)) if arr is None else arr
+    nxt = 0
+    for c in stages():
+        batch = []
+        while nxt < len(arr) and arr[nxt][0] <= c:
+            batch.append(arr[nxt][1:])
+            nxt += 1
+        if batch:
+            mock.produce(batch)
+        yield c

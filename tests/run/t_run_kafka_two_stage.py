@@ -11,8 +11,9 @@ and started again; once they end, the three run once more (until the same time) 
 merges a worker that ended early had left. The notables of the store must equal, as a multiset,
 those of `escudo hunt` of each window over the same records (the event ids and events compared,
 each once; the 24-hour risk incident rule left out, as in t_run_kafka_group.py).
-A second part checks the refusals: a detection that does not merge (list()) is refused with
---repartition-topic, and a cross-host detection without it.
+The refusals are checked too: a detection that does not merge (list()) is refused with
+--repartition-topic, and a cross-host detection without it; and the cap: a partition's partial of
+a window over --repartition-max-message (1024 here) stops the run with a message naming it.
 ctest-label: heavy (each worker start joins two mock groups, and a killed member holds its
 partitions for the session timeout: about a minute; CI keeps t_two_stage.py for the merge)
 """
@@ -69,13 +70,17 @@ OWN = [
      "EventCode=4688 | eval n=1 | stats sum(n) as n dc(dest) as hosts "
      "values(user) as users by process_name"),
 ]
+CAP = ("Two stage cap", "0d5c1b1e-1818-4b18-9018-000000000015",
+       "| tstats values(Processes.process) as cmds values(Processes.process_guid) as guids "
+       "dc(Processes.dest) as hosts from datamodel=Endpoint.Processes by Processes.user "
+       "| where hosts > 5")
 LIST = ("Two stage list is refused", "0d5c1b1e-1818-4b18-9018-000000000014",
         "| tstats count list(Processes.dest) as dests from datamodel=Endpoint.Processes by "
         "Processes.process_name")
 RULE = '"search_name":"Risk - 24 Hour Risk Threshold Exceeded - Rule"'
 REPART = "repart"
 WORKERS = 3
-rng = random.Random(1820)
+rng = random.Random(int(os.environ.get("ESC_TEST_SEED", "1820")))
 fails = []
 
 
@@ -96,7 +101,7 @@ def count_by_det(rows):
 with tempfile.TemporaryDirectory() as d:
     loc = os.path.join(d, "loc")
     os.makedirs(os.path.join(loc, "detections"))
-    for i, (name, did, search) in enumerate(OWN + [LIST]):
+    for i, (name, did, search) in enumerate(OWN + [LIST, CAP]):
         with open(os.path.join(loc, "detections", f"t{i}.yml"), "w") as f:
             f.write(TEMPLATE.format(name=name, id=did, search=search))
     dets = [runlib.SEED] + [o[1] for o in OWN]
@@ -155,6 +160,15 @@ with tempfile.TemporaryDirectory() as d:
                 procs = {w: subprocess.Popen(args[w], stdout=subprocess.DEVNULL,
                                              stderr=subprocess.PIPE, text=True)
                          for w in range(WORKERS)}
+        # the cap on one partition's partial of a window: the run stops, naming it
+        p = subprocess.run(kafkalib.run_args(mock, os.path.join(d, "cap"), os.path.join(d, "cap.db"),
+                                             kafkalib.END, group="cap")
+                           + ["--local", loc, "--enable", CAP[1], "--repartition-topic", REPART,
+                              "--repartition-max-message", "1024"],
+                           capture_output=True, text=True, timeout=300)
+        if p.returncode == 0 or "are more than 1024 bytes (--repartition-max-message)" not in p.stderr:
+            fails.append(f"a partial over --repartition-max-message 1024: exit {p.returncode}: "
+                         f"{p.stderr.strip()[-600:]}")
     finally:
         mock.close()
     got = detections_only(kafkalib.notables(db))
