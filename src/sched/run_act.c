@@ -358,6 +358,13 @@ static void late_end(void *ctx, size_t i) {
  * sink knows which row an event is of), and the incident rule runs once over them. */
 esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error *err) {
     det_state *d = &r->det[w->det];
+    if (d->two_stage) { /* its rows are the merging worker's: a partition's late records are
+                           counted late, not emitted (docs/scale.md "Two stages") */
+        esc_run_blob_set_emitted(&w->blob, w->blob.len);
+        w->late_dirty = false;
+        w->dirty = true;
+        return ESC_OK;
+    }
     esc_table *old = NULL, *cur = NULL;
     const char **by = NULL;
     esc_status st = esc_run_blob_table(d, w, esc_run_blob_emitted(&w->blob), &old, err);

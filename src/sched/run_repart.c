@@ -47,6 +47,7 @@
 #define META_TAG "escrep1"
 #define META_MAX 3800         /* bytes of commit metadata (brokers keep 4096 by default) */
 #define SYNC_MS 10000         /* metadata, committed offsets, flushes */
+#define COMMITTED_TRIES 6     /* committed-offset fetches before giving up */
 #define PASS_MESSAGES 5000    /* messages per pass */
 #define WAIT_MS 20            /* a pass's first poll when merges wait */
 #define DONE_WAIT_US 30000000 /* --once-until: how long open merges are waited for, idle */
@@ -496,8 +497,10 @@ void esc_run_repart_after_commit(esc_runner *r) {
 
 static void on_assign(esc_runner *r, rd_kafka_topic_partition_list_t *parts) {
     run_repart *k = r->repart;
-    rd_kafka_resp_err_t ke = rd_kafka_committed(k->cons, parts, SYNC_MS);
-    if (ke) {
+    rd_kafka_resp_err_t ke = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (int tries = 0; ke && tries < COMMITTED_TRIES; tries++)
+        ke = rd_kafka_committed(k->cons, parts, SYNC_MS);
+    if (ke) { /* where to read from is unknown: stop rather than guess (a restart retries) */
         k->failed = ESC_EIO;
         snprintf(k->why, sizeof k->why, "two stages: fetching %s's committed offsets: %s", k->topic,
                  rd_kafka_err2str(ke));
