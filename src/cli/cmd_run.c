@@ -55,6 +55,12 @@ static const esc_opt run_opts[] = {
     {"kafka-output", "TOPIC",
      "also write notables and risk events to TOPIC, in Kafka transactions\n"
      "                           with the offsets (keyed by event id)"},
+    {"repartition-topic", "TOPIC",
+     "run detections that group across hosts in two stages: partial\n"
+     "                           aggregates travel through TOPIC to the worker merging them"},
+    {"repartition-max-message", "BYTES",
+     "stop when one partition's partial aggregates of a window are larger\n"
+     "                           (default 1000000, the brokers' usual message.max.bytes)"},
     {"notables", "FILE", "append notables as JSON lines to FILE"},
     {"risk", "FILE", "append risk events as JSON lines to FILE"},
     {"db", "FILE", "keep notables and risk events in a SQLite store (no duplicates)"},
@@ -212,9 +218,29 @@ static bool parse_t(const char *flag, const char *spec, int64_t now, int64_t *ou
     return true;
 }
 
+/* Whether a detection that is not partition-local runs in two stages (--repartition-topic);
+ * when it does, it is added to two[*ntwo]. False after the message when it cannot. */
+static bool two_stage(const esc_args *a, const esc_content *c, const esc_detection *d,
+                      const esc_detection **two, size_t *ntwo, bool exact) {
+    bool ok = false;
+    char *why = NULL;
+    if (esc_args_has(a, "repartition-topic") && esc_engine_mergeable(c, d, &ok, &why) == ESC_OK &&
+        ok) {
+        two[(*ntwo)++] = d;
+        return true;
+    }
+    if (esc_args_has(a, "repartition-topic"))
+        esc_say(stderr, "escudo run: --repartition-topic: %s does not run in two stages (%s)%s",
+                d->name, why ? why : "out of memory", exact ? "" : "; not enabled");
+    esc_free(why);
+    return false;
+}
+
 /* Content and the engine of the enabled detections (--enable, each once, each with a
- * scheduled deployment). */
-static int build(const esc_args *a, esc_content **content, esc_engine **engine) {
+ * scheduled deployment); with --kafka, those not partition-local that run in two stages in
+ * *two (esc_malloc'd). */
+static int build(const esc_args *a, esc_content **content, esc_engine **engine,
+                 const esc_detection ***two, size_t *ntwo) {
     const esc_detection **dets = NULL;
     size_t nsel = 0, n = 0;
     esc_error err = {0};
@@ -227,6 +253,9 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
     if (rc != ESC_EXIT_OK)
         return rc;
     rc = ESC_EXIT_USAGE;
+    *ntwo = 0;
+    if (!(*two = esc_calloc(nsel + 1, sizeof **two)))
+        goto out;
     for (size_t i = 0; i < nsel; i++) { /* each once, packed at the front of dets */
         const esc_detection *d = dets[i];
         bool dup = false;
@@ -242,18 +271,21 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine) 
             goto out;
         }
         char *why = NULL;
-        if (esc_args_has(a, "kafka") && !esc_cli_kafka_local(*content, d, &why)) {
-            esc_say(stderr,
-                    "escudo run: --kafka: %s is not partition-local (%s): each worker sees only "
-                    "the hosts of its partitions, and the transport between workers of the "
-                    "two-stage aggregation that would merge them is not built (docs/scale.md)%s",
-                    d->name, why ? why : "its search could not be read",
-                    exact ? "" : "; not enabled");
+        if (esc_args_has(a, "kafka") && !esc_cli_kafka_local(*content, d, &why) &&
+            !two_stage(a, *content, d, *two, ntwo, exact)) {
+            if (!esc_args_has(a, "repartition-topic"))
+                esc_say(stderr,
+                        "escudo run: --kafka: %s is not partition-local (%s): each worker sees "
+                        "only the hosts of its partitions; --repartition-topic TOPIC runs it in "
+                        "two stages (docs/scale.md)%s",
+                        d->name, why ? why : "its search could not be read",
+                        exact ? "" : "; not enabled");
             esc_free(why);
             if (!exact)
                 continue;
             goto out;
         }
+        esc_free(why);
         dets[n++] = d;
     }
     if (n == 0) {
@@ -450,12 +482,24 @@ static int run_rounds(const esc_args *a, esc_runner_opts *ro, long max_warn, boo
     esc_engine *engine = NULL;
     esc_runner *run = NULL;
     esc_error err = {0};
+    const esc_detection **two = NULL;
+    size_t ntwo = 0;
+    const esc_run_kafka *kafka = ro->kafka;
+    esc_run_kafka k2 = kafka ? *kafka : (esc_run_kafka){0};
     int rc;
     for (;;) {
-        if ((rc = build(a, &content, &engine)) != ESC_EXIT_OK)
+        esc_free(two);
+        two = NULL;
+        if ((rc = build(a, &content, &engine, &two, &ntwo)) != ESC_EXIT_OK)
             goto out;
         ro->content = content;
         ro->engine = engine;
+        if (kafka) { /* the two-stage detections of this round's content */
+            k2.repartition = esc_args_get(a, "repartition-topic");
+            k2.two_stage = two;
+            k2.ntwo_stage = ntwo;
+            ro->kafka = &k2;
+        }
         esc_status st = esc_runner_new(ro, &run, &err);
         if (st) {
             esc_report("error", &err);
@@ -494,6 +538,8 @@ out:
     esc_runner_free(run);
     esc_engine_free(engine);
     esc_content_free(content);
+    esc_free(two);
+    ro->kafka = kafka;
     return rc;
 }
 

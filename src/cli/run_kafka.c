@@ -99,8 +99,13 @@ static bool from_env(esc_cli_kafka *kc, const char *var, const char *key) {
 }
 
 bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts *ro) {
-    static const char *const needs[] = {
-        "topic", "group", "kafka-config", "kafka-config-file", "kafka-max-message", "kafka-output"};
+    static const char *const needs[] = {"topic",
+                                        "group",
+                                        "kafka-config",
+                                        "kafka-config-file",
+                                        "kafka-max-message",
+                                        "kafka-output",
+                                        "repartition-topic"};
     memset(kc, 0, sizeof *kc);
     if (!esc_args_has(a, "kafka")) {
         for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
@@ -150,13 +155,18 @@ bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts
     if (!esc_cli_number("run", a, "kafka-max-message", 1024, ESC_RUN_KAFKA_MAX_MESSAGE,
                         &max_message))
         return false;
+    long repart_max = ESC_RUN_REPART_MAX_MESSAGE;
+    if (!esc_cli_number("run", a, "repartition-max-message", 1024, ESC_RUN_KAFKA_MAX_MESSAGE,
+                        &repart_max))
+        return false;
     kc->k = (esc_run_kafka){.brokers = esc_args_get(a, "kafka"),
                             .topic = esc_args_get(a, "topic"),
                             .group = esc_args_get(a, "group"),
                             .config = kc->list,
                             .nconfig = n,
                             .max_message = (size_t)max_message,
-                            .output = esc_args_get(a, "kafka-output")};
+                            .output = esc_args_get(a, "kafka-output"),
+                            .repart_max = (size_t)repart_max};
     ro->kafka = &kc->k;
     return true;
 }

@@ -177,6 +177,9 @@ static esc_status restore_risk(esc_runner *r, esc_error *err) {
 }
 
 esc_status esc_run_commit(esc_runner *r, esc_error *err) {
+    esc_status fst = r->repart ? esc_run_repart_flush(r, err) : ESC_OK;
+    if (fst) /* partials published must be delivered before the windows count as fired */
+        return fst;
     bool any = r->meta_dirty || r->nfired || r->hosts_dirty || r->risk_dirty || r->ndamaged;
     for (size_t i = 0; !any && i < r->nin; i++)
         any = r->in[i].dirty;
@@ -272,6 +275,8 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
     esc_run_win_compact(r);
     if (r->kafka)
         esc_run_kafka_after_commit(r);
+    if (r->repart)
+        esc_run_repart_after_commit(r);
 out:
     esc_buf_fini(&meta);
     return st;
@@ -565,6 +570,8 @@ esc_status esc_runner_new(const esc_runner_opts *o, esc_runner **out, esc_error 
     r->meta_dirty = true;
     if (o->kafka && (st = esc_run_kafka_open(r, err)))
         goto fail;
+    if (o->kafka && o->kafka->repartition && (st = esc_run_repart_open(r, err)))
+        goto fail;
     if ((st = esc_run_commit(r, err)))
         goto fail;
     *out = r;
@@ -577,6 +584,7 @@ fail:
 void esc_runner_stop(esc_runner *r) {
     if (r && r->kafka) {
         msgs_clear(r); /* the last step's were read: what follows is the stop's */
+        esc_run_repart_close(r);
         esc_run_kafka_stop(r);
     }
 }
@@ -584,6 +592,7 @@ void esc_runner_stop(esc_runner *r) {
 void esc_runner_free(esc_runner *r) {
     if (!r)
         return;
+    esc_run_repart_close(r);
     esc_run_kafka_close(r);
     esc_run_session_free(r);
     esc_run_inputs_free(r);
@@ -627,6 +636,8 @@ size_t esc_runner_messages(const esc_runner *r, const char *const **msgs, size_t
 static esc_status read_step(esc_runner *r, int64_t now, esc_error *err) {
     bool progress = false;
     esc_status st = esc_run_read_pass(r, &progress, err);
+    if (!st && r->repart)
+        st = esc_run_repart_pass(r, err);
     for (size_t i = 0; !st && i < r->nwin; i++)
         if (r->win[i]->late_dirty)
             st = esc_run_emit_late(r, r->win[i], now, err);
@@ -685,7 +696,7 @@ static esc_status step(esc_runner *r, esc_error *err) {
         return ESC_OK;
     int64_t next = esc_agenda_next_time(r->agenda);
     if (r->o.once_until != ESC_RUN_FOREVER && r->stats.caught_up_to >= r->o.once_until &&
-        next > r->o.once_until)
+        next > r->o.once_until && (!r->repart || esc_run_repart_done(r)))
         return ESC_EOF;
     int64_t now_us = esc_clock_now_us(r->o.clock);
     int64_t until = now_us + r->o.poll_us;

@@ -54,11 +54,20 @@ typedef struct esc_run_kafka {
     size_t nconfig;
     size_t max_message; /* bytes; a larger message is skipped as malformed (0: the default) */
     const char *output; /* topic of notables and risk events, in transactions (or NULL) */
+    /* Two stages (run_repart.c, docs/scale.md): the topic the partial aggregates of these
+     * detections travel through to the worker that merges them (or NULL: none) */
+    const char *repartition;
+    size_t repart_max; /* bytes of one partition's partial of a window (0: the default) */
+    const esc_detection *const *two_stage;
+    size_t ntwo_stage;
 } esc_run_kafka;
 
 #define ESC_RUN_KAFKA_MAX_MESSAGE (16u << 20) /* default and largest max_message */
 #define ESC_RUN_KAFKA_MAX_OUTBOX (64u << 20)  /* output waiting for one transaction */
 #define ESC_RUN_KAFKA_MAX_PARTITIONS 4096     /* partitions of the topic one worker follows */
+#define ESC_RUN_REPART_MAX_MESSAGE 1000000 /* default repart_max (librdkafka's message.max.bytes)  \
+                                            */
+#define ESC_RUN_REPART_MAX_MERGES 100000   /* windows of two-stage detections merging at once */
 
 typedef struct esc_runner_opts {
     const esc_content *content; /* borrowed, outlives the run */

@@ -210,16 +210,20 @@ esc_status esc_run_fire_wins(esc_runner *r, const esc_run *run, win_state *const
     size_t k = 0;
     for (; k < n && !st; k++) {
         esc_table *t = NULL;
-        st = esc_exec_finish(w[k]->x, &t, err);
+        if (d->two_stage) /* its partial goes to the merging worker (run_repart.c) */
+            st = esc_run_repart_stash(r, w[k], err);
+        else
+            st = esc_exec_finish(w[k]->x, &t, err);
         esc_exec_free(w[k]->x);
         w[k]->x = NULL;
         in[k] = (esc_act_input){
             d->d, t, NULL, 0, {w[k]->w.earliest, w[k]->w.latest, run->scheduled}, NULL};
     }
-    if (st || (st = session_open(r, err)))
+    if (st || (!d->two_stage && (st = session_open(r, err))))
         goto out;
     /* one action step for the run: the risk incident rule sees its events together */
-    if ((st = esc_act_step(r->act, in, n, &(esc_act_hooks){.skipped = skip_msg, .ctx = r}, err)))
+    if (!d->two_stage &&
+        (st = esc_act_step(r->act, in, n, &(esc_act_hooks){.skipped = skip_msg, .ctx = r}, err)))
         goto out;
     if (run->scheduled > d->last_fired) /* a Kafka catch-up window fires after later runs */
         d->last_fired = run->scheduled;
@@ -242,6 +246,25 @@ out:
     for (size_t i = 0; i < k; i++)
         esc_table_free((esc_table *)in[i].rows);
     esc_free(in);
+    return st;
+}
+
+esc_status esc_run_fire_merged(esc_runner *r, size_t det, int64_t sched, const esc_window *w,
+                               esc_exec *x, esc_error *err) {
+    esc_table *t = NULL;
+    esc_status st = esc_exec_finish(x, &t, err);
+    esc_exec_free(x);
+    if (!st)
+        st = session_open(r, err);
+    esc_act_input in = {r->det[det].d, t, NULL, 0, {w->earliest, w->latest, sched}, NULL};
+    if (!st)
+        st = esc_act_step(r->act, &in, 1, &(esc_act_hooks){.skipped = skip_msg, .ctx = r}, err);
+    if (!st) {
+        r->stats.fired++;
+        r->fired_total++;
+        r->meta_dirty = true;
+    }
+    esc_table_free(t);
     return st;
 }
 
@@ -335,6 +358,13 @@ static void late_end(void *ctx, size_t i) {
  * sink knows which row an event is of), and the incident rule runs once over them. */
 esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error *err) {
     det_state *d = &r->det[w->det];
+    if (d->two_stage) { /* its rows are the merging worker's: a partition's late records are
+                           counted late, not emitted (docs/scale.md "Two stages") */
+        esc_run_blob_set_emitted(&w->blob, w->blob.len);
+        w->late_dirty = false;
+        w->dirty = true;
+        return ESC_OK;
+    }
     esc_table *old = NULL, *cur = NULL;
     const char **by = NULL;
     esc_status st = esc_run_blob_table(d, w, esc_run_blob_emitted(&w->blob), &old, err);

@@ -7,6 +7,7 @@
  *   run_act.c     the sinks session, firing a window, late emission
  *   run_status.c  reading a state directory (escudo status)
  *   run_kafka.c   a Kafka topic as the input, as a consumer group member (docs/scale.md)
+ *   run_repart.c  two stages over Kafka: partial aggregates published, merged, fired
  *
  * Records reach the windows through the engine's feeder (detect/engine.h), whose consumer is
  * esc_run_consume; nothing here reads a format. */
@@ -95,6 +96,7 @@ typedef struct det_state {
         size_t n;
     } span[RUN_COVER_SPANS];
     size_t span_next;
+    bool two_stage; /* Kafka: its partition windows publish partials (run_repart.c) */
 } det_state;
 
 typedef struct run_sink {
@@ -110,6 +112,7 @@ typedef struct risk_pt {
 } risk_pt;
 
 typedef struct run_kafka run_kafka;
+typedef struct run_repart run_repart;
 
 /* The Kafka message being fed (run_kafka.c), read by run_window.c. */
 typedef struct run_kcur {
@@ -166,6 +169,7 @@ struct esc_runner {
     } late;
     /* Kafka input (run_kafka.c) */
     run_kafka *kafka;
+    run_repart *repart; /* two stages (--repartition-topic), or NULL */
     run_kcur kcur;
     int64_t horizon;   /* every run scheduled at or before it has fired (kept in Kafka mode) */
     char state_id[17]; /* this state directory's identity, named in Kafka commit metadata */
@@ -282,6 +286,8 @@ esc_status esc_run_kafka_output(esc_runner *r, const esc_sink_event *ev, esc_err
 esc_status esc_run_kafka_put_outbox(esc_runner *r, esc_error *err);
 /* Leave the group (committing first) and free. */
 void esc_run_kafka_close(esc_runner *r);
+/* Whether a "key=value" setting is one only a consumer reads (not given to a producer). */
+bool esc_run_kafka_consumer_only(const char *kv);
 /* Fire a run in Kafka mode: each partition's window of it on its own, then every window of a
  * partition acquired since its run fired here (a catch-up). */
 esc_status esc_run_kafka_fire(esc_runner *r, const esc_run *run, esc_error *err);
@@ -290,6 +296,31 @@ esc_status esc_run_kafka_fire(esc_runner *r, const esc_run *run, esc_error *err)
 esc_status esc_run_kafka_fired(esc_runner *r, esc_error *err);
 /* A partition's window's key in the store: "<detection id>@kafka:TOPIC/P". */
 void esc_run_kafka_win_key(const esc_runner *r, const win_state *w, char *buf, size_t n);
+
+/* run_act.c: fire a merged two-stage window (run_repart.c): the rest of its search over the
+ * merged groups, then one action step. Takes x. */
+esc_status esc_run_fire_merged(esc_runner *r, size_t det, int64_t sched, const esc_window *w,
+                               esc_exec *x, esc_error *err);
+
+/* run_repart.c (docs/scale.md "Two stages") */
+/* The producer of partials and the merging consumer; marks the two-stage detections. */
+esc_status esc_run_repart_open(esc_runner *r, esc_error *err);
+/* A fired partition window of a two-stage detection: its partial kept until published. */
+esc_status esc_run_repart_stash(esc_runner *r, const win_state *w, esc_error *err);
+/* Partition `part` (slot) has fired every run in (from, to]: one message per two-stage
+ * detection and run, with the stashed partial or none, to the merging partition. */
+esc_status esc_run_repart_publish(esc_runner *r, size_t slot, int32_t part, int64_t from,
+                                  int64_t to, esc_error *err);
+/* Before a checkpoint: every message published is delivered (else an error). */
+esc_status esc_run_repart_flush(esc_runner *r, esc_error *err);
+/* After a checkpoint: the merging consumer's low watermarks committed (asynchronously). */
+void esc_run_repart_after_commit(esc_runner *r);
+/* Read the repartition topic: partials merged, windows complete fired. */
+esc_status esc_run_repart_pass(esc_runner *r, esc_error *err);
+/* Whether --once-until may end: merges of windows up to it done (or waited for long enough). */
+bool esc_run_repart_done(esc_runner *r);
+/* Leave the merging group (committing first) and free. */
+void esc_run_repart_close(esc_runner *r);
 
 /* run_status.c */
 typedef struct meta_line {

@@ -31,8 +31,8 @@
  *   transaction committed. Its nonce, in the committed metadata, tells a restart whether the
  *   outbox it restored was committed already. An error aborts and stops the run.
  * Not done here: formats (each message goes through esc_run_read_text), windows, firing, the
- * transport of cross-host detections' partial aggregates (refused by the CLI in this mode; the
- * merge is spl/exec.c's, docs/scale.md). */
+ * transport of cross-host detections' partial aggregates (run_repart.c, called when a
+ * partition's fire horizon moves). */
 #include "sched/run_internal.h"
 
 #include <fcntl.h>
@@ -184,6 +184,9 @@ esc_status esc_run_kafka_fired(esc_runner *r, esc_error *err) {
     for (size_t i = 0; !st && i < r->kafka->np; i++) {
         kpart *s = &r->kafka->p[i];
         if (s->owned && r->horizon > s->fired_to) {
+            if (r->repart &&
+                (st = esc_run_repart_publish(r, i, s->part, s->fired_to, r->horizon, err)))
+                break;
             s->fired_to = r->horizon;
             r->in[s->in].head_hash = (uint64_t)s->fired_to;
             r->in[s->in].dirty = true;
@@ -726,7 +729,7 @@ static esc_status configure(esc_runner *r, rd_kafka_conf_t *c, esc_error *err) {
 
 /* Settings of the user's that only a consumer reads: not given to the producer (librdkafka
  * would warn of each). */
-static bool consumer_only(const char *kv) {
+bool esc_run_kafka_consumer_only(const char *kv) {
     static const char *const pre[] = {"group.",
                                       "session.timeout.",
                                       "heartbeat.",
@@ -762,7 +765,7 @@ static esc_status open_output(esc_runner *r, esc_error *err) {
     for (size_t i = 0; !st && i < o->nconfig; i++) {
         const char *kv = o->config[i], *eq = strchr(kv, '=');
         char key[256];
-        if (!eq || (size_t)(eq - kv) >= sizeof key || consumer_only(kv))
+        if (!eq || (size_t)(eq - kv) >= sizeof key || esc_run_kafka_consumer_only(kv))
             continue; /* configure() already refused a malformed one */
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
         st = set(c, key, eq + 1, err);

@@ -2,6 +2,7 @@
 on loopback, the crafted records keyed by host, and the reference (`escudo hunt` per window)."""
 import json
 import os
+import random
 import re
 import sqlite3
 import struct
@@ -75,6 +76,12 @@ class Mock:
         finally:
             os.unlink(f.name)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def close(self):
         try:
             self.p.stdin.write("quit\n")
@@ -121,12 +128,14 @@ def explain(got, ref):
     return "\n".join(out)
 
 
-def hunt_reference(d):
-    """`escudo hunt` of each hourly window of the seed detection over the crafted files."""
+def hunt_reference(d, detections=(runlib.SEED,), extra=()):
+    """`escudo hunt` of each hourly window of the detections (by default the seed) over the
+    crafted files; extra: more hunt options (--local DIR)."""
     db = os.path.join(d, "hunt.db")
     files = [os.path.join(runlib.CRAFTED, n) for n in FILES]
+    sel = [a for x in detections for a in ("--detection", x)]
     for t in range(START + 3600, END + 1, 3600):
-        p = subprocess.run([runlib.ESCUDO, "hunt", "--detection", runlib.SEED, "--quiet", "--format", "json",
+        p = subprocess.run([runlib.ESCUDO, "hunt"] + sel + list(extra) + ["--quiet", "--format", "json",
                             "--earliest", runlib.iso(t - 4200), "--latest", runlib.iso(t - 600),
                             "--now", runlib.iso(t), "--db", db] + files, capture_output=True, text=True)
         if p.returncode != 0:
@@ -146,3 +155,18 @@ def arrivals(rng):
 
 def stages(step=1800):
     return list(range(START + step, END + 1, step))
+
+
+def staged(mock, arr=None):
+    """Each stage time of stages(), once the records arrived by then (arrivals() with seed 7
+    unless arr) are produced into the mock's topic."""
+    arr = arrivals(random.Random(7)) if arr is None else arr
+    nxt = 0
+    for c in stages():
+        batch = []
+        while nxt < len(arr) and arr[nxt][0] <= c:
+            batch.append(arr[nxt][1:])
+            nxt += 1
+        if batch:
+            mock.produce(batch)
+        yield c

@@ -66,19 +66,11 @@ def topic(mock):
 
 def replay(d, name, kills):
     """kills: {stage: [("env", "commit:N") | ("random", None)]}; returns (store, topic)."""
-    mock = kafkalib.Mock(brokers=3, partitions=6)
     st, db = os.path.join(d, name + ".st"), os.path.join(d, name + ".db")
-    arr = kafkalib.arrivals(random.Random(7))
-    nxt = killed = 0
-    try:
+    killed = 0
+    with kafkalib.Mock(brokers=3, partitions=6) as mock:
         mock.cmd(f"topic {OUT} 3")
-        for c in kafkalib.stages():
-            batch = []
-            while nxt < len(arr) and arr[nxt][0] <= c:
-                batch.append(arr[nxt][1:])
-                nxt += 1
-            if batch:
-                mock.produce(batch)
+        for c in kafkalib.staged(mock):
             args = kafkalib.run_args(mock, st, db, c, group=name, extra=["--kafka-output", OUT])
             for how, at in kills.get(c, []):
                 env = dict(os.environ)
@@ -97,8 +89,6 @@ def replay(d, name, kills):
             if p.returncode != 0:
                 raise SystemExit(f"{name} run at {runlib.iso(c)}: exit {p.returncode}: {p.stderr}")
         return store(db), topic(mock), killed
-    finally:
-        mock.close()
 
 
 def check(name, rows, msgs, exact):
