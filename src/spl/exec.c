@@ -27,6 +27,7 @@
 #include "core/timeutil.h"
 #include "spl/cmd.h"
 #include "spl/eval.h"
+#include "spl/spill.h"
 
 struct esc_exec {
     const esc_plan *p;
@@ -44,10 +45,13 @@ struct esc_exec {
     size_t checked;  /* groups before this one have been checked */
     bool *dead;      /* per checked group: it cannot give a row (dropped at the next compaction) */
     size_t dead_cap, ndead;
-    const esc_exec *owner; /* esc_exec_share: agg and ev are owner's */
-    bool fed;              /* a record got past the window check */
-    bool keep_lineage;     /* a map's search: its rows keep their events as lineage, which the
-                              map's rows copy (cmd_map.c) */
+    esc_exec *owner;   /* esc_exec_share: agg and ev are owner's */
+    size_t nsharers;   /* executions sharing this one's agg and ev, not yet released */
+    bool released;     /* esc_exec_release: groups given back (or, shared, let go of) */
+    spl_spill *spill;  /* groups moved to a temporary file (spill.c), merged at finish */
+    bool fed;          /* a record got past the window check */
+    bool keep_lineage; /* a map's search: its rows keep their events as lineage, which the
+                          map's rows copy (cmd_map.c) */
 };
 
 #define STREAM_BATCH 1024
@@ -160,6 +164,7 @@ void esc_exec_free(esc_exec *x) {
         esc_agg_free(x->agg);
         esc_evset_free(x->ev);
     }
+    spl_spill_free(x->spill);
     spl_stats_free(x->acc);
     esc_table_free(x->rows);
     esc_table_free(x->kept);
@@ -219,6 +224,85 @@ size_t esc_exec_groups(const esc_exec *x) {
     if (x && x->rows)
         return x->rows->nrows;
     return x && x->agg ? esc_agg_ngroups(x->agg) : 0;
+}
+
+/* ---- memory: release and spill ---- */
+
+/* x's groups go once x and every execution sharing them are released. */
+static void let_go(esc_exec *x) {
+    if (!x->released || x->nsharers)
+        return;
+    esc_agg_free(x->agg);
+    esc_evset_free(x->ev);
+    x->agg = NULL;
+    x->ev = NULL;
+    spl_spill_free(x->spill);
+    x->spill = NULL;
+}
+
+void esc_exec_release(esc_exec *x) {
+    if (!x || x->released)
+        return;
+    x->released = true;
+    for (size_t i = 0; x->subs && i < x->p->nstages; i++)
+        esc_exec_release(x->subs[i]);
+    if (x->owner) {
+        x->owner->nsharers--;
+        let_go(x->owner);
+        return;
+    }
+    let_go(x);
+}
+
+/* The bytes of x's own groups, and whether a spill may move them (at least min of them). */
+static size_t own_mem(const esc_exec *x, size_t min, bool *may) {
+    if (x->owner || !x->agg) {
+        *may = false;
+        return 0;
+    }
+    size_t n = esc_agg_mem(x->agg) + esc_evset_mem(x->ev);
+    *may = !x->released && n >= min && esc_agg_ngroups(x->agg) && esc_agg_table_mergeable(x->agg);
+    return n;
+}
+
+size_t esc_exec_mem(const esc_exec *x, size_t min, size_t *spillable) {
+    bool may;
+    size_t n = own_mem(x, min, &may), sp = may ? n : 0;
+    for (size_t i = 0; x->subs && i < x->p->nstages; i++)
+        if (x->subs[i]) {
+            size_t s;
+            n += esc_exec_mem(x->subs[i], min, &s);
+            sp += s;
+        }
+    if (spillable)
+        *spillable = sp;
+    return n;
+}
+
+esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
+    bool may;
+    own_mem(x, min, &may);
+    esc_status rc = ESC_OK;
+    if (may && x->prune_k) /* the groups that cannot give a row go first */
+        rc = prune(x, true, err);
+    if (!rc && may && (rc = spl_spill_write(&x->spill, x->agg, x->ev, err)) == ESC_OK)
+        x->checked = x->ndead = 0;
+    for (size_t i = 0; !rc && x->subs && i < x->p->nstages; i++)
+        if (x->subs[i])
+            rc = esc_exec_spill(x->subs[i], min, err);
+    return rc;
+}
+
+/* At finish: the spilled groups back, merged in the order they were fed (the groups in memory
+ * are spilled last, so that ties keep the earliest as one table would). */
+static esc_status unspill(esc_exec *x, esc_error *err) {
+    esc_status rc = spl_spill_write(&x->spill, x->agg, x->ev, err);
+    if (!rc)
+        rc = spl_spill_read(x->spill, x->agg, x->ev, NULL, NULL, err);
+    spl_spill_free(x->spill);
+    x->spill = NULL;
+    x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
+    return rc;
 }
 
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
@@ -332,6 +416,7 @@ bool esc_exec_share(esc_exec *x, esc_exec *owner) {
     x->agg = owner->agg;
     x->ev = owner->ev;
     x->owner = owner;
+    owner->nsharers++;
     return true;
 }
 
@@ -639,7 +724,13 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     esc_status rc = ESC_OK;
     /* the last groups checked first: a regex stopped there is counted when the kept groups
      * run the pipeline below, not twice */
+    if (x->released)
+        return esc_error_set(err, ESC_EINTERNAL, "a search finished twice");
     if (x->agg && x->prune_k && (rc = prune(x, true, err)) != ESC_OK)
+        return rc;
+    if (x->spill && (rc = unspill(x, err)) != ESC_OK)
+        return rc;
+    if (x->owner && x->owner->spill && (rc = unspill(x->owner, err)) != ESC_OK)
         return rc;
     uint64_t limited = spl_re_limited();
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
