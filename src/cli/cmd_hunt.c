@@ -59,7 +59,7 @@ static const esc_opt hunt_opts[] = {
      "most time spent sending to HEC and waiting for it, then leave batches\n"
      "                           spooled (default 60)"},
     {"group-memory", "MIB",
-     "memory for search groups while reading (default 32); past it the largest\n"
+     "memory for search groups while reading (default 16); past it the largest\n"
      "                           are spilled to temporary files in $TMPDIR (0: spill all)"},
     {"two-stage", "N",
      "check the Kafka mode's two-stage aggregation: split the hosts into N\n"

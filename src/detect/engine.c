@@ -731,6 +731,7 @@ static esc_status keep_budget(esc_hunt *h, esc_error *err) {
             total -= before - esc_exec_mem(h->x[m[k].i], min, NULL);
             h->stats.spills++;
         }
+        esc_alloc_trim();
     }
     esc_free(m);
     return st;
@@ -811,7 +812,10 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
             st = esc_exec_finish(h->x[i], &h->tables[i], err);
             if (st)
                 return st;
+            size_t before = esc_exec_mem(h->x[i], 0, NULL);
             esc_exec_release(h->x[i]); /* its groups are in its table now */
+            if (before >= SPILL_MIN)
+                esc_alloc_trim();
             h->stats.rows += h->tables[i]->nrows;
             h->stats.regex_limited += h->tables[i]->regex_limited;
             h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */

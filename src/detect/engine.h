@@ -149,7 +149,7 @@ typedef struct esc_hunt_opts {
     size_t group_memory;
 } esc_hunt_opts;
 
-#define ESC_HUNT_GROUP_MEMORY ((size_t)32 << 20) /* docs/limits.md "group memory" */
+#define ESC_HUNT_GROUP_MEMORY ((size_t)16 << 20) /* docs/limits.md "group memory" */
 
 #define ESC_HUNT_MAX_SHARDS 64 /* shards of the two-stage check */
 

@@ -273,6 +273,13 @@ esc_status spl_exec_pipe(esc_exec *x, const esc_table *in, esc_table **out, esc_
 /* Keep t (owned from now) as x's finished table, for the evidence of the search that joins x:
  * a join's subsearch result (esc_exec_free frees it). */
 void spl_exec_keep(esc_exec *x, esc_table *t);
+/* A join's subsearch rows: its finished table (finished already when its parent's groups were
+ * filtered by them, spl/semijoin.c), after its own groups were filtered by t's join fields
+ * where that is exact. *s owned by the caller. */
+esc_status spl_exec_join_rows(esc_exec *sub, const stage *st, const esc_table *t, esc_table **s,
+                              esc_error *err);
+/* Whether the stage's output rows each depend on one input row only (no subsearch). */
+bool spl_exec_row_local(const stage *st);
 void spl_evidence_free(esc_table *t);
 
 /* Lineage (evidence.c): a raw-event search's rows carry their events through the pipeline, row

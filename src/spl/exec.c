@@ -27,6 +27,7 @@
 #include "core/timeutil.h"
 #include "spl/cmd.h"
 #include "spl/eval.h"
+#include "spl/semijoin.h"
 #include "spl/spill.h"
 
 struct esc_exec {
@@ -49,6 +50,10 @@ struct esc_exec {
     size_t nsharers;   /* executions sharing this one's agg and ev, not yet released */
     bool released;     /* esc_exec_release: groups given back (or, shared, let go of) */
     spl_spill *spill;  /* groups moved to a temporary file (spill.c), merged at finish */
+    spl_keyset *keys;  /* the spilled groups merged back are only these (semijoin.c) */
+    int *join_by;      /* a join's subsearch: per join field, the BY field its parent's rows
+                          may filter (semijoin.c), or -1; NULL: none */
+    esc_table *early;  /* a join's subsearch finished before its parent's groups merged */
     bool fed;          /* a record got past the window check */
     bool keep_lineage; /* a map's search: its rows keep their events as lineage, which the
                           map's rows copy (cmd_map.c) */
@@ -58,7 +63,7 @@ struct esc_exec {
 #define PRUNE_BATCH 256 /* new tstats groups checked at once */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
-static bool row_local(const stage *st) {
+bool spl_exec_row_local(const stage *st) {
     static const spl_cmd *const local[] = {
         &spl_cmd_rename,  &spl_cmd_convert, &spl_cmd_search, &spl_cmd_where,    &spl_cmd_eval,
         &spl_cmd_regex,   &spl_cmd_rex,     &spl_cmd_lookup, &spl_cmd_fillnull, &spl_cmd_makemv,
@@ -91,7 +96,7 @@ static size_t stream_stage(const esc_plan *p) {
     for (size_t i = 1; i < p->nstages; i++) {
         if (p->stages[i].cmd == &spl_cmd_stats)
             return order_dependent(&p->stages[i]) ? 0 : i;
-        if (!row_local(&p->stages[i]))
+        if (!spl_exec_row_local(&p->stages[i]))
             return 0;
     }
     return 0;
@@ -169,6 +174,9 @@ void esc_exec_free(esc_exec *x) {
     esc_table_free(x->rows);
     esc_table_free(x->kept);
     esc_free(x->dead);
+    spl_keyset_free(x->keys);
+    esc_free(x->join_by);
+    esc_table_free(x->early);
     esc_free(x);
 }
 
@@ -246,6 +254,12 @@ void esc_exec_release(esc_exec *x) {
     x->released = true;
     for (size_t i = 0; x->subs && i < x->p->nstages; i++)
         esc_exec_release(x->subs[i]);
+    esc_table_free(x->kept); /* a subsearch's rows: the joining search has its evidence */
+    x->kept = NULL;
+    spl_stats_free(x->acc);
+    x->acc = NULL;
+    esc_table_free(x->rows);
+    x->rows = NULL;
     if (x->owner) {
         x->owner->nsharers--;
         let_go(x->owner);
@@ -297,12 +311,87 @@ esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
  * are spilled last, so that ties keep the earliest as one table would). */
 static esc_status unspill(esc_exec *x, esc_error *err) {
     esc_status rc = spl_spill_write(&x->spill, x->agg, x->ev, err);
+    bool filter = spl_keyset_any(x->keys);
     if (!rc)
-        rc = spl_spill_read(x->spill, x->agg, x->ev, NULL, NULL, err);
+        rc = spl_spill_read(x->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys, err);
     spl_spill_free(x->spill);
     x->spill = NULL;
+    spl_keyset_free(x->keys);
+    x->keys = NULL;
     x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
     return rc;
+}
+
+/* ---- semi-join of spilled groups (semijoin.c) ---- */
+
+/* The first join of x's pipeline, or 0. */
+static size_t first_join(const esc_exec *x) {
+    for (size_t i = 1; x->subs && i < x->p->nstages; i++)
+        if (x->p->stages[i].cmd == &spl_cmd_join && x->subs[i])
+            return i;
+    return 0;
+}
+
+/* x's own groups filtered by the rows of its first join's subsearch, finished first (kept for
+ * the join as sub->early). */
+static esc_status filter_main(esc_exec *x, size_t i, esc_error *err) {
+    const stage *st = &x->p->stages[i];
+    esc_exec *sub = x->subs[i];
+    esc_status rc = esc_exec_finish(sub, &sub->early, err);
+    if (rc)
+        return rc;
+    if (!(x->keys = spl_keyset_new(x->p->stages[0].nby)))
+        return spl_exec_oom(err);
+    for (size_t k = 0; k < st->nnames; k++) {
+        int b = spl_semijoin_main_by(x->p, i, k);
+        if (b >= 0 && !spl_keyset_add_column(x->keys, (size_t)b, sub->early, (size_t)st->cols2[k]))
+            return spl_exec_oom(err);
+    }
+    return ESC_OK;
+}
+
+/* Before x's spilled groups merge back: filter the side of its first join that spilled more
+ * (x's own groups by the subsearch's rows, or the subsearch's groups, when it finishes in the
+ * join, by the rows reaching it). */
+static esc_status semijoin(esc_exec *x, esc_error *err) {
+    size_t i = first_join(x);
+    if (!i)
+        return ESC_OK;
+    const stage *st = &x->p->stages[i];
+    esc_exec *sub = x->subs[i];
+    bool main_side = false, sub_side = false;
+    for (size_t k = 0; k < st->nnames; k++) {
+        main_side |= spl_semijoin_main_by(x->p, i, k) >= 0;
+        sub_side |= spl_semijoin_sub_by(x->p, i, k) >= 0;
+    }
+    uint64_t mine = spl_spill_bytes(x->spill), theirs = spl_spill_bytes(sub->spill);
+    if (main_side && x->spill && !x->owner && !x->nsharers && mine >= theirs)
+        return filter_main(x, i, err);
+    if (!sub_side || !sub->spill)
+        return ESC_OK;
+    if (!(sub->join_by = esc_malloc(st->nnames * sizeof *sub->join_by)))
+        return spl_exec_oom(err);
+    for (size_t k = 0; k < st->nnames; k++)
+        sub->join_by[k] = spl_semijoin_sub_by(x->p, i, k);
+    return ESC_OK;
+}
+
+esc_status spl_exec_join_rows(esc_exec *sub, const stage *st, const esc_table *t, esc_table **s,
+                              esc_error *err) {
+    if (sub->early) {
+        *s = sub->early;
+        sub->early = NULL;
+        return ESC_OK;
+    }
+    if (sub->join_by && sub->spill) {
+        if (!(sub->keys = spl_keyset_new(sub->p->stages[0].nby)))
+            return spl_exec_oom(err);
+        for (size_t k = 0; k < st->nnames; k++)
+            if (sub->join_by[k] >= 0 &&
+                !spl_keyset_add_column(sub->keys, (size_t)sub->join_by[k], t, (size_t)st->cols[k]))
+                return spl_exec_oom(err);
+    }
+    return esc_exec_finish(sub, s, err);
 }
 
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
@@ -728,11 +817,15 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         return esc_error_set(err, ESC_EINTERNAL, "a search finished twice");
     if (x->agg && x->prune_k && (rc = prune(x, true, err)) != ESC_OK)
         return rc;
+    uint64_t limited = spl_re_limited();
+    /* spilled groups back (a subsearch finished first counts its regex stops here, as in its
+     * join) */
+    if ((rc = semijoin(x, err)) != ESC_OK)
+        return rc;
     if (x->spill && (rc = unspill(x, err)) != ESC_OK)
         return rc;
     if (x->owner && x->owner->spill && (rc = unspill(x->owner, err)) != ESC_OK)
         return rc;
-    uint64_t limited = spl_re_limited();
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
     size_t first = 1;
