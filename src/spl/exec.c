@@ -54,6 +54,8 @@ struct esc_exec {
     int *join_by;      /* a join's subsearch: per join field, the BY field its parent's rows
                           may filter (semijoin.c), or -1; NULL: none */
     esc_table *early;  /* a join's subsearch finished before its parent's groups merged */
+    bool sealed;       /* finishing: every group of x's is in its spill file, none come */
+    esc_exec *borrow;  /* finishing sharer of a spilled owner: reads the owner's spill file */
     bool fed;          /* a record got past the window check */
     bool keep_lineage; /* a map's search: its rows keep their events as lineage, which the
                           map's rows copy (cmd_map.c) */
@@ -238,12 +240,14 @@ size_t esc_exec_groups(const esc_exec *x) {
 
 /* x's groups go once x and every execution sharing them are released. */
 static void let_go(esc_exec *x) {
-    if (!x->released || x->nsharers)
-        return;
+    if (!x->released || (x->nsharers && !x->sealed))
+        return; /* the sharers read these groups, or (sealed) the spill file */
     esc_agg_free(x->agg);
     esc_evset_free(x->ev);
     x->agg = NULL;
     x->ev = NULL;
+    if (x->nsharers)
+        return;
     spl_spill_free(x->spill);
     x->spill = NULL;
 }
@@ -309,17 +313,49 @@ esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
 
 /* At finish: the spilled groups back, merged in the order they were fed (the groups in memory
  * are spilled last, so that ties keep the earliest as one table would). */
+static esc_status seal(esc_exec *x, esc_error *err) {
+    if (x->sealed)
+        return ESC_OK;
+    x->sealed = true;
+    return spl_spill_write(&x->spill, x->agg, x->ev, err);
+}
+
 static esc_status unspill(esc_exec *x, esc_error *err) {
-    esc_status rc = spl_spill_write(&x->spill, x->agg, x->ev, err);
+    esc_exec *from = x->borrow ? x->borrow : x;
+    esc_status rc = seal(from, err);
     bool filter = spl_keyset_any(x->keys);
     if (!rc)
-        rc = spl_spill_read(x->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys, err);
-    spl_spill_free(x->spill);
-    x->spill = NULL;
+        rc = spl_spill_read(from->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys,
+                            err);
     spl_keyset_free(x->keys);
     x->keys = NULL;
     x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
+    if (x->borrow) {
+        x->borrow->nsharers--;
+        let_go(x->borrow);
+        x->borrow = NULL;
+    } else if (!x->nsharers) {
+        spl_spill_free(x->spill);
+        x->spill = NULL;
+    }
     return rc;
+}
+
+/* A sharer of a spilled owner finishing: its own tables, filled from the owner's file. */
+static esc_status detach(esc_exec *x, esc_error *err) {
+    esc_exec *o = x->owner;
+    esc_status rc = seal(o, err); /* o's groups still in memory go to the file first */
+    if (rc)
+        return rc;
+    x->agg = spl_agg_new(&x->p->stages[0]);
+    x->ev = esc_evset_new();
+    x->owner = NULL;
+    x->borrow = o; /* o->nsharers still counts x until x has read the file */
+    return x->agg && x->ev ? ESC_OK : spl_exec_oom(err);
+}
+
+static const spl_spill *spill_of(const esc_exec *x) {
+    return x->borrow ? x->borrow->spill : x->spill;
 }
 
 /* ---- semi-join of spilled groups (semijoin.c) ---- */
@@ -364,8 +400,8 @@ static esc_status semijoin(esc_exec *x, esc_error *err) {
         main_side |= spl_semijoin_main_by(x->p, i, k) >= 0;
         sub_side |= spl_semijoin_sub_by(x->p, i, k) >= 0;
     }
-    uint64_t mine = spl_spill_bytes(x->spill), theirs = spl_spill_bytes(sub->spill);
-    if (main_side && x->spill && !x->owner && !x->nsharers && mine >= theirs)
+    uint64_t mine = spl_spill_bytes(spill_of(x)), theirs = spl_spill_bytes(sub->spill);
+    if (main_side && spill_of(x) && !x->owner && mine >= theirs)
         return filter_main(x, i, err);
     if (!sub_side || !sub->spill)
         return ESC_OK;
@@ -820,11 +856,11 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     uint64_t limited = spl_re_limited();
     /* spilled groups back (a subsearch finished first counts its regex stops here, as in its
      * join) */
+    if (x->owner && x->owner->spill && (rc = detach(x, err)) != ESC_OK)
+        return rc;
     if ((rc = semijoin(x, err)) != ESC_OK)
         return rc;
-    if (x->spill && (rc = unspill(x, err)) != ESC_OK)
-        return rc;
-    if (x->owner && x->owner->spill && (rc = unspill(x->owner, err)) != ESC_OK)
+    if (spill_of(x) && (rc = unspill(x, err)) != ESC_OK)
         return rc;
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));

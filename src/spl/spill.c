@@ -205,7 +205,8 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
     keep_ctx k = {&m, keep, ctx};
     esc_buf b;
     esc_buf_init(&b, 0);
-    esc_status st = fflush(sp->f) || fseek(sp->f, 0, SEEK_SET) ? io_error(err, "seek") : ESC_OK;
+    esc_status st =
+        !sp->f || fflush(sp->f) || fseek(sp->f, 0, SEEK_SET) ? io_error(err, "seek") : ESC_OK;
     while (!st) {
         int c = getc(sp->f);
         if (c == EOF)
@@ -217,8 +218,6 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
         st = io_error(err, "read");
     esc_free(m.g);
     esc_buf_fini(&b);
-    fclose(sp->f);
-    sp->f = NULL;
     return st;
 }
 

@@ -13,11 +13,13 @@ typedef struct spl_spill spl_spill;
  * and ev. Every aggregate of a must merge (esc_agg_mergeable). */
 esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error *err);
 /* Merge every spilled group back into a and ev, in the order they were written, leaving out
- * the groups keep (may be NULL) says no to; the file is closed (and gone) either way. */
+ * the groups keep (may be NULL) says no to. The file stays, to be read again (several searches
+ * sharing the groups), until spl_spill_free. */
 esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
                           bool (*keep)(void *ctx, const esc_str *keys), void *ctx, esc_error *err);
 /* Bytes written so far. */
 uint64_t spl_spill_bytes(const spl_spill *sp);
+/* Close the file (it is gone with it). */
 void spl_spill_free(spl_spill *sp);
 
 #endif
