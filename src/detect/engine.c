@@ -761,7 +761,7 @@ static esc_status step(esc_hunt *h, esc_error *err) {
     esc_status st = esc_feeder_pull(h->feed, h->rd, 0, STEP_EVENTS, NULL, &failed, err);
     if (st == ESC_EOF) {
         close_input(h);
-        return ESC_OK;
+        return keep_budget(h, err);
     }
     if (st) { /* a warning (malformed record, a limit), or fatal (out of memory) */
         h->stats.warnings++;
