@@ -734,6 +734,10 @@ static esc_status keep_budget(esc_hunt *h, esc_error *err) {
         esc_alloc_trim();
     }
     esc_free(m);
+    if (st && st != ESC_ENOMEM) { /* the groups stay in memory; no more spills are tried */
+        h->o.group_memory = SIZE_MAX;
+        h->stats.warnings++;
+    }
     return st;
 }
 
