@@ -102,6 +102,15 @@ esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err);
 void spl_stats_free(spl_stats_acc *c);
 /* Its group table (two-stage executions encode and merge it: exec.c). */
 esc_agg *spl_stats_agg(spl_stats_acc *c);
+/* Spilling a running stats (spl/spill.c) past the hunt's group budget: whether its state merges
+ * (no list(), no stats-local function such as stdev), the bytes its groups and their events
+ * hold, moving them to *sp (opened on first use), and merging them back (with those still in
+ * memory last, the order they were fed) before spl_stats_close. */
+typedef struct spl_spill spl_spill;
+bool spl_stats_spillable(const spl_stats_acc *c);
+size_t spl_stats_mem(const spl_stats_acc *c);
+esc_status spl_stats_spill(spl_stats_acc *c, spl_spill **sp, esc_error *err);
+esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, esc_error *err);
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)

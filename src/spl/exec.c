@@ -274,10 +274,14 @@ void esc_exec_release(esc_exec *x) {
 
 /* The bytes of x's own groups, and whether a spill may move them (at least min of them). */
 static size_t own_mem(const esc_exec *x, size_t min, bool *may) {
-    if (x->owner || !x->agg) {
-        *may = false;
-        return 0;
+    *may = false;
+    if (x->acc && !x->released) { /* a raw-event search's streamed stats */
+        size_t n = spl_stats_mem(x->acc);
+        *may = n >= min && esc_agg_ngroups(spl_stats_agg(x->acc)) && spl_stats_spillable(x->acc);
+        return n;
     }
+    if (x->owner || !x->agg)
+        return 0;
     size_t n = esc_agg_mem(x->agg) + esc_evset_mem(x->ev);
     *may = !x->released && n >= min && esc_agg_ngroups(x->agg) && esc_agg_table_mergeable(x->agg);
     return n;
@@ -301,6 +305,11 @@ esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
     bool may;
     own_mem(x, min, &may);
     esc_status rc = ESC_OK;
+    if (may && x->acc) { /* the rows so far into the stats, then its groups */
+        if ((rc = flush_rows(x, err)) == ESC_OK)
+            rc = spl_stats_spill(x->acc, &x->spill, err);
+        may = false;
+    }
     if (may && x->prune_k) /* the groups that cannot give a row go first */
         rc = prune(x, true, err);
     if (!rc && may && (rc = spl_spill_write(&x->spill, x->agg, x->ev, err)) == ESC_OK)
@@ -401,7 +410,7 @@ static esc_status semijoin(esc_exec *x, esc_error *err) {
         sub_side |= spl_semijoin_sub_by(x->p, i, k) >= 0;
     }
     uint64_t mine = spl_spill_bytes(spill_of(x)), theirs = spl_spill_bytes(sub->spill);
-    if (main_side && spill_of(x) && !x->owner && mine >= theirs)
+    if (main_side && x->agg && spill_of(x) && !x->owner && mine >= theirs)
         return filter_main(x, i, err);
     if (!sub_side || !sub->spill)
         return ESC_OK;
@@ -860,15 +869,18 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         return rc;
     if ((rc = semijoin(x, err)) != ESC_OK)
         return rc;
-    if (spill_of(x) && (rc = unspill(x, err)) != ESC_OK)
+    if (x->agg && spill_of(x) && (rc = unspill(x, err)) != ESC_OK)
         return rc;
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
     size_t first = 1;
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
+            (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
             (rc = spl_stats_close(x->acc, &t, err)) != ESC_OK)
             return rc;
+        spl_spill_free(x->spill);
+        x->spill = NULL;
         first = x->stream_at + 1;
     } else if (x->rows) { /* the rows move to the caller */
         t = x->rows;

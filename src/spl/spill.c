@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -30,7 +31,8 @@
 
 struct spl_spill {
     FILE *f;
-    uint64_t bytes;
+    uint64_t bytes; /* in the file, whole spills only */
+    bool broken;    /* a failed spill could not be cut off the file: reading it fails */
 };
 
 static esc_status io_error(esc_error *err, const char *what) {
@@ -95,10 +97,13 @@ esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error 
     size_t ng = esc_agg_ngroups(a);
     if (!ng)
         return ESC_OK;
+    if (*sp && (*sp)->broken)
+        return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
     esc_status st = *sp ? ESC_OK : spill_open(sp, err);
     if (st)
         return st;
-    if (fseek((*sp)->f, 0, SEEK_END) != 0)
+    uint64_t end = (*sp)->bytes;
+    if (fseek((*sp)->f, (long)end, SEEK_SET) != 0)
         return io_error(err, "seek");
     size_t idx[CHUNK_GROUPS];
     esc_buf b;
@@ -114,7 +119,13 @@ esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error 
         st = io_error(err, "write");
     if (!st) {
         esc_agg_reset(a);
-        esc_evset_reset(ev);
+        if (ev)
+            esc_evset_reset(ev);
+    } else { /* the groups stay in memory: the file ends where it did */
+        (void)fflush((*sp)->f);
+        if (ftruncate(fileno((*sp)->f), (off_t)end) != 0 || fseek((*sp)->f, (long)end, SEEK_SET))
+            (*sp)->broken = true;
+        (*sp)->bytes = end;
     }
     return st;
 }
@@ -205,6 +216,10 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
     keep_ctx k = {&m, keep, ctx};
     esc_buf b;
     esc_buf_init(&b, 0);
+    if (sp->broken) {
+        esc_buf_fini(&b);
+        return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
+    }
     esc_status st =
         !sp->f || fflush(sp->f) || fseek(sp->f, 0, SEEK_SET) ? io_error(err, "seek") : ESC_OK;
     while (!st) {
