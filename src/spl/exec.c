@@ -14,7 +14,11 @@
  * "About retrieving events"), events of one _time in event order. Two stages (docs/scale.md): an
  * execution's first-stage aggregates (tstats', or the streamed stats') can be encoded
  * (esc_exec_partial) and merged into another execution of the same plan (esc_exec_merge), whose
- * finish then runs the rest over the merged groups. Deliberately not done: streaming
+ * finish then runs the rest over the merged groups. Past a hunt's group budget (esc_exec_spill)
+ * the tstats groups, or a streamed stats' groups, move to a temporary file (spill.c) and merge
+ * back, in the order they were fed, when the search finishes; a join's side merges back only
+ * what the other side can pair with (semijoin.c); esc_exec_release gives a finished search's
+ * groups back (a shared owner's once its sharers are done). Deliberately not done: streaming
  * of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller runs one
  * execution per window). */
 #include <math.h>
