@@ -17,6 +17,8 @@
 #include "core/arena.h"
 #include "agg/agg_int.h"
 
+#define FIRST_BLOCK 2048 /* bytes of a table's first arena block */
+
 static uint64_t mix(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) {
@@ -44,7 +46,9 @@ esc_agg *esc_agg_new(size_t nkeys, const esc_agg_fn *fns, size_t naggs, size_t m
     a->nkeys = nkeys;
     a->naggs = naggs;
     a->max_groups = max_groups ? max_groups : (size_t)UINT32_MAX - 1;
-    esc_arena_init(&a->arena, max_bytes && max_bytes < 65536 ? max_bytes : 0, max_bytes);
+    /* most tables of a hunt keep a few groups: blocks start small */
+    esc_arena_init_growing(&a->arena, FIRST_BLOCK, max_bytes && max_bytes < 65536 ? max_bytes : 0,
+                           max_bytes);
     if (naggs) {
         a->fns = esc_malloc(naggs * sizeof *fns);
         if (!a->fns) {
@@ -66,6 +70,29 @@ void esc_agg_free(esc_agg *a) {
     esc_free(a->scratch);
     esc_arena_fini(&a->arena);
     esc_free(a);
+}
+
+void esc_agg_reset(esc_agg *a) {
+    esc_free(a->groups);
+    esc_free(a->gtab);
+    esc_free(a->dtab);
+    esc_free(a->scratch);
+    size_t cap = a->arena.cap, block = a->arena.block_size;
+    esc_arena_fini(&a->arena);
+    esc_arena_init_growing(&a->arena, FIRST_BLOCK, block, cap);
+    a->groups = NULL;
+    a->gtab = NULL;
+    a->dtab = NULL;
+    a->scratch = NULL;
+    a->ngroups = a->gcap = a->gtab_cap = a->dtab_n = a->dtab_cap = a->scratch_cap = 0;
+    a->last = 0;
+}
+
+size_t esc_agg_mem(const esc_agg *a) {
+    if (!a)
+        return 0;
+    return a->arena.used + a->gcap * sizeof *a->groups + a->gtab_cap * sizeof *a->gtab +
+           a->dtab_cap * sizeof *a->dtab + a->scratch_cap * sizeof *a->scratch;
 }
 
 /* The arena said no: its cap (a limit of the input) or memory running out (fatal). */
@@ -535,7 +562,7 @@ static bool rebuild_distinct(esc_agg *a, const size_t *remap, group *ng, esc_are
 
 esc_status esc_agg_compact(esc_agg *a, const bool *keep, size_t *remap, esc_error *err) {
     esc_arena ar;
-    esc_arena_init(&ar, 0, a->arena.cap);
+    esc_arena_init_growing(&ar, FIRST_BLOCK, a->arena.block_size, a->arena.cap);
     size_t n = 0;
     for (size_t g = 0; g < a->ngroups; g++)
         remap[g] = keep[g] ? n++ : SIZE_MAX;

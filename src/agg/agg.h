@@ -76,6 +76,10 @@ esc_status esc_agg_result(esc_agg *a, size_t g, size_t i, esc_agg_out *out, esc_
  * give the others' memory back; remap[g] (room for every group): g's new number, or SIZE_MAX
  * when dropped. On failure (ESC_ENOMEM) the table is unchanged. */
 esc_status esc_agg_compact(esc_agg *a, const bool *keep, size_t *remap, esc_error *err);
+/* Drop every group and give their memory back (the table stays usable, empty, same shape). */
+void esc_agg_reset(esc_agg *a);
+/* Bytes the table holds now (arena blocks, group and hash arrays): what a spill gives back. */
+size_t esc_agg_mem(const esc_agg *a);
 
 /* ---- partial aggregates (two-stage aggregation, docs/scale.md) ----------------------------- */
 
@@ -84,6 +88,8 @@ esc_status esc_agg_compact(esc_agg *a, const bool *keep, size_t *remap, esc_erro
  * avg (kept as sum and count), min, max, dc and values (kept as their value set), earliest and
  * latest (kept with their time). list keeps arrival order and a cap: it does not. */
 bool esc_agg_mergeable(esc_agg_fn fn);
+/* Whether every aggregate of a merges. */
+bool esc_agg_table_mergeable(const esc_agg *a);
 /* Append the partial state of groups[0..n) (every group when groups is NULL) to out, in a
  * self-describing binary form (partial.c). ESC_EINTERNAL when a function does not merge. */
 esc_status esc_agg_encode(const esc_agg *a, const size_t *groups, size_t n, esc_buf *out,
@@ -92,5 +98,15 @@ esc_status esc_agg_encode(const esc_agg *a, const size_t *groups, size_t n, esc_
  * ESC_EMALFORMED (err says where) for a partial that is broken or of another shape; the table's
  * own limits as esc_agg_group and esc_agg_add. A failed merge may have merged some groups. */
 esc_status esc_agg_merge(esc_agg *a, const void *data, size_t len, esc_error *err);
+/* esc_agg_merge, group by group: keep (may be NULL: every group) says whether the partial's
+ * group with these keys is merged; each (may be NULL) is told, for the partial's groups in
+ * order, the table's group it went into, or SIZE_MAX when keep said no. */
+typedef struct esc_agg_merge_cb {
+    bool (*keep)(void *ctx, const esc_str *keys);
+    void (*each)(void *ctx, size_t g);
+    void *ctx;
+} esc_agg_merge_cb;
+esc_status esc_agg_merge_each(esc_agg *a, const void *data, size_t len, const esc_agg_merge_cb *cb,
+                              esc_error *err);
 
 #endif

@@ -17,6 +17,8 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 
+#define FIRST_BLOCK 2048 /* bytes of a set's first arena block: most sets stay small */
+
 typedef struct evslot {
     unsigned char nlo, nhi, one; /* one: only lo[0] exists (a single reference) */
     esc_evref lo[ESC_EVIDENCE_KEEP], hi[ESC_EVIDENCE_KEEP];
@@ -40,7 +42,7 @@ struct esc_evset {
 esc_evset *esc_evset_new(void) {
     esc_evset *s = esc_calloc(1, sizeof *s);
     if (s)
-        esc_arena_init(&s->arena, 0, ESC_EVIDENCE_MAX_BYTES);
+        esc_arena_init_growing(&s->arena, FIRST_BLOCK, 0, ESC_EVIDENCE_MAX_BYTES);
     return s;
 }
 
@@ -263,7 +265,7 @@ bool esc_evset_truncated(const esc_evset *s) {
 
 int esc_evset_compact(esc_evset *s, const size_t *remap, size_t n, size_t nnew) {
     esc_arena ar;
-    esc_arena_init(&ar, 0, ESC_EVIDENCE_MAX_BYTES);
+    esc_arena_init_growing(&ar, FIRST_BLOCK, 0, ESC_EVIDENCE_MAX_BYTES);
     size_t cap = 16;
     while (cap <= nnew)
         cap *= 2;
@@ -297,5 +299,87 @@ int esc_evset_compact(esc_evset *s, const size_t *remap, size_t n, size_t nnew) 
     s->total = t;
     s->slot = sl;
     s->cap = cap;
+    return 0;
+}
+
+void esc_evset_reset(esc_evset *s) {
+    esc_free(s->total);
+    esc_free(s->slot);
+    s->total = NULL;
+    s->slot = NULL;
+    s->cap = 0;
+    esc_arena_fini(&s->arena);
+    esc_arena_init_growing(&s->arena, FIRST_BLOCK, 0, ESC_EVIDENCE_MAX_BYTES);
+}
+
+size_t esc_evset_mem(const esc_evset *s) {
+    return s ? s->arena.used + s->cap * (sizeof *s->total + sizeof *s->slot) : 0;
+}
+
+/* ---- spill encoding: u64 total, u8 n, n x (u32 path length, path, u64 offset, u64 line,
+ * u64 record id, i64 time), little-endian ---- */
+
+static int put(esc_buf *b, uint64_t v, size_t n) {
+    unsigned char x[8];
+    for (size_t i = 0; i < n; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    return esc_buf_append(b, x, n) == ESC_OK ? 0 : -1;
+}
+
+int esc_evset_encode(const esc_evset *s, size_t g, esc_buf *out) {
+    esc_evref refs[2 * ESC_EVIDENCE_KEEP];
+    size_t n = esc_evset_get(s, g, refs);
+    int rc = put(out, esc_evset_total(s, g), 8) | put(out, n, 1);
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t pl = strlen(refs[i].path);
+        rc = put(out, pl, 4) | (esc_buf_append(out, refs[i].path, pl) == ESC_OK ? 0 : -1) |
+             put(out, refs[i].offset, 8) | put(out, refs[i].line, 8) |
+             put(out, refs[i].record_id, 8) | put(out, (uint64_t)refs[i].time_us, 8);
+    }
+    return rc;
+}
+
+static bool get(const unsigned char *p, size_t len, size_t *at, size_t n, uint64_t *v) {
+    if (len - *at < n)
+        return false;
+    *v = 0;
+    for (size_t i = 0; i < n; i++)
+        *v |= (uint64_t)p[*at + i] << (8 * i);
+    *at += n;
+    return true;
+}
+
+int esc_evset_decode(esc_evset *s, size_t g, const void *data, size_t len, size_t *at) {
+    const unsigned char *p = data;
+    uint64_t total, n, pl, v[4];
+    if (*at > len || !get(p, len, at, 8, &total) || !get(p, len, at, 1, &n) ||
+        n > 2 * ESC_EVIDENCE_KEEP || n > total)
+        return -2;
+    char buf[256];
+    for (uint64_t i = 0; i < n; i++) {
+        if (!get(p, len, at, 4, &pl) || len - *at < pl)
+            return -2;
+        char *path = pl < sizeof buf ? buf : esc_malloc(pl + 1); /* NUL-terminated for intern */
+        if (!path)
+            return -1;
+        memcpy(path, p + *at, pl);
+        path[pl] = 0;
+        *at += pl;
+        int rc = 0;
+        for (size_t k = 0; k < 4 && !rc; k++)
+            rc = get(p, len, at, 8, &v[k]) ? 0 : -2;
+        esc_evref r = {path, v[0], v[1], v[2], (int64_t)v[3]};
+        if (!rc && g != SIZE_MAX && esc_evset_add(s, g, &r) != 0)
+            rc = -1;
+        if (path != buf)
+            esc_free(path);
+        if (rc)
+            return rc;
+    }
+    if (g == SIZE_MAX || !total)
+        return 0;
+    if (g >= s->cap && !grow(s, g))
+        return -1;
+    s->total[g] += total - n; /* the events counted and not kept */
     return 0;
 }

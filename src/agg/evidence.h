@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 #define ESC_EVIDENCE_KEEP 5                /* earliest and latest events kept per row */
 #define ESC_EVIDENCE_MAX_BYTES (64u << 20) /* bytes of kept references per execution */
 
@@ -46,6 +48,17 @@ size_t esc_evset_get(const esc_evset *s, size_t g, esc_evref *out);
 /* Keep the groups g < n with remap[g] != SIZE_MAX, renumbered to remap[g] (< nnew); the others'
  * references and memory are given back. -1 (set unchanged) when memory runs out. */
 int esc_evset_compact(esc_evset *s, const size_t *remap, size_t n, size_t nnew);
+/* Drop every group's references and totals (the set stays usable, empty). */
+void esc_evset_reset(esc_evset *s);
+/* Bytes the set holds now (kept references, per-group arrays). */
+size_t esc_evset_mem(const esc_evset *s);
+/* Append group g's total and kept references to out (self-contained: paths as text), for a
+ * spill (spl/spill.c). ESC_ENOMEM or ESC_ELIMIT from the buffer. */
+int esc_evset_encode(const esc_evset *s, size_t g, esc_buf *out);
+/* Read one group's encoding at data[*at..len) and count it in group g as esc_evset_merge
+ * would (g == SIZE_MAX: read past it). 0, -1 when memory runs out, -2 when the bytes are
+ * broken. */
+int esc_evset_decode(esc_evset *s, size_t g, const void *data, size_t len, size_t *at);
 /* True when the byte cap stopped keeping references. */
 bool esc_evset_truncated(const esc_evset *s);
 /* Same reference (same input name and offset)? */

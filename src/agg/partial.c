@@ -16,6 +16,9 @@
  * addition is not associative), and min/max of equal numbers written differently ("1", "1.0")
  * may keep either text. Decoding checks every length against the bytes left: a broken partial
  * is ESC_EMALFORMED, never a read out of bounds.
+ * The same encoding holds the groups a hunt spills to a temporary file past its memory budget
+ * (spl/spill.c); esc_agg_merge_each merges them back, a group at a time, skipping the ones the
+ * caller does not want.
  * Not done here: where partials travel (sched/), list (order-dependent) and stats' local
  * functions (stdev, var, range, first, last: spl/cmd_stats.c), which callers refuse. */
 #include <inttypes.h>
@@ -28,6 +31,13 @@
 
 bool esc_agg_mergeable(esc_agg_fn fn) {
     return fn != ESC_AGG_LIST;
+}
+
+bool esc_agg_table_mergeable(const esc_agg *a) {
+    for (size_t i = 0; i < a->naggs; i++)
+        if (!esc_agg_mergeable(a->fns[i]))
+            return false;
+    return true;
 }
 
 /* ---- encoding ---- */
@@ -300,7 +310,79 @@ static bool same_shape(const esc_agg *a, rd *r) {
     return !r->bad;
 }
 
-esc_status esc_agg_merge(esc_agg *a, const void *data, size_t len, esc_error *err) {
+/* Read past one aggregate's state (a group the caller does not want). */
+static void skip_slot(esc_agg_fn fn, rd *r) {
+    switch (fn) {
+    case ESC_AGG_COUNT:
+    case ESC_AGG_LIST:
+        return;
+    case ESC_AGG_COUNT_FIELD:
+        (void)get_u64(r, 8);
+        return;
+    case ESC_AGG_VALUES:
+    case ESC_AGG_DC: {
+        uint64_t n = get_u64(r, 4);
+        for (uint64_t j = 0; j < n && !r->bad; j++)
+            (void)get_str(r);
+        return;
+    }
+    case ESC_AGG_MIN:
+    case ESC_AGG_MAX: {
+        unsigned flags = (unsigned)get_u64(r, 1);
+        if (flags & 1) {
+            (void)get_f64(r);
+            (void)get_str(r);
+        }
+        if (flags & 2)
+            (void)get_str(r);
+        return;
+    }
+    case ESC_AGG_SUM:
+    case ESC_AGG_AVG:
+        (void)get_u64(r, 1);
+        (void)get_u64(r, 8);
+        (void)get_u64(r, 8);
+        return;
+    case ESC_AGG_EARLIEST:
+    case ESC_AGG_LATEST:
+        (void)get_u64(r, 1);
+        (void)get_u64(r, 8);
+        (void)get_str(r);
+        return;
+    }
+}
+
+/* One group of the partial (its keys read into kp) merged into a, or skipped. */
+static esc_status merge_group(esc_agg *a, const esc_agg_merge_cb *cb, esc_str *kp, rd *r,
+                              esc_error *err) {
+    for (size_t k = 0; k < a->nkeys; k++)
+        kp[k] = get_str(r);
+    uint64_t count = get_u64(r, 8);
+    if (r->bad || count == 0) {
+        r->bad = true;
+        return ESC_OK;
+    }
+    if (cb && cb->keep && !cb->keep(cb->ctx, kp)) {
+        for (size_t i = 0; i < a->naggs && !r->bad; i++)
+            skip_slot(a->fns[i], r);
+        if (cb->each)
+            cb->each(cb->ctx, SIZE_MAX);
+        return ESC_OK;
+    }
+    size_t g;
+    esc_status st = esc_agg_group(a, kp, &g, err);
+    if (st)
+        return st;
+    a->groups[g].count += count - 1; /* esc_agg_group counted one */
+    for (size_t i = 0; i < a->naggs && !st && !r->bad; i++)
+        st = merge_slot(a, g, i, r, err);
+    if (!st && cb && cb->each)
+        cb->each(cb->ctx, g);
+    return st;
+}
+
+esc_status esc_agg_merge_each(esc_agg *a, const void *data, size_t len, const esc_agg_merge_cb *cb,
+                              esc_error *err) {
     rd r = {data, len, 0, false};
     if (!same_shape(a, &r))
         return esc_error_set(err, ESC_EMALFORMED,
@@ -311,24 +393,15 @@ esc_status esc_agg_merge(esc_agg *a, const void *data, size_t len, esc_error *er
     if (!kp)
         return esc_error_set(err, ESC_ENOMEM, "out of memory merging a partial aggregate");
     esc_status st = ESC_OK;
-    for (uint64_t j = 0; j < ng && !st && !r.bad; j++) {
-        for (size_t k = 0; k < a->nkeys; k++)
-            kp[k] = get_str(&r);
-        uint64_t count = get_u64(&r, 8);
-        if (r.bad || count == 0) {
-            r.bad = true;
-            break;
-        }
-        size_t g;
-        if ((st = esc_agg_group(a, kp, &g, err)))
-            break;
-        a->groups[g].count += count - 1; /* esc_agg_group counted one */
-        for (size_t i = 0; i < a->naggs && !st && !r.bad; i++)
-            st = merge_slot(a, g, i, &r, err);
-    }
+    for (uint64_t j = 0; j < ng && !st && !r.bad; j++)
+        st = merge_group(a, cb, kp, &r, err);
     if (kp != keys)
         esc_free(kp);
     if (!st && (r.bad || r.at != r.len))
         st = broken(&r, err);
     return st;
+}
+
+esc_status esc_agg_merge(esc_agg *a, const void *data, size_t len, esc_error *err) {
+    return esc_agg_merge_each(a, data, len, NULL, err);
 }

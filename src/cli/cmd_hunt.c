@@ -58,6 +58,9 @@ static const esc_opt hunt_opts[] = {
     {"hec-max-wait", "SECONDS",
      "most time spent sending to HEC and waiting for it, then leave batches\n"
      "                           spooled (default 60)"},
+    {"group-memory", "MIB",
+     "memory for search groups while reading (default 16); past it the largest\n"
+     "                           are spilled to temporary files in $TMPDIR (0: spill all)"},
     {"two-stage", "N",
      "check the Kafka mode's two-stage aggregation: split the hosts into N\n"
      "                           shards and merge their partial results (docs/scale.md)"},
@@ -270,6 +273,11 @@ static bool hunt_options(const esc_args *a, hunt_out *fmt, esc_hunt_opts *ho, in
     if (!esc_cli_number("hunt", a, "two-stage", 1, ESC_HUNT_MAX_SHARDS, &shards))
         return false;
     ho->shards = (size_t)shards;
+    long group_mib = -1;
+    if (!esc_cli_number("hunt", a, "group-memory", 0, 1L << 20, &group_mib))
+        return false;
+    if (group_mib >= 0) /* 0 MiB: a budget of one byte, every table is spilled at every step */
+        ho->group_memory = group_mib ? (size_t)group_mib << 20 : 1;
     if ((esc_args_has(a, "earliest") || esc_args_has(a, "latest")) &&
         ho->earliest_us >= ho->latest_us) {
         fprintf(stderr, "escudo hunt: --earliest must be before --latest (the window is empty)\n");

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long fail_at;        /* 0 = never fail; set once before any thread starts */
+#ifdef __GLIBC__ /* set by the headers above */
+#include <malloc.h>
+#endif
+
+static long fail_at; /* 0 = never fail; set once before any thread starts */
 static atomic_long n_calls;
 
 void esc_alloc_init(void) {
@@ -45,4 +49,10 @@ char *esc_strndup(const char *s, size_t n) {
 
 char *esc_strdup(const char *s) {
     return esc_strndup(s, strlen(s));
+}
+
+void esc_alloc_trim(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }

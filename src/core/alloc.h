@@ -15,5 +15,8 @@ void *esc_realloc(void *p, size_t n);
 void esc_free(void *p);
 char *esc_strdup(const char *s);
 char *esc_strndup(const char *s, size_t n);
+/* Hand freed heap pages back to the system (glibc's malloc_trim; elsewhere nothing): after a
+ * large release, so that the process's resident size follows what it holds. */
+void esc_alloc_trim(void);
 
 #endif

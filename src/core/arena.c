@@ -17,10 +17,16 @@ struct esc_arena_block {
 void esc_arena_init(esc_arena *a, size_t block_size, size_t cap) {
     a->head = NULL;
     a->block_size = block_size ? block_size : 64 * 1024;
+    a->next_block = 0;
     a->cap = cap;
     a->used = 0;
     a->failed = false;
     a->capped = false;
+}
+
+void esc_arena_init_growing(esc_arena *a, size_t first, size_t block_size, size_t cap) {
+    esc_arena_init(a, block_size, cap);
+    a->next_block = first && first < a->block_size ? first : 0;
 }
 
 void esc_arena_fini(esc_arena *a) {
@@ -59,7 +65,8 @@ void *esc_arena_alloc(esc_arena *a, size_t n) {
         n = 16;
     esc_arena_block *b = a->head;
     if (!b || b->size - b->off < n) {
-        size_t sz = n > a->block_size ? n : a->block_size;
+        size_t want = a->next_block ? a->next_block : a->block_size;
+        size_t sz = n > want ? n : want;
         if (a->cap && (sz > a->cap || a->used > a->cap - sz)) {
             a->capped = true;
             return NULL;
@@ -74,6 +81,8 @@ void *esc_arena_alloc(esc_arena *a, size_t n) {
         b->next = a->head;
         a->head = b;
         a->used += sz;
+        if (a->next_block)
+            a->next_block = a->next_block * 2 < a->block_size ? a->next_block * 2 : 0;
     }
     void *p = b->data + b->off;
     b->off += n;

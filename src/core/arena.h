@@ -19,6 +19,8 @@ typedef struct esc_arena_block esc_arena_block;
 typedef struct esc_arena {
     esc_arena_block *head;
     size_t block_size; /* default size of a new block */
+    size_t next_block; /* esc_arena_init_growing: size of the next block (doubles up to
+                          block_size); 0: block_size */
     size_t cap;        /* maximum bytes held in all blocks; 0 = no cap */
     size_t used;       /* bytes held in all blocks */
     bool failed;       /* a block allocation failed (out of memory, not the cap) */
@@ -34,6 +36,9 @@ typedef struct esc_arena_mark {
 
 /* block_size 0 picks 64 KiB; cap 0 means unbounded (load-time use only). */
 void esc_arena_init(esc_arena *a, size_t block_size, size_t cap);
+/* Blocks start at `first` bytes and double up to block_size: for the many small arenas that
+ * mostly stay small (a search's groups), where a full first block would be wasted. */
+void esc_arena_init_growing(esc_arena *a, size_t first, size_t block_size, size_t cap);
 void esc_arena_fini(esc_arena *a);
 void esc_arena_reset(esc_arena *a);
 /* 16-byte aligned; NULL when the cap would be exceeded or malloc fails (then `failed` is set,

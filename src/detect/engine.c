@@ -25,6 +25,7 @@
 
 #define STEP_EVENTS 4096
 #define DEFAULT_MAX_HELD 100000
+#define SPILL_MIN ((size_t)256 << 10) /* a smaller table is not worth a spill */
 
 typedef struct code_det {
     uint32_t code;
@@ -626,6 +627,8 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
     h->o = *o;
     if (!h->o.max_held)
         h->o.max_held = DEFAULT_MAX_HELD;
+    if (!h->o.group_memory)
+        h->o.group_memory = ESC_HUNT_GROUP_MEMORY;
     esc_status st = ESC_OK;
     size_t n = esc_engine_count(e);
     h->x = esc_calloc(n ? n : 1, sizeof *h->x);
@@ -694,6 +697,50 @@ static esc_status open_next(esc_hunt *h, esc_error *err) {
 
 static esc_status step(esc_hunt *h, esc_error *err);
 
+typedef struct exec_mem {
+    size_t bytes;
+    size_t i;
+} exec_mem;
+
+static int cmp_mem(const void *a, const void *b) {
+    const exec_mem *x = a, *y = b;
+    return x->bytes != y->bytes ? (x->bytes > y->bytes ? -1 : 1) : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Past the group memory budget, the largest spillable executions move their groups to
+ * temporary files until half the budget is left (spl.h esc_exec_spill); a table under a
+ * sixteenth of the budget (at most SPILL_MIN) stays. */
+static esc_status keep_budget(esc_hunt *h, esc_error *err) {
+    size_t n = esc_engine_count(h->e), total = 0, budget = h->o.group_memory;
+    if (budget == SIZE_MAX || h->sx)
+        return ESC_OK;
+    size_t min = budget / 16 < SPILL_MIN ? budget / 16 : SPILL_MIN;
+    exec_mem *m = esc_malloc((n ? n : 1) * sizeof *m);
+    if (!m)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        total += esc_exec_mem(h->x[i], min, &m[i].bytes);
+        m[i].i = i;
+    }
+    esc_status st = ESC_OK;
+    if (total > budget) {
+        qsort(m, n, sizeof *m, cmp_mem);
+        for (size_t k = 0; k < n && m[k].bytes && total > budget / 2 && !st; k++) {
+            size_t before = esc_exec_mem(h->x[m[k].i], min, NULL);
+            st = esc_exec_spill(h->x[m[k].i], min, err);
+            total -= before - esc_exec_mem(h->x[m[k].i], min, NULL);
+            h->stats.spills++;
+        }
+        esc_alloc_trim();
+    }
+    esc_free(m);
+    if (st && st != ESC_ENOMEM) { /* the groups stay in memory; no more spills are tried */
+        h->o.group_memory = SIZE_MAX;
+        h->stats.warnings++;
+    }
+    return st;
+}
+
 /* Errors name the input by the hunt's own copy of its path, which outlives the input. */
 esc_status esc_hunt_step(esc_hunt *h, esc_error *err) {
     size_t cur = h->rd ? h->next - 1 : h->next;
@@ -718,7 +765,7 @@ static esc_status step(esc_hunt *h, esc_error *err) {
     esc_status st = esc_feeder_pull(h->feed, h->rd, 0, STEP_EVENTS, NULL, &failed, err);
     if (st == ESC_EOF) {
         close_input(h);
-        return ESC_OK;
+        return keep_budget(h, err);
     }
     if (st) { /* a warning (malformed record, a limit), or fatal (out of memory) */
         h->stats.warnings++;
@@ -730,7 +777,7 @@ static esc_status step(esc_hunt *h, esc_error *err) {
     }
     if (h->in)
         h->stats.current_offset = esc_input_offset(h->in);
-    return ESC_OK;
+    return keep_budget(h, err);
 }
 
 const esc_hunt_stats *esc_hunt_stats_get(const esc_hunt *h) {
@@ -769,6 +816,10 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
             st = esc_exec_finish(h->x[i], &h->tables[i], err);
             if (st)
                 return st;
+            size_t before = esc_exec_mem(h->x[i], 0, NULL);
+            esc_exec_release(h->x[i]); /* its groups are in its table now */
+            if (before >= SPILL_MIN)
+                esc_alloc_trim();
             h->stats.rows += h->tables[i]->nrows;
             h->stats.regex_limited += h->tables[i]->regex_limited;
             h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */

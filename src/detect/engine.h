@@ -143,7 +143,13 @@ typedef struct esc_hunt_opts {
     size_t shards;
     int64_t now; /* run time, epoch seconds, stamped on risk events without lastTime (0: the
                     current time); see esc_hunt_finish */
+    /* bytes of tstats groups (and their evidence) the hunt keeps in memory while reading: past
+     * it the largest tables are spilled to temporary files in $TMPDIR until half of it is left
+     * (esc_exec_spill); 0: ESC_HUNT_GROUP_MEMORY, SIZE_MAX: never spill */
+    size_t group_memory;
 } esc_hunt_opts;
+
+#define ESC_HUNT_GROUP_MEMORY ((size_t)16 << 20) /* docs/limits.md "group memory" */
 
 #define ESC_HUNT_MAX_SHARDS 64 /* shards of the two-stage check */
 
@@ -163,6 +169,7 @@ typedef struct esc_hunt_stats {
     uint64_t regex_limited;    /* regex matches stopped by a limit (after finish) */
     uint64_t two_stage;        /* detections run in two stages (opts.shards > 1) */
     uint64_t partial_bytes;    /* bytes of partial aggregates they merged (after finish) */
+    uint64_t spills;           /* tables moved to temporary files past opts.group_memory */
     const char *current;       /* input being read, or NULL */
     uint64_t current_size;     /* its size when known */
     uint64_t current_offset;

@@ -280,8 +280,9 @@ struct esc_plan {
     stage *stages;
     size_t nstages;
     uint32_t fields;
-    /* literal clauses for the prefilter, computed at plan time */
-    esc_literal_clause clauses[ESC_INTEREST_MAX_CLAUSES];
+    /* literal clauses for the prefilter, computed at plan time (arena, nclauses of them: a
+     * clause is 2 KiB, so a plan does not hold room for ESC_INTEREST_MAX_CLAUSES) */
+    esc_literal_clause *clauses;
     size_t nclauses;
     bool has_join;         /* a stage joins a subsearch: no literal clauses */
     bool has_sub;          /* a stage has a subsearch (it reads records of its own) */

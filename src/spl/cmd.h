@@ -102,6 +102,15 @@ esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err);
 void spl_stats_free(spl_stats_acc *c);
 /* Its group table (two-stage executions encode and merge it: exec.c). */
 esc_agg *spl_stats_agg(spl_stats_acc *c);
+/* Spilling a running stats (spl/spill.c) past the hunt's group budget: whether its state merges
+ * (no list(), no stats-local function such as stdev), the bytes its groups and their events
+ * hold, moving them to *sp (opened on first use), and merging them back (with those still in
+ * memory last, the order they were fed) before spl_stats_close. */
+typedef struct spl_spill spl_spill;
+bool spl_stats_spillable(const spl_stats_acc *c);
+size_t spl_stats_mem(const spl_stats_acc *c);
+esc_status spl_stats_spill(spl_stats_acc *c, spl_spill **sp, esc_error *err);
+esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, esc_error *err);
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)
@@ -273,6 +282,13 @@ esc_status spl_exec_pipe(esc_exec *x, const esc_table *in, esc_table **out, esc_
 /* Keep t (owned from now) as x's finished table, for the evidence of the search that joins x:
  * a join's subsearch result (esc_exec_free frees it). */
 void spl_exec_keep(esc_exec *x, esc_table *t);
+/* A join's subsearch rows: its finished table (finished already when its parent's groups were
+ * filtered by them, spl/semijoin.c), after its own groups were filtered by t's join fields
+ * where that is exact. *s owned by the caller. */
+esc_status spl_exec_join_rows(esc_exec *sub, const stage *st, const esc_table *t, esc_table **s,
+                              esc_error *err);
+/* Whether the stage's output rows each depend on one input row only (no subsearch). */
+bool spl_exec_row_local(const stage *st);
 void spl_evidence_free(esc_table *t);
 
 /* Lineage (evidence.c): a raw-event search's rows carry their events through the pipeline, row

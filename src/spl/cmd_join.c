@@ -139,7 +139,7 @@ static bool cells_equal(const esc_cell *a, const esc_cell *b) {
 static esc_status run_join(const stage *st, spl_run *x, esc_error *err) {
     esc_table *t = x->t;
     esc_table *s = NULL, *n = NULL;
-    esc_status rc = esc_exec_finish(x->sub, &s, err);
+    esc_status rc = spl_exec_join_rows(x->sub, st, t, &s, err);
     if (rc != ESC_OK)
         return rc;
     size_t cap = t->nrows ? t->nrows : 1;

@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/timeutil.h"
 #include "spl/cmd.h"
+#include "spl/spill.h"
 
 /* ---- parse ---- */
 
@@ -831,6 +832,28 @@ static esc_status add_rows(spl_stats_acc *c, const esc_table *t, size_t *rows_gr
 
 esc_agg *spl_stats_agg(spl_stats_acc *c) {
     return c->a;
+}
+
+bool spl_stats_spillable(const spl_stats_acc *c) {
+    for (size_t i = 0; i < c->st->naggs; i++)
+        if (c->st->aggs[i].fn == AGG_LIST || c->st->aggs[i].fn >= AGG_FIRST_LOCAL)
+            return false;
+    return esc_agg_table_mergeable(c->a);
+}
+
+size_t spl_stats_mem(const spl_stats_acc *c) {
+    return esc_agg_mem(c->a) + esc_evset_mem(c->lin);
+}
+
+esc_status spl_stats_spill(spl_stats_acc *c, spl_spill **sp, esc_error *err) {
+    return spl_spill_write(sp, c->a, c->lin, err);
+}
+
+esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, esc_error *err) {
+    esc_status rc = spl_spill_write(&sp, c->a, c->lin, err);
+    if (!rc && !c->lin && !(c->lin = esc_evset_new())) /* spilled groups may have events */
+        rc = spl_exec_oom(err);
+    return rc ? rc : spl_spill_read(sp, c->a, c->lin, NULL, NULL, err);
 }
 
 esc_status spl_stats_add(spl_stats_acc *c, const esc_table *t, esc_error *err) {

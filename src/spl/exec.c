@@ -14,7 +14,11 @@
  * "About retrieving events"), events of one _time in event order. Two stages (docs/scale.md): an
  * execution's first-stage aggregates (tstats', or the streamed stats') can be encoded
  * (esc_exec_partial) and merged into another execution of the same plan (esc_exec_merge), whose
- * finish then runs the rest over the merged groups. Deliberately not done: streaming
+ * finish then runs the rest over the merged groups. Past a hunt's group budget (esc_exec_spill)
+ * the tstats groups, or a streamed stats' groups, move to a temporary file (spill.c) and merge
+ * back, in the order they were fed, when the search finishes; a join's side merges back only
+ * what the other side can pair with (semijoin.c); esc_exec_release gives a finished search's
+ * groups back (a shared owner's once its sharers are done). Deliberately not done: streaming
  * of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller runs one
  * execution per window). */
 #include <math.h>
@@ -27,6 +31,8 @@
 #include "core/timeutil.h"
 #include "spl/cmd.h"
 #include "spl/eval.h"
+#include "spl/semijoin.h"
+#include "spl/spill.h"
 
 struct esc_exec {
     const esc_plan *p;
@@ -44,17 +50,26 @@ struct esc_exec {
     size_t checked;  /* groups before this one have been checked */
     bool *dead;      /* per checked group: it cannot give a row (dropped at the next compaction) */
     size_t dead_cap, ndead;
-    const esc_exec *owner; /* esc_exec_share: agg and ev are owner's */
-    bool fed;              /* a record got past the window check */
-    bool keep_lineage;     /* a map's search: its rows keep their events as lineage, which the
-                              map's rows copy (cmd_map.c) */
+    esc_exec *owner;   /* esc_exec_share: agg and ev are owner's */
+    size_t nsharers;   /* executions sharing this one's agg and ev, not yet released */
+    bool released;     /* esc_exec_release: groups given back (or, shared, let go of) */
+    spl_spill *spill;  /* groups moved to a temporary file (spill.c), merged at finish */
+    spl_keyset *keys;  /* the spilled groups merged back are only these (semijoin.c) */
+    int *join_by;      /* a join's subsearch: per join field, the BY field its parent's rows
+                          may filter (semijoin.c), or -1; NULL: none */
+    esc_table *early;  /* a join's subsearch finished before its parent's groups merged */
+    bool sealed;       /* finishing: every group of x's is in its spill file, none come */
+    esc_exec *borrow;  /* finishing sharer of a spilled owner: reads the owner's spill file */
+    bool fed;          /* a record got past the window check */
+    bool keep_lineage; /* a map's search: its rows keep their events as lineage, which the
+                          map's rows copy (cmd_map.c) */
 };
 
 #define STREAM_BATCH 1024
 #define PRUNE_BATCH 256 /* new tstats groups checked at once */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
-static bool row_local(const stage *st) {
+bool spl_exec_row_local(const stage *st) {
     static const spl_cmd *const local[] = {
         &spl_cmd_rename,  &spl_cmd_convert, &spl_cmd_search, &spl_cmd_where,    &spl_cmd_eval,
         &spl_cmd_regex,   &spl_cmd_rex,     &spl_cmd_lookup, &spl_cmd_fillnull, &spl_cmd_makemv,
@@ -87,7 +102,7 @@ static size_t stream_stage(const esc_plan *p) {
     for (size_t i = 1; i < p->nstages; i++) {
         if (p->stages[i].cmd == &spl_cmd_stats)
             return order_dependent(&p->stages[i]) ? 0 : i;
-        if (!row_local(&p->stages[i]))
+        if (!spl_exec_row_local(&p->stages[i]))
             return 0;
     }
     return 0;
@@ -160,10 +175,14 @@ void esc_exec_free(esc_exec *x) {
         esc_agg_free(x->agg);
         esc_evset_free(x->ev);
     }
+    spl_spill_free(x->spill);
     spl_stats_free(x->acc);
     esc_table_free(x->rows);
     esc_table_free(x->kept);
     esc_free(x->dead);
+    spl_keyset_free(x->keys);
+    esc_free(x->join_by);
+    esc_table_free(x->early);
     esc_free(x);
 }
 
@@ -219,6 +238,209 @@ size_t esc_exec_groups(const esc_exec *x) {
     if (x && x->rows)
         return x->rows->nrows;
     return x && x->agg ? esc_agg_ngroups(x->agg) : 0;
+}
+
+/* ---- memory: release and spill ---- */
+
+/* x's groups go once x and every execution sharing them are released. */
+static void let_go(esc_exec *x) {
+    if (!x->released || (x->nsharers && !x->sealed))
+        return; /* the sharers read these groups, or (sealed) the spill file */
+    esc_agg_free(x->agg);
+    esc_evset_free(x->ev);
+    x->agg = NULL;
+    x->ev = NULL;
+    if (x->nsharers)
+        return;
+    spl_spill_free(x->spill);
+    x->spill = NULL;
+}
+
+void esc_exec_release(esc_exec *x) {
+    if (!x || x->released)
+        return;
+    x->released = true;
+    for (size_t i = 0; x->subs && i < x->p->nstages; i++)
+        esc_exec_release(x->subs[i]);
+    esc_table_free(x->kept); /* a subsearch's rows: the joining search has its evidence */
+    x->kept = NULL;
+    spl_stats_free(x->acc);
+    x->acc = NULL;
+    esc_table_free(x->rows);
+    x->rows = NULL;
+    if (x->owner) {
+        x->owner->nsharers--;
+        let_go(x->owner);
+        return;
+    }
+    let_go(x);
+}
+
+/* The bytes of x's own groups, and whether a spill may move them (at least min of them). */
+static size_t own_mem(const esc_exec *x, size_t min, bool *may) {
+    *may = false;
+    if (x->acc && !x->released) { /* a raw-event search's streamed stats */
+        size_t n = spl_stats_mem(x->acc);
+        *may = n >= min && esc_agg_ngroups(spl_stats_agg(x->acc)) && spl_stats_spillable(x->acc);
+        return n;
+    }
+    if (x->owner || !x->agg)
+        return 0;
+    size_t n = esc_agg_mem(x->agg) + esc_evset_mem(x->ev);
+    *may = !x->released && n >= min && esc_agg_ngroups(x->agg) && esc_agg_table_mergeable(x->agg);
+    return n;
+}
+
+size_t esc_exec_mem(const esc_exec *x, size_t min, size_t *spillable) {
+    bool may;
+    size_t n = own_mem(x, min, &may), sp = may ? n : 0;
+    for (size_t i = 0; x->subs && i < x->p->nstages; i++)
+        if (x->subs[i]) {
+            size_t s;
+            n += esc_exec_mem(x->subs[i], min, &s);
+            sp += s;
+        }
+    if (spillable)
+        *spillable = sp;
+    return n;
+}
+
+esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
+    bool may;
+    own_mem(x, min, &may);
+    esc_status rc = ESC_OK;
+    if (may && x->acc) { /* the rows so far into the stats, then its groups */
+        if ((rc = flush_rows(x, err)) == ESC_OK)
+            rc = spl_stats_spill(x->acc, &x->spill, err);
+        may = false;
+    }
+    if (may && x->prune_k) /* the groups that cannot give a row go first */
+        rc = prune(x, true, err);
+    if (!rc && may && (rc = spl_spill_write(&x->spill, x->agg, x->ev, err)) == ESC_OK)
+        x->checked = x->ndead = 0;
+    for (size_t i = 0; !rc && x->subs && i < x->p->nstages; i++)
+        if (x->subs[i])
+            rc = esc_exec_spill(x->subs[i], min, err);
+    return rc;
+}
+
+/* At finish: the spilled groups back, merged in the order they were fed (the groups in memory
+ * are spilled last, so that ties keep the earliest as one table would). */
+static esc_status seal(esc_exec *x, esc_error *err) {
+    if (x->sealed)
+        return ESC_OK;
+    x->sealed = true;
+    return spl_spill_write(&x->spill, x->agg, x->ev, err);
+}
+
+static esc_status unspill(esc_exec *x, esc_error *err) {
+    esc_exec *from = x->borrow ? x->borrow : x;
+    esc_status rc = seal(from, err);
+    bool filter = spl_keyset_any(x->keys);
+    if (!rc)
+        rc = spl_spill_read(from->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys,
+                            err);
+    spl_keyset_free(x->keys);
+    x->keys = NULL;
+    x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
+    if (x->borrow) {
+        x->borrow->nsharers--;
+        let_go(x->borrow);
+        x->borrow = NULL;
+    } else if (!x->nsharers) {
+        spl_spill_free(x->spill);
+        x->spill = NULL;
+    }
+    return rc;
+}
+
+/* A sharer of a spilled owner finishing: its own tables, filled from the owner's file. */
+static esc_status detach(esc_exec *x, esc_error *err) {
+    esc_exec *o = x->owner;
+    esc_status rc = seal(o, err); /* o's groups still in memory go to the file first */
+    if (rc)
+        return rc;
+    x->agg = spl_agg_new(&x->p->stages[0]);
+    x->ev = esc_evset_new();
+    x->owner = NULL;
+    x->borrow = o; /* o->nsharers still counts x until x has read the file */
+    return x->agg && x->ev ? ESC_OK : spl_exec_oom(err);
+}
+
+static const spl_spill *spill_of(const esc_exec *x) {
+    return x->borrow ? x->borrow->spill : x->spill;
+}
+
+/* ---- semi-join of spilled groups (semijoin.c) ---- */
+
+/* The first join of x's pipeline, or 0. */
+static size_t first_join(const esc_exec *x) {
+    for (size_t i = 1; x->subs && i < x->p->nstages; i++)
+        if (x->p->stages[i].cmd == &spl_cmd_join && x->subs[i])
+            return i;
+    return 0;
+}
+
+/* x's own groups filtered by the rows of its first join's subsearch, finished first (kept for
+ * the join as sub->early). */
+static esc_status filter_main(esc_exec *x, size_t i, esc_error *err) {
+    const stage *st = &x->p->stages[i];
+    esc_exec *sub = x->subs[i];
+    esc_status rc = esc_exec_finish(sub, &sub->early, err);
+    if (rc)
+        return rc;
+    if (!(x->keys = spl_keyset_new(x->p->stages[0].nby)))
+        return spl_exec_oom(err);
+    for (size_t k = 0; k < st->nnames; k++) {
+        int b = spl_semijoin_main_by(x->p, i, k);
+        if (b >= 0 && !spl_keyset_add_column(x->keys, (size_t)b, sub->early, (size_t)st->cols2[k]))
+            return spl_exec_oom(err);
+    }
+    return ESC_OK;
+}
+
+/* Before x's spilled groups merge back: filter the side of its first join that spilled more
+ * (x's own groups by the subsearch's rows, or the subsearch's groups, when it finishes in the
+ * join, by the rows reaching it). */
+static esc_status semijoin(esc_exec *x, esc_error *err) {
+    size_t i = first_join(x);
+    if (!i)
+        return ESC_OK;
+    const stage *st = &x->p->stages[i];
+    esc_exec *sub = x->subs[i];
+    bool main_side = false, sub_side = false;
+    for (size_t k = 0; k < st->nnames; k++) {
+        main_side |= spl_semijoin_main_by(x->p, i, k) >= 0;
+        sub_side |= spl_semijoin_sub_by(x->p, i, k) >= 0;
+    }
+    uint64_t mine = spl_spill_bytes(spill_of(x)), theirs = spl_spill_bytes(sub->spill);
+    if (main_side && x->agg && spill_of(x) && !x->owner && mine >= theirs)
+        return filter_main(x, i, err);
+    if (!sub_side || !sub->spill)
+        return ESC_OK;
+    if (!(sub->join_by = esc_malloc(st->nnames * sizeof *sub->join_by)))
+        return spl_exec_oom(err);
+    for (size_t k = 0; k < st->nnames; k++)
+        sub->join_by[k] = spl_semijoin_sub_by(x->p, i, k);
+    return ESC_OK;
+}
+
+esc_status spl_exec_join_rows(esc_exec *sub, const stage *st, const esc_table *t, esc_table **s,
+                              esc_error *err) {
+    if (sub->early) {
+        *s = sub->early;
+        sub->early = NULL;
+        return ESC_OK;
+    }
+    if (sub->join_by && sub->spill) {
+        if (!(sub->keys = spl_keyset_new(sub->p->stages[0].nby)))
+            return spl_exec_oom(err);
+        for (size_t k = 0; k < st->nnames; k++)
+            if (sub->join_by[k] >= 0 &&
+                !spl_keyset_add_column(sub->keys, (size_t)sub->join_by[k], t, (size_t)st->cols[k]))
+                return spl_exec_oom(err);
+    }
+    return esc_exec_finish(sub, s, err);
 }
 
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
@@ -332,6 +554,7 @@ bool esc_exec_share(esc_exec *x, esc_exec *owner) {
     x->agg = owner->agg;
     x->ev = owner->ev;
     x->owner = owner;
+    owner->nsharers++;
     return true;
 }
 
@@ -639,16 +862,29 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     esc_status rc = ESC_OK;
     /* the last groups checked first: a regex stopped there is counted when the kept groups
      * run the pipeline below, not twice */
+    if (x->released)
+        return esc_error_set(err, ESC_EINTERNAL, "a search finished twice");
     if (x->agg && x->prune_k && (rc = prune(x, true, err)) != ESC_OK)
         return rc;
     uint64_t limited = spl_re_limited();
+    /* spilled groups back (a subsearch finished first counts its regex stops here, as in its
+     * join) */
+    if (x->owner && x->owner->spill && (rc = detach(x, err)) != ESC_OK)
+        return rc;
+    if ((rc = semijoin(x, err)) != ESC_OK)
+        return rc;
+    if (x->agg && spill_of(x) && (rc = unspill(x, err)) != ESC_OK)
+        return rc;
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
     size_t first = 1;
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
+            (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
             (rc = spl_stats_close(x->acc, &t, err)) != ESC_OK)
             return rc;
+        spl_spill_free(x->spill);
+        x->spill = NULL;
         first = x->stream_at + 1;
     } else if (x->rows) { /* the rows move to the caller */
         t = x->rows;

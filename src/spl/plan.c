@@ -248,7 +248,18 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
 }
 
 static esc_status add_lits(esc_plan *p, const lits *l, esc_error *err) {
-    for (size_t k = 0; k < l->n && p->nclauses < ESC_INTEREST_MAX_CLAUSES; k++) {
+    size_t n = l->n < ESC_INTEREST_MAX_CLAUSES - p->nclauses
+                   ? l->n
+                   : ESC_INTEREST_MAX_CLAUSES - p->nclauses;
+    if (n) { /* room for the clauses so far and these */
+        esc_literal_clause *c = esc_arena_alloc(&p->arena, (p->nclauses + n) * sizeof *c);
+        if (!c)
+            return spl_plan_oom(err);
+        if (p->nclauses)
+            memcpy(c, p->clauses, p->nclauses * sizeof *c);
+        p->clauses = c;
+    }
+    for (size_t k = 0; k < n; k++) {
         esc_literal_clause *c = &p->clauses[p->nclauses];
         c->nlit = 0;
         for (size_t j = 0; j < l->c[k].nlit; j++) {

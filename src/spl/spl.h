@@ -202,6 +202,20 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err);
 /* Finish aggregation and run the rest of the pipeline. *out owned by the caller. */
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err);
 size_t esc_exec_groups(const esc_exec *x);
+/* Give back the memory of x's tstats groups (and its subsearches') once x is finished: x can be
+ * finished no more. An owner's groups (esc_exec_share) go when it and every execution sharing
+ * them have been released. */
+void esc_exec_release(esc_exec *x);
+
+/* ---- memory budget (docs/limits.md "group memory") ---------------------------------------- */
+
+/* Bytes x's tstats groups and their evidence hold now, its subsearches' included; *spillable
+ * (may be NULL): the part esc_exec_spill(x, min) would give back. */
+size_t esc_exec_mem(const esc_exec *x, size_t min, size_t *spillable);
+/* Move x's tstats groups (and its subsearches') to a temporary file in $TMPDIR (spl/spill.c);
+ * esc_exec_finish merges them back. Tables with an aggregate that does not merge (list), shared
+ * ones and ones holding under min bytes stay. ESC_EIO when the file cannot be written. */
+esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err);
 /* Let x read owner's tstats groups instead of keeping its own, when both have fed nothing yet,
  * run over the same window, and start with the same tstats over Endpoint.Processes (same text)
  * whose groups neither prunes. True when shared: from then on x's feed skips its source (the

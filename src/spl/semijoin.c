@@ -1,0 +1,182 @@
+/* Semi-join of spilled groups (docs/benchmarks.md "Peak memory"): when a search with a `join`
+ * finishes and one side's tstats groups were spilled (spill.c), the groups of that side whose
+ * join-field value occurs nowhere on the other side are left out as they are merged back, so a
+ * join of every process with a handful of registry events holds the handful, not every process.
+ *
+ * When it is exact: an inner join (or, on the subsearch side, any join) pairs a row only with
+ * rows whose join fields hold the same values (cmd_join.c, cells compared as C strings), so a
+ * group whose value of a join field is absent from the other side gives no paired row. The
+ * side's pipeline up to the join must be row-local (exec.c row_local: each row is its group's),
+ * and the join field's column must copy a tstats BY field unchanged (the schema's origin), so a
+ * group's key is the row's cell. Evidence (evidence.c) must not change either: a final row's
+ * evidence reaches subsearch rows and groups through the columns it still carries, so a join
+ * field is used only when the final table carries it (then any group or subsearch row behind a
+ * final row agrees with that row, hence with the other side, on that field). Fields that fail a
+ * condition constrain nothing; with none left nothing is filtered.
+ * Deliberately not done: joins other than the first after the tstats, and filtering groups that
+ * stayed in memory (they cost nothing more to keep). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "spl/cmd.h"
+#include "spl/semijoin.h"
+
+typedef struct keyset_field {
+    esc_str *v; /* sorted, distinct */
+    size_t n, cap;
+} keyset_field;
+
+struct spl_keyset {
+    size_t nby;
+    keyset_field *f; /* per BY field; v NULL and n 0 with used false: unconstrained */
+    bool *used;
+};
+
+spl_keyset *spl_keyset_new(size_t nby) {
+    spl_keyset *k = esc_calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->nby = nby;
+    k->f = esc_calloc(nby ? nby : 1, sizeof *k->f);
+    k->used = esc_calloc(nby ? nby : 1, sizeof *k->used);
+    if (!k->f || !k->used) {
+        spl_keyset_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void spl_keyset_free(spl_keyset *k) {
+    if (!k)
+        return;
+    for (size_t b = 0; k->f && b < k->nby; b++) {
+        for (size_t i = 0; i < k->f[b].n; i++)
+            esc_free((char *)k->f[b].v[i].ptr);
+        esc_free(k->f[b].v);
+    }
+    esc_free(k->f);
+    esc_free(k->used);
+    esc_free(k);
+}
+
+static int cmp_cstr(const void *a, const void *b) {
+    return strcmp(((const esc_str *)a)->ptr, ((const esc_str *)b)->ptr);
+}
+
+static bool push(keyset_field *f, const char *v) {
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        esc_str *nv = esc_realloc(f->v, cap * sizeof *nv);
+        if (!nv)
+            return false;
+        f->v = nv;
+        f->cap = cap;
+    }
+    char *d = esc_strdup(v);
+    if (!d)
+        return false;
+    f->v[f->n++] = esc_str_c(d);
+    return true;
+}
+
+bool spl_keyset_add_column(spl_keyset *k, size_t b, const esc_table *t, size_t col) {
+    keyset_field *f = &k->f[b];
+    k->used[b] = true;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const esc_cell *c = esc_table_cell(t, r, col);
+        for (size_t i = 0; i < c->n; i++) /* every value: more than the join pairs, never less */
+            if (!push(f, c->v[i]))
+                return false;
+    }
+    if (f->n > 1)
+        qsort(f->v, f->n, sizeof *f->v, cmp_cstr);
+    size_t o = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        if (o && strcmp(f->v[o - 1].ptr, f->v[i].ptr) == 0) {
+            esc_free((char *)f->v[i].ptr);
+            continue;
+        }
+        f->v[o++] = f->v[i];
+    }
+    f->n = o;
+    return true;
+}
+
+bool spl_keyset_any(const spl_keyset *k) {
+    for (size_t b = 0; k && b < k->nby; b++)
+        if (k->used[b])
+            return true;
+    return false;
+}
+
+bool spl_keyset_keep(void *ctx, const esc_str *keys) {
+    const spl_keyset *k = ctx;
+    char buf[256];
+    for (size_t b = 0; b < k->nby; b++) {
+        if (!k->used[b])
+            continue;
+        /* compared as the join compares cells: as C strings */
+        size_t len = strnlen(keys[b].ptr ? keys[b].ptr : "", keys[b].len);
+        char *s = len < sizeof buf ? buf : esc_malloc(len + 1);
+        if (!s)
+            return true; /* keep it: the merge reports memory running out */
+        memcpy(s, keys[b].ptr ? keys[b].ptr : "", len);
+        s[len] = 0;
+        esc_str key = esc_str_make(s, len);
+        bool hit = bsearch(&key, k->f[b].v, k->f[b].n, sizeof key, cmp_cstr) != NULL;
+        if (s != buf)
+            esc_free(s);
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
+/* ---- which fields: the conditions above ---- */
+
+/* The tstats BY field of p whose value column origin o copies, or -1. */
+static int by_of(const esc_plan *p, int o) {
+    const stage *src = &p->stages[0];
+    for (size_t b = 0; b < src->nby && o != -1; b++)
+        if ((o >= 0 && src->by[b].ref == o) || o == SPL_ORIGIN_BY(b))
+            return (int)b;
+    return -1;
+}
+
+/* Whether p's final table has a column of origin o. */
+static bool final_has(const esc_plan *p, int o) {
+    const schema *out = &p->stages[p->nstages - 1].out;
+    for (size_t c = 0; o != -1 && out->origin && c < out->n; c++)
+        if (out->origin[c] == o)
+            return true;
+    return false;
+}
+
+int spl_semijoin_main_by(const esc_plan *p, size_t i, size_t k) {
+    const stage *st = &p->stages[i];
+    if (st->join_type != 0 || st->cols[k] < 0 || st->cols2[k] < 0 || !st->out.origin ||
+        !p->stages[i - 1].out.origin)
+        return -1;
+    for (size_t j = 1; j < i; j++)
+        if (!spl_exec_row_local(&p->stages[j]))
+            return -1;
+    if (!final_has(p, st->out.origin[st->cols[k]]))
+        return -1;
+    return by_of(p, p->stages[i - 1].out.origin[st->cols[k]]);
+}
+
+int spl_semijoin_sub_by(const esc_plan *p, size_t i, size_t k) {
+    const stage *st = &p->stages[i];
+    const esc_plan *sp = st->sub;
+    if (st->cols[k] < 0 || st->cols2[k] < 0 || !st->out.origin)
+        return -1;
+    for (size_t j = 1; j < sp->nstages; j++)
+        if (!spl_exec_row_local(&sp->stages[j]))
+            return -1;
+    const schema *sout = &sp->stages[sp->nstages - 1].out;
+    if (!sout->origin || (size_t)st->cols2[k] >= sout->n ||
+        !final_has(p, st->out.origin[st->cols[k]]))
+        return -1;
+    return by_of(sp, sout->origin[st->cols2[k]]);
+}

@@ -1,0 +1,32 @@
+/* Internal to src/spl/: the semi-join of spilled groups (semijoin.c): the key values one side
+ * of a join holds, and which join fields may filter the other side's groups. */
+#ifndef ESC_SPL_SEMIJOIN_H
+#define ESC_SPL_SEMIJOIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/str.h"
+#include "spl/spl.h"
+
+typedef struct spl_keyset spl_keyset;
+
+/* For a table of nby BY fields; NULL when out of memory. */
+spl_keyset *spl_keyset_new(size_t nby);
+void spl_keyset_free(spl_keyset *k);
+/* Constrain BY field b to the values of column col of t (every value of every cell; added to
+ * what an earlier call gave). False when out of memory. */
+bool spl_keyset_add_column(spl_keyset *k, size_t b, const esc_table *t, size_t col);
+/* Whether some BY field is constrained. */
+bool spl_keyset_any(const spl_keyset *k);
+/* An esc_agg_merge_cb keep: a group whose every constrained key is among its field's values. */
+bool spl_keyset_keep(void *ctx, const esc_str *keys);
+
+/* The tstats BY field of p that may filter p's own groups by join field k of join stage i (the
+ * inner join's subsearch rows give the values), or -1. */
+int spl_semijoin_main_by(const esc_plan *p, size_t i, size_t k);
+/* The tstats BY field of join stage i's subsearch that may filter the subsearch's groups by
+ * join field k (the rows of p reaching the join give the values), or -1. */
+int spl_semijoin_sub_by(const esc_plan *p, size_t i, size_t k);
+
+#endif

@@ -1,0 +1,25 @@
+/* Internal to src/spl/: a tstats execution's groups spilled to a temporary file past the hunt's
+ * memory budget, and merged back when the search finishes (spill.c). */
+#ifndef ESC_SPL_SPILL_H
+#define ESC_SPL_SPILL_H
+
+#include "agg/agg.h"
+#include "agg/evidence.h"
+#include "core/error.h"
+
+typedef struct spl_spill spl_spill;
+
+/* Append every group of a (with its evidence in ev) to *sp (opened on first use), then empty a
+ * and ev. Every aggregate of a must merge (esc_agg_mergeable). */
+esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error *err);
+/* Merge every spilled group back into a and ev, in the order they were written, leaving out
+ * the groups keep (may be NULL) says no to. The file stays, to be read again (several searches
+ * sharing the groups), until spl_spill_free. */
+esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
+                          bool (*keep)(void *ctx, const esc_str *keys), void *ctx, esc_error *err);
+/* Bytes written so far. */
+uint64_t spl_spill_bytes(const spl_spill *sp);
+/* Close the file (it is gone with it). */
+void spl_spill_free(spl_spill *sp);
+
+#endif

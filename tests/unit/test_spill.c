@@ -1,0 +1,185 @@
+/* Unit tests for spilling groups past the memory budget (spl/spill.c, docs/limits.md "group
+ * memory"): a table spilled several times while it is fed, then merged back, holds what one
+ * table fed every record holds (every aggregate that merges, and each group's evidence: count,
+ * earliest and latest, ties kept as one set keeps them); a keep callback leaves groups out
+ * (semi-join); the file goes with the spill; a spill into a folder that does not exist is
+ * ESC_EIO and leaves the table as it was; evidence encodings that are cut short are refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agg/agg.h"
+#include "agg/evidence.h"
+#include "core/alloc.h"
+#include "spl/spill.h"
+
+static const esc_agg_fn fns[] = {ESC_AGG_COUNT, ESC_AGG_COUNT_FIELD, ESC_AGG_VALUES,
+                                 ESC_AGG_DC,    ESC_AGG_MIN,         ESC_AGG_MAX,
+                                 ESC_AGG_SUM,   ESC_AGG_EARLIEST,    ESC_AGG_LATEST};
+#define NF (sizeof fns / sizeof fns[0])
+
+/* Record r: key k(r % 13), an integer value, time r % 17 (many ties), its event at offset r. */
+static void feed(esc_agg *a, esc_evset *ev, unsigned r) {
+    char key[16], text[16];
+    snprintf(key, sizeof key, "k%u", r % 13);
+    snprintf(text, sizeof text, "%u", (r * 2654435761u) % 97);
+    esc_str k = esc_str_c(key);
+    size_t g;
+    esc_error err;
+    assert_int_equal(esc_agg_group(a, &k, &g, &err), ESC_OK);
+    esc_agg_in v = {esc_str_c(text), true, (double)((r * 2654435761u) % 97)};
+    for (size_t i = 0; i < NF; i++)
+        assert_int_equal(esc_agg_add(a, g, i, &v, 1, (int64_t)(r % 17), &err), ESC_OK);
+    esc_evref ref = {r % 3 ? "a.xml" : "b.xml", r, r, 0, (int64_t)(r % 17)};
+    assert_int_equal(esc_evset_add(ev, g, &ref), 0);
+}
+
+/* Text of every result and the evidence of each group, groups in key order. */
+static void dump(esc_agg *a, const esc_evset *ev, char *out, size_t cap) {
+    size_t *order;
+    esc_error err;
+    assert_int_equal(esc_agg_sorted(a, &order, &err), ESC_OK);
+    size_t at = 0;
+    for (size_t j = 0; j < esc_agg_ngroups(a); j++) {
+        size_t g = order[j];
+        esc_str k = esc_agg_key(a, g, 0);
+        at += (size_t)snprintf(out + at, cap - at, "%.*s:", (int)k.len, k.ptr);
+        for (size_t i = 0; i < NF; i++) {
+            esc_agg_out o;
+            assert_int_equal(esc_agg_result(a, g, i, &o, &err), ESC_OK);
+            at += (size_t)snprintf(out + at, cap - at, " %.17g/%zu", o.num, o.n);
+            for (size_t v = 0; v < o.n; v++)
+                at += (size_t)snprintf(out + at, cap - at, ",%.*s", (int)o.v[v].len, o.v[v].ptr);
+        }
+        esc_evref refs[2 * ESC_EVIDENCE_KEEP];
+        size_t n = esc_evset_get(ev, g, refs);
+        at += (size_t)snprintf(out + at, cap - at, " ev %llu",
+                               (unsigned long long)esc_evset_total(ev, g));
+        for (size_t i = 0; i < n; i++)
+            at += (size_t)snprintf(out + at, cap - at, " %s@%llu", refs[i].path,
+                                   (unsigned long long)refs[i].offset);
+        at += (size_t)snprintf(out + at, cap - at, "\n");
+        assert_true(at < cap);
+    }
+    esc_free(order);
+}
+
+static bool odd_keys(void *ctx, const esc_str *keys) {
+    (void)ctx;
+    return (keys[0].ptr[keys[0].len - 1] - '0') % 2 == 1;
+}
+
+static void test_spill_merge_exact(void **state) {
+    (void)state;
+    static char one[1 << 16], merged[1 << 16];
+    esc_agg *a = esc_agg_new(1, fns, NF, 0, 0), *b = esc_agg_new(1, fns, NF, 0, 0);
+    esc_evset *ea = esc_evset_new(), *eb = esc_evset_new();
+    spl_spill *sp = NULL;
+    esc_error err;
+    for (unsigned r = 1; r <= 700; r++) {
+        feed(a, ea, r);
+        feed(b, eb, r);
+        if (r % 150 == 0) { /* five spills while fed, then the rest in memory */
+            assert_int_equal(spl_spill_write(&sp, b, eb, &err), ESC_OK);
+            assert_int_equal(esc_agg_ngroups(b), 0);
+        }
+    }
+    assert_true(spl_spill_bytes(sp) > 0);
+    assert_int_equal(spl_spill_write(&sp, b, eb, &err), ESC_OK);
+    assert_int_equal(spl_spill_read(sp, b, eb, NULL, NULL, &err), ESC_OK);
+    dump(a, ea, one, sizeof one);
+    dump(b, eb, merged, sizeof merged);
+    assert_string_equal(one, merged);
+    /* read again, leaving out the even keys: the others as before */
+    esc_agg *c = esc_agg_new(1, fns, NF, 0, 0);
+    esc_evset *ec = esc_evset_new();
+    assert_int_equal(spl_spill_read(sp, c, ec, odd_keys, NULL, &err), ESC_OK);
+    for (size_t g = 0; g < esc_agg_ngroups(c); g++) {
+        esc_str k = esc_agg_key(c, g, 0);
+        assert_true(odd_keys(NULL, &k));
+    }
+    assert_int_equal(esc_agg_ngroups(c), 6); /* k1 k3 k5 k7 k9 k11 */
+    char *line = strstr(merged, "k11:");
+    assert_non_null(line);
+    dump(c, ec, one, sizeof one);
+    assert_non_null(strstr(one, "k11:"));
+    assert_memory_equal(strstr(one, "k11:"), line, (size_t)(strchr(line, '\n') - line));
+    spl_spill_free(sp);
+    esc_agg_free(a);
+    esc_agg_free(b);
+    esc_agg_free(c);
+    esc_evset_free(ea);
+    esc_evset_free(eb);
+    esc_evset_free(ec);
+}
+
+static void test_spill_unwritable(void **state) {
+    (void)state;
+    const char *old = getenv("TMPDIR");
+    char *keep = old ? esc_strdup(old) : NULL;
+    setenv("TMPDIR", "/nonexistent-escudo-spill-dir", 1);
+    esc_agg *a = esc_agg_new(1, fns, NF, 0, 0);
+    esc_evset *ea = esc_evset_new();
+    for (unsigned r = 1; r <= 40; r++)
+        feed(a, ea, r);
+    spl_spill *sp = NULL;
+    esc_error err = {0};
+    assert_int_equal(spl_spill_write(&sp, a, ea, &err), ESC_EIO);
+    assert_non_null(strstr(err.msg, "/nonexistent-escudo-spill-dir"));
+    assert_null(sp);
+    assert_int_equal(esc_agg_ngroups(a), 13); /* the groups stay */
+    assert_true(esc_evset_total(ea, 0) > 0);
+    if (keep)
+        setenv("TMPDIR", keep, 1);
+    else
+        unsetenv("TMPDIR");
+    esc_free(keep);
+    esc_agg_free(a);
+    esc_evset_free(ea);
+}
+
+static void test_evidence_encoding(void **state) {
+    (void)state;
+    esc_evset *s = esc_evset_new(), *t = esc_evset_new();
+    for (int i = 0; i < 12; i++) {
+        esc_evref r = {"in.evtx", (uint64_t)i * 100, 0, (uint64_t)i, 50 - i};
+        assert_int_equal(esc_evset_add(s, 3, &r), 0);
+    }
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    assert_int_equal(esc_evset_encode(s, 3, &b), 0);
+    size_t at = 0;
+    assert_int_equal(esc_evset_decode(t, 5, b.ptr, b.len, &at), 0);
+    assert_int_equal(at, b.len);
+    assert_int_equal(esc_evset_total(t, 5), 12);
+    esc_evref x[2 * ESC_EVIDENCE_KEEP], y[2 * ESC_EVIDENCE_KEEP];
+    size_t n = esc_evset_get(s, 3, x);
+    assert_int_equal(esc_evset_get(t, 5, y), n);
+    for (size_t i = 0; i < n; i++)
+        assert_true(esc_evref_same(&x[i], &y[i]) && x[i].time_us == y[i].time_us);
+    at = 0; /* read past it */
+    assert_int_equal(esc_evset_decode(t, SIZE_MAX, b.ptr, b.len, &at), 0);
+    assert_int_equal(at, b.len);
+    for (size_t cut = 0; cut < b.len; cut++) { /* every truncation is refused */
+        at = 0;
+        assert_int_equal(esc_evset_decode(t, SIZE_MAX, b.ptr, cut, &at), -2);
+    }
+    esc_buf_fini(&b);
+    esc_evset_free(s);
+    esc_evset_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spill_merge_exact),
+        cmocka_unit_test(test_spill_unwritable),
+        cmocka_unit_test(test_evidence_encoding),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
