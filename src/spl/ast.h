@@ -296,6 +296,11 @@ struct esc_plan {
     size_t chan_len[ESC_PLAN_MAX_CHANS];
     size_t nchans;
     bool any_chan;
+    /* a channel above is a pattern (a source=WinEventLog:Microsoft-Windows-AppLocker/... term) */
+    bool chan_glob;
+    /* the where clause holds for no Windows event whose source, sourcetype and eventtype are
+     * the ones search-time extraction gives it (esc_plan_select) */
+    bool never;
     int depth; /* subsearch nesting */
     /* appendpipe's subpipeline (cmd_appendpipe.c): its rows are the results so far, of this
      * schema (stage 0 is spl_cmd_pipein); NULL for a search that reads records */
