@@ -178,6 +178,9 @@ typedef struct lookup_table {
     uint32_t *clen;     /* strlen of each cell */
     bool *wild;         /* per column: values are '*' patterns */
     bool ci;            /* case-insensitive matching */
+    /* per cell of a case-insensitive wildcard column: X, lowercased, of a pattern "*X*" whose X
+     * holds no '*' (a substring test), else NULL; NULL when no cell is one */
+    const char **sub;
     const char *dflt;
     size_t min_matches, max_matches;
 } lookup_table;
