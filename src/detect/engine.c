@@ -55,6 +55,10 @@ struct esc_engine {
     size_t nby_code;
     size_t *any_code;
     size_t nany_code;
+    /* detections whose raw-event search is esc_plan_never: offered only events for which
+     * esc_plan_event_meta holds */
+    size_t *meta_only;
+    size_t nmeta_only;
     uint32_t datasets;       /* every dataset some detection reads */
     bool *second;            /* per detection: reads Risk.All_Risk (the hunt's second stage) */
     esc_spl_lookup *lookups; /* the content's lookups as the planner takes them */
@@ -196,12 +200,17 @@ static int cmp_code_det(const void *a, const void *b) {
 static esc_status index_codes(esc_engine *e, esc_error *err) {
     esc_win_source *w = esc_malloc(ESC_INTEREST_MAX_WIN * sizeof *w);
     e->any_code = esc_calloc(e->nothers ? e->nothers : 1, sizeof *e->any_code);
+    e->meta_only = esc_calloc(e->nothers ? e->nothers : 1, sizeof *e->meta_only);
     size_t cap = 64;
     e->by_code = esc_malloc(cap * sizeof *e->by_code);
-    if (!w || !e->any_code || !e->by_code)
+    if (!w || !e->any_code || !e->meta_only || !e->by_code)
         goto oom;
     for (size_t k = 0; k < e->nothers; k++) {
         size_t n = 0, i = e->others[k];
+        if (esc_plan_never(e->plan[i])) {
+            e->meta_only[e->nmeta_only++] = i;
+            continue;
+        }
         if (!esc_plan_win_sources(e->plan[i], w, ESC_INTEREST_MAX_WIN, &n)) {
             e->any_code[e->nany_code++] = i;
             continue;
@@ -377,6 +386,7 @@ void esc_engine_free(esc_engine *e) {
     esc_free(e->second);
     esc_free(e->by_code);
     esc_free(e->any_code);
+    esc_free(e->meta_only);
     esc_free(e->det);
     esc_free(e->plan);
     esc_free(e->search_name);
@@ -427,8 +437,16 @@ uint32_t esc_engine_select(const esc_engine *e, const esc_event *ev, size_t *can
     *ncand = 0;
     if (ev->kind != ESC_EV_WINDOWS)
         return 0;
+    bool meta = esc_plan_event_meta(ev);
+    for (size_t k = 0; meta && k < e->nmeta_only; k++) {
+        uint32_t m = esc_plan_select_meta(e->plan[e->meta_only[k]], ev, true);
+        if (m) {
+            cand[(*ncand)++] = e->meta_only[k];
+            mask |= m;
+        }
+    }
     for (size_t k = 0; k < e->nany_code; k++) {
-        uint32_t m = esc_plan_select(e->plan[e->any_code[k]], ev);
+        uint32_t m = esc_plan_select_meta(e->plan[e->any_code[k]], ev, meta);
         if (m) {
             cand[(*ncand)++] = e->any_code[k];
             mask |= m;
@@ -455,7 +473,7 @@ uint32_t esc_engine_select(const esc_engine *e, const esc_event *ev, size_t *can
                 dm[ds] = (int8_t)esc_dm_wants((esc_dataset)ds, ev);
             m = dm[ds] ? 1u << ds : 0;
         } else {
-            m = esc_plan_select(e->plan[i], ev);
+            m = esc_plan_select_meta(e->plan[i], ev, meta);
         }
         if (m) {
             cand[(*ncand)++] = e->by_code[j].det;

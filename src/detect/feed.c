@@ -176,11 +176,26 @@ static esc_status hand_on(esc_feeder *f, const esc_record *rec, esc_error *err) 
 }
 
 /* The datasets other than Endpoint.Processes the engine's detections want ev in: the event's
- * fields, extracted once, then each dataset's view of them, each handed on as a record. */
+ * fields, extracted once, then each dataset's view of them, each handed on as a record. The
+ * candidates the text check rules out go first (their records would pass no literal filter):
+ * without candidates, the event's fields are not extracted. */
 static esc_status other_datasets(esc_feeder *f, const esc_event *ev, esc_error *err) {
     uint32_t mask = esc_engine_select(f->o.engine, ev, f->cand, &f->ncand);
     if (!mask || !ev->has_time)
         return ESC_OK;
+    bool check = f->ls && ev->text.ptr;
+    for (size_t k = 0; check && k < f->ncand; k++)
+        check = esc_litscan_text_can(f->ls, f->cand[k]);
+    if (check) {
+        esc_litscan_text(f->ls, ev);
+        size_t n = 0;
+        for (size_t k = 0; k < f->ncand; k++)
+            if (esc_litscan_text_may_match(f->ls, f->cand[k]))
+                f->cand[n++] = f->cand[k];
+        f->ncand = n;
+        if (!n)
+            return ESC_OK;
+    }
     esc_arena_reset(&f->fields_arena);
     esc_fields fs, view;
     esc_status st =

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "fields/fields.h"
 
 typedef struct lclause {
     uint32_t *id;
@@ -63,6 +64,12 @@ struct esc_litfilter {
     uint32_t *hash;               /* field set names: field index + 1, 0 empty */
     size_t hmask;
     long raw_fld; /* the field of bare terms' literals ("_raw"), or -1 */
+    /* the text check (esc_litscan_text): per literal id, whether it is looked for in the
+     * event's text (a literal of a raw-event search that esc_fields_text_bound allows); one
+     * database of those, with ids nlit ("&") and nlit + 1 ("<!") for the text's guards */
+    uint8_t *text_ok;
+    hs_database_t *text_db;
+    bool *text_never; /* per detection: the text check cannot rule it out (esc_litscan_text_can) */
 };
 
 struct esc_litscan {
@@ -70,7 +77,10 @@ struct esc_litscan {
     hs_scratch_t *scratch;
     uint64_t *hit; /* one bit per literal id */
     size_t words;
-    esc_dataset ds; /* the scanned record's */
+    esc_dataset ds;     /* the scanned record's */
+    uint64_t *text_hit; /* esc_litscan_text: one bit per literal id, then the two guards */
+    bool text_on;       /* text_hit holds the current event's text check */
+    uint8_t text_bound; /* the text_ok level that counts for it (esc_fields_joins: 1, else 2) */
 };
 
 static uint64_t name_hash(const char *p, size_t n) {
@@ -228,6 +238,90 @@ static esc_status compile(esc_litfilter *f, esc_error *err) {
     return ESC_OK;
 }
 
+/* False when the text check cannot rule d out: it has a way in without a clause, through a
+ * data model, or through a raw-event search none of whose clauses has only literals the
+ * check looks for (it treats 2 as 1 here: a detection it may rule out for some events). */
+static bool text_can(const esc_litfilter *f, const ldet *d) {
+    if (d->open)
+        return false;
+    for (size_t k = 0; k < d->n; k++) {
+        const lalt *a = &d->a[k];
+        if (a->ds != ESC_DS_RAW)
+            return false;
+        bool some = false;
+        for (size_t c = 0; c < a->n && !some; c++) {
+            bool all = a->c[c].n > 0;
+            for (size_t j = 0; j < a->c[c].n && all; j++)
+                all = f->text_ok[a->c[c].id[j]] != 0;
+            some = all;
+        }
+        if (!some)
+            return false;
+    }
+    return true;
+}
+
+/* The literals of raw-event searches' clauses that the text check looks for: text_ok and
+ * text_db (left NULL when there are none). */
+static esc_status compile_text(esc_litfilter *f, esc_error *err) {
+    uint8_t *used = esc_calloc(f->nlit + 2, 1);
+    const char **text = esc_calloc(f->nlit + 2, sizeof *text);
+    unsigned *ids = esc_calloc(f->nlit + 2, sizeof *ids), *flags = NULL;
+    size_t *lens = NULL, n = 0;
+    esc_status st = ESC_OK;
+    if (!used || !text || !ids || !(f->text_ok = esc_calloc(f->nlit + 2, 1)) ||
+        !(flags = esc_calloc(f->nlit + 2, sizeof *flags)) ||
+        !(lens = esc_calloc(f->nlit + 2, sizeof *lens))) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < f->ndet; i++)
+        for (size_t k = 0; k < f->det[i].n; k++)
+            for (size_t c = 0; f->det[i].a[k].ds == ESC_DS_RAW && c < f->det[i].a[k].n; c++)
+                for (size_t j = 0; j < f->det[i].a[k].c[c].n; j++)
+                    used[f->det[i].a[k].c[c].id[j]] = 1;
+    for (size_t i = 0; i < f->nfld; i++)
+        for (size_t k = 0; f->fld[i].name && k < f->fld[i].n; k++) {
+            unsigned id = f->fld[i].id[k];
+            int bound = used[id] ? esc_fields_text_bound(f->fld[i].text[k]) : 0;
+            if (!bound)
+                continue;
+            f->text_ok[id] = (uint8_t)bound;
+            text[n] = f->fld[i].text[k];
+            ids[n++] = id;
+        }
+    if (!n)
+        goto out;
+    if (!(f->text_never = esc_calloc(f->ndet ? f->ndet : 1, sizeof *f->text_never))) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < f->ndet; i++)
+        f->text_never[i] = !text_can(f, &f->det[i]);
+    text[n] = "&";
+    ids[n++] = (unsigned)f->nlit;
+    text[n] = "<!";
+    ids[n++] = (unsigned)f->nlit + 1;
+    for (size_t i = 0; i < n; i++) {
+        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        lens[i] = strlen(text[i]);
+    }
+    hs_compile_error_t *cerr = NULL;
+    if (hs_compile_lit_multi(text, flags, ids, lens, (unsigned)n, HS_MODE_BLOCK, NULL, &f->text_db,
+                             &cerr) != HS_SUCCESS) {
+        st = esc_error_set(err, ESC_EINTERNAL, "text literal filter compile failed: %s",
+                           cerr ? cerr->message : "?");
+        hs_free_compile_error(cerr);
+    }
+out:
+    esc_free(used);
+    esc_free(text);
+    esc_free(ids);
+    esc_free(flags);
+    esc_free(lens);
+    return st;
+}
+
 esc_status esc_litfilter_new(esc_plan *const *plans, size_t n, esc_litfilter **out,
                              esc_error *err) {
     *out = NULL;
@@ -250,7 +344,7 @@ esc_status esc_litfilter_new(esc_plan *const *plans, size_t n, esc_litfilter **o
         esc_litfilter_free(f);
         return ESC_OK;
     }
-    if ((st = compile(f, err)) != ESC_OK)
+    if ((st = compile(f, err)) != ESC_OK || (st = compile_text(f, err)) != ESC_OK)
         goto fail;
     *out = f;
     return ESC_OK;
@@ -280,6 +374,9 @@ void esc_litfilter_free(esc_litfilter *f) {
     }
     esc_free(f->fld);
     esc_free(f->hash);
+    esc_free(f->text_ok);
+    esc_free(f->text_never);
+    hs_free_database(f->text_db);
     esc_free(f->det);
     esc_free(f);
 }
@@ -297,9 +394,12 @@ esc_status esc_litscan_new(const esc_litfilter *f, esc_litscan **out, esc_error 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     s->f = f;
     s->words = (f->nlit + 63) / 64;
-    bool ok = (s->hit = esc_calloc(s->words, sizeof *s->hit)) != NULL;
+    bool ok = (s->hit = esc_calloc(s->words, sizeof *s->hit)) != NULL &&
+              (s->text_hit = esc_calloc((f->nlit + 2 + 63) / 64, sizeof *s->text_hit)) != NULL;
     for (size_t i = 0; ok && i < f->nfld; i++) /* one scratch big enough for every database */
         ok = hs_alloc_scratch(f->fld[i].db, &s->scratch) == HS_SUCCESS;
+    if (ok && f->text_db)
+        ok = hs_alloc_scratch(f->text_db, &s->scratch) == HS_SUCCESS;
     if (!ok) {
         esc_litscan_free(s);
         return esc_error_set(err, ESC_ENOMEM, "out of memory (record literal filter)");
@@ -313,6 +413,7 @@ void esc_litscan_free(esc_litscan *s) {
         return;
     hs_free_scratch(s->scratch);
     esc_free(s->hit);
+    esc_free(s->text_hit);
     esc_free(s);
 }
 
@@ -394,4 +495,56 @@ bool esc_litscan_may_match(const esc_litscan *s, size_t i) {
         if (d->a[k].ds == (int)ds && alt_holds(s, &d->a[k]))
             return true;
     return false;
+}
+
+void esc_litscan_text(esc_litscan *s, const esc_event *ev) {
+    if (!s)
+        return;
+    const esc_litfilter *f = s->f;
+    s->text_on = false;
+    if (!f->text_db || !ev->text.ptr || ev->text.len > UINT32_MAX)
+        return;
+    memset(s->text_hit, 0, (f->nlit + 2 + 63) / 64 * sizeof *s->text_hit);
+    if (hs_scan(f->text_db, ev->text.ptr, (unsigned)ev->text.len, 0, s->scratch, on_hit,
+                s->text_hit) != HS_SUCCESS)
+        return;
+    s->text_bound = esc_fields_joins(ev) ? 1 : 2;
+    size_t g = f->nlit; /* the guards: an entity, a comment or CDATA section */
+    s->text_on = !((s->text_hit[g / 64] >> (g % 64)) & 1) &&
+                 !((s->text_hit[(g + 1) / 64] >> ((g + 1) % 64)) & 1);
+}
+
+/* A clause that may hold by the text check: one of its literals is not looked for in the
+ * text, or is there. */
+static bool text_clause(const esc_litscan *s, const lclause *c) {
+    for (size_t j = 0; j < c->n; j++) {
+        uint32_t id = c->id[j];
+        if (!s->f->text_ok[id] || s->f->text_ok[id] > s->text_bound ||
+            ((s->text_hit[id / 64] >> (id % 64)) & 1))
+            return true;
+    }
+    return false;
+}
+
+bool esc_litscan_text_may_match(const esc_litscan *s, size_t i) {
+    if (!s || !s->text_on)
+        return true;
+    const ldet *d = &s->f->det[i];
+    if (d->open)
+        return true;
+    for (size_t k = 0; k < d->n; k++) {
+        const lalt *a = &d->a[k];
+        if (a->ds != ESC_DS_RAW)
+            return true;
+        size_t c = 0;
+        while (c < a->n && text_clause(s, &a->c[c]))
+            c++;
+        if (c == a->n)
+            return true;
+    }
+    return false;
+}
+
+bool esc_litscan_text_can(const esc_litscan *s, size_t i) {
+    return s && s->f->text_db && !s->f->text_never[i];
 }

@@ -34,6 +34,21 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r);
  * literals the record holds); true otherwise, and always when s is NULL. */
 bool esc_litscan_may_match(const esc_litscan *s, size_t i);
 
+/* The text check, before an event's fields are extracted: scan ev->text (the XML reader's
+ * <Event> element) once for the literals of every raw-event search's clauses that
+ * esc_fields_text_bound allows. An event without text, or whose text holds an entity, a
+ * comment or a CDATA section, is not checked. */
+void esc_litscan_text(esc_litscan *s, const esc_event *ev);
+/* False when, by the last text check, no record of that event can reach detection i: every
+ * way into it is a raw-event search with a clause none of whose literals can be in the
+ * event's values (then esc_litscan_may_match would be false for each of its records). True
+ * otherwise, and always when s is NULL or the event was not checked. */
+bool esc_litscan_text_may_match(const esc_litscan *s, size_t i);
+
+/* False when the text check can never rule detection i out (then checking an event whose
+ * candidates include i is no use). */
+bool esc_litscan_text_can(const esc_litscan *s, size_t i);
+
 /* The filter of an engine's detections (engine.c), or NULL; the feeder scans each record it
  * hands on with it (feed.c). */
 struct esc_engine;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fields/rules.h"
 
@@ -639,6 +640,74 @@ static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, bool nativ
 }
 
 /* ---- eventtype and tag ---------------------------------------------------------------------- */
+
+/* ASCII case-insensitive: does s contain lit? */
+static bool icontains(const char *s, const char *lit) {
+    size_t n = strlen(s), l = strlen(lit);
+    for (size_t i = 0; l <= n && i <= n - l; i++)
+        if (strncasecmp(s + i, lit, l) == 0)
+            return true;
+    return false;
+}
+
+int esc_fields_text_bound(const char *lit) {
+    /* the constants apply_op, ta_action, reg_hive and metadata give (keep in step with them) */
+    static const char *const consts[] = {"XmlWinEventLog:",
+                                         "WinEventLog:",
+                                         "failure",
+                                         "denied",
+                                         "unknown",
+                                         "error",
+                                         "-",
+                                         "created",
+                                         "deleted",
+                                         "started",
+                                         "stopped",
+                                         "allowed",
+                                         "outbound",
+                                         "inbound",
+                                         "HKEY_LOCAL_MACHINE\\System",
+                                         "HKEY_CURRENT_USER",
+                                         "HKEY_LOCAL_MACHINE\\Software"};
+    bool digits = true, join = false;
+    for (const char *p = lit; *p; p++) {
+        if (*p < ' ' || *p > '~' || *p == ':')
+            return 0;
+        digits &= *p >= '0' && *p <= '9';
+        join |= *p == ' ' || *p == '"';
+    }
+    if (!*lit || digits)
+        return 0;
+    for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
+        if (icontains(consts[i], lit))
+            return 0;
+    for (unsigned i = 0; i < esc_fields_nrules; i++)
+        if (esc_fields_rules[i].op == OP_CONST && icontains(esc_fields_rules[i].src, lit))
+            return 0;
+    for (unsigned i = 0; i < esc_fields_netypes; i++)
+        if (icontains(esc_fields_etypes[i].name, lit) || icontains(esc_fields_etypes[i].tags, lit))
+            return 0;
+    return join ? 2 : 1;
+}
+
+bool esc_fields_joins(const esc_event *ev) {
+    int scope = channel_scope(ev->channel);
+    for (unsigned i = 0; i < esc_fields_nrules; i++) {
+        const frule *r = &esc_fields_rules[i];
+        if (r->op == OP_4688_PROCESS && (r->scope == SC_XML || r->scope == scope) &&
+            code_matches(r->codes, ev))
+            return true;
+    }
+    return false;
+}
+
+size_t esc_fields_neventtypes(void) {
+    return esc_fields_netypes;
+}
+
+const char *esc_fields_eventtype(size_t i) {
+    return i < esc_fields_netypes ? esc_fields_etypes[i].name : NULL;
+}
 
 static bool in_list(const char *list, esc_str ch) {
     while (list && *list) {

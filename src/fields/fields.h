@@ -49,5 +49,21 @@ esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str va
 esc_str esc_fields_get(const esc_fields *fs, esc_str name);
 /* Values of field name, up to max into out; returns how many it has. */
 size_t esc_fields_values(const esc_fields *fs, esc_str name, esc_str *out, size_t max);
+/* Whether lit, wherever extraction's values of a Windows event read from XML hold it (ASCII
+ * case-insensitively), is also in the event's text (esc_event.text), as long as that text
+ * holds no '&' and no "<!" (entities, comments and CDATA make values that are not pieces of
+ * it). Every value is a piece of the text, a number read from it, a constant of the add-on
+ * rules, or two of those joined (source's "XmlWinEventLog:" and the channel; the process of
+ * an event esc_fields_joins: the program and the arguments joined by a space, the program
+ * maybe quoted). So lit must be printable ASCII without ':', not digits only, and in no
+ * constant: then 2 when it holds a space or '"' (it is bound for events that do not join),
+ * else 1; 0 when it is not bound. */
+int esc_fields_text_bound(const char *lit);
+/* True when extraction may join two pieces of ev's text with a space or '"' (Security 4688's
+ * EVAL-process). */
+bool esc_fields_joins(const esc_event *ev);
+/* The name of eventtype i (i < esc_fields_neventtypes()) extraction may give a Windows event. */
+size_t esc_fields_neventtypes(void);
+const char *esc_fields_eventtype(size_t i);
 
 #endif

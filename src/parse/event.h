@@ -64,6 +64,9 @@ typedef struct esc_event {
     esc_str xml;
     /* EVTX with esc_reader_opts.json: the record's dump JSON line (no line break), or empty */
     esc_str json;
+    /* XmlWinEventLog: the <Event> element as read, whose text every value comes from (for
+     * prefilters; not _raw), or empty */
+    esc_str text;
     /* first non-fatal problem in this record (kept, but worth a warning), or empty */
     esc_str warning;
     uint64_t warning_offset; /* byte offset of that problem in the stream */

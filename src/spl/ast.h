@@ -178,6 +178,9 @@ typedef struct lookup_table {
     uint32_t *clen;     /* strlen of each cell */
     bool *wild;         /* per column: values are '*' patterns */
     bool ci;            /* case-insensitive matching */
+    /* per cell of a case-insensitive wildcard column: X, lowercased, of a pattern "*X*" whose X
+     * holds no '*' (a substring test), else NULL; NULL when no cell is one */
+    const char **sub;
     const char *dflt;
     size_t min_matches, max_matches;
 } lookup_table;
@@ -297,6 +300,11 @@ struct esc_plan {
     size_t chan_len[ESC_PLAN_MAX_CHANS];
     size_t nchans;
     bool any_chan;
+    /* a channel above is a pattern (a source=WinEventLog:Microsoft-Windows-AppLocker/... term) */
+    bool chan_glob;
+    /* the where clause holds for no Windows event whose source, sourcetype and eventtype are
+     * the ones search-time extraction gives it (esc_plan_select) */
+    bool never;
     int depth; /* subsearch nesting */
     /* appendpipe's subpipeline (cmd_appendpipe.c): its rows are the results so far, of this
      * schema (stage 0 is spl_cmd_pipein); NULL for a search that reads records */

@@ -288,6 +288,40 @@ static esc_status open_table(esc_plan *p, const stage *st, const esc_spl_lookup 
     return load(p, def, lt, st->lookup_start, err);
 }
 
+/* A cell "*X*" of a case-insensitive wildcard column whose X holds no '*'. */
+static bool is_sub(const lookup_table *lt, size_t i) {
+    const char *v = lt->cells[i];
+    size_t n = lt->clen[i];
+    return lt->ci && lt->wild[i % lt->ncols] && n >= 3 && v[0] == '*' && v[n - 1] == '*' &&
+           !memchr(v + 1, '*', n - 2);
+}
+
+/* lt->sub: the substring patterns of its case-insensitive wildcard columns. */
+static esc_status plan_subs(esc_plan *p, lookup_table *lt) {
+    size_t ncells = lt->nrows * lt->ncols, any = 0;
+    lt->sub = NULL;
+    for (size_t i = 0; i < ncells; i++)
+        any += is_sub(lt, i);
+    if (!any)
+        return ESC_OK;
+    if (!(lt->sub = esc_arena_alloc(&p->arena, ncells * sizeof *lt->sub)))
+        return ESC_ENOMEM;
+    for (size_t i = 0; i < ncells; i++) {
+        lt->sub[i] = NULL;
+        if (!is_sub(lt, i))
+            continue;
+        size_t n = lt->clen[i];
+        char *x = esc_arena_alloc(&p->arena, n - 1);
+        if (!x)
+            return ESC_ENOMEM;
+        for (size_t k = 0; k < n - 2; k++)
+            x[k] = (char)esc_lower((unsigned char)lt->cells[i][k + 1]);
+        x[n - 2] = 0;
+        lt->sub[i] = x;
+    }
+    return ESC_OK;
+}
+
 static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_error *err) {
     const esc_spl_lookup *def = NULL;
     if (p->env)
@@ -314,6 +348,8 @@ static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_erro
         snprintf(pat, sizeof pat, "WILDCARD(%s)", lt->hdr[c]);
         lt->wild[c] = def->match_type && strstr(def->match_type, pat) != NULL;
     }
+    if ((rc = plan_subs(p, lt)) != ESC_OK)
+        return oom(err);
     st->lt = lt;
     for (size_t k = 0; k < st->nlin; k++) {
         lk_field *f = &st->lin[k];
@@ -375,11 +411,26 @@ static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_erro
     return ESC_OK;
 }
 
-/* cl, vl: the lengths of cell and v. */
-static bool cell_matches(const lookup_table *lt, size_t col, const char *cell, size_t cl,
-                         const char *v, size_t vl) {
-    if (lt->wild[col])
+/* Characters a and b equal (ASCII case-insensitively when ci). */
+static bool same_char(bool ci, char a, char b) {
+    return ci ? esc_lower((unsigned char)a) == esc_lower((unsigned char)b) : a == b;
+}
+
+/* Cell i (of column col) matches v. cl, vl: the lengths of cell and v; lv: v lowercased, or
+ * NULL. The glob matches the whole value, so a pattern's first character, unless '*', must be
+ * v's first, and its last, unless '*', v's last; "*X*" is a substring test. */
+static bool cell_matches(const lookup_table *lt, size_t col, size_t i, size_t cl, const char *v,
+                         size_t vl, const char *lv) {
+    const char *cell = lt->cells[i];
+    if (lt->wild[col]) {
+        if (lv && lt->sub && lt->sub[i])
+            return memmem(lv, vl, lt->sub[i], cl - 2) != NULL;
+        if (cl && cell[0] != '*' && (!vl || !same_char(lt->ci, cell[0], v[0])))
+            return false;
+        if (cl && cell[cl - 1] != '*' && (!vl || !same_char(lt->ci, cell[cl - 1], v[vl - 1])))
+            return false;
         return lt->ci ? spl_glob_imatch(cell, cl, v, vl) : spl_glob_match(cell, cl, v, vl);
+    }
     return cl == vl && (lt->ci ? esc_str_ieq(esc_str_make(cell, cl), esc_str_make(v, vl))
                                : memcmp(cell, v, vl) == 0);
 }
@@ -407,27 +458,39 @@ static esc_status run_lookup(const stage *st, spl_run *x, esc_error *err) {
             have = st->lin[k].row_col >= 0 && row[st->lin[k].row_col].n > 0;
         if (!have)
             continue;
-        size_t nh = 0, vlen[LOOKUP_LENS][LOOKUP_LENS]; /* the lengths of the first values */
+        size_t nh = 0, vlen[LOOKUP_LENS][LOOKUP_LENS];  /* the lengths of the first values */
+        char *low[LOOKUP_LENS][LOOKUP_LENS] = {{NULL}}; /* and them lowercased, for lt->sub */
         for (size_t k = 0; k < st->nlin && k < LOOKUP_LENS; k++)
-            for (size_t i = 0; i < row[st->lin[k].row_col].n && i < LOOKUP_LENS; i++)
-                vlen[k][i] = strlen(row[st->lin[k].row_col].v[i]);
+            for (size_t i = 0; i < row[st->lin[k].row_col].n && i < LOOKUP_LENS; i++) {
+                const char *v = row[st->lin[k].row_col].v[i];
+                vlen[k][i] = strlen(v);
+                if (lt->sub && lt->wild[st->lin[k].csv_col] &&
+                    (low[k][i] = esc_malloc(vlen[k][i] + 1)))
+                    for (size_t j = 0; j <= vlen[k][i]; j++)
+                        low[k][i][j] = (char)esc_lower((unsigned char)v[j]);
+            }
         for (size_t lr = 0; lr < lt->nrows && nh < lt->max_matches; lr++) {
-            const char *const *cells = &lt->cells[lr * lt->ncols];
             const uint32_t *clen = &lt->clen[lr * lt->ncols];
             bool ok = true;
             for (size_t k = 0; k < st->nlin && ok; k++) {
                 const lk_field *f = &st->lin[k];
                 const esc_cell *c = &row[f->row_col];
                 bool any = false;
-                for (size_t i = 0; i < c->n && !any; i++)
-                    any = cell_matches(
-                        lt, (size_t)f->csv_col, cells[f->csv_col], clen[f->csv_col], c->v[i],
-                        k < LOOKUP_LENS && i < LOOKUP_LENS ? vlen[k][i] : strlen(c->v[i]));
+                for (size_t i = 0; i < c->n && !any; i++) {
+                    bool first = k < LOOKUP_LENS && i < LOOKUP_LENS;
+                    any = cell_matches(lt, (size_t)f->csv_col, lr * lt->ncols + (size_t)f->csv_col,
+                                       clen[f->csv_col], c->v[i],
+                                       first ? vlen[k][i] : strlen(c->v[i]),
+                                       first ? low[k][i] : NULL);
+                }
                 ok = any;
             }
             if (ok)
                 hits[nh++] = lr;
         }
+        for (size_t k = 0; k < LOOKUP_LENS; k++)
+            for (size_t i = 0; i < LOOKUP_LENS; i++)
+                esc_free(low[k][i]);
         for (size_t k = 0; k < st->nlout; k++) {
             const lk_field *f = &st->lout[k];
             esc_cell *dst = &row[f->row_col];

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "fields/fields.h"
 #include "spl/cmd.h"
 
 #define RAW_MAX_COLUMNS 200  /* fits the uint8_t column of feed_by_field */
@@ -60,13 +61,21 @@ typedef struct need {
     const char *chans[ESC_PLAN_MAX_CHANS];
     size_t nchans;
     bool any_chan;
+    bool never; /* esc_plan's never */
 } need;
 
-/* The channel a source/sourcetype/Channel/eventtype term names, or NULL. */
+/* The channel a source/sourcetype/Channel/eventtype term names, or NULL. A source pattern
+ * whose wildcards all follow its colon names a channel pattern (esc_plan_select matches it
+ * only while the event's source is its channel's, see esc_plan_event_meta). */
 static const char *term_channel(const snode *n) {
-    if (n->op != SOP_EQ || memchr(n->val, '*', n->val_len) || n->ref != FIELD_NAMED)
+    if (n->op != SOP_EQ || n->ref != FIELD_NAMED)
         return NULL;
     const char *v = n->val;
+    const char *star = memchr(v, '*', n->val_len);
+    if (star) {
+        const char *c = esc_str_eq_c(n->fname, "source") ? memchr(v, ':', n->val_len) : NULL;
+        return c && c < star ? c + 1 : NULL;
+    }
     if (esc_str_eq_c(n->fname, "source") || esc_str_eq_c(n->fname, "sourcetype")) {
         const char *c = memchr(v, ':', n->val_len);
         return c && c[1] ? c + 1 : NULL;
@@ -80,6 +89,42 @@ static const char *term_channel(const snode *n) {
             return "System";
     }
     return NULL;
+}
+
+/* True when pattern p (ASCII case-insensitive, '*' any run) can match a value starting with
+ * prefix: the text before its first '*' and the prefix agree as far as both go. */
+static bool may_start(const char *p, size_t n, const char *prefix) {
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < n && i < pl && p[i] != '*'; i++)
+        if (esc_lower((unsigned char)p[i]) != esc_lower((unsigned char)prefix[i]))
+            return false;
+    return memchr(p, '*', n) || n >= pl;
+}
+
+/* True when the term n holds for no Windows event whose source, sourcetype and eventtype are
+ * extraction's own (fields.c: source XmlWinEventLog:<Channel> or WinEventLog:<Channel>,
+ * sourcetype XmlWinEventLog, eventtype from the add-on's list or match.c's fallback):
+ * sourcetype="linux:audit", source=ActiveDirectory, eventtype="osquery-process". */
+static bool term_never(const snode *n) {
+    if (n->op != SOP_EQ || n->ref != FIELD_NAMED)
+        return false;
+    if (esc_str_eq_c(n->fname, "sourcetype"))
+        return !spl_glob_imatch(n->val, n->val_len, "XmlWinEventLog", 14);
+    if (esc_str_eq_c(n->fname, "source"))
+        return !may_start(n->val, n->val_len, "XmlWinEventLog:") &&
+               !may_start(n->val, n->val_len, "WinEventLog:");
+    if (!esc_str_eq_c(n->fname, "eventtype"))
+        return false;
+    static const char *const fallback[] = {"wineventlog_security", "wineventlog_system"};
+    for (size_t i = 0; i < 2; i++)
+        if (spl_glob_imatch(n->val, n->val_len, fallback[i], strlen(fallback[i])))
+            return false;
+    for (size_t i = 0; i < esc_fields_neventtypes(); i++) {
+        const char *e = esc_fields_eventtype(i);
+        if (spl_glob_imatch(n->val, n->val_len, e, strlen(e)))
+            return false;
+    }
+    return true;
 }
 
 static void need_union(need *a, const need *b) {
@@ -113,6 +158,7 @@ static void need_of(const snode *n, need *out) {
             out->any_chan = false;
             out->chans[out->nchans++] = ch;
         }
+        out->never = term_never(n);
         return;
     }
     if (n->kind != SN_AND && n->kind != SN_OR)
@@ -125,6 +171,7 @@ static void need_of(const snode *n, need *out) {
     if (n->kind == SN_OR) {
         *out = l[0];
         need_union(out, &l[1]);
+        out->never = l[0].never && l[1].never;
     } else { /* either side's limits hold: keep the narrower of each */
         const need *c =
             l[0].any_code || (!l[1].any_code && l[1].ncodes < l[0].ncodes) ? &l[1] : &l[0];
@@ -136,6 +183,7 @@ static void need_of(const snode *n, need *out) {
         out->any_chan = h->any_chan;
         out->nchans = h->nchans;
         memcpy(out->chans, h->chans, sizeof out->chans);
+        out->never = l[0].never || l[1].never;
     }
     esc_free(l);
 }
@@ -192,8 +240,11 @@ static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *
     p->any_chan = nd.any_chan;
     p->nchans = nd.nchans;
     memcpy(p->chans, nd.chans, sizeof p->chans);
-    for (size_t i = 0; i < p->nchans; i++)
+    p->never = nd.never;
+    for (size_t i = 0; i < p->nchans; i++) {
         p->chan_len[i] = strlen(p->chans[i]);
+        p->chan_glob |= strchr(p->chans[i], '*') != NULL;
+    }
     /* columns: _time, then every name-like word of the later commands, once (a map's search:
      * of the whole search, names_text) */
     if (!spl_schema_alloc(p, &st->out, RAW_MAX_COLUMNS))

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/fmt.h"
 #include "core/timeutil.h"
 #include "spl/cmd.h"
 
@@ -109,6 +110,19 @@ size_t spl_time_text(int64_t us, char *buf, size_t cap) {
     uint64_t u = neg ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
     uint64_t sec = u / 1000000, frac = u % 1000000;
     int n;
+    if (cap >= 30) { /* the printf forms below, without printf (at most 29 bytes and NUL) */
+        size_t k = neg ? 1 : 0;
+        buf[0] = '-';
+        k += esc_fmt_u64(buf + k, sec, 0);
+        if (frac) {
+            buf[k++] = '.';
+            k += esc_fmt_u64(buf + k, frac, 6);
+            while (buf[k - 1] == '0')
+                k--;
+        }
+        buf[k] = 0;
+        return k;
+    }
     if (!frac) {
         n = snprintf(buf, cap, "%s%llu", neg ? "-" : "", (unsigned long long)sec);
     } else {

@@ -28,6 +28,7 @@
 
 #include "agg/agg.h"
 #include "core/alloc.h"
+#include "core/fmt.h"
 #include "core/timeutil.h"
 #include "spl/cmd.h"
 #include "spl/eval.h"
@@ -656,6 +657,13 @@ bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n) {
 
 size_t spl_num_text(double v, char *buf, size_t cap) {
     int n;
+    if (v == floor(v) && fabs(v) < 1e15 && cap > ESC_FMT_MAX + 1) { /* "%.0f", without printf */
+        size_t k = signbit(v) ? 1 : 0;
+        buf[0] = '-';
+        k += esc_fmt_u64(buf + k, (uint64_t)fabs(v), 0);
+        buf[k] = 0;
+        return k;
+    }
     if (v == floor(v) && fabs(v) < 1e15)
         n = snprintf(buf, cap, "%.0f", v);
     else {

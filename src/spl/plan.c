@@ -503,31 +503,60 @@ void esc_plan_interest(const esc_plan *p, esc_interest *in) {
         in->clause[in->nclauses++] = p->clauses[k];
 }
 
-static bool chan_ok(const esc_plan *p, const esc_event *ev) {
+/* A channel pattern holds for any event while meta (its source may not be its channel's). */
+static bool chan_ok(const esc_plan *p, const esc_event *ev, bool meta) {
     if (p->any_chan)
         return true;
-    for (size_t i = 0; i < p->nchans; i++) /* lengths first: most channels differ there */
-        if (ev->channel.len == p->chan_len[i] &&
-            esc_str_ieq(ev->channel, esc_str_make(p->chans[i], p->chan_len[i])))
+    for (size_t i = 0; i < p->nchans; i++) { /* lengths first: most channels differ there */
+        if (p->chan_glob && strchr(p->chans[i], '*')) {
+            if (meta ||
+                spl_glob_imatch(p->chans[i], p->chan_len[i], ev->channel.ptr, ev->channel.len))
+                return true;
+        } else if (ev->channel.len == p->chan_len[i] &&
+                   esc_str_ieq(ev->channel, esc_str_make(p->chans[i], p->chan_len[i]))) {
             return true;
+        }
+    }
     return false;
 }
 
-uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev) {
+bool esc_plan_event_meta(const esc_event *ev) {
+    static const char *const names[] = {"source", "sourcetype", "eventtype"};
+    for (size_t i = 0; i < ev->ndata + ev->nsys; i++) {
+        esc_str n = i < ev->ndata ? ev->data[i].name : ev->sys[i - ev->ndata].name;
+        const char *at = n.len ? memchr(n.ptr, '@', n.len) : NULL; /* fields.c: attribute names */
+        if (at)
+            n = esc_str_make(at + 1, n.len - (size_t)(at + 1 - n.ptr));
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+            if (esc_str_eq_c(n, names[k]))
+                return true;
+    }
+    return false;
+}
+
+bool esc_plan_never(const esc_plan *p) {
+    return p->ds == ESC_DS_RAW && p->never && !p->has_sub;
+}
+
+uint32_t esc_plan_select_meta(const esc_plan *p, const esc_event *ev, bool meta) {
     uint32_t m = 0;
     if (p->ds == ESC_DS_RAW) {
         bool code = p->any_code;
         for (size_t i = 0; !code && i < p->ncodes; i++)
             code = ev->has_event_id && ev->event_id == p->codes[i];
-        if (code && chan_ok(p, ev))
+        if (code && (meta || !p->never) && chan_ok(p, ev, meta))
             m |= 1u << ESC_DS_RAW;
     } else if (p->ds != ESC_DS_PROCESSES && esc_dm_wants(p->ds, ev)) {
         m |= 1u << p->ds;
     }
     for (size_t i = 1; p->has_sub && i < p->nstages; i++)
         if (p->stages[i].sub)
-            m |= esc_plan_select(p->stages[i].sub, ev);
+            m |= esc_plan_select_meta(p->stages[i].sub, ev, meta);
     return m;
+}
+
+uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev) {
+    return esc_plan_select_meta(p, ev, esc_plan_event_meta(ev));
 }
 
 uint32_t esc_plan_datasets(const esc_plan *p) {

@@ -153,6 +153,16 @@ bool esc_plan_win_sources(const esc_plan *p, esc_win_source *out, size_t max, si
 /* The datasets other than Endpoint.Processes ev may enter for this plan: its data model's
  * sources, or the event codes and channels a raw-event search requires. */
 uint32_t esc_plan_select(const esc_plan *p, const esc_event *ev);
+/* esc_plan_select with esc_plan_event_meta(ev) given: a raw-event search that is never (below)
+ * or names a channel pattern is taken at its word only while meta is false. */
+uint32_t esc_plan_select_meta(const esc_plan *p, const esc_event *ev, bool meta);
+/* True when ev has an EventData/UserData or System field named source, sourcetype or
+ * eventtype (then those fields hold more than extraction's own values). */
+bool esc_plan_event_meta(const esc_event *ev);
+/* True when the raw-event search (no subsearch) can select a Windows event only while
+ * esc_plan_event_meta holds: a source, sourcetype or eventtype term that no value extraction
+ * gives a Windows event matches (sourcetype="linux:audit", source=ActiveDirectory). */
+bool esc_plan_never(const esc_plan *p);
 /* Record clauses, a conjunction: a record that passes the main where clause (tstats' where, a
  * raw-event search's terms) has, for every clause, one of its literals inside a value of that
  * literal's field (r->v[cim] of an Endpoint.Processes record, r->fs's values of the field

@@ -178,11 +178,123 @@ static void test_alternatives(void **state) {
     esc_plan_free(p[1]);
 }
 
+/* A Windows event of channel ch and code id whose text is text. */
+static esc_event win_event(const char *ch, uint32_t id, const char *text) {
+    esc_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ESC_EV_WINDOWS;
+    ev.channel = esc_str_c(ch);
+    ev.event_id = id;
+    ev.has_event_id = true;
+    ev.has_time = true;
+    ev.text = esc_str_c(text);
+    return ev;
+}
+
+/* Raw-event searches whose source, sourcetype or eventtype no Windows event has (as extraction
+ * gives them: fields.c) select no event, unless the event holds a field of that name itself. */
+static void test_never(void **state) {
+    (void)state;
+    static const struct {
+        const char *search;
+        bool never;
+    } cases[] = {
+        {"sourcetype=\"linux:audit\" type=SYSCALL | stats count by host", true},
+        {"source=ActiveDirectory admonEventType=Update | stats count by host", true},
+        {"eventtype=\"osquery-process\" | search x=1", true},
+        {"sourcetype=\"Linux:Audit\" OR source=ActiveDirectory | stats count by host", true},
+        {"sourcetype=XmlWinEventLog EventCode=1 | stats count by host", false},
+        {"sourcetype=xmlwin* EventCode=1 | stats count by host", false},
+        {"source=\"WinEventLog:Microsoft-Windows-AppLocker/*\" | stats count by host", false},
+        {"eventtype=wineventlog_security EventCode=4688 | stats count by host", false},
+        {"eventtype=windows_logon_* | stats count by host", false},
+        {"sourcetype=\"linux:audit\" OR EventCode=4688 | stats count by host", false},
+        {"NOT sourcetype=\"linux:audit\" | stats count by host", false},
+    };
+    esc_event ev = win_event("Security", 4688, "<Event/>");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        esc_plan *p = plan(cases[i].search);
+        assert_int_equal(esc_plan_never(p), cases[i].never);
+        if (cases[i].never) {
+            assert_int_equal(esc_plan_select_meta(p, &ev, false), 0);
+            /* while meta: as before, its channel (sourcetype=linux:audit names "audit") */
+            bool chan = strstr(cases[i].search, "linux:audit") != NULL;
+            assert_int_equal(esc_plan_select_meta(p, &ev, true), chan ? 0 : 1u << ESC_DS_RAW);
+        }
+        esc_plan_free(p);
+    }
+    esc_kv data[1] = {{esc_str_c("sourcetype"), esc_str_c("linux:audit")}};
+    assert_false(esc_plan_event_meta(&ev));
+    ev.data = data;
+    ev.ndata = 1;
+    assert_true(esc_plan_event_meta(&ev));
+    /* a channel pattern: the AppLocker channels only, any channel while meta */
+    esc_plan *p =
+        plan("(source=\"WinEventLog:Microsoft-Windows-AppLocker/*\" OR "
+             "source=\"XmlWinEventLog:Microsoft-Windows-AppLocker/*\") | stats count by host");
+    esc_event al = win_event("Microsoft-Windows-AppLocker/EXE and DLL", 8004, "<Event/>");
+    assert_int_equal(esc_plan_select_meta(p, &al, false), 1u << ESC_DS_RAW);
+    assert_int_equal(esc_plan_select_meta(p, &ev, false), 0);
+    assert_int_equal(esc_plan_select_meta(p, &ev, true), 1u << ESC_DS_RAW);
+    esc_plan_free(p);
+}
+
+/* The text check before extraction: a detection whose every way in is a raw-event search with a
+ * clause none of whose literals is in the event's text is ruled out; entities, comments and
+ * joins (Security 4688's process) leave literals unchecked. */
+static void test_text(void **state) {
+    (void)state;
+    assert_int_equal(esc_fields_text_bound("lsass.exe"), 1);
+    assert_int_equal(esc_fields_text_bound("sudoedit -s"), 2);
+    assert_int_equal(esc_fields_text_bound("XmlWinEventLog:Security"), 0); /* source's join */
+    assert_int_equal(esc_fields_text_bound("4688"), 0);                    /* a number */
+    assert_int_equal(esc_fields_text_bound("Microsoft Win"), 0); /* vendor_product's constant */
+    assert_int_equal(esc_fields_text_bound("denied"), 0);
+    esc_plan *p[3] = {
+        plan("EventCode=10 TargetImage=*lsass.exe | stats count by host"),
+        plan("index=unix \"sudoedit -s\" | stats count by host"),
+        plan("EventCode=10 | stats count by host"),
+    };
+    esc_litfilter *f;
+    esc_litscan *s;
+    assert_int_equal(esc_litfilter_new(p, 3, &f, NULL), ESC_OK);
+    assert_int_equal(esc_litscan_new(f, &s, NULL), ESC_OK);
+    assert_true(esc_litscan_text_can(s, 0));
+    assert_true(esc_litscan_text_can(s, 1));
+    assert_false(esc_litscan_text_can(s, 2)); /* no clause */
+    const char *sysmon = "Microsoft-Windows-Sysmon/Operational";
+    esc_event ev = win_event(sysmon, 10, "<Event><Data Name='TargetImage'>C:\\x\\LSASS.EXE</Data>");
+    esc_litscan_text(s, &ev);
+    assert_true(esc_litscan_text_may_match(s, 0));
+    assert_false(esc_litscan_text_may_match(s, 1));
+    assert_true(esc_litscan_text_may_match(s, 2));
+    ev = win_event(sysmon, 10, "<Event><Data Name='TargetImage'>C:\\x\\lsas&#115;.exe</Data>");
+    esc_litscan_text(s, &ev); /* an entity: not checked */
+    assert_true(esc_litscan_text_may_match(s, 0));
+    assert_true(esc_litscan_text_may_match(s, 1));
+    ev = win_event(sysmon, 10, "<Event><Data Name='x'>lsass<![CDATA[.exe]]></Data>");
+    esc_litscan_text(s, &ev);
+    assert_true(esc_litscan_text_may_match(s, 0));
+    ev = win_event(sysmon, 10, "<Event><Data Name='CommandLine'>sudoedit -s x</Data>");
+    esc_litscan_text(s, &ev);
+    assert_false(esc_litscan_text_may_match(s, 0));
+    assert_true(esc_litscan_text_may_match(s, 1));
+    /* Security 4688 joins the program and its arguments with a space: "sudoedit -s" may be
+     * in its process without being in its text */
+    ev = win_event("Security", 4688, "<Event><Data Name='NewProcessName'>/x/sudoedit</Data>");
+    esc_litscan_text(s, &ev);
+    assert_true(esc_litscan_text_may_match(s, 1));
+    esc_litscan_free(s);
+    esc_litfilter_free(f);
+    for (size_t i = 0; i < 3; i++)
+        esc_plan_free(p[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clauses),
-        cmocka_unit_test(test_scan),
-        cmocka_unit_test(test_alternatives),
+        cmocka_unit_test(test_clauses),      cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_alternatives), cmocka_unit_test(test_never),
+        cmocka_unit_test(test_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

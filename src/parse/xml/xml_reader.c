@@ -415,6 +415,7 @@ static esc_status xml_next(void *impl, esc_event *ev, esc_error *err) {
         }
         ev->path = esc_input_path(r->in);
         ev->offset = r->base + s.start;
+        ev->text = esc_str_make(r->buf + s.start, s.end - s.start);
         if (ev->warning.len)
             ev->warning_offset += r->base + s.start;
         if (ev->repaired)
