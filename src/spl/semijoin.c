@@ -124,7 +124,7 @@ bool spl_keyset_keep(void *ctx, const esc_str *keys) {
         memcpy(s, keys[b].ptr ? keys[b].ptr : "", len);
         s[len] = 0;
         esc_str key = esc_str_make(s, len);
-        bool hit = bsearch(&key, k->f[b].v, k->f[b].n, sizeof key, cmp_cstr) != NULL;
+        bool hit = k->f[b].n && bsearch(&key, k->f[b].v, k->f[b].n, sizeof key, cmp_cstr);
         if (s != buf)
             esc_free(s);
         if (!hit)
