@@ -209,7 +209,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
 
     int threads = opts->threads > MAX_THREADS ? MAX_THREADS : opts->threads;
     r->nworkers = threads > 1 ? threads - 1 : 0;
-    r->nslots = r->nworkers ? (size_t)(4 * threads + 2) : 1;
+    r->nslots = r->nworkers ? (size_t)(threads + 2) : 1;
     r->slots = esc_calloc(r->nslots, sizeof *r->slots);
     if (!r->slots) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
