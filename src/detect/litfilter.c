@@ -189,22 +189,24 @@ static esc_status add_plan(esc_litfilter *f, ldet *d, const esc_plan *p) {
     return st;
 }
 
-static esc_status compile_field(lfield *d, esc_error *err) {
-    unsigned *flags = esc_calloc(d->n, sizeof *flags);
-    size_t *lens = esc_calloc(d->n, sizeof *lens);
+/* n literals, matched case-insensitively, once each, into *db (what names it in a message). */
+static esc_status compile_literals(const char *const *text, const unsigned *ids, size_t n,
+                                   const char *what, hs_database_t **db, esc_error *err) {
+    unsigned *flags = esc_calloc(n, sizeof *flags);
+    size_t *lens = esc_calloc(n, sizeof *lens);
     esc_status st = ESC_OK;
     if (!flags || !lens) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < d->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-        lens[i] = strlen(d->text[i]);
+        lens[i] = strlen(text[i]);
     }
     hs_compile_error_t *cerr = NULL;
-    if (hs_compile_lit_multi((const char *const *)d->text, flags, d->id, lens, (unsigned)d->n,
-                             HS_MODE_BLOCK, NULL, &d->db, &cerr) != HS_SUCCESS) {
-        st = esc_error_set(err, ESC_EINTERNAL, "record literal filter compile failed: %s",
+    if (hs_compile_lit_multi(text, flags, ids, lens, (unsigned)n, HS_MODE_BLOCK, NULL, db, &cerr) !=
+        HS_SUCCESS) {
+        st = esc_error_set(err, ESC_EINTERNAL, "%s literal filter compile failed: %s", what,
                            cerr ? cerr->message : "?");
         hs_free_compile_error(cerr);
     }
@@ -212,6 +214,10 @@ out:
     esc_free(flags);
     esc_free(lens);
     return st;
+}
+
+static esc_status compile_field(lfield *d, esc_error *err) {
+    return compile_literals((const char *const *)d->text, d->id, d->n, "record", &d->db, err);
 }
 
 /* Every field: its database, and the hash of field set names. */
@@ -266,12 +272,10 @@ static bool text_can(const esc_litfilter *f, const ldet *d) {
 static esc_status compile_text(esc_litfilter *f, esc_error *err) {
     uint8_t *used = esc_calloc(f->nlit + 2, 1);
     const char **text = esc_calloc(f->nlit + 2, sizeof *text);
-    unsigned *ids = esc_calloc(f->nlit + 2, sizeof *ids), *flags = NULL;
-    size_t *lens = NULL, n = 0;
+    unsigned *ids = esc_calloc(f->nlit + 2, sizeof *ids);
+    size_t n = 0;
     esc_status st = ESC_OK;
-    if (!used || !text || !ids || !(f->text_ok = esc_calloc(f->nlit + 2, 1)) ||
-        !(flags = esc_calloc(f->nlit + 2, sizeof *flags)) ||
-        !(lens = esc_calloc(f->nlit + 2, sizeof *lens))) {
+    if (!used || !text || !ids || !(f->text_ok = esc_calloc(f->nlit + 2, 1))) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
         goto out;
     }
@@ -302,23 +306,11 @@ static esc_status compile_text(esc_litfilter *f, esc_error *err) {
     ids[n++] = (unsigned)f->nlit;
     text[n] = "<!";
     ids[n++] = (unsigned)f->nlit + 1;
-    for (size_t i = 0; i < n; i++) {
-        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-        lens[i] = strlen(text[i]);
-    }
-    hs_compile_error_t *cerr = NULL;
-    if (hs_compile_lit_multi(text, flags, ids, lens, (unsigned)n, HS_MODE_BLOCK, NULL, &f->text_db,
-                             &cerr) != HS_SUCCESS) {
-        st = esc_error_set(err, ESC_EINTERNAL, "text literal filter compile failed: %s",
-                           cerr ? cerr->message : "?");
-        hs_free_compile_error(cerr);
-    }
+    st = compile_literals(text, ids, n, "text", &f->text_db, err);
 out:
     esc_free(used);
     esc_free(text);
     esc_free(ids);
-    esc_free(flags);
-    esc_free(lens);
     return st;
 }
 
