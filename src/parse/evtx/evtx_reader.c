@@ -3,20 +3,25 @@
  *
  * The input is read forward only (gzip and stdin work): the 4096-byte file header, then one
  * chunk at a time into a ring of slots; a regular file's whole chunks are read by the thread
- * that decodes them (positioned reads), so that copying them out of the page cache scales. Each
- * slot is decoded by evtx_chunk_decode() either on a worker thread (opts->threads > 1) or on the
- * calling thread, which decodes the next chunk nobody has taken while it waits for the one it must
- * yield next; its items are yielded strictly in chunk order, so the sequence of events and warnings
- * is the same for any thread count. Memory is the ring (a fixed number of slots, each with capped
- * buffers). Every chunk present in the file is read, also past the header's chunk count (a dirty
- * file's header lags behind); all-zero chunks past that count are unused space and are skipped
- * silently. With --recover, a recovered record identical to an event yielded before it in
- * the file is folded (fold()); the key set costs 16 bytes per record, only then.
+ * that decodes them (positioned reads), so that copying them out of the page cache scales.
+ * Chunk q is decoded by thread q % threads (0 is the calling thread, which also yields the
+ * items), always into the same slots: a thread's decoding scratch (names, templates, arenas)
+ * stays in its own core's cache, which a chunk handed to whichever thread was free did not (its
+ * cache lines crossed cores and the CPU time of two threads grew by a quarter). Threads wait for
+ * each other spinning briefly before they sleep: a chunk takes tens of microseconds, a sleep and
+ * wake-up costs a system call and, in a virtual machine, an interrupt between cores. Items are
+ * yielded strictly in chunk order, so the sequence of events and warnings is the same for any
+ * thread count. Memory is the ring (a fixed number of slots, each with capped buffers). Every
+ * chunk present in the file is read, also past the header's chunk count (a dirty file's header
+ * lags behind); all-zero chunks past that count are unused space and are skipped silently.
+ * With --recover, a recovered record identical to an event yielded before it in the file is
+ * folded (fold()); the key set costs 16 bytes per record, only then.
  * Deliberately not done: seeking, the header's "oldest chunk" ordering of a wrapped
  * log (chunks are read in file order, as evtxexport does). */
 #include <inttypes.h>
-#include <stdio.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -27,20 +32,30 @@
 #define EVTX_FILE_HEADER 4096u
 #define MAX_PENDING 4
 #define MAX_THREADS 16
+#define SLOTS_PER_THREAD 2
+#define SPIN_MAX 4096 /* pause instructions a waiting thread spins before it sleeps */
 
+/* A slot's chunk: FREE (the calling thread may read the next chunk into it), READY (read, or
+ * left in the file for its decoder), BUSY (a thread took it), DONE (decoded; its items are the
+ * calling thread's). A thread takes a READY slot with one compare-and-swap. */
 enum { S_FREE = 0, S_READY, S_BUSY, S_DONE };
 
 typedef struct slot {
     evtx_chunk c;
-    int state;
+    _Atomic int state;
     esc_status st;
-    bool read_at; /* its bytes are still in the file: read by whoever decodes it */
+    bool read_at; /* its bytes are still in the file: read by the thread that decodes it */
 } slot;
 
 typedef struct pending {
     uint64_t offset;
     char msg[160];
 } pending;
+
+typedef struct worker {
+    struct evtx_reader *r;
+    int id; /* 1 .. nworkers */
+} worker;
 
 typedef struct evtx_reader {
     esc_input *in;
@@ -67,13 +82,18 @@ typedef struct evtx_reader {
     bool recover;
     uint64_t *keys;
     size_t nkeys, keys_cap;
-    /* workers */
+    /* threads: chunk q is decoded by thread q % nthreads, 0 being the calling thread */
+    int nthreads;
     int nworkers;
     pthread_t workers[MAX_THREADS];
+    worker wargs[MAX_THREADS];
     bool locks;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* only to sleep: the slots' states are atomic */
     pthread_cond_t work_cv, done_cv;
-    bool stop;
+    _Atomic int worker_sleeps; /* workers asleep on work_cv */
+    _Atomic int main_sleeps;   /* the calling thread is asleep on done_cv */
+    _Atomic bool stop;
+    int main_spin; /* the calling thread's spin budget, halved by each wait that ends asleep */
 } evtx_reader;
 
 static esc_status read_full(esc_input *in, unsigned char *buf, size_t cap, size_t *got,
@@ -99,49 +119,111 @@ static void add_warning(evtx_reader *r, uint64_t off, const char *msg) {
     r->nwarn++;
 }
 
-/* The first chunk read but not yet taken by a thread, in file order (the lock held). */
-static slot *ready_slot(evtx_reader *r) {
-    for (uint64_t q = r->head; q < r->tail; q++) {
-        slot *t = &r->slots[q % r->nslots];
-        if (t->state == S_READY)
-            return t;
-    }
-    return NULL;
-}
-
 /* Decode a slot's chunk, reading its bytes first when fill() left them in the file: the
- * copies out of the page cache then run on every decoding thread, not only the reading one. */
-static esc_status decode_slot(evtx_reader *r, slot *s) {
+ * copies out of the page cache then run on every decoding thread, not only the reading one.
+ * The slot is DONE afterwards; the calling thread is woken if it sleeps on it. */
+static void decode_slot(evtx_reader *r, slot *s) {
+    esc_status st = ESC_OK;
     if (s->read_at) {
         size_t got = 0;
-        esc_status st =
-            esc_input_read_at(r->in, s->c.file_off, s->c.data, EVTX_CHUNK_SIZE, &got, NULL);
-        if (st)
-            return st;
+        st = esc_input_read_at(r->in, s->c.file_off, s->c.data, EVTX_CHUNK_SIZE, &got, NULL);
         s->c.len = got; /* shorter when the file was truncated since it was opened */
     }
-    return evtx_chunk_decode(&s->c);
+    s->st = st ? st : evtx_chunk_decode(&s->c);
+    atomic_store(&s->state, S_DONE); /* then main_sleeps is read: see await_head() */
+    if (atomic_load(&r->main_sleeps)) {
+        pthread_mutex_lock(&r->mu);
+        pthread_cond_signal(&r->done_cv);
+        pthread_mutex_unlock(&r->mu);
+    }
 }
 
-static void *worker_main(void *arg) {
-    evtx_reader *r = arg;
-    pthread_mutex_lock(&r->mu);
-    while (!r->stop) {
-        slot *s = ready_slot(r);
-        if (!s) {
-            pthread_cond_wait(&r->work_cv, &r->mu);
-            continue;
-        }
-        s->state = S_BUSY;
-        pthread_mutex_unlock(&r->mu);
-        esc_status st = decode_slot(r, s);
-        pthread_mutex_lock(&r->mu);
-        s->st = st;
-        s->state = S_DONE;
-        pthread_cond_broadcast(&r->done_cv);
+/* Take and decode the first READY chunk of thread id's slots (those whose index is id modulo
+ * nthreads: the same slots every time, so its scratch stays in its core's cache), else, when
+ * steal, of anyone's; false when there was none. */
+static bool decode_one(evtx_reader *r, int id, bool steal) {
+    slot *best = NULL;
+    size_t step = steal ? 1 : (size_t)r->nthreads;
+    for (size_t i = steal ? 0 : (size_t)id; i < r->nslots; i += step) {
+        slot *t = &r->slots[i];
+        if (atomic_load_explicit(&t->state, memory_order_acquire) == S_READY &&
+            (!best || t->c.index < best->c.index))
+            best = t;
     }
+    int ready = S_READY;
+    if (!best || !atomic_compare_exchange_strong(&best->state, &ready, S_BUSY))
+        return false;
+    decode_slot(r, best);
+    return true;
+}
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Whether any chunk waits for a thread. */
+static bool any_ready(const evtx_reader *r) {
+    for (size_t i = 0; i < r->nslots; i++)
+        if (atomic_load_explicit(&r->slots[i].state, memory_order_acquire) == S_READY)
+            return true;
+    return false;
+}
+
+/* Wait, spinning up to *budget times before sleeping on cv, until done(r, s) or stop. The
+ * budget adapts: doubled when the spin was enough, halved when it was not, so a thread that
+ * mostly waits long (the decoder of a hunt slower than decoding) stops burning a core on it. */
+static void await(evtx_reader *r, slot *s, bool (*done)(const evtx_reader *, slot *),
+                  _Atomic int *sleeps, pthread_cond_t *cv, int *budget) {
+    for (int i = 0; i < *budget; i++) {
+        if (done(r, s) || atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+            *budget = *budget * 2 > SPIN_MAX ? SPIN_MAX : *budget * 2;
+            return;
+        }
+        cpu_relax();
+    }
+    *budget = *budget / 2 > 16 ? *budget / 2 : 16;
+    pthread_mutex_lock(&r->mu);
+    atomic_fetch_add(sleeps, 1); /* then the state is read: the waker reads sleeps after it */
+    while (!done(r, s) && !atomic_load(&r->stop))
+        pthread_cond_wait(cv, &r->mu);
+    atomic_fetch_sub(sleeps, 1);
     pthread_mutex_unlock(&r->mu);
+}
+
+static bool work_waits(const evtx_reader *r, slot *s) {
+    (void)s;
+    return any_ready(r);
+}
+
+static bool slot_done(const evtx_reader *r, slot *s) {
+    (void)r;
+    return atomic_load_explicit(&s->state, memory_order_acquire) == S_DONE;
+}
+
+/* A worker decodes its own slots' chunks; when it has none to do it takes anyone's (in a hunt,
+ * whose detections are slower than decoding, the calling thread then decodes nothing). */
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    evtx_reader *r = w->r;
+    int budget = SPIN_MAX;
+    while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+        if (!decode_one(r, w->id, false) && !decode_one(r, w->id, true))
+            await(r, NULL, work_waits, &r->worker_sleeps, &r->work_cv, &budget);
+    }
     return NULL;
+}
+
+static void stop_workers(evtx_reader *r) {
+    pthread_mutex_lock(&r->mu);
+    atomic_store(&r->stop, true);
+    pthread_cond_broadcast(&r->work_cv);
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < r->nworkers; i++)
+        pthread_join(r->workers[i], NULL);
+    r->nworkers = 0;
+    r->nthreads = 1;
 }
 
 static void evtx_free(void *impl) {
@@ -149,12 +231,7 @@ static void evtx_free(void *impl) {
     if (!r)
         return;
     if (r->locks) {
-        pthread_mutex_lock(&r->mu);
-        r->stop = true;
-        pthread_cond_broadcast(&r->work_cv);
-        pthread_mutex_unlock(&r->mu);
-        for (int i = 0; i < r->nworkers; i++)
-            pthread_join(r->workers[i], NULL);
+        stop_workers(r);
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->work_cv);
         pthread_cond_destroy(&r->done_cv);
@@ -208,8 +285,9 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
     }
 
     int threads = opts->threads > MAX_THREADS ? MAX_THREADS : opts->threads;
-    r->nworkers = threads > 1 ? threads - 1 : 0;
-    r->nslots = r->nworkers ? (size_t)(threads + 2) : 1;
+    r->nthreads = threads > 1 ? threads : 1;
+    r->nslots = r->nthreads > 1 ? (size_t)r->nthreads * SLOTS_PER_THREAD : 1;
+    r->main_spin = SPIN_MAX;
     r->slots = esc_calloc(r->nslots, sizeof *r->slots);
     if (!r->slots) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -227,7 +305,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
         r->slots[i].c.skip_sys = r->rendering_only;
         r->slots[i].c.skip_data = r->rendering_only && opts->xml;
     }
-    if (r->nworkers) {
+    if (r->nthreads > 1) {
         if (pthread_mutex_init(&r->mu, NULL)) {
             st = esc_error_set(err, ESC_EINTERNAL, "cannot create a mutex");
             goto fail;
@@ -235,28 +313,20 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
         pthread_cond_init(&r->work_cv, NULL);
         pthread_cond_init(&r->done_cv, NULL);
         r->locks = true;
-        int started = 0;
-        for (int i = 0; i < r->nworkers; i++) {
-            if (pthread_create(&r->workers[i], NULL, worker_main, r))
+        for (int i = 0; i < r->nthreads - 1; i++) {
+            r->wargs[i] = (worker){r, i + 1};
+            if (pthread_create(&r->workers[i], NULL, worker_main, &r->wargs[i])) {
+                stop_workers(r); /* the calling thread decodes everything */
                 break;
-            started++;
+            }
+            r->nworkers++;
         }
-        r->nworkers = started; /* with none started, the calling thread decodes everything */
     }
     *impl = r;
     return ESC_OK;
 fail:
     evtx_free(r);
     return st;
-}
-
-static void lock(evtx_reader *r) {
-    if (r->locks)
-        pthread_mutex_lock(&r->mu);
-}
-static void unlock(evtx_reader *r) {
-    if (r->locks)
-        pthread_mutex_unlock(&r->mu);
 }
 
 /* Add key to the set of yielded events; false when it was there already. */
@@ -343,14 +413,30 @@ static esc_status fill(evtx_reader *r, esc_error *err) {
         s->c.file_off = off;
         s->c.in_use = r->next_index < r->header_chunks;
         r->next_index++;
-        lock(r);
-        s->state = S_READY;
+        atomic_store(&s->state, S_READY); /* then worker_sleeps is read: see worker_main() */
         r->tail++;
-        if (r->locks)
-            pthread_cond_signal(&r->work_cv);
-        unlock(r);
+        if (atomic_load(&r->worker_sleeps)) {
+            pthread_mutex_lock(&r->mu);
+            pthread_cond_broadcast(&r->work_cv);
+            pthread_mutex_unlock(&r->mu);
+        }
     }
     return ESC_OK;
+}
+
+/* Have the head slot decoded: by this thread when nobody took it; else, while a worker is at
+ * it, decode this thread's own chunks, then anyone's, and wait when there are none. */
+static void await_head(evtx_reader *r, slot *s) {
+    int ready = S_READY;
+    if (atomic_compare_exchange_strong(&s->state, &ready, S_BUSY)) {
+        decode_slot(r, s);
+        return;
+    }
+    while (!slot_done(r, s)) {
+        if (decode_one(r, 0, false) || decode_one(r, 0, true))
+            continue;
+        await(r, s, slot_done, &r->main_sleeps, &r->done_cv, &r->main_spin);
+    }
 }
 
 static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
@@ -365,20 +451,7 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
     for (;;) {
         if (r->head < r->tail) {
             slot *s = &r->slots[r->head % r->nslots];
-            lock(r);
-            while (s->state != S_DONE) { /* decode the head, or help with a later chunk */
-                slot *t = ready_slot(r);
-                if (!t) {
-                    pthread_cond_wait(&r->done_cv, &r->mu);
-                    continue;
-                }
-                t->state = S_BUSY;
-                unlock(r);
-                t->st = decode_slot(r, t);
-                lock(r);
-                t->state = S_DONE;
-            }
-            unlock(r);
+            await_head(r, s);
             if (s->st) {
                 r->fatal = s->st;
                 return esc_error_at(err, s->st, r->path, s->c.file_off, "%s", esc_strerror(s->st));
@@ -441,15 +514,9 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 return ESC_OK;
             }
             /* slot consumed */
-            lock(r);
-            s->state = S_FREE;
+            atomic_store_explicit(&s->state, S_FREE, memory_order_relaxed);
             r->head++;
-            unlock(r);
             r->item_pos = 0;
-            /* with workers, refill in halves of the ring: a worker woken for one chunk at a
-             * time would sleep and wake once per chunk */
-            if (r->nworkers && r->tail - r->head > r->nslots / 2)
-                continue;
         }
         if ((st = fill(r, err))) {
             r->fatal = st;
