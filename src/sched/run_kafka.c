@@ -79,7 +79,9 @@ struct run_kafka {
     size_t np;
     bool settled; /* partitions assigned (and not revoked since) */
     /* the reading's span, for the stop message: from the first message consumed to the end of
-     * the last pass that consumed one (wall: CLOCK_MONOTONIC; CPU: the process's, all threads) */
+     * the last pass that consumed one (wall: CLOCK_MONOTONIC; CPU: the process's, all threads).
+     * Every message consumed counts, a partition read again after a rebalance included; on a
+     * live topic the span holds the waits between messages too (a rate over the run) */
     uint64_t nread;
     double wall0, cpu0, wall1, cpu1;
     esc_status failed;
