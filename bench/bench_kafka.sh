@@ -2,7 +2,7 @@
 # Kafka worker benchmark: one `escudo run --kafka` worker reading from librdkafka's mock cluster
 # against `escudo hunt` over the same events from a file, in the same run (issue 18: at least
 # 70% of hunt's events per second). bench/bench_kafka.py does the work; this prints its markdown
-# section on stdout (progress on stderr). About a minute and a half on 2 cores.
+# section on stdout (progress on stderr). About 40 s on 2 cores.
 #
 # Environment:
 #   ESCUDO           the CLI to measure (default build/escudo)

@@ -9,6 +9,9 @@
  * Not done here: checking keys and values (librdkafka does, run.c reports its message). */
 #include "cli/run_kafka.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +101,22 @@ static bool from_env(esc_cli_kafka *kc, const char *var, const char *key) {
     return own_push(kc, s);
 }
 
+/* librdkafka receives each fetch response whole into one buffer of its size (up to
+ * fetch.max.bytes, 4 MiB here) and frees it once its messages are destroyed. glibc serves a block
+ * that large with mmap at first, then from the thread's arena, whose top it trims (gives back to
+ * the kernel) past M_TRIM_THRESHOLD, twice the block: with a few responses in flight the arena
+ * was trimmed and grown again, and the kernel's copy from the socket faulted in every page of
+ * every response (a third of a worker's CPU over the replay of docs/scale.md, 15,000 page
+ * faults). Blocks up to 32 MiB (glibc's own ceiling for its moving threshold) now come from
+ * the arenas, and a top under 64 MiB stays: a worker keeps up to that much free heap, the price
+ * of not faulting it in again. A process setting, so the CLI's (mallopt(3)). */
+static void keep_fetch_buffers(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
 bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts *ro) {
     static const char *const needs[] = {"topic",
                                         "group",
@@ -168,6 +187,7 @@ bool esc_cli_kafka_options(const esc_args *a, esc_cli_kafka *kc, esc_runner_opts
                             .output = esc_args_get(a, "kafka-output"),
                             .repart_max = (size_t)repart_max};
     ro->kafka = &kc->k;
+    keep_fetch_buffers();
     return true;
 }
 

@@ -33,8 +33,11 @@ bool esc_interest_wants_code(const esc_interest *in, uint32_t event_id) {
 bool esc_interest_wants_field(const esc_interest *in, esc_str name) {
     if (!in || in->everything || !in->fields)
         return true;
+    /* the first byte before the whole name (a strlen per listed name and field was a twentieth
+     * of a Kafka worker's CPU) */
+    int c0 = name.len ? (unsigned char)name.ptr[0] : 0;
     for (const char *const *f = in->fields; *f; f++)
-        if (esc_str_eq_c(name, *f))
+        if ((unsigned char)(*f)[0] == c0 && esc_str_eq_c(name, *f))
             return true;
     return false;
 }

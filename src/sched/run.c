@@ -609,7 +609,6 @@ void esc_runner_free(esc_runner *r) {
         close(r->lock_fd); /* releases the state directory's lock */
     esc_feeder_free(r->feed);
     esc_buf_fini(&r->hosts_text);
-    esc_buf_fini(&r->kscratch);
     esc_free(r->chunk);
     msgs_clear(r);
     esc_free(r);

@@ -145,7 +145,6 @@ struct esc_runner {
     size_t nfired, capfired;
     esc_feeder *feed;   /* records -> inventory -> CIM -> esc_run_consume */
     esc_buf hosts_text; /* "aid\tname\n" of every inventory record seen, saved as "@hosts" */
-    esc_buf kscratch;   /* a partition window's record, encoded to be counted (run_window.c) */
     bool hosts_dirty;
     risk_pt *risk; /* the risk incident rule's state (run_risk.c), saved as "@risk" */
     size_t nrisk, caprisk, nrisk_sorted;

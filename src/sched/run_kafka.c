@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -77,6 +78,12 @@ struct run_kafka {
     kpart *p;
     size_t np;
     bool settled; /* partitions assigned (and not revoked since) */
+    /* the reading's span, for the stop message: from the first message consumed to the end of
+     * the last pass that consumed one (wall: CLOCK_MONOTONIC; CPU: the process's, all threads).
+     * Every message consumed counts, a partition read again after a rebalance included; on a
+     * live topic the span holds the waits between messages too (a rate over the run) */
+    uint64_t nread;
+    double wall0, cpu0, wall1, cpu1;
     esc_status failed;
     char why[ESC_ERROR_MSG_MAX];
 };
@@ -591,6 +598,13 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_part
 
 /* ---- reading ------------------------------------------------------------------------------- */
 
+static double seconds(clockid_t c) {
+    struct timespec t;
+    if (clock_gettime(c, &t))
+        return 0;
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 /* "kafka:TOPIC/P offset O", a message's name, by hand (snprintf's time was a twentieth of a
  * worker's main thread). */
 static void message_path(const char *topic, int32_t part, int64_t off, char *buf, size_t n) {
@@ -646,6 +660,7 @@ esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err) {
     run_kafka *k = r->kafka;
     esc_status st = ESC_OK;
     bool idle = k->settled; /* caught up: waiting is the clock's job, not the poll's */
+    size_t got = 0;         /* messages this pass */
     for (size_t i = 0; idle && i < k->np; i++)
         idle = !k->p[i].owned || k->p[i].eof;
     for (int n = 0; n < STEP_MESSAGES && !st && !k->failed; n++) {
@@ -665,9 +680,18 @@ esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err) {
         } else if (m->err) {
             esc_run_msg(r, "kafka: %s", rd_kafka_message_errstr(m));
         } else {
+            if (!k->nread++) { /* the reading's span starts at the first message consumed */
+                k->wall0 = seconds(CLOCK_MONOTONIC);
+                k->cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+            }
+            got++;
             st = on_message(r, m, progress, err);
         }
         rd_kafka_message_destroy(m);
+    }
+    if (got) { /* ... and ends after the last pass that consumed one (two clock reads a pass) */
+        k->wall1 = seconds(CLOCK_MONOTONIC);
+        k->cpu1 = seconds(CLOCK_PROCESS_CPUTIME_ID);
     }
     char fatal[256];
     if (!st && rd_kafka_fatal_error(k->rk, fatal, sizeof fatal))
@@ -888,6 +912,14 @@ void esc_run_kafka_stop(esc_runner *r) {
     if (none)
         esc_run_msg(r, "kafka: %zu partitions read before have no commit since their assignment",
                     none);
+    if (k->nread) {
+        double wall = k->wall1 - k->wall0, cpu = k->cpu1 - k->cpu0;
+        esc_run_msg(r,
+                    "kafka: read %llu messages in %.3f s (%.0f messages/s; %.3f s CPU, all "
+                    "threads), from the first message consumed to the last",
+                    (unsigned long long)k->nread, wall, wall > 0 ? (double)k->nread / wall : 0.0,
+                    cpu);
+    }
     esc_buf_fini(&b);
 }
 

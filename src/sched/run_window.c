@@ -572,26 +572,72 @@ static esc_status runs_covering(det_state *d, int64_t e, esc_error *err) {
     return ESC_OK;
 }
 
-/* The record into w's blob; a partition's window without --late=emit only counts its bytes
- * (the same encoding into a scratch buffer, against the same cap): its records are never read
- * (run.c stores its header alone, a restart replays the partition), and holding them cost a
- * tenth of a worker's CPU. */
+static size_t str_bytes(esc_str s) {
+    return 4 + (s.ptr ? s.len : 0);
+}
+
+static size_t varint_bytes(uint64_t v) {
+    size_t n = 1;
+    while (v >>= 7)
+        n++;
+    return n;
+}
+
+/* The bytes blob_add would append for rec to w's blob, with *path the input name its origin
+ * names (NULL: the same as the last, or no origin). Kept in step with blob_add and origin_add. */
+static size_t rec_bytes(const win_state *w, const esc_record *rec, const char **path, size_t *pl) {
+    bool named = rec->ds != ESC_DS_PROCESSES && rec->fs;
+    const esc_event *ev = named && rec->fs->ev ? rec->fs->ev : rec->ev;
+    size_t n = 12;
+    if (named) {
+        const esc_fields *fs = rec->fs;
+        n += 4 + str_bytes(ev ? ev->channel : ESC_STR_NULL) + str_bytes(fs->raw) + 4;
+        for (size_t i = 0; i < fs->n; i++)
+            n += str_bytes(fs->f[i].name) + str_bytes(fs->f[i].value);
+    }
+    for (int i = 0; !named && i < ESC_CIM_NFIELDS; i++)
+        if (rec->v[i].ptr)
+            n += 4 + rec->v[i].len;
+    *path = NULL;
+    if (!ev)
+        return n;
+    const char *p = ev->path ? ev->path : "";
+    size_t l = strnlen(p, RUN_ORIGIN_PATH_MAX - 1);
+    n += 4 + varint_bytes(ev->offset) + varint_bytes(ev->line) + varint_bytes(ev->record_id);
+    if (!(w->blob_path && strncmp(w->blob_path, p, l) == 0 && !w->blob_path[l])) {
+        n += l + 1;
+        *path = p;
+        *pl = l;
+    }
+    return n;
+}
+
+/* The record into w's blob; a partition's window without --late=emit only counts the bytes
+ * blob_add would append, against the same cap: its records are never read (run.c stores its
+ * header alone, a restart replays the partition), and holding them cost a tenth of a worker's
+ * CPU (encoding them into a scratch buffer to count them, a fortieth). */
 static esc_status blob_keep(esc_runner *r, win_state *w, const esc_record *rec) {
     if (!w->kslot1 || r->o.late_emit)
         return blob_add(w, rec);
+    const char *path;
+    size_t pl = 0, n = rec_bytes(w, rec, &path, &pl);
     uint64_t used = RUN_BLOB_HDR + w->kbytes;
     if (used >= ESC_CKPT_MAX_BLOB)
         return ESC_ELIMIT;
-    esc_buf keep = w->blob;
-    r->kscratch.len = 0;
-    r->kscratch.max = ESC_CKPT_MAX_BLOB - (size_t)used;
-    w->blob = r->kscratch;
-    esc_status st = blob_add(w, rec);
-    r->kscratch = w->blob;
-    w->blob = keep;
-    if (!st)
-        w->kbytes += r->kscratch.len;
-    return st;
+    if (n > ESC_CKPT_MAX_BLOB - used) {
+        esc_free(w->blob_path); /* as blob_add: the next record names its input again */
+        w->blob_path = NULL;
+        return ESC_ELIMIT;
+    }
+    if (path) {
+        char *c = esc_strndup(path, pl);
+        if (!c)
+            return ESC_ENOMEM;
+        esc_free(w->blob_path);
+        w->blob_path = c;
+    }
+    w->kbytes += n;
+    return ESC_OK;
 }
 
 /* The record into every window of detection j that covers its time. */
