@@ -40,11 +40,19 @@
  * calling thread's). A thread takes a READY slot with one compare-and-swap. */
 enum { S_FREE = 0, S_READY, S_BUSY, S_DONE };
 
+/* What one thread writes while another reads or writes beside it is kept LINE_PAD bytes apart
+ * (two cache lines: AMD and Intel cores fetch lines in pairs). Without it, the fields of a slot
+ * one thread was decoding shared cache lines with the next slot's, another thread's, and with
+ * the states both poll. */
+#define LINE_PAD 128
+
 typedef struct slot {
-    evtx_chunk c;
     _Atomic int state;
     esc_status st;
     bool read_at; /* its bytes are still in the file: read by the thread that decodes it */
+    char pad0[LINE_PAD];
+    evtx_chunk c;
+    char pad1[LINE_PAD];
 } slot;
 
 typedef struct pending {
@@ -58,10 +66,28 @@ typedef struct worker {
 } worker;
 
 typedef struct evtx_reader {
+    /* read by every thread, written only while opening */
     esc_input *in;
     bool read_at;        /* whole chunks inside size are read by the decoding threads (pread) */
     bool rendering_only; /* esc_reader_opts.rendering_only */
-    uint64_t size;       /* the file's size when opened */
+    slot *slots;
+    size_t nslots;
+    int nthreads; /* chunk q is decoded by thread q % nthreads, 0 being the calling thread */
+    int nworkers;
+    bool locks;
+    pthread_t workers[MAX_THREADS];
+    worker wargs[MAX_THREADS];
+    char pad0[LINE_PAD];
+    /* shared and written: only to wait (the slots' states are atomic) */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+    _Atomic int worker_sleeps; /* workers asleep on work_cv */
+    _Atomic int main_sleeps;   /* the calling thread is asleep on done_cv */
+    _Atomic bool stop;
+    char pad1[LINE_PAD];
+    /* the calling thread's */
+    int main_spin; /* its spin budget, halved by each wait that ends asleep */
+    uint64_t size; /* the file's size when opened */
     const char *path;
     esc_reader_stats *stats;
     uint16_t header_chunks;
@@ -72,8 +98,6 @@ typedef struct evtx_reader {
     uint64_t next_index; /* next chunk number to read */
     bool eof;
     esc_status fatal;
-    slot *slots;
-    size_t nslots;
     uint64_t head, tail; /* chunk sequence numbers: [head, tail) are in slots */
     size_t item_pos;     /* next item of the head slot */
     esc_kv *kv;
@@ -82,18 +106,6 @@ typedef struct evtx_reader {
     bool recover;
     uint64_t *keys;
     size_t nkeys, keys_cap;
-    /* threads: chunk q is decoded by thread q % nthreads, 0 being the calling thread */
-    int nthreads;
-    int nworkers;
-    pthread_t workers[MAX_THREADS];
-    worker wargs[MAX_THREADS];
-    bool locks;
-    pthread_mutex_t mu; /* only to sleep: the slots' states are atomic */
-    pthread_cond_t work_cv, done_cv;
-    _Atomic int worker_sleeps; /* workers asleep on work_cv */
-    _Atomic int main_sleeps;   /* the calling thread is asleep on done_cv */
-    _Atomic bool stop;
-    int main_spin; /* the calling thread's spin budget, halved by each wait that ends asleep */
 } evtx_reader;
 
 static esc_status read_full(esc_input *in, unsigned char *buf, size_t cap, size_t *got,
