@@ -51,8 +51,11 @@ struct esc_exec {
     size_t checked;  /* groups before this one have been checked */
     bool *dead;      /* per checked group: it cannot give a row (dropped at the next compaction) */
     size_t dead_cap, ndead;
-    esc_exec *owner;   /* esc_exec_share: agg and ev are owner's */
-    size_t nsharers;   /* executions sharing this one's agg and ev, not yet released */
+    esc_exec *owner;           /* esc_exec_share: agg and ev are owner's */
+    size_t nsharers;           /* executions sharing this one's agg and ev, not yet released */
+    const esc_plan **sharer_p; /* an owner that prunes: every sharer's plan (they prune too); a
+                                  group is dropped only when dead for each of them and x */
+    size_t nsharer_p;
     bool released;     /* esc_exec_release: groups given back (or, shared, let go of) */
     spl_spill *spill;  /* groups moved to a temporary file (spill.c), merged at finish */
     spl_keyset *keys;  /* the spilled groups merged back are only these (semijoin.c) */
@@ -181,6 +184,7 @@ void esc_exec_free(esc_exec *x) {
     esc_table_free(x->rows);
     esc_table_free(x->kept);
     esc_free(x->dead);
+    esc_free(x->sharer_p);
     spl_keyset_free(x->keys);
     esc_free(x->join_by);
     esc_table_free(x->early);
@@ -190,6 +194,25 @@ void esc_exec_free(esc_exec *x) {
 void spl_exec_keep(esc_exec *x, esc_table *t) {
     esc_table_free(x->kept);
     x->kept = t;
+}
+
+/* The groups x->checked..ng-1 checked: dead for x's plan and for every sharer's (each prunes:
+ * esc_exec_share), so that each keeps every group that can give it a row. */
+static esc_status check_dead(esc_exec *x, size_t ng, esc_error *err) {
+    bool *dead = x->dead + x->checked;
+    size_t n = ng - x->checked;
+    esc_status rc = spl_prune_check(x->p, x->prune_k, x->agg, x->checked, ng, dead, err);
+    bool *other = rc == ESC_OK && x->nsharer_p ? esc_malloc(n * sizeof *other) : NULL;
+    if (rc == ESC_OK && x->nsharer_p && !other)
+        return spl_exec_oom(err);
+    for (size_t k = 0; rc == ESC_OK && k < x->nsharer_p; k++) {
+        const esc_plan *sp = x->sharer_p[k];
+        rc = spl_prune_check(sp, spl_prune_stages(sp), x->agg, x->checked, ng, other, err);
+        for (size_t g = 0; rc == ESC_OK && g < n; g++)
+            dead[g] = dead[g] && other[g];
+    }
+    esc_free(other);
+    return rc;
 }
 
 /* Drop the groups that cannot give a row and give back their memory (spl/prune.c): the groups
@@ -209,8 +232,7 @@ static esc_status prune(esc_exec *x, bool final, esc_error *err) {
             x->dead = d;
             x->dead_cap = cap;
         }
-        esc_status rc =
-            spl_prune_check(x->p, x->prune_k, x->agg, x->checked, ng, x->dead + x->checked, err);
+        esc_status rc = check_dead(x, ng, err);
         if (rc != ESC_OK)
             return rc;
         for (size_t g = x->checked; g < ng; g++)
@@ -542,14 +564,25 @@ static esc_str source_text(const esc_plan *p) {
 
 /* Identical source text means an identical source stage: it is parsed and planned from its
  * text and its data model alone. Only Processes sources are shared: the hunt feeds every
- * Processes record to every execution, so the owner sees every record a sharer would. */
+ * Processes record to every execution, so the owner sees every record a sharer would. When both
+ * prune, the owner drops a group only when it is dead for each of them (check_dead): a group a
+ * sharer keeps, the owner's own pipeline drops in the same prefix that found it dead for the
+ * owner, so neither's rows change; when only one prunes, the groups are not shared. */
 bool esc_exec_share(esc_exec *x, esc_exec *owner) {
     if (x == owner || x->owner || owner->owner || !x->agg || !owner->agg || x->fed || owner->fed ||
-        x->prune_k || owner->prune_k || x->p->ds != ESC_DS_PROCESSES ||
+        !x->prune_k != !owner->prune_k || x->p->ds != ESC_DS_PROCESSES ||
         owner->p->ds != ESC_DS_PROCESSES || x->earliest != owner->earliest ||
         x->latest != owner->latest || !x->p->expanded || !owner->p->expanded ||
         !esc_str_eq(source_text(x->p), source_text(owner->p)))
         return false;
+    if (x->prune_k) {
+        const esc_plan **sp =
+            esc_realloc(owner->sharer_p, (owner->nsharer_p + 1) * sizeof *owner->sharer_p);
+        if (!sp)
+            return false;
+        owner->sharer_p = sp;
+        owner->sharer_p[owner->nsharer_p++] = x->p;
+    }
     esc_agg_free(x->agg);
     esc_evset_free(x->ev);
     x->agg = owner->agg;
@@ -872,8 +905,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
      * run the pipeline below, not twice */
     if (x->released)
         return esc_error_set(err, ESC_EINTERNAL, "a search finished twice");
-    if (x->agg && x->prune_k && (rc = prune(x, true, err)) != ESC_OK)
-        return rc;
+    if (x->agg && x->prune_k && !x->owner && (rc = prune(x, true, err)) != ESC_OK)
+        return rc; /* (a sharer's groups are its owner's, pruned for it and every sharer) */
     uint64_t limited = spl_re_limited();
     /* spilled groups back (a subsearch finished first counts its regex stops here, as in its
      * join) */
