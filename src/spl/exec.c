@@ -422,6 +422,40 @@ static esc_status filter_main(esc_exec *x, size_t i, esc_error *err) {
     return ESC_OK;
 }
 
+/* Whether the stages after stage i give no row when i gives none: row-local commands, dedup,
+ * sort, and stats by some field (over no rows: no groups, so no rows). */
+static bool none_from_none(const esc_plan *p, size_t i) {
+    for (size_t j = i + 1; j < p->nstages; j++) {
+        const stage *st = &p->stages[j];
+        if (!spl_exec_row_local(st) && st->cmd != &spl_cmd_dedup && st->cmd != &spl_cmd_sort &&
+            !(st->cmd == &spl_cmd_stats && st->nby > 0 && !st->sub))
+            return false;
+    }
+    return true;
+}
+
+/* An inner join (stage i) after row-local commands, whose subsearch, finished first, has no
+ * rows, pairs no row of x's whatever its groups: when the stages after the join also give no
+ * row from none, x's final table is empty, so none of its spilled groups need come back (the
+ * keys filter keeps nothing); nor does evidence change, there being no rows to carry it. A
+ * subsearch with rows stays finished for the join (sub->early), nothing filtered. */
+static esc_status filter_empty(esc_exec *x, size_t i, esc_error *err) {
+    const esc_plan *p = x->p;
+    if (p->stages[i].join_type != 0 || !none_from_none(p, i))
+        return ESC_OK;
+    for (size_t j = 1; j < i; j++)
+        if (!spl_exec_row_local(&p->stages[j]))
+            return ESC_OK;
+    esc_exec *sub = x->subs[i];
+    esc_status rc = esc_exec_finish(sub, &sub->early, err);
+    if (rc || sub->early->nrows || !sub->early->ncols || !p->stages[0].nby)
+        return rc;
+    if (!(x->keys = spl_keyset_new(p->stages[0].nby)) ||
+        !spl_keyset_add_column(x->keys, 0, sub->early, 0)) /* no values: keeps no group */
+        return spl_exec_oom(err);
+    return ESC_OK;
+}
+
 /* Before x's spilled groups merge back: filter the side of its first join that spilled more
  * (x's own groups by the subsearch's rows, or the subsearch's groups, when it finishes in the
  * join, by the rows reaching it). */
@@ -439,6 +473,8 @@ static esc_status semijoin(esc_exec *x, esc_error *err) {
     uint64_t mine = spl_spill_bytes(spill_of(x)), theirs = spl_spill_bytes(sub->spill);
     if (main_side && x->agg && spill_of(x) && !x->owner && mine >= theirs)
         return filter_main(x, i, err);
+    if (!main_side && !sub_side && x->agg && spill_of(x) && !x->owner)
+        return filter_empty(x, i, err);
     if (!sub_side || !sub->spill)
         return ESC_OK;
     if (!(sub->join_by = esc_malloc(st->nnames * sizeof *sub->join_by)))
