@@ -17,10 +17,11 @@
  * finish then runs the rest over the merged groups. Past a hunt's group budget (esc_exec_spill)
  * the tstats groups, or a streamed stats' groups, move to a temporary file (spill.c) and merge
  * back, in the order they were fed, when the search finishes; a join's side merges back only
- * what the other side can pair with (semijoin.c); esc_exec_release gives a finished search's
- * groups back (a shared owner's once its sharers are done). Deliberately not done: streaming
- * of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller runs one
- * execution per window). */
+ * what the other side can pair with (semijoin.c), and nothing when an inner join's subsearch
+ * found no rows and no stage after it can make one (filter_empty); esc_exec_release gives a
+ * finished search's groups back (a shared owner's once its sharers are done). Deliberately not
+ * done: streaming of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller
+ * runs one execution per window). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
