@@ -363,6 +363,9 @@ esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets
         goto fail;
     if ((st = esc_litfilter_new(e->plan, e->n, &e->lf, err)))
         goto fail;
+    /* Hyperscan's compiler frees its working memory (35 MB for escu-full's record literals)
+     * below the arena's top, where glibc keeps it resident for the whole hunt: give it back */
+    esc_alloc_trim();
     *out = e;
     return ESC_OK;
 fail:

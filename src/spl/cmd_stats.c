@@ -887,6 +887,13 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
                 rc = fill_aggs(c->a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, &c->xs,
                                err);
     } else {
+        /* the rows are in the groups now (add_rows keeps no reference to them): their cells go
+         * before the groups' table is made, so the two are never held at once */
+        for (size_t i = 0; i < t->nrows * t->ncols; i++)
+            spl_cell_clear(&t->cells[i]);
+        esc_free(t->cells);
+        t->cells = NULL;
+        t->nrows = 0;
         rc = spl_stats_close(c, out, err);
     }
 done:

@@ -17,10 +17,11 @@
  * finish then runs the rest over the merged groups. Past a hunt's group budget (esc_exec_spill)
  * the tstats groups, or a streamed stats' groups, move to a temporary file (spill.c) and merge
  * back, in the order they were fed, when the search finishes; a join's side merges back only
- * what the other side can pair with (semijoin.c); esc_exec_release gives a finished search's
- * groups back (a shared owner's once its sharers are done). Deliberately not done: streaming
- * of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller runs one
- * execution per window). */
+ * what the other side can pair with (semijoin.c), and nothing when an inner join's subsearch
+ * found no rows and no stage after it can make one (filter_empty); esc_exec_release gives a
+ * finished search's groups back (a shared owner's once its sharers are done). Deliberately not
+ * done: streaming of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller
+ * runs one execution per window). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,8 +52,11 @@ struct esc_exec {
     size_t checked;  /* groups before this one have been checked */
     bool *dead;      /* per checked group: it cannot give a row (dropped at the next compaction) */
     size_t dead_cap, ndead;
-    esc_exec *owner;   /* esc_exec_share: agg and ev are owner's */
-    size_t nsharers;   /* executions sharing this one's agg and ev, not yet released */
+    esc_exec *owner;           /* esc_exec_share: agg and ev are owner's */
+    size_t nsharers;           /* executions sharing this one's agg and ev, not yet released */
+    const esc_plan **sharer_p; /* an owner that prunes: every sharer's plan (they prune too); a
+                                  group is dropped only when dead for each of them and x */
+    size_t nsharer_p;
     bool released;     /* esc_exec_release: groups given back (or, shared, let go of) */
     spl_spill *spill;  /* groups moved to a temporary file (spill.c), merged at finish */
     spl_keyset *keys;  /* the spilled groups merged back are only these (semijoin.c) */
@@ -181,6 +185,7 @@ void esc_exec_free(esc_exec *x) {
     esc_table_free(x->rows);
     esc_table_free(x->kept);
     esc_free(x->dead);
+    esc_free(x->sharer_p);
     spl_keyset_free(x->keys);
     esc_free(x->join_by);
     esc_table_free(x->early);
@@ -190,6 +195,25 @@ void esc_exec_free(esc_exec *x) {
 void spl_exec_keep(esc_exec *x, esc_table *t) {
     esc_table_free(x->kept);
     x->kept = t;
+}
+
+/* The groups x->checked..ng-1 checked: dead for x's plan and for every sharer's (each prunes:
+ * esc_exec_share), so that each keeps every group that can give it a row. */
+static esc_status check_dead(esc_exec *x, size_t ng, esc_error *err) {
+    bool *dead = x->dead + x->checked;
+    size_t n = ng - x->checked;
+    esc_status rc = spl_prune_check(x->p, x->prune_k, x->agg, x->checked, ng, dead, err);
+    bool *other = rc == ESC_OK && x->nsharer_p ? esc_malloc(n * sizeof *other) : NULL;
+    if (rc == ESC_OK && x->nsharer_p && !other)
+        return spl_exec_oom(err);
+    for (size_t k = 0; rc == ESC_OK && k < x->nsharer_p; k++) {
+        const esc_plan *sp = x->sharer_p[k];
+        rc = spl_prune_check(sp, spl_prune_stages(sp), x->agg, x->checked, ng, other, err);
+        for (size_t g = 0; rc == ESC_OK && g < n; g++)
+            dead[g] = dead[g] && other[g];
+    }
+    esc_free(other);
+    return rc;
 }
 
 /* Drop the groups that cannot give a row and give back their memory (spl/prune.c): the groups
@@ -209,8 +233,7 @@ static esc_status prune(esc_exec *x, bool final, esc_error *err) {
             x->dead = d;
             x->dead_cap = cap;
         }
-        esc_status rc =
-            spl_prune_check(x->p, x->prune_k, x->agg, x->checked, ng, x->dead + x->checked, err);
+        esc_status rc = check_dead(x, ng, err);
         if (rc != ESC_OK)
             return rc;
         for (size_t g = x->checked; g < ng; g++)
@@ -400,6 +423,40 @@ static esc_status filter_main(esc_exec *x, size_t i, esc_error *err) {
     return ESC_OK;
 }
 
+/* Whether the stages after stage i give no row when i gives none: row-local commands, dedup,
+ * sort, and stats by some field (over no rows: no groups, so no rows). */
+static bool none_from_none(const esc_plan *p, size_t i) {
+    for (size_t j = i + 1; j < p->nstages; j++) {
+        const stage *st = &p->stages[j];
+        if (!spl_exec_row_local(st) && st->cmd != &spl_cmd_dedup && st->cmd != &spl_cmd_sort &&
+            !(st->cmd == &spl_cmd_stats && st->nby > 0 && !st->sub))
+            return false;
+    }
+    return true;
+}
+
+/* An inner join (stage i) after row-local commands, whose subsearch, finished first, has no
+ * rows, pairs no row of x's whatever its groups: when the stages after the join also give no
+ * row from none, x's final table is empty, so none of its spilled groups need come back (the
+ * keys filter keeps nothing); nor does evidence change, there being no rows to carry it. A
+ * subsearch with rows stays finished for the join (sub->early), nothing filtered. */
+static esc_status filter_empty(esc_exec *x, size_t i, esc_error *err) {
+    const esc_plan *p = x->p;
+    if (p->stages[i].join_type != 0 || !none_from_none(p, i))
+        return ESC_OK;
+    for (size_t j = 1; j < i; j++)
+        if (!spl_exec_row_local(&p->stages[j]))
+            return ESC_OK;
+    esc_exec *sub = x->subs[i];
+    esc_status rc = esc_exec_finish(sub, &sub->early, err);
+    if (rc || sub->early->nrows || !sub->early->ncols || !p->stages[0].nby)
+        return rc;
+    if (!(x->keys = spl_keyset_new(p->stages[0].nby)) ||
+        !spl_keyset_add_column(x->keys, 0, sub->early, 0)) /* no values: keeps no group */
+        return spl_exec_oom(err);
+    return ESC_OK;
+}
+
 /* Before x's spilled groups merge back: filter the side of its first join that spilled more
  * (x's own groups by the subsearch's rows, or the subsearch's groups, when it finishes in the
  * join, by the rows reaching it). */
@@ -417,6 +474,8 @@ static esc_status semijoin(esc_exec *x, esc_error *err) {
     uint64_t mine = spl_spill_bytes(spill_of(x)), theirs = spl_spill_bytes(sub->spill);
     if (main_side && x->agg && spill_of(x) && !x->owner && mine >= theirs)
         return filter_main(x, i, err);
+    if (!main_side && !sub_side && x->agg && spill_of(x) && !x->owner)
+        return filter_empty(x, i, err);
     if (!sub_side || !sub->spill)
         return ESC_OK;
     if (!(sub->join_by = esc_malloc(st->nnames * sizeof *sub->join_by)))
@@ -542,14 +601,25 @@ static esc_str source_text(const esc_plan *p) {
 
 /* Identical source text means an identical source stage: it is parsed and planned from its
  * text and its data model alone. Only Processes sources are shared: the hunt feeds every
- * Processes record to every execution, so the owner sees every record a sharer would. */
+ * Processes record to every execution, so the owner sees every record a sharer would. When both
+ * prune, the owner drops a group only when it is dead for each of them (check_dead): a group a
+ * sharer keeps, the owner's own pipeline drops in the same prefix that found it dead for the
+ * owner, so neither's rows change; when only one prunes, the groups are not shared. */
 bool esc_exec_share(esc_exec *x, esc_exec *owner) {
     if (x == owner || x->owner || owner->owner || !x->agg || !owner->agg || x->fed || owner->fed ||
-        x->prune_k || owner->prune_k || x->p->ds != ESC_DS_PROCESSES ||
+        !x->prune_k != !owner->prune_k || x->p->ds != ESC_DS_PROCESSES ||
         owner->p->ds != ESC_DS_PROCESSES || x->earliest != owner->earliest ||
         x->latest != owner->latest || !x->p->expanded || !owner->p->expanded ||
         !esc_str_eq(source_text(x->p), source_text(owner->p)))
         return false;
+    if (x->prune_k) {
+        const esc_plan **sp =
+            esc_realloc(owner->sharer_p, (owner->nsharer_p + 1) * sizeof *owner->sharer_p);
+        if (!sp)
+            return false;
+        owner->sharer_p = sp;
+        owner->sharer_p[owner->nsharer_p++] = x->p;
+    }
     esc_agg_free(x->agg);
     esc_evset_free(x->ev);
     x->agg = owner->agg;
@@ -872,8 +942,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
      * run the pipeline below, not twice */
     if (x->released)
         return esc_error_set(err, ESC_EINTERNAL, "a search finished twice");
-    if (x->agg && x->prune_k && (rc = prune(x, true, err)) != ESC_OK)
-        return rc;
+    if (x->agg && x->prune_k && !x->owner && (rc = prune(x, true, err)) != ESC_OK)
+        return rc; /* (a sharer's groups are its owner's, pruned for it and every sharer) */
     uint64_t limited = spl_re_limited();
     /* spilled groups back (a subsearch finished first counts its regex stops here, as in its
      * join) */

@@ -134,6 +134,10 @@ size_t spl_prune_stages(const esc_plan *p) {
         bool filter;
         if (!step(&p->stages[i], &tn, &next, &filter))
             break;
+        /* past the stage's schema there is no column: a column a later stage adds there starts
+         * untainted (its writer taints it), not with the taint of a column a rename dropped */
+        for (size_t c = p->stages[i].out.n; c < ESC_SPL_MAX_COLUMNS; c++)
+            next.t[c] = false;
         tn = next;
         if (filter)
             last_filter = i;

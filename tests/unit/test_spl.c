@@ -301,6 +301,130 @@ static void test_caret(void **state) {
     esc_buf_fini(&b);
 }
 
+/* Group pruning through a rename onto an existing field (the schema shrinks: the column a
+ * lookup then adds must not inherit the dropped column's aggregate taint) and between two
+ * executions sharing one tstats: each keeps the groups its own lookup and search let through,
+ * and only those, while 1,000 groups are fed. */
+static esc_plan *prune_plan(const char *lookup, const esc_spl_env *env) {
+    char search[512];
+    snprintf(search, sizeof search,
+             "| tstats count values(Processes.process) as process from "
+             "datamodel=Endpoint.Processes by Processes.dest Processes.process"
+             " | rename Processes.* as * | lookup %s name AS dest OUTPUT description"
+             " | search description=*",
+             lookup);
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new_env(search, env, NULL, &err);
+    assert_non_null(p);
+    return p;
+}
+
+static void test_prune_shared(void **state) {
+    (void)state;
+    char dir[] = "/tmp/escudo-prune-XXXXXX", a[64], b[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(a, sizeof a, "%s/a.csv", dir);
+    snprintf(b, sizeof b, "%s/b.csv", dir);
+    FILE *f = fopen(a, "w");
+    assert_non_null(f);
+    fputs("name,description\nhost7,seven\n", f);
+    fclose(f);
+    assert_non_null(f = fopen(b, "w"));
+    fputs("name,description\nhost9,nine\n", f);
+    fclose(f);
+    esc_spl_lookup lk[2] = {{.name = "la", .csv_path = a, .case_sensitive = true},
+                            {.name = "lb", .csv_path = b, .case_sensitive = true}};
+    esc_spl_env env = {NULL, lk, 2};
+    esc_plan *pa = prune_plan("la", &env), *pb = prune_plan("lb", &env);
+    esc_error err = {0};
+    esc_exec *xa = esc_exec_new(pa, 0, ESC_TIME_MAX, &err),
+             *xb = esc_exec_new(pb, 0, ESC_TIME_MAX, &err);
+    assert_non_null(xa);
+    assert_non_null(xb);
+    assert_true(esc_exec_share(xb, xa));
+    for (int i = 0; i < 1000; i++) {
+        char host[32];
+        snprintf(host, sizeof host, "host%d", i);
+        esc_record r;
+        memset(&r, 0, sizeof r);
+        r.time_us = 1000000;
+        r.ds = ESC_DS_PROCESSES;
+        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        r.v[ESC_CIM_PROCESS] = esc_str_c("p.exe");
+        assert_int_equal(esc_exec_feed(xa, &r, &err), ESC_OK);
+        assert_int_equal(esc_exec_feed(xb, &r, &err), ESC_OK);
+    }
+    assert_true(esc_exec_groups(xa) < 300); /* pruned: 1,000 without it */
+    esc_table *ta = NULL, *tb = NULL;
+    assert_int_equal(esc_exec_finish(xa, &ta, &err), ESC_OK);
+    esc_exec_release(xa);
+    assert_int_equal(esc_exec_finish(xb, &tb, &err), ESC_OK);
+    esc_exec_release(xb);
+    assert_int_equal(ta->nrows, 1);
+    assert_int_equal(tb->nrows, 1);
+    const esc_cell *ca = esc_table_cell(ta, 0, (size_t)esc_table_col(ta, "dest"));
+    const esc_cell *cb = esc_table_cell(tb, 0, (size_t)esc_table_col(tb, "dest"));
+    assert_string_equal(ca->v[0], "host7");
+    assert_string_equal(cb->v[0], "host9");
+    esc_table_free(ta);
+    esc_table_free(tb);
+    esc_exec_free(xb);
+    esc_exec_free(xa);
+    esc_plan_free(pb);
+    esc_plan_free(pa);
+    remove(a);
+    remove(b);
+    remove(dir);
+}
+
+/* A spilled search whose inner join's subsearch finds nothing, with only row-local commands
+ * before the join and a stats by a field after it, gives no rows whatever its groups: they are
+ * not merged back (esc_exec_groups 0 after the finish). A left join keeps them. */
+static size_t spilled_join(const char *type, size_t *groups) {
+    char search[512];
+    snprintf(search, sizeof search,
+             "| tstats count from datamodel=Endpoint.Processes by Processes.process_guid "
+             "Processes.dest | rename Processes.* as * | join %s process_guid [| tstats count "
+             "from datamodel=Endpoint.Registry where Registry.registry_path=*none* by "
+             "Registry.process_guid | rename Registry.* as *] | stats count by dest",
+             type);
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(search, NULL, &err);
+    assert_non_null(p);
+    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
+    assert_non_null(x);
+    for (int i = 0; i < 100; i++) {
+        char guid[32], host[32];
+        snprintf(guid, sizeof guid, "{g%d}", i);
+        snprintf(host, sizeof host, "host%d", i % 10);
+        esc_record r;
+        memset(&r, 0, sizeof r);
+        r.time_us = 1000000;
+        r.ds = ESC_DS_PROCESSES;
+        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        r.v[ESC_CIM_PROCESS_GUID] = esc_str_c(guid);
+        assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
+    }
+    assert_int_equal(esc_exec_spill(x, 0, &err), ESC_OK);
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
+    *groups = esc_exec_groups(x);
+    size_t rows = t->nrows;
+    esc_table_free(t);
+    esc_exec_free(x);
+    esc_plan_free(p);
+    return rows;
+}
+
+static void test_join_empty_spilled(void **state) {
+    (void)state;
+    size_t g = 0;
+    assert_int_equal(spilled_join("", &g), 0);
+    assert_int_equal(g, 0);
+    assert_int_equal(spilled_join("type=left", &g), 10);
+    assert_int_equal(g, 100);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_args),         cmocka_unit_test(test_depth_limit),
@@ -308,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_plan_api),     cmocka_unit_test(test_prefilter_never_unknown),
         cmocka_unit_test(test_caret),        cmocka_unit_test(test_long_in_list),
         cmocka_unit_test(test_rename_stars), cmocka_unit_test(test_pair_errors),
+        cmocka_unit_test(test_prune_shared), cmocka_unit_test(test_join_empty_spilled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
