@@ -1,10 +1,6 @@
 /* Byte-string views: comparisons and searches. ASCII case folding only. */
 #include "core/str.h"
 
-bool esc_str_eq(esc_str a, esc_str b) {
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
-
 bool esc_str_ieq(esc_str a, esc_str b) {
     if (a.len != b.len)
         return false;

@@ -30,7 +30,10 @@ static inline unsigned char esc_lower(unsigned char c) {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-bool esc_str_eq(esc_str a, esc_str b);
+/* Inline: field set lookups compare a name against every field's, most of a different length. */
+static inline bool esc_str_eq(esc_str a, esc_str b) {
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
 /* Inline so that with a literal b the length is a constant and the compare a few loads (the
  * EVTX decoder asks it for every element and attribute name). */
 static inline bool esc_str_eq_c(esc_str a, const char *b) {

@@ -15,7 +15,14 @@
  * may reach it when an alternative of the record's dataset has no clause or all of its clauses
  * hold; a subsearch takes records of its own, which is why its clauses are kept apart. A scan
  * that fails marks every literal present. Deliberately not done: event codes (the hunt's code
- * index and esc_plan_select do that). */
+ * index and esc_plan_select do that).
+ *
+ * Candidates: each alternative has one key clause (the one whose literals occur in the fewest
+ * clauses overall); a record scan sets, per detection, a bit when the detection is open for
+ * the record's dataset or a literal found is in the key clause of one of its alternatives of
+ * that dataset. A detection without its bit has no alternative of that dataset whose clauses
+ * all hold, so esc_litscan_may_match answers false at once: it is asked for every Processes
+ * detection of every record, and most are ruled out that way. */
 #include "detect/litfilter.h"
 
 #include <hs/hs.h>
@@ -70,6 +77,15 @@ struct esc_litfilter {
     uint8_t *text_ok;
     hs_database_t *text_db;
     bool *text_never; /* per detection: the text check cannot rule it out (esc_litscan_text_can) */
+    /* candidates: per literal id, the (detection, dataset) pairs whose alternative of that
+     * dataset has it in its key clause (key[key_at[id]] .. key[key_at[id + 1] - 1]); per
+     * dataset, the detections open for it */
+    uint32_t *key_at;
+    struct lkey {
+        uint32_t det, ds;
+    } * key;
+    uint32_t *open_det[ESC_DS_N];
+    size_t nopen[ESC_DS_N];
 };
 
 struct esc_litscan {
@@ -80,6 +96,8 @@ struct esc_litscan {
     esc_dataset ds;     /* the scanned record's */
     uint64_t *text_hit; /* esc_litscan_text: one bit per literal id, then the two guards */
     bool text_on;       /* text_hit holds the current event's text check */
+    uint64_t *cand;     /* one bit per detection: may match the scanned record (see above) */
+    size_t cwords;
     uint8_t text_bound; /* the text_ok level that counts for it (esc_fields_joins: 1, else 2) */
 };
 
@@ -314,6 +332,69 @@ out:
     return st;
 }
 
+/* The key clause of a: the one whose literals occur in the fewest clauses (occ, per id). */
+static const lclause *key_clause(const lalt *a, const uint32_t *occ) {
+    const lclause *best = NULL;
+    uint64_t best_w = UINT64_MAX;
+    for (size_t c = 0; c < a->n; c++) {
+        uint64_t w = 0;
+        for (size_t j = 0; j < a->c[c].n; j++)
+            w += occ[a->c[c].id[j]];
+        if (w < best_w) {
+            best_w = w;
+            best = &a->c[c];
+        }
+    }
+    return best;
+}
+
+/* The candidate index (see the top of the file): key_at/key and open_det. */
+static esc_status compile_keys(esc_litfilter *f) {
+    uint32_t *occ = esc_calloc(f->nlit + 1, sizeof *occ);
+    uint32_t *fill = esc_calloc(f->nlit + 1, sizeof *fill); /* the pairs placed per id */
+    if (!occ || !fill || !(f->key_at = esc_calloc(f->nlit + 1, sizeof *f->key_at)))
+        goto oom;
+    for (size_t i = 0; i < f->ndet; i++)
+        for (size_t k = 0; k < f->det[i].n; k++)
+            for (size_t c = 0; c < f->det[i].a[k].n; c++)
+                for (size_t j = 0; j < f->det[i].a[k].c[c].n; j++)
+                    occ[f->det[i].a[k].c[c].id[j]]++;
+    size_t nkey = 0; /* key_at[id + 1]: the count of id's pairs, then the running sum */
+    for (size_t i = 0; i < f->ndet; i++)
+        for (size_t k = 0; k < f->det[i].n; k++) {
+            const lclause *c = key_clause(&f->det[i].a[k], occ);
+            for (size_t j = 0; c && j < c->n; j++, nkey++)
+                f->key_at[c->id[j] + 1]++;
+        }
+    for (size_t id = 1; id <= f->nlit; id++)
+        f->key_at[id] += f->key_at[id - 1];
+    if (!(f->key = esc_calloc(nkey ? nkey : 1, sizeof *f->key)))
+        goto oom;
+    for (size_t i = 0; i < f->ndet; i++)
+        for (size_t k = 0; k < f->det[i].n; k++) {
+            const lclause *c = key_clause(&f->det[i].a[k], occ);
+            for (size_t j = 0; c && j < c->n; j++) {
+                uint32_t id = c->id[j];
+                f->key[f->key_at[id] + fill[id]++] =
+                    (struct lkey){(uint32_t)i, (uint32_t)f->det[i].a[k].ds};
+            }
+        }
+    for (int ds = 0; ds < ESC_DS_N; ds++) {
+        if (!(f->open_det[ds] = esc_calloc(f->ndet ? f->ndet : 1, sizeof *f->open_det[ds])))
+            goto oom;
+        for (size_t i = 0; i < f->ndet; i++)
+            if (f->det[i].open & (1u << ds))
+                f->open_det[ds][f->nopen[ds]++] = (uint32_t)i;
+    }
+    esc_free(occ);
+    esc_free(fill);
+    return ESC_OK;
+oom:
+    esc_free(occ);
+    esc_free(fill);
+    return ESC_ENOMEM;
+}
+
 esc_status esc_litfilter_new(esc_plan *const *plans, size_t n, esc_litfilter **out,
                              esc_error *err) {
     *out = NULL;
@@ -338,6 +419,10 @@ esc_status esc_litfilter_new(esc_plan *const *plans, size_t n, esc_litfilter **o
     }
     if ((st = compile(f, err)) != ESC_OK || (st = compile_text(f, err)) != ESC_OK)
         goto fail;
+    if (compile_keys(f) != ESC_OK) {
+        st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+        goto fail;
+    }
     *out = f;
     return ESC_OK;
 fail:
@@ -368,6 +453,10 @@ void esc_litfilter_free(esc_litfilter *f) {
     esc_free(f->hash);
     esc_free(f->text_ok);
     esc_free(f->text_never);
+    esc_free(f->key_at);
+    esc_free(f->key);
+    for (int ds = 0; ds < ESC_DS_N; ds++)
+        esc_free(f->open_det[ds]);
     hs_free_database(f->text_db);
     esc_free(f->det);
     esc_free(f);
@@ -388,6 +477,8 @@ esc_status esc_litscan_new(const esc_litfilter *f, esc_litscan **out, esc_error 
     s->words = (f->nlit + 63) / 64;
     bool ok = (s->hit = esc_calloc(s->words, sizeof *s->hit)) != NULL &&
               (s->text_hit = esc_calloc((f->nlit + 2 + 63) / 64, sizeof *s->text_hit)) != NULL;
+    s->cwords = (f->ndet + 63) / 64;
+    ok = ok && (s->cand = esc_calloc(s->cwords ? s->cwords : 1, sizeof *s->cand)) != NULL;
     for (size_t i = 0; ok && i < f->nfld; i++) /* one scratch big enough for every database */
         ok = hs_alloc_scratch(f->fld[i].db, &s->scratch) == HS_SUCCESS;
     if (ok && f->text_db)
@@ -406,6 +497,7 @@ void esc_litscan_free(esc_litscan *s) {
     hs_free_scratch(s->scratch);
     esc_free(s->hit);
     esc_free(s->text_hit);
+    esc_free(s->cand);
     esc_free(s);
 }
 
@@ -435,6 +527,21 @@ static long name_field(const esc_litfilter *f, esc_str name) {
     return -1;
 }
 
+/* s->cand from s->hit and the record's dataset (see the top of the file). */
+static void candidates(esc_litscan *s) {
+    const esc_litfilter *f = s->f;
+    memset(s->cand, 0, s->cwords * sizeof *s->cand);
+    for (size_t k = 0; k < f->nopen[s->ds]; k++)
+        s->cand[f->open_det[s->ds][k] / 64] |= 1ull << (f->open_det[s->ds][k] % 64);
+    for (size_t w = 0; w < s->words; w++)
+        for (uint64_t b = s->hit[w]; b; b &= b - 1) {
+            size_t id = w * 64 + (size_t)__builtin_ctzll(b);
+            for (uint32_t k = f->key_at[id]; k < f->key_at[id + 1]; k++)
+                if (f->key[k].ds == (uint32_t)s->ds)
+                    s->cand[f->key[k].det / 64] |= 1ull << (f->key[k].det % 64);
+        }
+}
+
 void esc_litscan_record(esc_litscan *s, const esc_record *r) {
     if (!s)
         return;
@@ -459,8 +566,12 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r) {
             if (f->cim_fld[i] >= 0)
                 ok = scan(s, (size_t)f->cim_fld[i], r->v[i]);
     }
-    if (!ok)
+    if (!ok) {
         memset(s->hit, 0xff, s->words * sizeof *s->hit);
+        memset(s->cand, 0xff, s->cwords * sizeof *s->cand);
+        return;
+    }
+    candidates(s);
 }
 
 static bool alt_holds(const esc_litscan *s, const lalt *a) {
@@ -479,6 +590,8 @@ static bool alt_holds(const esc_litscan *s, const lalt *a) {
 bool esc_litscan_may_match(const esc_litscan *s, size_t i) {
     if (!s)
         return true;
+    if (!((s->cand[i / 64] >> (i % 64)) & 1))
+        return false;
     esc_dataset ds = s->ds;
     const ldet *d = &s->f->det[i];
     if (d->open & (1u << ds))

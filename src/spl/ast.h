@@ -181,6 +181,17 @@ typedef struct lookup_table {
     /* per cell of a case-insensitive wildcard column: X, lowercased, of a pattern "*X*" whose X
      * holds no '*' (a substring test), else NULL; NULL when no cell is one */
     const char **sub;
+    /* those X by the hash of their first two characters (sub_hash): SPL_LOOKUP_SUB_BUCKETS
+     * chain heads (cell + 1, 0 ends the chain), sub_next per cell; NULL when an X is shorter */
+    uint32_t *sub_head, *sub_next;
+    /* the first input field's column (key_col; -1: none) indexed by a cell's first character
+     * (lowercased when ci): key_head[256] chains of rows (row + 1, 0 ends; key_next per row)
+     * of the cells that can only match a value starting with it; key_any, ascending, the rows
+     * whose cell is empty or a pattern starting with '*' other than a "*X*" one of sub_head */
+    int key_col;
+    uint32_t *key_head, *key_next, *key_any;
+    size_t nkey_any;
+    bool key_sub; /* a cell of key_col is a "*X*" one of sub_head */
     const char *dflt;
     size_t min_matches, max_matches;
 } lookup_table;

@@ -296,10 +296,50 @@ static bool is_sub(const lookup_table *lt, size_t i) {
            !memchr(v + 1, '*', n - 2);
 }
 
+#define SUB_BUCKETS 256
+
+static size_t sub_hash(const char *x) {
+    return ((size_t)(unsigned char)x[0] * 31 + (unsigned char)x[1]) & (SUB_BUCKETS - 1);
+}
+
+/* lt->sub_head, lt->sub_next (left NULL when an X has one character). */
+static esc_status plan_sub_index(esc_plan *p, lookup_table *lt) {
+    size_t ncells = lt->nrows * lt->ncols;
+    for (size_t i = 0; i < ncells; i++)
+        if (lt->sub[i] && lt->clen[i] < 4)
+            return ESC_OK;
+    lt->sub_head = esc_arena_alloc(&p->arena, SUB_BUCKETS * sizeof *lt->sub_head);
+    lt->sub_next = esc_arena_alloc(&p->arena, ncells * sizeof *lt->sub_next);
+    if (!lt->sub_head || !lt->sub_next)
+        return ESC_ENOMEM;
+    memset(lt->sub_head, 0, SUB_BUCKETS * sizeof *lt->sub_head);
+    for (size_t i = ncells; i-- > 0;) {
+        lt->sub_next[i] = 0;
+        if (!lt->sub[i])
+            continue;
+        size_t h = sub_hash(lt->sub[i]);
+        lt->sub_next[i] = lt->sub_head[h];
+        lt->sub_head[h] = (uint32_t)i + 1;
+    }
+    return ESC_OK;
+}
+
+/* Set bit i of hit for each "*X*" cell i whose X is in lv (lowercased, vl bytes): every
+ * position of lv looks up the cells whose X starts with its two characters. */
+static void sub_scan(const lookup_table *lt, const char *lv, size_t vl, uint64_t *hit) {
+    for (size_t at = 0; at + 1 < vl; at++)
+        for (uint32_t c = lt->sub_head[sub_hash(lv + at)]; c; c = lt->sub_next[c - 1]) {
+            size_t i = c - 1, xl = lt->clen[i] - 2;
+            if (xl <= vl - at && memcmp(lv + at, lt->sub[i], xl) == 0)
+                hit[i / 64] |= 1ull << (i % 64);
+        }
+}
+
 /* lt->sub: the substring patterns of its case-insensitive wildcard columns. */
 static esc_status plan_subs(esc_plan *p, lookup_table *lt) {
     size_t ncells = lt->nrows * lt->ncols, any = 0;
     lt->sub = NULL;
+    lt->sub_head = lt->sub_next = NULL;
     for (size_t i = 0; i < ncells; i++)
         any += is_sub(lt, i);
     if (!any)
@@ -319,6 +359,39 @@ static esc_status plan_subs(esc_plan *p, lookup_table *lt) {
         x[n - 2] = 0;
         lt->sub[i] = x;
     }
+    return plan_sub_index(p, lt);
+}
+
+/* The key index of column col (see lookup_table). */
+static esc_status plan_key(esc_plan *p, lookup_table *lt, int col) {
+    size_t n = lt->nrows;
+    lt->key_head = esc_arena_alloc(&p->arena, 256 * sizeof *lt->key_head);
+    lt->key_next = esc_arena_alloc(&p->arena, (n ? n : 1) * sizeof *lt->key_next);
+    lt->key_any = esc_arena_alloc(&p->arena, (n ? n : 1) * sizeof *lt->key_any);
+    if (!lt->key_head || !lt->key_next || !lt->key_any)
+        return ESC_ENOMEM;
+    memset(lt->key_head, 0, 256 * sizeof *lt->key_head);
+    lt->nkey_any = 0;
+    lt->key_sub = false;
+    for (size_t r = 0; r < n; r++) {
+        size_t i = r * lt->ncols + (size_t)col;
+        const char *cell = lt->cells[i];
+        lt->key_next[r] = 0;
+        if (lt->sub_head && lt->sub[i])
+            lt->key_sub = true;
+        else if (!lt->clen[i] || (lt->wild[col] && cell[0] == '*'))
+            lt->key_any[lt->nkey_any++] = (uint32_t)r;
+    }
+    for (size_t r = n; r-- > 0;) {
+        size_t i = r * lt->ncols + (size_t)col;
+        const char *cell = lt->cells[i];
+        if ((lt->sub_head && lt->sub[i]) || !lt->clen[i] || (lt->wild[col] && cell[0] == '*'))
+            continue;
+        unsigned char ch = lt->ci ? esc_lower((unsigned char)cell[0]) : (unsigned char)cell[0];
+        lt->key_next[r] = lt->key_head[ch];
+        lt->key_head[ch] = (uint32_t)r + 1;
+    }
+    lt->key_col = col;
     return ESC_OK;
 }
 
@@ -362,6 +435,9 @@ static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_erro
             if (strcmp(in->name[c], f->row) == 0)
                 f->row_col = (int)c;
     }
+    lt->key_col = -1;
+    if (st->nlin && plan_key(p, lt, st->lin[0].csv_col) != ESC_OK)
+        return oom(err);
     if (!st->nlout) {
         /* no OUTPUT: every column that is not an input */
         st->lout = esc_arena_alloc(&p->arena, lt->ncols * sizeof *st->lout);
@@ -417,14 +493,15 @@ static bool same_char(bool ci, char a, char b) {
 }
 
 /* Cell i (of column col) matches v. cl, vl: the lengths of cell and v; lv: v lowercased, or
- * NULL. The glob matches the whole value, so a pattern's first character, unless '*', must be
- * v's first, and its last, unless '*', v's last; "*X*" is a substring test. */
+ * NULL; sb: the "*X*" cells found in lv (sub_scan), or NULL. The glob matches the whole value, so a
+ * pattern's first character, unless '*', must be v's first, and its last, unless '*', v's last;
+ * "*X*" is a substring test. */
 static bool cell_matches(const lookup_table *lt, size_t col, size_t i, size_t cl, const char *v,
-                         size_t vl, const char *lv) {
+                         size_t vl, const char *lv, const uint64_t *sb) {
     const char *cell = lt->cells[i];
     if (lt->wild[col]) {
         if (lv && lt->sub && lt->sub[i])
-            return memmem(lv, vl, lt->sub[i], cl - 2) != NULL;
+            return sb ? (sb[i / 64] >> (i % 64)) & 1 : memmem(lv, vl, lt->sub[i], cl - 2) != NULL;
         if (cl && cell[0] != '*' && (!vl || !same_char(lt->ci, cell[0], v[0])))
             return false;
         if (cl && cell[cl - 1] != '*' && (!vl || !same_char(lt->ci, cell[cl - 1], v[vl - 1])))
@@ -439,84 +516,185 @@ static bool cell_matches(const lookup_table *lt, size_t col, size_t i, size_t cl
 
 #define LOOKUP_LENS 8 /* input fields and values per field whose lengths a row computes once */
 
+/* One input row's values as the lookup's rows are matched against them. */
+typedef struct lrow {
+    const stage *st;
+    const lookup_table *lt;
+    esc_cell *row;
+    size_t vlen[LOOKUP_LENS][LOOKUP_LENS]; /* the lengths of the first values */
+    char *low[LOOKUP_LENS][LOOKUP_LENS];   /* and them lowercased, for lt->sub */
+    uint64_t *sbits;                       /* per first value: the cells sub_scan found */
+    size_t words;
+    uint64_t *rbits; /* the rows the key index leaves (key_rows) */
+    size_t rwords;
+} lrow;
+
+static const uint64_t *row_sbits(const lrow *w, size_t k, size_t i) {
+    return w->sbits ? &w->sbits[(k * LOOKUP_LENS + i) * w->words] : NULL;
+}
+
+/* Lookup row lr matches: each input field has a value matching its cell. */
+static bool row_matches(const lrow *w, size_t lr) {
+    const lookup_table *lt = w->lt;
+    const uint32_t *clen = &lt->clen[lr * lt->ncols];
+    for (size_t k = 0; k < w->st->nlin; k++) {
+        const lk_field *f = &w->st->lin[k];
+        const esc_cell *c = &w->row[f->row_col];
+        bool any = false;
+        for (size_t i = 0; i < c->n && !any; i++) {
+            bool first = k < LOOKUP_LENS && i < LOOKUP_LENS;
+            any = cell_matches(lt, (size_t)f->csv_col, lr * lt->ncols + (size_t)f->csv_col,
+                               clen[f->csv_col], c->v[i], first ? w->vlen[k][i] : strlen(c->v[i]),
+                               first ? w->low[k][i] : NULL, first ? row_sbits(w, k, i) : NULL);
+        }
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+/* The lengths, lowercased values and sub_scan bits of the row's first values. */
+static void row_prepare(lrow *w) {
+    const stage *st = w->st;
+    for (size_t k = 0; k < st->nlin && k < LOOKUP_LENS; k++)
+        for (size_t i = 0; i < w->row[st->lin[k].row_col].n && i < LOOKUP_LENS; i++) {
+            const char *v = w->row[st->lin[k].row_col].v[i];
+            size_t n = w->vlen[k][i] = strlen(v);
+            w->low[k][i] = NULL;
+            if (!w->lt->sub || !w->lt->wild[st->lin[k].csv_col] ||
+                !(w->low[k][i] = esc_malloc(n + 1)))
+                continue;
+            for (size_t j = 0; j <= n; j++)
+                w->low[k][i][j] = (char)esc_lower((unsigned char)v[j]);
+            if (w->sbits) {
+                uint64_t *sb = &w->sbits[(k * LOOKUP_LENS + i) * w->words];
+                memset(sb, 0, w->words * sizeof *sb);
+                sub_scan(w->lt, w->low[k][i], n, sb);
+            }
+        }
+}
+
+/* The first input field's values can use the key index: few enough, and with their
+ * sub_scan bits when its column has "*X*" cells. */
+static bool key_usable(const lrow *w) {
+    if (w->lt->key_col < 0 || !w->rbits)
+        return false;
+    const esc_cell *c = &w->row[w->st->lin[0].row_col];
+    bool ok = c->n <= LOOKUP_LENS && (!w->lt->key_sub || w->sbits);
+    for (size_t i = 0; ok && w->lt->key_sub && i < c->n; i++)
+        ok = w->low[0][i] != NULL;
+    return ok;
+}
+
+/* Into w->rbits: the lookup rows the key index leaves for the input row. */
+static void key_rows(const lrow *w) {
+    const lookup_table *lt = w->lt;
+    const esc_cell *c = &w->row[w->st->lin[0].row_col];
+    size_t col = (size_t)lt->key_col;
+    memset(w->rbits, 0, w->rwords * sizeof *w->rbits);
+    for (size_t k = 0; k < lt->nkey_any; k++)
+        w->rbits[lt->key_any[k] / 64] |= 1ull << (lt->key_any[k] % 64);
+    for (size_t i = 0; i < c->n; i++) {
+        unsigned char ch = (unsigned char)c->v[i][0];
+        if (ch) /* an empty value matches only the key_any rows */
+            for (uint32_t r = lt->key_head[lt->ci ? esc_lower(ch) : ch]; r; r = lt->key_next[r - 1])
+                w->rbits[(r - 1) / 64] |= 1ull << ((r - 1) % 64);
+        for (size_t b = 0; lt->key_sub && b < w->words; b++)
+            for (uint64_t m = row_sbits(w, 0, i)[b]; m; m &= m - 1) {
+                size_t cell = b * 64 + (size_t)__builtin_ctzll(m);
+                if (cell % lt->ncols == col)
+                    w->rbits[cell / lt->ncols / 64] |= 1ull << (cell / lt->ncols % 64);
+            }
+    }
+}
+
+/* The lookup rows matching the input row, in file order, up to max_matches, into hits. */
+static size_t row_hits(const lrow *w, size_t *hits) {
+    const lookup_table *lt = w->lt;
+    size_t nh = 0;
+    if (!key_usable(w)) {
+        for (size_t lr = 0; lr < lt->nrows && nh < lt->max_matches; lr++)
+            if (row_matches(w, lr))
+                hits[nh++] = lr;
+        return nh;
+    }
+    key_rows(w);
+    for (size_t b = 0; b < w->rwords && nh < lt->max_matches; b++)
+        for (uint64_t m = w->rbits[b]; m && nh < lt->max_matches; m &= m - 1) {
+            size_t lr = b * 64 + (size_t)__builtin_ctzll(m);
+            if (row_matches(w, lr))
+                hits[nh++] = lr;
+        }
+    return nh;
+}
+
+/* The output fields of the input row from its nh hits. */
+static esc_status row_output(const stage *st, esc_cell *row, const size_t *hits, size_t nh,
+                             esc_str *vals) {
+    const lookup_table *lt = st->lt;
+    for (size_t k = 0; k < st->nlout; k++) {
+        const lk_field *f = &st->lout[k];
+        esc_cell *dst = &row[f->row_col];
+        if (st->outputnew && dst->n)
+            continue;
+        size_t nv = 0;
+        if (nh < lt->min_matches || nh == 0) {
+            if (lt->dflt && nh < lt->min_matches)
+                vals[nv++] = esc_str_c(lt->dflt);
+        } else {
+            for (size_t h = 0; h < nh; h++) {
+                const char *v = lt->cells[hits[h] * lt->ncols + (size_t)f->csv_col];
+                if (*v)
+                    vals[nv++] = esc_str_c(v);
+            }
+        }
+        if (!spl_cell_set(dst, vals, nv))
+            return ESC_ENOMEM;
+        dst->is_num = false;
+    }
+    return ESC_OK;
+}
+
 static esc_status run_lookup(const stage *st, spl_run *x, esc_error *err) {
     esc_table *t = x->t;
     const lookup_table *lt = st->lt;
     esc_status rc = spl_table_widen(t, &st->out, err);
     if (rc != ESC_OK)
         return rc;
+    lrow w = {.st = st,
+              .lt = lt,
+              .words = (lt->nrows * lt->ncols + 63) / 64,
+              .rwords = (lt->nrows + 63) / 64};
     size_t *hits = esc_malloc(lt->max_matches * sizeof *hits);
     esc_str *vals = esc_malloc(lt->max_matches * sizeof *vals);
+    if (lt->sub_head)
+        w.sbits = esc_malloc(LOOKUP_LENS * LOOKUP_LENS * w.words * sizeof *w.sbits);
+    if (lt->key_col >= 0)
+        w.rbits = esc_malloc((w.rwords ? w.rwords : 1) * sizeof *w.rbits);
     if (!hits || !vals) {
         rc = oom(err);
         goto done;
     }
-    for (size_t r = 0; r < t->nrows; r++) {
-        esc_cell *row = &t->cells[r * t->ncols];
+    for (size_t r = 0; r < t->nrows && rc == ESC_OK; r++) {
+        w.row = &t->cells[r * t->ncols];
         bool have = true;
         for (size_t k = 0; k < st->nlin && have; k++)
-            have = st->lin[k].row_col >= 0 && row[st->lin[k].row_col].n > 0;
+            have = st->lin[k].row_col >= 0 && w.row[st->lin[k].row_col].n > 0;
         if (!have)
             continue;
-        size_t nh = 0, vlen[LOOKUP_LENS][LOOKUP_LENS];  /* the lengths of the first values */
-        char *low[LOOKUP_LENS][LOOKUP_LENS] = {{NULL}}; /* and them lowercased, for lt->sub */
+        row_prepare(&w);
+        size_t nh = row_hits(&w, hits);
         for (size_t k = 0; k < st->nlin && k < LOOKUP_LENS; k++)
-            for (size_t i = 0; i < row[st->lin[k].row_col].n && i < LOOKUP_LENS; i++) {
-                const char *v = row[st->lin[k].row_col].v[i];
-                vlen[k][i] = strlen(v);
-                if (lt->sub && lt->wild[st->lin[k].csv_col] &&
-                    (low[k][i] = esc_malloc(vlen[k][i] + 1)))
-                    for (size_t j = 0; j <= vlen[k][i]; j++)
-                        low[k][i][j] = (char)esc_lower((unsigned char)v[j]);
-            }
-        for (size_t lr = 0; lr < lt->nrows && nh < lt->max_matches; lr++) {
-            const uint32_t *clen = &lt->clen[lr * lt->ncols];
-            bool ok = true;
-            for (size_t k = 0; k < st->nlin && ok; k++) {
-                const lk_field *f = &st->lin[k];
-                const esc_cell *c = &row[f->row_col];
-                bool any = false;
-                for (size_t i = 0; i < c->n && !any; i++) {
-                    bool first = k < LOOKUP_LENS && i < LOOKUP_LENS;
-                    any = cell_matches(lt, (size_t)f->csv_col, lr * lt->ncols + (size_t)f->csv_col,
-                                       clen[f->csv_col], c->v[i],
-                                       first ? vlen[k][i] : strlen(c->v[i]),
-                                       first ? low[k][i] : NULL);
-                }
-                ok = any;
-            }
-            if (ok)
-                hits[nh++] = lr;
-        }
-        for (size_t k = 0; k < LOOKUP_LENS; k++)
-            for (size_t i = 0; i < LOOKUP_LENS; i++)
-                esc_free(low[k][i]);
-        for (size_t k = 0; k < st->nlout; k++) {
-            const lk_field *f = &st->lout[k];
-            esc_cell *dst = &row[f->row_col];
-            if (st->outputnew && dst->n)
-                continue;
-            size_t nv = 0;
-            if (nh < lt->min_matches || nh == 0) {
-                if (lt->dflt && nh < lt->min_matches)
-                    vals[nv++] = esc_str_c(lt->dflt);
-            } else {
-                for (size_t h = 0; h < nh; h++) {
-                    const char *v = lt->cells[hits[h] * lt->ncols + (size_t)f->csv_col];
-                    if (*v)
-                        vals[nv++] = esc_str_c(v);
-                }
-            }
-            if (!spl_cell_set(dst, vals, nv)) {
-                rc = oom(err);
-                goto done;
-            }
-            dst->is_num = false;
-        }
+            for (size_t i = 0; i < w.row[st->lin[k].row_col].n && i < LOOKUP_LENS; i++)
+                esc_free(w.low[k][i]);
+        if (row_output(st, w.row, hits, nh, vals) != ESC_OK)
+            rc = oom(err);
     }
 done:
     esc_free(hits);
     esc_free(vals);
+    esc_free(w.sbits);
+    esc_free(w.rbits);
     return rc;
 }
 

@@ -13,7 +13,8 @@
 
 #include "spl/ast.h"
 
-static bool glob(const char *p, size_t pn, const char *s, size_t sn, bool ci) {
+/* Backtracking on the last '*': the general case. */
+static bool glob_bt(const char *p, size_t pn, const char *s, size_t sn, bool ci) {
     size_t pi = 0, si = 0, star = (size_t)-1, mark = 0;
     while (si < sn) {
         if (pi < pn && p[pi] == '*') {
@@ -34,6 +35,33 @@ static bool glob(const char *p, size_t pn, const char *s, size_t sn, bool ci) {
     while (pi < pn && p[pi] == '*')
         pi++;
     return pi == pn;
+}
+
+static bool same(const char *a, const char *b, size_t n, bool ci) {
+    if (!ci)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (esc_lower((unsigned char)a[i]) != esc_lower((unsigned char)b[i]))
+            return false;
+    return true;
+}
+
+/* The text before the first '*' must start s and the text after the last one end it (without
+ * overlapping); only what lies between is left to backtracking. A pattern with one '*' (most
+ * of ESCU's: `*\cmd.exe`, `C:\Windows\*`) is then two comparisons. */
+static bool glob(const char *p, size_t pn, const char *s, size_t sn, bool ci) {
+    const char *first = memchr(p, '*', pn);
+    if (!first)
+        return pn == sn && same(p, s, pn, ci);
+    size_t last = pn - 1;
+    while (p[last] != '*')
+        last--;
+    size_t a = (size_t)(first - p), b = pn - last - 1;
+    if (a + b > sn || !same(p, s, a, ci) || !same(p + last + 1, s + sn - b, b, ci))
+        return false;
+    if (a == last)
+        return true;
+    return glob_bt(p + a, last + 1 - a, s + a, sn - a - b, ci);
 }
 
 bool spl_glob_imatch(const char *pat, size_t plen, const char *s, size_t slen) {
