@@ -5,11 +5,12 @@
  * chunk at a time into a ring of slots; a regular file's whole chunks are read by the thread
  * that decodes them (positioned reads), so that copying them out of the page cache scales.
  * Chunk q is decoded by thread q % threads (0 is the calling thread, which also yields the
- * items), always into the same slots: a thread's decoding scratch (names, templates, arenas)
- * stays in its own core's cache, which a chunk handed to whichever thread was free did not (its
- * cache lines crossed cores and the CPU time of two threads grew by a quarter). Threads wait for
- * each other spinning briefly before they sleep: a chunk takes tens of microseconds, a sleep and
- * wake-up costs a system call and, in a virtual machine, an interrupt between cores. Items are
+ * items), always into the same slots, so that a thread's decoding scratch (names, templates,
+ * arenas) stays in its own core's cache; a thread with none of its own chunks to decode takes
+ * anyone's (in a hunt, whose detections are slower than decoding, the workers then decode
+ * everything). Threads wait for each other spinning briefly before they sleep: a chunk takes
+ * tens of microseconds, a sleep and wake-up costs system calls and, in a virtual machine, an
+ * interrupt between cores (docs/benchmarks.md, "Two threads"). Items are
  * yielded strictly in chunk order, so the sequence of events and warnings is the same for any
  * thread count. Memory is the ring (a fixed number of slots, each with capped buffers). Every
  * chunk present in the file is read, also past the header's chunk count (a dirty file's header
@@ -32,8 +33,8 @@
 #define EVTX_FILE_HEADER 4096u
 #define MAX_PENDING 4
 #define MAX_THREADS 16
-#define SLOTS_PER_THREAD 2
-#define SPIN_MAX 4096 /* pause instructions a waiting thread spins before it sleeps */
+#define SLOTS_PER_THREAD 4 /* fewer: a thread finding no chunk to decode sleeps more often */
+#define SPIN_MAX 4096      /* pause instructions a waiting thread spins before it sleeps */
 
 /* A slot's chunk: FREE (the calling thread may read the next chunk into it), READY (read, or
  * left in the file for its decoder), BUSY (a thread took it), DONE (decoded; its items are the
@@ -41,9 +42,8 @@
 enum { S_FREE = 0, S_READY, S_BUSY, S_DONE };
 
 /* What one thread writes while another reads or writes beside it is kept LINE_PAD bytes apart
- * (two cache lines: AMD and Intel cores fetch lines in pairs). Without it, the fields of a slot
- * one thread was decoding shared cache lines with the next slot's, another thread's, and with
- * the states both poll. */
+ * (two cache lines: AMD and Intel cores fetch lines in pairs): a slot's fields, written while
+ * it is decoded, the next slot's, another thread's, and the states every thread polls. */
 #define LINE_PAD 128
 
 typedef struct slot {
