@@ -48,6 +48,7 @@ enum { S_FREE = 0, S_READY, S_BUSY, S_DONE };
 
 typedef struct slot {
     _Atomic int state;
+    _Atomic uint64_t seq; /* its chunk's number (c.index), readable while another thread takes it */
     esc_status st;
     bool read_at; /* its bytes are still in the file: read by the thread that decodes it */
     char pad0[LINE_PAD];
@@ -159,7 +160,8 @@ static bool decode_one(evtx_reader *r, int id, bool steal) {
     for (size_t i = steal ? 0 : (size_t)id; i < r->nslots; i += step) {
         slot *t = &r->slots[i];
         if (atomic_load_explicit(&t->state, memory_order_acquire) == S_READY &&
-            (!best || t->c.index < best->c.index))
+            (!best || atomic_load_explicit(&t->seq, memory_order_relaxed) <
+                          atomic_load_explicit(&best->seq, memory_order_relaxed)))
             best = t;
     }
     int ready = S_READY;
@@ -198,6 +200,7 @@ static void await(evtx_reader *r, slot *s, bool (*done)(const evtx_reader *, slo
     *budget = *budget / 2 > 16 ? *budget / 2 : 16;
     pthread_mutex_lock(&r->mu);
     atomic_fetch_add(sleeps, 1); /* then the state is read: the waker reads sleeps after it */
+    atomic_thread_fence(memory_order_seq_cst);
     while (!done(r, s) && !atomic_load(&r->stop))
         pthread_cond_wait(cv, &r->mu);
     atomic_fetch_sub(sleeps, 1);
@@ -424,6 +427,7 @@ static esc_status fill(evtx_reader *r, esc_error *err) {
         s->c.index = r->next_index;
         s->c.file_off = off;
         s->c.in_use = r->next_index < r->header_chunks;
+        atomic_store_explicit(&s->seq, r->next_index, memory_order_relaxed);
         r->next_index++;
         atomic_store(&s->state, S_READY); /* then worker_sleeps is read: see worker_main() */
         r->tail++;
