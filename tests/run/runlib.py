@@ -99,3 +99,39 @@ def lines(path):
         return []
     with open(path, "rb") as f:
         return f.read().decode().splitlines()
+
+
+DETECTION = """name: {name}
+id: {id}
+version: 1
+date: '2026-12-05'
+author: escudo tests
+status: production
+type: TTP
+description: Test-only detection ({fixture}).
+data_source:
+- Sysmon EventID 1
+search: '{search}'
+how_to_implement: A test fixture.
+known_false_positives: None.
+references: []
+tags:
+  analytic_story:
+  - Windows Post-Exploitation
+  asset_type: Endpoint
+  mitre_attack_id:
+  - T1135
+  product:
+  - Splunk Enterprise Security
+  security_domain: endpoint
+tests: []
+"""
+
+
+def write_detections(loc, dets, fixture):
+    """Each (name, id, search) of dets as loc/detections/t<i>.yml, a test-only ESCU detection
+    named after the test that wrote it (fixture)."""
+    os.makedirs(os.path.join(loc, "detections"), exist_ok=True)
+    for i, (name, did, search) in enumerate(dets):
+        with open(os.path.join(loc, "detections", f"t{i}.yml"), "w") as f:
+            f.write(DETECTION.format(name=name, id=did, search=search, fixture=fixture))

@@ -30,31 +30,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import kafkalib  # noqa: E402
 import runlib  # noqa: E402
 
-TEMPLATE = """name: {name}
-id: {id}
-version: 1
-date: '2026-12-05'
-author: escudo tests
-status: production
-type: TTP
-description: Test-only detection (tests/run/t_run_kafka_two_stage.py).
-data_source:
-- Sysmon EventID 1
-search: '{search}'
-how_to_implement: A test fixture.
-known_false_positives: None.
-references: []
-tags:
-  analytic_story:
-  - Windows Post-Exploitation
-  asset_type: Endpoint
-  mitre_attack_id:
-  - T1135
-  product:
-  - Splunk Enterprise Security
-  security_domain: endpoint
-tests: []
-"""
 OWN = [
     ("Two stage process across hosts", "0d5c1b1e-1818-4b18-9018-000000000011",
      "| tstats count dc(Processes.dest) as hosts from datamodel=Endpoint.Processes by "
@@ -100,10 +75,7 @@ def count_by_det(rows):
 
 with tempfile.TemporaryDirectory() as d:
     loc = os.path.join(d, "loc")
-    os.makedirs(os.path.join(loc, "detections"))
-    for i, (name, did, search) in enumerate(OWN + [LIST, CAP]):
-        with open(os.path.join(loc, "detections", f"t{i}.yml"), "w") as f:
-            f.write(TEMPLATE.format(name=name, id=did, search=search))
+    runlib.write_detections(loc, OWN + [LIST, CAP], "tests/run/t_run_kafka_two_stage.py")
     dets = [runlib.SEED] + [o[1] for o in OWN]
     ref = detections_only(kafkalib.hunt_reference(d, dets, ["--local", loc]))
     byd = count_by_det(ref)

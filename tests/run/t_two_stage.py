@@ -17,31 +17,6 @@ import runlib  # noqa: E402
 
 ESCU = os.path.join(runlib.DATA, "escu-full")
 INPUTS = [os.path.join(runlib.DATA, d) for d in ("evtx", "json", "crafted", "evtx-rs")]
-TEMPLATE = """name: {name}
-id: {id}
-version: 1
-date: '2026-12-05'
-author: escudo tests
-status: production
-type: TTP
-description: Test-only detection (tests/run/t_two_stage.py).
-data_source:
-- Sysmon EventID 1
-search: '{search}'
-how_to_implement: A test fixture.
-known_false_positives: None.
-references: []
-tags:
-  analytic_story:
-  - Windows Post-Exploitation
-  asset_type: Endpoint
-  mitre_attack_id:
-  - T1135
-  product:
-  - Splunk Enterprise Security
-  security_domain: endpoint
-tests: []
-"""
 OWN = [
     ("Two stage process across hosts", "0d5c1b1e-1818-4b18-9018-000000000001",
      "| tstats count dc(Processes.dest) as hosts from datamodel=Endpoint.Processes by "
@@ -66,10 +41,7 @@ ESCU_TWO_STAGE = ["Detect Rare Executables", "Executables Or Script Creation In 
 
 fails = []
 with tempfile.TemporaryDirectory() as d:
-    os.makedirs(os.path.join(d, "loc", "detections"))
-    for i, (name, did, search) in enumerate(OWN):
-        with open(os.path.join(d, "loc", "detections", f"t{i}.yml"), "w") as f:
-            f.write(TEMPLATE.format(name=name, id=did, search=search))
+    runlib.write_detections(os.path.join(d, "loc"), OWN, "tests/run/t_two_stage.py")
     sel = []
     for name in [o[0] for o in OWN] + ESCU_TWO_STAGE:
         sel += ["--detection", name]
