@@ -362,6 +362,13 @@ static esc_status plan_subs(esc_plan *p, lookup_table *lt) {
     return plan_sub_index(p, lt);
 }
 
+/* Cell i of column col is found through the key index by its first character: not a "*X*"
+ * cell (sub_scan finds those), not empty and not starting with a wildcard (key_any rows). */
+static bool keyed_by_first(const lookup_table *lt, size_t col, size_t i) {
+    return !(lt->sub_head && lt->sub[i]) && lt->clen[i] &&
+           !(lt->wild[col] && lt->cells[i][0] == '*');
+}
+
 /* The key index of column col (see lookup_table). */
 static esc_status plan_key(esc_plan *p, lookup_table *lt, int col) {
     size_t n = lt->nrows;
@@ -375,19 +382,18 @@ static esc_status plan_key(esc_plan *p, lookup_table *lt, int col) {
     lt->key_sub = false;
     for (size_t r = 0; r < n; r++) {
         size_t i = r * lt->ncols + (size_t)col;
-        const char *cell = lt->cells[i];
         lt->key_next[r] = 0;
         if (lt->sub_head && lt->sub[i])
             lt->key_sub = true;
-        else if (!lt->clen[i] || (lt->wild[col] && cell[0] == '*'))
+        else if (!keyed_by_first(lt, (size_t)col, i))
             lt->key_any[lt->nkey_any++] = (uint32_t)r;
     }
     for (size_t r = n; r-- > 0;) {
         size_t i = r * lt->ncols + (size_t)col;
-        const char *cell = lt->cells[i];
-        if ((lt->sub_head && lt->sub[i]) || !lt->clen[i] || (lt->wild[col] && cell[0] == '*'))
+        if (!keyed_by_first(lt, (size_t)col, i))
             continue;
-        unsigned char ch = lt->ci ? esc_lower((unsigned char)cell[0]) : (unsigned char)cell[0];
+        unsigned char c0 = (unsigned char)lt->cells[i][0];
+        unsigned char ch = lt->ci ? esc_lower(c0) : c0;
         lt->key_next[r] = lt->key_head[ch];
         lt->key_head[ch] = (uint32_t)r + 1;
     }
