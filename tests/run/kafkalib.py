@@ -113,6 +113,11 @@ def notables(db):
     return rows
 
 
+def duplicates(rows):
+    """How many notables of notables() repeat an event id already there."""
+    return len(rows) - len({event_id for event_id, _ in rows})
+
+
 def explain(got, ref):
     """What differs between two lists of notables, for a failure message."""
     g, r = set(got), set(ref)

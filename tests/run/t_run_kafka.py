@@ -31,17 +31,9 @@ fails = []
 def replay(d, group, kills_per_stage):
     mock = kafkalib.Mock(brokers=3, partitions=6)
     st, db = os.path.join(d, "st"), os.path.join(d, "x.db")
-    arr = kafkalib.arrivals(random.Random(7))
-    nxt = 0
     kills = 0
     try:
-        for c in kafkalib.stages():
-            batch = []
-            while nxt < len(arr) and arr[nxt][0] <= c:
-                batch.append(arr[nxt][1:])
-                nxt += 1
-            if batch:
-                mock.produce(batch)
+        for c in kafkalib.staged(mock):
             args = kafkalib.run_args(mock, st, db, c, group=group)
             for _ in range(kills_per_stage.get(c, 0)):
                 p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,7 +16,6 @@ ctest-label: heavy (minutes long: `make heavy`; CI keeps the quicker tests of th
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -45,17 +44,9 @@ fails = []
 with tempfile.TemporaryDirectory() as d:
     mock = kafkalib.Mock(brokers=3, partitions=6)
     db = os.path.join(d, "x.db")
-    arr = kafkalib.arrivals(random.Random(7))
-    nxt = 0
     prev = set()
     try:
-        for c in kafkalib.stages():
-            batch = []
-            while nxt < len(arr) and arr[nxt][0] <= c:
-                batch.append(arr[nxt][1:])
-                nxt += 1
-            if batch:
-                mock.produce(batch)
+        for c in kafkalib.staged(mock):
             members = set(rng.sample(range(WORKERS), rng.randint(1, WORKERS)))
             moves += members != prev
             prev = members
@@ -85,9 +76,7 @@ with tempfile.TemporaryDirectory() as d:
     finally:
         mock.close()
     got = detections_only(kafkalib.notables(db))
-    con = sqlite3.connect(db)
-    dup = con.execute("SELECT count(*) - count(DISTINCT event_id) FROM notables").fetchone()[0]
-    con.close()
+    dup = kafkalib.duplicates(kafkalib.notables(db))
 
 print(f"kafka group: {WORKERS} workers, {kills} kill -9, {outages} broker outages, "
       f"{moves} membership changes over {len(kafkalib.stages())} stages; {len(got)} notables, "

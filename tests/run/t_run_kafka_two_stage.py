@@ -20,7 +20,6 @@ partitions for the session timeout: about a minute; CI keeps t_two_stage.py for 
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -144,9 +143,7 @@ with tempfile.TemporaryDirectory() as d:
     finally:
         mock.close()
     got = detections_only(kafkalib.notables(db))
-    con = sqlite3.connect(db)
-    dup = con.execute("SELECT count(*) - count(DISTINCT event_id) FROM notables").fetchone()[0]
-    con.close()
+    dup = kafkalib.duplicates(kafkalib.notables(db))
 
 print(f"kafka two stages: {WORKERS} workers, {kills} kill -9, {time.time() - t0:.0f} s; "
       f"{len(got)} notables {count_by_det(got)}, hunt {len(ref)} {byd}")
