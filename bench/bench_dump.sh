@@ -48,6 +48,13 @@ for t in $threads; do
         [ -x "$rs" ] && cases+=("rs-$f$t|evtx_dump -t $t -o $rf||$rs -t $t -o $rf $file")
     done
 done
+# The machine's own two-core scaling for this work: two single-thread JSON dumps side by side
+# (nothing shared but the file); two threads cannot scale better than two processes do.
+case " $threads " in *" 1 "*)
+    one="$escudo dump --format json --threads 1 $file"
+    printf '%s >/dev/null &\n%s\nwait\n' "$one" "$one" >"$tmp/pair.sh"
+    cases+=("pair-json|two escudo dump --format json --threads 1 side by side||bash $tmp/pair.sh")
+esac
 if [ "${BENCH_LIBEVTX:-0}" = 1 ] && [ -x "$lib" ]; then
     cases+=("lib-xml|evtxexport -f xml (1 thread)||$lib -f xml $file")
 fi
@@ -101,6 +108,9 @@ for t in ("1", "2"):
 if "esc-json1" in wall and "esc-json2" in wall:
     print("escudo 2 threads vs 1: JSON %.2fx, XML %.2fx"
           % (wall["esc-json1"] / wall["esc-json2"], wall["esc-xml1"] / wall["esc-xml2"]))
+if "esc-json1" in wall and "pair-json" in wall:
+    print("the machine's two-core scaling in this run (two single-thread JSON dumps side by side, "
+          "twice the work): %.2fx" % (2 * wall["esc-json1"] / wall["pair-json"]))
 PY
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -204,6 +204,14 @@ static int print_events(esc_reader *r, const char *file, printing *p) {
             continue;
         if (p->none) /* every record decoded whole, nothing written: benchmarks' floor */
             continue;
+        if (ev.lines.len) { /* a run of lines made on the decoding threads: written as it is */
+            if ((p->line.len && !flush_out(&p->line)) ||
+                fwrite(ev.lines.ptr, 1, ev.lines.len, stdout) != ev.lines.len) {
+                fprintf(stderr, "escudo dump: write error\n");
+                return 3;
+            }
+            continue;
+        }
         if (p->fields ? render_fields(&ev, p->native, &p->arena, &p->line)
                       : render_line(&ev, p->json, p->object, &p->line)) {
             fprintf(stderr, "escudo dump: out of memory\n");
@@ -398,6 +406,7 @@ int esc_cmd_dump(int argc, char **argv) {
     opts.xml = !json && !fields && !none; /* EVTX records then carry their whole rendering */
     opts.json = json && !fields ? (object ? 2 : 1) : 0; /* rendered on the decoding threads */
     opts.rendering_only = opts.xml || opts.json;        /* lines print nothing else */
+    opts.runs = opts.rendering_only && !at.path;        /* --at picks records one by one */
     esc_error err;
     esc_error_clear(&err);
     if (esc_paths_expand(paths, npaths, &files, &nfiles, &skipped, &err)) {

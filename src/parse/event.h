@@ -64,6 +64,9 @@ typedef struct esc_event {
     esc_str xml;
     /* EVTX with esc_reader_opts.json: the record's dump JSON line (no line break), or empty */
     esc_str json;
+    /* EVTX with esc_reader_opts.runs: the lines of this record and of the ones after it in the
+     * run (xml or json as asked, each followed by a line break), or empty */
+    esc_str lines;
     /* XmlWinEventLog: the <Event> element as read, whose text every value comes from (for
      * prefilters; not _raw), or empty */
     esc_str text;

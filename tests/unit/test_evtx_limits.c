@@ -675,13 +675,47 @@ static void test_json_lines_cap(void **state) {
     for (size_t i = 0; i < 3; i += 2) {
         const evtx_item *it = &c.items[i];
         expect_normal(&c, i, i + 1);
-        assert_true(it->json.len > strlen(want));
-        assert_memory_equal(c.lines.ptr + it->json.off, want, strlen(want));
-        assert_memory_equal(c.lines.ptr + it->json.off + it->json.len - 16, "[[\"Keep\",\"ok\"]]}",
+        assert_true(it->line.len > strlen(want));
+        assert_memory_equal(c.lines.ptr + it->line.off, want, strlen(want));
+        assert_memory_equal(c.lines.ptr + it->line.off + it->line.len - 16, "[[\"Keep\",\"ok\"]]}",
                             16);
+        assert_int_equal(c.lines.ptr[it->line.off + it->line.len], '\n');
     }
-    assert_int_equal(expect_event(&c, 1, 2)->json.len, 0); /* past the cap: no line */
+    assert_int_equal(expect_event(&c, 1, 2)->line.len, 0); /* past the cap: no line */
+    /* the third line follows the first: the second left nothing behind */
+    assert_int_equal(c.items[2].line.off, c.items[0].line.len + 1);
     assert_true(c.lines.cap <= (1u << 20) + 1);
+    evtx_chunk_fini(&c);
+}
+
+/* want_xml: each record's XML moves from the text to the lines buffer, with a line break after
+ * it; one past the cap stays in the text (and the reader hands it out from there). */
+static void test_xml_lines_cap(void **state) {
+    (void)state;
+    evtx_chunk c;
+    bld w;
+    start_chunk(&c, &w);
+    c.want_xml = true;
+    c.skip_data = true; /* as dump renders it: the XML alone fits one record's text */
+    uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
+    text_record(&w, 2, &t2); /* an XML rendering of 9 MB */
+    uint32_t r3 = w.pos;
+    normal_record(&w, 3, t1);
+    c.lines.max = 1u << 20;
+    decode(&c, &w, 3, r3);
+    assert_int_equal(c.nitems, 3);
+    for (size_t i = 0; i < 3; i += 2) {
+        const evtx_item *it = expect_event(&c, i, i + 1);
+        assert_true(esc_str_eq_c(evtx_chunk_str(&c, it->provider), "Test-Provider"));
+        assert_int_equal(it->xml.len, 0);
+        assert_memory_equal(c.lines.ptr + it->line.off, "<Event>", 7);
+        assert_memory_equal(c.lines.ptr + it->line.off + it->line.len - 8, "</Event>\n", 9);
+    }
+    const evtx_item *big = expect_event(&c, 1, 2);
+    assert_int_equal(big->line.len, 0);
+    assert_true(big->xml.len > (1u << 20));
+    assert_memory_equal(c.text.ptr + big->xml.off, "<Event>", 7);
+    assert_int_equal(c.items[2].line.off, c.items[0].line.len + 1);
     evtx_chunk_fini(&c);
 }
 
@@ -693,6 +727,7 @@ int main(void) {
         cmocka_unit_test(test_name_cache),        cmocka_unit_test(test_record_memory),
         cmocka_unit_test(test_fields_per_record), cmocka_unit_test(test_fields_per_chunk),
         cmocka_unit_test(test_chunk_text),        cmocka_unit_test(test_json_lines_cap),
+        cmocka_unit_test(test_xml_lines_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

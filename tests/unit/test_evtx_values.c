@@ -285,7 +285,7 @@ static void test_values(void **state) {
     assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
     it = &c.items[0];
     event_from_item(&c, it, kv, &ev);
-    ev.xml = evtx_chunk_str(&c, it->xml);
+    ev.xml = evtx_item_xml(&c, it);
     esc_buf_clear(&out);
     assert_int_equal(esc_render_xml(&ev, &out), ESC_OK);
     assert_null(strchr(out.ptr, '\n'));
@@ -518,7 +518,7 @@ static void test_binxml_userdata(void **state) {
         assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->name), want[i][0]));
         assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->value), want[i][1]));
     }
-    assert_int_equal(c.items[0].xml.len, 0); /* rendered only when asked */
+    assert_int_equal(evtx_item_xml(&c, &c.items[0]).len, 0); /* rendered only when asked */
     /* the XML rendering: UserData as written, attributes included, the PI left out */
     c.want_xml = true;
     assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
@@ -529,7 +529,7 @@ static void test_binxml_userdata(void **state) {
         "<EventAuxInfo ProcessName='Setup.exe'/><Header>If-None-Match: "
         "&quot;x&quot;</Header><Header>Accept: */*</Header>"
         "</CryptRetrieveObjectByUrlWire></UserData></Event>";
-    esc_str got = evtx_chunk_str(&c, c.items[0].xml);
+    esc_str got = evtx_item_xml(&c, &c.items[0]);
     if (!esc_str_eq_c(got, xml))
         fprintf(stderr, "got %.*s\n", (int)got.len, got.ptr);
     assert_true(esc_str_eq_c(got, xml));

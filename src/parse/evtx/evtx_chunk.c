@@ -1643,7 +1643,7 @@ static uint64_t event_key(const dec *d, uint64_t record_id) {
     return fnv(h, &d->time_us, sizeof d->time_us);
 }
 
-/* want_json: the item's dump JSON line (without the line break) into c->lines, from the same
+/* want_json: the item's dump JSON line (and a line break) into c->lines, from the same
  * fields the reader hands out (evtx_reader.c builds the esc_event the same way), so that the
  * line is what esc_render_json would write for it on the reading thread. Past LINES_CAP the item
  * gets no line and the reader's caller renders it. Only ESC_ENOMEM is an error. */
@@ -1678,14 +1678,36 @@ static esc_status render_json_item(evtx_chunk *c, evtx_item *it) {
     esc_status st = c->want_json == 2 ? esc_render_json_object(&ev, &c->lines)
                                       : esc_render_json(&ev, &c->lines);
     if (st == ESC_OK) {
-        it->json.off = (uint32_t)start;
-        it->json.len = (uint32_t)(c->lines.len - start);
-    } else {
+        it->line.off = (uint32_t)start;
+        it->line.len = (uint32_t)(c->lines.len - start);
+        st = esc_buf_putc(&c->lines, '\n');
+    }
+    if (st != ESC_OK) {
+        it->line.len = 0;
         c->lines.len = start; /* no line: rendered later, where it is printed */
         if (c->lines.ptr)
             c->lines.ptr[start] = 0;
     }
     return st == ESC_ENOMEM ? st : ESC_OK;
+}
+
+/* want_xml: the item's XML, the last text its record decoded, moved to c->lines with a line
+ * break after it (so that a chunk's renderings lie one after the other); past LINES_CAP it stays
+ * in the text. */
+static void xml_to_lines(evtx_chunk *c, evtx_item *it) {
+    size_t start = c->lines.len;
+    if (esc_buf_append(&c->lines, c->text.ptr + it->xml.off, it->xml.len) ||
+        esc_buf_putc(&c->lines, '\n')) {
+        c->lines.len = start;
+        if (c->lines.ptr)
+            c->lines.ptr[start] = 0;
+        return;
+    }
+    it->line.off = (uint32_t)start;
+    it->line.len = it->xml.len;
+    c->text.len = it->xml.off;
+    c->text.ptr[c->text.len] = 0;
+    it->xml.len = 0;
 }
 
 /* Decode the record at pos (size already validated). Returns ESC_ENOMEM only; a broken record
@@ -1798,7 +1820,11 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     it->sys_first = (uint32_t)d.skv_start;
     it->nsys = d.nsys;
     *good = true;
-    return c->want_json ? render_json_item(c, it) : ESC_OK;
+    if (c->want_json)
+        return render_json_item(c, it);
+    if (c->want_xml)
+        xml_to_lines(c, it);
+    return ESC_OK;
 }
 
 /* A plausible record at pos within [pos, end): signature, size, trailing size copy. */

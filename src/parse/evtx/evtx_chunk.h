@@ -43,8 +43,11 @@ typedef struct evtx_item {
     int64_t time_us;
     evtx_span provider, channel, computer;
     evtx_span msg;  /* warning text when is_error */
-    evtx_span xml;  /* the record's XML rendering, when want_xml */
-    evtx_span json; /* its dump JSON line, when want_json: into the chunk's lines buffer */
+    evtx_span xml;  /* the record's XML rendering, when want_xml and it is not in line */
+    evtx_span line; /* its dump JSON line (want_json), else its XML (want_xml), in the chunk's
+                       lines buffer and followed there by a line break; empty when it did not
+                       fit (LINES_CAP): then the JSON is rendered by the reader's caller and the
+                       XML is in xml */
     uint32_t kv_first, nkv;
     uint32_t sys_first, nsys; /* System pairs (esc_event.sys) in skvs */
 } evtx_item;
@@ -83,7 +86,7 @@ typedef struct evtx_chunk {
     evtx_kvspan *skvs; /* System pairs, when the interest set asks for them */
     size_t nskv, skv_cap;
     esc_buf text;
-    esc_buf lines;     /* want_json: the records' JSON lines (capped; past the cap, none) */
+    esc_buf lines;     /* the records' renderings, one line each (capped; past the cap, none) */
     esc_buf unescaped; /* want_xml: a value's text while it is escaped back into text */
     esc_kv *jkv;       /* want_json: one record's data as esc_kv for the renderer */
     size_t jkv_cap;
@@ -99,6 +102,18 @@ void evtx_chunk_fini(evtx_chunk *c);
 esc_status evtx_chunk_decode(evtx_chunk *c);
 static inline esc_str evtx_chunk_str(const evtx_chunk *c, evtx_span s) {
     return esc_str_make(c->text.ptr + s.off, s.len);
+}
+
+/* An item's rendering in the lines buffer (xml or json as asked), or empty. */
+static inline esc_str evtx_item_line(const evtx_chunk *c, const evtx_item *it) {
+    return it->line.len ? esc_str_make(c->lines.ptr + it->line.off, it->line.len) : ESC_STR_NULL;
+}
+
+/* want_xml: an item's XML rendering, wherever it is (evtx_item.line), or empty. */
+static inline esc_str evtx_item_xml(const evtx_chunk *c, const evtx_item *it) {
+    return it->line.len  ? evtx_item_line(c, it)
+           : it->xml.len ? evtx_chunk_str(c, it->xml)
+                         : ESC_STR_NULL;
 }
 
 /* Little-endian loads. */

@@ -15,6 +15,9 @@
  * thread count. Memory is the ring (a fixed number of slots, each with capped buffers). Every
  * chunk present in the file is read, also past the header's chunk count (a dirty file's header
  * lags behind); all-zero chunks past that count are unused space and are skipped silently.
+ * With runs (dump), the consecutive records of a chunk whose renderings were made on the
+ * decoding threads come as one event holding all their lines, which the caller writes without
+ * reading them: lines made on another core are not copied through this one's cache.
  * With --recover, a recovered record identical to an event yielded before it in the file is
  * folded (fold()); the key set costs 16 bytes per record, only then.
  * Deliberately not done: seeking, the header's "oldest chunk" ordering of a wrapped
@@ -71,6 +74,7 @@ typedef struct evtx_reader {
     esc_input *in;
     bool read_at;        /* whole chunks inside size are read by the decoding threads (pread) */
     bool rendering_only; /* esc_reader_opts.rendering_only */
+    bool runs;           /* esc_reader_opts.runs, when it applies (take_run()) */
     slot *slots;
     size_t nslots;
     int nthreads; /* chunk q is decoded by thread q % nthreads, 0 being the calling thread */
@@ -273,6 +277,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
     r->in = in;
     r->read_at = esc_input_can_read_at(in);
     r->rendering_only = opts->rendering_only && !opts->recover;
+    r->runs = r->rendering_only && opts->runs && (opts->xml || opts->json);
     r->size = esc_input_size(in);
     r->path = path;
     r->stats = stats;
@@ -455,6 +460,20 @@ static void await_head(evtx_reader *r, slot *s) {
     }
 }
 
+/* runs: it and the records after it in c whose lines follow its own in the lines buffer, as
+ * ev->lines (a record without a line, a warning or the chunk's end stops the run). */
+static void take_run(evtx_reader *r, const evtx_chunk *c, const evtx_item *it, esc_event *ev) {
+    size_t end = (size_t)it->line.off + it->line.len + 1;
+    for (; r->item_pos < c->nitems; r->item_pos++) {
+        const evtx_item *next = &c->items[r->item_pos];
+        if (next->is_error || next->prefiltered || !next->line.len || next->line.off != end)
+            break;
+        end = (size_t)next->line.off + next->line.len + 1;
+        r->stats->repaired += next->repaired;
+    }
+    ev->lines = esc_str_make(c->lines.ptr + it->line.off, end - it->line.off);
+}
+
 static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
     evtx_reader *r = impl;
     esc_status st;
@@ -488,7 +507,7 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 if (folded || it->prefiltered)
                     continue;
                 /* a rendered line is all a rendering-only caller reads of the fields */
-                bool lean = r->rendering_only && it->json.len;
+                bool lean = r->rendering_only && it->line.len;
                 size_t total = lean ? 0 : (size_t)it->nkv + it->nsys; /* System, then data */
                 if (total > r->kv_cap) {
                     size_t nc = total < 64 ? 64 : total;
@@ -522,11 +541,13 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 ev->record_id = it->record_id;
                 ev->recovered = it->recovered;
                 ev->repaired = it->repaired;
-                if (it->xml.len)
-                    ev->xml = evtx_chunk_str(c, it->xml);
-                if (it->json.len)
-                    ev->json = esc_str_make(c->lines.ptr + it->json.off, it->json.len);
+                if (c->want_json)
+                    ev->json = evtx_item_line(c, it);
+                else if (c->want_xml)
+                    ev->xml = evtx_item_xml(c, it);
                 r->stats->repaired += it->repaired;
+                if (r->runs && it->line.len)
+                    take_run(r, c, it, ev);
                 return ESC_OK;
             }
             /* slot consumed */
