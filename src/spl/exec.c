@@ -71,7 +71,8 @@ struct esc_exec {
 };
 
 #define STREAM_BATCH 1024
-#define PRUNE_BATCH 256 /* new tstats groups checked at once */
+#define PRUNE_BATCH 256                  /* new tstats groups checked at once */
+#define REGROUP_TRIM ((size_t)256 << 10) /* groups let go at finish: their pages go back */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
 bool spl_exec_row_local(const stage *st) {
@@ -364,9 +365,15 @@ static esc_status unspill(esc_exec *x, esc_error *err) {
     if (!rc)
         rc = spl_spill_read(from->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys,
                             err);
+    x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
+    return rc;
+}
+
+/* x has read its spill file for the last time: the file goes (a borrowed one once every
+ * sharer has read it). */
+static void unspill_done(esc_exec *x) {
     spl_keyset_free(x->keys);
     x->keys = NULL;
-    x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
     if (x->borrow) {
         x->borrow->nsharers--;
         let_go(x->borrow);
@@ -375,7 +382,6 @@ static esc_status unspill(esc_exec *x, esc_error *err) {
         spl_spill_free(x->spill);
         x->spill = NULL;
     }
-    return rc;
 }
 
 /* A sharer of a spilled owner finishing: its own tables, filled from the owner's file. */
@@ -933,6 +939,68 @@ esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v) {
 
 /* ---- the pipeline ---- */
 
+/* ---- a spilled tstats finishing: its groups go once its first table is made ---- */
+
+/* Whether x's groups, merged back from its spill file, may go once its first table is made, to
+ * be read again for the evidence (regroup): a stage follows the tstats, and the merge kept
+ * every reference (past the byte cap, which ones are kept depends on every group merged). */
+static bool regroup_later(const esc_exec *x) {
+    return x->agg && !x->acc && !x->rows && spill_of(x) && x->p->nstages > 1 &&
+           !esc_evset_truncated(x->ev);
+}
+
+/* x's groups let go, its tables left empty for regroup; held: some group kept references;
+ * trim: they were large (the stages' tables will be too: each gives its pages back). */
+static esc_status drop_groups(esc_exec *x, bool *held, bool *trim, esc_error *err) {
+    size_t ng = esc_agg_ngroups(x->agg), mem = esc_agg_mem(x->agg) + esc_evset_mem(x->ev);
+    *held = false;
+    for (size_t g = 0; g < ng && !*held; g++)
+        *held = esc_evset_total(x->ev, g) > 0;
+    esc_agg_free(x->agg);
+    esc_evset_free(x->ev);
+    x->agg = spl_agg_new(&x->p->stages[0]);
+    x->ev = esc_evset_new();
+    if (!x->agg || !x->ev)
+        return spl_exec_oom(err);
+    if ((*trim = mem >= REGROUP_TRIM))
+        esc_alloc_trim(); /* the stages' tables reuse little of it: its pages go back */
+    return ESC_OK;
+}
+
+/* Both filters of a merge: the one x's groups first came back through, and the final rows'. */
+typedef struct keep_both {
+    spl_keyset *first, *rows;
+} keep_both;
+
+static bool keep_both_keys(void *ctx, const esc_str *keys) {
+    const keep_both *k = ctx;
+    return (!k->first || spl_keyset_keep(k->first, keys)) &&
+           (!k->rows || spl_keyset_keep(k->rows, keys));
+}
+
+/* After the stages: of x's spilled groups, those the first merge kept and whose BY values some
+ * row of t carries in every column evidence constrains (spl_evidence_keys) come back, for the
+ * evidence. Every group behind a final row is among them, and the merge gives each the same
+ * state and references as the first (the same chunks, in the same order; the byte cap was not
+ * reached then, so it is not now), so the rows' evidence is the same. */
+static esc_status regroup(esc_exec *x, const esc_table *t, esc_error *err) {
+    keep_both k = {spl_keyset_any(x->keys) ? x->keys : NULL, NULL};
+    esc_status rc = ESC_OK;
+    if (!t->nrows)
+        return ESC_OK; /* no row carries evidence */
+    if (!(k.rows = spl_keyset_new(x->p->stages[0].nby)) || !spl_evidence_keys(x->p, t, k.rows))
+        rc = spl_exec_oom(err);
+    if (!rc && !spl_keyset_any(k.rows)) { /* a row stands for every group */
+        spl_keyset_free(k.rows);
+        k.rows = NULL;
+    }
+    if (!rc)
+        rc = spl_spill_read(x->borrow ? x->borrow->spill : x->spill, x->agg, x->ev,
+                            k.first || k.rows ? keep_both_keys : NULL, &k, err);
+    spl_keyset_free(k.rows);
+    return rc;
+}
+
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     const esc_plan *p = x->p;
     esc_table *t = NULL;
@@ -951,8 +1019,14 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         return rc;
     if ((rc = semijoin(x, err)) != ESC_OK)
         return rc;
-    if (x->agg && spill_of(x) && (rc = unspill(x, err)) != ESC_OK)
-        return rc;
+    bool later = false, held = false, trim = false;
+    if (x->agg && spill_of(x)) {
+        later = (rc = unspill(x, err)) == ESC_OK && regroup_later(x);
+        if (!later)
+            unspill_done(x);
+        if (rc)
+            return rc;
+    }
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
     size_t first = 1;
@@ -973,15 +1047,24 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         if (!(t = spl_inputlookup_table(&p->stages[0])))
             return spl_exec_oom(err);
     } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
-        return rc;
+        goto fail;
     }
+    if (later && (rc = drop_groups(x, &held, &trim, err)) != ESC_OK)
+        goto fail;
     for (size_t i = first; i < p->nstages; i++) {
         const stage *st = &p->stages[i];
         spl_run run = {t, x->subs ? x->subs[i] : NULL};
+        if (trim && i > first)
+            esc_alloc_trim(); /* the stage before replaced a large table: its pages go back */
         rc = st->cmd->run(st, &run, err);
         if (rc != ESC_OK)
             goto fail;
     }
+    if (later && (rc = regroup(x, t, err)) != ESC_OK)
+        goto fail;
+    if (later)
+        unspill_done(x);
+    later = false;
     t->regex_limited = spl_re_limited() - limited;
     const esc_table *subs[ESC_SPL_MAX_STAGES] = {NULL};
     bool joined = false;
@@ -991,11 +1074,13 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     if (!x->keep_lineage && (rc = spl_lineage_finish(t, err)) != ESC_OK)
         goto fail;
     if ((x->agg || joined) &&
-        (rc = spl_evidence_attach(p, x->agg, x->ev, joined ? subs : NULL, t, err)) != ESC_OK)
+        (rc = spl_evidence_attach(p, x->agg, x->ev, held, joined ? subs : NULL, t, err)) != ESC_OK)
         goto fail;
     *out = t;
     return ESC_OK;
 fail:
+    if (later)
+        unspill_done(x);
     esc_table_free(t);
     return rc;
 }
