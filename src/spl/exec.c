@@ -73,6 +73,7 @@ struct esc_exec {
 #define STREAM_BATCH 1024
 #define PRUNE_BATCH 256                  /* new tstats groups checked at once */
 #define REGROUP_TRIM ((size_t)256 << 10) /* groups let go at finish: their pages go back */
+#define PIECE_ROWS 64                    /* rows an mvexpand expands at once (run_pieces) */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
 bool spl_exec_row_local(const stage *st) {
@@ -328,6 +329,10 @@ size_t esc_exec_mem(const esc_exec *x, size_t min, size_t *spillable) {
     if (spillable)
         *spillable = sp;
     return n;
+}
+
+uint64_t esc_exec_spilled(const esc_exec *x) {
+    return spl_spill_bytes(x->owner ? x->owner->spill : x->spill);
 }
 
 esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
@@ -939,6 +944,121 @@ esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v) {
 
 /* ---- the pipeline ---- */
 
+/* ---- mvexpand in pieces ---- */
+
+/* The stages from i that run over t a piece of rows at a time (run_pieces): an mvexpand and
+ * the row-local stages after it, when some follow and t holds more than a piece; else i. Each
+ * of their output rows comes from one input row, in order, so the pieces' rows one after the
+ * other are the whole table's; a table mvexpand would refuse (ESC_SPL_MAX_ROWS) runs whole. */
+static size_t pieces_end(const esc_plan *p, size_t i, const esc_table *t) {
+    const stage *st = &p->stages[i];
+    if (st->cmd != &spl_cmd_mvexpand || st->cols[0] < 0 || t->nrows <= PIECE_ROWS || t->evidence)
+        return i;
+    size_t total = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        size_t n = t->cells[r * t->ncols + (size_t)st->cols[0]].n;
+        total += st->join_max && n > st->join_max ? st->join_max : n;
+    }
+    size_t j = i + 1;
+    while (j < p->nstages && spl_exec_row_local(&p->stages[j]))
+        j++;
+    return j > i + 1 && total <= ESC_SPL_MAX_ROWS ? j : i;
+}
+
+/* Rows [from, to) of t moved to a new table of t's columns, sharing t's events (lineage). */
+static esc_table *piece(esc_table *t, size_t from, size_t to) {
+    esc_table *c = esc_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    size_t n = (to - from) * t->ncols;
+    c->ncols = t->ncols;
+    c->cols = esc_calloc(t->ncols ? t->ncols : 1, sizeof *c->cols);
+    c->mv_col = esc_calloc(t->ncols ? t->ncols : 1, sizeof *c->mv_col);
+    c->cells = esc_calloc(n ? n : 1, sizeof *c->cells);
+    c->row_id = t->row_id ? esc_malloc((to - from) * sizeof *c->row_id) : NULL;
+    bool ok = c->cols && c->mv_col && c->cells && (c->row_id || !t->row_id);
+    for (size_t k = 0; ok && k < t->ncols; k++) {
+        ok = (c->cols[k] = esc_strdup(t->cols[k])) != NULL;
+        c->mv_col[k] = t->mv_col[k];
+    }
+    if (!ok) {
+        esc_table_free(c);
+        return NULL;
+    }
+    c->nrows = to - from;
+    memcpy(c->cells, &t->cells[from * t->ncols], n * sizeof *c->cells);
+    memset(&t->cells[from * t->ncols], 0, n * sizeof *c->cells);
+    if (t->row_id)
+        memcpy(c->row_id, &t->row_id[from], (to - from) * sizeof *c->row_id);
+    c->lineage = t->lineage; /* borrowed: run_pieces takes it back */
+    c->evidence_truncated = t->evidence_truncated;
+    return c;
+}
+
+/* c's rows moved to the end of out (room for *cap rows). */
+static bool append_piece(esc_table *out, size_t *cap, esc_table *c) {
+    if (out->nrows + c->nrows > *cap) {
+        size_t nc = 2 * (out->nrows + c->nrows), ncells = nc * out->ncols;
+        esc_cell *cells = esc_realloc(out->cells, (ncells ? ncells : 1) * sizeof *cells);
+        if (!cells)
+            return false;
+        out->cells = cells;
+        if (out->row_id) {
+            size_t *id = esc_realloc(out->row_id, nc * sizeof *id);
+            if (!id)
+                return false;
+            out->row_id = id;
+        }
+        *cap = nc;
+    }
+    memcpy(&out->cells[out->nrows * out->ncols], c->cells, c->nrows * c->ncols * sizeof *c->cells);
+    if (out->row_id)
+        memcpy(&out->row_id[out->nrows], c->row_id, c->nrows * sizeof *c->row_id);
+    out->nrows += c->nrows;
+    c->nrows = 0; /* its cells are out's now */
+    return true;
+}
+
+/* Stages i..j-1 over *tp a piece of PIECE_ROWS rows at a time (pieces_end): a table an mvexpand
+ * multiplies is never held whole when a filter after it keeps few of its rows. */
+static esc_status run_pieces(esc_exec *x, size_t i, size_t j, esc_table **tp, esc_error *err) {
+    esc_table *t = *tp, *out = NULL;
+    size_t cap = 0;
+    esc_status rc = ESC_OK;
+    for (size_t a = 0; a < t->nrows && rc == ESC_OK; a += PIECE_ROWS) {
+        esc_table *c = piece(t, a, a + PIECE_ROWS < t->nrows ? a + PIECE_ROWS : t->nrows);
+        if (!c)
+            rc = spl_exec_oom(err);
+        for (size_t s = i; s < j && rc == ESC_OK; s++) {
+            spl_run run = {c, x->subs ? x->subs[s] : NULL};
+            rc = x->p->stages[s].cmd->run(&x->p->stages[s], &run, err);
+        }
+        if (rc == ESC_OK && (c->lineage != t->lineage ||
+                             (out && (c->ncols != out->ncols || !c->row_id != !out->row_id))))
+            rc = esc_error_set(err, ESC_EINTERNAL, "mvexpand in pieces: the pieces differ");
+        if (c)
+            c->lineage = NULL; /* t's */
+        if (rc == ESC_OK && !out) {
+            out = c;
+            cap = c->nrows;
+            c = NULL;
+        } else if (rc == ESC_OK && !append_piece(out, &cap, c)) {
+            rc = spl_exec_oom(err);
+        }
+        esc_table_free(c);
+    }
+    if (rc != ESC_OK) {
+        esc_table_free(out);
+        return rc;
+    }
+    out->lineage = t->lineage;
+    t->lineage = NULL;
+    out->evidence_truncated = t->evidence_truncated;
+    esc_table_free(t);
+    *tp = out;
+    return ESC_OK;
+}
+
 /* ---- a spilled tstats finishing: its groups go once its first table is made ---- */
 
 /* Whether x's groups, merged back from its spill file, may go once its first table is made, to
@@ -1035,8 +1155,14 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
             (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
             (rc = spl_stats_close(x->acc, &t, err)) != ESC_OK)
             return rc;
+        /* its groups are in its table now: they go before the stages after it run */
+        trim = x->spill || spl_stats_mem(x->acc) >= REGROUP_TRIM;
         spl_spill_free(x->spill);
         x->spill = NULL;
+        spl_stats_free(x->acc);
+        x->acc = NULL;
+        if (trim)
+            esc_alloc_trim();
         first = x->stream_at + 1;
     } else if (x->rows) { /* the rows move to the caller */
         t = x->rows;
@@ -1056,7 +1182,13 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         spl_run run = {t, x->subs ? x->subs[i] : NULL};
         if (trim && i > first)
             esc_alloc_trim(); /* the stage before replaced a large table: its pages go back */
-        rc = st->cmd->run(st, &run, err);
+        size_t j = pieces_end(p, i, t);
+        if (j > i) {
+            rc = run_pieces(x, i, j, &t, err);
+            i = j - 1;
+        } else {
+            rc = st->cmd->run(st, &run, err);
+        }
         if (rc != ESC_OK)
             goto fail;
     }
