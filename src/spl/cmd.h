@@ -99,6 +99,14 @@ typedef struct spl_stats_acc spl_stats_acc;
 spl_stats_acc *spl_stats_open(const stage *st);
 esc_status spl_stats_add(spl_stats_acc *c, esc_table *t, esc_error *err);
 esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err);
+/* The result table in pieces, rows as spl_stats_close gives them: the order of the groups (n
+ * of them, *order esc_malloc'd; *lin their events, or NULL), the rows of groups
+ * order[from..to) (their lineage *lin, borrowed), then *lin itself, given to the caller. */
+esc_status spl_stats_order(spl_stats_acc *c, size_t **order, size_t *n, const esc_evset **lin,
+                           esc_error *err);
+esc_status spl_stats_rows(spl_stats_acc *c, const size_t *order, size_t from, size_t to,
+                          esc_table **out, esc_error *err);
+esc_evset *spl_stats_lineage(spl_stats_acc *c);
 void spl_stats_free(spl_stats_acc *c);
 /* Its group table (two-stage executions encode and merge it: exec.c). */
 esc_agg *spl_stats_agg(spl_stats_acc *c);

@@ -869,6 +869,49 @@ esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err) {
     return rc;
 }
 
+esc_status spl_stats_order(spl_stats_acc *c, size_t **order, size_t *n, const esc_evset **lin,
+                           esc_error *err) {
+    *n = esc_agg_ngroups(c->a);
+    *lin = c->lin;
+    return esc_agg_sorted(c->a, order, err);
+}
+
+esc_status spl_stats_rows(spl_stats_acc *c, const size_t *order, size_t from, size_t to,
+                          esc_table **out, esc_error *err) {
+    esc_table *t = spl_table_new(&c->st->out, to - from);
+    esc_status rc = t ? ESC_OK : spl_exec_oom(err);
+    for (size_t r = from; r < to && rc == ESC_OK; r++) {
+        esc_cell *row = &t->cells[(r - from) * t->ncols];
+        if (!key_cells(c->a, order[r], c->st, false, row))
+            rc = spl_exec_oom(err);
+        else
+            rc = fill_aggs(c->a, order[r], c->st, row, NULL, &c->xs, err);
+    }
+    if (rc == ESC_OK && c->lin) { /* row r is group order[r]: its events */
+        if (!(t->row_id = esc_malloc((to - from ? to - from : 1) * sizeof *t->row_id)))
+            rc = spl_exec_oom(err);
+        else
+            memcpy(t->row_id, &order[from], (to - from) * sizeof *t->row_id);
+        t->lineage = c->lin; /* borrowed: spl_stats_lineage gives it away */
+    }
+    if (t)
+        t->evidence_truncated = c->lin_trunc;
+    if (rc != ESC_OK) {
+        if (t)
+            t->lineage = NULL;
+        esc_table_free(t);
+        return rc;
+    }
+    *out = t;
+    return ESC_OK;
+}
+
+esc_evset *spl_stats_lineage(spl_stats_acc *c) {
+    esc_evset *l = c->lin;
+    c->lin = NULL;
+    return l;
+}
+
 /* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out
  * NULL, into new columns of t (eventstats). */
 static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_error *err) {

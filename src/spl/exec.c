@@ -1019,44 +1019,95 @@ static bool append_piece(esc_table *out, size_t *cap, esc_table *c) {
     return true;
 }
 
-/* Stages i..j-1 over *tp a piece of PIECE_ROWS rows at a time (pieces_end): a table an mvexpand
- * multiplies is never held whole when a filter after it keeps few of its rows. */
-static esc_status run_pieces(esc_exec *x, size_t i, size_t j, esc_table **tp, esc_error *err) {
-    esc_table *t = *tp, *out = NULL;
+/* Where run_pieces takes its pieces from: the rows of a table (moved out of it), or of a
+ * streamed stats' groups in their order; lin, the rows' events, is shared by the pieces. */
+typedef struct piece_src {
+    size_t n;
+    esc_table *t;
+    spl_stats_acc *acc;
+    const size_t *order;
+    const esc_evset *lin;
+} piece_src;
+
+/* The row-local stages after an mvexpand or a streamed stats are i..j-1: the end of them from
+ * i (i when there is none). */
+static size_t row_local_end(const esc_plan *p, size_t i) {
+    while (i < p->nstages && spl_exec_row_local(&p->stages[i]))
+        i++;
+    return i;
+}
+
+/* Stages i..j-1 over the rows of src a piece of PIECE_ROWS rows at a time, into *out (without
+ * the rows' events, which the caller gives it): a table that an mvexpand multiplies, or a stats
+ * makes of every group, is never held whole when a filter after it keeps few of its rows. */
+static esc_status run_pieces(esc_exec *x, size_t i, size_t j, const piece_src *src, esc_table **out,
+                             esc_error *err) {
     size_t cap = 0;
     esc_status rc = ESC_OK;
-    for (size_t a = 0; a < t->nrows && rc == ESC_OK; a += PIECE_ROWS) {
-        esc_table *c = piece(t, a, a + PIECE_ROWS < t->nrows ? a + PIECE_ROWS : t->nrows);
-        if (!c)
+    *out = NULL;
+    for (size_t a = 0; a < src->n && rc == ESC_OK; a += PIECE_ROWS) {
+        size_t b = a + PIECE_ROWS < src->n ? a + PIECE_ROWS : src->n;
+        esc_table *c = NULL;
+        if (src->t && !(c = piece(src->t, a, b)))
             rc = spl_exec_oom(err);
+        else if (!src->t)
+            rc = spl_stats_rows(src->acc, src->order, a, b, &c, err);
         for (size_t s = i; s < j && rc == ESC_OK; s++) {
             spl_run run = {c, x->subs ? x->subs[s] : NULL};
             rc = x->p->stages[s].cmd->run(&x->p->stages[s], &run, err);
         }
-        if (rc == ESC_OK && (c->lineage != t->lineage ||
-                             (out && (c->ncols != out->ncols || !c->row_id != !out->row_id))))
-            rc = esc_error_set(err, ESC_EINTERNAL, "mvexpand in pieces: the pieces differ");
+        if (rc == ESC_OK && (c->lineage != src->lin || (*out && (c->ncols != (*out)->ncols ||
+                                                                 !c->row_id != !(*out)->row_id))))
+            rc = esc_error_set(err, ESC_EINTERNAL, "rows in pieces: the pieces differ");
         if (c)
-            c->lineage = NULL; /* t's */
-        if (rc == ESC_OK && !out) {
-            out = c;
+            c->lineage = NULL; /* src's */
+        if (rc == ESC_OK && !*out) {
+            *out = c;
             cap = c->nrows;
             c = NULL;
-        } else if (rc == ESC_OK && !append_piece(out, &cap, c)) {
+        } else if (rc == ESC_OK && !append_piece(*out, &cap, c)) {
             rc = spl_exec_oom(err);
         }
         esc_table_free(c);
     }
     if (rc != ESC_OK) {
-        esc_table_free(out);
-        return rc;
+        esc_table_free(*out);
+        *out = NULL;
     }
+    return rc;
+}
+
+/* Stages i..j-1 (pieces_end) over *tp in pieces. */
+static esc_status expand_pieces(esc_exec *x, size_t i, size_t j, esc_table **tp, esc_error *err) {
+    esc_table *t = *tp, *out;
+    piece_src src = {t->nrows, t, NULL, NULL, t->lineage};
+    esc_status rc = run_pieces(x, i, j, &src, &out, err);
+    if (rc != ESC_OK)
+        return rc;
     out->lineage = t->lineage;
     t->lineage = NULL;
     out->evidence_truncated = t->evidence_truncated;
     esc_table_free(t);
     *tp = out;
     return ESC_OK;
+}
+
+/* A streamed stats' table, through the row-local stages after it (stats at stage k, those up to
+ * *end) in pieces when there are some and more groups than a piece, else whole (*end = k + 1). */
+static esc_status close_stats(esc_exec *x, size_t k, size_t *end, esc_table **t, esc_error *err) {
+    size_t j = row_local_end(x->p, k + 1), *order = NULL;
+    *end = k + 1;
+    if (j == k + 1 || esc_agg_ngroups(spl_stats_agg(x->acc)) <= PIECE_ROWS)
+        return spl_stats_close(x->acc, t, err);
+    piece_src src = {0, NULL, x->acc, NULL, NULL};
+    esc_status rc = spl_stats_order(x->acc, &order, &src.n, &src.lin, err);
+    src.order = order;
+    if (rc == ESC_OK && (rc = run_pieces(x, k + 1, j, &src, t, err)) == ESC_OK) {
+        (*t)->lineage = spl_stats_lineage(x->acc);
+        *end = j;
+    }
+    esc_free(order);
+    return rc;
 }
 
 /* ---- a spilled tstats finishing: its groups go once its first table is made ---- */
@@ -1153,7 +1204,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
             (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
-            (rc = spl_stats_close(x->acc, &t, err)) != ESC_OK)
+            (rc = close_stats(x, x->stream_at, &first, &t, err)) != ESC_OK)
             return rc;
         /* its groups are in its table now: they go before the stages after it run */
         trim = x->spill || spl_stats_mem(x->acc) >= REGROUP_TRIM;
@@ -1163,7 +1214,6 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         x->acc = NULL;
         if (trim)
             esc_alloc_trim();
-        first = x->stream_at + 1;
     } else if (x->rows) { /* the rows move to the caller */
         t = x->rows;
         x->rows = NULL;
@@ -1184,7 +1234,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
             esc_alloc_trim(); /* the stage before replaced a large table: its pages go back */
         size_t j = pieces_end(p, i, t);
         if (j > i) {
-            rc = run_pieces(x, i, j, &t, err);
+            rc = expand_pieces(x, i, j, &t, err);
             i = j - 1;
         } else {
             rc = st->cmd->run(st, &run, err);
