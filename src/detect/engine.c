@@ -877,13 +877,12 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
                 continue;
             if (h->sx && h->sx[i] && (st = merge_shards(h, i, err)))
                 break;
-            uint64_t spilled = esc_exec_spilled(h->x[i]);
             st = esc_exec_finish(h->x[i], &h->tables[i], err);
             if (st)
                 break;
             size_t before = esc_exec_mem(h->x[i], 0, NULL);
             esc_exec_release(h->x[i]); /* its groups are in its table now */
-            if (before >= SPILL_MIN || spilled >= SPILL_MIN)
+            if (before >= SPILL_MIN)
                 esc_alloc_trim();
             h->stats.rows += h->tables[i]->nrows;
             h->stats.regex_limited += h->tables[i]->regex_limited;

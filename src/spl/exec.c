@@ -71,9 +71,9 @@ struct esc_exec {
 };
 
 #define STREAM_BATCH 1024
-#define PRUNE_BATCH 256                  /* new tstats groups checked at once */
-#define REGROUP_TRIM ((size_t)256 << 10) /* groups let go at finish: their pages go back */
-#define PIECE_ROWS 64                    /* rows an mvexpand expands at once (run_pieces) */
+#define PRUNE_BATCH 256                /* new tstats groups checked at once */
+#define REGROUP_TRIM ((size_t)8 << 20) /* groups let go at finish: their pages go back */
+#define PIECE_ROWS 64                  /* rows an mvexpand expands at once (run_pieces) */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
 bool spl_exec_row_local(const stage *st) {
@@ -1207,7 +1207,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
             (rc = close_stats(x, x->stream_at, &first, &t, err)) != ESC_OK)
             return rc;
         /* its groups are in its table now: they go before the stages after it run */
-        trim = x->spill || spl_stats_mem(x->acc) >= REGROUP_TRIM;
+        trim = spl_stats_mem(x->acc) >= REGROUP_TRIM;
         spl_spill_free(x->spill);
         x->spill = NULL;
         spl_stats_free(x->acc);
