@@ -808,6 +808,42 @@ const esc_hunt_stats *esc_hunt_stats_get(const esc_hunt *h) {
     return &h->stats;
 }
 
+typedef struct finishing {
+    uint64_t spilled;
+    size_t det;
+} finishing;
+
+static int cmp_finishing(const void *a, const void *b) {
+    const finishing *x = a, *y = b;
+    if (x->spilled != y->spilled)
+        return x->spilled > y->spilled ? -1 : 1;
+    return (x->det > y->det) - (x->det < y->det);
+}
+
+/* The order detections finish in: those merging the most spilled bytes back first, while the
+ * result tables of the others are not held yet, then the rest in order (an owner of shared
+ * groups and its sharers count the same, so the owner, earlier, still finishes first). A
+ * detection's rows do not depend on when it finishes: each finish counts its own regex stops.
+ * NULL when out of memory. */
+static size_t *finish_order(const esc_hunt *h) {
+    size_t n = esc_engine_count(h->e);
+    finishing *f = esc_malloc((n ? n : 1) * sizeof *f);
+    size_t *o = esc_malloc((n ? n : 1) * sizeof *o);
+    if (f && o) {
+        for (size_t i = 0; i < n; i++)
+            f[i] = (finishing){h->x[i] ? esc_exec_spilled(h->x[i]) : 0, i};
+        qsort(f, n, sizeof *f, cmp_finishing);
+        for (size_t i = 0; i < n; i++)
+            o[i] = f[i].det;
+    }
+    esc_free(f);
+    if (!f) {
+        esc_free(o);
+        return NULL;
+    }
+    return o;
+}
+
 esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     if (h->finished)
         return ESC_OK;
@@ -817,8 +853,11 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     sync_stats(h);
     if (st)
         return st;
+    size_t *order = finish_order(h);
+    if (!order)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory finishing the hunt");
     /* first every detection but the RBA ones, then the risk events of their rows feed those */
-    for (int stage = 0; stage < 2; stage++) {
+    for (int stage = 0; stage < 2 && !st; stage++) {
         if (stage == 1) {
             esc_risk_stage rs = {.content = h->e->content,
                                  .det = h->e->det,
@@ -830,16 +869,17 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
                                  .latest_us = h->o.latest_us,
                                  .now = h->o.now};
             if ((st = esc_risk_stage_run(&rs, err)))
-                return st;
+                break;
         }
-        for (size_t i = 0; i < esc_engine_count(h->e); i++) {
+        for (size_t k = 0; k < esc_engine_count(h->e) && !st; k++) {
+            size_t i = order[k];
             if (h->e->second[i] != (stage == 1))
                 continue;
             if (h->sx && h->sx[i] && (st = merge_shards(h, i, err)))
-                return st;
+                break;
             st = esc_exec_finish(h->x[i], &h->tables[i], err);
             if (st)
-                return st;
+                break;
             size_t before = esc_exec_mem(h->x[i], 0, NULL);
             esc_exec_release(h->x[i]); /* its groups are in its table now */
             if (before >= SPILL_MIN)
@@ -849,7 +889,8 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
             h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */
         }
     }
-    return ESC_OK;
+    esc_free(order);
+    return st;
 }
 
 const esc_table *esc_hunt_table(const esc_hunt *h, size_t i) {

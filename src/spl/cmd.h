@@ -97,8 +97,16 @@ struct spl_cmd {
  * (the rows as run_stats would give for all the rows at once, in the same order), free. */
 typedef struct spl_stats_acc spl_stats_acc;
 spl_stats_acc *spl_stats_open(const stage *st);
-esc_status spl_stats_add(spl_stats_acc *c, const esc_table *t, esc_error *err);
+esc_status spl_stats_add(spl_stats_acc *c, esc_table *t, esc_error *err);
 esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err);
+/* The result table in pieces, rows as spl_stats_close gives them: the order of the groups (n
+ * of them, *order esc_malloc'd; *lin their events, or NULL), the rows of groups
+ * order[from..to) (their lineage *lin, borrowed), then *lin itself, given to the caller. */
+esc_status spl_stats_order(spl_stats_acc *c, size_t **order, size_t *n, const esc_evset **lin,
+                           esc_error *err);
+esc_status spl_stats_rows(spl_stats_acc *c, const size_t *order, size_t from, size_t to,
+                          esc_table **out, esc_error *err);
+esc_evset *spl_stats_lineage(spl_stats_acc *c);
 void spl_stats_free(spl_stats_acc *c);
 /* Its group table (two-stage executions encode and merge it: exec.c). */
 esc_agg *spl_stats_agg(spl_stats_acc *c);
@@ -273,10 +281,18 @@ esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_re
 /* Count record r (which carries its event) in group g's evidence. */
 esc_status spl_evidence_feed(esc_evset *es, size_t g, const esc_record *r, esc_error *err);
 /* t->evidence for the finished table t of plan p (nothing when no reference is kept): agg and
- * es its tstats groups (may be NULL), subs[i] the finished table of join stage i's subsearch
- * with its own evidence (NULL for other stages; subs may be NULL). */
+ * es its tstats groups (may be NULL; held: some of the search's groups kept references, though
+ * agg holds only those t's rows may need, see spl_evidence_keys), subs[i] the finished table of
+ * join stage i's subsearch with its own evidence (NULL for other stages; subs may be NULL). */
 esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
-                               const esc_table *const *subs, esc_table *t, esc_error *err);
+                               bool held, const esc_table *const *subs, esc_table *t,
+                               esc_error *err);
+/* Constrain k (a keyset of p's tstats BY fields, semijoin.h) to the values of the columns of
+ * t that constrain a row's groups in spl_evidence_attach: every group some row of t takes its
+ * evidence from passes it (a row keeping no BY field constrains nothing). False when out of
+ * memory. */
+typedef struct spl_keyset spl_keyset;
+bool spl_evidence_keys(const esc_plan *p, const esc_table *t, spl_keyset *k);
 /* Run x's plan, a subpipeline (stage 0 the results so far), over a copy of in: *out. */
 esc_status spl_exec_pipe(esc_exec *x, const esc_table *in, esc_table **out, esc_error *err);
 /* Keep t (owned from now) as x's finished table, for the evidence of the search that joins x:

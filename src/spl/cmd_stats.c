@@ -798,7 +798,7 @@ static esc_status group_row(spl_stats_acc *c, const esc_cell *row, size_t ncols,
 /* Group the rows of t by st->by and aggregate them; rows_group (eventstats, may be NULL) gets
  * each row's group, SIZE_MAX for a row without every BY field. stats splits multivalue BY
  * fields (group_row); eventstats keeps each row in one group. */
-static esc_status add_rows(spl_stats_acc *c, const esc_table *t, size_t *rows_group,
+static esc_status add_rows(spl_stats_acc *c, esc_table *t, size_t *rows_group, bool consume,
                            esc_error *err) {
     int tcol = esc_table_col(t, "_time");
     esc_status rc = ESC_OK;
@@ -822,6 +822,8 @@ static esc_status add_rows(spl_stats_acc *c, const esc_table *t, size_t *rows_gr
         rc = group_row(c, row, t->ncols, tus, &g, rows_group != NULL, err);
         if (rows_group)
             rows_group[r] = g;
+        for (size_t i = 0; consume && i < t->ncols; i++) /* the row is in its groups now */
+            spl_cell_clear(&t->cells[r * t->ncols + i]);
         if (rc != ESC_OK)
             break;
     }
@@ -856,8 +858,8 @@ esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, esc_error *err) {
     return rc ? rc : spl_spill_read(sp, c->a, c->lin, NULL, NULL, err);
 }
 
-esc_status spl_stats_add(spl_stats_acc *c, const esc_table *t, esc_error *err) {
-    return add_rows(c, t, NULL, err);
+esc_status spl_stats_add(spl_stats_acc *c, esc_table *t, esc_error *err) {
+    return add_rows(c, t, NULL, false, err);
 }
 
 esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err) {
@@ -865,6 +867,49 @@ esc_status spl_stats_close(spl_stats_acc *c, esc_table **out, esc_error *err) {
     if (rc == ESC_OK)
         (*out)->evidence_truncated = c->lin_trunc;
     return rc;
+}
+
+esc_status spl_stats_order(spl_stats_acc *c, size_t **order, size_t *n, const esc_evset **lin,
+                           esc_error *err) {
+    *n = esc_agg_ngroups(c->a);
+    *lin = c->lin;
+    return esc_agg_sorted(c->a, order, err);
+}
+
+esc_status spl_stats_rows(spl_stats_acc *c, const size_t *order, size_t from, size_t to,
+                          esc_table **out, esc_error *err) {
+    esc_table *t = spl_table_new(&c->st->out, to - from);
+    esc_status rc = t ? ESC_OK : spl_exec_oom(err);
+    for (size_t r = from; r < to && rc == ESC_OK; r++) {
+        esc_cell *row = &t->cells[(r - from) * t->ncols];
+        if (!key_cells(c->a, order[r], c->st, false, row))
+            rc = spl_exec_oom(err);
+        else
+            rc = fill_aggs(c->a, order[r], c->st, row, NULL, &c->xs, err);
+    }
+    if (rc == ESC_OK && c->lin) { /* row r is group order[r]: its events */
+        if (!(t->row_id = esc_malloc((to - from ? to - from : 1) * sizeof *t->row_id)))
+            rc = spl_exec_oom(err);
+        else
+            memcpy(t->row_id, &order[from], (to - from) * sizeof *t->row_id);
+        t->lineage = c->lin; /* borrowed: spl_stats_lineage gives it away */
+    }
+    if (t)
+        t->evidence_truncated = c->lin_trunc;
+    if (rc != ESC_OK) {
+        if (t)
+            t->lineage = NULL;
+        esc_table_free(t);
+        return rc;
+    }
+    *out = t;
+    return ESC_OK;
+}
+
+esc_evset *spl_stats_lineage(spl_stats_acc *c) {
+    esc_evset *l = c->lin;
+    c->lin = NULL;
+    return l;
 }
 
 /* Group the rows of t by st->by and aggregate: into a new table *out (stats), or, with out
@@ -877,7 +922,9 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
         rc = spl_exec_oom(err);
         goto done;
     }
-    if ((rc = add_rows(c, t, rows_group, err)) != ESC_OK)
+    /* stats: each row's cells go once the row is in its groups (add_rows keeps no reference to
+     * them), so the rows and the groups made of them are never held whole at once */
+    if ((rc = add_rows(c, t, rows_group, out != NULL, err)) != ESC_OK)
         goto done;
     if (!out) {
         /* second pass: every row gets its group's aggregates */
@@ -887,11 +934,7 @@ static esc_status aggregate(const stage *st, esc_table *t, esc_table **out, esc_
                 rc = fill_aggs(c->a, rows_group[r], st, &t->cells[r * t->ncols], st->cols2, &c->xs,
                                err);
     } else {
-        /* the rows are in the groups now (add_rows keeps no reference to them): their cells go
-         * before the groups' table is made, so the two are never held at once */
-        for (size_t i = 0; i < t->nrows * t->ncols; i++)
-            spl_cell_clear(&t->cells[i]);
-        esc_free(t->cells);
+        esc_free(t->cells); /* cleared by add_rows */
         t->cells = NULL;
         t->nrows = 0;
         rc = spl_stats_close(c, out, err);

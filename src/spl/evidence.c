@@ -29,6 +29,7 @@
 
 #include "core/alloc.h"
 #include "spl/cmd.h"
+#include "spl/semijoin.h"
 
 esc_status spl_evidence_feed(esc_evset *es, size_t g, const esc_record *r, esc_error *err) {
     const esc_event *ev = r->ev;
@@ -367,11 +368,22 @@ static bool join_sides(const esc_plan *p, const esc_table *const *subs, ctx *x) 
     return true;
 }
 
+bool spl_evidence_keys(const esc_plan *p, const esc_table *t, spl_keyset *k) {
+    ctx x = {0};
+    x.t = t;
+    constraints(p, t, &x);
+    for (size_t i = 0; i < x.nc; i++)
+        if (!spl_keyset_add_column(k, x.c[i].key, t, x.c[i].col))
+            return false;
+    return true;
+}
+
 esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
-                               const esc_table *const *subs, esc_table *t, esc_error *err) {
+                               bool held, const esc_table *const *subs, esc_table *t,
+                               esc_error *err) {
     ctx x = {NULL, es, t,          {{0, 0, false}}, 0, NULL, agg ? esc_agg_ngroups(agg) : 0,
              NULL, 0,  t->evidence};
-    bool any = false;
+    bool any = held;
     for (size_t g = 0; g < x.ng && !any; g++)
         any = esc_evset_total(es, g) > 0;
     t->evidence_truncated = t->evidence_truncated || (es && esc_evset_truncated(es));

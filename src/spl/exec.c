@@ -71,7 +71,9 @@ struct esc_exec {
 };
 
 #define STREAM_BATCH 1024
-#define PRUNE_BATCH 256 /* new tstats groups checked at once */
+#define PRUNE_BATCH 256                /* new tstats groups checked at once */
+#define REGROUP_TRIM ((size_t)8 << 20) /* groups let go at finish: their pages go back */
+#define PIECE_ROWS 64                  /* rows an mvexpand expands at once (run_pieces) */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
 bool spl_exec_row_local(const stage *st) {
@@ -329,6 +331,10 @@ size_t esc_exec_mem(const esc_exec *x, size_t min, size_t *spillable) {
     return n;
 }
 
+uint64_t esc_exec_spilled(const esc_exec *x) {
+    return spl_spill_bytes(x->owner ? x->owner->spill : x->spill);
+}
+
 esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
     bool may;
     own_mem(x, min, &may);
@@ -364,9 +370,15 @@ static esc_status unspill(esc_exec *x, esc_error *err) {
     if (!rc)
         rc = spl_spill_read(from->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys,
                             err);
+    x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
+    return rc;
+}
+
+/* x has read its spill file for the last time: the file goes (a borrowed one once every
+ * sharer has read it). */
+static void unspill_done(esc_exec *x) {
     spl_keyset_free(x->keys);
     x->keys = NULL;
-    x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
     if (x->borrow) {
         x->borrow->nsharers--;
         let_go(x->borrow);
@@ -375,7 +387,6 @@ static esc_status unspill(esc_exec *x, esc_error *err) {
         spl_spill_free(x->spill);
         x->spill = NULL;
     }
-    return rc;
 }
 
 /* A sharer of a spilled owner finishing: its own tables, filled from the owner's file. */
@@ -933,6 +944,234 @@ esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v) {
 
 /* ---- the pipeline ---- */
 
+/* ---- mvexpand in pieces ---- */
+
+/* The stages from i that run over t a piece of rows at a time (run_pieces): an mvexpand and
+ * the row-local stages after it, when some follow and t holds more than a piece; else i. Each
+ * of their output rows comes from one input row, in order, so the pieces' rows one after the
+ * other are the whole table's; a table mvexpand would refuse (ESC_SPL_MAX_ROWS) runs whole. */
+static size_t pieces_end(const esc_plan *p, size_t i, const esc_table *t) {
+    const stage *st = &p->stages[i];
+    if (st->cmd != &spl_cmd_mvexpand || st->cols[0] < 0 || t->nrows <= PIECE_ROWS || t->evidence)
+        return i;
+    size_t total = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        size_t n = t->cells[r * t->ncols + (size_t)st->cols[0]].n;
+        total += st->join_max && n > st->join_max ? st->join_max : n;
+    }
+    size_t j = i + 1;
+    while (j < p->nstages && spl_exec_row_local(&p->stages[j]))
+        j++;
+    return j > i + 1 && total <= ESC_SPL_MAX_ROWS ? j : i;
+}
+
+/* Rows [from, to) of t moved to a new table of t's columns, sharing t's events (lineage). */
+static esc_table *piece(esc_table *t, size_t from, size_t to) {
+    esc_table *c = esc_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    size_t n = (to - from) * t->ncols;
+    c->ncols = t->ncols;
+    c->cols = esc_calloc(t->ncols ? t->ncols : 1, sizeof *c->cols);
+    c->mv_col = esc_calloc(t->ncols ? t->ncols : 1, sizeof *c->mv_col);
+    c->cells = esc_calloc(n ? n : 1, sizeof *c->cells);
+    c->row_id = t->row_id ? esc_malloc((to - from) * sizeof *c->row_id) : NULL;
+    bool ok = c->cols && c->mv_col && c->cells && (c->row_id || !t->row_id);
+    for (size_t k = 0; ok && k < t->ncols; k++) {
+        ok = (c->cols[k] = esc_strdup(t->cols[k])) != NULL;
+        c->mv_col[k] = t->mv_col[k];
+    }
+    if (!ok) {
+        esc_table_free(c);
+        return NULL;
+    }
+    c->nrows = to - from;
+    memcpy(c->cells, &t->cells[from * t->ncols], n * sizeof *c->cells);
+    memset(&t->cells[from * t->ncols], 0, n * sizeof *c->cells);
+    if (t->row_id)
+        memcpy(c->row_id, &t->row_id[from], (to - from) * sizeof *c->row_id);
+    c->lineage = t->lineage; /* borrowed: run_pieces takes it back */
+    c->evidence_truncated = t->evidence_truncated;
+    return c;
+}
+
+/* c's rows moved to the end of out (room for *cap rows). */
+static bool append_piece(esc_table *out, size_t *cap, esc_table *c) {
+    if (out->nrows + c->nrows > *cap) {
+        size_t nc = 2 * (out->nrows + c->nrows), ncells = nc * out->ncols;
+        esc_cell *cells = esc_realloc(out->cells, (ncells ? ncells : 1) * sizeof *cells);
+        if (!cells)
+            return false;
+        out->cells = cells;
+        if (out->row_id) {
+            size_t *id = esc_realloc(out->row_id, nc * sizeof *id);
+            if (!id)
+                return false;
+            out->row_id = id;
+        }
+        *cap = nc;
+    }
+    memcpy(&out->cells[out->nrows * out->ncols], c->cells, c->nrows * c->ncols * sizeof *c->cells);
+    if (out->row_id)
+        memcpy(&out->row_id[out->nrows], c->row_id, c->nrows * sizeof *c->row_id);
+    out->nrows += c->nrows;
+    c->nrows = 0; /* its cells are out's now */
+    return true;
+}
+
+/* Where run_pieces takes its pieces from: the rows of a table (moved out of it), or of a
+ * streamed stats' groups in their order; lin, the rows' events, is shared by the pieces. */
+typedef struct piece_src {
+    size_t n;
+    esc_table *t;
+    spl_stats_acc *acc;
+    const size_t *order;
+    const esc_evset *lin;
+} piece_src;
+
+/* The row-local stages after an mvexpand or a streamed stats are i..j-1: the end of them from
+ * i (i when there is none). */
+static size_t row_local_end(const esc_plan *p, size_t i) {
+    while (i < p->nstages && spl_exec_row_local(&p->stages[i]))
+        i++;
+    return i;
+}
+
+/* Stages i..j-1 over the rows of src a piece of PIECE_ROWS rows at a time, into *out (without
+ * the rows' events, which the caller gives it): a table that an mvexpand multiplies, or a stats
+ * makes of every group, is never held whole when a filter after it keeps few of its rows. */
+static esc_status run_pieces(esc_exec *x, size_t i, size_t j, const piece_src *src, esc_table **out,
+                             esc_error *err) {
+    size_t cap = 0;
+    esc_status rc = ESC_OK;
+    *out = NULL;
+    for (size_t a = 0; a < src->n && rc == ESC_OK; a += PIECE_ROWS) {
+        size_t b = a + PIECE_ROWS < src->n ? a + PIECE_ROWS : src->n;
+        esc_table *c = NULL;
+        if (src->t && !(c = piece(src->t, a, b)))
+            rc = spl_exec_oom(err);
+        else if (!src->t)
+            rc = spl_stats_rows(src->acc, src->order, a, b, &c, err);
+        for (size_t s = i; s < j && rc == ESC_OK; s++) {
+            spl_run run = {c, x->subs ? x->subs[s] : NULL};
+            rc = x->p->stages[s].cmd->run(&x->p->stages[s], &run, err);
+        }
+        if (rc == ESC_OK && (c->lineage != src->lin || (*out && (c->ncols != (*out)->ncols ||
+                                                                 !c->row_id != !(*out)->row_id))))
+            rc = esc_error_set(err, ESC_EINTERNAL, "rows in pieces: the pieces differ");
+        if (c)
+            c->lineage = NULL; /* src's */
+        if (rc == ESC_OK && !*out) {
+            *out = c;
+            cap = c->nrows;
+            c = NULL;
+        } else if (rc == ESC_OK && !append_piece(*out, &cap, c)) {
+            rc = spl_exec_oom(err);
+        }
+        esc_table_free(c);
+    }
+    if (rc != ESC_OK) {
+        esc_table_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Stages i..j-1 (pieces_end) over *tp in pieces. */
+static esc_status expand_pieces(esc_exec *x, size_t i, size_t j, esc_table **tp, esc_error *err) {
+    esc_table *t = *tp, *out;
+    piece_src src = {t->nrows, t, NULL, NULL, t->lineage};
+    esc_status rc = run_pieces(x, i, j, &src, &out, err);
+    if (rc != ESC_OK)
+        return rc;
+    out->lineage = t->lineage;
+    t->lineage = NULL;
+    out->evidence_truncated = t->evidence_truncated;
+    esc_table_free(t);
+    *tp = out;
+    return ESC_OK;
+}
+
+/* A streamed stats' table, through the row-local stages after it (stats at stage k, those up to
+ * *end) in pieces when there are some and more groups than a piece, else whole (*end = k + 1). */
+static esc_status close_stats(esc_exec *x, size_t k, size_t *end, esc_table **t, esc_error *err) {
+    size_t j = row_local_end(x->p, k + 1), *order = NULL;
+    *end = k + 1;
+    if (j == k + 1 || esc_agg_ngroups(spl_stats_agg(x->acc)) <= PIECE_ROWS)
+        return spl_stats_close(x->acc, t, err);
+    piece_src src = {0, NULL, x->acc, NULL, NULL};
+    esc_status rc = spl_stats_order(x->acc, &order, &src.n, &src.lin, err);
+    src.order = order;
+    if (rc == ESC_OK && (rc = run_pieces(x, k + 1, j, &src, t, err)) == ESC_OK) {
+        (*t)->lineage = spl_stats_lineage(x->acc);
+        *end = j;
+    }
+    esc_free(order);
+    return rc;
+}
+
+/* ---- a spilled tstats finishing: its groups go once its first table is made ---- */
+
+/* Whether x's groups, merged back from its spill file, may go once its first table is made, to
+ * be read again for the evidence (regroup): a stage follows the tstats, and the merge kept
+ * every reference (past the byte cap, which ones are kept depends on every group merged). */
+static bool regroup_later(const esc_exec *x) {
+    return x->agg && !x->acc && !x->rows && spill_of(x) && x->p->nstages > 1 &&
+           !esc_evset_truncated(x->ev);
+}
+
+/* x's groups let go, its tables left empty for regroup; held: some group kept references;
+ * trim: they were large (the stages' tables will be too: each gives its pages back). */
+static esc_status drop_groups(esc_exec *x, bool *held, bool *trim, esc_error *err) {
+    size_t ng = esc_agg_ngroups(x->agg), mem = esc_agg_mem(x->agg) + esc_evset_mem(x->ev);
+    *held = false;
+    for (size_t g = 0; g < ng && !*held; g++)
+        *held = esc_evset_total(x->ev, g) > 0;
+    esc_agg_free(x->agg);
+    esc_evset_free(x->ev);
+    x->agg = spl_agg_new(&x->p->stages[0]);
+    x->ev = esc_evset_new();
+    if (!x->agg || !x->ev)
+        return spl_exec_oom(err);
+    if ((*trim = mem >= REGROUP_TRIM))
+        esc_alloc_trim(); /* the stages' tables reuse little of it: its pages go back */
+    return ESC_OK;
+}
+
+/* Both filters of a merge: the one x's groups first came back through, and the final rows'. */
+typedef struct keep_both {
+    spl_keyset *first, *rows;
+} keep_both;
+
+static bool keep_both_keys(void *ctx, const esc_str *keys) {
+    const keep_both *k = ctx;
+    return (!k->first || spl_keyset_keep(k->first, keys)) &&
+           (!k->rows || spl_keyset_keep(k->rows, keys));
+}
+
+/* After the stages: of x's spilled groups, those the first merge kept and whose BY values some
+ * row of t carries in every column evidence constrains (spl_evidence_keys) come back, for the
+ * evidence. Every group behind a final row is among them, and the merge gives each the same
+ * state and references as the first (the same chunks, in the same order; the byte cap was not
+ * reached then, so it is not now), so the rows' evidence is the same. */
+static esc_status regroup(esc_exec *x, const esc_table *t, esc_error *err) {
+    keep_both k = {spl_keyset_any(x->keys) ? x->keys : NULL, NULL};
+    esc_status rc = ESC_OK;
+    if (!t->nrows)
+        return ESC_OK; /* no row carries evidence */
+    if (!(k.rows = spl_keyset_new(x->p->stages[0].nby)) || !spl_evidence_keys(x->p, t, k.rows))
+        rc = spl_exec_oom(err);
+    if (!rc && !spl_keyset_any(k.rows)) { /* a row stands for every group */
+        spl_keyset_free(k.rows);
+        k.rows = NULL;
+    }
+    if (!rc)
+        rc = spl_spill_read(x->borrow ? x->borrow->spill : x->spill, x->agg, x->ev,
+                            k.first || k.rows ? keep_both_keys : NULL, &k, err);
+    spl_keyset_free(k.rows);
+    return rc;
+}
+
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     const esc_plan *p = x->p;
     esc_table *t = NULL;
@@ -951,19 +1190,30 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         return rc;
     if ((rc = semijoin(x, err)) != ESC_OK)
         return rc;
-    if (x->agg && spill_of(x) && (rc = unspill(x, err)) != ESC_OK)
-        return rc;
+    bool later = false, held = false, trim = false;
+    if (x->agg && spill_of(x)) {
+        later = (rc = unspill(x, err)) == ESC_OK && regroup_later(x);
+        if (!later)
+            unspill_done(x);
+        if (rc)
+            return rc;
+    }
     /* now(): the search runs for the end of its window (Splunk: the time the search started) */
     spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
     size_t first = 1;
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
             (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
-            (rc = spl_stats_close(x->acc, &t, err)) != ESC_OK)
+            (rc = close_stats(x, x->stream_at, &first, &t, err)) != ESC_OK)
             return rc;
+        /* its groups are in its table now: they go before the stages after it run */
+        trim = spl_stats_mem(x->acc) >= REGROUP_TRIM;
         spl_spill_free(x->spill);
         x->spill = NULL;
-        first = x->stream_at + 1;
+        spl_stats_free(x->acc);
+        x->acc = NULL;
+        if (trim)
+            esc_alloc_trim();
     } else if (x->rows) { /* the rows move to the caller */
         t = x->rows;
         x->rows = NULL;
@@ -973,15 +1223,30 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         if (!(t = spl_inputlookup_table(&p->stages[0])))
             return spl_exec_oom(err);
     } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
-        return rc;
+        goto fail;
     }
+    if (later && (rc = drop_groups(x, &held, &trim, err)) != ESC_OK)
+        goto fail;
     for (size_t i = first; i < p->nstages; i++) {
         const stage *st = &p->stages[i];
         spl_run run = {t, x->subs ? x->subs[i] : NULL};
-        rc = st->cmd->run(st, &run, err);
+        if (trim && i > first)
+            esc_alloc_trim(); /* the stage before replaced a large table: its pages go back */
+        size_t j = pieces_end(p, i, t);
+        if (j > i) {
+            rc = expand_pieces(x, i, j, &t, err);
+            i = j - 1;
+        } else {
+            rc = st->cmd->run(st, &run, err);
+        }
         if (rc != ESC_OK)
             goto fail;
     }
+    if (later && (rc = regroup(x, t, err)) != ESC_OK)
+        goto fail;
+    if (later)
+        unspill_done(x);
+    later = false;
     t->regex_limited = spl_re_limited() - limited;
     const esc_table *subs[ESC_SPL_MAX_STAGES] = {NULL};
     bool joined = false;
@@ -991,11 +1256,13 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     if (!x->keep_lineage && (rc = spl_lineage_finish(t, err)) != ESC_OK)
         goto fail;
     if ((x->agg || joined) &&
-        (rc = spl_evidence_attach(p, x->agg, x->ev, joined ? subs : NULL, t, err)) != ESC_OK)
+        (rc = spl_evidence_attach(p, x->agg, x->ev, held, joined ? subs : NULL, t, err)) != ESC_OK)
         goto fail;
     *out = t;
     return ESC_OK;
 fail:
+    if (later)
+        unspill_done(x);
     esc_table_free(t);
     return rc;
 }

@@ -222,6 +222,9 @@ void esc_exec_release(esc_exec *x);
 /* Bytes x's tstats groups and their evidence hold now, its subsearches' included; *spillable
  * (may be NULL): the part esc_exec_spill(x, min) would give back. */
 size_t esc_exec_mem(const esc_exec *x, size_t min, size_t *spillable);
+/* Bytes of the spill file x's groups merge back from when it finishes: its own, or its
+ * owner's when shared (so an owner and its sharers count the same). */
+uint64_t esc_exec_spilled(const esc_exec *x);
 /* Move x's tstats groups (and its subsearches') to a temporary file in $TMPDIR (spl/spill.c);
  * esc_exec_finish merges them back. Tables with an aggregate that does not merge (list), shared
  * ones and ones holding under min bytes stay. ESC_EIO when the file cannot be written. */
