@@ -159,6 +159,7 @@ struct esc_runner {
     bool stepped;
     unsigned char *chunk;
     esc_reader *text_rd; /* esc_run_read_text's reader, restarted for each text of its format */
+    esc_input *text_in;  /* its input, made over each text's bytes in turn */
     /* sinks session */
     esc_sinks *real, *wrapset;
     esc_act *act;
