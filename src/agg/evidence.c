@@ -34,7 +34,8 @@ struct esc_evset {
     size_t cap;
     char **paths; /* interned input names, esc_malloc'd */
     size_t npaths, paths_cap;
-    uint32_t *pidx;  /* open addressing over paths by name: index + 1, 0 empty */
+    uint64_t *pidx;  /* open addressing over paths by name: the name's hash << 32 | index + 1,
+                        0 empty */
     size_t pidx_cap; /* a power of two, more than twice npaths; 0 before the first */
     bool truncated;
 };
@@ -77,33 +78,41 @@ static bool grow(esc_evset *s, size_t g) {
     return true;
 }
 
-static size_t path_hash(const char *p) {
+static uint32_t path_hash(const char *p) {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a */
     for (; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return (size_t)(h ^ (h >> 32));
+    return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The index slot of path: its own, or the empty one where it goes. */
-static uint32_t *path_slot(const esc_evset *s, const char *path) {
+/* The index slot of path (hash h): its own, or the empty one where it goes. The hash is compared
+ * first: a name is read only when it may be the one. */
+static uint64_t *path_slot(const esc_evset *s, const char *path, uint32_t h) {
     size_t mask = s->pidx_cap - 1;
-    for (size_t i = path_hash(path) & mask;; i = (i + 1) & mask)
-        if (!s->pidx[i] || strcmp(s->paths[s->pidx[i] - 1], path) == 0)
+    for (size_t i = h & mask;; i = (i + 1) & mask)
+        if (!s->pidx[i] || ((uint32_t)(s->pidx[i] >> 32) == h &&
+                            strcmp(s->paths[(uint32_t)s->pidx[i] - 1], path) == 0))
             return &s->pidx[i];
 }
 
 static bool index_grow(esc_evset *s) {
     size_t cap = s->pidx_cap ? s->pidx_cap * 2 : 16;
-    uint32_t *n = esc_calloc(cap, sizeof *n);
+    uint64_t *n = esc_calloc(cap, sizeof *n);
     if (!n || s->npaths >= UINT32_MAX) {
         esc_free(n);
         return false;
     }
+    for (size_t i = 0; i < s->pidx_cap; i++) { /* the entries move with their hashes */
+        if (!s->pidx[i])
+            continue;
+        size_t j = (uint32_t)(s->pidx[i] >> 32) & (cap - 1);
+        while (n[j])
+            j = (j + 1) & (cap - 1);
+        n[j] = s->pidx[i];
+    }
     esc_free(s->pidx);
     s->pidx = n;
     s->pidx_cap = cap;
-    for (size_t i = 0; i < s->npaths; i++)
-        *path_slot(s, s->paths[i]) = (uint32_t)(i + 1);
     return true;
 }
 
@@ -116,9 +125,10 @@ static const char *intern(esc_evset *s, const char *path) {
         return s->paths[s->npaths - 1]; /* inputs come one after the other */
     if (2 * (s->npaths + 1) >= s->pidx_cap && !index_grow(s))
         return NULL;
-    uint32_t *slot = path_slot(s, path);
+    uint32_t h = path_hash(path);
+    uint64_t *slot = path_slot(s, path, h);
     if (*slot)
-        return s->paths[*slot - 1];
+        return s->paths[(uint32_t)*slot - 1];
     if (s->npaths == s->paths_cap) {
         size_t cap = s->paths_cap ? s->paths_cap * 2 : 4;
         char **np = esc_realloc(s->paths, cap * sizeof *np);
@@ -131,7 +141,7 @@ static const char *intern(esc_evset *s, const char *path) {
     if (!c)
         return NULL;
     s->paths[s->npaths++] = c;
-    *slot = (uint32_t)s->npaths;
+    *slot = (uint64_t)h << 32 | (uint32_t)s->npaths;
     return c;
 }
 
