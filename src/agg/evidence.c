@@ -5,7 +5,7 @@
  * both, esc_evset_get drops the copy. A group's first reference is kept alone (most groups
  * of a search keyed by process id or command line count one event); the second turns it into
  * the full slot. Kept slots come from an arena capped at ESC_EVIDENCE_MAX_BYTES; paths are
- * interned once per set, outside the arena, so esc_evset_compact can rebuild the arena.
+ * interned once per set in an arena of their own, so esc_evset_compact can rebuild the first.
  * Deliberately not done: keeping the events themselves (a reference is resolved again from the
  * input by `escudo dump --at`). */
 #include "agg/evidence.h"
@@ -17,7 +17,8 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 
-#define FIRST_BLOCK 2048 /* bytes of a set's first arena block: most sets stay small */
+#define FIRST_BLOCK 2048      /* bytes of a set's first arena block: most sets stay small */
+#define NAMES_FIRST_BLOCK 256 /* and of its names' (most sets name one or two inputs) */
 
 typedef struct evslot {
     unsigned char nlo, nhi, one; /* one: only lo[0] exists (a single reference) */
@@ -32,7 +33,9 @@ struct esc_evset {
     uint64_t *total;
     evslot **slot;
     size_t cap;
-    char **paths; /* interned input names, esc_malloc'd */
+    char **paths;    /* interned input names, in names */
+    esc_arena names; /* no cap: a name for each input a kept reference names, as before in
+                        one allocation each (escudo run names each Kafka message an input) */
     size_t npaths, paths_cap;
     uint64_t *pidx;  /* open addressing over paths by name: the name's hash << 32 | index + 1,
                         0 empty */
@@ -42,8 +45,10 @@ struct esc_evset {
 
 esc_evset *esc_evset_new(void) {
     esc_evset *s = esc_calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         esc_arena_init_growing(&s->arena, FIRST_BLOCK, 0, ESC_EVIDENCE_MAX_BYTES);
+        esc_arena_init_growing(&s->names, NAMES_FIRST_BLOCK, 0, 0);
+    }
     return s;
 }
 
@@ -52,9 +57,8 @@ void esc_evset_free(esc_evset *s) {
         return;
     esc_free(s->total);
     esc_free(s->slot);
-    for (size_t i = 0; i < s->npaths; i++)
-        esc_free(s->paths[i]);
     esc_free(s->paths);
+    esc_arena_fini(&s->names);
     esc_free(s->pidx);
     esc_arena_fini(&s->arena);
     esc_free(s);
@@ -137,7 +141,7 @@ static const char *intern(esc_evset *s, const char *path) {
         s->paths = np;
         s->paths_cap = cap;
     }
-    char *c = esc_strdup(path);
+    char *c = esc_arena_strdup(&s->names, path);
     if (!c)
         return NULL;
     s->paths[s->npaths++] = c;
