@@ -5,7 +5,7 @@
  * both, esc_evset_get drops the copy. A group's first reference is kept alone (most groups
  * of a search keyed by process id or command line count one event); the second turns it into
  * the full slot. Kept slots come from an arena capped at ESC_EVIDENCE_MAX_BYTES; paths are
- * interned once per set, outside the arena, so esc_evset_compact can rebuild the arena.
+ * interned once per set in an arena of their own, so esc_evset_compact can rebuild the first.
  * Deliberately not done: keeping the events themselves (a reference is resolved again from the
  * input by `escudo dump --at`). */
 #include "agg/evidence.h"
@@ -17,7 +17,8 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 
-#define FIRST_BLOCK 2048 /* bytes of a set's first arena block: most sets stay small */
+#define FIRST_BLOCK 2048      /* bytes of a set's first arena block: most sets stay small */
+#define NAMES_FIRST_BLOCK 256 /* and of its names' (most sets name one or two inputs) */
 
 typedef struct evslot {
     unsigned char nlo, nhi, one; /* one: only lo[0] exists (a single reference) */
@@ -32,17 +33,22 @@ struct esc_evset {
     uint64_t *total;
     evslot **slot;
     size_t cap;
-    char **paths; /* interned input names, esc_malloc'd */
+    char **paths;    /* interned input names, in names */
+    esc_arena names; /* no cap: a name for each input a kept reference names, as before in
+                        one allocation each (escudo run names each Kafka message an input) */
     size_t npaths, paths_cap;
-    uint32_t *pidx;  /* open addressing over paths by name: index + 1, 0 empty */
+    uint64_t *pidx;  /* open addressing over paths by name: the name's hash << 32 | index + 1,
+                        0 empty */
     size_t pidx_cap; /* a power of two, more than twice npaths; 0 before the first */
     bool truncated;
 };
 
 esc_evset *esc_evset_new(void) {
     esc_evset *s = esc_calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         esc_arena_init_growing(&s->arena, FIRST_BLOCK, 0, ESC_EVIDENCE_MAX_BYTES);
+        esc_arena_init_growing(&s->names, NAMES_FIRST_BLOCK, 0, 0);
+    }
     return s;
 }
 
@@ -51,9 +57,8 @@ void esc_evset_free(esc_evset *s) {
         return;
     esc_free(s->total);
     esc_free(s->slot);
-    for (size_t i = 0; i < s->npaths; i++)
-        esc_free(s->paths[i]);
     esc_free(s->paths);
+    esc_arena_fini(&s->names);
     esc_free(s->pidx);
     esc_arena_fini(&s->arena);
     esc_free(s);
@@ -77,33 +82,41 @@ static bool grow(esc_evset *s, size_t g) {
     return true;
 }
 
-static size_t path_hash(const char *p) {
+static uint32_t path_hash(const char *p) {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a */
     for (; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return (size_t)(h ^ (h >> 32));
+    return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The index slot of path: its own, or the empty one where it goes. */
-static uint32_t *path_slot(const esc_evset *s, const char *path) {
+/* The index slot of path (hash h): its own, or the empty one where it goes. The hash is compared
+ * first: a name is read only when it may be the one. */
+static uint64_t *path_slot(const esc_evset *s, const char *path, uint32_t h) {
     size_t mask = s->pidx_cap - 1;
-    for (size_t i = path_hash(path) & mask;; i = (i + 1) & mask)
-        if (!s->pidx[i] || strcmp(s->paths[s->pidx[i] - 1], path) == 0)
+    for (size_t i = h & mask;; i = (i + 1) & mask)
+        if (!s->pidx[i] || ((uint32_t)(s->pidx[i] >> 32) == h &&
+                            strcmp(s->paths[(uint32_t)s->pidx[i] - 1], path) == 0))
             return &s->pidx[i];
 }
 
 static bool index_grow(esc_evset *s) {
     size_t cap = s->pidx_cap ? s->pidx_cap * 2 : 16;
-    uint32_t *n = esc_calloc(cap, sizeof *n);
+    uint64_t *n = esc_calloc(cap, sizeof *n);
     if (!n || s->npaths >= UINT32_MAX) {
         esc_free(n);
         return false;
     }
+    for (size_t i = 0; i < s->pidx_cap; i++) { /* the entries move with their hashes */
+        if (!s->pidx[i])
+            continue;
+        size_t j = (uint32_t)(s->pidx[i] >> 32) & (cap - 1);
+        while (n[j])
+            j = (j + 1) & (cap - 1);
+        n[j] = s->pidx[i];
+    }
     esc_free(s->pidx);
     s->pidx = n;
     s->pidx_cap = cap;
-    for (size_t i = 0; i < s->npaths; i++)
-        *path_slot(s, s->paths[i]) = (uint32_t)(i + 1);
     return true;
 }
 
@@ -116,9 +129,10 @@ static const char *intern(esc_evset *s, const char *path) {
         return s->paths[s->npaths - 1]; /* inputs come one after the other */
     if (2 * (s->npaths + 1) >= s->pidx_cap && !index_grow(s))
         return NULL;
-    uint32_t *slot = path_slot(s, path);
+    uint32_t h = path_hash(path);
+    uint64_t *slot = path_slot(s, path, h);
     if (*slot)
-        return s->paths[*slot - 1];
+        return s->paths[(uint32_t)*slot - 1];
     if (s->npaths == s->paths_cap) {
         size_t cap = s->paths_cap ? s->paths_cap * 2 : 4;
         char **np = esc_realloc(s->paths, cap * sizeof *np);
@@ -127,11 +141,11 @@ static const char *intern(esc_evset *s, const char *path) {
         s->paths = np;
         s->paths_cap = cap;
     }
-    char *c = esc_strdup(path);
+    char *c = esc_arena_strdup(&s->names, path);
     if (!c)
         return NULL;
     s->paths[s->npaths++] = c;
-    *slot = (uint32_t)s->npaths;
+    *slot = (uint64_t)h << 32 | (uint32_t)s->npaths;
     return c;
 }
 

@@ -205,6 +205,32 @@ esc_status esc_input_open_mem(const void *p, size_t n, const char *name, uint64_
     return ESC_OK;
 }
 
+esc_status esc_input_reopen_mem(esc_input *in, const void *p, size_t n, const char *name,
+                                uint64_t base, esc_error *err) {
+    if (!in->mem)
+        return esc_error_set(err, ESC_EUSAGE, "not a memory input");
+    size_t l = strlen(name);
+    if (l > strlen(in->path)) {
+        char *c = esc_strdup(name);
+        if (!c)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
+        esc_free(in->path);
+        in->path = c;
+    } else {
+        memcpy(in->path, name, l + 1);
+    }
+    in->mem = n ? p : (const unsigned char *)"";
+    in->mem_len = n;
+    in->mem_pos = 0;
+    in->size = n;
+    in->off = base;
+    in->raw = 0;
+    in->pk_len = in->pk_pos = 0;
+    in->skipped = 0;
+    in->eof = true;
+    return ESC_OK;
+}
+
 void esc_input_free(esc_input *in) {
     if (!in)
         return;

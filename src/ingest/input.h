@@ -22,6 +22,11 @@ esc_status esc_input_open(const char *path, esc_input **out, esc_error *err);
  * piece's offset in the larger input, so readers report positions in that input. */
 esc_status esc_input_open_mem(const void *p, size_t n, const char *name, uint64_t base,
                               esc_input **out, esc_error *err);
+/* An input of esc_input_open_mem made over other bytes, as if opened anew (its allocations
+ * reused: escudo run reads each Kafka message as an input of its own). ESC_EUSAGE when in is
+ * not a memory input. */
+esc_status esc_input_reopen_mem(esc_input *in, const void *p, size_t n, const char *name,
+                                uint64_t base, esc_error *err);
 void esc_input_free(esc_input *in);
 /* Read up to cap bytes; *got == 0 means end of input. */
 esc_status esc_input_read(esc_input *in, void *buf, size_t cap, size_t *got, esc_error *err);

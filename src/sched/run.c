@@ -599,6 +599,7 @@ void esc_runner_free(esc_runner *r) {
     for (size_t i = 0; i < r->nwin; i++)
         esc_run_win_free(r->win[i]);
     esc_free(r->win);
+    esc_free(r->widx);
     esc_free(r->fired);
     esc_free(r->det);
     esc_agenda_free(r->agenda);

@@ -61,10 +61,12 @@ static esc_status drain(esc_runner *r, esc_reader *rd, const char *path, uint64_
 /* Read n bytes of text, the input's bytes from offset base, as an input of their own. */
 esc_status esc_run_read_text(esc_runner *r, const char *path, const unsigned char *p, size_t n,
                              uint64_t base, esc_error *err) {
-    esc_input *in = NULL;
-    esc_status st = esc_input_open_mem(p, n, path, base, &in, err);
+    /* the last text's input, made over these bytes (one per Kafka message, as the reader) */
+    esc_status st = r->text_in ? esc_input_reopen_mem(r->text_in, p, n, path, base, err)
+                               : esc_input_open_mem(p, n, path, base, &r->text_in, err);
     if (st)
         return st;
+    esc_input *in = r->text_in;
     esc_error e = {0};
     /* the last text's reader when it can read this one (opening one per Kafka message was a
      * tenth of a worker's CPU) */
@@ -86,7 +88,6 @@ esc_status esc_run_read_text(esc_runner *r, const char *path, const unsigned cha
     if (st == ESC_EOF)
         st = ESC_OK;
 done:
-    esc_input_free(in); /* r->text_rd keeps no pointer into it past this text */
     return st;
 }
 
@@ -100,6 +101,8 @@ static void close_whole(run_in *in) {
 void esc_run_inputs_free(esc_runner *r) {
     esc_reader_free(r->text_rd);
     r->text_rd = NULL;
+    esc_input_free(r->text_in);
+    r->text_in = NULL;
     for (size_t i = 0; i < r->nin; i++) {
         close_whole(&r->in[i]);
         esc_buf_fini(&r->in[i].pend);

@@ -65,9 +65,10 @@ typedef struct win_state {
     size_t det;
     int64_t sched;
     esc_window w;
-    esc_exec *x;     /* open window; NULL once fired */
-    esc_buf blob;    /* header + records */
-    char *blob_path; /* the input name of the last origin written to blob (NULL: none yet) */
+    esc_exec *x;          /* open window; NULL once fired */
+    esc_buf blob;         /* header + records */
+    char *blob_path;      /* the input name of the last origin written to blob (NULL: none yet) */
+    size_t blob_path_cap; /* blob_path's allocation */
     bool fired, dirty, late_dirty, deleted;
     /* Kafka mode: a window holds the records of one partition (slot kslot1 - 1), fired on its
      * own; kfirst1 - 1 is the offset of its first record (0: none yet) */
@@ -141,6 +142,10 @@ struct esc_runner {
     size_t ndirs;
     win_state **win;
     size_t nwin;
+    /* the windows by (detection, scheduled time, partition slot): open addressing, index in
+     * win + 1, 0 empty; a power of two over twice nwin, rebuilt when win is compacted */
+    uint32_t *widx;
+    size_t widx_cap;
     fired_row *fired;
     size_t nfired, capfired;
     esc_feeder *feed;   /* records -> inventory -> CIM -> esc_run_consume */
@@ -154,6 +159,7 @@ struct esc_runner {
     bool stepped;
     unsigned char *chunk;
     esc_reader *text_rd; /* esc_run_read_text's reader, restarted for each text of its format */
+    esc_input *text_in;  /* its input, made over each text's bytes in turn */
     /* sinks session */
     esc_sinks *real, *wrapset;
     esc_act *act;

@@ -20,6 +20,9 @@
  *   thus takes its open windows' records with it, and a killed worker rebuilds what its last
  *   checkpoint held: every window fires once, with all of its records.
  * - On a revocation the state is checkpointed and the offsets committed synchronously first.
+ * - Events are taken from the consumer a batch at a time; those taken before a rebalance (which
+ *   runs inside the consumer's poll) are not handled: their partitions are read again from the
+ *   committed offsets after it.
  * - The run counts as caught up only once the group assigned partitions and every one owned was
  *   read to its high watermark (a partition-EOF event after its last message): a worker with
  *   no partition does not let its clock jump.
@@ -77,7 +80,11 @@ struct run_kafka {
     esc_buf out;
     kpart *p;
     size_t np;
+    /* slot + 1 of partitions below ESC_RUN_KAFKA_MAX_PARTITIONS (0: none); a scan of p finds
+     * the others (a topic's partitions are numbered from 0) */
+    uint16_t pslot[ESC_RUN_KAFKA_MAX_PARTITIONS];
     bool settled; /* partitions assigned (and not revoked since) */
+    uint64_t gen; /* rebalances so far (the events taken before one are not handled) */
     /* the reading's span, for the stop message: from the first message consumed to the end of
      * the last pass that consumed one (wall: CLOCK_MONOTONIC; CPU: the process's, all threads).
      * Every message consumed counts, a partition read again after a rebalance included; on a
@@ -91,6 +98,8 @@ struct run_kafka {
 /* ---- partitions ---------------------------------------------------------------------------- */
 
 static kpart *slot_find(run_kafka *k, int32_t part) {
+    if (part >= 0 && part < ESC_RUN_KAFKA_MAX_PARTITIONS)
+        return k->pslot[part] ? &k->p[k->pslot[part] - 1] : NULL;
     for (size_t i = 0; i < k->np; i++)
         if (k->p[i].part == part)
             return &k->p[i];
@@ -120,6 +129,8 @@ static kpart *slot_get(esc_runner *r, int32_t part, esc_error *err) {
         return NULL;
     s = &k->p[k->np++];
     memset(s, 0, sizeof *s);
+    if (part >= 0 && part < ESC_RUN_KAFKA_MAX_PARTITIONS)
+        k->pslot[part] = (uint16_t)k->np;
     s->part = part;
     s->in = r->nin - 1;
     s->sent_low = s->sent_pos = -1;
@@ -590,6 +601,7 @@ static void on_revoke(esc_runner *r) {
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
                       void *opaque) {
     (void)rk;
+    ((esc_runner *)opaque)->kafka->gen++;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         on_assign(opaque, parts);
     else
@@ -656,6 +668,41 @@ static esc_status on_message(esc_runner *r, const rd_kafka_message_t *m, bool *p
     return st;
 }
 
+/* One event of the consumer (a message, a partition's end, an error); *got counts messages. */
+static esc_status on_event(esc_runner *r, const rd_kafka_message_t *m, size_t *got, bool *progress,
+                           esc_error *err) {
+    run_kafka *k = r->kafka;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        kpart *s = slot_find(k, m->partition);
+        if (s && s->owned && !s->known) { /* at the end before any message: the log's start
+                                             (retention deleted the rest) is the position */
+            s->known = true;
+            r->in[s->in].offset = r->in[s->in].inode = (uint64_t)m->offset;
+            r->in[s->in].dirty = true;
+        }
+        if (s && s->owned && (int64_t)r->in[s->in].offset >= m->offset)
+            s->eof = true;
+        return ESC_OK;
+    }
+    if (m->err) {
+        esc_run_msg(r, "kafka: %s", rd_kafka_message_errstr(m));
+        return ESC_OK;
+    }
+    if (!k->nread++) { /* the reading's span starts at the first message consumed */
+        k->wall0 = seconds(CLOCK_MONOTONIC);
+        k->cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+    }
+    (*got)++;
+    return on_message(r, m, progress, err);
+}
+
+/* Events are taken BATCH at a time, then handled, then destroyed: each of the three loops runs
+ * the same code over and over (one poll, one message and one destroy in turn made every message
+ * go through librdkafka's code and escudo's anew). A rebalance runs inside a poll: the events
+ * taken before it belong to the assignment it ended, whose partitions are read again from their
+ * committed offsets (on_assign), so they are destroyed unhandled, as if never taken. */
+#define BATCH 64
+
 esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err) {
     run_kafka *k = r->kafka;
     esc_status st = ESC_OK;
@@ -663,31 +710,20 @@ esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err) {
     size_t got = 0;         /* messages this pass */
     for (size_t i = 0; idle && i < k->np; i++)
         idle = !k->p[i].owned || k->p[i].eof;
-    for (int n = 0; n < STEP_MESSAGES && !st && !k->failed; n++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, n == 0 && !idle ? POLL_MS : 0);
-        if (!m)
-            break;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            kpart *s = slot_find(k, m->partition);
-            if (s && s->owned && !s->known) { /* at the end before any message: the log's start
-                                                 (retention deleted the rest) is the position */
-                s->known = true;
-                r->in[s->in].offset = r->in[s->in].inode = (uint64_t)m->offset;
-                r->in[s->in].dirty = true;
-            }
-            if (s && s->owned && (int64_t)r->in[s->in].offset >= m->offset)
-                s->eof = true;
-        } else if (m->err) {
-            esc_run_msg(r, "kafka: %s", rd_kafka_message_errstr(m));
-        } else {
-            if (!k->nread++) { /* the reading's span starts at the first message consumed */
-                k->wall0 = seconds(CLOCK_MONOTONIC);
-                k->cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
-            }
-            got++;
-            st = on_message(r, m, progress, err);
+    rd_kafka_message_t *ms[BATCH];
+    uint64_t gen[BATCH];
+    for (size_t n = 0, nm = BATCH; nm == BATCH && n < STEP_MESSAGES && !st && !k->failed;) {
+        for (nm = 0; nm < BATCH && n < STEP_MESSAGES && !k->failed; nm++, n++) {
+            ms[nm] = rd_kafka_consumer_poll(k->rk, n == 0 && !idle ? POLL_MS : 0);
+            if (!ms[nm])
+                break;
+            gen[nm] = k->gen;
         }
-        rd_kafka_message_destroy(m);
+        for (size_t i = 0; i < nm && !st; i++)
+            if (gen[i] == k->gen && !k->failed)
+                st = on_event(r, ms[i], &got, progress, err);
+        for (size_t i = 0; i < nm; i++)
+            rd_kafka_message_destroy(ms[i]);
     }
     if (got) { /* ... and ends after the last pass that consumed one (two clock reads a pass) */
         k->wall1 = seconds(CLOCK_MONOTONIC);

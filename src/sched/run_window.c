@@ -151,6 +151,30 @@ static esc_status put_str(esc_buf *b, esc_str s) {
     return st;
 }
 
+/* w->blob_path = path[0..pl), in its allocation when that is large enough (a Kafka window's
+ * records each name a message of their own). */
+static esc_status blob_path_set(win_state *w, const char *path, size_t pl) {
+    if (!w->blob_path || w->blob_path_cap <= pl) {
+        size_t cap = pl < 64 ? 64 : pl + 1;
+        char *c = esc_malloc(cap);
+        if (!c)
+            return ESC_ENOMEM;
+        esc_free(w->blob_path);
+        w->blob_path = c;
+        w->blob_path_cap = cap;
+    }
+    memcpy(w->blob_path, path, pl);
+    w->blob_path[pl] = 0;
+    return ESC_OK;
+}
+
+/* No input name yet: the next record names its input. */
+static void blob_path_clear(win_state *w) {
+    esc_free(w->blob_path);
+    w->blob_path = NULL;
+    w->blob_path_cap = 0;
+}
+
 /* The record's origin (its event's provenance), the input name only when it changed. */
 static esc_status origin_add(win_state *w, const esc_event *ev) {
     esc_buf *b = &w->blob;
@@ -163,11 +187,8 @@ static esc_status origin_add(win_state *w, const esc_event *ev) {
         st = esc_buf_append(b, path, pl);
         if (!st)
             st = esc_buf_putc(b, '\0');
-        char *c = esc_strndup(path, pl);
-        if (!c)
+        if (!st && blob_path_set(w, path, pl))
             return ESC_ENOMEM;
-        esc_free(w->blob_path);
-        w->blob_path = c;
     }
     if (!st)
         st = put_varint(b, ev->offset);
@@ -220,8 +241,7 @@ static esc_status blob_add(win_state *w, const esc_record *rec) {
         st = origin_add(w, ev);
     if (st) { /* a record is kept whole or not at all; the next one names its input again */
         b->len = undo;
-        esc_free(w->blob_path);
-        w->blob_path = NULL;
+        blob_path_clear(w);
     }
     return st;
 }
@@ -396,11 +416,61 @@ esc_status esc_run_blob_table(const det_state *d, const win_state *ws, size_t en
 
 /* ---- windows ----------------------------------------------------------------------------- */
 
-win_state *esc_run_win_find_slot(esc_runner *r, size_t det, int64_t sched, size_t kslot1) {
+static size_t win_hash(size_t det, int64_t sched, size_t kslot1) {
+    uint64_t h = ((uint64_t)sched * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)det << 32) ^ kslot1;
+    h *= 0xff51afd7ed558ccdULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* r->win[i] into the index (its slot: the first empty one of its probe sequence). */
+static void index_put(esc_runner *r, size_t i) {
+    const win_state *w = r->win[i];
+    size_t mask = r->widx_cap - 1;
+    size_t j = win_hash(w->det, w->sched, w->kslot1) & mask;
+    while (r->widx[j])
+        j = (j + 1) & mask;
+    r->widx[j] = (uint32_t)(i + 1);
+}
+
+/* The index of the windows, for at least want of them; false when out of memory (lookups
+ * then scan the windows). */
+static bool index_build(esc_runner *r, size_t want) {
+    size_t cap = 64;
+    while (cap < 2 * want + 2)
+        cap *= 2;
+    if (cap != r->widx_cap) {
+        uint32_t *n = esc_realloc(r->widx, cap * sizeof *n);
+        if (!n) {
+            esc_free(r->widx);
+            r->widx = NULL;
+            r->widx_cap = 0;
+            return false;
+        }
+        r->widx = n;
+        r->widx_cap = cap;
+    }
+    memset(r->widx, 0, r->widx_cap * sizeof *r->widx);
     for (size_t i = 0; i < r->nwin; i++)
-        if (r->win[i]->det == det && r->win[i]->sched == sched && !r->win[i]->deleted &&
-            r->win[i]->kslot1 == kslot1)
-            return r->win[i];
+        index_put(r, i);
+    return true;
+}
+
+/* A window's key never changes once it is in win: a Kafka window is made with its slot. Windows
+ * deleted but not yet compacted stay in the index and are passed over. */
+win_state *esc_run_win_find_slot(esc_runner *r, size_t det, int64_t sched, size_t kslot1) {
+    if (!r->widx) {
+        for (size_t i = 0; i < r->nwin; i++)
+            if (r->win[i]->det == det && r->win[i]->sched == sched && !r->win[i]->deleted &&
+                r->win[i]->kslot1 == kslot1)
+                return r->win[i];
+        return NULL;
+    }
+    size_t mask = r->widx_cap - 1;
+    for (size_t j = win_hash(det, sched, kslot1) & mask; r->widx[j]; j = (j + 1) & mask) {
+        win_state *w = r->win[r->widx[j] - 1];
+        if (w->det == det && w->sched == sched && !w->deleted && w->kslot1 == kslot1)
+            return w;
+    }
     return NULL;
 }
 
@@ -417,8 +487,9 @@ void esc_run_win_free(win_state *w) {
     esc_free(w);
 }
 
-esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
-                           esc_error *err) {
+/* A new window of partition slot kslot1 (0: none), appended to win and indexed. */
+static esc_status win_new(esc_runner *r, size_t det, int64_t sched, size_t kslot1, bool open,
+                          win_state **out, esc_error *err) {
     size_t max = r->o.max_windows ? r->o.max_windows : RUN_MAX_WINDOWS;
     if (r->nwin >= max)
         return esc_error_set(err, ESC_ELIMIT, "more than %zu open windows", max);
@@ -433,6 +504,7 @@ esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     w->det = det;
     w->sched = sched;
+    w->kslot1 = kslot1;
     esc_status st = esc_schedule_window(&r->det[det].sched, sched, &w->w, err);
     if (!st && blob_init(&w->blob, sched))
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -447,8 +519,17 @@ esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, 
         return st;
     }
     r->win[r->nwin++] = w;
+    if (r->widx && 2 * r->nwin + 2 <= r->widx_cap)
+        index_put(r, r->nwin - 1);
+    else
+        index_build(r, r->nwin);
     *out = w;
     return ESC_OK;
+}
+
+esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
+                           esc_error *err) {
+    return win_new(r, det, sched, 0, open, out, err);
 }
 
 bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key) {
@@ -494,6 +575,7 @@ void esc_run_win_compact(esc_runner *r) {
             r->win[k++] = r->win[i];
     }
     r->nwin = k;
+    index_build(r, r->nwin);
 }
 
 void esc_run_win_prune(esc_runner *r, int64_t now) {
@@ -625,17 +707,11 @@ static esc_status blob_keep(esc_runner *r, win_state *w, const esc_record *rec) 
     if (used >= ESC_CKPT_MAX_BLOB)
         return ESC_ELIMIT;
     if (n > ESC_CKPT_MAX_BLOB - used) {
-        esc_free(w->blob_path); /* as blob_add: the next record names its input again */
-        w->blob_path = NULL;
+        blob_path_clear(w); /* as blob_add: the next record names its input again */
         return ESC_ELIMIT;
     }
-    if (path) {
-        char *c = esc_strndup(path, pl);
-        if (!c)
-            return ESC_ENOMEM;
-        esc_free(w->blob_path);
-        w->blob_path = c;
-    }
+    if (path && blob_path_set(w, path, pl))
+        return ESC_ENOMEM;
     w->kbytes += n;
     return ESC_OK;
 }
@@ -670,12 +746,10 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
                 return st;
             continue;
         }
-        if (!w && (st = esc_run_win_new(r, j, t, true, &w, err)))
+        if (!w && (st = win_new(r, j, t, ks, true, &w, err)))
             return st;
-        if (ks && !w->kfirst1) {
-            w->kslot1 = ks;
+        if (ks && !w->kfirst1)
             w->kfirst1 = (uint64_t)r->kcur.off + 1;
-        }
         if ((st = esc_exec_feed(w->x, rec, err)))
             return st;
         if ((st = blob_keep(r, w, rec)))

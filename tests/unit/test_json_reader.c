@@ -55,8 +55,7 @@ static void put_value(esc_buf *b, esc_str v) {
 static void emit_event(run *r, const esc_event *ev) {
     esc_buf_printf(&r->out, "ev kind=%d line=%llu off=%llu prov=%.*s chan=%.*s comp=%.*s", ev->kind,
                    (unsigned long long)ev->line, (unsigned long long)ev->offset,
-                   ESC_STR_FMT(ev->provider), ESC_STR_FMT(ev->channel),
-                   ESC_STR_FMT(ev->computer));
+                   ESC_STR_FMT(ev->provider), ESC_STR_FMT(ev->channel), ESC_STR_FMT(ev->computer));
     if (ev->has_event_id)
         esc_buf_printf(&r->out, " eid=%u", ev->event_id);
     if (ev->has_time)
@@ -85,8 +84,8 @@ static void read_path(const char *path, const esc_interest *interest, size_t blo
     esc_reader_opts opts = {0};
     opts.max_record_bytes = max_record;
     void *impl = NULL;
-    assert_int_equal(
-        esc_json_reader_open_ex(in, interest, &opts, block, &r->stats, &impl, &err), ESC_OK);
+    assert_int_equal(esc_json_reader_open_ex(in, interest, &opts, block, &r->stats, &impl, &err),
+                     ESC_OK);
     for (;;) {
         esc_event ev;
         esc_error_clear(&err);
@@ -117,9 +116,15 @@ static void read_path(const char *path, const esc_interest *interest, size_t blo
                  esc_str_ieq_c(ev.channel, "Security")))
                 r->sec4688++;
             break;
-        case ESC_EV_CROWDSTRIKE: r->cs++; break;
-        case ESC_EV_AIDMASTER: r->aid++; break;
-        case ESC_EV_OTHER: r->other++; break;
+        case ESC_EV_CROWDSTRIKE:
+            r->cs++;
+            break;
+        case ESC_EV_AIDMASTER:
+            r->aid++;
+            break;
+        case ESC_EV_OTHER:
+            r->other++;
+            break;
         }
         emit_event(r, &ev);
     }
@@ -176,8 +181,8 @@ static void test_otrf_manifest(void **state) {
         assert_int_equal(r.stats.records, lines);
         assert_int_equal(r.events, lines);
         if (r.sysmon1 != s1 || r.sec4688 != s4688)
-            fprintf(stderr, "%s: sysmon1 %zu/%lu 4688 %zu/%lu\n", col[0], r.sysmon1, s1,
-                    r.sec4688, s4688);
+            fprintf(stderr, "%s: sysmon1 %zu/%lu 4688 %zu/%lu\n", col[0], r.sysmon1, s1, r.sec4688,
+                    s4688);
         assert_int_equal(r.sysmon1, s1);
         assert_int_equal(r.sec4688, s4688);
         total_s1 += r.sysmon1;
@@ -412,9 +417,10 @@ static void collect_events(const char *path, bool json, esc_buf *out, size_t *n)
     assert_int_equal(esc_input_open(path, &in, &err), ESC_OK);
     assert_int_equal(esc_reader_open(in, NULL, NULL, &rd, &err), ESC_OK);
     assert_int_equal(esc_reader_format(rd), json ? ESC_FMT_JSON : ESC_FMT_EVTX);
-    static const char *const names[] = {"Image", "CommandLine", "User", "ParentImage",
-                                        "ParentCommandLine", "OriginalFileName", "UtcTime",
-                                        "IntegrityLevel", "Hashes", "CurrentDirectory"};
+    static const char *const names[] = {"Image",           "CommandLine",       "User",
+                                        "ParentImage",     "ParentCommandLine", "OriginalFileName",
+                                        "UtcTime",         "IntegrityLevel",    "Hashes",
+                                        "CurrentDirectory"};
     for (;;) {
         esc_event ev;
         esc_status st = esc_reader_next(rd, &ev, &err);
@@ -547,8 +553,8 @@ static void test_malformed_lines(void **state) {
     esc_buf_putc(&b, '\n');
     good_line(&b, 10);
     esc_buf_append_c(&b, "{\"EventID\":1,\"SourceName\":\"S\",\"X\":\"\\q\"}\n"); /* 11 */
-    esc_buf_append_c(&b, "{\"EventID\":01}\n");                               /* 12 */
-    esc_buf_append_c(&b, "not json\n");                                       /* 13 */
+    esc_buf_append_c(&b, "{\"EventID\":01}\n");                                   /* 12 */
+    esc_buf_append_c(&b, "not json\n");                                           /* 13 */
     good_line(&b, 14);
     esc_buf_append_c(&b, "{\"EventID\":1,\"SourceName\":\"S\",\"Hostname\":\"big"); /* 15 */
     for (int i = 0; i < 50 * 1024 * 1024 / 64; i++)
@@ -764,8 +770,9 @@ static void test_tokenizer_limits(void **state) {
     assert_int_equal(esc_json_tokenize(&d, ok, ok + strlen(ok), &end, &a), ESC_OK);
     assert_string_equal(end, " tail");
     assert_int_equal(d.ntok, 2);
-    const char *bad[] = {"{", "{\"a\"", "{\"a\":}", "{\"a\":1,}", "{\"a\":tru}", "{\"a\":-}",
-                         "{\"a\":1.}", "{\"a\":\"\\u12\"}", "[]", "{\"a\":1]", "{\"a\":[1}"};
+    const char *bad[] = {"{",           "{\"a\"",    "{\"a\":}",   "{\"a\":1,}",
+                         "{\"a\":tru}", "{\"a\":-}", "{\"a\":1.}", "{\"a\":\"\\u12\"}",
+                         "[]",          "{\"a\":1]", "{\"a\":[1}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(esc_json_tokenize(&d, bad[i], bad[i] + strlen(bad[i]), &end, &a),
                          ESC_EMALFORMED);
@@ -778,12 +785,14 @@ static void test_tokenizer_limits(void **state) {
         deep[n++] = '[';
     deep[n] = 0;
     char txt[400];
-    snprintf(txt, sizeof txt, "{\"a\":%s%.*s}", deep, 63, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-                                                        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    snprintf(txt, sizeof txt, "{\"a\":%s%.*s}", deep, 63,
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
     assert_int_equal(esc_json_tokenize(&d, txt, txt + strlen(txt), &end, &a), ESC_OK);
-    snprintf(txt, sizeof txt, "{\"a\":[%s%.*s]}", deep, 63, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-                                                          "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-                                                          "]]]]]]]]");
+    snprintf(txt, sizeof txt, "{\"a\":[%s%.*s]}", deep, 63,
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+             "]]]]]]]]");
     assert_int_equal(esc_json_tokenize(&d, txt, txt + strlen(txt), &end, &a), ESC_EMALFORMED);
     assert_string_equal(d.what, "nesting deeper than 64");
     esc_arena_fini(&a);
@@ -791,25 +800,35 @@ static void test_tokenizer_limits(void **state) {
 }
 
 /* Each text read by a fresh reader, or by one reader restarted for each (escudo run's Kafka
- * messages): the same events, errors, offsets, lines and statistics; a text in another format
- * is refused by the restart and left to a reader of its own. */
-static void read_texts(const char *const *texts, size_t n, bool restart, esc_buf *out) {
+ * messages), also over one input made over each text in turn (esc_input_reopen_mem, names
+ * longer and shorter than the last): the same events, errors, offsets, lines and statistics; a
+ * text in another format is refused by the restart and left to a reader of its own. */
+static void read_texts(const char *const *texts, size_t n, bool restart, bool reopen,
+                       esc_buf *out) {
     esc_reader *rd = NULL;
+    esc_input *kept = NULL;
     for (size_t i = 0; i < n; i++) {
-        esc_input *in = NULL;
+        esc_input *in = kept;
         esc_error err;
         esc_error_clear(&err);
-        char name[32];
-        snprintf(name, sizeof name, "text%zu", i);
-        assert_int_equal(esc_input_open_mem(texts[i], strlen(texts[i]), name, 100 * i, &in, &err),
-                         ESC_OK);
+        char name[48];
+        snprintf(name, sizeof name, "text%zu%s", i, i % 3 == 1 ? "-a-longer-name" : "");
+        if (in)
+            assert_int_equal(
+                esc_input_reopen_mem(in, texts[i], strlen(texts[i]), name, 100 * i, &err), ESC_OK);
+        else
+            assert_int_equal(
+                esc_input_open_mem(texts[i], strlen(texts[i]), name, 100 * i, &in, &err), ESC_OK);
+        if (reopen)
+            kept = in;
         if (!restart || !rd || !esc_reader_restart(rd, in)) {
             esc_reader_free(rd);
             rd = NULL;
             esc_status st = esc_reader_open(in, NULL, NULL, &rd, &err);
             if (st == ESC_SKIP) {
                 esc_buf_printf(out, "%s: skip\n", name);
-                esc_input_free(in);
+                if (!reopen)
+                    esc_input_free(in);
                 continue;
             }
             assert_int_equal(st, ESC_OK);
@@ -840,9 +859,11 @@ static void read_texts(const char *const *texts, size_t n, bool restart, esc_buf
             esc_reader_free(rd);
             rd = NULL;
         }
-        esc_input_free(in);
+        if (!reopen)
+            esc_input_free(in);
     }
     esc_reader_free(rd);
+    esc_input_free(kept);
 }
 
 static void test_restart(void **state) {
@@ -859,12 +880,16 @@ static void test_restart(void **state) {
         "not json",
         "{\"EventID\":9,\"SourceName\":\"S\"}\n{\"EventID\":10,\"SourceName\":\"S\"}\n",
     };
-    esc_buf fresh, reused;
+    esc_buf fresh, reused, reopened;
     esc_buf_init(&fresh, 0);
     esc_buf_init(&reused, 0);
-    read_texts(texts, sizeof texts / sizeof texts[0], false, &fresh);
-    read_texts(texts, sizeof texts / sizeof texts[0], true, &reused);
+    esc_buf_init(&reopened, 0);
+    read_texts(texts, sizeof texts / sizeof texts[0], false, false, &fresh);
+    read_texts(texts, sizeof texts / sizeof texts[0], true, false, &reused);
+    read_texts(texts, sizeof texts / sizeof texts[0], true, true, &reopened);
     assert_string_equal(reused.ptr, fresh.ptr);
+    assert_string_equal(reopened.ptr, fresh.ptr);
+    esc_buf_fini(&reopened);
     assert_non_null(strstr(fresh.ptr, "ev line=2 off=831 eid=10")); /* base and lines per text */
     assert_non_null(strstr(fresh.ptr, "text5: format 2")); /* the XML text: a reader of its own */
     esc_buf_fini(&fresh);
