@@ -946,6 +946,14 @@ esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v) {
 
 /* ---- mvexpand in pieces ---- */
 
+/* The row-local stages after an mvexpand or a streamed stats are i..j-1: the end of them from
+ * i (i when there is none). */
+static size_t row_local_end(const esc_plan *p, size_t i) {
+    while (i < p->nstages && spl_exec_row_local(&p->stages[i]))
+        i++;
+    return i;
+}
+
 /* The stages from i that run over t a piece of rows at a time (run_pieces): an mvexpand and
  * the row-local stages after it, when some follow and t holds more than a piece; else i. Each
  * of their output rows comes from one input row, in order, so the pieces' rows one after the
@@ -959,9 +967,7 @@ static size_t pieces_end(const esc_plan *p, size_t i, const esc_table *t) {
         size_t n = t->cells[r * t->ncols + (size_t)st->cols[0]].n;
         total += st->join_max && n > st->join_max ? st->join_max : n;
     }
-    size_t j = i + 1;
-    while (j < p->nstages && spl_exec_row_local(&p->stages[j]))
-        j++;
+    size_t j = row_local_end(p, i + 1);
     return j > i + 1 && total <= ESC_SPL_MAX_ROWS ? j : i;
 }
 
@@ -1028,14 +1034,6 @@ typedef struct piece_src {
     const size_t *order;
     const esc_evset *lin;
 } piece_src;
-
-/* The row-local stages after an mvexpand or a streamed stats are i..j-1: the end of them from
- * i (i when there is none). */
-static size_t row_local_end(const esc_plan *p, size_t i) {
-    while (i < p->nstages && spl_exec_row_local(&p->stages[i]))
-        i++;
-    return i;
-}
 
 /* Stages i..j-1 over the rows of src a piece of PIECE_ROWS rows at a time, into *out (without
  * the rows' events, which the caller gives it): a table that an mvexpand multiplies, or a stats
