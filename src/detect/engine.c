@@ -829,18 +829,17 @@ static size_t *finish_order(const esc_hunt *h) {
     size_t n = esc_engine_count(h->e);
     finishing *f = esc_malloc((n ? n : 1) * sizeof *f);
     size_t *o = esc_malloc((n ? n : 1) * sizeof *o);
-    if (f && o) {
-        for (size_t i = 0; i < n; i++)
-            f[i] = (finishing){h->x[i] ? esc_exec_spilled(h->x[i]) : 0, i};
-        qsort(f, n, sizeof *f, cmp_finishing);
-        for (size_t i = 0; i < n; i++)
-            o[i] = f[i].det;
-    }
-    esc_free(f);
-    if (!f) {
+    if (!f || !o) {
+        esc_free(f);
         esc_free(o);
         return NULL;
     }
+    for (size_t i = 0; i < n; i++)
+        f[i] = (finishing){h->x[i] ? esc_exec_spilled(h->x[i]) : 0, i};
+    qsort(f, n, sizeof *f, cmp_finishing);
+    for (size_t i = 0; i < n; i++)
+        o[i] = f[i].det;
+    esc_free(f);
     return o;
 }
 
