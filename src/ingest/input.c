@@ -188,6 +188,19 @@ esc_status esc_input_open(const char *path, esc_input **out, esc_error *err) {
     return ESC_OK;
 }
 
+/* in reads p[0..n) from its start, offsets counted from base, as if nothing was read yet. */
+static void over_mem(esc_input *in, const void *p, size_t n, uint64_t base) {
+    in->mem = n ? p : (const unsigned char *)"";
+    in->mem_len = n;
+    in->mem_pos = 0;
+    in->size = n;
+    in->off = base;
+    in->raw = 0;
+    in->pk_len = in->pk_pos = 0;
+    in->skipped = 0;
+    in->eof = true;
+}
+
 esc_status esc_input_open_mem(const void *p, size_t n, const char *name, uint64_t base,
                               esc_input **out, esc_error *err) {
     esc_input *in = esc_calloc(1, sizeof *in);
@@ -196,11 +209,7 @@ esc_status esc_input_open_mem(const void *p, size_t n, const char *name, uint64_
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
     in->fd = -1;
-    in->mem = n ? p : (const unsigned char *)"";
-    in->mem_len = n;
-    in->size = n;
-    in->off = base;
-    in->eof = true;
+    over_mem(in, p, n, base);
     *out = in;
     return ESC_OK;
 }
@@ -219,15 +228,7 @@ esc_status esc_input_reopen_mem(esc_input *in, const void *p, size_t n, const ch
     } else {
         memcpy(in->path, name, l + 1);
     }
-    in->mem = n ? p : (const unsigned char *)"";
-    in->mem_len = n;
-    in->mem_pos = 0;
-    in->size = n;
-    in->off = base;
-    in->raw = 0;
-    in->pk_len = in->pk_pos = 0;
-    in->skipped = 0;
-    in->eof = true;
+    over_mem(in, p, n, base);
     return ESC_OK;
 }
 
