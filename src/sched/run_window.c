@@ -455,20 +455,24 @@ static bool index_build(esc_runner *r, size_t want) {
     return true;
 }
 
+/* Whether w is the live window of (det, sched, kslot1). */
+static bool win_is(const win_state *w, size_t det, int64_t sched, size_t kslot1) {
+    return w->det == det && w->sched == sched && !w->deleted && w->kslot1 == kslot1;
+}
+
 /* A window's key never changes once it is in win: a Kafka window is made with its slot. Windows
  * deleted but not yet compacted stay in the index and are passed over. */
 win_state *esc_run_win_find_slot(esc_runner *r, size_t det, int64_t sched, size_t kslot1) {
     if (!r->widx) {
         for (size_t i = 0; i < r->nwin; i++)
-            if (r->win[i]->det == det && r->win[i]->sched == sched && !r->win[i]->deleted &&
-                r->win[i]->kslot1 == kslot1)
+            if (win_is(r->win[i], det, sched, kslot1))
                 return r->win[i];
         return NULL;
     }
     size_t mask = r->widx_cap - 1;
     for (size_t j = win_hash(det, sched, kslot1) & mask; r->widx[j]; j = (j + 1) & mask) {
         win_state *w = r->win[r->widx[j] - 1];
-        if (w->det == det && w->sched == sched && !w->deleted && w->kslot1 == kslot1)
+        if (win_is(w, det, sched, kslot1))
             return w;
     }
     return NULL;
