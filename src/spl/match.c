@@ -38,12 +38,8 @@ static bool glob_bt(const char *p, size_t pn, const char *s, size_t sn, bool ci)
 }
 
 static bool same(const char *a, const char *b, size_t n, bool ci) {
-    if (!ci)
-        return memcmp(a, b, n) == 0;
-    for (size_t i = 0; i < n; i++)
-        if (esc_lower((unsigned char)a[i]) != esc_lower((unsigned char)b[i]))
-            return false;
-    return true;
+    esc_str x = esc_str_make(a, n), y = esc_str_make(b, n);
+    return ci ? esc_str_ieq(x, y) : esc_str_eq(x, y);
 }
 
 /* The text before the first '*' must start s and the text after the last one end it (without
