@@ -8,39 +8,20 @@ set -uo pipefail
 ESCUDO=${ESCUDO:-build/escudo}
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
-mkdir -p "$d/loc/detections"
-det() { # file name id search
-    cat >"$d/loc/detections/$1.yml" <<YML
-name: $2
-id: $3
-version: 1
-date: '2026-12-05'
-author: escudo tests
-status: production
-type: TTP
-description: Test-only detection (tests/run/t_run_repart_cli.sh).
-data_source:
-- Sysmon EventID 1
-search: '$4'
-how_to_implement: A test fixture.
-known_false_positives: None.
-references: []
-tags:
-  analytic_story:
-  - Windows Post-Exploitation
-  asset_type: Endpoint
-  mitre_attack_id:
-  - T1135
-  product:
-  - Splunk Enterprise Security
-  security_domain: endpoint
-tests: []
-YML
-}
-det cross "Cross host" 0d5c1b1e-1818-4b18-9018-000000000021 \
-    '| tstats count dc(Processes.dest) as hosts from datamodel=Endpoint.Processes by Processes.process_name | where hosts > 2'
-det list "List across hosts" 0d5c1b1e-1818-4b18-9018-000000000022 \
-    '| tstats count list(Processes.dest) as dests from datamodel=Endpoint.Processes by Processes.process_name'
+# the test-only detections, written by runlib (tests/run/runlib.py) as the Python tests do
+python3 - "$d/loc" "$(dirname "$0")" <<'PY' || exit 1
+import sys
+sys.path.insert(0, sys.argv[2])
+import runlib
+runlib.write_detections(sys.argv[1], [
+    ("Cross host", "0d5c1b1e-1818-4b18-9018-000000000021",
+     "| tstats count dc(Processes.dest) as hosts from datamodel=Endpoint.Processes"
+     " by Processes.process_name | where hosts > 2"),
+    ("List across hosts", "0d5c1b1e-1818-4b18-9018-000000000022",
+     "| tstats count list(Processes.dest) as dests from datamodel=Endpoint.Processes"
+     " by Processes.process_name"),
+], "tests/run/t_run_repart_cli.sh")
+PY
 K=(--kafka 127.0.0.1:9 --topic t --local "$d/loc" --state "$d/st")
 fail=0
 expect() { # what exit-code stderr-substring args...
