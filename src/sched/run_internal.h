@@ -291,6 +291,10 @@ esc_status esc_run_kafka_output(esc_runner *r, const esc_sink_event *ev, esc_err
 esc_status esc_run_kafka_put_outbox(esc_runner *r, esc_error *err);
 /* Leave the group (committing first) and free. */
 void esc_run_kafka_close(esc_runner *r);
+/* One librdkafka setting, ESC_EUSAGE naming the key and librdkafka's reason when refused. */
+struct rd_kafka_conf_s; /* librdkafka's rd_kafka_conf_t */
+esc_status esc_run_kafka_set(struct rd_kafka_conf_s *c, const char *key, const char *val,
+                             esc_error *err);
 /* Whether a "key=value" setting is one only a consumer reads (not given to a producer). */
 bool esc_run_kafka_consumer_only(const char *kv);
 /* Fire a run in Kafka mode: each partition's window of it on its own, then every window of a

@@ -744,7 +744,7 @@ esc_status esc_run_kafka_pass(esc_runner *r, bool *progress, esc_error *err) {
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
-static esc_status set(rd_kafka_conf_t *c, const char *key, const char *val, esc_error *err) {
+esc_status esc_run_kafka_set(rd_kafka_conf_t *c, const char *key, const char *val, esc_error *err) {
     char why[512];
     if (rd_kafka_conf_set(c, key, val, why, sizeof why) != RD_KAFKA_CONF_OK)
         return esc_error_set(err, ESC_EUSAGE, "kafka setting %s: %s", key, why);
@@ -756,7 +756,7 @@ static esc_status set(rd_kafka_conf_t *c, const char *key, const char *val, esc_
 static esc_status configure(esc_runner *r, rd_kafka_conf_t *c, esc_error *err) {
     const esc_run_kafka *o = r->o.kafka;
     esc_status st = ESC_OK;
-    if (o->brokers && (st = set(c, "bootstrap.servers", o->brokers, err)))
+    if (o->brokers && (st = esc_run_kafka_set(c, "bootstrap.servers", o->brokers, err)))
         return st;
     /* fetch.max.bytes: librdkafka receives a fetch response whole into one buffer of its size
      * and parses it after (CONFIGURATION.md: "Maximum amount of data the broker shall return for
@@ -764,10 +764,10 @@ static esc_status configure(esc_runner *r, rd_kafka_conf_t *c, esc_error *err) {
      * page fault a page) and out of the cache by the time it is parsed: the broker thread's CPU
      * for 80,000 messages fell from 0.55 s to 0.25 s at 4 MiB (docs/scale.md). A partition's
      * share of a fetch stays max.partition.fetch.bytes (1 MiB by default). */
-    if ((st = set(c, "group.id", o->group ? o->group : "escudo", err)) ||
-        (st = set(c, "auto.offset.reset", "earliest", err)) ||
-        (st = set(c, "client.id", "escudo", err)) ||
-        (st = set(c, "fetch.max.bytes", "4194304", err)))
+    if ((st = esc_run_kafka_set(c, "group.id", o->group ? o->group : "escudo", err)) ||
+        (st = esc_run_kafka_set(c, "auto.offset.reset", "earliest", err)) ||
+        (st = esc_run_kafka_set(c, "client.id", "escudo", err)) ||
+        (st = esc_run_kafka_set(c, "fetch.max.bytes", "4194304", err)))
         return st;
     for (size_t i = 0; i < o->nconfig; i++) {
         const char *kv = o->config[i], *eq = strchr(kv, '=');
@@ -775,12 +775,12 @@ static esc_status configure(esc_runner *r, rd_kafka_conf_t *c, esc_error *err) {
         if (!eq || (size_t)(eq - kv) >= sizeof key)
             return esc_error_set(err, ESC_EUSAGE, "kafka setting %s: not KEY=VALUE", kv);
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-        if ((st = set(c, key, eq + 1, err)))
+        if ((st = esc_run_kafka_set(c, key, eq + 1, err)))
             return st;
     }
-    if ((st = set(c, "enable.auto.commit", "false", err)) ||
-        (st = set(c, "enable.auto.offset.store", "false", err)) ||
-        (st = set(c, "enable.partition.eof", "true", err)))
+    if ((st = esc_run_kafka_set(c, "enable.auto.commit", "false", err)) ||
+        (st = esc_run_kafka_set(c, "enable.auto.offset.store", "false", err)) ||
+        (st = esc_run_kafka_set(c, "enable.partition.eof", "true", err)))
         return st;
     rd_kafka_conf_set_rebalance_cb(c, rebalance);
     rd_kafka_conf_set_opaque(c, r);
@@ -819,19 +819,20 @@ static esc_status open_output(esc_runner *r, esc_error *err) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char tid[256];
     snprintf(tid, sizeof tid, "escudo-%s-%s", o->group ? o->group : "escudo", r->state_id);
-    esc_status st = o->brokers ? set(c, "bootstrap.servers", o->brokers, err) : ESC_OK;
+    esc_status st =
+        o->brokers ? esc_run_kafka_set(c, "bootstrap.servers", o->brokers, err) : ESC_OK;
     if (!st)
-        st = set(c, "client.id", "escudo", err);
+        st = esc_run_kafka_set(c, "client.id", "escudo", err);
     for (size_t i = 0; !st && i < o->nconfig; i++) {
         const char *kv = o->config[i], *eq = strchr(kv, '=');
         char key[256];
         if (!eq || (size_t)(eq - kv) >= sizeof key || esc_run_kafka_consumer_only(kv))
             continue; /* configure() already refused a malformed one */
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-        st = set(c, key, eq + 1, err);
+        st = esc_run_kafka_set(c, key, eq + 1, err);
     }
     if (!st)
-        st = set(c, "transactional.id", tid, err);
+        st = esc_run_kafka_set(c, "transactional.id", tid, err);
     char why[512];
     if (!st && !(k->tx = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why)))
         st = esc_error_set(err, ESC_EUSAGE, "kafka output: %s", why);

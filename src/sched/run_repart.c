@@ -604,26 +604,20 @@ bool esc_run_repart_done(esc_runner *r) {
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
-static esc_status set(rd_kafka_conf_t *c, const char *key, const char *val, esc_error *err) {
-    char why[512];
-    if (rd_kafka_conf_set(c, key, val, why, sizeof why) != RD_KAFKA_CONF_OK)
-        return esc_error_set(err, ESC_EUSAGE, "kafka setting %s: %s", key, why);
-    return ESC_OK;
-}
-
 /* The user's settings (those of a consumer only, for the producer, left out). */
 static esc_status user_settings(esc_runner *r, rd_kafka_conf_t *c, bool producer, esc_error *err) {
     const esc_run_kafka *o = r->o.kafka;
-    esc_status st = o->brokers ? set(c, "bootstrap.servers", o->brokers, err) : ESC_OK;
+    esc_status st =
+        o->brokers ? esc_run_kafka_set(c, "bootstrap.servers", o->brokers, err) : ESC_OK;
     if (!st)
-        st = set(c, "client.id", "escudo", err);
+        st = esc_run_kafka_set(c, "client.id", "escudo", err);
     for (size_t i = 0; !st && i < o->nconfig; i++) {
         const char *kv = o->config[i], *eq = strchr(kv, '=');
         char key[256];
         if (!eq || (size_t)(eq - kv) >= sizeof key || (producer && esc_run_kafka_consumer_only(kv)))
             continue; /* run_kafka.c refused a malformed one */
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-        st = set(c, key, eq + 1, err);
+        st = esc_run_kafka_set(c, key, eq + 1, err);
     }
     return st;
 }
@@ -653,11 +647,12 @@ static esc_status open_producer(esc_runner *r, esc_error *err) {
     char mm[32];
     size_t cap = r->o.kafka->repart_max ? r->o.kafka->repart_max : ESC_RUN_REPART_MAX_MESSAGE;
     snprintf(mm, sizeof mm, "%zu", cap + 8192);
-    esc_status st = set(c, "message.max.bytes", mm, err);
+    esc_status st = esc_run_kafka_set(c, "message.max.bytes", mm, err);
     if (!st)
         st = user_settings(r, c, true, err);
     if (!st)
-        st = set(c, "enable.idempotence", "true", err); /* in order, once per produce */
+        st = esc_run_kafka_set(c, "enable.idempotence", "true",
+                               err); /* in order, once per produce */
     char why[512];
     if (!st) {
         rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
@@ -679,14 +674,14 @@ static esc_status open_consumer(esc_runner *r, esc_error *err) {
     char group[512];
     snprintf(group, sizeof group, "%s-repartition",
              r->o.kafka->group ? r->o.kafka->group : "escudo");
-    esc_status st = set(c, "group.id", group, err);
+    esc_status st = esc_run_kafka_set(c, "group.id", group, err);
     if (!st)
-        st = set(c, "auto.offset.reset", "earliest", err);
+        st = esc_run_kafka_set(c, "auto.offset.reset", "earliest", err);
     if (!st)
         st = user_settings(r, c, false, err);
-    if (!st && !(st = set(c, "enable.auto.commit", "false", err)) &&
-        !(st = set(c, "enable.auto.offset.store", "false", err)))
-        st = set(c, "enable.partition.eof", "true", err);
+    if (!st && !(st = esc_run_kafka_set(c, "enable.auto.commit", "false", err)) &&
+        !(st = esc_run_kafka_set(c, "enable.auto.offset.store", "false", err)))
+        st = esc_run_kafka_set(c, "enable.partition.eof", "true", err);
     char why[512];
     if (!st) {
         rd_kafka_conf_set_rebalance_cb(c, rebalance);
