@@ -48,12 +48,15 @@ for t in $threads; do
         [ -x "$rs" ] && cases+=("rs-$f$t|evtx_dump -t $t -o $rf||$rs -t $t -o $rf $file")
     done
 done
-# The machine's own two-core scaling for this work: two single-thread JSON dumps side by side
-# (nothing shared but the file); two threads cannot scale better than two processes do.
+# The machine's own two-core scaling for this work: two single-thread dumps side by side
+# (nothing shared but the file), JSON and XML; two threads cannot scale better than two
+# processes do.
 case " $threads " in *" 1 "*)
-    one="$escudo dump --format json --threads 1 $file"
-    printf '%s >/dev/null &\n%s\nwait\n' "$one" "$one" >"$tmp/pair.sh"
-    cases+=("pair-json|two escudo dump --format json --threads 1 side by side||bash $tmp/pair.sh")
+    for f in json xml; do
+        one="$escudo dump --format $f --threads 1 $file"
+        printf '%s >/dev/null &\n%s\nwait\n' "$one" "$one" >"$tmp/pair-$f.sh"
+        cases+=("pair-$f|two escudo dump --format $f --threads 1 side by side||bash $tmp/pair-$f.sh")
+    done
 esac
 if [ "${BENCH_LIBEVTX:-0}" = 1 ] && [ -x "$lib" ]; then
     cases+=("lib-xml|evtxexport -f xml (1 thread)||$lib -f xml $file")
@@ -105,12 +108,17 @@ for t in ("1", "2"):
         print("%s thread(s): the floor (decode, no output) %.0f MB/s; JSON %.0f%% of it, XML %.0f%%"
               % (t, size / 1e6 / wall["floor" + t], 100 * wall["floor" + t] / wall["esc-json" + t],
                  100 * wall["floor" + t] / wall["esc-xml" + t]))
+cpu = {k: statistics.median(x[1] for x in v) for k, v in res.items()}
 if "esc-json1" in wall and "esc-json2" in wall:
     print("escudo 2 threads vs 1: JSON %.2fx, XML %.2fx"
           % (wall["esc-json1"] / wall["esc-json2"], wall["esc-xml1"] / wall["esc-xml2"]))
-if "esc-json1" in wall and "pair-json" in wall:
-    print("the machine's two-core scaling in this run (two single-thread JSON dumps side by side, "
-          "twice the work): %.2fx" % (2 * wall["esc-json1"] / wall["pair-json"]))
+    print("CPU time (user + system) of 2 threads over 1: JSON %+.0f%%, XML %+.0f%%"
+          % (100 * (cpu["esc-json2"] / cpu["esc-json1"] - 1),
+             100 * (cpu["esc-xml2"] / cpu["esc-xml1"] - 1)))
+for f, name in (("json", "JSON"), ("xml", "XML")):
+    if "esc-%s1" % f in wall and "pair-" + f in wall:
+        print("the machine's two-core scaling in this run (two single-thread %s dumps side by "
+              "side, twice the work): %.2fx" % (name, 2 * wall["esc-%s1" % f] / wall["pair-" + f]))
 PY
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

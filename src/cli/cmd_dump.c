@@ -5,9 +5,11 @@
  * standard output, in input order. Warnings about broken records go to standard error with the
  * file and byte offset; the records around them are still printed. Exit codes (SPEC section 5):
  * 0 ran, 1 warnings under --strict, 2 usage, 3 I/O or internal error. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/arena.h"
@@ -143,9 +145,28 @@ static esc_status render_line(const esc_event *ev, bool json, bool object, esc_b
 #define FLUSH_AT (256u << 10)
 
 static bool flush_out(esc_buf *out) {
-    bool ok = fwrite(out->ptr, 1, out->len, stdout) == out->len;
+    bool ok = fwrite(out->ptr, 1, out->len, stdout) == out->len && fflush(stdout) == 0;
     esc_buf_clear(out);
     return ok;
+}
+
+/* A run of lines made on the decoding threads, written as it is: what stdio holds first, then
+ * the run with write(2) (fwrite would copy the ends of every run into its buffer, bytes made on
+ * another core, and write them in two more calls). */
+static bool write_run(esc_str run) {
+    if (fflush(stdout) != 0)
+        return false;
+    int fd = fileno(stdout);
+    while (run.len) {
+        ssize_t n = write(fd, run.ptr, run.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        run.ptr += n;
+        run.len -= (size_t)n;
+    }
+    return true;
 }
 
 /* What the reading loop prints, and what it learns. */
@@ -205,8 +226,7 @@ static int print_events(esc_reader *r, const char *file, printing *p) {
         if (p->none) /* every record decoded whole, nothing written: benchmarks' floor */
             continue;
         if (ev.lines.len) { /* a run of lines made on the decoding threads: written as it is */
-            if ((p->line.len && !flush_out(&p->line)) ||
-                fwrite(ev.lines.ptr, 1, ev.lines.len, stdout) != ev.lines.len) {
+            if ((p->line.len && !flush_out(&p->line)) || !write_run(ev.lines)) {
                 fprintf(stderr, "escudo dump: write error\n");
                 return 3;
             }

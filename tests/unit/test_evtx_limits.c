@@ -688,8 +688,8 @@ static void test_json_lines_cap(void **state) {
     evtx_chunk_fini(&c);
 }
 
-/* want_xml: each record's XML moves from the text to the lines buffer, with a line break after
- * it; one past the cap stays in the text (and the reader hands it out from there). */
+/* want_xml: each record's XML is made in the lines buffer, with a line break after it; one past
+ * the cap is made in the text (and the reader hands it out from there). */
 static void test_xml_lines_cap(void **state) {
     (void)state;
     evtx_chunk c;
@@ -719,6 +719,42 @@ static void test_xml_lines_cap(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* want_xml: the XML is made in the lines buffer, under the caps it met when it was made in the
+ * text: with its fields kept (no skip_data), a record of 9 MB of fields and 9 MB of XML passes
+ * the chunk's 16 MiB of text (its own cap set above that), and with max_record_bytes at 12 MB
+ * its own cap;
+ * the records around it keep their lines. */
+static void test_xml_text_caps(void **state) {
+    (void)state;
+    for (int round = 0; round < 2; round++) {
+        evtx_chunk c;
+        bld w;
+        start_chunk(&c, &w);
+        c.want_xml = true;
+        c.max_record_bytes = round ? 12000000 : 32u << 20; /* 32 MiB: the chunk's cap first */
+        uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
+        uint32_t r2 = text_record(&w, 2, &t2);
+        uint32_t r3 = w.pos;
+        normal_record(&w, 3, t1);
+        decode(&c, &w, 3, r3);
+        assert_int_equal(c.nitems, 3);
+        expect_warning(&c, 1, 2, r2,
+                       round ? "record expands to more than 12000000 bytes of text"
+                             : "chunk expands to too much text",
+                       0);
+        for (size_t i = 0; i < 3; i += 2) {
+            expect_normal(&c, i, i + 1);
+            const evtx_item *it = &c.items[i];
+            assert_int_equal(it->xml.len, 0);
+            assert_memory_equal(c.lines.ptr + it->line.off, "<Event>", 7);
+            assert_memory_equal(c.lines.ptr + it->line.off + it->line.len - 8, "</Event>\n", 9);
+        }
+        assert_int_equal(c.items[2].line.off, c.items[0].line.len + 1);
+        assert_true(c.text.cap <= (16u << 20) + 1);
+        evtx_chunk_fini(&c);
+    }
+}
+
 int main(void) {
     esc_alloc_init();
     const struct CMUnitTest tests[] = {
@@ -727,7 +763,7 @@ int main(void) {
         cmocka_unit_test(test_name_cache),        cmocka_unit_test(test_record_memory),
         cmocka_unit_test(test_fields_per_record), cmocka_unit_test(test_fields_per_chunk),
         cmocka_unit_test(test_chunk_text),        cmocka_unit_test(test_json_lines_cap),
-        cmocka_unit_test(test_xml_lines_cap),
+        cmocka_unit_test(test_xml_lines_cap),     cmocka_unit_test(test_xml_text_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

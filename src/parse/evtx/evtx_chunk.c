@@ -18,12 +18,14 @@
  *   it ends at the first broken record, and what lies past it is read only with --recover,
  *   as recovered, like slack space. A slack-space candidate that fails to decode gives back
  *   the template and name memory it took (decode_candidate).
- * - With want_xml, each record is also rendered as Windows renders it, from the same tree;
- *   with want_json, as dump's JSON line (parse/render.h), so that the writing scales with the
- *   decoding threads. A caller that reads only the rendering skips the System pairs and, for
- *   XML, the data fields (skip_sys, skip_data): their values would be formatted for no one.
- * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file
- * header (evtx_reader.c owns the file and its chunk sequence). */
+ * - With want_xml, each record is also rendered as Windows renders it, from the same tree,
+ *   straight into the chunk's lines buffer (made in the text only when it cannot be made there,
+ *   under the caps it would meet in the text); with want_json, as dump's JSON line
+ *   (parse/render.h), so that the writing scales with the decoding threads. A caller that reads
+ * only the rendering skips the System pairs and, for XML, the data fields (skip_sys, skip_data):
+ * their values would be formatted for no one. Deliberately not done: resolving message strings,
+ * RenderingInfo's fields as data, the file header (evtx_reader.c owns the file and its chunk
+ * sequence). */
 #include "parse/evtx/evtx_chunk.h"
 
 #include <inttypes.h>
@@ -105,10 +107,13 @@ typedef struct dec {
     evtx_chunk *c;
     const char *err; /* static message, or msgbuf */
     char msgbuf[160];
-    uint32_t err_at; /* chunk-relative offset of the problem */
-    int nest;        /* nested BinXML depth */
-    size_t text_start;
-    size_t text_lim; /* text.len + n < text_lim: room, and under the record's cap (0: unknown) */
+    uint32_t err_at;   /* chunk-relative offset of the problem */
+    int nest;          /* nested BinXML depth */
+    size_t text_start; /* c->text.len when the record began */
+    esc_buf *out;      /* where text goes: c->text, or c->lines while the XML is made there */
+    size_t out_start;  /* out->len when the record began (or its XML, in c->lines) */
+    size_t out_pre;    /* the record's bytes in c->text when out is c->lines (<= the cap) */
+    size_t text_lim;   /* out->len + n < text_lim: room, and under the record's cap (0: unknown) */
     size_t kv_start;
     size_t skv_start;
     unsigned repaired;
@@ -159,25 +164,31 @@ static esc_status record_too_big(dec *d) {
                     (unsigned long)d->c->max_record_bytes);
 }
 
+/* The record's text so far (in c->text, and in c->lines while its XML is made there) against
+ * its cap. */
+static bool over_record_cap(const dec *d, size_t n) {
+    return d->out->len - d->out_start + n > d->c->max_record_bytes - d->out_pre;
+}
+
 static esc_status text_room_slow(dec *d, size_t n) {
-    evtx_chunk *c = d->c;
-    if (c->text.len - d->text_start + n > c->max_record_bytes)
+    esc_buf *b = d->out;
+    if (over_record_cap(d, n))
         return record_too_big(d);
-    esc_status st = esc_buf_reserve(&c->text, n);
+    esc_status st = esc_buf_reserve(b, n);
     if (st == ESC_ELIMIT)
         return fail_at(d, d->err_at, "chunk expands to too much text");
     if (st)
         return st;
     /* the buffer only grows while a record is decoded, so the limit stays true until then */
-    size_t cap_lim = d->text_start + c->max_record_bytes + 1;
-    d->text_lim = c->text.cap < cap_lim ? c->text.cap : cap_lim;
+    size_t cap_lim = d->out_start + (d->c->max_record_bytes - d->out_pre) + 1;
+    d->text_lim = b->cap < cap_lim ? b->cap : cap_lim;
     return ESC_OK;
 }
 
 /* Room for n more bytes of this record's text: inline when the buffer has it and the record
  * stays under its cap (every value and tag of every record comes through here). */
 static inline esc_status text_room(dec *d, size_t n) {
-    if (d->c->text.len + n < d->text_lim)
+    if (d->out->len + n < d->text_lim)
         return ESC_OK;
     return text_room_slow(d, n);
 }
@@ -186,9 +197,9 @@ static inline esc_status put(dec *d, const void *p, size_t n) {
     esc_status st = text_room(d, n);
     if (st)
         return st;
-    memcpy(d->c->text.ptr + d->c->text.len, p, n);
-    d->c->text.len += n;
-    d->c->text.ptr[d->c->text.len] = 0;
+    memcpy(d->out->ptr + d->out->len, p, n);
+    d->out->len += n;
+    d->out->ptr[d->out->len] = 0;
     return ESC_OK;
 }
 
@@ -215,12 +226,12 @@ static esc_status put_tag_cut(dec *d, const char *pre, size_t npre, esc_str name
     esc_status st = text_room(d, npre + k + npost);
     if (st)
         return st;
-    char *o = d->c->text.ptr + d->c->text.len;
+    char *o = d->out->ptr + d->out->len;
     memcpy(o, pre, npre);
     memcpy(o + npre, name.ptr, k);
     memcpy(o + npre + k, post, npost);
-    d->c->text.len += npre + k + npost;
-    d->c->text.ptr[d->c->text.len] = 0;
+    d->out->len += npre + k + npost;
+    d->out->ptr[d->out->len] = 0;
     return ESC_OK;
 }
 
@@ -262,12 +273,12 @@ static inline esc_status put_tag(dec *d, const char *pre, size_t npre, const tno
     esc_status st = text_room(d, total);
     if (st)
         return st;
-    char *o = d->c->text.ptr + d->c->text.len;
+    char *o = d->out->ptr + d->out->len;
     memcpy(o, pre, npre);
     copy_short(o + npre, n->text.ptr, n->text.len);
     memcpy(o + npre + n->text.len, post, npost);
-    d->c->text.len += total;
-    d->c->text.ptr[d->c->text.len] = 0;
+    d->out->len += total;
+    d->out->ptr[d->out->len] = 0;
     return ESC_OK;
 }
 
@@ -295,7 +306,7 @@ static esc_status put_utf16(dec *d, const unsigned char *u, size_t n) {
     esc_status st = text_room(d, n * 3);
     if (st)
         return st;
-    esc_buf *b = &d->c->text;
+    esc_buf *b = d->out;
     size_t i = 0;
     while (i < n) {
         char *o = b->ptr + b->len;
@@ -952,7 +963,7 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
         if (st)
             return st;
         size_t rep = 0;
-        st = esc_utf8_repair(&d->c->text, (const char *)b, k, &rep);
+        st = esc_utf8_repair(d->out, (const char *)b, k, &rep);
         d->repaired += rep ? 1 : 0;
         return st;
     }
@@ -990,13 +1001,13 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
         esc_status st = text_room(d, n * 2);
         if (st)
             return st;
-        char *o = d->c->text.ptr + d->c->text.len;
+        char *o = d->out->ptr + d->out->len;
         for (size_t i = 0; i < n; i++) {
             o[2 * i] = hex[b[i] >> 4];
             o[2 * i + 1] = hex[b[i] & 15];
         }
-        d->c->text.len += n * 2;
-        d->c->text.ptr[d->c->text.len] = 0;
+        d->out->len += n * 2;
+        d->out->ptr[d->out->len] = 0;
         return ESC_OK;
     }
     case 0x0f:
@@ -1112,7 +1123,7 @@ static const tnode *find_attr(const tnode *el, const char *name) {
 }
 
 static evtx_span span_from(dec *d, size_t start) {
-    evtx_span s = {(uint32_t)start, (uint32_t)(d->c->text.len - start)};
+    evtx_span s = {(uint32_t)start, (uint32_t)(d->out->len - start)};
     return s;
 }
 
@@ -1201,14 +1212,14 @@ static esc_status emit_field(dec *d, size_t name_start, const tnode *el, const v
     if (el->kids && !el->kids->next && el->kids->kind == N_SUBST && el->kids->optional) {
         const val *v = lookup(vc, el->kids);
         if (!v || v->type == 0 || v->size == 0) {
-            d->c->text.len = name_start;
+            d->out->len = name_start;
             return ESC_OK;
         }
     }
     /* a recovered candidate formats every field, so that whether it decodes does not depend
      * on the interest set (hunt and dump count the same records) */
     if (!d->recovered && !esc_interest_wants_field(d->c->interest, evtx_chunk_str(d->c, name))) {
-        d->c->text.len = name_start;
+        d->out->len = name_start;
         return ESC_OK;
     }
     const tnode *k = el->kids;
@@ -1222,14 +1233,14 @@ static esc_status emit_field(dec *d, size_t name_start, const tnode *el, const v
                 size_t n = v->size / 2, s = 0;
                 for (size_t i = 0; i < n && !st; i++) {
                     if (b[2 * i] == 0 && b[2 * i + 1] == 0) {
-                        size_t vs = d->c->text.len;
+                        size_t vs = d->out->len;
                         if (!(st = put_utf16(d, b + 2 * s, i - s)))
                             st = push_kv(d, name, span_from(d, vs));
                         s = i + 1;
                     }
                 }
                 if (!st && s < n) {
-                    size_t vs = d->c->text.len;
+                    size_t vs = d->out->len;
                     if (!(st = put_utf16(d, b + 2 * s, n - s)))
                         st = push_kv(d, name, span_from(d, vs));
                 }
@@ -1237,14 +1248,14 @@ static esc_status emit_field(dec *d, size_t name_start, const tnode *el, const v
             }
             size_t fs = fixed_size(t);
             for (size_t i = 0; fs && i + fs <= v->size && !st; i += fs) {
-                size_t vs = d->c->text.len;
+                size_t vs = d->out->len;
                 if (!(st = put_scalar(d, t, b + i, fs)))
                     st = push_kv(d, name, span_from(d, vs));
             }
             return st;
         }
     }
-    size_t vs = d->c->text.len;
+    size_t vs = d->out->len;
     esc_status st = node_text(d, el->kids, vc);
     if (st)
         return st;
@@ -1254,7 +1265,7 @@ static esc_status emit_field(dec *d, size_t name_start, const tnode *el, const v
 static esc_status leaf_cb(dec *d, const tnode *el, const vctx *vc) {
     if (has_child_elements(el, vc))
         return each_child(d, el, vc, leaf_cb);
-    size_t ns = d->c->text.len;
+    size_t ns = d->out->len;
     esc_status st = put(d, el->text.ptr, el->text.len);
     if (st)
         return st;
@@ -1264,7 +1275,7 @@ static esc_status leaf_cb(dec *d, const tnode *el, const vctx *vc) {
 static esc_status eventdata_cb(dec *d, const tnode *el, const vctx *vc) {
     if (!esc_str_eq_c(el->text, "Data"))
         return leaf_cb(d, el, vc);
-    size_t ns = d->c->text.len;
+    size_t ns = d->out->len;
     const tnode *a = find_attr(el, "Name");
     if (a) {
         esc_status st = node_text(d, a->kids, vc);
@@ -1302,30 +1313,30 @@ static esc_status system_pairs(dec *d, const tnode *el, const vctx *vc) {
         return ESC_OK;
     esc_status st = ESC_OK;
     for (const tnode *a = el->attrs; a && !st; a = a->next) {
-        size_t ns = d->c->text.len;
+        size_t ns = d->out->len;
         if ((st = put(d, el->text.ptr, el->text.len)) || (st = put(d, "@", 1)) ||
             (st = put(d, a->text.ptr, a->text.len)))
             return st;
         evtx_span name = span_from(d, ns);
-        size_t vs = d->c->text.len;
+        size_t vs = d->out->len;
         if ((st = node_text(d, a->kids, vc)))
             return st;
-        if (d->c->text.len == vs)
-            d->c->text.len = ns;
+        if (d->out->len == vs)
+            d->out->len = ns;
         else
             st = push_sys(d, name, span_from(d, vs));
     }
     if (st || !el->kids || has_child_elements(el, vc))
         return st;
-    size_t ns = d->c->text.len;
+    size_t ns = d->out->len;
     if ((st = put(d, el->text.ptr, el->text.len)))
         return st;
     evtx_span name = span_from(d, ns);
-    size_t vs = d->c->text.len;
+    size_t vs = d->out->len;
     if ((st = node_text(d, el->kids, vc)))
         return st;
-    if (d->c->text.len == vs)
-        d->c->text.len = ns;
+    if (d->out->len == vs)
+        d->out->len = ns;
     else
         st = push_sys(d, name, span_from(d, vs));
     return st;
@@ -1336,7 +1347,7 @@ static esc_status system_cb(dec *d, const tnode *el, const vctx *vc) {
     if (pst)
         return pst;
     esc_str n = el->text;
-    size_t s = d->c->text.len;
+    size_t s = d->out->len;
     esc_status st = ESC_OK;
     if (esc_str_eq_c(n, "Provider")) {
         const tnode *a = find_attr(el, "Name");
@@ -1347,7 +1358,7 @@ static esc_status system_cb(dec *d, const tnode *el, const vctx *vc) {
     } else if (esc_str_eq_c(n, "EventID")) {
         if ((st = node_text(d, el->kids, vc)))
             return st;
-        esc_str t = esc_str_make(d->c->text.ptr + s, d->c->text.len - s);
+        esc_str t = esc_str_make(d->out->ptr + s, d->out->len - s);
         uint64_t v = 0;
         size_t i = 0;
         while (i < t.len && t.ptr[i] >= '0' && t.ptr[i] <= '9' && v <= UINT32_MAX)
@@ -1356,11 +1367,11 @@ static esc_status system_cb(dec *d, const tnode *el, const vctx *vc) {
             d->event_id = (uint32_t)v;
             d->has_event_id = true;
         }
-        d->c->text.len = s;
+        d->out->len = s;
     } else if (esc_str_eq_c(n, "EventRecordID")) {
         if ((st = node_text(d, el->kids, vc)))
             return st;
-        esc_str t = esc_str_make(d->c->text.ptr + s, d->c->text.len - s);
+        esc_str t = esc_str_make(d->out->ptr + s, d->out->len - s);
         uint64_t v = 0;
         size_t i = 0;
         while (i < t.len && t.ptr[i] >= '0' && t.ptr[i] <= '9' && v < UINT64_MAX / 10)
@@ -1369,7 +1380,7 @@ static esc_status system_cb(dec *d, const tnode *el, const vctx *vc) {
             d->record_id = v;
             d->has_record_id = true;
         }
-        d->c->text.len = s;
+        d->out->len = s;
     } else if (esc_str_eq_c(n, "Channel")) {
         if (!(st = node_text(d, el->kids, vc)))
             d->channel = span_from(d, s);
@@ -1387,9 +1398,9 @@ static esc_status system_cb(dec *d, const tnode *el, const vctx *vc) {
             d->time_us = (int64_t)(ft / 10) - FILETIME_UNIX_DIFF / 10;
             d->has_time = true;
         } else if (!(st = node_text(d, a->kids, vc))) {
-            esc_str t = esc_str_make(d->c->text.ptr + s, d->c->text.len - s);
+            esc_str t = esc_str_make(d->out->ptr + s, d->out->len - s);
             d->has_time = esc_time_parse_iso(t, &d->time_us);
-            d->c->text.len = s;
+            d->out->len = s;
         }
     }
     return st;
@@ -1428,7 +1439,7 @@ static esc_status event_cb(dec *d, const tnode *el, const vctx *vc) {
 /* Escape the text appended since s (XML text or an attribute quoted with '): from its first
  * byte to escape, the text is moved aside and written back escaped by the shared writer. */
 static esc_status escape_from(dec *d, size_t s) {
-    esc_buf *b = &d->c->text, *t = &d->c->unescaped;
+    esc_buf *b = d->out, *t = &d->c->unescaped;
     size_t first = s + esc_fmt_xml_scan(b->ptr + s, b->len - s);
     if (first == b->len)
         return ESC_OK; /* the common case: nothing to escape */
@@ -1440,7 +1451,7 @@ static esc_status escape_from(dec *d, size_t s) {
     st = esc_render_xml_str(b, esc_str_make(t->ptr, t->len));
     if (st == ESC_ELIMIT)
         return fail_at(d, d->err_at, "chunk expands to too much text");
-    if (!st && b->len - d->text_start > d->c->max_record_bytes)
+    if (!st && over_record_cap(d, 0))
         return record_too_big(d);
     return st;
 }
@@ -1467,7 +1478,7 @@ static esc_status xml_elem(dec *d, const tnode *el, const vctx *vc);
 static esc_status xml_list(dec *d, const tnode *n, const vctx *vc, bool top) {
     esc_status st = ESC_OK;
     for (; n && !st; n = n->next) {
-        size_t s = d->c->text.len;
+        size_t s = d->out->len;
         if (n->kind == N_ELEM) {
             st = xml_elem(d, n, vc);
         } else if (n->kind == N_TINST) {
@@ -1514,16 +1525,16 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
             continue;
         if ((st = put_tag(d, " ", 1, a, "='", 2)))
             return st;
-        size_t s = d->c->text.len;
+        size_t s = d->out->len;
         if (!(st = node_text(d, a->kids, vc)) &&
             !(st = may_escape(a->kids, vc) ? escape_from(d, s) : ESC_OK))
             st = put(d, "'", 1);
     }
     if (st || (st = put(d, ">", 1)))
         return st;
-    size_t body = d->c->text.len;
+    size_t body = d->out->len;
     if (item) {
-        size_t s = d->c->text.len;
+        size_t s = d->out->len;
         if (!(st = put_value(d, item)) && textual(item->type))
             st = escape_from(d, s);
     } else {
@@ -1531,8 +1542,8 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
     }
     if (st)
         return st;
-    if (d->c->text.len == body) {
-        d->c->text.len = body - 1;
+    if (d->out->len == body) {
+        d->out->len = body - 1;
         return put(d, "/>", 2);
     }
     return put_tag(d, "</", 2, el, ">", 1);
@@ -1691,9 +1702,9 @@ static esc_status render_json_item(evtx_chunk *c, evtx_item *it) {
     return st == ESC_ENOMEM ? st : ESC_OK;
 }
 
-/* want_xml: the item's XML, the last text its record decoded, moved to c->lines with a line
- * break after it (so that a chunk's renderings lie one after the other); past LINES_CAP it stays
- * in the text. */
+/* want_xml, when the XML was made in the text (xml_in_lines failed): moved to c->lines with a
+ * line break after it (so that a chunk's renderings lie one after the other); past the lines
+ * cap it stays in the text. */
 static void xml_to_lines(evtx_chunk *c, evtx_item *it) {
     size_t start = c->lines.len;
     if (esc_buf_append(&c->lines, c->text.ptr + it->xml.off, it->xml.len) ||
@@ -1710,6 +1721,71 @@ static void xml_to_lines(evtx_chunk *c, evtx_item *it) {
     it->xml.len = 0;
 }
 
+/* Forget the names and templates cached since nseq and seq, and give back the template memory
+ * taken since m. */
+static void forget_since(evtx_chunk *c, esc_arena_mark m, uint32_t seq, uint32_t nseq) {
+    if (c->nnames != nseq) {
+        for (size_t i = 0; i < NCACHE_CAP; i++)
+            if (c->ncache[i].gen == c->ngen && c->ncache[i].seq >= nseq)
+                c->ncache[i].gen = 0;
+        c->nnames = nseq;
+    }
+    if (c->ntemplates != seq) {
+        for (size_t i = 0; i < TCACHE_CAP; i++)
+            if (c->tcache[i] && c->tcache[i]->seq >= seq)
+                c->tcache[i] = NULL;
+        c->ntemplates = seq;
+    }
+    esc_arena_rollback(&c->tarena, m);
+}
+
+/* want_xml: the record's XML made straight in c->lines, with its line break, as xml_to_lines
+ * would have moved it there (no copy, and the text stays small). Every cap is the one the XML
+ * would meet in the text: the chunk's text cap (the lines buffer's limit lowered to the room
+ * left in the text), the record's (counting its fields in the text), and then the lines cap
+ * for the whole line. Returns ESC_OK with *line set, ESC_ENOMEM, or anything else when the XML
+ * is to be made in the text instead (an error, a cap): then the lines, the caches, the arenas
+ * and the record's state are as they were, so that doing so gives the same bytes, warnings and
+ * caps as before. */
+static esc_status xml_in_lines(dec *d, const tnode *first, evtx_span *line) {
+    evtx_chunk *c = d->c;
+    esc_buf *l = &c->lines;
+    size_t lmax = l->max, start = l->len, lim = lmax;
+    if (c->text.max) {
+        size_t t = start + (c->text.max - c->text.len); /* the text's room, from start */
+        lim = lim && lim < t ? lim : t;
+    }
+    if (!lim && (lmax || c->text.max))
+        return ESC_ELIMIT; /* no room at all (a limit of 0 would be none) */
+    dec saved = *d;
+    esc_arena_mark tm = esc_arena_mark_get(&c->tarena), rm = esc_arena_mark_get(&c->rarena);
+    uint32_t seq = c->ntemplates, nseq = c->nnames;
+    d->out = l;
+    d->out_start = start;
+    d->out_pre = c->text.len - d->text_start;
+    d->text_lim = 0;
+    d->nest = 0;
+    l->max = lim;
+    esc_status st = xml_list(d, first, &no_values, true);
+    l->max = lmax;
+    if (!st && lmax && l->len >= lmax)
+        st = ESC_ELIMIT; /* no room for the line break: the XML stays in the text */
+    if (!st)
+        st = esc_buf_putc(l, '\n');
+    if (!st) {
+        line->off = (uint32_t)start;
+        line->len = (uint32_t)(l->len - 1 - start);
+    } else if (st != ESC_ENOMEM) {
+        *d = saved;
+        forget_since(c, tm, seq, nseq);
+        esc_arena_rollback(&c->rarena, rm);
+        l->len = start;
+        if (l->ptr)
+            l->ptr[start] = 0;
+    }
+    return st;
+}
+
 /* Decode the record at pos (size already validated). Returns ESC_ENOMEM only; a broken record
  * becomes a warning (REC_LIVE) or nothing (*good false). */
 static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int mode, bool *good) {
@@ -1719,6 +1795,8 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     memset(&d, 0, sizeof d);
     d.c = c;
     d.text_start = c->text.len;
+    d.out = &c->text;
+    d.out_start = c->text.len;
     d.kv_start = c->nkv;
     d.skv_start = c->nskv;
     d.err_at = pos;
@@ -1780,7 +1858,14 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
         return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid, pos,
                     d.err ? d.err : esc_strerror(st), d.err_at);
     }
-    if (c->want_xml) {
+    evtx_span line = {0, 0};
+    bool in_lines = false; /* the XML made in the lines (else in the text, and moved there) */
+    if (c->want_xml && !c->want_json) {
+        if ((st = xml_in_lines(&d, first, &line)) == ESC_ENOMEM)
+            return st;
+        in_lines = st == ESC_OK;
+    }
+    if (c->want_xml && !in_lines) {
         size_t xs = c->text.len;
         d.nest = 0;
         st = xml_list(&d, first, &no_values, true);
@@ -1803,6 +1888,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     if (!it)
         return ESC_ENOMEM;
     it->xml = xml;
+    it->line = line;
     it->offset = c->file_off + pos;
     it->record_id = d.has_record_id ? d.record_id : rid;
     it->key = c->recover ? event_key(&d, it->record_id) : 0; /* only folding reads it */
@@ -1822,7 +1908,7 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
     *good = true;
     if (c->want_json)
         return render_json_item(c, it);
-    if (c->want_xml)
+    if (c->want_xml && !in_lines)
         xml_to_lines(c, it);
     return ESC_OK;
 }
@@ -1910,19 +1996,7 @@ static esc_status decode_candidate(evtx_chunk *c, uint32_t pos, uint32_t size, b
     esc_status st = decode_record(c, pos, size, REC_RECOVERED, good);
     if (st || *good)
         return st;
-    if (c->nnames != nseq) {
-        for (size_t i = 0; i < NCACHE_CAP; i++)
-            if (c->ncache[i].gen == c->ngen && c->ncache[i].seq >= nseq)
-                c->ncache[i].gen = 0;
-        c->nnames = nseq;
-    }
-    if (c->ntemplates != seq) {
-        for (size_t i = 0; i < TCACHE_CAP; i++)
-            if (c->tcache[i] && c->tcache[i]->seq >= seq)
-                c->tcache[i] = NULL;
-        c->ntemplates = seq;
-    }
-    esc_arena_rollback(&c->tarena, m);
+    forget_since(c, m, seq, nseq);
     return ESC_OK;
 }
 
