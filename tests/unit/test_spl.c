@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "core/alloc.h"
+#include "spl/semijoin.h"
 #include "spl/spl.h"
 
 static char *expand(const esc_macro *ms, size_t n, const char *s, esc_error *err) {
@@ -425,14 +426,90 @@ static void test_join_empty_spilled(void **state) {
     assert_int_equal(g, 100);
 }
 
+/* A join on an eval'd copy of a BY field (`eval join_guid = process_guid`, as `Windows Privilege
+ * Escalation Suspicious Process Elevation` joins) filters the spilled groups by that BY field
+ * when the final table carries the field itself (spl/semijoin.c value_origin); a computed
+ * value, a field the final table drops, or _time do not. The rows are those of a hunt that
+ * spills nothing. */
+static const char *eval_join(const char *eval, const char *tail) {
+    static char search[768];
+    snprintf(search, sizeof search,
+             "| tstats count from datamodel=Endpoint.Processes by Processes.process_guid "
+             "Processes.dest _time span=1s | rename Processes.* as * | eval %s | join max=0 dest "
+             "join_guid [| tstats count as n from datamodel=Endpoint.Processes where "
+             "Processes.dest=host3 by Processes.dest Processes.parent_process_guid | rename "
+             "Processes.dest as dest, Processes.parent_process_guid as join_guid] %s",
+             eval, tail);
+    return search;
+}
+
+static int eval_join_by(const char *eval, const char *tail) {
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(eval_join(eval, tail), NULL, &err);
+    assert_non_null(p);
+    int b = spl_semijoin_main_by(p, 3, 1);
+    esc_plan_free(p);
+    return b;
+}
+
+static esc_table *eval_join_rows(bool spill) {
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(eval_join("join_guid = process_guid", "| table dest process_guid"),
+                               NULL, &err);
+    assert_non_null(p);
+    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
+    assert_non_null(x);
+    for (int i = 0; i < 100; i++) {
+        char guid[32], parent[32], host[32];
+        snprintf(guid, sizeof guid, "{g%d}", i);
+        snprintf(parent, sizeof parent, "{g%d}", i - 10);
+        snprintf(host, sizeof host, "host%d", i % 10);
+        esc_record r;
+        memset(&r, 0, sizeof r);
+        r.time_us = 1000000;
+        r.ds = ESC_DS_PROCESSES;
+        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        r.v[ESC_CIM_PROCESS_GUID] = esc_str_c(guid);
+        r.v[ESC_CIM_PARENT_PROCESS_GUID] = esc_str_c(parent);
+        assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
+        if (spill && i % 30 == 29)
+            assert_int_equal(esc_exec_spill(x, 0, &err), ESC_OK);
+    }
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
+    esc_exec_free(x);
+    esc_plan_free(p);
+    return t;
+}
+
+static void test_join_eval_copy(void **state) {
+    (void)state;
+    assert_int_equal(eval_join_by("join_guid = process_guid", "| table dest process_guid"), 0);
+    assert_int_equal(eval_join_by("x = 1, join_guid = process_guid", "| search dest=*"), 0);
+    assert_int_equal(eval_join_by("join_guid = lower(process_guid)", ""), -1);
+    assert_int_equal(eval_join_by("join_guid = process_guid", "| table dest join_guid"), -1);
+    assert_int_equal(eval_join_by("process_guid = dest, join_guid = process_guid", ""), -1);
+    assert_int_equal(eval_join_by("join_guid = _time", ""), -1);
+    esc_table *a = eval_join_rows(false), *b = eval_join_rows(true);
+    assert_int_equal(a->nrows, 9); /* host3's parents: {g3}, {g13}, ..., {g83} */
+    assert_int_equal(b->nrows, a->nrows);
+    for (size_t r = 0; r < a->nrows; r++)
+        for (size_t c = 0; c < a->ncols; c++)
+            assert_string_equal(esc_table_cell(a, r, c)->v[0], esc_table_cell(b, r, c)->v[0]);
+    assert_string_equal(esc_table_cell(a, 0, 1)->v[0], "{g13}"); /* byte order */
+    esc_table_free(a);
+    esc_table_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_args),         cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_size_limit),   cmocka_unit_test(test_last_definition_wins),
-        cmocka_unit_test(test_plan_api),     cmocka_unit_test(test_prefilter_never_unknown),
-        cmocka_unit_test(test_caret),        cmocka_unit_test(test_long_in_list),
-        cmocka_unit_test(test_rename_stars), cmocka_unit_test(test_pair_errors),
-        cmocka_unit_test(test_prune_shared), cmocka_unit_test(test_join_empty_spilled),
+        cmocka_unit_test(test_args),           cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_size_limit),     cmocka_unit_test(test_last_definition_wins),
+        cmocka_unit_test(test_plan_api),       cmocka_unit_test(test_prefilter_never_unknown),
+        cmocka_unit_test(test_caret),          cmocka_unit_test(test_long_in_list),
+        cmocka_unit_test(test_rename_stars),   cmocka_unit_test(test_pair_errors),
+        cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
+        cmocka_unit_test(test_join_eval_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
