@@ -68,6 +68,8 @@ struct esc_exec {
     bool fed;          /* a record got past the window check */
     bool keep_lineage; /* a map's search: its rows keep their events as lineage, which the
                           map's rows copy (cmd_map.c) */
+    bool sprune_on;    /* the streamed stats' groups can be pruned (prune.c), as sprune says */
+    spl_prune sprune;
 };
 
 #define STREAM_BATCH 1024
@@ -149,6 +151,7 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
         x->stream_at = stream_stage(p);
         if (x->stream_at && !(x->acc = spl_stats_open(&p->stages[x->stream_at])))
             goto fail;
+        x->sprune_on = x->stream_at && spl_prune_stats(p, x->stream_at, &x->sprune);
     } else if (p->stages[0].cmd != &spl_cmd_inputlookup && p->stages[0].cmd != &spl_cmd_pipein &&
                !(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
@@ -335,12 +338,34 @@ uint64_t esc_exec_spilled(const esc_exec *x) {
     return spl_spill_bytes(x->owner ? x->owner->spill : x->spill);
 }
 
+/* A streamed stats' groups that cannot give a row (prune.c) dropped, before they spill or
+ * merge back: a spilled stats merges back only the groups its filters can keep. */
+static esc_status prune_stream(esc_exec *x, esc_error *err) {
+    size_t ng = esc_agg_ngroups(spl_stats_agg(x->acc)), ndead = 0;
+    if (!x->sprune_on || !ng)
+        return ESC_OK;
+    esc_table *t = NULL;
+    bool *dead = esc_malloc(ng);
+    esc_status rc = dead ? spl_stats_key_rows(x->acc, &t, err) : spl_exec_oom(err);
+    if (rc == ESC_OK)
+        rc = spl_prune_check_rows(x->p, &x->sprune, t, dead, err);
+    esc_table_free(t);
+    for (size_t g = 0; rc == ESC_OK && g < ng; g++) {
+        ndead += dead[g];
+        dead[g] = !dead[g]; /* now: keep */
+    }
+    if (rc == ESC_OK && ndead)
+        rc = spl_stats_compact(x->acc, dead, err);
+    esc_free(dead);
+    return rc;
+}
+
 esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
     bool may;
     own_mem(x, min, &may);
     esc_status rc = ESC_OK;
     if (may && x->acc) { /* the rows so far into the stats, then its groups */
-        if ((rc = flush_rows(x, err)) == ESC_OK)
+        if ((rc = flush_rows(x, err)) == ESC_OK && (rc = prune_stream(x, err)) == ESC_OK)
             rc = spl_stats_spill(x->acc, &x->spill, err);
         may = false;
     }
@@ -1201,6 +1226,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     size_t first = 1;
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
+            (x->spill && (rc = prune_stream(x, err)) != ESC_OK) ||
             (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
             (rc = close_stats(x, x->stream_at, &first, &t, err)) != ESC_OK)
             return rc;

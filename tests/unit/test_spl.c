@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "core/alloc.h"
+#include "spl/cmd.h"
 #include "spl/semijoin.h"
 #include "spl/spl.h"
 
@@ -501,6 +502,42 @@ static void test_join_eval_copy(void **state) {
     esc_table_free(b);
 }
 
+/* A raw-event search's streamed stats prunes its groups (spl/prune.c) through the row-local
+ * filters after it, and through the operands of a `where` AND that read no aggregate (as
+ * `Windows Remote Access Software BRC4 Loaded Dll`'s `where ImageLoadedCount == 4 AND (...)`);
+ * not through an operand that reads one, nor an OR of both kinds. */
+static bool stream_prune(const char *tail, spl_prune *pr) {
+    char search[512];
+    snprintf(search, sizeof search,
+             "EventCode=7 | eval f=if(match(ImageLoaded, \"x\"), 1, 0) | stats dc(ImageLoaded) "
+             "as n by Image f %s",
+             tail);
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(search, NULL, &err);
+    assert_non_null(p);
+    bool on = spl_prune_stats(p, 2, pr);
+    esc_plan_free(p);
+    return on;
+}
+
+static void test_prune_stream(void **state) {
+    (void)state;
+    spl_prune pr;
+    assert_true(stream_prune("| where n == 4 AND (f == 1 OR Image=\"a\")", &pr));
+    assert_int_equal(pr.k, 2);
+    assert_int_equal(pr.where, 3);
+    assert_int_equal(pr.nops, 1);
+    assert_true(stream_prune("| eval g=f*2 | where g > 1 AND n > 2 AND Image!=\"b\"", &pr));
+    assert_int_equal(pr.where, 4);
+    assert_int_equal(pr.nops, 2);
+    assert_true(stream_prune("| search f=1 | where n > 2", &pr));
+    assert_int_equal(pr.k, 3);
+    assert_int_equal(pr.where, 0);
+    assert_false(stream_prune("| where n == 4", &pr));
+    assert_false(stream_prune("| where n == 4 OR f == 1", &pr));
+    assert_false(stream_prune("| eval g=n | where g > 1 AND n > 2", &pr));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_args),           cmocka_unit_test(test_depth_limit),
@@ -509,7 +546,7 @@ int main(void) {
         cmocka_unit_test(test_caret),          cmocka_unit_test(test_long_in_list),
         cmocka_unit_test(test_rename_stars),   cmocka_unit_test(test_pair_errors),
         cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
-        cmocka_unit_test(test_join_eval_copy),
+        cmocka_unit_test(test_join_eval_copy), cmocka_unit_test(test_prune_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
