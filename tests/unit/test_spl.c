@@ -538,6 +538,69 @@ static void test_prune_stream(void **state) {
     assert_false(stream_prune("| eval g=n | where g > 1 AND n > 2", &pr));
 }
 
+/* A spilled tstats whose file passes twice PART_BYTES (4 MiB, docs/limits.md "group memory")
+ * makes its first table one range of keys at a time (spl/exec.c table_in_parts): the rows, in
+ * order, and their evidence are those of the same search spilling nothing. 30,000 processes of
+ * 97 hosts, 250-byte command lines, spilled every 4,000 records. */
+static esc_table *ranged(bool spill) {
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(
+        "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes by "
+        "Processes.dest Processes.process | rename Processes.* as * | eval n=len(process) | "
+        "eventstats max(n) as m by dest | where n >= m",
+        NULL, &err);
+    assert_non_null(p);
+    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
+    assert_non_null(x);
+    char pad[240];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = 0;
+    for (int i = 0; i < 30000; i++) {
+        char host[32], proc[320];
+        snprintf(host, sizeof host, "host%03d", (i * 7919) % 97);
+        snprintf(proc, sizeof proc, "cmd.exe /c %s %d", pad, (i * 31) % 20011);
+        esc_event ev = {.path = "in.xml", .offset = (uint64_t)i * 10, .line = (uint64_t)i + 1};
+        esc_record r;
+        memset(&r, 0, sizeof r);
+        r.time_us = (int64_t)(i % 50) * 1000000;
+        r.ev = &ev;
+        r.ds = ESC_DS_PROCESSES;
+        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        r.v[ESC_CIM_PROCESS] = esc_str_c(proc);
+        assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
+        if (spill && i % 4000 == 3999)
+            assert_int_equal(esc_exec_spill(x, 0, &err), ESC_OK);
+    }
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
+    esc_exec_free(x);
+    esc_plan_free(p);
+    return t;
+}
+
+static void test_ranged_finish(void **state) {
+    (void)state;
+    esc_table *a = ranged(false), *b = ranged(true);
+    assert_true(a->nrows > 97);
+    assert_int_equal(b->nrows, a->nrows);
+    assert_int_equal(b->ncols, a->ncols);
+    for (size_t i = 0; i < a->nrows * a->ncols; i++) {
+        assert_int_equal(b->cells[i].n, a->cells[i].n);
+        for (size_t k = 0; k < a->cells[i].n; k++)
+            assert_string_equal(b->cells[i].v[k], a->cells[i].v[k]);
+    }
+    assert_non_null(a->evidence);
+    assert_non_null(b->evidence);
+    for (size_t r = 0; r < a->nrows; r++) {
+        assert_int_equal(b->evidence[r].total, a->evidence[r].total);
+        assert_int_equal(b->evidence[r].n, a->evidence[r].n);
+        for (size_t k = 0; k < a->evidence[r].n; k++)
+            assert_int_equal(b->evidence[r].refs[k].offset, a->evidence[r].refs[k].offset);
+    }
+    esc_table_free(a);
+    esc_table_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_args),           cmocka_unit_test(test_depth_limit),
@@ -547,6 +610,7 @@ int main(void) {
         cmocka_unit_test(test_rename_stars),   cmocka_unit_test(test_pair_errors),
         cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
         cmocka_unit_test(test_join_eval_copy), cmocka_unit_test(test_prune_stream),
+        cmocka_unit_test(test_ranged_finish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
