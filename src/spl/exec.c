@@ -742,11 +742,37 @@ static esc_status newest_first(esc_table *t, esc_error *err) {
 
 /* ---- tables and cells (shared by the commands' run hooks) ---- */
 
+/* Whether c's one value sits in its value array's allocation (spl_cell_set). */
+static bool inline_value(const esc_cell *c) {
+    return c->n == 1 && c->v[0] == (char *)(c->v + 1);
+}
+
 void spl_cell_clear(esc_cell *c) {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n && !inline_value(c); i++)
         esc_free(c->v[i]);
     esc_free(c->v);
     memset(c, 0, sizeof *c);
+}
+
+void spl_cell_replace(esc_cell *c, size_t i, char *nv) {
+    if (!inline_value(c))
+        esc_free(c->v[i]);
+    c->v[i] = nv;
+}
+
+bool spl_cell_own(esc_cell *c) {
+    if (!inline_value(c))
+        return true;
+    char *s = esc_strdup(c->v[0]);
+    char **v = s ? esc_malloc(sizeof *v) : NULL;
+    if (!v) {
+        esc_free(s);
+        return false;
+    }
+    v[0] = s;
+    esc_free(c->v);
+    c->v = v;
+    return true;
 }
 
 void esc_table_free(esc_table *t) {
@@ -781,6 +807,18 @@ bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n) {
     spl_cell_clear(c);
     if (!n)
         return true;
+    if (n == 1) { /* the value past its array, in one allocation */
+        size_t len = v[0].ptr ? v[0].len : 0;
+        if (!(c->v = esc_malloc(sizeof *c->v + len + 1)))
+            return false;
+        char *s = (char *)(c->v + 1);
+        if (len)
+            memcpy(s, v[0].ptr, len);
+        s[len] = 0;
+        c->v[0] = s;
+        c->n = 1;
+        return true;
+    }
     c->v = esc_calloc(n, sizeof *c->v);
     if (!c->v)
         return false;
@@ -828,6 +866,14 @@ bool spl_cell_copy(esc_cell *dst, const esc_cell *src) {
     spl_cell_clear(dst);
     if (!src->n)
         return true;
+    if (src->n == 1) { /* one allocation (spl_cell_set) */
+        tmp[0] = esc_str_c(src->v[0]);
+        if (!spl_cell_set(dst, tmp, 1))
+            return false;
+        dst->is_num = src->is_num;
+        dst->num = src->num;
+        return true;
+    }
     dst->v = esc_calloc(src->n, sizeof *dst->v);
     if (!dst->v)
         return false;
@@ -987,7 +1033,7 @@ esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v) {
     }
     if (cell->n >= ESC_SPL_MAX_MV)
         return ESC_OK;
-    char *dup = esc_strndup(v.ptr, v.len);
+    char *dup = spl_cell_own(cell) ? esc_strndup(v.ptr, v.len) : NULL;
     char **nv = dup ? esc_realloc(cell->v, (cell->n + 1) * sizeof *nv) : NULL;
     if (!nv) {
         esc_free(dup);

@@ -601,6 +601,35 @@ static void test_ranged_finish(void **state) {
     esc_table_free(b);
 }
 
+/* A cell of one value holds it in its value array's allocation; replacing the value, growing
+ * the array after spl_cell_own, copying and clearing each give back exactly what they hold
+ * (valgrind and ASan see a wrong free). */
+static void test_cell_one_allocation(void **state) {
+    (void)state;
+    esc_cell c = {0}, d = {0};
+    esc_str v = esc_str_c("abc");
+    assert_true(spl_cell_set(&c, &v, 1));
+    assert_ptr_equal(c.v[0], (char *)(c.v + 1));
+    spl_cell_replace(&c, 0, esc_strdup("xyz"));
+    assert_string_equal(c.v[0], "xyz");
+    spl_cell_replace(&c, 0, esc_strdup("uvw")); /* a value of its own now */
+    assert_true(spl_cell_copy(&d, &c));
+    assert_string_equal(d.v[0], "uvw");
+    assert_ptr_equal(d.v[0], (char *)(d.v + 1));
+    spl_cell_clear(&c);
+    assert_true(spl_cell_set(&c, &v, 1));
+    assert_true(spl_cell_own(&c));
+    char **nv = esc_realloc(c.v, 2 * sizeof *nv);
+    assert_non_null(nv);
+    c.v = nv;
+    c.v[c.n++] = esc_strdup("d");
+    assert_string_equal(c.v[0], "abc");
+    assert_string_equal(c.v[1], "d");
+    spl_cell_clear(&c);
+    spl_cell_clear(&d);
+    assert_int_equal(c.n + d.n, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_args),           cmocka_unit_test(test_depth_limit),
@@ -610,7 +639,7 @@ int main(void) {
         cmocka_unit_test(test_rename_stars),   cmocka_unit_test(test_pair_errors),
         cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
         cmocka_unit_test(test_join_eval_copy), cmocka_unit_test(test_prune_stream),
-        cmocka_unit_test(test_ranged_finish),
+        cmocka_unit_test(test_ranged_finish),  cmocka_unit_test(test_cell_one_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
