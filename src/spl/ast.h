@@ -353,7 +353,14 @@ bool spl_row_match(const snode *n, const esc_cell *row, size_t ncols);
 /* exec.c */
 size_t spl_num_text(double v, char *buf, size_t cap);
 bool spl_cell_copy(esc_cell *dst, const esc_cell *src);
+/* A cell of one value made here (spl_cell_set, spl_cell_copy) holds the value in its value
+ * array's allocation, just past v[0] (a separate allocation of each costs the allocator's
+ * share twice): change a value with spl_cell_replace and grow v after spl_cell_own. */
 bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n);
+/* Value i of c replaced by nv (esc_malloc'd, taken). */
+void spl_cell_replace(esc_cell *c, size_t i, char *nv);
+/* c's values each in an allocation of its own, so that v may be reallocated. */
+bool spl_cell_own(esc_cell *c);
 esc_status spl_table_widen(esc_table *t, const schema *s, esc_error *err);
 /* regex.c: every PCRE2 use. spl_re_compile fills *code (a PCRE2 error code; HEAP_FAILED when
  * out of memory) and *off on failure. Matches count a stop at a limit as no match and add to

@@ -110,6 +110,11 @@ esc_evset *spl_stats_lineage(spl_stats_acc *c);
 void spl_stats_free(spl_stats_acc *c);
 /* Its group table (two-stage executions encode and merge it: exec.c). */
 esc_agg *spl_stats_agg(spl_stats_acc *c);
+/* Rows of the groups, in group order: BY cells only (as the stats' rows have them), aggregates
+ * empty. */
+esc_status spl_stats_key_rows(spl_stats_acc *c, esc_table **out, esc_error *err);
+/* Keep the groups with keep[g] (their lineage too), renumbered in order. */
+esc_status spl_stats_compact(spl_stats_acc *c, const bool *keep, esc_error *err);
 /* Spilling a running stats (spl/spill.c) past the hunt's group budget: whether its state merges
  * (no list(), no stats-local function such as stdev), the bytes its groups and their events
  * hold, moving them to *sp (opened on first use), and merging them back (with those still in
@@ -263,6 +268,21 @@ esc_status spl_agg_rows(const esc_agg *a, const stage *st, size_t from, size_t t
 /* k > 0: stages 1..k after tstats decide from the BY values alone whether a group can give a
  * row (see prune.c); 0: no pruning. */
 size_t spl_prune_stages(const esc_plan *p);
+/* The pruning of a grouping stage s's groups (a raw-event search's streamed stats): stages
+ * s+1..k run over a row of each group's BY values, then (where > 0) the row must pass the
+ * clean AND operands of stage where's condition (prune.c). */
+#define SPL_PRUNE_OPS 16
+typedef struct spl_prune {
+    size_t s, k, where;
+    const enode *ops[SPL_PRUNE_OPS];
+    size_t nops;
+} spl_prune;
+/* Whether s's groups can be pruned (then *pr says how). */
+bool spl_prune_stats(const esc_plan *p, size_t s, spl_prune *pr);
+/* dead[r] for the rows of t (BY cells of one group each, aggregates empty; t is changed):
+ * true when that group cannot give a row. */
+esc_status spl_prune_check_rows(const esc_plan *p, const spl_prune *pr, esc_table *t, bool *dead,
+                                esc_error *err);
 /* dead[g - from] for the groups from..to-1 of a: true when the group cannot give a row. */
 esc_status spl_prune_check(const esc_plan *p, size_t k, esc_agg *a, size_t from, size_t to,
                            bool *dead, esc_error *err);

@@ -401,8 +401,7 @@ static esc_status run_sed(const stage *st, esc_table *t, pcre2_match_data *md, e
                 rc = spl_exec_oom(err);
                 break;
             }
-            esc_free(cell->v[i]);
-            cell->v[i] = nv;
+            spl_cell_replace(cell, i, nv);
             cell->is_num = false;
         }
     }

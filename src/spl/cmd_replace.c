@@ -134,8 +134,7 @@ static esc_status run_replace(const stage *st, spl_run *x, esc_error *err) {
                     return spl_exec_oom(err);
                 if (!nv)
                     continue;
-                esc_free(c->v[i]);
-                c->v[i] = nv;
+                spl_cell_replace(c, i, nv);
                 c->is_num = false;
             }
         }

@@ -906,6 +906,32 @@ esc_status spl_stats_rows(spl_stats_acc *c, const size_t *order, size_t from, si
     return ESC_OK;
 }
 
+esc_status spl_stats_key_rows(spl_stats_acc *c, esc_table **out, esc_error *err) {
+    size_t ng = esc_agg_ngroups(c->a);
+    esc_table *t = spl_table_new(&c->st->out, ng);
+    if (!t)
+        return spl_exec_oom(err);
+    for (size_t g = 0; g < ng; g++)
+        if (!key_cells(c->a, g, c->st, false, &t->cells[g * t->ncols])) {
+            esc_table_free(t);
+            return spl_exec_oom(err);
+        }
+    *out = t;
+    return ESC_OK;
+}
+
+esc_status spl_stats_compact(spl_stats_acc *c, const bool *keep, esc_error *err) {
+    size_t ng = esc_agg_ngroups(c->a);
+    size_t *remap = esc_malloc((ng ? ng : 1) * sizeof *remap);
+    if (!remap)
+        return spl_exec_oom(err);
+    esc_status rc = esc_agg_compact(c->a, keep, remap, err);
+    if (rc == ESC_OK && c->lin && esc_evset_compact(c->lin, remap, ng, esc_agg_ngroups(c->a)) != 0)
+        rc = spl_exec_oom(err);
+    esc_free(remap);
+    return rc;
+}
+
 esc_evset *spl_stats_lineage(spl_stats_acc *c) {
     esc_evset *l = c->lin;
     c->lin = NULL;

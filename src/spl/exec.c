@@ -15,10 +15,12 @@
  * execution's first-stage aggregates (tstats', or the streamed stats') can be encoded
  * (esc_exec_partial) and merged into another execution of the same plan (esc_exec_merge), whose
  * finish then runs the rest over the merged groups. Past a hunt's group budget (esc_exec_spill)
- * the tstats groups, or a streamed stats' groups, move to a temporary file (spill.c) and merge
- * back, in the order they were fed, when the search finishes; a join's side merges back only
- * what the other side can pair with (semijoin.c), and nothing when an inner join's subsearch
- * found no rows and no stage after it can make one (filter_empty); esc_exec_release gives a
+ * the tstats groups, a streamed stats' groups (those its filters can keep, prune.c), or a
+ * raw-event search's kept rows move to a temporary file (spill.c) and come back, in the order
+ * they were fed, when the search finishes; a join's side merges back only what the other side
+ * can pair with (semijoin.c), and nothing when an inner join's subsearch found no rows and no
+ * stage after it can make one (filter_empty); a large spill that only makes the first table
+ * merges back one range of keys at a time (table_in_parts); esc_exec_release gives a
  * finished search's groups back (a shared owner's once its sharers are done). Deliberately not
  * done: streaming of post-tstats stages (they run once, on esc_exec_finish) and windows (the caller
  * runs one execution per window). */
@@ -68,6 +70,10 @@ struct esc_exec {
     bool fed;          /* a record got past the window check */
     bool keep_lineage; /* a map's search: its rows keep their events as lineage, which the
                           map's rows copy (cmd_map.c) */
+    spl_spill *rspill; /* a raw-event search's kept rows moved to a temporary file (spill.c) */
+    size_t rows_bytes; /* about what rows holds (row_mem), when they are kept (no stream) */
+    bool sprune_on;    /* the streamed stats' groups can be pruned (prune.c), as sprune says */
+    spl_prune sprune;
 };
 
 #define STREAM_BATCH 1024
@@ -149,6 +155,7 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
         x->stream_at = stream_stage(p);
         if (x->stream_at && !(x->acc = spl_stats_open(&p->stages[x->stream_at])))
             goto fail;
+        x->sprune_on = x->stream_at && spl_prune_stats(p, x->stream_at, &x->sprune);
     } else if (p->stages[0].cmd != &spl_cmd_inputlookup && p->stages[0].cmd != &spl_cmd_pipein &&
                !(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
@@ -183,6 +190,7 @@ void esc_exec_free(esc_exec *x) {
         esc_evset_free(x->ev);
     }
     spl_spill_free(x->spill);
+    spl_spill_free(x->rspill);
     spl_stats_free(x->acc);
     esc_table_free(x->rows);
     esc_table_free(x->kept);
@@ -294,6 +302,8 @@ void esc_exec_release(esc_exec *x) {
     x->acc = NULL;
     esc_table_free(x->rows);
     x->rows = NULL;
+    spl_spill_free(x->rspill);
+    x->rspill = NULL;
     if (x->owner) {
         x->owner->nsharers--;
         let_go(x->owner);
@@ -302,9 +312,27 @@ void esc_exec_release(esc_exec *x) {
     let_go(x);
 }
 
-/* The bytes of x's own groups, and whether a spill may move them (at least min of them). */
+/* About the bytes row r of t holds: its cells, their values (with the allocator's overhead
+ * for each) and its events. */
+static size_t row_mem(const esc_table *t, size_t r) {
+    size_t n = t->ncols * sizeof(esc_cell) + sizeof(size_t) + (t->lineage ? 64 : 0);
+    for (size_t c = 0; c < t->ncols; c++) {
+        const esc_cell *cell = esc_table_cell(t, r, c);
+        n += cell->n ? cell->n * sizeof(char *) + 16 : 0;
+        for (size_t i = 0; i < cell->n; i++)
+            n += strlen(cell->v[i]) + 17;
+    }
+    return n;
+}
+
+/* The bytes of x's own groups (or kept rows), and whether a spill may move them (at least min
+ * of them). */
 static size_t own_mem(const esc_exec *x, size_t min, bool *may) {
     *may = false;
+    if (x->rows && !x->acc && !x->released) { /* a raw-event search's kept rows */
+        *may = x->rows_bytes >= min && x->rows->nrows;
+        return x->rows_bytes;
+    }
     if (x->acc && !x->released) { /* a raw-event search's streamed stats */
         size_t n = spl_stats_mem(x->acc);
         *may = n >= min && esc_agg_ngroups(spl_stats_agg(x->acc)) && spl_stats_spillable(x->acc);
@@ -335,13 +363,40 @@ uint64_t esc_exec_spilled(const esc_exec *x) {
     return spl_spill_bytes(x->owner ? x->owner->spill : x->spill);
 }
 
+/* A streamed stats' groups that cannot give a row (prune.c) dropped, before they spill or
+ * merge back: a spilled stats merges back only the groups its filters can keep. */
+static esc_status prune_stream(esc_exec *x, esc_error *err) {
+    size_t ng = esc_agg_ngroups(spl_stats_agg(x->acc)), ndead = 0;
+    if (!x->sprune_on || !ng)
+        return ESC_OK;
+    esc_table *t = NULL;
+    bool *dead = esc_malloc(ng);
+    esc_status rc = dead ? spl_stats_key_rows(x->acc, &t, err) : spl_exec_oom(err);
+    if (rc == ESC_OK)
+        rc = spl_prune_check_rows(x->p, &x->sprune, t, dead, err);
+    esc_table_free(t);
+    for (size_t g = 0; rc == ESC_OK && g < ng; g++) {
+        ndead += dead[g];
+        dead[g] = !dead[g]; /* now: keep */
+    }
+    if (rc == ESC_OK && ndead)
+        rc = spl_stats_compact(x->acc, dead, err);
+    esc_free(dead);
+    return rc;
+}
+
 esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err) {
     bool may;
     own_mem(x, min, &may);
     esc_status rc = ESC_OK;
     if (may && x->acc) { /* the rows so far into the stats, then its groups */
-        if ((rc = flush_rows(x, err)) == ESC_OK)
+        if ((rc = flush_rows(x, err)) == ESC_OK && (rc = prune_stream(x, err)) == ESC_OK)
             rc = spl_stats_spill(x->acc, &x->spill, err);
+        may = false;
+    }
+    if (may && x->rows && !x->acc) { /* kept rows: to the file, in the order they came */
+        if ((rc = spl_spill_rows(&x->rspill, x->rows, err)) == ESC_OK)
+            x->rows_bytes = x->rows_cap = 0;
         may = false;
     }
     if (may && x->prune_k) /* the groups that cannot give a row go first */
@@ -530,6 +585,8 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
         esc_status rs = spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
         if (rs == ESC_OK && x->acc && x->rows->nrows >= STREAM_BATCH)
             rs = flush_rows(x, err);
+        else if (rs == ESC_OK && !x->acc)
+            x->rows_bytes += row_mem(x->rows, x->rows->nrows - 1);
         return rs;
     }
     uint64_t before, after;
@@ -685,11 +742,37 @@ static esc_status newest_first(esc_table *t, esc_error *err) {
 
 /* ---- tables and cells (shared by the commands' run hooks) ---- */
 
+/* Whether c's one value sits in its value array's allocation (spl_cell_set). */
+static bool inline_value(const esc_cell *c) {
+    return c->n == 1 && c->v[0] == (char *)(c->v + 1);
+}
+
 void spl_cell_clear(esc_cell *c) {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n && !inline_value(c); i++)
         esc_free(c->v[i]);
     esc_free(c->v);
     memset(c, 0, sizeof *c);
+}
+
+void spl_cell_replace(esc_cell *c, size_t i, char *nv) {
+    if (!inline_value(c))
+        esc_free(c->v[i]);
+    c->v[i] = nv;
+}
+
+bool spl_cell_own(esc_cell *c) {
+    if (!inline_value(c))
+        return true;
+    char *s = esc_strdup(c->v[0]);
+    char **v = s ? esc_malloc(sizeof *v) : NULL;
+    if (!v) {
+        esc_free(s);
+        return false;
+    }
+    v[0] = s;
+    esc_free(c->v);
+    c->v = v;
+    return true;
 }
 
 void esc_table_free(esc_table *t) {
@@ -724,6 +807,18 @@ bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n) {
     spl_cell_clear(c);
     if (!n)
         return true;
+    if (n == 1) { /* the value past its array, in one allocation */
+        size_t len = v[0].ptr ? v[0].len : 0;
+        if (!(c->v = esc_malloc(sizeof *c->v + len + 1)))
+            return false;
+        char *s = (char *)(c->v + 1);
+        if (len)
+            memcpy(s, v[0].ptr, len);
+        s[len] = 0;
+        c->v[0] = s;
+        c->n = 1;
+        return true;
+    }
     c->v = esc_calloc(n, sizeof *c->v);
     if (!c->v)
         return false;
@@ -771,6 +866,14 @@ bool spl_cell_copy(esc_cell *dst, const esc_cell *src) {
     spl_cell_clear(dst);
     if (!src->n)
         return true;
+    if (src->n == 1) { /* one allocation (spl_cell_set) */
+        tmp[0] = esc_str_c(src->v[0]);
+        if (!spl_cell_set(dst, tmp, 1))
+            return false;
+        dst->is_num = src->is_num;
+        dst->num = src->num;
+        return true;
+    }
     dst->v = esc_calloc(src->n, sizeof *dst->v);
     if (!dst->v)
         return false;
@@ -930,7 +1033,7 @@ esc_status spl_cell_add(esc_cell *cell, bool *touched, esc_str v) {
     }
     if (cell->n >= ESC_SPL_MAX_MV)
         return ESC_OK;
-    char *dup = esc_strndup(v.ptr, v.len);
+    char *dup = spl_cell_own(cell) ? esc_strndup(v.ptr, v.len) : NULL;
     char **nv = dup ? esc_realloc(cell->v, (cell->n + 1) * sizeof *nv) : NULL;
     if (!nv) {
         esc_free(dup);
@@ -1136,6 +1239,196 @@ static esc_status drop_groups(esc_exec *x, bool *held, bool *trim, esc_error *er
     return ESC_OK;
 }
 
+/* ---- a large spilled tstats finishing: its first table made a key range at a time ---- */
+
+#define PART_BYTES ((size_t)4 << 20) /* spilled bytes per range read back (docs/limits.md) */
+#define PART_MAX 64                  /* ranges at most */
+#define PART_SAMPLE 1024             /* keys sampled to draw the ranges' bounds */
+
+/* A sampled key: its BY values, copied. */
+typedef struct part_key {
+    esc_str *k;
+} part_key;
+
+typedef struct part_ctx {
+    spl_keyset *keys; /* the semi-join's filter, or NULL */
+    size_t nby;
+    bool sampling; /* the counting pass: keys sampled, none kept */
+    part_key *smp; /* sampled keys: every stride-th group read */
+    size_t nsmp, stride, seen;
+    bool oom;
+    const part_key *bound; /* ranges: range r holds keys from bound[r - 1] (inclusive) */
+    size_t nbound, r;      /* nbound bounds, nbound + 1 ranges; r: the range read */
+} part_ctx;
+
+static int cmp_keys(const esc_str *a, const esc_str *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int c = esc_str_cmp(a[i], b[i]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+static size_t sort_nby;
+static int cmp_part_key(const void *a, const void *b) {
+    return cmp_keys(((const part_key *)a)->k, ((const part_key *)b)->k, sort_nby);
+}
+
+static esc_str *copy_keys(const esc_str *keys, size_t n) {
+    size_t len = n * sizeof(esc_str);
+    for (size_t i = 0; i < n; i++)
+        len += keys[i].len;
+    esc_str *k = esc_malloc(len ? len : 1);
+    char *p = k ? (char *)(k + n) : NULL;
+    for (size_t i = 0; k && i < n; i++) {
+        if (keys[i].len)
+            memcpy(p, keys[i].ptr, keys[i].len);
+        k[i] = esc_str_make(p, keys[i].len);
+        p += keys[i].len;
+    }
+    return k;
+}
+
+static void sample(part_ctx *c, const esc_str *keys) {
+    if (c->seen++ % c->stride)
+        return;
+    if (c->nsmp == PART_SAMPLE) { /* every other one goes: the stride doubles */
+        for (size_t i = 0; i < PART_SAMPLE; i++)
+            if (i % 2)
+                esc_free(c->smp[i].k);
+            else
+                c->smp[i / 2] = c->smp[i];
+        c->nsmp = PART_SAMPLE / 2;
+        c->stride *= 2;
+        if ((c->seen - 1) % c->stride)
+            return;
+    }
+    if (!(c->smp[c->nsmp].k = copy_keys(keys, c->nby)))
+        c->oom = true;
+    else
+        c->nsmp++;
+}
+
+static bool part_keep(void *ctx, const esc_str *keys) {
+    part_ctx *c = ctx;
+    if (c->keys && !spl_keyset_keep(c->keys, keys))
+        return false;
+    if (c->sampling) {
+        sample(c, keys);
+        return false;
+    }
+    size_t lo = 0, hi = c->nbound; /* the bounds at or below keys */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cmp_keys(c->bound[mid].k, keys, c->nby) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == c->r;
+}
+
+/* Whether x's first table may be made in ranges: x's groups would merge back whole from a
+ * large spill file, only to go once the table is made (regroup_later); not when a semi-join
+ * filters them (they are few then). */
+static bool may_part(const esc_exec *x) {
+    return x->agg && !x->acc && !x->rows && spill_of(x) && x->p->nstages > 1 &&
+           x->p->stages[0].nby && !spl_keyset_any(x->keys) &&
+           spl_spill_bytes(spill_of(x)) >= 2 * PART_BYTES;
+}
+
+/* The groups of buckets [lo, hi) merged back into a and ev (emptied first), their rows
+ * appended to *t (room for *cap); *held: some group kept references; *ev_mem: the sets'
+ * bytes so far. */
+static esc_status part_rows(esc_exec *x, part_ctx *c, esc_agg *a, esc_evset *ev, esc_table **t,
+                            size_t *cap, bool *held, size_t *ev_mem, esc_error *err) {
+    esc_table *pt = NULL;
+    esc_agg_reset(a);
+    esc_evset_reset(ev);
+    esc_status rc =
+        spl_spill_read(x->borrow ? x->borrow->spill : x->spill, a, ev, part_keep, c, err);
+    for (size_t g = 0; rc == ESC_OK && g < esc_agg_ngroups(a) && !*held; g++)
+        *held = esc_evset_total(ev, g) > 0;
+    *ev_mem += esc_evset_mem(ev);
+    if (rc == ESC_OK && (rc = spl_agg_table(a, &x->p->stages[0], true, &pt, err)) == ESC_OK) {
+        if (!*t) {
+            *t = pt;
+            *cap = pt->nrows;
+            pt = NULL;
+        } else if (!append_piece(*t, cap, pt)) {
+            rc = spl_exec_oom(err);
+        }
+    }
+    esc_table_free(pt);
+    return rc;
+}
+
+/* x's first table, made from its spill file one range of keys at a time (a counting pass
+ * samples the keys and draws about one range per PART_BYTES of the file), so that only one
+ * range's groups are in memory with the table: the rows are those one merge of every group
+ * gives, in the same order (each group merges the same chunks in the same order, all in one
+ * range; the ranges follow key order, as the rows do). *t stays NULL (x's groups untouched)
+ * when a range's evidence reached the byte cap or the ranges' sets together pass half of it:
+ * whether one merge of every group would have stopped keeping references is then not known,
+ * and the caller merges them whole. */
+static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *trim,
+                                 esc_error *err) {
+    esc_exec *from = x->borrow ? x->borrow : x;
+    part_ctx c = {.keys = spl_keyset_any(x->keys) ? x->keys : NULL,
+                  .nby = x->p->stages[0].nby,
+                  .sampling = true,
+                  .stride = 1};
+    esc_agg *a = NULL;
+    esc_evset *ev = NULL;
+    size_t cap = 0, ev_mem = 0, mem = 0, nparts = spl_spill_bytes(spill_of(x)) / PART_BYTES;
+    part_key *bound = NULL;
+    *t = NULL;
+    *held = false;
+    esc_status rc = seal(from, err);
+    if (rc == ESC_OK && (!(c.smp = esc_malloc(PART_SAMPLE * sizeof *c.smp)) ||
+                         !(a = spl_agg_new(&x->p->stages[0])) || !(ev = esc_evset_new())))
+        rc = spl_exec_oom(err);
+    if (rc == ESC_OK)
+        rc = spl_spill_read(from->spill, a, ev, part_keep, &c, err);
+    if (rc == ESC_OK && c.oom)
+        rc = spl_exec_oom(err);
+    nparts = nparts < PART_MAX ? nparts : PART_MAX;
+    if (rc == ESC_OK && c.nsmp && !(bound = esc_malloc(nparts * sizeof *bound)))
+        rc = spl_exec_oom(err);
+    if (rc == ESC_OK && c.nsmp) {
+        sort_nby = c.nby;
+        qsort(c.smp, c.nsmp, sizeof *c.smp, cmp_part_key);
+        for (size_t r = 1; r < nparts; r++) /* distinct bounds, ascending */
+            if (!c.nbound ||
+                cmp_keys(bound[c.nbound - 1].k, c.smp[r * c.nsmp / nparts].k, c.nby) < 0)
+                bound[c.nbound++] = c.smp[r * c.nsmp / nparts];
+    }
+    c.sampling = false;
+    c.bound = bound;
+    for (c.r = 0; rc == ESC_OK && c.r <= c.nbound; c.r++) {
+        rc = part_rows(x, &c, a, ev, t, &cap, held, &ev_mem, err);
+        if (mem < esc_agg_mem(a) + esc_evset_mem(ev))
+            mem = esc_agg_mem(a) + esc_evset_mem(ev);
+        if (rc == ESC_OK && (esc_evset_truncated(ev) || ev_mem > ESC_EVIDENCE_MAX_BYTES / 2))
+            break; /* not known: merged whole by the caller */
+    }
+    bool whole = c.r <= c.nbound;
+    for (size_t i = 0; i < c.nsmp; i++)
+        esc_free(c.smp[i].k);
+    esc_free(c.smp);
+    esc_free(bound);
+    esc_agg_free(a);
+    esc_evset_free(ev);
+    if (rc != ESC_OK || whole) {
+        esc_table_free(*t);
+        *t = NULL;
+    }
+    if ((*trim = mem >= REGROUP_TRIM / 2))
+        esc_alloc_trim(); /* the ranges' groups are gone: their pages go back */
+    return rc;
+}
+
 /* Both filters of a merge: the one x's groups first came back through, and the final rows'. */
 typedef struct keep_both {
     spl_keyset *first, *rows;
@@ -1188,8 +1481,12 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         return rc;
     if ((rc = semijoin(x, err)) != ESC_OK)
         return rc;
-    bool later = false, held = false, trim = false;
-    if (x->agg && spill_of(x)) {
+    bool later = false, held = false, trim = false, parted;
+    if (may_part(x) && (rc = table_in_parts(x, &t, &held, &trim, err)) != ESC_OK)
+        return rc;
+    /* parted: x's groups never all came back; they are read again for the evidence */
+    later = parted = t != NULL;
+    if (!parted && x->agg && spill_of(x)) {
         later = (rc = unspill(x, err)) == ESC_OK && regroup_later(x);
         if (!later)
             unspill_done(x);
@@ -1201,6 +1498,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     size_t first = 1;
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
+            (x->spill && (rc = prune_stream(x, err)) != ESC_OK) ||
             (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
             (rc = close_stats(x, x->stream_at, &first, &t, err)) != ESC_OK)
             return rc;
@@ -1212,18 +1510,22 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         x->acc = NULL;
         if (trim)
             esc_alloc_trim();
-    } else if (x->rows) { /* the rows move to the caller */
+    } else if (x->rows) { /* the rows move to the caller (those spilled first back) */
         t = x->rows;
         x->rows = NULL;
+        if (x->rspill && (rc = spl_spill_rows_read(x->rspill, t, err)) != ESC_OK)
+            goto fail;
+        spl_spill_free(x->rspill);
+        x->rspill = NULL;
         if ((rc = newest_first(t, err)) != ESC_OK)
             goto fail;
     } else if (!x->agg) { /* inputlookup: the lookup's rows */
         if (!(t = spl_inputlookup_table(&p->stages[0])))
             return spl_exec_oom(err);
-    } else if ((rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
+    } else if (!parted && (rc = spl_agg_table(x->agg, &p->stages[0], true, &t, err)) != ESC_OK) {
         goto fail;
     }
-    if (later && (rc = drop_groups(x, &held, &trim, err)) != ESC_OK)
+    if (later && !parted && (rc = drop_groups(x, &held, &trim, err)) != ESC_OK)
         goto fail;
     for (size_t i = first; i < p->nstages; i++) {
         const stage *st = &p->stages[i];

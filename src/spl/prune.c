@@ -25,8 +25,15 @@
  * warning) keeps every group of that check; an error in the check keeps them too (the full
  * run at the end meets it again).
  *
+ * A raw-event search's streamed stats (spl/exec.c) is pruned the same way, with its BY columns
+ * untainted, when it spills: past the prefix, a `where` whose condition reads an aggregate
+ * (`where ImageLoadedCount == 4 AND (BRC4_LoadedDllPath == 1 OR BRC4_AnomalyLoadedDll == 1)`)
+ * still drops every row for which one of its top-level AND operands that reads no tainted
+ * column is not true (where keeps the rows whose condition is true: false AND x and null AND
+ * x are not), so those operands prune as a filter would.
+ *
  * Deliberately not done: pruning through a join, a stats or any barrier (a row's fate there
- * depends on other rows), or for raw-event searches (they stream, spl/exec.c). */
+ * depends on other rows), or a raw-event search's kept rows (only its streamed stats' groups). */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -119,21 +126,38 @@ static bool step(const stage *st, const taint *in, taint *out, bool *filter) {
     return c == &spl_cmd_fillnull || c == &spl_cmd_makemv || c == &spl_cmd_replace;
 }
 
-size_t spl_prune_stages(const esc_plan *p) {
-    if (p->ds == ESC_DS_RAW || p->nstages < 2)
-        return 0;
-    const stage *src = &p->stages[0];
+/* The top-level AND operands of e that read no tainted column, appended to out[*n..max). */
+static void clean_operands(const enode *e, const taint *tn, const enode **out, size_t *n,
+                           size_t max) {
+    if (e->kind == EN_BIN && e->op == EOP_AND && e->nargs == 2) {
+        clean_operands(e->args[0], tn, out, n, max);
+        clean_operands(e->args[1], tn, out, n, max);
+    } else if (*n < max && !expr_tainted(e, tn)) {
+        out[(*n)++] = e;
+    }
+}
+
+/* The prunable prefix after the grouping stage s (its BY columns untainted): the last filter
+ * of it (s: none), and in pr->ops the clean AND operands of the tainted `where` that ends it,
+ * if any (pr->where: its stage). */
+static size_t prefix(const esc_plan *p, size_t s, spl_prune *pr) {
+    const stage *src = &p->stages[s];
     taint tn = {{false}};
     if (src->out.n > ESC_SPL_MAX_COLUMNS)
-        return 0;
+        return s;
     for (size_t i = src->nby; i < src->out.n; i++)
         tn.t[i] = true;
-    size_t last_filter = 0;
-    for (size_t i = 1; i < p->nstages; i++) {
+    size_t last_filter = s;
+    for (size_t i = s + 1; i < p->nstages; i++) {
         taint next;
         bool filter;
-        if (!step(&p->stages[i], &tn, &next, &filter))
+        if (!step(&p->stages[i], &tn, &next, &filter)) {
+            if (pr && p->stages[i].cmd == &spl_cmd_where && !p->stages[i].sub)
+                clean_operands(p->stages[i].cond, &tn, pr->ops, &pr->nops, SPL_PRUNE_OPS);
+            if (pr && pr->nops)
+                pr->where = i;
             break;
+        }
         /* past the stage's schema there is no column: a column a later stage adds there starts
          * untainted (its writer taints it), not with the taint of a column a rename dropped */
         for (size_t c = p->stages[i].out.n; c < ESC_SPL_MAX_COLUMNS; c++)
@@ -143,6 +167,60 @@ size_t spl_prune_stages(const esc_plan *p) {
             last_filter = i;
     }
     return last_filter;
+}
+
+size_t spl_prune_stages(const esc_plan *p) {
+    if (p->ds == ESC_DS_RAW || p->nstages < 2)
+        return 0;
+    return prefix(p, 0, NULL);
+}
+
+bool spl_prune_stats(const esc_plan *p, size_t s, spl_prune *pr) {
+    memset(pr, 0, sizeof *pr);
+    pr->s = s;
+    pr->k = prefix(p, s, pr);
+    return pr->k > s || pr->where;
+}
+
+/* keep[r] false for the rows of t (row_id: their groups) the operands rule out. */
+static esc_status rule_out(const spl_prune *pr, esc_table *t, bool *keep) {
+    for (size_t r = 0; r < t->nrows; r++) {
+        bool ok = true;
+        for (size_t i = 0; i < pr->nops && ok; i++)
+            if (spl_cond_true(pr->ops[i], &t->cells[r * t->ncols], t->ncols, &ok) != ESC_OK)
+                return ESC_ENOMEM;
+        keep[r] = ok;
+    }
+    spl_table_filter(t, keep);
+    return ESC_OK;
+}
+
+esc_status spl_prune_check_rows(const esc_plan *p, const spl_prune *pr, esc_table *t, bool *dead,
+                                esc_error *err) {
+    size_t n = t->nrows, end = pr->where ? pr->where - 1 : pr->k;
+    esc_status rc = ESC_OK;
+    bool *keep = NULL;
+    if (!(t->row_id = esc_malloc((n ? n : 1) * sizeof *t->row_id)) ||
+        !(keep = esc_malloc(n ? n : 1)))
+        rc = ESC_ENOMEM;
+    for (size_t r = 0; rc == ESC_OK && r < n; r++)
+        t->row_id[r] = r;
+    uint64_t limited = spl_re_limited();
+    esc_error e2 = {0};
+    for (size_t i = pr->s + 1; i <= end && rc == ESC_OK; i++) {
+        spl_run run = {t, NULL};
+        rc = p->stages[i].cmd->run(&p->stages[i], &run, &e2);
+    }
+    if (rc == ESC_OK && pr->where)
+        rc = rule_out(pr, t, keep);
+    bool exact = rc == ESC_OK && spl_re_limited() == limited && t->row_id && t->nrows <= n;
+    spl_re_limited_set(limited); /* counted when the kept groups run the whole search */
+    for (size_t r = 0; r < n; r++)
+        dead[r] = exact;
+    for (size_t r = 0; exact && r < t->nrows; r++)
+        dead[t->row_id[r]] = false;
+    esc_free(keep);
+    return rc == ESC_ENOMEM ? esc_error_set(err, ESC_ENOMEM, "out of memory") : ESC_OK;
 }
 
 esc_status spl_prune_check(const esc_plan *p, size_t k, esc_agg *a, size_t from, size_t to,

@@ -7,8 +7,9 @@
  * rows whose join fields hold the same values (cmd_join.c, cells compared as C strings), so a
  * group whose value of a join field is absent from the other side gives no paired row. The
  * side's pipeline up to the join must be row-local (exec.c row_local: each row is its group's),
- * and the join field's column must copy a tstats BY field unchanged (the schema's origin), so a
- * group's key is the row's cell. Evidence (evidence.c) must not change either: a final row's
+ * and the join field's column must copy a tstats BY field unchanged (the schema's origin, or an
+ * `eval join_guid = process_guid` of such a column: value_origin), so a group's key is the
+ * row's cell. Evidence (evidence.c) must not change either: a final row's
  * evidence reaches subsearch rows and groups through the columns it still carries, so a join
  * field is used only when the final table carries it (then any group or subsearch row behind a
  * final row agrees with that row, hence with the other side, on that field). Fields that fail a
@@ -153,6 +154,54 @@ static bool final_has(const esc_plan *p, int o) {
     return false;
 }
 
+/* The eval item of st that sets column c last, or NULL. */
+static const eval_item *last_set(const stage *st, int c) {
+    for (size_t k = st->nevals; k > 0; k--)
+        if (st->evals[k - 1].col == c)
+            return &st->evals[k - 1];
+    return NULL;
+}
+
+/* Whether column c of eval stage st, set by item it, is a plain reference to a column the
+ * stage's input holds (*from): `eval join_guid = process_guid` copies the cell, whose text the
+ * join compares, unchanged (eval.c EN_FIELD: a single text value stays that text). */
+static bool copies(const stage *st, const eval_item *it, int *from) {
+    const enode *e = it->e;
+    if (!e || e->kind != EN_FIELD || e->col < 0)
+        return false;
+    for (const eval_item *o = st->evals; o < it; o++)
+        if (o->col == e->col)
+            return false; /* an earlier item's result, not the input's */
+    *from = e->col;
+    return true;
+}
+
+/* The schema origin of column c of stage j's output, followed back through the row-local
+ * stages before it when c has none: remaps (rename, fields, table) move it, filters keep it,
+ * and an eval setting it to a plain field reference (copies) copies that field's. -1: none,
+ * or a stage that changes it otherwise. A tstats BY field's cell is one text value, a number
+ * only for _time (cmd_stats.c key_cells), which is left out: eval would print the number. */
+static int value_origin(const esc_plan *p, size_t j, int c) {
+    for (;;) {
+        const stage *st = &p->stages[j];
+        if (c < 0 || (size_t)c >= st->out.n || !st->out.origin)
+            return -1;
+        if (st->out.origin[c] != -1 || j == 0) {
+            int b = by_of(p, st->out.origin[c]);
+            return b >= 0 && p->stages[0].by[b].ref != FIELD_TIME ? st->out.origin[c] : -1;
+        }
+        const spl_cmd *cmd = st->cmd;
+        const eval_item *it = cmd == &spl_cmd_eval ? last_set(st, c) : NULL;
+        if (cmd->run == spl_run_remap)
+            c = st->map[c];
+        else if (it && !copies(st, it, &c))
+            return -1;
+        else if (!it && cmd != &spl_cmd_eval && cmd != &spl_cmd_where && cmd != &spl_cmd_search)
+            return -1;
+        j--;
+    }
+}
+
 int spl_semijoin_main_by(const esc_plan *p, size_t i, size_t k) {
     const stage *st = &p->stages[i];
     if (st->join_type != 0 || st->cols[k] < 0 || st->cols2[k] < 0 || !st->out.origin ||
@@ -161,9 +210,12 @@ int spl_semijoin_main_by(const esc_plan *p, size_t i, size_t k) {
     for (size_t j = 1; j < i; j++)
         if (!spl_exec_row_local(&p->stages[j]))
             return -1;
-    if (!final_has(p, st->out.origin[st->cols[k]]))
-        return -1;
-    return by_of(p, p->stages[i - 1].out.origin[st->cols[k]]);
+    int o = p->stages[i - 1].out.origin[st->cols[k]];
+    if (o != -1)
+        return final_has(p, st->out.origin[st->cols[k]]) ? by_of(p, o) : -1;
+    /* an eval's copy of a BY field: the final table must carry the field itself */
+    o = value_origin(p, i - 1, st->cols[k]);
+    return o != -1 && final_has(p, o) ? by_of(p, o) : -1;
 }
 
 int spl_semijoin_sub_by(const esc_plan *p, size_t i, size_t k) {

@@ -1,5 +1,6 @@
-/* Spilling a tstats execution's groups to a temporary file (docs/limits.md "group memory"), so
- * that a hunt's memory stays flat however many groups its searches keep until they finish.
+/* Spilling a tstats execution's groups (or kept rows) to a temporary file (docs/limits.md "group
+ * memory"), so that a hunt's memory stays flat however many groups its searches keep until they
+ * finish.
  *
  * The file is created in $TMPDIR (else /tmp) as escudo-spill-XXXXXX and unlinked at once: it
  * has no name while it is written and read, and the system takes it back when it is closed or
@@ -11,10 +12,15 @@
  * table fed every record would hold: each aggregate's merge applies esc_agg_add's rule to a
  * whole state (the exceptions are partial.c's: sums of non-integers may differ in the last
  * bits), and evidence keeps the earliest and latest references of the union.
+ * A raw-event search's kept rows are spilled to a file of their own, in chunks of CHUNK_ROWS
+ * rows: u64 length, then a flag (the rows carry events), the row count, and per row each
+ * cell's value count, is_num, the number's bits and values, then the row's events
+ * (esc_evset_encode); they come back exactly, in order, before the rows kept since.
  * Invariants: only tables whose aggregates all merge are spilled (list() is not; the caller
  * checks); a chunk read back is checked like any partial (a broken one is ESC_EMALFORMED).
- * Deliberately not done: sorting runs for a streaming k-way merge (a finishing search needs
- * its groups in memory anyway: it turns them into its first table). */
+ * Deliberately not done: sorting runs for a streaming k-way merge (a finishing search that
+ * needs no group after its first table reads the file a range of keys at a time instead:
+ * exec.c table_in_parts). */
 #include "spl/spill.h"
 
 #include <errno.h>
@@ -26,8 +32,10 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "spl/cmd.h"
 
 #define CHUNK_GROUPS 4096
+#define CHUNK_ROWS 256
 
 struct spl_spill {
     FILE *f;
@@ -234,6 +242,192 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
     esc_free(m.g);
     esc_buf_fini(&b);
     return st;
+}
+
+/* ---- kept rows ---- */
+
+static bool put_u(esc_buf *b, uint64_t v, size_t n) {
+    unsigned char x[8];
+    for (size_t i = 0; i < n; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    return esc_buf_append(b, x, n) == ESC_OK;
+}
+
+static bool get_u(const esc_buf *b, size_t *at, size_t n, uint64_t *v) {
+    if (b->len - *at < n)
+        return false;
+    *v = 0;
+    for (size_t i = 0; i < n; i++)
+        *v |= (uint64_t)(unsigned char)b->ptr[*at + i] << (8 * i);
+    *at += n;
+    return true;
+}
+
+/* Row r of t: per cell its value count, then (values) is_num, num's bits and each value. */
+static bool put_row(const esc_table *t, size_t r, esc_buf *b) {
+    bool ok = true;
+    for (size_t c = 0; c < t->ncols && ok; c++) {
+        const esc_cell *cell = esc_table_cell(t, r, c);
+        uint64_t bits;
+        memcpy(&bits, &cell->num, sizeof bits);
+        ok = put_u(b, cell->n, 4) && (!cell->n || (put_u(b, cell->is_num, 1) && put_u(b, bits, 8)));
+        for (size_t i = 0; i < cell->n && ok; i++) {
+            size_t len = strlen(cell->v[i]);
+            ok = put_u(b, len, 4) && esc_buf_append(b, cell->v[i], len) == ESC_OK;
+        }
+    }
+    return ok && (!t->lineage || esc_evset_encode(t->lineage, t->row_id[r], b) == 0);
+}
+
+esc_status spl_spill_rows(spl_spill **sp, esc_table *t, esc_error *err) {
+    if (!t->nrows)
+        return ESC_OK;
+    if (*sp && (*sp)->broken)
+        return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
+    esc_status st = *sp ? ESC_OK : spill_open(sp, err);
+    if (st)
+        return st;
+    uint64_t end = (*sp)->bytes;
+    if (fseek((*sp)->f, (long)end, SEEK_SET) != 0)
+        return io_error(err, "seek");
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    for (size_t r = 0; r < t->nrows && !st; r += CHUNK_ROWS) {
+        size_t n = t->nrows - r < CHUNK_ROWS ? t->nrows - r : CHUNK_ROWS;
+        esc_buf_clear(&b);
+        bool ok = put_u(&b, t->lineage != NULL, 1) && put_u(&b, n, 4);
+        for (size_t i = 0; i < n && ok; i++)
+            ok = put_row(t, r + i, &b);
+        st = ok ? put_block(*sp, &b, err)
+                : esc_error_set(err, ESC_ENOMEM, "out of memory spilling rows");
+    }
+    esc_buf_fini(&b);
+    if (!st && fflush((*sp)->f) != 0)
+        st = io_error(err, "write");
+    if (st) { /* the rows stay in memory: the file ends where it did */
+        (void)fflush((*sp)->f);
+        if (ftruncate(fileno((*sp)->f), (off_t)end) != 0 || fseek((*sp)->f, (long)end, SEEK_SET))
+            (*sp)->broken = true;
+        (*sp)->bytes = end;
+        return st;
+    }
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        spl_cell_clear(&t->cells[i]);
+    t->nrows = 0;
+    esc_free(t->cells);
+    esc_free(t->row_id);
+    t->cells = NULL;
+    t->row_id = NULL;
+    if (t->lineage)
+        esc_evset_reset(t->lineage);
+    return ESC_OK;
+}
+
+/* The rows of one chunk (in b) appended to cells (room for *cap rows, *n of them used), their
+ * events to lin (created when the chunk has some) as groups *n... (cells past *n zeroed). */
+static esc_status get_rows(const esc_buf *b, size_t ncols, esc_cell **cells, size_t *cap, size_t *n,
+                           esc_evset **lin, esc_error *err) {
+    size_t at = 0;
+    uint64_t has_lin, nr;
+    if (!get_u(b, &at, 1, &has_lin) || !get_u(b, &at, 4, &nr) || nr > CHUNK_ROWS)
+        return esc_error_set(err, ESC_EMALFORMED, "spill file: broken rows");
+    if (*n + nr > *cap) {
+        size_t nc = *cap ? *cap : 64;
+        while (nc < *n + nr)
+            nc *= 2;
+        esc_cell *c = esc_realloc(*cells, nc * ncols * sizeof *c);
+        if (!c)
+            return spl_exec_oom(err);
+        memset(c + *cap * ncols, 0, (nc - *cap) * ncols * sizeof *c);
+        *cells = c;
+        *cap = nc;
+    }
+    if (has_lin && !*lin && !(*lin = esc_evset_new()))
+        return spl_exec_oom(err);
+    for (uint64_t r = 0; r < nr; r++, (*n)++) {
+        for (size_t c = 0; c < ncols; c++) {
+            esc_cell *cell = &(*cells)[*n * ncols + c];
+            uint64_t nv, is_num = 0, bits = 0;
+            if (!get_u(b, &at, 4, &nv) || nv > ESC_SPL_MAX_MV ||
+                (nv && (!get_u(b, &at, 1, &is_num) || !get_u(b, &at, 8, &bits))))
+                return esc_error_set(err, ESC_EMALFORMED, "spill file: broken rows");
+            if (nv && !(cell->v = esc_calloc(nv, sizeof *cell->v)))
+                return spl_exec_oom(err);
+            for (uint64_t i = 0; i < nv; i++, cell->n++) {
+                uint64_t len;
+                if (!get_u(b, &at, 4, &len) || b->len - at < len)
+                    return esc_error_set(err, ESC_EMALFORMED, "spill file: broken rows");
+                if (!(cell->v[i] = esc_strndup(b->ptr + at, (size_t)len)))
+                    return spl_exec_oom(err);
+                at += (size_t)len;
+            }
+            cell->is_num = is_num != 0;
+            memcpy(&cell->num, &bits, sizeof bits);
+        }
+        int rc = has_lin ? esc_evset_decode(*lin, *n, b->ptr, b->len, &at) : 0;
+        if (rc)
+            return rc == -1 ? spl_exec_oom(err)
+                            : esc_error_set(err, ESC_EMALFORMED, "spill file: broken rows");
+    }
+    return at == b->len ? ESC_OK : esc_error_set(err, ESC_EMALFORMED, "spill file: broken rows");
+}
+
+esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, esc_error *err) {
+    esc_cell *cells = NULL;
+    esc_evset *lin = NULL;
+    size_t cap = 0, n = 0;
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    esc_status st = sp->broken ? esc_error_set(err, ESC_EIO,
+                                               "spill file: broken by an earlier "
+                                               "write error")
+                    : !sp->f || fflush(sp->f) || fseek(sp->f, 0, SEEK_SET) ? io_error(err, "seek")
+                                                                           : ESC_OK;
+    while (!st) {
+        int c = getc(sp->f);
+        if (c == EOF)
+            break;
+        ungetc(c, sp->f);
+        if (!(st = get_block(sp, &b, err)))
+            st = get_rows(&b, t->ncols, &cells, &cap, &n, &lin, err);
+    }
+    if (!st && ferror(sp->f))
+        st = io_error(err, "read");
+    esc_buf_fini(&b);
+    size_t total = n + t->nrows, used = n < cap ? n + 1 : cap; /* rows holding values */
+    size_t *id = st ? NULL : esc_malloc((total ? total : 1) * sizeof *id);
+    esc_cell *all = st ? NULL : esc_realloc(cells, (total ? total : 1) * t->ncols * sizeof *all);
+    if (!st && (!id || !all))
+        st = spl_exec_oom(err);
+    if (all) {
+        cells = all;
+        used = n;
+    }
+    if (!st && t->lineage && !lin && !(lin = esc_evset_new()))
+        st = spl_exec_oom(err);
+    for (size_t r = 0; !st && r < t->nrows; r++) /* the rows in memory come after, renumbered */
+        if (t->lineage && esc_evset_merge(lin, n + r, t->lineage, t->row_id[r]) != 0)
+            st = spl_exec_oom(err);
+    if (st) {
+        for (size_t i = 0; cells && i < used * t->ncols; i++)
+            spl_cell_clear(&cells[i]);
+        esc_free(cells);
+        esc_free(id);
+        esc_evset_free(lin);
+        return st;
+    }
+    if (t->nrows)
+        memcpy(&cells[n * t->ncols], t->cells, t->nrows * t->ncols * sizeof *cells);
+    for (size_t r = 0; r < total; r++)
+        id[r] = r;
+    esc_free(t->cells);
+    esc_free(t->row_id);
+    esc_evset_free(t->lineage);
+    t->cells = cells;
+    t->row_id = id;
+    t->lineage = lin;
+    t->nrows = total;
+    return ESC_OK;
 }
 
 uint64_t spl_spill_bytes(const spl_spill *sp) {

@@ -1,11 +1,13 @@
-/* Internal to src/spl/: a tstats execution's groups spilled to a temporary file past the hunt's
- * memory budget, and merged back when the search finishes (spill.c). */
+/* Internal to src/spl/: a tstats execution's groups, or a raw-event search's kept rows,
+ * spilled to a temporary file past the hunt's memory budget, and merged back when the search
+ * finishes (spill.c). */
 #ifndef ESC_SPL_SPILL_H
 #define ESC_SPL_SPILL_H
 
 #include "agg/agg.h"
 #include "agg/evidence.h"
 #include "core/error.h"
+#include "spl/spl.h"
 
 typedef struct spl_spill spl_spill;
 
@@ -17,6 +19,13 @@ esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error 
  * sharing the groups), until spl_spill_free. */
 esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
                           bool (*keep)(void *ctx, const esc_str *keys), void *ctx, esc_error *err);
+/* Append the rows of t (a raw-event search's kept rows: cells, and each row's events when t
+ * has lineage) to *sp (opened on first use), then empty t: no rows, its lineage reset, its
+ * cells given back. On failure t is unchanged and the file ends where it did. */
+esc_status spl_spill_rows(spl_spill **sp, esc_table *t, esc_error *err);
+/* Put every row spilled from t back before t's rows in memory, in the order they were kept
+ * (row r's events again lineage group r, as spl_lineage_event numbers them). */
+esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, esc_error *err);
 /* Bytes written so far. */
 uint64_t spl_spill_bytes(const spl_spill *sp);
 /* Close the file (it is gone with it). */

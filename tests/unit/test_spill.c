@@ -3,7 +3,9 @@
  * table fed every record holds (every aggregate that merges, and each group's evidence: count,
  * earliest and latest, ties kept as one set keeps them); a keep callback leaves groups out
  * (semi-join); the file goes with the spill; a spill into a folder that does not exist is
- * ESC_EIO and leaves the table as it was; evidence encodings that are cut short are refused. */
+ * ESC_EIO and leaves the table as it was; evidence encodings that are cut short are refused; a
+ * raw-event search's kept rows spilled twice come back before the rows kept since, in order,
+ * cells (multivalue, numbers, empty) and each row's event unchanged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include "agg/agg.h"
 #include "agg/evidence.h"
 #include "core/alloc.h"
+#include "spl/cmd.h"
 #include "spl/spill.h"
 
 static const esc_agg_fn fns[] = {ESC_AGG_COUNT, ESC_AGG_COUNT_FIELD, ESC_AGG_VALUES,
@@ -175,11 +178,83 @@ static void test_evidence_encoding(void **state) {
     esc_evset_free(t);
 }
 
+/* Row i of the kept rows: _time i (a number), a text, i % 3 values, nothing in the last column;
+ * its event at offset i * 10. */
+static void keep_row(esc_table *t, size_t *cap, int i) {
+    if (t->nrows == *cap) {
+        size_t nc = *cap ? *cap * 2 : 4;
+        t->cells = esc_realloc(t->cells, nc * t->ncols * sizeof *t->cells);
+        t->row_id = esc_realloc(t->row_id, nc * sizeof *t->row_id);
+        assert_non_null(t->cells);
+        assert_non_null(t->row_id);
+        memset(t->cells + *cap * t->ncols, 0, (nc - *cap) * t->ncols * sizeof *t->cells);
+        *cap = nc;
+    }
+    size_t r = t->nrows++;
+    esc_cell *row = &t->cells[r * t->ncols];
+    char a[32], b[32], c[32];
+    snprintf(a, sizeof a, "%d", i);
+    snprintf(b, sizeof b, "text %d", i);
+    snprintf(c, sizeof c, "v%d", i);
+    esc_str ta = esc_str_c(a), tb = esc_str_c(b), mv[2] = {esc_str_c(c), esc_str_c(b)};
+    assert_true(spl_cell_num(&row[0], i, &ta));
+    assert_true(spl_cell_set(&row[1], &tb, 1));
+    if (i % 3)
+        assert_true(spl_cell_set(&row[2], mv, (size_t)(i % 3)));
+    t->row_id[r] = r;
+    esc_evref ref = {"in.xml", (uint64_t)i * 10, (uint64_t)i + 1, 0, (int64_t)i * 1000000};
+    assert_int_equal(esc_evset_add(t->lineage, r, &ref), 0);
+}
+
+static void test_spill_rows(void **state) {
+    (void)state;
+    esc_table *t = esc_calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->ncols = 4;
+    t->cols = esc_calloc(4, sizeof *t->cols);
+    t->mv_col = esc_calloc(4, sizeof *t->mv_col);
+    t->lineage = esc_evset_new();
+    for (size_t c = 0; c < 4; c++)
+        t->cols[c] = esc_strdup(c ? "f" : "_time");
+    size_t cap = 0;
+    spl_spill *sp = NULL;
+    esc_error err = {0};
+    for (int i = 0; i < 700; i++) {
+        keep_row(t, &cap, i);
+        if (i == 299 || i == 599) { /* two spills: 300 rows (two chunks), then 300 */
+            assert_int_equal(spl_spill_rows(&sp, t, &err), ESC_OK);
+            assert_int_equal(t->nrows, 0);
+            cap = 0;
+        }
+    }
+    assert_int_equal(spl_spill_rows_read(sp, t, &err), ESC_OK);
+    assert_int_equal(t->nrows, 700);
+    for (size_t r = 0; r < 700; r++) {
+        const esc_cell *c0 = esc_table_cell(t, r, 0), *c2 = esc_table_cell(t, r, 2);
+        char want[32];
+        snprintf(want, sizeof want, "%zu", r);
+        assert_true(c0->is_num && c0->num == (double)r);
+        assert_string_equal(c0->v[0], want);
+        snprintf(want, sizeof want, "text %zu", r);
+        assert_string_equal(esc_table_cell(t, r, 1)->v[0], want);
+        assert_int_equal(c2->n, r % 3);
+        assert_int_equal(esc_table_cell(t, r, 3)->n, 0);
+        esc_evref refs[2 * ESC_EVIDENCE_KEEP];
+        assert_int_equal(esc_evset_get(t->lineage, t->row_id[r], refs), 1);
+        assert_int_equal(refs[0].offset, r * 10);
+        assert_int_equal(refs[0].line, r + 1);
+        assert_string_equal(refs[0].path, "in.xml");
+    }
+    spl_spill_free(sp);
+    esc_table_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spill_merge_exact),
         cmocka_unit_test(test_spill_unwritable),
         cmocka_unit_test(test_evidence_encoding),
+        cmocka_unit_test(test_spill_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
