@@ -602,6 +602,10 @@ bool esc_litscan_may_match(const esc_litscan *s, size_t i) {
     return false;
 }
 
+const uint64_t *esc_litscan_candidates(const esc_litscan *s) {
+    return s ? s->cand : NULL;
+}
+
 void esc_litscan_text(esc_litscan *s, const esc_event *ev) {
     if (!s)
         return;

@@ -520,17 +520,25 @@ static bool chan_ok(const esc_plan *p, const esc_event *ev, bool meta) {
     return false;
 }
 
-bool esc_plan_event_meta(const esc_event *ev) {
+/* Whether field name n, past its first '@' when it has one (fields.c: attribute names), is
+ * source, sourcetype or eventtype: the name's end first, since almost no field's matches. */
+static bool meta_name(esc_str n) {
     static const char *const names[] = {"source", "sourcetype", "eventtype"};
-    for (size_t i = 0; i < ev->ndata + ev->nsys; i++) {
-        esc_str n = i < ev->ndata ? ev->data[i].name : ev->sys[i - ev->ndata].name;
-        const char *at = n.len ? memchr(n.ptr, '@', n.len) : NULL; /* fields.c: attribute names */
-        if (at)
-            n = esc_str_make(at + 1, n.len - (size_t)(at + 1 - n.ptr));
-        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (esc_str_eq_c(n, names[k]))
-                return true;
+    static const size_t lens[] = {6, 10, 9};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        size_t l = lens[k];
+        if (n.len < l || memcmp(n.ptr + n.len - l, names[k], l) != 0)
+            continue;
+        if (n.len == l || (n.ptr[n.len - l - 1] == '@' && !memchr(n.ptr, '@', n.len - l - 1)))
+            return true;
     }
+    return false;
+}
+
+bool esc_plan_event_meta(const esc_event *ev) {
+    for (size_t i = 0; i < ev->ndata + ev->nsys; i++)
+        if (meta_name(i < ev->ndata ? ev->data[i].name : ev->sys[i - ev->ndata].name))
+            return true;
     return false;
 }
 
