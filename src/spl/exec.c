@@ -686,9 +686,11 @@ static esc_status newest_first(esc_table *t, esc_error *err) {
 /* ---- tables and cells (shared by the commands' run hooks) ---- */
 
 void spl_cell_clear(esc_cell *c) {
-    for (size_t i = 0; i < c->n; i++)
-        esc_free(c->v[i]);
-    esc_free(c->v);
+    if (c->v) { /* most cells a remap leaves behind are empty: no call for them */
+        for (size_t i = 0; i < c->n; i++)
+            esc_free(c->v[i]);
+        esc_free(c->v);
+    }
     memset(c, 0, sizeof *c);
 }
 
