@@ -54,6 +54,7 @@ typedef struct ldet {
 /* One field and the literals its values are scanned for. */
 typedef struct lfield {
     char *name; /* in a field set; NULL for a CIM field of a Processes record */
+    size_t name_len;
     int cim;
     char **text;
     unsigned *id;
@@ -142,6 +143,7 @@ static long field_of(esc_litfilter *f, const esc_plan_rlit *l) {
     d->cim = l->cim;
     if (l->cim < 0 && !(d->name = esc_strdup(l->field)))
         return -1;
+    d->name_len = d->name ? strlen(d->name) : 0;
     if (l->cim >= 0)
         f->cim_fld[l->cim] = (int)f->nfld;
     return (long)f->nfld++;
@@ -556,8 +558,8 @@ static bool scan(esc_litscan *s, size_t fi, esc_str v) {
 /* The field of a field set name, or -1. */
 static long name_field(const esc_litfilter *f, esc_str name) {
     for (size_t h = name_hash(name.ptr, name.len) & f->hmask; f->hash[h]; h = (h + 1) & f->hmask) {
-        const char *n = f->fld[f->hash[h] - 1].name;
-        if (strlen(n) == name.len && memcmp(n, name.ptr, name.len) == 0)
+        const lfield *d = &f->fld[f->hash[h] - 1];
+        if (d->name_len == name.len && memcmp(d->name, name.ptr, name.len) == 0)
             return (long)f->hash[h] - 1;
     }
     return -1;

@@ -455,6 +455,9 @@ static uint16_t phase_rows[2][SC_NSCOPES + 1][MAX_RULES];
 static size_t nphase_rows[2][SC_NSCOPES + 1];
 static uint16_t eval_rows[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
 static size_t neval_rows[SC_NSCOPES + 1];
+/* eval_end[s][k]: past the last row of eval_rows[s][k]'s field in its stanza (those rows are
+ * consecutive in the table), so eval_phase compares no names */
+static uint16_t eval_end[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
 /* eval_slot[s]: open addressing from a field name's hash to 1 + its index in eval_rows[s]
  * (0: empty), so that eval_phase finds the fields an EVAL replaces in one pass */
 #define EVAL_SLOTS 512
@@ -487,6 +490,15 @@ static void compute_eval_rows(int scope) {
         eval_rows[scope + 1][n++] = (uint16_t)i;
     }
     neval_rows[scope + 1] = n;
+    for (size_t k = 0; k < n; k++) {
+        const frule *r = &esc_fields_rules[eval_rows[scope + 1][k]];
+        unsigned j = eval_rows[scope + 1][k];
+        while (j < esc_fields_nrules && esc_fields_rules[j].phase == PH_EVAL &&
+               esc_fields_rules[j].scope == r->scope &&
+               (esc_fields_rules[j].dst == r->dst || !strcmp(esc_fields_rules[j].dst, r->dst)))
+            j++;
+        eval_end[scope + 1][k] = (uint16_t)j;
+    }
     for (size_t k = 0; k < n; k++) {
         const char *d = esc_fields_rules[eval_rows[scope + 1][k]].dst;
         size_t h = name_hash(esc_str_c(d)) & (EVAL_SLOTS - 1);
@@ -623,11 +635,8 @@ static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, bool nativ
         const frule *r = &esc_fields_rules[i];
         /* the rows of this field in this stanza are consecutive in the table */
         esc_str v = ESC_STR_NULL;
-        for (unsigned j = i; j < esc_fields_nrules; j++) {
+        for (unsigned j = i; j < eval_end[scope + 1][e]; j++) {
             const frule *o = &esc_fields_rules[j];
-            if (o->phase != PH_EVAL || o->scope != r->scope ||
-                (o->dst != r->dst && strcmp(o->dst, r->dst)))
-                break;
             if (code_matches(o->codes, fs->ev)) {
                 v = apply_op(o, fs, native, a);
                 break;
