@@ -523,16 +523,17 @@ static bool chan_ok(const esc_plan *p, const esc_event *ev, bool meta) {
 /* Whether field name n, past its first '@' when it has one (fields.c: attribute names), is
  * source, sourcetype or eventtype: the name's end first, since almost no field's matches. */
 static bool meta_name(esc_str n) {
-    static const char *const names[] = {"source", "sourcetype", "eventtype"};
-    static const size_t lens[] = {6, 10, 9};
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        size_t l = lens[k];
-        if (n.len < l || memcmp(n.ptr + n.len - l, names[k], l) != 0)
-            continue;
-        if (n.len == l || (n.ptr[n.len - l - 1] == '@' && !memchr(n.ptr, '@', n.len - l - 1)))
-            return true;
-    }
-    return false;
+    if (n.len < 6 || n.ptr[n.len - 1] != 'e') /* all three end so */
+        return false;
+    const char *end = n.ptr + n.len;
+    size_t l = 0;
+    if (memcmp(end - 6, "source", 6) == 0)
+        l = 6;
+    else if (n.len >= 10 && memcmp(end - 10, "sourcetype", 10) == 0)
+        l = 10;
+    else if (n.len >= 9 && memcmp(end - 9, "eventtype", 9) == 0)
+        l = 9;
+    return l && (n.len == l || (end[-(long)l - 1] == '@' && !memchr(n.ptr, '@', n.len - l - 1)));
 }
 
 bool esc_plan_event_meta(const esc_event *ev) {
