@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/fmt.h"
 #include "fields/rules.h"
 
 /* The name index of an extracted set: open addressing from a name's hash to its first and
@@ -157,9 +158,9 @@ static esc_status add_c(esc_fields *fs, esc_arena *a, const char *name, esc_str 
 }
 
 static esc_status add_num(esc_fields *fs, esc_arena *a, const char *name, unsigned long long v) {
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%llu", v);
-    return add_c(fs, a, name, esc_str_make(buf, (size_t)n), true);
+    char buf[ESC_FMT_MAX + 1];
+    size_t n = esc_fmt_u64(buf, (uint64_t)v, 0); /* "%llu" */
+    return add_c(fs, a, name, esc_str_make(buf, n), true);
 }
 
 /* ---- metadata and System ------------------------------------------------------------------ */
@@ -196,11 +197,18 @@ static esc_status metadata(const esc_event *ev, esc_arena *a, esc_fields *fs) {
     for (size_t i = 0; i < sizeof classic_source / sizeof classic_source[0]; i++)
         if (esc_str_ieq_c(ev->channel, classic_source[i]))
             prefix = "WinEventLog:";
-    int n = snprintf(buf, sizeof buf, "%s%.*s", prefix, (int)ev->channel.len,
-                     ev->channel.ptr ? ev->channel.ptr : "");
+    /* "%s%.*s" of prefix and the channel, without printf: the channel up to a NUL */
+    size_t pl = strlen(prefix), cl = ev->channel.ptr ? ev->channel.len : 0;
+    const char *nul = cl ? memchr(ev->channel.ptr, 0, cl) : NULL;
+    if (nul)
+        cl = (size_t)(nul - ev->channel.ptr);
     esc_status st = ESC_OK;
-    if (n > 0 && (size_t)n < sizeof buf)
-        st = add_c(fs, a, "source", esc_str_make(buf, (size_t)n), true);
+    if (pl + cl < sizeof buf) {
+        memcpy(buf, prefix, pl);
+        if (cl)
+            memcpy(buf + pl, ev->channel.ptr, cl);
+        st = add_c(fs, a, "source", esc_str_make(buf, pl + cl), true);
+    }
     if (!st)
         st = add_c(fs, a, "sourcetype", esc_str_c("XmlWinEventLog"), false);
     if (!st)
