@@ -2,6 +2,9 @@
  * practice: each maximal invalid prefix becomes one U+FFFD. */
 #include "core/utf8.h"
 
+#include <stdint.h>
+#include <string.h>
+
 static const char REPL[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid/truncated. */
@@ -71,6 +74,16 @@ bool esc_utf8_clean(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
+        /* eight bytes at a time while they are ASCII and none is NUL (the common case) */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if ((w | ((w - 0x0101010101010101ull) & ~w)) & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         if (p[i] >= 0x01 && p[i] < 0x80) {
             i++;
             continue;

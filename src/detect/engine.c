@@ -46,6 +46,7 @@ struct esc_engine {
     size_t nothers;
     size_t *procs; /* detections reading Endpoint.Processes (a subsearch's included) */
     size_t nprocs;
+    uint64_t *procs_bits; /* the same, one bit per detection (word i / 64, bit i % 64) */
     /* per detection: its data model when that is all it reads (then esc_plan_select is
      * esc_dm_wants of it), else 0 */
     uint8_t *dm_only;
@@ -273,15 +274,18 @@ static esc_status interest(esc_engine *e, esc_error *err) {
     in->fields = esc_cim_raw_fields();
     e->others = esc_calloc(e->n ? e->n : 1, sizeof *e->others);
     e->procs = esc_calloc(e->n ? e->n : 1, sizeof *e->procs);
+    e->procs_bits = esc_calloc((e->n + 63) / 64 + 1, sizeof *e->procs_bits);
     e->dm_only = esc_calloc(e->n ? e->n : 1, sizeof *e->dm_only);
     e->second = esc_calloc(e->n ? e->n : 1, sizeof *e->second);
-    if (!e->others || !e->procs || !e->dm_only || !e->second)
+    if (!e->others || !e->procs || !e->procs_bits || !e->dm_only || !e->second)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     for (size_t i = 0; i < e->n; i++) {
         uint32_t m = esc_plan_datasets(e->plan[i]);
         e->datasets |= m;
-        if (m & (1u << ESC_DS_PROCESSES))
+        if (m & (1u << ESC_DS_PROCESSES)) {
             e->procs[e->nprocs++] = i;
+            e->procs_bits[i / 64] |= 1ull << (i % 64);
+        }
         for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_RAW; ds++)
             if (m == 1u << ds)
                 e->dm_only[i] = (uint8_t)ds;
@@ -384,6 +388,7 @@ void esc_engine_free(esc_engine *e) {
         esc_free(e->skip_reason[i]);
     esc_litfilter_free(e->lf);
     esc_free(e->procs);
+    esc_free(e->procs_bits);
     esc_free(e->dm_only);
     esc_free(e->others);
     esc_free(e->second);
@@ -579,14 +584,22 @@ static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
         }
         return ESC_OK;
     }
-    for (size_t k = 0; k < h->e->nprocs; k++) {
-        size_t i = h->e->procs[k];
-        if (!esc_feeder_may_match(h->feed, i))
-            continue;
-        esc_status st = feed_det(h, i, r, err);
+    const uint64_t *cb = esc_feeder_candidate_bits(h->feed);
+    for (size_t k = 0; !cb && k < h->e->nprocs; k++) {
+        esc_status st = feed_det(h, h->e->procs[k], r, err);
         if (st)
             return st;
     }
+    /* the detections both reading Endpoint.Processes and still candidates, in index order */
+    for (size_t w = 0; cb && w < (h->e->n + 63) / 64; w++)
+        for (uint64_t b = cb[w] & h->e->procs_bits[w]; b; b &= b - 1) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(b);
+            if (!esc_feeder_may_match(h->feed, i))
+                continue;
+            esc_status st = feed_det(h, i, r, err);
+            if (st)
+                return st;
+        }
     return ESC_OK;
 }
 

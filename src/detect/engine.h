@@ -124,6 +124,10 @@ size_t esc_feeder_candidates(const esc_feeder *f, const size_t **det);
  * consumer skips the detections it rules out (their main where clause would reject the
  * record). */
 bool esc_feeder_may_match(const esc_feeder *f, size_t i);
+/* During the record callback: one bit per detection (word i / 64, bit i % 64), clear for those
+ * esc_feeder_may_match is false for by the record's literal candidates alone; NULL when every
+ * detection may match (no engine, no literal filter). */
+const uint64_t *esc_feeder_candidate_bits(const esc_feeder *f);
 /* Map the held records with the inventory as it is now and hand them to the consumer. */
 esc_status esc_feeder_flush(esc_feeder *f, esc_error *err);
 const esc_feeder_stats *esc_feeder_stats_get(const esc_feeder *f);

@@ -19,6 +19,20 @@
 #include "detect/litfilter.h"
 
 #define HELD_ARENA_CAP (256u << 20)
+#define SEL_SLOTS 256     /* selections remembered (a power of two) */
+#define SEL_KEY_MAX 240   /* provider and channel bytes a remembered selection holds */
+#define SEL_CAND_MAX 8192 /* candidates all remembered selections hold together */
+
+/* One remembered esc_engine_select answer: it depends on the event's kind, code, provider and
+ * channel only, unless the event carries a source, sourcetype or eventtype field of its own
+ * (esc_plan_event_meta), whose events are never remembered. */
+typedef struct sel_memo {
+    bool used, has_code;
+    uint32_t code, mask;
+    uint16_t plen, clen;
+    char key[SEL_KEY_MAX]; /* provider then channel */
+    size_t at, n;          /* the candidates: cand_pool[at .. at + n - 1] */
+} sel_memo;
 
 struct esc_feeder {
     esc_feeder_opts o;
@@ -31,6 +45,9 @@ struct esc_feeder {
     size_t *cand; /* the detections the current event may feed in the other datasets */
     size_t ncand;
     esc_litscan *ls; /* the engine's literal filter scanner (the record handed on), or NULL */
+    sel_memo *memo;  /* SEL_SLOTS remembered selections (see sel_memo), or NULL */
+    size_t *cand_pool;
+    size_t npool;
     esc_feeder_stats stats;
     bool tagged; /* map the events tagged `process report` past Sysmon 1 / 4688 (cim.h) */
 };
@@ -48,7 +65,9 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
     esc_arena_init(&f->held_arena, 1u << 20, HELD_ARENA_CAP);
     if (o->engine && !esc_engine_nothers(o->engine))
         f->o.engine = NULL; /* Endpoint.Processes only */
-    if (f->o.engine && !(f->cand = esc_calloc(esc_engine_nothers(o->engine), sizeof *f->cand))) {
+    if (f->o.engine && (!(f->cand = esc_calloc(esc_engine_nothers(o->engine), sizeof *f->cand)) ||
+                        !(f->memo = esc_calloc(SEL_SLOTS, sizeof *f->memo)) ||
+                        !(f->cand_pool = esc_calloc(SEL_CAND_MAX, sizeof *f->cand_pool)))) {
         esc_feeder_free(f);
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
@@ -70,6 +89,8 @@ void esc_feeder_free(esc_feeder *f) {
     esc_arena_fini(&f->held_arena);
     esc_free(f->held);
     esc_free(f->cand);
+    esc_free(f->memo);
+    esc_free(f->cand_pool);
     esc_litscan_free(f->ls);
     esc_free(f);
 }
@@ -169,10 +190,68 @@ bool esc_feeder_may_match(const esc_feeder *f, size_t i) {
     return esc_litscan_may_match(f->ls, i);
 }
 
+const uint64_t *esc_feeder_candidate_bits(const esc_feeder *f) {
+    return esc_litscan_candidates(f->ls);
+}
+
 /* Hand a record to the consumer, scanned first for every detection's literals. */
 static esc_status hand_on(esc_feeder *f, const esc_record *rec, esc_error *err) {
     esc_litscan_record(f->ls, rec);
     return f->o.record(f->o.ctx, rec, err);
+}
+
+/* esc_engine_select for ev into f->cand, from the remembered selections when ev's kind, code,
+ * provider and channel were seen before (an event of a source, sourcetype or eventtype field,
+ * or of a longer provider and channel, is always selected afresh; so is every event once the
+ * slots or the candidate pool are full). */
+static uint32_t select_event(esc_feeder *f, const esc_event *ev) {
+    if (ev->kind != ESC_EV_WINDOWS) {
+        f->ncand = 0;
+        return 0;
+    }
+    size_t plen = ev->provider.len, clen = ev->channel.len;
+    if (plen + clen > SEL_KEY_MAX || esc_plan_event_meta(ev))
+        return esc_engine_select(f->o.engine, ev, f->cand, &f->ncand);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < plen; i++)
+        h = (h ^ (unsigned char)ev->provider.ptr[i]) * 1099511628211ull;
+    for (size_t i = 0; i < clen; i++)
+        h = (h ^ (unsigned char)ev->channel.ptr[i]) * 1099511628211ull;
+    h = (h ^ (ev->has_event_id ? ev->event_id : UINT64_MAX)) * 1099511628211ull;
+    for (size_t k = 0; k < SEL_SLOTS; k++) {
+        sel_memo *m = &f->memo[(h + k) & (SEL_SLOTS - 1)];
+        if (m->used) {
+            if (m->has_code != ev->has_event_id || (m->has_code && m->code != ev->event_id) ||
+                m->plen != plen || m->clen != clen ||
+                (plen && memcmp(m->key, ev->provider.ptr, plen)) ||
+                (clen && memcmp(m->key + plen, ev->channel.ptr, clen)))
+                continue;
+            if (m->n)
+                memcpy(f->cand, f->cand_pool + m->at, m->n * sizeof *f->cand);
+            f->ncand = m->n;
+            return m->mask;
+        }
+        uint32_t mask = esc_engine_select(f->o.engine, ev, f->cand, &f->ncand);
+        if (f->npool + f->ncand > SEL_CAND_MAX)
+            return mask;
+        *m = (sel_memo){.used = true,
+                        .has_code = ev->has_event_id,
+                        .code = ev->has_event_id ? ev->event_id : 0,
+                        .mask = mask,
+                        .plen = (uint16_t)plen,
+                        .clen = (uint16_t)clen,
+                        .at = f->npool,
+                        .n = f->ncand};
+        if (plen)
+            memcpy(m->key, ev->provider.ptr, plen);
+        if (clen)
+            memcpy(m->key + plen, ev->channel.ptr, clen);
+        if (f->ncand)
+            memcpy(f->cand_pool + f->npool, f->cand, f->ncand * sizeof *f->cand);
+        f->npool += f->ncand;
+        return mask;
+    }
+    return esc_engine_select(f->o.engine, ev, f->cand, &f->ncand);
 }
 
 /* The datasets other than Endpoint.Processes the engine's detections want ev in: the event's
@@ -180,7 +259,7 @@ static esc_status hand_on(esc_feeder *f, const esc_record *rec, esc_error *err) 
  * candidates the text check rules out go first (their records would pass no literal filter):
  * without candidates, the event's fields are not extracted. */
 static esc_status other_datasets(esc_feeder *f, const esc_event *ev, esc_error *err) {
-    uint32_t mask = esc_engine_select(f->o.engine, ev, f->cand, &f->ncand);
+    uint32_t mask = select_event(f, ev);
     if (!mask || !ev->has_time)
         return ESC_OK;
     bool check = f->ls && ev->text.ptr;

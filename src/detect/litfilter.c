@@ -54,6 +54,7 @@ typedef struct ldet {
 /* One field and the literals its values are scanned for. */
 typedef struct lfield {
     char *name; /* in a field set; NULL for a CIM field of a Processes record */
+    size_t name_len;
     int cim;
     char **text;
     unsigned *id;
@@ -71,6 +72,11 @@ struct esc_litfilter {
     uint32_t *hash;               /* field set names: field index + 1, 0 empty */
     size_t hmask;
     long raw_fld; /* the field of bare terms' literals ("_raw"), or -1 */
+    /* bare terms over a record without _raw: raw_fld's literals once more, matched without
+     * SINGLEMATCH, for one scan of all the record's values one after another; a hit counts
+     * inside one value (lit_len: per literal id, its length) */
+    hs_database_t *raw_db;
+    uint32_t *lit_len;
     /* the text check (esc_litscan_text): per literal id, whether it is looked for in the
      * event's text (a literal of a raw-event search that esc_fields_text_bound allows); one
      * database of those, with ids nlit ("&") and nlit + 1 ("<!") for the text's guards */
@@ -88,8 +94,17 @@ struct esc_litfilter {
     size_t nopen[ESC_DS_N];
 };
 
+/* One value of the record's scan buffer: bytes [start, end). */
+typedef struct lseg {
+    uint32_t start, end;
+} lseg;
+
 struct esc_litscan {
     const esc_litfilter *f;
+    char *buf; /* the record's values to scan, one after another */
+    size_t buf_len, buf_cap;
+    lseg *seg;
+    size_t nseg, seg_cap;
     hs_scratch_t *scratch;
     uint64_t *hit; /* one bit per literal id */
     size_t words;
@@ -101,11 +116,18 @@ struct esc_litscan {
     uint8_t text_bound; /* the text_ok level that counts for it (esc_fields_joins: 1, else 2) */
 };
 
+/* A name's first and last eight bytes (overlapping when shorter than 16) and its length: asked
+ * for every field of every record, so constant time. */
 static uint64_t name_hash(const char *p, size_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else if (n) {
+        memcpy(&a, p, n);
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
 }
 
 /* The field of literal l, added when new; -1 on allocation failure. */
@@ -128,6 +150,7 @@ static long field_of(esc_litfilter *f, const esc_plan_rlit *l) {
     d->cim = l->cim;
     if (l->cim < 0 && !(d->name = esc_strdup(l->field)))
         return -1;
+    d->name_len = d->name ? strlen(d->name) : 0;
     if (l->cim >= 0)
         f->cim_fld[l->cim] = (int)f->nfld;
     return (long)f->nfld++;
@@ -209,7 +232,8 @@ static esc_status add_plan(esc_litfilter *f, ldet *d, const esc_plan *p) {
 
 /* n literals, matched case-insensitively, once each, into *db (what names it in a message). */
 static esc_status compile_literals(const char *const *text, const unsigned *ids, size_t n,
-                                   const char *what, hs_database_t **db, esc_error *err) {
+                                   unsigned single, const char *what, hs_database_t **db,
+                                   esc_error *err) {
     unsigned *flags = esc_calloc(n, sizeof *flags);
     size_t *lens = esc_calloc(n, sizeof *lens);
     esc_status st = ESC_OK;
@@ -218,7 +242,7 @@ static esc_status compile_literals(const char *const *text, const unsigned *ids,
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        flags[i] = HS_FLAG_CASELESS | single;
         lens[i] = strlen(text[i]);
     }
     hs_compile_error_t *cerr = NULL;
@@ -235,7 +259,21 @@ out:
 }
 
 static esc_status compile_field(lfield *d, esc_error *err) {
-    return compile_literals((const char *const *)d->text, d->id, d->n, "record", &d->db, err);
+    return compile_literals((const char *const *)d->text, d->id, d->n, HS_FLAG_SINGLEMATCH,
+                            "record", &d->db, err);
+}
+
+/* raw_db and lit_len (see struct esc_litfilter). */
+static esc_status compile_raw(esc_litfilter *f, esc_error *err) {
+    if (f->raw_fld < 0)
+        return ESC_OK;
+    const lfield *d = &f->fld[f->raw_fld];
+    if (!(f->lit_len = esc_calloc(f->nlit ? f->nlit : 1, sizeof *f->lit_len)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    for (size_t k = 0; k < d->n; k++)
+        f->lit_len[d->id[k]] = (uint32_t)strlen(d->text[k]);
+    return compile_literals((const char *const *)d->text, d->id, d->n, 0, "record", &f->raw_db,
+                            err);
 }
 
 /* Every field: its database, and the hash of field set names. */
@@ -324,7 +362,7 @@ static esc_status compile_text(esc_litfilter *f, esc_error *err) {
     ids[n++] = (unsigned)f->nlit;
     text[n] = "<!";
     ids[n++] = (unsigned)f->nlit + 1;
-    st = compile_literals(text, ids, n, "text", &f->text_db, err);
+    st = compile_literals(text, ids, n, HS_FLAG_SINGLEMATCH, "text", &f->text_db, err);
 out:
     esc_free(used);
     esc_free(text);
@@ -417,7 +455,8 @@ esc_status esc_litfilter_new(esc_plan *const *plans, size_t n, esc_litfilter **o
         esc_litfilter_free(f);
         return ESC_OK;
     }
-    if ((st = compile(f, err)) != ESC_OK || (st = compile_text(f, err)) != ESC_OK)
+    if ((st = compile(f, err)) != ESC_OK || (st = compile_raw(f, err)) != ESC_OK ||
+        (st = compile_text(f, err)) != ESC_OK)
         goto fail;
     if (compile_keys(f) != ESC_OK) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -458,6 +497,8 @@ void esc_litfilter_free(esc_litfilter *f) {
     for (int ds = 0; ds < ESC_DS_N; ds++)
         esc_free(f->open_det[ds]);
     hs_free_database(f->text_db);
+    hs_free_database(f->raw_db);
+    esc_free(f->lit_len);
     esc_free(f->det);
     esc_free(f);
 }
@@ -483,6 +524,8 @@ esc_status esc_litscan_new(const esc_litfilter *f, esc_litscan **out, esc_error 
         ok = hs_alloc_scratch(f->fld[i].db, &s->scratch) == HS_SUCCESS;
     if (ok && f->text_db)
         ok = hs_alloc_scratch(f->text_db, &s->scratch) == HS_SUCCESS;
+    if (ok && f->raw_db)
+        ok = hs_alloc_scratch(f->raw_db, &s->scratch) == HS_SUCCESS;
     if (!ok) {
         esc_litscan_free(s);
         return esc_error_set(err, ESC_ENOMEM, "out of memory (record literal filter)");
@@ -495,6 +538,8 @@ void esc_litscan_free(esc_litscan *s) {
     if (!s)
         return;
     hs_free_scratch(s->scratch);
+    esc_free(s->buf);
+    esc_free(s->seg);
     esc_free(s->hit);
     esc_free(s->text_hit);
     esc_free(s->cand);
@@ -520,8 +565,8 @@ static bool scan(esc_litscan *s, size_t fi, esc_str v) {
 /* The field of a field set name, or -1. */
 static long name_field(const esc_litfilter *f, esc_str name) {
     for (size_t h = name_hash(name.ptr, name.len) & f->hmask; f->hash[h]; h = (h + 1) & f->hmask) {
-        const char *n = f->fld[f->hash[h] - 1].name;
-        if (strlen(n) == name.len && memcmp(n, name.ptr, name.len) == 0)
+        const lfield *d = &f->fld[f->hash[h] - 1];
+        if (d->name_len == name.len && memcmp(d->name, name.ptr, name.len) == 0)
             return (long)f->hash[h] - 1;
     }
     return -1;
@@ -542,6 +587,75 @@ static void candidates(esc_litscan *s) {
         }
 }
 
+/* A hit of raw_db: it counts when it lies inside one value (the segment starting last at or
+ * before it). */
+static int on_raw(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                  void *ctx) {
+    (void)from, (void)flags;
+    esc_litscan *s = ctx;
+    if ((s->hit[id / 64] >> (id % 64)) & 1)
+        return 0;
+    size_t len = s->f->lit_len[id];
+    if (to < len || !s->nseg)
+        return 0;
+    size_t at = (size_t)to - len, lo = 0, hi = s->nseg;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->seg[mid].start <= at)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const lseg *g = &s->seg[lo];
+    if (g->start <= at && to <= g->end)
+        s->hit[id / 64] |= 1ull << (id % 64);
+    return 0;
+}
+
+/* Add value v to the record's scan buffer; false when it cannot grow. Values shorter than
+ * three bytes are left out, as scan does. */
+static bool put_seg(esc_litscan *s, esc_str v) {
+    if (!v.ptr || v.len < 3)
+        return true;
+    if (v.len > UINT32_MAX / 2 || s->buf_len + v.len > UINT32_MAX / 2)
+        return false;
+    if (s->buf_len + v.len > s->buf_cap) {
+        size_t cap = s->buf_cap ? s->buf_cap : 4096;
+        while (cap < s->buf_len + v.len)
+            cap *= 2;
+        char *b = esc_realloc(s->buf, cap);
+        if (!b)
+            return false;
+        s->buf = b;
+        s->buf_cap = cap;
+    }
+    if (s->nseg == s->seg_cap) {
+        size_t cap = s->seg_cap ? 2 * s->seg_cap : 64;
+        lseg *g = esc_realloc(s->seg, cap * sizeof *g);
+        if (!g)
+            return false;
+        s->seg = g;
+        s->seg_cap = cap;
+    }
+    memcpy(s->buf + s->buf_len, v.ptr, v.len);
+    s->seg[s->nseg++] = (lseg){(uint32_t)s->buf_len, (uint32_t)(s->buf_len + v.len)};
+    s->buf_len += v.len;
+    return true;
+}
+
+/* Each of the record's values for raw_fld's literals, in one scan (see raw_db). */
+static bool scan_values(esc_litscan *s, const esc_fields *fs) {
+    s->buf_len = 0;
+    s->nseg = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        if (!put_seg(s, fs->f[i].value))
+            return false;
+    if (!s->buf_len)
+        return true;
+    return hs_scan(s->f->raw_db, s->buf, (unsigned)s->buf_len, 0, s->scratch, on_raw, s) ==
+           HS_SUCCESS;
+}
+
 void esc_litscan_record(esc_litscan *s, const esc_record *r) {
     if (!s)
         return;
@@ -559,8 +673,7 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r) {
         if (f->raw_fld >= 0 && r->ds == ESC_DS_RAW && r->fs->raw.ptr)
             ok = ok && scan(s, (size_t)f->raw_fld, r->fs->raw);
         else if (f->raw_fld >= 0 && r->ds == ESC_DS_RAW)
-            for (size_t i = 0; ok && i < r->fs->n; i++)
-                ok = scan(s, (size_t)f->raw_fld, r->fs->f[i].value);
+            ok = ok && scan_values(s, r->fs);
     } else {
         for (size_t i = 0; ok && i < ESC_CIM_NFIELDS; i++)
             if (f->cim_fld[i] >= 0)
@@ -600,6 +713,10 @@ bool esc_litscan_may_match(const esc_litscan *s, size_t i) {
         if (d->a[k].ds == (int)ds && alt_holds(s, &d->a[k]))
             return true;
     return false;
+}
+
+const uint64_t *esc_litscan_candidates(const esc_litscan *s) {
+    return s ? s->cand : NULL;
 }
 
 void esc_litscan_text(esc_litscan *s, const esc_event *ev) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cim/cim.h"
 #include "core/error.h"
@@ -33,6 +34,10 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r);
  * (its own and its subsearches': each reads another dataset or has a clause none of whose
  * literals the record holds); true otherwise, and always when s is NULL. */
 bool esc_litscan_may_match(const esc_litscan *s, size_t i);
+/* One bit per detection (bit i % 64 of word i / 64), clear when esc_litscan_may_match is false
+ * for it by the last scanned record's candidates alone; NULL when s is NULL (every detection
+ * may match). A consumer walks these bits instead of asking every detection. */
+const uint64_t *esc_litscan_candidates(const esc_litscan *s);
 
 /* The text check, before an event's fields are extracted: scan ev->text (the XML reader's
  * <Event> element) once for the literals of every raw-event search's clauses that

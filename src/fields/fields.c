@@ -16,7 +16,75 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/fmt.h"
 #include "fields/rules.h"
+
+/* The name index of an extracted set: open addressing from a name's hash to its first and
+ * last entries (1 + index; 0: empty slot), and per entry the next one of the same name, so a
+ * lookup visits only the entries of its name. Sized for fs->cap; rebuilt when the set grows,
+ * drops entries or is rewritten (eval_apply). */
+struct esc_fields_ix {
+    uint32_t (*slot)[2];
+    uint32_t *next;
+    size_t mask, cap; /* the slots less one; the entries next holds */
+};
+
+/* A name's first and last eight bytes (overlapping when shorter than 16) and its length: a
+ * constant-time hash, good enough for names that rarely share both ends. */
+static size_t ix_hash(esc_str n) {
+    uint64_t a = 0, b = 0;
+    if (n.len >= 8) {
+        memcpy(&a, n.ptr, 8);
+        memcpy(&b, n.ptr + n.len - 8, 8);
+    } else if (n.len) {
+        memcpy(&a, n.ptr, n.len);
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n.len) * 0xff51afd7ed558ccdull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot of name: its own, or the empty one where it goes. */
+static size_t ix_slot(const esc_fields *fs, esc_str name) {
+    const esc_fields_ix *x = fs->ix;
+    size_t h = ix_hash(name) & x->mask;
+    while (x->slot[h][0] && !esc_str_eq(fs->f[x->slot[h][0] - 1].name, name))
+        h = (h + 1) & x->mask;
+    return h;
+}
+
+static void ix_put(esc_fields *fs, size_t i) {
+    esc_fields_ix *x = fs->ix;
+    size_t h = ix_slot(fs, fs->f[i].name);
+    x->next[i] = 0;
+    if (x->slot[h][0])
+        x->next[x->slot[h][1] - 1] = (uint32_t)i + 1;
+    else
+        x->slot[h][0] = (uint32_t)i + 1;
+    x->slot[h][1] = (uint32_t)i + 1;
+}
+
+/* Index fs's entries afresh (arrays for fs->cap entries); without room, fs loses its index. */
+static void ix_build(esc_fields *fs, esc_arena *a) {
+    esc_fields_ix *x = fs->ix;
+    if (!x)
+        return;
+    if (x->cap < fs->cap || !x->slot) {
+        size_t slots = 128;
+        while (slots < 2 * fs->cap)
+            slots *= 2;
+        x->slot = esc_arena_alloc(a, slots * sizeof *x->slot);
+        x->next = esc_arena_alloc(a, (fs->cap ? fs->cap : 1) * sizeof *x->next);
+        if (!x->slot || !x->next || fs->cap > UINT32_MAX - 1) {
+            fs->ix = NULL;
+            return;
+        }
+        x->mask = slots - 1;
+        x->cap = fs->cap;
+    }
+    memset(x->slot, 0, (x->mask + 1) * sizeof *x->slot);
+    for (size_t i = 0; i < fs->n; i++)
+        ix_put(fs, i);
+}
 
 esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str value, bool copy) {
     if (fs->n == fs->cap) {
@@ -28,6 +96,7 @@ esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str va
             memcpy(nf, fs->f, fs->n * sizeof *nf);
         fs->f = nf;
         fs->cap = cap;
+        ix_build(fs, a);
     }
     if (copy && value.ptr) {
         value = esc_arena_dup(a, value);
@@ -35,19 +104,28 @@ esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str va
             return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
     }
     fs->f[fs->n++] = (esc_field){name, value};
+    if (fs->ix)
+        ix_put(fs, fs->n - 1);
     return ESC_OK;
 }
 
 /* Drop every pair of field name. */
-static void fields_remove(esc_fields *fs, esc_str name) {
+static void fields_remove(esc_fields *fs, esc_arena *a, esc_str name) {
     size_t k = 0;
     for (size_t i = 0; i < fs->n; i++)
         if (!esc_str_eq(fs->f[i].name, name))
             fs->f[k++] = fs->f[i];
+    if (k == fs->n)
+        return;
     fs->n = k;
+    ix_build(fs, a);
 }
 
 esc_str esc_fields_get(const esc_fields *fs, esc_str name) {
+    if (fs->ix) {
+        size_t h = ix_slot(fs, name);
+        return fs->ix->slot[h][0] ? fs->f[fs->ix->slot[h][0] - 1].value : ESC_STR_NULL;
+    }
     for (size_t i = 0; i < fs->n; i++)
         if (esc_str_eq(fs->f[i].name, name))
             return fs->f[i].value;
@@ -56,6 +134,14 @@ esc_str esc_fields_get(const esc_fields *fs, esc_str name) {
 
 size_t esc_fields_values(const esc_fields *fs, esc_str name, esc_str *out, size_t max) {
     size_t k = 0;
+    if (fs->ix) {
+        for (uint32_t i = fs->ix->slot[ix_slot(fs, name)][0]; i; i = fs->ix->next[i - 1]) {
+            if (k < max)
+                out[k] = fs->f[i - 1].value;
+            k++;
+        }
+        return k;
+    }
     for (size_t i = 0; i < fs->n; i++)
         if (esc_str_eq(fs->f[i].name, name)) {
             if (k < max)
@@ -72,9 +158,9 @@ static esc_status add_c(esc_fields *fs, esc_arena *a, const char *name, esc_str 
 }
 
 static esc_status add_num(esc_fields *fs, esc_arena *a, const char *name, unsigned long long v) {
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%llu", v);
-    return add_c(fs, a, name, esc_str_make(buf, (size_t)n), true);
+    char buf[ESC_FMT_MAX + 1];
+    size_t n = esc_fmt_u64(buf, (uint64_t)v, 0); /* "%llu" */
+    return add_c(fs, a, name, esc_str_make(buf, n), true);
 }
 
 /* ---- metadata and System ------------------------------------------------------------------ */
@@ -111,11 +197,18 @@ static esc_status metadata(const esc_event *ev, esc_arena *a, esc_fields *fs) {
     for (size_t i = 0; i < sizeof classic_source / sizeof classic_source[0]; i++)
         if (esc_str_ieq_c(ev->channel, classic_source[i]))
             prefix = "WinEventLog:";
-    int n = snprintf(buf, sizeof buf, "%s%.*s", prefix, (int)ev->channel.len,
-                     ev->channel.ptr ? ev->channel.ptr : "");
+    /* "%s%.*s" of prefix and the channel, without printf: the channel up to a NUL */
+    size_t pl = strlen(prefix), cl = ev->channel.ptr ? ev->channel.len : 0;
+    const char *nul = cl ? memchr(ev->channel.ptr, 0, cl) : NULL;
+    if (nul)
+        cl = (size_t)(nul - ev->channel.ptr);
     esc_status st = ESC_OK;
-    if (n > 0 && (size_t)n < sizeof buf)
-        st = add_c(fs, a, "source", esc_str_make(buf, (size_t)n), true);
+    if (pl + cl < sizeof buf) {
+        memcpy(buf, prefix, pl);
+        if (cl)
+            memcpy(buf + pl, ev->channel.ptr, cl);
+        st = add_c(fs, a, "source", esc_str_make(buf, pl + cl), true);
+    }
     if (!st)
         st = add_c(fs, a, "sourcetype", esc_str_c("XmlWinEventLog"), false);
     if (!st)
@@ -455,6 +548,9 @@ static uint16_t phase_rows[2][SC_NSCOPES + 1][MAX_RULES];
 static size_t nphase_rows[2][SC_NSCOPES + 1];
 static uint16_t eval_rows[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
 static size_t neval_rows[SC_NSCOPES + 1];
+/* eval_end[s][k]: past the last row of eval_rows[s][k]'s field in its stanza (those rows are
+ * consecutive in the table), so eval_phase compares no names */
+static uint16_t eval_end[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
 /* eval_slot[s]: open addressing from a field name's hash to 1 + its index in eval_rows[s]
  * (0: empty), so that eval_phase finds the fields an EVAL replaces in one pass */
 #define EVAL_SLOTS 512
@@ -487,6 +583,15 @@ static void compute_eval_rows(int scope) {
         eval_rows[scope + 1][n++] = (uint16_t)i;
     }
     neval_rows[scope + 1] = n;
+    for (size_t k = 0; k < n; k++) {
+        const frule *r = &esc_fields_rules[eval_rows[scope + 1][k]];
+        unsigned j = eval_rows[scope + 1][k];
+        while (j < esc_fields_nrules && esc_fields_rules[j].phase == PH_EVAL &&
+               esc_fields_rules[j].scope == r->scope &&
+               (esc_fields_rules[j].dst == r->dst || !strcmp(esc_fields_rules[j].dst, r->dst)))
+            j++;
+        eval_end[scope + 1][k] = (uint16_t)j;
+    }
     for (size_t k = 0; k < n; k++) {
         const char *d = esc_fields_rules[eval_rows[scope + 1][k]].dst;
         size_t h = name_hash(esc_str_c(d)) & (EVAL_SLOTS - 1);
@@ -553,7 +658,7 @@ static esc_status extract_phase(esc_fields *fs, esc_arena *a, int scope, bool na
         size_t n = esc_fields_values(fs, esc_str_c(r->src), vals, ESC_FIELDS_MAX_MV);
         if (!n)
             continue;
-        fields_remove(fs, dst);
+        fields_remove(fs, a, dst);
         for (size_t k = 0; !st && k < n && k < ESC_FIELDS_MAX_MV; k++)
             st = esc_fields_add(fs, a, dst, vals[k], false);
     }
@@ -609,6 +714,7 @@ static esc_status eval_apply(esc_fields *fs, esc_arena *a, int scope, const char
     fs->f = out;
     fs->n = nkeep;
     fs->cap = cap;
+    ix_build(fs, a);
     return ESC_OK;
 }
 
@@ -623,11 +729,8 @@ static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, bool nativ
         const frule *r = &esc_fields_rules[i];
         /* the rows of this field in this stanza are consecutive in the table */
         esc_str v = ESC_STR_NULL;
-        for (unsigned j = i; j < esc_fields_nrules; j++) {
+        for (unsigned j = i; j < eval_end[scope + 1][e]; j++) {
             const frule *o = &esc_fields_rules[j];
-            if (o->phase != PH_EVAL || o->scope != r->scope ||
-                (o->dst != r->dst && strcmp(o->dst, r->dst)))
-                break;
             if (code_matches(o->codes, fs->ev)) {
                 v = apply_op(o, fs, native, a);
                 break;
@@ -786,6 +889,14 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
                               esc_error *err) {
     pthread_once(&overridden_once, compute_overridden);
     *out = (esc_fields){.time_us = ev->time_us, .has_time = ev->has_time, .ev = ev};
+    /* room for most events' fields, and their index; without room the set goes unindexed,
+     * and the first esc_fields_add meets the arena's cap */
+    if ((out->f = esc_arena_alloc(a, 128 * sizeof *out->f)) != NULL &&
+        (out->ix = esc_arena_alloc(a, sizeof *out->ix)) != NULL) {
+        out->cap = 128;
+        memset(out->ix, 0, sizeof *out->ix);
+        ix_build(out, a);
+    }
     esc_status st = ESC_OK;
     bool win = ev->kind == ESC_EV_WINDOWS;
     if (win && !(st = metadata(ev, a, out)))

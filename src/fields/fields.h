@@ -28,9 +28,15 @@ typedef struct esc_field {
     esc_str value;
 } esc_field;
 
+typedef struct esc_fields_ix esc_fields_ix;
+
 typedef struct esc_fields {
     esc_field *f;
     size_t n, cap;
+    /* esc_fields_extract's sets: an index of the names (in the arena), kept by esc_fields_add
+     * and extraction; NULL elsewhere (lookups then scan). A set with one must change only
+     * through esc_fields_add. */
+    esc_fields_ix *ix;
     int64_t time_us; /* _time */
     bool has_time;
     esc_str

@@ -153,8 +153,8 @@ static bool by_values(const stage *st, const esc_record *r, esc_str *pool, size_
             /* time bucket: floor to the span, in epoch seconds */
             int64_t span = st->span_us ? st->span_us : ESC_US_PER_SEC;
             int64_t q = r->time_us / span - (r->time_us % span < 0);
-            int n = snprintf(bucket, bcap, "%lld", (long long)(q * (span / ESC_US_PER_SEC)));
-            pool[used] = esc_str_make(bucket, (size_t)n);
+            size_t n = bcap >= 21 ? esc_fmt_i64(bucket, q * (span / ESC_US_PER_SEC)) : 0;
+            pool[used] = esc_str_make(bucket, n);
             cnt[i] = 1;
         } else if (ref >= 0 && r->v[ref].ptr) {
             pool[used] = r->v[ref];

@@ -748,9 +748,11 @@ static bool inline_value(const esc_cell *c) {
 }
 
 void spl_cell_clear(esc_cell *c) {
-    for (size_t i = 0; i < c->n && !inline_value(c); i++)
-        esc_free(c->v[i]);
-    esc_free(c->v);
+    if (c->v) { /* most cells a remap leaves behind are empty: no call for them */
+        for (size_t i = 0; i < c->n && !inline_value(c); i++)
+            esc_free(c->v[i]);
+        esc_free(c->v);
+    }
     memset(c, 0, sizeof *c);
 }
 

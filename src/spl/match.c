@@ -2,7 +2,8 @@
  * case-insensitive for search terms, exact for field-name patterns), number parsing, and the
  * CIM field names as tstats writes them.
  *
- * Invariants: glob matching is linear-time backtracking on the last '*' (no recursion, so a
+ * Invariants: glob matching fixes the text before the first '*' and after the last one, then
+ * finds each piece between stars at its leftmost place (no backtracking or recursion, so a
  * pattern like `*a*a*a*b` cannot blow up). Deliberately not done: '?' or character classes
  * (SPL search has none). */
 #include <errno.h>
@@ -13,33 +14,46 @@
 
 #include "spl/ast.h"
 
-/* Backtracking on the last '*': the general case. */
-static bool glob_bt(const char *p, size_t pn, const char *s, size_t sn, bool ci) {
-    size_t pi = 0, si = 0, star = (size_t)-1, mark = 0;
-    while (si < sn) {
-        if (pi < pn && p[pi] == '*') {
-            star = pi++;
-            mark = si;
-        } else if (pi < pn &&
-                   (ci ? esc_lower((unsigned char)p[pi]) == esc_lower((unsigned char)s[si])
-                       : p[pi] == s[si])) {
-            pi++;
-            si++;
-        } else if (star != (size_t)-1) {
-            pi = star + 1;
-            si = ++mark;
-        } else {
-            return false;
-        }
-    }
-    while (pi < pn && p[pi] == '*')
-        pi++;
-    return pi == pn;
-}
-
 static bool same(const char *a, const char *b, size_t n, bool ci) {
     esc_str x = esc_str_make(a, n), y = esc_str_make(b, n);
     return ci ? esc_str_ieq(x, y) : esc_str_eq(x, y);
+}
+
+/* The leftmost occurrence of x in s, or NULL: its first byte found by a plain loop (both
+ * cases when ci), the rest compared only there. */
+static const char *find_piece(const char *s, size_t sn, const char *x, size_t xn, bool ci) {
+    if (xn > sn)
+        return NULL;
+    if (!ci)
+        return memmem(s, sn, x, xn);
+    unsigned char lo = esc_lower((unsigned char)x[0]);
+    unsigned char up = lo >= 'a' && lo <= 'z' ? (unsigned char)(lo - 32) : lo;
+    for (size_t i = 0; i + xn <= sn; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c == lo || c == up) && same(x + 1, s + i + 1, xn - 1, ci))
+            return s + i;
+    }
+    return NULL;
+}
+
+/* s against "*P1*P2*...*Pk*" (p starts and ends with '*'): each piece at its leftmost place
+ * after the previous one. Taking the leftmost place never loses a match: any match places
+ * each piece no earlier than that, so what is left after it is no shorter. */
+static bool glob_pieces(const char *p, size_t pn, const char *s, size_t sn, bool ci) {
+    size_t pi = 1;
+    while (pi < pn) {
+        const char *star = memchr(p + pi, '*', pn - pi);
+        size_t xn = (size_t)(star - (p + pi));
+        if (xn) {
+            const char *at = find_piece(s, sn, p + pi, xn, ci);
+            if (!at)
+                return false;
+            sn -= (size_t)(at - s) + xn;
+            s = at + xn;
+        }
+        pi += xn + 1;
+    }
+    return true;
 }
 
 /* The text before the first '*' must start s and the text after the last one end it (without
@@ -57,7 +71,7 @@ static bool glob(const char *p, size_t pn, const char *s, size_t sn, bool ci) {
         return false;
     if (a == last)
         return true;
-    return glob_bt(p + a, last + 1 - a, s + a, sn - a - b, ci);
+    return glob_pieces(p + a, last + 1 - a, s + a, sn - a - b, ci);
 }
 
 bool spl_glob_imatch(const char *pat, size_t plen, const char *s, size_t slen) {

@@ -520,17 +520,26 @@ static bool chan_ok(const esc_plan *p, const esc_event *ev, bool meta) {
     return false;
 }
 
+/* Whether field name n, past its first '@' when it has one (fields.c: attribute names), is
+ * source, sourcetype or eventtype: the name's end first, since almost no field's matches. */
+static bool meta_name(esc_str n) {
+    if (n.len < 6 || n.ptr[n.len - 1] != 'e') /* all three end so */
+        return false;
+    const char *end = n.ptr + n.len;
+    size_t l = 0;
+    if (memcmp(end - 6, "source", 6) == 0)
+        l = 6;
+    else if (n.len >= 10 && memcmp(end - 10, "sourcetype", 10) == 0)
+        l = 10;
+    else if (n.len >= 9 && memcmp(end - 9, "eventtype", 9) == 0)
+        l = 9;
+    return l && (n.len == l || (end[-(long)l - 1] == '@' && !memchr(n.ptr, '@', n.len - l - 1)));
+}
+
 bool esc_plan_event_meta(const esc_event *ev) {
-    static const char *const names[] = {"source", "sourcetype", "eventtype"};
-    for (size_t i = 0; i < ev->ndata + ev->nsys; i++) {
-        esc_str n = i < ev->ndata ? ev->data[i].name : ev->sys[i - ev->ndata].name;
-        const char *at = n.len ? memchr(n.ptr, '@', n.len) : NULL; /* fields.c: attribute names */
-        if (at)
-            n = esc_str_make(at + 1, n.len - (size_t)(at + 1 - n.ptr));
-        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (esc_str_eq_c(n, names[k]))
-                return true;
-    }
+    for (size_t i = 0; i < ev->ndata + ev->nsys; i++)
+        if (meta_name(i < ev->ndata ? ev->data[i].name : ev->sys[i - ev->ndata].name))
+            return true;
     return false;
 }
 

@@ -172,6 +172,20 @@ static void test_alternatives(void **state) {
     esc_litscan_record(s, &q);
     assert_true(esc_litscan_may_match(s, 1));
     assert_true(esc_plan_record_matches(p[1], &q));
+    /* the values are scanned in one pass: a literal across two values is in neither, and one
+     * value's literal counts wherever it comes */
+    esc_field two[3] = {{esc_str_c("a"), esc_str_c("x sudo")},
+                        {esc_str_c("b"), esc_str_c("edit -s y")},
+                        {esc_str_c("c"), esc_str_c("ab")}};
+    esc_fields fs2 = {.f = two, .n = 3};
+    q.fs = &fs2;
+    esc_litscan_record(s, &q);
+    assert_false(esc_litscan_may_match(s, 1));
+    assert_false(esc_plan_record_matches(p[1], &q));
+    two[2].value = esc_str_c("zz SUDOEDIT -S");
+    esc_litscan_record(s, &q);
+    assert_true(esc_litscan_may_match(s, 1));
+    assert_true(esc_plan_record_matches(p[1], &q));
     esc_litscan_free(s);
     esc_litfilter_free(f);
     esc_plan_free(p[0]);

@@ -50,12 +50,18 @@ typedef struct parser {
     size_t warn_off;
 } parser;
 
-static bool is_ws(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+/* Per byte: 1 white space, 2 a byte that ends a name (white space too), 0 a name byte. */
+static const unsigned char byte_class[256] = {
+    [' '] = 3, ['\t'] = 3, ['\r'] = 3, ['\n'] = 3, ['>'] = 2,
+    ['/'] = 2, ['='] = 2,  ['<'] = 2,  ['\''] = 2, ['"'] = 2,
+};
+
+static inline bool is_ws(char c) {
+    return byte_class[(unsigned char)c] & 1;
 }
 
-static bool is_name_char(char c) {
-    return !(is_ws(c) || c == '>' || c == '/' || c == '=' || c == '<' || c == '\'' || c == '"');
+static inline bool is_name_char(char c) {
+    return !byte_class[(unsigned char)c];
 }
 
 static esc_status bad(parser *p, size_t at, const char *msg) {
@@ -102,9 +108,8 @@ static esc_status decode(parser *p, const char *s, size_t n, esc_str *out) {
             st = esc_buf_putc(b, '\'');
         else if (elen > 3 && s[i + 1] == '#') {
             char *end;
-            unsigned long cp = (s[i + 2] == 'x' || s[i + 2] == 'X')
-                                   ? strtoul(s + i + 3, &end, 16)
-                                   : strtoul(s + i + 2, &end, 10);
+            unsigned long cp = (s[i + 2] == 'x' || s[i + 2] == 'X') ? strtoul(s + i + 3, &end, 16)
+                                                                    : strtoul(s + i + 2, &end, 10);
             if (end != semi || cp > 0x10FFFF) {
                 warn(p, (size_t)(s + i - p->s), "invalid character reference kept as text");
                 st = esc_buf_append(b, s + i, elen);
@@ -339,8 +344,7 @@ static esc_status simple_value(parser *p, esc_str *value, bool *decoded) {
     esc_str piece = raw;
     for (;;) {
         esc_str dec;
-        if ((st = decode(p, piece.ptr, piece.len, &dec)) ||
-            (st = esc_buf_append_str(&acc, dec)))
+        if ((st = decode(p, piece.ptr, piece.len, &dec)) || (st = esc_buf_append_str(&acc, dec)))
             goto done;
         if (p->n - p->i >= 4 && memcmp(p->s + p->i, "<!--", 4) == 0) {
             size_t c0 = p->i;
@@ -554,7 +558,8 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
         case F_DATA:
             return add_kv(p, data_name, raw, decoded);
         case F_SYS:
-        case F_NONE: break;
+        case F_NONE:
+            break;
         }
         return ESC_OK;
     }
