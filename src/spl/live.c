@@ -100,34 +100,31 @@ static bool stage_reads(const stage *st, const bool *out, bool *in, size_t nin) 
 }
 
 esc_status spl_plan_live(esc_plan *p, esc_error *err) {
-    if (p->nstages < 2)
+    bool a[ESC_SPL_MAX_COLUMNS], b[ESC_SPL_MAX_COLUMNS], *out = a, *in = b;
+    if (p->nstages < 2 || p->stages[p->nstages - 1].out.n > ESC_SPL_MAX_COLUMNS)
         return ESC_OK;
-    const schema *last = &p->stages[p->nstages - 1].out;
-    bool *out = esc_arena_alloc(&p->arena, (last->n ? last->n : 1) * sizeof *out);
-    if (!out)
-        return spl_plan_oom(err);
-    for (size_t c = 0; c < last->n; c++)
+    for (size_t c = 0; c < p->stages[p->nstages - 1].out.n; c++)
         out[c] = true;
     for (size_t i = p->nstages - 1; i > 0; i--) {
         stage *prev = &p->stages[i - 1];
         size_t nin = prev->out.n;
-        bool *in = esc_arena_alloc(&p->arena, (nin ? nin : 1) * sizeof *in);
-        if (!in)
-            return spl_plan_oom(err);
-        memset(in, 0, (nin ? nin : 1) * sizeof *in);
-        bool any_dead = false;
-        bool modelled = stage_reads(&p->stages[i], out, in, nin);
-        for (size_t c = 0; c < nin && !modelled; c++)
-            in[c] = true;
-        for (size_t c = 0; c < nin; c++)
+        if (nin > ESC_SPL_MAX_COLUMNS)
+            return ESC_OK; /* (not made: schemas are capped) every column stays filled */
+        memset(in, 0, sizeof a);
+        bool modelled = stage_reads(&p->stages[i], out, in, nin), any_dead = false;
+        for (size_t c = 0; c < nin; c++) {
+            in[c] = in[c] || !modelled;
             any_dead = any_dead || !in[c];
+        }
         if (any_dead) {
             if (!(prev->dead = esc_arena_alloc(&p->arena, nin * sizeof *prev->dead)))
                 return spl_plan_oom(err);
             for (size_t c = 0; c < nin; c++)
                 prev->dead[c] = !in[c];
         }
+        bool *t = out;
         out = in;
+        in = t;
     }
     return ESC_OK;
 }
