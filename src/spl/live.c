@@ -16,11 +16,13 @@
  * What a dead column allows (spl/cmd_stats.c fill_aggs): the aggregates of a tstats, stats or
  * eventstats that land in one are not filled, so the first table of `| tstats count min(_time) as
  * firstTime ... | eventstats ... | stats max(x) by ...` holds no count, firstTime or lastTime
- * cell. Nothing that reads rows can tell: a dead column is by definition read by no later
+ * cell; a raw-event search's rows leave a dead column empty (spl/cmd_raw.c; never _time, which
+ * orders them). Nothing that reads rows can tell: a dead column is by definition read by no later
  * command, and the output and evidence are the last stage's columns.
  *
  * Deliberately not done: eval items or convert conversions whose target is dead are still
- * computed (a later item of the same eval may read it); raw-event rows are filled whole. */
+ * computed (a later item of the same eval may read it); a column is not emptied at the stage
+ * after which it goes dead (only the aggregates and raw fields that would fill it are skipped). */
 #include <string.h>
 
 #include "spl/cmd.h"
