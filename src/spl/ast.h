@@ -278,8 +278,8 @@ typedef struct stage {
     size_t nmap;
     int *cols;  /* dedup, join: key columns; convert: source columns; regex, rex: the field */
     int *cols2; /* convert, rex, eventstats: destination columns; join: subsearch key columns */
-    /* per output column: no later stage, the final table nor its evidence reads it (live.c);
-     * NULL: every column is read */
+    /* tstats, stats, eventstats, raw search: per output column, no later stage, the final table
+     * nor its evidence reads it (live.c); NULL: every column is read (and for other stages) */
     bool *dead;
 } stage;
 

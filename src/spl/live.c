@@ -101,6 +101,13 @@ static bool stage_reads(const stage *st, const bool *out, bool *in, size_t nin) 
     return true;
 }
 
+/* The stages that leave a dead column empty (only theirs are kept: a plan of every detection is
+ * held for the whole run). */
+static bool fills_less(const stage *st) {
+    return st->cmd == &spl_cmd_tstats || st->cmd == &spl_cmd_stats ||
+           st->cmd == &spl_cmd_eventstats || st->cmd == &spl_cmd_raw;
+}
+
 esc_status spl_plan_live(esc_plan *p, esc_error *err) {
     bool a[ESC_SPL_MAX_COLUMNS], b[ESC_SPL_MAX_COLUMNS], *out = a, *in = b;
     if (p->nstages < 2 || p->stages[p->nstages - 1].out.n > ESC_SPL_MAX_COLUMNS)
@@ -118,7 +125,7 @@ esc_status spl_plan_live(esc_plan *p, esc_error *err) {
             in[c] = in[c] || !modelled;
             any_dead = any_dead || !in[c];
         }
-        if (any_dead) {
+        if (any_dead && fills_less(prev)) {
             if (!(prev->dead = esc_arena_alloc(&p->arena, nin * sizeof *prev->dead)))
                 return spl_plan_oom(err);
             for (size_t c = 0; c < nin; c++)
