@@ -278,6 +278,9 @@ typedef struct stage {
     size_t nmap;
     int *cols;  /* dedup, join: key columns; convert: source columns; regex, rex: the field */
     int *cols2; /* convert, rex, eventstats: destination columns; join: subsearch key columns */
+    /* tstats, stats, eventstats, raw search: per output column, no later stage, the final table
+     * nor its evidence reads it (live.c); NULL: every column is read (and for other stages) */
+    bool *dead;
 } stage;
 
 /* One record clause: a record the main where clause takes has one of these literals inside
@@ -340,6 +343,8 @@ esc_status spl_subplan(esc_plan *parent, stage *st, esc_error *err);
  * expanded, one raw-event search) whose rows keep every field the whole search names. */
 esc_status spl_subpipe(esc_plan *parent, stage *st, const schema *in, esc_error *err);
 esc_status spl_submap(esc_plan *parent, stage *st, const char *text, esc_error *err);
+/* live.c: each stage's dead output columns, once every stage is planned */
+esc_status spl_plan_live(esc_plan *p, esc_error *err);
 /* parse.c */
 esc_status spl_parse(esc_plan *p, esc_error *err);
 /* shared helpers (match.c) */

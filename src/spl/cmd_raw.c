@@ -329,6 +329,8 @@ static esc_status feed_by_field(const stage *st, esc_cell *row, const esc_record
     for (size_t c = 1; c < st->out.n; c++) {
         esc_str vals[256];
         size_t nv = 0;
+        if (st->dead && st->dead[c])
+            continue; /* no later command reads it (live.c) */
         if (seen[c]) {
             for (size_t i = first[c]; i < fs->n && nv < 256; i++)
                 if (colof[i] == c)
@@ -374,6 +376,8 @@ esc_status spl_raw_feed(const stage *st, esc_table *t, size_t *cap, const esc_re
     if (r->fs && r->fs->n <= RAW_FEED_FIELDS)
         return feed_by_field(st, row, r, err);
     for (size_t i = 0; i < st->out.n; i++) {
+        if (i && st->dead && st->dead[i])
+            continue; /* as above; _time (column 0) orders the rows */
         esc_str fname = esc_str_c(st->out.name[i]);
         int ref = i == 0 ? FIELD_TIME : spl_ds_lookup(ESC_DS_RAW, st->out.name[i], &fname);
         esc_str vals[256];

@@ -568,7 +568,10 @@ static bool xstat_cell(const xstat *s, aggfn f, esc_cell *c) {
 static esc_status fill_aggs(esc_agg *a, size_t g, const stage *st, esc_cell *row, const int *cols,
                             const xstats *xs, esc_error *err) {
     for (size_t i = 0; i < st->naggs; i++) {
-        esc_cell *c = &row[cols ? (size_t)cols[i] : st->nby + i];
+        size_t col = cols ? (size_t)cols[i] : st->nby + i;
+        if (st->dead && st->dead[col])
+            continue; /* nothing after this stage reads it (live.c) */
+        esc_cell *c = &row[col];
         if (st->aggs[i].fn >= AGG_FIRST_LOCAL) {
             const xstat *s = xs && g < xs->ngroups ? &xs->v[g * st->naggs + i] : NULL;
             if (!xstat_cell(s, st->aggs[i].fn, c))

@@ -362,6 +362,8 @@ static esc_status plan_all(esc_plan *p, esc_error *err) {
             return rc;
         in = &p->stages[i].out;
     }
+    if ((rc = spl_plan_live(p, err)) != ESC_OK)
+        return rc;
     return plan_literals(p, err);
 }
 
@@ -831,6 +833,12 @@ esc_status esc_plan_explain(const esc_plan *p, esc_buf *out) {
         esc_buf_append_c(out, "\n  columns:");
         for (size_t k = 0; k < st->out.n; k++)
             esc_buf_printf(out, " %s%s", st->out.name[k], st->out.mv[k] ? "[]" : "");
+        if (st->dead) { /* live.c: aggregates landing here are not filled */
+            esc_buf_append_c(out, "\n  unread:");
+            for (size_t k = 0; k < st->out.n; k++)
+                if (st->dead[k])
+                    esc_buf_printf(out, " %s", st->out.name[k]);
+        }
         esc_buf_putc(out, '\n');
     }
     if (!p->nclauses)
