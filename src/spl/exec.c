@@ -74,6 +74,8 @@ struct esc_exec {
     size_t rows_bytes; /* about what rows holds (row_mem), when they are kept (no stream) */
     bool sprune_on;    /* the streamed stats' groups can be pruned (prune.c), as sprune says */
     spl_prune sprune;
+    uint64_t dropped[2]; /* records of spilled groups the merge back dropped at the group cap,
+                            the byte cap (esc_agg_dropped) */
 };
 
 #define STREAM_BATCH 1024
@@ -425,6 +427,7 @@ static esc_status unspill(esc_exec *x, esc_error *err) {
     if (!rc)
         rc = spl_spill_read(from->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys,
                             err);
+    esc_agg_dropped(x->agg, &x->dropped[0], &x->dropped[1]); /* (a regroup's are these again) */
     x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
     return rc;
 }
@@ -1381,7 +1384,8 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
                   .stride = 1};
     esc_agg *a = NULL;
     esc_evset *ev = NULL;
-    size_t cap = 0, ev_mem = 0, mem = 0, nparts = spl_spill_bytes(spill_of(x)) / PART_BYTES;
+    size_t cap = 0, ev_mem = 0, mem = 0, ngroups = 0,
+           nparts = spl_spill_bytes(spill_of(x)) / PART_BYTES;
     part_key *bound = NULL;
     *t = NULL;
     *held = false;
@@ -1412,6 +1416,10 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
             mem = esc_agg_mem(a) + esc_evset_mem(ev);
         if (rc == ESC_OK && (esc_evset_truncated(ev) || ev_mem > ESC_EVIDENCE_MAX_BYTES / 2))
             break; /* not known: merged whole by the caller */
+        uint64_t dg, db;
+        esc_agg_dropped(a, &dg, &db);
+        if (rc == ESC_OK && (dg || db || (ngroups += esc_agg_ngroups(a)) > ESC_SPL_MAX_GROUPS))
+            break; /* a cap: which groups one merge keeps is known only by making it */
     }
     bool whole = c.r <= c.nbound;
     for (size_t i = 0; i < c.nsmp; i++)
@@ -1499,7 +1507,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
             (x->spill && (rc = prune_stream(x, err)) != ESC_OK) ||
-            (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
+            (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, x->dropped, err)) != ESC_OK) ||
             (rc = close_stats(x, x->stream_at, &first, &t, err)) != ESC_OK)
             return rc;
         /* its groups are in its table now: they go before the stages after it run */
@@ -1548,6 +1556,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         unspill_done(x);
     later = false;
     t->regex_limited = spl_re_limited() - limited;
+    t->dropped_groups = x->dropped[0];
+    t->dropped_bytes = x->dropped[1];
     const esc_table *subs[ESC_SPL_MAX_STAGES] = {NULL};
     bool joined = false;
     for (size_t i = 0; x->subs && i < p->nstages && i < ESC_SPL_MAX_STAGES; i++)
