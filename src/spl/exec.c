@@ -1374,7 +1374,9 @@ static esc_status part_rows(esc_exec *x, part_ctx *c, esc_agg *a, esc_evset *ev,
  * range; the ranges follow key order, as the rows do). *t stays NULL (x's groups untouched)
  * when a range's evidence reached the byte cap or the ranges' sets together pass half of it:
  * whether one merge of every group would have stopped keeping references is then not known,
- * and the caller merges them whole. */
+ * and the caller merges them whole; so too when the ranges' groups together pass the group cap
+ * or half the byte cap (ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES): which groups one merge
+ * keeps and drops is known only by making it. */
 static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *trim,
                                  esc_error *err) {
     esc_exec *from = x->borrow ? x->borrow : x;
@@ -1384,7 +1386,7 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
                   .stride = 1};
     esc_agg *a = NULL;
     esc_evset *ev = NULL;
-    size_t cap = 0, ev_mem = 0, mem = 0, ngroups = 0,
+    size_t cap = 0, ev_mem = 0, mem = 0, ngroups = 0, bytes = 0,
            nparts = spl_spill_bytes(spill_of(x)) / PART_BYTES;
     part_key *bound = NULL;
     *t = NULL;
@@ -1418,8 +1420,11 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
             break; /* not known: merged whole by the caller */
         uint64_t dg, db;
         esc_agg_dropped(a, &dg, &db);
-        if (rc == ESC_OK && (dg || db || (ngroups += esc_agg_ngroups(a)) > ESC_SPL_MAX_GROUPS))
-            break; /* a cap: which groups one merge keeps is known only by making it */
+        ngroups += esc_agg_ngroups(a);
+        bytes += esc_agg_mem(a);
+        if (rc == ESC_OK &&
+            (dg || db || ngroups > ESC_SPL_MAX_GROUPS || bytes > ESC_SPL_MAX_EXEC_BYTES / 2))
+            break; /* near a cap: which groups one merge keeps is known only by making it */
     }
     bool whole = c.r <= c.nbound;
     for (size_t i = 0; i < c.nsmp; i++)
