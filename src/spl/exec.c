@@ -1217,11 +1217,14 @@ static esc_status close_stats(esc_exec *x, size_t k, size_t *end, esc_table **t,
 /* ---- a spilled tstats finishing: its groups go once its first table is made ---- */
 
 /* Whether x's groups, merged back from its spill file, may go once its first table is made, to
- * be read again for the evidence (regroup): a stage follows the tstats, and the merge kept
- * every reference (past the byte cap, which ones are kept depends on every group merged). */
+ * be read again for the evidence (regroup): a stage follows the tstats, the merge kept every
+ * reference (past the byte cap, which ones are kept depends on every group merged) and dropped
+ * no group (past a cap, which groups fit, and how much of one, depends on every group merged;
+ * and merging the kept ones again would hold a second copy of their states, near the cap, with
+ * the table's). */
 static bool regroup_later(const esc_exec *x) {
     return x->agg && !x->acc && !x->rows && spill_of(x) && x->p->nstages > 1 &&
-           !esc_evset_truncated(x->ev);
+           !esc_evset_truncated(x->ev) && !x->dropped[0] && !x->dropped[1];
 }
 
 /* x's groups let go, its tables left empty for regroup; held: some group kept references;
