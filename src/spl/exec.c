@@ -1219,12 +1219,14 @@ static esc_status close_stats(esc_exec *x, size_t k, size_t *end, esc_table **t,
 /* Whether x's groups, merged back from its spill file, may go once its first table is made, to
  * be read again for the evidence (regroup): a stage follows the tstats, the merge kept every
  * reference (past the byte cap, which ones are kept depends on every group merged) and dropped
- * no group (past a cap, which groups fit, and how much of one, depends on every group merged;
- * and merging the kept ones again would hold a second copy of their states, near the cap, with
- * the table's). */
+ * no group (past a cap, which groups fit, and how much of one, depends on every group merged),
+ * and the groups hold at most half the byte cap: merging large groups again after the stages
+ * would hold a second copy of their states with the table's (1,100 groups of 1 MB: 3.9 GB
+ * where keeping them, as a hunt that spills nothing does, is 2 GB). */
 static bool regroup_later(const esc_exec *x) {
     return x->agg && !x->acc && !x->rows && spill_of(x) && x->p->nstages > 1 &&
-           !esc_evset_truncated(x->ev) && !x->dropped[0] && !x->dropped[1];
+           !esc_evset_truncated(x->ev) && !x->dropped[0] && !x->dropped[1] &&
+           esc_agg_mem(x->agg) <= ESC_SPL_MAX_EXEC_BYTES / 2;
 }
 
 /* x's groups let go, its tables left empty for regroup; held: some group kept references;
@@ -1440,8 +1442,8 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
         esc_table_free(*t);
         *t = NULL;
     }
-    if ((*trim = mem >= REGROUP_TRIM / 2))
-        esc_alloc_trim(); /* the ranges' groups are gone: their pages go back */
+    if ((*trim = mem >= REGROUP_TRIM / 2 || bytes > ESC_SPL_MAX_EXEC_BYTES / 2))
+        esc_alloc_trim(); /* the ranges' groups (and rows) are gone: their pages go back */
     return rc;
 }
 
