@@ -105,6 +105,7 @@ void esc_agg_reset(esc_agg *a) {
     a->dtab = NULL;
     a->scratch = NULL;
     a->ngroups = a->gcap = a->gtab_cap = a->dtab_n = a->dtab_cap = a->scratch_cap = 0;
+    a->dropped[0] = a->dropped[1] = 0;
     a->last = 0;
 }
 

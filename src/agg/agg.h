@@ -100,12 +100,21 @@ esc_status esc_agg_encode(const esc_agg *a, const size_t *groups, size_t n, esc_
 esc_status esc_agg_merge(esc_agg *a, const void *data, size_t len, esc_error *err);
 /* esc_agg_merge, group by group: keep (may be NULL: every group) says whether the partial's
  * group with these keys is merged; each (may be NULL) is told, for the partial's groups in
- * order, the table's group it went into, or SIZE_MAX when keep said no. */
+ * order, the table's group it went into, or SIZE_MAX when keep said no or the group was
+ * dropped. drop: a group past the table's caps (ESC_ELIMIT: max groups, the arena's bytes) is
+ * dropped as a record that no longer fits is, not an error: a group the table does not hold is
+ * not made, the rest of one it holds is not merged (it keeps what fitted), and its record count
+ * is added to esc_agg_dropped's. */
 typedef struct esc_agg_merge_cb {
     bool (*keep)(void *ctx, const esc_str *keys);
     void (*each)(void *ctx, size_t g);
     void *ctx;
+    bool drop;
 } esc_agg_merge_cb;
+/* The records of the groups merges dropped (esc_agg_merge_cb.drop) since a was made or reset:
+ * *groups at the group cap (`more than N groups`), *bytes at the byte cap (`aggregation memory
+ * limit reached`). */
+void esc_agg_dropped(const esc_agg *a, uint64_t *groups, uint64_t *bytes);
 esc_status esc_agg_merge_each(esc_agg *a, const void *data, size_t len, const esc_agg_merge_cb *cb,
                               esc_error *err);
 

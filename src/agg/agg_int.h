@@ -45,9 +45,10 @@ struct esc_agg {
     size_t gtab_cap;
     dentry *dtab; /* distinct set */
     size_t dtab_n, dtab_cap;
-    size_t last;      /* group of the last esc_agg_group call */
-    uint64_t calls;   /* successful esc_agg_group calls */
-    esc_str *scratch; /* result views */
+    uint64_t dropped[2]; /* records of merged groups dropped at the group cap, the byte cap */
+    size_t last;         /* group of the last esc_agg_group call */
+    uint64_t calls;      /* successful esc_agg_group calls */
+    esc_str *scratch;    /* result views */
     size_t scratch_cap;
 };
 

@@ -369,16 +369,42 @@ static esc_status merge_group(esc_agg *a, const esc_agg_merge_cb *cb, esc_str *k
             cb->each(cb->ctx, SIZE_MAX);
         return ESC_OK;
     }
-    size_t g;
+    size_t g = SIZE_MAX, i = 0;
     esc_status st = esc_agg_group(a, kp, &g, err);
-    if (st)
-        return st;
-    a->groups[g].count += count - 1; /* esc_agg_group counted one */
-    for (size_t i = 0; i < a->naggs && !st && !r->bad; i++)
-        st = merge_slot(a, g, i, r, err);
+    if (!st) {
+        a->groups[g].count += count - 1; /* esc_agg_group counted one */
+        for (; i < a->naggs && !r->bad; i++) {
+            size_t at = r->at;
+            if ((st = merge_slot(a, g, i, r, err)) != ESC_OK) {
+                r->at = at; /* the failed slot is read past whole below */
+                break;
+            }
+        }
+    }
+    if (st == ESC_ELIMIT && cb && cb->drop && !a->arena.failed) {
+        /* a cap, as for a record that no longer fits: the group's records are dropped (a new
+         * group is not made; one made before keeps what fitted) and counted */
+        bool grouped = g != SIZE_MAX;
+        for (i = grouped ? i : 0; i < a->naggs && !r->bad; i++)
+            skip_slot(a->fns[i], r);
+        a->dropped[grouped || a->ngroups < a->max_groups] += count;
+        st = ESC_OK;
+        if (err)
+            esc_error_clear(err);
+        if (!grouped) {
+            if (cb->each)
+                cb->each(cb->ctx, SIZE_MAX);
+            return ESC_OK;
+        }
+    }
     if (!st && cb && cb->each)
         cb->each(cb->ctx, g);
     return st;
+}
+
+void esc_agg_dropped(const esc_agg *a, uint64_t *groups, uint64_t *bytes) {
+    *groups = a->dropped[0];
+    *bytes = a->dropped[1];
 }
 
 esc_status esc_agg_merge_each(esc_agg *a, const void *data, size_t len, const esc_agg_merge_cb *cb,

@@ -447,6 +447,28 @@ static void regex_limit_warnings(const esc_engine *engine, const esc_hunt *hunt,
     }
 }
 
+/* A search whose spilled groups, merged back, passed a cap: one warning for the records of the
+ * groups dropped (the hunt counted one per record, as for those dropped while reading). */
+static void merge_cap_warnings(const esc_engine *engine, const esc_hunt *hunt, warn_log *w) {
+    esc_error err = {0};
+    for (size_t i = 0; i < esc_engine_count(engine); i++) {
+        const esc_table *t = esc_hunt_table(hunt, i);
+        if (t->dropped_groups) {
+            esc_error_set(&err, ESC_ELIMIT,
+                          "%s: more than %d groups: %llu records of further groups dropped",
+                          esc_engine_search_name(engine, i), ESC_SPL_MAX_GROUPS,
+                          (unsigned long long)t->dropped_groups);
+            warn(w, &err, false);
+        }
+        if (t->dropped_bytes) {
+            esc_error_set(&err, ESC_ELIMIT,
+                          "%s: aggregation memory limit reached: %llu records dropped",
+                          esc_engine_search_name(engine, i), (unsigned long long)t->dropped_bytes);
+            warn(w, &err, false);
+        }
+    }
+}
+
 /* The result tables on stdout: with several detections, each named, and empty ones left out
  * except in JSON; CSV under one header, the table for people grouped (cli/triage.c). */
 static void print_rows(const hunt_out *o, const esc_engine *engine, const esc_hunt *hunt) {
@@ -648,6 +670,7 @@ int esc_cmd_hunt(int argc, char **argv) {
     if ((rc = read_inputs(hunt, &w, &elapsed)) != ESC_EXIT_OK)
         goto done;
     regex_limit_warnings(engine, hunt, &w);
+    merge_cap_warnings(engine, hunt, &w);
     print_rows(&fmt, engine, hunt);
     const char *db = esc_args_get(&a, "db");
     char tmpdb[ESC_CLI_PATH_MAX] = "";

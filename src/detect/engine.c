@@ -899,6 +899,8 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
             h->stats.rows += h->tables[i]->nrows;
             h->stats.regex_limited += h->tables[i]->regex_limited;
             h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */
+            /* one per record the merge back of spilled groups dropped, as while reading */
+            h->stats.warnings += h->tables[i]->dropped_groups + h->tables[i]->dropped_bytes;
         }
     }
     esc_free(order);

@@ -123,7 +123,7 @@ typedef struct spl_spill spl_spill;
 bool spl_stats_spillable(const spl_stats_acc *c);
 size_t spl_stats_mem(const spl_stats_acc *c);
 esc_status spl_stats_spill(spl_stats_acc *c, spl_spill **sp, esc_error *err);
-esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, esc_error *err);
+esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, uint64_t dropped[2], esc_error *err);
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)

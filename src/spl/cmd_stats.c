@@ -854,11 +854,14 @@ esc_status spl_stats_spill(spl_stats_acc *c, spl_spill **sp, esc_error *err) {
     return spl_spill_write(sp, c->a, c->lin, err);
 }
 
-esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, esc_error *err) {
+esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, uint64_t dropped[2], esc_error *err) {
     esc_status rc = spl_spill_write(&sp, c->a, c->lin, err);
     if (!rc && !c->lin && !(c->lin = esc_evset_new())) /* spilled groups may have events */
         rc = spl_exec_oom(err);
-    return rc ? rc : spl_spill_read(sp, c->a, c->lin, NULL, NULL, err);
+    if (!rc)
+        rc = spl_spill_read(sp, c->a, c->lin, NULL, NULL, err);
+    esc_agg_dropped(c->a, &dropped[0], &dropped[1]);
+    return rc;
 }
 
 esc_status spl_stats_add(spl_stats_acc *c, esc_table *t, esc_error *err) {

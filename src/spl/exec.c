@@ -74,6 +74,8 @@ struct esc_exec {
     size_t rows_bytes; /* about what rows holds (row_mem), when they are kept (no stream) */
     bool sprune_on;    /* the streamed stats' groups can be pruned (prune.c), as sprune says */
     spl_prune sprune;
+    uint64_t dropped[2]; /* records of spilled groups the merge back dropped at the group cap,
+                            the byte cap (esc_agg_dropped) */
 };
 
 #define STREAM_BATCH 1024
@@ -425,6 +427,7 @@ static esc_status unspill(esc_exec *x, esc_error *err) {
     if (!rc)
         rc = spl_spill_read(from->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys,
                             err);
+    esc_agg_dropped(x->agg, &x->dropped[0], &x->dropped[1]); /* (a regroup's are these again) */
     x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
     return rc;
 }
@@ -1216,11 +1219,16 @@ static esc_status close_stats(esc_exec *x, size_t k, size_t *end, esc_table **t,
 /* ---- a spilled tstats finishing: its groups go once its first table is made ---- */
 
 /* Whether x's groups, merged back from its spill file, may go once its first table is made, to
- * be read again for the evidence (regroup): a stage follows the tstats, and the merge kept
- * every reference (past the byte cap, which ones are kept depends on every group merged). */
+ * be read again for the evidence (regroup): a stage follows the tstats, the merge kept every
+ * reference (past the byte cap, which ones are kept depends on every group merged) and dropped
+ * no group (past a cap, which groups fit, and how much of one, depends on every group merged),
+ * and the groups hold at most half the byte cap: merging large groups again after the stages
+ * would hold a second copy of their states with the table's (1,100 groups of 1 MB: 3.9 GB
+ * where keeping them, as a hunt that spills nothing does, is 2 GB). */
 static bool regroup_later(const esc_exec *x) {
     return x->agg && !x->acc && !x->rows && spill_of(x) && x->p->nstages > 1 &&
-           !esc_evset_truncated(x->ev);
+           !esc_evset_truncated(x->ev) && !x->dropped[0] && !x->dropped[1] &&
+           esc_agg_mem(x->agg) <= ESC_SPL_MAX_EXEC_BYTES / 2;
 }
 
 /* x's groups let go, its tables left empty for regroup; held: some group kept references;
@@ -1373,7 +1381,9 @@ static esc_status part_rows(esc_exec *x, part_ctx *c, esc_agg *a, esc_evset *ev,
  * range; the ranges follow key order, as the rows do). *t stays NULL (x's groups untouched)
  * when a range's evidence reached the byte cap or the ranges' sets together pass half of it:
  * whether one merge of every group would have stopped keeping references is then not known,
- * and the caller merges them whole. */
+ * and the caller merges them whole; so too when the ranges' groups together pass the group cap
+ * or half the byte cap (ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES): which groups one merge
+ * keeps and drops is known only by making it. */
 static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *trim,
                                  esc_error *err) {
     esc_exec *from = x->borrow ? x->borrow : x;
@@ -1383,7 +1393,8 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
                   .stride = 1};
     esc_agg *a = NULL;
     esc_evset *ev = NULL;
-    size_t cap = 0, ev_mem = 0, mem = 0, nparts = spl_spill_bytes(spill_of(x)) / PART_BYTES;
+    size_t cap = 0, ev_mem = 0, mem = 0, ngroups = 0, bytes = 0,
+           nparts = spl_spill_bytes(spill_of(x)) / PART_BYTES;
     part_key *bound = NULL;
     *t = NULL;
     *held = false;
@@ -1414,6 +1425,13 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
             mem = esc_agg_mem(a) + esc_evset_mem(ev);
         if (rc == ESC_OK && (esc_evset_truncated(ev) || ev_mem > ESC_EVIDENCE_MAX_BYTES / 2))
             break; /* not known: merged whole by the caller */
+        uint64_t dg, db;
+        esc_agg_dropped(a, &dg, &db);
+        ngroups += esc_agg_ngroups(a);
+        bytes += esc_agg_mem(a);
+        if (rc == ESC_OK &&
+            (dg || db || ngroups > ESC_SPL_MAX_GROUPS || bytes > ESC_SPL_MAX_EXEC_BYTES / 2))
+            break; /* near a cap: which groups one merge keeps is known only by making it */
     }
     bool whole = c.r <= c.nbound;
     for (size_t i = 0; i < c.nsmp; i++)
@@ -1426,8 +1444,8 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
         esc_table_free(*t);
         *t = NULL;
     }
-    if ((*trim = mem >= REGROUP_TRIM / 2))
-        esc_alloc_trim(); /* the ranges' groups are gone: their pages go back */
+    if ((*trim = mem >= REGROUP_TRIM / 2 || bytes > ESC_SPL_MAX_EXEC_BYTES / 2))
+        esc_alloc_trim(); /* the ranges' groups (and rows) are gone: their pages go back */
     return rc;
 }
 
@@ -1501,7 +1519,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||
             (x->spill && (rc = prune_stream(x, err)) != ESC_OK) ||
-            (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, err)) != ESC_OK) ||
+            (x->spill && (rc = spl_stats_unspill(x->acc, x->spill, x->dropped, err)) != ESC_OK) ||
             (rc = close_stats(x, x->stream_at, &first, &t, err)) != ESC_OK)
             return rc;
         /* its groups are in its table now: they go before the stages after it run */
@@ -1550,6 +1568,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         unspill_done(x);
     later = false;
     t->regex_limited = spl_re_limited() - limited;
+    t->dropped_groups = x->dropped[0];
+    t->dropped_bytes = x->dropped[1];
     const esc_table *subs[ESC_SPL_MAX_STAGES] = {NULL};
     bool joined = false;
     for (size_t i = 0; x->subs && i < p->nstages && i < ESC_SPL_MAX_STAGES; i++)

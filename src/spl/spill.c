@@ -197,7 +197,7 @@ static esc_status get_block(spl_spill *s, esc_buf *b, esc_error *err) {
 static esc_status read_chunk(spl_spill *s, esc_agg *a, esc_evset *ev, keep_ctx *k, esc_buf *b,
                              esc_error *err) {
     k->m->n = 0;
-    esc_agg_merge_cb cb = {k->keep ? keep_group : NULL, each_group, k};
+    esc_agg_merge_cb cb = {k->keep ? keep_group : NULL, each_group, k, true};
     esc_status st = get_block(s, b, err);
     if (!st)
         st = esc_agg_merge_each(a, b->ptr, b->len, &cb, err);

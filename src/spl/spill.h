@@ -15,8 +15,9 @@ typedef struct spl_spill spl_spill;
  * and ev. Every aggregate of a must merge (esc_agg_mergeable). */
 esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error *err);
 /* Merge every spilled group back into a and ev, in the order they were written, leaving out
- * the groups keep (may be NULL) says no to. The file stays, to be read again (several searches
- * sharing the groups), until spl_spill_free. */
+ * the groups keep (may be NULL) says no to. A group past a's caps (its groups, its bytes) is
+ * dropped and its records counted (esc_agg_dropped), not an error. The file stays, to be read
+ * again (several searches sharing the groups), until spl_spill_free. */
 esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
                           bool (*keep)(void *ctx, const esc_str *keys), void *ctx, esc_error *err);
 /* Append the rows of t (a raw-event search's kept rows: cells, and each row's events when t

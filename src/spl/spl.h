@@ -53,6 +53,9 @@ typedef struct esc_table {
     size_t nrows;
     esc_cell *cells;            /* row-major, nrows * ncols */
     uint64_t regex_limited;     /* regex matches a limit stopped (counted as no match) */
+    uint64_t dropped_groups;    /* records of spilled groups dropped merging them back: past the
+                                   group cap (`more than N groups`) */
+    uint64_t dropped_bytes;     /* ... past the byte cap (`aggregation memory limit reached`) */
     esc_row_evidence *evidence; /* per row, or NULL: no event carried its provenance */
     bool evidence_truncated;    /* the byte cap stopped keeping references */
     size_t *row_id;     /* internal: each row's first index (group pruning, spl/prune.c), or its

@@ -5,7 +5,8 @@
  * (semi-join); the file goes with the spill; a spill into a folder that does not exist is
  * ESC_EIO and leaves the table as it was; evidence encodings that are cut short are refused; a
  * raw-event search's kept rows spilled twice come back before the rows kept since, in order,
- * cells (multivalue, numbers, empty) and each row's event unchanged. */
+ * cells (multivalue, numbers, empty) and each row's event unchanged; a group or byte cap hit
+ * merging back drops the groups past it and counts their records, as reading does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,6 +121,93 @@ static void test_spill_merge_exact(void **state) {
     esc_evset_free(ea);
     esc_evset_free(eb);
     esc_evset_free(ec);
+}
+
+/* feed, where a's caps may refuse the record: ESC_ELIMIT (the record is dropped, as a hunt
+ * drops it with a warning) counted in *dropped. */
+static void feed_capped(esc_agg *a, esc_evset *ev, unsigned r, uint64_t *dropped) {
+    char key[16];
+    snprintf(key, sizeof key, "k%u", r % 13);
+    esc_str k = esc_str_c(key);
+    size_t g;
+    esc_error err;
+    esc_status st = esc_agg_group(a, &k, &g, &err);
+    if (st == ESC_ELIMIT) {
+        ++*dropped;
+        return;
+    }
+    assert_int_equal(st, ESC_OK);
+    esc_agg_in v = {k, false, 0};
+    for (size_t i = 0; i < NF; i++)
+        assert_int_equal(esc_agg_add(a, g, i, &v, 1, (int64_t)(r % 17), &err), ESC_OK);
+    esc_evref ref = {"a.xml", r, r, 0, (int64_t)(r % 17)};
+    assert_int_equal(esc_evset_add(ev, g, &ref), 0);
+}
+
+/* A cap hit merging spilled groups back is a cap hit while reading: the group that no longer
+ * fits is dropped, its records counted, the merge goes on. At 5 groups, spilled every 4
+ * records (the table in memory never reaches the cap), the merge keeps the first 5 groups by
+ * arrival, each as the table that was never spilled holds it, and drops the records of the
+ * other 8 keys, as many as that table refused. A merge that does not drop (two stages) still
+ * fails. At a byte cap the merge drops too, and counts the records. */
+static void test_spill_merge_caps(void **state) {
+    (void)state;
+    static char one[1 << 16], merged[1 << 16];
+    esc_agg *a = esc_agg_new(1, fns, NF, 5, 0), *b = esc_agg_new(1, fns, NF, 5, 0);
+    esc_evset *ea = esc_evset_new(), *eb = esc_evset_new();
+    spl_spill *sp = NULL;
+    esc_error err;
+    uint64_t refused = 0, none = 0, dg, db;
+    for (unsigned r = 1; r <= 100; r++) {
+        feed_capped(a, ea, r, &refused);
+        feed_capped(b, eb, r, &none);
+        if (r % 4 == 0)
+            assert_int_equal(spl_spill_write(&sp, b, eb, &err), ESC_OK);
+    }
+    assert_int_equal(none, 0);
+    assert_int_equal(refused, 100 - 5 * 8); /* k1..k5 (8 records each) are kept */
+    assert_int_equal(spl_spill_read(sp, b, eb, NULL, NULL, &err), ESC_OK);
+    esc_agg_dropped(b, &dg, &db);
+    assert_int_equal(dg, refused);
+    assert_int_equal(db, 0);
+    assert_int_equal(esc_agg_ngroups(b), 5);
+    dump(a, ea, one, sizeof one);
+    dump(b, eb, merged, sizeof merged);
+    assert_string_equal(one, merged);
+    /* two stages: the same partial past the cap is an error */
+    esc_buf part;
+    esc_buf_init(&part, 0);
+    esc_agg *c = esc_agg_new(1, fns, NF, 0, 0), *d = esc_agg_new(1, fns, NF, 4, 0);
+    esc_evset *ec = esc_evset_new();
+    for (unsigned r = 1; r <= 100; r++)
+        feed_capped(c, ec, r, &none);
+    assert_int_equal(esc_agg_encode(c, NULL, 0, &part, &err), ESC_OK);
+    assert_int_equal(esc_agg_merge(d, part.ptr, part.len, &err), ESC_ELIMIT);
+    /* a byte cap: some groups kept, the records of the others dropped and counted */
+    esc_agg *e = esc_agg_new(1, fns, NF, 0, 1024);
+    esc_evset *ee = esc_evset_new();
+    assert_int_equal(spl_spill_read(sp, e, ee, NULL, NULL, &err), ESC_OK);
+    esc_agg_dropped(e, &dg, &db);
+    assert_int_equal(dg, 0);
+    assert_true(db > 0 && esc_agg_ngroups(e) > 0 && esc_agg_ngroups(e) < 5);
+    uint64_t counted = 0;
+    for (size_t g = 0; g < esc_agg_ngroups(e); g++) {
+        esc_agg_out o;
+        assert_int_equal(esc_agg_result(e, g, 0, &o, &err), ESC_OK); /* count */
+        counted += (uint64_t)o.num;
+    }
+    assert_true(counted + db >= 5 * 8); /* a group cut short is counted in both */
+    esc_buf_fini(&part);
+    spl_spill_free(sp);
+    esc_agg_free(a);
+    esc_agg_free(b);
+    esc_agg_free(c);
+    esc_agg_free(d);
+    esc_agg_free(e);
+    esc_evset_free(ea);
+    esc_evset_free(eb);
+    esc_evset_free(ec);
+    esc_evset_free(ee);
 }
 
 static void test_spill_unwritable(void **state) {
@@ -251,9 +339,8 @@ static void test_spill_rows(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spill_merge_exact),
-        cmocka_unit_test(test_spill_unwritable),
-        cmocka_unit_test(test_evidence_encoding),
+        cmocka_unit_test(test_spill_merge_exact), cmocka_unit_test(test_spill_merge_caps),
+        cmocka_unit_test(test_spill_unwritable),  cmocka_unit_test(test_evidence_encoding),
         cmocka_unit_test(test_spill_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
