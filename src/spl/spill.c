@@ -101,18 +101,41 @@ static esc_status write_chunk(spl_spill *s, const esc_agg *a, const esc_evset *e
     return st ? st : put_block(s, b, err);
 }
 
-esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error *err) {
-    size_t ng = esc_agg_ngroups(a);
-    if (!ng)
-        return ESC_OK;
+/* Before appending to the spill file (opened on first use): where it ends now, in *end. */
+static esc_status append_begin(spl_spill **sp, uint64_t *end, esc_error *err) {
     if (*sp && (*sp)->broken)
         return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
     esc_status st = *sp ? ESC_OK : spill_open(sp, err);
     if (st)
         return st;
-    uint64_t end = (*sp)->bytes;
-    if (fseek((*sp)->f, (long)end, SEEK_SET) != 0)
+    *end = (*sp)->bytes;
+    if (fseek((*sp)->f, (long)*end, SEEK_SET) != 0)
         return io_error(err, "seek");
+    return ESC_OK;
+}
+
+/* After appending (st: how the writes went): flushed, or on failure the file cut back to end,
+ * as before the append (marked broken when it cannot be). */
+static esc_status append_end(spl_spill *s, uint64_t end, esc_status st, esc_error *err) {
+    if (!st && fflush(s->f) != 0)
+        st = io_error(err, "write");
+    if (st) {
+        (void)fflush(s->f);
+        if (ftruncate(fileno(s->f), (off_t)end) != 0 || fseek(s->f, (long)end, SEEK_SET))
+            s->broken = true;
+        s->bytes = end;
+    }
+    return st;
+}
+
+esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error *err) {
+    size_t ng = esc_agg_ngroups(a);
+    if (!ng)
+        return ESC_OK;
+    uint64_t end;
+    esc_status st = append_begin(sp, &end, err);
+    if (st)
+        return st;
     size_t idx[CHUNK_GROUPS];
     esc_buf b;
     esc_buf_init(&b, 0);
@@ -123,17 +146,10 @@ esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error 
         st = write_chunk(*sp, a, ev, idx, n, &b, err);
     }
     esc_buf_fini(&b);
-    if (!st && fflush((*sp)->f) != 0)
-        st = io_error(err, "write");
-    if (!st) {
+    if ((st = append_end(*sp, end, st, err)) == ESC_OK) { /* else the groups stay in memory */
         esc_agg_reset(a);
         if (ev)
             esc_evset_reset(ev);
-    } else { /* the groups stay in memory: the file ends where it did */
-        (void)fflush((*sp)->f);
-        if (ftruncate(fileno((*sp)->f), (off_t)end) != 0 || fseek((*sp)->f, (long)end, SEEK_SET))
-            (*sp)->broken = true;
-        (*sp)->bytes = end;
     }
     return st;
 }
@@ -282,14 +298,10 @@ static bool put_row(const esc_table *t, size_t r, esc_buf *b) {
 esc_status spl_spill_rows(spl_spill **sp, esc_table *t, esc_error *err) {
     if (!t->nrows)
         return ESC_OK;
-    if (*sp && (*sp)->broken)
-        return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
-    esc_status st = *sp ? ESC_OK : spill_open(sp, err);
+    uint64_t end;
+    esc_status st = append_begin(sp, &end, err);
     if (st)
         return st;
-    uint64_t end = (*sp)->bytes;
-    if (fseek((*sp)->f, (long)end, SEEK_SET) != 0)
-        return io_error(err, "seek");
     esc_buf b;
     esc_buf_init(&b, 0);
     for (size_t r = 0; r < t->nrows && !st; r += CHUNK_ROWS) {
@@ -302,15 +314,8 @@ esc_status spl_spill_rows(spl_spill **sp, esc_table *t, esc_error *err) {
                 : esc_error_set(err, ESC_ENOMEM, "out of memory spilling rows");
     }
     esc_buf_fini(&b);
-    if (!st && fflush((*sp)->f) != 0)
-        st = io_error(err, "write");
-    if (st) { /* the rows stay in memory: the file ends where it did */
-        (void)fflush((*sp)->f);
-        if (ftruncate(fileno((*sp)->f), (off_t)end) != 0 || fseek((*sp)->f, (long)end, SEEK_SET))
-            (*sp)->broken = true;
-        (*sp)->bytes = end;
-        return st;
-    }
+    if ((st = append_end(*sp, end, st, err)) != ESC_OK)
+        return st; /* the rows stay in memory */
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
         spl_cell_clear(&t->cells[i]);
     t->nrows = 0;
