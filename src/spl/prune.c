@@ -182,6 +182,17 @@ bool spl_prune_stats(const esc_plan *p, size_t s, spl_prune *pr) {
     return pr->k > s || pr->where;
 }
 
+/* After the n groups' rows ran the filters (rc; limited: the regex limit count before them):
+ * dead[r] for each group no row of t (row_id) survived from, when the run was exact; else none. */
+static void mark_dead(const esc_table *t, size_t n, esc_status rc, uint64_t limited, bool *dead) {
+    bool exact = rc == ESC_OK && spl_re_limited() == limited && t->row_id && t->nrows <= n;
+    spl_re_limited_set(limited); /* counted when the kept groups run the whole search */
+    for (size_t r = 0; r < n; r++)
+        dead[r] = exact;
+    for (size_t r = 0; exact && r < t->nrows; r++)
+        dead[t->row_id[r]] = false;
+}
+
 /* keep[r] false for the rows of t (row_id: their groups) the operands rule out. */
 static esc_status rule_out(const spl_prune *pr, esc_table *t, bool *keep) {
     for (size_t r = 0; r < t->nrows; r++) {
@@ -213,12 +224,7 @@ esc_status spl_prune_check_rows(const esc_plan *p, const spl_prune *pr, esc_tabl
     }
     if (rc == ESC_OK && pr->where)
         rc = rule_out(pr, t, keep);
-    bool exact = rc == ESC_OK && spl_re_limited() == limited && t->row_id && t->nrows <= n;
-    spl_re_limited_set(limited); /* counted when the kept groups run the whole search */
-    for (size_t r = 0; r < n; r++)
-        dead[r] = exact;
-    for (size_t r = 0; exact && r < t->nrows; r++)
-        dead[t->row_id[r]] = false;
+    mark_dead(t, n, rc, limited, dead);
     esc_free(keep);
     return rc == ESC_ENOMEM ? esc_error_set(err, ESC_ENOMEM, "out of memory") : ESC_OK;
 }
@@ -242,12 +248,7 @@ esc_status spl_prune_check(const esc_plan *p, size_t k, esc_agg *a, size_t from,
         spl_run run = {t, NULL};
         rc = p->stages[i].cmd->run(&p->stages[i], &run, &e2);
     }
-    bool exact = rc == ESC_OK && spl_re_limited() == limited && t->row_id && t->nrows <= n;
-    spl_re_limited_set(limited); /* counted when the kept groups run the whole search */
-    for (size_t r = 0; r < n; r++)
-        dead[r] = exact;
-    for (size_t r = 0; exact && r < t->nrows; r++)
-        dead[t->row_id[r]] = false;
+    mark_dead(t, n, rc, limited, dead);
     esc_table_free(t);
     return rc == ESC_ENOMEM ? esc_error_set(err, ESC_ENOMEM, "out of memory") : ESC_OK;
 }
