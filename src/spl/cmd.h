@@ -240,6 +240,8 @@ esc_table *spl_table_new(const schema *s, size_t nrows);
 esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_error *err);
 /* Keep rows with keep[r] set. */
 void spl_table_filter(esc_table *t, const bool *keep);
+/* Give back the room of rows past t->nrows (after rows were dropped). */
+void spl_table_shrink(esc_table *t);
 /* n empty rows at the end of t (they carry no events). */
 esc_status spl_table_add_rows(esc_table *t, size_t n, esc_error *err);
 /* Swap the contents of a and b (a hook replacing its table's rows frees b afterwards). */

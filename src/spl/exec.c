@@ -971,7 +971,24 @@ void spl_table_filter(esc_table *t, const bool *keep) {
                 spl_cell_clear(&row[c]);
         }
     }
+    size_t was = t->nrows;
     t->nrows = o;
+    if (o <= was / 2) /* a `where` keeping few of many rows: their room goes back */
+        spl_table_shrink(t);
+}
+
+/* Give back the room of rows past t->nrows (a smaller block or none is only a saving, so a
+ * failed realloc leaves the table as it is). */
+void spl_table_shrink(esc_table *t) {
+    size_t ncells = t->nrows * t->ncols;
+    esc_cell *c = esc_realloc(t->cells, (ncells ? ncells : 1) * sizeof *c);
+    if (c)
+        t->cells = c;
+    if (t->row_id) {
+        size_t *id = esc_realloc(t->row_id, (t->nrows ? t->nrows : 1) * sizeof *id);
+        if (id)
+            t->row_id = id;
+    }
 }
 
 esc_status spl_table_add_rows(esc_table *t, size_t n, esc_error *err) {
