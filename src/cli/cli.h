@@ -202,6 +202,8 @@ bool esc_out_color(const char *opt, bool *ok);
 void esc_out_human(FILE *f, const char *s, size_t n);
 /* Columns s takes once escaped (a UTF-8 sequence is one column). */
 size_t esc_out_human_width(const char *s);
+/* s escaped as esc_out_human writes it, as a new string (esc_malloc'd; NULL: out of memory). */
+char *esc_out_human_dup(const char *s);
 /* s escaped, then spaces up to width columns. */
 void esc_out_human_pad(FILE *f, const char *s, size_t width);
 /* printf for people: the formatted text escaped as esc_out_human, then a newline. */

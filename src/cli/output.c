@@ -68,6 +68,33 @@ void esc_out_human(FILE *f, const char *s, size_t n) {
     fwrite(s + run, 1, n - run, f);
 }
 
+char *esc_out_human_dup(const char *s) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), run = 0;
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    esc_status st = ESC_OK;
+    for (size_t i = 0; i < n && !st;) {
+        char e[8];
+        size_t len, el = human_escape(u, n, i, e, &len);
+        if (!el) {
+            i++;
+            continue;
+        }
+        if (!(st = esc_buf_append(&b, s + run, i - run)))
+            st = esc_buf_append(&b, e, el);
+        i += len;
+        run = i;
+    }
+    if (!st && !(st = esc_buf_append(&b, s + run, n - run)))
+        st = esc_buf_reserve(&b, 1); /* an empty text still has its pointer */
+    if (st) {
+        esc_buf_fini(&b);
+        return NULL;
+    }
+    return esc_buf_take(&b);
+}
+
 size_t esc_out_human_width(const char *s) {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), w = 0;

@@ -46,20 +46,6 @@ static const char *sev_color(const char *sev) {
     return "\033[36m";
 }
 
-/* s escaped for people (esc_malloc'd). */
-static char *human(const char *s) {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&out, &len);
-    if (!m)
-        return NULL;
-    esc_out_human(m, s, strlen(s));
-    fclose(m);
-    char *r = esc_strdup(out ? out : "");
-    free(out);
-    return r;
-}
-
 /* Columns of an escaped text; our own colour codes (ESC [ ... m) take none. */
 static size_t width(const char *s) {
     size_t w = 0;
@@ -253,7 +239,7 @@ static void summary(FILE *f, const det_info *di, size_t n, bool color, size_t to
         const esc_detection *d = di[i].r->d;
         const char *sev = esc_act_severity(esc_act_score(d));
         row[0] = esc_strdup(sev);
-        row[1] = human(d->name);
+        row[1] = esc_out_human_dup(d->name);
         row[2] = mitre_text(d);
         snprintf(num, sizeof num, "%zu", di[i].hosts);
         row[3] = esc_strdup(num);
@@ -290,7 +276,7 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
     const esc_detection *d = di->r->d;
     size_t nc = t->ncols + 1, nr = t->nrows;
     const char *sev = esc_act_severity(esc_act_score(d));
-    char *name = human(d->name), *m = mitre_text(d);
+    char *name = esc_out_human_dup(d->name), *m = mitre_text(d);
     char *head = NULL;
     size_t hlen = 0;
     FILE *hm = open_memstream(&head, &hlen);
@@ -322,7 +308,7 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
     }
     cell[0] = esc_strdup("time");
     for (size_t c = 1; c < nc; c++)
-        cell[c] = human(t->cols[c - 1]);
+        cell[c] = esc_out_human_dup(t->cols[c - 1]);
     for (size_t i = 0; i < nr; i++) {
         char ts[24] = "";
         int64_t lo, hi;
@@ -331,7 +317,7 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
         cell[(i + 1) * nc] = esc_strdup(ts);
         for (size_t c = 1; c < nc; c++) {
             char *v = esc_out_cell_text(esc_table_cell(t, ord[i], c - 1), ", ");
-            cell[(i + 1) * nc + c] = v ? human(v) : NULL;
+            cell[(i + 1) * nc + c] = v ? esc_out_human_dup(v) : NULL;
             esc_free(v);
         }
     }
