@@ -261,15 +261,23 @@ esc_agg *spl_agg_new(const stage *st);
 esc_status spl_agg_table(esc_agg *a, const stage *st, bool time_keys, esc_table **out,
                          esc_error *err);
 const char *spl_agg_name(aggfn f);
-/* Rows of the tstats groups from..to-1 of a, in group order: BY cells only, aggregates empty. */
-esc_status spl_agg_rows(const esc_agg *a, const stage *st, size_t from, size_t to, esc_table **out,
-                        esc_error *err);
+/* Rows of the tstats groups groups[0..n) of a, in that order: BY cells only, aggregates empty. */
+esc_status spl_agg_rows(const esc_agg *a, const stage *st, const size_t *groups, size_t n,
+                        esc_table **out, esc_error *err);
 
 /* ---- group pruning (prune.c) ---- */
 
+/* What the verdict of stages 1..k on a group depends on (prune.c): by, bit i for BY field i,
+ * the BY fields whose values alone decide it (and whether the check meets a regex limit or
+ * fails); skip: no stage that could meet a regex limit or fail reads an aggregate column, so
+ * the records of a group whose verdict is known to be dead need not be counted at all. */
+typedef struct spl_prune_deps {
+    uint64_t by;
+    bool skip;
+} spl_prune_deps;
 /* k > 0: stages 1..k after tstats decide from the BY values alone whether a group can give a
- * row (see prune.c); 0: no pruning. */
-size_t spl_prune_stages(const esc_plan *p);
+ * row (see prune.c); 0: no pruning. d (may be NULL): what decides it. */
+size_t spl_prune_stages(const esc_plan *p, spl_prune_deps *d);
 /* The pruning of a grouping stage s's groups (a raw-event search's streamed stats): stages
  * s+1..k run over a row of each group's BY values, then (where > 0) the row must pass the
  * clean AND operands of stage where's condition (prune.c). */
@@ -285,14 +293,32 @@ bool spl_prune_stats(const esc_plan *p, size_t s, spl_prune *pr);
  * true when that group cannot give a row. */
 esc_status spl_prune_check_rows(const esc_plan *p, const spl_prune *pr, esc_table *t, bool *dead,
                                 esc_error *err);
-/* dead[g - from] for the groups from..to-1 of a: true when the group cannot give a row. */
-esc_status spl_prune_check(const esc_plan *p, size_t k, esc_agg *a, size_t from, size_t to,
-                           bool *dead, esc_error *err);
+/* dead[i] for the groups groups[0..n) of a: true when the group cannot give a row; *exact:
+ * the check neither met a regex limit nor failed (else every dead[i] is false). */
+esc_status spl_prune_check(const esc_plan *p, size_t k, esc_agg *a, const size_t *groups, size_t n,
+                           bool *dead, bool *exact, esc_error *err);
+/* The verdicts of checks, by the values of the BY fields deps (spl_prune_deps.by) of a table of
+ * nby BY fields: a bounded map that starts again when full and stops when rarely hit (nothing
+ * a search gives depends on what it holds). keys: a group's BY values, only those of deps
+ * read; h: spl_prune_memo_hash of them. get: -1 not known, 0 alive, 1 dead. */
+typedef struct spl_prune_memo spl_prune_memo;
+spl_prune_memo *spl_prune_memo_new(uint64_t deps, size_t nby);
+void spl_prune_memo_free(spl_prune_memo *m);
+bool spl_prune_memo_on(const spl_prune_memo *m);
+bool spl_prune_memo_any_dead(const spl_prune_memo *m);
+void spl_prune_memo_keys(const spl_prune_memo *m, const esc_agg *a, size_t g, esc_str *keys);
+uint64_t spl_prune_memo_hash(const spl_prune_memo *m, const esc_str *keys);
+/* Whether group g of a has the values keys of the memo's BY fields. */
+bool spl_prune_memo_same(const spl_prune_memo *m, const esc_agg *a, size_t g, const esc_str *keys);
+int spl_prune_memo_get(spl_prune_memo *m, uint64_t h, const esc_str *keys);
+void spl_prune_memo_put(spl_prune_memo *m, uint64_t h, const esc_str *keys, bool dead);
 
 /* ---- the source (cmd_tstats.c) ---- */
 
 /* One record into the tstats groups (after the window and where checks). */
-esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, esc_error *err);
+/* dead (may be NULL): a record whose every group's verdict it holds as dead is not counted. */
+esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, spl_prune_memo *dead,
+                           esc_error *err);
 /* Seconds as text with the sub-second part kept (trailing zeros dropped). */
 size_t spl_time_text(int64_t us, char *buf, size_t cap);
 /* One raw event (after the window and where checks) as a row of t (st->out's columns). */

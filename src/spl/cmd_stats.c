@@ -607,13 +607,13 @@ static bool key_cells(const esc_agg *a, size_t g, const stage *st, bool time_key
     return true;
 }
 
-esc_status spl_agg_rows(const esc_agg *a, const stage *st, size_t from, size_t to, esc_table **out,
-                        esc_error *err) {
-    esc_table *t = spl_table_new(&st->out, to - from);
+esc_status spl_agg_rows(const esc_agg *a, const stage *st, const size_t *groups, size_t n,
+                        esc_table **out, esc_error *err) {
+    esc_table *t = spl_table_new(&st->out, n);
     if (!t)
         return spl_exec_oom(err);
-    for (size_t g = from; g < to; g++)
-        if (!key_cells(a, g, st, true, &t->cells[(g - from) * t->ncols])) {
+    for (size_t r = 0; r < n; r++)
+        if (!key_cells(a, groups[r], st, true, &t->cells[r * t->ncols])) {
             esc_table_free(t);
             return spl_exec_oom(err);
         }

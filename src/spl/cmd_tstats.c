@@ -3,7 +3,8 @@
  *
  * Invariants: fields resolve to CIM field ids (or _time) at plan time, and the plan's field
  * mask gets every one read; a record feeds the groups keyed by its BY values (a missing value
- * drops the record unless fillnull_value is given); BY _time is bucketed to the span in epoch
+ * drops the record unless fillnull_value is given; so does group pruning when it knows each of
+ * those groups can give no row, prune.c); BY _time is bucketed to the span in epoch
  * seconds; the groups become the first table in BY order (spl_agg_table). Its window and where
  * checks are exec.c's (esc_exec_feed) and plan.c's (the record predicate). Deliberately not
  * done: prestats/append, summariesonly semantics (every record counts as summarised). Data models
@@ -174,9 +175,28 @@ static bool by_values(const stage *st, const esc_record *r, esc_str *pool, size_
 static esc_status tstats_add(const stage *st, esc_agg *agg, const esc_record *r, size_t g,
                              esc_error *err);
 
+/* Whether every group of the BY values (as spl_tstats_feed walks them) is known dead. */
+static bool all_dead(const stage *st, spl_prune_memo *m, const esc_str *pool, const size_t *at,
+                     const size_t *cnt) {
+    esc_str keys[ESC_SPL_MAX_ITEMS];
+    size_t idx[ESC_SPL_MAX_ITEMS] = {0};
+    for (;;) {
+        for (size_t i = 0; i < st->nby; i++)
+            keys[i] = pool[at[i] + idx[i]];
+        if (spl_prune_memo_get(m, spl_prune_memo_hash(m, keys), keys) != 1)
+            return false;
+        size_t k = st->nby;
+        while (k > 0 && ++idx[k - 1] == cnt[k - 1])
+            idx[--k] = 0;
+        if (k == 0)
+            return true;
+    }
+}
+
 /* Every combination of the BY values (one per multivalue value, ESC_SPL_MAX_SPLITS at most)
  * is a group the record feeds. */
-esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, esc_error *err) {
+esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, spl_prune_memo *dead,
+                           esc_error *err) {
     esc_str pool[ESC_SPL_MAX_BYVALS], keys[ESC_SPL_MAX_ITEMS];
     size_t at[ESC_SPL_MAX_ITEMS], cnt[ESC_SPL_MAX_ITEMS], idx[ESC_SPL_MAX_ITEMS] = {0};
     char bucket[32];
@@ -189,6 +209,8 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, e
                                  "tstats: the multivalue BY fields of one record make more than "
                                  "%d groups",
                                  ESC_SPL_MAX_SPLITS);
+    if (dead && all_dead(st, dead, pool, at, cnt))
+        return ESC_OK;
     for (;;) {
         for (size_t i = 0; i < st->nby; i++)
             keys[i] = pool[at[i] + idx[i]];

@@ -54,6 +54,10 @@ struct esc_exec {
     size_t checked;  /* groups before this one have been checked */
     bool *dead;      /* per checked group: it cannot give a row (dropped at the next compaction) */
     size_t dead_cap, ndead;
+    spl_prune_memo *memo;      /* the verdicts so far by the BY values they depend on (prune.c), for
+                                  x's plan and every sharer's at once; made at the first check */
+    bool memo_skip;            /* a record whose groups memo holds dead need not be counted */
+    bool fed_all;              /* esc_exec_fed_all: no memo any more */
     esc_exec *owner;           /* esc_exec_share: agg and ev are owner's */
     size_t nsharers;           /* executions sharing this one's agg and ev, not yet released */
     const esc_plan **sharer_p; /* an owner that prunes: every sharer's plan (they prune too); a
@@ -162,7 +166,7 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
                !(x->agg = spl_agg_new(&p->stages[0]))) {
         goto fail;
     } else {
-        x->prune_k = spl_prune_stages(p);
+        x->prune_k = spl_prune_stages(p, NULL);
     }
     for (size_t i = 1; i < p->nstages; i++) {
         if (!p->stages[i].sub)
@@ -197,6 +201,7 @@ void esc_exec_free(esc_exec *x) {
     esc_table_free(x->rows);
     esc_table_free(x->kept);
     esc_free(x->dead);
+    spl_prune_memo_free(x->memo);
     esc_free(x->sharer_p);
     spl_keyset_free(x->keys);
     esc_free(x->join_by);
@@ -209,21 +214,119 @@ void spl_exec_keep(esc_exec *x, esc_table *t) {
     x->kept = t;
 }
 
+/* The memo of x's verdicts: over the BY fields any of x's and its sharers' checks depend on,
+ * each verdict the combined one (dead for each). */
+static spl_prune_memo *memo_of(esc_exec *x) {
+    if (!x->memo && !x->fed_all) {
+        spl_prune_deps d;
+        spl_prune_stages(x->p, &d);
+        uint64_t by = d.by;
+        bool skip = d.skip;
+        for (size_t k = 0; k < x->nsharer_p; k++) {
+            spl_prune_stages(x->sharer_p[k], &d);
+            by |= d.by;
+            skip = skip && d.skip;
+        }
+        x->memo = spl_prune_memo_new(by, x->p->stages[0].nby);
+        x->memo_skip = skip;
+    }
+    return x->memo;
+}
+
+void esc_exec_fed_all(esc_exec *x) {
+    if (!x)
+        return;
+    spl_prune_memo_free(x->memo);
+    x->memo = NULL;
+    x->fed_all = true;
+    if (x->subs)
+        for (size_t i = 0; i < x->p->nstages; i++)
+            esc_exec_fed_all(x->subs[i]);
+}
+
 /* The groups x->checked..ng-1 checked: dead for x's plan and for every sharer's (each prunes:
- * esc_exec_share), so that each keeps every group that can give it a row. */
+ * esc_exec_share), so that each keeps every group that can give it a row. The verdict of a group
+ * whose BY values of the memo's fields the memo holds is the memo's; the others with the same
+ * such values as one before them in the batch share its verdict; the rest are checked, and
+ * their verdicts go to the memo when every check was exact. A check that was not keeps every
+ * group of the batch, as it would have with each of them checked (the memo's ones would have
+ * been exact: their values decide that too). */
 static esc_status check_dead(esc_exec *x, size_t ng, esc_error *err) {
     bool *dead = x->dead + x->checked;
     size_t n = ng - x->checked;
-    esc_status rc = spl_prune_check(x->p, x->prune_k, x->agg, x->checked, ng, dead, err);
-    bool *other = rc == ESC_OK && x->nsharer_p ? esc_malloc(n * sizeof *other) : NULL;
-    if (rc == ESC_OK && x->nsharer_p && !other)
-        return spl_exec_oom(err);
-    for (size_t k = 0; rc == ESC_OK && k < x->nsharer_p; k++) {
-        const esc_plan *sp = x->sharer_p[k];
-        rc = spl_prune_check(sp, spl_prune_stages(sp), x->agg, x->checked, ng, other, err);
-        for (size_t g = 0; rc == ESC_OK && g < n; g++)
-            dead[g] = dead[g] && other[g];
+    spl_prune_memo *m = memo_of(x);
+    bool memo = spl_prune_memo_on(m);
+    size_t *todo = esc_malloc(n * sizeof *todo), *rep = esc_malloc(n * sizeof *rep);
+    uint64_t *th = memo ? esc_malloc(n * sizeof *th) : NULL;
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slot = memo ? esc_calloc(cap, sizeof *slot) : NULL;
+    bool *res = esc_malloc(n ? n : 1), *other = x->nsharer_p ? esc_malloc(n ? n : 1) : NULL;
+    esc_status rc = ESC_OK;
+    if (!todo || !rep || !res || (memo && (!th || !slot)) || (x->nsharer_p && !other)) {
+        rc = spl_exec_oom(err);
+        goto done;
     }
+    size_t nt = 0;
+    esc_str keys[ESC_SPL_MAX_ITEMS];
+    for (size_t i = 0; i < n; i++) {
+        size_t g = x->checked + i;
+        if (!memo) {
+            rep[i] = nt;
+            todo[nt++] = g;
+            continue;
+        }
+        spl_prune_memo_keys(m, x->agg, g, keys);
+        uint64_t h = spl_prune_memo_hash(m, keys);
+        int v = spl_prune_memo_get(m, h, keys);
+        if (v >= 0) {
+            dead[i] = v;
+            rep[i] = SIZE_MAX;
+            continue;
+        }
+        size_t j = h & (cap - 1);
+        for (; slot[j]; j = (j + 1) & (cap - 1)) {
+            size_t t = slot[j] - 1;
+            if (th[t] != h)
+                continue;
+            if (spl_prune_memo_same(m, x->agg, todo[t], keys))
+                break;
+        }
+        if (slot[j]) {
+            rep[i] = slot[j] - 1;
+            continue;
+        }
+        th[nt] = h;
+        slot[j] = (uint32_t)(nt + 1);
+        rep[i] = nt;
+        todo[nt++] = g;
+    }
+    bool exact = true;
+    if (nt) {
+        rc = spl_prune_check(x->p, x->prune_k, x->agg, todo, nt, res, &exact, err);
+        for (size_t k = 0; rc == ESC_OK && exact && k < x->nsharer_p; k++) {
+            const esc_plan *sp = x->sharer_p[k];
+            rc = spl_prune_check(sp, spl_prune_stages(sp, NULL), x->agg, todo, nt, other, &exact,
+                                 err);
+            for (size_t t = 0; rc == ESC_OK && t < nt; t++)
+                res[t] = res[t] && other[t];
+        }
+    }
+    if (rc != ESC_OK)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        dead[i] = exact && (rep[i] == SIZE_MAX ? dead[i] : res[rep[i]]);
+    for (size_t t = 0; memo && exact && t < nt; t++) {
+        spl_prune_memo_keys(m, x->agg, todo[t], keys);
+        spl_prune_memo_put(m, th[t], keys, res[t]);
+    }
+done:
+    esc_free(todo);
+    esc_free(rep);
+    esc_free(th);
+    esc_free(slot);
+    esc_free(res);
     esc_free(other);
     return rc;
 }
@@ -594,7 +697,8 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
     }
     uint64_t before, after;
     esc_agg_last(x->agg, &before);
-    esc_status rc = spl_tstats_feed(&x->p->stages[0], x->agg, r, err);
+    spl_prune_memo *skip = x->memo_skip && spl_prune_memo_any_dead(x->memo) ? x->memo : NULL;
+    esc_status rc = spl_tstats_feed(&x->p->stages[0], x->agg, r, skip, err);
     size_t g = esc_agg_last(x->agg, &after);
     bool dead = g < x->checked && x->dead[g];
     if (rc == ESC_OK && after != before && r->ev && !dead)

@@ -538,6 +538,121 @@ static void test_prune_stream(void **state) {
     assert_false(stream_prune("| eval g=n | where g > 1 AND n > 2", &pr));
 }
 
+/* What decides a tstats group's pruning verdict (spl/prune.c): the BY fields its prefix's
+ * filters (and the stages before them) read, through rename, eval, lookup and rex; whether the
+ * records of a group known dead may go uncounted (no stage that could meet a regex limit reads
+ * an aggregate). Then a verdict remembered by those BY values agrees with a fresh check of every
+ * group, and a record whose group is remembered dead makes no group. */
+#define PRUNE_HEAD                                                                                 \
+    "| tstats count min(_time) as firstTime from datamodel=Endpoint.Processes by "                 \
+    "Processes.dest Processes.user Processes.process_name | rename Processes.* as * "
+
+static uint64_t prune_deps(const char *tail, bool *skip) {
+    char search[512];
+    snprintf(search, sizeof search, "%s%s", PRUNE_HEAD, tail);
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(search, NULL, &err);
+    assert_non_null(p);
+    spl_prune_deps d = {0, false};
+    size_t k = spl_prune_stages(p, &d);
+    esc_plan_free(p);
+    *skip = d.skip;
+    return k ? d.by : UINT64_MAX;
+}
+
+static void test_prune_deps(void **state) {
+    (void)state;
+    bool skip;
+    assert_int_equal(prune_deps("| search process_name=cmd.exe", &skip), 4);
+    assert_true(skip);
+    assert_int_equal(prune_deps("| eval u=lower(user) | where u=\"admin\"", &skip), 2);
+    assert_int_equal(prune_deps("| convert ctime(firstTime) | search dest=h1 user=u", &skip), 3);
+    assert_true(skip); /* convert reads an aggregate, but meets no regex limit */
+    assert_int_equal(
+        prune_deps("| rename user as who | rex field=who \"(?<d>x+)\" | search d=*", &skip), 2);
+    assert_int_equal(prune_deps("| eval n=count+len(process_name) | search dest=h1", &skip), 5);
+    assert_false(skip); /* eval reads an aggregate */
+    /* the stages after the last filter are not run: what they read does not count */
+    assert_int_equal(prune_deps("| search dest=h1 | eval x=user", &skip), 1);
+    assert_int_equal(prune_deps("| eval y=process_name | search dest=h1", &skip), 5);
+    assert_int_equal(prune_deps("| where count > 1", &skip), UINT64_MAX); /* no prefix */
+}
+
+static void test_prune_memo(void **state) {
+    (void)state;
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(PRUNE_HEAD "| eval n=lower(process_name) "
+                                          "| where n=\"cmd.exe\" OR user=\"u1\"",
+                               NULL, &err);
+    assert_non_null(p);
+    spl_prune_deps d;
+    size_t k = spl_prune_stages(p, &d);
+    assert_int_equal(k, 3);
+    assert_int_equal(d.by, 6);
+    esc_agg *a = spl_agg_new(&p->stages[0]);
+    assert_non_null(a);
+    static const char *const procs[] = {"cmd.exe", "CMD.EXE", "a.exe", "b.exe"};
+    for (int i = 0; i < 400; i++) {
+        char host[32], user[32];
+        snprintf(host, sizeof host, "host%d", i);
+        snprintf(user, sizeof user, "u%d", i % 3);
+        esc_record r;
+        memset(&r, 0, sizeof r);
+        r.time_us = 1000000;
+        r.ds = ESC_DS_PROCESSES;
+        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        r.v[ESC_CIM_USER] = esc_str_c(user);
+        r.v[ESC_CIM_PROCESS_NAME] = esc_str_c(procs[i % 4]);
+        assert_int_equal(spl_tstats_feed(&p->stages[0], a, &r, NULL, &err), ESC_OK);
+    }
+    size_t ng = esc_agg_ngroups(a);
+    assert_int_equal(ng, 400);
+    size_t *all = malloc(ng * sizeof *all);
+    bool *dead = malloc(ng), exact = false;
+    assert_non_null(all);
+    assert_non_null(dead);
+    for (size_t g = 0; g < ng; g++)
+        all[g] = g;
+    assert_int_equal(spl_prune_check(p, k, a, all, ng, dead, &exact, &err), ESC_OK);
+    assert_true(exact);
+    spl_prune_memo *m = spl_prune_memo_new(d.by, 3);
+    assert_non_null(m);
+    size_t known = 0, ndead = 0;
+    esc_str keys[3];
+    for (size_t g = 0; g < ng; g++) {
+        ndead += dead[g];
+        spl_prune_memo_keys(m, a, g, keys);
+        uint64_t h = spl_prune_memo_hash(m, keys);
+        int v = spl_prune_memo_get(m, h, keys);
+        if (v >= 0) {
+            known++;
+            assert_int_equal(v, dead[g]);
+        } else {
+            spl_prune_memo_put(m, h, keys, dead[g]);
+        }
+    }
+    assert_int_equal(ndead, 200 - 200 / 3); /* a.exe, b.exe, users other than u1 */
+    assert_int_equal(known, 400 - 12);      /* 4 names (lowercased: 3 verdicts) x 3 users */
+    /* a record of a new host whose group is remembered dead makes none; one alive does */
+    esc_record r;
+    memset(&r, 0, sizeof r);
+    r.time_us = 1000000;
+    r.ds = ESC_DS_PROCESSES;
+    r.v[ESC_CIM_DEST] = esc_str_c("new");
+    r.v[ESC_CIM_USER] = esc_str_c("u2");
+    r.v[ESC_CIM_PROCESS_NAME] = esc_str_c("a.exe");
+    assert_int_equal(spl_tstats_feed(&p->stages[0], a, &r, m, &err), ESC_OK);
+    assert_int_equal(esc_agg_ngroups(a), 400);
+    r.v[ESC_CIM_USER] = esc_str_c("u1");
+    assert_int_equal(spl_tstats_feed(&p->stages[0], a, &r, m, &err), ESC_OK);
+    assert_int_equal(esc_agg_ngroups(a), 401);
+    spl_prune_memo_free(m);
+    free(all);
+    free(dead);
+    esc_agg_free(a);
+    esc_plan_free(p);
+}
+
 /* A spilled tstats whose file passes twice PART_BYTES (4 MiB, docs/limits.md "group memory")
  * makes its first table one range of keys at a time (spl/exec.c table_in_parts): the rows, in
  * order, and their evidence are those of the same search spilling nothing. 30,000 processes of
@@ -639,6 +754,7 @@ int main(void) {
         cmocka_unit_test(test_rename_stars),   cmocka_unit_test(test_pair_errors),
         cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
         cmocka_unit_test(test_join_eval_copy), cmocka_unit_test(test_prune_stream),
+        cmocka_unit_test(test_prune_deps),     cmocka_unit_test(test_prune_memo),
         cmocka_unit_test(test_ranged_finish),  cmocka_unit_test(test_cell_one_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
