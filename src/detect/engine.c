@@ -865,8 +865,10 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     sync_stats(h);
     if (st)
         return st;
-    for (size_t i = 0; i < esc_engine_count(h->e); i++)
-        esc_exec_fed_all(h->x[i]);
+    for (size_t i = 0; i < esc_engine_count(h->e) && !st; i++)
+        st = esc_exec_fed_all(h->x[i], err);
+    if (st)
+        return st;
     size_t *order = finish_order(h);
     if (!order)
         return esc_error_set(err, ESC_ENOMEM, "out of memory finishing the hunt");

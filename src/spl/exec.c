@@ -233,17 +233,6 @@ static spl_prune_memo *memo_of(esc_exec *x) {
     return x->memo;
 }
 
-void esc_exec_fed_all(esc_exec *x) {
-    if (!x)
-        return;
-    spl_prune_memo_free(x->memo);
-    x->memo = NULL;
-    x->fed_all = true;
-    if (x->subs)
-        for (size_t i = 0; i < x->p->nstages; i++)
-            esc_exec_fed_all(x->subs[i]);
-}
-
 /* The groups x->checked..ng-1 checked: dead for x's plan and for every sharer's (each prunes:
  * esc_exec_share), so that each keeps every group that can give it a row. The verdict of a group
  * whose BY values of the memo's fields the memo holds is the memo's; the others with the same
@@ -370,6 +359,20 @@ static esc_status prune(esc_exec *x, bool final, esc_error *err) {
     memset(x->dead, 0, nn * sizeof *x->dead);
     x->ndead = 0;
     x->checked = nn;
+    return rc;
+}
+
+esc_status esc_exec_fed_all(esc_exec *x, esc_error *err) {
+    if (!x)
+        return ESC_OK;
+    esc_status rc = ESC_OK;
+    if (x->agg && x->prune_k && !x->owner && !x->released && !x->sealed)
+        rc = prune(x, true, err);
+    spl_prune_memo_free(x->memo);
+    x->memo = NULL;
+    x->fed_all = true;
+    for (size_t i = 0; x->subs && i < x->p->nstages && rc == ESC_OK; i++)
+        rc = esc_exec_fed_all(x->subs[i], err);
     return rc;
 }
 

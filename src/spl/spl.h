@@ -212,9 +212,10 @@ void esc_exec_free(esc_exec *x);
 /* One record: window check, where clause, then aggregation (copies what it keeps).
  * ESC_ELIMIT when the group limit is hit (err says which). */
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err);
-/* No record comes any more: x lets go of what only feeding uses (the verdicts its group pruning
- * remembers, spl/prune.c), so that its finish, or another's, can use the room. Optional. */
-void esc_exec_fed_all(esc_exec *x);
+/* No record comes any more: x drops the tstats groups its pruning knows dead and lets go of
+ * what only feeding uses (the verdicts it remembers, spl/prune.c), so that its finish, or
+ * another's, can use the room. Optional; then x is fed no more. */
+esc_status esc_exec_fed_all(esc_exec *x, esc_error *err);
 /* Finish aggregation and run the rest of the pipeline. *out owned by the caller. */
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err);
 size_t esc_exec_groups(const esc_exec *x);
