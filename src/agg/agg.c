@@ -273,7 +273,9 @@ esc_status agg_distinct(esc_agg *a, size_t g, size_t i, esc_str v, bool *added, 
     h = mix(h, &g, sizeof g);
     h = mix(h, &i, sizeof i);
     if ((a->dtab_n + 1) * 2 > a->dtab_cap) {
-        size_t cap = a->dtab_cap ? a->dtab_cap * 2 : 256;
+        /* a table of one group (a stats taking its rows one at a time, emptied for each)
+         * starts small: zeroing 256 entries for each row cost more than its aggregates */
+        size_t cap = a->dtab_cap ? a->dtab_cap * 2 : a->max_groups == 1 ? 16 : 256;
         dentry *t = esc_calloc(cap, sizeof *t);
         if (!t)
             return esc_error_set(err, ESC_ENOMEM, "out of memory growing a value set");

@@ -463,11 +463,15 @@ static esc_agg_fn agg_map(aggfn f) {
     return ESC_AGG_COUNT;
 }
 
-esc_agg *spl_agg_new(const stage *st) {
+static esc_agg *agg_new(const stage *st, size_t max_groups) {
     esc_agg_fn fns[ESC_SPL_MAX_ITEMS];
     for (size_t i = 0; i < st->naggs; i++)
         fns[i] = agg_map(st->aggs[i].fn);
-    return esc_agg_new(st->nby, fns, st->naggs, ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES);
+    return esc_agg_new(st->nby, fns, st->naggs, max_groups, ESC_SPL_MAX_EXEC_BYTES);
+}
+
+esc_agg *spl_agg_new(const stage *st) {
+    return agg_new(st, ESC_SPL_MAX_GROUPS);
 }
 
 /* State of a function agg/ does not compute, per group and aggregate: a running mean and sum
@@ -1151,6 +1155,11 @@ esc_status spl_stats_unique(const stage *st, esc_table *t, esc_table **out, esc_
     esc_status rc = c ? one_each(st, t, c->a, &u, &yes, err) : spl_exec_oom(err);
     if (rc != ESC_OK || !yes)
         goto done;
+    esc_agg_free(c->a); /* a table of one group (its caps are the same) */
+    if (!(c->a = agg_new(st, 1))) {
+        rc = spl_exec_oom(err);
+        goto done;
+    }
     size_t w = st->out.n, n = u.n, next = 0, cells = n * w > 0 ? n * w : 1;
     /* the output rows go where the input rows were when they are no wider: group g's w cells
      * end before row rows[g + 1] >= g + 1 starts, on cells emptied before */
