@@ -116,6 +116,38 @@ size_t esc_agg_mem(const esc_agg *a) {
            a->dtab_cap * sizeof *a->dtab + a->scratch_cap * sizeof *a->scratch;
 }
 
+static size_t round16(size_t n) {
+    return n ? (n + 15) & ~(size_t)15 : 16; /* esc_arena_alloc's rounding */
+}
+
+size_t esc_agg_group_bound(const esc_agg *a, size_t key_bytes) {
+    size_t keys = (a->nkeys + 1) * sizeof(uint32_t) + key_bytes + a->nkeys; /* make_group */
+    return round16(keys) + (a->naggs ? round16(a->naggs * sizeof(slot)) : 0);
+}
+
+size_t esc_agg_value_bound(const esc_agg *a, size_t i, size_t len) {
+    switch (a->fns[i]) {
+    case ESC_AGG_VALUES: /* a copy (agg_keep) and its list node (agg_push) */
+    case ESC_AGG_LIST:
+        return round16(len + 1) + round16(sizeof(vnode));
+    case ESC_AGG_DC:
+    case ESC_AGG_MIN:
+    case ESC_AGG_MAX:
+    case ESC_AGG_EARLIEST:
+    case ESC_AGG_LATEST:
+        return round16(len + 1);
+    default:
+        return 0;
+    }
+}
+
+bool esc_agg_fits(const esc_agg *a, size_t bytes) {
+    size_t block = a->arena.block_size;
+    if (!a->arena.cap)
+        return true;
+    return bytes <= (SIZE_MAX - block) / 3 && 3 * bytes + block <= a->arena.cap;
+}
+
 /* The arena said no: its cap (a limit of the input) or memory running out (fatal). */
 esc_status agg_full(const esc_agg *a, esc_error *err) {
     if (a->arena.failed)
@@ -241,7 +273,9 @@ esc_status agg_distinct(esc_agg *a, size_t g, size_t i, esc_str v, bool *added, 
     h = mix(h, &g, sizeof g);
     h = mix(h, &i, sizeof i);
     if ((a->dtab_n + 1) * 2 > a->dtab_cap) {
-        size_t cap = a->dtab_cap ? a->dtab_cap * 2 : 256;
+        /* a table of one group (a stats taking its rows one at a time, emptied for each)
+         * starts small: zeroing 256 entries for each row cost more than its aggregates */
+        size_t cap = a->dtab_cap ? a->dtab_cap * 2 : a->max_groups == 1 ? 16 : 256;
         dentry *t = esc_calloc(cap, sizeof *t);
         if (!t)
             return esc_error_set(err, ESC_ENOMEM, "out of memory growing a value set");

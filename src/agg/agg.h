@@ -80,6 +80,17 @@ esc_status esc_agg_compact(esc_agg *a, const bool *keep, size_t *remap, esc_erro
 void esc_agg_reset(esc_agg *a);
 /* Bytes the table holds now (arena blocks, group and hash arrays): what a spill gives back. */
 size_t esc_agg_mem(const esc_agg *a);
+/* Bounds for a caller that must know, before feeding a table, that it stays under its byte cap
+ * (spl/cmd_stats.c, a stats of one row per group): the arena bytes of a group whose keys add up
+ * to key_bytes, and of one value of len bytes fed once to aggregate i (values, list, dc, min,
+ * max, earliest and latest keep a copy of it at most once, count, sum and avg none). Whether a
+ * table whose groups and values add up to at most `bytes` by these bounds stays under the cap:
+ * arena blocks are at most the block size or one allocation, and each block but the last is
+ * left for an allocation that does not fit in what remains of it, so they hold at most
+ * 3 * bytes + one block. */
+size_t esc_agg_group_bound(const esc_agg *a, size_t key_bytes);
+size_t esc_agg_value_bound(const esc_agg *a, size_t i, size_t len);
+bool esc_agg_fits(const esc_agg *a, size_t bytes);
 
 /* ---- partial aggregates (two-stage aggregation, docs/scale.md) ----------------------------- */
 

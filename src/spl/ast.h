@@ -229,6 +229,9 @@ typedef struct stage {
     size_t naggs;
     byspec *by;
     size_t nby;
+    /* stats: no two of its input rows have the same values in some of its BY fields, so each
+     * group holds one row (unique.c); run_stats checks it and takes them one at a time */
+    bool unique;
     /* tstats where, search */
     snode *where;
     /* where */
@@ -345,6 +348,8 @@ esc_status spl_subpipe(esc_plan *parent, stage *st, const schema *in, esc_error 
 esc_status spl_submap(esc_plan *parent, stage *st, const char *text, esc_error *err);
 /* live.c: each stage's dead output columns, once every stage is planned */
 esc_status spl_plan_live(esc_plan *p, esc_error *err);
+/* unique.c: each stats' unique flag, once every stage is planned */
+void spl_plan_unique(esc_plan *p);
 /* parse.c */
 esc_status spl_parse(esc_plan *p, esc_error *err);
 /* shared helpers (match.c) */

@@ -124,6 +124,11 @@ bool spl_stats_spillable(const spl_stats_acc *c);
 size_t spl_stats_mem(const spl_stats_acc *c);
 esc_status spl_stats_spill(spl_stats_acc *c, spl_spill **sp, esc_error *err);
 esc_status spl_stats_unspill(spl_stats_acc *c, spl_spill *sp, uint64_t dropped[2], esc_error *err);
+/* A stats (st->unique or not) over t's rows when each of its groups holds one row and its group
+ * table would stay under its caps (unique.c, docs/spl.md "One row per group"): each row's
+ * aggregates over it alone, its BY cells moved from it, the rows in the order of their groups, as
+ * run_stats gives them; t's rows emptied. Else *out is NULL and t unchanged. */
+esc_status spl_stats_unique(const stage *st, esc_table *t, esc_table **out, esc_error *err);
 
 #define SPL_CMD_DECLARE(name) extern const spl_cmd spl_cmd_##name;
 SPL_COMMANDS(SPL_CMD_DECLARE)

@@ -463,11 +463,15 @@ static esc_agg_fn agg_map(aggfn f) {
     return ESC_AGG_COUNT;
 }
 
-esc_agg *spl_agg_new(const stage *st) {
+static esc_agg *agg_new(const stage *st, size_t max_groups) {
     esc_agg_fn fns[ESC_SPL_MAX_ITEMS];
     for (size_t i = 0; i < st->naggs; i++)
         fns[i] = agg_map(st->aggs[i].fn);
-    return esc_agg_new(st->nby, fns, st->naggs, ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES);
+    return esc_agg_new(st->nby, fns, st->naggs, max_groups, ESC_SPL_MAX_EXEC_BYTES);
+}
+
+esc_agg *spl_agg_new(const stage *st) {
+    return agg_new(st, ESC_SPL_MAX_GROUPS);
 }
 
 /* State of a function agg/ does not compute, per group and aggregate: a running mean and sum
@@ -977,9 +981,247 @@ done:
     return rc;
 }
 
+/* ---- one row per group ---- */
+
+/* The rows of t a stats of one row per group takes (those with every BY field), in the order of
+ * their groups (rows[order[j]] is output row j's), as esc_agg_sorted would order them. */
+typedef struct urows {
+    const stage *st;
+    const esc_table *t;
+    size_t *rows, *order, n;
+} urows;
+
+/* Rows rows[i] and rows[j] by their BY values: byte order, first field first (esc_str_cmp on
+ * the values as C strings, as the group keys are). */
+static int cmp_urows(const void *x, const void *y, void *ctx) {
+    const urows *u = ctx;
+    size_t nc = u->t->ncols;
+    const esc_cell *a = &u->t->cells[u->rows[*(const size_t *)x] * nc];
+    const esc_cell *b = &u->t->cells[u->rows[*(const size_t *)y] * nc];
+    for (size_t k = 0; k < u->st->nby; k++) {
+        int c = strcmp(a[u->st->by[k].ref].v[0], b[u->st->by[k].ref].v[0]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+/* Whether each group of t's rows would hold one row, and the group table of the generic path
+ * would stay under its byte cap (then *u lists them); false, with nothing changed, else. */
+static esc_status one_each(const stage *st, const esc_table *t, const esc_agg *a, urows *u,
+                           bool *yes, esc_error *err) {
+    *yes = false;
+    for (size_t k = 0; k < st->nby; k++)
+        if (st->by[k].ref < 0)
+            return ESC_OK; /* no row has every BY field */
+    for (size_t i = 0; i < st->naggs; i++)
+        if (st->aggs[i].expr && esc_agg_value_bound(a, i, 0))
+            return ESC_OK; /* an eval's values are not known before it runs */
+    size_t n = t->nrows ? t->nrows : 1, bytes = 0;
+    if (!(u->rows = esc_malloc(n * sizeof *u->rows)) ||
+        !(u->order = esc_malloc(n * sizeof *u->order)))
+        return spl_exec_oom(err);
+    for (size_t r = 0; r < t->nrows; r++) {
+        const esc_cell *row = &t->cells[r * t->ncols];
+        size_t keys = 0, k;
+        for (k = 0; k < st->nby && row[st->by[k].ref].n == 1; k++)
+            keys += strlen(row[st->by[k].ref].v[0]);
+        if (k < st->nby && row[st->by[k].ref].n > 1)
+            return ESC_OK; /* a multivalue BY field: a row in several groups */
+        if (k < st->nby)
+            continue; /* in no group */
+        bytes += esc_agg_group_bound(a, keys);
+        for (size_t i = 0; i < st->naggs; i++) {
+            const esc_cell *c = st->aggs[i].ref >= 0 ? &row[st->aggs[i].ref] : NULL;
+            for (size_t j = 0; c && st->aggs[i].fn != AGG_COUNT && j < c->n; j++)
+                bytes += esc_agg_value_bound(a, i, strlen(c->v[j]));
+        }
+        if (u->n == ESC_SPL_MAX_GROUPS || !esc_agg_fits(a, bytes))
+            return ESC_OK; /* the group table would refuse: its error */
+        u->order[u->n] = u->n;
+        u->rows[u->n++] = r;
+    }
+    u->st = st;
+    u->t = t;
+    qsort_r(u->order, u->n, sizeof *u->order, cmp_urows, u);
+    for (size_t j = 1; j < u->n; j++)
+        if (cmp_urows(&u->order[j - 1], &u->order[j], u) == 0)
+            return ESC_OK; /* two rows in one group */
+    *yes = true;
+    return ESC_OK;
+}
+
+/* Group g's output row out (zeroed), from its one row (a copy of t's, which no longer holds
+ * it): its aggregates over that row alone through c's table, emptied for each; its BY cells
+ * moved from the row, whose other cells go. */
+static esc_status one_row(spl_stats_acc *c, esc_cell *row, size_t ncols, int tcol, esc_cell *out,
+                          esc_error *err) {
+    const stage *st = c->st;
+    esc_str keys[ESC_SPL_MAX_ITEMS];
+    int64_t tus = 0;
+    double tv;
+    if (tcol >= 0 && row[tcol].n && spl_parse_num(row[tcol].v[0], strlen(row[tcol].v[0]), &tv) &&
+        fabs(tv) < 9e12)
+        tus = (int64_t)(tv * 1e6); /* as add_rows */
+    for (size_t k = 0; k < st->nby; k++)
+        keys[k] = esc_str_c(row[st->by[k].ref].v[0]);
+    esc_agg_reset(c->a);
+    size_t g;
+    esc_status rc = esc_agg_group(c->a, keys, &g, err);
+    for (size_t i = 0; i < st->naggs && rc == ESC_OK; i++)
+        rc = feed(st, i, row, ncols, c->a, &c->xs, g, tus, &c->in, err);
+    if (rc == ESC_OK)
+        rc = fill_aggs(c->a, g, st, out, NULL, &c->xs, err);
+    for (size_t i = 0; c->xs.v && i < st->naggs; i++) { /* the local states, emptied */
+        xstat *x = &c->xs.v[g * st->naggs + i];
+        esc_free(x->first);
+        esc_free(x->last);
+        memset(x, 0, sizeof *x);
+    }
+    for (size_t k = 0; k < st->nby && rc == ESC_OK; k++) { /* as key_cells makes them */
+        esc_cell *src = &row[st->by[k].ref];
+        if (src->n) { /* moved (a field given twice is copied from the first) */
+            out[k] = *src;
+            memset(src, 0, sizeof *src);
+        } else if (!spl_cell_set(&out[k], &keys[k], 1)) {
+            rc = spl_exec_oom(err);
+            break;
+        }
+        keys[k] = esc_str_c(out[k].v[0]);
+        out[k].is_num = false;
+        out[k].num = 0;
+        if (strcmp(st->by[k].field, "_time") == 0)
+            out[k].is_num = spl_parse_num(keys[k].ptr, keys[k].len, &out[k].num);
+    }
+    for (size_t i = 0; i < ncols; i++)
+        spl_cell_clear(&row[i]);
+    return rc;
+}
+
+/* Rows [from, to) of t emptied. */
+static void clear_rows(esc_table *t, size_t from, size_t to) {
+    for (size_t i = from * t->ncols; i < to * t->ncols; i++)
+        spl_cell_clear(&t->cells[i]);
+}
+
+/* The n rows of w cells at c put in the order ord: row j becomes the one that was at ord[j]. */
+static bool permute(esc_cell *c, size_t w, const size_t *ord, size_t n) {
+    bool *done = esc_calloc(n ? n : 1, 1);
+    esc_cell *tmp = esc_malloc((w ? w : 1) * sizeof *tmp);
+    for (size_t s = 0; done && tmp && s < n; s++) {
+        if (done[s])
+            continue;
+        memcpy(tmp, &c[s * w], w * sizeof *tmp);
+        for (size_t j = s;; j = ord[j]) { /* the cycle through s */
+            done[j] = true;
+            memcpy(&c[j * w], ord[j] == s ? tmp : &c[ord[j] * w], w * sizeof *tmp);
+            if (ord[j] == s)
+                break;
+        }
+    }
+    bool ok = done && tmp;
+    esc_free(done);
+    esc_free(tmp);
+    return ok;
+}
+
+/* The groups' events (t's rows carry theirs), merged in the order add_rows merges them, into o,
+ * whose row j is group order[j]. */
+static esc_status unique_lineage(spl_stats_acc *c, const esc_table *t, const urows *u, esc_table *o,
+                                 esc_error *err) {
+    spl_lineage_seen seen;
+    if (!(c->lin = esc_evset_new()) || !spl_lineage_seen_start(&seen, t))
+        return spl_exec_oom(err);
+    bool ok = true;
+    for (size_t g = 0; ok && g < u->n; g++)
+        ok = spl_lineage_merge(c->lin, g, t, u->rows[g], &seen);
+    spl_lineage_seen_fini(&seen);
+    c->lin_trunc = t->evidence_truncated || esc_evset_truncated(t->lineage);
+    if (!ok || !(o->row_id = esc_malloc((u->n ? u->n : 1) * sizeof *o->row_id)))
+        return spl_exec_oom(err);
+    memcpy(o->row_id, u->order, u->n * sizeof *o->row_id);
+    o->lineage = c->lin;
+    c->lin = NULL;
+    return ESC_OK;
+}
+
+esc_status spl_stats_unique(const stage *st, esc_table *t, esc_table **out, esc_error *err) {
+    urows u = {0};
+    esc_table *o = NULL;
+    esc_cell *row = NULL, *dst = NULL;
+    bool yes = false;
+    *out = NULL;
+    spl_stats_acc *c = spl_stats_open(st);
+    esc_status rc = c ? one_each(st, t, c->a, &u, &yes, err) : spl_exec_oom(err);
+    if (rc != ESC_OK || !yes)
+        goto done;
+    esc_agg_free(c->a); /* a table of one group (its caps are the same) */
+    if (!(c->a = agg_new(st, 1))) {
+        rc = spl_exec_oom(err);
+        goto done;
+    }
+    size_t w = st->out.n, n = u.n, next = 0, cells = n * w > 0 ? n * w : 1;
+    /* the output rows go where the input rows were when they are no wider: group g's w cells
+     * end before row rows[g + 1] >= g + 1 starts, on cells emptied before */
+    bool inplace = w <= t->ncols;
+    if (!(o = spl_table_new(&st->out, 0)) ||
+        !(row = esc_malloc((t->ncols ? t->ncols : 1) * sizeof *row))) {
+        rc = spl_exec_oom(err);
+        goto done;
+    }
+    if (inplace) {
+        dst = t->cells; /* t's until the end */
+    } else {
+        esc_free(o->cells); /* o's: its rows as they are made */
+        if (!(dst = o->cells = esc_calloc(cells, sizeof *dst))) {
+            rc = spl_exec_oom(err);
+            goto done;
+        }
+        o->nrows = n;
+    }
+    if (t->lineage && t->row_id && (rc = unique_lineage(c, t, &u, o, err)) != ESC_OK)
+        goto done;
+    o->evidence_truncated = c->lin_trunc;
+    int tcol = esc_table_col(t, "_time");
+    for (size_t g = 0; g < n && rc == ESC_OK; g++) { /* group g is row rows[g], taken out of t */
+        size_t r = u.rows[g];
+        clear_rows(t, next, r); /* in no group */
+        memcpy(row, &t->cells[r * t->ncols], t->ncols * sizeof *row);
+        memset(&t->cells[r * t->ncols], 0, t->ncols * sizeof *row);
+        next = r + 1;
+        rc = one_row(c, row, t->ncols, tcol, &dst[g * w], err);
+    }
+    if (rc == ESC_OK) {
+        clear_rows(t, next, t->nrows);
+        if (!permute(dst, w, u.order, n))
+            rc = spl_exec_oom(err);
+    }
+    if (rc == ESC_OK && inplace) { /* t's cells are o's now, cut to their size */
+        esc_cell *cut = esc_realloc(dst, cells * sizeof *dst);
+        t->cells = NULL;
+        t->nrows = 0;
+        esc_free(o->cells);
+        o->cells = cut ? cut : dst;
+        o->nrows = n;
+    }
+    if (rc == ESC_OK) {
+        *out = o;
+        o = NULL;
+    }
+done:
+    esc_table_free(o);
+    esc_free(row);
+    esc_free(u.rows);
+    esc_free(u.order);
+    spl_stats_free(c);
+    return rc;
+}
+
 static esc_status run_stats(const stage *st, spl_run *x, esc_error *err) {
     esc_table *n = NULL;
-    esc_status rc = aggregate(st, x->t, &n, err);
+    esc_status rc = st->unique ? spl_stats_unique(st, x->t, &n, err) : ESC_OK;
+    if (rc == ESC_OK && !n)
+        rc = aggregate(st, x->t, &n, err);
     if (rc == ESC_OK) {
         spl_table_swap(x->t, n);
         esc_table_free(n);
@@ -991,6 +1233,11 @@ static esc_status run_eventstats(const stage *st, spl_run *x, esc_error *err) {
     return aggregate(st, x->t, NULL, err);
 }
 
+static void explain_stats(const stage *st, esc_buf *out) {
+    if (st->unique)
+        esc_buf_append_c(out, "\n  one row per group: no two input rows share their BY values");
+}
+
 const spl_cmd spl_cmd_stats = {
     .name = "stats",
     .flags = SPL_CMD_BARRIER,
@@ -998,6 +1245,7 @@ const spl_cmd spl_cmd_stats = {
     .plan = plan_stats,
     .run = run_stats,
     .free = free_stats,
+    .explain = explain_stats,
 };
 
 const spl_cmd spl_cmd_eventstats = {

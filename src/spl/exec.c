@@ -1032,9 +1032,83 @@ void spl_table_swap(esc_table *a, esc_table *b) {
     *b = tmp;
 }
 
+/* Whether rebuilding t in place (remap_in_place) gives the table spl_table_remap's copy would:
+ * the copy keeps the rows, their ids and events, and sets the rest as spl_table_new makes a
+ * table (no evidence, counts at zero), so t must be so already. */
+static bool plain(const esc_table *t) {
+    return !t->evidence && !t->regex_limited && !t->dropped_groups && !t->dropped_bytes &&
+           (t->lineage || !t->evidence_truncated);
+}
+
+static void free_names(char **cols, bool *mv, size_t n) {
+    for (size_t i = 0; cols && i < n; i++)
+        esc_free(cols[i]);
+    esc_free(cols);
+    esc_free(mv);
+}
+
+/* t rebuilt where its cells are (see spl_table_remap), without holding the old cells and the
+ * new at once (a table of every process a detection counts, renamed, then widened by an eval
+ * and an eventstats): a narrower table's rows move down one at a time, the first first, then
+ * the cells shrink; a wider one (map: its columns, then new ones) grows its cells (realloc)
+ * and moves its rows up, the last first. False, t unchanged, when out of memory. */
+static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
+    size_t no = t->ncols, nn = s->n, ncells = t->nrows * nn > 0 ? t->nrows * nn : 1;
+    char **cols = esc_calloc(nn ? nn : 1, sizeof *cols);
+    bool *mv = esc_calloc(nn ? nn : 1, sizeof *mv);
+    bool ok = cols && mv;
+    for (size_t i = 0; ok && i < nn; i++) {
+        ok = (cols[i] = esc_strdup(s->name[i])) != NULL;
+        mv[i] = s->mv[i];
+    }
+    esc_cell *cells = t->cells, *row = NULL;
+    if (ok && nn > no) {
+        if ((ok = (cells = esc_realloc(t->cells, ncells * sizeof *cells)) != NULL))
+            for (size_t r = t->nrows; r-- > 0;) {
+                memmove(&cells[r * nn], &cells[r * no], no * sizeof *cells);
+                memset(&cells[r * nn + no], 0, (nn - no) * sizeof *cells);
+            }
+    } else if (ok && (ok = (row = esc_malloc((no ? no : 1) * sizeof *row)) != NULL)) {
+        for (size_t r = 0; r < t->nrows; r++) { /* row r lands on rows already moved out */
+            memcpy(row, &cells[r * no], no * sizeof *row);
+            memset(&cells[r * no], 0, no * sizeof *row);
+            for (size_t i = 0; i < nn; i++)
+                if (map[i] >= 0) {
+                    cells[r * nn + i] = row[map[i]];
+                    memset(&row[map[i]], 0, sizeof *row);
+                }
+            for (size_t k = 0; k < no; k++) /* the columns not kept */
+                spl_cell_clear(&row[k]);
+        }
+        esc_free(row);
+        esc_cell *cut = esc_realloc(cells, ncells * sizeof *cells);
+        cells = cut ? cut : cells;
+    }
+    if (!ok) {
+        free_names(cols, mv, nn);
+        return false;
+    }
+    free_names(t->cols, t->mv_col, no);
+    t->cols = cols;
+    t->mv_col = mv;
+    t->cells = cells;
+    t->ncols = nn;
+    return true;
+}
+
+/* Whether map keeps t's n columns where they are and adds the rest. */
+static bool widens(const int *map, size_t nmap, size_t n) {
+    for (size_t i = 0; i < nmap; i++)
+        if (map[i] != (i < n ? (int)i : -1))
+            return false;
+    return nmap >= n;
+}
+
 /* Rebuild t with the columns of st->out where output column i takes input column map[i]
  * (moved, not copied; -1 = empty). */
 esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_error *err) {
+    if (plain(t) && (s->n <= t->ncols || widens(map, s->n, t->ncols)))
+        return remap_in_place(t, s, map) ? ESC_OK : spl_exec_oom(err);
     esc_table *n = spl_table_new(s, t->nrows);
     if (!n)
         return spl_exec_oom(err);

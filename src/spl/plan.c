@@ -364,6 +364,7 @@ static esc_status plan_all(esc_plan *p, esc_error *err) {
     }
     if ((rc = spl_plan_live(p, err)) != ESC_OK)
         return rc;
+    spl_plan_unique(p);
     return plan_literals(p, err);
 }
 
