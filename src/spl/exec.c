@@ -812,6 +812,8 @@ bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n) {
     spl_cell_clear(c);
     if (!n)
         return true;
+    if (n > ESC_SPL_CELL_MAX_VALUES) /* 32 GiB of pointers alone */
+        return false;
     if (n == 1) { /* the value past its array, in one allocation */
         size_t len = v[0].ptr ? v[0].len : 0;
         if (!(c->v = esc_malloc(sizeof *c->v + len + 1)))
