@@ -365,7 +365,8 @@ size_t spl_num_text(double v, char *buf, size_t cap);
 bool spl_cell_copy(esc_cell *dst, const esc_cell *src);
 /* A cell of one value made here (spl_cell_set, spl_cell_copy) holds the value in its value
  * array's allocation, just past v[0] (a separate allocation of each costs the allocator's
- * share twice): change a value with spl_cell_replace and grow v after spl_cell_own. */
+ * share twice): change a value with spl_cell_replace and grow v after spl_cell_own. False:
+ * out of memory, or more than ESC_SPL_CELL_MAX_VALUES values. */
 bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n);
 /* Value i of c replaced by nv (esc_malloc'd, taken). */
 void spl_cell_replace(esc_cell *c, size_t i, char *nv);

@@ -580,8 +580,12 @@ static esc_status to_cell(const enode *e, const esc_cell *row, size_t ncols, esc
     case V_NULL:
         break;
     case V_MV:
+        if (v.n > ESC_SPL_CELL_MAX_VALUES) { /* more than a cell holds: as out of memory */
+            rc = ESC_ENOMEM;
+            break;
+        }
         out->v = v.mv;
-        out->n = v.n;
+        out->n = (uint32_t)v.n;
         v.mv = NULL;
         v.n = 0;
         break;

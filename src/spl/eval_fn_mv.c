@@ -220,7 +220,7 @@ static bool fn_mvfilter(const enode *e, const eval_row *row, val *out) {
     eval_row one = {cells, row->ncols};
     for (size_t i = 0; i < c->n; i++) {
         if (c->n > 1) /* a single value keeps its cell (and number) as it is */
-            cells[f->col] = (esc_cell){1, &c->v[i], false, 0};
+            cells[f->col] = (esc_cell){.n = 1, .v = &c->v[i]};
         val t;
         if (!spl_eval_arg(e->args[0], &one, &t))
             goto oom;

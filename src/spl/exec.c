@@ -8,17 +8,17 @@
  * same records; its finished table stays with it until the search that joins it is finished
  * (the evidence of the joined rows, evidence.c). A raw-event search whose first stats follows only
  * row-local commands (eval, where, rename, rex, ...) and uses no order-dependent function (first,
- * last, list) streams: every STREAM_BATCH matching events run through those commands into the
- * stats' running groups, so memory holds the groups, not the events. Kept rows of a raw-event
- * search go to the later commands newest _time first, as Splunk returns events (Search Manual
- * "About retrieving events"), events of one _time in event order. Two stages (docs/scale.md): an
- * execution's first-stage aggregates (tstats', or the streamed stats') can be encoded
- * (esc_exec_partial) and merged into another execution of the same plan (esc_exec_merge), whose
- * finish then runs the rest over the merged groups. Past a hunt's group budget (esc_exec_spill)
- * the tstats groups, a streamed stats' groups (those its filters can keep, prune.c), or a
- * raw-event search's kept rows move to a temporary file (spill.c) and come back, in the order
- * they were fed, when the search finishes; a join's side merges back only what the other side
- * can pair with (semijoin.c), and nothing when an inner join's subsearch found no rows and no
+ * last, list) streams: every batch of matching events (stream_batch) runs through those commands
+ * into the stats' running groups, so memory holds the groups, not the events. Kept rows of a
+ * raw-event search go to the later commands newest _time first, as Splunk returns events (Search
+ * Manual "About retrieving events"), events of one _time in event order. Two stages
+ * (docs/scale.md): an execution's first-stage aggregates (tstats', or the streamed stats') can be
+ * encoded (esc_exec_partial) and merged into another execution of the same plan (esc_exec_merge),
+ * whose finish then runs the rest over the merged groups. Past a hunt's group budget
+ * (esc_exec_spill) the tstats groups, a streamed stats' groups (those its filters can keep,
+ * prune.c), or a raw-event search's kept rows move to a temporary file (spill.c) and come back, in
+ * the order they were fed, when the search finishes; a join's side merges back only what the other
+ * side can pair with (semijoin.c), and nothing when an inner join's subsearch found no rows and no
  * stage after it can make one (filter_empty); a large spill that only makes the first table
  * merges back one range of keys at a time (table_in_parts); esc_exec_release gives a
  * finished search's groups back (a shared owner's once its sharers are done). Deliberately not
@@ -48,6 +48,7 @@ struct esc_exec {
     esc_evset *ev;    /* the events behind each tstats group (spl/evidence.c) */
     size_t stream_at; /* a raw-event search's first stats, when only row-local commands
                          precede it (then acc holds its groups so far), else 0 */
+    size_t batch;     /* stream_at: the rows it takes at once (stream_batch) */
     spl_stats_acc *acc;
     esc_table *kept; /* a subsearch's finished table, for the joining search's evidence */
     size_t prune_k;  /* tstats: stages 1..prune_k decide whether a group can give a row */
@@ -82,7 +83,9 @@ struct esc_exec {
                             the byte cap (esc_agg_dropped) */
 };
 
-#define STREAM_BATCH 1024
+#define STREAM_BATCH 1024              /* rows a streamed stats takes at once, at most */
+#define STREAM_BATCH_MIN 64            /* ... at least (spl_raw_feed's first room) */
+#define STREAM_BATCH_CELLS 4096        /* ... up to this many cells (96 KiB) */
 #define PRUNE_BATCH 256                /* new tstats groups checked at once */
 #define REGROUP_TRIM ((size_t)8 << 20) /* groups let go at finish: their pages go back */
 #define PIECE_ROWS 64                  /* rows an mvexpand expands at once (run_pieces) */
@@ -127,6 +130,18 @@ static size_t stream_stage(const esc_plan *p) {
     return 0;
 }
 
+/* The rows a streamed stats takes at once: about STREAM_BATCH_CELLS cells, a power of two
+ * between STREAM_BATCH_MIN and STREAM_BATCH rows (spl_raw_feed's room doubles up to it). Each of
+ * some 400 streamed raw-event searches holds a batch until its finish, cells of every column
+ * (most null, many no later command reads); 1,024 rows of each held 20 MB of cells over the
+ * 1 GiB benchmark. */
+static size_t stream_batch(const esc_plan *p) {
+    size_t ncols = p->stages[0].out.n ? p->stages[0].out.n : 1, n = STREAM_BATCH;
+    while (n > STREAM_BATCH_MIN && n * ncols > STREAM_BATCH_CELLS)
+        n /= 2;
+    return n;
+}
+
 /* The rows kept so far through the row-local commands into the running stats; x->rows starts
  * empty again. */
 static esc_status flush_rows(esc_exec *x, esc_error *err) {
@@ -159,6 +174,7 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
         if (!(x->rows = spl_table_new(&p->stages[0].out, 0)))
             goto fail;
         x->stream_at = stream_stage(p);
+        x->batch = stream_batch(p);
         if (x->stream_at && !(x->acc = spl_stats_open(&p->stages[x->stream_at])))
             goto fail;
         x->sprune_on = x->stream_at && spl_prune_stats(p, x->stream_at, &x->sprune);
@@ -692,7 +708,7 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
         return ESC_OK; /* shared, or reads no records (inputlookup, a subpipeline) */
     if (x->rows) {
         esc_status rs = spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
-        if (rs == ESC_OK && x->acc && x->rows->nrows >= STREAM_BATCH)
+        if (rs == ESC_OK && x->acc && x->rows->nrows >= x->batch)
             rs = flush_rows(x, err);
         else if (rs == ESC_OK && !x->acc)
             x->rows_bytes += row_mem(x->rows, x->rows->nrows - 1);
@@ -919,6 +935,8 @@ bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n) {
     spl_cell_clear(c);
     if (!n)
         return true;
+    if (n > ESC_SPL_CELL_MAX_VALUES) /* 32 GiB of pointers alone */
+        return false;
     if (n == 1) { /* the value past its array, in one allocation */
         size_t len = v[0].ptr ? v[0].len : 0;
         if (!(c->v = esc_malloc(sizeof *c->v + len + 1)))

@@ -30,12 +30,13 @@
 /* ---- result tables ------------------------------------------------------------------------ */
 
 /* One cell: n values (0 = null, field absent); a multivalue field has n > 1 or comes from a
- * multivalue column. Numbers keep their canonical text in v[0] and is_num set. */
+ * multivalue column. Numbers keep their canonical text in v[0] and is_num set. 24 bytes: n is
+ * 32 bits (at most ESC_SPL_CELL_MAX_VALUES), every table holds nrows * ncols of them. */
 typedef struct esc_cell {
-    size_t n;
     char **v;
-    bool is_num;
     double num;
+    uint32_t n;
+    bool is_num;
 } esc_cell;
 
 /* The events behind one result row (docs/evidence.md): the events the row's tstats groups
@@ -98,6 +99,8 @@ typedef struct esc_plan esc_plan;
 #define ESC_SPL_SUBSEARCH_ROWS 10000     /* rows a subsearch gives (Splunk's [subsearch] maxout) */
 #define ESC_SPL_RE_MATCH_LIMIT 100000    /* PCRE2 steps per regex match (Splunk's match_limit) */
 #define ESC_SPL_RE_DEPTH_LIMIT 1000      /* PCRE2 backtracking depth (Splunk's depth_limit) */
+/* values of any one cell (esc_cell.n is 32 bits); more are out of memory (32 GiB of pointers) */
+#define ESC_SPL_CELL_MAX_VALUES UINT32_MAX
 
 /* Expand every `macro` / `macro(a,b)` call recursively. *out is esc_malloc'd. Errors name the
  * macro (unknown, wrong arity, cycle, expansion depth or size limit) with its offset in search.
