@@ -36,9 +36,11 @@ static inline uint64_t mix_word(uint64_t h, uint64_t w) {
 /* The group hash, eight bytes at a time (BY values are often long command lines). Only the
  * group table's lookup sees it: groups keep their insertion order, so nothing a search gives
  * depends on it. */
-static uint64_t hash_keys(const esc_str *keys, size_t n) {
+uint64_t esc_agg_hash(const esc_str *keys, size_t n, uint64_t mask) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++) {
+        if (i < 64 && !(mask >> i & 1))
+            continue;
         const unsigned char *p = (const unsigned char *)keys[i].ptr;
         size_t len = keys[i].len, k = 0;
         h = mix_word(h, len);
@@ -219,7 +221,7 @@ static esc_status make_group(esc_arena *ar, size_t nkeys, size_t naggs, const es
 }
 
 esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error *err) {
-    uint64_t h = hash_keys(keys, a->nkeys);
+    uint64_t h = esc_agg_hash(keys, a->nkeys, UINT64_MAX);
     if (a->gtab_cap) {
         size_t j = h & (a->gtab_cap - 1);
         while (a->gtab[j]) {

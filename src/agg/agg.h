@@ -57,6 +57,9 @@ esc_agg *esc_agg_new(size_t nkeys, const esc_agg_fn *fns, size_t naggs, size_t m
                      size_t max_bytes);
 void esc_agg_free(esc_agg *a);
 
+/* The hash of keys[i] for each i < n whose bit of mask is set (every i from 64 on): the group
+ * table's with mask UINT64_MAX. */
+uint64_t esc_agg_hash(const esc_str *keys, size_t n, uint64_t mask);
 /* The group for these nkeys keys, created when new; counts one record in it. */
 esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *group, esc_error *err);
 /* Add values of one record to aggregate i of group g (ESC_AGG_COUNT ignores them). time_us is

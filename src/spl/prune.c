@@ -433,33 +433,8 @@ bool spl_prune_memo_same(const spl_prune_memo *m, const esc_agg *a, size_t g, co
     return true;
 }
 
-static inline uint64_t mix_word(uint64_t h, uint64_t w) {
-    h = (h ^ w) * 0xff51afd7ed558ccdULL;
-    return h ^ (h >> 32);
-}
-
 uint64_t spl_prune_memo_hash(const spl_prune_memo *m, const esc_str *keys) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < m->nby; i++) {
-        if (!(m->deps >> i & 1))
-            continue;
-        const unsigned char *p = (const unsigned char *)keys[i].ptr;
-        size_t len = keys[i].len, k = 0;
-        h = mix_word(h, len);
-        for (; k + 8 <= len; k += 8) {
-            uint64_t w;
-            memcpy(&w, p + k, 8);
-            h = mix_word(h, w);
-        }
-        if (k < len) {
-            uint64_t w = 0;
-            memcpy(&w, p + k, len - k);
-            h = mix_word(h, w);
-        }
-    }
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
+    return esc_agg_hash(keys, m->nby, m->deps);
 }
 
 /* The key of an entry: per BY field of deps, its length (4 bytes) and its bytes. */
