@@ -175,22 +175,32 @@ static bool by_values(const stage *st, const esc_record *r, esc_str *pool, size_
 static esc_status tstats_add(const stage *st, esc_agg *agg, const esc_record *r, size_t g,
                              esc_error *err);
 
+/* The keys of BY value combination idx (one value of each BY field). */
+static void combo_keys(size_t nby, const esc_str *pool, const size_t *at, const size_t *idx,
+                       esc_str *keys) {
+    for (size_t i = 0; i < nby; i++)
+        keys[i] = pool[at[i] + idx[i]];
+}
+
+/* Step idx to the next combination of cnt[i] values each; false past the last. */
+static bool next_combo(size_t *idx, const size_t *cnt, size_t nby) {
+    size_t k = nby;
+    while (k > 0 && ++idx[k - 1] == cnt[k - 1])
+        idx[--k] = 0;
+    return k > 0;
+}
+
 /* Whether every group of the BY values (as spl_tstats_feed walks them) is known dead. */
 static bool all_dead(const stage *st, spl_prune_memo *m, const esc_str *pool, const size_t *at,
                      const size_t *cnt) {
     esc_str keys[ESC_SPL_MAX_ITEMS];
     size_t idx[ESC_SPL_MAX_ITEMS] = {0};
-    for (;;) {
-        for (size_t i = 0; i < st->nby; i++)
-            keys[i] = pool[at[i] + idx[i]];
+    do {
+        combo_keys(st->nby, pool, at, idx, keys);
         if (spl_prune_memo_get(m, spl_prune_memo_hash(m, keys), keys) != 1)
             return false;
-        size_t k = st->nby;
-        while (k > 0 && ++idx[k - 1] == cnt[k - 1])
-            idx[--k] = 0;
-        if (k == 0)
-            return true;
-    }
+    } while (next_combo(idx, cnt, st->nby));
+    return true;
 }
 
 /* Every combination of the BY values (one per multivalue value, ESC_SPL_MAX_SPLITS at most)
@@ -211,21 +221,16 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, s
                                  ESC_SPL_MAX_SPLITS);
     if (dead && all_dead(st, dead, pool, at, cnt))
         return ESC_OK;
-    for (;;) {
-        for (size_t i = 0; i < st->nby; i++)
-            keys[i] = pool[at[i] + idx[i]];
+    do {
+        combo_keys(st->nby, pool, at, idx, keys);
         size_t g;
         esc_status rc = esc_agg_group(agg, keys, &g, err);
         if (rc == ESC_OK)
             rc = tstats_add(st, agg, r, g, err);
         if (rc != ESC_OK)
             return rc;
-        size_t k = st->nby;
-        while (k > 0 && ++idx[k - 1] == cnt[k - 1])
-            idx[--k] = 0;
-        if (k == 0)
-            return ESC_OK;
-    }
+    } while (next_combo(idx, cnt, st->nby));
+    return ESC_OK;
 }
 
 static esc_status tstats_add(const stage *st, esc_agg *agg, const esc_record *r, size_t g,
