@@ -1197,12 +1197,12 @@ esc_status spl_stats_unique(const stage *st, esc_table *t, esc_table **out, esc_
             rc = spl_exec_oom(err);
     }
     if (rc == ESC_OK && inplace) { /* t's cells are o's now, cut to their size */
-        esc_cell *cut = esc_realloc(dst, cells * sizeof *dst);
         t->cells = NULL;
         t->nrows = 0;
         esc_free(o->cells);
-        o->cells = cut ? cut : dst;
+        o->cells = dst;
         o->nrows = n;
+        spl_table_shrink(o);
     }
     if (rc == ESC_OK) {
         *out = o;

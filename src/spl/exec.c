@@ -1099,8 +1099,6 @@ static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
                 spl_cell_clear(&row[k]);
         }
         esc_free(row);
-        esc_cell *cut = esc_realloc(cells, ncells * sizeof *cells);
-        cells = cut ? cut : cells;
     }
     if (!ok) {
         free_names(cols, mv, nn);
@@ -1111,6 +1109,8 @@ static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
     t->mv_col = mv;
     t->cells = cells;
     t->ncols = nn;
+    if (nn < no)
+        spl_table_shrink(t);
     return true;
 }
 
