@@ -503,6 +503,7 @@ struct esc_hunt {
     esc_exec **x;
     esc_table **tables;
     esc_feeder *feed;
+    bool ahead; /* the feeder reads the current input ahead */
     esc_hunt_stats stats;
     bool finished;
     esc_exec ***sx; /* per detection: its shards' executions (o.shards > 1 and the plan merges:
@@ -510,6 +511,9 @@ struct esc_hunt {
 };
 
 static void close_input(esc_hunt *h) {
+    if (h->feed)
+        esc_feeder_detach(h->feed);
+    h->ahead = false;
     if (h->rd) {
         const esc_reader_stats *rs = esc_reader_stats_get(h->rd);
         h->stats.events += rs->records;
@@ -719,6 +723,10 @@ static esc_status open_next(esc_hunt *h, esc_error *err) {
     h->stats.current_size = esc_input_size(h->in);
     h->stats.current_offset = 0;
     st = esc_reader_open(h->in, esc_engine_interest(h->e), &h->o.reader, &h->rd, err);
+    /* a second thread reads a file ahead (not a stream: it could block on it when the hunt
+     * stops early) */
+    if (!st && h->o.reader.threads > 1 && esc_input_size(h->in))
+        h->ahead = !esc_feeder_read_ahead(h->feed, h->rd);
     if (st) {
         if (st == ESC_SKIP)
             h->stats.inputs_unknown++;
@@ -812,8 +820,9 @@ static esc_status step(esc_hunt *h, esc_error *err) {
         }
         return st;
     }
-    if (h->in)
-        h->stats.current_offset = esc_input_offset(h->in);
+    if (h->in) /* reading ahead, the input is the reading thread's */
+        h->stats.current_offset = h->ahead ? esc_feeder_stats_get(h->feed)->offset
+                                           : esc_input_offset(h->in);
     return keep_budget(h, err);
 }
 

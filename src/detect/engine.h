@@ -89,6 +89,7 @@ typedef struct esc_feeder_stats {
     uint64_t unresolved_hosts; /* CrowdStrike records whose dest stayed unknown */
     uint64_t other;            /* JSON records of no known shape */
     uint64_t field_events;     /* events whose fields were extracted for other datasets */
+    uint64_t offset;           /* byte offset of the last event taken */
 } esc_feeder_stats;
 
 typedef struct esc_feeder esc_feeder;
@@ -115,6 +116,13 @@ esc_status esc_feeder_put_host(esc_feeder *f, esc_str aid, esc_str name);
  * - with *input_failed set (may be NULL): the reader cannot go on (ESC_EIO, or ESC_ENOMEM). */
 esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, size_t max,
                            uint64_t *next_off, bool *input_failed, esc_error *err);
+/* Read rd ahead on a second thread from now on (see feed.c, "Reading ahead"): esc_feeder_pull
+ * of rd then takes the events that thread prepared, in the reader's order, with the same
+ * results. The caller must not use rd or its input otherwise until esc_feeder_detach, which it
+ * calls before freeing them. ESC_ENOMEM or ESC_EINTERNAL (no thread): rd is read directly. */
+esc_status esc_feeder_read_ahead(esc_feeder *f, esc_reader *rd);
+/* Stop reading ahead (waits for the thread). A no-op when not reading ahead. */
+void esc_feeder_detach(esc_feeder *f);
 /* During the record callback for a record of a dataset other than Endpoint.Processes: the
  * detections (engine indices) that may read it; *det is valid until the next event. */
 size_t esc_feeder_candidates(const esc_feeder *f, const size_t **det);

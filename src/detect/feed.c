@@ -10,9 +10,23 @@
  * only when an event adds or changes it.
  * Not done here: opening inputs or readers, choosing which records a search keeps (the
  * consumer: the candidates narrow it to the detections of the event's code), windows,
- * printing. */
+ * printing.
+ *
+ * Reading ahead (esc_feeder_read_ahead): a second thread takes the reader's events, copies each
+ * into a batch (the reader reuses its buffers) and does the work that depends on the event
+ * alone: the selection of the other datasets, the text check and the fields' extraction
+ * (prepare). The calling thread takes the batches in order and does the rest exactly as for an
+ * event read directly (handle): the inventory, the Processes mapping, the datasets'
+ * views and the consumer. AHEAD_BATCHES batches of up to AHEAD_EVENTS events or AHEAD_BYTES
+ * bytes circulate between the two, so the thread is never further ahead than that. A batch's
+ * fields share its arena; an event whose extraction finds that arena full while earlier events
+ * hold part of it is done again in a fresh batch, so each event meets the same limit as when
+ * read directly. The reading thread touches only the reader, the selection memo, the text
+ * scanner and the batches; the statistics are counted by the calling thread as it takes the
+ * events. */
 #include "detect/engine.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -22,6 +36,11 @@
 #define SEL_SLOTS 256     /* selections remembered (a power of two) */
 #define SEL_KEY_MAX 240   /* provider and channel bytes a remembered selection holds */
 #define SEL_CAND_MAX 8192 /* candidates all remembered selections hold together */
+#define FIELDS_ARENA_CAP (64u << 20) /* an event's fields and its datasets' views */
+#define AHEAD_BATCHES 3
+#define AHEAD_EVENTS 64
+#define AHEAD_BYTES (256u << 10) /* a batch closes once its arena holds this much */
+#define AHEAD_COPY_CAP (256u << 20) /* a batch's copies: AHEAD_BYTES and one event at most */
 
 /* One remembered esc_engine_select answer: it depends on the event's kind, code, provider and
  * channel only, unless the event carries a source, sourcetype or eventtype field of its own
@@ -34,6 +53,43 @@ typedef struct sel_memo {
     size_t at, n;          /* the candidates: cand_pool[at .. at + n - 1] */
 } sel_memo;
 
+/* What an event gives the datasets other than Endpoint.Processes, worked out from the event
+ * alone (prepare): the datasets and the detections that may read it there, and its fields. */
+typedef struct prepared {
+    uint32_t mask; /* 0: no record for the other datasets */
+    const size_t *cand;
+    size_t ncand;
+    esc_fields fs;
+    bool has_fs;
+} prepared;
+
+/* One event read ahead: the reader's status and, for ESC_OK, a copy of the event and what
+ * prepare made of it (pst: its failure, reported where a direct read reports it). */
+typedef struct ahead_item {
+    esc_status st, pst;
+    esc_error *err; /* the error of st or pst, or NULL */
+    esc_event ev;
+    prepared p;
+} ahead_item;
+
+typedef struct ahead_batch {
+    esc_arena copies; /* the events, their candidates and errors */
+    esc_arena fields; /* their fields (each event's limit: FIELDS_ARENA_CAP) */
+    ahead_item item[AHEAD_EVENTS];
+    size_t n;
+    bool full; /* handed to the calling thread, until it has taken every event */
+} ahead_batch;
+
+typedef struct ahead {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    esc_reader *rd;
+    bool stop;          /* the calling thread detaches: the reading thread ends */
+    ahead_batch b[AHEAD_BATCHES];
+    size_t take, taken; /* the batch the calling thread reads, and its next event */
+} ahead;
+
 struct esc_feeder {
     esc_feeder_opts o;
     esc_hostmap *hosts;
@@ -42,9 +98,13 @@ struct esc_feeder {
     esc_arena held_arena;
     esc_event *held;
     size_t nheld, capheld;
-    size_t *cand; /* the detections the current event may feed in the other datasets */
+    size_t *cand; /* select_event's answer (room for every other detection) */
     size_t ncand;
-    esc_litscan *ls; /* the engine's literal filter scanner (the record handed on), or NULL */
+    const size_t *cur_cand; /* the detections the current event may feed in the other datasets */
+    size_t cur_ncand;
+    esc_litscan *ls;      /* the engine's literal filter scanner (the record handed on), or NULL */
+    esc_litscan *ls_text; /* another one for the text check (prepare), or NULL */
+    ahead *ahead;         /* reading ahead (esc_feeder_read_ahead), or NULL */
     sel_memo *memo;  /* SEL_SLOTS remembered selections (see sel_memo), or NULL */
     size_t *cand_pool;
     size_t npool;
@@ -61,7 +121,7 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
     f->o = *o;
     f->tagged = !o->engine || esc_engine_nprocs(o->engine);
     esc_arena_init(&f->map_arena, 64 * 1024, 64u << 20);
-    esc_arena_init(&f->fields_arena, 64 * 1024, 64u << 20);
+    esc_arena_init(&f->fields_arena, 64 * 1024, FIELDS_ARENA_CAP);
     esc_arena_init(&f->held_arena, 1u << 20, HELD_ARENA_CAP);
     if (o->engine && !esc_engine_nothers(o->engine))
         f->o.engine = NULL; /* Endpoint.Processes only */
@@ -72,7 +132,8 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
     esc_status st;
-    if (o->engine && (st = esc_litscan_new(esc_engine_litfilter(o->engine), &f->ls, err))) {
+    if (o->engine && ((st = esc_litscan_new(esc_engine_litfilter(o->engine), &f->ls, err)) ||
+                      (st = esc_litscan_new(esc_engine_litfilter(o->engine), &f->ls_text, err)))) {
         esc_feeder_free(f);
         return st;
     }
@@ -83,6 +144,7 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
 void esc_feeder_free(esc_feeder *f) {
     if (!f)
         return;
+    esc_feeder_detach(f);
     esc_hostmap_free(f->hosts);
     esc_arena_fini(&f->map_arena);
     esc_arena_fini(&f->fields_arena);
@@ -92,6 +154,7 @@ void esc_feeder_free(esc_feeder *f) {
     esc_free(f->memo);
     esc_free(f->cand_pool);
     esc_litscan_free(f->ls);
+    esc_litscan_free(f->ls_text);
     esc_free(f);
 }
 
@@ -135,6 +198,51 @@ done:
     return st;
 }
 
+/* A copy of s in a: a view into the event's text becomes the same view into its copy (to). */
+static esc_str copy_str(esc_arena *a, esc_str s, esc_str text, const char *to, bool *ok) {
+    if (!s.len)
+        return s;
+    if (to && s.ptr >= text.ptr && s.ptr + s.len <= text.ptr + text.len)
+        return esc_str_make(to + (s.ptr - text.ptr), s.len);
+    esc_str c = esc_arena_dup(a, s);
+    *ok &= c.ptr != NULL;
+    return c;
+}
+
+static const esc_kv *copy_kvs(esc_arena *a, const esc_kv *kv, size_t n, esc_str text,
+                              const char *to, bool *ok) {
+    if (!n)
+        return kv;
+    esc_kv *c = esc_arena_alloc(a, n * sizeof *c);
+    if (!c) {
+        *ok = false;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        c[i].name = copy_str(a, kv[i].name, text, to, ok);
+        c[i].value = copy_str(a, kv[i].value, text, to, ok);
+    }
+    return c;
+}
+
+/* Deep-copy ev into *c in a (the path stays the input's). ESC_ELIMIT when a is full. */
+static esc_status copy_event(esc_arena *a, const esc_event *ev, esc_event *c) {
+    bool ok = true;
+    *c = *ev;
+    c->text = copy_str(a, ev->text, ESC_STR_NULL, NULL, &ok);
+    const char *to = ok && c->text.len ? c->text.ptr : NULL;
+    c->provider = copy_str(a, ev->provider, ev->text, to, &ok);
+    c->channel = copy_str(a, ev->channel, ev->text, to, &ok);
+    c->computer = copy_str(a, ev->computer, ev->text, to, &ok);
+    c->xml = copy_str(a, ev->xml, ev->text, to, &ok);
+    c->json = copy_str(a, ev->json, ev->text, to, &ok);
+    c->lines = copy_str(a, ev->lines, ev->text, to, &ok);
+    c->warning = copy_str(a, ev->warning, ev->text, to, &ok);
+    c->data = copy_kvs(a, ev->data, ev->ndata, ev->text, to, &ok);
+    c->sys = copy_kvs(a, ev->sys, ev->nsys, ev->text, to, &ok);
+    return ok ? ESC_OK : ESC_ELIMIT;
+}
+
 /* Deep-copy an event into the held arena. */
 static esc_status hold(esc_feeder *f, const esc_event *ev) {
     if (f->nheld == f->capheld) {
@@ -146,17 +254,8 @@ static esc_status hold(esc_feeder *f, const esc_event *ev) {
         f->capheld = cap;
     }
     esc_event *c = &f->held[f->nheld];
-    *c = *ev;
-    esc_kv *kv = esc_arena_alloc(&f->held_arena, (ev->ndata ? ev->ndata : 1) * sizeof *kv);
-    if (!kv)
+    if (copy_event(&f->held_arena, ev, c))
         return ESC_ELIMIT;
-    for (size_t i = 0; i < ev->ndata; i++) {
-        kv[i].name = esc_arena_dup(&f->held_arena, ev->data[i].name);
-        kv[i].value = esc_arena_dup(&f->held_arena, ev->data[i].value);
-        if (!kv[i].name.ptr || !kv[i].value.ptr)
-            return ESC_ELIMIT;
-    }
-    c->data = kv;
     c->path = NULL; /* the path string belongs to the input; not needed after mapping */
     c->warning = ESC_STR_NULL;
     f->nheld++;
@@ -182,8 +281,8 @@ static esc_status inventory(esc_feeder *f, const esc_event *ev, esc_error *err) 
 static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err);
 
 size_t esc_feeder_candidates(const esc_feeder *f, const size_t **det) {
-    *det = f->cand;
-    return f->ncand;
+    *det = f->cur_cand;
+    return f->cur_ncand;
 }
 
 bool esc_feeder_may_match(const esc_feeder *f, size_t i) {
@@ -254,45 +353,63 @@ static uint32_t select_event(esc_feeder *f, const esc_event *ev) {
     return esc_engine_select(f->o.engine, ev, f->cand, &f->ncand);
 }
 
-/* The datasets other than Endpoint.Processes the engine's detections want ev in: the event's
- * fields, extracted once, then each dataset's view of them, each handed on as a record. The
+/* What ev gives the datasets other than Endpoint.Processes the engine's detections want it in
+ * (p->mask), the detections that may read it there and its fields, extracted into a. The
  * candidates the text check rules out go first (their records would pass no literal filter):
- * without candidates, the event's fields are not extracted. */
-static esc_status other_datasets(esc_feeder *f, const esc_event *ev, esc_error *err) {
-    uint32_t mask = select_event(f, ev);
-    if (!mask || !ev->has_time)
+ * without candidates, the event's fields are not extracted. Uses the event, the selection memo
+ * and the text scanner only (the reading thread runs it). */
+static esc_status prepare(esc_feeder *f, const esc_event *ev, esc_arena *a, prepared *p,
+                          esc_error *err) {
+    memset(p, 0, sizeof *p);
+    p->mask = select_event(f, ev);
+    p->cand = f->cand;
+    if (!p->mask || !ev->has_time) {
+        p->mask = 0;
         return ESC_OK;
-    bool check = f->ls && ev->text.ptr;
+    }
+    p->ncand = f->ncand;
+    bool check = f->ls_text && ev->text.ptr;
     for (size_t k = 0; check && k < f->ncand; k++)
-        check = esc_litscan_text_can(f->ls, f->cand[k]);
+        check = esc_litscan_text_can(f->ls_text, f->cand[k]);
     if (check) {
-        esc_litscan_text(f->ls, ev);
+        esc_litscan_text(f->ls_text, ev);
         size_t n = 0;
         for (size_t k = 0; k < f->ncand; k++)
-            if (esc_litscan_text_may_match(f->ls, f->cand[k]))
+            if (esc_litscan_text_may_match(f->ls_text, f->cand[k]))
                 f->cand[n++] = f->cand[k];
-        f->ncand = n;
-        if (!n)
+        f->ncand = p->ncand = n;
+        if (!n) {
+            p->mask = 0;
             return ESC_OK;
+        }
     }
-    esc_arena_reset(&f->fields_arena);
-    esc_fields fs, view;
-    esc_status st =
-        esc_fields_extract(ev, f->o.profile == ESC_PROFILE_NATIVE, &f->fields_arena, &fs, err);
+    esc_status st = esc_fields_extract(ev, f->o.profile == ESC_PROFILE_NATIVE, a, &p->fs, err);
     if (st)
-        return f->fields_arena.failed ? esc_error_set(err, ESC_ENOMEM, "out of memory") : st;
+        return a->failed ? esc_error_set(err, ESC_ENOMEM, "out of memory") : st;
+    p->has_fs = true;
+    return ESC_OK;
+}
+
+/* Each dataset view of a prepared event (made in a), handed on as a record. */
+static esc_status hand_datasets(esc_feeder *f, const esc_event *ev, const prepared *p,
+                                esc_arena *a, esc_error *err) {
+    if (!p->has_fs)
+        return ESC_OK;
     f->stats.field_events++;
+    f->cur_cand = p->cand;
+    f->cur_ncand = p->ncand;
     for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_N; ds++) {
-        if (!(mask & (1u << ds)))
+        if (!(p->mask & (1u << ds)))
             continue;
-        const esc_fields *use = &fs;
+        const esc_fields *use = &p->fs;
+        esc_fields view;
         if (ds != ESC_DS_RAW) {
-            st = esc_dm_map(ds, &fs, &f->fields_arena, &view);
+            esc_status st = esc_dm_map(ds, &p->fs, a, &view);
             if (st == ESC_SKIP)
                 continue;
             if (st)
-                return esc_error_at(err, f->fields_arena.failed ? ESC_ENOMEM : st, ev->path,
-                                    ev->offset, "event fields: the per-event arena is full");
+                return esc_error_at(err, a->failed ? ESC_ENOMEM : st, ev->path, ev->offset,
+                                    "event fields: the per-event arena is full");
             use = &view;
         }
         esc_record rec;
@@ -301,13 +418,17 @@ static esc_status other_datasets(esc_feeder *f, const esc_event *ev, esc_error *
         rec.ev = ev;
         rec.ds = (esc_dataset)ds;
         rec.fs = use;
-        if ((st = hand_on(f, &rec, err)))
+        esc_status st = hand_on(f, &rec, err);
+        if (st)
             return st;
     }
     return ESC_OK;
 }
 
-static esc_status handle(esc_feeder *f, const esc_event *ev, esc_error *err) {
+/* An event: the host inventory, Endpoint.Processes, then the other datasets from p (NULL: the
+ * event is prepared here). pst is p's failure (err then holds it when not NULL: perr). */
+static esc_status handle(esc_feeder *f, const esc_event *ev, const prepared *p, esc_status pst,
+                         const esc_error *perr, esc_error *err) {
     f->stats.events++;
     if (ev->kind == ESC_EV_AIDMASTER)
         return inventory(f, ev, err);
@@ -316,9 +437,20 @@ static esc_status handle(esc_feeder *f, const esc_event *ev, esc_error *err) {
         return ESC_OK;
     }
     esc_status st = processes(f, ev, err);
-    if (st == ESC_OK && f->o.engine)
-        st = other_datasets(f, ev, err);
-    return st;
+    if (st || !f->o.engine)
+        return st;
+    prepared own;
+    esc_arena_reset(&f->fields_arena);
+    if (!p) {
+        if ((st = prepare(f, ev, &f->fields_arena, &own, err)))
+            return st;
+        p = &own;
+    } else if (pst) {
+        if (err && perr)
+            *err = *perr;
+        return pst;
+    }
+    return hand_datasets(f, ev, p, &f->fields_arena, err);
 }
 
 /* Endpoint.Processes: the fixed record (cim.c). */
@@ -351,13 +483,180 @@ static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err) 
     return hand_on(f, &rec, err);
 }
 
+/* ---- reading ahead ------------------------------------------------------------------------ */
+
+static void ahead_lock_set_full(ahead *h, ahead_batch *b, bool full) {
+    pthread_mutex_lock(&h->mu);
+    b->full = full;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The reader's answer (st, ev, e) as the next event of b: ESC_OK, or ESC_ELIMIT when b's
+ * arenas cannot take it while they hold other events (b is closed and the event taken into
+ * the next batch). */
+static esc_status ahead_take(esc_feeder *f, ahead_batch *b, esc_status st, const esc_event *ev,
+                             const esc_error *e) {
+    ahead_item *it = &b->item[b->n];
+    esc_arena_mark cm = esc_arena_mark_get(&b->copies), fm = esc_arena_mark_get(&b->fields);
+    esc_error pe;
+    memset(it, 0, sizeof *it);
+    it->st = st;
+    if (st == ESC_OK && copy_event(&b->copies, ev, &it->ev)) {
+        if (b->n)
+            goto full;
+        it->st = esc_error_set(&pe, ESC_ENOMEM, "out of memory");
+        e = &pe;
+    } else if (st == ESC_OK && f->o.engine) {
+        it->pst = prepare(f, &it->ev, &b->fields, &it->p, &pe);
+        if (it->pst && b->fields.capped && b->n)
+            goto full;
+        size_t *cand = it->p.ncand ? esc_arena_alloc(&b->copies, it->p.ncand * sizeof *cand)
+                                   : NULL;
+        if (it->p.ncand && !cand) {
+            if (b->n)
+                goto full;
+            it->pst = esc_error_set(&pe, ESC_ENOMEM, "out of memory");
+        } else if (cand) {
+            memcpy(cand, it->p.cand, it->p.ncand * sizeof *cand);
+        }
+        it->p.cand = cand;
+        e = &pe;
+    }
+    if ((it->st && it->st != ESC_EOF) || it->pst) {
+        if ((it->err = esc_arena_alloc(&b->copies, sizeof *it->err)))
+            *it->err = *e;
+        else if (b->n)
+            goto full;
+    }
+    b->n++;
+    return ESC_OK;
+full:
+    esc_arena_rollback(&b->copies, cm);
+    esc_arena_rollback(&b->fields, fm);
+    return ESC_ELIMIT;
+}
+
+/* The reading thread: fills the batches in turn until the reader ends or fails, or the
+ * feeder detaches. */
+static void *ahead_main(void *arg) {
+    esc_feeder *f = arg;
+    ahead *h = f->ahead;
+    esc_event ev;
+    esc_error e;
+    esc_status st = ESC_OK;
+    bool more = true, pending = false; /* pending: ev did not fit in the last batch */
+    for (size_t fill = 0; more; fill = (fill + 1) % AHEAD_BATCHES) {
+        ahead_batch *b = &h->b[fill];
+        pthread_mutex_lock(&h->mu);
+        while (b->full && !h->stop)
+            pthread_cond_wait(&h->cv, &h->mu);
+        bool stop = h->stop;
+        pthread_mutex_unlock(&h->mu);
+        if (stop)
+            break;
+        esc_arena_reset(&b->copies);
+        esc_arena_reset(&b->fields);
+        b->n = 0;
+        while (more && b->n < AHEAD_EVENTS && b->copies.used + b->fields.used < AHEAD_BYTES) {
+            if (!pending)
+                st = esc_reader_next(h->rd, &ev, &e);
+            pending = ahead_take(f, b, st, &ev, &e) == ESC_ELIMIT;
+            if (pending)
+                break;
+            more = st == ESC_OK || st == ESC_EMALFORMED;
+        }
+        ahead_lock_set_full(h, b, true);
+    }
+    return NULL;
+}
+
+esc_status esc_feeder_read_ahead(esc_feeder *f, esc_reader *rd) {
+    esc_feeder_detach(f);
+    ahead *h = esc_calloc(1, sizeof *h);
+    if (!h)
+        return ESC_ENOMEM;
+    h->rd = rd;
+    for (size_t i = 0; i < AHEAD_BATCHES; i++) {
+        esc_arena_init(&h->b[i].copies, 64 * 1024, AHEAD_COPY_CAP);
+        esc_arena_init(&h->b[i].fields, 64 * 1024, FIELDS_ARENA_CAP);
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    f->ahead = h;
+    if (pthread_create(&h->thread, NULL, ahead_main, f)) {
+        f->ahead = NULL;
+        for (size_t i = 0; i < AHEAD_BATCHES; i++) {
+            esc_arena_fini(&h->b[i].copies);
+            esc_arena_fini(&h->b[i].fields);
+        }
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+        esc_free(h);
+        return ESC_EINTERNAL;
+    }
+    return ESC_OK;
+}
+
+void esc_feeder_detach(esc_feeder *f) {
+    ahead *h = f->ahead;
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->thread, NULL);
+    for (size_t i = 0; i < AHEAD_BATCHES; i++) {
+        esc_arena_fini(&h->b[i].copies);
+        esc_arena_fini(&h->b[i].fields);
+    }
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    esc_free(h);
+    f->ahead = NULL;
+}
+
+/* The next event read ahead, valid until the next call. After the reader's end or failure,
+ * that last answer again. */
+static const ahead_item *ahead_next(ahead *h) {
+    ahead_batch *b = &h->b[h->take];
+    if (h->taken && h->taken == b->n) {
+        const ahead_item *last = &b->item[b->n - 1];
+        if (last->st != ESC_OK && last->st != ESC_EMALFORMED)
+            return last;
+        ahead_lock_set_full(h, b, false);
+        h->take = (h->take + 1) % AHEAD_BATCHES;
+        h->taken = 0;
+        b = &h->b[h->take];
+    }
+    if (!h->taken) {
+        pthread_mutex_lock(&h->mu);
+        while (!b->full)
+            pthread_cond_wait(&h->cv, &h->mu);
+        pthread_mutex_unlock(&h->mu);
+    }
+    return &b->item[h->taken++];
+}
+
 esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, size_t max,
                            uint64_t *next_off, bool *input_failed, esc_error *err) {
     if (input_failed)
         *input_failed = false;
+    bool reading = f->ahead && f->ahead->rd == rd;
     for (size_t k = 0; k < max; k++) {
-        esc_event ev;
-        esc_status st = esc_reader_next(rd, &ev, err);
+        esc_event own;
+        const esc_event *ev = &own;
+        const ahead_item *it = NULL;
+        esc_status st;
+        if (reading) {
+            it = ahead_next(f->ahead);
+            ev = &it->ev;
+            if ((st = it->st) && err && it->err)
+                *err = *it->err;
+        } else {
+            st = esc_reader_next(rd, &own, err);
+        }
         f->stats.pulled++;
         if (st == ESC_EOF)
             return ESC_EOF;
@@ -370,18 +669,19 @@ esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, 
                 *input_failed = true;
             return st == ESC_ENOMEM ? st : ESC_EIO;
         }
-        if (ev.offset < skip_before)
+        f->stats.offset = ev->offset;
+        if (ev->offset < skip_before)
             continue;
         if (next_off)
-            *next_off = ev.offset + 1;
-        st = handle(f, &ev, err);
+            *next_off = ev->offset + 1;
+        st = it ? handle(f, ev, &it->p, it->pst, it->err, err) : handle(f, ev, NULL, 0, NULL, err);
         if (st == ESC_EMALFORMED)
             f->stats.malformed++;
         if (st) /* a warning (malformed record, a limit) or fatal (out of memory) */
             return st;
-        if (ev.warning.len)
-            return esc_error_at(err, ESC_SKIP, ev.path, ev.warning_offset, "%.*s (record kept)",
-                                ESC_STR_FMT(ev.warning));
+        if (ev->warning.len)
+            return esc_error_at(err, ESC_SKIP, ev->path, ev->warning_offset, "%.*s (record kept)",
+                                ESC_STR_FMT(ev->warning));
     }
     return ESC_OK;
 }

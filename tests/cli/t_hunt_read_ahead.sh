@@ -1,0 +1,83 @@
+#!/bin/bash
+# hunt reads a file ahead on a second thread (--threads 2, the default; detect/feed.c "Reading
+# ahead"): the rows, their evidence, every warning (in order, with its file and offset) and the
+# summary's counts are those of --threads 1, which reads each event when it is handled. Inputs:
+# EVTX attack samples and damaged EVTX files, OTRF JSON, the crafted samples of every format
+# of ../shared/data, a gzip file, and crafted XML whose broken, truncated and repaired events
+# fall on both sides of the reading thread's batches (64 events).
+set -u
+ESCUDO=${ESCUDO:-build/escudo}
+DATA=${ESC_SHARED_DATA:-../shared/data}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+
+python3 - "$T/mixed.xml" <<'PY'
+import sys
+out = open(sys.argv[1], "w", encoding="latin-1")  # "\xff" is one byte: invalid UTF-8
+def ev(i, body=None):
+    cmd = body or f"net share s{i}=C:\\\\ /grant:everyone,full"
+    out.write("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+              "<Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID>"
+              f"<TimeCreated SystemTime='2024-03-06T10:{i // 60 % 60:02d}:{i % 60:02d}.000Z'/>"
+              f"<EventRecordID>{i}</EventRecordID>"
+              "<Channel>Microsoft-Windows-Sysmon/Operational</Channel>"
+              f"<Computer>host{i % 7}</Computer></System><EventData>"
+              "<Data Name='Image'>C:\\Windows\\System32\\net.exe</Data>"
+              f"<Data Name='CommandLine'>{cmd}</Data>"
+              "<Data Name='ParentImage'>C:\\Windows\\explorer.exe</Data>"
+              f"<Data Name='User'>CORP\\u{i % 3}</Data></EventData></Event>\n")
+for i in range(1, 400):
+    if i % 97 == 0:
+        out.write("<Event><System><EventID>1</EventID></System><Bad attr='x></Event>\n")
+    elif i % 61 == 0:
+        ev(i, "net share bad\xff")
+    else:
+        ev(i)
+out.write("<Event><System><EventID>1</EventID>")  # truncated at the end of input
+PY
+gzip -c "$T/mixed.xml" >"$T/mixed.xml.gz"
+
+run() { # name threads paths...
+    local n=$1 t=$2
+    shift 2
+    "$ESCUDO" hunt --content "$DATA/escu-full" --format json --evidence --threads "$t" \
+        --max-warnings 1000000 --summary-json "$T/$n.$t.sum" "$@" >"$T/$n.$t.out" 2>"$T/$n.$t.err"
+    echo $? >"$T/$n.$t.rc"
+    sed -i 's/"elapsed_s": [0-9.]*, "mb_per_s": [0-9.]*, //' "$T/$n.$t.sum"
+    grep -v '^escudo: [0-9,]* events\|elapsed\|MB/s' "$T/$n.$t.err" >"$T/$n.$t.warn"
+}
+check() { # name paths...
+    local n=$1
+    shift
+    run "$n" 1 "$@"
+    run "$n" 2 "$@"
+    local rows warns
+    rows=$(wc -l <"$T/$n.1.out")
+    warns=$(grep -c warning "$T/$n.1.warn")
+    if cmp -s "$T/$n.1.out" "$T/$n.2.out" && cmp -s "$T/$n.1.warn" "$T/$n.2.warn" &&
+        cmp -s "$T/$n.1.sum" "$T/$n.2.sum" && cmp -s "$T/$n.1.rc" "$T/$n.2.rc"; then
+        ok "$n: $rows rows, $warns warnings, the same with and without reading ahead"
+    else
+        bad "$n: reading ahead changed the output"
+        diff "$T/$n.1.warn" "$T/$n.2.warn" | head -5
+        diff "$T/$n.1.sum" "$T/$n.2.sum" | head -5
+    fi
+}
+
+R=$DATA/evtx-rs
+check evtx "$DATA/evtx/Lateral_Movement" "$DATA/evtx/Credential_Access" \
+    "$R/sample_with_a_bad_chunk_magic.evtx" "$R/Application_no_crc32.evtx" \
+    "$R/security_bad_string_cache.evtx" "$R/sample-with-zero-data-size-event.evtx" \
+    "$R/issue_201.evtx"
+check json "$DATA/json/otrf/aptsimulator_cobaltstrike_2021-06-11T21081492.json" "$DATA/crafted"
+check crafted "$T/mixed.xml" "$T/mixed.xml.gz"
+n=$(grep -c 'offset [0-9]*: ' "$T/crafted.2.warn")
+[ "$n" -ge 10 ] && ok "crafted: $n warnings with their offsets" || bad "crafted: $n warnings"
+n=$(grep -o '"repaired": [0-9]*' "$T/crafted.2.sum")
+[ "$n" = '"repaired": 12' ] && ok "crafted: $n" || bad "crafted: $n, not 12"
+rows=$(wc -l <"$T/crafted.2.out")
+[ "$rows" -ge 1 ] && ok "crafted: $rows rows" || bad "crafted: no rows"
+exit $fail
