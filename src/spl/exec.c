@@ -787,10 +787,11 @@ esc_status esc_exec_merge(esc_exec *x, const void *data, size_t len, esc_error *
     return rc ? rc : esc_agg_merge(a, data, len, err);
 }
 
-/* The text of p's source stage. */
+/* The text of p's source stage, without the spaces around it (`...process_guid| join` and
+ * `...process_guid | join` share their groups). */
 static esc_str source_text(const esc_plan *p) {
     const stage *st = &p->stages[0];
-    return esc_str_make(p->expanded + st->start, st->end - st->start);
+    return esc_str_trim(esc_str_make(p->expanded + st->start, st->end - st->start));
 }
 
 /* Identical source text means an identical source stage: it is parsed and planned from its
