@@ -4,6 +4,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static const char REPL[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
 
@@ -74,6 +77,33 @@ bool esc_utf8_clean(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
+#if defined(__SSE2__)
+        /* sixteen bytes at a time while they are ASCII and none is NUL (the common case); the
+         * first byte that is not goes to the checks below */
+        const __m128i zero = _mm_setzero_si128();
+        while (n - i >= 64) { /* four at once; the loop below finds the byte */
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
+            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 32));
+            __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 48));
+            __m128i z =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(a, zero), _mm_cmpeq_epi8(b, zero)),
+                             _mm_or_si128(_mm_cmpeq_epi8(c, zero), _mm_cmpeq_epi8(d, zero)));
+            __m128i all = _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d));
+            if (_mm_movemask_epi8(_mm_or_si128(all, z)))
+                break;
+            i += 64;
+        }
+        while (n - i >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, zero)));
+            if (m) {
+                i += (size_t)__builtin_ctz(m);
+                break;
+            }
+            i += 16;
+        }
+#endif
         /* eight bytes at a time while they are ASCII and none is NUL (the common case) */
         while (n - i >= 8) {
             uint64_t w;

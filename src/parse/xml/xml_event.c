@@ -9,11 +9,21 @@
  * CR/LF normalisation), so an EVTX record and its XML rendering give the same values.
  * When the interest set asks for them (everything or system), every System element's text and
  * attribute also goes to ev->sys (at most ESC_XML_MAX_SYS).
+ * Cost: the whole text is checked once for valid UTF-8 and '&'; when it is clean, every value
+ * (a span cut at ASCII delimiters, so itself valid UTF-8) is a view with no per-value check.
+ * The two shapes most of an event is made of, <Data Name='n'>text</Data> in EventData and
+ * <Name>text</Name> in System, are matched by bytes and read in one go (data_element,
+ * system_leaf); anything else takes the general path, which reads those shapes the same way.
+ * End tags are matched against the open element's name by bytes.
  * Not done: DTDs, namespaces beyond stripping a prefix, validation. */
 #include "parse/xml/xml.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/buf.h"
 #include "core/timeutil.h"
@@ -48,21 +58,105 @@ typedef struct parser {
     ctx_kind ctx[ESC_XML_MAX_DEPTH + 1];
     esc_str warn;
     size_t warn_off;
+    /* The whole text is valid UTF-8 with no NUL: so is every span of it that starts and ends
+     * next to an ASCII delimiter (all the values, names and attributes decode() is given). */
+    bool clean;
+    bool plain;      /* clean, and no '&' anywhere: decode() is the identity */
+    bool all_fields; /* the interest set wants every data field */
 } parser;
 
-/* Per byte: 1 white space, 2 a byte that ends a name (white space too), 0 a name byte. */
+/* Per byte: 1 white space, 2 a byte that ends a name (white space too), 4 ':' (a name byte
+ * that scan_name stops at, for the prefix), 0 another name byte. */
 static const unsigned char byte_class[256] = {
-    [' '] = 3, ['\t'] = 3, ['\r'] = 3, ['\n'] = 3, ['>'] = 2,
-    ['/'] = 2, ['='] = 2,  ['<'] = 2,  ['\''] = 2, ['"'] = 2,
+    [' '] = 3, ['\t'] = 3, ['\r'] = 3, ['\n'] = 3, ['>'] = 2, ['/'] = 2,
+    ['='] = 2, ['<'] = 2,  ['\''] = 2, ['"'] = 2,  [':'] = 4,
 };
 
 static inline bool is_ws(char c) {
     return byte_class[(unsigned char)c] & 1;
 }
 
-static inline bool is_name_char(char c) {
-    return !byte_class[(unsigned char)c];
+/* Index of the first byte from i on that is not a name byte or is ':', or n (or i when i > n). */
+static inline size_t scan_name(const char *s, size_t i, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+#if defined(__SSE2__)
+    /* every byte that ends a name is at most '>' (0x3e): only those are looked up */
+    const __m128i top = _mm_set1_epi8(0x3e);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, top), v));
+        for (; m; m &= m - 1) {
+            size_t k = i + (size_t)__builtin_ctz(m);
+            if (byte_class[u[k]])
+                return k;
+        }
+    }
+#endif
+    for (; i + 4 <= n; i += 4) {
+        if (byte_class[u[i]])
+            return i;
+        if (byte_class[u[i + 1]])
+            return i + 1;
+        if (byte_class[u[i + 2]])
+            return i + 2;
+        if (byte_class[u[i + 3]])
+            return i + 3;
+    }
+    while (i < n && !byte_class[u[i]])
+        i++;
+    return i;
 }
+
+/* Index of the first name-ending byte from i on (':' included in the name), or n. */
+static inline size_t name_end(const char *s, size_t i, size_t n) {
+    i = scan_name(s, i, n);
+    while (i < n && s[i] == ':')
+        i = scan_name(s, i + 1, n);
+    return i;
+}
+
+/* Index of the first byte c from i (<= n) on, or n. Values are mostly short: the first 32
+ * bytes are looked at inline, longer ones by memchr. */
+static inline size_t find_byte(const char *s, size_t i, size_t n, char c) {
+#if defined(__SSE2__)
+    const __m128i cc = _mm_set1_epi8(c);
+    for (int k = 0; k < 2 && i + 16 <= n; k++, i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cc));
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+#endif
+    const char *q = i < n ? memchr(s + i, c, n - i) : NULL;
+    return q ? (size_t)(q - s) : n;
+}
+
+/* a[0..l) == b[0..l), for short strings (element names) without a call. */
+static inline bool same_bytes(const char *a, const char *b, size_t l) {
+    for (; l >= 8; a += 8, b += 8, l -= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+    }
+    if (l >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + l - 4, 4);
+        memcpy(&y1, b + l - 4, 4);
+        return x0 == y0 && x1 == y1;
+    }
+    for (size_t k = 0; k < l; k++)
+        if (a[k] != b[k])
+            return false;
+    return true;
+}
+
+/* name == the literal lit, in a few loads */
+#define NAME_IS(name, lit)                                                                         \
+    ((name).len == sizeof(lit) - 1 && same_bytes((name).ptr, lit, sizeof(lit) - 1))
 
 static esc_status bad(parser *p, size_t at, const char *msg) {
     return esc_error_at(p->err, ESC_EMALFORMED, NULL, at, "%s", msg);
@@ -76,7 +170,7 @@ static void warn(parser *p, size_t at, const char *msg) {
 }
 
 /* Decode the raw text s (entities, UTF-8 repair) into a value. */
-static esc_status decode(parser *p, const char *s, size_t n, esc_str *out) {
+static esc_status decode_slow(parser *p, const char *s, size_t n, esc_str *out) {
     const char *amp = memchr(s, '&', n);
     if (!amp && esc_utf8_clean(s, n)) {
         *out = esc_str_make(s, n);
@@ -149,8 +243,18 @@ static esc_status decode(parser *p, const char *s, size_t n, esc_str *out) {
     return out->ptr ? ESC_OK : ESC_ELIMIT;
 }
 
+/* decode_slow, skipping the checks the whole text has passed (s is a span of p->s cut at
+ * ASCII delimiters). */
+static inline esc_status decode(parser *p, const char *s, size_t n, esc_str *out) {
+    if (p->plain || (p->clean && !memchr(s, '&', n))) {
+        *out = esc_str_make(s, n);
+        return ESC_OK;
+    }
+    return decode_slow(p, s, n, out);
+}
+
 static esc_status add_kv(parser *p, esc_str name, esc_str raw, bool decoded) {
-    if (!esc_interest_wants_field(p->interest, name))
+    if (!p->all_fields && !esc_interest_wants_field(p->interest, name))
         return ESC_OK;
     if (p->nkv == ESC_XML_MAX_FIELDS) {
         warn(p, (size_t)(raw.ptr - p->s), "too many data fields; extra ones dropped");
@@ -221,12 +325,9 @@ static bool skip_past(parser *p, const char *lit) {
 }
 
 static esc_str local_name(esc_str name) {
-    const char *colon = memchr(name.ptr, ':', name.len);
-    if (colon) {
-        size_t k = (size_t)(colon - name.ptr) + 1;
-        name.ptr += k;
-        name.len -= k;
-    }
+    for (size_t k = 0; k < name.len; k++)
+        if (name.ptr[k] == ':')
+            return esc_str_make(name.ptr + k + 1, name.len - k - 1);
     return name;
 }
 
@@ -236,78 +337,95 @@ typedef struct attr {
 
 #define MAX_ATTRS 16
 
-/* Parses a start tag at p->i (just after '<'). Fills name, attrs; sets *empty for "/>". */
-static esc_status start_tag(parser *p, esc_str *name, attr *attrs, size_t *nattrs, bool *empty) {
-    size_t st0 = p->i;
-    while (p->i < p->n && is_name_char(p->s[p->i]))
-        p->i++;
-    *name = esc_str_make(p->s + st0, p->i - st0);
-    if (!name->len)
+/* A start tag as read. */
+typedef struct tag {
+    esc_str name; /* the element's local name (prefix stripped) */
+    bool colon;   /* that name still holds a ':', so its end tag is not matched by bytes alone */
+    bool empty;   /* "/>" */
+    size_t off;   /* offset of its '<' */
+    size_t nattrs;
+    attr attrs[MAX_ATTRS]; /* raw names and values */
+} tag;
+
+/* Parses a start tag at p->i (just after '<') into t (all but t->off). */
+static esc_status start_tag(parser *p, tag *t) {
+    const char *s = p->s;
+    size_t n = p->n, st0 = p->i, l0 = st0;
+    size_t i = scan_name(s, st0, n);
+    bool colon = false;
+    if (i < n && s[i] == ':') { /* a prefix: the local name starts after the first ':' */
+        l0 = i + 1;
+        i = scan_name(s, l0, n);
+        for (; i < n && s[i] == ':'; i = scan_name(s, i + 1, n))
+            colon = true;
+    }
+    if (i == st0)
         return bad(p, st0, "malformed start tag");
-    *name = local_name(*name);
-    *nattrs = 0;
-    *empty = false;
+    t->name = esc_str_make(s + l0, i - l0);
+    t->colon = colon;
+    t->nattrs = 0;
+    t->empty = false;
     for (;;) {
-        while (p->i < p->n && is_ws(p->s[p->i]))
-            p->i++;
-        if (p->i >= p->n)
+        while (i < n && is_ws(s[i]))
+            i++;
+        if (i >= n)
             return bad(p, st0, "unterminated start tag");
-        char c = p->s[p->i];
+        char c = s[i];
         if (c == '>') {
-            p->i++;
+            p->i = i + 1;
             return ESC_OK;
         }
         if (c == '/') {
-            if (p->i + 1 < p->n && p->s[p->i + 1] == '>') {
-                p->i += 2;
-                *empty = true;
+            if (i + 1 < n && s[i + 1] == '>') {
+                p->i = i + 2;
+                t->empty = true;
                 return ESC_OK;
             }
-            return bad(p, p->i, "malformed start tag");
+            return bad(p, i, "malformed start tag");
         }
-        size_t a0 = p->i;
-        while (p->i < p->n && is_name_char(p->s[p->i]))
-            p->i++;
-        esc_str an = esc_str_make(p->s + a0, p->i - a0);
-        while (p->i < p->n && is_ws(p->s[p->i]))
-            p->i++;
-        if (!an.len || p->i >= p->n || p->s[p->i] != '=')
+        size_t a0 = i;
+        i = name_end(s, i, n);
+        esc_str an = esc_str_make(s + a0, i - a0);
+        while (i < n && is_ws(s[i]))
+            i++;
+        if (!an.len || i >= n || s[i] != '=')
             return bad(p, a0, "malformed attribute");
-        p->i++;
-        while (p->i < p->n && is_ws(p->s[p->i]))
-            p->i++;
-        if (p->i >= p->n || (p->s[p->i] != '\'' && p->s[p->i] != '"'))
-            return bad(p, p->i, "attribute value not quoted");
-        char q = p->s[p->i++];
-        const char *end = memchr(p->s + p->i, q, p->n - p->i);
-        if (!end)
+        i++;
+        while (i < n && is_ws(s[i]))
+            i++;
+        if (i >= n || (s[i] != '\'' && s[i] != '"'))
+            return bad(p, i, "attribute value not quoted");
+        char q = s[i++];
+        size_t end = find_byte(s, i, n, q);
+        if (end == n)
             return bad(p, a0, "unterminated attribute value");
-        if (*nattrs < MAX_ATTRS) {
-            attrs[*nattrs].name = an;
-            attrs[*nattrs].value = esc_str_make(p->s + p->i, (size_t)(end - (p->s + p->i)));
-            (*nattrs)++;
+        if (t->nattrs < MAX_ATTRS) {
+            t->attrs[t->nattrs].name = an;
+            t->attrs[t->nattrs].value = esc_str_make(s + i, end - i);
+            t->nattrs++;
         } else {
             warn(p, a0, "more than 16 attributes on an element; extra ones ignored");
         }
-        p->i = (size_t)(end - p->s) + 1;
+        i = end + 1;
     }
 }
 
-static esc_str find_attr(const attr *a, size_t n, const char *name) {
-    for (size_t i = 0; i < n; i++)
-        if (esc_str_eq_c(a[i].name, name))
-            return a[i].value;
+#define find_attr(t, lit) find_attr_n(t, lit, sizeof(lit) - 1)
+static inline esc_str find_attr_n(const tag *t, const char *name, size_t len) {
+    for (size_t i = 0; i < t->nattrs; i++)
+        if (t->attrs[i].name.len == len && same_bytes(t->attrs[i].name.ptr, name, len))
+            return t->attrs[i].value;
     return ESC_STR_NULL;
 }
 
 /* Text content up to the next '<'; returns the raw span. */
-static esc_status text_until_tag(parser *p, esc_str *raw) {
+static inline esc_status text_until_tag(parser *p, esc_str *raw) {
     size_t t0 = p->i;
-    const char *lt = memchr(p->s + p->i, '<', p->n - p->i);
-    if (!lt)
+    size_t lt = find_byte(p->s, t0, p->n, '<');
+    if (lt == p->n)
         return bad(p, t0, "unterminated element");
-    p->i = (size_t)(lt - p->s);
-    *raw = esc_str_make(p->s + t0, p->i - t0);
+    p->i = lt;
+    *raw = esc_str_make(p->s + t0, lt - t0);
     return ESC_OK;
 }
 
@@ -336,8 +454,9 @@ static esc_status simple_value(parser *p, esc_str *value, bool *decoded) {
     esc_status st = text_until_tag(p, &raw);
     *decoded = false;
     *value = raw;
-    if (st || !((p->n - p->i >= 4 && memcmp(p->s + p->i, "<!--", 4) == 0) ||
-                (p->n - p->i >= 9 && memcmp(p->s + p->i, "<![CDATA[", 9) == 0)))
+    if (st || p->n - p->i < 4 || p->s[p->i + 1] != '!' ||
+        !(memcmp(p->s + p->i, "<!--", 4) == 0 ||
+          (p->n - p->i >= 9 && memcmp(p->s + p->i, "<![CDATA[", 9) == 0)))
         return st;
     esc_buf acc;
     esc_buf_init(&acc, 64 * 1024 * 1024);
@@ -384,11 +503,19 @@ done:
     return st;
 }
 
-/* Called at p->i just after "</"; consumes the end tag, which must close `name`. */
-static esc_status end_tag(parser *p, esc_str name) {
+/* Called at p->i just after "</"; consumes the end tag, which must close `name` (`colon`: as
+ * in struct tag). The common case, the very name and '>', is matched by bytes: the scan below
+ * would read the same name and find it equal. */
+static esc_status end_tag(parser *p, esc_str name, bool colon) {
     size_t t0 = p->i;
-    while (p->i < p->n && is_name_char(p->s[p->i]))
-        p->i++;
+    if (t0 >= p->n) /* element() steps over "</" unchecked */
+        return bad(p, t0, "unterminated end tag");
+    if (!colon && p->n - t0 > name.len && p->s[t0 + name.len] == '>' &&
+        same_bytes(p->s + t0, name.ptr, name.len)) {
+        p->i = t0 + name.len + 1;
+        return ESC_OK;
+    }
+    p->i = name_end(p->s, t0, p->n);
     esc_str got = local_name(esc_str_make(p->s + t0, p->i - t0));
     while (p->i < p->n && is_ws(p->s[p->i]))
         p->i++;
@@ -400,22 +527,134 @@ static esc_status end_tag(parser *p, esc_str name) {
     return ESC_OK;
 }
 
-static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nattrs, bool empty,
-                          size_t tag_off);
+static esc_status element(parser *p, const tag *t);
 
-/* Parse children until the end tag of the current element, `name`. */
-static esc_status content(parser *p, esc_str open_name) {
+/* strtoull(v.ptr, NULL, 10) where the byte after v is no digit ('<' in the text, or the NUL
+ * after an arena copy): plain digits, the common case, are read here. */
+static uint64_t parse_record_id(esc_str v) {
+    if (v.len && v.len <= 19) { /* 19 digits cannot overflow */
+        uint64_t x = 0;
+        size_t k = 0;
+        for (; k < v.len && v.ptr[k] >= '0' && v.ptr[k] <= '9'; k++)
+            x = x * 10 + (uint64_t)(v.ptr[k] - '0');
+        if (k == v.len)
+            return x;
+    }
+    return strtoull(v.ptr, NULL, 10);
+}
+
+/* A leaf's value, its end tag read: into ev->sys when a System child, then where its kind
+ * (fk) says. */
+static esc_status leaf_value(parser *p, field_kind fk, ctx_kind parent, esc_str name,
+                             esc_str data_name, esc_str raw, bool decoded) {
+    esc_status st;
+    esc_str v = raw;
+    if (parent == CTX_SYSTEM && (st = add_sys(p, name, ESC_STR_NULL, raw, decoded)))
+        return st;
+    switch (fk) {
+    case F_EVENTID:
+        if ((st = parse_u32(p, raw, &p->ev->event_id)))
+            return st;
+        p->ev->has_event_id = true;
+        return ESC_OK;
+    case F_CHANNEL:
+        if (decoded)
+            p->ev->channel = raw;
+        return decoded ? ESC_OK : decode(p, raw.ptr, raw.len, &p->ev->channel);
+    case F_COMPUTER:
+        if (decoded)
+            p->ev->computer = raw;
+        return decoded ? ESC_OK : decode(p, raw.ptr, raw.len, &p->ev->computer);
+    case F_RECORDID:
+        if (!decoded && (st = decode(p, raw.ptr, raw.len, &v)))
+            return st;
+        p->ev->record_id = parse_record_id(v);
+        return ESC_OK;
+    case F_DATA:
+        return add_kv(p, data_name, raw, decoded);
+    case F_SYS:
+    case F_NONE:
+        break;
+    }
+    return ESC_OK;
+}
+
+/* <Name>text</Name> at lt (a '<'), a System child with no attribute and a value: the steps
+ * start_tag, element and end_tag take on exactly these bytes (Provider and TimeCreated read
+ * nothing without attributes). False, with nothing consumed, for anything else, and for an
+ * element that element() would not read as a value. */
+static inline bool system_leaf(parser *p, size_t lt, esc_status *st) {
+    const char *s = p->s;
+    size_t n = p->n, n0 = lt + 1;
+    size_t ne = scan_name(s, n0, n);
+    if (ne == n0 || ne >= n || s[ne] != '>' || s[n0] == '!' || s[n0] == '?')
+        return false;
+    esc_str name = esc_str_make(s + n0, ne - n0);
+    field_kind fk = p->sys ? F_SYS : F_NONE;
+    if (NAME_IS(name, "EventID"))
+        fk = F_EVENTID;
+    else if (NAME_IS(name, "Channel"))
+        fk = F_CHANNEL;
+    else if (NAME_IS(name, "Computer"))
+        fk = F_COMPUTER;
+    else if (NAME_IS(name, "EventRecordID"))
+        fk = F_RECORDID;
+    if (fk == F_NONE)
+        return false;
+    size_t te = find_byte(s, ne + 1, n, '<'), l = name.len;
+    if (te == n || n - te < l + 3 || s[te + 1] != '/' || s[te + 2 + l] != '>' ||
+        !same_bytes(s + te + 2, name.ptr, l))
+        return false;
+    p->i = te + 3 + l;
+    *st = leaf_value(p, fk, CTX_SYSTEM, name, ESC_STR_NULL, esc_str_make(s + ne + 1, te - (ne + 1)),
+                     false);
+    return true;
+}
+
+/* <Data Name='n'>text</Data> at lt (a '<'), the usual child of EventData, read in one go: the
+ * steps start_tag, element and end_tag take on exactly these bytes, without their generality.
+ * False, with nothing consumed, for anything else. */
+static inline bool data_element(parser *p, size_t lt, esc_status *st) {
+    const char *s = p->s;
+    size_t n = p->n;
+    if (n - lt < 12 || !same_bytes(s + lt, "<Data Name=", 11) ||
+        (s[lt + 11] != '\'' && s[lt + 11] != '"'))
+        return false;
+    size_t v0 = lt + 12, ve = find_byte(s, v0, n, s[lt + 11]);
+    if (ve + 1 >= n || s[ve + 1] != '>')
+        return false;
+    size_t t0 = ve + 2, te = find_byte(s, t0, n, '<');
+    if (n - te < 7 || !same_bytes(s + te, "</Data>", 7))
+        return false;
+    p->i = te + 7;
+    *st = add_kv(p, esc_str_make(s + v0, ve - v0), esc_str_make(s + t0, te - t0), false);
+    return true;
+}
+
+/* Parse children until the end tag of the current element, `open`. */
+static esc_status content(parser *p, const tag *open) {
+    bool event_data = p->depth == 2 && p->ctx[2] == CTX_EVENTDATA;
+    bool system = p->depth == 2 && p->ctx[2] == CTX_SYSTEM;
     for (;;) {
-        const char *lt = memchr(p->s + p->i, '<', p->n - p->i);
-        if (!lt)
-            return bad(p, p->i, "unterminated element");
-        p->i = (size_t)(lt - p->s) + 1;
+        size_t lt = p->i;
+        if (lt >= p->n || p->s[lt] != '<') {
+            lt = find_byte(p->s, p->i, p->n, '<');
+            if (lt == p->n)
+                return bad(p, p->i, "unterminated element");
+        }
+        esc_status dst;
+        if ((event_data && data_element(p, lt, &dst)) || (system && system_leaf(p, lt, &dst))) {
+            if (dst)
+                return dst;
+            continue;
+        }
+        p->i = lt + 1;
         if (p->i >= p->n)
             return bad(p, p->i, "unterminated element");
         char c = p->s[p->i];
         if (c == '/') {
             p->i++;
-            return end_tag(p, open_name);
+            return end_tag(p, open->name, open->colon);
         }
         if (c == '!') {
             if (p->n - p->i >= 3 && memcmp(p->s + p->i, "!--", 3) == 0) {
@@ -434,23 +673,20 @@ static esc_status content(parser *p, esc_str open_name) {
                 return bad(p, p->i, "unterminated processing instruction");
             continue;
         }
-        size_t tag_off = p->i - 1;
-        esc_str name;
-        attr attrs[MAX_ATTRS];
-        size_t nattrs;
-        bool empty;
-        esc_status st = start_tag(p, &name, attrs, &nattrs, &empty);
+        tag t;
+        t.off = lt;
+        esc_status st = start_tag(p, &t);
         if (!st)
-            st = element(p, name, attrs, nattrs, empty, tag_off);
+            st = element(p, &t);
         if (st)
             return st;
     }
 }
 
-static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nattrs, bool empty,
-                          size_t tag_off) {
+static esc_status element(parser *p, const tag *t) {
     if (p->depth >= ESC_XML_MAX_DEPTH)
-        return bad(p, tag_off, "elements nested too deeply");
+        return bad(p, t->off, "elements nested too deeply");
+    esc_str name = t->name;
     ctx_kind parent = p->ctx[p->depth];
     ctx_kind self = CTX_OTHER;
     field_kind fk = F_NONE;
@@ -458,49 +694,49 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
     esc_status st;
 
     if (p->depth == 0) {
-        if (!esc_str_eq_c(name, "Event"))
-            return bad(p, tag_off, "root element is not <Event>");
+        if (!NAME_IS(name, "Event"))
+            return bad(p, t->off, "root element is not <Event>");
         p->in_event = true;
     } else if (p->depth == 1) {
-        if (esc_str_eq_c(name, "System"))
+        if (NAME_IS(name, "System"))
             self = CTX_SYSTEM;
-        else if (esc_str_eq_c(name, "EventData"))
+        else if (NAME_IS(name, "EventData"))
             self = CTX_EVENTDATA;
-        else if (esc_str_eq_c(name, "UserData"))
+        else if (NAME_IS(name, "UserData"))
             self = CTX_USERDATA;
     } else if (parent == CTX_SYSTEM && p->depth == 2) {
-        for (size_t k = 0; p->sys && k < nattrs; k++)
-            if ((st = add_sys(p, name, local_name(attrs[k].name), attrs[k].value, false)))
+        for (size_t k = 0; p->sys && k < t->nattrs; k++)
+            if ((st = add_sys(p, name, local_name(t->attrs[k].name), t->attrs[k].value, false)))
                 return st;
         if (p->sys)
             fk = F_SYS;
-        if (esc_str_eq_c(name, "Provider")) {
-            esc_str v = find_attr(attrs, nattrs, "Name");
+        if (NAME_IS(name, "Provider")) {
+            esc_str v = find_attr(t, "Name");
             if (v.ptr && (st = decode(p, v.ptr, v.len, &p->ev->provider)))
                 return st;
-        } else if (esc_str_eq_c(name, "TimeCreated")) {
-            esc_str v = find_attr(attrs, nattrs, "SystemTime");
-            int64_t t;
+        } else if (NAME_IS(name, "TimeCreated")) {
+            esc_str v = find_attr(t, "SystemTime");
+            int64_t tm;
             if (v.ptr) {
-                if (esc_time_parse_iso(esc_str_trim(v), &t)) {
-                    p->ev->time_us = t;
+                if (esc_time_parse_iso(esc_str_trim(v), &tm)) {
+                    p->ev->time_us = tm;
                     p->ev->has_time = true;
                 } else {
                     warn(p, (size_t)(v.ptr - p->s), "SystemTime is not a timestamp");
                 }
             }
-        } else if (esc_str_eq_c(name, "EventID")) {
+        } else if (NAME_IS(name, "EventID")) {
             fk = F_EVENTID;
-        } else if (esc_str_eq_c(name, "Channel")) {
+        } else if (NAME_IS(name, "Channel")) {
             fk = F_CHANNEL;
-        } else if (esc_str_eq_c(name, "Computer")) {
+        } else if (NAME_IS(name, "Computer")) {
             fk = F_COMPUTER;
-        } else if (esc_str_eq_c(name, "EventRecordID")) {
+        } else if (NAME_IS(name, "EventRecordID")) {
             fk = F_RECORDID;
         }
     } else if (parent == CTX_EVENTDATA && p->depth == 2) {
-        if (esc_str_eq_c(name, "Data")) { /* classic events have Data without a Name */
-            data_name = find_attr(attrs, nattrs, "Name");
+        if (NAME_IS(name, "Data")) { /* classic events have Data without a Name */
+            data_name = find_attr(t, "Name");
             if (!data_name.ptr)
                 data_name = esc_str_make(p->s + p->i, 0);
             fk = F_DATA;
@@ -511,7 +747,7 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
         fk = F_DATA; /* a leaf of UserData; containers have children and are skipped below */
     }
 
-    if (empty) {
+    if (t->empty) {
         if (fk == F_DATA)
             return add_kv(p, data_name, esc_str_make(p->s + p->i, 0), false);
         return ESC_OK;
@@ -531,42 +767,14 @@ static esc_status element(parser *p, esc_str name, const attr *attrs, size_t nat
             goto children;
         }
         p->i += 2;
-        if ((st = end_tag(p, name)))
+        if ((st = end_tag(p, name, t->colon)))
             return st;
-        esc_str v = raw;
-        if (parent == CTX_SYSTEM && (st = add_sys(p, name, ESC_STR_NULL, raw, decoded)))
-            return st;
-        switch (fk) {
-        case F_EVENTID:
-            if ((st = parse_u32(p, raw, &p->ev->event_id)))
-                return st;
-            p->ev->has_event_id = true;
-            return ESC_OK;
-        case F_CHANNEL:
-            if (decoded)
-                p->ev->channel = raw;
-            return decoded ? ESC_OK : decode(p, raw.ptr, raw.len, &p->ev->channel);
-        case F_COMPUTER:
-            if (decoded)
-                p->ev->computer = raw;
-            return decoded ? ESC_OK : decode(p, raw.ptr, raw.len, &p->ev->computer);
-        case F_RECORDID:
-            if (!decoded && (st = decode(p, raw.ptr, raw.len, &v)))
-                return st;
-            p->ev->record_id = strtoull(v.ptr, NULL, 10);
-            return ESC_OK;
-        case F_DATA:
-            return add_kv(p, data_name, raw, decoded);
-        case F_SYS:
-        case F_NONE:
-            break;
-        }
-        return ESC_OK;
+        return leaf_value(p, fk, parent, name, data_name, raw, decoded);
     }
 children:
     p->depth++;
     p->ctx[p->depth] = self;
-    st = content(p, name);
+    st = content(p, t);
     p->depth--;
     return st;
 }
@@ -578,6 +786,9 @@ esc_status esc_xml_event_parse(const char *text, size_t len, const esc_interest 
     memset(ev, 0, sizeof *ev);
     ev->kind = ESC_EV_WINDOWS;
     p.ctx[0] = CTX_OTHER;
+    p.clean = esc_utf8_clean(text, len);
+    p.plain = p.clean && !memchr(text, '&', len);
+    p.all_fields = !interest || interest->everything || !interest->fields;
     esc_status st;
     if (interest && (interest->everything || interest->system)) {
         p.sys = esc_arena_alloc(arena, ESC_XML_MAX_SYS * sizeof *p.sys);
@@ -600,13 +811,11 @@ esc_status esc_xml_event_parse(const char *text, size_t len, const esc_interest 
         goto done;
     }
     p.i = (size_t)(lt - text) + 1;
-    esc_str name;
-    attr attrs[MAX_ATTRS];
-    size_t nattrs;
-    bool empty;
-    if ((st = start_tag(&p, &name, attrs, &nattrs, &empty)))
+    tag t;
+    t.off = (size_t)(lt - text);
+    if ((st = start_tag(&p, &t)))
         goto done;
-    if ((st = element(&p, name, attrs, nattrs, empty, (size_t)(lt - text))))
+    if ((st = element(&p, &t)))
         goto done;
     ev->data = p.kv;
     ev->ndata = p.nkv;
