@@ -54,13 +54,19 @@ typedef struct sel_memo {
 } sel_memo;
 
 /* What an event gives the datasets other than Endpoint.Processes, worked out from the event
- * alone (prepare): the datasets and the detections that may read it there, and its fields. */
+ * alone (prepare): the datasets and the detections that may read it there, its fields, and its
+ * records for those datasets, each with its literal scan (esc_litscan_save). */
 typedef struct prepared {
     uint32_t mask; /* 0: no record for the other datasets */
     const size_t *cand;
     size_t ncand;
     esc_fields fs;
     bool has_fs;
+    size_t nrec;
+    esc_dataset ds[ESC_DS_N]; /* the records' datasets */
+    const esc_fields **rfs;   /* their fields (the event's, or a data model's view of them) */
+    uint64_t *scan;           /* their scans, esc_litscan_saved_words each */
+    esc_status vst;           /* a view that could not be made after the nrec records */
 } prepared;
 
 /* One event read ahead: the reader's status and, for ESC_OK, a copy of the event and what
@@ -103,7 +109,7 @@ struct esc_feeder {
     const size_t *cur_cand; /* the detections the current event may feed in the other datasets */
     size_t cur_ncand;
     esc_litscan *ls;      /* the engine's literal filter scanner (the record handed on), or NULL */
-    esc_litscan *ls_text; /* another one for the text check (prepare), or NULL */
+    esc_litscan *ls_prep; /* another one for prepare: the text check, the records it scans */
     ahead *ahead;         /* reading ahead (esc_feeder_read_ahead), or NULL */
     sel_memo *memo;  /* SEL_SLOTS remembered selections (see sel_memo), or NULL */
     size_t *cand_pool;
@@ -133,7 +139,7 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
     }
     esc_status st;
     if (o->engine && ((st = esc_litscan_new(esc_engine_litfilter(o->engine), &f->ls, err)) ||
-                      (st = esc_litscan_new(esc_engine_litfilter(o->engine), &f->ls_text, err)))) {
+                      (st = esc_litscan_new(esc_engine_litfilter(o->engine), &f->ls_prep, err)))) {
         esc_feeder_free(f);
         return st;
     }
@@ -154,7 +160,7 @@ void esc_feeder_free(esc_feeder *f) {
     esc_free(f->memo);
     esc_free(f->cand_pool);
     esc_litscan_free(f->ls);
-    esc_litscan_free(f->ls_text);
+    esc_litscan_free(f->ls_prep);
     esc_free(f);
 }
 
@@ -353,11 +359,55 @@ static uint32_t select_event(esc_feeder *f, const esc_event *ev) {
     return esc_engine_select(f->o.engine, ev, f->cand, &f->ncand);
 }
 
+/* The record of ev in dataset ds, with fields fs. */
+static esc_record dataset_record(const esc_event *ev, esc_dataset ds, const esc_fields *fs) {
+    esc_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.time_us = ev->time_us;
+    rec.ev = ev;
+    rec.ds = ds;
+    rec.fs = fs;
+    return rec;
+}
+
+/* Each dataset view of ev's fields (made in a) as a record, scanned for every detection's
+ * literals with f->ls_prep. A view that cannot be made ends them (p->vst). */
+static void make_records(esc_feeder *f, const esc_event *ev, esc_arena *a, prepared *p) {
+    size_t n = (size_t)__builtin_popcount(p->mask), words = esc_litscan_saved_words(f->ls_prep);
+    esc_fields *views = esc_arena_alloc(a, n * sizeof *views);
+    p->rfs = esc_arena_alloc(a, n * sizeof *p->rfs);
+    p->scan = words ? esc_arena_alloc(a, n * words * sizeof *p->scan) : NULL;
+    if (!views || !p->rfs || (words && !p->scan)) {
+        p->vst = a->failed ? ESC_ENOMEM : ESC_ELIMIT;
+        return;
+    }
+    for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_N; ds++) {
+        if (!(p->mask & (1u << ds)))
+            continue;
+        const esc_fields *use = &p->fs;
+        if (ds != ESC_DS_RAW) {
+            esc_status st = esc_dm_map(ds, &p->fs, a, &views[p->nrec]);
+            if (st == ESC_SKIP)
+                continue;
+            if (st) {
+                p->vst = a->failed ? ESC_ENOMEM : st;
+                return;
+            }
+            use = &views[p->nrec];
+        }
+        esc_record rec = dataset_record(ev, (esc_dataset)ds, use);
+        esc_litscan_record(f->ls_prep, &rec);
+        esc_litscan_save(f->ls_prep, p->scan + p->nrec * words);
+        p->ds[p->nrec] = (esc_dataset)ds;
+        p->rfs[p->nrec++] = use;
+    }
+}
+
 /* What ev gives the datasets other than Endpoint.Processes the engine's detections want it in
- * (p->mask), the detections that may read it there and its fields, extracted into a. The
+ * (p->mask), the detections that may read it there, its fields and records, made in a. The
  * candidates the text check rules out go first (their records would pass no literal filter):
  * without candidates, the event's fields are not extracted. Uses the event, the selection memo
- * and the text scanner only (the reading thread runs it). */
+ * and f->ls_prep only (the reading thread runs it). */
 static esc_status prepare(esc_feeder *f, const esc_event *ev, esc_arena *a, prepared *p,
                           esc_error *err) {
     memset(p, 0, sizeof *p);
@@ -368,14 +418,14 @@ static esc_status prepare(esc_feeder *f, const esc_event *ev, esc_arena *a, prep
         return ESC_OK;
     }
     p->ncand = f->ncand;
-    bool check = f->ls_text && ev->text.ptr;
+    bool check = f->ls_prep && ev->text.ptr;
     for (size_t k = 0; check && k < f->ncand; k++)
-        check = esc_litscan_text_can(f->ls_text, f->cand[k]);
+        check = esc_litscan_text_can(f->ls_prep, f->cand[k]);
     if (check) {
-        esc_litscan_text(f->ls_text, ev);
+        esc_litscan_text(f->ls_prep, ev);
         size_t n = 0;
         for (size_t k = 0; k < f->ncand; k++)
-            if (esc_litscan_text_may_match(f->ls_text, f->cand[k]))
+            if (esc_litscan_text_may_match(f->ls_prep, f->cand[k]))
                 f->cand[n++] = f->cand[k];
         f->ncand = p->ncand = n;
         if (!n) {
@@ -386,42 +436,30 @@ static esc_status prepare(esc_feeder *f, const esc_event *ev, esc_arena *a, prep
     esc_status st = esc_fields_extract(ev, f->o.profile == ESC_PROFILE_NATIVE, a, &p->fs, err);
     if (st)
         return a->failed ? esc_error_set(err, ESC_ENOMEM, "out of memory") : st;
+    make_records(f, ev, a, p);
     p->has_fs = true;
     return ESC_OK;
 }
 
-/* Each dataset view of a prepared event (made in a), handed on as a record. */
+/* Hand a prepared event's records on, each with its scan. */
 static esc_status hand_datasets(esc_feeder *f, const esc_event *ev, const prepared *p,
-                                esc_arena *a, esc_error *err) {
+                                esc_error *err) {
     if (!p->has_fs)
         return ESC_OK;
     f->stats.field_events++;
     f->cur_cand = p->cand;
     f->cur_ncand = p->ncand;
-    for (int ds = ESC_DS_PROCESSES + 1; ds < ESC_DS_N; ds++) {
-        if (!(p->mask & (1u << ds)))
-            continue;
-        const esc_fields *use = &p->fs;
-        esc_fields view;
-        if (ds != ESC_DS_RAW) {
-            esc_status st = esc_dm_map(ds, &p->fs, a, &view);
-            if (st == ESC_SKIP)
-                continue;
-            if (st)
-                return esc_error_at(err, a->failed ? ESC_ENOMEM : st, ev->path, ev->offset,
-                                    "event fields: the per-event arena is full");
-            use = &view;
-        }
-        esc_record rec;
-        memset(&rec, 0, sizeof rec);
-        rec.time_us = ev->time_us;
-        rec.ev = ev;
-        rec.ds = (esc_dataset)ds;
-        rec.fs = use;
-        esc_status st = hand_on(f, &rec, err);
+    size_t words = esc_litscan_saved_words(f->ls);
+    for (size_t i = 0; i < p->nrec; i++) {
+        esc_record rec = dataset_record(ev, p->ds[i], p->rfs[i]);
+        esc_litscan_restore(f->ls, p->scan + i * words);
+        esc_status st = f->o.record(f->o.ctx, &rec, err);
         if (st)
             return st;
     }
+    if (p->vst)
+        return esc_error_at(err, p->vst, ev->path, ev->offset,
+                            "event fields: the per-event arena is full");
     return ESC_OK;
 }
 
@@ -450,7 +488,7 @@ static esc_status handle(esc_feeder *f, const esc_event *ev, const prepared *p, 
             *err = *perr;
         return pst;
     }
-    return hand_datasets(f, ev, p, &f->fields_arena, err);
+    return hand_datasets(f, ev, p, err);
 }
 
 /* Endpoint.Processes: the fixed record (cim.c). */
@@ -509,7 +547,7 @@ static esc_status ahead_take(esc_feeder *f, ahead_batch *b, esc_status st, const
         e = &pe;
     } else if (st == ESC_OK && f->o.engine) {
         it->pst = prepare(f, &it->ev, &b->fields, &it->p, &pe);
-        if (it->pst && b->fields.capped && b->n)
+        if ((it->pst || it->p.vst) && b->fields.capped && b->n)
             goto full;
         size_t *cand = it->p.ncand ? esc_arena_alloc(&b->copies, it->p.ncand * sizeof *cand)
                                    : NULL;

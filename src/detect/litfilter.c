@@ -687,6 +687,26 @@ void esc_litscan_record(esc_litscan *s, const esc_record *r) {
     candidates(s);
 }
 
+size_t esc_litscan_saved_words(const esc_litscan *s) {
+    return s ? 1 + s->words + s->cwords : 0;
+}
+
+void esc_litscan_save(const esc_litscan *s, uint64_t *to) {
+    if (!s)
+        return;
+    to[0] = (uint64_t)s->ds;
+    memcpy(to + 1, s->hit, s->words * sizeof *to);
+    memcpy(to + 1 + s->words, s->cand, s->cwords * sizeof *to);
+}
+
+void esc_litscan_restore(esc_litscan *s, const uint64_t *from) {
+    if (!s)
+        return;
+    s->ds = (esc_dataset)from[0];
+    memcpy(s->hit, from + 1, s->words * sizeof *from);
+    memcpy(s->cand, from + 1 + s->words, s->cwords * sizeof *from);
+}
+
 static bool alt_holds(const esc_litscan *s, const lalt *a) {
     for (size_t c = 0; c < a->n; c++) {
         bool any = false;

@@ -39,6 +39,14 @@ bool esc_litscan_may_match(const esc_litscan *s, size_t i);
  * may match). A consumer walks these bits instead of asking every detection. */
 const uint64_t *esc_litscan_candidates(const esc_litscan *s);
 
+/* The last scanned record's answer, kept to be used later (a reading thread scans records
+ * ahead of the thread handing them on): esc_litscan_saved_words words (0 when s is NULL);
+ * after esc_litscan_restore, s answers esc_litscan_may_match and esc_litscan_candidates for
+ * that record. The scanners must be of one filter. */
+size_t esc_litscan_saved_words(const esc_litscan *s);
+void esc_litscan_save(const esc_litscan *s, uint64_t *to);
+void esc_litscan_restore(esc_litscan *s, const uint64_t *from);
+
 /* The text check, before an event's fields are extracted: scan ev->text (the XML reader's
  * <Event> element) once for the literals of every raw-event search's clauses that
  * esc_fields_text_bound allows. An event without text, or whose text holds an entity, a
