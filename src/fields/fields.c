@@ -82,20 +82,26 @@ static void ix_build(esc_fields *fs, esc_arena *a, const uint32_t *hash) {
         ix_put(fs, i, hash ? hash[i] : esc_fields_name_hash(fs->f[i].name));
 }
 
+/* Double fs's room (out of line: add_h's rare path). */
+__attribute__((noinline)) static esc_status grow(esc_fields *fs, esc_arena *a) {
+    size_t cap = fs->cap ? fs->cap * 2 : 64;
+    esc_field *nf = esc_arena_alloc(a, cap * sizeof *nf);
+    if (!nf)
+        return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
+    if (fs->n)
+        memcpy(nf, fs->f, fs->n * sizeof *nf);
+    fs->f = nf;
+    fs->cap = cap;
+    ix_build(fs, a, fs->ix ? fs->ix->hash : NULL);
+    return ESC_OK;
+}
+
 /* esc_fields_add of a name whose hash h the caller knows. */
-static esc_status add_h(esc_fields *fs, esc_arena *a, esc_str name, uint32_t h, esc_str value,
-                        bool copy) {
-    if (fs->n == fs->cap) {
-        size_t cap = fs->cap ? fs->cap * 2 : 64;
-        esc_field *nf = esc_arena_alloc(a, cap * sizeof *nf);
-        if (!nf)
-            return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
-        if (fs->n)
-            memcpy(nf, fs->f, fs->n * sizeof *nf);
-        fs->f = nf;
-        fs->cap = cap;
-        ix_build(fs, a, fs->ix ? fs->ix->hash : NULL);
-    }
+static inline esc_status add_h(esc_fields *fs, esc_arena *a, esc_str name, uint32_t h,
+                               esc_str value, bool copy) {
+    esc_status st;
+    if (fs->n == fs->cap && (st = grow(fs, a)) != ESC_OK)
+        return st;
     if (copy && value.ptr) {
         value = esc_arena_dup(a, value);
         if (!value.ptr)
@@ -212,7 +218,8 @@ static int channel_scope(esc_str ch) {
         [SC_POWERSHELL] = LIT("Microsoft-Windows-PowerShell/Operational"),
     };
     for (int i = 0; i < SC_NSCOPES; i++)
-        if (names[i].ptr && names[i].len == ch.len && esc_str_ieq(ch, names[i]))
+        if (names[i].ptr && names[i].len == ch.len &&
+            (memcmp(ch.ptr, names[i].ptr, ch.len) == 0 || esc_str_ieq(ch, names[i])))
             return i;
     return -1;
 }
@@ -233,7 +240,9 @@ static esc_status metadata(const esc_event *ev, esc_arena *a, esc_fields *fs) {
     char buf[300];
     const char *prefix = "XmlWinEventLog:";
     for (size_t i = 0; i < sizeof classic_source / sizeof classic_source[0]; i++)
-        if (classic_source[i].len == ev->channel.len && esc_str_ieq(ev->channel, classic_source[i]))
+        if (classic_source[i].len == ev->channel.len &&
+            (memcmp(ev->channel.ptr, classic_source[i].ptr, ev->channel.len) == 0 ||
+             esc_str_ieq(ev->channel, classic_source[i])))
             prefix = "WinEventLog:";
     /* "%s%.*s" of prefix and the channel, without printf: the channel up to a NUL */
     size_t pl = strlen(prefix), cl = ev->channel.ptr ? ev->channel.len : 0;
