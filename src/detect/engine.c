@@ -576,11 +576,14 @@ static esc_status feed_det(esc_hunt *h, size_t i, const esc_record *r, esc_error
  * clause would reject it, and a plan with a subsearch has no clauses). */
 static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
     esc_hunt *h = ctx;
+    const uint64_t *cb = esc_feeder_candidate_bits(h->feed);
     if (r->ds != ESC_DS_PROCESSES) {
         const size_t *cand;
         size_t ncand = esc_feeder_candidates(h->feed, &cand);
         for (size_t k = 0; k < ncand; k++) {
-            if (!esc_feeder_may_match(h->feed, cand[k]))
+            /* a detection without its candidate bit may not match: no call to ask */
+            if ((cb && !((cb[cand[k] / 64] >> (cand[k] % 64)) & 1)) ||
+                !esc_feeder_may_match(h->feed, cand[k]))
                 continue;
             esc_status st = feed_det(h, cand[k], r, err);
             if (st)
@@ -588,7 +591,6 @@ static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
         }
         return ESC_OK;
     }
-    const uint64_t *cb = esc_feeder_candidate_bits(h->feed);
     for (size_t k = 0; !cb && k < h->e->nprocs; k++) {
         esc_status st = feed_det(h, h->e->procs[k], r, err);
         if (st)

@@ -4,18 +4,20 @@
  * compared ASCII case-insensitively); each field has one Hyperscan database of its literals; a
  * detection keeps its clauses as lists of ids. Each value of a field that has literals is
  * scanned once with its field's database (caseless, one report per literal), setting a bit per
- * literal found; a detection may match when each of its clauses has a set bit.
+ * literal found; a detection may match when each of its clauses has a set bit. A short value
+ * the scanner met recently in the same field is not scanned again: the scanner's memo (lmemo)
+ * holds the literals its last scan found, the same bits a scan would set.
  *
  * Invariants: the filter never rejects a record the detection's main where clause takes: a
  * literal is a piece every matching value of its field contains (spl/plan.c), and every value
- * of that field is scanned (a multivalue field: each value); a bare term's literals (field
- * "_raw") are looked for in a raw-event record's _raw, or in each of its values when it has
- * none, as the term itself is (spl/match.c). A detection is a list of alternatives
- * (esc_plan_alts: its own where clause and each subsearch's, each reading one dataset): a record
- * may reach it when an alternative of the record's dataset has no clause or all of its clauses
- * hold; a subsearch takes records of its own, which is why its clauses are kept apart. A scan
- * that fails marks every literal present. Deliberately not done: event codes (the hunt's code
- * index and esc_plan_select do that).
+ * of that field is scanned, or its hits taken from the memo (a multivalue field: each value);
+ * a bare term's literals (field "_raw") are looked for in a raw-event record's _raw, or in
+ * each of its values when it has none, as the term itself is (spl/match.c). A detection is a
+ * list of alternatives (esc_plan_alts: its own where clause and each subsearch's, each reading
+ * one dataset): a record may reach it when an alternative of the record's dataset has no
+ * clause or all of its clauses hold; a subsearch takes records of its own, which is why its
+ * clauses are kept apart. A scan that fails marks every literal present. Deliberately not
+ * done: event codes (the hunt's code index and esc_plan_select do that).
  *
  * Candidates: each alternative has one key clause (the one whose literals occur in the fewest
  * clauses overall); a record scan sets, per detection, a bit when the detection is open for
@@ -94,6 +96,20 @@ struct esc_litfilter {
     size_t nopen[ESC_DS_N];
 };
 
+/* The scan memo: per scanner, the literals found in recent short values of each field, so that
+ * a value seen again (a host, a code, a path) costs a hash and a compare instead of a
+ * Hyperscan call. Direct-mapped: a value's slot holds the last value scanned there whose hits
+ * fit; a value longer than MEMO_VALUE_MAX is always scanned. */
+#define MEMO_SLOTS 2048
+#define MEMO_VALUE_MAX 64
+#define MEMO_HITS 4
+typedef struct lmemo {
+    uint32_t fld; /* field index + 1; 0: empty */
+    uint8_t len, nhit;
+    uint32_t hit[MEMO_HITS]; /* the literal ids found in v */
+    char v[MEMO_VALUE_MAX];
+} lmemo;
+
 /* One value of the record's scan buffer: bytes [start, end). */
 typedef struct lseg {
     uint32_t start, end;
@@ -114,20 +130,13 @@ struct esc_litscan {
     uint64_t *cand;     /* one bit per detection: may match the scanned record (see above) */
     size_t cwords;
     uint8_t text_bound; /* the text_ok level that counts for it (esc_fields_joins: 1, else 2) */
+    lmemo *memo;        /* MEMO_SLOTS (see lmemo) */
 };
 
-/* A name's first and last eight bytes (overlapping when shorter than 16) and its length: asked
- * for every field of every record, so constant time. */
-static uint64_t name_hash(const char *p, size_t n) {
-    uint64_t a = 0, b = 0;
-    if (n >= 8) {
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
-    } else if (n) {
-        memcpy(&a, p, n);
-    }
-    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
-    return h ^ (h >> 32);
+/* A name's hash: the field set index's (constant time, inline), asked for every field of
+ * every record. */
+static uint32_t name_hash(const char *p, size_t n) {
+    return esc_fields_name_hash(esc_str_make(p, n));
 }
 
 /* The field of literal l, added when new; -1 on allocation failure. */
@@ -520,6 +529,7 @@ esc_status esc_litscan_new(const esc_litfilter *f, esc_litscan **out, esc_error 
               (s->text_hit = esc_calloc((f->nlit + 2 + 63) / 64, sizeof *s->text_hit)) != NULL;
     s->cwords = (f->ndet + 63) / 64;
     ok = ok && (s->cand = esc_calloc(s->cwords ? s->cwords : 1, sizeof *s->cand)) != NULL;
+    ok = ok && (s->memo = esc_calloc(MEMO_SLOTS, sizeof *s->memo)) != NULL;
     for (size_t i = 0; ok && i < f->nfld; i++) /* one scratch big enough for every database */
         ok = hs_alloc_scratch(f->fld[i].db, &s->scratch) == HS_SUCCESS;
     if (ok && f->text_db)
@@ -543,6 +553,7 @@ void esc_litscan_free(esc_litscan *s) {
     esc_free(s->hit);
     esc_free(s->text_hit);
     esc_free(s->cand);
+    esc_free(s->memo);
     esc_free(s);
 }
 
@@ -554,12 +565,72 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to, u
     return 0;
 }
 
-/* Scan one value with field fi's literals; false when the scan failed. */
+/* The hits of one memoized scan: set in hit, and listed (n > MEMO_HITS: too many to keep). */
+typedef struct lhits {
+    uint64_t *hit;
+    uint32_t id[MEMO_HITS];
+    size_t n;
+} lhits;
+
+static int on_hit_memo(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                       void *ctx) {
+    (void)from, (void)to, (void)flags;
+    lhits *c = ctx;
+    c->hit[id / 64] |= 1ull << (id % 64);
+    if (c->n < MEMO_HITS)
+        c->id[c->n] = id;
+    c->n++;
+    return 0;
+}
+
+/* The memo slot of value v (3 to MEMO_VALUE_MAX bytes) of field fi. */
+static size_t memo_slot(size_t fi, esc_str v) {
+    const char *p = v.ptr;
+    size_t n = v.len;
+    uint64_t h = ((uint64_t)fi + 1) * 0x9e3779b97f4a7c15ull ^ n, w;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, p + i, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdull;
+            h ^= h >> 29;
+        }
+        memcpy(&w, p + n - 8, 8);
+    } else {
+        uint32_t x = 0, y = 0;
+        memcpy(&x, p, 4 <= n ? 4 : 2);
+        memcpy(&y, p + n - (4 <= n ? 4 : 2), 4 <= n ? 4 : 2);
+        w = (4 <= n ? x : x & 0xffff) | (uint64_t)(4 <= n ? y : y & 0xffff) << 32;
+    }
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    return (size_t)(h ^ (h >> 32)) & (MEMO_SLOTS - 1);
+}
+
+/* Scan one value with field fi's literals (through the memo when short); false when the scan
+ * failed. */
 static bool scan(esc_litscan *s, size_t fi, esc_str v) {
     if (!v.ptr || v.len < 3 || v.len > UINT32_MAX)
         return true;
-    return hs_scan(s->f->fld[fi].db, v.ptr, (unsigned)v.len, 0, s->scratch, on_hit, s->hit) ==
-           HS_SUCCESS;
+    if (v.len > MEMO_VALUE_MAX)
+        return hs_scan(s->f->fld[fi].db, v.ptr, (unsigned)v.len, 0, s->scratch, on_hit, s->hit) ==
+               HS_SUCCESS;
+    lmemo *m = &s->memo[memo_slot(fi, v)];
+    if (m->fld == fi + 1 && m->len == v.len && memcmp(m->v, v.ptr, v.len) == 0) {
+        for (size_t k = 0; k < m->nhit; k++)
+            s->hit[m->hit[k] / 64] |= 1ull << (m->hit[k] % 64);
+        return true;
+    }
+    lhits c = {.hit = s->hit};
+    if (hs_scan(s->f->fld[fi].db, v.ptr, (unsigned)v.len, 0, s->scratch, on_hit_memo, &c) !=
+        HS_SUCCESS)
+        return false;
+    if (c.n <= MEMO_HITS && fi < UINT32_MAX) {
+        m->fld = (uint32_t)fi + 1;
+        m->len = (uint8_t)v.len;
+        m->nhit = (uint8_t)c.n;
+        memcpy(m->hit, c.id, c.n * sizeof *c.id);
+        memcpy(m->v, v.ptr, v.len);
+    }
+    return true;
 }
 
 /* The field of a field set name, or -1. */
@@ -612,16 +683,11 @@ static int on_raw(unsigned id, unsigned long long from, unsigned long long to, u
     return 0;
 }
 
-/* Add value v to the record's scan buffer; false when it cannot grow. Values shorter than
- * three bytes are left out, as scan does. */
-static bool put_seg(esc_litscan *s, esc_str v) {
-    if (!v.ptr || v.len < 3)
-        return true;
-    if (v.len > UINT32_MAX / 2 || s->buf_len + v.len > UINT32_MAX / 2)
-        return false;
-    if (s->buf_len + v.len > s->buf_cap) {
+/* Room for len bytes and nseg values in the record's scan buffer; false when it cannot grow. */
+static bool reserve(esc_litscan *s, size_t len, size_t nseg) {
+    if (len > s->buf_cap) {
         size_t cap = s->buf_cap ? s->buf_cap : 4096;
-        while (cap < s->buf_len + v.len)
+        while (cap < len)
             cap *= 2;
         char *b = esc_realloc(s->buf, cap);
         if (!b)
@@ -629,29 +695,44 @@ static bool put_seg(esc_litscan *s, esc_str v) {
         s->buf = b;
         s->buf_cap = cap;
     }
-    if (s->nseg == s->seg_cap) {
-        size_t cap = s->seg_cap ? 2 * s->seg_cap : 64;
+    if (nseg > s->seg_cap) {
+        size_t cap = s->seg_cap ? s->seg_cap : 64;
+        while (cap < nseg)
+            cap *= 2;
         lseg *g = esc_realloc(s->seg, cap * sizeof *g);
         if (!g)
             return false;
         s->seg = g;
         s->seg_cap = cap;
     }
-    memcpy(s->buf + s->buf_len, v.ptr, v.len);
-    s->seg[s->nseg++] = (lseg){(uint32_t)s->buf_len, (uint32_t)(s->buf_len + v.len)};
-    s->buf_len += v.len;
     return true;
 }
 
-/* Each of the record's values for raw_fld's literals, in one scan (see raw_db). */
+/* Each of the record's values for raw_fld's literals, in one scan (see raw_db): the values one
+ * after another in the scan buffer (sized first, then filled), those shorter than three bytes
+ * left out, as scan does; false when the buffer cannot hold them (over UINT32_MAX / 2 bytes,
+ * or memory) or the scan failed. */
 static bool scan_values(esc_litscan *s, const esc_fields *fs) {
+    size_t len = 0, n = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        if (fs->f[i].value.ptr && fs->f[i].value.len >= 3) {
+            len += fs->f[i].value.len;
+            n++;
+        }
     s->buf_len = 0;
     s->nseg = 0;
-    for (size_t i = 0; i < fs->n; i++)
-        if (!put_seg(s, fs->f[i].value))
-            return false;
-    if (!s->buf_len)
+    if (!len)
         return true;
+    if (len > UINT32_MAX / 2 || !reserve(s, len, n))
+        return false;
+    for (size_t i = 0; i < fs->n; i++) {
+        esc_str v = fs->f[i].value;
+        if (!v.ptr || v.len < 3)
+            continue;
+        memcpy(s->buf + s->buf_len, v.ptr, v.len);
+        s->seg[s->nseg++] = (lseg){(uint32_t)s->buf_len, (uint32_t)(s->buf_len + v.len)};
+        s->buf_len += v.len;
+    }
     return hs_scan(s->f->raw_db, s->buf, (unsigned)s->buf_len, 0, s->scratch, on_raw, s) ==
            HS_SUCCESS;
 }

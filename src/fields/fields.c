@@ -4,10 +4,13 @@
  * metadata (source, sourcetype, host), the System elements and attributes
  * ([XmlWinEventLog] REPORT-0xml_kv_extract), every EventData/Data by Name and UserData leaf,
  * then the rule tables of rules.c: REPORT/EXTRACT, FIELDALIAS, EVAL (every EVAL reads the
- * fields as they were before any EVAL), and last eventtype and tag. Invariants: no allocation
- * outside the caller's arena; a value extraction does not produce is absent, never empty. Not
- * here: LOOKUP-* settings (their CSV files are not part of escudo), _raw rendering (readers),
- * data models (cim). */
+ * fields as they were before any EVAL), and last eventtype and tag. The tables are read once
+ * (init_tables) into what each stanza and EventCode applies (fplan) and into hashed names, so
+ * an event tests no row's codes and hashes no rule's name. Invariants: no allocation outside
+ * the caller's arena (the once-computed tables are static and read-only afterwards); a value
+ * extraction does not produce is absent, never empty; a set's index names each entry's hash
+ * (esc_fields_name_hash). Not here: LOOKUP-* settings (their CSV files are not part of
+ * escudo), _raw rendering (readers), data models (cim). */
 #include "fields/fields.h"
 
 #include <pthread.h>
@@ -20,84 +23,85 @@
 #include "fields/rules.h"
 
 /* The name index of an extracted set: open addressing from a name's hash to its first and
- * last entries (1 + index; 0: empty slot), and per entry the next one of the same name, so a
- * lookup visits only the entries of its name. Sized for fs->cap; rebuilt when the set grows,
- * drops entries or is rewritten (eval_apply). */
+ * last entries (1 + index; 0: empty slot), and per entry its name's hash and the next entry of
+ * the same name, so a lookup visits only the entries of its name and compares a name only when
+ * the hashes agree. Sized for fs->cap; rebuilt when the set grows, drops entries or is
+ * rewritten (eval_apply), from the hashes it keeps (a name is hashed once per set). */
 struct esc_fields_ix {
     uint32_t (*slot)[2];
     uint32_t *next;
-    size_t mask, cap; /* the slots less one; the entries next holds */
+    uint32_t *hash;   /* per entry: esc_fields_name_hash of its name */
+    size_t mask, cap; /* the slots less one; the entries next and hash hold */
 };
 
-/* A name's first and last eight bytes (overlapping when shorter than 16) and its length: a
- * constant-time hash, good enough for names that rarely share both ends. */
-static size_t ix_hash(esc_str n) {
-    uint64_t a = 0, b = 0;
-    if (n.len >= 8) {
-        memcpy(&a, n.ptr, 8);
-        memcpy(&b, n.ptr + n.len - 8, 8);
-    } else if (n.len) {
-        memcpy(&a, n.ptr, n.len);
-    }
-    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n.len) * 0xff51afd7ed558ccdull;
-    return (size_t)(h ^ (h >> 32));
-}
-
-/* The slot of name: its own, or the empty one where it goes. */
-static size_t ix_slot(const esc_fields *fs, esc_str name) {
+/* The slot of name (hash h): its own, or the empty one where it goes. */
+static inline size_t ix_slot(const esc_fields *fs, esc_str name, uint32_t h) {
     const esc_fields_ix *x = fs->ix;
-    size_t h = ix_hash(name) & x->mask;
-    while (x->slot[h][0] && !esc_str_eq(fs->f[x->slot[h][0] - 1].name, name))
-        h = (h + 1) & x->mask;
-    return h;
+    size_t s = h & x->mask;
+    for (uint32_t e; (e = x->slot[s][0]) != 0; s = (s + 1) & x->mask)
+        if (x->hash[e - 1] == h && esc_str_eq(fs->f[e - 1].name, name))
+            break;
+    return s;
 }
 
-static void ix_put(esc_fields *fs, size_t i) {
+static inline void ix_put(esc_fields *fs, size_t i, uint32_t h) {
     esc_fields_ix *x = fs->ix;
-    size_t h = ix_slot(fs, fs->f[i].name);
+    size_t s = ix_slot(fs, fs->f[i].name, h);
+    x->hash[i] = h;
     x->next[i] = 0;
-    if (x->slot[h][0])
-        x->next[x->slot[h][1] - 1] = (uint32_t)i + 1;
+    if (x->slot[s][0])
+        x->next[x->slot[s][1] - 1] = (uint32_t)i + 1;
     else
-        x->slot[h][0] = (uint32_t)i + 1;
-    x->slot[h][1] = (uint32_t)i + 1;
+        x->slot[s][0] = (uint32_t)i + 1;
+    x->slot[s][1] = (uint32_t)i + 1;
 }
 
-/* Index fs's entries afresh (arrays for fs->cap entries); without room, fs loses its index. */
-static void ix_build(esc_fields *fs, esc_arena *a) {
+/* Index fs's entries afresh (arrays for fs->cap entries); hash: their names' hashes when the
+ * caller has them (may be the index's own), else NULL. Without room, fs loses its index. */
+static void ix_build(esc_fields *fs, esc_arena *a, const uint32_t *hash) {
     esc_fields_ix *x = fs->ix;
     if (!x)
         return;
     if (x->cap < fs->cap || !x->slot) {
-        size_t slots = 128;
+        size_t slots = 128, c = fs->cap ? fs->cap : 1;
         while (slots < 2 * fs->cap)
             slots *= 2;
         x->slot = esc_arena_alloc(a, slots * sizeof *x->slot);
-        x->next = esc_arena_alloc(a, (fs->cap ? fs->cap : 1) * sizeof *x->next);
-        if (!x->slot || !x->next || fs->cap > UINT32_MAX - 1) {
+        x->next = esc_arena_alloc(a, c * sizeof *x->next);
+        uint32_t *nh = esc_arena_alloc(a, c * sizeof *nh);
+        if (!x->slot || !x->next || !nh || fs->cap > UINT32_MAX - 1) {
             fs->ix = NULL;
             return;
         }
+        x->hash = nh;
         x->mask = slots - 1;
         x->cap = fs->cap;
     }
     memset(x->slot, 0, (x->mask + 1) * sizeof *x->slot);
     for (size_t i = 0; i < fs->n; i++)
-        ix_put(fs, i);
+        ix_put(fs, i, hash ? hash[i] : esc_fields_name_hash(fs->f[i].name));
 }
 
-esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str value, bool copy) {
-    if (fs->n == fs->cap) {
-        size_t cap = fs->cap ? fs->cap * 2 : 64;
-        esc_field *nf = esc_arena_alloc(a, cap * sizeof *nf);
-        if (!nf)
-            return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
-        if (fs->n)
-            memcpy(nf, fs->f, fs->n * sizeof *nf);
-        fs->f = nf;
-        fs->cap = cap;
-        ix_build(fs, a);
-    }
+/* Double fs's room (out of line: add_h's rare path). */
+__attribute__((noinline)) static esc_status grow(esc_fields *fs, esc_arena *a) {
+    size_t cap = fs->cap ? fs->cap * 2 : 64;
+    esc_field *nf = esc_arena_alloc(a, cap * sizeof *nf);
+    if (!nf)
+        return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
+    if (fs->n)
+        memcpy(nf, fs->f, fs->n * sizeof *nf);
+    fs->f = nf;
+    fs->cap = cap;
+    ix_build(fs, a, fs->ix ? fs->ix->hash : NULL);
+    return ESC_OK;
+}
+
+/* esc_fields_add of a name whose hash h the caller knows. */
+static inline esc_status add_h(esc_fields *fs, esc_arena *a, esc_str name, uint32_t h,
+                               esc_str value, bool copy) {
+    esc_status st;
+    if (fs->n == fs->cap && (st = grow(fs, a)) != ESC_OK)
+        return st;
     if (copy && value.ptr) {
         value = esc_arena_dup(a, value);
         if (!value.ptr)
@@ -105,26 +109,42 @@ esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str va
     }
     fs->f[fs->n++] = (esc_field){name, value};
     if (fs->ix)
-        ix_put(fs, fs->n - 1);
+        ix_put(fs, fs->n - 1, h);
     return ESC_OK;
 }
 
-/* Drop every pair of field name. */
-static void fields_remove(esc_fields *fs, esc_arena *a, esc_str name) {
+esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str value, bool copy) {
+    return add_h(fs, a, name, fs->ix ? esc_fields_name_hash(name) : 0, value, copy);
+}
+
+/* The first entry of name (hash h) plus one, or 0; fs has an index. */
+static inline uint32_t ix_first(const esc_fields *fs, esc_str name, uint32_t h) {
+    return fs->ix->slot[ix_slot(fs, name, h)][0];
+}
+
+/* Drop every pair of field name (hash h). */
+static void fields_remove(esc_fields *fs, esc_arena *a, esc_str name, uint32_t h) {
+    if (fs->ix && !ix_first(fs, name, h))
+        return;
+    uint32_t *hash = fs->ix ? fs->ix->hash : NULL;
     size_t k = 0;
     for (size_t i = 0; i < fs->n; i++)
-        if (!esc_str_eq(fs->f[i].name, name))
+        if (!esc_str_eq(fs->f[i].name, name)) {
+            if (hash)
+                hash[k] = hash[i];
             fs->f[k++] = fs->f[i];
+        }
     if (k == fs->n)
         return;
     fs->n = k;
-    ix_build(fs, a);
+    ix_build(fs, a, hash);
 }
 
-esc_str esc_fields_get(const esc_fields *fs, esc_str name) {
+/* esc_fields_get of a name whose hash h the caller knows. */
+static esc_str get_h(const esc_fields *fs, esc_str name, uint32_t h) {
     if (fs->ix) {
-        size_t h = ix_slot(fs, name);
-        return fs->ix->slot[h][0] ? fs->f[fs->ix->slot[h][0] - 1].value : ESC_STR_NULL;
+        uint32_t e = ix_first(fs, name, h);
+        return e ? fs->f[e - 1].value : ESC_STR_NULL;
     }
     for (size_t i = 0; i < fs->n; i++)
         if (esc_str_eq(fs->f[i].name, name))
@@ -132,10 +152,15 @@ esc_str esc_fields_get(const esc_fields *fs, esc_str name) {
     return ESC_STR_NULL;
 }
 
-size_t esc_fields_values(const esc_fields *fs, esc_str name, esc_str *out, size_t max) {
+esc_str esc_fields_get(const esc_fields *fs, esc_str name) {
+    return get_h(fs, name, fs->ix ? esc_fields_name_hash(name) : 0);
+}
+
+/* esc_fields_values of a name whose hash h the caller knows. */
+static size_t values_h(const esc_fields *fs, esc_str name, uint32_t h, esc_str *out, size_t max) {
     size_t k = 0;
     if (fs->ix) {
-        for (uint32_t i = fs->ix->slot[ix_slot(fs, name)][0]; i; i = fs->ix->next[i - 1]) {
+        for (uint32_t i = ix_first(fs, name, h); i; i = fs->ix->next[i - 1]) {
             if (k < max)
                 out[k] = fs->f[i - 1].value;
             k++;
@@ -149,6 +174,21 @@ size_t esc_fields_values(const esc_fields *fs, esc_str name, esc_str *out, size_
             k++;
         }
     return k;
+}
+
+size_t esc_fields_values(const esc_fields *fs, esc_str name, esc_str *out, size_t max) {
+    return values_h(fs, name, fs->ix ? esc_fields_name_hash(name) : 0, out, max);
+}
+
+/* A constant name and its hash (the rule tables' names, hashed once). */
+typedef struct hname {
+    esc_str s;
+    uint32_t h;
+} hname;
+
+static hname hname_c(const char *s) {
+    esc_str n = esc_str_c(s);
+    return (hname){n, esc_fields_name_hash(n)};
 }
 
 static esc_status add_c(esc_fields *fs, esc_arena *a, const char *name, esc_str v, bool copy) {
@@ -165,27 +205,32 @@ static esc_status add_num(esc_fields *fs, esc_arena *a, const char *name, unsign
 
 /* ---- metadata and System ------------------------------------------------------------------ */
 
+/* An esc_str initializer of a string literal. */
+#define LIT(s)                                                                                     \
+    { (s), sizeof(s) - 1 }
+
 /* The source:: stanza of a channel (rules.h), or -1. */
 static int channel_scope(esc_str ch) {
-    static const char *const names[SC_NSCOPES] = {
-        [SC_SECURITY] = "Security",
-        [SC_SYSTEM] = "System",
-        [SC_SYSMON] = "Microsoft-Windows-Sysmon/Operational",
-        [SC_POWERSHELL] = "Microsoft-Windows-PowerShell/Operational",
+    static const esc_str names[SC_NSCOPES] = {
+        [SC_SECURITY] = LIT("Security"),
+        [SC_SYSTEM] = LIT("System"),
+        [SC_SYSMON] = LIT("Microsoft-Windows-Sysmon/Operational"),
+        [SC_POWERSHELL] = LIT("Microsoft-Windows-PowerShell/Operational"),
     };
     for (int i = 0; i < SC_NSCOPES; i++)
-        if (names[i] && esc_str_ieq_c(ch, names[i]))
+        if (names[i].ptr && names[i].len == ch.len &&
+            (memcmp(ch.ptr, names[i].ptr, ch.len) == 0 || esc_str_ieq(ch, names[i])))
             return i;
     return -1;
 }
 
 /* Channels whose ESCU macro names the WinEventLog: source (ms_defender,
  * remoteconnectionmanager, printservice); docs/fields.md. */
-static const char *const classic_source[] = {
-    "Microsoft-Windows-Windows Defender/Operational",
-    "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational",
-    "Microsoft-Windows-PrintService/Operational",
-    "Microsoft-Windows-PrintService/Admin",
+static const esc_str classic_source[] = {
+    LIT("Microsoft-Windows-Windows Defender/Operational"),
+    LIT("Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational"),
+    LIT("Microsoft-Windows-PrintService/Operational"),
+    LIT("Microsoft-Windows-PrintService/Admin"),
 };
 
 /* source, sourcetype, host. The Windows add-on's ta-windows-fix-xml-source makes source
@@ -195,7 +240,9 @@ static esc_status metadata(const esc_event *ev, esc_arena *a, esc_fields *fs) {
     char buf[300];
     const char *prefix = "XmlWinEventLog:";
     for (size_t i = 0; i < sizeof classic_source / sizeof classic_source[0]; i++)
-        if (esc_str_ieq_c(ev->channel, classic_source[i]))
+        if (classic_source[i].len == ev->channel.len &&
+            (memcmp(ev->channel.ptr, classic_source[i].ptr, ev->channel.len) == 0 ||
+             esc_str_ieq(ev->channel, classic_source[i])))
             prefix = "WinEventLog:";
     /* "%s%.*s" of prefix and the channel, without printf: the channel up to a NUL */
     size_t pl = strlen(prefix), cl = ev->channel.ptr ? ev->channel.len : 0;
@@ -227,18 +274,47 @@ static bool has_attrs(const esc_event *ev, esc_str elem) {
     return false;
 }
 
+/* The elements of sys's attributes (each attribute's name up to its '@'), up to SYS_ATTR_ELEMS
+ * of them into el; false when there are more (then has_attrs answers). */
+#define SYS_ATTR_ELEMS 16
+static bool attr_elems(const esc_event *ev, esc_str *el, size_t *nel) {
+    *nel = 0;
+    for (size_t i = 0; i < ev->nsys; i++) {
+        esc_str n = ev->sys[i].name;
+        const char *at = memchr(n.ptr, '@', n.len);
+        if (!at)
+            continue;
+        if (*nel == SYS_ATTR_ELEMS)
+            return false;
+        el[(*nel)++] = esc_str_make(n.ptr, (size_t)(at - n.ptr));
+    }
+    return true;
+}
+
+/* has_attrs from attr_elems' list: an attribute's '@' is its first, so elem (without one) has
+ * an attribute when it is one of the list. */
+static bool in_elems(const esc_str *el, size_t nel, esc_str elem) {
+    for (size_t k = 0; k < nel; k++)
+        if (esc_str_eq(el[k], elem))
+            return true;
+    return false;
+}
+
 /* The System part: [XmlWinEventLog] REPORT-0xml_kv_extract (system_props_xml_kv: element text
  * under the element's name; system_props_xml_attributes: every attribute under its own name,
  * multivalue when repeated), REPORT-EventCode_from_xml, REPORT-RecordNumber_from_xml. Events
  * without sys (JSON shapes) get the fields their esc_event carries. */
 static esc_status windows_system(const esc_event *ev, bool native, esc_arena *a, esc_fields *fs) {
     esc_status st = ESC_OK;
+    esc_str el[SYS_ATTR_ELEMS];
+    size_t nel = 0;
+    bool listed = !native && attr_elems(ev, el, &nel);
     for (size_t i = 0; !st && i < ev->nsys; i++) {
         esc_str n = ev->sys[i].name;
         const char *at = memchr(n.ptr, '@', n.len);
         if (at)
             n = esc_str_make(at + 1, n.len - (size_t)(at + 1 - n.ptr));
-        else if (!native && has_attrs(ev, n))
+        else if (!native && (listed ? in_elems(el, nel, n) : has_attrs(ev, n)))
             continue;
         st = esc_fields_add(fs, a, n, ev->sys[i].value, false);
     }
@@ -263,6 +339,11 @@ static esc_status windows_system(const esc_event *ev, bool native, esc_arena *a,
 
 static esc_str getf(const esc_fields *fs, const char *name) {
     return name ? esc_fields_get(fs, esc_str_c(name)) : ESC_STR_NULL;
+}
+
+/* getf of a rule's name (hashed once); a null name has no value. */
+static esc_str getn(const esc_fields *fs, const hname *n) {
+    return n->s.ptr ? get_h(fs, n->s, n->h) : ESC_STR_NULL;
 }
 
 static esc_str after_last(esc_str v, char c) {
@@ -415,9 +496,13 @@ static esc_str path_name(esc_str v) {
     return esc_str_make(v.ptr + i, v.len - i);
 }
 
-/* One rule's value from the fields as they are (ESC_STR_NULL: no value). */
-static esc_str apply_op(const frule *r, const esc_fields *fs, bool native, esc_arena *a) {
-    esc_str v = getf(fs, r->src);
+/* The names of a rule: dst, src, src2, src3 (NAME_*), each with its hash. */
+enum { NAME_DST, NAME_SRC, NAME_SRC2, NAME_SRC3, NAME_N };
+
+/* One rule's value from the fields as they are (ESC_STR_NULL: no value); nm: its names. */
+static esc_str apply_op(const frule *r, const hname *nm, const esc_fields *fs, bool native,
+                        esc_arena *a) {
+    esc_str v = getn(fs, &nm[NAME_SRC]);
     switch ((fop)r->op) {
     case OP_COPY:
         return v.len ? v : ESC_STR_NULL;
@@ -426,7 +511,7 @@ static esc_str apply_op(const frule *r, const esc_fields *fs, bool native, esc_a
     case OP_STRIPBS:
         return v.len ? strip_bs(v) : ESC_STR_NULL;
     case OP_BASENAME:
-        if (native && esc_str_eq_c(esc_str_c(r->dst), "user"))
+        if (native && esc_str_eq_c(nm[NAME_DST].s, "user"))
             return v.len ? v : ESC_STR_NULL;
         return v.ptr ? after_last(v, '\\') : ESC_STR_NULL;
     case OP_NODOMAIN: {
@@ -446,9 +531,9 @@ static esc_str apply_op(const frule *r, const esc_fields *fs, bool native, esc_a
     case OP_PATHNAME:
         return v.len ? path_name(v) : ESC_STR_NULL;
     case OP_CONST:
-        return esc_str_c(r->src);
+        return nm[NAME_SRC].s;
     case OP_KEEP:
-        return getf(fs, r->dst);
+        return getn(fs, &nm[NAME_DST]);
     case OP_NULL:
         return ESC_STR_NULL;
     case OP_NULLIFDASH:
@@ -507,14 +592,15 @@ static esc_str apply_op(const frule *r, const esc_fields *fs, bool native, esc_a
         return !v.len ? ESC_STR_NULL : native ? v : lower(a, v);
     case OP_COALESCE2:
     case OP_COALESCE3: {
-        esc_str w = v.ptr ? v : getf(fs, r->src2);
-        return w.ptr ? w : getf(fs, r->src3);
+        esc_str w = v.ptr ? v : getn(fs, &nm[NAME_SRC2]);
+        return w.ptr ? w : getn(fs, &nm[NAME_SRC3]);
     }
     case OP_FILE_COALESCE: {
         if (v.ptr)
             return v;
-        esc_str o = esc_str_eq_c(getf(fs, "ObjectType"), "File") ? getf(fs, r->src2) : ESC_STR_NULL;
-        return o.ptr ? o : getf(fs, r->src3);
+        esc_str o =
+            esc_str_eq_c(getf(fs, "ObjectType"), "File") ? getn(fs, &nm[NAME_SRC2]) : ESC_STR_NULL;
+        return o.ptr ? o : getn(fs, &nm[NAME_SRC3]);
     }
     case OP_7036_STATUS:
         if (esc_str_eq_c(v, "running"))
@@ -526,46 +612,90 @@ static esc_str apply_op(const frule *r, const esc_fields *fs, bool native, esc_a
 
 /* ---- the rule phases ---------------------------------------------------------------------- */
 
-static bool code_matches(const uint16_t *codes, const esc_event *ev) {
+static bool code_matches(const uint16_t *codes, bool has_code, uint32_t code) {
     if (!codes[0])
         return true;
     for (int i = 0; i < RULE_MAX_CODES && codes[i]; i++)
-        if (ev->has_event_id && codes[i] == ev->event_id)
+        if (has_code && codes[i] == code)
             return true;
     return false;
 }
 
-/* overridden[s][i]: rule i is a [XmlWinEventLog] EVAL whose field source stanza s also EVALs
- * (the source stanza's EVAL wins). Computed once, with the rows each phase visits per scope
- * (index scope + 1: a channel without a source stanza is scope -1), so that an event visits
- * only its stanzas' rows: phase_rows[ph][s] the REPORT or ALIAS rows that apply, in table
- * order; eval_rows[s] the first row of each field's EVALs the scope applies (what eval_phase
- * evaluates), at most ESC_FIELDS_MAX_EVAL. Rows past MAX_RULES (none today) are visited by
- * every event. */
+/* Computed once (init_tables) and read-only afterwards, so that an event visits only the rows
+ * that apply to it and compares no rule's name:
+ * - overridden[s][i]: rule i is a [XmlWinEventLog] EVAL whose field source stanza s also EVALs
+ *   (the source stanza's EVAL wins);
+ * - per scope (index scope + 1: a channel without a source stanza is scope -1): phase_rows[ph]
+ *   the REPORT or ALIAS rows that apply, in table order; eval_rows the first row of each
+ *   field's EVALs the scope applies (what eval_phase evaluates), at most ESC_FIELDS_MAX_EVAL;
+ * - rule_nm: each row's names with their hashes;
+ * - the plans (fplan): what an event of one scope and one EventCode class applies. The codes
+ *   any row or eventtype names (codes[], sorted) each make a class; every other code, and no
+ *   code, make class 0 (no row or eventtype naming codes matches them). Equal plans are kept
+ *   once (plans[], plan_of); an event whose plan is not kept (more classes or plans than the
+ *   tables hold, none today) gets its plan built for it.
+ * Rows past MAX_RULES (none today) are visited by every event, their names hashed there. */
 #define MAX_RULES 512
+#define MAX_CODES 256
+#define MAX_PLANS 128
+#define NO_PLAN 0xff
+#define EVAL_NONE 0xffff
+#define MAX_ETYPES 64 /* eventtypes the plans and the sorted lists cover */
+#define MAX_TAGS 64
 static bool overridden[SC_NSCOPES][MAX_RULES];
 static uint16_t phase_rows[2][SC_NSCOPES + 1][MAX_RULES];
 static size_t nphase_rows[2][SC_NSCOPES + 1];
 static uint16_t eval_rows[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
 static size_t neval_rows[SC_NSCOPES + 1];
 /* eval_end[s][k]: past the last row of eval_rows[s][k]'s field in its stanza (those rows are
- * consecutive in the table), so eval_phase compares no names */
+ * consecutive in the table) */
 static uint16_t eval_end[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
 /* eval_slot[s]: open addressing from a field name's hash to 1 + its index in eval_rows[s]
- * (0: empty), so that eval_phase finds the fields an EVAL replaces in one pass */
+ * (0: empty), for eval_apply over a set without an index */
 #define EVAL_SLOTS 512
 static uint16_t eval_slot[SC_NSCOPES + 1][EVAL_SLOTS];
-static pthread_once_t overridden_once = PTHREAD_ONCE_INIT;
+static hname rule_nm[MAX_RULES][NAME_N];
 
-static size_t name_hash(esc_str n) {
-    size_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n.len; i++)
-        h = (h ^ (unsigned char)n.ptr[i]) * 16777619u;
-    return h;
-}
+/* What extraction applies to the events of one scope and code class: rows[ph] the REPORT and
+ * ALIAS rows, by row index; eval[k] per eval_rows entry the first of its rows whose codes match
+ * (it gives the value), EVAL_NONE when none does (null); et_yes the eventtypes (< MAX_ETYPES)
+ * the event has, et_check those it may have (etype_matches decides: a condition on a field, or
+ * a channel2 list); joins what esc_fields_joins answers. */
+typedef struct fplan {
+    uint64_t rows[2][MAX_RULES / 64];
+    uint16_t eval[ESC_FIELDS_MAX_EVAL];
+    uint64_t et_yes, et_check;
+    bool joins;
+} fplan;
+
+static uint32_t codes[MAX_CODES];
+static size_t ncodes;
+static bool codes_full; /* more codes than MAX_CODES: no event has a kept plan */
+static fplan plans[MAX_PLANS];
+static size_t nplans;
+static uint8_t plan_of[SC_NSCOPES + 1][MAX_CODES + 1]; /* index in plans[], or NO_PLAN */
+
+/* eventtype and tag values in Splunk's order (sorted): et_order the eventtypes (< MAX_ETYPES)
+ * sorted by name; tag_vocab every tag sorted, without repeats; et_tags[i] the tags (bits of
+ * tag_vocab) of eventtype i. etypes_listed: the tables fit (else eventtypes sorts per event). */
+static uint16_t et_order[MAX_ETYPES];
+static esc_str tag_vocab[MAX_TAGS];
+static size_t ntags;
+static uint64_t et_tags[MAX_ETYPES];
+static esc_str et_name[MAX_ETYPES];
+static bool etypes_listed;
+static hname nm_eventtype, nm_tag;
+
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static bool applies(const frule *r, int scope) {
     return r->scope == SC_XML || (int)r->scope == scope;
+}
+
+static void rule_names(const frule *r, hname nm[NAME_N]) {
+    const char *n[NAME_N] = {r->dst, r->src, r->src2, r->src3};
+    for (int k = 0; k < NAME_N; k++)
+        nm[k] = n[k] ? hname_c(n[k]) : (hname){ESC_STR_NULL, 0};
 }
 
 static void compute_eval_rows(int scope) {
@@ -593,8 +723,8 @@ static void compute_eval_rows(int scope) {
         eval_end[scope + 1][k] = (uint16_t)j;
     }
     for (size_t k = 0; k < n; k++) {
-        const char *d = esc_fields_rules[eval_rows[scope + 1][k]].dst;
-        size_t h = name_hash(esc_str_c(d)) & (EVAL_SLOTS - 1);
+        const hname *d = &rule_nm[eval_rows[scope + 1][k]][NAME_DST];
+        size_t h = d->h & (EVAL_SLOTS - 1);
         while (eval_slot[scope + 1][h])
             h = (h + 1) & (EVAL_SLOTS - 1);
         eval_slot[scope + 1][h] = (uint16_t)(k + 1);
@@ -603,16 +733,166 @@ static void compute_eval_rows(int scope) {
 
 /* The index in eval_rows[scope + 1] of the EVAL that sets field `name`, or -1. */
 static int eval_index(int scope, esc_str name) {
-    for (size_t h = name_hash(name) & (EVAL_SLOTS - 1); eval_slot[scope + 1][h];
+    for (size_t h = esc_fields_name_hash(name) & (EVAL_SLOTS - 1); eval_slot[scope + 1][h];
          h = (h + 1) & (EVAL_SLOTS - 1)) {
         int k = eval_slot[scope + 1][h] - 1;
-        if (esc_str_eq_c(name, esc_fields_rules[eval_rows[scope + 1][k]].dst))
+        if (esc_str_eq(name, rule_nm[eval_rows[scope + 1][k]][NAME_DST].s))
             return k;
     }
     return -1;
 }
 
-static void compute_overridden(void) {
+/* The plan of the events of scope with code (has_code) into *p. */
+static void build_plan(int scope, bool has_code, uint32_t code, fplan *p) {
+    memset(p, 0, sizeof *p);
+    for (int ph = 0; ph < 2; ph++)
+        for (size_t k = 0; k < nphase_rows[ph][scope + 1]; k++) {
+            unsigned i = phase_rows[ph][scope + 1][k];
+            if (code_matches(esc_fields_rules[i].codes, has_code, code))
+                p->rows[ph][i / 64] |= 1ull << (i % 64);
+        }
+    for (size_t e = 0; e < neval_rows[scope + 1]; e++) {
+        p->eval[e] = EVAL_NONE;
+        for (unsigned j = eval_rows[scope + 1][e]; j < eval_end[scope + 1][e]; j++)
+            if (code_matches(esc_fields_rules[j].codes, has_code, code)) {
+                p->eval[e] = (uint16_t)j;
+                break;
+            }
+    }
+    for (unsigned i = 0; i < esc_fields_netypes && i < MAX_ETYPES; i++) {
+        const fetype *e = &esc_fields_etypes[i];
+        bool in_scope = e->scope < 0 || e->scope == scope;
+        if (!in_scope && !e->channel2)
+            continue;
+        bool code_ok = code_matches(e->codes, has_code, code);
+        if (in_scope && e->cond == EC_NONE && code_ok)
+            p->et_yes |= 1ull << i;
+        else if (in_scope && e->cond == EC_NOT_CODES && !code_ok)
+            p->et_yes |= 1ull << i;
+        else if (!in_scope || (e->cond != EC_NONE && e->cond != EC_NOT_CODES && code_ok))
+            p->et_check |= 1ull << i;
+    }
+    for (unsigned i = 0; i < esc_fields_nrules && !p->joins; i++) {
+        const frule *r = &esc_fields_rules[i];
+        p->joins =
+            r->op == OP_4688_PROCESS && applies(r, scope) && code_matches(r->codes, has_code, code);
+    }
+}
+
+static void add_code(uint32_t c) {
+    size_t k = 0;
+    while (k < ncodes && codes[k] < c)
+        k++;
+    if (k < ncodes && codes[k] == c)
+        return;
+    if (ncodes == MAX_CODES) {
+        codes_full = true;
+        return;
+    }
+    memmove(codes + k + 1, codes + k, (ncodes - k) * sizeof *codes);
+    codes[k] = c;
+    ncodes++;
+}
+
+/* The code class of ev (see the plans above). */
+static size_t code_class(const esc_event *ev) {
+    if (!ev->has_event_id)
+        return 0;
+    size_t lo = 0, hi = ncodes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (codes[mid] < ev->event_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ncodes && codes[lo] == ev->event_id ? lo + 1 : 0;
+}
+
+static void compute_plans(void) {
+    for (unsigned i = 0; i < esc_fields_nrules; i++)
+        for (int k = 0; k < RULE_MAX_CODES && esc_fields_rules[i].codes[k]; k++)
+            add_code(esc_fields_rules[i].codes[k]);
+    for (unsigned i = 0; i < esc_fields_netypes; i++)
+        for (int k = 0; k < RULE_MAX_CODES && esc_fields_etypes[i].codes[k]; k++)
+            add_code(esc_fields_etypes[i].codes[k]);
+    memset(plan_of, NO_PLAN, sizeof plan_of);
+    if (codes_full)
+        return;
+    for (int scope = -1; scope < SC_NSCOPES; scope++)
+        for (size_t c = 0; c <= ncodes; c++) {
+            fplan p;
+            build_plan(scope, c > 0, c > 0 ? codes[c - 1] : 0, &p);
+            size_t k = 0;
+            while (k < nplans && memcmp(&plans[k], &p, sizeof p))
+                k++;
+            if (k == nplans) {
+                if (nplans == MAX_PLANS)
+                    continue;
+                plans[nplans++] = p;
+            }
+            plan_of[scope + 1][c] = (uint8_t)k;
+        }
+}
+
+/* The plan of ev (of scope): a kept one, or built into *tmp. */
+static const fplan *event_plan(const esc_event *ev, int scope, fplan *tmp) {
+    uint8_t k = codes_full ? NO_PLAN : plan_of[scope + 1][code_class(ev)];
+    if (k != NO_PLAN)
+        return &plans[k];
+    build_plan(scope, ev->has_event_id, ev->event_id, tmp);
+    return tmp;
+}
+
+static int cmp_str(const void *x, const void *y) {
+    return esc_str_cmp(*(const esc_str *)x, *(const esc_str *)y);
+}
+
+static int cmp_etype(const void *x, const void *y) {
+    return strcmp(esc_fields_etypes[*(const uint16_t *)x].name,
+                  esc_fields_etypes[*(const uint16_t *)y].name);
+}
+
+/* et_order, tag_vocab and et_tags (see above). */
+static void compute_etype_lists(void) {
+    nm_eventtype = hname_c("eventtype");
+    nm_tag = hname_c("tag");
+    if (esc_fields_netypes > MAX_ETYPES)
+        return;
+    for (unsigned i = 0; i < esc_fields_netypes; i++) {
+        et_order[i] = (uint16_t)i;
+        et_name[i] = esc_str_c(esc_fields_etypes[i].name);
+        for (const char *t = esc_fields_etypes[i].tags; *t;) {
+            const char *sp = strchr(t, ' ');
+            esc_str tag = esc_str_make(t, sp ? (size_t)(sp - t) : strlen(t));
+            size_t k = 0;
+            while (k < ntags && !esc_str_eq(tag_vocab[k], tag))
+                k++;
+            if (k == ntags) {
+                if (ntags == MAX_TAGS)
+                    return;
+                tag_vocab[ntags++] = tag;
+            }
+            t = sp ? sp + 1 : t + tag.len;
+        }
+    }
+    qsort(et_order, esc_fields_netypes, sizeof et_order[0], cmp_etype);
+    qsort(tag_vocab, ntags, sizeof tag_vocab[0], cmp_str);
+    for (unsigned i = 0; i < esc_fields_netypes; i++)
+        for (const char *t = esc_fields_etypes[i].tags; *t;) {
+            const char *sp = strchr(t, ' ');
+            esc_str tag = esc_str_make(t, sp ? (size_t)(sp - t) : strlen(t));
+            for (size_t k = 0; k < ntags; k++)
+                if (esc_str_eq(tag_vocab[k], tag))
+                    et_tags[i] |= 1ull << k;
+            t = sp ? sp + 1 : t + tag.len;
+        }
+    etypes_listed = true;
+}
+
+static void init_tables(void) {
+    for (unsigned i = 0; i < esc_fields_nrules && i < MAX_RULES; i++)
+        rule_names(&esc_fields_rules[i], rule_nm[i]);
     for (unsigned i = 0; i < esc_fields_nrules && i < MAX_RULES; i++) {
         const frule *r = &esc_fields_rules[i];
         if (r->scope != SC_XML || r->phase != PH_EVAL)
@@ -632,59 +912,88 @@ static void compute_overridden(void) {
             }
         compute_eval_rows(scope);
     }
+    compute_plans();
+    compute_etype_lists();
 }
 
-/* REPORT/EXTRACT (first extraction of a field wins) and FIELDALIAS (replaces). */
-static esc_status extract_phase(esc_fields *fs, esc_arena *a, int scope, bool native, fphase ph) {
+/* One REPORT/EXTRACT (first extraction of a field wins) or FIELDALIAS (replaces) row. */
+static esc_status extract_row(esc_fields *fs, esc_arena *a, const frule *r, const hname *nm,
+                              bool native) {
+    const hname *dst = &nm[NAME_DST];
+    if (r->phase == PH_REPORT) {
+        if (get_h(fs, dst->s, dst->h).ptr)
+            return ESC_OK;
+        esc_str v = apply_op(r, nm, fs, native, a);
+        return v.ptr ? add_h(fs, a, dst->s, dst->h, v, false) : ESC_OK;
+    }
+    esc_str vals[ESC_FIELDS_MAX_MV];
+    size_t n = nm[NAME_SRC].s.ptr
+                   ? values_h(fs, nm[NAME_SRC].s, nm[NAME_SRC].h, vals, ESC_FIELDS_MAX_MV)
+                   : 0;
+    if (!n)
+        return ESC_OK;
+    fields_remove(fs, a, dst->s, dst->h);
     esc_status st = ESC_OK;
-    size_t nrows = nphase_rows[ph][scope + 1];
-    size_t total = nrows + (esc_fields_nrules > MAX_RULES ? esc_fields_nrules - MAX_RULES : 0);
-    for (size_t row = 0; !st && row < total; row++) {
-        unsigned i =
-            row < nrows ? phase_rows[ph][scope + 1][row] : (unsigned)(MAX_RULES + row - nrows);
-        const frule *r = &esc_fields_rules[i];
-        if (r->phase != ph || !applies(r, scope) || !code_matches(r->codes, fs->ev))
-            continue;
-        esc_str dst = esc_str_c(r->dst);
-        if (ph == PH_REPORT) {
-            if (esc_fields_get(fs, dst).ptr)
-                continue;
-            esc_str v = apply_op(r, fs, native, a);
-            if (v.ptr)
-                st = esc_fields_add(fs, a, dst, v, false);
-            continue;
+    for (size_t k = 0; !st && k < n && k < ESC_FIELDS_MAX_MV; k++)
+        st = add_h(fs, a, dst->s, dst->h, vals[k], false);
+    return st;
+}
+
+/* The REPORT/EXTRACT or FIELDALIAS rows of plan p, in table order. */
+static esc_status extract_phase(esc_fields *fs, esc_arena *a, int scope, const fplan *p,
+                                bool native, fphase ph) {
+    esc_status st = ESC_OK;
+    for (size_t w = 0; !st && w < MAX_RULES / 64; w++)
+        for (uint64_t b = p->rows[ph][w]; !st && b; b &= b - 1) {
+            unsigned i = (unsigned)(w * 64 + (size_t)__builtin_ctzll(b));
+            st = extract_row(fs, a, &esc_fields_rules[i], rule_nm[i], native);
         }
-        esc_str vals[ESC_FIELDS_MAX_MV];
-        size_t n = esc_fields_values(fs, esc_str_c(r->src), vals, ESC_FIELDS_MAX_MV);
-        if (!n)
+    for (unsigned i = MAX_RULES; !st && i < esc_fields_nrules; i++) {
+        const frule *r = &esc_fields_rules[i];
+        if (r->phase != ph || !applies(r, scope) ||
+            !code_matches(r->codes, fs->ev->has_event_id, fs->ev->event_id))
             continue;
-        fields_remove(fs, a, dst);
-        for (size_t k = 0; !st && k < n && k < ESC_FIELDS_MAX_MV; k++)
-            st = esc_fields_add(fs, a, dst, vals[k], false);
+        hname nm[NAME_N];
+        rule_names(r, nm);
+        st = extract_row(fs, a, r, nm, native);
     }
     return st;
 }
 
-/* The EVAL results val[0..n) (of the fields dst[], each once) replace those fields: every
- * value of each is removed; a result that equals its field's first value keeps all of the
- * field's values (OP_KEEP; up to ESC_FIELDS_MAX_MV), else a non-empty result is the one value.
- * The fields no EVAL sets keep their order, followed by the results in EVAL order, as removing
- * and appending one field at a time would leave them; in one pass over the fields. */
-static esc_status eval_apply(esc_fields *fs, esc_arena *a, int scope, const char *const *dst,
-                             const esc_str *val, size_t n) {
+/* The EVAL results val[0..n) (of the fields of eval_rows[scope + 1], each once) replace those
+ * fields: every value of each is removed; a result that equals its field's first value keeps
+ * all of the field's values (OP_KEEP; up to ESC_FIELDS_MAX_MV), else a non-empty result is the
+ * one value. The fields no EVAL sets keep their order, followed by the results in EVAL order,
+ * as removing and appending one field at a time would leave them; in one pass over the fields
+ * (the index gives each result's fields), and the index rebuilt from the hashes it has. */
+static esc_status eval_apply(esc_fields *fs, esc_arena *a, int scope, const esc_str *val,
+                             size_t n) {
+    const uint16_t *rows = eval_rows[scope + 1];
     int16_t *slot = esc_arena_alloc(a, (fs->n ? fs->n : 1) * sizeof *slot);
-    size_t count[ESC_FIELDS_MAX_EVAL] = {0};
+    size_t count[ESC_FIELDS_MAX_EVAL];
     esc_str first[ESC_FIELDS_MAX_EVAL];
     if (!slot)
         return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
-    size_t nkeep = 0;
-    for (size_t i = 0; i < fs->n; i++) {
-        int k = eval_index(scope, fs->f[i].name);
-        slot[i] = (int16_t)(k >= 0 && (size_t)k < n ? k : -1);
-        if (slot[i] < 0)
-            continue;
-        if (!count[k]++)
-            first[k] = fs->f[i].value;
+    memset(count, 0, n * sizeof *count);
+    if (fs->ix) {
+        memset(slot, 0xff, fs->n * sizeof *slot); /* -1: no EVAL sets it */
+        for (size_t k = 0; k < n; k++) {
+            const hname *d = &rule_nm[rows[k]][NAME_DST];
+            for (uint32_t i = ix_first(fs, d->s, d->h); i; i = fs->ix->next[i - 1]) {
+                slot[i - 1] = (int16_t)k;
+                if (!count[k]++)
+                    first[k] = fs->f[i - 1].value;
+            }
+        }
+    } else {
+        for (size_t i = 0; i < fs->n; i++) {
+            int k = eval_index(scope, fs->f[i].name);
+            slot[i] = (int16_t)(k >= 0 && (size_t)k < n ? k : -1);
+            if (slot[i] < 0)
+                continue;
+            if (!count[k]++)
+                first[k] = fs->f[i].value;
+        }
     }
     bool keep[ESC_FIELDS_MAX_EVAL];
     size_t extra = 0;
@@ -692,54 +1001,54 @@ static esc_status eval_apply(esc_fields *fs, esc_arena *a, int scope, const char
         keep[k] = count[k] > 1 && val[k].ptr && esc_str_eq(val[k], first[k]);
         extra += keep[k] ? count[k] : 1;
     }
-    size_t cap = fs->n + extra + 16;
+    size_t cap = fs->n + extra + 16, nkeep = 0;
     esc_field *out = esc_arena_alloc(a, cap * sizeof *out);
     if (!out)
         return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
+    /* the entries' hashes: in place (the kept entries only move down), or in a larger array */
+    uint32_t *nh = NULL;
+    if (fs->ix && !(nh = cap <= fs->ix->cap ? fs->ix->hash : esc_arena_alloc(a, cap * sizeof *nh)))
+        fs->ix = NULL;
     for (size_t i = 0; i < fs->n; i++)
-        if (slot[i] < 0)
+        if (slot[i] < 0) {
+            if (nh)
+                nh[nkeep] = fs->ix->hash[i];
             out[nkeep++] = fs->f[i];
+        }
     for (size_t k = 0; k < n; k++) {
-        esc_str name = esc_str_c(dst[k]);
+        const hname *d = &rule_nm[rows[k]][NAME_DST];
         if (keep[k]) {
             for (size_t i = 0, j = 0; i < fs->n && j < ESC_FIELDS_MAX_MV; i++)
                 if (slot[i] == (int16_t)k) {
-                    out[nkeep++] = (esc_field){name, fs->f[i].value};
+                    if (nh)
+                        nh[nkeep] = d->h;
+                    out[nkeep++] = (esc_field){d->s, fs->f[i].value};
                     j++;
                 }
         } else if (val[k].ptr && val[k].len) {
-            out[nkeep++] = (esc_field){name, val[k]};
+            if (nh)
+                nh[nkeep] = d->h;
+            out[nkeep++] = (esc_field){d->s, val[k]};
         }
     }
     fs->f = out;
     fs->n = nkeep;
     fs->cap = cap;
-    ix_build(fs, a);
+    ix_build(fs, a, nh);
     return ESC_OK;
 }
 
 /* EVAL: each field's first matching row of its stanza (no match: null); all read the fields
  * before any EVAL, then the results replace the fields. */
-static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, bool native) {
-    const char *dst[ESC_FIELDS_MAX_EVAL];
+static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, const fplan *p, bool native) {
     esc_str val[ESC_FIELDS_MAX_EVAL];
-    size_t n = 0;
-    for (size_t e = 0; e < neval_rows[scope + 1]; e++) {
-        unsigned i = eval_rows[scope + 1][e];
-        const frule *r = &esc_fields_rules[i];
-        /* the rows of this field in this stanza are consecutive in the table */
-        esc_str v = ESC_STR_NULL;
-        for (unsigned j = i; j < eval_end[scope + 1][e]; j++) {
-            const frule *o = &esc_fields_rules[j];
-            if (code_matches(o->codes, fs->ev)) {
-                v = apply_op(o, fs, native, a);
-                break;
-            }
-        }
-        dst[n] = r->dst;
-        val[n++] = v;
+    size_t n = neval_rows[scope + 1];
+    for (size_t e = 0; e < n; e++) {
+        unsigned j = p->eval[e];
+        val[e] = j == EVAL_NONE ? ESC_STR_NULL
+                                : apply_op(&esc_fields_rules[j], rule_nm[j], fs, native, a);
     }
-    return eval_apply(fs, a, scope, dst, val, n);
+    return eval_apply(fs, a, scope, val, n);
 }
 
 /* ---- eventtype and tag ---------------------------------------------------------------------- */
@@ -794,14 +1103,9 @@ int esc_fields_text_bound(const char *lit) {
 }
 
 bool esc_fields_joins(const esc_event *ev) {
-    int scope = channel_scope(ev->channel);
-    for (unsigned i = 0; i < esc_fields_nrules; i++) {
-        const frule *r = &esc_fields_rules[i];
-        if (r->op == OP_4688_PROCESS && (r->scope == SC_XML || r->scope == scope) &&
-            code_matches(r->codes, ev))
-            return true;
-    }
-    return false;
+    pthread_once(&tables_once, init_tables);
+    fplan tmp;
+    return event_plan(ev, channel_scope(ev->channel), &tmp)->joins;
 }
 
 size_t esc_fields_neventtypes(void) {
@@ -827,7 +1131,7 @@ static bool etype_matches(const fetype *e, const esc_fields *fs, int scope) {
     const esc_event *ev = fs->ev;
     if (e->scope >= 0 && e->scope != scope && !in_list(e->channel2, ev->channel))
         return false;
-    bool code = code_matches(e->codes, ev);
+    bool code = code_matches(e->codes, ev->has_event_id, ev->event_id);
     switch ((fcond)e->cond) {
     case EC_NONE:
         return code;
@@ -849,12 +1153,31 @@ static bool etype_matches(const fetype *e, const esc_fields *fs, int scope) {
     return false;
 }
 
-static int cmp_str(const void *x, const void *y) {
-    return esc_str_cmp(*(const esc_str *)x, *(const esc_str *)y);
+/* eventtype and tag, each sorted and without repeats, as Splunk lists them: plan p's
+ * eventtypes, from the sorted lists. */
+static esc_status eventtypes(esc_fields *fs, esc_arena *a, int scope, const fplan *p) {
+    uint64_t m = p->et_yes;
+    for (uint64_t b = p->et_check; b; b &= b - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(b);
+        if (etype_matches(&esc_fields_etypes[i], fs, scope))
+            m |= 1ull << i;
+    }
+    uint64_t tags = 0;
+    esc_status st = ESC_OK;
+    for (unsigned k = 0; !st && k < esc_fields_netypes; k++)
+        if ((m >> et_order[k]) & 1) {
+            tags |= et_tags[et_order[k]];
+            st = add_h(fs, a, nm_eventtype.s, nm_eventtype.h, et_name[et_order[k]], false);
+        }
+    for (size_t k = 0; !st && k < ntags; k++)
+        if ((tags >> k) & 1)
+            st = add_h(fs, a, nm_tag.s, nm_tag.h, tag_vocab[k], false);
+    return st;
 }
 
-/* eventtype and tag, each sorted and without repeats, as Splunk lists them. */
-static esc_status eventtypes(esc_fields *fs, esc_arena *a, int scope) {
+/* eventtypes when the tables do not fit the sorted lists (none today): each eventtype tested,
+ * the values sorted per event. */
+static esc_status eventtypes_sorted(esc_fields *fs, esc_arena *a, int scope) {
     esc_str et[ESC_FIELDS_MAX_MV], tg[ESC_FIELDS_MAX_MV];
     size_t ne = 0, nt = 0;
     for (unsigned i = 0; i < esc_fields_netypes && ne < ESC_FIELDS_MAX_MV; i++) {
@@ -887,7 +1210,7 @@ static esc_status eventtypes(esc_fields *fs, esc_arena *a, int scope) {
 
 esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, esc_fields *out,
                               esc_error *err) {
-    pthread_once(&overridden_once, compute_overridden);
+    pthread_once(&tables_once, init_tables);
     *out = (esc_fields){.time_us = ev->time_us, .has_time = ev->has_time, .ev = ev};
     /* room for most events' fields, and their index; without room the set goes unindexed,
      * and the first esc_fields_add meets the arena's cap */
@@ -895,7 +1218,7 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
         (out->ix = esc_arena_alloc(a, sizeof *out->ix)) != NULL) {
         out->cap = 128;
         memset(out->ix, 0, sizeof *out->ix);
-        ix_build(out, a);
+        ix_build(out, a, NULL);
     }
     esc_status st = ESC_OK;
     bool win = ev->kind == ESC_EV_WINDOWS;
@@ -912,14 +1235,16 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
             st = esc_fields_add(out, a, ev->data[i].name, ev->data[i].value, false);
     if (win) {
         int scope = channel_scope(ev->channel);
+        fplan tmp;
+        const fplan *p = event_plan(ev, scope, &tmp);
         if (!st)
-            st = extract_phase(out, a, scope, native, PH_REPORT);
+            st = extract_phase(out, a, scope, p, native, PH_REPORT);
         if (!st)
-            st = extract_phase(out, a, scope, native, PH_ALIAS);
+            st = extract_phase(out, a, scope, p, native, PH_ALIAS);
         if (!st)
-            st = eval_phase(out, a, scope, native);
+            st = eval_phase(out, a, scope, p, native);
         if (!st)
-            st = eventtypes(out, a, scope);
+            st = etypes_listed ? eventtypes(out, a, scope, p) : eventtypes_sorted(out, a, scope);
     }
     if (!st && ev->xml.ptr)
         out->raw = ev->xml;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/arena.h"
 #include "core/error.h"
@@ -55,6 +56,26 @@ esc_status esc_fields_add(esc_fields *fs, esc_arena *a, esc_str name, esc_str va
 esc_str esc_fields_get(const esc_fields *fs, esc_str name);
 /* Values of field name, up to max into out; returns how many it has. */
 size_t esc_fields_values(const esc_fields *fs, esc_str name, esc_str *out, size_t max);
+/* The hash of a field name the index of an extracted set keeps (and litfilter's name table):
+ * its first and last eight bytes (overlapping when shorter), or its first, middle and last
+ * byte when shorter than four, and its length; constant time, no call. */
+static inline uint32_t esc_fields_name_hash(esc_str n) {
+    const unsigned char *p = (const unsigned char *)n.ptr;
+    uint64_t a = 0, b = 0;
+    if (n.len >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n.len - 8, 8);
+    } else if (n.len >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n.len - 4, 4);
+        a = x | (uint64_t)y << 32;
+    } else if (n.len) {
+        a = p[0] | (uint64_t)p[n.len / 2] << 8 | (uint64_t)p[n.len - 1] << 16;
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n.len) * 0xff51afd7ed558ccdull;
+    return (uint32_t)(h ^ (h >> 32));
+}
 /* Whether lit, wherever extraction's values of a Windows event read from XML hold it (ASCII
  * case-insensitively), is also in the event's text (esc_event.text), as long as that text
  * holds no '&' and no "<!" (entities, comments and CDATA make values that are not pieces of
