@@ -724,10 +724,15 @@ static esc_status open_next(esc_hunt *h, esc_error *err) {
     h->stats.current = esc_input_path(h->in);
     h->stats.current_size = esc_input_size(h->in);
     h->stats.current_offset = 0;
-    st = esc_reader_open(h->in, esc_engine_interest(h->e), &h->o.reader, &h->rd, err);
     /* a second thread reads a file ahead (not a stream: it could block on it when the hunt
-     * stops early) */
-    if (!st && h->o.reader.threads > 1 && esc_input_size(h->in))
+     * stops early) and decodes it alone: EVTX decoding threads besides it made the hunt slower
+     * (docs/benchmarks.md, "Read ahead on a second thread") */
+    bool ahead = h->o.reader.threads > 1 && esc_input_size(h->in);
+    esc_reader_opts ro = h->o.reader;
+    if (ahead)
+        ro.threads = 1;
+    st = esc_reader_open(h->in, esc_engine_interest(h->e), &ro, &h->rd, err);
+    if (!st && ahead)
         h->ahead = !esc_feeder_read_ahead(h->feed, h->rd);
     if (st) {
         if (st == ESC_SKIP)
@@ -823,8 +828,8 @@ static esc_status step(esc_hunt *h, esc_error *err) {
         return st;
     }
     if (h->in) /* reading ahead, the input is the reading thread's */
-        h->stats.current_offset = h->ahead ? esc_feeder_stats_get(h->feed)->offset
-                                           : esc_input_offset(h->in);
+        h->stats.current_offset =
+            h->ahead ? esc_feeder_stats_get(h->feed)->offset : esc_input_offset(h->in);
     return keep_budget(h, err);
 }
 

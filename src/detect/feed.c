@@ -33,13 +33,13 @@
 #include "detect/litfilter.h"
 
 #define HELD_ARENA_CAP (256u << 20)
-#define SEL_SLOTS 256     /* selections remembered (a power of two) */
-#define SEL_KEY_MAX 240   /* provider and channel bytes a remembered selection holds */
-#define SEL_CAND_MAX 8192 /* candidates all remembered selections hold together */
+#define SEL_SLOTS 256                /* selections remembered (a power of two) */
+#define SEL_KEY_MAX 240              /* provider and channel bytes a remembered selection holds */
+#define SEL_CAND_MAX 8192            /* candidates all remembered selections hold together */
 #define FIELDS_ARENA_CAP (64u << 20) /* an event's fields and its datasets' views */
 #define AHEAD_BATCHES 3
 #define AHEAD_EVENTS 64
-#define AHEAD_BYTES (256u << 10) /* a batch closes once its arena holds this much */
+#define AHEAD_BYTES (256u << 10)    /* a batch closes once its arena holds this much */
 #define AHEAD_COPY_CAP (256u << 20) /* a batch's copies: AHEAD_BYTES and one event at most */
 
 /* One remembered esc_engine_select answer: it depends on the event's kind, code, provider and
@@ -91,7 +91,7 @@ typedef struct ahead {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     esc_reader *rd;
-    bool stop;          /* the calling thread detaches: the reading thread ends */
+    bool stop; /* the calling thread detaches: the reading thread ends */
     ahead_batch b[AHEAD_BATCHES];
     size_t take, taken; /* the batch the calling thread reads, and its next event */
 } ahead;
@@ -111,7 +111,7 @@ struct esc_feeder {
     esc_litscan *ls;      /* the engine's literal filter scanner (the record handed on), or NULL */
     esc_litscan *ls_prep; /* another one for prepare: the text check, the records it scans */
     ahead *ahead;         /* reading ahead (esc_feeder_read_ahead), or NULL */
-    sel_memo *memo;  /* SEL_SLOTS remembered selections (see sel_memo), or NULL */
+    sel_memo *memo;       /* SEL_SLOTS remembered selections (see sel_memo), or NULL */
     size_t *cand_pool;
     size_t npool;
     esc_feeder_stats stats;
@@ -549,8 +549,7 @@ static esc_status ahead_take(esc_feeder *f, ahead_batch *b, esc_status st, const
         it->pst = prepare(f, &it->ev, &b->fields, &it->p, &pe);
         if ((it->pst || it->p.vst) && b->fields.capped && b->n)
             goto full;
-        size_t *cand = it->p.ncand ? esc_arena_alloc(&b->copies, it->p.ncand * sizeof *cand)
-                                   : NULL;
+        size_t *cand = it->p.ncand ? esc_arena_alloc(&b->copies, it->p.ncand * sizeof *cand) : NULL;
         if (it->p.ncand && !cand) {
             if (b->n)
                 goto full;
