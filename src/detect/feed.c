@@ -608,6 +608,16 @@ static void *ahead_main(void *arg) {
     return NULL;
 }
 
+static void ahead_free(ahead *h) {
+    for (size_t i = 0; i < AHEAD_BATCHES; i++) {
+        esc_arena_fini(&h->b[i].copies);
+        esc_arena_fini(&h->b[i].fields);
+    }
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    esc_free(h);
+}
+
 esc_status esc_feeder_read_ahead(esc_feeder *f, esc_reader *rd) {
     esc_feeder_detach(f);
     ahead *h = esc_calloc(1, sizeof *h);
@@ -623,13 +633,7 @@ esc_status esc_feeder_read_ahead(esc_feeder *f, esc_reader *rd) {
     f->ahead = h;
     if (pthread_create(&h->thread, NULL, ahead_main, f)) {
         f->ahead = NULL;
-        for (size_t i = 0; i < AHEAD_BATCHES; i++) {
-            esc_arena_fini(&h->b[i].copies);
-            esc_arena_fini(&h->b[i].fields);
-        }
-        pthread_mutex_destroy(&h->mu);
-        pthread_cond_destroy(&h->cv);
-        esc_free(h);
+        ahead_free(h);
         return ESC_EINTERNAL;
     }
     return ESC_OK;
@@ -644,13 +648,7 @@ void esc_feeder_detach(esc_feeder *f) {
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
     pthread_join(h->thread, NULL);
-    for (size_t i = 0; i < AHEAD_BATCHES; i++) {
-        esc_arena_fini(&h->b[i].copies);
-        esc_arena_fini(&h->b[i].fields);
-    }
-    pthread_mutex_destroy(&h->mu);
-    pthread_cond_destroy(&h->cv);
-    esc_free(h);
+    ahead_free(h);
     f->ahead = NULL;
 }
 
