@@ -39,7 +39,7 @@
 #define FIELDS_ARENA_CAP (64u << 20) /* an event's fields and its datasets' views */
 #define AHEAD_BATCHES 3
 #define AHEAD_EVENTS 64
-#define AHEAD_BYTES (256u << 10)    /* a batch closes once its arena holds this much */
+#define AHEAD_BYTES (256u << 10)    /* a batch closes once its arenas grew this much */
 #define AHEAD_COPY_CAP (256u << 20) /* a batch's copies: AHEAD_BYTES and one event at most */
 
 /* One remembered esc_engine_select answer: it depends on the event's kind, code, provider and
@@ -595,7 +595,10 @@ static void *ahead_main(void *arg) {
         esc_arena_reset(&b->copies);
         esc_arena_reset(&b->fields);
         b->n = 0;
-        while (more && b->n < AHEAD_EVENTS && b->copies.used + b->fields.used < AHEAD_BYTES) {
+        /* a reset arena keeps its first block, however large: count the blocks added since */
+        size_t kept = b->copies.used + b->fields.used;
+        while (more && (!b->n || (b->n < AHEAD_EVENTS &&
+                                  b->copies.used + b->fields.used - kept < AHEAD_BYTES))) {
             if (!pending)
                 st = esc_reader_next(h->rd, &ev, &e);
             pending = ahead_take(f, b, st, &ev, &e) == ESC_ELIMIT;

@@ -3,8 +3,9 @@
 # ahead"): the rows, their evidence, every warning (in order, with its file and offset) and the
 # summary's counts are those of --threads 1, which reads each event when it is handled. Inputs:
 # EVTX attack samples and damaged EVTX files, OTRF JSON, the crafted samples of every format
-# of ../shared/data, a gzip file, and crafted XML whose broken, truncated and repaired events
-# fall on both sides of the reading thread's batches (64 events).
+# of ../shared/data, a gzip file, crafted XML whose broken, truncated and repaired events
+# fall on both sides of the reading thread's batches (64 events), and a file whose first event
+# is 1 MB (the batches' arenas keep a first block that large).
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
 DATA=${ESC_SHARED_DATA:-../shared/data}
@@ -14,7 +15,7 @@ fail=0
 ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; fail=1; }
 
-python3 - "$T/mixed.xml" <<'PY'
+python3 - "$T/mixed.xml" "$T/big-first.xml" <<'PY'
 import sys
 out = open(sys.argv[1], "w", encoding="latin-1")  # "\xff" is one byte: invalid UTF-8
 def ev(i, body=None):
@@ -37,6 +38,12 @@ for i in range(1, 400):
     else:
         ev(i)
 out.write("<Event><System><EventID>1</EventID>")  # truncated at the end of input
+out.close()
+# a first event of 1 MB: the batches' arenas keep their first block, which is that large
+out = open(sys.argv[2], "w", encoding="latin-1")
+ev(1, "net share big=C:\\ " + "A" * 1000000)
+for i in range(2, 300):
+    ev(i)
 PY
 gzip -c "$T/mixed.xml" >"$T/mixed.xml.gz"
 
@@ -74,6 +81,7 @@ check evtx "$DATA/evtx/Lateral_Movement" "$DATA/evtx/Credential_Access" \
     "$R/issue_201.evtx"
 check json "$DATA/json/otrf/aptsimulator_cobaltstrike_2021-06-11T21081492.json" "$DATA/crafted"
 check crafted "$T/mixed.xml" "$T/mixed.xml.gz"
+check big-first "$T/big-first.xml"
 n=$(grep -c 'offset [0-9]*: ' "$T/crafted.2.warn")
 [ "$n" -ge 10 ] && ok "crafted: $n warnings with their offsets" || bad "crafted: $n warnings"
 n=$(grep -o '"repaired": [0-9]*' "$T/crafted.2.sum")
