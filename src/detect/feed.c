@@ -39,6 +39,7 @@
 #define FIELDS_ARENA_CAP (64u << 20) /* an event's fields and its datasets' views */
 #define AHEAD_BATCHES 3
 #define AHEAD_EVENTS 64
+#define AHEAD_BLOCK (64u << 10)
 #define AHEAD_BYTES (256u << 10)    /* a batch closes once its arenas grew this much */
 #define AHEAD_COPY_CAP (256u << 20) /* a batch's copies: AHEAD_BYTES and one event at most */
 
@@ -574,6 +575,17 @@ full:
     return ESC_ELIMIT;
 }
 
+/* Empty a batch's arena. A reset keeps the arena's first block, which a large event may have
+ * made large: such an arena starts again, so that a few large events do not hold their room
+ * for the rest of the file. */
+static void batch_arena_reset(esc_arena *a, size_t cap) {
+    esc_arena_reset(a);
+    if (a->used > AHEAD_BLOCK) {
+        esc_arena_fini(a);
+        esc_arena_init(a, AHEAD_BLOCK, cap);
+    }
+}
+
 /* The reading thread: fills the batches in turn until the reader ends or fails, or the
  * feeder detaches. */
 static void *ahead_main(void *arg) {
@@ -592,11 +604,10 @@ static void *ahead_main(void *arg) {
         pthread_mutex_unlock(&h->mu);
         if (stop)
             break;
-        esc_arena_reset(&b->copies);
-        esc_arena_reset(&b->fields);
+        batch_arena_reset(&b->copies, AHEAD_COPY_CAP);
+        batch_arena_reset(&b->fields, FIELDS_ARENA_CAP);
         b->n = 0;
-        /* a reset arena keeps its first block, however large: count the blocks added since */
-        size_t kept = b->copies.used + b->fields.used;
+        size_t kept = b->copies.used + b->fields.used; /* the first blocks, kept by the resets */
         while (more && (!b->n || (b->n < AHEAD_EVENTS &&
                                   b->copies.used + b->fields.used - kept < AHEAD_BYTES))) {
             if (!pending)
@@ -628,8 +639,8 @@ esc_status esc_feeder_read_ahead(esc_feeder *f, esc_reader *rd) {
         return ESC_ENOMEM;
     h->rd = rd;
     for (size_t i = 0; i < AHEAD_BATCHES; i++) {
-        esc_arena_init(&h->b[i].copies, 64 * 1024, AHEAD_COPY_CAP);
-        esc_arena_init(&h->b[i].fields, 64 * 1024, FIELDS_ARENA_CAP);
+        esc_arena_init(&h->b[i].copies, AHEAD_BLOCK, AHEAD_COPY_CAP);
+        esc_arena_init(&h->b[i].fields, AHEAD_BLOCK, FIELDS_ARENA_CAP);
     }
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
