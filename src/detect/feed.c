@@ -465,7 +465,8 @@ static esc_status hand_datasets(esc_feeder *f, const esc_event *ev, const prepar
 }
 
 /* An event: the host inventory, Endpoint.Processes, then the other datasets from p (NULL: the
- * event is prepared here). pst is p's failure (err then holds it when not NULL: perr). */
+ * event is prepared here). pst and perr are p's failure and its error, reported where an event
+ * prepared here reports its own. */
 static esc_status handle(esc_feeder *f, const esc_event *ev, const prepared *p, esc_status pst,
                          const esc_error *perr, esc_error *err) {
     f->stats.events++;
