@@ -198,19 +198,27 @@ static int cmp_det(const void *x, const void *y) {
     return strcmp(a->r->d->name, b->r->d->name);
 }
 
+static int cmp_text(const void *x, const void *y) {
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The distinct first values of the dest column (sorted, then counted: rows can be many). */
 static size_t count_hosts(const esc_table *t) {
     int c = esc_table_col(t, "dest");
-    size_t n = 0;
-    for (size_t r = 0; c >= 0 && r < t->nrows; r++) {
+    const char **v = c >= 0 && t->nrows ? esc_malloc(t->nrows * sizeof *v) : NULL;
+    size_t n = 0, hosts = 0;
+    if (!v)
+        return 0;
+    for (size_t r = 0; r < t->nrows; r++) {
         const esc_cell *a = esc_table_cell(t, r, (size_t)c);
-        bool seen = false;
-        for (size_t p = 0; p < r && !seen && a->n; p++) {
-            const esc_cell *b = esc_table_cell(t, p, (size_t)c);
-            seen = b->n && !strcmp(a->v[0], b->v[0]);
-        }
-        n += a->n && !seen;
+        if (a->n)
+            v[n++] = a->v[0];
     }
-    return n;
+    qsort(v, n, sizeof *v, cmp_text);
+    for (size_t i = 0; i < n; i++)
+        hosts += !i || strcmp(v[i - 1], v[i]) != 0;
+    esc_free(v);
+    return hosts;
 }
 
 static char *mitre_text(const esc_detection *d) {
@@ -271,6 +279,22 @@ static void summary(FILE *f, const det_info *di, size_t n, bool color, size_t to
 }
 
 /* One detection's rows, ordered by their first event, under a header line. */
+/* The rows in the order of their first event (rows with events first, ties in table order). */
+typedef struct row_order {
+    bool has;
+    int64_t lo;
+    size_t row;
+} row_order;
+
+static int cmp_row_order(const void *x, const void *y) {
+    const row_order *a = x, *b = y;
+    if (a->has != b->has)
+        return a->has ? -1 : 1;
+    if (a->lo != b->lo)
+        return a->lo < b->lo ? -1 : 1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
 static void section(FILE *f, const det_info *di, bool color, size_t total) {
     const esc_table *t = di->r->t;
     const esc_detection *d = di->r->d;
@@ -296,16 +320,18 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
     char **cell = esc_calloc((nr + 1) * nc, sizeof *cell);
     if (!ord || !cell)
         goto out;
-    for (size_t r = 0; r < nr; r++) { /* insertion sort by first event, stable */
-        int64_t lo, hi, lo2, hi2;
+    row_order *ro = esc_malloc((nr ? nr : 1) * sizeof *ro);
+    if (!ro)
+        goto out;
+    for (size_t r = 0; r < nr; r++) {
+        int64_t lo = 0, hi;
         bool has = row_span(t, r, &lo, &hi);
-        size_t k = r;
-        while (k > 0 && has && (!row_span(t, ord[k - 1], &lo2, &hi2) || lo2 > lo)) {
-            ord[k] = ord[k - 1];
-            k--;
-        }
-        ord[k] = r;
+        ro[r] = (row_order){has, has ? lo : 0, r};
     }
+    qsort(ro, nr, sizeof *ro, cmp_row_order);
+    for (size_t r = 0; r < nr; r++)
+        ord[r] = ro[r].row;
+    esc_free(ro);
     cell[0] = esc_strdup("time");
     for (size_t c = 1; c < nc; c++)
         cell[c] = esc_out_human_dup(t->cols[c - 1]);
