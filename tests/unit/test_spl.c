@@ -30,6 +30,16 @@ static char *expand(const esc_macro *ms, size_t n, const char *s, esc_error *err
 static const char *const A1[] = {"a"};
 static const char *const A2[] = {"x", "y"};
 
+/* An Endpoint.Processes record of host dest at _time 1 s; the callers set the other fields. */
+static esc_record proc_record(const char *dest) {
+    esc_record r;
+    memset(&r, 0, sizeof r);
+    r.time_us = 1000000;
+    r.ds = ESC_DS_PROCESSES;
+    r.v[ESC_CIM_DEST] = esc_str_c(dest);
+    return r;
+}
+
 static void test_args(void **state) {
     (void)state;
     esc_macro ms[] = {
@@ -347,11 +357,7 @@ static void test_prune_shared(void **state) {
     for (int i = 0; i < 1000; i++) {
         char host[32];
         snprintf(host, sizeof host, "host%d", i);
-        esc_record r;
-        memset(&r, 0, sizeof r);
-        r.time_us = 1000000;
-        r.ds = ESC_DS_PROCESSES;
-        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        esc_record r = proc_record(host);
         r.v[ESC_CIM_PROCESS] = esc_str_c("p.exe");
         assert_int_equal(esc_exec_feed(xa, &r, &err), ESC_OK);
         assert_int_equal(esc_exec_feed(xb, &r, &err), ESC_OK);
@@ -399,11 +405,7 @@ static size_t spilled_join(const char *type, size_t *groups) {
         char guid[32], host[32];
         snprintf(guid, sizeof guid, "{g%d}", i);
         snprintf(host, sizeof host, "host%d", i % 10);
-        esc_record r;
-        memset(&r, 0, sizeof r);
-        r.time_us = 1000000;
-        r.ds = ESC_DS_PROCESSES;
-        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        esc_record r = proc_record(host);
         r.v[ESC_CIM_PROCESS_GUID] = esc_str_c(guid);
         assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
     }
@@ -465,11 +467,7 @@ static esc_table *eval_join_rows(bool spill) {
         snprintf(guid, sizeof guid, "{g%d}", i);
         snprintf(parent, sizeof parent, "{g%d}", i - 10);
         snprintf(host, sizeof host, "host%d", i % 10);
-        esc_record r;
-        memset(&r, 0, sizeof r);
-        r.time_us = 1000000;
-        r.ds = ESC_DS_PROCESSES;
-        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        esc_record r = proc_record(host);
         r.v[ESC_CIM_PROCESS_GUID] = esc_str_c(guid);
         r.v[ESC_CIM_PARENT_PROCESS_GUID] = esc_str_c(parent);
         assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
@@ -596,11 +594,7 @@ static void test_prune_memo(void **state) {
         char host[32], user[32];
         snprintf(host, sizeof host, "host%d", i);
         snprintf(user, sizeof user, "u%d", i % 3);
-        esc_record r;
-        memset(&r, 0, sizeof r);
-        r.time_us = 1000000;
-        r.ds = ESC_DS_PROCESSES;
-        r.v[ESC_CIM_DEST] = esc_str_c(host);
+        esc_record r = proc_record(host);
         r.v[ESC_CIM_USER] = esc_str_c(user);
         r.v[ESC_CIM_PROCESS_NAME] = esc_str_c(procs[i % 4]);
         assert_int_equal(spl_tstats_feed(&p->stages[0], a, &r, NULL, &err), ESC_OK);
@@ -634,11 +628,7 @@ static void test_prune_memo(void **state) {
     assert_int_equal(ndead, 200 - 200 / 3); /* a.exe, b.exe, users other than u1 */
     assert_int_equal(known, 400 - 12);      /* 4 names (lowercased: 3 verdicts) x 3 users */
     /* a record of a new host whose group is remembered dead makes none; one alive does */
-    esc_record r;
-    memset(&r, 0, sizeof r);
-    r.time_us = 1000000;
-    r.ds = ESC_DS_PROCESSES;
-    r.v[ESC_CIM_DEST] = esc_str_c("new");
+    esc_record r = proc_record("new");
     r.v[ESC_CIM_USER] = esc_str_c("u2");
     r.v[ESC_CIM_PROCESS_NAME] = esc_str_c("a.exe");
     assert_int_equal(spl_tstats_feed(&p->stages[0], a, &r, m, &err), ESC_OK);
@@ -675,12 +665,9 @@ static esc_table *ranged(bool spill) {
         snprintf(host, sizeof host, "host%03d", (i * 7919) % 97);
         snprintf(proc, sizeof proc, "cmd.exe /c %s %d", pad, (i * 31) % 20011);
         esc_event ev = {.path = "in.xml", .offset = (uint64_t)i * 10, .line = (uint64_t)i + 1};
-        esc_record r;
-        memset(&r, 0, sizeof r);
+        esc_record r = proc_record(host);
         r.time_us = (int64_t)(i % 50) * 1000000;
         r.ev = &ev;
-        r.ds = ESC_DS_PROCESSES;
-        r.v[ESC_CIM_DEST] = esc_str_c(host);
         r.v[ESC_CIM_PROCESS] = esc_str_c(proc);
         assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
         if (spill && i % 4000 == 3999)
