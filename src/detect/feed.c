@@ -101,7 +101,7 @@ struct esc_feeder {
     esc_feeder_opts o;
     esc_hostmap *hosts;
     esc_arena map_arena;
-    esc_arena fields_arena; /* the event's fields and its dataset views, until the next event */
+    esc_arena fields_arena; /* an event read directly: its fields and records, until the next */
     esc_arena held_arena;
     esc_event *held;
     size_t nheld, capheld;
@@ -480,8 +480,8 @@ static esc_status handle(esc_feeder *f, const esc_event *ev, const prepared *p, 
     if (st || !f->o.engine)
         return st;
     prepared own;
-    esc_arena_reset(&f->fields_arena);
     if (!p) {
+        esc_arena_reset(&f->fields_arena);
         if ((st = prepare(f, ev, &f->fields_arena, &own, err)))
             return st;
         p = &own;
