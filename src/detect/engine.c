@@ -872,6 +872,38 @@ static size_t *finish_order(const esc_hunt *h) {
     return o;
 }
 
+/* Detection i's table, its execution's groups released. */
+static esc_status finish_one(esc_hunt *h, size_t i, esc_error *err) {
+    esc_status st;
+    if (h->sx && h->sx[i] && (st = merge_shards(h, i, err)))
+        return st;
+    if ((st = esc_exec_finish(h->x[i], &h->tables[i], err)))
+        return st;
+    size_t before = esc_exec_mem(h->x[i], 0, NULL);
+    esc_exec_release(h->x[i]); /* its groups are in its table now */
+    if (before >= SPILL_MIN)
+        esc_alloc_trim();
+    h->stats.rows += h->tables[i]->nrows;
+    h->stats.regex_limited += h->tables[i]->regex_limited;
+    h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */
+    /* one per record the merge back of spilled groups dropped, as while reading */
+    h->stats.warnings += h->tables[i]->dropped_groups + h->tables[i]->dropped_bytes;
+    return ESC_OK;
+}
+
+/* Every detection of the first stage (second: of the second), in order; the risk job is told
+ * of each table finished. */
+static esc_status finish_stage(esc_hunt *h, const size_t *order, bool second, esc_risk_job *job,
+                               esc_error *err) {
+    esc_status st = ESC_OK;
+    for (size_t k = 0; k < esc_engine_count(h->e) && !st; k++) {
+        size_t i = order[k];
+        if (h->e->second[i] == second && !(st = finish_one(h, i, err)))
+            esc_risk_job_ready(job, i);
+    }
+    return st;
+}
+
 esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     if (h->finished)
         return ESC_OK;
@@ -888,41 +920,28 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     size_t *order = finish_order(h);
     if (!order)
         return esc_error_set(err, ESC_ENOMEM, "out of memory finishing the hunt");
-    /* first every detection but the RBA ones, then the risk events of their rows feed those */
-    for (int stage = 0; stage < 2 && !st; stage++) {
-        if (stage == 1) {
-            esc_risk_stage rs = {.content = h->e->content,
-                                 .det = h->e->det,
-                                 .tables = h->tables,
-                                 .x = h->x,
-                                 .second = h->e->second,
-                                 .n = esc_engine_count(h->e),
-                                 .earliest_us = h->o.earliest_us,
-                                 .latest_us = h->o.latest_us,
-                                 .now = h->o.now};
-            if ((st = esc_risk_stage_run(&rs, err)))
-                break;
-        }
-        for (size_t k = 0; k < esc_engine_count(h->e) && !st; k++) {
-            size_t i = order[k];
-            if (h->e->second[i] != (stage == 1))
-                continue;
-            if (h->sx && h->sx[i] && (st = merge_shards(h, i, err)))
-                break;
-            st = esc_exec_finish(h->x[i], &h->tables[i], err);
-            if (st)
-                break;
-            size_t before = esc_exec_mem(h->x[i], 0, NULL);
-            esc_exec_release(h->x[i]); /* its groups are in its table now */
-            if (before >= SPILL_MIN)
-                esc_alloc_trim();
-            h->stats.rows += h->tables[i]->nrows;
-            h->stats.regex_limited += h->tables[i]->regex_limited;
-            h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */
-            /* one per record the merge back of spilled groups dropped, as while reading */
-            h->stats.warnings += h->tables[i]->dropped_groups + h->tables[i]->dropped_bytes;
-        }
+    /* first every detection but the RBA ones, while the risk events of their rows are made
+     * (risk_stage.c), then those detections over them */
+    esc_risk_stage rs = {.content = h->e->content,
+                         .det = h->e->det,
+                         .tables = h->tables,
+                         .x = h->x,
+                         .second = h->e->second,
+                         .n = esc_engine_count(h->e),
+                         .earliest_us = h->o.earliest_us,
+                         .latest_us = h->o.latest_us,
+                         .now = h->o.now};
+    esc_risk_job *job = NULL;
+    if ((st = esc_risk_job_start(&rs, h->o.reader.threads > 1, &job, err))) {
+        esc_free(order);
+        return st;
     }
+    st = finish_stage(h, order, false, job, err);
+    if (job) /* the risk events still to make grow their thread's malloc arena, not this one */
+        esc_alloc_trim();
+    esc_status js = esc_risk_job_end(job, st != ESC_OK, st ? NULL : err);
+    if (!st && !(st = js))
+        st = finish_stage(h, order, true, NULL, err);
     esc_free(order);
     return st;
 }

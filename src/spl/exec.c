@@ -41,6 +41,8 @@
 struct esc_exec {
     const esc_plan *p;
     int64_t earliest, latest;
+    int64_t now;     /* now(): the end of the window, else when x was made (Splunk: the time
+                        the search started); set on the thread before any stage runs */
     esc_agg *agg;    /* tstats */
     esc_table *rows; /* a raw-event search: the matching events so far */
     size_t rows_cap;
@@ -147,6 +149,7 @@ static size_t stream_batch(const esc_plan *p) {
 static esc_status flush_rows(esc_exec *x, esc_error *err) {
     const esc_plan *p = x->p;
     esc_status rc = ESC_OK;
+    spl_eval_set_now(x->now);
     for (size_t i = 1; i < x->stream_at && rc == ESC_OK; i++) {
         spl_run run = {x->rows, NULL};
         rc = p->stages[i].cmd->run(&p->stages[i], &run, err);
@@ -167,6 +170,7 @@ esc_exec *esc_exec_new(const esc_plan *p, int64_t earliest_us, int64_t latest_us
     x->p = p;
     x->earliest = earliest_us;
     x->latest = latest_us;
+    x->now = latest_us != ESC_TIME_MAX ? esc_time_sec(latest_us) : (int64_t)time(NULL);
     x->ev = esc_evset_new();
     if (!x->ev)
         goto fail;
@@ -341,6 +345,7 @@ done:
  * live ones (each live group is copied a bounded number of times per dead group), or always
  * when final. */
 static esc_status prune(esc_exec *x, bool final, esc_error *err) {
+    spl_eval_set_now(x->now);
     size_t ng = esc_agg_ngroups(x->agg);
     if (ng > x->checked) {
         if (ng > x->dead_cap) {
@@ -490,6 +495,7 @@ uint64_t esc_exec_spilled(const esc_exec *x) {
 /* A streamed stats' groups that cannot give a row (prune.c) dropped, before they spill or
  * merge back: a spilled stats merges back only the groups its filters can keep. */
 static esc_status prune_stream(esc_exec *x, esc_error *err) {
+    spl_eval_set_now(x->now);
     size_t ng = esc_agg_ngroups(spl_stats_agg(x->acc)), ndead = 0;
     if (!x->sprune_on || !ng)
         return ESC_OK;
@@ -1497,7 +1503,7 @@ static int cmp_keys(const esc_str *a, const esc_str *b, size_t n) {
     return 0;
 }
 
-static size_t sort_nby;
+static _Thread_local size_t sort_nby; /* the qsort comparator's key count */
 static int cmp_part_key(const void *a, const void *b) {
     return cmp_keys(((const part_key *)a)->k, ((const part_key *)b)->k, sort_nby);
 }
@@ -1709,6 +1715,7 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
      * run the pipeline below, not twice */
     if (x->released)
         return esc_error_set(err, ESC_EINTERNAL, "a search finished twice");
+    spl_eval_set_now(x->now);
     if (x->agg && x->prune_k && !x->owner && (rc = prune(x, true, err)) != ESC_OK)
         return rc; /* (a sharer's groups are its owner's, pruned for it and every sharer) */
     uint64_t limited = spl_re_limited();
@@ -1730,8 +1737,6 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
         if (rc)
             return rc;
     }
-    /* now(): the search runs for the end of its window (Splunk: the time the search started) */
-    spl_eval_set_now(x->latest != ESC_TIME_MAX ? esc_time_sec(x->latest) : (int64_t)time(NULL));
     size_t first = 1;
     if (x->acc) { /* the last rows into the running stats, then its table */
         if ((rc = flush_rows(x, err)) != ESC_OK ||

@@ -9,8 +9,11 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
+#include "fields/fields.h"
 #include "spl/cmd.h"
 #include "spl/semijoin.h"
 #include "spl/spl.h"
@@ -680,6 +683,53 @@ static esc_table *ranged(bool spill) {
     return t;
 }
 
+/* now() is the search's time, the end of its window (tests/spl/eval_fn.test cites Splunk's
+ * reference), in every batch of rows a raw-event search's streamed stats takes: 3,000 events
+ * make several batches (STREAM_BATCH, spl/exec.c) that run while the events are fed, before the
+ * search finishes, and on another thread than the one that finishes it. */
+static void *feed_events(void *arg) {
+    esc_exec *x = arg;
+    esc_arena a;
+    esc_arena_init(&a, 1 << 12, 1 << 20);
+    esc_error err = {0};
+    for (int i = 0; i < 3000 && !err.code; i++) {
+        esc_arena_reset(&a);
+        esc_fields fs = {0};
+        fs.time_us = (int64_t)1577900000 * 1000000;
+        esc_fields_add(&fs, &a, esc_str_c("EventCode"), esc_str_c("1"), false);
+        esc_record r = {.ds = ESC_DS_RAW, .time_us = fs.time_us, .fs = &fs};
+        esc_exec_feed(x, &r, &err);
+    }
+    esc_arena_fini(&a);
+    return err.code ? arg : NULL;
+}
+
+static void test_now_while_fed(void **state) {
+    (void)state;
+    esc_error err = {0};
+    esc_plan *p =
+        esc_plan_new("search EventCode=1 | eval t=now() | stats min(t) as lo max(t) as hi count",
+                     NULL, &err);
+    assert_non_null(p);
+    esc_exec *x = esc_exec_new(p, 0, (int64_t)1578000000 * 1000000, &err);
+    assert_non_null(x);
+    pthread_t th;
+    void *failed = x;
+    assert_int_equal(pthread_create(&th, NULL, feed_events, x), 0);
+    assert_int_equal(pthread_join(th, &failed), 0);
+    assert_null(failed);
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
+    assert_int_equal(t->nrows, 1);
+    assert_int_equal(t->ncols, 3);
+    assert_string_equal(t->cells[0].v[0], "1578000000");
+    assert_string_equal(t->cells[1].v[0], "1578000000");
+    assert_string_equal(t->cells[2].v[0], "3000");
+    esc_table_free(t);
+    esc_exec_free(x);
+    esc_plan_free(p);
+}
+
 static void test_ranged_finish(void **state) {
     (void)state;
     esc_table *a = ranged(false), *b = ranged(true);
@@ -873,7 +923,7 @@ int main(void) {
         cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
         cmocka_unit_test(test_join_eval_copy), cmocka_unit_test(test_prune_stream),
         cmocka_unit_test(test_prune_deps),     cmocka_unit_test(test_prune_memo),
-        cmocka_unit_test(test_ranged_finish),  cmocka_unit_test(test_cell_one_allocation),
+        cmocka_unit_test(test_ranged_finish),  cmocka_unit_test(test_now_while_fed),  cmocka_unit_test(test_cell_one_allocation),
         cmocka_unit_test(test_stats_unique),   cmocka_unit_test(test_remap_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
