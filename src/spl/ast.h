@@ -160,6 +160,7 @@ typedef struct convert_item {
 typedef struct eval_item {
     const char *name;
     int col; /* target column in the stage's output */
+    int dep; /* the one column e reads (its value decides the result), or -1 */
     enode *e;
     size_t start, end;
 } eval_item;

@@ -14,12 +14,19 @@ with open(out, "w") as f:
     for i in range(4):
         f.write(re.sub(r"<Data Name='CommandLine'>[^<]*<", "<Data Name='CommandLine'>" + "a" * (40 + i) + "b<", ev) + "\n")
     f.write(re.sub(r"<Data Name='CommandLine'>[^<]*<", "<Data Name='CommandLine'>aaaa<", ev) + "\n")
+with open(out.replace("bt.xml", "bt2.xml"), "w") as f:  # each value twice: eval's memo (cmd_eval.c)
+    for i in range(4):
+        for _ in range(2):
+            f.write(re.sub(r"<Data Name='CommandLine'>[^<]*<", "<Data Name='CommandLine'>" + "a" * (40 + i) + "b<", ev) + "\n")
+    for _ in range(2):
+        f.write(re.sub(r"<Data Name='CommandLine'>[^<]*<", "<Data Name='CommandLine'>aaaa<", ev) + "\n")
 with open(out.replace("bt.xml", "long.xml"), "w") as f:
     f.write(re.sub(r"<Data Name='CommandLine'>[^<]*<", "<Data Name='CommandLine'>net " + "x" * 1000000 + " share y<", ev) + "\n")
 PY
 BASE="| tstats count from datamodel=Endpoint.Processes by Processes.process | rename Processes.process as process"
 detection "$T/re.yml" "backtrack regex" "$BASE | regex process=\"^(a+)+\$\""
 detection "$T/match.yml" "backtrack match" "$BASE | where match(process, \"^(a|aa)+\$\")"
+detection "$T/eval.yml" "backtrack eval" "source=\"XmlWinEventLog:Microsoft-Windows-Sysmon/Operational\" EventCode=1 | eval m=if(match(CommandLine, \"^(a|aa)+\$\"), \"yes\", \"no\") | stats count by m"
 
 detection "$T/long.yml" "long value" "$BASE | regex process=\"^net x+ share\" | where match(process, \"^net.*x{1000}.*y\$\")"
 limited() { python3 -c "import json,sys; sys.exit(json.load(open('$T/sum.json'))['regex_limited'] != $1)"; }
@@ -35,6 +42,12 @@ check "match (a|aa)+: exit 0" rc_is 0
 check "match (a|aa)+: only the real match" eval 'out_lines 1 && grep -q "\"process\": \"aaaa\"" "$T/out"'
 check "match (a|aa)+: 4 stopped matches" eval 'limited 4 && err_has "backtrack match - Rule: 4 regular-expression matches stopped"'
 check "match (a|aa)+: no sanitizer report" no_sanitizer
+
+# a value seen before in the same rows takes eval's remembered result: its stopped matches
+# count again, once per row
+run 120 hunt --format json --summary-json "$T/sum.json" --detection "$T/eval.yml" "$T/bt2.xml"
+check "eval match (a|aa)+, each value twice: 8 stopped matches" eval 'rc_is 0 && limited 8 && err_has "backtrack eval - Rule: 8 regular-expression matches stopped"'
+check "eval match (a|aa)+: rows" eval 'out_lines 2 && grep -q "\"m\": \"no\", \"count\": 8" "$T/out" && grep -q "\"m\": \"yes\", \"count\": 2" "$T/out"'
 
 run 120 hunt --format json --summary-json "$T/sum.json" --detection "$T/long.yml" "$T/long.xml"
 check "1 MB value: both patterns match, nothing stopped" eval 'rc_is 0 && out_lines 1 && limited 0'
