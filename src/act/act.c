@@ -4,7 +4,10 @@
  * and one risk event per value of each Victim observable field (when alert_action.rba is
  * enabled), values `unknown` excepted. Identities are SHA-256 of the row's window and BY values,
  * so the same row of the same window always gets the same event_id. Events are rendered once as
- * JSON (key order in docs/actions.md) and handed to the sinks.
+ * JSON (key order in docs/actions.md) and handed to the sinks; a risk event also as fields, for
+ * a sink that would read its JSON back (the risk stage). What every event of an input shares
+ * (the annotations, which columns an event writes, the columns' keys) is worked out once per
+ * input (struct shape), not per row.
  *
  * Invariants: nothing here names a detection or a field of one; every event is bounded by
  * ESC_ACT_MAX_EVENT bytes (a larger one is an error for that event alone) and the run keeps at
@@ -19,6 +22,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/fmt.h"
 #include "core/timeutil.h"
@@ -30,6 +34,22 @@
 #define INCIDENT_RULE "Risk - 24 Hour Risk Threshold Exceeded - Rule"
 #define DAY 86400
 
+/* A risk event is offered to the sinks as fields beside its JSON (esc_sink_event.fields): its
+ * members as a reader of that JSON gets them back, so that a sink wanting fields (the risk
+ * stage) need not read the JSON again. The JSON writer (jw) records them as it writes. Where the
+ * two could differ the event offers none (`lost`) and such a sink reads the JSON: a column name
+ * the JSON escapes (the reader repairs invalid UTF-8 in an escaped key), a number's text that
+ * is not JSON's, more values than ACT_MAX_FIELD_VALUES (the reader records at most 65536). */
+#define ACT_MAX_FIELD_VALUES 30000
+
+typedef struct evfields {
+    esc_sink_field *v;
+    size_t n, cap;
+    size_t values;   /* members and array elements so far, as the reader counts them */
+    esc_arena *text; /* the text of numbers and objects, which the writer formats */
+    bool lost;
+} evfields;
+
 struct esc_act {
     const esc_content *c;
     esc_sinks *sinks;
@@ -39,6 +59,11 @@ struct esc_act {
     int64_t last_search_time;
     esc_act_counts counts;
     bool evidence; /* notables carry orig_time and their rows' evidence */
+    /* reused from one event to the next, each at most ESC_ACT_MAX_EVENT bytes */
+    esc_buf out;     /* the event's JSON */
+    esc_buf sub;     /* a text with its tokens filled (a drilldown's part, a risk message) */
+    evfields fields; /* the risk event being made, as fields */
+    esc_arena text;  /* fields' text, reset per risk event */
 };
 
 /* ---- small pieces ---------------------------------------------------------------------------- */
@@ -106,10 +131,38 @@ static int find_col(const esc_table *t, const char *name, size_t len) {
 /* ---- JSON -------------------------------------------------------------------------------------
  */
 
+static void field(evfields *f, const char *name, const char *v, size_t len,
+                  esc_sink_field_kind kind) {
+    if (f->lost)
+        return;
+    if (f->n == f->cap) {
+        size_t nc = f->cap ? 2 * f->cap : 64;
+        esc_sink_field *p = esc_realloc(f->v, nc * sizeof *p);
+        if (!p) {
+            f->lost = true; /* then the JSON is read, and runs out of memory there */
+            return;
+        }
+        f->v = p;
+        f->cap = nc;
+    }
+    f->v[f->n++] = (esc_sink_field){name, v, len, kind};
+}
+
+/* A field whose text the writer formatted (s[0, len) is about to be overwritten). */
+static void field_copy(evfields *f, const char *name, const char *s, size_t len,
+                       esc_sink_field_kind kind) {
+    esc_str c = esc_arena_dup(f->text, esc_str_make(s, len));
+    if (!c.ptr)
+        f->lost = true;
+    else
+        field(f, name, c.ptr, c.len, kind);
+}
+
 typedef struct jw {
     esc_buf *b;
     bool first;
     esc_status st;
+    evfields *f; /* records the members as fields; NULL: not asked */
 } jw;
 
 static void jput(jw *w, const char *s, size_t n) {
@@ -134,23 +187,58 @@ static void jstr(jw *w, const char *s) {
         jstrn(w, s, strlen(s));
 }
 
+/* A key already rendered with its comma and colon (`,"name":`). */
+static void jkey_raw(jw *w, const char *k, size_t n) {
+    if (w->first) {
+        k++;
+        n--;
+    }
+    w->first = false;
+    jput(w, k, n);
+    if (w->f)
+        w->f->values++;
+}
+
 static void jkey(jw *w, const char *k) {
+    size_t n = strlen(k);
+    if (w->f)
+        w->f->values++;
+    if (w->st == ESC_OK && esc_fmt_json_scan(k, n) == n) { /* nothing to escape: one append */
+        if ((w->st = esc_buf_reserve(w->b, n + 4)) != ESC_OK)
+            return;
+        char *o = esc_buf_end(w->b), *o0 = o;
+        if (!w->first)
+            *o++ = ',';
+        *o++ = '"';
+        memcpy(o, k, n);
+        o += n;
+        *o++ = '"';
+        *o++ = ':';
+        esc_buf_commit(w->b, (size_t)(o - o0));
+        w->first = false;
+        return;
+    }
     if (!w->first)
         jc(w, ",");
     w->first = false;
-    jstr(w, k);
+    jstrn(w, k, n);
     jc(w, ":");
 }
 
 static void jkv(jw *w, const char *k, const char *v) {
     jkey(w, k);
     jstr(w, v);
+    if (w->f && v)
+        field(w->f, k, v, strlen(v), ESC_SINK_FIELD_STR);
 }
 
 static void jkint(jw *w, const char *k, int64_t v) {
     char tmp[ESC_FMT_MAX];
+    size_t n = esc_fmt_i64(tmp, v);
     jkey(w, k);
-    jput(w, tmp, esc_fmt_i64(tmp, v));
+    jput(w, tmp, n);
+    if (w->f)
+        field_copy(w->f, k, tmp, n, ESC_SINK_FIELD_NUM);
 }
 
 static void jktime(jw *w, const char *k, int64_t v) {
@@ -160,47 +248,111 @@ static void jktime(jw *w, const char *k, int64_t v) {
         jkint(w, k, v);
 }
 
+/* One string element of the array member k (NULL writes null, which reads back as "null"). */
+static void jelem(jw *w, const char *k, const char *s, bool first) {
+    if (!first)
+        jc(w, ",");
+    jstr(w, s);
+    if (w->f) {
+        w->f->values++;
+        field(w->f, k, s ? s : "null", s ? strlen(s) : 4, ESC_SINK_FIELD_ELEM);
+    }
+}
+
 static void jklist(jw *w, const char *k, esc_strlist l) {
     jkey(w, k);
     jc(w, "[");
-    for (size_t i = 0; i < l.n; i++) {
-        if (i)
-            jc(w, ",");
-        jstr(w, l.v[i]);
-    }
+    for (size_t i = 0; i < l.n; i++)
+        jelem(w, k, l.v[i], i == 0);
     jc(w, "]");
 }
 
-/* A result-table cell as SPEC section 5 renders it. */
-static void jcell(jw *w, const esc_table *t, size_t col, const esc_cell *cell) {
+/* Whether s[0, n) is a number in JSON's grammar. */
+static bool json_number(const char *s, size_t n) {
+    size_t i = 0, d;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0')
+        i++;
+    else if (i < n && s[i] >= '1' && s[i] <= '9')
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    else
+        return false;
+    if (i < n && s[i] == '.') {
+        for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9';)
+            i++;
+        if (i == d)
+            return false;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        for (d = i; i < n && s[i] >= '0' && s[i] <= '9';)
+            i++;
+        if (i == d)
+            return false;
+    }
+    return i == n;
+}
+
+/* A result-table cell as SPEC section 5 renders it, the member k. */
+static void jcell(jw *w, const char *k, const esc_table *t, size_t col, const esc_cell *cell) {
     bool mv = (t->mv_col && t->mv_col[col]) || cell->n > 1;
     if (mv) {
         jc(w, "[");
-        for (size_t i = 0; i < cell->n; i++) {
-            if (i)
-                jc(w, ",");
-            jstr(w, cell->v[i]);
-        }
+        for (size_t i = 0; i < cell->n; i++)
+            jelem(w, k, cell->v[i], i == 0);
         jc(w, "]");
-    } else if (cell->is_num && cell->n == 1 && cell->v[0] && isfinite(cell->num))
-        jc(w, cell->v[0]);
-    else
+    } else if (cell->is_num && cell->n == 1 && cell->v[0] && isfinite(cell->num)) {
+        size_t n = strlen(cell->v[0]);
+        jput(w, cell->v[0], n);
+        if (w->f && !json_number(cell->v[0], n))
+            w->f->lost = true; /* the JSON is malformed: reading it says so */
+        else if (w->f)
+            field(w->f, k, cell->v[0], n, ESC_SINK_FIELD_NUM);
+    } else {
         jstr(w, cell->v[0]);
+        if (w->f && cell->v[0])
+            field(w->f, k, cell->v[0], strlen(cell->v[0]), ESC_SINK_FIELD_STR);
+    }
 }
 
-/* Every field of the row, skipping names already written. */
-static void jrow(jw *w, const esc_table *t, size_t row, const char *const *skip, size_t nskip) {
+/* ---- what the events of one input share ------------------------------------------------------
+ */
+
+/* Worked out once per input (esc_act_rows) rather than per row or event: the detection's
+ * annotations rendered, and the table's columns: which ones an event writes itself, which make
+ * a row's identity by default, each one's key rendered. */
+enum {
+    COL_NOTABLE = 1, /* a member the notable writes itself (esc_act_notable_keys) */
+    COL_RISK = 2,    /* a member the risk event writes itself (RISK_KEYS) */
+    COL_ESCAPED = 4, /* the name has a byte JSON escapes */
+    COL_BY = 8,      /* part of the identity when the input names no BY fields */
+};
+
+typedef struct shape {
+    esc_buf annot;      /* the annotations members, `,"annotations.mitre_attack":[...],...` */
+    evfields annot_f;   /* the same as fields */
+    esc_arena text;     /* annot_f's numbers */
+    esc_buf keys;       /* every column's key, `,"name":`, one after the other */
+    size_t *key_end;    /* column c's key is keys.ptr[c ? key_end[c - 1] : 0, key_end[c]) */
+    unsigned char *col; /* per column: COL_* */
+    int time_col;       /* lastTime, else _time, else -1: a risk event's _time */
+} shape;
+
+/* Every field of the row the event does not write itself (COL_* in skip). */
+static void jrow(jw *w, const esc_table *t, size_t row, const shape *sh, unsigned skip) {
     for (size_t c = 0; c < t->ncols; c++) {
         const esc_cell *cell = esc_table_cell(t, row, c);
-        if (cell->n == 0)
+        if (cell->n == 0 || (sh->col[c] & skip))
             continue;
-        bool dup = false;
-        for (size_t k = 0; k < nskip && !dup; k++)
-            dup = strcmp(skip[k], t->cols[c]) == 0;
-        if (dup)
-            continue;
-        jkey(w, t->cols[c]);
-        jcell(w, t, c, cell);
+        size_t from = c ? sh->key_end[c - 1] : 0;
+        jkey_raw(w, sh->keys.ptr + from, sh->key_end[c] - from);
+        if (w->f && (sh->col[c] & COL_ESCAPED))
+            w->f->lost = true;
+        jcell(w, t->cols[c], t, c, cell);
     }
 }
 
@@ -276,10 +428,29 @@ static esc_status subst(esc_buf *b, const char *text, const rowctx *x, bool pct)
                 p = q + 1;
                 continue;
             }
+            st = esc_buf_putc(b, *p++); /* not a token: the delimiter as is */
+            continue;
         }
-        st = esc_buf_putc(b, *p++);
+        size_t run = strcspn(p, pct ? "$%" : "$");
+        st = esc_buf_append(b, p, run);
+        p += run;
     }
     return st;
+}
+
+/* subst into b, emptied first; b->ptr is a string (maybe empty) when ESC_OK. */
+static esc_status subst_into(esc_buf *b, const char *text, const rowctx *x, bool pct) {
+    esc_buf_clear(b);
+    esc_status st = subst(b, text ? text : "", x, pct);
+    if (st == ESC_OK && !b->ptr)
+        st = esc_buf_append(b, "", 0);
+    return st;
+}
+
+/* A buffer kept from one event to the next is let go after a large one. */
+static void trim(esc_buf *b) {
+    if (b->cap > ((size_t)1 << 20))
+        esc_buf_fini(b);
 }
 
 /* subst into a fresh string (esc_malloc'd) or NULL. */
@@ -298,8 +469,7 @@ static char *subst_dup(const char *text, const rowctx *x, bool pct, esc_status *
 
 /* ---- identities ------------------------------------------------------------------------------ */
 
-static bool is_by_default(const esc_table *t, size_t row, size_t c) {
-    (void)row;
+static bool is_by_default(const esc_table *t, size_t c) {
     if (t->mv_col && t->mv_col[c])
         return false;
     if (strcmp(t->cols[c], "firstTime") == 0 || strcmp(t->cols[c], "lastTime") == 0)
@@ -322,7 +492,7 @@ static esc_status append_values(esc_buf *b, const esc_cell *cell) {
     return st;
 }
 
-static esc_status notable_id(const esc_act_input *in, size_t row, char out[65]) {
+static esc_status notable_id(const esc_act_input *in, const shape *sh, size_t row, char out[65]) {
     esc_buf b;
     esc_buf_init(&b, ESC_ACT_MAX_EVENT);
     esc_status st = esc_buf_append_c(&b, in->detection->id);
@@ -342,7 +512,7 @@ static esc_status notable_id(const esc_act_input *in, size_t row, char out[65]) 
             col = find_col(t, in->by[i], strlen(in->by[i]));
         } else {
             col = (int)i;
-            if (!is_by_default(t, row, i))
+            if (!(sh->col[i] & COL_BY))
                 continue;
         }
         st = esc_buf_putc(&b, 0x1f);
@@ -380,22 +550,21 @@ static esc_status late_id(const esc_table *t, size_t row, const char *orig, char
     return st;
 }
 
-static void risk_id(const char *notable, const char *type, const char *object, char out[65]) {
-    esc_buf b;
-    esc_buf_init(&b, 0);
-    if (esc_buf_printf(&b, "%s\x1f%s\x1f%s", notable, type, object) == ESC_OK)
-        esc_sha256_hex(b.ptr, b.len, out);
-    else
-        esc_sha256_hex("", 0, out);
-    esc_buf_fini(&b);
+/* A risk event's identity: the hash of "<notable id>\x1f<type>\x1f<object>", from the state
+ * after its row's "<notable id>\x1f" (hashed once for the row's risk events). */
+static void risk_id(const esc_sha256 *row, const char *type, const char *object, char out[65]) {
+    esc_sha256 s = *row;
+    esc_sha256_update(&s, type, strlen(type));
+    esc_sha256_update(&s, "\x1f", 1);
+    esc_sha256_update(&s, object, strlen(object));
+    esc_sha256_final_hex(&s, out);
 }
 
-/* The row's lastTime as epoch seconds: a number as is; else text as `convert ctime` wrote it
- * (ISO-like, in the configured zone, which esc_time_parse_iso also reads); else the run time. */
-static int64_t row_time(const esc_table *t, size_t row, const esc_act_window *w) {
-    int col = find_col(t, "lastTime", 8);
-    if (col < 0)
-        col = find_col(t, "_time", 5);
+/* The row's lastTime (else _time: sh->time_col) as epoch seconds: a number as is; else text as
+ * `convert ctime` wrote it (ISO-like, in the configured zone, which esc_time_parse_iso also
+ * reads); else the run time. */
+static int64_t row_time(const esc_table *t, const shape *sh, size_t row, const esc_act_window *w) {
+    int col = sh->time_col;
     if (col >= 0) {
         const esc_cell *c = esc_table_cell(t, row, (size_t)col);
         if (c->n >= 1 && c->v[0]) {
@@ -422,6 +591,10 @@ esc_act *esc_act_new(const esc_content *content, esc_sinks *sinks, esc_error *er
     a->c = content;
     a->sinks = sinks;
     a->max_points = ESC_ACT_MAX_POINTS;
+    esc_buf_init(&a->out, ESC_ACT_MAX_EVENT);
+    esc_buf_init(&a->sub, ESC_ACT_MAX_EVENT);
+    esc_arena_init(&a->text, 4096, 0);
+    a->fields.text = &a->text;
     return a;
 }
 
@@ -438,6 +611,10 @@ void esc_act_free(esc_act *a) {
         esc_free((char *)a->pts[i].type);
     }
     esc_free(a->pts);
+    esc_buf_fini(&a->out);
+    esc_buf_fini(&a->sub);
+    esc_free(a->fields.v);
+    esc_arena_fini(&a->text);
     esc_free(a);
 }
 
@@ -499,11 +676,8 @@ static void annotations(jw *w, const esc_content *c, const esc_detection *d) {
             }
             for (size_t m = 0; m < k && !seen; m++)
                 seen = strcmp(t.v[m], t.v[k]) == 0;
-            if (seen)
-                continue;
-            if (written++)
-                jc(w, ",");
-            jstr(w, t.v[k]);
+            if (!seen)
+                jelem(w, "annotations.mitre_attack.mitre_tactic", t.v[k], written++ == 0);
         }
     }
     jc(w, "]");
@@ -574,6 +748,57 @@ static const char *const RISK_KEYS[] = {
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
+static bool is_key(const char *name, const char *const *keys, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(keys[k], name) == 0)
+            return true;
+    return false;
+}
+
+static void shape_fini(shape *sh) {
+    esc_buf_fini(&sh->annot);
+    esc_free(sh->annot_f.v);
+    esc_arena_fini(&sh->text);
+    esc_buf_fini(&sh->keys);
+    esc_free(sh->key_end);
+    esc_free(sh->col);
+}
+
+static esc_status shape_init(shape *sh, const esc_content *c, const esc_detection *d,
+                             const esc_table *t) {
+    memset(sh, 0, sizeof *sh);
+    esc_buf_init(&sh->annot, 0); /* an event holding it is capped */
+    esc_arena_init(&sh->text, 1024, 0);
+    sh->annot_f.text = &sh->text;
+    esc_buf_init(&sh->keys, 0);
+    jw w = {&sh->annot, false, ESC_OK, &sh->annot_f}; /* a member follows others: its comma */
+    annotations(&w, c, d);
+    sh->key_end = esc_malloc((t->ncols ? t->ncols : 1) * sizeof *sh->key_end);
+    sh->col = esc_calloc(t->ncols ? t->ncols : 1, 1);
+    if (!sh->key_end || !sh->col || sh->annot_f.lost || sh->text.failed)
+        w.st = ESC_ENOMEM;
+    jw kw = {&sh->keys, false, ESC_OK, NULL};
+    for (size_t i = 0; i < t->ncols && w.st == ESC_OK && kw.st == ESC_OK; i++) {
+        const char *name = t->cols[i];
+        size_t n = strlen(name);
+        jkey(&kw, name);
+        sh->key_end[i] = sh->keys.len;
+        sh->col[i] =
+            (unsigned char)((is_key(name, esc_act_notable_keys, esc_act_nnotable_keys) ? COL_NOTABLE
+                                                                                       : 0) |
+                            (is_key(name, RISK_KEYS, NKEYS(RISK_KEYS)) ? COL_RISK : 0) |
+                            (esc_fmt_json_scan(name, n) < n ? COL_ESCAPED : 0) |
+                            (is_by_default(t, i) ? COL_BY : 0));
+    }
+    sh->time_col = find_col(t, "lastTime", 8);
+    if (sh->time_col < 0)
+        sh->time_col = find_col(t, "_time", 5);
+    esc_status st = w.st != ESC_OK ? w.st : kw.st;
+    if (st != ESC_OK)
+        shape_fini(sh);
+    return st;
+}
+
 void esc_act_set_evidence(esc_act *a, bool on) {
     a->evidence = on;
 }
@@ -595,8 +820,11 @@ static void evidence(const esc_act *a, jw *w, const esc_table *t, size_t row) {
         const esc_evref *r = &e->refs[i];
         char tmp[2 * ESC_FMT_MAX];
         int64_t s = esc_time_sec(r->time_us);
-        jc(w, i ? ",{" : "{");
-        jw in = {w->b, true, ESC_OK};
+        if (i)
+            jc(w, ",");
+        size_t at = w->b->len; /* the object's text is its field */
+        jc(w, "{");
+        jw in = {w->b, true, ESC_OK, NULL};
         jkey(&in, "_time");
         size_t n = esc_fmt_i64(tmp, s);
         tmp[n++] = '.';
@@ -611,11 +839,15 @@ static void evidence(const esc_act *a, jw *w, const esc_table *t, size_t row) {
         jc(w, "}");
         if (in.st != ESC_OK)
             w->st = in.st;
+        if (w->f && w->st == ESC_OK) {
+            w->f->values++;
+            field_copy(w->f, "evidence", w->b->ptr + at, w->b->len - at, ESC_SINK_FIELD_ELEM);
+        }
     }
     jc(w, "]");
 }
 
-static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
+static esc_status emit_notable(esc_act *a, const esc_act_input *in, const shape *sh, size_t row,
                                const char *search_name, const char *id, int score,
                                const esc_act_late *lt, esc_error *err) {
     const esc_detection *d = in->detection;
@@ -623,8 +855,8 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     rowctx x = {d, in->rows, row, &in->window, NULL, NULL};
     esc_status st = ESC_OK;
     char *title = NULL, *desc = NULL;
-    esc_buf b;
-    esc_buf_init(&b, ESC_ACT_MAX_EVENT);
+    esc_buf *b = &a->out;
+    esc_buf_clear(b);
     title = subst_dup(dep->rule_title ? dep->rule_title : "%name%", &x, true, &st);
     if (title)
         desc = subst_dup(dep->rule_description ? dep->rule_description : "%description%", &x, true,
@@ -635,7 +867,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
     }
     const char *sev = esc_act_severity(score), *urg = esc_act_urgency(sev);
     const char *domain = d->security_domain ? d->security_domain : "threat";
-    jw w = {&b, true, ESC_OK};
+    jw w = {b, true, ESC_OK, NULL};
     jc(&w, "{");
     jkint(&w, "_time", in->window.search_time);
     jkv(&w, "event_id", id);
@@ -672,22 +904,20 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
         if (i)
             jc(&w, ",");
         jc(&w, "{");
-        jw inner = {&b, true, ESC_OK};
+        jw inner = {b, true, ESC_OK, NULL};
         for (int k = 0; k < 4 && w.st == ESC_OK; k++) {
-            char *v = subst_dup(parts[k], &x, true, &st);
-            if (!v) {
+            if ((st = subst_into(&a->sub, parts[k], &x, true)) != ESC_OK) {
                 w.st = st;
                 break;
             }
-            jkv(&inner, names[k], v);
-            esc_free(v);
+            jkv(&inner, names[k], a->sub.ptr);
             if (inner.st != ESC_OK)
                 w.st = inner.st;
         }
         jc(&w, "}");
     }
     jc(&w, "]");
-    annotations(&w, a->c, d);
+    jput(&w, sh->annot.ptr, sh->annot.len);
     if (lt && lt->late) {
         jkey(&w, "late");
         jc(&w, "true");
@@ -696,7 +926,7 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
             jkv(&w, "orig_event_id", lt->orig_event_id);
     }
     evidence(a, &w, in->rows, row);
-    jrow(&w, in->rows, row, esc_act_notable_keys, esc_act_nnotable_keys);
+    jrow(&w, in->rows, row, sh, COL_NOTABLE);
     jc(&w, "}");
     if (w.st != ESC_OK) {
         st = w.st == ESC_ELIMIT ? ESC_SKIP : w.st; /* else out of memory */
@@ -714,8 +944,8 @@ static esc_status emit_notable(esc_act *a, const esc_act_input *in, size_t row,
         .owner = "unassigned",
         .security_domain = domain,
         .risk_score = score,
-        .json = b.ptr,
-        .json_len = b.len,
+        .json = b->ptr,
+        .json_len = b->len,
     };
     st = deliver(a, &ev, err);
     if (st == ESC_OK)
@@ -728,76 +958,79 @@ fail:
         esc_error_set(err, st, "notable for %s: %s", d->name, esc_strerror(st));
     esc_free(title);
     esc_free(desc);
-    esc_buf_fini(&b);
+    trim(&a->sub);
+    trim(b);
     return st;
 }
 
-static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
-                            const char *search_name, const char *nid, int score,
-                            const esc_observable *obs, const char *type, const char *value,
-                            esc_error *err) {
+/* An observable found among the table's columns, with its type as its risk events render it. */
+typedef struct observed {
+    const esc_observable *o;
+    int col;          /* its column in the table */
+    const char *type; /* risk_object_type (a Victim), threat_object_type (an Attacker) */
+    char ltype[64];   /* the lower-cased type, when type points here */
+} observed;
+
+static esc_status emit_risk(esc_act *a, const esc_act_input *in, const shape *sh, size_t row,
+                            const esc_sha256 *row_id, const char *search_name, int score,
+                            const observed *victim, const char *value, const observed *att,
+                            size_t natt, esc_error *err) {
     const esc_detection *d = in->detection;
-    rowctx x = {d, in->rows, row, &in->window, obs->name, value};
+    rowctx x = {d, in->rows, row, &in->window, victim->o->name, value};
     esc_status st = ESC_OK;
     char id[65];
-    risk_id(nid, type, value, id);
-    int64_t t = row_time(in->rows, row, &in->window);
-    esc_buf b;
-    esc_buf_init(&b, ESC_ACT_MAX_EVENT);
-    char *msg = subst_dup(d->message ? d->message : "", &x, false, &st);
-    if (!msg) {
+    risk_id(row_id, victim->type, value, id);
+    int64_t t = row_time(in->rows, sh, row, &in->window);
+    esc_buf *b = &a->out;
+    esc_buf_clear(b);
+    evfields *f = &a->fields;
+    f->n = f->values = 0;
+    f->lost = false;
+    esc_arena_reset(f->text);
+    if ((st = subst_into(&a->sub, d->message, &x, false)) != ESC_OK) {
         st = st == ESC_ELIMIT ? ESC_SKIP : st; /* over ESC_ACT_MAX_EVENT: this event only */
         goto fail;
     }
-    jw w = {&b, true, ESC_OK};
+    const char *msg = a->sub.ptr;
+    jw w = {b, true, ESC_OK, f};
     jc(&w, "{");
     jkint(&w, "_time", t);
     jkv(&w, "event_id", id);
     jkv(&w, "search_name", search_name);
     jkv(&w, "source", search_name);
     jkv(&w, "risk_object", value);
-    jkv(&w, "risk_object_type", type);
+    jkv(&w, "risk_object_type", victim->type);
     jkint(&w, "risk_score", score);
     jkint(&w, "calculated_risk_score", score);
     jkv(&w, "risk_message", msg);
     /* threat objects: every value of every Attacker observable, with its type */
-    jkey(&w, "threat_object");
-    jc(&w, "[");
-    size_t nthreat = 0;
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) {
-            jc(&w, "]");
-            jkey(&w, "threat_object_type");
-            jc(&w, "[");
-            nthreat = 0;
+        const char *k = pass == 0 ? "threat_object" : "threat_object_type";
+        size_t nthreat = 0;
+        jkey(&w, k);
+        jc(&w, "[");
+        for (size_t i = 0; i < natt; i++) {
+            const esc_cell *cell = esc_table_cell(in->rows, row, (size_t)att[i].col);
+            for (size_t v = 0; v < cell->n; v++)
+                jelem(&w, k, pass == 0 ? cell->v[v] : att[i].type, nthreat++ == 0);
         }
-        for (size_t i = 0; i < d->nobservables; i++) {
-            const esc_observable *o = &d->observables[i];
-            if (!has_role(o, "Attacker"))
-                continue;
-            int col = find_col(in->rows, o->name, strlen(o->name));
-            if (col < 0)
-                continue;
-            const esc_cell *cell = esc_table_cell(in->rows, row, (size_t)col);
-            char ltype[64];
-            lower_into(ltype, sizeof ltype, o->type ? o->type : "other");
-            for (size_t k = 0; k < cell->n; k++) {
-                if (nthreat++)
-                    jc(&w, ",");
-                jstr(&w, pass == 0 ? cell->v[k] : ltype);
-            }
-        }
+        jc(&w, "]");
     }
-    jc(&w, "]");
     jklist(&w, "analyticstories", d->analytic_story);
-    annotations(&w, a->c, d);
+    jput(&w, sh->annot.ptr, sh->annot.len);
+    for (size_t i = 0; i < sh->annot_f.n; i++) {
+        const esc_sink_field *af = &sh->annot_f.v[i];
+        field(f, af->name, af->value, af->len, af->kind);
+    }
+    f->values += sh->annot_f.values;
     evidence(a, &w, in->rows, row); /* as the notable's: the events behind the row */
-    jrow(&w, in->rows, row, RISK_KEYS, NKEYS(RISK_KEYS));
+    jrow(&w, in->rows, row, sh, COL_RISK);
     jc(&w, "}");
     if (w.st != ESC_OK) {
         st = w.st == ESC_ELIMIT ? ESC_SKIP : w.st; /* else out of memory */
         goto fail;
     }
+    bool offer = !f->lost && !f->text->failed && f->values <= ACT_MAX_FIELD_VALUES;
     esc_sink_event ev = {
         .kind = ESC_SINK_RISK,
         .event_id = id,
@@ -805,15 +1038,17 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, size_t row,
         .search_name = search_name,
         .security_domain = d->security_domain,
         .risk_object = value,
-        .risk_object_type = type,
+        .risk_object_type = victim->type,
         .risk_score = score,
-        .json = b.ptr,
-        .json_len = b.len,
+        .json = b->ptr,
+        .json_len = b->len,
+        .fields = offer ? f->v : NULL,
+        .nfields = offer ? f->n : 0,
     };
     st = deliver(a, &ev, err);
     if (st == ESC_OK) {
         a->counts.risk_events++;
-        st = keep_point(a, id, value, type, t, score, err);
+        st = keep_point(a, id, value, victim->type, t, score, err);
     }
 fail:
     if (st == ESC_SKIP)
@@ -821,8 +1056,8 @@ fail:
                       ESC_ACT_MAX_EVENT);
     else if (st != ESC_OK && err && err->msg[0] == 0)
         esc_error_set(err, st, "risk event for %s: %s", d->name, esc_strerror(st));
-    esc_free(msg);
-    esc_buf_fini(&b);
+    trim(&a->sub);
+    trim(b);
     return st;
 }
 
@@ -842,6 +1077,34 @@ static esc_status oversize(esc_status st, esc_error *err, esc_error *big) {
     return ESC_OK;
 }
 
+/* The observables of role in the table's columns, in the detection's order, with their types
+ * as events render them (a risk object's mapped by esc_act_object_type, a threat object's
+ * lower-cased). *out esc_malloc'd. */
+static esc_status observe(const esc_detection *d, const esc_table *t, const char *role,
+                          observed **out, size_t *n) {
+    *n = 0;
+    *out = esc_calloc(d->nobservables ? d->nobservables : 1, sizeof **out);
+    if (!*out)
+        return ESC_ENOMEM;
+    bool victim = strcmp(role, "Victim") == 0;
+    for (size_t i = 0; i < d->nobservables; i++) {
+        const esc_observable *o = &d->observables[i];
+        int col = has_role(o, role) ? find_col(t, o->name, strlen(o->name)) : -1;
+        if (col < 0)
+            continue;
+        observed *v = &(*out)[(*n)++];
+        v->o = o;
+        v->col = col;
+        if (victim)
+            v->type = esc_act_object_type(o->type); /* NULL: a type of its own, lower-cased */
+        if (!v->type) {
+            lower_into(v->ltype, sizeof v->ltype, o->type ? o->type : "other");
+            v->type = v->ltype;
+        }
+    }
+    return ESC_OK;
+}
+
 static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *late,
                        esc_error *err) {
     const esc_detection *d = in->detection;
@@ -855,11 +1118,21 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
     char search_name[1024];
     snprintf(search_name, sizeof search_name, "ESCU - %s - Rule", d->name);
     int score = esc_act_score(d);
-    esc_status st = ESC_OK;
+    shape sh;
+    observed *victims = NULL, *att = NULL;
+    size_t nvictims = 0, natt = 0;
+    esc_status st = shape_init(&sh, a->c, d, in->rows);
+    if (st != ESC_OK)
+        return esc_error_set(err, st, "actions for %s: %s", d->name, esc_strerror(st));
+    if ((st = observe(d, in->rows, "Victim", &victims, &nvictims)) != ESC_OK ||
+        (st = observe(d, in->rows, "Attacker", &att, &natt)) != ESC_OK) {
+        esc_error_set(err, st, "actions for %s: %s", d->name, esc_strerror(st));
+        goto out;
+    }
     esc_error big = {0}; /* the first event over ESC_ACT_MAX_EVENT */
     for (size_t row = 0; row < in->rows->nrows && st == ESC_OK; row++) {
         char nid[65];
-        st = notable_id(in, row, nid);
+        st = notable_id(in, &sh, row, nid);
         if (st != ESC_OK) {
             esc_error_set(err, st, "event identity for %s: %s", d->name, esc_strerror(st));
             break;
@@ -871,32 +1144,28 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
             break;
         }
         if (dep->notable)
-            st = oversize(emit_notable(a, in, row, search_name, nid, score, lt, err), err, &big);
+            st = oversize(emit_notable(a, in, &sh, row, search_name, nid, score, lt, err), err,
+                          &big);
         if (!dep->rba || update)
             continue;
-        for (size_t i = 0; i < d->nobservables && st == ESC_OK; i++) {
-            const esc_observable *o = &d->observables[i];
-            if (!has_role(o, "Victim"))
-                continue;
-            int col = find_col(in->rows, o->name, strlen(o->name));
-            if (col < 0)
-                continue;
-            char ltype[64];
-            const char *type = esc_act_object_type(o->type);
-            if (!type) {
-                lower_into(ltype, sizeof ltype, o->type);
-                type = ltype;
-            }
-            const esc_cell *cell = esc_table_cell(in->rows, row, (size_t)col);
+        esc_sha256 row_id; /* "<nid>\x1f", the start of each risk event's identity */
+        esc_sha256_init(&row_id);
+        esc_sha256_update(&row_id, nid, 64);
+        esc_sha256_update(&row_id, "\x1f", 1);
+        for (size_t i = 0; i < nvictims && st == ESC_OK; i++) {
+            const observed *v = &victims[i];
+            size_t oi = (size_t)(v->o - d->observables);
+            int os = d->observable_scores && d->observable_scores[oi] >= 0
+                         ? d->observable_scores[oi]
+                         : score;
+            const esc_cell *cell = esc_table_cell(in->rows, row, (size_t)v->col);
             for (size_t k = 0; k < cell->n && st == ESC_OK; k++) {
-                const char *v = cell->v[k];
-                if (!v || !*v || strcmp(v, "unknown") == 0)
+                const char *val = cell->v[k];
+                if (!val || !*val || strcmp(val, "unknown") == 0)
                     continue;
-                int os = d->observable_scores && d->observable_scores[i] >= 0
-                             ? d->observable_scores[i]
-                             : score;
-                st = oversize(emit_risk(a, in, row, search_name, nid, os, o, type, v, err), err,
-                              &big);
+                st = oversize(
+                    emit_risk(a, in, &sh, row, &row_id, search_name, os, v, val, att, natt, err),
+                    err, &big);
             }
         }
     }
@@ -905,6 +1174,10 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
             *err = big;
         st = ESC_SKIP;
     }
+out:
+    esc_free(victims);
+    esc_free(att);
+    shape_fini(&sh);
     return st;
 }
 
@@ -1033,7 +1306,7 @@ static esc_status emit_incident(void *vctx, const esc_risk_point *at, int sum, s
     snprintf(title, sizeof title, "24 hour risk threshold exceeded for %s=%s", at->type,
              at->object);
     const char *sev = esc_act_severity(sum), *urg = esc_act_urgency(sev);
-    jw w = {&b, true, ESC_OK};
+    jw w = {&b, true, ESC_OK, NULL};
     jc(&w, "{");
     jkint(&w, "_time", at->time);
     jkv(&w, "event_id", id);

@@ -1,7 +1,8 @@
-/* SHA-256 (FIPS 180-4), one-shot, for event identities.
+/* SHA-256 (FIPS 180-4) for event identities: one-shot, or fed in pieces so that a prefix many
+ * identities share (a row's notable id, for its risk events) is hashed once and its state copied.
  *
  * Invariants: byte-order independent (big-endian loads and stores done by hand). Deliberately
- * not done: streaming API, other digests; identities hash short strings only. */
+ * not done: other digests, hardware SHA extensions; identities hash short strings only. */
 #include <stdint.h>
 #include <string.h>
 
@@ -22,71 +23,101 @@ static uint32_t rotr(uint32_t x, int n) {
     return (x >> n) | (x << (32 - n));
 }
 
-static void block(uint32_t h[8], const unsigned char *p) {
+#define S0(x) (rotr(x, 2) ^ rotr(x, 13) ^ rotr(x, 22))
+#define S1(x) (rotr(x, 6) ^ rotr(x, 11) ^ rotr(x, 25))
+#define s0(x) (rotr(x, 7) ^ rotr(x, 18) ^ ((x) >> 3))
+#define s1(x) (rotr(x, 17) ^ rotr(x, 19) ^ ((x) >> 10))
+/* Round i with the working variables named in their roles for it: instead of moving eight
+ * values down one place each round, the names rotate (eight rounds per turn). */
+#define ROUND(a, b, c, d, e, f, g, h, i)                                                           \
+    do {                                                                                           \
+        uint32_t t1 = h + S1(e) + ((e & f) ^ (~e & g)) + K[i] + w[i];                              \
+        d += t1;                                                                                   \
+        h = t1 + S0(a) + ((a & b) ^ (a & c) ^ (b & c));                                            \
+    } while (0)
+
+static void block(uint32_t hs[8], const unsigned char *p) {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
                (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    for (int i = 16; i < 64; i++)
+        w[i] = w[i - 16] + s0(w[i - 15]) + w[i - 7] + s1(w[i - 2]);
+    uint32_t a = hs[0], b = hs[1], c = hs[2], d = hs[3], e = hs[4], f = hs[5], g = hs[6], h = hs[7];
+    for (int i = 0; i < 64; i += 8) {
+        ROUND(a, b, c, d, e, f, g, h, i);
+        ROUND(h, a, b, c, d, e, f, g, i + 1);
+        ROUND(g, h, a, b, c, d, e, f, i + 2);
+        ROUND(f, g, h, a, b, c, d, e, i + 3);
+        ROUND(e, f, g, h, a, b, c, d, i + 4);
+        ROUND(d, e, f, g, h, a, b, c, i + 5);
+        ROUND(c, d, e, f, g, h, a, b, i + 6);
+        ROUND(b, c, d, e, f, g, h, a, i + 7);
     }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-        uint32_t ch = (e & f) ^ (~e & g);
-        uint32_t t1 = k + S1 + ch + K[i] + w[i];
-        uint32_t S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-        uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-        uint32_t t2 = S0 + maj;
-        k = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += k;
+    hs[0] += a;
+    hs[1] += b;
+    hs[2] += c;
+    hs[3] += d;
+    hs[4] += e;
+    hs[5] += f;
+    hs[6] += g;
+    hs[7] += h;
 }
 
-void esc_sha256_hex(const void *data, size_t len, char out[65]) {
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+void esc_sha256_init(esc_sha256 *s) {
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, h0, sizeof h0);
+    s->n = 0;
+    s->len = 0;
+}
+
+void esc_sha256_update(esc_sha256 *s, const void *data, size_t len) {
     const unsigned char *p = data;
-    size_t left = len;
-    while (left >= 64) {
-        block(h, p);
-        p += 64;
-        left -= 64;
+    s->len += len;
+    if (s->n) {
+        size_t k = 64 - s->n < len ? 64 - s->n : len;
+        memcpy(s->buf + s->n, p, k);
+        s->n += k;
+        p += k;
+        len -= k;
+        if (s->n < 64)
+            return;
+        block(s->h, s->buf);
+        s->n = 0;
     }
+    for (; len >= 64; p += 64, len -= 64)
+        block(s->h, p);
+    if (len)
+        memcpy(s->buf, p, len);
+    s->n = len;
+}
+
+void esc_sha256_final_hex(esc_sha256 *s, char out[65]) {
     unsigned char tail[128];
     memset(tail, 0, sizeof tail);
-    if (left)
-        memcpy(tail, p, left);
-    tail[left] = 0x80;
-    size_t tl = left + 1 + 8 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
+    memcpy(tail, s->buf, s->n);
+    tail[s->n] = 0x80;
+    size_t tl = s->n + 1 + 8 <= 64 ? 64 : 128;
+    uint64_t bits = s->len * 8;
     for (int i = 0; i < 8; i++)
         tail[tl - 1 - i] = (unsigned char)(bits >> (8 * i));
-    block(h, tail);
+    block(s->h, tail);
     if (tl == 128)
-        block(h, tail + 64);
+        block(s->h, tail + 64);
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 8; i++)
         for (int j = 0; j < 4; j++) {
-            unsigned char byte = (unsigned char)(h[i] >> (24 - 8 * j));
+            unsigned char byte = (unsigned char)(s->h[i] >> (24 - 8 * j));
             out[8 * i + 2 * j] = hex[byte >> 4];
             out[8 * i + 2 * j + 1] = hex[byte & 15];
         }
     out[64] = 0;
+}
+
+void esc_sha256_hex(const void *data, size_t len, char out[65]) {
+    esc_sha256 s;
+    esc_sha256_init(&s);
+    esc_sha256_update(&s, data, len);
+    esc_sha256_final_hex(&s, out);
 }

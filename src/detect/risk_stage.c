@@ -5,11 +5,12 @@
  * the action step (act/) turns their result rows into risk events exactly as it does for the
  * sinks (same deployment rules, same fields, same _time: the row's lastTime, else the run
  * time), table by table in detection order, each as soon as it is finished (with a thread,
- * beside the finishes of the others); each risk event, read back from its JSON, is a field set
- * that esc_dm_map(ESC_DS_RISK) views as an All_Risk record, fed to every detection that reads
- * the data model, in the hunt's window [earliest, latest) applied to the risk event's _time;
- * then those detections finish. The thread touches only the first-stage tables it was told are
- * final and the second-stage executions, which nothing else touches until it is joined.
+ * beside the finishes of the others); each risk event, as the fields the action step offers
+ * with it (its JSON read back when it offers none), is a field set that esc_dm_map(ESC_DS_RISK)
+ * views as an All_Risk record, fed to every detection that reads the data model, in the hunt's
+ * window [earliest, latest) applied to the risk event's _time; then those detections finish.
+ * The thread touches only the first-stage tables it was told are final and the second-stage
+ * executions, which nothing else touches until it is joined.
  *
  * Invariants: a risk event is fed as it is made (nothing is kept but the second-stage
  * executions' own groups); the first-stage tables are only read. Deliberately not done: the
@@ -42,45 +43,81 @@ typedef struct risk_feed {
 #define RISK_TRIM 4096
 
 /* The members of a risk event as a field set: strings and numbers as they are, an array as
- * one pair per element, objects and nulls left out; _time sets the record time. */
-static esc_status to_fields(const esc_json_object *o, esc_arena *a, esc_fields *fs) {
+ * one pair per element, objects and nulls left out (as the event offers them, esc_sink_field);
+ * _time sets the record time. The values are not copied: they live as long as the put. */
+static esc_status to_fields(const esc_sink_field *v, size_t n, esc_arena *a, esc_fields *fs) {
     *fs = (esc_fields){0};
     esc_status st = ESC_OK;
-    for (size_t i = 0; !st && i < esc_json_object_count(o); i++) {
-        const esc_json_member *m = esc_json_object_member(o, i);
-        esc_str name = esc_str_c(m->key);
-        if (m->type == ESC_JT_OBJ || m->type == ESC_JT_NULL)
-            continue;
-        if (!strcmp(m->key, "_time")) {
+    for (size_t i = 0; !st && i < n; i++) {
+        const esc_sink_field *m = &v[i];
+        if (m->name[0] == '_' && !strcmp(m->name, "_time")) {
             char *end = NULL;
-            double t = strtod(m->text, &end);
-            if (m->type == ESC_JT_NUM && end && !*end && t > -1e11 && t < 1e11) {
+            double t = strtod(m->value, &end);
+            if (m->kind == ESC_SINK_FIELD_NUM && end && !*end && t > -1e11 && t < 1e11) {
                 fs->time_us = (int64_t)(t * 1e6);
                 fs->has_time = true;
             }
             continue;
         }
-        if (m->type == ESC_JT_ARR) {
-            for (size_t k = 0; !st && k < m->nitems; k++)
-                st = esc_fields_add(fs, a, name, esc_str_c(m->items[k]), true);
-            continue;
-        }
-        st = esc_fields_add(fs, a, name, esc_str_make(m->text, m->len), true);
+        st = esc_fields_add(fs, a, esc_str_c(m->name), esc_str_make(m->value, m->len), false);
     }
     return st;
+}
+
+/* A risk event that does not offer its fields: its JSON read back, the members as the event
+ * would have offered them (in the arena). */
+static esc_status read_fields(const esc_sink_event *ev, esc_json_object **o, esc_arena *a,
+                              esc_sink_field **out, size_t *n, esc_error *err) {
+    esc_status st = esc_json_object_read(ev->json, ev->json_len, o, err);
+    if (st)
+        return st;
+    size_t k = 0, cap = 0;
+    for (size_t i = 0; i < esc_json_object_count(*o); i++) {
+        const esc_json_member *m = esc_json_object_member(*o, i);
+        cap += m->type == ESC_JT_ARR ? m->nitems : 1;
+    }
+    esc_sink_field *v = esc_arena_alloc(a, (cap ? cap : 1) * sizeof *v);
+    if (!v)
+        return esc_error_set(err, ESC_ENOMEM, "risk event fields: out of memory");
+    for (size_t i = 0; i < esc_json_object_count(*o); i++) {
+        const esc_json_member *m = esc_json_object_member(*o, i);
+        if (m->type == ESC_JT_OBJ || m->type == ESC_JT_NULL)
+            continue;
+        if (m->type != ESC_JT_ARR) {
+            esc_sink_field_kind kind =
+                m->type == ESC_JT_NUM ? ESC_SINK_FIELD_NUM : ESC_SINK_FIELD_STR;
+            v[k++] = (esc_sink_field){m->key, m->text, m->len, kind};
+            continue;
+        }
+        for (size_t j = 0; j < m->nitems; j++)
+            v[k++] =
+                (esc_sink_field){m->key, m->items[j], strlen(m->items[j]), ESC_SINK_FIELD_ELEM};
+    }
+    *out = v;
+    *n = k;
+    return ESC_OK;
 }
 
 static esc_status put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
     risk_feed *f = (risk_feed *)s;
     if (ev->kind != ESC_SINK_RISK)
         return ESC_OK;
-    esc_json_object *o = NULL;
-    esc_status st = esc_json_object_read(ev->json, ev->json_len, &o, err);
-    if (st)
-        return st;
     esc_arena_reset(&f->arena);
+    esc_json_object *o = NULL;
+    const esc_sink_field *v = ev->fields;
+    size_t n = ev->nfields;
+    esc_status st = ESC_OK;
+    if (!v) {
+        esc_sink_field *read = NULL;
+        st = read_fields(ev, &o, &f->arena, &read, &n, err);
+        v = read;
+    }
+    if (st) {
+        esc_json_object_free(o);
+        return st;
+    }
     esc_fields fs, view;
-    if (!(st = to_fields(o, &f->arena, &fs)) && fs.has_time &&
+    if (!(st = to_fields(v, n, &f->arena, &fs)) && fs.has_time &&
         !(st = esc_dm_map(ESC_DS_RISK, &fs, &f->arena, &view))) {
         esc_record rec;
         memset(&rec, 0, sizeof rec);

@@ -36,6 +36,23 @@ typedef enum esc_sink_kind {
     ESC_SINK_RISK,
 } esc_sink_kind;
 
+/* One member of an event as a field: what a reader of the event's JSON gets back
+ * (parse/json_value.h), a string's text decoded, a number's text as written, and an array as
+ * one field per element (a string element decoded, any other as written: null, an object).
+ * Null members and object members are left out. */
+typedef enum esc_sink_field_kind {
+    ESC_SINK_FIELD_STR,  /* a string member */
+    ESC_SINK_FIELD_NUM,  /* a number member */
+    ESC_SINK_FIELD_ELEM, /* an element of an array member */
+} esc_sink_field_kind;
+
+typedef struct esc_sink_field {
+    const char *name;
+    const char *value; /* NUL-terminated, len bytes */
+    size_t len;
+    esc_sink_field_kind kind;
+} esc_sink_field;
+
 /* One produced event as the sinks see it. Strings are valid for the duration of the call. */
 typedef struct esc_sink_event {
     esc_sink_kind kind;
@@ -53,6 +70,11 @@ typedef struct esc_sink_event {
     int risk_score;               /* risk event: calculated_risk_score; incident: the sum */
     const char *json;             /* the whole event, one JSON object, no newline */
     size_t json_len;
+    /* A risk event's members as fields, in the JSON's order, for a sink that would otherwise
+     * read the JSON back; NULL (nfields 0) for a notable, and for a risk event whose JSON a
+     * reader might get otherwise (act/act.c says when): such a sink then reads json. */
+    const esc_sink_field *fields;
+    size_t nfields;
 } esc_sink_event;
 
 /* A risk event reduced to what the incident rule needs. */

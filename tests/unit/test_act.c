@@ -13,6 +13,7 @@
 #include "act/act.h"
 #include "core/alloc.h"
 #include "content/content.h"
+#include "parse/json_value.h"
 #include "sink/sink.h"
 
 #define SEED_ID "743a322c-9a68-4a0f-9c17-85d9cce2a27c"
@@ -31,11 +32,47 @@ typedef struct keep_sink {
     esc_sink base;
     kept *ev;
     size_t n;
+    size_t offered; /* risk events that offered their fields */
 } keep_sink;
+
+/* The fields a risk event offers are its JSON's members read back: strings and numbers as
+ * they are, arrays one per element, objects and nulls left out. */
+static void check_fields(const esc_sink_event *e) {
+    esc_json_object *o = NULL;
+    esc_error err;
+    assert_int_equal(esc_json_object_read(e->json, e->json_len, &o, &err), ESC_OK);
+    size_t j = 0;
+    for (size_t i = 0; i < esc_json_object_count(o); i++) {
+        const esc_json_member *m = esc_json_object_member(o, i);
+        if (m->type == ESC_JT_OBJ || m->type == ESC_JT_NULL)
+            continue;
+        size_t n = m->type == ESC_JT_ARR ? m->nitems : 1;
+        for (size_t k = 0; k < n; k++, j++) {
+            assert_true(j < e->nfields);
+            const esc_sink_field *f = &e->fields[j];
+            const char *v = m->type == ESC_JT_ARR ? m->items[k] : m->text;
+            esc_sink_field_kind kind = m->type == ESC_JT_ARR   ? ESC_SINK_FIELD_ELEM
+                                       : m->type == ESC_JT_NUM ? ESC_SINK_FIELD_NUM
+                                                               : ESC_SINK_FIELD_STR;
+            assert_string_equal(f->name, m->key);
+            assert_int_equal(f->len, strlen(v));
+            assert_memory_equal(f->value, v, f->len);
+            assert_int_equal(f->value[f->len], 0);
+            assert_int_equal(f->kind, kind);
+        }
+    }
+    assert_int_equal(j, e->nfields);
+    esc_json_object_free(o);
+}
 
 static esc_status keep_put(esc_sink *s, const esc_sink_event *e, esc_error *err) {
     (void)err;
     keep_sink *k = (keep_sink *)s;
+    if (e->fields) {
+        assert_int_equal(e->kind, ESC_SINK_RISK);
+        check_fields(e);
+        k->offered++;
+    }
     k->ev = realloc(k->ev, (k->n + 1) * sizeof *k->ev);
     kept *x = &k->ev[k->n++];
     x->kind = e->kind;
@@ -62,6 +99,7 @@ static void keep_clear(keep_sink *k) {
     free(k->ev);
     k->ev = NULL;
     k->n = 0;
+    k->offered = 0;
 }
 static void keep_close(esc_sink *s) {
     keep_clear((keep_sink *)s);
@@ -246,6 +284,7 @@ static void test_notable_and_risk_fields(void **state) {
     assert_int_equal(c.risk_events, 3); /* Administrator, bob, WIN-1; none for unknown */
     assert_int_equal(c.incidents, 0);
     assert_int_equal(f->keep->n, 5);
+    assert_int_equal(f->keep->offered, 3); /* as fields too (checked against the JSON) */
 
     /* order: row 1's notable, its risk events, row 2's notable */
     assert_int_equal(f->keep->ev[0].kind, ESC_SINK_NOTABLE);
@@ -808,6 +847,36 @@ static void test_json_escapes(void **state) {
     drop_table(t);
 }
 
+/* A risk event offers no fields where its JSON could read back otherwise: a column name the
+ * JSON escapes, a number's text that is not JSON's. */
+static void test_fields_not_offered(void **state) {
+    fixture *f = *state;
+    rowspec rows[] = {{"net share", "WIN-1", "2020-12-09T18:21:05", {"bob"}, 1}};
+    esc_table *t = make_table(rows, 1);
+    run(f, t, ALL);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 2);
+    assert_int_equal(f->keep->offered, 2);
+    keep_clear(f->keep);
+
+    char *cols[NC];
+    memcpy(cols, COLS, sizeof cols);
+    cols[2] = "parent\"process_name"; /* escaped in the JSON */
+    t->cols = cols;
+    run(f, t, ALL);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 2);
+    assert_int_equal(f->keep->offered, 0);
+    keep_clear(f->keep);
+
+    t->cols = COLS;
+    free(t->cells[5].v[0]);
+    t->cells[5].v[0] = strdup("2."); /* count: a number whose text JSON does not have */
+    run(f, t, ALL);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 2);
+    assert_int_equal(f->keep->offered, 0);
+    keep_clear(f->keep);
+    drop_table(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces),
@@ -822,6 +891,7 @@ int main(void) {
         cmocka_unit_test(test_points_limit),
         cmocka_unit_test(test_token_limit),
         cmocka_unit_test(test_json_escapes),
+        cmocka_unit_test(test_fields_not_offered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
