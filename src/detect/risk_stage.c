@@ -30,8 +30,7 @@
 /* A sink of our own: each risk event put into it is fed to the second-stage executions. */
 typedef struct risk_feed {
     esc_sink base;
-    esc_exec *const *x;
-    const bool *second;
+    esc_exec **x; /* the second-stage executions */
     size_t n;
     esc_arena arena;
     uint64_t fed;
@@ -125,8 +124,7 @@ static esc_status put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
         rec.ds = ESC_DS_RISK;
         rec.fs = &view;
         for (size_t i = 0; !st && i < f->n; i++)
-            if (f->second[i])
-                st = esc_exec_feed(f->x[i], &rec, err);
+            st = esc_exec_feed(f->x[i], &rec, err);
         if (++f->fed % RISK_TRIM == 0 && f->trim)
             esc_alloc_trim();
     }
@@ -172,13 +170,16 @@ static esc_status make_events(esc_risk_job *j, esc_error *err) {
     esc_sinks *sinks = NULL;
     esc_act *act = NULL;
     esc_status st = ESC_OK;
-    if (!f)
+    esc_exec **x = esc_malloc(rs->n * sizeof *x);
+    if (!f || !x) {
+        esc_free(f);
+        esc_free(x);
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    *f = (risk_feed){.base = {&feed_ops},
-                     .x = rs->x,
-                     .second = rs->second,
-                     .n = rs->n,
-                     .trim = j->threaded};
+    }
+    *f = (risk_feed){.base = {&feed_ops}, .x = x, .trim = j->threaded};
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->second[i])
+            x[f->n++] = rs->x[i];
     esc_arena_init(&f->arena, 1 << 16, ESC_RISK_STAGE_ARENA);
     if ((st = esc_sinks_open(&(esc_sink_opts){0}, &sinks, err)))
         goto out;
@@ -211,6 +212,7 @@ out:
     esc_sinks_close(sinks, NULL); /* closes nothing of f: its ops have no close */
     esc_arena_fini(&f->arena);
     esc_free(f);
+    esc_free(x);
     if (j->threaded)
         esc_alloc_trim();
     return st;
