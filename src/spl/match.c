@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "spl/ast.h"
 
@@ -19,8 +22,8 @@ static bool same(const char *a, const char *b, size_t n, bool ci) {
     return ci ? esc_str_ieq(x, y) : esc_str_eq(x, y);
 }
 
-/* The leftmost occurrence of x in s, or NULL: its first byte found by a plain loop (both
- * cases when ci), the rest compared only there. */
+/* The leftmost occurrence of x in s, or NULL: its first byte found in either case (16 bytes at
+ * a time with SSE2), the rest compared only there. */
 static const char *find_piece(const char *s, size_t sn, const char *x, size_t xn, bool ci) {
     if (xn > sn)
         return NULL;
@@ -28,7 +31,21 @@ static const char *find_piece(const char *s, size_t sn, const char *x, size_t xn
         return memmem(s, sn, x, xn);
     unsigned char lo = esc_lower((unsigned char)x[0]);
     unsigned char up = lo >= 'a' && lo <= 'z' ? (unsigned char)(lo - 32) : lo;
-    for (size_t i = 0; i + xn <= sn; i++) {
+    size_t end = sn - xn + 1, i = 0; /* the places x can start */
+#if defined(__SSE2__)
+    const __m128i vlo = _mm_set1_epi8((char)lo), vup = _mm_set1_epi8((char)up);
+    for (; i + 16 <= end; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, vlo), _mm_cmpeq_epi8(v, vup)));
+        for (; m; m &= m - 1) {
+            size_t at = i + (size_t)__builtin_ctz(m);
+            if (same(x + 1, s + at + 1, xn - 1, ci))
+                return s + at;
+        }
+    }
+#endif
+    for (; i < end; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c == lo || c == up) && same(x + 1, s + i + 1, xn - 1, ci))
             return s + i;

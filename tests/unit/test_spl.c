@@ -683,6 +683,43 @@ static esc_table *ranged(bool spill) {
     return t;
 }
 
+/* '*' globs, ASCII case-insensitive (spl/match.c), against a backtracking reference over
+ * random patterns and texts of a small alphabet, whose pieces fall on both sides of the
+ * 16-byte steps the first byte of a piece is searched in. */
+static bool ref_glob(const char *p, const char *s) {
+    if (!*p)
+        return !*s;
+    if (*p == '*')
+        return ref_glob(p + 1, s) || (*s && ref_glob(p, s + 1));
+    unsigned char a = (unsigned char)*p, b = (unsigned char)*s;
+    if (a >= 'A' && a <= 'Z')
+        a = (unsigned char)(a + 32);
+    if (b >= 'A' && b <= 'Z')
+        b = (unsigned char)(b + 32);
+    return *s && a == b && ref_glob(p + 1, s + 1);
+}
+
+static void test_glob_random(void **state) {
+    (void)state;
+    static const char abc[] = "aAbB.\\x";
+    unsigned seed = 7;
+    size_t matched = 0;
+    for (int n = 0; n < 200000; n++) {
+        char p[12], t[48];
+        size_t pn = 1 + (size_t)(rand_r(&seed) % 9), tn = (size_t)(rand_r(&seed) % 47);
+        for (size_t i = 0; i < pn; i++)
+            p[i] = rand_r(&seed) % 3 ? abc[rand_r(&seed) % (sizeof abc - 1)] : '*';
+        for (size_t i = 0; i < tn; i++)
+            t[i] = abc[rand_r(&seed) % (sizeof abc - 1)];
+        p[pn] = t[tn] = 0;
+        bool want = ref_glob(p, t);
+        matched += want;
+        if (spl_glob_imatch(p, pn, t, tn) != want)
+            fail_msg("glob '%s' against '%s': want %d", p, t, want);
+    }
+    assert_true(matched > 1000);
+}
+
 /* now() is the search's time, the end of its window (tests/spl/eval_fn.test cites Splunk's
  * reference), in every batch of rows a raw-event search's streamed stats takes: 3,000 events
  * make several batches (STREAM_BATCH, spl/exec.c) that run while the events are fed, before the
@@ -923,7 +960,7 @@ int main(void) {
         cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
         cmocka_unit_test(test_join_eval_copy), cmocka_unit_test(test_prune_stream),
         cmocka_unit_test(test_prune_deps),     cmocka_unit_test(test_prune_memo),
-        cmocka_unit_test(test_ranged_finish),  cmocka_unit_test(test_now_while_fed),  cmocka_unit_test(test_cell_one_allocation),
+        cmocka_unit_test(test_ranged_finish),  cmocka_unit_test(test_now_while_fed),  cmocka_unit_test(test_glob_random),  cmocka_unit_test(test_cell_one_allocation),
         cmocka_unit_test(test_stats_unique),   cmocka_unit_test(test_remap_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
