@@ -44,9 +44,8 @@ static const esc_opt hunt_opts[] = {
     {"aidmaster", "FILE", "CrowdStrike host inventory (aid -> ComputerName)"},
     {"recover", NULL, "also read deleted EVTX records left in slack space"},
     {"threads", "N",
-     "threads (default 2): a file is read and decoded ahead on a second one,\n"
-     "                           risk events for the RBA detections made on a second one;\n"
-     "                           EVTX on standard input is decoded on N (1: none of these)"},
+     "threads (default 2): a file is read and decoded ahead on a second one;\n"
+     "                           EVTX on standard input is decoded on N (1: neither)"},
     {"strict", NULL, "exit 1 when any warning was reported"},
     {"summary-json", "FILE", "write the run summary as JSON"},
     {"quiet", NULL, "no summary or progress on stderr"},

@@ -891,16 +891,12 @@ static esc_status finish_one(esc_hunt *h, size_t i, esc_error *err) {
     return ESC_OK;
 }
 
-/* Every detection of the first stage (second: of the second), in order; the risk job is told
- * of each table finished. */
-static esc_status finish_stage(esc_hunt *h, const size_t *order, bool second, esc_risk_job *job,
-                               esc_error *err) {
+/* Every detection of the first stage (second: of the second), in order. */
+static esc_status finish_stage(esc_hunt *h, const size_t *order, bool second, esc_error *err) {
     esc_status st = ESC_OK;
-    for (size_t k = 0; k < esc_engine_count(h->e) && !st; k++) {
-        size_t i = order[k];
-        if (h->e->second[i] == second && !(st = finish_one(h, i, err)))
-            esc_risk_job_ready(job, i);
-    }
+    for (size_t k = 0; k < esc_engine_count(h->e) && !st; k++)
+        if (h->e->second[order[k]] == second)
+            st = finish_one(h, order[k], err);
     return st;
 }
 
@@ -920,8 +916,7 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     size_t *order = finish_order(h);
     if (!order)
         return esc_error_set(err, ESC_ENOMEM, "out of memory finishing the hunt");
-    /* first every detection but the RBA ones, while the risk events of their rows are made
-     * (risk_stage.c), then those detections over them */
+    /* first every detection but the RBA ones, then the risk events of their rows feed those */
     esc_risk_stage rs = {.content = h->e->content,
                          .det = h->e->det,
                          .tables = h->tables,
@@ -931,17 +926,8 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
                          .earliest_us = h->o.earliest_us,
                          .latest_us = h->o.latest_us,
                          .now = h->o.now};
-    esc_risk_job *job = NULL;
-    if ((st = esc_risk_job_start(&rs, h->o.reader.threads > 1, &job, err))) {
-        esc_free(order);
-        return st;
-    }
-    st = finish_stage(h, order, false, job, err);
-    if (job) /* the risk events still to make grow their thread's malloc arena, not this one */
-        esc_alloc_trim();
-    esc_status js = esc_risk_job_end(job, st != ESC_OK, st ? NULL : err);
-    if (!st && !(st = js))
-        st = finish_stage(h, order, true, NULL, err);
+    if (!(st = finish_stage(h, order, false, err)) && !(st = esc_risk_stage_run(&rs, err)))
+        st = finish_stage(h, order, true, err);
     esc_free(order);
     return st;
 }

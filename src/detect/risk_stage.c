@@ -4,20 +4,19 @@
  * Order (docs/decisions.md): every detection that does not read Risk.All_Risk finishes first;
  * the action step (act/) turns their result rows into risk events exactly as it does for the
  * sinks (same deployment rules, same fields, same _time: the row's lastTime, else the run
- * time), table by table in detection order, each as soon as it is finished (with a thread,
- * beside the finishes of the others); each risk event, as the fields the action step offers
- * with it (its JSON read back when it offers none), is a field set that esc_dm_map(ESC_DS_RISK)
- * views as an All_Risk record, fed to every detection that reads the data model, in the hunt's
- * window [earliest, latest) applied to the risk event's _time; then those detections finish.
- * The thread touches only the first-stage tables it was told are final and the second-stage
- * executions, which nothing else touches until it is joined.
+ * time), table by table in detection order; each risk event, as the fields the action step
+ * offers with it (its JSON read back when it offers none), is a field set that
+ * esc_dm_map(ESC_DS_RISK) views as an All_Risk record, fed to every detection that reads the
+ * data model, in the hunt's window [earliest, latest) applied to the risk event's _time; then
+ * those detections finish. Deliberately not done: making the risk events on a thread of their
+ * own beside the first-stage finishes (docs/benchmarks.md: 3% of the 1 GiB hunt's wall time,
+ * for 1.5-3 MB more peak RSS).
  *
  * Invariants: a risk event is fed as it is made (nothing is kept but the second-stage
  * executions' own groups); the first-stage tables are only read. Deliberately not done: the
  * second stage's own risk events are not fed back (one level, as Enterprise Security's risk
  * incident rules read risk events and make notables); risk events of earlier runs (a --db
  * store) are not read. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,12 +33,7 @@ typedef struct risk_feed {
     size_t n;
     esc_arena arena;
     uint64_t fed;
-    bool trim; /* on a thread of its own: what it frees is given back every RISK_TRIM events */
 } risk_feed;
-
-/* What a thread frees stays in its own malloc arena, which the other threads do not reuse:
- * without trimming it the 1 GiB hunt's peak RSS was 132-133 MB instead of 130 MB. */
-#define RISK_TRIM 4096
 
 /* The members of a risk event as a field set: strings and numbers as they are, an array as
  * one pair per element, objects and nulls left out (as the event offers them, esc_sink_field);
@@ -125,8 +119,7 @@ static esc_status put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
         rec.fs = &view;
         for (size_t i = 0; !st && i < f->n; i++)
             st = esc_exec_feed(f->x[i], &rec, err);
-        if (++f->fed % RISK_TRIM == 0 && f->trim)
-            esc_alloc_trim();
+        f->fed++;
     }
     esc_json_object_free(o);
     if (st && f->arena.failed)
@@ -140,43 +133,23 @@ bool esc_risk_stage_reads(const esc_plan *p) {
     return (esc_plan_datasets(p) & (1u << ESC_DS_RISK)) != 0;
 }
 
-struct esc_risk_job {
-    esc_risk_stage rs;
-    bool threaded;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool *ready; /* per detection: its first-stage table is final */
-    bool abandon;
-    esc_status st; /* the thread's */
-    esc_error err;
-};
-
-/* False when the job is abandoned before table i is final. */
-static bool wait_ready(esc_risk_job *j, size_t i) {
-    if (!j->threaded)
-        return true;
-    pthread_mutex_lock(&j->mu);
-    while (!j->ready[i] && !j->abandon)
-        pthread_cond_wait(&j->cv, &j->mu);
-    bool ok = !j->abandon;
-    pthread_mutex_unlock(&j->mu);
-    return ok;
-}
-
-static esc_status make_events(esc_risk_job *j, esc_error *err) {
-    const esc_risk_stage *rs = &j->rs;
+esc_status esc_risk_stage_run(const esc_risk_stage *rs, esc_error *err) {
+    size_t n = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        n += rs->second[i];
+    if (!n)
+        return ESC_OK;
     risk_feed *f = esc_calloc(1, sizeof *f);
+    esc_exec **x = esc_malloc(n * sizeof *x);
     esc_sinks *sinks = NULL;
     esc_act *act = NULL;
     esc_status st = ESC_OK;
-    esc_exec **x = esc_malloc(rs->n * sizeof *x);
     if (!f || !x) {
         esc_free(f);
         esc_free(x);
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
-    *f = (risk_feed){.base = {&feed_ops}, .x = x, .trim = j->threaded};
+    *f = (risk_feed){.base = {&feed_ops}, .x = x};
     for (size_t i = 0; i < rs->n; i++)
         if (rs->second[i])
             x[f->n++] = rs->x[i];
@@ -193,11 +166,7 @@ static esc_status make_events(esc_risk_job *j, esc_error *err) {
                         rs->latest_us == ESC_TIME_MAX ? ESC_ACT_INFINITY : rs->latest_us / 1000000,
                         rs->now ? rs->now : (int64_t)time(NULL)};
     for (size_t i = 0; !st && i < rs->n; i++) {
-        if (rs->second[i])
-            continue;
-        if (!wait_ready(j, i))
-            break;
-        if (!rs->tables[i] || !rs->tables[i]->nrows)
+        if (rs->second[i] || !rs->tables[i] || !rs->tables[i]->nrows)
             continue;
         esc_act_input in = {.detection = rs->det[i], .rows = rs->tables[i], .window = w};
         esc_error e = {0};
@@ -213,72 +182,5 @@ out:
     esc_arena_fini(&f->arena);
     esc_free(f);
     esc_free(x);
-    if (j->threaded)
-        esc_alloc_trim();
-    return st;
-}
-
-static void *work(void *arg) {
-    esc_risk_job *j = arg;
-    j->st = make_events(j, &j->err);
-    return NULL;
-}
-
-esc_status esc_risk_job_start(const esc_risk_stage *rs, bool thread, esc_risk_job **out,
-                              esc_error *err) {
-    *out = NULL;
-    bool any = false;
-    for (size_t i = 0; i < rs->n && !any; i++)
-        any = rs->second[i];
-    if (!any)
-        return ESC_OK;
-    esc_risk_job *j = esc_calloc(1, sizeof *j);
-    if (!j || !(j->ready = esc_calloc(rs->n, sizeof *j->ready))) {
-        esc_free(j);
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    }
-    j->rs = *rs;
-    if (thread) {
-        pthread_mutex_init(&j->mu, NULL);
-        pthread_cond_init(&j->cv, NULL);
-        j->threaded = true; /* before the thread reads it */
-        if (pthread_create(&j->thread, NULL, work, j)) { /* done in esc_risk_job_end instead */
-            j->threaded = false;
-            pthread_cond_destroy(&j->cv);
-            pthread_mutex_destroy(&j->mu);
-        }
-    }
-    *out = j;
-    return ESC_OK;
-}
-
-void esc_risk_job_ready(esc_risk_job *j, size_t i) {
-    if (!j || !j->threaded)
-        return;
-    pthread_mutex_lock(&j->mu);
-    j->ready[i] = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-}
-
-esc_status esc_risk_job_end(esc_risk_job *j, bool abandon, esc_error *err) {
-    if (!j)
-        return ESC_OK;
-    esc_status st = ESC_OK;
-    if (j->threaded) {
-        pthread_mutex_lock(&j->mu);
-        j->abandon = abandon;
-        pthread_cond_signal(&j->cv);
-        pthread_mutex_unlock(&j->mu);
-        pthread_join(j->thread, NULL);
-        pthread_cond_destroy(&j->cv);
-        pthread_mutex_destroy(&j->mu);
-        if ((st = j->st) && err)
-            *err = j->err;
-    } else if (!abandon) {
-        st = make_events(j, err);
-    }
-    esc_free(j->ready);
-    esc_free(j);
     return st;
 }

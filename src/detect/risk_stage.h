@@ -24,21 +24,8 @@ typedef struct esc_risk_stage {
 
 /* True when p (or one of its subsearches) reads Risk.All_Risk. */
 bool esc_risk_stage_reads(const esc_plan *p);
-
-/* The making of the risk events: it takes the first-stage tables in detection order, each once
- * esc_risk_job_ready says it is finished, and feeds their risk events to the second-stage
- * executions. With a thread it works beside the first-stage finishes; without, all of it is
- * done in esc_risk_job_end. */
-typedef struct esc_risk_job esc_risk_job;
-
-/* *out is NULL (and every call below does nothing) when no detection is second-stage. rs and
- * what it points to must outlive the job. */
-esc_status esc_risk_job_start(const esc_risk_stage *rs, bool thread, esc_risk_job **out,
-                              esc_error *err);
-/* First-stage table i is final. */
-void esc_risk_job_ready(esc_risk_job *j, size_t i);
-/* Waits for the job to make every risk event (abandon: stops it at the next table instead)
- * and frees it; its error, if any. */
-esc_status esc_risk_job_end(esc_risk_job *j, bool abandon, esc_error *err);
+/* Make the risk events of every first-stage table and feed them to the second-stage
+ * executions (nothing when no detection is second-stage). */
+esc_status esc_risk_stage_run(const esc_risk_stage *rs, esc_error *err);
 
 #endif
