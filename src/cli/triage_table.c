@@ -278,7 +278,6 @@ static void summary(FILE *f, const det_info *di, size_t n, bool color, size_t to
     free_cells(cell, (n + 1) * NC);
 }
 
-/* One detection's rows, ordered by their first event, under a header line. */
 /* The rows in the order of their first event (rows with events first, ties in table order). */
 typedef struct row_order {
     bool has;
@@ -295,6 +294,7 @@ static int cmp_row_order(const void *x, const void *y) {
     return (a->row > b->row) - (a->row < b->row);
 }
 
+/* One detection's rows, ordered by their first event, under a header line. */
 static void section(FILE *f, const det_info *di, bool color, size_t total) {
     const esc_table *t = di->r->t;
     const esc_detection *d = di->r->d;

@@ -32,7 +32,6 @@ typedef struct risk_feed {
     esc_exec **x; /* the second-stage executions */
     size_t n;
     esc_arena arena;
-    uint64_t fed;
 } risk_feed;
 
 /* The members of a risk event as a field set: strings and numbers as they are, an array as
@@ -119,7 +118,6 @@ static esc_status put(esc_sink *s, const esc_sink_event *ev, esc_error *err) {
         rec.fs = &view;
         for (size_t i = 0; !st && i < f->n; i++)
             st = esc_exec_feed(f->x[i], &rec, err);
-        f->fed++;
     }
     esc_json_object_free(o);
     if (st && f->arena.failed)

@@ -142,7 +142,7 @@ static bool memo_put(memo_slot *s, const esc_cell *c, const esc_cell *v, uint64_
     return s->key && spl_cell_copy(&s->val, v);
 }
 
-/* The value of assignment k for row: from memo m (NULL: none) or evaluated. */
+/* The value of assignment ev for row: from memo m (NULL: none) or evaluated. */
 static esc_status eval_one(const eval_item *ev, memo_slot *m, esc_cell *row, size_t ncols,
                            esc_cell *v) {
     bool hit = false;

@@ -579,6 +579,20 @@ static esc_status leaf_value(parser *p, field_kind fk, ctx_kind parent, esc_str 
     return ESC_OK;
 }
 
+/* The field a System child holds by its name: the event's own four, else other (F_SYS when
+ * the System fields are kept, F_NONE when not). */
+static inline field_kind system_kind(esc_str name, field_kind other) {
+    if (NAME_IS(name, "EventID"))
+        return F_EVENTID;
+    if (NAME_IS(name, "Channel"))
+        return F_CHANNEL;
+    if (NAME_IS(name, "Computer"))
+        return F_COMPUTER;
+    if (NAME_IS(name, "EventRecordID"))
+        return F_RECORDID;
+    return other;
+}
+
 /* <Name>text</Name> at lt (a '<'), a System child with no attribute and a value: the steps
  * start_tag, element and end_tag take on exactly these bytes (Provider and TimeCreated read
  * nothing without attributes). False, with nothing consumed, for anything else, and for an
@@ -590,15 +604,7 @@ static inline bool system_leaf(parser *p, size_t lt, esc_status *st) {
     if (ne == n0 || ne >= n || s[ne] != '>' || s[n0] == '!' || s[n0] == '?')
         return false;
     esc_str name = esc_str_make(s + n0, ne - n0);
-    field_kind fk = p->sys ? F_SYS : F_NONE;
-    if (NAME_IS(name, "EventID"))
-        fk = F_EVENTID;
-    else if (NAME_IS(name, "Channel"))
-        fk = F_CHANNEL;
-    else if (NAME_IS(name, "Computer"))
-        fk = F_COMPUTER;
-    else if (NAME_IS(name, "EventRecordID"))
-        fk = F_RECORDID;
+    field_kind fk = system_kind(name, p->sys ? F_SYS : F_NONE);
     if (fk == F_NONE)
         return false;
     size_t te = find_byte(s, ne + 1, n, '<'), l = name.len;
@@ -725,14 +731,8 @@ static esc_status element(parser *p, const tag *t) {
                     warn(p, (size_t)(v.ptr - p->s), "SystemTime is not a timestamp");
                 }
             }
-        } else if (NAME_IS(name, "EventID")) {
-            fk = F_EVENTID;
-        } else if (NAME_IS(name, "Channel")) {
-            fk = F_CHANNEL;
-        } else if (NAME_IS(name, "Computer")) {
-            fk = F_COMPUTER;
-        } else if (NAME_IS(name, "EventRecordID")) {
-            fk = F_RECORDID;
+        } else {
+            fk = system_kind(name, fk);
         }
     } else if (parent == CTX_EVENTDATA && p->depth == 2) {
         if (NAME_IS(name, "Data")) { /* classic events have Data without a Name */
