@@ -79,6 +79,9 @@ void esc_cli_content_dir(char *out, size_t cap);
 /* The user's installed content folder (escudo content install):
  * ${XDG_DATA_HOME:-$HOME/.local/share}/escudo/content, into out; false when it cannot be named. */
 bool esc_cli_user_content_dir(char *out, size_t cap);
+/* The Hyperscan cache folder (core/hscache.h) into out: $ESCUDO_CACHE_DIR when set (empty: no
+ * cache, false), else ${XDG_CACHE_HOME:-$HOME/.cache}/escudo; false when it cannot be named. */
+bool esc_cli_cache_dir(char *out, size_t cap);
 /* The content used without --content: the installed content when it holds detections (true),
  * else the shipped content (false). */
 bool esc_cli_default_content(char *out, size_t cap);

@@ -65,6 +65,16 @@ bool esc_cli_user_content_dir(char *out, size_t cap) {
     return n > 0 && (size_t)n < cap;
 }
 
+bool esc_cli_cache_dir(char *out, size_t cap) {
+    const char *own = getenv("ESCUDO_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
+               *home = getenv("HOME");
+    int n = own                    ? (own[0] ? snprintf(out, cap, "%s", own) : -1)
+            : xdg && xdg[0] == '/' ? snprintf(out, cap, "%s/escudo", xdg)
+            : home && home[0]      ? snprintf(out, cap, "%s/.cache/escudo", home)
+                                   : -1;
+    return n > 0 && (size_t)n < cap;
+}
+
 bool esc_cli_default_content(char *out, size_t cap) {
     char det[ESC_CLI_PATH_MAX + 16];
     if (esc_cli_user_content_dir(out, cap)) {

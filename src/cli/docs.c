@@ -78,7 +78,9 @@ void esc_doc_man(FILE *f, const esc_cmd_entry *cmds, size_t n) {
     fputs(".SH EXIT STATUS\n0 ran, 1 test failures or warnings under \\-\\-strict, 2 usage or "
           "content error, 3 I/O or internal error.\n"
           ".SH ENVIRONMENT\n.TP\n.B ESCUDO_HEC_TOKEN\nthe Splunk HEC token when "
-          "\\-\\-hec\\-token\\-file is not given.\n",
+          "\\-\\-hec\\-token\\-file is not given.\n"
+          ".TP\n.B ESCUDO_CACHE_DIR\nwhere compiled Hyperscan databases are kept for later runs "
+          "(default ${XDG_CACHE_HOME:\\-~/.cache}/escudo; empty: no cache).\n",
           f);
 }
 

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "core/alloc.h"
+#include "core/hscache.h"
 
 typedef struct command {
     const char *name;
@@ -135,6 +136,9 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     esc_alloc_init();
     route_allocators();
+    char cache[ESC_CLI_PATH_MAX];
+    if (esc_cli_cache_dir(cache, sizeof cache))
+        esc_hs_cache_use(cache);
     if (argc < 2) {
         usage(stderr);
         return ESC_EXIT_USAGE;

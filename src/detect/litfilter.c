@@ -32,6 +32,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/hscache.h"
 #include "fields/fields.h"
 
 typedef struct lclause {
@@ -255,8 +256,7 @@ static esc_status compile_literals(const char *const *text, const unsigned *ids,
         lens[i] = strlen(text[i]);
     }
     hs_compile_error_t *cerr = NULL;
-    if (hs_compile_lit_multi(text, flags, ids, lens, (unsigned)n, HS_MODE_BLOCK, NULL, db, &cerr) !=
-        HS_SUCCESS) {
+    if (esc_hs_compile(text, flags, ids, lens, n, db, &cerr) != HS_SUCCESS) {
         st = esc_error_set(err, ESC_EINTERNAL, "%s literal filter compile failed: %s", what,
                            cerr ? cerr->message : "?");
         hs_free_compile_error(cerr);

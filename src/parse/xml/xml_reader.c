@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/hscache.h"
 #include "core/utf8.h"
 #include "parse/reader.h"
 #include "parse/xml/xml.h"
@@ -159,8 +160,7 @@ static esc_status compile(xml_reader *r, esc_error *err) {
         }
     }
     hs_compile_error_t *cerr = NULL;
-    if (hs_compile_multi(pats, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &r->db, &cerr) !=
-        HS_SUCCESS) {
+    if (esc_hs_compile(pats, flags, ids, NULL, n, &r->db, &cerr) != HS_SUCCESS) {
         st = esc_error_set(err, ESC_EINTERNAL, "prefilter compile failed: %s",
                            cerr ? cerr->message : "?");
         hs_free_compile_error(cerr);

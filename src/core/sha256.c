@@ -1,12 +1,14 @@
-/* SHA-256 (FIPS 180-4) for event identities: one-shot, or fed in pieces so that a prefix many
- * identities share (a row's notable id, for its risk events) is hashed once and its state copied.
+/* SHA-256 (FIPS 180-4) for event identities and the Hyperscan cache: one-shot, or fed in pieces
+ * so that a prefix many identities share (a row's notable id, for its risk events) is hashed
+ * once and its state copied.
  *
  * Invariants: byte-order independent (big-endian loads and stores done by hand). Deliberately
- * not done: other digests, hardware SHA extensions; identities hash short strings only. */
+ * not done: other digests, hardware SHA extensions; the inputs are short strings and cache
+ * files of a few hundred KB. */
 #include <stdint.h>
 #include <string.h>
 
-#include "act/act.h"
+#include "core/sha256.h"
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
