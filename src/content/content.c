@@ -330,10 +330,7 @@ done:
 /* ---- macros ------------------------------------------------------------------------------------ */
 
 static size_t macro_hash(const char *name, size_t nargs) {
-    uint64_t h = 1469598103934665603ull ^ nargs;
-    for (; *name; name++)
-        h = (h ^ (unsigned char)*name) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 29));
+    return esc_macro_hash(name, strlen(name), nargs);
 }
 
 static bool mtab_grow(loader *L) {
@@ -1007,6 +1004,10 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
     c->ndetections = L.dets.n;
     c->macros.items = freeze(&L, &L.macros, sizeof(esc_macro));
     c->macros.n = L.macros.n;
+    /* the loader's index, which the searches' expansion looks every macro up in */
+    vec slots = {.p = L.mtab, .n = L.mcap};
+    c->macros.slot = freeze(&L, &slots, sizeof *L.mtab);
+    c->macros.nslots = L.mcap;
     c->deployments = freeze(&L, &L.deps, sizeof(esc_deployment));
     c->ndeployments = L.deps.n;
     c->data_sources = freeze(&L, &L.dss, sizeof(esc_data_source));

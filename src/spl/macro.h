@@ -22,10 +22,18 @@ typedef struct esc_macro {
 typedef struct esc_macro_set {
     const esc_macro *items;
     size_t n;
+    /* optional: items by name and arity, open addressing on esc_macro_hash; each slot holds an
+     * index + 1 (0: empty), nslots a power of two; NULL: esc_macro_find scans items */
+    const size_t *slot;
+    size_t nslots;
 } esc_macro_set;
 
+/* The hash of a name (len bytes) and arity that esc_macro_set.slot is built on. */
+size_t esc_macro_hash(const char *name, size_t len, size_t nargs);
+
 /* The macro with this name and arity, or NULL. When several have the same name and arity the
- * last one wins (local overrides are appended after shipped content). */
+ * last one wins (local overrides are appended after shipped content); a set with slots has one
+ * of each. */
 const esc_macro *esc_macro_find(const esc_macro_set *set, const char *name, size_t len,
                                 size_t nargs);
 

@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     buf[size] = 0;
     size_t slen = strlen(buf);
     if (slen == size) {
-        esc_macro_set set = {fixed, sizeof fixed / sizeof fixed[0]};
+        esc_macro_set set = {.items = fixed, .n = sizeof fixed / sizeof fixed[0]};
         run(buf, &set);
         free(buf);
         return 0;
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ms[nm].args = args[nm];
         nm++;
     }
-    esc_macro_set set = {ms, nm};
+    esc_macro_set set = {.items = ms, .n = nm};
     run(buf, &set);
     free(buf);
     return 0;

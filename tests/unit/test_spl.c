@@ -19,7 +19,7 @@
 #include "spl/spl.h"
 
 static char *expand(const esc_macro *ms, size_t n, const char *s, esc_error *err) {
-    esc_macro_set set = {ms, n};
+    esc_macro_set set = {.items = ms, .n = n};
     char *out = NULL;
     memset(err, 0, sizeof *err);
     esc_status st = esc_spl_expand(s, &set, &out, err);

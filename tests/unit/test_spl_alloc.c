@@ -48,7 +48,7 @@ static const char *const search =
 
 /* 0: success, 1: a clean error */
 static int run_once(void) {
-    esc_macro_set set = {macros, sizeof macros / sizeof macros[0]};
+    esc_macro_set set = {.items = macros, .n = sizeof macros / sizeof macros[0]};
     esc_error err;
     char *text = NULL;
     int rc = 1;

@@ -223,7 +223,7 @@ static int run_case(const char *file, gcase *c) {
             nm++;
         }
     }
-    esc_macro_set set = {ms, nm};
+    esc_macro_set set = {.items = ms, .n = nm};
     esc_spl_lookup lks[8];
     char lkpath[8][1024];
     size_t nl = 0;
