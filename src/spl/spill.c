@@ -24,6 +24,7 @@
 #include "spl/spill.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,47 @@ struct spl_spill {
     uint64_t bytes; /* in the file, whole spills only */
     bool broken;    /* a failed spill could not be cut off the file: reading it fails */
 };
+
+/* ---- the buffers chunks are made and read in ---- */
+
+/* A chunk of 4,096 groups is often over a MiB, a block glibc maps on its own: made in a new
+ * buffer at every spill and read back into a new one at every read, its pages were faulted in
+ * again each time (over 500 MB of EVTX, a quarter of the hunt's 34,000 page faults, which cost
+ * tens of microseconds each on a virtual machine). So one buffer for making chunks and one for
+ * reading them are kept for the process, up to KEEP_BUF bytes each; a thread that finds one in
+ * use takes a new one of its own. */
+#define KEEP_BUF ((size_t)4 << 20)
+
+enum { BUF_WRITE, BUF_READ };
+static pthread_mutex_t bufs_mu = PTHREAD_MUTEX_INITIALIZER;
+static esc_buf bufs[2];
+static bool bufs_busy[2];
+
+/* The kept buffer which, emptied, or own (initialised) when another thread has it. */
+static esc_buf *buf_take(int which, esc_buf *own) {
+    pthread_mutex_lock(&bufs_mu);
+    bool mine = !bufs_busy[which];
+    bufs_busy[which] = true;
+    pthread_mutex_unlock(&bufs_mu);
+    if (!mine) {
+        esc_buf_init(own, 0);
+        return own;
+    }
+    esc_buf_clear(&bufs[which]);
+    return &bufs[which];
+}
+
+static void buf_give(int which, esc_buf *b, esc_buf *own) {
+    if (b == own) {
+        esc_buf_fini(own);
+        return;
+    }
+    if (b->cap > KEEP_BUF)
+        esc_buf_fini(b);
+    pthread_mutex_lock(&bufs_mu);
+    bufs_busy[which] = false;
+    pthread_mutex_unlock(&bufs_mu);
+}
 
 static esc_status io_error(esc_error *err, const char *what) {
     return esc_error_set(err, ESC_EIO, "spill file: %s: %s", what, strerror(errno));
@@ -137,15 +179,14 @@ esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error 
     if (st)
         return st;
     size_t idx[CHUNK_GROUPS];
-    esc_buf b;
-    esc_buf_init(&b, 0);
+    esc_buf own, *b = buf_take(BUF_WRITE, &own);
     for (size_t g = 0; g < ng && !st; g += CHUNK_GROUPS) {
         size_t n = ng - g < CHUNK_GROUPS ? ng - g : CHUNK_GROUPS;
         for (size_t i = 0; i < n; i++)
             idx[i] = g + i;
-        st = write_chunk(*sp, a, ev, idx, n, &b, err);
+        st = write_chunk(*sp, a, ev, idx, n, b, err);
     }
-    esc_buf_fini(&b);
+    buf_give(BUF_WRITE, b, &own);
     if ((st = append_end(*sp, end, st, err)) == ESC_OK) { /* else the groups stay in memory */
         esc_agg_reset(a);
         if (ev)
@@ -238,12 +279,9 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
                           bool (*keep)(void *ctx, const esc_str *keys), void *ctx, esc_error *err) {
     gmap m = {0};
     keep_ctx k = {&m, keep, ctx};
-    esc_buf b;
-    esc_buf_init(&b, 0);
-    if (sp->broken) {
-        esc_buf_fini(&b);
+    if (sp->broken)
         return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
-    }
+    esc_buf own, *b = buf_take(BUF_READ, &own);
     esc_status st =
         !sp->f || fflush(sp->f) || fseek(sp->f, 0, SEEK_SET) ? io_error(err, "seek") : ESC_OK;
     while (!st) {
@@ -251,12 +289,12 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
         if (c == EOF)
             break;
         ungetc(c, sp->f);
-        st = read_chunk(sp, a, ev, &k, &b, err);
+        st = read_chunk(sp, a, ev, &k, b, err);
     }
     if (!st && ferror(sp->f))
         st = io_error(err, "read");
     esc_free(m.g);
-    esc_buf_fini(&b);
+    buf_give(BUF_READ, b, &own);
     return st;
 }
 
@@ -302,18 +340,17 @@ esc_status spl_spill_rows(spl_spill **sp, esc_table *t, esc_error *err) {
     esc_status st = append_begin(sp, &end, err);
     if (st)
         return st;
-    esc_buf b;
-    esc_buf_init(&b, 0);
+    esc_buf own, *b = buf_take(BUF_WRITE, &own);
     for (size_t r = 0; r < t->nrows && !st; r += CHUNK_ROWS) {
         size_t n = t->nrows - r < CHUNK_ROWS ? t->nrows - r : CHUNK_ROWS;
-        esc_buf_clear(&b);
-        bool ok = put_u(&b, t->lineage != NULL, 1) && put_u(&b, n, 4);
+        esc_buf_clear(b);
+        bool ok = put_u(b, t->lineage != NULL, 1) && put_u(b, n, 4);
         for (size_t i = 0; i < n && ok; i++)
-            ok = put_row(t, r + i, &b);
-        st = ok ? put_block(*sp, &b, err)
+            ok = put_row(t, r + i, b);
+        st = ok ? put_block(*sp, b, err)
                 : esc_error_set(err, ESC_ENOMEM, "out of memory spilling rows");
     }
-    esc_buf_fini(&b);
+    buf_give(BUF_WRITE, b, &own);
     if ((st = append_end(*sp, end, st, err)) != ESC_OK)
         return st; /* the rows stay in memory */
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
@@ -381,8 +418,7 @@ esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, esc_error *err) {
     esc_cell *cells = NULL;
     esc_evset *lin = NULL;
     size_t cap = 0, n = 0;
-    esc_buf b;
-    esc_buf_init(&b, 0);
+    esc_buf own, *b = buf_take(BUF_READ, &own);
     esc_status st = sp->broken ? esc_error_set(err, ESC_EIO,
                                                "spill file: broken by an earlier "
                                                "write error")
@@ -393,12 +429,12 @@ esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, esc_error *err) {
         if (c == EOF)
             break;
         ungetc(c, sp->f);
-        if (!(st = get_block(sp, &b, err)))
-            st = get_rows(&b, t->ncols, &cells, &cap, &n, &lin, err);
+        if (!(st = get_block(sp, b, err)))
+            st = get_rows(b, t->ncols, &cells, &cap, &n, &lin, err);
     }
     if (!st && ferror(sp->f))
         st = io_error(err, "read");
-    esc_buf_fini(&b);
+    buf_give(BUF_READ, b, &own);
     size_t total = n + t->nrows, used = n < cap ? n + 1 : cap; /* rows holding values */
     size_t *id = st ? NULL : esc_malloc((total ? total : 1) * sizeof *id);
     esc_cell *all = st ? NULL : esc_realloc(cells, (total ? total : 1) * t->ncols * sizeof *all);
