@@ -26,6 +26,11 @@
 #define STEP_EVENTS 4096
 #define DEFAULT_MAX_HELD 100000
 #define SPILL_MIN ((size_t)256 << 10) /* a smaller table is not worth a spill */
+/* A finished search that lets go of this much of groups gives the freed heap back
+ * (malloc_trim). Smaller ones do not: the next finish allocates that heap again, and trimming
+ * it after each of them made every such page fault back in (over 1 GiB of XML: 121,000 page
+ * faults against 100,000, the finishes 5.0-5.9 s against 3.7-4.0 s, for 0.3 MB more peak RSS). */
+#define FINISH_TRIM ((size_t)8 << 20)
 
 typedef struct code_det {
     uint32_t code;
@@ -881,7 +886,7 @@ static esc_status finish_one(esc_hunt *h, size_t i, esc_error *err) {
         return st;
     size_t before = esc_exec_mem(h->x[i], 0, NULL);
     esc_exec_release(h->x[i]); /* its groups are in its table now */
-    if (before >= SPILL_MIN)
+    if (before >= FINISH_TRIM)
         esc_alloc_trim();
     h->stats.rows += h->tables[i]->nrows;
     h->stats.regex_limited += h->tables[i]->regex_limited;
