@@ -68,7 +68,12 @@ typedef struct prepared {
     const esc_fields **rfs;   /* their fields (the event's, or a data model's view of them) */
     uint64_t *scan;           /* their scans, esc_litscan_saved_words each */
     esc_status vst;           /* a view that could not be made after the nrec records */
+    int proc;                 /* the event's Endpoint.Processes record (premap) */
+    esc_record proc_rec;      /* PROC_MADE: the record */
+    uint64_t *proc_scan;      /* ... and its scan */
 } prepared;
+
+enum { PROC_LATER, PROC_MADE, PROC_NONE }; /* prepared.proc: processes() maps it, made, none */
 
 /* One event read ahead: the reader's status and, for ESC_OK, a copy of the event and what
  * prepare made of it (pst: its failure, reported where a direct read reports it). */
@@ -285,7 +290,7 @@ static esc_status inventory(esc_feeder *f, const esc_event *ev, esc_error *err) 
     return ESC_OK;
 }
 
-static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err);
+static esc_status processes(esc_feeder *f, const esc_event *ev, const prepared *p, esc_error *err);
 
 size_t esc_feeder_candidates(const esc_feeder *f, const size_t **det) {
     *det = f->cur_cand;
@@ -442,6 +447,32 @@ static esc_status prepare(esc_feeder *f, const esc_event *ev, esc_arena *a, prep
     return ESC_OK;
 }
 
+/* ev's Endpoint.Processes record and its scan (f->ls_prep), made in a on the reading thread
+ * when its mapping reads no host inventory: every source but CrowdStrike's, whose records may
+ * wait for an aidmaster record read later. Otherwise, or when the mapping fails, processes()
+ * maps the event (and reports what failed). The record is scanned as hand_on would. */
+static void premap(esc_feeder *f, const esc_event *ev, esc_arena *a, prepared *p) {
+    esc_cim_source src = esc_cim_classify(ev);
+    if (src == ESC_SRC_NONE) {
+        p->proc = PROC_NONE;
+        return;
+    }
+    if (src == ESC_SRC_CROWDSTRIKE || (!f->tagged && src > ESC_SRC_CROWDSTRIKE))
+        return; /* (the latter: processes() does not map it) */
+    esc_arena_mark m = esc_arena_mark_get(a);
+    size_t words = esc_litscan_saved_words(f->ls_prep);
+    uint64_t *scan = words ? esc_arena_alloc(a, words * sizeof *scan) : NULL;
+    if ((words && !scan) ||
+        esc_cim_map(ev, f->o.profile, NULL, a, &p->proc_rec, NULL, NULL) != ESC_OK) {
+        esc_arena_rollback(a, m);
+        return;
+    }
+    esc_litscan_record(f->ls_prep, &p->proc_rec);
+    esc_litscan_save(f->ls_prep, scan);
+    p->proc_scan = scan;
+    p->proc = PROC_MADE;
+}
+
 /* Hand a prepared event's records on, each with its scan. */
 static esc_status hand_datasets(esc_feeder *f, const esc_event *ev, const prepared *p,
                                 esc_error *err) {
@@ -476,7 +507,7 @@ static esc_status handle(esc_feeder *f, const esc_event *ev, const prepared *p, 
         f->stats.other++;
         return ESC_OK;
     }
-    esc_status st = processes(f, ev, err);
+    esc_status st = processes(f, ev, p && !pst ? p : NULL, err);
     if (st || !f->o.engine)
         return st;
     prepared own;
@@ -493,14 +524,21 @@ static esc_status handle(esc_feeder *f, const esc_event *ev, const prepared *p, 
     return hand_datasets(f, ev, p, err);
 }
 
-/* Endpoint.Processes: the fixed record (cim.c). */
-static esc_status processes(esc_feeder *f, const esc_event *ev, esc_error *err) {
+/* Endpoint.Processes: the fixed record (cim.c), made here or by premap (p). */
+static esc_status processes(esc_feeder *f, const esc_event *ev, const prepared *p, esc_error *err) {
     esc_record rec;
     bool unresolved = false;
     esc_arena_reset(&f->map_arena);
     if (!f->tagged) { /* no detection reads Endpoint.Processes */
         if (esc_cim_classify(ev) > ESC_SRC_CROWDSTRIKE)
             return ESC_OK;
+    }
+    if (p && p->proc == PROC_NONE)
+        return ESC_OK;
+    if (p && p->proc == PROC_MADE) {
+        f->stats.process_events++;
+        esc_litscan_restore(f->ls, p->proc_scan);
+        return f->o.record(f->o.ctx, &p->proc_rec, err);
     }
     esc_status st = esc_cim_map(ev, f->o.profile, f->hosts, &f->map_arena, &rec, &unresolved, err);
     if (st == ESC_SKIP)
@@ -549,6 +587,8 @@ static esc_status ahead_take(esc_feeder *f, ahead_batch *b, esc_status st, const
         e = &pe;
     } else if (st == ESC_OK && f->o.engine) {
         it->pst = prepare(f, &it->ev, &b->fields, &it->p, &pe);
+        if (!it->pst && it->ev.kind == ESC_EV_WINDOWS)
+            premap(f, &it->ev, &b->fields, &it->p);
         if ((it->pst || it->p.vst) && b->fields.capped && b->n)
             goto full;
         size_t *cand = it->p.ncand ? esc_arena_alloc(&b->copies, it->p.ncand * sizeof *cand) : NULL;
