@@ -4,26 +4,27 @@
  * --aidmaster file, entries restored by the caller), maps process events to CIM records with
  * that inventory, puts each event the engine's detections want (esc_engine_select) in the other
  * datasets and hands each record to the caller's consumer.
- * Invariants: a record handed on lives in the feeder's map arena until the next event; held
- * records (CrowdStrike records whose host is not known yet, when max_held > 0) are deep copies in
- * their own arena and are mapped only by esc_feeder_flush. The host callback hears of an entry
- * only when an event adds or changes it.
+ * Invariants: a record handed on lives in the feeder's map arena until the next event (one made
+ * ahead, in its batch's arena until the batch is taken whole); held records (CrowdStrike records
+ * whose host is not known yet, when max_held > 0) are deep copies in their own arena and are
+ * mapped only by esc_feeder_flush. The host callback hears of an entry only when an event adds or
+ * changes it.
  * Not done here: opening inputs or readers, choosing which records a search keeps (the
  * consumer: the candidates narrow it to the detections of the event's code), windows,
  * printing.
  *
  * Reading ahead (esc_feeder_read_ahead): a second thread takes the reader's events, copies each
- * into a batch (the reader reuses its buffers) and does the work that depends on the event
- * alone: the selection of the other datasets, the text check and the fields' extraction
- * (prepare). The calling thread takes the batches in order and does the rest exactly as for an
- * event read directly (handle): the inventory, the Processes mapping, the datasets'
- * views and the consumer. AHEAD_BATCHES batches of up to AHEAD_EVENTS events or AHEAD_BYTES
- * bytes circulate between the two, so the thread is never further ahead than that. A batch's
- * fields share its arena; an event whose extraction finds that arena full while earlier events
- * hold part of it is done again in a fresh batch, so each event meets the same limit as when
- * read directly. The reading thread touches only the reader, the selection memo, the text
- * scanner and the batches; the statistics are counted by the calling thread as it takes the
- * events. */
+ * into a batch (the reader reuses its buffers) and does the work that depends on the event alone:
+ * the selection of the other datasets, the text check and the fields' extraction (prepare), and
+ * the Processes record of an event whose mapping reads no host inventory, with its scan (premap).
+ * The calling thread takes the batches in order and does the rest exactly as for an event read
+ * directly (handle): the inventory, the other events' Processes mapping, the consumer.
+ * AHEAD_BATCHES batches of up to AHEAD_EVENTS events or AHEAD_BYTES bytes circulate between the
+ * two, so the thread is never further ahead than that. A batch's fields share its arena; an event
+ * whose extraction finds that arena full while earlier events hold part of it is done again in a
+ * fresh batch, so each event meets the same limit as when read directly. The reading thread
+ * touches only the reader, the selection memo, the text scanner and the batches; the statistics
+ * are counted by the calling thread as it takes the events. */
 #include "detect/engine.h"
 
 #include <pthread.h>
