@@ -111,45 +111,22 @@ static void crc_hex(const void *p, size_t n, char out[9]) {
     snprintf(out, 9, "%08x", (unsigned)esc_crc32(0, p, n));
 }
 
-static bool read_all(int fd, char *p, size_t n) {
-    while (n) {
-        ssize_t r = read(fd, p, n);
-        if (r <= 0) {
-            if (r < 0 && errno == EINTR)
-                continue;
-            return false;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-static bool write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* The database filed at path, or NULL. */
 static hs_database_t *load(const char *path) {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return NULL;
+    }
     struct stat st;
     char *b = NULL, hex[9];
     hs_database_t *db = NULL;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (off_t)HEADER &&
         (size_t)st.st_size - HEADER <= ESC_HS_CACHE_MAX_FILE &&
-        (b = esc_malloc((size_t)st.st_size)) != NULL && read_all(fd, b, (size_t)st.st_size) &&
+        (b = esc_malloc((size_t)st.st_size)) != NULL &&
+        fread(b, 1, (size_t)st.st_size, f) == (size_t)st.st_size &&
         memcmp(b, MAGIC, MAGIC_LEN) == 0 && b[HEADER - 1] == '\n') {
         size_t len = (size_t)st.st_size - HEADER;
         crc_hex(b + HEADER, len, hex);
@@ -158,7 +135,7 @@ static hs_database_t *load(const char *path) {
             db = NULL;
     }
     esc_free(b);
-    close(fd);
+    fclose(f);
     return db;
 }
 
@@ -170,16 +147,20 @@ static void store(const char *dir, const char *path, const hs_database_t *db) {
         return;
     int n = snprintf(tmp, sizeof tmp, "%s/.hsdb-XXXXXX", dir);
     int fd = n > 0 && (size_t)n < sizeof tmp ? mkstemp(tmp) : -1;
-    if (fd >= 0) {
+    FILE *f = fd >= 0 && fchmod(fd, 0600) == 0 ? fdopen(fd, "wb") : NULL;
+    if (f) {
         memcpy(head, MAGIC, MAGIC_LEN);
         crc_hex(bytes, len, head + MAGIC_LEN);
         head[HEADER - 1] = '\n';
-        bool ok = fchmod(fd, 0600) == 0 && write_all(fd, head, HEADER) && write_all(fd, bytes, len);
-        ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
+        bool ok = fwrite(head, 1, HEADER, f) == HEADER && fwrite(bytes, 1, len, f) == len;
+        ok = fclose(f) == 0 && ok && rename(tmp, path) == 0;
         if (ok)
             atomic_fetch_add(&n_stored, 1);
         else
             unlink(tmp);
+    } else if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
     }
     esc_free(bytes); /* hs_serialize_database's, made by the allocator hs_set_allocator gave */
 }
