@@ -626,10 +626,11 @@ static int hunt_report(const esc_args *a, const esc_content *content, const esc_
 }
 
 /* Loading the content and building the engine allocate and free a great many blocks (the
- * planner's 96 KiB literal lists, Hyperscan's compiler's million small ones for escu-full), and
- * glibc trimmed the heap's top at each large free only to grow it again at the next allocation:
- * 4,900 brk calls for escu-full and the page faults after them, about 0.1 s of system time.
- * Meanwhile the top stays (M_TRIM_THRESHOLD; 419 brk calls); then glibc's default threshold
+ * planner's 96 KiB literal lists, Hyperscan's compiler's million small ones for escu-full when
+ * core/hscache.c has not kept its databases), and glibc trimmed the heap's top at each large free
+ * only to grow it again at the next allocation: 4,900 brk calls for escu-full and the page
+ * faults after them, about 0.1 s of system time. Meanwhile the top stays (M_TRIM_THRESHOLD; 419
+ * brk calls, 184 with the databases read from the cache); then glibc's default threshold
  * (128 KiB) is back and the free pages go back at once, so the hunt's heap is as before (the
  * 1 GiB hunt's peak the same). A process setting, so the CLI's (mallopt(3)). */
 static void keep_heap_top(bool keep) {
