@@ -33,29 +33,26 @@ static inline uint64_t mix_word(uint64_t h, uint64_t w) {
     return h ^ (h >> 32);
 }
 
-/* The group hash, eight bytes at a time (BY values are often long command lines). Only the
- * group table's lookup sees it: groups keep their insertion order, so nothing a search gives
- * depends on it. */
+/* The group hash: each key's esc_str_hash (BY values are often long command lines, hashed
+ * eight bytes at a time; a record's are hashed once for every search grouping by them),
+ * combined. Only the group table's lookup sees it: groups keep their insertion order, so
+ * nothing a search gives depends on it. */
+uint64_t esc_agg_hash_of(const uint64_t *kh, size_t n, uint64_t mask) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        if (i >= 64 || (mask >> i & 1))
+            h = mix_word(h, kh[i]);
+    h ^= h >> 33; /* murmur3's finaliser: every bit reaches the low ones the table uses */
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
 uint64_t esc_agg_hash(const esc_str *keys, size_t n, uint64_t mask) {
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        if (i < 64 && !(mask >> i & 1))
-            continue;
-        const unsigned char *p = (const unsigned char *)keys[i].ptr;
-        size_t len = keys[i].len, k = 0;
-        h = mix_word(h, len);
-        for (; k + 8 <= len; k += 8) {
-            uint64_t w;
-            memcpy(&w, p + k, 8);
-            h = mix_word(h, w);
-        }
-        if (k < len) {
-            uint64_t w = 0;
-            memcpy(&w, p + k, len - k);
-            h = mix_word(h, w);
-        }
-    }
-    h ^= h >> 33; /* murmur3's finaliser: every bit reaches the low ones the table uses */
+    for (size_t i = 0; i < n; i++)
+        if (i >= 64 || (mask >> i & 1))
+            h = mix_word(h, esc_str_hash(keys[i]));
+    h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 33);
 }
@@ -221,7 +218,11 @@ static esc_status make_group(esc_arena *ar, size_t nkeys, size_t naggs, const es
 }
 
 esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *out, esc_error *err) {
-    uint64_t h = esc_agg_hash(keys, a->nkeys, UINT64_MAX);
+    return esc_agg_group_hashed(a, keys, esc_agg_hash(keys, a->nkeys, UINT64_MAX), out, err);
+}
+
+esc_status esc_agg_group_hashed(esc_agg *a, const esc_str *keys, uint64_t h, size_t *out,
+                                esc_error *err) {
     if (a->gtab_cap) {
         size_t j = h & (a->gtab_cap - 1);
         while (a->gtab[j]) {

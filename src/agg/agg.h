@@ -60,8 +60,13 @@ void esc_agg_free(esc_agg *a);
 /* The hash of keys[i] for each i < n whose bit of mask is set (every i from 64 on): the group
  * table's with mask UINT64_MAX. */
 uint64_t esc_agg_hash(const esc_str *keys, size_t n, uint64_t mask);
+/* The same from each key's esc_str_hash (kh[i] of keys[i]). */
+uint64_t esc_agg_hash_of(const uint64_t *kh, size_t n, uint64_t mask);
 /* The group for these nkeys keys, created when new; counts one record in it. */
 esc_status esc_agg_group(esc_agg *a, const esc_str *keys, size_t *group, esc_error *err);
+/* esc_agg_group of keys whose esc_agg_hash (mask UINT64_MAX) the caller made: h. */
+esc_status esc_agg_group_hashed(esc_agg *a, const esc_str *keys, uint64_t h, size_t *group,
+                                esc_error *err);
 /* Add values of one record to aggregate i of group g (ESC_AGG_COUNT ignores them). time_us is
  * the record time for earliest/latest. */
 esc_status esc_agg_add(esc_agg *a, size_t g, size_t i, const esc_agg_in *vals, size_t nvals,

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct esc_str {
@@ -50,5 +51,8 @@ long esc_str_ifind(esc_str hay, esc_str needle);
 esc_str esc_str_trim(esc_str s);
 /* Text after the last '\' or '/', or s itself. */
 esc_str esc_str_basename(esc_str s);
+/* A 64-bit hash of s's bytes, eight at a time (for hash tables only: no output depends on it;
+ * a record's BY values are hashed once for every search grouping by them, agg.h). */
+uint64_t esc_str_hash(esc_str s);
 
 #endif

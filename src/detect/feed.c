@@ -468,6 +468,12 @@ static void premap(esc_feeder *f, const esc_event *ev, esc_arena *a, prepared *p
         esc_arena_rollback(a, m);
         return;
     }
+    uint64_t *vh = esc_arena_alloc(a, ESC_CIM_NFIELDS * sizeof *vh);
+    if (vh) { /* (without it, each search hashes the values it groups by) */
+        for (size_t i = 0; i < ESC_CIM_NFIELDS; i++)
+            vh[i] = p->proc_rec.v[i].ptr ? esc_str_hash(p->proc_rec.v[i]) : 0;
+        p->proc_rec.vh = vh;
+    }
     esc_litscan_record(f->ls_prep, &p->proc_rec);
     esc_litscan_save(f->ls_prep, scan);
     p->proc_scan = scan;

@@ -140,8 +140,8 @@ size_t spl_time_text(int64_t us, char *buf, size_t cap) {
  * of the BY fields, and dedup_splitvals, default false, would remove duplicate values of a
  * multivalued BY field: each value is its own group). False when a value is missing and there
  * is no fillnull_value (the record is dropped). */
-static bool by_values(const stage *st, const esc_record *r, esc_str *pool, size_t cap, size_t *at,
-                      size_t *cnt, char *bucket, size_t bcap) {
+static bool by_values(const stage *st, const esc_record *r, esc_str *pool, uint64_t *poolh,
+                      size_t cap, size_t *at, size_t *cnt, char *bucket, size_t bcap) {
     size_t used = 0;
     for (size_t i = 0; i < st->nby; i++) {
         int ref = st->by[i].ref;
@@ -159,7 +159,10 @@ static bool by_values(const stage *st, const esc_record *r, esc_str *pool, size_
             cnt[i] = 1;
         } else if (ref >= 0 && r->v[ref].ptr) {
             pool[used] = r->v[ref];
+            poolh[used] = r->vh ? r->vh[ref] : esc_str_hash(pool[used]);
+            used++;
             cnt[i] = 1;
+            continue;
         }
         if (!cnt[i]) {
             if (!st->fill)
@@ -167,6 +170,8 @@ static bool by_values(const stage *st, const esc_record *r, esc_str *pool, size_
             pool[used] = esc_str_c(st->fillnull);
             cnt[i] = 1;
         }
+        for (size_t k = used; k < used + cnt[i]; k++)
+            poolh[k] = esc_str_hash(pool[k]);
         used += cnt[i];
     }
     return true;
@@ -175,11 +180,15 @@ static bool by_values(const stage *st, const esc_record *r, esc_str *pool, size_
 static esc_status tstats_add(const stage *st, esc_agg *agg, const esc_record *r, size_t g,
                              esc_error *err);
 
-/* The keys of BY value combination idx (one value of each BY field). */
-static void combo_keys(size_t nby, const esc_str *pool, const size_t *at, const size_t *idx,
-                       esc_str *keys) {
-    for (size_t i = 0; i < nby; i++)
+/* The keys of BY value combination idx (one value of each BY field), and their hashes when kh
+ * is not NULL. */
+static void combo_keys(size_t nby, const esc_str *pool, const uint64_t *poolh, const size_t *at,
+                       const size_t *idx, esc_str *keys, uint64_t *kh) {
+    for (size_t i = 0; i < nby; i++) {
         keys[i] = pool[at[i] + idx[i]];
+        if (kh)
+            kh[i] = poolh[at[i] + idx[i]];
+    }
 }
 
 /* Step idx to the next combination of cnt[i] values each; false past the last. */
@@ -194,9 +203,10 @@ static bool next_combo(size_t *idx, const size_t *cnt, size_t nby) {
 static bool all_dead(const stage *st, spl_prune_memo *m, const esc_str *pool, const size_t *at,
                      const size_t *cnt) {
     esc_str keys[ESC_SPL_MAX_ITEMS];
-    size_t idx[ESC_SPL_MAX_ITEMS] = {0};
+    size_t idx[ESC_SPL_MAX_ITEMS];
+    memset(idx, 0, st->nby * sizeof *idx);
     do {
-        combo_keys(st->nby, pool, at, idx, keys);
+        combo_keys(st->nby, pool, NULL, at, idx, keys, NULL);
         if (spl_prune_memo_get(m, spl_prune_memo_hash(m, keys), keys) != 1)
             return false;
     } while (next_combo(idx, cnt, st->nby));
@@ -208,10 +218,12 @@ static bool all_dead(const stage *st, spl_prune_memo *m, const esc_str *pool, co
 esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, spl_prune_memo *dead,
                            esc_error *err) {
     esc_str pool[ESC_SPL_MAX_BYVALS], keys[ESC_SPL_MAX_ITEMS];
-    size_t at[ESC_SPL_MAX_ITEMS], cnt[ESC_SPL_MAX_ITEMS], idx[ESC_SPL_MAX_ITEMS] = {0};
+    uint64_t poolh[ESC_SPL_MAX_BYVALS], kh[ESC_SPL_MAX_ITEMS];
+    size_t at[ESC_SPL_MAX_ITEMS], cnt[ESC_SPL_MAX_ITEMS], idx[ESC_SPL_MAX_ITEMS];
     char bucket[32];
-    if (!by_values(st, r, pool, ESC_SPL_MAX_BYVALS, at, cnt, bucket, sizeof bucket))
+    if (!by_values(st, r, pool, poolh, ESC_SPL_MAX_BYVALS, at, cnt, bucket, sizeof bucket))
         return ESC_OK;
+    memset(idx, 0, st->nby * sizeof *idx); /* (not the whole array: this runs per record) */
     size_t combos = 1;
     for (size_t i = 0; i < st->nby; i++)
         if ((combos *= cnt[i]) > ESC_SPL_MAX_SPLITS)
@@ -222,9 +234,10 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, s
     if (dead && all_dead(st, dead, pool, at, cnt))
         return ESC_OK;
     do {
-        combo_keys(st->nby, pool, at, idx, keys);
+        combo_keys(st->nby, pool, poolh, at, idx, keys, kh);
         size_t g;
-        esc_status rc = esc_agg_group(agg, keys, &g, err);
+        esc_status rc =
+            esc_agg_group_hashed(agg, keys, esc_agg_hash_of(kh, st->nby, UINT64_MAX), &g, err);
         if (rc == ESC_OK)
             rc = tstats_add(st, agg, r, g, err);
         if (rc != ESC_OK)
@@ -233,18 +246,33 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, s
     return ESC_OK;
 }
 
+/* The _time text of a record: made once for every detection the record feeds (its min and max
+ * aggregates take it), the last one remembered by each thread. */
+static esc_str time_text(int64_t us) {
+    static _Thread_local struct {
+        bool set;
+        int64_t us;
+        size_t n;
+        char t[48];
+    } last;
+    if (!last.set || last.us != us) {
+        last.n = spl_time_text(us, last.t, sizeof last.t);
+        last.us = us;
+        last.set = true;
+    }
+    return esc_str_make(last.t, last.n);
+}
+
 static esc_status tstats_add(const stage *st, esc_agg *agg, const esc_record *r, size_t g,
                              esc_error *err) {
     esc_status rc = ESC_OK;
-    char tbuf[48];
     for (size_t i = 0; i < st->naggs; i++) {
         const aggspec *a = &st->aggs[i];
         if (a->fn == AGG_COUNT)
             continue;
         esc_agg_in in = {ESC_STR_NULL, false, 0};
         if (a->ref == FIELD_TIME) {
-            size_t n = spl_time_text(r->time_us, tbuf, sizeof tbuf);
-            in.s = esc_str_make(tbuf, n);
+            in.s = time_text(r->time_us);
             in.is_num = true;
             in.num = (double)r->time_us / 1e6;
         } else if (a->ref >= 0) {
