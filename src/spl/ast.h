@@ -48,6 +48,9 @@ typedef struct snode {
     size_t val_len;
     esc_str fname; /* FIELD_NAMED: the field's name in the record's field set */
     bool term_case, term_major;
+    /* SN_OR, the top of a chain of ORs holding many exact values (plan.c): the chain's
+     * members, the exact ones in a hash table, for a record's where clause; else NULL */
+    struct snode_set *set;
 } snode;
 
 /* ---- eval expressions (| where, | eval) ---- */

@@ -273,6 +273,163 @@ static esc_status add_lits(esc_plan *p, const lits *l, esc_error *err) {
     return ESC_OK;
 }
 
+/* ---- an OR chain's exact values, looked up at once ---- */
+
+/* A where clause's OR chains often list tens of values of one or two fields
+ * (`Processes.process_name IN (...)` of a macro): rec_match tried each in turn. A chain with
+ * SET_MIN or more members of the form field=value without a wildcard keeps those in a hash
+ * table keyed by field and case-folded value, so a record's value is looked up once; the
+ * chain's other members are tried in turn after it. The answer is the chain's: an OR has no
+ * order to keep, and each member is read as rec_match reads it. */
+#define SET_MIN 4
+
+typedef struct set_ent {
+    uint64_t h; /* 0: empty */
+    const snode *leaf;
+} set_ent;
+
+struct snode_set {
+    set_ent *slot;
+    size_t mask;
+    const snode **field; /* one exact member per distinct field */
+    size_t *maxlen;      /* per field, its longest value */
+    size_t nfield;
+    const snode **rest; /* the chain's other members */
+    size_t nrest;
+};
+
+/* A member the table can hold: field=value, no wildcard, of a field rec_match reads as a
+ * Processes field or from the field set by name (not index, true for every event). */
+static bool exact_member(const snode *n) {
+    return n->kind == SN_CMP && n->op == SOP_EQ && !memchr(n->val, '*', n->val_len) &&
+           (n->ref >= 0 || (n->ref == FIELD_NAMED && !esc_str_eq_c(n->fname, "index")));
+}
+
+static uint64_t value_hash(const snode *field, const char *s, size_t n) {
+    uint64_t h = field->ref >= 0 ? (uint64_t)field->ref + 1 : esc_str_hash(field->fname);
+    h *= 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ esc_lower((unsigned char)s[i])) * 0x100000001b3ULL;
+    return h | 1;
+}
+
+typedef struct members {
+    const snode **m;
+    size_t n, cap;
+    bool oom;
+} members;
+
+static void chain_members(const snode *n, members *out) {
+    if (n->kind == SN_OR) {
+        chain_members(n->l, out);
+        chain_members(n->r, out);
+        return;
+    }
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 16;
+        const snode **m = esc_realloc(out->m, cap * sizeof *m);
+        if (!m) {
+            out->oom = true;
+            return;
+        }
+        out->m = m;
+        out->cap = cap;
+    }
+    out->m[out->n++] = n;
+}
+
+/* n's chain's table, in p's arena, from its members m (nexact of them exact). */
+static struct snode_set *make_set(esc_plan *p, const members *m, size_t nexact) {
+    struct snode_set *s = esc_arena_alloc(&p->arena, sizeof *s);
+    size_t cap = 8;
+    while (cap < 2 * nexact)
+        cap *= 2;
+    if (!s || !(s->slot = esc_arena_alloc(&p->arena, cap * sizeof *s->slot)) ||
+        !(s->field = esc_arena_alloc(&p->arena, nexact * sizeof *s->field)) ||
+        !(s->maxlen = esc_arena_alloc(&p->arena, nexact * sizeof *s->maxlen)) ||
+        !(s->rest = esc_arena_alloc(&p->arena, (m->n - nexact + 1) * sizeof *s->rest)))
+        return NULL;
+    memset(s->slot, 0, cap * sizeof *s->slot);
+    s->mask = cap - 1;
+    s->nfield = s->nrest = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const snode *x = m->m[i];
+        if (!exact_member(x)) {
+            s->rest[s->nrest++] = x;
+            continue;
+        }
+        size_t f = 0;
+        while (f < s->nfield && !same_field(s->field[f], x))
+            f++;
+        if (f == s->nfield) {
+            s->field[s->nfield] = x;
+            s->maxlen[s->nfield++] = 0;
+        }
+        if (s->maxlen[f] < x->val_len)
+            s->maxlen[f] = x->val_len;
+        uint64_t h = value_hash(x, x->val, x->val_len);
+        size_t j = h & s->mask;
+        while (s->slot[j].h)
+            j = (j + 1) & s->mask;
+        s->slot[j] = (set_ent){h, x};
+    }
+    return s;
+}
+
+/* Tables for the OR chains of n's tree (the top of each chain with SET_MIN exact members). */
+static esc_status build_sets(esc_plan *p, snode *n) {
+    if (!n)
+        return ESC_OK;
+    if (n->kind == SN_AND || n->kind == SN_NOT) {
+        esc_status st = build_sets(p, n->l);
+        return st || n->kind == SN_NOT ? st : build_sets(p, n->r);
+    }
+    if (n->kind != SN_OR)
+        return ESC_OK;
+    members m = {0};
+    chain_members(n, &m);
+    size_t nexact = 0;
+    for (size_t i = 0; i < m.n; i++)
+        nexact += exact_member(m.m[i]);
+    esc_status st = m.oom ? ESC_ENOMEM : ESC_OK;
+    if (!st && nexact >= SET_MIN && !(n->set = make_set(p, &m, nexact)))
+        st = ESC_ENOMEM;
+    for (size_t i = 0; !st && i < m.n; i++) /* the members' own chains, under an AND or NOT */
+        st = build_sets(p, (snode *)m.m[i]);
+    esc_free(m.m);
+    return st;
+}
+
+static bool rec_match(const snode *n, const esc_record *r);
+
+static bool set_match(const struct snode_set *s, const esc_record *r) {
+    for (size_t f = 0; f < s->nfield; f++) {
+        const snode *fl = s->field[f];
+        esc_str vals[64];
+        char buf[32];
+        size_t nv = 0;
+        if (fl->ref >= 0)
+            nv = (vals[0] = r->v[fl->ref]).ptr != NULL;
+        else if ((nv = spl_rec_values(r, fl->ref, fl->fname, vals, 64, buf, sizeof buf)) > 64)
+            nv = 64;
+        for (size_t k = 0; k < nv; k++) {
+            if (vals[k].len > s->maxlen[f])
+                continue;
+            uint64_t h = value_hash(fl, vals[k].ptr, vals[k].len);
+            for (size_t j = h & s->mask; s->slot[j].h; j = (j + 1) & s->mask) {
+                const snode *x = s->slot[j].leaf;
+                if (s->slot[j].h == h && same_field(x, fl) && x->val_len == vals[k].len &&
+                    esc_str_ieq(esc_str_make(x->val, x->val_len), vals[k]))
+                    return true;
+            }
+        }
+    }
+    for (size_t i = 0; i < s->nrest; i++)
+        if (rec_match(s->rest[i], r))
+            return true;
+    return false;
+}
+
 /* The record clauses of the main where clause (esc_plan_main_clauses; esc_plan_record_clauses
  * gives them only when no stage has a subsearch, which takes records the main where clause
  * does not). */
@@ -280,6 +437,8 @@ static esc_status plan_record_literals(esc_plan *p, esc_error *err) {
     for (size_t i = 1; i < p->nstages; i++)
         if (p->stages[i].sub)
             p->has_sub = true;
+    if (build_sets(p, p->stages[0].where) != ESC_OK)
+        return spl_plan_oom(err);
     lits *l = esc_malloc(sizeof *l);
     if (!l)
         return spl_plan_oom(err);
@@ -678,6 +837,8 @@ static bool rec_match(const snode *n, const esc_record *r) {
     case SN_AND:
         return rec_match(n->l, r) && rec_match(n->r, r);
     case SN_OR:
+        if (n->set)
+            return set_match(n->set, r);
         return rec_match(n->l, r) || rec_match(n->r, r);
     case SN_NOT:
         return !rec_match(n->l, r);

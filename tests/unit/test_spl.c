@@ -720,6 +720,104 @@ static void test_glob_random(void **state) {
     assert_true(matched > 1000);
 }
 
+/* An OR chain of four or more field=value members is looked up in a hash table (plan.c
+ * build_sets); its answer must be the OR of its members', each planned alone (no table), for
+ * any record: case-folded values, other lengths, empty and absent fields, wildcard members,
+ * two fields in one chain, a chain under NOT, index (true for every raw event), multivalue
+ * fields of a field set. */
+static void test_or_chain_set(void **state) {
+    (void)state;
+    static const char *const members[] = {
+        "Processes.process_name=\"a.exe\"",  "Processes.process_name=\"B.EXE\"",
+        "Processes.process_name=\"c.exe\"",  "Processes.process_name=\"\"",
+        "Processes.process_path=\"*\\\\e.exe\"", "Processes.parent_process_name=\"p.exe\"",
+        "Processes.parent_process_name=\"Q.exe\""};
+    static const char *const names[] = {"a.exe", "A.EXE", "b.exe", "c.ex", "xc.exe", "",
+                                        NULL,    "p.exe", "q.EXE", "d\\e.exe"};
+    size_t nm = sizeof members / sizeof *members, nn = sizeof names / sizeof *names;
+    char q[1024];
+    esc_error err;
+    esc_plan *one[8];
+    for (size_t k = 0; k < nm; k++) {
+        snprintf(q, sizeof q,
+                 "| tstats count from datamodel=Endpoint.Processes where %s by Processes.dest",
+                 members[k]);
+        assert_non_null(one[k] = esc_plan_new(q, NULL, &err));
+    }
+    int len = snprintf(q, sizeof q, "| tstats count from datamodel=Endpoint.Processes where (");
+    for (size_t k = 0; k < nm; k++)
+        len += snprintf(q + len, sizeof q - (size_t)len, "%s%s", k ? " OR " : "", members[k]);
+    snprintf(q + len, sizeof q - (size_t)len, ") by Processes.dest");
+    esc_plan *chain = esc_plan_new(q, NULL, &err);
+    snprintf(q, sizeof q,
+             "| tstats count from datamodel=Endpoint.Processes where NOT Processes.user IN "
+             "(\"u1\", \"U2\", \"u3\", \"u4\") by Processes.dest");
+    esc_plan *not_in = esc_plan_new(q, NULL, &err);
+    assert_non_null(chain);
+    assert_non_null(not_in);
+    size_t hits = 0;
+    for (size_t a = 0; a < nn; a++)
+        for (size_t b = 0; b < nn; b++)
+            for (size_t c = 0; c < nn; c++) {
+                esc_record r;
+                memset(&r, 0, sizeof r);
+                r.ds = ESC_DS_PROCESSES;
+                r.v[ESC_CIM_PROCESS_NAME] = names[a] ? esc_str_c(names[a]) : ESC_STR_NULL;
+                r.v[ESC_CIM_PARENT_PROCESS_NAME] = names[b] ? esc_str_c(names[b]) : ESC_STR_NULL;
+                r.v[ESC_CIM_PROCESS_PATH] = names[c] ? esc_str_c(names[c]) : ESC_STR_NULL;
+                bool want = false;
+                for (size_t k = 0; k < nm; k++)
+                    want |= esc_plan_record_matches(one[k], &r);
+                hits += want;
+                assert_int_equal(esc_plan_record_matches(chain, &r), want);
+                r.v[ESC_CIM_USER] = r.v[ESC_CIM_PROCESS_NAME];
+                assert_true(esc_plan_record_matches(not_in, &r));
+            }
+    assert_true(hits > 100 && hits < nn * nn * nn);
+    static const char *const users[] = {"u1", "U1", "u2", "u4"};
+    for (size_t k = 0; k < 4; k++) {
+        esc_record r;
+        memset(&r, 0, sizeof r);
+        r.ds = ESC_DS_PROCESSES;
+        r.v[ESC_CIM_USER] = esc_str_c(users[k]);
+        assert_false(esc_plan_record_matches(not_in, &r));
+    }
+    for (size_t k = 0; k < nm; k++)
+        esc_plan_free(one[k]);
+    esc_plan_free(chain);
+    esc_plan_free(not_in);
+
+    /* a raw-event search over a field set: multivalue fields, index, a wildcard member */
+    esc_plan *raw = esc_plan_new("search EventCode IN (1, 2, 3, 4) OR Image IN (\"x\", \"y\", "
+                                 "\"z\", \"w\") OR CommandLine=\"*enc*\"",
+                                 NULL, &err);
+    esc_plan *idx = esc_plan_new("search index=main OR EventCode IN (1, 2, 3, 4)", NULL, &err);
+    assert_non_null(raw);
+    assert_non_null(idx);
+    static const char *const vals[] = {"1", "4", "5", "X", "y", "-ENC x", "11", ""};
+    size_t nv = sizeof vals / sizeof *vals;
+    esc_arena ar;
+    esc_arena_init(&ar, 1 << 12, 1 << 20);
+    for (size_t a = 0; a < nv; a++)
+        for (size_t b = 0; b < nv; b++) {
+            esc_arena_reset(&ar);
+            esc_fields fs = {0};
+            esc_fields_add(&fs, &ar, esc_str_c("EventCode"), esc_str_c(vals[a]), false);
+            esc_fields_add(&fs, &ar, esc_str_c("Image"), esc_str_c(vals[b]), false);
+            esc_fields_add(&fs, &ar, esc_str_c("Image"), esc_str_c(vals[(a + b) % nv]), false);
+            esc_fields_add(&fs, &ar, esc_str_c("CommandLine"), esc_str_c(vals[b]), false);
+            esc_record r = {.ds = ESC_DS_RAW, .fs = &fs};
+            bool code = a < 2, image = false;
+            for (size_t k = 3; k < 5; k++)
+                image |= b == k || (a + b) % nv == k;
+            assert_int_equal(esc_plan_record_matches(raw, &r), code || image || b == 5);
+            assert_true(esc_plan_record_matches(idx, &r));
+        }
+    esc_arena_fini(&ar);
+    esc_plan_free(raw);
+    esc_plan_free(idx);
+}
+
 /* now() is the search's time, the end of its window (tests/spl/eval_fn.test cites Splunk's
  * reference), in every batch of rows a raw-event search's streamed stats takes: 3,000 events
  * make several batches (STREAM_BATCH, spl/exec.c) that run while the events are fed, before the
@@ -954,7 +1052,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_args),           cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_size_limit),     cmocka_unit_test(test_last_definition_wins),
-        cmocka_unit_test(test_plan_api),       cmocka_unit_test(test_prefilter_never_unknown),
+        cmocka_unit_test(test_plan_api),
+        cmocka_unit_test(test_or_chain_set),       cmocka_unit_test(test_prefilter_never_unknown),
         cmocka_unit_test(test_caret),          cmocka_unit_test(test_long_in_list),
         cmocka_unit_test(test_rename_stars),   cmocka_unit_test(test_pair_errors),
         cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
