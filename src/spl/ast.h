@@ -225,9 +225,11 @@ typedef struct stage {
     bool fill;
     int64_t span_us; /* tstats by _time span=...: bucket width (0: one second) */
     int ds;          /* tstats, raw search: the esc_dataset read */
-    /* raw search: open addressing from a column name's hash to 1 + the column (0: empty) */
+    /* raw search: open addressing from a column name's hash (esc_fields_name_hash) to 1 + the
+     * column (0: empty); per column, its name's length */
     uint16_t *colhash;
     size_t colmask;
+    uint16_t *collen;
     /* tstats, stats */
     aggspec *aggs;
     size_t naggs;

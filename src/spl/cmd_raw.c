@@ -191,26 +191,22 @@ static void need_of(const snode *n, need *out) {
 static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
                              esc_error *err);
 
-static size_t col_hash(const char *s, size_t n) {
-    size_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 /* The column of each field name (not _time, column 0, nor _raw), for spl_raw_feed. */
 static esc_status hash_columns(esc_plan *p, stage *st, esc_error *err) {
     size_t size = 16;
     while (size < 2 * st->out.n)
         size *= 2;
-    if (!(st->colhash = esc_arena_alloc(&p->arena, size * sizeof *st->colhash)))
+    if (!(st->colhash = esc_arena_alloc(&p->arena, size * sizeof *st->colhash)) ||
+        !(st->collen = esc_arena_alloc(&p->arena, st->out.n * sizeof *st->collen)))
         return spl_plan_oom(err);
     memset(st->colhash, 0, size * sizeof *st->colhash);
     st->colmask = size - 1;
-    for (size_t c = 1; c < st->out.n; c++) {
-        if (!strcmp(st->out.name[c], "_raw"))
+    for (size_t c = 0; c < st->out.n; c++) { /* (names are shorter than scan_names' 128) */
+        esc_str n = esc_str_c(st->out.name[c]);
+        st->collen[c] = (uint16_t)n.len;
+        if (!c || esc_str_eq_c(n, "_raw"))
             continue;
-        size_t h = col_hash(st->out.name[c], strlen(st->out.name[c])) & st->colmask;
+        size_t h = esc_fields_name_hash(n) & st->colmask;
         while (st->colhash[h])
             h = (h + 1) & st->colmask;
         st->colhash[h] = (uint16_t)(c + 1);
@@ -220,10 +216,10 @@ static esc_status hash_columns(esc_plan *p, stage *st, esc_error *err) {
 
 /* The column of field name n (>= 1), or 0. */
 static size_t column_of(const stage *st, esc_str n) {
-    for (size_t h = col_hash(n.ptr, n.len) & st->colmask; st->colhash[h];
+    for (size_t h = esc_fields_name_hash(n) & st->colmask; st->colhash[h];
          h = (h + 1) & st->colmask) {
         size_t c = st->colhash[h] - 1u;
-        if (esc_str_eq_c(n, st->out.name[c]))
+        if (n.len == st->collen[c] && !memcmp(n.ptr, st->out.name[c], n.len))
             return c;
     }
     return 0;
@@ -310,16 +306,15 @@ static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, b
  * order, up to 256; _time, _raw and eventtype's fallback as spl_rec_values gives them. */
 static esc_status feed_by_field(const stage *st, esc_cell *row, const esc_record *r,
                                 esc_error *err) {
-    uint8_t colof[RAW_FEED_FIELDS];
-    size_t first[RAW_MAX_COLUMNS];
-    bool seen[RAW_MAX_COLUMNS] = {false};
+    /* per column its first field, per field the next of its column (fields in order) */
+    uint16_t first[RAW_MAX_COLUMNS], next[RAW_FEED_FIELDS];
     const esc_fields *fs = r->fs;
-    for (size_t i = 0; i < fs->n; i++) {
+    memset(first, 0xff, st->out.n * sizeof *first);
+    for (size_t i = fs->n; i-- > 0;) {
         size_t c = column_of(st, fs->f[i].name);
-        colof[i] = (uint8_t)c;
-        if (c && !seen[c]) {
-            seen[c] = true;
-            first[c] = i;
+        if (c) {
+            next[i] = first[c];
+            first[c] = (uint16_t)i;
         }
     }
     char tb[48];
@@ -331,17 +326,15 @@ static esc_status feed_by_field(const stage *st, esc_cell *row, const esc_record
         size_t nv = 0;
         if (st->dead && st->dead[c])
             continue; /* no later command reads it (live.c) */
-        if (seen[c]) {
-            for (size_t i = first[c]; i < fs->n && nv < 256; i++)
-                if (colof[i] == c)
-                    vals[nv++] = fs->f[i].value;
-        } else {
+        if (first[c] != UINT16_MAX) {
+            for (size_t i = first[c]; i != UINT16_MAX && nv < 256; i = next[i])
+                vals[nv++] = fs->f[i].value;
+        } else if ((st->collen[c] == 4 && !memcmp(st->out.name[c], "_raw", 4)) ||
+                   (st->collen[c] == 9 && !memcmp(st->out.name[c], "eventtype", 9))) {
             esc_str fname = esc_str_c(st->out.name[c]);
             char buf[32];
             int ref = spl_ds_lookup(ESC_DS_RAW, st->out.name[c], &fname);
-            if (ref == FIELD_RAW || esc_str_eq_c(fname, "eventtype"))
-                nv = spl_rec_values(r, ref, fname, vals, 256, buf, sizeof buf);
-            if (nv > 256)
+            if ((nv = spl_rec_values(r, ref, fname, vals, 256, buf, sizeof buf)) > 256)
                 nv = 256;
         }
         if (nv && !spl_cell_set(&row[c], vals, nv))
