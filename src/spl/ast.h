@@ -51,6 +51,7 @@ typedef struct snode {
     /* SN_OR, the top of a chain of ORs holding many exact values (plan.c): the chain's
      * members, the exact ones in a hash table, for a record's where clause; else NULL */
     struct snode_set *set;
+    uint8_t shape; /* SN_CMP of a record's where clause: spl_glob_shape of val (else ANY) */
 } snode;
 
 /* ---- eval expressions (| where, | eval) ---- */
@@ -361,6 +362,14 @@ esc_status spl_parse(esc_plan *p, esc_error *err);
 /* shared helpers (match.c) */
 bool spl_glob_imatch(const char *pat, size_t plen, const char *s, size_t slen);
 bool spl_glob_match(const char *pat, size_t plen, const char *s, size_t slen);
+/* A pattern's shape, worked out once (a where clause's patterns are matched against every
+ * record): SPL_GLOB_ANY for any pattern, or one of the shapes spl_glob_imatch_shaped matches
+ * without looking for the stars again. */
+enum { SPL_GLOB_ANY, SPL_GLOB_EXACT, SPL_GLOB_PREFIX, SPL_GLOB_SUFFIX, SPL_GLOB_INNER };
+uint8_t spl_glob_shape(const char *pat, size_t plen);
+/* spl_glob_imatch of a pattern of that shape. */
+bool spl_glob_imatch_shaped(uint8_t shape, const char *pat, size_t plen, const char *s,
+                            size_t slen);
 bool spl_parse_num(const char *s, size_t n, double *out);
 int spl_cim_lookup(const char *name, size_t len); /* CIM id, FIELD_TIME, or FIELD_ABSENT */
 const char *spl_cim_name(int id);

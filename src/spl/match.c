@@ -95,6 +95,38 @@ bool spl_glob_imatch(const char *pat, size_t plen, const char *s, size_t slen) {
     return glob(pat, plen, s, slen, true);
 }
 
+uint8_t spl_glob_shape(const char *p, size_t pn) {
+    size_t stars = 0;
+    for (size_t i = 0; i < pn; i++)
+        stars += p[i] == '*';
+    if (!stars)
+        return SPL_GLOB_EXACT;
+    if (stars == 1 && p[0] == '*')
+        return SPL_GLOB_SUFFIX;
+    if (stars == 1 && p[pn - 1] == '*')
+        return SPL_GLOB_PREFIX;
+    if (stars == 2 && p[0] == '*' && p[pn - 1] == '*')
+        return SPL_GLOB_INNER;
+    return SPL_GLOB_ANY;
+}
+
+/* glob's answer for each shape: the text before the star starts s, the text after it ends s,
+ * or the text between two stars is somewhere in it. */
+bool spl_glob_imatch_shaped(uint8_t shape, const char *p, size_t pn, const char *s, size_t sn) {
+    switch (shape) {
+    case SPL_GLOB_EXACT:
+        return pn == sn && same(p, s, pn, true);
+    case SPL_GLOB_PREFIX:
+        return sn >= pn - 1 && same(p, s, pn - 1, true);
+    case SPL_GLOB_SUFFIX:
+        return sn >= pn - 1 && same(p + 1, s + sn - (pn - 1), pn - 1, true);
+    case SPL_GLOB_INNER:
+        return pn == 2 || find_piece(s, sn, p + 1, pn - 2, true) != NULL;
+    default:
+        return glob(p, pn, s, sn, true);
+    }
+}
+
 bool spl_glob_match(const char *pat, size_t plen, const char *s, size_t slen) {
     return glob(pat, plen, s, slen, false);
 }

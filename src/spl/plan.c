@@ -376,10 +376,13 @@ static struct snode_set *make_set(esc_plan *p, const members *m, size_t nexact) 
     return s;
 }
 
-/* Tables for the OR chains of n's tree (the top of each chain with SET_MIN exact members). */
+/* Tables for the OR chains of n's tree (the top of each chain with SET_MIN exact members), and
+ * the shape of each comparison's pattern. */
 static esc_status build_sets(esc_plan *p, snode *n) {
     if (!n)
         return ESC_OK;
+    if (n->kind == SN_CMP)
+        n->shape = spl_glob_shape(n->val, n->val_len);
     if (n->kind == SN_AND || n->kind == SN_NOT) {
         esc_status st = build_sets(p, n->l);
         return st || n->kind == SN_NOT ? st : build_sets(p, n->r);
@@ -807,9 +810,9 @@ uint32_t esc_plan_fields(const esc_plan *p) {
 
 static bool cmp_value(const snode *n, esc_str v) {
     if (n->op == SOP_EQ)
-        return spl_glob_imatch(n->val, n->val_len, v.ptr, v.len);
+        return spl_glob_imatch_shaped(n->shape, n->val, n->val_len, v.ptr, v.len);
     if (n->op == SOP_NE)
-        return !spl_glob_imatch(n->val, n->val_len, v.ptr, v.len);
+        return !spl_glob_imatch_shaped(n->shape, n->val, n->val_len, v.ptr, v.len);
     double a, b;
     int c;
     if (spl_parse_num(v.ptr, v.len, &a) && spl_parse_num(n->val, n->val_len, &b))

@@ -716,6 +716,8 @@ static void test_glob_random(void **state) {
         matched += want;
         if (spl_glob_imatch(p, pn, t, tn) != want)
             fail_msg("glob '%s' against '%s': want %d", p, t, want);
+        if (spl_glob_imatch_shaped(spl_glob_shape(p, pn), p, pn, t, tn) != want)
+            fail_msg("glob of its shape '%s' against '%s': want %d", p, t, want);
     }
     assert_true(matched > 1000);
 }
