@@ -28,33 +28,30 @@ static uint64_t mix(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
-static inline uint64_t mix_word(uint64_t h, uint64_t w) {
-    h = (h ^ w) * 0xff51afd7ed558ccdULL;
-    return h ^ (h >> 32);
-}
-
 /* The group hash: each key's esc_str_hash (BY values are often long command lines, hashed
  * eight bytes at a time; a record's are hashed once for every search grouping by them),
  * combined. Only the group table's lookup sees it: groups keep their insertion order, so
  * nothing a search gives depends on it. */
+static uint64_t hash_end(uint64_t h) {
+    h ^= h >> 33; /* murmur3's finaliser: every bit reaches the low ones the table uses */
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
 uint64_t esc_agg_hash_of(const uint64_t *kh, size_t n, uint64_t mask) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++)
         if (i >= 64 || (mask >> i & 1))
-            h = mix_word(h, kh[i]);
-    h ^= h >> 33; /* murmur3's finaliser: every bit reaches the low ones the table uses */
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
+            h = esc_hash_mix(h, kh[i]);
+    return hash_end(h);
 }
 
 uint64_t esc_agg_hash(const esc_str *keys, size_t n, uint64_t mask) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++)
         if (i >= 64 || (mask >> i & 1))
-            h = mix_word(h, esc_str_hash(keys[i]));
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
+            h = esc_hash_mix(h, esc_str_hash(keys[i]));
+    return hash_end(h);
 }
 
 esc_agg *esc_agg_new(size_t nkeys, const esc_agg_fn *fns, size_t naggs, size_t max_groups,

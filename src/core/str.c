@@ -71,24 +71,19 @@ esc_str esc_str_basename(esc_str s) {
     return s;
 }
 
-static inline uint64_t mix_word(uint64_t h, uint64_t w) {
-    h = (h ^ w) * 0xff51afd7ed558ccdULL;
-    return h ^ (h >> 32);
-}
-
 uint64_t esc_str_hash(esc_str s) {
     const unsigned char *p = (const unsigned char *)s.ptr;
     size_t k = 0;
-    uint64_t h = mix_word(0xcbf29ce484222325ULL, s.len);
+    uint64_t h = esc_hash_mix(0xcbf29ce484222325ULL, s.len);
     for (; k + 8 <= s.len; k += 8) {
         uint64_t w;
         memcpy(&w, p + k, 8);
-        h = mix_word(h, w);
+        h = esc_hash_mix(h, w);
     }
     if (k < s.len) {
         uint64_t w = 0;
         memcpy(&w, p + k, s.len - k);
-        h = mix_word(h, w);
+        h = esc_hash_mix(h, w);
     }
     return h;
 }

@@ -51,6 +51,11 @@ long esc_str_ifind(esc_str hay, esc_str needle);
 esc_str esc_str_trim(esc_str s);
 /* Text after the last '\' or '/', or s itself. */
 esc_str esc_str_basename(esc_str s);
+/* One step of esc_str_hash: w mixed into h (agg/ combines the hashes of a group's keys so). */
+static inline uint64_t esc_hash_mix(uint64_t h, uint64_t w) {
+    h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 32);
+}
 /* A 64-bit hash of s's bytes, eight at a time (for hash tables only: no output depends on it;
  * a record's BY values are hashed once for every search grouping by them, agg.h). */
 uint64_t esc_str_hash(esc_str s);

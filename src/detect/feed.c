@@ -39,7 +39,7 @@
 #define SEL_CAND_MAX 8192            /* candidates all remembered selections hold together */
 #define FIELDS_ARENA_CAP (64u << 20) /* an event's fields and its datasets' views */
 #define AHEAD_BATCHES 3
-#define AHEAD_EVENTS 256 /* (64: four times the hand-overs, each a futex wake, docs/benchmarks.md) */
+#define AHEAD_EVENTS 256 /* each batch handed over is a futex wake (docs/benchmarks.md) */
 #define AHEAD_BLOCK (64u << 10)
 #define AHEAD_BYTES (1024u << 10)   /* a batch closes once its arenas grew this much */
 #define AHEAD_COPY_CAP (256u << 20) /* a batch's copies: AHEAD_BYTES and one event at most */

@@ -376,16 +376,18 @@ static struct snode_set *make_set(esc_plan *p, const members *m, size_t nexact) 
     return s;
 }
 
-/* Tables for the OR chains of n's tree (the top of each chain with SET_MIN exact members), and
- * the shape of each comparison's pattern. */
-static esc_status build_sets(esc_plan *p, snode *n) {
+/* n's tree made ready for records (rec_match): each comparison's pattern shape, and a table
+ * at the top of each OR chain with SET_MIN exact members. */
+static esc_status prepare_where(esc_plan *p, snode *n) {
     if (!n)
         return ESC_OK;
     if (n->kind == SN_CMP)
         n->shape = spl_glob_shape(n->val, n->val_len);
     if (n->kind == SN_AND || n->kind == SN_NOT) {
-        esc_status st = build_sets(p, n->l);
-        return st || n->kind == SN_NOT ? st : build_sets(p, n->r);
+        esc_status st = prepare_where(p, n->l);
+        if (!st && n->kind == SN_AND)
+            st = prepare_where(p, n->r);
+        return st;
     }
     if (n->kind != SN_OR)
         return ESC_OK;
@@ -397,8 +399,8 @@ static esc_status build_sets(esc_plan *p, snode *n) {
     esc_status st = m.oom ? ESC_ENOMEM : ESC_OK;
     if (!st && nexact >= SET_MIN && !(n->set = make_set(p, &m, nexact)))
         st = ESC_ENOMEM;
-    for (size_t i = 0; !st && i < m.n; i++) /* the members' own chains, under an AND or NOT */
-        st = build_sets(p, (snode *)m.m[i]);
+    for (size_t i = 0; !st && i < m.n; i++) /* the members themselves, and chains under them */
+        st = prepare_where(p, (snode *)m.m[i]);
     esc_free(m.m);
     return st;
 }
@@ -440,7 +442,7 @@ static esc_status plan_record_literals(esc_plan *p, esc_error *err) {
     for (size_t i = 1; i < p->nstages; i++)
         if (p->stages[i].sub)
             p->has_sub = true;
-    if (build_sets(p, p->stages[0].where) != ESC_OK)
+    if (prepare_where(p, p->stages[0].where) != ESC_OK)
         return spl_plan_oom(err);
     lits *l = esc_malloc(sizeof *l);
     if (!l)

@@ -723,19 +723,19 @@ static void test_glob_random(void **state) {
 }
 
 /* An OR chain of four or more field=value members is looked up in a hash table (plan.c
- * build_sets); its answer must be the OR of its members', each planned alone (no table), for
+ * prepare_where); its answer must be the OR of its members', each planned alone (no table), for
  * any record: case-folded values, other lengths, empty and absent fields, wildcard members,
  * two fields in one chain, a chain under NOT, index (true for every raw event), multivalue
  * fields of a field set. */
 static void test_or_chain_set(void **state) {
     (void)state;
     static const char *const members[] = {
-        "Processes.process_name=\"a.exe\"",  "Processes.process_name=\"B.EXE\"",
-        "Processes.process_name=\"c.exe\"",  "Processes.process_name=\"\"",
-        "Processes.process_path=\"*\\\\e.exe\"", "Processes.parent_process_name=\"p.exe\"",
+        "Processes.process_name=\"a.exe\"",       "Processes.process_name=\"B.EXE\"",
+        "Processes.process_name=\"c.exe\"",       "Processes.process_name=\"\"",
+        "Processes.process_path=\"*\\\\e.exe\"",  "Processes.parent_process_name=\"p.exe\"",
         "Processes.parent_process_name=\"Q.exe\""};
-    static const char *const names[] = {"a.exe", "A.EXE", "b.exe", "c.ex", "xc.exe", "",
-                                        NULL,    "p.exe", "q.EXE", "d\\e.exe"};
+    static const char *const names[] = {"a.exe", "A.EXE", "b.exe", "c.ex",  "xc.exe",
+                                        "",      NULL,    "p.exe", "q.EXE", "d\\e.exe"};
     size_t nm = sizeof members / sizeof *members, nn = sizeof names / sizeof *names;
     char q[1024];
     esc_error err;
@@ -1052,17 +1052,29 @@ static void test_remap_in_place(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_args),           cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_size_limit),     cmocka_unit_test(test_last_definition_wins),
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_last_definition_wins),
         cmocka_unit_test(test_plan_api),
-        cmocka_unit_test(test_or_chain_set),       cmocka_unit_test(test_prefilter_never_unknown),
-        cmocka_unit_test(test_caret),          cmocka_unit_test(test_long_in_list),
-        cmocka_unit_test(test_rename_stars),   cmocka_unit_test(test_pair_errors),
-        cmocka_unit_test(test_prune_shared),   cmocka_unit_test(test_join_empty_spilled),
-        cmocka_unit_test(test_join_eval_copy), cmocka_unit_test(test_prune_stream),
-        cmocka_unit_test(test_prune_deps),     cmocka_unit_test(test_prune_memo),
-        cmocka_unit_test(test_ranged_finish),  cmocka_unit_test(test_now_while_fed),  cmocka_unit_test(test_glob_random),  cmocka_unit_test(test_cell_one_allocation),
-        cmocka_unit_test(test_stats_unique),   cmocka_unit_test(test_remap_in_place),
+        cmocka_unit_test(test_or_chain_set),
+        cmocka_unit_test(test_prefilter_never_unknown),
+        cmocka_unit_test(test_caret),
+        cmocka_unit_test(test_long_in_list),
+        cmocka_unit_test(test_rename_stars),
+        cmocka_unit_test(test_pair_errors),
+        cmocka_unit_test(test_prune_shared),
+        cmocka_unit_test(test_join_empty_spilled),
+        cmocka_unit_test(test_join_eval_copy),
+        cmocka_unit_test(test_prune_stream),
+        cmocka_unit_test(test_prune_deps),
+        cmocka_unit_test(test_prune_memo),
+        cmocka_unit_test(test_ranged_finish),
+        cmocka_unit_test(test_now_while_fed),
+        cmocka_unit_test(test_glob_random),
+        cmocka_unit_test(test_cell_one_allocation),
+        cmocka_unit_test(test_stats_unique),
+        cmocka_unit_test(test_remap_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
