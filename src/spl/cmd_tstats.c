@@ -223,7 +223,6 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, s
     char bucket[32];
     if (!by_values(st, r, pool, poolh, ESC_SPL_MAX_BYVALS, at, cnt, bucket, sizeof bucket))
         return ESC_OK;
-    memset(idx, 0, st->nby * sizeof *idx); /* (not the whole array: this runs per record) */
     size_t combos = 1;
     for (size_t i = 0; i < st->nby; i++)
         if ((combos *= cnt[i]) > ESC_SPL_MAX_SPLITS)
@@ -233,6 +232,13 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, s
                                  ESC_SPL_MAX_SPLITS);
     if (dead && all_dead(st, dead, pool, at, cnt))
         return ESC_OK;
+    if (combos == 1) { /* one value of each BY field, the keys pool[0 .. nby - 1] */
+        size_t g;
+        esc_status rc =
+            esc_agg_group_hashed(agg, pool, esc_agg_hash_of(poolh, st->nby, UINT64_MAX), &g, err);
+        return rc == ESC_OK ? tstats_add(st, agg, r, g, err) : rc;
+    }
+    memset(idx, 0, st->nby * sizeof *idx);
     do {
         combo_keys(st->nby, pool, poolh, at, idx, keys, kh);
         size_t g;
