@@ -222,6 +222,15 @@ static esc_str copy_str(esc_arena *a, esc_str s, esc_str text, const char *to, b
     return c;
 }
 
+/* s copied to *at, which moves past it (an empty s as it is, as copy_str leaves it). */
+static esc_str copy_into(char **at, esc_str s) {
+    if (!s.len)
+        return s;
+    memcpy(*at, s.ptr, s.len);
+    *at += s.len;
+    return esc_str_make(*at - s.len, s.len);
+}
+
 static const esc_kv *copy_kvs(esc_arena *a, const esc_kv *kv, size_t n, esc_str text,
                               const char *to, bool *ok) {
     if (!n)
@@ -231,9 +240,24 @@ static const esc_kv *copy_kvs(esc_arena *a, const esc_kv *kv, size_t n, esc_str 
         *ok = false;
         return NULL;
     }
+    if (to) { /* names and values are pieces of the copied text */
+        for (size_t i = 0; i < n; i++) {
+            c[i].name = copy_str(a, kv[i].name, text, to, ok);
+            c[i].value = copy_str(a, kv[i].value, text, to, ok);
+        }
+        return c;
+    }
+    size_t len = 0; /* no text (EVTX): every name and value into one block */
+    for (size_t i = 0; i < n; i++)
+        len += kv[i].name.len + kv[i].value.len;
+    char *at = len ? esc_arena_alloc(a, len) : NULL;
+    if (len && !at) {
+        *ok = false;
+        return NULL;
+    }
     for (size_t i = 0; i < n; i++) {
-        c[i].name = copy_str(a, kv[i].name, text, to, ok);
-        c[i].value = copy_str(a, kv[i].value, text, to, ok);
+        c[i].name = copy_into(&at, kv[i].name);
+        c[i].value = copy_into(&at, kv[i].value);
     }
     return c;
 }
