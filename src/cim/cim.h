@@ -85,8 +85,9 @@ typedef struct esc_record {
      * name (dataset field names without the prefix; for ESC_DS_RAW the event's own fields). */
     esc_dataset ds;
     const esc_fields *fs;
-    /* ESC_DS_PROCESSES: NULL, or per field of v[] its esc_str_hash (set where v[] is), which
-     * tstats groups by instead of hashing the value again for each search */
+    /* ESC_DS_PROCESSES: NULL, or per field of v[] its esc_str_hash (a record made on the
+     * reading thread has them, detect/feed.c premap), which tstats groups by instead of hashing
+     * the value again for each search */
     const uint64_t *vh;
 } esc_record;
 

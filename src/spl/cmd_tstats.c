@@ -232,23 +232,25 @@ esc_status spl_tstats_feed(const stage *st, esc_agg *agg, const esc_record *r, s
                                  ESC_SPL_MAX_SPLITS);
     if (dead && all_dead(st, dead, pool, at, cnt))
         return ESC_OK;
-    if (combos == 1) { /* one value of each BY field, the keys pool[0 .. nby - 1] */
-        size_t g;
-        esc_status rc =
-            esc_agg_group_hashed(agg, pool, esc_agg_hash_of(poolh, st->nby, UINT64_MAX), &g, err);
-        return rc == ESC_OK ? tstats_add(st, agg, r, g, err) : rc;
+    /* one value of each BY field (the common case): the pool is the keys */
+    const esc_str *k = pool;
+    const uint64_t *h = poolh;
+    if (combos > 1) {
+        memset(idx, 0, st->nby * sizeof *idx);
+        k = keys;
+        h = kh;
     }
-    memset(idx, 0, st->nby * sizeof *idx);
     do {
-        combo_keys(st->nby, pool, poolh, at, idx, keys, kh);
+        if (combos > 1)
+            combo_keys(st->nby, pool, poolh, at, idx, keys, kh);
         size_t g;
         esc_status rc =
-            esc_agg_group_hashed(agg, keys, esc_agg_hash_of(kh, st->nby, UINT64_MAX), &g, err);
+            esc_agg_group_hashed(agg, k, esc_agg_hash_of(h, st->nby, UINT64_MAX), &g, err);
         if (rc == ESC_OK)
             rc = tstats_add(st, agg, r, g, err);
         if (rc != ESC_OK)
             return rc;
-    } while (next_combo(idx, cnt, st->nby));
+    } while (combos > 1 && next_combo(idx, cnt, st->nby));
     return ESC_OK;
 }
 

@@ -301,7 +301,8 @@ struct snode_set {
 /* A member the table can hold: field=value, no wildcard, of a field rec_match reads as a
  * Processes field or from the field set by name (not index, true for every event). */
 static bool exact_member(const snode *n) {
-    return n->kind == SN_CMP && n->op == SOP_EQ && !memchr(n->val, '*', n->val_len) &&
+    return n->kind == SN_CMP && n->op == SOP_EQ &&
+           spl_glob_shape(n->val, n->val_len) == SPL_GLOB_EXACT &&
            (n->ref >= 0 || (n->ref == FIELD_NAMED && !esc_str_eq_c(n->fname, "index")));
 }
 
@@ -407,16 +408,21 @@ static esc_status prepare_where(esc_plan *p, snode *n) {
 
 static bool rec_match(const snode *n, const esc_record *r);
 
+/* The values of comparison n's field in r, at most 64 (buf: room for _time's text). */
+static size_t cmp_values(const snode *n, const esc_record *r, esc_str *vals, char *buf,
+                         size_t bcap) {
+    if (n->ref >= 0) /* the fixed Processes record */
+        return (vals[0] = r->v[n->ref]).ptr != NULL;
+    size_t nv = spl_rec_values(r, n->ref, n->fname, vals, 64, buf, bcap);
+    return nv < 64 ? nv : 64;
+}
+
 static bool set_match(const struct snode_set *s, const esc_record *r) {
     for (size_t f = 0; f < s->nfield; f++) {
         const snode *fl = s->field[f];
         esc_str vals[64];
         char buf[32];
-        size_t nv = 0;
-        if (fl->ref >= 0)
-            nv = (vals[0] = r->v[fl->ref]).ptr != NULL;
-        else if ((nv = spl_rec_values(r, fl->ref, fl->fname, vals, 64, buf, sizeof buf)) > 64)
-            nv = 64;
+        size_t nv = cmp_values(fl, r, vals, buf, sizeof buf);
         for (size_t k = 0; k < nv; k++) {
             if (vals[k].len > s->maxlen[f])
                 continue;
@@ -850,17 +856,13 @@ static bool rec_match(const snode *n, const esc_record *r) {
     case SN_TERM:
         return spl_term_match(n, r);
     case SN_CMP: {
-        if (n->ref >= 0) { /* the fixed Processes record */
-            esc_str v = r->v[n->ref];
-            return v.ptr ? cmp_value(n, v) : false;
-        }
+        if (n->ref >= 0) /* one value (cmp_values's first case), tested at once: the hot path */
+            return r->v[n->ref].ptr && cmp_value(n, r->v[n->ref]);
         if (r->ds == ESC_DS_RAW && n->ref == FIELD_NAMED && esc_str_eq_c(n->fname, "index"))
             return n->op == SOP_EQ; /* escudo has one index: every event is in it */
         esc_str vals[64];
         char buf[32];
-        size_t nv = spl_rec_values(r, n->ref, n->fname, vals, 64, buf, sizeof buf);
-        if (nv > 64)
-            nv = 64;
+        size_t nv = cmp_values(n, r, vals, buf, sizeof buf);
         if (n->op == SOP_NE) { /* the field exists and no value is the pattern */
             if (!nv)
                 return false;
