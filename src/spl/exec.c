@@ -968,6 +968,17 @@ bool spl_cell_set(esc_cell *c, const esc_str *v, size_t n) {
     return true;
 }
 
+/* A non-integer's text (printf's "%.15g", read back, else "%.17g": over a thousand
+ * instructions) remembered per thread by the number's bits: a finishing search writes the same
+ * average or deviation into every row of its group (eventstats, stats values()). */
+#define NUM_MEMO_BITS 6 /* 64 numbers */
+typedef struct num_memo {
+    uint64_t bits;
+    uint8_t len; /* 0: empty */
+    char text[31];
+} num_memo;
+static _Thread_local num_memo num_memos[1u << NUM_MEMO_BITS];
+
 size_t spl_num_text(double v, char *buf, size_t cap) {
     int n;
     if (v == floor(v) && fabs(v) < 1e15 && cap > ESC_FMT_MAX + 1) { /* "%.0f", without printf */
@@ -980,10 +991,22 @@ size_t spl_num_text(double v, char *buf, size_t cap) {
     if (v == floor(v) && fabs(v) < 1e15)
         n = snprintf(buf, cap, "%.0f", v);
     else {
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        num_memo *m = &num_memos[(bits * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - NUM_MEMO_BITS)];
+        if (m->len && m->bits == bits && m->len < cap) {
+            memcpy(buf, m->text, (size_t)m->len + 1);
+            return m->len;
+        }
         n = snprintf(buf, cap, "%.15g", v);
         double back;
         if (!spl_parse_num(buf, (size_t)n, &back) || back != v)
             n = snprintf(buf, cap, "%.17g", v);
+        if (n > 0 && (size_t)n < cap && (size_t)n < sizeof m->text) {
+            m->bits = bits;
+            m->len = (uint8_t)n;
+            memcpy(m->text, buf, (size_t)n + 1);
+        }
     }
     return (size_t)n;
 }

@@ -8,6 +8,7 @@
  * (SPL search has none). */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,23 +132,37 @@ bool spl_glob_match(const char *pat, size_t plen, const char *s, size_t slen) {
     return glob(pat, plen, s, slen, false);
 }
 
+/* A decimal's digits taken into *m while it stays at most 2^53 (*exact goes false past it). */
+static void take_digit(uint64_t *m, char d, bool *exact) {
+    if (*m > ((UINT64_C(1) << 53) - 9) / 10)
+        *exact = false;
+    else
+        *m = *m * 10 + (uint64_t)(d - '0');
+}
+
 /* Decimal number with optional sign, fraction and exponent, nothing else (no spaces, no hex,
- * no inf/nan). */
+ * no inf/nan). Its value is strtod's: a number of at most 2^53 in its digits, without an
+ * exponent and with at most 22 digits after the point, is those digits divided by a power of
+ * ten, both exact doubles, so the one rounded division is the correctly rounded value strtod
+ * gives (Clinger's fast path: W. D. Clinger, "How to Read Floating Point Numbers Accurately",
+ * PLDI 1990); anything else goes to strtod. */
 bool spl_parse_num(const char *s, size_t n, double *out) {
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     char buf[64];
     if (n == 0 || n >= sizeof buf)
         return false;
-    size_t i = 0;
+    size_t i = 0, frac = 0;
+    uint64_t m = 0;
+    bool neg = s[0] == '-', exact = true, digits = false;
     if (s[i] == '+' || s[i] == '-')
         i++;
-    bool digits = false;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-        i++, digits = true;
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++, digits = true;
-    }
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits = true)
+        take_digit(&m, s[i], &exact);
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, frac++, digits = true)
+            take_digit(&m, s[i], &exact);
     if (!digits)
         return false;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
@@ -159,9 +174,15 @@ bool spl_parse_num(const char *s, size_t n, double *out) {
         while (j < n && s[j] >= '0' && s[j] <= '9')
             j++;
         i = j;
+        exact = false;
     }
     if (i != n)
         return false;
+    if (exact && frac < sizeof pow10 / sizeof *pow10) {
+        double v = (double)m / pow10[frac];
+        *out = neg ? -v : v;
+        return true;
+    }
     memcpy(buf, s, n);
     buf[n] = 0;
     errno = 0;

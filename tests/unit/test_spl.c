@@ -2,6 +2,7 @@
  * interest, record predicate) that golden files do not reach. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -722,6 +723,44 @@ static void test_glob_random(void **state) {
     assert_true(matched > 1000);
 }
 
+/* spl_parse_num against strtod (spl/match.c: a short decimal without an exponent is its digits
+ * divided by a power of ten): random decimals of 1 to 24 digits, a point anywhere or none, a
+ * sign or none, and some with an exponent, give strtod's value to the bit, and -0 its sign. */
+static void test_parse_num_random(void **state) {
+    (void)state;
+    unsigned seed = 11;
+    size_t fast = 0;
+    for (int n = 0; n < 300000; n++) {
+        char t[48];
+        size_t len = 0, nd = 1 + (size_t)(rand_r(&seed) % 24), point = (size_t)rand_r(&seed) % 30;
+        int sign = rand_r(&seed) % 3;
+        if (sign)
+            t[len++] = sign == 1 ? '-' : '+';
+        for (size_t i = 0; i < nd; i++) {
+            if (i == point)
+                t[len++] = '.';
+            /* runs of zeros and nines as well as any digit: the edges of 2^53 and rounding */
+            int k = rand_r(&seed) % 4;
+            t[len++] = k == 0 ? '0' : k == 1 ? '9' : (char)('0' + rand_r(&seed) % 10);
+        }
+        if (rand_r(&seed) % 10 == 0)
+            len += (size_t)snprintf(t + len, sizeof t - len, "e%d", rand_r(&seed) % 40 - 20);
+        t[len] = 0;
+        double got, want = strtod(t, NULL);
+        if (!spl_parse_num(t, len, &got))
+            fail_msg("'%s' not read as a number", t);
+        if (memcmp(&got, &want, sizeof got))
+            fail_msg("'%s': %.17g, strtod %.17g", t, got, want);
+        fast += nd <= 15 && !strchr(t, 'e');
+    }
+    assert_true(fast > 100000);
+    double z;
+    assert_true(spl_parse_num("-0", 2, &z) && z == 0 && signbit(z));
+    assert_true(spl_parse_num("9007199254740993", 16, &z) && z == 9007199254740992.0);
+    assert_false(spl_parse_num(".", 1, &z));
+    assert_false(spl_parse_num("1e", 2, &z));
+}
+
 /* An OR chain of four or more field=value members is looked up in a hash table (plan.c
  * prepare_where); its answer must be the OR of its members', each planned alone (no table), for
  * any record: case-folded values, other lengths, empty and absent fields, wildcard members,
@@ -1072,6 +1111,7 @@ int main(void) {
         cmocka_unit_test(test_ranged_finish),
         cmocka_unit_test(test_now_while_fed),
         cmocka_unit_test(test_glob_random),
+        cmocka_unit_test(test_parse_num_random),
         cmocka_unit_test(test_cell_one_allocation),
         cmocka_unit_test(test_stats_unique),
         cmocka_unit_test(test_remap_in_place),
