@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/buf.h"
 
 #define FIRST_BLOCK 2048      /* bytes of a set's first arena block: most sets stay small */
 #define NAMES_FIRST_BLOCK 256 /* and of its names' (most sets name one or two inputs) */
@@ -335,8 +336,7 @@ size_t esc_evset_mem(const esc_evset *s) {
 
 static int put(esc_buf *b, uint64_t v, size_t n) {
     unsigned char x[8];
-    for (size_t i = 0; i < n; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
+    esc_le_put(x, v, n);
     return esc_buf_append(b, x, n) == ESC_OK ? 0 : -1;
 }
 
@@ -356,9 +356,7 @@ int esc_evset_encode(const esc_evset *s, size_t g, esc_buf *out) {
 static bool get(const unsigned char *p, size_t len, size_t *at, size_t n, uint64_t *v) {
     if (len - *at < n)
         return false;
-    *v = 0;
-    for (size_t i = 0; i < n; i++)
-        *v |= (uint64_t)p[*at + i] << (8 * i);
+    *v = esc_le_get(p + *at, n);
     *at += n;
     return true;
 }

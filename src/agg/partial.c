@@ -26,6 +26,7 @@
 
 #include "agg/agg_int.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 
 #define MAGIC "EAP1"
 
@@ -44,8 +45,7 @@ bool esc_agg_table_mergeable(const esc_agg *a) {
 
 static esc_status put_u64(esc_buf *b, uint64_t v, size_t n) {
     unsigned char x[8];
-    for (size_t i = 0; i < n; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
+    esc_le_put(x, v, n);
     return esc_buf_append(b, x, n);
 }
 
@@ -177,8 +177,7 @@ static uint64_t get_u64(rd *r, size_t n) {
         r->bad = true;
         return 0;
     }
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)r->p[r->at + i] << (8 * i);
+    v = esc_le_get(r->p + r->at, n);
     r->at += n;
     return v;
 }

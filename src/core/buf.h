@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -66,5 +67,43 @@ static inline esc_str esc_buf_str(const esc_buf *b) {
 }
 /* Hand the storage to the caller (free with esc_free); the buffer becomes empty. */
 char *esc_buf_take(esc_buf *b);
+
+/* Little-endian integers of n bytes (1 to 8), as the spill files store theirs (agg/partial.c,
+ * agg/evidence.c): one load or store for 4 and 8 bytes, not a byte at a time. */
+static inline uint64_t esc_le_get(const void *p, size_t n) {
+    const unsigned char *b = p;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8) {
+        uint64_t v;
+        memcpy(&v, b, 8);
+        return v;
+    }
+    if (n == 4) {
+        uint32_t v;
+        memcpy(&v, b, 4);
+        return v;
+    }
+#endif
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+static inline void esc_le_put(void *p, uint64_t v, size_t n) {
+    unsigned char *b = p;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8) {
+        memcpy(b, &v, 8);
+        return;
+    }
+    if (n == 4) {
+        uint32_t w = (uint32_t)v;
+        memcpy(b, &w, 4);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
 
 #endif

@@ -113,8 +113,7 @@ static esc_status spill_open(spl_spill **sp, esc_error *err) {
 
 static esc_status put_len(spl_spill *s, uint64_t v, esc_error *err) {
     unsigned char x[8];
-    for (size_t i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
+    esc_le_put(x, v, 8);
     if (fwrite(x, 1, 8, s->f) != 8)
         return io_error(err, "write");
     s->bytes += 8;
@@ -238,9 +237,7 @@ static esc_status get_block(spl_spill *s, esc_buf *b, esc_error *err) {
     unsigned char x[8];
     if (fread(x, 1, 8, s->f) != 8)
         return esc_error_set(err, ESC_EMALFORMED, "spill file: truncated");
-    uint64_t len = 0;
-    for (size_t i = 0; i < 8; i++)
-        len |= (uint64_t)x[i] << (8 * i);
+    uint64_t len = esc_le_get(x, 8);
     esc_buf_clear(b);
     if (len > s->bytes || esc_buf_reserve(b, (size_t)len + 1) != ESC_OK)
         return esc_error_set(err, ESC_ENOMEM, "out of memory reading a spill file");
@@ -302,17 +299,14 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
 
 static bool put_u(esc_buf *b, uint64_t v, size_t n) {
     unsigned char x[8];
-    for (size_t i = 0; i < n; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
+    esc_le_put(x, v, n);
     return esc_buf_append(b, x, n) == ESC_OK;
 }
 
 static bool get_u(const esc_buf *b, size_t *at, size_t n, uint64_t *v) {
     if (b->len - *at < n)
         return false;
-    *v = 0;
-    for (size_t i = 0; i < n; i++)
-        *v |= (uint64_t)(unsigned char)b->ptr[*at + i] << (8 * i);
+    *v = esc_le_get(b->ptr + *at, n);
     *at += n;
     return true;
 }
