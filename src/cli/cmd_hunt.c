@@ -44,8 +44,9 @@ static const esc_opt hunt_opts[] = {
     {"aidmaster", "FILE", "CrowdStrike host inventory (aid -> ComputerName)"},
     {"recover", NULL, "also read deleted EVTX records left in slack space"},
     {"threads", "N",
-     "threads (default 2): a file is read and decoded ahead on a second one;\n"
-     "                           EVTX on standard input is decoded on N (1: neither)"},
+     "threads (default 2): a file is read and decoded ahead on a second one,\n"
+     "                           spills are written on a third; EVTX on standard input is\n"
+     "                           decoded on N (1: none of these)"},
     {"strict", NULL, "exit 1 when any warning was reported"},
     {"summary-json", "FILE", "write the run summary as JSON"},
     {"quiet", NULL, "no summary or progress on stderr"},
@@ -694,6 +695,9 @@ int esc_cmd_hunt(int argc, char **argv) {
     }
     if ((rc = read_inputs(hunt, &w, &elapsed)) != ESC_EXIT_OK)
         goto done;
+    esc_error late = {0};
+    if (esc_hunt_late_warning(hunt, &late))
+        warn(&w, &late, false);
     regex_limit_warnings(engine, hunt, &w);
     merge_cap_warnings(engine, hunt, &w);
     print_rows(&fmt, engine, hunt);

@@ -509,6 +509,9 @@ struct esc_hunt {
     esc_table **tables;
     esc_feeder *feed;
     bool ahead; /* the feeder reads the current input ahead */
+    bool async; /* spills are written on a thread of their own (spl_spill_async_begin) */
+    bool late;  /* a failed write of that thread to report after finishing (late_err) */
+    esc_error late_err;
     esc_hunt_stats stats;
     bool finished;
     esc_exec ***sx; /* per detection: its shards' executions (o.shards > 1 and the plan merges:
@@ -553,6 +556,8 @@ void esc_hunt_free(esc_hunt *h) {
     esc_free(h->tables);
     esc_paths_free(h->files, h->nfiles);
     esc_feeder_free(h->feed);
+    if (h->async)
+        spl_spill_async_end(); /* after the executions: their files are written */
     esc_free(h);
 }
 
@@ -670,6 +675,7 @@ esc_status esc_hunt_new(const esc_engine *e, const esc_hunt_opts *o, const char 
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     h->e = e;
     h->o = *o;
+    h->async = h->o.reader.threads > 1 && spl_spill_async_begin();
     if (!h->o.max_held)
         h->o.max_held = DEFAULT_MAX_HELD;
     if (!h->o.group_memory)
@@ -768,6 +774,11 @@ static esc_status keep_budget(esc_hunt *h, esc_error *err) {
     size_t n = esc_engine_count(h->e), total = 0, budget = h->o.group_memory;
     if (budget == SIZE_MAX || h->sx)
         return ESC_OK;
+    if (spl_spill_async_failed(err)) { /* as a failed spill below: no more are tried */
+        h->o.group_memory = SIZE_MAX;
+        h->stats.warnings++;
+        return ESC_EIO;
+    }
     size_t min = budget / 16 < SPILL_MIN ? budget / 16 : SPILL_MIN;
     exec_mem *m = esc_malloc((n ? n : 1) * sizeof *m);
     if (!m)
@@ -905,6 +916,15 @@ static esc_status finish_stage(esc_hunt *h, const size_t *order, bool second, es
     return st;
 }
 
+bool esc_hunt_late_warning(esc_hunt *h, esc_error *err) {
+    bool late = h->late;
+    if (late)
+        *err = h->late_err;
+    h->stats.warnings += late;
+    h->late = false;
+    return late;
+}
+
 esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
     if (h->finished)
         return ESC_OK;
@@ -918,6 +938,15 @@ esc_status esc_hunt_finish(esc_hunt *h, esc_error *err) {
         st = esc_exec_fed_all(h->x[i], err);
     if (st)
         return st;
+    if (h->async) { /* finishing reads each file back at once: from here spills are written as
+                       they come (unless a file holds chunks the thread could not write: its
+                       later ones must be held too) */
+        spl_spill_async_wait();
+        if (!(h->late = spl_spill_async_failed(&h->late_err))) {
+            spl_spill_async_end();
+            h->async = false;
+        }
+    }
     size_t *order = finish_order(h);
     if (!order)
         return esc_error_set(err, ESC_ENOMEM, "out of memory finishing the hunt");

@@ -198,6 +198,9 @@ const esc_hunt_stats *esc_hunt_stats_get(const esc_hunt *h);
  * Risk.All_Risk data model (the RBA correlation searches) finish last, over the risk events the
  * others' rows make (detect/risk_stage.c, docs/decisions.md). */
 esc_status esc_hunt_finish(esc_hunt *h, esc_error *err);
+/* After esc_hunt_finish: a warning left to report, once, counted in the statistics (a spill the
+ * writing thread failed to write after the last step: its chunks stayed in memory). */
+bool esc_hunt_late_warning(esc_hunt *h, esc_error *err);
 /* Result of detection i (valid until esc_hunt_free). */
 const esc_table *esc_hunt_table(const esc_hunt *h, size_t i);
 

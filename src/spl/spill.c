@@ -40,8 +40,13 @@
 
 struct spl_spill {
     FILE *f;
-    uint64_t bytes; /* in the file, whole spills only */
-    bool broken;    /* a failed spill could not be cut off the file: reading it fails */
+    uint64_t bytes;   /* whole spills only: in the file, queued and held */
+    uint64_t written; /* in the file */
+    bool broken;      /* a failed spill could not be cut off the file: reading it fails */
+    size_t pending;   /* chunks queued for the writing thread (under aw.mu) */
+    bool holding;     /* a write failed: this chunk and the later ones stay in held */
+    esc_buf *held;    /* chunks not written, in order, read back after the file's */
+    size_t nheld, held_cap;
 };
 
 /* ---- the buffers chunks are made and read in ---- */
@@ -89,6 +94,10 @@ static esc_status io_error(esc_error *err, const char *what) {
     return esc_error_set(err, ESC_EIO, "spill file: %s: %s", what, strerror(errno));
 }
 
+static esc_status broken_file(esc_error *err) {
+    return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
+}
+
 static esc_status spill_open(spl_spill **sp, esc_error *err) {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir)
@@ -111,82 +120,309 @@ static esc_status spill_open(spl_spill **sp, esc_error *err) {
     return ESC_OK;
 }
 
-static esc_status put_len(spl_spill *s, uint64_t v, esc_error *err) {
-    unsigned char x[8];
-    esc_le_put(x, v, 8);
-    if (fwrite(x, 1, 8, s->f) != 8)
-        return io_error(err, "write");
-    s->bytes += 8;
-    return ESC_OK;
+/* ---- writing ----
+ * A chunk is made in a buffer (one block for rows, two for groups: each its u64 length, then
+ * its bytes) and put at the file's end, by the spilling thread or, when the writing thread is on
+ * (spl_spill_async_begin), by that thread, queued. A write that fails is cut off the file
+ * (marked broken when it cannot be), and from then on the file holds: its chunks stay in memory
+ * (held), read back after the file's, in order, so that nothing spilled is lost. A failed
+ * synchronous spill is cut back whole and returned (its groups stay in memory and the hunt
+ * spills no more: only the finishing ones come, held); the writing thread's first failure is
+ * reported once, by spl_spill_async_failed.
+ * With the thread on, a spill encodes its chunks and queues them (at most ASYNC_BYTES waiting:
+ * a full queue makes the spill wait); reading a file back first waits for its chunks. A hunt's
+ * spills were a sixth of its calling thread's time over 1 GiB of XML, the write calls' copying
+ * into the page cache a good part of it (docs/benchmarks.md). */
+#define ASYNC_BYTES ((size_t)8 << 20)
+
+/* A block begun in b: room for its length, which block_end fills in. */
+static bool block_begin(esc_buf *b, size_t *at) {
+    *at = b->len;
+    return esc_buf_append(b, "\0\0\0\0\0\0\0\0", 8) == ESC_OK;
 }
 
-static esc_status put_block(spl_spill *s, const esc_buf *b, esc_error *err) {
-    esc_status st = put_len(s, b->len, err);
-    if (!st && b->len && fwrite(b->ptr, 1, b->len, s->f) != b->len)
-        st = io_error(err, "write");
-    s->bytes += b->len;
-    return st;
+static void block_end(esc_buf *b, size_t at) {
+    esc_le_put(b->ptr + at, b->len - at - 8, 8);
 }
 
-/* Groups idx[0..n) of a and their evidence as one chunk. */
-static esc_status write_chunk(spl_spill *s, const esc_agg *a, const esc_evset *ev,
-                              const size_t *idx, size_t n, esc_buf *b, esc_error *err) {
-    esc_buf_clear(b);
+/* Appended to b: the chunk of groups idx[0..n) of a and their evidence. */
+static esc_status make_chunk(esc_buf *b, const esc_agg *a, const esc_evset *ev, const size_t *idx,
+                             size_t n, esc_error *err) {
+    size_t at;
+    if (!block_begin(b, &at))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory spilling groups");
     esc_status st = esc_agg_encode(a, idx, n, b, err);
-    if (!st)
-        st = put_block(s, b, err);
-    esc_buf_clear(b);
-    for (size_t i = 0; i < n && !st; i++)
-        if (esc_evset_encode(ev, idx[i], b) != 0)
-            st = esc_error_set(err, ESC_ENOMEM, "out of memory spilling evidence");
-    return st ? st : put_block(s, b, err);
-}
-
-/* Before appending to the spill file (opened on first use): where it ends now, in *end. */
-static esc_status append_begin(spl_spill **sp, uint64_t *end, esc_error *err) {
-    if (*sp && (*sp)->broken)
-        return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
-    esc_status st = *sp ? ESC_OK : spill_open(sp, err);
     if (st)
         return st;
-    *end = (*sp)->bytes;
-    if (fseek((*sp)->f, (long)*end, SEEK_SET) != 0)
-        return io_error(err, "seek");
+    block_end(b, at);
+    if (!block_begin(b, &at))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory spilling groups");
+    for (size_t i = 0; i < n; i++)
+        if (esc_evset_encode(ev, idx[i], b) != 0)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory spilling evidence");
+    block_end(b, at);
     return ESC_OK;
 }
 
-/* After appending (st: how the writes went): flushed, or on failure the file cut back to end,
- * as before the append (marked broken when it cannot be). */
-static esc_status append_end(spl_spill *s, uint64_t end, esc_status st, esc_error *err) {
-    if (!st && fflush(s->f) != 0)
-        st = io_error(err, "write");
-    if (st) {
+/* b's chunk at s's end, or held when s holds (b is then taken: left empty). False (errno set)
+ * when the write failed: it is cut off, s holds from now, b is not taken. Only one thread puts
+ * chunks of a file at a time (the writing thread, while any is queued). */
+static bool put_chunk(spl_spill *s, esc_buf *b) {
+    if (!s->holding) {
+        if (fseek(s->f, (long)s->written, SEEK_SET) == 0 &&
+            fwrite(b->ptr, 1, b->len, s->f) == b->len && fflush(s->f) == 0) {
+            s->written += b->len;
+            return true;
+        }
+        int e = errno;
         (void)fflush(s->f);
-        if (ftruncate(fileno(s->f), (off_t)end) != 0 || fseek(s->f, (long)end, SEEK_SET))
+        clearerr(s->f);
+        if (ftruncate(fileno(s->f), (off_t)s->written) != 0)
             s->broken = true;
-        s->bytes = end;
+        s->holding = true;
+        errno = e;
+        return false;
+    }
+    if (s->nheld == s->held_cap) {
+        size_t cap = s->held_cap ? 2 * s->held_cap : 8;
+        esc_buf *h = esc_realloc(s->held, cap * sizeof *h);
+        if (!h) { /* no room to hold it: reading fails, as after a failed cut */
+            s->broken = true;
+            return true;
+        }
+        s->held = h;
+        s->held_cap = cap;
+    }
+    s->held[s->nheld++] = *b;
+    esc_buf_init(b, 0);
+    return true;
+}
+
+typedef struct job {
+    struct job *next;
+    spl_spill *s;
+    esc_buf b; /* the chunk */
+} job;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a chunk queued or written, or the thread to stop */
+    pthread_t thread;
+    size_t users; /* spl_spill_async_begin calls not yet ended */
+    bool stop;
+    job *head, *tail, *spare;   /* queued; written, for reuse */
+    size_t queued, spare_bytes; /* bytes queued; bytes the spare jobs' buffers hold */
+    bool failed, told;          /* a write failed; spl_spill_async_failed reported it */
+    char why[256];
+} aw = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* The writing thread: puts the queued chunks in order, without the lock. */
+static void *writer_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&aw.mu);
+    for (;;) {
+        while (!aw.head && !aw.stop)
+            pthread_cond_wait(&aw.cv, &aw.mu);
+        job *j = aw.head;
+        if (!j)
+            break;
+        size_t len = j->b.len;
+        pthread_mutex_unlock(&aw.mu);
+        bool put = put_chunk(j->s, &j->b);
+        int e = errno;
+        if (!put)
+            (void)put_chunk(j->s, &j->b); /* held now */
+        pthread_mutex_lock(&aw.mu);
+        if (!put && !aw.failed) {
+            snprintf(aw.why, sizeof aw.why, "spill file: write: %s", strerror(e));
+            aw.failed = true;
+        }
+        if (!(aw.head = j->next))
+            aw.tail = NULL;
+        aw.queued -= len;
+        j->s->pending--;
+        if (aw.spare_bytes + j->b.cap <= KEEP_BUF) { /* as much as one kept buffer holds */
+            j->next = aw.spare;
+            aw.spare = j;
+            aw.spare_bytes += j->b.cap;
+        } else {
+            esc_buf_fini(&j->b);
+            esc_free(j);
+        }
+        pthread_cond_broadcast(&aw.cv);
+    }
+    pthread_mutex_unlock(&aw.mu);
+    return NULL;
+}
+
+bool spl_spill_async_begin(void) {
+    pthread_mutex_lock(&aw.mu);
+    bool ok = aw.users || pthread_create(&aw.thread, NULL, writer_main, NULL) == 0;
+    aw.users += ok;
+    pthread_mutex_unlock(&aw.mu);
+    return ok;
+}
+
+void spl_spill_async_end(void) {
+    pthread_mutex_lock(&aw.mu);
+    bool last = aw.users && !--aw.users;
+    aw.stop = last;
+    pthread_cond_broadcast(&aw.cv);
+    pthread_mutex_unlock(&aw.mu);
+    if (!last)
+        return;
+    pthread_join(aw.thread, NULL); /* after the queue emptied */
+    aw.stop = aw.failed = aw.told = false;
+    while (aw.spare) {
+        job *j = aw.spare;
+        aw.spare = j->next;
+        esc_buf_fini(&j->b);
+        esc_free(j);
+    }
+    aw.spare_bytes = 0;
+}
+
+void spl_spill_async_wait(void) {
+    pthread_mutex_lock(&aw.mu);
+    while (aw.head)
+        pthread_cond_wait(&aw.cv, &aw.mu);
+    pthread_mutex_unlock(&aw.mu);
+}
+
+bool spl_spill_async_failed(esc_error *err) {
+    pthread_mutex_lock(&aw.mu);
+    bool tell = aw.failed && !aw.told;
+    aw.told = aw.told || tell;
+    if (tell)
+        esc_error_set(err, ESC_EIO, "%s", aw.why);
+    pthread_mutex_unlock(&aw.mu);
+    return tell;
+}
+
+static bool async_on(void) {
+    pthread_mutex_lock(&aw.mu);
+    bool on = aw.users > 0;
+    pthread_mutex_unlock(&aw.mu);
+    return on;
+}
+
+/* Until s's queued chunks are put. */
+static void wait_written(spl_spill *s) {
+    pthread_mutex_lock(&aw.mu);
+    while (s->pending)
+        pthread_cond_wait(&aw.cv, &aw.mu);
+    pthread_mutex_unlock(&aw.mu);
+}
+
+/* Groups idx[0..n) of a and their evidence queued as a chunk of s, once there is room. */
+static esc_status queue_chunk(spl_spill *s, const esc_agg *a, const esc_evset *ev,
+                              const size_t *idx, size_t n, esc_error *err) {
+    pthread_mutex_lock(&aw.mu);
+    job *j = aw.spare;
+    if (j) {
+        aw.spare = j->next;
+        aw.spare_bytes -= j->b.cap;
+    }
+    pthread_mutex_unlock(&aw.mu);
+    if (!j && (j = esc_malloc(sizeof *j)) != NULL)
+        esc_buf_init(&j->b, 0);
+    if (!j)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory spilling groups");
+    j->next = NULL;
+    j->s = s;
+    esc_buf_clear(&j->b);
+    esc_status st = make_chunk(&j->b, a, ev, idx, n, err);
+    if (st) {
+        esc_buf_fini(&j->b);
+        esc_free(j);
+        return st;
+    }
+    s->bytes += j->b.len;
+    pthread_mutex_lock(&aw.mu);
+    while (aw.queued && aw.queued + j->b.len > ASYNC_BYTES)
+        pthread_cond_wait(&aw.cv, &aw.mu);
+    if (aw.tail)
+        aw.tail->next = j;
+    else
+        aw.head = j;
+    aw.tail = j;
+    aw.queued += j->b.len;
+    s->pending++;
+    pthread_cond_broadcast(&aw.cv);
+    pthread_mutex_unlock(&aw.mu);
+    return ESC_OK;
+}
+
+/* A spill's chunks made by make(ctx, k, b, err) for k < n, put by this thread in order (each in
+ * the kept buffer); on failure the file as it was (and holding: what comes later is held). */
+static esc_status put_sync(spl_spill *s, size_t n,
+                           esc_status (*make)(void *ctx, size_t k, esc_buf *b, esc_error *err),
+                           void *ctx, esc_error *err) {
+    uint64_t end = s->written;
+    size_t nheld = s->nheld;
+    esc_buf own, *b = buf_take(BUF_WRITE, &own);
+    esc_status st = s->broken ? broken_file(err) : ESC_OK;
+    for (size_t k = 0; k < n && !st; k++) {
+        esc_buf_clear(b);
+        if ((st = make(ctx, k, b, err)) != ESC_OK)
+            break;
+        size_t len = b->len;
+        if (!put_chunk(s, b))
+            st = io_error(err, "write");
+        else
+            s->bytes += len;
+    }
+    buf_give(BUF_WRITE, b, &own);
+    if (st && !s->broken) { /* this spill's chunks taken back */
+        if (s->written != end && ftruncate(fileno(s->f), (off_t)end) != 0)
+            s->broken = true;
+        s->written = end;
+        while (s->nheld > nheld)
+            esc_buf_fini(&s->held[--s->nheld]);
+        s->bytes = s->written;
+        for (size_t i = 0; i < s->nheld; i++)
+            s->bytes += s->held[i].len;
     }
     return st;
+}
+
+typedef struct group_chunks {
+    const esc_agg *a;
+    const esc_evset *ev;
+} group_chunks;
+
+/* Chunk k of a's groups. */
+static esc_status make_group_chunk(void *ctx, size_t k, esc_buf *b, esc_error *err) {
+    const group_chunks *c = ctx;
+    size_t idx[CHUNK_GROUPS], from = k * CHUNK_GROUPS, ng = esc_agg_ngroups(c->a);
+    size_t n = ng - from < CHUNK_GROUPS ? ng - from : CHUNK_GROUPS;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = from + i;
+    return make_chunk(b, c->a, c->ev, idx, n, err);
 }
 
 esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error *err) {
-    size_t ng = esc_agg_ngroups(a);
+    size_t ng = esc_agg_ngroups(a), nchunks = (ng + CHUNK_GROUPS - 1) / CHUNK_GROUPS;
     if (!ng)
         return ESC_OK;
-    uint64_t end;
-    esc_status st = append_begin(sp, &end, err);
+    esc_status st = *sp ? ESC_OK : spill_open(sp, err);
     if (st)
         return st;
-    size_t idx[CHUNK_GROUPS];
-    esc_buf own, *b = buf_take(BUF_WRITE, &own);
-    for (size_t g = 0; g < ng && !st; g += CHUNK_GROUPS) {
-        size_t n = ng - g < CHUNK_GROUPS ? ng - g : CHUNK_GROUPS;
-        for (size_t i = 0; i < n; i++)
-            idx[i] = g + i;
-        st = write_chunk(*sp, a, ev, idx, n, b, err);
+    if (async_on()) { /* on from before the file's first spill to after its last */
+        size_t idx[CHUNK_GROUPS];
+        for (size_t g = 0; g < ng && !st; g += CHUNK_GROUPS) {
+            size_t n = ng - g < CHUNK_GROUPS ? ng - g : CHUNK_GROUPS;
+            for (size_t i = 0; i < n; i++)
+                idx[i] = g + i;
+            st = queue_chunk(*sp, a, ev, idx, n, err);
+        }
+        /* (a failed queue_chunk is out of memory, which ends the hunt: the chunks queued
+         * before it are not taken back) */
+    } else {
+        group_chunks c = {a, ev};
+        st = put_sync(*sp, nchunks, make_group_chunk, &c, err);
     }
-    buf_give(BUF_WRITE, b, &own);
-    if ((st = append_end(*sp, end, st, err)) == ESC_OK) { /* else the groups stay in memory */
+    if (!st) { /* else the groups stay in memory */
         esc_agg_reset(a);
         if (ev)
             esc_evset_reset(ev);
@@ -232,33 +468,68 @@ static void each_group(void *ctx, size_t g) {
     note_group(((keep_ctx *)ctx)->m, g);
 }
 
-/* Read a block of the chunk at the file's position into b. */
-static esc_status get_block(spl_spill *s, esc_buf *b, esc_error *err) {
+/* Where chunks are read from: the file, then the chunks held in memory (put_chunk). */
+typedef struct source {
+    spl_spill *s;
+    size_t h, at; /* in held: the buffer, the position in it; h == SIZE_MAX: the file */
+} source;
+
+/* Whether the source has another chunk. */
+static bool more(source *r) {
+    if (r->h == SIZE_MAX) {
+        int c = getc(r->s->f);
+        if (c != EOF) {
+            ungetc(c, r->s->f);
+            return true;
+        }
+        r->h = r->at = 0;
+    }
+    while (r->h < r->s->nheld && r->at == r->s->held[r->h].len)
+        r->h++, r->at = 0;
+    return r->h < r->s->nheld;
+}
+
+/* Read the next block of the chunk into b. */
+static esc_status get_block(source *r, esc_buf *b, esc_error *err) {
     unsigned char x[8];
-    if (fread(x, 1, 8, s->f) != 8)
+    const esc_buf *m = r->h == SIZE_MAX ? NULL : &r->s->held[r->h];
+    if (m ? m->len - r->at < 8 : fread(x, 1, 8, r->s->f) != 8)
         return esc_error_set(err, ESC_EMALFORMED, "spill file: truncated");
-    uint64_t len = esc_le_get(x, 8);
+    uint64_t len = esc_le_get(m ? m->ptr + r->at : (const char *)x, 8);
+    r->at += m ? 8 : 0;
     esc_buf_clear(b);
-    if (len > s->bytes || esc_buf_reserve(b, (size_t)len + 1) != ESC_OK)
+    if (len > r->s->bytes || esc_buf_reserve(b, (size_t)len + 1) != ESC_OK)
         return esc_error_set(err, ESC_ENOMEM, "out of memory reading a spill file");
-    if (len && fread(b->ptr, 1, (size_t)len, s->f) != len)
+    if (m ? m->len - r->at < len : len && fread(b->ptr, 1, (size_t)len, r->s->f) != len)
         return esc_error_set(err, ESC_EMALFORMED, "spill file: truncated");
+    if (m && len)
+        memcpy(b->ptr, m->ptr + r->at, (size_t)len);
+    r->at += m ? (size_t)len : 0;
     b->len = (size_t)len;
     return ESC_OK;
 }
 
+/* s's chunks written, its file at its start: a source to read them all; else an error. */
+static esc_status open_source(spl_spill *s, source *r, esc_error *err) {
+    wait_written(s);
+    *r = (source){s, SIZE_MAX, 0};
+    if (s->broken)
+        return broken_file(err);
+    return !s->f || fflush(s->f) || fseek(s->f, 0, SEEK_SET) ? io_error(err, "seek") : ESC_OK;
+}
+
 /* One chunk merged into a and ev. */
-static esc_status read_chunk(spl_spill *s, esc_agg *a, esc_evset *ev, keep_ctx *k, esc_buf *b,
+static esc_status read_chunk(source *r, esc_agg *a, esc_evset *ev, keep_ctx *k, esc_buf *b,
                              esc_error *err) {
     k->m->n = 0;
     esc_agg_merge_cb cb = {k->keep ? keep_group : NULL, each_group, k, true};
-    esc_status st = get_block(s, b, err);
+    esc_status st = get_block(r, b, err);
     if (!st)
         st = esc_agg_merge_each(a, b->ptr, b->len, &cb, err);
     if (!st && k->m->oom)
         st = esc_error_set(err, ESC_ENOMEM, "out of memory reading a spill file");
     if (!st)
-        st = get_block(s, b, err);
+        st = get_block(r, b, err);
     size_t at = 0;
     for (size_t i = 0; i < k->m->n && !st; i++) {
         int rc = esc_evset_decode(ev, k->m->g[i], b->ptr, b->len, &at);
@@ -276,18 +547,13 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
                           bool (*keep)(void *ctx, const esc_str *keys), void *ctx, esc_error *err) {
     gmap m = {0};
     keep_ctx k = {&m, keep, ctx};
-    if (sp->broken)
-        return esc_error_set(err, ESC_EIO, "spill file: broken by an earlier write error");
+    source src;
+    esc_status st = open_source(sp, &src, err);
+    if (st)
+        return st;
     esc_buf own, *b = buf_take(BUF_READ, &own);
-    esc_status st =
-        !sp->f || fflush(sp->f) || fseek(sp->f, 0, SEEK_SET) ? io_error(err, "seek") : ESC_OK;
-    while (!st) {
-        int c = getc(sp->f);
-        if (c == EOF)
-            break;
-        ungetc(c, sp->f);
-        st = read_chunk(sp, a, ev, &k, b, err);
-    }
+    while (!st && more(&src))
+        st = read_chunk(&src, a, ev, &k, b, err);
     if (!st && ferror(sp->f))
         st = io_error(err, "read");
     esc_free(m.g);
@@ -327,25 +593,25 @@ static bool put_row(const esc_table *t, size_t r, esc_buf *b) {
     return ok && (!t->lineage || esc_evset_encode(t->lineage, t->row_id[r], b) == 0);
 }
 
+/* Chunk k of t's rows: a flag (the rows carry events), the row count, the rows. */
+static esc_status make_rows_chunk(void *ctx, size_t k, esc_buf *b, esc_error *err) {
+    const esc_table *t = ctx;
+    size_t r = k * CHUNK_ROWS, n = t->nrows - r < CHUNK_ROWS ? t->nrows - r : CHUNK_ROWS, at;
+    bool ok = block_begin(b, &at) && put_u(b, t->lineage != NULL, 1) && put_u(b, n, 4);
+    for (size_t i = 0; i < n && ok; i++)
+        ok = put_row(t, r + i, b);
+    if (!ok)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory spilling rows");
+    block_end(b, at);
+    return ESC_OK;
+}
+
 esc_status spl_spill_rows(spl_spill **sp, esc_table *t, esc_error *err) {
     if (!t->nrows)
         return ESC_OK;
-    uint64_t end;
-    esc_status st = append_begin(sp, &end, err);
-    if (st)
-        return st;
-    esc_buf own, *b = buf_take(BUF_WRITE, &own);
-    for (size_t r = 0; r < t->nrows && !st; r += CHUNK_ROWS) {
-        size_t n = t->nrows - r < CHUNK_ROWS ? t->nrows - r : CHUNK_ROWS;
-        esc_buf_clear(b);
-        bool ok = put_u(b, t->lineage != NULL, 1) && put_u(b, n, 4);
-        for (size_t i = 0; i < n && ok; i++)
-            ok = put_row(t, r + i, b);
-        st = ok ? put_block(*sp, b, err)
-                : esc_error_set(err, ESC_ENOMEM, "out of memory spilling rows");
-    }
-    buf_give(BUF_WRITE, b, &own);
-    if ((st = append_end(*sp, end, st, err)) != ESC_OK)
+    esc_status st = *sp ? ESC_OK : spill_open(sp, err);
+    if (st || (st = put_sync(*sp, (t->nrows + CHUNK_ROWS - 1) / CHUNK_ROWS, make_rows_chunk, t,
+                             err)) != ESC_OK)
         return st; /* the rows stay in memory */
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
         spl_cell_clear(&t->cells[i]);
@@ -412,20 +678,14 @@ esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, esc_error *err) {
     esc_cell *cells = NULL;
     esc_evset *lin = NULL;
     size_t cap = 0, n = 0;
+    source src;
+    esc_status st = open_source(sp, &src, err);
+    if (st)
+        return st;
     esc_buf own, *b = buf_take(BUF_READ, &own);
-    esc_status st = sp->broken ? esc_error_set(err, ESC_EIO,
-                                               "spill file: broken by an earlier "
-                                               "write error")
-                    : !sp->f || fflush(sp->f) || fseek(sp->f, 0, SEEK_SET) ? io_error(err, "seek")
-                                                                           : ESC_OK;
-    while (!st) {
-        int c = getc(sp->f);
-        if (c == EOF)
-            break;
-        ungetc(c, sp->f);
-        if (!(st = get_block(sp, b, err)))
+    while (!st && more(&src))
+        if (!(st = get_block(&src, b, err)))
             st = get_rows(b, t->ncols, &cells, &cap, &n, &lin, err);
-    }
     if (!st && ferror(sp->f))
         st = io_error(err, "read");
     buf_give(BUF_READ, b, &own);
@@ -472,6 +732,10 @@ uint64_t spl_spill_bytes(const spl_spill *sp) {
 void spl_spill_free(spl_spill *sp) {
     if (!sp)
         return;
+    wait_written(sp);
+    for (size_t i = 0; i < sp->nheld; i++)
+        esc_buf_fini(&sp->held[i]);
+    esc_free(sp->held);
     if (sp->f)
         fclose(sp->f);
     esc_free(sp);

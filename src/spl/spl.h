@@ -239,6 +239,16 @@ uint64_t esc_exec_spilled(const esc_exec *x);
  * esc_exec_finish merges them back. Tables with an aggregate that does not merge (list), shared
  * ones and ones holding under min bytes stay. ESC_EIO when the file cannot be written. */
 esc_status esc_exec_spill(esc_exec *x, size_t min, esc_error *err);
+/* Spills (esc_exec_spill) written on a thread of their own (spl/spill.c) from now until the
+ * matching spl_spill_async_end (calls nest); false when the thread could not be started
+ * (spills stay synchronous). */
+bool spl_spill_async_begin(void);
+void spl_spill_async_end(void);
+/* Until every chunk queued so far is written (or held). */
+void spl_spill_async_wait(void);
+/* True once, with the message in err, after the thread's first failed write (the chunks it
+ * could not write stay in memory and are read back all the same). */
+bool spl_spill_async_failed(esc_error *err);
 /* Let x read owner's tstats groups instead of keeping its own, when both have fed nothing yet,
  * run over the same window, and start with the same tstats over Endpoint.Processes (same text)
  * whose groups neither prunes. True when shared: from then on x's feed skips its source (the

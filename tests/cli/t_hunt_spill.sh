@@ -3,7 +3,8 @@
 # search finishes (docs/limits.md "group memory"): with --group-memory 0 every table is spilled
 # at every step, and the rows and their evidence are byte-identical to a hunt that spills
 # nothing (a streamed stats' too, pruned as it spills); the files live in $TMPDIR and nothing is left there; a TMPDIR that cannot be
-# written is one warning, and the groups stay in memory (same rows); the option is checked.
+# written is one warning, and the groups stay in memory (same rows), as when the writes start
+# failing; the option is checked.
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
 DATA=${ESC_SHARED_DATA:-../shared/data}
@@ -28,6 +29,20 @@ TMPDIR="$T/none" "$ESCUDO" hunt --content "$DATA/escu-full" --format json --evid
 n=$(grep -c "warning: spill file in $T/none: No such file or directory" "$T/err2")
 [ "$n" = 1 ] && cmp -s "$T/kept.json" "$T/nodir.json" &&
     ok "unwritable TMPDIR: one warning, the same rows" || bad "unwritable TMPDIR: $n warnings"
+
+# A spill file that stops taking writes (64 KiB of file size allowed, as a disk that fills up;
+# SIGXFSZ ignored, so the write fails with EFBIG): one warning and the same rows, whether the
+# spills are written on the calling thread (--threads 1: the groups stay in memory) or on a
+# thread of their own (the chunks not written are held in memory and merged back).
+for th in 1 2; do
+    (trap '' XFSZ; ulimit -f 64; TMPDIR="$T/tmp" exec "$ESCUDO" hunt --content "$DATA/escu-full" \
+        --format json --evidence --threads $th --group-memory 0 "$IN" 2>"$T/err4") |
+        cat >"$T/full.json"
+    n=$(grep -c "warning: spill file: write: File too large" "$T/err4")
+    [ "$n" = 1 ] && cmp -s "$T/kept.json" "$T/full.json" && [ -z "$(ls -A "$T/tmp")" ] &&
+        ok "writes failing (--threads $th): one warning, the same rows" ||
+        bad "writes failing (--threads $th): $n warnings"
+done
 
 # A streamed stats spilled at every step merges back only the groups the filters after it can
 # keep (spl/prune.c: the where's operands that read no aggregate); the rows and evidence are

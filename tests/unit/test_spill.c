@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
@@ -79,8 +81,8 @@ static bool odd_keys(void *ctx, const esc_str *keys) {
     return (keys[0].ptr[keys[0].len - 1] - '0') % 2 == 1;
 }
 
-static void test_spill_merge_exact(void **state) {
-    (void)state;
+/* Five spills while fed, the rest in memory, merged back: as the table fed every record. */
+static void merge_exact(void) {
     static char one[1 << 16], merged[1 << 16];
     esc_agg *a = esc_agg_new(1, fns, NF, 0, 0), *b = esc_agg_new(1, fns, NF, 0, 0);
     esc_evset *ea = esc_evset_new(), *eb = esc_evset_new();
@@ -121,6 +123,38 @@ static void test_spill_merge_exact(void **state) {
     esc_evset_free(ea);
     esc_evset_free(eb);
     esc_evset_free(ec);
+}
+
+static void test_spill_merge_exact(void **state) {
+    (void)state;
+    merge_exact();
+}
+
+/* The same with the spills written on a thread of their own (spl_spill_async_begin); then with
+ * the file allowed 20,000 bytes of its 41,373 (RLIMIT_FSIZE, SIGXFSZ ignored: a write past it fails
+ * with EFBIG, as on a full disk): the chunks not written are held in memory and merged back all the
+ * same, and the failure is reported once. */
+static void test_spill_async(void **state) {
+    (void)state;
+    esc_error err;
+    assert_true(spl_spill_async_begin());
+    merge_exact();
+    spl_spill_async_wait();
+    assert_false(spl_spill_async_failed(&err));
+    struct rlimit old, small = {20000, 20000};
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small.rlim_max = old.rlim_max;
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    merge_exact();
+    spl_spill_async_wait();
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    esc_error_clear(&err);
+    assert_true(spl_spill_async_failed(&err));
+    assert_non_null(strstr(err.msg, "spill file: write: File too large"));
+    assert_false(spl_spill_async_failed(&err));
+    spl_spill_async_end();
 }
 
 /* feed, where a's caps may refuse the record: ESC_ELIMIT (the record is dropped, as a hunt
@@ -339,9 +373,9 @@ static void test_spill_rows(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spill_merge_exact), cmocka_unit_test(test_spill_merge_caps),
-        cmocka_unit_test(test_spill_unwritable),  cmocka_unit_test(test_evidence_encoding),
-        cmocka_unit_test(test_spill_rows),
+        cmocka_unit_test(test_spill_merge_exact), cmocka_unit_test(test_spill_async),
+        cmocka_unit_test(test_spill_merge_caps),  cmocka_unit_test(test_spill_unwritable),
+        cmocka_unit_test(test_evidence_encoding), cmocka_unit_test(test_spill_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
