@@ -2,11 +2,24 @@
  * so that a prefix many identities share (a row's notable id, for its risk events) is hashed
  * once and its state copied.
  *
- * Invariants: byte-order independent (big-endian loads and stores done by hand). Deliberately
- * not done: other digests, hardware SHA extensions; the inputs are short strings and cache
- * files of a few hundred KB. */
+ * A block is compressed with the x86 SHA extensions when the CPU has them (block_ni: the
+ * sha256rnds2, sha256msg1 and sha256msg2 instructions as the Intel 64 and IA-32 Architectures
+ * Software Developer's Manual defines them, two rounds per sha256rnds2 on the state held as
+ * ABEF and CDGH), else by the portable code (block). The notable and risk ids of a hunt's rows
+ * are 1.8% of its calling thread's instructions with the portable code over 100 MiB of XML.
+ *
+ * Invariants: byte-order independent (big-endian loads and stores done by hand); both ways give
+ * the same digest (test_act.c compares them on random messages). Deliberately not done: other
+ * digests. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA_NI 1
+#endif
 
 #include "core/sha256.h"
 
@@ -66,6 +79,64 @@ static void block(uint32_t hs[8], const unsigned char *p) {
     hs[7] += h;
 }
 
+#ifdef SHA_NI
+/* block with the SHA extensions. Group g is rounds 4g..4g+3: its message words plus K in one
+ * register, two rounds per sha256rnds2 (the upper pair moved down for the second); the
+ * schedule's next words made with sha256msg1 (three groups ahead) and sha256msg2 (one ahead). */
+__attribute__((target("sha,sse4.1,ssse3"))) static void block_ni(uint32_t hs[8],
+                                                                 const unsigned char *p) {
+    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&hs[0]), 0xB1);  /* CDAB */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&hs[4]), 0x1B); /* EFGH */
+    __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                         /* ABEF */
+    s1 = _mm_blend_epi16(s1, t, 0xF0);                                              /* CDGH */
+    __m128i abef = s0, cdgh = s1, m[4];
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g++) {
+        if (g < 4)
+            m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), swap);
+        __m128i msg = _mm_add_epi32(m[g & 3], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+        s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+        if (g >= 3 && g < 15) {
+            __m128i w = _mm_add_epi32(m[(g + 1) & 3], _mm_alignr_epi8(m[g & 3], m[(g - 1) & 3], 4));
+            m[(g + 1) & 3] = _mm_sha256msg2_epu32(w, m[g & 3]);
+        }
+        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(msg, 0x0E));
+        if (g >= 1 && g < 13)
+            m[(g - 1) & 3] = _mm_sha256msg1_epu32(m[(g - 1) & 3], m[g & 3]);
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
+    t = _mm_shuffle_epi32(s0, 0x1B);                                   /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);                                  /* DCHG */
+    _mm_storeu_si128((__m128i *)&hs[0], _mm_blend_epi16(t, s1, 0xF0)); /* DCBA */
+    _mm_storeu_si128((__m128i *)&hs[4], _mm_alignr_epi8(s1, t, 8));    /* HGFE */
+}
+
+/* Whether the CPU has the SHA extensions and the SSSE3 and SSE4.1 block_ni uses. */
+static bool cpu_has_sha(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+        return false;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
+#endif
+
+static void (*compress)(uint32_t hs[8], const unsigned char *p) = block;
+
+__attribute__((constructor)) static void pick_compress(void) {
+    (void)esc_sha256_hw(true);
+}
+
+bool esc_sha256_hw(bool on) {
+#ifdef SHA_NI
+    compress = on && cpu_has_sha() ? block_ni : block;
+#else
+    (void)on;
+#endif
+    return compress != block;
+}
+
 void esc_sha256_init(esc_sha256 *s) {
     static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -85,11 +156,11 @@ void esc_sha256_update(esc_sha256 *s, const void *data, size_t len) {
         len -= k;
         if (s->n < 64)
             return;
-        block(s->h, s->buf);
+        compress(s->h, s->buf);
         s->n = 0;
     }
     for (; len >= 64; p += 64, len -= 64)
-        block(s->h, p);
+        compress(s->h, p);
     if (len)
         memcpy(s->buf, p, len);
     s->n = len;
@@ -104,9 +175,9 @@ void esc_sha256_final_hex(esc_sha256 *s, char out[65]) {
     uint64_t bits = s->len * 8;
     for (int i = 0; i < 8; i++)
         tail[tl - 1 - i] = (unsigned char)(bits >> (8 * i));
-    block(s->h, tail);
+    compress(s->h, tail);
     if (tl == 128)
-        block(s->h, tail + 64);
+        compress(s->h, tail + 64);
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 8; i++)
         for (int j = 0; j < 4; j++) {

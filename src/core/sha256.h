@@ -3,6 +3,7 @@
 #ifndef ESC_CORE_SHA256_H
 #define ESC_CORE_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,9 @@ typedef struct esc_sha256 {
 void esc_sha256_init(esc_sha256 *s);
 void esc_sha256_update(esc_sha256 *s, const void *data, size_t len);
 void esc_sha256_final_hex(esc_sha256 *s, char out[65]);
+/* Compress with the CPU's SHA extensions when on and it has them (the default), else with the
+ * portable code (the same digests); whether the extensions are used now. Not thread-safe: for
+ * tests and benchmarks, before any hashing starts. */
+bool esc_sha256_hw(bool on);
 
 #endif
