@@ -33,9 +33,12 @@ bool esc_out_format_parse(const char *s, esc_out_format *f) {
 
 /* Bytes of the visible escape for s[i] (0: the byte is printed as is); *len: bytes it stands
  * for (2 for a C1 control in UTF-8). */
-static size_t human_escape(const unsigned char *s, size_t n, size_t i, char out[8], size_t *len) {
+static inline size_t human_escape(const unsigned char *s, size_t n, size_t i, char out[8],
+                                  size_t *len) {
     unsigned char c = s[i];
     *len = 1;
+    if (c >= 0x20 && c != 0x7f && c != 0xc2) /* the common case: printed as is */
+        return 0;
     if (c == '\n' || c == '\r' || c == '\t') {
         out[0] = '\\';
         out[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';

@@ -62,9 +62,9 @@ static size_t width(const char *s) {
     return w;
 }
 
-/* s (already escaped) in exactly w columns: cut with "…" or padded (no padding when last). */
-static void put_fit(FILE *f, const char *s, size_t w, bool last) {
-    size_t sw = width(s);
+/* s (already escaped, sw columns wide) in exactly w columns: cut with "…" or padded (no padding
+ * when last). */
+static void put_fit_w(FILE *f, const char *s, size_t sw, size_t w, bool last) {
     if (sw <= w) {
         fputs(s, f);
         for (size_t i = sw; i < w && !last; i++)
@@ -90,6 +90,10 @@ static void put_fit(FILE *f, const char *s, size_t w, bool last) {
     fputs(coloured ? "\xe2\x80\xa6\033[0m" : "\xe2\x80\xa6", f);
 }
 
+static void put_fit(FILE *f, const char *s, size_t w, bool last) {
+    put_fit_w(f, s, width(s), w, last);
+}
+
 /* Shrink the widest columns (never the first: severity, time) until the line fits total (2
  * spaces between columns). */
 static void fit(size_t *w, size_t n, size_t total) {
@@ -108,21 +112,22 @@ static void fit(size_t *w, size_t n, size_t total) {
 
 /* A grid of escaped texts (nr rows after one header row), fitted and printed. */
 static void grid(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
-    size_t *w = esc_calloc(nc ? nc : 1, sizeof *w);
-    if (!w)
+    size_t *w = esc_calloc(nc ? nc : 1, sizeof *w), *cw = esc_malloc((nr + 1) * nc * sizeof *cw);
+    if (!w || !cw) {
+        esc_free(w);
+        esc_free(cw);
         return;
-    for (size_t r = 0; r <= nr; r++)
-        for (size_t c = 0; c < nc; c++) {
-            size_t cw = cell[r * nc + c] ? width(cell[r * nc + c]) : 0;
-            if (cw > w[c])
-                w[c] = cw;
-        }
+    }
+    for (size_t i = 0; i < (nr + 1) * nc; i++) /* each cell's width, measured once */
+        if ((cw[i] = cell[i] ? width(cell[i]) : 0) > w[i % nc])
+            w[i % nc] = cw[i];
     fit(w, nc, total);
     for (size_t r = 0; r <= nr; r++) {
         for (size_t c = 0; c < nc; c++) {
             if (c)
                 fputs("  ", f);
-            put_fit(f, cell[r * nc + c] ? cell[r * nc + c] : "", w[c], c + 1 == nc);
+            const char *v = cell[r * nc + c];
+            put_fit_w(f, v ? v : "", cw[r * nc + c], w[c], c + 1 == nc);
         }
         fputc('\n', f);
         if (r == 0) {
@@ -136,14 +141,16 @@ static void grid(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
         }
     }
     esc_free(w);
+    esc_free(cw);
 }
 
 /* Rows too wide for columns: each row as "name  value" lines, values cut to the width. */
 static void vertical(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
     size_t nw = 0;
-    for (size_t c = 0; c < nc; c++)
-        if (cell[c] && width(cell[c]) > nw)
-            nw = width(cell[c]);
+    for (size_t c = 0; c < nc; c++) {
+        size_t cw = cell[c] ? width(cell[c]) : 0;
+        nw = cw > nw ? cw : nw;
+    }
     if (nw > total / 3)
         nw = total / 3;
     for (size_t r = 1; r <= nr; r++) {
@@ -350,9 +357,10 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
     size_t need = 0; /* the width with every column at its natural width, or GRID_COL */
     for (size_t c = 0; c < nc; c++) {
         size_t w = 0;
-        for (size_t r = 0; r <= nr; r++)
-            if (cell[r * nc + c] && width(cell[r * nc + c]) > w)
-                w = width(cell[r * nc + c]);
+        for (size_t r = 0; r <= nr; r++) {
+            size_t cw = cell[r * nc + c] ? width(cell[r * nc + c]) : 0;
+            w = cw > w ? cw : w;
+        }
         need += (c ? 2 : 0) + (c && w > GRID_COL ? GRID_COL : w);
     }
     if (need <= total)
