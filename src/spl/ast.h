@@ -98,6 +98,7 @@ typedef struct enode {
     int col;                      /* EN_FIELD: column, or -1 */
     const struct spl_eval_fn *fn; /* EN_CALL: the function (eval.h), set at plan time */
     pcre2_code *re; /* match()/like()/replace()/LIKE with a literal pattern (owned by the plan) */
+    bool plain_re;  /* re's pattern is plain (spl_re_plain): match() finds it without PCRE2 */
     struct enode **args; /* EN_CALL arguments, EN_BIN l,r; EN_UN operand */
     size_t nargs;
 } enode;
@@ -401,6 +402,13 @@ int spl_re_match_at(const pcre2_code *re, const char *s, size_t n, size_t start,
                     pcre2_match_data *md);
 int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts, const char *rep,
                       size_t rlen, char *out, size_t *outlen);
+/* A plain pattern: letters, digits, ' ', '_' and '-' (literals to PCRE2) and '.' (any character
+ * but a line break) only. spl_re_plain_find says whether it occurs in s as PCRE2 (UTF mode, no
+ * DOTALL) would find it, without PCRE2: 1 or 0; -1 when it cannot tell (a byte past ASCII, a
+ * line-break byte, a subject of ESC_RE_PLAIN_MAX bytes or more): then PCRE2 decides. */
+#define ESC_RE_PLAIN_MAX 4096
+bool spl_re_plain(const char *p, size_t m);
+int spl_re_plain_find(const char *p, size_t m, const char *s, size_t n);
 uint64_t spl_re_limited(void);
 /* Set the running count back (a check that must not count, spl/prune.c). */
 void spl_re_limited_set(uint64_t n);

@@ -88,6 +88,7 @@ static esc_status check_re(enode *e, bool like, esc_error *err) {
     if (!e->re)
         return esc_error_at(err, ESC_ECONTENT, NULL, e->args[1]->start,
                             "bad regular expression: %s", msg);
+    e->plain_re = !like && spl_re_plain(e->args[1]->str, e->args[1]->str_len);
     return ESC_OK;
 }
 

@@ -232,8 +232,12 @@ static bool matches(const enode *e, val *a, val *out, bool like) {
     const char *const *it;
     size_t cnt = spl_items(&a[0], &tl, &it);
     bool r = false;
-    for (size_t i = 0; i < cnt && !r && ok; i++)
-        r = spl_re_matches(re, it[i], spl_item_len(&a[0], &tl, it[i]), &ok);
+    for (size_t i = 0; i < cnt && !r && ok; i++) {
+        size_t n = spl_item_len(&a[0], &tl, it[i]);
+        int plain =
+            e->plain_re ? spl_re_plain_find(e->args[1]->str, e->args[1]->str_len, it[i], n) : -1;
+        r = plain >= 0 ? plain == 1 : spl_re_matches(re, it[i], n, &ok);
+    }
     if (owned)
         pcre2_code_free(re);
     spl_vbool(out, r);

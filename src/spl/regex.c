@@ -95,6 +95,39 @@ int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t op
     return counted(rc);
 }
 
+/* A plain pattern is a row of single characters with no choices, so PCRE2 tries it at each
+ * start in turn and the first start where every position matches is its match; on an ASCII
+ * subject each character is one byte. A subject of fewer than ESC_RE_PLAIN_MAX bytes gives
+ * PCRE2 fewer start positions than its match limit (ESC_SPL_RE_MATCH_LIMIT), so no limit can
+ * stop it: the answer is the same. */
+static bool plain_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
+           c == '_' || c == '-' || c == '.';
+}
+
+bool spl_re_plain(const char *p, size_t m) {
+    for (size_t i = 0; i < m; i++)
+        if (!plain_char(p[i]))
+            return false;
+    return true;
+}
+
+int spl_re_plain_find(const char *p, size_t m, const char *s, size_t n) {
+    if (n >= ESC_RE_PLAIN_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++) /* line breaks to any newline convention, and non-ASCII */
+        if ((unsigned char)s[i] >= 0x80 || (s[i] >= '\n' && s[i] <= '\r'))
+            return -1;
+    for (size_t i = 0; i + m <= n; i++) {
+        size_t j = 0;
+        while (j < m && (p[j] == '.' || p[j] == s[i + j]))
+            j++;
+        if (j == m)
+            return 1;
+    }
+    return 0;
+}
+
 uint64_t spl_re_limited(void) {
     return limited;
 }

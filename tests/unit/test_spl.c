@@ -16,6 +16,7 @@
 #include "core/arena.h"
 #include "fields/fields.h"
 #include "spl/cmd.h"
+#include "spl/eval.h"
 #include "spl/semijoin.h"
 #include "spl/spl.h"
 
@@ -761,6 +762,42 @@ static void test_parse_num_random(void **state) {
     assert_false(spl_parse_num("1e", 2, &z));
 }
 
+/* A plain pattern (letters, digits, ' ', '_', '-', '.') found without PCRE2 (spl/regex.c
+ * spl_re_plain_find) against PCRE2 itself, compiled as match() compiles it: 200,000 random
+ * patterns and subjects (dots, case, line breaks and a non-ASCII byte among them, which leave
+ * the answer to PCRE2). */
+static void test_plain_regex_random(void **state) {
+    (void)state;
+    static const char pa[] = "aAb.-_ 1", sa[] = "aAbB.-_ 1\n\r\x80";
+    unsigned seed = 9;
+    size_t decided = 0, found = 0;
+    for (int k = 0; k < 200000; k++) {
+        char p[8], t[40];
+        size_t m = (size_t)(rand_r(&seed) % 5), n = (size_t)(rand_r(&seed) % 40);
+        for (size_t i = 0; i < m; i++)
+            p[i] = pa[rand_r(&seed) % (sizeof pa - 1)];
+        for (size_t i = 0; i < n; i++)
+            t[i] = rand_r(&seed) % 60 ? sa[rand_r(&seed) % 9] : sa[9 + rand_r(&seed) % 3];
+        assert_true(spl_re_plain(p, m));
+        int code;
+        size_t off;
+        pcre2_code *re = spl_re_compile(p, m, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off);
+        assert_non_null(re);
+        bool ok, want = spl_re_matches(re, t, n, &ok);
+        pcre2_code_free(re);
+        int got = spl_re_plain_find(p, m, t, n);
+        if (got >= 0 && (got == 1) != want)
+            fail_msg("'%.*s' in '%.*s': PCRE2 %d", (int)m, p, (int)n, t, want);
+        decided += got >= 0;
+        found += got == 1;
+    }
+    assert_true(decided > 100000 && found > 20000);
+    assert_false(spl_re_plain("a+", 2) || spl_re_plain("a\\.", 3) || spl_re_plain("(?i)a", 5));
+    char big[ESC_RE_PLAIN_MAX];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(spl_re_plain_find("a", 1, big, sizeof big), -1);
+}
+
 /* An OR chain of four or more field=value members is looked up in a hash table (plan.c
  * prepare_where); its answer must be the OR of its members', each planned alone (no table), for
  * any record: case-folded values, other lengths, empty and absent fields, wildcard members,
@@ -1112,6 +1149,7 @@ int main(void) {
         cmocka_unit_test(test_now_while_fed),
         cmocka_unit_test(test_glob_random),
         cmocka_unit_test(test_parse_num_random),
+        cmocka_unit_test(test_plain_regex_random),
         cmocka_unit_test(test_cell_one_allocation),
         cmocka_unit_test(test_stats_unique),
         cmocka_unit_test(test_remap_in_place),
