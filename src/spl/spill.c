@@ -331,6 +331,10 @@ static esc_status queue_chunk(spl_spill *s, const esc_agg *a, const esc_evset *e
     j->next = NULL;
     j->s = s;
     esc_buf_clear(&j->b);
+    /* room for about what the groups hold in memory: the buffer is not grown (and copied) as
+     * the chunk is made */
+    size_t ng = esc_agg_ngroups(a), mem = esc_agg_mem(a) + (ev ? esc_evset_mem(ev) : 0);
+    (void)esc_buf_reserve(&j->b, mem / ng * n);
     esc_status st = make_chunk(&j->b, a, ev, idx, n, err);
     if (st) {
         esc_buf_fini(&j->b);
