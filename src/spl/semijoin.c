@@ -111,23 +111,30 @@ bool spl_keyset_any(const spl_keyset *k) {
     return false;
 }
 
+/* key (up to its first NUL, as the join compares cells: as C strings) against the C string v,
+ * in strcmp's order, without copying it out to end it. */
+static int cmp_key(const char *key, size_t len, const esc_str *v) {
+    int c = memcmp(key, v->ptr, len < v->len ? len : v->len);
+    return c ? c : (len > v->len) - (len < v->len);
+}
+
 bool spl_keyset_keep(void *ctx, const esc_str *keys) {
     const spl_keyset *k = ctx;
-    char buf[256];
     for (size_t b = 0; b < k->nby; b++) {
         if (!k->used[b])
             continue;
-        /* compared as the join compares cells: as C strings */
-        size_t len = strnlen(keys[b].ptr ? keys[b].ptr : "", keys[b].len);
-        char *s = len < sizeof buf ? buf : esc_malloc(len + 1);
-        if (!s)
-            return true; /* keep it: the merge reports memory running out */
-        memcpy(s, keys[b].ptr ? keys[b].ptr : "", len);
-        s[len] = 0;
-        esc_str key = esc_str_make(s, len);
-        bool hit = k->f[b].n && bsearch(&key, k->f[b].v, k->f[b].n, sizeof key, cmp_cstr);
-        if (s != buf)
-            esc_free(s);
+        const char *key = keys[b].ptr ? keys[b].ptr : "";
+        size_t len = strnlen(key, keys[b].len), lo = 0, hi = k->f[b].n;
+        bool hit = false;
+        while (lo < hi && !hit) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = cmp_key(key, len, &k->f[b].v[mid]);
+            hit = c == 0;
+            if (c < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
         if (!hit)
             return false;
     }

@@ -798,6 +798,51 @@ static void test_plain_regex_random(void **state) {
     assert_int_equal(spl_re_plain_find("a", 1, big, sizeof big), -1);
 }
 
+/* A semi-join's key set (spl/semijoin.c) keeps a group whose key, up to its first NUL (the join
+ * compares cells as C strings), is one of the column's values: 20,000 random keys of a small
+ * alphabet, NULs among them, against strcmp over every value. */
+static void test_keyset_random(void **state) {
+    (void)state;
+    static const char abc[] = "ab\0";
+    const char *name[] = {"k"};
+    bool mv[] = {false};
+    int origin[] = {-1};
+    schema sc = {1, name, mv, origin};
+    unsigned seed = 3;
+    esc_table *t = spl_table_new(&sc, 40);
+    assert_non_null(t);
+    char vals[40][6];
+    for (size_t r = 0; r < 40; r++) {
+        size_t n = (size_t)(rand_r(&seed) % 5);
+        for (size_t i = 0; i < n; i++)
+            vals[r][i] = "ab"[rand_r(&seed) % 2];
+        vals[r][n] = 0;
+        esc_str v = esc_str_c(vals[r]);
+        assert_true(spl_cell_set(&t->cells[r], &v, 1));
+    }
+    spl_keyset *k = spl_keyset_new(1);
+    assert_non_null(k);
+    assert_true(spl_keyset_add_column(k, 0, t, 0));
+    size_t kept = 0;
+    for (int n = 0; n < 20000; n++) {
+        char key[8];
+        size_t len = (size_t)(rand_r(&seed) % 7);
+        for (size_t i = 0; i < len; i++)
+            key[i] = abc[rand_r(&seed) % 3];
+        key[len] = 0;
+        bool want = false;
+        for (size_t r = 0; r < 40 && !want; r++)
+            want = strcmp(key, vals[r]) == 0; /* the key as a C string: up to its first NUL */
+        esc_str ks = esc_str_make(key, len);
+        if (spl_keyset_keep(k, &ks) != want)
+            fail_msg("key '%.*s' (%zu bytes): want %d", (int)len, key, len, want);
+        kept += want;
+    }
+    assert_true(kept > 1000 && kept < 19000);
+    spl_keyset_free(k);
+    esc_table_free(t);
+}
+
 /* An OR chain of four or more field=value members is looked up in a hash table (plan.c
  * prepare_where); its answer must be the OR of its members', each planned alone (no table), for
  * any record: case-folded values, other lengths, empty and absent fields, wildcard members,
@@ -1150,6 +1195,7 @@ int main(void) {
         cmocka_unit_test(test_glob_random),
         cmocka_unit_test(test_parse_num_random),
         cmocka_unit_test(test_plain_regex_random),
+        cmocka_unit_test(test_keyset_random),
         cmocka_unit_test(test_cell_one_allocation),
         cmocka_unit_test(test_stats_unique),
         cmocka_unit_test(test_remap_in_place),
