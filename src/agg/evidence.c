@@ -334,23 +334,29 @@ size_t esc_evset_mem(const esc_evset *s) {
 /* ---- spill encoding: u64 total, u8 n, n x (u32 path length, path, u64 offset, u64 line,
  * u64 record id, i64 time), little-endian ---- */
 
-static int put(esc_buf *b, uint64_t v, size_t n) {
-    unsigned char x[8];
-    esc_le_put(x, v, n);
-    return esc_buf_append(b, x, n) == ESC_OK ? 0 : -1;
-}
-
 int esc_evset_encode(const esc_evset *s, size_t g, esc_buf *out) {
     esc_evref refs[2 * ESC_EVIDENCE_KEEP];
-    size_t n = esc_evset_get(s, g, refs);
-    int rc = put(out, esc_evset_total(s, g), 8) | put(out, n, 1);
-    for (size_t i = 0; i < n && !rc; i++) {
-        size_t pl = strlen(refs[i].path);
-        rc = put(out, pl, 4) | (esc_buf_append(out, refs[i].path, pl) == ESC_OK ? 0 : -1) |
-             put(out, refs[i].offset, 8) | put(out, refs[i].line, 8) |
-             put(out, refs[i].record_id, 8) | put(out, (uint64_t)refs[i].time_us, 8);
+    size_t n = esc_evset_get(s, g, refs), pl[2 * ESC_EVIDENCE_KEEP], size = 9;
+    for (size_t i = 0; i < n; i++)
+        size += 36 + (pl[i] = strlen(refs[i].path));
+    if (esc_buf_reserve(out, size) != ESC_OK) /* then written in place */
+        return -1;
+    unsigned char *p = (unsigned char *)esc_buf_end(out);
+    esc_le_put(p, esc_evset_total(s, g), 8);
+    p[8] = (unsigned char)n;
+    p += 9;
+    for (size_t i = 0; i < n; i++) {
+        esc_le_put(p, pl[i], 4);
+        memcpy(p + 4, refs[i].path, pl[i]);
+        p += 4 + pl[i];
+        esc_le_put(p, refs[i].offset, 8);
+        esc_le_put(p + 8, refs[i].line, 8);
+        esc_le_put(p + 16, refs[i].record_id, 8);
+        esc_le_put(p + 24, (uint64_t)refs[i].time_us, 8);
+        p += 32;
     }
-    return rc;
+    esc_buf_commit(out, size);
+    return 0;
 }
 
 static bool get(const unsigned char *p, size_t len, size_t *at, size_t n, uint64_t *v) {

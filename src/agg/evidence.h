@@ -53,7 +53,7 @@ void esc_evset_reset(esc_evset *s);
 /* Bytes the set holds now (kept references, per-group arrays). */
 size_t esc_evset_mem(const esc_evset *s);
 /* Append group g's total and kept references to out (self-contained: paths as text), for a
- * spill (spl/spill.c). ESC_ENOMEM or ESC_ELIMIT from the buffer. */
+ * spill (spl/spill.c). 0, or -1 when the buffer cannot take it. */
 int esc_evset_encode(const esc_evset *s, size_t g, esc_buf *out);
 /* Read one group's encoding at data[*at..len) and count it in group g as esc_evset_merge
  * would (g == SIZE_MAX: read past it). 0, -1 when memory runs out, -2 when the bytes are

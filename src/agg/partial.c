@@ -49,15 +49,24 @@ static esc_status put_u64(esc_buf *b, uint64_t v, size_t n) {
     return esc_buf_append(b, x, n);
 }
 
-static esc_status put_str(esc_buf *b, esc_str s) {
-    esc_status st = put_u64(b, s.len, 4);
-    return st ? st : esc_buf_append(b, s.ptr ? s.ptr : "", s.len);
+/* A group is measured (group_size) and then written in place (wr_*): one reserve per group,
+ * not a bounds check and a call per field. */
+static unsigned char *wr_u(unsigned char *p, uint64_t v, size_t n) {
+    esc_le_put(p, v, n);
+    return p + n;
 }
 
-static esc_status put_f64(esc_buf *b, double d) {
+static unsigned char *wr_str(unsigned char *p, esc_str s) {
+    p = wr_u(p, s.len, 4);
+    if (s.len)
+        memcpy(p, s.ptr, s.len);
+    return p + s.len;
+}
+
+static unsigned char *wr_f64(unsigned char *p, double d) {
     uint64_t v;
     memcpy(&v, &d, sizeof v);
-    return put_u64(b, v, 8);
+    return wr_u(p, v, 8);
 }
 
 /* The dc sets: the distinct-set entries of (g, i) in order idx[start[g*naggs+i] ..). */
@@ -89,44 +98,93 @@ static esc_status dc_index(const esc_agg *a, dcindex *x, esc_error *err) {
     return ESC_OK;
 }
 
-static esc_status put_slot(esc_buf *b, const esc_agg *a, size_t g, size_t i, const dcindex *x) {
+/* The bytes slot i of group g takes (wr_slot writes them). */
+static size_t slot_size(const esc_agg *a, size_t g, size_t i, const dcindex *x) {
     const slot *s = &a->groups[g].slots[i];
-    esc_status st = ESC_OK;
+    switch (a->fns[i]) {
+    case ESC_AGG_COUNT:
+    case ESC_AGG_LIST:
+        return 0;
+    case ESC_AGG_COUNT_FIELD:
+        return 8;
+    case ESC_AGG_VALUES:
+    case ESC_AGG_DC: {
+        size_t k = g * a->naggs + i, n = 4;
+        for (size_t j = x->start[k]; j < x->start[k + 1]; j++)
+            n += 4 + a->dtab[x->pick[j]].v.len;
+        return n;
+    }
+    case ESC_AGG_MIN:
+    case ESC_AGG_MAX:
+        return 1 + (s->has_num ? 12 + s->text.len : 0) + (s->has_str ? 4 + s->str_best.len : 0);
+    case ESC_AGG_SUM:
+    case ESC_AGG_AVG:
+        return 17;
+    case ESC_AGG_EARLIEST:
+    case ESC_AGG_LATEST:
+        return 13 + s->str_best.len;
+    }
+    return 0;
+}
+
+static unsigned char *wr_slot(unsigned char *p, const esc_agg *a, size_t g, size_t i,
+                              const dcindex *x) {
+    const slot *s = &a->groups[g].slots[i];
     switch (a->fns[i]) {
     case ESC_AGG_COUNT:
     case ESC_AGG_LIST:
         break;
     case ESC_AGG_COUNT_FIELD:
-        st = put_u64(b, s->n, 8);
+        p = wr_u(p, s->n, 8);
         break;
     case ESC_AGG_VALUES:
     case ESC_AGG_DC: {
-        size_t k = g * a->naggs + i, n = x->start[k + 1] - x->start[k];
-        st = put_u64(b, n, 4);
-        for (size_t j = 0; j < n && !st; j++)
-            st = put_str(b, a->dtab[x->pick[x->start[k] + j]].v);
+        size_t k = g * a->naggs + i;
+        p = wr_u(p, x->start[k + 1] - x->start[k], 4);
+        for (size_t j = x->start[k]; j < x->start[k + 1]; j++)
+            p = wr_str(p, a->dtab[x->pick[j]].v);
         break;
     }
     case ESC_AGG_MIN:
     case ESC_AGG_MAX:
-        st = put_u64(b, (uint64_t)s->has_num | (uint64_t)s->has_str << 1, 1);
-        if (!st && s->has_num && !(st = put_f64(b, s->num)))
-            st = put_str(b, s->text);
-        if (!st && s->has_str)
-            st = put_str(b, s->str_best);
+        p = wr_u(p, (uint64_t)s->has_num | (uint64_t)s->has_str << 1, 1);
+        if (s->has_num)
+            p = wr_str(wr_f64(p, s->num), s->text);
+        if (s->has_str)
+            p = wr_str(p, s->str_best);
         break;
     case ESC_AGG_SUM:
     case ESC_AGG_AVG:
-        if (!(st = put_u64(b, s->has_num, 1)) && !(st = put_f64(b, s->num)))
-            st = put_u64(b, s->n, 8);
+        p = wr_u(wr_f64(wr_u(p, s->has_num, 1), s->num), s->n, 8);
         break;
     case ESC_AGG_EARLIEST:
     case ESC_AGG_LATEST:
-        if (!(st = put_u64(b, s->has_str, 1)) && !(st = put_u64(b, (uint64_t)s->t, 8)))
-            st = put_str(b, s->str_best);
+        p = wr_str(wr_u(wr_u(p, s->has_str, 1), (uint64_t)s->t, 8), s->str_best);
         break;
     }
-    return st;
+    return p;
+}
+
+/* Group g (its keys, count and slots) appended to out. */
+static esc_status put_group(esc_buf *out, const esc_agg *a, size_t g, const dcindex *x) {
+    size_t n = 8;
+    for (size_t k = 0; k < a->nkeys; k++)
+        n += 4 + esc_agg_key(a, g, k).len;
+    for (size_t i = 0; i < a->naggs; i++)
+        n += slot_size(a, g, i, x);
+    esc_status st = esc_buf_reserve(out, n);
+    if (st)
+        return st;
+    unsigned char *p = (unsigned char *)esc_buf_end(out), *start = p;
+    for (size_t k = 0; k < a->nkeys; k++)
+        p = wr_str(p, esc_agg_key(a, g, k));
+    p = wr_u(p, a->groups[g].count, 8);
+    for (size_t i = 0; i < a->naggs; i++)
+        p = wr_slot(p, a, g, i, x);
+    if ((size_t)(p - start) != n)
+        return ESC_EINTERNAL; /* slot_size and wr_slot disagree */
+    esc_buf_commit(out, n);
+    return ESC_OK;
 }
 
 esc_status esc_agg_encode(const esc_agg *a, const size_t *groups, size_t n, esc_buf *out,
@@ -146,17 +204,12 @@ esc_status esc_agg_encode(const esc_agg *a, const size_t *groups, size_t n, esc_
             st = put_u64(out, (uint64_t)a->fns[i], 1);
     if (!st)
         st = put_u64(out, n, 4);
-    for (size_t r = 0; r < n && !st; r++) {
-        size_t g = groups ? groups[r] : r;
-        for (size_t k = 0; k < a->nkeys && !st; k++)
-            st = put_str(out, esc_agg_key(a, g, k));
-        if (!st)
-            st = put_u64(out, a->groups[g].count, 8);
-        for (size_t i = 0; i < a->naggs && !st; i++)
-            st = put_slot(out, a, g, i, &x);
-    }
+    for (size_t r = 0; r < n && !st; r++)
+        st = put_group(out, a, groups ? groups[r] : r, &x);
     if (st)
-        st = esc_error_set(err, st, "partial aggregate too large");
+        st = esc_error_set(err, st,
+                           st == ESC_EINTERNAL ? "partial aggregate: a group's size misjudged"
+                                               : "partial aggregate too large");
 out:
     esc_free(x.start);
     esc_free(x.pick);
