@@ -378,6 +378,9 @@ bool spl_main_matches(const esc_plan *p, const esc_record *r);
 bool spl_row_match(const snode *n, const esc_cell *row, size_t ncols);
 /* exec.c */
 size_t spl_num_text(double v, char *buf, size_t cap);
+/* printf's "%.15g" or "%.17g" (prec) of a non-integer of 1 to 1e15 in magnitude, without printf
+ * (exec.c); 0 when it leaves the number to printf. */
+size_t spl_num_fixed_g(double v, int prec, char *out);
 bool spl_cell_copy(esc_cell *dst, const esc_cell *src);
 /* A cell of one value made here (spl_cell_set, spl_cell_copy) holds the value in its value
  * array's allocation, just past v[0] (a separate allocation of each costs the allocator's

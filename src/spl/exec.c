@@ -979,6 +979,55 @@ typedef struct num_memo {
 } num_memo;
 static _Thread_local num_memo num_memos[1u << NUM_MEMO_BITS];
 
+__extension__ typedef unsigned __int128 u128; /* GCC and Clang on 64-bit targets */
+
+static uint64_t pow10u(int n) {
+    uint64_t p = 1;
+    while (n-- > 0)
+        p *= 10;
+    return p;
+}
+
+/* printf's "%.<prec>g" of a non-integer v with 1 <= |v| < 1e15 (prec 15 or 17: fixed notation,
+ * prec - (its integer digits) digits after the point, trailing zeros dropped) into out, without
+ * printf: |v| is N / 2^s exactly (N of 53 bits, 0 < s <= 52), so N * 10^D / 2^s in 128-bit
+ * integers, rounded to nearest with ties to even as glibc rounds, gives the digits. 0 for
+ * anything else (and for a rounding that carries into another digit): printf decides. */
+size_t spl_num_fixed_g(double v, int prec, char *out) {
+    double a = fabs(v);
+    if (!(a >= 1 && a < 1e15) || a == floor(a) || (prec != 15 && prec != 17))
+        return 0;
+    int e;
+    uint64_t n = (uint64_t)ldexp(frexp(a, &e), 53), ip;
+    int s = 53 - e, intdigits = 1, d;
+    ip = n >> s;
+    while (intdigits < 16 && ip >= pow10u(intdigits))
+        intdigits++;
+    d = prec - intdigits;
+    u128 x = (u128)n * pow10u(d), half = (u128)1 << (s - 1), r = x & (((u128)1 << s) - 1);
+    uint64_t q = (uint64_t)(x >> s);
+    if (r > half || (r == half && (q & 1)))
+        q++;
+    if (q >= pow10u(prec))
+        return 0;
+    char dig[24];
+    esc_fmt_u64(dig, q, (unsigned)prec);
+    size_t k = 0, last = (size_t)prec;
+    while (last > (size_t)intdigits && dig[last - 1] == '0')
+        last--;
+    if (v < 0)
+        out[k++] = '-';
+    memcpy(out + k, dig, (size_t)intdigits);
+    k += (size_t)intdigits;
+    if (last > (size_t)intdigits) {
+        out[k++] = '.';
+        memcpy(out + k, dig + intdigits, last - (size_t)intdigits);
+        k += last - (size_t)intdigits;
+    }
+    out[k] = 0;
+    return k;
+}
+
 size_t spl_num_text(double v, char *buf, size_t cap) {
     int n;
     if (v == floor(v) && fabs(v) < 1e15 && cap > ESC_FMT_MAX + 1) { /* "%.0f", without printf */
@@ -998,9 +1047,12 @@ size_t spl_num_text(double v, char *buf, size_t cap) {
             memcpy(buf, m->text, (size_t)m->len + 1);
             return m->len;
         }
-        n = snprintf(buf, cap, "%.15g", v);
+        bool fast = cap > ESC_FMT_MAX + 1 && (n = (int)spl_num_fixed_g(v, 15, buf)) > 0;
+        if (!fast)
+            n = snprintf(buf, cap, "%.15g", v);
         double back;
-        if (!spl_parse_num(buf, (size_t)n, &back) || back != v)
+        if ((!spl_parse_num(buf, (size_t)n, &back) || back != v) &&
+            (!fast || (n = (int)spl_num_fixed_g(v, 17, buf)) == 0))
             n = snprintf(buf, cap, "%.17g", v);
         if (n > 0 && (size_t)n < cap && (size_t)n < sizeof m->text) {
             m->bits = bits;

@@ -843,6 +843,42 @@ static void test_keyset_random(void **state) {
     esc_table_free(t);
 }
 
+/* A number's "%.15g" and "%.17g" made without printf (spl/exec.c spl_num_fixed_g) against
+ * snprintf: 1,000,000 random doubles of every size from 1 to 1e15 (each a random 53-bit mantissa
+ * scaled), and exact ties at the last digit kept (x.5 with 15 integer digits, x.125 with 15,
+ * which glibc rounds to even), both signs. */
+static void test_num_fixed_g_random(void **state) {
+    (void)state;
+    unsigned seed = 13;
+    size_t done = 0;
+    for (int k = 0; k < 1000000; k++) {
+        uint64_t m =
+            (uint64_t)rand_r(&seed) << 31 ^ (uint64_t)rand_r(&seed) << 10 ^ (uint64_t)rand_r(&seed);
+        double v;
+        if (k % 10 == 0) /* a tie: 15 integer digits and .5 or .125 */
+            v = (double)(100000000000000ULL + m % 899999999999999ULL) + (k % 20 ? 0.5 : 0.125);
+        else
+            v = ldexp((double)((m | 1ULL << 52) & ((1ULL << 53) - 1)), -(1 + rand_r(&seed) % 52));
+        if (k % 2)
+            v = -v;
+        for (int prec = 15; prec <= 17; prec += 2) {
+            char got[32], want[40];
+            size_t n = spl_num_fixed_g(v, prec, got);
+            if (!n)
+                continue;
+            snprintf(want, sizeof want, "%.*g", prec, v);
+            if (strcmp(got, want) != 0)
+                fail_msg("%%.%dg of %a: '%s', printf '%s'", prec, v, got, want);
+            done++;
+        }
+    }
+    assert_true(done > 1000000);
+    char out[32];
+    assert_int_equal(spl_num_fixed_g(0.5, 15, out), 0);        /* under 1: printf */
+    assert_int_equal(spl_num_fixed_g(1e15 + 0.5, 15, out), 0); /* 16 digits: printf */
+    assert_int_equal(spl_num_fixed_g(42.0, 15, out), 0);       /* an integer: the caller's */
+}
+
 /* An OR chain of four or more field=value members is looked up in a hash table (plan.c
  * prepare_where); its answer must be the OR of its members', each planned alone (no table), for
  * any record: case-folded values, other lengths, empty and absent fields, wildcard members,
@@ -965,9 +1001,8 @@ static void *feed_events(void *arg) {
 static void test_now_while_fed(void **state) {
     (void)state;
     esc_error err = {0};
-    esc_plan *p =
-        esc_plan_new("search EventCode=1 | eval t=now() | stats min(t) as lo max(t) as hi count",
-                     NULL, &err);
+    esc_plan *p = esc_plan_new(
+        "search EventCode=1 | eval t=now() | stats min(t) as lo max(t) as hi count", NULL, &err);
     assert_non_null(p);
     esc_exec *x = esc_exec_new(p, 0, (int64_t)1578000000 * 1000000, &err);
     assert_non_null(x);
@@ -1196,6 +1231,7 @@ int main(void) {
         cmocka_unit_test(test_parse_num_random),
         cmocka_unit_test(test_plain_regex_random),
         cmocka_unit_test(test_keyset_random),
+        cmocka_unit_test(test_num_fixed_g_random),
         cmocka_unit_test(test_cell_one_allocation),
         cmocka_unit_test(test_stats_unique),
         cmocka_unit_test(test_remap_in_place),
