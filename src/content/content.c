@@ -312,7 +312,12 @@ static const esc_ynode *load_yaml(loader *L, const char *path) {
     esc_ynode *root = NULL;
     esc_error e;
     esc_error_clear(&e);
-    if (esc_yaml_parse(buf, got, &L->scratch, ESC_CONTENT_MAX_DEPTH, &root, &e) != ESC_OK) {
+    esc_status pst = esc_yaml_parse(buf, got, &L->scratch, ESC_CONTENT_MAX_DEPTH, &root, &e);
+    if (pst == ESC_ENOMEM || L->scratch.failed) { /* memory ran out: not the file's fault */
+        L->oom = true;
+        goto done;
+    }
+    if (pst != ESC_OK) {
         warn(L, path, "%s", e.msg);
         goto done;
     }
