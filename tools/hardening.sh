@@ -12,8 +12,9 @@
 # (default build-fuzz), JOBS (default 2), FUZZ_RUNS (default 20000), FUZZ_SECONDS (time cap per
 # target, default 20), VALGRIND_TIMEOUT (per program, default 240), VALGRIND_SKIP (unit tests
 # left out of valgrind, default: test_evtx_damage, which asserts peak RSS and so cannot pass under
-# valgrind, test_run_property, a long property test, and test_spl_alloc, an allocation-failure
-# sweep over every SPL golden case that the ASan build runs in full), ESC_ALLOC_MAX (see the allocation
+# valgrind, test_run_property, a long property test, test_spl_alloc and test_content_alloc,
+# allocation-failure sweeps over every SPL golden case and over the shipped content that the ASan
+# build runs in full), ESC_ALLOC_MAX (see the allocation
 # test, default here 1000), HARDENING_ONLY (any of "valgrind fuzz alloc", default all).
 # Budget: about 5 minutes on 2 cores (a fresh fuzz build is about 2 of them).
 set -u
@@ -26,7 +27,7 @@ JOBS=${JOBS:-2}
 FUZZ_RUNS=${FUZZ_RUNS:-20000}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 VG_TIMEOUT=${VALGRIND_TIMEOUT:-240}
-VG_SKIP=${VALGRIND_SKIP:-test_evtx_damage test_run_property test_spl_alloc}
+VG_SKIP=${VALGRIND_SKIP:-test_evtx_damage test_run_property test_spl_alloc test_content_alloc}
 ONLY=${HARDENING_ONLY:-valgrind fuzz alloc}
 DATA=${ESC_SHARED_DATA:-$ROOT/../shared/data}
 LOG=$(mktemp -d)
