@@ -33,7 +33,7 @@ check: deps
 # Unit tests too slow for valgrind in CI's budget (they run under ASan+UBSan instead):
 # test_sched_window is arithmetic over a year of schedules (190 s under valgrind, 1.5 s plain).
 VALGRIND_SKIP = test_evtx_damage test_run_property test_json_reader test_json_diff \
-	test_spl_escu test_spl_alloc test_sched_checkpoint test_sched_window
+	test_spl_escu test_spl_alloc test_content_alloc test_sched_checkpoint test_sched_window
 
 # The tests CI leaves out (minutes long, or gigabytes of memory): 10^7 events through run, every
 # allocation failing (hunt, then the sinks), the 1 GiB content and execution memory caps.
