@@ -1,4 +1,4 @@
-/* Growable byte buffer. Grows by doubling, never past max. */
+/* Growable byte buffer. Grows by doubling, never past max; keeps its first len bytes. */
 #include "core/buf.h"
 
 #include <stdio.h>
@@ -35,7 +35,16 @@ esc_status esc_buf_grow(esc_buf *b, size_t extra) {
         cap *= 2;
     if (b->max && cap > b->max + 1)
         cap = b->max + 1;
-    char *p = esc_realloc(b->ptr, cap);
+    char *p;
+    if (b->len == 0) { /* nothing to keep: no copy of the old bytes (a reused buffer) */
+        esc_free(b->ptr);
+        b->ptr = NULL;
+        b->cap = 0;
+        if ((p = esc_malloc(cap)) != NULL)
+            p[0] = '\0';
+    } else {
+        p = esc_realloc(b->ptr, cap);
+    }
     if (!p)
         return ESC_ENOMEM;
     b->ptr = p;
