@@ -10,18 +10,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include "alloc_sweep.h"
 #include "content/content.h"
-#include "core/alloc.h"
 
 static const char *shipped = ESC_SOURCE_DIR "/content";
 static const char *base = ESC_SOURCE_DIR "/content/base"; /* CIM macros, tactics */
 
-static int load_once(size_t want_mitre) {
+static int load_once(void *ctx) {
+    size_t want_mitre = *(const size_t *)ctx;
     esc_content *c = NULL;
     esc_error err;
     const char *both[] = {base, shipped};
@@ -42,28 +38,8 @@ static void test_alloc_failures(void **state) {
     size_t want = c->nmitre;
     esc_content_free(c);
     assert_true(want > 100);
-    int n, clean = 0, points = 0;
-    for (n = 1; n < 100000 && clean < 100; n++) {
-        fflush(NULL);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            char v[32];
-            snprintf(v, sizeof v, "%d", n);
-            setenv("ESCUDO_FAIL_ALLOC", v, 1);
-            esc_alloc_init();
-            _exit(load_once(want));
-        }
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
-            fail_msg("failing allocation %d: %s %d", n,
-                     WIFEXITED(status) ? "exit (2: content lost, 3: other error)" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-        clean = WEXITSTATUS(status) == 0 ? clean + 1 : 0;
-        points += WEXITSTATUS(status) == 1;
-    }
-    print_message("%d runs, %d ended out of memory\n", n - 1, points);
+    int points =
+        alloc_sweep(load_once, &want, 100000, 100, "exit (2: content lost, 3: other error)");
     assert_true(points > 100);
 }
 

@@ -10,11 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "alloc_sweep.h"
 #include "core/alloc.h"
 #include "core/timeutil.h"
 #include "spl/spl.h"
@@ -104,32 +103,14 @@ done:
     return rc;
 }
 
+static int run_sweep_once(void *ctx) {
+    (void)ctx;
+    return run_once();
+}
+
 static void test_alloc_failures(void **state) {
     (void)state;
-    int n, clean_runs = 0, points = 0;
-    for (n = 1; n < 20000 && clean_runs < 200; n++) {
-        fflush(NULL);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            char v[32];
-            snprintf(v, sizeof v, "%d", n);
-            setenv("ESCUDO_FAIL_ALLOC", v, 1);
-            esc_alloc_init();
-            _exit(run_once());
-        }
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
-            fail_msg("failing allocation %d: %s %d", n, WIFEXITED(status) ? "exit" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-        /* success: the Nth allocation was never made (or its failure was harmless); 200 in a
-         * row means every failure point has been tried */
-        clean_runs = WEXITSTATUS(status) == 0 ? clean_runs + 1 : 0;
-        points += WEXITSTATUS(status) == 1;
-    }
-    print_message("%d runs, %d ended in a clean error\n", n - 1, points);
-    assert_true(points > 50);
+    assert_true(alloc_sweep(run_sweep_once, NULL, 20000, 200, "exit") > 50);
 }
 
 int main(void) {
