@@ -147,7 +147,8 @@ void spl_eval_free(enode *e) {
 /* ---- values ---- */
 
 void spl_vfree(val *v) {
-    esc_free(v->s);
+    if (!v->borrowed)
+        esc_free(v->s);
     for (size_t i = 0; i < v->n; i++)
         esc_free(v->mv[i]);
     esc_free(v->mv);
@@ -162,6 +163,17 @@ bool spl_vstr(val *v, const char *s, size_t n) {
     v->t = V_STR;
     v->len = n;
     return true;
+}
+
+/* A string value that is s itself (NUL-terminated, alive while v is): the text of the row's
+ * cell or of the expression, read without a copy (an eval reads a field's value, compares
+ * it, and is done with it). */
+static void vborrow(val *v, const char *s, size_t n) {
+    memset(v, 0, sizeof *v);
+    v->t = V_STR;
+    v->borrowed = true;
+    v->s = (char *)s;
+    v->len = n;
 }
 
 void spl_vnum(val *v, double x) {
@@ -469,7 +481,7 @@ static bool eval_bin(const enode *e, const eval_row *row, val *out) {
 }
 
 static bool eval_call(const enode *e, const eval_row *row, val *out) {
-    val a[ESC_SPL_MAX_ARGS] = {0}; /* the parser allows no more arguments */
+    val a[ESC_SPL_MAX_ARGS]; /* the parser allows no more; eval() sets each it is given */
     size_t na = 0;
     bool ok = true;
     memset(out, 0, sizeof *out);
@@ -500,7 +512,8 @@ static bool eval(const enode *e, const eval_row *row, val *out) {
         spl_vnum(out, e->num);
         return true;
     case EN_STR:
-        return spl_vstr(out, e->str, e->str_len);
+        vborrow(out, e->str, e->str_len);
+        return true;
     case EN_FIELD: {
         if (e->col < 0 || (size_t)e->col >= row->ncols)
             return true;
@@ -512,7 +525,8 @@ static bool eval(const enode *e, const eval_row *row, val *out) {
                 spl_vnum(out, c->num);
                 return true;
             }
-            return spl_vstr(out, c->v[0], strlen(c->v[0]));
+            vborrow(out, c->v[0], strlen(c->v[0]));
+            return true;
         }
         char **v = esc_calloc(c->n, sizeof *v);
         if (!v)

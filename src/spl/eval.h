@@ -24,8 +24,10 @@ typedef enum vtype { V_NULL, V_BOOL, V_NUM, V_STR, V_MV } vtype;
 typedef struct val {
     vtype t;
     bool b;
+    bool borrowed; /* V_STR: s is a row cell's or the expression's own text, not owned: it
+                      outlives the value, and is neither written nor freed (spl_vfree) */
     double num;
-    char *s; /* V_STR (owned) */
+    char *s; /* V_STR: owned unless borrowed, NUL-terminated */
     size_t len;
     char **mv; /* V_MV (owned) */
     size_t n;

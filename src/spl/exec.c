@@ -1147,11 +1147,20 @@ static void free_names(char **cols, bool *mv, size_t n) {
     esc_free(mv);
 }
 
+/* Whether map keeps t's n columns where they are and adds the rest. */
+static bool widens(const int *map, size_t nmap, size_t n) {
+    for (size_t i = 0; i < nmap; i++)
+        if (map[i] != (i < n ? (int)i : -1))
+            return false;
+    return nmap >= n;
+}
+
 /* t rebuilt where its cells are (see spl_table_remap), without holding the old cells and the
  * new at once (a table of every process a detection counts, renamed, then widened by an eval
  * and an eventstats): a narrower table's rows move down one at a time, the first first, then
  * the cells shrink; a wider one (map: its columns, then new ones) grows its cells (realloc)
- * and moves its rows up, the last first. False, t unchanged, when out of memory. */
+ * and moves its rows up, the last first; one as wide, its columns where they are (an eval
+ * batch after the first), keeps its cells. False, t unchanged, when out of memory. */
 static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
     size_t no = t->ncols, nn = s->n, ncells = t->nrows * nn > 0 ? t->nrows * nn : 1;
     char **cols = esc_calloc(nn ? nn : 1, sizeof *cols);
@@ -1162,8 +1171,8 @@ static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
         mv[i] = s->mv[i];
     }
     esc_cell *cells = t->cells, *row = NULL;
-    if (ok && nn > no) {
-        if ((ok = (cells = esc_realloc(t->cells, ncells * sizeof *cells)) != NULL))
+    if (ok && nn >= no && widens(map, nn, no)) { /* the same columns, and maybe new ones */
+        if (nn > no && (ok = (cells = esc_realloc(t->cells, ncells * sizeof *cells)) != NULL))
             for (size_t r = t->nrows; r-- > 0;) {
                 memmove(&cells[r * nn], &cells[r * no], no * sizeof *cells);
                 memset(&cells[r * nn + no], 0, (nn - no) * sizeof *cells);
@@ -1194,14 +1203,6 @@ static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
     if (nn < no)
         spl_table_shrink(t);
     return true;
-}
-
-/* Whether map keeps t's n columns where they are and adds the rest. */
-static bool widens(const int *map, size_t nmap, size_t n) {
-    for (size_t i = 0; i < nmap; i++)
-        if (map[i] != (i < n ? (int)i : -1))
-            return false;
-    return nmap >= n;
 }
 
 /* Rebuild t with the columns of st->out where output column i takes input column map[i]
