@@ -163,6 +163,42 @@ static bool same_field(const snode *a, const snode *b) {
     return a->ref == b->ref && (a->ref != FIELD_NAMED || esc_str_eq(a->fname, b->fname));
 }
 
+/* A literal of an event's metadata (source, sourcetype, host, index): every event of the
+ * source has it, so it tells the events of a source apart from each other no better than the
+ * source selection does. */
+static bool meta_literal(const snode *src) {
+    static const char *const meta[] = {"source", "sourcetype", "host", "index", NULL};
+    if (!src || src->kind != SN_CMP || src->ref != FIELD_NAMED)
+        return false;
+    for (size_t k = 0; meta[k]; k++)
+        if (esc_str_ieq(src->fname, esc_str_c(meta[k])))
+            return true;
+    return false;
+}
+
+/* The clause of l an OR takes for its side: any one holds for every record the side takes
+ * (the side's clauses are ANDed); the one likeliest to rule records out is one that names more
+ * than the events' metadata (a `sysmon` macro's sources come first), then the one whose
+ * shortest literal is longest. */
+static size_t or_clause(const lits *l) {
+    size_t best = 0, best_score = 0;
+    for (size_t k = 0; k < l->n; k++) {
+        size_t shortest = SIZE_MAX;
+        bool meta = true;
+        for (size_t j = 0; j < l->c[k].nlit; j++) {
+            if (l->c[k].lit[j].len < shortest)
+                shortest = l->c[k].lit[j].len;
+            meta = meta && meta_literal(l->c[k].src[j]);
+        }
+        size_t score = (meta ? 0 : (size_t)1 << 32) + (shortest == SIZE_MAX ? 0 : shortest);
+        if (k == 0 || score > best_score) {
+            best = k;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
 static void term_lits(const snode *n, int field, const char *fill, lits *out) {
     out->n = 0;
     if (n->op != SOP_EQ || !field_is_textual(field))
@@ -214,6 +250,11 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
         tree_lits(n->l, origin, ncols, fill, rec, out);
         if (n->kind == SN_OR && !out->n)
             return;
+        if (n->kind == SN_OR) { /* the left side's clause: the first of out */
+            size_t k = or_clause(out);
+            out->c[0] = out->c[k];
+            out->n = 1;
+        }
         lits *r = esc_malloc(sizeof *r);
         if (!r) {
             if (n->kind == SN_OR)
@@ -224,13 +265,13 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
         if (n->kind == SN_AND) {
             for (size_t k = 0; k < r->n && out->n < ESC_INTEREST_MAX_CLAUSES; k++)
                 out->c[out->n++] = r->c[k];
-        } else if (!r->n || out->c[0].nlit + r->c[0].nlit > ESC_INTEREST_MAX_LITERALS) {
-            out->n = 0;
         } else {
-            out->n = 1;
-            for (size_t k = 0; k < r->c[0].nlit; k++) {
-                esc_str x = r->c[0].lit[k];
-                const snode *xs = r->c[0].src[k];
+            size_t rk = r->n ? or_clause(r) : 0;
+            if (!r->n || out->c[0].nlit + r->c[rk].nlit > ESC_INTEREST_MAX_LITERALS)
+                out->n = 0;
+            for (size_t k = 0; out->n && k < r->c[rk].nlit; k++) {
+                esc_str x = r->c[rk].lit[k];
+                const snode *xs = r->c[rk].src[k];
                 size_t j = 0;
                 while (j < out->c[0].nlit &&
                        !(esc_str_ieq(out->c[0].lit[j], x) && same_field(out->c[0].src[j], xs)))

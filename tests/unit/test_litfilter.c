@@ -52,6 +52,30 @@ static void test_clauses(void **state) {
     assert_int_equal(esc_plan_record_clause(p, 1, &l), 1);
     assert_string_equal(l[0].text, "\\net.exe");
     esc_plan_free(p);
+    /* an OR of two ANDs takes one clause of each side: not the sources a `sysmon` macro puts
+     * first (every event of the source has them), but the most telling one (Sunburst
+     * Correlation DLL and Network Event); the records the OR takes have one of the two */
+    p = plan("((sourcetype=XmlWinEventLog:Microsoft-Windows-Sysmon/Operational OR "
+             "source=XmlWinEventLog:Microsoft-Windows-Sysmon/Operational) EventCode=7 "
+             "ImageLoaded=*SolarWinds.Orion.Core.BusinessLayer.dll) OR "
+             "((sourcetype=XmlWinEventLog:Microsoft-Windows-Sysmon/Operational OR "
+             "source=XmlWinEventLog:Microsoft-Windows-Sysmon/Operational) EventCode=22 "
+             "QueryName=*avsvmcloud.com) | stats count by host");
+    assert_int_equal(esc_plan_record_clauses(p), 1);
+    assert_int_equal(esc_plan_record_clause(p, 0, &l), 2);
+    assert_string_equal(l[0].text, "SolarWinds.Orion.Core.BusinessLayer.dll");
+    assert_string_equal(l[0].field, "ImageLoaded");
+    assert_string_equal(l[1].text, "avsvmcloud.com");
+    assert_string_equal(l[1].field, "QueryName");
+    esc_plan_free(p);
+    /* without metadata: the side's clause whose shortest literal is longest */
+    p = plan("(Image=*abcd* CommandLine=*abcdefgh*) OR (User=*xyzuvw* Image=*xyz*) "
+             "| stats count by host");
+    assert_int_equal(esc_plan_record_clauses(p), 1);
+    assert_int_equal(esc_plan_record_clause(p, 0, &l), 2);
+    assert_string_equal(l[0].text, "abcdefgh");
+    assert_string_equal(l[1].text, "xyzuvw");
+    esc_plan_free(p);
     /* a subsearch takes records of its own: no clauses */
     p = plan("| tstats count from datamodel=Endpoint.Processes where Processes.process_name=a.exe "
              "by Processes.dest | join type=inner Processes.dest [| tstats count from "
