@@ -6,7 +6,8 @@
  * are modelled, an input column is live when the stage reads it or copies it to a live output
  * column: rename, fields, table (their column map), convert (its sources, and each column kept
  * in place), eval (every field of every expression, whether or not its target is read, and each
- * column kept), where and row search (every field compared), eventstats (its BY and aggregate
+ * column kept), bin (its field, when the column it bins into is read, and each column
+ * kept), where and row search (every field compared), eventstats (its BY and aggregate
  * fields and every column kept) and stats (its BY and aggregate fields only: its output is new).
  * Every reference was resolved to a column at plan time against the static schema (wildcards in
  * rename, fields, table, convert and stats aggregates included), so a name read later is a
@@ -84,6 +85,10 @@ static bool stage_reads(const stage *st, const bool *out, bool *in, size_t nin) 
         keep_same(out, nout, in, nin);
         for (size_t k = 0; k < st->nevals; k++)
             mark_enode(in, nin, st->evals[k].e);
+    } else if (cmd == &spl_cmd_bin) { /* its column, in place or into another */
+        keep_same(out, nout, in, nin);
+        if (st->cols2[0] >= 0 && (size_t)st->cols2[0] < nout && out[st->cols2[0]])
+            mark(in, nin, st->cols[0]);
     } else if (cmd == &spl_cmd_where) {
         keep_same(out, nout, in, nin);
         mark_enode(in, nin, st->cond);
