@@ -914,7 +914,8 @@ void esc_table_free(esc_table *t) {
     if (!t)
         return;
     for (size_t i = 0; t->cells && i < t->nrows * t->ncols; i++)
-        spl_cell_clear(&t->cells[i]);
+        if (t->cells[i].v) /* (most cells of a raw search's rows are empty) */
+            spl_cell_clear(&t->cells[i]);
     for (size_t i = 0; t->cols && i < t->ncols; i++)
         esc_free(t->cols[i]);
     esc_free(t->cols);
@@ -1250,7 +1251,8 @@ void spl_table_filter(esc_table *t, const bool *keep) {
             o++;
         } else {
             for (size_t c = 0; c < t->ncols; c++)
-                spl_cell_clear(&row[c]);
+                if (row[c].v) /* (an empty one has nothing to give back) */
+                    spl_cell_clear(&row[c]);
         }
     }
     size_t was = t->nrows;
