@@ -337,6 +337,12 @@ struct esc_plan {
     /* map's search (cmd_map.c): its rows also keep every field this text names (the whole
      * search's), so that the commands after the map find them; NULL: its own text only */
     const char *names_text;
+    /* a raw-event search planned again (plan.c narrow_raw): the names its rows leave out (the
+     * first planning found no later stage reads them) and whether names inside "..." count,
+     * as the first planning settled it (0: not settled, 1: they count, 2: they do not) */
+    const char *const *raw_skip;
+    size_t nraw_skip;
+    int raw_quoted;
 };
 
 /* record field access (match.c): the values of a field reference (ref, fname) of r, up to max

@@ -248,9 +248,10 @@ static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *
     st->out.n = 0;
     spl_schema_add(&st->out, "_time");
     esc_status rc = ESC_OK;
-    for (int quoted = 1; quoted >= 0; quoted--) {
+    for (int quoted = p->raw_quoted != 2; quoted >= 0; quoted--) {
         /* names inside "..." too, unless they make too many (then only those outside: the
          * patterns of PowerShell 4104 Hunting's match() calls are no field names) */
+        p->raw_quoted = quoted ? 1 : 2;
         st->out.n = 1;
         /* a map's search: its own conditions' fields too, and every name of the whole search */
         rc = scan_names(p, st, p->expanded, p->names_text ? 0 : st->end, quoted, err);
@@ -260,6 +261,13 @@ static esc_status plan_raw(esc_plan *p, stage *st, const schema *in, esc_error *
             break;
     }
     return rc ? rc : hash_columns(p, st, err);
+}
+
+static bool skipped(const esc_plan *p, const char *name) {
+    for (size_t i = 0; i < p->nraw_skip; i++)
+        if (strcmp(p->raw_skip[i], name) == 0)
+            return true;
+    return false;
 }
 
 static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
@@ -287,7 +295,7 @@ static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, b
             continue;
         memcpy(tmp, s + b, at - b);
         tmp[at - b] = 0;
-        if (spl_schema_find(&st->out, tmp) >= 0)
+        if (spl_schema_find(&st->out, tmp) >= 0 || skipped(p, tmp))
             continue;
         if (st->out.n == RAW_MAX_COLUMNS)
             return esc_error_at(err, ESC_ELIMIT, NULL, b,

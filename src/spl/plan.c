@@ -659,6 +659,46 @@ fail:
     return rc;
 }
 
+/* A raw-event search's rows hold a column for every word of its later commands that may name
+ * a field (cmd_raw.c), filled from each event and carried, copied and freed with the row by
+ * every command up to its first stats: BRC4 Loaded Dll's 44, of which 8 are read. When the
+ * first planning finds columns of the first stage that no later stage reads (spl/live.c), the
+ * search is planned again without those words: the same rows (a column no later command reads,
+ * nor copies into one read, has no say in them; the words inside "..." count as the first
+ * planning settled), narrower. *pp is the new plan, or stays the first (out of memory
+ * planning again: the first one is as good). */
+static void narrow_raw(esc_plan **pp, const esc_spl_env *env) {
+    const esc_plan *p = *pp;
+    const stage *st = &p->stages[0];
+    if (p->nstages < 2 || st->cmd != &spl_cmd_raw || !st->dead)
+        return;
+    size_t ndead = 0;
+    for (size_t c = 1; c < st->out.n; c++) /* (column 0, _time, orders the rows: never dead) */
+        ndead += st->dead[c];
+    if (!ndead)
+        return;
+    esc_plan *q = esc_calloc(1, sizeof *q);
+    const char **skip;
+    if (q)
+        esc_arena_init(&q->arena, PLAN_ARENA_BLOCK, 0);
+    if (q && (skip = esc_arena_alloc(&q->arena, ndead * sizeof *skip)) != NULL &&
+        (q->expanded = esc_strdup(p->expanded)) != NULL) {
+        for (size_t c = 1; c < st->out.n; c++)
+            if (st->dead[c] && (skip[q->nraw_skip] = esc_arena_strdup(&q->arena, st->out.name[c])))
+                q->nraw_skip++;
+        q->raw_skip = skip;
+        q->raw_quoted = p->raw_quoted;
+        q->env = env;
+        if (q->nraw_skip == ndead && plan_all(q, NULL) == ESC_OK) {
+            q->env = NULL;
+            esc_plan_free(*pp);
+            *pp = q;
+            return;
+        }
+    }
+    esc_plan_free(q);
+}
+
 esc_plan *esc_plan_new_env(const char *search, const esc_spl_env *env, char **err_text,
                            esc_error *err) {
     const esc_macro_set *macros = env ? env->macros : NULL;
@@ -679,6 +719,7 @@ esc_plan *esc_plan_new_env(const char *search, const esc_spl_env *env, char **er
     }
     if ((rc = plan_all(p, err)) != ESC_OK)
         goto fail_text;
+    narrow_raw(&p, env);
     p->env = NULL;
     return p;
 fail_text:
