@@ -19,8 +19,9 @@
  * firstTime ... | eventstats ... | stats max(x) by ...` holds no count, firstTime or lastTime
  * cell; a raw-event search's rows leave a dead column empty (spl/cmd_raw.c; never _time, which
  * orders them), and a search that is one is planned again without its dead columns (plan.c
- * narrow_raw: its rows are narrower, not only emptier). Nothing that reads rows can tell: a dead column is by definition read by no later
- * command, and the output and evidence are the last stage's columns.
+ * narrow_raw: its rows are narrower, not only emptier). Nothing that reads rows can tell: a
+ * dead column is by definition read by no later command, and the output and evidence are the
+ * last stage's columns.
  *
  * Deliberately not done: eval items or convert conversions whose target is dead are still
  * computed (a later item of the same eval may read it); a column is not emptied at the stage

@@ -670,10 +670,10 @@ fail:
 static void narrow_raw(esc_plan **pp, const esc_spl_env *env) {
     const esc_plan *p = *pp;
     const stage *st = &p->stages[0];
-    if (p->nstages < 2 || st->cmd != &spl_cmd_raw || !st->dead)
+    if (st->cmd != &spl_cmd_raw || !st->dead)
         return;
     size_t ndead = 0;
-    for (size_t c = 1; c < st->out.n; c++) /* (column 0, _time, orders the rows: never dead) */
+    for (size_t c = 1; c < st->out.n; c++) /* (column 0, _time, orders the rows: it stays) */
         ndead += st->dead[c];
     if (!ndead)
         return;
