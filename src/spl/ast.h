@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/arena.h"
 #include "core/error.h"
@@ -430,6 +431,14 @@ esc_status spl_cond_true(const enode *e, const esc_cell *row, size_t ncols, bool
 esc_status spl_eval_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out);
 /* The same for stats' agg(eval(EXPR)): a false condition is null (not counted). */
 esc_status spl_eval_agg_cell(const enode *e, const esc_cell *row, size_t ncols, esc_cell *out);
-void spl_cell_clear(esc_cell *c);
+/* exec.c: the values of c (c->v set) given back; spl_cell_clear is the way to call it */
+void spl_cell_free_values(esc_cell *c);
+/* c emptied, its values given back; an empty cell (most of a raw-event search's rows) costs
+ * no call */
+static inline void spl_cell_clear(esc_cell *c) {
+    if (c->v)
+        spl_cell_free_values(c);
+    memset(c, 0, sizeof *c);
+}
 
 #endif

@@ -880,13 +880,10 @@ static bool inline_value(const esc_cell *c) {
     return c->n == 1 && c->v[0] == (char *)(c->v + 1);
 }
 
-void spl_cell_clear(esc_cell *c) {
-    if (c->v) { /* most cells a remap leaves behind are empty: no call for them */
-        for (size_t i = 0; i < c->n && !inline_value(c); i++)
-            esc_free(c->v[i]);
-        esc_free(c->v);
-    }
-    memset(c, 0, sizeof *c);
+void spl_cell_free_values(esc_cell *c) {
+    for (size_t i = 0; i < c->n && !inline_value(c); i++)
+        esc_free(c->v[i]);
+    esc_free(c->v);
 }
 
 void spl_cell_replace(esc_cell *c, size_t i, char *nv) {
@@ -914,8 +911,7 @@ void esc_table_free(esc_table *t) {
     if (!t)
         return;
     for (size_t i = 0; t->cells && i < t->nrows * t->ncols; i++)
-        if (t->cells[i].v) /* (most cells of a raw search's rows are empty) */
-            spl_cell_clear(&t->cells[i]);
+        spl_cell_clear(&t->cells[i]);
     for (size_t i = 0; t->cols && i < t->ncols; i++)
         esc_free(t->cols[i]);
     esc_free(t->cols);
@@ -1251,8 +1247,7 @@ void spl_table_filter(esc_table *t, const bool *keep) {
             o++;
         } else {
             for (size_t c = 0; c < t->ncols; c++)
-                if (row[c].v) /* (an empty one has nothing to give back) */
-                    spl_cell_clear(&row[c]);
+                spl_cell_clear(&row[c]);
         }
     }
     size_t was = t->nrows;
