@@ -1157,8 +1157,9 @@ static bool widens(const int *map, size_t nmap, size_t n) {
  * and an eventstats): a narrower table's rows move down one at a time, the first first, then
  * the cells shrink; a wider one (map: its columns, then new ones) grows its cells (realloc)
  * and moves its rows up, the last first; one as wide, its columns where they are (an eval
- * batch after the first), keeps its cells. False, t unchanged, when out of memory. */
-static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
+ * batch after the first), keeps its cells. grow: widens(map, ...), the caller's answer. False,
+ * t unchanged, when out of memory. */
+static bool remap_in_place(esc_table *t, const schema *s, const int *map, bool grow) {
     size_t no = t->ncols, nn = s->n, ncells = t->nrows * nn > 0 ? t->nrows * nn : 1;
     char **cols = esc_calloc(nn ? nn : 1, sizeof *cols);
     bool *mv = esc_calloc(nn ? nn : 1, sizeof *mv);
@@ -1168,7 +1169,7 @@ static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
         mv[i] = s->mv[i];
     }
     esc_cell *cells = t->cells, *row = NULL;
-    if (ok && nn >= no && widens(map, nn, no)) { /* the same columns, and maybe new ones */
+    if (ok && grow) { /* the same columns, and maybe new ones */
         if (nn > no && (ok = (cells = esc_realloc(t->cells, ncells * sizeof *cells)) != NULL))
             for (size_t r = t->nrows; r-- > 0;) {
                 memmove(&cells[r * nn], &cells[r * no], no * sizeof *cells);
@@ -1205,8 +1206,9 @@ static bool remap_in_place(esc_table *t, const schema *s, const int *map) {
 /* Rebuild t with the columns of st->out where output column i takes input column map[i]
  * (moved, not copied; -1 = empty). */
 esc_status spl_table_remap(esc_table *t, const schema *s, const int *map, esc_error *err) {
-    if (plain(t) && (s->n <= t->ncols || widens(map, s->n, t->ncols)))
-        return remap_in_place(t, s, map) ? ESC_OK : spl_exec_oom(err);
+    bool grow = widens(map, s->n, t->ncols);
+    if (plain(t) && (s->n <= t->ncols || grow))
+        return remap_in_place(t, s, map, grow) ? ESC_OK : spl_exec_oom(err);
     esc_table *n = spl_table_new(s, t->nrows);
     if (!n)
         return spl_exec_oom(err);
