@@ -20,7 +20,11 @@
  * The calling thread takes the batches in order and does the rest exactly as for an event read
  * directly (handle): the inventory, the other events' Processes mapping, the consumer.
  * AHEAD_BATCHES batches of up to AHEAD_EVENTS events or AHEAD_BYTES bytes circulate between the
- * two, so the thread is never further ahead than that. A batch's fields share its arena; an event
+ * two, so the thread is never further ahead than that, nor begins a batch while the full ones
+ * hold more than AHEAD_HELD bytes (events at their size caps). Eight batches, not three: the two
+ * threads' work comes in bursts (a spill stops the calling thread for a while, a run of events
+ * that take long to extract the reading one), and with three each thread waited for the other
+ * over a second of a 1 GiB hunt (docs/benchmarks.md). A batch's fields share its arena; an event
  * whose extraction finds that arena full while earlier events hold part of it is done again in a
  * fresh batch, so each event meets the same limit as when read directly. The reading thread
  * touches only the reader, the selection memo, the text scanner and the batches; the statistics
@@ -38,10 +42,11 @@
 #define SEL_KEY_MAX 240              /* provider and channel bytes a remembered selection holds */
 #define SEL_CAND_MAX 8192            /* candidates all remembered selections hold together */
 #define FIELDS_ARENA_CAP (64u << 20) /* an event's fields and its datasets' views */
-#define AHEAD_BATCHES 3
+#define AHEAD_BATCHES 8
 #define AHEAD_EVENTS 256 /* each batch handed over is a futex wake (docs/benchmarks.md) */
 #define AHEAD_BLOCK (64u << 10)
 #define AHEAD_BYTES (1024u << 10)   /* a batch closes once its arenas grew this much */
+#define AHEAD_HELD (10u << 20)      /* no batch is begun while the full ones hold more */
 #define AHEAD_COPY_CAP (256u << 20) /* a batch's copies: AHEAD_BYTES and one event at most */
 
 /* One remembered esc_engine_select answer: it depends on the event's kind, code, provider and
@@ -658,6 +663,15 @@ static void batch_arena_reset(esc_arena *a, size_t cap) {
     }
 }
 
+/* The bytes the full batches hold (under h->mu; only the reading thread changes them). */
+static size_t held(const ahead *h) {
+    size_t bytes = 0;
+    for (size_t k = 0; k < AHEAD_BATCHES; k++)
+        if (h->b[k].full)
+            bytes += h->b[k].copies.used + h->b[k].fields.used;
+    return bytes;
+}
+
 /* The reading thread: fills the batches in turn until the reader ends or fails, or the
  * feeder detaches. */
 static void *ahead_main(void *arg) {
@@ -670,7 +684,7 @@ static void *ahead_main(void *arg) {
     for (size_t fill = 0; more; fill = (fill + 1) % AHEAD_BATCHES) {
         ahead_batch *b = &h->b[fill];
         pthread_mutex_lock(&h->mu);
-        while (b->full && !h->stop)
+        while ((b->full || held(h) > AHEAD_HELD) && !h->stop)
             pthread_cond_wait(&h->cv, &h->mu);
         bool stop = h->stop;
         pthread_mutex_unlock(&h->mu);

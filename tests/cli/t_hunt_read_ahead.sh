@@ -4,8 +4,11 @@
 # summary's counts are those of --threads 1, which reads each event when it is handled. Inputs:
 # EVTX attack samples and damaged EVTX files, OTRF JSON, the crafted samples of every format
 # of ../shared/data, a gzip file, crafted XML whose broken, truncated and repaired events
-# fall on both sides of the reading thread's batches (256 events), and a file whose first event
-# is 1 MB (the batches' arenas keep a first block that large).
+# fall on both sides of the reading thread's batches (256 events), a file whose first event
+# is 1 MB (the batches' arenas keep a first block that large), and one of 24 events of 1 MB
+# among small ones (each closes its batch: when the calling thread falls behind, the bytes of
+# the full batches, AHEAD_HELD, stop the reading thread before their count does; whether it
+# falls that far behind depends on timing, so only the output is checked here).
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
 DATA=${ESC_SHARED_DATA:-../shared/data}
@@ -15,7 +18,7 @@ fail=0
 ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; fail=1; }
 
-python3 - "$T/mixed.xml" "$T/big-first.xml" <<'PY'
+python3 - "$T/mixed.xml" "$T/big-first.xml" "$T/big-many.xml" <<'PY'
 import sys
 out = open(sys.argv[1], "w", encoding="latin-1")  # "\xff" is one byte: invalid UTF-8
 def ev(i, body=None):
@@ -44,6 +47,9 @@ out = open(sys.argv[2], "w", encoding="latin-1")
 ev(1, "net share big=C:\\ " + "A" * 1000000)
 for i in range(2, 300):
     ev(i)
+out = open(sys.argv[3], "w", encoding="latin-1")
+for i in range(1, 400):
+    ev(i, f"net share big{i}=C:\\ " + "A" * 1000000 if i % 16 == 0 else None)
 PY
 gzip -c "$T/mixed.xml" >"$T/mixed.xml.gz"
 
@@ -82,6 +88,7 @@ check evtx "$DATA/evtx/Lateral_Movement" "$DATA/evtx/Credential_Access" \
 check json "$DATA/json/otrf/aptsimulator_cobaltstrike_2021-06-11T21081492.json" "$DATA/crafted"
 check crafted "$T/mixed.xml" "$T/mixed.xml.gz"
 check big-first "$T/big-first.xml"
+check big-many "$T/big-many.xml"
 n=$(grep -c 'offset [0-9]*: ' "$T/crafted.2.warn")
 [ "$n" -ge 10 ] && ok "crafted: $n warnings with their offsets" || bad "crafted: $n warnings"
 # the events with invalid UTF-8 (every 61st of 1,099, in each of the two files) are repaired
