@@ -62,13 +62,24 @@ static size_t width(const char *s) {
     return w;
 }
 
+/* n times c (a space or '-'), a block at a time. */
+static void repeat(FILE *f, char c, size_t n) {
+    static const char spaces[] = "                                                                ",
+                      dashes[] = "----------------------------------------------------------------";
+    const char *run = c == ' ' ? spaces : dashes;
+    for (size_t k; n; n -= k) {
+        k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
+        fwrite(run, 1, k, f);
+    }
+}
+
 /* s (already escaped, sw columns wide) in exactly w columns: cut with "…" or padded (no padding
  * when last). */
 static void put_fit_w(FILE *f, const char *s, size_t sw, size_t w, bool last) {
     if (sw <= w) {
         fputs(s, f);
-        for (size_t i = sw; i < w && !last; i++)
-            fputc(' ', f);
+        if (!last)
+            repeat(f, ' ', w - sw);
         return;
     }
     size_t cols = 0, i = 0;
@@ -88,6 +99,14 @@ static void put_fit_w(FILE *f, const char *s, size_t sw, size_t w, bool last) {
     }
     fwrite(s, 1, i, f);
     fputs(coloured ? "\xe2\x80\xa6\033[0m" : "\xe2\x80\xa6", f);
+}
+
+/* The widths of cell[0..n) (a NULL cell: 0), measured once; NULL when out of memory. */
+static size_t *widths(char *const *cell, size_t n) {
+    size_t *cw = esc_malloc((n ? n : 1) * sizeof *cw);
+    for (size_t i = 0; cw && i < n; i++)
+        cw[i] = cell[i] ? width(cell[i]) : 0;
+    return cw;
 }
 
 static void put_fit(FILE *f, const char *s, size_t w, bool last) {
@@ -110,16 +129,14 @@ static void fit(size_t *w, size_t n, size_t total) {
     }
 }
 
-/* A grid of escaped texts (nr rows after one header row), fitted and printed. */
-static void grid(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
-    size_t *w = esc_calloc(nc ? nc : 1, sizeof *w), *cw = esc_malloc((nr + 1) * nc * sizeof *cw);
-    if (!w || !cw) {
-        esc_free(w);
-        esc_free(cw);
+/* A grid of escaped texts (nr rows after one header row, cw their widths), fitted and
+ * printed. */
+static void grid(FILE *f, char **cell, const size_t *cw, size_t nr, size_t nc, size_t total) {
+    size_t *w = esc_calloc(nc ? nc : 1, sizeof *w);
+    if (!w)
         return;
-    }
-    for (size_t i = 0; i < (nr + 1) * nc; i++) /* each cell's width, measured once */
-        if ((cw[i] = cell[i] ? width(cell[i]) : 0) > w[i % nc])
+    for (size_t i = 0; i < (nr + 1) * nc; i++)
+        if (cw[i] > w[i % nc])
             w[i % nc] = cw[i];
     fit(w, nc, total);
     for (size_t r = 0; r <= nr; r++) {
@@ -134,23 +151,20 @@ static void grid(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
             for (size_t c = 0; c < nc; c++) {
                 if (c)
                     fputs("  ", f);
-                for (size_t i = 0; i < w[c]; i++)
-                    fputc('-', f);
+                repeat(f, '-', w[c]);
             }
             fputc('\n', f);
         }
     }
     esc_free(w);
-    esc_free(cw);
 }
 
-/* Rows too wide for columns: each row as "name  value" lines, values cut to the width. */
-static void vertical(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
+/* Rows too wide for columns: each row as "name  value" lines, values cut to the width (cw:
+ * the cells' widths). */
+static void vertical(FILE *f, char **cell, const size_t *cw, size_t nr, size_t nc, size_t total) {
     size_t nw = 0;
-    for (size_t c = 0; c < nc; c++) {
-        size_t cw = cell[c] ? width(cell[c]) : 0;
-        nw = cw > nw ? cw : nw;
-    }
+    for (size_t c = 0; c < nc; c++)
+        nw = cw[c] > nw ? cw[c] : nw;
     if (nw > total / 3)
         nw = total / 3;
     for (size_t r = 1; r <= nr; r++) {
@@ -159,9 +173,9 @@ static void vertical(FILE *f, char **cell, size_t nr, size_t nc, size_t total) {
             const char *v = cell[r * nc + c];
             if (!v || !v[0])
                 continue;
-            put_fit(f, cell[c] ? cell[c] : "", nw, false);
+            put_fit_w(f, cell[c] ? cell[c] : "", cw[c], nw, false);
             fputs("  ", f);
-            put_fit(f, v, total - nw - 2, true);
+            put_fit_w(f, v, cw[r * nc + c], total - nw - 2, true);
             fputc('\n', f);
         }
     }
@@ -267,9 +281,7 @@ static void summary(FILE *f, const det_info *di, size_t n, bool color, size_t to
         row[5] = esc_strdup(t1);
         row[6] = esc_strdup(t2);
     }
-    if (!color) {
-        grid(f, cell, n, NC, total);
-    } else { /* the severity coloured (the codes take no columns) */
+    if (color) { /* the severity coloured (the codes take no columns) */
         for (size_t i = 0; i < n; i++) {
             const char *sev = cell[(i + 1) * NC];
             size_t len = strlen(sev) + 16;
@@ -280,8 +292,11 @@ static void summary(FILE *f, const det_info *di, size_t n, bool color, size_t to
                 cell[(i + 1) * NC] = c;
             }
         }
-        grid(f, cell, n, NC, total);
     }
+    size_t *cw = widths(cell, (n + 1) * NC);
+    if (cw)
+        grid(f, cell, cw, n, NC, total);
+    esc_free(cw);
     free_cells(cell, (n + 1) * NC);
 }
 
@@ -354,19 +369,21 @@ static void section(FILE *f, const det_info *di, bool color, size_t total) {
             esc_free(v);
         }
     }
+    size_t *cw = widths(cell, (nr + 1) * nc);
+    if (!cw)
+        goto out;
     size_t need = 0; /* the width with every column at its natural width, or GRID_COL */
     for (size_t c = 0; c < nc; c++) {
         size_t w = 0;
-        for (size_t r = 0; r <= nr; r++) {
-            size_t cw = cell[r * nc + c] ? width(cell[r * nc + c]) : 0;
-            w = cw > w ? cw : w;
-        }
+        for (size_t r = 0; r <= nr; r++)
+            w = cw[r * nc + c] > w ? cw[r * nc + c] : w;
         need += (c ? 2 : 0) + (c && w > GRID_COL ? GRID_COL : w);
     }
     if (need <= total)
-        grid(f, cell, nr, nc, total);
+        grid(f, cell, cw, nr, nc, total);
     else
-        vertical(f, cell, nr, nc, total);
+        vertical(f, cell, cw, nr, nc, total);
+    esc_free(cw);
 out:
     free_cells(cell, (nr + 1) * nc);
     esc_free(ord);
