@@ -4,9 +4,10 @@
 # the same file (goal: within 5x), and over the >= 500 MB EVTX file against `escudo dump
 # --format json` of the same file (goal: within 3x; decoding is the floor). Each pair runs in
 # the same round, BENCH_RUNS rounds (default 1: a 1 GiB hunt takes a minute), commands
-# interleaved so load from other work falls on all of them alike; the table gives median wall
-# time, median CPU time (user+sys), largest peak RSS (/usr/bin/time) and both ratios (wall and
-# CPU: on a shared machine the CPU ratio is the steadier one), with the load average.
+# interleaved (odd rounds in order, even rounds reversed) so that load from other work and the
+# machine's drift over minutes fall on all of them alike; the table gives median wall time,
+# median CPU time (user+sys), largest peak RSS (/usr/bin/time) and both ratios (wall and CPU: on
+# a shared machine the CPU ratio is the steadier one), with the load average.
 #
 # Environment: ESCUDO (default build/escudo), BENCH_DATA (default bench/data),
 # ESC_SHARED_DATA (default ../shared/data), BENCH_CONTENT (default $ESC_SHARED_DATA/escu-full),
@@ -56,8 +57,12 @@ fi
 start="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load0="$(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$xml" "$evtx" >/dev/null # page cache warm
+# odd rounds in the order above, even rounds in the reverse order: the machine's speed drifts
+# over minutes, and a fixed order would give the commands run first or last the drift
+n=${#cases[@]}
 for ((r = 1; r <= runs; r++)); do
-    for c in "${cases[@]}"; do
+    for ((k = 0; k < n; k++)); do
+        c=${cases[$((r % 2 ? k : n - 1 - k))]}
         IFS='|' read -r key label cmd <<<"$c"
         echo "bench_full: round $r of $runs: $label" >&2
         # shellcheck disable=SC2086
