@@ -74,14 +74,10 @@ void esc_out_human(FILE *f, const char *s, size_t n) {
 char *esc_out_human_dup(const char *s) {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), run = 0;
-    size_t at = 0; /* most texts need no escape: copied whole */
-    while (at < n && u[at] >= 0x20 && u[at] != 0x7f && u[at] != 0xc2)
-        at++;
-    if (at == n)
-        return esc_strndup(s, n);
     esc_buf b;
     esc_buf_init(&b, 0);
-    esc_status st = ESC_OK;
+    /* room for the text as it is (most need no escape), so it is not grown a piece at a time */
+    esc_status st = esc_buf_reserve(&b, n + 1);
     for (size_t i = 0; i < n && !st;) {
         char e[8];
         size_t len, el = human_escape(u, n, i, e, &len);

@@ -266,7 +266,7 @@ static void tree_lits(const snode *n, const int *origin, size_t ncols, const cha
             for (size_t k = 0; k < r->n && out->n < ESC_INTEREST_MAX_CLAUSES; k++)
                 out->c[out->n++] = r->c[k];
         } else {
-            size_t rk = r->n ? or_clause(r) : 0;
+            size_t rk = or_clause(r); /* (0 when r has none) */
             if (!r->n || out->c[0].nlit + r->c[rk].nlit > ESC_INTEREST_MAX_LITERALS)
                 out->n = 0;
             for (size_t k = 0; out->n && k < r->c[rk].nlit; k++) {
