@@ -377,6 +377,12 @@ int esc_evset_decode(esc_evset *s, size_t g, const void *data, size_t len, size_
     for (uint64_t i = 0; i < n; i++) {
         if (!get(p, len, at, 4, &pl) || len - *at < pl)
             return -2;
+        if (g == SIZE_MAX) { /* a group left out: the path and four u64 skipped */
+            if (len - *at - pl < 4 * 8)
+                return -2;
+            *at += pl + 4 * 8;
+            continue;
+        }
         char *path = pl < sizeof buf ? buf : esc_malloc(pl + 1); /* NUL-terminated for intern */
         if (!path)
             return -1;
@@ -387,7 +393,7 @@ int esc_evset_decode(esc_evset *s, size_t g, const void *data, size_t len, size_
         for (size_t k = 0; k < 4 && !rc; k++)
             rc = get(p, len, at, 8, &v[k]) ? 0 : -2;
         esc_evref r = {path, v[0], v[1], v[2], (int64_t)v[3]};
-        if (!rc && g != SIZE_MAX && esc_evset_add(s, g, &r) != 0)
+        if (!rc && esc_evset_add(s, g, &r) != 0)
             rc = -1;
         if (path != buf)
             esc_free(path);

@@ -439,6 +439,7 @@ esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error 
 typedef struct gmap {
     size_t *g; /* per group of the chunk: its group in the table, or SIZE_MAX */
     size_t n, cap;
+    size_t kept; /* of them, groups in the table */
     bool oom;
 } gmap;
 
@@ -455,6 +456,7 @@ static void note_group(void *ctx, size_t g) {
         m->cap = cap;
     }
     m->g[m->n++] = g;
+    m->kept += g != SIZE_MAX;
 }
 
 typedef struct keep_ctx {
@@ -493,14 +495,36 @@ static bool more(source *r) {
     return r->h < r->s->nheld;
 }
 
-/* Read the next block of the chunk into b. */
-static esc_status get_block(source *r, esc_buf *b, esc_error *err) {
+/* The length of the chunk's next block, read; else an error. */
+static esc_status block_len(source *r, const esc_buf *m, uint64_t *len, esc_error *err) {
     unsigned char x[8];
-    const esc_buf *m = r->h == SIZE_MAX ? NULL : &r->s->held[r->h];
     if (m ? m->len - r->at < 8 : fread(x, 1, 8, r->s->f) != 8)
         return esc_error_set(err, ESC_EMALFORMED, "spill file: truncated");
-    uint64_t len = esc_le_get(m ? m->ptr + r->at : (const char *)x, 8);
+    *len = esc_le_get(m ? m->ptr + r->at : (const char *)x, 8);
     r->at += m ? 8 : 0;
+    return ESC_OK;
+}
+
+/* Past the chunk's next block, unread. */
+static esc_status skip_block(source *r, esc_error *err) {
+    const esc_buf *m = r->h == SIZE_MAX ? NULL : &r->s->held[r->h];
+    uint64_t len;
+    esc_status st = block_len(r, m, &len, err);
+    if (st)
+        return st;
+    if (m ? m->len - r->at < len : len > r->s->bytes || fseeko(r->s->f, (off_t)len, SEEK_CUR))
+        return esc_error_set(err, ESC_EMALFORMED, "spill file: truncated");
+    r->at += m ? (size_t)len : 0;
+    return ESC_OK;
+}
+
+/* Read the next block of the chunk into b. */
+static esc_status get_block(source *r, esc_buf *b, esc_error *err) {
+    const esc_buf *m = r->h == SIZE_MAX ? NULL : &r->s->held[r->h];
+    uint64_t len;
+    esc_status st = block_len(r, m, &len, err);
+    if (st)
+        return st;
     esc_buf_clear(b);
     if (len > r->s->bytes || esc_buf_reserve(b, (size_t)len + 1) != ESC_OK)
         return esc_error_set(err, ESC_ENOMEM, "out of memory reading a spill file");
@@ -525,13 +549,15 @@ static esc_status open_source(spl_spill *s, source *r, esc_error *err) {
 /* One chunk merged into a and ev. */
 static esc_status read_chunk(source *r, esc_agg *a, esc_evset *ev, keep_ctx *k, esc_buf *b,
                              esc_error *err) {
-    k->m->n = 0;
+    k->m->n = k->m->kept = 0;
     esc_agg_merge_cb cb = {k->keep ? keep_group : NULL, each_group, k, true};
     esc_status st = get_block(r, b, err);
     if (!st)
         st = esc_agg_merge_each(a, b->ptr, b->len, &cb, err);
     if (!st && k->m->oom)
         st = esc_error_set(err, ESC_ENOMEM, "out of memory reading a spill file");
+    if (!st && !k->m->kept) /* the filter kept none of the chunk's groups: no evidence read */
+        return skip_block(r, err);
     if (!st)
         st = get_block(r, b, err);
     size_t at = 0;
