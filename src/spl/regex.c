@@ -5,10 +5,20 @@
  * every match runs under Splunk's limits.conf defaults for regular expressions (match_limit
  * 100000, depth_limit 1000); a match that a limit stops counts as no match and adds one to the
  * calling thread's counter, which esc_exec_finish hands to its caller as a warning count. The
- * contexts are made on first use and kept for the life of the process. Deliberately not done:
- * JIT (compiling costs more than the few values per row a detection matches). */
+ * contexts are made on first use and kept for the life of the process. A subject of at least
+ * RE_JIT_MIN bytes is matched by PCRE2's JIT, compiled for the pattern the first time one comes
+ * (patterns are matched on the thread that runs the searches, one at a time); shorter ones by
+ * the interpreter. The interpreter's time grows with the square of the subject for a pattern
+ * such as `[^\\]+$` that it must try at every start and that reads to the end each time (4 s
+ * for one 20,000-byte value ending in a backslash, 52 s for 70,000, under the match limit); the
+ * JIT takes under a millisecond for either. The JIT counts the match limit its own way (pcre2api,
+ * pcre2_set_match_limit), so a long value may stop at another point. Deliberately not done: JIT
+ * for every pattern (compiling costs more than the few short values per row most detections
+ * match). */
 #include <pthread.h>
 #include <stdatomic.h>
+
+#define RE_JIT_MIN 256 /* bytes of a subject from which the JIT matches it (docs/limits.md) */
 
 #include "core/alloc.h"
 #include "spl/ast.h"
@@ -67,30 +77,40 @@ pcre2_match_data *spl_re_data(const pcre2_code *re) {
 
 static int counted(int rc) {
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-        rc == PCRE2_ERROR_HEAPLIMIT) {
+        rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT) {
         limited++;
         return PCRE2_ERROR_NOMATCH;
     }
     return rc;
 }
 
+/* The option that picks the matcher for a subject of n bytes: none (the JIT) when it is long
+ * and re has JIT code, made now if need be; else PCRE2_NO_JIT (a pattern whose JIT compile
+ * failed, for want of memory, is matched by the interpreter). */
+static uint32_t matcher(const pcre2_code *re, size_t n) {
+    if (n < RE_JIT_MIN)
+        return PCRE2_NO_JIT;
+    /* compiling adds the JIT code to the pattern (and does nothing once it is there) */
+    return pcre2_jit_compile((pcre2_code *)re, PCRE2_JIT_COMPLETE) == 0 ? 0 : PCRE2_NO_JIT;
+}
+
 int spl_re_match(const pcre2_code *re, const char *s, size_t n, pcre2_match_data *md) {
-    return counted(pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, mctx));
+    return counted(pcre2_match(re, (PCRE2_SPTR)s, n, 0, matcher(re, n), md, mctx));
 }
 
 int spl_re_match_at(const pcre2_code *re, const char *s, size_t n, size_t start,
                     pcre2_match_data *md) {
     /* the match from 0 that came first checked the subject's UTF-8 once; checking it again at
      * every later start would make repeated matching quadratic in the subject's length */
-    return counted(
-        pcre2_match(re, (PCRE2_SPTR)s, n, start, start ? PCRE2_NO_UTF_CHECK : 0, md, mctx));
+    return counted(pcre2_match(re, (PCRE2_SPTR)s, n, start,
+                               matcher(re, n) | (start ? PCRE2_NO_UTF_CHECK : 0), md, mctx));
 }
 
 int spl_re_substitute(const pcre2_code *re, const char *s, size_t n, uint32_t opts, const char *rep,
                       size_t rlen, char *out, size_t *outlen) {
     PCRE2_SIZE o = *outlen;
-    int rc = pcre2_substitute(re, (PCRE2_SPTR)s, n, 0, opts, NULL, mctx, (PCRE2_SPTR)rep, rlen,
-                              (PCRE2_UCHAR *)out, &o);
+    int rc = pcre2_substitute(re, (PCRE2_SPTR)s, n, 0, opts | matcher(re, n), NULL, mctx,
+                              (PCRE2_SPTR)rep, rlen, (PCRE2_UCHAR *)out, &o);
     *outlen = o;
     return counted(rc);
 }
