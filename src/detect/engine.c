@@ -516,6 +516,8 @@ struct esc_hunt {
     bool finished;
     esc_exec ***sx; /* per detection: its shards' executions (o.shards > 1 and the plan merges:
                        the two-stage check), or NULL */
+    size_t fed;     /* since the last keep_budget: each record's value bytes times the executions
+                       fed it, about the most their groups can have grown (count_fed) */
 };
 
 static void close_input(esc_hunt *h) {
@@ -579,30 +581,55 @@ static esc_status feed_det(esc_hunt *h, size_t i, const esc_record *r, esc_error
     return esc_exec_feed(x, r, err);
 }
 
+/* The bytes of r's values (a Processes record's fields, else its event's data and System
+ * values): what a group keyed by them, or a kept row, copies at most once over. */
+static size_t record_bytes(const esc_record *r) {
+    size_t n = 0;
+    for (size_t i = 0; r->ds == ESC_DS_PROCESSES && i < ESC_CIM_NFIELDS; i++)
+        n += r->v[i].len;
+    for (size_t i = 0; r->ds != ESC_DS_PROCESSES && r->ev && i < r->ev->ndata; i++)
+        n += r->ev->data[i].value.len;
+    for (size_t i = 0; r->ds != ESC_DS_PROCESSES && r->ev && i < r->ev->nsys; i++)
+        n += r->ev->sys[i].value.len;
+    return n;
+}
+
+/* Counts what r fed k executions may have added; past half the group memory budget, the pull
+ * pauses so that keep_budget runs before the next event (events of long values fed to many
+ * searches would otherwise add hundreds of MiB of groups between two checks). */
+static void count_fed(esc_hunt *h, const esc_record *r, size_t k) {
+    if (!k || h->o.group_memory == SIZE_MAX)
+        return;
+    h->fed += k * record_bytes(r);
+    if (h->fed > h->o.group_memory / 2)
+        esc_feeder_pause(h->feed);
+}
+
 /* The feeder's consumer: an Endpoint.Processes record goes to the executions of the
  * detections reading that data model, a record of another dataset to the detections the feeder
  * selected for its event, in both cases only when the feeder's literal filter does not rule the
  * detection out (an execution that is not fed a record does nothing with it: its main where
- * clause would reject it, and a plan with a subsearch has no clauses). */
-static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
-    esc_hunt *h = ctx;
+ * clause would reject it, and a plan with a subsearch has no clauses). *k: how many were fed. */
+static esc_status feed_all(esc_hunt *h, const esc_record *r, size_t *k, esc_error *err) {
     const uint64_t *cb = esc_feeder_candidate_bits(h->feed);
     if (r->ds != ESC_DS_PROCESSES) {
         const size_t *cand;
         size_t ncand = esc_feeder_candidates(h->feed, &cand);
-        for (size_t k = 0; k < ncand; k++) {
+        for (size_t j = 0; j < ncand; j++) {
             /* a detection without its candidate bit may not match: no call to ask */
-            if ((cb && !((cb[cand[k] / 64] >> (cand[k] % 64)) & 1)) ||
-                !esc_feeder_may_match(h->feed, cand[k]))
+            if ((cb && !((cb[cand[j] / 64] >> (cand[j] % 64)) & 1)) ||
+                !esc_feeder_may_match(h->feed, cand[j]))
                 continue;
-            esc_status st = feed_det(h, cand[k], r, err);
+            ++*k;
+            esc_status st = feed_det(h, cand[j], r, err);
             if (st)
                 return st;
         }
         return ESC_OK;
     }
-    for (size_t k = 0; !cb && k < h->e->nprocs; k++) {
-        esc_status st = feed_det(h, h->e->procs[k], r, err);
+    for (size_t j = 0; !cb && j < h->e->nprocs; j++) {
+        ++*k;
+        esc_status st = feed_det(h, h->e->procs[j], r, err);
         if (st)
             return st;
     }
@@ -612,11 +639,21 @@ static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
             size_t i = w * 64 + (size_t)__builtin_ctzll(b);
             if (!esc_feeder_may_match(h->feed, i))
                 continue;
+            ++*k;
             esc_status st = feed_det(h, i, r, err);
             if (st)
                 return st;
         }
     return ESC_OK;
+}
+
+/* The feeder's consumer (feed_all), counting what it fed (count_fed). */
+static esc_status feed(void *ctx, const esc_record *r, esc_error *err) {
+    esc_hunt *h = ctx;
+    size_t k = 0;
+    esc_status st = feed_all(h, r, &k, err);
+    count_fed(h, r, k);
+    return st;
 }
 
 /* The two-stage check: each mergeable detection gets o.shards executions of its plan. */
@@ -772,6 +809,7 @@ static int cmp_mem(const void *a, const void *b) {
  * sixteenth of the budget (at most SPILL_MIN) stays. */
 static esc_status keep_budget(esc_hunt *h, esc_error *err) {
     size_t n = esc_engine_count(h->e), total = 0, budget = h->o.group_memory;
+    h->fed = 0;
     if (budget == SIZE_MAX || h->sx)
         return ESC_OK;
     if (spl_spill_async_failed(err)) { /* as a failed spill below: no more are tried */

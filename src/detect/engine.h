@@ -107,7 +107,8 @@ esc_status esc_feeder_put_host(esc_feeder *f, esc_str aid, esc_str name);
  * mapped and handed to the consumer. Events before offset skip_before are passed over (a stream
  * read again from its start). *next_off (may be NULL) is set past the offset of each event
  * handled. Returns:
- * - ESC_OK: max events taken; ESC_EOF: the reader is done;
+ * - ESC_OK: max events taken (fewer when the consumer paused the pull); ESC_EOF: the reader
+ *   is done;
  * - ESC_EMALFORMED (a broken record, counted) or ESC_SKIP (a record kept with a repaired value,
  *   err says which): the pull may go on (call again);
  * - another status from the inventory, the mapping or the consumer, as it came (err names the
@@ -116,6 +117,9 @@ esc_status esc_feeder_put_host(esc_feeder *f, esc_str aid, esc_str name);
  * - with *input_failed set (may be NULL): the reader cannot go on (ESC_EIO, or ESC_ENOMEM). */
 esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, size_t max,
                            uint64_t *next_off, bool *input_failed, esc_error *err);
+/* From the record callback: the pull under way returns ESC_OK after the current event, before
+ * max events (hunt: to check its group memory sooner). */
+void esc_feeder_pause(esc_feeder *f);
 /* Read rd ahead on a second thread from now on (see feed.c, "Reading ahead"): esc_feeder_pull
  * of rd then takes the events that thread prepared, in the reader's order, with the same
  * results. The caller must not use rd or its input otherwise until esc_feeder_detach, which it

@@ -128,6 +128,7 @@ struct esc_feeder {
     size_t npool;
     esc_feeder_stats stats;
     bool tagged; /* map the events tagged `process report` past Sysmon 1 / 4688 (cim.h) */
+    bool paused; /* esc_feeder_pause: the pull ends after the event being handled */
 };
 
 esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error *err) {
@@ -817,8 +818,16 @@ esc_status esc_feeder_pull(esc_feeder *f, esc_reader *rd, uint64_t skip_before, 
         if (ev->warning.len)
             return esc_error_at(err, ESC_SKIP, ev->path, ev->warning_offset, "%.*s (record kept)",
                                 ESC_STR_FMT(ev->warning));
+        if (f->paused) {
+            f->paused = false;
+            break;
+        }
     }
     return ESC_OK;
+}
+
+void esc_feeder_pause(esc_feeder *f) {
+    f->paused = true;
 }
 
 esc_status esc_feeder_flush(esc_feeder *f, esc_error *err) {

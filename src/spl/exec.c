@@ -78,19 +78,20 @@ struct esc_exec {
     bool keep_lineage; /* a map's search: its rows keep their events as lineage, which the
                           map's rows copy (cmd_map.c) */
     spl_spill *rspill; /* a raw-event search's kept rows moved to a temporary file (spill.c) */
-    size_t rows_bytes; /* about what rows holds (row_mem), when they are kept (no stream) */
+    size_t rows_bytes; /* about what rows holds (row_mem): kept rows, or a streamed batch */
     bool sprune_on;    /* the streamed stats' groups can be pruned (prune.c), as sprune says */
     spl_prune sprune;
     uint64_t dropped[2]; /* records of spilled groups the merge back dropped at the group cap,
                             the byte cap (esc_agg_dropped) */
 };
 
-#define STREAM_BATCH 1024              /* rows a streamed stats takes at once, at most */
-#define STREAM_BATCH_MIN 64            /* ... at least (spl_raw_feed's first room) */
-#define STREAM_BATCH_CELLS 4096        /* ... up to this many cells (96 KiB) */
-#define PRUNE_BATCH 256                /* new tstats groups checked at once */
-#define REGROUP_TRIM ((size_t)8 << 20) /* groups let go at finish: their pages go back */
-#define PIECE_ROWS 64                  /* rows an mvexpand expands at once (run_pieces) */
+#define STREAM_BATCH 1024                      /* rows a streamed stats takes at once, at most */
+#define STREAM_BATCH_MIN 64                    /* ... at least (spl_raw_feed's first room) */
+#define STREAM_BATCH_CELLS 4096                /* ... up to this many cells (96 KiB) */
+#define STREAM_BATCH_BYTES ((size_t)256 << 10) /* ... and about this many bytes (row_mem) */
+#define PRUNE_BATCH 256                        /* new tstats groups checked at once */
+#define REGROUP_TRIM ((size_t)8 << 20)         /* groups let go at finish: their pages go back */
+#define PIECE_ROWS 64                          /* rows an mvexpand expands at once (run_pieces) */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
 bool spl_exec_row_local(const stage *st) {
@@ -157,7 +158,7 @@ static esc_status flush_rows(esc_exec *x, esc_error *err) {
     if (rc == ESC_OK)
         rc = spl_stats_add(x->acc, x->rows, err);
     esc_table_free(x->rows);
-    x->rows_cap = 0;
+    x->rows_cap = x->rows_bytes = 0;
     if (!(x->rows = spl_table_new(&p->stages[0].out, 0)) && rc == ESC_OK)
         rc = spl_exec_oom(err);
     return rc;
@@ -462,9 +463,10 @@ static size_t own_mem(const esc_exec *x, size_t min, bool *may) {
         *may = x->rows_bytes >= min && x->rows->nrows;
         return x->rows_bytes;
     }
-    if (x->acc && !x->released) { /* a raw-event search's streamed stats */
-        size_t n = spl_stats_mem(x->acc);
-        *may = n >= min && esc_agg_ngroups(spl_stats_agg(x->acc)) && spl_stats_spillable(x->acc);
+    if (x->acc && !x->released) { /* a raw-event search's streamed stats, and its batch */
+        size_t n = spl_stats_mem(x->acc) + x->rows_bytes;
+        *may = n >= min && (esc_agg_ngroups(spl_stats_agg(x->acc)) || x->rows->nrows) &&
+               spl_stats_spillable(x->acc);
         return n;
     }
     if (x->owner || !x->agg)
@@ -545,7 +547,13 @@ static esc_status seal(esc_exec *x, esc_error *err) {
     if (x->sealed)
         return ESC_OK;
     x->sealed = true;
-    return spl_spill_write(&x->spill, x->agg, x->ev, err);
+    esc_status rc = spl_spill_write(&x->spill, x->agg, x->ev, err);
+    /* a file that fails a write from then on holds what comes in memory, after its chunks
+     * (spill.c put_chunk), as the writing thread does: the groups go there, in their order */
+    if (rc == ESC_EIO && x->spill &&
+        (rc = spl_spill_write(&x->spill, x->agg, x->ev, err)) == ESC_OK)
+        esc_error_clear(err);
+    return rc;
 }
 
 static esc_status unspill(esc_exec *x, esc_error *err) {
@@ -714,10 +722,11 @@ esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
         return ESC_OK; /* shared, or reads no records (inputlookup, a subpipeline) */
     if (x->rows) {
         esc_status rs = spl_raw_feed(&x->p->stages[0], x->rows, &x->rows_cap, r, err);
-        if (rs == ESC_OK && x->acc && x->rows->nrows >= x->batch)
-            rs = flush_rows(x, err);
-        else if (rs == ESC_OK && !x->acc)
+        if (rs == ESC_OK)
             x->rows_bytes += row_mem(x->rows, x->rows->nrows - 1);
+        if (rs == ESC_OK && x->acc &&
+            (x->rows->nrows >= x->batch || x->rows_bytes >= STREAM_BATCH_BYTES))
+            rs = flush_rows(x, err);
         return rs;
     }
     uint64_t before, after;
