@@ -145,6 +145,7 @@ if want fuzz; then
             case $name in
             fuzz_xml) dict=tests/fuzz/dict/xml.dict ;;
             fuzz_content) dict=tests/fuzz/dict/yaml.dict ;;
+            fuzz_spl) dict=tests/fuzz/dict/spl.dict ;;
             esac
             [ -n "$dict" ] && [ -f "$dict" ] && dict="-dict=$dict" || dict=
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 TMPDIR=$LOG \
