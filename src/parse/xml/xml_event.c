@@ -508,8 +508,8 @@ done:
  * would read the same name and find it equal. */
 static esc_status end_tag(parser *p, esc_str name, bool colon) {
     size_t t0 = p->i;
-    if (t0 >= p->n) /* element() steps over "</" unchecked */
-        return bad(p, t0, "unterminated end tag");
+    if (t0 >= p->n) /* element() steps over "</" unchecked: the offset is its '<' */
+        return bad(p, t0 - 2, "unterminated end tag");
     if (!colon && p->n - t0 > name.len && p->s[t0 + name.len] == '>' &&
         same_bytes(p->s + t0, name.ptr, name.len)) {
         p->i = t0 + name.len + 1;
