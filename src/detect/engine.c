@@ -585,11 +585,14 @@ static esc_status feed_det(esc_hunt *h, size_t i, const esc_record *r, esc_error
  * values): what a group keyed by them, or a kept row, copies at most once over. */
 static size_t record_bytes(const esc_record *r) {
     size_t n = 0;
-    for (size_t i = 0; r->ds == ESC_DS_PROCESSES && i < ESC_CIM_NFIELDS; i++)
-        n += r->v[i].len;
-    for (size_t i = 0; r->ds != ESC_DS_PROCESSES && r->ev && i < r->ev->ndata; i++)
+    if (r->ds == ESC_DS_PROCESSES) {
+        for (size_t i = 0; i < ESC_CIM_NFIELDS; i++)
+            n += r->v[i].len;
+        return n;
+    }
+    for (size_t i = 0; r->ev && i < r->ev->ndata; i++)
         n += r->ev->data[i].value.len;
-    for (size_t i = 0; r->ds != ESC_DS_PROCESSES && r->ev && i < r->ev->nsys; i++)
+    for (size_t i = 0; r->ev && i < r->ev->nsys; i++)
         n += r->ev->sys[i].value.len;
     return n;
 }

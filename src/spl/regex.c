@@ -18,10 +18,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define RE_JIT_MIN 256 /* bytes of a subject from which the JIT matches it (docs/limits.md) */
-
 #include "core/alloc.h"
 #include "spl/ast.h"
+
+#define RE_JIT_MIN 256 /* bytes of a subject from which the JIT matches it (docs/limits.md) */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool ready;
