@@ -236,9 +236,21 @@ static bool two_stage(const esc_args *a, const esc_content *c, const esc_detecti
     return false;
 }
 
+/* Whether d's search plans. When it does not: named exactly, the planner's error with a caret
+ * under the search; picked by a glob, a note that it is not enabled (as hunt skips it). */
+static bool plans(const esc_content *c, const esc_detection *d, bool exact) {
+    if (exact)
+        return esc_cli_check_searches(c, &d, 1);
+    esc_error err = {0};
+    if (esc_engine_check(c, d, NULL, &err) == ESC_OK)
+        return true;
+    esc_say(stderr, "escudo run: %s is not supported: %s; not enabled", d->name, err.msg);
+    return false;
+}
+
 /* Content and the engine of the enabled detections (--enable, each once, each with a
- * scheduled deployment); with --kafka, those not partition-local that run in two stages in
- * *two (esc_malloc'd). */
+ * scheduled deployment and a search that plans); with --kafka, those not partition-local that
+ * run in two stages in *two (esc_malloc'd). */
 static int build(const esc_args *a, esc_content **content, esc_engine **engine,
                  const esc_detection ***two, size_t *ntwo) {
     const esc_detection **dets = NULL;
@@ -270,6 +282,11 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine,
                 continue;
             goto out;
         }
+        if (!plans(*content, d, exact)) {
+            if (!exact)
+                continue;
+            goto out;
+        }
         char *why = NULL;
         if (esc_args_has(a, "kafka") && !esc_cli_kafka_local(*content, d, &why) &&
             !two_stage(a, *content, d, *two, ntwo, exact)) {
@@ -293,8 +310,6 @@ static int build(const esc_args *a, esc_content **content, esc_engine **engine,
                         "default: --enable NAME, or enable: in the config)\n");
         goto out;
     }
-    if (!esc_cli_check_searches(*content, dets, n))
-        goto out;
     if ((st = esc_engine_new(*content, dets, n, true, engine, &err))) {
         esc_report("error", &err);
         rc = esc_exit_code(st);
