@@ -446,7 +446,22 @@ static esc_status restore_windows(esc_runner *r, esc_error *err) {
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
-/* The enabled detections and their schedules. */
+/* Whether an earlier detection than j has the schedule of j's deployment (its cron, earliest and
+ * latest time), which then passed esc_run_check_cover: the check depends on nothing else. */
+static bool schedule_checked(const esc_runner *r, size_t j) {
+    const esc_deployment *a = r->det[j].d->deployment;
+    for (size_t k = 0; k < j; k++) {
+        const esc_deployment *b = r->det[k].d->deployment;
+        if (a == b || (!strcmp(a->cron_schedule, b->cron_schedule) &&
+                       !strcmp(a->earliest_time, b->earliest_time) &&
+                       !strcmp(a->latest_time, b->latest_time)))
+            return true;
+    }
+    return false;
+}
+
+/* The enabled detections and their schedules. The cover check runs once per distinct schedule
+ * (over escu-full's 1,109 enabled detections: 13 s when each ran it, a week of hourly probes). */
 static esc_status setup_detections(esc_runner *r, esc_error *err) {
     r->ndet = esc_engine_count(r->o.engine);
     if (!(r->det = esc_calloc(r->ndet ? r->ndet : 1, sizeof *r->det)))
@@ -460,7 +475,8 @@ static esc_status setup_detections(esc_runner *r, esc_error *err) {
             return esc_error_set(err, ESC_ECONTENT, "%s: no deployment schedule", d->d->name);
         esc_status st = esc_schedule_parse(&d->sched, dep->cron_schedule, dep->earliest_time,
                                            dep->latest_time, err);
-        if (st || (st = esc_run_check_cover(d, esc_clock_now_sec(r->o.clock), err)))
+        if (st || (!schedule_checked(r, j) &&
+                   (st = esc_run_check_cover(d, esc_clock_now_sec(r->o.clock), err))))
             return st;
     }
     return ESC_OK;
