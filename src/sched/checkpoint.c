@@ -7,6 +7,11 @@
  *         PRIMARY KEY(detection, earliest, latest))
  *   partials(detection TEXT, earliest INTEGER, latest INTEGER, data BLOB,
  *            PRIMARY KEY(detection, earliest, latest))
+ * Schema version 2 adds
+ *   segments(detection TEXT, earliest INTEGER, latest INTEGER, seq INTEGER, data BLOB,
+ *            PRIMARY KEY(detection, earliest, latest, seq))
+ * the pieces a partial's owner appends to it commit by commit (a version 1 file is migrated when
+ * opened to write; read-only, it is read as having no segments).
  * 64-bit unsigned values (inode, offset, hash) are stored as their int64 bit pattern.
  *
  * Invariants: statements are prepared once at open; every write checks that a transaction is
@@ -29,6 +34,10 @@ enum {
     ST_DEL_PARTIAL,
     ST_GET_PARTIAL,
     ST_LAST_FIRED,
+    ST_PUT_SEGMENT, /* the segment statements, prepared on a store of version 2 only */
+    ST_TRIM_SEGMENTS,
+    ST_GET_SEGMENTS,
+    ST_SEGMENT_BYTES,
     ST_COUNT
 };
 
@@ -45,6 +54,12 @@ static const char *const SQL[ST_COUNT] = {
     "DELETE FROM partials WHERE detection = ?1 AND earliest = ?2 AND latest = ?3",
     "SELECT data FROM partials WHERE detection = ?1 AND earliest = ?2 AND latest = ?3",
     "SELECT max(fired_at) FROM fired WHERE detection = ?1",
+    "INSERT INTO segments(detection, earliest, latest, seq, data) VALUES(?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT(detection, earliest, latest, seq) DO UPDATE SET data = ?5",
+    "DELETE FROM segments WHERE detection = ?1 AND earliest = ?2 AND latest = ?3 AND seq >= ?4",
+    "SELECT seq, data FROM segments WHERE detection = ?1 AND earliest = ?2 AND latest = ?3 "
+    "ORDER BY seq",
+    "SELECT coalesce(sum(length(data)), 0) FROM segments",
 };
 
 static const char SCHEMA_V1[] =
@@ -58,10 +73,17 @@ static const char SCHEMA_V1[] =
     " PRIMARY KEY(detection, earliest, latest)) WITHOUT ROWID;"
     "PRAGMA user_version = 1;";
 
+static const char SCHEMA_V2[] =
+    "CREATE TABLE segments(detection TEXT NOT NULL, earliest INTEGER NOT NULL,"
+    " latest INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,"
+    " PRIMARY KEY(detection, earliest, latest, seq)) WITHOUT ROWID;"
+    "PRAGMA user_version = 2;";
+
 struct esc_ckpt {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     bool in_tx;
+    int version; /* the file's schema version */
     char *path;
 };
 
@@ -97,13 +119,18 @@ static esc_status schema(esc_ckpt *c, esc_error *err) {
         return esc_error_set(err, ESC_EIO,
                              "state store %s: schema version %d is newer than this escudo's (%d)",
                              c->path, version, ESC_CKPT_SCHEMA_VERSION);
+    c->version = ESC_CKPT_SCHEMA_VERSION;
     if (version == ESC_CKPT_SCHEMA_VERSION)
         return ESC_OK;
-    /* version 0: a new file (or one that is not ours: the CREATE fails if tables exist). */
+    /* version 0: a new file (or one that is not ours: the CREATE fails if tables exist);
+     * version 1: migrated. */
     esc_status s = exec(c, "BEGIN IMMEDIATE", err);
     if (s != ESC_OK)
         return s;
-    s = exec(c, SCHEMA_V1, err);
+    if (version == 0)
+        s = exec(c, SCHEMA_V1, err);
+    if (s == ESC_OK)
+        s = exec(c, SCHEMA_V2, err);
     if (s == ESC_OK)
         s = exec(c, "COMMIT", err);
     if (s != ESC_OK)
@@ -111,7 +138,7 @@ static esc_status schema(esc_ckpt *c, esc_error *err) {
     return s;
 }
 
-/* Read-only: what the file is. ESC_OK an escudo store of this version; ESC_EOF empty (no table
+/* Read-only: what the file is. ESC_OK an escudo store of this version or an older; ESC_EOF empty (no table
  * at all, e.g. a 0-byte file); ESC_EIO anything else ("not an escudo state store"). */
 static esc_status inspect(esc_ckpt *c, esc_error *err) {
     sqlite3_stmt *st = NULL;
@@ -120,7 +147,8 @@ static esc_status inspect(esc_ckpt *c, esc_error *err) {
                              c->path, sqlite3_errmsg(c->db));
     int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
-    if (version == ESC_CKPT_SCHEMA_VERSION)
+    c->version = version;
+    if (version >= 1 && version <= ESC_CKPT_SCHEMA_VERSION)
         return ESC_OK;
     if (version > ESC_CKPT_SCHEMA_VERSION)
         return esc_error_set(err, ESC_EIO,
@@ -162,7 +190,7 @@ static esc_status open_store(const char *path, bool readonly, esc_ckpt **out, es
         s = schema(c, err);
     if (s != ESC_OK)
         goto fail;
-    for (int i = 0; i < ST_COUNT; i++) {
+    for (int i = 0; i < (c->version < 2 ? ST_PUT_SEGMENT : ST_COUNT); i++) {
         if (sqlite3_prepare_v3(c->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
             SQLITE_OK) {
             s = db_error(c, err, "preparing statements (not an escudo state file?)");
@@ -296,7 +324,38 @@ esc_status esc_ckpt_put_partial(esc_ckpt *c, const esc_ckpt_partial *p, esc_erro
     bind_window(st, p->detection, p->earliest, p->latest);
     if (p->data)
         sqlite3_bind_blob64(st, 4, p->len ? p->data : "", p->len, SQLITE_STATIC);
-    return run_write(c, st, err, p->data ? "saving a partial aggregate" : "deleting a partial");
+    s = run_write(c, st, err, p->data ? "saving a partial aggregate" : "deleting a partial");
+    return s || p->data ? s : esc_ckpt_trim_segments(c, p, 0, err);
+}
+
+esc_status esc_ckpt_put_segment(esc_ckpt *c, const esc_ckpt_partial *p, int64_t seq,
+                                esc_error *err) {
+    esc_status s = need_tx(c, err);
+    if (s == ESC_OK)
+        s = check_key(err, "detection id", p->detection);
+    if (s != ESC_OK)
+        return s;
+    if (!p->data || p->len > ESC_CKPT_MAX_BLOB)
+        return esc_error_set(err, ESC_ELIMIT, "state store: segment of %zu bytes over %u",
+                             p->len, ESC_CKPT_MAX_BLOB);
+    sqlite3_stmt *st = c->st[ST_PUT_SEGMENT];
+    bind_window(st, p->detection, p->earliest, p->latest);
+    sqlite3_bind_int64(st, 4, seq);
+    sqlite3_bind_blob64(st, 5, p->len ? p->data : "", p->len, SQLITE_STATIC);
+    return run_write(c, st, err, "saving a segment");
+}
+
+esc_status esc_ckpt_trim_segments(esc_ckpt *c, const esc_ckpt_partial *key, int64_t from,
+                                  esc_error *err) {
+    esc_status s = need_tx(c, err);
+    if (s == ESC_OK)
+        s = check_key(err, "detection id", key->detection);
+    if (s != ESC_OK)
+        return s;
+    sqlite3_stmt *st = c->st[ST_TRIM_SEGMENTS];
+    bind_window(st, key->detection, key->earliest, key->latest);
+    sqlite3_bind_int64(st, 4, from);
+    return run_write(c, st, err, "deleting segments");
 }
 
 esc_status esc_ckpt_prune_fired(esc_ckpt *c, int64_t before, esc_error *err) {
@@ -408,6 +467,38 @@ esc_status esc_ckpt_get_partial(esc_ckpt *c, const char *detection, int64_t earl
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return s;
+}
+
+esc_status esc_ckpt_get_segments(esc_ckpt *c, const esc_ckpt_partial *key,
+                                 esc_ckpt_segment_fn each, void *ctx, esc_error *err) {
+    esc_status s = check_key(err, "detection id", key->detection);
+    sqlite3_stmt *st = c->st[ST_GET_SEGMENTS];
+    if (s != ESC_OK || !st) /* a version 1 file read as it is: none */
+        return s;
+    bind_window(st, key->detection, key->earliest, key->latest);
+    int rc = SQLITE_DONE;
+    while (s == ESC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(st, 1);
+        s = each(ctx, sqlite3_column_int64(st, 0), p ? p : "",
+                 (size_t)sqlite3_column_bytes(st, 1), err);
+    }
+    if (s == ESC_OK && rc != SQLITE_DONE)
+        s = db_error(c, err, "reading segments");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return s;
+}
+
+esc_status esc_ckpt_segment_bytes(esc_ckpt *c, uint64_t *out, esc_error *err) {
+    sqlite3_stmt *st = c->st[ST_SEGMENT_BYTES];
+    *out = 0;
+    if (!st)
+        return ESC_OK;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? ESC_OK : db_error(c, err, "reading segment sizes");
 }
 
 esc_status esc_ckpt_partials_iter(esc_ckpt *c, const char *detection, esc_ckpt_iter **out,

@@ -9,7 +9,8 @@
  *   one call). Writes outside a transaction are ESC_EUSAGE. esc_ckpt_free rolls back an open
  *   transaction.
  * - Schema version in PRAGMA user_version (ESC_CKPT_SCHEMA_VERSION). A newer file is refused
- *   (ESC_EIO with a message); an older one would be migrated here (there is only version 1).
+ *   (ESC_EIO with a message); an older one is migrated when opened to write (version 1: the segments table added), read as
+ *   it is when opened read-only.
  * - Input identity: path, inode, and a 64-bit FNV-1a hash of the first head_len (<= 4096) bytes
  *   of the uncompressed stream; offset counts uncompressed bytes. esc_ckpt_input_decide tells a
  *   reopened input apart: same file (resume), rotated (another file at the path), truncated.
@@ -27,7 +28,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 
-#define ESC_CKPT_SCHEMA_VERSION 1
+#define ESC_CKPT_SCHEMA_VERSION 2
 #define ESC_CKPT_HEAD_MAX 4096
 #define ESC_CKPT_MAX_KEY 4096
 #define ESC_CKPT_MAX_BLOB (64u * 1024 * 1024)
@@ -77,10 +78,18 @@ esc_status esc_ckpt_begin(esc_ckpt *c, esc_error *err);
 esc_status esc_ckpt_commit(esc_ckpt *c, esc_error *err);
 esc_status esc_ckpt_rollback(esc_ckpt *c, esc_error *err);
 
-/* Inside a transaction. Upserts; a partial with data == NULL is deleted. */
+/* Inside a transaction. Upserts; a partial with data == NULL is deleted, with its segments. */
 esc_status esc_ckpt_put_input(esc_ckpt *c, const esc_ckpt_input *in, esc_error *err);
 esc_status esc_ckpt_put_fired(esc_ckpt *c, const esc_ckpt_fired *f, esc_error *err);
 esc_status esc_ckpt_put_partial(esc_ckpt *c, const esc_ckpt_partial *p, esc_error *err);
+/* A partial's segment seq (upsert): what its owner appended to it since its last segment, so a
+ * commit writes what changed, not the whole of a growing partial. The store keeps segments as
+ * bytes; their order (seq), checks and meaning are the owner's. */
+esc_status esc_ckpt_put_segment(esc_ckpt *c, const esc_ckpt_partial *p, int64_t seq,
+                                esc_error *err);
+/* Delete the segments of key's (detection, window) numbered from `from` on. */
+esc_status esc_ckpt_trim_segments(esc_ckpt *c, const esc_ckpt_partial *key, int64_t from,
+                                  esc_error *err);
 /* Delete fired windows whose latest is before `before` (they can no longer matter). */
 esc_status esc_ckpt_prune_fired(esc_ckpt *c, int64_t before, esc_error *err);
 
@@ -99,6 +108,15 @@ esc_status esc_ckpt_last_fired(esc_ckpt *c, const char *detection, int64_t *fire
 /* Replaces out's contents with the blob. */
 esc_status esc_ckpt_get_partial(esc_ckpt *c, const char *detection, int64_t earliest,
                                 int64_t latest, esc_buf *out, esc_error *err);
+
+/* Each segment of key's (detection, window), in seq order, to each(); the first status other
+ * than ESC_OK stops the walk and is returned. data is valid during the call only. */
+typedef esc_status (*esc_ckpt_segment_fn)(void *ctx, int64_t seq, const void *data, size_t len,
+                                          esc_error *err);
+esc_status esc_ckpt_get_segments(esc_ckpt *c, const esc_ckpt_partial *key,
+                                 esc_ckpt_segment_fn each, void *ctx, esc_error *err);
+/* The bytes of every segment of the store. */
+esc_status esc_ckpt_segment_bytes(esc_ckpt *c, uint64_t *out, esc_error *err);
 
 /* Iterate stored partial aggregates (all, or one detection's when detection != NULL), ordered
  * by detection, earliest, latest. Each esc_ckpt_partial returned by _next points into the

@@ -210,25 +210,19 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
         win_state *w = r->win[i];
         if (!w->dirty)
             continue;
-        bool whole = !w->deleted && !w->kslot1; /* a partition's: replayed, never read back */
-        if (whole && esc_run_blob_trail(&w->blob)) {
-            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-            break;
+        if (!w->deleted && !w->kslot1) {
+            st = esc_run_win_store(r, w, err);
+            continue;
         }
         char key[ESC_CKPT_MAX_KEY];
         if (w->kslot1)
             esc_run_kafka_win_key(r, w, key, sizeof key);
-        esc_ckpt_partial p = {w->kslot1 ? key : r->det[w->det].d->id, w->w.earliest, w->w.latest,
-                              w->deleted ? NULL : w->blob.ptr, w->blob.len};
+        /* a partition's window: its header alone (replayed, never read back) */
         unsigned char head[RUN_BLOB_HDR + RUN_BLOB_CRC];
-        if (!whole && !w->deleted) {
-            esc_run_blob_head(&w->blob, head);
-            p.data = head;
-            p.len = sizeof head;
-        }
+        esc_run_blob_head(&w->blob, head);
+        esc_ckpt_partial p = {w->kslot1 ? key : r->det[w->det].d->id, w->w.earliest, w->w.latest,
+                              w->deleted ? NULL : head, sizeof head};
         st = esc_ckpt_put_partial(r->ck, &p, err);
-        if (whole)
-            esc_run_blob_untrail(&w->blob);
     }
     for (size_t i = 0; !st && i < r->ndamaged; i++)
         if (!esc_run_win_find_key(r, &r->damaged[i]))
@@ -265,8 +259,12 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
     r->stats.commits++;
     for (size_t i = 0; i < r->nin; i++)
         r->in[i].dirty = false;
-    for (size_t i = 0; i < r->nwin; i++)
-        r->win[i]->dirty = false;
+    for (size_t i = 0; i < r->nwin; i++) {
+        win_state *w = r->win[i];
+        if (w->dirty && !w->deleted && !w->kslot1)
+            esc_run_win_stored(w);
+        w->dirty = false;
+    }
     r->nfired = 0;
     r->meta_dirty = false;
     r->hosts_dirty = false;
@@ -433,10 +431,10 @@ static esc_status restore_windows(esc_runner *r, esc_error *err) {
         size_t body;
         bool old;
         const char *why = esc_run_blob_check(cp.data, cp.len, &body, &old);
-        if (why)
+        if (!why)
+            st = esc_run_win_restore(r, j, &cp, body, &why, err);
+        if (!st && why)
             st = window_damaged(r, &cp, why, err);
-        else
-            st = esc_run_win_restore(r, j, cp.data, body, err);
         if (st)
             break;
     }

@@ -88,6 +88,8 @@ typedef struct esc_runner_opts {
     bool stdin_replay;      /* "-" counts as caught up only at its end (replays with a
                                clock that jumps when idle) */
     size_t max_windows;     /* open + retained windows; 0 = 100000 (tests lower it) */
+    uint32_t max_segments;  /* a window's stored segments before they are stored anew as one;
+                               0 = 256 (tests lower it) */
     /* Test hook (kill -9 at a named point): "sink:N" after the N-th event put into the sinks,
      * "commit:N" inside the N-th checkpoint transaction, before COMMIT. NULL in production. */
     const char *crash_at;

@@ -188,15 +188,28 @@ esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err) {
         return esc_run_kafka_fire(r, run, err);
     win_state *w = esc_run_win_find(r, run->job, run->scheduled);
     esc_status st;
-    if (!w && (st = esc_run_win_new(r, run->job, run->scheduled, true, &w, err)))
+    if (!w && (st = esc_run_win_new(r, run->job, run->scheduled, &w, err)))
         return st;
-    if (!w->x) /* already fired (kept for late events): never twice */
+    if (w->fired) /* kept for late events: never twice */
         return ESC_OK;
     return esc_run_fire_win(r, run, w, err);
 }
 
 esc_status esc_run_fire_win(esc_runner *r, const esc_run *run, win_state *w, esc_error *err) {
     return esc_run_fire_wins(r, run, &w, 1, err);
+}
+
+/* The table of w's records, fed into a new execution. */
+static esc_status records_table(esc_runner *r, const win_state *w, esc_table **out,
+                                esc_error *err) {
+    esc_buf tmp;
+    const esc_buf *b;
+    esc_buf_init(&tmp, 0);
+    esc_status st = esc_run_win_records(r, w, &tmp, &b, err);
+    if (!st)
+        st = esc_run_blob_table(&r->det[w->det], w, b, b->len, out, err);
+    esc_buf_fini(&tmp);
+    return st;
 }
 
 esc_status esc_run_fire_wins(esc_runner *r, const esc_run *run, win_state *const *w, size_t n,
@@ -212,8 +225,10 @@ esc_status esc_run_fire_wins(esc_runner *r, const esc_run *run, win_state *const
         esc_table *t = NULL;
         if (d->two_stage) /* its partial goes to the merging worker (run_repart.c) */
             st = esc_run_repart_stash(r, w[k], err);
-        else
+        else if (w[k]->x)
             st = esc_exec_finish(w[k]->x, &t, err);
+        else
+            st = records_table(r, w[k], &t, err);
         esc_exec_free(w[k]->x);
         w[k]->x = NULL;
         in[k] = (esc_act_input){
@@ -237,7 +252,7 @@ esc_status esc_run_fire_wins(esc_runner *r, const esc_run *run, win_state *const
         w[i]->dirty = true;
         if (r->o.late_emit) {
             esc_run_blob_set_fired(&w[i]->blob);
-            esc_run_blob_set_emitted(&w[i]->blob, w[i]->blob.len);
+            esc_run_blob_set_emitted(&w[i]->blob, esc_run_win_len(w[i]));
         } else {
             w[i]->deleted = true;
         }
@@ -360,16 +375,21 @@ esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error
     det_state *d = &r->det[w->det];
     if (d->two_stage) { /* its rows are the merging worker's: a partition's late records are
                            counted late, not emitted (docs/scale.md "Two stages") */
-        esc_run_blob_set_emitted(&w->blob, w->blob.len);
+        esc_run_blob_set_emitted(&w->blob, esc_run_win_len(w));
         w->late_dirty = false;
         w->dirty = true;
         return ESC_OK;
     }
     esc_table *old = NULL, *cur = NULL;
     const char **by = NULL;
-    esc_status st = esc_run_blob_table(d, w, esc_run_blob_emitted(&w->blob), &old, err);
+    esc_buf tmp;
+    const esc_buf *b;
+    esc_buf_init(&tmp, 0);
+    esc_status st = esc_run_win_records(r, w, &tmp, &b, err);
     if (!st)
-        st = esc_run_blob_table(d, w, w->blob.len, &cur, err);
+        st = esc_run_blob_table(d, w, b, esc_run_blob_emitted(&w->blob), &old, err);
+    if (!st)
+        st = esc_run_blob_table(d, w, b, b->len, &cur, err);
     if (st)
         goto out;
     if (!(by = esc_calloc(cur->ncols + 1, sizeof *by))) {
@@ -379,7 +399,7 @@ esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error
     size_t nby = id_cols(cur, by, cur->ncols);
     if ((st = session_open(r, err)))
         goto out;
-    late_rows lr = {r, NULL, esc_run_blob_count(&w->blob), now - w->sched};
+    late_rows lr = {r, NULL, esc_run_blob_count(b), now - w->sched};
     esc_table *one = esc_calloc(cur->nrows ? cur->nrows : 1, sizeof *one);
     esc_act_input *in = esc_calloc(cur->nrows ? cur->nrows : 1, sizeof *in);
     lr.changed = esc_calloc(cur->nrows ? cur->nrows : 1, sizeof *lr.changed);
@@ -404,11 +424,12 @@ esc_status esc_run_emit_late(esc_runner *r, win_state *w, int64_t now, esc_error
     esc_free(in);
     esc_free(lr.changed);
     if (!st) {
-        esc_run_blob_set_emitted(&w->blob, w->blob.len);
+        esc_run_blob_set_emitted(&w->blob, esc_run_win_len(w));
         w->late_dirty = false;
         w->dirty = true;
     }
 out:
+    esc_buf_fini(&tmp);
     esc_free(by);
     esc_table_free(old);
     esc_table_free(cur);

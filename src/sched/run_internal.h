@@ -27,12 +27,17 @@
 #define RUN_MAX_WINDOWS 100000 /* open + retained windows, by default */
 #define ESC_RUN_LOCK_FILE "lock"
 #define RUN_BLOB_MAGIC "ESW3"      /* stored with a CRC-32 trailer over the rest */
+#define RUN_BLOB_MAGIC_SEG "ESW4"  /* a stored window: header, segment count, record bytes */
 #define RUN_BLOB_MAGIC_V2 "ESW2"   /* before origins: read as it is, rewritten as ESW3 */
 #define RUN_BLOB_MAGIC_V1 "ESW1"   /* before checksums: read as it is, rewritten as ESW3 */
 #define RUN_BLOB_ORIGIN (1u << 31) /* a record's mask bit: its origin follows (run_window.c) */
 #define RUN_ORIGIN_PATH_MAX 4096   /* bytes of an origin's input name kept in a blob */
 #define RUN_BLOB_HDR 21            /* magic, i64 scheduled, u64 emitted_len, u8 fired */
 #define RUN_BLOB_CRC 4             /* the stored blob's trailer: CRC-32 (zlib) of what precedes */
+#define RUN_SEG_ROW (RUN_BLOB_HDR + 12) /* an ESW4 row: the header, u32 segments, u64 bytes */
+#define RUN_MAX_SEGS 256 /* a window stored in more segments is stored anew as one */
+/* a window's records at most (their blob, header included, fits one stored segment) */
+#define RUN_BLOB_LIMIT (ESC_CKPT_MAX_BLOB - RUN_BLOB_CRC)
 #define RUN_CHUNK_MAX (16u << 20)  /* a text record larger than this is skipped as malformed */
 
 typedef struct run_in {
@@ -65,8 +70,13 @@ typedef struct win_state {
     size_t det;
     int64_t sched;
     esc_window w;
-    esc_exec *x;          /* open window; NULL once fired */
-    esc_buf blob;         /* header + records */
+    esc_exec *x;          /* a partition's open window: fed as records come; NULL once fired,
+                             and for other windows, whose records are fed when it fires */
+    esc_buf blob;         /* header + the records not yet stored */
+    /* the records stored: in nseg segments of stored bytes (the window's blob is its header,
+     * those bytes, then blob's records); pend_*: what the commit under way stores */
+    uint64_t stored, pend_stored;
+    uint32_t nseg, pend_nseg;
     char *blob_path;      /* the input name of the last origin written to blob (NULL: none yet) */
     size_t blob_path_cap; /* blob_path's allocation */
     bool fired, dirty, late_dirty, deleted;
@@ -153,6 +163,10 @@ struct esc_runner {
     bool hosts_dirty;
     risk_pt *risk; /* the risk incident rule's state (run_risk.c), saved as "@risk" */
     size_t nrisk, caprisk, nrisk_sorted;
+    /* the step's entries [nrisk_sorted, nrisk) by object: per hash bucket its first and last
+     * entry, per entry the next of its bucket, in the order added (index + 1, 0: none) */
+    uint32_t *risk_head, *risk_last, *risk_next;
+    size_t risk_nb;
     bool risk_dirty;
     esc_ckpt_partial *damaged; /* window blobs found damaged at restore, deleted at commit */
     size_t ndamaged;
@@ -216,11 +230,22 @@ win_state *esc_run_win_find(esc_runner *r, size_t det, int64_t sched);
 win_state *esc_run_win_find_slot(esc_runner *r, size_t det, int64_t sched, size_t kslot1);
 /* Whether a window of the run has this store key (detection, earliest, latest). */
 bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key);
-esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
+esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, win_state **out,
                            esc_error *err);
-/* A window restored from its blob (a checkpoint partial). */
-esc_status esc_run_win_restore(esc_runner *r, size_t det, const void *blob, size_t len,
-                               esc_error *err);
+/* A window restored from its stored row cp (body: its length without the trailer) and, for
+ * an ESW4 row, its segments; *why and nothing restored when those are damaged. */
+esc_status esc_run_win_restore(esc_runner *r, size_t det, const esc_ckpt_partial *cp, size_t body,
+                               const char **why, esc_error *err);
+/* Inside the checkpoint transaction: what w gained since its last commit as a segment (or all
+ * its records as one, once it has RUN_MAX_SEGS), and its row; esc_run_win_stored after the
+ * commit drops the records stored from memory. */
+esc_status esc_run_win_store(esc_runner *r, win_state *w, esc_error *err);
+void esc_run_win_stored(win_state *w);
+/* The length of w's whole blob: header, stored records and those in memory. */
+uint64_t esc_run_win_len(const win_state *w);
+/* w's whole blob: w->blob when nothing is stored, else read back into tmp. */
+esc_status esc_run_win_records(esc_runner *r, const win_state *w, esc_buf *tmp,
+                               const esc_buf **out, esc_error *err);
 void esc_run_win_free(win_state *w);
 /* Drop windows marked deleted once their deletion was committed. */
 void esc_run_win_compact(esc_runner *r);
@@ -229,9 +254,6 @@ void esc_run_win_prune(esc_runner *r, int64_t now);
 /* A stored blob checked: its length without the trailer in *body, or NULL and the reason it is
  * damaged (bad magic, truncated, checksum mismatch). *old for a blob from before checksums. */
 const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool *old);
-/* The CRC-32 trailer appended to b (before storing it); esc_run_blob_untrail takes it off. */
-esc_status esc_run_blob_trail(esc_buf *b);
-void esc_run_blob_untrail(esc_buf *b);
 /* The blob's header alone, with its CRC-32 trailer: a window without its records. */
 void esc_run_blob_head(const esc_buf *b, unsigned char out[RUN_BLOB_HDR + RUN_BLOB_CRC]);
 /* The blob's header fields. */
@@ -242,9 +264,9 @@ void esc_run_blob_set_emitted(esc_buf *b, uint64_t n);
 void esc_run_blob_set_fired(esc_buf *b);
 /* Records in the blob (after its header). */
 uint64_t esc_run_blob_count(const esc_buf *b);
-/* The table of a window's records in blob[RUN_BLOB_HDR, end). */
-esc_status esc_run_blob_table(const det_state *d, const win_state *ws, size_t end, esc_table **out,
-                              esc_error *err);
+/* The table of window ws's records in b[RUN_BLOB_HDR, end) (b: esc_run_win_records). */
+esc_status esc_run_blob_table(const det_state *d, const win_state *ws, const esc_buf *b,
+                              size_t end, esc_table **out, esc_error *err);
 
 /* run_act.c */
 esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err);

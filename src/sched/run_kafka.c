@@ -167,14 +167,14 @@ static esc_status run_windows(esc_runner *r, const esc_run *run, win_state ***ou
                               esc_error *err) {
     win_state *w0 = esc_run_win_find_slot(r, run->job, run->scheduled, 0);
     esc_status st;
-    if (!w0 && (st = esc_run_win_new(r, run->job, run->scheduled, true, &w0, err)))
+    if (!w0 && (st = esc_run_win_new(r, run->job, run->scheduled, &w0, err)))
         return st;
     if (!(*out = esc_calloc(r->nwin, sizeof **out)))
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     *n = 0;
     for (size_t i = 0; i < r->nwin; i++) {
         win_state *w = r->win[i];
-        if (w->det == run->job && w->sched == run->scheduled && w->x && !w->deleted)
+        if (w->det == run->job && w->sched == run->scheduled && !w->fired && !w->deleted)
             (*out)[(*n)++] = w;
     }
     return ESC_OK;

@@ -11,7 +11,8 @@
  * come out as over the whole history (for events arriving in time order; late events older
  * than what was pruned are counted without the pruned ones).
  * Invariants: a point is kept once per (event_id, type, object) after a prune; entries up to
- * nrisk_sorted are sorted by object (lookups bisect them, then scan the step's new ones); the blob
+ * nrisk_sorted are sorted by object (lookups bisect them), the step's new ones after them are
+ * chained by object hash in the order added (lookups follow the chain); the blob
  * is "ESR1" then entries of u8 kind ('P' point, 'F' last fire), i64 time, i32 score, u32 type,
  * object and id lengths, then those bytes. A damaged blob is reported and the rule restarts empty.
  * Not done here: the rule itself (act.c), other sinks' history. */
@@ -33,19 +34,79 @@ static void pt_free(risk_pt *p) {
     esc_free(p->id);
 }
 
+/* The step's entries unchained (they are all sorted now, or gone). */
+static void tail_reset(esc_runner *r) {
+    if (r->risk_nb) {
+        memset(r->risk_head, 0, r->risk_nb * sizeof *r->risk_head);
+        memset(r->risk_last, 0, r->risk_nb * sizeof *r->risk_last);
+    }
+}
+
 void esc_run_risk_free(esc_runner *r) {
     for (size_t i = 0; i < r->nrisk; i++)
         pt_free(&r->risk[i]);
     esc_free(r->risk);
+    esc_free(r->risk_head);
+    esc_free(r->risk_last);
+    esc_free(r->risk_next);
     r->risk = NULL;
-    r->nrisk = r->caprisk = r->nrisk_sorted = 0;
+    r->risk_head = r->risk_last = r->risk_next = NULL;
+    r->nrisk = r->caprisk = r->nrisk_sorted = r->risk_nb = 0;
+}
+
+static size_t obj_hash(const char *type, const char *object) {
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (const char *p = type; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    h = (h ^ 0xff) * UINT64_C(1099511628211);
+    for (const char *p = object; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* Entry i (of the step's) at the end of its bucket's chain. */
+static void tail_link(esc_runner *r, size_t i) {
+    size_t b = obj_hash(r->risk[i].type, r->risk[i].object) & (r->risk_nb - 1);
+    r->risk_next[i] = 0;
+    if (r->risk_last[b])
+        r->risk_next[r->risk_last[b] - 1] = (uint32_t)(i + 1);
+    else
+        r->risk_head[b] = (uint32_t)(i + 1);
+    r->risk_last[b] = (uint32_t)(i + 1);
+}
+
+/* Buckets for one more of the step's entries (at least as many as entries); false when out of
+ * memory. */
+static bool tail_room(esc_runner *r) {
+    size_t tail = r->nrisk - r->nrisk_sorted + 1, nb = r->risk_nb ? r->risk_nb : 64;
+    while (nb < tail)
+        nb *= 2;
+    if (nb == r->risk_nb)
+        return true;
+    uint32_t *head = esc_calloc(nb, sizeof *head), *last = esc_calloc(nb, sizeof *last);
+    if (!head || !last) {
+        esc_free(head);
+        esc_free(last);
+        return false;
+    }
+    esc_free(r->risk_head);
+    esc_free(r->risk_last);
+    r->risk_head = head;
+    r->risk_last = last;
+    r->risk_nb = nb;
+    for (size_t i = r->nrisk_sorted; i < r->nrisk; i++) /* in the order added */
+        tail_link(r, i);
+    return true;
 }
 
 static bool same_obj(const risk_pt *p, const char *type, const char *object) {
     return !strcmp(p->type, type) && !strcmp(p->object, object);
 }
 
-/* Entries [0, nrisk_sorted) are sorted by object (prune, restore); the rest are this step's. */
+static size_t tail_first(const esc_runner *r, const char *type, const char *object);
+
+/* Where the walk over an object's entries starts: its first in the sorted run [0,
+ * nrisk_sorted) (prune, restore), else its first of the step's. */
 static size_t first_of(const esc_runner *r, const char *type, const char *object) {
     size_t lo = 0, hi = r->nrisk_sorted;
     while (lo < hi) {
@@ -58,18 +119,35 @@ static size_t first_of(const esc_runner *r, const char *type, const char *object
         else
             hi = mid;
     }
-    return lo;
+    return lo < r->nrisk_sorted && same_obj(&r->risk[lo], type, object)
+               ? lo
+               : tail_first(r, type, object);
 }
 
-/* The next entry of the object at or after *i (the sorted run, then the unsorted tail). */
+/* The first of the step's entries in the object's chain (r->nrisk: none). */
+static size_t tail_first(const esc_runner *r, const char *type, const char *object) {
+    if (r->nrisk == r->nrisk_sorted)
+        return r->nrisk;
+    size_t b = obj_hash(type, object) & (r->risk_nb - 1);
+    return r->risk_head[b] ? r->risk_head[b] - 1 : r->nrisk;
+}
+
+/* The entry after i in the walk over an object's entries: the sorted run, then its chain. */
+static size_t after(const esc_runner *r, const char *type, const char *object, size_t i) {
+    if (i + 1 < r->nrisk_sorted)
+        return i + 1;
+    if (i < r->nrisk_sorted)
+        return tail_first(r, type, object);
+    return r->risk_next[i] ? r->risk_next[i] - 1 : r->nrisk;
+}
+
+/* The object's entry at *i or, walking on, the next one; false when there is none. The walk
+ * starts at first_of. */
 static bool next_of(const esc_runner *r, const char *type, const char *object, size_t *i) {
     while (*i < r->nrisk) {
         if (same_obj(&r->risk[*i], type, object))
             return true;
-        if (*i < r->nrisk_sorted)
-            *i = r->nrisk_sorted;
-        else
-            (*i)++;
+        *i = *i < r->nrisk_sorted ? tail_first(r, type, object) : after(r, type, object, *i);
     }
     return false;
 }
@@ -82,8 +160,14 @@ static esc_status add(esc_runner *r, char kind, const char *type, const char *ob
         if (!n)
             return ESC_ENOMEM;
         r->risk = n;
+        uint32_t *next = esc_realloc(r->risk_next, cap * sizeof *next);
+        if (!next)
+            return ESC_ENOMEM;
+        r->risk_next = next;
         r->caprisk = cap;
     }
+    if (!tail_room(r))
+        return ESC_ENOMEM;
     risk_pt *p = &r->risk[r->nrisk];
     memset(p, 0, sizeof *p);
     p->kind = kind;
@@ -94,7 +178,7 @@ static esc_status add(esc_runner *r, char kind, const char *type, const char *ob
         pt_free(p);
         return ESC_ENOMEM;
     }
-    r->nrisk++;
+    tail_link(r, r->nrisk++);
     return ESC_OK;
 }
 
@@ -108,7 +192,7 @@ esc_status esc_run_risk_note(esc_runner *r, const esc_sink_event *ev, esc_error 
     /* a risk event noted twice (a step redone after a crash) is kept once by prune(); the
      * rule counts one event_id once anyway */
     const char *t = ev->risk_object_type, *o = ev->risk_object;
-    for (size_t i = first_of(r, t, o); fire && next_of(r, t, o, &i); i++) {
+    for (size_t i = first_of(r, t, o); fire && next_of(r, t, o, &i); i = after(r, t, o, i)) {
         risk_pt *p = &r->risk[i];
         if (p->kind == 'F') {
             if (ev->time > p->time)
@@ -129,11 +213,13 @@ esc_status esc_run_risk_history(esc_runner *r, const char *type, const char *obj
     memset(out, 0, sizeof *out);
     int64_t last = INT64_MIN;
     size_t n = 0, bytes = 0;
-    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++)
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i);
+         i = after(r, type, object, i))
         if (r->risk[i].kind == 'F')
             last = r->risk[i].time;
     size_t tl = strlen(type) + 1, ol = strlen(object) + 1;
-    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++) {
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i);
+         i = after(r, type, object, i)) {
         const risk_pt *p = &r->risk[i];
         if (p->kind == 'P' && p->time > last) {
             n++;
@@ -162,7 +248,8 @@ esc_status esc_run_risk_history(esc_runner *r, const char *type, const char *obj
         out->pts[out->n++] = (esc_risk_point){s, os, ts, last, 101};
         s += sizeof RISK_FIRE_ID;
     }
-    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i); i++) {
+    for (size_t i = first_of(r, type, object); next_of(r, type, object, &i);
+         i = after(r, type, object, i)) {
         const risk_pt *p = &r->risk[i];
         if (p->kind != 'P' || p->time <= last)
             continue;
@@ -193,6 +280,7 @@ static int cmp_obj(const void *x, const void *y) {
  * the newest point of all. */
 static void prune(esc_runner *r) {
     r->nrisk_sorted = 0;
+    tail_reset(r);
     if (!r->nrisk)
         return;
     qsort(r->risk, r->nrisk, sizeof *r->risk, cmp_obj);
@@ -227,6 +315,7 @@ static void prune(esc_runner *r) {
         g = e;
     }
     r->nrisk = r->nrisk_sorted = m;
+    tail_reset(r);
 }
 
 static esc_status put_u32(esc_buf *b, size_t v) {

@@ -143,8 +143,9 @@ esc_status esc_run_status_read(const char *state_dir, const char *hec_spool, esc
         }
         out->kept_bytes += cp.len;
     }
-    if (st == ESC_EOF)
-        st = ESC_OK;
+    uint64_t seg = 0;
+    if (st == ESC_EOF && (st = esc_ckpt_segment_bytes(ck, &seg, err)) == ESC_OK)
+        out->kept_bytes += seg;
     if (!st && hec_spool) {
         DIR *dir = opendir(hec_spool);
         struct dirent *de;

@@ -47,7 +47,7 @@ static esc_status blob_init(esc_buf *b, int64_t sched) {
     memcpy(h, RUN_BLOB_MAGIC, 4);
     put_u64(h + 4, (uint64_t)sched);
     put_u64(h + 12, RUN_BLOB_HDR);
-    esc_buf_init(b, ESC_CKPT_MAX_BLOB);
+    esc_buf_init(b, 0); /* blob_add caps the whole blob, stored records included */
     return esc_buf_append(b, h, RUN_BLOB_HDR);
 }
 
@@ -59,8 +59,10 @@ const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool 
     if (!memcmp(p, RUN_BLOB_MAGIC_V1, 4)) {
         *old = true;
         *body = len;
-    } else if (!memcmp(p, RUN_BLOB_MAGIC, 4) || !memcmp(p, RUN_BLOB_MAGIC_V2, 4)) {
-        if (len < RUN_BLOB_HDR + RUN_BLOB_CRC)
+    } else if (!memcmp(p, RUN_BLOB_MAGIC, 4) || !memcmp(p, RUN_BLOB_MAGIC_V2, 4) ||
+               !memcmp(p, RUN_BLOB_MAGIC_SEG, 4)) {
+        bool seg = !memcmp(p, RUN_BLOB_MAGIC_SEG, 4);
+        if (len < RUN_BLOB_HDR + RUN_BLOB_CRC || (seg && len != RUN_SEG_ROW + RUN_BLOB_CRC))
             return "truncated";
         *body = len - RUN_BLOB_CRC;
         uint32_t want;
@@ -72,19 +74,16 @@ const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool 
     }
     if (*body < RUN_BLOB_HDR)
         return "truncated";
-    uint64_t emitted = get_u64(p + 12);
-    if (emitted < RUN_BLOB_HDR || emitted > *body)
+    uint64_t emitted = get_u64(p + 12), whole = *body;
+    if (!memcmp(p, RUN_BLOB_MAGIC_SEG, 4)) {
+        uint64_t stored = get_u64(p + RUN_BLOB_HDR + 4);
+        if (stored > RUN_BLOB_LIMIT - RUN_BLOB_HDR)
+            return "bad header";
+        whole = RUN_BLOB_HDR + stored;
+    }
+    if (emitted < RUN_BLOB_HDR || emitted > whole)
         return "bad header";
     return NULL;
-}
-
-esc_status esc_run_blob_trail(esc_buf *b) {
-    uint32_t c = (uint32_t)crc32(0L, (const unsigned char *)b->ptr, (uInt)b->len);
-    return esc_buf_append(b, &c, RUN_BLOB_CRC);
-}
-
-void esc_run_blob_untrail(esc_buf *b) {
-    b->len -= RUN_BLOB_CRC;
 }
 
 void esc_run_blob_head(const esc_buf *b, unsigned char out[RUN_BLOB_HDR + RUN_BLOB_CRC]) {
@@ -239,6 +238,8 @@ static esc_status blob_add(win_state *w, const esc_record *rec) {
     }
     if (!st && ev)
         st = origin_add(w, ev);
+    if (!st && w->stored + b->len > RUN_BLOB_LIMIT)
+        st = ESC_ELIMIT;
     if (st) { /* a record is kept whole or not at all; the next one names its input again */
         b->len = undo;
         blob_path_clear(w);
@@ -401,13 +402,13 @@ uint64_t esc_run_blob_count(const esc_buf *b) {
     return n;
 }
 
-esc_status esc_run_blob_table(const det_state *d, const win_state *ws, size_t end, esc_table **out,
-                              esc_error *err) {
+esc_status esc_run_blob_table(const det_state *d, const win_state *ws, const esc_buf *b,
+                              size_t end, esc_table **out, esc_error *err) {
     esc_exec *x =
         esc_exec_new(d->plan, ws->w.earliest * ESC_US_PER_SEC, ws->w.latest * ESC_US_PER_SEC, err);
     if (!x)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    esc_status st = blob_feed(&ws->blob, end, x, err);
+    esc_status st = blob_feed(b, end, x, err);
     if (!st)
         st = esc_exec_finish(x, out, err);
     esc_exec_free(x);
@@ -491,8 +492,10 @@ void esc_run_win_free(win_state *w) {
     esc_free(w);
 }
 
-/* A new window of partition slot kslot1 (0: none), appended to win and indexed. */
-static esc_status win_new(esc_runner *r, size_t det, int64_t sched, size_t kslot1, bool open,
+/* A new window of partition slot kslot1 (0: none), appended to win and indexed. A partition's
+ * window gets its execution now, fed as records come (its records are not stored: a restart
+ * replays them); another window's is made from its kept records when it fires. */
+static esc_status win_new(esc_runner *r, size_t det, int64_t sched, size_t kslot1,
                           win_state **out, esc_error *err) {
     size_t max = r->o.max_windows ? r->o.max_windows : RUN_MAX_WINDOWS;
     if (r->nwin >= max)
@@ -512,7 +515,7 @@ static esc_status win_new(esc_runner *r, size_t det, int64_t sched, size_t kslot
     esc_status st = esc_schedule_window(&r->det[det].sched, sched, &w->w, err);
     if (!st && blob_init(&w->blob, sched))
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-    if (!st && open) {
+    if (!st && kslot1) {
         w->x = esc_exec_new(r->det[det].plan, w->w.earliest * ESC_US_PER_SEC,
                             w->w.latest * ESC_US_PER_SEC, err);
         if (!w->x)
@@ -531,9 +534,9 @@ static esc_status win_new(esc_runner *r, size_t det, int64_t sched, size_t kslot
     return ESC_OK;
 }
 
-esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, bool open, win_state **out,
+esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, win_state **out,
                            esc_error *err) {
-    return win_new(r, det, sched, 0, open, out, err);
+    return win_new(r, det, sched, 0, out, err);
 }
 
 bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key) {
@@ -550,24 +553,183 @@ bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key) {
     return false;
 }
 
-esc_status esc_run_win_restore(esc_runner *r, size_t det, const void *blob, size_t len,
-                               esc_error *err) {
-    bool fired = esc_run_blob_fired(blob);
-    win_state *w;
-    esc_status st = esc_run_win_new(r, det, esc_run_blob_sched(blob), !fired, &w, err);
-    if (st)
-        return st;
-    esc_buf_clear(&w->blob);
-    if (esc_buf_append(&w->blob, blob, len))
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    if (memcmp(blob, RUN_BLOB_MAGIC, 4)) { /* an older format: stored anew as the current */
-        memcpy(w->blob.ptr, RUN_BLOB_MAGIC, 4);
-        w->dirty = true;
+/* ---- windows in the store: a row and segments -------------------------------------------- *
+ * A window's row (ESW4) is its blob's header, the number of segments and the bytes of records
+ * they hold, with a CRC-32 trailer; segment k holds the records the window gained before a
+ * commit, with a CRC-32 trailer over k and them (so a segment moved to another place fails).
+ * Its whole blob is the header, the segments' records in order, then the records in memory
+ * (win_state.blob after its header) that the next commit stores as the next segment. */
+
+static uint32_t seg_crc(uint32_t seq, const void *p, size_t n) {
+    unsigned char k[4];
+    memcpy(k, &seq, 4);
+    return (uint32_t)crc32(crc32(0L, k, 4), p, (uInt)n);
+}
+
+static esc_ckpt_partial win_key(const esc_runner *r, const win_state *w) {
+    return (esc_ckpt_partial){r->det[w->det].d->id, w->w.earliest, w->w.latest, NULL, 0};
+}
+
+typedef struct seg_read {
+    esc_buf *out;
+    uint32_t next;
+    uint64_t left; /* bytes the row says are still to come */
+    const char *why;
+} seg_read;
+
+static esc_status seg_each(void *ctx, int64_t seq, const void *p, size_t n, esc_error *err) {
+    seg_read *l = ctx;
+    uint32_t want;
+    if (seq != l->next || n < RUN_BLOB_CRC || n - RUN_BLOB_CRC > l->left) {
+        l->why = seq != l->next ? "a segment is missing" : "a segment is longer than its row says";
+        return ESC_EOF;
     }
+    n -= RUN_BLOB_CRC;
+    memcpy(&want, (const char *)p + n, RUN_BLOB_CRC);
+    if (seg_crc(l->next, p, n) != want) {
+        l->why = "segment checksum mismatch (truncated or altered)";
+        return ESC_EOF;
+    }
+    l->next++;
+    l->left -= n;
+    if (esc_buf_append(l->out, p, n))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    return ESC_OK;
+}
+
+/* The records of key's nseg segments (stored bytes) appended to out; *why when damaged. */
+static esc_status seg_load(esc_runner *r, const esc_ckpt_partial *key, uint32_t nseg,
+                           uint64_t stored, esc_buf *out, const char **why, esc_error *err) {
+    seg_read l = {out, 0, stored, NULL};
+    esc_status st = esc_ckpt_get_segments(r->ck, key, seg_each, &l, err);
+    if (st == ESC_EOF || (!st && (l.next != nseg || l.left)))
+        *why = l.why ? l.why : "a segment is missing";
+    return st == ESC_EOF ? ESC_OK : st;
+}
+
+uint64_t esc_run_win_len(const win_state *w) {
+    return w->stored + w->blob.len;
+}
+
+esc_status esc_run_win_records(esc_runner *r, const win_state *w, esc_buf *tmp,
+                               const esc_buf **out, esc_error *err) {
+    *out = &w->blob;
+    if (!w->stored)
+        return ESC_OK;
+    esc_ckpt_partial key = win_key(r, w);
+    const char *why = NULL;
+    esc_buf_clear(tmp);
+    esc_status st = esc_buf_append(tmp, w->blob.ptr, RUN_BLOB_HDR);
+    if (!st)
+        st = seg_load(r, &key, w->nseg, w->stored, tmp, &why, err);
+    if (!st && !why)
+        st = esc_buf_append(tmp, w->blob.ptr + RUN_BLOB_HDR, w->blob.len - RUN_BLOB_HDR);
+    else if (!st)
+        st = esc_error_set(err, ESC_EIO, "state %s: the kept records of a window of %s: %s",
+                           r->o.state_dir, key.detection, why);
+    *out = tmp;
+    return st == ESC_ENOMEM ? esc_error_set(err, st, "out of memory") : st;
+}
+
+/* b[from, len) with its CRC-32 trailer as segment seq of key. */
+static esc_status seg_put(esc_runner *r, esc_ckpt_partial key, uint32_t seq, esc_buf *b,
+                          size_t from, esc_error *err) {
+    uint32_t c = seg_crc(seq, b->ptr + from, b->len - from);
+    if (esc_buf_append(b, &c, RUN_BLOB_CRC))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    key.data = b->ptr + from;
+    key.len = b->len - from;
+    esc_status st = esc_ckpt_put_segment(r->ck, &key, seq, err);
+    b->len -= RUN_BLOB_CRC;
+    return st;
+}
+
+esc_status esc_run_win_store(esc_runner *r, win_state *w, esc_error *err) {
+    esc_ckpt_partial key = win_key(r, w);
+    size_t gained = w->blob.len - RUN_BLOB_HDR;
+    w->pend_nseg = w->nseg;
+    w->pend_stored = w->stored;
+    esc_status st = ESC_OK;
+    uint32_t max = r->o.max_segments ? r->o.max_segments : RUN_MAX_SEGS;
+    if (gained && w->nseg >= max) { /* the whole blob as segment 0 */
+        esc_buf all;
+        const esc_buf *b;
+        esc_buf_init(&all, 0);
+        st = esc_run_win_records(r, w, &all, &b, err);
+        if (!st)
+            st = seg_put(r, key, 0, &all, RUN_BLOB_HDR, err);
+        if (!st)
+            st = esc_ckpt_trim_segments(r->ck, &key, 1, err);
+        w->pend_nseg = 1;
+        w->pend_stored = all.len - RUN_BLOB_HDR;
+        esc_buf_fini(&all);
+    } else if (gained) {
+        st = seg_put(r, key, w->nseg, &w->blob, RUN_BLOB_HDR, err);
+        w->pend_nseg++;
+        w->pend_stored += gained;
+    }
+    unsigned char row[RUN_SEG_ROW + RUN_BLOB_CRC];
+    memcpy(row, w->blob.ptr, RUN_BLOB_HDR);
+    memcpy(row, RUN_BLOB_MAGIC_SEG, 4);
+    memcpy(row + RUN_BLOB_HDR, &w->pend_nseg, 4);
+    put_u64(row + RUN_BLOB_HDR + 4, w->pend_stored);
+    uint32_t c = (uint32_t)crc32(0L, row, RUN_SEG_ROW);
+    memcpy(row + RUN_SEG_ROW, &c, RUN_BLOB_CRC);
+    key.data = row;
+    key.len = sizeof row;
+    return st ? st : esc_ckpt_put_partial(r->ck, &key, err);
+}
+
+void esc_run_win_stored(win_state *w) {
+    unsigned char h[RUN_BLOB_HDR];
+    w->nseg = w->pend_nseg;
+    w->stored = w->pend_stored;
+    if (w->blob.len == RUN_BLOB_HDR)
+        return;
+    memcpy(h, w->blob.ptr, RUN_BLOB_HDR); /* the records' memory goes back, the header stays */
+    esc_buf_fini(&w->blob);
+    esc_buf_init(&w->blob, 0);
+    if (esc_buf_append(&w->blob, h, RUN_BLOB_HDR)) /* cannot fail: what was freed was larger */
+        w->blob.len = 0;
+}
+
+esc_status esc_run_win_restore(esc_runner *r, size_t det, const esc_ckpt_partial *cp, size_t body,
+                               const char **why, esc_error *err) {
+    const unsigned char *row = cp->data;
+    bool seg = !memcmp(row, RUN_BLOB_MAGIC_SEG, 4);
+    uint32_t nseg = 0;
+    uint64_t stored = 0;
+    esc_buf full;
+    esc_buf_init(&full, 0);
+    esc_status st = esc_buf_append(&full, row, seg ? RUN_BLOB_HDR : body);
+    if (seg) {
+        memcpy(&nseg, row + RUN_BLOB_HDR, 4);
+        stored = get_u64(row + RUN_BLOB_HDR + 4);
+        if (!st)
+            st = seg_load(r, cp, nseg, stored, &full, why, err);
+    }
+    if (st || *why)
+        goto out;
+    bool fired = esc_run_blob_fired(full.ptr);
+    win_state *w;
+    if ((st = esc_run_win_new(r, det, esc_run_blob_sched(full.ptr), &w, err)))
+        goto out;
+    esc_buf_fini(&w->blob);
+    w->blob = full;
+    esc_buf_init(&full, 0);
+    memcpy(w->blob.ptr, RUN_BLOB_MAGIC, 4);
+    w->dirty = !seg; /* an older format: stored anew as the current */
     w->fired = fired;
     if (esc_run_blob_emitted(&w->blob) < w->blob.len && fired)
         w->late_dirty = true;
-    return fired ? ESC_OK : blob_feed(&w->blob, w->blob.len, w->x, err);
+    if (seg) {
+        w->nseg = w->pend_nseg = nseg;
+        w->stored = w->pend_stored = stored;
+        esc_run_win_stored(w);
+    }
+out:
+    esc_buf_fini(&full);
+    return st == ESC_ENOMEM ? esc_error_set(err, st, "out of memory") : st;
 }
 
 void esc_run_win_compact(esc_runner *r) {
@@ -750,11 +912,11 @@ static esc_status keep(esc_runner *r, size_t j, const esc_record *rec, esc_error
                 return st;
             continue;
         }
-        if (!w && (st = win_new(r, j, t, ks, true, &w, err)))
+        if (!w && (st = win_new(r, j, t, ks, &w, err)))
             return st;
         if (ks && !w->kfirst1)
             w->kfirst1 = (uint64_t)r->kcur.off + 1;
-        if ((st = esc_exec_feed(w->x, rec, err)))
+        if (w->x && (st = esc_exec_feed(w->x, rec, err)))
             return st;
         if ((st = blob_keep(r, w, rec)))
             return esc_error_set(err, st, "window blob of %s over its limit", d->d->name);

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Damaged window state is reported, never silently dropped (issue 19, item 7).
 
-A window's kept records are stored as a blob in state.db; a blob with a bad magic used to lose
-its window silently (notables missing, exit 0) and a truncated one to lose records. Blobs now
-carry a CRC-32 trailer (format ESW2, ESW3 since records keep their origin): at start, a blob with a bad magic, a checksum mismatch or
-a bad header is reported by a message naming the state folder, the detection and the window, its
-records are counted lost (the inputs are not read again) and the entry is deleted, so the next
-start does not report it again. A blob from before checksums (ESW1) is read as it was and
-rewritten with a checksum: the notables equal an uninterrupted run's; so is one from before
-origins (ESW2), whose records then carry no evidence.
+A window's kept records are stored in state.db: a row (format ESW4: the blob's header, the
+number of segments and the bytes of records they hold, a CRC-32 trailer) and segments, each the
+records the window gained before one commit with a CRC-32 trailer over its number and them.
+At start, a row with a bad magic, a checksum mismatch or a bad header, and a segment that is
+missing, truncated or altered, are reported by a message naming the state folder, the detection
+and the window; the window's records are counted lost (the inputs are not read again) and the
+entry is deleted, so the next start does not report it again. Whole blobs of the versions before
+segments are read as they are and stored anew as ESW4: ESW1 (before checksums), ESW2 (before
+origins: its records then carry no evidence) and ESW3 (one blob with a CRC-32 trailer); the
+notables equal an uninterrupted run's.
 """
 import os
 import shutil
@@ -39,20 +41,53 @@ def run(td, until, quiet=True):
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
+def db(td):
+    return sqlite3.connect(os.path.join(td, "st", "state.db"))
+
+
 def windows(td):
-    con = sqlite3.connect(os.path.join(td, "st", "state.db"))
-    rows = con.execute("SELECT earliest, latest, data FROM partials WHERE detection NOT LIKE '@%'"
-                       " ORDER BY earliest").fetchall()
+    """(earliest, latest, row, segments) of each window, segments as (seq, data)."""
+    con = db(td)
+    rows = con.execute("SELECT detection, earliest, latest, data FROM partials"
+                       " WHERE detection NOT LIKE '@%' ORDER BY earliest").fetchall()
+    out = [(e, l, d, con.execute("SELECT seq, data FROM segments WHERE detection = ? AND"
+                                 " earliest = ? AND latest = ? ORDER BY seq", (k, e, l)).fetchall())
+           for k, e, l, d in rows]
     con.close()
-    return rows
+    return out
 
 
-def set_blob(td, earliest, data):
-    con = sqlite3.connect(os.path.join(td, "st", "state.db"))
-    con.execute("UPDATE partials SET data = ? WHERE earliest = ? AND detection NOT LIKE '@%'",
-                (data, earliest))
+def update(td, sql, args):
+    con = db(td)
+    n = con.execute(sql, args).rowcount
     con.commit()
     con.close()
+    check(n == 1, f"{sql} {args[1:]}: {n} rows")
+
+
+def set_row(td, earliest, data):
+    update(td, "UPDATE partials SET data = ? WHERE earliest = ? AND detection NOT LIKE '@%'",
+           (data, earliest))
+
+
+def set_segment(td, earliest, seq, data):
+    update(td, "UPDATE segments SET data = ? WHERE earliest = ? AND seq = ?",
+           (data, earliest, seq))
+
+
+def set_whole(td, earliest, blob):
+    """The window stored as one blob of an older version: its row, no segments."""
+    set_row(td, earliest, blob)
+    con = db(td)
+    con.execute("DELETE FROM segments WHERE earliest = ?", (earliest,))
+    con.commit()
+    con.close()
+
+
+def esw3(row, segs):
+    """The window as the version before segments stored it: header, records, CRC-32."""
+    body = b"ESW3" + row[4:21] + b"".join(d[:-4] for _, d in segs)
+    return body + struct.pack("<I", zlib.crc32(body))
 
 
 def esw2(d):
@@ -101,23 +136,40 @@ with tempfile.TemporaryDirectory() as td:
     ref = sorted(runlib.lines(os.path.join(td, "n.jsonl")))
 
     def magic(td, ws):
-        e, l, d = ws[0]
-        set_blob(td, e, b"XXXX" + d[4:])
+        e, l, d, _ = ws[0]
+        set_row(td, e, b"XXXX" + d[4:])
+        return e
+
+    def row_flip(td, ws):
+        e, l, d, _ = ws[1]
+        b = bytearray(d)
+        b[len(b) - 8] ^= 0x01  # the stored record bytes, under the row's checksum
+        set_row(td, e, bytes(b))
         return e
 
     def truncate(td, ws):
-        e, l, d = ws[1]
-        set_blob(td, e, d[:len(d) - 1000])
+        e, l, d, segs = ws[1]
+        set_segment(td, e, segs[0][0], segs[0][1][:len(segs[0][1]) // 2])
         return e
 
     def flip(td, ws):
-        e, l, d = ws[2]
-        b = bytearray(d)
+        e, l, d, segs = ws[2]
+        b = bytearray(segs[-1][1])
         b[len(b) // 2] ^= 0x40
-        set_blob(td, e, bytes(b))
+        set_segment(td, e, segs[-1][0], bytes(b))
         return e
 
-    for name, dmg in (("bad magic", magic), ("truncated", truncate), ("bit flip", flip)):
+    def missing(td, ws):
+        e, l, d, segs = ws[0]
+        con = db(td)
+        con.execute("DELETE FROM segments WHERE earliest = ? AND seq = ?", (e, segs[0][0]))
+        con.commit()
+        con.close()
+        return e
+
+    for name, dmg in (("bad magic", magic), ("row checksum", row_flip),
+                      ("truncated segment", truncate), ("segment bit flip", flip),
+                      ("missing segment", missing)):
         rc, err, got, e = case(td, name, dmg)
         check(rc == 0, f"{name}: exit {rc}")
         when = runlib.iso(e)
@@ -125,33 +177,28 @@ with tempfile.TemporaryDirectory() as td:
               f"{name}: reported with the window {when}: {err!r}")
         check(len(got) < len(ref), f"{name}: notables lost are the damaged window's")
 
-    def old(td, ws):
-        for e, l, d in ws:
-            set_blob(td, e, b"ESW1" + d[4:-4])
-        return None
+    def older(make):
+        def damage(td, ws):
+            for e, l, d, segs in ws:
+                set_whole(td, e, make(esw3(d, segs)))
+            return None
+        return damage
 
-    rc, err, got, _ = case(td, "old format", old)
-    check(rc == 0 and "damaged" not in err, f"old format: read as before ({rc} {err!r})")
-    check(got == ref, f"old format: the uninterrupted run's notables ({len(got)} vs {len(ref)})")
-    check(all(d[:4] == b"ESW3" for _, _, d in windows(td)), "old format: rewritten with a checksum")
-
-    def v2(td, ws):
-        """Each blob as the version before origins wrote it (ESW2: no origin after a record)."""
-        for e, l, d in ws:
-            set_blob(td, e, esw2(d))
-        return None
-
-    rc, err, got, _ = case(td, "ESW2", v2)
-    check(rc == 0 and "damaged" not in err, f"ESW2: read as before ({rc} {err!r})")
-    check(got == ref, f"ESW2: the uninterrupted run's notables ({len(got)} vs {len(ref)})")
-    # stored anew in the current format: looked at while windows are still open
-    shutil.rmtree(os.path.join(td, "st"))
-    run(td, "2024-03-06T03:00:00Z")
-    v2(td, windows(td))
-    check(all(d[:4] == b"ESW2" for _, _, d in windows(td)), "ESW2: blobs set")
-    run(td, "2024-03-06T03:30:00Z")
-    ws = windows(td)
-    check(ws and all(d[:4] == b"ESW3" for _, _, d in ws), f"ESW2: rewritten as ESW3 ({[d[:4] for _, _, d in ws]})")
+    for name, make in (("ESW1", lambda b: b"ESW1" + b[4:-4]), ("ESW2", esw2),
+                       ("ESW3", lambda b: b)):
+        rc, err, got, _ = case(td, name, older(make))
+        check(rc == 0 and "damaged" not in err, f"{name}: read as before ({rc} {err!r})")
+        check(got == ref, f"{name}: the uninterrupted run's notables ({len(got)} vs {len(ref)})")
+        # stored anew in the current format: looked at while windows are still open
+        shutil.rmtree(os.path.join(td, "st"))
+        run(td, "2024-03-06T03:00:00Z")
+        older(make)(td, windows(td))
+        check(all(d[:4] == name.encode() and not segs for _, _, d, segs in windows(td)),
+              f"{name}: blobs set")
+        run(td, "2024-03-06T03:30:00Z")
+        ws = windows(td)
+        check(ws and all(d[:4] == b"ESW4" and segs for _, _, d, segs in ws),
+              f"{name}: stored anew as ESW4 ({[d[:4] for _, _, d, _ in ws]})")
 
 if fails:
     print(f"{len(fails)} failure(s)")

@@ -231,6 +231,120 @@ static void test_schema_version(void **state) {
     assert_null(c);
 }
 
+typedef struct segs_seen {
+    char got[256];
+    int64_t seqs[8];
+    size_t n;
+} segs_seen;
+
+static esc_status seg_each(void *ctx, int64_t seq, const void *data, size_t len, esc_error *err) {
+    (void)err;
+    segs_seen *s = ctx;
+    s->seqs[s->n++] = seq;
+    strncat(s->got, data, len);
+    return ESC_OK;
+}
+
+static segs_seen segments_of(esc_ckpt *c, const esc_ckpt_partial *key) {
+    segs_seen s = {0};
+    assert_int_equal(esc_ckpt_get_segments(c, key, seg_each, &s, NULL), ESC_OK);
+    return s;
+}
+
+/* Segments: appended, read back in seq order whatever the order written, trimmed, deleted with
+ * their partial, counted; a rolled-back segment leaves no trace. */
+static void test_segments(void **state) {
+    fixture *f = *state;
+    esc_ckpt *c = open_ok(f->path);
+    esc_error err = {0};
+    esc_ckpt_partial key = {"det-1", 200, 300, "row", 3}, other = {"det-2", 200, 300, "r", 1};
+    esc_ckpt_partial s0 = key, s1 = key, s2 = key, o0 = other;
+    s0.data = "aa", s0.len = 2, s1.data = "bbb", s1.len = 3, s2.data = "c", s2.len = 1;
+    o0.data = "zz", o0.len = 2;
+    assert_int_equal(esc_ckpt_put_segment(c, &s0, 0, &err), ESC_EUSAGE); /* no transaction */
+    assert_int_equal(esc_ckpt_begin(c, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_put_partial(c, &key, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_put_segment(c, &s1, 1, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_put_segment(c, &s0, 0, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_put_segment(c, &o0, 0, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_commit(c, NULL), ESC_OK);
+    segs_seen s = segments_of(c, &key);
+    assert_string_equal(s.got, "aabbb");
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.seqs[1], 1);
+    uint64_t bytes = 0;
+    assert_int_equal(esc_ckpt_segment_bytes(c, &bytes, NULL), ESC_OK);
+    assert_int_equal(bytes, 7);
+    assert_int_equal(esc_ckpt_begin(c, NULL), ESC_OK); /* rolled back: nothing of it stays */
+    assert_int_equal(esc_ckpt_put_segment(c, &s2, 2, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_rollback(c, NULL), ESC_OK);
+    assert_string_equal(segments_of(c, &key).got, "aabbb");
+    assert_int_equal(esc_ckpt_begin(c, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_trim_segments(c, &key, 1, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_put_segment(c, &s2, 1, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_commit(c, NULL), ESC_OK);
+    assert_string_equal(segments_of(c, &key).got, "aac");
+    esc_ckpt_partial del = key;
+    del.data = NULL;
+    assert_int_equal(esc_ckpt_begin(c, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_put_partial(c, &del, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_commit(c, NULL), ESC_OK);
+    assert_int_equal(segments_of(c, &key).n, 0);
+    assert_string_equal(segments_of(c, &other).got, "zz"); /* another window's: untouched */
+    esc_ckpt_free(c);
+}
+
+/* A version 1 file (before segments): read-only, read as it is (no segments); opened to write,
+ * migrated to version 2 with its rows kept. */
+static void test_schema_v1_migrated(void **state) {
+    fixture *f = *state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE inputs(path TEXT PRIMARY KEY, inode INTEGER NOT NULL, offset "
+                     "INTEGER NOT NULL, head_len INTEGER NOT NULL, head_hash INTEGER NOT NULL);"
+                     "CREATE TABLE fired(detection TEXT NOT NULL, earliest INTEGER NOT NULL,"
+                     " latest INTEGER NOT NULL, fired_at INTEGER NOT NULL,"
+                     " PRIMARY KEY(detection, earliest, latest)) WITHOUT ROWID;"
+                     "CREATE TABLE partials(detection TEXT NOT NULL, earliest INTEGER NOT NULL,"
+                     " latest INTEGER NOT NULL, data BLOB NOT NULL,"
+                     " PRIMARY KEY(detection, earliest, latest)) WITHOUT ROWID;"
+                     "INSERT INTO partials VALUES('det-1', 200, 300, x'41424344');"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    esc_ckpt_partial key = {"det-1", 200, 300, NULL, 0};
+    esc_ckpt *c = NULL;
+    assert_int_equal(esc_ckpt_open_readonly(f->path, &c, NULL), ESC_OK);
+    uint64_t bytes = 1;
+    assert_int_equal(esc_ckpt_segment_bytes(c, &bytes, NULL), ESC_OK);
+    assert_int_equal(bytes, 0);
+    assert_int_equal(segments_of(c, &key).n, 0);
+    esc_ckpt_free(c);
+    c = open_ok(f->path);
+    esc_buf b;
+    esc_buf_init(&b, 0);
+    assert_int_equal(esc_ckpt_get_partial(c, "det-1", 200, 300, &b, NULL), ESC_OK);
+    assert_string_equal(b.ptr, "ABCD");
+    esc_buf_fini(&b);
+    esc_ckpt_partial s0 = key;
+    s0.data = "x", s0.len = 1;
+    assert_int_equal(esc_ckpt_begin(c, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_put_segment(c, &s0, 0, NULL), ESC_OK);
+    assert_int_equal(esc_ckpt_commit(c, NULL), ESC_OK);
+    assert_string_equal(segments_of(c, &key).got, "x");
+    esc_ckpt_free(c);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void test_not_a_state_file(void **state) {
     fixture *f = *state;
     FILE *fp = fopen(f->path, "wb");
@@ -332,6 +446,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_iterate_partials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_and_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_v1_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_state_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_after_commit, setup, teardown),
