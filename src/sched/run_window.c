@@ -1,12 +1,13 @@
 /* Windows of the run loop and their kept records (see run_internal.h, docs/run.md).
  *
- * A window is one scheduled run of one detection: [earliest, latest) and, while it is open, an
- * execution fed with the records that fall in it. Its blob lists those records (CIM values and
- * time) after a header (magic, scheduled time, length already emitted, fired flag), so a restart
- * re-feeds them into a fresh execution and a late record can recompute a fired window. Each
- * record keeps its origin (input name, byte offset, line, EVTX record id: docs/evidence.md), so
- * the execution fed again after a restart or for a late record has the same evidence as the one
- * fed while reading; the input name is written once for a run of records from one input.
+ * A window is one scheduled run of one detection: [earliest, latest) and the records that fall
+ * in it. Its blob lists those records (CIM values and time) after a header (magic, scheduled
+ * time, length already emitted, fired flag); the execution that makes its rows is fed from the
+ * blob when it fires (and again for late records), so memory holds one execution at a time. The
+ * blob goes to the store a commit at a time (its row and segments, below); memory keeps its
+ * header and the records since the last commit. Each record keeps its origin (input name, byte
+ * offset, line, EVTX record id: docs/evidence.md), so the rows carry the evidence of the events
+ * read; the input name is written once for a run of records from one input.
  * Record layout: see blob_add (Processes records as CIM values, other datasets' records as their
  * named fields, each optionally followed by its origin). An ESW2 blob (no origins) is an ESW3
  * blob whose records have no origin bit.
@@ -14,7 +15,8 @@
  * covers their time (at most RUN_MAX_COVER); a record of a window scheduled at or before the
  * detection was enabled is counted, not kept; a record of a window that already fired is late:
  * reported, or with late_emit added to the retained window's blob for run_act.c to emit.
- * In Kafka mode (run_kafka.c) a window holds one partition's records and notes the offset of
+ * In Kafka mode (run_kafka.c) a window holds one partition's records, with an execution fed as
+ * they come (a restart replays them rather than reading them back), and notes the offset of
  * its first; a record replayed whose partition's window already fired (here or at the
  * partition's last reader) is skipped; one whose window fired and that is not replayed is late.
  * Without late_emit such a window's blob stays its header: its records are only counted against

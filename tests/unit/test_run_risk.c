@@ -91,6 +91,8 @@ static void expect_history(esc_runner *r, int o) {
         if (ref[i].obj == o && ref[i].kind == 'P' && ref[i].time > last)
             want[n++] = (esc_risk_point){ref[i].id, name, type_of(o), ref[i].time, ref[i].score};
     assert_int_equal(h.n, n);
+    if (!n)
+        return; /* nothing allocated */
     qsort(h.pts, h.n, sizeof *h.pts, cmp_pt);
     qsort(want, n, sizeof *want, cmp_pt);
     for (size_t i = 0; i < n; i++) {
