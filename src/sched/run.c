@@ -5,14 +5,15 @@
  * the time the inputs were last seen caught up (run_act.c), or one wait on the clock.
  * Invariants:
  * - Everything durable goes through one checkpoint transaction per step: input offsets, the
- *   partial blob of every window that changed, fired windows, the CrowdStrike host inventory
- *   seen in the inputs ("@hosts") and the "@run" bookkeeping blob (when each detection was
- *   enabled and last fired, the committed sizes of JSON-lines sink files, counters). A crash
- *   loses at most the step in progress, which is then redone.
+ *   records each window gained (as its next segment, run_window.c), fired windows, the
+ *   CrowdStrike host inventory seen in the inputs ("@hosts") and the "@run" bookkeeping blob
+ *   (when each detection was enabled and last fired, the committed sizes of JSON-lines sink
+ *   files, counters). A crash loses at most the step in progress, which is then redone.
  * - Sinks are written before the commit that marks their windows fired; on restart, JSON-lines
  *   files are cut back to their committed sizes, so redoing a step writes its lines once.
- * - A window's blob is the list of its kept records, so a restart re-feeds them into a fresh
- *   execution: the result equals the uninterrupted one.
+ * - A window's blob is the list of its kept records, fed into an execution when the window
+ *   fires, whether the records were read in this process or before a restart: the result
+ *   equals the uninterrupted one.
  * - With a Kafka input (run_kafka.c) windows are per partition, the Kafka offsets are committed
  *   after this checkpoint, and "horizon" and the state directory's "id" are kept in "@run".
  *   A partition's window is stored as its blob's header alone (for `escudo status`): a restart
@@ -618,6 +619,7 @@ void esc_runner_free(esc_runner *r) {
     esc_free(r->det);
     esc_agenda_free(r->agenda);
     esc_run_risk_free(r);
+    esc_run_store_free(r);
     damaged_free(r);
     esc_ckpt_free(r->ck);
     if (r->lock_fd >= 0)

@@ -27,14 +27,16 @@
 #define RUN_MAX_WINDOWS 100000 /* open + retained windows, by default */
 #define ESC_RUN_LOCK_FILE "lock"
 #define RUN_BLOB_MAGIC "ESW3"      /* stored with a CRC-32 trailer over the rest */
-#define RUN_BLOB_MAGIC_SEG "ESW4"  /* a stored window: header, segment count, record bytes */
+#define RUN_BLOB_MAGIC_SEG "ESW5"  /* a stored window: header, segment count, record bytes */
+#define RUN_BLOB_MAGIC_SEG4 "ESW4" /* the same, its segments without an encoding byte */
 #define RUN_BLOB_MAGIC_V2 "ESW2"   /* before origins: read as it is, rewritten as ESW3 */
 #define RUN_BLOB_MAGIC_V1 "ESW1"   /* before checksums: read as it is, rewritten as ESW3 */
 #define RUN_BLOB_ORIGIN (1u << 31) /* a record's mask bit: its origin follows (run_window.c) */
 #define RUN_ORIGIN_PATH_MAX 4096   /* bytes of an origin's input name kept in a blob */
 #define RUN_BLOB_HDR 21            /* magic, i64 scheduled, u64 emitted_len, u8 fired */
 #define RUN_BLOB_CRC 4             /* the stored blob's trailer: CRC-32 (zlib) of what precedes */
-#define RUN_SEG_ROW (RUN_BLOB_HDR + 12) /* an ESW4 row: the header, u32 segments, u64 bytes */
+#define RUN_SEG_ROW (RUN_BLOB_HDR + 12) /* an ESW5 row: the header, u32 segments, u64 bytes */
+#define RUN_SEG_ZSTD_MIN 256 /* records of a segment below this many bytes are stored as they are */
 #define RUN_MAX_SEGS 256 /* a window stored in more segments is stored anew as one */
 /* a window's records at most (their blob, header included, fits one stored segment) */
 #define RUN_BLOB_LIMIT (ESC_CKPT_MAX_BLOB - RUN_BLOB_CRC)
@@ -168,6 +170,8 @@ struct esc_runner {
     uint32_t *risk_head, *risk_last, *risk_next;
     size_t risk_nb;
     bool risk_dirty;
+    struct ZSTD_CCtx_s *zc; /* segments' compression and decompression contexts (run_window.c) */
+    struct ZSTD_DCtx_s *zd;
     esc_ckpt_partial *damaged; /* window blobs found damaged at restore, deleted at commit */
     size_t ndamaged;
     bool stepped;
@@ -233,7 +237,7 @@ bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key);
 esc_status esc_run_win_new(esc_runner *r, size_t det, int64_t sched, win_state **out,
                            esc_error *err);
 /* A window restored from its stored row cp (body: its length without the trailer) and, for
- * an ESW4 row, its segments; *why and nothing restored when those are damaged. */
+ * an ESW5 (or ESW4) row, its segments; *why and nothing restored when those are damaged. */
 esc_status esc_run_win_restore(esc_runner *r, size_t det, const esc_ckpt_partial *cp, size_t body,
                                const char **why, esc_error *err);
 /* Inside the checkpoint transaction: what w gained since its last commit as a segment (or all
@@ -251,6 +255,10 @@ void esc_run_win_free(win_state *w);
 void esc_run_win_compact(esc_runner *r);
 /* Retained fired windows past the late retention are marked deleted. */
 void esc_run_win_prune(esc_runner *r, int64_t now);
+/* Whether a stored row is a window's header with its records in segments (ESW5, ESW4). */
+bool esc_run_blob_segmented(const void *row);
+/* The segments' compression contexts freed (the runner's end). */
+void esc_run_store_free(esc_runner *r);
 /* A stored blob checked: its length without the trailer in *body, or NULL and the reason it is
  * damaged (bad magic, truncated, checksum mismatch). *old for a blob from before checksums. */
 const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool *old);

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "core/alloc.h"
 #include "core/timeutil.h"
@@ -53,6 +54,10 @@ static esc_status blob_init(esc_buf *b, int64_t sched) {
     return esc_buf_append(b, h, RUN_BLOB_HDR);
 }
 
+bool esc_run_blob_segmented(const void *row) {
+    return !memcmp(row, RUN_BLOB_MAGIC_SEG, 4) || !memcmp(row, RUN_BLOB_MAGIC_SEG4, 4);
+}
+
 const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool *old) {
     const unsigned char *p = data;
     *old = false;
@@ -62,8 +67,8 @@ const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool 
         *old = true;
         *body = len;
     } else if (!memcmp(p, RUN_BLOB_MAGIC, 4) || !memcmp(p, RUN_BLOB_MAGIC_V2, 4) ||
-               !memcmp(p, RUN_BLOB_MAGIC_SEG, 4)) {
-        bool seg = !memcmp(p, RUN_BLOB_MAGIC_SEG, 4);
+               esc_run_blob_segmented(p)) {
+        bool seg = esc_run_blob_segmented(p);
         if (len < RUN_BLOB_HDR + RUN_BLOB_CRC || (seg && len != RUN_SEG_ROW + RUN_BLOB_CRC))
             return "truncated";
         *body = len - RUN_BLOB_CRC;
@@ -77,7 +82,7 @@ const char *esc_run_blob_check(const void *data, size_t len, size_t *body, bool 
     if (*body < RUN_BLOB_HDR)
         return "truncated";
     uint64_t emitted = get_u64(p + 12), whole = *body;
-    if (!memcmp(p, RUN_BLOB_MAGIC_SEG, 4)) {
+    if (esc_run_blob_segmented(p)) {
         uint64_t stored = get_u64(p + RUN_BLOB_HDR + 4);
         if (stored > RUN_BLOB_LIMIT - RUN_BLOB_HDR)
             return "bad header";
@@ -556,11 +561,14 @@ bool esc_run_win_find_key(const esc_runner *r, const esc_ckpt_partial *key) {
 }
 
 /* ---- windows in the store: a row and segments -------------------------------------------- *
- * A window's row (ESW4) is its blob's header, the number of segments and the bytes of records
- * they hold, with a CRC-32 trailer; segment k holds the records the window gained before a
- * commit, with a CRC-32 trailer over k and them (so a segment moved to another place fails).
- * Its whole blob is the header, the segments' records in order, then the records in memory
- * (win_state.blob after its header) that the next commit stores as the next segment. */
+ * A window's row (ESW5) is its blob's header, the number of segments and the bytes of records
+ * they hold, with a CRC-32 trailer. Segment k holds the records the window gained before a
+ * commit: an encoding byte (0: the records as they are; 1: a zstd frame of them, level 1, when
+ * that is smaller), then those bytes, with a CRC-32 trailer over k and them (so a segment moved
+ * to another place fails). Its whole blob is the header, the segments' records in order, then
+ * the records in memory (win_state.blob after its header) that the next commit stores as the
+ * next segment. ESW4 rows (one development version) have segments without the encoding byte;
+ * such a window is stored anew as ESW5 at its next commit. */
 
 static uint32_t seg_crc(uint32_t seq, const void *p, size_t n) {
     unsigned char k[4];
@@ -572,18 +580,73 @@ static esc_ckpt_partial win_key(const esc_runner *r, const win_state *w) {
     return (esc_ckpt_partial){r->det[w->det].d->id, w->w.earliest, w->w.latest, NULL, 0};
 }
 
+void esc_run_store_free(esc_runner *r) {
+    ZSTD_freeCCtx(r->zc);
+    ZSTD_freeDCtx(r->zd);
+    r->zc = NULL;
+    r->zd = NULL;
+}
+
 typedef struct seg_read {
+    esc_runner *r;
     esc_buf *out;
+    bool coded;    /* segments start with their encoding byte (ESW5) */
     uint32_t next;
     uint64_t left; /* bytes the row says are still to come */
     const char *why;
 } seg_read;
 
+static bool damaged(seg_read *l, const char *why) {
+    l->why = why;
+    return false;
+}
+
+/* The records of a segment's payload p[0, n) appended to l->out; false (l->why) when damaged. */
+static bool seg_decode(seg_read *l, const unsigned char *p, size_t n, esc_status *st) {
+    unsigned code = 0;
+    if (l->coded) {
+        if (!n--)
+            return damaged(l, "a segment is empty");
+        code = *p++;
+    }
+    size_t size = n;
+    if (code == 1) {
+        unsigned long long z = ZSTD_getFrameContentSize(p, n);
+        if (z == ZSTD_CONTENTSIZE_ERROR || z == ZSTD_CONTENTSIZE_UNKNOWN)
+            return damaged(l, "a segment does not decompress");
+        size = z > l->left ? SIZE_MAX : (size_t)z;
+    } else if (code) {
+        return damaged(l, "a segment has an unknown encoding");
+    }
+    if (size > l->left)
+        return damaged(l, "a segment is longer than its row says");
+    if ((*st = esc_buf_reserve(l->out, size)))
+        return true;
+    if (code == 1) {
+        if (!l->r->zd && !(l->r->zd = ZSTD_createDCtx())) {
+            *st = ESC_ENOMEM;
+            return true;
+        }
+        size_t k = ZSTD_decompressDCtx(l->r->zd, esc_buf_end(l->out), size, p, n);
+        if (ZSTD_isError(k) || k != size)
+            return damaged(l, "a segment does not decompress");
+    } else {
+        memcpy(esc_buf_end(l->out), p, size);
+    }
+    esc_buf_commit(l->out, size);
+    l->left -= size;
+    return true;
+}
+
 static esc_status seg_each(void *ctx, int64_t seq, const void *p, size_t n, esc_error *err) {
     seg_read *l = ctx;
     uint32_t want;
-    if (seq != l->next || n < RUN_BLOB_CRC || n - RUN_BLOB_CRC > l->left) {
-        l->why = seq != l->next ? "a segment is missing" : "a segment is longer than its row says";
+    if (seq != l->next) {
+        l->why = "a segment is missing";
+        return ESC_EOF;
+    }
+    if (n < RUN_BLOB_CRC) {
+        l->why = "a segment is truncated";
         return ESC_EOF;
     }
     n -= RUN_BLOB_CRC;
@@ -592,17 +655,17 @@ static esc_status seg_each(void *ctx, int64_t seq, const void *p, size_t n, esc_
         l->why = "segment checksum mismatch (truncated or altered)";
         return ESC_EOF;
     }
+    esc_status st = ESC_OK;
+    if (!seg_decode(l, p, n, &st))
+        return ESC_EOF;
     l->next++;
-    l->left -= n;
-    if (esc_buf_append(l->out, p, n))
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    return ESC_OK;
+    return st ? esc_error_set(err, ESC_ENOMEM, "out of memory") : ESC_OK;
 }
 
 /* The records of key's nseg segments (stored bytes) appended to out; *why when damaged. */
-static esc_status seg_load(esc_runner *r, const esc_ckpt_partial *key, uint32_t nseg,
+static esc_status seg_load(esc_runner *r, const esc_ckpt_partial *key, bool coded, uint32_t nseg,
                            uint64_t stored, esc_buf *out, const char **why, esc_error *err) {
-    seg_read l = {out, 0, stored, NULL};
+    seg_read l = {r, out, coded, 0, stored, NULL};
     esc_status st = esc_ckpt_get_segments(r->ck, key, seg_each, &l, err);
     if (st == ESC_EOF || (!st && (l.next != nseg || l.left)))
         *why = l.why ? l.why : "a segment is missing";
@@ -623,7 +686,7 @@ esc_status esc_run_win_records(esc_runner *r, const win_state *w, esc_buf *tmp,
     esc_buf_clear(tmp);
     esc_status st = esc_buf_append(tmp, w->blob.ptr, RUN_BLOB_HDR);
     if (!st)
-        st = seg_load(r, &key, w->nseg, w->stored, tmp, &why, err);
+        st = seg_load(r, &key, true, w->nseg, w->stored, tmp, &why, err);
     if (!st && !why)
         st = esc_buf_append(tmp, w->blob.ptr + RUN_BLOB_HDR, w->blob.len - RUN_BLOB_HDR);
     else if (!st)
@@ -633,16 +696,30 @@ esc_status esc_run_win_records(esc_runner *r, const win_state *w, esc_buf *tmp,
     return st == ESC_ENOMEM ? esc_error_set(err, st, "out of memory") : st;
 }
 
-/* b[from, len) with its CRC-32 trailer as segment seq of key. */
-static esc_status seg_put(esc_runner *r, esc_ckpt_partial key, uint32_t seq, esc_buf *b,
+/* b[from, len) as segment seq of key: its encoding byte, the records or their zstd frame, the
+ * CRC-32 trailer. */
+static esc_status seg_put(esc_runner *r, esc_ckpt_partial key, uint32_t seq, const esc_buf *b,
                           size_t from, esc_error *err) {
-    uint32_t c = seg_crc(seq, b->ptr + from, b->len - from);
-    if (esc_buf_append(b, &c, RUN_BLOB_CRC))
+    const char *src = b->ptr + from;
+    size_t n = b->len - from, bound = ZSTD_compressBound(n), k = 0;
+    esc_buf seg;
+    esc_buf_init(&seg, 0);
+    if (esc_buf_reserve(&seg, 1 + (bound > n ? bound : n) + RUN_BLOB_CRC) ||
+        (!r->zc && !(r->zc = ZSTD_createCCtx())))
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    key.data = b->ptr + from;
-    key.len = b->len - from;
+    if (n >= RUN_SEG_ZSTD_MIN)
+        k = ZSTD_compressCCtx(r->zc, seg.ptr + 1, bound, src, n, 1);
+    bool z = n >= RUN_SEG_ZSTD_MIN && !ZSTD_isError(k) && k < n;
+    seg.ptr[0] = z ? 1 : 0;
+    if (!z)
+        memcpy(seg.ptr + 1, src, k = n);
+    seg.len = 1 + k;
+    uint32_t c = seg_crc(seq, seg.ptr, seg.len);
+    memcpy(seg.ptr + seg.len, &c, RUN_BLOB_CRC);
+    key.data = seg.ptr;
+    key.len = seg.len + RUN_BLOB_CRC;
     esc_status st = esc_ckpt_put_segment(r->ck, &key, seq, err);
-    b->len -= RUN_BLOB_CRC;
+    esc_buf_fini(&seg);
     return st;
 }
 
@@ -659,17 +736,17 @@ esc_status esc_run_win_store(esc_runner *r, win_state *w, esc_error *err) {
         esc_buf_init(&all, 0);
         st = esc_run_win_records(r, w, &all, &b, err);
         if (!st)
-            st = seg_put(r, key, 0, &all, RUN_BLOB_HDR, err);
-        if (!st)
-            st = esc_ckpt_trim_segments(r->ck, &key, 1, err);
+            st = seg_put(r, key, 0, b, RUN_BLOB_HDR, err);
         w->pend_nseg = 1;
-        w->pend_stored = all.len - RUN_BLOB_HDR;
+        w->pend_stored = st ? 0 : b->len - RUN_BLOB_HDR;
         esc_buf_fini(&all);
     } else if (gained) {
         st = seg_put(r, key, w->nseg, &w->blob, RUN_BLOB_HDR, err);
         w->pend_nseg++;
         w->pend_stored += gained;
     }
+    if (!st && gained && w->pend_nseg == 1) /* a first segment: none of an older row may stay */
+        st = esc_ckpt_trim_segments(r->ck, &key, 1, err);
     unsigned char row[RUN_SEG_ROW + RUN_BLOB_CRC];
     memcpy(row, w->blob.ptr, RUN_BLOB_HDR);
     memcpy(row, RUN_BLOB_MAGIC_SEG, 4);
@@ -698,7 +775,7 @@ void esc_run_win_stored(win_state *w) {
 esc_status esc_run_win_restore(esc_runner *r, size_t det, const esc_ckpt_partial *cp, size_t body,
                                const char **why, esc_error *err) {
     const unsigned char *row = cp->data;
-    bool seg = !memcmp(row, RUN_BLOB_MAGIC_SEG, 4);
+    bool seg = esc_run_blob_segmented(row), cur = !memcmp(row, RUN_BLOB_MAGIC_SEG, 4);
     uint32_t nseg = 0;
     uint64_t stored = 0;
     esc_buf full;
@@ -708,7 +785,7 @@ esc_status esc_run_win_restore(esc_runner *r, size_t det, const esc_ckpt_partial
         memcpy(&nseg, row + RUN_BLOB_HDR, 4);
         stored = get_u64(row + RUN_BLOB_HDR + 4);
         if (!st)
-            st = seg_load(r, cp, nseg, stored, &full, why, err);
+            st = seg_load(r, cp, cur, nseg, stored, &full, why, err);
     }
     if (st || *why)
         goto out;
@@ -720,11 +797,11 @@ esc_status esc_run_win_restore(esc_runner *r, size_t det, const esc_ckpt_partial
     w->blob = full;
     esc_buf_init(&full, 0);
     memcpy(w->blob.ptr, RUN_BLOB_MAGIC, 4);
-    w->dirty = !seg; /* an older format: stored anew as the current */
+    w->dirty = !cur; /* an older format: stored anew as the current */
     w->fired = fired;
     if (esc_run_blob_emitted(&w->blob) < w->blob.len && fired)
         w->late_dirty = true;
-    if (seg) {
+    if (cur) {
         w->nseg = w->pend_nseg = nseg;
         w->stored = w->pend_stored = stored;
         esc_run_win_stored(w);

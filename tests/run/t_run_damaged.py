@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Damaged window state is reported, never silently dropped (issue 19, item 7).
 
-A window's kept records are stored in state.db: a row (format ESW4: the blob's header, the
+A window's kept records are stored in state.db: a row (format ESW5: the blob's header, the
 number of segments and the bytes of records they hold, a CRC-32 trailer) and segments, each the
-records the window gained before one commit with a CRC-32 trailer over its number and them.
+records the window gained before one commit (an encoding byte: 0 as they are, 1 a zstd frame)
+with a CRC-32 trailer over its number and them.
 At start, a row with a bad magic, a checksum mismatch or a bad header, and a segment that is
 missing, truncated or altered, are reported by a message naming the state folder, the detection
 and the window; the window's records are counted lost (the inputs are not read again) and the
 entry is deleted, so the next start does not report it again. Whole blobs of the versions before
-segments are read as they are and stored anew as ESW4: ESW1 (before checksums), ESW2 (before
-origins: its records then carry no evidence) and ESW3 (one blob with a CRC-32 trailer); the
-notables equal an uninterrupted run's.
+segments are read as they are and stored anew as ESW5: ESW1 (before checksums), ESW2 (before
+origins: its records then carry no evidence), ESW3 (one blob with a CRC-32 trailer) and ESW4
+(segments without the encoding byte); the notables equal an uninterrupted run's.
 """
 import os
 import shutil
@@ -84,10 +85,35 @@ def set_whole(td, earliest, blob):
     con.close()
 
 
+def records(segs):
+    """The records of ESW5 segments, each decoded as its encoding byte says."""
+    out = b""
+    for _, d in segs:
+        code, payload = d[0], d[1:-4]
+        check(code in (0, 1), f"segment encoding {code}")
+        out += payload if code == 0 else subprocess.run(
+            ["zstd", "-d", "-c"], input=payload, capture_output=True, check=True).stdout
+    return out
+
+
 def esw3(row, segs):
     """The window as the version before segments stored it: header, records, CRC-32."""
-    body = b"ESW3" + row[4:21] + b"".join(d[:-4] for _, d in segs)
+    body = b"ESW3" + row[4:21] + records(segs)
     return body + struct.pack("<I", zlib.crc32(body))
+
+
+def esw4(td, e, row, segs):
+    """The window as ESW4 stored it: its records in one segment without an encoding byte."""
+    recs = records(segs)
+    head = b"ESW4" + row[4:21] + struct.pack("<IQ", 1, len(recs))
+    set_whole(td, e, head + struct.pack("<I", zlib.crc32(head)))
+    con = db(td)
+    det = con.execute("SELECT detection FROM partials WHERE earliest = ?", (e,)).fetchone()[0]
+    l = con.execute("SELECT latest FROM partials WHERE earliest = ?", (e,)).fetchone()[0]
+    seg = recs + struct.pack("<I", zlib.crc32(struct.pack("<I", 0) + recs))
+    con.execute("INSERT INTO segments VALUES(?, ?, ?, 0, ?)", (det, e, l, seg))
+    con.commit()
+    con.close()
 
 
 def esw2(d):
@@ -167,9 +193,22 @@ with tempfile.TemporaryDirectory() as td:
         con.close()
         return e
 
+    def recoded(code, payload):
+        """A segment whose checksum holds but whose bytes cannot be what its row says."""
+        def damage(td, ws):
+            e, l, d, segs = ws[2]
+            body = bytes([code]) + payload(segs[0][1][1:-4])
+            crc = zlib.crc32(struct.pack("<I", segs[0][0]) + body)
+            set_segment(td, e, segs[0][0], body + struct.pack("<I", crc))
+            return e
+        return damage
+
     for name, dmg in (("bad magic", magic), ("row checksum", row_flip),
                       ("truncated segment", truncate), ("segment bit flip", flip),
-                      ("missing segment", missing)):
+                      ("missing segment", missing),
+                      ("unknown encoding", recoded(7, lambda p: p)),
+                      ("not a zstd frame", recoded(1, lambda p: b"\x28\xb5\x2f\xfd" + p[:40])),
+                      ("records longer than the row says", recoded(0, lambda p: p + p))):
         rc, err, got, e = case(td, name, dmg)
         check(rc == 0, f"{name}: exit {rc}")
         when = runlib.iso(e)
@@ -184,21 +223,27 @@ with tempfile.TemporaryDirectory() as td:
             return None
         return damage
 
+    def older4(td, ws):
+        for e, l, d, segs in ws:
+            esw4(td, e, d, segs)
+        return None
+
     for name, make in (("ESW1", lambda b: b"ESW1" + b[4:-4]), ("ESW2", esw2),
-                       ("ESW3", lambda b: b)):
-        rc, err, got, _ = case(td, name, older(make))
+                       ("ESW3", lambda b: b), ("ESW4", None)):
+        damage = older4 if name == "ESW4" else older(make)
+        rc, err, got, _ = case(td, name, damage)
         check(rc == 0 and "damaged" not in err, f"{name}: read as before ({rc} {err!r})")
         check(got == ref, f"{name}: the uninterrupted run's notables ({len(got)} vs {len(ref)})")
         # stored anew in the current format: looked at while windows are still open
         shutil.rmtree(os.path.join(td, "st"))
         run(td, "2024-03-06T03:00:00Z")
-        older(make)(td, windows(td))
-        check(all(d[:4] == name.encode() and not segs for _, _, d, segs in windows(td)),
-              f"{name}: blobs set")
+        damage(td, windows(td))
+        check(all(d[:4] == name.encode() and len(segs) == (name == "ESW4")
+                  for _, _, d, segs in windows(td)), f"{name}: blobs set")
         run(td, "2024-03-06T03:30:00Z")
         ws = windows(td)
-        check(ws and all(d[:4] == b"ESW4" and segs for _, _, d, segs in ws),
-              f"{name}: stored anew as ESW4 ({[d[:4] for _, _, d, _ in ws]})")
+        check(ws and all(d[:4] == b"ESW5" and segs for _, _, d, segs in ws),
+              f"{name}: stored anew as ESW5 ({[d[:4] for _, _, d, _ in ws]})")
 
 if fails:
     print(f"{len(fails)} failure(s)")

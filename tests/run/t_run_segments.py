@@ -3,7 +3,7 @@
 
 A window's kept records are stored as segments (docs/run.md, "State directory"): each commit
 appends the records a window gained as its next segment and rewrites only the window's small row
-(format ESW4: header, number of segments, bytes of records). Here the input grows between two
+(format ESW5: header, number of segments, bytes of records). Here the input grows between two
 runs over one state directory. The windows open at both ends keep their first segments byte for
 byte and gain one; each row's count and bytes agree with its segments; and the notables equal
 those of one run over the whole input. The version before segments rewrote every open window's
@@ -51,11 +51,21 @@ def windows(st):
     return out
 
 
+def records(seg):
+    """A segment's records: after its encoding byte, as they are or a zstd frame of them."""
+    code, payload = seg[0], seg[1:-4]
+    check(code in (0, 1), f"segment encoding {code}")
+    if code == 0:
+        return payload
+    return subprocess.run(["zstd", "-d", "-c"], input=payload, capture_output=True,
+                          check=True).stdout
+
+
 def rows_agree(ws, when):
     for (e, _), (row, segs) in ws.items():
-        check(row[:4] == b"ESW4", f"{when}: window {e} stored as ESW4 ({row[:4]!r})")
+        check(row[:4] == b"ESW5", f"{when}: window {e} stored as ESW5 ({row[:4]!r})")
         n, stored = struct.unpack_from("<IQ", row, 21)
-        check(n == len(segs) and stored == sum(len(s) - 4 for s in segs),
+        check(n == len(segs) and stored == sum(len(records(s)) for s in segs),
               f"{when}: window {e}: row says {n} segments of {stored} bytes")
 
 
