@@ -667,8 +667,12 @@ static esc_status seg_load(esc_runner *r, const esc_ckpt_partial *key, bool code
                            uint64_t stored, esc_buf *out, const char **why, esc_error *err) {
     seg_read l = {r, out, coded, 0, stored, NULL};
     esc_status st = esc_ckpt_get_segments(r->ck, key, seg_each, &l, err);
-    if (st == ESC_EOF || (!st && (l.next != nseg || l.left)))
-        *why = l.why ? l.why : "a segment is missing";
+    if (st == ESC_EOF)
+        *why = l.why;
+    else if (!st && l.next != nseg)
+        *why = "a segment is missing";
+    else if (!st && l.left)
+        *why = "its segments hold fewer records than its row says";
     return st == ESC_EOF ? ESC_OK : st;
 }
 
