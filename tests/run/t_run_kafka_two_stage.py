@@ -113,7 +113,10 @@ with tempfile.TemporaryDirectory() as d:
                                         text=True)
             time.sleep(rng.uniform(0.2, 1.5))
         time.sleep(rng.uniform(1, 4))
-        w = rng.randrange(WORKERS)
+        # a worker still running (one that ended already cannot be killed: on a fast or busy
+        # machine the one drawn among all had ended, and the run had no kill)
+        alive = [w for w in range(WORKERS) if procs[w].poll() is None] or [0]
+        w = alive[rng.randrange(len(alive))]
         if procs[w].poll() is None:
             procs[w].send_signal(signal.SIGKILL)
             procs[w].wait()
