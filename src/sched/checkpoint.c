@@ -266,6 +266,13 @@ static esc_status need_tx(esc_ckpt *c, esc_error *err) {
     return ESC_OK;
 }
 
+/* A write keyed by key (what names it in the error): inside a transaction, the key within its
+ * cap. */
+static esc_status write_key(esc_ckpt *c, const char *what, const char *key, esc_error *err) {
+    esc_status s = need_tx(c, err);
+    return s != ESC_OK ? s : check_key(err, what, key);
+}
+
 /* Step a write statement to completion and reset it. */
 static esc_status run_write(esc_ckpt *c, sqlite3_stmt *st, esc_error *err, const char *what) {
     int rc = sqlite3_step(st);
@@ -282,9 +289,7 @@ static void bind_window(sqlite3_stmt *st, const char *det, int64_t e, int64_t l)
 }
 
 esc_status esc_ckpt_put_input(esc_ckpt *c, const esc_ckpt_input *in, esc_error *err) {
-    esc_status s = need_tx(c, err);
-    if (s == ESC_OK)
-        s = check_key(err, "input path", in->path);
+    esc_status s = write_key(c, "input path", in->path, err);
     if (s != ESC_OK)
         return s;
     if (in->head_len > ESC_CKPT_HEAD_MAX)
@@ -300,9 +305,7 @@ esc_status esc_ckpt_put_input(esc_ckpt *c, const esc_ckpt_input *in, esc_error *
 }
 
 esc_status esc_ckpt_put_fired(esc_ckpt *c, const esc_ckpt_fired *f, esc_error *err) {
-    esc_status s = need_tx(c, err);
-    if (s == ESC_OK)
-        s = check_key(err, "detection id", f->detection);
+    esc_status s = write_key(c, "detection id", f->detection, err);
     if (s != ESC_OK)
         return s;
     sqlite3_stmt *st = c->st[ST_PUT_FIRED];
@@ -312,9 +315,7 @@ esc_status esc_ckpt_put_fired(esc_ckpt *c, const esc_ckpt_fired *f, esc_error *e
 }
 
 esc_status esc_ckpt_put_partial(esc_ckpt *c, const esc_ckpt_partial *p, esc_error *err) {
-    esc_status s = need_tx(c, err);
-    if (s == ESC_OK)
-        s = check_key(err, "detection id", p->detection);
+    esc_status s = write_key(c, "detection id", p->detection, err);
     if (s != ESC_OK)
         return s;
     if (p->data && p->len > ESC_CKPT_MAX_BLOB)
@@ -330,9 +331,7 @@ esc_status esc_ckpt_put_partial(esc_ckpt *c, const esc_ckpt_partial *p, esc_erro
 
 esc_status esc_ckpt_put_segment(esc_ckpt *c, const esc_ckpt_partial *p, int64_t seq,
                                 esc_error *err) {
-    esc_status s = need_tx(c, err);
-    if (s == ESC_OK)
-        s = check_key(err, "detection id", p->detection);
+    esc_status s = write_key(c, "detection id", p->detection, err);
     if (s != ESC_OK)
         return s;
     if (!p->data || p->len > ESC_CKPT_MAX_BLOB)
@@ -347,9 +346,7 @@ esc_status esc_ckpt_put_segment(esc_ckpt *c, const esc_ckpt_partial *p, int64_t 
 
 esc_status esc_ckpt_trim_segments(esc_ckpt *c, const esc_ckpt_partial *key, int64_t from,
                                   esc_error *err) {
-    esc_status s = need_tx(c, err);
-    if (s == ESC_OK)
-        s = check_key(err, "detection id", key->detection);
+    esc_status s = write_key(c, "detection id", key->detection, err);
     if (s != ESC_OK)
         return s;
     sqlite3_stmt *st = c->st[ST_TRIM_SEGMENTS];

@@ -177,6 +177,12 @@ static esc_status restore_risk(esc_runner *r, esc_error *err) {
     return st;
 }
 
+/* Whether a commit stores w as its row and segments (esc_run_win_store): a window not deleted
+ * and not a Kafka partition's (stored as its header alone). */
+static bool in_segments(const win_state *w) {
+    return !w->deleted && !w->kslot1;
+}
+
 esc_status esc_run_commit(esc_runner *r, esc_error *err) {
     esc_status fst = r->repart ? esc_run_repart_flush(r, err) : ESC_OK;
     if (fst) /* partials published must be delivered before the windows count as fired */
@@ -211,7 +217,7 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
         win_state *w = r->win[i];
         if (!w->dirty)
             continue;
-        if (!w->deleted && !w->kslot1) {
+        if (in_segments(w)) {
             st = esc_run_win_store(r, w, err);
             continue;
         }
@@ -262,7 +268,7 @@ esc_status esc_run_commit(esc_runner *r, esc_error *err) {
         r->in[i].dirty = false;
     for (size_t i = 0; i < r->nwin; i++) {
         win_state *w = r->win[i];
-        if (w->dirty && !w->deleted && !w->kslot1)
+        if (w->dirty && in_segments(w))
             esc_run_win_stored(w);
         w->dirty = false;
     }

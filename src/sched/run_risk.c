@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/str.h"
 
 #define RISK_DAY 86400
 #define RISK_MAGIC "ESR1"
@@ -55,13 +56,7 @@ void esc_run_risk_free(esc_runner *r) {
 }
 
 static size_t obj_hash(const char *type, const char *object) {
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (const char *p = type; *p; p++)
-        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
-    h = (h ^ 0xff) * UINT64_C(1099511628211);
-    for (const char *p = object; *p; p++)
-        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
-    return (size_t)(h ^ (h >> 32));
+    return (size_t)esc_hash_mix(esc_str_hash(esc_str_c(type)), esc_str_hash(esc_str_c(object)));
 }
 
 /* Entry i (of the step's) at the end of its bucket's chain. */
