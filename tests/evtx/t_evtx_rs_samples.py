@@ -23,6 +23,10 @@
    Correlation, Execution, Security/@UserID...), EventData and UserData as written, with the
    normalisations of 3 and times compared at microseconds (the crate prints 6 digits, Windows
    and escudo 7); layout whitespace is the crate's pretty-printing.
+5. The crate's JSON renderings of chosen records (JSON_SNAPSHOTS) hold the same EventData
+   values as escudo's record, name by name (the crate's numbers and booleans as their text;
+   GUIDs braced as in 3). Among them the SizeT values of Security_with_size_t.evtx (32-bit
+   Windows' win:Pointer), unpadded hex as Windows renders them (docs/evtx.md).
 
 Environment: ESCUDO, ESC_SHARED_DATA."""
 
@@ -88,6 +92,13 @@ SNAPSHOTS = [
      "E_Windows_system32_winevt_logs_Microsoft-Windows-CAPI2%4Operational.evtx", 25),
 ]
 
+# (JSON snapshot, file, record id or None for the first record): those whose EventData is flat
+JSON_SNAPSHOTS = [
+    ("event_json_sample", "security.evtx", None),
+    ("event_json_with_size_t", "Security_with_size_t.evtx", 196),
+    ("event_json_missing_string_cache_entry", "security_bad_string_cache.evtx", None),
+]
+
 GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 
 
@@ -124,6 +135,38 @@ def snapshot_fields(path):
         data.pop()
     out["data"] = data
     return out
+
+
+def json_snapshot_data(path):
+    """The EventData of a JSON snapshot as name -> text."""
+    text = open(path, encoding="utf-8").read().split("---", 2)[2]
+    data = json.loads(text)["Event"]["EventData"] or {}
+    out = {}
+    for k, v in data.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif v is None:
+            v = ""
+        elif not isinstance(v, str):
+            v = str(v)
+        out[k] = "{" + v + "}" if GUID.match(v) else v
+    return out
+
+
+def check_json_snapshots(root, events):
+    fails = []
+    for snap, name, rid in JSON_SNAPSHOTS:
+        sp = os.path.join(root, "snapshots", f"test_record_samples__{snap}.snap")
+        got = next((e for e in events.get(name, []) if rid is None or e.get("record_id") == rid),
+                   None)
+        if not os.path.exists(sp) or got is None:
+            fails.append(f"JSON snapshot {snap}: missing")
+            continue
+        mine = dict((n, v) for n, v in got.get("data", []))
+        for k, v in json_snapshot_data(sp).items():
+            if mine.get(k) != v:
+                fails.append(f"JSON snapshot {snap}: {k}: escudo {mine.get(k)!r}, crate {v!r}")
+    return fails
 
 
 TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z$")
@@ -242,9 +285,11 @@ def main():
         if got.get("data") != want["data"]:
             fails.append(f"snapshot {snap}: data differ:\n  escudo {got.get('data')}\n"
                          f"  crate  {want['data']}")
+    fails += check_json_snapshots(root, events)
     for f in fails:
         print("FAIL", f)
-    print(f"evtx-rs: {len(rows)} files, {len(SNAPSHOTS)} snapshots, {len(fails)} failures")
+    print(f"evtx-rs: {len(rows)} files, {len(SNAPSHOTS) + len(JSON_SNAPSHOTS)} snapshots, "
+          f"{len(fails)} failures")
     return 1 if fails else 0
 
 

@@ -85,7 +85,7 @@ static const char *const expected[][2] = {
     {"Bool", "true"},
     {"Bin", "01ABFF"},
     {"Guid", "{33221100-5544-7766-8899-AABBCCDDEEFF}"},
-    {"SizeT", "0x0000000000001234"},
+    {"SizeT", "0x1234"},
     {"FileTime", "2020-12-09T18:21:05.1199999Z"},
     {"SystemTime", "2019-02-13T15:14:52.4090000Z"},
     {"Sid", "S-1-5-21-1-2-1000"},

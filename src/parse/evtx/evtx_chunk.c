@@ -1012,11 +1012,11 @@ static esc_status put_scalar(dec *d, uint8_t t, const unsigned char *b, size_t n
     }
     case 0x0f:
         return put_guid(d, b);
-    case 0x10:
+    case 0x10: /* SizeT (win:Pointer): unpadded hex, as Windows renders it (docs/evtx.md) */
         if (n >= 8)
-            return put_hex(d, evtx_le64(b), 16);
+            return put_hex(d, evtx_le64(b), 0);
         if (n >= 4)
-            return put_hex(d, evtx_le32(b), 8);
+            return put_hex(d, evtx_le32(b), 0);
         return ESC_OK;
     case 0x11:
         return put_filetime(d, evtx_le64(b));
