@@ -25,6 +25,7 @@
  * lines whose first line already ends in '}' is read as that line alone (documented). */
 #include "parse/json/json.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -438,24 +439,20 @@ static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
                    KEY_IS(t->key, "UserData");
         return false;
     }
-    /* evtx_dump's Event.System.{Provider,TimeCreated,EventID}[.#attributes] and the element
-     * inside Event.UserData */
+    /* evtx_dump's Event.System's elements (with their #attributes, or as Element_attributes
+     * objects) and the element inside Event.UserData */
     if (t->depth == 3 && t->parent >= 0 && d->tok[t->parent].parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent], *g = &d->tok[p->parent];
         if (KEY_IS(g->key, "winlog") && KEY_IS(p->key, "process"))
             return KEY_IS(t->key, "thread");
         if (!KEY_IS(g->key, "Event"))
             return false;
-        if (KEY_IS(p->key, "System"))
-            return KEY_IS(t->key, "Provider") || KEY_IS(t->key, "TimeCreated") ||
-                   KEY_IS(t->key, "EventID");
-        return KEY_IS(p->key, "UserData") && t->type == ESC_JT_OBJ;
+        return (KEY_IS(p->key, "System") || KEY_IS(p->key, "UserData")) &&
+               t->type == ESC_JT_OBJ;
     }
-    if (t->depth == 4 && t->parent >= 0) {
-        const esc_json_tok *p = &d->tok[t->parent];
-        return KEY_IS(t->key, "#attributes") &&
-               (KEY_IS(p->key, "Provider") || KEY_IS(p->key, "TimeCreated") ||
-                KEY_IS(p->key, "EventID"));
+    if (t->depth == 4 && t->parent >= 0 && d->tok[t->parent].parent >= 0) {
+        const esc_json_tok *g = &d->tok[d->tok[t->parent].parent];
+        return KEY_IS(t->key, "#attributes") && KEY_IS(g->key, "System");
     }
     return false;
 }
@@ -697,9 +694,117 @@ static int32_t obj_child(const jr *r, int32_t parent, const char *name) {
     return is_obj(r, parent) ? child(r, parent, name) : -1;
 }
 
+/* ---- evtx_dump JSON ---- */
+
+#define EVTXJSON_ATTRS "_attributes" /* evtx_dump --separate-json-attributes: Element_attributes */
+
+/* The attributes object of System's element elem: elem.#attributes, else the sibling
+ * elem_attributes (--separate-json-attributes); -1 when there is none. */
+static int32_t evtxjson_attrs(const jr *r, int32_t sys, const char *elem) {
+    int32_t a = obj_child(r, obj_child(r, sys, elem), "#attributes");
+    if (is_obj(r, a))
+        return a;
+    char name[32];
+    snprintf(name, sizeof name, "%s" EVTXJSON_ATTRS, elem);
+    a = obj_child(r, sys, name);
+    return is_obj(r, a) ? a : -1;
+}
+
+/* evtx_dump writes a GUID-typed value as bare upper-case hex (the evtx crate's `write_guid`),
+ * Windows as {GUID}: a value of exactly that form gets its braces back (docs/json.md). */
+static esc_status braced(jr *r, esc_str *v) {
+    if (v->len != 36)
+        return ESC_OK;
+    for (size_t i = 0; i < 36; i++) {
+        char c = v->ptr[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')))
+            return ESC_OK;
+    }
+    char *b = esc_arena_alloc(&r->arena, 38);
+    if (!b)
+        return ESC_ELIMIT;
+    b[0] = '{';
+    memcpy(b + 1, v->ptr, 36);
+    b[37] = '}';
+    *v = esc_str_make(b, 38);
+    return ESC_OK;
+}
+
+static esc_status evtxjson_value(jr *r, const esc_json_tok *t, esc_str *out) {
+    esc_status st = tok_text(r, t, out);
+    return st ? st : braced(r, out);
+}
+
+/* One System entry: elem, or elem@attr when attr has a length. */
+static esc_status sys_add(jr *r, esc_kv *sys, size_t *ns, esc_str elem, esc_str attr,
+                          const esc_json_tok *t) {
+    esc_str v;
+    esc_status st = evtxjson_value(r, t, &v);
+    if (st || !v.len || *ns == ESC_XML_MAX_SYS)
+        return st;
+    esc_str name = elem;
+    if (attr.len) {
+        char *n = esc_arena_alloc(&r->arena, elem.len + 1 + attr.len);
+        if (!n)
+            return ESC_ELIMIT;
+        memcpy(n, elem.ptr, elem.len);
+        n[elem.len] = '@';
+        memcpy(n + elem.len + 1, attr.ptr, attr.len);
+        name = esc_str_make(n, elem.len + 1 + attr.len);
+    }
+    sys[(*ns)++] = (esc_kv){name, v};
+    return ESC_OK;
+}
+
+/* The scalar members of attribute object a as elem@member. */
+static esc_status sys_attrs(jr *r, esc_kv *sys, size_t *ns, esc_str elem, int32_t a) {
+    esc_status st = ESC_OK;
+    for (size_t i = (size_t)a + 1; !st && i < r->doc.ntok; i++)
+        if (r->doc.tok[i].parent == a && is_scalar(&r->doc.tok[i]))
+            st = sys_add(r, sys, ns, elem, r->doc.tok[i].key, &r->doc.tok[i]);
+    return st;
+}
+
+/* ev->sys from evtx_dump's System, as the XML reader fills it (event.h), when the interest set
+ * asks for it: per member in order, a scalar under its name, an element object's #attributes
+ * as Element@Attribute and then its #text under its name, an Element_attributes object's
+ * members as Element@Attribute. */
+static esc_status evtxjson_sys(jr *r, int32_t sys, esc_event *ev) {
+    if (!(r->everything || (r->interest && r->interest->system)))
+        return ESC_OK;
+    esc_kv *kv = esc_arena_alloc(&r->arena, ESC_XML_MAX_SYS * sizeof *kv);
+    if (!kv)
+        return ESC_ELIMIT;
+    size_t ns = 0, sl = strlen(EVTXJSON_ATTRS);
+    esc_status st = ESC_OK;
+    for (size_t i = (size_t)sys + 1; !st && i < r->doc.ntok; i++) {
+        const esc_json_tok *t = &r->doc.tok[i];
+        if (t->parent != sys || !t->key.ptr)
+            continue;
+        esc_str k = t->key;
+        if (is_scalar(t)) {
+            st = sys_add(r, kv, &ns, k, ESC_STR_NULL, t);
+        } else if (t->type == ESC_JT_OBJ && k.len > sl &&
+                   memcmp(k.ptr + k.len - sl, EVTXJSON_ATTRS, sl) == 0) {
+            st = sys_attrs(r, kv, &ns, esc_str_make(k.ptr, k.len - sl), (int32_t)i);
+        } else if (t->type == ESC_JT_OBJ) {
+            int32_t a = child(r, (int32_t)i, "#attributes"), x = child(r, (int32_t)i, "#text");
+            if (is_obj(r, a))
+                st = sys_attrs(r, kv, &ns, k, a);
+            if (!st && x >= 0 && is_scalar(&r->doc.tok[x]))
+                st = sys_add(r, kv, &ns, k, ESC_STR_NULL, &r->doc.tok[x]);
+        }
+    }
+    ev->sys = kv;
+    ev->nsys = ns;
+    return st;
+}
+
 /* evtx_dump JSON (and the Sigma regression data): {"Event":{"System":{"Provider":
  * {"#attributes":{"Name":..}},"EventID":N or {"#text":N},"TimeCreated":{"#attributes":
- * {"SystemTime":..}},"EventRecordID":N,"Channel":..,"Computer":..},"EventData":{..}}} */
+ * {"SystemTime":..}},"EventRecordID":N,"Channel":..,"Computer":..},"EventData":{..}}}, the
+ * attributes also as "Provider_attributes":{..} (--separate-json-attributes). */
 static esc_status build_evtxjson(jr *r, int32_t e, esc_event *ev) {
     esc_status st;
     int32_t sys = obj_child(r, e, "System");
@@ -707,12 +812,11 @@ static esc_status build_evtxjson(jr *r, int32_t e, esc_event *ev) {
         ev->kind = ESC_EV_OTHER;
         return ESC_OK;
     }
-    int32_t prov = obj_child(r, obj_child(r, obj_child(r, sys, "Provider"), "#attributes"), "Name");
+    int32_t prov = obj_child(r, evtxjson_attrs(r, sys, "Provider"), "Name");
     int32_t eid = child(r, sys, "EventID");
     if (is_obj(r, eid))
         eid = child(r, eid, "#text");
-    int32_t tc =
-        obj_child(r, obj_child(r, obj_child(r, sys, "TimeCreated"), "#attributes"), "SystemTime");
+    int32_t tc = obj_child(r, evtxjson_attrs(r, sys, "TimeCreated"), "SystemTime");
     int32_t tused = -1;
     ev->kind = ESC_EV_WINDOWS;
     if ((st = text_of(r, prov, &ev->provider)) ||
@@ -723,9 +827,10 @@ static esc_status build_evtxjson(jr *r, int32_t e, esc_event *ev) {
         return st;
     if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
         return ESC_SKIP;
-    if ((st = set_iso_time(r, &tc, 1, ev, &tused)))
+    if ((st = set_iso_time(r, &tc, 1, ev, &tused)) || (st = evtxjson_sys(r, sys, ev)))
         return st;
     int32_t ed = obj_child(r, e, "EventData"), ud = obj_child(r, e, "UserData");
+    size_t from = r->nkv;
     if (ed >= 0 && (st = add_members(r, ed, NULL, 0)))
         return st;
     if (ud >= 0)
@@ -733,7 +838,9 @@ static esc_status build_evtxjson(jr *r, int32_t e, esc_event *ev) {
             if (r->doc.tok[i].parent == ud && r->doc.tok[i].type == ESC_JT_OBJ &&
                 (st = add_members(r, (int32_t)i, NULL, 0)))
                 return st;
-    return ESC_OK;
+    for (size_t i = from; !st && i < r->nkv; i++)
+        st = braced(r, &r->kv[i].value);
+    return st;
 }
 
 /* escudo's own dump: {"escudo_dump":1,"kind":..,"provider":..,"channel":..,"computer":..,
