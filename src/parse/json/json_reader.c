@@ -299,13 +299,8 @@ static bool parse_u64(esc_str s, uint64_t max, uint64_t *out) {
     return true;
 }
 
-/* Add a data field; a repeated name keeps its first place and takes the last value. */
-static esc_status kv_add(jr *r, esc_str name, esc_str value) {
-    for (size_t i = 0; i < r->nkv; i++)
-        if (esc_str_eq(r->kv[i].name, name)) {
-            r->kv[i].value = value;
-            return ESC_OK;
-        }
+/* Add a data field after the others, a repeated name too (a multivalue field). */
+static esc_status kv_append(jr *r, esc_str name, esc_str value) {
     if (r->nkv == ESC_JSON_MAX_FIELDS)
         return ESC_ELIMIT;
     if (r->nkv == r->capkv) {
@@ -318,6 +313,17 @@ static esc_status kv_add(jr *r, esc_str name, esc_str value) {
     }
     r->kv[r->nkv++] = (esc_kv){name, value};
     return ESC_OK;
+}
+
+/* Add a data field from an object's member; a repeated name (a duplicate key) keeps its first
+ * place and takes the last value. */
+static esc_status kv_add(jr *r, esc_str name, esc_str value) {
+    for (size_t i = 0; i < r->nkv; i++)
+        if (esc_str_eq(r->kv[i].name, name)) {
+            r->kv[i].value = value;
+            return ESC_OK;
+        }
+    return kv_append(r, name, value);
 }
 
 /* Add the scalar members of container `parent` (-1: top level) as data fields, leaving out
@@ -895,7 +901,7 @@ static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
             return st;
         if (!value.ptr)
             continue;
-        if ((st = kv_add(r, name, value)))
+        if ((st = kv_append(r, name, value))) /* repeated as the EVTX's Data elements were */
             return st;
     }
     return ESC_OK;
