@@ -763,44 +763,53 @@ static esc_status sys_add(jr *r, esc_kv *sys, size_t *ns, esc_str elem, esc_str 
     return ESC_OK;
 }
 
-/* The scalar members of attribute object a as elem@member. */
-static esc_status sys_attrs(jr *r, esc_kv *sys, size_t *ns, esc_str elem, int32_t a) {
-    esc_status st = ESC_OK;
-    for (size_t i = (size_t)a + 1; !st && i < r->doc.ntok; i++)
-        if (r->doc.tok[i].parent == a && is_scalar(&r->doc.tok[i]))
-            st = sys_add(r, sys, ns, elem, r->doc.tok[i].key, &r->doc.tok[i]);
-    return st;
+/* The element a scalar under System stands for, in one pass over the tokens: a member of System
+ * itself (its name), an element's #text (the element's), a member of an element's #attributes
+ * or of an Element_attributes object (Element@member). *attr gets the attribute's name. */
+static bool sys_entry(const jr *r, int32_t sys, const esc_json_tok *t, esc_str *elem,
+                      esc_str *attr) {
+    size_t sl = strlen(EVTXJSON_ATTRS);
+    const esc_json_tok *p = t->parent >= 0 ? &r->doc.tok[t->parent] : NULL;
+    *attr = ESC_STR_NULL;
+    if (!p || !is_scalar(t) || !t->key.ptr)
+        return false;
+    if (t->parent == sys) {
+        *elem = t->key;
+        return true;
+    }
+    if (p->parent == sys && KEY_IS(t->key, "#text")) {
+        *elem = p->key;
+        return true;
+    }
+    *attr = t->key;
+    if (p->parent == sys && p->key.len > sl &&
+        memcmp(p->key.ptr + p->key.len - sl, EVTXJSON_ATTRS, sl) == 0) {
+        *elem = esc_str_make(p->key.ptr, p->key.len - sl);
+        return true;
+    }
+    if (p->parent >= 0 && r->doc.tok[p->parent].parent == sys && KEY_IS(p->key, "#attributes")) {
+        *elem = r->doc.tok[p->parent].key;
+        return true;
+    }
+    return false;
 }
 
 /* ev->sys from evtx_dump's System, as the XML reader fills it (event.h), when the interest set
- * asks for it: per member in order, a scalar under its name, an element object's #attributes
- * as Element@Attribute and then its #text under its name, an Element_attributes object's
- * members as Element@Attribute. */
+ * asks for it: in document order, a scalar under its name, an element object's #attributes
+ * as Element@Attribute and its #text under its name, an Element_attributes object's members
+ * as Element@Attribute. One pass over the tokens (a System of many members stays linear). */
 static esc_status evtxjson_sys(jr *r, int32_t sys, esc_event *ev) {
     if (!(r->everything || (r->interest && r->interest->system)))
         return ESC_OK;
     esc_kv *kv = esc_arena_alloc(&r->arena, ESC_XML_MAX_SYS * sizeof *kv);
     if (!kv)
         return ESC_ELIMIT;
-    size_t ns = 0, sl = strlen(EVTXJSON_ATTRS);
+    size_t ns = 0;
     esc_status st = ESC_OK;
-    for (size_t i = (size_t)sys + 1; !st && i < r->doc.ntok; i++) {
-        const esc_json_tok *t = &r->doc.tok[i];
-        if (t->parent != sys || !t->key.ptr)
-            continue;
-        esc_str k = t->key;
-        if (is_scalar(t)) {
-            st = sys_add(r, kv, &ns, k, ESC_STR_NULL, t);
-        } else if (t->type == ESC_JT_OBJ && k.len > sl &&
-                   memcmp(k.ptr + k.len - sl, EVTXJSON_ATTRS, sl) == 0) {
-            st = sys_attrs(r, kv, &ns, esc_str_make(k.ptr, k.len - sl), (int32_t)i);
-        } else if (t->type == ESC_JT_OBJ) {
-            int32_t a = child(r, (int32_t)i, "#attributes"), x = child(r, (int32_t)i, "#text");
-            if (is_obj(r, a))
-                st = sys_attrs(r, kv, &ns, k, a);
-            if (!st && x >= 0 && is_scalar(&r->doc.tok[x]))
-                st = sys_add(r, kv, &ns, k, ESC_STR_NULL, &r->doc.tok[x]);
-        }
+    for (size_t i = (size_t)sys + 1; !st && i < r->doc.ntok && ns < ESC_XML_MAX_SYS; i++) {
+        esc_str elem, attr;
+        if (sys_entry(r, sys, &r->doc.tok[i], &elem, &attr))
+            st = sys_add(r, kv, &ns, elem, attr, &r->doc.tok[i]);
     }
     ev->sys = kv;
     ev->nsys = ns;
