@@ -82,7 +82,7 @@ struct esc_litfilter {
     uint32_t *lit_len;
     /* the text check (esc_litscan_text): per literal id, whether it is looked for in the
      * event's text (a literal of a raw-event search that esc_fields_text_bound allows); one
-     * database of those, with ids nlit ("&") and nlit + 1 ("<!") for the text's guards */
+     * database of those */
     uint8_t *text_ok;
     hs_database_t *text_db;
     bool *text_never; /* per detection: the text check cannot rule it out (esc_litscan_text_can) */
@@ -126,7 +126,7 @@ struct esc_litscan {
     uint64_t *hit; /* one bit per literal id */
     size_t words;
     esc_dataset ds;     /* the scanned record's */
-    uint64_t *text_hit; /* esc_litscan_text: one bit per literal id, then the two guards */
+    uint64_t *text_hit; /* esc_litscan_text: one bit per literal id */
     bool text_on;       /* text_hit holds the current event's text check */
     uint64_t *cand;     /* one bit per detection: may match the scanned record (see above) */
     size_t cwords;
@@ -335,12 +335,12 @@ static bool text_can(const esc_litfilter *f, const ldet *d) {
 /* The literals of raw-event searches' clauses that the text check looks for: text_ok and
  * text_db (left NULL when there are none). */
 static esc_status compile_text(esc_litfilter *f, esc_error *err) {
-    uint8_t *used = esc_calloc(f->nlit + 2, 1);
-    const char **text = esc_calloc(f->nlit + 2, sizeof *text);
-    unsigned *ids = esc_calloc(f->nlit + 2, sizeof *ids);
+    uint8_t *used = esc_calloc(f->nlit + 1, 1);
+    const char **text = esc_calloc(f->nlit + 1, sizeof *text);
+    unsigned *ids = esc_calloc(f->nlit + 1, sizeof *ids);
     size_t n = 0;
     esc_status st = ESC_OK;
-    if (!used || !text || !ids || !(f->text_ok = esc_calloc(f->nlit + 2, 1))) {
+    if (!used || !text || !ids || !(f->text_ok = esc_calloc(f->nlit + 1, 1))) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
         goto out;
     }
@@ -367,10 +367,6 @@ static esc_status compile_text(esc_litfilter *f, esc_error *err) {
     }
     for (size_t i = 0; i < f->ndet; i++)
         f->text_never[i] = !text_can(f, &f->det[i]);
-    text[n] = "&";
-    ids[n++] = (unsigned)f->nlit;
-    text[n] = "<!";
-    ids[n++] = (unsigned)f->nlit + 1;
     st = compile_literals(text, ids, n, HS_FLAG_SINGLEMATCH, "text", &f->text_db, err);
 out:
     esc_free(used);
@@ -526,7 +522,7 @@ esc_status esc_litscan_new(const esc_litfilter *f, esc_litscan **out, esc_error 
     s->f = f;
     s->words = (f->nlit + 63) / 64;
     bool ok = (s->hit = esc_calloc(s->words, sizeof *s->hit)) != NULL &&
-              (s->text_hit = esc_calloc((f->nlit + 2 + 63) / 64, sizeof *s->text_hit)) != NULL;
+              (s->text_hit = esc_calloc((f->nlit + 63) / 64 + 1, sizeof *s->text_hit)) != NULL;
     s->cwords = (f->ndet + 63) / 64;
     ok = ok && (s->cand = esc_calloc(s->cwords ? s->cwords : 1, sizeof *s->cand)) != NULL;
     ok = ok && (s->memo = esc_calloc(MEMO_SLOTS, sizeof *s->memo)) != NULL;
@@ -820,6 +816,17 @@ const uint64_t *esc_litscan_candidates(const esc_litscan *s) {
     return s ? s->cand : NULL;
 }
 
+/* Whether t holds "<!" (a comment or CDATA section), found by its rare '!'. */
+static bool has_markup_decl(esc_str t) {
+    const char *p = t.ptr, *end = t.ptr + t.len;
+    while ((p = memchr(p, '!', (size_t)(end - p))) != NULL) {
+        if (p > t.ptr && p[-1] == '<')
+            return true;
+        p++;
+    }
+    return false;
+}
+
 void esc_litscan_text(esc_litscan *s, const esc_event *ev) {
     if (!s)
         return;
@@ -827,14 +834,16 @@ void esc_litscan_text(esc_litscan *s, const esc_event *ev) {
     s->text_on = false;
     if (!f->text_db || !ev->text.ptr || ev->text.len > UINT32_MAX)
         return;
-    memset(s->text_hit, 0, (f->nlit + 2 + 63) / 64 * sizeof *s->text_hit);
+    /* the guards: an entity, a comment or CDATA section (the text's values are then not its
+     * bytes); looked for apart, as one- and two-byte literals slowed the whole scan */
+    if (memchr(ev->text.ptr, '&', ev->text.len) || has_markup_decl(ev->text))
+        return;
+    memset(s->text_hit, 0, (f->nlit + 63) / 64 * sizeof *s->text_hit);
     if (hs_scan(f->text_db, ev->text.ptr, (unsigned)ev->text.len, 0, s->scratch, on_hit,
                 s->text_hit) != HS_SUCCESS)
         return;
     s->text_bound = esc_fields_joins(ev) ? 1 : 2;
-    size_t g = f->nlit; /* the guards: an entity, a comment or CDATA section */
-    s->text_on = !((s->text_hit[g / 64] >> (g % 64)) & 1) &&
-                 !((s->text_hit[(g + 1) / 64] >> ((g + 1) % 64)) & 1);
+    s->text_on = true;
 }
 
 /* A clause that may hold by the text check: one of its literals is not looked for in the

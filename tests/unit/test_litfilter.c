@@ -313,6 +313,12 @@ static void test_text(void **state) {
     ev = win_event(sysmon, 10, "<Event><Data Name='x'>lsass<![CDATA[.exe]]></Data>");
     esc_litscan_text(s, &ev);
     assert_true(esc_litscan_text_may_match(s, 0));
+    ev = win_event(sysmon, 10, "<Event><Data Name='x'>lsass<!-- -->.exe</Data>");
+    esc_litscan_text(s, &ev); /* a comment: not checked */
+    assert_true(esc_litscan_text_may_match(s, 0));
+    ev = win_event(sysmon, 10, "<Event><Data Name='x'>! lsass!.exe !</Data>");
+    esc_litscan_text(s, &ev); /* '!' without '<' before it: checked */
+    assert_false(esc_litscan_text_may_match(s, 0));
     ev = win_event(sysmon, 10, "<Event><Data Name='CommandLine'>sudoedit -s x</Data>");
     esc_litscan_text(s, &ev);
     assert_false(esc_litscan_text_may_match(s, 0));
