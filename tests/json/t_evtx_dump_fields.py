@@ -3,7 +3,7 @@
 of each Sigma regression case's `.json` (the Rust evtx crate's `evtx_dump` output of its
 `.evtx`) against the same of its `.evtx`, event by event, every field; and of the crate's JSON
 snapshots in $ESC_SHARED_DATA/evtx-rs/snapshots (written with and without
---separate-json-attributes) against the records they render. Two differences are the JSON's
+--separate-json-attributes) against the records they render; in both profiles. Two differences are the JSON's
 own and are tolerated: evtx_dump writes times with six (or nine) fractional digits where Windows
 writes seven (SystemTime, _time: compared at microseconds), and the evtx_dump that wrote the
 Sigma data dropped values' trailing white space (the crate keeps it now: its snapshot
@@ -32,8 +32,9 @@ SNAPSHOTS = [
 ]
 
 
-def fields(escudo, path):
-    p = subprocess.run([escudo, "dump", "--fields", path], capture_output=True, check=False)
+def fields(escudo, path, native):
+    cmd = [escudo, "dump", "--fields"] + (["--native"] if native else []) + [path]
+    p = subprocess.run(cmd, capture_output=True, check=False)
     if p.returncode != 0:
         raise RuntimeError("%s: exit %d: %r" % (path, p.returncode, p.stderr[-300:]))
     return [json.loads(line) for line in p.stdout.decode("utf-8").splitlines() if line]
@@ -57,11 +58,8 @@ def diffs(name, js, ev):
     return out
 
 
-def main():
-    escudo, shared = os.environ.get("ESCUDO"), os.environ.get("ESC_SHARED_DATA")
-    if not escudo or not shared:
-        print("t_evtx_dump_fields: ESCUDO and ESC_SHARED_DATA must be set")
-        return 1
+def compare(escudo, shared, native):
+    """The differences of one profile, and the events compared."""
     fails, events = [], 0
     cases = sorted(glob.glob(os.path.join(shared, "sigma-regression", "**", "*.json"),
                              recursive=True))
@@ -69,7 +67,7 @@ def main():
         e = j[:-len(".json")] + ".evtx"
         if not os.path.exists(e):
             continue
-        a, b = fields(escudo, j), fields(escudo, e)
+        a, b = fields(escudo, j, native), fields(escudo, e, native)
         if len(a) != len(b):
             fails.append("%s: %d events from the JSON, %d from the EVTX" % (j, len(a), len(b)))
         for x, y in zip(a, b):
@@ -83,8 +81,8 @@ def main():
             line = os.path.join(tmp, snap + ".json")
             with open(line, "w", encoding="utf-8") as f:
                 f.write(json.dumps(json.loads(text)) + "\n")
-            js = fields(escudo, line)
-            ev = [x for x in fields(escudo, os.path.join(shared, "evtx-rs", name))
+            js = fields(escudo, line, native)
+            ev = [x for x in fields(escudo, os.path.join(shared, "evtx-rs", name), native)
                   if rid is None or x.get("EventRecordID") == rid][:1]
             if len(js) != 1 or not ev:
                 fails.append("%s: %d events from the JSON, record %s %sfound" %
@@ -92,6 +90,19 @@ def main():
                 continue
             events += 1
             fails += diffs(snap, js[0], ev[0])
+    return fails, events
+
+
+def main():
+    escudo, shared = os.environ.get("ESCUDO"), os.environ.get("ESC_SHARED_DATA")
+    if not escudo or not shared:
+        print("t_evtx_dump_fields: ESCUDO and ESC_SHARED_DATA must be set")
+        return 1
+    fails, events = [], 0
+    for native in (False, True):
+        f, n = compare(escudo, shared, native)
+        fails += ["%s%s" % ("native: " if native else "", x) for x in f]
+        events += n
     print("t_evtx_dump_fields: %d events, %d differences" % (events, len(fails)))
     for f in fails[:15]:
         print("  " + f)
