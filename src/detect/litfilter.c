@@ -335,6 +335,7 @@ static bool text_can(const esc_litfilter *f, const ldet *d) {
 /* The literals of raw-event searches' clauses that the text check looks for: text_ok and
  * text_db (left NULL when there are none). */
 static esc_status compile_text(esc_litfilter *f, esc_error *err) {
+    /* + 1: never an allocation of nothing, which may be NULL */
     uint8_t *used = esc_calloc(f->nlit + 1, 1);
     const char **text = esc_calloc(f->nlit + 1, sizeof *text);
     unsigned *ids = esc_calloc(f->nlit + 1, sizeof *ids);
