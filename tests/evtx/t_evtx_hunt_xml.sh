@@ -2,7 +2,9 @@
 # hunt on EVTX files equals hunt on their XML rendering (escudo dump), in both profiles.
 # Every EVTX sample of the shared data is dumped to XmlWinEventLog lines; `hunt` with the
 # seed detection and with the reference content's all-process check (tests/ref/content: every
-# process event becomes a row, so the whole CIM mapping is compared) must print the same rows for both inputs.
+# process event becomes a row, so the whole CIM mapping is compared) must print the same rows for both inputs;
+# so must every detection of escu-full together, over the evtx crate's samples too (1,513 rows on
+# 2026-12-07).
 set -euo pipefail
 : "${ESCUDO:?}" "${ESC_SHARED_DATA:?}" "${ESC_SOURCE_DIR:?}"
 work=$(mktemp -d)
@@ -12,8 +14,9 @@ i=0
 while IFS= read -r f; do
     ln -s "$f" "$work/evtx/$(printf %04d $i).evtx"
     i=$((i + 1))
-done < <(find "$ESC_SHARED_DATA/evtx" "$ESC_SHARED_DATA/sigma-regression" -name '*.evtx' | sort)
-"$ESCUDO" dump --format xml "$work/evtx" > "$work/all.xml"
+done < <(find "$ESC_SHARED_DATA/evtx" "$ESC_SHARED_DATA/sigma-regression" "$ESC_SHARED_DATA/evtx-rs" \
+    -name '*.evtx' | sort)
+"$ESCUDO" dump --format xml "$work/evtx" > "$work/all.xml" 2>/dev/null # damaged samples warn
 [ -s "$work/all.xml" ] || { echo "t_evtx_hunt_xml: empty dump"; exit 1; }
 fail=0
 for profile in splunk native; do
@@ -32,4 +35,15 @@ for profile in splunk native; do
         fi
     done
 done
+"$ESCUDO" hunt --quiet --content "$ESC_SHARED_DATA/escu-full" --format json "$work/evtx" \
+    2>/dev/null | sort > "$work/a.json"
+"$ESCUDO" hunt --quiet --content "$ESC_SHARED_DATA/escu-full" --format json "$work/all.xml" \
+    2>/dev/null | sort > "$work/b.json"
+if [ ! -s "$work/a.json" ] || ! cmp -s "$work/a.json" "$work/b.json"; then
+    echo "t_evtx_hunt_xml: escu-full: EVTX and XML rows differ"
+    diff "$work/a.json" "$work/b.json" | head -10
+    fail=1
+else
+    echo "t_evtx_hunt_xml: escu-full: $(wc -l < "$work/a.json") rows equal"
+fi
 exit $fail
