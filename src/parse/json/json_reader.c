@@ -576,9 +576,14 @@ static const sys_key wlb6_sys[] = {
     {"Security@UserID", "user.identifier"},
 };
 
+/* Whether the interest set asks for System fields (esc_event.sys). */
+static bool wants_sys(const jr *r) {
+    return r->everything || (r->interest && r->interest->system);
+}
+
 /* ev->sys from the members map names under base, when the interest set asks for them. */
 static esc_status winlog_sys(jr *r, int32_t base, const sys_key *map, size_t n, esc_event *ev) {
-    if (!(r->everything || (r->interest && r->interest->system)))
+    if (!wants_sys(r))
         return ESC_OK;
     esc_kv *sys = esc_arena_alloc(&r->arena, n * sizeof *sys);
     if (!sys)
@@ -742,12 +747,13 @@ static esc_status evtxjson_value(jr *r, const esc_json_tok *t, esc_str *out) {
     return st ? st : braced(r, out);
 }
 
-/* One System entry: elem, or elem@attr when attr has a length. */
+/* One System entry: elem, or elem@attr when attr has a length (the caller keeps *ns below
+ * ESC_XML_MAX_SYS). */
 static esc_status sys_add(jr *r, esc_kv *sys, size_t *ns, esc_str elem, esc_str attr,
                           const esc_json_tok *t) {
     esc_str v;
     esc_status st = evtxjson_value(r, t, &v);
-    if (st || !v.len || *ns == ESC_XML_MAX_SYS)
+    if (st || !v.len)
         return st;
     esc_str name = elem;
     if (attr.len) {
@@ -768,7 +774,7 @@ static esc_status sys_add(jr *r, esc_kv *sys, size_t *ns, esc_str elem, esc_str 
  * or of an Element_attributes object (Element@member). *attr gets the attribute's name. */
 static bool sys_entry(const jr *r, int32_t sys, const esc_json_tok *t, esc_str *elem,
                       esc_str *attr) {
-    size_t sl = strlen(EVTXJSON_ATTRS);
+    const size_t sl = sizeof EVTXJSON_ATTRS - 1;
     const esc_json_tok *p = t->parent >= 0 ? &r->doc.tok[t->parent] : NULL;
     *attr = ESC_STR_NULL;
     if (!p || !is_scalar(t) || !t->key.ptr)
@@ -799,7 +805,7 @@ static bool sys_entry(const jr *r, int32_t sys, const esc_json_tok *t, esc_str *
  * as Element@Attribute and its #text under its name, an Element_attributes object's members
  * as Element@Attribute. One pass over the tokens (a System of many members stays linear). */
 static esc_status evtxjson_sys(jr *r, int32_t sys, esc_event *ev) {
-    if (!(r->everything || (r->interest && r->interest->system)))
+    if (!wants_sys(r))
         return ESC_OK;
     esc_kv *kv = esc_arena_alloc(&r->arena, ESC_XML_MAX_SYS * sizeof *kv);
     if (!kv)
