@@ -8,7 +8,10 @@
 # is 1 MB (the batches' arenas keep a first block that large), and one of 12 events of 1 MB
 # among small ones (each closes its batch: when the calling thread falls behind, the bytes of
 # the full batches, AHEAD_HELD, stop the reading thread before their count does; whether it
-# falls that far behind depends on timing, so only the output is checked here).
+# falls that far behind depends on timing, so only the output is checked here). The reading
+# thread leaves events to the calling thread to prepare when that one waits (AHEAD_LEAVE_BELOW);
+# which ones also depends on timing, so --threads 2 runs three times: as it comes, with every
+# event left (ESCUDO_TEST_AHEAD_LEAVE=all) and with none.
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
 DATA=${ESC_SHARED_DATA:-../shared/data}
@@ -53,31 +56,33 @@ for i in range(1, 200):
 PY
 gzip -c "$T/mixed.xml" >"$T/mixed.xml.gz"
 
-run() { # name threads paths...
-    local n=$1 t=$2
-    shift 2
-    "$ESCUDO" hunt --content "$DATA/escu-full" --format json --evidence --threads "$t" \
-        --max-warnings 1000000 --summary-json "$T/$n.$t.sum" "$@" >"$T/$n.$t.out" 2>"$T/$n.$t.err"
-    echo $? >"$T/$n.$t.rc"
-    sed -i 's/"elapsed_s": [0-9.]*, "mb_per_s": [0-9.]*, //' "$T/$n.$t.sum"
-    grep -v '^escudo: [0-9,]* events\|elapsed\|MB/s' "$T/$n.$t.err" >"$T/$n.$t.warn"
+run() { # name threads leave paths... (leave: ESCUDO_TEST_AHEAD_LEAVE, "" for unset)
+    local n=$1.$2$3 t=$2 l=$3
+    shift 3
+    ESCUDO_TEST_AHEAD_LEAVE=$l "$ESCUDO" hunt --content "$DATA/escu-full" --format json --evidence --threads "$t" \
+        --max-warnings 1000000 --summary-json "$T/$n.sum" "$@" >"$T/$n.out" 2>"$T/$n.err"
+    echo $? >"$T/$n.rc"
+    sed -i 's/"elapsed_s": [0-9.]*, "mb_per_s": [0-9.]*, //' "$T/$n.sum"
+    grep -v '^escudo: [0-9,]* events\|elapsed\|MB/s' "$T/$n.err" >"$T/$n.warn"
 }
 check() { # name paths...
-    local n=$1
+    local n=$1 l
     shift
-    run "$n" 1 "$@"
-    run "$n" 2 "$@"
+    run "$n" 1 "" "$@"
     local rows warns
     rows=$(wc -l <"$T/$n.1.out")
     warns=$(grep -c warning "$T/$n.1.warn")
-    if cmp -s "$T/$n.1.out" "$T/$n.2.out" && cmp -s "$T/$n.1.warn" "$T/$n.2.warn" &&
-        cmp -s "$T/$n.1.sum" "$T/$n.2.sum" && cmp -s "$T/$n.1.rc" "$T/$n.2.rc"; then
-        ok "$n: $rows rows, $warns warnings, the same with and without reading ahead"
-    else
-        bad "$n: reading ahead changed the output"
-        diff "$T/$n.1.warn" "$T/$n.2.warn" | head -5
-        diff "$T/$n.1.sum" "$T/$n.2.sum" | head -5
-    fi
+    for l in "" all none; do
+        run "$n" 2 "$l" "$@"
+        if cmp -s "$T/$n.1.out" "$T/$n.2$l.out" && cmp -s "$T/$n.1.warn" "$T/$n.2$l.warn" &&
+            cmp -s "$T/$n.1.sum" "$T/$n.2$l.sum" && cmp -s "$T/$n.1.rc" "$T/$n.2$l.rc"; then
+            ok "$n: $rows rows, $warns warnings, the same with and without reading ahead${l:+ (left: $l)}"
+        else
+            bad "$n: reading ahead${l:+ (left: $l)} changed the output"
+            diff "$T/$n.1.warn" "$T/$n.2$l.warn" | head -5
+            diff "$T/$n.1.sum" "$T/$n.2$l.sum" | head -5
+        fi
+    done
 }
 
 R=$DATA/evtx-rs
