@@ -27,6 +27,9 @@ static const esc_opt dump_opts[] = {
      "XmlWinEventLog lines (default), escudo's JSON dump lines, or\n                           "
      "nothing (decode only: the benchmarks' floor)"},
     {"data-object", NULL, "JSON: \"data\" as an object (a repeated name: an array of values)"},
+    {"system", NULL,
+     "JSON: also every System element and attribute (\"system\"), so that\n"
+     "                           a hunt over the dump sees what one over its source sees"},
     {"fields", NULL, "each event as Splunk's search-time fields (JSON lines; docs/fields.md)"},
     {"native", NULL, "with --fields: the log's own values where an add-on bends them"},
     {"at", "PATH:OFFSET",
@@ -112,10 +115,10 @@ static esc_status render_fields(const esc_event *ev, bool native, esc_arena *a, 
 }
 
 /* False (with the message) when the options cannot go together or no input is given. */
-static bool options_agree(size_t npaths, bool json, bool object, bool fields, bool native,
-                          bool at) {
-    if (npaths && !(object && !json) && !(native && !fields) && !(fields && (object || json)) &&
-        !(at && npaths > 1))
+static bool options_agree(size_t npaths, bool json, const char *json_opt, bool fields,
+                          bool native, bool at) {
+    if (npaths && !(json_opt && !json) && !(native && !fields) &&
+        !(fields && (json_opt || json)) && !(at && npaths > 1))
         return true;
     if (at && npaths > 1)
         fprintf(stderr, "escudo dump: --at names its file; give no other\n");
@@ -124,18 +127,39 @@ static bool options_agree(size_t npaths, bool json, bool object, bool fields, bo
     else if (npaths && fields)
         fprintf(stderr, "escudo dump: --fields writes its own JSON lines (no --format)\n");
     else if (npaths)
-        fprintf(stderr, "escudo dump: --data-object needs --format json\n");
+        fprintf(stderr, "escudo dump: %s needs --format json\n", json_opt);
     else
         usage(stderr);
     return false;
 }
 
+/* What the reading loop prints, and what it learns. */
+typedef struct printing {
+    bool json, object, none; /* none: decode only, print nothing */
+    bool system;             /* --system: JSON with the System pairs */
+    bool fields, native;     /* --fields: search-time fields, in arena */
+    esc_arena arena;
+    const char *at_path; /* --at: only the records at these offsets (sorted, unique) */
+    uint64_t *at_offs;
+    bool *at_found;
+    size_t nat;
+    unsigned long warnings;
+    esc_buf line;
+} printing;
+
 /* One record as its line (with the line break), appended to out: the EVTX reader's own
- * rendering when it made one on its decoding threads, else rendered here. */
-static esc_status render_line(const esc_event *ev, bool json, bool object, esc_buf *out) {
+ * rendering when it made one on its decoding threads, else rendered here (JSON with its System
+ * pairs only for --system: the readers fill them for dump's interest set). */
+static esc_status render_line(const esc_event *ev, const printing *p, esc_buf *out) {
+    esc_event own;
+    if (ev->nsys && !p->system) {
+        own = *ev;
+        own.nsys = 0;
+        ev = &own;
+    }
     esc_status st = ev->json.len ? esc_buf_append(out, ev->json.ptr, ev->json.len)
-                    : object     ? esc_render_json_object(ev, out)
-                    : json       ? esc_render_json(ev, out)
+                    : p->object  ? esc_render_json_object(ev, out)
+                    : p->json    ? esc_render_json(ev, out)
                                  : esc_render_xml(ev, out);
     return st ? st : esc_buf_putc(out, '\n');
 }
@@ -169,18 +193,6 @@ static bool write_run(esc_str run) {
     return true;
 }
 
-/* What the reading loop prints, and what it learns. */
-typedef struct printing {
-    bool json, object, none; /* none: decode only, print nothing */
-    bool fields, native;     /* --fields: search-time fields, in arena */
-    esc_arena arena;
-    const char *at_path; /* --at: only the records at these offsets (sorted, unique) */
-    uint64_t *at_offs;
-    bool *at_found;
-    size_t nat;
-    unsigned long warnings;
-    esc_buf line;
-} printing;
 
 /* Whether --at asked for the record at off; marks it found. */
 static bool at_wanted(printing *p, uint64_t off) {
@@ -233,7 +245,7 @@ static int print_events(esc_reader *r, const char *file, printing *p) {
             continue;
         }
         if (p->fields ? render_fields(&ev, p->native, &p->arena, &p->line)
-                      : render_line(&ev, p->json, p->object, &p->line)) {
+                      : render_line(&ev, p, &p->line)) {
             fprintf(stderr, "escudo dump: out of memory\n");
             return 3;
         }
@@ -393,6 +405,8 @@ int esc_cmd_dump(int argc, char **argv) {
                 paths[npaths++] = at.path;
         } else if (!strcmp(a, "--data-object")) {
             object = true;
+        } else if (!strcmp(a, "--system")) {
+            pr.system = true;
         } else if (!strcmp(a, "--fields") || !strcmp(a, "--native")) {
             *(a[2] == 'f' ? &fields : &native) = true;
         } else if (!strcmp(a, "--recover")) {
@@ -418,7 +432,8 @@ int esc_cmd_dump(int argc, char **argv) {
             paths[npaths++] = a;
         }
     }
-    if (!options_agree(npaths, json, object, fields, native, at.path != NULL)) {
+    const char *json_opt = object ? "--data-object" : pr.system ? "--system" : NULL;
+    if (!options_agree(npaths, json, json_opt, fields, native, at.path != NULL)) {
         rc = 2;
         goto done;
     }
@@ -426,6 +441,7 @@ int esc_cmd_dump(int argc, char **argv) {
     opts.xml = !json && !fields && !none; /* EVTX records then carry their whole rendering */
     opts.json = json && !fields ? (object ? 2 : 1) : 0; /* rendered on the decoding threads */
     opts.rendering_only = opts.xml || opts.json;        /* lines print nothing else */
+    opts.keep_sys = opts.json && pr.system;
     opts.runs = opts.rendering_only && !at.path;        /* --at picks records one by one */
     esc_error err;
     esc_error_clear(&err);

@@ -196,20 +196,27 @@ static esc_status json_key_str(esc_buf *out, const char *key, size_t keylen, esc
     return esc_render_json_str(out, v);
 }
 
-/* "data":[["Name","v"],...]: order and duplicates kept. */
-static esc_status data_pairs(const esc_event *ev, esc_buf *out) {
-    esc_status st = APPEND_LIT(out, ",\"data\":[");
-    for (size_t i = 0; i < ev->ndata && !st; i++) {
+/* [["Name","value"],...] of n pairs, after the literal head (a key and its '['). */
+static esc_status kv_pairs(esc_buf *out, const char *head, size_t hlen, const esc_kv *kv,
+                           size_t n) {
+    esc_status st = esc_buf_append(out, head, hlen);
+    for (size_t i = 0; i < n && !st; i++) {
         if (i && (st = esc_buf_putc(out, ',')))
             break;
-        if ((st = esc_buf_putc(out, '[')) || (st = esc_render_json_str(out, ev->data[i].name)) ||
-            (st = esc_buf_putc(out, ',')) || (st = esc_render_json_str(out, ev->data[i].value)))
+        if ((st = esc_buf_putc(out, '[')) || (st = esc_render_json_str(out, kv[i].name)) ||
+            (st = esc_buf_putc(out, ',')) || (st = esc_render_json_str(out, kv[i].value)))
             break;
         st = esc_buf_putc(out, ']');
     }
-    if (!st)
-        st = APPEND_LIT(out, "]}");
-    return st;
+    return st ? st : esc_buf_putc(out, ']');
+}
+
+#define KV_PAIRS(out, head, kv, n) kv_pairs((out), (head), sizeof(head) - 1, (kv), (n))
+
+/* "data":[["Name","v"],...]: order and duplicates kept. */
+static esc_status data_pairs(const esc_event *ev, esc_buf *out) {
+    esc_status st = KV_PAIRS(out, ",\"data\":[", ev->data, ev->ndata);
+    return st ? st : esc_buf_putc(out, '}');
 }
 
 static bool same_name(esc_str a, esc_str b) {
@@ -275,6 +282,9 @@ static esc_status render_json(const esc_event *ev, bool object, esc_buf *out) {
         return st;
     if (ev->has_time && ((st = APPEND_LIT(out, ",\"time\":\"")) ||
                          (st = esc_render_time(ev->time_us, out)) || (st = esc_buf_putc(out, '"'))))
+        return st;
+    /* System as the readers give it (event.h), so that a dump read back is the event again */
+    if (ev->nsys && (st = KV_PAIRS(out, ",\"system\":[", ev->sys, ev->nsys)))
         return st;
     return object ? data_object(ev, out) : data_pairs(ev, out);
 }

@@ -6,8 +6,10 @@
  * (without the line break) with the fields an esc_event holds, XML-escaped, such that the XML
  * reader reads it back into the same event. esc_render_json writes escudo's dump shape:
  *   {"escudo_dump":1,"kind":"windows","provider":"..","channel":"..","computer":"..",
- *    "event_id":1,"record_id":N,"time":"2020-12-09T18:21:05.119999Z","data":[["Name","v"],..]}
- * where fields the event does not have are absent, "data" keeps order and duplicates, and
+ *    "event_id":1,"record_id":N,"time":"2020-12-09T18:21:05.119999Z",
+ *    "system":[["Provider@Name","v"],..],"data":[["Name","v"],..]}
+ * where fields the event does not have are absent ("system": the event's System pairs,
+ * esc_event.sys, when it has them), "data" keeps order and duplicates, and
  * UTF-8 is written as is. Both append to out (nothing is appended on failure other than
  * what fit before a buffer cap was hit; the caller clears the buffer per event). */
 #ifndef ESC_PARSE_RENDER_H

@@ -23,7 +23,7 @@
  *   under the caps it would meet in the text); with want_json, as dump's JSON line
  *   (parse/render.h), so that the writing scales with the decoding threads. A caller that reads
  * only the rendering skips the System pairs and, for XML, the data fields (skip_sys, skip_data):
- * their values would be formatted for no one. Deliberately not done: resolving message strings,
+ * their values would be formatted for no one (dump --system: the JSON line carries System). Deliberately not done: resolving message strings,
  * RenderingInfo's fields as data, the file header (evtx_reader.c owns the file and its chunk
  * sequence). */
 #include "parse/evtx/evtx_chunk.h"
@@ -1659,17 +1659,21 @@ static uint64_t event_key(const dec *d, uint64_t record_id) {
  * line is what esc_render_json would write for it on the reading thread. Past LINES_CAP the item
  * gets no line and the reader's caller renders it. Only ESC_ENOMEM is an error. */
 static esc_status render_json_item(evtx_chunk *c, evtx_item *it) {
-    if (it->nkv > c->jkv_cap) {
-        size_t nc = it->nkv < 64 ? 64 : it->nkv;
+    uint32_t nsys = c->json_sys ? it->nsys : 0;
+    size_t total = (size_t)nsys + it->nkv; /* System, then data */
+    if (total > c->jkv_cap) {
+        size_t nc = total < 64 ? 64 : total;
         esc_kv *k = esc_realloc(c->jkv, nc * sizeof *k);
         if (!k)
             return ESC_ENOMEM;
         c->jkv = k;
         c->jkv_cap = nc;
     }
-    for (uint32_t i = 0; i < it->nkv; i++) {
-        c->jkv[i].name = evtx_chunk_str(c, c->kvs[it->kv_first + i].name);
-        c->jkv[i].value = evtx_chunk_str(c, c->kvs[it->kv_first + i].value);
+    for (uint32_t i = 0; i < total; i++) {
+        const evtx_kvspan *k =
+            i < nsys ? &c->skvs[it->sys_first + i] : &c->kvs[it->kv_first + i - nsys];
+        c->jkv[i].name = evtx_chunk_str(c, k->name);
+        c->jkv[i].value = evtx_chunk_str(c, k->value);
     }
     esc_event ev;
     memset(&ev, 0, sizeof ev);
@@ -1681,7 +1685,9 @@ static esc_status render_json_item(evtx_chunk *c, evtx_item *it) {
     ev.has_event_id = it->has_event_id;
     ev.time_us = it->time_us;
     ev.has_time = it->has_time;
-    ev.data = c->jkv;
+    ev.sys = c->jkv;
+    ev.nsys = nsys;
+    ev.data = c->jkv + nsys;
     ev.ndata = it->nkv;
     ev.record_id = it->record_id;
     ev.recovered = it->recovered;

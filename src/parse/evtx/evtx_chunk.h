@@ -61,6 +61,7 @@ typedef struct evtx_chunk {
     bool recover;
     bool want_xml;           /* also render each record's XML (dump --format xml) */
     int want_json;           /* also render its dump JSON line: 1 data pairs, 2 data object */
+    bool json_sys;           /* ... with the System pairs (dump --system) */
     bool skip_sys;           /* leave System pairs (esc_event.sys) out */
     bool skip_data;          /* leave data fields out (the XML rendering has them) */
     size_t max_record_bytes; /* cap on one record's decoded text */

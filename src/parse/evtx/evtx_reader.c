@@ -322,7 +322,8 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
         }
         r->slots[i].c.want_xml = opts->xml;
         r->slots[i].c.want_json = opts->json;
-        r->slots[i].c.skip_sys = r->rendering_only;
+        r->slots[i].c.json_sys = opts->keep_sys;
+        r->slots[i].c.skip_sys = r->rendering_only && !opts->keep_sys;
         r->slots[i].c.skip_data = r->rendering_only && opts->xml;
     }
     if (r->nthreads > 1) {

@@ -59,6 +59,8 @@ typedef struct jr {
     esc_json_doc doc;
     esc_kv *kv;
     size_t nkv, capkv;
+    esc_kv *sys; /* escudo's dump: its System pairs (build_dump) */
+    size_t nsys;
     unsigned repaired;
     bool xml; /* the event came from esc_xml_event_parse (a Splunk export) */
 } jr;
@@ -357,7 +359,7 @@ enum {
     K_ATTIMESTAMP, K_EVENTTIME, K_EVENTRECORDID, K_EVENT_ID, K_SOURCE_NAME, K_COMPUTER_NAME,
     K_LOG_NAME, K_EVENT_DATA, K_USER_DATA, K_RECORD_NUMBER, K_TIMESTAMP, K_KIND, K_PROVIDER,
     K_CHANNEL_L, K_COMPUTER_L, K_RECORD_ID, K_TIME, K_DATA, K_TYPE, K_PROVIDER_CAP,
-    K_EVENTSOURCENAME, K_TIMEGENERATED, K_EVENTDATA, K_EVENT, K_NKEYS
+    K_EVENTSOURCENAME, K_TIMEGENERATED, K_EVENTDATA, K_EVENT, K_SYSTEM, K_NKEYS
 };
 
 static const struct {
@@ -401,6 +403,7 @@ static const struct {
     {"TimeGenerated", 13},
     {"EventData", 9},
     {"Event", 5},
+    {"system", 6},
 };
 
 /* Exact key comparison against a string literal (length first: no strlen on the hot path). */
@@ -423,22 +426,22 @@ static void index_keys(const jr *r, int32_t parent, int32_t *k) {
     }
 }
 
-/* Members of winlog, event_data, user_data, result, data (and winlog's event_data,
- * user_data, process, process.thread and user, winlogbeat 6's user, and data's pairs) are
- * recorded: the shapes read them. */
+/* Members of winlog, event_data, user_data, result, data and system (and winlog's event_data,
+ * user_data, process, process.thread and user, winlogbeat 6's user, and the pairs of data and
+ * system, escudo's dump) are recorded: the shapes read them. */
 static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
     if (t->depth == 1)
         return KEY_IS(t->key, "winlog") || KEY_IS(t->key, "event_data") ||
                KEY_IS(t->key, "user_data") || KEY_IS(t->key, "result") ||
                KEY_IS(t->key, "EventData") || KEY_IS(t->key, "Event") ||
                (KEY_IS(t->key, "user") && t->type == ESC_JT_OBJ) ||
-               (KEY_IS(t->key, "data") && t->type == ESC_JT_ARR);
+               ((KEY_IS(t->key, "data") || KEY_IS(t->key, "system")) && t->type == ESC_JT_ARR);
     if (t->depth == 2 && t->parent >= 0) {
         const esc_json_tok *p = &d->tok[t->parent];
         if (KEY_IS(p->key, "winlog"))
             return KEY_IS(t->key, "event_data") || KEY_IS(t->key, "user_data") ||
                    KEY_IS(t->key, "process") || KEY_IS(t->key, "user");
-        if (KEY_IS(p->key, "data") && p->type == ESC_JT_ARR)
+        if ((KEY_IS(p->key, "data") || KEY_IS(p->key, "system")) && p->type == ESC_JT_ARR)
             return t->type == ESC_JT_ARR;
         if (KEY_IS(p->key, "Event"))
             return KEY_IS(t->key, "System") || KEY_IS(t->key, "EventData") ||
@@ -864,8 +867,52 @@ static esc_status build_evtxjson(jr *r, int32_t e, esc_event *ev) {
     return st;
 }
 
+/* The [name, value] pairs of the array token a, each to add with its value's token (a pair
+ * whose name is not a string is passed over). */
+static esc_status dump_pairs(jr *r, int32_t a,
+                             esc_status (*add)(jr *r, esc_str name, const esc_json_tok *v)) {
+    if (a < 0 || r->doc.tok[a].type != ESC_JT_ARR)
+        return ESC_OK;
+    for (size_t i = (size_t)a + 1; i < r->doc.ntok; i++) {
+        if (r->doc.tok[i].parent != a || r->doc.tok[i].type != ESC_JT_ARR)
+            continue;
+        int32_t pair[2] = {-1, -1};
+        int n = 0;
+        for (size_t j = i + 1; j < r->doc.ntok && r->doc.tok[j].parent == (int32_t)i; j++)
+            if (n < 2)
+                pair[n++] = (int32_t)j;
+        if (n < 2 || r->doc.tok[pair[0]].type != ESC_JT_STR)
+            continue;
+        esc_str name;
+        esc_status st = tok_text(r, &r->doc.tok[pair[0]], &name);
+        if (st || (st = add(r, name, &r->doc.tok[pair[1]])))
+            return st;
+    }
+    return ESC_OK;
+}
+
+/* A dump's data pair the interest set wants, repeated as the EVTX's Data elements were. */
+static esc_status dump_data(jr *r, esc_str name, const esc_json_tok *t) {
+    esc_str v;
+    esc_status st = ESC_OK;
+    if (esc_interest_wants_field(r->interest, name) && !(st = tok_text(r, t, &v)) && v.ptr)
+        st = kv_append(r, name, v);
+    return st;
+}
+
+/* A dump's System pair with a value, into r->sys (at most ESC_XML_MAX_SYS, as the XML reader
+ * keeps). */
+static esc_status dump_sys(jr *r, esc_str name, const esc_json_tok *t) {
+    esc_str v;
+    esc_status st = r->nsys < ESC_XML_MAX_SYS ? tok_text(r, t, &v) : ESC_OK;
+    if (!st && r->nsys < ESC_XML_MAX_SYS && v.len)
+        r->sys[r->nsys++] = (esc_kv){name, v};
+    return st;
+}
+
 /* escudo's own dump: {"escudo_dump":1,"kind":..,"provider":..,"channel":..,"computer":..,
- * "event_id":N,"record_id":N,"time":"ISO","data":[["Name","value"],...]} */
+ * "event_id":N,"record_id":N,"time":"ISO","system":[["Name","value"],...],
+ * "data":[["Name","value"],...]} */
 static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
     esc_status st;
     esc_str kind;
@@ -894,32 +941,16 @@ static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
     int32_t tused = -1;
     if ((st = set_iso_time(r, &k[K_TIME], 1, ev, &tused)))
         return st;
-    int32_t d = k[K_DATA];
-    if (d < 0 || r->doc.tok[d].type != ESC_JT_ARR)
-        return ESC_OK;
-    for (size_t i = (size_t)d + 1; i < r->doc.ntok; i++) {
-        if (r->doc.tok[i].parent != d || r->doc.tok[i].type != ESC_JT_ARR)
-            continue;
-        int32_t pair[2] = {-1, -1};
-        int n = 0;
-        for (size_t j = i + 1; j < r->doc.ntok && r->doc.tok[j].parent == (int32_t)i; j++)
-            if (n < 2)
-                pair[n++] = (int32_t)j;
-        if (n < 2 || r->doc.tok[pair[0]].type != ESC_JT_STR)
-            continue;
-        esc_str name, value;
-        if ((st = tok_text(r, &r->doc.tok[pair[0]], &name)))
+    if (wants_sys(r) && k[K_SYSTEM] >= 0) {
+        if (!(r->sys = esc_arena_alloc(&r->arena, ESC_XML_MAX_SYS * sizeof *r->sys)))
+            return ESC_ELIMIT;
+        r->nsys = 0;
+        if ((st = dump_pairs(r, k[K_SYSTEM], dump_sys)))
             return st;
-        if (!esc_interest_wants_field(r->interest, name))
-            continue;
-        if ((st = tok_text(r, &r->doc.tok[pair[1]], &value)))
-            return st;
-        if (!value.ptr)
-            continue;
-        if ((st = kv_append(r, name, value))) /* repeated as the EVTX's Data elements were */
-            return st;
+        ev->sys = r->sys;
+        ev->nsys = r->nsys;
     }
-    return ESC_OK;
+    return dump_pairs(r, k[K_DATA], dump_data);
 }
 
 static esc_status build_crowdstrike(jr *r, const int32_t *k, esc_event *ev) {
