@@ -3,8 +3,9 @@
 # decode without output: `dump --format none`) and against the peers, in one run.
 #
 # Input: bench/data/evtx-bench.evtx (>= 500 MB of real chunks; bench_evtx.sh makes it).
-# Each command runs BENCH_RUNS times (default 5), the commands interleaved round by round so
-# that load from other work on the machine falls on all of them alike; the table gives the
+# Each command runs BENCH_RUNS times (default 5), the commands interleaved round by round (odd
+# rounds in order, even ones reversed) so that load from other work on the machine and its
+# drift over minutes fall on all of them alike; the table gives the
 # median wall time, MB/s, median CPU time and the largest peak RSS (/usr/bin/time -v), and
 # each command's ratio to its baseline measured in the same run.
 # Peers, each optional (a row is left out when its binary is not there):
@@ -25,6 +26,8 @@ data="${BENCH_DATA:-$root/bench/data}"
 runs="${BENCH_RUNS:-5}"
 threads="${BENCH_THREADS:-1 2}"
 file="$data/evtx-bench.evtx"
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 [ -x "$escudo" ] || { echo "bench_dump: $escudo is not built (make build)" >&2; exit 2; }
 if [ ! -f "$file" ]; then
     echo "bench_dump: making $file with bench_evtx.sh" >&2
@@ -63,26 +66,24 @@ if [ "${BENCH_LIBEVTX:-0}" = 1 ] && [ -x "$lib" ]; then
 fi
 
 cat "$file" >/dev/null # page cache warm
+n=${#cases[@]}
 for ((r = 1; r <= runs; r++)); do
     echo "bench_dump: round $r of $runs" >&2
-    for c in "${cases[@]}"; do
-        IFS='|' read -r key label base cmd <<<"$c"
+    for ((k = 0; k < n; k++)); do
+        IFS='|' read -r key label base cmd <<<"${cases[$(bench_pick "$r" "$n" "$k")]}"
         # shellcheck disable=SC2086
-        /usr/bin/time -f '%e %U %S %M' -o "$tmp/t" $cmd >/dev/null 2>"$tmp/err" ||
+        bench_time "$tmp" "$key" $cmd ||
             { echo "bench_dump: $label failed: $(head -3 "$tmp/err")" >&2; exit 1; }
-        echo "$key $(tail -1 "$tmp/t")" >>"$tmp/all"
     done
 done
 
 printf '%s\n' "${cases[@]}" >"$tmp/cases"
-python3 - "$tmp/all" "$tmp/cases" "$size" "$runs" <<'PY'
-import statistics, sys
-allf, casef, size, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-res = {}
-for l in open(allf):
-    k, w, u, s, m = l.split()
-    res.setdefault(k, []).append((float(w), float(u) + float(s), int(m)))
-wall = {k: statistics.median(x[0] for x in v) for k, v in res.items()}
+python3 - "$here" "$tmp/all" "$tmp/cases" "$size" "$runs" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import medians
+allf, casef, size, runs = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+res, wall, cpu = medians.load(allf)
 print("## dump: EVTX to JSON and XML\n")
 print("%d MB EVTX (%s), to /dev/null; medians of %s runs, commands interleaved; "
       "ratio = this row's median wall time / its baseline's (above 1: slower)\n"
@@ -91,12 +92,10 @@ print("| command | wall s | MB/s | cpu s | peak RSS MB | baseline ratio |")
 print("|---|---|---|---|---|---|")
 for c in open(casef):
     key, label, base, _ = c.rstrip("\n").split("|", 3)
-    v = res[key]
-    cpu = statistics.median(x[1] for x in v)
-    rss = max(x[2] for x in v) / 1024
+    rss = max(x[2] for x in res[key]) / 1024
     ratio = "%.2f" % (wall[key] / wall[base]) if base else ""
     print("| `%s` | %.2f | %.0f | %.2f | %.1f | %s |"
-          % (label, wall[key], size / 1e6 / wall[key], cpu, rss, ratio))
+          % (label, wall[key], size / 1e6 / wall[key], cpu[key], rss, ratio))
 print()
 for t in ("1", "2"):
     if "esc-json" + t in wall and "old-json" + t in wall:
@@ -108,7 +107,6 @@ for t in ("1", "2"):
         print("%s thread(s): the floor (decode, no output) %.0f MB/s; JSON %.0f%% of it, XML %.0f%%"
               % (t, size / 1e6 / wall["floor" + t], 100 * wall["floor" + t] / wall["esc-json" + t],
                  100 * wall["floor" + t] / wall["esc-xml" + t]))
-cpu = {k: statistics.median(x[1] for x in v) for k, v in res.items()}
 if "esc-json1" in wall and "esc-json2" in wall:
     print("escudo 2 threads vs 1: JSON %.2fx, XML %.2fx"
           % (wall["esc-json1"] / wall["esc-json2"], wall["esc-xml1"] / wall["esc-xml2"]))

@@ -27,6 +27,8 @@ xml="$data/xml-1G-seed1.xml"
 evtx="$data/evtx-bench.evtx"
 pattern='net1?\.exe'
 die() { echo "bench_full: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 [ -x "$escudo" ] || die "ESCUDO=$escudo is not executable (run make first)"
 [ -d "$content" ] || die "no content at $content (set BENCH_CONTENT)"
 command -v rg >/dev/null || die "rg not found (tools/setup.sh installs it)"
@@ -57,32 +59,25 @@ fi
 start="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load0="$(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$xml" "$evtx" >/dev/null # page cache warm
-# odd rounds in the order above, even rounds in the reverse order: the machine's speed drifts
-# over minutes, and a fixed order would give the commands run first or last the drift
 n=${#cases[@]}
 for ((r = 1; r <= runs; r++)); do
     for ((k = 0; k < n; k++)); do
-        c=${cases[$((r % 2 ? k : n - 1 - k))]}
-        IFS='|' read -r key label cmd <<<"$c"
+        IFS='|' read -r key label cmd <<<"${cases[$(bench_pick "$r" "$n" "$k")]}"
         echo "bench_full: round $r of $runs: $label" >&2
         # shellcheck disable=SC2086
-        /usr/bin/time -f '%e %U %S %M' -o "$tmp/t" $cmd >/dev/null 2>"$tmp/err" ||
-            { [ "$key" = rg ] || die "$label failed: $(head -3 "$tmp/err")"; }
-        echo "$key $(tail -1 "$tmp/t")" >>"$tmp/all"
+        bench_time "$tmp" "$key" $cmd || [ "$key" = rg ] || # (rg exits 1 when nothing matches)
+            die "$label failed: $(head -3 "$tmp/err")"
     done
 done
 load1="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 printf '%s\n' "${cases[@]}" >"$tmp/cases"
-python3 - "$tmp/all" "$tmp/cases" "$runs" "$start" "$load0" "$load1" "$(nproc)" <<'PY'
-import statistics, sys
-allf, casef, runs, start, load0, load1, ncpu = sys.argv[1:]
-res = {}
-for l in open(allf):
-    k, w, u, s, m = l.split()
-    res.setdefault(k, []).append((float(w), float(u) + float(s), int(m)))
-wall = {k: statistics.median(x[0] for x in v) for k, v in res.items()}
-cpu = {k: statistics.median(x[1] for x in v) for k, v in res.items()}
+python3 - "$here" "$tmp/all" "$tmp/cases" "$runs" "$start" "$load0" "$load1" "$(nproc)" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import medians
+allf, casef, runs, start, load0, load1, ncpu = sys.argv[2:]
+res, wall, cpu = medians.load(allf)
 print("## All supported detections of escu-full (issues 14, 15)\n")
 print("%s; load average %s at the start, %s at the end, %s CPUs; medians of %s round(s), "
       "commands interleaved, page cache warm\n" % (start, load0, load1, ncpu, runs))

@@ -24,6 +24,8 @@ content="$shared/escu-full"
 runs="${BENCH_RUNS:-2}"
 xml="$data/xml-100M-seed1.xml"
 die() { echo "bench_run: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 [ -x "$escudo" ] || die "ESCUDO=$escudo is not executable (run make first)"
 [ -d "$content" ] || die "no content at $content"
 [ -x /usr/bin/time ] || die "/usr/bin/time not found (Debian package time)"
@@ -56,13 +58,11 @@ cat "$xml" >/dev/null
 n=${#cases[@]}
 for ((r = 1; r <= runs; r++)); do
     for ((k = 0; k < n; k++)); do
-        IFS='|' read -r key label bin mode <<<"${cases[$((r % 2 ? k : n - 1 - k))]}"
+        IFS='|' read -r key label bin mode <<<"${cases[$(bench_pick "$r" "$n" "$k")]}"
         echo "bench_run: round $r of $runs: $label" >&2
         rm -rf "$tmp/st"
         command_of "$bin" "$mode" "$tmp/st" 2024-03-01T02:00:00Z
-        /usr/bin/time -f '%e %U %S %M' -o "$tmp/t" "${argv[@]}" >/dev/null 2>"$tmp/err" ||
-            die "$label failed: $(tail -3 "$tmp/err")"
-        echo "$key $(tail -1 "$tmp/t")" >>"$tmp/all"
+        bench_time "$tmp" "$key" "${argv[@]}" || die "$label failed: $(tail -3 "$tmp/err")"
     done
 done
 for c in "${cases[@]}"; do # the store with every window open
@@ -74,15 +74,13 @@ for c in "${cases[@]}"; do # the store with every window open
     echo "$key $(stat -c %s "$tmp/st/state.db")" >>"$tmp/db"
 done
 printf '%s\n' "${cases[@]}" >"$tmp/cases"
-python3 - "$tmp/all" "$tmp/db" "$tmp/cases" "$runs" "$start" <<'PY'
-import statistics, sys
-allf, dbf, casef, runs, start = sys.argv[1:]
-res, db = {}, dict(l.split() for l in open(dbf))
-for l in open(allf):
-    k, w, u, s, m = l.split()
-    res.setdefault(k, []).append((float(w), float(u) + float(s), int(m)))
-wall = {k: statistics.median(x[0] for x in v) for k, v in res.items()}
-cpu = {k: statistics.median(x[1] for x in v) for k, v in res.items()}
+python3 - "$here" "$tmp/all" "$tmp/db" "$tmp/cases" "$runs" "$start" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import medians
+allf, dbf, casef, runs, start = sys.argv[2:]
+db = dict(l.split() for l in open(dbf))
+res, wall, cpu = medians.load(allf)
 print("## `run` with all of escu-full against `hunt`\n")
 print("%s; medians of %s round(s), commands interleaved, page cache warm\n" % (start, runs))
 print("| command | wall s | cpu s | peak RSS MiB | state.db at 00:10 MiB | wall / hunt |")
