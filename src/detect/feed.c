@@ -142,7 +142,8 @@ struct esc_feeder {
     size_t cur_ncand;
     esc_litscan *ls; /* the engine's literal filter scanner (the record handed on), or NULL */
     /* [0]: the reading thread's, or the calling thread's when none reads ahead; [1]: the
-     * calling thread's for the events the reading thread leaves to it */
+     * calling thread's for the events the reading thread leaves to it (made with the first
+     * reading ahead) */
     preparer prep[2];
     ahead *ahead; /* reading ahead (esc_feeder_read_ahead), or NULL */
     esc_feeder_stats stats;
@@ -150,12 +151,14 @@ struct esc_feeder {
     bool paused; /* esc_feeder_pause: the pull ends after the event being handled */
 };
 
+/* pr's parts that are not made yet (a failed attempt leaves the ones it made, which the
+ * feeder frees). */
 static esc_status preparer_init(preparer *pr, const esc_engine *e, esc_error *err) {
-    if (!(pr->cand = esc_calloc(esc_engine_nothers(e), sizeof *pr->cand)) ||
-        !(pr->memo = esc_calloc(SEL_SLOTS, sizeof *pr->memo)) ||
-        !(pr->cand_pool = esc_calloc(SEL_CAND_MAX, sizeof *pr->cand_pool)))
+    if ((!pr->cand && !(pr->cand = esc_calloc(esc_engine_nothers(e), sizeof *pr->cand))) ||
+        (!pr->memo && !(pr->memo = esc_calloc(SEL_SLOTS, sizeof *pr->memo))) ||
+        (!pr->cand_pool && !(pr->cand_pool = esc_calloc(SEL_CAND_MAX, sizeof *pr->cand_pool))))
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    return esc_litscan_new(esc_engine_litfilter(e), &pr->ls, err);
+    return pr->ls ? ESC_OK : esc_litscan_new(esc_engine_litfilter(e), &pr->ls, err);
 }
 
 esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error *err) {
@@ -174,8 +177,8 @@ esc_status esc_feeder_new(const esc_feeder_opts *o, esc_feeder **out, esc_error 
     esc_status st = ESC_OK;
     if (o->engine)
         st = esc_litscan_new(esc_engine_litfilter(o->engine), &f->ls, err);
-    for (size_t i = 0; f->o.engine && !st && i < 2; i++)
-        st = preparer_init(&f->prep[i], f->o.engine, err);
+    if (!st && f->o.engine)
+        st = preparer_init(&f->prep[0], f->o.engine, err);
     if (st) {
         esc_feeder_free(f);
         return st;
@@ -755,6 +758,9 @@ static void ahead_free(ahead *h) {
 
 esc_status esc_feeder_read_ahead(esc_feeder *f, esc_reader *rd) {
     esc_feeder_detach(f);
+    esc_status st;
+    if (f->o.engine && !f->prep[1].ls && (st = preparer_init(&f->prep[1], f->o.engine, NULL)))
+        return st;
     ahead *h = esc_calloc(1, sizeof *h);
     if (!h)
         return ESC_ENOMEM;
