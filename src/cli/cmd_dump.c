@@ -115,10 +115,10 @@ static esc_status render_fields(const esc_event *ev, bool native, esc_arena *a, 
 }
 
 /* False (with the message) when the options cannot go together or no input is given. */
-static bool options_agree(size_t npaths, bool json, const char *json_opt, bool fields,
-                          bool native, bool at) {
-    if (npaths && !(json_opt && !json) && !(native && !fields) &&
-        !(fields && (json_opt || json)) && !(at && npaths > 1))
+static bool options_agree(size_t npaths, bool json, const char *json_opt, bool fields, bool native,
+                          bool at) {
+    if (npaths && !(json_opt && !json) && !(native && !fields) && !(fields && (json_opt || json)) &&
+        !(at && npaths > 1))
         return true;
     if (at && npaths > 1)
         fprintf(stderr, "escudo dump: --at names its file; give no other\n");
@@ -192,7 +192,6 @@ static bool write_run(esc_str run) {
     }
     return true;
 }
-
 
 /* Whether --at asked for the record at off; marks it found. */
 static bool at_wanted(printing *p, uint64_t off) {
@@ -442,7 +441,7 @@ int esc_cmd_dump(int argc, char **argv) {
     opts.json = json && !fields ? (object ? 2 : 1) : 0; /* rendered on the decoding threads */
     opts.rendering_only = opts.xml || opts.json;        /* lines print nothing else */
     opts.keep_sys = opts.json && pr.system;
-    opts.runs = opts.rendering_only && !at.path;        /* --at picks records one by one */
+    opts.runs = opts.rendering_only && !at.path; /* --at picks records one by one */
     esc_error err;
     esc_error_clear(&err);
     if (esc_paths_expand(paths, npaths, &files, &nfiles, &skipped, &err)) {

@@ -116,7 +116,7 @@ typedef struct ahead {
     ahead_batch b[AHEAD_BATCHES];
     atomic_size_t nfull; /* the full batches (changed under mu, read without it) */
     size_t leave_below;  /* AHEAD_LEAVE_BELOW, or the test's choice (esc_feeder_read_ahead) */
-    size_t take, taken; /* the batch the calling thread reads, and its next event */
+    size_t take, taken;  /* the batch the calling thread reads, and its next event */
 } ahead;
 
 /* What prepare and premap work with: the text and record scanner, the selection and its memo.
@@ -633,9 +633,7 @@ static esc_status processes(esc_feeder *f, const esc_event *ev, const prepared *
 static void ahead_lock_set_full(ahead *h, ahead_batch *b, bool full) {
     pthread_mutex_lock(&h->mu);
     b->full = full;
-    atomic_store_explicit(&h->nfull, atomic_load_explicit(&h->nfull, memory_order_relaxed) +
-                                         (full ? 1 : (size_t)-1),
-                          memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->nfull, full ? 1 : (size_t)-1, memory_order_relaxed);
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
 }

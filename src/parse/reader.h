@@ -24,8 +24,9 @@ typedef struct esc_reader_opts {
                             basics only: esc_event.sys stays empty and, with xml, esc_event.data
                             too (their values are not formatted), with json when the line was
                             rendered; --recover decodes in full */
-    bool keep_sys; /* EVTX: the JSON line made on the decoding threads carries esc_event.sys,
-                      which rendering_only then fills all the same */
+    /* EVTX: the JSON line made on the decoding threads carries esc_event.sys, which
+     * rendering_only then fills all the same */
+    bool keep_sys;
     bool runs; /* EVTX, rendering only, without recover: consecutive records of one chunk whose
                   renderings were made on the decoding threads come as one event, the first
                   record's, with esc_event.lines holding all their lines (each with its line

@@ -23,9 +23,9 @@
  *   under the caps it would meet in the text); with want_json, as dump's JSON line
  *   (parse/render.h), so that the writing scales with the decoding threads. A caller that reads
  * only the rendering skips the System pairs and, for XML, the data fields (skip_sys, skip_data):
- * their values would be formatted for no one (dump --system: the JSON line carries System). Deliberately not done: resolving message strings,
- * RenderingInfo's fields as data, the file header (evtx_reader.c owns the file and its chunk
- * sequence). */
+ * their values would be formatted for no one (dump --system: the JSON line carries System).
+ * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file header
+ * (evtx_reader.c owns the file and its chunk sequence). */
 #include "parse/evtx/evtx_chunk.h"
 
 #include <inttypes.h>
