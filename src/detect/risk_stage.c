@@ -9,8 +9,8 @@
  * esc_dm_map(ESC_DS_RISK) views as an All_Risk record, fed to every detection that reads the
  * data model, in the hunt's window [earliest, latest) applied to the risk event's _time; then
  * those detections finish. Deliberately not done: making the risk events on a thread of their
- * own beside the first-stage finishes (docs/benchmarks.md: 3% of the 1 GiB hunt's wall time,
- * for 1.5-3 MB more peak RSS).
+ * own beside the first-stage finishes (docs/benchmarks.md, "The risk stage beside the first
+ * stage": no faster over 1 GiB, 15 MB more peak RSS).
  *
  * Invariants: a risk event is fed as it is made (nothing is kept but the second-stage
  * executions' own groups); the first-stage tables are only read. Deliberately not done: the
