@@ -59,8 +59,6 @@ typedef struct jr {
     esc_json_doc doc;
     esc_kv *kv;
     size_t nkv, capkv;
-    esc_kv *sys; /* escudo's dump: its System pairs (build_dump) */
-    size_t nsys;
     unsigned repaired;
     bool xml; /* the event came from esc_xml_event_parse (a Splunk export) */
 } jr;
@@ -867,10 +865,12 @@ static esc_status build_evtxjson(jr *r, int32_t e, esc_event *ev) {
     return st;
 }
 
-/* The [name, value] pairs of the array token a, each to add with its value's token (a pair
- * whose name is not a string is passed over). */
-static esc_status dump_pairs(jr *r, int32_t a,
-                             esc_status (*add)(jr *r, esc_str name, const esc_json_tok *v)) {
+/* Takes one [name, value] pair of a dump (v: the value's token). */
+typedef esc_status (*pair_fn)(jr *r, esc_str name, const esc_json_tok *v, void *ctx);
+
+/* The [name, value] pairs of the array token a, each to add with ctx (a pair whose name is not
+ * a string is passed over). */
+static esc_status dump_pairs(jr *r, int32_t a, pair_fn add, void *ctx) {
     if (a < 0 || r->doc.tok[a].type != ESC_JT_ARR)
         return ESC_OK;
     for (size_t i = (size_t)a + 1; i < r->doc.ntok; i++) {
@@ -885,14 +885,15 @@ static esc_status dump_pairs(jr *r, int32_t a,
             continue;
         esc_str name;
         esc_status st = tok_text(r, &r->doc.tok[pair[0]], &name);
-        if (st || (st = add(r, name, &r->doc.tok[pair[1]])))
+        if (st || (st = add(r, name, &r->doc.tok[pair[1]], ctx)))
             return st;
     }
     return ESC_OK;
 }
 
 /* A dump's data pair the interest set wants, repeated as the EVTX's Data elements were. */
-static esc_status dump_data(jr *r, esc_str name, const esc_json_tok *t) {
+static esc_status dump_data(jr *r, esc_str name, const esc_json_tok *t, void *ctx) {
+    (void)ctx;
     esc_str v;
     esc_status st = ESC_OK;
     if (esc_interest_wants_field(r->interest, name) && !(st = tok_text(r, t, &v)) && v.ptr)
@@ -900,13 +901,20 @@ static esc_status dump_data(jr *r, esc_str name, const esc_json_tok *t) {
     return st;
 }
 
-/* A dump's System pair with a value, into r->sys (at most ESC_XML_MAX_SYS, as the XML reader
- * keeps). */
-static esc_status dump_sys(jr *r, esc_str name, const esc_json_tok *t) {
+/* The System pairs a dump's "system" gives (dump_sys). */
+typedef struct kv_list {
+    esc_kv *kv;
+    size_t n;
+} kv_list;
+
+/* A dump's System pair with a value, into the kv_list ctx (at most ESC_XML_MAX_SYS, as the XML
+ * reader keeps). */
+static esc_status dump_sys(jr *r, esc_str name, const esc_json_tok *t, void *ctx) {
+    kv_list *l = ctx;
     esc_str v;
-    esc_status st = r->nsys < ESC_XML_MAX_SYS ? tok_text(r, t, &v) : ESC_OK;
-    if (!st && r->nsys < ESC_XML_MAX_SYS && v.len)
-        r->sys[r->nsys++] = (esc_kv){name, v};
+    esc_status st = l->n < ESC_XML_MAX_SYS ? tok_text(r, t, &v) : ESC_OK;
+    if (!st && l->n < ESC_XML_MAX_SYS && v.len)
+        l->kv[l->n++] = (esc_kv){name, v};
     return st;
 }
 
@@ -942,15 +950,15 @@ static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
     if ((st = set_iso_time(r, &k[K_TIME], 1, ev, &tused)))
         return st;
     if (wants_sys(r) && k[K_SYSTEM] >= 0) {
-        if (!(r->sys = esc_arena_alloc(&r->arena, ESC_XML_MAX_SYS * sizeof *r->sys)))
+        kv_list sys = {esc_arena_alloc(&r->arena, ESC_XML_MAX_SYS * sizeof *sys.kv), 0};
+        if (!sys.kv)
             return ESC_ELIMIT;
-        r->nsys = 0;
-        if ((st = dump_pairs(r, k[K_SYSTEM], dump_sys)))
+        if ((st = dump_pairs(r, k[K_SYSTEM], dump_sys, &sys)))
             return st;
-        ev->sys = r->sys;
-        ev->nsys = r->nsys;
+        ev->sys = sys.kv;
+        ev->nsys = sys.n;
     }
-    return dump_pairs(r, k[K_DATA], dump_data);
+    return dump_pairs(r, k[K_DATA], dump_data, NULL);
 }
 
 static esc_status build_crowdstrike(jr *r, const int32_t *k, esc_event *ev) {
