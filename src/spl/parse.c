@@ -710,46 +710,32 @@ static enode *e_unary(spl_parser *P) {
     return e_prim(P);
 }
 
-static enode *e_mul(spl_parser *P) {
-    enode *l = e_unary(P);
+/* A left-associative chain of operand(P) joined by one-character operators: ops[i] makes
+ * codes[i]. */
+static enode *e_chain(spl_parser *P, enode *(*operand)(spl_parser *), const char *ops,
+                      const eop *codes) {
+    enode *l = operand(P);
     for (;;) {
         if (!l)
             return NULL;
         spl_skip_ws(P);
         char c = spl_peek(P);
-        eop op;
-        if (c == '*')
-            op = EOP_MUL;
-        else if (c == '/')
-            op = EOP_DIV;
-        else if (c == '%')
-            op = EOP_MOD;
-        else
+        const char *at = c ? strchr(ops, c) : NULL;
+        if (!at)
             return l;
         P->pos++;
-        l = ebin(P, op, l, e_unary(P));
+        l = ebin(P, codes[at - ops], l, operand(P));
     }
 }
 
+static enode *e_mul(spl_parser *P) {
+    static const eop codes[] = {EOP_MUL, EOP_DIV, EOP_MOD};
+    return e_chain(P, e_unary, "*/%", codes);
+}
+
 static enode *e_add(spl_parser *P) {
-    enode *l = e_mul(P);
-    for (;;) {
-        if (!l)
-            return NULL;
-        spl_skip_ws(P);
-        char c = spl_peek(P);
-        eop op;
-        if (c == '+')
-            op = EOP_ADD;
-        else if (c == '-')
-            op = EOP_SUB;
-        else if (c == '.')
-            op = EOP_CONCAT;
-        else
-            return l;
-        P->pos++;
-        l = ebin(P, op, l, e_mul(P));
-    }
+    static const eop codes[] = {EOP_ADD, EOP_SUB, EOP_CONCAT};
+    return e_chain(P, e_mul, "+-.", codes);
 }
 
 static enode *e_cmp(spl_parser *P) {
@@ -832,25 +818,24 @@ static enode *e_not(spl_parser *P) {
     return e_cmp(P);
 }
 
-static enode *e_and(spl_parser *P) {
-    enode *l = e_not(P);
-    while (l && spl_accept_kw(P, "AND", true))
-        l = ebin(P, EOP_AND, l, e_not(P));
+/* A left-associative chain of operand(P) joined by the keyword kw, making op. */
+static enode *e_kw_chain(spl_parser *P, enode *(*operand)(spl_parser *), const char *kw, eop op) {
+    enode *l = operand(P);
+    while (l && spl_accept_kw(P, kw, true))
+        l = ebin(P, op, l, operand(P));
     return l;
+}
+
+static enode *e_and(spl_parser *P) {
+    return e_kw_chain(P, e_not, "AND", EOP_AND);
 }
 
 static enode *e_xor(spl_parser *P) {
-    enode *l = e_and(P);
-    while (l && spl_accept_kw(P, "XOR", true))
-        l = ebin(P, EOP_XOR, l, e_and(P));
-    return l;
+    return e_kw_chain(P, e_and, "XOR", EOP_XOR);
 }
 
 static enode *e_or(spl_parser *P) {
-    enode *l = e_xor(P);
-    while (l && spl_accept_kw(P, "OR", true))
-        l = ebin(P, EOP_OR, l, e_xor(P));
-    return l;
+    return e_kw_chain(P, e_xor, "OR", EOP_OR);
 }
 
 snode *spl_parse_search(spl_parser *P, bool tstats) {
