@@ -100,6 +100,20 @@ static esc_status user_version(sqlite3 *db, int *v, esc_error *err) {
     return ESC_OK;
 }
 
+/* The store at path, which must exist, opened with flags (SQLITE_OPEN_READONLY or
+ * SQLITE_OPEN_READWRITE), *v its schema version; an error when it is not an escudo store. The
+ * caller closes *db either way. */
+static esc_status open_store(const char *path, int flags, sqlite3 **db, int *v, esc_error *err) {
+    if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK)
+        return esc_error_set(err, ESC_EIO, "SQLite store %s: %s", path,
+                             *db ? sqlite3_errmsg(*db) : "cannot open");
+    sqlite3_busy_timeout(*db, BUSY_MS);
+    esc_status st = user_version(*db, v, err);
+    if (st == ESC_OK && *v == 0)
+        st = esc_error_set(err, ESC_EIO, "%s is not an escudo store", path);
+    return st;
+}
+
 static esc_status migrate(sqlite3 *db, esc_error *err) {
     esc_status st = exec(db, "BEGIN IMMEDIATE", err);
     if (st != ESC_OK)
@@ -382,19 +396,9 @@ esc_status esc_store_list(const char *db_path, esc_sink_kind kind, const esc_sto
     sqlite3_stmt *s = NULL;
     esc_status st = ESC_OK;
     char sql[2048];
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        st = esc_error_set(err, ESC_EIO, "SQLite store %s: %s", db_path,
-                           db ? sqlite3_errmsg(db) : "cannot open");
-        goto done;
-    }
-    sqlite3_busy_timeout(db, BUSY_MS);
     int v = 0;
-    if ((st = user_version(db, &v, err)) != ESC_OK)
+    if ((st = open_store(db_path, SQLITE_OPEN_READONLY, &db, &v, err)) != ESC_OK)
         goto done;
-    if (v == 0) {
-        st = esc_error_set(err, ESC_EIO, "%s is not an escudo store", db_path);
-        goto done;
-    }
     if ((size_t)v > NMIGRATIONS) {
         st = esc_error_set(err, ESC_EIO, "SQLite store: schema version %d is newer than %zu", v,
                            NMIGRATIONS);
@@ -545,20 +549,10 @@ esc_status esc_store_update_notable(const char *db_path, const esc_store_update 
                                     esc_error *err) {
     sqlite3 *db = NULL;
     char id[65] = "";
-    esc_status st;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        st = esc_error_set(err, ESC_EIO, "SQLite store %s: %s", db_path,
-                           db ? sqlite3_errmsg(db) : "cannot open");
-        goto done;
-    }
-    sqlite3_busy_timeout(db, BUSY_MS);
     int v = 0;
-    if ((st = user_version(db, &v, err)) != ESC_OK)
+    esc_status st = open_store(db_path, SQLITE_OPEN_READWRITE, &db, &v, err);
+    if (st != ESC_OK)
         goto done;
-    if (v == 0) {
-        st = esc_error_set(err, ESC_EIO, "%s is not an escudo store", db_path);
-        goto done;
-    }
     if ((st = migrate(db, err)) != ESC_OK || (st = exec(db, "BEGIN IMMEDIATE", err)) != ESC_OK)
         goto done;
     if ((st = find_notable(db, u->event_id, id, err)) == ESC_OK)
@@ -581,13 +575,8 @@ esc_status esc_store_history(const char *db_path, const char *event_id, esc_stor
     esc_status st = ESC_OK;
     char id[65];
     int v = 0;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        st = esc_error_set(err, ESC_EIO, "SQLite store %s: %s", db_path,
-                           db ? sqlite3_errmsg(db) : "cannot open");
-        goto done;
-    }
-    sqlite3_busy_timeout(db, BUSY_MS);
-    if ((st = user_version(db, &v, err)) != ESC_OK || (st = find_notable(db, event_id, id, err)))
+    if ((st = open_store(db_path, SQLITE_OPEN_READONLY, &db, &v, err)) != ESC_OK ||
+        (st = find_notable(db, event_id, id, err)))
         goto done;
     if (v < 2) /* no change was ever made */
         goto done;
