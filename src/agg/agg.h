@@ -136,5 +136,13 @@ typedef struct esc_agg_merge_cb {
 void esc_agg_dropped(const esc_agg *a, uint64_t *groups, uint64_t *bytes);
 esc_status esc_agg_merge_each(esc_agg *a, const void *data, size_t len, const esc_agg_merge_cb *cb,
                               esc_error *err);
+/* A partial of a's shape split without merging it: each group's bytes appended, as they are, to
+ * outs[part(ctx, keys)] (a group whose part is nparts or more goes to none), each out a partial
+ * of the same shape holding its groups in their order, or left empty when none went to it
+ * (outs are emptied first). of[j] is group j's part; ESC_EMALFORMED for a broken partial or one
+ * of more than cap groups. */
+esc_status esc_agg_split(const esc_agg *a, const void *data, size_t len,
+                         size_t (*part)(void *ctx, const esc_str *keys), void *ctx, esc_buf *outs,
+                         size_t nparts, size_t *of, size_t cap, size_t *ngroups, esc_error *err);
 
 #endif

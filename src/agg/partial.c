@@ -18,7 +18,8 @@
  * is ESC_EMALFORMED, never a read out of bounds.
  * The same encoding holds the groups a hunt spills to a temporary file past its memory budget
  * (spl/spill.c); esc_agg_merge_each merges them back, a group at a time, skipping the ones the
- * caller does not want.
+ * caller does not want, and esc_agg_split deals a partial's groups, their bytes unchanged, into
+ * several partials by key.
  * Not done here: where partials travel (sched/), list (order-dependent) and stats' local
  * functions (stdev, var, range, first, last: spl/cmd_stats.c), which callers refuse. */
 #include <inttypes.h>
@@ -478,6 +479,66 @@ esc_status esc_agg_merge_each(esc_agg *a, const void *data, size_t len, const es
     if (!st && (r.bad || r.at != r.len))
         st = broken(&r, err);
     return st;
+}
+
+/* ---- splitting ---- */
+
+/* The group at r read past: its keys into kp; false when broken. */
+static bool skip_group(const esc_agg *a, esc_str *kp, rd *r) {
+    for (size_t k = 0; k < a->nkeys; k++)
+        kp[k] = get_str(r);
+    if (get_u64(r, 8) == 0) /* a group holds at least one record */
+        r->bad = true;
+    for (size_t i = 0; i < a->naggs && !r->bad; i++)
+        skip_slot(a->fns[i], r);
+    return !r->bad;
+}
+
+/* Bytes [from, to) of r as one more group of out, which gets the partial's header (hdr bytes:
+ * up to its group count) first. */
+static esc_status append_group(esc_buf *out, const rd *r, size_t hdr, size_t from, size_t to) {
+    esc_status st = ESC_OK;
+    if (!out->len && ((st = esc_buf_append(out, r->p, hdr)) || (st = put_u64(out, 0, 4))))
+        return st;
+    esc_le_put(out->ptr + hdr, esc_le_get(out->ptr + hdr, 4) + 1, 4);
+    return esc_buf_append(out, r->p + from, to - from);
+}
+
+esc_status esc_agg_split(const esc_agg *a, const void *data, size_t len,
+                         size_t (*part)(void *ctx, const esc_str *keys), void *ctx, esc_buf *outs,
+                         size_t nparts, size_t *of, size_t cap, size_t *ngroups, esc_error *err) {
+    rd r = {data, len, 0, false};
+    if (!same_shape(a, &r))
+        return esc_error_set(err, ESC_EMALFORMED,
+                             "partial aggregate: not one of this search's (header)");
+    size_t hdr = r.at;
+    uint64_t ng = get_u64(&r, 4);
+    if (ng > cap)
+        return broken(&r, err);
+    for (size_t p = 0; p < nparts; p++)
+        esc_buf_clear(&outs[p]);
+    esc_str keys[64];
+    esc_str *kp = a->nkeys <= 64 ? keys : esc_malloc(a->nkeys * sizeof *kp);
+    if (!kp)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory splitting a partial aggregate");
+    esc_status st = ESC_OK;
+    for (uint64_t j = 0; j < ng && !st; j++) {
+        size_t from = r.at;
+        if (!skip_group(a, kp, &r))
+            break;
+        size_t p = part(ctx, kp);
+        of[j] = p;
+        if (p < nparts)
+            st = append_group(&outs[p], &r, hdr, from, r.at);
+    }
+    if (kp != keys)
+        esc_free(kp);
+    if (st)
+        return esc_error_set(err, st, "out of memory splitting a partial aggregate");
+    if (r.bad || r.at != r.len)
+        return broken(&r, err);
+    *ngroups = (size_t)ng;
+    return ESC_OK;
 }
 
 esc_status esc_agg_merge(esc_agg *a, const void *data, size_t len, esc_error *err) {

@@ -1627,14 +1627,8 @@ static void sample(part_ctx *c, const esc_str *keys) {
         c->nsmp++;
 }
 
-static bool part_keep(void *ctx, const esc_str *keys) {
-    part_ctx *c = ctx;
-    if (c->keys && !spl_keyset_keep(c->keys, keys))
-        return false;
-    if (c->sampling) {
-        sample(c, keys);
-        return false;
-    }
+/* The range keys fall in. */
+static size_t range_of(const part_ctx *c, const esc_str *keys) {
     size_t lo = 0, hi = c->nbound; /* the bounds at or below keys */
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -1643,7 +1637,43 @@ static bool part_keep(void *ctx, const esc_str *keys) {
         else
             hi = mid;
     }
-    return lo == c->r;
+    return lo;
+}
+
+static bool part_keep(void *ctx, const esc_str *keys) {
+    part_ctx *c = ctx;
+    if (c->keys && !spl_keyset_keep(c->keys, keys))
+        return false;
+    if (c->sampling) {
+        sample(c, keys);
+        return false;
+    }
+    return range_of(c, keys) == c->r;
+}
+
+/* The range keys fall in, or none (SIZE_MAX) when the semi-join leaves them out. */
+static size_t part_of(void *ctx, const esc_str *keys) {
+    const part_ctx *c = ctx;
+    return c->keys && !spl_keyset_keep(c->keys, keys) ? SIZE_MAX : range_of(c, keys);
+}
+
+static void free_ranges(spl_spill **parts, size_t n) {
+    for (size_t r = 0; parts && r < n; r++)
+        spl_spill_free(parts[r]);
+    esc_free(parts);
+}
+
+/* The spill file sp split into one file per range of c (spl_spill_split), so that each range
+ * reads back only its own groups, not the whole file again; NULL when it could not be (out of
+ * memory, a write failed): each range then reads the whole file, keeping its own. */
+static spl_spill **split_ranges(spl_spill *sp, part_ctx *c, const esc_agg *shape) {
+    size_t n = c->nbound + 1;
+    spl_spill **parts = esc_calloc(n, sizeof *parts);
+    esc_error e = {0};
+    if (parts && spl_spill_split(sp, shape, part_of, c, parts, n, &e) == ESC_OK)
+        return parts;
+    free_ranges(parts, n);
+    return NULL;
 }
 
 /* Whether x's first table may be made in ranges: x's groups would merge back whole from a
@@ -1658,13 +1688,17 @@ static bool may_part(const esc_exec *x) {
 /* The groups of buckets [lo, hi) merged back into a and ev (emptied first), their rows
  * appended to *t (room for *cap); *held: some group kept references; *ev_mem: the sets'
  * bytes so far. */
-static esc_status part_rows(esc_exec *x, part_ctx *c, esc_agg *a, esc_evset *ev, esc_table **t,
-                            size_t *cap, bool *held, size_t *ev_mem, esc_error *err) {
+static esc_status part_rows(esc_exec *x, part_ctx *c, spl_spill *const *parts, esc_agg *a,
+                            esc_evset *ev, esc_table **t, size_t *cap, bool *held, size_t *ev_mem,
+                            esc_error *err) {
     esc_table *pt = NULL;
     esc_agg_reset(a);
     esc_evset_reset(ev);
-    esc_status rc =
-        spl_spill_read(x->borrow ? x->borrow->spill : x->spill, a, ev, part_keep, c, err);
+    esc_status rc = ESC_OK;
+    if (!parts)
+        rc = spl_spill_read(x->borrow ? x->borrow->spill : x->spill, a, ev, part_keep, c, err);
+    else if (parts[c->r]) /* (a range with no group has no file) */
+        rc = spl_spill_read(parts[c->r], a, ev, NULL, NULL, err);
     for (size_t g = 0; rc == ESC_OK && g < esc_agg_ngroups(a) && !*held; g++)
         *held = esc_evset_total(ev, g) > 0;
     *ev_mem += esc_evset_mem(ev);
@@ -1681,16 +1715,18 @@ static esc_status part_rows(esc_exec *x, part_ctx *c, esc_agg *a, esc_evset *ev,
     return rc;
 }
 
-/* x's first table, made from its spill file one range of keys at a time (a counting pass
- * samples the keys and draws about one range per PART_BYTES of the file), so that only one
- * range's groups are in memory with the table: the rows are those one merge of every group
- * gives, in the same order (each group merges the same chunks in the same order, all in one
- * range; the ranges follow key order, as the rows do). *t stays NULL (x's groups untouched)
- * when a range's evidence reached the byte cap or the ranges' sets together pass half of it:
- * whether one merge of every group would have stopped keeping references is then not known,
- * and the caller merges them whole; so too when the ranges' groups together pass the group cap
- * or half the byte cap (ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES): which groups one merge
- * keeps and drops is known only by making it. */
+/* x's first table, made from its spill file one range of keys at a time, so that only one
+ * range's groups are in memory with the table. A counting pass samples the keys and draws about
+ * one range per PART_BYTES of the file; one more splits the file into a file per range
+ * (split_ranges), so that each range reads back its own groups only, not the whole file again
+ * (over 1 GiB of XML, Unusually Long Command Line read its 47 MB file twelve times). The rows
+ * are those one merge of every group gives, in the same order (each group merges the same
+ * chunks in the same order, all in one range; the ranges follow key order, as the rows do). *t
+ * stays NULL (x's groups untouched) when a range's evidence reached the byte cap or the ranges'
+ * sets together pass half of it: whether one merge of every group would have stopped keeping
+ * references is then not known, and the caller merges them whole; so too when the ranges'
+ * groups together pass the group cap or half the byte cap (ESC_SPL_MAX_GROUPS,
+ * ESC_SPL_MAX_EXEC_BYTES): which groups one merge keeps and drops is known only by making it. */
 static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *trim,
                                  esc_error *err) {
     esc_exec *from = x->borrow ? x->borrow : x;
@@ -1726,8 +1762,9 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
     }
     c.sampling = false;
     c.bound = bound;
+    spl_spill **parts = rc == ESC_OK && c.nbound ? split_ranges(from->spill, &c, a) : NULL;
     for (c.r = 0; rc == ESC_OK && c.r <= c.nbound; c.r++) {
-        rc = part_rows(x, &c, a, ev, t, &cap, held, &ev_mem, err);
+        rc = part_rows(x, &c, parts, a, ev, t, &cap, held, &ev_mem, err);
         if (mem < esc_agg_mem(a) + esc_evset_mem(ev))
             mem = esc_agg_mem(a) + esc_evset_mem(ev);
         if (rc == ESC_OK && (esc_evset_truncated(ev) || ev_mem > ESC_EVIDENCE_MAX_BYTES / 2))
@@ -1741,6 +1778,7 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
             break; /* near a cap: which groups one merge keeps is known only by making it */
     }
     bool whole = c.r <= c.nbound;
+    free_ranges(parts, c.nbound + 1);
     for (size_t i = 0; i < c.nsmp; i++)
         esc_free(c.smp[i].k);
     esc_free(c.smp);

@@ -18,9 +18,11 @@
  * (esc_evset_encode); they come back exactly, in order, before the rows kept since.
  * Invariants: only tables whose aggregates all merge are spilled (list() is not; the caller
  * checks); a chunk read back is checked like any partial (a broken one is ESC_EMALFORMED).
+ * A file is split by ranges of keys (spl_spill_split) by copying each group's bytes and its
+ * evidence's, as they are, to the chunk of its range's file: nothing is merged.
  * Deliberately not done: sorting runs for a streaming k-way merge (a finishing search that
- * needs no group after its first table reads the file a range of keys at a time instead:
- * exec.c table_in_parts). */
+ * needs no group after its first table reads the file a range of keys at a time instead, each
+ * range from a file of its own: exec.c table_in_parts). */
 #include "spl/spill.h"
 
 #include <errno.h>
@@ -588,6 +590,91 @@ esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
         st = io_error(err, "read");
     esc_free(m.g);
     buf_give(BUF_READ, b, &own);
+    return st;
+}
+
+/* ---- splitting by key ---- */
+
+/* The chunk's evidence block b (one encoding per group, in the groups' order; of[j]: group j's
+ * part) appended, group by group, to the parts' evidence blocks ev[]. */
+static esc_status split_evidence(const esc_buf *b, const size_t *of, size_t ng, esc_buf *ev,
+                                 size_t nparts, esc_error *err) {
+    size_t at = 0;
+    for (size_t j = 0; j < ng; j++) {
+        size_t from = at;
+        if (esc_evset_decode(NULL, SIZE_MAX, b->ptr, b->len, &at) != 0)
+            return esc_error_set(err, ESC_EMALFORMED, "spill file: broken evidence");
+        if (of[j] < nparts && esc_buf_append(&ev[of[j]], b->ptr + from, at - from))
+            return esc_error_set(err, ESC_ENOMEM, "out of memory splitting a spill file");
+    }
+    if (at != b->len)
+        return esc_error_set(err, ESC_EMALFORMED, "spill file: broken evidence");
+    return ESC_OK;
+}
+
+/* Each part's share of the chunk (its groups gs[r], their evidence ev[r]), if it has one, put
+ * at the end of its file, made in w. */
+static esc_status put_parts(const esc_buf *gs, const esc_buf *ev, spl_spill **parts, size_t nparts,
+                            esc_buf *w, esc_error *err) {
+    esc_status st = ESC_OK;
+    for (size_t r = 0; r < nparts && !st; r++) {
+        size_t at;
+        if (!gs[r].len)
+            continue;
+        if (!parts[r] && (st = spill_open(&parts[r], err)))
+            break;
+        esc_buf_clear(w);
+        bool ok = block_begin(w, &at) && !esc_buf_append(w, gs[r].ptr, gs[r].len);
+        if (ok)
+            block_end(w, at);
+        if (ok && (ok = block_begin(w, &at) && !esc_buf_append(w, ev[r].ptr, ev[r].len)))
+            block_end(w, at);
+        if (!ok)
+            return esc_error_set(err, ESC_ENOMEM, "out of memory splitting a spill file");
+        size_t len = w->len;
+        if (!put_chunk(parts[r], w))
+            st = io_error(err, "write");
+        else
+            parts[r]->bytes += len;
+    }
+    return st;
+}
+
+/* One chunk of src split into the parts' files. */
+static esc_status split_chunk(source *src, const esc_agg *shape,
+                              size_t (*part)(void *ctx, const esc_str *keys), void *ctx,
+                              spl_spill **parts, size_t nparts, esc_buf *b, esc_error *err) {
+    esc_buf *gs = b + 1, *ev = b + 1 + nparts, *w = b + 1 + 2 * nparts; /* see spl_spill_split */
+    size_t of[CHUNK_GROUPS], ng = 0;
+    esc_status st = get_block(src, b, err);
+    if (!st)
+        st =
+            esc_agg_split(shape, b->ptr, b->len, part, ctx, gs, nparts, of, CHUNK_GROUPS, &ng, err);
+    for (size_t r = 0; r < nparts; r++)
+        esc_buf_clear(&ev[r]);
+    if (!st)
+        st = get_block(src, b, err);
+    if (!st)
+        st = split_evidence(b, of, ng, ev, nparts, err);
+    return st ? st : put_parts(gs, ev, parts, nparts, w, err);
+}
+
+esc_status spl_spill_split(spl_spill *sp, const esc_agg *shape,
+                           size_t (*part)(void *ctx, const esc_str *keys), void *ctx,
+                           spl_spill **parts, size_t nparts, esc_error *err) {
+    /* buffers: the block read, the parts' groups, the parts' evidence, the chunk written */
+    size_t nb = 2 + 2 * nparts;
+    esc_buf *b = esc_calloc(nb, sizeof *b);
+    source src;
+    esc_status st = b ? open_source(sp, &src, err)
+                      : esc_error_set(err, ESC_ENOMEM, "out of memory splitting a spill file");
+    while (!st && more(&src))
+        st = split_chunk(&src, shape, part, ctx, parts, nparts, b, err);
+    if (!st && ferror(sp->f))
+        st = io_error(err, "read");
+    for (size_t i = 0; b && i < nb; i++)
+        esc_buf_fini(&b[i]);
+    esc_free(b);
     return st;
 }
 

@@ -20,6 +20,14 @@ esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error 
  * again (several searches sharing the groups), until spl_spill_free. */
 esc_status spl_spill_read(spl_spill *sp, esc_agg *a, esc_evset *ev,
                           bool (*keep)(void *ctx, const esc_str *keys), void *ctx, esc_error *err);
+/* Every group of sp with its evidence appended, as its bytes, to parts[part(ctx, keys)] (each
+ * opened on first use; a group whose part is nparts or more goes to none), a chunk at a time:
+ * reading part r back merges the groups that reading sp with a filter keeping part r's would
+ * merge, in the same order. shape: a table of sp's groups' shape. On failure the parts are
+ * incomplete. */
+esc_status spl_spill_split(spl_spill *sp, const esc_agg *shape,
+                           size_t (*part)(void *ctx, const esc_str *keys), void *ctx,
+                           spl_spill **parts, size_t nparts, esc_error *err);
 /* Append the rows of t (a raw-event search's kept rows: cells, and each row's events when t
  * has lineage) to *sp (opened on first use), then empty t: no rows, its lineage reset, its
  * cells given back. On failure t is unchanged and the file ends where it did. */

@@ -268,6 +268,72 @@ static void test_merge_refused(void **state) {
     esc_buf_fini(&b);
 }
 
+/* ---- splitting a partial by key (esc_agg_split, for spilled groups read back a range of keys
+ * at a time: spl/spill.c) ---- */
+
+/* The part of a group by its key "k<n>": n mod 3, with k6 in none (part 3 of 3). */
+static size_t part_of_key(void *ctx, const esc_str *keys) {
+    (void)ctx;
+    size_t n = (size_t)(keys[0].ptr[1] - '0');
+    return n == 6 ? 3 : n % 3;
+}
+
+static bool keep_part(void *ctx, const esc_str *keys) {
+    return part_of_key(NULL, keys) == *(const size_t *)ctx;
+}
+
+/* Each part of the split, merged, is the table merging the whole partial with a filter keeping
+ * that part's groups gives: the same groups, in the same order, with the same states; the
+ * groups of no part go nowhere; a broken partial, or one of more groups than allowed, is
+ * refused. */
+static void test_split(void **state) {
+    (void)state;
+    esc_agg *a = esc_agg_new(1, merge_fns, NMF, 0, 0);
+    for (unsigned r = 1; r <= 300; r++)
+        feed_one(a, r);
+    esc_buf b, outs[3];
+    esc_buf_init(&b, 0);
+    for (size_t p = 0; p < 3; p++)
+        esc_buf_init(&outs[p], 0);
+    esc_error err;
+    assert_int_equal(esc_agg_encode(a, NULL, 0, &b, &err), ESC_OK);
+    size_t of[16], ng = 0;
+    assert_int_equal(esc_agg_split(a, b.ptr, b.len, part_of_key, NULL, outs, 3, of, 16, &ng, &err),
+                     ESC_OK);
+    assert_int_equal(ng, 7); /* k0..k6, in the order they were made: k1 first */
+    for (size_t j = 0; j < ng; j++)
+        assert_int_equal(of[j], part_of_key(NULL, (esc_str[]){esc_agg_key(a, j, 0)}));
+    for (size_t p = 0; p < 3; p++) {
+        esc_agg *split = esc_agg_new(1, merge_fns, NMF, 0, 0),
+                *kept = esc_agg_new(1, merge_fns, NMF, 0, 0);
+        assert_int_equal(esc_agg_merge(split, outs[p].ptr, outs[p].len, &err), ESC_OK);
+        esc_agg_merge_cb cb = {keep_part, NULL, &p, false};
+        assert_int_equal(esc_agg_merge_each(kept, b.ptr, b.len, &cb, &err), ESC_OK);
+        assert_int_equal(esc_agg_ngroups(split), 2); /* k0 k3, k1 k4, k2 k5 */
+        for (size_t g = 0; g < esc_agg_ngroups(split); g++)
+            assert_true(esc_str_eq(esc_agg_key(split, g, 0), esc_agg_key(kept, g, 0)));
+        same_results(split, kept);
+        esc_agg_free(split);
+        esc_agg_free(kept);
+    }
+    /* too many groups for the caller's room; every truncation; another shape */
+    assert_int_equal(esc_agg_split(a, b.ptr, b.len, part_of_key, NULL, outs, 3, of, 6, &ng, &err),
+                     ESC_EMALFORMED);
+    for (size_t cut = 0; cut < b.len; cut++)
+        assert_int_equal(
+            esc_agg_split(a, b.ptr, cut, part_of_key, NULL, outs, 3, of, 16, &ng, &err),
+            ESC_EMALFORMED);
+    esc_agg *other = esc_agg_new(2, merge_fns, NMF, 0, 0);
+    assert_int_equal(
+        esc_agg_split(other, b.ptr, b.len, part_of_key, NULL, outs, 3, of, 16, &ng, &err),
+        ESC_EMALFORMED);
+    esc_agg_free(other);
+    esc_agg_free(a);
+    esc_buf_fini(&b);
+    for (size_t p = 0; p < 3; p++)
+        esc_buf_fini(&outs[p]);
+}
+
 /* Compaction keeps the chosen groups with every aggregate state (values, dc, list, min, max,
  * earliest) and their keys, renumbered in order; the table keeps working afterwards (a kept
  * key finds its group, a dropped key makes a new one). */
@@ -340,10 +406,15 @@ static void test_compact(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_group_limit),          cmocka_unit_test(test_memory_limit),
-        cmocka_unit_test(test_keys_sorted_bytewise), cmocka_unit_test(test_aggregates),
-        cmocka_unit_test(test_many_groups),          cmocka_unit_test(test_merge_exact),
-        cmocka_unit_test(test_merge_refused),        cmocka_unit_test(test_compact),
+        cmocka_unit_test(test_group_limit),
+        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_keys_sorted_bytewise),
+        cmocka_unit_test(test_aggregates),
+        cmocka_unit_test(test_many_groups),
+        cmocka_unit_test(test_merge_exact),
+        cmocka_unit_test(test_merge_refused),
+        cmocka_unit_test(test_compact),
+        cmocka_unit_test(test_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,8 @@
  * ESC_EIO and leaves the table as it was; evidence encodings that are cut short are refused; a
  * raw-event search's kept rows spilled twice come back before the rows kept since, in order,
  * cells (multivalue, numbers, empty) and each row's event unchanged; a group or byte cap hit
- * merging back drops the groups past it and counts their records, as reading does. */
+ * merging back drops the groups past it and counts their records, as reading does; a file split
+ * by key gives parts that read back as the file read with a filter keeping each part's keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +148,58 @@ static void merge_exact(void) {
     esc_evset_free(ea);
     esc_evset_free(eb);
     esc_evset_free(ec);
+}
+
+/* The part of key k<n>: n mod 4, with k12 in none (part 4 of 4). */
+static size_t part_of_key(void *ctx, const esc_str *keys) {
+    (void)ctx;
+    size_t n = (size_t)strtoul(keys[0].ptr + 1, NULL, 10);
+    return n == 12 ? 4 : n % 4;
+}
+
+static bool keep_part(void *ctx, const esc_str *keys) {
+    return part_of_key(NULL, keys) == *(const size_t *)ctx;
+}
+
+/* A file of five spills and the rest split by key into four parts: each part read back holds
+ * what reading the whole file with a filter keeping its keys holds (results and evidence); k12,
+ * of no part, is in none. */
+static void test_spill_split(void **state) {
+    (void)state;
+    static char whole[1 << 16], split[1 << 16];
+    esc_agg *b = esc_agg_new(1, fns, NF, 0, 0);
+    esc_evset *eb = esc_evset_new();
+    spl_spill *sp = NULL, *parts[5] = {NULL};
+    esc_error err;
+    for (unsigned r = 1; r <= 700; r++) {
+        feed(b, eb, r);
+        if (r % 150 == 0 || r == 700)
+            assert_int_equal(spl_spill_write(&sp, b, eb, &err), ESC_OK);
+    }
+    assert_int_equal(spl_spill_split(sp, b, part_of_key, NULL, parts, 4, &err), ESC_OK);
+    assert_null(parts[4]); /* k12's part is past the four asked for: it goes to none */
+    uint64_t bytes = 0;
+    for (size_t p = 0; p < 4; p++) {
+        esc_agg *x = esc_agg_new(1, fns, NF, 0, 0), *y = esc_agg_new(1, fns, NF, 0, 0);
+        esc_evset *ex = esc_evset_new(), *ey = esc_evset_new();
+        assert_non_null(parts[p]);
+        bytes += spl_spill_bytes(parts[p]);
+        assert_int_equal(spl_spill_read(parts[p], x, ex, NULL, NULL, &err), ESC_OK);
+        assert_int_equal(spl_spill_read(sp, y, ey, keep_part, &p, &err), ESC_OK);
+        assert_int_equal(esc_agg_ngroups(x), 3); /* k0 k4 k8, ..., k3 k7 k11 */
+        dump(x, ex, split, sizeof split);
+        dump(y, ey, whole, sizeof whole);
+        assert_string_equal(split, whole);
+        esc_agg_free(x);
+        esc_agg_free(y);
+        esc_evset_free(ex);
+        esc_evset_free(ey);
+        spl_spill_free(parts[p]);
+    }
+    assert_true(bytes < spl_spill_bytes(sp)); /* k12 left out */
+    spl_spill_free(sp);
+    esc_agg_free(b);
+    esc_evset_free(eb);
 }
 
 static void test_spill_merge_exact(void **state) {
@@ -400,6 +453,7 @@ int main(void) {
         cmocka_unit_test(test_spill_merge_exact), cmocka_unit_test(test_spill_async),
         cmocka_unit_test(test_spill_merge_caps),  cmocka_unit_test(test_spill_unwritable),
         cmocka_unit_test(test_evidence_encoding), cmocka_unit_test(test_spill_rows),
+        cmocka_unit_test(test_spill_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
