@@ -58,7 +58,8 @@ struct esc_act {
     size_t max_points; /* ESC_ACT_MAX_POINTS unless a test lowers it */
     int64_t last_search_time;
     esc_act_counts counts;
-    bool evidence; /* notables carry orig_time and their rows' evidence */
+    bool evidence;  /* notables carry orig_time and their rows' evidence */
+    bool risk_only; /* no notables, no risk points kept (esc_act_set_risk_only) */
     /* reused from one event to the next, each at most ESC_ACT_MAX_EVENT bytes */
     esc_buf out;     /* the event's JSON */
     esc_buf sub;     /* a text with its tokens filled (a drilldown's part, a risk message) */
@@ -803,6 +804,10 @@ void esc_act_set_evidence(esc_act *a, bool on) {
     a->evidence = on;
 }
 
+void esc_act_set_risk_only(esc_act *a, bool on) {
+    a->risk_only = on;
+}
+
 /* The events behind the row (spl.h, docs/evidence.md): orig_time (the earliest event's _time,
  * as ES's notables carry it), their count and the references kept; only when asked
  * (esc_act_set_evidence). Nothing when the row has no evidence. Notables and risk events carry
@@ -1048,7 +1053,8 @@ static esc_status emit_risk(esc_act *a, const esc_act_input *in, const shape *sh
     st = deliver(a, &ev, err);
     if (st == ESC_OK) {
         a->counts.risk_events++;
-        st = keep_point(a, id, value, victim->type, t, score, err);
+        if (!a->risk_only)
+            st = keep_point(a, id, value, victim->type, t, score, err);
     }
 fail:
     if (st == ESC_SKIP)
@@ -1143,7 +1149,7 @@ static esc_status rows(esc_act *a, const esc_act_input *in, const esc_act_late *
             esc_error_set(err, st, "event identity for %s: %s", d->name, esc_strerror(st));
             break;
         }
-        if (dep->notable)
+        if (dep->notable && !a->risk_only)
             st = oversize(emit_notable(a, in, &sh, row, search_name, nid, score, lt, err), err,
                           &big);
         if (!dep->rba || update)

@@ -105,6 +105,10 @@ esc_act_counts esc_act_get_counts(const esc_act *a);
 /* Notables carry orig_time (the first event's _time, as ES notables do), evidence_count and
  * evidence (the references kept, docs/evidence.md) of their rows; off by default. */
 void esc_act_set_evidence(esc_act *a, bool on);
+/* Risk events only, for a caller that reads them alone (the hunt's risk stage): no notables are
+ * made, and the risk events are not kept for the incident rule (nor counted against its cap).
+ * Off by default. */
+void esc_act_set_risk_only(esc_act *a, bool on);
 /* Risk events kept for the incident rule per run (ESC_ACT_MAX_POINTS, 5*10^7, by default; 0
  * restores it). Past it esc_act_rows fails with "more than N risk events in one run" (ESC_ELIMIT)
  * after delivering the event that did not fit. For tests. */

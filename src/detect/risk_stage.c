@@ -160,6 +160,7 @@ esc_status esc_risk_stage_run(const esc_risk_stage *rs, esc_error *err) {
         st = err && err->code ? err->code : ESC_ENOMEM;
         goto out;
     }
+    esc_act_set_risk_only(act, true); /* the notables are the output step's */
     esc_act_window w = {rs->earliest_us / 1000000,
                         rs->latest_us == ESC_TIME_MAX ? ESC_ACT_INFINITY : rs->latest_us / 1000000,
                         rs->now ? rs->now : (int64_t)time(NULL)};

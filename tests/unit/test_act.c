@@ -607,6 +607,19 @@ static void test_deployment_drives_actions(void **state) {
     esc_act_free(a);
     assert_int_equal(count_kind(f->keep, ESC_SINK_NOTABLE, NULL), 0);
     assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 2);
+    char risk0[4096];
+    snprintf(risk0, sizeof risk0, "%s", f->keep->ev[0].json);
+    keep_clear(f->keep);
+    /* both, for a caller that wants the risk events alone: the same risk events, no notable */
+    dep.notable = true;
+    a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_set_risk_only(a, true);
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    assert_int_equal(esc_act_get_counts(a).notables, 0);
+    esc_act_free(a);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_NOTABLE, NULL), 0);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 2);
+    assert_string_equal(f->keep->ev[0].json, risk0);
     keep_clear(f->keep);
     /* notable only, with a title built from a field */
     dep.notable = true;
@@ -783,6 +796,14 @@ static void test_points_limit(void **state) {
     assert_string_equal(err.msg, "more than 4 risk events in one run");
     assert_int_equal(esc_act_get_counts(a).risk_events, 5);
     assert_int_equal(esc_act_finish(a, &err), ESC_OK);
+    esc_act_free(a);
+    keep_clear(f->keep);
+    /* risk events alone are not kept for the incident rule: no cap */
+    a = esc_act_new(f->c, f->sinks, &err);
+    esc_act_set_max_points(a, 4);
+    esc_act_set_risk_only(a, true);
+    assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
+    assert_int_equal(count_kind(f->keep, ESC_SINK_RISK, NULL), 5);
     esc_act_free(a);
     keep_clear(f->keep);
 
