@@ -612,22 +612,30 @@ static esc_status split_evidence(const esc_buf *b, const size_t *of, size_t ng, 
     return ESC_OK;
 }
 
-/* Each part's share of the chunk (its groups gs[r], their evidence ev[r]), if it has one, put
- * at the end of its file, made in w. */
-static esc_status put_parts(const esc_buf *gs, const esc_buf *ev, spl_spill **parts, size_t nparts,
-                            esc_buf *w, esc_error *err) {
+/* A split's buffers: the block read, the chunk written, and per part the groups and evidence
+ * of the chunk being split (nparts each; zeroed, as esc_buf_init(b, 0) leaves a buffer). */
+typedef struct split_bufs {
+    esc_buf block, chunk;
+    esc_buf *groups, *evidence;
+    size_t nparts;
+} split_bufs;
+
+/* Each part's share of the chunk, if it has one, put at the end of its file. */
+static esc_status put_parts(split_bufs *b, spl_spill **parts, esc_error *err) {
     esc_status st = ESC_OK;
-    for (size_t r = 0; r < nparts && !st; r++) {
+    esc_buf *w = &b->chunk;
+    for (size_t r = 0; r < b->nparts && !st; r++) {
+        const esc_buf *g = &b->groups[r], *e = &b->evidence[r];
         size_t at;
-        if (!gs[r].len)
+        if (!g->len)
             continue;
         if (!parts[r] && (st = spill_open(&parts[r], err)))
             break;
         esc_buf_clear(w);
-        bool ok = block_begin(w, &at) && !esc_buf_append(w, gs[r].ptr, gs[r].len);
+        bool ok = block_begin(w, &at) && !esc_buf_append(w, g->ptr, g->len);
         if (ok)
             block_end(w, at);
-        if (ok && (ok = block_begin(w, &at) && !esc_buf_append(w, ev[r].ptr, ev[r].len)))
+        if (ok && (ok = block_begin(w, &at) && !esc_buf_append(w, e->ptr, e->len)))
             block_end(w, at);
         if (!ok)
             return esc_error_set(err, ESC_ENOMEM, "out of memory splitting a spill file");
@@ -643,38 +651,43 @@ static esc_status put_parts(const esc_buf *gs, const esc_buf *ev, spl_spill **pa
 /* One chunk of src split into the parts' files. */
 static esc_status split_chunk(source *src, const esc_agg *shape,
                               size_t (*part)(void *ctx, const esc_str *keys), void *ctx,
-                              spl_spill **parts, size_t nparts, esc_buf *b, esc_error *err) {
-    esc_buf *gs = b + 1, *ev = b + 1 + nparts, *w = b + 1 + 2 * nparts; /* see spl_spill_split */
+                              spl_spill **parts, split_bufs *b, esc_error *err) {
     size_t of[CHUNK_GROUPS], ng = 0;
-    esc_status st = get_block(src, b, err);
+    esc_status st = get_block(src, &b->block, err);
     if (!st)
-        st =
-            esc_agg_split(shape, b->ptr, b->len, part, ctx, gs, nparts, of, CHUNK_GROUPS, &ng, err);
-    for (size_t r = 0; r < nparts; r++)
-        esc_buf_clear(&ev[r]);
+        st = esc_agg_split(shape, b->block.ptr, b->block.len, part, ctx, b->groups, b->nparts, of,
+                           CHUNK_GROUPS, &ng, err);
+    for (size_t r = 0; r < b->nparts; r++)
+        esc_buf_clear(&b->evidence[r]);
     if (!st)
-        st = get_block(src, b, err);
+        st = get_block(src, &b->block, err);
     if (!st)
-        st = split_evidence(b, of, ng, ev, nparts, err);
-    return st ? st : put_parts(gs, ev, parts, nparts, w, err);
+        st = split_evidence(&b->block, of, ng, b->evidence, b->nparts, err);
+    return st ? st : put_parts(b, parts, err);
 }
 
 esc_status spl_spill_split(spl_spill *sp, const esc_agg *shape,
                            size_t (*part)(void *ctx, const esc_str *keys), void *ctx,
                            spl_spill **parts, size_t nparts, esc_error *err) {
-    /* buffers: the block read, the parts' groups, the parts' evidence, the chunk written */
-    size_t nb = 2 + 2 * nparts;
-    esc_buf *b = esc_calloc(nb, sizeof *b);
+    split_bufs b = {.groups = esc_calloc(nparts ? nparts : 1, sizeof *b.groups),
+                    .evidence = esc_calloc(nparts ? nparts : 1, sizeof *b.evidence),
+                    .nparts = nparts};
     source src;
-    esc_status st = b ? open_source(sp, &src, err)
-                      : esc_error_set(err, ESC_ENOMEM, "out of memory splitting a spill file");
+    esc_status st = b.groups && b.evidence
+                        ? open_source(sp, &src, err)
+                        : esc_error_set(err, ESC_ENOMEM, "out of memory splitting a spill file");
     while (!st && more(&src))
-        st = split_chunk(&src, shape, part, ctx, parts, nparts, b, err);
+        st = split_chunk(&src, shape, part, ctx, parts, &b, err);
     if (!st && ferror(sp->f))
         st = io_error(err, "read");
-    for (size_t i = 0; b && i < nb; i++)
-        esc_buf_fini(&b[i]);
-    esc_free(b);
+    for (size_t r = 0; r < nparts && b.groups && b.evidence; r++) {
+        esc_buf_fini(&b.groups[r]);
+        esc_buf_fini(&b.evidence[r]);
+    }
+    esc_free(b.groups);
+    esc_free(b.evidence);
+    esc_buf_fini(&b.block);
+    esc_buf_fini(&b.chunk);
     return st;
 }
 
