@@ -19,6 +19,7 @@
 #include "core/buf.h"
 
 #define FIRST_BLOCK 2048      /* bytes of a set's first arena block: most sets stay small */
+#define SET_BLOCK (64u << 10) /* and of its blocks once grown */
 #define NAMES_FIRST_BLOCK 256 /* and of its names' (most sets name one or two inputs) */
 
 typedef struct evslot {
@@ -47,7 +48,7 @@ struct esc_evset {
 esc_evset *esc_evset_new(void) {
     esc_evset *s = esc_calloc(1, sizeof *s);
     if (s) {
-        esc_arena_init_growing(&s->arena, FIRST_BLOCK, 0, ESC_EVIDENCE_MAX_BYTES);
+        esc_arena_init_growing(&s->arena, FIRST_BLOCK, SET_BLOCK, ESC_EVIDENCE_MAX_BYTES);
         esc_arena_init_growing(&s->names, NAMES_FIRST_BLOCK, 0, 0);
     }
     return s;
@@ -280,7 +281,7 @@ bool esc_evset_truncated(const esc_evset *s) {
 
 int esc_evset_compact(esc_evset *s, const size_t *remap, size_t n, size_t nnew) {
     esc_arena ar;
-    esc_arena_init_growing(&ar, FIRST_BLOCK, 0, ESC_EVIDENCE_MAX_BYTES);
+    esc_arena_init_growing(&ar, FIRST_BLOCK, SET_BLOCK, ESC_EVIDENCE_MAX_BYTES);
     size_t cap = 16;
     while (cap <= nnew)
         cap *= 2;
@@ -324,7 +325,17 @@ void esc_evset_reset(esc_evset *s) {
     s->slot = NULL;
     s->cap = 0;
     esc_arena_fini(&s->arena);
-    esc_arena_init_growing(&s->arena, FIRST_BLOCK, 0, ESC_EVIDENCE_MAX_BYTES);
+    esc_arena_init_growing(&s->arena, FIRST_BLOCK, SET_BLOCK, ESC_EVIDENCE_MAX_BYTES);
+}
+
+/* A merged set allocates the slots the sets it merges allocated (each group's the same, in the
+ * same order), at most mem bytes. Its blocks hold them with less than a slot left over at the
+ * end of each (SET_BLOCK bytes once grown; the growing ones, from FIRST_BLOCK, are fewer than
+ * eight), and its arena refuses a block only when that block would take it past the cap. */
+bool esc_evset_fits_merged(size_t mem) {
+    const size_t slot = (sizeof(evslot) + 15) & ~(size_t)15; /* as the arena rounds it */
+    size_t waste = (mem / (SET_BLOCK - slot) + 8) * slot;
+    return mem <= ESC_EVIDENCE_MAX_BYTES && waste + SET_BLOCK <= ESC_EVIDENCE_MAX_BYTES - mem;
 }
 
 size_t esc_evset_mem(const esc_evset *s) {

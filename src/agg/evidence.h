@@ -59,6 +59,11 @@ int esc_evset_encode(const esc_evset *s, size_t g, esc_buf *out);
  * would (g == SIZE_MAX: read past it). 0, -1 when memory runs out, -2 when the bytes are
  * broken. */
 int esc_evset_decode(esc_evset *s, size_t g, const void *data, size_t len, size_t *at);
+/* Whether sets whose esc_evset_mem add up to mem, merged into one set instead (each group's
+ * references in the same order), keep every reference they keep: the one set's arena then
+ * never meets ESC_EVIDENCE_MAX_BYTES (spl/exec.c, a spilled search's first table made in
+ * ranges). */
+bool esc_evset_fits_merged(size_t mem);
 /* True when the byte cap stopped keeping references. */
 bool esc_evset_truncated(const esc_evset *s);
 /* Same reference (same input name and offset)? */

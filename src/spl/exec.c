@@ -1723,8 +1723,9 @@ static esc_status part_rows(esc_exec *x, part_ctx *c, spl_spill *const *parts, e
  * are those one merge of every group gives, in the same order (each group merges the same
  * chunks in the same order, all in one range; the ranges follow key order, as the rows do). *t
  * stays NULL (x's groups untouched) when a range's evidence reached the byte cap or the ranges'
- * sets together pass half of it: whether one merge of every group would have stopped keeping
- * references is then not known, and the caller merges them whole; so too when the ranges'
+ * sets together might take one set past it (esc_evset_fits_merged): whether one merge of every
+ * group would have stopped keeping references is then not known, and the caller merges them
+ * whole; so too when the ranges'
  * groups together pass the group cap or half the byte cap (ESC_SPL_MAX_GROUPS,
  * ESC_SPL_MAX_EXEC_BYTES): which groups one merge keeps and drops is known only by making it. */
 static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *trim,
@@ -1767,7 +1768,7 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
         rc = part_rows(x, &c, parts, a, ev, t, &cap, held, &ev_mem, err);
         if (mem < esc_agg_mem(a) + esc_evset_mem(ev))
             mem = esc_agg_mem(a) + esc_evset_mem(ev);
-        if (rc == ESC_OK && (esc_evset_truncated(ev) || ev_mem > ESC_EVIDENCE_MAX_BYTES / 2))
+        if (rc == ESC_OK && (esc_evset_truncated(ev) || !esc_evset_fits_merged(ev_mem)))
             break; /* not known: merged whole by the caller */
         uint64_t dg, db;
         esc_agg_dropped(a, &dg, &db);

@@ -233,6 +233,45 @@ static void test_many_paths(void **state) {
     esc_evset_free(s);
 }
 
+/* Sets a search's ranges fill (spl/exec.c table_in_parts): while esc_evset_fits_merged says
+ * their memory together fits, one set merging every group's references, in file order, keeps
+ * them all. Groups of two, three and one events go to four ranges in turn, until one more would
+ * not fit: about 64 MiB of slots, the merged set just under its cap. */
+static void test_fits_merged(void **state) {
+    (void)state;
+    assert_true(esc_evset_fits_merged(0));
+    assert_true(esc_evset_fits_merged(ESC_EVIDENCE_MAX_BYTES / 2));
+    assert_false(esc_evset_fits_merged(ESC_EVIDENCE_MAX_BYTES));
+    esc_evset *range[4], *one = esc_evset_new();
+    for (size_t r = 0; r < 4; r++)
+        range[r] = esc_evset_new();
+    size_t g = 0, mem = 0;
+    for (;; g++) {
+        esc_evset *s = range[g % 4];
+        size_t before = esc_evset_mem(s), events = 1 + g % 3;
+        for (size_t k = 0; k < events; k++) {
+            esc_evref ref = {"in.xml", g * 10 + k, 0, 0, (int64_t)k};
+            assert_int_equal(esc_evset_add(s, g / 4, &ref), 0);
+        }
+        if (!esc_evset_fits_merged(mem + esc_evset_mem(s) - before))
+            break;
+        mem += esc_evset_mem(s) - before;
+        for (size_t k = 0; k < events; k++) {
+            esc_evref ref = {"in.xml", g * 10 + k, 0, 0, (int64_t)k};
+            assert_int_equal(esc_evset_add(one, g, &ref), 0);
+        }
+    }
+    assert_true(mem > ESC_EVIDENCE_MAX_BYTES - ESC_EVIDENCE_MAX_BYTES / 32);
+    for (size_t r = 0; r < 4; r++)
+        assert_false(esc_evset_truncated(range[r]));
+    assert_false(esc_evset_truncated(one));
+    esc_evref out[2 * ESC_EVIDENCE_KEEP];
+    assert_int_equal(esc_evset_get(one, g - 1, out), 1 + (g - 1) % 3);
+    for (size_t r = 0; r < 4; r++)
+        esc_evset_free(range[r]);
+    esc_evset_free(one);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_earliest_latest),
@@ -242,6 +281,7 @@ int main(void) {
         cmocka_unit_test(test_join),
         cmocka_unit_test(test_compact),
         cmocka_unit_test(test_many_paths),
+        cmocka_unit_test(test_fits_merged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
