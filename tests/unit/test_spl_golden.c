@@ -17,7 +17,9 @@
  *   --- explain   (optional) text that must appear in esc_plan_explain's output
  *   --- lookups   one lookup a line: NAME|CSV (relative to tests/spl)|CASE_SENSITIVE (0/1)|
  *                 MATCH_TYPE|DEFAULT_MATCH|MIN_MATCHES|MAX_MATCHES (empty = unset)
- * A case passes when every expectation it states holds. */
+ * A case passes when every expectation it states holds. An output is checked twice: as the
+ * search reads the records, and with its groups and kept rows spilled after every record
+ * (spl/spill.c), which must give the same rows. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -190,6 +192,42 @@ static char *trim_nl(char *s) {
     return s;
 }
 
+/* The case's records fed to a new execution of p, and its table (or its error) rendered into
+ * got. With spill, the execution's groups and kept rows go to a spill file after every record
+ * (esc_exec_spill): the output must not change. */
+static int run_records(const esc_plan *p, const gcase *c, int64_t e0, int64_t e1, bool spill,
+                       const char *ctx, esc_buf *got) {
+    esc_error err = {0};
+    esc_exec *x = esc_exec_new(p, e0, e1, &err);
+    assert_non_null(x);
+    char *text = esc_strdup(c->has[2] ? c->sec[2] : ""), *save = NULL;
+    assert_non_null(text);
+    int failed = 0;
+    esc_status rc = ESC_OK;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == ESC_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        esc_record r;
+        if (!parse_record(line, &r, p->ds, ctx)) {
+            failed = 1;
+            break;
+        }
+        rc = esc_exec_feed(x, &r, &err);
+        if (rc == ESC_OK && spill)
+            rc = esc_exec_spill(x, 0, &err);
+    }
+    esc_table *t = NULL;
+    if (rc == ESC_OK)
+        rc = esc_exec_finish(x, &t, &err);
+    if (rc != ESC_OK)
+        esc_buf_printf(got, "error: %s\n", err.msg);
+    else
+        render(t, got);
+    esc_table_free(t);
+    esc_exec_free(x);
+    esc_free(text);
+    return failed;
+}
+
 static int run_case(const char *file, gcase *c) {
     char ctx[600];
     snprintf(ctx, sizeof ctx, "%s: %s", file, c->title);
@@ -298,8 +336,8 @@ static int run_case(const char *file, gcase *c) {
             esc_buf_putc(&pf, '\n');
         }
         if (strcmp(trim_nl(pf.ptr), trim_nl(c->sec[6])) != 0) {
-            print_error("%s: prefilter differs\n--- expected\n%s\n--- got\n%s\n", ctx,
-                        c->sec[6], pf.ptr);
+            print_error("%s: prefilter differs\n--- expected\n%s\n--- got\n%s\n", ctx, c->sec[6],
+                        pf.ptr);
             failed = 1;
         }
         esc_buf_fini(&pf);
@@ -322,35 +360,13 @@ static int run_case(const char *file, gcase *c) {
             e1 = b * ESC_US_PER_SEC;
         }
     }
-    if (c->has[4]) {
-        esc_exec *x = esc_exec_new(p, e0, e1, &err);
-        assert_non_null(x);
-        char *save = NULL;
-        esc_status rc = ESC_OK;
-        if (c->has[2])
-            for (char *line = strtok_r(c->sec[2], "\n", &save); line && rc == ESC_OK;
-                 line = strtok_r(NULL, "\n", &save)) {
-                esc_record r;
-                if (!parse_record(line, &r, p->ds, ctx)) {
-                    failed = 1;
-                    break;
-                }
-                rc = esc_exec_feed(x, &r, &err);
-            }
-        esc_table *t = NULL;
-        if (rc == ESC_OK)
-            rc = esc_exec_finish(x, &t, &err);
-        if (rc != ESC_OK) {
-            esc_buf_printf(&got, "error: %s\n", err.msg);
-        } else {
-            render(t, &got);
-        }
-        esc_table_free(t);
-        esc_exec_free(x);
+    for (int spill = 0; c->has[4] && spill < 2; spill++) {
+        esc_buf_clear(&got);
+        failed |= run_records(p, c, e0, e1, spill, ctx, &got);
         const char *g = got.ptr ? trim_nl(got.ptr) : "";
         if (strcmp(g, trim_nl(c->sec[4])) != 0) {
-            print_error("%s: output differs\n--- expected\n%s\n--- got\n%s\n", ctx, c->sec[4],
-                        g);
+            print_error("%s%s: output differs\n--- expected\n%s\n--- got\n%s\n", ctx,
+                        spill ? " (spilled after every record)" : "", c->sec[4], g);
             failed = 1;
         }
     }
