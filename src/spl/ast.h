@@ -24,6 +24,9 @@
 #define ESC_PLAN_MAX_CODES 64
 #define ESC_PLAN_MAX_CHANS 8
 
+/* Whether a row (its cells, in its table's column order) is kept. */
+typedef bool (*spl_row_keep)(void *ctx, const esc_cell *row);
+
 #define FIELD_TIME (-2)   /* _time of a record */
 #define FIELD_ABSENT (-1) /* a field no record or row has */
 #define FIELD_NAMED (-3)  /* a field read by name from a record's field set (fname) */

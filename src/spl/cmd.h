@@ -346,6 +346,10 @@ esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_
  * memory. */
 typedef struct spl_keyset spl_keyset;
 bool spl_evidence_keys(const esc_plan *p, const esc_table *t, spl_keyset *k);
+/* A raw-event search x's finish keeps only the events keep (ctx, the row's cells) says yes to,
+ * read back from its spill file or not (a map's search: the events some result row's search
+ * takes). */
+void spl_exec_keep_rows(esc_exec *x, spl_row_keep keep, void *ctx);
 /* Run x's plan, a subpipeline (stage 0 the results so far), over a copy of in: *out. */
 esc_status spl_exec_pipe(esc_exec *x, const esc_table *in, esc_table **out, esc_error *err);
 /* Keep t (owned from now) as x's finished table, for the evidence of the search that joins x:

@@ -21,11 +21,12 @@
  * event (lineage, spl/evidence.c).
  *
  * Invariants: the first maxsearches result rows run a search each (the rest run none); a row
- * without NAME, or NAME 0 searches, runs none; when no row runs one, the events kept for them
- * are not read back (over 4 GiB of XML, Windows AD Domain Controller Promotion's 4624 events
- * made the hunt's peak, 28 MB above the rest, for no result row). Refused at load time, the reason named: a saved
- * search (map NAME), $NAME$ anywhere but the whole value of a top-level FIELD=$NAME$ term,
- * commands after SEARCH (`| ...` inside it), a search that is not a raw-event search.
+ * without NAME, or NAME 0 searches, runs none. Only the kept events some search takes are read
+ * back, none when no row runs a search (over 4 GiB of XML, Windows AD Domain Controller
+ * Promotion's 4624 events made the hunt's peak, 28 MB above the rest, for no result row).
+ * Refused at load time, the reason named: a saved search (map NAME), $NAME$ anywhere but the
+ * whole value of a top-level FIELD=$NAME$ term, commands after SEARCH (`| ...` inside it), a
+ * search that is not a raw-event search.
  * Limits: the kept events count against ESC_SPL_MAX_ROWS (docs/limits.md). */
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +179,13 @@ static esc_status plan_map(esc_plan *p, stage *st, const schema *in, esc_error *
     return ESC_OK;
 }
 
-/* Does event row q of s meet search row r of t (each FIELD matching its $NAME$ value)? */
-static bool meets(const stage *st, const esc_table *t, size_t r, const esc_table *s, size_t q) {
+/* Does an event row (its cells) meet search row r of t (each FIELD matching its $NAME$
+ * value)? */
+static bool meets(const stage *st, const esc_table *t, size_t r, const esc_cell *event) {
     const map_opts *o = st->opts;
     for (size_t k = 0; k < o->ntok; k++) {
         const esc_cell *want = esc_table_cell(t, r, (size_t)st->cols2[k]);
-        const esc_cell *have = esc_table_cell(s, q, (size_t)st->cols[k]);
+        const esc_cell *have = &event[st->cols[k]];
         bool any = false;
         for (size_t i = 0; i < have->n && !any; i++)
             any = spl_glob_imatch(want->v[0], strlen(want->v[0]), have->v[i], strlen(have->v[i]));
@@ -211,6 +213,21 @@ static bool any_runs(const stage *st, const esc_table *t) {
     return false;
 }
 
+typedef struct searches {
+    const stage *st;
+    const esc_table *t;
+} searches;
+
+/* Whether some search of the map takes the event: the others are not read back. */
+static bool taken(void *ctx, const esc_cell *event) {
+    const searches *x = ctx;
+    const map_opts *o = x->st->opts;
+    for (size_t r = 0; r < x->t->nrows && r < o->maxsearches; r++)
+        if (runs(x->st, x->t, r) && meets(x->st, x->t, r, event))
+            return true;
+    return false;
+}
+
 static esc_status run_map(const stage *st, spl_run *x, esc_error *err) {
     const map_opts *o = st->opts;
     esc_table *t = x->t, *s = NULL, *n = NULL;
@@ -222,6 +239,8 @@ static esc_status run_map(const stage *st, spl_run *x, esc_error *err) {
         esc_table_free(n);
         return ESC_OK;
     }
+    searches want = {st, t};
+    spl_exec_keep_rows(x->sub, taken, &want);
     esc_status rc = esc_exec_finish(x->sub, &s, err);
     if (rc != ESC_OK)
         goto done;
@@ -229,7 +248,7 @@ static esc_status run_map(const stage *st, spl_run *x, esc_error *err) {
         if (!runs(st, t, r))
             continue;
         for (size_t q = 0; q < s->nrows && rc == ESC_OK; q++) {
-            if (!meets(st, t, r, s, q))
+            if (!meets(st, t, r, &s->cells[q * s->ncols]))
                 continue;
             if (n->nrows == cap) {
                 size_t nc = cap ? cap * 2 : 16;

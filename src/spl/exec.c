@@ -78,6 +78,8 @@ struct esc_exec {
     bool keep_lineage; /* a map's search: its rows keep their events as lineage, which the
                           map's rows copy (cmd_map.c) */
     spl_spill *rspill; /* a raw-event search's kept rows moved to a temporary file (spill.c) */
+    spl_row_keep keep; /* of those, the ones its finish keeps (spl_exec_keep_rows), or NULL */
+    void *keep_ctx;
     size_t rows_bytes; /* about what rows holds (row_mem): kept rows, or a streamed batch */
     bool sprune_on;    /* the streamed stats' groups can be pruned (prune.c), as sprune says */
     spl_prune sprune;
@@ -1829,6 +1831,11 @@ static esc_status regroup(esc_exec *x, const esc_table *t, esc_error *err) {
     return rc;
 }
 
+void spl_exec_keep_rows(esc_exec *x, spl_row_keep keep, void *ctx) {
+    x->keep = keep;
+    x->keep_ctx = ctx;
+}
+
 esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     const esc_plan *p = x->p;
     esc_table *t = NULL;
@@ -1878,7 +1885,8 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     } else if (x->rows) { /* the rows move to the caller (those spilled first back) */
         t = x->rows;
         x->rows = NULL;
-        if (x->rspill && (rc = spl_spill_rows_read(x->rspill, t, err)) != ESC_OK)
+        if ((x->rspill || x->keep) &&
+            (rc = spl_spill_rows_read(x->rspill, t, x->keep, x->keep_ctx, err)) != ESC_OK)
             goto fail;
         spl_spill_free(x->rspill);
         x->rspill = NULL;

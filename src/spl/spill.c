@@ -758,7 +758,7 @@ esc_status spl_spill_rows(spl_spill **sp, esc_table *t, esc_error *err) {
 /* The rows of one chunk (in b) appended to cells (room for *cap rows, *n of them used), their
  * events to lin (created when the chunk has some) as groups *n... (cells past *n zeroed). */
 static esc_status get_rows(const esc_buf *b, size_t ncols, esc_cell **cells, size_t *cap, size_t *n,
-                           esc_evset **lin, esc_error *err) {
+                           esc_evset **lin, spl_row_keep keep, void *ctx, esc_error *err) {
     size_t at = 0;
     uint64_t has_lin, nr;
     if (!get_u(b, &at, 1, &has_lin) || !get_u(b, &at, 4, &nr) || nr > CHUNK_ROWS)
@@ -776,7 +776,7 @@ static esc_status get_rows(const esc_buf *b, size_t ncols, esc_cell **cells, siz
     }
     if (has_lin && !*lin && !(*lin = esc_evset_new()))
         return spl_exec_oom(err);
-    for (uint64_t r = 0; r < nr; r++, (*n)++) {
+    for (uint64_t r = 0; r < nr; r++) {
         for (size_t c = 0; c < ncols; c++) {
             esc_cell *cell = &(*cells)[*n * ncols + c];
             uint64_t nv, is_num = 0, bits = 0;
@@ -796,27 +796,56 @@ static esc_status get_rows(const esc_buf *b, size_t ncols, esc_cell **cells, siz
             cell->is_num = is_num != 0;
             memcpy(&cell->num, &bits, sizeof bits);
         }
-        int rc = has_lin ? esc_evset_decode(*lin, *n, b->ptr, b->len, &at) : 0;
+        esc_cell *row = &(*cells)[*n * ncols];
+        bool kept = !keep || keep(ctx, row);
+        for (size_t c = 0; !kept && c < ncols; c++) /* its cells go, its events are read past */
+            spl_cell_clear(&row[c]);
+        int rc = has_lin ? esc_evset_decode(*lin, kept ? *n : SIZE_MAX, b->ptr, b->len, &at) : 0;
         if (rc)
             return rc == -1 ? spl_exec_oom(err)
                             : esc_error_set(err, ESC_EMALFORMED, "spill file: broken rows");
+        *n += kept;
     }
     return at == b->len ? ESC_OK : esc_error_set(err, ESC_EMALFORMED, "spill file: broken rows");
 }
 
-esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, esc_error *err) {
+/* t's rows that keep says yes to, in order (the others' cells given back). */
+static void keep_rows(esc_table *t, spl_row_keep keep, void *ctx) {
+    size_t k = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        esc_cell *row = &t->cells[r * t->ncols];
+        if (!keep(ctx, row)) {
+            for (size_t c = 0; c < t->ncols; c++)
+                spl_cell_clear(&row[c]);
+            continue;
+        }
+        if (k != r) {
+            memcpy(&t->cells[k * t->ncols], row, t->ncols * sizeof *row);
+            memset(row, 0, t->ncols * sizeof *row);
+        }
+        if (t->row_id)
+            t->row_id[k] = t->row_id[r];
+        k++;
+    }
+    t->nrows = k;
+}
+
+esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, spl_row_keep keep, void *ctx,
+                               esc_error *err) {
     esc_cell *cells = NULL;
     esc_evset *lin = NULL;
     size_t cap = 0, n = 0;
     source src;
-    esc_status st = open_source(sp, &src, err);
+    esc_status st = sp ? open_source(sp, &src, err) : ESC_OK;
     if (st)
         return st;
+    if (keep)
+        keep_rows(t, keep, ctx);
     esc_buf own, *b = buf_take(BUF_READ, &own);
-    while (!st && more(&src))
+    while (sp && !st && more(&src))
         if (!(st = get_block(&src, b, err)))
-            st = get_rows(b, t->ncols, &cells, &cap, &n, &lin, err);
-    if (!st && ferror(sp->f))
+            st = get_rows(b, t->ncols, &cells, &cap, &n, &lin, keep, ctx, err);
+    if (sp && !st && ferror(sp->f))
         st = io_error(err, "read");
     buf_give(BUF_READ, b, &own);
     size_t total = n + t->nrows, used = n < cap ? n + 1 : cap; /* rows holding values */

@@ -7,7 +7,8 @@
  * ESC_EIO and leaves the table as it was; evidence encodings that are cut short are refused; a
  * raw-event search's kept rows spilled twice come back before the rows kept since, in order,
  * cells (multivalue, numbers, empty) and each row's event unchanged; a group or byte cap hit
- * merging back drops the groups past it and counts their records, as reading does; a file split
+ * merging back drops the groups past it and counts their records, as reading does, and kept rows
+ * read back through a filter are the ones it keeps, spilled or not, in order; a file split
  * by key gives parts that read back as the file read with a filter keeping each part's keys. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -405,8 +406,15 @@ static void keep_row(esc_table *t, size_t *cap, int i) {
     assert_int_equal(esc_evset_add(t->lineage, r, &ref), 0);
 }
 
-static void test_spill_rows(void **state) {
-    (void)state;
+/* Every seventh row (by its value in column 0). */
+static bool seventh(void *ctx, const esc_cell *row) {
+    (void)ctx;
+    return (long)row[0].num % 7 == 0;
+}
+
+/* 700 rows kept, 600 of them spilled in two spills, read back with keep (may be NULL): the
+ * rows keep says yes to, spilled or not, in order, each with its cells and its event. */
+static void spill_rows(spl_row_keep keep) {
     esc_table *t = esc_calloc(1, sizeof *t);
     assert_non_null(t);
     t->ncols = 4;
@@ -426,26 +434,34 @@ static void test_spill_rows(void **state) {
             cap = 0;
         }
     }
-    assert_int_equal(spl_spill_rows_read(sp, t, &err), ESC_OK);
-    assert_int_equal(t->nrows, 700);
-    for (size_t r = 0; r < 700; r++) {
-        const esc_cell *c0 = esc_table_cell(t, r, 0), *c2 = esc_table_cell(t, r, 2);
+    assert_int_equal(spl_spill_rows_read(sp, t, keep, NULL, &err), ESC_OK);
+    size_t step = keep ? 7 : 1;
+    assert_int_equal(t->nrows, (700 + step - 1) / step);
+    for (size_t k = 0; k < t->nrows; k++) {
+        size_t r = k * step; /* the row's value */
+        const esc_cell *c0 = esc_table_cell(t, k, 0), *c2 = esc_table_cell(t, k, 2);
         char want[32];
         snprintf(want, sizeof want, "%zu", r);
         assert_true(c0->is_num && c0->num == (double)r);
         assert_string_equal(c0->v[0], want);
         snprintf(want, sizeof want, "text %zu", r);
-        assert_string_equal(esc_table_cell(t, r, 1)->v[0], want);
+        assert_string_equal(esc_table_cell(t, k, 1)->v[0], want);
         assert_int_equal(c2->n, r % 3);
-        assert_int_equal(esc_table_cell(t, r, 3)->n, 0);
+        assert_int_equal(esc_table_cell(t, k, 3)->n, 0);
         esc_evref refs[2 * ESC_EVIDENCE_KEEP];
-        assert_int_equal(esc_evset_get(t->lineage, t->row_id[r], refs), 1);
+        assert_int_equal(esc_evset_get(t->lineage, t->row_id[k], refs), 1);
         assert_int_equal(refs[0].offset, r * 10);
         assert_int_equal(refs[0].line, r + 1);
         assert_string_equal(refs[0].path, "in.xml");
     }
     spl_spill_free(sp);
     esc_table_free(t);
+}
+
+static void test_spill_rows(void **state) {
+    (void)state;
+    spill_rows(NULL);
+    spill_rows(seventh);
 }
 
 int main(void) {
