@@ -242,6 +242,7 @@ static esc_status run_map(const stage *st, spl_run *x, esc_error *err) {
     searches want = {st, t};
     spl_exec_keep_rows(x->sub, taken, &want);
     esc_status rc = esc_exec_finish(x->sub, &s, err);
+    spl_exec_keep_rows(x->sub, NULL, NULL); /* want is gone once this returns */
     if (rc != ESC_OK)
         goto done;
     for (size_t r = 0; r < t->nrows && r < o->maxsearches && rc == ESC_OK; r++) {
