@@ -406,18 +406,32 @@ static void skip_slot(esc_agg_fn fn, rd *r) {
 }
 
 /* One group of the partial (its keys read into kp) merged into a, or skipped. */
-static esc_status merge_group(esc_agg *a, const esc_agg_merge_cb *cb, esc_str *kp, rd *r,
-                              esc_error *err) {
+/* Read past slots [i, a->naggs) of a group. */
+static void skip_slots(const esc_agg *a, size_t i, rd *r) {
+    for (; i < a->naggs && !r->bad; i++)
+        skip_slot(a->fns[i], r);
+}
+
+/* A group's keys (into kp) and its record count; 0, r marked bad, when broken (a group holds
+ * at least one record). */
+static uint64_t group_head(const esc_agg *a, esc_str *kp, rd *r) {
     for (size_t k = 0; k < a->nkeys; k++)
         kp[k] = get_str(r);
     uint64_t count = get_u64(r, 8);
     if (r->bad || count == 0) {
         r->bad = true;
-        return ESC_OK;
+        return 0;
     }
+    return count;
+}
+
+static esc_status merge_group(esc_agg *a, const esc_agg_merge_cb *cb, esc_str *kp, rd *r,
+                              esc_error *err) {
+    uint64_t count = group_head(a, kp, r);
+    if (!count)
+        return ESC_OK;
     if (cb && cb->keep && !cb->keep(cb->ctx, kp)) {
-        for (size_t i = 0; i < a->naggs && !r->bad; i++)
-            skip_slot(a->fns[i], r);
+        skip_slots(a, 0, r);
         if (cb->each)
             cb->each(cb->ctx, SIZE_MAX);
         return ESC_OK;
@@ -438,8 +452,7 @@ static esc_status merge_group(esc_agg *a, const esc_agg_merge_cb *cb, esc_str *k
         /* a cap, as for a record that no longer fits: the group's records are dropped (a new
          * group is not made; one made before keeps what fitted) and counted */
         bool grouped = g != SIZE_MAX;
-        for (i = grouped ? i : 0; i < a->naggs && !r->bad; i++)
-            skip_slot(a->fns[i], r);
+        skip_slots(a, grouped ? i : 0, r);
         a->dropped[grouped || a->ngroups < a->max_groups] += count;
         st = ESC_OK;
         if (err)
@@ -485,12 +498,8 @@ esc_status esc_agg_merge_each(esc_agg *a, const void *data, size_t len, const es
 
 /* The group at r read past: its keys into kp; false when broken. */
 static bool skip_group(const esc_agg *a, esc_str *kp, rd *r) {
-    for (size_t k = 0; k < a->nkeys; k++)
-        kp[k] = get_str(r);
-    if (get_u64(r, 8) == 0) /* a group holds at least one record */
-        r->bad = true;
-    for (size_t i = 0; i < a->naggs && !r->bad; i++)
-        skip_slot(a->fns[i], r);
+    if (group_head(a, kp, r))
+        skip_slots(a, 0, r);
     return !r->bad;
 }
 
