@@ -1831,6 +1831,18 @@ static esc_status regroup(esc_exec *x, const esc_table *t, esc_error *err) {
     return rc;
 }
 
+/* t's rows that keep says yes to (spl_exec_keep_rows). */
+static esc_status keep_rows(esc_table *t, spl_row_keep keep, void *ctx, esc_error *err) {
+    bool *k = esc_malloc((t->nrows ? t->nrows : 1) * sizeof *k);
+    if (!k)
+        return spl_exec_oom(err);
+    for (size_t r = 0; r < t->nrows; r++)
+        k[r] = keep(ctx, &t->cells[r * t->ncols]);
+    spl_table_filter(t, k);
+    esc_free(k);
+    return ESC_OK;
+}
+
 void spl_exec_keep_rows(esc_exec *x, spl_row_keep keep, void *ctx) {
     x->keep = keep;
     x->keep_ctx = ctx;
@@ -1885,8 +1897,9 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     } else if (x->rows) { /* the rows move to the caller (those spilled first back) */
         t = x->rows;
         x->rows = NULL;
-        if ((x->rspill || x->keep) &&
-            (rc = spl_spill_rows_read(x->rspill, t, x->keep, x->keep_ctx, err)) != ESC_OK)
+        if ((x->keep && (rc = keep_rows(t, x->keep, x->keep_ctx, err)) != ESC_OK) ||
+            (x->rspill &&
+             (rc = spl_spill_rows_read(x->rspill, t, x->keep, x->keep_ctx, err)) != ESC_OK))
             goto fail;
         spl_spill_free(x->rspill);
         x->rspill = NULL;

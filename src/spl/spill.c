@@ -620,24 +620,26 @@ typedef struct split_bufs {
     size_t nparts;
 } split_bufs;
 
+/* data as one more block of b; false when out of memory. */
+static bool append_block(esc_buf *b, const esc_buf *data) {
+    size_t at;
+    if (!block_begin(b, &at) || esc_buf_append(b, data->ptr, data->len) != ESC_OK)
+        return false;
+    block_end(b, at);
+    return true;
+}
+
 /* Each part's share of the chunk, if it has one, put at the end of its file. */
 static esc_status put_parts(split_bufs *b, spl_spill **parts, esc_error *err) {
     esc_status st = ESC_OK;
     esc_buf *w = &b->chunk;
     for (size_t r = 0; r < b->nparts && !st; r++) {
-        const esc_buf *g = &b->groups[r], *e = &b->evidence[r];
-        size_t at;
-        if (!g->len)
+        if (!b->groups[r].len)
             continue;
         if (!parts[r] && (st = spill_open(&parts[r], err)))
             break;
         esc_buf_clear(w);
-        bool ok = block_begin(w, &at) && !esc_buf_append(w, g->ptr, g->len);
-        if (ok)
-            block_end(w, at);
-        if (ok && (ok = block_begin(w, &at) && !esc_buf_append(w, e->ptr, e->len)))
-            block_end(w, at);
-        if (!ok)
+        if (!append_block(w, &b->groups[r]) || !append_block(w, &b->evidence[r]))
             return esc_error_set(err, ESC_ENOMEM, "out of memory splitting a spill file");
         size_t len = w->len;
         if (!put_chunk(parts[r], w))
@@ -809,43 +811,20 @@ static esc_status get_rows(const esc_buf *b, size_t ncols, esc_cell **cells, siz
     return at == b->len ? ESC_OK : esc_error_set(err, ESC_EMALFORMED, "spill file: broken rows");
 }
 
-/* t's rows that keep says yes to, in order (the others' cells given back). */
-static void keep_rows(esc_table *t, spl_row_keep keep, void *ctx) {
-    size_t k = 0;
-    for (size_t r = 0; r < t->nrows; r++) {
-        esc_cell *row = &t->cells[r * t->ncols];
-        if (!keep(ctx, row)) {
-            for (size_t c = 0; c < t->ncols; c++)
-                spl_cell_clear(&row[c]);
-            continue;
-        }
-        if (k != r) {
-            memcpy(&t->cells[k * t->ncols], row, t->ncols * sizeof *row);
-            memset(row, 0, t->ncols * sizeof *row);
-        }
-        if (t->row_id)
-            t->row_id[k] = t->row_id[r];
-        k++;
-    }
-    t->nrows = k;
-}
-
 esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, spl_row_keep keep, void *ctx,
                                esc_error *err) {
     esc_cell *cells = NULL;
     esc_evset *lin = NULL;
     size_t cap = 0, n = 0;
     source src;
-    esc_status st = sp ? open_source(sp, &src, err) : ESC_OK;
+    esc_status st = open_source(sp, &src, err);
     if (st)
         return st;
-    if (keep)
-        keep_rows(t, keep, ctx);
     esc_buf own, *b = buf_take(BUF_READ, &own);
-    while (sp && !st && more(&src))
+    while (!st && more(&src))
         if (!(st = get_block(&src, b, err)))
             st = get_rows(b, t->ncols, &cells, &cap, &n, &lin, keep, ctx, err);
-    if (sp && !st && ferror(sp->f))
+    if (!st && ferror(sp->f))
         st = io_error(err, "read");
     buf_give(BUF_READ, b, &own);
     size_t total = n + t->nrows, used = n < cap ? n + 1 : cap; /* rows holding values */

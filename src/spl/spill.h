@@ -33,9 +33,9 @@ esc_status spl_spill_split(spl_spill *sp, const esc_agg *shape,
  * has lineage) to *sp (opened on first use), then empty t: no rows, its lineage reset, its
  * cells given back. On failure t is unchanged and the file ends where it did. */
 esc_status spl_spill_rows(spl_spill **sp, esc_table *t, esc_error *err);
-/* Put every row spilled from t (sp may be NULL: none) back before t's rows in memory, in the
- * order they were kept (row r's events again lineage group r, as spl_lineage_event numbers
- * them), leaving out those keep (may be NULL) says no to, spilled or in memory. */
+/* Put every row spilled from t back before t's rows in memory, in the order they were kept
+ * (row r's events again lineage group r, as spl_lineage_event numbers them), leaving out the
+ * spilled rows keep (may be NULL) says no to (t's own rows are the caller's to filter). */
 esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, spl_row_keep keep, void *ctx,
                                esc_error *err);
 /* Bytes written so far. */
