@@ -7,8 +7,8 @@ For every .evtx file under $ESC_SHARED_DATA/evtx and $ESC_SHARED_DATA/sigma-regr
 record count and every field of every record must be equal:
   provider (System/Provider/@Name), event_id (System/EventID), channel, computer,
   record_id (System/EventRecordID), time (System/TimeCreated/@SystemTime) and the data fields
-  (EventData/Data by Name, other EventData children and UserData leaves by element name), in
-  order.
+  (EventData/Data by Name and UserData leaves by element name, in order; other EventData
+  children such as <Binary> and other sections are not fields, docs/fields.md).
 escudo's side is `escudo dump --format json FILE` (exact JSON, no XML quirks); libevtx's side is
 parsed with Python's XML parser after these normalisations, each a known difference in form:
   1. the banner line ("evtxexport 20181227") and blank lines are dropped, and the events are
@@ -37,7 +37,7 @@ import sys
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 
-from evtx_xml import NS, leaves, local
+from evtx_xml import NS, event_data, local
 
 CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z$")
@@ -63,7 +63,7 @@ def libevtx_events(path):
     events = []
     for ev in root:
         sysel = ev.find(NS + "System")
-        r = {"data": []}
+        r = {}
         if sysel is not None:
             for c in sysel:
                 n = local(c.tag)
@@ -79,19 +79,7 @@ def libevtx_events(path):
                     r["record_id"] = int(c.text)
                 elif n == "TimeCreated" and "SystemTime" in c.attrib:
                     r["time"] = c.attrib["SystemTime"]
-        for sec in ev:
-            n = local(sec.tag)
-            if n in ("System", "RenderingInfo"):
-                continue
-            if n == "EventData":
-                for d in sec:
-                    if local(d.tag) == "Data":
-                        r["data"].append([d.attrib.get("Name", ""), d.text or ""])
-                    else:
-                        leaves(d, r["data"])
-            else:
-                for d in sec:
-                    leaves(d, r["data"])
+        r["data"] = event_data(ev)
         events.append(r)
     return events, None
 

@@ -13,16 +13,17 @@
    folded).
 3. Snapshots: the crate's XML renderings of chosen records (snapshots/*.snap, the records named
    by test_record_samples.rs) carry the same System fields and the same EventData/UserData
-   values (Data by Name, other elements by name, UserData leaves by name, in order) as
-   escudo's record, after two normalisations, each a difference of form where escudo follows
-   Windows' rendering (docs/evtx.md): the crate writes GUIDs without braces (Windows and
-   escudo: {GUID}), and it writes an element whose only content is an empty optional
-   substitution (the classic events' <Binary></Binary>), which Windows and escudo leave out.
+   values (Data by Name, UserData leaves by name, in order; other EventData children such as
+   <Binary> are not fields, docs/fields.md) as escudo's record, after one normalisation, a
+   difference of form where escudo follows Windows' rendering (docs/evtx.md): the crate writes
+   GUIDs without braces (Windows and escudo: {GUID}).
 4. The same records' `dump --format xml` renderings are the crate's XML element for element:
    every System element and attribute (Provider Guid, Version, Level, Task, Opcode, Keywords,
    Correlation, Execution, Security/@UserID...), EventData and UserData as written, with the
-   normalisations of 3 and times compared at microseconds (the crate prints 6 digits, Windows
-   and escudo 7); layout whitespace is the crate's pretty-printing.
+   normalisation of 3, times compared at microseconds (the crate prints 6 digits, Windows
+   and escudo 7), and an element whose only content is an empty optional substitution (the
+   classic events' <Binary></Binary>), which the crate writes and Windows and escudo leave
+   out; layout whitespace is the crate's pretty-printing.
 5. The crate's JSON renderings of chosen records (JSON_SNAPSHOTS) hold the same EventData
    values as escudo's record, name by name (the crate's numbers and booleans as their text;
    GUIDs braced as in 3). Among them the SizeT values of Security_with_size_t.evtx (32-bit
@@ -37,7 +38,7 @@ import sys
 import re
 import xml.etree.ElementTree as ET
 
-from evtx_xml import NS, leaves, local
+from evtx_xml import NS, event_data, local
 
 TIMEOUT = 60
 
@@ -116,23 +117,10 @@ def snapshot_fields(path):
         "computer": sysel.find(NS + "Computer").text or "",
         "time": sysel.find(NS + "TimeCreated").get("SystemTime"),
     }
-    data = []
-    for sec in ev:
-        name = local(sec.tag)
-        if name == "EventData":
-            for d in sec:
-                if local(d.tag) == "Data":
-                    data.append([d.get("Name") or "", d.text or ""])
-                else:
-                    leaves(d, data)
-        elif name == "UserData":
-            for d in sec:
-                leaves(d, data)
+    data = event_data(ev)
     # the crate writes an empty element as <X>\n</X>: its text is layout, not a value
     data = [[n, "" if not v.strip() and "\n" in v else v] for n, v in data]
     data = [[n, "{" + v + "}" if GUID.match(v) else v] for n, v in data]
-    if data and data[-1] == ["Binary", ""]:
-        data.pop()
     out["data"] = data
     return out
 

@@ -3,7 +3,8 @@
 of each Sigma regression case's `.json` (the Rust evtx crate's `evtx_dump` output of its
 `.evtx`) against the same of its `.evtx`, event by event, every field; and of the crate's JSON
 snapshots in $ESC_SHARED_DATA/evtx-rs/snapshots (written with and without
---separate-json-attributes) against the records they render; in both profiles. Two differences are the JSON's
+--separate-json-attributes) against the records they render, and of CRAFTED events in the
+crate's form against theirs; in both profiles. Two differences are the JSON's
 own and are tolerated: evtx_dump writes times with six (or nine) fractional digits where Windows
 writes seven (SystemTime, _time: compared at microseconds), and the evtx_dump that wrote the
 Sigma data dropped values' trailing white space (the crate keeps it now: its snapshot
@@ -29,6 +30,30 @@ SNAPSHOTS = [
     ("event_json_sample", "security.evtx", None),
     ("event_json_with_size_t", "Security_with_size_t.evtx", "196"),
     ("event_json_missing_string_cache_entry", "security_bad_string_cache.evtx", None),
+]
+
+# (name, evtx_dump JSON written in the crate's form, EVTX file, record id): a classic event
+# whose EventData holds a <Binary>, which makes no field from any of them (docs/fields.md)
+CRAFTED = [
+    ("system_7036_binary", {"Event": {
+        "#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+        "System": {
+            "Provider": {"#attributes": {
+                "Name": "Service Control Manager",
+                "Guid": "{555908d1-a6d7-4695-8e1e-26931d2012f4}",
+                "EventSourceName": "Service Control Manager"}},
+            "EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 7036},
+            "Version": 0, "Level": 4, "Task": 0, "Opcode": 0,
+            "Keywords": "0x8080000000000000",
+            "TimeCreated": {"#attributes": {"SystemTime": "2020-09-23T16:57:41.372630Z"}},
+            "EventRecordID": 65371, "Correlation": None,
+            "Execution": {"#attributes": {"ProcessID": 580, "ThreadID": 6460}},
+            "Channel": "System", "Computer": "01566s-win16-ir.threebeesco.com",
+            "Security": None},
+        "EventData": {"param1": "Windows Error Reporting Service", "param2": "running",
+                      "Binary": "5700650072005300760063002F0034000000"}}},
+     os.path.join("evtx", "Defense_Evasion", "DE_WinEventLogSvc_Crash_System_7036.evtx"),
+     "65371"),
 ]
 
 
@@ -90,6 +115,20 @@ def compare(escudo, shared, native):
                 continue
             events += 1
             fails += diffs(snap, js[0], ev[0])
+        for name, event, path, rid in CRAFTED:
+            line = os.path.join(tmp, name + ".json")
+            with open(line, "w", encoding="utf-8") as f:
+                f.write(json.dumps(event) + "\n")
+            js = fields(escudo, line, native)
+            ev = [x for x in fields(escudo, os.path.join(shared, path), native)
+                  if x.get("EventRecordID") == rid][:1]
+            if len(js) != 1 or not ev or "Binary" in js[0] or "Binary" in ev[0]:
+                fails.append("%s: %d events from the JSON, record %s %sfound, Binary: %s" %
+                             (name, len(js), rid, "" if ev else "not ",
+                              [("Binary" in x) for x in js + ev]))
+                continue
+            events += 1
+            fails += diffs(name, js[0], ev[0])
     return fails, events
 
 

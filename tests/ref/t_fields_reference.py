@@ -30,9 +30,6 @@ KNOWN = {
     # is itself zero-padded hex (Sysmon 8 StartAddress, Defender "Error Code") is unpadded by
     # the reference's undoing of evtxexport's padding.
     "StartAddress", "Error Code", "ErrorCode",
-    # <Binary> (and other non-Data EventData children): escudo's reader yields them as data
-    # fields; eventdata_xml_data only extracts <Data Name='..'> (docs/fields.md).
-    "Binary", "DataItemName", "EventPayload",
 }
 # (file, field): differences of one file's values, docs/fields.md.
 KNOWN_IN = {

@@ -123,8 +123,9 @@ static void expect_warning(const evtx_chunk *c, size_t i, uint64_t rid, uint32_t
 
 /* ---- MAX_ELEM_DEPTH ------------------------------------------------------------------- */
 
-/* A record whose inline template nests `levels` elements (Event counts); the innermost holds
- * text. *deepest is the offset of the innermost element's token. */
+/* A record whose inline template nests `levels` elements (Event counts): UserData, then Deep
+ * elements, the innermost holding text (a UserData leaf: a field). *deepest is the offset of
+ * the innermost element's token. */
 static uint32_t deep_record(bld *w, uint64_t rid, int levels, uint32_t *deepest) {
     uint32_t rec = rec_begin(w, rid), def;
     frag(w);
@@ -134,7 +135,9 @@ static uint32_t deep_record(bld *w, uint64_t rid, int levels, uint32_t *deepest)
     uint32_t deep_name = 0;
     for (int i = 1; i < levels; i++) {
         *deepest = w->pos;
-        if (!deep_name) {
+        if (i == 1) {
+            open_el(w, "UserData", 0);
+        } else if (!deep_name) {
             deep_name = w->pos + 11;
             open_el(w, "Deep", 0);
         } else {
@@ -526,7 +529,7 @@ static void test_fields_per_chunk(void **state) {
 /* ---- NCACHE_CAP ----------------------------------------------------------------------- */
 
 /* Names are decoded once per chunk and cached by offset (NCACHE_CAP 1,024 entries, 16 probes):
- * a template with 1,100 EventData children of distinct names (F0000..F1099, each holding the
+ * a template with 1,100 UserData leaves of distinct names (F0000..F1099, each holding the
  * text x) fills the table, and the names that find no free slot within 16 probes are decoded
  * at each reference instead; the record used twice comes out whole and the same both times. */
 static void test_name_cache(void **state) {
@@ -552,7 +555,7 @@ static void test_name_cache(void **state) {
             text(&w, "Test-Provider");
             u8(&w, 0x03);
             u8(&w, 0x04); /* </System> */
-            open_el(&w, "EventData", 0);
+            open_el(&w, "UserData", 0);
             u8(&w, 0x02);
             for (int i = 0; i < 1100; i++) {
                 char n[8];
@@ -562,7 +565,7 @@ static void test_name_cache(void **state) {
                 text(&w, "x");
                 u8(&w, 0x04);
             }
-            u8(&w, 0x04); /* </EventData> */
+            u8(&w, 0x04); /* </UserData> */
             u8(&w, 0x04); /* </Event> */
             u8(&w, 0x00);
             tmpl_end(&w, def);

@@ -536,6 +536,98 @@ static void test_binxml_userdata(void **state) {
     evtx_chunk_fini(&c);
 }
 
+/* One record with an Event/EventData holding Data A and a <Binary> whose content is `bin`,
+ * a ProcessingErrorData section, and a section of no schema name (as a recovered record's
+ * damaged template has) holding leaf X. */
+static uint32_t non_field_rec(bld *w, uint64_t rid, bool bad_binary) {
+    uint32_t rec = rec_begin(w, rid), def;
+    frag(w);
+    tmpl_begin(w, &def);
+    frag(w);
+    open_el(w, "Event", 0);
+    u8(w, 0x02);
+    open_el(w, "System", 0);
+    u8(w, 0x02);
+    provider(w, "Service Control Manager");
+    el_text(w, "EventID", "7036");
+    u8(w, 0x04); /* </System> */
+    open_el(w, "EventData", 0);
+    u8(w, 0x02);
+    open_el(w, "Data", 1);
+    attr(w, "Name");
+    text(w, "A");
+    u8(w, 0x02);
+    text(w, "a");
+    u8(w, 0x04);
+    open_el(w, "Binary", 0);
+    u8(w, 0x02);
+    if (bad_binary)
+        subst(w, 0, 0x21); /* an embedded BinXML value, which does not decode */
+    else
+        text(w, "00FF");
+    u8(w, 0x04);
+    u8(w, 0x04); /* </EventData> */
+    open_el(w, "ProcessingErrorData", 0);
+    u8(w, 0x02);
+    el_text(w, "ErrorCode", "15005");
+    u8(w, 0x04);
+    open_el(w, "Damaged", 0);
+    u8(w, 0x02);
+    el_text(w, "X", "x");
+    u8(w, 0x04);
+    u8(w, 0x04); /* </Event> */
+    u8(w, 0x00);
+    tmpl_end(w, def);
+    u32(w, bad_binary ? 1 : 0);
+    if (bad_binary) {
+        val_desc(w, 2, 0x21);
+        u8(w, 0x55); /* no such token */
+        u8(w, 0x55);
+    }
+    u8(w, 0x00);
+    rec_end(w, rec);
+    return rec;
+}
+
+/* Data fields are EventData's Data by Name and the leaves of UserData (src/parse/event.h), as
+ * the XML reader yields them: <Binary> and ProcessingErrorData make none (Splunk's field list
+ * of a System 7036 event with a <Binary>, escu-full's data_sources/
+ * windows_event_log_system_7036.yml, has no Binary). A section of no schema name keeps its
+ * leaves. The rendering shows everything, and a <Binary> that does not decode still makes the
+ * record a warning: what makes no field is decoded all the same. */
+static void test_non_fields(void **state) {
+    (void)state;
+    evtx_chunk c;
+    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    unsigned char *ch = c.data;
+    memset(ch, 0, EVTX_CHUNK_SIZE);
+    bld w = {ch, EVTX_CHUNK_HEADER};
+    non_field_rec(&w, 1, false);
+    uint32_t last = non_field_rec(&w, 2, true);
+    chunk_header(ch, 1, 2, last, w.pos);
+    c.len = EVTX_CHUNK_SIZE;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_int_equal(c.nitems, 2);
+    const evtx_item *it = &c.items[0];
+    assert_false(it->is_error);
+    assert_true(c.items[1].is_error);
+    static const char *want[][2] = {{"A", "a"}, {"X", "x"}};
+    assert_int_equal(it->nkv, 2);
+    for (unsigned i = 0; i < 2; i++) {
+        const evtx_kvspan *kv = &c.kvs[it->kv_first + i];
+        assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->name), want[i][0]));
+        assert_true(esc_str_eq_c(evtx_chunk_str(&c, kv->value), want[i][1]));
+    }
+    const char *xml = "<Event><System><Provider Name='Service Control Manager'/>"
+                      "<EventID>7036</EventID></System><EventData><Data Name='A'>a</Data>"
+                      "<Binary>00FF</Binary></EventData><ProcessingErrorData><ErrorCode>15005"
+                      "</ErrorCode></ProcessingErrorData><Damaged><X>x</X></Damaged></Event>";
+    c.want_xml = true;
+    assert_int_equal(evtx_chunk_decode(&c), ESC_OK);
+    assert_true(esc_str_eq_c(evtx_item_xml(&c, &c.items[0]), xml));
+    evtx_chunk_fini(&c);
+}
+
 /* A small event record: Provider, EventID and SystemTime by substitution, Computer literal.
  * The first call defines the template inline (*def is 0), later ones reference it. */
 static uint32_t small_rec(bld *w, uint64_t rid, uint32_t *def) {
@@ -722,6 +814,7 @@ int main(void) {
         cmocka_unit_test(test_recover),         cmocka_unit_test(test_expansion_cap),
         cmocka_unit_test(test_binxml_userdata), cmocka_unit_test(test_stale_and_unsized),
         cmocka_unit_test(test_past_last_id),    cmocka_unit_test(test_recover_rollback),
+        cmocka_unit_test(test_non_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

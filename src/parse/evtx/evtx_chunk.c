@@ -1272,9 +1272,22 @@ static esc_status leaf_cb(dec *d, const tnode *el, const vctx *vc) {
     return emit_field(d, ns, el, vc);
 }
 
+/* An element that makes no field (docs/fields.md), decoded all the same and then dropped: a
+ * record counts as decoded only when all of it decodes, which --recover relies on. */
+static esc_status decode_unused(dec *d, const tnode *el, const vctx *vc) {
+    size_t out = d->out->len, nkv = d->c->nkv;
+    esc_status st = leaf_cb(d, el, vc);
+    d->out->len = out;
+    d->c->nkv = nkv;
+    return st;
+}
+
+/* EventData's Data elements by Name. Its other children (the classic events' <Binary>) make
+ * no field, as in the XML reader: Splunk's own field lists of such events (escu-full's
+ * data_sources/windows_event_log_system_7036.yml, ..._application_2282.yml) have none. */
 static esc_status eventdata_cb(dec *d, const tnode *el, const vctx *vc) {
     if (!esc_str_eq_c(el->text, "Data"))
-        return leaf_cb(d, el, vc);
+        return decode_unused(d, el, vc);
     size_t ns = d->out->len;
     const tnode *a = find_attr(el, "Name");
     if (a) {
@@ -1426,7 +1439,12 @@ static esc_status section_cb(dec *d, const tnode *el, const vctx *vc) {
         return each_child(d, el, vc, eventdata_cb);
     if (esc_str_eq_c(el->text, "RenderingInfo"))
         return ESC_OK;
-    return each_child(d, el, vc, leaf_cb); /* UserData, ProcessingErrorData, ... */
+    /* the schema's other sections make no field, as in the XML reader; a section of another
+     * name (a recovered record's damaged template) keeps its leaves for the responder */
+    if (esc_str_eq_c(el->text, "ProcessingErrorData") || esc_str_eq_c(el->text, "DebugData") ||
+        esc_str_eq_c(el->text, "BinaryEventData"))
+        return decode_unused(d, el, vc);
+    return each_child(d, el, vc, leaf_cb); /* UserData, ... */
 }
 
 static esc_status event_cb(dec *d, const tnode *el, const vctx *vc) {

@@ -852,8 +852,10 @@ static esc_status build_evtxjson(jr *r, int32_t e, esc_event *ev) {
     if ((st = set_iso_time(r, &tc, 1, ev, &tused)) || (st = evtxjson_sys(r, sys, ev)))
         return st;
     int32_t ed = obj_child(r, e, "EventData"), ud = obj_child(r, e, "UserData");
+    /* EventData's <Binary> makes no field, as from the EVTX and the XML (docs/fields.md) */
+    int32_t bin = ed >= 0 ? child(r, ed, "Binary") : -1;
     size_t from = r->nkv;
-    if (ed >= 0 && (st = add_members(r, ed, NULL, 0)))
+    if (ed >= 0 && (st = add_members(r, ed, &bin, 1)))
         return st;
     if (ud >= 0)
         for (size_t i = (size_t)ud + 1; i < r->doc.ntok; i++)
