@@ -455,7 +455,8 @@ static void regex_limit_warnings(const esc_engine *engine, const esc_hunt *hunt,
 }
 
 /* A search whose spilled groups, merged back, passed a cap: one warning for the records of the
- * groups dropped (the hunt counted one per record, as for those dropped while reading). */
+ * groups dropped (the hunt counted one per record, as for those dropped while reading); one
+ * whose join left subsearch rows unused past Splunk's 50,000: one warning. */
 static void merge_cap_warnings(const esc_engine *engine, const esc_hunt *hunt, warn_log *w) {
     esc_error err = {0};
     for (size_t i = 0; i < esc_engine_count(engine); i++) {
@@ -471,6 +472,14 @@ static void merge_cap_warnings(const esc_engine *engine, const esc_hunt *hunt, w
             esc_error_set(&err, ESC_ELIMIT,
                           "%s: aggregation memory limit reached: %llu records dropped",
                           esc_engine_search_name(engine, i), (unsigned long long)t->dropped_bytes);
+            warn(w, &err, false);
+        }
+        if (t->join_unused) {
+            esc_error_set(&err, ESC_ELIMIT,
+                          "%s: join uses the first %d rows of its subsearch, as Splunk does "
+                          "(subsearch_maxout): %llu rows not used",
+                          esc_engine_search_name(engine, i), ESC_SPL_JOIN_ROWS,
+                          (unsigned long long)t->join_unused);
             warn(w, &err, false);
         }
     }

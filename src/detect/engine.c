@@ -945,6 +945,7 @@ static esc_status finish_one(esc_hunt *h, size_t i, esc_error *err) {
     h->stats.warnings += h->tables[i]->regex_limited > 0; /* one per detection */
     /* one per record the merge back of spilled groups dropped, as while reading */
     h->stats.warnings += h->tables[i]->dropped_groups + h->tables[i]->dropped_bytes;
+    h->stats.warnings += h->tables[i]->join_unused > 0; /* one per detection */
     return ESC_OK;
 }
 

@@ -2,7 +2,8 @@
  * with the rows of a subsearch that have the same values in the join fields.
  *
  * Invariants: the subsearch is planned with the main search (its own plan, owned by the stage,
- * nested at most 4 deep) and executed beside it, fed the same records (exec.c); a row pairs
+ * nested at most 4 deep) and executed beside it, fed the same records (exec.c); only its first
+ * ESC_SPL_JOIN_ROWS rows are used (Splunk's 50,000, spl_exec_join_rows); a row pairs
  * with at most max subsearch rows (0: all), in their order; fields match when both cells have
  * the same values in the same order (an empty cell matches nothing); a left join keeps an
  * unpaired row as it is; overwrite
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/str.h"
 #include "spl/cmd.h"
 
 /* join [type=inner|left|outer] [max=N] [overwrite=BOOL] FIELD[, FIELD...] [SUBSEARCH] */
@@ -136,16 +138,105 @@ static bool cells_equal(const esc_cell *a, const esc_cell *b) {
     return true;
 }
 
+/* Whether row (of the main search) and srow (of the subsearch) pair: every join field present
+ * on both sides with equal cells. */
+static bool rows_pair(const stage *st, const esc_cell *row, const esc_cell *srow) {
+    for (size_t k = 0; k < st->nnames; k++)
+        if (!cells_equal(&row[st->cols[k]], &srow[st->cols2[k]]))
+            return false;
+    return true;
+}
+
+/* The hash of a row's join cells (cols: st->cols or st->cols2): rows that pair hash alike. */
+static uint64_t key_hash(const stage *st, const int *cols, const esc_cell *row) {
+    uint64_t h = 0;
+    for (size_t k = 0; k < st->nnames; k++) {
+        const esc_cell *c = &row[cols[k]];
+        h = esc_hash_mix(h, c->n);
+        for (size_t i = 0; i < c->n; i++)
+            h = esc_hash_mix(h, esc_str_hash(esc_str_c(c->v[i])));
+    }
+    return h;
+}
+
+/* The subsearch rows by the hash of their join cells: chains from head[hash & mask] through
+ * next[], each in row order (a row pairs with the first max of them). */
+typedef struct join_index {
+    size_t *head, *next, mask;
+} join_index;
+
+#define NO_ROW SIZE_MAX
+
+static bool index_build(const stage *st, const esc_table *s, join_index *ix) {
+    size_t cap = 16;
+    while (cap < 2 * s->nrows)
+        cap *= 2;
+    ix->mask = cap - 1;
+    ix->head = esc_malloc(cap * sizeof *ix->head);
+    ix->next = esc_malloc((s->nrows ? s->nrows : 1) * sizeof *ix->next);
+    if (!ix->head || !ix->next)
+        return false;
+    for (size_t b = 0; b < cap; b++)
+        ix->head[b] = NO_ROW;
+    for (size_t q = s->nrows; q-- > 0;) { /* last first, so that each chain runs in order */
+        size_t b = key_hash(st, st->cols2, &s->cells[q * s->ncols]) & ix->mask;
+        ix->next[q] = ix->head[b];
+        ix->head[b] = q;
+    }
+    return true;
+}
+
+/* Row r of t (with srow's fields, when it pairs with one) appended to n; from[] says which
+ * row of t each row of n came from (its events, spl/evidence.c). */
+static esc_status add_row(const stage *st, esc_table *n, size_t **from, size_t *cap,
+                          const esc_table *t, size_t r, const esc_cell *srow, esc_error *err) {
+    if (n->nrows == ESC_SPL_MAX_ROWS) /* max=0 over many rows of one key */
+        return esc_error_set(err, ESC_ELIMIT, "join makes more than %d rows", ESC_SPL_MAX_ROWS);
+    if (n->nrows == *cap) {
+        size_t nc = *cap * 2;
+        esc_cell *cells = esc_realloc(n->cells, nc * n->ncols * sizeof *cells);
+        if (!cells)
+            return spl_exec_oom(err);
+        memset(cells + *cap * n->ncols, 0, (nc - *cap) * n->ncols * sizeof *cells);
+        n->cells = cells;
+        size_t *f = esc_realloc(*from, nc * sizeof *f);
+        if (!f)
+            return spl_exec_oom(err);
+        *from = f;
+        *cap = nc;
+    }
+    const esc_cell *row = &t->cells[r * t->ncols];
+    (*from)[n->nrows] = r;
+    esc_cell *o = &n->cells[n->nrows++ * n->ncols];
+    for (size_t c = 0; c < t->ncols; c++)
+        if (!spl_cell_copy(&o[c], &row[c]))
+            return spl_exec_oom(err);
+    for (size_t c = 0; srow && c < st->nmap; c++) {
+        size_t dst = (size_t)st->map[c];
+        if (!srow[c].n || (!st->join_overwrite && o[dst].n))
+            continue;
+        if (!spl_cell_copy(&o[dst], &srow[c]))
+            return spl_exec_oom(err);
+    }
+    return ESC_OK;
+}
+
+/* Each row of t with the subsearch rows it pairs with, found by a hash of the join cells (a
+ * row tried against every subsearch row took |t| x 50,000 comparisons at worst). */
 static esc_status run_join(const stage *st, spl_run *x, esc_error *err) {
     esc_table *t = x->t;
     esc_table *s = NULL, *n = NULL;
+    join_index ix = {0};
     esc_status rc = spl_exec_join_rows(x->sub, st, t, &s, err);
     if (rc != ESC_OK)
         return rc;
     size_t cap = t->nrows ? t->nrows : 1;
     size_t *from = NULL; /* each joined row's row of t (its events, spl/evidence.c) */
+    bool fields = true;  /* every join field on both sides: else no row pairs */
+    for (size_t k = 0; k < st->nnames; k++)
+        fields &= st->cols[k] >= 0 && st->cols2[k] >= 0;
     n = spl_table_new(&st->out, cap);
-    if (!n || !(from = esc_malloc(cap * sizeof *from))) {
+    if (!n || !(from = esc_malloc(cap * sizeof *from)) || (fields && !index_build(st, s, &ix))) {
         rc = spl_exec_oom(err);
         goto done;
     }
@@ -153,61 +244,26 @@ static esc_status run_join(const stage *st, spl_run *x, esc_error *err) {
     for (size_t r = 0; r < t->nrows; r++) {
         const esc_cell *row = &t->cells[r * t->ncols];
         size_t used = 0;
-        for (size_t q = 0; q <= s->nrows; q++) {
-            const esc_cell *srow = q < s->nrows ? &s->cells[q * s->ncols] : NULL;
-            if (srow) {
-                if (st->join_max && used == st->join_max)
-                    continue;
-                bool eq = true;
-                for (size_t k = 0; k < st->nnames && eq; k++)
-                    eq = st->cols[k] >= 0 && st->cols2[k] >= 0 &&
-                         cells_equal(&row[st->cols[k]], &srow[st->cols2[k]]);
-                if (!eq)
-                    continue;
-            } else if (used || st->join_type == 0) {
-                continue; /* the unmatched row of a left join */
-            }
+        size_t q = fields ? ix.head[key_hash(st, st->cols, row) & ix.mask] : NO_ROW;
+        for (; q != NO_ROW && !(st->join_max && used == st->join_max); q = ix.next[q]) {
+            const esc_cell *srow = &s->cells[q * s->ncols];
+            if (!rows_pair(st, row, srow))
+                continue;
             used++;
-            if (n->nrows == cap) {
-                size_t nc = cap * 2;
-                esc_cell *cells = esc_realloc(n->cells, nc * n->ncols * sizeof *cells);
-                if (!cells) {
-                    rc = spl_exec_oom(err);
-                    goto done;
-                }
-                memset(cells + cap * n->ncols, 0, (nc - cap) * n->ncols * sizeof *cells);
-                n->cells = cells;
-                size_t *f = esc_realloc(from, nc * sizeof *f);
-                if (!f) {
-                    rc = spl_exec_oom(err);
-                    goto done;
-                }
-                from = f;
-                cap = nc;
-            }
-            from[n->nrows] = r;
-            esc_cell *o = &n->cells[n->nrows++ * n->ncols];
-            for (size_t c = 0; c < t->ncols; c++)
-                if (!spl_cell_copy(&o[c], &row[c])) {
-                    rc = spl_exec_oom(err);
-                    goto done;
-                }
-            for (size_t c = 0; srow && c < st->nmap; c++) {
-                size_t dst = (size_t)st->map[c];
-                if (!srow[c].n || (!st->join_overwrite && o[dst].n))
-                    continue;
-                if (!spl_cell_copy(&o[dst], &srow[c])) {
-                    rc = spl_exec_oom(err);
-                    goto done;
-                }
-            }
+            if ((rc = add_row(st, n, &from, &cap, t, r, srow, err)) != ESC_OK)
+                goto done;
         }
+        if (!used && st->join_type != 0 && /* the unpaired row of a left join */
+            (rc = add_row(st, n, &from, &cap, t, r, NULL, err)) != ESC_OK)
+            goto done;
     }
     if (!spl_lineage_pick(n, t, from))
         rc = spl_exec_oom(err);
     else
         spl_table_swap(t, n);
 done:
+    esc_free(ix.head);
+    esc_free(ix.next);
     esc_free(from);
     esc_table_free(n);
     if (rc == ESC_OK && s->evidence) /* the joined rows' evidence (evidence.c) */

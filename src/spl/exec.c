@@ -85,6 +85,8 @@ struct esc_exec {
     spl_prune sprune;
     uint64_t dropped[2]; /* records of spilled groups the merge back dropped at the group cap,
                             the byte cap (esc_agg_dropped) */
+    uint64_t join_unused; /* a join's subsearch: its rows past ESC_SPL_JOIN_ROWS, and those of
+                             its own joins */
 };
 
 #define STREAM_BATCH 1024                      /* rows a streamed stats takes at once, at most */
@@ -683,7 +685,10 @@ static esc_status semijoin(esc_exec *x, esc_error *err) {
         return filter_main(x, i, err);
     if (!main_side && !sub_side && x->agg && spill_of(x) && !x->owner)
         return filter_empty(x, i, err);
-    if (!sub_side || !sub->spill)
+    /* the join uses the subsearch's first ESC_SPL_JOIN_ROWS rows: which they are is known only
+     * from all of them, unless its groups (one row each at most) are no more than that */
+    uint64_t groups = spl_spill_groups(sub->spill) + (sub->agg ? esc_agg_ngroups(sub->agg) : 0);
+    if (!sub_side || !sub->spill || groups > ESC_SPL_JOIN_ROWS)
         return ESC_OK;
     if (!(sub->join_by = esc_malloc(st->nnames * sizeof *sub->join_by)))
         return spl_exec_oom(err);
@@ -692,22 +697,50 @@ static esc_status semijoin(esc_exec *x, esc_error *err) {
     return ESC_OK;
 }
 
+/* Rows of t past the first n dropped, with their events and evidence. */
+static void table_truncate(esc_table *t, size_t n) {
+    for (size_t r = n; r < t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++)
+            spl_cell_clear(&t->cells[r * t->ncols + c]);
+        for (size_t i = 0; t->evidence && i < t->evidence[r].n; i++)
+            esc_free((char *)t->evidence[r].refs[i].path);
+        if (t->evidence)
+            esc_free(t->evidence[r].refs);
+    }
+    if (n < t->nrows) {
+        t->nrows = n;
+        spl_table_shrink(t);
+    }
+}
+
 esc_status spl_exec_join_rows(esc_exec *sub, const stage *st, const esc_table *t, esc_table **s,
                               esc_error *err) {
     if (sub->early) {
         *s = sub->early;
         sub->early = NULL;
-        return ESC_OK;
-    }
-    if (sub->join_by && sub->spill) {
-        if (!(sub->keys = spl_keyset_new(sub->p->stages[0].nby)))
-            return spl_exec_oom(err);
-        for (size_t k = 0; k < st->nnames; k++)
-            if (sub->join_by[k] >= 0 &&
-                !spl_keyset_add_column(sub->keys, (size_t)sub->join_by[k], t, (size_t)st->cols[k]))
+    } else {
+        if (sub->join_by && sub->spill) {
+            if (!(sub->keys = spl_keyset_new(sub->p->stages[0].nby)))
                 return spl_exec_oom(err);
+            for (size_t k = 0; k < st->nnames; k++)
+                if (sub->join_by[k] >= 0 &&
+                    !spl_keyset_add_column(sub->keys, (size_t)sub->join_by[k], t,
+                                           (size_t)st->cols[k]))
+                    return spl_exec_oom(err);
+        }
+        esc_status rc = esc_exec_finish(sub, s, err);
+        if (rc != ESC_OK)
+            return rc;
     }
-    return esc_exec_finish(sub, s, err);
+    /* Splunk joins the first 50,000 rows of the subsearch (SPL reference, join: "A maximum of
+     * 50,000 rows in the right-side dataset can be joined"; limits.conf [join]
+     * subsearch_maxout) */
+    sub->join_unused = (*s)->join_unused;
+    if ((*s)->nrows > ESC_SPL_JOIN_ROWS) {
+        sub->join_unused += (*s)->nrows - ESC_SPL_JOIN_ROWS;
+        table_truncate(*s, ESC_SPL_JOIN_ROWS);
+    }
+    return ESC_OK;
 }
 
 esc_status esc_exec_feed(esc_exec *x, const esc_record *r, esc_error *err) {
@@ -1145,6 +1178,7 @@ void spl_table_swap(esc_table *a, esc_table *b) {
  * table (no evidence, counts at zero), so t must be so already. */
 static bool plain(const esc_table *t) {
     return !t->evidence && !t->regex_limited && !t->dropped_groups && !t->dropped_bytes &&
+           !t->join_unused &&
            (t->lineage || !t->evidence_truncated);
 }
 
@@ -1936,6 +1970,9 @@ esc_status esc_exec_finish(esc_exec *x, esc_table **out, esc_error *err) {
     t->regex_limited = spl_re_limited() - limited;
     t->dropped_groups = x->dropped[0];
     t->dropped_bytes = x->dropped[1];
+    t->join_unused = 0;
+    for (size_t i = 0; x->subs && i < p->nstages; i++)
+        t->join_unused += x->subs[i] ? x->subs[i]->join_unused : 0;
     const esc_table *subs[ESC_SPL_MAX_STAGES] = {NULL};
     bool joined = false;
     for (size_t i = 0; x->subs && i < p->nstages && i < ESC_SPL_MAX_STAGES; i++)

@@ -44,6 +44,7 @@ struct spl_spill {
     FILE *f;
     uint64_t bytes;   /* whole spills only: in the file, queued and held */
     uint64_t written; /* in the file */
+    uint64_t groups;  /* groups spilled (a group spilled twice counts twice) */
     bool broken;      /* a failed spill could not be cut off the file: reading it fails */
     size_t pending;   /* chunks queued for the writing thread (under aw.mu) */
     bool holding;     /* a write failed: this chunk and the later ones stay in held */
@@ -429,6 +430,7 @@ esc_status spl_spill_write(spl_spill **sp, esc_agg *a, esc_evset *ev, esc_error 
         st = put_sync(*sp, nchunks, make_group_chunk, &c, err);
     }
     if (!st) { /* else the groups stay in memory */
+        (*sp)->groups += ng;
         esc_agg_reset(a);
         if (ev)
             esc_evset_reset(ev);
@@ -865,6 +867,10 @@ esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, spl_row_keep keep, v
 
 uint64_t spl_spill_bytes(const spl_spill *sp) {
     return sp ? sp->bytes : 0;
+}
+
+uint64_t spl_spill_groups(const spl_spill *sp) {
+    return sp ? sp->groups : 0;
 }
 
 void spl_spill_free(spl_spill *sp) {

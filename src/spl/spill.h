@@ -40,6 +40,9 @@ esc_status spl_spill_rows_read(spl_spill *sp, esc_table *t, spl_row_keep keep, v
                                esc_error *err);
 /* Bytes written so far. */
 uint64_t spl_spill_bytes(const spl_spill *sp);
+/* Groups written so far, a group as often as it was spilled: at least the groups that come
+ * back. */
+uint64_t spl_spill_groups(const spl_spill *sp);
 /* Close the file (it is gone with it). */
 void spl_spill_free(spl_spill *sp);
 

@@ -505,6 +505,101 @@ static void test_join_eval_copy(void **state) {
     esc_table_free(b);
 }
 
+/* A join uses the first 50,000 rows of its subsearch (Splunk's SPL reference, join: "A maximum
+ * of 50,000 rows in the right-side dataset can be joined with the left-side dataset";
+ * limits.conf [join] subsearch_maxout = 50000). The subsearch gives one row per dest h00000 ..
+ * h50009 in byte order, so h50000 .. h50009 are past the cap and pair with nothing: the inner
+ * join of the main search's rows for those ten keeps no row, the left join keeps them without
+ * n, each with the 10 unused subsearch rows counted. Spilled, the subsearch's groups are not
+ * filtered by the main search's ten values (that would make them its first rows). Joined
+ * with every one of its 50,010 rows, the main search keeps the 50,000 that pair. */
+static esc_table *join_cap(const char *where, const char *type, bool spill) {
+    char search[512];
+    snprintf(search, sizeof search,
+             "| tstats count from datamodel=Endpoint.Processes %s by Processes.dest | rename "
+             "Processes.* as * | join %s dest [| tstats count as n from "
+             "datamodel=Endpoint.Processes by Processes.dest | rename Processes.dest as dest]",
+             where, type);
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(search, NULL, &err);
+    assert_non_null(p);
+    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
+    assert_non_null(x);
+    for (int i = 0; i < 50010; i++) {
+        char dest[16];
+        snprintf(dest, sizeof dest, "h%05d", i);
+        esc_record r = proc_record(dest);
+        assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
+        if (spill && i % 5000 == 4999)
+            assert_int_equal(esc_exec_spill(x, 0, &err), ESC_OK);
+    }
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
+    esc_exec_free(x);
+    esc_plan_free(p);
+    return t;
+}
+
+static void test_join_rows_cap(void **state) {
+    (void)state;
+    for (int spill = 0; spill <= 1; spill++) {
+        const char *ten = "where Processes.dest=h5000*";
+        esc_table *t = join_cap(ten, "", spill);
+        assert_int_equal(t->nrows, 0);
+        assert_int_equal(t->join_unused, 10);
+        esc_table_free(t);
+        t = join_cap(ten, "type=left", spill);
+        assert_int_equal(t->nrows, 10);
+        assert_int_equal(t->join_unused, 10);
+        int n = esc_table_col(t, "n");
+        for (size_t r = 0; r < t->nrows; r++)
+            assert_true(n < 0 || esc_table_cell(t, r, (size_t)n)->n == 0);
+        esc_table_free(t);
+        /* every row against every subsearch row: the first 50,000 pair, each with its own */
+        t = join_cap("", "", spill);
+        assert_int_equal(t->nrows, 50000);
+        n = esc_table_col(t, "n");
+        int dest = esc_table_col(t, "dest");
+        assert_true(n >= 0 && dest >= 0);
+        for (size_t r = 0; r < t->nrows; r++) {
+            char want[32];
+            snprintf(want, sizeof want, "h%05zu", r);
+            assert_string_equal(esc_table_cell(t, r, (size_t)dest)->v[0], want);
+            assert_string_equal(esc_table_cell(t, r, (size_t)n)->v[0], "1");
+        }
+        esc_table_free(t);
+    }
+}
+
+/* A join of every row with every row (max=0, one key): past ESC_SPL_MAX_ROWS joined rows the
+ * search stops with an error, not a table of 1001 x 1001 rows. */
+static void test_join_rows_made(void **state) {
+    (void)state;
+    const char *search =
+        "| tstats count from datamodel=Endpoint.Processes by Processes.process_guid "
+        "Processes.dest | rename Processes.* as * | join max=0 dest [| tstats count as n from "
+        "datamodel=Endpoint.Processes by Processes.process_guid Processes.dest | rename "
+        "Processes.dest as dest]";
+    esc_error err = {0};
+    esc_plan *p = esc_plan_new(search, NULL, &err);
+    assert_non_null(p);
+    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
+    assert_non_null(x);
+    for (int i = 0; i < 1001; i++) {
+        char guid[16];
+        snprintf(guid, sizeof guid, "{g%d}", i);
+        esc_record r = proc_record("h");
+        r.v[ESC_CIM_PROCESS_GUID] = esc_str_c(guid);
+        assert_int_equal(esc_exec_feed(x, &r, &err), ESC_OK);
+    }
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_ELIMIT);
+    assert_non_null(strstr(err.msg, "join makes more than 1000000 rows"));
+    esc_table_free(t);
+    esc_exec_free(x);
+    esc_plan_free(p);
+}
+
 /* A raw-event search's streamed stats prunes its groups (spl/prune.c) through the row-local
  * filters after it, and through the operands of a `where` AND that read no aggregate (as
  * `Windows Remote Access Software BRC4 Loaded Dll`'s `where ImageLoadedCount == 4 AND (...)`);
@@ -1243,6 +1338,8 @@ int main(void) {
         cmocka_unit_test(test_prune_shared),
         cmocka_unit_test(test_join_empty_spilled),
         cmocka_unit_test(test_join_eval_copy),
+        cmocka_unit_test(test_join_rows_cap),
+        cmocka_unit_test(test_join_rows_made),
         cmocka_unit_test(test_prune_stream),
         cmocka_unit_test(test_prune_deps),
         cmocka_unit_test(test_prune_memo),
