@@ -88,26 +88,130 @@ static bool sub_row_match(const stage *st, const esc_cell *row, const esc_table 
     return any;
 }
 
+/* A value's hash with ASCII letters folded to lower case (the search compares so). */
+static uint64_t fold_hash(const char *v) {
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (; *v; v++)
+        h = (h ^ esc_lower((unsigned char)*v)) * UINT64_C(1099511628211);
+    return h;
+}
+
+/* The subsearch rows of one non-null column whose values hold no '*' ("plain": a row's value
+ * equal to one of them, case aside, matches the row), by their values' fold_hash; the other
+ * rows (several columns, a wildcard) in `rest`, tried one by one. */
+typedef struct sub_index {
+    struct plain_value {
+        uint64_t h;
+        size_t col;
+        const char *v;
+    } * slot; /* open addressing, v NULL: empty */
+    size_t mask;
+    size_t *rest, nrest;
+    bool cols[ESC_SPL_MAX_COLUMNS]; /* the columns plain rows use */
+} sub_index;
+
+#define NO_COLUMN (-1)
+#define COLUMNS (-2)
+
+/* The only non-null column of row q, NO_COLUMN or COLUMNS (several); *plain: no value of it
+ * holds '*'. */
+static long single_column(const esc_table *s, size_t q, size_t ncols, bool *plain) {
+    long only = NO_COLUMN;
+    for (size_t c = 0; c < ncols; c++) {
+        const esc_cell *v = esc_table_cell(s, q, c);
+        if (!v->n)
+            continue;
+        if (only >= 0)
+            return COLUMNS;
+        only = (long)c;
+        *plain = true;
+        for (size_t i = 0; i < v->n; i++)
+            *plain &= strchr(v->v[i], '*') == NULL;
+    }
+    return only;
+}
+
+static bool index_build(const stage *st, const esc_table *s, size_t nq, sub_index *ix) {
+    size_t ncols = s->ncols < st->nmap ? s->ncols : st->nmap, nvals = 0;
+    bool wide = ncols > ESC_SPL_MAX_COLUMNS; /* (not made by a search: every row in rest) */
+    for (size_t q = 0; q < nq && !wide; q++)
+        for (size_t c = 0; c < ncols; c++)
+            nvals += esc_table_cell(s, q, c)->n;
+    size_t cap = 16;
+    while (cap < 2 * nvals)
+        cap *= 2;
+    ix->mask = cap - 1;
+    ix->slot = esc_calloc(cap, sizeof *ix->slot);
+    ix->rest = esc_malloc((nq ? nq : 1) * sizeof *ix->rest);
+    if (!ix->slot || !ix->rest)
+        return false;
+    for (size_t q = 0; q < nq; q++) {
+        bool plain = false;
+        long c = wide ? COLUMNS : single_column(s, q, ncols, &plain);
+        if (c == NO_COLUMN || (c >= 0 && st->cols[c] < 0))
+            continue; /* matches nothing: a row of nulls, a column the rows lack */
+        if (c == COLUMNS || !plain) {
+            ix->rest[ix->nrest++] = q;
+            continue;
+        }
+        ix->cols[c] = true;
+        const esc_cell *v = esc_table_cell(s, q, (size_t)c);
+        for (size_t i = 0; i < v->n; i++) {
+            uint64_t h = fold_hash(v->v[i]);
+            size_t b = h & ix->mask;
+            while (ix->slot[b].v)
+                b = (b + 1) & ix->mask;
+            ix->slot[b] = (struct plain_value){h, (size_t)c, v->v[i]};
+        }
+    }
+    return true;
+}
+
+/* Whether a value of the row's cell of a plain column equals a plain row's value. */
+static bool plain_match(const stage *st, const sub_index *ix, const esc_cell *row) {
+    for (size_t c = 0; c < ESC_SPL_MAX_COLUMNS; c++) {
+        if (!ix->cols[c])
+            continue;
+        const esc_cell *have = &row[st->cols[c]];
+        for (size_t k = 0; k < have->n; k++) {
+            uint64_t h = fold_hash(have->v[k]);
+            for (size_t b = h & ix->mask; ix->slot[b].v; b = (b + 1) & ix->mask)
+                if (ix->slot[b].h == h && ix->slot[b].col == c &&
+                    esc_str_ieq(esc_str_c(ix->slot[b].v), esc_str_c(have->v[k])))
+                    return true;
+        }
+    }
+    return false;
+}
+
+/* Keep the rows that match a row of the subsearch: the plain rows through the index (a row
+ * tried against every subsearch row took |t| x 10,000 wildcard matches at worst), the rest
+ * one by one. */
 static esc_status run_sub(const stage *st, spl_run *x, esc_error *err) {
     esc_table *t = x->t, *s = NULL;
     esc_status rc = esc_exec_finish(x->sub, &s, err);
     if (rc != ESC_OK)
         return rc;
-    bool *keep = esc_malloc(t->nrows ? t->nrows : 1);
-    if (!keep) {
-        esc_table_free(s);
-        return spl_exec_oom(err);
-    }
     size_t nq = s->nrows < ESC_SPL_SUBSEARCH_ROWS ? s->nrows : ESC_SPL_SUBSEARCH_ROWS;
+    sub_index ix = {0};
+    bool *keep = esc_malloc(t->nrows ? t->nrows : 1);
+    if (!keep || !index_build(st, s, nq, &ix)) {
+        rc = spl_exec_oom(err);
+        goto done;
+    }
     for (size_t r = 0; r < t->nrows; r++) {
-        keep[r] = false;
-        for (size_t q = 0; q < nq && !keep[r]; q++)
-            keep[r] = sub_row_match(st, &t->cells[r * t->ncols], s, q);
+        const esc_cell *row = &t->cells[r * t->ncols];
+        keep[r] = plain_match(st, &ix, row);
+        for (size_t i = 0; i < ix.nrest && !keep[r]; i++)
+            keep[r] = sub_row_match(st, row, s, ix.rest[i]);
     }
     spl_table_filter(t, keep);
+done:
+    esc_free(ix.slot);
+    esc_free(ix.rest);
     esc_free(keep);
     esc_table_free(s);
-    return ESC_OK;
+    return rc;
 }
 
 static esc_status run_search(const stage *st, spl_run *x, esc_error *err) {
