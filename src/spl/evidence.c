@@ -57,11 +57,21 @@ typedef struct constraint {
     bool strict; /* a join field: an empty subsearch cell agrees with nothing */
 } constraint;
 
-/* The rows of one join's subsearch and the final columns that constrain them. */
+/* The rows of one join's subsearch and the final columns that constrain them; the rows that
+ * carry events by the values of one constraint's column (c[0]: a join field when one
+ * constrains), or, without constraints, every row's events at once. */
 typedef struct jside {
     const esc_table *s;
     constraint *c;
     size_t nc;
+    struct jslot {
+        uint64_t h;
+        size_t q; /* SIZE_MAX: empty */
+    } * slot;
+    size_t mask;
+    size_t *always, nalways; /* rows whose c[0] cell is empty and c[0] not strict */
+    size_t *stamp;           /* per row: 1 + the last final row it was tried for */
+    struct acc *all;         /* no constraint: every row's references */
 } jside;
 
 typedef struct ctx {
@@ -95,6 +105,23 @@ static int cmp_bytes(esc_str a, esc_str b) {
     return c ? c : (a.len > b.len) - (a.len < b.len);
 }
 
+/* v[0..n) sorted, each reference once, and cut to the earliest and latest KEEP: the new n.
+ * Taken whenever a collection grows, the result is that of all its references at once, in any
+ * order of adding them. */
+static size_t earliest_latest(esc_evref *v, size_t n) {
+    if (n) /* v may be NULL when there is none */
+        qsort(v, n, sizeof *v, esc_evref_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m || !esc_evref_same(&v[m - 1], &v[i]))
+            v[m++] = v[i];
+    if (m > 2 * ESC_EVIDENCE_KEEP) {
+        memmove(v + ESC_EVIDENCE_KEEP, v + m - ESC_EVIDENCE_KEEP, ESC_EVIDENCE_KEEP * sizeof *v);
+        m = 2 * ESC_EVIDENCE_KEEP;
+    }
+    return m;
+}
+
 /* Add n references counting total events to the row's collection, kept bounded. */
 static bool acc_add(acc *a, const esc_evref *refs, size_t n, uint64_t total) {
     a->tot += total;
@@ -110,13 +137,8 @@ static bool acc_add(acc *a, const esc_evref *refs, size_t n, uint64_t total) {
     }
     memcpy(a->v + a->n, refs, n * sizeof *refs);
     a->n += n;
-    /* keep the collection bounded: the earliest and latest KEEP so far */
-    if (a->n > 8 * ESC_EVIDENCE_KEEP) {
-        qsort(a->v, a->n, sizeof *a->v, esc_evref_cmp);
-        memmove(a->v + ESC_EVIDENCE_KEEP, a->v + a->n - ESC_EVIDENCE_KEEP,
-                ESC_EVIDENCE_KEEP * sizeof *a->v);
-        a->n = 2 * ESC_EVIDENCE_KEEP;
-    }
+    if (a->n > 8 * ESC_EVIDENCE_KEEP)
+        a->n = earliest_latest(a->v, a->n);
     return true;
 }
 
@@ -195,17 +217,7 @@ static bool agrees(const ctx *x, size_t g, size_t r, size_t from) {
 /* The kept references of a (sorted, each once, earliest and latest KEEP) into e. */
 static bool finish_row(acc *a, esc_row_evidence *e) {
     esc_evref *v = a->v;
-    size_t n = a->n;
-    if (n) /* v may be NULL when there is none */
-        qsort(v, n, sizeof *v, esc_evref_cmp);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!m || !esc_evref_same(&v[m - 1], &v[i]))
-            v[m++] = v[i];
-    if (m > 2 * ESC_EVIDENCE_KEEP) {
-        memmove(v + ESC_EVIDENCE_KEEP, v + m - ESC_EVIDENCE_KEEP, ESC_EVIDENCE_KEEP * sizeof *v);
-        m = 2 * ESC_EVIDENCE_KEEP;
-    }
+    size_t m = earliest_latest(v, a->n);
     e->total = a->tot;
     e->n = 0;
     if (!m)
@@ -277,19 +289,41 @@ static bool sub_agrees(const ctx *x, const jside *j, size_t r, size_t q) {
     return true;
 }
 
+/* Subsearch row q's references, once per final row r, when it agrees with r. */
+static bool side_row(const ctx *x, jside *js, size_t r, size_t q, acc *a) {
+    if (js->stamp[q] == r + 1)
+        return true;
+    js->stamp[q] = r + 1;
+    const esc_row_evidence *se = &js->s->evidence[q];
+    return !sub_agrees(x, js, r, q) || acc_add(a, se->refs, se->n, se->total);
+}
+
+/* The references of the subsearch rows that agree with row r: those found by r's values of
+ * the indexed constraint, and those whose indexed cell is empty (a row tried against every
+ * subsearch row took |t| x 50,000 checks at worst). */
+static bool side_evidence(const ctx *x, jside *js, size_t r, acc *a) {
+    if (js->all)
+        return acc_add(a, js->all->v, js->all->n, js->all->tot);
+    bool ok = true;
+    for (size_t i = 0; i < js->nalways && ok; i++)
+        ok = side_row(x, js, r, js->always[i], a);
+    const esc_cell *fc = esc_table_cell(x->t, r, js->c[0].col);
+    for (size_t i = 0; i < fc->n && ok; i++) {
+        uint64_t h = esc_str_hash(esc_str_c(fc->v[i]));
+        for (size_t b = h & js->mask; js->slot[b].q != SIZE_MAX && ok; b = (b + 1) & js->mask)
+            if (js->slot[b].h == h)
+                ok = side_row(x, js, r, js->slot[b].q, a);
+    }
+    return ok;
+}
+
 static bool row_evidence(const ctx *x, size_t r, esc_row_evidence *e) {
     acc a = {NULL, 0, 0, 0};
     bool ok = !x->agg || row_groups(x, r, &a);
     if (ok && x->seed)
         ok = acc_add(&a, x->seed[r].refs, x->seed[r].n, x->seed[r].total);
-    for (size_t j = 0; j < x->njs && ok; j++) {
-        const jside *js = &x->js[j];
-        for (size_t q = 0; q < js->s->nrows && ok; q++) {
-            const esc_row_evidence *se = &js->s->evidence[q];
-            if (se->total && sub_agrees(x, js, r, q))
-                ok = acc_add(&a, se->refs, se->n, se->total);
-        }
-    }
+    for (size_t j = 0; j < x->njs && ok; j++)
+        ok = side_evidence(x, &x->js[j], r, &a);
     ok = ok && finish_row(&a, e);
     esc_free(a.v);
     return ok;
@@ -346,9 +380,64 @@ static bool join_side(const esc_plan *p, size_t i, const esc_table *s, const esc
     return true;
 }
 
+/* j's index (above). A strict constraint goes first: its empty cells agree with nothing. */
+static bool side_index(jside *j) {
+    const esc_table *s = j->s;
+    if (!j->nc) { /* every row agrees with every final row */
+        if (!(j->all = esc_calloc(1, sizeof *j->all)))
+            return false;
+        for (size_t q = 0; q < s->nrows; q++)
+            if (s->evidence[q].total &&
+                !acc_add(j->all, s->evidence[q].refs, s->evidence[q].n, s->evidence[q].total))
+                return false;
+        return true;
+    }
+    for (size_t k = 1; k < j->nc && !j->c[0].strict; k++)
+        if (j->c[k].strict) {
+            constraint t = j->c[0];
+            j->c[0] = j->c[k];
+            j->c[k] = t;
+        }
+    size_t nvals = 0, cap = 16;
+    for (size_t q = 0; q < s->nrows; q++)
+        nvals += esc_table_cell(s, q, j->c[0].key)->n;
+    while (cap < 2 * nvals)
+        cap *= 2;
+    j->mask = cap - 1;
+    j->slot = esc_malloc(cap * sizeof *j->slot);
+    j->always = esc_malloc((s->nrows ? s->nrows : 1) * sizeof *j->always);
+    j->stamp = esc_calloc(s->nrows ? s->nrows : 1, sizeof *j->stamp);
+    if (!j->slot || !j->always || !j->stamp)
+        return false;
+    for (size_t b = 0; b < cap; b++)
+        j->slot[b].q = SIZE_MAX;
+    for (size_t q = 0; q < s->nrows; q++) {
+        const esc_cell *c = esc_table_cell(s, q, j->c[0].key);
+        if (!s->evidence[q].total)
+            continue;
+        if (!c->n && !j->c[0].strict)
+            j->always[j->nalways++] = q;
+        for (size_t i = 0; i < c->n; i++) {
+            uint64_t h = esc_str_hash(esc_str_c(c->v[i]));
+            size_t b = h & j->mask;
+            while (j->slot[b].q != SIZE_MAX)
+                b = (b + 1) & j->mask;
+            j->slot[b] = (struct jslot){h, q};
+        }
+    }
+    return true;
+}
+
 static void ctx_fini(ctx *x) {
-    for (size_t j = 0; j < x->njs; j++)
+    for (size_t j = 0; j < x->njs; j++) {
         esc_free(x->js[j].c);
+        esc_free(x->js[j].slot);
+        esc_free(x->js[j].always);
+        esc_free(x->js[j].stamp);
+        if (x->js[j].all)
+            esc_free(x->js[j].all->v);
+        esc_free(x->js[j].all);
+    }
     esc_free(x->js);
     esc_free(x->order);
 }
@@ -362,7 +451,7 @@ static bool join_sides(const esc_plan *p, const esc_table *const *subs, ctx *x) 
             continue;
         if (!x->js && !(x->js = esc_calloc(p->nstages, sizeof *x->js)))
             return false;
-        if (!join_side(p, i, s, x->t, &x->js[x->njs++]))
+        if (!join_side(p, i, s, x->t, &x->js[x->njs++]) || !side_index(&x->js[x->njs - 1]))
             return false;
     }
     return true;

@@ -174,6 +174,31 @@ static void test_join(void **state) {
     assert_int_equal(t->evidence[0].total, 3); /* main a: 0 and 3; subsearch a/v: 1 */
     assert_int_equal(t->evidence[0].refs[1].offset, 10);
     esc_table_free(t);
+    /* no column left to tell the rows' groups or subsearch rows: each row has every group's
+     * events (0 to 5) and every subsearch row's (1 again: counted, listed once) */
+    t = hunt("| tstats count from datamodel=Endpoint.Processes by Processes.dest Processes.user "
+             "| rename Processes.* as * | join dest [| tstats count as n from "
+             "datamodel=Endpoint.Processes where Processes.user=v by Processes.dest | rename "
+             "Processes.* as *] | table count");
+    assert_int_equal(t->nrows, 2);
+    for (size_t r = 0; r < 2; r++) {
+        assert_int_equal(t->evidence[r].total, 7);
+        assert_int_equal(t->evidence[r].n, 6);
+    }
+    esc_table_free(t);
+    /* only a column the subsearch fills, empty (no parent_process_name): it agrees with every
+     * row; the main groups by user alone: u's records 0, 2, 3, 4, 5 and the subsearch's 1 */
+    t = hunt("| tstats count from datamodel=Endpoint.Processes by Processes.dest Processes.user "
+             "| rename Processes.* as * | join dest [| tstats count as n "
+             "values(Processes.parent_process_name) as pp from datamodel=Endpoint.Processes where "
+             "Processes.user=v by Processes.dest | rename Processes.* as *] | table user pp count");
+    assert_int_equal(t->nrows, 2);
+    assert_string_equal(esc_table_cell(t, 0, 0)->v[0], "u");
+    assert_int_equal(t->evidence[0].total, 6);
+    assert_int_equal(t->evidence[0].n, 6);
+    assert_int_equal(t->evidence[1].total, 2); /* v: record 1, on both sides */
+    assert_int_equal(t->evidence[1].n, 1);
+    esc_table_free(t);
 }
 
 /* A group with one reference keeps it alone; compaction keeps the chosen groups' references

@@ -1,0 +1,44 @@
+#!/bin/bash
+# A join over many rows (docs/limits.md, docs/spl.md "Join"): 50,010 processes, each of its own
+# guid and host, joined by guid with a subsearch of every process. Splunk joins the first
+# 50,000 subsearch rows (limits.conf [join] subsearch_maxout): the subsearch's rows are in guid
+# order, so of the twenty probe.exe processes {g49990}..{g50009} the last ten pair with
+# nothing, with one warning, spilled or not (a spilled subsearch is then not filtered by the
+# main search's guids, which would make those ten its first rows). Joining all 50,010 rows with
+# --evidence takes the rows of both sides, not their product: before, pairing the rows and then
+# finding each row's events each tried every subsearch row (over a minute of CPU here).
+. "$(dirname "$0")/lib.sh"
+python3 - "$T/ev.xml" <<'PY'
+import sys
+ev = ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+      "<Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID>"
+      "<TimeCreated SystemTime='2026-01-01T00:00:00.000000Z'/><EventRecordID>{i}</EventRecordID>"
+      "<Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>h{i:05d}</Computer>"
+      "</System><EventData><Data Name='UtcTime'>2026-01-01 00:00:00.000</Data>"
+      "<Data Name='ProcessGuid'>{{g{i:05d}}}</Data><Data Name='ProcessId'>1</Data>"
+      "<Data Name='Image'>C:\\x\\{img}</Data><Data Name='CommandLine'>{img}</Data>"
+      "<Data Name='User'>D\\u</Data><Data Name='ParentImage'>C:\\x\\p.exe</Data></EventData>"
+      "</Event>\n")
+with open(sys.argv[1], "w") as f:
+    for i in range(50010):
+        f.write(ev.format(i=i, img="probe.exe" if i >= 49990 else "other.exe"))
+PY
+SUB='[| tstats count as n from datamodel=Endpoint.Processes by Processes.process_guid | rename Processes.process_guid as process_guid]'
+detection "$T/probe.yml" "Join Cap Probe" "| tstats count from datamodel=Endpoint.Processes where Processes.process_name=probe.exe by Processes.process_guid Processes.dest | rename Processes.* as * | join process_guid $SUB"
+detection "$T/all.yml" "Join Cap All" "| tstats count from datamodel=Endpoint.Processes by Processes.process_guid Processes.dest | rename Processes.* as * | join process_guid $SUB"
+WARN="join uses the first 50000 rows of its subsearch, as Splunk does (subsearch_maxout): 10 rows not used"
+
+guids() { python3 -c 'import json,sys; print(" ".join(json.loads(l)["process_guid"] for l in sys.stdin))' <"$T/out"; }
+WANT=$(python3 -c 'print(" ".join("{g%05d}" % i for i in range(49990, 50000)))')
+for gm in 16 0; do
+    run 120 hunt --detection "$T/probe.yml" --group-memory $gm --format json --evidence "$T/ev.xml"
+    check "probe, --group-memory $gm: exit 0, the ten guids under the cap" \
+        eval 'rc_is 0 && [ "$(guids)" = "$WANT" ] && no_sanitizer'
+    check "probe, --group-memory $gm: one warning" \
+        eval 'err_has "$WARN" && err_has " 1 warnings"'
+done
+run 300 hunt --detection "$T/all.yml" --format json --evidence "$T/ev.xml"
+check "every row: exit 0, 50,000 rows, each with its events" \
+    eval 'rc_is 0 && out_lines 50000 && [ "$(grep -c "\"evidence_count\": 2," "$T/out")" -eq 50000 ] && no_sanitizer'
+check "every row: under 30 s of CPU" cpu_below_s 30
+finish
