@@ -107,7 +107,8 @@ typedef struct sub_index {
     } * slot; /* open addressing, v NULL: empty */
     size_t mask;
     size_t *rest, nrest;
-    bool cols[ESC_SPL_MAX_COLUMNS]; /* the columns plain rows use */
+    bool used[ESC_SPL_MAX_COLUMNS]; /* the columns plain rows use, */
+    size_t cols[ESC_SPL_MAX_COLUMNS], ncols; /* listed */
 } sub_index;
 
 #define NO_COLUMN (-1)
@@ -154,7 +155,10 @@ static bool index_build(const stage *st, const esc_table *s, size_t nq, sub_inde
             ix->rest[ix->nrest++] = q;
             continue;
         }
-        ix->cols[c] = true;
+        if (!ix->used[c]) {
+            ix->used[c] = true;
+            ix->cols[ix->ncols++] = (size_t)c;
+        }
         const esc_cell *v = esc_table_cell(s, q, (size_t)c);
         for (size_t i = 0; i < v->n; i++) {
             uint64_t h = fold_hash(v->v[i]);
@@ -169,9 +173,8 @@ static bool index_build(const stage *st, const esc_table *s, size_t nq, sub_inde
 
 /* Whether a value of the row's cell of a plain column equals a plain row's value. */
 static bool plain_match(const stage *st, const sub_index *ix, const esc_cell *row) {
-    for (size_t c = 0; c < ESC_SPL_MAX_COLUMNS; c++) {
-        if (!ix->cols[c])
-            continue;
+    for (size_t j = 0; j < ix->ncols; j++) {
+        size_t c = ix->cols[j];
         const esc_cell *have = &row[st->cols[c]];
         for (size_t k = 0; k < have->n; k++) {
             uint64_t h = fold_hash(have->v[k]);
