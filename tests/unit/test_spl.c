@@ -460,13 +460,30 @@ static int eval_join_by(const char *eval, const char *tail) {
     return b;
 }
 
+/* The execution of search (its plan in *p), for a test to feed records. */
+static esc_exec *exec_of(const char *search, esc_plan **p) {
+    esc_error err = {0};
+    *p = esc_plan_new(search, NULL, &err);
+    assert_non_null(*p);
+    esc_exec *x = esc_exec_new(*p, 0, ESC_TIME_MAX, &err);
+    assert_non_null(x);
+    return x;
+}
+
+/* x's table, then x and p freed. */
+static esc_table *table_of(esc_exec *x, esc_plan *p) {
+    esc_error err = {0};
+    esc_table *t = NULL;
+    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
+    esc_exec_free(x);
+    esc_plan_free(p);
+    return t;
+}
+
 static esc_table *eval_join_rows(bool spill) {
     esc_error err = {0};
-    esc_plan *p = esc_plan_new(eval_join("join_guid = process_guid", "| table dest process_guid"),
-                               NULL, &err);
-    assert_non_null(p);
-    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
-    assert_non_null(x);
+    esc_plan *p;
+    esc_exec *x = exec_of(eval_join("join_guid = process_guid", "| table dest process_guid"), &p);
     for (int i = 0; i < 100; i++) {
         char guid[32], parent[32], host[32];
         snprintf(guid, sizeof guid, "{g%d}", i);
@@ -479,11 +496,7 @@ static esc_table *eval_join_rows(bool spill) {
         if (spill && i % 30 == 29)
             assert_int_equal(esc_exec_spill(x, 0, &err), ESC_OK);
     }
-    esc_table *t = NULL;
-    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
-    esc_exec_free(x);
-    esc_plan_free(p);
-    return t;
+    return table_of(x, p);
 }
 
 static void test_join_eval_copy(void **state) {
@@ -521,10 +534,8 @@ static esc_table *join_cap(const char *where, const char *type, bool spill) {
              "datamodel=Endpoint.Processes by Processes.dest | rename Processes.dest as dest]",
              where, type);
     esc_error err = {0};
-    esc_plan *p = esc_plan_new(search, NULL, &err);
-    assert_non_null(p);
-    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
-    assert_non_null(x);
+    esc_plan *p;
+    esc_exec *x = exec_of(search, &p);
     for (int i = 0; i < 50010; i++) {
         char dest[16];
         snprintf(dest, sizeof dest, "h%05d", i);
@@ -533,11 +544,7 @@ static esc_table *join_cap(const char *where, const char *type, bool spill) {
         if (spill && i % 5000 == 4999)
             assert_int_equal(esc_exec_spill(x, 0, &err), ESC_OK);
     }
-    esc_table *t = NULL;
-    assert_int_equal(esc_exec_finish(x, &t, &err), ESC_OK);
-    esc_exec_free(x);
-    esc_plan_free(p);
-    return t;
+    return table_of(x, p);
 }
 
 static void test_join_rows_cap(void **state) {
@@ -581,10 +588,8 @@ static void test_join_rows_made(void **state) {
         "datamodel=Endpoint.Processes by Processes.process_guid Processes.dest | rename "
         "Processes.dest as dest]";
     esc_error err = {0};
-    esc_plan *p = esc_plan_new(search, NULL, &err);
-    assert_non_null(p);
-    esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
-    assert_non_null(x);
+    esc_plan *p;
+    esc_exec *x = exec_of(search, &p);
     for (int i = 0; i < 1001; i++) {
         char guid[16];
         snprintf(guid, sizeof guid, "{g%d}", i);
