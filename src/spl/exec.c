@@ -87,6 +87,10 @@ struct esc_exec {
                             the byte cap (esc_agg_dropped) */
     uint64_t join_unused; /* a join's subsearch: its rows past ESC_SPL_JOIN_ROWS, and those of
                              its own joins */
+    bool join_cap;        /* a join's subsearch filtered by keys: of those, only the groups
+                             among its first ESC_SPL_JOIN_ROWS come back (join_cap.c) */
+    esc_str *cap_last;    /* ... those up to this key tuple; NULL: all */
+    bool cap_none;        /* ... none */
 };
 
 #define STREAM_BATCH 1024                      /* rows a streamed stats takes at once, at most */
@@ -115,6 +119,18 @@ bool spl_exec_row_local(const stage *st) {
         if (st->cmd == local[i])
             return true;
     return false;
+}
+
+/* Whether p's stages after its first give one row for each row, in order (row-local ones that
+ * drop none), so that its rows are its groups in key order. */
+static bool keeps_rows(const esc_plan *p) {
+    for (size_t i = 1; i < p->nstages; i++) {
+        const spl_cmd *c = p->stages[i].cmd;
+        if (!spl_exec_row_local(&p->stages[i]) || c == &spl_cmd_search || c == &spl_cmd_where ||
+            c == &spl_cmd_regex)
+            return false;
+    }
+    return true;
 }
 
 /* A stats whose result depends on the order of its rows (first, last, list): it needs them
@@ -229,6 +245,7 @@ void esc_exec_free(esc_exec *x) {
     spl_prune_memo_free(x->memo);
     esc_free(x->sharer_p);
     spl_keyset_free(x->keys);
+    esc_free(x->cap_last);
     esc_free(x->join_by);
     esc_table_free(x->early);
     esc_free(x);
@@ -560,12 +577,24 @@ static esc_status seal(esc_exec *x, esc_error *err) {
     return rc;
 }
 
+/* Whether x's groups come back through a filter (first_keep). */
+static bool first_filter(const esc_exec *x) {
+    return spl_keyset_any(x->keys) || x->cap_last || x->cap_none;
+}
+
+/* The filter x's spilled groups first come back through: the semi-join's keys, and of those
+ * the ones among a join's first rows. */
+static bool first_keep(void *ctx, const esc_str *keys) {
+    const esc_exec *x = ctx;
+    return !x->cap_none && (!spl_keyset_any(x->keys) || spl_keyset_keep(x->keys, keys)) &&
+           (!x->cap_last || spl_join_cap_keep(x->cap_last, keys, x->p->stages[0].nby));
+}
+
 static esc_status unspill(esc_exec *x, esc_error *err) {
     esc_exec *from = x->borrow ? x->borrow : x;
     esc_status rc = seal(from, err);
-    bool filter = spl_keyset_any(x->keys);
     if (!rc)
-        rc = spl_spill_read(from->spill, x->agg, x->ev, filter ? spl_keyset_keep : NULL, x->keys,
+        rc = spl_spill_read(from->spill, x->agg, x->ev, first_filter(x) ? first_keep : NULL, x,
                             err);
     esc_agg_dropped(x->agg, &x->dropped[0], &x->dropped[1]); /* (a regroup's are these again) */
     x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
@@ -577,6 +606,9 @@ static esc_status unspill(esc_exec *x, esc_error *err) {
 static void unspill_done(esc_exec *x) {
     spl_keyset_free(x->keys);
     x->keys = NULL;
+    esc_free(x->cap_last);
+    x->cap_last = NULL;
+    x->cap_none = false;
     if (x->borrow) {
         x->borrow->nsharers--;
         let_go(x->borrow);
@@ -685,11 +717,14 @@ static esc_status semijoin(esc_exec *x, esc_error *err) {
         return filter_main(x, i, err);
     if (!main_side && !sub_side && x->agg && spill_of(x) && !x->owner)
         return filter_empty(x, i, err);
-    /* the join uses the subsearch's first ESC_SPL_JOIN_ROWS rows: which they are is known only
-     * from all of them, unless its groups (one row each at most) are no more than that */
+    /* the join uses the subsearch's first ESC_SPL_JOIN_ROWS rows: with more groups (one row
+     * each at most), which they are is known from all of them (join_cap.c), when its stages
+     * keep every row in order; else its groups are merged whole */
     uint64_t groups = spl_spill_groups(sub->spill) + (sub->agg ? esc_agg_ngroups(sub->agg) : 0);
-    if (!sub_side || !sub->spill || groups > ESC_SPL_JOIN_ROWS)
+    bool over = groups > ESC_SPL_JOIN_ROWS;
+    if (!sub_side || !sub->spill || (over && !keeps_rows(sub->p)))
         return ESC_OK;
+    sub->join_cap = over;
     if (!(sub->join_by = esc_malloc(st->nnames * sizeof *sub->join_by)))
         return spl_exec_oom(err);
     for (size_t k = 0; k < st->nnames; k++)
@@ -728,14 +763,22 @@ esc_status spl_exec_join_rows(esc_exec *sub, const stage *st, const esc_table *t
                                            (size_t)st->cols[k]))
                     return spl_exec_oom(err);
         }
-        esc_status rc = esc_exec_finish(sub, s, err);
+        esc_status rc = ESC_OK;
+        uint64_t groups = 0; /* (the subsearch's rows, when its filter counted them) */
+        if (sub->join_cap && spl_keyset_any(sub->keys) && (rc = seal(sub, err)) == ESC_OK)
+            rc = spl_join_cap_cutoff(sub->spill, sub->agg, sub->keys, sub->p->stages[0].nby,
+                                     ESC_SPL_JOIN_ROWS, &sub->cap_last, &sub->cap_none, &groups,
+                                     err);
+        sub->join_unused = groups > ESC_SPL_JOIN_ROWS ? groups - ESC_SPL_JOIN_ROWS : 0;
+        if (rc == ESC_OK)
+            rc = esc_exec_finish(sub, s, err);
         if (rc != ESC_OK)
             return rc;
     }
     /* Splunk joins the first 50,000 rows of the subsearch (SPL reference, join: "A maximum of
      * 50,000 rows in the right-side dataset can be joined"; limits.conf [join]
      * subsearch_maxout) */
-    sub->join_unused = (*s)->join_unused;
+    sub->join_unused += (*s)->join_unused;
     if ((*s)->nrows > ESC_SPL_JOIN_ROWS) {
         sub->join_unused += (*s)->nrows - ESC_SPL_JOIN_ROWS;
         table_truncate(*s, ESC_SPL_JOIN_ROWS);
@@ -1717,7 +1760,7 @@ static spl_spill **split_ranges(spl_spill *sp, part_ctx *c, const esc_agg *shape
  * filters them (they are few then). */
 static bool may_part(const esc_exec *x) {
     return x->agg && !x->acc && !x->rows && spill_of(x) && x->p->nstages > 1 &&
-           x->p->stages[0].nby && !spl_keyset_any(x->keys) &&
+           x->p->stages[0].nby && !first_filter(x) &&
            spl_spill_bytes(spill_of(x)) >= 2 * PART_BYTES;
 }
 
@@ -1833,12 +1876,13 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
 
 /* Both filters of a merge: the one x's groups first came back through, and the final rows'. */
 typedef struct keep_both {
-    spl_keyset *first, *rows;
+    esc_exec *first; /* NULL: none */
+    spl_keyset *rows;
 } keep_both;
 
 static bool keep_both_keys(void *ctx, const esc_str *keys) {
     const keep_both *k = ctx;
-    return (!k->first || spl_keyset_keep(k->first, keys)) &&
+    return (!k->first || first_keep(k->first, keys)) &&
            (!k->rows || spl_keyset_keep(k->rows, keys));
 }
 
@@ -1848,7 +1892,7 @@ static bool keep_both_keys(void *ctx, const esc_str *keys) {
  * state and references as the first (the same chunks, in the same order; the byte cap was not
  * reached then, so it is not now), so the rows' evidence is the same. */
 static esc_status regroup(esc_exec *x, const esc_table *t, esc_error *err) {
-    keep_both k = {spl_keyset_any(x->keys) ? x->keys : NULL, NULL};
+    keep_both k = {first_filter(x) ? x : NULL, NULL};
     esc_status rc = ESC_OK;
     if (!t->nrows)
         return ESC_OK; /* no row carries evidence */

@@ -523,9 +523,11 @@ static void test_join_eval_copy(void **state) {
  * limits.conf [join] subsearch_maxout = 50000). The subsearch gives one row per dest h00000 ..
  * h50009 in byte order, so h50000 .. h50009 are past the cap and pair with nothing: the inner
  * join of the main search's rows for those ten keeps no row, the left join keeps them without
- * n, each with the 10 unused subsearch rows counted. Spilled, the subsearch's groups are not
- * filtered by the main search's ten values (that would make them its first rows). Joined
- * with every one of its 50,010 rows, the main search keeps the 50,000 that pair. */
+ * n, each with the 10 unused subsearch rows counted; with h49990 .. h49999 too, those ten
+ * pair. Spilled, the subsearch's groups filtered by the main search's values keep only those
+ * among its first 50,000 rows (join_cap.c: none, or up to h49999), not the main search's ten
+ * or twenty as its first rows. Joined with every one of its 50,010 rows, the main search keeps
+ * the 50,000 that pair. */
 static esc_table *join_cap(const char *where, const char *type, bool spill) {
     char search[512];
     snprintf(search, sizeof search,
@@ -561,6 +563,20 @@ static void test_join_rows_cap(void **state) {
         int n = esc_table_col(t, "n");
         for (size_t r = 0; r < t->nrows; r++)
             assert_true(n < 0 || esc_table_cell(t, r, (size_t)n)->n == 0);
+        esc_table_free(t);
+        /* ten under the cap and ten past it (spilled: the filter keeps up to h49999) */
+        const char *twenty = "where Processes.dest=h4999* OR Processes.dest=h5000*";
+        t = join_cap(twenty, "", spill);
+        assert_int_equal(t->nrows, 10);
+        assert_string_equal(esc_table_cell(t, 9, (size_t)esc_table_col(t, "dest"))->v[0],
+                            "h49999");
+        assert_int_equal(t->join_unused, 10);
+        esc_table_free(t);
+        t = join_cap(twenty, "type=left", spill);
+        assert_int_equal(t->nrows, 20);
+        n = esc_table_col(t, "n");
+        for (size_t r = 0; r < t->nrows; r++)
+            assert_int_equal(esc_table_cell(t, r, (size_t)n)->n, r < 10);
         esc_table_free(t);
         /* every row against every subsearch row: the first 50,000 pair, each with its own */
         t = join_cap("", "", spill);

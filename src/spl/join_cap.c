@@ -1,0 +1,193 @@
+/* Which of a join subsearch's spilled groups the semi-join (semijoin.c) may keep when the join
+ * uses only the subsearch's first ESC_SPL_JOIN_ROWS rows (cmd_join.c, Splunk's 50,000): the
+ * groups the main search's join values keep that are among the first cap in key order.
+ *
+ * When it is exact: the subsearch's rows are its groups in key order (esc_agg_sorted: the key
+ * tuples in byte order), one row each (the stages after its tstats keep every row, in order:
+ * exec.c keeps_rows), so a group's row is among the first cap when fewer than cap groups have
+ * a smaller key tuple. That rank is counted over every spilled group, told apart by a 64-bit
+ * hash of its key tuple (two tuples of one hash count once: a rank one short, by odds of about
+ * n^2 / 2^65 for n groups), against the few tuples the join values keep; nothing is merged, so
+ * the memory is the hashes (16 bytes a group) and the kept tuples.
+ * Deliberately not done: a subsearch with a stage that drops or reorders rows (its first rows
+ * are known only from all of them: its groups are merged whole). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "spl/semijoin.h"
+#include "spl/spill.h"
+
+typedef struct cut_ctx {
+    const spl_keyset *keys;
+    size_t nby;
+    esc_str **kept; /* the tuples keys keeps, each once (pass 1); sorted (pass 2) */
+    size_t nkept, kcap;
+    uint64_t *slot; /* pass 1: kept tuples by hash (index + 1); pass 2: every hash seen (+ 1) */
+    size_t mask;
+    size_t *below; /* pass 2: per kept tuple i, the tuples seen that sort just below it */
+    size_t total;  /* pass 2: the tuples seen */
+    bool oom;
+} cut_ctx;
+
+static uint64_t tuple_hash(const esc_str *k, size_t n) {
+    uint64_t h = n;
+    for (size_t i = 0; i < n; i++)
+        h = esc_hash_mix(h, esc_str_hash(k[i]));
+    return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+static int cmp_tuple(const esc_str *a, const esc_str *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int c = esc_str_cmp(a[i], b[i]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+static _Thread_local size_t sort_n; /* the comparator's tuple length */
+static int cmp_kept(const void *a, const void *b) {
+    return cmp_tuple(*(esc_str *const *)a, *(esc_str *const *)b, sort_n);
+}
+
+static esc_str *copy_tuple(const esc_str *k, size_t n) {
+    size_t len = n * sizeof *k;
+    for (size_t i = 0; i < n; i++)
+        len += k[i].len;
+    esc_str *t = esc_malloc(len ? len : 1);
+    char *p = t ? (char *)(t + n) : NULL;
+    for (size_t i = 0; t && i < n; i++) {
+        if (k[i].len)
+            memcpy(p, k[i].ptr, k[i].len);
+        t[i] = esc_str_make(p, k[i].len);
+        p += k[i].len;
+    }
+    return t;
+}
+
+/* Room for one more hash in c->slot (at most half full), rehashing by the stored values:
+ * pass 1 stores indexes into kept (rehashed from their tuples), pass 2 the hashes. */
+static bool grow(cut_ctx *c, size_t used, bool hashes) {
+    if (2 * (used + 1) <= c->mask + 1)
+        return true;
+    size_t cap = (c->mask + 1) * 2;
+    uint64_t *s = esc_calloc(cap, sizeof *s);
+    if (!s)
+        return false;
+    for (size_t b = 0; b <= c->mask; b++) {
+        if (!c->slot[b])
+            continue;
+        uint64_t h = hashes ? c->slot[b] : tuple_hash(c->kept[c->slot[b] - 1], c->nby);
+        size_t j = h & (cap - 1);
+        while (s[j])
+            j = (j + 1) & (cap - 1);
+        s[j] = c->slot[b];
+    }
+    esc_free(c->slot);
+    c->slot = s;
+    c->mask = cap - 1;
+    return true;
+}
+
+/* Pass 1: each tuple the join values keep, once. Merges nothing. */
+static bool collect(void *ctx, const esc_str *keys) {
+    cut_ctx *c = ctx;
+    if (c->oom || !spl_keyset_keep((void *)c->keys, keys))
+        return false;
+    uint64_t h = tuple_hash(keys, c->nby);
+    size_t b = h & c->mask;
+    for (; c->slot[b]; b = (b + 1) & c->mask)
+        if (!cmp_tuple(c->kept[c->slot[b] - 1], keys, c->nby))
+            return false;
+    if (c->nkept == c->kcap) {
+        size_t cap = c->kcap ? 2 * c->kcap : 64;
+        esc_str **k = esc_realloc(c->kept, cap * sizeof *k);
+        if (!k) {
+            c->oom = true;
+            return false;
+        }
+        c->kept = k;
+        c->kcap = cap;
+    }
+    if (!(c->kept[c->nkept] = copy_tuple(keys, c->nby))) {
+        c->oom = true;
+        return false;
+    }
+    c->slot[b] = ++c->nkept;
+    if (!grow(c, c->nkept, false))
+        c->oom = true;
+    return false;
+}
+
+/* Pass 2: each distinct tuple counts below every kept tuple that sorts after it. */
+static bool rank(void *ctx, const esc_str *keys) {
+    cut_ctx *c = ctx;
+    if (c->oom)
+        return false;
+    uint64_t h = tuple_hash(keys, c->nby);
+    size_t b = h & c->mask;
+    for (; c->slot[b]; b = (b + 1) & c->mask)
+        if (c->slot[b] == h)
+            return false; /* seen */
+    c->slot[b] = h;
+    size_t lo = 0, hi = c->nkept; /* the first kept tuple after keys */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_tuple(c->kept[mid], keys, c->nby) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    c->below[lo]++; /* (below[nkept]: tuples after every kept one) */
+    if (!grow(c, ++c->total, true))
+        c->oom = true;
+    return false;
+}
+
+esc_status spl_join_cap_cutoff(spl_spill *sp, esc_agg *shape, const spl_keyset *keys, size_t nby,
+                               size_t cap, esc_str **last, bool *none, uint64_t *groups,
+                               esc_error *err) {
+    cut_ctx c = {keys, nby, NULL, 0, 0, NULL, 63, NULL, 0, false};
+    *last = NULL;
+    *none = false;
+    *groups = 0;
+    esc_status rc = ESC_OK;
+    if (!(c.slot = esc_calloc(c.mask + 1, sizeof *c.slot)))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    rc = spl_spill_read(sp, shape, NULL, collect, &c, err);
+    if (rc == ESC_OK && !c.oom) {
+        sort_n = nby;
+        qsort(c.kept, c.nkept, sizeof *c.kept, cmp_kept);
+        memset(c.slot, 0, (c.mask + 1) * sizeof *c.slot);
+        if (!(c.below = esc_calloc(c.nkept + 1, sizeof *c.below)))
+            c.oom = true;
+    }
+    if (rc == ESC_OK && !c.oom)
+        rc = spl_spill_read(sp, shape, NULL, rank, &c, err);
+    if (rc == ESC_OK && c.oom)
+        rc = esc_error_set(err, ESC_ENOMEM, "out of memory");
+    /* kept tuple i's rank: the tuples below it; the last one under cap bounds the kept */
+    size_t under = 0, ranked = 0;
+    for (size_t i = 0; rc == ESC_OK && i < c.nkept; i++) {
+        ranked += c.below[i];
+        if (ranked < cap)
+            under = i + 1;
+    }
+    if (rc == ESC_OK && c.total > cap && !under) /* more groups than rows the join uses */
+        *none = true;
+    else if (rc == ESC_OK && c.total > cap && under < c.nkept &&
+             !(*last = copy_tuple(c.kept[under - 1], nby)))
+        rc = esc_error_set(err, ESC_ENOMEM, "out of memory");
+    *groups = c.total;
+    for (size_t i = 0; i < c.nkept; i++)
+        esc_free(c.kept[i]);
+    esc_free(c.kept);
+    esc_free(c.slot);
+    esc_free(c.below);
+    return rc;
+}
+
+bool spl_join_cap_keep(const esc_str *last, const esc_str *keys, size_t nby) {
+    return cmp_tuple(keys, last, nby) <= 0;
+}
