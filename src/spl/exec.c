@@ -587,7 +587,7 @@ static bool first_filter(const esc_exec *x) {
 static bool first_keep(void *ctx, const esc_str *keys) {
     const esc_exec *x = ctx;
     return !x->cap_none && (!spl_keyset_any(x->keys) || spl_keyset_keep(x->keys, keys)) &&
-           (!x->cap_last || spl_join_cap_keep(x->cap_last, keys, x->p->stages[0].nby));
+           (!x->cap_last || spl_keys_cmp(keys, x->cap_last, x->p->stages[0].nby) <= 0);
 }
 
 static esc_status unspill(esc_exec *x, esc_error *err) {
@@ -1657,33 +1657,10 @@ typedef struct part_ctx {
     size_t nbound, r;      /* nbound bounds, nbound + 1 ranges; r: the range read */
 } part_ctx;
 
-static int cmp_keys(const esc_str *a, const esc_str *b, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        int c = esc_str_cmp(a[i], b[i]);
-        if (c)
-            return c;
-    }
-    return 0;
-}
 
 static _Thread_local size_t sort_nby; /* the qsort comparator's key count */
 static int cmp_part_key(const void *a, const void *b) {
-    return cmp_keys(((const part_key *)a)->k, ((const part_key *)b)->k, sort_nby);
-}
-
-static esc_str *copy_keys(const esc_str *keys, size_t n) {
-    size_t len = n * sizeof(esc_str);
-    for (size_t i = 0; i < n; i++)
-        len += keys[i].len;
-    esc_str *k = esc_malloc(len ? len : 1);
-    char *p = k ? (char *)(k + n) : NULL;
-    for (size_t i = 0; k && i < n; i++) {
-        if (keys[i].len)
-            memcpy(p, keys[i].ptr, keys[i].len);
-        k[i] = esc_str_make(p, keys[i].len);
-        p += keys[i].len;
-    }
-    return k;
+    return spl_keys_cmp(((const part_key *)a)->k, ((const part_key *)b)->k, sort_nby);
 }
 
 static void sample(part_ctx *c, const esc_str *keys) {
@@ -1700,7 +1677,7 @@ static void sample(part_ctx *c, const esc_str *keys) {
         if ((c->seen - 1) % c->stride)
             return;
     }
-    if (!(c->smp[c->nsmp].k = copy_keys(keys, c->nby)))
+    if (!(c->smp[c->nsmp].k = spl_keys_copy(keys, c->nby)))
         c->oom = true;
     else
         c->nsmp++;
@@ -1711,7 +1688,7 @@ static size_t range_of(const part_ctx *c, const esc_str *keys) {
     size_t lo = 0, hi = c->nbound; /* the bounds at or below keys */
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (cmp_keys(c->bound[mid].k, keys, c->nby) <= 0)
+        if (spl_keys_cmp(c->bound[mid].k, keys, c->nby) <= 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -1837,7 +1814,7 @@ static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *t
         qsort(c.smp, c.nsmp, sizeof *c.smp, cmp_part_key);
         for (size_t r = 1; r < nparts; r++) /* distinct bounds, ascending */
             if (!c.nbound ||
-                cmp_keys(bound[c.nbound - 1].k, c.smp[r * c.nsmp / nparts].k, c.nby) < 0)
+                spl_keys_cmp(bound[c.nbound - 1].k, c.smp[r * c.nsmp / nparts].k, c.nby) < 0)
                 bound[c.nbound++] = c.smp[r * c.nsmp / nparts];
     }
     c.sampling = false;

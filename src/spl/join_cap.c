@@ -37,7 +37,7 @@ static uint64_t tuple_hash(const esc_str *k, size_t n) {
     return h | 1; /* never 0: 0 marks an empty slot */
 }
 
-static int cmp_tuple(const esc_str *a, const esc_str *b, size_t n) {
+int spl_keys_cmp(const esc_str *a, const esc_str *b, size_t n) {
     for (size_t i = 0; i < n; i++) {
         int c = esc_str_cmp(a[i], b[i]);
         if (c)
@@ -48,20 +48,20 @@ static int cmp_tuple(const esc_str *a, const esc_str *b, size_t n) {
 
 static _Thread_local size_t sort_n; /* the comparator's tuple length */
 static int cmp_kept(const void *a, const void *b) {
-    return cmp_tuple(*(esc_str *const *)a, *(esc_str *const *)b, sort_n);
+    return spl_keys_cmp(*(esc_str *const *)a, *(esc_str *const *)b, sort_n);
 }
 
-static esc_str *copy_tuple(const esc_str *k, size_t n) {
-    size_t len = n * sizeof *k;
+esc_str *spl_keys_copy(const esc_str *keys, size_t n) {
+    size_t len = n * sizeof *keys;
     for (size_t i = 0; i < n; i++)
-        len += k[i].len;
+        len += keys[i].len;
     esc_str *t = esc_malloc(len ? len : 1);
     char *p = t ? (char *)(t + n) : NULL;
     for (size_t i = 0; t && i < n; i++) {
-        if (k[i].len)
-            memcpy(p, k[i].ptr, k[i].len);
-        t[i] = esc_str_make(p, k[i].len);
-        p += k[i].len;
+        if (keys[i].len)
+            memcpy(p, keys[i].ptr, keys[i].len);
+        t[i] = esc_str_make(p, keys[i].len);
+        p += keys[i].len;
     }
     return t;
 }
@@ -98,7 +98,7 @@ static bool collect(void *ctx, const esc_str *keys) {
     uint64_t h = tuple_hash(keys, c->nby);
     size_t b = h & c->mask;
     for (; c->slot[b]; b = (b + 1) & c->mask)
-        if (!cmp_tuple(c->kept[c->slot[b] - 1], keys, c->nby))
+        if (!spl_keys_cmp(c->kept[c->slot[b] - 1], keys, c->nby))
             return false;
     if (c->nkept == c->kcap) {
         size_t cap = c->kcap ? 2 * c->kcap : 64;
@@ -110,7 +110,7 @@ static bool collect(void *ctx, const esc_str *keys) {
         c->kept = k;
         c->kcap = cap;
     }
-    if (!(c->kept[c->nkept] = copy_tuple(keys, c->nby))) {
+    if (!(c->kept[c->nkept] = spl_keys_copy(keys, c->nby))) {
         c->oom = true;
         return false;
     }
@@ -134,7 +134,7 @@ static bool rank(void *ctx, const esc_str *keys) {
     size_t lo = 0, hi = c->nkept; /* the first kept tuple after keys */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cmp_tuple(c->kept[mid], keys, c->nby) <= 0)
+        if (spl_keys_cmp(c->kept[mid], keys, c->nby) <= 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -177,7 +177,7 @@ esc_status spl_join_cap_cutoff(spl_spill *sp, esc_agg *shape, const spl_keyset *
     if (rc == ESC_OK && c.total > cap && !under) /* more groups than rows the join uses */
         *none = true;
     else if (rc == ESC_OK && c.total > cap && under < c.nkept &&
-             !(*last = copy_tuple(c.kept[under - 1], nby)))
+             !(*last = spl_keys_copy(c.kept[under - 1], nby)))
         rc = esc_error_set(err, ESC_ENOMEM, "out of memory");
     *groups = c.total;
     for (size_t i = 0; i < c.nkept; i++)
@@ -186,8 +186,4 @@ esc_status spl_join_cap_cutoff(spl_spill *sp, esc_agg *shape, const spl_keyset *
     esc_free(c.slot);
     esc_free(c.below);
     return rc;
-}
-
-bool spl_join_cap_keep(const esc_str *last, const esc_str *keys, size_t nby) {
-    return cmp_tuple(keys, last, nby) <= 0;
 }

@@ -24,15 +24,19 @@ bool spl_keyset_any(const spl_keyset *k);
 /* An esc_agg_merge_cb keep: a group whose every constrained key is among its field's values. */
 bool spl_keyset_keep(void *ctx, const esc_str *keys);
 
+/* join_cap.c: key tuples of n BY values compared field by field in byte order (the order of
+ * esc_agg_sorted, so of a tstats table's rows); a copy of one in a single esc_malloc'd block. */
+int spl_keys_cmp(const esc_str *a, const esc_str *b, size_t n);
+esc_str *spl_keys_copy(const esc_str *keys, size_t n);
+
 /* join_cap.c: of the groups spilled to sp (of nby BY fields; shape: an esc_agg of them, left
  * as it is), those keys keeps whose rows are among the first cap in key order: *none when
- * none is, else *last, when some are not, the last key tuple that is (esc_malloc'd; keep the
- * groups spl_join_cap_keep says yes to), else NULL (all are). *groups: the distinct groups. */
+ * none is, else *last, when some are not, the last key tuple that is (esc_malloc'd: keep the
+ * groups whose keys are at most it), else NULL (all are). *groups: the distinct groups. */
 typedef struct spl_spill spl_spill;
 esc_status spl_join_cap_cutoff(spl_spill *sp, esc_agg *shape, const spl_keyset *keys, size_t nby,
                                size_t cap, esc_str **last, bool *none, uint64_t *groups,
                                esc_error *err);
-bool spl_join_cap_keep(const esc_str *last, const esc_str *keys, size_t nby);
 
 /* The tstats BY field of p that may filter p's own groups by join field k of join stage i (the
  * inner join's subsearch rows give the values), or -1. */
