@@ -107,7 +107,7 @@ typedef struct sub_index {
     } * slot; /* open addressing, v NULL: empty */
     size_t mask;
     size_t *rest, nrest;
-    bool used[ESC_SPL_MAX_COLUMNS]; /* the columns plain rows use, */
+    bool used[ESC_SPL_MAX_COLUMNS];          /* the columns plain rows use, */
     size_t cols[ESC_SPL_MAX_COLUMNS], ncols; /* listed */
 } sub_index;
 

@@ -83,8 +83,8 @@ struct esc_exec {
     size_t rows_bytes; /* about what rows holds (row_mem): kept rows, or a streamed batch */
     bool sprune_on;    /* the streamed stats' groups can be pruned (prune.c), as sprune says */
     spl_prune sprune;
-    uint64_t dropped[2]; /* records of spilled groups the merge back dropped at the group cap,
-                            the byte cap (esc_agg_dropped) */
+    uint64_t dropped[2];  /* records of spilled groups the merge back dropped at the group cap,
+                             the byte cap (esc_agg_dropped) */
     uint64_t join_unused; /* a join's subsearch: its rows past ESC_SPL_JOIN_ROWS, and those of
                              its own joins */
     bool join_cap;        /* a join's subsearch filtered by keys: of those, only the groups
@@ -593,9 +593,9 @@ static bool first_keep(void *ctx, const esc_str *keys) {
 static esc_status unspill(esc_exec *x, esc_error *err) {
     esc_exec *from = x->borrow ? x->borrow : x;
     esc_status rc = seal(from, err);
+    bool (*keep)(void *, const esc_str *) = first_filter(x) ? first_keep : NULL;
     if (!rc)
-        rc = spl_spill_read(from->spill, x->agg, x->ev, first_filter(x) ? first_keep : NULL, x,
-                            err);
+        rc = spl_spill_read(from->spill, x->agg, x->ev, keep, x, err);
     esc_agg_dropped(x->agg, &x->dropped[0], &x->dropped[1]); /* (a regroup's are these again) */
     x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */
     return rc;
@@ -1221,8 +1221,7 @@ void spl_table_swap(esc_table *a, esc_table *b) {
  * table (no evidence, counts at zero), so t must be so already. */
 static bool plain(const esc_table *t) {
     return !t->evidence && !t->regex_limited && !t->dropped_groups && !t->dropped_bytes &&
-           !t->join_unused &&
-           (t->lineage || !t->evidence_truncated);
+           !t->join_unused && (t->lineage || !t->evidence_truncated);
 }
 
 static void free_names(char **cols, bool *mv, size_t n) {
@@ -1656,7 +1655,6 @@ typedef struct part_ctx {
     const part_key *bound; /* ranges: range r holds keys from bound[r - 1] (inclusive) */
     size_t nbound, r;      /* nbound bounds, nbound + 1 ranges; r: the range read */
 } part_ctx;
-
 
 static _Thread_local size_t sort_nby; /* the qsort comparator's key count */
 static int cmp_part_key(const void *a, const void *b) {

@@ -8,7 +8,9 @@
  * a smaller key tuple. That rank is counted over every spilled group, told apart by a 64-bit
  * hash of its key tuple (two tuples of one hash count once: a rank one short, by odds of about
  * n^2 / 2^65 for n groups), against the few tuples the join values keep; nothing is merged, so
- * the memory is the hashes (16 bytes a group) and the kept tuples.
+ * the memory is the hashes (16 to 32 bytes a group) and the kept tuples.
+ * Also here: key tuples compared and copied (spl_keys_cmp, spl_keys_copy), as the ranged
+ * finish (exec.c) compares and copies them.
  * Deliberately not done: a subsearch with a stage that drops or reorders rows (its first rows
  * are known only from all of them: its groups are merged whole). */
 #include <stdlib.h>
@@ -23,7 +25,7 @@ typedef struct cut_ctx {
     size_t nby;
     esc_str **kept; /* the tuples keys keeps, each once (pass 1); sorted (pass 2) */
     size_t nkept, kcap;
-    uint64_t *slot; /* pass 1: kept tuples by hash (index + 1); pass 2: every hash seen (+ 1) */
+    uint64_t *slot; /* pass 1: kept tuples by hash (index + 1); pass 2: every hash seen */
     size_t mask;
     size_t *below; /* pass 2: per kept tuple i, the tuples seen that sort just below it */
     size_t total;  /* pass 2: the tuples seen */

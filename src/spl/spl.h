@@ -98,7 +98,7 @@ typedef struct esc_plan esc_plan;
 #define ESC_SPL_MAX_ROWS 1000000         /* rows mvexpand may make */
 #define ESC_SPL_MAX_MV 100000            /* values makemv or rex max_match put in one cell */
 #define ESC_SPL_SUBSEARCH_ROWS 10000     /* rows a subsearch gives (Splunk's [subsearch] maxout) */
-#define ESC_SPL_JOIN_ROWS 50000          /* subsearch rows a join uses (limits.conf [join] subsearch_maxout) */
+#define ESC_SPL_JOIN_ROWS 50000          /* subsearch rows a join uses ([join] subsearch_maxout) */
 #define ESC_SPL_RE_MATCH_LIMIT 100000    /* PCRE2 steps per regex match (Splunk's match_limit) */
 #define ESC_SPL_RE_DEPTH_LIMIT 1000      /* PCRE2 backtracking depth (Splunk's depth_limit) */
 /* values of any one cell (esc_cell.n is 32 bits); more are out of memory (32 GiB of pointers) */

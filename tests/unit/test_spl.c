@@ -568,8 +568,7 @@ static void test_join_rows_cap(void **state) {
         const char *twenty = "where Processes.dest=h4999* OR Processes.dest=h5000*";
         t = join_cap(twenty, "", spill);
         assert_int_equal(t->nrows, 10);
-        assert_string_equal(esc_table_cell(t, 9, (size_t)esc_table_col(t, "dest"))->v[0],
-                            "h49999");
+        assert_string_equal(esc_table_cell(t, 9, (size_t)esc_table_col(t, "dest"))->v[0], "h49999");
         assert_int_equal(t->join_unused, 10);
         esc_table_free(t);
         t = join_cap(twenty, "type=left", spill);
