@@ -405,7 +405,6 @@ static void skip_slot(esc_agg_fn fn, rd *r) {
     }
 }
 
-/* One group of the partial (its keys read into kp) merged into a, or skipped. */
 /* Read past slots [i, a->naggs) of a group. */
 static void skip_slots(const esc_agg *a, size_t i, rd *r) {
     for (; i < a->naggs && !r->bad; i++)
@@ -425,6 +424,7 @@ static uint64_t group_head(const esc_agg *a, esc_str *kp, rd *r) {
     return count;
 }
 
+/* One group of the partial (its keys read into kp) merged into a, or skipped. */
 static esc_status merge_group(esc_agg *a, const esc_agg_merge_cb *cb, esc_str *kp, rd *r,
                               esc_error *err) {
     uint64_t count = group_head(a, kp, r);

@@ -87,3 +87,9 @@ uint64_t esc_str_hash(esc_str s) {
     }
     return h;
 }
+
+uint64_t esc_str_ihash(esc_str s, uint64_t h) {
+    for (size_t i = 0; i < s.len; i++)
+        h = (h ^ esc_lower((unsigned char)s.ptr[i])) * 0x100000001b3ULL;
+    return h;
+}

@@ -59,5 +59,8 @@ static inline uint64_t esc_hash_mix(uint64_t h, uint64_t w) {
 /* A 64-bit hash of s's bytes, eight at a time (for hash tables only: no output depends on it;
  * a record's BY values are hashed once for every search grouping by them, agg.h). */
 uint64_t esc_str_hash(esc_str s);
+/* A hash of s with ASCII letters folded to lower case, from h (FNV-1a's steps): strings equal
+ * case aside (esc_str_ieq) hash alike. For hash tables only. */
+uint64_t esc_str_ihash(esc_str s, uint64_t h);
 
 #endif

@@ -363,6 +363,8 @@ esc_status spl_exec_join_rows(esc_exec *sub, const stage *st, const esc_table *t
 /* Whether the stage's output rows each depend on one input row only (no subsearch). */
 bool spl_exec_row_local(const stage *st);
 void spl_evidence_free(esc_table *t);
+/* One row's references and their paths (the row keeps its place). */
+void spl_row_evidence_free(esc_row_evidence *e);
 
 /* Lineage (evidence.c): a raw-event search's rows carry their events through the pipeline, row
  * r of a table standing for group t->row_id[r] of t->lineage (each event its own group at

@@ -90,10 +90,7 @@ static bool sub_row_match(const stage *st, const esc_cell *row, const esc_table 
 
 /* A value's hash with ASCII letters folded to lower case (the search compares so). */
 static uint64_t fold_hash(const char *v) {
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (; *v; v++)
-        h = (h ^ esc_lower((unsigned char)*v)) * UINT64_C(1099511628211);
-    return h;
+    return esc_str_ihash(esc_str_c(v), UINT64_C(14695981039346656037));
 }
 
 /* The subsearch rows of one non-null column whose values hold no '*' ("plain": a row's value

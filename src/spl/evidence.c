@@ -39,14 +39,17 @@ esc_status spl_evidence_feed(esc_evset *es, size_t g, const esc_record *r, esc_e
     return ESC_OK;
 }
 
+void spl_row_evidence_free(esc_row_evidence *e) {
+    for (size_t i = 0; i < e->n; i++)
+        esc_free((char *)e->refs[i].path);
+    esc_free(e->refs);
+}
+
 void spl_evidence_free(esc_table *t) {
     if (!t->evidence)
         return;
-    for (size_t r = 0; r < t->nrows; r++) {
-        for (size_t i = 0; i < t->evidence[r].n; i++)
-            esc_free((char *)t->evidence[r].refs[i].path);
-        esc_free(t->evidence[r].refs);
-    }
+    for (size_t r = 0; r < t->nrows; r++)
+        spl_row_evidence_free(&t->evidence[r]);
     esc_free(t->evidence);
     t->evidence = NULL;
 }

@@ -586,7 +586,7 @@ static bool first_filter(const esc_exec *x) {
  * the ones among a join's first rows. */
 static bool first_keep(void *ctx, const esc_str *keys) {
     const esc_exec *x = ctx;
-    return !x->cap_none && (!spl_keyset_any(x->keys) || spl_keyset_keep(x->keys, keys)) &&
+    return !x->cap_none && (!x->keys || spl_keyset_keep(x->keys, keys)) &&
            (!x->cap_last || spl_keys_cmp(keys, x->cap_last, x->p->stages[0].nby) <= 0);
 }
 
@@ -737,10 +737,8 @@ static void table_truncate(esc_table *t, size_t n) {
     for (size_t r = n; r < t->nrows; r++) {
         for (size_t c = 0; c < t->ncols; c++)
             spl_cell_clear(&t->cells[r * t->ncols + c]);
-        for (size_t i = 0; t->evidence && i < t->evidence[r].n; i++)
-            esc_free((char *)t->evidence[r].refs[i].path);
         if (t->evidence)
-            esc_free(t->evidence[r].refs);
+            spl_row_evidence_free(&t->evidence[r]);
     }
     if (n < t->nrows) {
         t->nrows = n;
@@ -1739,9 +1737,10 @@ static bool may_part(const esc_exec *x) {
            spl_spill_bytes(spill_of(x)) >= 2 * PART_BYTES;
 }
 
-/* The groups of buckets [lo, hi) merged back into a and ev (emptied first), their rows
- * appended to *t (room for *cap); *held: some group kept references; *ev_mem: the sets'
- * bytes so far. */
+/* The groups of range c->r merged back into a and ev (emptied first), from the range's own
+ * file (parts, split_ranges) or, without parts, from the whole spill file filtered; their rows
+ * appended to *t (room for *cap); *held: some group kept references; *ev_mem: the sets' bytes
+ * so far. */
 static esc_status part_rows(esc_exec *x, part_ctx *c, spl_spill *const *parts, esc_agg *a,
                             esc_evset *ev, esc_table **t, size_t *cap, bool *held, size_t *ev_mem,
                             esc_error *err) {
@@ -1779,9 +1778,9 @@ static esc_status part_rows(esc_exec *x, part_ctx *c, spl_spill *const *parts, e
  * stays NULL (x's groups untouched) when a range's evidence reached the byte cap or the ranges'
  * sets together might take one set past it (esc_evset_fits_merged): whether one merge of every
  * group would have stopped keeping references is then not known, and the caller merges them
- * whole; so too when the ranges'
- * groups together pass the group cap or half the byte cap (ESC_SPL_MAX_GROUPS,
- * ESC_SPL_MAX_EXEC_BYTES): which groups one merge keeps and drops is known only by making it. */
+ * whole; so too when the ranges' groups together pass the group cap or half the byte cap
+ * (ESC_SPL_MAX_GROUPS, ESC_SPL_MAX_EXEC_BYTES): which groups one merge keeps and drops is known
+ * only by making it. */
 static esc_status table_in_parts(esc_exec *x, esc_table **t, bool *held, bool *trim,
                                  esc_error *err) {
     esc_exec *from = x->borrow ? x->borrow : x;

@@ -349,10 +349,7 @@ static bool exact_member(const snode *n) {
 
 static uint64_t value_hash(const snode *field, const char *s, size_t n) {
     uint64_t h = field->ref >= 0 ? (uint64_t)field->ref + 1 : esc_str_hash(field->fname);
-    h *= 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ esc_lower((unsigned char)s[i])) * 0x100000001b3ULL;
-    return h | 1;
+    return esc_str_ihash(esc_str_make(s, n), h * 0x9e3779b97f4a7c15ULL) | 1;
 }
 
 typedef struct members {
