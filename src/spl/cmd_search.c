@@ -9,10 +9,14 @@
  * subsearches"): every non-null column of the subsearch row equal to the row's field (a search
  * term: case-insensitive, `*` a wildcard; a multivalue cell any of its values), at most
  * ESC_SPL_SUBSEARCH_ROWS subsearch rows (limits.conf [subsearch] maxout); no subsearch row keeps
- * nothing. Splunk's 60-second maxtime has no counterpart: the subsearch has read its records
+ * nothing; rows meet the subsearch rows through a literal per subsearch value (sub_col), not
+ * one by one. Splunk's 60-second maxtime has no counterpart: the subsearch has read its records
  * when it runs. A subsearch inside a longer expression is run while planning when it reads no
  * records (parse.c), else refused. Deliberately not done: bare words (full-text search of _raw,
  * which rows do not have). */
+#include <hs/hs.h>
+#include <string.h>
+
 #include "core/alloc.h"
 #include "spl/cmd.h"
 
@@ -67,148 +71,258 @@ static esc_status plan_search(esc_plan *p, stage *st, const schema *in, esc_erro
     return ESC_OK;
 }
 
-/* Does the row match subsearch row q (every non-null column)? A row of nulls matches nothing. */
-static bool sub_row_match(const stage *st, const esc_cell *row, const esc_table *s, size_t q) {
-    bool any = false;
-    for (size_t c = 0; c < s->ncols && c < st->nmap; c++) {
-        const esc_cell *v = esc_table_cell(s, q, c);
-        if (!v->n)
-            continue;
-        any = true;
-        if (st->cols[c] < 0)
-            return false;
-        const esc_cell *have = &row[st->cols[c]];
-        bool hit = false;
-        for (size_t i = 0; i < v->n && !hit; i++)
-            for (size_t k = 0; k < have->n && !hit; k++)
-                hit = spl_glob_imatch(v->v[i], strlen(v->v[i]), have->v[k], strlen(have->v[k]));
-        if (!hit)
-            return false;
-    }
-    return any;
-}
+/* The subsearch rows, column by column: each distinct value of a column's cells is a pattern
+ * (a search term's glob) with the rows that hold it, found through the longest piece of it
+ * without a '*' (a Hyperscan literal, caseless: a glob cannot match a value that lacks its
+ * piece) and then matched whole (spl_glob_imatch); patterns of no piece ("", "*") are tried
+ * on every value. Table row r matches subsearch row q when each non-null column of q has a
+ * pattern of q matching a value of r's cell: got[q] counts those columns for r (row_at[q] says
+ * which r it counts for, tok_at[q] the last (row, column) counted, so several values count a
+ * column once). Trying each row against every subsearch row took |t| x 10,000 glob matches;
+ * now a value costs one literal scan and the globs whose piece it holds. */
+typedef struct sub_col {
+    hs_database_t *db; /* the pieces, by pattern; NULL: none */
+    const char **glob; /* per pattern */
+    size_t *first;     /* per pattern u: its subsearch rows are rows[first[u] .. first[u+1]) */
+    size_t *rows, npat;
+    size_t *bare, nbare; /* the patterns of no piece */
+} sub_col;
 
-/* A value's hash with ASCII letters folded to lower case (the search compares so). */
-static uint64_t fold_hash(const char *v) {
-    return esc_str_ihash(esc_str_c(v), UINT64_C(14695981039346656037));
-}
+typedef struct sub_scan {
+    size_t ncols;
+    sub_col *col; /* per subsearch column that names a row column */
+    hs_scratch_t *scratch;
+    uint32_t *need, *got; /* per subsearch row: its non-null columns (0: matches nothing) */
+    size_t *row_at, *tok_at;
+    size_t row, tok;   /* the current table row (from 1) and (row, column) */
+    const sub_col *at; /* the column being scanned, */
+    const char *v;     /* and its value */
+    size_t vlen;
+    bool hit;
+} sub_scan;
 
-/* The subsearch rows of one non-null column whose values hold no '*' ("plain": a row's value
- * equal to one of them, case aside, matches the row), by their values' fold_hash; the other
- * rows (several columns, a wildcard) in `rest`, tried one by one. */
-typedef struct sub_index {
-    struct plain_value {
-        uint64_t h;
-        size_t col;
-        const char *v;
-    } * slot; /* open addressing, v NULL: empty */
-    size_t mask;
-    size_t *rest, nrest;
-    bool used[ESC_SPL_MAX_COLUMNS];          /* the columns plain rows use, */
-    size_t cols[ESC_SPL_MAX_COLUMNS], ncols; /* listed */
-} sub_index;
-
-#define NO_COLUMN (-1)
-#define COLUMNS (-2)
-
-/* The only non-null column of row q, NO_COLUMN or COLUMNS (several); *plain: no value of it
- * holds '*'. */
-static long single_column(const esc_table *s, size_t q, size_t ncols, bool *plain) {
-    long only = NO_COLUMN;
-    for (size_t c = 0; c < ncols; c++) {
-        const esc_cell *v = esc_table_cell(s, q, c);
-        if (!v->n)
-            continue;
-        if (only >= 0)
-            return COLUMNS;
-        only = (long)c;
-        *plain = true;
-        for (size_t i = 0; i < v->n; i++)
-            *plain &= strchr(v->v[i], '*') == NULL;
-    }
-    return only;
-}
-
-static bool index_build(const stage *st, const esc_table *s, size_t nq, sub_index *ix) {
-    size_t ncols = s->ncols < st->nmap ? s->ncols : st->nmap, nvals = 0;
-    bool wide = ncols > ESC_SPL_MAX_COLUMNS; /* (not made by a search: every row in rest) */
-    for (size_t q = 0; q < nq && !wide; q++)
-        for (size_t c = 0; c < ncols; c++)
-            nvals += esc_table_cell(s, q, c)->n;
-    size_t cap = 16;
-    while (cap < 2 * nvals)
-        cap *= 2;
-    ix->mask = cap - 1;
-    ix->slot = esc_calloc(cap, sizeof *ix->slot);
-    ix->rest = esc_malloc((nq ? nq : 1) * sizeof *ix->rest);
-    if (!ix->slot || !ix->rest)
-        return false;
+/* need[q] for the first nq subsearch rows: a row with a non-null column the table rows lack,
+ * or none, matches nothing. */
+static void count_columns(sub_scan *m, const stage *st, const esc_table *s, size_t nq) {
     for (size_t q = 0; q < nq; q++) {
-        bool plain = false;
-        long c = wide ? COLUMNS : single_column(s, q, ncols, &plain);
-        if (c == NO_COLUMN || (c >= 0 && st->cols[c] < 0))
-            continue; /* matches nothing: a row of nulls, a column the rows lack */
-        if (c == COLUMNS || !plain) {
-            ix->rest[ix->nrest++] = q;
-            continue;
+        uint32_t n = 0;
+        for (size_t c = 0; c < m->ncols; c++) {
+            if (!esc_table_cell(s, q, c)->n)
+                continue;
+            if (st->cols[c] < 0) {
+                n = 0;
+                break;
+            }
+            n++;
         }
-        if (!ix->used[c]) {
-            ix->used[c] = true;
-            ix->cols[ix->ncols++] = (size_t)c;
-        }
-        const esc_cell *v = esc_table_cell(s, q, (size_t)c);
-        for (size_t i = 0; i < v->n; i++) {
-            uint64_t h = fold_hash(v->v[i]);
-            size_t b = h & ix->mask;
-            while (ix->slot[b].v)
-                b = (b + 1) & ix->mask;
-            ix->slot[b] = (struct plain_value){h, (size_t)c, v->v[i]};
-        }
+        m->need[q] = n;
     }
-    return true;
 }
 
-/* Whether a value of the row's cell of a plain column equals a plain row's value. */
-static bool plain_match(const stage *st, const sub_index *ix, const esc_cell *row) {
-    for (size_t j = 0; j < ix->ncols; j++) {
-        size_t c = ix->cols[j];
-        const esc_cell *have = &row[st->cols[c]];
-        for (size_t k = 0; k < have->n; k++) {
-            uint64_t h = fold_hash(have->v[k]);
-            for (size_t b = h & ix->mask; ix->slot[b].v; b = (b + 1) & ix->mask)
-                if (ix->slot[b].h == h && ix->slot[b].col == c &&
-                    esc_str_ieq(esc_str_c(ix->slot[b].v), esc_str_c(have->v[k])))
-                    return true;
+typedef struct sub_value {
+    const char *v;
+    size_t q;
+} sub_value;
+
+static int cmp_value(const void *a, const void *b) {
+    const sub_value *x = a, *y = b;
+    int c = strcmp(x->v, y->v);
+    return c ? c : (x->q > y->q) - (x->q < y->q);
+}
+
+/* The longest piece of glob g without a '*': its start, and length in *n (0: none). */
+static const char *longest_piece(const char *g, size_t *n) {
+    const char *best = g;
+    *n = 0;
+    for (const char *p = g; *p;) {
+        size_t k = strcspn(p, "*");
+        if (k > *n) {
+            best = p;
+            *n = k;
         }
+        p += k + (p[k] == '*');
+    }
+    return best;
+}
+
+/* The patterns of column c (the values of the rows that can match, sorted into vals[0..n)) and
+ * the database of their pieces. */
+static esc_status compile_pieces(sub_col *d, const sub_value *vals, size_t n, esc_error *err) {
+    const char **piece = esc_malloc(n * sizeof *piece);
+    size_t *len = esc_malloc(n * sizeof *len);
+    unsigned *ids = esc_malloc(n * sizeof *ids), *flags = esc_malloc(n * sizeof *flags);
+    d->glob = esc_malloc(n * sizeof *d->glob);
+    d->first = esc_malloc((n + 1) * sizeof *d->first);
+    d->rows = esc_malloc(n * sizeof *d->rows);
+    d->bare = esc_malloc(n * sizeof *d->bare);
+    esc_status rc = ESC_OK;
+    if (!piece || !len || !ids || !flags || !d->glob || !d->first || !d->rows || !d->bare) {
+        rc = spl_exec_oom(err);
+        goto out;
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        d->rows[i] = vals[i].q;
+        if (i && !strcmp(vals[i].v, vals[i - 1].v))
+            continue;
+        size_t u = d->npat++, k;
+        d->first[u] = i;
+        d->glob[u] = vals[i].v;
+        const char *at = longest_piece(vals[i].v, &k);
+        if (!k) {
+            d->bare[d->nbare++] = u;
+            continue;
+        }
+        piece[np] = at;
+        len[np] = k;
+        ids[np] = (unsigned)u;
+        flags[np++] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+    }
+    d->first[d->npat] = n;
+    hs_compile_error_t *cerr = NULL;
+    if (np && hs_compile_lit_multi(piece, flags, ids, len, (unsigned)np, HS_MODE_BLOCK, NULL,
+                                   &d->db, &cerr) != HS_SUCCESS) {
+        rc = esc_error_set(err, ESC_EINTERNAL, "search [...]: subsearch values do not compile: %s",
+                           cerr ? cerr->message : "?");
+        hs_free_compile_error(cerr);
+    }
+out:
+    esc_free(piece);
+    esc_free(len);
+    esc_free(ids);
+    esc_free(flags);
+    return rc;
+}
+
+/* Column c's patterns, from the rows that can match. */
+static esc_status build_column(sub_scan *m, const esc_table *s, size_t nq, size_t c,
+                               esc_error *err) {
+    size_t n = 0;
+    for (size_t q = 0; q < nq; q++)
+        n += m->need[q] ? esc_table_cell(s, q, c)->n : 0;
+    if (!n)
+        return ESC_OK;
+    sub_value *vals = esc_malloc(n * sizeof *vals);
+    if (!vals)
+        return spl_exec_oom(err);
+    for (size_t q = 0, k = 0; q < nq; q++) {
+        const esc_cell *v = esc_table_cell(s, q, c);
+        for (size_t i = 0; m->need[q] && i < v->n; i++)
+            vals[k++] = (sub_value){v->v[i], q};
+    }
+    qsort(vals, n, sizeof *vals, cmp_value);
+    esc_status rc = compile_pieces(&m->col[c], vals, n, err);
+    esc_free(vals);
+    if (!rc && m->col[c].db && hs_alloc_scratch(m->col[c].db, &m->scratch) != HS_SUCCESS)
+        rc = spl_exec_oom(err);
+    return rc;
+}
+
+static esc_status scan_build(sub_scan *m, const stage *st, const esc_table *s, size_t nq,
+                             esc_error *err) {
+    m->ncols = s->ncols < st->nmap ? s->ncols : st->nmap;
+    size_t rows = nq ? nq : 1;
+    m->col = esc_calloc(m->ncols ? m->ncols : 1, sizeof *m->col);
+    m->need = esc_calloc(rows, sizeof *m->need);
+    m->got = esc_calloc(rows, sizeof *m->got);
+    m->row_at = esc_calloc(rows, sizeof *m->row_at);
+    m->tok_at = esc_calloc(rows, sizeof *m->tok_at);
+    if (!m->col || !m->need || !m->got || !m->row_at || !m->tok_at)
+        return spl_exec_oom(err);
+    count_columns(m, st, s, nq);
+    esc_status rc = ESC_OK;
+    for (size_t c = 0; c < m->ncols && !rc; c++)
+        rc = build_column(m, s, nq, c, err);
+    return rc;
+}
+
+static void scan_free(sub_scan *m) {
+    for (size_t c = 0; m->col && c < m->ncols; c++) {
+        sub_col *d = &m->col[c];
+        hs_free_database(d->db);
+        esc_free(d->glob);
+        esc_free(d->first);
+        esc_free(d->rows);
+        esc_free(d->bare);
+    }
+    hs_free_scratch(m->scratch);
+    esc_free(m->col);
+    esc_free(m->need);
+    esc_free(m->got);
+    esc_free(m->row_at);
+    esc_free(m->tok_at);
+}
+
+/* Pattern u against the value being scanned; when it matches, its rows count this column.
+ * Whether a subsearch row is now matched whole. */
+static bool try_pattern(sub_scan *m, size_t u) {
+    const sub_col *d = m->at;
+    if (!spl_glob_imatch(d->glob[u], strlen(d->glob[u]), m->v, m->vlen))
+        return false;
+    for (size_t i = d->first[u]; i < d->first[u + 1]; i++) {
+        size_t q = d->rows[i];
+        if (m->tok_at[q] == m->tok)
+            continue; /* this column of this row counted already */
+        m->tok_at[q] = m->tok;
+        if (m->row_at[q] != m->row) {
+            m->row_at[q] = m->row;
+            m->got[q] = 0;
+        }
+        if (++m->got[q] == m->need[q])
+            return m->hit = true;
     }
     return false;
 }
 
-/* Keep the rows that match a row of the subsearch: the plain rows through the index (a row
- * tried against every subsearch row took |t| x 10,000 wildcard matches at worst), the rest
- * one by one. */
+static int on_piece(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *arg) {
+    (void)from, (void)to, (void)flags;
+    return try_pattern(arg, id); /* a match: stop scanning */
+}
+
+/* Whether table row r (its cells) matches a subsearch row: m->hit. */
+static esc_status scan_row(sub_scan *m, const stage *st, const esc_cell *row, size_t r,
+                           esc_error *err) {
+    m->row = r + 1;
+    m->hit = false;
+    for (size_t c = 0; c < m->ncols && !m->hit; c++) {
+        const sub_col *d = m->at = &m->col[c];
+        if (!d->npat)
+            continue;
+        const esc_cell *have = &row[st->cols[c]];
+        m->tok++;
+        for (size_t k = 0; k < have->n && !m->hit; k++) {
+            m->v = have->v[k];
+            m->vlen = strlen(m->v);
+            for (size_t i = 0; i < d->nbare && !m->hit; i++)
+                try_pattern(m, d->bare[i]);
+            hs_error_t e = m->hit || !d->db ? HS_SUCCESS
+                                            : hs_scan(d->db, m->v, (unsigned)m->vlen, 0, m->scratch,
+                                                      on_piece, m);
+            if (e != HS_SUCCESS && e != HS_SCAN_TERMINATED)
+                return esc_error_set(err, ESC_EINTERNAL, "search [...]: scan failed (%d)", e);
+        }
+    }
+    return ESC_OK;
+}
+
+/* Keep the rows that match a row of the subsearch. */
 static esc_status run_sub(const stage *st, spl_run *x, esc_error *err) {
     esc_table *t = x->t, *s = NULL;
     esc_status rc = esc_exec_finish(x->sub, &s, err);
     if (rc != ESC_OK)
         return rc;
     size_t nq = s->nrows < ESC_SPL_SUBSEARCH_ROWS ? s->nrows : ESC_SPL_SUBSEARCH_ROWS;
-    sub_index ix = {0};
+    sub_scan m = {0};
     bool *keep = esc_malloc(t->nrows ? t->nrows : 1);
-    if (!keep || !index_build(st, s, nq, &ix)) {
-        rc = spl_exec_oom(err);
-        goto done;
+    rc = keep ? scan_build(&m, st, s, nq, err) : spl_exec_oom(err);
+    for (size_t r = 0; r < t->nrows && !rc; r++) {
+        rc = scan_row(&m, st, &t->cells[r * t->ncols], r, err);
+        keep[r] = m.hit;
     }
-    for (size_t r = 0; r < t->nrows; r++) {
-        const esc_cell *row = &t->cells[r * t->ncols];
-        keep[r] = plain_match(st, &ix, row);
-        for (size_t i = 0; i < ix.nrest && !keep[r]; i++)
-            keep[r] = sub_row_match(st, row, s, ix.rest[i]);
-    }
-    spl_table_filter(t, keep);
-done:
-    esc_free(ix.slot);
-    esc_free(ix.rest);
+    if (!rc)
+        spl_table_filter(t, keep);
+    scan_free(&m);
     esc_free(keep);
     esc_table_free(s);
     return rc;

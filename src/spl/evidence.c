@@ -88,6 +88,7 @@ typedef struct ctx {
     jside *js;
     size_t njs;
     const esc_row_evidence *seed; /* the rows' own events (lineage), or NULL */
+    struct acc *every;            /* no constraint: every group's references, taken once */
 } ctx;
 
 /* A row's references so far: the earliest and latest KEEP of what was added, and the count. */
@@ -244,8 +245,7 @@ static bool row_groups(const ctx *x, size_t r, acc *a) {
     for (size_t k = 0; k < x->nc && single; k++)
         single = esc_table_cell(x->t, r, x->c[k].col)->n == 1;
     if (!x->nc) {
-        for (size_t g = 0; g < x->ng && ok; g++)
-            ok = take(x, g, a);
+        ok = acc_add(a, x->every->v, x->every->n, x->every->tot);
     } else if (single) {
         ok = row_single(x, r, a);
     } else {
@@ -443,6 +443,9 @@ static void ctx_fini(ctx *x) {
     }
     esc_free(x->js);
     esc_free(x->order);
+    if (x->every)
+        esc_free(x->every->v);
+    esc_free(x->every);
 }
 
 /* The join sides whose subsearch rows carry evidence. */
@@ -473,8 +476,7 @@ bool spl_evidence_keys(const esc_plan *p, const esc_table *t, spl_keyset *k) {
 esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_evset *es,
                                bool held, const esc_table *const *subs, esc_table *t,
                                esc_error *err) {
-    ctx x = {NULL, es, t,          {{0, 0, false}}, 0, NULL, agg ? esc_agg_ngroups(agg) : 0,
-             NULL, 0,  t->evidence};
+    ctx x = {.es = es, .t = t, .ng = agg ? esc_agg_ngroups(agg) : 0, .seed = t->evidence};
     bool any = held;
     for (size_t g = 0; g < x.ng && !any; g++)
         any = esc_evset_total(es, g) > 0;
@@ -496,6 +498,12 @@ esc_status spl_evidence_attach(const esc_plan *p, const esc_agg *agg, const esc_
         sorting = &x;
         qsort(x.order, x.ng, sizeof *x.order, cmp_keyed);
         sorting = NULL;
+    } else if (x.agg) { /* each row stands for every group: their union once, not per row */
+        ok = (x.every = esc_calloc(1, sizeof *x.every)) != NULL;
+        for (size_t g = 0; g < x.ng && ok; g++)
+            ok = take(&x, g, x.every);
+        if (!ok)
+            goto out;
     }
     t->evidence = esc_calloc(t->nrows, sizeof *t->evidence);
     ok = t->evidence != NULL;
