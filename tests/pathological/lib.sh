@@ -91,6 +91,29 @@ with open(sys.argv[1], "w") as f:
 PY
 }
 
+# sysmon_xml FILE N [PROBE_FROM]: N Sysmon EventID 1 events as XmlWinEventLog, event i of its
+# own ProcessGuid {g<i>} (five digits) and host h<i>, image probe.exe from event PROBE_FROM on
+# (default: none) and other.exe before
+sysmon_xml() {
+    python3 - "$@" <<'PY'
+import sys
+out, n = sys.argv[1], int(sys.argv[2])
+probe = int(sys.argv[3]) if len(sys.argv) > 3 else n
+ev = ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+      "<Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID>"
+      "<TimeCreated SystemTime='2026-01-01T00:00:00.000000Z'/><EventRecordID>{i}</EventRecordID>"
+      "<Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>h{i:05d}</Computer>"
+      "</System><EventData><Data Name='UtcTime'>2026-01-01 00:00:00.000</Data>"
+      "<Data Name='ProcessGuid'>{{g{i:05d}}}</Data><Data Name='ProcessId'>1</Data>"
+      "<Data Name='Image'>C:\\x\\{img}</Data><Data Name='CommandLine'>{img}</Data>"
+      "<Data Name='User'>D\\u</Data><Data Name='ParentImage'>C:\\x\\p.exe</Data></EventData>"
+      "</Event>\n")
+with open(out, "w") as f:
+    for i in range(n):
+        f.write(ev.format(i=i, img="probe.exe" if i >= probe else "other.exe"))
+PY
+}
+
 finish() {
     if [ "$fail" -ne 0 ]; then echo "FAILED"; exit 1; fi
     echo "all passed"

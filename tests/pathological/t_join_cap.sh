@@ -8,21 +8,7 @@
 # --evidence takes the rows of both sides, not their product: before, pairing the rows and then
 # finding each row's events each tried every subsearch row (over a minute of CPU here).
 . "$(dirname "$0")/lib.sh"
-python3 - "$T/ev.xml" <<'PY'
-import sys
-ev = ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
-      "<Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID>"
-      "<TimeCreated SystemTime='2026-01-01T00:00:00.000000Z'/><EventRecordID>{i}</EventRecordID>"
-      "<Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>h{i:05d}</Computer>"
-      "</System><EventData><Data Name='UtcTime'>2026-01-01 00:00:00.000</Data>"
-      "<Data Name='ProcessGuid'>{{g{i:05d}}}</Data><Data Name='ProcessId'>1</Data>"
-      "<Data Name='Image'>C:\\x\\{img}</Data><Data Name='CommandLine'>{img}</Data>"
-      "<Data Name='User'>D\\u</Data><Data Name='ParentImage'>C:\\x\\p.exe</Data></EventData>"
-      "</Event>\n")
-with open(sys.argv[1], "w") as f:
-    for i in range(50010):
-        f.write(ev.format(i=i, img="probe.exe" if i >= 49990 else "other.exe"))
-PY
+sysmon_xml "$T/ev.xml" 50010 49990
 SUB='[| tstats count as n from datamodel=Endpoint.Processes by Processes.process_guid | rename Processes.process_guid as process_guid]'
 detection "$T/probe.yml" "Join Cap Probe" "| tstats count from datamodel=Endpoint.Processes where Processes.process_name=probe.exe by Processes.process_guid Processes.dest | rename Processes.* as * | join process_guid $SUB"
 detection "$T/all.yml" "Join Cap All" "| tstats count from datamodel=Endpoint.Processes by Processes.process_guid Processes.dest | rename Processes.* as * | join process_guid $SUB"
