@@ -72,14 +72,14 @@ static esc_status plan_search(esc_plan *p, stage *st, const schema *in, esc_erro
 }
 
 /* The subsearch rows, column by column: each distinct value of a column's cells is a pattern
- * (a search term's glob) with the rows that hold it, found through the longest piece of it
- * without a '*' (a Hyperscan literal, caseless: a glob cannot match a value that lacks its
- * piece) and then matched whole (spl_glob_imatch); patterns of no piece ("", "*") are tried
- * on every value. Table row r matches subsearch row q when each non-null column of q has a
- * pattern of q matching a value of r's cell: got[q] counts those columns for r (row_at[q] says
- * which r it counts for, tok_at[q] the last (row, column) counted, so several values count a
- * column once). Trying each row against every subsearch row took |t| x 10,000 glob matches;
- * now a value costs one literal scan and the globs whose piece it holds. */
+ * (a search term's glob) with the rows that hold it, found through one piece of it without a
+ * '*' (a Hyperscan literal, caseless: a glob cannot match a value that lacks one of its pieces;
+ * which piece: choose_pieces) and then matched whole (spl_glob_imatch); patterns of no piece
+ * ("", "*") are tried on every value. Table row r matches subsearch row q when each non-null
+ * column of q has a pattern of q matching a value of r's cell: got[q] counts those columns for
+ * r (row_at[q] says which r it counts for, tok_at[q] the last (row, column) counted, so several
+ * values count a column once). Trying each row against every subsearch row took |t| x 10,000
+ * glob matches; now a value costs one literal scan and the globs whose piece it holds. */
 typedef struct sub_col {
     hs_database_t *db; /* the pieces, by pattern; NULL: none */
     const char **glob; /* per pattern */
@@ -90,7 +90,7 @@ typedef struct sub_col {
 
 typedef struct sub_scan {
     size_t ncols;
-    sub_col *col; /* per subsearch column that names a row column */
+    sub_col *col; /* per subsearch column (no pattern: no row that can match has it) */
     hs_scratch_t *scratch;
     uint32_t *need, *got; /* per subsearch row: its non-null columns (0: matches nothing) */
     size_t *row_at, *tok_at;
@@ -130,19 +130,74 @@ static int cmp_value(const void *a, const void *b) {
     return c ? c : (x->q > y->q) - (x->q < y->q);
 }
 
-/* The longest piece of glob g without a '*': its start, and length in *n (0: none). */
-static const char *longest_piece(const char *g, size_t *n) {
-    const char *best = g;
-    *n = 0;
-    for (const char *p = g; *p;) {
-        size_t k = strcspn(p, "*");
-        if (k > *n) {
-            best = p;
-            *n = k;
-        }
-        p += k + (p[k] == '*');
+/* A piece of a pattern: text between its '*'s, and how many patterns have a piece of the same
+ * text, case aside. */
+typedef struct sub_piece {
+    const char *p;
+    size_t len, u, shared;
+} sub_piece;
+
+/* Pieces by their text, case aside. */
+static int cmp_text(const sub_piece *x, const sub_piece *y) {
+    size_t n = x->len < y->len ? x->len : y->len;
+    for (size_t i = 0; i < n; i++) {
+        int c = esc_lower((unsigned char)x->p[i]) - esc_lower((unsigned char)y->p[i]);
+        if (c)
+            return c;
     }
-    return best;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+static int cmp_piece(const void *a, const void *b) {
+    const sub_piece *x = a, *y = b;
+    int c = cmp_text(x, y);
+    return c ? c : (x->u > y->u) - (x->u < y->u);
+}
+
+/* The pieces of the npat patterns glob[] (NULL when out of memory), *n of them: each
+ * pattern's runs of bytes without '*'. */
+static sub_piece *pieces_of(const char *const *glob, size_t npat, size_t *n) {
+    size_t cap = 0;
+    for (size_t u = 0; u < npat; u++)
+        cap += strlen(glob[u]) / 2 + 1;
+    sub_piece *pc = esc_malloc((cap ? cap : 1) * sizeof *pc);
+    *n = 0;
+    for (size_t u = 0; pc && u < npat; u++)
+        for (const char *p = glob[u]; *p;) {
+            size_t k = strcspn(p, "*");
+            if (k)
+                pc[(*n)++] = (sub_piece){p, k, u, 0};
+            p += k + (p[k] == '*');
+        }
+    return pc;
+}
+
+/* best[u]: the piece pattern u is looked for by, the one of its pieces fewest patterns share,
+ * the longest of those (len 0: it has none). A piece most patterns share (`\appdata\` of
+ * `*\appdata\*\a.exe`, `*\appdata\*\b.exe`, ...) would have each value holding it try all those
+ * globs; the longest piece alone was that. */
+static bool choose_pieces(const char *const *glob, size_t npat, sub_piece *best) {
+    size_t n;
+    sub_piece *pc = pieces_of(glob, npat, &n);
+    if (!pc)
+        return false;
+    qsort(pc, n, sizeof *pc, cmp_piece);
+    for (size_t i = 0, j; i < n; i = j) { /* a run of one text: its distinct patterns */
+        size_t shared = 1;
+        for (j = i + 1; j < n && !cmp_text(&pc[j], &pc[i]); j++)
+            shared += pc[j].u != pc[j - 1].u;
+        for (size_t k = i; k < j; k++)
+            pc[k].shared = shared;
+    }
+    for (size_t u = 0; u < npat; u++)
+        best[u] = (sub_piece){glob[u], 0, u, SIZE_MAX};
+    for (size_t i = 0; i < n; i++) {
+        sub_piece *b = &best[pc[i].u];
+        if (pc[i].shared < b->shared || (pc[i].shared == b->shared && pc[i].len > b->len))
+            *b = pc[i];
+    }
+    esc_free(pc);
+    return true;
 }
 
 /* The patterns of column c (the values of the rows that can match, sorted into vals[0..n)) and
@@ -151,34 +206,40 @@ static esc_status compile_pieces(sub_col *d, const sub_value *vals, size_t n, es
     const char **piece = esc_malloc(n * sizeof *piece);
     size_t *len = esc_malloc(n * sizeof *len);
     unsigned *ids = esc_malloc(n * sizeof *ids), *flags = esc_malloc(n * sizeof *flags);
+    sub_piece *best = esc_malloc(n * sizeof *best);
     d->glob = esc_malloc(n * sizeof *d->glob);
     d->first = esc_malloc((n + 1) * sizeof *d->first);
     d->rows = esc_malloc(n * sizeof *d->rows);
     d->bare = esc_malloc(n * sizeof *d->bare);
     esc_status rc = ESC_OK;
-    if (!piece || !len || !ids || !flags || !d->glob || !d->first || !d->rows || !d->bare) {
+    if (!piece || !len || !ids || !flags || !best || !d->glob || !d->first || !d->rows ||
+        !d->bare) {
         rc = spl_exec_oom(err);
         goto out;
     }
-    size_t np = 0;
     for (size_t i = 0; i < n; i++) {
         d->rows[i] = vals[i].q;
         if (i && !strcmp(vals[i].v, vals[i - 1].v))
             continue;
-        size_t u = d->npat++, k;
-        d->first[u] = i;
-        d->glob[u] = vals[i].v;
-        const char *at = longest_piece(vals[i].v, &k);
-        if (!k) {
+        d->first[d->npat] = i;
+        d->glob[d->npat++] = vals[i].v;
+    }
+    d->first[d->npat] = n;
+    if (!choose_pieces(d->glob, d->npat, best)) {
+        rc = spl_exec_oom(err);
+        goto out;
+    }
+    size_t np = 0;
+    for (size_t u = 0; u < d->npat; u++) {
+        if (!best[u].len) {
             d->bare[d->nbare++] = u;
             continue;
         }
-        piece[np] = at;
-        len[np] = k;
+        piece[np] = best[u].p;
+        len[np] = best[u].len;
         ids[np] = (unsigned)u;
         flags[np++] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
     }
-    d->first[d->npat] = n;
     hs_compile_error_t *cerr = NULL;
     if (np && hs_compile_lit_multi(piece, flags, ids, len, (unsigned)np, HS_MODE_BLOCK, NULL,
                                    &d->db, &cerr) != HS_SUCCESS) {
@@ -191,6 +252,7 @@ out:
     esc_free(len);
     esc_free(ids);
     esc_free(flags);
+    esc_free(best);
     return rc;
 }
 
