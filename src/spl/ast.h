@@ -194,13 +194,15 @@ typedef struct lookup_table {
     /* those X by the hash of their first two characters (sub_hash): SPL_LOOKUP_SUB_BUCKETS
      * chain heads (cell + 1, 0 ends the chain), sub_next per cell; NULL when an X is shorter */
     uint32_t *sub_head, *sub_next;
-    /* the first input field's column (key_col; -1: none) indexed by a cell's first character
-     * (lowercased when ci): key_head[256] chains of rows (row + 1, 0 ends; key_next per row)
-     * of the cells that can only match a value starting with it; key_any, ascending, the rows
-     * whose cell is empty or a pattern starting with '*' other than a "*X*" one of sub_head */
+    /* the first input field's column (key_col; -1: none) indexed by the first key_len
+     * characters of a cell (lowercased when ci; key_len the shortest text before a '*' among
+     * the indexed cells, at most SPL_LOOKUP_KEY_LEN): key_head[key_mask + 1] chains of rows
+     * (row + 1, 0 ends; key_next per row) of the cells that can only match a value starting
+     * with them, by their hash; key_any, ascending, the rows whose cell is empty or a pattern
+     * starting with '*' other than a "*X*" one of sub_head */
     int key_col;
     uint32_t *key_head, *key_next, *key_any;
-    size_t nkey_any;
+    size_t nkey_any, key_len, key_mask;
     bool key_sub; /* a cell of key_col is a "*X*" one of sub_head */
     const char *dflt;
     size_t min_matches, max_matches;
