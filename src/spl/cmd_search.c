@@ -77,9 +77,10 @@ static esc_status plan_search(esc_plan *p, stage *st, const schema *in, esc_erro
  * which piece: choose_pieces) and then matched whole (spl_glob_imatch); patterns of no piece
  * ("", "*") are tried on every value. Table row r matches subsearch row q when each non-null
  * column of q has a pattern of q matching a value of r's cell: got[q] counts those columns for
- * r (row_at[q] says which r it counts for, tok_at[q] the last (row, column) counted, so several
- * values count a column once). Trying each row against every subsearch row took |t| x 10,000
- * glob matches; now a value costs one literal scan and the globs whose piece it holds. */
+ * r (tok_at[q], the last (row, column) counted for q, tells whether got[q] is r's, from row_tok
+ * on, and keeps several values from counting a column twice). Trying each row against every
+ * subsearch row took |t| x 10,000 glob matches; now a value costs one literal scan and the globs
+ * whose piece it holds. */
 typedef struct sub_col {
     hs_database_t *db;           /* the pieces, by literal; NULL: none */
     size_t *lit_first, *lit_pat; /* per literal: its patterns (compile_literals) */
@@ -94,10 +95,10 @@ typedef struct sub_scan {
     sub_col *col; /* per subsearch column (no pattern: no row that can match has it) */
     hs_scratch_t *scratch;
     uint32_t *need, *got; /* per subsearch row: its non-null columns (0: matches nothing) */
-    size_t *row_at, *tok_at;
-    size_t row, tok;   /* the current table row (from 1) and (row, column) */
-    const sub_col *at; /* the column being scanned, */
-    const char *v;     /* and its value */
+    size_t *tok_at;
+    size_t tok, row_tok; /* the current (row, column), numbered from 1; the row's first */
+    const sub_col *at;   /* the column being scanned, */
+    const char *v;       /* and its value */
     size_t vlen;
     bool hit;
 } sub_scan;
@@ -237,7 +238,8 @@ static esc_status compile_literals(sub_col *d, sub_piece *best, esc_error *err) 
         flags[nlit++] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
     }
     d->lit_first[nlit] = m;
-    hs_compile_error_t *cerr = NULL;
+    hs_compile_error_t *cerr = NULL; /* not esc_hs_compile: the values are data, and its cache
+                                        folder would keep a database for every subsearch run */
     if (nlit && hs_compile_lit_multi(text, flags, ids, len, (unsigned)nlit, HS_MODE_BLOCK, NULL,
                                      &d->db, &cerr) != HS_SUCCESS) {
         rc = esc_error_set(err, ESC_EINTERNAL, "search [...]: subsearch values do not compile: %s",
@@ -310,9 +312,8 @@ static esc_status scan_build(sub_scan *m, const stage *st, const esc_table *s, s
     m->col = esc_calloc(m->ncols ? m->ncols : 1, sizeof *m->col);
     m->need = esc_calloc(rows, sizeof *m->need);
     m->got = esc_calloc(rows, sizeof *m->got);
-    m->row_at = esc_calloc(rows, sizeof *m->row_at);
     m->tok_at = esc_calloc(rows, sizeof *m->tok_at);
-    if (!m->col || !m->need || !m->got || !m->row_at || !m->tok_at)
+    if (!m->col || !m->need || !m->got || !m->tok_at)
         return spl_exec_oom(err);
     count_columns(m, st, s, nq);
     esc_status rc = ESC_OK;
@@ -336,7 +337,6 @@ static void scan_free(sub_scan *m) {
     esc_free(m->col);
     esc_free(m->need);
     esc_free(m->got);
-    esc_free(m->row_at);
     esc_free(m->tok_at);
 }
 
@@ -350,11 +350,9 @@ static bool try_pattern(sub_scan *m, size_t u) {
         size_t q = d->rows[i];
         if (m->tok_at[q] == m->tok)
             continue; /* this column of this row counted already */
+        if (m->tok_at[q] < m->row_tok)
+            m->got[q] = 0; /* counted for an earlier row */
         m->tok_at[q] = m->tok;
-        if (m->row_at[q] != m->row) {
-            m->row_at[q] = m->row;
-            m->got[q] = 0;
-        }
         if (++m->got[q] == m->need[q])
             return m->hit = true;
     }
@@ -372,10 +370,9 @@ static int on_piece(unsigned id, unsigned long long from, unsigned long long to,
     return 0;
 }
 
-/* Whether table row r (its cells) matches a subsearch row: m->hit. */
-static esc_status scan_row(sub_scan *m, const stage *st, const esc_cell *row, size_t r,
-                           esc_error *err) {
-    m->row = r + 1;
+/* Whether a table row (its cells) matches a subsearch row: m->hit. */
+static esc_status scan_row(sub_scan *m, const stage *st, const esc_cell *row, esc_error *err) {
+    m->row_tok = m->tok + 1;
     m->hit = false;
     for (size_t c = 0; c < m->ncols && !m->hit; c++) {
         const sub_col *d = m->at = &m->col[c];
@@ -409,7 +406,7 @@ static esc_status run_sub(const stage *st, spl_run *x, esc_error *err) {
     bool *keep = esc_malloc(t->nrows ? t->nrows : 1);
     rc = keep ? scan_build(&m, st, s, nq, err) : spl_exec_oom(err);
     for (size_t r = 0; r < t->nrows && !rc; r++) {
-        rc = scan_row(&m, st, &t->cells[r * t->ncols], r, err);
+        rc = scan_row(&m, st, &t->cells[r * t->ncols], err);
         keep[r] = m.hit;
     }
     if (!rc)

@@ -227,4 +227,16 @@ static inline void chunk_header(unsigned char *ch, uint64_t first, uint64_t last
     chunk_checksums(ch);
 }
 
+/* c made for every event (recover as given) with a zeroed chunk, w at its first record. */
+static inline esc_status chunk_start(evtx_chunk *c, bld *w, bool recover) {
+    static const esc_interest everything = {.everything = true};
+    *w = (bld){NULL, EVTX_CHUNK_HEADER};
+    esc_status st = evtx_chunk_init(c, &everything, recover, 0);
+    if (st)
+        return st;
+    memset(c->data, 0, EVTX_CHUNK_SIZE);
+    w->b = c->data;
+    return ESC_OK;
+}
+
 #endif

@@ -23,8 +23,6 @@
 
 #include "evtx_build.h"
 
-static esc_interest everything = {.everything = true};
-
 /* A normal event: Provider Test-Provider, EventID 4688, one field Keep=ok. With def 0 its
  * template is defined inline and the definition's offset is returned; otherwise def is used. */
 static uint32_t normal_record(bld *w, uint64_t rid, uint32_t def) {
@@ -58,13 +56,6 @@ static uint32_t normal_record(bld *w, uint64_t rid, uint32_t def) {
     u8(w, 0x00);
     rec_end(w, rec);
     return def;
-}
-
-static void start_chunk(evtx_chunk *c, bld *w) {
-    assert_int_equal(evtx_chunk_init(c, &everything, false, 0), ESC_OK);
-    memset(c->data, 0, EVTX_CHUNK_SIZE);
-    w->b = c->data;
-    w->pos = EVTX_CHUNK_HEADER;
 }
 
 /* Finish the header (records 1..last) and decode the whole chunk. */
@@ -161,7 +152,7 @@ static void test_elem_depth(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t t1 = normal_record(&w, 1, 0);
     uint32_t at64, at65;
     deep_record(&w, 2, 64, &at64);
@@ -200,7 +191,7 @@ static void test_subst_count(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t t1 = normal_record(&w, 1, 0);
     uint32_t r2 = claim_record(&w, 2, t1, 65535);
     uint32_t r3 = claim_record(&w, 3, t1, 65536);
@@ -255,7 +246,7 @@ static void test_template_count(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t t1 = normal_record(&w, 1, 0);
     /* record 2: 1,023 template instances in a row, each with its own inline definition <E/>;
      * the first one is the event */
@@ -380,7 +371,7 @@ static void test_template_memory(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
     amp_record(&w, 2, &t2, 40, 1, 4093, 15);
     uint32_t r3 = amp_record(&w, 3, &t2, 40, 1, 4093, 15);
@@ -408,7 +399,7 @@ static void test_record_memory(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
     amp_record(&w, 2, &t2, 200, 150, 1, 0);
     amp_record(&w, 3, &t2, 200, 150, 1, 0);
@@ -472,7 +463,7 @@ static void test_fields_per_record(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
     kv_record(&w, 2, &t2, 1, 8000, 192);
     uint32_t r3 = kv_record(&w, 3, &t2, 1, 8000, 193);
@@ -501,7 +492,7 @@ static void test_fields_per_chunk(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
     uint64_t rid = 2;
     for (int i = 0; i < 32; i++, rid++)
@@ -536,7 +527,7 @@ static void test_name_cache(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t def = 0;
     for (uint64_t rid = 1; rid <= 2; rid++) {
         uint32_t rec = rec_begin(&w, rid);
@@ -640,7 +631,7 @@ static void test_chunk_text(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
     text_record(&w, 2, &t2);
     uint32_t r3 = text_record(&w, 3, &t2);
@@ -665,7 +656,7 @@ static void test_json_lines_cap(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     c.want_json = 1;
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
     text_record(&w, 2, &t2); /* 280 values of 32,000 bytes: a JSON line of 9 MB */
@@ -697,7 +688,7 @@ static void test_xml_lines_cap(void **state) {
     (void)state;
     evtx_chunk c;
     bld w;
-    start_chunk(&c, &w);
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     c.want_xml = true;
     c.skip_data = true; /* as dump renders it: the XML alone fits one record's text */
     uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;
@@ -732,7 +723,7 @@ static void test_xml_text_caps(void **state) {
     for (int round = 0; round < 2; round++) {
         evtx_chunk c;
         bld w;
-        start_chunk(&c, &w);
+        assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
         c.want_xml = true;
         c.max_record_bytes = round ? 12000000 : 32u << 20; /* 32 MiB: the chunk's cap first */
         uint32_t t1 = normal_record(&w, 1, 0), t2 = 0;

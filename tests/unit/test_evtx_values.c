@@ -385,11 +385,10 @@ static void test_recover(void **state) {
 static void test_expansion_cap(void **state) {
     (void)state;
     evtx_chunk c;
-    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    bld w;
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     unsigned char *ch = c.data;
-    memset(ch, 0, EVTX_CHUNK_SIZE);
     memcpy(ch, "ElfChnk", 8);
-    bld w = {ch, EVTX_CHUNK_HEADER};
     uint32_t rec = rec_begin(&w, 1), def;
     frag(&w);
     tmpl_begin(&w, &def);
@@ -440,10 +439,9 @@ static void test_expansion_cap(void **state) {
 static void test_binxml_userdata(void **state) {
     (void)state;
     evtx_chunk c;
-    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    bld w;
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     unsigned char *ch = c.data;
-    memset(ch, 0, EVTX_CHUNK_SIZE);
-    bld w = {ch, EVTX_CHUNK_HEADER};
     uint32_t rec = rec_begin(&w, 28), def;
     frag(&w);
     tmpl_begin(&w, &def);
@@ -598,10 +596,9 @@ static uint32_t non_field_rec(bld *w, uint64_t rid, bool bad_binary) {
 static void test_non_fields(void **state) {
     (void)state;
     evtx_chunk c;
-    assert_int_equal(evtx_chunk_init(&c, &everything, false, 0), ESC_OK);
+    bld w;
+    assert_int_equal(chunk_start(&c, &w, false), ESC_OK);
     unsigned char *ch = c.data;
-    memset(ch, 0, EVTX_CHUNK_SIZE);
-    bld w = {ch, EVTX_CHUNK_HEADER};
     non_field_rec(&w, 1, false);
     uint32_t last = non_field_rec(&w, 2, true);
     chunk_header(ch, 1, 2, last, w.pos);
@@ -674,10 +671,9 @@ static void test_stale_and_unsized(void **state) {
     (void)state;
     for (int recover = 0; recover <= 1; recover++) {
         evtx_chunk c;
-        assert_int_equal(evtx_chunk_init(&c, &everything, recover, 0), ESC_OK);
+        bld w;
+        assert_int_equal(chunk_start(&c, &w, recover), ESC_OK);
         unsigned char *ch = c.data;
-        memset(ch, 0, EVTX_CHUNK_SIZE);
-        bld w = {ch, EVTX_CHUNK_HEADER};
         uint32_t def = 0;
         small_rec(&w, 10, &def);
         small_rec(&w, 11, &def);
@@ -733,10 +729,9 @@ static void test_past_last_id(void **state) {
     (void)state;
     for (int recover = 0; recover <= 1; recover++) {
         evtx_chunk c;
-        assert_int_equal(evtx_chunk_init(&c, &everything, recover, 0), ESC_OK);
+        bld w;
+        assert_int_equal(chunk_start(&c, &w, recover), ESC_OK);
         unsigned char *ch = c.data;
-        memset(ch, 0, EVTX_CHUNK_SIZE);
-        bld w = {ch, EVTX_CHUNK_HEADER};
         uint32_t def = 0;
         small_rec(&w, 10, &def);
         uint32_t r11 = small_rec(&w, 11, &def);
@@ -772,10 +767,9 @@ static void test_past_last_id(void **state) {
 static void test_recover_rollback(void **state) {
     (void)state;
     evtx_chunk c;
-    assert_int_equal(evtx_chunk_init(&c, &everything, true, 0), ESC_OK);
+    bld w;
+    assert_int_equal(chunk_start(&c, &w, true), ESC_OK);
     unsigned char *ch = c.data;
-    memset(ch, 0, EVTX_CHUNK_SIZE);
-    bld w = {ch, EVTX_CHUNK_HEADER};
     uint32_t def = 0;
     uint32_t last = small_rec(&w, 1, &def);
     uint32_t fso = w.pos;
