@@ -499,6 +499,59 @@ static esc_str path_name(esc_str v) {
 /* The names of a rule: dst, src, src2, src3 (NAME_*), each with its hash. */
 enum { NAME_DST, NAME_SRC, NAME_SRC2, NAME_SRC3, NAME_N };
 
+/* sysmon-sid's class [0-9a-fA-f-] (its A-f is A-Z, [\\]^_` and a-f) */
+static const char SID_CHARS[] = "0123456789abcdef-ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`";
+
+/* Whether every byte of v is one of set's. */
+static bool all_of(esc_str v, const char *set) {
+    for (size_t i = 0; i < v.len; i++)
+        if (!v.ptr[i] || !strchr(set, v.ptr[i]))
+            return false;
+    return true;
+}
+
+/* sysmon-md5, -sha1, -sha256, -imphash: `KEY\=([a-fA-F0-9]{n}?)` over _raw, the first match of
+ * each. Markup cannot put "KEY=" and n hex digits outside one value, so the event's values are
+ * searched in document order (System, then EventData and UserData), each '=' once for the four
+ * keys; a field already extracted keeps its value (first extraction wins). */
+static bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static esc_status raw_hashes(const esc_event *ev, esc_fields *fs, esc_arena *a) {
+    static const struct {
+        const char *key;
+        size_t kl, n;
+    } h[] = {{"MD5", 3, 32}, {"SHA1", 4, 40}, {"SHA256", 6, 64}, {"IMPHASH", 7, 32}};
+    esc_str hit[4] = {ESC_STR_NULL, ESC_STR_NULL, ESC_STR_NULL, ESC_STR_NULL};
+    size_t left = 4;
+    for (size_t i = 0; left && i < ev->nsys + ev->ndata; i++) {
+        esc_str v = i < ev->nsys ? ev->sys[i].value : ev->data[i - ev->nsys].value;
+        if (v.len < 4 + 32) /* "MD5=" and 32 digits, the shortest match */
+            continue;
+        const char *end = v.ptr + v.len;
+        for (const char *eq = memchr(v.ptr + 3, '=', v.len - 3); left && eq;
+             eq = memchr(eq + 1, '=', (size_t)(end - eq - 1))) {
+            for (size_t k = 0, d = 0; k < 4; k++, d = 0) {
+                if (hit[k].ptr || (size_t)(eq - v.ptr) < h[k].kl ||
+                    (size_t)(end - eq - 1) < h[k].n || memcmp(eq - h[k].kl, h[k].key, h[k].kl))
+                    continue;
+                while (d < h[k].n && is_hex(eq[1 + d]))
+                    d++;
+                if (d == h[k].n) {
+                    hit[k] = esc_str_make(eq + 1, h[k].n);
+                    left--;
+                }
+            }
+        }
+    }
+    esc_status st = ESC_OK;
+    for (size_t k = 0; !st && k < 4; k++)
+        if (hit[k].ptr && !getf(fs, h[k].key).ptr)
+            st = add_c(fs, a, h[k].key, hit[k], false);
+    return st;
+}
+
 /* One rule's value from the fields as they are (ESC_STR_NULL: no value); nm: its names. */
 static esc_str apply_op(const frule *r, const hname *nm, const esc_fields *fs, bool native,
                         esc_arena *a) {
@@ -606,6 +659,15 @@ static esc_str apply_op(const frule *r, const hname *nm, const esc_fields *fs, b
         if (esc_str_eq_c(v, "running"))
             return esc_str_c("started");
         return esc_str_eq_c(v, "stopped") ? esc_str_c("stopped") : ESC_STR_NULL;
+    case OP_DIGITS:
+        return v.len && all_of(v, "0123456789") ? v : ESC_STR_NULL;
+    case OP_SID:
+        return v.len > 2 && v.ptr[0] == 'S' && v.ptr[1] == '-' &&
+                       all_of(esc_str_make(v.ptr + 2, v.len - 2), SID_CHARS)
+                   ? v
+                   : ESC_STR_NULL;
+    case OP_RAW_HASHES: /* (extract_row adds its fields) */
+        return ESC_STR_NULL;
     }
     return ESC_STR_NULL;
 }
@@ -920,6 +982,8 @@ static void init_tables(void) {
 static esc_status extract_row(esc_fields *fs, esc_arena *a, const frule *r, const hname *nm,
                               bool native) {
     const hname *dst = &nm[NAME_DST];
+    if (r->op == OP_RAW_HASHES)
+        return raw_hashes(fs->ev, fs, a);
     if (r->phase == PH_REPORT) {
         if (get_h(fs, dst->s, dst->h).ptr)
             return ESC_OK;
@@ -1208,6 +1272,38 @@ static esc_status eventtypes_sorted(esc_fields *fs, esc_arena *a, int scope) {
 
 /* ---- the whole extraction ------------------------------------------------------------------- */
 
+/* transforms.conf CLEAN_KEYS (default true, Splunk Enterprise transforms.conf.spec): a name a
+ * search-time transform extracts has each byte outside a-z, A-Z and 0-9 replaced by '_', then
+ * its leading '_' and digits removed. The add-on's eventdata_xml_data takes Data names through
+ * it: Splunk's own field list of a Defender 1121 event (escu-full data_sources/
+ * windows_event_log_defender_1121.yml, add-on 8.x) has Process_Name and Product_Version where
+ * the event names `Process Name` and `Product Version`. A clean name is kept as it is; a
+ * cleaned one is copied to the arena; nothing left gives an empty name. */
+static bool key_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool key_alnum(char c) {
+    return key_alpha(c) || (c >= '0' && c <= '9');
+}
+
+static esc_status clean_key(esc_str *name, esc_arena *a) {
+    size_t lead = 0, i;
+    while (lead < name->len && !key_alpha(name->ptr[lead]))
+        lead++; /* '_', digits and what becomes '_' all go */
+    for (i = lead; i < name->len && key_alnum(name->ptr[i]); i++)
+        ;
+    if (!lead && i == name->len)
+        return ESC_OK;
+    char *c = esc_arena_alloc(a, name->len - lead + 1);
+    if (!c)
+        return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
+    for (i = lead; i < name->len; i++)
+        c[i - lead] = key_alnum(name->ptr[i]) ? name->ptr[i] : '_';
+    *name = esc_str_make(c, name->len - lead);
+    return ESC_OK;
+}
+
 esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, esc_fields *out,
                               esc_error *err) {
     pthread_once(&tables_once, init_tables);
@@ -1229,10 +1325,15 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
         st = add_c(out, a, "sourcetype", esc_str_c("crowdstrike:events:sensor"), false);
     else if (ev->kind == ESC_EV_AIDMASTER)
         st = add_c(out, a, "sourcetype", esc_str_c("crowdstrike:inventory:aidmaster"), false);
-    /* eventdata_xml_data: Data with a Name; an empty value makes no field (docs/fields.md) */
-    for (size_t i = 0; !st && i < ev->ndata; i++)
-        if (ev->data[i].name.len && (ev->data[i].value.len || !win))
-            st = esc_fields_add(out, a, ev->data[i].name, ev->data[i].value, false);
+    /* eventdata_xml_data: Data with a Name, the name cleaned (clean_key); an empty value makes
+     * no field (docs/fields.md) */
+    for (size_t i = 0; !st && i < ev->ndata; i++) {
+        esc_str name = ev->data[i].name;
+        if (!name.len || !(ev->data[i].value.len || !win) ||
+            (win && (st = clean_key(&name, a)) != ESC_OK) || !name.len)
+            continue;
+        st = esc_fields_add(out, a, name, ev->data[i].value, false);
+    }
     if (win) {
         int scope = channel_scope(ev->channel);
         fplan tmp;

@@ -166,6 +166,18 @@ const frule esc_fields_rules[] = {
     {SC_POWERSHELL, PH_REPORT, OP_COPY, "dest", "Computer", 0, 0, {0}, "REPORT-dest_for_microsoft_windows_powershell (Computer_as_dest)"},
 
     /* ---- [source::XmlWinEventLog:Microsoft-Windows-Sysmon/Operational] ---- */
+    /* REPORT-sysmon's transforms (TA-microsoft-sysmon default/transforms.conf: sysmon-created,
+     * sysmon-record, sysmon-channel, sysmon-sid, sysmon-md5 ... sysmon-imphash; the Splunk
+     * Add-on for Sysmon 4.0.2's fields of escu-full data_sources/sysmon_eventid_*.yml list
+     * them; public copies: github.com/dimarra/TA-Microsoft-Sysmon and
+     * github.com/Troy-Moore/TA-microsoft-sysmon). sysmon-eventid ... sysmon-keywords,
+     * sysmon-computer and sysmon-data give fields the [XmlWinEventLog] stanza gave first;
+     * sysmon-correlation matches no Windows rendering (<Correlation/> or attributes only). */
+    {SC_SYSMON, PH_REPORT, OP_COPY, "TimeCreated", "SystemTime", 0, 0, {0}, "sysmon-created <TimeCreated SystemTime='(.*?)'/>"},
+    {SC_SYSMON, PH_REPORT, OP_DIGITS, "RecordID", "EventRecordID", 0, 0, {0}, "sysmon-record <EventRecordID>(\\d+)</EventRecordID>"},
+    {SC_SYSMON, PH_REPORT, OP_COPY, "EventChannel", "Channel", 0, 0, {0}, "sysmon-channel <Channel>(.*?)</Channel>"},
+    {SC_SYSMON, PH_REPORT, OP_SID, "SecurityID", "UserID", 0, 0, {0}, "sysmon-sid <Security UserID='(S-[0-9a-fA-f-]+)'/>"},
+    {SC_SYSMON, PH_REPORT, OP_RAW_HASHES, "MD5", 0, 0, 0, {0}, "sysmon-md5 MD5\\=([a-fA-F0-9]{32}?), sysmon-sha1 SHA1\\=([a-fA-F0-9]{40}?), sysmon-sha256 SHA256\\=([a-fA-F0-9]{64}?), sysmon-imphash IMPHASH\\=([a-fA-F0-9]{32}?)"},
     {SC_SYSMON, PH_REPORT, OP_REG_VALUE_DATA, "RegistryValueData", "Details", 0, 0, {0}, "REPORT RegistryValueData (Details 'TYPE (x)')"},
     {SC_SYSMON, PH_ALIAS, OP_COPY, "signature_id", "EventCode", 0, 0, {0}, "FIELDALIAS-signature_id"},
     {SC_SYSMON, PH_EVAL, OP_CONST, "vendor_product", "Microsoft Sysmon", 0, 0, {0}, "EVAL-vendor_product"},

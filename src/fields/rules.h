@@ -60,6 +60,10 @@ typedef enum fop {
     OP_COALESCE3,       /* coalesce(src, src2, src3) */
     OP_FILE_COALESCE,   /* coalesce(src, if(ObjectType=="File",src2,null()), src3) */
     OP_7036_STATUS,     /* case(param2=="running","started",param2=="stopped","stopped") */
+    OP_DIGITS,          /* (\d+): a value of digits only */
+    OP_SID,             /* <Security UserID='(S-[0-9a-fA-f-]+)'/>: a SID of that class only */
+    OP_RAW_HASHES,      /* KEY\=([a-fA-F0-9]{n}?) over _raw for MD5, SHA1, SHA256, IMPHASH
+                           (n 32, 40, 64, 32): the four fields at once (fields.c raw_hashes) */
 } fop;
 
 #define RULE_MAX_CODES 12

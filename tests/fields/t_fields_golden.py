@@ -149,27 +149,45 @@ CASES = [
                    "Microsoft-Windows-Windows Defender/Operational", 1116,
                    {"Threat Name": "HackTool:Win32/Mimikatz", "Path": "file:_C:\\m.exe"}),
      {"source": "WinEventLog:Microsoft-Windows-Windows Defender/Operational",  # ms_defender macro
-      "Threat Name": "HackTool:Win32/Mimikatz", "signature_id": "1116",
+      # eventdata_xml_data's names go through transforms.conf CLEAN_KEYS (default true): each
+      # character outside a-z, A-Z, 0-9 becomes '_' (Splunk's own field list of a Defender 1121
+      # event, escu-full data_sources/windows_event_log_defender_1121.yml, has Process_Name)
+      "Threat_Name": "HackTool:Win32/Mimikatz", "Threat Name": None, "signature_id": "1116",
       "vendor_product": "Microsoft Windows"}),
+    ("clean_keys", event("Microsoft-Windows-Windows Defender",
+                         "Microsoft-Windows-Windows Defender/Operational", 1121,
+                         {"Security intelligence Version": "1.401.912.0", "2nd-Try": "a",
+                          "_x.y": "b", "12": "c"}),
+     # CLEAN_KEYS also removes the leading '_' and digits the replacement leaves; a name of
+     # digits only leaves nothing, so no field
+     {"Security_intelligence_Version": "1.401.912.0", "nd_Try": "a", "x_y": "b", "12": None}),
     ("5001", event("Microsoft-Windows-Windows Defender",
                    "Microsoft-Windows-Windows Defender/Operational", 5001, {}),
      {"EventCode": "5001", "eventtype": "windows_event_signature"}),
     ("5007", event("Microsoft-Windows-Windows Defender",
                    "Microsoft-Windows-Windows Defender/Operational", 5007,
                    {"Old Value": "", "New Value": "HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Exclusions\\Paths\\C:\\ = 0x0"}),
-     {"Old Value": None,
-      "New Value": "HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Exclusions\\Paths\\C:\\ = 0x0"}),
+     {"Old_Value": None, "New Value": None,
+      "New_Value": "HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Exclusions\\Paths\\C:\\ = 0x0"}),
     # ---- Sysmon ----
     ("sysmon1", event(*SYSMON, 1, {"Image": "C:\\Windows\\System32\\cmd.exe",
                                    "CommandLine": "cmd /c whoami", "User": "CORP\\alice",
                                    "ParentImage": "C:\\Windows\\explorer.exe",
                                    "ParentCommandLine": "explorer.exe", "ProcessId": "100",
                                    "ParentProcessId": "50", "IntegrityLevel": "High",
-                                   "Hashes": "MD5=AA"}, sys_extra=SID),
+                                   "Hashes": "SHA1=" + "A" * 40 + ",MD5=" + "0123456789abcdef" * 2
+                                   + ",SHA256=" + "F" * 63 + ",IMPHASH=" + "B" * 32},
+                      sys_extra=SID),
      {"source": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational",  # `sysmon` macro
       "vendor_product": "Microsoft Sysmon", "process": "cmd /c whoami", "process_name": "cmd.exe",
       "parent_process_name": "explorer.exe", "user": "alice", "process_integrity_level": "high",
       "action": "allowed", "dest": "WS1.corp.local",
+      # TA-microsoft-sysmon transforms.conf, REPORT-sysmon: sysmon-created, sysmon-record,
+      # sysmon-channel, sysmon-sid read the System part; sysmon-md5/-sha1/-sha256/-imphash
+      # `KEY\=([a-fA-F0-9]{n}?)` over _raw, n = 32/40/64/32 (63 F's make no SHA256)
+      "TimeCreated": "2024-05-01T10:00:00.1234567Z", "RecordID": "42",
+      "EventChannel": "Microsoft-Windows-Sysmon/Operational", "SecurityID": "S-1-5-18",
+      "SHA1": "A" * 40, "MD5": "0123456789abcdef" * 2, "SHA256": None, "IMPHASH": "B" * 32,
       "eventtype": ["ms-sysmon-process", "windows_event_signature"],
       "tag": ["process", "report", "track_event_signatures"]}),
     ("sysmon3", event(*SYSMON, 3, {"Image": "C:\\x\\nc.exe", "Protocol": "tcp",

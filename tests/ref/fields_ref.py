@@ -285,7 +285,28 @@ REPORTS = [
     ("System", "ServiceName", "param1", nodash_none),
     ("PowerShell", "dest", "Computer", nodash_none),
     ("Sysmon", "RegistryValueData", "Details", "regdata"),
+    # TA-microsoft-sysmon transforms.conf, REPORT-sysmon: sysmon-created
+    # <TimeCreated SystemTime='(.*?)'/>, sysmon-record <EventRecordID>(\d+)</EventRecordID>,
+    # sysmon-channel <Channel>(.*?)</Channel>, sysmon-sid <Security UserID='(S-[0-9a-fA-f-]+)'/>
+    ("Sysmon", "TimeCreated", "SystemTime", nodash_none),
+    ("Sysmon", "RecordID", "EventRecordID", lambda v: v if re.fullmatch(r"\d+", v) else None),
+    ("Sysmon", "EventChannel", "Channel", nodash_none),
+    ("Sysmon", "SecurityID", "UserID",
+     lambda v: v if re.fullmatch(r"S-[0-9a-fA-f-]+", v) else None),
 ]
+
+# sysmon-md5, -sha1, -sha256, -imphash: a regex over _raw, first match; "KEY=" and its hex
+# digits lie inside one value of the event, so each value is searched in document order.
+SYSMON_HASHES = [("MD5", re.compile(r"MD5\=([a-fA-F0-9]{32}?)")),
+                 ("SHA1", re.compile(r"SHA1\=([a-fA-F0-9]{40}?)")),
+                 ("SHA256", re.compile(r"SHA256\=([a-fA-F0-9]{64}?)")),
+                 ("IMPHASH", re.compile(r"IMPHASH\=([a-fA-F0-9]{32}?)"))]
+
+
+def clean_key(k):
+    """transforms.conf CLEAN_KEYS (default true): each character outside a-z, A-Z, 0-9 becomes
+    '_', then leading '_' and digits go. eventdata_xml_data's Data names pass through it."""
+    return re.sub(r"^[_0-9]+", "", re.sub(r"[^A-Za-z0-9]", "_", k))
 
 ALIASES = [  # FIELDALIAS src AS dst
     ("Xml", "category", "TaskCategory"), ("Xml", "dvc_nt_host", "host"),
@@ -549,8 +570,8 @@ def extract(ev, native=False):
     if ev["record"]:
         add(f, "RecordNumber", ev["record"])
     for k, v in ev["data"]:
-        if k and (v or ev["json"]):
-            add(f, k, v)
+        if k and clean_key(k) and (v or ev["json"]):
+            add(f, clean_key(k), v)
     code = ev["event_id"]
     stanzas = ("Xml", scope)
     for st, dst, src, how in REPORTS:
@@ -560,6 +581,11 @@ def extract(ev, native=False):
                 v = f[src][0]
             if v:
                 add(f, dst, v)
+    for dst, rx in SYSMON_HASHES if scope == "Sysmon" else ():
+        hit = next((m.group(1) for _, v in ev["sys"] + ev["data"] for m in [rx.search(v)] if m),
+                   None)
+        if hit and dst not in f:
+            add(f, dst, hit)
     for st, dst, src in ALIASES:
         if st in stanzas and src in f:
             f[dst] = list(f[src])
