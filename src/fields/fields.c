@@ -510,14 +510,14 @@ static bool all_of(esc_str v, const char *set) {
     return true;
 }
 
-/* sysmon-md5, -sha1, -sha256, -imphash: `KEY\=([a-fA-F0-9]{n}?)` over _raw, the first match of
- * each. Markup cannot put "KEY=" and n hex digits outside one value, so the event's values are
- * searched in document order (System, then EventData and UserData), each '=' once for the four
- * keys; a field already extracted keeps its value (first extraction wins). */
 static bool is_hex(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* sysmon-md5, -sha1, -sha256, -imphash: `KEY\=([a-fA-F0-9]{n}?)` over _raw, the first match of
+ * each. Markup cannot put "KEY=" and n hex digits outside one value, so the event's values are
+ * searched in document order (System, then EventData and UserData), each '=' once for the four
+ * keys; a field already extracted keeps its value (first extraction wins). */
 static esc_status raw_hashes(const esc_event *ev, esc_fields *fs, esc_arena *a) {
     static const struct {
         const char *key;
@@ -1272,13 +1272,6 @@ static esc_status eventtypes_sorted(esc_fields *fs, esc_arena *a, int scope) {
 
 /* ---- the whole extraction ------------------------------------------------------------------- */
 
-/* transforms.conf CLEAN_KEYS (default true, Splunk Enterprise transforms.conf.spec): a name a
- * search-time transform extracts has each byte outside a-z, A-Z and 0-9 replaced by '_', then
- * its leading '_' and digits removed. The add-on's eventdata_xml_data takes Data names through
- * it: Splunk's own field list of a Defender 1121 event (escu-full data_sources/
- * windows_event_log_defender_1121.yml, add-on 8.x) has Process_Name and Product_Version where
- * the event names `Process Name` and `Product Version`. A clean name is kept as it is; a
- * cleaned one is copied to the arena; nothing left gives an empty name. */
 static bool key_alpha(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -1287,6 +1280,13 @@ static bool key_alnum(char c) {
     return key_alpha(c) || (c >= '0' && c <= '9');
 }
 
+/* transforms.conf CLEAN_KEYS (default true, Splunk Enterprise transforms.conf.spec): a name a
+ * search-time transform extracts has each byte outside a-z, A-Z and 0-9 replaced by '_', then
+ * its leading '_' and digits removed. The add-on's eventdata_xml_data takes Data names through
+ * it: Splunk's own field list of a Defender 1121 event (escu-full data_sources/
+ * windows_event_log_defender_1121.yml, add-on 8.x) has Process_Name and Product_Version where
+ * the event names `Process Name` and `Product Version`. A clean name is kept as it is; a
+ * cleaned one is copied to the arena; nothing left gives an empty name. */
 static esc_status clean_key(esc_str *name, esc_arena *a) {
     size_t lead = 0, i;
     while (lead < name->len && !key_alpha(name->ptr[lead]))
