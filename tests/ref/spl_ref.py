@@ -46,7 +46,8 @@ Semantics, with the documentation they come from:
   the subsearch's matching rows' fields are added, overwrite=true by default.
 - lookup over the content's CSV lookups: case-insensitive match unless the lookup says
   case_sensitive_match; OUTPUT overwrites, OUTPUTNEW fills only missing fields; several
-  matching rows give multivalue outputs.
+  matching rows give multivalue outputs; fewer than the lookup's min_matches rows are made up
+  with its default_match (transforms.conf).
 - convert ctime(X): strftime in UTC, sub-seconds truncated (SPEC 4).
 - A detection's `<name>_filter` macro missing from the content is `search *` (ESCU's build).
 
@@ -1449,15 +1450,21 @@ class Runner:
                 return wildcard_re(cell or "", case=cs).match(to_str(x)) is not None
             return norm(to_str(x)) == norm(cell or "")
 
+        # transforms.conf: with min_matches > 0, an input of fewer matches gets default_match
+        # (default empty) until min_matches is reached
+        min_matches = int(lk.get("min_matches") or 0)
+        default = str(lk.get("default_match") or "")
         for r in rows:
             hits = [t for t in table
                     if all(r.get(ev_f) is not None and any(
                         cell_match(lk_f, t.get(lk_f, ""), x) for x in mv(r.get(ev_f)))
                         for lk_f, ev_f in ins)]
-            if not hits:
+            fill = max(0, min_matches - len(hits)) if default else 0
+            if not hits and not fill:
                 continue
             for lk_f, ev_f in outs:
                 vals = [t.get(lk_f) for t in hits if t.get(lk_f) not in (None, "")]
+                vals += [default] * fill
                 if not vals:
                     continue
                 if new and r.get(ev_f) is not None:
