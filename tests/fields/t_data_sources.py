@@ -21,8 +21,8 @@ import yaml
 
 SPLUNK_OWN = {"_time", "_raw", "host", "source", "sourcetype", "index", "linecount", "punct",
               "splunk_server", "splunk_server_group", "timestartpos", "timeendpos", "timestamp",
-              "eventtype", "tag", "tag::eventtype", "date_hour", "date_mday", "date_minute", "date_month", "date_second",
-              "date_wday", "date_year", "date_zone"}
+              "eventtype", "tag", "tag::eventtype", "date_hour", "date_mday", "date_minute",
+              "date_month", "date_second", "date_wday", "date_year", "date_zone"}
 
 WHOLE_XML = "whole-element fields are not made (docs/fields.md, Differences)"
 LOOKUP = "made by a LOOKUP-* setting, not applied (docs/fields.md, Differences)"
