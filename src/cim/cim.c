@@ -78,6 +78,7 @@ typedef enum rule_op {
     R_CS_TOKEN,            /* note (b): the program token */
     R_CS_TOKEN_BASENAME,   /* note (b): text after the token's last '\' */
     R_SEC_DEST,            /* TargetServerName without leading '\'s, else Computer */
+    R_SOURCE_GUID,         /* SourceProcessGuid (Sysmon 8), else SourceProcessGUID (Sysmon 10) */
 } rule_op;
 
 typedef struct rule {
@@ -126,8 +127,8 @@ typedef rule mapping[ESC_CIM_NFIELDS];
  * search-time rules for the CIM fields, as src/fields/rules.c has them. Sysmon
  * ([source::XmlWinEventLog:Microsoft-Windows-Sysmon/Operational]): EVAL-dest = Computer,
  * EVAL-user = User without its domain, EVAL-process_id/process_guid/process_path/process_name
- * from SourceProcessId, SourceProcessGuid, SourceImage for EventCode 8 and 10 and from
- * ProcessId, ProcessGuid, Image otherwise, EVAL-process_hash = Hashes,
+ * from SourceProcessId, SourceProcessGuid (10: SourceProcessGUID), SourceImage for EventCode 8
+ * and 10 and from ProcessId, ProcessGuid, Image otherwise, EVAL-process_hash = Hashes,
  * EVAL-process_integrity_level = lower(IntegrityLevel), EVAL-process_current_directory,
  * EVAL-original_file_name; `process` and the parent fields are EventCode 1's only. Security
  * ([source::XmlWinEventLog:Security]): REPORT-dest (Target_Server_Name without leading
@@ -140,7 +141,7 @@ typedef rule mapping[ESC_CIM_NFIELDS];
 #define SYSMON_TAGGED_COMMON(img, pid, guid)                                                       \
     [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS_NAME] = {R_BASENAME, img},               \
     [ESC_CIM_PROCESS_PATH] = {R_COPY, img}, [ESC_CIM_PROCESS_ID] = {R_COPY, pid},                  \
-    [ESC_CIM_PROCESS_GUID] = {R_COPY, guid},                                                       \
+    [ESC_CIM_PROCESS_GUID] = {guid ? R_COPY : R_SOURCE_GUID, guid},                                \
     [ESC_CIM_ORIGINAL_FILE_NAME] = {R_COPY, "OriginalFileName"},                                   \
     [ESC_CIM_PROCESS_HASH] = {R_COPY, "Hashes"},                                                   \
     [ESC_CIM_PROCESS_CURRENT_DIRECTORY] = {R_COPY, "CurrentDirectory"},                            \
@@ -200,8 +201,7 @@ static const mapping maps[2][ESC_SRC_N] = {
             [ESC_SRC_CROWDSTRIKE] = {CROWDSTRIKE_COMMON, [ESC_CIM_PROCESS] = {R_CS_PROCESS, NULL},
                                      [ESC_CIM_PROCESS_NAME] = {R_CS_TOKEN_BASENAME, NULL}},
             [ESC_SRC_SYSMON_TAGGED] = SYSMON_TAGGED_SPLUNK("Image", "ProcessId", "ProcessGuid"),
-            [ESC_SRC_SYSMON_SOURCE] =
-                SYSMON_TAGGED_SPLUNK("SourceImage", "SourceProcessId", "SourceProcessGuid"),
+            [ESC_SRC_SYSMON_SOURCE] = SYSMON_TAGGED_SPLUNK("SourceImage", "SourceProcessId", NULL),
             [ESC_SRC_SECURITY_TAGGED] = SECURITY_TAGGED,
             [ESC_SRC_SECURITY4696] = SECURITY_4696,
         },
@@ -214,8 +214,7 @@ static const mapping maps[2][ESC_SRC_N] = {
                 {CROWDSTRIKE_COMMON, [ESC_CIM_PROCESS] = {R_COPY, "CommandLine"},
                  [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "ImageFileName"}},
             [ESC_SRC_SYSMON_TAGGED] = SYSMON_TAGGED_NATIVE("Image", "ProcessId", "ProcessGuid"),
-            [ESC_SRC_SYSMON_SOURCE] =
-                SYSMON_TAGGED_NATIVE("SourceImage", "SourceProcessId", "SourceProcessGuid"),
+            [ESC_SRC_SYSMON_SOURCE] = SYSMON_TAGGED_NATIVE("SourceImage", "SourceProcessId", NULL),
             [ESC_SRC_SECURITY_TAGGED] = SECURITY_TAGGED,
             [ESC_SRC_SECURITY4696] = SECURITY_4696,
         },
@@ -224,6 +223,7 @@ static const mapping maps[2][ESC_SRC_N] = {
 static const char *const raw_fields[] = {"SourceImage",
                                          "SourceProcessId",
                                          "SourceProcessGuid",
+                                         "SourceProcessGUID",
                                          "ProcessName",
                                          "TargetProcessName",
                                          "TargetProcessId",
@@ -501,6 +501,11 @@ static esc_status apply(const rule *r, const esc_event *ev, esc_profile profile,
             v = esc_str_make(v.ptr + 1, v.len - 1);
         if (!v.ptr || !v.len || v.ptr[0] == '-')
             v = ev->computer;
+        break;
+    case R_SOURCE_GUID:
+        v = raw(ev, "SourceProcessGuid");
+        if (!v.ptr)
+            v = raw(ev, "SourceProcessGUID");
         break;
     case R_CS_TOKEN:
         v = cs_token(ev);

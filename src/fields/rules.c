@@ -188,7 +188,9 @@ const frule esc_fields_rules[] = {
     {SC_SYSMON, PH_EVAL, OP_BASENAME, "user", "User", 0, 0, {0}, "EVAL-user"},
     {SC_SYSMON, PH_EVAL, OP_COPY, "process_id", "SourceProcessId", 0, 0, {8, 10}, "EVAL-process_id"},
     {SC_SYSMON, PH_EVAL, OP_COPY, "process_id", "ProcessId", 0, 0, {0}, "EVAL-process_id"},
-    {SC_SYSMON, PH_EVAL, OP_COPY, "process_guid", "SourceProcessGuid", 0, 0, {8, 10}, "EVAL-process_guid"},
+    {SC_SYSMON, PH_EVAL, OP_COPY, "process_guid", "SourceProcessGuid", 0, 0, {8}, "EVAL-process_guid"},
+    /* Sysmon 10 spells it SourceProcessGUID (its schema; escu-full data_sources/sysmon_eventid_10.yml) */
+    {SC_SYSMON, PH_EVAL, OP_COPY, "process_guid", "SourceProcessGUID", 0, 0, {10}, "EVAL-process_guid"},
     {SC_SYSMON, PH_EVAL, OP_COPY, "process_guid", "ProcessGuid", 0, 0, {0}, "EVAL-process_guid"},
     {SC_SYSMON, PH_EVAL, OP_COPY, "process_path", "SourceImage", 0, 0, {8, 10}, "EVAL-process_path"},
     {SC_SYSMON, PH_EVAL, OP_COPY, "process_path", "Image", 0, 0, {0}, "EVAL-process_path"},

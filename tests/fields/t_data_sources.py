@@ -46,7 +46,7 @@ KNOWN = {
     "parent_process_id": SYSMON_4, "parent_process_name": SYSMON_4,
     "parent_process_path": SYSMON_4, "src": SYSMON_4, "user_name": SYSMON_4,
     "file_hash": SYSMON_4, "pipe_name": SYSMON_4, "granted_access": SYSMON_4,
-    "process_guid": SYSMON_4, "RegistryValueType": SYSMON_4, "registry_value_type": SYSMON_4,
+"RegistryValueType": SYSMON_4, "registry_value_type": SYSMON_4,
     "file_create_time": SYSMON_4, "file_name": SYSMON_4, "file_path": SYSMON_4,
     "DestinationNoQuotes": SYSMON_4, "ConsumerNoQuotes": SYSMON_4, "FilterNoQuotes": SYSMON_4,
     "query_count": SYSMON_4, "file_modify_time": SYSMON_4, "creation_time": SYSMON_4,
@@ -66,6 +66,7 @@ KNOWN = {
 MUST = {"sysmon_eventid_1.yml": {"MD5", "SHA256", "IMPHASH", "TimeCreated", "RecordID",
                                  "EventChannel", "SecurityID"},
         "sysmon_eventid_7.yml": {"MD5", "SHA256", "IMPHASH"},
+        "sysmon_eventid_10.yml": {"process_guid"},
         "windows_event_log_defender_1121.yml": {"Process_Name", "Parent_Commandline",
                                                 "Product_Version", "Detection_Time"}}
 

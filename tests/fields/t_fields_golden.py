@@ -207,9 +207,13 @@ CASES = [
      {"process_name": "inj.exe", "process_path": "C:\\x\\inj.exe", "process_id": "10",
       "TargetImage": "C:\\Windows\\System32\\lsass.exe"}),
     ("sysmon10", event(*SYSMON, 10, {"SourceImage": "C:\\x\\mimi.exe",
+                                     "SourceProcessGUID": "{00000000-0000-0000-0000-00000000000a}",
                                      "TargetImage": "C:\\Windows\\system32\\lsass.exe",
                                      "GrantedAccess": "0x1010"}),
+     # Sysmon 10's schema spells the source's GUID SourceProcessGUID (escu-full data_sources/
+     # sysmon_eventid_10.yml, whose Splunk field list has process_guid)
      {"process_name": "mimi.exe", "GrantedAccess": "0x1010",
+      "process_guid": "{00000000-0000-0000-0000-00000000000a}",
       "eventtype": ["ms-sysmon-process", "windows_event_signature"]}),
     ("sysmon11", event(*SYSMON, 11, {"Image": "C:\\x\\a.exe",
                                      "TargetFilename": "C:\\Users\\a\\evil.ps1",

@@ -442,7 +442,9 @@ def eval_sysmon(f, code, g, native):
         "dvc": g("Computer"),
         "user": (user if native else basename(user)) if user is not None else None,
         "process_id": g("SourceProcessId") if src_image else g("ProcessId"),
-        "process_guid": g("SourceProcessGuid") if src_image else g("ProcessGuid"),
+        # Sysmon 10's schema spells it SourceProcessGUID, 8's SourceProcessGuid
+        "process_guid": g("SourceProcessGUID" if code == 10 else "SourceProcessGuid") if src_image
+        else g("ProcessGuid"),
         "process_path": g("SourceImage") if src_image else g("Image"),
         "process_name": bn("SourceImage") if src_image else bn("Image"),
         "process_exec": bn("Image") if e1 else None,
