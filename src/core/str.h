@@ -30,6 +30,26 @@ static inline esc_str esc_str_make(const char *p, size_t n) {
 static inline unsigned char esc_lower(unsigned char c) {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
+/* ASCII classes, whatever the locale. */
+static inline bool esc_is_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline bool esc_is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+static inline bool esc_is_alnum(char c) {
+    return esc_is_alpha(c) || esc_is_digit(c);
+}
+/* The value of hex digit c, or -1. */
+static inline int esc_hexval(char c) {
+    if (esc_is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 /* Inline: field set lookups compare a name against every field's, most of a different length. */
 static inline bool esc_str_eq(esc_str a, esc_str b) {

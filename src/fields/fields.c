@@ -510,10 +510,6 @@ static bool all_of(esc_str v, const char *set) {
     return true;
 }
 
-static bool is_hex(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* sysmon-md5, -sha1, -sha256, -imphash: `KEY\=([a-fA-F0-9]{n}?)` over _raw, the first match of
  * each. Markup cannot put "KEY=" and n hex digits outside one value, so the event's values are
  * searched in document order (System, then EventData and UserData), each '=' once for the four
@@ -536,7 +532,7 @@ static esc_status raw_hashes(const esc_event *ev, esc_fields *fs, esc_arena *a) 
                 if (hit[k].ptr || (size_t)(eq - v.ptr) < h[k].kl ||
                     (size_t)(end - eq - 1) < h[k].n || memcmp(eq - h[k].kl, h[k].key, h[k].kl))
                     continue;
-                while (d < h[k].n && is_hex(eq[1 + d]))
+                while (d < h[k].n && esc_hexval(eq[1 + d]) >= 0)
                     d++;
                 if (d == h[k].n) {
                     hit[k] = esc_str_make(eq + 1, h[k].n);
@@ -1272,14 +1268,6 @@ static esc_status eventtypes_sorted(esc_fields *fs, esc_arena *a, int scope) {
 
 /* ---- the whole extraction ------------------------------------------------------------------- */
 
-static bool key_alpha(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool key_alnum(char c) {
-    return key_alpha(c) || (c >= '0' && c <= '9');
-}
-
 /* transforms.conf CLEAN_KEYS (default true, Splunk Enterprise transforms.conf.spec): a name a
  * search-time transform extracts has each byte outside a-z, A-Z and 0-9 replaced by '_', then
  * its leading '_' and digits removed. The add-on's eventdata_xml_data takes Data names through
@@ -1289,9 +1277,9 @@ static bool key_alnum(char c) {
  * cleaned one is copied to the arena; nothing left gives an empty name. */
 static esc_status clean_key(esc_str *name, esc_arena *a) {
     size_t lead = 0, i;
-    while (lead < name->len && !key_alpha(name->ptr[lead]))
+    while (lead < name->len && !esc_is_alpha(name->ptr[lead]))
         lead++; /* '_', digits and what becomes '_' all go */
-    for (i = lead; i < name->len && key_alnum(name->ptr[i]); i++)
+    for (i = lead; i < name->len && esc_is_alnum(name->ptr[i]); i++)
         ;
     if (!lead && i == name->len)
         return ESC_OK;
@@ -1299,7 +1287,7 @@ static esc_status clean_key(esc_str *name, esc_arena *a) {
     if (!c)
         return a->failed ? ESC_ENOMEM : ESC_ELIMIT;
     for (i = lead; i < name->len; i++)
-        c[i - lead] = key_alnum(name->ptr[i]) ? name->ptr[i] : '_';
+        c[i - lead] = esc_is_alnum(name->ptr[i]) ? name->ptr[i] : '_';
     *name = esc_str_make(c, name->len - lead);
     return ESC_OK;
 }
@@ -1329,10 +1317,12 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
      * no field (docs/fields.md) */
     for (size_t i = 0; !st && i < ev->ndata; i++) {
         esc_str name = ev->data[i].name;
-        if (!name.len || !(ev->data[i].value.len || !win) ||
-            (win && (st = clean_key(&name, a)) != ESC_OK) || !name.len)
+        if (!name.len || (win && !ev->data[i].value.len))
             continue;
-        st = esc_fields_add(out, a, name, ev->data[i].value, false);
+        if (win && (st = clean_key(&name, a)) != ESC_OK)
+            break;
+        if (name.len)
+            st = esc_fields_add(out, a, name, ev->data[i].value, false);
     }
     if (win) {
         int scope = channel_scope(ev->channel);

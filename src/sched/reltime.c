@@ -36,13 +36,6 @@ static const unit_name UNITS[] = {
     {"years", ESC_TU_YEAR},
 };
 
-static bool is_alpha(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-static bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
 static esc_status fail_at(esc_error *err, esc_status code, const char *spec, size_t pos,
                           const char *what) {
     return esc_error_at(err, code, NULL, pos, "time '%.64s%s': at position %zu: %s", spec,
@@ -68,7 +61,7 @@ static bool parse_splunk_abs(const char *s, size_t n, int64_t *out) {
     if (sscanf(s, "%2d/%2d/%4d:%2d:%2d:%2d%c", &mo, &d, &y, &h, &mi, &se, &tail) != 6)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!is_digit(s[i]) && i != 2 && i != 5 && i != 10 && i != 13 && i != 16)
+        if (!esc_is_digit(s[i]) && i != 2 && i != 5 && i != 10 && i != 13 && i != 16)
             return false;
     if (mo < 1 || mo > 12 || d < 1 || d > esc_civil_days_in_month(y, mo) || h > 23 || mi > 59 ||
         se > 59 || y < 1900)
@@ -83,7 +76,7 @@ static bool parse_date(const char *s, size_t n, int64_t *out) {
     if (n != 10 || s[4] != '-' || s[7] != '-')
         return false;
     for (size_t i = 0; i < n; i++)
-        if (i != 4 && i != 7 && !is_digit(s[i]))
+        if (i != 4 && i != 7 && !esc_is_digit(s[i]))
             return false;
     int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     int mo = (s[5] - '0') * 10 + (s[6] - '0');
@@ -110,7 +103,7 @@ static esc_status parse_terms(const char *spec, size_t start, esc_reltime *out, 
             i++;
             int64_t v = 0;
             size_t nd = 0;
-            while (i < n && is_digit(spec[i])) {
+            while (i < n && esc_is_digit(spec[i])) {
                 if (nd == 9)
                     return fail_at(err, ESC_ELIMIT, spec, i, "count longer than 9 digits");
                 v = v * 10 + (spec[i] - '0');
@@ -126,7 +119,7 @@ static esc_status parse_terms(const char *spec, size_t start, esc_reltime *out, 
                            "absolute time");
         }
         size_t u0 = i;
-        while (i < n && is_alpha(spec[i]))
+        while (i < n && esc_is_alpha(spec[i]))
             i++;
         if (i == u0)
             return fail_at(err, ESC_EUSAGE, spec, u0,
@@ -134,12 +127,12 @@ static esc_status parse_terms(const char *spec, size_t start, esc_reltime *out, 
                                   : "expected a unit (s, m, h, d, w, mon, q, y)");
         if (!lookup_unit(spec + u0, i - u0, &t.unit))
             return fail_at(err, ESC_EUSAGE, spec, u0, "unknown time unit");
-        if (t.unit == ESC_TU_WEEK && t.snap && i < n && is_digit(spec[i])) {
-            if (spec[i] > '7' || (i + 1 < n && is_digit(spec[i + 1])))
+        if (t.unit == ESC_TU_WEEK && t.snap && i < n && esc_is_digit(spec[i])) {
+            if (spec[i] > '7' || (i + 1 < n && esc_is_digit(spec[i + 1])))
                 return fail_at(err, ESC_EUSAGE, spec, i, "week day must be 0..7 (0, 7 = Sunday)");
             t.weekday = (spec[i] - '0') % 7;
             i++;
-        } else if (i < n && is_digit(spec[i])) {
+        } else if (i < n && esc_is_digit(spec[i])) {
             return fail_at(err, ESC_EUSAGE, spec, i, "unexpected digit after the unit");
         }
         if (out->nterms == ESC_RELTIME_MAX_TERMS)
@@ -178,7 +171,7 @@ esc_status esc_reltime_parse(const char *spec, esc_reltime *out, esc_error *err)
         out->absolute = true;
     } else {
         size_t pos = 0;
-        while (pos < n && (is_digit(spec[pos]) || spec[pos] == '.'))
+        while (pos < n && (esc_is_digit(spec[pos]) || spec[pos] == '.'))
             pos++;
         if (pos == n)
             return fail_at(err, ESC_EUSAGE, spec, 0, "not a valid epoch time");

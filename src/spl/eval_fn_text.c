@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/str.h"
 #include "spl/eval.h"
 
 /* Number of UTF-8 code points. */
@@ -254,16 +255,6 @@ static bool fn_like(const enode *e, val *a, size_t na, val *out) {
     return matches(e, a, out, true);
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* urldecode(url): every %XX (two hex digits) becomes its byte; anything else, '+' included,
  * stays as it is (Splunk: "Replaces URL-encoded characters with their original characters"). */
 static bool fn_urldecode(const enode *e, val *a, size_t na, val *out) {
@@ -278,8 +269,8 @@ static bool fn_urldecode(const enode *e, val *a, size_t na, val *out) {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int h, l;
-        if (s[i] == '%' && i + 2 < n && (h = hexval(s[i + 1])) >= 0 &&
-            (l = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (h = esc_hexval(s[i + 1])) >= 0 &&
+            (l = esc_hexval(s[i + 2])) >= 0) {
             out->s[o++] = (char)(h * 16 + l);
             i += 2;
         } else {

@@ -572,8 +572,9 @@ def extract(ev, native=False):
     if ev["record"]:
         add(f, "RecordNumber", ev["record"])
     for k, v in ev["data"]:
-        if k and clean_key(k) and (v or ev["json"]):
-            add(f, clean_key(k), v)
+        name = clean_key(k)
+        if name and (v or ev["json"]):
+            add(f, name, v)
     code = ev["event_id"]
     stanzas = ("Xml", scope)
     for st, dst, src, how in REPORTS:

@@ -20,6 +20,7 @@
 #endif
 
 #include "core/alloc.h"
+#include "core/str.h"
 #include "core/utf8.h"
 
 void esc_json_doc_init(esc_json_doc *d) {
@@ -38,18 +39,9 @@ static bool is_ws(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static uint32_t hex4(const char *p) {
-    return (uint32_t)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+    return (uint32_t)(esc_hexval(p[0]) << 12 | esc_hexval(p[1]) << 8 | esc_hexval(p[2]) << 4 |
+                      esc_hexval(p[3]));
 }
 
 /* Next '"', '\\' or '\n' at or after p, or e. */
@@ -99,8 +91,8 @@ static bool scan_string(esc_json_doc *d, const char *p, const char *e, const cha
             p += 2;
             break;
         case 'u':
-            if (e - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 || hexval(p[4]) < 0 ||
-                hexval(p[5]) < 0) {
+            if (e - p < 6 || esc_hexval(p[2]) < 0 || esc_hexval(p[3]) < 0 ||
+                esc_hexval(p[4]) < 0 || esc_hexval(p[5]) < 0) {
                 d->what = "invalid \\u escape";
                 d->at = p;
                 return false;
@@ -633,15 +625,15 @@ esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n, bool *nest
         if (!q)
             break;
         i = (size_t)(q - s);
-        if (i + 6 <= n && s[i + 1] == 'u' && hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0 &&
-            hexval(s[i + 4]) >= 0 && hexval(s[i + 5]) >= 0) {
+        if (i + 6 <= n && s[i + 1] == 'u' && esc_hexval(s[i + 2]) >= 0 &&
+            esc_hexval(s[i + 3]) >= 0 && esc_hexval(s[i + 4]) >= 0 && esc_hexval(s[i + 5]) >= 0) {
             if ((st = esc_buf_append(out, s + run, i - run)))
                 return st;
             uint32_t cp = hex4(s + i + 2);
             i += 6;
             if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u' &&
-                hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0 && hexval(s[i + 4]) >= 0 &&
-                hexval(s[i + 5]) >= 0) {
+                esc_hexval(s[i + 2]) >= 0 && esc_hexval(s[i + 3]) >= 0 &&
+                esc_hexval(s[i + 4]) >= 0 && esc_hexval(s[i + 5]) >= 0) {
                 uint32_t lo = hex4(s + i + 2);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
