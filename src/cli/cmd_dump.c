@@ -437,6 +437,7 @@ int esc_cmd_dump(int argc, char **argv) {
         goto done;
     }
 
+    everything.parts = fields;            /* the whole-element fields (EVTX: rendered for them) */
     opts.xml = !json && !fields && !none; /* EVTX records then carry their whole rendering */
     opts.json = json && !fields ? (object ? 2 : 1) : 0; /* rendered on the decoding threads */
     opts.rendering_only = opts.xml || opts.json;        /* lines print nothing else */

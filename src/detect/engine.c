@@ -13,6 +13,7 @@
 #include "detect/engine.h"
 
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,11 @@ struct esc_engine {
      * esc_plan_event_meta holds */
     size_t *meta_only;
     size_t nmeta_only;
+    size_t *parts; /* detections reading whole-element fields (reads_parts) */
+    size_t nparts;
+    uint64_t id;             /* unique in the process (any_parts_of's answers are kept by it) */
+    bool *parts_any;         /* per entry of parts: it may read any event code */
+    uint8_t *parts_codes;    /* the codes the others read, a bit each (parts_of) */
     uint32_t datasets;       /* every dataset some detection reads */
     bool *second;            /* per detection: reads Risk.All_Risk (the hunt's second stage) */
     esc_spl_lookup *lookups; /* the content's lookups as the planner takes them */
@@ -265,6 +271,90 @@ static void processes_interest(esc_interest *in) {
     }
 }
 
+/* Whether p's search names a whole-element field (esc_event.parts): the readers then give
+ * them to the events it may select (parts_of; an EVTX record is rendered for them). */
+static bool reads_parts(const esc_plan *p) {
+    const char *text = esc_plan_expanded(p);
+    for (int k = 0; text && k < ESC_XML_NPARTS; k++)
+        if (strstr(text, esc_fields_whole[k]))
+            return true;
+    return false;
+}
+
+#define PARTS_CODES (65536 / 8) /* bytes: a bit per 16-bit event code */
+
+/* Detection i reads whole-element fields: into e->parts, with the event codes it reads. */
+static esc_status add_parts(esc_engine *e, size_t i, esc_error *err) {
+    esc_win_source *w = esc_malloc(ESC_INTEREST_MAX_WIN * sizeof *w);
+    if (!w)
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    size_t n = 0;
+    e->parts_any[e->nparts] = !esc_plan_win_sources(e->plan[i], w, ESC_INTEREST_MAX_WIN, &n);
+    for (size_t k = 0; k < n; k++) {
+        if (w[k].event_id >= PARTS_CODES * 8)
+            e->parts_any[e->nparts] = true;
+        else
+            e->parts_codes[w[k].event_id >> 3] |= (uint8_t)(1u << (w[k].event_id & 7));
+    }
+    e->parts[e->nparts++] = i;
+    esc_free(w);
+    return ESC_OK;
+}
+
+/* Whether a detection of e->parts that reads any event code may select ev. The answers are
+ * kept per thread (the readers' decoding threads ask) in a table of SLOTS by (code, provider,
+ * channel): a channel pattern costs a few hundred instructions, a lookup a few dozen. */
+static bool any_parts_of(const esc_engine *e, const esc_event *ev) {
+    enum { SLOTS = 64, KEY = 96 };
+    static _Thread_local struct {
+        uint64_t engine; /* esc_engine.id: an address is used again by a later engine */
+        uint64_t code;   /* the event code, 1 << 32 when it has none */
+        size_t plen, clen;
+        char prov[KEY], chan[KEY];
+        bool yes;
+    } memo[SLOTS];
+    uint64_t code = ev->has_event_id ? ev->event_id : (uint64_t)1 << 32;
+    bool keep = ev->provider.len <= KEY && ev->channel.len <= KEY;
+    uint64_t h = (code * 0x9e3779b97f4a7c15ull) ^ (ev->provider.len << 8) ^ ev->channel.len;
+    h ^= ev->channel.len ? (uint64_t)(unsigned char)ev->channel.ptr[ev->channel.len - 1] << 16 : 0;
+    h ^= ev->provider.len ? (uint64_t)(unsigned char)ev->provider.ptr[ev->provider.len / 2] << 24
+                          : 0;
+    h = (h * 0xff51afd7ed558ccdull) >> 58; /* 6 bits: SLOTS */
+    if (keep && memo[h].engine == e->id && memo[h].code == code &&
+        memo[h].plen == ev->provider.len && memo[h].clen == ev->channel.len &&
+        (!ev->channel.len || !memcmp(memo[h].chan, ev->channel.ptr, ev->channel.len)) &&
+        (!ev->provider.len || !memcmp(memo[h].prov, ev->provider.ptr, ev->provider.len)))
+        return memo[h].yes;
+    bool yes = false;
+    for (size_t k = 0; k < e->nparts && !yes; k++)
+        yes = e->parts_any[k] && esc_plan_select_meta(e->plan[e->parts[k]], ev, false);
+    if (keep) {
+        memo[h].engine = e->id;
+        memo[h].code = code;
+        memo[h].plen = ev->provider.len;
+        memo[h].clen = ev->channel.len;
+        if (ev->provider.len)
+            memcpy(memo[h].prov, ev->provider.ptr, ev->provider.len);
+        if (ev->channel.len)
+            memcpy(memo[h].chan, ev->channel.ptr, ev->channel.len);
+        memo[h].yes = yes;
+    }
+    return yes;
+}
+
+/* The readers' esc_interest.parts_of: whether a detection reading whole-element fields may
+ * select ev by its event code and channel (as if it had no field named source, sourcetype or
+ * eventtype: esc_plan_select_meta), so that only such events are rendered for them. */
+static bool parts_of(const void *ctx, const esc_event *ev) {
+    const esc_engine *e = ctx;
+    bool coded = ev->has_event_id && ev->event_id < PARTS_CODES * 8 &&
+                 (e->parts_codes[ev->event_id >> 3] >> (ev->event_id & 7)) & 1;
+    for (size_t k = 0; coded && k < e->nparts; k++)
+        if (!e->parts_any[k] && esc_plan_select_meta(e->plan[e->parts[k]], ev, false))
+            return true;
+    return any_parts_of(e, ev);
+}
+
 /* The readers' interest set: every Endpoint.Processes source (the data model does not care which
  * data_source a detection lists), then each other detection's (provider, event code) pairs
  * (esc_plan_win_sources: a raw-event search's codes for any provider, a data model's sources),
@@ -282,8 +372,13 @@ static esc_status interest(esc_engine *e, esc_error *err) {
     e->procs_bits = esc_calloc((e->n + 63) / 64 + 1, sizeof *e->procs_bits);
     e->dm_only = esc_calloc(e->n ? e->n : 1, sizeof *e->dm_only);
     e->second = esc_calloc(e->n ? e->n : 1, sizeof *e->second);
-    if (!e->others || !e->procs || !e->procs_bits || !e->dm_only || !e->second)
+    e->parts = esc_calloc(e->n ? e->n : 1, sizeof *e->parts);
+    e->parts_any = esc_calloc(e->n ? e->n : 1, sizeof *e->parts_any);
+    e->parts_codes = esc_calloc(1, PARTS_CODES);
+    if (!e->others || !e->procs || !e->procs_bits || !e->dm_only || !e->second || !e->parts ||
+        !e->parts_any || !e->parts_codes)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    esc_status st;
     for (size_t i = 0; i < e->n; i++) {
         uint32_t m = esc_plan_datasets(e->plan[i]);
         e->datasets |= m;
@@ -301,9 +396,16 @@ static esc_status interest(esc_engine *e, esc_error *err) {
         e->others[e->nothers++] = i;
         in->fields = NULL; /* search-time extraction reads every field and System element */
         in->system = true;
+        if (reads_parts(e->plan[i]) && (st = add_parts(e, i, err)))
+            return st;
         if (!in->everything &&
             !esc_plan_win_sources(e->plan[i], in->win, ESC_INTEREST_MAX_WIN, &in->nwin))
             in->everything = true;
+    }
+    if (e->nparts) {
+        in->parts = true;
+        in->parts_of = parts_of;
+        in->parts_ctx = e;
     }
     if (e->nprocs)
         processes_interest(in);
@@ -321,6 +423,8 @@ esc_status esc_engine_new(const esc_content *c, const esc_detection *const *dets
     esc_status st = ESC_OK;
     if (!e)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
+    static atomic_uint_fast64_t ids;
+    e->id = atomic_fetch_add(&ids, 1) + 1;
     e->content = c;
     if (!(e->lookups = spl_lookups(c))) {
         st = esc_error_set(err, ESC_ENOMEM, "out of memory");
@@ -400,6 +504,9 @@ void esc_engine_free(esc_engine *e) {
     esc_free(e->by_code);
     esc_free(e->any_code);
     esc_free(e->meta_only);
+    esc_free(e->parts);
+    esc_free(e->parts_any);
+    esc_free(e->parts_codes);
     esc_free(e->det);
     esc_free(e->plan);
     esc_free(e->search_name);

@@ -310,6 +310,8 @@ static esc_status copy_event(esc_arena *a, const esc_event *ev, esc_event *c) {
     c->json = copy_str(a, ev->json, ev->text, to, &ok);
     c->lines = copy_str(a, ev->lines, ev->text, to, &ok);
     c->warning = copy_str(a, ev->warning, ev->text, to, &ok);
+    for (int k = 0; k < ESC_XML_NPARTS; k++)
+        c->parts[k] = copy_str(a, ev->parts[k], ev->text, to, &ok);
     c->data = copy_kvs(a, ev->data, ev->ndata, ev->text, to, &ok);
     c->sys = copy_kvs(a, ev->sys, ev->nsys, ev->text, to, &ok);
     return ok ? ESC_OK : ESC_ELIMIT;

@@ -1292,6 +1292,10 @@ static esc_status clean_key(esc_str *name, esc_arena *a) {
     return ESC_OK;
 }
 
+/* Splunk_TA_windows' whole-element fields; docs/fields.md has where their form comes from. */
+const char *const esc_fields_whole[ESC_XML_NPARTS] = {"System_Props_Xml", "EventData_Xml",
+                                                      "UserData_Xml", "RenderingInfo_Xml"};
+
 esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, esc_fields *out,
                               esc_error *err) {
     pthread_once(&tables_once, init_tables);
@@ -1324,6 +1328,9 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
         if (name.len)
             st = esc_fields_add(out, a, name, ev->data[i].value, false);
     }
+    for (int k = 0; win && !st && k < ESC_XML_NPARTS; k++)
+        if (ev->parts[k].len)
+            st = add_c(out, a, esc_fields_whole[k], ev->parts[k], false);
     if (win) {
         int scope = channel_scope(ev->channel);
         fplan tmp;

@@ -45,6 +45,10 @@ typedef struct esc_fields {
     const esc_event *ev; /* the event (provenance) */
 } esc_fields;
 
+/* The whole-element field of each esc_xml_part: the inner XML of that child of <Event> as the
+ * event has it (esc_event.parts), made for the events that carry it. */
+extern const char *const esc_fields_whole[ESC_XML_NPARTS];
+
 /* Extract ev's fields into out (out->f allocated from a). native: the log's own values where an
  * add-on rule loses or bends one (docs/fields.md). ESC_ELIMIT / ESC_ENOMEM when the arena is
  * full. */

@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+const char *const esc_xml_part_names[ESC_XML_NPARTS] = {"System", "EventData", "UserData",
+                                                        "RenderingInfo"};
+
 esc_str esc_event_get(const esc_event *ev, const char *name) {
     esc_str n = esc_str_c(name);
     for (size_t i = ev->ndata; i > 0; i--)
@@ -28,6 +31,10 @@ bool esc_interest_wants_code(const esc_interest *in, uint32_t event_id) {
         if (in->win[i].event_id == event_id)
             return true;
     return false;
+}
+
+bool esc_interest_wants_parts(const esc_interest *in, const esc_event *ev) {
+    return in && in->parts && (!in->parts_of || in->parts_of(in->parts_ctx, ev));
 }
 
 bool esc_interest_wants_field(const esc_interest *in, esc_str name) {

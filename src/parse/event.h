@@ -34,6 +34,18 @@ typedef struct esc_kv {
     esc_str value;
 } esc_kv;
 
+/* The children of <Event> whose inner XML an event can carry (esc_event.parts). */
+typedef enum {
+    ESC_XML_SYSTEM,
+    ESC_XML_EVENTDATA,
+    ESC_XML_USERDATA,
+    ESC_XML_RENDERINGINFO,
+    ESC_XML_NPARTS
+} esc_xml_part;
+
+/* The element name of each part, in esc_xml_part order. */
+extern const char *const esc_xml_part_names[ESC_XML_NPARTS];
+
 typedef struct esc_event {
     esc_event_kind kind;
     esc_str provider; /* Windows: System/Provider/@Name */
@@ -70,6 +82,11 @@ typedef struct esc_event {
     /* XmlWinEventLog: the <Event> element as read, whose text every value comes from (for
      * prefilters; not _raw), or empty */
     esc_str text;
+    /* Windows, when the interest set asks for them (parts): the inner XML of the <Event>
+     * element's System, EventData, UserData and RenderingInfo children as the event's XML has
+     * them (XmlWinEventLog: as read; EVTX: as escudo renders the record, which is how Windows
+     * renders it), each empty when the child is absent or empty; JSON shapes carry none */
+    esc_str parts[ESC_XML_NPARTS];
     /* first non-fatal problem in this record (kept, but worth a warning), or empty */
     esc_str warning;
     uint64_t warning_offset; /* byte offset of that problem in the stream */
@@ -106,6 +123,11 @@ typedef struct esc_interest {
     bool system;     /* also fill esc_event.sys (search-time fields read System elements) */
     esc_win_source win[ESC_INTEREST_MAX_WIN];
     size_t nwin;
+    bool parts; /* also fill esc_event.parts (fields read whole elements' XML) ... */
+    /* ... of the events parts_of takes (given the provider, channel and event code; NULL:
+     * every event). Called on decoding threads: it must only read. */
+    bool (*parts_of)(const void *ctx, const esc_event *ev);
+    const void *parts_ctx;
     bool crowdstrike; /* ProcessRollup2 / SyntheticProcessRollup2 and aidmaster records */
     /* data field names a mapping reads (NULL-terminated list, NULL = all) */
     const char *const *fields;
@@ -119,6 +141,8 @@ bool esc_interest_wants_windows(const esc_interest *in, esc_str provider, uint32
 /* True when some (provider, event_id) of the set has this event_id (or the set wants
  * everything): readers use it on the event code read from the raw text before decoding. */
 bool esc_interest_wants_code(const esc_interest *in, uint32_t event_id);
+/* True when ev (its provider, channel and event code read) is to carry esc_event.parts. */
+bool esc_interest_wants_parts(const esc_interest *in, const esc_event *ev);
 /* True when a data field of this name may be read by a mapping. */
 bool esc_interest_wants_field(const esc_interest *in, esc_str name);
 /* Literal prefilter over some text (raw or decoded): true when every clause has a literal

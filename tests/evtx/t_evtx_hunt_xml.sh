@@ -3,8 +3,9 @@
 # Every EVTX sample of the shared data is dumped to XmlWinEventLog lines; `hunt` with the
 # seed detection and with the reference content's all-process check (tests/ref/content: every
 # process event becomes a row, so the whole CIM mapping is compared) must print the same rows for both inputs;
-# so must every detection of escu-full together, over the evtx crate's samples too (1,513 rows on
-# 2026-12-07).
+# so must every detection of escu-full together, over the evtx crate's samples too (1,522 rows on
+# 2026-12-07; two of them Windows Event For Service Disabled's, over three of the evtx crate's
+# 7040 events, whose whole-element field EventData_Xml says a service was disabled).
 set -euo pipefail
 : "${ESCUDO:?}" "${ESC_SHARED_DATA:?}" "${ESC_SOURCE_DIR:?}"
 work=$(mktemp -d)

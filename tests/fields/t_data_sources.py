@@ -24,7 +24,8 @@ SPLUNK_OWN = {"_time", "_raw", "host", "source", "sourcetype", "index", "linecou
               "eventtype", "tag", "tag::eventtype", "date_hour", "date_mday", "date_minute",
               "date_month", "date_second", "date_wday", "date_year", "date_zone"}
 
-WHOLE_XML = "whole-element fields are not made (docs/fields.md, Differences)"
+LOGCLEARED = ("LogFileCleared_Xml, the inner XML of a UserData child, is not made (its "
+              "leaves are fields; docs/fields.md, Differences)")
 LOOKUP = "made by a LOOKUP-* setting, not applied (docs/fields.md, Differences)"
 SYSMON_4 = ("a Sysmon add-on 4.x row whose props.conf was not found (docs/fields.md, Sysmon: "
             "open point)")
@@ -33,8 +34,7 @@ NEWER = ("the lists are Splunk_TA_windows 8.9.0's; escudo follows 8.4.0's stanza
          "(docs/fields.md), which give these channels no such row")
 
 KNOWN = {
-    "System_Props_Xml": WHOLE_XML, "EventData_Xml": WHOLE_XML, "UserData_Xml": WHOLE_XML,
-    "LogFileCleared_Xml": WHOLE_XML,
+    "LogFileCleared_Xml": LOGCLEARED,
     "signature": LOOKUP, "EventDescription": LOOKUP, "action": LOOKUP, "status": LOOKUP,
     "app": LOOKUP, "name": LOOKUP, "subject": LOOKUP, "change_type": LOOKUP,
     "object_category": LOOKUP, "object_attrs": LOOKUP, "result": LOOKUP, "severity": LOOKUP,
@@ -66,7 +66,9 @@ KNOWN = {
 MUST = {"sysmon_eventid_1.yml": {"MD5", "SHA256", "IMPHASH", "TimeCreated", "RecordID",
                                  "EventChannel", "SecurityID"},
         "sysmon_eventid_7.yml": {"MD5", "SHA256", "IMPHASH"},
-        "sysmon_eventid_10.yml": {"process_guid"},
+        "sysmon_eventid_10.yml": {"process_guid", "System_Props_Xml", "EventData_Xml"},
+        "windows_event_log_capi2_70.yml": {"System_Props_Xml", "UserData_Xml"},
+        "windows_event_log_system_7040.yml": {"System_Props_Xml", "EventData_Xml"},
         "windows_event_log_defender_1121.yml": {"Process_Name", "Parent_Commandline",
                                                 "Product_Version", "Detection_Time"}}
 

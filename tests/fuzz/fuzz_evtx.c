@@ -3,7 +3,8 @@
  * Input: one flag byte, then the chunk's bytes (at most 64 KiB; shorter inputs are a truncated
  * chunk). Flag bit 0 turns on slack-space recovery, bit 1 uses a narrow interest set (Sysmon 1
  * with three fields) instead of "everything", bit 2 renders each record's XML from its tree
- * (dump --format xml). Every item is checked to point inside the text
+ * (dump --format xml), bit 3 renders it for the whole-element parts (want_parts, the interest
+ * set asking for them). Every item is checked to point inside the text
  * buffer, and every event is rendered as XML and JSON, so the rendering is fuzzed too.
  * Seeds: real chunks cut from the shared EVTX files (tests/evtx/t_evtx_fuzz_smoke.sh makes
  * them; docs/fuzzing.md has the command). */
@@ -40,6 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (evtx_chunk_init(&c, (flags & 2) ? &narrow : &everything, flags & 1, 1u << 20))
         return 0;
     c.want_xml = (flags & 4) != 0;
+    c.want_parts = (flags & 8) != 0;
+    everything.parts = narrow.parts = c.want_parts;
     memcpy(c.data, data, size);
     c.len = size;
     c.file_off = 4096;
@@ -58,6 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if ((size_t)it->kv_first + it->nkv > c.nkv ||
                 (size_t)it->xml.off + it->xml.len > c.text.len)
                 abort();
+            for (int k = 0; k < ESC_XML_NPARTS; k++)
+                if ((size_t)it->parts[k].off + it->parts[k].len > c.text.len)
+                    abort();
             kv = realloc(kv, (it->nkv + 1) * sizeof *kv);
             if (!kv)
                 break;

@@ -48,7 +48,10 @@ for d in evtx evtx-rs xml; do
     "$escudo" dump --format json --system "$src_dir" >"$work/$d.dump.json" 2>/dev/null
     "$escudo" dump --format json --system "$work/$d.dump.json" | cmp - "$work/$d.dump.json"
     for native in "" --native; do
-        "$escudo" dump --fields $native "$src_dir" >"$work/$d.fields" 2>/dev/null
+        # the whole-element fields are the XML's own: a JSON dump carries none (docs/json.md)
+        "$escudo" dump --fields $native "$src_dir" 2>/dev/null |
+            sed -E 's/,"(System_Props|EventData|UserData|RenderingInfo)_Xml":"([^"\\]|\\.)*"//g' \
+                >"$work/$d.fields"
         "$escudo" dump --fields $native "$work/$d.dump.json" >"$work/$d.dump.fields"
         cmp "$work/$d.fields" "$work/$d.dump.fields"
         grep -q '"UserID":' "$work/$d.dump.fields"

@@ -72,13 +72,46 @@ def xml_events(text):
         yield xml_event(root, prot)
 
 
+# The add-on's whole-element fields: the inner XML of these children of <Event>
+# (docs/fields.md). The reference cannot rebuild Windows' text from evtxexport's (indented,
+# double-quoted) XML; it gives the tree, and t_fields_reference compares escudo's text as the
+# same tree (whole_tree).
+WHOLE = {"System": "System_Props_Xml", "EventData": "EventData_Xml",
+         "UserData": "UserData_Xml", "RenderingInfo": "RenderingInfo_Xml"}
+
+
+def whole_tree(el, value=lambda v, name=None: v):
+    """The children of el as [tag, [[attr, value]...], text or None, [children]], names local,
+    attributes sorted, a leaf's text through value (given the element's Name attribute), a
+    container's text and tails left out; None when el has neither children nor text."""
+    def node(e):
+        attrs = sorted([local(k), value(v)] for k, v in e.attrib.items())
+        if len(e):
+            return [local(e.tag), attrs, None, [node(c) for c in e]]
+        return [local(e.tag), attrs, value("".join(e.itertext()), e.get("Name")), []]
+    if not len(el) and not (el.text or ""):
+        return None
+    if not len(el):
+        return [value(el.text)]
+    return [node(c) for c in el]
+
+
+def ref_text(prot, v, name=None):
+    """A value of evtxexport's XML as Windows writes it (a SystemTime with seven digits)."""
+    v = windows_form(prot.restore(v), prot.restore(name))
+    return re.sub(r"^(\d{4}-\d\d-\d\dT[\d:]+\.\d{7})\d*Z$", r"\1Z", v)
+
+
 def xml_event(root, prot):
     """{"sys": [(name, value)], "data": [(name, value)], ...}: System elements (text) and
     attributes (Element@Attr), EventData Data by Name, UserData leaves."""
     ev = {"sys": [], "data": [], "channel": "", "computer": None, "event_id": None,
           "time": None, "record": None, "json": False}
+    ev["parts"] = {}
     for sec in root:
         name = local(sec.tag)
+        if name in WHOLE:
+            ev["parts"][WHOLE[name]] = whole_tree(sec, lambda v, n=None: ref_text(prot, v, n))
         if name == "System":
             for s in sec:
                 sn = local(s.tag)
@@ -575,6 +608,9 @@ def extract(ev, native=False):
         name = clean_key(k)
         if name and (v or ev["json"]):
             add(f, name, v)
+    for k, t in ev.get("parts", {}).items():
+        if t is not None:
+            add(f, k, json.dumps(t, ensure_ascii=False))
     code = ev["event_id"]
     stanzas = ("Xml", scope)
     for st, dst, src, how in REPORTS:

@@ -3,7 +3,8 @@
 # <Name>text</Name> in System) and their near misses (a space, a second attribute, a prefix, an
 # entity, a comment, CDATA, a wrong end tag, a child element, an empty value): dump and
 # dump --fields must give the lines and warnings pinned here, which the parser gave before it
-# had those fast paths (expected files made by the build before them, 4517d4b).
+# had those fast paths (expected files made by the build before them, 4517d4b; the whole-element
+# fields added since, each a verbatim piece of shapes.xml).
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
 case $ESCUDO in /*) ;; *) ESCUDO=$PWD/$ESCUDO ;; esac

@@ -24,6 +24,10 @@
  *   (parse/render.h), so that the writing scales with the decoding threads. A caller that reads
  * only the rendering skips the System pairs and, for XML, the data fields (skip_sys, skip_data):
  * their values would be formatted for no one (dump --system: the JSON line carries System).
+ * With want_parts, a record whose event the interest set wants the parts of
+ * (esc_interest_wants_parts) is rendered into the text, and the inner XML of <Event>'s System,
+ * EventData, UserData and RenderingInfo children is kept as spans of it (evtx_item.parts); a
+ * record whose rendering fails goes without them.
  * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file header
  * (evtx_reader.c owns the file and its chunk sequence). */
 #include "parse/evtx/evtx_chunk.h"
@@ -125,6 +129,12 @@ typedef struct dec {
     evtx_span provider, channel, computer;
     uint32_t event_id;
     int64_t time_us;
+    /* the XML rendering: elements open around the one being written (the event element is at
+     * 0), and, when it is made in the text for them (parts_on), the inner XML of the event's
+     * children esc_event.parts names */
+    int xdepth;
+    bool parts_on;
+    evtx_span parts[ESC_XML_NPARTS];
 } dec;
 
 static const vctx no_values = {NULL, 0};
@@ -1556,7 +1566,9 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
         if (!(st = put_value(d, item)) && textual(item->type))
             st = escape_from(d, s);
     } else {
+        d->xdepth++;
         st = xml_list(d, el->kids, vc, false);
+        d->xdepth--;
     }
     if (st)
         return st;
@@ -1564,6 +1576,10 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
         d->out->len = body - 1;
         return put(d, "/>", 2);
     }
+    if (d->xdepth == 1 && d->parts_on)
+        for (int k = 0; k < ESC_XML_NPARTS; k++)
+            if (esc_str_eq_c(el->text, esc_xml_part_names[k]))
+                d->parts[k] = span_from(d, body);
     return put_tag(d, "</", 2, el, ">", 1);
 }
 
@@ -1646,6 +1662,18 @@ static esc_status warn(evtx_chunk *c, uint32_t at, const char *fmt, ...) {
     it->msg.off = (uint32_t)start;
     it->msg.len = (uint32_t)n;
     return ESC_OK;
+}
+
+/* Whether the record d decoded is to carry esc_event.parts, by its provider, channel and code. */
+static bool wants_parts(const dec *d) {
+    esc_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ESC_EV_WINDOWS;
+    ev.provider = evtx_chunk_str(d->c, d->provider);
+    ev.channel = evtx_chunk_str(d->c, d->channel);
+    ev.event_id = d->event_id;
+    ev.has_event_id = d->has_event_id;
+    return esc_interest_wants_parts(d->c->interest, &ev);
 }
 
 /* How a record is decoded: a live record (a broken one is a warning), a slack-space candidate
@@ -1889,12 +1917,19 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
             return st;
         in_lines = st == ESC_OK;
     }
-    if (c->want_xml && !in_lines) {
+    d.parts_on = c->want_parts && !in_lines && wants_parts(&d);
+    if ((c->want_xml || d.parts_on) && !in_lines) {
         size_t xs = c->text.len;
         d.nest = 0;
+        d.xdepth = 0;
         st = xml_list(&d, first, &no_values, true);
         if (st == ESC_ENOMEM)
             return st;
+        if (st && !c->want_xml) { /* rendered for the parts only: the event goes without them */
+            c->text.len = xs;
+            memset(d.parts, 0, sizeof d.parts);
+            st = ESC_OK;
+        }
         if (st) {
             c->text.len = d.text_start;
             c->nkv = d.kv_start;
@@ -1906,12 +1941,14 @@ static esc_status decode_record(evtx_chunk *c, uint32_t pos, uint32_t size, int 
             return warn(c, pos, "event record %" PRIu64 " at chunk offset 0x%x: %s (at 0x%x)", rid,
                         pos, d.err ? d.err : esc_strerror(st), d.err_at);
         }
-        xml = span_from(&d, xs);
+        if (c->want_xml)
+            xml = span_from(&d, xs);
     }
     evtx_item *it = new_item(c);
     if (!it)
         return ESC_ENOMEM;
     it->xml = xml;
+    memcpy(it->parts, d.parts, sizeof it->parts);
     it->line = line;
     it->offset = c->file_off + pos;
     it->record_id = d.has_record_id ? d.record_id : rid;

@@ -49,7 +49,8 @@ typedef struct evtx_item {
                        fit (LINES_CAP): then the JSON is rendered by the reader's caller and the
                        XML is in xml */
     uint32_t kv_first, nkv;
-    uint32_t sys_first, nsys; /* System pairs (esc_event.sys) in skvs */
+    uint32_t sys_first, nsys;        /* System pairs (esc_event.sys) in skvs */
+    evtx_span parts[ESC_XML_NPARTS]; /* want_parts: esc_event.parts in the text */
 } evtx_item;
 
 typedef struct evtx_template evtx_template;
@@ -60,6 +61,7 @@ typedef struct evtx_chunk {
     const esc_interest *interest;
     bool recover;
     bool want_xml;           /* also render each record's XML (dump --format xml) */
+    bool want_parts;         /* render it for esc_event.parts (the interest set's parts) */
     int want_json;           /* also render its dump JSON line: 1 data pairs, 2 data object */
     bool json_sys;           /* ... with the System pairs (dump --system) */
     bool skip_sys;           /* leave System pairs (esc_event.sys) out */

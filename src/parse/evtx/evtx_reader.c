@@ -321,6 +321,7 @@ static esc_status evtx_open(esc_input *in, const esc_interest *interest,
             goto fail;
         }
         r->slots[i].c.want_xml = opts->xml;
+        r->slots[i].c.want_parts = interest && interest->parts;
         r->slots[i].c.want_json = opts->json;
         r->slots[i].c.json_sys = opts->keep_sys;
         r->slots[i].c.skip_sys = r->rendering_only && !opts->keep_sys;
@@ -542,6 +543,8 @@ static esc_status evtx_next(void *impl, esc_event *ev, esc_error *err) {
                 ev->record_id = it->record_id;
                 ev->recovered = it->recovered;
                 ev->repaired = it->repaired;
+                for (int k = 0; k < ESC_XML_NPARTS; k++)
+                    ev->parts[k] = evtx_chunk_str(c, it->parts[k]);
                 if (c->want_json)
                     ev->json = evtx_item_line(c, it);
                 else if (c->want_xml)

@@ -8,7 +8,9 @@
  * valid UTF-8; otherwise they are decoded into the arena. Line ends are kept as they are (no
  * CR/LF normalisation), so an EVTX record and its XML rendering give the same values.
  * When the interest set asks for them (everything or system), every System element's text and
- * attribute also goes to ev->sys (at most ESC_XML_MAX_SYS).
+ * attribute also goes to ev->sys (at most ESC_XML_MAX_SYS); when it asks for the parts of this
+ * event (esc_interest_wants_parts), ev->parts are views of the inner text of <Event>'s System,
+ * EventData, UserData and RenderingInfo children (their end tags found as the content is read).
  * Cost: the whole text is checked once for valid UTF-8 and '&'; when it is clean, every value
  * (a span cut at ASCII delimiters, so itself valid UTF-8) is a view with no per-value check.
  * The two shapes most of an event is made of, <Data Name='n'>text</Data> in EventData and
@@ -63,6 +65,8 @@ typedef struct parser {
     bool clean;
     bool plain;      /* clean, and no '&' anywhere: decode() is the identity */
     bool all_fields; /* the interest set wants every data field */
+    bool want_parts; /* the interest set wants esc_event.parts */
+    size_t close_lt; /* the '<' of the end tag content() read last */
 } parser;
 
 /* Per byte: 1 white space, 2 a byte that ends a name (white space too), 4 ':' (a name byte
@@ -660,6 +664,7 @@ static esc_status content(parser *p, const tag *open) {
         char c = p->s[p->i];
         if (c == '/') {
             p->i++;
+            p->close_lt = lt;
             return end_tag(p, open->name, open->colon);
         }
         if (c == '!') {
@@ -687,6 +692,14 @@ static esc_status content(parser *p, const tag *open) {
         if (st)
             return st;
     }
+}
+
+/* The esc_xml_part a child of <Event> named name is, or -1. */
+static int part_of(esc_str name) {
+    for (int k = 0; k < ESC_XML_NPARTS; k++)
+        if (esc_str_eq_c(name, esc_xml_part_names[k]))
+            return k;
+    return -1;
 }
 
 static esc_status element(parser *p, const tag *t) {
@@ -771,11 +784,15 @@ static esc_status element(parser *p, const tag *t) {
             return st;
         return leaf_value(p, fk, parent, name, data_name, raw, decoded);
     }
-children:
+children:;
+    int part = p->depth == 1 && p->want_parts ? part_of(name) : -1;
+    size_t body = p->i;
     p->depth++;
     p->ctx[p->depth] = self;
     st = content(p, t);
     p->depth--;
+    if (!st && part >= 0 && p->close_lt > body)
+        p->ev->parts[part] = esc_str_make(p->s + body, p->close_lt - body);
     return st;
 }
 
@@ -789,6 +806,7 @@ esc_status esc_xml_event_parse(const char *text, size_t len, const esc_interest 
     p.clean = esc_utf8_clean(text, len);
     p.plain = p.clean && !memchr(text, '&', len);
     p.all_fields = !interest || interest->everything || !interest->fields;
+    p.want_parts = interest && interest->parts;
     esc_status st;
     if (interest && (interest->everything || interest->system)) {
         p.sys = esc_arena_alloc(arena, ESC_XML_MAX_SYS * sizeof *p.sys);
@@ -817,6 +835,8 @@ esc_status esc_xml_event_parse(const char *text, size_t len, const esc_interest 
         goto done;
     if ((st = element(&p, &t)))
         goto done;
+    if (p.want_parts && !esc_interest_wants_parts(interest, ev))
+        memset(ev->parts, 0, sizeof ev->parts);
     ev->data = p.kv;
     ev->ndata = p.nkv;
     ev->sys = p.sys;
