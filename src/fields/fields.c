@@ -1293,8 +1293,8 @@ static esc_status clean_key(esc_str *name, esc_arena *a) {
 }
 
 /* Splunk_TA_windows' whole-element fields; docs/fields.md has where their form comes from. */
-const char *const esc_fields_whole[ESC_XML_NPARTS] = {"System_Props_Xml", "EventData_Xml",
-                                                      "UserData_Xml", "RenderingInfo_Xml"};
+const char *const esc_fields_whole[ESC_XML_NPARTS] = {
+    "System_Props_Xml", "EventData_Xml", "UserData_Xml", "RenderingInfo_Xml", "LogFileCleared_Xml"};
 
 esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, esc_fields *out,
                               esc_error *err) {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 const char *const esc_xml_part_names[ESC_XML_NPARTS] = {"System", "EventData", "UserData",
-                                                        "RenderingInfo"};
+                                                        "RenderingInfo", "LogFileCleared"};
 
 esc_str esc_event_get(const esc_event *ev, const char *name) {
     esc_str n = esc_str_c(name);

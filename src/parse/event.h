@@ -34,12 +34,14 @@ typedef struct esc_kv {
     esc_str value;
 } esc_kv;
 
-/* The children of <Event> whose inner XML an event can carry (esc_event.parts). */
+/* The elements whose inner XML an event can carry (esc_event.parts): children of <Event>, and
+ * the LogFileCleared child of its UserData (Security 1102, System 104). */
 typedef enum {
     ESC_XML_SYSTEM,
     ESC_XML_EVENTDATA,
     ESC_XML_USERDATA,
     ESC_XML_RENDERINGINFO,
+    ESC_XML_LOGFILECLEARED,
     ESC_XML_NPARTS
 } esc_xml_part;
 
@@ -82,10 +84,10 @@ typedef struct esc_event {
     /* XmlWinEventLog: the <Event> element as read, whose text every value comes from (for
      * prefilters; not _raw), or empty */
     esc_str text;
-    /* Windows, when the interest set asks for them (parts): the inner XML of the <Event>
-     * element's System, EventData, UserData and RenderingInfo children as the event's XML has
-     * them (XmlWinEventLog: as read; EVTX: as escudo renders the record, which is how Windows
-     * renders it), each empty when the child is absent or empty; JSON shapes carry none */
+    /* Windows, when the interest set asks for them (parts): the inner XML of the elements
+     * esc_xml_part names as the event's XML has them (XmlWinEventLog: as read; EVTX: as escudo
+     * renders the record, which is how Windows renders it), each empty when the element is
+     * absent or empty; JSON shapes carry none */
     esc_str parts[ESC_XML_NPARTS];
     /* first non-fatal problem in this record (kept, but worth a warning), or empty */
     esc_str warning;

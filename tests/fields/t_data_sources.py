@@ -24,8 +24,6 @@ SPLUNK_OWN = {"_time", "_raw", "host", "source", "sourcetype", "index", "linecou
               "eventtype", "tag", "tag::eventtype", "date_hour", "date_mday", "date_minute",
               "date_month", "date_second", "date_wday", "date_year", "date_zone"}
 
-LOGCLEARED = ("LogFileCleared_Xml, the inner XML of a UserData child, is not made (its "
-              "leaves are fields; docs/fields.md, Differences)")
 LOOKUP = "made by a LOOKUP-* setting, not applied (docs/fields.md, Differences)"
 SYSMON_4 = ("a Sysmon add-on 4.x row whose props.conf was not found (docs/fields.md, Sysmon: "
             "open point)")
@@ -34,7 +32,6 @@ NEWER = ("the lists are Splunk_TA_windows 8.9.0's; escudo follows 8.4.0's stanza
          "(docs/fields.md), which give these channels no such row")
 
 KNOWN = {
-    "LogFileCleared_Xml": LOGCLEARED,
     "signature": LOOKUP, "EventDescription": LOOKUP, "action": LOOKUP, "status": LOOKUP,
     "app": LOOKUP, "name": LOOKUP, "subject": LOOKUP, "change_type": LOOKUP,
     "object_category": LOOKUP, "object_attrs": LOOKUP, "result": LOOKUP, "severity": LOOKUP,
@@ -69,6 +66,7 @@ MUST = {"sysmon_eventid_1.yml": {"MD5", "SHA256", "IMPHASH", "TimeCreated", "Rec
         "sysmon_eventid_10.yml": {"process_guid", "System_Props_Xml", "EventData_Xml"},
         "windows_event_log_capi2_70.yml": {"System_Props_Xml", "UserData_Xml"},
         "windows_event_log_system_7040.yml": {"System_Props_Xml", "EventData_Xml"},
+        "windows_event_log_security_1102.yml": {"UserData_Xml", "LogFileCleared_Xml"},
         "windows_event_log_defender_1121.yml": {"Process_Name", "Parent_Commandline",
                                                 "Product_Version", "Detection_Time"}}
 

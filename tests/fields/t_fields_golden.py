@@ -254,8 +254,9 @@ def inner(xml, element):
     return m.group(1) if m else None
 
 
-# The whole-element fields: the inner XML of <Event>'s System, EventData and UserData children,
-# byte for byte as the event has it (entities as written); none for an empty element
+# The whole-element fields: the inner XML of <Event>'s System, EventData and UserData children
+# and of UserData's LogFileCleared, byte for byte as the event has it (entities as written); none
+# for an empty element
 # (docs/fields.md; the add-on's transforms are not public: a Splunk output of a Sysmon event
 # shows System_Props_Xml and EventData_Xml as that inner XML).
 SVC = event("Service Control Manager", "System", 7040,
@@ -265,6 +266,10 @@ CAPI = event("Microsoft-Windows-CAPI2", "Microsoft-Windows-CAPI2/Operational", 7
              userdata="<CertGetCertificateChainStart><Certificate fileRef='AB.cer' "
                       "subjectName='a &amp; b'/><Flags value='0'/></CertGetCertificateChainStart>")
 EMPTY = event("Microsoft-Windows-Kernel-General", "System", 16, {})
+CLEARED = event("Microsoft-Windows-Eventlog", "Security", 1102, {},
+                userdata="<LogFileCleared xmlns='http://manifests.microsoft.com/win/2004/08/windows/"
+                         "eventlog'><SubjectUserSid>S-1-5-21-1-500</SubjectUserSid>"
+                         "<SubjectUserName>admin</SubjectUserName></LogFileCleared>")
 CASES += [
     ("whole-7040", SVC,
      {"EventData_Xml": "<Data Name='param1'>Print Spooler</Data><Data Name='param2'>auto "
@@ -277,6 +282,11 @@ CASES += [
                       "subjectName='a &amp; b'/><Flags value='0'/></CertGetCertificateChainStart>",
       "EventData_Xml": None, "System_Props_Xml": inner(CAPI, "System")}),
     ("whole-empty", EMPTY, {"EventData_Xml": None, "System_Props_Xml": inner(EMPTY, "System")}),
+    ("whole-1102", CLEARED,
+     {"UserData_Xml": inner(CLEARED, "UserData"),
+      "LogFileCleared_Xml": "<SubjectUserSid>S-1-5-21-1-500</SubjectUserSid>"
+                            "<SubjectUserName>admin</SubjectUserName>",
+      "SubjectUserName": "admin"}),
 ]
 
 

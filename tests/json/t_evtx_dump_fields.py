@@ -27,7 +27,8 @@ KNOWN = {("ad691d92-15f2-4181-9aa4-723c74f9ddc3.json", "ParentCommandLine"),
          ("ad691d92-15f2-4181-9aa4-723c74f9ddc3.json", "parent_process")}
 # The whole-element fields are the XML of the event's elements: a JSON shape carries none
 # (docs/fields.md), so only the EVTX side has them.
-WHOLE = {"System_Props_Xml", "EventData_Xml", "UserData_Xml", "RenderingInfo_Xml"}
+WHOLE = {"System_Props_Xml", "EventData_Xml", "UserData_Xml", "RenderingInfo_Xml",
+         "LogFileCleared_Xml"}
 # (JSON snapshot, EVTX file, record id or None for the first record)
 SNAPSHOTS = [
     ("event_json_sample", "security.evtx", None),

@@ -77,7 +77,8 @@ def xml_events(text):
 # double-quoted) XML; it gives the tree, and t_fields_reference compares escudo's text as the
 # same tree (whole_tree).
 WHOLE = {"System": "System_Props_Xml", "EventData": "EventData_Xml",
-         "UserData": "UserData_Xml", "RenderingInfo": "RenderingInfo_Xml"}
+         "UserData": "UserData_Xml", "RenderingInfo": "RenderingInfo_Xml",
+         "LogFileCleared": "LogFileCleared_Xml"}  # the last: a child of UserData
 
 
 def whole_tree(el, value=lambda v, name=None: v):
@@ -110,8 +111,12 @@ def xml_event(root, prot):
     ev["parts"] = {}
     for sec in root:
         name = local(sec.tag)
-        if name in WHOLE:
+        if name in WHOLE and name != "LogFileCleared":
             ev["parts"][WHOLE[name]] = whole_tree(sec, lambda v, n=None: ref_text(prot, v, n))
+        for c in sec if name == "UserData" else ():
+            if local(c.tag) == "LogFileCleared":
+                ev["parts"]["LogFileCleared_Xml"] = whole_tree(
+                    c, lambda v, n=None: ref_text(prot, v, n))
         if name == "System":
             for s in sec:
                 sn = local(s.tag)

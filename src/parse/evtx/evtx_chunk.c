@@ -25,9 +25,9 @@
  * only the rendering skips the System pairs and, for XML, the data fields (skip_sys, skip_data):
  * their values would be formatted for no one (dump --system: the JSON line carries System).
  * With want_parts, a record whose event the interest set wants the parts of
- * (esc_interest_wants_parts) is rendered into the text, and the inner XML of <Event>'s System,
- * EventData, UserData and RenderingInfo children is kept as spans of it (evtx_item.parts); a
- * record whose rendering fails goes without them.
+ * (esc_interest_wants_parts) is rendered into the text, and the inner XML of the elements
+ * esc_xml_part names is kept as spans of it (evtx_item.parts); a record whose rendering fails
+ * goes without them.
  * Deliberately not done: resolving message strings, RenderingInfo's fields as data, the file header
  * (evtx_reader.c owns the file and its chunk sequence). */
 #include "parse/evtx/evtx_chunk.h"
@@ -134,6 +134,7 @@ typedef struct dec {
      * children esc_event.parts names */
     int xdepth;
     bool parts_on;
+    bool in_userdata; /* writing the children of the event's UserData */
     evtx_span parts[ESC_XML_NPARTS];
 } dec;
 
@@ -1544,6 +1545,16 @@ static bool empty_subst(const tnode *k, const vctx *vc) {
     return !v || v->type == 0 || v->size == 0;
 }
 
+/* The inner XML of an element named name, written from body on, when it is a part
+ * (esc_event.parts): at depth 1 one of <Event>'s children, at depth 2 LogFileCleared. */
+static void record_part(dec *d, esc_str name, size_t body) {
+    int k = d->xdepth == 2 ? ESC_XML_LOGFILECLEARED : 0;
+    int end = d->xdepth == 2 ? ESC_XML_NPARTS : ESC_XML_LOGFILECLEARED;
+    for (; k < end; k++)
+        if (esc_str_eq_c(name, esc_xml_part_names[k]))
+            d->parts[k] = span_from(d, body);
+}
+
 /* One element with its attributes and content; <name/> when nothing is inside. An element
  * whose only content is an array substitution is repeated once per item, as Windows does. */
 static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *item) {
@@ -1566,9 +1577,13 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
         if (!(st = put_value(d, item)) && textual(item->type))
             st = escape_from(d, s);
     } else {
+        bool ud = d->parts_on && d->xdepth == 1 &&
+                  esc_str_eq_c(el->text, esc_xml_part_names[ESC_XML_USERDATA]);
+        d->in_userdata |= ud;
         d->xdepth++;
         st = xml_list(d, el->kids, vc, false);
         d->xdepth--;
+        d->in_userdata &= !ud;
     }
     if (st)
         return st;
@@ -1576,10 +1591,8 @@ static esc_status xml_one(dec *d, const tnode *el, const vctx *vc, const val *it
         d->out->len = body - 1;
         return put(d, "/>", 2);
     }
-    if (d->xdepth == 1 && d->parts_on)
-        for (int k = 0; k < ESC_XML_NPARTS; k++)
-            if (esc_str_eq_c(el->text, esc_xml_part_names[k]))
-                d->parts[k] = span_from(d, body);
+    if (d->parts_on && (d->xdepth == 1 || (d->xdepth == 2 && d->in_userdata)))
+        record_part(d, el->text, body);
     return put_tag(d, "</", 2, el, ">", 1);
 }
 

@@ -9,8 +9,8 @@
  * CR/LF normalisation), so an EVTX record and its XML rendering give the same values.
  * When the interest set asks for them (everything or system), every System element's text and
  * attribute also goes to ev->sys (at most ESC_XML_MAX_SYS); when it asks for the parts of this
- * event (esc_interest_wants_parts), ev->parts are views of the inner text of <Event>'s System,
- * EventData, UserData and RenderingInfo children (their end tags found as the content is read).
+ * event (esc_interest_wants_parts), ev->parts are views of the inner text of the elements
+ * esc_xml_part names (their end tags found as the content is read).
  * Cost: the whole text is checked once for valid UTF-8 and '&'; when it is clean, every value
  * (a span cut at ASCII delimiters, so itself valid UTF-8) is a view with no per-value check.
  * The two shapes most of an event is made of, <Data Name='n'>text</Data> in EventData and
@@ -694,9 +694,14 @@ static esc_status content(parser *p, const tag *open) {
     }
 }
 
-/* The esc_xml_part a child of <Event> named name is, or -1. */
-static int part_of(esc_str name) {
-    for (int k = 0; k < ESC_XML_NPARTS; k++)
+/* The esc_xml_part an element named name at depth (1: a child of <Event>) under parent is, or
+ * -1. */
+static int part_of(esc_str name, int depth, ctx_kind parent) {
+    if (depth == 2 && parent == CTX_USERDATA)
+        return esc_str_eq_c(name, esc_xml_part_names[ESC_XML_LOGFILECLEARED])
+                   ? ESC_XML_LOGFILECLEARED
+                   : -1;
+    for (int k = 0; depth == 1 && k < ESC_XML_LOGFILECLEARED; k++)
         if (esc_str_eq_c(name, esc_xml_part_names[k]))
             return k;
     return -1;
@@ -708,6 +713,7 @@ static esc_status element(parser *p, const tag *t) {
     esc_str name = t->name;
     ctx_kind parent = p->ctx[p->depth];
     ctx_kind self = CTX_OTHER;
+    size_t body = p->i; /* just past the start tag */
     field_kind fk = F_NONE;
     esc_str data_name = ESC_STR_NULL;
     esc_status st;
@@ -785,8 +791,7 @@ static esc_status element(parser *p, const tag *t) {
         return leaf_value(p, fk, parent, name, data_name, raw, decoded);
     }
 children:;
-    int part = p->depth == 1 && p->want_parts ? part_of(name) : -1;
-    size_t body = p->i;
+    int part = p->want_parts && p->depth <= 2 ? part_of(name, p->depth, parent) : -1;
     p->depth++;
     p->ctx[p->depth] = self;
     st = content(p, t);
