@@ -130,8 +130,8 @@ typedef struct dec {
     uint32_t event_id;
     int64_t time_us;
     /* the XML rendering: elements open around the one being written (the event element is at
-     * 0), and, when it is made in the text for them (parts_on), the inner XML of the event's
-     * children esc_event.parts names */
+     * 0), and, when it is made in the text for them (parts_on), the inner XML of the elements
+     * esc_event.parts names */
     int xdepth;
     bool parts_on;
     bool in_userdata; /* writing the children of the event's UserData */
