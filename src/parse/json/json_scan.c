@@ -39,6 +39,12 @@ static bool is_ws(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Whether p[0..4) are four hex digits (a \u escape's). */
+static bool is_hex4(const char *p) {
+    return esc_hexval(p[0]) >= 0 && esc_hexval(p[1]) >= 0 && esc_hexval(p[2]) >= 0 &&
+           esc_hexval(p[3]) >= 0;
+}
+
 static uint32_t hex4(const char *p) {
     return (uint32_t)(esc_hexval(p[0]) << 12 | esc_hexval(p[1]) << 8 | esc_hexval(p[2]) << 4 |
                       esc_hexval(p[3]));
@@ -91,8 +97,7 @@ static bool scan_string(esc_json_doc *d, const char *p, const char *e, const cha
             p += 2;
             break;
         case 'u':
-            if (e - p < 6 || esc_hexval(p[2]) < 0 || esc_hexval(p[3]) < 0 ||
-                esc_hexval(p[4]) < 0 || esc_hexval(p[5]) < 0) {
+            if (e - p < 6 || !is_hex4(p + 2)) {
                 d->what = "invalid \\u escape";
                 d->at = p;
                 return false;
@@ -625,15 +630,13 @@ esc_status esc_json_unescape_u(esc_buf *out, const char *s, size_t n, bool *nest
         if (!q)
             break;
         i = (size_t)(q - s);
-        if (i + 6 <= n && s[i + 1] == 'u' && esc_hexval(s[i + 2]) >= 0 &&
-            esc_hexval(s[i + 3]) >= 0 && esc_hexval(s[i + 4]) >= 0 && esc_hexval(s[i + 5]) >= 0) {
+        if (i + 6 <= n && s[i + 1] == 'u' && is_hex4(s + i + 2)) {
             if ((st = esc_buf_append(out, s + run, i - run)))
                 return st;
             uint32_t cp = hex4(s + i + 2);
             i += 6;
             if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u' &&
-                esc_hexval(s[i + 2]) >= 0 && esc_hexval(s[i + 3]) >= 0 &&
-                esc_hexval(s[i + 4]) >= 0 && esc_hexval(s[i + 5]) >= 0) {
+                is_hex4(s + i + 2)) {
                 uint32_t lo = hex4(s + i + 2);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
