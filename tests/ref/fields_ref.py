@@ -98,9 +98,8 @@ def whole_tree(el, value=lambda v, name=None: v):
 
 
 def ref_text(prot, v, name=None):
-    """A value of evtxexport's XML as Windows writes it (a SystemTime with seven digits)."""
-    v = windows_form(prot.restore(v), prot.restore(name))
-    return re.sub(r"^(\d{4}-\d\d-\d\dT[\d:]+\.\d{7})\d*Z$", r"\1Z", v)
+    """A value of evtxexport's XML as Windows writes it (windows_form)."""
+    return windows_form(prot.restore(v), prot.restore(name))
 
 
 def xml_event(root, prot):
