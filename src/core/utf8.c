@@ -73,6 +73,22 @@ static size_t subpart(const unsigned char *s, size_t n) {
     return k;
 }
 
+uint32_t esc_utf8_next(const char *s, size_t n, size_t *i) {
+    const unsigned char *p = (const unsigned char *)s + *i;
+    size_t len = seq_len(p, n - *i);
+    if (len == 0) {
+        *i += subpart(p, n - *i);
+        return 0xFFFD;
+    }
+    *i += len;
+    if (len == 1)
+        return p[0];
+    uint32_t cp = p[0] & (0x7Fu >> len);
+    for (size_t k = 1; k < len; k++)
+        cp = cp << 6 | (p[k] & 0x3Fu);
+    return cp;
+}
+
 bool esc_utf8_clean(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;

@@ -18,6 +18,9 @@ esc_status esc_utf8_repair(esc_buf *out, const char *s, size_t n, size_t *replac
 /* Append the UTF-16LE code units u (n units) as UTF-8; lone surrogates and NUL become U+FFFD.
  * Decoding stops at nothing: trailing NULs are the caller's to strip. */
 esc_status esc_utf16le_to_utf8(esc_buf *out, const unsigned char *u, size_t n, size_t *replaced);
+/* The code point at s[*i] (s holds n bytes, *i < n), advancing *i past it; an invalid sequence
+ * (a maximal subpart) or a NUL gives U+FFFD, as esc_utf8_repair would write it. */
+uint32_t esc_utf8_next(const char *s, size_t n, size_t *i);
 /* Append one code point as UTF-8 (invalid code points and surrogates become U+FFFD). */
 esc_status esc_utf8_put(esc_buf *out, uint32_t cp);
 

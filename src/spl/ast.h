@@ -206,6 +206,8 @@ typedef struct lookup_table {
     bool key_sub; /* a cell of key_col is a "*X*" one of sub_head */
     const char *dflt;
     size_t min_matches, max_matches;
+    /* an external lookup computed here (lookup_ext.c): no rows, its fields_list the header */
+    const struct spl_ext_lookup *ext;
 } lookup_table;
 
 typedef struct schema {

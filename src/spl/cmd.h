@@ -139,6 +139,20 @@ bool spl_addtotals_row_local(const stage *st);
 /* inputlookup's rows (cmd_lookup.c): a new table of the stage's schema, NULL when out of
  * memory. */
 esc_table *spl_inputlookup_table(const stage *st);
+
+/* An external lookup escudo computes itself (lookup_ext.c): an app's `external_cmd` lookup
+ * whose script is written here. fields: its fields_list, the input first, then the output;
+ * compute writes the output for one input value into out (SPL_EXT_OUT bytes), false when out
+ * of memory. */
+#define SPL_EXT_OUT 40
+typedef struct spl_ext_lookup {
+    esc_spl_lookup def;
+    const char *const *fields;
+    size_t nfields;
+    bool (*compute)(const char *s, size_t n, char *out);
+} spl_ext_lookup;
+/* The external lookup called name, or NULL. */
+const spl_ext_lookup *spl_ext_lookup_find(const char *name);
 /* A `search [subsearch]` (cmd_search.c): the rows of sub (finished) as a filter of t's rows
  * by the stage's column map. */
 /* The raw-event search, the source of a search that does not start with '|' (cmd_raw.c); not

@@ -288,6 +288,20 @@ static esc_status open_table(esc_plan *p, const stage *st, const esc_spl_lookup 
     return load(p, def, lt, st->lookup_start, err);
 }
 
+/* The table of external lookup ext: its fields as the header, no rows. */
+static esc_status ext_table(esc_plan *p, const spl_ext_lookup *ext, lookup_table **out,
+                            esc_error *err) {
+    lookup_table *lt = esc_arena_alloc(&p->arena, sizeof *lt);
+    if (!lt)
+        return oom(err);
+    memset(lt, 0, sizeof *lt);
+    lt->hdr = (const char **)ext->fields;
+    lt->ncols = ext->nfields;
+    lt->ext = ext;
+    *out = lt;
+    return ESC_OK;
+}
+
 /* A cell "*X*" of a case-insensitive wildcard column whose X holds no '*'. */
 static bool is_sub(const lookup_table *lt, size_t i) {
     const char *v = lt->cells[i];
@@ -434,10 +448,13 @@ static esc_status plan_lookup(esc_plan *p, stage *st, const schema *in, esc_erro
         for (size_t i = p->env->nlookups; i > 0 && !def; i--)
             if (strcmp(p->env->lookups[i - 1].name, st->lookup_name) == 0)
                 def = &p->env->lookups[i - 1];
+    const spl_ext_lookup *ext = def ? NULL : spl_ext_lookup_find(st->lookup_name);
     lookup_table *lt = NULL;
-    esc_status rc = open_table(p, st, def, &lt, err);
+    esc_status rc = ext ? ext_table(p, ext, &lt, err) : open_table(p, st, def, &lt, err);
     if (rc != ESC_OK)
         return rc;
+    if (ext)
+        def = &ext->def;
     lt->ci = !def->case_sensitive;
     lt->dflt = def->default_match ? esc_arena_strdup(&p->arena, def->default_match) : NULL;
     lt->min_matches = def->min_matches;
@@ -687,12 +704,50 @@ static esc_status row_output(const stage *st, esc_cell *row, const size_t *hits,
     return ESC_OK;
 }
 
+/* An external lookup's outputs for each row: the computed field of each value of the input
+ * field, in the order of the values (the input field itself for an OUTPUT of it). */
+static esc_status run_ext(const stage *st, esc_table *t, esc_error *err) {
+    const spl_ext_lookup *ext = st->lt->ext;
+    for (size_t r = 0; r < t->nrows; r++) {
+        esc_cell *row = &t->cells[r * t->ncols];
+        int in = st->lin[0].row_col;
+        if (in < 0 || row[in].n == 0)
+            continue;
+        size_t n = row[in].n;
+        char *text = esc_malloc(n * SPL_EXT_OUT);
+        esc_str *vals = esc_malloc(n * sizeof *vals);
+        bool ok = text && vals;
+        for (size_t i = 0; i < n && ok; i++) {
+            ok = ext->compute(row[in].v[i], strlen(row[in].v[i]), text + i * SPL_EXT_OUT);
+            vals[i] = esc_str_c(text + i * SPL_EXT_OUT);
+        }
+        for (size_t k = 0; k < st->nlout && ok; k++) {
+            esc_cell *dst = &row[st->lout[k].row_col];
+            if (st->outputnew && dst->n)
+                continue;
+            if (st->lout[k].csv_col == 0) {
+                ok = dst == &row[in] || spl_cell_copy(dst, &row[in]);
+                continue;
+            }
+            ok = spl_cell_set(dst, vals, n);
+            dst->is_num = false;
+        }
+        esc_free(text);
+        esc_free(vals);
+        if (!ok)
+            return oom(err);
+    }
+    return ESC_OK;
+}
+
 static esc_status run_lookup(const stage *st, spl_run *x, esc_error *err) {
     esc_table *t = x->t;
     const lookup_table *lt = st->lt;
     esc_status rc = spl_table_widen(t, &st->out, err);
     if (rc != ESC_OK)
         return rc;
+    if (lt->ext)
+        return run_ext(st, t, err);
     lrow w = {.st = st,
               .lt = lt,
               .words = (lt->nrows * lt->ncols + 63) / 64,
