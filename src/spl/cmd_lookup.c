@@ -278,7 +278,8 @@ static esc_status open_table(esc_plan *p, const stage *st, const esc_spl_lookup 
                             st->lookup_name);
     if (!def->csv_path)
         return esc_error_at(err, ESC_ECONTENT, NULL, st->lookup_start,
-                            "lookup '%s' has no CSV (KV-store lookups are not supported)",
+                            "lookup '%s' has no CSV (KV-store collections are not read; a later "
+                            "--content folder can give it one)",
                             def->name);
     lookup_table *lt = esc_arena_alloc(&p->arena, sizeof *lt);
     if (!lt)
