@@ -91,3 +91,27 @@ char *esc_buf_take(esc_buf *b) {
     b->len = b->cap = 0;
     return p;
 }
+
+esc_status esc_buf_put_varint(esc_buf *b, uint64_t v) {
+    unsigned char t[10];
+    size_t n = 0;
+    do {
+        t[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] |= 0x80;
+        n++;
+    } while (v);
+    return esc_buf_append(b, t, n);
+}
+
+bool esc_varint_get(const unsigned char *p, size_t end, size_t *i, uint64_t *v) {
+    *v = 0;
+    for (unsigned s = 0; s < 64 && *i < end; s += 7) {
+        unsigned char c = p[(*i)++];
+        *v |= (uint64_t)(c & 0x7f) << s;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}

@@ -68,6 +68,12 @@ static inline esc_str esc_buf_str(const esc_buf *b) {
 /* Hand the storage to the caller (free with esc_free); the buffer becomes empty. */
 char *esc_buf_take(esc_buf *b);
 
+/* Unsigned LEB128 (7 bits a byte, low first; the high bit says more follow), as the run window
+ * files and the content cache store their numbers. esc_varint_get reads one at p[*i] (p holds
+ * end bytes), advancing *i; false when it runs past end or over 64 bits. */
+esc_status esc_buf_put_varint(esc_buf *b, uint64_t v);
+bool esc_varint_get(const unsigned char *p, size_t end, size_t *i, uint64_t *v);
+
 /* Little-endian integers of n bytes (1 to 8), as the spill files store theirs (agg/partial.c,
  * agg/evidence.c): one load or store for 4 and 8 bytes, not a byte at a time. */
 static inline uint64_t esc_le_get(const void *p, size_t n) {

@@ -125,30 +125,6 @@ void esc_run_blob_set_fired(esc_buf *b) {
 #define RUN_REC_NAMED (1u << 30)
 #define RUN_REC_NULL 0xFFFFFFFFu
 
-static esc_status put_varint(esc_buf *b, uint64_t v) {
-    unsigned char t[10];
-    size_t n = 0;
-    do {
-        t[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            t[n] |= 0x80;
-        n++;
-    } while (v);
-    return esc_buf_append(b, t, n);
-}
-
-static bool get_varint(const unsigned char *p, size_t end, size_t *i, uint64_t *v) {
-    *v = 0;
-    for (unsigned s = 0; s < 64 && *i < end; s += 7) {
-        unsigned char c = p[(*i)++];
-        *v |= (uint64_t)(c & 0x7f) << s;
-        if (!(c & 0x80))
-            return true;
-    }
-    return false;
-}
-
 static esc_status put_str(esc_buf *b, esc_str s) {
     uint32_t n = s.ptr ? (uint32_t)s.len : RUN_REC_NULL;
     esc_status st = esc_buf_append(b, &n, 4);
@@ -197,11 +173,11 @@ static esc_status origin_add(win_state *w, const esc_event *ev) {
             return ESC_ENOMEM;
     }
     if (!st)
-        st = put_varint(b, ev->offset);
+        st = esc_buf_put_varint(b, ev->offset);
     if (!st)
-        st = put_varint(b, ev->line);
+        st = esc_buf_put_varint(b, ev->line);
     if (!st)
-        st = put_varint(b, ev->record_id);
+        st = esc_buf_put_varint(b, ev->record_id);
     return st;
 }
 
@@ -298,8 +274,9 @@ static bool origin_next(blob_rd *b, size_t *i) {
         return false;
     }
     b->ev.path = b->path;
-    return get_varint(b->p, b->end, i, &b->ev.offset) && get_varint(b->p, b->end, i, &b->ev.line) &&
-           get_varint(b->p, b->end, i, &b->ev.record_id);
+    return esc_varint_get(b->p, b->end, i, &b->ev.offset) &&
+           esc_varint_get(b->p, b->end, i, &b->ev.line) &&
+           esc_varint_get(b->p, b->end, i, &b->ev.record_id);
 }
 
 /* The named fields at *i into b (1), or 0 on a corrupt blob, -1 out of memory. */
