@@ -155,12 +155,34 @@ static void cut_half(const char *path) {
     assert_int_equal(truncate(path, st.st_size / 2), 0);
 }
 
-/* A payload whose digest is right but which is no database. */
+/* The file's key: its name without the folder and ".hsdb". */
+static const char *key_of_path(const char *path) {
+    static char key[65];
+    const char *slash = strrchr(path, '/');
+    snprintf(key, sizeof key, "%s", slash ? slash + 1 : path);
+    return key;
+}
+
+/* A payload whose header and digest are right but which is no database. */
 static void not_a_database(const char *path) {
+    const char *key = key_of_path(path);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    /* "escudo-hsdb 1\n", crc32("hello") (zlib's), "\n", "hello" */
-    fputs("escudo-hsdb 1\n3610a686\nhello", f);
+    /* "escudo-hsdb 2\n", the key, crc32("hello") (zlib's), "\n", "hello" */
+    fprintf(f, "escudo-hsdb 2\n%s3610a686\nhello", key);
+    fclose(f);
+}
+
+/* Another database's whole file under this one's name (copied or renamed): its header names
+ * another key (here: the key with its first digit changed). */
+static void other_file(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    char c;
+    assert_int_equal(fseek(f, 14, SEEK_SET), 0); /* after "escudo-hsdb 2\n" */
+    assert_int_equal(fread(&c, 1, 1, f), 1);
+    assert_int_equal(fseek(f, 14, SEEK_SET), 0);
+    fputc(c == '0' ? '1' : '0', f);
     fclose(f);
 }
 
@@ -171,15 +193,15 @@ static void other_payload(const char *path) {
     assert_int_equal(
         hs_compile_lit_multi(LITS, EXACT, IDS, LENS, 3, HS_MODE_BLOCK, NULL, &db, &cerr),
         HS_SUCCESS);
-    char *bytes = NULL, head[24];
+    char *bytes = NULL, head[88];
     size_t len = 0;
     assert_int_equal(hs_serialize_database(db, &bytes, &len), HS_SUCCESS);
     FILE *f = fopen(path, "r+b");
     assert_non_null(f);
-    assert_int_equal(fread(head, 1, 23, f), 23); /* the header: magic, CRC-32, newline */
+    assert_int_equal(fread(head, 1, 87, f), 87); /* the header: magic, key, CRC-32, newline */
     fclose(f);
     assert_non_null(f = fopen(path, "wb"));
-    fwrite(head, 1, 23, f);
+    fwrite(head, 1, 87, f);
     fwrite(bytes, 1, len, f);
     fclose(f);
     free(bytes);
@@ -198,6 +220,7 @@ static void test_damaged(void **state) {
     damaged(cut_half);
     damaged(not_a_database);
     damaged(other_payload);
+    damaged(other_file);
     damaged(empty);
 }
 
