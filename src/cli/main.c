@@ -137,8 +137,10 @@ int main(int argc, char **argv) {
     esc_alloc_init();
     route_allocators();
     char cache[ESC_CLI_PATH_MAX];
-    if (esc_cli_cache_dir(cache, sizeof cache))
+    if (esc_cli_cache_dir(cache, sizeof cache)) {
         esc_hs_cache_use(cache);
+        esc_content_cache_use(cache);
+    }
     if (argc < 2) {
         usage(stderr);
         return ESC_EXIT_USAGE;

@@ -28,6 +28,7 @@
 
 #include "core/alloc.h"
 #include "content/yaml_tree.h"
+#include "content/ycache.h"
 #include "ingest/input.h"
 
 #define ESC_CONTENT_MAX_FILE (4u << 20)
@@ -64,6 +65,7 @@ typedef struct loader {
     size_t *mtab; /* macros by name and arity: index + 1 into macros, 0 = empty slot */
     size_t mcap;  /* slots in mtab, a power of two */
     size_t loaded; /* items loaded from the current folder */
+    esc_ycache *trees; /* parsed files kept between runs, or NULL */
     bool oom;
 } loader;
 
@@ -310,16 +312,20 @@ static const esc_ynode *load_yaml(loader *L, const char *path) {
         goto done;
     }
     esc_ynode *root = NULL;
-    esc_error e;
-    esc_error_clear(&e);
-    esc_status pst = esc_yaml_parse(buf, got, &L->scratch, ESC_CONTENT_MAX_DEPTH, &root, &e);
-    if (pst == ESC_ENOMEM || L->scratch.failed) { /* memory ran out: not the file's fault */
-        L->oom = true;
-        goto done;
-    }
-    if (pst != ESC_OK) {
-        warn(L, path, "%s", e.msg);
-        goto done;
+    char key[65];
+    if (!esc_ycache_get(L->trees, buf, got, ESC_CONTENT_MAX_DEPTH, &L->scratch, &root, key)) {
+        esc_error e;
+        esc_error_clear(&e);
+        esc_status pst = esc_yaml_parse(buf, got, &L->scratch, ESC_CONTENT_MAX_DEPTH, &root, &e);
+        if (pst == ESC_ENOMEM || L->scratch.failed) { /* memory ran out: not the file's fault */
+            L->oom = true;
+            goto done;
+        }
+        if (pst != ESC_OK) {
+            warn(L, path, "%s", e.msg);
+            goto done;
+        }
+        esc_ycache_put(L->trees, key, root);
     }
     if (root->kind != ESC_Y_MAP) {
         warn(L, path, "not a YAML mapping; skipped");
@@ -925,6 +931,7 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
     esc_arena_init(&c->arena, 256 * 1024, ESC_CONTENT_ARENA_CAP);
     esc_arena_init(&L.scratch, 256 * 1024, ESC_CONTENT_SCRATCH_CAP);
     L.a = &c->arena;
+    L.trees = esc_ycache_open(dirs, ndirs);
 
     for (size_t i = 0; i < ndirs; i++) {
         const char *dir = dirs[i];
@@ -1051,6 +1058,7 @@ fail:
     esc_free(L.mitre.p);
     esc_free(L.warnings.p);
     esc_arena_fini(&L.scratch);
+    esc_ycache_close(L.trees);
     esc_content_free(c);
     return st;
 }

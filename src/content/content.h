@@ -119,6 +119,9 @@ typedef struct esc_content {
 esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content **out,
                             esc_error *err);
 void esc_content_free(esc_content *c);
+/* The folder where parsed content files are kept for later runs (content/ycache.c; made when
+ * first written), or NULL: none. Call before loading; the path is copied. */
+void esc_content_cache_use(const char *dir);
 /* By exact name, id, or file path/basename of the YAML; NULL if none. */
 const esc_detection *esc_content_find(const esc_content *c, const char *name_or_id_or_file);
 /* Tactics for a technique id (e.g. "defense-evasion" for T1070.005), or an empty list. */

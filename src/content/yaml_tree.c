@@ -212,3 +212,88 @@ const char *esc_ynode_str(const esc_ynode *n) {
         return NULL;
     return n->str;
 }
+
+/* ---- the tree as bytes ---- */
+
+enum { TAG_PLAIN = 4, TAG_TEXT = 8 }; /* the kind in the low two bits */
+
+esc_status esc_yaml_save(const esc_ynode *n, esc_buf *out) {
+    unsigned char tag = (unsigned char)(n->kind | (n->plain ? TAG_PLAIN : 0) |
+                                        (n->str ? TAG_TEXT : 0));
+    esc_status st = esc_buf_append(out, &tag, 1);
+    if (st == ESC_OK)
+        st = esc_buf_put_varint(out, n->line);
+    if (st == ESC_OK && n->str && (st = esc_buf_put_varint(out, n->len)) == ESC_OK)
+        st = esc_buf_append(out, n->str, n->len);
+    if (n->kind != ESC_Y_SEQ && n->kind != ESC_Y_MAP)
+        return st;
+    size_t items = n->kind == ESC_Y_MAP ? 2 * n->n : n->n;
+    if (st == ESC_OK)
+        st = esc_buf_put_varint(out, items);
+    for (size_t i = 0; i < items && st == ESC_OK; i++)
+        st = esc_yaml_save(n->items[i], out);
+    return st;
+}
+
+typedef struct reader {
+    const unsigned char *p;
+    size_t at, end;
+    esc_arena *a;
+    size_t max_depth, nodes;
+} reader;
+
+static bool get_num(reader *r, size_t *v) {
+    uint64_t x;
+    if (!esc_varint_get(r->p, r->end, &r->at, &x) || x > SIZE_MAX)
+        return false;
+    *v = (size_t)x;
+    return true;
+}
+
+static esc_ynode *load_node(reader *r, size_t depth) {
+    if (r->at >= r->end || ++r->nodes > ESC_YAML_MAX_NODES)
+        return NULL;
+    unsigned char tag = r->p[r->at++];
+    esc_ykind kind = (esc_ykind)(tag & 3);
+    size_t line, len, items;
+    if ((tag & ~(unsigned char)15) || !get_num(r, &line))
+        return NULL;
+    esc_ynode *n = new_node(r->a, kind, line);
+    if (!n)
+        return NULL;
+    n->plain = tag & TAG_PLAIN;
+    if (tag & TAG_TEXT) {
+        if (!get_num(r, &len) || len > r->end - r->at)
+            return NULL;
+        esc_str s = esc_arena_dup(r->a, esc_str_make((const char *)r->p + r->at, len));
+        if (!s.ptr)
+            return NULL;
+        n->str = s.ptr;
+        n->len = len;
+        r->at += len;
+    }
+    if (kind != ESC_Y_SEQ && kind != ESC_Y_MAP)
+        return kind == ESC_Y_SCALAR && !n->str ? NULL : n;
+    if (depth >= r->max_depth || !get_num(r, &items) || items > r->end - r->at ||
+        (kind == ESC_Y_MAP && items % 2))
+        return NULL;
+    if (items) {
+        n->items = esc_arena_alloc(r->a, items * sizeof *n->items);
+        if (!n->items)
+            return NULL;
+    }
+    for (size_t i = 0; i < items; i++)
+        if (!(n->items[i] = load_node(r, depth + 1)))
+            return NULL;
+    n->n = kind == ESC_Y_MAP ? items / 2 : items;
+    return n;
+}
+
+bool esc_yaml_load(const char *p, size_t n, esc_arena *a, size_t max_depth, esc_ynode **root) {
+    reader r = {(const unsigned char *)p, 0, n, a, max_depth, 0};
+    esc_ynode *top = load_node(&r, 0);
+    if (!top || r.at != r.end)
+        return false;
+    *root = top;
+    return true;
+}

@@ -12,9 +12,13 @@
 #include <stddef.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/error.h"
 
 #define ESC_YAML_MAX_NODES 1000000
+/* The version of what esc_yaml_parse makes of a text, a part of the content cache's key
+ * (content/ycache.c): raise it with any change to the trees it makes. */
+#define ESC_YAML_TREE_FORMAT 1
 
 typedef enum esc_ykind {
     ESC_Y_NULL,   /* alias, empty document */
@@ -37,6 +41,14 @@ struct esc_ynode {
 /* Parse data (len bytes) into *root. err has the 1-based line of the problem. */
 esc_status esc_yaml_parse(const char *data, size_t len, esc_arena *a, size_t max_depth,
                           esc_ynode **root, esc_error *err);
+
+/* The tree as bytes, appended to out, for esc_yaml_load to read back (the content cache,
+ * content/ycache.c): each node a tag byte (kind, plain, has text), its line and, for a scalar,
+ * its text's length and bytes, for a collection, its item count and items, numbers as LEB128. */
+esc_status esc_yaml_save(const esc_ynode *root, esc_buf *out);
+/* The tree esc_yaml_save wrote as the n bytes at p, into *root in a; false when they are not
+ * one whole tree, nest deeper than max_depth or hold more than ESC_YAML_MAX_NODES nodes. */
+bool esc_yaml_load(const char *p, size_t n, esc_arena *a, size_t max_depth, esc_ynode **root);
 
 /* Value for key in a mapping (NULL if not a mapping or no such key). */
 const esc_ynode *esc_ymap_get(const esc_ynode *map, const char *key);

@@ -1,6 +1,8 @@
 /* libFuzzer target for ESCU YAML content: the YAML tree (esc_yaml_parse) on the whole input,
  * then esc_content_load over a content folder built from it, then macro expansion of every
- * loaded detection's search with the loaded macros.
+ * loaded detection's search with the loaded macros. The tree's bytes for the content cache
+ * (esc_yaml_save) must read back whole and save to the same bytes; the input itself is also
+ * read as such bytes (esc_yaml_load), which must refuse it or stay within the caps.
  *
  * Input layout: the input is split at lines "#---" into up to five files of one content folder:
  * detections/d.yml, macros/m.yml, deployments/p.yml, lookups/l.yml (with a CSV beside it named
@@ -96,7 +98,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (esc_yaml_parse((const char *)data, size, &a, 64, &y, &err) == ESC_OK && y) {
         (void)esc_ymap_get(y, "search");
         (void)esc_ynode_str(esc_ymap_get(y, "name"));
+        /* the content cache's bytes of the tree read back whole, and equal (yaml_tree.h) */
+        esc_buf b, b2;
+        esc_buf_init(&b, 0);
+        esc_buf_init(&b2, 0);
+        esc_ynode *back = NULL;
+        if (esc_yaml_save(y, &b) == ESC_OK) {
+            if (!esc_yaml_load(b.ptr, b.len, &a, 64, &back) || esc_yaml_save(back, &b2) != ESC_OK ||
+                b2.len != b.len || memcmp(b.ptr, b2.ptr, b.len) != 0)
+                abort();
+        }
+        esc_buf_fini(&b);
+        esc_buf_fini(&b2);
     }
+    /* the input itself as a cached tree's bytes: refused or read, within the caps */
+    (void)esc_yaml_load((const char *)data, size, &a, 64, &y);
     esc_arena_fini(&a);
 
     /* split into the folder's files */
