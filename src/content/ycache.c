@@ -164,15 +164,15 @@ static void write_used(esc_ycache *c) {
     esc_buf lens; /* the lengths, one after the other */
     esc_buf_init(&lens, 0);
     size_t total = 0, nused = 0;
-    for (size_t i = 0; i < c->ne; i++)
+    bool ok = true;
+    for (size_t i = 0; i < c->ne && ok; i++)
         if (c->e[i].used) {
             nused++;
-            total += KEY + c->e[i].len;
-            if (esc_buf_put_varint(&lens, c->e[i].len) != ESC_OK)
-                total = SIZE_MAX;
+            total += KEY + c->e[i].len; /* each len under MAX_FILE: no overflow */
+            ok = total <= MAX_FILE && esc_buf_put_varint(&lens, c->e[i].len) == ESC_OK;
         }
-    esc_blob_part *parts = esc_malloc((3 * nused + 1) * sizeof *parts);
-    if (parts && total <= MAX_FILE) {
+    esc_blob_part *parts = ok ? esc_malloc((3 * nused + 1) * sizeof *parts) : NULL;
+    if (parts) {
         size_t np = 0, at = 0;
         for (size_t i = 0; i < c->ne; i++) {
             const entry *x = &c->e[i];
