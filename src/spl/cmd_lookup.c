@@ -706,7 +706,8 @@ static esc_status row_output(const stage *st, esc_cell *row, const size_t *hits,
 }
 
 /* An external lookup's outputs for each row: the computed field of each value of the input
- * field, in the order of the values (the input field itself for an OUTPUT of it). */
+ * field, in the order of the values; an OUTPUT of the input field itself gets its value as it
+ * was (copied first, before a computed output may replace it). */
 static esc_status run_ext(const stage *st, esc_table *t, esc_error *err) {
     const spl_ext_lookup *ext = st->lt->ext;
     for (size_t r = 0; r < t->nrows; r++) {
@@ -718,21 +719,18 @@ static esc_status run_ext(const stage *st, esc_table *t, esc_error *err) {
         char *text = esc_malloc(n * SPL_EXT_OUT);
         esc_str *vals = esc_malloc(n * sizeof *vals);
         bool ok = text && vals;
-        for (size_t i = 0; i < n && ok; i++) {
-            ok = ext->compute(row[in].v[i], strlen(row[in].v[i]), text + i * SPL_EXT_OUT);
-            vals[i] = esc_str_c(text + i * SPL_EXT_OUT);
-        }
-        for (size_t k = 0; k < st->nlout && ok; k++) {
-            esc_cell *dst = &row[st->lout[k].row_col];
-            if (st->outputnew && dst->n)
-                continue;
-            if (st->lout[k].csv_col == 0) {
-                ok = dst == &row[in] || spl_cell_copy(dst, &row[in]);
-                continue;
+        for (size_t i = 0; i < n && ok; i++)
+            if ((ok = ext->compute(row[in].v[i], strlen(row[in].v[i]), text + i * SPL_EXT_OUT)))
+                vals[i] = esc_str_c(text + i * SPL_EXT_OUT);
+        for (int pass = 0; pass < 2; pass++) /* the input field's copies, then the computed */
+            for (size_t k = 0; k < st->nlout && ok; k++) {
+                esc_cell *dst = &row[st->lout[k].row_col];
+                bool copy = st->lout[k].csv_col == 0;
+                if (copy != (pass == 0) || (st->outputnew && dst->n) || (copy && dst == &row[in]))
+                    continue;
+                ok = copy ? spl_cell_copy(dst, &row[in]) : spl_cell_set(dst, vals, n);
+                dst->is_num &= copy;
             }
-            ok = spl_cell_set(dst, vals, n);
-            dst->is_num = false;
-        }
         esc_free(text);
         esc_free(vals);
         if (!ok)
