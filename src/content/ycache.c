@@ -93,7 +93,8 @@ static void index_file(esc_ycache *c, size_t len) {
     }
     c->changed = i != len; /* a damaged end: write the file anew */
     c->n = c->ne;
-    qsort(c->e, c->n, sizeof *c->e, cmp_entry);
+    if (c->n) /* (none when the first push ran out of memory: c->e is NULL) */
+        qsort(c->e, c->n, sizeof *c->e, cmp_entry);
 }
 
 esc_ycache *esc_ycache_open(const char *const *dirs, size_t ndirs) {
