@@ -13,12 +13,17 @@
  * written anew with the trees it used. A file that does not parse is never kept (its warning
  * comes from parsing it again). Invariants: as for the Hyperscan cache, anything wrong with the
  * file or the folder means parsing, silently; a tree is used only when esc_yaml_load reads it
- * whole; the folder is not pruned. */
+ * whole. The folder keeps the files of the KEEP_SETS sets written last (a set is its folders'
+ * paths: content copied to a new folder each run would add a file each time). */
 #include "content/ycache.h"
 
+#include <dirent.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "content/content.h"
@@ -32,6 +37,9 @@
  * kept (escu-full's are 5.7 MB); the trees parsed in one load are held up to this much. */
 #define MAX_FILE ((size_t)64 << 20)
 #define KEY 64 /* a tree's key: hex digits */
+/* The sets whose files are kept: a set is its folders' paths, so content copied to a new
+ * folder for every run would otherwise add a file each time. */
+#define KEEP_SETS 16
 
 typedef struct entry {
     char key[KEY];
@@ -160,6 +168,53 @@ void esc_ycache_put(esc_ycache *c, const char key[65], const esc_ynode *root) {
     c->changed = true;
 }
 
+typedef struct set_file {
+    struct timespec at; /* modification time */
+    char name[KEY + 7];
+} set_file;
+
+static int cmp_age(const void *a, const void *b) {
+    const struct timespec *x = &((const set_file *)a)->at, *y = &((const set_file *)b)->at;
+    return x->tv_sec != y->tv_sec ? (x->tv_sec < y->tv_sec ? -1 : 1)
+                                  : (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/* The oldest set files removed while more than KEEP_SETS are in the folder (by modification
+ * time; a set's file is written anew only when its load changed it, so a set in use ages). */
+static void prune_sets(void) {
+    DIR *d = opendir(cache_dir);
+    set_file *f = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (strlen(de->d_name) != KEY + 6 || strcmp(de->d_name + KEY, ".ytree") != 0 ||
+            snprintf(path, sizeof path, "%s/%s", cache_dir, de->d_name) >= (int)sizeof path ||
+            lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (n == cap) {
+            set_file *g = esc_realloc(f, (cap = cap ? 2 * cap : 32) * sizeof *g);
+            if (!g)
+                break;
+            f = g;
+        }
+        f[n].at = st.st_mtim;
+        memcpy(f[n++].name, de->d_name, KEY + 7);
+    }
+    if (d)
+        closedir(d);
+    if (n > KEEP_SETS) {
+        qsort(f, n, sizeof *f, cmp_age);
+        for (size_t i = 0; i < n - KEEP_SETS; i++) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/%s", cache_dir, f[i].name);
+            unlink(path);
+        }
+    }
+    esc_free(f);
+}
+
 /* The trees used, each its key, its length (LEB128) and its bytes, filed as the set's file. */
 static void write_used(esc_ycache *c) {
     esc_buf lens; /* the lengths, one after the other */
@@ -187,7 +242,8 @@ static void write_used(esc_ycache *c) {
             parts[np++] = (esc_blob_part){(x->fresh ? c->fresh.ptr : c->file) + x->off, x->len};
             at += nl;
         }
-        (void)esc_blob_write(cache_dir, c->key, ".ytree", MAGIC, parts, np);
+        if (esc_blob_write(cache_dir, c->key, ".ytree", MAGIC, parts, np))
+            prune_sets();
     }
     esc_free(parts);
     esc_buf_fini(&lens);

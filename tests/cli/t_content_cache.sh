@@ -5,7 +5,8 @@
 # escu-full give the same bytes with no cache, with the cache being filled and with it read
 # back; an edited file is parsed again (a tree's key is its file's bytes); a damaged cache file,
 # or another set's under this set's name, is parsed again silently and written anew; a file
-# that does not parse is never kept, so its warning comes every run.
+# that does not parse is never kept, so its warning comes every run; the folder keeps the newest
+# 16 sets' files.
 set -u
 ESCUDO=${ESCUDO:-build/escudo}
 DATA=${ESC_SHARED_DATA:-../shared/data}
@@ -66,4 +67,17 @@ grep -q "Create or delete windows shares using net exe" "$T/own1" &&
     ok "an edited detection is read anew" || bad "edited detection"
 [ "$(grep -c 'broken.yml' "$T/own1")" -ge 1 ] && [ "$(grep -c 'broken.yml' "$T/own2")" -ge 1 ] &&
     ok "a file that does not parse warns every run" || bad "broken file warnings"
+# content copied to a new folder each run is a new set each time: the folder keeps the newest 16
+for i in $(seq 1 20); do
+    mkdir -p "$T/set$i"
+    cp -r "$SRC/content/." "$T/set$i/"
+    ESCUDO_CACHE_DIR=$T/many "$ESCUDO" lint --content "$T/set$i" >/dev/null 2>&1
+    sleep 0.01
+done
+n=$(find "$T/many" -name '*.ytree' | wc -l)
+ESCUDO_CACHE_DIR=$T/many "$ESCUDO" lint --content "$T/set20" >/dev/null 2>&1
+ESCUDO_CACHE_DIR=$T/probe "$ESCUDO" lint --content "$T/set20" >/dev/null 2>&1
+newest=$(basename "$(find "$T/probe" -name '*.ytree')")
+[ "$n" -eq 16 ] && [ -f "$T/many/$newest" ] &&
+    ok "twenty sets: the newest 16 files kept, the last set's among them" || bad "pruning ($n files)"
 exit $fail
