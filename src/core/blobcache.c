@@ -39,9 +39,9 @@ static bool make_dir(const char *dir) {
     return dir_ok(dir);
 }
 
-/* The CRC-32 of p as 8 lower-case hex digits into out[9]. */
-static void crc_hex(const void *p, size_t n, char out[9]) {
-    snprintf(out, 9, "%08x", (unsigned)esc_crc32(0, p, n));
+/* A CRC-32 as the header writes it: 8 lower-case hex digits into out[9]. */
+static void crc_hex(uint32_t crc, char out[9]) {
+    snprintf(out, 9, "%08x", (unsigned)crc);
 }
 
 #define KEY_LEN 64
@@ -73,7 +73,7 @@ char *esc_blob_read(const char *dir, const char *key, const char *ext, const cha
         fread(b, 1, (size_t)st.st_size, f) == (size_t)st.st_size && memcmp(b, magic, ml) == 0 &&
         memcmp(b + ml, key, KEY_LEN) == 0 && b[header - 1] == '\n') {
         *len = (size_t)st.st_size - header;
-        crc_hex(b + header, *len, hex);
+        crc_hex(esc_crc32(0, b + header, *len), hex);
         ok = memcmp(hex, b + ml + KEY_LEN, 8) == 0;
         if (ok)
             memmove(b, b + header, *len);
@@ -104,7 +104,7 @@ bool esc_blob_write(const char *dir, const char *key, const char *ext, const cha
     uint32_t crc = 0;
     for (size_t i = 0; i < np; i++)
         crc = esc_crc32(crc, parts[i].p, parts[i].len);
-    snprintf(hex, sizeof hex, "%08x", (unsigned)crc);
+    crc_hex(crc, hex);
     size_t ml = strlen(magic);
     bool ok = fwrite(magic, 1, ml, f) == ml && fwrite(key, 1, KEY_LEN, f) == KEY_LEN &&
               fwrite(hex, 1, 8, f) == 8 && fputc('\n', f) != EOF;
