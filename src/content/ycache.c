@@ -215,32 +215,28 @@ static void prune_sets(void) {
     esc_free(f);
 }
 
-/* The trees used, each its key, its length (LEB128) and its bytes, filed as the set's file. */
+/* The trees used, each its key, its length (LEB128) and its bytes, filed as the set's file;
+ * not when they would pass MAX_FILE. */
 static void write_used(esc_ycache *c) {
-    esc_buf lens; /* the lengths, one after the other */
-    esc_buf_init(&lens, 0);
     size_t total = 0, nused = 0;
-    bool ok = true;
-    for (size_t i = 0; i < c->ne && ok; i++)
+    for (size_t i = 0; i < c->ne; i++)
         if (c->e[i].used) {
             nused++;
-            total += KEY + c->e[i].len; /* each len under MAX_FILE: no overflow */
-            ok = total <= MAX_FILE && esc_buf_put_varint(&lens, c->e[i].len) == ESC_OK;
+            total += KEY + c->e[i].len; /* trees of at most 2 x MAX_FILE bytes: no overflow */
         }
-    esc_blob_part *parts = ok ? esc_malloc((3 * nused + 1) * sizeof *parts) : NULL;
-    if (parts) {
-        size_t np = 0, at = 0;
+    esc_buf lens; /* the lengths, reserved whole so that the parts may point into it */
+    esc_buf_init(&lens, 0);
+    esc_blob_part *parts = total <= MAX_FILE ? esc_malloc((3 * nused + 1) * sizeof *parts) : NULL;
+    if (parts && esc_buf_reserve(&lens, 10 * nused) == ESC_OK) {
+        size_t np = 0;
         for (size_t i = 0; i < c->ne; i++) {
             const entry *x = &c->e[i];
-            if (!x->used)
-                continue;
-            size_t nl = 1;
-            while (((const unsigned char *)lens.ptr)[at + nl - 1] & 0x80)
-                nl++;
+            size_t at = lens.len;
+            if (!x->used || esc_buf_put_varint(&lens, x->len) != ESC_OK)
+                continue; /* (the room is reserved: it does not fail) */
             parts[np++] = (esc_blob_part){x->key, KEY};
-            parts[np++] = (esc_blob_part){lens.ptr + at, nl};
+            parts[np++] = (esc_blob_part){lens.ptr + at, lens.len - at};
             parts[np++] = (esc_blob_part){(x->fresh ? c->fresh.ptr : c->file) + x->off, x->len};
-            at += nl;
         }
         if (esc_blob_write(cache_dir, c->key, ".ytree", MAGIC, parts, np))
             prune_sets();
