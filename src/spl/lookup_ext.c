@@ -73,6 +73,12 @@ static void py_float_str(double v, char out[SPL_EXT_OUT]) {
     out[o] = '\0';
 }
 
+/* A distinct character of a word and how often it occurs. */
+typedef struct seen_char {
+    uint32_t cp;
+    size_t count;
+} seen_char;
+
 /* ut_shannon.py's shannon(word.strip()), as its text; false when out of memory. */
 static bool ut_shannon(const char *s, size_t n, char *out) {
     uint32_t *cp = esc_malloc((n ? n : 1) * sizeof *cp);
@@ -88,39 +94,36 @@ static bool ut_shannon(const char *s, size_t n, char *out) {
         to--;
     /* distinct characters in order of first appearance, found through an open-addressed set
      * of indexes into seen[] */
-    size_t len = to - from, slots = 16;
+    size_t len = to - from, slots = 16, nseen = 0;
     while (slots < 2 * len)
         slots *= 2;
-    uint32_t *seen = esc_malloc((len ? len : 1) * sizeof *seen);
-    size_t *count = esc_calloc(len ? len : 1, sizeof *count);
+    seen_char *seen = esc_malloc((len ? len : 1) * sizeof *seen);
     uint32_t *slot = esc_calloc(slots, sizeof *slot); /* index into seen + 1; 0: empty */
-    if (!seen || !count || !slot) {
+    if (!seen || !slot) {
         esc_free(cp);
         esc_free(seen);
-        esc_free(count);
         esc_free(slot);
         return false;
     }
-    size_t nseen = 0;
     for (size_t i = from; i < to; i++) {
         size_t h = (cp[i] * 2654435761u) & (slots - 1);
-        while (slot[h] && seen[slot[h] - 1] != cp[i])
+        while (slot[h] && seen[slot[h] - 1].cp != cp[i])
             h = (h + 1) & (slots - 1);
         if (!slot[h]) {
-            seen[nseen] = cp[i];
+            seen[nseen].cp = cp[i];
+            seen[nseen].count = 0;
             slot[h] = (uint32_t)++nseen;
         }
-        count[slot[h] - 1]++;
+        seen[slot[h] - 1].count++;
     }
     double entropy = 0.0;
     for (size_t k = 0; k < nseen; k++) {
-        double p = (double)count[k] / (double)len;
+        double p = (double)seen[k].count / (double)len;
         entropy -= p * (log(p) / log(2.0));
     }
     py_float_str(entropy, out);
     esc_free(cp);
     esc_free(seen);
-    esc_free(count);
     esc_free(slot);
     return true;
 }
