@@ -17,14 +17,7 @@
 #include "core/fmt.h"
 #include "core/timeutil.h"
 #include "parse/render.h"
-
-static uint64_t rng = 0x9E3779B97F4A7C15u;
-static uint64_t next(void) { /* xorshift64 */
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+#include "xorshift.h"
 
 static void check_u64(uint64_t v) {
     char want[64], got[ESC_FMT_MAX];

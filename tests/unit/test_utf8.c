@@ -12,6 +12,7 @@
 
 #include "core/buf.h"
 #include "core/utf8.h"
+#include "xorshift.h"
 
 static size_t decode(const char *s, size_t n, uint32_t *out) {
     size_t k = 0;
@@ -43,14 +44,6 @@ static void test_code_points(void **state) {
     size_t k = decode(s, sizeof s - 1, got);
     assert_int_equal(k, sizeof want / sizeof want[0]);
     assert_memory_equal(got, want, sizeof want);
-}
-
-static uint64_t rng = 0x9E3779B97F4A7C15u;
-static uint64_t next(void) { /* xorshift64 */
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
 }
 
 static void test_against_repair(void **state) {
