@@ -243,14 +243,8 @@ esc_status esc_agg_group_hashed(esc_agg *a, const esc_str *keys, uint64_t h, siz
     esc_status st;
     if ((a->ngroups + 1) * 2 > a->gtab_cap && (st = grow_gtab(a, err)) != ESC_OK)
         return st;
-    if (a->ngroups == a->gcap) {
-        size_t cap = a->gcap ? a->gcap * 2 : 16;
-        group *ng = esc_realloc(a->groups, cap * sizeof *ng);
-        if (!ng)
-            return esc_error_set(err, ESC_ENOMEM, "out of memory growing a group table");
-        a->groups = ng;
-        a->gcap = cap;
-    }
+    if (a->ngroups == a->gcap && !ESC_VEC_GROW(a->groups, a->gcap, a->ngroups + 1, 16))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory growing a group table");
     group g = {0};
     g.hash = h;
     g.count = 1;

@@ -135,14 +135,8 @@ static const char *intern(esc_evset *s, const char *path) {
     uint64_t *slot = path_slot(s, path, h);
     if (*slot)
         return s->paths[(uint32_t)*slot - 1];
-    if (s->npaths == s->paths_cap) {
-        size_t cap = s->paths_cap ? s->paths_cap * 2 : 4;
-        char **np = esc_realloc(s->paths, cap * sizeof *np);
-        if (!np)
-            return NULL;
-        s->paths = np;
-        s->paths_cap = cap;
-    }
+    if (s->npaths == s->paths_cap && !ESC_VEC_GROW(s->paths, s->paths_cap, s->npaths + 1, 4))
+        return NULL;
     char *c = esc_arena_strdup(&s->names, path);
     if (!c)
         return NULL;

@@ -40,14 +40,8 @@ static bool count(buckets *b, const char *key, bool supported) {
     while (i < b->n && strcmp(b->v[i].key, key) != 0)
         i++;
     if (i == b->n) {
-        if (b->n == b->cap) {
-            size_t cap = b->cap ? b->cap * 2 : 64;
-            bucket *p = esc_realloc(b->v, cap * sizeof *p);
-            if (!p)
-                return false;
-            b->v = p;
-            b->cap = cap;
-        }
+        if (b->n == b->cap && !ESC_VEC_GROW(b->v, b->cap, b->n + 1, 64))
+            return false;
         b->v[b->n++] = (bucket){key, 0, 0};
     }
     if (supported)

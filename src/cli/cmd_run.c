@@ -108,14 +108,8 @@ typedef struct cfg_args {
 } cfg_args;
 
 static bool cfg_push(cfg_args *c, const char *s) {
-    if (c->n + 2 > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 32;
-        char **p = esc_realloc(c->v, cap * sizeof *p);
-        if (!p)
-            return false;
-        c->v = p;
-        c->cap = cap;
-    }
+    if (!ESC_VEC_GROW(c->v, c->cap, c->n + 2, 32))
+        return false;
     return (c->v[c->n++] = esc_strdup(s)) != NULL;
 }
 

@@ -250,13 +250,8 @@ void esc_out_timeline(FILE *f, bool csv, const esc_result *r, size_t n) {
         for (size_t row = 0; row < r[i].t->nrows; row++) {
             const esc_row_evidence *e = row_ev(r[i].t, row);
             for (size_t k = 0; k < (e->n ? e->n : 1); k++) {
-                if (nl == cap) {
-                    cap = cap ? cap * 2 : 256;
-                    tl_line *p = esc_realloc(L, cap * sizeof *p);
-                    if (!p)
-                        goto out;
-                    L = p;
-                }
+                if (nl == cap && !ESC_VEC_GROW(L, cap, nl + 1, 256))
+                    goto out;
                 L[nl++] = (tl_line){&r[i], row, e->n ? &e->refs[k] : NULL};
             }
         }
@@ -301,13 +296,8 @@ void esc_out_csv_union(FILE *f, const esc_result *r, size_t n) {
                 k++;
             if (k < nu)
                 continue;
-            if (nu == cap) {
-                cap = cap ? cap * 2 : 32;
-                const char **p = esc_realloc(u, cap * sizeof *p);
-                if (!p)
-                    goto out;
-                u = p;
-            }
+            if (nu == cap && !ESC_VEC_GROW(u, cap, nu + 1, 32))
+                goto out;
             u[nu++] = r[i].t->cols[c];
         }
     }

@@ -44,14 +44,8 @@ typedef struct vec {
 } vec;
 
 static void *vec_push(vec *v, size_t elem) {
-    if (v->n == v->cap) {
-        size_t nc = v->cap ? v->cap * 2 : 16;
-        void *p = esc_realloc(v->p, nc * elem);
-        if (!p)
-            return NULL;
-        v->p = p;
-        v->cap = nc;
-    }
+    if (v->n == v->cap && !esc_vec_grow(&v->p, &v->cap, v->n + 1, elem, 16))
+        return NULL;
     void *slot = (char *)v->p + v->n * elem;
     memset(slot, 0, elem);
     v->n++;

@@ -19,14 +19,8 @@ typedef struct frame {
 } frame;
 
 static esc_status push_kid(frame *f, esc_ynode *k) {
-    if (f->n == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 8;
-        esc_ynode **p = esc_realloc(f->kids, nc * sizeof *p);
-        if (!p)
-            return ESC_ENOMEM;
-        f->kids = p;
-        f->cap = nc;
-    }
+    if (f->n == f->cap && !ESC_VEC_GROW(f->kids, f->cap, f->n + 1, 8))
+        return ESC_ENOMEM;
     f->kids[f->n++] = k;
     return ESC_OK;
 }

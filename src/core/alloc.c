@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,26 @@ void *esc_calloc(size_t n, size_t size) {
 
 void *esc_realloc(void *p, size_t n) {
     return should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
+bool esc_vec_grow(void *arr, size_t *cap, size_t need, size_t elem, size_t first) {
+    if (need <= *cap)
+        return true;
+    size_t nc = *cap ? *cap : first ? first : 1;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2)
+            return false;
+        nc *= 2;
+    }
+    if (elem && nc > SIZE_MAX / elem)
+        return false;
+    void *old, *p; /* (the pointer moves through memcpy: arr is a T **, not a void **) */
+    memcpy(&old, arr, sizeof old);
+    if (!(p = esc_realloc(old, nc * elem)))
+        return false;
+    memcpy(arr, &p, sizeof p);
+    *cap = nc;
+    return true;
 }
 
 void esc_free(void *p) {

@@ -66,16 +66,10 @@ static bool item_add(scan_list *L, char *p, bool deep) {
         esc_free(p);
         return false;
     }
-    if (L->n == L->cap) {
-        size_t nc = L->cap ? L->cap * 2 : 256;
-        scan_item *v = esc_realloc(L->v, nc * sizeof *v);
-        if (!v) {
-            L->oom = true;
-            esc_free(p);
-            return false;
-        }
-        L->v = v;
-        L->cap = nc;
+    if (L->n == L->cap && !ESC_VEC_GROW(L->v, L->cap, L->n + 1, 256)) {
+        L->oom = true;
+        esc_free(p);
+        return false;
     }
     L->v[L->n++] = (scan_item){p, NULL, NULL, deep};
     return true;
@@ -107,15 +101,9 @@ static void list_yaml(scan_list *L, const char *dir, int depth) {
     while ((de = readdir(dh)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **p = esc_realloc(names, nc * sizeof *p);
-            if (!p) {
-                L->oom = true;
-                break;
-            }
-            names = p;
-            cap = nc;
+        if (n == cap && !ESC_VEC_GROW(names, cap, n + 1, 64)) {
+            L->oom = true;
+            break;
         }
         if (!(names[n] = esc_strdup(de->d_name))) {
             L->oom = true;

@@ -63,14 +63,8 @@ static esc_status cap_put(esc_sink *s, const esc_sink_event *ev, esc_error *err)
     }
     if (c->n == c->max)
         return esc_error_set(err, ESC_ELIMIT, "more than %zu events from one test", c->max);
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 64;
-        cap_event *v = esc_realloc(c->v, nc * sizeof *v);
-        if (!v)
-            return esc_error_set(err, ESC_ENOMEM, "out of memory");
-        c->v = v;
-        c->cap = nc;
-    }
+    if (c->n == c->cap && !ESC_VEC_GROW(c->v, c->cap, c->n + 1, 64))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     char *j = esc_strndup(ev->json, ev->json_len);
     if (!j)
         return esc_error_set(err, ESC_ENOMEM, "out of memory");

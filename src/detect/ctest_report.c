@@ -86,15 +86,9 @@ esc_status esc_ctest_report_add(esc_ctest_report *rep, esc_ctest_result *r, esc_
         esc_ctest_result_fini(r);
         return esc_error_set(err, ESC_ELIMIT, "more than %zu test results", max);
     }
-    if (rep->n == rep->cap) {
-        size_t nc = rep->cap ? rep->cap * 2 : 64;
-        esc_ctest_result *p = esc_realloc(rep->r, nc * sizeof *p);
-        if (!p) {
-            esc_ctest_result_fini(r);
-            return esc_error_set(err, ESC_ENOMEM, "out of memory");
-        }
-        rep->r = p;
-        rep->cap = nc;
+    if (rep->n == rep->cap && !ESC_VEC_GROW(rep->r, rep->cap, rep->n + 1, 64)) {
+        esc_ctest_result_fini(r);
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     }
     if (r->outcome == ESC_CTEST_PASS && r->nreasons)
         r->outcome = ESC_CTEST_FAIL;

@@ -319,14 +319,8 @@ static esc_status copy_event(esc_arena *a, const esc_event *ev, esc_event *c) {
 
 /* Deep-copy an event into the held arena. */
 static esc_status hold(esc_feeder *f, const esc_event *ev) {
-    if (f->nheld == f->capheld) {
-        size_t cap = f->capheld ? f->capheld * 2 : 256;
-        esc_event *p = esc_realloc(f->held, cap * sizeof *p);
-        if (!p)
-            return ESC_ENOMEM;
-        f->held = p;
-        f->capheld = cap;
-    }
+    if (f->nheld == f->capheld && !ESC_VEC_GROW(f->held, f->capheld, f->nheld + 1, 256))
+        return ESC_ENOMEM;
     esc_event *c = &f->held[f->nheld];
     if (copy_event(&f->held_arena, ev, c))
         return ESC_ELIMIT;

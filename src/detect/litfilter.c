@@ -682,27 +682,8 @@ static int on_raw(unsigned id, unsigned long long from, unsigned long long to, u
 
 /* Room for len bytes and nseg values in the record's scan buffer; false when it cannot grow. */
 static bool reserve(esc_litscan *s, size_t len, size_t nseg) {
-    if (len > s->buf_cap) {
-        size_t cap = s->buf_cap ? s->buf_cap : 4096;
-        while (cap < len)
-            cap *= 2;
-        char *b = esc_realloc(s->buf, cap);
-        if (!b)
-            return false;
-        s->buf = b;
-        s->buf_cap = cap;
-    }
-    if (nseg > s->seg_cap) {
-        size_t cap = s->seg_cap ? s->seg_cap : 64;
-        while (cap < nseg)
-            cap *= 2;
-        lseg *g = esc_realloc(s->seg, cap * sizeof *g);
-        if (!g)
-            return false;
-        s->seg = g;
-        s->seg_cap = cap;
-    }
-    return true;
+    return ESC_VEC_GROW(s->buf, s->buf_cap, len, 4096) &&
+           ESC_VEC_GROW(s->seg, s->seg_cap, nseg, 64);
 }
 
 /* Each of the record's values for raw_fld's literals, in one scan (see raw_db): the values one

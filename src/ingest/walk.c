@@ -33,14 +33,8 @@ typedef struct walk {
 static esc_status push_file(walk *w, const char *path, esc_error *err) {
     if (w->n == w->max_files)
         return esc_error_set(err, ESC_ELIMIT, "more than %zu input files", w->max_files);
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        char **p = esc_realloc(w->files, cap * sizeof *p);
-        if (!p)
-            return esc_error_set(err, ESC_ENOMEM, "out of memory");
-        w->files = p;
-        w->cap = cap;
-    }
+    if (w->n == w->cap && !ESC_VEC_GROW(w->files, w->cap, w->n + 1, 64))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     if (!(w->files[w->n] = esc_strdup(path)))
         return esc_error_set(err, ESC_ENOMEM, "out of memory");
     w->n++;
@@ -51,14 +45,8 @@ static esc_status mark_id(esc_dirs_seen *s, const struct stat *sb) {
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i].dev == sb->st_dev && s->v[i].ino == sb->st_ino)
             return ESC_SKIP;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        struct esc_dir_id *p = esc_realloc(s->v, cap * sizeof *p);
-        if (!p)
-            return ESC_ENOMEM;
-        s->v = p;
-        s->cap = cap;
-    }
+    if (s->n == s->cap && !ESC_VEC_GROW(s->v, s->cap, s->n + 1, 16))
+        return ESC_ENOMEM;
     s->v[s->n].dev = sb->st_dev;
     s->v[s->n].ino = sb->st_ino;
     s->n++;
@@ -113,14 +101,9 @@ static esc_status walk_path(walk *w, const char *path, int depth, esc_error *err
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **p = esc_realloc(names, cap * sizeof *p);
-            if (!p) {
-                st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-                goto done;
-            }
-            names = p;
+        if (n == cap && !ESC_VEC_GROW(names, cap, n + 1, 32)) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            goto done;
         }
         if (!(names[n] = esc_strdup(e->d_name))) {
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");

@@ -44,14 +44,8 @@ static tech *find(techs *t, const char *id) {
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->v[i].id, id) == 0)
             return &t->v[i];
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 64;
-        tech *p = esc_realloc(t->v, nc * sizeof *p);
-        if (!p)
-            return NULL;
-        t->v = p;
-        t->cap = nc;
-    }
+    if (t->n == t->cap && !ESC_VEC_GROW(t->v, t->cap, t->n + 1, 64))
+        return NULL;
     memset(&t->v[t->n], 0, sizeof *t->v);
     t->v[t->n].id = id;
     return &t->v[t->n++];
@@ -129,13 +123,8 @@ static esc_status from_notables(techs *t, const rpt_model *m, const esc_content 
             x->fired++;
             unsigned ct = content_tactics(c, x->id);
             x->tac |= ct ? ct : own;
-            if (np == cap) {
-                cap = cap ? cap * 2 : 256;
-                pair *q = esc_realloc(p, cap * sizeof *q);
-                if (!q)
-                    goto nomem;
-                p = q;
-            }
+            if (np == cap && !ESC_VEC_GROW(p, cap, np + 1, 256))
+                goto nomem;
             p[np++] = (pair){(size_t)(x - t->v), n->host};
         }
     }

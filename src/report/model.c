@@ -235,14 +235,8 @@ static esc_status add_notable(void *ctx, const esc_store_row *r, esc_error *err)
         return esc_error_set(err, ESC_ELIMIT,
                              "more than %zu notables to report; narrow with --since/--until",
                              m->max_notables);
-    if (m->nn == m->capn) {
-        size_t nc = m->capn ? m->capn * 2 : 256;
-        rpt_notable *p = esc_realloc(m->n, nc * sizeof *p);
-        if (!p)
-            return esc_error_set(err, ESC_ENOMEM, "out of memory");
-        m->n = p;
-        m->capn = nc;
-    }
+    if (m->nn == m->capn && !ESC_VEC_GROW(m->n, m->capn, m->nn + 1, 256))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     rpt_notable *n = &m->n[m->nn];
     memset(n, 0, sizeof *n);
     n->time = n->etime = r->time;
@@ -275,14 +269,8 @@ static esc_status add_risk(void *ctx, const esc_store_row *r, esc_error *err) {
         return esc_error_set(err, ESC_ELIMIT,
                              "more than %zu risk events to report; narrow with --since/--until",
                              m->max_risk);
-    if (m->nr == m->capr) {
-        size_t nc = m->capr ? m->capr * 2 : 256;
-        rpt_risk *p = esc_realloc(m->r, nc * sizeof *p);
-        if (!p)
-            return esc_error_set(err, ESC_ENOMEM, "out of memory");
-        m->r = p;
-        m->capr = nc;
-    }
+    if (m->nr == m->capr && !ESC_VEC_GROW(m->r, m->capr, m->nr + 1, 256))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     rpt_risk *k = &m->r[m->nr];
     k->object = dup(m, r->risk_object ? r->risk_object : "");
     k->type = dup(m, r->risk_object_type ? r->risk_object_type : "");

@@ -165,14 +165,8 @@ void esc_run_session_free(esc_runner *r) {
 
 static esc_status add_fired(esc_runner *r, size_t det, const esc_window *w, int64_t t,
                             esc_error *err) {
-    if (r->nfired == r->capfired) {
-        size_t cap = r->capfired ? r->capfired * 2 : 16;
-        fired_row *p = esc_realloc(r->fired, cap * sizeof *p);
-        if (!p)
-            return esc_error_set(err, ESC_ENOMEM, "out of memory");
-        r->fired = p;
-        r->capfired = cap;
-    }
+    if (r->nfired == r->capfired && !ESC_VEC_GROW(r->fired, r->capfired, r->nfired + 1, 16))
+        return esc_error_set(err, ESC_ENOMEM, "out of memory");
     r->fired[r->nfired++] = (fired_row){det, w->earliest, w->latest, t};
     return ESC_OK;
 }
@@ -285,15 +279,6 @@ esc_status esc_run_fire_merged(esc_runner *r, size_t det, int64_t sched, const e
 
 /* ---- late emission ----------------------------------------------------------------------- */
 
-static bool cells_equal(const esc_cell *a, const esc_cell *b) {
-    if (a->n != b->n)
-        return false;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->v[i], b->v[i]) != 0)
-            return false;
-    return true;
-}
-
 /* Identity columns as act uses them when no BY list is given. */
 static size_t id_cols(const esc_table *t, const char **by, size_t cap) {
     size_t n = 0;
@@ -318,7 +303,7 @@ static long find_row(const esc_table *t, const esc_table *in, size_t row, const 
             if (a < 0 || b < 0)
                 eq = a == b;
             else
-                eq = cells_equal(esc_table_cell(t, i, (size_t)a),
+                eq = esc_cell_eq(esc_table_cell(t, i, (size_t)a),
                                  esc_table_cell(in, row, (size_t)b));
         }
         if (eq)
@@ -338,7 +323,7 @@ static bool to_emit(const esc_table *old, const esc_table *cur, size_t i, const 
     bool same = old->ncols == cur->ncols;
     for (size_t c = 0; c < cur->ncols && same; c++)
         same = !strcmp(old->cols[c], cur->cols[c]) &&
-               cells_equal(esc_table_cell(old, (size_t)o, c), esc_table_cell(cur, i, c));
+               esc_cell_eq(esc_table_cell(old, (size_t)o, c), esc_table_cell(cur, i, c));
     return !same;
 }
 

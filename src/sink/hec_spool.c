@@ -77,15 +77,9 @@ esc_status esc_spool_list(const char *dir, size_t max, char ***out, size_t *n,
             *last = seq;
         if (!is_batch_name(e->d_name) || *n >= max)
             continue;
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **p = esc_realloc(*out, nc * sizeof *p);
-            if (!p) {
-                st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-                break;
-            }
-            *out = p;
-            cap = nc;
+        if (*n == cap && !ESC_VEC_GROW(*out, cap, *n + 1, 16)) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            break;
         }
         if (!((*out)[*n] = esc_strdup(e->d_name))) {
             st = esc_error_set(err, ESC_ENOMEM, "out of memory");

@@ -286,14 +286,8 @@ static void drop_ack_note(const hec_sink *h, const char *name) {
 static esc_status set_fl(hec_sink *h, unsigned long long seq, long long ack_id, esc_error *err) {
     inflight *f = find_fl(h, seq);
     if (!f) {
-        if (h->nfl == h->capfl) {
-            size_t nc = h->capfl ? h->capfl * 2 : 16;
-            inflight *p = esc_realloc(h->fl, nc * sizeof *p);
-            if (!p)
-                return esc_error_set(err, ESC_ENOMEM, "out of memory");
-            h->fl = p;
-            h->capfl = nc;
-        }
+        if (h->nfl == h->capfl && !ESC_VEC_GROW(h->fl, h->capfl, h->nfl + 1, 16))
+            return esc_error_set(err, ESC_ENOMEM, "out of memory");
         f = &h->fl[h->nfl++];
     }
     *f = (inflight){seq, ack_id, now_ms()};

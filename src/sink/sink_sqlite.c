@@ -283,17 +283,9 @@ static esc_status sqlite_history(esc_sink *s, const char *type, const char *obje
             }
             cap = nc;
         }
-        if (slen + idl > scap) {
-            size_t nc = scap ? scap * 2 : 4096;
-            while (nc < slen + idl)
-                nc *= 2;
-            char *p = esc_realloc(out->strings, nc);
-            if (!p) {
-                st = esc_error_set(err, ESC_ENOMEM, "out of memory");
-                break;
-            }
-            out->strings = p;
-            scap = nc;
+        if (!ESC_VEC_GROW(out->strings, scap, slen + idl, 4096)) {
+            st = esc_error_set(err, ESC_ENOMEM, "out of memory");
+            break;
         }
         memcpy(out->strings + slen, id ? id : "", idl);
         offs[out->n] = slen;

@@ -129,20 +129,11 @@ static esc_status plan_join(esc_plan *p, stage *st, const schema *in, esc_error 
     return ESC_OK;
 }
 
-static bool cells_equal(const esc_cell *a, const esc_cell *b) {
-    if (!a->n || a->n != b->n)
-        return false;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->v[i], b->v[i]) != 0)
-            return false;
-    return true;
-}
-
 /* Whether row (of the main search) and srow (of the subsearch) pair: every join field present
  * on both sides with equal cells. */
 static bool rows_pair(const stage *st, const esc_cell *row, const esc_cell *srow) {
     for (size_t k = 0; k < st->nnames; k++)
-        if (!cells_equal(&row[st->cols[k]], &srow[st->cols2[k]]))
+        if (!row[st->cols[k]].n || !esc_cell_eq(&row[st->cols[k]], &srow[st->cols2[k]]))
             return false;
     return true;
 }

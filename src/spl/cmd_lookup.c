@@ -197,17 +197,9 @@ static esc_status parse_csv(esc_arena *a, const char *s, size_t n, lookup_table 
                 }
                 memcpy(lt->hdr, row, nf * sizeof *row);
             } else {
-                if (ncells + lt->ncols > cap) {
-                    size_t nc = cap ? cap * 2 : 1024;
-                    while (nc < ncells + lt->ncols)
-                        nc *= 2;
-                    const char **c2 = esc_realloc(cells, nc * sizeof *c2);
-                    if (!c2) {
-                        rc = oom(err);
-                        goto done;
-                    }
-                    cells = c2;
-                    cap = nc;
+                if (!ESC_VEC_GROW(cells, cap, ncells + lt->ncols, 1024)) {
+                    rc = oom(err);
+                    goto done;
                 }
                 for (size_t k = 0; k < lt->ncols; k++)
                     cells[ncells + k] = k < nf ? row[k] : "";

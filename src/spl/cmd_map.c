@@ -251,15 +251,9 @@ static esc_status run_map(const stage *st, spl_run *x, esc_error *err) {
         for (size_t q = 0; q < s->nrows && rc == ESC_OK; q++) {
             if (!meets(st, t, r, &s->cells[q * s->ncols]))
                 continue;
-            if (n->nrows == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                size_t *f = esc_realloc(from, nc * sizeof *f);
-                if (!f) {
-                    rc = spl_exec_oom(err);
-                    break;
-                }
-                from = f;
-                cap = nc;
+            if (n->nrows == cap && !ESC_VEC_GROW(from, cap, n->nrows + 1, 16)) {
+                rc = spl_exec_oom(err);
+                break;
             }
             if ((rc = spl_table_add_rows(n, 1, err)) != ESC_OK)
                 break;

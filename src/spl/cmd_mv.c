@@ -131,14 +131,8 @@ static esc_status plan_makemv(esc_plan *p, stage *st, const schema *in, esc_erro
 
 /* Append s[0..n) to the values (v, *k of *cap); false when out of memory. */
 static bool push(char ***v, size_t *k, size_t *cap, const char *s, size_t n) {
-    if (*k == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
-        char **nv = esc_realloc(*v, nc * sizeof *nv);
-        if (!nv)
-            return false;
-        *v = nv;
-        *cap = nc;
-    }
+    if (*k == *cap && !ESC_VEC_GROW(*v, *cap, *k + 1, 8))
+        return false;
     if (!((*v)[*k] = esc_strndup(s, n)))
         return false;
     (*k)++;

@@ -204,14 +204,8 @@ static bool put(doc *d, const char *path, size_t pl, const char *v, size_t vl, b
         d->full = true;
         return true;
     }
-    if (d->n == d->cap) {
-        size_t nc = d->cap ? d->cap * 2 : 32;
-        entry *e = esc_realloc(d->e, nc * sizeof *e);
-        if (!e)
-            return false;
-        d->e = e;
-        d->cap = nc;
-    }
+    if (d->n == d->cap && !ESC_VEC_GROW(d->e, d->cap, d->n + 1, 32))
+        return false;
     entry *e = &d->e[d->n];
     e->path = esc_strndup(path, pl);
     e->val = esc_strndup(v, vl);

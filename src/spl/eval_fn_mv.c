@@ -77,13 +77,8 @@ static bool fn_split(const enode *e, val *a, size_t na, val *out) {
     for (;;) {
         long f = n1 ? esc_str_find(esc_str_make(s + i, n - i), esc_str_make(s1, n1)) : -1;
         size_t end = f < 0 ? n : i + (size_t)f;
-        if (k == cap) {
-            char **nv = esc_realloc(v, cap * 2 * sizeof *v);
-            if (!nv)
-                goto oom;
-            v = nv;
-            cap *= 2;
-        }
+        if (k == cap && !ESC_VEC_GROW(v, cap, k + 1, 8))
+            goto oom;
         v[k] = esc_strndup(s + i, end - i);
         if (!v[k])
             goto oom;

@@ -131,14 +131,8 @@ static bool acc_add(acc *a, const esc_evref *refs, size_t n, uint64_t total) {
     a->tot += total;
     if (!n)
         return true;
-    if (a->n + n > a->cap) {
-        size_t nc = (a->cap ? a->cap * 2 : 4 * ESC_EVIDENCE_KEEP) + n;
-        esc_evref *p = esc_realloc(a->v, nc * sizeof *p);
-        if (!p)
-            return false;
-        a->v = p;
-        a->cap = nc;
-    }
+    if (!ESC_VEC_GROW(a->v, a->cap, a->n + n, 4 * ESC_EVIDENCE_KEEP))
+        return false;
     memcpy(a->v + a->n, refs, n * sizeof *refs);
     a->n += n;
     if (a->n > 8 * ESC_EVIDENCE_KEEP)

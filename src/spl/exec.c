@@ -370,16 +370,8 @@ static esc_status prune(esc_exec *x, bool final, esc_error *err) {
     spl_eval_set_now(x->now);
     size_t ng = esc_agg_ngroups(x->agg);
     if (ng > x->checked) {
-        if (ng > x->dead_cap) {
-            size_t cap = x->dead_cap ? x->dead_cap : PRUNE_BATCH;
-            while (cap < ng)
-                cap *= 2;
-            bool *d = esc_realloc(x->dead, cap * sizeof *d);
-            if (!d)
-                return spl_exec_oom(err);
-            x->dead = d;
-            x->dead_cap = cap;
-        }
+        if (!ESC_VEC_GROW(x->dead, x->dead_cap, ng, PRUNE_BATCH))
+            return spl_exec_oom(err);
         esc_status rc = check_dead(x, ng, err);
         if (rc != ESC_OK)
             return rc;
@@ -1013,6 +1005,15 @@ int esc_table_col(const esc_table *t, const char *name) {
         if (strcmp(t->cols[i], name) == 0)
             return (int)i;
     return -1;
+}
+
+bool esc_cell_eq(const esc_cell *a, const esc_cell *b) {
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i]) != 0)
+            return false;
+    return true;
 }
 
 esc_status spl_exec_oom(esc_error *err) {

@@ -685,27 +685,29 @@ static enode *e_prim(spl_parser *P) {
     return spl_fail(P, start, "unexpected '%c' in expression", c);
 }
 
+/* The unary op (its operator read from start) applied to operand(P), one level deeper. */
+static enode *e_prefixed(spl_parser *P, size_t start, eop op, enode *(*operand)(spl_parser *)) {
+    if (++P->depth > ESC_SPL_MAX_NEST)
+        return spl_fail(P, start, "expression nested deeper than %d", ESC_SPL_MAX_NEST);
+    enode *in = operand(P);
+    P->depth--;
+    if (!in)
+        return NULL;
+    enode *n = enew(P, EN_UN, start, in->end);
+    if (!n || !(n->args = spl_alloc0(P, sizeof *n->args)))
+        return NULL;
+    n->op = op;
+    n->args[0] = in;
+    n->nargs = 1;
+    return n;
+}
+
 static enode *e_unary(spl_parser *P) {
     spl_skip_ws(P);
     size_t start = P->pos;
     if (spl_peek(P) == '-') {
         P->pos++;
-        if (++P->depth > ESC_SPL_MAX_NEST)
-            return spl_fail(P, start, "expression nested deeper than %d", ESC_SPL_MAX_NEST);
-        enode *in = e_unary(P);
-        P->depth--;
-        if (!in)
-            return NULL;
-        enode *n = enew(P, EN_UN, start, in->end);
-        if (!n)
-            return NULL;
-        n->op = EOP_NEG;
-        n->args = spl_alloc0(P, sizeof *n->args);
-        if (!n->args)
-            return NULL;
-        n->args[0] = in;
-        n->nargs = 1;
-        return n;
+        return e_prefixed(P, start, EOP_NEG, e_unary);
     }
     return e_prim(P);
 }
@@ -798,22 +800,7 @@ static enode *e_not(spl_parser *P) {
     size_t start = P->pos;
     if (spl_kw_at(P, "NOT", true)) {
         P->pos += 3;
-        if (++P->depth > ESC_SPL_MAX_NEST)
-            return spl_fail(P, start, "expression nested deeper than %d", ESC_SPL_MAX_NEST);
-        enode *in = e_not(P);
-        P->depth--;
-        if (!in)
-            return NULL;
-        enode *n = enew(P, EN_UN, start, in->end);
-        if (!n)
-            return NULL;
-        n->op = EOP_NOT;
-        n->args = spl_alloc0(P, sizeof *n->args);
-        if (!n->args)
-            return NULL;
-        n->args[0] = in;
-        n->nargs = 1;
-        return n;
+        return e_prefixed(P, start, EOP_NOT, e_not);
     }
     return e_cmp(P);
 }

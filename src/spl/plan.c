@@ -364,15 +364,9 @@ static void chain_members(const snode *n, members *out) {
         chain_members(n->r, out);
         return;
     }
-    if (out->n == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 16;
-        const snode **m = esc_realloc(out->m, cap * sizeof *m);
-        if (!m) {
-            out->oom = true;
-            return;
-        }
-        out->m = m;
-        out->cap = cap;
+    if (out->n == out->cap && !ESC_VEC_GROW(out->m, out->cap, out->n + 1, 16)) {
+        out->oom = true;
+        return;
     }
     out->m[out->n++] = n;
 }

@@ -520,16 +520,8 @@ void spl_prune_memo_put(spl_prune_memo *m, uint64_t h, const esc_str *keys, bool
         m->tab = t;
         m->cap = cap;
     }
-    if (m->blen + len > m->bcap) {
-        size_t cap = m->bcap ? m->bcap : 4096;
-        while (cap < m->blen + len)
-            cap *= 2;
-        char *b = esc_realloc(m->bytes, cap);
-        if (!b)
-            return;
-        m->bytes = b;
-        m->bcap = cap;
-    }
+    if (!ESC_VEC_GROW(m->bytes, m->bcap, m->blen + len, 4096))
+        return;
     memo_ent *e = find(m, h, keys);
     if (e->state)
         return;

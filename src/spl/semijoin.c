@@ -66,14 +66,8 @@ static int cmp_cstr(const void *a, const void *b) {
 }
 
 static bool push(keyset_field *f, const char *v) {
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        esc_str *nv = esc_realloc(f->v, cap * sizeof *nv);
-        if (!nv)
-            return false;
-        f->v = nv;
-        f->cap = cap;
-    }
+    if (f->n == f->cap && !ESC_VEC_GROW(f->v, f->cap, f->n + 1, 16))
+        return false;
     char *d = esc_strdup(v);
     if (!d)
         return false;

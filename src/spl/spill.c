@@ -449,15 +449,9 @@ typedef struct gmap {
 
 static void note_group(void *ctx, size_t g) {
     gmap *m = ctx;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        size_t *ng = esc_realloc(m->g, cap * sizeof *ng);
-        if (!ng) {
-            m->oom = true;
-            return;
-        }
-        m->g = ng;
-        m->cap = cap;
+    if (m->n == m->cap && !ESC_VEC_GROW(m->g, m->cap, m->n + 1, 256)) {
+        m->oom = true;
+        return;
     }
     m->g[m->n++] = g;
     m->kept += g != SIZE_MAX;

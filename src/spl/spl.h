@@ -72,6 +72,8 @@ static inline const esc_cell *esc_table_cell(const esc_table *t, size_t row, siz
 }
 /* Column index by name, or -1. */
 int esc_table_col(const esc_table *t, const char *name);
+/* Whether two cells hold the same values in the same order (two empty cells are equal). */
+bool esc_cell_eq(const esc_cell *a, const esc_cell *b);
 
 /* ---- compile ------------------------------------------------------------------------------ */
 

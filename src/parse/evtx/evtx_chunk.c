@@ -535,6 +535,22 @@ static const char *entity_text(esc_str name) {
     return NULL;
 }
 
+/* A text node of the nc UTF-16 units at *p (the token at at, named what in messages); *p moves
+ * past them. */
+static esc_status counted_text(pstate *ps, uint32_t at, uint32_t *p, uint32_t nc, uint32_t end,
+                               const char *what, tnode **out) {
+    dec *d = ps->d;
+    if ((uint64_t)*p + 2ull * nc > end)
+        return fail_fmt(d, at, "%s runs past its fragment", what);
+    if (!(*out = new_node(ps, N_TEXT)))
+        return oom_node(ps, at);
+    esc_status st = make_name(d, d->c->data + *p, nc, &(*out)->text);
+    if (st)
+        return st;
+    *p += 2 * nc;
+    return ESC_OK;
+}
+
 /* One content token at *pos (value, substitution, char/entity reference, CDATA): a node. */
 static esc_status parse_value_token(pstate *ps, uint32_t *pos, uint32_t end, tnode **out) {
     dec *d = ps->d;
@@ -550,31 +566,19 @@ static esc_status parse_value_token(pstate *ps, uint32_t *pos, uint32_t end, tno
         uint8_t vt = b[p];
         if (vt != 0x01)
             return fail_fmt(d, at, "value token of type 0x%02lx", (unsigned long)(vt));
-        uint32_t nc = evtx_le16(b + p + 1);
         p += 3;
-        if ((uint64_t)p + 2ull * nc > end)
-            return fail_at(d, at, "value text runs past its fragment");
-        if (!(n = new_node(ps, N_TEXT)))
-            return oom_node(ps, at);
-        esc_status st = make_name(d, b + p, nc, &n->text);
+        esc_status st = counted_text(ps, at, &p, evtx_le16(b + p - 2), end, "value text", &n);
         if (st)
             return st;
-        p += 2 * nc;
         break;
     }
     case 0x07: { /* CDATA */
         if ((uint64_t)p + 2 > end)
             return fail_at(d, at, "truncated CDATA token");
-        uint32_t nc = evtx_le16(b + p);
         p += 2;
-        if ((uint64_t)p + 2ull * nc > end)
-            return fail_at(d, at, "CDATA runs past its fragment");
-        if (!(n = new_node(ps, N_TEXT)))
-            return oom_node(ps, at);
-        esc_status st = make_name(d, b + p, nc, &n->text);
+        esc_status st = counted_text(ps, at, &p, evtx_le16(b + p - 2), end, "CDATA", &n);
         if (st)
             return st;
-        p += 2 * nc;
         break;
     }
     case 0x08: { /* character reference */
@@ -1201,12 +1205,8 @@ static esc_status push_kv(dec *d, evtx_span name, evtx_span value) {
     if (c->nkv == c->kv_cap) {
         if (c->kv_cap >= MAX_KV_PER_CHUNK)
             return fail_at(d, d->err_at, "chunk has too many data fields");
-        size_t nc = c->kv_cap ? c->kv_cap * 2 : 256;
-        evtx_kvspan *k = esc_realloc(c->kvs, nc * sizeof *k);
-        if (!k)
+        if (!ESC_VEC_GROW(c->kvs, c->kv_cap, c->nkv + 1, 256))
             return ESC_ENOMEM;
-        c->kvs = k;
-        c->kv_cap = nc;
     }
     c->kvs[c->nkv].name = name;
     c->kvs[c->nkv].value = value;
@@ -1314,14 +1314,8 @@ static esc_status push_sys(dec *d, evtx_span name, evtx_span value) {
     evtx_chunk *c = d->c;
     if (d->nsys >= MAX_SYS_PER_RECORD)
         return ESC_OK;
-    if (c->nskv == c->skv_cap) {
-        size_t nc = c->skv_cap ? c->skv_cap * 2 : 256;
-        evtx_kvspan *k = esc_realloc(c->skvs, nc * sizeof *k);
-        if (!k)
-            return ESC_ENOMEM;
-        c->skvs = k;
-        c->skv_cap = nc;
-    }
+    if (c->nskv == c->skv_cap && !ESC_VEC_GROW(c->skvs, c->skv_cap, c->nskv + 1, 256))
+        return ESC_ENOMEM;
     c->skvs[c->nskv].name = name;
     c->skvs[c->nskv].value = value;
     c->nskv++;
@@ -1635,14 +1629,8 @@ static esc_status xml_elem(dec *d, const tnode *el, const vctx *vc) {
 /* ---- items ---------------------------------------------------------------------------- */
 
 static evtx_item *new_item(evtx_chunk *c) {
-    if (c->nitems == c->items_cap) {
-        size_t nc = c->items_cap ? c->items_cap * 2 : 256;
-        evtx_item *it = esc_realloc(c->items, nc * sizeof *it);
-        if (!it)
-            return NULL;
-        c->items = it;
-        c->items_cap = nc;
-    }
+    if (c->nitems == c->items_cap && !ESC_VEC_GROW(c->items, c->items_cap, c->nitems + 1, 256))
+        return NULL;
     evtx_item *it = &c->items[c->nitems++];
     memset(it, 0, sizeof *it);
     return it;

@@ -303,14 +303,8 @@ static bool parse_u64(esc_str s, uint64_t max, uint64_t *out) {
 static esc_status kv_append(jr *r, esc_str name, esc_str value) {
     if (r->nkv == ESC_JSON_MAX_FIELDS)
         return ESC_ELIMIT;
-    if (r->nkv == r->capkv) {
-        size_t nc = r->capkv ? r->capkv * 2 : 64;
-        esc_kv *k = esc_realloc(r->kv, nc * sizeof *k);
-        if (!k)
-            return ESC_ENOMEM;
-        r->kv = k;
-        r->capkv = nc;
-    }
+    if (r->nkv == r->capkv && !ESC_VEC_GROW(r->kv, r->capkv, r->nkv + 1, 64))
+        return ESC_ENOMEM;
     r->kv[r->nkv++] = (esc_kv){name, value};
     return ESC_OK;
 }

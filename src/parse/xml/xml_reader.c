@@ -81,15 +81,9 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
             r->cur_ent = false;
             return 0;
         }
-        if (r->nspans == r->capspans) {
-            size_t cap = r->capspans ? r->capspans * 2 : 1024;
-            span *s = esc_realloc(r->spans, cap * sizeof *s);
-            if (!s) {
-                r->overflow = true;
-                return 1; /* stop scanning */
-            }
-            r->spans = s;
-            r->capspans = cap;
+        if (r->nspans == r->capspans && !ESC_VEC_GROW(r->spans, r->capspans, r->nspans + 1, 1024)) {
+            r->overflow = true;
+            return 1; /* stop scanning */
         }
         span *s = &r->spans[r->nspans++];
         if (id == ID_START) { /* a start while one is open: the open one is truncated */
