@@ -20,15 +20,21 @@
 #include "spl/semijoin.h"
 #include "spl/spill.h"
 
+/* An open-addressing table of 64-bit entries (0: empty), at most half full. */
+typedef struct htab {
+    uint64_t *slot;
+    size_t mask;
+} htab;
+
 typedef struct cut_ctx {
     const spl_keyset *keys;
     size_t nby;
     esc_str **kept; /* the tuples keys keeps, each once (pass 1); sorted (pass 2) */
     size_t nkept, kcap;
-    uint64_t *slot; /* pass 1: kept tuples by hash (index + 1); pass 2: every hash seen */
-    size_t mask;
+    htab kidx;     /* pass 1: the kept tuples by hash (index + 1) */
+    htab seen;     /* the hash of every tuple seen (each pass afresh) */
     size_t *below; /* pass 2: per kept tuple i, the tuples seen that sort just below it */
-    size_t total;  /* pass 2: the tuples seen */
+    size_t total;  /* the tuples seen */
     bool oom;
 } cut_ctx;
 
@@ -68,56 +74,68 @@ esc_str *spl_keys_copy(const esc_str *keys, size_t n) {
     return t;
 }
 
-/* Room for one more hash in c->slot (at most half full), rehashing by the stored values:
- * pass 1 stores indexes into kept (rehashed from their tuples), pass 2 the hashes. */
-static bool grow(cut_ctx *c, size_t used, bool hashes) {
-    if (2 * (used + 1) <= c->mask + 1)
+static bool htab_init(htab *t) {
+    t->mask = 63;
+    return (t->slot = esc_calloc(t->mask + 1, sizeof *t->slot)) != NULL;
+}
+
+/* Room for one more entry in t, holding used, rehashing by the entries' hashes: kept's
+ * indexes (kidx) by their tuples', the hashes (seen, kept NULL) by themselves. */
+static bool htab_grow(htab *t, size_t used, esc_str *const *kept, size_t nby) {
+    if (2 * (used + 1) <= t->mask + 1)
         return true;
-    size_t cap = (c->mask + 1) * 2;
+    size_t cap = (t->mask + 1) * 2;
     uint64_t *s = esc_calloc(cap, sizeof *s);
     if (!s)
         return false;
-    for (size_t b = 0; b <= c->mask; b++) {
-        if (!c->slot[b])
+    for (size_t b = 0; b <= t->mask; b++) {
+        if (!t->slot[b])
             continue;
-        uint64_t h = hashes ? c->slot[b] : tuple_hash(c->kept[c->slot[b] - 1], c->nby);
+        uint64_t h = kept ? tuple_hash(kept[t->slot[b] - 1], nby) : t->slot[b];
         size_t j = h & (cap - 1);
         while (s[j])
             j = (j + 1) & (cap - 1);
-        s[j] = c->slot[b];
+        s[j] = t->slot[b];
     }
-    esc_free(c->slot);
-    c->slot = s;
-    c->mask = cap - 1;
+    esc_free(t->slot);
+    t->slot = s;
+    t->mask = cap - 1;
     return true;
 }
 
-/* Pass 1: each tuple the join values keep, once. Merges nothing. */
+/* Whether the tuple of hash h is new to c->seen (then added and counted). */
+static bool first_seen(cut_ctx *c, uint64_t h) {
+    size_t b = h & c->seen.mask;
+    for (; c->seen.slot[b]; b = (b + 1) & c->seen.mask)
+        if (c->seen.slot[b] == h)
+            return false;
+    c->seen.slot[b] = h;
+    if (!htab_grow(&c->seen, ++c->total, NULL, 0))
+        c->oom = true;
+    return true;
+}
+
+/* Pass 1: the distinct tuples counted, and each tuple the join values keep, once. Merges
+ * nothing. */
 static bool collect(void *ctx, const esc_str *keys) {
     cut_ctx *c = ctx;
-    if (c->oom || !spl_keyset_keep((void *)c->keys, keys))
+    if (c->oom)
         return false;
     uint64_t h = tuple_hash(keys, c->nby);
-    size_t b = h & c->mask;
-    for (; c->slot[b]; b = (b + 1) & c->mask)
-        if (!spl_keys_cmp(c->kept[c->slot[b] - 1], keys, c->nby))
-            return false;
-    if (c->nkept == c->kcap) {
-        size_t cap = c->kcap ? 2 * c->kcap : 64;
-        esc_str **k = esc_realloc(c->kept, cap * sizeof *k);
-        if (!k) {
-            c->oom = true;
-            return false;
-        }
-        c->kept = k;
-        c->kcap = cap;
-    }
-    if (!(c->kept[c->nkept] = spl_keys_copy(keys, c->nby))) {
+    first_seen(c, h);
+    if (!spl_keyset_keep((void *)c->keys, keys))
+        return false;
+    size_t b = h & c->kidx.mask;
+    for (; c->kidx.slot[b]; b = (b + 1) & c->kidx.mask)
+        if (!spl_keys_cmp(c->kept[c->kidx.slot[b] - 1], keys, c->nby))
+            return false; /* (another tuple of the same hash) */
+    if (!ESC_VEC_GROW(c->kept, c->kcap, c->nkept + 1, 64) ||
+        !(c->kept[c->nkept] = spl_keys_copy(keys, c->nby))) {
         c->oom = true;
         return false;
     }
-    c->slot[b] = ++c->nkept;
-    if (!grow(c, c->nkept, false))
+    c->kidx.slot[b] = ++c->nkept;
+    if (!htab_grow(&c->kidx, c->nkept, c->kept, c->nby))
         c->oom = true;
     return false;
 }
@@ -125,14 +143,8 @@ static bool collect(void *ctx, const esc_str *keys) {
 /* Pass 2: each distinct tuple counts below every kept tuple that sorts after it. */
 static bool rank(void *ctx, const esc_str *keys) {
     cut_ctx *c = ctx;
-    if (c->oom)
+    if (c->oom || !first_seen(c, tuple_hash(keys, c->nby)))
         return false;
-    uint64_t h = tuple_hash(keys, c->nby);
-    size_t b = h & c->mask;
-    for (; c->slot[b]; b = (b + 1) & c->mask)
-        if (c->slot[b] == h)
-            return false; /* seen */
-    c->slot[b] = h;
     size_t lo = 0, hi = c->nkept; /* the first kept tuple after keys */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -142,36 +154,39 @@ static bool rank(void *ctx, const esc_str *keys) {
             hi = mid;
     }
     c->below[lo]++; /* (below[nkept]: tuples after every kept one) */
-    if (!grow(c, ++c->total, true))
-        c->oom = true;
     return false;
 }
 
 esc_status spl_join_cap_cutoff(spl_spill *sp, esc_agg *shape, const spl_keyset *keys, size_t nby,
                                size_t cap, esc_str **last, bool *none, uint64_t *groups,
                                esc_error *err) {
-    cut_ctx c = {keys, nby, NULL, 0, 0, NULL, 63, NULL, 0, false};
+    cut_ctx c = {.keys = keys, .nby = nby};
     *last = NULL;
     *none = false;
     *groups = 0;
     esc_status rc = ESC_OK;
-    if (!(c.slot = esc_calloc(c.mask + 1, sizeof *c.slot)))
-        return esc_error_set(err, ESC_ENOMEM, "out of memory");
-    rc = spl_spill_read(sp, shape, NULL, collect, &c, err);
-    if (rc == ESC_OK && !c.oom) {
+    if (!htab_init(&c.kidx) || !htab_init(&c.seen))
+        c.oom = true;
+    else
+        rc = spl_spill_read(sp, shape, NULL, collect, &c, err);
+    /* the ranks matter only when some kept tuple may lie past the first cap */
+    bool ranks = c.nkept && c.total > cap;
+    if (rc == ESC_OK && !c.oom && ranks) {
         sort_n = nby;
         qsort(c.kept, c.nkept, sizeof *c.kept, cmp_kept);
-        memset(c.slot, 0, (c.mask + 1) * sizeof *c.slot);
+        memset(c.seen.slot, 0, (c.seen.mask + 1) * sizeof *c.seen.slot);
+        c.total = 0;
         if (!(c.below = esc_calloc(c.nkept + 1, sizeof *c.below)))
             c.oom = true;
     }
-    if (rc == ESC_OK && !c.oom)
+    if (rc == ESC_OK && !c.oom && ranks)
         rc = spl_spill_read(sp, shape, NULL, rank, &c, err);
     if (rc == ESC_OK && c.oom)
         rc = esc_error_set(err, ESC_ENOMEM, "out of memory");
-    /* kept tuple i's rank: the tuples below it; the last one under cap bounds the kept */
-    size_t under = 0, ranked = 0;
-    for (size_t i = 0; rc == ESC_OK && i < c.nkept; i++) {
+    /* kept tuple i's rank: the tuples below it; the last one under cap bounds the kept (all of
+     * them without ranks: at most cap tuples in all) */
+    size_t under = ranks ? 0 : c.nkept, ranked = 0;
+    for (size_t i = 0; rc == ESC_OK && ranks && i < c.nkept; i++) {
         ranked += c.below[i];
         if (ranked < cap)
             under = i + 1;
@@ -185,7 +200,8 @@ esc_status spl_join_cap_cutoff(spl_spill *sp, esc_agg *shape, const spl_keyset *
     for (size_t i = 0; i < c.nkept; i++)
         esc_free(c.kept[i]);
     esc_free(c.kept);
-    esc_free(c.slot);
+    esc_free(c.kidx.slot);
+    esc_free(c.seen.slot);
     esc_free(c.below);
     return rc;
 }

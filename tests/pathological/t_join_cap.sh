@@ -23,6 +23,21 @@ for gm in 16 0; do
     check "probe, --group-memory $gm: one warning" \
         eval 'err_has "$WARN" && err_has " 1 warnings"'
 done
+# The subsearch's groups counted in one reading of its spill when their ranks cannot matter:
+# the main search's join values among none of them (still more than 50,000: no rows, the same
+# warning), or no more than 50,000 of them (every probe pairs, no warning).
+detection "$T/apart.yml" "Join Cap Apart" "| tstats count from datamodel=Endpoint.Processes where Processes.process_name=probe.exe by Processes.process_guid | rename Processes.* as * | eval process_guid=\"x\".process_guid | join process_guid $SUB"
+SUB20='[| tstats count as n from datamodel=Endpoint.Processes where Processes.process_name=probe.exe by Processes.process_guid | rename Processes.process_guid as process_guid]'
+detection "$T/few.yml" "Join Cap Few" "| tstats count from datamodel=Endpoint.Processes where Processes.process_name=probe.exe by Processes.process_guid | rename Processes.* as * | join process_guid $SUB20"
+ALL20=$(python3 -c 'print(" ".join("{g%05d}" % i for i in range(49990, 50010)))')
+for gm in 16 0; do
+    run 120 hunt --detection "$T/apart.yml" --group-memory $gm --format json "$T/ev.xml"
+    check "apart, --group-memory $gm: exit 0, no rows, one warning" \
+        eval 'rc_is 0 && out_lines 0 && err_has "$WARN" && err_has " 1 warnings" && no_sanitizer'
+    run 120 hunt --detection "$T/few.yml" --group-memory $gm --format json "$T/ev.xml"
+    check "few, --group-memory $gm: exit 0, the twenty guids, no warning" \
+        eval 'rc_is 0 && [ "$(guids)" = "$ALL20" ] && err_has " 0 warnings" && no_sanitizer'
+done
 run 300 hunt --detection "$T/all.yml" --format json --evidence "$T/ev.xml"
 check "every row: exit 0, 50,000 rows, each with its events" \
     eval 'rc_is 0 && out_lines 50000 && [ "$(grep -c "\"evidence_count\": 2," "$T/out")" -eq 50000 ] && no_sanitizer'
