@@ -480,7 +480,7 @@ static esc_status prepare(const esc_feeder *f, preparer *pr, const esc_event *ev
         return ESC_OK;
     }
     p->ncand = pr->ncand;
-    bool check = pr->ls && ev->text.ptr;
+    bool check = pr->ls != NULL;
     for (size_t k = 0; check && k < pr->ncand; k++)
         check = esc_litscan_text_can(pr->ls, pr->cand[k]);
     if (check) {

@@ -809,20 +809,65 @@ static bool has_markup_decl(esc_str t) {
     return false;
 }
 
+/* Append v and a line break to s->buf (room reserved). */
+static void put_line(esc_litscan *s, esc_str v) {
+    if (v.len)
+        memcpy(s->buf + s->buf_len, v.ptr, v.len);
+    s->buf_len += v.len;
+    s->buf[s->buf_len++] = '\n';
+}
+
+/* The text of an event that has none (EVTX, JSON), or whose text's values are not its bytes,
+ * in s->buf: every string esc_fields_extract makes its fields from (the event's channel and
+ * computer, its System and data pairs, names and values, its whole-element parts and its
+ * rendering), each on a line of its own; no literal the check looks for holds a line break
+ * (esc_fields_text_bound). False when it cannot be made (over UINT32_MAX / 2 bytes, memory). */
+static bool values_text(esc_litscan *s, const esc_event *ev) {
+    size_t len = ev->channel.len + ev->computer.len + ev->xml.len + 3 + ESC_XML_NPARTS;
+    for (size_t i = 0; i < ev->nsys; i++)
+        len += ev->sys[i].name.len + ev->sys[i].value.len + 2;
+    for (size_t i = 0; i < ev->ndata; i++)
+        len += ev->data[i].name.len + ev->data[i].value.len + 2;
+    for (size_t k = 0; k < ESC_XML_NPARTS; k++)
+        len += ev->parts[k].len;
+    s->buf_len = 0;
+    if (len > UINT32_MAX / 2 || !reserve(s, len, 0))
+        return false;
+    put_line(s, ev->channel);
+    put_line(s, ev->computer);
+    put_line(s, ev->xml);
+    for (size_t i = 0; i < ev->nsys; i++) {
+        put_line(s, ev->sys[i].name);
+        put_line(s, ev->sys[i].value);
+    }
+    for (size_t i = 0; i < ev->ndata; i++) {
+        put_line(s, ev->data[i].name);
+        put_line(s, ev->data[i].value);
+    }
+    for (size_t k = 0; k < ESC_XML_NPARTS; k++)
+        put_line(s, ev->parts[k]);
+    return true;
+}
+
 void esc_litscan_text(esc_litscan *s, const esc_event *ev) {
     if (!s)
         return;
     const esc_litfilter *f = s->f;
     s->text_on = false;
-    if (!f->text_db || !ev->text.ptr || ev->text.len > UINT32_MAX)
+    if (!f->text_db || ev->kind != ESC_EV_WINDOWS)
         return;
-    /* the guards: an entity, a comment or CDATA section (the text's values are then not its
-     * bytes); looked for apart, as one- and two-byte literals slowed the whole scan */
-    if (memchr(ev->text.ptr, '&', ev->text.len) || has_markup_decl(ev->text))
-        return;
+    /* the XML text as read, unless it holds an entity, a comment or CDATA section (its values
+     * are then not its bytes; looked for apart, as one- and two-byte literals slowed the whole
+     * scan): then, as for an event without text, the strings its fields come from */
+    esc_str t = ev->text;
+    if (!t.ptr || t.len > UINT32_MAX || memchr(t.ptr, '&', t.len) || has_markup_decl(t)) {
+        if (!values_text(s, ev))
+            return;
+        t = esc_str_make(s->buf, s->buf_len);
+    }
     memset(s->text_hit, 0, (f->nlit + 63) / 64 * sizeof *s->text_hit);
-    if (hs_scan(f->text_db, ev->text.ptr, (unsigned)ev->text.len, 0, s->scratch, on_hit,
-                s->text_hit) != HS_SUCCESS)
+    if (hs_scan(f->text_db, t.ptr, (unsigned)t.len, 0, s->scratch, on_hit, s->text_hit) !=
+        HS_SUCCESS)
         return;
     s->text_bound = esc_fields_joins(ev) ? 1 : 2;
     s->text_on = true;

@@ -47,10 +47,11 @@ size_t esc_litscan_saved_words(const esc_litscan *s);
 void esc_litscan_save(const esc_litscan *s, uint64_t *to);
 void esc_litscan_restore(esc_litscan *s, const uint64_t *from);
 
-/* The text check, before an event's fields are extracted: scan ev->text (the XML reader's
- * <Event> element) once for the literals of every raw-event search's clauses that
- * esc_fields_text_bound allows. An event without text, or whose text holds an entity, a
- * comment or a CDATA section, is not checked. */
+/* The text check, before a Windows event's fields are extracted: scan ev->text (the XML
+ * reader's <Event> element) once for the literals of every raw-event search's clauses that
+ * esc_fields_text_bound allows. An event without text (EVTX, JSON), or whose text holds an
+ * entity, a comment or a CDATA section, is checked through every string its fields are made
+ * from instead, one after another. */
 void esc_litscan_text(esc_litscan *s, const esc_event *ev);
 /* False when, by the last text check, no record of that event can reach detection i: every
  * way into it is a raw-event search with a clause none of whose literals can be in the

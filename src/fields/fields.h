@@ -51,7 +51,9 @@ extern const char *const esc_fields_whole[ESC_XML_NPARTS];
 
 /* Extract ev's fields into out (out->f allocated from a). native: the log's own values where an
  * add-on rule loses or bends one (docs/fields.md). ESC_ELIMIT / ESC_ENOMEM when the arena is
- * full. */
+ * full. The strings of ev it reads (channel, computer, System and data pairs, parts, xml) are
+ * those the text check gathers for an event without text (detect/litfilter.c values_text):
+ * keep the two in step. */
 esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, esc_fields *out,
                               esc_error *err);
 /* Append one pair (value copied into a only when copy is set). */

@@ -306,16 +306,66 @@ static void test_text(void **state) {
     assert_true(esc_litscan_text_may_match(s, 0));
     assert_false(esc_litscan_text_may_match(s, 1));
     assert_true(esc_litscan_text_may_match(s, 2));
+    /* an entity, a CDATA section, a comment: the values as the reader decoded them are
+     * checked instead of the text */
+    esc_kv lsass = {esc_str_c("TargetImage"), esc_str_c("C:\\x\\lsass.exe")};
+    esc_kv other = {esc_str_c("TargetImage"), esc_str_c("C:\\x\\other.exe")};
     ev = win_event(sysmon, 10, "<Event><Data Name='TargetImage'>C:\\x\\lsas&#115;.exe</Data>");
-    esc_litscan_text(s, &ev); /* an entity: not checked */
-    assert_true(esc_litscan_text_may_match(s, 0));
-    assert_true(esc_litscan_text_may_match(s, 1));
-    ev = win_event(sysmon, 10, "<Event><Data Name='x'>lsass<![CDATA[.exe]]></Data>");
+    ev.data = &lsass;
+    ev.ndata = 1;
     esc_litscan_text(s, &ev);
     assert_true(esc_litscan_text_may_match(s, 0));
-    ev = win_event(sysmon, 10, "<Event><Data Name='x'>lsass<!-- -->.exe</Data>");
-    esc_litscan_text(s, &ev); /* a comment: not checked */
+    assert_false(esc_litscan_text_may_match(s, 1));
+    ev = win_event(sysmon, 10, "<Event><Data Name='TargetImage'>C:\\x\\lsas&#115;.ex</Data>");
+    ev.data = &other; /* (not what the text decodes to: only the values count) */
+    ev.ndata = 1;
+    esc_litscan_text(s, &ev);
+    assert_false(esc_litscan_text_may_match(s, 0));
+    ev = win_event(sysmon, 10, "<Event><Data Name='TargetImage'>lsass<![CDATA[.exe]]></Data>");
+    ev.data = &lsass;
+    ev.ndata = 1;
+    esc_litscan_text(s, &ev);
     assert_true(esc_litscan_text_may_match(s, 0));
+    ev = win_event(sysmon, 10, "<Event><Data Name='TargetImage'>lsass<!-- -->.exe</Data>");
+    ev.data = &other;
+    ev.ndata = 1;
+    esc_litscan_text(s, &ev);
+    assert_false(esc_litscan_text_may_match(s, 0));
+    /* no text (EVTX, JSON): every string the fields come from, each apart */
+    ev = win_event(sysmon, 10, NULL);
+    esc_litscan_text(s, &ev); /* nothing holds the literal */
+    assert_false(esc_litscan_text_may_match(s, 0));
+    assert_true(esc_litscan_text_may_match(s, 2));
+    ev.data = &lsass;
+    ev.ndata = 1;
+    esc_litscan_text(s, &ev);
+    assert_true(esc_litscan_text_may_match(s, 0));
+    ev.data = NULL;
+    ev.ndata = 0;
+    esc_kv sys = {esc_str_c("Security@UserID"), esc_str_c("lsass.exe")};
+    ev.sys = &sys;
+    ev.nsys = 1;
+    esc_litscan_text(s, &ev); /* a System value */
+    assert_true(esc_litscan_text_may_match(s, 0));
+    ev.sys = NULL;
+    ev.nsys = 0;
+    ev.computer = esc_str_c("lsass.exe");
+    esc_litscan_text(s, &ev);
+    assert_true(esc_litscan_text_may_match(s, 0));
+    ev.computer = ESC_STR_NULL;
+    ev.parts[ESC_XML_NPARTS - 1] = esc_str_c("<x>lsass.exe</x>");
+    esc_litscan_text(s, &ev); /* a whole-element part */
+    assert_true(esc_litscan_text_may_match(s, 0));
+    ev.parts[ESC_XML_NPARTS - 1] = ESC_STR_NULL;
+    ev.xml = esc_str_c("<Event>lsass.exe</Event>");
+    esc_litscan_text(s, &ev); /* the rendering (_raw) */
+    assert_true(esc_litscan_text_may_match(s, 0));
+    ev.xml = ESC_STR_NULL;
+    esc_kv split[2] = {{esc_str_c("a"), esc_str_c("lsa")}, {esc_str_c("b"), esc_str_c("ss.exe")}};
+    ev.data = split;
+    ev.ndata = 2;
+    esc_litscan_text(s, &ev); /* no literal across two values */
+    assert_false(esc_litscan_text_may_match(s, 0));
     ev = win_event(sysmon, 10, "<Event><Data Name='x'>! lsass!.exe !</Data>");
     esc_litscan_text(s, &ev); /* '!' without '<' before it: checked */
     assert_false(esc_litscan_text_may_match(s, 0));
