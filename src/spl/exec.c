@@ -582,11 +582,14 @@ static bool first_keep(void *ctx, const esc_str *keys) {
            (!x->cap_last || spl_keys_cmp(keys, x->cap_last, x->p->stages[0].nby) <= 0);
 }
 
+/* x's spilled groups merged back through first_keep; the file is not read when it keeps none
+ * (a join's other side gave no value of a join field, or none of x's groups is among the
+ * join's first rows): over 1 GiB of XML, 19 reads, 13 of them of 9 to 86 MB, for nothing. */
 static esc_status unspill(esc_exec *x, esc_error *err) {
     esc_exec *from = x->borrow ? x->borrow : x;
     esc_status rc = seal(from, err);
     bool (*keep)(void *, const esc_str *) = first_filter(x) ? first_keep : NULL;
-    if (!rc)
+    if (!rc && !(keep && (x->cap_none || spl_keyset_none(x->keys))))
         rc = spl_spill_read(from->spill, x->agg, x->ev, keep, x, err);
     esc_agg_dropped(x->agg, &x->dropped[0], &x->dropped[1]); /* (a regroup's are these again) */
     x->checked = esc_agg_ngroups(x->agg); /* every group was checked before its spill */

@@ -105,6 +105,13 @@ bool spl_keyset_any(const spl_keyset *k) {
     return false;
 }
 
+bool spl_keyset_none(const spl_keyset *k) {
+    for (size_t b = 0; k && b < k->nby; b++)
+        if (k->used[b] && !k->f[b].n)
+            return true;
+    return false;
+}
+
 /* key (up to its first NUL, as the join compares cells: as C strings) against the C string v,
  * in strcmp's order, without copying it out to end it. */
 static int cmp_key(const char *key, size_t len, const esc_str *v) {

@@ -21,6 +21,8 @@ void spl_keyset_free(spl_keyset *k);
 bool spl_keyset_add_column(spl_keyset *k, size_t b, const esc_table *t, size_t col);
 /* Whether some BY field is constrained. */
 bool spl_keyset_any(const spl_keyset *k);
+/* Whether k keeps no group: some field it constrains has no value (k may be NULL: false). */
+bool spl_keyset_none(const spl_keyset *k);
 /* An esc_agg_merge_cb keep: a group whose every constrained key is among its field's values. */
 bool spl_keyset_keep(void *ctx, const esc_str *keys);
 

@@ -38,6 +38,19 @@ for gm in 16 0; do
     check "few, --group-memory $gm: exit 0, the twenty guids, no warning" \
         eval 'rc_is 0 && [ "$(guids)" = "$ALL20" ] && err_has " 0 warnings" && no_sanitizer'
 done
+# A subsearch without rows: an inner join's spilled side is not read back (nothing could pair),
+# a left join's comes back whole.
+SUB0='[| tstats count as n from datamodel=Endpoint.Processes where Processes.process_name=none.exe by Processes.process_guid | rename Processes.process_guid as process_guid]'
+detection "$T/empty.yml" "Join Cap Empty" "| tstats count from datamodel=Endpoint.Processes by Processes.process_guid | rename Processes.* as * | join process_guid $SUB0"
+detection "$T/left.yml" "Join Cap Left" "| tstats count from datamodel=Endpoint.Processes where Processes.process_name=probe.exe by Processes.process_guid | rename Processes.* as * | join type=left process_guid $SUB0"
+for gm in 16 0; do
+    run 120 hunt --detection "$T/empty.yml" --group-memory $gm --format json "$T/ev.xml"
+    check "empty subsearch, --group-memory $gm: exit 0, no rows, no warning" \
+        eval 'rc_is 0 && out_lines 0 && err_has " 0 warnings" && no_sanitizer'
+    run 120 hunt --detection "$T/left.yml" --group-memory $gm --format json "$T/ev.xml"
+    check "empty subsearch, left join, --group-memory $gm: exit 0, the twenty guids" \
+        eval 'rc_is 0 && [ "$(guids)" = "$ALL20" ] && no_sanitizer'
+done
 run 300 hunt --detection "$T/all.yml" --format json --evidence "$T/ev.xml"
 check "every row: exit 0, 50,000 rows, each with its events" \
     eval 'rc_is 0 && out_lines 50000 && [ "$(grep -c "\"evidence_count\": 2," "$T/out")" -eq 50000 ] && no_sanitizer'
