@@ -128,7 +128,7 @@ static bool collect(void *ctx, const esc_str *keys) {
     size_t b = h & c->kidx.mask;
     for (; c->kidx.slot[b]; b = (b + 1) & c->kidx.mask)
         if (!spl_keys_cmp(c->kept[c->kidx.slot[b] - 1], keys, c->nby))
-            return false; /* (another tuple of the same hash) */
+            return false; /* (kept already) */
     if (!ESC_VEC_GROW(c->kept, c->kcap, c->nkept + 1, 64) ||
         !(c->kept[c->nkept] = spl_keys_copy(keys, c->nby))) {
         c->oom = true;
