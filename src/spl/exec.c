@@ -99,6 +99,7 @@ struct esc_exec {
 #define STREAM_BATCH_BYTES ((size_t)256 << 10) /* ... and about this many bytes (row_mem) */
 #define PRUNE_BATCH 256                        /* new tstats groups checked at once */
 #define REGROUP_TRIM ((size_t)8 << 20)         /* groups let go at finish: their pages go back */
+#define REGROUP_MIN ((size_t)1 << 20)          /* groups kept through the stages, not read again */
 #define PIECE_ROWS 64                          /* rows an mvexpand expands at once (run_pieces) */
 
 /* Commands whose output rows each depend on one input row only (no subsearch). */
@@ -1609,13 +1610,17 @@ static esc_status close_stats(esc_exec *x, size_t k, size_t *end, esc_table **t,
  * be read again for the evidence (regroup): a stage follows the tstats, the merge kept every
  * reference (past the byte cap, which ones are kept depends on every group merged) and dropped
  * no group (past a cap, which groups fit, and how much of one, depends on every group merged),
- * and the groups hold at most half the byte cap: merging large groups again after the stages
+ * the groups hold at most half the byte cap: merging large groups again after the stages
  * would hold a second copy of their states with the table's (1,100 groups of 1 MB: 3.9 GB
- * where keeping them, as a hunt that spills nothing does, is 2 GB). */
+ * where keeping them, as a hunt that spills nothing does, is 2 GB), and more than REGROUP_MIN
+ * with their evidence: a few kept groups cost less to hold than to find again in a large
+ * file (a join's handful of process groups, out of a shared 86 MB file over 1 GiB of XML). */
 static bool regroup_later(const esc_exec *x) {
-    return x->agg && !x->acc && !x->rows && spill_of(x) && x->p->nstages > 1 &&
-           !esc_evset_truncated(x->ev) && !x->dropped[0] && !x->dropped[1] &&
-           esc_agg_mem(x->agg) <= ESC_SPL_MAX_EXEC_BYTES / 2;
+    if (!x->agg || x->acc || x->rows || !spill_of(x) || x->p->nstages < 2 ||
+        esc_evset_truncated(x->ev) || x->dropped[0] || x->dropped[1])
+        return false;
+    size_t mem = esc_agg_mem(x->agg);
+    return mem <= ESC_SPL_MAX_EXEC_BYTES / 2 && mem + esc_evset_mem(x->ev) > REGROUP_MIN;
 }
 
 /* x's groups let go, its tables left empty for regroup; held: some group kept references;
