@@ -34,6 +34,9 @@ static const char *const field_names[ESC_CIM_NFIELDS] = {
     [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = "process_integrity_level",
     [ESC_CIM_PROCESS_CURRENT_DIRECTORY] = "process_current_directory",
     [ESC_CIM_VENDOR_PRODUCT] = "vendor_product",
+    [ESC_CIM_ACTION] = "action",
+    [ESC_CIM_PROCESS_EXEC] = "process_exec",
+    [ESC_CIM_PARENT_PROCESS_EXEC] = "parent_process_exec",
 };
 
 /* Fields the CIM app defaults to "unknown". */
@@ -79,6 +82,7 @@ typedef enum rule_op {
     R_CS_TOKEN_BASENAME,   /* note (b): text after the token's last '\' */
     R_SEC_DEST,            /* TargetServerName without leading '\'s, else Computer */
     R_SOURCE_GUID,         /* SourceProcessGuid (Sysmon 8), else SourceProcessGUID (Sysmon 10) */
+    R_4688_ACTION,         /* "allowed" when Keywords is 0x8020000000000000 (audit success) */
 } rule_op;
 
 typedef struct rule {
@@ -102,7 +106,9 @@ typedef rule mapping[ESC_CIM_NFIELDS];
     [ESC_CIM_PROCESS_HASH] = {R_COPY, "Hashes"},                                                   \
     [ESC_CIM_PROCESS_INTEGRITY_LEVEL] = {R_LOWER, "IntegrityLevel"},                               \
     [ESC_CIM_PROCESS_CURRENT_DIRECTORY] = {R_COPY, "CurrentDirectory"},                            \
-    [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Sysmon"}
+    [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Sysmon"},                                      \
+    [ESC_CIM_ACTION] = {R_CONST, "allowed"}, [ESC_CIM_PROCESS_EXEC] = {R_BASENAME, "Image"},       \
+    [ESC_CIM_PARENT_PROCESS_EXEC] = {R_BASENAME, "ParentImage"}
 
 #define SECURITY_COMMON                                                                            \
     [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS_NAME] = {R_BASENAME, "NewProcessName"},  \
@@ -112,7 +118,9 @@ typedef rule mapping[ESC_CIM_NFIELDS];
     [ESC_CIM_PARENT_PROCESS_PATH] = {R_COPY, "ParentProcessName"},                                 \
     [ESC_CIM_PROCESS_ID] = {R_COPY, "NewProcessId"},                                               \
     [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ProcessId"},                                           \
-    [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Windows"}
+    [ESC_CIM_VENDOR_PRODUCT] = {R_CONST, "Microsoft Windows"},                                     \
+    [ESC_CIM_ACTION] = {R_4688_ACTION, NULL},                                                      \
+    [ESC_CIM_PROCESS_EXEC] = {R_BASENAME, "NewProcessName"}
 
 #define CROWDSTRIKE_COMMON                                                                         \
     [ESC_CIM_DEST] = {R_CS_DEST, NULL}, [ESC_CIM_USER] = {R_CS_USER, NULL},                        \
@@ -137,7 +145,8 @@ typedef rule mapping[ESC_CIM_NFIELDS];
  * EXTRACT process_id (ProcessId; 4696: EVAL-process_id = TargetProcessId), EVAL-user
  * (SubjectUserName; 4696: Target_User_Name), FIELDALIAS parent_process (ParentProcessName),
  * 4696's EVAL-parent_process/parent_process_name/parent_process_path/parent_process_id
- * (ProcessName, its basename, ProcessId), EVAL-vendor_product. */
+ * (ProcessName, its basename, ProcessId), EVAL-process_exec (the basename of ProcessName; 4696:
+ * target_process_name, that of TargetProcessName), EVAL-vendor_product. */
 #define SYSMON_TAGGED_COMMON(img, pid, guid)                                                       \
     [ESC_CIM_DEST] = {R_COMPUTER, NULL}, [ESC_CIM_PROCESS_NAME] = {R_BASENAME, img},               \
     [ESC_CIM_PROCESS_PATH] = {R_COPY, img}, [ESC_CIM_PROCESS_ID] = {R_COPY, pid},                  \
@@ -171,7 +180,7 @@ typedef rule mapping[ESC_CIM_NFIELDS];
         [ESC_CIM_PROCESS_ID] = {R_COPY, "ProcessId"},                                              \
         [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ParentProcessName"},                                  \
         [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ParentProcessName"},                         \
-        [ESC_CIM_VENDOR_PRODUCT] = {                                                               \
+        [ESC_CIM_PROCESS_EXEC] = {R_BASENAME, "ProcessName"}, [ESC_CIM_VENDOR_PRODUCT] = {         \
             R_CONST,                                                                               \
             "Microsoft Windows"                                                                    \
         }                                                                                          \
@@ -186,6 +195,7 @@ typedef rule mapping[ESC_CIM_NFIELDS];
         [ESC_CIM_PARENT_PROCESS] = {R_COPY, "ProcessName"},                                        \
         [ESC_CIM_PARENT_PROCESS_NAME] = {R_BASENAME, "ProcessName"},                               \
         [ESC_CIM_PARENT_PROCESS_PATH] = {R_COPY, "ProcessName"},                                   \
+        [ESC_CIM_PROCESS_EXEC] = {R_BASENAME, "TargetProcessName"},                                \
         [ESC_CIM_PARENT_PROCESS_ID] = {R_COPY, "ProcessId"}, [ESC_CIM_VENDOR_PRODUCT] = {          \
             R_CONST,                                                                               \
             "Microsoft Windows"                                                                    \
@@ -262,6 +272,7 @@ static const char *const raw_fields[] = {"SourceImage",
                                          "ParentBaseFileName",
                                          "TargetProcessId",
                                          "SHA256HashData",
+                                         "Keywords",
                                          NULL};
 
 const char *const *esc_cim_raw_fields(void) {
@@ -501,6 +512,15 @@ static esc_status apply(const rule *r, const esc_event *ev, esc_profile profile,
             v = esc_str_make(v.ptr + 1, v.len - 1);
         if (!v.ptr || !v.len || v.ptr[0] == '-')
             v = ev->computer;
+        break;
+    case R_4688_ACTION: /* EVAL-action of [source::XmlWinEventLog:Security] (fields.c
+                           OP_4688_ACTION): Keywords is a System element, or a JSON shape's key */
+        for (size_t i = 0; i < ev->nsys && !v.ptr; i++)
+            if (esc_str_eq_c(ev->sys[i].name, "Keywords"))
+                v = ev->sys[i].value;
+        if (!v.ptr)
+            v = raw(ev, "Keywords");
+        v = esc_str_eq_c(v, "0x8020000000000000") ? esc_str_c("allowed") : ESC_STR_NULL;
         break;
     case R_SOURCE_GUID:
         v = raw(ev, "SourceProcessGuid");

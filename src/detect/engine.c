@@ -367,6 +367,7 @@ static esc_status interest(esc_engine *e, esc_error *err) {
     in->nwin = 2;
     in->crowdstrike = true;
     in->fields = esc_cim_raw_fields();
+    in->system = true; /* Security 4688's action reads its Keywords */
     e->others = esc_calloc(e->n ? e->n : 1, sizeof *e->others);
     e->procs = esc_calloc(e->n ? e->n : 1, sizeof *e->procs);
     e->procs_bits = esc_calloc((e->n + 63) / 64 + 1, sizeof *e->procs_bits);

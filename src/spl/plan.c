@@ -105,9 +105,9 @@ static const char *const never_lits[] = {
 };
 
 /* Which CIM fields' values appear verbatim in the event text. dest may come from an aidmaster
- * record and vendor_product is a constant: neither can give a literal. */
+ * record, vendor_product and action are constants: none can give a literal. */
 static bool field_is_textual(int f) {
-    return f >= 0 && f != ESC_CIM_DEST && f != ESC_CIM_VENDOR_PRODUCT;
+    return f >= 0 && f != ESC_CIM_DEST && f != ESC_CIM_VENDOR_PRODUCT && f != ESC_CIM_ACTION;
 }
 
 /* The longest piece between '*'s (>= 3 bytes) of a pattern, or {NULL,0}: glob matching a

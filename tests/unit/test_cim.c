@@ -121,6 +121,79 @@ static void test_sysmon(void **state) {
     esc_arena_fini(&f.arena);
 }
 
+/* action, process_exec and parent_process_exec: the add-ons' own fields, which the data model
+ * copies (no CIM default). Splunk_TA_microsoft_sysmon props.conf: EVAL-action = "allowed" for
+ * EventCode 1 (and 3), EVAL-process_exec = the basename of Image and EVAL-parent_process_exec
+ * that of ParentImage, for EventCode 1 only. Splunk_TA_windows [source::XmlWinEventLog:Security]:
+ * EVAL-process_exec = new_process_name (4688: the basename of NewProcessName), that of
+ * ProcessName (4689, 4673, 4674), target_process_name (4696); EVAL-action = "allowed" for a
+ * 4688 whose Keywords is 0x8020000000000000 (audit success). Neither sets them elsewhere, nor
+ * parent_process_exec for Security (src/fields/rules.c has the same rows). */
+static void test_action_exec(void **state) {
+    (void)state;
+    fx f;
+    ev_init(&f, ESC_EV_WINDOWS, "Microsoft-Windows-Sysmon", 1);
+    put(&f, "Image", "C:\\Windows\\System32\\net.exe");
+    put(&f, "ParentImage", "C:\\Windows\\System32\\cmd.exe");
+    for (int p = 0; p < 2; p++) {
+        map(&f, p ? ESC_PROFILE_NATIVE : ESC_PROFILE_SPLUNK);
+        expect(&f, ESC_CIM_ACTION, "allowed");
+        expect(&f, ESC_CIM_PROCESS_EXEC, "net.exe");
+        expect(&f, ESC_CIM_PARENT_PROCESS_EXEC, "cmd.exe");
+    }
+    esc_arena_fini(&f.arena);
+
+    ev_init(&f, ESC_EV_WINDOWS, "Microsoft-Windows-Sysmon", 1); /* no image: no exec */
+    put(&f, "CommandLine", "net share");
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_PROCESS_EXEC, NULL);
+    expect(&f, ESC_CIM_PARENT_PROCESS_EXEC, NULL);
+    esc_arena_fini(&f.arena);
+
+    ev_init(&f, ESC_EV_WINDOWS, "Microsoft-Windows-Sysmon", 10); /* other process events */
+    f.ev.channel = ESC_STR("Microsoft-Windows-Sysmon/Operational");
+    put(&f, "SourceImage", "C:\\Tools\\x.exe");
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_ACTION, NULL);
+    expect(&f, ESC_CIM_PROCESS_EXEC, NULL);
+    esc_arena_fini(&f.arena);
+
+    esc_kv sys = {ESC_STR("Keywords"), ESC_STR("0x8020000000000000")};
+    ev_init(&f, ESC_EV_WINDOWS, SEC, 4688);
+    put(&f, "NewProcessName", "C:\\Windows\\System32\\whoami.exe");
+    put(&f, "ParentProcessName", "C:\\Windows\\System32\\cmd.exe");
+    f.ev.sys = &sys;
+    f.ev.nsys = 1;
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_ACTION, "allowed");
+    expect(&f, ESC_CIM_PROCESS_EXEC, "whoami.exe");
+    expect(&f, ESC_CIM_PARENT_PROCESS_EXEC, NULL);
+    sys.value = ESC_STR("0x8010000000000000"); /* audit failure */
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_ACTION, NULL);
+    f.ev.nsys = 0;
+    put(&f, "Keywords", "0x8020000000000000"); /* a JSON shape's key */
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_ACTION, "allowed");
+    esc_arena_fini(&f.arena);
+
+    ev_init(&f, ESC_EV_WINDOWS, SEC, 4689);
+    f.ev.channel = ESC_STR("Security");
+    put(&f, "ProcessName", "C:\\Windows\\System32\\whoami.exe");
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_PROCESS_EXEC, "whoami.exe");
+    expect(&f, ESC_CIM_ACTION, NULL);
+    esc_arena_fini(&f.arena);
+
+    ev_init(&f, ESC_EV_WINDOWS, SEC, 4696);
+    f.ev.channel = ESC_STR("Security");
+    put(&f, "ProcessName", "C:\\Windows\\explorer.exe");
+    put(&f, "TargetProcessName", "C:\\Windows\\System32\\cmd.exe");
+    map(&f, ESC_PROFILE_SPLUNK);
+    expect(&f, ESC_CIM_PROCESS_EXEC, "cmd.exe");
+    esc_arena_fini(&f.arena);
+}
+
 static void test_crowdstrike(void **state) {
     (void)state;
     fx f;
@@ -295,6 +368,7 @@ int main(void) {
         cmocka_unit_test(test_4688_process_rules),
         cmocka_unit_test(test_4688_user),
         cmocka_unit_test(test_sysmon),
+        cmocka_unit_test(test_action_exec),
         cmocka_unit_test(test_crowdstrike),
         cmocka_unit_test(test_crowdstrike_typed),
         cmocka_unit_test(test_classify),
