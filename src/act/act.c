@@ -136,15 +136,9 @@ static void field(evfields *f, const char *name, const char *v, size_t len,
                   esc_sink_field_kind kind) {
     if (f->lost)
         return;
-    if (f->n == f->cap) {
-        size_t nc = f->cap ? 2 * f->cap : 64;
-        esc_sink_field *p = esc_realloc(f->v, nc * sizeof *p);
-        if (!p) {
-            f->lost = true; /* then the JSON is read, and runs out of memory there */
-            return;
-        }
-        f->v = p;
-        f->cap = nc;
+    if (f->n == f->cap && !ESC_VEC_GROW(f->v, f->cap, f->n + 1, 64)) {
+        f->lost = true; /* then the JSON is read, and runs out of memory there */
+        return;
     }
     f->v[f->n++] = (esc_sink_field){name, v, len, kind};
 }

@@ -69,14 +69,8 @@ static int cmp_entry(const void *a, const void *b) {
 }
 
 static entry *push(esc_ycache *c, const char *key, size_t off, size_t len, bool fresh) {
-    if (c->ne == c->cap) {
-        size_t nc = c->cap ? 2 * c->cap : 256;
-        entry *p = esc_realloc(c->e, nc * sizeof *p);
-        if (!p)
-            return NULL;
-        c->e = p;
-        c->cap = nc;
-    }
+    if (c->ne == c->cap && !ESC_VEC_GROW(c->e, c->cap, c->ne + 1, 256))
+        return NULL;
     entry *x = &c->e[c->ne++];
     memcpy(x->key, key, KEY);
     x->off = off;
@@ -193,12 +187,8 @@ static void prune_sets(void) {
             snprintf(path, sizeof path, "%s/%s", cache_dir, de->d_name) >= (int)sizeof path ||
             lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if (n == cap) {
-            set_file *g = esc_realloc(f, (cap = cap ? 2 * cap : 32) * sizeof *g);
-            if (!g)
-                break;
-            f = g;
-        }
+        if (n == cap && !ESC_VEC_GROW(f, cap, n + 1, 32))
+            break;
         f[n].at = st.st_mtim;
         memcpy(f[n++].name, de->d_name, KEY + 7);
     }

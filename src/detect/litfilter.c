@@ -147,14 +147,8 @@ static long field_of(esc_litfilter *f, const esc_plan_rlit *l) {
     for (size_t i = 0; l->cim < 0 && i < f->nfld; i++)
         if (f->fld[i].name && strcmp(f->fld[i].name, l->field) == 0)
             return (long)i;
-    if (f->nfld == f->fcap) {
-        size_t cap = f->fcap ? 2 * f->fcap : 64;
-        lfield *p = esc_realloc(f->fld, cap * sizeof *p);
-        if (!p)
-            return -1;
-        f->fld = p;
-        f->fcap = cap;
-    }
+    if (f->nfld == f->fcap && !ESC_VEC_GROW(f->fld, f->fcap, f->nfld + 1, 64))
+        return -1;
     lfield *d = &f->fld[f->nfld];
     memset(d, 0, sizeof *d);
     d->cim = l->cim;
