@@ -653,8 +653,11 @@ static enode *e_prim(spl_parser *P) {
     }
     if (is_ident_start(c)) {
         size_t i = P->pos;
-        while (i < P->end && (is_ident(P->s[i]) || ((P->s[i] == '.' || P->s[i] == ':') &&
-                                                    i + 1 < P->end && is_ident(P->s[i + 1]))))
+        /* '.' is the concatenation operator: a name holding one is written in single quotes
+         * (Search Reference, "eval": "If the expression references a field name that contains
+         * non-alphanumeric characters, ... surrounded by single quotation marks"). */
+        while (i < P->end &&
+               (is_ident(P->s[i]) || (P->s[i] == ':' && i + 1 < P->end && is_ident(P->s[i + 1]))))
             i++;
         size_t nlen = i - start;
         P->pos = i;

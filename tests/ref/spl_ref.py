@@ -296,10 +296,11 @@ def lex(text, eval_mode=False):
         if kind == "ws":
             continue
         if eval_mode and kind == "word":
-            # split arithmetic out of words: a.b is concatenation only with spaces in ESCU;
-            # keep numbers like 1.5 and field names with dots (Processes.x) whole.
-            for part in re.findall(r"\d+\.\d+|[A-Za-z_0-9.:@${}&#;?~^`\\]+|[*/%+\-]", val):
-                toks.append(("op" if part in "*/%+-" else "word", part))
+            # split arithmetic out of words, '.' too: a.b concatenates a and b (Search
+            # Reference, "eval": names with non-alphanumeric characters are single-quoted);
+            # numbers like 1.5 stay whole.
+            for part in re.findall(r"\d+\.\d+|[A-Za-z_0-9:@${}&#;?~^`\\]+|[*/%+\-.]", val):
+                toks.append(("op" if part in "*/%+-." else "word", part))
             continue
         if not eval_mode and kind == "op" and val in "+-*/%.":
             # in search mode these belong to words; glue to the neighbour word
