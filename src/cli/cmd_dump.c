@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/alloc.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "fields/fields.h"
@@ -320,14 +321,8 @@ static int parse_at(const char *v, at_list *a) {
     }
     if (!a->path && !(a->path = strndup(v, plen)))
         return 3;
-    if (a->n == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 16;
-        uint64_t *t = realloc(a->offs, nc * sizeof *t);
-        if (!t)
-            return 3;
-        a->offs = t;
-        a->cap = nc;
-    }
+    if (!ESC_VEC_GROW(a->offs, a->cap, a->n + 1, 16))
+        return 3;
     a->offs[a->n++] = o;
     return 0;
 }
@@ -482,7 +477,7 @@ int esc_cmd_dump(int argc, char **argv) {
         rc = 1;
 done:
     free(at.path);
-    free(at.offs);
+    esc_free(at.offs);
     free(pr.at_found);
     esc_paths_free(files, nfiles);
     free(paths);

@@ -2,16 +2,11 @@
 # A run --config file over 1 MiB is refused with a message, exit 2, before anything runs (issue
 # 19, item 9): it used to be cut at 1 MiB silently (`state: .../intended_state_dir` became
 # `.../intended`). A config just under the limit is read whole.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
+. "$(dirname "$0")/lib.sh"
 X=$DATA/crafted/worked_example.xml
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 ESCUDO=$(realpath "$ESCUDO")
 X=$(realpath "$X")
 cd "$T" || exit 1 # a config cut short falls back to .escudo-state here
-fail=0
 # a config of `size` bytes whose last line is `state: $T/intended_state_dir`
 config() { # file size
     python3 - "$1" "$2" "$T/intended_state_dir" <<'PY'

@@ -7,15 +7,8 @@
 # or another set's under this set's name, is parsed again silently and written anew; a file
 # that does not parse is never kept, so its warning comes every run; the folder keeps the newest
 # 16 sets' files.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
+. "$(dirname "$0")/lib.sh"
 SRC=${ESC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 C=$T/cache
 trees() { find "$C" -name '*.ytree' 2>/dev/null | wc -l; }
 run() { # cache folder ("" for none), output file, escudo arguments...

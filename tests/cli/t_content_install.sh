@@ -3,15 +3,8 @@
 # checkout copied once into the user's content folder is what hunt, lint, content list and
 # --version use without --content; symbolic links in the checkout are not followed; a bad
 # --from changes nothing; the copy replaces the previous one whole.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
 export XDG_DATA_HOME=$T/xdg
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 EVTX=$DATA/evtx
 
 # before: the shipped example, and the summary says how to install

@@ -3,12 +3,8 @@
 # tables that make --help (issue 16, "Install like a tool"): every command of `escudo --help`
 # and every option of `escudo COMMAND --help` is in each of them, and `cmake --install` puts them
 # where man, bash-completion and zsh look.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
+. "$(dirname "$0")/lib.sh"
 B=${ESC_BUILD_DIR:-$(dirname "$ESCUDO")}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
 for f in escudo.1 escudo.bash _escudo; do
     [ -s "$B/$f" ] || { echo "FAIL: $B/$f was not generated"; fail=1; }
 done

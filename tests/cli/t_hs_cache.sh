@@ -4,14 +4,7 @@
 # private folder; the next hunt reads them back and prints the same rows; damaged files, an
 # empty ESCUDO_CACHE_DIR (no cache) or a folder that cannot be made change no row and no exit
 # code. tests/unit/test_hscache.c checks the cache's own cases.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
+. "$(dirname "$0")/lib.sh"
 ARGS=(hunt --quiet --format json --content "$DATA/escu-full" "$DATA/crafted/worked_example.xml")
 export HOME=$T/home
 mkdir -p "$HOME"

@@ -12,12 +12,7 @@
 # thread leaves events to the calling thread to prepare when that one waits (AHEAD_LEAVE_BELOW);
 # which ones also depends on timing, so --threads 2 runs three times: as it comes, with every
 # event left (ESCUDO_TEST_AHEAD_LEAVE=all) and with none.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
+. "$(dirname "$0")/lib.sh"
 ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; fail=1; }
 

@@ -5,15 +5,8 @@
 # nothing (a streamed stats' too, pruned as it spills); the files live in $TMPDIR and nothing is left there; a TMPDIR that cannot be
 # written is one warning, and the groups stay in memory (same rows), as when the writes start
 # failing; the option is checked.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
+. "$(dirname "$0")/lib.sh"
 IN=$DATA/json/otrf/aptsimulator_cobaltstrike_2021-06-11T21081492.json
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 H=(hunt --quiet --content "$DATA/escu-full" --format json --evidence)
 
 "$ESCUDO" "${H[@]}" --group-memory 1024 "$IN" >"$T/kept.json" 2>"$T/err0"

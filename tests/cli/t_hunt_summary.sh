@@ -2,15 +2,8 @@
 # The hunt summary says how many detections ran and how many were skipped, and why (issue 16,
 # problem 4), on stderr and not only in --summary-json; without --content it says that only the
 # shipped example ran and how to load ESCU content.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
+. "$(dirname "$0")/lib.sh"
 X=$DATA/crafted/worked_example.xml
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 
 # from the issue: `hunt ../shared/data/evtx` (one file of it here, and the crafted sample)
 EVTX=$(find "$DATA/evtx" -name '*.evtx' | sort | head -1)

@@ -6,14 +6,7 @@
 # the child that the table has not seen (b.exe: no row, firstTimeSeen null) and drops the one
 # it has, seen long ago (a.exe, firstTimeSeen 2017, before relative_time(now(), ...)) and the
 # child of another parent (c.exe).
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
+. "$(dirname "$0")/lib.sh"
 DET="First Time Seen Child Process of Zoom"
 
 mkdir -p "$T/local/lookups"

@@ -2,14 +2,9 @@
 # Content that is not ESCU is reported as what it is (issue 16, problem 9): a Sigma rule
 # (detection: and logsource:, no search:) is "a Sigma rule, not ESCU content", a YAML without a
 # search is "not an ESCU detection", never "detection without a name".
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
+. "$(dirname "$0")/lib.sh"
 SRC=${ESC_SOURCE_DIR:-.}
-DATA=${ESC_SHARED_DATA:-../shared/data}
 X=$DATA/crafted/worked_example.xml
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
 check() { # name, want substring, file
     if grep -qF -- "$2" "$3" && ! grep -q "without a name" "$3"; then
         echo "ok: $1"

@@ -3,15 +3,8 @@
 # so and exits 1 unless --allow-skips; the summary counts the tests replayed, passed, failed and
 # skipped, the skipped ones by reason. From the issue's command: `escudo test --content ESCU`
 # (no attack data: every unit and integration test is skipped).
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
+. "$(dirname "$0")/lib.sh"
 SRC=${ESC_SOURCE_DIR:-.}
-DATA=${ESC_SHARED_DATA:-../shared/data}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 
 "$ESCUDO" test --content "$DATA/escu" >"$T/out" 2>"$T/err"
 rc=$?

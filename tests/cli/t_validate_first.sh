@@ -3,18 +3,13 @@
 # can be checked without reading input (HEC URL and token, thread counts, paths of --content,
 # --local, --data-root and --aidmaster, time ranges, numbers) fails at once with exit 2 and a
 # message, before a single input is read: nothing on stdout, no summary line on stderr.
-set -u
-ESCUDO=${ESCUDO:-build/escudo}
-DATA=${ESC_SHARED_DATA:-../shared/data}
+. "$(dirname "$0")/lib.sh"
 X=$DATA/crafted/worked_example.xml
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 unset ESCUDO_HEC_TOKEN
 ESCUDO=$(realpath "$ESCUDO")
 X=$(realpath "$X")
 cd "$T" || exit 1 # a check that comes too late leaves no spool or state in the tree
 R=(--clock-start 2024-03-06T00:00:00Z --clock-speed max --once-until 2024-03-06T01:00:00Z)
-fail=0
 # name, message substring, command...: exit 2, the message, no output, no input read
 early() {
     local name=$1 want=$2
