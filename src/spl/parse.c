@@ -390,7 +390,7 @@ static snode *s_prim(spl_parser *P, const sctx *c) {
     } else if (ch == '>') {
         op = ch2 == '=' ? SOP_GE : SOP_GT;
         P->pos += ch2 == '=' ? 2 : 1;
-    } else if (spl_kw_at(P, "IN", true)) {
+    } else if (spl_kw_at(P, "IN", false)) {
         size_t in_at = P->pos;
         P->pos += 2;
         spl_skip_ws(P);
@@ -431,6 +431,13 @@ static snode *s_prim(spl_parser *P, const sctx *c) {
             return spl_fail(P, in_at, "empty IN list");
         /* the span of every IN branch covers the whole term */
         return acc;
+    } else if (spl_kw_at(P, "IN", true)) {
+        /* "The IN operator must be in uppercase" (Splunk blog, "Smooth operator: searching for
+         * multiple field values"); a lower-case one is a search term, which is refused here
+         * rather than read as terms no event is likely to hold */
+        return spl_fail(P, P->pos,
+                        "'%.2s' is not an operator: the IN operator must be in upper case",
+                        P->s + P->pos);
     } else {
         if (strcmp(field, "*") == 0)
             return snew(P, SN_ALL, start, P->pos);
