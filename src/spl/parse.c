@@ -338,6 +338,16 @@ out:
     return P->failed ? NULL : acc;
 }
 
+/* At "in (" in any case (the search term's operator position). */
+static bool in_list_at(spl_parser *P) {
+    if (!spl_kw_at(P, "IN", true))
+        return false;
+    size_t i = P->pos + 2;
+    while (i < P->end && spl_is_ws(P->s[i]))
+        i++;
+    return i < P->end && P->s[i] == '(';
+}
+
 static snode *s_prim(spl_parser *P, const sctx *c) {
     spl_skip_ws(P);
     size_t start = P->pos;
@@ -431,9 +441,9 @@ static snode *s_prim(spl_parser *P, const sctx *c) {
             return spl_fail(P, in_at, "empty IN list");
         /* the span of every IN branch covers the whole term */
         return acc;
-    } else if (spl_kw_at(P, "IN", true)) {
-        /* "The IN operator must be in uppercase" (Splunk blog, "Smooth operator: searching for
-         * multiple field values"); a lower-case one is a search term, which is refused here
+    } else if (in_list_at(P)) {
+        /* "The IN operator must be in uppercase" (Splunk blog, "Smooth operator | Searching for
+         * multiple field values"); a lower-case one before a list is a search term, refused here
          * rather than read as terms no event is likely to hold */
         return spl_fail(P, P->pos,
                         "'%.2s' is not an operator: the IN operator must be in upper case",
