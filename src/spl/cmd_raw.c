@@ -270,43 +270,59 @@ static bool skipped(const esc_plan *p, const char *name) {
     return false;
 }
 
+/* Name s[b, e) a column (unless it starts with a digit, is too long, skipped or known). */
+static esc_status add_name(esc_plan *p, stage *st, const char *s, size_t b, size_t e,
+                           esc_error *err) {
+    char tmp[128];
+    if (e == b || (s[b] >= '0' && s[b] <= '9') || e - b >= sizeof tmp)
+        return ESC_OK;
+    memcpy(tmp, s + b, e - b);
+    tmp[e - b] = 0;
+    if (spl_schema_find(&st->out, tmp) >= 0 || skipped(p, tmp))
+        return ESC_OK;
+    if (st->out.n == RAW_MAX_COLUMNS)
+        return esc_error_at(err, ESC_ELIMIT, NULL, b,
+                            "a raw-event search's later commands name more than %d fields",
+                            RAW_MAX_COLUMNS);
+    const char *d = esc_arena_dup(&p->arena, esc_str_make(tmp, e - b)).ptr;
+    if (!d)
+        return spl_plan_oom(err);
+    spl_schema_add(&st->out, d);
+    return ESC_OK;
+}
+
+/* Every name-like word of s from at (inside "..." too when quoted): the word without '.' at
+ * its ends, and outside quotes each of its '.'-separated pieces as well, as eval's '.'
+ * concatenates ("%".parent_process."%" and a.b read parent_process, a and b). */
 static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, bool quoted,
                              esc_error *err) {
     size_t n = strlen(s);
     bool in_q = false;
-    while (at < n) {
+    esc_status rc = ESC_OK;
+    while (at < n && rc == ESC_OK) {
         char c = s[at];
-        if (!quoted && c == '"') {
-            in_q = !in_q;
-            at++;
-            continue;
-        }
-        if (in_q || !name_char(c)) {
+        if (c == '"' || (in_q && c == '\\') || (in_q && !quoted) || !name_char(c)) {
+            in_q ^= c == '"';
             at += in_q && c == '\\' && at + 1 < n ? 2 : 1;
             continue;
         }
         size_t b = at;
         while (at < n && name_char(s[at]))
             at++;
-        if (at == b || (s[b] >= '0' && s[b] <= '9'))
-            continue;
-        char tmp[128];
-        if (at - b >= sizeof tmp)
-            continue;
-        memcpy(tmp, s + b, at - b);
-        tmp[at - b] = 0;
-        if (spl_schema_find(&st->out, tmp) >= 0 || skipped(p, tmp))
-            continue;
-        if (st->out.n == RAW_MAX_COLUMNS)
-            return esc_error_at(err, ESC_ELIMIT, NULL, b,
-                                "a raw-event search's later commands name more than %d fields",
-                                RAW_MAX_COLUMNS);
-        const char *d = esc_arena_dup(&p->arena, esc_str_make(tmp, at - b)).ptr;
-        if (!d)
-            return spl_plan_oom(err);
-        spl_schema_add(&st->out, d);
+        size_t e = at;
+        while (b < e && s[b] == '.')
+            b++;
+        while (e > b && s[e - 1] == '.')
+            e--;
+        rc = add_name(p, st, s, b, e, err);
+        for (size_t i = b; !in_q && rc == ESC_OK && memchr(s + b, '.', e - b) && i < e;) {
+            const char *dot = memchr(s + i, '.', e - i);
+            size_t j = dot ? (size_t)(dot - s) : e;
+            rc = add_name(p, st, s, i, j, err);
+            i = j + 1;
+        }
     }
-    return hash_columns(p, st, err);
+    return rc ? rc : hash_columns(p, st, err);
 }
 
 /* One row from r's fields in one pass over them (what the loop of spl_raw_feed below gives,
