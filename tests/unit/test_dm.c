@@ -83,6 +83,20 @@ static void registry(void **state) {
     expect(&f, "registry_value_data", "unknown");
     esc_arena_fini(&f.arena);
 
+    /* the field action and Registry.action agree (docs/fields.md, Sysmon 12/13/14): a 12 whose
+     * EventType the add-on's case() does not list has no action, so the CIM's "unknown"; a 14
+     * is modified whatever its EventType */
+    ev_init(&f, SYSMON, 12, "HOST");
+    put(&f, "EventType", "SetValue");
+    map(&f, ESC_DS_REGISTRY);
+    expect(&f, "action", "unknown");
+    esc_arena_fini(&f.arena);
+    ev_init(&f, SYSMON, 14, "HOST");
+    put(&f, "EventType", "RenameKey");
+    map(&f, ESC_DS_REGISTRY);
+    expect(&f, "action", "modified");
+    esc_arena_fini(&f.arena);
+
     ev_init(&f, "Other", 1, NULL); /* tagged only: no rule gives action or dest */
     put(&f, "tag", "endpoint");
     put(&f, "tag", "registry");
