@@ -42,10 +42,6 @@ static const spl_eval_fn *find_fn(const char *name) {
 
 /* ---- compile ---- */
 
-#define NFNS (sizeof fns / sizeof fns[0])
-
-/* ---- compile ---- */
-
 static pcre2_code *compile_re(const char *pat, size_t len, bool like, char *msg, size_t cap) {
     esc_buf b;
     const char *src = pat;
