@@ -77,20 +77,25 @@ typedef struct dm_def {
 /* The Sysmon add-on sets registry_value_name (the last segment of TargetObject) and
  * registry_value_data (Details) for EventCode 13 only (Splunk_TA_microsoft_sysmon props.conf,
  * EVAL-registry_value_name / EVAL-registry_value_data); a key-level event (12, 14) has neither,
- * so the CIM's "unknown" default applies. */
-#define REG_SYSMON_KEY                                                                             \
+ * so the CIM's "unknown" default applies. registry_key_name is the key: the segment before the
+ * value's on 13, the last segment on 12 and 14 (as fields.c reg_key_name). */
+#define REG_SYSMON                                                                                 \
     SYSMON_PROC, {"action", F_REG_ACTION, "EventType"}, {"registry_path", F_COPY, "TargetObject"}, \
-        {"registry_key_name", F_PARENTSEG, "TargetObject"},                                        \
         {"registry_hive", F_HIVE, "TargetObject"}, {                                               \
         "status", F_CONST, "success"                                                               \
     }
 static const dm_rule reg_sysmon[] = {
-    REG_SYSMON_KEY,
+    REG_SYSMON,
+    {"registry_key_name", F_PARENTSEG, "TargetObject"},
     {"registry_value_name", F_LASTSEG, "TargetObject"},
     {"registry_value_data", F_COPY, "Details"},
     {NULL, 0, NULL},
 };
-static const dm_rule reg_sysmon_key[] = {REG_SYSMON_KEY, {NULL, 0, NULL}};
+static const dm_rule reg_sysmon_key[] = {
+    REG_SYSMON,
+    {"registry_key_name", F_LASTSEG, "TargetObject"},
+    {NULL, 0, NULL},
+};
 
 static const dm_rule reg_security[] = {
     {"dest", F_COMPUTER, NULL},

@@ -79,6 +79,7 @@ static void registry(void **state) {
     map(&f, ESC_DS_REGISTRY);
     expect(&f, "action", "deleted");
     expect(&f, "registry_path", "HKLM\\SOFTWARE\\k");
+    expect(&f, "registry_key_name", "k"); /* a key event names the key itself (fields.c) */
     expect(&f, "registry_value_name", "unknown");
     expect(&f, "registry_value_data", "unknown");
     esc_arena_fini(&f.arena);
@@ -93,8 +94,16 @@ static void registry(void **state) {
     esc_arena_fini(&f.arena);
     ev_init(&f, SYSMON, 14, "HOST");
     put(&f, "EventType", "RenameKey");
+    put(&f, "TargetObject", "HKLM\\SOFTWARE\\k\\");
     map(&f, ESC_DS_REGISTRY);
     expect(&f, "action", "modified");
+    expect(&f, "registry_key_name", "unknown"); /* nothing after the last '\\' */
+    esc_arena_fini(&f.arena);
+    ev_init(&f, SYSMON, 13, "HOST");
+    put(&f, "TargetObject", "HKLM\\SOFTWARE\\k\\v");
+    map(&f, ESC_DS_REGISTRY);
+    expect(&f, "registry_key_name", "k"); /* a value event: the key before the value */
+    expect(&f, "registry_value_name", "v");
     esc_arena_fini(&f.arena);
 
     ev_init(&f, "Other", 1, NULL); /* tagged only: no rule gives action or dest */
