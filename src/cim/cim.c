@@ -513,14 +513,14 @@ static esc_status apply(const rule *r, const esc_event *ev, esc_profile profile,
         if (!v.ptr || !v.len || v.ptr[0] == '-')
             v = ev->computer;
         break;
-    case R_4688_ACTION: /* EVAL-action of [source::XmlWinEventLog:Security] (fields.c
-                           OP_4688_ACTION): Keywords is a System element, or a JSON shape's key */
+    case R_4688_ACTION: /* esc_fields_4688_action of the Keywords, a System element or a JSON
+                           shape's key */
         for (size_t i = 0; i < ev->nsys && !v.ptr; i++)
             if (esc_str_eq_c(ev->sys[i].name, "Keywords"))
                 v = ev->sys[i].value;
         if (!v.ptr)
             v = raw(ev, "Keywords");
-        v = esc_str_eq_c(v, "0x8020000000000000") ? esc_str_c("allowed") : ESC_STR_NULL;
+        v = esc_fields_4688_action(v);
         break;
     case R_SOURCE_GUID:
         v = raw(ev, "SourceProcessGuid");

@@ -35,8 +35,7 @@ typedef enum fop {
     F_LASTSEG,       /* last '\'-separated segment of arg */
     F_PARENTSEG,     /* the segment before the last one of arg */
     F_HIVE,          /* the hive of a registry path in arg, spelled out */
-    F_REG_ACTION,    /* Sysmon 13/14 modified; 12 by EventType: CreateKey created,
-                        DeleteKey/DeleteValue deleted, else none (fields.c OP_REG_ACTION) */
+    F_REG_ACTION,    /* Sysmon 13/14 modified; 12 by EventType (esc_fields_reg_action) */
     F_FILE_ACTION,   /* Sysmon 11/15 created, 23/26 deleted, 2 modified */
     F_AUTH_ACTION,   /* 4625/4771 failure, 4776 by Status, else success */
     F_CHANGE_ACTION, /* account created / deleted / modified by event code */
@@ -419,13 +418,7 @@ static esc_str action_of(fop op, const esc_event *ev, esc_str arg) {
     uint32_t c = ev->event_id;
     switch (op) {
     case F_REG_ACTION:
-        if (c == 13 || c == 14)
-            return esc_str_c("modified");
-        if (esc_str_eq_c(arg, "CreateKey"))
-            return esc_str_c("created");
-        if (esc_str_eq_c(arg, "DeleteKey") || esc_str_eq_c(arg, "DeleteValue"))
-            return esc_str_c("deleted");
-        return ESC_STR_NULL;
+        return c == 13 || c == 14 ? esc_str_c("modified") : esc_fields_reg_action(arg);
     case F_FILE_ACTION:
         return esc_str_c(c == 23 || c == 26 ? "deleted" : c == 2 ? "modified" : "created");
     case F_AUTH_ACTION:

@@ -454,6 +454,18 @@ static esc_str reg_hive(esc_str t) {
     return ESC_STR_NULL;
 }
 
+esc_str esc_fields_reg_action(esc_str event_type) {
+    if (esc_str_eq_c(event_type, "CreateKey"))
+        return esc_str_c("created");
+    if (esc_str_eq_c(event_type, "DeleteKey") || esc_str_eq_c(event_type, "DeleteValue"))
+        return esc_str_c("deleted");
+    return ESC_STR_NULL;
+}
+
+esc_str esc_fields_4688_action(esc_str keywords) {
+    return esc_str_eq_c(keywords, "0x8020000000000000") ? esc_str_c("allowed") : ESC_STR_NULL;
+}
+
 static esc_str ta_action(esc_str status) {
     static const char *const m[][2] = {{"0XC000006F", "denied"},  {"0XC0000070", "denied"},
                                        {"0XC000015B", "denied"},  {"0XC0000234", "denied"},
@@ -612,7 +624,7 @@ static esc_str apply_op(const frule *r, const hname *nm, const esc_fields *fs, b
         return v.ptr ? v : e.ptr ? e : esc_str_c("-");
     }
     case OP_4688_ACTION:
-        return esc_str_eq_c(v, "0x8020000000000000") ? esc_str_c("allowed") : ESC_STR_NULL;
+        return esc_fields_4688_action(v);
     case OP_SYSMON_NET_DEST: {
         esc_str h = getf(fs, "DestinationHostname");
         return h.ptr ? h : getf(fs, "DestinationIp");
@@ -624,11 +636,7 @@ static esc_str apply_op(const frule *r, const hname *nm, const esc_fields *fs, b
     case OP_DIRECTION:
         return esc_str_eq_c(v, "true") ? esc_str_c("outbound") : esc_str_c("inbound");
     case OP_REG_ACTION:
-        if (esc_str_eq_c(v, "CreateKey"))
-            return esc_str_c("created");
-        if (esc_str_eq_c(v, "DeleteKey") || esc_str_eq_c(v, "DeleteValue"))
-            return esc_str_c("deleted");
-        return ESC_STR_NULL;
+        return esc_fields_reg_action(v);
     case OP_REG_KEY_NAME:
         return v.len ? reg_key_name(v, fs->ev->event_id == 13) : ESC_STR_NULL;
     case OP_REG_VALUE_NAME:

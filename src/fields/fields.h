@@ -92,6 +92,12 @@ static inline uint32_t esc_fields_name_hash(esc_str n) {
  * constant: then 2 when it holds a space or '"' (it is bound for events that do not join),
  * else 1; 0 when it is not bound. */
 int esc_fields_text_bound(const char *lit);
+/* Two of the add-ons' action rules, which the data models also apply to events whose field was
+ * not extracted (cim/cim.c, cim/dm.c): a Sysmon 12 by its EventType (Splunk_TA_microsoft_sysmon:
+ * CreateKey created, DeleteKey or DeleteValue deleted), a Security 4688 by its Keywords
+ * (Splunk_TA_windows: 0x8020000000000000, audit success, allowed); otherwise none (NULL). */
+esc_str esc_fields_reg_action(esc_str event_type);
+esc_str esc_fields_4688_action(esc_str keywords);
 /* True when extraction may join two pieces of ev's text with a space or '"' (Security 4688's
  * EVAL-process). */
 bool esc_fields_joins(const esc_event *ev);

@@ -315,7 +315,9 @@ static esc_status scan_names(esc_plan *p, stage *st, const char *s, size_t at, b
         while (e > b && s[e - 1] == '.')
             e--;
         rc = add_name(p, st, s, b, e, err);
-        for (size_t i = b; !in_q && rc == ESC_OK && memchr(s + b, '.', e - b) && i < e;) {
+        if (in_q || !memchr(s + b, '.', e - b))
+            continue;
+        for (size_t i = b; rc == ESC_OK && i < e;) {
             const char *dot = memchr(s + i, '.', e - i);
             size_t j = dot ? (size_t)(dot - s) : e;
             rc = add_name(p, st, s, i, j, err);
