@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test check heavy asan fuzz bench format clean demo install
+.PHONY: all deps build test check heavy asan fuzz bench format format-check clean demo install
 
 all: build
 
@@ -21,9 +21,11 @@ install: build
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Everything CI runs: a -Werror build with the test suite, then the suite under ASan+UBSan.
+# Everything CI runs: the layering and formatting checks, a -Werror build with the test suite,
+# then the suite under ASan+UBSan.
 check: deps
 	@python3 tools/layers.py
+	@$(MAKE) --no-print-directory format-check
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESC_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE heavy
@@ -56,8 +58,18 @@ demo: build
 bench: build
 	@bash bench/run.sh
 
+# The C sources clang-format keeps in shape (.clang-format): `make format` rewrites them,
+# `make format-check` (part of `make check`) fails on any file that is not formatted.
+FORMAT_FILES = git ls-files 'src/*.c' 'src/*.h' 'tests/*.c'
+
 format:
-	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+	@clang-format -i $$($(FORMAT_FILES))
+
+format-check:
+	@command -v clang-format >/dev/null 2>&1 || \
+		{ echo "format-check: clang-format not found; run 'make deps' (tools/setup.sh) to install it" >&2; exit 1; }
+	@clang-format --dry-run --Werror $$($(FORMAT_FILES)) || \
+		{ echo "format-check: files above are not clang-formatted; run 'make format'" >&2; exit 1; }
 
 clean:
 	@rm -rf build build-asan build-fuzz

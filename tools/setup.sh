@@ -8,7 +8,7 @@ if [ "$1" = "--report-test" ]; then
 else
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev python3 python3-yaml
 libyaml-dev zlib1g-dev libzstd-dev zstd libdeflate-dev libsqlite3-dev libcurl4-openssl-dev libpcre2-dev libhyperscan-dev
-libcmocka-dev libevtx-utils ripgrep valgrind time hyperfine librdkafka-dev kcat"
+libcmocka-dev libevtx-utils ripgrep valgrind time hyperfine librdkafka-dev kcat clang-format"
 fi
 missing=""
 for p in $PKGS; do

@@ -56,9 +56,9 @@ typedef struct loader {
     esc_arena *a;
     esc_arena scratch;
     vec dets, macros, deps, dss, lookups, mitre, warnings;
-    size_t *mtab; /* macros by name and arity: index + 1 into macros, 0 = empty slot */
-    size_t mcap;  /* slots in mtab, a power of two */
-    size_t loaded; /* items loaded from the current folder */
+    size_t *mtab;      /* macros by name and arity: index + 1 into macros, 0 = empty slot */
+    size_t mcap;       /* slots in mtab, a power of two */
+    size_t loaded;     /* items loaded from the current folder */
     esc_ycache *trees; /* parsed files kept between runs, or NULL */
     bool oom;
 } loader;
@@ -166,11 +166,9 @@ static int I(loader *L, const char *path, const esc_ynode *map, const char *key,
 static bool truthy(const char *s, bool def) {
     if (!s)
         return def;
-    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") ||
-        !strcmp(s, "1"))
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1"))
         return true;
-    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") ||
-        !strcmp(s, "0"))
+    if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0"))
         return false;
     return def;
 }
@@ -332,7 +330,9 @@ done:
     return out;
 }
 
+/* clang-format off */
 /* ---- macros ------------------------------------------------------------------------------------ */
+/* clang-format on */
 
 static size_t macro_hash(const char *name, size_t nargs) {
     return esc_macro_hash(name, strlen(name), nargs);
@@ -841,9 +841,9 @@ static const char *filter_name(loader *L, const esc_detection *d) {
         goto oom;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)d->name[i];
-        out[i] = (c >= 'A' && c <= 'Z')   ? (char)(c + 32)
+        out[i] = (c >= 'A' && c <= 'Z')                               ? (char)(c + 32)
                  : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? (char)c
-                                                                       : '_';
+                                                                      : '_';
     }
     memcpy(out + n, "_filter", 8);
     return out;
@@ -937,8 +937,8 @@ esc_status esc_content_load(const char *const *dirs, size_t ndirs, esc_content *
                 goto fail;
             }
             if (L.loaded == 0) {
-                const char *why = L.warnings.n ? ((const char **)L.warnings.p)[L.warnings.n - 1]
-                                               : NULL;
+                const char *why =
+                    L.warnings.n ? ((const char **)L.warnings.p)[L.warnings.n - 1] : NULL;
                 if (why)
                     st = esc_error_set(err, ESC_ECONTENT, "%s", why);
                 else

@@ -24,7 +24,7 @@ typedef struct esc_strlist {
 
 typedef struct esc_observable {
     const char *name;
-    const char *type; /* User, Hostname, Process, ... */
+    const char *type;  /* User, Hostname, Process, ... */
     esc_strlist roles; /* Victim, Attacker, ... */
 } esc_observable;
 
@@ -46,11 +46,11 @@ typedef struct esc_detection_test {
 typedef struct esc_deployment {
     const char *path, *name, *id, *type; /* type: TTP, Anomaly, ... (ESCU default configs) */
     const char *cron_schedule, *earliest_time, *latest_time, *schedule_window;
-    bool notable;               /* alert_action.notable present */
-    const char *rule_title;     /* e.g. "%name%" */
+    bool notable;                 /* alert_action.notable present */
+    const char *rule_title;       /* e.g. "%name%" */
     const char *rule_description; /* e.g. "%description%" */
     esc_strlist nes_fields;
-    bool rba; /* alert_action.rba.enabled */
+    bool rba;      /* alert_action.rba.enabled */
     bool disabled; /* ESCU ships detections disabled */
 } esc_deployment;
 

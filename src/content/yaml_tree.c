@@ -76,8 +76,8 @@ esc_status esc_yaml_parse(const char *data, size_t len, esc_arena *a, size_t max
         case YAML_SCALAR_EVENT:
             made = new_node(a, ESC_Y_SCALAR, line);
             if (made) {
-                esc_str s = esc_arena_dup(a, esc_str_make((const char *)ev.data.scalar.value,
-                                                          ev.data.scalar.length));
+                esc_str s = esc_arena_dup(
+                    a, esc_str_make((const char *)ev.data.scalar.value, ev.data.scalar.length));
                 if (!s.ptr)
                     made = NULL;
                 else {
@@ -99,8 +99,8 @@ esc_status esc_yaml_parse(const char *data, size_t len, esc_arena *a, size_t max
                     err->line = line;
                 goto fail;
             }
-            esc_ynode *n = new_node(
-                a, ev.type == YAML_SEQUENCE_START_EVENT ? ESC_Y_SEQ : ESC_Y_MAP, line);
+            esc_ynode *n =
+                new_node(a, ev.type == YAML_SEQUENCE_START_EVENT ? ESC_Y_SEQ : ESC_Y_MAP, line);
             if (!n) {
                 st = esc_error_set(err, ESC_ELIMIT, "YAML document too large");
                 goto fail;
@@ -212,8 +212,8 @@ const char *esc_ynode_str(const esc_ynode *n) {
 enum { TAG_PLAIN = 4, TAG_TEXT = 8 }; /* the kind in the low two bits */
 
 esc_status esc_yaml_save(const esc_ynode *n, esc_buf *out) {
-    unsigned char tag = (unsigned char)(n->kind | (n->plain ? TAG_PLAIN : 0) |
-                                        (n->str ? TAG_TEXT : 0));
+    unsigned char tag =
+        (unsigned char)(n->kind | (n->plain ? TAG_PLAIN : 0) | (n->str ? TAG_TEXT : 0));
     esc_status st = esc_buf_append(out, &tag, 1);
     if (st == ESC_OK)
         st = esc_buf_put_varint(out, n->line);

@@ -21,7 +21,7 @@
 #define ESC_YAML_TREE_FORMAT 1
 
 typedef enum esc_ykind {
-    ESC_Y_NULL,   /* alias, empty document */
+    ESC_Y_NULL, /* alias, empty document */
     ESC_Y_SCALAR,
     ESC_Y_SEQ,
     ESC_Y_MAP,

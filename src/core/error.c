@@ -7,6 +7,7 @@
 
 const char *esc_strerror(esc_status code) {
     switch (code) {
+    /* clang-format off */
     case ESC_OK: return "ok";
     case ESC_EOF: return "end of input";
     case ESC_SKIP: return "skipped";
@@ -18,6 +19,7 @@ const char *esc_strerror(esc_status code) {
     case ESC_ECONTENT: return "content error";
     case ESC_EINTERNAL: return "internal error";
     }
+    /* clang-format on */
     return "unknown status";
 }
 

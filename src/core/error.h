@@ -10,14 +10,14 @@
 
 typedef enum esc_status {
     ESC_OK = 0,
-    ESC_EOF,       /* iterator exhausted; not an error */
-    ESC_SKIP,      /* record not relevant (filtered); not an error */
+    ESC_EOF,        /* iterator exhausted; not an error */
+    ESC_SKIP,       /* record not relevant (filtered); not an error */
     ESC_EMALFORMED, /* one record is broken; the caller may continue with the next */
-    ESC_ELIMIT,    /* an input-controlled size hit its cap */
+    ESC_ELIMIT,     /* an input-controlled size hit its cap */
     ESC_ENOMEM,
     ESC_EIO,
-    ESC_EUSAGE,    /* bad flag or argument */
-    ESC_ECONTENT,  /* bad search, unknown macro, bad YAML content */
+    ESC_EUSAGE,   /* bad flag or argument */
+    ESC_ECONTENT, /* bad search, unknown macro, bad YAML content */
     ESC_EINTERNAL,
 } esc_status;
 

@@ -41,8 +41,8 @@ long esc_str_ifind(esc_str hay, esc_str needle) {
         if (esc_lower((unsigned char)hay.ptr[i]) != f)
             continue;
         size_t j = 1;
-        while (j < needle.len && esc_lower((unsigned char)hay.ptr[i + j]) ==
-                                     esc_lower((unsigned char)needle.ptr[j]))
+        while (j < needle.len &&
+               esc_lower((unsigned char)hay.ptr[i + j]) == esc_lower((unsigned char)needle.ptr[j]))
             j++;
         if (j == needle.len)
             return (long)i;

@@ -10,8 +10,8 @@ struct esc_reader {
     esc_reader_stats stats;
 };
 
-esc_status esc_reader_open(esc_input *in, const esc_interest *interest,
-                           const esc_reader_opts *opts, esc_reader **out, esc_error *err) {
+esc_status esc_reader_open(esc_input *in, const esc_interest *interest, const esc_reader_opts *opts,
+                           esc_reader **out, esc_error *err) {
     static const esc_reader_opts defaults = {0};
     const unsigned char *p;
     size_t n;
@@ -21,12 +21,14 @@ esc_status esc_reader_open(esc_input *in, const esc_interest *interest,
     esc_format f = esc_sniff(p, n);
     const esc_reader_ops *ops = NULL;
     switch (f) {
+    /* clang-format off */
     case ESC_FMT_EVTX: ops = &esc_evtx_reader_ops; break;
     case ESC_FMT_XML:
     case ESC_FMT_XML_UTF16: ops = &esc_xml_reader_ops; break;
     case ESC_FMT_JSON: ops = &esc_json_reader_ops; break;
     case ESC_FMT_UNKNOWN: break;
     }
+    /* clang-format on */
     if (!ops)
         return esc_error_at(err, ESC_SKIP, esc_input_path(in), 0,
                             "not in a known format (EVTX, XmlWinEventLog or JSON lines)");

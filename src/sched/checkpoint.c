@@ -138,8 +138,8 @@ static esc_status schema(esc_ckpt *c, esc_error *err) {
     return s;
 }
 
-/* Read-only: what the file is. ESC_OK an escudo store of this version or an older; ESC_EOF empty (no table
- * at all, e.g. a 0-byte file); ESC_EIO anything else ("not an escudo state store"). */
+/* Read-only: what the file is. ESC_OK an escudo store of this version or an older; ESC_EOF empty
+ * (no table at all, e.g. a 0-byte file); ESC_EIO anything else ("not an escudo state store"). */
 static esc_status inspect(esc_ckpt *c, esc_error *err) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
@@ -335,8 +335,8 @@ esc_status esc_ckpt_put_segment(esc_ckpt *c, const esc_ckpt_partial *p, int64_t 
     if (s != ESC_OK)
         return s;
     if (!p->data || p->len > ESC_CKPT_MAX_BLOB)
-        return esc_error_set(err, ESC_ELIMIT, "state store: segment of %zu bytes over %u",
-                             p->len, ESC_CKPT_MAX_BLOB);
+        return esc_error_set(err, ESC_ELIMIT, "state store: segment of %zu bytes over %u", p->len,
+                             ESC_CKPT_MAX_BLOB);
     sqlite3_stmt *st = c->st[ST_PUT_SEGMENT];
     bind_window(st, p->detection, p->earliest, p->latest);
     sqlite3_bind_int64(st, 4, seq);
@@ -466,8 +466,8 @@ esc_status esc_ckpt_get_partial(esc_ckpt *c, const char *detection, int64_t earl
     return s;
 }
 
-esc_status esc_ckpt_get_segments(esc_ckpt *c, const esc_ckpt_partial *key,
-                                 esc_ckpt_segment_fn each, void *ctx, esc_error *err) {
+esc_status esc_ckpt_get_segments(esc_ckpt *c, const esc_ckpt_partial *key, esc_ckpt_segment_fn each,
+                                 void *ctx, esc_error *err) {
     esc_status s = check_key(err, "detection id", key->detection);
     sqlite3_stmt *st = c->st[ST_GET_SEGMENTS];
     if (s != ESC_OK || !st) /* a version 1 file read as it is: none */
@@ -476,8 +476,8 @@ esc_status esc_ckpt_get_segments(esc_ckpt *c, const esc_ckpt_partial *key,
     int rc = SQLITE_DONE;
     while (s == ESC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const void *p = sqlite3_column_blob(st, 1);
-        s = each(ctx, sqlite3_column_int64(st, 0), p ? p : "",
-                 (size_t)sqlite3_column_bytes(st, 1), err);
+        s = each(ctx, sqlite3_column_int64(st, 0), p ? p : "", (size_t)sqlite3_column_bytes(st, 1),
+                 err);
     }
     if (s == ESC_OK && rc != SQLITE_DONE)
         s = db_error(c, err, "reading segments");

@@ -9,8 +9,8 @@
  *   one call). Writes outside a transaction are ESC_EUSAGE. esc_ckpt_free rolls back an open
  *   transaction.
  * - Schema version in PRAGMA user_version (ESC_CKPT_SCHEMA_VERSION). A newer file is refused
- *   (ESC_EIO with a message); an older one is migrated when opened to write (version 1: the segments table added), read as
- *   it is when opened read-only.
+ *   (ESC_EIO with a message); an older one is migrated when opened to write (version 1: the
+ *   segments table added), read as it is when opened read-only.
  * - Input identity: path, inode, and a 64-bit FNV-1a hash of the first head_len (<= 4096) bytes
  *   of the uncompressed stream; offset counts uncompressed bytes. esc_ckpt_input_decide tells a
  *   reopened input apart: same file (resume), rotated (another file at the path), truncated.
@@ -113,8 +113,8 @@ esc_status esc_ckpt_get_partial(esc_ckpt *c, const char *detection, int64_t earl
  * than ESC_OK stops the walk and is returned. data is valid during the call only. */
 typedef esc_status (*esc_ckpt_segment_fn)(void *ctx, int64_t seq, const void *data, size_t len,
                                           esc_error *err);
-esc_status esc_ckpt_get_segments(esc_ckpt *c, const esc_ckpt_partial *key,
-                                 esc_ckpt_segment_fn each, void *ctx, esc_error *err);
+esc_status esc_ckpt_get_segments(esc_ckpt *c, const esc_ckpt_partial *key, esc_ckpt_segment_fn each,
+                                 void *ctx, esc_error *err);
 /* The bytes of every segment of the store. */
 esc_status esc_ckpt_segment_bytes(esc_ckpt *c, uint64_t *out, esc_error *err);
 

@@ -62,12 +62,14 @@ typedef struct esc_run_kafka {
     size_t ntwo_stage;
 } esc_run_kafka;
 
+/* clang-format off */
 #define ESC_RUN_KAFKA_MAX_MESSAGE (16u << 20) /* default and largest max_message */
 #define ESC_RUN_KAFKA_MAX_OUTBOX (64u << 20)  /* output waiting for one transaction */
 #define ESC_RUN_KAFKA_MAX_PARTITIONS 4096     /* partitions of the topic one worker follows */
 #define ESC_RUN_REPART_MAX_MESSAGE 1000000 /* default repart_max (librdkafka's message.max.bytes)  \
                                             */
 #define ESC_RUN_REPART_MAX_MERGES 100000   /* windows of two-stage detections merging at once */
+/* clang-format on */
 
 typedef struct esc_runner_opts {
     const esc_content *content; /* borrowed, outlives the run */

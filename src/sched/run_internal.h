@@ -21,6 +21,7 @@
 #include "sched/run.h"
 #include "sched/window.h"
 
+/* clang-format off */
 #define RUN_MAX_COVER 64       /* windows one record may fall in */
 #define RUN_COVER_SPANS 8      /* earlier answers of esc_schedule_runs_covering_span kept */
 #define RUN_COVER_SMALL 4      /* ... when they name at most this many runs */
@@ -41,6 +42,7 @@
 /* a window's records at most (their blob, header included, fits one stored segment) */
 #define RUN_BLOB_LIMIT (ESC_CKPT_MAX_BLOB - RUN_BLOB_CRC)
 #define RUN_CHUNK_MAX (16u << 20)  /* a text record larger than this is skipped as malformed */
+/* clang-format on */
 
 typedef struct run_in {
     char *path;
@@ -72,9 +74,9 @@ typedef struct win_state {
     size_t det;
     int64_t sched;
     esc_window w;
-    esc_exec *x;          /* a partition's open window: fed as records come; NULL once fired,
-                             and for other windows, whose records are fed when it fires */
-    esc_buf blob;         /* header + the records not yet stored */
+    esc_exec *x;  /* a partition's open window: fed as records come; NULL once fired,
+                     and for other windows, whose records are fed when it fires */
+    esc_buf blob; /* header + the records not yet stored */
     /* the records stored: in nseg segments of stored bytes (the window's blob is its header,
      * those bytes, then blob's records); pend_*: what the commit under way stores */
     uint64_t stored, pend_stored;
@@ -248,8 +250,8 @@ void esc_run_win_stored(win_state *w);
 /* The length of w's whole blob: header, stored records and those in memory. */
 uint64_t esc_run_win_len(const win_state *w);
 /* w's whole blob: w->blob when nothing is stored, else read back into tmp. */
-esc_status esc_run_win_records(esc_runner *r, const win_state *w, esc_buf *tmp,
-                               const esc_buf **out, esc_error *err);
+esc_status esc_run_win_records(esc_runner *r, const win_state *w, esc_buf *tmp, const esc_buf **out,
+                               esc_error *err);
 void esc_run_win_free(win_state *w);
 /* Drop windows marked deleted once their deletion was committed. */
 void esc_run_win_compact(esc_runner *r);
@@ -273,8 +275,8 @@ void esc_run_blob_set_fired(esc_buf *b);
 /* Records in the blob (after its header). */
 uint64_t esc_run_blob_count(const esc_buf *b);
 /* The table of window ws's records in b[RUN_BLOB_HDR, end) (b: esc_run_win_records). */
-esc_status esc_run_blob_table(const det_state *d, const win_state *ws, const esc_buf *b,
-                              size_t end, esc_table **out, esc_error *err);
+esc_status esc_run_blob_table(const det_state *d, const win_state *ws, const esc_buf *b, size_t end,
+                              esc_table **out, esc_error *err);
 
 /* run_act.c */
 esc_status esc_run_fire(esc_runner *r, const esc_run *run, esc_error *err);

@@ -386,8 +386,8 @@ uint64_t esc_run_blob_count(const esc_buf *b) {
     return n;
 }
 
-esc_status esc_run_blob_table(const det_state *d, const win_state *ws, const esc_buf *b,
-                              size_t end, esc_table **out, esc_error *err) {
+esc_status esc_run_blob_table(const det_state *d, const win_state *ws, const esc_buf *b, size_t end,
+                              esc_table **out, esc_error *err) {
     esc_exec *x =
         esc_exec_new(d->plan, ws->w.earliest * ESC_US_PER_SEC, ws->w.latest * ESC_US_PER_SEC, err);
     if (!x)
@@ -479,8 +479,8 @@ void esc_run_win_free(win_state *w) {
 /* A new window of partition slot kslot1 (0: none), appended to win and indexed. A partition's
  * window gets its execution now, fed as records come (its records are not stored: a restart
  * replays them); another window's is made from its kept records when it fires. */
-static esc_status win_new(esc_runner *r, size_t det, int64_t sched, size_t kslot1,
-                          win_state **out, esc_error *err) {
+static esc_status win_new(esc_runner *r, size_t det, int64_t sched, size_t kslot1, win_state **out,
+                          esc_error *err) {
     size_t max = r->o.max_windows ? r->o.max_windows : RUN_MAX_WINDOWS;
     if (r->nwin >= max)
         return esc_error_set(err, ESC_ELIMIT, "more than %zu open windows", max);
@@ -567,7 +567,7 @@ void esc_run_store_free(esc_runner *r) {
 typedef struct seg_read {
     esc_runner *r;
     esc_buf *out;
-    bool coded;    /* segments start with their encoding byte (ESW5) */
+    bool coded; /* segments start with their encoding byte (ESW5) */
     uint32_t next;
     uint64_t left; /* bytes the row says are still to come */
     const char *why;
@@ -657,8 +657,8 @@ uint64_t esc_run_win_len(const win_state *w) {
     return w->stored + w->blob.len;
 }
 
-esc_status esc_run_win_records(esc_runner *r, const win_state *w, esc_buf *tmp,
-                               const esc_buf **out, esc_error *err) {
+esc_status esc_run_win_records(esc_runner *r, const win_state *w, esc_buf *tmp, const esc_buf **out,
+                               esc_error *err) {
     *out = &w->blob;
     if (!w->stored)
         return ESC_OK;

@@ -118,9 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* split into the folder's files */
     size_t start = 0, part = 0;
     for (size_t i = 0; i <= size && part < NFILES; i++) {
-        int cut = i == size ||
-                  (i + 5 <= size && memcmp(data + i, "#---", 4) == 0 &&
-                   (i == 0 || data[i - 1] == '\n') && data[i + 4] == '\n');
+        int cut = i == size || (i + 5 <= size && memcmp(data + i, "#---", 4) == 0 &&
+                                (i == 0 || data[i - 1] == '\n') && data[i + 4] == '\n');
         if (!cut)
             continue;
         if (put(files[part++], data + start, i - start) != 0)

@@ -13,8 +13,7 @@
 
 #include "parse/json/json.h"
 
-static const char *const fields[] = {"CommandLine", "Image", "User", "aid", "ComputerName",
-                                     NULL};
+static const char *const fields[] = {"CommandLine", "Image", "User", "aid", "ComputerName", NULL};
 
 static void init_interest(esc_interest *in, unsigned sel) {
     memset(in, 0, sizeof *in);

@@ -18,11 +18,17 @@ static const char *const FIELD[] = {"field"};
 
 static const esc_macro fixed[] = {
     {.name = "process_net",
-     .definition = "(Processes.process_name=\"net.exe\" OR Processes.original_file_name=\"net1.exe\")"},
+     .definition =
+         "(Processes.process_name=\"net.exe\" OR Processes.original_file_name=\"net1.exe\")"},
     {.name = "security_content_summariesonly",
      .definition = "summariesonly=false allow_old_summaries=true fillnull_value=null"},
-    {.name = "drop_dm_object_name", .nargs = 1, .args = ONE, .definition = "rename \"$object$.*\" as *"},
-    {.name = "security_content_ctime", .nargs = 1, .args = FIELD,
+    {.name = "drop_dm_object_name",
+     .nargs = 1,
+     .args = ONE,
+     .definition = "rename \"$object$.*\" as *"},
+    {.name = "security_content_ctime",
+     .nargs = 1,
+     .args = FIELD,
      .definition = "convert timeformat=\"%Y-%m-%dT%H:%M:%S\" ctime($field$)"},
 };
 

@@ -9,8 +9,9 @@
  *   boundaries fall everywhere (the reader's own block is 1 MiB and has no knob).
  * - byte 0 >= 192: the text is one plain memory file (the common path).
  * - byte 1: bits 0-1 the interest set (everything / Sysmon+4688 with literal clauses /
- *   CrowdStrike only, i.e. no Windows events wanted / everything with the whole-element parts), bit 6 widens every byte to UTF-16LE
- *   behind a byte-order mark (the transcoding path), bit 7 a 256-byte record cap (else 64 KiB).
+ *   CrowdStrike only, i.e. no Windows events wanted / everything with the whole-element
+ *   parts), bit 6 widens every byte to UTF-16LE behind a byte-order mark (the transcoding
+ *   path), bit 7 a 256-byte record cap (else 64 KiB).
  * Every event's views are touched so that ASan sees a view pointing outside live memory. */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,8 +25,8 @@
 #include "parse/reader.h"
 #include "parse/xml/xml.h"
 
-static const char *const fields[] = {"CommandLine", "Image", "User", "OriginalFileName",
-                                     "ParentImage", NULL};
+static const char *const fields[] = {"CommandLine",      "Image",       "User",
+                                     "OriginalFileName", "ParentImage", NULL};
 
 static void init_interest(esc_interest *in, unsigned sel) {
     memset(in, 0, sizeof *in);
@@ -66,7 +67,8 @@ static unsigned touch(esc_str s) {
 }
 
 static unsigned touch_event(const esc_event *ev) {
-    unsigned h = touch(ev->provider) + touch(ev->channel) + touch(ev->computer) + touch(ev->warning);
+    unsigned h =
+        touch(ev->provider) + touch(ev->channel) + touch(ev->computer) + touch(ev->warning);
     for (int k = 0; k < ESC_XML_NPARTS; k++)
         h += touch(ev->parts[k]);
     for (size_t i = 0; i < ev->ndata; i++)

@@ -85,9 +85,9 @@ static void test_shipped(void **state) {
     assert_int_equal(d->required_fields.n, 12);
     assert_string_equal(d->asset_type, "Endpoint");
     assert_string_equal(d->security_domain, "endpoint");
-    assert_string_equal(d->message,
-                        "An instance of $parent_process_name$ spawning $process_name$ was identified "
-                        "on endpoint $dest$ by user $user$ enumerating Windows file shares.");
+    assert_string_equal(
+        d->message, "An instance of $parent_process_name$ spawning $process_name$ was identified "
+                    "on endpoint $dest$ by user $user$ enumerating Windows file shares.");
     assert_int_equal(d->confidence, 50);
     assert_int_equal(d->impact, 50);
     assert_int_equal(d->risk_score, 25);
@@ -127,11 +127,10 @@ static void test_shipped(void **state) {
     /* macros: shipped, CIM, synthesised filter */
     const esc_macro *m = macro(c, "process_net", 0);
     assert_non_null(m);
-    assert_string_equal(m->definition,
-                        "(Processes.process_name=\"net.exe\" OR "
-                        "Processes.original_file_name=\"net.exe\" OR "
-                        "Processes.process_name=\"net1.exe\" OR "
-                        "Processes.original_file_name=\"net1.exe\")");
+    assert_string_equal(m->definition, "(Processes.process_name=\"net.exe\" OR "
+                                       "Processes.original_file_name=\"net.exe\" OR "
+                                       "Processes.process_name=\"net1.exe\" OR "
+                                       "Processes.original_file_name=\"net1.exe\")");
     m = macro(c, "drop_dm_object_name", 1);
     assert_non_null(m);
     assert_string_equal(m->args[0], "object");
@@ -188,8 +187,8 @@ static void test_escu(void **state) {
     /* 189 shipped macros + one synthesised filter per detection */
     size_t generated = 0, filters = 0;
     for (size_t i = 0; i < c->macros.n; i++) {
-        if (strcmp(c->macros.items[i].definition, "search *") == 0 &&
-            c->macros.items[i].origin && strstr(c->macros.items[i].origin, "/detections/"))
+        if (strcmp(c->macros.items[i].definition, "search *") == 0 && c->macros.items[i].origin &&
+            strstr(c->macros.items[i].origin, "/detections/"))
             generated++;
     }
     for (size_t i = 0; i < c->ndetections; i++) {
@@ -256,10 +255,9 @@ static void test_override_and_broken(void **state) {
     mk("local/deployments");
     mk("local/detections");
     mk("local/detections/deep");
-    put("local/macros/filter.yml",
-        "definition: search NOT user=svc_backup\n"
-        "description: local false-positive filter\n"
-        "name: " SEED_FILTER "\n");
+    put("local/macros/filter.yml", "definition: search NOT user=svc_backup\n"
+                                   "description: local false-positive filter\n"
+                                   "name: " SEED_FILTER "\n");
     put("local/macros/ctime.yml", "arguments: [field]\n"
                                   "definition: convert ctime($field$)\n"
                                   "name: security_content_ctime\n");
@@ -388,9 +386,8 @@ static void test_override_and_broken(void **state) {
 static void test_single_file(void **state) {
     (void)state;
     const char *dirs[] = {ESC_SOURCE_DIR "/content/base", ESC_SHARED_DATA "/escu",
-                          ESC_SOURCE_DIR
-                          "/content/detections/endpoint/"
-                          "create_or_delete_windows_shares_using_net_exe.yml"};
+                          ESC_SOURCE_DIR "/content/detections/endpoint/"
+                                         "create_or_delete_windows_shares_using_net_exe.yml"};
     esc_content *c = NULL;
     esc_error err;
     assert_int_equal(esc_content_load(dirs, 3, &c, &err), ESC_OK);
@@ -434,7 +431,8 @@ static void test_yaml_limits(void **state) {
     /* a tiny arena cap: the document does not fit, a clean error */
     esc_arena small;
     esc_arena_init(&small, 64, 256);
-    const char *big = "k: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, b, c, d, e, f]\n";
+    const char *big =
+        "k: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, b, c, d, e, f]\n";
     assert_int_equal(esc_yaml_parse(big, strlen(big), &small, 8, &root, &err), ESC_ELIMIT);
     esc_arena_fini(&small);
     esc_arena_fini(&a);

@@ -109,11 +109,11 @@ static void dump_file(const char *path, esc_buf *out, size_t *records) {
             unsigned rep = 0;
             switch (t->type) {
             case ESC_JT_STR:
-                assert_int_equal(esc_json_decode(t->raw, t->rawlen, t->esc, &scratch, &a, &v,
-                                                 &rep),
+                assert_int_equal(esc_json_decode(t->raw, t->rawlen, t->esc, &scratch, &a, &v, &rep),
                                  ESC_OK);
                 esc_buf_append_c(out, "\"s\",");
                 break;
+            /* clang-format off */
             case ESC_JT_NUM: esc_buf_append_c(out, "\"n\","); break;
             case ESC_JT_TRUE: esc_buf_append_c(out, "\"t\","); break;
             case ESC_JT_FALSE: esc_buf_append_c(out, "\"f\","); break;
@@ -121,6 +121,7 @@ static void dump_file(const char *path, esc_buf *out, size_t *records) {
             case ESC_JT_OBJ: esc_buf_append_c(out, "\"o\","); v = ESC_STR(""); break;
             case ESC_JT_ARR: esc_buf_append_c(out, "\"a\","); v = ESC_STR(""); break;
             }
+            /* clang-format on */
             put_json_str(out, v);
             esc_buf_putc(out, ']');
         }

@@ -180,8 +180,8 @@ static void add_source(const char *path) {
     while ((st = esc_reader_next(rd, &ev, &err)) != ESC_EOF) {
         assert_int_equal(st, ESC_OK);
         W.r = realloc(W.r, (W.nr + 1) * sizeof *W.r);
-        W.r[W.nr] = (rec){W.nsrc, ev.offset, 0, ev.has_time ? esc_time_sec(ev.time_us) : INT64_MIN,
-                          0};
+        W.r[W.nr] =
+            (rec){W.nsrc, ev.offset, 0, ev.has_time ? esc_time_sec(ev.time_us) : INT64_MIN, 0};
         W.nr++;
     }
     for (size_t i = first; i < W.nr; i++)
@@ -198,8 +198,8 @@ static void expected(const char *out) {
     esc_schedule s;
     esc_error err = {0};
     assert_int_equal(esc_schedule_parse(&s, d->deployment->cron_schedule,
-                                        d->deployment->earliest_time,
-                                        d->deployment->latest_time, &err),
+                                        d->deployment->earliest_time, d->deployment->latest_time,
+                                        &err),
                      ESC_OK);
     const char *files[8];
     for (int i = 0; i < W.nsrc; i++)
@@ -283,10 +283,17 @@ static esc_runner *runner(const char *dir, esc_clock *clk, char in[][600], int n
         inputs[i] = in[i];
     snprintf(state, sizeof state, "%s/state", dir);
     snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    esc_runner_opts o = {.content = W.c, .engine = W.eng, .profile = ESC_PROFILE_SPLUNK,
-                         .clock = clk, .state_dir = state, .inputs = inputs,
-                         .ninputs = (size_t)nin, .late_emit = emit, .once_until = ESC_RUN_FOREVER,
-                         .poll_us = 300 * ESC_US_PER_SEC, .max_segments = max_segments};
+    esc_runner_opts o = {.content = W.c,
+                         .engine = W.eng,
+                         .profile = ESC_PROFILE_SPLUNK,
+                         .clock = clk,
+                         .state_dir = state,
+                         .inputs = inputs,
+                         .ninputs = (size_t)nin,
+                         .late_emit = emit,
+                         .once_until = ESC_RUN_FOREVER,
+                         .poll_us = 300 * ESC_US_PER_SEC,
+                         .max_segments = max_segments};
     o.sinks.notables_path = out;
     o.sinks.risk_path = out;
     esc_runner *r = NULL;
@@ -379,8 +386,7 @@ static void one_order(uint64_t seed) {
     char **got = NULL;
     size_t ngot = read_lines(out, &got);
     if (ngot != W.nexpect)
-        fail_msg("order %llu: %zu lines, expected %zu", (unsigned long long)seed, ngot,
-                 W.nexpect);
+        fail_msg("order %llu: %zu lines, expected %zu", (unsigned long long)seed, ngot, W.nexpect);
     for (size_t i = 0; i < ngot; i++)
         if (strcmp(got[i], W.expect[i]) != 0)
             fail_msg("order %llu: line %zu differs:\n got  %.300s\n want %.300s",
@@ -427,8 +433,9 @@ static void test_orders(void **state) {
     /* the orders did exercise half-written records and restarts */
     assert_true(W.halves > 10);
     assert_true(W.restarts > 10);
-    fprintf(stderr, "run property: %d orders, %zu records, %zu expected lines, %zu half-written "
-                    "records, %zu restarts\n",
+    fprintf(stderr,
+            "run property: %d orders, %zu records, %zu expected lines, %zu half-written "
+            "records, %zu restarts\n",
             ORDERS, W.nr, W.nexpect, W.halves, W.restarts);
 }
 

@@ -23,9 +23,9 @@
 static char dir[] = "/tmp/esc_sink_XXXXXX";
 static esc_content *content;
 
-static char *COLS[] = {"process", "process_name", "parent_process_name", "original_file_name",
-                       "dest",    "count",        "user",                "parent_process",
-                       "firstTime", "lastTime"};
+static char *COLS[] = {
+    "process", "process_name", "parent_process_name", "original_file_name", "dest",
+    "count",   "user",         "parent_process",      "firstTime",          "lastTime"};
 static bool MV[] = {false, false, false, false, false, false, true, true, false, false};
 #define NC 10
 
@@ -79,8 +79,8 @@ static esc_act_counts hunt(const esc_sink_opts *o, esc_table *t, int64_t now) {
     esc_error err;
     assert_int_equal(esc_sinks_open(o, &s, &err), ESC_OK);
     esc_act *a = esc_act_new(content, s, &err);
-    esc_act_input in = {esc_content_find(content, SEED_ID), t, NULL, 0,
-                        {0, ESC_ACT_INFINITY, now}, NULL};
+    esc_act_input in = {esc_content_find(content, SEED_ID), t,   NULL, 0,
+                        {0, ESC_ACT_INFINITY, now},         NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     assert_int_equal(esc_act_finish(a, &err), ESC_OK);
     esc_act_counts c = esc_act_get_counts(a);
@@ -285,8 +285,8 @@ static void test_sqlite_history_cap(void **state) {
     assert_int_equal(esc_sinks_add(ss, sk, &err), ESC_OK);
     esc_act *a = esc_act_new(content, ss, &err);
     esc_table *t2 = rows_for("dave", "HOST-9", 1, 3);
-    esc_act_input in = {esc_content_find(content, SEED_ID), t2, NULL, 0,
-                        {0, ESC_ACT_INFINITY, 1700003600}, NULL};
+    esc_act_input in = {esc_content_find(content, SEED_ID), t2,  NULL, 0,
+                        {0, ESC_ACT_INFINITY, 1700003600},  NULL};
     assert_int_equal(esc_act_rows(a, &in, &err), ESC_OK);
     assert_int_equal(esc_act_finish(a, &err), ESC_ELIMIT);
     assert_non_null(strstr(err.msg, "SQLite store: more than 2 risk events for "));
@@ -354,8 +354,12 @@ static esc_status put_one(esc_sink *s, int i, size_t pad, esc_error *err) {
     int n = snprintf(json, pad + 128, "{\"event_id\":\"%s\",\"pad\":\"", id);
     memset(json + n, 'p', pad);
     memcpy(json + n + pad, "\"}", 3);
-    esc_sink_event ev = {.kind = ESC_SINK_NOTABLE, .event_id = id, .time = 1700000000 + i,
-                         .search_name = "s", .json = json, .json_len = strlen(json)};
+    esc_sink_event ev = {.kind = ESC_SINK_NOTABLE,
+                         .event_id = id,
+                         .time = 1700000000 + i,
+                         .search_name = "s",
+                         .json = json,
+                         .json_len = strlen(json)};
     esc_status st = s->ops->put(s, &ev, err);
     free(json);
     return st;
@@ -381,7 +385,7 @@ static void test_sqlite_failed_commit(void **state) {
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
     for (int i = 1; i < 40; i++)
         assert_int_equal(put_one(s, i, 8000, &err), ESC_OK); /* in SQLite's cache */
-    assert_int_not_equal(s->ops->flush(s, &err), ESC_OK);   /* the WAL cannot take them */
+    assert_int_not_equal(s->ops->flush(s, &err), ESC_OK);    /* the WAL cannot take them */
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, prev);
     assert_int_equal(put_one(s, 100, 10, &err), ESC_OK);

@@ -221,8 +221,8 @@ static void test_misbehaving_server(void **state) {
     seen got = fetch(srv.port);
     size_t dups;
     check(&got, 0, 205, &dups);
-    assert_true(dups > 0);         /* drop_after made the client resend */
-    assert_true(got.nlost >= 10);  /* two lost responses */
+    assert_true(dups > 0);          /* drop_after made the client resend */
+    assert_true(got.nlost >= 10);   /* two lost responses */
     assert_true(got.requests > 21); /* retries happened */
     free_seen(&got);
     stop_server(&srv);
@@ -398,10 +398,8 @@ static int teardown(void **state) {
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_misbehaving_server),
-        cmocka_unit_test(test_down_and_restart),
-        cmocka_unit_test(test_refused_token_keeps_spool),
-        cmocka_unit_test(test_spool_is_exclusive),
+        cmocka_unit_test(test_misbehaving_server),        cmocka_unit_test(test_down_and_restart),
+        cmocka_unit_test(test_refused_token_keeps_spool), cmocka_unit_test(test_spool_is_exclusive),
         cmocka_unit_test(test_spool_listing_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

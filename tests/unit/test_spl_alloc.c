@@ -1,9 +1,9 @@
 /* Allocation-failure torture for the SPL pipeline (curl's idea): the seed detection's search is
  * planned, executed over the worked example's records and finished, with the Nth allocation
  * failing, for every N until 200 runs in a row succeed. A run must end in success with the right
- * rows or in a clean error: never a crash, never wrong rows. Each run is a child process (the failure
- * countdown is process-wide), which must end normally: a clean error or success, no crash, and
- * under the sanitizer build no leak (LeakSanitizer makes the child exit non-zero). */
+ * rows or in a clean error: never a crash, never wrong rows. Each run is a child process (the
+ * failure countdown is process-wide), which must end normally: a clean error or success, no crash,
+ * and under the sanitizer build no leak (LeakSanitizer makes the child exit non-zero). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,14 +23,19 @@ static const char *const FIELD[] = {"field"};
 
 static const esc_macro macros[] = {
     {.name = "process_net",
-     .definition = "(Processes.process_name=\"net.exe\" OR Processes.original_file_name=\"net.exe\" "
-                   "OR Processes.process_name=\"net1.exe\" OR "
-                   "Processes.original_file_name=\"net1.exe\")"},
+     .definition =
+         "(Processes.process_name=\"net.exe\" OR Processes.original_file_name=\"net.exe\" "
+         "OR Processes.process_name=\"net1.exe\" OR "
+         "Processes.original_file_name=\"net1.exe\")"},
     {.name = "security_content_summariesonly",
      .definition = "summariesonly=false allow_old_summaries=true fillnull_value=null"},
-    {.name = "drop_dm_object_name", .nargs = 1, .args = OBJ,
+    {.name = "drop_dm_object_name",
+     .nargs = 1,
+     .args = OBJ,
      .definition = "rename \"$object$.*\" as *"},
-    {.name = "security_content_ctime", .nargs = 1, .args = FIELD,
+    {.name = "security_content_ctime",
+     .nargs = 1,
+     .args = FIELD,
      .definition = "convert timeformat=\"%Y-%m-%dT%H:%M:%S\" ctime($field$)"},
     {.name = "f", .definition = "search *"},
 };

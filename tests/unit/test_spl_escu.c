@@ -20,9 +20,10 @@ static void feed(esc_plan *p) {
     esc_error err;
     esc_exec *x = esc_exec_new(p, 0, ESC_TIME_MAX, &err);
     assert_non_null(x);
-    const char *vals[] = {"net.exe", "C:\\Windows\\System32\\cmd.exe /c whoami", "unknown",
-                          "powershell.exe -enc AAAA", "10", "high", "SYSTEM",
-                          "rundll32.exe C:\\x.dll,Start"};
+    const char *vals[] = {"net.exe", "C:\\Windows\\System32\\cmd.exe /c whoami",
+                          "unknown", "powershell.exe -enc AAAA",
+                          "10",      "high",
+                          "SYSTEM",  "rundll32.exe C:\\x.dll,Start"};
     for (int i = 0; i < 40; i++) {
         esc_record r;
         memset(&r, 0, sizeof r);

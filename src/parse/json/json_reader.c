@@ -188,8 +188,7 @@ static esc_status too_long(jr *r, esc_error *err, uint64_t line, uint64_t rec_of
  * record was truncated. ESC_OK with *len; ESC_EMALFORMED with *len = where to resume and
  * *what. When the record is longer than max_rec, its bytes are consumed as they are scanned
  * and *discarded is set (the caller reports it as too long). */
-static esc_status prescan(jr *r, size_t *len, const char **what, bool *discarded,
-                          esc_error *err) {
+static esc_status prescan(jr *r, size_t *len, const char **what, bool *discarded, esc_error *err) {
     size_t i = 0;
     int depth = 0;
     bool instr = false, esc = false, after_nl = false;
@@ -345,6 +344,7 @@ static esc_status add_members(jr *r, int32_t parent, const int32_t *skip, size_t
 /* ---- shapes ---------------------------------------------------------------------------- */
 
 /* The keys the shapes look at; index of the last occurrence (duplicate keys: last wins). */
+/* clang-format off */
 enum {
     K_ESCUDO_DUMP, K_RESULT, K_SIMPLENAME, K_AID, K_COMPUTERNAME, K_WINLOG, K_EVENTID,
     K_SOURCENAME, K_PROVIDERNAME, K_HOSTNAME, K_COMPUTER, K_CHANNEL, K_TIMECREATED,
@@ -353,6 +353,7 @@ enum {
     K_CHANNEL_L, K_COMPUTER_L, K_RECORD_ID, K_TIME, K_DATA, K_TYPE, K_PROVIDER_CAP,
     K_EVENTSOURCENAME, K_TIMEGENERATED, K_EVENTDATA, K_EVENT, K_SYSTEM, K_NKEYS
 };
+/* clang-format on */
 
 static const struct {
     const char *s;
@@ -448,8 +449,7 @@ static bool want_kids(const esc_json_doc *d, const esc_json_tok *t) {
             return KEY_IS(t->key, "thread");
         if (!KEY_IS(g->key, "Event"))
             return false;
-        return (KEY_IS(p->key, "System") || KEY_IS(p->key, "UserData")) &&
-               t->type == ESC_JT_OBJ;
+        return (KEY_IS(p->key, "System") || KEY_IS(p->key, "UserData")) && t->type == ESC_JT_OBJ;
     }
     if (t->depth == 4 && t->parent >= 0 && d->tok[t->parent].parent >= 0) {
         const esc_json_tok *g = &d->tok[d->tok[t->parent].parent];
@@ -492,8 +492,7 @@ static esc_status set_record_id(jr *r, int32_t i, esc_event *ev) {
 }
 
 /* First of the given keys whose value is an ISO time. */
-static esc_status set_iso_time(jr *r, const int32_t *keys, size_t n, esc_event *ev,
-                               int32_t *used) {
+static esc_status set_iso_time(jr *r, const int32_t *keys, size_t n, esc_event *ev, int32_t *used) {
     for (size_t i = 0; i < n; i++) {
         esc_str s;
         esc_status st = tok_text(r, tok_at(r, keys[i]), &s);
@@ -524,8 +523,7 @@ static esc_status build_flat(jr *r, const int32_t *k, esc_event *ev) {
     int32_t tused = -1;
     ev->kind = ESC_EV_WINDOWS;
     if ((st = text_of(r, prov, &ev->provider)) || (st = text_of(r, host, &ev->computer)) ||
-        (st = text_of(r, k[K_CHANNEL], &ev->channel)) ||
-        (st = set_event_id(r, k[K_EVENTID], ev)) ||
+        (st = text_of(r, k[K_CHANNEL], &ev->channel)) || (st = set_event_id(r, k[K_EVENTID], ev)) ||
         (st = set_record_id(r, k[K_EVENTRECORDID], ev)))
         return st;
     if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
@@ -665,8 +663,7 @@ static esc_status build_sentinel(jr *r, const int32_t *k, esc_event *ev, int32_t
     int32_t tused = -1;
     ev->kind = ESC_EV_WINDOWS;
     if ((st = text_of(r, prov, &ev->provider)) || (st = text_of(r, k[K_COMPUTER], &ev->computer)) ||
-        (st = text_of(r, k[K_CHANNEL], &ev->channel)) ||
-        (st = set_event_id(r, k[K_EVENTID], ev)))
+        (st = text_of(r, k[K_CHANNEL], &ev->channel)) || (st = set_event_id(r, k[K_EVENTID], ev)))
         return st;
     if (!esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
         return ESC_SKIP;
@@ -702,7 +699,9 @@ static int32_t obj_child(const jr *r, int32_t parent, const char *name) {
 
 /* ---- evtx_dump JSON ---- */
 
+/* clang-format off */
 #define EVTXJSON_ATTRS "_attributes" /* evtx_dump --separate-json-attributes: Element_attributes */
+/* clang-format on */
 
 /* The attributes object of System's element elem: elem.#attributes, else the sibling
  * elem_attributes (--separate-json-attributes); -1 when there is none. */
@@ -936,8 +935,7 @@ static esc_status build_dump(jr *r, const int32_t *k, esc_event *ev) {
     if ((st = tok_text(r, tok_at(r, k[K_PROVIDER]), &ev->provider)) ||
         (st = tok_text(r, tok_at(r, k[K_CHANNEL_L]), &ev->channel)) ||
         (st = tok_text(r, tok_at(r, k[K_COMPUTER_L]), &ev->computer)) ||
-        (st = set_event_id(r, k[K_EVENT_ID], ev)) ||
-        (st = set_record_id(r, k[K_RECORD_ID], ev)))
+        (st = set_event_id(r, k[K_EVENT_ID], ev)) || (st = set_record_id(r, k[K_RECORD_ID], ev)))
         return st;
     if (ev->kind == ESC_EV_WINDOWS &&
         !esc_interest_wants_windows(r->interest, ev->provider, ev->event_id))
@@ -972,8 +970,7 @@ static esc_status build_crowdstrike(jr *r, const int32_t *k, esc_event *ev) {
 
 /* Classify the tokenized object and fill ev. ESC_SKIP: skipped by the interest set (the
  * caller counts it as prefiltered). aid_only: yield only an aidmaster record. */
-static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
-                              esc_error *err);
+static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested, esc_error *err);
 
 static esc_status build_export(jr *r, int32_t raw_tok, esc_event *ev, bool aid_only,
                                esc_error *err) {
@@ -1014,8 +1011,7 @@ static esc_status build_export(jr *r, int32_t raw_tok, esc_event *ev, bool aid_o
     return aid_only ? ESC_SKIP : ESC_OK;
 }
 
-static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
-                              esc_error *err) {
+static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested, esc_error *err) {
     int32_t k[K_NKEYS];
     esc_status st;
     index_keys(r, -1, k);
@@ -1034,8 +1030,7 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
     esc_str simple = ESC_STR_NULL;
     if (cs && (st = tok_text(r, tok_at(r, k[K_SIMPLENAME]), &simple)))
         return st;
-    if (k[K_AID] >= 0 && k[K_COMPUTERNAME] >= 0 &&
-        (!cs || KEY_IS(simple, "AidMaster"))) {
+    if (k[K_AID] >= 0 && k[K_COMPUTERNAME] >= 0 && (!cs || KEY_IS(simple, "AidMaster"))) {
         ev->kind = ESC_EV_AIDMASTER;
         return add_members(r, -1, NULL, 0);
     }
@@ -1045,8 +1040,7 @@ static esc_status build_event(jr *r, esc_event *ev, bool aid_only, bool nested,
         ev->kind = ESC_EV_CROWDSTRIKE;
         if (!r->everything &&
             ((r->interest && !r->interest->crowdstrike) ||
-             !(KEY_IS(simple, "ProcessRollup2") ||
-               KEY_IS(simple, "SyntheticProcessRollup2"))))
+             !(KEY_IS(simple, "ProcessRollup2") || KEY_IS(simple, "SyntheticProcessRollup2"))))
             return ESC_SKIP;
         return build_crowdstrike(r, k, ev);
     }
@@ -1105,8 +1099,8 @@ static esc_status read_record(jr *r, esc_event *ev, esc_error *err) {
     size_t t = nl;
     while (t > 0 && is_ws(s[t - 1]))
         t--;
-    bool whole = t > 0 && (s[t - 1] == '}' || (r->in_array && t > 1 && s[t - 1] == ',' &&
-                                                s[t - 2] == '}'));
+    bool whole =
+        t > 0 && (s[t - 1] == '}' || (r->in_array && t > 1 && s[t - 1] == ',' && s[t - 2] == '}'));
     bool decoded_check = false, aid_only = false;
     if (whole && r->prefilter && !raw_may_match(r, s, t)) {
         /* Only \u escapes (and &#...; in an embedded XML _raw) can hide a literal. A line
@@ -1312,8 +1306,8 @@ esc_status esc_json_reader_open_ex(esc_input *in, const esc_interest *interest,
     r->path = esc_input_path(in);
     r->interest = interest;
     r->stats = stats;
-    r->max_rec = opts && opts->max_record_bytes ? opts->max_record_bytes
-                                                : ESC_JSON_DEFAULT_MAX_RECORD;
+    r->max_rec =
+        opts && opts->max_record_bytes ? opts->max_record_bytes : ESC_JSON_DEFAULT_MAX_RECORD;
     if (r->max_rec > ESC_JSON_MAX_RECORD_LIMIT)
         r->max_rec = ESC_JSON_MAX_RECORD_LIMIT; /* keeps the buffer and arena sizes in range */
     r->block = block ? block : ESC_JSON_BLOCK;

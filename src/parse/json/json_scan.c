@@ -93,7 +93,9 @@ static bool scan_string(esc_json_doc *d, const char *p, const char *e, const cha
             return false;
         }
         switch (p[1]) {
+        /* clang-format off */
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            /* clang-format on */
             p += 2;
             break;
         case 'u':
@@ -385,8 +387,8 @@ esc_status esc_json_tokenize(esc_json_doc *d, const char *s, const char *e, cons
                 close = true;
                 break;
             }
-            d->what = stk[depth - 1].type == ESC_JT_OBJ ? "expected ',' or '}'"
-                                                        : "expected ',' or ']'";
+            d->what =
+                stk[depth - 1].type == ESC_JT_OBJ ? "expected ',' or '}'" : "expected ',' or ']'";
             d->at = p;
             return ESC_EMALFORMED;
         }
@@ -451,6 +453,7 @@ esc_status esc_json_decode(const char *raw, size_t len, bool has_escape, esc_buf
         }
         char o;
         switch (c) {
+        /* clang-format off */
         case 'b': o = '\b'; break;
         case 'f': o = '\f'; break;
         case 'n': o = '\n'; break;
@@ -458,6 +461,7 @@ esc_status esc_json_decode(const char *raw, size_t len, bool has_escape, esc_buf
         case 't': o = '\t'; break;
         default: o = c; break; /* '"', '\\', '/' (the tokenizer allowed nothing else) */
         }
+        /* clang-format on */
         if ((st = esc_buf_putc(scratch, o)))
             return st;
         i += 2;
@@ -495,8 +499,8 @@ long esc_json_ifind(const char *hay, size_t n, const char *lit, size_t m) {
     const __m128i v20 = _mm_set1_epi8(0x20);
     for (; i + 16 <= last + 1; i += 16) {
         __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(hay + i)), v20);
-        __m128i b = _mm_or_si128(
-            _mm_loadu_si128((const __m128i *)(const void *)(hay + i + m - 1)), v20);
+        __m128i b =
+            _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(hay + i + m - 1)), v20);
         unsigned mask = (unsigned)_mm_movemask_epi8(
             _mm_and_si128(_mm_cmpeq_epi8(a, vf), _mm_cmpeq_epi8(b, vl)));
         while (mask) {
