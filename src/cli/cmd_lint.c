@@ -188,9 +188,9 @@ int esc_cmd_lint(int argc, char **argv) {
     if (esc_args_has(&a, "help")) {
         esc_usage(stdout, "lint", "[OPTIONS]",
                   "Say for every detection of the content whether escudo supports it: every\n"
-                  "command and function of its search is implemented, it reads a source escudo\n"
-                  "maps (Sysmon EventID 1, Windows Event Log Security 4688, CrowdStrike\n"
-                  "ProcessRollup2) and uses no data model but Endpoint.Processes. Otherwise\n"
+                  "data model its search names is one escudo maps (docs/cim.md), each\n"
+                  "data_source it names is a Windows one (Sysmon, Windows channels, PowerShell,\n"
+                  "CrowdStrike, NTLM Operational) and the engine plans its search. Otherwise\n"
                   "the reason, with the span in the expanded search. Then summary counts.\n"
                   "Exit 0 whatever the verdicts.",
                   lint_opts, NOPTS);

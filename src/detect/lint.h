@@ -5,8 +5,8 @@
  *   1. it has a search;
  *   2. every data model its search names is one escudo has (cim/dm.c; reason "unsupported
  *      data model 'X'", span = the name in the expanded search);
- *   3. at least one of its data_source names is a source escudo maps: "Sysmon EventID 1",
- *      "Windows Event Log Security 4688", "CrowdStrike ProcessRollup2" (reason "unmapped
+ *   3. every data_source it names (none is allowed) is a Windows one (esc_lint_source_windows:
+ *      Sysmon, Windows channels, PowerShell, CrowdStrike, NTLM Operational; reason "unmapped
  *      source: a, b", no span);
  *   4. the engine plans it, exactly as esc_engine_new does for hunt (esc_engine_check: macros
  *      and the content's lookups). Reason: the planner's message, naming the first unsupported

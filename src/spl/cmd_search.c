@@ -12,8 +12,8 @@
  * nothing; rows meet the subsearch rows through a literal per subsearch value (sub_col), not
  * one by one. Splunk's 60-second maxtime has no counterpart: the subsearch has read its records
  * when it runs. A subsearch inside a longer expression is run while planning when it reads no
- * records (parse.c), else refused. Deliberately not done: bare words (full-text search of _raw,
- * which rows do not have). */
+ * records (parse.c), else refused. A bare word is an error here: the rows after the first
+ * command have no _raw (a raw-event search's own bare terms are parse.c's and match.c's). */
 #include <hs/hs.h>
 #include <string.h>
 

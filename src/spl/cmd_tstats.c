@@ -1,5 +1,5 @@
-/* tstats, the pipeline's source: `| tstats AGG(FIELD) ... from datamodel=Endpoint.Processes
- * [where SEARCH] [by FIELD, ... [span=N]]` over CIM records.
+/* tstats, the pipeline's source: `| tstats AGG(FIELD) ... from datamodel=DM [where SEARCH]
+ * [by FIELD, ... [span=N]]` over CIM records, DM any data model docs/cim.md lists.
  *
  * Invariants: fields resolve to CIM field ids (or _time) at plan time, and the plan's field
  * mask gets every one read; a record feeds the groups keyed by its BY values (a missing value
@@ -7,9 +7,10 @@
  * those groups can give no row, prune.c); BY _time is bucketed to the span in epoch
  * seconds; the groups become the first table in BY order (spl_agg_table). Its window and where
  * checks are exec.c's (esc_exec_feed) and plan.c's (the record predicate). Deliberately not
- * done: prestats/append, summariesonly semantics (every record counts as summarised). Data models
- * other than Endpoint.Processes read records carrying a field set (FIELD_NAMED, cim/dm.c); a BY
- * field with several values puts the record in one group per value (as stats does). */
+ * done: prestats/append, summariesonly semantics (every record counts as summarised).
+ * Endpoint.Processes records have fixed fields (cim/cim.c); the other data models' records carry
+ * a field set (FIELD_NAMED, cim/dm.c); a BY field with several values puts the record in one
+ * group per value (as stats does). */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ static bool parse_tstats(spl_parser *P, stage *st) {
     if (!spl_parse_aggs(P, st, true))
         return false;
     if (!spl_accept_kw(P, "from", true)) {
-        spl_fail(P, st->start, "tstats needs 'from datamodel=Endpoint.Processes'");
+        spl_fail(P, st->start, "tstats needs 'from datamodel=NAME'");
         return false;
     }
     spl_skip_ws(P);
