@@ -347,7 +347,7 @@ static esc_status compile_text(esc_litfilter *f, esc_error *err) {
     for (size_t i = 0; i < f->nfld; i++)
         for (size_t k = 0; f->fld[i].name && k < f->fld[i].n; k++) {
             unsigned id = f->fld[i].id[k];
-            int bound = used[id] ? esc_fields_text_bound(f->fld[i].text[k]) : 0;
+            int bound = used[id] ? esc_fields_text_bound(f->fld[i].name, f->fld[i].text[k]) : 0;
             if (!bound)
                 continue;
             f->text_ok[id] = (uint8_t)bound;

@@ -209,19 +209,34 @@ static esc_status add_num(esc_fields *fs, esc_arena *a, const char *name, unsign
 #define LIT(s)                                                                                     \
     { (s), sizeof(s) - 1 }
 
-/* The source:: stanza of a channel (rules.h), or -1. */
+/* The channel of each source:: stanza (rules.h). */
+static const esc_str scope_channel[SC_NSCOPES] = {
+    [SC_SECURITY] = LIT("Security"),
+    [SC_SYSTEM] = LIT("System"),
+    [SC_SYSMON] = LIT("Microsoft-Windows-Sysmon/Operational"),
+    [SC_POWERSHELL] = LIT("Microsoft-Windows-PowerShell/Operational"),
+};
+
+/* The source:: stanza of a channel, or -1. */
 static int channel_scope(esc_str ch) {
-    static const esc_str names[SC_NSCOPES] = {
-        [SC_SECURITY] = LIT("Security"),
-        [SC_SYSTEM] = LIT("System"),
-        [SC_SYSMON] = LIT("Microsoft-Windows-Sysmon/Operational"),
-        [SC_POWERSHELL] = LIT("Microsoft-Windows-PowerShell/Operational"),
-    };
-    for (int i = 0; i < SC_NSCOPES; i++)
-        if (names[i].ptr && names[i].len == ch.len &&
-            (memcmp(ch.ptr, names[i].ptr, ch.len) == 0 || esc_str_ieq(ch, names[i])))
+    for (int i = 0; i < SC_NSCOPES; i++) {
+        esc_str n = scope_channel[i];
+        if (n.ptr && n.len == ch.len && (memcmp(ch.ptr, n.ptr, ch.len) == 0 || esc_str_ieq(ch, n)))
             return i;
+    }
     return -1;
+}
+
+/* Channel ch is one of the "|"-separated list (ASCII case-insensitive). */
+static bool in_list(const char *list, esc_str ch) {
+    while (list && *list) {
+        const char *bar = strchr(list, '|');
+        size_t l = bar ? (size_t)(bar - list) : strlen(list);
+        if (esc_str_ieq(ch, esc_str_make(list, l)))
+            return true;
+        list = bar ? bar + 1 : NULL;
+    }
+    return false;
 }
 
 /* Channels whose ESCU macro names the WinEventLog: source (ms_defender,
@@ -665,6 +680,20 @@ static esc_str apply_op(const frule *r, const hname *nm, const esc_fields *fs, b
         return esc_str_eq_c(v, "stopped") ? esc_str_c("stopped") : ESC_STR_NULL;
     case OP_DIGITS:
         return v.len && all_of(v, "0123456789") ? v : ESC_STR_NULL;
+    case OP_FIRSTLINE: {
+        size_t n = 0;
+        while (n < v.len && v.ptr[n] != '\r' && v.ptr[n] != '\n')
+            n++;
+        return n ? esc_str_make(v.ptr, n) : ESC_STR_NULL;
+    }
+    case OP_NUM_AFTER: {
+        size_t b = 0, e;
+        while (b < v.len && !(v.ptr[b] >= '0' && v.ptr[b] <= '9'))
+            b++;
+        for (e = b; e < v.len && v.ptr[e] >= '0' && v.ptr[e] <= '9'; e++)
+            ;
+        return b > 0 && e > b ? esc_str_make(v.ptr + b, e - b) : ESC_STR_NULL;
+    }
     case OP_SID:
         return v.len > 2 && v.ptr[0] == 'S' && v.ptr[1] == '-' &&
                        all_of(esc_str_make(v.ptr + 2, v.len - 2), SID_CHARS)
@@ -703,11 +732,11 @@ static bool code_matches(const uint16_t *codes, bool has_code, uint32_t code) {
  * Rows past MAX_RULES (none today) are visited by every event, their names hashed there. */
 #define MAX_RULES 512
 #define MAX_CODES 256
-#define MAX_PLANS 128
+#define MAX_PLANS 255
 #define NO_PLAN 0xff
 #define EVAL_NONE 0xffff
-#define MAX_ETYPES 64 /* eventtypes the plans and the sorted lists cover */
-#define MAX_TAGS 64
+#define MAX_ETYPES 128 /* eventtype rows the plans and the sorted lists cover */
+#define MAX_TAGS 128
 static bool overridden[SC_NSCOPES][MAX_RULES];
 static uint16_t phase_rows[2][SC_NSCOPES + 1][MAX_RULES];
 static size_t nphase_rows[2][SC_NSCOPES + 1];
@@ -722,15 +751,30 @@ static uint16_t eval_end[SC_NSCOPES + 1][ESC_FIELDS_MAX_EVAL];
 static uint16_t eval_slot[SC_NSCOPES + 1][EVAL_SLOTS];
 static hname rule_nm[MAX_RULES][NAME_N];
 
+/* A set of eventtype rows or of tags, by index. */
+typedef struct etbits {
+    uint64_t w[2];
+} etbits;
+#define ET_WORDS (sizeof(etbits) / sizeof(uint64_t))
+_Static_assert(MAX_ETYPES <= 64 * ET_WORDS && MAX_TAGS <= 64 * ET_WORDS, "etbits too small");
+
+static void bit_set(etbits *b, unsigned i) {
+    b->w[i / 64] |= 1ull << (i % 64);
+}
+
+static bool bit_has(const etbits *b, unsigned i) {
+    return (b->w[i / 64] >> (i % 64)) & 1;
+}
+
 /* What extraction applies to the events of one scope and code class: rows[ph] the REPORT and
  * ALIAS rows, by row index; eval[k] per eval_rows entry the first of its rows whose codes match
- * (it gives the value), EVAL_NONE when none does (null); et_yes the eventtypes (< MAX_ETYPES)
- * the event has, et_check those it may have (etype_matches decides: a condition on a field, or
- * a channel2 list); joins what esc_fields_joins answers. */
+ * (it gives the value), EVAL_NONE when none does (null); et_yes the eventtype rows
+ * (< MAX_ETYPES) the event has, et_check those it may have (etype_matches decides: terms on
+ * fields, or a channel list the scope does not settle); joins what esc_fields_joins answers. */
 typedef struct fplan {
     uint64_t rows[2][MAX_RULES / 64];
     uint16_t eval[ESC_FIELDS_MAX_EVAL];
-    uint64_t et_yes, et_check;
+    etbits et_yes, et_check;
     bool joins;
 } fplan;
 
@@ -741,13 +785,14 @@ static fplan plans[MAX_PLANS];
 static size_t nplans;
 static uint8_t plan_of[SC_NSCOPES + 1][MAX_CODES + 1]; /* index in plans[], or NO_PLAN */
 
-/* eventtype and tag values in Splunk's order (sorted): et_order the eventtypes (< MAX_ETYPES)
- * sorted by name; tag_vocab every tag sorted, without repeats; et_tags[i] the tags (bits of
- * tag_vocab) of eventtype i. etypes_listed: the tables fit (else eventtypes sorts per event). */
+/* eventtype and tag values in Splunk's order (sorted): et_order the eventtype rows
+ * (< MAX_ETYPES) sorted by name, the nameless (tag-only) rows last; tag_vocab every tag sorted,
+ * without repeats; et_tags[i] the tags (bits of tag_vocab) of row i. etypes_listed: the tables
+ * fit (else eventtypes sorts per event). */
 static uint16_t et_order[MAX_ETYPES];
 static esc_str tag_vocab[MAX_TAGS];
 static size_t ntags;
-static uint64_t et_tags[MAX_ETYPES];
+static etbits et_tags[MAX_ETYPES];
 static esc_str et_name[MAX_ETYPES];
 static bool etypes_listed;
 static hname nm_eventtype, nm_tag;
@@ -827,16 +872,16 @@ static void build_plan(int scope, bool has_code, uint32_t code, fplan *p) {
     }
     for (unsigned i = 0; i < esc_fields_netypes && i < MAX_ETYPES; i++) {
         const fetype *e = &esc_fields_etypes[i];
-        bool in_scope = e->scope < 0 || e->scope == scope;
-        if (!in_scope && !e->channel2)
+        /* a scope settles the channel; a channel without one (-1) is checked per event */
+        bool chan_known = !e->channels || scope >= 0;
+        if (chan_known && e->channels && !in_list(e->channels, scope_channel[scope]))
             continue;
         bool code_ok = code_matches(e->codes, has_code, code);
-        if (in_scope && e->cond == EC_NONE && code_ok)
-            p->et_yes |= 1ull << i;
-        else if (in_scope && e->cond == EC_NOT_CODES && !code_ok)
-            p->et_yes |= 1ull << i;
-        else if (!in_scope || (e->cond != EC_NONE && e->cond != EC_NOT_CODES && code_ok))
-            p->et_check |= 1ull << i;
+        if (e->cond == EC_NOT_CODES ? code_ok : !code_ok)
+            continue;
+        bool terms = e->cond == EC_AUDIT_STATUS ||
+                     (e->cond == EC_TERMS && (!e->at || (has_code && code == e->at)));
+        bit_set(chan_known && !terms ? &p->et_yes : &p->et_check, i);
     }
     for (unsigned i = 0; i < esc_fields_nrules && !p->joins; i++) {
         const frule *r = &esc_fields_rules[i];
@@ -915,8 +960,9 @@ static int cmp_str(const void *x, const void *y) {
 }
 
 static int cmp_etype(const void *x, const void *y) {
-    return strcmp(esc_fields_etypes[*(const uint16_t *)x].name,
-                  esc_fields_etypes[*(const uint16_t *)y].name);
+    const char *a = esc_fields_etypes[*(const uint16_t *)x].name;
+    const char *b = esc_fields_etypes[*(const uint16_t *)y].name;
+    return a && b ? strcmp(a, b) : (a == NULL) - (b == NULL); /* nameless rows last */
 }
 
 /* et_order, tag_vocab and et_tags (see above). */
@@ -927,7 +973,8 @@ static void compute_etype_lists(void) {
         return;
     for (unsigned i = 0; i < esc_fields_netypes; i++) {
         et_order[i] = (uint16_t)i;
-        et_name[i] = esc_str_c(esc_fields_etypes[i].name);
+        et_name[i] =
+            esc_fields_etypes[i].name ? esc_str_c(esc_fields_etypes[i].name) : ESC_STR_NULL;
         for (const char *t = esc_fields_etypes[i].tags; *t;) {
             const char *sp = strchr(t, ' ');
             esc_str tag = esc_str_make(t, sp ? (size_t)(sp - t) : strlen(t));
@@ -950,7 +997,7 @@ static void compute_etype_lists(void) {
             esc_str tag = esc_str_make(t, sp ? (size_t)(sp - t) : strlen(t));
             for (size_t k = 0; k < ntags; k++)
                 if (esc_str_eq(tag_vocab[k], tag))
-                    et_tags[i] |= 1ull << k;
+                    bit_set(&et_tags[i], (unsigned)k);
             t = sp ? sp + 1 : t + tag.len;
         }
     etypes_listed = true;
@@ -1130,7 +1177,9 @@ static bool icontains(const char *s, const char *lit) {
     return false;
 }
 
-int esc_fields_text_bound(const char *lit) {
+int esc_fields_text_bound(const char *field, const char *lit) {
+    if (!strcmp(field, "eventtype") || !strcmp(field, "tag")) /* made from the tables alone */
+        return 0;
     /* the constants apply_op, ta_action, reg_hive and metadata give (keep in step with them) */
     static const char *const consts[] = {"XmlWinEventLog:",
                                          "WinEventLog:",
@@ -1164,9 +1213,6 @@ int esc_fields_text_bound(const char *lit) {
     for (unsigned i = 0; i < esc_fields_nrules; i++)
         if (esc_fields_rules[i].op == OP_CONST && icontains(esc_fields_rules[i].src, lit))
             return 0;
-    for (unsigned i = 0; i < esc_fields_netypes; i++)
-        if (icontains(esc_fields_etypes[i].name, lit) || icontains(esc_fields_etypes[i].tags, lit))
-            return 0;
     return join ? 2 : 1;
 }
 
@@ -1184,20 +1230,52 @@ const char *esc_fields_eventtype(size_t i) {
     return i < esc_fields_netypes ? esc_fields_etypes[i].name : NULL;
 }
 
-static bool in_list(const char *list, esc_str ch) {
-    while (list && *list) {
-        const char *bar = strchr(list, '|');
-        size_t l = bar ? (size_t)(bar - list) : strlen(list);
-        if (esc_str_ieq(ch, esc_str_make(list, l)))
+/* needle occurs in v, ASCII case-insensitively */
+static bool icontains_str(esc_str v, const char *needle) {
+    size_t l = strlen(needle);
+    for (size_t i = 0; l <= v.len && i <= v.len - l; i++)
+        if (strncasecmp(v.ptr + i, needle, l) == 0)
             return true;
-        list = bar ? bar + 1 : NULL;
-    }
     return false;
+}
+
+/* A value below the number lim (Splunk compares numerically when both sides are numbers). */
+static bool below(esc_str v, const char *lim) {
+    char buf[64], *end;
+    if (!v.len || v.len >= sizeof buf)
+        return false;
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = 0;
+    double x = strtod(buf, &end);
+    return end != buf && !*end && x < strtod(lim, NULL);
+}
+
+/* One term of an eventtype's search over the event's fields (a multivalue field: any value). */
+static bool term_holds(const fterm *t, const esc_fields *fs) {
+    if (t->op == T_TEXT) { /* the stand-in for _raw: every System, data and UserData value */
+        const esc_event *ev = fs->ev;
+        for (size_t i = 0; i < ev->nsys + ev->ndata; i++)
+            if (icontains_str(i < ev->nsys ? ev->sys[i].value : ev->data[i - ev->nsys].value,
+                              t->value))
+                return true;
+        return false;
+    }
+    esc_str vals[ESC_FIELDS_MAX_MV];
+    size_t n =
+        t->op == T_NONE ? 0 : esc_fields_values(fs, esc_str_c(t->field), vals, ESC_FIELDS_MAX_MV);
+    bool any = false, all_ne = n > 0;
+    for (size_t i = 0; i < n && i < ESC_FIELDS_MAX_MV; i++) {
+        bool eq = esc_str_ieq_c(vals[i], t->value); /* field=value comparisons ignore case */
+        any |= t->op == T_EQ ? eq : t->op == T_LT && below(vals[i], t->value);
+        all_ne &= !eq;
+    }
+    return t->op == T_NE ? all_ne : any;
 }
 
 static bool etype_matches(const fetype *e, const esc_fields *fs, int scope) {
     const esc_event *ev = fs->ev;
-    if (e->scope >= 0 && e->scope != scope && !in_list(e->channel2, ev->channel))
+    if (e->channels && !(scope >= 0 ? in_list(e->channels, scope_channel[scope])
+                                    : in_list(e->channels, ev->channel)))
         return false;
     bool code = code_matches(e->codes, ev->has_event_id, ev->event_id);
     switch ((fcond)e->cond) {
@@ -1205,8 +1283,12 @@ static bool etype_matches(const fetype *e, const esc_fields *fs, int scope) {
         return code;
     case EC_NOT_CODES:
         return !code;
-    case EC_TA_ACTION_NOT_ERR:
-        return code && !esc_str_eq_c(esc_fields_get(fs, esc_str_c("ta_windows_action")), "error");
+    case EC_TERMS:
+        if (!code)
+            return false;
+        if (e->at && !(ev->has_event_id && ev->event_id == e->at))
+            return true;
+        return term_holds(&e->terms[0], fs) || term_holds(&e->terms[1], fs);
     case EC_AUDIT_STATUS: {
         static const char *const st[] = {"0xC0000064", "0xC000006A", "0xC000006F", "0xC0000070",
                                          "0xC0000071", "0xC0000072", "0XC000018C", "0XC0000192",
@@ -1224,21 +1306,25 @@ static bool etype_matches(const fetype *e, const esc_fields *fs, int scope) {
 /* eventtype and tag, each sorted and without repeats, as Splunk lists them: plan p's
  * eventtypes, from the sorted lists. */
 static esc_status eventtypes(esc_fields *fs, esc_arena *a, int scope, const fplan *p) {
-    uint64_t m = p->et_yes;
-    for (uint64_t b = p->et_check; b; b &= b - 1) {
-        unsigned i = (unsigned)__builtin_ctzll(b);
-        if (etype_matches(&esc_fields_etypes[i], fs, scope))
-            m |= 1ull << i;
-    }
-    uint64_t tags = 0;
-    esc_status st = ESC_OK;
-    for (unsigned k = 0; !st && k < esc_fields_netypes; k++)
-        if ((m >> et_order[k]) & 1) {
-            tags |= et_tags[et_order[k]];
-            st = add_h(fs, a, nm_eventtype.s, nm_eventtype.h, et_name[et_order[k]], false);
+    etbits m = p->et_yes, tags = {{0}};
+    for (unsigned w = 0; w < ET_WORDS; w++)
+        for (uint64_t b = p->et_check.w[w]; b; b &= b - 1) {
+            unsigned i = w * 64 + (unsigned)__builtin_ctzll(b);
+            if (etype_matches(&esc_fields_etypes[i], fs, scope))
+                bit_set(&m, i);
         }
-    for (size_t k = 0; !st && k < ntags; k++)
-        if ((tags >> k) & 1)
+    esc_status st = ESC_OK;
+    for (unsigned k = 0; !st && k < esc_fields_netypes; k++) {
+        unsigned i = et_order[k];
+        if (!bit_has(&m, i))
+            continue;
+        for (unsigned w = 0; w < ET_WORDS; w++)
+            tags.w[w] |= et_tags[i].w[w];
+        if (et_name[i].ptr)
+            st = add_h(fs, a, nm_eventtype.s, nm_eventtype.h, et_name[i], false);
+    }
+    for (unsigned k = 0; !st && k < ntags; k++)
+        if (bit_has(&tags, k))
             st = add_h(fs, a, nm_tag.s, nm_tag.h, tag_vocab[k], false);
     return st;
 }
@@ -1252,7 +1338,8 @@ static esc_status eventtypes_sorted(esc_fields *fs, esc_arena *a, int scope) {
         const fetype *e = &esc_fields_etypes[i];
         if (!etype_matches(e, fs, scope))
             continue;
-        et[ne++] = esc_str_c(e->name);
+        if (e->name)
+            et[ne++] = esc_str_c(e->name);
         for (const char *t = e->tags; *t;) {
             const char *sp = strchr(t, ' ');
             esc_str tag = esc_str_make(t, sp ? (size_t)(sp - t) : strlen(t));

@@ -88,10 +88,11 @@ static inline uint32_t esc_fields_name_hash(esc_str n) {
  * it). Every value is a piece of the text, a number read from it, a constant of the add-on
  * rules, or two of those joined (source's "XmlWinEventLog:" and the channel; the process of
  * an event esc_fields_joins: the program and the arguments joined by a space, the program
- * maybe quoted). So lit must be printable ASCII without ':', not digits only, and in no
+ * maybe quoted); eventtype and tag values come from the tables alone. So the field must be
+ * neither eventtype nor tag, and lit printable ASCII without ':', not digits only, and in no
  * constant: then 2 when it holds a space or '"' (it is bound for events that do not join),
  * else 1; 0 when it is not bound. */
-int esc_fields_text_bound(const char *lit);
+int esc_fields_text_bound(const char *field, const char *lit);
 /* Two of the add-ons' action rules, which the data models also apply to events whose field was
  * not extracted (cim/cim.c, cim/dm.c): a Sysmon 12 by its EventType (Splunk_TA_microsoft_sysmon:
  * CreateKey created, DeleteKey or DeleteValue deleted), a Security 4688 by its Keywords
@@ -101,7 +102,8 @@ esc_str esc_fields_4688_action(esc_str keywords);
 /* True when extraction may join two pieces of ev's text with a space or '"' (Security 4688's
  * EVAL-process). */
 bool esc_fields_joins(const esc_event *ev);
-/* The name of eventtype i (i < esc_fields_neventtypes()) extraction may give a Windows event. */
+/* The name of eventtype row i (i < esc_fields_neventtypes()) extraction may give a Windows
+ * event; NULL for a row that only adds tags (a field-value stanza of tags.conf). */
 size_t esc_fields_neventtypes(void);
 const char *esc_fields_eventtype(size_t i);
 

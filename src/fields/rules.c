@@ -6,6 +6,8 @@
  * Operational] stanza and its ms-sysmon-* eventtypes as docs/fields.md describes them.
  * Rows are the add-on's own order; a cite names the setting. LOOKUP-* settings are not here:
  * their CSV files are not part of escudo (docs/fields.md, "Differences"). */
+#include <stddef.h>
+
 #include "fields/rules.h"
 
 /* the EventCodes of the Security account-management EVALs */
@@ -56,6 +58,8 @@ const frule esc_fields_rules[] = {
     {SC_SECURITY, PH_REPORT, OP_COPY, "Source_Workstation", "Workstation", 0, 0, {0}, "REPORT-Source_Workstation_from_xml"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "Source_Workstation", "WorkstationName", 0, 0, {0}, "REPORT-Source_Workstation_from_xml"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "Source_Workstation", "IpAddress", 0, 0, {0}, "REPORT-Source_Workstation_from_xml"},
+    {SC_SECURITY, PH_REPORT, OP_FIRSTLINE, "privilege_id", "vendor_privilege", 0, 0, {0}, "REPORT-privilege_id_for_windows_security"},
+    {SC_SECURITY, PH_REPORT, OP_NUM_AFTER, "Token_Elevation_Type_id", "Token_Elevation_Type", 0, 0, {0}, "REPORT-Token_Elevation_Type_id_for_windows_security"},
     {SC_SECURITY, PH_REPORT, OP_LASTLINE, "session_id", "Logon_ID", 0, 0, {0}, "REPORT-session_id_for_windows_security"},
     {SC_SECURITY, PH_REPORT, OP_STRIPBS, "dest", "Target_Server_Name", 0, 0, {0}, "REPORT-dest_for_windows_security"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "dest", "Computer", 0, 0, {0}, "REPORT-dest_for_windows_security (Computer_as_dest)"},
@@ -239,26 +243,126 @@ const frule esc_fields_rules[] = {
 };
 const unsigned esc_fields_nrules = sizeof esc_fields_rules / sizeof esc_fields_rules[0];
 
-/* eventtypes.conf and tags.conf (Splunk_TA_windows 8.4.0; ms-sysmon-* from the Sysmon add-on) */
+/* eventtypes.conf and tags.conf (Splunk_TA_windows 8.4.0, every eventtype an XmlWinEventLog
+ * event can have, in the file's order; ms-sysmon-* from the Sysmon add-on). The channels are
+ * the eventtype's `source=XmlWinEventLog:<Channel>` terms (an eventtype=X term stands for X's
+ * own search); `sourcetype=XmlWinEventLog` is every Windows event. Terms on fields only a LOOKUP
+ * gives (ta_windows_security_CategoryString, app) or only the classic rendering gives
+ * (TaskCategory, SourceName, Min__Password_Length, Service_Name, ...) are kept as written: they
+ * hold when the event has the field (a JSON event may). */
+#define WINDOWS_CHANNELS                                                                           \
+    "Application|System|Security|Directory Service|DFS Replication|Key Management Service|"       \
+    "File Replication Service|DNS Server"
+#define SEC "Security"
+#define SYSMON_CH "Microsoft-Windows-Sysmon/Operational"
+#define SYS "System"
+#define TERM1(op, f, v) {{op, f, v}, {T_NONE, 0, 0}}
+#define EQ(f, v) {T_EQ, f, v}
 const fetype esc_fields_etypes[] = {
-    {"windows_event_signature", -1, EC_NONE, {0}, "track_event_signatures", 0},
-    {"wineventlog_security", SC_SECURITY, EC_NONE, {0}, "os windows", 0},
-    {"wineventlog_system", SC_SYSTEM, EC_NONE, {0}, "os windows", 0},
-    {"wineventlog_windows", SC_SECURITY, EC_NOT_CODES, {ACCT, 4781}, "os windows endpoint filesystem", "System|Application"},
-    {"windows_service_ticket_granted", SC_SECURITY, EC_NONE, {4769, 4773, 673, 677}, "authentication", 0},
-    {"windows_account_created", SC_SECURITY, EC_NONE, {4720, 4741, 624, 645}, "add account change", 0},
-    {"windows_audit_log_logon", SC_SECURITY, EC_AUDIT_STATUS, {4625}, "audit change", 0},
-    {"windows_logon_failure", SC_SECURITY, EC_TA_ACTION_NOT_ERR, {4625}, "authentication", 0},
-    {"windows_logon_success", SC_SECURITY, EC_NONE, {4624, 528, 540}, "authentication", 0},
-    {"windows_process_new", SC_SECURITY, EC_NONE, {4688, 592}, "process execute start", 0},
-    {"windows_endpoint_processes", SC_SECURITY, EC_NONE, {4688, 4689, 4696, 4673, 4674}, "process report", 0},
-    {"windows_endpoint_services", SC_SECURITY, EC_NONE, {1100, 4697, 5024, 5025, 5030, 5033, 5034, 5035, 5478, 7036, 7040, 7045}, "service report", "System"},
-    {"ms-sysmon-process", SC_SYSMON, EC_NONE, {1, 5, 6, 8, 9, 10, 15, 17, 18}, "process report", 0},
-    {"ms-sysmon-network", SC_SYSMON, EC_NONE, {3}, "network communicate", 0},
-    {"ms-sysmon-filemod", SC_SYSMON, EC_NONE, {2, 11}, "endpoint filesystem", 0},
-    {"ms-sysmon-regmod", SC_SYSMON, EC_NONE, {12, 13, 14}, "endpoint registry", 0},
-    {"ms-sysmon-wmimod", SC_SYSMON, EC_NONE, {19, 20, 21}, "", 0},
-    {"ms-sysmon-dns", SC_SYSMON, EC_NONE, {22}, "network resolution dns", 0},
+    /* Global */
+    {"windows_event_signature", NULL, EC_NONE, {0}, 0, {{0}}, "track_event_signatures"},
+    {"wineventlog_windows", WINDOWS_CHANNELS, EC_NOT_CODES, {ACCT, 4781}, 0, {{0}}, "os windows endpoint filesystem"},
+    {"wineventlog_application", "Application", EC_NONE, {0}, 0, {{0}}, "os windows"},
+    {"wineventlog_system", SYS, EC_NONE, {0}, 0, {{0}}, "os windows"},
+    {"wineventlog_security", SEC, EC_NONE, {0}, 0, {{0}}, "os windows"},
+    {"winapp", "Application", EC_NONE, {0}, 0, {{0}}, ""},
+    {"winsec", SEC, EC_NONE, {0}, 0, {{0}}, "security"},
+    {"winsystem", SYS, EC_NONE, {0}, 0, {{0}}, ""},
+    /* Security: Account Logon */
+    {"windows_auth_ticket_granted", SEC, EC_NONE, {4768, 672, 676}, 0, {{0}}, "authentication"},
+    {"windows_service_ticket_granted", SEC, EC_NONE, {4769, 4773, 673, 677}, 0, {{0}}, "authentication"},
+    {"windows_ticket_renewed", SEC, EC_NONE, {4770, 674}, 0, {{0}}, ""},
+    {"windows_pre_auth_failed", SEC, EC_NONE, {4771, 675}, 0, {{0}}, "authentication"},
+    {"windows_account_mapped", SEC, EC_NONE, {4774, 678}, 0, {{0}}, "authentication"},
+    {"windows_account_notmapped", SEC, EC_NONE, {4775, 679}, 0, {{0}}, "authentication"},
+    {"windows_account_used4logon", SEC, EC_NONE, {4776, 4777, 680, 681}, 0, {{0}}, "authentication"},
+    {"windows_session_reconnected", SEC, EC_NONE, {4778, 682}, 0, {{0}}, ""},
+    {"windows_session_disconnected", SEC, EC_NONE, {4779, 683}, 0, {{0}}, "access stop logoff"},
+    /* Security: Account Management */
+    {"windows_account_management", SEC, EC_TERMS, {0}, 0, {EQ("ta_windows_security_CategoryString", "Account Management"), EQ("TaskCategory", "User Account Management")}, "account change management"},
+    {"windows_account_created", SEC, EC_NONE, {4720, 4741, 624, 645}, 0, {{0}}, "add account change"},
+    {"windows_account_enabled", SEC, EC_NONE, {4722, 626}, 0, {{0}}, "enable account change"},
+    {"windows_account_password_change", SEC, EC_NONE, {4723, 627}, 0, {{0}}, "password modify account change"},
+    {"windows_account_password_set", SEC, EC_NONE, {4724, 628}, 0, {{0}}, "password modify account change"},
+    {"windows_account_disabled", SEC, EC_NONE, {4725, 629}, 0, {{0}}, "disable account change"},
+    {"windows_account_deleted", SEC, EC_NONE, {4726, 4743, 630, 647}, 0, {{0}}, "delete account change"},
+    {"windows_account_modified", SEC, EC_NONE, {4738, 4742, 642, 646, 625}, 0, {{0}}, "modify account change"},
+    {"windows_account_lockout", SEC, EC_NONE, {4740, 644}, 0, {{0}}, "lock lockout account change"},
+    {"windows_account_unlocked", SEC, EC_NONE, {4767, 671}, 0, {{0}}, "modify account change"},
+    /* Security: Audit (Event Log) */
+    {"windows_audit_log_stopped", SEC, EC_NONE, {1100}, 0, {{0}}, "audit change endpoint stop stopped watchlist"},
+    {"windows_audit_errors", SEC, EC_NONE, {1101, 1104, 1108}, 0, {{0}}, "audit error"},
+    {"windows_audit_log_cleared", SEC, EC_NONE, {1102, 517}, 0, {{0}}, "audit change endpoint delete cleared watchlist"},
+    {"windows_audit_backup", SEC, EC_NONE, {1105}, 0, {{0}}, "audit backup change"},
+    {"windows_audit_log_logon", SEC, EC_AUDIT_STATUS, {4625}, 0, {{0}}, "audit change"},
+    /* Security: Logon/Logoff */
+    {"windows_logoff", SEC, EC_NONE, {4634, 4647, 538, 551}, 0, {{0}}, "access stop logoff"},
+    {"windows_logon_explicit", SEC, EC_NONE, {4648, 552}, 0, {{0}}, "authentication privileged"},
+    {"windows_logon_failure", SEC, EC_TERMS, {4625, 529, 530, 531, 532, 533, 534, 535, 536, 537, 539}, 4625, TERM1(T_NE, "ta_windows_action", "error"), "authentication"},
+    {"windows_logon_success", SEC, EC_NONE, {4624, 528, 540}, 0, {{0}}, "authentication"},
+    /* Security: Object Access */
+    {"windows_object_open", SEC, EC_NONE, {4656, 560}, 0, {{0}}, "resource file access start"},
+    {"windows_handle_closed", SEC, EC_NONE, {4658, 562}, 0, {{0}}, "resource file access stop"},
+    /* Security: Policy Change */
+    {"windows_audit_policy_change", SEC, EC_NONE, {4715, 4719, 612}, 0, {{0}}, "policy configuration modify audit change"},
+    {"windows_security_access_granted", SEC, EC_NONE, {4717, 621}, 0, {{0}}, "access authorization add change account"},
+    {"windows_security_access_removed", SEC, EC_NONE, {4718, 622}, 0, {{0}}, "access authorization delete change account"},
+    {"windows_audit_policy_changed", SEC, EC_NONE, {4912, 807}, 0, {{0}}, "policy configuration modify audit change"},
+    {"windows_firewall_policy_active", SEC, EC_NONE, {848, 849, 850}, 0, {{0}}, "application firewall configuration report"},
+    {"windows_firewall_policy_change", SEC, EC_NONE, {4946, 4947, 4948, 851, 852}, 0, {{0}}, "application firewall configuration modify"},
+    {"windows_firewall_port_listening", SEC, EC_NONE, {4957, 861}, 0, {{0}}, "application firewall port listening report"},
+    /* Security: Privilege Use */
+    {"windows_special_privileges", SEC, EC_NONE, {4672, 576}, 0, {{0}}, "authentication privileged"},
+    {"windows_privileged_service_call", SEC, EC_NONE, {4673, 577}, 0, {{0}}, "process execute start privileged"},
+    {"windows_privileged_object_operation", SEC, EC_NONE, {4674, 578}, 0, {{0}}, "resource execute start privileged"},
+    /* Security: Process Tracking */
+    {"windows_process_new", SEC, EC_NONE, {4688, 592}, 0, {{0}}, "process execute start"},
+    {"windows_process_exit", SEC, EC_NONE, {4689, 593}, 0, {{0}}, "process execute stop"},
+    {"windows_process_token", SEC, EC_NONE, {4696, 600}, 0, {{0}}, "process execute start privileged"},
+    /* Security: System */
+    {"windows_auth_package", SEC, EC_NONE, {4610, 514}, 0, {{0}}, "process execute start"},
+    {"windows_logon_process", SEC, EC_NONE, {4611, 515}, 0, {{0}}, "process authorization add"},
+    {"windows_notification_package", SEC, EC_NONE, {4614, 518}, 0, {{0}}, "process execute start"},
+    /* Security: Vulnerability */
+    {"windows_security_misconfiguration_password_minimum_length", SEC, EC_TERMS, {4739}, 0, {{T_LT, "Min__Password_Length", "7"}, {T_LT, "Mixed_Domain_Mode", "7"}}, "misconfiguration password policy vulnerability report audit change"},
+    /* System: Time (windows_time_failure's second term is a bare word, as the add-on writes it) */
+    {"windows_time_sync", SYS, EC_TERMS, {35, 37}, 0, {EQ("SourceName", "W32Time"), EQ("SourceName", "Microsoft-Windows-Time-Service")}, "report time synchronize success performance"},
+    {"windows_time_failure", SYS, EC_TERMS, {17, 29, 36, 38}, 0, {EQ("SourceName", "W32Time"), {T_TEXT, NULL, "Microsoft-Windows-Time-Service"}}, "report time synchronize failure performance"},
+    /* System: Update */
+    {"windows_system_update", SYS, EC_TERMS, {0}, 0, TERM1(T_TEXT, NULL, "Windows Update Agent"), "system update"},
+    {"windows_system_update_status", SYS, EC_TERMS, {17, 18, 19}, 0, TERM1(T_TEXT, NULL, "Windows Update Agent"), "status"},
+    /* AD/DNS eventtypes */
+    {"wineventlog-ds", "Directory Service", EC_NONE, {0}, 0, {{0}}, ""},
+    {"wineventlog-dns", "DNS Server", EC_NONE, {0}, 0, {{0}}, ""},
+    {"wineventlog-dfs", "DFS Replication", EC_NONE, {0}, 0, {{0}}, ""},
+    {"wineventlog-filereplication", "File Replication Service", EC_NONE, {0}, 0, {{0}}, ""},
+    {"wineventlog-keymanagement", "Key Management Service", EC_NONE, {0}, 0, {{0}}, ""},
+    {"endpoint_services_processes", NULL, EC_NONE, {0}, 0, {{0}}, ""},
+    /* Endpoint Processes, Endpoint Services, Security-CIM Mappings */
+    {"windows_endpoint_processes", SEC, EC_NONE, {4688, 4689, 4696, 4673, 4674}, 0, {{0}}, "process report"},
+    {"windows_endpoint_services", "Security|System", EC_NONE, {1100, 4697, 5024, 5025, 5030, 5033, 5034, 5035, 5478, 7036, 7040, 7045}, 0, {{0}}, "service report"},
+    {"windows_security_endpoint_registry", SEC, EC_TERMS, {4657, 4670}, 4670, {EQ("Object_Type", "Registry"), EQ("ObjectType", "Registry")}, "endpoint registry"},
+    {"windows_security_endpoint_port", SEC, EC_NONE, {5158}, 0, {{0}}, "listening port"},
+    {"windows_security_change_audit", SEC, EC_NONE, {1101, 1108}, 0, {{0}}, "change audit"},
+    {"windows_security_change", SEC, EC_NONE, {5461}, 0, {{0}}, "change"},
+    {"windows_security_authentication", SEC, EC_NONE, {4801}, 0, {{0}}, "authentication"},
+    {"windows_security_change_account", SEC, EC_NONE, {ACCT, 4781}, 0, {{0}}, "change account"},
+    /* tags.conf field-value stanzas */
+    {NULL, NULL, EC_TERMS, {0}, 0, TERM1(T_EQ, "Service_Name", "kadmin/changepw"), "account change password modify"},
+    {NULL, NULL, EC_TERMS, {0}, 0, {EQ("privilege_id", "SeAuditPrivilege"), EQ("privilege_id", "SeSecurityPrivilege")}, "audit"},
+    {NULL, NULL, EC_TERMS, {0}, 0, TERM1(T_EQ, "app", "win:local"), "local"},
+    {NULL, NULL, EC_TERMS, {0}, 0, TERM1(T_EQ, "app", "win:remote"), "remote"},
+    {NULL, NULL, EC_TERMS, {0}, 0, TERM1(T_EQ, "Logon_Type", "8"), "cleartext"},
+    {NULL, NULL, EC_TERMS, {0}, 0, TERM1(T_EQ, "Token_Elevation_Type_id", "2"), "privileged"},
+    {NULL, NULL, EC_TERMS, {0}, 0, TERM1(T_EQ, "app", "W32Time"), "time synchronize"},
+    {NULL, NULL, EC_TERMS, {0}, 0, TERM1(T_EQ, "app", "wuauserv"), "automatic update"},
+    /* Splunk_TA_microsoft_sysmon */
+    {"ms-sysmon-process", SYSMON_CH, EC_NONE, {1, 5, 6, 8, 9, 10, 15, 17, 18}, 0, {{0}}, "process report"},
+    {"ms-sysmon-network", SYSMON_CH, EC_NONE, {3}, 0, {{0}}, "network communicate"},
+    {"ms-sysmon-filemod", SYSMON_CH, EC_NONE, {2, 11}, 0, {{0}}, "endpoint filesystem"},
+    {"ms-sysmon-regmod", SYSMON_CH, EC_NONE, {12, 13, 14}, 0, {{0}}, "endpoint registry"},
+    {"ms-sysmon-wmimod", SYSMON_CH, EC_NONE, {19, 20, 21}, 0, {{0}}, ""},
+    {"ms-sysmon-dns", SYSMON_CH, EC_NONE, {22}, 0, {{0}}, "network resolution dns"},
 };
 /* clang-format on */
 const unsigned esc_fields_netypes = sizeof esc_fields_etypes / sizeof esc_fields_etypes[0];

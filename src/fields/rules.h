@@ -61,6 +61,8 @@ typedef enum fop {
     OP_FILE_COALESCE,   /* coalesce(src, if(ObjectType=="File",src2,null()), src3) */
     OP_7036_STATUS,     /* case(param2=="running","started",param2=="stopped","stopped") */
     OP_DIGITS,          /* (\d+): a value of digits only */
+    OP_FIRSTLINE,       /* ^([^\r\n]+): the first line, when it is not empty */
+    OP_NUM_AFTER,       /* ^[^\d]+(\d+): the digits after a leading run of non-digits */
     OP_SID,             /* <Security UserID='(S-[0-9a-fA-f-]+)'/>: a SID of that class only */
     OP_RAW_HASHES,      /* KEY\=([a-fA-F0-9]{n}?) over _raw for MD5, SHA1, SHA256, IMPHASH
                            (n 32, 40, 64, 32): the four fields at once (fields.c raw_hashes) */
@@ -81,22 +83,40 @@ typedef struct frule {
 extern const frule esc_fields_rules[];
 extern const unsigned esc_fields_nrules;
 
-/* An eventtype: events of one scope (or any Windows event) with one of its EventCodes,
- * optionally a condition, and its tags (tags.conf), space separated. */
+/* An eventtype (eventtypes.conf) with its tags (tags.conf, space separated): the events of its
+ * channels with one of its EventCodes, and, under EC_TERMS, one of its terms holding (for the
+ * code `at` only, or for every code when `at` is 0). A row without a name is a field-value
+ * stanza of tags.conf (`[Logon_Type=8]`): tags only, no eventtype. */
 typedef enum fcond {
     EC_NONE,
-    EC_NOT_CODES,         /* the codes are excluded instead of required */
-    EC_TA_ACTION_NOT_ERR, /* ta_windows_action!=error */
-    EC_AUDIT_STATUS,      /* ta_windows_status in the account-lockout list */
+    EC_NOT_CODES,    /* the codes are excluded instead of required */
+    EC_AUDIT_STATUS, /* ta_windows_status in the account-lockout list */
+    EC_TERMS,        /* one of terms[] holds */
 } fcond;
 
+typedef enum ftermop {
+    T_NONE,
+    T_EQ,   /* field=value: the field has the value (ASCII case-insensitive) */
+    T_NE,   /* field!=value: the field exists and does not have the value */
+    T_LT,   /* field<value: the field is a number below the value */
+    T_TEXT, /* a quoted phrase or bare word: searched in _raw; here in the event's System, data
+               and UserData values (ASCII case-insensitive substring) */
+} ftermop;
+
+typedef struct fterm {
+    uint8_t op;
+    const char *field; /* NULL for T_TEXT */
+    const char *value;
+} fterm;
+
 typedef struct fetype {
-    const char *name;
-    int8_t scope; /* fscope, or -1: any channel */
+    const char *name;     /* NULL: a field-value tag stanza */
+    const char *channels; /* "|" separated, or NULL: any Windows event */
     uint8_t cond;
     uint16_t codes[RULE_MAX_CODES]; /* {0}: any */
+    uint16_t at;                    /* EC_TERMS: the code the terms apply to, 0: every code */
+    fterm terms[2];                 /* EC_TERMS: one must hold */
     const char *tags;
-    const char *channel2; /* other channels it also matches, "|" separated, or NULL */
 } fetype;
 
 extern const fetype esc_fields_etypes[];

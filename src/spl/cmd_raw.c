@@ -121,7 +121,7 @@ static bool term_never(const snode *n) {
             return false;
     for (size_t i = 0; i < esc_fields_neventtypes(); i++) {
         const char *e = esc_fields_eventtype(i);
-        if (spl_glob_imatch(n->val, n->val_len, e, strlen(e)))
+        if (e && spl_glob_imatch(n->val, n->val_len, e, strlen(e)))
             return false;
     }
     return true;

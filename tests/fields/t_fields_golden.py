@@ -59,10 +59,13 @@ CASES = [
       "ta_windows_action": "failure",                  # EVAL-ta_windows_action: 1=1 branch (no Status)
       "Error_Code": "-",                               # EVAL-Error_Code
       "action": None,                                  # EVAL-action: only 4688 (lookups not applied)
-      "eventtype": ["windows_event_signature", "windows_logon_success", "wineventlog_security",
-                    "wineventlog_windows"],
-      "tag": ["authentication", "endpoint", "filesystem", "os", "track_event_signatures",
-              "windows"]}),
+      # endpoint_services_processes: sourcetype="XmlWinEventLog" (every event here, no tags);
+      # winsec: eventtype=wineventlog_security, tags.conf [eventtype=winsec] security
+      "eventtype": ["endpoint_services_processes", "windows_event_signature",
+                    "windows_logon_success", "wineventlog_security", "wineventlog_windows",
+                    "winsec"],
+      "tag": ["authentication", "endpoint", "filesystem", "os", "security",
+              "track_event_signatures", "windows"]}),
     ("4625", event(*SEC, 4625, {"TargetUserName": "bob", "Status": "0xC000006D",
                                 "SubStatus": "0xC000006A", "IpAddress": "127.0.0.1",
                                 "SubjectUserName": "-"}),
@@ -73,10 +76,13 @@ CASES = [
       "src_ip": None,                                  # EXTRACT-1IpAddress: (?!127\.0\.0\.1)
       "src_user": None,                                # Caller_User_Name_as_src_user: (?!^-$)
       "user": "bob",
-      "eventtype": ["windows_event_signature", "windows_logon_failure", "wineventlog_security",
-                    "wineventlog_windows"],            # ta_windows_action!=error; status not lockout
-      "tag": ["authentication", "endpoint", "filesystem", "os", "track_event_signatures",
-              "windows"]}),
+      "eventtype": ["endpoint_services_processes", "windows_event_signature",
+                    "windows_logon_failure", "wineventlog_security", "wineventlog_windows",
+                    "winsec"],                         # ta_windows_action!=error; no
+                                                       # windows_audit_log_logon: Status (not
+                                                       # SubStatus) is ta_windows_status
+      "tag": ["authentication", "endpoint", "filesystem", "os", "security",
+              "track_event_signatures", "windows"]}),
     ("4662", event(*SEC, 4662, {"SubjectUserName": "svc", "ObjectName": "%{1234}",
                                 "Properties": "%%7688\n\t\t{1131f6aa-9c07-11d1-f79f-00c04fc2dcd2}"}),
      {"object_file_path": "%{1234}", "object_file_name": "%{1234}",  # REPORT-file_name_and_path
@@ -96,8 +102,9 @@ CASES = [
       "process_exec": "app.exe",
       "user": "alice",                                 # EVAL-user 4688: user "-" -> src_user
       "action": "allowed",                             # EVAL-action: Keywords 0x8020000000000000
-      "eventtype": ["windows_endpoint_processes", "windows_event_signature", "windows_process_new",
-                    "wineventlog_security", "wineventlog_windows"]}),
+      "eventtype": ["endpoint_services_processes", "windows_endpoint_processes",
+                    "windows_event_signature", "windows_process_new", "wineventlog_security",
+                    "wineventlog_windows", "winsec"]}),
     ("4698", event(*SEC, 4698, {"SubjectUserName": "alice", "TaskName": "\\Evil",
                                 "TaskContent": "&lt;Task&gt;x&lt;/Task&gt;"}),
      {"TaskName": "\\Evil", "TaskContent": "<Task>x</Task>",  # decoded (docs/fields.md)
@@ -106,16 +113,18 @@ CASES = [
                                 "SamAccountName": "newbie", "TargetSid": "S-1-5-21-1-1001"}),
      {"user": "newbie", "user_group": "newbie",       # Target_User_Name_as_user; EVAL-user_group
       "object_attrs": None,                            # EVAL-object_attrs: 4720 -> null()
-      "eventtype": ["windows_account_created", "windows_event_signature", "wineventlog_security",
-                    "wineventlog_windows"],
-      "tag": ["account", "add", "change", "endpoint", "filesystem", "os",
+      "eventtype": ["endpoint_services_processes", "windows_account_created",
+                    "windows_event_signature", "wineventlog_security", "wineventlog_windows",
+                    "winsec"],                         # 4720 is not in wineventlog_windows' NOT
+      "tag": ["account", "add", "change", "endpoint", "filesystem", "os", "security",
               "track_event_signatures", "windows"]}),
     ("4769", event(*SEC, 4769, {"TargetUserName": "alice@CORP.LOCAL", "ServiceName": "krbtgt",
                                 "IpAddress": "::ffff:10.0.0.9", "TicketEncryptionType": "0x17"}),
      {"service": "krbtgt", "service_name": "krbtgt",  # FIELDALIAS-service_for_windows
       "src_ip": "::ffff:10.0.0.9", "TicketEncryptionType": "0x17",
-      "eventtype": ["windows_event_signature", "windows_service_ticket_granted",
-                    "wineventlog_security", "wineventlog_windows"]}),
+      "eventtype": ["endpoint_services_processes", "windows_event_signature",
+                    "windows_service_ticket_granted", "wineventlog_security",
+                    "wineventlog_windows", "winsec"]}),
     ("5136", event(*SEC, 5136, {"SubjectUserName": "admin", "ObjectDN": "CN=x,DC=corp",
                                 "AttributeLDAPDisplayName": "servicePrincipalName"}),
      {"ObjectDN": "CN=x,DC=corp", "AttributeLDAPDisplayName": "servicePrincipalName",
@@ -130,8 +139,9 @@ CASES = [
       "Qualifiers": "16384",                           # system_props_xml_attributes
       "service": "evilsvc", "service_name": "evilsvc", "dest": "WS1.corp.local",
       "vendor": "Microsoft", "product": "Windows", "Error_Code": "-",
-      "eventtype": ["windows_endpoint_services", "windows_event_signature", "wineventlog_system",
-                    "wineventlog_windows"],
+      "eventtype": ["endpoint_services_processes", "windows_endpoint_services",
+                    "windows_event_signature", "wineventlog_system", "wineventlog_windows",
+                    "winsystem"],                      # winsystem: no tags.conf stanza
       "tag": ["endpoint", "filesystem", "os", "report", "service", "track_event_signatures",
               "windows"]}),
     # ---- PowerShell ----
@@ -144,7 +154,9 @@ CASES = [
       "Path": None,                                    # empty value: no field
       "UserID": "S-1-5-18", "user_id": "S-1-5-18",     # FIELDALIAS-user_id_for_windows
       "dest": "WS1.corp.local",                        # 9.x REPORT-dest_for_microsoft_windows_powershell
-      "signature_id": "4104", "eventtype": "windows_event_signature"}),
+      "signature_id": "4104",
+      # eventtype powershell is source=Powershell: not this source
+      "eventtype": ["endpoint_services_processes", "windows_event_signature"]}),
     # ---- Defender ----
     ("1116", event("Microsoft-Windows-Windows Defender",
                    "Microsoft-Windows-Windows Defender/Operational", 1116,
@@ -164,7 +176,7 @@ CASES = [
      {"Security_intelligence_Version": "1.401.912.0", "nd_Try": "a", "x_y": "b", "12": None}),
     ("5001", event("Microsoft-Windows-Windows Defender",
                    "Microsoft-Windows-Windows Defender/Operational", 5001, {}),
-     {"EventCode": "5001", "eventtype": "windows_event_signature"}),
+     {"EventCode": "5001", "eventtype": ["endpoint_services_processes", "windows_event_signature"]}),
     ("5007", event("Microsoft-Windows-Windows Defender",
                    "Microsoft-Windows-Windows Defender/Operational", 5007,
                    {"Old Value": "", "New Value": "HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Exclusions\\Paths\\C:\\ = 0x0"}),
@@ -189,7 +201,7 @@ CASES = [
       "TimeCreated": "2024-05-01T10:00:00.1234567Z", "RecordID": "42",
       "EventChannel": "Microsoft-Windows-Sysmon/Operational", "SecurityID": "S-1-5-18",
       "SHA1": "A" * 40, "MD5": "0123456789abcdef" * 2, "SHA256": None, "IMPHASH": "B" * 32,
-      "eventtype": ["ms-sysmon-process", "windows_event_signature"],
+      "eventtype": ["endpoint_services_processes", "ms-sysmon-process", "windows_event_signature"],
       "tag": ["process", "report", "track_event_signatures"]}),
     ("sysmon3", event(*SYSMON, 3, {"Image": "C:\\x\\nc.exe", "Protocol": "tcp",
                                    "Initiated": "true", "SourceIp": "10.0.0.5",
@@ -197,12 +209,14 @@ CASES = [
                                    "DestinationPort": "4444", "DestinationHostname": ""}),
      {"dest": "1.2.3.4", "dest_ip": "1.2.3.4", "dest_port": "4444", "src": "10.0.0.5",
       "src_ip": "10.0.0.5", "src_port": "50001", "direction": "outbound", "transport": "tcp",
-      "process_name": "nc.exe", "eventtype": ["ms-sysmon-network", "windows_event_signature"],
+      "process_name": "nc.exe",
+      "eventtype": ["endpoint_services_processes", "ms-sysmon-network", "windows_event_signature"],
       "tag": ["communicate", "network", "track_event_signatures"]}),
     ("sysmon7", event(*SYSMON, 7, {"Image": "C:\\x\\rundll32.exe",
                                    "ImageLoaded": "C:\\x\\evil.dll", "Signed": "false"}),
      {"ImageLoaded": "C:\\x\\evil.dll", "process_name": "rundll32.exe",
-      "process_path": "C:\\x\\rundll32.exe", "action": None, "eventtype": "windows_event_signature"}),
+      "process_path": "C:\\x\\rundll32.exe", "action": None,
+      "eventtype": ["endpoint_services_processes", "windows_event_signature"]}),
     ("sysmon8", event(*SYSMON, 8, {"SourceImage": "C:\\x\\inj.exe", "SourceProcessId": "10",
                                    "TargetImage": "C:\\Windows\\System32\\lsass.exe"}),
      {"process_name": "inj.exe", "process_path": "C:\\x\\inj.exe", "process_id": "10",
@@ -215,20 +229,20 @@ CASES = [
      # sysmon_eventid_10.yml, whose Splunk field list has process_guid)
      {"process_name": "mimi.exe", "GrantedAccess": "0x1010",
       "process_guid": "{00000000-0000-0000-0000-00000000000a}",
-      "eventtype": ["ms-sysmon-process", "windows_event_signature"]}),
+      "eventtype": ["endpoint_services_processes", "ms-sysmon-process", "windows_event_signature"]}),
     ("sysmon11", event(*SYSMON, 11, {"Image": "C:\\x\\a.exe",
                                      "TargetFilename": "C:\\Users\\a\\evil.ps1",
                                      "CreationUtcTime": "2024-05-01 10:00:00.000"}),
      {"file_path": "C:\\Users\\a\\evil.ps1", "file_name": "evil.ps1", "action": "created",
       "file_create_time": "2024-05-01 10:00:00.000", "object_category": "file",
-      "eventtype": ["ms-sysmon-filemod", "windows_event_signature"],
+      "eventtype": ["endpoint_services_processes", "ms-sysmon-filemod", "windows_event_signature"],
       "tag": ["endpoint", "filesystem", "track_event_signatures"]}),
     ("sysmon12", event(*SYSMON, 12, {"EventType": "CreateKey", "Image": "C:\\x\\reg.exe",
                                      "TargetObject": "HKLM\\System\\CurrentControlSet\\Services\\evil"}),
      {"registry_path": "HKLM\\System\\CurrentControlSet\\Services\\evil",
       "registry_key_name": "evil", "registry_hive": "HKEY_LOCAL_MACHINE\\System",
       "action": "created", "status": "success", "registry_value_name": None,
-      "eventtype": ["ms-sysmon-regmod", "windows_event_signature"],
+      "eventtype": ["endpoint_services_processes", "ms-sysmon-regmod", "windows_event_signature"],
       "tag": ["endpoint", "registry", "track_event_signatures"]}),
     ("sysmon13", event(*SYSMON, 13, {"EventType": "SetValue", "Image": "C:\\x\\reg.exe",
                                      "TargetObject": "HKU\\S-1\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\evil",
@@ -239,12 +253,13 @@ CASES = [
     ("sysmon22", event(*SYSMON, 22, {"Image": "C:\\x\\a.exe", "QueryName": "evil.example",
                                      "QueryStatus": "0", "QueryResults": "1.2.3.4;"}),
      {"query": "evil.example", "answer": "1.2.3.4;", "reply_code_id": "0",
-      "eventtype": ["ms-sysmon-dns", "windows_event_signature"],
+      "eventtype": ["endpoint_services_processes", "ms-sysmon-dns", "windows_event_signature"],
       "tag": ["dns", "network", "resolution", "track_event_signatures"]}),
     ("sysmon23", event(*SYSMON, 23, {"Image": "C:\\x\\a.exe",
                                      "TargetFilename": "C:\\logs\\x.evtx"}),
      {"file_path": "C:\\logs\\x.evtx", "file_name": "x.evtx", "action": "deleted",
-      "object_category": "file", "eventtype": "windows_event_signature"}),
+      "object_category": "file",
+      "eventtype": ["endpoint_services_processes", "windows_event_signature"]}),
 ]
 
 

@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
 import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -181,11 +182,14 @@ def json_events(path):
             data = [(k, v if isinstance(v, str) else json_scalar(v)) for k, v in o.items()
                     if k not in skip and v is not None]
             data = [(k, str(v)) if not isinstance(v, str) else (k, v) for k, v in data]
+            # raw_sys: the System values kept out of data (the eventtypes' _raw stand-in)
+            raw_sys = [json_scalar(o[k]) for k in NXLOG_SYSTEM if k in skip and k in o
+                       and o[k] is not None and not isinstance(o[k], (dict, list))]
             yield {"sys": [], "data": data, "channel": o.get("Channel", ""),
                    "computer": o.get("Hostname"), "event_id": int(o["EventID"]),
                    "time": o.get("TimeCreated") or o.get("@timestamp"),
                    "record": str(o["RecordNumber"]) if o.get("RecordNumber") else None,
-                   "json": True}
+                   "json": True, "raw_sys": raw_sys}
 
 
 # winlogbeat keys of the System elements (7: under winlog; 6: top level), in XML order.
@@ -296,6 +300,12 @@ REPORTS = [
     ("Security", "Source_Workstation", "Workstation", nodash_none),
     ("Security", "Source_Workstation", "WorkstationName", nodash_none),
     ("Security", "Source_Workstation", "IpAddress", nodash_none),
+    # transforms.conf privilege_id_for_windows_security: SOURCE_KEY vendor_privilege,
+    # ^([^\r\n]+); Token_Elevation_Type_id_for_windows_security: ^[^\d]+(\d+)
+    ("Security", "privilege_id", "vendor_privilege",
+     lambda v: (re.match(r"[^\r\n]+", v) or [None])[0]),
+    ("Security", "Token_Elevation_Type_id", "Token_Elevation_Type",
+     lambda v: (re.match(r"[^\d]+(\d+)", v) or [None, None])[1]),
     ("Security", "session_id", "Logon_ID", lambda v: (v.split("\n", 1)[1] if re.match(r"[^\n]+\n.", v) else v) or None),
     ("Security", "dest", "Target_Server_Name", strip_bs),
     ("Security", "dest", "Computer", nodash_none),
@@ -542,36 +552,303 @@ def eval_system(f, code, g):  # [source::XmlWinEventLog:System] EVAL-*
             "user": nodash(g("user")) if code in (7040, 7045) else KEEP}
 
 
-# eventtypes.conf / tags.conf: (name, stanza or None, codes or None, condition, tags)
-AUDIT = {s.upper() for s in ("0xC0000064", "0xC000006A", "0xC000006F", "0xC0000070",
-                             "0xC0000071", "0xC0000072", "0XC000018C", "0XC0000192",
-                             "0xC0000193", "0xC0000234", "0XC00002EE", "0XC0000413")}
+# ---- eventtypes.conf and tags.conf ----------------------------------------------------------
+# Splunk_TA_windows 8.4.0 default/eventtypes.conf: every eventtype whose search can hold for an
+# event here (sourcetype XmlWinEventLog; source XmlWinEventLog:<Channel>, or WinEventLog:<Channel>
+# for the four `classic` channels of extract()). Its tags are those default/tags.conf sets to
+# `enabled` in [eventtype=<name>] (eventtypes.conf's `#tags = ...` lines are comments); an
+# eventtype with no such stanza has none (winapp, winsystem, windows_ticket_renewed, ...).
+# Left out because no such event can match them: the eventtypes of other sourcetypes only
+# (fs_notification, perfmon_*, perfmon, perfmon-ntds, perfmon-dns, hostmon_*, netmon_windows,
+# printmon_windows, script_windows, wmi_*, windowsupdatelog_windows, winregistry_windows,
+# msdhcp*, DhcpSrvLog*, windows_updatelog*, microsoft_windows_hostmon_*, msad-*, admon*,
+# ad-files, nt6-dns-events) and powershell (source=Powershell, never a source here).
+# The Sysmon rows (ms-sysmon-*) are the Sysmon add-on's.
+#
+# A row: (name, channels or None, codes or None, condition or None, tags). It holds when the
+# event is of one of the channels (the Sysmon rows), its EventCode is in codes, and
+# condition(s) is true, s being the event as the search sees it (Search). The Windows add-on's
+# rows test source and sourcetype in their conditions, as the conf writes them.
+
+
+class Search:
+    """One event as an eventtype's search sees it (Splunk search semantics):
+    - eq(field, v...): field=v OR ...: any value of the field equals one v, case-insensitively;
+      ne(field, v): field!=v, which needs the field (a missing field makes both false);
+    - lt(field, n): field<n, numeric when the value is a number, else false;
+    - raw(word): a bare or quoted word that is not field=value searches _raw. The reference's
+      stand-in for _raw: the event's System values (element texts and attribute values, e.g.
+      the Provider Name) and EventData/UserData values, the word a case-insensitive substring
+      of one of them;
+    - et(name): eventtype=name, that eventtype's own search.
+    Fields only a lookup would give (ta_windows_security_CategoryString, app) are never present
+    (the reference applies no lookups), nor are fields of the classic rendering (SourceName,
+    Min__Password_Length, ...): terms on them are false, and are kept in the conditions as the
+    conf writes them."""
+
+    def __init__(self, f, code, scope, channel, raw):
+        self.f, self.code, self.scope, self.channel, self.raw_values = f, code, scope, channel, raw
+
+    def eq(self, field, *values):
+        want = {v.lower() for v in values}
+        return any(str(v).lower() in want for v in self.f.get(field, ()))
+
+    def ne(self, field, value):  # single-valued wherever the add-on uses it (ta_windows_action)
+        return bool(self.f.get(field)) and not self.eq(field, value)
+
+    def lt(self, field, n):
+        return any(NUMBER.fullmatch(str(v)) and float(v) < n for v in self.f.get(field, ()))
+
+    def raw(self, word):
+        w = word.lower()
+        return any(w in v.lower() for v in self.raw_values)
+
+    def et(self, name):
+        return etype_holds(ETYPE_BY_NAME[name], self)
+
+
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def etype_holds(row, s):
+    _, chans, codes, cond, _ = row
+    if chans is not None and s.scope not in chans and s.channel not in chans:
+        return False
+    if codes is not None and s.code not in codes:
+        return False
+    return cond is None or cond(s)
+
+
+def SEC(s):  # eventtype=wineventlog_security
+    return s.et("wineventlog_security")
+
+
+def SYS(s):  # eventtype=wineventlog_system
+    return s.et("wineventlog_system")
+
+
+def SEC_SOURCE(s):  # (source=WinEventLog:Security OR source=XmlWinEventLog:Security)
+    return s.eq("source", "WinEventLog:Security", "XmlWinEventLog:Security")
+
+
+# wineventlog_windows' NOT (EventCode=...) list, windows_security_change_account's EventCode IN
+CHANGE_ACCOUNT = {4703, 4704, 4705, 4722, 4723, 4724, 4725, 4726, 4738, 4767, 4781}
+AUDIT_STATUS = ("0xC0000064", "0xC000006A", "0xC000006F", "0xC0000070", "0xC0000071",
+                "0xC0000072", "0XC000018C", "0XC0000192", "0xC0000193", "0xC0000234",
+                "0XC00002EE", "0XC0000413")
+LOGON_FAILURE_OLD = {529, 530, 531, 532, 533, 534, 535, 536, 537, 539}
+
 ETYPES = [
-    ("windows_event_signature", None, None, None, "track_event_signatures"),
-    ("wineventlog_security", ["Security"], None, None, "os windows"),
-    ("wineventlog_system", ["System"], None, None, "os windows"),
-    ("wineventlog_windows", ["Security", "System", "Application"], None,
-     lambda g, c: c not in ACCT | {4781}, "os windows endpoint filesystem"),
-    ("windows_service_ticket_granted", ["Security"], {4769, 4773, 673, 677}, None,
-     "authentication"),
-    ("windows_account_created", ["Security"], {4720, 4741, 624, 645}, None, "add account change"),
-    ("windows_audit_log_logon", ["Security"], {4625},
-     lambda g, c: (g("ta_windows_status") or "").upper() in AUDIT, "audit change"),
-    ("windows_logon_failure", ["Security"], {4625},
-     lambda g, c: g("ta_windows_action") != "error", "authentication"),
-    ("windows_logon_success", ["Security"], {4624, 528, 540}, None, "authentication"),
-    ("windows_process_new", ["Security"], {4688, 592}, None, "process execute start"),
-    ("windows_endpoint_processes", ["Security"], {4688, 4689, 4696, 4673, 4674}, None,
+    # ---- Global Windows Eventtype
+    # [windows_event_signature] sourcetype=WinEventLog OR sourcetype=XmlWinEventLog OR ...
+    ("windows_event_signature", None, None,
+     lambda s: s.eq("sourcetype", "WinEventLog", "XmlWinEventLog", "WMI:WinEventLog:System",
+                    "WMI:WinEventLog:Security", "WMI:WinEventLog:Application", "wineventlog",
+                    "xmlwineventlog"), "track_event_signatures"),
+    # [wineventlog_windows] eventtype=wineventlog_application OR ... OR eventtype=wineventlog-dns
+    #   NOT (EventCode=4703 OR ... OR EventCode=4781)
+    ("wineventlog_windows", None, None,
+     lambda s: any(s.et(n) for n in (
+         "wineventlog_application", "wineventlog_system", "wineventlog_security",
+         "wineventlog-ds", "wineventlog-dfs", "wineventlog-keymanagement",
+         "wineventlog-filereplication", "wineventlog-dns")) and s.code not in CHANGE_ACCOUNT,
+     "os windows endpoint filesystem"),
+    # [wineventlog_application] source=WinEventLog:Application OR source=WMI:... OR source=Xml...
+    ("wineventlog_application", None, None,
+     lambda s: s.eq("source", "WinEventLog:Application", "WMI:WinEventLog:Application",
+                    "XmlWinEventLog:Application"), "os windows"),
+    # [wineventlog_system] (the same for System)
+    ("wineventlog_system", None, None,
+     lambda s: s.eq("source", "WinEventLog:System", "WMI:WinEventLog:System",
+                    "XmlWinEventLog:System"), "os windows"),
+    # [wineventlog_security] (the same for Security)
+    ("wineventlog_security", None, None,
+     lambda s: s.eq("source", "WinEventLog:Security", "WMI:WinEventLog:Security",
+                    "XmlWinEventLog:Security"), "os windows"),
+    # [winapp] eventtype=wineventlog_application; [winsec]; [winsystem]
+    ("winapp", None, None, lambda s: s.et("wineventlog_application"), ""),
+    ("winsec", None, None, SEC, "security"),
+    ("winsystem", None, None, SYS, ""),
+    # ---- Security: Account Logon (eventtype=wineventlog_security (EventCode=... OR ...))
+    ("windows_auth_ticket_granted", None, {4768, 672, 676}, SEC, "authentication"),
+    ("windows_service_ticket_granted", None, {4769, 4773, 673, 677}, SEC, "authentication"),
+    ("windows_ticket_renewed", None, {4770, 674}, SEC, ""),
+    ("windows_pre_auth_failed", None, {4771, 675}, SEC, "authentication"),
+    ("windows_account_mapped", None, {4774, 678}, SEC, "authentication"),
+    ("windows_account_notmapped", None, {4775, 679}, SEC, "authentication"),
+    ("windows_account_used4logon", None, {4776, 4777, 680, 681}, SEC, "authentication"),
+    ("windows_session_reconnected", None, {4778, 682}, SEC, ""),
+    ("windows_session_disconnected", None, {4779, 683}, SEC, "access stop logoff"),
+    # ---- Security: Account Management
+    # [windows_account_management] eventtype=wineventlog_security
+    #   (ta_windows_security_CategoryString="Account Management" OR
+    #    TaskCategory="User Account Management"); the first a lookup's field (never present)
+    ("windows_account_management", None, None,
+     lambda s: SEC(s) and (s.eq("ta_windows_security_CategoryString", "Account Management")
+                           or s.eq("TaskCategory", "User Account Management")),
+     "account change management"),
+    ("windows_account_created", None, {4720, 4741, 624, 645}, SEC, "add account change"),
+    ("windows_account_enabled", None, {4722, 626}, SEC, "enable account change"),
+    ("windows_account_password_change", None, {4723, 627}, SEC,
+     "password modify account change"),
+    ("windows_account_password_set", None, {4724, 628}, SEC, "password modify account change"),
+    ("windows_account_disabled", None, {4725, 629}, SEC, "disable account change"),
+    ("windows_account_deleted", None, {4726, 4743, 630, 647}, SEC, "delete account change"),
+    ("windows_account_modified", None, {4738, 4742, 642, 646, 625}, SEC,
+     "modify account change"),
+    ("windows_account_lockout", None, {4740, 644}, SEC, "lock lockout account change"),
+    ("windows_account_unlocked", None, {4767, 671}, SEC, "modify account change"),
+    # ---- Security: Audit (Event Log)
+    ("windows_audit_log_stopped", None, {1100}, SEC,
+     "audit change endpoint stop stopped watchlist"),
+    ("windows_audit_errors", None, {1101, 1104, 1108}, SEC, "audit error"),
+    ("windows_audit_log_cleared", None, {1102, 517}, SEC,
+     "audit change delete endpoint cleared watchlist"),
+    ("windows_audit_backup", None, {1105}, SEC, "audit backup change"),
+    # [windows_audit_log_logon] eventtype=wineventlog_security EventCode=4625
+    #   (ta_windows_status=0xC0000064 OR ... OR ta_windows_status=0XC0000413)
+    ("windows_audit_log_logon", None, {4625},
+     lambda s: SEC(s) and s.eq("ta_windows_status", *AUDIT_STATUS), "audit change"),
+    # ---- Security: Logon/Logoff
+    ("windows_logoff", None, {4634, 4647, 538, 551}, SEC, "access stop logoff"),
+    ("windows_logon_explicit", None, {4648, 552}, SEC, "authentication privileged"),
+    # [windows_logon_failure] eventtype=wineventlog_security ((EventCode=4625 AND
+    #   ta_windows_action!=error) OR EventCode=529 OR ... OR EventCode=539)
+    ("windows_logon_failure", None, None,
+     lambda s: SEC(s) and ((s.code == 4625 and s.ne("ta_windows_action", "error"))
+                           or s.code in LOGON_FAILURE_OLD), "authentication"),
+    ("windows_logon_success", None, {4624, 528, 540}, SEC, "authentication"),
+    # ---- Security: Object Access
+    ("windows_object_open", None, {4656, 560}, SEC, "resource file access start"),
+    ("windows_handle_closed", None, {4658, 562}, SEC, "resource file access stop"),
+    # ---- Security: Policy Change
+    ("windows_audit_policy_change", None, {4715, 4719, 612}, SEC,
+     "policy configuration modify audit change"),
+    ("windows_security_access_granted", None, {4717, 621}, SEC,
+     "access authorization add change account"),
+    ("windows_security_access_removed", None, {4718, 622}, SEC,
+     "access authorization delete change account"),
+    ("windows_audit_policy_changed", None, {4912, 807}, SEC,
+     "policy configuration modify audit change"),
+    ("windows_firewall_policy_active", None, {848, 849, 850}, SEC,
+     "application firewall configuration report"),
+    ("windows_firewall_policy_change", None, {4946, 4947, 4948, 851, 852}, SEC,
+     "application firewall configuration modify"),
+    ("windows_firewall_port_listening", None, {4957, 861}, SEC,
+     "application firewall port listening report"),
+    # ---- Security: Privilege Use
+    ("windows_special_privileges", None, {4672, 576}, SEC, "authentication privileged"),
+    ("windows_privileged_service_call", None, {4673, 577}, SEC,
+     "process execute start privileged"),
+    ("windows_privileged_object_operation", None, {4674, 578}, SEC,
+     "resource execute start privileged"),
+    # ---- Security: Process Tracking
+    ("windows_process_new", None, {4688, 592}, SEC, "process execute start"),
+    ("windows_process_exit", None, {4689, 593}, SEC, "process execute stop"),
+    ("windows_process_token", None, {4696, 600}, SEC, "process execute start privileged"),
+    # ---- Security: System
+    ("windows_auth_package", None, {4610, 514}, SEC, "process execute start"),
+    ("windows_logon_process", None, {4611, 515}, SEC, "process authorization add"),
+    ("windows_notification_package", None, {4614, 518}, SEC, "process execute start"),
+    # ---- Security: Vulnerability
+    # [windows_security_misconfiguration_password_minimum_length] eventtype=wineventlog_security
+    #   EventCode="4739" (Min__Password_Length<7 OR Mixed_Domain_Mode<7)
+    ("windows_security_misconfiguration_password_minimum_length", None, {4739},
+     lambda s: SEC(s) and (s.lt("Min__Password_Length", 7) or s.lt("Mixed_Domain_Mode", 7)),
+     "misconfiguration password policy vulnerability report audit change"),
+    # ---- System: Time
+    # [windows_time_sync] (eventtype=wineventlog_system (SourceName=W32Time OR
+    #   SourceName=Microsoft-Windows-Time-Service) (EventCode=35 OR EventCode=37)) OR
+    #   (sourcetype=Script:TimesyncStatus windows_action=success)
+    ("windows_time_sync", None, None,
+     lambda s: (SYS(s) and s.eq("SourceName", "W32Time", "Microsoft-Windows-Time-Service")
+                and s.code in (35, 37))
+     or (s.eq("sourcetype", "Script:TimesyncStatus") and s.eq("windows_action", "success")),
+     "report time synchronize success performance"),
+    # [windows_time_failure] (eventtype=wineventlog_system (SourceName=W32Time OR
+    #   Microsoft-Windows-Time-Service) (EventCode=17 OR 29 OR 36 OR 38)) OR
+    #   (sourcetype=Script:TimesyncStatus windows_action=failure); the bare word searches _raw
+    ("windows_time_failure", None, None,
+     lambda s: (SYS(s) and (s.eq("SourceName", "W32Time")
+                            or s.raw("Microsoft-Windows-Time-Service"))
+                and s.code in (17, 29, 36, 38))
+     or (s.eq("sourcetype", "Script:TimesyncStatus") and s.eq("windows_action", "failure")),
+     "report time synchronize failure performance"),
+    # ---- System: Update
+    # [windows_system_update] eventtype=wineventlog_system "Windows Update Agent" (_raw)
+    ("windows_system_update", None, None,
+     lambda s: SYS(s) and s.raw("Windows Update Agent"), "system update"),
+    # [windows_system_update_status] the same (EventCode=17 OR EventCode=18 OR EventCode=19)
+    ("windows_system_update_status", None, {17, 18, 19},
+     lambda s: SYS(s) and s.raw("Windows Update Agent"), "status"),
+    # ---- AD/DNS eventtypes: source="WinEventLog:<channel>" OR source="XmlWinEventLog:<channel>"
+    ("wineventlog-ds", None, None,
+     lambda s: s.eq("source", "WinEventLog:Directory Service",
+                    "XmlWinEventLog:Directory Service"), ""),
+    ("wineventlog-dns", None, None,
+     lambda s: s.eq("source", "WinEventLog:DNS Server", "XmlWinEventLog:DNS Server"), ""),
+    ("wineventlog-dfs", None, None,
+     lambda s: s.eq("source", "WinEventLog:DFS Replication", "XmlWinEventLog:DFS Replication"),
+     ""),
+    ("wineventlog-filereplication", None, None,
+     lambda s: s.eq("source", "WinEventLog:File Replication Service",
+                    "XmlWinEventLog:File Replication Service"), ""),
+    ("wineventlog-keymanagement", None, None,
+     lambda s: s.eq("source", "WinEventLog:Key Management Service",
+                    "XmlWinEventLog:Key Management Service"), ""),
+    # [endpoint_services_processes] source="WMI:WinEventLog:Security" OR
+    #   sourcetype="WinEventLog" OR sourcetype="XmlWinEventLog"
+    ("endpoint_services_processes", None, None,
+     lambda s: s.eq("source", "WMI:WinEventLog:Security")
+     or s.eq("sourcetype", "WinEventLog", "XmlWinEventLog"), ""),
+    # [windows_endpoint_processes] (source="WinEventLog:Security" OR
+    #   source="XmlWinEventLog:Security") (EventCode=4688 OR ... OR EventCode=4674)
+    ("windows_endpoint_processes", None, {4688, 4689, 4696, 4673, 4674}, SEC_SOURCE,
      "process report"),
-    ("windows_endpoint_services", ["Security", "System"],
-     {1100, 4697, 5024, 5025, 5030, 5033, 5034, 5035, 5478, 7036, 7040, 7045}, None,
-     "service report"),
+    # [windows_endpoint_services] (source=...Security OR source=...System, WinEventLog: and
+    #   XmlWinEventLog:) (EventCode=1100 OR ... OR EventCode=7045)
+    ("windows_endpoint_services", None,
+     {1100, 4697, 5024, 5025, 5030, 5033, 5034, 5035, 5478, 7036, 7040, 7045},
+     lambda s: s.eq("source", "WinEventLog:Security", "XmlWinEventLog:Security",
+                    "WinEventLog:System", "XmlWinEventLog:System"), "service report"),
+    # ---- Security-CIM Mappings: (source=WinEventLog:Security OR source=XmlWinEventLog:Security)
+    # [windows_security_endpoint_registry] ... (EventCode=4657 OR (EventCode=4670 AND
+    #   (Object_Type="Registry" OR ObjectType="Registry")))
+    ("windows_security_endpoint_registry", None, None,
+     lambda s: SEC_SOURCE(s) and (s.code == 4657 or (s.code == 4670 and (
+         s.eq("Object_Type", "Registry") or s.eq("ObjectType", "Registry")))),
+     "endpoint registry"),
+    ("windows_security_endpoint_port", None, {5158}, SEC_SOURCE, "listening port"),
+    ("windows_security_change_audit", None, {1101, 1108}, SEC_SOURCE, "change audit"),
+    ("windows_security_change", None, {5461}, SEC_SOURCE, "change"),
+    ("windows_security_authentication", None, {4801}, SEC_SOURCE, "authentication"),
+    # [windows_security_change_account] ... AND EventCode IN (4703,4704,...,4781)
+    ("windows_security_change_account", None, CHANGE_ACCOUNT, SEC_SOURCE, "change account"),
+    # ---- the Sysmon add-on
     ("ms-sysmon-process", ["Sysmon"], {1, 5, 6, 8, 9, 10, 15, 17, 18}, None, "process report"),
     ("ms-sysmon-network", ["Sysmon"], {3}, None, "network communicate"),
     ("ms-sysmon-filemod", ["Sysmon"], {2, 11}, None, "endpoint filesystem"),
     ("ms-sysmon-regmod", ["Sysmon"], {12, 13, 14}, None, "endpoint registry"),
     ("ms-sysmon-wmimod", ["Sysmon"], {19, 20, 21}, None, ""),
     ("ms-sysmon-dns", ["Sysmon"], {22}, None, "network resolution dns"),
+]
+ETYPE_BY_NAME = {row[0]: row for row in ETYPES}
+
+# tags.conf's field-value stanzas [<field>=<value>] (value percent-encoded there): their enabled
+# tags go to every event with that value of the field (compared as field=value compares,
+# case-insensitively), whatever its eventtypes. Of these fields the reference extracts
+# Logon_Type, privilege_id and Token_Elevation_Type_id (REPORTs above); app comes from lookups
+# (windows_app_lookup) and Service_Name from the classic rendering, so those rows do not apply.
+FIELD_TAGS = [
+    ("Service_Name", "kadmin%2Fchangepw", "account change password modify"),
+    ("privilege_id", "SeAuditPrivilege", "audit"),
+    ("privilege_id", "SeSecurityPrivilege", "audit"),
+    ("app", "win%3Alocal", "local"),
+    ("app", "win%3Aremote", "remote"),
+    ("Logon_Type", "8", "cleartext"),
+    ("Token_Elevation_Type_id", "2", "privileged"),
+    ("app", "W32Time", "time synchronize"),
+    ("app", "wuauserv", "automatic update"),
 ]
 
 
@@ -649,19 +926,16 @@ def extract(ev, native=False):
         f.pop(k, None)
         if v:
             f[k] = [v]
-    g2 = (lambda n: f[n][0] if n in f else None)
+    raw = [v for _, v in ev["sys"] + ev["data"]] + ev.get("raw_sys", [])
+    s = Search(f, code, scope, ch, raw)
     ets, tags = [], set()
-    for name, chans, codes, cond, tg in ETYPES:
-        if chans is not None and scope not in chans and ch not in chans:
-            continue
-        if cond is None and codes is not None and code not in codes:
-            continue
-        if cond is not None and codes is not None and code not in codes:
-            continue
-        if cond is not None and not cond(g2, code):
-            continue
-        ets.append(name)
-        tags.update(t for t in tg.split() if t)
+    for row in ETYPES:
+        if etype_holds(row, s):
+            ets.append(row[0])
+            tags.update(row[4].split())
+    for field, value, tg in FIELD_TAGS:
+        if s.eq(field, urllib.parse.unquote(value)):
+            tags.update(tg.split())
     if ets:
         f["eventtype"] = sorted(ets)
     if tags:

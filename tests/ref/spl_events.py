@@ -15,7 +15,8 @@ It reads:
 
 This is a stand-in: tests/ref/fields_ref.py, the full reference of the Windows and Sysmon
 add-ons' search-time extraction, replaces it when present (spl_ref.events_from prefers it).
-Deliberately not done here: eventtypes, most add-on calculated fields, CrowdStrike.
+Deliberately not done here: the eventtypes that need more than source, sourcetype and
+EventCode, most add-on calculated fields, CrowdStrike.
 
 System-field names follow the Splunk Add-on for Microsoft Windows' XmlWinEventLog
 extractions (EventCode, EventID, Computer, Channel, RecordNumber, EventRecordID, Keywords,
@@ -305,13 +306,37 @@ def finish(ev, provider):
         for src, dst in (("NewProcessId", "process_id"), ("ProcessId", "parent_process_id")):
             if not missing(first(ev, src)):
                 ev[dst] = first(ev, src)
+    # the Windows add-on's eventtypes that source, sourcetype and EventCode alone decide
+    # (Splunk_TA_windows 8.4.0 eventtypes.conf; their tags: tags.conf, the `enabled` ones):
+    # windows_event_signature (sourcetype=XmlWinEventLog; track_event_signatures) and
+    # endpoint_services_processes (sourcetype="XmlWinEventLog"; no tags) for every event;
+    # wineventlog_<channel> (os windows) with winsec (security) / winsystem / winapp for the
+    # three classic channels (source=XmlWinEventLog:<channel>); the AD/DNS ones (source=
+    # "XmlWinEventLog:Directory Service" etc.; no tags); wineventlog_windows (os windows
+    # endpoint filesystem) for all of those channels but its NOT (EventCode=4703 OR ... OR
+    # EventCode=4781). Source values compare case-insensitively.
+    ets = ["endpoint_services_processes", "windows_event_signature"]
+    etags = ["track_event_signatures"]
+    ch = (first(ev, "Channel") or "").lower()
+    classic = {"security": "winsec", "system": "winsystem", "application": "winapp"}
+    ad = {"directory service": "wineventlog-ds", "dns server": "wineventlog-dns",
+          "dfs replication": "wineventlog-dfs",
+          "file replication service": "wineventlog-filereplication",
+          "key management service": "wineventlog-keymanagement"}
+    if ch in classic:
+        ets += ["wineventlog_" + ch, classic[ch]]
+        etags += ["os", "windows"] + (["security"] if ch == "security" else [])
+    elif ch in ad:
+        ets.append(ad[ch])
+    if (ch in classic or ch in ad) and code not in (
+            "4703", "4704", "4705", "4722", "4723", "4724", "4725", "4726", "4738", "4767",
+            "4781"):
+        ets.append("wineventlog_windows")
+        etags += ["os", "windows", "endpoint", "filesystem"]
+    tags += [t for i, t in enumerate(etags) if t not in tags and t not in etags[:i]]
     if tags:
         ev["tag"] = tags
-    # the Windows add-on's eventtypes for the three classic channels (eventtypes.conf:
-    # wineventlog_security / _system / _application select source=*WinEventLog:<channel>)
-    ch = ev.get("Channel")
-    if ch in ("Security", "System", "Application"):
-        ev["eventtype"] = ["wineventlog_" + ch.lower(), "wineventlog_windows"]
+    ev["eventtype"] = sorted(ets)
     return ev
 
 

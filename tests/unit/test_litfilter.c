@@ -282,12 +282,17 @@ static void test_never(void **state) {
  * joins (Security 4688's process) leave literals unchecked. */
 static void test_text(void **state) {
     (void)state;
-    assert_int_equal(esc_fields_text_bound("lsass.exe"), 1);
-    assert_int_equal(esc_fields_text_bound("sudoedit -s"), 2);
-    assert_int_equal(esc_fields_text_bound("XmlWinEventLog:Security"), 0); /* source's join */
-    assert_int_equal(esc_fields_text_bound("4688"), 0);                    /* a number */
-    assert_int_equal(esc_fields_text_bound("Microsoft Win"), 0); /* vendor_product's constant */
-    assert_int_equal(esc_fields_text_bound("denied"), 0);
+    assert_int_equal(esc_fields_text_bound("TargetImage", "lsass.exe"), 1);
+    assert_int_equal(esc_fields_text_bound("_raw", "sudoedit -s"), 2);
+    assert_int_equal(esc_fields_text_bound("source", "XmlWinEventLog:Security"), 0); /* a join */
+    assert_int_equal(esc_fields_text_bound("EventCode", "4688"), 0);                 /* a number */
+    assert_int_equal(esc_fields_text_bound("x", "Microsoft Win"),
+                     0); /* vendor_product's constant */
+    assert_int_equal(esc_fields_text_bound("action", "denied"), 0);
+    /* eventtype and tag values are the tables' own; the tables' words bind other fields */
+    assert_int_equal(esc_fields_text_bound("tag", "password"), 0);
+    assert_int_equal(esc_fields_text_bound("eventtype", "lsass"), 0);
+    assert_int_equal(esc_fields_text_bound("CommandLine", "password"), 1);
     esc_plan *p[3] = {
         plan("EventCode=10 TargetImage=*lsass.exe | stats count by host"),
         plan("index=unix \"sudoedit -s\" | stats count by host"),
