@@ -77,10 +77,12 @@ typedef struct dm_def {
  * registry_value_data (Details) for EventCode 13 only (Splunk_TA_microsoft_sysmon props.conf,
  * EVAL-registry_value_name / EVAL-registry_value_data); a key-level event (12, 14) has neither,
  * so the CIM's "unknown" default applies. registry_key_name is the key: the segment before the
- * value's on 13, the last segment on 12 and 14 (as fields.c reg_key_name). */
+ * value's on 13, the last segment on 12 and 14 (as fields.c reg_key_name). registry_hive is the
+ * event's own field only: the add-on's EVAL (fields.c reg_hive) names three prefixes, and a
+ * path it does not name (HKCR\, HKLM\SAM\, ...) has no hive in Splunk either. */
 #define REG_SYSMON                                                                                 \
     SYSMON_PROC, {"action", F_REG_ACTION, "EventType"}, {"registry_path", F_COPY, "TargetObject"}, \
-        {"registry_hive", F_HIVE, "TargetObject"}, {                                               \
+        {"registry_hive", F_COPY, NULL}, {                                                         \
         "status", F_CONST, "success"                                                               \
     }
 static const dm_rule reg_sysmon[] = {

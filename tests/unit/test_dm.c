@@ -105,6 +105,19 @@ static void registry(void **state) {
     expect(&f, "registry_key_name", "k"); /* a value event: the key before the value */
     expect(&f, "registry_value_name", "v");
     esc_arena_fini(&f.arena);
+    /* registry_hive is the add-on's field alone (its EVAL names HKLM\System\, HKU\ and
+     * HKLM\SOFTWARE\ only): none for HKCR, the field's value when extraction gave one */
+    ev_init(&f, SYSMON, 13, "HOST");
+    put(&f, "TargetObject", "HKCR\\k\\v");
+    map(&f, ESC_DS_REGISTRY);
+    expect(&f, "registry_hive", NULL);
+    esc_arena_fini(&f.arena);
+    ev_init(&f, SYSMON, 13, "HOST");
+    put(&f, "TargetObject", "HKLM\\SOFTWARE\\k\\v");
+    put(&f, "registry_hive", "HKEY_LOCAL_MACHINE\\Software");
+    map(&f, ESC_DS_REGISTRY);
+    expect(&f, "registry_hive", "HKEY_LOCAL_MACHINE\\Software");
+    esc_arena_fini(&f.arena);
 
     ev_init(&f, "Other", 1, NULL); /* tagged only: no rule gives action or dest */
     put(&f, "tag", "endpoint");
