@@ -215,6 +215,7 @@ static const esc_str scope_channel[SC_NSCOPES] = {
     [SC_SYSTEM] = LIT("System"),
     [SC_SYSMON] = LIT("Microsoft-Windows-Sysmon/Operational"),
     [SC_POWERSHELL] = LIT("Microsoft-Windows-PowerShell/Operational"),
+    [SC_APPLICATION] = LIT("Application"),
 };
 
 /* The source:: stanza of a channel, or -1. */
@@ -680,12 +681,6 @@ static esc_str apply_op(const frule *r, const hname *nm, const esc_fields *fs, b
         return esc_str_eq_c(v, "stopped") ? esc_str_c("stopped") : ESC_STR_NULL;
     case OP_DIGITS:
         return v.len && all_of(v, "0123456789") ? v : ESC_STR_NULL;
-    case OP_FIRSTLINE: {
-        size_t n = 0;
-        while (n < v.len && v.ptr[n] != '\r' && v.ptr[n] != '\n')
-            n++;
-        return n ? esc_str_make(v.ptr, n) : ESC_STR_NULL;
-    }
     case OP_NUM_AFTER: {
         size_t b = 0, e;
         while (b < v.len && !(v.ptr[b] >= '0' && v.ptr[b] <= '9'))

@@ -22,6 +22,7 @@ const frule esc_fields_rules[] = {
     {SC_XML, PH_ALIAS, OP_COPY, "dvc", "Computer", 0, 0, {0}, "FIELDALIAS-dvc_for_windows"},
     {SC_XML, PH_ALIAS, OP_COPY, "event_id", "RecordNumber", 0, 0, {0}, "FIELDALIAS-event_id_for_windows"},
     {SC_XML, PH_ALIAS, OP_COPY, "id", "RecordNumber", 0, 0, {0}, "FIELDALIAS-id_for_windows"},
+    {SC_XML, PH_ALIAS, OP_COPY, "severity_id", "EventType", 0, 0, {0}, "FIELDALIAS-severity_id_for_windows"},
     {SC_XML, PH_ALIAS, OP_COPY, "user_group_id", "Primary_Group_ID", 0, 0, {0}, "FIELDALIAS-user_group_id_for_windows"},
     {SC_XML, PH_ALIAS, OP_COPY, "service", "ServiceName", 0, 0, {0}, "FIELDALIAS-service_for_windows"},
     {SC_XML, PH_ALIAS, OP_COPY, "service_name", "ServiceName", 0, 0, {0}, "FIELDALIAS-service_for_windows"},
@@ -45,7 +46,6 @@ const frule esc_fields_rules[] = {
     {SC_SECURITY, PH_REPORT, OP_COPY, "process_id", "ProcessId", 0, 0, {0}, "EXTRACT-process_id_for_windows_security_from_xml"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "Process_Command_Line", "CommandLine", 0, 0, {0}, "EXTRACT-process_command_line_for_xml"},
     /* REPORT-* */
-    {SC_SECURITY, PH_REPORT, OP_COPY, "vendor_privilege", "PrivilegeList", 0, 0, {0}, "REPORT-0privilege_for_windows_security_xml"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "Source_Port", "IpPort", 0, 0, {0}, "REPORT-Source_Port_from_xml"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "Token_Elevation_Type", "TokenElevationType", 0, 0, {0}, "REPORT-Token_Elevation_Type_from_xml"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "Target_Server_Name", "TargetServerName", 0, 0, {0}, "REPORT-Target_Server_Name_from_xml"},
@@ -58,7 +58,6 @@ const frule esc_fields_rules[] = {
     {SC_SECURITY, PH_REPORT, OP_COPY, "Source_Workstation", "Workstation", 0, 0, {0}, "REPORT-Source_Workstation_from_xml"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "Source_Workstation", "WorkstationName", 0, 0, {0}, "REPORT-Source_Workstation_from_xml"},
     {SC_SECURITY, PH_REPORT, OP_COPY, "Source_Workstation", "IpAddress", 0, 0, {0}, "REPORT-Source_Workstation_from_xml"},
-    {SC_SECURITY, PH_REPORT, OP_FIRSTLINE, "privilege_id", "vendor_privilege", 0, 0, {0}, "REPORT-privilege_id_for_windows_security"},
     {SC_SECURITY, PH_REPORT, OP_NUM_AFTER, "Token_Elevation_Type_id", "Token_Elevation_Type", 0, 0, {0}, "REPORT-Token_Elevation_Type_id_for_windows_security"},
     {SC_SECURITY, PH_REPORT, OP_LASTLINE, "session_id", "Logon_ID", 0, 0, {0}, "REPORT-session_id_for_windows_security"},
     {SC_SECURITY, PH_REPORT, OP_STRIPBS, "dest", "Target_Server_Name", 0, 0, {0}, "REPORT-dest_for_windows_security"},
@@ -96,6 +95,16 @@ const frule esc_fields_rules[] = {
     {SC_SECURITY, PH_EVAL, OP_COPY, "object_attrs", "AccessGranted", 0, 0, {4717}, "EVAL-object_attrs"},
     {SC_SECURITY, PH_EVAL, OP_COPY, "object_attrs", "AccessRemoved", 0, 0, {4718}, "EVAL-object_attrs"},
     {SC_SECURITY, PH_EVAL, OP_COALESCE2, "object_attrs", "SamAccountName", "object_attrs", 0, {0}, "EVAL-object_attrs"},
+    /* EVAL-Group_Name, EVAL-Group_Domain: case(isnotnull(TargetUserName) AND (EventCode 4727-4735,
+     * 4737, 4744-4764 or 4799), TargetUserName, 1=1, Group_Name) (the same with TargetDomainName) */
+    {SC_SECURITY, PH_EVAL, OP_COALESCE2, "Group_Name", "TargetUserName", "Group_Name", 0, {4727, 4728, 4729, 4730, 4731, 4732, 4733, 4734, 4735, 4737}, "EVAL-Group_Name"},
+    {SC_SECURITY, PH_EVAL, OP_COALESCE2, "Group_Name", "TargetUserName", "Group_Name", 0, {4744, 4745, 4746, 4747, 4748, 4749, 4750, 4751, 4752, 4753, 4754, 4755}, "EVAL-Group_Name"},
+    {SC_SECURITY, PH_EVAL, OP_COALESCE2, "Group_Name", "TargetUserName", "Group_Name", 0, {4756, 4757, 4758, 4759, 4760, 4761, 4762, 4763, 4764, 4799}, "EVAL-Group_Name"},
+    {SC_SECURITY, PH_EVAL, OP_KEEP, "Group_Name", 0, 0, 0, {0}, "EVAL-Group_Name"},
+    {SC_SECURITY, PH_EVAL, OP_COALESCE2, "Group_Domain", "TargetDomainName", "Group_Domain", 0, {4727, 4728, 4729, 4730, 4731, 4732, 4733, 4734, 4735, 4737}, "EVAL-Group_Domain"},
+    {SC_SECURITY, PH_EVAL, OP_COALESCE2, "Group_Domain", "TargetDomainName", "Group_Domain", 0, {4744, 4745, 4746, 4747, 4748, 4749, 4750, 4751, 4752, 4753, 4754, 4755}, "EVAL-Group_Domain"},
+    {SC_SECURITY, PH_EVAL, OP_COALESCE2, "Group_Domain", "TargetDomainName", "Group_Domain", 0, {4756, 4757, 4758, 4759, 4760, 4761, 4762, 4763, 4764, 4799}, "EVAL-Group_Domain"},
+    {SC_SECURITY, PH_EVAL, OP_KEEP, "Group_Domain", 0, 0, 0, {0}, "EVAL-Group_Domain"},
     {SC_SECURITY, PH_EVAL, OP_COPY, "registry_path", "ObjectName", 0, 0, {4657}, "EVAL-registry_path"},
     {SC_SECURITY, PH_EVAL, OP_KEEP, "registry_path", 0, 0, 0, {0}, "EVAL-registry_path"},
     {SC_SECURITY, PH_EVAL, OP_COPY, "registry_value_name", "ObjectValueName", 0, 0, {4657}, "EVAL-registry_value_name"},
@@ -165,6 +174,10 @@ const frule esc_fields_rules[] = {
     {SC_SYSTEM, PH_EVAL, OP_7036_STATUS, "status", "param2", 0, 0, {7036}, "EVAL-status"},
     {SC_SYSTEM, PH_EVAL, OP_NODASH, "user", "user", 0, 0, {7040, 7045}, "EVAL-user"},
     {SC_SYSTEM, PH_EVAL, OP_KEEP, "user", 0, 0, 0, {0}, "EVAL-user"},
+
+    /* ---- [source::XmlWinEventLog:Application] ---- */
+    {SC_APPLICATION, PH_ALIAS, OP_COPY, "dest", "Computer", 0, 0, {0}, "FIELDALIAS-dest_for_xmlwineventlog_application"},
+    {SC_APPLICATION, PH_EVAL, OP_ERROR_CODE, "Error_Code", "Status", 0, 0, {0}, "EVAL-Error_Code"},
 
     /* ---- [source::XmlWinEventLog:Microsoft-Windows-PowerShell/Operational] (9.x) ---- */
     {SC_POWERSHELL, PH_REPORT, OP_COPY, "dest", "Computer", 0, 0, {0}, "REPORT-dest_for_microsoft_windows_powershell (Computer_as_dest)"},

@@ -12,11 +12,12 @@
  * source:: stanza (a channel). A source stanza's EVAL of a field replaces the sourcetype
  * stanza's EVAL of the same field (Splunk's precedence: source over sourcetype). */
 typedef enum fscope {
-    SC_XML,        /* [XmlWinEventLog] (Splunk_TA_windows) */
-    SC_SECURITY,   /* [source::XmlWinEventLog:Security] */
-    SC_SYSTEM,     /* [source::XmlWinEventLog:System] */
-    SC_SYSMON,     /* [source::XmlWinEventLog:Microsoft-Windows-Sysmon/Operational] */
-    SC_POWERSHELL, /* [source::XmlWinEventLog:Microsoft-Windows-PowerShell/Operational] */
+    SC_XML,         /* [XmlWinEventLog] (Splunk_TA_windows) */
+    SC_SECURITY,    /* [source::XmlWinEventLog:Security] */
+    SC_SYSTEM,      /* [source::XmlWinEventLog:System] */
+    SC_SYSMON,      /* [source::XmlWinEventLog:Microsoft-Windows-Sysmon/Operational] */
+    SC_POWERSHELL,  /* [source::XmlWinEventLog:Microsoft-Windows-PowerShell/Operational] */
+    SC_APPLICATION, /* [source::XmlWinEventLog:Application] */
     SC_NSCOPES
 } fscope;
 
@@ -61,7 +62,6 @@ typedef enum fop {
     OP_FILE_COALESCE,   /* coalesce(src, if(ObjectType=="File",src2,null()), src3) */
     OP_7036_STATUS,     /* case(param2=="running","started",param2=="stopped","stopped") */
     OP_DIGITS,          /* (\d+): a value of digits only */
-    OP_FIRSTLINE,       /* ^([^\r\n]+): the first line, when it is not empty */
     OP_NUM_AFTER,       /* ^[^\d]+(\d+): the digits after a leading run of non-digits */
     OP_SID,             /* <Security UserID='(S-[0-9a-fA-f-]+)'/>: a SID of that class only */
     OP_RAW_HASHES,      /* KEY\=([a-fA-F0-9]{n}?) over _raw for MD5, SHA1, SHA256, IMPHASH

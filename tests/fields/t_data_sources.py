@@ -35,8 +35,8 @@ KNOWN = {
     "signature": LOOKUP, "EventDescription": LOOKUP, "action": LOOKUP, "status": LOOKUP,
     "app": LOOKUP, "name": LOOKUP, "subject": LOOKUP, "change_type": LOOKUP,
     "object_category": LOOKUP, "object_attrs": LOOKUP, "result": LOOKUP, "severity": LOOKUP,
-    "severity_id": LOOKUP, "CategoryString": LOOKUP, "ta_windows_security_CategoryString": LOOKUP,
-    "Token_Elevation_Type_id": LOOKUP, "start_mode": LOOKUP, "tag::action": LOOKUP,
+    "CategoryString": LOOKUP, "ta_windows_security_CategoryString": LOOKUP,
+    "start_mode": LOOKUP, "tag::action": LOOKUP,
     "tag::app": LOOKUP, "tag::object_category": LOOKUP,
     "process_exec": SYSMON_4, "os": SYSMON_4, "object_path": SYSMON_4, "object": SYSMON_4,
     "parent_process_exec": SYSMON_4, "parent_process_guid": SYSMON_4,
@@ -52,9 +52,12 @@ KNOWN = {
     "service_signature_exists": SYSMON_4, "service_signature_verified": SYSMON_4,
     "service_dll_signature_exists": SYSMON_4, "service_dll_signature_verified": SYSMON_4,
     "src_address": SYSMON_4, "src_function": SYSMON_4, "src_module": SYSMON_4,
-    # Application, TaskScheduler and Security 1100 events
+    # TaskScheduler events
     "Error_Code": NEWER, "dest": NEWER, "product": NEWER, "vendor": NEWER,
-    "ta_windows_action": NEWER, "service": NEWER, "service_name": NEWER,
+    "ta_windows_action": NEWER,
+    # Security 1100: [source::XmlWinEventLog:Security] LOOKUP-service_name =
+    # windows_endpoint_service_service_name_lookup EventCode OUTPUTNEW service, service_name
+    "service": LOOKUP, "service_name": LOOKUP,
     "New_Value": EMPTY, "Old_Value": EMPTY, "Target_Commandline": EMPTY, "Involved_File": EMPTY,
     "Path": EMPTY,
 }

@@ -113,10 +113,37 @@ CASES = [
                                 "SamAccountName": "newbie", "TargetSid": "S-1-5-21-1-1001"}),
      {"user": "newbie", "user_group": "newbie",       # Target_User_Name_as_user; EVAL-user_group
       "object_attrs": None,                            # EVAL-object_attrs: 4720 -> null()
+      "Group_Name": None, "Group_Domain": None,        # EVAL-Group_Name/-Group_Domain: 4720 is
+                                                       # not in their EventCode ranges
       "eventtype": ["endpoint_services_processes", "windows_account_created",
                     "windows_event_signature", "wineventlog_security", "wineventlog_windows",
                     "winsec"],                         # 4720 is not in wineventlog_windows' NOT
       "tag": ["account", "add", "change", "endpoint", "filesystem", "os", "security",
+              "track_event_signatures", "windows"]}),
+    ("4732", event(*SEC, 4732, {"MemberName": "-", "MemberSid": "S-1-5-21-1-1001",
+                                "TargetUserName": "Administrators", "TargetDomainName": "Builtin",
+                                "TargetSid": "S-1-5-32-544", "SubjectUserName": "admin",
+                                "SubjectDomainName": "CORP", "PrivilegeList": "-"}),
+     # [source::XmlWinEventLog:Security] EVAL-Group_Name = case(isnotnull(TargetUserName) AND
+     # ((EventCode>=4727 AND EventCode<=4735) OR EventCode==4737 OR (EventCode>=4744 AND
+     # EventCode<=4764) OR EventCode==4799), TargetUserName, 1=1, Group_Name); EVAL-Group_Domain
+     # the same with TargetDomainName
+     {"Group_Name": "Administrators", "Group_Domain": "Builtin",
+      "PrivilegeList": "-",                            # eventdata_xml_data
+      "vendor_privilege": None,                        # REPORT-0privilege_for_windows_security_xml
+                                                       # sorts before REPORT-0xml_kv_extract
+                                                       # ('p' < 'x'): no PrivilegeList yet
+      "privilege_id": None}),                          # privilege_id_for_windows_security reads
+                                                       # vendor_privilege
+    ("4672", event(*SEC, 4672, {"SubjectUserName": "admin", "SubjectDomainName": "CORP",
+                                "PrivilegeList": "SeSecurityPrivilege\n\t\t\tSeBackupPrivilege"}),
+     {"PrivilegeList": "SeSecurityPrivilege\n\t\t\tSeBackupPrivilege",
+      "vendor_privilege": None, "privilege_id": None,  # as 4732
+      # no tags.conf [privilege_id=SeSecurityPrivilege] audit: no privilege_id
+      "eventtype": ["endpoint_services_processes", "windows_event_signature",
+                    "windows_special_privileges", "wineventlog_security", "wineventlog_windows",
+                    "winsec"],
+      "tag": ["authentication", "endpoint", "filesystem", "os", "privileged", "security",
               "track_event_signatures", "windows"]}),
     ("4769", event(*SEC, 4769, {"TargetUserName": "alice@CORP.LOCAL", "ServiceName": "krbtgt",
                                 "IpAddress": "::ffff:10.0.0.9", "TicketEncryptionType": "0x17"}),
@@ -144,6 +171,16 @@ CASES = [
                     "winsystem"],                      # winsystem: no tags.conf stanza
       "tag": ["endpoint", "filesystem", "os", "report", "service", "track_event_signatures",
               "windows"]}),
+    # ---- Application ----
+    ("app2282", event("Microsoft-Windows-IIS-W3SVC-WP", "Application", 2282,
+                      {"ModuleDll": "c:\\temp\\x.dll"}, computer="EXCH1.corp.local"),
+     {"source": "XmlWinEventLog:Application",
+      "Error_Code": "-",                               # [source::XmlWinEventLog:Application]
+                                                       # EVAL-Error_Code: 1==1 branch
+      # FIELDALIAS-dest_for_xmlwineventlog_application = Computer AS dest
+      "dest": "EXCH1.corp.local"}),
+    ("app-status", event("Application Error", "Application", 1000, {"Status": "0xc0000005"}),
+     {"Error_Code": "0xc0000005", "dest": "WS1.corp.local"}),  # EVAL-Error_Code: Status
     # ---- PowerShell ----
     ("4104", event("Microsoft-Windows-PowerShell", "Microsoft-Windows-PowerShell/Operational",
                    4104, {"MessageNumber": "1", "MessageTotal": "1",
@@ -242,6 +279,8 @@ CASES = [
      {"registry_path": "HKLM\\System\\CurrentControlSet\\Services\\evil",
       "registry_key_name": "evil", "registry_hive": "HKEY_LOCAL_MACHINE\\System",
       "action": "created", "status": "success", "registry_value_name": None,
+      "severity_id": "CreateKey",                      # [XmlWinEventLog] FIELDALIAS-severity_id_
+                                                       # for_windows = EventType AS severity_id
       "eventtype": ["endpoint_services_processes", "ms-sysmon-regmod", "windows_event_signature"],
       "tag": ["endpoint", "registry", "track_event_signatures"]}),
     ("sysmon13", event(*SYSMON, 13, {"EventType": "SetValue", "Image": "C:\\x\\reg.exe",
@@ -249,7 +288,7 @@ CASES = [
                                      "Details": "DWORD (0x00000001)"}),
      {"registry_key_name": "Run", "registry_value_name": "evil",
       "registry_value_data": "0x00000001", "registry_hive": "HKEY_CURRENT_USER",
-      "action": "modified"}),
+      "action": "modified", "severity_id": "SetValue"}),  # EventType AS severity_id
     ("sysmon22", event(*SYSMON, 22, {"Image": "C:\\x\\a.exe", "QueryName": "evil.example",
                                      "QueryStatus": "0", "QueryResults": "1.2.3.4;"}),
      {"query": "evil.example", "answer": "1.2.3.4;", "reply_code_id": "0",

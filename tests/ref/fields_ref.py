@@ -266,7 +266,7 @@ def first(f, name):
     return v[0] if v else None
 
 
-SCOPES = {"security": "Security", "system": "System",
+SCOPES = {"security": "Security", "system": "System", "application": "Application",
           "microsoft-windows-sysmon/operational": "Sysmon",
           "microsoft-windows-powershell/operational": "PowerShell"}
 ACCT = {4703, 4704, 4705, 4722, 4723, 4724, 4725, 4726, 4738, 4767}
@@ -287,7 +287,6 @@ REPORTS = [
     ("Security", "new_process_id", "NewProcessId", nodash_none),
     ("Security", "process_id", "ProcessId", nodash_none),
     ("Security", "Process_Command_Line", "CommandLine", nodash_none),
-    ("Security", "vendor_privilege", "PrivilegeList", nodash_none),
     ("Security", "Source_Port", "IpPort", nodash_none),
     ("Security", "Token_Elevation_Type", "TokenElevationType", nodash_none),
     ("Security", "Target_Server_Name", "TargetServerName", nodash_none),
@@ -300,10 +299,19 @@ REPORTS = [
     ("Security", "Source_Workstation", "Workstation", nodash_none),
     ("Security", "Source_Workstation", "WorkstationName", nodash_none),
     ("Security", "Source_Workstation", "IpAddress", nodash_none),
-    # transforms.conf privilege_id_for_windows_security: SOURCE_KEY vendor_privilege,
-    # ^([^\r\n]+); Token_Elevation_Type_id_for_windows_security: ^[^\d]+(\d+)
-    ("Security", "privilege_id", "vendor_privilege",
-     lambda v: (re.match(r"[^\r\n]+", v) or [None])[0]),
+    # No vendor_privilege, so no privilege_id: REPORT classes run in ASCII order of their class
+    # names over the merged [XmlWinEventLog] + [source::XmlWinEventLog:Security] stanzas, and
+    # both REPORT-0privilege_for_windows_security_xml (PrivilegeList_as_vendor_privilege,
+    # SOURCE_KEY PrivilegeList) and REPORT-0vendor_privilege_for_windows_security
+    # (vendor_privilege_sv/_mv_for_windows_security, SOURCE_KEY Message) sort before
+    # REPORT-0xml_kv_extract ('p', 'v' < 'x'), which makes PrivilegeList (eventdata_xml_data)
+    # and Message (rendering_info_xml_data): their source fields do not exist yet when they run.
+    # REPORT-privilege_id_for_windows_security (SOURCE_KEY vendor_privilege) then has nothing
+    # to read. Splunk's own field lists of Security 4726/4739/4781 (escu-full data_sources)
+    # have PrivilegeList and no vendor_privilege.
+    # transforms.conf Token_Elevation_Type_id_for_windows_security: SOURCE_KEY
+    # Token_Elevation_Type, ^[^\d]+(\d+) (REPORT-Token_Elevation_Type_id_for_windows_security;
+    # 'T' > '0', so after 0xml_kv_extract and Token_Elevation_Type_from_xml)
     ("Security", "Token_Elevation_Type_id", "Token_Elevation_Type",
      lambda v: (re.match(r"[^\d]+(\d+)", v) or [None, None])[1]),
     ("Security", "session_id", "Logon_ID", lambda v: (v.split("\n", 1)[1] if re.match(r"[^\n]+\n.", v) else v) or None),
@@ -358,12 +366,17 @@ def clean_key(k):
 ALIASES = [  # FIELDALIAS src AS dst
     ("Xml", "category", "TaskCategory"), ("Xml", "dvc_nt_host", "host"),
     ("Xml", "dvc", "Computer"), ("Xml", "event_id", "RecordNumber"),
+    # [XmlWinEventLog] FIELDALIAS-severity_id_for_windows = EventType AS severity_id: any event
+    # with an EventType field (e.g. Sysmon 12/13/14's Data EventType)
+    ("Xml", "severity_id", "EventType"),
     ("Xml", "id", "RecordNumber"), ("Xml", "user_group_id", "Primary_Group_ID"),
     ("Xml", "service", "ServiceName"), ("Xml", "service_name", "ServiceName"),
     ("Xml", "service_id", "ServiceSid"), ("Xml", "parent_process", "ParentProcessName"),
     ("Xml", "user_id", "UserID"),
     ("Security", "src_port", "Source_Port"), ("Security", "body", "Message"),
     ("Security", "ta_windows_status", "Status"),
+    # [source::XmlWinEventLog:Application] FIELDALIAS-dest_for_xmlwineventlog_application
+    ("Application", "dest", "Computer"),
     ("Sysmon", "signature_id", "EventCode"),
 ]
 
@@ -455,8 +468,26 @@ def eval_security(f, code, g):
         else g("TargetUserSid") if code == 4703 else KEEP,
         "action": "allowed" if code == 4688 and g("Keywords") == "0x8020000000000000" else None,
         "user_type": "computer" if code in (4741, 4742, 4743) else None,
+        # EVAL-Group_Name = case(isnotnull(TargetUserName) AND ((EventCode>=4727 AND
+        #   EventCode<=4735) OR EventCode==4737 OR (EventCode>=4744 AND EventCode<=4764) OR
+        #   EventCode==4799), TargetUserName, 1=1, Group_Name); EVAL-Group_Domain the same
+        #   with TargetDomainName
+        "Group_Name": g("TargetUserName") if g("TargetUserName") is not None
+        and code in GROUP_CODES else KEEP,
+        "Group_Domain": g("TargetDomainName") if g("TargetDomainName") is not None
+        and code in GROUP_CODES else KEEP,
     }
     return out
+
+
+GROUP_CODES = set(range(4727, 4736)) | {4737} | set(range(4744, 4765)) | {4799}
+
+
+def eval_application(f, code, g):  # [source::XmlWinEventLog:Application] EVAL-*
+    status = g("Status")
+    # EVAL-Error_Code = case(isnotnull(Status), Status, isnotnull(Error_Code), Error_Code,
+    #   1==1, "-")
+    return {"Error_Code": status if status is not None else (g("Error_Code") or "-")}
 
 
 def nodash_keep(v):
@@ -837,8 +868,9 @@ ETYPE_BY_NAME = {row[0]: row for row in ETYPES}
 # tags.conf's field-value stanzas [<field>=<value>] (value percent-encoded there): their enabled
 # tags go to every event with that value of the field (compared as field=value compares,
 # case-insensitively), whatever its eventtypes. Of these fields the reference extracts
-# Logon_Type, privilege_id and Token_Elevation_Type_id (REPORTs above); app comes from lookups
-# (windows_app_lookup) and Service_Name from the classic rendering, so those rows do not apply.
+# Logon_Type and Token_Elevation_Type_id (REPORTs above); privilege_id is never made for an
+# XML event (see REPORTS), app comes from lookups (windows_app_lookup) and Service_Name from
+# the classic rendering, so those rows do not apply.
 FIELD_TAGS = [
     ("Service_Name", "kadmin%2Fchangepw", "account change password modify"),
     ("privilege_id", "SeAuditPrivilege", "audit"),
@@ -918,6 +950,8 @@ def extract(ev, native=False):
         evals.update(eval_security(f, code, g))
     elif scope == "System":
         evals.update(eval_system(f, code, g))
+    elif scope == "Application":
+        evals.update(eval_application(f, code, g))
     elif scope == "Sysmon":
         evals.update(eval_sysmon(f, code, g, native))
     for k, v in evals.items():
