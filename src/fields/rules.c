@@ -172,8 +172,7 @@ const frule esc_fields_rules[] = {
     {SC_SYSTEM, PH_EVAL, OP_CONST, "vendor", "Microsoft", 0, 0, {0}, "EVAL-vendor"},
     {SC_SYSTEM, PH_EVAL, OP_CONST, "product", "Windows", 0, 0, {0}, "EVAL-product"},
     {SC_SYSTEM, PH_EVAL, OP_7036_STATUS, "status", "param2", 0, 0, {7036}, "EVAL-status"},
-    {SC_SYSTEM, PH_EVAL, OP_NODASH, "user", "user", 0, 0, {7040, 7045}, "EVAL-user"},
-    {SC_SYSTEM, PH_EVAL, OP_KEEP, "user", 0, 0, 0, {0}, "EVAL-user"},
+    /* EVAL-user (7040/7045: not "-") is in [source::WinEventLog:System] only, the classic source */
 
     /* ---- [source::XmlWinEventLog:Application] ---- */
     {SC_APPLICATION, PH_ALIAS, OP_COPY, "dest", "Computer", 0, 0, {0}, "FIELDALIAS-dest_for_xmlwineventlog_application"},

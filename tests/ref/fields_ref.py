@@ -579,8 +579,8 @@ def eval_system(f, code, g):  # [source::XmlWinEventLog:System] EVAL-*
             "body": g("signature_message") or g("Message"),
             "vendor": "Microsoft", "product": "Windows",
             "status": ("started" if p2 == "running" else "stopped" if p2 == "stopped" else None)
-            if code == 7036 else None,
-            "user": nodash(g("user")) if code in (7040, 7045) else KEEP}
+            if code == 7036 else None}
+    # EVAL-user (7040/7045: not "-") is in [source::WinEventLog:System] only, the classic source
 
 
 # ---- eventtypes.conf and tags.conf ----------------------------------------------------------
