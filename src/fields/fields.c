@@ -1382,6 +1382,61 @@ static esc_status clean_key(esc_str *name, esc_arena *a) {
     return ESC_OK;
 }
 
+/* The element name characters of \w. */
+static bool word_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* needle's first occurrence in [p, end), or NULL */
+static const char *find_in(const char *p, const char *end, const char *needle) {
+    size_t n = strlen(needle);
+    for (; p && (size_t)(end - p) >= n; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p) - n + 1);
+        if (!p || memcmp(p, needle, n) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* transforms.conf rendering_info_xml_data (REPORT-0xml_kv_extract, after eventdata_xml_data):
+ * `(?ms)<(\w*)>([^<]*)<\/\1>` over RenderingInfo_Xml, MV_ADD, so each leaf of an event's
+ * <RenderingInfo> (Message, Level, Task, Opcode, Channel, Provider, Keyword) is a field, a
+ * second value of a System field of the same name. The values keep their entities as written,
+ * as the whole-element fields do; an empty one makes no field. Only XmlWinEventLog text has a
+ * RenderingInfo (EVTX records are rendered by the reader, JSON shapes carry none). */
+static esc_status rendering_info(esc_fields *fs, esc_arena *a, esc_str text) {
+    const char *end = text.ptr + text.len;
+    const char *p = find_in(text.ptr, end, "<RenderingInfo");
+    if (!p || !(p = memchr(p, '>', (size_t)(end - p))) || p[-1] == '/')
+        return ESC_OK;
+    const char *stop = find_in(p, end, "</RenderingInfo>");
+    if (!stop)
+        return ESC_OK;
+    esc_status st = ESC_OK;
+    for (p++; !st && p < stop && (p = memchr(p, '<', (size_t)(stop - p))) != NULL;) {
+        const char *n = p + 1, *ne = n;
+        while (ne < stop && word_char(*ne))
+            ne++;
+        const char *v = ne + 1, *ve = v;
+        if (ne >= stop || *ne != '>') {
+            p++;
+            continue;
+        }
+        while (ve < stop && *ve != '<')
+            ve++;
+        size_t nl = (size_t)(ne - n);
+        if (ve + 3 + nl > stop || ve[1] != '/' || memcmp(ve + 2, n, nl) || ve[2 + nl] != '>') {
+            p++;
+            continue;
+        }
+        esc_str name = esc_str_make(n, nl);
+        if (nl && ve > v && (st = clean_key(&name, a)) == ESC_OK && name.len)
+            st = esc_fields_add(fs, a, name, esc_str_make(v, (size_t)(ve - v)), false);
+        p = ve + 3 + nl;
+    }
+    return st;
+}
+
 /* Splunk_TA_windows' whole-element fields; docs/fields.md has where their form comes from. */
 const char *const esc_fields_whole[ESC_XML_NPARTS] = {
     "System_Props_Xml", "EventData_Xml", "UserData_Xml", "RenderingInfo_Xml", "LogFileCleared_Xml"};
@@ -1418,6 +1473,8 @@ esc_status esc_fields_extract(const esc_event *ev, bool native, esc_arena *a, es
         if (name.len)
             st = esc_fields_add(out, a, name, ev->data[i].value, false);
     }
+    if (win && !st && ev->text.len)
+        st = rendering_info(out, a, ev->text);
     for (int k = 0; win && !st && k < ESC_XML_NPARTS; k++)
         if (ev->parts[k].len)
             st = add_c(out, a, esc_fields_whole[k], ev->parts[k], false);

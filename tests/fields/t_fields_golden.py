@@ -135,6 +135,23 @@ CASES = [
                                                        # ('p' < 'x'): no PrivilegeList yet
       "privilege_id": None}),                          # privilege_id_for_windows_security reads
                                                        # vendor_privilege
+    # an event as a Splunk forwarder sends it with renderXml: its <RenderingInfo> leaves are
+    # fields by transforms.conf rendering_info_xml_data ((?ms)<(\w*)>([^<]*)<\/\1>, MV_ADD:
+    # "the extractor makes the field a multivalued field and appends the newly found value",
+    # transforms.conf.spec), after the System and Data fields; entities stay as written
+    ("4732-rendering", event(*SEC, 4732, {"TargetUserName": "Administrators"}).replace(
+        "</Event>", "<RenderingInfo Culture='en-US'><Message>A member was added &amp; kept."
+        "</Message><Level>Information</Level><Task>Security Group Management</Task>"
+        "<Opcode>Info</Opcode><Channel>Security</Channel><Provider>Microsoft Windows security "
+        "auditing.</Provider><Keywords><Keyword>Audit Success</Keyword></Keywords>"
+        "</RenderingInfo></Event>"),
+     {"Message": "A member was added &amp; kept.",
+      "Level": ["4", "Information"], "Task": ["12544", "Security Group Management"],
+      "Opcode": ["0", "Info"], "Channel": ["Security", "Security"],
+      "Provider": "Microsoft Windows security auditing.",
+      "Keyword": "Audit Success",                      # <Keywords> holds an element: no match
+      "Keywords": "0x8020000000000000",
+      "body": "A member was added &amp; kept."}),     # FIELDALIAS-body_for_windows_security
     ("4672", event(*SEC, 4672, {"SubjectUserName": "admin", "SubjectDomainName": "CORP",
                                 "PrivilegeList": "SeSecurityPrivilege\n\t\t\tSeBackupPrivilege"}),
      {"PrivilegeList": "SeSecurityPrivilege\n\t\t\tSeBackupPrivilege",
