@@ -1164,10 +1164,11 @@ static esc_status eval_phase(esc_fields *fs, esc_arena *a, int scope, const fpla
 /* ---- eventtype and tag ---------------------------------------------------------------------- */
 
 /* ASCII case-insensitive: does s contain lit? */
-static bool icontains(const char *s, const char *lit) {
-    size_t n = strlen(s), l = strlen(lit);
-    for (size_t i = 0; l <= n && i <= n - l; i++)
-        if (strncasecmp(s + i, lit, l) == 0)
+/* lit occurs in v, ASCII case-insensitively */
+static bool icontains(esc_str v, const char *lit) {
+    size_t l = strlen(lit);
+    for (size_t i = 0; l <= v.len && i <= v.len - l; i++)
+        if (strncasecmp(v.ptr + i, lit, l) == 0)
             return true;
     return false;
 }
@@ -1203,10 +1204,11 @@ int esc_fields_text_bound(const char *field, const char *lit) {
     if (!*lit || digits)
         return 0;
     for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
-        if (icontains(consts[i], lit))
+        if (icontains(esc_str_c(consts[i]), lit))
             return 0;
     for (unsigned i = 0; i < esc_fields_nrules; i++)
-        if (esc_fields_rules[i].op == OP_CONST && icontains(esc_fields_rules[i].src, lit))
+        if (esc_fields_rules[i].op == OP_CONST &&
+            icontains(esc_str_c(esc_fields_rules[i].src), lit))
             return 0;
     return join ? 2 : 1;
 }
@@ -1225,15 +1227,6 @@ const char *esc_fields_eventtype(size_t i) {
     return i < esc_fields_netypes ? esc_fields_etypes[i].name : NULL;
 }
 
-/* needle occurs in v, ASCII case-insensitively */
-static bool icontains_str(esc_str v, const char *needle) {
-    size_t l = strlen(needle);
-    for (size_t i = 0; l <= v.len && i <= v.len - l; i++)
-        if (strncasecmp(v.ptr + i, needle, l) == 0)
-            return true;
-    return false;
-}
-
 /* A value below the number lim (Splunk compares numerically when both sides are numbers). */
 static bool below(esc_str v, const char *lim) {
     char buf[64], *end;
@@ -1250,8 +1243,7 @@ static bool term_holds(const fterm *t, const esc_fields *fs) {
     if (t->op == T_TEXT) { /* the stand-in for _raw: every System, data and UserData value */
         const esc_event *ev = fs->ev;
         for (size_t i = 0; i < ev->nsys + ev->ndata; i++)
-            if (icontains_str(i < ev->nsys ? ev->sys[i].value : ev->data[i - ev->nsys].value,
-                              t->value))
+            if (icontains(i < ev->nsys ? ev->sys[i].value : ev->data[i - ev->nsys].value, t->value))
                 return true;
         return false;
     }
