@@ -446,11 +446,15 @@ static esc_str reg_key_name(esc_str t, bool value_event) {
     return after_last(esc_str_make(t.ptr, (size_t)(last.ptr - t.ptr) - 1), '\\');
 }
 
+/* A character of a regex's \w. */
+static bool word_char(char c) {
+    return esc_is_alnum(c) || c == '_';
+}
+
 static esc_str reg_value_data(esc_str d) {
     /* <Data Name='Details'>\w+\s\((.+)\)</Data> */
     size_t i = 0;
-    while (i < d.len && (d.ptr[i] == '_' || (d.ptr[i] >= '0' && d.ptr[i] <= '9') ||
-                         ((d.ptr[i] | 32) >= 'a' && (d.ptr[i] | 32) <= 'z')))
+    while (i < d.len && word_char(d.ptr[i]))
         i++;
     if (!i || i + 3 > d.len || d.ptr[i] != ' ' || d.ptr[i + 1] != '(' || d.ptr[d.len - 1] != ')' ||
         d.len - 1 <= i + 2 || memchr(d.ptr, '\n', d.len))
@@ -683,9 +687,9 @@ static esc_str apply_op(const frule *r, const hname *nm, const esc_fields *fs, b
         return v.len && all_of(v, "0123456789") ? v : ESC_STR_NULL;
     case OP_NUM_AFTER: {
         size_t b = 0, e;
-        while (b < v.len && !(v.ptr[b] >= '0' && v.ptr[b] <= '9'))
+        while (b < v.len && !esc_is_digit(v.ptr[b]))
             b++;
-        for (e = b; e < v.len && v.ptr[e] >= '0' && v.ptr[e] <= '9'; e++)
+        for (e = b; e < v.len && esc_is_digit(v.ptr[e]); e++)
             ;
         return b > 0 && e > b ? esc_str_make(v.ptr + b, e - b) : ESC_STR_NULL;
     }
@@ -1374,22 +1378,6 @@ static esc_status clean_key(esc_str *name, esc_arena *a) {
     return ESC_OK;
 }
 
-/* The element name characters of \w. */
-static bool word_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-/* needle's first occurrence in [p, end), or NULL */
-static const char *find_in(const char *p, const char *end, const char *needle) {
-    size_t n = strlen(needle);
-    for (; p && (size_t)(end - p) >= n; p++) {
-        p = memchr(p, needle[0], (size_t)(end - p) - n + 1);
-        if (!p || memcmp(p, needle, n) == 0)
-            return p;
-    }
-    return NULL;
-}
-
 /* transforms.conf rendering_info_xml_data (REPORT-0xml_kv_extract, after eventdata_xml_data):
  * `(?ms)<(\w*)>([^<]*)<\/\1>` over RenderingInfo_Xml, MV_ADD, so each leaf of an event's
  * <RenderingInfo> (Message, Level, Task, Opcode, Channel, Provider, Keyword) is a field, a
@@ -1398,12 +1386,14 @@ static const char *find_in(const char *p, const char *end, const char *needle) {
  * RenderingInfo (EVTX records are rendered by the reader, JSON shapes carry none). */
 static esc_status rendering_info(esc_fields *fs, esc_arena *a, esc_str text) {
     const char *end = text.ptr + text.len;
-    const char *p = find_in(text.ptr, end, "<RenderingInfo");
-    if (!p || !(p = memchr(p, '>', (size_t)(end - p))) || p[-1] == '/')
+    long at = esc_str_find(text, esc_str_c("<RenderingInfo"));
+    const char *p = at < 0 ? NULL : memchr(text.ptr + at, '>', text.len - (size_t)at);
+    if (!p || p[-1] == '/')
         return ESC_OK;
-    const char *stop = find_in(p, end, "</RenderingInfo>");
-    if (!stop)
+    at = esc_str_find(esc_str_make(p, (size_t)(end - p)), esc_str_c("</RenderingInfo>"));
+    if (at < 0)
         return ESC_OK;
+    const char *stop = p + at;
     esc_status st = ESC_OK;
     for (p++; !st && p < stop && (p = memchr(p, '<', (size_t)(stop - p))) != NULL;) {
         const char *n = p + 1, *ne = n;
